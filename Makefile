@@ -1,0 +1,44 @@
+# The README's two commands are `make demo` and `make test`. Everything else is a helper.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test lint typecheck layers pytest bench fmt clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## demo: run the seed scenario on the embedded defaults, in a scratch clone
+demo: $(STAMP)
+	$(BIN)/reconciler demo
+
+## test: lint, type-check, check the import layers, then run the test suite
+test: lint typecheck layers pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check reconciler tests benchmarks
+	$(BIN)/ruff format --check reconciler tests benchmarks
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+layers: $(STAMP)
+	$(BIN)/lint-imports
+
+pytest: $(STAMP)
+	$(BIN)/pytest -q
+
+## bench: the benchmarks, printed as one table (not part of `make test`)
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks
+
+fmt: $(STAMP)
+	$(BIN)/ruff format reconciler tests benchmarks
+	$(BIN)/ruff check --fix reconciler tests benchmarks
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis build *.egg-info

@@ -1,0 +1,124 @@
+"""Commands about the blueprints themselves: validate, schema, policy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from reconciler.cli.context import Settings, env_flag
+from reconciler.cli.output import OUTPUT_OPTION, emit_json
+
+
+@click.command("validate")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@OUTPUT_OPTION
+@click.option("--strict", is_flag=True, help="Treat warnings as errors (exit 1).")
+@click.option(
+    "--annotations/--no-annotations",
+    default=None,
+    help="Also print GitHub Actions ::error annotations (default: on when GITHUB_ACTIONS=true).",
+)
+@click.pass_obj
+def validate_command(
+    settings: Settings, paths: tuple[Path, ...], output: str, strict: bool, annotations: bool | None
+) -> None:
+    """Check blueprints and the global policies; report every problem with its fix.
+
+    PATHS are blueprint files or directories; by default every
+    blueprints/<service>/blueprint.yaml of the repository, plus
+    blueprints/governance/policies.yaml.
+
+    Each problem is one line, `file:line:col: field.path: message (fix: hint)`.
+
+    \b
+    Exit codes: 0 all valid (warnings allowed unless --strict),
+                1 at least one error, 3 no blueprint repository found.
+
+    \b
+    Examples:
+      reconciler validate
+      reconciler validate blueprints/todo-frontend
+      reconciler validate -o json | jq '.problems[] | select(.severity=="error")'
+    """
+    from reconciler.core.problems import Severity
+    from reconciler.shell.workspace import load_fleet
+
+    root = settings.root()
+    fleet = load_fleet(root, [p if p.is_absolute() else Path.cwd() / p for p in paths])
+    errors = [p for p in fleet.problems if p.severity is Severity.ERROR]
+    warnings = [p for p in fleet.problems if p.severity is Severity.WARNING]
+    failed = bool(errors) or (strict and bool(warnings))
+    if annotations if annotations is not None else env_flag("GITHUB_ACTIONS"):
+        for problem in fleet.problems:
+            click.echo(problem.annotation())
+    if output == "json":
+        emit_json(
+            {
+                "ok": not failed,
+                "files": list(fleet.files),
+                "valid": [b.name for b in fleet.blueprints],
+                "invalid": fleet.broken,
+                "policies_ok": fleet.policies_ok,
+                "errors": len(errors),
+                "warnings": len(warnings),
+                "problems": [p.to_json() for p in fleet.problems],
+            }
+        )
+    else:
+        for problem in fleet.problems:
+            click.echo(problem.render())
+        count = len(fleet.files)
+        summary = (
+            f"{count} blueprint{'s' * (count != 1)}: {len(fleet.blueprints)} valid, "
+            f"{len(fleet.broken)} invalid; {len(errors)} error{'s' * (len(errors) != 1)}, "
+            f"{len(warnings)} warning{'s' * (len(warnings) != 1)}"
+        )
+        if not fleet.policies_ok:
+            summary += "; the global policies do not validate"
+        click.echo(summary, err=bool(fleet.problems))
+    if failed:
+        raise SystemExit(1)
+
+
+@click.command("schema")
+@click.option(
+    "--kind",
+    type=click.Choice(["blueprint", "policies"]),
+    default="blueprint",
+    show_default=True,
+    help="Which schema: a service blueprint, or the global policies file.",
+)
+def schema_command(kind: str) -> None:
+    """Print the JSON Schema the validator uses.
+
+    Editors can use it for completion and inline errors; the sample blueprints point at
+    blueprints/schema.json with a `# yaml-language-server: $schema=...` comment. The schema
+    checks structure and units; `reconciler validate` adds the checks a schema cannot express
+    (min <= max, threshold order, operation names, conditions, the policy merge).
+    """
+    from reconciler.core.schemas import schema_text
+
+    click.echo(schema_text(kind), nl=False)
+
+
+@click.command("policy")
+@click.argument("service")
+@OUTPUT_OPTION
+@click.pass_obj
+def policy_command(settings: Settings, service: str, output: str) -> None:
+    """Show SERVICE's effective policy: its blueprint merged with the global policies.
+
+    Every default is filled in, and every governance rule names the file and field it comes
+    from, so you can see why an operation is allowed, needs approval, or is refused.
+    """
+    from reconciler.core.describe import policy_lines, policy_to_json
+    from reconciler.shell.workspace import load_fleet
+
+    fleet = load_fleet(settings.root())
+    fleet.require_policies()
+    blueprint = fleet.get(service)
+    if output == "json":
+        emit_json(policy_to_json(blueprint))
+    else:
+        click.echo("\n".join(policy_lines(blueprint)))

@@ -1,0 +1,232 @@
+"""The validated, frozen form of a blueprint and of the global policies.
+
+Nothing downstream of the loader handles a raw dict: every value here has been parsed into its
+unit (fractions, seconds, millicores, bytes), every default has been applied, and the service's
+governance has been merged with the global policies into one `Policy`. Instances are built only
+by `reconciler.core.loading`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+from reconciler.core.catalogue import Alternative, Operation
+from reconciler.core.conditions import Condition
+from reconciler.core.units import Money
+
+__all__ = [
+    "ApprovalWorkflow",
+    "Blueprint",
+    "CircuitBreakerSettings",
+    "Cost",
+    "GlobalPolicies",
+    "Metadata",
+    "MetricWeight",
+    "Performance",
+    "Policy",
+    "RateLimits",
+    "Reliability",
+    "ResourceSpec",
+    "Resources",
+    "Rule",
+    "Safety",
+    "Scaling",
+    "Tier",
+]
+
+
+class Tier(StrEnum):
+    """The three governance tiers. `restricted` is the tier of `requires_approval`."""
+
+    ALLOWED = "allowed"
+    RESTRICTED = "restricted"
+    FORBIDDEN = "forbidden"
+
+
+#: The blueprint key that lists each tier.
+TIER_KEYS: Mapping[Tier, str] = {
+    Tier.ALLOWED: "allowed_operations",
+    Tier.RESTRICTED: "requires_approval",
+    Tier.FORBIDDEN: "forbidden_operations",
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Rule:
+    """One entry of a governance list, with where it came from for the audit record."""
+
+    operation: str
+    tier: Tier
+    condition: Condition | None = None
+    autonomous: bool = True
+    rationale: str = ""
+    alternatives: tuple[Alternative, ...] = ()
+    approvers: tuple[str, ...] = ()
+    #: `blueprint` or `global`, and the field path, e.g.
+    #: governance.agent_authority.allowed_operations[0]
+    origin: str = "blueprint"
+    reference: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApprovalWorkflow:
+    approvers: tuple[str, ...]
+    timeout: float
+    auto_reject_on_timeout: bool
+    rejection_cooloff: float
+    notification_channels: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class CircuitBreakerSettings:
+    failure_threshold: int
+    failure_window: float
+    reset_timeout: float
+    manual_reset_required: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class RateLimits:
+    per_hour: int
+    per_day: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class Safety:
+    cooldown: float
+    circuit_breaker: CircuitBreakerSettings
+    rate_limits: RateLimits
+
+
+@dataclass(frozen=True, kw_only=True)
+class Policy:
+    """A service's effective governance: global and service rules merged, defaults applied."""
+
+    rules: tuple[Rule, ...]
+    approval: ApprovalWorkflow
+    safety: Safety
+    catalogue: Mapping[str, Operation]
+
+    def rules_for(self, operation: str, tier: Tier | None = None) -> tuple[Rule, ...]:
+        return tuple(
+            rule
+            for rule in self.rules
+            if rule.operation == operation and (tier is None or rule.tier is tier)
+        )
+
+    def names(self, tier: Tier) -> tuple[str, ...]:
+        seen: dict[str, None] = {}
+        for rule in self.rules:
+            if rule.tier is tier:
+                seen.setdefault(rule.operation)
+        return tuple(seen)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Metadata:
+    name: str
+    version: str
+    namespace: str
+    deployment: str
+    owner: str = ""
+    description: str = ""
+    priority: str = "medium"
+    criticality: str = "standard"
+
+
+@dataclass(frozen=True, kw_only=True)
+class MetricWeight:
+    type: str  # cpu, memory or latency
+    weight: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class Scaling:
+    min_replicas: int
+    max_replicas: int
+    target_cpu_utilization: float
+    target_memory_utilization: float
+    scale_up_threshold: float
+    scale_down_threshold: float
+    scale_up_increment: int
+    scale_down_increment: int
+    scale_down_stabilization: float
+    stabilization_period: float
+    metrics: tuple[MetricWeight, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Performance:
+    latency_p95_ms: float
+    error_rate_max: float
+    throughput_min: float | None = None
+    availability: float | None = None
+    latency_p50_ms: float | None = None
+    latency_p99_ms: float | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ResourceSpec:
+    """CPU in millicores or memory in bytes; None where the blueprint does not say."""
+
+    request: int | None
+    limit: int | None
+    target_utilization: float
+    optimization_threshold: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class Resources:
+    cpu: ResourceSpec
+    memory: ResourceSpec
+
+
+@dataclass(frozen=True, kw_only=True)
+class Reliability:
+    max_restart_count: int
+    rollback_threshold: int
+    rollback_on_failure: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class Cost:
+    cost_per_replica: Money | None = None
+    monthly_budget: Money | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Blueprint:
+    """One service's desired state and effective policy, as loaded from one file."""
+
+    source: str
+    digest: str
+    metadata: Metadata
+    scaling: Scaling
+    performance: Performance
+    resources: Resources
+    reliability: Reliability
+    policy: Policy
+    cost: Cost
+
+    @property
+    def name(self) -> str:
+        return self.metadata.name
+
+    @property
+    def version(self) -> str:
+        return self.metadata.version
+
+
+@dataclass(frozen=True, kw_only=True)
+class GlobalPolicies:
+    """The fleet-wide rules from blueprints/governance/policies.yaml (or built-in defaults)."""
+
+    source: str
+    default_namespace: str
+    catalogue: Mapping[str, Operation]
+    rules: tuple[Rule, ...]
+    approval: ApprovalWorkflow
+    safety: Safety
+    max_new_proposals_per_run: int

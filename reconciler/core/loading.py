@@ -1,0 +1,749 @@
+"""From bytes to a validated `Blueprint`: the one place where defaults and merge rules apply.
+
+Loading runs in stages, and collects every problem of a stage before deciding to go on:
+
+1. YAML, defensively (`yamlsafe`): size, encoding, duplicate keys, alias bombs, top-level shape.
+2. The JSON Schema: structure, types and unit formats, each error explained with a fix.
+3. Semantic checks the schema cannot express: min <= max, threshold order, ranges, weights,
+   operation names (with "did you mean"), an operation in two tiers, conditions, and the rule
+   that a service may tighten the global policies but never loosen them.
+4. Building the frozen model, with defaults from the schema and the global policies.
+
+It is pure: the caller reads the files and passes bytes, so the same code validates a file on
+disk, a blob from another git revision, or a pull request's proposed content.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from reconciler.core import catalogue as catalogue_module
+from reconciler.core import units
+from reconciler.core.blueprint import (
+    TIER_KEYS,
+    ApprovalWorkflow,
+    Blueprint,
+    CircuitBreakerSettings,
+    Cost,
+    GlobalPolicies,
+    Metadata,
+    MetricWeight,
+    Performance,
+    Policy,
+    RateLimits,
+    Reliability,
+    Resources,
+    ResourceSpec,
+    Rule,
+    Safety,
+    Scaling,
+    Tier,
+)
+from reconciler.core.catalogue import Alternative, Operation
+from reconciler.core.conditions import ConditionError, parse_condition
+from reconciler.core.errors import BlueprintError
+from reconciler.core.problems import Problem, Severity, format_path, has_errors
+from reconciler.core.schemas import default_for, iter_issues
+from reconciler.core.yamlsafe import Document, Path, YamlError, parse_yaml
+
+__all__ = [
+    "DEFAULT_METRICS",
+    "check_unique_names",
+    "load_blueprint",
+    "load_policies",
+    "parse_blueprint",
+]
+
+#: Weights of the weighted utilization when a blueprint does not list `spec.scaling.metrics`.
+DEFAULT_METRICS = (
+    MetricWeight(type="cpu", weight=0.5),
+    MetricWeight(type="memory", weight=0.3),
+    MetricWeight(type="latency", weight=0.2),
+)
+
+
+@dataclass
+class _Context:
+    """What the checks of one file share: where it came from and the problems so far."""
+
+    source: str
+    document: Document
+    problems: list[Problem]
+
+    def add(
+        self,
+        path: Path,
+        message: str,
+        hint: str = "",
+        *,
+        severity: Severity = Severity.ERROR,
+        code: str = "",
+        column_offset: int | None = None,
+    ) -> None:
+        line, column = self.document.position(path)
+        if column_offset is not None:
+            value_line, value_column = self.document.value_marks.get(path, (line, column))
+            line = value_line
+            column = (value_column or 1) + column_offset
+        self.problems.append(
+            Problem(
+                file=self.source,
+                path=format_path(path),
+                message=message,
+                hint=hint,
+                line=line,
+                column=column,
+                severity=severity,
+                code=code,
+            )
+        )
+
+
+def _get(data: Mapping[str, Any], dotted: str) -> Any:
+    node: Any = data
+    for part in dotted.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def _read_document(data: bytes, source: str, what: str) -> tuple[Document | None, list[Problem]]:
+    try:
+        return parse_yaml(data, what=what), []
+    except YamlError as error:
+        problem = Problem(
+            file=source,
+            path="",
+            message=str(error),
+            hint=error.hint,
+            line=error.line,
+            column=error.column,
+            code="yaml",
+        )
+        return None, [problem]
+
+
+def _schema_problems(kind: str, ctx: _Context) -> list[Path]:
+    """Add every schema problem; return the paths that failed, so clean sections can go on."""
+    failed = []
+    for issue in iter_issues(kind, ctx.document.data):
+        ctx.add(issue.path, issue.message, issue.hint, code="schema")
+        failed.append(issue.path)
+    return failed
+
+
+def _by_position(problems: list[Problem]) -> list[Problem]:
+    return sorted(problems, key=lambda p: (p.line or 0, p.column or 0))
+
+
+# ---------------------------------------------------------------------------------------------
+# Governance rules
+
+
+def _alternatives(raw: Iterable[Any]) -> tuple[Alternative, ...]:
+    result = []
+    for item in raw:
+        if isinstance(item, str):
+            result.append(Alternative(operation=item, description=""))
+        else:
+            result.append(
+                Alternative(
+                    operation=item["operation"],
+                    description=item.get("description", ""),
+                    replicas=item.get("replicas"),
+                )
+            )
+    return tuple(result)
+
+
+def _rules(
+    authority: Mapping[str, Any] | None,
+    ctx: _Context,
+    base_path: Path,
+    names: Mapping[str, Operation],
+    origin: str,
+) -> list[Rule]:
+    """Parse the three tier lists, checking names, conditions and duplicates across tiers."""
+    rules: list[Rule] = []
+    if not authority:
+        return rules
+    first_tier: dict[str, tuple[Tier, Path]] = {}
+    for tier, key in TIER_KEYS.items():
+        for index, entry in enumerate(authority.get(key) or []):
+            path = (*base_path, key, index)
+            item = {"operation": entry} if isinstance(entry, str) else entry
+            name = item["operation"]
+            if name not in names:
+                close = catalogue_module.suggest(name, names)
+                hint = (
+                    f"did you mean {close}?"
+                    if close
+                    else "use a name from the catalogue (docs/governance.md) or declare it "
+                    "under `operations:` in blueprints/governance/policies.yaml"
+                )
+                ctx.add(path, f"unknown operation {name!r}", hint, code="operation.unknown")
+                continue
+            if name in first_tier and first_tier[name][0] is not tier:
+                other_tier, other_path = first_tier[name]
+                ctx.add(
+                    path,
+                    f"{name} is also listed under {TIER_KEYS[other_tier]} "
+                    f"({format_path(other_path)})",
+                    "list each operation in one tier only; use `condition:` to split cases",
+                    code="operation.two_tiers",
+                )
+                continue
+            first_tier.setdefault(name, (tier, path))
+            condition = None
+            if "condition" in item:
+                try:
+                    condition = parse_condition(item["condition"])
+                except ConditionError as error:
+                    # Point inside the condition: its column plus the value's column, plus one
+                    # for an opening quote when the value is quoted.
+                    text = str(item["condition"])
+                    quoted = (*path, "condition") in ctx.document.quoted
+                    ctx.add(
+                        (*path, "condition"),
+                        f"{error} in condition {text!r} at column {error.column}",
+                        error.hint,
+                        code="condition",
+                        column_offset=error.column - 1 + (1 if quoted else 0),
+                    )
+                    continue
+            autonomous = bool(item.get("autonomous", True))
+            if tier is not Tier.ALLOWED and "autonomous" in item and autonomous:
+                ctx.add(
+                    (*path, "autonomous"),
+                    f"`autonomous: true` has no effect under {key}",
+                    "only allowed operations run on their own; remove the field",
+                    severity=Severity.WARNING,
+                    code="operation.autonomous",
+                )
+            rules.append(
+                Rule(
+                    operation=name,
+                    tier=tier,
+                    condition=condition,
+                    autonomous=autonomous,
+                    rationale=item.get("rationale", ""),
+                    alternatives=_alternatives(item.get("alternatives", [])),
+                    approvers=tuple(item.get("approvers", [])),
+                    origin=origin,
+                    reference=format_path((*base_path, key, index)),
+                )
+            )
+    return rules
+
+
+def _check_against_global(rules: Sequence[Rule], policies: GlobalPolicies, ctx: _Context) -> None:
+    """A service may tighten the global policies, never loosen them."""
+    forbidden_globally = {
+        rule.operation
+        for rule in policies.rules
+        if rule.tier is Tier.FORBIDDEN and rule.condition is None
+    }
+    restricted_globally = {
+        rule.operation for rule in policies.rules if rule.tier is Tier.RESTRICTED
+    }
+    for rule in rules:
+        path = _reference_path(rule.reference)
+        if rule.operation in forbidden_globally and rule.tier is not Tier.FORBIDDEN:
+            ctx.add(
+                path,
+                f"{rule.operation} is forbidden by the global policies ({policies.source}); "
+                "a service cannot allow it or make it approvable",
+                "remove this entry; changing it needs a reviewed change to the global policies",
+                code="policy.loosen_forbidden",
+            )
+        elif rule.operation in restricted_globally and rule.tier is Tier.ALLOWED:
+            ctx.add(
+                path,
+                f"{rule.operation} needs approval under the global policies, so it stays "
+                "restricted despite being listed as allowed here",
+                "move it to requires_approval, or change the global policies",
+                severity=Severity.WARNING,
+                code="policy.loosen_restricted",
+            )
+
+
+def _reference_path(reference: str) -> Path:
+    parts: list[str | int] = []
+    for chunk in reference.split("."):
+        name, _, rest = chunk.partition("[")
+        parts.append(name)
+        if rest:
+            parts.append(int(rest.rstrip("]")))
+    return tuple(parts)
+
+
+# ---------------------------------------------------------------------------------------------
+# Global policies
+
+
+_BUILTIN_POLICIES_SOURCE = "(built-in global policies)"
+
+
+def load_policies(
+    data: bytes | None, *, source: str = "blueprints/governance/policies.yaml"
+) -> tuple[GlobalPolicies | None, list[Problem]]:
+    """Parse the global policies; `None` data means the file is absent and defaults apply."""
+    if data is None:
+        document = Document(data={}, key_marks={}, value_marks={})
+        source = _BUILTIN_POLICIES_SOURCE
+    else:
+        parsed, problems = _read_document(data, source, "policies file")
+        if parsed is None:
+            return None, problems
+        document = parsed
+    ctx = _Context(source=source, document=document, problems=[])
+    if _schema_problems("policies", ctx):
+        return None, _by_position(ctx.problems)
+    raw = document.data
+    names = catalogue_module.with_custom(raw.get("operations") or {})
+    rules = _rules(
+        _get(raw, "governance.agent_authority"),
+        ctx,
+        ("governance", "agent_authority"),
+        names,
+        origin="global",
+    )
+    safety_raw = _get(raw, "governance.safety") or {}
+    approval = _approval(raw, _BUILTIN_APPROVAL)
+    safety = _safety(safety_raw, None, _BUILTIN_SAFETY)
+    proposals = _get(raw, "governance.proposals") or {}
+    policies = GlobalPolicies(
+        source=source,
+        default_namespace=_get(raw, "defaults.namespace")
+        or default_for("policies", "defaults.namespace"),
+        catalogue=names,
+        rules=tuple(rules),
+        approval=approval,
+        safety=safety,
+        max_new_proposals_per_run=int(
+            proposals.get(
+                "max_new_per_run", default_for("policies", "governance.proposals.max_new_per_run")
+            )
+        ),
+    )
+    ordered = _by_position(ctx.problems)
+    return (None if has_errors(ordered) else policies), ordered
+
+
+#: Approval settings that apply when neither the global file nor a blueprint says otherwise.
+_BUILTIN_APPROVAL = ApprovalWorkflow(
+    approvers=(),
+    timeout=3600.0,
+    auto_reject_on_timeout=True,
+    rejection_cooloff=86400.0,
+)
+
+#: The safety limits that apply when neither the global file nor a blueprint says otherwise.
+_BUILTIN_SAFETY = Safety(
+    cooldown=60.0,
+    circuit_breaker=CircuitBreakerSettings(
+        failure_threshold=3,
+        failure_window=300.0,
+        reset_timeout=3600.0,
+        manual_reset_required=True,
+    ),
+    rate_limits=RateLimits(per_hour=10, per_day=50),
+)
+
+
+def _safety(raw: Mapping[str, Any], cooldown_override: float | None, base: Safety) -> Safety:
+    """Field-by-field override of `base` by `raw` (the `governance.safety` shape)."""
+    breaker = raw.get("circuit_breaker") or {}
+    limits = raw.get("rate_limits") or {}
+    cooldown_raw = (raw.get("cooldown") or {}).get("default_period")
+    cooldown = base.cooldown if cooldown_raw is None else units.parse_duration(cooldown_raw)
+    if cooldown_override is not None:
+        cooldown = cooldown_override
+    base_breaker = base.circuit_breaker
+    return Safety(
+        cooldown=cooldown,
+        circuit_breaker=CircuitBreakerSettings(
+            failure_threshold=int(breaker.get("failure_threshold", base_breaker.failure_threshold)),
+            failure_window=_duration_or(breaker.get("failure_window"), base_breaker.failure_window),
+            reset_timeout=_duration_or(breaker.get("reset_timeout"), base_breaker.reset_timeout),
+            manual_reset_required=bool(
+                breaker.get("manual_reset_required", base_breaker.manual_reset_required)
+            ),
+        ),
+        rate_limits=RateLimits(
+            per_hour=int(limits.get("max_operations_per_hour", base.rate_limits.per_hour)),
+            per_day=int(limits.get("max_operations_per_day", base.rate_limits.per_day)),
+        ),
+    )
+
+
+def _duration_or(value: Any, fallback: float) -> float:
+    return fallback if value is None else units.parse_duration(value)
+
+
+def builtin_policies() -> GlobalPolicies:
+    """The global policies used when the repository has no policies file."""
+    policies, problems = load_policies(None)
+    assert policies is not None, problems  # the built-in defaults always validate
+    return policies
+
+
+# ---------------------------------------------------------------------------------------------
+# Blueprints
+
+
+def _percent(
+    ctx: _Context, raw: Mapping[str, Any], dotted: str, default_key: str | None = None
+) -> float:
+    value = _get(raw, dotted)
+    if value is None:
+        value = default_for("blueprint", default_key or dotted)
+    fraction = units.parse_percent(value)
+    if fraction > 1:
+        ctx.add(
+            tuple(dotted.split(".")),
+            f"{value} is over 100%",
+            "a utilization, threshold or rate is at most 100%",
+            code="range.percent",
+        )
+    return fraction
+
+
+def _check_scaling(ctx: _Context, scaling: Scaling) -> None:
+    path = ("spec", "scaling")
+    if scaling.max_replicas < scaling.min_replicas:
+        ctx.add(
+            (*path, "max_replicas"),
+            f"must be >= min_replicas ({scaling.min_replicas}), got {scaling.max_replicas}",
+            f"raise max_replicas to at least {scaling.min_replicas} or lower min_replicas",
+            code="range.replicas",
+        )
+    up = units.format_percent(scaling.scale_up_threshold)
+    down = units.format_percent(scaling.scale_down_threshold)
+    if scaling.scale_down_threshold >= scaling.scale_up_threshold:
+        ctx.add(
+            (*path, "scale_down_threshold"),
+            f"must be below scale_up_threshold ({up}), got {down}",
+            "leave a gap between the two thresholds so the service does not flap",
+            code="range.thresholds",
+        )
+    elif not (
+        scaling.scale_down_threshold < scaling.target_cpu_utilization <= scaling.scale_up_threshold
+    ):
+        ctx.add(
+            (*path, "target_cpu_utilization"),
+            f"{units.format_percent(scaling.target_cpu_utilization)} is outside the band between "
+            f"the thresholds ({units.format_percent(scaling.scale_down_threshold)} to "
+            f"{units.format_percent(scaling.scale_up_threshold)})",
+            "a scaling step aims for this target, so it should sit between the thresholds",
+            severity=Severity.WARNING,
+            code="range.target",
+        )
+    types = [metric.type for metric in scaling.metrics]
+    for index, metric_type in enumerate(types):
+        if metric_type in types[:index]:
+            ctx.add(
+                (*path, "metrics", index, "type"),
+                f"{metric_type} is listed twice",
+                "give each metric one weight",
+                code="metrics.duplicate",
+            )
+    total = sum(metric.weight for metric in scaling.metrics)
+    if abs(total - 1.0) > 1e-6:
+        ctx.add(
+            (*path, "metrics"),
+            f"weights sum to {total:g}, not 1",
+            "the weights are used as written; make them sum to 1 so 80% means 80%",
+            severity=Severity.WARNING,
+            code="metrics.sum",
+        )
+
+
+def _resource(
+    ctx: _Context, raw: Mapping[str, Any], which: str, target_default: float
+) -> ResourceSpec:
+    node = _get(raw, f"spec.resources.{which}") or {}
+    parse = units.parse_cpu if which == "cpu" else units.parse_memory
+    request = parse(node["request"]) if "request" in node else None
+    limit = parse(node["limit"]) if "limit" in node else None
+    if request is not None and limit is not None and request > limit:
+        ctx.add(
+            ("spec", "resources", which, "request"),
+            f"request ({node['request']}) is above limit ({node['limit']})",
+            "Kubernetes refuses a request above its limit; raise the limit or lower the request",
+            code="range.resources",
+        )
+    target = (
+        _percent(ctx, raw, f"spec.resources.{which}.target_utilization")
+        if "target_utilization" in node
+        else target_default
+    )
+    return ResourceSpec(
+        request=request,
+        limit=limit,
+        target_utilization=target,
+        optimization_threshold=_percent(ctx, raw, f"spec.resources.{which}.optimization_threshold"),
+    )
+
+
+def _cost(ctx: _Context, raw: Mapping[str, Any]) -> Cost:
+    node = raw.get("cost") or {}
+    per_replica = (
+        units.parse_money(node["cost_per_replica"]) if "cost_per_replica" in node else None
+    )
+    budget = units.parse_money(node["monthly_budget"]) if "monthly_budget" in node else None
+    if per_replica and budget and per_replica.currency != budget.currency:
+        ctx.add(
+            ("cost", "monthly_budget"),
+            f"currency {budget.currency} differs from cost_per_replica's {per_replica.currency}",
+            "use one currency for both",
+            code="cost.currency",
+        )
+    return Cost(cost_per_replica=per_replica, monthly_budget=budget)
+
+
+def _approval(raw: Mapping[str, Any], base: ApprovalWorkflow) -> ApprovalWorkflow:
+    node = _get(raw, "governance.approval_workflow") or {}
+    return ApprovalWorkflow(
+        approvers=tuple(node.get("approvers", base.approvers)),
+        timeout=_duration_or(node.get("timeout"), base.timeout),
+        auto_reject_on_timeout=bool(
+            node.get("auto_reject_on_timeout", base.auto_reject_on_timeout)
+        ),
+        rejection_cooloff=_duration_or(node.get("rejection_cooloff"), base.rejection_cooloff),
+        notification_channels=tuple(node.get("notification_channels", base.notification_channels)),
+    )
+
+
+def load_blueprint(
+    data: bytes,
+    *,
+    source: str,
+    policies: GlobalPolicies,
+    expected_name: str | None = None,
+) -> tuple[Blueprint | None, list[Problem]]:
+    """Validate one blueprint. Returns the blueprint (None if any error) and every problem.
+
+    Schema errors in one section do not hide semantic problems in another: each section's
+    checks run whenever that section passed the schema.
+    """
+    document, problems = _read_document(data, source, "blueprint")
+    if document is None:
+        return None, problems
+    ctx = _Context(source=source, document=document, problems=problems)
+    failed = _schema_problems("blueprint", ctx)
+    try:
+        blueprint = _build(ctx, document.data, data, policies, expected_name, failed)
+    except units.UnitError as error:  # the schema's patterns make this unreachable
+        ctx.add((), str(error), error.hint, code="unit")
+        blueprint = None
+    ordered = _by_position(ctx.problems)
+    return (None if has_errors(ordered) else blueprint), ordered
+
+
+def _clean(failed: Sequence[Path], *prefix: str) -> bool:
+    """True when no schema error lies inside (or above) the section at `prefix`."""
+    return not any(path[: len(prefix)] == prefix or prefix[: len(path)] == path for path in failed)
+
+
+def _build(
+    ctx: _Context,
+    raw: Mapping[str, Any],
+    data: bytes,
+    policies: GlobalPolicies,
+    expected_name: str | None,
+    failed: Sequence[Path],
+) -> Blueprint | None:
+    rules: list[Rule] = []
+    if _clean(failed, "governance", "agent_authority"):
+        rules = _rules(
+            _get(raw, "governance.agent_authority"),
+            ctx,
+            ("governance", "agent_authority"),
+            policies.catalogue,
+            origin="blueprint",
+        )
+        _check_against_global(rules, policies, ctx)
+    if _clean(failed, "metadata") and expected_name is not None:
+        name = raw["metadata"]["name"]
+        if name != expected_name:
+            ctx.add(
+                ("metadata", "name"),
+                f"{name!r} does not match its folder {expected_name!r}",
+                f"rename the folder to blueprints/{name}/ or set `name: {expected_name}`",
+                code="name.folder",
+            )
+    scaling = _scaling(ctx, raw) if _clean(failed, "spec", "scaling") else None
+    if failed or scaling is None:
+        return None
+    return _assemble(ctx, raw, data, policies, rules, scaling)
+
+
+def _scaling(ctx: _Context, raw: Mapping[str, Any]) -> Scaling:
+    scaling_raw = _get(raw, "spec.scaling")
+    metrics = (
+        tuple(
+            MetricWeight(type=item["type"], weight=float(item["weight"]))
+            for item in scaling_raw.get("metrics", [])
+        )
+        or DEFAULT_METRICS
+    )
+    scaling = Scaling(
+        min_replicas=int(scaling_raw["min_replicas"]),
+        max_replicas=int(scaling_raw["max_replicas"]),
+        target_cpu_utilization=_percent(ctx, raw, "spec.scaling.target_cpu_utilization"),
+        target_memory_utilization=_percent(ctx, raw, "spec.scaling.target_memory_utilization"),
+        scale_up_threshold=_percent(ctx, raw, "spec.scaling.scale_up_threshold"),
+        scale_down_threshold=_percent(ctx, raw, "spec.scaling.scale_down_threshold"),
+        scale_up_increment=int(_value(raw, "spec.scaling.scale_up_increment")),
+        scale_down_increment=int(_value(raw, "spec.scaling.scale_down_increment")),
+        scale_down_stabilization=units.parse_duration(
+            _value(raw, "spec.scaling.scale_down_stabilization")
+        ),
+        stabilization_period=units.parse_duration(_value(raw, "spec.scaling.stabilization_period")),
+        metrics=metrics,
+    )
+    _check_scaling(ctx, scaling)
+    return scaling
+
+
+def _value(raw: Mapping[str, Any], dotted: str) -> Any:
+    """The field's value, or the schema's default for it."""
+    value = _get(raw, dotted)
+    return default_for("blueprint", dotted) if value is None else value
+
+
+def _assemble(
+    ctx: _Context,
+    raw: Mapping[str, Any],
+    data: bytes,
+    policies: GlobalPolicies,
+    rules: list[Rule],
+    scaling: Scaling,
+) -> Blueprint:
+    meta = raw["metadata"]
+    perf_raw = _get(raw, "spec.performance") or {}
+
+    def optional(parse: Any, key: str) -> Any:
+        return parse(perf_raw[key]) if key in perf_raw else None
+
+    performance = Performance(
+        latency_p95_ms=units.parse_latency_ms(_value(raw, "spec.performance.latency_p95")),
+        error_rate_max=_percent(ctx, raw, "spec.performance.error_rate_max"),
+        throughput_min=optional(units.parse_throughput, "throughput_min"),
+        availability=(
+            _percent(ctx, raw, "spec.performance.availability")
+            if "availability" in perf_raw
+            else None
+        ),
+        latency_p50_ms=optional(units.parse_latency_ms, "latency_p50"),
+        latency_p99_ms=optional(units.parse_latency_ms, "latency_p99"),
+    )
+    resources = Resources(
+        cpu=_resource(ctx, raw, "cpu", scaling.target_cpu_utilization),
+        memory=_resource(ctx, raw, "memory", scaling.target_memory_utilization),
+    )
+    reliability = Reliability(
+        max_restart_count=int(_value(raw, "spec.reliability.max_restart_count")),
+        rollback_threshold=int(_value(raw, "spec.reliability.rollback_threshold")),
+        rollback_on_failure=bool(_value(raw, "spec.reliability.rollback_on_failure")),
+    )
+    if (
+        reliability.rollback_on_failure
+        and reliability.rollback_threshold > reliability.max_restart_count
+    ):
+        ctx.add(
+            ("spec", "reliability", "rollback_threshold"),
+            f"{reliability.rollback_threshold} is above max_restart_count "
+            f"({reliability.max_restart_count}), so an automatic rollback can never happen",
+            "set rollback_threshold at or below max_restart_count",
+            severity=Severity.WARNING,
+            code="range.rollback",
+        )
+    cooldown_raw = _get(raw, "spec.scaling.cooldown_period")
+    policy = Policy(
+        rules=tuple(rules) + policies.rules,
+        approval=_approval(raw, policies.approval),
+        safety=_safety(
+            _get(raw, "governance.safety") or {},
+            units.parse_duration(cooldown_raw) if cooldown_raw is not None else None,
+            policies.safety,
+        ),
+        catalogue=policies.catalogue,
+    )
+    if policy.names(Tier.RESTRICTED) and not policy.approval.approvers:
+        ctx.add(
+            ("governance", "approval_workflow", "approvers"),
+            "no approvers are set, so nobody can approve restricted operations",
+            "list approvers here or in the global policies' approval_workflow",
+            severity=Severity.WARNING,
+            code="approval.no_approvers",
+        )
+    metadata = Metadata(
+        name=meta["name"],
+        version=meta["version"],
+        namespace=meta.get("namespace") or policies.default_namespace,
+        deployment=meta.get("deployment") or meta["name"],
+        owner=meta.get("owner", ""),
+        description=meta.get("description", ""),
+        priority=_value(raw, "metadata.priority"),
+        criticality=_value(raw, "metadata.criticality"),
+    )
+    return Blueprint(
+        source=ctx.source,
+        digest=hashlib.sha256(data).hexdigest(),
+        metadata=metadata,
+        scaling=scaling,
+        performance=performance,
+        resources=resources,
+        reliability=reliability,
+        policy=policy,
+        cost=_cost(ctx, raw),
+    )
+
+
+def parse_blueprint(
+    data: bytes,
+    *,
+    source: str,
+    policies: GlobalPolicies | None = None,
+    expected_name: str | None = None,
+) -> Blueprint:
+    """Like `load_blueprint`, but raises BlueprintError listing the errors."""
+    blueprint, problems = load_blueprint(
+        data, source=source, policies=policies or builtin_policies(), expected_name=expected_name
+    )
+    if blueprint is None:
+        raise BlueprintError(source, [p for p in problems if p.severity is Severity.ERROR])
+    return blueprint
+
+
+def check_unique_names(blueprints: Iterable[Blueprint]) -> list[Problem]:
+    """Two files that claim one service (or one deployment) would fight; both are refused."""
+    groups: dict[tuple[str, str], list[Blueprint]] = {}
+    for blueprint in blueprints:
+        meta = blueprint.metadata
+        groups.setdefault(("service", blueprint.name), []).append(blueprint)
+        groups.setdefault(("deployment", f"{meta.namespace}/{meta.deployment}"), []).append(
+            blueprint
+        )
+    problems: list[Problem] = []
+    for (what, name), members in groups.items():
+        if len(members) < 2:
+            continue
+        for member in members:
+            others = ", ".join(other.source for other in members if other is not member)
+            problems.append(
+                Problem(
+                    file=member.source,
+                    path="metadata.name" if what == "service" else "metadata.deployment",
+                    message=f"{what} {name!r} is also claimed by {others}",
+                    hint=f"each {what} has exactly one blueprint; remove or rename one of them",
+                    code="name.duplicate",
+                )
+            )
+    return problems

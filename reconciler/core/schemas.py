@@ -1,0 +1,208 @@
+"""The JSON Schemas for blueprints and global policies, and readable messages for their errors.
+
+The schemas ship inside the package (the copies under `blueprints/` are links for editors), so a
+repository cannot weaken its own validation by editing them. jsonschema's messages are written
+for schema authors (`'70' is not valid under any of the given schemas`); `explain` turns each
+error into a message and a fix for the person who wrote the blueprint, using the unit parsers'
+own wording where a unit is involved.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Iterator, Mapping
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from reconciler.core import units
+from reconciler.core.yamlsafe import Path
+
+__all__ = ["SchemaIssue", "default_for", "iter_issues", "schema_text"]
+
+_UNIT_PARSERS = {
+    "percent": units.parse_percent,
+    "duration": units.parse_duration,
+    "latency": units.parse_latency_ms,
+    "cpu": units.parse_cpu,
+    "memory": units.parse_memory,
+    "throughput": units.parse_throughput,
+    "money": units.parse_money,
+    "semver": units.parse_semver,
+}
+
+
+def schema_text(kind: str) -> str:
+    """The schema file's text; `kind` is `blueprint` or `policies`."""
+    return resources.files("reconciler.data").joinpath(f"{kind}.schema.json").read_text("utf-8")
+
+
+@cache
+def _schema(kind: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(schema_text(kind))
+    return loaded
+
+
+@cache
+def _validator(kind: str) -> Any:
+    import jsonschema  # deferred: about 100 ms, and only validation needs it
+
+    return jsonschema.Draft202012Validator(_schema(kind))
+
+
+def _resolve(schema: Mapping[str, Any], root: Mapping[str, Any]) -> Mapping[str, Any]:
+    while "$ref" in schema:
+        name = schema["$ref"].removeprefix("#/$defs/")
+        schema = {**root["$defs"][name], **{k: v for k, v in schema.items() if k != "$ref"}}
+    return schema
+
+
+def _subschema(kind: str, path: Path) -> Mapping[str, Any] | None:
+    root = _schema(kind)
+    node: Mapping[str, Any] = _resolve(root, root)
+    for part in path:
+        if isinstance(part, int):
+            items = node.get("items")
+            if not isinstance(items, Mapping):
+                return None
+            node = _resolve(items, root)
+        else:
+            props = node.get("properties", {})
+            if part not in props:
+                return None
+            node = _resolve(props[part], root)
+    return node
+
+
+@cache
+def default_for(kind: str, dotted: str) -> Any:
+    """The schema's `default` for a field, so defaults are written down in exactly one place."""
+    node = _subschema(kind, tuple(dotted.split(".")))
+    if node is None or "default" not in node:
+        raise KeyError(f"the {kind} schema has no default for {dotted}")
+    return node["default"]
+
+
+class SchemaIssue:
+    """One schema violation, explained: where, what, and how to fix it."""
+
+    __slots__ = ("hint", "message", "path")
+
+    def __init__(self, path: Path, message: str, hint: str) -> None:
+        self.path = path
+        self.message = message
+        self.hint = hint
+
+
+def _json_type(value: object) -> str:
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, bool):
+        return f"a true/false value ({str(value).lower()})"
+    if isinstance(value, int | float):
+        return f"a number ({value})"
+    if isinstance(value, str):
+        return f"text ({value!r})"
+    if isinstance(value, list):
+        return "a list"
+    return "a mapping"
+
+
+_TYPE_WORDS = {
+    "object": "a mapping (key: value lines)",
+    "array": "a list (lines starting with -)",
+    "string": "text",
+    "integer": "a whole number",
+    "number": "a number",
+    "boolean": "true or false",
+}
+
+
+def _explain(error: Any, kind: str) -> SchemaIssue:
+    path: Path = tuple(error.absolute_path)
+    schema = error.schema if isinstance(error.schema, Mapping) else {}
+    validator = error.validator
+    instance = error.instance
+    unit = schema.get("x-unit")
+    if unit in _UNIT_PARSERS and validator in {"anyOf", "pattern", "type", "minimum", "maximum"}:
+        try:
+            _UNIT_PARSERS[unit](instance)
+        except units.UnitError as unit_error:
+            return SchemaIssue(path, str(unit_error), unit_error.hint)
+        if validator in {"minimum", "maximum"}:
+            return SchemaIssue(path, f"{instance!r} is out of range", schema.get("description", ""))
+    if unit in {"dns_label", "dns_subdomain"}:
+        return SchemaIssue(
+            path,
+            f"{instance!r} is not a valid name",
+            "use lower-case letters, digits and '-' only, starting and ending with a letter "
+            "or digit (at most 63 characters), e.g. todo-frontend",
+        )
+    if validator == "required":
+        missing = next(
+            (name for name in schema.get("required", []) if name not in (instance or {})), "?"
+        )
+        sub = _subschema(kind, (*path, missing)) or {}
+        example = {"version": 'version: "1.0.0"', "name": "name: my-service"}.get(missing)
+        hint = f"add `{example}`" if example else f"add `{missing}:`"
+        if sub.get("description"):
+            hint += f" ({sub['description']})"
+        return SchemaIssue((*path, missing), f"missing required field `{missing}`", hint)
+    if validator == "additionalProperties":
+        allowed = list(schema.get("properties", {}))
+        extras = [key for key in instance if key not in allowed]
+        extra = extras[0] if extras else "?"
+        close = difflib.get_close_matches(str(extra), allowed, n=1)
+        hint = f"did you mean `{close[0]}`?" if close else f"known fields: {', '.join(allowed)}"
+        return SchemaIssue((*path, extra), f"unknown field `{extra}`", hint)
+    if validator == "type":
+        expected = schema.get("type")
+        words = _TYPE_WORDS.get(str(expected), str(expected))
+        hint = ""
+        if isinstance(instance, str) and expected in {"integer", "number"}:
+            hint = f"write the number without quotes, e.g. {instance.strip(chr(34))}"
+        elif isinstance(instance, int | float) and expected == "string":
+            hint = f'put the value in quotes, e.g. "{instance}"'
+        elif isinstance(instance, list) and expected == "object":
+            hint = "remove the leading '-' so the entries become keys of a mapping"
+        return SchemaIssue(path, f"expected {words}, got {_json_type(instance)}", hint)
+    if validator == "enum":
+        options = [str(option) for option in schema.get("enum", [])]
+        close = difflib.get_close_matches(str(instance), options, n=1)
+        hint = f"did you mean {close[0]}?" if close else f"use one of: {', '.join(options)}"
+        return SchemaIssue(path, f"{instance!r} is not one of {', '.join(options)}", hint)
+    if validator == "const":
+        return SchemaIssue(path, f"must be {schema.get('const')!r}", "fix or remove the field")
+    if validator in {"minimum", "maximum"}:
+        bound = error.validator_value
+        word = ">=" if validator == "minimum" else "<="
+        return SchemaIssue(path, f"must be {word} {bound}, got {instance!r}", "")
+    if validator == "minItems":
+        return SchemaIssue(path, "must not be empty", "add at least one entry or remove the field")
+    if validator == "anyOf" and error.context:
+        # Report the branch that matches the value's shape: for a mapping entry, the object
+        # branch's complaint (say, an unknown key) is the useful one.
+        wanted = "object" if isinstance(instance, dict) else "string"
+        for sub_error in error.context:
+            sub_schema = sub_error.schema if isinstance(sub_error.schema, Mapping) else {}
+            if _resolve(sub_schema, _schema(kind)).get("type") == wanted or sub_error.path:
+                return _explain(sub_error, kind)
+        return SchemaIssue(
+            path,
+            "expected an operation name or a mapping with `operation:`, "
+            f"got {_json_type(instance)}",
+            "write `- scale_within_limits` or `- operation: scale_within_limits`",
+        )
+    if validator == "pattern":
+        return SchemaIssue(path, f"{instance!r} has the wrong form", schema.get("description", ""))
+    return SchemaIssue(path, error.message, "")
+
+
+def iter_issues(kind: str, data: object) -> Iterator[SchemaIssue]:
+    """Every schema violation of `data`, explained, in document order."""
+    errors = sorted(
+        _validator(kind).iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path]
+    )
+    for error in errors:
+        yield _explain(error, kind)

@@ -1,0 +1,205 @@
+"""Reading YAML that a person wrote, defensively, and remembering where every value was.
+
+Blueprints arrive through pull requests, so the parser treats them as untrusted input: a size
+cap, a cap on alias expansion (a "billion laughs" document is tiny on disk and huge in memory),
+strict UTF-8, one document only, and duplicate keys refused (YAML silently keeps the last one,
+which would let a second `forbidden_operations:` quietly replace the first).
+
+Dates stay strings: `created: 2026-02-10` must not become a `date` object that the JSON Schema
+then rejects with a confusing message.
+
+The result keeps a map from each field path to its line and column, so that every later check,
+schema or semantic, can point at the exact place in the file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+__all__ = ["MAX_BYTES", "MAX_NODES", "Document", "Path", "YamlError", "parse_yaml"]
+
+#: Larger than any sensible blueprint by two orders of magnitude.
+MAX_BYTES = 256 * 1024
+#: Nodes after alias expansion; a real blueprint has a few hundred.
+MAX_NODES = 20_000
+
+Path = tuple[str | int, ...]
+
+
+class YamlError(ValueError):
+    """The bytes are not a usable YAML mapping. Line and column are 1-based when known."""
+
+    def __init__(self, message: str, hint: str, line: int | None = None, column: int | None = None):
+        super().__init__(message)
+        self.hint = hint
+        self.line = line
+        self.column = column
+
+
+@dataclass(frozen=True)
+class Document:
+    """A parsed mapping plus where each path sits in the source (1-based line, column)."""
+
+    data: dict[str, Any]
+    key_marks: Mapping[Path, tuple[int, int]]
+    value_marks: Mapping[Path, tuple[int, int]]
+    #: Paths of scalars written in quotes, so columns inside them can be reported exactly.
+    quoted: frozenset[Path] = frozenset()
+
+    def position(self, path: Path) -> tuple[int | None, int | None]:
+        """The closest known position: the key itself, else the nearest enclosing one."""
+        for end in range(len(path), -1, -1):
+            prefix = path[:end]
+            mark = self.key_marks.get(prefix) or self.value_marks.get(prefix)
+            if mark:
+                return mark
+        return None, None
+
+
+try:  # libyaml is several times faster; the pure-Python parser is the fallback.
+    _BaseLoader: type = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover - depends on how PyYAML was built
+    _BaseLoader = yaml.SafeLoader
+
+
+class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
+    """SafeLoader without the implicit timestamp type."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _decode(data: bytes) -> str:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        column = error.start - (data.rfind(b"\n", 0, error.start) + 1) + 1
+        raise YamlError(
+            f"byte 0x{data[error.start]:02x} at offset {error.start} is not valid UTF-8",
+            "save the file as UTF-8",
+            line,
+            column,
+        ) from None
+    return text.removeprefix("\ufeff")
+
+
+def _expanded_size(node: yaml.Node, memo: dict[int, int], depth: int = 0) -> int:
+    """Node count with every alias expanded, computed without expanding anything."""
+    if depth > 100:
+        raise YamlError("the document nests deeper than 100 levels", "flatten the structure")
+    key = id(node)
+    if key in memo:
+        return memo[key]
+    memo[key] = MAX_NODES + 1  # a cycle counts as too large
+    size = 1
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            size += _expanded_size(k, memo, depth + 1) + _expanded_size(v, memo, depth + 1)
+            if size > MAX_NODES:
+                break
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            size += _expanded_size(item, memo, depth + 1)
+            if size > MAX_NODES:
+                break
+    memo[key] = size
+    return size
+
+
+def _mark(node: yaml.Node) -> tuple[int, int]:
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+def _walk(
+    node: yaml.Node,
+    path: Path,
+    key_marks: dict[Path, tuple[int, int]],
+    value_marks: dict[Path, tuple[int, int]],
+    quoted: set[Path],
+) -> None:
+    value_marks[path] = _mark(node)
+    if isinstance(node, yaml.ScalarNode) and node.style in {"'", '"'}:
+        quoted.add(path)
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[object, int] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                line, column = _mark(key_node)
+                raise YamlError("a mapping key must be a plain value", "use a name", line, column)
+            key = key_node.value
+            line, column = _mark(key_node)
+            if key in seen:
+                raise YamlError(
+                    f"duplicate key {key!r} (first on line {seen[key]})",
+                    "keep one of the two entries",
+                    line,
+                    column,
+                )
+            seen[key] = line
+            key_marks[(*path, key)] = (line, column)
+            _walk(value_node, (*path, key), key_marks, value_marks, quoted)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            key_marks[(*path, index)] = _mark(item)
+            _walk(item, (*path, index), key_marks, value_marks, quoted)
+
+
+def parse_yaml(data: bytes, *, what: str = "blueprint") -> Document:
+    """Parse untrusted bytes into a mapping with positions, or raise YamlError."""
+    if len(data) > MAX_BYTES:
+        raise YamlError(
+            f"the file is {len(data)} bytes, over the {MAX_BYTES}-byte limit",
+            f"a {what} is a short document; split or trim it",
+        )
+    text = _decode(data)
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            raise YamlError(
+                "the file is empty", f"write a {what} mapping (see docs/blueprint-format.md)"
+            )
+        if _expanded_size(node, {}) > MAX_NODES:
+            raise YamlError(
+                f"the document expands to more than {MAX_NODES} values through aliases",
+                "remove the anchors and aliases (&name / *name)",
+                *_mark(node),
+            )
+        key_marks: dict[Path, tuple[int, int]] = {}
+        value_marks: dict[Path, tuple[int, int]] = {}
+        quoted: set[Path] = set()
+        _walk(node, (), key_marks, value_marks, quoted)
+        data_obj = loader.construct_document(node)
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        line = mark.line + 1 if mark else None
+        column = mark.column + 1 if mark else None
+        problem = error.problem or error.context or "invalid YAML"
+        raise YamlError(
+            f"invalid YAML: {problem}", "check the indentation and quoting near here", line, column
+        ) from None
+    except yaml.YAMLError as error:
+        raise YamlError(f"invalid YAML: {error}", "check the file's syntax") from None
+    except RecursionError:
+        raise YamlError("the document nests too deeply", "flatten the structure") from None
+    finally:
+        loader.dispose()
+    if not isinstance(data_obj, dict):
+        found = "a list" if isinstance(data_obj, list) else f"a single value ({data_obj!r:.40})"
+        raise YamlError(
+            f"the top level is {found}, not a mapping",
+            f"a {what} starts with keys such as `metadata:` and `spec:`",
+            1,
+            1,
+        )
+    return Document(
+        data=data_obj, key_marks=key_marks, value_marks=value_marks, quoted=frozenset(quoted)
+    )

@@ -1,0 +1,1 @@
+"""Ports: the small protocols the shell uses to reach the world (filled in with the cycle)."""
