@@ -348,7 +348,7 @@ def _check_arithmetic(op: str, left: Kind, right: Kind, lnode: Node, rnode: Node
     if Kind.BOOL in (left, right):
         raise ConditionError(f"{op!r} cannot use a true/false value", col, "compare numbers")
     if op in _COMPARISONS or op in {"+", "-"}:
-        if _compatible(left, right):
+        if _compatible(left, right) or _fraction_literal(left, right, lnode, rnode):
             return Kind.BOOL if op in _COMPARISONS else _stronger(left, right)
         named = left if left is not Kind.NUMBER else right
         example = _UNIT_EXAMPLE.get(named, "")
@@ -375,6 +375,15 @@ def _check_arithmetic(op: str, left: Kind, right: Kind, lnode: Node, rnode: Node
     if left == right:
         return Kind.PERCENT
     raise ConditionError(f"cannot divide a {left} by a {right}", col, "")
+
+
+def _fraction_literal(left: Kind, right: Kind, lnode: Node, rnode: Node) -> bool:
+    """A plain number from 0 to 1 next to a percentage is a fraction, as in blueprints:
+    `cpu_utilization > 0.8` is fine, `change_percent <= 10` is the mistake we refuse."""
+    if {left, right} != {Kind.PERCENT, Kind.NUMBER}:
+        return False
+    literal = lnode if left is Kind.NUMBER else rnode
+    return isinstance(literal, Literal) and 0 <= literal.value <= 1
 
 
 def _compatible(left: Kind, right: Kind) -> bool:

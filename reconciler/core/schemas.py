@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from collections.abc import Iterator, Mapping
 from functools import cache
 from importlib import resources
@@ -20,6 +21,8 @@ from reconciler.core import units
 from reconciler.core.yamlsafe import Path
 
 __all__ = ["SchemaIssue", "default_for", "iter_issues", "schema_text"]
+
+_REQUIRED_RE = re.compile(r"^'(.+)' is a required property$")
 
 _UNIT_PARSERS = {
     "percent": units.parse_percent,
@@ -44,11 +47,28 @@ def _schema(kind: str) -> dict[str, Any]:
     return loaded
 
 
+def _inline(node: Any, defs: Mapping[str, Any]) -> Any:
+    """The schema with every local `$ref` replaced by its definition.
+
+    The schemas are not recursive, so this terminates; it makes validation about twice as
+    fast because jsonschema no longer resolves a reference at every step.
+    """
+    if isinstance(node, dict):
+        if "$ref" in node:
+            target = _inline(defs[node["$ref"].removeprefix("#/$defs/")], defs)
+            return {**target, **{k: _inline(v, defs) for k, v in node.items() if k != "$ref"}}
+        return {k: _inline(v, defs) for k, v in node.items() if k != "$defs"}
+    if isinstance(node, list):
+        return [_inline(item, defs) for item in node]
+    return node
+
+
 @cache
 def _validator(kind: str) -> Any:
     import jsonschema  # deferred: about 100 ms, and only validation needs it
 
-    return jsonschema.Draft202012Validator(_schema(kind))
+    schema = _schema(kind)
+    return jsonschema.Draft202012Validator(_inline(schema, schema.get("$defs", {})))
 
 
 def _resolve(schema: Mapping[str, Any], root: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -140,8 +160,13 @@ def _explain(error: Any, kind: str) -> SchemaIssue:
             "or digit (at most 63 characters), e.g. todo-frontend",
         )
     if validator == "required":
-        missing = next(
-            (name for name in schema.get("required", []) if name not in (instance or {})), "?"
+        # jsonschema names the missing property only in its message: "'spec' is a required
+        # property". Fall back to the first absent name if that wording ever changes.
+        named = _REQUIRED_RE.match(error.message)
+        missing = (
+            named.group(1)
+            if named
+            else next((n for n in schema.get("required", []) if n not in (instance or {})), "?")
         )
         sub = _subschema(kind, (*path, missing)) or {}
         example = {"version": 'version: "1.0.0"', "name": "name: my-service"}.get(missing)

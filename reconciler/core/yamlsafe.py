@@ -66,7 +66,7 @@ except AttributeError:  # pragma: no cover - depends on how PyYAML was built
     _BaseLoader = yaml.SafeLoader
 
 
-class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
+class _Loader(_BaseLoader):  # type: ignore[misc]
     """SafeLoader without the implicit timestamp type."""
 
 
@@ -91,50 +91,58 @@ def _decode(data: bytes) -> str:
     return text.removeprefix("\ufeff")
 
 
-def _expanded_size(node: yaml.Node, memo: dict[int, int], depth: int = 0) -> int:
-    """Node count with every alias expanded, computed without expanding anything."""
-    if depth > 100:
-        raise YamlError("the document nests deeper than 100 levels", "flatten the structure")
-    key = id(node)
-    if key in memo:
-        return memo[key]
-    memo[key] = MAX_NODES + 1  # a cycle counts as too large
-    size = 1
-    if isinstance(node, yaml.MappingNode):
-        for k, v in node.value:
-            size += _expanded_size(k, memo, depth + 1) + _expanded_size(v, memo, depth + 1)
-            if size > MAX_NODES:
-                break
-    elif isinstance(node, yaml.SequenceNode):
-        for item in node.value:
-            size += _expanded_size(item, memo, depth + 1)
-            if size > MAX_NODES:
-                break
-    memo[key] = size
-    return size
-
-
 def _mark(node: yaml.Node) -> tuple[int, int]:
     return node.start_mark.line + 1, node.start_mark.column + 1
 
 
-def _walk(
-    node: yaml.Node,
-    path: Path,
-    key_marks: dict[Path, tuple[int, int]],
-    value_marks: dict[Path, tuple[int, int]],
-    quoted: set[Path],
-) -> None:
-    value_marks[path] = _mark(node)
-    if isinstance(node, yaml.ScalarNode) and node.style in {"'", '"'}:
-        quoted.add(path)
+@dataclass
+class _Walk:
+    """State of one walk: positions found so far, and the node budget left."""
+
+    loader: Any
+    key_marks: dict[Path, tuple[int, int]]
+    value_marks: dict[Path, tuple[int, int]]
+    quoted: set[Path]
+    budget: int = MAX_NODES
+
+
+_SCALARS = {
+    "tag:yaml.org,2002:int": "construct_yaml_int",
+    "tag:yaml.org,2002:float": "construct_yaml_float",
+    "tag:yaml.org,2002:bool": "construct_yaml_bool",
+    "tag:yaml.org,2002:null": "construct_yaml_null",
+}
+
+
+def _walk(state: _Walk, node: yaml.Node, path: Path) -> Any:
+    """Build the value of `node` while recording where each path sits: one pass, not two.
+
+    Aliases are expanded as they are met, so the node budget is what stops an expansion bomb:
+    the walk gives up after MAX_NODES nodes however small the file is.
+    """
+    state.budget -= 1
+    if state.budget < 0:
+        raise YamlError(
+            f"the document expands to more than {MAX_NODES} values through aliases",
+            "remove the anchors and aliases (&name / *name)",
+            *_mark(node),
+        )
+    if len(path) > 50:
+        raise YamlError("the document nests deeper than 50 levels", "flatten the structure")
+    state.value_marks[path] = _mark(node)
     if isinstance(node, yaml.MappingNode):
         seen: dict[object, int] = {}
+        result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
             if not isinstance(key_node, yaml.ScalarNode):
                 line, column = _mark(key_node)
                 raise YamlError("a mapping key must be a plain value", "use a name", line, column)
-            key = key_node.value
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                line, column = _mark(key_node)
+                raise YamlError(
+                    "merge keys (<<) are not supported", "write the keys out", line, column
+                )
+            key = _scalar(state.loader, key_node)
             line, column = _mark(key_node)
             if key in seen:
                 raise YamlError(
@@ -144,12 +152,40 @@ def _walk(
                     column,
                 )
             seen[key] = line
-            key_marks[(*path, key)] = (line, column)
-            _walk(value_node, (*path, key), key_marks, value_marks, quoted)
-    elif isinstance(node, yaml.SequenceNode):
+            child = (*path, key)
+            state.key_marks[child] = (line, column)
+            result[key] = _walk(state, value_node, child)
+        return result
+    if isinstance(node, yaml.SequenceNode):
+        items = []
         for index, item in enumerate(node.value):
-            key_marks[(*path, index)] = _mark(item)
-            _walk(item, (*path, index), key_marks, value_marks, quoted)
+            state.key_marks[(*path, index)] = _mark(item)
+            items.append(_walk(state, item, (*path, index)))
+        return items
+    if node.style in {"'", '"'}:
+        state.quoted.add(path)
+    return _scalar(state.loader, node)
+
+
+def _scalar(loader: Any, node: yaml.Node) -> Any:
+    if node.tag == "tag:yaml.org,2002:str":
+        return node.value
+    method = _SCALARS.get(node.tag)
+    return getattr(loader, method)(node) if method else loader.construct_object(node)
+
+
+def _marked_position(error: yaml.MarkedYAMLError) -> tuple[int | None, int | None]:
+    mark = error.problem_mark or error.context_mark
+    return (mark.line + 1, mark.column + 1) if mark else (None, None)
+
+
+def _marked(error: yaml.MarkedYAMLError) -> YamlError:
+    problem = error.problem or error.context or "invalid YAML"
+    return YamlError(
+        f"invalid YAML: {problem}",
+        "check the indentation and quoting near here",
+        *_marked_position(error),
+    )
 
 
 def parse_yaml(data: bytes, *, what: str = "blueprint") -> Document:
@@ -167,25 +203,18 @@ def parse_yaml(data: bytes, *, what: str = "blueprint") -> Document:
             raise YamlError(
                 "the file is empty", f"write a {what} mapping (see docs/blueprint-format.md)"
             )
-        if _expanded_size(node, {}) > MAX_NODES:
-            raise YamlError(
-                f"the document expands to more than {MAX_NODES} values through aliases",
-                "remove the anchors and aliases (&name / *name)",
-                *_mark(node),
-            )
-        key_marks: dict[Path, tuple[int, int]] = {}
-        value_marks: dict[Path, tuple[int, int]] = {}
-        quoted: set[Path] = set()
-        _walk(node, (), key_marks, value_marks, quoted)
-        data_obj = loader.construct_document(node)
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        line = mark.line + 1 if mark else None
-        column = mark.column + 1 if mark else None
-        problem = error.problem or error.context or "invalid YAML"
+        state = _Walk(loader=loader, key_marks={}, value_marks={}, quoted=set())
+        data_obj = _walk(state, node, ())
+    except yaml.composer.ComposerError as error:
+        if "another document" not in str(error.problem):
+            raise _marked(error) from None
         raise YamlError(
-            f"invalid YAML: {problem}", "check the indentation and quoting near here", line, column
+            "the file holds more than one YAML document (a second `---`)",
+            "keep one blueprint per file",
+            *_marked_position(error),
         ) from None
+    except yaml.MarkedYAMLError as error:
+        raise _marked(error) from None
     except yaml.YAMLError as error:
         raise YamlError(f"invalid YAML: {error}", "check the file's syntax") from None
     except RecursionError:
@@ -201,5 +230,8 @@ def parse_yaml(data: bytes, *, what: str = "blueprint") -> Document:
             1,
         )
     return Document(
-        data=data_obj, key_marks=key_marks, value_marks=value_marks, quoted=frozenset(quoted)
+        data=data_obj,
+        key_marks=state.key_marks,
+        value_marks=state.value_marks,
+        quoted=frozenset(state.quoted),
     )

@@ -1,0 +1,102 @@
+"""Blueprint validation at fleet size, and CLI start-up.
+
+Targets (issue: foundation): validating 1,000 generated blueprints takes under 2 s, and
+`reconciler --help` starts in under 200 ms because no client library is imported at start-up.
+"""
+
+from __future__ import annotations
+
+import shutil
+import statistics
+import tempfile
+from pathlib import Path
+
+from benchmarks.common import REPO, Row, median_seconds, run_cli
+
+BLUEPRINT = """\
+metadata:
+  name: svc-{index:04d}
+  version: 1.{minor}.0
+  namespace: team-{team}
+spec:
+  scaling:
+    min_replicas: {low}
+    max_replicas: {high}
+    target_cpu_utilization: 70%
+    scale_up_threshold: {up}%
+    scale_down_threshold: 30%
+    cooldown_period: {cooldown}s
+    metrics:
+      - {{type: cpu, weight: 0.5}}
+      - {{type: memory, weight: 0.3}}
+      - {{type: latency, weight: 0.2}}
+  performance:
+    latency_p95: {latency}ms
+    error_rate_max: 1%
+  resources:
+    cpu: {{request: 100m, limit: 500m}}
+    memory: {{request: 256Mi, limit: 1Gi}}
+governance:
+  agent_authority:
+    allowed_operations:
+      - operation: scale_within_limits
+        condition: target_replicas >= min_replicas AND target_replicas <= max_replicas
+      - restart_failed_pods
+    requires_approval: [scale_beyond_limits]
+    forbidden_operations: [delete_deployment]
+  approval_workflow:
+    approvers: [team-{team}]
+cost:
+  cost_per_replica: 20 USD
+  monthly_budget: 500 USD
+"""
+
+
+def generate_fleet(root: Path, count: int) -> None:
+    shutil.copytree(REPO / "blueprints" / "governance", root / "blueprints" / "governance")
+    for index in range(count):
+        folder = root / "blueprints" / f"svc-{index:04d}"
+        folder.mkdir(parents=True)
+        (folder / "blueprint.yaml").write_text(
+            BLUEPRINT.format(
+                index=index,
+                minor=index % 7,
+                team=index % 13,
+                low=1 + index % 2,
+                high=5 + index % 10,
+                up=75 + index % 10,
+                cooldown=30 + index % 90,
+                latency=150 + index % 100,
+            )
+        )
+
+
+def run() -> list[Row]:
+    rows = []
+    with tempfile.TemporaryDirectory() as scratch:
+        root = Path(scratch)
+        generate_fleet(root, 1000)
+        whole = statistics.median(
+            run_cli(["--repo", str(root), "validate", "-o", "json"]) for _ in range(3)
+        )
+        rows.append(
+            Row("validate 1,000 blueprints (whole process)", whole, "s", "< 2 s", whole < 2.0)
+        )
+
+        from reconciler.shell.workspace import load_fleet
+
+        load_fleet(root)  # warm the schema cache, as a long-lived process would have it
+        in_process = median_seconds(lambda: load_fleet(root), repeat=3)
+        rows.append(
+            Row(
+                "validate 1,000 blueprints (in process)",
+                in_process,
+                "s",
+                "-",
+                None,
+                f"{in_process / 1000 * 1000:.2f} ms per blueprint",
+            )
+        )
+    help_time = statistics.median(run_cli(["--help"]) for _ in range(9))
+    rows.append(Row("reconciler --help start-up", help_time * 1000, "ms", "< 200 ms", help_time < 0.2))
+    return rows

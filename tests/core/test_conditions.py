@@ -1,0 +1,101 @@
+"""The condition language: syntax, kinds, three-valued evaluation, and error columns."""
+
+import pytest
+
+from reconciler.core.conditions import NAMES, ConditionError, parse_condition
+
+SEED = "target_replicas >= min_replicas AND target_replicas <= max_replicas"
+
+
+@pytest.mark.parametrize(
+    ("text", "values", "expected"),
+    [
+        (SEED, {"target_replicas": 3, "min_replicas": 1, "max_replicas": 5}, True),
+        (SEED, {"target_replicas": 6, "min_replicas": 1, "max_replicas": 5}, False),
+        (SEED, {"target_replicas": 0, "min_replicas": 1, "max_replicas": 5}, False),
+        (
+            "restart_count > 0 and restart_count < max_restart_count",
+            {"restart_count": 2, "max_restart_count": 3},
+            True,
+        ),
+        ("NOT (error_rate > 1%)", {"error_rate": 0.005}, True),
+        ("latency_p95 < 200ms", {"latency_p95": 0.18}, True),
+        ("latency_p95 < 0.2s", {"latency_p95": 0.25}, False),
+        ("change_percent <= 10%", {"change_percent": 0.1}, True),
+        ("target_replicas <= max_replicas * 150%", {"target_replicas": 7, "max_replicas": 5}, True),
+        (
+            "target_replicas - current_replicas <= 2",
+            {"target_replicas": 5, "current_replicas": 2},
+            False,
+        ),
+        (
+            "current_replicas / max_replicas >= 80%",
+            {"current_replicas": 4, "max_replicas": 5},
+            True,
+        ),
+        ("hour_utc >= 9 && hour_utc < 17", {"hour_utc": 12}, True),
+        ("target_replicas = 3 || target_replicas == 4", {"target_replicas": 4}, True),
+        ("-replica_change > 1", {"replica_change": -2}, True),
+        ("true", {}, True),
+    ],
+)
+def test_evaluate(text: str, values: dict[str, float], expected: bool) -> None:
+    assert parse_condition(text).evaluate(values) is expected
+
+
+def test_unknown_values_make_comparisons_unknown() -> None:
+    condition = parse_condition("latency_p95 < 200ms AND error_rate < 1%")
+    assert condition.evaluate({"latency_p95": 0.1}) is None
+    assert condition.missing({"latency_p95": 0.1}) == ["error_rate"]
+    # A known false side decides an AND; a known true side decides an OR.
+    assert condition.evaluate({"latency_p95": 0.3}) is False
+    assert (
+        parse_condition("latency_p95 < 200ms OR error_rate < 1%").evaluate({"latency_p95": 0.1})
+        is True
+    )
+
+
+def test_division_by_zero_is_unknown_not_a_crash() -> None:
+    assert (
+        parse_condition("current_replicas / min_replicas > 1").evaluate(
+            {"current_replicas": 2, "min_replicas": 0}
+        )
+        is None
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "column", "message", "hint"),
+    [
+        ("change_percent <= 10", 16, "cannot compare change_percent", "10%"),
+        ("target_replicas >= min_replica", 20, "unknown name 'min_replica'", "min_replicas"),
+        ("target_replicas <= max_replicas <= 5", 33, "cannot be chained", "AND"),
+        ("target_replicas", 1, "true or false", "compare"),
+        ("(target_replicas > 1", 21, r"missing \)", "close"),
+        ("latency_p95 < 200", 13, "cannot compare latency_p95", "200ms"),
+        ("target_replicas > 1 @ 2", 21, "unexpected character '@'", ""),
+        ("target_replicas > 1 target_replicas", 21, "unexpected 'target_replicas'", "AND"),
+        ("", 1, "empty", ""),
+        ("target_replicas > ", 19, "ends too early", ""),
+        ("target_replicas AND max_replicas", 17, "needs comparisons", ""),
+        ("target_replicas * max_replicas > 1", 17, "cannot multiply", ""),
+    ],
+)
+def test_errors_point_at_the_column(text: str, column: int, message: str, hint: str) -> None:
+    with pytest.raises(ConditionError, match=message) as caught:
+        parse_condition(text)
+    assert caught.value.column == column
+    assert hint in caught.value.hint
+
+
+def test_keywords_in_any_case_and_names_listed() -> None:
+    condition = parse_condition("target_replicas > 1 aNd NoT target_replicas > 5 Or false")
+    assert condition.names == {"target_replicas"}
+    assert condition.evaluate({"target_replicas": 3}) is True
+    assert {"target_replicas", "change_percent", "restart_count"} <= set(NAMES)
+
+
+def test_no_python_evaluation() -> None:
+    for attack in ("__import__('os').system('true')", "open('/etc/passwd')", "1 if 1 else 2"):
+        with pytest.raises(ConditionError):
+            parse_condition(attack)
