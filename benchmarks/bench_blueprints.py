@@ -98,5 +98,7 @@ def run() -> list[Row]:
             )
         )
     help_time = statistics.median(run_cli(["--help"]) for _ in range(9))
-    rows.append(Row("reconciler --help start-up", help_time * 1000, "ms", "< 200 ms", help_time < 0.2))
+    rows.append(
+        Row("reconciler --help start-up", help_time * 1000, "ms", "< 200 ms", help_time < 0.2)
+    )
     return rows
