@@ -162,7 +162,7 @@ def _walk(state: _Walk, node: yaml.Node, path: Path) -> Any:
             state.key_marks[(*path, index)] = _mark(item)
             items.append(_walk(state, item, (*path, index)))
         return items
-    if node.style in {"'", '"'}:
+    if isinstance(node, yaml.ScalarNode) and node.style in {"'", '"'}:
         state.quoted.add(path)
     return _scalar(state.loader, node)
 
