@@ -1,1 +1,86 @@
-"""Ports: the small protocols the shell uses to reach the world (filled in with the cycle)."""
+"""Ports: the small protocols through which the shell reaches the world.
+
+Each names a role, not a technology, and has a handful of methods. Adapters implement them
+(`SimulatedCluster`, `KubernetesCluster`, `GitAuditStore`, ...); the shell is written against
+these alone, so the same cycle runs on the embedded simulation, on a real cluster, and in
+tests, and the contract tests can run one suite against every implementation.
+
+Errors: methods raise the error tree of `reconciler.core.errors` (ClusterError, MetricsError,
+AuditError, ...), never a library's own exceptions. Batch methods that cover many services
+return a per-service error instead of raising, so one bad service never hides the others.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import Protocol
+
+from reconciler.core.changes import Applied, Change
+from reconciler.core.errors import ClusterError, MetricsError
+from reconciler.core.observation import DeploymentState, Metrics, Sample, Target
+from reconciler.core.records import CommitMessage, EventType, Record
+
+__all__ = ["AuditStore", "Clock", "Cluster", "MetricsSource"]
+
+
+class Clock(Protocol):
+    """Where `now` comes from. The simulated cluster's clock is virtual, so a demo's minutes
+    pass in milliseconds; elsewhere it is the wall clock."""
+
+    def now(self) -> datetime: ...
+
+    def sleep(self, seconds: float) -> None: ...
+
+
+class Cluster(Protocol):
+    def observe(self, targets: Sequence[Target]) -> Mapping[Target, DeploymentState | ClusterError]:
+        """The current state of each deployment, fetched in as few requests as possible."""
+        ...
+
+    def apply(self, change: Change) -> Applied:
+        """Make one change, only if the deployment is still at `change.expected_version`
+        (else ConflictError), leaving `change.stamp` on it in the same request."""
+        ...
+
+
+class MetricsSource(Protocol):
+    def current(self, targets: Sequence[Target]) -> Mapping[Target, Metrics | MetricsError]:
+        """Current utilization and health per deployment; unknown values are None."""
+        ...
+
+    def window(self, target: Target, seconds: float, now: datetime) -> Sequence[Sample]:
+        """Metric history over the last `seconds`, oldest first (may be empty)."""
+        ...
+
+
+class AuditStore(Protocol):
+    def append(self, records: Sequence[Record], message: CommitMessage) -> str:
+        """Store records as one commit; returns the commit id."""
+        ...
+
+    def history(self, service: str, since: datetime) -> list[Record]:
+        """A service's records from `since` on, oldest first."""
+        ...
+
+    def latest(self, service: str, events: Collection[EventType]) -> Record | None:
+        """The newest record of these kinds, however old."""
+        ...
+
+    def contains(self, service: str, at: datetime, record_id: str) -> bool:
+        """Whether a record with this id exists on the day of `at` (a cheap existence check)."""
+        ...
+
+    def flush(self) -> None:
+        """Finish a batch of appends (update the index, push if configured)."""
+        ...
+
+    def scan(
+        self,
+        *,
+        service: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> Iterator[Record]:
+        """Records matching the filters, oldest first."""
+        ...

@@ -17,6 +17,17 @@ import click
 from reconciler import __version__
 from reconciler.cli.blueprints import policy_command, schema_command, validate_command
 from reconciler.cli.context import Settings
+from reconciler.cli.cycle import (
+    audit_command,
+    breaker_group,
+    explain_command,
+    plan_command,
+    request_command,
+    run_command,
+    status_command,
+)
+from reconciler.cli.demo import demo_command
+from reconciler.cli.sim import sim_group
 
 
 class _Group(click.Group):
@@ -48,9 +59,24 @@ class _Group(click.Group):
     help="Blueprint repository (default: the nearest directory upwards with blueprints/). "
     "Env: RECONCILER_REPO.",
 )
+@click.option(
+    "--cluster",
+    type=click.Choice(["simulated"]),
+    default="simulated",
+    show_default=True,
+    envvar="RECONCILER_CLUSTER",
+    help="Which cluster to act on. Env: RECONCILER_CLUSTER.",
+)
+@click.option(
+    "--sim-state",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="RECONCILER_SIM_STATE",
+    help="The simulated cluster's state file (default: .reconciler/sim-state.yaml in the "
+    "repository). Env: RECONCILER_SIM_STATE.",
+)
 @click.version_option(__version__, prog_name="reconciler")
 @click.pass_context
-def main(ctx: click.Context, repo: Path | None) -> None:
+def main(ctx: click.Context, repo: Path | None, cluster: str, sim_state: Path | None) -> None:
     """Reconcile Kubernetes services with the blueprints in a git repository.
 
     Each service has a blueprint at blueprints/<service>/blueprint.yaml: its replica bounds,
@@ -61,16 +87,31 @@ def main(ctx: click.Context, repo: Path | None) -> None:
 
     \b
     Start here:
-      reconciler validate            check every blueprint, with a fix for each problem
-      reconciler policy todo-frontend  show a service's effective policy and where it comes from
-      reconciler schema > schema.json  the JSON Schema, for editors
+      reconciler demo                  the seed scenario, narrated, in a scratch clone
+      reconciler validate              check every blueprint, with a fix for each problem
+      reconciler policy todo-frontend  a service's effective policy and where it comes from
+      reconciler sim init --scenario seed && reconciler run
+                                       one cycle on the simulated cluster
+      reconciler audit / explain ID    the audit trail, and the chain behind one decision
 
     Exit codes: 0 ok, 1 problems found, 2 usage, 3 configuration, 4 unavailable, 5 audit.
     Details: docs/cli.md.
     """
-    ctx.obj = Settings(repo=repo)
+    ctx.obj = Settings(repo=repo, cluster=cluster, sim_state=sim_state)
 
 
-main.add_command(validate_command)
-main.add_command(schema_command)
-main.add_command(policy_command)
+for _command in (
+    validate_command,
+    schema_command,
+    policy_command,
+    run_command,
+    plan_command,
+    status_command,
+    audit_command,
+    explain_command,
+    request_command,
+    breaker_group,
+    sim_group,
+    demo_command,
+):
+    main.add_command(_command)

@@ -10,6 +10,8 @@ from pathlib import Path
 @dataclass(frozen=True)
 class Settings:
     repo: Path | None
+    cluster: str = "simulated"
+    sim_state: Path | None = None
 
     def root(self) -> Path:
         from reconciler.shell.workspace import find_root

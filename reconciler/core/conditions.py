@@ -465,6 +465,15 @@ def _apply(op: str, a: float, b: float) -> float | bool | None:
     raise AssertionError(op)  # pragma: no cover
 
 
+def _format(name: str, value: float) -> str:
+    kind = NAMES[name].kind if name in NAMES else Kind.NUMBER
+    if kind is Kind.PERCENT:
+        return f"{round(value * 100, 2):g}%"
+    if kind is Kind.DURATION:
+        return f"{round(value * 1000, 1):g}ms" if value < 1 else f"{round(value, 2):g}s"
+    return f"{round(value, 4):g}"
+
+
 def _names(node: Node) -> frozenset[str]:
     match node:
         case Name(name=name):
@@ -491,6 +500,20 @@ class Condition:
     def missing(self, values: Mapping[str, float | None]) -> list[str]:
         """The names this condition uses that have no value, for explaining an unknown result."""
         return sorted(name for name in self.names if values.get(name) is None)
+
+    def render_with(self, values: Mapping[str, float | None]) -> str:
+        """The condition with each name replaced by its value: `3 >= 1 AND 3 <= 5`."""
+        out, position = [], 0
+        for token in _tokenize(self.source):
+            if token.kind != "name":
+                continue
+            start = token.column - 1
+            value = values.get(token.text)
+            out.append(self.source[position:start])
+            out.append(token.text if value is None else _format(token.text, value))
+            position = start + len(token.text)
+        out.append(self.source[position:])
+        return "".join(out)
 
     def __str__(self) -> str:
         return self.source

@@ -1,0 +1,240 @@
+"""GitAuditStore: audit records as files under audit/, one commit per event, with pygit2.
+
+Commits are built from trees directly (the HEAD tree plus the new files), so the store never
+needs a clean working tree and never disturbs what a person has staged: only the new audit
+files are added to the index, and they are also written to the working tree so the checkout
+matches what was committed. Reading goes through the committed tree, not the disk, so what a
+cycle sees is exactly what is in git.
+
+Every commit carries an explicit signature: CI machines have no git identity, and the
+simulated cluster's virtual clock, not the wall clock, dates its events.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Iterator, Sequence
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+if TYPE_CHECKING:
+    import pygit2
+
+from reconciler.core.errors import AuditError, ConfigError
+from reconciler.core.records import (
+    AUDIT_DIR,
+    CommitMessage,
+    EventType,
+    Record,
+    parse_record_name,
+    record_path,
+)
+
+__all__ = ["GitAuditStore"]
+
+
+class GitAuditStore:
+    def __init__(
+        self, root: Path, *, name: str = "reconciler", email: str = "reconciler@localhost"
+    ):
+        import pygit2  # deferred: only commands that read or write the trail pay for it
+
+        self._pygit2 = pygit2
+        try:
+            self.repo = pygit2.Repository(str(root))
+        except pygit2.GitError as error:
+            raise ConfigError(
+                f"{root} is not a git repository: {error}",
+                hint="the audit trail lives in git; run inside a clone, or `git init` first",
+            ) from error
+        self.name = name
+        self.email = email
+        self._staged: list[tuple[str, Any]] = []
+
+    # ------------------------------------------------------------------ writing
+
+    def _head_commit(self) -> pygit2.Commit | None:
+        if self.repo.head_is_unborn:
+            return None
+        return self.repo.head.peel(self._pygit2.Commit)
+
+    def _tree(self, oid: pygit2.Oid) -> pygit2.Tree:
+        return cast("pygit2.Tree", self.repo[oid])
+
+    def _insert(
+        self, tree: pygit2.Tree | None, parts: Sequence[str], blob: pygit2.Oid
+    ) -> pygit2.Oid:
+        builder = self.repo.TreeBuilder(tree) if tree is not None else self.repo.TreeBuilder()
+        head, rest = parts[0], parts[1:]
+        if not rest:
+            builder.insert(head, blob, self._pygit2.enums.FileMode.BLOB)
+        else:
+            existing = tree[head] if tree is not None and head in tree else None
+            subtree = self._tree(existing.id) if existing is not None else None
+            builder.insert(
+                head, self._insert(subtree, rest, blob), self._pygit2.enums.FileMode.TREE
+            )
+        return builder.write()
+
+    def append(self, records: Sequence[Record], message: CommitMessage) -> str:
+        if not records:
+            raise ValueError("append needs at least one record")
+        git = self._pygit2
+        try:
+            parent = self._head_commit()
+            tree: pygit2.Tree | None = parent.tree if parent is not None else None
+            files = []
+            for record in records:
+                path = record_path(record)
+                blob = self.repo.create_blob(record.dumps().encode())
+                tree = self._tree(self._insert(tree, path.split("/"), blob))
+                files.append((path, blob, record))
+            assert tree is not None
+            moment = max(record.timestamp for record in records).astimezone(UTC)
+            signature = git.Signature(self.name, self.email, int(moment.timestamp()), 0)
+            commit = self.repo.create_commit(
+                None,
+                signature,
+                signature,
+                message.render(),
+                tree.id,
+                [parent.id] if parent is not None else [],
+            )
+            self._move_head(commit, parent)
+        except pygit2.GitError as error:
+            raise AuditError(
+                f"committing audit records: {error}", hint="check the repository"
+            ) from error
+        if self.repo.workdir:
+            for path, blob, record in files:
+                target = Path(self.repo.workdir) / path
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(record.dumps(), encoding="utf-8")
+                self._staged.append((path, blob))
+        return str(commit)
+
+    def _move_head(self, commit: Any, parent: Any | None) -> None:
+        head = self.repo.references.get("HEAD")
+        name = head.target if head is not None and isinstance(head.target, str) else None
+        if name is None:  # detached HEAD: move HEAD itself
+            self.repo.set_head(commit)
+            return
+        ref = self.repo.references.get(name)
+        if ref is None:
+            self.repo.references.create(name, commit)
+            return
+        if parent is not None and ref.target != parent.id:
+            raise AuditError(
+                f"{name} moved while a record was being committed",
+                hint="another writer committed at the same time; run again",
+            )
+        ref.set_target(commit, "reconciler: audit record")
+
+    def flush(self) -> None:
+        """Add the files written so far to the index, so `git status` shows a clean tree."""
+        if not self._staged or self.repo.is_bare:
+            return
+        index = self.repo.index
+        index.read()
+        for path, blob in self._staged:
+            index.add(self._pygit2.IndexEntry(path, blob, self._pygit2.enums.FileMode.BLOB))
+        index.write()
+        self._staged.clear()
+
+    # ------------------------------------------------------------------ reading
+
+    def _subtree(self, *parts: str) -> pygit2.Tree | None:
+        commit = self._head_commit()
+        if commit is None:
+            return None
+        node = commit.tree
+        for part in parts:
+            if part not in node:
+                return None
+            entry = node[part]
+            if entry.type_str != "tree":
+                return None
+            node = self._tree(entry.id)
+        return node
+
+    def _days(self, service: str) -> list[tuple[str, pygit2.Tree]]:
+        tree = self._subtree(AUDIT_DIR, service)
+        if tree is None:
+            return []
+        return sorted(
+            (
+                (entry.name or "", self._tree(entry.id))
+                for entry in tree
+                if entry.type_str == "tree"
+            ),
+            key=lambda pair: pair[0],
+        )
+
+    def _load(self, entry: pygit2.Object) -> Record:
+        blob = cast("pygit2.Blob", self.repo[entry.id])
+        return Record.from_json(json.loads(blob.data))
+
+    def history(self, service: str, since: datetime) -> list[Record]:
+        first_day = since.astimezone(UTC).date().isoformat()
+        records = []
+        for day, tree in self._days(service):
+            if day < first_day:
+                continue
+            for item in tree:
+                if parse_record_name(item.name or "") is None:
+                    continue
+                record = self._load(item)
+                if record.timestamp >= since:
+                    records.append(record)
+        return sorted(records, key=Record.sort_key)
+
+    def latest(self, service: str, events: Collection[EventType]) -> Record | None:
+        wanted = set(events)
+        for _day, tree in reversed(self._days(service)):
+            for item in sorted(tree, key=lambda item: item.name or "", reverse=True):
+                parsed = parse_record_name(item.name or "")
+                if parsed is not None and parsed[1] in wanted:
+                    return self._load(item)
+        return None
+
+    def contains(self, service: str, at: datetime, record_id: str) -> bool:
+        day = at.astimezone(UTC).date()
+        for candidate in (day - timedelta(days=1), day, day + timedelta(days=1)):
+            tree = self._subtree(AUDIT_DIR, service, candidate.isoformat())
+            if tree is not None and any(
+                (parsed := parse_record_name(item.name or "")) is not None
+                and parsed[2] == record_id
+                for item in tree
+            ):
+                return True
+        return False
+
+    def services(self) -> list[str]:
+        tree = self._subtree(AUDIT_DIR)
+        return (
+            sorted(entry.name or "" for entry in tree if entry.type_str == "tree") if tree else []
+        )
+
+    def scan(
+        self,
+        *,
+        service: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> Iterator[Record]:
+        low: date | None = since.astimezone(UTC).date() if since else None
+        high: date | None = until.astimezone(UTC).date() if until else None
+        records: list[Record] = []
+        for name in [service] if service else self.services():
+            for day, tree in self._days(name):
+                if (low and day < low.isoformat()) or (high and day > high.isoformat()):
+                    continue
+                for item in tree:
+                    if parse_record_name(item.name or "") is None:
+                        continue
+                    record = self._load(item)
+                    if (since and record.timestamp < since) or (until and record.timestamp > until):
+                        continue
+                    records.append(record)
+        yield from sorted(records, key=Record.sort_key)

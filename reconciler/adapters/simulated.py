@@ -1,0 +1,753 @@
+"""SimulatedCluster: a file-backed cluster with a virtual clock and a load model.
+
+It is the embedded default (the README's demo runs on it), the demo's stage, and the tests'
+fake cluster. It implements three ports at once: Cluster, MetricsSource and Clock. The clock is
+virtual: `advance` (or the cycle's `sleep`) moves it, new pods become ready when their start-up
+time has passed, and metric history is sampled as time goes by. A demo's minutes pass in
+milliseconds, and every run is reproducible.
+
+The state lives in one YAML file (format in docs/simulated-cluster.md) that a person can read
+and edit; `reconciler sim set` edits it safely.
+
+Load model, per deployment (totals across ready pods):
+
+- CPU utilization = cpu used / (ready pods × cpu request); memory likewise.
+- Queueing: ρ = requests per second / (ready pods × capacity per pod);
+  p95 latency = base latency / (1 - min(ρ, 0.98)).
+- Errors: base error rate, plus 25 % of the overload beyond ρ = 0.85.
+
+So fewer pods mean higher utilization, latency and errors, which is what lets a scale-down be
+harmful and a verification catch it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from reconciler.core.changes import Applied, Change, ChangeKind
+from reconciler.core.errors import ClusterError, ConfigError, ConflictError, MetricsError
+from reconciler.core.observation import (
+    ChangeStamp,
+    DeploymentState,
+    Metrics,
+    PodState,
+    Sample,
+    Target,
+)
+from reconciler.core.units import format_cpu, format_memory, parse_cpu, parse_duration, parse_memory
+
+__all__ = ["STAMP_ANNOTATION", "SimDeployment", "SimulatedCluster", "SimulatedClusterError"]
+
+STAMP_ANNOTATION = "reconciler/last-change"
+QUEUE_CAP = 0.98
+ERROR_KNEE = 0.85
+ERROR_SLOPE = 0.25
+
+
+class SimulatedClusterError(ConfigError):
+    """The state file is missing or unreadable."""
+
+
+def _ts(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _parse_ts(text: str | datetime) -> datetime:
+    if isinstance(text, datetime):
+        return text if text.tzinfo else text.replace(tzinfo=UTC)
+    return datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+
+
+@dataclass
+class SimPod:
+    name: str
+    started: datetime
+    ready_at: datetime | None  # None: never becomes ready
+    restarts: int = 0
+    crashing: bool = False
+    revision: int = 1
+
+    def ready(self, now: datetime) -> bool:
+        return not self.crashing and self.ready_at is not None and self.ready_at <= now
+
+
+@dataclass
+class SimDeployment:
+    """One simulated deployment and its load. Mutable: it is the simulation's own state."""
+
+    namespace: str
+    name: str
+    replicas: int
+    cpu_request: int = 100
+    memory_request: int = 512 * 1024**2
+    cpu_limit: int | None = None
+    memory_limit: int | None = None
+    startup: float = 45.0
+    revision: int = 1
+    version: int = 1
+    pods: list[SimPod] = field(default_factory=list)
+    # Load (totals across ready pods).
+    cpu_used: float = 100.0  # millicores
+    memory_used: float = 512.0 * 1024**2  # bytes
+    rps: float = 100.0
+    capacity: float = 100.0
+    base_latency_ms: float = 50.0
+    base_error_rate: float = 0.002
+    faults: dict[str, bool] = field(default_factory=dict)
+    annotations: dict[str, str] = field(default_factory=dict)
+    history: list[dict[str, Any]] = field(default_factory=list)
+    revisions: dict[int, dict[str, Any]] = field(default_factory=dict)
+    pod_counter: int = 0
+
+    @property
+    def target(self) -> Target:
+        return Target(namespace=self.namespace, name=self.name)
+
+    def ready_pods(self, now: datetime) -> int:
+        return sum(1 for pod in self.pods if pod.ready(now))
+
+    def metrics_at(self, now: datetime) -> dict[str, float | None]:
+        ready = self.ready_pods(now)
+        if ready == 0:
+            return {
+                "cpu": None,
+                "memory": None,
+                "latency": None,
+                "errors": None,
+                "throughput": None,
+            }
+        rho = self.rps / (ready * self.capacity) if self.capacity > 0 else QUEUE_CAP
+        latency = self.base_latency_ms / (1 - min(rho, QUEUE_CAP))
+        errors = min(1.0, self.base_error_rate + max(0.0, rho - ERROR_KNEE) * ERROR_SLOPE)
+        return {
+            "cpu": self.cpu_used / (ready * self.cpu_request),
+            "memory": self.memory_used / (ready * self.memory_request),
+            "latency": latency,
+            "errors": errors,
+            "throughput": min(self.rps, ready * self.capacity),
+        }
+
+    def add_pods(self, count: int, now: datetime) -> None:
+        never = self.faults.get("pods_never_ready", False)
+        for _ in range(count):
+            self.pod_counter += 1
+            ready_at = None if never else now + timedelta(seconds=self.startup)
+            self.pods.append(
+                SimPod(
+                    name=f"{self.name}-{self.revision}-{self.pod_counter:04d}",
+                    started=now,
+                    ready_at=ready_at,
+                    revision=self.revision,
+                )
+            )
+
+    def remove_pods(self, count: int, now: datetime) -> None:
+        # Like the ReplicaSet controller: not-ready pods go first, then the youngest.
+        order = sorted(self.pods, key=lambda p: (p.ready(now), -p.started.timestamp()))
+        doomed = {id(pod) for pod in order[:count]}
+        self.pods = [pod for pod in self.pods if id(pod) not in doomed]
+
+    def roll_pods(self, now: datetime) -> None:
+        """Replace every pod, as a rollout does (new pods need their start-up time)."""
+        count = self.replicas
+        self.pods = []
+        self.add_pods(count, now)
+
+
+class SimulatedCluster:
+    """Cluster, MetricsSource and Clock over one YAML state file."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        clock: datetime,
+        deployments: list[SimDeployment],
+        settings: dict[str, Any],
+    ):
+        self.path = path
+        self.clock = clock
+        self.deployments = {(d.namespace, d.name): d for d in deployments}
+        self.settings = settings
+
+    # ---------------------------------------------------------------- persistence
+
+    @classmethod
+    def load(cls, path: Path) -> SimulatedCluster:
+        if not path.exists():
+            raise SimulatedClusterError(
+                f"no simulated cluster at {path}",
+                hint="create one with `reconciler sim init` (it reads the blueprints)",
+            )
+        try:
+            data = yaml.safe_load(path.read_text("utf-8")) or {}
+            deployments = [_load_deployment(item) for item in data.get("deployments", [])]
+            return cls(
+                path,
+                clock=_parse_ts(data["clock"]),
+                deployments=deployments,
+                settings=dict(data.get("settings") or {}),
+            )
+        except (yaml.YAMLError, KeyError, TypeError, ValueError) as error:
+            raise SimulatedClusterError(
+                f"reading the simulated cluster {path}: {error}",
+                hint="fix the file by hand, or recreate it with `reconciler sim init --force`",
+            ) from error
+
+    def save(self) -> None:
+        """Write the state atomically, so a crash never leaves half a file."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        text = (
+            "# Simulated cluster state; see docs/simulated-cluster.md. `reconciler sim` edits it.\n"
+        )
+        text += yaml.safe_dump(self.to_json(), sort_keys=False, allow_unicode=True)
+        handle, temp = tempfile.mkstemp(dir=self.path.parent, prefix=".sim-", suffix=".yaml")
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+        Path(temp).replace(self.path)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "clock": _ts(self.clock),
+            "settings": self.settings,
+            "deployments": [_dump_deployment(d) for d in self.deployments.values()],
+        }
+
+    @property
+    def sample_interval(self) -> float:
+        return parse_duration(self.settings.get("sample_interval", "15s"))
+
+    @property
+    def history_kept(self) -> float:
+        return parse_duration(self.settings.get("history_kept", "1h"))
+
+    def set(self, d: SimDeployment, settings: Mapping[str, str]) -> None:
+        """Apply `sim set` settings in order (utilization settings use the pods ready then)."""
+        from reconciler.core.units import UnitError
+
+        for key, raw in settings.items():
+            try:
+                _set_one(self, d, key, raw)
+            except ConfigError:
+                raise
+            except (UnitError, ValueError) as error:
+                raise ConfigError(
+                    f"{d.name}: {key}={raw}: {error}", hint=SETTABLE.get(key, "")
+                ) from None
+        d.version += 1
+
+    def get(self, namespace: str, name: str) -> SimDeployment:
+        try:
+            return self.deployments[(namespace, name)]
+        except KeyError:
+            raise ClusterError(
+                f"deployment {namespace}/{name} is not in the simulated cluster ({self.path})",
+                hint="add it with `reconciler sim init --force` after adding its blueprint",
+            ) from None
+
+    # ---------------------------------------------------------------- Clock
+
+    def now(self) -> datetime:
+        return self.clock
+
+    def sleep(self, seconds: float) -> None:
+        self.advance(seconds)
+        self.save()
+
+    def advance(self, seconds: float) -> None:
+        """Move the virtual clock, sampling metric history on the way."""
+        interval = self.sample_interval
+        end = self.clock + timedelta(seconds=seconds)
+        while self.clock < end:
+            step = min(interval, (end - self.clock).total_seconds())
+            self.clock += timedelta(seconds=step)
+            self.record_samples()
+        self.prune_history()
+
+    def record_samples(self) -> None:
+        for deployment in self.deployments.values():
+            if deployment.faults.get("metrics_unavailable"):
+                continue
+            values = deployment.metrics_at(self.clock)
+            deployment.history.append({"at": _ts(self.clock), **values})
+
+    def prune_history(self) -> None:
+        cutoff = self.clock - timedelta(seconds=self.history_kept)
+        for deployment in self.deployments.values():
+            deployment.history = [s for s in deployment.history if _parse_ts(s["at"]) >= cutoff]
+
+    # ---------------------------------------------------------------- Cluster
+
+    def observe(self, targets: Sequence[Target]) -> Mapping[Target, DeploymentState | ClusterError]:
+        result: dict[Target, DeploymentState | ClusterError] = {}
+        for target in targets:
+            try:
+                result[target] = self.state_of(self.get(target.namespace, target.name))
+            except ClusterError as error:
+                result[target] = error
+        return result
+
+    def state_of(self, d: SimDeployment) -> DeploymentState:
+        stamp = d.annotations.get(STAMP_ANNOTATION)
+        return DeploymentState(
+            target=d.target,
+            replicas=d.replicas,
+            ready_replicas=d.ready_pods(self.clock),
+            pods=tuple(
+                PodState(
+                    name=pod.name,
+                    ready=pod.ready(self.clock),
+                    phase="Running" if pod.ready_at and pod.ready_at <= self.clock else "Pending",
+                    restart_count=pod.restarts,
+                    reason="CrashLoopBackOff" if pod.crashing else "",
+                    revision=pod.revision,
+                )
+                for pod in d.pods
+            ),
+            cpu_request=d.cpu_request,
+            memory_request=d.memory_request,
+            cpu_limit=d.cpu_limit,
+            memory_limit=d.memory_limit,
+            revision=d.revision,
+            version=str(d.version),
+            last_change=_stamp_from(stamp) if stamp else None,
+            observed_at=self.clock,
+        )
+
+    def apply(self, change: Change) -> Applied:
+        d = self.get(change.target.namespace, change.target.name)
+        if change.expected_version and change.expected_version != str(d.version):
+            raise ConflictError(
+                f"deployment {change.target} changed since it was observed (version "
+                f"{change.expected_version}, now {d.version}); not overwriting it",
+                hint="the next cycle observes it again",
+                service=change.stamp.service,
+            )
+        before = {"replicas": d.replicas, "ready": d.ready_pods(self.clock), "revision": d.revision}
+        if d.faults.get("scale_fails") and change.kind is ChangeKind.SCALE:
+            raise ClusterError(
+                f"the simulated API refused to scale {change.target} (fault scale_fails is on)",
+                hint="`reconciler sim set SERVICE scale_fails=false` turns the fault off",
+                service=change.stamp.service,
+            )
+        message = self._perform(d, change)
+        d.version += 1
+        d.annotations[STAMP_ANNOTATION] = json.dumps(_stamp_json(change.stamp), sort_keys=True)
+        self.save()
+        after = {"replicas": d.replicas, "ready": d.ready_pods(self.clock), "revision": d.revision}
+        return Applied(
+            started_at=self.clock,
+            completed_at=self.clock,
+            message=message,
+            before=before,
+            after=after,
+        )
+
+    def _perform(self, d: SimDeployment, change: Change) -> str:
+        now = self.clock
+        match change.kind:
+            case ChangeKind.SCALE:
+                assert change.replicas is not None
+                if change.replicas > d.replicas:
+                    d.add_pods(change.replicas - d.replicas, now)
+                else:
+                    d.remove_pods(d.replicas - change.replicas, now)
+                d.replicas = change.replicas
+                return f"deployment.apps/{d.name} scaled"
+            case ChangeKind.RESTART:
+                d.revisions.setdefault(d.revision, _template(d))
+                d.revision = max(d.revisions) + 1
+                d.revisions[d.revision] = _template(d)
+                d.roll_pods(now)
+                return f"deployment.apps/{d.name} restarted"
+            case ChangeKind.ROLLBACK:
+                d.revisions.setdefault(d.revision, _template(d))
+                earlier = sorted(r for r in d.revisions if r < d.revision)
+                wanted = change.to_revision or (earlier[-1] if earlier else None)
+                if wanted is None or wanted not in d.revisions:
+                    raise ClusterError(
+                        f"deployment {change.target} has no earlier revision to roll back to",
+                        service=change.stamp.service,
+                    )
+                template = d.revisions.pop(wanted)
+                d.cpu_request = template["cpu_request"]
+                d.memory_request = template["memory_request"]
+                d.revision = max([*d.revisions, wanted]) + 1
+                d.revisions[d.revision] = template
+                d.faults["crash_new_pods"] = False
+                d.roll_pods(now)
+                return f"deployment.apps/{d.name} rolled back"
+            case ChangeKind.RESOURCES:
+                d.revisions.setdefault(d.revision, _template(d))
+                if change.cpu_request is not None:
+                    d.cpu_request = change.cpu_request
+                if change.memory_request is not None:
+                    d.memory_request = change.memory_request
+                d.revision = max(d.revisions) + 1
+                d.revisions[d.revision] = _template(d)
+                d.roll_pods(now)
+                return f"deployment.apps/{d.name} resource requirements updated"
+        raise AssertionError(change.kind)  # pragma: no cover
+
+    # ---------------------------------------------------------------- MetricsSource
+
+    def current(self, targets: Sequence[Target]) -> Mapping[Target, Metrics | MetricsError]:
+        result: dict[Target, Metrics | MetricsError] = {}
+        for target in targets:
+            key = (target.namespace, target.name)
+            d = self.deployments.get(key)
+            if d is None:
+                result[target] = MetricsError(
+                    f"no metrics for {target}: not in the simulated cluster"
+                )
+                continue
+            if d.faults.get("metrics_unavailable"):
+                result[target] = MetricsError(
+                    f"metrics for {target} are unavailable (fault metrics_unavailable is on)"
+                )
+                continue
+            values = d.metrics_at(self.clock)
+            result[target] = Metrics(
+                cpu_utilization=values["cpu"],
+                memory_utilization=values["memory"],
+                latency_p95_ms=values["latency"],
+                error_rate=values["errors"],
+                throughput=values["throughput"],
+                observed_at=self.clock,
+                source="simulated",
+            )
+        return result
+
+    def window(self, target: Target, seconds: float, now: datetime) -> Sequence[Sample]:
+        d = self.deployments.get((target.namespace, target.name))
+        if d is None:
+            return []
+        start = now - timedelta(seconds=seconds)
+        samples = []
+        for item in d.history:
+            at = _parse_ts(item["at"])
+            if start <= at <= now:
+                samples.append(
+                    Sample(
+                        at=at,
+                        cpu_utilization=item.get("cpu"),
+                        memory_utilization=item.get("memory"),
+                        latency_p95_ms=item.get("latency"),
+                        error_rate=item.get("errors"),
+                    )
+                )
+        return samples
+
+
+def _template(d: SimDeployment) -> dict[str, Any]:
+    return {"cpu_request": d.cpu_request, "memory_request": d.memory_request}
+
+
+def _stamp_json(stamp: ChangeStamp) -> dict[str, Any]:
+    return {
+        "operation_id": stamp.operation_id,
+        "decision_id": stamp.decision_id,
+        "operation": stamp.operation,
+        "service": stamp.service,
+        "at": _ts(stamp.at),
+        "summary": stamp.summary,
+        "before": dict(stamp.before),
+        "after": dict(stamp.after),
+    }
+
+
+def _stamp_from(text: str) -> ChangeStamp | None:
+    try:
+        data = json.loads(text)
+        return ChangeStamp(
+            operation_id=data["operation_id"],
+            decision_id=data.get("decision_id", ""),
+            operation=data["operation"],
+            service=data["service"],
+            at=_parse_ts(data["at"]),
+            summary=data.get("summary", ""),
+            before=data.get("before") or {},
+            after=data.get("after") or {},
+        )
+    except (ValueError, KeyError, TypeError):
+        return None  # someone else's annotation, or a damaged one: not ours to recover
+
+
+def _load_deployment(item: Mapping[str, Any]) -> SimDeployment:
+    load = item.get("load") or {}
+    requests = item.get("requests") or {}
+    limits = item.get("limits") or {}
+    d = SimDeployment(
+        namespace=item["namespace"],
+        name=item["name"],
+        replicas=int(item["replicas"]),
+        cpu_request=parse_cpu(requests.get("cpu", "100m")),
+        memory_request=parse_memory(requests.get("memory", "512Mi")),
+        cpu_limit=parse_cpu(limits["cpu"]) if "cpu" in limits else None,
+        memory_limit=parse_memory(limits["memory"]) if "memory" in limits else None,
+        startup=parse_duration(item.get("startup", "45s")),
+        revision=int(item.get("revision", 1)),
+        version=int(item.get("version", 1)),
+        cpu_used=float(load.get("cpu_millicores", 100)),
+        memory_used=float(load.get("memory_mebibytes", 512)) * 1024**2,
+        rps=float(load.get("requests_per_second", 100)),
+        capacity=float(load.get("capacity_per_pod", 100)),
+        base_latency_ms=float(load.get("base_latency_ms", 50)),
+        base_error_rate=float(load.get("base_error_rate", 0.002)),
+        faults={k: bool(v) for k, v in (item.get("faults") or {}).items()},
+        annotations={k: str(v) for k, v in (item.get("annotations") or {}).items()},
+        history=list(item.get("history") or []),
+        revisions={int(k): dict(v) for k, v in (item.get("revisions") or {}).items()},
+        pod_counter=int(item.get("pod_counter", 0)),
+    )
+    d.pods = [
+        SimPod(
+            name=pod["name"],
+            started=_parse_ts(pod["started"]),
+            ready_at=_parse_ts(pod["ready_at"]) if pod.get("ready_at") else None,
+            restarts=int(pod.get("restarts", 0)),
+            crashing=bool(pod.get("crashing", False)),
+            revision=int(pod.get("revision", d.revision)),
+        )
+        for pod in item.get("pods") or []
+    ]
+    return d
+
+
+def _dump_deployment(d: SimDeployment) -> dict[str, Any]:
+    return {
+        "namespace": d.namespace,
+        "name": d.name,
+        "replicas": d.replicas,
+        "revision": d.revision,
+        "version": d.version,
+        "startup": f"{d.startup:g}s",
+        "requests": {"cpu": format_cpu(d.cpu_request), "memory": format_memory(d.memory_request)},
+        "limits": {
+            k: v
+            for k, v in (
+                ("cpu", format_cpu(d.cpu_limit) if d.cpu_limit else None),
+                ("memory", format_memory(d.memory_limit) if d.memory_limit else None),
+            )
+            if v
+        },
+        "load": {
+            "cpu_millicores": round(d.cpu_used, 6),
+            "memory_mebibytes": round(d.memory_used / 1024**2, 6),
+            "requests_per_second": round(d.rps, 6),
+            "capacity_per_pod": round(d.capacity, 6),
+            "base_latency_ms": round(d.base_latency_ms, 6),
+            "base_error_rate": round(d.base_error_rate, 6),
+        },
+        "faults": d.faults,
+        "annotations": d.annotations,
+        "pods": [
+            {
+                "name": pod.name,
+                "started": _ts(pod.started),
+                "ready_at": _ts(pod.ready_at) if pod.ready_at else None,
+                "restarts": pod.restarts,
+                "crashing": pod.crashing,
+                "revision": pod.revision,
+            }
+            for pod in d.pods
+        ],
+        "pod_counter": d.pod_counter,
+        "revisions": {str(k): v for k, v in sorted(d.revisions.items())},
+        "history": [
+            {k: (round(v, 6) if isinstance(v, float) else v) for k, v in sample.items()}
+            for sample in d.history
+        ],
+    }
+
+
+# ---------------------------------------------------------------------- creating and editing
+
+#: Loads `sim init --scenario` can start from. `steady` sits every service inside its
+#: thresholds; `seed` is the seed scenario: todo-frontend under high load (CPU 85 %,
+#: memory 70 %, p95 180 ms at 2 replicas), everything else steady.
+SCENARIOS: Mapping[str, Mapping[str, Mapping[str, str]]] = {
+    "steady": {},
+    "seed": {
+        "todo-frontend": {
+            "replicas": "2",
+            "cpu_request": "100m",
+            "memory_request": "512Mi",
+            "capacity": "100",
+            "rps": "170",
+            "cpu_utilization": "85%",
+            "memory_utilization": "70%",
+            "latency_p95": "180ms",
+            "error_rate": "0.5%",
+        },
+        "todo-backend": {
+            "replicas": "2",
+            "capacity": "100",
+            "rps": "90",
+            "cpu_utilization": "45%",
+            "memory_utilization": "50%",
+            "latency_p95": "100ms",
+            "error_rate": "0.2%",
+        },
+    },
+}
+
+_STEADY = {
+    "capacity": "100",
+    "rps": "100",
+    "cpu_utilization": "50%",
+    "memory_utilization": "50%",
+    "error_rate": "0.2%",
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class SimTarget:
+    """What `sim init` needs to know about a service (taken from its blueprint)."""
+
+    namespace: str
+    name: str
+    replicas: int
+    cpu_request: int | None
+    memory_request: int | None
+    latency_target_ms: float
+
+
+def create(
+    path: Path,
+    targets: Sequence[SimTarget],
+    *,
+    clock: datetime,
+    scenario: str = "steady",
+    history: float = 0.0,
+) -> SimulatedCluster:
+    """A new simulated cluster with one ready deployment per target, optionally with `history`
+    seconds of metric history at the starting load (so scale-down evidence exists)."""
+    if scenario not in SCENARIOS:
+        raise ConfigError(
+            f"unknown scenario {scenario!r}", hint=f"use one of {', '.join(SCENARIOS)}"
+        )
+    start = clock - timedelta(seconds=history)
+    sim = SimulatedCluster(
+        path, clock=start, deployments=[], settings={"sample_interval": "15s", "history_kept": "1h"}
+    )
+    for target in targets:
+        d = SimDeployment(
+            namespace=target.namespace,
+            name=target.name,
+            replicas=0,
+            cpu_request=target.cpu_request or 100,
+            memory_request=target.memory_request or 512 * 1024**2,
+        )
+        d.revisions[1] = _template(d)
+        sim.deployments[(d.namespace, d.name)] = d
+        # Steady first, then the scenario's own settings, each in its written order: the
+        # utilization, latency and error settings depend on the replicas and load set before.
+        sim.set(
+            d,
+            {
+                "replicas": str(target.replicas),
+                **_STEADY,
+                "latency_p95": f"{target.latency_target_ms / 2:g}ms",
+            },
+        )
+        if target.name in SCENARIOS[scenario]:
+            sim.set(d, SCENARIOS[scenario][target.name])
+    if history > 0:
+        sim.record_samples()
+        sim.advance(history)
+    sim.clock = clock
+    return sim
+
+
+_BOOLEAN_FAULTS = ("scale_fails", "pods_never_ready", "metrics_unavailable")
+
+#: Keys `sim set` accepts, and what they mean (also in docs/simulated-cluster.md).
+SETTABLE: Mapping[str, str] = {
+    "replicas": "replicas now, all pods ready (as if set up by hand)",
+    "cpu_utilization": "CPU usage / request at the current ready pods, e.g. 85%",
+    "memory_utilization": "memory usage / request at the current ready pods, e.g. 70%",
+    "latency_p95": "p95 latency now, e.g. 180ms (sets the base latency under the current load)",
+    "error_rate": "error rate now, e.g. 0.5% (sets the base error rate under the current load)",
+    "rps": "requests per second in total",
+    "capacity": "requests per second one pod serves before queueing grows",
+    "base_latency": "p95 latency with no queueing, e.g. 27ms",
+    "base_error_rate": "error rate with no overload, e.g. 0.2%",
+    "cpu_request": "CPU request per pod, e.g. 100m",
+    "memory_request": "memory request per pod, e.g. 512Mi",
+    "startup": "time a new pod takes to become ready, e.g. 45s",
+    "restarts": "restart count of every pod",
+    "crashing": "true makes every pod crash-loop (not ready)",
+    **dict.fromkeys(_BOOLEAN_FAULTS, "fault switch: true or false"),
+}
+
+
+def _rho(d: SimDeployment, ready: int) -> float:
+    return d.rps / (ready * d.capacity) if ready and d.capacity > 0 else QUEUE_CAP
+
+
+def _set_one(sim: SimulatedCluster, d: SimDeployment, key: str, raw: str) -> None:
+    from reconciler.core.units import parse_latency_ms, parse_percent
+
+    now = sim.clock
+    ready = max(d.ready_pods(now), 1)
+    match key:
+        case "replicas":
+            count = int(raw)
+            d.pods = []
+            d.add_pods(count, now - timedelta(seconds=d.startup))
+            d.replicas = count
+        case "cpu_utilization":
+            d.cpu_used = parse_percent(raw) * ready * d.cpu_request
+        case "memory_utilization":
+            d.memory_used = parse_percent(raw) * ready * d.memory_request
+        case "latency_p95":
+            d.base_latency_ms = parse_latency_ms(raw) * (1 - min(_rho(d, ready), QUEUE_CAP))
+        case "error_rate":
+            overload = max(0.0, _rho(d, ready) - ERROR_KNEE) * ERROR_SLOPE
+            d.base_error_rate = max(0.0, parse_percent(raw) - overload)
+        case "rps":
+            d.rps = float(raw)
+        case "capacity":
+            d.capacity = float(raw)
+        case "base_latency":
+            d.base_latency_ms = parse_latency_ms(raw)
+        case "base_error_rate":
+            d.base_error_rate = parse_percent(raw)
+        case "cpu_request":
+            d.cpu_request = parse_cpu(raw)
+        case "memory_request":
+            d.memory_request = parse_memory(raw)
+        case "startup":
+            d.startup = parse_duration(raw)
+        case "restarts":
+            for pod in d.pods:
+                pod.restarts = int(raw)
+        case "crashing":
+            for pod in d.pods:
+                pod.crashing = _boolean(raw)
+        case fault if fault in _BOOLEAN_FAULTS:
+            d.faults[fault] = _boolean(raw)
+        case _:
+            raise ConfigError(
+                f"unknown setting {key!r}",
+                hint=f"settable: {', '.join(SETTABLE)} (see `reconciler sim set --help`)",
+            )
+
+
+def _boolean(raw: str) -> bool:
+    lowered = raw.strip().lower()
+    if lowered in {"true", "yes", "on", "1"}:
+        return True
+    if lowered in {"false", "no", "off", "0"}:
+        return False
+    raise ConfigError(f"{raw!r} is not true or false", hint="write true or false")

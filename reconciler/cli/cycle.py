@@ -1,0 +1,672 @@
+"""Commands that run or inspect cycles: run, plan, status, audit, explain, request, breaker."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from reconciler.cli.context import Settings
+from reconciler.cli.output import OUTPUT_OPTION, emit_json, table
+
+if TYPE_CHECKING:
+    from reconciler.core.records import Record
+    from reconciler.shell.cycle import CycleReport, ServiceResult
+
+
+def _pct(value: float | None) -> str:
+    from reconciler.core.units import format_percent
+
+    return "-" if value is None else format_percent(value)
+
+
+def _decision_cell(result: ServiceResult) -> str:
+    decision = result.decision
+    if result.error:
+        return "error"
+    if decision is None:
+        return "-"
+    if decision.action.value == "no_action":
+        return f"none ({decision.reason.value.replace('_', ' ')})"
+    text = f"{decision.action.value} {decision.current_replicas}→{decision.target_replicas}"
+    if decision.beyond_limits:
+        text += f" (+{decision.beyond_limits} proposed)" if decision.changes else ""
+        if not decision.changes:
+            text = f"{decision.action.value} {decision.current_replicas}→{decision.beyond_limits}"
+    return text
+
+
+def _outcome_cells(result: ServiceResult) -> tuple[str, str]:
+    if result.error:
+        return "-", result.error
+    if not result.steps:
+        return "-", "-"
+    governed = "; ".join(f"{s.classification} → {s.action.replace('_', ' ')}" for s in result.steps)
+    outcome = "; ".join(s.outcome + (f" {s.commit[:7]}" if s.commit else "") for s in result.steps)
+    return governed, outcome
+
+
+def render_report(report: CycleReport, verbose: bool) -> str:
+    rows = []
+    for result in report.services:
+        replicas = "-" if result.replicas is None else f"{result.ready}/{result.replicas}"
+        governed, outcome = _outcome_cells(result)
+        rows.append(
+            [
+                result.service,
+                replicas,
+                _pct(result.weighted),
+                _decision_cell(result),
+                governed,
+                outcome,
+            ]
+        )
+    lines = [table(["SERVICE", "READY", "WEIGHTED", "DECISION", "GOVERNANCE", "OUTCOME"], rows)]
+    details = []
+    for result in report.services:
+        decision = result.decision
+        show = verbose or bool(result.steps) or bool(result.notes)
+        if not show or (decision is None and not result.notes):
+            continue
+        details.append(f"{result.service}:")
+        if decision is not None:
+            details.append(f"  decision {decision.id}: {decision.rationale}")
+        for step in result.steps:
+            details.append(
+                f"  {step.description}: {step.classification}, "
+                f"{step.action.replace('_', ' ')} → {step.outcome}: {step.detail}"
+            )
+        for note in result.notes:
+            details.append(f"  note: {note}")
+    if details:
+        lines += ["", *details]
+    counts: dict[str, int] = {}
+    for result in report.services:
+        for step in result.steps:
+            key = step.outcome.split(" (")[0]
+            counts[key] = counts.get(key, 0) + 1
+    errors = sum(1 for r in report.services if r.error)
+    summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "no changes"
+    mode = " (dry run: nothing changed, nothing recorded)" if report.dry_run else ""
+    lines += [
+        "",
+        f"cycle at {report.started_at:%Y-%m-%d %H:%M:%SZ}: {len(report.services)} services; "
+        f"{summary}; {errors} with errors; {len(report.commits)} audit commits{mode}",
+    ]
+    return "\n".join(lines)
+
+
+def _progress(done: int, total: int) -> None:
+    step = max(1, total // 10)
+    if done % step == 0 or done == total:
+        click.echo(f"reconciling: {done}/{total} services", err=True)
+
+
+SERVICE_OPTION = click.option(
+    "--service",
+    "-s",
+    "services",
+    multiple=True,
+    help="Only this service (repeatable). Default: every service with a blueprint.",
+)
+
+
+def _cycle(
+    settings: Settings, services: tuple[str, ...], dry_run: bool, quiet_progress: bool
+) -> CycleReport:
+    from reconciler.cli.compose import build_ports
+    from reconciler.core.errors import ConfigError
+    from reconciler.shell.cycle import CycleOptions, run_cycle
+    from reconciler.shell.workspace import load_fleet
+
+    root = settings.root()
+    fleet = load_fleet(root)
+    known = {b.name for b in fleet.blueprints} | set(fleet.broken)
+    unknown = [s for s in services if s not in known]
+    if unknown:
+        raise ConfigError(
+            f"no blueprint for {', '.join(unknown)}",
+            hint=f"known services: {', '.join(sorted(known))}",
+        )
+    ports = build_ports(root, settings.cluster, settings.sim_state)
+    many = len(fleet.blueprints) > 50 and not quiet_progress
+    options = CycleOptions(dry_run=dry_run, services=services, progress=_progress if many else None)
+    return run_cycle(fleet, ports, options)
+
+
+@click.command("run")
+@click.option(
+    "--dry-run", is_flag=True, help="Decide and govern, but change nothing and record nothing."
+)
+@SERVICE_OPTION
+@OUTPUT_OPTION
+@click.option(
+    "--verbose", "-v", is_flag=True, help="Show every service's rationale, not only those that act."
+)
+@click.pass_obj
+def run_command(
+    settings: Settings, dry_run: bool, services: tuple[str, ...], output: str, verbose: bool
+) -> None:
+    """Run one reconcile cycle over every service (or those given with --service).
+
+    For each service: observe the deployment and its metrics, decide (scale up, scale down,
+    or nothing), govern the decision (tier, cooldown, rate limits, circuit breaker), then
+    execute what is allowed, record what needs approval, and refuse what is forbidden. Every
+    step that changes or refuses something becomes a commit under audit/.
+
+    \b
+    Exit codes: 0 every service reconciled, 1 some service failed (its row says why),
+                3 configuration error (for example broken global policies).
+
+    \b
+    Examples:
+      reconciler run
+      reconciler run --dry-run -v
+      reconciler run -s todo-frontend -o json
+    """
+    report = _cycle(settings, services, dry_run, quiet_progress=output == "json")
+    if output == "json":
+        emit_json(report.to_json())
+    else:
+        click.echo(render_report(report, verbose))
+    if report.failed:
+        sys.exit(1)
+
+
+@click.command("plan")
+@SERVICE_OPTION
+@OUTPUT_OPTION
+@click.pass_obj
+def plan_command(settings: Settings, services: tuple[str, ...], output: str) -> None:
+    """Show what a cycle would do now, and why, without changing or recording anything.
+
+    The same as `reconciler run --dry-run --verbose`: every service's decision with its
+    numbers, the governance verdict of each operation, and the rules behind it.
+    """
+    report = _cycle(settings, services, dry_run=True, quiet_progress=output == "json")
+    if output == "json":
+        emit_json(report.to_json())
+    else:
+        click.echo(render_report(report, verbose=True))
+
+
+@click.command("status")
+@OUTPUT_OPTION
+@click.pass_obj
+def status_command(settings: Settings, output: str) -> None:
+    """A row per service: replicas, weighted utilization, last change, cooldown, breaker,
+    and what is pending."""
+    from reconciler.cli.compose import build_ports
+    from reconciler.core.decision import weighted_utilization
+    from reconciler.core.errors import ClusterError, MetricsError
+    from reconciler.core.history import CHANGE_EVENTS
+    from reconciler.core.observation import Target
+    from reconciler.core.records import EventType
+    from reconciler.core.units import format_duration
+    from reconciler.shell.cycle import load_history
+    from reconciler.shell.workspace import load_fleet
+
+    root = settings.root()
+    fleet = load_fleet(root)
+    fleet.require_policies()
+    ports = build_ports(root, settings.cluster, settings.sim_state)
+    now = ports.clock.now()
+    targets = [
+        Target(namespace=b.metadata.namespace, name=b.metadata.deployment) for b in fleet.blueprints
+    ]
+    observed = ports.cluster.observe(targets)
+    metrics = ports.metrics.current(targets)
+    rows, data = [], []
+    for blueprint, target in zip(fleet.blueprints, targets, strict=True):
+        state = observed.get(target)
+        current = metrics.get(target)
+        history = load_history(ports.audit, blueprint, now)
+        last = history.last(*CHANGE_EVENTS)
+        cooldown_left = 0.0
+        if history.last_change_at is not None:
+            elapsed = (now - history.last_change_at).total_seconds()
+            cooldown_left = max(0.0, blueprint.policy.safety.cooldown - elapsed)
+        w = None
+        if current is not None and not isinstance(current, MetricsError):
+            w = weighted_utilization(blueprint, current).value
+        pending = [r for r in history.records if r.event_type is EventType.APPROVAL_REQUESTED]
+        replicas = (
+            "unreachable"
+            if isinstance(state, ClusterError) or state is None
+            else f"{state.ready_replicas}/{state.replicas}"
+        )
+        breaker = history.breaker.describe(blueprint.policy.safety.circuit_breaker)
+        last_text = "-" if last is None else f"{last.operation} at {last.timestamp:%m-%d %H:%M}Z"
+        rows.append(
+            [
+                blueprint.name,
+                replicas,
+                _pct(w),
+                last_text,
+                format_duration(cooldown_left) if cooldown_left else "-",
+                breaker,
+                str(len(pending)) if pending else "-",
+            ]
+        )
+        data.append(
+            {
+                "service": blueprint.name,
+                "replicas": None
+                if isinstance(state, ClusterError) or state is None
+                else state.replicas,
+                "ready_replicas": None
+                if isinstance(state, ClusterError) or state is None
+                else state.ready_replicas,
+                "weighted_utilization": w,
+                "last_operation": None if last is None else last.to_json(),
+                "cooldown_left_seconds": cooldown_left,
+                "breaker": history.breaker.phase.value,
+                "breaker_failures": len(history.breaker.failures),
+                "pending_approvals": [r.id for r in pending],
+            }
+        )
+    for name, path in sorted(fleet.broken.items()):
+        rows.append([name, "-", "-", "-", "-", "-", f"invalid blueprint ({path})"])
+        data.append({"service": name, "error": f"invalid blueprint {path}"})
+    if output == "json":
+        emit_json({"at": now.isoformat().replace("+00:00", "Z"), "services": data})
+        return
+    click.echo(
+        table(
+            ["SERVICE", "READY", "WEIGHTED", "LAST CHANGE", "COOLDOWN", "BREAKER", "PENDING"], rows
+        )
+    )
+
+
+def _parse_when(text: str | None, now: datetime) -> datetime | None:
+    from reconciler.core.errors import ConfigError
+    from reconciler.core.units import UnitError, parse_duration
+
+    if text is None:
+        return None
+    try:
+        return now - timedelta(seconds=parse_duration(text))
+    except UnitError:
+        pass
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ConfigError(
+            f"{text!r} is neither a duration nor a time",
+            hint="use 1h, 30m, or 2026-02-10T15:30:00Z",
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _clock_now(settings: Settings, root: Path) -> datetime:
+    """The cycle's clock: virtual for the simulated cluster, the wall clock otherwise."""
+    from reconciler.cli.compose import sim_state_path
+
+    if settings.cluster == "simulated" and sim_state_path(root, settings.sim_state).exists():
+        from reconciler.cli.compose import open_simulation
+
+        return open_simulation(root, settings.sim_state).now()
+    return datetime.now(UTC)
+
+
+def _record_rows(records: Iterable[Record]) -> list[list[str]]:
+    from reconciler.core.events import short
+
+    return [
+        [
+            f"{r.timestamp:%Y-%m-%d %H:%M:%S}Z",
+            r.service,
+            r.event_type.value,
+            r.operation or "-",
+            r.outcome.value,
+            short(r.rationale, 70),
+        ]
+        for r in records
+    ]
+
+
+@click.command("audit")
+@click.option("--service", "-s", help="Only this service.")
+@click.option(
+    "--event",
+    "-e",
+    "events",
+    multiple=True,
+    help="Only these event types (repeatable), e.g. operation_executed.",
+)
+@click.option(
+    "--since",
+    help="From this time: a duration back from now (2h, 30m) or a time (2026-02-10T15:00:00Z).",
+)
+@click.option("--until", help="Up to this time, in the same forms as --since.")
+@click.option("--limit", type=int, default=0, help="Only the newest N records (0: all).")
+@OUTPUT_OPTION
+@click.pass_obj
+def audit_command(
+    settings: Settings,
+    service: str | None,
+    events: tuple[str, ...],
+    since: str | None,
+    until: str | None,
+    limit: int,
+    output: str,
+) -> None:
+    """List audit records, oldest first, filtered by service, event type and time.
+
+    The same records are in git: `git log --oneline -- audit/` tells the story, and the
+    trailers let you filter, e.g. `git log --grep 'Reconciler-Event: operation_blocked'`.
+    Event types: see docs/audit-trail.md.
+    """
+    from reconciler.cli.compose import open_audit
+    from reconciler.core.errors import ConfigError
+    from reconciler.core.records import EventType
+
+    wanted = set()
+    for event in events:
+        try:
+            wanted.add(EventType(event))
+        except ValueError:
+            raise ConfigError(
+                f"unknown event type {event!r}",
+                hint=f"known: {', '.join(e.value for e in EventType)}",
+            ) from None
+    root = settings.root()
+    now = _clock_now(settings, root)
+    store = open_audit(root)
+    records = [
+        r
+        for r in store.scan(
+            service=service, since=_parse_when(since, now), until=_parse_when(until, now)
+        )
+        if not wanted or r.event_type in wanted
+    ]
+    if limit:
+        records = records[-limit:]
+    if output == "json":
+        emit_json([r.to_json() for r in records])
+        return
+    if not records:
+        click.echo("no records match", err=True)
+        return
+    click.echo(
+        table(
+            ["TIME", "SERVICE", "EVENT", "OPERATION", "OUTCOME", "RATIONALE"], _record_rows(records)
+        )
+    )
+
+
+def chain_for(records: Sequence[Record], wanted: str) -> list[Record]:
+    """Every record linked to `wanted`, following links until nothing new turns up."""
+    ids = {wanted}
+    chain: dict[str, Record] = {}
+    changed = True
+    while changed:
+        changed = False
+        for record in records:
+            linked = record.linked_ids()
+            if record.id not in chain and linked & ids:
+                chain[record.id] = record
+                ids |= linked
+                changed = True
+    return sorted(chain.values(), key=lambda r: r.sort_key())
+
+
+def _explain_lines(chain: Sequence[Record]) -> list[str]:
+    lines = []
+    for record in chain:
+        head = f"{record.timestamp:%Y-%m-%d %H:%M:%S}Z  {record.event_type.value}  {record.id}"
+        if record.classification:
+            head += f"  [{record.classification}]"
+        lines.append(head)
+        lines.append(f"    {record.rationale}")
+        details = record.details
+        for rule in details.get("rules", []) if isinstance(details.get("rules"), list) else []:
+            shown = rule.get("evaluated") or rule.get("condition") or "(no condition)"
+            lines.append(f"    rule {rule.get('reference')}: {shown} → {rule.get('result')}")
+        safety = details.get("safety_checks")
+        if isinstance(safety, dict):
+            for name, check in safety.items():
+                lines.append(
+                    f"    safety {name}: {'ok' if check.get('ok') else 'NOT OK'} "
+                    f"({check.get('detail')})"
+                )
+        for alternative in details.get("alternatives", []) or []:
+            lines.append(
+                f"    alternative {alternative.get('operation')}"
+                + (
+                    f" to {alternative['replicas']} replicas"
+                    if alternative.get("replicas") is not None
+                    else ""
+                )
+                + f" [{alternative.get('classification')}]: {alternative.get('description')}"
+            )
+        for check in details.get("checks", []) or []:
+            if isinstance(check, dict) and "check" in check:
+                lines.append(
+                    f"    check {check['check']}: expected {check.get('expected')}, "
+                    f"actual {check.get('actual')}"
+                    f" → {check.get('status')} ({check.get('severity')})"
+                )
+    return lines
+
+
+@click.command("explain")
+@click.argument("record_id")
+@OUTPUT_OPTION
+@click.pass_obj
+def explain_command(settings: Settings, record_id: str, output: str) -> None:
+    """Show the whole chain behind one id: decision → governance → operation → verification
+    → rollback, with the numbers, rules and checks of each step.
+
+    RECORD_ID is any id in the chain: a decision (dec-...), a verdict (gov-...), an operation
+    (op-...), a request (req-...) or a verification (ver-...). `reconciler audit` lists them.
+    """
+    from reconciler.cli.compose import open_audit
+    from reconciler.core.errors import ConfigError
+
+    store = open_audit(settings.root())
+    chain = chain_for(list(store.scan()), record_id)
+    if not chain:
+        raise ConfigError(
+            f"no audit record has the id {record_id!r}", hint="list ids with `reconciler audit`"
+        )
+    if output == "json":
+        emit_json([r.to_json() for r in chain])
+        return
+    click.echo(f"{chain[0].service}: {len(chain)} records linked to {record_id}\n")
+    click.echo("\n".join(_explain_lines(chain)))
+
+
+@click.command("request")
+@click.argument("service")
+@click.argument("operation")
+@click.option(
+    "--replicas", type=click.IntRange(min=0), help="Target replicas, for scale operations."
+)
+@click.option("--reason", default="", help="Why; recorded with the request.")
+@click.option("--by", "requested_by", help="Who asks (default: $GITHUB_ACTOR or $USER).")
+@OUTPUT_OPTION
+@click.pass_obj
+def request_command(
+    settings: Settings,
+    service: str,
+    operation: str,
+    replicas: int | None,
+    reason: str,
+    requested_by: str | None,
+    output: str,
+) -> None:
+    """Ask for an operation on SERVICE; it goes through the same governance as a decision.
+
+    Allowed operations are executed and recorded; those that need approval are recorded as
+    pending; forbidden ones are refused, recorded, and answered with safer alternatives.
+    OPERATION is a name from the catalogue (docs/governance.md); `scale` with --replicas is
+    named scale_within_limits or scale_beyond_limits by the blueprint's bounds.
+
+    \b
+    Exit codes: 0 executed or pending approval, 1 refused (blocked or deferred) or failed.
+
+    \b
+    Examples:
+      reconciler request todo-frontend scale --replicas 4 --reason "launch traffic"
+      reconciler request todo-frontend delete_deployment --reason "cleanup"
+    """
+    from reconciler.cli.compose import Environment, build_ports
+    from reconciler.core.errors import ClusterError, MetricsError
+    from reconciler.core.governance import OperationRequest, Origin
+    from reconciler.core.observation import Metrics, Target
+    from reconciler.core.planning import plan_request
+    from reconciler.shell.cycle import Recorder, carry_out, load_history
+    from reconciler.shell.workspace import load_fleet
+
+    root = settings.root()
+    fleet = load_fleet(root)
+    fleet.require_policies()
+    blueprint = fleet.get(service)
+    ports = build_ports(root, settings.cluster, settings.sim_state)
+    target = Target(namespace=blueprint.metadata.namespace, name=blueprint.metadata.deployment)
+    state = ports.cluster.observe([target])[target]
+    if isinstance(state, ClusterError):
+        raise state
+    current = ports.metrics.current([target]).get(target)
+    metrics = Metrics() if current is None or isinstance(current, MetricsError) else current
+    now = ports.clock.now()
+    history = load_history(ports.audit, blueprint, now)
+    request = OperationRequest(
+        operation=operation,
+        service=service,
+        origin=Origin.REQUEST,
+        current_replicas=state.replicas if replicas is not None else None,
+        target_replicas=replicas,
+        reason=reason,
+        requested_by=requested_by or Environment.read().actor,
+    )
+    plan = plan_request(blueprint, state, metrics, history, request, now)
+    recorder = Recorder(ports.audit, dry_run=False)
+    steps, _notes = carry_out(plan, blueprint, state, metrics, history, ports, recorder)
+    ports.audit.flush()
+    step, result = plan.steps[0], steps[0]
+    verdict = step.verdict
+    if output == "json":
+        from reconciler.core.events import verdict_json
+
+        emit_json(
+            {
+                "result": result.__dict__ | {"record_ids": list(result.record_ids)},
+                "verdict": verdict_json(verdict),
+            }
+        )
+    else:
+        click.echo(
+            f"{service}: {step.request.describe()}: {verdict.classification}, "
+            f"{verdict.action.value.replace('_', ' ')} → {result.outcome}"
+        )
+        for reason_text in verdict.reasons:
+            click.echo(f"  {reason_text}")
+        if verdict.alternatives:
+            click.echo("  safer alternatives:")
+            for alternative in verdict.alternatives:
+                size = (
+                    f" to {alternative.replicas} replicas"
+                    if alternative.replicas is not None
+                    else ""
+                )
+                click.echo(
+                    f"    {alternative.operation}{size} [{alternative.tier}]: "
+                    f"{alternative.description}"
+                )
+        if result.commit:
+            click.echo(
+                f"  recorded in commit {result.commit[:7]} "
+                f"(`reconciler explain {step.chain.operation}`)"
+            )
+    if result.outcome not in {"executed", "pending"}:
+        sys.exit(1)
+
+
+@click.group("breaker")
+def breaker_group() -> None:
+    """Inspect or reset a service's circuit breaker.
+
+    The breaker opens after repeated failures (by default 3 within 5 minutes) and then stops
+    every change to the service except undoing the reconciler's own failed change. Closing
+    it is a recorded human act.
+    """
+
+
+@breaker_group.command("reset")
+@click.argument("service")
+@click.option("--reason", required=True, help="What was investigated or fixed; recorded.")
+@click.option("--by", "reset_by", help="Who resets it (default: $GITHUB_ACTOR or $USER).")
+@click.pass_obj
+def breaker_reset_command(
+    settings: Settings, service: str, reason: str, reset_by: str | None
+) -> None:
+    """Close SERVICE's open circuit breaker, recording who did it and why."""
+    from reconciler.cli.compose import Environment, build_ports
+    from reconciler.core.events import breaker_reset_record
+    from reconciler.core.history import BreakerPhase
+    from reconciler.shell.cycle import commit_records, load_history
+    from reconciler.shell.workspace import load_fleet
+
+    root = settings.root()
+    fleet = load_fleet(root)
+    fleet.require_policies()
+    blueprint = fleet.get(service)
+    ports = build_ports(root, settings.cluster, settings.sim_state)
+    now = ports.clock.now()
+    history = load_history(ports.audit, blueprint, now)
+    if history.breaker.phase is BreakerPhase.CLOSED and not history.breaker.should_open:
+        click.echo(f"{service}: the circuit breaker is closed; nothing to reset")
+        return
+    who = reset_by or Environment.read().actor
+    record = breaker_reset_record(service, blueprint, who, reason, now)
+    sha = commit_records(
+        ports.audit, f"{service}: circuit breaker reset by {who}: {reason}", [record]
+    )
+    click.echo(f"{service}: circuit breaker reset by {who} (commit {sha[:7]})")
+
+
+@breaker_group.command("status")
+@OUTPUT_OPTION
+@click.pass_obj
+def breaker_status_command(settings: Settings, output: str) -> None:
+    """Each service's breaker: closed, open or half-open, with the failures that count."""
+    from reconciler.cli.compose import build_ports
+    from reconciler.shell.cycle import load_history
+    from reconciler.shell.workspace import load_fleet
+
+    root = settings.root()
+    fleet = load_fleet(root)
+    ports = build_ports(root, settings.cluster, settings.sim_state)
+    now = ports.clock.now()
+    rows, data = [], []
+    for blueprint in fleet.blueprints:
+        breaker = load_history(ports.audit, blueprint, now).breaker
+        failures = [f"{at:%H:%M:%S} {why}" for at, _id, why in breaker.failures]
+        rows.append(
+            [
+                blueprint.name,
+                breaker.phase.value,
+                str(len(failures)),
+                "; ".join(failures)[:80] or "-",
+            ]
+        )
+        data.append(
+            {
+                "service": blueprint.name,
+                "phase": breaker.phase.value,
+                "opened_at": breaker.opened_at,
+                "failures": [
+                    {"at": at, "record": rid, "reason": why} for at, rid, why in breaker.failures
+                ],
+            }
+        )
+    if output == "json":
+        emit_json(data)
+    else:
+        click.echo(table(["SERVICE", "BREAKER", "FAILURES", "RECENT"], rows))

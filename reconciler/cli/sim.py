@@ -1,0 +1,219 @@
+"""`reconciler sim`: create, inspect, edit and advance the simulated cluster."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from reconciler.cli.context import Settings
+from reconciler.cli.output import OUTPUT_OPTION, emit_json, table
+
+DEFAULT_START = "2026-02-10T15:30:00Z"
+
+
+@click.group("sim")
+def sim_group() -> None:
+    """The simulated cluster: the embedded default that `run` acts on.
+
+    Its state is one YAML file (default .reconciler/sim-state.yaml in the repository, or
+    --sim-state / RECONCILER_SIM_STATE) with the deployments, their load, fault switches, a
+    virtual clock and the metric history. Pods take their start-up time to become ready, and
+    utilization, latency and errors respond to the number of ready pods.
+
+    \b
+    A session:
+      reconciler sim init --scenario seed --history 10m
+      reconciler run
+      reconciler sim advance 60s
+      reconciler sim set todo-frontend cpu_utilization=30% latency_p95=90ms
+      reconciler sim show
+    """
+
+
+def _path(settings: Settings) -> Path:
+    from reconciler.cli.compose import sim_state_path
+
+    return sim_state_path(settings.root(), settings.sim_state)
+
+
+@sim_group.command("init")
+@click.option(
+    "--scenario",
+    type=click.Choice(["steady", "seed"]),
+    default="steady",
+    show_default=True,
+    help="steady: every service within its thresholds; seed: todo-frontend at CPU 85%, "
+    "memory 70%, p95 180 ms on 2 replicas (the seed scenario).",
+)
+@click.option(
+    "--history",
+    default="0s",
+    show_default=True,
+    help="Metric history to generate at the starting load, e.g. 10m (scale-down needs it).",
+)
+@click.option(
+    "--at", "start", default=DEFAULT_START, show_default=True, help="The virtual clock's start."
+)
+@click.option("--force", is_flag=True, help="Replace an existing state file.")
+@click.pass_obj
+def sim_init_command(
+    settings: Settings, scenario: str, history: str, start: str, force: bool
+) -> None:
+    """Create the simulated cluster from the blueprints: one ready deployment per service."""
+    from reconciler.adapters.simulated import SimTarget, create
+    from reconciler.core.errors import ConfigError
+    from reconciler.core.units import UnitError, parse_duration
+    from reconciler.shell.workspace import load_fleet
+
+    path = _path(settings)
+    if path.exists() and not force:
+        raise ConfigError(f"{path} exists", hint="use --force to replace it")
+    try:
+        span = parse_duration(history)
+        clock = datetime.fromisoformat(start.replace("Z", "+00:00")).astimezone(UTC)
+    except (UnitError, ValueError) as error:
+        raise ConfigError(
+            f"bad --history or --at: {error}", hint="e.g. --history 10m --at 2026-02-10T15:30:00Z"
+        ) from None
+    fleet = load_fleet(settings.root())
+    targets = [
+        SimTarget(
+            namespace=b.metadata.namespace,
+            name=b.metadata.deployment,
+            replicas=max(b.scaling.min_replicas, min(2, b.scaling.max_replicas)),
+            cpu_request=b.resources.cpu.request,
+            memory_request=b.resources.memory.request,
+            latency_target_ms=b.performance.latency_p95_ms,
+        )
+        for b in fleet.blueprints
+    ]
+    sim = create(path, targets, clock=clock, scenario=scenario, history=span)
+    sim.save()
+    click.echo(
+        f"simulated cluster with {len(targets)} deployments at {path} "
+        f"(clock {clock:%Y-%m-%d %H:%M:%SZ})"
+    )
+
+
+@sim_group.command("show")
+@OUTPUT_OPTION
+@click.pass_obj
+def sim_show_command(settings: Settings, output: str) -> None:
+    """Show the clock and each deployment: replicas, ready pods, load and faults."""
+    from reconciler.cli.compose import open_simulation
+    from reconciler.core.units import format_percent
+
+    sim = open_simulation(settings.root(), settings.sim_state)
+    if output == "json":
+        emit_json(sim.to_json())
+        return
+    rows = []
+    for d in sim.deployments.values():
+        m = d.metrics_at(sim.clock)
+
+        def pct(value: float | None) -> str:
+            return "-" if value is None else format_percent(value)
+
+        faults = ",".join(k for k, v in d.faults.items() if v) or "-"
+        rows.append(
+            [
+                f"{d.namespace}/{d.name}",
+                str(d.replicas),
+                str(d.ready_pods(sim.clock)),
+                pct(m["cpu"]),
+                pct(m["memory"]),
+                "-" if m["latency"] is None else f"{m['latency']:.0f}ms",
+                pct(m["errors"]),
+                f"r{d.revision}",
+                faults,
+            ]
+        )
+    click.echo(f"clock {sim.clock:%Y-%m-%d %H:%M:%SZ}")
+    click.echo(
+        table(
+            [
+                "DEPLOYMENT",
+                "REPLICAS",
+                "READY",
+                "CPU",
+                "MEMORY",
+                "P95",
+                "ERRORS",
+                "REVISION",
+                "FAULTS",
+            ],
+            rows,
+        )
+    )
+
+
+@sim_group.command("set")
+@click.argument("service")
+@click.argument("settings_", metavar="KEY=VALUE...", nargs=-1, required=True)
+@click.pass_obj
+def sim_set_command(settings: Settings, service: str, settings_: tuple[str, ...]) -> None:
+    """Change a simulated deployment's load, resources or fault switches, in order.
+
+    \b
+    Keys:
+      replicas=N              replicas now, all pods ready (set up by hand)
+      cpu_utilization=85%     CPU usage / request at the current ready pods
+      memory_utilization=70%  memory usage / request at the current ready pods
+      latency_p95=180ms       p95 latency now (under the current load)
+      error_rate=0.5%         error rate now (under the current load)
+      rps=170, capacity=100   requests per second in total; per pod before queueing grows
+      base_latency=27ms       p95 with no queueing;  base_error_rate=0.2%
+      cpu_request=100m, memory_request=512Mi, startup=45s
+      restarts=N, crashing=true|false
+      scale_fails=true|false, pods_never_ready=true|false, metrics_unavailable=true|false
+    """
+    from reconciler.cli.compose import open_simulation
+    from reconciler.core.errors import ConfigError
+    from reconciler.shell.workspace import load_fleet
+
+    root = settings.root()
+    sim = open_simulation(root, settings.sim_state)
+    fleet = load_fleet(root)
+    namespace, name = "", service
+    for blueprint in fleet.blueprints:
+        if blueprint.name == service:
+            namespace, name = blueprint.metadata.namespace, blueprint.metadata.deployment
+    matches = [
+        d
+        for d in sim.deployments.values()
+        if d.name == name and (not namespace or d.namespace == namespace)
+    ]
+    if not matches:
+        raise ConfigError(
+            f"no simulated deployment for {service!r}", hint="see `reconciler sim show`"
+        )
+    pairs: dict[str, str] = {}
+    for item in settings_:
+        key, sep, value = item.partition("=")
+        if not sep or not key or not value:
+            raise ConfigError(f"{item!r} is not KEY=VALUE", hint="e.g. cpu_utilization=85%")
+        pairs[key.strip()] = value.strip()
+    sim.set(matches[0], pairs)
+    sim.save()
+    click.echo(f"{service}: set {', '.join(f'{k}={v}' for k, v in pairs.items())}")
+
+
+@sim_group.command("advance")
+@click.argument("duration")
+@click.pass_obj
+def sim_advance_command(settings: Settings, duration: str) -> None:
+    """Move the virtual clock forward by DURATION (e.g. 60s, 5m), sampling metrics on the way."""
+    from reconciler.cli.compose import open_simulation
+    from reconciler.core.errors import ConfigError
+    from reconciler.core.units import UnitError, parse_duration
+
+    try:
+        seconds = parse_duration(duration)
+    except UnitError as error:
+        raise ConfigError(str(error), hint=error.hint) from None
+    sim = open_simulation(settings.root(), settings.sim_state)
+    sim.advance(seconds)
+    sim.save()
+    click.echo(f"clock {sim.clock:%Y-%m-%d %H:%M:%SZ}")

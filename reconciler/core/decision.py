@@ -1,0 +1,558 @@
+"""The decision engine: from a service's blueprint, state and metrics to one proposed change.
+
+It is pure. Time, the observed state, the metrics and (when a scale-down is in question) the
+metric history all come in as arguments, so the same inputs always give the same decision, and
+a test can state the seed scenario's numbers exactly.
+
+The rules, in order:
+
+1. **Weighted utilization** W = Σ weight × value over the blueprint's metrics, with latency
+   normalised as p95 / target and capped at 1 (a latency far beyond target should not drown
+   the other signals). Thresholds are strict: W exactly at the threshold does nothing.
+2. **Missing data** is carried as bounds: a missing metric counts 0 for the lower bound and 1
+   for the upper bound. A scale-up needs the lower bound above the threshold, so missing data
+   may still allow one; a scale-down needs every metric present. Missing data never scales
+   down.
+3. **Scale-up** follows the HPA-style estimate ceil(current × W / target_cpu_utilization), at
+   least one replica and at most `scale_up_increment` per step. Pods that are not ready count
+   as idle, as the HPA does, so a scale-up that is still starting is not repeated.
+4. **Bounds**: the engine never leaves [min_replicas, max_replicas] on its own. The part of a
+   step beyond max_replicas becomes a `scale_beyond_limits` proposal (approval); the part
+   within bounds is done now.
+5. **Scale-down** needs W below the threshold for the whole `scale_down_stabilization` window,
+   proven by the metric history, every pod ready, and then follows the estimate computed from
+   the highest W in the window, at most `scale_down_increment` per step.
+6. Replicas outside the bounds (after someone edited the blueprint, or scaled by hand) are
+   brought back to the nearest bound: the blueprint is the desired state.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from reconciler.core.blueprint import Blueprint, MetricWeight
+from reconciler.core.ids import make_id, utc
+from reconciler.core.observation import DeploymentState, Metrics, Sample
+from reconciler.core.units import format_duration, format_percent
+
+__all__ = [
+    "Action",
+    "Component",
+    "Decision",
+    "Expected",
+    "Reason",
+    "WeightedUtilization",
+    "decide",
+    "weighted_utilization",
+]
+
+#: Metrics older than this are treated as missing.
+DEFAULT_MAX_METRICS_AGE = 300.0
+#: The history may start this much after the window opens and still count as covering it.
+WINDOW_SLACK = 30.0
+
+
+class Action(StrEnum):
+    SCALE_UP = "scale_up"
+    SCALE_DOWN = "scale_down"
+    NONE = "no_action"
+
+
+class Reason(StrEnum):
+    ABOVE_THRESHOLD = "above_threshold"
+    BELOW_THRESHOLD = "below_threshold"
+    WITHIN_THRESHOLDS = "within_thresholds"
+    AT_MAX = "at_max_replicas"
+    AT_MIN = "at_min_replicas"
+    ESTIMATE_UNCHANGED = "estimate_unchanged"
+    METRICS_MISSING = "metrics_missing"
+    METRICS_STALE = "metrics_stale"
+    STABILIZING = "stabilizing"
+    PODS_NOT_READY = "pods_not_ready"
+    ABOVE_MAX = "above_max_replicas"
+    BELOW_MIN = "below_min_replicas"
+    NO_DEPLOYMENT = "no_replicas"
+    RECENTLY_FAILED = "recently_failed"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Component:
+    """One metric's part in W: the value as reported, normalised, weighted."""
+
+    type: str
+    weight: float
+    value: float | None
+    normalised: float | None
+    contribution: float | None
+    #: For latency, the target it is normalised by (milliseconds).
+    target: float | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class WeightedUtilization:
+    value: float | None
+    low: float
+    high: float
+    components: tuple[Component, ...]
+
+    @property
+    def missing(self) -> tuple[str, ...]:
+        return tuple(c.type for c in self.components if c.value is None)
+
+    def describe(self) -> str:
+        parts = []
+        for c in self.components:
+            if c.value is None:
+                parts.append(f"{c.type} missing × {c.weight:g}")
+            elif c.type == "latency":
+                capped = " (capped)" if c.target is not None and c.value > c.target else ""
+                parts.append(
+                    f"latency {c.value:g}ms/{c.target:g}ms = {format_percent(c.normalised or 0)}"
+                    f"{capped} × {c.weight:g}"
+                )
+            else:
+                parts.append(f"{c.type} {format_percent(c.value)} × {c.weight:g}")
+        return " + ".join(parts)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Expected:
+    """What the change should lead to, by the linear model utilization × current / target."""
+
+    replicas: int
+    cpu_utilization: float | None
+    memory_utilization: float | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Decision:
+    id: str
+    service: str
+    blueprint_version: str
+    at: datetime
+    action: Action
+    reason: Reason
+    current_replicas: int
+    #: Replicas to set now, within the bounds.
+    target_replicas: int
+    #: Replicas the step asked for before the bounds; beyond max it becomes a proposal.
+    desired_replicas: int
+    weighted: WeightedUtilization
+    rationale: str
+    references: tuple[str, ...]
+    estimate: int | None = None
+    expected: Expected | None = None
+    inputs: Mapping[str, object] = field(default_factory=dict)
+    #: True when a scale-down is possible and the metric history is needed to decide it.
+    needs_window: bool = False
+
+    @property
+    def beyond_limits(self) -> int | None:
+        """Replicas to propose through approval, when the step went past max_replicas."""
+        return self.desired_replicas if self.desired_replicas > self.target_replicas else None
+
+    @property
+    def changes(self) -> bool:
+        return self.target_replicas != self.current_replicas
+
+
+def _normalise(metric: MetricWeight, metrics: Metrics, latency_target: float) -> float | None:
+    if metric.type == "cpu":
+        return metrics.cpu_utilization
+    if metric.type == "memory":
+        return metrics.memory_utilization
+    if metrics.latency_p95_ms is None:
+        return None
+    return min(metrics.latency_p95_ms / latency_target, 1.0)
+
+
+def weighted_utilization(blueprint: Blueprint, metrics: Metrics | Sample) -> WeightedUtilization:
+    """W with its parts; bounds carry missing metrics (0 for the low bound, 1 for the high)."""
+    values = Metrics(
+        cpu_utilization=metrics.cpu_utilization,
+        memory_utilization=metrics.memory_utilization,
+        latency_p95_ms=metrics.latency_p95_ms,
+    )
+    components = []
+    low = high = 0.0
+    for metric in blueprint.scaling.metrics:
+        normalised = _normalise(metric, values, blueprint.performance.latency_p95_ms)
+        raw = values.latency_p95_ms if metric.type == "latency" else normalised
+        contribution = None if normalised is None else normalised * metric.weight
+        components.append(
+            Component(
+                type=metric.type,
+                weight=metric.weight,
+                value=raw,
+                normalised=normalised,
+                contribution=contribution,
+                target=blueprint.performance.latency_p95_ms if metric.type == "latency" else None,
+            )
+        )
+        low += contribution or 0.0
+        high += metric.weight if contribution is None else contribution
+    complete = all(c.contribution is not None for c in components)
+    return WeightedUtilization(
+        value=low if complete else None, low=low, high=high, components=tuple(components)
+    )
+
+
+@dataclass(frozen=True)
+class _Context:
+    """What every branch of one decision shares."""
+
+    blueprint: Blueprint
+    state: DeploymentState
+    metrics: Metrics
+    now: datetime
+    weighted: WeightedUtilization
+    inputs: Mapping[str, object]
+
+
+def _result(
+    ctx: _Context,
+    action: Action,
+    reason: Reason,
+    rationale: str,
+    refs: Sequence[str],
+    *,
+    target: int | None = None,
+    desired: int | None = None,
+    estimate: int | None = None,
+    needs_window: bool = False,
+    used: WeightedUtilization | None = None,
+) -> Decision:
+    current = ctx.state.replicas
+    target = current if target is None else target
+    expected = None
+    if target != current and target > 0:
+        ratio = current / target
+        cpu, memory = ctx.metrics.cpu_utilization, ctx.metrics.memory_utilization
+        expected = Expected(
+            replicas=target,
+            cpu_utilization=None if cpu is None else cpu * ratio,
+            memory_utilization=None if memory is None else memory * ratio,
+        )
+    return Decision(
+        id=make_id("dec", ctx.now, ctx.blueprint.name, action, target),
+        service=ctx.blueprint.name,
+        blueprint_version=ctx.blueprint.version,
+        at=ctx.now,
+        action=action,
+        reason=reason,
+        current_replicas=current,
+        target_replicas=target,
+        desired_replicas=target if desired is None else desired,
+        weighted=used or ctx.weighted,
+        rationale=rationale,
+        references=tuple(refs),
+        estimate=estimate,
+        expected=expected,
+        inputs=ctx.inputs,
+        needs_window=needs_window,
+    )
+
+
+_METRIC_REFS = ("spec.scaling.metrics", "spec.performance.latency_p95")
+
+
+def decide(
+    blueprint: Blueprint,
+    state: DeploymentState,
+    metrics: Metrics,
+    *,
+    now: datetime,
+    window: Sequence[Sample] | None = None,
+    max_metrics_age: float = DEFAULT_MAX_METRICS_AGE,
+    avoid: Mapping[int, str] | None = None,
+) -> Decision:
+    """Decide what to do about one service. See the module docstring for the rules.
+
+    `window` is the metric history over the scale-down stabilization window; pass None at
+    first, and call again with it when the result has `needs_window` set. `avoid` maps replica
+    counts recently rolled back to why, so a failed target is not repeated at once.
+    """
+    now = utc(now)
+    scaling = blueprint.scaling
+    current = state.replicas
+    age = None if metrics.observed_at is None else (now - utc(metrics.observed_at)).total_seconds()
+    stale = age is not None and age > max_metrics_age
+    usable = Metrics() if stale else metrics
+    ctx = _Context(
+        blueprint=blueprint,
+        state=state,
+        metrics=usable,
+        now=now,
+        weighted=weighted_utilization(blueprint, usable),
+        inputs={
+            "replicas": current,
+            "ready_replicas": state.ready_replicas,
+            "cpu_utilization": metrics.cpu_utilization,
+            "memory_utilization": metrics.memory_utilization,
+            "latency_p95_ms": metrics.latency_p95_ms,
+            "error_rate": metrics.error_rate,
+            "metrics_observed_at": metrics.observed_at.isoformat() if metrics.observed_at else None,
+            "scale_up_threshold": scaling.scale_up_threshold,
+            "scale_down_threshold": scaling.scale_down_threshold,
+        },
+    )
+    weighted = ctx.weighted
+    up, down = scaling.scale_up_threshold, scaling.scale_down_threshold
+
+    # Bounds first: the blueprint is the desired state, whatever the load says.
+    if current > scaling.max_replicas:
+        return _result(
+            ctx,
+            Action.SCALE_DOWN,
+            Reason.ABOVE_MAX,
+            f"{current} replicas is above max_replicas ({scaling.max_replicas}); "
+            "bringing the deployment back within the blueprint's bounds.",
+            ["spec.scaling.max_replicas"],
+            target=scaling.max_replicas,
+        )
+    if current < scaling.min_replicas:
+        return _result(
+            ctx,
+            Action.SCALE_UP,
+            Reason.BELOW_MIN,
+            f"{current} replicas is below min_replicas ({scaling.min_replicas}); "
+            "bringing the deployment back within the blueprint's bounds.",
+            ["spec.scaling.min_replicas"],
+            target=scaling.min_replicas,
+        )
+    if stale:
+        return _result(
+            ctx,
+            Action.NONE,
+            Reason.METRICS_STALE,
+            f"Metrics are {format_duration(age or 0)} old (older than "
+            f"{format_duration(max_metrics_age)}); not scaling on stale data.",
+            _METRIC_REFS,
+        )
+    if weighted.low > up:
+        return _scale_up(ctx, avoid or {})
+    if weighted.value is None:
+        missing = ", ".join(weighted.missing)
+        if weighted.high > up:
+            detail = (
+                f"W is between {format_percent(weighted.low)} and {format_percent(weighted.high)}"
+                f" depending on the missing {missing}, so it may or may not exceed "
+                f"scale_up_threshold {format_percent(up)}"
+            )
+        else:
+            detail = f"{missing} missing, and missing data never scales down"
+        return _result(
+            ctx, Action.NONE, Reason.METRICS_MISSING, f"Not scaling: {detail}.", _METRIC_REFS
+        )
+    if weighted.value >= down:
+        return _result(
+            ctx,
+            Action.NONE,
+            Reason.WITHIN_THRESHOLDS,
+            f"Weighted utilization {format_percent(weighted.value)} ({weighted.describe()}) is "
+            f"within the thresholds ({format_percent(down)} to {format_percent(up)}).",
+            ["spec.scaling.scale_up_threshold", "spec.scaling.scale_down_threshold", *_METRIC_REFS],
+        )
+    return _scale_down(ctx, window)
+
+
+def _scale_up(ctx: _Context, avoid: Mapping[int, str]) -> Decision:
+    scaling = ctx.blueprint.scaling
+    state, metrics = ctx.state, ctx.metrics
+    current = state.replicas
+    up = scaling.scale_up_threshold
+    used = ctx.weighted
+    note = ""
+    if 0 < state.ready_replicas < current:
+        # As the HPA does: unready pods count as idle, so a scale-up whose pods are still
+        # starting is not repeated on the strength of the pods that carry the load meanwhile.
+        share = state.ready_replicas / current
+        cpu, memory = metrics.cpu_utilization, metrics.memory_utilization
+        used = weighted_utilization(
+            ctx.blueprint,
+            Metrics(
+                cpu_utilization=None if cpu is None else cpu * share,
+                memory_utilization=None if memory is None else memory * share,
+                latency_p95_ms=metrics.latency_p95_ms,
+            ),
+        )
+        note = (
+            f" {state.ready_replicas} of {current} pods are ready; counting the others as idle "
+            f"gives {format_percent(used.low)}."
+        )
+        if used.low <= up:
+            return _result(
+                ctx,
+                Action.NONE,
+                Reason.PODS_NOT_READY,
+                f"Weighted utilization {format_percent(ctx.weighted.low)} is above "
+                f"scale_up_threshold {format_percent(up)}, but{note} Waiting for the new pods.",
+                ["spec.scaling.scale_up_threshold"],
+                used=used,
+            )
+    w = used.low
+    estimate = math.ceil(current * w / scaling.target_cpu_utilization - 1e-9)
+    step = min(scaling.scale_up_increment, max(1, estimate - current))
+    desired = current + step
+    target = min(desired, scaling.max_replicas)
+    refs = [
+        "spec.scaling.scale_up_threshold",
+        "spec.scaling.target_cpu_utilization",
+        "spec.scaling.scale_up_increment",
+        "spec.scaling.max_replicas",
+        *_METRIC_REFS,
+    ]
+    formula = (
+        f"estimate ceil({current} × {format_percent(w)} / "
+        f"{format_percent(scaling.target_cpu_utilization)}) = {estimate}, "
+        f"step limit +{scaling.scale_up_increment}"
+    )
+    head = (
+        f"Weighted utilization {format_percent(w)} ({used.describe()}) exceeds "
+        f"scale_up_threshold {format_percent(up)}.{note}"
+    )
+    if target != current and target in avoid:
+        return _result(
+            ctx,
+            Action.NONE,
+            Reason.RECENTLY_FAILED,
+            f"{head} Not scaling to {target} again: {avoid[target]}.",
+            refs,
+            estimate=estimate,
+            used=used,
+        )
+    if target == current:
+        return _result(
+            ctx,
+            Action.SCALE_UP,
+            Reason.AT_MAX,
+            f"{head} Already at max_replicas ({scaling.max_replicas}); {formula}, so "
+            f"{desired} replicas are proposed for approval (scale_beyond_limits).",
+            refs,
+            desired=desired,
+            estimate=estimate,
+            used=used,
+        )
+    beyond = (
+        f" {desired} would exceed max_replicas ({scaling.max_replicas}); the rest is proposed "
+        "for approval."
+        if desired > target
+        else ""
+    )
+    return _result(
+        ctx,
+        Action.SCALE_UP,
+        Reason.ABOVE_THRESHOLD,
+        f"{head} Scaling {current} → {target} replicas ({formula}).{beyond}",
+        refs,
+        target=target,
+        desired=desired,
+        estimate=estimate,
+        used=used,
+    )
+
+
+def _scale_down(ctx: _Context, window: Sequence[Sample] | None) -> Decision:
+    scaling = ctx.blueprint.scaling
+    state, now = ctx.state, ctx.now
+    current = state.replicas
+    down = scaling.scale_down_threshold
+    value = ctx.weighted.value or 0.0
+    head = (
+        f"Weighted utilization {format_percent(value)} ({ctx.weighted.describe()}) is below "
+        f"scale_down_threshold {format_percent(down)}."
+    )
+    refs = [
+        "spec.scaling.scale_down_threshold",
+        "spec.scaling.scale_down_stabilization",
+        "spec.scaling.min_replicas",
+        "spec.scaling.scale_down_increment",
+        "spec.scaling.target_cpu_utilization",
+    ]
+    if current <= scaling.min_replicas:
+        return _result(
+            ctx,
+            Action.NONE,
+            Reason.AT_MIN,
+            f"{head} Already at min_replicas ({scaling.min_replicas}).",
+            refs,
+        )
+    if state.ready_replicas < current:
+        return _result(
+            ctx,
+            Action.NONE,
+            Reason.PODS_NOT_READY,
+            f"{head} Only {state.ready_replicas} of {current} pods are ready; not scaling down "
+            "until all are.",
+            refs,
+        )
+    if window is None:
+        return _result(
+            ctx,
+            Action.NONE,
+            Reason.STABILIZING,
+            f"{head} The metric history is needed to confirm it stayed low.",
+            refs,
+            needs_window=True,
+        )
+    span = scaling.scale_down_stabilization
+    opened = now - timedelta(seconds=span)
+    in_window = sorted((s for s in window if opened <= utc(s.at) <= now), key=lambda s: s.at)
+    # Walk back from now while every sample is below the threshold; the window is proven
+    # only if that unbroken run reaches back to (about) the window's start.
+    evidence_from: datetime | None = None
+    highest = value
+    for sample in reversed(in_window):
+        sample_w = weighted_utilization(ctx.blueprint, sample).value
+        if sample_w is None or sample_w >= down:
+            break
+        highest = max(highest, sample_w)
+        evidence_from = utc(sample.at)
+    unbroken = bool(in_window) and evidence_from == utc(in_window[0].at)
+    covered = (
+        unbroken
+        and evidence_from is not None
+        and (evidence_from - opened).total_seconds() <= WINDOW_SLACK
+    )
+    if not covered:
+        below_for = (now - evidence_from).total_seconds() if evidence_from else 0.0
+        return _result(
+            ctx,
+            Action.NONE,
+            Reason.STABILIZING,
+            f"{head} It has been below for {format_duration(below_for)} of the "
+            f"{format_duration(span)} scale_down_stabilization window; waiting.",
+            refs,
+        )
+    estimate = math.ceil(current * highest / scaling.target_cpu_utilization - 1e-9)
+    formula = (
+        f"estimate ceil({current} × {format_percent(highest)} / "
+        f"{format_percent(scaling.target_cpu_utilization)}) = {estimate}"
+    )
+    if estimate >= current:
+        return _result(
+            ctx,
+            Action.NONE,
+            Reason.ESTIMATE_UNCHANGED,
+            f"{head} The {formula} keeps {current} replicas.",
+            refs,
+            estimate=estimate,
+        )
+    target = max(
+        current - min(scaling.scale_down_increment, current - estimate), scaling.min_replicas
+    )
+    return _result(
+        ctx,
+        Action.SCALE_DOWN,
+        Reason.BELOW_THRESHOLD,
+        f"{head} It stayed below for the whole {format_duration(span)} window (highest "
+        f"{format_percent(highest)}). Scaling {current} → {target} replicas ({formula}, step "
+        f"limit -{scaling.scale_down_increment}, floor min_replicas {scaling.min_replicas}).",
+        refs,
+        target=target,
+        estimate=estimate,
+    )

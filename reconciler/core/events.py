@@ -1,0 +1,447 @@
+"""Building the audit record for each kind of event, and the commit subject that tells it.
+
+Subjects are written for `git log --oneline`, which is the audit trail a person reads first:
+
+    todo-frontend: scale 2→3 (allowed): weighted 81.5% > 80%
+    todo-frontend: blocked delete_deployment (forbidden): complete outage of the service
+    todo-backend: deferred scale 2→3 (allowed): cooldown 1m30s, 40s left
+
+The record bodies carry the full decision and verdict, so nothing a person might ask later
+("which rule? which numbers?") is lost.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from reconciler.core.blueprint import Blueprint
+from reconciler.core.changes import Applied, Change
+from reconciler.core.decision import Decision
+from reconciler.core.governance import OperationRequest, Origin, Verdict
+from reconciler.core.ids import make_id, utc
+from reconciler.core.observation import ChangeStamp
+from reconciler.core.records import EventType, Outcome, Record
+from reconciler.core.units import format_percent
+
+__all__ = [
+    "decision_json",
+    "decision_record",
+    "verdict_json",
+    "verdict_record",
+]
+
+
+def decision_json(decision: Decision) -> dict[str, Any]:
+    weighted = decision.weighted
+    return {
+        "decision_id": decision.id,
+        "action": str(decision.action),
+        "reason": str(decision.reason),
+        "current_replicas": decision.current_replicas,
+        "target_replicas": decision.target_replicas,
+        "desired_replicas": decision.desired_replicas,
+        "beyond_limits": decision.beyond_limits,
+        "estimate": decision.estimate,
+        "weighted_utilization": None if weighted.value is None else round(weighted.value, 6),
+        "weighted_bounds": [round(weighted.low, 6), round(weighted.high, 6)],
+        "metrics_breakdown": [
+            {
+                "type": c.type,
+                "weight": c.weight,
+                "value": c.value,
+                "normalised": None if c.normalised is None else round(c.normalised, 6),
+                "contribution": None if c.contribution is None else round(c.contribution, 6),
+            }
+            for c in weighted.components
+        ],
+        "expected_outcome": None
+        if decision.expected is None
+        else {
+            "replicas": decision.expected.replicas,
+            "expected_cpu_utilization": _round(decision.expected.cpu_utilization),
+            "expected_memory_utilization": _round(decision.expected.memory_utilization),
+        },
+        "inputs": dict(decision.inputs),
+        "blueprint_references": list(decision.references),
+    }
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
+
+
+def verdict_json(verdict: Verdict) -> dict[str, Any]:
+    return {
+        "governance_check_id": verdict.id,
+        "decision_id": verdict.decision_id,
+        "operation": verdict.operation,
+        "classification": str(verdict.classification),
+        "action": str(verdict.action),
+        "requires_approval": verdict.requires_approval,
+        "reasons": list(verdict.reasons),
+        "blueprint_references": list(verdict.references),
+        "rules": [
+            {
+                "reference": c.reference,
+                "origin": c.origin,
+                "tier": str(c.tier),
+                "condition": c.condition,
+                "evaluated": c.rendered,
+                "result": c.result,
+                "unknown": list(c.missing),
+            }
+            for c in verdict.checks
+        ],
+        "safety_checks": {
+            check.name: {"ok": check.ok, "detail": check.detail, "retry_at": check.retry_at}
+            for check in verdict.safety
+        },
+        "alternatives": [
+            {
+                "operation": a.operation,
+                "description": a.description,
+                "classification": str(a.tier),
+                "replicas": a.replicas,
+            }
+            for a in verdict.alternatives
+        ],
+        "approvers": list(verdict.approvers),
+        "retry_at": verdict.retry_at,
+    }
+
+
+def request_json(request: OperationRequest) -> dict[str, Any]:
+    return {
+        "operation": request.operation,
+        "origin": str(request.origin),
+        "current_replicas": request.current_replicas,
+        "target_replicas": request.target_replicas,
+        "reason": request.reason,
+        "requested_by": request.requested_by,
+        "reverts": request.reverts or None,
+        "parameters": dict(request.parameters),
+    }
+
+
+@dataclass(frozen=True, kw_only=True)
+class Chain:
+    """The ids that link one operation's records together."""
+
+    decision: str
+    governance: str
+    operation: str
+
+    def links(self, **extra: str) -> dict[str, str]:
+        return {
+            "decision": self.decision,
+            "governance": self.governance,
+            "operation": self.operation,
+            **{k: v for k, v in extra.items() if v},
+        }
+
+
+def operation_id(request: OperationRequest, now: datetime) -> str:
+    return make_id(
+        "op", now, request.service, request.operation, request.target_replicas, request.reverts
+    )
+
+
+def decision_record(decision: Decision) -> Record:
+    return Record(
+        id=decision.id,
+        timestamp=decision.at,
+        event_type=EventType.DECISION_MADE,
+        service=decision.service,
+        blueprint_version=decision.blueprint_version,
+        outcome=Outcome.DECIDED,
+        rationale=decision.rationale,
+        operation=None,
+        links={"decision": decision.id},
+        details=decision_json(decision),
+    )
+
+
+def request_record(
+    request: OperationRequest, blueprint: Blueprint, request_id: str, now: datetime
+) -> Record:
+    """A person's (or a tool's) request, standing in for a decision in the chain."""
+    who = request.requested_by or "someone"
+    return Record(
+        id=request_id,
+        timestamp=now,
+        event_type=EventType.OPERATION_REQUESTED,
+        service=request.service,
+        blueprint_version=blueprint.version,
+        outcome=Outcome.DECIDED,
+        rationale=f"{who} requested {request.describe()}"
+        + (f": {request.reason}" if request.reason else ""),
+        operation=request.operation,
+        links={"decision": request_id},
+        details=request_json(request),
+    )
+
+
+def verdict_record(
+    verdict: Verdict, request: OperationRequest, blueprint: Blueprint, chain: Chain
+) -> Record:
+    return Record(
+        id=verdict.id,
+        timestamp=verdict.at,
+        event_type=EventType.GOVERNANCE_CHECKED,
+        service=verdict.service,
+        blueprint_version=blueprint.version,
+        outcome=Outcome(str(verdict.action)),
+        rationale=verdict.rationale + " " + " ".join(verdict.reasons),
+        operation=verdict.operation,
+        classification=str(verdict.classification),
+        links=chain.links(),
+        details={**verdict_json(verdict), "request": request_json(request)},
+    )
+
+
+def stamp_for(request: OperationRequest, chain: Chain, now: datetime, summary: str) -> ChangeStamp:
+    return ChangeStamp(
+        operation_id=chain.operation,
+        decision_id=chain.decision,
+        operation=request.operation,
+        service=request.service,
+        at=now,
+        summary=summary,
+        before={"replicas": request.current_replicas},
+        after={"replicas": request.target_replicas},
+    )
+
+
+def executed_record(
+    request: OperationRequest,
+    verdict: Verdict,
+    blueprint: Blueprint,
+    chain: Chain,
+    change: Change,
+    applied: Applied,
+    *,
+    verification_due: datetime | None = None,
+) -> Record:
+    event = (
+        EventType.ROLLBACK_EXECUTED
+        if request.origin is Origin.ROLLBACK
+        else EventType.OPERATION_EXECUTED
+    )
+    return Record(
+        id=chain.operation,
+        timestamp=applied.completed_at,
+        event_type=event,
+        service=request.service,
+        blueprint_version=blueprint.version,
+        outcome=Outcome.SUCCESS,
+        rationale=f"{change.describe()}: {applied.message}",
+        operation=request.operation,
+        classification=str(verdict.classification),
+        duration_seconds=round(applied.duration, 3),
+        links=chain.links(rollback_of=request.reverts),
+        details={
+            "request": request_json(request),
+            "change": change.describe(),
+            "kind": str(change.kind),
+            "started_at": applied.started_at,
+            "completed_at": applied.completed_at,
+            "pre_operation_state": dict(applied.before),
+            "post_operation_state": dict(applied.after),
+            "output": applied.message,
+            "verification_due": verification_due,
+        },
+    )
+
+
+def failed_record(
+    request: OperationRequest,
+    verdict: Verdict,
+    blueprint: Blueprint,
+    chain: Chain,
+    change: Change,
+    error: str,
+    hint: str,
+    now: datetime,
+) -> Record:
+    event = (
+        EventType.ROLLBACK_FAILED
+        if request.origin is Origin.ROLLBACK
+        else EventType.OPERATION_FAILED
+    )
+    return Record(
+        id=chain.operation,
+        timestamp=now,
+        event_type=event,
+        service=request.service,
+        blueprint_version=blueprint.version,
+        outcome=Outcome.FAILURE,
+        rationale=f"{change.describe()} failed: {error}",
+        operation=request.operation,
+        classification=str(verdict.classification),
+        links=chain.links(rollback_of=request.reverts),
+        details={
+            "request": request_json(request),
+            "change": change.describe(),
+            "error": error,
+            "hint": hint,
+        },
+    )
+
+
+def refusal_record(
+    request: OperationRequest,
+    verdict: Verdict,
+    blueprint: Blueprint,
+    chain: Chain,
+    *,
+    note: str = "",
+) -> Record:
+    """Blocked or deferred: the operation was not carried out, and why."""
+    deferred = verdict.action.value == "defer"
+    reasons = [*verdict.reasons, *([note] if note else [])]
+    return Record(
+        id=chain.operation,
+        timestamp=verdict.at,
+        event_type=EventType.OPERATION_DEFERRED if deferred else EventType.OPERATION_BLOCKED,
+        service=request.service,
+        blueprint_version=blueprint.version,
+        outcome=Outcome.DEFERRED if deferred else Outcome.BLOCKED,
+        rationale=" ".join(reasons),
+        operation=request.operation,
+        classification=str(verdict.classification),
+        links=chain.links(),
+        details={
+            "request": request_json(request),
+            "reasons": reasons,
+            "retry_at": verdict.retry_at,
+            "alternatives": verdict_json(verdict)["alternatives"],
+            "execution_prevented": True,
+        },
+    )
+
+
+def pending_record(
+    request: OperationRequest, verdict: Verdict, blueprint: Blueprint, chain: Chain
+) -> Record:
+    """A restricted operation waiting for approval."""
+    return Record(
+        id=make_id("apr", verdict.at, request.service, request.operation, request.target_replicas),
+        timestamp=verdict.at,
+        event_type=EventType.APPROVAL_REQUESTED,
+        service=request.service,
+        blueprint_version=blueprint.version,
+        outcome=Outcome.PENDING,
+        rationale=f"{request.describe()} needs approval by "
+        f"{', '.join(verdict.approvers) or 'nobody (no approvers set)'}.",
+        operation=request.operation,
+        classification=str(verdict.classification),
+        links=chain.links(),
+        details={"request": request_json(request), "approvers": list(verdict.approvers)},
+    )
+
+
+def recovered_record(stamp: ChangeStamp, blueprint: Blueprint, now: datetime) -> Record:
+    """A change found on a deployment that the audit trail does not have (a run died)."""
+    return Record(
+        id=stamp.operation_id,
+        timestamp=utc(stamp.at),
+        event_type=EventType.OPERATION_RECOVERED,
+        service=stamp.service,
+        blueprint_version=blueprint.version,
+        outcome=Outcome.RECOVERED,
+        rationale=f"{stamp.summary} (found on the deployment at "
+        f"{utc(now):%Y-%m-%d %H:%M:%SZ}; the run that made it ended before recording it)",
+        operation=stamp.operation,
+        links={"decision": stamp.decision_id, "operation": stamp.operation_id},
+        details={
+            "summary": stamp.summary,
+            "pre_operation_state": dict(stamp.before),
+            "post_operation_state": dict(stamp.after),
+            "recovered_at": now,
+        },
+    )
+
+
+def breaker_opened_record(
+    service: str,
+    blueprint: Blueprint,
+    failures: tuple[tuple[datetime, str, str], ...],
+    now: datetime,
+) -> Record:
+    settings = blueprint.policy.safety.circuit_breaker
+    return Record(
+        id=make_id("brk", now, service, "open"),
+        timestamp=now,
+        event_type=EventType.BREAKER_OPENED,
+        service=service,
+        blueprint_version=blueprint.version,
+        outcome=Outcome.OPENED,
+        rationale=f"{len(failures)} failures within {settings.failure_window:g}s (threshold "
+        f"{settings.failure_threshold}); changes to {service} stop until "
+        f"`reconciler breaker reset {service} --reason ...`.",
+        links={},
+        details={
+            "failures": [{"at": at, "record": rid, "reason": why} for at, rid, why in failures],
+            "failure_threshold": settings.failure_threshold,
+            "failure_window_seconds": settings.failure_window,
+            "manual_reset_required": settings.manual_reset_required,
+        },
+    )
+
+
+def breaker_reset_record(
+    service: str, blueprint: Blueprint, by: str, reason: str, now: datetime
+) -> Record:
+    return Record(
+        id=make_id("brk", now, service, "reset", by),
+        timestamp=now,
+        event_type=EventType.BREAKER_RESET,
+        service=service,
+        blueprint_version=blueprint.version,
+        outcome=Outcome.RESET,
+        rationale=f"circuit breaker reset by {by}: {reason}",
+        links={},
+        details={"reset_by": by, "reason": reason},
+    )
+
+
+def short(text: str, limit: int = 72) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def subject_for(
+    record: Record, request: OperationRequest, verdict: Verdict, decision: Decision | None
+) -> str:
+    """The `git log --oneline` line for one operation's commit."""
+    service = request.service
+    what = request.describe()
+    tier = verdict.classification
+    match record.event_type:
+        case EventType.OPERATION_EXECUTED | EventType.ROLLBACK_EXECUTED:
+            return f"{service}: {what} ({tier}): {_because(request, decision)}"
+        case EventType.OPERATION_FAILED | EventType.ROLLBACK_FAILED:
+            return f"{service}: {what} failed: {short(str(record.details.get('error', '')), 60)}"
+        case EventType.OPERATION_BLOCKED:
+            return f"{service}: blocked {what} ({tier}): {short(verdict.summary, 60)}"
+        case EventType.OPERATION_DEFERRED:
+            return f"{service}: deferred {what} ({tier}): {short(verdict.summary, 60)}"
+        case EventType.APPROVAL_REQUESTED:
+            return f"{service}: {what} needs approval ({tier}): {_because(request, decision)}"
+    return f"{service}: {record.event_type} {what}"
+
+
+def _because(request: OperationRequest, decision: Decision | None) -> str:
+    if request.origin is Origin.REQUEST:
+        who = request.requested_by or "someone"
+        return short(f"requested by {who}" + (f": {request.reason}" if request.reason else ""), 60)
+    if decision is None or decision.weighted.value is None:
+        return short(decision.rationale if decision else request.reason, 60)
+    w = format_percent(decision.weighted.value)
+    up = decision.inputs.get("scale_up_threshold")
+    down = decision.inputs.get("scale_down_threshold")
+    if decision.target_replicas > decision.current_replicas or decision.beyond_limits:
+        return f"weighted {w} > {format_percent(float(up))}" if isinstance(up, float) else w
+    return f"weighted {w} < {format_percent(float(down))}" if isinstance(down, float) else w

@@ -1,0 +1,410 @@
+"""The reconcile cycle: gather every input, let the core plan, then perform and record.
+
+Order matters for safety:
+
+1. Observe all deployments and metrics first (batched), before deciding anything.
+2. For each service, fold its recent audit history into safety state, and plan.
+3. Just before a change, govern it again with a fresh clock: the verdict that counts is the
+   one at the moment of acting.
+4. Apply the change with a stamp on the deployment, then commit its records. If the run dies
+   between the two, the next run finds the stamp and records the change (`operation_recovered`).
+
+One service's failure (an unreachable deployment, a refused request, even a bug) is reported
+in its row and never stops the others.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from reconciler.core.blueprint import Blueprint
+from reconciler.core.changes import Applied
+from reconciler.core.decision import Decision
+from reconciler.core.errors import ClusterError, ConflictError, MetricsError, ReconcilerError
+from reconciler.core.events import (
+    breaker_opened_record,
+    executed_record,
+    failed_record,
+    refusal_record,
+    subject_for,
+)
+from reconciler.core.governance import VerdictAction, govern
+from reconciler.core.history import BREAKER_EVENTS, HISTORY_SPAN, ServiceHistory, fold_history
+from reconciler.core.observation import DeploymentState, Metrics, Target
+from reconciler.core.planning import ServicePlan, Step, observed_values, plan_cycle
+from reconciler.core.records import CommitMessage, Record, commit_message
+from reconciler.ports import AuditStore, Clock, Cluster, MetricsSource
+from reconciler.shell.workspace import Fleet
+
+__all__ = ["CycleOptions", "CycleReport", "Ports", "ServiceResult", "StepResult", "run_cycle"]
+
+
+@dataclass(frozen=True)
+class Ports:
+    cluster: Cluster
+    metrics: MetricsSource
+    audit: AuditStore
+    clock: Clock
+
+
+@dataclass(frozen=True, kw_only=True)
+class CycleOptions:
+    dry_run: bool = False
+    services: tuple[str, ...] = ()
+    max_metrics_age: float = 300.0
+    #: Called with (done, total) as services are reconciled, for progress output.
+    progress: Callable[[int, int], None] | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class StepResult:
+    operation: str
+    description: str
+    classification: str
+    action: str
+    #: executed, failed, deferred, blocked, pending, would-execute, repeated
+    outcome: str
+    detail: str
+    commit: str | None = None
+    record_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServiceResult:
+    service: str
+    replicas: int | None = None
+    ready: int | None = None
+    weighted: float | None = None
+    decision: Decision | None = None
+    steps: tuple[StepResult, ...] = ()
+    notes: tuple[str, ...] = ()
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        decision = self.decision
+        return {
+            "service": self.service,
+            "replicas": self.replicas,
+            "ready_replicas": self.ready,
+            "weighted_utilization": self.weighted,
+            "decision": None
+            if decision is None
+            else {
+                "id": decision.id,
+                "action": str(decision.action),
+                "reason": str(decision.reason),
+                "current_replicas": decision.current_replicas,
+                "target_replicas": decision.target_replicas,
+                "beyond_limits": decision.beyond_limits,
+                "rationale": decision.rationale,
+            },
+            "steps": [step.__dict__ | {"record_ids": list(step.record_ids)} for step in self.steps],
+            "notes": list(self.notes),
+            "error": self.error,
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class CycleReport:
+    started_at: datetime
+    dry_run: bool
+    services: tuple[ServiceResult, ...]
+    commits: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def failed(self) -> bool:
+        return any(
+            result.error or any(step.outcome == "failed" for step in result.steps)
+            for result in self.services
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "started_at": self.started_at.isoformat().replace("+00:00", "Z"),
+            "dry_run": self.dry_run,
+            "ok": not self.failed,
+            "commits": list(self.commits),
+            "services": [result.to_json() for result in self.services],
+        }
+
+
+class Recorder:
+    """Commits records unless this is a dry run; remembers what it committed."""
+
+    def __init__(self, audit: AuditStore, dry_run: bool) -> None:
+        self.audit = audit
+        self.dry_run = dry_run
+        self.commits: list[str] = []
+
+    def commit(self, subject: str, records: Sequence[Record]) -> str | None:
+        if self.dry_run or not records:
+            return None
+        sha = self.audit.append(records, commit_message(subject, records))
+        self.commits.append(sha)
+        return sha
+
+
+def load_history(audit: AuditStore, blueprint: Blueprint, now: datetime) -> ServiceHistory:
+    """The service's last day of records, plus its latest breaker event however old."""
+    records = audit.history(blueprint.name, now - HISTORY_SPAN)
+    if not any(r.event_type in BREAKER_EVENTS for r in records):
+        latest = audit.latest(blueprint.name, BREAKER_EVENTS)
+        if latest is not None:
+            records.insert(0, latest)
+    return fold_history(blueprint.name, records, blueprint.policy.safety.circuit_breaker, now)
+
+
+def carry_out(
+    plan: ServicePlan,
+    blueprint: Blueprint,
+    state: DeploymentState,
+    metrics: Metrics,
+    history: ServiceHistory,
+    ports: Ports,
+    recorder: Recorder,
+) -> tuple[tuple[StepResult, ...], tuple[str, ...]]:
+    """Perform a plan's changes and commit its records; shared by cycles and requests.
+
+    Each step's records are folded into the history before the next step is re-checked, and
+    a failure that brings the count to the threshold opens the breaker at once.
+    """
+    notes = []
+    for note in plan.notes:
+        recorder.commit(note.subject, note.records)
+        notes.append(note.subject)
+    results = []
+    for step in plan.steps:
+        result, committed = _carry_out_step(
+            step, blueprint, state, metrics, history, ports, recorder, plan.decision
+        )
+        results.append(result)
+        if committed:
+            history = _fold_in(history, committed, blueprint, ports.clock.now())
+            if history.breaker.should_open:
+                opened = breaker_opened_record(
+                    blueprint.name, blueprint, history.breaker.failures, ports.clock.now()
+                )
+                count = len(history.breaker.failures)
+                subject = f"{blueprint.name}: circuit breaker opened after {count} failures"
+                recorder.commit(subject, [opened])
+                notes.append(subject)
+                history = _fold_in(history, [opened], blueprint, ports.clock.now())
+    return tuple(results), tuple(notes)
+
+
+def _fold_in(
+    history: ServiceHistory, records: Sequence[Record], blueprint: Blueprint, now: datetime
+) -> ServiceHistory:
+    return fold_history(
+        blueprint.name, (*history.records, *records), blueprint.policy.safety.circuit_breaker, now
+    )
+
+
+def _carry_out_step(
+    step: Step,
+    blueprint: Blueprint,
+    state: DeploymentState,
+    metrics: Metrics,
+    history: ServiceHistory,
+    ports: Ports,
+    recorder: Recorder,
+    decision: Decision | None,
+) -> tuple[StepResult, tuple[Record, ...]]:
+    verdict = step.verdict
+
+    def result(
+        outcome: str, detail: str, sha: str | None = None, ids: tuple[str, ...] = ()
+    ) -> StepResult:
+        return StepResult(
+            operation=step.request.operation,
+            description=step.request.describe(),
+            classification=str(verdict.classification),
+            action=str(verdict.action),
+            outcome=outcome,
+            detail=detail,
+            commit=sha,
+            record_ids=ids,
+        )
+
+    if step.change is None:
+        outcome = {
+            VerdictAction.BLOCK: "blocked",
+            VerdictAction.DEFER: "deferred",
+            VerdictAction.REQUEST_APPROVAL: "pending",
+        }[verdict.action]
+        if step.repeated:
+            return result(f"{outcome} (already recorded)", verdict.summary), ()
+        sha = recorder.commit(step.subject, step.records)
+        return result(outcome, verdict.summary, sha, tuple(r.id for r in step.records)), _kept(
+            sha, step.records
+        )
+    if recorder.dry_run:
+        return result("would execute", step.change.describe()), ()
+
+    # Govern again at the moment of acting, with a fresh clock.
+    moment = ports.clock.now()
+    observed = observed_values(state, metrics, decision)
+    recheck = govern(step.request, blueprint, history, observed, moment)
+    if recheck.action is not VerdictAction.EXECUTE:
+        refusal = refusal_record(
+            step.request, recheck, blueprint, step.chain, note="re-checked before acting"
+        )
+        records = (*step.records, refusal)
+        sha = recorder.commit(subject_for(refusal, step.request, recheck, decision), records)
+        return result(str(refusal.outcome), recheck.summary, sha), _kept(sha, records)
+    try:
+        applied: Applied = ports.cluster.apply(step.change)
+    except ConflictError as error:
+        deferred = replace(
+            verdict,
+            action=VerdictAction.DEFER,
+            summary="the deployment changed since it was observed",
+        )
+        refusal = refusal_record(step.request, deferred, blueprint, step.chain, note=str(error))
+        records = (*step.records, refusal)
+        sha = recorder.commit(subject_for(refusal, step.request, deferred, decision), records)
+        return result("deferred", str(error), sha), _kept(sha, records)
+    except ClusterError as error:
+        failure = failed_record(
+            step.request,
+            verdict,
+            blueprint,
+            step.chain,
+            step.change,
+            str(error),
+            error.hint,
+            ports.clock.now(),
+        )
+        records = (*step.records, failure)
+        sha = recorder.commit(subject_for(failure, step.request, verdict, decision), records)
+        return result("failed", str(error), sha), _kept(sha, records)
+    due = applied.completed_at + timedelta(seconds=blueprint.scaling.stabilization_period)
+    executed = executed_record(
+        step.request, verdict, blueprint, step.chain, step.change, applied, verification_due=due
+    )
+    records = (*step.records, executed)
+    sha = recorder.commit(subject_for(executed, step.request, verdict, decision), records)
+    detail = f"{step.change.describe()}: {applied.message}"
+    return result("executed", detail, sha, tuple(r.id for r in records)), _kept(sha, records)
+
+
+def _kept(sha: str | None, records: Sequence[Record]) -> tuple[Record, ...]:
+    """The records that were committed (none in a dry run)."""
+    return tuple(records) if sha else ()
+
+
+def _reconcile_service(
+    blueprint: Blueprint,
+    state_or_error: DeploymentState | ClusterError,
+    metrics_or_error: Metrics | MetricsError,
+    ports: Ports,
+    options: CycleOptions,
+    recorder: Recorder,
+    now: datetime,
+) -> ServiceResult:
+    if isinstance(state_or_error, ClusterError):
+        return ServiceResult(service=blueprint.name, error=str(state_or_error))
+    state = state_or_error
+    notes: list[str] = []
+    if isinstance(metrics_or_error, MetricsError):
+        metrics = Metrics()
+        notes.append(f"metrics unavailable: {metrics_or_error}")
+    else:
+        metrics = metrics_or_error
+    history = load_history(ports.audit, blueprint, now)
+    stamp = state.last_change
+    stamp_recorded = (
+        stamp is None
+        or stamp.operation_id in history.operation_ids
+        or ports.audit.contains(blueprint.name, stamp.at, stamp.operation_id)
+    )
+    plan = plan_cycle(
+        blueprint,
+        state,
+        metrics,
+        history,
+        now,
+        stamp_recorded=stamp_recorded,
+        max_metrics_age=options.max_metrics_age,
+    )
+    if plan.needs_window:
+        window = ports.metrics.window(state.target, blueprint.scaling.scale_down_stabilization, now)
+        plan = plan_cycle(
+            blueprint,
+            state,
+            metrics,
+            history,
+            now,
+            window=window,
+            stamp_recorded=stamp_recorded,
+            max_metrics_age=options.max_metrics_age,
+        )
+    steps, plan_notes = carry_out(plan, blueprint, state, metrics, history, ports, recorder)
+    decision = plan.decision
+    return ServiceResult(
+        service=blueprint.name,
+        replicas=state.replicas,
+        ready=state.ready_replicas,
+        weighted=None if decision is None else decision.weighted.value,
+        decision=decision,
+        steps=steps,
+        notes=(*notes, *plan_notes),
+    )
+
+
+def run_cycle(fleet: Fleet, ports: Ports, options: CycleOptions) -> CycleReport:
+    """One reconcile cycle over the fleet (or the selected services)."""
+    fleet.require_policies()
+    now = ports.clock.now()
+    selected = [b for b in fleet.blueprints if not options.services or b.name in options.services]
+    results: list[ServiceResult] = [
+        ServiceResult(
+            service=name, error=f"blueprint does not validate: run `reconciler validate {path}`"
+        )
+        for name, path in sorted(fleet.broken.items())
+        if not options.services or name in options.services
+    ]
+    targets = [Target(namespace=b.metadata.namespace, name=b.metadata.deployment) for b in selected]
+    observed = ports.cluster.observe(targets)
+    current = ports.metrics.current(targets)
+    recorder = Recorder(ports.audit, options.dry_run)
+    for index, (blueprint, target) in enumerate(zip(selected, targets, strict=True), start=1):
+        try:
+            result = _reconcile_service(
+                blueprint,
+                observed.get(target, ClusterError(f"{target} was not observed")),
+                current.get(target, MetricsError(f"no metrics for {target}")),
+                ports,
+                options,
+                recorder,
+                now,
+            )
+        except ReconcilerError as error:
+            result = ServiceResult(service=blueprint.name, error=str(error))
+        except Exception as error:  # a bug must not stop the other services
+            detail = "".join(traceback.format_exception_only(error)).strip()
+            result = ServiceResult(service=blueprint.name, error=f"internal error: {detail}")
+        results.append(result)
+        if options.progress is not None:
+            options.progress(index, len(selected))
+    if not options.dry_run:
+        ports.audit.flush()
+    results.sort(key=lambda r: r.service)
+    return CycleReport(
+        started_at=now,
+        dry_run=options.dry_run,
+        services=tuple(results),
+        commits=tuple(recorder.commits),
+    )
+
+
+def commit_records(audit: AuditStore, subject: str, records: Sequence[Record]) -> str:
+    """Commit records outside a cycle (a breaker reset, a request)."""
+    message: CommitMessage = commit_message(subject, records)
+    sha = audit.append(records, message)
+    audit.flush()
+    return sha

@@ -1,0 +1,108 @@
+"""GitAuditStore against real repositories: commits, reading back, index and worktree."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pygit2
+import pytest
+
+from reconciler.adapters.git_audit import GitAuditStore
+from reconciler.core.errors import ConfigError
+from reconciler.core.records import EventType, Outcome, Record, commit_message
+from tests.core.helpers import NOW
+
+
+def rec(event: EventType, at_offset: float = 0, service: str = "web", rid: str = "") -> Record:
+    at = NOW + timedelta(seconds=at_offset)
+    return Record(
+        id=rid or f"x-{event}-{at_offset:g}",
+        timestamp=at,
+        event_type=event,
+        service=service,
+        blueprint_version="1.0.0",
+        outcome=Outcome.SUCCESS,
+        rationale="test",
+    )
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    pygit2.init_repository(str(tmp_path), initial_head="main")
+    return tmp_path
+
+
+def test_first_commit_in_an_empty_repository(repo: Path) -> None:
+    store = GitAuditStore(repo, name="bot", email="bot@example.invalid")
+    sha = store.append(
+        [rec(EventType.DECISION_MADE)],
+        commit_message("web: subject", [rec(EventType.DECISION_MADE)]),
+    )
+    store.flush()
+    git = pygit2.Repository(str(repo))
+    commit = git[sha]
+    assert commit.message.startswith("web: subject\n")
+    assert commit.author.name == "bot" and commit.author.time == int(NOW.timestamp())
+    assert git.head.shorthand == "main"
+    assert (repo / "audit/web/2026-02-10/153000-decision_made-x-decision_made-0.json").exists()
+    assert git.status() == {}  # the new file is in the index: nothing left unrecorded
+
+
+def test_reading_back(repo: Path) -> None:
+    store = GitAuditStore(repo)
+    for offset, event in [
+        (-90000, EventType.BREAKER_OPENED),
+        (-60, EventType.OPERATION_EXECUTED),
+        (0, EventType.DECISION_MADE),
+    ]:
+        record = rec(event, offset)
+        store.append([record], commit_message("s", [record]))
+    store.append(
+        [rec(EventType.DECISION_MADE, 5, service="api")],
+        commit_message("s", [rec(EventType.DECISION_MADE, 5, service="api")]),
+    )
+    recent = store.history("web", NOW - timedelta(hours=1))
+    assert [r.event_type for r in recent] == [EventType.OPERATION_EXECUTED, EventType.DECISION_MADE]
+    latest = store.latest("web", {EventType.BREAKER_OPENED})
+    assert latest is not None and latest.timestamp == NOW - timedelta(seconds=90000)
+    assert store.contains("web", NOW - timedelta(seconds=60), "x-operation_executed--60")
+    assert not store.contains("web", NOW, "nope")
+    assert [r.service for r in store.scan(since=NOW - timedelta(seconds=1))] == ["web", "api"]
+    assert store.services() == ["api", "web"]
+
+
+def test_staged_work_of_a_person_is_left_alone(repo: Path) -> None:
+    (repo / "notes.txt").write_text("mine")
+    git = pygit2.Repository(str(repo))
+    git.index.add("notes.txt")
+    git.index.write()
+    store = GitAuditStore(repo)
+    store.append(
+        [rec(EventType.DECISION_MADE)], commit_message("s", [rec(EventType.DECISION_MADE)])
+    )
+    store.flush()
+    status = pygit2.Repository(str(repo)).status()
+    assert status == {"notes.txt": pygit2.enums.FileStatus.INDEX_NEW}
+    head_tree = git.head.peel(pygit2.Commit).tree
+    assert "notes.txt" not in head_tree  # not swept into the audit commit
+
+
+def test_detached_head(repo: Path) -> None:
+    store = GitAuditStore(repo)
+    first = store.append(
+        [rec(EventType.DECISION_MADE)], commit_message("s", [rec(EventType.DECISION_MADE)])
+    )
+    git = pygit2.Repository(str(repo))
+    git.set_head(pygit2.Oid(hex=first))
+    store.append(
+        [rec(EventType.OPERATION_EXECUTED, 1)],
+        commit_message("s2", [rec(EventType.OPERATION_EXECUTED, 1)]),
+    )
+    assert git.head_is_detached
+    assert git.head.peel(pygit2.Commit).message.startswith("s2")
+
+
+def test_not_a_repository(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not a git repository"):
+        GitAuditStore(tmp_path / "nowhere")

@@ -1,0 +1,136 @@
+"""SimulatedCluster: the load model, readiness, faults, concurrency and persistence."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from reconciler.adapters.simulated import SimTarget, SimulatedCluster, create
+from reconciler.core.changes import Change, ChangeKind
+from reconciler.core.errors import ClusterError, ConfigError, ConflictError, MetricsError
+from reconciler.core.observation import ChangeStamp, Metrics, Target
+from tests.core.helpers import NOW
+
+FRONTEND = Target(namespace="todo-app", name="todo-frontend")
+
+
+def seed(tmp_path: Path, history: float = 600) -> SimulatedCluster:
+    targets = [
+        SimTarget(
+            namespace="todo-app",
+            name="todo-frontend",
+            replicas=2,
+            cpu_request=None,
+            memory_request=None,
+            latency_target_ms=200,
+        )
+    ]
+    return create(tmp_path / "sim.yaml", targets, clock=NOW, scenario="seed", history=history)
+
+
+def change(sim: SimulatedCluster, replicas: int, version: str | None = None) -> Change:
+    state = sim.observe([FRONTEND])[FRONTEND]
+    assert not isinstance(state, ClusterError)
+    stamp = ChangeStamp(
+        operation_id="op-1",
+        decision_id="dec-1",
+        operation="scale_within_limits",
+        service="todo-frontend",
+        at=NOW,
+        summary="scale 2→3",
+    )
+    return Change(
+        target=FRONTEND,
+        kind=ChangeKind.SCALE,
+        replicas=replicas,
+        stamp=stamp,
+        expected_version=version or state.version,
+    )
+
+
+def metrics(sim: SimulatedCluster) -> Metrics:
+    value = sim.current([FRONTEND])[FRONTEND]
+    assert isinstance(value, Metrics)
+    return value
+
+
+def test_seed_load_and_scaling_response(tmp_path: Path) -> None:
+    sim = seed(tmp_path)
+    before = metrics(sim)
+    assert before.cpu_utilization == pytest.approx(0.85)
+    assert before.memory_utilization == pytest.approx(0.70)
+    assert before.latency_p95_ms == pytest.approx(180)
+    assert before.error_rate == pytest.approx(0.005)
+    sim.apply(change(sim, 3))
+    state = sim.observe([FRONTEND])[FRONTEND]
+    assert not isinstance(state, ClusterError)
+    assert (state.replicas, state.ready_replicas) == (3, 2)  # the new pod is starting
+    assert state.last_change is not None and state.last_change.operation_id == "op-1"
+    sim.advance(45)
+    after = metrics(sim)
+    assert after.cpu_utilization == pytest.approx(0.85 * 2 / 3)
+    assert after.memory_utilization == pytest.approx(0.70 * 2 / 3)
+    assert after.latency_p95_ms is not None and after.latency_p95_ms < 180
+
+
+def test_fewer_pods_make_latency_and_errors_worse(tmp_path: Path) -> None:
+    sim = seed(tmp_path)
+    sim.set(
+        sim.get("todo-app", "todo-frontend"),
+        {"replicas": "3", "rps": "180", "base_latency": "40ms", "base_error_rate": "0.2%"},
+    )
+    three = metrics(sim)
+    sim.apply(change(sim, 2))
+    two = metrics(sim)
+    assert two.latency_p95_ms > 200 > three.latency_p95_ms  # type: ignore[operator]
+    assert two.error_rate > 0.01 > three.error_rate  # type: ignore[operator]
+
+
+def test_optimistic_concurrency(tmp_path: Path) -> None:
+    sim = seed(tmp_path)
+    stale = change(sim, 3)
+    sim.apply(change(sim, 4))
+    with pytest.raises(ConflictError, match="changed since it was observed"):
+        sim.apply(stale)
+
+
+def test_faults(tmp_path: Path) -> None:
+    sim = seed(tmp_path)
+    deployment = sim.get("todo-app", "todo-frontend")
+    sim.set(deployment, {"scale_fails": "true", "metrics_unavailable": "on"})
+    with pytest.raises(ClusterError, match="scale_fails"):
+        sim.apply(change(sim, 3))
+    assert isinstance(sim.current([FRONTEND])[FRONTEND], MetricsError)
+    sim.set(
+        deployment,
+        {"scale_fails": "false", "metrics_unavailable": "off", "pods_never_ready": "true"},
+    )
+    sim.apply(change(sim, 3))
+    sim.advance(600)
+    state = sim.observe([FRONTEND])[FRONTEND]
+    assert not isinstance(state, ClusterError) and state.ready_replicas == 2
+
+
+def test_history_window_and_persistence(tmp_path: Path) -> None:
+    sim = seed(tmp_path, history=600)
+    window = sim.window(FRONTEND, 300, NOW)
+    assert len(window) == 21 and window[-1].at == NOW
+    sim.save()
+    again = SimulatedCluster.load(tmp_path / "sim.yaml")
+    assert again.now() == NOW
+    assert metrics(again).cpu_utilization == pytest.approx(0.85)
+    assert len(again.window(FRONTEND, 300, NOW)) == 21
+
+
+def test_bad_settings_and_missing_things(tmp_path: Path) -> None:
+    sim = seed(tmp_path)
+    deployment = sim.get("todo-app", "todo-frontend")
+    with pytest.raises(ConfigError, match="unknown setting 'cpu'"):
+        sim.set(deployment, {"cpu": "1"})
+    with pytest.raises(ConfigError, match="not a percentage"):
+        sim.set(deployment, {"cpu_utilization": "lots"})
+    with pytest.raises(ConfigError, match="no simulated cluster"):
+        SimulatedCluster.load(tmp_path / "absent.yaml")
+    missing = Target(namespace="todo-app", name="ghost")
+    assert isinstance(sim.observe([missing])[missing], ClusterError)

@@ -1,0 +1,311 @@
+"""The decision engine as tables of cases, plus Hypothesis properties for its invariants."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from reconciler.core.decision import Action, Reason, decide
+from reconciler.core.observation import Sample
+from tests.core.helpers import NOW, blueprint, flat_window, metrics, seed_blueprint, state
+
+
+def test_seed_scenario_numbers() -> None:
+    decision = decide(seed_blueprint(), state(2), metrics(0.85, 0.70, 180), now=NOW)
+    assert decision.weighted.value == pytest.approx(0.815, abs=1e-12)
+    assert [round(c.contribution or 0, 3) for c in decision.weighted.components] == [
+        0.425,
+        0.21,
+        0.18,
+    ]
+    assert (decision.action, decision.current_replicas, decision.target_replicas) == (
+        Action.SCALE_UP,
+        2,
+        3,
+    )
+    assert decision.estimate == 3
+    assert decision.expected is not None
+    assert round(decision.expected.cpu_utilization or 0, 2) == 0.57
+    assert round(decision.expected.memory_utilization or 0, 2) == 0.47
+    assert decision.id.startswith("dec-20260210-153000-")
+    assert "81.5%" in decision.rationale and "80%" in decision.rationale
+    assert "latency 180ms/200ms = 90% × 0.2" in decision.rationale
+    assert {"spec.scaling.scale_up_threshold", "spec.scaling.max_replicas"} <= set(
+        decision.references
+    )
+
+
+CPU_ONLY = "    metrics:\n      - {type: cpu, weight: 1.0}\n"
+
+
+@pytest.mark.parametrize(
+    ("name", "bp_kwargs", "replicas", "ready", "m", "action", "reason", "target", "desired"),
+    [
+        (
+            "within thresholds",
+            {},
+            3,
+            3,
+            (0.60, 0.55, 150),
+            Action.NONE,
+            Reason.WITHIN_THRESHOLDS,
+            3,
+            3,
+        ),
+        (
+            "exactly at 80% does not scale",
+            {"scaling": CPU_ONLY},
+            2,
+            2,
+            (0.80, None, None),
+            Action.NONE,
+            Reason.WITHIN_THRESHOLDS,
+            2,
+            2,
+        ),
+        (
+            "just above 80% scales",
+            {"scaling": CPU_ONLY},
+            2,
+            2,
+            (0.8001, None, None),
+            Action.SCALE_UP,
+            Reason.ABOVE_THRESHOLD,
+            3,
+            3,
+        ),
+        (
+            "demo 2 at max proposes beyond",
+            {},
+            5,
+            5,
+            (0.92, 0.85, 280),
+            Action.SCALE_UP,
+            Reason.AT_MAX,
+            5,
+            6,
+        ),
+        (
+            "increment splits within and beyond",
+            {"scaling": "    scale_up_increment: 3\n"},
+            4,
+            4,
+            (0.99, 0.99, 300),
+            Action.SCALE_UP,
+            Reason.ABOVE_THRESHOLD,
+            5,
+            6,
+        ),
+        (
+            "step limited by increment",
+            {},
+            2,
+            2,
+            (1.5, 1.5, 400),
+            Action.SCALE_UP,
+            Reason.ABOVE_THRESHOLD,
+            3,
+            3,
+        ),
+        (
+            "unready pods count as idle",
+            {},
+            3,
+            2,
+            (0.85, 0.70, 180),
+            Action.NONE,
+            Reason.PODS_NOT_READY,
+            3,
+            3,
+        ),
+        (
+            "missing latency may still scale up",
+            {},
+            2,
+            2,
+            (1.2, 0.9, None),
+            Action.SCALE_UP,
+            Reason.ABOVE_THRESHOLD,
+            3,
+            3,
+        ),
+        (
+            "missing latency, undecidable",
+            {},
+            2,
+            2,
+            (0.95, 0.9, None),
+            Action.NONE,
+            Reason.METRICS_MISSING,
+            2,
+            2,
+        ),
+        (
+            "missing data never scales down",
+            {},
+            3,
+            3,
+            (0.1, 0.1, None),
+            Action.NONE,
+            Reason.METRICS_MISSING,
+            3,
+            3,
+        ),
+        ("nothing at all", {}, 3, 3, (None, None, None), Action.NONE, Reason.METRICS_MISSING, 3, 3),
+        ("at min with low load", {}, 1, 1, (0.1, 0.1, 20), Action.NONE, Reason.AT_MIN, 1, 1),
+        (
+            "above max comes back",
+            {},
+            7,
+            7,
+            (0.5, 0.5, 100),
+            Action.SCALE_DOWN,
+            Reason.ABOVE_MAX,
+            5,
+            5,
+        ),
+        (
+            "below min comes back",
+            {"scaling": "    scale_up_increment: 1\n", "extra": ""},
+            0,
+            0,
+            (None, None, None),
+            Action.SCALE_UP,
+            Reason.BELOW_MIN,
+            1,
+            1,
+        ),
+        (
+            "low load but pods not ready",
+            {},
+            3,
+            2,
+            (0.25, 0.2, 100),
+            Action.NONE,
+            Reason.PODS_NOT_READY,
+            3,
+            3,
+        ),
+    ],
+)
+def test_decision_table(
+    name, bp_kwargs, replicas, ready, m, action, reason, target, desired
+) -> None:  # type: ignore[no-untyped-def]
+    decision = decide(blueprint(**bp_kwargs), state(replicas, ready), metrics(*m), now=NOW)
+    assert (decision.action, decision.reason) == (action, reason), (name, decision.rationale)
+    assert (decision.target_replicas, decision.desired_replicas) == (target, desired), name
+    assert decision.rationale
+
+
+def test_demo_2_weighted_is_capped() -> None:
+    decision = decide(seed_blueprint(), state(5), metrics(0.92, 0.85, 280), now=NOW)
+    assert decision.weighted.value == pytest.approx(0.915)
+    assert decision.beyond_limits == 6
+    assert "latency 280ms/200ms = 100% (capped)" in decision.rationale
+
+
+def test_scale_down_needs_the_whole_window() -> None:
+    bp = seed_blueprint()
+    low = metrics(0.25, 0.20, 100)
+    first = decide(bp, state(3), low, now=NOW)
+    assert first.needs_window and first.reason is Reason.STABILIZING
+    full = decide(bp, state(3), low, now=NOW, window=flat_window(0.25, 0.20, 100))
+    assert (full.action, full.target_replicas) == (Action.SCALE_DOWN, 2)
+    assert full.weighted.value == pytest.approx(0.285)
+    assert full.expected is not None and full.expected.cpu_utilization == pytest.approx(0.375)
+    partial = decide(bp, state(3), low, now=NOW, window=flat_window(0.25, 0.20, 100, seconds=120))
+    assert partial.reason is Reason.STABILIZING and "2m of the 5m" in partial.rationale
+    spike = flat_window(0.25, 0.20, 100)
+    spike[5] = Sample(
+        at=spike[5].at, cpu_utilization=0.9, memory_utilization=0.9, latency_p95_ms=190
+    )
+    interrupted = decide(bp, state(3), low, now=NOW, window=spike)
+    assert interrupted.action is Action.NONE and interrupted.reason is Reason.STABILIZING
+    gap = [s for s in flat_window(0.25, 0.20, 100) if s.at > NOW - timedelta(seconds=200)]
+    assert decide(bp, state(3), low, now=NOW, window=gap).reason is Reason.STABILIZING
+
+
+def test_scale_down_uses_the_highest_utilization_in_the_window() -> None:
+    bp = blueprint(scaling="    scale_down_increment: 5\n")
+    window = flat_window(0.10, 0.10, 20)
+    window[3] = Sample(
+        at=window[3].at, cpu_utilization=0.39, memory_utilization=0.3, latency_p95_ms=100
+    )
+    decision = decide(bp, state(5), metrics(0.10, 0.10, 20), now=NOW, window=window)
+    # Highest W in the window is 0.5*0.39 + 0.3*0.3 + 0.2*0.5 = 0.385 → ceil(5 * 0.385 / 0.7) = 3.
+    assert (decision.action, decision.target_replicas, decision.estimate) == (
+        Action.SCALE_DOWN,
+        3,
+        3,
+    )
+
+
+def test_stale_metrics_do_nothing() -> None:
+    old = metrics(0.95, 0.95, 300, observed_at=NOW - timedelta(minutes=10))
+    decision = decide(seed_blueprint(), state(2), old, now=NOW)
+    assert (decision.action, decision.reason) == (Action.NONE, Reason.METRICS_STALE)
+
+
+def test_recently_failed_target_is_not_repeated() -> None:
+    decision = decide(
+        seed_blueprint(),
+        state(2),
+        metrics(0.85, 0.70, 180),
+        now=NOW,
+        avoid={3: "rolled back at 15:20"},
+    )
+    assert decision.reason is Reason.RECENTLY_FAILED and decision.target_replicas == 2
+
+
+# --- properties ------------------------------------------------------------------------------
+
+_util = st.one_of(st.none(), st.floats(0, 2, allow_nan=False))
+_latency = st.one_of(st.none(), st.floats(0, 2000, allow_nan=False))
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    low=st.integers(1, 5),
+    span=st.integers(0, 10),
+    replicas=st.integers(0, 20),
+    ready_missing=st.integers(0, 3),
+    cpu=_util,
+    memory=_util,
+    latency=_latency,
+    up_step=st.integers(1, 4),
+    down_step=st.integers(1, 4),
+    below=st.booleans(),
+)
+def test_decision_invariants(
+    low, span, replicas, ready_missing, cpu, memory, latency, up_step, down_step, below
+) -> None:  # type: ignore[no-untyped-def]
+    bounded = blueprint(
+        scaling=f"    scale_up_increment: {up_step}\n    scale_down_increment: {down_step}\n"
+    )
+    bounded = replace(
+        bounded, scaling=replace(bounded.scaling, min_replicas=low, max_replicas=low + span)
+    )
+    ready = max(0, replicas - ready_missing)
+    m = metrics(cpu, memory, latency)
+    window = flat_window(cpu or 0, memory or 0, latency or 0) if below else None
+    decision = decide(bounded, state(replicas, ready), m, now=NOW, window=window)
+    lo, hi = bounded.scaling.min_replicas, bounded.scaling.max_replicas
+    # 1. What is set now always lies within [min, max].
+    if decision.changes:
+        assert lo <= decision.target_replicas <= hi
+    # 2. Inside the thresholds (and inside the bounds), nothing moves.
+    w = decision.weighted.value
+    up, down = bounded.scaling.scale_up_threshold, bounded.scaling.scale_down_threshold
+    if lo <= replicas <= hi and w is not None and down <= w <= up:
+        assert not decision.changes and decision.beyond_limits is None
+    # 3. Missing data never scales down (inside the bounds).
+    if lo <= replicas <= hi and None in (cpu, memory, latency):
+        assert decision.target_replicas >= replicas
+    # 4. Steps respect the increments, unless the deployment is brought back within bounds.
+    if lo <= replicas <= hi:
+        assert decision.target_replicas - replicas <= up_step
+        assert replicas - decision.target_replicas <= down_step

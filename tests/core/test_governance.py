@@ -1,0 +1,262 @@
+"""Classification, safety checks and verdicts, as tables."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from reconciler.core.blueprint import Tier
+from reconciler.core.governance import (
+    OperationRequest,
+    Origin,
+    VerdictAction,
+    check_safety,
+    classify,
+    condition_values,
+    govern,
+)
+from reconciler.core.history import fold_history
+from reconciler.core.ids import make_id
+from reconciler.core.records import EventType, Outcome, Record
+from tests.core.helpers import NOW, blueprint, seed_blueprint
+
+GOV = """governance:
+  agent_authority:
+    allowed_operations:
+      - operation: restart_failed_pods
+        condition: restart_count > 0
+      - operation: adjust_resources_within_10_percent
+        autonomous: false
+    requires_approval:
+      - operation: change_health_checks
+        condition: hour_utc < 9
+    forbidden_operations:
+      - operation: scale_beyond_limits
+        condition: target_replicas > 20
+"""
+
+
+def request(
+    operation: str, target: int | None = None, current: int | None = 2, **kw: object
+) -> OperationRequest:
+    return OperationRequest(
+        operation=operation,
+        service="web",
+        origin=kw.pop("origin", Origin.REQUEST),  # type: ignore[arg-type]
+        current_replicas=current if target is not None else None,
+        target_replicas=target,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def tier(bp, req: OperationRequest, **observed: float | None) -> Tier:  # type: ignore[no-untyped-def]
+    return classify(req, bp, condition_values(req, bp, observed, NOW)).tier
+
+
+@pytest.mark.parametrize(
+    ("name", "req", "observed", "expected"),
+    [
+        ("allowed within bounds", request("scale_within_limits", 3), {}, Tier.ALLOWED),
+        ("global forbid wins", request("delete_deployment"), {}, Tier.FORBIDDEN),
+        ("unknown operation", request("launch_rockets"), {}, Tier.FORBIDDEN),
+        ("known but unlisted", request("modify_security_context"), {}, Tier.FORBIDDEN),
+        ("own rollback allowed by default", request("rollback_own_change"), {}, Tier.ALLOWED),
+        (
+            "allowed condition holds",
+            request("restart_failed_pods"),
+            {"restart_count": 2},
+            Tier.ALLOWED,
+        ),
+        (
+            "allowed condition fails: approval",
+            request("restart_failed_pods"),
+            {"restart_count": 0},
+            Tier.RESTRICTED,
+        ),
+        (
+            "allowed condition unknown: approval",
+            request("restart_failed_pods"),
+            {},
+            Tier.RESTRICTED,
+        ),
+        (
+            "autonomous false: approval",
+            request("adjust_resources_within_10_percent"),
+            {},
+            Tier.RESTRICTED,
+        ),
+        ("conditional forbid applies", request("scale_beyond_limits", 25), {}, Tier.FORBIDDEN),
+        (
+            "conditional forbid does not apply",
+            request("scale_beyond_limits", 7),
+            {},
+            Tier.RESTRICTED,
+        ),
+        (
+            "restricted only before 9:00 UTC; after it falls back to the global restriction",
+            request("change_health_checks"),
+            {},
+            Tier.RESTRICTED,
+        ),
+    ],
+)
+def test_classification(
+    name: str, req: OperationRequest, observed: dict[str, float], expected: Tier
+) -> None:
+    assert tier(blueprint(governance=GOV), req, **observed) is expected, name
+
+
+def test_a_forbidding_rule_with_unknown_inputs_still_forbids() -> None:
+    bp = blueprint(
+        governance="governance:\n  agent_authority:\n    forbidden_operations:\n"
+        "      - operation: restart_failed_pods\n        condition: error_rate > 50%\n"
+    )
+    assert tier(bp, request("restart_failed_pods")) is Tier.FORBIDDEN
+    assert tier(bp, request("restart_failed_pods"), error_rate=0.01) is Tier.ALLOWED
+
+
+def test_classification_explains_with_values() -> None:
+    bp = seed_blueprint()
+    req = request("scale_within_limits", 3)
+    result = classify(req, bp, condition_values(req, bp, {}, NOW))
+    assert "(3 >= 1 AND 3 <= 5) holds" in result.rationale
+    assert result.references == (
+        "governance.agent_authority.allowed_operations[0]",
+        "global:governance.agent_authority.allowed_operations[0]",
+    )
+
+
+def _executed(at_seconds_ago: float, operation: str = "scale_within_limits") -> Record:
+    at = NOW - timedelta(seconds=at_seconds_ago)
+    return Record(
+        id=make_id("op", at, "web", at_seconds_ago),
+        timestamp=at,
+        event_type=EventType.OPERATION_EXECUTED,
+        service="web",
+        blueprint_version="1.0.0",
+        outcome=Outcome.SUCCESS,
+        rationale="",
+        operation=operation,
+    )
+
+
+def _failed(at_seconds_ago: float) -> Record:
+    at = NOW - timedelta(seconds=at_seconds_ago)
+    return Record(
+        id=make_id("op", at, "fail", at_seconds_ago),
+        timestamp=at,
+        event_type=EventType.OPERATION_FAILED,
+        service="web",
+        blueprint_version="1.0.0",
+        outcome=Outcome.FAILURE,
+        rationale="boom",
+    )
+
+
+def history(*records: Record):  # type: ignore[no-untyped-def]
+    bp = seed_blueprint()
+    return fold_history("web", records, bp.policy.safety.circuit_breaker, NOW)
+
+
+@pytest.mark.parametrize(
+    ("seconds_ago", "ok"), [(30, False), (59.9, False), (60, True), (61, True)]
+)
+def test_cooldown_boundary(seconds_ago: float, ok: bool) -> None:
+    checks = {
+        c.name: c
+        for c in check_safety(
+            request("scale_within_limits", 3),
+            seed_blueprint(),
+            history(_executed(seconds_ago)),
+            NOW,
+        )
+    }
+    assert checks["cooldown"].ok is ok
+
+
+def test_rate_limits_slide_and_exclude_rollbacks() -> None:
+    records = [_executed(3500 - 100 * i) for i in range(10)] + [
+        _executed(50, "rollback_own_change")
+    ]
+    checks = {
+        c.name: c
+        for c in check_safety(
+            request("scale_within_limits", 3), seed_blueprint(), history(*records), NOW
+        )
+    }
+    assert not checks["rate_limit_hourly"].ok
+    assert checks["rate_limit_hourly"].detail == "10/10 changes in the last 1h"
+    assert checks["rate_limit_daily"].ok
+
+
+def test_verdict_lists_every_reason() -> None:
+    records = [_executed(3500 - 300 * i) for i in range(9)] + [_executed(30)]
+    records += [_failed(200), _failed(150), _failed(100)]
+    hist = history(*records)
+    assert hist.breaker.should_open
+    from dataclasses import replace
+
+    from reconciler.core.history import BreakerPhase, BreakerState
+
+    hist = replace(hist, breaker=BreakerState(phase=BreakerPhase.OPEN, opened_at=NOW))
+    verdict = govern(request("scale_within_limits", 3), seed_blueprint(), hist, {}, NOW)
+    assert verdict.action is VerdictAction.BLOCK
+    joined = " | ".join(verdict.reasons)
+    assert "cooldown" in joined and "10/10 changes" in joined and "circuit breaker open" in joined
+
+
+def test_defer_has_a_retry_time() -> None:
+    verdict = govern(
+        request("scale_within_limits", 3), seed_blueprint(), history(_executed(20)), {}, NOW
+    )
+    assert verdict.action is VerdictAction.DEFER
+    assert verdict.retry_at == NOW + timedelta(seconds=40)
+
+
+def test_restricted_requests_approval_even_in_cooldown() -> None:
+    verdict = govern(
+        request("scale_within_limits", 7), seed_blueprint(), history(_executed(20)), {}, NOW
+    )
+    assert (
+        verdict.classification is Tier.FORBIDDEN or verdict.action is VerdictAction.REQUEST_APPROVAL
+    )
+    beyond = govern(
+        request("scale_beyond_limits", 7), seed_blueprint(), history(_executed(20)), {}, NOW
+    )
+    assert beyond.action is VerdictAction.REQUEST_APPROVAL
+    assert beyond.approvers == ("devops-team",)
+    assert any("safety is checked again" in r for r in beyond.reasons)
+
+
+def test_own_rollback_is_exempt_from_safety() -> None:
+    from dataclasses import replace
+
+    from reconciler.core.history import BreakerPhase, BreakerState
+
+    hist = replace(
+        history(_executed(5)), breaker=BreakerState(phase=BreakerPhase.OPEN, opened_at=NOW)
+    )
+    verdict = govern(
+        request("rollback_own_change", origin=Origin.ROLLBACK), seed_blueprint(), hist, {}, NOW
+    )
+    assert verdict.action is VerdictAction.EXECUTE
+
+
+def test_forbidden_alternatives_are_classified() -> None:
+    verdict = govern(request("delete_deployment"), seed_blueprint(), history(), {}, NOW)
+    assert verdict.action is VerdictAction.BLOCK
+    assert [(a.operation, a.tier) for a in verdict.alternatives] == [
+        ("scale_beyond_limits", Tier.RESTRICTED),
+        ("restart_failed_pods", Tier.ALLOWED),
+        ("rollback_deployment", Tier.ALLOWED),
+    ]
+
+
+def test_allowed_but_not_executable_is_blocked() -> None:
+    bp = blueprint(
+        governance="governance:\n  agent_authority:\n    allowed_operations: [view_logs]\n"
+    )
+    verdict = govern(request("view_logs"), bp, history(), {}, NOW)
+    assert verdict.action is VerdictAction.BLOCK
+    assert "cannot carry out view_logs" in verdict.reasons[-1]

@@ -1,0 +1,81 @@
+"""Folding audit records into safety state: breaker windows, successes, resets, half-open."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+from reconciler.core.history import BreakerPhase, fold_history
+from reconciler.core.ids import make_id
+from reconciler.core.records import EventType, Outcome, Record
+from tests.core.helpers import NOW, seed_blueprint
+
+
+def record(event: EventType, seconds_ago: float, operation: str = "scale_within_limits") -> Record:
+    at = NOW - timedelta(seconds=seconds_ago)
+    return Record(
+        id=make_id("x", at, event, seconds_ago),
+        timestamp=at,
+        event_type=event,
+        service="web",
+        blueprint_version="1.0.0",
+        outcome=Outcome.FAILURE,
+        rationale=str(event),
+        operation=operation,
+    )
+
+
+SETTINGS = seed_blueprint().policy.safety.circuit_breaker
+F, OK = EventType.OPERATION_FAILED, EventType.VERIFICATION_PASSED
+
+
+def fold(*records: Record, settings=SETTINGS):  # type: ignore[no-untyped-def]
+    return fold_history("web", records, settings, NOW)
+
+
+def test_three_failures_within_five_minutes_open() -> None:
+    assert fold(record(F, 200), record(F, 100), record(F, 10)).breaker.should_open
+
+
+def test_failures_spread_beyond_the_window_do_not() -> None:
+    assert not fold(record(F, 700), record(F, 350), record(F, 10)).breaker.should_open
+
+
+def test_any_success_clears_the_count() -> None:
+    folded = fold(record(F, 200), record(F, 150), record(OK, 120), record(F, 10))
+    assert not folded.breaker.should_open
+    assert len(folded.breaker.failures) == 1
+
+
+def test_verification_and_rollback_failures_count() -> None:
+    folded = fold(
+        record(EventType.VERIFICATION_FAILED, 200),
+        record(EventType.ROLLBACK_FAILED, 100),
+        record(EventType.ROLLBACK_VERIFICATION_FAILED, 10),
+    )
+    assert folded.breaker.should_open
+
+
+def test_open_until_reset() -> None:
+    opened = fold(
+        record(F, 300), record(F, 200), record(F, 100), record(EventType.BREAKER_OPENED, 99)
+    )
+    assert opened.breaker.phase is BreakerPhase.OPEN and not opened.breaker.should_open
+    reset = fold(*opened.records, record(EventType.BREAKER_RESET, 10))
+    assert reset.breaker.phase is BreakerPhase.CLOSED and reset.breaker.failures == ()
+
+
+def test_half_open_after_timeout_when_manual_reset_is_off() -> None:
+    automatic = replace(SETTINGS, manual_reset_required=False, reset_timeout=3600)
+    records = (record(EventType.BREAKER_OPENED, 4000),)
+    assert fold(*records, settings=automatic).breaker.phase is BreakerPhase.HALF_OPEN
+    assert fold(*records).breaker.phase is BreakerPhase.OPEN  # manual reset required (default)
+
+
+def test_cooldown_and_rate_counting() -> None:
+    folded = fold(
+        record(EventType.OPERATION_EXECUTED, 500),
+        record(EventType.ROLLBACK_EXECUTED, 100, operation="rollback_own_change"),
+    )
+    assert folded.last_change_at == NOW - timedelta(seconds=100)
+    assert len(folded.counted_changes) == 1

@@ -1,0 +1,256 @@
+"""Seed demos 1, 3 and 5, cooldown, rate limit and breaker, end to end through the CLI."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.scenarios.conftest import Scenario
+
+
+def test_seed_demo_1_to_the_number(scenario: Scenario) -> None:
+    scenario.cli("sim", "init", "--scenario", "seed", "--history", "10m")
+    report = scenario.json("run")
+    frontend = next(s for s in report["services"] if s["service"] == "todo-frontend")
+    assert frontend["weighted_utilization"] == pytest.approx(0.815, abs=1e-9)
+    assert frontend["decision"]["action"] == "scale_up"
+    assert (frontend["decision"]["current_replicas"], frontend["decision"]["target_replicas"]) == (
+        2,
+        3,
+    )
+    assert [step["outcome"] for step in frontend["steps"]] == ["executed"]
+
+    decision = scenario.records("todo-frontend", "decision_made")[0]
+    details = decision["details"]
+    assert details["weighted_utilization"] == pytest.approx(0.815, abs=1e-6)
+    assert details["expected_outcome"] == {
+        "replicas": 3,
+        "expected_cpu_utilization": 0.57,
+        "expected_memory_utilization": 0.47,
+    }
+    assert "spec.scaling.scale_up_threshold" in details["blueprint_references"]
+
+    verdict = scenario.records("todo-frontend", "governance_checked")[0]
+    assert verdict["classification"] == "allowed"
+    assert verdict["outcome"] == "execute"
+    assert verdict["rationale"].startswith("Target replicas (3) within blueprint limits (1-5)")
+    seed_rule = next(
+        rule
+        for rule in verdict["details"]["rules"]
+        if rule["reference"] == "governance.agent_authority.allowed_operations[0]"
+    )
+    assert seed_rule["evaluated"] == "3 >= 1 AND 3 <= 5"
+    assert seed_rule["result"] is True
+    assert verdict["details"]["safety_checks"]["circuit_breaker"]["ok"] is True
+
+    operation = scenario.records("todo-frontend", "operation_executed")[0]
+    assert operation["outcome"] == "success"
+    assert operation["details"]["pre_operation_state"]["replicas"] == 2
+    assert operation["details"]["post_operation_state"]["replicas"] == 3
+    # The three records share one chain of ids.
+    assert operation["links"]["decision"] == decision["id"] == verdict["links"]["decision"]
+
+    commit = scenario.commits()[0]
+    assert (
+        commit.message.splitlines()[0] == "todo-frontend: scale 2→3 (allowed): weighted 81.5% > 80%"
+    )
+    trailers = dict(commit.message_trailers)
+    assert trailers["Reconciler-Event"] == "operation_executed"
+    assert trailers["Reconciler-Service"] == "todo-frontend"
+    assert trailers["Reconciler-Decision"] == decision["id"]
+    assert trailers["Reconciler-Classification"] == "allowed"
+    assert trailers["Reconciler-Outcome"] == "success"
+    assert trailers["Reconciler-Blueprint-Version"] == "1.0.0"
+    assert commit.author.name == "reconciler"
+    assert commit.author.time == 1770737400  # the virtual clock: 2026-02-10T15:30:00Z
+
+    # The cluster really changed, and nothing is left uncommitted.
+    sim = scenario.json("sim", "show")
+    frontend_sim = next(d for d in sim["deployments"] if d["name"] == "todo-frontend")  # type: ignore[index]
+    assert frontend_sim["replicas"] == 3
+    assert not [p for p in scenario.repo.status() if p.startswith("audit/")]
+
+
+def test_no_op_decisions_are_shown_not_committed(scenario: Scenario) -> None:
+    scenario.cli("sim", "init")
+    before = len(scenario.commits())
+    result = scenario.cli("run")
+    assert "none (within thresholds)" in result.output
+    assert len(scenario.commits()) == before
+    assert scenario.records() == []
+
+
+def test_dry_run_changes_and_records_nothing(scenario: Scenario) -> None:
+    scenario.cli("sim", "init", "--scenario", "seed")
+    before = len(scenario.commits())
+    result = scenario.cli("run", "--dry-run")
+    assert "would execute" in result.output
+    assert len(scenario.commits()) == before
+    assert scenario.json("plan")["dry_run"] is True  # type: ignore[index]
+    sim = scenario.json("sim", "show")
+    assert next(d for d in sim["deployments"] if d["name"] == "todo-frontend")["replicas"] == 2  # type: ignore[index]
+
+
+def test_seed_demo_3_forbidden_request_is_refused(scenario: Scenario) -> None:
+    scenario.cli("sim", "init")
+    result = scenario.cli(
+        "request",
+        "todo-frontend",
+        "delete_deployment",
+        "--reason",
+        "cleanup",
+        "--by",
+        "alice",
+        expect=1,
+    )
+    assert "forbidden, block → blocked" in result.output
+    assert "complete outage" in result.output
+    assert "scale_beyond_limits to 0 replicas [restricted]" in result.output
+    assert "restart_failed_pods [allowed]" in result.output
+    blocked = scenario.records("todo-frontend", "operation_blocked")[0]
+    assert blocked["classification"] == "forbidden"
+    assert blocked["outcome"] == "blocked"
+    assert blocked["details"]["execution_prevented"] is True
+    assert {a["operation"]: a["classification"] for a in blocked["details"]["alternatives"]} == {
+        "scale_beyond_limits": "restricted",
+        "restart_failed_pods": "allowed",
+        "rollback_deployment": "allowed",
+    }
+    requested = scenario.records("todo-frontend", "operation_requested")[0]
+    assert requested["details"]["requested_by"] == "alice"
+    assert scenario.subjects()[0].startswith("todo-frontend: blocked delete_deployment (forbidden)")
+    # The cluster is untouched.
+    sim = scenario.json("sim", "show")
+    frontend = next(d for d in sim["deployments"] if d["name"] == "todo-frontend")  # type: ignore[index]
+    assert frontend["version"] == 2 and frontend["replicas"] == 2
+
+
+def test_unknown_operation_is_forbidden(scenario: Scenario) -> None:
+    scenario.cli("sim", "init")
+    result = scenario.cli("request", "todo-backend", "reboot_the_world", expect=1)
+    assert "unknown operations are forbidden" in result.output
+
+
+def test_request_needing_approval_is_recorded_pending(scenario: Scenario) -> None:
+    scenario.cli("sim", "init")
+    result = scenario.cli(
+        "request", "todo-frontend", "scale", "--replicas", "7", "--reason", "launch"
+    )
+    assert "scale 2→7: restricted, request approval → pending" in result.output
+    pending = scenario.records("todo-frontend", "approval_requested")[0]
+    assert pending["operation"] == "scale_beyond_limits"
+    assert pending["details"]["approvers"] == ["devops-team"]
+
+
+def test_seed_demo_5_services_are_independent(scenario: Scenario) -> None:
+    scenario.write_blueprint("broken-svc", "metadata:\n  name: broken-svc\n  version: 1\n")
+    scenario.cli("sim", "init", "--scenario", "seed")
+    report = scenario.json("run", expect=1)  # the broken blueprint makes the run report failure
+    by_name = {s["service"]: s for s in report["services"]}  # type: ignore[index]
+    assert by_name["todo-frontend"]["steps"][0]["outcome"] == "executed"
+    assert by_name["todo-backend"]["decision"]["action"] == "no_action"
+    assert by_name["todo-backend"]["steps"] == []
+    assert "blueprint does not validate" in by_name["broken-svc"]["error"]
+    # Cooldown is per service: the backend can act right away while the frontend waits.
+    scenario.cli(
+        "sim", "advance", "50s"
+    )  # the frontend's new pod is ready; its cooldown is not over
+    scenario.cli("sim", "set", "todo-backend", "cpu_utilization=95%", "memory_utilization=95%")
+    scenario.cli("sim", "set", "todo-frontend", "cpu_utilization=99%", "memory_utilization=99%")
+    again = {s["service"]: s for s in scenario.json("run", expect=1)["services"]}  # type: ignore[index]
+    assert again["todo-backend"]["steps"][0]["outcome"] == "executed"
+    assert again["todo-frontend"]["steps"][0]["outcome"] == "deferred"
+    assert "cooldown 1m (10s left)" in again["todo-frontend"]["steps"][0]["detail"]
+    # Breakers are per service too.
+    status = {s["service"]: s for s in scenario.json("breaker", "status")}  # type: ignore[union-attr]
+    assert status["todo-frontend"]["phase"] == status["todo-backend"]["phase"] == "closed"
+
+
+def test_cooldown_defers_until_it_has_elapsed(scenario: Scenario) -> None:
+    scenario.cli("sim", "init")
+    scenario.cli("request", "todo-frontend", "scale", "--replicas", "3")
+    deferred = scenario.cli("request", "todo-frontend", "scale", "--replicas", "4", expect=1)
+    assert "deferred" in deferred.output
+    assert "last change 0s ago, cooldown 1m (1m left)" in deferred.output
+    record = scenario.records("todo-frontend", "operation_deferred")[0]
+    assert record["details"]["retry_at"] == "2026-02-10T15:31:00Z"
+    scenario.cli("sim", "advance", "59s")
+    scenario.cli("request", "todo-frontend", "scale", "--replicas", "4", expect=1)
+    scenario.cli("sim", "advance", "1s")  # exactly the cooldown: allowed (elapsed >= cooldown)
+    assert (
+        "→ executed" in scenario.cli("request", "todo-frontend", "scale", "--replicas", "4").output
+    )
+
+
+def test_hourly_rate_limit(scenario: Scenario) -> None:
+    scenario.cli("sim", "init")
+    for index in range(10):
+        replicas = "3" if index % 2 == 0 else "2"
+        scenario.cli("request", "todo-frontend", "scale", "--replicas", replicas)
+        scenario.cli("sim", "advance", "61s")
+    result = scenario.cli("request", "todo-frontend", "scale", "--replicas", "4", expect=1)
+    assert "10/10 changes in the last 1h" in result.output
+    deferred = scenario.records("todo-frontend", "operation_deferred")[-1]
+    assert deferred["details"]["retry_at"] == "2026-02-10T16:30:00Z"
+    # A sliding window: once the first change is an hour old, there is room again.
+    scenario.cli("sim", "advance", "50m")
+    assert (
+        "→ executed" in scenario.cli("request", "todo-frontend", "scale", "--replicas", "4").output
+    )
+
+
+def test_breaker_opens_after_three_failures_and_needs_a_recorded_reset(scenario: Scenario) -> None:
+    scenario.cli("sim", "init", "--scenario", "seed")
+    scenario.cli("sim", "set", "todo-frontend", "scale_fails=true")
+    for _ in range(3):
+        outcome = scenario.json("run", "-s", "todo-frontend", expect=1)
+        assert outcome["services"][0]["steps"][0]["outcome"] == "failed"  # type: ignore[index]
+        scenario.cli("sim", "advance", "60s")
+    assert scenario.subjects()[0] == "todo-frontend: circuit breaker opened after 3 failures"
+    opened = scenario.records("todo-frontend", "breaker_opened")[0]
+    assert len(opened["details"]["failures"]) == 3
+
+    scenario.cli("sim", "set", "todo-frontend", "scale_fails=false")
+    blocked = scenario.json("run", "-s", "todo-frontend")["services"][0]["steps"][0]  # type: ignore[index]
+    assert blocked["outcome"] == "blocked"
+    assert "circuit breaker open" in blocked["detail"]
+    # Identical refusals are not recorded again within the hour.
+    scenario.cli("sim", "advance", "60s")
+    repeat = scenario.json("run", "-s", "todo-frontend")["services"][0]["steps"][0]  # type: ignore[index]
+    assert repeat["outcome"] == "blocked (already recorded)"
+    assert len(scenario.records("todo-frontend", "operation_blocked")) == 1
+
+    reset = scenario.cli(
+        "breaker", "reset", "todo-frontend", "--reason", "quota raised", "--by", "alice"
+    )
+    assert "circuit breaker reset by alice" in reset.output
+    assert scenario.subjects()[0] == "todo-frontend: circuit breaker reset by alice: quota raised"
+    after = scenario.json("run", "-s", "todo-frontend")["services"][0]["steps"][0]  # type: ignore[index]
+    assert after["outcome"] == "executed"
+
+
+def test_breaker_counts_only_failures_within_the_window(scenario: Scenario) -> None:
+    scenario.cli("sim", "init", "--scenario", "seed")
+    scenario.cli("sim", "set", "todo-frontend", "scale_fails=true")
+    for _ in range(3):
+        scenario.cli("run", "-s", "todo-frontend", expect=1)
+        scenario.cli("sim", "advance", "3m")  # 3 failures spread over 6 minutes
+    assert scenario.records("todo-frontend", "breaker_opened") == []
+    assert scenario.json("breaker", "status")[1]["phase"] == "closed"  # type: ignore[index]
+
+
+def test_status_and_explain(scenario: Scenario) -> None:
+    scenario.cli("sim", "init", "--scenario", "seed", "--history", "10m")
+    scenario.cli("run")
+    status = scenario.cli("status").output
+    assert "todo-frontend" in status and "scale_within_limits at 02-10 15:30Z" in status
+    decision = scenario.records("todo-frontend", "decision_made")[0]["id"]
+    explained = scenario.cli("explain", decision).output
+    for line in (
+        "decision_made",
+        "governance_checked",
+        "operation_executed",
+        "3 >= 1 AND 3 <= 5 → True",
+    ):
+        assert line in explained
+    missing = scenario.cli("explain", "dec-nope", expect=3)
+    assert "no audit record has the id" in missing.output
