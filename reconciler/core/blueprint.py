@@ -9,7 +9,7 @@ by `reconciler.core.loading`.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from reconciler.core.catalogue import Alternative, Operation
@@ -155,6 +155,8 @@ class Scaling:
     scale_down_stabilization: float
     stabilization_period: float
     metrics: tuple[MetricWeight, ...]
+    #: exclusive (refuse when another controller owns replicas) or adjust_hpa.
+    coexistence: str = "exclusive"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -209,6 +211,8 @@ class Blueprint:
     reliability: Reliability
     policy: Policy
     cost: Cost
+    #: PromQL templates by metric (latency_p95, error_rate); empty means the defaults.
+    queries: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def name(self) -> str:

@@ -35,11 +35,18 @@ class Change:
     memory_request: int | None = None
     #: For a rollback: the revision to return to (None means the previous one).
     to_revision: int | None = None
+    #: For a scale under `coexistence: adjust_hpa`: the HorizontalPodAutoscaler whose
+    #: minReplicas is set (maxReplicas is raised too if it is lower) instead of replicas.
+    hpa: str | None = None
 
     def describe(self) -> str:
         """What `kubectl` would have been asked, for people reading the audit trail."""
         where = f"deployment {self.target}"
         match self.kind:
+            case ChangeKind.SCALE if self.hpa:
+                return (
+                    f"set minReplicas of hpa {self.target.namespace}/{self.hpa} to {self.replicas}"
+                )
             case ChangeKind.SCALE:
                 return f"scale {where} to {self.replicas} replicas"
             case ChangeKind.RESOURCES:

@@ -606,6 +606,7 @@ def _scaling(ctx: _Context, raw: Mapping[str, Any]) -> Scaling:
         ),
         stabilization_period=units.parse_duration(_value(raw, "spec.scaling.stabilization_period")),
         metrics=metrics,
+        coexistence=_value(raw, "spec.scaling.coexistence"),
     )
     _check_scaling(ctx, scaling)
     return scaling
@@ -703,6 +704,7 @@ def _assemble(
         reliability=reliability,
         policy=policy,
         cost=_cost(ctx, raw),
+        queries=dict(_get(raw, "spec.observability.queries") or {}),
     )
 
 

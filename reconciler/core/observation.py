@@ -78,7 +78,8 @@ class DeploymentState:
     #: Opaque token for optimistic concurrency: a change is applied only if it still matches.
     version: str = ""
     last_change: ChangeStamp | None = None
-    #: Other controllers that manage this deployment's replicas (HPA, Argo CD, Flux).
+    #: Other controllers that manage this deployment's replicas, as `kind/name`:
+    #: `hpa/web`, `argocd/shop-web`, `flux/apps`. Empty when the reconciler is alone.
     controllers: tuple[str, ...] = ()
     observed_at: datetime | None = None
 

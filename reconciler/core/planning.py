@@ -124,6 +124,34 @@ def _change_for(
     )
 
 
+def _coexistence(
+    blueprint: Blueprint, state: DeploymentState, request: OperationRequest
+) -> tuple[str | None, str | None]:
+    """Who else manages the replicas, and what that means for a scale: (hpa to adjust, refusal).
+
+    Two controllers writing one field fight forever, so the reconciler never writes replicas
+    that another controller owns. With `coexistence: adjust_hpa` it scales through the HPA
+    instead; Argo CD or Flux owning the replicas is always a refusal.
+    """
+    if request.target_replicas is None or not state.controllers:
+        return None, None
+    hpas = [c.split("/", 1)[1] for c in state.controllers if c.startswith("hpa/")]
+    others = [c for c in state.controllers if not c.startswith("hpa/")]
+    owners = ", ".join(state.controllers)
+    if others:
+        return None, (
+            f"the replicas of {state.target} are managed by {owners}; the reconciler does not "
+            "fight another controller. Remove spec.replicas from the GitOps manifest (or ignore "
+            "its differences) to let the reconciler scale"
+        )
+    if blueprint.scaling.coexistence == "adjust_hpa" and len(hpas) == 1:
+        return hpas[0], None
+    return None, (
+        f"the replicas of {state.target} are managed by {owners}; set "
+        "spec.scaling.coexistence: adjust_hpa to scale through the HPA's minReplicas"
+    )
+
+
 def _repeated(
     history: ServiceHistory,
     request: OperationRequest,
@@ -158,12 +186,20 @@ def _step(
     decision: Decision | None,
 ) -> Step:
     verdict = govern(request, blueprint, history, observed, now)
+    hpa, conflict = _coexistence(blueprint, state, request)
+    if conflict and verdict.action is VerdictAction.EXECUTE:
+        verdict = replace(
+            verdict,
+            action=VerdictAction.BLOCK,
+            reasons=(*verdict.reasons, conflict),
+            summary=conflict,
+        )
     chain = Chain(decision=lead.id, governance=verdict.id, operation=operation_id(request, now))
     records: list[Record] = [verdict_record(verdict, request, blueprint, chain)]
     change = None
     outcome: Record | None = None
     if verdict.action is VerdictAction.EXECUTE:
-        change = _change_for(request, state, chain, now)
+        change = replace(_change_for(request, state, chain, now), hpa=hpa)
     elif verdict.action is VerdictAction.REQUEST_APPROVAL:
         outcome = pending_record(request, verdict, blueprint, chain)
     else:
