@@ -14,8 +14,7 @@ $(STAMP): pyproject.toml
 
 ## demo: run the seed scenario on the embedded defaults, in a scratch clone
 demo: $(STAMP)
-	$(BIN)/reconciler validate
-	$(BIN)/reconciler policy todo-frontend
+	$(BIN)/reconciler demo
 
 ## test: lint, type-check, check the import layers, then run the test suite
 test: lint typecheck layers pytest

@@ -67,6 +67,10 @@ def _parse_ts(text: str | datetime) -> datetime:
     return datetime.fromisoformat(str(text).replace("Z", "+00:00"))
 
 
+#: A crash-looping pod restarts this often (a simplified CrashLoopBackOff).
+CRASH_PERIOD = 30.0
+
+
 @dataclass
 class SimPod:
     name: str
@@ -75,9 +79,16 @@ class SimPod:
     restarts: int = 0
     crashing: bool = False
     revision: int = 1
+    #: When the pod started crash-looping; its restart count grows from then on.
+    crash_since: datetime | None = None
 
     def ready(self, now: datetime) -> bool:
         return not self.crashing and self.ready_at is not None and self.ready_at <= now
+
+    def restart_count(self, now: datetime) -> int:
+        if not self.crashing or self.crash_since is None:
+            return self.restarts
+        return self.restarts + int((now - self.crash_since).total_seconds() // CRASH_PERIOD)
 
 
 @dataclass
@@ -109,6 +120,11 @@ class SimDeployment:
     pod_counter: int = 0
 
     @property
+    def bad(self) -> bool:
+        """Whether the current revision's pods crash (a broken release)."""
+        return bool(self.revisions.get(self.revision, {}).get("bad", False))
+
+    @property
     def target(self) -> Target:
         return Target(namespace=self.namespace, name=self.name)
 
@@ -138,6 +154,7 @@ class SimDeployment:
 
     def add_pods(self, count: int, now: datetime) -> None:
         never = self.faults.get("pods_never_ready", False)
+        bad = self.bad
         for _ in range(count):
             self.pod_counter += 1
             ready_at = None if never else now + timedelta(seconds=self.startup)
@@ -147,8 +164,17 @@ class SimDeployment:
                     started=now,
                     ready_at=ready_at,
                     revision=self.revision,
+                    crashing=bad,
+                    crash_since=now if bad else None,
                 )
             )
+
+    def new_revision(self, now: datetime, *, bad: bool = False) -> None:
+        """A rollout: a new pod template revision, and every pod replaced."""
+        self.revisions.setdefault(self.revision, _template(self))
+        self.revision = max(self.revisions) + 1
+        self.revisions[self.revision] = {**_template(self), "bad": bad}
+        self.roll_pods(now)
 
     def remove_pods(self, count: int, now: datetime) -> None:
         # Like the ReplicaSet controller: not-ready pods go first, then the youngest.
@@ -307,7 +333,7 @@ class SimulatedCluster:
                     name=pod.name,
                     ready=pod.ready(self.clock),
                     phase="Running" if pod.ready_at and pod.ready_at <= self.clock else "Pending",
-                    restart_count=pod.restarts,
+                    restart_count=pod.restart_count(self.clock),
                     reason="CrashLoopBackOff" if pod.crashing else "",
                     revision=pod.revision,
                 )
@@ -364,10 +390,7 @@ class SimulatedCluster:
                 d.replicas = change.replicas
                 return f"deployment.apps/{d.name} scaled"
             case ChangeKind.RESTART:
-                d.revisions.setdefault(d.revision, _template(d))
-                d.revision = max(d.revisions) + 1
-                d.revisions[d.revision] = _template(d)
-                d.roll_pods(now)
+                d.new_revision(now, bad=d.bad)
                 return f"deployment.apps/{d.name} restarted"
             case ChangeKind.ROLLBACK:
                 d.revisions.setdefault(d.revision, _template(d))
@@ -383,18 +406,14 @@ class SimulatedCluster:
                 d.memory_request = template["memory_request"]
                 d.revision = max([*d.revisions, wanted]) + 1
                 d.revisions[d.revision] = template
-                d.faults["crash_new_pods"] = False
                 d.roll_pods(now)
                 return f"deployment.apps/{d.name} rolled back"
             case ChangeKind.RESOURCES:
-                d.revisions.setdefault(d.revision, _template(d))
                 if change.cpu_request is not None:
                     d.cpu_request = change.cpu_request
                 if change.memory_request is not None:
                     d.memory_request = change.memory_request
-                d.revision = max(d.revisions) + 1
-                d.revisions[d.revision] = _template(d)
-                d.roll_pods(now)
+                d.new_revision(now, bad=d.bad)
                 return f"deployment.apps/{d.name} resource requirements updated"
         raise AssertionError(change.kind)  # pragma: no cover
 
@@ -449,7 +468,12 @@ class SimulatedCluster:
 
 
 def _template(d: SimDeployment) -> dict[str, Any]:
-    return {"cpu_request": d.cpu_request, "memory_request": d.memory_request}
+    current = d.revisions.get(d.revision, {})
+    return {
+        "cpu_request": d.cpu_request,
+        "memory_request": d.memory_request,
+        "bad": bool(current.get("bad", False)),
+    }
 
 
 def _stamp_json(stamp: ChangeStamp) -> dict[str, Any]:
@@ -517,6 +541,7 @@ def _load_deployment(item: Mapping[str, Any]) -> SimDeployment:
             restarts=int(pod.get("restarts", 0)),
             crashing=bool(pod.get("crashing", False)),
             revision=int(pod.get("revision", d.revision)),
+            crash_since=_parse_ts(pod["crash_since"]) if pod.get("crash_since") else None,
         )
         for pod in item.get("pods") or []
     ]
@@ -558,6 +583,7 @@ def _dump_deployment(d: SimDeployment) -> dict[str, Any]:
                 "restarts": pod.restarts,
                 "crashing": pod.crashing,
                 "revision": pod.revision,
+                "crash_since": _ts(pod.crash_since) if pod.crash_since else None,
             }
             for pod in d.pods
         ],
@@ -686,7 +712,9 @@ SETTABLE: Mapping[str, str] = {
     "memory_request": "memory request per pod, e.g. 512Mi",
     "startup": "time a new pod takes to become ready, e.g. 45s",
     "restarts": "restart count of every pod",
-    "crashing": "true makes every pod crash-loop (not ready)",
+    "crashing": "true makes every pod crash-loop (not ready); restarts grow every 30s",
+    "crashing_pods": "the first N pods crash-loop (not ready); restarts grow every 30s",
+    "release": "good or bad: roll out a new revision; a bad one's pods crash-loop",
     **dict.fromkeys(_BOOLEAN_FAULTS, "fault switch: true or false"),
 }
 
@@ -735,6 +763,16 @@ def _set_one(sim: SimulatedCluster, d: SimDeployment, key: str, raw: str) -> Non
         case "crashing":
             for pod in d.pods:
                 pod.crashing = _boolean(raw)
+                pod.crash_since = now if pod.crashing else None
+        case "crashing_pods":
+            count = int(raw)
+            for index, pod in enumerate(d.pods):
+                pod.crashing = index < count
+                pod.crash_since = now if pod.crashing else None
+        case "release":
+            if raw not in {"good", "bad"}:
+                raise ConfigError(f"release={raw!r}", hint="release=good or release=bad")
+            d.new_revision(now, bad=raw == "bad")
         case fault if fault in _BOOLEAN_FAULTS:
             d.faults[fault] = _boolean(raw)
         case _:

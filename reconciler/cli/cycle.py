@@ -15,7 +15,8 @@ from reconciler.cli.output import OUTPUT_OPTION, emit_json, table
 
 if TYPE_CHECKING:
     from reconciler.core.records import Record
-    from reconciler.shell.cycle import CycleReport, ServiceResult
+    from reconciler.shell.cycle import CycleOptions, CycleReport, Ports, ServiceResult
+    from reconciler.shell.workspace import Fleet
 
 
 def _pct(value: float | None) -> str:
@@ -28,10 +29,14 @@ def _decision_cell(result: ServiceResult) -> str:
     decision = result.decision
     if result.error:
         return "error"
+    if result.waiting:
+        return "waiting to verify"
     if decision is None:
         return "-"
     if decision.action.value == "no_action":
         return f"none ({decision.reason.value.replace('_', ' ')})"
+    if decision.action.value not in {"scale_up", "scale_down"}:
+        return f"{decision.action.value} ({decision.reason.value.replace('_', ' ')})"
     text = f"{decision.action.value} {decision.current_replicas}→{decision.target_replicas}"
     if decision.beyond_limits:
         text += f" (+{decision.beyond_limits} proposed)" if decision.changes else ""
@@ -50,9 +55,11 @@ def _outcome_cells(result: ServiceResult) -> tuple[str, str]:
     return governed, outcome
 
 
-def render_report(report: CycleReport, verbose: bool) -> str:
+def render_report(report: CycleReport, verbose: bool, only_active: bool = False) -> str:
     rows = []
     for result in report.services:
+        if only_active and not (result.steps or result.notes or result.error):
+            continue
         replicas = "-" if result.replicas is None else f"{result.ready}/{result.replicas}"
         governed, outcome = _outcome_cells(result)
         rows.append(
@@ -69,10 +76,12 @@ def render_report(report: CycleReport, verbose: bool) -> str:
     details = []
     for result in report.services:
         decision = result.decision
-        show = verbose or bool(result.steps) or bool(result.notes)
-        if not show or (decision is None and not result.notes):
+        show = verbose or bool(result.steps) or bool(result.notes) or bool(result.waiting)
+        if not show or (decision is None and not result.notes and not result.waiting):
             continue
         details.append(f"{result.service}:")
+        if result.waiting:
+            details.append(f"  waiting: {result.waiting}")
         if decision is not None:
             details.append(f"  decision {decision.id}: {decision.rationale}")
         for step in result.steps:
@@ -115,12 +124,9 @@ SERVICE_OPTION = click.option(
 )
 
 
-def _cycle(
-    settings: Settings, services: tuple[str, ...], dry_run: bool, quiet_progress: bool
-) -> CycleReport:
+def _prepare(settings: Settings, services: tuple[str, ...]) -> tuple[Fleet, Ports]:
     from reconciler.cli.compose import build_ports
     from reconciler.core.errors import ConfigError
-    from reconciler.shell.cycle import CycleOptions, run_cycle
     from reconciler.shell.workspace import load_fleet
 
     root = settings.root()
@@ -132,16 +138,27 @@ def _cycle(
             f"no blueprint for {', '.join(unknown)}",
             hint=f"known services: {', '.join(sorted(known))}",
         )
-    ports = build_ports(root, settings.cluster, settings.sim_state)
-    many = len(fleet.blueprints) > 50 and not quiet_progress
-    options = CycleOptions(dry_run=dry_run, services=services, progress=_progress if many else None)
-    return run_cycle(fleet, ports, options)
+    return fleet, build_ports(root, settings.cluster, settings.sim_state)
+
+
+def _options(fleet: Fleet, services: tuple[str, ...], dry_run: bool, quiet: bool) -> CycleOptions:
+    from reconciler.shell.cycle import CycleOptions
+
+    many = len(fleet.blueprints) > 50 and not quiet
+    return CycleOptions(dry_run=dry_run, services=services, progress=_progress if many else None)
 
 
 @click.command("run")
 @click.option(
     "--dry-run", is_flag=True, help="Decide and govern, but change nothing and record nothing."
 )
+@click.option(
+    "--wait",
+    is_flag=True,
+    help="Stay until this run's changes are verified (and any rollback too), instead of "
+    "leaving their verification to the next scheduled run.",
+)
+@click.option("--wait-timeout", default="10m", show_default=True, help="The longest --wait stays.")
 @SERVICE_OPTION
 @OUTPUT_OPTION
 @click.option(
@@ -149,14 +166,24 @@ def _cycle(
 )
 @click.pass_obj
 def run_command(
-    settings: Settings, dry_run: bool, services: tuple[str, ...], output: str, verbose: bool
+    settings: Settings,
+    dry_run: bool,
+    wait: bool,
+    wait_timeout: str,
+    services: tuple[str, ...],
+    output: str,
+    verbose: bool,
 ) -> None:
     """Run one reconcile cycle over every service (or those given with --service).
 
-    For each service: observe the deployment and its metrics, decide (scale up, scale down,
-    or nothing), govern the decision (tier, cooldown, rate limits, circuit breaker), then
-    execute what is allowed, record what needs approval, and refuse what is forbidden. Every
-    step that changes or refuses something becomes a commit under audit/.
+    For each service: verify earlier changes that are due (rolling back those that made
+    things worse), then observe the deployment and its metrics, decide (recover failing pods,
+    scale up, scale down, or nothing), govern the decision (tier, cooldown, rate limits,
+    circuit breaker), and execute what is allowed, record what needs approval, and refuse what
+    is forbidden. Every step that changes or refuses something becomes a commit under audit/.
+
+    A change is verified once its stabilization period has passed: by the next run, or by
+    this one with --wait.
 
     \b
     Exit codes: 0 every service reconciled, 1 some service failed (its row says why),
@@ -165,15 +192,37 @@ def run_command(
     \b
     Examples:
       reconciler run
+      reconciler run --wait           # the seed's whole timeline in one run
       reconciler run --dry-run -v
       reconciler run -s todo-frontend -o json
     """
-    report = _cycle(settings, services, dry_run, quiet_progress=output == "json")
+    from reconciler.core.errors import ConfigError
+    from reconciler.core.units import UnitError, parse_duration
+    from reconciler.shell.cycle import run_cycle, wait_and_verify
+
+    try:
+        timeout = parse_duration(wait_timeout)
+    except UnitError as error:
+        raise ConfigError(f"--wait-timeout: {error}", hint=error.hint) from None
+    fleet, ports = _prepare(settings, services)
+    options = _options(fleet, services, dry_run, quiet=output == "json")
+    reports = [run_cycle(fleet, ports, options)]
+    ending = ""
+    if wait and not dry_run:
+        more, ending = wait_and_verify(fleet, ports, options, timeout)
+        reports += more
     if output == "json":
-        emit_json(report.to_json())
+        emit_json(reports[0].to_json() if not wait else [r.to_json() for r in reports])
     else:
-        click.echo(render_report(report, verbose))
-    if report.failed:
+        for index, report in enumerate(reports):
+            if index:
+                click.echo(f"\n--- verification pass at {report.started_at:%H:%M:%S}Z")
+                click.echo(render_report(report, verbose=False, only_active=True))
+            else:
+                click.echo(render_report(report, verbose))
+        if ending:
+            click.echo(f"\n--wait: {ending}")
+    if any(report.failed for report in reports):
         sys.exit(1)
 
 
@@ -187,7 +236,12 @@ def plan_command(settings: Settings, services: tuple[str, ...], output: str) -> 
     The same as `reconciler run --dry-run --verbose`: every service's decision with its
     numbers, the governance verdict of each operation, and the rules behind it.
     """
-    report = _cycle(settings, services, dry_run=True, quiet_progress=output == "json")
+    from reconciler.shell.cycle import run_cycle
+
+    fleet, ports = _prepare(settings, services)
+    report = run_cycle(
+        fleet, ports, _options(fleet, services, dry_run=True, quiet=output == "json")
+    )
     if output == "json":
         emit_json(report.to_json())
     else:

@@ -44,11 +44,18 @@ def _clone(root: Path, scratch: Path) -> str:
 
 
 def _log_oneline(scratch: Path, limit: int = 30) -> list[str]:
+    """`git log --oneline -- audit/`: the commits that added audit records."""
     import pygit2
 
     repo = pygit2.Repository(str(scratch))
     lines = []
     for commit in repo.walk(repo.head.target, pygit2.enums.SortMode.TOPOLOGICAL):
+        parent_tree = commit.parents[0].tree if commit.parents else None
+        touched = (
+            commit.tree.diff_to_tree(parent_tree) if parent_tree else commit.tree.diff_to_tree()
+        )
+        if not any(delta.new_file.path.startswith("audit/") for delta in touched.deltas):
+            continue
         lines.append(f"{str(commit.id)[:7]} {commit.message.splitlines()[0]}")
         if len(lines) >= limit:
             break
@@ -67,9 +74,10 @@ def demo_command(settings: Settings, directory: Path | None) -> None:
     """Run the seed scenario end to end on the embedded defaults, and narrate it.
 
     Works in a scratch clone of this repository with a simulated cluster, so nothing you
-    have is touched. It shows: a scale-up decided from the seed's numbers and carried out
-    (2 → 3 replicas), a second service left alone, a forbidden request refused with safer
-    alternatives, and the audit trail in `git log`.
+    have is touched. It shows: a scale-up decided from the seed's numbers, carried out and
+    verified (2 → 3 replicas), a second service left alone, a harmful scale-down rolled back
+    automatically, a forbidden request refused with safer alternatives, and the audit trail
+    in `git log`.
     """
     from reconciler.cli import main
     from reconciler.core.records import EventType
@@ -104,19 +112,34 @@ def demo_command(settings: Settings, directory: Path | None) -> None:
     run("sim", "init", "--scenario", "seed", "--history", "10m")
     run("sim", "show")
     say(
-        "3. One reconcile cycle. Weighted utilization = 0.5 × 85% + 0.3 × 70% + 0.2 × 180/200 "
-        "= 81.5%, above 80%, so 2 → 3 replicas (ceil(2 × 81.5% / 70%) = 3). Governance: "
-        "scale_within_limits is allowed because 1 <= 3 <= 5. Expected afterwards: CPU about "
-        "57%, memory about 47%. todo-backend is reconciled independently and left alone."
+        "3. One reconcile cycle, staying to verify it (--wait). Weighted utilization = 0.5 × 85% "
+        "+ 0.3 × 70% + 0.2 × 180/200 = 81.5%, above 80%, so 2 → 3 replicas (ceil(2 × 81.5% / 70%) "
+        "= 3). Governance: scale_within_limits is allowed because 1 <= 3 <= 5. Expected "
+        "afterwards: CPU about 57%, memory about 47%. Sixty seconds later (virtual time) the "
+        "change is verified: replica count, pods ready, CPU, memory, p95 latency, error rate and "
+        "restarts. todo-backend is reconciled independently and left alone."
     )
-    run("run")
+    run("run", "--wait")
     say(
-        "4. Sixty seconds later the new pod is ready (it takes 45 s to start) and the load is "
-        "spread over three pods. A second cycle finds nothing to do."
+        "4. The load drops: CPU 25%, memory 20%, p95 100 ms on 3 replicas, but each pod is close "
+        "to its queueing limit. After five quiet minutes the engine scales down 3 → 2; the "
+        "verification finds p95 latency and errors over target and worse than before, so the "
+        "change is rolled back automatically, and the rollback is verified in turn."
     )
-    run("sim", "advance", "60s")
-    run("sim", "show")
-    run("run")
+    run(
+        "sim",
+        "set",
+        "todo-frontend",
+        "replicas=3",
+        "rps=180",
+        "capacity=100",
+        "base_latency=40ms",
+        "cpu_utilization=25%",
+        "memory_utilization=20%",
+        "base_error_rate=0.2%",
+    )
+    run("sim", "advance", "6m")
+    run("run", "--wait")
     say(
         "5. Someone asks to delete the frontend deployment. delete_deployment is forbidden by "
         "the global policies, so the request is refused, the cluster is untouched, and the "
@@ -126,14 +149,17 @@ def demo_command(settings: Settings, directory: Path | None) -> None:
     say(
         "6. The audit trail is git. Every step above that changed or refused something is a commit:"
     )
-    click.echo(f"\n$ git -C {scratch} log --oneline")
+    click.echo(f"\n$ git -C {scratch} log --oneline -- audit/")
     for line in _log_oneline(scratch):
         click.echo(line)
     from reconciler.cli.compose import open_audit
 
     decision = open_audit(scratch).latest("todo-frontend", {EventType.DECISION_MADE})
     if decision is not None:
-        say("And the whole chain behind the scale-up, with its numbers and rules:")
+        say(
+            "And the whole chain behind the rolled-back scale-down, with its numbers, rules "
+            "and checks:"
+        )
         run("explain", decision.id)
     say(
         f"Where to look next: `git -C {scratch} log --stat`, `reconciler --repo {scratch} audit`, "

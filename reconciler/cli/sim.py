@@ -166,7 +166,8 @@ def sim_set_command(settings: Settings, service: str, settings_: tuple[str, ...]
       rps=170, capacity=100   requests per second in total; per pod before queueing grows
       base_latency=27ms       p95 with no queueing;  base_error_rate=0.2%
       cpu_request=100m, memory_request=512Mi, startup=45s
-      restarts=N, crashing=true|false
+      restarts=N, crashing=true|false, crashing_pods=N (restarts grow every 30s)
+      release=good|bad        roll out a new revision; a bad one's pods crash-loop
       scale_fails=true|false, pods_never_ready=true|false, metrics_unavailable=true|false
     """
     from reconciler.cli.compose import open_simulation

@@ -56,8 +56,9 @@ class Change:
             case ChangeKind.RESTART:
                 return f"rollout restart {where}"
             case ChangeKind.ROLLBACK:
-                revision = self.to_revision if self.to_revision is not None else "the previous"
-                return f"roll back {where} to revision {revision}"
+                if self.to_revision is None:
+                    return f"roll back {where} to the previous revision"
+                return f"roll back {where} to revision {self.to_revision}"
         raise AssertionError(self.kind)  # pragma: no cover
 
 

@@ -59,6 +59,9 @@ WINDOW_SLACK = 30.0
 class Action(StrEnum):
     SCALE_UP = "scale_up"
     SCALE_DOWN = "scale_down"
+    RESTART = "restart_pods"
+    ROLLBACK = "rollback_deployment"
+    ESCALATE = "escalate_to_approval"
     NONE = "no_action"
 
 
@@ -77,6 +80,10 @@ class Reason(StrEnum):
     BELOW_MIN = "below_min_replicas"
     NO_DEPLOYMENT = "no_replicas"
     RECENTLY_FAILED = "recently_failed"
+    PODS_FAILING = "pods_failing"
+    ROLLBACK_THRESHOLD = "rollback_threshold_reached"
+    MAX_RESTARTS = "max_restarts_exceeded"
+    WIDESPREAD_FAILURE = "widespread_failure"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -357,7 +364,7 @@ def decide(
             f"within the thresholds ({format_percent(down)} to {format_percent(up)}).",
             ["spec.scaling.scale_up_threshold", "spec.scaling.scale_down_threshold", *_METRIC_REFS],
         )
-    return _scale_down(ctx, window)
+    return _scale_down(ctx, window, avoid or {})
 
 
 def _scale_up(ctx: _Context, avoid: Mapping[int, str]) -> Decision:
@@ -456,7 +463,9 @@ def _scale_up(ctx: _Context, avoid: Mapping[int, str]) -> Decision:
     )
 
 
-def _scale_down(ctx: _Context, window: Sequence[Sample] | None) -> Decision:
+def _scale_down(
+    ctx: _Context, window: Sequence[Sample] | None, avoid: Mapping[int, str]
+) -> Decision:
     scaling = ctx.blueprint.scaling
     state, now = ctx.state, ctx.now
     current = state.replicas
@@ -545,6 +554,15 @@ def _scale_down(ctx: _Context, window: Sequence[Sample] | None) -> Decision:
     target = max(
         current - min(scaling.scale_down_increment, current - estimate), scaling.min_replicas
     )
+    if target in avoid:
+        return _result(
+            ctx,
+            Action.NONE,
+            Reason.RECENTLY_FAILED,
+            f"{head} Not scaling to {target} again: {avoid[target]}.",
+            refs,
+            estimate=estimate,
+        )
     return _result(
         ctx,
         Action.SCALE_DOWN,

@@ -12,6 +12,7 @@ The record bodies carry the full decision and verdict, so nothing a person might
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -223,6 +224,7 @@ def executed_record(
     applied: Applied,
     *,
     verification_due: datetime | None = None,
+    context: Mapping[str, Any] | None = None,
 ) -> Record:
     event = (
         EventType.ROLLBACK_EXECUTED
@@ -251,6 +253,7 @@ def executed_record(
             "post_operation_state": dict(applied.after),
             "output": applied.message,
             "verification_due": verification_due,
+            **(context or {}),
         },
     )
 
@@ -264,6 +267,7 @@ def failed_record(
     error: str,
     hint: str,
     now: datetime,
+    context: Mapping[str, Any] | None = None,
 ) -> Record:
     event = (
         EventType.ROLLBACK_FAILED
@@ -419,6 +423,14 @@ def subject_for(
     service = request.service
     what = request.describe()
     tier = verdict.classification
+    if request.origin is Origin.ROLLBACK:
+        attempt = request.parameters.get("attempt")
+        nth = f", attempt {attempt}" if isinstance(attempt, int) and attempt > 1 else ""
+        outcome = {
+            EventType.ROLLBACK_EXECUTED: "rolled back",
+            EventType.ROLLBACK_FAILED: "rollback failed",
+        }.get(record.event_type, f"rollback {record.outcome}")
+        return f"{service}: {outcome} ({what}{nth}): undoes {request.reverts}"
     match record.event_type:
         case EventType.OPERATION_EXECUTED | EventType.ROLLBACK_EXECUTED:
             return f"{service}: {what} ({tier}): {_because(request, decision)}"
@@ -437,6 +449,12 @@ def _because(request: OperationRequest, decision: Decision | None) -> str:
     if request.origin is Origin.REQUEST:
         who = request.requested_by or "someone"
         return short(f"requested by {who}" + (f": {request.reason}" if request.reason else ""), 60)
+    if decision is not None and request.origin is Origin.RECOVERY:
+        failing = decision.inputs.get("failing_pods")
+        count = len(failing) if isinstance(failing, list) else 0
+        restarts = decision.inputs.get("effective_restarts")
+        reason = decision.reason.value.replace("_", " ")
+        return f"{reason}: {count}/{decision.current_replicas} pods failing, {restarts} restarts"
     if decision is None or decision.weighted.value is None:
         return short(decision.rationale if decision else request.reason, 60)
     w = format_percent(decision.weighted.value)

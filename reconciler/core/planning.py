@@ -13,12 +13,13 @@ open breaker, would otherwise add a commit every cycle); they still show in the 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from reconciler.core.blueprint import Blueprint
 from reconciler.core.changes import Change, ChangeKind
-from reconciler.core.decision import DEFAULT_MAX_METRICS_AGE, Decision, decide
+from reconciler.core.decision import DEFAULT_MAX_METRICS_AGE, Action, Decision, decide
 from reconciler.core.events import (
     Chain,
     breaker_opened_record,
@@ -34,10 +35,28 @@ from reconciler.core.events import (
     verdict_record,
 )
 from reconciler.core.governance import OperationRequest, Origin, Verdict, VerdictAction, govern
-from reconciler.core.history import BreakerPhase, BreakerState, ServiceHistory
+from reconciler.core.history import (
+    CHANGE_EVENTS,
+    BreakerPhase,
+    BreakerState,
+    ServiceHistory,
+    fold_history,
+)
 from reconciler.core.ids import make_id, utc
 from reconciler.core.observation import DeploymentState, Metrics, Sample
-from reconciler.core.records import EventType, Record
+from reconciler.core.records import EventType, Outcome, Record
+from reconciler.core.recovery import decide_recovery
+from reconciler.core.verification import (
+    Pending,
+    avoid_targets,
+    escalation_record,
+    pending_verifications,
+    rollback_request,
+    rollback_work,
+    superseded,
+    verification_record,
+    verify,
+)
 
 __all__ = ["Note", "ServicePlan", "Step", "observed_values", "plan_cycle", "plan_request"]
 
@@ -59,11 +78,14 @@ class Step:
     subject: str
     #: An identical refusal was recorded within the last hour; shown, not recorded again.
     repeated: bool = False
+    #: What the executed record keeps for its verification: the baseline and expectations.
+    context: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True)
 class Note:
-    """A commit that belongs to no operation: a breaker opening, a recovered change."""
+    """A commit that belongs to no operation: a verification, a breaker opening, a recovered
+    change, an escalation."""
 
     subject: str
     records: tuple[Record, ...]
@@ -76,6 +98,8 @@ class ServicePlan:
     steps: tuple[Step, ...] = ()
     notes: tuple[Note, ...] = ()
     needs_window: bool = False
+    #: Set while a change awaits its verification: no new change until it is verified.
+    waiting: str = ""
 
 
 def observed_values(
@@ -175,6 +199,20 @@ def _repeated(
     return False
 
 
+def _baseline(state: DeploymentState, observed: Mapping[str, float | None]) -> dict[str, Any]:
+    """What a change's verification compares against: the service just before it."""
+    return {
+        "replicas": state.replicas,
+        "ready_replicas": state.ready_replicas,
+        "restart_count": state.max_restarts,
+        "revision": state.revision,
+        "cpu_utilization": observed.get("cpu_utilization"),
+        "memory_utilization": observed.get("memory_utilization"),
+        "latency_p95_ms": observed.get("latency_p95_ms"),
+        "error_rate": observed.get("error_rate"),
+    }
+
+
 def _step(
     request: OperationRequest,
     blueprint: Blueprint,
@@ -182,10 +220,22 @@ def _step(
     history: ServiceHistory,
     observed: Mapping[str, float | None],
     now: datetime,
-    lead: Record,
+    *,
+    lead: Record | None,
+    lead_id: str,
     decision: Decision | None,
+    escalate: str = "",
 ) -> Step:
     verdict = govern(request, blueprint, history, observed, now)
+    if escalate and verdict.action is VerdictAction.EXECUTE:
+        # Allowed on its own, but the recovery ladder says a person must decide now.
+        verdict = replace(
+            verdict,
+            action=VerdictAction.REQUEST_APPROVAL,
+            reasons=(*verdict.reasons, escalate),
+            summary=escalate,
+            approvers=blueprint.policy.approval.approvers,
+        )
     hpa, conflict = _coexistence(blueprint, state, request)
     if conflict and verdict.action is VerdictAction.EXECUTE:
         verdict = replace(
@@ -194,7 +244,7 @@ def _step(
             reasons=(*verdict.reasons, conflict),
             summary=conflict,
         )
-    chain = Chain(decision=lead.id, governance=verdict.id, operation=operation_id(request, now))
+    chain = Chain(decision=lead_id, governance=verdict.id, operation=operation_id(request, now))
     records: list[Record] = [verdict_record(verdict, request, blueprint, chain)]
     change = None
     outcome: Record | None = None
@@ -206,14 +256,29 @@ def _step(
         outcome = refusal_record(request, verdict, blueprint, chain)
     if outcome is not None:
         records.append(outcome)
-    subject = subject_for(outcome or records[0], request, verdict, decision)
+    expected = None
+    if (
+        decision is not None
+        and decision.expected is not None
+        and decision.expected.replicas == request.target_replicas
+    ):
+        expected = {
+            "cpu_utilization": decision.expected.cpu_utilization,
+            "memory_utilization": decision.expected.memory_utilization,
+        }
+    context = {
+        "baseline": _baseline(state, observed),
+        "expected": expected,
+        "attempt": request.parameters.get("attempt"),
+    }
     return Step(
         request=request,
         verdict=verdict,
         chain=chain,
         change=change,
-        records=(lead, *records),
-        subject=subject,
+        records=(lead, *records) if lead is not None else tuple(records),
+        subject=subject_for(outcome or records[0], request, verdict, decision),
+        context=context,
         repeated=_repeated(
             history,
             request,
@@ -259,6 +324,146 @@ def _recovery_note(
     )
 
 
+def _fold(
+    history: ServiceHistory, blueprint: Blueprint, records: Sequence[Record], now: datetime
+) -> ServiceHistory:
+    return fold_history(
+        blueprint.name, (*history.records, *records), blueprint.policy.safety.circuit_breaker, now
+    )
+
+
+def _what(record: Record) -> str:
+    request = record.details.get("request") or {}
+    current, target = request.get("current_replicas"), request.get("target_replicas")
+    if isinstance(current, int) and isinstance(target, int):
+        return f"scale {current}→{target}"
+    return record.operation or str(record.event_type)
+
+
+def _verification_subject(record: Record, pending: Pending) -> str:
+    what = _what(pending.record)
+    service = record.service
+    failed = [c["check"] for c in record.details.get("checks", []) if c.get("status") == "failed"]
+    match record.event_type:
+        case EventType.VERIFICATION_PASSED if record.outcome is Outcome.PARTIAL:
+            return f"{service}: verified {what}, kept: missed {', '.join(failed)}, nothing worse"
+        case EventType.VERIFICATION_PASSED:
+            summary = record.details.get("summary", {})
+            counts = f"{summary.get('passed')}/{summary.get('total_checks')}"
+            return f"{service}: verified {what}: {counts} checks passed"
+        case EventType.VERIFICATION_FAILED:
+            worse = ", ".join(failed)
+            return f"{service}: verification failed for {what}: {worse} worse; rolling back"
+        case EventType.ROLLBACK_VERIFIED:
+            return f"{service}: rollback verified ({what}): service restored"
+        case EventType.ROLLBACK_VERIFICATION_FAILED:
+            return f"{service}: rollback verification failed ({what}): {', '.join(failed)}"
+    return f"{service}: {what} not verified: {record.rationale}"
+
+
+def _verify_due(
+    blueprint: Blueprint,
+    state: DeploymentState,
+    metrics: Metrics,
+    history: ServiceHistory,
+    now: datetime,
+) -> tuple[ServiceHistory, list[Note], Pending | None]:
+    """Verify every change that is due; return the first one still waiting, if any."""
+    notes: list[Note] = []
+    waiting: Pending | None = None
+    pending = pending_verifications(history, blueprint)
+    changes = [r for r in history.records if r.event_type in CHANGE_EVENTS]
+    for item in pending:
+        later = [r for r in changes if r.sort_key() > item.record.sort_key()]
+        if later:
+            verification = superseded(
+                item, later[0].links.get("operation", later[0].id), blueprint, now
+            )
+        elif item.due <= utc(now):
+            verification = verify(item, blueprint, state, metrics, now)
+        else:
+            waiting = waiting or item
+            continue
+        record = verification_record(verification, blueprint)
+        notes.append(Note(subject=_verification_subject(record, item), records=(record,)))
+        history = _fold(history, blueprint, [record], now)
+    return history, notes, waiting
+
+
+def _rollback_steps(
+    blueprint: Blueprint,
+    state: DeploymentState,
+    history: ServiceHistory,
+    observed: Mapping[str, float | None],
+    now: datetime,
+) -> tuple[ServiceHistory, list[Note], list[Step]]:
+    """Rollbacks that failed verifications ask for, retried up to the limit, then escalated."""
+    work = rollback_work(history, blueprint)
+    notes: list[Note] = []
+    steps: list[Step] = []
+    escalate = list(work.escalations)
+    for pending, attempt in work.rollbacks:
+        if not blueprint.reliability.rollback_on_failure:
+            escalate.append(pending)
+            continue
+        failed = next(
+            (
+                r
+                for r in reversed(history.records)
+                if r.event_type is EventType.VERIFICATION_FAILED
+                and r.links.get("operation") == pending.operation_id
+            ),
+            None,
+        )
+        reason = (
+            f"undo {pending.operation_id}: {failed.rationale if failed else 'verification failed'}"
+        )
+        request = rollback_request(pending, attempt, blueprint, state, reason)
+        lead_id = failed.id if failed else pending.operation_id
+        steps.append(
+            _step(
+                request,
+                blueprint,
+                state,
+                history,
+                observed,
+                now,
+                lead=None,
+                lead_id=lead_id,
+                decision=None,
+            )
+        )
+    for pending in escalate:
+        record = escalation_record(pending, blueprint, now)
+        if not blueprint.reliability.rollback_on_failure:
+            record = replace(
+                record,
+                rationale=f"{pending.operation_id} failed verification and rollback_on_failure is "
+                "false: a person must decide. Automatic changes stop (circuit breaker open).",
+            )
+        records: list[Record] = [record]
+        if history.breaker.phase is not BreakerPhase.OPEN:
+            records.append(
+                breaker_opened_record(blueprint.name, blueprint, history.breaker.failures, now)
+            )
+        notes.append(
+            Note(
+                subject=f"{blueprint.name}: escalated {_what(pending.record)}: "
+                f"{short(record.rationale, 50)}",
+                records=tuple(records),
+            )
+        )
+        history = _fold(history, blueprint, records, now)
+    return history, notes, steps
+
+
+_RECOVERY_OPERATIONS = {
+    Action.RESTART: "restart_failed_pods",
+    Action.ROLLBACK: "rollback_deployment",
+    Action.ESCALATE: "rollback_deployment",
+}
+
+
 def plan_cycle(
     blueprint: Blueprint,
     state: DeploymentState,
@@ -269,18 +474,79 @@ def plan_cycle(
     window: Sequence[Sample] | None = None,
     stamp_recorded: bool = True,
     max_metrics_age: float = DEFAULT_MAX_METRICS_AGE,
+    verify_only: bool = False,
 ) -> ServicePlan:
-    """Decide and govern one service for a scheduled cycle."""
+    """One service's cycle: verify what is due, undo what failed, then recover or scale.
+
+    At most one change per service per cycle, and none while an earlier change still waits
+    for its verification: a second change would make the first one unverifiable.
+    """
     now = utc(now)
     notes: list[Note] = []
     recovery = _recovery_note(blueprint, state, stamp_recorded, now)
     if recovery is not None:
         notes.append(recovery)
+        history = _fold(history, blueprint, recovery.records, now)
+    history, verified, waiting = _verify_due(blueprint, state, metrics, history, now)
+    notes += verified
     history, breaker_note = _breaker_note(blueprint, history, now)
     if breaker_note is not None:
         notes.append(breaker_note)
+    observed = observed_values(state, metrics)
+    history, escalations, rollbacks = _rollback_steps(blueprint, state, history, observed, now)
+    notes += escalations
+    if rollbacks:
+        return ServicePlan(
+            service=blueprint.name, decision=None, steps=tuple(rollbacks[:1]), notes=tuple(notes)
+        )
+    if waiting is not None:
+        return ServicePlan(
+            service=blueprint.name,
+            decision=None,
+            notes=tuple(notes),
+            waiting=f"{waiting.operation_id} ({_what(waiting.record)}) is verified at "
+            f"{waiting.due:%H:%M:%S}Z; no new change before that",
+        )
+    if verify_only:
+        return ServicePlan(service=blueprint.name, decision=None, notes=tuple(notes))
+    recovery_decision = decide_recovery(blueprint, state, metrics, history, now)
+    if recovery_decision is not None:
+        request = OperationRequest(
+            operation=_RECOVERY_OPERATIONS[recovery_decision.action],
+            service=blueprint.name,
+            origin=Origin.RECOVERY,
+            decision_id=recovery_decision.id,
+            reason=recovery_decision.rationale,
+        )
+        escalate = (
+            "restarts are beyond max_restart_count: a person decides (escalated for approval)"
+            if recovery_decision.action is Action.ESCALATE
+            else ""
+        )
+        lead = decision_record(recovery_decision)
+        step = _step(
+            request,
+            blueprint,
+            state,
+            history,
+            observed_values(state, metrics, recovery_decision),
+            now,
+            lead=lead,
+            lead_id=lead.id,
+            decision=recovery_decision,
+            escalate=escalate,
+        )
+        return ServicePlan(
+            service=blueprint.name, decision=recovery_decision, steps=(step,), notes=tuple(notes)
+        )
     decision = decide(
-        blueprint, state, metrics, now=now, window=window, max_metrics_age=max_metrics_age
+        blueprint,
+        state,
+        metrics,
+        now=now,
+        window=window,
+        max_metrics_age=max_metrics_age,
+        avoid=avoid_targets(history, now),
     )
     if decision.needs_window:
         return ServicePlan(
@@ -315,7 +581,17 @@ def plan_cycle(
         return ServicePlan(service=blueprint.name, decision=decision, notes=tuple(notes))
     lead = decision_record(decision)
     steps = tuple(
-        _step(request, blueprint, state, history, observed, now, lead, decision)
+        _step(
+            request,
+            blueprint,
+            state,
+            history,
+            observed,
+            now,
+            lead=lead,
+            lead_id=lead.id,
+            decision=decision,
+        )
         for request in requests
     )
     return ServicePlan(service=blueprint.name, decision=decision, steps=steps, notes=tuple(notes))
@@ -352,7 +628,15 @@ def plan_request(
     request = replace(request, decision_id=request_id)
     lead = request_record(request, blueprint, request_id, now)
     step = _step(
-        request, blueprint, state, history, observed_values(state, metrics), now, lead, None
+        request,
+        blueprint,
+        state,
+        history,
+        observed_values(state, metrics),
+        now,
+        lead=lead,
+        lead_id=lead.id,
+        decision=None,
     )
     step = replace(step, repeated=False)  # a person asked: always record the answer
     return ServicePlan(

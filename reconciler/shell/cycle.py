@@ -37,6 +37,7 @@ from reconciler.core.history import BREAKER_EVENTS, HISTORY_SPAN, ServiceHistory
 from reconciler.core.observation import DeploymentState, Metrics, Target
 from reconciler.core.planning import ServicePlan, Step, observed_values, plan_cycle
 from reconciler.core.records import CommitMessage, Record, commit_message
+from reconciler.core.verification import pending_verifications, rollback_work, stabilization_for
 from reconciler.ports import AuditStore, Clock, Cluster, MetricsSource
 from reconciler.shell.workspace import Fleet
 
@@ -56,6 +57,8 @@ class CycleOptions:
     dry_run: bool = False
     services: tuple[str, ...] = ()
     max_metrics_age: float = 300.0
+    #: Only verify due changes (and roll back failed ones); decide nothing new.
+    verify_only: bool = False
     #: Called with (done, total) as services are reconciled, for progress output.
     progress: Callable[[int, int], None] | None = None
 
@@ -83,6 +86,8 @@ class ServiceResult:
     steps: tuple[StepResult, ...] = ()
     notes: tuple[str, ...] = ()
     error: str | None = None
+    #: Set while a change awaits its verification (no new change meanwhile).
+    waiting: str = ""
 
     def to_json(self) -> dict[str, Any]:
         decision = self.decision
@@ -104,6 +109,7 @@ class ServiceResult:
             },
             "steps": [step.__dict__ | {"record_ids": list(step.record_ids)} for step in self.steps],
             "notes": list(self.notes),
+            "waiting": self.waiting or None,
             "error": self.error,
         }
 
@@ -278,13 +284,22 @@ def _carry_out_step(
             str(error),
             error.hint,
             ports.clock.now(),
+            context=step.context,
         )
         records = (*step.records, failure)
         sha = recorder.commit(subject_for(failure, step.request, verdict, decision), records)
         return result("failed", str(error), sha), _kept(sha, records)
-    due = applied.completed_at + timedelta(seconds=blueprint.scaling.stabilization_period)
+    stabilization = stabilization_for(step.request.operation, blueprint)
+    due = applied.completed_at + timedelta(seconds=stabilization)
     executed = executed_record(
-        step.request, verdict, blueprint, step.chain, step.change, applied, verification_due=due
+        step.request,
+        verdict,
+        blueprint,
+        step.chain,
+        step.change,
+        applied,
+        verification_due=due,
+        context=step.context,
     )
     records = (*step.records, executed)
     sha = recorder.commit(subject_for(executed, step.request, verdict, decision), records)
@@ -330,9 +345,17 @@ def _reconcile_service(
         now,
         stamp_recorded=stamp_recorded,
         max_metrics_age=options.max_metrics_age,
+        verify_only=options.verify_only,
     )
     if plan.needs_window:
-        window = ports.metrics.window(state.target, blueprint.scaling.scale_down_stabilization, now)
+        try:
+            window = ports.metrics.window(
+                state.target, blueprint.scaling.scale_down_stabilization, now
+            )
+        except MetricsError as error:
+            # No history means no evidence for a scale-down, which is the safe answer.
+            window = []
+            notes.append(f"metric history unavailable: {error}")
         plan = plan_cycle(
             blueprint,
             state,
@@ -342,6 +365,7 @@ def _reconcile_service(
             window=window,
             stamp_recorded=stamp_recorded,
             max_metrics_age=options.max_metrics_age,
+            verify_only=options.verify_only,
         )
     steps, plan_notes = carry_out(plan, blueprint, state, metrics, history, ports, recorder)
     decision = plan.decision
@@ -353,6 +377,7 @@ def _reconcile_service(
         decision=decision,
         steps=steps,
         notes=(*notes, *plan_notes),
+        waiting=plan.waiting,
     )
 
 
@@ -408,3 +433,44 @@ def commit_records(audit: AuditStore, subject: str, records: Sequence[Record]) -
     sha = audit.append(records, message)
     audit.flush()
     return sha
+
+
+#: A rollback the cluster refused is retried after this long when waiting (--wait).
+ROLLBACK_RETRY_DELAY = 30.0
+
+
+def next_due(fleet: Fleet, ports: Ports, services: Sequence[str] = ()) -> datetime | None:
+    """When the next verification (or rollback retry) of the selected services is due."""
+    now = ports.clock.now()
+    due: list[datetime] = []
+    for blueprint in fleet.blueprints:
+        if services and blueprint.name not in services:
+            continue
+        history = load_history(ports.audit, blueprint, now)
+        due += [item.due for item in pending_verifications(history, blueprint)]
+        work = rollback_work(history, blueprint)
+        if work.escalations:
+            due.append(now)
+        elif work.rollbacks:
+            due.append(now + timedelta(seconds=ROLLBACK_RETRY_DELAY))
+    return min(due, default=None)
+
+
+def wait_and_verify(
+    fleet: Fleet, ports: Ports, options: CycleOptions, timeout: float
+) -> tuple[list[CycleReport], str]:
+    """Stay until the changes of this run are verified (and any rollback too), or time runs
+    out. Each pass only verifies and rolls back; it decides nothing new."""
+    reports: list[CycleReport] = []
+    deadline = ports.clock.now() + timedelta(seconds=timeout)
+    verify = replace(options, verify_only=True, progress=None)
+    while True:
+        due = next_due(fleet, ports, options.services)
+        if due is None:
+            return reports, "nothing left to verify or roll back"
+        if due > deadline:
+            return reports, f"the next verification is due at {due:%H:%M:%S}Z, after --wait-timeout"
+        now = ports.clock.now()
+        if due > now:
+            ports.clock.sleep((due - now).total_seconds())
+        reports.append(run_cycle(fleet, ports, verify))

@@ -150,16 +150,15 @@ def test_seed_demo_5_services_are_independent(scenario: Scenario) -> None:
     assert by_name["todo-backend"]["decision"]["action"] == "no_action"
     assert by_name["todo-backend"]["steps"] == []
     assert "blueprint does not validate" in by_name["broken-svc"]["error"]
-    # Cooldown is per service: the backend can act right away while the frontend waits.
-    scenario.cli(
-        "sim", "advance", "50s"
-    )  # the frontend's new pod is ready; its cooldown is not over
+    # Each service has its own pace: the backend acts at once while the frontend's change
+    # still waits for its verification (due 60 s after it was made).
+    scenario.cli("sim", "advance", "50s")
     scenario.cli("sim", "set", "todo-backend", "cpu_utilization=95%", "memory_utilization=95%")
     scenario.cli("sim", "set", "todo-frontend", "cpu_utilization=99%", "memory_utilization=99%")
     again = {s["service"]: s for s in scenario.json("run", expect=1)["services"]}  # type: ignore[index]
     assert again["todo-backend"]["steps"][0]["outcome"] == "executed"
-    assert again["todo-frontend"]["steps"][0]["outcome"] == "deferred"
-    assert "cooldown 1m (10s left)" in again["todo-frontend"]["steps"][0]["detail"]
+    assert again["todo-frontend"]["steps"] == []
+    assert "is verified at 15:31:00Z" in again["todo-frontend"]["waiting"]
     # Breakers are per service too.
     status = {s["service"]: s for s in scenario.json("breaker", "status")}  # type: ignore[union-attr]
     assert status["todo-frontend"]["phase"] == status["todo-backend"]["phase"] == "closed"

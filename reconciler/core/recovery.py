@@ -1,0 +1,110 @@
+"""Recovery decisions: what to do about pods that keep failing.
+
+The ladder, from the blueprint's `spec.reliability`:
+
+1. Every pod failing (none ready) → roll back at once, if `rollback_on_failure`.
+2. Restarts at or beyond `max_restart_count` → escalate: a rollback proposed for approval.
+3. Restarts at `rollback_threshold` → roll back to the previous revision, if
+   `rollback_on_failure`.
+4. Some pods failing with restarts → restart them (a rollout restart).
+
+A rollout restart replaces the pods, and new pods start counting restarts from zero, so the
+count that climbs the ladder adds the restarts the reconciler itself did in the last hour:
+a release that crashes again after a restart moves on to a rollback instead of being
+restarted forever.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from reconciler.core.blueprint import Blueprint
+from reconciler.core.decision import Action, Decision, Reason, weighted_utilization
+from reconciler.core.history import ServiceHistory
+from reconciler.core.ids import make_id, utc
+from reconciler.core.observation import DeploymentState, Metrics
+from reconciler.core.records import EventType
+
+__all__ = ["decide_recovery", "effective_restarts"]
+
+#: How far back the reconciler's own restarts count toward the ladder.
+RESTART_MEMORY = timedelta(hours=1)
+
+
+def effective_restarts(state: DeploymentState, history: ServiceHistory, now: datetime) -> int:
+    ours = sum(
+        1
+        for r in history.records
+        if r.event_type is EventType.OPERATION_EXECUTED
+        and r.operation == "restart_failed_pods"
+        and utc(now) - utc(r.timestamp) <= RESTART_MEMORY
+    )
+    return state.max_restarts + ours
+
+
+def decide_recovery(
+    blueprint: Blueprint,
+    state: DeploymentState,
+    metrics: Metrics,
+    history: ServiceHistory,
+    now: datetime,
+) -> Decision | None:
+    """A recovery decision when pods are failing now, else None (scaling decides instead)."""
+    failing = state.failing_pods
+    if not failing:
+        return None
+    reliability = blueprint.reliability
+    restarts = effective_restarts(state, history, now)
+    everyone = state.ready_replicas == 0 and len(failing) == len(state.pods)
+    pods = ", ".join(f"{p.name} ({p.reason}, {p.restart_count} restarts)" for p in failing[:3])
+    more = f" and {len(failing) - 3} more" if len(failing) > 3 else ""
+    head = f"{len(failing)} of {len(state.pods)} pods failing: {pods}{more}."
+    counted = f" Restarts counted: {restarts} (including the reconciler's own restarts this hour)."
+    refs = [
+        "spec.reliability.max_restart_count",
+        "spec.reliability.rollback_threshold",
+        "spec.reliability.rollback_on_failure",
+    ]
+    if everyone and reliability.rollback_on_failure and state.revision > 1:
+        action, reason = Action.ROLLBACK, Reason.WIDESPREAD_FAILURE
+        text = f"{head} No pod is ready: rolling back to the previous revision at once."
+    elif restarts >= reliability.max_restart_count:
+        action, reason = Action.ESCALATE, Reason.MAX_RESTARTS
+        text = (
+            f"{head}{counted} That is at or beyond max_restart_count "
+            f"({reliability.max_restart_count}): proposing a rollback for approval."
+        )
+    elif restarts >= reliability.rollback_threshold and reliability.rollback_on_failure:
+        action, reason = Action.ROLLBACK, Reason.ROLLBACK_THRESHOLD
+        text = (
+            f"{head}{counted} That reaches rollback_threshold ({reliability.rollback_threshold}): "
+            "rolling back to the previous revision."
+        )
+    else:
+        action, reason = Action.RESTART, Reason.PODS_FAILING
+        text = (
+            f"{head}{counted} Below rollback_threshold ({reliability.rollback_threshold}): "
+            "restarting the pods."
+        )
+    return Decision(
+        id=make_id("dec", now, blueprint.name, action, restarts),
+        service=blueprint.name,
+        blueprint_version=blueprint.version,
+        at=utc(now),
+        action=action,
+        reason=reason,
+        current_replicas=state.replicas,
+        target_replicas=state.replicas,
+        desired_replicas=state.replicas,
+        weighted=weighted_utilization(blueprint, metrics),
+        rationale=text,
+        references=tuple(refs),
+        inputs={
+            "replicas": state.replicas,
+            "ready_replicas": state.ready_replicas,
+            "failing_pods": [p.name for p in failing],
+            "restart_count": state.max_restarts,
+            "effective_restarts": restarts,
+            "revision": state.revision,
+        },
+    )

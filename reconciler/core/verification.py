@@ -1,0 +1,610 @@
+"""Verification: did a change do what it should, and did it make anything worse?
+
+Verification is two-phase, so a scheduled job never has to sit through a stabilization period:
+each executed change records when it is due (`executed_at + stabilization`), and every cycle
+verifies what is due, reading the pending work from the audit trail. A run that crashed or was
+cancelled loses nothing: the next run finds the unverified change and verifies it.
+
+Each check has a severity and is compared both with its target and with the pre-change
+baseline. The outcome follows one rule: a change that missed a target but made nothing worse is
+kept (the next decision deals with it); a change that made latency, errors or pod health worse
+is rolled back. Rollbacks are changes too: they are verified, a failed one is retried up to
+three times, and then a person is asked (and the circuit breaker opens).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from reconciler.core.blueprint import Blueprint
+from reconciler.core.catalogue import ROLLBACK_OWN_CHANGE
+from reconciler.core.governance import OperationRequest, Origin
+from reconciler.core.history import CHANGE_EVENTS, ServiceHistory
+from reconciler.core.ids import make_id, utc
+from reconciler.core.observation import DeploymentState, Metrics
+from reconciler.core.records import EventType, Outcome, Record
+from reconciler.core.units import format_duration, format_percent
+
+__all__ = [
+    "MAX_ROLLBACK_ATTEMPTS",
+    "Check",
+    "CheckStatus",
+    "Pending",
+    "Severity",
+    "Verification",
+    "VerificationOutcome",
+    "avoid_targets",
+    "pending_verifications",
+    "rollback_work",
+    "stabilization_for",
+    "verify",
+]
+
+MAX_ROLLBACK_ATTEMPTS = 3
+#: How long a rolled-back target is not tried again.
+FAILED_TARGET_MEMORY = timedelta(hours=1)
+#: Relative tolerance of the CPU and memory checks around the expected value.
+UTILIZATION_TOLERANCE = 0.10
+
+VERIFICATION_EVENTS = frozenset(
+    {
+        EventType.VERIFICATION_PASSED,
+        EventType.VERIFICATION_FAILED,
+        EventType.VERIFICATION_SKIPPED,
+        EventType.ROLLBACK_VERIFIED,
+        EventType.ROLLBACK_VERIFICATION_FAILED,
+    }
+)
+
+#: Stabilization by operation when it is not the blueprint's own (digest section 7.1).
+_STABILIZATION = {"restart_failed_pods": 30.0, "rollback_deployment": 120.0}
+
+
+def stabilization_for(operation: str | None, blueprint: Blueprint) -> float:
+    return _STABILIZATION.get(operation or "", blueprint.scaling.stabilization_period)
+
+
+class Severity(StrEnum):
+    CRITICAL = "critical"
+    HIGH = "high"
+
+
+class CheckStatus(StrEnum):
+    PASSED = "passed"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+class VerificationOutcome(StrEnum):
+    PASSED = "passed"
+    #: A target was missed but nothing got worse: kept, and the next decision deals with it.
+    PARTIAL = "partial"
+    #: Something got worse: rolled back.
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Check:
+    check: str
+    severity: Severity
+    expected: str
+    actual: str
+    status: CheckStatus
+    baseline: str | None = None
+    #: Worse than before the change, beyond noise.
+    worse: bool = False
+    note: str = ""
+
+    @property
+    def triggers_rollback(self) -> bool:
+        return (
+            self.severity is Severity.CRITICAL and self.status is CheckStatus.FAILED and self.worse
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "check": self.check,
+            "severity": str(self.severity),
+            "expected": self.expected,
+            "actual": self.actual,
+            "status": str(self.status),
+            "baseline": self.baseline,
+            "worse_than_baseline": self.worse,
+            "rollback_trigger": self.triggers_rollback,
+            "note": self.note,
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class Pending:
+    """An executed change waiting for its verification (or a rollback waiting for its own)."""
+
+    record: Record
+    operation_id: str
+    due: datetime
+    target_replicas: int | None
+    baseline: Mapping[str, Any]
+    expected: Mapping[str, Any]
+    pre_state: Mapping[str, Any]
+    #: For a rollback: the operation it undoes, and which attempt this is.
+    reverts: str = ""
+    attempt: int = 0
+
+    @property
+    def is_rollback(self) -> bool:
+        return bool(self.reverts)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Verification:
+    id: str
+    at: datetime
+    pending: Pending
+    checks: tuple[Check, ...]
+    outcome: VerificationOutcome
+    summary: str
+    superseded_by: str = ""
+
+    @property
+    def rollback(self) -> bool:
+        return self.outcome is VerificationOutcome.FAILED
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _pending_from(record: Record, blueprint: Blueprint) -> Pending:
+    details = record.details
+    request = details.get("request") or {}
+    op_id = record.links.get("operation", record.id)
+    due_raw = details.get("verification_due")
+    due = (
+        datetime.fromisoformat(str(due_raw).replace("Z", "+00:00"))
+        if due_raw
+        else utc(record.timestamp)
+        + timedelta(seconds=stabilization_for(record.operation, blueprint))
+    )
+    pre = details.get("pre_operation_state") or {}
+    post = details.get("post_operation_state") or {}
+    target = request.get("target_replicas", post.get("replicas"))
+    return Pending(
+        record=record,
+        operation_id=op_id,
+        due=due,
+        target_replicas=int(target) if isinstance(target, int) else None,
+        baseline=details.get("baseline") or {},
+        expected=details.get("expected") or {},
+        pre_state=pre,
+        reverts=record.links.get("rollback_of", ""),
+        attempt=int(details.get("attempt", 0) or 0),
+    )
+
+
+def pending_verifications(history: ServiceHistory, blueprint: Blueprint) -> list[Pending]:
+    """Changes with no verification yet, oldest first."""
+    verified = {
+        r.links.get("operation")
+        for r in history.records
+        if r.event_type in VERIFICATION_EVENTS and r.links.get("operation")
+    }
+    return [
+        _pending_from(r, blueprint)
+        for r in history.records
+        if r.event_type in CHANGE_EVENTS and r.links.get("operation", r.id) not in verified
+    ]
+
+
+def _fmt_ms(value: float | None) -> str:
+    return "unknown" if value is None else f"{value:.0f}ms"
+
+
+def _fmt_pct(value: float | None) -> str:
+    return "unknown" if value is None else format_percent(value)
+
+
+def _worse(actual: float, baseline: float | None, relative: float, absolute: float) -> bool:
+    """Worse than the baseline by more than noise: both a relative and an absolute margin."""
+    if baseline is None:
+        return False
+    return actual > baseline * (1 + relative) and actual - baseline > absolute
+
+
+def _target_check(
+    name: str,
+    actual: float | None,
+    limit: float,
+    baseline: float | None,
+    fmt: Any,
+    relative: float,
+    absolute: float,
+) -> Check:
+    expected = f"< {fmt(limit)}"
+    if actual is None:
+        return Check(
+            check=name,
+            severity=Severity.CRITICAL,
+            expected=expected,
+            actual="unknown",
+            status=CheckStatus.SKIPPED,
+            baseline=None if baseline is None else fmt(baseline),
+            note="no data: cannot tell",
+        )
+    ok = actual < limit
+    worse = _worse(actual, baseline, relative, absolute)
+    note = ""
+    if baseline is not None and baseline > 0:
+        change = actual - baseline
+        note = (
+            f"{'up' if change > 0 else 'down'} {fmt(abs(change))} ({fmt(baseline)} → {fmt(actual)})"
+        )
+    return Check(
+        check=name,
+        severity=Severity.CRITICAL,
+        expected=expected,
+        actual=fmt(actual),
+        status=CheckStatus.PASSED if ok else CheckStatus.FAILED,
+        baseline=None if baseline is None else fmt(baseline),
+        worse=worse,
+        note=note,
+    )
+
+
+def _utilization_check(
+    name: str, actual: float | None, expected: float | None, target: float
+) -> Check:
+    if actual is None:
+        return Check(
+            check=name,
+            severity=Severity.HIGH,
+            expected="-",
+            actual="unknown",
+            status=CheckStatus.SKIPPED,
+            note="no data",
+        )
+    if expected is None:
+        ok = actual < target
+        return Check(
+            check=name,
+            severity=Severity.HIGH,
+            expected=f"< {_fmt_pct(target)}",
+            actual=_fmt_pct(actual),
+            status=CheckStatus.PASSED if ok else CheckStatus.FAILED,
+        )
+    ok = abs(actual - expected) <= UTILIZATION_TOLERANCE * expected
+    return Check(
+        check=name,
+        severity=Severity.HIGH,
+        expected=f"≈{_fmt_pct(expected)} (±{format_percent(UTILIZATION_TOLERANCE)})",
+        actual=_fmt_pct(actual),
+        status=CheckStatus.PASSED if ok else CheckStatus.FAILED,
+    )
+
+
+def verify(
+    pending: Pending,
+    blueprint: Blueprint,
+    state: DeploymentState,
+    metrics: Metrics,
+    now: datetime,
+) -> Verification:
+    """Check the service now against the change's targets and its pre-change baseline."""
+    base = pending.baseline
+    perf, scaling = blueprint.performance, blueprint.scaling
+    wanted = pending.target_replicas if pending.target_replicas is not None else state.replicas
+    checks: list[Check] = []
+    if pending.target_replicas is not None:
+        checks.append(
+            Check(
+                check="replica_count",
+                severity=Severity.CRITICAL,
+                expected=str(wanted),
+                actual=str(state.replicas),
+                status=CheckStatus.PASSED if state.replicas == wanted else CheckStatus.FAILED,
+                note="" if state.replicas == wanted else "changed since (by someone else?)",
+            )
+        )
+    base_replicas = _number(base.get("replicas"))
+    base_ready = _number(base.get("ready_replicas"))
+    base_unready = (
+        None if base_replicas is None or base_ready is None else base_replicas - base_ready
+    )
+    unready = state.replicas - state.ready_replicas
+    checks.append(
+        Check(
+            check="pods_ready",
+            severity=Severity.CRITICAL,
+            expected=str(state.replicas),
+            actual=str(state.ready_replicas),
+            status=CheckStatus.PASSED if unready == 0 else CheckStatus.FAILED,
+            baseline=None if base_ready is None else f"{base_ready:.0f}/{base_replicas:.0f}",
+            worse=unready > (base_unready or 0),
+        )
+    )
+    checks.append(
+        _utilization_check(
+            "cpu_utilization",
+            metrics.cpu_utilization,
+            _number(pending.expected.get("cpu_utilization")),
+            scaling.target_cpu_utilization,
+        )
+    )
+    checks.append(
+        _utilization_check(
+            "memory_utilization",
+            metrics.memory_utilization,
+            _number(pending.expected.get("memory_utilization")),
+            scaling.target_memory_utilization,
+        )
+    )
+    checks.append(
+        _target_check(
+            "latency_p95",
+            metrics.latency_p95_ms,
+            perf.latency_p95_ms,
+            _number(base.get("latency_p95_ms")),
+            _fmt_ms,
+            relative=0.10,
+            absolute=5.0,
+        )
+    )
+    checks.append(
+        _target_check(
+            "error_rate",
+            metrics.error_rate,
+            perf.error_rate_max,
+            _number(base.get("error_rate")),
+            _fmt_pct,
+            relative=0.10,
+            absolute=0.001,
+        )
+    )
+    base_restarts = _number(base.get("restart_count")) or 0.0
+    restarts = state.max_restarts
+    checks.append(
+        Check(
+            check="no_new_restarts",
+            severity=Severity.CRITICAL,
+            expected=f"<= {base_restarts:.0f}",
+            actual=str(restarts),
+            status=CheckStatus.PASSED if restarts <= base_restarts else CheckStatus.FAILED,
+            baseline=f"{base_restarts:.0f}",
+            worse=restarts > base_restarts,
+        )
+    )
+    outcome = _outcome(checks)
+    passed = sum(1 for c in checks if c.status is CheckStatus.PASSED)
+    failed = [c for c in checks if c.status is CheckStatus.FAILED]
+    skipped = sum(1 for c in checks if c.status is CheckStatus.SKIPPED)
+    what = "rollback" if pending.is_rollback else "change"
+    summary = f"{passed}/{len(checks)} checks passed"
+    if skipped:
+        summary += f", {skipped} skipped"
+    if failed:
+        summary += "; failed: " + ", ".join(
+            f"{c.check} {c.actual} (expected {c.expected}"
+            f"{', worse than before' if c.worse else ''})"
+            for c in failed
+        )
+    summary += {
+        VerificationOutcome.PASSED: f"; the {what} is verified.",
+        VerificationOutcome.PARTIAL: f"; nothing got worse, so the {what} is kept.",
+        VerificationOutcome.FAILED: f"; the {what} made things worse.",
+    }[outcome]
+    return Verification(
+        id=make_id("ver", now, blueprint.name, pending.operation_id),
+        at=utc(now),
+        pending=pending,
+        checks=tuple(checks),
+        outcome=outcome,
+        summary=summary,
+    )
+
+
+def _outcome(checks: Sequence[Check]) -> VerificationOutcome:
+    if any(c.triggers_rollback for c in checks):
+        return VerificationOutcome.FAILED
+    if any(c.status is CheckStatus.FAILED for c in checks):
+        return VerificationOutcome.PARTIAL
+    return VerificationOutcome.PASSED
+
+
+def superseded(pending: Pending, by: str, blueprint: Blueprint, now: datetime) -> Verification:
+    """A change overtaken by a later one before its verification was due: not verifiable."""
+    return Verification(
+        id=make_id("ver", now, blueprint.name, pending.operation_id),
+        at=utc(now),
+        pending=pending,
+        checks=(),
+        outcome=VerificationOutcome.PARTIAL,
+        summary=f"not verified: a later change ({by}) altered the service before this one was due",
+        superseded_by=by,
+    )
+
+
+def verification_record(verification: Verification, blueprint: Blueprint) -> Record:
+    pending = verification.pending
+    rollback = pending.is_rollback
+    if verification.superseded_by:
+        event, outcome = EventType.VERIFICATION_SKIPPED, Outcome.SKIPPED
+    elif verification.outcome is VerificationOutcome.FAILED:
+        event = (
+            EventType.ROLLBACK_VERIFICATION_FAILED if rollback else EventType.VERIFICATION_FAILED
+        )
+        outcome = Outcome.FAILED
+    else:
+        event = EventType.ROLLBACK_VERIFIED if rollback else EventType.VERIFICATION_PASSED
+        outcome = (
+            Outcome.PASSED
+            if verification.outcome is VerificationOutcome.PASSED
+            else Outcome.PARTIAL
+        )
+    checks = [c.to_json() for c in verification.checks]
+    links = {
+        "operation": pending.operation_id,
+        "verification": verification.id,
+        **{
+            k: v
+            for k, v in pending.record.links.items()
+            if k in {"decision", "governance", "rollback_of"}
+        },
+    }
+    return Record(
+        id=verification.id,
+        timestamp=verification.at,
+        event_type=event,
+        service=blueprint.name,
+        blueprint_version=blueprint.version,
+        outcome=outcome,
+        rationale=verification.summary,
+        operation=pending.record.operation,
+        classification=pending.record.classification,
+        links=links,
+        details={
+            "verification_id": verification.id,
+            "operation_id": pending.operation_id,
+            "due": pending.due,
+            "verified_late_by_seconds": max(0.0, (verification.at - pending.due).total_seconds()),
+            "outcome": str(verification.outcome),
+            "checks": checks,
+            "summary": {
+                "total_checks": len(checks),
+                "passed": sum(1 for c in verification.checks if c.status is CheckStatus.PASSED),
+                "failed": sum(1 for c in verification.checks if c.status is CheckStatus.FAILED),
+                "skipped": sum(1 for c in verification.checks if c.status is CheckStatus.SKIPPED),
+                "verification_result": str(verification.outcome),
+            },
+            "rollback_triggered": verification.rollback and not rollback,
+            "target_replicas": pending.target_replicas,
+            "pre_operation_state": dict(pending.pre_state),
+            "superseded_by": verification.superseded_by or None,
+            "attempt": pending.attempt or None,
+        },
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class RollbackWork:
+    """What the failed verifications of a service still ask for."""
+
+    #: Rollbacks to attempt now: (the failed change's pending record, attempt number).
+    rollbacks: tuple[tuple[Pending, int], ...] = ()
+    #: Changes whose rollback failed MAX_ROLLBACK_ATTEMPTS times and need a person.
+    escalations: tuple[Pending, ...] = ()
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+def rollback_work(history: ServiceHistory, blueprint: Blueprint) -> RollbackWork:
+    """From the trail: failed changes still waiting for a (re)tried rollback or a person.
+
+    A failed change needs a rollback until one is verified; a rollback in flight (executed,
+    not yet verified) is left to its verification; every failed attempt (refused by the
+    cluster, or failed its own verification) counts, and after three a person is asked.
+    """
+    records = history.records
+    by_operation = {
+        r.links.get("operation", r.id): r for r in records if r.event_type in CHANGE_EVENTS
+    }
+    failed = [r for r in records if r.event_type is EventType.VERIFICATION_FAILED]
+    rollbacks, escalations = [], []
+    for verification in failed:
+        original_id = verification.links.get("operation", "")
+        original = by_operation.get(original_id)
+        if original is None:
+            continue
+        related = [r for r in records if r.links.get("rollback_of") == original_id]
+        if any(r.event_type is EventType.ROLLBACK_VERIFIED for r in related):
+            continue
+        if any(
+            r.event_type is EventType.ESCALATED
+            for r in records
+            if r.links.get("operation") == original_id
+        ):
+            continue
+        executed = {
+            r.links.get("operation") for r in related if r.event_type is EventType.ROLLBACK_EXECUTED
+        }
+        settled = {
+            r.links.get("operation")
+            for r in related
+            if r.event_type in {EventType.ROLLBACK_VERIFIED, EventType.ROLLBACK_VERIFICATION_FAILED}
+        }
+        if executed - settled:
+            continue  # a rollback is in flight; its verification decides
+        attempts = sum(
+            1
+            for r in related
+            if r.event_type in {EventType.ROLLBACK_FAILED, EventType.ROLLBACK_VERIFICATION_FAILED}
+        )
+        pending = _pending_from(original, blueprint)
+        if attempts >= MAX_ROLLBACK_ATTEMPTS:
+            escalations.append(pending)
+        else:
+            rollbacks.append((pending, attempts + 1))
+    return RollbackWork(rollbacks=tuple(rollbacks), escalations=tuple(escalations))
+
+
+def rollback_request(
+    pending: Pending, attempt: int, blueprint: Blueprint, state: DeploymentState, reason: str
+) -> OperationRequest:
+    """Undo a change: scale back to the replicas it started from, or return to its revision."""
+    pre_replicas = pending.pre_state.get("replicas")
+    scale = pending.target_replicas is not None and isinstance(pre_replicas, int)
+    pre_revision = pending.pre_state.get("revision")
+    return OperationRequest(
+        operation=ROLLBACK_OWN_CHANGE,
+        service=blueprint.name,
+        origin=Origin.ROLLBACK,
+        current_replicas=state.replicas if scale else None,
+        target_replicas=int(pre_replicas) if scale else None,  # type: ignore[arg-type]
+        reverts=pending.operation_id,
+        reason=reason,
+        parameters={
+            "attempt": attempt,
+            **(
+                {"to_revision": pre_revision} if not scale and isinstance(pre_revision, int) else {}
+            ),
+        },
+    )
+
+
+def escalation_record(pending: Pending, blueprint: Blueprint, now: datetime) -> Record:
+    return Record(
+        id=make_id("esc", now, blueprint.name, pending.operation_id),
+        timestamp=utc(now),
+        event_type=EventType.ESCALATED,
+        service=blueprint.name,
+        blueprint_version=blueprint.version,
+        outcome=Outcome.PENDING,
+        rationale=f"rolling back {pending.operation_id} failed {MAX_ROLLBACK_ATTEMPTS} times; a "
+        "person must decide. Automatic changes to this service stop (circuit breaker open).",
+        operation=pending.record.operation,
+        links={
+            "operation": pending.operation_id,
+            **{k: v for k, v in pending.record.links.items() if k == "decision"},
+        },
+        details={"attempts": MAX_ROLLBACK_ATTEMPTS, "pre_operation_state": dict(pending.pre_state)},
+    )
+
+
+def avoid_targets(history: ServiceHistory, now: datetime) -> dict[int, str]:
+    """Replica counts that were rolled back recently, so the engine does not repeat them."""
+    avoid: dict[int, str] = {}
+    for record in history.records:
+        if record.event_type is not EventType.VERIFICATION_FAILED:
+            continue
+        if utc(now) - utc(record.timestamp) > FAILED_TARGET_MEMORY:
+            continue
+        target = record.details.get("target_replicas")
+        if isinstance(target, int):
+            until = utc(record.timestamp) + FAILED_TARGET_MEMORY
+            avoid[target] = (
+                f"{target} replicas failed verification at {record.timestamp:%H:%M:%S}Z and was "
+                "rolled back (not tried again for "
+                f"{format_duration((until - utc(now)).total_seconds())})"
+            )
+    return avoid

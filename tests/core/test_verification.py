@@ -1,0 +1,290 @@
+"""Verification checks and outcomes, rollback bookkeeping, and the recovery ladder."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from reconciler.core.decision import Action, Reason
+from reconciler.core.history import fold_history
+from reconciler.core.observation import PodState
+from reconciler.core.records import EventType, Outcome, Record
+from reconciler.core.recovery import decide_recovery
+from reconciler.core.verification import (
+    CheckStatus,
+    Pending,
+    VerificationOutcome,
+    avoid_targets,
+    rollback_work,
+    verify,
+)
+from tests.core.helpers import NOW, metrics, seed_blueprint, state
+
+BASELINE = {
+    "replicas": 3,
+    "ready_replicas": 3,
+    "restart_count": 0,
+    "cpu_utilization": 0.25,
+    "memory_utilization": 0.2,
+    "latency_p95_ms": 100.0,
+    "error_rate": 0.002,
+}
+
+
+def executed(
+    op: str = "op-1",
+    at: float = -60,
+    target: int = 2,
+    event: EventType = EventType.OPERATION_EXECUTED,
+    **links: str,
+) -> Record:
+    return Record(
+        id=op,
+        timestamp=NOW + timedelta(seconds=at),
+        event_type=event,
+        service="web",
+        blueprint_version="1.0.0",
+        outcome=Outcome.SUCCESS,
+        rationale="",
+        operation="scale_within_limits",
+        links={"operation": op, **links},
+        details={
+            "request": {"current_replicas": 3, "target_replicas": target},
+            "baseline": BASELINE,
+            "expected": {"cpu_utilization": 0.375, "memory_utilization": 0.3},
+            "pre_operation_state": {"replicas": 3, "revision": 1},
+            "verification_due": NOW,
+        },
+    )
+
+
+def pending(**kw: object) -> Pending:
+    from reconciler.core.verification import _pending_from
+
+    return _pending_from(executed(**kw), seed_blueprint())  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("name", "replicas", "ready", "m", "outcome", "failed"),
+    [
+        ("all good", 2, 2, (0.375, 0.3, 150, 0.004), VerificationOutcome.PASSED, []),
+        (
+            "demo 4: latency and errors worse",
+            2,
+            2,
+            (0.375, 0.3, 400, 0.015),
+            VerificationOutcome.FAILED,
+            ["latency_p95", "error_rate"],
+        ),
+        ("worse but within target", 2, 2, (0.375, 0.3, 180, 0.004), VerificationOutcome.PASSED, []),
+        (
+            "cpu off its expectation only",
+            2,
+            2,
+            (0.6, 0.3, 150, 0.004),
+            VerificationOutcome.PARTIAL,
+            ["cpu_utilization"],
+        ),
+        (
+            "a pod not ready is worse",
+            2,
+            1,
+            (0.375, 0.3, 150, 0.004),
+            VerificationOutcome.FAILED,
+            ["pods_ready"],
+        ),
+        (
+            "replicas changed by someone",
+            4,
+            4,
+            (0.375, 0.3, 150, 0.004),
+            VerificationOutcome.PARTIAL,
+            ["replica_count"],
+        ),
+    ],
+)
+def test_outcomes(name, replicas, ready, m, outcome, failed) -> None:  # type: ignore[no-untyped-def]
+    cpu, memory, latency, errors = m
+    result = verify(
+        pending(),
+        seed_blueprint(),
+        state(replicas, ready),
+        metrics(cpu, memory, latency, error_rate=errors),
+        NOW,
+    )
+    assert result.outcome is outcome, (name, result.summary)
+    assert [c.check for c in result.checks if c.status is CheckStatus.FAILED] == failed, name
+
+
+def test_a_missed_target_that_is_no_worse_is_kept() -> None:
+    from dataclasses import replace
+
+    improving = replace(pending(), baseline={**BASELINE, "latency_p95_ms": 300.0})
+    result = verify(improving, seed_blueprint(), state(2), metrics(0.375, 0.3, 210, error_rate=0.002), NOW)
+    assert result.outcome is VerificationOutcome.PARTIAL
+    latency = next(c for c in result.checks if c.check == "latency_p95")
+    assert latency.status is CheckStatus.FAILED and not latency.worse
+    assert "nothing got worse, so the change is kept" in result.summary
+
+
+def test_missing_metrics_are_skipped_not_failed() -> None:
+    result = verify(pending(), seed_blueprint(), state(2), metrics(None, None, None), NOW)
+    skipped = {c.check for c in result.checks if c.status is CheckStatus.SKIPPED}
+    assert skipped == {"cpu_utilization", "memory_utilization", "latency_p95", "error_rate"}
+    assert result.outcome is VerificationOutcome.PASSED and "4 skipped" in result.summary
+
+
+def test_new_restarts_fail_and_are_worse() -> None:
+    crashed = state(
+        2, pods=(PodState(name="a", ready=True, restart_count=2), PodState(name="b", ready=True))
+    )
+    result = verify(
+        pending(), seed_blueprint(), crashed, metrics(0.375, 0.3, 150, error_rate=0.004), NOW
+    )
+    restarts = next(c for c in result.checks if c.check == "no_new_restarts")
+    assert restarts.status is CheckStatus.FAILED and restarts.triggers_rollback
+
+
+def _failed(op: str, at: float) -> Record:
+    return Record(
+        id=f"ver-{op}",
+        timestamp=NOW + timedelta(seconds=at),
+        event_type=EventType.VERIFICATION_FAILED,
+        service="web",
+        blueprint_version="1",
+        outcome=Outcome.FAILED,
+        rationale="worse",
+        links={"operation": op},
+        details={"target_replicas": 2},
+    )
+
+
+def _rollback(event: EventType, op: str, at: float, rb: str) -> Record:
+    return Record(
+        id=rb,
+        timestamp=NOW + timedelta(seconds=at),
+        event_type=event,
+        service="web",
+        blueprint_version="1",
+        outcome=Outcome.FAILURE,
+        rationale="",
+        operation="rollback_own_change",
+        links={"operation": rb, "rollback_of": op},
+    )
+
+
+def history(*records: Record):  # type: ignore[no-untyped-def]
+    return fold_history("web", records, seed_blueprint().policy.safety.circuit_breaker, NOW)
+
+
+def test_rollback_work_counts_attempts_and_escalates() -> None:
+    base = [executed(at=-300), _failed("op-1", -240)]
+    assert [a for _, a in rollback_work(history(*base), seed_blueprint()).rollbacks] == [1]
+    one = [*base, _rollback(EventType.ROLLBACK_FAILED, "op-1", -200, "rb-1")]
+    assert [a for _, a in rollback_work(history(*one), seed_blueprint()).rollbacks] == [2]
+    in_flight = [*base, _rollback(EventType.ROLLBACK_EXECUTED, "op-1", -200, "rb-2")]
+    assert rollback_work(history(*in_flight), seed_blueprint()).rollbacks == ()
+    three = [
+        *base,
+        *(_rollback(EventType.ROLLBACK_FAILED, "op-1", -200 + i, f"rb-{i}") for i in range(3)),
+    ]
+    work = rollback_work(history(*three), seed_blueprint())
+    assert work.rollbacks == () and [p.operation_id for p in work.escalations] == ["op-1"]
+    done = [*base, _rollback(EventType.ROLLBACK_VERIFIED, "op-1", -100, "rb-9")]
+    assert rollback_work(history(*done), seed_blueprint()).rollbacks == ()
+
+
+def test_failed_targets_are_remembered_for_an_hour() -> None:
+    assert 2 in avoid_targets(history(_failed("op-1", -600)), NOW)
+    assert avoid_targets(history(_failed("op-1", -3700)), NOW) == {}
+
+
+def pods(*restarts: int, failing: int = 0) -> tuple[PodState, ...]:
+    return tuple(
+        PodState(
+            name=f"p{i}",
+            ready=i >= failing,
+            restart_count=r,
+            reason="CrashLoopBackOff" if i < failing else "",
+        )
+        for i, r in enumerate(restarts)
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "replicas", "ready", "pod_states", "revision", "action", "reason"),
+    [
+        ("healthy", 2, 2, pods(0, 0), 2, None, None),
+        ("old restarts, healthy now", 2, 2, pods(5, 0), 2, None, None),
+        (
+            "one failing, 1 restart",
+            2,
+            1,
+            pods(1, 0, failing=1),
+            2,
+            Action.RESTART,
+            Reason.PODS_FAILING,
+        ),
+        (
+            "at rollback threshold",
+            2,
+            1,
+            pods(2, 0, failing=1),
+            2,
+            Action.ROLLBACK,
+            Reason.ROLLBACK_THRESHOLD,
+        ),
+        (
+            "beyond max restarts",
+            2,
+            1,
+            pods(3, 0, failing=1),
+            2,
+            Action.ESCALATE,
+            Reason.MAX_RESTARTS,
+        ),
+        (
+            "every pod failing",
+            2,
+            0,
+            pods(1, 1, failing=2),
+            2,
+            Action.ROLLBACK,
+            Reason.WIDESPREAD_FAILURE,
+        ),
+    ],
+)
+def test_recovery_ladder(name, replicas, ready, pod_states, revision, action, reason) -> None:  # type: ignore[no-untyped-def]
+    decision = decide_recovery(
+        seed_blueprint(),
+        state(replicas, ready, pods=pod_states, revision=revision),
+        metrics(None, None, None),
+        history(),
+        NOW,
+    )
+    if action is None:
+        assert decision is None, name
+    else:
+        assert decision is not None and (decision.action, decision.reason) == (action, reason), name
+
+
+def test_our_own_restarts_count_toward_the_ladder() -> None:
+    restart = Record(
+        id="op-r",
+        timestamp=NOW - timedelta(minutes=5),
+        event_type=EventType.OPERATION_EXECUTED,
+        service="web",
+        blueprint_version="1",
+        outcome=Outcome.SUCCESS,
+        rationale="",
+        operation="restart_failed_pods",
+    )
+    decision = decide_recovery(
+        seed_blueprint(),
+        state(2, 1, pods=pods(1, 0, failing=1)),
+        metrics(None, None, None),
+        history(restart),
+        NOW,
+    )
+    assert decision is not None and decision.reason is Reason.ROLLBACK_THRESHOLD
