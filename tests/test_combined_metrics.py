@@ -82,3 +82,19 @@ def test_windows_merge_by_time() -> None:
     )
     window = CombinedMetrics([a, b]).window(WEB, 300, NOW)
     assert [(s.cpu_utilization, s.latency_p95_ms) for s in window] == [(None, 40), (0.2, 50)]
+
+
+class Broken(Fixed):
+    def window(self, target: Target, seconds: float, now: datetime) -> Sequence[Sample]:
+        raise MetricsError("prometheus down")
+
+
+def test_a_failing_history_source_leaves_the_others() -> None:
+    import pytest
+
+    good = Fixed({}, [Sample(at=NOW, cpu_utilization=0.2)])
+    assert [
+        s.cpu_utilization for s in CombinedMetrics([good, Broken({})]).window(WEB, 300, NOW)
+    ] == [0.2]
+    with pytest.raises(MetricsError, match="prometheus down"):
+        CombinedMetrics([Broken({}), Broken({})]).window(WEB, 300, NOW)

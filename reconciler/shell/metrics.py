@@ -44,12 +44,21 @@ class CombinedMetrics:
         return result
 
     def window(self, target: Target, seconds: float, now: datetime) -> Sequence[Sample]:
-        """Samples merged by time: each source's samples fill the fields the others lack."""
+        """Samples merged by time: each source's samples fill the fields the others lack.
+        A failing source leaves its fields empty; only when every source fails is it an error."""
         by_time: dict[datetime, Sample] = {}
+        errors: list[str] = []
         for source in self.sources:
-            for sample in source.window(target, seconds, now):
+            try:
+                samples = source.window(target, seconds, now)
+            except MetricsError as error:
+                errors.append(str(error))  # the other sources' history still counts
+                continue
+            for sample in samples:
                 known = by_time.get(sample.at)
                 by_time[sample.at] = sample if known is None else _fill_sample(known, sample)
+        if errors and len(errors) == len(self.sources):
+            raise MetricsError("; ".join(errors))
         return [by_time[at] for at in sorted(by_time)]
 
 

@@ -1,0 +1,558 @@
+"""PrometheusMetrics: p95 latency and error rate per deployment, read from Prometheus.
+
+CPU and memory come from the Kubernetes metrics API; what only the service itself can tell,
+how slow it is and how often it fails, comes from the histograms and counters it exports,
+through PromQL. `CombinedMetrics` merges the two field by field, so this source fills only
+`latency_p95_ms` and `error_rate` (and the window's samples of those two).
+
+Main design choices:
+
+* One instant query per target per metric: 2 requests per target, 2N for N targets, all
+  evaluated at the same instant (`time` = `now()`) on one keep-alive connection per call.
+  Batching a namespace into one `by (deployment)` query would save requests, but only for
+  default templates, and it would couple the targets: a per-target query fails alone, and its
+  error names exactly the query that failed. At a few milliseconds a query, 2N is cheap next
+  to a cycle.
+* Missing is not zero. An empty answer (no series) is `None`, and so is NaN (a 0/0 when there
+  was no traffic) and ±Inf; the reason is kept in `last_notes`. The decision engine has rules
+  for missing data (never scale down on it); a made-up 0 would silently bypass them.
+* Failures stay per target. A bad query or a server error gives that target a `MetricsError`
+  naming the service, the query and what Prometheus said; the other targets go on. A server
+  that cannot be reached (or stops answering) fails every remaining target of the call at
+  once with the same message, so a down Prometheus costs one timeout per cycle, not 2N.
+* Templates are filled with a single pass over exactly three placeholders, `{namespace}`,
+  `{deployment}` and `{service}`; other braces (`{le="0.5"}`, `{}`) are PromQL and left
+  alone. Values are escaped for a double-quoted PromQL string, so a name cannot close the
+  string and add matchers of its own.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import math
+import re
+import ssl
+import urllib.parse
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from reconciler.core.errors import ConfigError, MetricsError
+from reconciler.core.observation import Metrics, Sample, Target
+
+__all__ = [
+    "DEFAULT_RATE_RANGE",
+    "METRICS",
+    "PrometheusMetrics",
+    "default_queries",
+    "fill_template",
+    "promql_string",
+]
+
+#: The metric names a blueprint's `spec.observability.queries` may override.
+METRICS = ("latency_p95", "error_rate")
+
+#: rate() needs two samples in its range; 5m holds at least four at the usual 1m scrape
+#: interval (Prometheus' own advice), and smooths a single burst that should not scale a
+#: service on its own. The reconciler acts over minutes, so a shorter range buys little.
+DEFAULT_RATE_RANGE = "5m"
+
+#: Prometheus refuses range queries of more than 11,000 points per series.
+MAX_POINTS = 10_000
+
+#: Answers larger than this are refused: a metric query returns one series.
+MAX_BODY = 8 * 1024 * 1024
+
+_PLACEHOLDER = re.compile(r"\{(namespace|deployment|service)\}")
+_DURATION = re.compile(r"^(?:[0-9]+(?:ms|s|m|h|d|w|y))+$")
+_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r"}
+
+
+def default_queries(rate_range: str = DEFAULT_RATE_RANGE) -> dict[str, str]:
+    """The templates used when a blueprint does not override them.
+
+    `latency_p95` is in seconds (converted to milliseconds here). In `error_rate`, a service
+    that has never answered 5xx usually has no 5xx series at all (client libraries create a
+    labelled counter on first use), so the numerator falls back to 0: such a service reports
+    0, not missing, while one with no request series at all still reports missing.
+    """
+    selector = 'namespace="{namespace}", deployment="{deployment}"'
+    requests = f"http_requests_total{{{selector}}}"
+    errors = f'http_requests_total{{{selector}, code=~"5.."}}'
+    buckets = f"http_request_duration_seconds_bucket{{{selector}}}"
+    return {
+        "latency_p95": (f"histogram_quantile(0.95, sum by (le) (rate({buckets}[{rate_range}])))"),
+        "error_rate": (
+            f"(sum(rate({errors}[{rate_range}])) or vector(0))"
+            f" / sum(rate({requests}[{rate_range}]))"
+        ),
+    }
+
+
+def promql_string(value: str) -> str:
+    """`value` escaped for the inside of a double-quoted PromQL string."""
+    return "".join(_ESCAPES.get(char, char) for char in value)
+
+
+def fill_template(template: str, *, namespace: str, deployment: str, service: str) -> str:
+    """Replace the three placeholders, in one pass, with escaped values.
+
+    One pass, so a value that itself contains `{deployment}` is not expanded again; and a
+    replace rather than `str.format`, so PromQL's own braces need no doubling.
+    """
+    values = {
+        "namespace": promql_string(namespace),
+        "deployment": promql_string(deployment),
+        "service": promql_string(service),
+    }
+    return _PLACEHOLDER.sub(lambda match: values[match.group(1)], template)
+
+
+class _Unreachable(Exception):
+    """The server could not be reached or stopped answering: every later request would fail.
+
+    `during` names the query a timeout interrupted, for that one message; the other targets
+    get the bare message, as they were never asked.
+    """
+
+    def __init__(self, message: str, *, sent: bool = False, during: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.sent = sent
+        self.during = during
+
+    def __str__(self) -> str:
+        return f"{self.message} {self.during}" if self.during else self.message
+
+
+class _QueryFailed(Exception):
+    """This one request failed; others may succeed."""
+
+
+@dataclass(frozen=True)
+class _Endpoint:
+    scheme: str
+    host: str
+    port: int | None
+    prefix: str
+    #: The URL as shown in messages: never with credentials.
+    display: str
+
+    @classmethod
+    def parse(cls, base_url: str) -> _Endpoint:
+        parts = urllib.parse.urlsplit(base_url.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(
+                f"Prometheus URL {base_url!r} is not an http(s) URL",
+                hint="for example http://prometheus.monitoring.svc:9090",
+            )
+        try:
+            port = parts.port
+        except ValueError as error:
+            raise ConfigError(f"Prometheus URL {base_url!r}: {error}") from error
+        host = parts.hostname
+        netloc = f"[{host}]" if ":" in host else host
+        if port is not None:
+            netloc += f":{port}"
+        prefix = parts.path.rstrip("/")
+        return cls(parts.scheme, host, port, prefix, f"{parts.scheme}://{netloc}{prefix}")
+
+
+class _Session:
+    """One keep-alive connection for the requests of one call, reopened when dropped.
+
+    Opening the connection is a separate step so that failing to reach the server (refused,
+    unknown host, connect timeout) can be told apart from one request failing.
+    """
+
+    def __init__(self, endpoint: _Endpoint, timeout: float) -> None:
+        self.endpoint = endpoint
+        self.timeout = timeout
+        self._conn: http.client.HTTPConnection | None = None
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _open(self) -> http.client.HTTPConnection:
+        endpoint = self.endpoint
+        conn: http.client.HTTPConnection
+        if endpoint.scheme == "https":
+            conn = http.client.HTTPSConnection(
+                endpoint.host,
+                endpoint.port,
+                timeout=self.timeout,
+                context=ssl.create_default_context(),
+            )
+        else:
+            conn = http.client.HTTPConnection(endpoint.host, endpoint.port, timeout=self.timeout)
+        try:
+            conn.connect()
+        except OSError as error:
+            conn.close()
+            raise _Unreachable(
+                f"Prometheus at {endpoint.display} is unreachable: {_describe(error)}"
+            ) from error
+        return conn
+
+    def request(
+        self, method: str, path: str, fields: Mapping[str, str] | None = None
+    ) -> tuple[int, bytes]:
+        """Send one request; returns (status, body)."""
+        body = urllib.parse.urlencode(fields).encode() if fields is not None else None
+        headers = {"Accept": "application/json", "User-Agent": "reconciler"}
+        if body is not None:
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        url = self.endpoint.prefix + path
+        for attempt in (1, 2):
+            conn = self._conn
+            reused = conn is not None and conn.sock is not None
+            if conn is None or not reused:
+                self.close()
+                conn = self._conn = self._open()
+            try:
+                conn.request(method, url, body=body, headers=headers)
+                response = conn.getresponse()
+                data = response.read(MAX_BODY + 1)
+            except TimeoutError as error:
+                # Prometheus ends slow queries itself before this, so silence means the
+                # server (or the network) is stuck, not the query.
+                self.close()
+                raise _Unreachable(
+                    f"Prometheus at {self.endpoint.display} did not answer "
+                    f"within {self.timeout:g}s",
+                    sent=True,
+                ) from error
+            except (ConnectionResetError, BrokenPipeError) as error:
+                # A keep-alive connection the server closed while idle: retry once, fresh.
+                self.close()
+                if reused and attempt == 1:
+                    continue
+                raise _QueryFailed(f"the connection failed: {_describe(error)}") from error
+            except (OSError, http.client.HTTPException) as error:
+                self.close()
+                raise _QueryFailed(f"the request failed: {_describe(error)}") from error
+            if len(data) > MAX_BODY:
+                self.close()
+                raise _QueryFailed(f"the answer is larger than {MAX_BODY // 1024 // 1024} MiB")
+            if response.will_close:
+                self.close()
+            return response.status, data
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, TimeoutError):
+        return "timed out"
+    return str(error) or type(error).__name__
+
+
+@dataclass(frozen=True)
+class _Point:
+    at: float
+    value: float | None
+    note: str = ""
+
+
+def _number(raw: object) -> tuple[float | None, str]:
+    """A sample value: None with a reason when it is not a finite number."""
+    try:
+        value = float(str(raw))
+    except ValueError:
+        return None, f"is not a number: {raw!r}"
+    if math.isnan(value):
+        return None, "is NaN (no requests in the range?)"
+    if math.isinf(value):
+        return None, f"is {value:+}"
+    return value, ""
+
+
+def _series_label(series: Mapping[str, Any]) -> str:
+    labels = series.get("metric") or {}
+    return "{" + ", ".join(f'{k}="{v}"' for k, v in sorted(labels.items())) + "}"
+
+
+def _one_series(result: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+    if not result:
+        return None
+    if len(result) > 1:
+        shown = ", ".join(_series_label(s) for s in result[:3])
+        more = ", ..." if len(result) > 3 else ""
+        raise _QueryFailed(
+            f"it returned {len(result)} series ({shown}{more}); a metric query must return "
+            "at most one: aggregate it, for example with sum() or max()"
+        )
+    return result[0]
+
+
+class PrometheusMetrics:
+    """A MetricsSource reading latency and error rate from Prometheus' HTTP API.
+
+    `queries` holds each target's overrides (a blueprint's `spec.observability.queries`, by
+    metric name); other metrics use `default_queries(rate_range)`. `services` names each
+    target's blueprint, for `{service}` and for messages; it defaults to `namespace/name`
+    (and `{service}` to the deployment name). `timeout` bounds every request: Prometheus is
+    asked to give up on a query a little earlier, so a slow query comes back as its error
+    rather than as a hung connection. `step` is the resolution of `window` in seconds.
+    """
+
+    source = "prometheus"
+
+    def __init__(
+        self,
+        base_url: str,
+        queries: Mapping[Target, Mapping[str, str]] | None = None,
+        *,
+        services: Mapping[Target, str] | None = None,
+        rate_range: str = DEFAULT_RATE_RANGE,
+        timeout: float = 5.0,
+        now: Callable[[], datetime] | None = None,
+        step: float = 15.0,
+    ) -> None:
+        self._endpoint = _Endpoint.parse(base_url)
+        if not _DURATION.match(rate_range):
+            raise ConfigError(
+                f"Prometheus rate range {rate_range!r} is not a PromQL duration",
+                hint="for example 5m, 90s or 1h30m",
+            )
+        if not (timeout > 0 and step > 0):
+            raise ConfigError(f"Prometheus timeout and step must be positive: {timeout}, {step}")
+        overrides: dict[Target, dict[str, str]] = {}
+        for target, templates in (queries or {}).items():
+            unknown = sorted(set(templates) - set(METRICS))
+            if unknown:
+                raise ConfigError(
+                    f"queries for {target}: unknown metric {', '.join(unknown)}",
+                    hint=f"the metrics that can be overridden are {', '.join(METRICS)}",
+                )
+            empty = [name for name, text in templates.items() if not text.strip()]
+            if empty:
+                raise ConfigError(f"queries for {target}: empty query for {', '.join(empty)}")
+            overrides[target] = dict(templates)
+        self._overrides = overrides
+        self._services = dict(services or {})
+        self._defaults = default_queries(rate_range)
+        self.rate_range = rate_range
+        self.timeout = timeout
+        self.step = step
+        self._now = now or (lambda: datetime.now(UTC))
+        #: Why values of the last `current` call are unknown, per target: "latency_p95 is
+        #: NaN (no requests in the range?)". `Metrics` has no field for it.
+        self.last_notes: dict[Target, tuple[str, ...]] = {}
+
+    @property
+    def url(self) -> str:
+        return self._endpoint.display
+
+    def query_for(self, target: Target, metric: str) -> str:
+        """The PromQL sent for this target and metric, placeholders filled."""
+        template = self._overrides.get(target, {}).get(metric) or self._defaults[metric]
+        return fill_template(
+            template,
+            namespace=target.namespace,
+            deployment=target.name,
+            service=self._services.get(target, target.name),
+        )
+
+    # ------------------------------------------------------------------ the port
+
+    def current(self, targets: Sequence[Target]) -> Mapping[Target, Metrics | MetricsError]:
+        """Latency and error rate of each target at one instant; CPU and memory are None."""
+        at = self._now()
+        moment = f"{at.timestamp():.3f}"
+        results: dict[Target, Metrics | MetricsError] = {}
+        notes: dict[Target, tuple[str, ...]] = {}
+        down: str | None = None
+        with self._session() as session:
+            for target in targets:
+                if target in results:
+                    continue
+                if down is not None:
+                    results[target] = MetricsError(f"{self._name(target)}: {down}")
+                    continue
+                points: dict[str, _Point | None] = {}
+                try:
+                    for metric in METRICS:
+                        points[metric] = self._instant(session, target, metric, moment)
+                except _Unreachable as error:
+                    down = error.message
+                    results[target] = MetricsError(f"{self._name(target)}: {error}")
+                    continue
+                except _QueryFailed as error:
+                    results[target] = MetricsError(str(error))
+                    continue
+                results[target], notes[target] = self._metrics(points, at)
+        self.last_notes = notes
+        return results
+
+    def window(self, target: Target, seconds: float, now: datetime) -> Sequence[Sample]:
+        """Samples every `step` seconds over [now - seconds, now], oldest first.
+
+        The step grows when needed to stay under Prometheus' limit of points per series.
+        Raises MetricsError when either query fails: half a history is not evidence.
+        """
+        if seconds <= 0:
+            return []
+        end = now.timestamp()
+        step = max(self.step, seconds / MAX_POINTS)
+        fields = {"start": f"{end - seconds:.3f}", "end": f"{end:.3f}", "step": f"{step:g}"}
+        columns: dict[str, dict[int, float | None]] = {}
+        with self._session() as session:
+            for metric in METRICS:
+                try:
+                    columns[metric] = self._range(session, target, metric, fields)
+                except _Unreachable as error:
+                    raise MetricsError(f"{self._name(target)}: {error}") from error
+                except _QueryFailed as error:
+                    raise MetricsError(str(error)) from error
+        latency, errors = columns["latency_p95"], columns["error_rate"]
+        samples = []
+        for millis in sorted(latency.keys() | errors.keys()):
+            seconds_value = latency.get(millis)
+            samples.append(
+                Sample(
+                    at=datetime.fromtimestamp(millis / 1000, UTC),
+                    latency_p95_ms=None if seconds_value is None else seconds_value * 1000,
+                    error_rate=errors.get(millis),
+                )
+            )
+        return samples
+
+    def health(self) -> tuple[bool, str]:
+        """Whether Prometheus is up and ready to serve queries (`/-/ready`), and why not."""
+        with self._session() as session:
+            try:
+                status, body = session.request("GET", "/-/ready")
+            except (_Unreachable, _QueryFailed) as error:
+                text = str(error)
+                if not text.startswith("Prometheus at"):
+                    text = f"Prometheus at {self.url}: {text}"
+                return False, text
+        if status == http.client.OK:
+            return True, f"Prometheus at {self.url} is ready"
+        detail = body[:200].decode("utf-8", "replace").strip()
+        return False, f"Prometheus at {self.url} is not ready: HTTP {status} {detail}".strip()
+
+    # ------------------------------------------------------------------ helpers
+
+    @contextmanager
+    def _session(self) -> Iterator[_Session]:
+        session = _Session(self._endpoint, self.timeout)
+        try:
+            yield session
+        finally:
+            session.close()
+
+    def _name(self, target: Target) -> str:
+        service = self._services.get(target)
+        return f"{service} ({target})" if service else str(target)
+
+    def _ask(
+        self, session: _Session, path: str, target: Target, metric: str, fields: dict[str, str]
+    ) -> Mapping[str, Any]:
+        """POST a query; returns its `data`. Errors name the service, metric and query."""
+        query = self.query_for(target, metric)
+        # Prometheus stops a query at its own timeout with a clear error; leave time for it.
+        fields = {"query": query, "timeout": f"{self.timeout * 0.9:.3f}", **fields}
+        try:
+            status, body = session.request("POST", path, fields)
+            return _data(status, body)
+        except _Unreachable as error:
+            if error.sent:
+                error.during = f"to the {metric} query (query: {query})"
+            raise
+        except _QueryFailed as error:
+            raise _QueryFailed(
+                f"{self._name(target)}: {metric} query failed: {error} (query: {query})"
+            ) from error
+
+    def _instant(
+        self, session: _Session, target: Target, metric: str, moment: str
+    ) -> _Point | None:
+        data = self._ask(session, "/api/v1/query", target, metric, {"time": moment})
+        kind, result = data.get("resultType"), data.get("result")
+        try:
+            if kind == "scalar" and isinstance(result, list):
+                at, raw = result
+            elif kind == "vector" and isinstance(result, list):
+                series = _one_series(result)
+                if series is None:
+                    return None
+                at, raw = series["value"]
+            else:
+                raise _QueryFailed(
+                    f"it returned a {kind}; a metric query must return an instant vector"
+                )
+        except (KeyError, TypeError, ValueError) as error:
+            raise _QueryFailed(f"unexpected answer shape: {error!r}") from error
+        value, note = _number(raw)
+        return _Point(at=float(at), value=value, note=note)
+
+    def _range(
+        self, session: _Session, target: Target, metric: str, fields: dict[str, str]
+    ) -> dict[int, float | None]:
+        """A metric's values by timestamp in milliseconds (exact keys for merging)."""
+        data = self._ask(session, "/api/v1/query_range", target, metric, fields)
+        kind, result = data.get("resultType"), data.get("result")
+        try:
+            if kind != "matrix" or not isinstance(result, list):
+                raise _QueryFailed(f"it returned a {kind} to a range query")
+            series = _one_series(result)
+            if series is None:
+                return {}
+            column: dict[int, float | None] = {}
+            for at, raw in series["values"]:
+                value, _ = _number(raw)
+                column[round(float(at) * 1000)] = value
+        except (KeyError, TypeError, ValueError) as error:
+            raise _QueryFailed(f"unexpected answer shape: {error!r}") from error
+        return column
+
+    def _metrics(
+        self, points: Mapping[str, _Point | None], at: datetime
+    ) -> tuple[Metrics, tuple[str, ...]]:
+        notes = []
+        values: dict[str, float | None] = {}
+        times = []
+        for metric in METRICS:
+            point = points.get(metric)
+            if point is None:
+                notes.append(f"{metric}: no series")
+                values[metric] = None
+                continue
+            times.append(point.at)
+            values[metric] = point.value
+            if point.note:
+                notes.append(f"{metric} {point.note}")
+        latency = values["latency_p95"]
+        observed = datetime.fromtimestamp(min(times), UTC) if times else at
+        metrics = Metrics(
+            latency_p95_ms=None if latency is None else latency * 1000,
+            error_rate=values["error_rate"],
+            observed_at=observed,
+            source=self.source,
+        )
+        return metrics, tuple(notes)
+
+
+def _data(status: int, body: bytes) -> Mapping[str, Any]:
+    """The `data` of a Prometheus API answer, or _QueryFailed with the server's own words."""
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        answer = None
+    if not isinstance(answer, dict):
+        snippet = body[:200].decode("utf-8", "replace").strip() or "an empty body"
+        raise _QueryFailed(f"Prometheus answered HTTP {status} with {snippet!r}")
+    if status != http.client.OK or answer.get("status") != "success":
+        kind = answer.get("errorType") or "error"
+        message = answer.get("error") or "no error message"
+        raise _QueryFailed(f"Prometheus answered HTTP {status} {kind}: {message}")
+    data = answer.get("data")
+    if not isinstance(data, dict):
+        raise _QueryFailed("Prometheus answered without data")
+    return data
