@@ -7,7 +7,7 @@ import sys
 
 from benchmarks.common import Row
 
-MODULES = ["bench_blueprints"]
+MODULES = ["bench_blueprints", "bench_cycle", "bench_kubernetes"]
 
 
 def main(selected: list[str]) -> int:

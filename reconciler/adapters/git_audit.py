@@ -51,6 +51,8 @@ class GitAuditStore:
         self.name = name
         self.email = email
         self._staged: list[tuple[str, Any]] = []
+        self._cache_head: Any = None
+        self._cache: dict[tuple[str, ...], Any] = {}
 
     # ------------------------------------------------------------------ writing
 
@@ -62,19 +64,21 @@ class GitAuditStore:
     def _tree(self, oid: pygit2.Oid) -> pygit2.Tree:
         return cast("pygit2.Tree", self.repo[oid])
 
-    def _insert(
-        self, tree: pygit2.Tree | None, parts: Sequence[str], blob: pygit2.Oid
-    ) -> pygit2.Oid:
+    def _merge(self, tree: pygit2.Tree | None, changes: dict[str, Any]) -> pygit2.Oid:
+        """Write `tree` with `changes` (name → blob id, or name → nested changes) applied.
+
+        Each directory on the way is rebuilt once per commit, however many records land in it.
+        """
         builder = self.repo.TreeBuilder(tree) if tree is not None else self.repo.TreeBuilder()
-        head, rest = parts[0], parts[1:]
-        if not rest:
-            builder.insert(head, blob, self._pygit2.enums.FileMode.BLOB)
-        else:
-            existing = tree[head] if tree is not None and head in tree else None
-            subtree = self._tree(existing.id) if existing is not None else None
-            builder.insert(
-                head, self._insert(subtree, rest, blob), self._pygit2.enums.FileMode.TREE
-            )
+        for name, change in changes.items():
+            if isinstance(change, dict):
+                entry = tree[name] if tree is not None and name in tree else None
+                sub = (
+                    self._tree(entry.id) if entry is not None and entry.type_str == "tree" else None
+                )
+                builder.insert(name, self._merge(sub, change), self._pygit2.enums.FileMode.TREE)
+            else:
+                builder.insert(name, change, self._pygit2.enums.FileMode.BLOB)
         return builder.write()
 
     def append(self, records: Sequence[Record], message: CommitMessage) -> str:
@@ -83,14 +87,18 @@ class GitAuditStore:
         git = self._pygit2
         try:
             parent = self._head_commit()
-            tree: pygit2.Tree | None = parent.tree if parent is not None else None
+            changes: dict[str, Any] = {}
             files = []
             for record in records:
                 path = record_path(record)
                 blob = self.repo.create_blob(record.dumps().encode())
-                tree = self._tree(self._insert(tree, path.split("/"), blob))
+                *folders, name = path.split("/")
+                node = changes
+                for folder in folders:
+                    node = node.setdefault(folder, {})
+                node[name] = blob
                 files.append((path, blob, record))
-            assert tree is not None
+            tree = self._tree(self._merge(parent.tree if parent is not None else None, changes))
             moment = max(record.timestamp for record in records).astimezone(UTC)
             signature = git.Signature(self.name, self.email, int(moment.timestamp()), 0)
             commit = self.repo.create_commit(
@@ -145,17 +153,22 @@ class GitAuditStore:
     # ------------------------------------------------------------------ reading
 
     def _subtree(self, *parts: str) -> pygit2.Tree | None:
+        """The tree at `parts` in HEAD. Trees are cached per HEAD commit: `audit/` holds one
+        entry per service, and parsing it again for every service would dominate a cycle."""
         commit = self._head_commit()
         if commit is None:
             return None
-        node = commit.tree
-        for part in parts:
-            if part not in node:
-                return None
-            entry = node[part]
-            if entry.type_str != "tree":
-                return None
-            node = self._tree(entry.id)
+        if self._cache_head != commit.id:
+            self._cache_head, self._cache = commit.id, {}
+        if parts in self._cache:
+            cached: pygit2.Tree | None = self._cache[parts]
+            return cached
+        node: pygit2.Tree | None = commit.tree
+        if parts:
+            parent = self._subtree(*parts[:-1])
+            entry = parent[parts[-1]] if parent is not None and parts[-1] in parent else None
+            node = self._tree(entry.id) if entry is not None and entry.type_str == "tree" else None
+        self._cache[parts] = node
         return node
 
     def _days(self, service: str) -> list[tuple[str, pygit2.Tree]]:
@@ -176,14 +189,19 @@ class GitAuditStore:
         return Record.from_json(json.loads(blob.data))
 
     def history(self, service: str, since: datetime) -> list[Record]:
-        first_day = since.astimezone(UTC).date().isoformat()
+        moment = since.astimezone(UTC)
+        first_day = moment.date().isoformat()
+        cutoff = f"{moment:%H%M%S}"
         records = []
         for day, tree in self._days(service):
             if day < first_day:
                 continue
             for item in tree:
-                if parse_record_name(item.name or "") is None:
+                name = item.name or ""
+                if not name.endswith(".json"):
                     continue
+                if day == first_day and name[:6] < cutoff:
+                    continue  # older than `since`, by its file name, without reading it
                 record = self._load(item)
                 if record.timestamp >= since:
                     records.append(record)

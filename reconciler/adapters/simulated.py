@@ -22,7 +22,6 @@ harmful and a verification catch it.
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -36,6 +35,7 @@ import yaml
 from reconciler.core.changes import Applied, Change, ChangeKind
 from reconciler.core.errors import ClusterError, ConfigError, ConflictError, MetricsError
 from reconciler.core.observation import (
+    STAMP_ANNOTATION,
     ChangeStamp,
     DeploymentState,
     Metrics,
@@ -45,9 +45,8 @@ from reconciler.core.observation import (
 )
 from reconciler.core.units import format_cpu, format_memory, parse_cpu, parse_duration, parse_memory
 
-__all__ = ["STAMP_ANNOTATION", "SimDeployment", "SimulatedCluster", "SimulatedClusterError"]
+__all__ = ["SimDeployment", "SimulatedCluster", "SimulatedClusterError"]
 
-STAMP_ANNOTATION = "reconciler/last-change"
 QUEUE_CAP = 0.98
 ERROR_KNEE = 0.85
 ERROR_SLOPE = 0.25
@@ -209,37 +208,49 @@ class SimulatedCluster:
 
     @classmethod
     def load(cls, path: Path) -> SimulatedCluster:
+        """Read the main file (clock, settings) and one file per deployment beside it."""
         if not path.exists():
             raise SimulatedClusterError(
                 f"no simulated cluster at {path}",
                 hint="create one with `reconciler sim init` (it reads the blueprints)",
             )
         try:
-            data = yaml.safe_load(path.read_text("utf-8")) or {}
-            deployments = [_load_deployment(item) for item in data.get("deployments", [])]
+            data = yaml.load(path.read_text("utf-8"), Loader=_Loader) or {}
+            folder = _folder(path)
+            deployments = [
+                _load_deployment(yaml.load(file.read_text("utf-8"), Loader=_Loader))
+                for file in sorted(folder.glob("*.yaml"))
+            ]
             return cls(
                 path,
                 clock=_parse_ts(data["clock"]),
                 deployments=deployments,
                 settings=dict(data.get("settings") or {}),
             )
-        except (yaml.YAMLError, KeyError, TypeError, ValueError) as error:
+        except (yaml.YAMLError, KeyError, TypeError, ValueError, OSError) as error:
             raise SimulatedClusterError(
                 f"reading the simulated cluster {path}: {error}",
                 hint="fix the file by hand, or recreate it with `reconciler sim init --force`",
             ) from error
 
-    def save(self) -> None:
-        """Write the state atomically, so a crash never leaves half a file."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        text = (
-            "# Simulated cluster state; see docs/simulated-cluster.md. `reconciler sim` edits it.\n"
-        )
-        text += yaml.safe_dump(self.to_json(), sort_keys=False, allow_unicode=True)
-        handle, temp = tempfile.mkstemp(dir=self.path.parent, prefix=".sim-", suffix=".yaml")
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-        Path(temp).replace(self.path)
+    def save(self, only: SimDeployment | None = None) -> None:
+        """Write the state: the main file, and every deployment's file or only `only`'s.
+
+        Each file is written atomically (a temporary file, then a rename), so a crash never
+        leaves half a file; and a change to one deployment rewrites only its own file, so a
+        cycle over a thousand services does not rewrite a thousand files per change.
+        """
+        folder = _folder(self.path)
+        folder.mkdir(parents=True, exist_ok=True)
+        if only is None:
+            header = "# Simulated cluster; deployments are in the folder beside this file.\n"
+            _write(self.path, header + _dump({"clock": _ts(self.clock), "settings": self.settings}))
+            wanted = {_file_name(d) for d in self.deployments.values()}
+            for stale in folder.glob("*.yaml"):
+                if stale.name not in wanted:
+                    stale.unlink()
+        for d in [only] if only is not None else self.deployments.values():
+            _write(folder / _file_name(d), _dump(_dump_deployment(d)))
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -345,7 +356,7 @@ class SimulatedCluster:
             memory_limit=d.memory_limit,
             revision=d.revision,
             version=str(d.version),
-            last_change=_stamp_from(stamp) if stamp else None,
+            last_change=ChangeStamp.loads(stamp) if stamp else None,
             observed_at=self.clock,
         )
 
@@ -367,8 +378,8 @@ class SimulatedCluster:
             )
         message = self._perform(d, change)
         d.version += 1
-        d.annotations[STAMP_ANNOTATION] = json.dumps(_stamp_json(change.stamp), sort_keys=True)
-        self.save()
+        d.annotations[STAMP_ANNOTATION] = change.stamp.dumps()
+        self.save(only=d)
         after = {"replicas": d.replicas, "ready": d.ready_pods(self.clock), "revision": d.revision}
         return Applied(
             started_at=self.clock,
@@ -467,6 +478,40 @@ class SimulatedCluster:
         return samples
 
 
+try:  # libyaml is an order of magnitude faster for the state files
+    _Loader: Any = yaml.CSafeLoader
+    _Dumper: Any = yaml.CSafeDumper
+except AttributeError:  # pragma: no cover - depends on how PyYAML was built
+    _Loader, _Dumper = yaml.SafeLoader, yaml.SafeDumper
+
+
+def _folder(path: Path) -> Path:
+    return path.with_name(path.name + ".d")
+
+
+def _file_name(d: SimDeployment) -> str:
+    return f"{d.namespace}.{d.name}.yaml"
+
+
+def _dump(data: Mapping[str, Any]) -> str:
+    text: str = yaml.dump(
+        data,
+        Dumper=_Dumper,
+        sort_keys=False,
+        allow_unicode=True,
+        width=120,
+        default_flow_style=None,
+    )
+    return text
+
+
+def _write(path: Path, text: str) -> None:
+    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=".sim-", suffix=".tmp")
+    with os.fdopen(handle, "w", encoding="utf-8") as out:
+        out.write(text)
+    Path(temp).replace(path)
+
+
 def _template(d: SimDeployment) -> dict[str, Any]:
     current = d.revisions.get(d.revision, {})
     return {
@@ -474,36 +519,6 @@ def _template(d: SimDeployment) -> dict[str, Any]:
         "memory_request": d.memory_request,
         "bad": bool(current.get("bad", False)),
     }
-
-
-def _stamp_json(stamp: ChangeStamp) -> dict[str, Any]:
-    return {
-        "operation_id": stamp.operation_id,
-        "decision_id": stamp.decision_id,
-        "operation": stamp.operation,
-        "service": stamp.service,
-        "at": _ts(stamp.at),
-        "summary": stamp.summary,
-        "before": dict(stamp.before),
-        "after": dict(stamp.after),
-    }
-
-
-def _stamp_from(text: str) -> ChangeStamp | None:
-    try:
-        data = json.loads(text)
-        return ChangeStamp(
-            operation_id=data["operation_id"],
-            decision_id=data.get("decision_id", ""),
-            operation=data["operation"],
-            service=data["service"],
-            at=_parse_ts(data["at"]),
-            summary=data.get("summary", ""),
-            before=data.get("before") or {},
-            after=data.get("after") or {},
-        )
-    except (ValueError, KeyError, TypeError):
-        return None  # someone else's annotation, or a damaged one: not ours to recover
 
 
 def _load_deployment(item: Mapping[str, Any]) -> SimDeployment:

@@ -27,6 +27,7 @@ from reconciler.cli.cycle import (
     status_command,
 )
 from reconciler.cli.demo import demo_command
+from reconciler.cli.doctor import doctor_command
 from reconciler.cli.sim import sim_group
 
 
@@ -61,11 +62,35 @@ class _Group(click.Group):
 )
 @click.option(
     "--cluster",
-    type=click.Choice(["simulated"]),
+    type=click.Choice(["simulated", "kubernetes"]),
     default="simulated",
     show_default=True,
     envvar="RECONCILER_CLUSTER",
-    help="Which cluster to act on. Env: RECONCILER_CLUSTER.",
+    help="Which cluster to act on: the embedded simulation, or a real one. "
+    "Env: RECONCILER_CLUSTER.",
+)
+@click.option(
+    "--kubeconfig",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="KUBECONFIG",
+    help="Kubernetes: the kubeconfig file (default ~/.kube/config). Env: KUBECONFIG.",
+)
+@click.option(
+    "--context",
+    envvar="RECONCILER_CONTEXT",
+    help="Kubernetes: the kubeconfig context (default: its current one). Env: RECONCILER_CONTEXT.",
+)
+@click.option(
+    "--in-cluster",
+    is_flag=True,
+    envvar="RECONCILER_IN_CLUSTER",
+    help="Kubernetes: use the pod's service account instead of a kubeconfig.",
+)
+@click.option(
+    "--prometheus-url",
+    envvar="RECONCILER_PROMETHEUS_URL",
+    help="Kubernetes: Prometheus for latency and error rate, e.g. http://prometheus:9090. "
+    "Env: RECONCILER_PROMETHEUS_URL.",
 )
 @click.option(
     "--sim-state",
@@ -76,7 +101,16 @@ class _Group(click.Group):
 )
 @click.version_option(__version__, prog_name="reconciler")
 @click.pass_context
-def main(ctx: click.Context, repo: Path | None, cluster: str, sim_state: Path | None) -> None:
+def main(
+    ctx: click.Context,
+    repo: Path | None,
+    cluster: str,
+    kubeconfig: Path | None,
+    context: str | None,
+    in_cluster: bool,
+    prometheus_url: str | None,
+    sim_state: Path | None,
+) -> None:
     """Reconcile Kubernetes services with the blueprints in a git repository.
 
     Each service has a blueprint at blueprints/<service>/blueprint.yaml: its replica bounds,
@@ -97,7 +131,15 @@ def main(ctx: click.Context, repo: Path | None, cluster: str, sim_state: Path | 
     Exit codes: 0 ok, 1 problems found, 2 usage, 3 configuration, 4 unavailable, 5 audit.
     Details: docs/cli.md.
     """
-    ctx.obj = Settings(repo=repo, cluster=cluster, sim_state=sim_state)
+    ctx.obj = Settings(
+        repo=repo,
+        cluster=cluster,
+        sim_state=sim_state,
+        kubeconfig=kubeconfig,
+        context=context,
+        in_cluster=in_cluster,
+        prometheus_url=prometheus_url,
+    )
 
 
 for _command in (
@@ -113,5 +155,6 @@ for _command in (
     breaker_group,
     sim_group,
     demo_command,
+    doctor_command,
 ):
     main.add_command(_command)

@@ -11,8 +11,14 @@ from reconciler.core.errors import ConfigError
 
 if TYPE_CHECKING:
     from reconciler.adapters.git_audit import GitAuditStore
+    from reconciler.adapters.kubernetes import KubernetesCluster
+    from reconciler.adapters.prometheus import PrometheusMetrics
     from reconciler.adapters.simulated import SimulatedCluster
+    from reconciler.cli.context import Settings
     from reconciler.shell.cycle import Ports
+    from reconciler.shell.workspace import Fleet
+
+DEFAULT_KUBECONFIG = Path("~/.kube/config")
 
 DEFAULT_SIM_STATE = Path(".reconciler/sim-state.yaml")
 
@@ -53,11 +59,54 @@ def open_audit(root: Path) -> GitAuditStore:
     return GitAuditStore(root, name=env.git_name, email=env.git_email)
 
 
-def build_ports(root: Path, cluster: str, sim_state: Path | None) -> Ports:
-    """The ports for a cycle: the simulated cluster (default) or a real one."""
+def open_kubernetes(settings: Settings, *, retries: int = 3) -> KubernetesCluster:
+    from reconciler.adapters.kubernetes import KubernetesCluster
+
+    if settings.in_cluster:
+        return KubernetesCluster.in_cluster(retries=retries)
+    path = settings.kubeconfig or DEFAULT_KUBECONFIG.expanduser()
+    return KubernetesCluster.from_kubeconfig(path, settings.context, retries=retries)
+
+
+def open_prometheus(settings: Settings, fleet: Fleet) -> PrometheusMetrics | None:
+    """Prometheus, with each blueprint's query overrides, when a URL is configured."""
+    if not settings.prometheus_url:
+        return None
+    from reconciler.adapters.prometheus import PrometheusMetrics
+    from reconciler.core.observation import Target
+
+    targets = {
+        b.name: Target(namespace=b.metadata.namespace, name=b.metadata.deployment)
+        for b in fleet.blueprints
+    }
+    return PrometheusMetrics(
+        settings.prometheus_url,
+        queries={targets[b.name]: b.queries for b in fleet.blueprints if b.queries},
+        services={target: name for name, target in targets.items()},
+    )
+
+
+def build_ports(root: Path, settings: Settings, fleet: Fleet | None = None) -> Ports:
+    """The ports for a cycle: the simulated cluster (default) or a real one.
+
+    On a real cluster, CPU and memory come from the Kubernetes metrics API and, when
+    --prometheus-url is given, latency and error rate from Prometheus, merged field by field.
+    """
     from reconciler.shell.cycle import Ports
 
-    if cluster == "simulated":
-        sim = open_simulation(root, sim_state)
+    if settings.cluster == "simulated":
+        sim = open_simulation(root, settings.sim_state)
         return Ports(cluster=sim, metrics=sim, audit=open_audit(root), clock=sim)
-    raise ConfigError(f"unknown cluster kind {cluster!r}", hint="use --cluster simulated")
+    if settings.cluster == "kubernetes":
+        from reconciler.adapters.clock import SystemClock
+        from reconciler.ports import MetricsSource
+        from reconciler.shell.metrics import CombinedMetrics
+        from reconciler.shell.workspace import load_fleet
+
+        kube = open_kubernetes(settings)
+        prometheus = open_prometheus(settings, fleet or load_fleet(root))
+        metrics: MetricsSource = CombinedMetrics([kube, prometheus]) if prometheus else kube
+        return Ports(cluster=kube, metrics=metrics, audit=open_audit(root), clock=SystemClock())
+    raise ConfigError(
+        f"unknown cluster kind {settings.cluster!r}", hint="use --cluster simulated or kubernetes"
+    )

@@ -12,6 +12,10 @@ class Settings:
     repo: Path | None
     cluster: str = "simulated"
     sim_state: Path | None = None
+    kubeconfig: Path | None = None
+    context: str | None = None
+    in_cluster: bool = False
+    prometheus_url: str | None = None
 
     def root(self) -> Path:
         from reconciler.shell.workspace import find_root

@@ -138,7 +138,7 @@ def _prepare(settings: Settings, services: tuple[str, ...]) -> tuple[Fleet, Port
             f"no blueprint for {', '.join(unknown)}",
             hint=f"known services: {', '.join(sorted(known))}",
         )
-    return fleet, build_ports(root, settings.cluster, settings.sim_state)
+    return fleet, build_ports(root, settings, fleet)
 
 
 def _options(fleet: Fleet, services: tuple[str, ...], dry_run: bool, quiet: bool) -> CycleOptions:
@@ -267,7 +267,7 @@ def status_command(settings: Settings, output: str) -> None:
     root = settings.root()
     fleet = load_fleet(root)
     fleet.require_policies()
-    ports = build_ports(root, settings.cluster, settings.sim_state)
+    ports = build_ports(root, settings, fleet)
     now = ports.clock.now()
     targets = [
         Target(namespace=b.metadata.namespace, name=b.metadata.deployment) for b in fleet.blueprints
@@ -581,7 +581,7 @@ def request_command(
     fleet = load_fleet(root)
     fleet.require_policies()
     blueprint = fleet.get(service)
-    ports = build_ports(root, settings.cluster, settings.sim_state)
+    ports = build_ports(root, settings, fleet)
     target = Target(namespace=blueprint.metadata.namespace, name=blueprint.metadata.deployment)
     state = ports.cluster.observe([target])[target]
     if isinstance(state, ClusterError):
@@ -671,7 +671,7 @@ def breaker_reset_command(
     fleet = load_fleet(root)
     fleet.require_policies()
     blueprint = fleet.get(service)
-    ports = build_ports(root, settings.cluster, settings.sim_state)
+    ports = build_ports(root, settings, fleet)
     now = ports.clock.now()
     history = load_history(ports.audit, blueprint, now)
     if history.breaker.phase is BreakerPhase.CLOSED and not history.breaker.should_open:
@@ -696,7 +696,7 @@ def breaker_status_command(settings: Settings, output: str) -> None:
 
     root = settings.root()
     fleet = load_fleet(root)
-    ports = build_ports(root, settings.cluster, settings.sim_state)
+    ports = build_ports(root, settings, fleet)
     now = ports.clock.now()
     rows, data = [], []
     for blueprint in fleet.blueprints:

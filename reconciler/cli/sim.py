@@ -17,9 +17,10 @@ DEFAULT_START = "2026-02-10T15:30:00Z"
 def sim_group() -> None:
     """The simulated cluster: the embedded default that `run` acts on.
 
-    Its state is one YAML file (default .reconciler/sim-state.yaml in the repository, or
-    --sim-state / RECONCILER_SIM_STATE) with the deployments, their load, fault switches, a
-    virtual clock and the metric history. Pods take their start-up time to become ready, and
+    Its state is YAML: a main file (default .reconciler/sim-state.yaml in the repository, or
+    --sim-state / RECONCILER_SIM_STATE) with the virtual clock, and one file per deployment in
+    the folder beside it (sim-state.yaml.d/) with its pods, load, fault switches and metric
+    history. Pods take their start-up time to become ready, and
     utilization, latency and errors respond to the number of ready pods.
 
     \b
@@ -197,7 +198,7 @@ def sim_set_command(settings: Settings, service: str, settings_: tuple[str, ...]
             raise ConfigError(f"{item!r} is not KEY=VALUE", hint="e.g. cpu_utilization=85%")
         pairs[key.strip()] = value.strip()
     sim.set(matches[0], pairs)
-    sim.save()
+    sim.save(only=matches[0])
     click.echo(f"{service}: set {', '.join(f'{k}={v}' for k, v in pairs.items())}")
 
 

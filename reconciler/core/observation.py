@@ -8,11 +8,13 @@ rules about it (never scale down on missing data) are part of the product.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 __all__ = [
+    "STAMP_ANNOTATION",
     "ChangeStamp",
     "DeploymentState",
     "Metrics",
@@ -44,6 +46,10 @@ class PodState:
     revision: int = 0
 
 
+#: The annotation every change leaves on its deployment, in the same request as the change.
+STAMP_ANNOTATION = "reconciler/last-change"
+
+
 @dataclass(frozen=True, kw_only=True)
 class ChangeStamp:
     """The note the reconciler leaves on a deployment with each change it makes.
@@ -60,6 +66,41 @@ class ChangeStamp:
     summary: str
     before: Mapping[str, object] = field(default_factory=dict)
     after: Mapping[str, object] = field(default_factory=dict)
+
+    def dumps(self) -> str:
+        """The annotation's value: compact JSON, the same for every cluster adapter."""
+        return json.dumps(
+            {
+                "operation_id": self.operation_id,
+                "decision_id": self.decision_id,
+                "operation": self.operation,
+                "service": self.service,
+                "at": self.at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+                "summary": self.summary,
+                "before": dict(self.before),
+                "after": dict(self.after),
+            },
+            sort_keys=True,
+        )
+
+    @classmethod
+    def loads(cls, text: str) -> ChangeStamp | None:
+        """Parse an annotation; None when it is not ours or is damaged (nothing to recover)."""
+        try:
+            data = json.loads(text)
+            at = datetime.fromisoformat(str(data["at"]).replace("Z", "+00:00"))
+            return cls(
+                operation_id=str(data["operation_id"]),
+                decision_id=str(data.get("decision_id", "")),
+                operation=str(data["operation"]),
+                service=str(data["service"]),
+                at=at if at.tzinfo else at.replace(tzinfo=UTC),
+                summary=str(data.get("summary", "")),
+                before=data.get("before") or {},
+                after=data.get("after") or {},
+            )
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -160,15 +160,19 @@ def _coexistence(
     if request.target_replicas is None or not state.controllers:
         return None, None
     hpas = [c.split("/", 1)[1] for c in state.controllers if c.startswith("hpa/")]
-    others = [c for c in state.controllers if not c.startswith("hpa/")]
+    gitops = [c for c in state.controllers if not c.startswith("hpa/")]
     owners = ", ".join(state.controllers)
-    if others:
+    mode = blueprint.scaling.coexistence
+    if gitops and mode != "gitops_ignores_replicas":
         return None, (
             f"the replicas of {state.target} are managed by {owners}; the reconciler does not "
-            "fight another controller. Remove spec.replicas from the GitOps manifest (or ignore "
-            "its differences) to let the reconciler scale"
+            "fight another controller. If that tool ignores spec.replicas (Argo CD "
+            "ignoreDifferences, or no replicas in the Flux manifest), set "
+            "spec.scaling.coexistence: gitops_ignores_replicas"
         )
-    if blueprint.scaling.coexistence == "adjust_hpa" and len(hpas) == 1:
+    if not hpas:
+        return None, None
+    if mode == "adjust_hpa" and len(hpas) == 1:
         return hpas[0], None
     return None, (
         f"the replicas of {state.target} are managed by {owners}; set "

@@ -176,17 +176,22 @@ def record_path(record: Record) -> str:
     )
 
 
+_EVENTS_BY_NAME = {str(event): event for event in EventType}
+
+
 def parse_record_name(name: str) -> tuple[str, EventType, str] | None:
-    """`153000-decision_made-dec-....json` → ("153000", DECISION_MADE, "dec-..."), or None."""
+    """`153000-decision_made-dec-....json` → ("153000", DECISION_MADE, "dec-..."), or None.
+
+    Event names use underscores and never hyphens, so two splits take the name apart; this
+    runs for every file a cycle lists, so it stays a split and a dictionary lookup.
+    """
     if not name.endswith(".json"):
         return None
-    stem = name[: -len(".json")]
-    clock, _, rest = stem.partition("-")
-    for event in EventType:
-        prefix = f"{event}-"
-        if rest.startswith(prefix):
-            return clock, event, rest[len(prefix) :]
-    return None
+    parts = name[: -len(".json")].split("-", 2)
+    if len(parts) != 3:
+        return None
+    event = _EVENTS_BY_NAME.get(parts[1])
+    return None if event is None else (parts[0], event, parts[2])
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -121,7 +121,9 @@ def test_a_missed_target_that_is_no_worse_is_kept() -> None:
     from dataclasses import replace
 
     improving = replace(pending(), baseline={**BASELINE, "latency_p95_ms": 300.0})
-    result = verify(improving, seed_blueprint(), state(2), metrics(0.375, 0.3, 210, error_rate=0.002), NOW)
+    result = verify(
+        improving, seed_blueprint(), state(2), metrics(0.375, 0.3, 210, error_rate=0.002), NOW
+    )
     assert result.outcome is VerificationOutcome.PARTIAL
     latency = next(c for c in result.checks if c.check == "latency_p95")
     assert latency.status is CheckStatus.FAILED and not latency.worse

@@ -1,0 +1,120 @@
+"""`reconciler doctor`: check the cluster, the permissions and the blueprints' deployments."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import click
+
+from reconciler.cli.context import Settings
+from reconciler.cli.output import OUTPUT_OPTION, emit_json
+
+if TYPE_CHECKING:
+    from reconciler.shell.doctor import Finding
+    from reconciler.shell.workspace import Fleet
+
+#: One retry, not the cycle's three: a person is waiting, and a cluster that does not answer
+#: twice is the finding.
+DOCTOR_RETRIES = 1
+
+
+def other_findings(settings: Settings, fleet: Fleet) -> list[Finding]:
+    """Checks of the other systems the reconciler depends on: Prometheus, when configured."""
+    from reconciler.cli.compose import open_prometheus
+    from reconciler.shell.doctor import Finding
+
+    prometheus = open_prometheus(settings, fleet)
+    if prometheus is None:
+        return [
+            Finding(
+                check="prometheus",
+                ok=True,
+                detail="not configured: latency and error rate will be missing (decisions use "
+                "CPU and memory, and never scale down on missing data)",
+                fix="",
+            )
+        ]
+    ok, why = prometheus.health()
+    return [
+        Finding(
+            check="prometheus",
+            ok=ok,
+            detail=f"{prometheus.url}: {why}",
+            fix=""
+            if ok
+            else "check --prometheus-url (RECONCILER_PROMETHEUS_URL) and that "
+            "the server is reachable from where the reconciler runs",
+        )
+    ]
+
+
+@click.command("doctor")
+@OUTPUT_OPTION
+@click.pass_obj
+def doctor_command(settings: Settings, output: str) -> None:
+    """Check that the reconciler can work on a cluster, and say how to fix what is missing.
+
+    \b
+    Checks, each printed with ✓ or ✗ and a fix:
+      connectivity   the API server answers
+      permissions    every RBAC verb the reconciler uses, in each namespace the blueprints
+                     name (deploy/rbac.yaml grants them)
+      metrics API    metrics.k8s.io is served (metrics-server), for CPU and memory
+      deployments    the deployment each blueprint names exists
+
+    \b
+      prometheus     answers, when --prometheus-url is given (latency and error rate)
+
+    The cluster comes from the global options: --kubeconfig, --context or --in-cluster.
+
+    \b
+    Exit codes: 0 every check passed, 1 at least one failed, 3 configuration (no kubeconfig,
+                unknown context, no blueprint repository).
+
+    \b
+    Examples:
+      reconciler --kubeconfig ~/.kube/prod doctor
+      reconciler --context prod doctor -o json | jq '.findings[] | select(.ok | not)'
+    """
+    from reconciler.cli.compose import open_kubernetes
+    from reconciler.core.observation import Target
+    from reconciler.shell.doctor import Finding, diagnose
+    from reconciler.shell.workspace import load_fleet
+
+    fleet = load_fleet(settings.root())
+    cluster = open_kubernetes(settings, retries=DOCTOR_RETRIES)
+    services = [
+        (b.name, Target(namespace=b.metadata.namespace, name=b.metadata.deployment))
+        for b in fleet.blueprints
+    ]
+    with cluster:
+        findings = diagnose(cluster, services)
+    if fleet.broken:
+        findings.append(
+            Finding(
+                check="blueprints",
+                ok=False,
+                detail="not checked, because they do not validate: "
+                + ", ".join(sorted(fleet.broken)),
+                fix="run `reconciler validate`",
+            )
+        )
+    findings.extend(other_findings(settings, fleet))
+    ok = all(finding.ok for finding in findings)
+    if output == "json":
+        emit_json(
+            {"ok": ok, "cluster": cluster.server, "findings": [f.to_json() for f in findings]}
+        )
+    else:
+        click.echo(f"cluster: {cluster.server}")
+        for finding in findings:
+            click.echo(f"{'✓' if finding.ok else '✗'} {finding.check}: {finding.detail}")
+            if not finding.ok and finding.fix:
+                click.echo(f"    fix: {finding.fix}")
+        failed = sum(not f.ok for f in findings)
+        click.echo(
+            f"{len(findings)} checks: {len(findings) - failed} ok, {failed} failed",
+            err=failed > 0,
+        )
+    if not ok:
+        raise SystemExit(1)

@@ -1,0 +1,250 @@
+"""`reconciler doctor`: can the reconciler do its job on this cluster? Each answer comes with a fix.
+
+Why it exists: a reconciler that lacks one RBAC verb, or runs without metrics-server, fails a
+cycle later with an error about one service. The doctor asks up front, once per namespace the
+blueprints use, and says what to change.
+
+Main design choice: the checks are plain functions over a small `ClusterProbe` protocol (four
+questions a cluster adapter answers), so they run against the fake API server in tests and a
+real cluster in production alike, and `REQUIRED_ACCESS` is the one list of permissions that
+deploy/rbac.yaml is tested against.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import Protocol
+
+from reconciler.core.errors import ReconcilerError
+from reconciler.core.observation import Target
+
+__all__ = [
+    "REQUIRED_ACCESS",
+    "ClusterProbe",
+    "Finding",
+    "Permission",
+    "check_access",
+    "check_connectivity",
+    "check_deployments",
+    "check_metrics_api",
+    "diagnose",
+]
+
+RBAC_DOC = "docs/running-in-production.md#rbac"
+
+
+class ClusterProbe(Protocol):
+    """The questions the doctor asks a cluster. Each may raise a ReconcilerError."""
+
+    @property
+    def server(self) -> str: ...
+
+    def server_version(self) -> str: ...
+
+    def access_review(
+        self, verb: str, group: str, resource: str, namespace: str | None
+    ) -> bool: ...
+
+    def metrics_api_available(self) -> bool: ...
+
+    def deployment_exists(self, namespace: str, name: str) -> bool: ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class Permission:
+    """One RBAC permission the reconciler uses, and what for."""
+
+    verb: str
+    group: str
+    resource: str
+    #: What the reconciler needs it for, completing "needed to ...".
+    why: str
+    #: Namespaced permissions are checked in every namespace the blueprints use.
+    namespaced: bool = True
+
+    @property
+    def qualified(self) -> str:
+        """`deployments.apps`, `pods` (core), `pods.metrics.k8s.io`: as kubectl names them."""
+        return f"{self.resource}.{self.group}" if self.group else self.resource
+
+
+#: Every permission the reconciler uses; deploy/rbac.yaml grants exactly these (a test checks).
+REQUIRED_ACCESS: tuple[Permission, ...] = (
+    Permission(verb="list", group="apps", resource="deployments", why="observe deployments"),
+    Permission(
+        verb="get",
+        group="apps",
+        resource="deployments",
+        why="re-read a deployment before changing it",
+    ),
+    Permission(
+        verb="patch",
+        group="apps",
+        resource="deployments",
+        why="scale, restart and roll back deployments",
+    ),
+    Permission(verb="list", group="", resource="pods", why="read pod health and readiness"),
+    Permission(
+        verb="list", group="apps", resource="replicasets", why="read revisions and roll back"
+    ),
+    Permission(
+        verb="list",
+        group="autoscaling",
+        resource="horizontalpodautoscalers",
+        why="find the HPAs that scale a deployment",
+    ),
+    Permission(
+        verb="get",
+        group="autoscaling",
+        resource="horizontalpodautoscalers",
+        why="read an HPA before adjusting it",
+    ),
+    Permission(
+        verb="patch",
+        group="autoscaling",
+        resource="horizontalpodautoscalers",
+        why="scale through an HPA (coexistence: adjust_hpa)",
+    ),
+    Permission(
+        verb="list", group="metrics.k8s.io", resource="pods", why="read CPU and memory usage"
+    ),
+    Permission(
+        verb="create",
+        group="authorization.k8s.io",
+        resource="selfsubjectaccessreviews",
+        why="let `reconciler doctor` check these permissions",
+        namespaced=False,
+    ),
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Finding:
+    """The answer to one check: `fix` says what to do when it is not ok."""
+
+    check: str
+    ok: bool
+    detail: str
+    fix: str = ""
+
+    def to_json(self) -> dict[str, object]:
+        return {"check": self.check, "ok": self.ok, "detail": self.detail, "fix": self.fix}
+
+
+def _ask(check: str, question: Callable[[], Finding]) -> Finding:
+    """A check whose question failed outright is a finding too, not a crash."""
+    try:
+        return question()
+    except ReconcilerError as error:
+        return Finding(check=check, ok=False, detail=str(error), fix=error.hint)
+
+
+def check_connectivity(probe: ClusterProbe) -> Finding:
+    def ask() -> Finding:
+        version = probe.server_version()
+        return Finding(
+            check="connectivity",
+            ok=True,
+            detail=f"the API server at {probe.server} answers (Kubernetes {version})",
+        )
+
+    finding = _ask("connectivity", ask)
+    if finding.ok or finding.fix:
+        return finding
+    return Finding(
+        check=finding.check,
+        ok=False,
+        detail=finding.detail,
+        fix="check --kubeconfig and --context (`kubectl cluster-info` should work with them)",
+    )
+
+
+def check_access(probe: ClusterProbe, namespaces: Iterable[str]) -> list[Finding]:
+    """One finding per permission and namespace (cluster-scoped ones once)."""
+    scopes: list[str | None] = [*dict.fromkeys(namespaces)]
+    findings = []
+    for permission in REQUIRED_ACCESS:
+        for namespace in scopes if permission.namespaced else [None]:
+            where = f"in namespace {namespace}" if namespace else "at the cluster scope"
+            check = f"may {permission.verb} {permission.qualified} {where}"
+            findings.append(_ask(check, partial(_review, probe, permission, namespace, check)))
+    return findings
+
+
+def _review(
+    probe: ClusterProbe, permission: Permission, namespace: str | None, check: str
+) -> Finding:
+    allowed = probe.access_review(permission.verb, permission.group, permission.resource, namespace)
+    if allowed:
+        return Finding(check=check, ok=True, detail=f"allowed (needed to {permission.why})")
+    group = f'"{permission.group}"' if permission.group else '"" (core)'
+    bind = (
+        f"bind the ClusterRole `reconciler` in namespace {namespace} (a RoleBinding)"
+        if namespace
+        else "apply the ClusterRoleBinding `reconciler-access-review`"
+    )
+    return Finding(
+        check=check,
+        ok=False,
+        detail=f"denied: the reconciler cannot {permission.verb} {permission.qualified} "
+        f"(API group {group}), needed to {permission.why}",
+        fix=f"apply deploy/rbac.yaml and {bind}; see {RBAC_DOC}",
+    )
+
+
+def check_metrics_api(probe: ClusterProbe) -> Finding:
+    def ask() -> Finding:
+        if probe.metrics_api_available():
+            return Finding(
+                check="metrics API",
+                ok=True,
+                detail="metrics.k8s.io/v1beta1 is served (CPU and memory utilization)",
+            )
+        return Finding(
+            check="metrics API",
+            ok=False,
+            detail="metrics.k8s.io/v1beta1 is not served: CPU and memory utilization are "
+            "unknown, so the reconciler will not scale on them (and never scales down)",
+            fix="install metrics-server (https://github.com/kubernetes-sigs/metrics-server), "
+            "then `kubectl top pods` should work",
+        )
+
+    return _ask("metrics API", ask)
+
+
+def check_deployments(probe: ClusterProbe, services: Sequence[tuple[str, Target]]) -> list[Finding]:
+    """Whether the deployment each blueprint names exists."""
+
+    def ask(service: str, target: Target) -> Finding:
+        check = f"deployment {target} ({service})"
+        if probe.deployment_exists(target.namespace, target.name):
+            return Finding(check=check, ok=True, detail="exists")
+        return Finding(
+            check=check,
+            ok=False,
+            detail=f"deployment {target} named in the blueprint of {service} does not exist",
+            fix=f"create it, or fix metadata.namespace / metadata.deployment in "
+            f"blueprints/{service}/blueprint.yaml",
+        )
+
+    return [
+        _ask(f"deployment {target} ({service})", partial(ask, service, target))
+        for service, target in services
+    ]
+
+
+def diagnose(probe: ClusterProbe, services: Sequence[tuple[str, Target]]) -> list[Finding]:
+    """Every check, in the order a person would fix them. When the cluster does not answer at
+    all, that is the only finding: the others would all repeat it."""
+    connectivity = check_connectivity(probe)
+    if not connectivity.ok:
+        return [connectivity]
+    namespaces = [target.namespace for _, target in services]
+    return [
+        connectivity,
+        *check_access(probe, namespaces),
+        check_metrics_api(probe),
+        *check_deployments(probe, services),
+    ]

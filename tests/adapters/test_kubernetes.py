@@ -1,0 +1,576 @@
+"""KubernetesCluster against the fake API server, under the real `kubernetes` client: request
+budgets, pagination, errors, other controllers, the change kinds, and the lazy import.
+
+What every Cluster must do is in test_cluster_contract.py; this file covers what is particular
+to Kubernetes.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reconciler.adapters.kubernetes import KubernetesCluster, parse_quantity
+from reconciler.core.changes import Change, ChangeKind
+from reconciler.core.errors import ClusterError, ConfigError, ConflictError, MetricsError
+from reconciler.core.observation import ChangeStamp, DeploymentState, Metrics, Target
+from tests.conftest import REPO
+from tests.fakes import kube_api
+from tests.fakes.kube_api import HPAS, FakeKubeAPI
+
+WEB = Target(namespace="shop", name="web")
+NOW = datetime(2025, 6, 2, 12, 0, tzinfo=UTC)
+
+Factory = Callable[..., KubernetesCluster]
+
+
+def add_deployments_quickly(
+    api: FakeKubeAPI,
+    namespace: str,
+    count: int,
+    prefix: str = "svc",
+    cpu: str = "50m",
+    memory: str = "256Mi",
+) -> list[Target]:
+    """`count` deployments of 2 ready pods each (100m and 512Mi requested per pod, `cpu` and
+    `memory` used), in well under a second.
+
+    `add_deployment` settles the whole store after every call, which makes a thousand of them
+    take minutes. This builds the first one through it, then stores copies of its Deployment,
+    ReplicaSet and pods (renamed, with fresh uids) directly, as the fake's own controller would
+    have left them. (Setting usage through `set_pod_usage` would settle the store again.)
+    """
+    first = f"{prefix}-{0:04d}"
+    api.add_deployment(namespace, first)
+    with api._lock:
+        store = api._store
+        api._extras[(namespace, first)] = kube_api._DeploymentExtras(cpu=cpu, memory=memory)
+        deployment = store[kube_api.DEPLOYMENTS][(namespace, first)]
+        children = {
+            resource: [
+                o
+                for (ns, name), o in store[resource].items()
+                if ns == namespace and name.startswith(f"{first}-")
+            ]
+            for resource in (kube_api.REPLICASETS, kube_api.PODS)
+        }
+        uids = [deployment["metadata"]["uid"]] + [
+            o["metadata"]["uid"] for objs in children.values() for o in objs
+        ]
+        text = json.dumps([deployment, children[kube_api.REPLICASETS], children[kube_api.PODS]])
+        for index in range(1, count):
+            name = f"{prefix}-{index:04d}"
+            copy_text = text.replace(f'"{first}', f'"{name}')
+            for uid in uids:
+                copy_text = copy_text.replace(uid, str(uuid.uuid4()))
+            new_deployment, replicasets, pods = json.loads(copy_text)
+            for obj in (new_deployment, *replicasets, *pods):
+                api._rv += 1
+                obj["metadata"]["resourceVersion"] = str(api._rv)
+            store[kube_api.DEPLOYMENTS][(namespace, name)] = new_deployment
+            api._extras[(namespace, name)] = kube_api._DeploymentExtras(cpu=cpu, memory=memory)
+            for rs in replicasets:
+                store[kube_api.REPLICASETS][(namespace, rs["metadata"]["name"])] = rs
+            for pod in pods:
+                api._serial += 1
+                store[kube_api.PODS][(namespace, pod["metadata"]["name"])] = pod
+                api._pod_info[(namespace, pod["metadata"]["name"])] = kube_api._PodInfo(
+                    api._serial, name
+                )
+    return [Target(namespace=namespace, name=f"{prefix}-{i:04d}") for i in range(count)]
+
+
+@pytest.fixture
+def api() -> Iterator[FakeKubeAPI]:
+    with FakeKubeAPI() as server:
+        yield server
+
+
+@pytest.fixture
+def kubeconfig(api: FakeKubeAPI, tmp_path: Path) -> Path:
+    return api.write_kubeconfig(tmp_path / "kubeconfig")
+
+
+@pytest.fixture
+def connect(kubeconfig: Path) -> Iterator[Factory]:
+    """Build adapters on the fake (closed after the test); no waiting between retries."""
+    made: list[KubernetesCluster] = []
+
+    def build(**options: Any) -> KubernetesCluster:
+        options = {"backoff": 0.0, "now": lambda: NOW, **options}
+        context = options.pop("context", None)
+        cluster = KubernetesCluster.from_kubeconfig(kubeconfig, context, **options)
+        made.append(cluster)
+        return cluster
+
+    yield build
+    for cluster in made:
+        cluster.close()
+
+
+def stamp(operation_id: str = "op-1", **overrides: Any) -> ChangeStamp:
+    values: dict[str, Any] = {
+        "operation_id": operation_id,
+        "decision_id": "dec-1",
+        "operation": "scale_within_limits",
+        "service": "web",
+        "at": NOW,
+        "summary": "scale 2→3",
+    }
+    return ChangeStamp(**(values | overrides))
+
+
+def observed(cluster: KubernetesCluster, target: Target = WEB) -> DeploymentState:
+    state = cluster.observe([target])[target]
+    assert isinstance(state, DeploymentState), state
+    return state
+
+
+def change(cluster: KubernetesCluster, kind: ChangeKind, **fields: Any) -> Change:
+    state = observed(cluster, fields.pop("target", WEB))
+    values: dict[str, Any] = {
+        "target": state.target,
+        "kind": kind,
+        "stamp": stamp(),
+        "expected_version": state.version,
+    }
+    return Change(**(values | fields))
+
+
+# ---------------------------------------------------------------------- requests and paging
+
+
+@pytest.mark.slow
+def test_a_thousand_deployments_in_one_namespace_cost_at_most_five_requests(
+    api: FakeKubeAPI, connect: Factory
+) -> None:
+    targets = add_deployments_quickly(api, "big", 1000)
+    cluster = connect()
+    api.reset_log()
+    states = cluster.observe(targets)
+    metrics = cluster.current(targets)
+    assert api.count() <= 5, [(r.method, r.path) for r in api.requests]
+    assert all(
+        isinstance(s, DeploymentState) and s.ready_replicas == 2 and len(s.pods) == 2
+        for s in states.values()
+    )
+    assert all(isinstance(m, Metrics) and m.cpu_utilization is not None for m in metrics.values())
+    last = metrics[targets[-1]]
+    assert isinstance(last, Metrics) and last.cpu_utilization == pytest.approx(0.5)
+    assert last.memory_utilization == pytest.approx(0.5)
+
+
+def test_lists_are_paginated_with_continue(api: FakeKubeAPI, connect: Factory) -> None:
+    targets = add_deployments_quickly(api, "shop", 5)
+    cluster = connect(page_size=2)
+    api.reset_log()
+    states = cluster.observe(targets)
+    assert all(isinstance(s, DeploymentState) and len(s.pods) == 2 for s in states.values())
+    pages = [r for r in api.requests if r.path == "/apis/apps/v1/namespaces/shop/deployments"]
+    assert [r.query.get("limit") for r in pages] == ["2", "2", "2"]
+    assert [bool(r.query.get("continue")) for r in pages] == [False, True, True]
+    pod_pages = [r for r in api.requests if r.path == "/api/v1/namespaces/shop/pods"]
+    assert len(pod_pages) == 5  # 10 pods, 2 a page
+
+
+def test_current_reuses_the_snapshot_until_a_change_is_applied(
+    api: FakeKubeAPI, connect: Factory
+) -> None:
+    api.add_deployment("shop", "web")
+    cluster = connect()
+    api.reset_log()
+    observed(cluster)
+    reads = api.count()
+    assert isinstance(cluster.current([WEB])[WEB], Metrics)
+    assert api.count() == reads
+    cluster.apply(change(cluster, ChangeKind.SCALE, replicas=3))
+    api.reset_log()
+    assert isinstance(cluster.current([WEB])[WEB], Metrics)
+    assert api.count("GET") == 5  # a fresh snapshot after the change
+
+
+def test_a_server_error_on_a_read_is_retried(api: FakeKubeAPI, connect: Factory) -> None:
+    api.add_deployment("shop", "web")
+    api.fail("GET", r"/namespaces/shop/pods$", status=503, times=2)
+    cluster = connect(retries=2)
+    api.reset_log()
+    assert observed(cluster).ready_replicas == 2
+    assert api.count("GET", "/api/v1/namespaces/shop/pods") == 3
+
+
+# ---------------------------------------------------------------------- errors
+
+
+def test_forbidden_patch_names_the_verb_and_the_resource(
+    api: FakeKubeAPI, connect: Factory
+) -> None:
+    api.add_deployment("shop", "web")
+    api.deny("patch", "apps", "deployments", "shop")
+    cluster = connect()
+    with pytest.raises(ClusterError) as caught:
+        cluster.apply(change(cluster, ChangeKind.SCALE, replicas=3))
+    assert not isinstance(caught.value, ConflictError)
+    assert "may not patch deployments.apps in namespace shop" in str(caught.value)
+    assert "deploy/rbac.yaml" in caught.value.hint
+    assert caught.value.service == "web" and not caught.value.retryable
+
+
+def test_a_forbidden_list_affects_only_its_namespace(api: FakeKubeAPI, connect: Factory) -> None:
+    api.add_deployment("shop", "web")
+    api.add_deployment("blog", "web")
+    api.deny("list", "", "pods", "shop")
+    blog = Target(namespace="blog", name="web")
+    states = connect().observe([WEB, blog])
+    assert isinstance(states[blog], DeploymentState)
+    failure = states[WEB]
+    assert isinstance(failure, ClusterError)
+    assert "may not list pods in namespace shop" in str(failure)
+    assert "rbac.yaml" in failure.hint
+
+
+def test_a_missing_deployment_is_named_with_a_hint(api: FakeKubeAPI, connect: Factory) -> None:
+    api.add_deployment("shop", "web")
+    cluster = connect()
+    ghost = Target(namespace="shop", name="ghost")
+    failure = cluster.observe([ghost])[ghost]
+    assert isinstance(failure, ClusterError)
+    assert str(failure) == "deployment shop/ghost named in the blueprint does not exist"
+    assert "metadata.deployment" in failure.hint
+    with pytest.raises(ClusterError, match="shop/ghost named in the blueprint does not exist"):
+        cluster.apply(Change(target=ghost, kind=ChangeKind.SCALE, stamp=stamp(), replicas=2))
+
+
+def test_bad_credentials_are_reported_as_such(tmp_path: Path) -> None:
+    with FakeKubeAPI(required_token="the-right-one") as server:
+        server.add_deployment("shop", "web")
+        path = server.write_kubeconfig(tmp_path / "kubeconfig", token="a-wrong-one")
+        with KubernetesCluster.from_kubeconfig(path, backoff=0.0) as cluster:
+            failure = cluster.observe([WEB])[WEB]
+    assert isinstance(failure, ClusterError) and not failure.retryable
+    assert "rejected the credentials (401 Unauthorized)" in str(failure)
+    assert "kubectl auth whoami" in failure.hint
+
+
+def test_a_read_that_times_out_is_retried_a_bounded_number_of_times(
+    api: FakeKubeAPI, connect: Factory
+) -> None:
+    api.add_deployment("shop", "web")
+    api.delay(r"/namespaces/shop/deployments$", 1.0, method="GET")
+    cluster = connect(timeout=0.2, retries=2)
+    api.reset_log()
+    failure = cluster.observe([WEB])[WEB]
+    assert isinstance(failure, ClusterError) and failure.retryable
+    assert "no answer within 0.2s (after 3 attempts)" in str(failure)
+    assert api.count("GET", "/apis/apps/v1/namespaces/shop/deployments") == 3
+
+
+def test_a_write_that_times_out_is_not_repeated(api: FakeKubeAPI, connect: Factory) -> None:
+    api.add_deployment("shop", "web")
+    api.delay(r"/deployments/web$", 1.0, method="PATCH")
+    cluster = connect(timeout=0.3)
+    scale = change(cluster, ChangeKind.SCALE, replicas=3)
+    with pytest.raises(ClusterError) as caught:
+        cluster.apply(scale)
+    assert caught.value.retryable and "may still take effect" in str(caught.value)
+    assert "not repeated" in caught.value.hint
+    assert api.count("PATCH") == 1
+    deadline = time.monotonic() + 5
+    while (
+        api.get_deployment("shop", "web")["spec"]["replicas"] != 3 and time.monotonic() < deadline
+    ):
+        time.sleep(0.05)
+    state = observed(cluster)  # the held write landed after all; its stamp tells the next cycle
+    assert state.replicas == 3 and state.last_change is not None
+    assert state.last_change.operation_id == "op-1"
+
+
+def test_a_write_whose_answer_was_lost_is_confirmed_by_reading_it_back(
+    api: FakeKubeAPI, connect: Factory
+) -> None:
+    api.add_deployment("shop", "web")
+    api.delay(r"/deployments/web$", 1.3, method="PATCH")  # lands after the client gave up...
+    api.delay(r"/deployments/web$", 0.6, method="GET")  # ...and before the read-back answers
+    cluster = connect(timeout=1.0)
+    applied = cluster.apply(change(cluster, ChangeKind.SCALE, replicas=3))
+    assert applied.after["replicas"] == 3
+    assert api.count("PATCH") == 1
+
+
+@pytest.mark.parametrize(("status", "read_back"), [(429, False), (500, True)])
+def test_a_refused_write_is_read_back_only_when_it_may_have_landed(
+    api: FakeKubeAPI, connect: Factory, status: int, read_back: bool
+) -> None:
+    api.add_deployment("shop", "web")
+    api.fail("PATCH", r"/deployments/web$", status=status)
+    cluster = connect()
+    scale = change(cluster, ChangeKind.SCALE, replicas=3)
+    api.reset_log()
+    with pytest.raises(ClusterError) as caught:
+        cluster.apply(scale)
+    assert caught.value.retryable
+    assert ("may still take effect" in str(caught.value)) is read_back
+    assert api.count("PATCH") == 1
+    assert api.count("GET", "/apis/apps/v1/namespaces/shop/deployments/web") == int(read_back)
+
+
+def test_a_concurrent_edit_is_a_conflict_from_the_server(
+    api: FakeKubeAPI, connect: Factory
+) -> None:
+    api.add_deployment("shop", "web")
+    cluster = connect()
+    scale = change(cluster, ChangeKind.SCALE, replicas=3)
+    api.set_owner_markers("shop", "web", argocd=True)  # someone else writes meanwhile
+    api.reset_log()
+    with pytest.raises(ConflictError, match="changed since it was observed"):
+        cluster.apply(scale)
+    assert api.count("PATCH") == 1
+    assert api.get_deployment("shop", "web")["spec"]["replicas"] == 2
+
+
+def test_an_unreachable_cluster_is_a_retryable_error(connect: Factory) -> None:
+    failure = connect(context="other", retries=1, timeout=1.0).observe([WEB])[WEB]
+    assert isinstance(failure, ClusterError) and failure.retryable
+    assert "cannot connect to" in str(failure)
+
+
+def test_configuration_errors_carry_a_hint(
+    kubeconfig: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(ConfigError, match="no kubeconfig at") as missing:
+        KubernetesCluster.from_kubeconfig(tmp_path / "nowhere")
+    assert "--kubeconfig" in missing.value.hint
+    with pytest.raises(ConfigError, match="context 'nope'") as context:
+        KubernetesCluster.from_kubeconfig(kubeconfig, "nope")
+    assert "get-contexts" in context.value.hint
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    with pytest.raises(ConfigError, match="not running inside a Kubernetes pod"):
+        KubernetesCluster.in_cluster()
+
+
+# ---------------------------------------------------------------------- metrics
+
+
+def test_a_missing_metrics_api_is_a_metrics_error_for_each_target(
+    api: FakeKubeAPI, connect: Factory
+) -> None:
+    api.add_deployment("shop", "web")
+    api.add_deployment("shop", "api")
+    api.fail("GET", r"^/apis/metrics\.k8s\.io", status=404)
+    cluster = connect()
+    other = Target(namespace="shop", name="api")
+    assert isinstance(cluster.observe([WEB, other])[WEB], DeploymentState)
+    answers = cluster.current([WEB, other])
+    for target in (WEB, other):
+        failure = answers[target]
+        assert isinstance(failure, MetricsError)
+        assert "metrics API (metrics.k8s.io/v1beta1) is not available" in str(failure)
+        assert "metrics-server" in failure.hint
+    assert not cluster.metrics_api_available()
+
+
+def test_a_container_without_a_request_leaves_that_utilization_unknown(
+    api: FakeKubeAPI, connect: Factory
+) -> None:
+    api.add_deployment("shop", "web", cpu_request=None)
+    api.set_pod_usage("shop", "web", cpu="85m", memory="256Mi")
+    cluster = connect()
+    assert observed(cluster).cpu_request is None
+    metrics = cluster.current([WEB])[WEB]
+    assert isinstance(metrics, Metrics)
+    assert metrics.cpu_utilization is None
+    assert metrics.memory_utilization == pytest.approx(0.5)
+    assert metrics.latency_p95_ms is None and metrics.source == "metrics.k8s.io"
+    assert cluster.window(WEB, 300, NOW) == []
+
+
+def test_utilization_counts_ready_pods_only(api: FakeKubeAPI, connect: Factory) -> None:
+    api.add_deployment("shop", "web", replicas=3)
+    api.set_pod_usage("shop", "web", cpu="60m", memory="256Mi")
+    api.set_pod_usage("shop", "web", cpu="900m", memory="256Mi", pod=2)
+    api.crash_pod("shop", "web", index=2)
+    metrics = connect().current([WEB])[WEB]
+    assert isinstance(metrics, Metrics) and metrics.cpu_utilization == pytest.approx(0.6)
+    assert metrics.observed_at is not None
+
+
+# ---------------------------------------------------------------------- what the state says
+
+
+def test_pod_health_comes_from_container_states(api: FakeKubeAPI, connect: Factory) -> None:
+    api.add_deployment("shop", "web", replicas=2, cpu_limit="500m", memory_limit="1Gi")
+    crashed = api.crash_pod("shop", "web", index=0, restarts=4)
+    state = observed(connect())
+    assert (state.replicas, state.ready_replicas, state.revision) == (2, 1, 1)
+    assert (state.cpu_limit, state.memory_limit) == (500, 1024**3)
+    assert [(p.name, p.reason, p.restart_count) for p in state.failing_pods] == [
+        (crashed, "CrashLoopBackOff", 4)
+    ]
+    assert state.max_restarts == 4 and all(p.revision == 1 for p in state.pods)
+
+
+def test_other_controllers_are_detected(api: FakeKubeAPI, connect: Factory) -> None:
+    api.add_deployment("shop", "web")
+    api.add_hpa("shop", "web-hpa", "web")
+    api.add_hpa("shop", "other-hpa", "api")
+    api.set_owner_markers("shop", "web", argocd=True, argocd_app="shop-web", flux=True)
+    helm = Target(namespace="shop", name="chart")
+    api.add_deployment(
+        "shop", "chart", labels={"app": "chart", "helm.toolkit.fluxcd.io/name": "chart-release"}
+    )
+    alone = Target(namespace="shop", name="alone")
+    api.add_deployment("shop", "alone")
+    states = connect().observe([WEB, helm, alone])
+    assert [s.controllers for s in states.values() if isinstance(s, DeploymentState)] == [
+        ("hpa/web-hpa", "argocd/shop-web", "flux/apps"),
+        ("flux/chart-release",),
+        (),
+    ]
+
+
+def test_the_stamp_round_trips(api: FakeKubeAPI, connect: Factory) -> None:
+    api.add_deployment("shop", "web")
+    cluster = connect()
+    note = stamp(
+        "op-7",
+        summary="scale 2→3 «because» CPU 85 %",
+        before={"replicas": 2},
+        after={"replicas": 3},
+    )
+    cluster.apply(replace(change(cluster, ChangeKind.SCALE, replicas=3), stamp=note))
+    assert observed(cluster).last_change == note
+
+
+# ---------------------------------------------------------------------- the change kinds
+
+
+def test_scale_through_the_hpa_sets_its_bounds_and_stamps_the_deployment(
+    api: FakeKubeAPI, connect: Factory
+) -> None:
+    api.add_deployment("shop", "web")
+    api.add_hpa("shop", "web-hpa", "web", min_replicas=1, max_replicas=3)
+    cluster = connect()
+    applied = cluster.apply(change(cluster, ChangeKind.SCALE, replicas=5, hpa="web-hpa"))
+    hpa = api.objects(HPAS, "shop")[0]["spec"]
+    assert (hpa["minReplicas"], hpa["maxReplicas"]) == (5, 5)
+    assert (
+        applied.message
+        == "horizontalpodautoscaler.autoscaling/web-hpa patched (minReplicas 5, maxReplicas 5)"
+    )
+    assert applied.before == {"replicas": 2, "revision": 1, "min_replicas": 1, "max_replicas": 3}
+    assert applied.after == {"replicas": 2, "revision": 1, "min_replicas": 5, "max_replicas": 5}
+    state = observed(cluster)
+    assert state.last_change is not None and state.last_change.operation_id == "op-1"
+    assert state.replicas == 2  # the HPA scales; the reconciler never writes replicas it owns
+
+
+def test_restart_creates_a_new_replicaset_revision(api: FakeKubeAPI, connect: Factory) -> None:
+    api.add_deployment("shop", "web")
+    cluster = connect()
+    applied = cluster.apply(
+        change(cluster, ChangeKind.RESTART, stamp=stamp(operation="restart_failed_pods"))
+    )
+    assert applied.message == "deployment.apps/web restarted"
+    assert (applied.before["revision"], applied.after["revision"]) == (1, 2)
+    newest = api.replicasets("shop", "web")[-1]
+    assert newest["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "2"
+    assert (
+        newest["spec"]["template"]["metadata"]["annotations"]["kubectl.kubernetes.io/restartedAt"]
+        == "2025-06-02T12:00:00Z"
+    )
+    state = observed(cluster)
+    assert state.revision == 2 and [p.revision for p in state.pods] == [2, 2]
+
+
+def test_resources_then_rollback_restores_the_previous_template(
+    api: FakeKubeAPI, connect: Factory
+) -> None:
+    api.add_deployment("shop", "web")
+    cluster = connect()
+    applied = cluster.apply(
+        change(cluster, ChangeKind.RESOURCES, cpu_request=250, memory_request=256 * 1024**2)
+    )
+    assert applied.message == "deployment.apps/web resource requirements updated"
+    requests = api.get_deployment("shop", "web")["spec"]["template"]["spec"]["containers"][0][
+        "resources"
+    ]["requests"]
+    assert requests == {"cpu": "250m", "memory": "256Mi"}
+    assert (observed(cluster).cpu_request, observed(cluster).revision) == (250, 2)
+    rolled = cluster.apply(change(cluster, ChangeKind.ROLLBACK))
+    assert rolled.message == "deployment.apps/web rolled back" and rolled.after["revision"] == 3
+    template = api.get_deployment("shop", "web")["spec"]["template"]
+    original = api.replicasets("shop", "web")[-1]  # revision 1's ReplicaSet, now revision 3
+    del original["spec"]["template"]["metadata"]["labels"]["pod-template-hash"]
+    assert template == original["spec"]["template"]
+    state = observed(cluster)
+    assert (state.cpu_request, state.memory_request, state.revision) == (100, 512 * 1024**2, 3)
+
+
+def test_rollback_without_an_earlier_revision_is_refused(
+    api: FakeKubeAPI, connect: Factory
+) -> None:
+    api.add_deployment("shop", "web")
+    cluster = connect()
+    with pytest.raises(ClusterError, match="no revision before 1 to roll back to"):
+        cluster.apply(change(cluster, ChangeKind.ROLLBACK))
+    with pytest.raises(ClusterError, match=r"no revision 7 to roll back to \(revisions kept: 1\)"):
+        cluster.apply(change(cluster, ChangeKind.ROLLBACK, to_revision=7))
+    assert api.count("PATCH") == 0
+
+
+# ---------------------------------------------------------------------- doctor probes, units, imports
+
+
+def test_doctor_probes(api: FakeKubeAPI, connect: Factory) -> None:
+    api.add_deployment("shop", "web")
+    api.deny("patch", "autoscaling", "horizontalpodautoscalers", "shop")
+    cluster = connect()
+    assert cluster.server_version() == "v1.32.4"
+    assert cluster.server.startswith("http://127.0.0.1:")
+    assert cluster.access_review("patch", "apps", "deployments", "shop")
+    assert not cluster.access_review("patch", "autoscaling", "horizontalpodautoscalers", "shop")
+    assert cluster.access_review("patch", "autoscaling", "horizontalpodautoscalers", "blog")
+    assert cluster.metrics_api_available()
+    assert cluster.deployment_exists("shop", "web") and not cluster.deployment_exists("shop", "api")
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("85m", Decimal("0.085")),
+        ("512Mi", Decimal(512 * 1024**2)),
+        ("123456789n", Decimal("0.123456789")),
+        ("1e3", Decimal(1000)),
+        ("0.5", Decimal("0.5")),
+        ("2Gi", Decimal(2 * 1024**3)),
+        ("1500k", Decimal(1_500_000)),
+    ],
+)
+def test_parse_quantity(text: str, value: Decimal) -> None:
+    assert parse_quantity(text) == value
+
+
+def test_parse_quantity_refuses_nonsense() -> None:
+    with pytest.raises(ValueError, match="not a Kubernetes quantity"):
+        parse_quantity("12 cores")
+
+
+def test_importing_the_adapter_does_not_import_the_client() -> None:
+    code = (
+        "import sys, reconciler.adapters.kubernetes, reconciler.cli.doctor, reconciler.shell.doctor; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('kubernetes', 'urllib3', 'pydantic')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "[]"
