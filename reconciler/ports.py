@@ -19,9 +19,10 @@ from typing import Protocol
 from reconciler.core.changes import Applied, Change
 from reconciler.core.errors import ClusterError, MetricsError
 from reconciler.core.observation import DeploymentState, Metrics, Sample, Target
+from reconciler.core.proposals import Draft, Proposal
 from reconciler.core.records import CommitMessage, EventType, Record
 
-__all__ = ["AuditStore", "Clock", "Cluster", "MetricsSource"]
+__all__ = ["AuditStore", "Clock", "Cluster", "Forge", "MetricsSource"]
 
 
 class Clock(Protocol):
@@ -75,6 +76,11 @@ class AuditStore(Protocol):
         """Finish a batch of appends (update the index, push if configured)."""
         ...
 
+    def events(self, service: str, events: Collection[EventType]) -> list[Record]:
+        """Every record of these kinds for a service, however old, oldest first (the file
+        names say the kind, so only matching records are read)."""
+        ...
+
     def scan(
         self,
         *,
@@ -83,4 +89,37 @@ class AuditStore(Protocol):
         until: datetime | None = None,
     ) -> Iterator[Record]:
         """Records matching the filters, oldest first."""
+        ...
+
+
+class Forge(Protocol):
+    """Where approval proposals live: pull requests on GitHub, branches on the local forge.
+
+    Every method is idempotent where the forge allows it: a retried `open` finds the proposal
+    the first try created instead of opening a second one.
+    """
+
+    def find(self, branch: str, number: int | None = None, head: str = "") -> Proposal | None:
+        """The proposal on this branch (or with this number), open or not; None if unknown.
+        `head` is the last tip the reconciler knew, for forges that keep no record of a
+        deleted branch (the local one)."""
+        ...
+
+    def open(self, draft: Draft) -> Proposal:
+        """Create the branch (the base branch plus `draft.files`) and the proposal, or return
+        the open one already on that branch."""
+        ...
+
+    def update(self, proposal: Proposal, draft: Draft) -> Proposal:
+        """Rewrite the branch to the base plus `draft.files`, and the title, body and labels."""
+        ...
+
+    def comment(self, proposal: Proposal, text: str) -> None: ...
+
+    def close(self, proposal: Proposal, comment: str) -> None:
+        """Close unmerged, with a comment, and delete the branch."""
+        ...
+
+    def is_member(self, approver: str, login: str) -> bool:
+        """Whether `login` is the approver, or belongs to it when it is a team."""
         ...

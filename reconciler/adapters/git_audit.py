@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, cast
 if TYPE_CHECKING:
     import pygit2
 
+from reconciler.adapters.gitrepo import merge_tree, nest
 from reconciler.core.errors import AuditError, ConfigError
 from reconciler.core.records import (
     AUDIT_DIR,
@@ -64,41 +65,18 @@ class GitAuditStore:
     def _tree(self, oid: pygit2.Oid) -> pygit2.Tree:
         return cast("pygit2.Tree", self.repo[oid])
 
-    def _merge(self, tree: pygit2.Tree | None, changes: dict[str, Any]) -> pygit2.Oid:
-        """Write `tree` with `changes` (name → blob id, or name → nested changes) applied.
-
-        Each directory on the way is rebuilt once per commit, however many records land in it.
-        """
-        builder = self.repo.TreeBuilder(tree) if tree is not None else self.repo.TreeBuilder()
-        for name, change in changes.items():
-            if isinstance(change, dict):
-                entry = tree[name] if tree is not None and name in tree else None
-                sub = (
-                    self._tree(entry.id) if entry is not None and entry.type_str == "tree" else None
-                )
-                builder.insert(name, self._merge(sub, change), self._pygit2.enums.FileMode.TREE)
-            else:
-                builder.insert(name, change, self._pygit2.enums.FileMode.BLOB)
-        return builder.write()
-
     def append(self, records: Sequence[Record], message: CommitMessage) -> str:
         if not records:
             raise ValueError("append needs at least one record")
         git = self._pygit2
         try:
             parent = self._head_commit()
-            changes: dict[str, Any] = {}
             files = []
             for record in records:
                 path = record_path(record)
-                blob = self.repo.create_blob(record.dumps().encode())
-                *folders, name = path.split("/")
-                node = changes
-                for folder in folders:
-                    node = node.setdefault(folder, {})
-                node[name] = blob
-                files.append((path, blob, record))
-            tree = self._tree(self._merge(parent.tree if parent is not None else None, changes))
+                files.append((path, self.repo.create_blob(record.dumps().encode()), record))
+            changes = nest({path: blob for path, blob, _record in files})
+            tree = self._tree(merge_tree(self.repo, parent.tree if parent else None, changes))
             moment = max(record.timestamp for record in records).astimezone(UTC)
             signature = git.Signature(self.name, self.email, int(moment.timestamp()), 0)
             commit = self.repo.create_commit(
@@ -215,6 +193,16 @@ class GitAuditStore:
                 if parsed is not None and parsed[1] in wanted:
                     return self._load(item)
         return None
+
+    def events(self, service: str, events: Collection[EventType]) -> list[Record]:
+        wanted = {str(event) for event in events}
+        records = []
+        for _day, tree in self._days(service):
+            for item in tree:
+                parsed = parse_record_name(item.name or "")
+                if parsed is not None and parsed[1] in wanted:
+                    records.append(self._load(item))
+        return sorted(records, key=Record.sort_key)
 
     def contains(self, service: str, at: datetime, record_id: str) -> bool:
         day = at.astimezone(UTC).date()

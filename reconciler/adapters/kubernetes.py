@@ -517,6 +517,10 @@ class KubernetesCluster:
         """Close the connection pool."""
         self.client.close()  # type: ignore[no-untyped-call]
 
+    def disconnect(self) -> None:
+        """The name the composition root uses to release any adapter's connections."""
+        self.close()
+
     def __enter__(self) -> KubernetesCluster:
         return self
 

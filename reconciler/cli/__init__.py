@@ -18,6 +18,7 @@ from reconciler import __version__
 from reconciler.cli.blueprints import policy_command, schema_command, validate_command
 from reconciler.cli.context import Settings
 from reconciler.cli.cycle import (
+    approvals_command,
     audit_command,
     breaker_group,
     explain_command,
@@ -93,6 +94,28 @@ class _Group(click.Group):
     "Env: RECONCILER_PROMETHEUS_URL.",
 )
 @click.option(
+    "--forge",
+    type=click.Choice(["local", "github", "none"]),
+    default="local",
+    show_default=True,
+    envvar="RECONCILER_FORGE",
+    help="Where approval proposals go: branches in this repository (local), pull requests on "
+    "GitHub (github; token from GITHUB_TOKEN), or nowhere (none). Env: RECONCILER_FORGE.",
+)
+@click.option(
+    "--github-repository",
+    envvar="GITHUB_REPOSITORY",
+    help="GitHub forge: owner/name of the repository. Env: GITHUB_REPOSITORY.",
+)
+@click.option(
+    "--github-api-url",
+    envvar="GITHUB_API_URL",
+    default="https://api.github.com",
+    show_default=True,
+    help="GitHub forge: the API's base URL (GitHub Enterprise: https://HOST/api/v3). "
+    "Env: GITHUB_API_URL.",
+)
+@click.option(
     "--sim-state",
     type=click.Path(dir_okay=False, path_type=Path),
     envvar="RECONCILER_SIM_STATE",
@@ -109,6 +132,9 @@ def main(
     context: str | None,
     in_cluster: bool,
     prometheus_url: str | None,
+    forge: str,
+    github_repository: str | None,
+    github_api_url: str,
     sim_state: Path | None,
 ) -> None:
     """Reconcile Kubernetes services with the blueprints in a git repository.
@@ -139,6 +165,9 @@ def main(
         context=context,
         in_cluster=in_cluster,
         prometheus_url=prometheus_url,
+        forge=forge,
+        github_repository=github_repository,
+        github_api_url=github_api_url,
     )
 
 
@@ -152,6 +181,7 @@ for _command in (
     audit_command,
     explain_command,
     request_command,
+    approvals_command,
     breaker_group,
     sim_group,
     demo_command,

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reconciler.core.errors import ConfigError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from datetime import datetime
+
     from reconciler.adapters.git_audit import GitAuditStore
     from reconciler.adapters.kubernetes import KubernetesCluster
     from reconciler.adapters.prometheus import PrometheusMetrics
     from reconciler.adapters.simulated import SimulatedCluster
     from reconciler.cli.context import Settings
+    from reconciler.ports import Forge
     from reconciler.shell.cycle import Ports
     from reconciler.shell.workspace import Fleet
 
@@ -30,6 +34,8 @@ class Environment:
     git_name: str
     git_email: str
     actor: str
+    #: Never printed: only handed to the GitHub forge.
+    github_token: str = field(default="", repr=False)
 
     @classmethod
     def read(cls) -> Environment:
@@ -37,6 +43,8 @@ class Environment:
             git_name=os.environ.get("RECONCILER_GIT_NAME", "reconciler"),
             git_email=os.environ.get("RECONCILER_GIT_EMAIL", "reconciler@localhost"),
             actor=os.environ.get("GITHUB_ACTOR") or os.environ.get("USER") or "unknown",
+            github_token=os.environ.get("RECONCILER_GITHUB_TOKEN")
+            or os.environ.get("GITHUB_TOKEN", ""),
         )
 
 
@@ -96,17 +104,69 @@ def build_ports(root: Path, settings: Settings, fleet: Fleet | None = None) -> P
 
     if settings.cluster == "simulated":
         sim = open_simulation(root, settings.sim_state)
-        return Ports(cluster=sim, metrics=sim, audit=open_audit(root), clock=sim)
+        forge = open_forge(root, settings, fleet, sim.now)
+        return Ports(cluster=sim, metrics=sim, audit=open_audit(root), clock=sim, forge=forge)
     if settings.cluster == "kubernetes":
         from reconciler.adapters.clock import SystemClock
         from reconciler.ports import MetricsSource
         from reconciler.shell.metrics import CombinedMetrics
         from reconciler.shell.workspace import load_fleet
 
+        fleet = fleet or load_fleet(root)
         kube = open_kubernetes(settings)
-        prometheus = open_prometheus(settings, fleet or load_fleet(root))
+        prometheus = open_prometheus(settings, fleet)
         metrics: MetricsSource = CombinedMetrics([kube, prometheus]) if prometheus else kube
-        return Ports(cluster=kube, metrics=metrics, audit=open_audit(root), clock=SystemClock())
+        clock = SystemClock()
+        return Ports(
+            cluster=kube,
+            metrics=metrics,
+            audit=open_audit(root),
+            clock=clock,
+            forge=open_forge(root, settings, fleet, clock.now),
+        )
     raise ConfigError(
         f"unknown cluster kind {settings.cluster!r}", hint="use --cluster simulated or kubernetes"
     )
+
+
+def open_forge(
+    root: Path, settings: Settings, fleet: Fleet | None, now: Callable[[], datetime]
+) -> Forge | None:
+    """Where approval proposals go: branches in this repository (local, the default), pull
+    requests on GitHub, or nowhere (none: restricted operations are only recorded)."""
+    if settings.forge == "none":
+        return None
+    env = Environment.read()
+    if settings.forge == "local":
+        from reconciler.adapters.local_forge import LocalForge
+
+        teams = fleet.policies.teams if fleet is not None else {}
+        return LocalForge(root, name=env.git_name, email=env.git_email, teams=teams, now=now)
+    if settings.forge == "github":
+        from reconciler.adapters.github_forge import GitHubForge
+
+        if not settings.github_repository:
+            raise ConfigError(
+                "the GitHub forge needs the repository",
+                hint="pass --github-repository owner/name (GITHUB_REPOSITORY on Actions)",
+            )
+        if not env.github_token:
+            raise ConfigError(
+                "the GitHub forge needs a token in GITHUB_TOKEN (or RECONCILER_GITHUB_TOKEN)",
+                hint="on Actions: env: GITHUB_TOKEN: ${{ secrets.GITHUB_TOKEN }}",
+            )
+        return GitHubForge(
+            settings.github_repository,
+            env.github_token,
+            base_url=settings.github_api_url,
+            now=now,
+        )
+    raise ConfigError(f"unknown forge {settings.forge!r}", hint="use local, github or none")
+
+
+def release(ports: Ports) -> None:
+    """Close the network clients a command opened (a GitHub client, a Kubernetes pool)."""
+    for adapter in (ports.forge, ports.cluster):
+        disconnect = getattr(adapter, "disconnect", None)
+        if callable(disconnect):
+            disconnect()

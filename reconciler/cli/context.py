@@ -16,6 +16,9 @@ class Settings:
     context: str | None = None
     in_cluster: bool = False
     prometheus_url: str | None = None
+    forge: str = "local"
+    github_repository: str | None = None
+    github_api_url: str = "https://api.github.com"
 
     def root(self) -> Path:
         from reconciler.shell.workspace import find_root

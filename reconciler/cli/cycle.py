@@ -109,6 +109,15 @@ def render_report(report: CycleReport, verbose: bool, only_active: bool = False)
     return "\n".join(lines)
 
 
+def _ports(root: Path, settings: Settings, fleet: Fleet) -> Ports:
+    """Build the ports, and release their network clients when the command ends."""
+    from reconciler.cli.compose import build_ports, release
+
+    ports = build_ports(root, settings, fleet)
+    click.get_current_context().call_on_close(lambda: release(ports))
+    return ports
+
+
 def _progress(done: int, total: int) -> None:
     step = max(1, total // 10)
     if done % step == 0 or done == total:
@@ -125,7 +134,6 @@ SERVICE_OPTION = click.option(
 
 
 def _prepare(settings: Settings, services: tuple[str, ...]) -> tuple[Fleet, Ports]:
-    from reconciler.cli.compose import build_ports
     from reconciler.core.errors import ConfigError
     from reconciler.shell.workspace import load_fleet
 
@@ -138,7 +146,7 @@ def _prepare(settings: Settings, services: tuple[str, ...]) -> tuple[Fleet, Port
             f"no blueprint for {', '.join(unknown)}",
             hint=f"known services: {', '.join(sorted(known))}",
         )
-    return fleet, build_ports(root, settings, fleet)
+    return fleet, _ports(root, settings, fleet)
 
 
 def _options(fleet: Fleet, services: tuple[str, ...], dry_run: bool, quiet: bool) -> CycleOptions:
@@ -254,7 +262,6 @@ def plan_command(settings: Settings, services: tuple[str, ...], output: str) -> 
 def status_command(settings: Settings, output: str) -> None:
     """A row per service: replicas, weighted utilization, last change, cooldown, breaker,
     and what is pending."""
-    from reconciler.cli.compose import build_ports
     from reconciler.core.decision import weighted_utilization
     from reconciler.core.errors import ClusterError, MetricsError
     from reconciler.core.history import CHANGE_EVENTS
@@ -267,7 +274,7 @@ def status_command(settings: Settings, output: str) -> None:
     root = settings.root()
     fleet = load_fleet(root)
     fleet.require_policies()
-    ports = build_ports(root, settings, fleet)
+    ports = _ports(root, settings, fleet)
     now = ports.clock.now()
     targets = [
         Target(namespace=b.metadata.namespace, name=b.metadata.deployment) for b in fleet.blueprints
@@ -562,26 +569,28 @@ def request_command(
     named scale_within_limits or scale_beyond_limits by the blueprint's bounds.
 
     \b
-    Exit codes: 0 executed or pending approval, 1 refused (blocked or deferred) or failed.
+    Exit codes: 0 executed, or proposed for approval, 1 refused (blocked or deferred) or
+                failed.
 
     \b
     Examples:
       reconciler request todo-frontend scale --replicas 4 --reason "launch traffic"
       reconciler request todo-frontend delete_deployment --reason "cleanup"
     """
-    from reconciler.cli.compose import Environment, build_ports
+    from reconciler.cli.compose import Environment
     from reconciler.core.errors import ClusterError, MetricsError
     from reconciler.core.governance import OperationRequest, Origin
     from reconciler.core.observation import Metrics, Target
     from reconciler.core.planning import plan_request
-    from reconciler.shell.cycle import Recorder, carry_out, load_history
+    from reconciler.shell.approvals import Proposer, Review
+    from reconciler.shell.cycle import Proposing, Recorder, carry_out, load_history
     from reconciler.shell.workspace import load_fleet
 
     root = settings.root()
     fleet = load_fleet(root)
     fleet.require_policies()
     blueprint = fleet.get(service)
-    ports = build_ports(root, settings, fleet)
+    ports = _ports(root, settings, fleet)
     target = Target(namespace=blueprint.metadata.namespace, name=blueprint.metadata.deployment)
     state = ports.cluster.observe([target])[target]
     if isinstance(state, ClusterError):
@@ -601,7 +610,20 @@ def request_command(
     )
     plan = plan_request(blueprint, state, metrics, history, request, now)
     recorder = Recorder(ports.audit, dry_run=False)
-    steps, _notes = carry_out(plan, blueprint, state, metrics, history, ports, recorder)
+    proposing = None
+    if ports.forge is not None:
+        proposing = Proposing(
+            proposer=Proposer(
+                forge=ports.forge,
+                audit=ports.audit,
+                budget=fleet.policies.max_new_proposals_per_run,
+            ),
+            review=Review(),
+            blueprint=blueprint,
+            blueprint_text=fleet.texts.get(blueprint.name, ""),
+            state=state,
+        )
+    steps, _notes = carry_out(plan, blueprint, state, metrics, history, ports, recorder, proposing)
     ports.audit.flush()
     step, result = plan.steps[0], steps[0]
     verdict = step.verdict
@@ -633,12 +655,14 @@ def request_command(
                     f"    {alternative.operation}{size} [{alternative.tier}]: "
                     f"{alternative.description}"
                 )
+        if result.outcome == "proposed":
+            click.echo(f"  proposed for approval: {result.detail}")
         if result.commit:
+            chain_id = result.record_ids[0] if result.record_ids else step.chain.operation
             click.echo(
-                f"  recorded in commit {result.commit[:7]} "
-                f"(`reconciler explain {step.chain.operation}`)"
+                f"  recorded in commit {result.commit[:7]} (`reconciler explain {chain_id}`)"
             )
-    if result.outcome not in {"executed", "pending"}:
+    if result.outcome not in {"executed", "pending", "proposed"}:
         sys.exit(1)
 
 
@@ -661,7 +685,7 @@ def breaker_reset_command(
     settings: Settings, service: str, reason: str, reset_by: str | None
 ) -> None:
     """Close SERVICE's open circuit breaker, recording who did it and why."""
-    from reconciler.cli.compose import Environment, build_ports
+    from reconciler.cli.compose import Environment
     from reconciler.core.events import breaker_reset_record
     from reconciler.core.history import BreakerPhase
     from reconciler.shell.cycle import commit_records, load_history
@@ -671,7 +695,7 @@ def breaker_reset_command(
     fleet = load_fleet(root)
     fleet.require_policies()
     blueprint = fleet.get(service)
-    ports = build_ports(root, settings, fleet)
+    ports = _ports(root, settings, fleet)
     now = ports.clock.now()
     history = load_history(ports.audit, blueprint, now)
     if history.breaker.phase is BreakerPhase.CLOSED and not history.breaker.should_open:
@@ -690,13 +714,12 @@ def breaker_reset_command(
 @click.pass_obj
 def breaker_status_command(settings: Settings, output: str) -> None:
     """Each service's breaker: closed, open or half-open, with the failures that count."""
-    from reconciler.cli.compose import build_ports
     from reconciler.shell.cycle import load_history
     from reconciler.shell.workspace import load_fleet
 
     root = settings.root()
     fleet = load_fleet(root)
-    ports = build_ports(root, settings, fleet)
+    ports = _ports(root, settings, fleet)
     now = ports.clock.now()
     rows, data = [], []
     for blueprint in fleet.blueprints:
@@ -724,3 +747,57 @@ def breaker_status_command(settings: Settings, output: str) -> None:
         emit_json(data)
     else:
         click.echo(table(["SERVICE", "BREAKER", "FAILURES", "RECENT"], rows))
+
+
+@click.command("approvals")
+@click.option("--service", "-s", help="Only this service.")
+@click.option(
+    "--state",
+    "states",
+    multiple=True,
+    type=click.Choice(["pending", "approved", "rejected", "expired", "superseded", "refused"]),
+    help="Only proposals in this state (repeatable).",
+)
+@OUTPUT_OPTION
+@click.pass_obj
+def approvals_command(
+    settings: Settings, service: str | None, states: tuple[str, ...], output: str
+) -> None:
+    """List approval proposals: pending, approved (merged), rejected, expired, superseded and
+    refused, from the audit trail.
+
+    Each proposal is a pull request (or, on the local forge, a branch) that a person approves
+    by merging. The table shows where it is, what it asks, who may approve it, when it expires,
+    and how it ended: who merged it and how long the approval took, or why a merge was refused.
+    """
+    from reconciler.cli.compose import open_audit
+    from reconciler.core.approvals import APPROVAL_EVENTS, approval_summaries
+
+    root = settings.root()
+    store = open_audit(root)
+    services = [service] if service else store.services()
+    rows, data = [], []
+    for name in services:
+        for item in approval_summaries(store.events(name, APPROVAL_EVENTS)):
+            if states and item["state"] not in states:
+                continue
+            data.append(item)
+            ended = item.get("merged_by") or item.get("reason") or "-"
+            rows.append(
+                [
+                    name,
+                    str(item["state"]),
+                    str(item.get("reference") or "-"),
+                    str(item.get("summary") or "-"),
+                    ", ".join(item.get("approvers") or []) or "-",
+                    str(item.get("expires_at") or "-"),
+                    str(ended)[:60],
+                ]
+            )
+    if output == "json":
+        emit_json(data)
+        return
+    if not rows:
+        click.echo("no approval proposals", err=True)
+        return
+    click.echo(table(["SERVICE", "STATE", "WHERE", "ASKS", "APPROVERS", "EXPIRES", "ENDED"], rows))

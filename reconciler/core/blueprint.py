@@ -234,3 +234,5 @@ class GlobalPolicies:
     approval: ApprovalWorkflow
     safety: Safety
     max_new_proposals_per_run: int
+    #: Approver teams and their members, for forges that cannot ask (the local one).
+    teams: Mapping[str, tuple[str, ...]] = field(default_factory=dict)

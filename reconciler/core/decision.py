@@ -84,6 +84,7 @@ class Reason(StrEnum):
     ROLLBACK_THRESHOLD = "rollback_threshold_reached"
     MAX_RESTARTS = "max_restarts_exceeded"
     WIDESPREAD_FAILURE = "widespread_failure"
+    APPROVED_OVERRIDE = "held_by_approval"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -133,12 +133,15 @@ class Chain:
     decision: str
     governance: str
     operation: str
+    #: The approval that authorised the operation, when one did.
+    approval: str = ""
 
     def links(self, **extra: str) -> dict[str, str]:
         return {
             "decision": self.decision,
             "governance": self.governance,
             "operation": self.operation,
+            **({"approval": self.approval} if self.approval else {}),
             **{k: v for k, v in extra.items() if v},
         }
 

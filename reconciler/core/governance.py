@@ -406,8 +406,15 @@ def govern(
     history: ServiceHistory,
     observed: Mapping[str, float | None],
     now: datetime,
+    *,
+    approved_by: str = "",
 ) -> Verdict:
-    """Classify, check safety, and settle on one action with every reason that applies."""
+    """Classify, check safety, and settle on one action with every reason that applies.
+
+    `approved_by` says a person approved this very operation (a merged proposal): a
+    restricted operation may then be carried out, subject to safety like any other. Nothing
+    approves a forbidden one.
+    """
     now = utc(now)
     values = condition_values(request, blueprint, observed, now)
     classification = classify(request, blueprint, values)
@@ -428,6 +435,17 @@ def govern(
             f"this reconciler cannot carry out {request.operation}; make that change through "
             "your deployment pipeline"
         )
+    elif classification.tier is Tier.RESTRICTED and approved_by:
+        reasons.append(f"approved: {approved_by}")
+        if not failing:
+            action = VerdictAction.EXECUTE
+        else:
+            action = (
+                VerdictAction.BLOCK if any(check.hard for check in failing) else VerdictAction.DEFER
+            )
+            reasons += [check.detail for check in failing]
+            pending = [check.retry_at for check in failing if check.retry_at is not None]
+            retry_at = max(pending) if pending and action is VerdictAction.DEFER else None
     elif classification.tier is Tier.RESTRICTED:
         action = VerdictAction.REQUEST_APPROVAL
         if failing:
@@ -444,10 +462,13 @@ def govern(
         reasons += [check.detail for check in failing]
         pending = [check.retry_at for check in failing if check.retry_at is not None]
         retry_at = max(pending) if pending and action is VerdictAction.DEFER else None
-    if action in (VerdictAction.BLOCK, VerdictAction.DEFER) and classification.tier is Tier.ALLOWED:
-        summary = "; ".join(check.detail for check in failing) or reasons[-1]
-    elif action is VerdictAction.BLOCK and classification.tier is not Tier.FORBIDDEN:
+    if classification.tier is not Tier.FORBIDDEN and not executable:
         summary = reasons[-1]
+    elif (
+        action in (VerdictAction.BLOCK, VerdictAction.DEFER)
+        and classification.tier is not Tier.FORBIDDEN
+    ):
+        summary = "; ".join(check.detail for check in failing) or reasons[-1]
     else:
         summary = classification.summary or classification.tier.value
     approvers = blueprint.policy.approval.approvers

@@ -324,6 +324,9 @@ def load_policies(
         rules=tuple(rules),
         approval=approval,
         safety=safety,
+        teams={
+            name: tuple(members) for name, members in (_get(raw, "governance.teams") or {}).items()
+        },
         max_new_proposals_per_run=int(
             proposals.get(
                 "max_new_per_run", default_for("policies", "governance.proposals.max_new_per_run")

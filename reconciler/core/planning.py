@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from reconciler.core.approvals import Authorization, Kind
 from reconciler.core.blueprint import Blueprint
 from reconciler.core.changes import Change, ChangeKind
 from reconciler.core.decision import DEFAULT_MAX_METRICS_AGE, Action, Decision, decide
@@ -80,6 +81,8 @@ class Step:
     repeated: bool = False
     #: What the executed record keeps for its verification: the baseline and expectations.
     context: Mapping[str, Any] = field(default_factory=dict)
+    #: The approval this operation carries out, for the re-check at the moment of acting.
+    approved_by: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -229,8 +232,14 @@ def _step(
     lead_id: str,
     decision: Decision | None,
     escalate: str = "",
+    authorization: Authorization | None = None,
 ) -> Step:
-    verdict = govern(request, blueprint, history, observed, now)
+    approved_by = (
+        authorization.describe()
+        if authorization is not None and authorization.kind is Kind.REQUEST
+        else ""
+    )
+    verdict = govern(request, blueprint, history, observed, now, approved_by=approved_by)
     if escalate and verdict.action is VerdictAction.EXECUTE:
         # Allowed on its own, but the recovery ladder says a person must decide now.
         verdict = replace(
@@ -248,7 +257,12 @@ def _step(
             reasons=(*verdict.reasons, conflict),
             summary=conflict,
         )
-    chain = Chain(decision=lead_id, governance=verdict.id, operation=operation_id(request, now))
+    chain = Chain(
+        decision=lead_id,
+        governance=verdict.id,
+        operation=operation_id(request, now),
+        approval=authorization.approval_id if authorization is not None else "",
+    )
     records: list[Record] = [verdict_record(verdict, request, blueprint, chain)]
     change = None
     outcome: Record | None = None
@@ -274,6 +288,7 @@ def _step(
         "baseline": _baseline(state, observed),
         "expected": expected,
         "attempt": request.parameters.get("attempt"),
+        "authorized_by": authorization.to_json() if authorization is not None else None,
     }
     return Step(
         request=request,
@@ -283,6 +298,7 @@ def _step(
         records=(lead, *records) if lead is not None else tuple(records),
         subject=subject_for(outcome or records[0], request, verdict, decision),
         context=context,
+        approved_by=approved_by,
         repeated=_repeated(
             history,
             request,
@@ -468,6 +484,46 @@ _RECOVERY_OPERATIONS = {
 }
 
 
+def _held_by_approval(
+    blueprint: Blueprint,
+    state: DeploymentState,
+    metrics: Metrics,
+    history: ServiceHistory,
+    now: datetime,
+) -> Decision | None:
+    """A person approved a one-off replica count (a scale to zero, say) and it is still in
+    place: the engine does not undo it, not even to bring it back within the bounds. The next
+    change to the deployment (a new request, a recovery) ends the hold."""
+    last = history.last(*CHANGE_EVENTS)
+    if last is None or not last.links.get("approval"):
+        return None
+    request = last.details.get("request") or {}
+    if (
+        request.get("origin") != str(Origin.APPROVAL)
+        or request.get("target_replicas") != state.replicas
+    ):
+        return None
+    from reconciler.core.decision import Reason, weighted_utilization
+
+    reference = (last.details.get("authorized_by") or {}).get("reference", last.links["approval"])
+    return Decision(
+        id=make_id("dec", now, blueprint.name, "held", state.replicas),
+        service=blueprint.name,
+        blueprint_version=blueprint.version,
+        at=utc(now),
+        action=Action.NONE,
+        reason=Reason.APPROVED_OVERRIDE,
+        current_replicas=state.replicas,
+        target_replicas=state.replicas,
+        desired_replicas=state.replicas,
+        weighted=weighted_utilization(blueprint, metrics),
+        rationale=f"Replicas are held at {state.replicas}, as approved in {reference}; the "
+        "engine resumes after the next change to the deployment (for example a request to "
+        "scale back).",
+        references=("governance.agent_authority.requires_approval",),
+    )
+
+
 def plan_cycle(
     blueprint: Blueprint,
     state: DeploymentState,
@@ -479,8 +535,13 @@ def plan_cycle(
     stamp_recorded: bool = True,
     max_metrics_age: float = DEFAULT_MAX_METRICS_AGE,
     verify_only: bool = False,
+    authorizations: Sequence[Authorization] = (),
 ) -> ServicePlan:
     """One service's cycle: verify what is due, undo what failed, then recover or scale.
+
+    `authorizations` are approvals granted this cycle (or granted and not yet carried out): a
+    one-off request approved by a merge becomes the cycle's operation; an approved blueprint
+    edit is credited on the change it allows.
 
     At most one change per service per cycle, and none while an earlier change still waits
     for its verification: a second change would make the first one unverifiable.
@@ -513,6 +574,23 @@ def plan_cycle(
         )
     if verify_only:
         return ServicePlan(service=blueprint.name, decision=None, notes=tuple(notes))
+    approved = next((a for a in authorizations if a.kind is Kind.REQUEST), None)
+    if approved is not None:
+        request = approved.request(blueprint, state.replicas)
+        step = _step(
+            request,
+            blueprint,
+            state,
+            history,
+            observed,
+            now,
+            lead=None,
+            lead_id=approved.approval_id,
+            decision=None,
+            authorization=approved,
+        )
+        return ServicePlan(service=blueprint.name, decision=None, steps=(step,), notes=tuple(notes))
+    policy_change = next((a for a in authorizations if a.kind is Kind.BLUEPRINT), None)
     recovery_decision = decide_recovery(blueprint, state, metrics, history, now)
     if recovery_decision is not None:
         request = OperationRequest(
@@ -543,6 +621,9 @@ def plan_cycle(
         return ServicePlan(
             service=blueprint.name, decision=recovery_decision, steps=(step,), notes=tuple(notes)
         )
+    held = _held_by_approval(blueprint, state, metrics, history, now)
+    if held is not None:
+        return ServicePlan(service=blueprint.name, decision=held, notes=tuple(notes))
     decision = decide(
         blueprint,
         state,
@@ -595,6 +676,9 @@ def plan_cycle(
             lead=lead,
             lead_id=lead.id,
             decision=decision,
+            authorization=policy_change
+            if policy_change is not None and request.operation == "scale_within_limits"
+            else None,
         )
         for request in requests
     )

@@ -15,7 +15,7 @@ schema or semantic, can point at the exact place in the file.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
@@ -49,6 +49,8 @@ class Document:
     value_marks: Mapping[Path, tuple[int, int]]
     #: Paths of scalars written in quotes, so columns inside them can be reported exactly.
     quoted: frozenset[Path] = frozenset()
+    #: Character offsets (start, end) of each scalar value, for editing a value in place.
+    spans: Mapping[Path, tuple[int, int]] = field(default_factory=dict)
 
     def position(self, path: Path) -> tuple[int | None, int | None]:
         """The closest known position: the key itself, else the nearest enclosing one."""
@@ -103,6 +105,7 @@ class _Walk:
     key_marks: dict[Path, tuple[int, int]]
     value_marks: dict[Path, tuple[int, int]]
     quoted: set[Path]
+    spans: dict[Path, tuple[int, int]] = field(default_factory=dict)
     budget: int = MAX_NODES
 
 
@@ -164,6 +167,7 @@ def _walk(state: _Walk, node: yaml.Node, path: Path) -> Any:
         return items
     if isinstance(node, yaml.ScalarNode) and node.style in {"'", '"'}:
         state.quoted.add(path)
+    state.spans[path] = (node.start_mark.index, node.end_mark.index)
     return _scalar(state.loader, node)
 
 
@@ -234,4 +238,5 @@ def parse_yaml(data: bytes, *, what: str = "blueprint") -> Document:
         key_marks=state.key_marks,
         value_marks=state.value_marks,
         quoted=frozenset(state.quoted),
+        spans=state.spans,
     )

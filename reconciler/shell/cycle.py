@@ -16,11 +16,12 @@ in its row and never stops the others.
 from __future__ import annotations
 
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from reconciler.core.approvals import Evidence
 from reconciler.core.blueprint import Blueprint
 from reconciler.core.changes import Applied
 from reconciler.core.decision import Decision
@@ -34,11 +35,12 @@ from reconciler.core.events import (
 )
 from reconciler.core.governance import VerdictAction, govern
 from reconciler.core.history import BREAKER_EVENTS, HISTORY_SPAN, ServiceHistory, fold_history
-from reconciler.core.observation import DeploymentState, Metrics, Target
+from reconciler.core.observation import DeploymentState, Metrics, Sample, Target
 from reconciler.core.planning import ServicePlan, Step, observed_values, plan_cycle
 from reconciler.core.records import CommitMessage, Record, commit_message
 from reconciler.core.verification import pending_verifications, rollback_work, stabilization_for
-from reconciler.ports import AuditStore, Clock, Cluster, MetricsSource
+from reconciler.ports import AuditStore, Clock, Cluster, Forge, MetricsSource
+from reconciler.shell.approvals import Proposer, Review, review_proposals, supersede
 from reconciler.shell.workspace import Fleet
 
 __all__ = ["CycleOptions", "CycleReport", "Ports", "ServiceResult", "StepResult", "run_cycle"]
@@ -50,6 +52,8 @@ class Ports:
     metrics: MetricsSource
     audit: AuditStore
     clock: Clock
+    #: Where approval proposals go; None records them as pending in the trail only.
+    forge: Forge | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -172,6 +176,7 @@ def carry_out(
     history: ServiceHistory,
     ports: Ports,
     recorder: Recorder,
+    proposing: Proposing | None = None,
 ) -> tuple[tuple[StepResult, ...], tuple[str, ...]]:
     """Perform a plan's changes and commit its records; shared by cycles and requests.
 
@@ -185,7 +190,7 @@ def carry_out(
     results = []
     for step in plan.steps:
         result, committed = _carry_out_step(
-            step, blueprint, state, metrics, history, ports, recorder, plan.decision
+            step, blueprint, state, metrics, history, ports, recorder, plan.decision, proposing
         )
         results.append(result)
         if committed:
@@ -210,6 +215,40 @@ def _fold_in(
     )
 
 
+@dataclass
+class Proposing:
+    """What turning a step into a proposal needs, for one service in one cycle."""
+
+    proposer: Proposer
+    review: Review
+    blueprint: Blueprint
+    blueprint_text: str
+    state: DeploymentState
+
+    def propose(
+        self, step: Step, decision: Decision | None, recorder: Recorder, ports: Ports
+    ) -> tuple[str, str, str | None, tuple[Record, ...]]:
+        now = ports.clock.now()
+        try:
+            samples = ports.metrics.window(state_target(self.state), CHART_SPAN, now)
+        except MetricsError:
+            samples = []  # the chart is a courtesy; the proposal stands without it
+        evidence = Evidence(
+            decision=decision, samples=samples, current_replicas=self.state.replicas
+        )
+        return self.proposer.propose(
+            step, self.blueprint, self.blueprint_text, self.review, evidence, recorder.commit, now
+        )
+
+
+#: How much metric history a proposal's chart shows.
+CHART_SPAN = 1800.0
+
+
+def state_target(state: DeploymentState) -> Target:
+    return state.target
+
+
 def _carry_out_step(
     step: Step,
     blueprint: Blueprint,
@@ -219,6 +258,7 @@ def _carry_out_step(
     ports: Ports,
     recorder: Recorder,
     decision: Decision | None,
+    proposing: Proposing | None = None,
 ) -> tuple[StepResult, tuple[Record, ...]]:
     verdict = step.verdict
 
@@ -236,6 +276,11 @@ def _carry_out_step(
             record_ids=ids,
         )
 
+    if step.change is None and verdict.action is VerdictAction.REQUEST_APPROVAL and proposing:
+        if recorder.dry_run:
+            return result("would propose", verdict.summary), ()
+        outcome_text, detail, sha, committed = proposing.propose(step, decision, recorder, ports)
+        return result(outcome_text, detail, sha, tuple(r.id for r in committed)), committed
     if step.change is None:
         outcome = {
             VerdictAction.BLOCK: "blocked",
@@ -254,7 +299,9 @@ def _carry_out_step(
     # Govern again at the moment of acting, with a fresh clock.
     moment = ports.clock.now()
     observed = observed_values(state, metrics, decision)
-    recheck = govern(step.request, blueprint, history, observed, moment)
+    recheck = govern(
+        step.request, blueprint, history, observed, moment, approved_by=step.approved_by
+    )
     if recheck.action is not VerdictAction.EXECUTE:
         refusal = refusal_record(
             step.request, recheck, blueprint, step.chain, note="re-checked before acting"
@@ -320,6 +367,7 @@ def _reconcile_service(
     options: CycleOptions,
     recorder: Recorder,
     now: datetime,
+    context: _CycleContext,
 ) -> ServiceResult:
     if isinstance(state_or_error, ClusterError):
         return ServiceResult(service=blueprint.name, error=str(state_or_error))
@@ -331,32 +379,27 @@ def _reconcile_service(
     else:
         metrics = metrics_or_error
     history = load_history(ports.audit, blueprint, now)
+    review = Review()
+    if ports.forge is not None and not options.dry_run:
+        review = review_proposals(
+            blueprint, state, history.records, ports.audit, ports.forge, recorder.commit, now
+        )
+        notes += review.notes
+        if review.error:
+            notes.append(f"approvals: {review.error}")
+        if review.hold:
+            return ServiceResult(service=blueprint.name, notes=tuple(notes), error=review.hold)
+        if review.notes:
+            history = load_history(ports.audit, blueprint, now)
     stamp = state.last_change
     stamp_recorded = (
         stamp is None
         or stamp.operation_id in history.operation_ids
         or ports.audit.contains(blueprint.name, stamp.at, stamp.operation_id)
     )
-    plan = plan_cycle(
-        blueprint,
-        state,
-        metrics,
-        history,
-        now,
-        stamp_recorded=stamp_recorded,
-        max_metrics_age=options.max_metrics_age,
-        verify_only=options.verify_only,
-    )
-    if plan.needs_window:
-        try:
-            window = ports.metrics.window(
-                state.target, blueprint.scaling.scale_down_stabilization, now
-            )
-        except MetricsError as error:
-            # No history means no evidence for a scale-down, which is the safe answer.
-            window = []
-            notes.append(f"metric history unavailable: {error}")
-        plan = plan_cycle(
+
+    def plan(window: Sequence[Sample] | None) -> ServicePlan:
+        return plan_cycle(
             blueprint,
             state,
             metrics,
@@ -366,9 +409,49 @@ def _reconcile_service(
             stamp_recorded=stamp_recorded,
             max_metrics_age=options.max_metrics_age,
             verify_only=options.verify_only,
+            authorizations=review.authorizations,
         )
-    steps, plan_notes = carry_out(plan, blueprint, state, metrics, history, ports, recorder)
-    decision = plan.decision
+
+    planned = plan(None)
+    if planned.needs_window:
+        try:
+            window = ports.metrics.window(
+                state.target, blueprint.scaling.scale_down_stabilization, now
+            )
+        except MetricsError as error:
+            # No history means no evidence for a scale-down, which is the safe answer.
+            window = []
+            notes.append(f"metric history unavailable: {error}")
+        planned = plan(window)
+    proposing = None
+    if ports.forge is not None and context.proposer is not None:
+        proposing = Proposing(
+            proposer=context.proposer,
+            review=review,
+            blueprint=blueprint,
+            blueprint_text=context.texts.get(blueprint.name, ""),
+            state=state,
+        )
+    steps, plan_notes = carry_out(
+        planned, blueprint, state, metrics, history, ports, recorder, proposing
+    )
+    decision = planned.decision
+    if (
+        ports.forge is not None
+        and context.proposer is not None
+        and decision is not None
+        and not options.dry_run
+        and review.open
+    ):
+        notes += supersede(
+            blueprint,
+            review,
+            context.proposer.wanted,
+            ports.forge,
+            recorder.commit,
+            decision.rationale,
+            now,
+        )
     return ServiceResult(
         service=blueprint.name,
         replicas=state.replicas,
@@ -377,8 +460,16 @@ def _reconcile_service(
         decision=decision,
         steps=steps,
         notes=(*notes, *plan_notes),
-        waiting=plan.waiting,
+        waiting=planned.waiting,
     )
+
+
+@dataclass
+class _CycleContext:
+    """What every service of one cycle shares."""
+
+    texts: Mapping[str, str]
+    proposer: Proposer | None
 
 
 def run_cycle(fleet: Fleet, ports: Ports, options: CycleOptions) -> CycleReport:
@@ -397,6 +488,14 @@ def run_cycle(fleet: Fleet, ports: Ports, options: CycleOptions) -> CycleReport:
     observed = ports.cluster.observe(targets)
     current = ports.metrics.current(targets)
     recorder = Recorder(ports.audit, options.dry_run)
+    proposer = (
+        Proposer(
+            forge=ports.forge, audit=ports.audit, budget=fleet.policies.max_new_proposals_per_run
+        )
+        if ports.forge is not None
+        else None
+    )
+    context = _CycleContext(texts=fleet.texts, proposer=proposer)
     for index, (blueprint, target) in enumerate(zip(selected, targets, strict=True), start=1):
         try:
             result = _reconcile_service(
@@ -407,6 +506,7 @@ def run_cycle(fleet: Fleet, ports: Ports, options: CycleOptions) -> CycleReport:
                 options,
                 recorder,
                 now,
+                context,
             )
         except ReconcilerError as error:
             result = ServiceResult(service=blueprint.name, error=str(error))

@@ -9,7 +9,7 @@ and acting would be unsafe; `validate` still reports it alongside everything els
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from reconciler.core.blueprint import Blueprint, GlobalPolicies
@@ -41,6 +41,8 @@ class Fleet:
     #: Files that did not load, by service (folder) name.
     broken: dict[str, str]
     files: tuple[str, ...]
+    #: Each loaded blueprint's text, by service: proposals edit it in place.
+    texts: dict[str, str] = field(default_factory=dict)
 
     def get(self, service: str) -> Blueprint:
         for blueprint in self.blueprints:
@@ -125,6 +127,7 @@ def load_fleet(root: Path, paths: Sequence[Path] = ()) -> Fleet:
     effective = policies or builtin_policies()
 
     blueprints: list[Blueprint] = []
+    texts: dict[str, str] = {}
     broken: dict[str, str] = {}
     files: list[str] = []
     for path in discover(root, paths):
@@ -149,6 +152,7 @@ def load_fleet(root: Path, paths: Sequence[Path] = ()) -> Fleet:
             broken[expected or shown] = shown
         else:
             blueprints.append(blueprint)
+            texts[blueprint.name] = data.decode("utf-8").removeprefix("\ufeff")
     duplicates = check_unique_names(blueprints)
     problems.extend(duplicates)
     if duplicates:
@@ -165,4 +169,5 @@ def load_fleet(root: Path, paths: Sequence[Path] = ()) -> Fleet:
         problems=tuple(problems),
         broken=broken,
         files=tuple(files),
+        texts=texts,
     )

@@ -64,7 +64,11 @@ class Scenario:
         return self.json(*args)  # type: ignore[return-value]
 
     def write_blueprint(self, service: str, text: str, message: str = "edit blueprint") -> None:
-        path = self.root / "blueprints" / service / "blueprint.yaml"
+        self.write(f"blueprints/{service}/blueprint.yaml", text, message)
+
+    def write(self, relative: str, text: str, message: str = "edit") -> None:
+        """Change a file of the repository and commit it, as a person would."""
+        path = self.root / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
         repo = self.repo

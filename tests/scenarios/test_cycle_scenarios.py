@@ -130,15 +130,17 @@ def test_unknown_operation_is_forbidden(scenario: Scenario) -> None:
     assert "unknown operations are forbidden" in result.output
 
 
-def test_request_needing_approval_is_recorded_pending(scenario: Scenario) -> None:
+def test_request_needing_approval_is_proposed(scenario: Scenario) -> None:
     scenario.cli("sim", "init")
     result = scenario.cli(
         "request", "todo-frontend", "scale", "--replicas", "7", "--reason", "launch"
     )
-    assert "scale 2→7: restricted, request approval → pending" in result.output
+    assert "scale 2→7: restricted, request approval → proposed" in result.output
+    assert "todo-frontend: scale 2→7 (approval needed)" in result.output
     pending = scenario.records("todo-frontend", "approval_requested")[0]
     assert pending["operation"] == "scale_beyond_limits"
-    assert pending["details"]["approvers"] == ["devops-team"]
+    assert pending["details"]["metadata"]["approvers"] == ["devops-team"]
+    assert pending["details"]["metadata"]["kind"] == "request"  # a one-off: a request file
 
 
 def test_seed_demo_5_services_are_independent(scenario: Scenario) -> None:

@@ -219,8 +219,14 @@ def test_recovery_ladder_restart_then_rollback_then_escalate(scenario: Scenario)
     scenario.cli("sim", "advance", "95s")
     third = scenario.json("run", "-s", "todo-backend")["services"][0]  # type: ignore[index]
     assert third["decision"]["reason"] == "max_restarts_exceeded"
-    assert third["steps"][0]["outcome"] == "pending"
-    assert "beyond max_restart_count" in third["steps"][0]["detail"]
+    assert third["steps"][0]["outcome"] == "proposed"
+    assert "todo-backend: rollback_deployment (approval needed)" in third["steps"][0]["detail"]
+    requested = scenario.records("todo-backend", "approval_requested")[0]
+    assert requested["details"]["metadata"]["kind"] == "request"
+    assert (
+        "beyond max_restart_count"
+        in scenario.records("todo-backend", "governance_checked")[-1]["rationale"]
+    )
 
 
 def test_all_pods_failing_rolls_back_at_once(scenario: Scenario) -> None:

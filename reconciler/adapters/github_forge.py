@@ -1,0 +1,762 @@
+"""GitHubForge: the Forge port on GitHub (or GitHub Enterprise), through PyGithub.
+
+Why it exists: in production an approval is a pull request. The reconciler opens one per change
+that needs a person, reads it back every cycle, and treats its merge as the approval; this
+module is the only place that knows how that maps onto GitHub's REST API.
+
+Main design choice: PyGithub is used as a transport, not as an object model. Every call goes
+through `Github.requester.requestJsonAndCheck` with a path this module writes, and the JSON is
+mapped here into `Proposal`. PyGithub's objects complete themselves lazily (reading `merged_by`
+on a listed pull request silently costs a GET), which makes the number of requests a cycle
+spends, and where it can fail, hard to see. Here every request is explicit, so `find` on an
+unchanged open proposal is provably one GET, and the tests count requests exactly. PyGithub
+still does what it is good at: authentication, the Enterprise URL prefix, connection pooling,
+timeouts, retries, and classifying GitHub's errors.
+
+Client settings, each chosen rather than inherited:
+
+- `retry`: a urllib3 `Retry` that repeats only what is safe to repeat. GET and HEAD, and the
+  idempotent writes PUT, PATCH and DELETE (they set a state; saying it twice changes nothing),
+  are retried twice on 500/502/503/504 with a short backoff (0 s, then 1 s), and once after a
+  read timeout. POST is never retried by the transport: PyGithub's default retries POSTs on
+  5xx, and a POST whose answer was lost may have been applied. Instead `open` is idempotent by
+  construction: it looks for an open pull request on the branch before creating one, adopts
+  the existing one when GitHub answers 422 "A pull request already exists", and after a 5xx or
+  a timeout on the create it looks again before trying once more. A branch that already exists
+  is reset, not duplicated.
+- Rate limits are never slept through. PyGithub's default retry waits for the limit to reset,
+  which can be most of an hour in the middle of a cycle. 403 and 429 are not retried at all
+  (`Retry-After` is ignored), and a rate-limit answer becomes a ForgeError that says when the
+  limit resets; the next run tries again.
+- `seconds_between_requests=0`: GitHub asks clients not to make concurrent requests, which
+  this forge never does; it does not ask for pauses between reads, and PyGithub's default
+  0.25 s would make a cycle that reads fifty proposals sleep for tens of seconds.
+- `seconds_between_writes=0`, replaced by our own pacing: GitHub asks for about a second
+  between content-creating requests when there are many (its secondary limit is 80 a minute).
+  A cycle usually makes a handful of writes (opening a proposal is six), so a fixed 1 s pause
+  before each, PyGithub's default, would cost seconds for nothing. `_WritePacer` lets a burst
+  of 15 writes through at once and then paces them one a second, which keeps even the first
+  minute under 80.
+- `timeout` (default 10 s, PyGithub's is 15): a cycle is periodic, and a GitHub that does not
+  answer in 10 s is better reported (and retried next run) than waited for.
+
+The token is never printed: it is held only by PyGithub's `Auth.Token` and by the redactor
+that removes it from every message this module builds, and `repr` leaves it out.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import time
+import urllib.parse
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from reconciler.core.errors import ConfigError, ForgeError
+from reconciler.core.proposals import Draft, Proposal, ProposalState, parse_metadata
+
+if TYPE_CHECKING:
+    from github import Github
+
+__all__ = ["GitHubForge"]
+
+JSON = dict[str, Any]
+_log = logging.getLogger(__name__)
+
+DEFAULT_BASE_URL = "https://api.github.com"
+USER_AGENT = "reconciler (PyGithub)"
+#: Server errors worth another try on a request that is safe to repeat.
+_RETRY_STATUSES = frozenset({500, 502, 503, 504})
+_RETRY_METHODS = frozenset({"GET", "HEAD", "PUT", "PATCH", "DELETE"})
+#: Writes let through at once before pacing starts, and the pace after that.
+_WRITE_BURST = 15
+_WRITE_INTERVAL = 1.0
+#: Immutable facts (a commit's author, a file at a commit) kept per forge; bounded for daemons.
+_CACHE_LIMIT = 4096
+
+TOKEN_HINT = (
+    "GitHub refused the token: it is wrong, expired or revoked; create a new one "
+    "(docs/github-forge.md#the-token)"
+)
+PERMISSION_HINT = (
+    "the token lacks a permission on {repo}: it needs contents: write and pull-requests: write "
+    "(issues: write to create new labels, members: read on the organisation for team "
+    "approvers); docs/github-forge.md#the-token"
+)
+NOT_FOUND_HINT = (
+    "check the repository name {repo}, and that the token can see it (GitHub answers 404, "
+    "not 403, for a private repository the token cannot read)"
+)
+
+
+def _wall_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+def _parse_time(value: object) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _login(user: object) -> str | None:
+    if isinstance(user, dict) and isinstance(user.get("login"), str):
+        return str(user["login"])
+    return None
+
+
+def _quote(text: str) -> str:
+    """A branch or path inside a URL: slashes stay, anything else unusual is escaped."""
+    return urllib.parse.quote(text, safe="/")
+
+
+def _github_message(data: object) -> str:
+    """GitHub's own explanation of an error: its message and the detail of each error."""
+    if not isinstance(data, dict):
+        return ""
+    parts = [str(data["message"])] if data.get("message") else []
+    for item in data.get("errors") or []:
+        if isinstance(item, dict):
+            detail = item.get("message") or " ".join(
+                str(item[k]) for k in ("resource", "field", "code") if item.get(k)
+            )
+            if detail:
+                parts.append(str(detail))
+        elif item:
+            parts.append(str(item))
+    return ": ".join(parts)
+
+
+def _timed_out(error: Exception) -> bool:
+    """Whether a connection error is really a timeout: once urllib3 has used up its retries on
+    read timeouts, requests reports them as a ConnectionError around urllib3's own error."""
+    from urllib3.exceptions import MaxRetryError, NewConnectionError, TimeoutError
+
+    return any(
+        isinstance(arg, MaxRetryError)
+        and isinstance(arg.reason, TimeoutError)
+        and not isinstance(arg.reason, NewConnectionError)  # a refusal, though a subclass
+        for arg in error.args
+    )
+
+
+class _WritePacer:
+    """Lets a burst of writes through, then one per interval (a token bucket).
+
+    PyGithub can only pause before every write; a cycle that opens one proposal should not
+    sleep six seconds for it, while one that opens thirty should not trip GitHub's limit on
+    content creation."""
+
+    def __init__(self, burst: int = _WRITE_BURST, interval: float = _WRITE_INTERVAL) -> None:
+        self.burst, self.interval = burst, interval
+        self._tokens = float(burst)
+        self._last = time.monotonic()
+
+    def wait(self) -> None:
+        now = time.monotonic()
+        self._tokens = min(self.burst, self._tokens + (now - self._last) / self.interval)
+        self._last = now
+        if self._tokens < 1:
+            time.sleep((1 - self._tokens) * self.interval)
+            self._tokens, self._last = 1.0, time.monotonic()
+        self._tokens -= 1
+
+
+class GitHubForge:
+    """Approval proposals as pull requests on one GitHub repository."""
+
+    def __init__(
+        self,
+        repository: str,
+        token: str,
+        *,
+        base_url: str = DEFAULT_BASE_URL,
+        base_branch: str | None = None,
+        bot_login: str | None = None,
+        timeout: int = 10,
+        now: Callable[[], datetime] | None = None,
+    ) -> None:
+        owner, sep, name = repository.partition("/")
+        if not sep or not owner or not name or "/" in name:
+            raise ConfigError(
+                f"the GitHub repository must be written owner/name, not {repository!r}"
+            )
+        scheme = urllib.parse.urlsplit(base_url).scheme
+        if scheme not in ("http", "https"):
+            raise ConfigError(f"the GitHub API URL must start with https://, not {base_url!r}")
+        if not token:
+            raise ConfigError("no GitHub token was given", hint="docs/github-forge.md#the-token")
+        from github import Auth, Github
+        from urllib3.util.retry import Retry
+
+        self.repository = repository
+        self.owner, self.name = owner, name
+        self.base_url = base_url.rstrip("/")
+        self.bot_login = bot_login
+        self.timeout = timeout
+        self._base_branch = base_branch
+        self._secret = token
+        self._now = now or _wall_clock
+        self._pacer = _WritePacer()
+        self._repo_path = f"/repos/{_quote(owner)}/{_quote(name)}"
+        self._authors: dict[str, str] = {}
+        self._contents: dict[tuple[str, str], str | None] = {}
+        self._members: dict[tuple[str, str], bool] = {}
+        self._repo_checked = False
+        retry = Retry(
+            total=2,
+            connect=2,
+            read=1,
+            status=2,
+            other=0,
+            redirect=0,
+            allowed_methods=_RETRY_METHODS,
+            status_forcelist=_RETRY_STATUSES,
+            backoff_factor=0.5,
+            backoff_max=4,
+            respect_retry_after_header=False,
+            raise_on_status=False,
+            raise_on_redirect=False,
+        )
+        self._client: Github = Github(
+            auth=Auth.Token(token),
+            base_url=self.base_url,
+            timeout=timeout,
+            user_agent=USER_AGENT,
+            retry=retry,
+            seconds_between_requests=0,
+            seconds_between_writes=0,
+        )
+
+    def __repr__(self) -> str:
+        return f"GitHubForge(repository={self.repository!r}, base_url={self.base_url!r})"
+
+    # ------------------------------------------------------------------ lifetime
+
+    def disconnect(self) -> None:
+        """Release the HTTP connections (also done by `with`)."""
+        self._client.close()
+
+    def close(self, proposal: Proposal, comment: str) -> None:
+        """The Forge port's close: see `close_proposal`."""
+        self.close_proposal(proposal, comment)
+
+    def __enter__(self) -> GitHubForge:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.disconnect()
+
+    # ------------------------------------------------------------------ the Forge port
+
+    def find(self, branch: str, number: int | None = None, head: str = "") -> Proposal | None:
+        """The pull request with this number, else the newest on this branch (open or not).
+
+        None when the branch never had one; a number GitHub no longer knows is GONE (with
+        `head`, the last tip the caller knew). GitHub keeps closed pull requests and their
+        commits, so `head` is not needed to find anything."""
+        doing = f"reading the proposal for branch {branch}"
+        if number is not None:
+            doing = f"reading the proposal #{number} (branch {branch})"
+        with self._translate(doing):
+            if number is not None:
+                pull = self._get(f"{self._repo_path}/pulls/{number}", missing=True)
+                if pull is None:
+                    self._check_repository()
+                    gone = ProposalState.GONE
+                    return Proposal(key=branch, branch=branch, state=gone, head=head)
+                return self._to_proposal(pull)
+            found = self._get(
+                f"{self._repo_path}/pulls",
+                params={
+                    "state": "all",
+                    "head": f"{self.owner}:{branch}",
+                    "sort": "created",
+                    "direction": "desc",
+                    "per_page": 1,
+                },
+            )
+            if not found:
+                return None
+            return self._to_proposal(found[0])
+
+    def open(self, draft: Draft) -> Proposal:
+        """The branch (base tip plus `draft.files`, one commit) and its pull request, or the
+        open pull request already on the branch.
+
+        Safe to call again after any failure: an open pull request on the branch is adopted
+        (and given any of the draft's labels it lacks), an existing branch is reset."""
+        with self._translate(f"opening the proposal for branch {draft.branch}"):
+            existing = self._open_pull(draft.branch)
+            if existing is not None:
+                existing = self._ensure_labels(existing, draft.labels)
+                return self._to_proposal(existing)
+            self._write_branch(draft, create=True)
+            pull = self._ensure_labels(self._create_pull(draft), draft.labels)
+            self._request_reviews(int(pull["number"]), draft.reviewers)
+            return self._to_proposal(pull)
+
+    def update(self, proposal: Proposal, draft: Draft) -> Proposal:
+        """Reset the branch to the base tip plus `draft.files`, and bring the title, body and
+        labels to the draft's. Whether a person touched the branch is the caller's concern."""
+        with self._translate(f"updating the proposal {proposal.reference} ({draft.branch})"):
+            number = proposal.number
+            if number is None:
+                pull = self._open_pull(draft.branch)
+                if pull is None:
+                    raise ForgeError(
+                        f"updating the proposal for branch {draft.branch}: "
+                        "it has no open pull request"
+                    )
+                number = int(pull["number"])
+            head = self._write_branch(draft, create=False)
+            edits = {
+                key: value
+                for key, value in (("title", draft.title), ("body", draft.body))
+                if getattr(proposal, key) != value
+            }
+            if edits:
+                self._write("PATCH", f"{self._repo_path}/pulls/{number}", edits)
+            if set(proposal.labels) != set(draft.labels):
+                self._write(
+                    "PUT",
+                    f"{self._repo_path}/issues/{number}/labels",
+                    {"labels": list(draft.labels)},
+                )
+            metadata = parse_metadata(draft.body)
+            return replace(
+                proposal,
+                key=str(metadata.get("key", draft.key)),
+                branch=draft.branch,
+                number=number,
+                state=ProposalState.OPEN,
+                head=head,
+                title=draft.title,
+                body=draft.body,
+                labels=tuple(draft.labels),
+                head_author=self._head_author(head),
+                files=self._files_at(head, metadata),
+            )
+
+    def comment(self, proposal: Proposal, text: str) -> None:
+        with self._translate(f"commenting on the proposal {proposal.reference}"):
+            number = self._number(proposal)
+            self._write("POST", f"{self._repo_path}/issues/{number}/comments", {"body": text})
+
+    def close_proposal(self, proposal: Proposal, comment: str) -> None:
+        """Comment, close unmerged, delete the branch (already deleted is fine)."""
+        with self._translate(f"closing the proposal {proposal.reference} ({proposal.branch})"):
+            number = proposal.number
+            if number is None:
+                pull = self._open_pull(proposal.branch)
+                number = None if pull is None else int(pull["number"])
+            if number is not None:
+                if comment:
+                    path = f"{self._repo_path}/issues/{number}/comments"
+                    self._write("POST", path, {"body": comment})
+                self._write("PATCH", f"{self._repo_path}/pulls/{number}", {"state": "closed"})
+            ref = f"{self._repo_path}/git/refs/heads/{_quote(proposal.branch)}"
+            self._write("DELETE", ref, None, missing=(404, 422))
+
+    def is_member(self, approver: str, login: str) -> bool:
+        """`login` is the approver, or an active member of the team it names (`org/slug`, or a
+        plain name that is a team of the repository's owner). Answers are kept for the forge's
+        lifetime: a cycle asks the same question for many proposals."""
+        if not approver or not login:
+            return False
+        key = (approver.lower(), login.lower())
+        if key in self._members:
+            return self._members[key]
+        if "/" not in approver and approver.lower() == login.lower():
+            self._members[key] = True
+            return True
+        org, _, slug = approver.rpartition("/")
+        org = org or self.owner
+        with self._translate(f"checking whether {login} belongs to {org}/{slug}"):
+            path = f"/orgs/{_quote(org)}/teams/{_quote(slug)}/memberships/{_quote(login)}"
+            membership = self._get(path, missing=True)
+        answer = isinstance(membership, dict) and membership.get("state") == "active"
+        self._members[key] = answer
+        return answer
+
+    # ------------------------------------------------------------------ requests
+
+    def _get(
+        self, path: str, *, params: Mapping[str, Any] | None = None, missing: bool = False
+    ) -> Any:
+        """One GET; with `missing`, a 404 answers None instead of raising."""
+        from github import GithubException
+
+        try:
+            _, data = self._client.requester.requestJsonAndCheck(
+                "GET", path, parameters=dict(params) if params else None
+            )
+        except GithubException as error:
+            if missing and error.status == 404:
+                return None
+            raise
+        return data
+
+    def _write(self, verb: str, path: str, body: Any, *, missing: Sequence[int] = ()) -> Any:
+        """One paced write; statuses in `missing` (an already deleted ref) answer None."""
+        from github import GithubException
+
+        self._pacer.wait()
+        try:
+            _, data = self._client.requester.requestJsonAndCheck(verb, path, input=body)
+        except GithubException as error:
+            if error.status in missing:
+                return None
+            raise
+        return data
+
+    @contextmanager
+    def _translate(self, doing: str) -> Iterator[None]:
+        """Every library failure inside becomes a ForgeError saying what was being done."""
+        from github import GithubException
+        from requests import RequestException
+
+        try:
+            yield
+        except ForgeError:
+            raise
+        except (GithubException, RequestException, json.JSONDecodeError) as error:
+            message, hint = self._explain(error)
+            raise ForgeError(
+                self._redact(f"{doing}: {message}"), hint=self._redact(hint)
+            ) from error
+
+    def _explain(self, error: Exception) -> tuple[str, str]:
+        """A sentence for what went wrong, and a hint for what to do about it."""
+        from github import GithubException
+        from requests import ConnectionError, Timeout
+
+        if isinstance(error, Timeout) or _timed_out(error):
+            return f"GitHub did not answer within {self.timeout} s", "the next run tries again"
+        if isinstance(error, ConnectionError):
+            return (
+                f"cannot reach {self.base_url} ({type(error).__name__})",
+                "check the API URL and the network; the next run tries again",
+            )
+        if isinstance(error, json.JSONDecodeError):
+            return "GitHub's answer is not valid JSON", ""
+        if not isinstance(error, GithubException):
+            return f"the request failed ({type(error).__name__})", ""
+        status = error.status
+        headers = {k.lower(): str(v) for k, v in (error.headers or {}).items()}
+        detail = _github_message(error.data)
+        said = f"GitHub answered {status}" + (f" ({detail})" if detail else "")
+        limited = self._rate_limit(status, headers, detail)
+        if limited:
+            return f"{said}; {limited}", "the next run tries again once the limit has reset"
+        if status == 401:
+            return said, TOKEN_HINT
+        if status == 403:
+            return said, PERMISSION_HINT.format(repo=self.repository)
+        if status == 404:
+            return said, NOT_FOUND_HINT.format(repo=self.repository)
+        if status >= 500:
+            return said, "GitHub is having trouble; the next run tries again"
+        return said, ""
+
+    def _rate_limit(self, status: int, headers: Mapping[str, str], detail: str) -> str:
+        """When the answer is a rate limit: which one, and when it lifts ("" otherwise)."""
+        if status not in (403, 429):
+            return ""
+        exhausted = headers.get("x-ratelimit-remaining") == "0"
+        secondary = "secondary rate limit" in detail.lower()
+        after = headers.get("retry-after", "")
+        if not (exhausted or secondary or after.isdigit() or status == 429):
+            return ""
+        now = self._now()
+        if exhausted and headers.get("x-ratelimit-reset", "").isdigit():
+            reset = datetime.fromtimestamp(int(headers["x-ratelimit-reset"]), UTC)
+            wait = max(0, round((reset - now).total_seconds()))
+            return (
+                f"the API rate limit is used up until {reset:%Y-%m-%d %H:%M:%S} UTC (in {wait} s)"
+            )
+        if after.isdigit():
+            at = datetime.fromtimestamp(now.timestamp() + int(after), UTC)
+            return (
+                f"GitHub's secondary rate limit asks to wait {after} s, "
+                f"until {at:%Y-%m-%d %H:%M:%S} UTC"
+            )
+        return "GitHub is rate-limiting this token; wait a few minutes"
+
+    def _redact(self, text: str) -> str:
+        return text.replace(self._secret, "[token]") if self._secret else text
+
+    # ------------------------------------------------------------------ branches
+
+    def _base(self) -> str:
+        """The base branch: as configured, else the repository's default (asked once)."""
+        if self._base_branch is None:
+            self._base_branch = str(self._get(self._repo_path)["default_branch"])
+            self._repo_checked = True
+        return self._base_branch
+
+    def _check_repository(self) -> None:
+        """Make a 404 on the repository itself an error, not a vanished pull request."""
+        if not self._repo_checked:
+            self._get(self._repo_path)
+            self._repo_checked = True
+
+    def _write_branch(self, draft: Draft, *, create: bool) -> str:
+        """One commit on top of the base tip with exactly `draft.files` changed, and the
+        branch pointed at it (created, or reset when it exists). Returns the commit's SHA."""
+        base = self._base()
+        tip = self._get(f"{self._repo_path}/branches/{_quote(base)}")["commit"]
+        tree = self._write(
+            "POST",
+            f"{self._repo_path}/git/trees",
+            {
+                "base_tree": tip["commit"]["tree"]["sha"],
+                "tree": [
+                    {"path": path, "mode": "100644", "type": "blob", "content": content}
+                    for path, content in sorted(draft.files.items())
+                ],
+            },
+        )
+        commit = self._write(
+            "POST",
+            f"{self._repo_path}/git/commits",
+            {
+                "message": draft.commit_message or draft.title,
+                "tree": tree["sha"],
+                "parents": [tip["sha"]],
+            },
+        )
+        sha = str(commit["sha"])
+        ref = f"refs/heads/{draft.branch}"
+        created = False
+        if create:
+            created = self._create_ref(ref, sha)
+        if not created:  # updating, or the branch is left over from an earlier try
+            self._write(
+                "PATCH",
+                f"{self._repo_path}/git/{_quote(ref)}",
+                {"sha": sha, "force": True},
+            )
+        for path, content in draft.files.items():
+            self._remember(self._contents, (sha, path), content)
+        return sha
+
+    def _create_ref(self, ref: str, sha: str) -> bool:
+        """Create the branch; False when it exists already."""
+        from github import GithubException
+
+        try:
+            self._write("POST", f"{self._repo_path}/git/refs", {"ref": ref, "sha": sha})
+        except GithubException as error:
+            if error.status == 422 and "already exists" in _github_message(error.data):
+                return False
+            raise
+        return True
+
+    # ------------------------------------------------------------------ pull requests
+
+    def _open_pull(self, branch: str) -> JSON | None:
+        found = self._get(
+            f"{self._repo_path}/pulls",
+            params={"state": "open", "head": f"{self.owner}:{branch}", "per_page": 1},
+        )
+        return found[0] if found else None
+
+    def _create_pull(self, draft: Draft) -> JSON:
+        """The pull request for the branch `_write_branch` just wrote.
+
+        A 5xx or a timeout may hide a pull request that was created anyway: look before
+        trying a second and last time. GitHub allows one open pull request per head and base,
+        so a duplicate comes back as 422 "A pull request already exists", and is adopted."""
+        from github import GithubException
+        from requests import ConnectionError, Timeout
+
+        body = {
+            "title": draft.title,
+            "body": draft.body,
+            "head": draft.branch,
+            "base": self._base(),
+        }
+        path = f"{self._repo_path}/pulls"
+        try:
+            return dict(self._write("POST", path, body))
+        except GithubException as error:
+            exists = error.status == 422 and "already exists" in _github_message(error.data)
+            if not exists and error.status < 500:
+                raise
+        except (Timeout, ConnectionError):
+            pass
+        existing = self._open_pull(draft.branch)
+        return existing if existing is not None else dict(self._write("POST", path, body))
+
+    def _ensure_labels(self, pull: JSON, labels: Sequence[str]) -> JSON:
+        """Add the draft's labels the pull request lacks (GitHub creates unknown ones)."""
+        have = {str(label.get("name", "")).lower() for label in pull.get("labels") or []}
+        missing = [label for label in labels if label.lower() not in have]
+        if not missing:
+            return pull
+        number = pull["number"]
+        added = self._write(
+            "POST", f"{self._repo_path}/issues/{number}/labels", {"labels": missing}
+        )
+        return {**pull, "labels": added if isinstance(added, list) else pull.get("labels")}
+
+    def _request_reviews(self, number: int, reviewers: Sequence[str]) -> None:
+        """Ask the draft's reviewers; a refusal (the author cannot review their own pull
+        request, someone without access) never fails `open`. When GitHub refuses the whole
+        list (422), each reviewer is asked alone so one bad name does not cost the others."""
+        from github import GithubException
+        from requests import RequestException
+
+        users: list[str] = []
+        teams: list[str] = []
+        for name in dict.fromkeys(reviewers):
+            org, _, slug = name.rpartition("/")
+            if not org:
+                if self.bot_login is None or name.lower() != self.bot_login.lower():
+                    users.append(name)
+            elif org.lower() == self.owner.lower():
+                teams.append(slug)
+            else:
+                _log.warning(
+                    "not asking %s to review #%d: teams outside %s cannot", name, number, self.owner
+                )
+        if not users and not teams:
+            return
+        path = f"{self._repo_path}/pulls/{number}/requested_reviewers"
+        try:
+            self._write("POST", path, {"reviewers": users, "team_reviewers": teams})
+            return
+        except (GithubException, RequestException) as error:
+            if getattr(error, "status", None) != 422 or len(users) + len(teams) == 1:
+                self._review_refused(number, [*users, *teams], error)
+                return
+        asks: list[tuple[list[str], list[str]]] = [([user], []) for user in users]
+        asks += [([], [team]) for team in teams]
+        for some_users, some_teams in asks:
+            try:
+                self._write("POST", path, {"reviewers": some_users, "team_reviewers": some_teams})
+            except (GithubException, RequestException) as error:
+                self._review_refused(number, [*some_users, *some_teams], error)
+
+    def _review_refused(self, number: int, names: Sequence[str], error: Exception) -> None:
+        message, _ = self._explain(error)
+        _log.warning(
+            "could not ask %s to review #%d: %s", ", ".join(names), number, self._redact(message)
+        )
+
+    def _number(self, proposal: Proposal) -> int:
+        if proposal.number is not None:
+            return proposal.number
+        pull = self._open_pull(proposal.branch)
+        if pull is None:
+            raise ForgeError(f"branch {proposal.branch} has no open pull request")
+        return int(pull["number"])
+
+    # ------------------------------------------------------------------ mapping
+
+    def _to_proposal(self, pull: JSON) -> Proposal:
+        """A pull request as a Proposal, completing what its JSON lacks: who merged (a listed
+        pull request omits it), who closed (only the issue says), the head commit's author and
+        the proposal's files at the head (both immutable per commit, so asked once)."""
+        number = int(pull["number"])
+        merged_at = _parse_time(pull.get("merged_at"))
+        state = ProposalState.OPEN
+        merged_by = closed_by = None
+        if merged_at is not None:
+            state = ProposalState.MERGED
+            if "merged_by" not in pull:
+                pull = self._get(f"{self._repo_path}/pulls/{number}")
+            merged_by = _login(pull.get("merged_by"))
+        elif pull.get("state") == "closed":
+            state = ProposalState.CLOSED
+            issue = self._get(f"{self._repo_path}/issues/{number}")
+            closed_by = _login(issue.get("closed_by"))
+        head = pull.get("head") or {}
+        sha = str(head.get("sha") or "")
+        body = str(pull.get("body") or "")
+        metadata = parse_metadata(body)
+        branch = str(head.get("ref") or "")
+        return Proposal(
+            key=str(metadata.get("key", branch)),
+            branch=branch,
+            state=state,
+            head=sha,
+            title=str(pull.get("title") or ""),
+            body=body,
+            number=number,
+            url=str(pull.get("html_url") or ""),
+            created_at=_parse_time(pull.get("created_at")),
+            merged_by=merged_by,
+            merged_at=merged_at,
+            merge_commit=pull.get("merge_commit_sha") if merged_at is not None else None,
+            closed_by=closed_by,
+            closed_at=_parse_time(pull.get("closed_at")) if state is ProposalState.CLOSED else None,
+            head_author=self._head_author(sha) if sha else "",
+            files=self._files_at(sha, metadata) if sha else {},
+            labels=tuple(
+                str(label["name"]) for label in pull.get("labels") or [] if label.get("name")
+            ),
+        )
+
+    def _head_author(self, sha: str) -> str:
+        """The GitHub login of the commit's author, or its git name when GitHub cannot tie the
+        commit to an account (an unknown email)."""
+        if sha not in self._authors:
+            commit = self._get(f"{self._repo_path}/commits/{sha}")
+            login = _login(commit.get("author"))
+            name = ((commit.get("commit") or {}).get("author") or {}).get("name")
+            self._remember(self._authors, sha, login or str(name or ""))
+        return self._authors[sha]
+
+    def _files_at(self, sha: str, metadata: Mapping[str, Any]) -> dict[str, str]:
+        """The content at `sha` of each path the metadata lists under "files" (missing ones
+        are left out: the core treats that as a changed proposal)."""
+        paths = metadata.get("files")
+        out: dict[str, str] = {}
+        for path in paths if isinstance(paths, list) else []:
+            text = self._read_file(sha, str(path))
+            if text is not None:
+                out[str(path)] = text
+        return out
+
+    def _read_file(self, sha: str, path: str) -> str | None:
+        key = (sha, path)
+        if key not in self._contents:
+            found = self._get(
+                f"{self._repo_path}/contents/{_quote(path)}", params={"ref": sha}, missing=True
+            )
+            text = None
+            if isinstance(found, dict) and found.get("type") == "file":
+                encoded = found.get("content") or ""
+                if found.get("encoding") != "base64":  # over 1 MB: the blob API has it
+                    blob = self._get(f"{self._repo_path}/git/blobs/{found['sha']}")
+                    encoded = blob.get("content") or ""
+                try:
+                    text = base64.b64decode(encoded).decode("utf-8", errors="replace")
+                except (binascii.Error, ValueError):
+                    text = None
+            self._remember(self._contents, key, text)
+        return self._contents[key]
+
+    @staticmethod
+    def _remember(cache: dict[Any, Any], key: Any, value: Any) -> None:
+        if len(cache) >= _CACHE_LIMIT:
+            cache.clear()
+        cache[key] = value

@@ -1,0 +1,214 @@
+"""LocalForge: approval proposals as branches of the same repository, the embedded default.
+
+A proposal is a branch `reconciler/<service>/<topic>` holding one commit on top of the main
+branch; its title and body (with the hidden metadata) are that commit's message. Merging the
+branch into the main branch is the approval, and deleting it unmerged is the rejection. It is
+real git throughout: the reconciler finds a merge by walking the main branch's first-parent
+history for the commit that brought the proposal in, and who merged is that commit's author.
+A fast-forward merge leaves no such commit, so nobody can be identified as the approver; the
+docs say to merge with `git merge --no-ff`.
+
+Comments go into git notes (`refs/notes/reconciler`) on the proposal's tip, so they travel with
+the repository without changing the branch a person may be reviewing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from reconciler.adapters.gitrepo import read_file, write_files
+from reconciler.core.errors import ConfigError
+from reconciler.core.proposals import Draft, Proposal, ProposalState, parse_metadata
+
+if TYPE_CHECKING:
+    import pygit2
+
+__all__ = ["NOTES_REF", "LocalForge"]
+
+NOTES_REF = "refs/notes/reconciler"
+
+
+class LocalForge:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        name: str = "reconciler",
+        email: str = "reconciler@localhost",
+        teams: Mapping[str, tuple[str, ...]] | None = None,
+        now: Callable[[], datetime] | None = None,
+    ) -> None:
+        import pygit2
+
+        self._git = pygit2
+        try:
+            self.repo = pygit2.Repository(str(root))
+        except pygit2.GitError as error:
+            raise ConfigError(f"{root} is not a git repository: {error}") from error
+        if self.repo.head_is_unborn or self.repo.head_is_detached:
+            raise ConfigError(
+                "the local forge needs a checked-out branch to propose changes against",
+                hint="check out the main branch",
+            )
+        self.base = self.repo.head.shorthand
+        self.name, self.email = name, email
+        self.teams = {k.lower(): tuple(m.lower() for m in v) for k, v in (teams or {}).items()}
+        self._now = now or (lambda: datetime.now(UTC))
+
+    # ------------------------------------------------------------------ helpers
+
+    def _signature(self) -> pygit2.Signature:
+        return self._git.Signature(self.name, self.email, int(self._now().timestamp()), 0)
+
+    def _base_tip(self) -> pygit2.Commit:
+        return self.repo.revparse_single(f"refs/heads/{self.base}").peel(self._git.Commit)
+
+    def _commit(self, draft: Draft) -> pygit2.Oid:
+        base = self._base_tip()
+        tree = write_files(self.repo, base.tree, {p: c.encode() for p, c in draft.files.items()})
+        message = f"{draft.title}\n\n{draft.body}\n"
+        signature = self._signature()
+        return self.repo.create_commit(None, signature, signature, message, tree, [base.id])
+
+    def _proposal_commit(self, head: pygit2.Commit) -> pygit2.Commit:
+        """The reconciler's commit on the branch (a person may have added commits after it)."""
+        base = self._base_tip().id
+        for commit in self.repo.walk(head.id, self._git.enums.SortMode.TOPOLOGICAL):
+            if "reconciler:proposal" in commit.message:
+                return commit
+            if commit.id == base:
+                break
+        return head
+
+    def _merged_by(self, head: pygit2.Oid) -> tuple[pygit2.Commit | None, bool]:
+        """The commit on the main branch's first-parent line that brought `head` in, and
+        whether `head` is in the main branch at all."""
+        tip = self._base_tip()
+        if tip.id != head and not self.repo.descendant_of(tip.id, head):
+            return None, False
+        commit: pygit2.Commit | None = tip
+        while commit is not None:
+            parent = commit.parents[0] if commit.parents else None
+            inside_parent = parent is not None and (
+                parent.id == head or self.repo.descendant_of(parent.id, head)
+            )
+            if not inside_parent:
+                return commit, True
+            commit = parent
+        return None, True
+
+    def _to_proposal(self, branch: str, head: pygit2.Commit, state: ProposalState) -> Proposal:
+        own = self._proposal_commit(head)
+        title, _, body = own.message.partition("\n\n")
+        metadata = parse_metadata(body)
+        files = {}
+        for path in metadata.get("files", []):
+            content = read_file(self.repo, head.tree, str(path))
+            if content is not None:
+                files[str(path)] = content.decode("utf-8", errors="replace")
+        merged_by = merged_at = merge_commit = None
+        if state is ProposalState.MERGED:
+            merger, _inside = self._merged_by(head.id)
+            if merger is not None and merger.id != head.id and len(merger.parents) > 1:
+                merged_by = f"{merger.author.name} <{merger.author.email}>"
+                merged_at = datetime.fromtimestamp(merger.commit_time, UTC)
+                merge_commit = str(merger.id)
+        return Proposal(
+            key=str(metadata.get("key", branch)),
+            branch=branch,
+            state=state,
+            head=str(head.id),
+            title=title.strip(),
+            body=body.strip(),
+            url=f"branch {branch}",
+            created_at=datetime.fromtimestamp(own.commit_time, UTC),
+            merged_by=merged_by,
+            merged_at=merged_at,
+            merge_commit=merge_commit,
+            head_author=f"{head.author.name} <{head.author.email}>",
+            files=files,
+            labels=tuple(metadata.get("labels", ())),
+        )
+
+    # ------------------------------------------------------------------ the Forge port
+
+    def find(self, branch: str, number: int | None = None, head: str = "") -> Proposal | None:
+        ref = self.repo.references.get(f"refs/heads/{branch}")
+        if ref is not None:
+            tip = ref.peel(self._git.Commit)
+            _merger, merged = self._merged_by(tip.id)
+            return self._to_proposal(
+                branch, tip, ProposalState.MERGED if merged else ProposalState.OPEN
+            )
+        if not head:
+            return None
+        try:
+            known = self.repo[self._git.Oid(hex=head)].peel(self._git.Commit)
+        except (KeyError, ValueError, self._git.GitError):
+            return Proposal(key=branch, branch=branch, state=ProposalState.GONE, head=head)
+        _merger, merged = self._merged_by(known.id)
+        state = ProposalState.MERGED if merged else ProposalState.CLOSED
+        return self._to_proposal(branch, known, state)
+
+    def open(self, draft: Draft) -> Proposal:
+        existing = self.find(draft.branch)
+        if existing is not None and existing.state is ProposalState.OPEN:
+            return existing
+        commit = self._commit(draft)
+        self.repo.references.create(f"refs/heads/{draft.branch}", commit, force=True)
+        return self._to_proposal(
+            draft.branch, self.repo[commit].peel(self._git.Commit), ProposalState.OPEN
+        )
+
+    def update(self, proposal: Proposal, draft: Draft) -> Proposal:
+        commit = self._commit(draft)
+        self.repo.references.create(f"refs/heads/{draft.branch}", commit, force=True)
+        return self._to_proposal(
+            draft.branch, self.repo[commit].peel(self._git.Commit), ProposalState.OPEN
+        )
+
+    def comment(self, proposal: Proposal, text: str) -> None:
+        target = self._git.Oid(hex=proposal.head)
+        signature = self._signature()
+        previous = ""
+        with contextlib.suppress(KeyError):  # no note yet
+            previous = self.repo.lookup_note(str(target), NOTES_REF).message
+        message = f"{previous}\n---\n{text}\n" if previous else f"{text}\n"
+        self.repo.create_note(message, signature, signature, str(target), NOTES_REF, True)
+
+    def comments(self, proposal: Proposal) -> list[str]:
+        """The comments on a proposal (the local forge's equivalent of a PR's conversation)."""
+        try:
+            note = self.repo.lookup_note(proposal.head, NOTES_REF).message
+        except KeyError:
+            return []
+        return [part.strip() for part in note.split("\n---\n") if part.strip()]
+
+    def close(self, proposal: Proposal, comment: str) -> None:
+        self.comment(proposal, comment)
+        ref = self.repo.references.get(f"refs/heads/{proposal.branch}")
+        if ref is not None:
+            ref.delete()
+
+    def is_member(self, approver: str, login: str) -> bool:
+        """`login` is `Name <email>` from a merge commit; it matches an approver by name, by
+        email, or by the email's local part, or through the global policies' teams."""
+        who = _identities(login)
+        wanted = approver.lower()
+        if wanted in who:
+            return True
+        members = self.teams.get(wanted) or self.teams.get(wanted.rsplit("/", 1)[-1], ())
+        return any(member in who for member in members)
+
+
+def _identities(login: str) -> set[str]:
+    name, _, rest = login.partition("<")
+    email = rest.rstrip(">").strip().lower()
+    found = {name.strip().lower(), login.strip().lower()}
+    if email:
+        found |= {email, email.split("@", 1)[0]}
+    return {item for item in found if item}

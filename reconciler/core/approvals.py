@@ -1,0 +1,737 @@
+"""Approval through pull requests: what to propose, and whether a merge really approves it.
+
+Two kinds of proposal:
+
+- **Blueprint edits** widen authority for good: when load needs more replicas than
+  `max_replicas`, the proposal edits that one field in the blueprint (comments and formatting
+  kept, patch version bumped). Merging leaves the new policy in git, and the next cycle
+  converges to it as an ordinary allowed change.
+- **Request files** carry a one-off operation that needs a person (a requested scale to zero,
+  a rollback beyond the automatic limits): the proposal adds `requests/<service>/<id>.yaml`;
+  once merged by an approver, the reconciler carries it out, after governing it again.
+
+A merge approves only what the proposal says, and only when an approver merged it. The
+judgement refuses a merge by someone who is not an approver, a request file that changed after
+the reconciler proposed it (its digest), a blueprint edit that loosens a forbidden operation,
+and a proposal that went stale (expired, or overtaken by the state of the service).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+import yaml
+
+from reconciler.core.blueprint import Blueprint, Tier
+from reconciler.core.decision import Decision
+from reconciler.core.governance import OperationRequest, Origin, Verdict
+from reconciler.core.ids import make_id, utc
+from reconciler.core.observation import Sample
+from reconciler.core.proposals import Draft, Proposal, ProposalState, render_metadata
+from reconciler.core.records import EventType, Outcome, Record
+from reconciler.core.units import Money, format_duration, format_percent, parse_semver
+from reconciler.core.yamlsafe import Path, YamlError, parse_yaml
+
+__all__ = [
+    "APPROVAL_EVENTS",
+    "CONCLUDED",
+    "Authorization",
+    "Kind",
+    "Pending",
+    "draft_for",
+    "edit_yaml",
+    "judge_merge",
+    "pending_proposals",
+]
+
+#: Every event in a proposal's life.
+APPROVAL_EVENTS = frozenset(
+    {
+        EventType.APPROVAL_REQUESTED,
+        EventType.APPROVAL_UPDATED,
+        EventType.APPROVAL_GRANTED,
+        EventType.APPROVAL_REJECTED,
+        EventType.APPROVAL_EXPIRED,
+        EventType.APPROVAL_SUPERSEDED,
+        EventType.APPROVAL_REFUSED,
+    }
+)
+#: Events after which a proposal is no longer waiting.
+CONCLUDED = frozenset(
+    {
+        EventType.APPROVAL_GRANTED,
+        EventType.APPROVAL_REJECTED,
+        EventType.APPROVAL_EXPIRED,
+        EventType.APPROVAL_SUPERSEDED,
+        EventType.APPROVAL_REFUSED,
+    }
+)
+LABELS = ("reconciler", "approval-needed")
+#: A rejected proposal comes back within its cool-off only if the load got this much worse.
+MATERIALLY_WORSE = 0.10
+
+
+class Kind(StrEnum):
+    BLUEPRINT = "blueprint"
+    REQUEST = "request"
+
+
+def digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+# ---------------------------------------------------------------------------------------------
+# Editing YAML in place
+
+
+def edit_yaml(text: str, edits: Mapping[Path, str]) -> str:
+    """Replace the values at `edits` paths by the given YAML scalars, touching nothing else:
+    comments, ordering, spacing and every other value stay byte for byte."""
+    document = parse_yaml(text.encode())
+    spans = []
+    for path, value in edits.items():
+        if path not in document.spans:
+            raise YamlError(f"{'.'.join(map(str, path))} is not a scalar in the file", "")
+        spans.append((*document.spans[path], value))
+    result = text.removeprefix("\ufeff")
+    for start, end, value in sorted(spans, reverse=True):
+        result = result[:start] + value + result[end:]
+    return result
+
+
+def bump_patch(version: str) -> str:
+    major, minor, patch = parse_semver(version)
+    return f"{major}.{minor}.{patch + 1}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Drafting
+
+
+@dataclass(frozen=True, kw_only=True)
+class Evidence:
+    """What the proposal's body shows: the numbers that made it necessary."""
+
+    decision: Decision | None
+    samples: Sequence[Sample] = ()
+    current_replicas: int | None = None
+
+
+def topic_for(request: OperationRequest, kind: Kind) -> str:
+    if kind is Kind.BLUEPRINT:
+        return request.operation.replace("_", "-")
+    return f"request-{request.decision_id.split('-')[-1] or 'manual'}"
+
+
+def kind_for(request: OperationRequest) -> Kind:
+    """Decisions that want more than the blueprint allows edit the blueprint; everything a
+    person asked for, and every escalation, is a one-off request."""
+    if request.origin is Origin.DECISION and request.operation == "scale_beyond_limits":
+        return Kind.BLUEPRINT
+    return Kind.REQUEST
+
+
+def _cost_lines(blueprint: Blueprint, current: int | None, target: int | None) -> list[str]:
+    cost = blueprint.cost
+    if cost.cost_per_replica is None or current is None or target is None:
+        return []
+    per = cost.cost_per_replica
+
+    def money(replicas: int) -> Money:
+        return Money(amount=per.amount * replicas, currency=per.currency)
+
+    before, after = money(current), money(target)
+    change = after.amount - before.amount
+    lines = [
+        f"- Monthly cost: {before} → {after} "
+        f"({'+' if change >= 0 else ''}{change:g} {per.currency}, {target} × {per})."
+    ]
+    if cost.monthly_budget is not None:
+        budget = cost.monthly_budget
+        status = "within" if after.amount <= budget.amount else "**over**"
+        lines.append(f"- Budget: {status} the monthly budget of {budget}.")
+    return lines
+
+
+def _chart(blueprint: Blueprint, samples: Sequence[Sample]) -> list[str]:
+    """A Mermaid xychart of recent weighted utilization against the scale-up threshold."""
+    from reconciler.core.decision import weighted_utilization
+
+    points = []
+    for sample in samples[-24:]:
+        value = weighted_utilization(blueprint, sample).value
+        if value is not None:
+            points.append((f"{utc(sample.at):%H:%M}", round(value * 100, 1)))
+    if len(points) < 2:
+        return []
+    threshold = round(blueprint.scaling.scale_up_threshold * 100, 1)
+    top = max(100.0, max(value for _, value in points) + 5)
+    labels = ", ".join(f'"{label}"' for label, _ in points)
+    return [
+        "```mermaid",
+        "xychart-beta",
+        f'    title "{blueprint.name}: weighted utilization (%) and scale-up threshold"',
+        f"    x-axis [{labels}]",
+        f'    y-axis "percent" 0 --> {top:g}',
+        f"    line [{', '.join(f'{value:g}' for _, value in points)}]",
+        f"    line [{', '.join(f'{threshold:g}' for _ in points)}]",
+        "```",
+    ]
+
+
+def _state_table(rows: Sequence[tuple[str, str, str]]) -> list[str]:
+    lines = ["| | current | proposed |", "|---|---|---|"]
+    lines += [f"| {name} | {now} | {then} |" for name, now, then in rows]
+    return lines
+
+
+def draft_for(
+    request: OperationRequest,
+    verdict: Verdict,
+    blueprint: Blueprint,
+    blueprint_text: str,
+    evidence: Evidence,
+    approval_id: str,
+    now: datetime,
+) -> tuple[Draft, dict[str, Any]]:
+    """The proposal for a restricted operation, and its metadata (also hidden in the body)."""
+    kind = kind_for(request)
+    service = blueprint.name
+    topic = topic_for(request, kind)
+    expires = utc(now) + timedelta(seconds=blueprint.policy.approval.timeout)
+    current, target = request.current_replicas, request.target_replicas
+    decision = evidence.decision
+    files: dict[str, str] = {}
+    rows: list[tuple[str, str, str]] = []
+    scaling = blueprint.scaling
+    if kind is Kind.BLUEPRINT:
+        assert target is not None
+        field_name = "max_replicas" if target > scaling.max_replicas else "min_replicas"
+        old = getattr(scaling, field_name)
+        new_version = bump_patch(blueprint.version)
+        edited = edit_yaml(
+            blueprint_text,
+            {("spec", "scaling", field_name): str(target), ("metadata", "version"): new_version},
+        )
+        files[blueprint.source] = edited
+        verb = "raise" if target > old else "lower"
+        title = f"{service}: {verb} {field_name} {old} → {target} (approval needed)"
+        rows += [
+            (f"`spec.scaling.{field_name}`", str(old), str(target)),
+            ("`metadata.version`", blueprint.version, new_version),
+            ("replicas", str(evidence.current_replicas or current), str(target)),
+        ]
+        merging = (
+            f"Merging changes `spec.scaling.{field_name}` from {old} to {target} in "
+            f"`{blueprint.source}` for good. The next cycle then scales to {target} replicas as "
+            "an ordinary allowed change (`scale_within_limits`), verifies it, and records that "
+            "this pull request authorised it."
+        )
+        rollback = (
+            f"Scale back to {evidence.current_replicas or current} replicas (allowed, automatic "
+            f"if the change fails verification), and revert `{field_name}` to {old} with a "
+            "follow-up change to the blueprint."
+        )
+    else:
+        path = f"requests/{service}/{approval_id}.yaml"
+        content = yaml.safe_dump(
+            {
+                "apiVersion": "reconciler/v1",
+                "kind": "OperationRequest",
+                "id": approval_id,
+                "service": service,
+                "operation": request.operation,
+                "current_replicas": current,
+                "target_replicas": target,
+                "parameters": dict(request.parameters),
+                "reason": request.reason,
+                "requested_by": request.requested_by or "reconciler",
+                "created_at": utc(now).isoformat().replace("+00:00", "Z"),
+                "expires_at": expires.isoformat().replace("+00:00", "Z"),
+            },
+            sort_keys=False,
+        )
+        files[path] = "# One-off operation; merging this file approves it, once.\n" + content
+        what = request.describe()
+        title = f"{service}: {what} (approval needed)"
+        if target is not None:
+            rows.append(("replicas", str(current), str(target)))
+        rows.append(("operation", "-", request.operation))
+        merging = (
+            f"Merging approves `{request.operation}` once: the next cycle checks that the service "
+            "is still as described here, governs the operation again, carries it out, verifies "
+            "it, and records that this pull request authorised it. Nothing else changes."
+        )
+        rollback = (
+            f"Scale back to {current} replicas."
+            if current is not None and target is not None
+            else "Roll back to the revision the deployment has now."
+        )
+    metadata = {
+        "version": 1,
+        "key": f"{service}/{topic}",
+        "service": service,
+        "kind": str(kind),
+        "approval_id": approval_id,
+        "operation": request.operation,
+        "origin": str(request.origin),
+        "current_replicas": current,
+        "target_replicas": target,
+        "decision_id": request.decision_id,
+        "blueprint_version": blueprint.version,
+        "blueprint_digest": digest(blueprint_text),
+        "files": sorted(files),
+        "digests": {path: digest(content) for path, content in files.items()},
+        "approvers": list(verdict.approvers),
+        "forbidden": sorted(blueprint.policy.names(Tier.FORBIDDEN)),
+        "weighted_utilization": None if decision is None else decision.weighted.value,
+        "created_at": utc(now).isoformat().replace("+00:00", "Z"),
+        "expires_at": expires.isoformat().replace("+00:00", "Z"),
+    }
+    body = _body(request, verdict, blueprint, evidence, rows, merging, rollback, expires, metadata)
+    draft = Draft(
+        key=str(metadata["key"]),
+        branch=f"reconciler/{service}/{topic}",
+        title=title,
+        body=body,
+        files=files,
+        labels=(*LABELS, f"service:{service}"),
+        reviewers=tuple(verdict.approvers),
+        commit_message=f"{title}\n\nProposed by the reconciler; merging this branch is the "
+        f"approval.\n\nReconciler-Approval: {approval_id}\nReconciler-Service: {service}\n",
+    )
+    return draft, metadata
+
+
+def _body(
+    request: OperationRequest,
+    verdict: Verdict,
+    blueprint: Blueprint,
+    evidence: Evidence,
+    rows: Sequence[tuple[str, str, str]],
+    merging: str,
+    rollback: str,
+    expires: datetime,
+    metadata: Mapping[str, Any],
+) -> str:
+    decision = evidence.decision
+    lines = ["## Why this needs you", ""]
+    if decision is not None:
+        w = decision.weighted
+        lines.append(f"{decision.rationale}")
+        lines.append("")
+        lines.append("| metric | value | weight |")
+        lines.append("|---|---|---|")
+        for c in w.components:
+            shown = (
+                "missing"
+                if c.value is None
+                else (f"{c.value:g} ms" if c.type == "latency" else format_percent(c.value))
+            )
+            lines.append(f"| {c.type} | {shown} | {c.weight:g} |")
+        scaling = blueprint.scaling
+        lines += [
+            "",
+            "Weighted utilization: "
+            f"**{'unknown' if w.value is None else format_percent(w.value)}** "
+            f"(scale up above {format_percent(scaling.scale_up_threshold)}, down below "
+            f"{format_percent(scaling.scale_down_threshold)}).",
+        ]
+    else:
+        who = request.requested_by or "someone"
+        lines.append(
+            f"{who} asked for `{request.operation}`"
+            + (f": {request.reason}" if request.reason else ".")
+        )
+    lines += ["", f"**Rule:** {verdict.reasons[0]}", ""]
+    lines += ["## Current and proposed", "", *_state_table(rows), ""]
+    risk = blueprint.policy.catalogue.get(request.operation)
+    lines += ["## Risk and cost", ""]
+    if risk is not None:
+        lines.append(f"- Risk: {risk.risk} ({risk.summary}).")
+    lines += _cost_lines(blueprint, request.current_replicas, request.target_replicas)
+    lines += ["", "## What merging does", "", merging, ""]
+    lines += ["## Rollback plan", "", rollback, ""]
+    approvers = ", ".join(f"@{a}" for a in verdict.approvers) or "(no approvers configured)"
+    approval = blueprint.policy.approval
+    on_timeout = (
+        "it is closed as expired"
+        if approval.auto_reject_on_timeout
+        else "it stays open, labelled `timed-out`, and is no longer updated"
+    )
+    lines += [
+        "## Approval",
+        "",
+        f"- Approvers: {approvers}. A merge by anyone else approves nothing.",
+        f"- Expires {expires:%Y-%m-%d %H:%M}Z ({format_duration(approval.timeout)} after it was "
+        f"opened); then {on_timeout}.",
+        "- Closing without merging rejects it; the same proposal is not made again for "
+        f"{format_duration(approval.rejection_cooloff)}, unless the load gets materially worse.",
+        "",
+    ]
+    chart = _chart(blueprint, evidence.samples)
+    if chart:
+        lines += ["## Recent load", "", *chart, ""]
+    lines += [render_metadata(metadata), ""]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------
+# Proposals waiting for an answer
+
+
+@dataclass(frozen=True, kw_only=True)
+class Pending:
+    """A proposal the trail says is open: its latest request/update record."""
+
+    record: Record
+    key: str
+    kind: Kind
+    branch: str
+    number: int | None
+    head: str
+    metadata: Mapping[str, Any]
+    created_at: datetime
+    expires_at: datetime
+    #: Set once the reconciler commented that it stopped updating (a person pushed).
+    hands_off: bool = False
+    timed_out: bool = False
+
+    @property
+    def target(self) -> int | None:
+        value = self.metadata.get("target_replicas")
+        return value if isinstance(value, int) else None
+
+
+def pending_proposals(records: Sequence[Record]) -> list[Pending]:
+    """Proposals requested (or updated) and not yet concluded, from a service's approval
+    records (any age)."""
+    latest: dict[str, Record] = {}
+    first: dict[str, Record] = {}
+    concluded: set[str] = set()
+    flags: dict[str, dict[str, bool]] = {}
+    for record in sorted(records, key=Record.sort_key):
+        key = str(record.details.get("key", ""))
+        if not key:
+            continue
+        if record.event_type in CONCLUDED and record.outcome is not Outcome.PENDING:
+            concluded.add(key)
+            latest.pop(key, None)
+            first.pop(key, None)
+            flags.pop(key, None)
+            continue
+        if record.event_type in {
+            EventType.APPROVAL_REQUESTED,
+            EventType.APPROVAL_UPDATED,
+            EventType.APPROVAL_EXPIRED,
+        }:
+            concluded.discard(key)
+            first.setdefault(key, record)
+            if record.event_type is not EventType.APPROVAL_EXPIRED:
+                latest[key] = record
+            state = flags.setdefault(key, {})
+            state["hands_off"] = state.get("hands_off", False) or bool(
+                record.details.get("hands_off")
+            )
+            state["timed_out"] = (
+                state.get("timed_out", False) or record.event_type is EventType.APPROVAL_EXPIRED
+            )
+    result = []
+    for key, record in latest.items():
+        details = record.details
+        metadata = details.get("metadata") or {}
+        result.append(
+            Pending(
+                record=record,
+                key=key,
+                kind=Kind(str(metadata.get("kind", "request"))),
+                branch=str(details.get("branch", "")),
+                number=details.get("number") if isinstance(details.get("number"), int) else None,
+                head=str(details.get("head", "")),
+                metadata=metadata,
+                created_at=_time(metadata.get("created_at")) or utc(first[key].timestamp),
+                expires_at=_time(metadata.get("expires_at")) or utc(record.timestamp),
+                hands_off=flags[key].get("hands_off", False),
+                timed_out=flags[key].get("timed_out", False),
+            )
+        )
+    return result
+
+
+def _time(value: Any) -> datetime | None:
+    if not value:
+        return None
+    moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return utc(moment) if moment.tzinfo else utc(moment.replace(tzinfo=None).astimezone())
+
+
+# ---------------------------------------------------------------------------------------------
+# Judging a merge
+
+
+class Judgement(StrEnum):
+    GRANTED = "granted"
+    REFUSED = "refused"
+
+
+@dataclass(frozen=True, kw_only=True)
+class MergeJudgement:
+    judgement: Judgement
+    reasons: tuple[str, ...]
+    latency: float | None = None
+    #: When the merge happened, as far as the cycle's clock can tell.
+    merged_at: datetime | None = None
+
+
+def judge_merge(
+    pending: Pending,
+    proposal: Proposal,
+    blueprint: Blueprint | None,
+    is_member: Callable[[str, str], bool],
+    now: datetime,
+) -> MergeJudgement:
+    """Does this merge approve the proposal? Every reason to refuse is listed.
+
+    A merge time later than the cycle's own clock counts as "now": on the simulated cluster
+    the cycle runs on virtual time while a person merges on the wall clock, and a merge cannot
+    have happened after the cycle that finds it.
+    """
+    metadata = pending.metadata
+    approvers = [str(a) for a in metadata.get("approvers", [])]
+    who = proposal.merged_by or ""
+    reasons = []
+    if not who:
+        reasons.append(
+            "nobody is recorded as having merged it (a fast-forward or a push to the "
+            "main branch), so no approver can be identified; merge with a merge commit"
+        )
+    elif not any(is_member(approver, who) for approver in approvers):
+        reasons.append(
+            f"it was merged by {who}, who is not an approver "
+            f"({', '.join(approvers) or 'none configured'})"
+        )
+    merged_at = proposal.merged_at
+    if merged_at is not None and utc(merged_at) > utc(now):
+        merged_at = utc(now)
+    if merged_at is not None and utc(merged_at) > pending.expires_at:
+        reasons.append(
+            f"it was merged at {utc(merged_at):%H:%M:%S}Z, after it expired at "
+            f"{pending.expires_at:%H:%M:%S}Z"
+        )
+    digests = metadata.get("digests") or {}
+    if pending.kind is Kind.REQUEST:
+        for path, expected in digests.items():
+            actual = proposal.files.get(path)
+            if actual is None or digest(actual) != expected:
+                reasons.append(f"the request file {path} changed after the reconciler proposed it")
+    if blueprint is not None and pending.kind is Kind.BLUEPRINT:
+        before = set(metadata.get("forbidden", []))
+        now_forbidden = set(blueprint.policy.names(Tier.FORBIDDEN))
+        loosened = sorted(before - now_forbidden)
+        if loosened:
+            reasons.append(
+                "the merged blueprint no longer forbids "
+                + ", ".join(loosened)
+                + ": an approval pull request cannot make a forbidden operation possible"
+            )
+    latency = (utc(merged_at) - pending.created_at).total_seconds() if merged_at else None
+    return MergeJudgement(
+        judgement=Judgement.REFUSED if reasons else Judgement.GRANTED,
+        reasons=tuple(reasons),
+        latency=latency,
+        merged_at=merged_at,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Authorizations: what a granted approval lets the next cycle do
+
+
+@dataclass(frozen=True, kw_only=True)
+class Authorization:
+    """A granted approval, carried into planning so the change it allows says who allowed it."""
+
+    approval_id: str
+    reference: str
+    merged_by: str
+    merged_at: datetime | None
+    latency: float | None
+    kind: Kind
+    operation: str
+    target_replicas: int | None
+    current_replicas: int | None
+    parameters: Mapping[str, Any]
+
+    def describe(self) -> str:
+        when = f" at {utc(self.merged_at):%Y-%m-%d %H:%M:%S}Z" if self.merged_at else ""
+        return f"{self.reference}, merged by {self.merged_by}{when}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "approval_id": self.approval_id,
+            "reference": self.reference,
+            "merged_by": self.merged_by,
+            "merged_at": self.merged_at,
+            "approval_latency_seconds": self.latency,
+        }
+
+    def request(self, blueprint: Blueprint, current_replicas: int) -> OperationRequest:
+        """The one-off operation a granted request file approved."""
+        return OperationRequest(
+            operation=self.operation,
+            service=blueprint.name,
+            origin=Origin.APPROVAL,
+            current_replicas=current_replicas if self.target_replicas is not None else None,
+            target_replicas=self.target_replicas,
+            decision_id=self.approval_id,
+            reason=f"approved in {self.reference} by {self.merged_by}",
+            requested_by=self.merged_by,
+            parameters=self.parameters,
+        )
+
+
+def stale_reason(metadata: Mapping[str, Any], replicas: int) -> str:
+    """Why an approved one-off request no longer fits the service, or ""."""
+    current = metadata.get("current_replicas")
+    if (
+        metadata.get("kind") == str(Kind.REQUEST)
+        and isinstance(current, int)
+        and current != replicas
+    ):
+        return (
+            f"overtaken by the state: it was proposed at {current} replicas and the deployment "
+            f"now has {replicas}; propose it again if it is still wanted"
+        )
+    return ""
+
+
+# ---------------------------------------------------------------------------------------------
+# Records
+
+
+def approval_record(
+    event: EventType,
+    outcome: Outcome,
+    blueprint: Blueprint | None,
+    service: str,
+    pending_or_meta: Mapping[str, Any],
+    proposal: Proposal | None,
+    rationale: str,
+    now: datetime,
+    *,
+    links: Mapping[str, str] | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> Record:
+    metadata = dict(pending_or_meta)
+    approval_id = str(metadata.get("approval_id", ""))
+    record_id = (
+        approval_id
+        if event is EventType.APPROVAL_REQUESTED and approval_id
+        else make_id("apr", now, service, event, approval_id)
+    )
+    return Record(
+        id=record_id,
+        timestamp=utc(now),
+        event_type=event,
+        service=service,
+        blueprint_version=blueprint.version
+        if blueprint
+        else str(metadata.get("blueprint_version", "")),
+        outcome=outcome,
+        rationale=rationale,
+        operation=str(metadata.get("operation", "")) or None,
+        classification="restricted",
+        links={"approval": approval_id, **{k: v for k, v in (links or {}).items() if v}},
+        details={
+            "key": metadata.get("key"),
+            "metadata": metadata,
+            "branch": proposal.branch if proposal else None,
+            "number": proposal.number if proposal else None,
+            "url": proposal.url if proposal else None,
+            "head": proposal.head if proposal else None,
+            **(extra or {}),
+        },
+    )
+
+
+def worse_than(metadata: Mapping[str, Any], decision: Decision | None, target: int | None) -> bool:
+    """Materially worse than when a proposal was rejected: a larger target, or weighted
+    utilization up by MATERIALLY_WORSE or more."""
+    old_target = metadata.get("target_replicas")
+    if isinstance(old_target, int) and target is not None and target > old_target:
+        return True
+    old_w = metadata.get("weighted_utilization")
+    new_w = None if decision is None else decision.weighted.value
+    return isinstance(old_w, float) and new_w is not None and new_w - old_w >= MATERIALLY_WORSE
+
+
+def proposal_gone(state: ProposalState) -> bool:
+    return state in {ProposalState.CLOSED, ProposalState.GONE}
+
+
+_STATE_BY_EVENT = {
+    EventType.APPROVAL_REQUESTED: "pending",
+    EventType.APPROVAL_UPDATED: "pending",
+    EventType.APPROVAL_GRANTED: "approved",
+    EventType.APPROVAL_REJECTED: "rejected",
+    EventType.APPROVAL_EXPIRED: "expired",
+    EventType.APPROVAL_SUPERSEDED: "superseded",
+    EventType.APPROVAL_REFUSED: "refused",
+}
+
+
+def approval_summaries(records: Sequence[Record]) -> list[dict[str, Any]]:
+    """One summary per proposal (by approval id), from its records, newest state last."""
+    summaries: dict[str, dict[str, Any]] = {}
+    for record in sorted(records, key=Record.sort_key):
+        metadata = record.details.get("metadata") or {}
+        approval_id = str(metadata.get("approval_id") or record.links.get("approval") or record.id)
+        item = summaries.setdefault(
+            approval_id,
+            {
+                "approval_id": approval_id,
+                "service": record.service,
+                "key": record.details.get("key"),
+                "operation": metadata.get("operation"),
+                "kind": metadata.get("kind"),
+                "target_replicas": metadata.get("target_replicas"),
+                "approvers": metadata.get("approvers", []),
+                "created_at": metadata.get("created_at"),
+                "expires_at": metadata.get("expires_at"),
+            },
+        )
+        state = _STATE_BY_EVENT.get(record.event_type)
+        if state is None:
+            continue
+        if record.event_type is EventType.APPROVAL_EXPIRED and record.outcome is Outcome.PENDING:
+            state = "pending"
+            item["timed_out"] = True
+        item["state"] = state
+        item["reference"] = (
+            record.details.get("reference")
+            or (
+                f"#{record.details['number']}"
+                if record.details.get("number")
+                else record.details.get("branch")
+            )
+            or item.get("reference")
+        )
+        item["url"] = record.details.get("url") or item.get("url")
+        item["summary"] = (
+            record.rationale.split(": proposed as")[0]
+            if state == "pending"
+            else item.get("summary") or record.rationale
+        )
+        if record.event_type is EventType.APPROVAL_GRANTED:
+            item["merged_by"] = record.details.get("merged_by")
+            item["merged_at"] = record.details.get("merged_at")
+            item["approval_latency_seconds"] = record.details.get("approval_latency_seconds")
+        if record.event_type is EventType.APPROVAL_REFUSED:
+            item["reason"] = "; ".join(record.details.get("reasons") or [record.rationale])
+        item["updated_at"] = record.timestamp
+    return list(summaries.values())

@@ -1,0 +1,107 @@
+"""Approval proposals as values: what the reconciler asks a forge to open, and what it finds.
+
+A change that needs a person becomes a pull request (on GitHub) or a branch (the local forge);
+merging it is the approval. These types are the whole vocabulary between the approval logic in
+the core and the forge adapters: a `Draft` is what the reconciler wants to exist, a `Proposal`
+is what the forge reports back, with enough facts (who merged, the head commit, whether a
+person pushed to it) for the core to decide whether a merge really approves anything.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+__all__ = [
+    "METADATA_MARKER",
+    "Draft",
+    "Proposal",
+    "ProposalState",
+    "parse_metadata",
+    "render_metadata",
+]
+
+#: Opens the hidden machine-readable block in a proposal's body.
+METADATA_MARKER = "reconciler:proposal"
+_METADATA_RE = re.compile(r"<!--\s*" + re.escape(METADATA_MARKER) + r"\s*(\{.*?\})\s*-->", re.S)
+
+
+class ProposalState(StrEnum):
+    OPEN = "open"
+    MERGED = "merged"
+    #: Closed without merging (on the local forge: the branch deleted unmerged).
+    CLOSED = "closed"
+    #: Nothing by that name exists on the forge any more, and it was not merged.
+    GONE = "gone"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Draft:
+    """A proposal the reconciler wants to exist: a branch off the base with these files."""
+
+    key: str
+    branch: str
+    title: str
+    body: str
+    #: Path → new content; the branch is the base plus exactly these files.
+    files: Mapping[str, str]
+    labels: tuple[str, ...] = ()
+    #: Users and teams asked to review (teams written `org/slug`).
+    reviewers: tuple[str, ...] = ()
+    commit_message: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Proposal:
+    """A proposal as the forge sees it now."""
+
+    key: str
+    branch: str
+    state: ProposalState
+    #: The branch tip, or the last known one once it is gone.
+    head: str
+    title: str = ""
+    body: str = ""
+    number: int | None = None
+    url: str = ""
+    created_at: datetime | None = None
+    merged_by: str | None = None
+    merged_at: datetime | None = None
+    merge_commit: str | None = None
+    closed_by: str | None = None
+    closed_at: datetime | None = None
+    #: The author of the branch tip, to tell the reconciler's commits from a person's.
+    head_author: str = ""
+    #: The files of the branch tip that the proposal is about (path → content).
+    files: Mapping[str, str] = field(default_factory=dict)
+    labels: tuple[str, ...] = ()
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        return parse_metadata(self.body)
+
+    @property
+    def reference(self) -> str:
+        return f"#{self.number}" if self.number is not None else self.branch
+
+
+def render_metadata(data: Mapping[str, Any]) -> str:
+    """The hidden block: an HTML comment GitHub does not render, holding JSON."""
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
+    return f"<!-- {METADATA_MARKER} {text} -->"
+
+
+def parse_metadata(body: str) -> dict[str, Any]:
+    match = _METADATA_RE.search(body or "")
+    if not match:
+        return {}
+    try:
+        data = json.loads(match.group(1))
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}

@@ -1,0 +1,547 @@
+"""The approval lifecycle, run for each service in every cycle, through the Forge port.
+
+Before deciding: every proposal the trail says is open is looked up on the forge. A merge is
+judged (an approver? only what it says? still fresh?) and recorded as granted or refused; a
+proposal closed unmerged is a rejection; an expired one is closed (or, without auto-reject,
+marked and left alone). A granted request becomes the cycle's operation; a refused blueprint
+edit holds the service until the blueprint changes again.
+
+After deciding: each operation that needs approval is proposed, or its open proposal is
+updated in place when the need changed (never duplicated), or left alone when nothing
+changed, so a second run with nothing new makes no write to the forge. A person's push to a
+proposal's branch stops the reconciler from rewriting it. Proposals the load no longer calls
+for are closed as superseded. New proposals per run are capped, and a rejected proposal is not
+made again during its cool-off unless the load got materially worse.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+from reconciler.core.approvals import (
+    APPROVAL_EVENTS,
+    Authorization,
+    Evidence,
+    Judgement,
+    Kind,
+    Pending,
+    approval_record,
+    draft_for,
+    judge_merge,
+    pending_proposals,
+    stale_reason,
+    worse_than,
+)
+from reconciler.core.blueprint import Blueprint
+from reconciler.core.errors import ForgeError
+from reconciler.core.events import short
+from reconciler.core.governance import OperationRequest, Origin
+from reconciler.core.ids import make_id, utc
+from reconciler.core.observation import DeploymentState
+from reconciler.core.planning import Step
+from reconciler.core.proposals import Proposal, ProposalState
+from reconciler.core.records import EventType, Outcome, Record
+from reconciler.ports import AuditStore, Forge
+
+__all__ = ["Proposer", "Review", "review_proposals"]
+
+Commit = Callable[[str, Sequence[Record]], "str | None"]
+
+
+@dataclass
+class Review:
+    """What the open proposals of one service came to, before deciding."""
+
+    open: dict[str, tuple[Pending, Proposal]] = field(default_factory=dict)
+    authorizations: list[Authorization] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    #: Set when a refused blueprint edit is what the blueprint says now: do not act on it.
+    hold: str = ""
+    #: Set when the forge could not be asked; proposals are left for the next run.
+    error: str = ""
+
+
+def _merged_at(proposal: Proposal) -> str:
+    return (
+        f"{utc(proposal.merged_at):%Y-%m-%d %H:%M:%S}Z" if proposal.merged_at else "an unknown time"
+    )
+
+
+def review_proposals(
+    blueprint: Blueprint,
+    state: DeploymentState,
+    history: Sequence[Record],
+    audit: AuditStore,
+    forge: Forge,
+    commit: Commit,
+    now: datetime,
+) -> Review:
+    service = blueprint.name
+    records = audit.events(service, APPROVAL_EVENTS)
+    review = Review()
+    review.hold = _held(blueprint, records)
+    for waiting in pending_proposals(records):
+        pending = waiting
+        try:
+            proposal = forge.find(pending.branch, pending.number, pending.head)
+        except ForgeError as error:
+            review.error = f"could not look up {pending.branch}: {error}"
+            continue
+        meta = dict(pending.metadata)
+        if proposal is None or proposal.state in {ProposalState.CLOSED, ProposalState.GONE}:
+            who = f" by {proposal.closed_by}" if proposal and proposal.closed_by else ""
+            ref = proposal.reference if proposal else pending.branch
+            record = approval_record(
+                EventType.APPROVAL_REJECTED,
+                Outcome.REJECTED,
+                blueprint,
+                service,
+                meta,
+                proposal,
+                f"{ref} was closed without merging{who}: rejected. The same proposal is not made "
+                f"again for {blueprint.policy.approval.rejection_cooloff:g}s unless the load gets "
+                "materially worse.",
+                now,
+                extra={"closed_by": proposal.closed_by if proposal else None},
+            )
+            commit(f"{service}: proposal {ref} rejected (closed unmerged)", [record])
+            review.notes.append(f"proposal {ref} rejected")
+            continue
+        if proposal.state is ProposalState.MERGED:
+            _judge(blueprint, state, pending, proposal, forge, commit, now, review)
+            continue
+        if utc(now) >= pending.expires_at and not pending.timed_out:
+            _expire(blueprint, pending, proposal, forge, commit, now, review)
+            if blueprint.policy.approval.auto_reject_on_timeout:
+                continue
+            pending = replace(pending, timed_out=True)
+        review.open[pending.key] = (pending, proposal)
+    granted_now = {a.approval_id for a in review.authorizations}
+    review.authorizations += [
+        a
+        for a in _approved_waiting(records, history, blueprint, now)
+        if a.approval_id not in granted_now
+    ]
+    return review
+
+
+def _held(blueprint: Blueprint, records: Sequence[Record]) -> str:
+    for record in reversed(records):
+        if record.event_type is not EventType.APPROVAL_REFUSED:
+            continue
+        if record.details.get("merged_blueprint_digest") == blueprint.digest:
+            return (
+                f"held: the blueprint is the one {record.details.get('reference')} merged without "
+                f"a valid approval ({record.rationale}); revert it or change it through an "
+                "approved proposal"
+            )
+    return ""
+
+
+def _judge(
+    blueprint: Blueprint,
+    state: DeploymentState,
+    pending: Pending,
+    proposal: Proposal,
+    forge: Forge,
+    commit: Commit,
+    now: datetime,
+    review: Review,
+) -> None:
+    service = blueprint.name
+    meta = dict(pending.metadata)
+    try:
+        judgement = judge_merge(pending, proposal, blueprint, forge.is_member, now)
+    except ForgeError as error:
+        review.error = f"could not check who merged {proposal.reference}: {error}"
+        return
+    reasons = list(judgement.reasons)
+    if judgement.judgement is Judgement.GRANTED and pending.kind is Kind.REQUEST:
+        stale = stale_reason(meta, state.replicas)
+        if stale:
+            reasons.append(stale)
+    proposal = replace(proposal, merged_at=judgement.merged_at)
+    extra = {
+        "merged_by": proposal.merged_by,
+        "merged_at": proposal.merged_at,
+        "merge_commit": proposal.merge_commit,
+        "approval_latency_seconds": judgement.latency,
+        "reference": proposal.reference,
+    }
+    if reasons:
+        if pending.kind is Kind.BLUEPRINT:
+            extra["merged_blueprint_digest"] = blueprint.digest
+        record = approval_record(
+            EventType.APPROVAL_REFUSED,
+            Outcome.REFUSED,
+            blueprint,
+            service,
+            meta,
+            proposal,
+            f"{proposal.reference} was merged but approves nothing: " + "; ".join(reasons) + ".",
+            now,
+            extra={**extra, "reasons": reasons},
+        )
+        commit(
+            f"{service}: approval refused for {proposal.reference}: {short(reasons[0], 60)}",
+            [record],
+        )
+        review.notes.append(f"approval refused: {proposal.reference}")
+        if pending.kind is Kind.BLUEPRINT:
+            review.hold = _held(blueprint, [record])
+        return
+    latency = (
+        f", {judgement.latency / 60:.0f} min after it was proposed" if judgement.latency else ""
+    )
+    record = approval_record(
+        EventType.APPROVAL_GRANTED,
+        Outcome.APPROVED,
+        blueprint,
+        service,
+        meta,
+        proposal,
+        f"{proposal.reference} merged by {proposal.merged_by} at {_merged_at(proposal)}{latency}: "
+        + (
+            "the new policy is in git and the next decision follows it."
+            if pending.kind is Kind.BLUEPRINT
+            else "the requested operation is approved, once."
+        ),
+        now,
+        extra=extra,
+    )
+    commit(f"{service}: approved by {proposal.merged_by} ({proposal.reference})", [record])
+    review.notes.append(f"approved: {proposal.reference} by {proposal.merged_by}")
+    review.authorizations.append(_authorization(record))
+
+
+def _authorization(record: Record) -> Authorization:
+    """The approval a granted record stands for."""
+    meta = record.details.get("metadata") or {}
+    details = record.details
+
+    def number(value: object) -> int | None:
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    merged_at = details.get("merged_at")
+    latency = details.get("approval_latency_seconds")
+    return Authorization(
+        approval_id=str(meta.get("approval_id", "")),
+        reference=str(details.get("reference") or ""),
+        merged_by=str(details.get("merged_by") or ""),
+        merged_at=datetime.fromisoformat(str(merged_at).replace("Z", "+00:00"))
+        if merged_at
+        else None,
+        latency=float(latency) if isinstance(latency, int | float) else None,
+        kind=Kind(str(meta.get("kind", "request"))),
+        operation=str(meta.get("operation", "")),
+        target_replicas=number(meta.get("target_replicas")),
+        current_replicas=number(meta.get("current_replicas")),
+        parameters=dict(meta.get("parameters") or {}),
+    )
+
+
+def _approved_waiting(
+    records: Sequence[Record], history: Sequence[Record], blueprint: Blueprint, now: datetime
+) -> list[Authorization]:
+    """Granted one-off requests not carried out yet (a cooldown deferred them, say), within their
+    approval timeout; one that could not be used in time has gone stale."""
+    consumed = {
+        r.links.get("approval")
+        for r in (*records, *history)
+        if r.links.get("approval")
+        and r.event_type
+        in {
+            EventType.OPERATION_EXECUTED,
+            EventType.OPERATION_FAILED,
+            EventType.OPERATION_BLOCKED,
+            EventType.APPROVAL_REFUSED,
+        }
+    }
+    waiting = []
+    for record in records:
+        meta = record.details.get("metadata") or {}
+        if record.event_type is not EventType.APPROVAL_GRANTED or meta.get("kind") != "request":
+            continue
+        if record.links.get("approval") in consumed:
+            continue
+        if utc(now) - utc(record.timestamp) > timedelta(seconds=blueprint.policy.approval.timeout):
+            continue
+        waiting.append(_authorization(record))
+    return waiting
+
+
+def _expire(
+    blueprint: Blueprint,
+    pending: Pending,
+    proposal: Proposal,
+    forge: Forge,
+    commit: Commit,
+    now: datetime,
+    review: Review,
+) -> None:
+    service = blueprint.name
+    approval = blueprint.policy.approval
+    meta = dict(pending.metadata)
+    try:
+        if approval.auto_reject_on_timeout:
+            forge.close(
+                proposal,
+                f"Nobody approved this within {approval.timeout:g}s, so it expired and is "
+                "closed (auto_reject_on_timeout). If it is still needed, the reconciler proposes "
+                "it again.",
+            )
+        else:
+            forge.comment(
+                proposal,
+                "This proposal timed out. It stays open for a person to decide, and the "
+                "reconciler no longer updates it.",
+            )
+    except ForgeError as error:
+        review.error = f"could not expire {proposal.reference}: {error}"
+        return
+    outcome = Outcome.EXPIRED if approval.auto_reject_on_timeout else Outcome.PENDING
+    record = approval_record(
+        EventType.APPROVAL_EXPIRED,
+        outcome,
+        blueprint,
+        service,
+        meta,
+        proposal,
+        f"{proposal.reference} expired at {pending.expires_at:%H:%M:%S}Z without approval; "
+        + ("closed." if approval.auto_reject_on_timeout else "left open, no longer updated."),
+        now,
+        extra={"auto_rejected": approval.auto_reject_on_timeout},
+    )
+    commit(f"{service}: proposal {proposal.reference} expired", [record])
+    review.notes.append(f"proposal {proposal.reference} expired")
+
+
+@dataclass
+class Proposer:
+    """Turns steps that need approval into proposals on the forge, for one cycle."""
+
+    forge: Forge
+    audit: AuditStore
+    budget: int
+    opened: int = 0
+    #: Proposal keys the load still calls for this cycle; the others are superseded.
+    wanted: set[str] = field(default_factory=set)
+
+    def propose(
+        self,
+        step: Step,
+        blueprint: Blueprint,
+        blueprint_text: str,
+        review: Review,
+        evidence: Evidence,
+        commit: Commit,
+        now: datetime,
+    ) -> tuple[str, str, str | None, tuple[Record, ...]]:
+        """(outcome, detail, commit, records committed) for one REQUEST_APPROVAL step."""
+        request = step.request
+        approval_id = make_id(
+            "apr", now, blueprint.name, request.operation, request.target_replicas
+        )
+        draft, meta = draft_for(
+            request, step.verdict, blueprint, blueprint_text, evidence, approval_id, now
+        )
+        lead = tuple(r for r in step.records if r.event_type is not EventType.APPROVAL_REQUESTED)
+        self.wanted.add(draft.key)
+        existing = review.open.get(draft.key)
+        try:
+            if existing is not None:
+                return self._update(step, blueprint, draft, meta, existing, lead, commit, now)
+            cooling = self._cooling_off(blueprint, draft.key, evidence, request, now)
+            if cooling:
+                return "pending (not proposed)", cooling, None, ()
+            if self.opened >= self.budget:
+                return (
+                    "pending (not proposed)",
+                    f"the cap of {self.budget} new proposals per run is reached; next run",
+                    None,
+                    (),
+                )
+            proposal = self.forge.open(draft)
+        except ForgeError as error:
+            return (
+                "failed",
+                f"proposing on the forge failed: {error}; the next run tries again",
+                None,
+                (),
+            )
+        self.opened += 1
+        record = approval_record(
+            EventType.APPROVAL_REQUESTED,
+            Outcome.PENDING,
+            blueprint,
+            blueprint.name,
+            meta,
+            proposal,
+            f"{draft.title}: proposed as {proposal.reference} for "
+            f"{', '.join(step.verdict.approvers) or 'no approver'} (expires {meta['expires_at']}).",
+            now,
+            links={"decision": step.chain.decision, "governance": step.chain.governance},
+        )
+        records = (*lead, record)
+        sha = commit(f"{short(draft.title, 90)}: proposed as {proposal.reference}", records)
+        return "proposed", f"{draft.title} ({proposal.reference})", sha, records if sha else ()
+
+    def _update(
+        self,
+        step: Step,
+        blueprint: Blueprint,
+        draft: object,
+        meta: dict[str, object],
+        existing: tuple[Pending, Proposal],
+        lead: tuple[Record, ...],
+        commit: Commit,
+        now: datetime,
+    ) -> tuple[str, str, str | None, tuple[Record, ...]]:
+        from reconciler.core.proposals import Draft
+
+        assert isinstance(draft, Draft)
+        pending, proposal = existing
+        if (
+            pending.target == step.request.target_replicas
+            and pending.metadata.get("operation") == step.request.operation
+        ):
+            return "pending (already proposed)", f"{proposal.reference} is open", None, ()
+        if pending.timed_out:
+            return (
+                "pending (timed out)",
+                f"{proposal.reference} timed out and is left to a person",
+                None,
+                (),
+            )
+        if pending.hands_off:
+            return (
+                "pending (a person is editing it)",
+                f"{proposal.reference} has commits by a person",
+                None,
+                (),
+            )
+        touched = bool(pending.head) and proposal.head != pending.head
+        if touched:
+            self.forge.comment(
+                proposal,
+                f"The load now calls for {step.request.describe()} "
+                f"(target {step.request.target_replicas}), but someone pushed to this branch, "
+                "so the reconciler no longer rewrites it. Please update it or close it.",
+            )
+            hands_off_meta = {**pending.metadata}
+            record = approval_record(
+                EventType.APPROVAL_UPDATED,
+                Outcome.PENDING,
+                blueprint,
+                blueprint.name,
+                hands_off_meta,
+                proposal,
+                f"{proposal.reference} has a person's commits ({proposal.head_author}); commented "
+                "instead of rewriting it.",
+                now,
+                extra={"hands_off": True},
+            )
+            sha = commit(
+                f"{blueprint.name}: {proposal.reference} changed by a person; commented", [record]
+            )
+            return (
+                "pending (commented)",
+                f"{proposal.reference} is being edited by a person",
+                sha,
+                (record,) if sha else (),
+            )
+        updated = self.forge.update(proposal, draft)
+        record = approval_record(
+            EventType.APPROVAL_UPDATED,
+            Outcome.PENDING,
+            blueprint,
+            blueprint.name,
+            {
+                **meta,
+                "approval_id": pending.metadata.get("approval_id"),
+                "created_at": pending.metadata.get("created_at"),
+                "expires_at": pending.metadata.get("expires_at"),
+            },
+            updated,
+            f"{updated.reference} updated in place: {draft.title}.",
+            now,
+            links={"decision": step.chain.decision, "governance": step.chain.governance},
+        )
+        records = (*lead, record)
+        sha = commit(
+            f"{blueprint.name}: {short(draft.title, 70)} ({updated.reference} updated)", records
+        )
+        return (
+            "proposal updated",
+            f"{draft.title} ({updated.reference})",
+            sha,
+            records if sha else (),
+        )
+
+    def _cooling_off(
+        self,
+        blueprint: Blueprint,
+        key: str,
+        evidence: Evidence,
+        request: OperationRequest,
+        now: datetime,
+    ) -> str:
+        records = self.audit.events(blueprint.name, {EventType.APPROVAL_REJECTED})
+        for record in reversed(records):
+            if record.details.get("key") != key:
+                continue
+            until = utc(record.timestamp) + timedelta(
+                seconds=blueprint.policy.approval.rejection_cooloff
+            )
+            if utc(now) >= until:
+                return ""
+            if worse_than(
+                record.details.get("metadata") or {}, evidence.decision, request.target_replicas
+            ):
+                return ""
+            return (
+                f"a person rejected this at {record.timestamp:%Y-%m-%d %H:%M}Z; not proposed again "
+                f"before {until:%Y-%m-%d %H:%M}Z unless the load gets materially worse"
+            )
+        return ""
+
+
+def supersede(
+    blueprint: Blueprint,
+    review: Review,
+    wanted: set[str],
+    forge: Forge,
+    commit: Commit,
+    reason: str,
+    now: datetime,
+) -> list[str]:
+    """Close decision-driven proposals the load no longer calls for."""
+    notes = []
+    for key, (pending, proposal) in review.open.items():
+        if key in wanted or pending.kind is not Kind.BLUEPRINT or pending.timed_out:
+            continue
+        if pending.metadata.get("origin") != str(Origin.DECISION):
+            continue
+        try:
+            forge.close(proposal, f"No longer needed: {reason} Closing as superseded.")
+        except ForgeError as error:
+            notes.append(f"could not close {proposal.reference}: {error}")
+            continue
+        record = approval_record(
+            EventType.APPROVAL_SUPERSEDED,
+            Outcome.SUPERSEDED,
+            blueprint,
+            blueprint.name,
+            dict(pending.metadata),
+            proposal,
+            f"{proposal.reference} is no longer needed: {reason}",
+            now,
+        )
+        commit(
+            f"{blueprint.name}: proposal {proposal.reference} superseded: no longer needed",
+            [record],
+        )
+        notes.append(f"proposal {proposal.reference} superseded")
+    return notes

@@ -1,0 +1,704 @@
+"""GitHubForge against the fake GitHub API, through the real PyGithub and a real bare repository.
+
+Nothing of ours is mocked: the forge talks HTTP to `FakeGitHub`, which keeps branches and commits
+in a bare git repository, so what a test asserts about branches is what `git` itself sees.
+"""
+
+from __future__ import annotations
+
+import http.client
+import logging
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reconciler.adapters.github_forge import GitHubForge
+from reconciler.core.errors import ConfigError, ForgeError
+from reconciler.core.proposals import Draft, Proposal, ProposalState, render_metadata
+from tests.fakes.github_api import FakeGitHub, init_bare_repo
+
+OWNER, REPO = "acme", "service-blueprints"
+FULL_NAME = f"{OWNER}/{REPO}"
+API = f"/repos/{FULL_NAME}"
+BOT, ALICE, BOB = "reconciler-bot", "alice", "bob"
+BOT_TOKEN = "ghp_bot-token-0123456789abcdef"
+TOKENS = {BOT: BOT_TOKEN, ALICE: "alice-token", BOB: "bob-token"}
+BLUEPRINT = "blueprints/web/blueprint.yaml"
+SEED = {
+    "README.md": "# Service blueprints\n",
+    BLUEPRINT: "replicas: 1\nimage: web:1.0\n",
+}
+BRANCH = "reconciler/web/scale-beyond-limits"
+
+MakeForge = Callable[..., GitHubForge]
+
+
+@pytest.fixture
+def bare(tmp_path: Path) -> Path:
+    path = tmp_path / "origin.git"
+    init_bare_repo(path, SEED)
+    return path
+
+
+@pytest.fixture
+def api(bare: Path) -> Iterator[FakeGitHub]:
+    with FakeGitHub(bare, OWNER, REPO) as fake:
+        fake.add_user(BOT, TOKENS[BOT])
+        fake.add_user(ALICE, TOKENS[ALICE], name="Alice Approver", email="alice@example.com")
+        fake.add_user(BOB, TOKENS[BOB], name="Bob Builder", email="bob@example.com")
+        fake.add_team(OWNER, "platform", [ALICE])
+        yield fake
+        assert fake.internal_errors == []
+
+
+@pytest.fixture
+def make(api: FakeGitHub) -> Iterator[MakeForge]:
+    """Forges on the fake (closed at teardown: pytest turns an unclosed socket into an error)."""
+    made: list[GitHubForge] = []
+
+    def build(token: str = BOT_TOKEN, **settings: Any) -> GitHubForge:
+        settings.setdefault("base_url", api.url)
+        settings.setdefault("timeout", 2)
+        forge = GitHubForge(FULL_NAME, token, **settings)
+        made.append(forge)
+        return forge
+
+    yield build
+    for forge in made:
+        forge.disconnect()
+
+
+@pytest.fixture
+def forge(make: MakeForge) -> GitHubForge:
+    return make()
+
+
+def draft(
+    files: Mapping[str, str] | None = None,
+    *,
+    branch: str = BRANCH,
+    title: str = "Scale web beyond its limits",
+    note: str = "Web is at 95 % CPU.",
+    labels: tuple[str, ...] = ("reconciler", "service:web"),
+    reviewers: tuple[str, ...] = (),
+    listed: tuple[str, ...] | None = None,
+) -> Draft:
+    files = dict(files or {BLUEPRINT: "replicas: 4\nimage: web:1.0\n"})
+    metadata = {"key": f"web/{branch}", "files": sorted(listed or files)}
+    return Draft(
+        key=f"web/{branch}",
+        branch=branch,
+        title=title,
+        body=f"{note}\n\n{render_metadata(metadata)}\n",
+        files=files,
+        labels=labels,
+        reviewers=reviewers,
+        commit_message=f"{title}\n\nProposed by the reconciler.",
+    )
+
+
+def git(*args: str, cwd: Path) -> str:
+    """The git CLI with no user or system configuration (read-only uses, and a scratch clone)."""
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("GIT_")},
+        "GIT_CONFIG_GLOBAL": os.devnull,
+        "GIT_CONFIG_NOSYSTEM": "1",
+    }
+    done = subprocess.run(
+        ["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True
+    )
+    return done.stdout
+
+
+# ---------------------------------------------------------------------------------- open
+
+
+def test_open_makes_one_commit_on_a_branch_and_a_pull_request(
+    api: FakeGitHub, forge: GitHubForge, bare: Path
+) -> None:
+    wanted = draft(reviewers=(BOB, "acme/platform"))
+    main = api.branch_sha("main")
+    api.reset_log()
+
+    proposal = forge.open(wanted)
+
+    head = api.branch_sha(BRANCH)
+    assert proposal.state is ProposalState.OPEN
+    assert (proposal.number, proposal.branch, proposal.head) == (1, BRANCH, head)
+    assert proposal.url == f"https://github.com/{FULL_NAME}/pull/1"
+    assert (proposal.title, proposal.body) == (wanted.title, wanted.body)
+    assert proposal.key == wanted.key
+    assert proposal.head_author == BOT
+    assert proposal.files == dict(wanted.files)
+    assert proposal.labels == ("reconciler", "service:web")
+    assert proposal.created_at is not None
+    # Exactly one commit on the base tip, changing exactly the draft's file; main untouched.
+    assert git("rev-parse", f"{BRANCH}^", cwd=bare).strip() == main
+    assert git("diff", "--name-only", "main", BRANCH, cwd=bare).split() == [BLUEPRINT]
+    assert git("log", "-1", "--format=%B", BRANCH, cwd=bare).strip() == wanted.commit_message
+    assert api.read_file(BRANCH, BLUEPRINT) == wanted.files[BLUEPRINT]
+    assert api.read_file("main", BLUEPRINT) == SEED[BLUEPRINT]
+    pull = api.pull(1)
+    assert (pull["head"]["ref"], pull["base"]["ref"], pull["user"]["login"]) == (
+        BRANCH,
+        "main",
+        BOT,
+    )
+    assert [label["name"] for label in pull["labels"]] == ["reconciler", "service:web"]
+    assert [u["login"] for u in pull["requested_reviewers"]] == [BOB]
+    assert [t["slug"] for t in pull["requested_teams"]] == ["platform"]
+    # The calls `open` makes (documented in docs/github-forge.md).
+    assert [(r.method, r.path.removeprefix(API)) for r in api.requests] == [
+        ("GET", "/pulls"),
+        ("GET", ""),  # the default branch, once per forge
+        ("GET", "/branches/main"),
+        ("POST", "/git/trees"),
+        ("POST", "/git/commits"),
+        ("POST", "/git/refs"),
+        ("POST", "/pulls"),
+        ("POST", "/issues/1/labels"),
+        ("POST", "/pulls/1/requested_reviewers"),
+        ("GET", f"/commits/{head}"),
+    ]
+
+
+def test_open_twice_returns_the_same_pull_request(api: FakeGitHub, forge: GitHubForge) -> None:
+    first = forge.open(draft())
+    api.reset_log()
+    again = forge.open(draft())
+    assert again == first
+    assert len(api.pulls()) == 1
+    assert api.writes() == []
+    assert api.count() == 1  # the look-up; the head's author and files are known already
+
+
+def test_a_new_run_adopts_the_open_pull_request_and_adds_missing_labels(
+    api: FakeGitHub, forge: GitHubForge, make: MakeForge
+) -> None:
+    first = forge.open(draft(labels=()))
+    api.reset_log()
+    again = make().open(draft())
+    assert again.number == first.number
+    assert again.labels == ("reconciler", "service:web")
+    assert [(r.method, r.path.removeprefix(API)) for r in api.writes()] == [
+        ("POST", "/issues/1/labels")
+    ]
+    assert api.count("POST", f"{API}/pulls") == 0
+
+
+def test_open_after_a_crash_before_the_pull_request_resets_the_branch(
+    api: FakeGitHub, forge: GitHubForge, bare: Path
+) -> None:
+    api.fail("POST", r"/pulls$", 502, times=2)
+    with pytest.raises(ForgeError, match="GitHub answered 502") as failed:
+        forge.open(draft())
+    assert str(failed.value).startswith(f"opening the proposal for branch {BRANCH}: ")
+    assert api.branch_sha(BRANCH) is not None
+    assert api.pulls() == []
+    # Meanwhile main moved on, and the leftover branch is stale; the next try resets it.
+    main = api.push_commit("main", {"README.md": "# Blueprints\n"}, ALICE)
+
+    proposal = forge.open(draft())
+
+    assert len(api.pulls()) == 1
+    assert proposal.head == api.branch_sha(BRANCH)
+    assert git("rev-parse", f"{BRANCH}^", cwd=bare).strip() == main
+    assert git("diff", "--name-only", "main", BRANCH, cwd=bare).split() == [BLUEPRINT]
+
+
+def test_open_resets_a_leftover_branch_with_someone_elses_commits(
+    api: FakeGitHub, forge: GitHubForge, bare: Path
+) -> None:
+    api.push_commit(BRANCH, {"junk.txt": "left over\n"}, BOB)
+    proposal = forge.open(draft())
+    assert git("diff", "--name-only", "main", BRANCH, cwd=bare).split() == [BLUEPRINT]
+    assert proposal.head_author == BOT
+
+
+def test_a_5xx_on_creating_the_pull_request_is_retried_once(
+    api: FakeGitHub, forge: GitHubForge
+) -> None:
+    api.fail("POST", r"/pulls$", 502)
+    proposal = forge.open(draft())
+    assert [p["number"] for p in api.pulls()] == [proposal.number]
+    assert [r.status for r in api.requests if (r.method, r.path) == ("POST", f"{API}/pulls")] == [
+        502,
+        201,
+    ]
+
+
+def test_a_pull_request_created_behind_a_timeout_is_not_duplicated(
+    api: FakeGitHub, make: MakeForge
+) -> None:
+    """The worst case for a retried POST: GitHub applies it but the answer never arrives."""
+    forge = make(timeout=1)
+    api.delay(r"/pulls$", 1.5, method="POST", times=1)
+    proposal = forge.open(draft())
+    time.sleep(0.7)  # let the slow first POST finish on the server
+    assert [p["number"] for p in api.pulls()] == [proposal.number]
+    assert api.pull(proposal.number)["state"] == "open"
+
+
+def test_reviewer_refusals_do_not_fail_open(
+    api: FakeGitHub, forge: GitHubForge, caplog: pytest.LogCaptureFixture
+) -> None:
+    reviewers = (BOT, BOB, "acme/platform", "stranger", "elsewhere/ops")
+    with caplog.at_level(logging.WARNING, logger="reconciler.adapters.github_forge"):
+        proposal = forge.open(draft(reviewers=reviewers))
+    pull = api.pull(proposal.number or 0)
+    assert [u["login"] for u in pull["requested_reviewers"]] == [BOB]
+    assert [t["slug"] for t in pull["requested_teams"]] == ["platform"]
+    messages = "\n".join(r.getMessage() for r in caplog.records)
+    assert "could not ask reconciler-bot" in messages
+    assert "could not ask stranger" in messages
+    assert "elsewhere/ops" in messages
+    assert BOT_TOKEN not in messages
+
+
+def test_a_known_bot_login_is_not_asked_to_review(api: FakeGitHub, make: MakeForge) -> None:
+    forge = make(bot_login=BOT)
+    forge.open(draft(reviewers=(BOT, BOB)))
+    assert api.count("POST", f"{API}/pulls/1/requested_reviewers") == 1
+    assert [u["login"] for u in api.pull(1)["requested_reviewers"]] == [BOB]
+
+
+def test_a_configured_base_branch(api: FakeGitHub, make: MakeForge) -> None:
+    develop = api.push_commit("develop", {"NOTES.md": "develop\n"}, ALICE)
+    forge = make(base_branch="develop")
+    api.reset_log()
+    proposal = forge.open(draft())
+    assert api.pull(proposal.number or 0)["base"]["ref"] == "develop"
+    assert all(r.path != API for r in api.requests)  # never asked for the default branch
+    assert api.read_file(BRANCH, "NOTES.md") == "develop\n"
+    assert api.branch_sha("develop") == develop
+
+
+# ---------------------------------------------------------------------------------- update
+
+
+def test_update_rewrites_the_branch_title_body_and_labels(
+    api: FakeGitHub, forge: GitHubForge, bare: Path
+) -> None:
+    opened = forge.open(draft())
+    main = api.push_commit("main", {"README.md": "# Moved on\n"}, ALICE)
+    newer = draft(
+        {BLUEPRINT: "replicas: 6\nimage: web:1.0\n"},
+        title="Scale web to 6",
+        note="Still hot.",
+        labels=("reconciler", "urgent"),
+    )
+
+    updated = forge.update(opened, newer)
+
+    head = api.branch_sha(BRANCH)
+    assert (updated.head, updated.number, updated.state) == (head, 1, ProposalState.OPEN)
+    assert git("rev-parse", f"{BRANCH}^", cwd=bare).strip() == main
+    assert git("diff", "--name-only", "main", BRANCH, cwd=bare).split() == [BLUEPRINT]
+    assert api.read_file(BRANCH, BLUEPRINT) == "replicas: 6\nimage: web:1.0\n"
+    pull = api.pull(1)
+    assert (pull["title"], pull["body"], pull["state"]) == (newer.title, newer.body, "open")
+    assert [label["name"] for label in pull["labels"]] == ["reconciler", "urgent"]
+    assert forge.find(BRANCH) == updated
+
+
+def test_update_skips_what_did_not_change(api: FakeGitHub, forge: GitHubForge) -> None:
+    opened = forge.open(draft())
+    api.reset_log()
+    forge.update(opened, draft({BLUEPRINT: "replicas: 5\n"}))
+    assert [(r.method, r.path.removeprefix(API)) for r in api.writes()] == [
+        ("POST", "/git/trees"),
+        ("POST", "/git/commits"),
+        ("PATCH", f"/git/refs/heads/{BRANCH}"),
+    ]
+
+
+# ---------------------------------------------------------------------------------- find
+
+
+def test_find_an_open_proposal_by_branch_and_by_number(
+    api: FakeGitHub, forge: GitHubForge, make: MakeForge
+) -> None:
+    opened = forge.open(draft())
+    fresh = make()  # a new run: nothing cached
+    api.reset_log()
+    by_branch = fresh.find(BRANCH)
+    assert by_branch == opened
+    assert [(r.method, r.path.removeprefix(API)) for r in api.requests] == [
+        ("GET", "/pulls"),
+        ("GET", f"/commits/{opened.head}"),
+        ("GET", f"/contents/{BLUEPRINT}"),
+    ]
+    assert api.requests[0].query["head"] == f"{OWNER}:{BRANCH}"
+    assert api.requests[2].query == {"ref": opened.head}
+    assert fresh.find(BRANCH, 1) == opened
+
+    # An unchanged open proposal costs one read and no write on the next look.
+    api.reset_log()
+    assert fresh.find(BRANCH) == opened
+    assert api.writes() == []
+    assert api.count() == 1
+
+
+def test_find_a_merged_proposal(api: FakeGitHub, forge: GitHubForge) -> None:
+    opened = forge.open(draft())
+    merge = api.merge_pull(1, ALICE)
+    for found in (forge.find(BRANCH), forge.find(BRANCH, 1)):
+        assert found is not None
+        assert found.state is ProposalState.MERGED
+        assert (found.merged_by, found.merge_commit, found.head) == (ALICE, merge, opened.head)
+        assert found.merged_at is not None
+        assert found.closed_by is None
+        assert found.files == opened.files
+
+
+def test_find_a_closed_proposal(api: FakeGitHub, forge: GitHubForge) -> None:
+    forge.open(draft())
+    api.close_pull(1, ALICE)
+    for found in (forge.find(BRANCH), forge.find(BRANCH, 1)):
+        assert found is not None
+        assert found.state is ProposalState.CLOSED
+        assert (found.closed_by, found.merged_by, found.merge_commit) == (ALICE, None, None)
+        assert found.closed_at is not None
+
+
+def test_find_what_is_not_there(api: FakeGitHub, forge: GitHubForge) -> None:
+    assert forge.find("reconciler/web/never-proposed") is None
+    gone = forge.find(BRANCH, 42, head="abc123")
+    assert gone == Proposal(key=BRANCH, branch=BRANCH, state=ProposalState.GONE, head="abc123")
+
+
+def test_find_the_newest_of_several_pull_requests_on_a_branch(
+    api: FakeGitHub, forge: GitHubForge
+) -> None:
+    forge.open(draft())
+    api.close_pull(1, ALICE)
+    reopened = forge.open(draft(note="Second attempt."))
+    assert reopened.number == 2
+    found = forge.find(BRANCH)
+    assert found is not None
+    assert (found.number, found.state) == (2, ProposalState.OPEN)
+
+
+def test_a_persons_push_changes_head_author_and_files(
+    api: FakeGitHub, forge: GitHubForge, tmp_path: Path, bare: Path
+) -> None:
+    opened = forge.open(draft())
+    pushed = api.push_commit(BRANCH, {BLUEPRINT: "replicas: 40\nimage: web:1.0\n"}, BOB)
+    found = forge.find(BRANCH, opened.number)
+    assert found is not None
+    assert (found.head, found.head_author) == (pushed, BOB)
+    assert found.files == {BLUEPRINT: "replicas: 40\nimage: web:1.0\n"}
+
+    # A commit GitHub cannot tie to an account: the git author's name stands in.
+    work = tmp_path / "work"
+    git("clone", "-q", "--branch", BRANCH, str(bare), str(work), cwd=tmp_path)
+    (work / "README.md").write_text("# Edited offline\n")
+    git("-c", "user.name=Carol Outside", "-c", "user.email=carol@elsewhere.example",
+        "commit", "-qam", "Offline edit", cwd=work)  # fmt: skip
+    git("push", "-q", "origin", BRANCH, cwd=work)
+    found = forge.find(BRANCH, opened.number)
+    assert found is not None
+    assert found.head_author == "Carol Outside"
+
+
+def test_files_are_read_at_the_head_and_missing_ones_left_out(
+    api: FakeGitHub, forge: GitHubForge
+) -> None:
+    extra = "blueprints/web/requests/scale-to-zero.yaml"
+    opened = forge.open(draft(listed=(BLUEPRINT, extra)))
+    assert opened.files == {BLUEPRINT: "replicas: 4\nimage: web:1.0\n"}
+    api.push_commit(BRANCH, {extra: "operation: scale-to-zero\n", BLUEPRINT: None}, BOB)
+    found = forge.find(BRANCH)
+    assert found is not None
+    assert found.files == {extra: "operation: scale-to-zero\n"}
+
+
+# ---------------------------------------------------------------------------------- comment, close
+
+
+def test_comment_and_close(api: FakeGitHub, forge: GitHubForge) -> None:
+    opened = forge.open(draft())
+    forge.comment(opened, "Still needed: CPU is at 97 %.")
+    forge.close(opened, "Superseded: the load went down.")
+
+    assert [c["body"] for c in api.comments(1)] == [
+        "Still needed: CPU is at 97 %.",
+        "Superseded: the load went down.",
+    ]
+    assert api.pull(1)["state"] == "closed"
+    assert api.branch_sha(BRANCH) is None
+    found = forge.find(BRANCH)
+    assert found is not None
+    assert (found.state, found.closed_by, found.head) == (ProposalState.CLOSED, BOT, opened.head)
+    assert found.files == opened.files  # the commit outlives its branch
+
+    forge.close(opened, "")  # again: the branch is gone already, and that is fine
+    assert len(api.comments(1)) == 2
+
+
+# ---------------------------------------------------------------------------------- is_member
+
+
+def test_is_member(api: FakeGitHub, forge: GitHubForge) -> None:
+    api.reset_log()
+    assert forge.is_member(BOB, "Bob")  # a person is their own approver, whatever the case
+    assert api.count() == 0
+    assert forge.is_member("acme/platform", ALICE)
+    assert not forge.is_member("acme/platform", BOB)
+    assert forge.is_member("platform", ALICE)  # a plain name may be a team of the owner
+    assert not forge.is_member("carol", BOB)  # neither the login nor a team
+    assert not forge.is_member("acme/nobody", ALICE)
+    assert api.count() == 5
+    assert forge.is_member("acme/platform", ALICE)
+    assert not forge.is_member("carol", BOB)
+    assert api.count() == 5  # answers are kept
+    assert [r.path for r in api.requests][:2] == [
+        f"/orgs/acme/teams/platform/memberships/{ALICE}",
+        f"/orgs/acme/teams/platform/memberships/{BOB}",
+    ]
+
+
+# ---------------------------------------------------------------------------------- failures
+
+
+def test_a_bad_token_is_reported_with_a_hint_and_never_shown(make: MakeForge) -> None:
+    secret = "ghp_WRONG-token-that-must-never-leak"
+    forge = make(token=secret)
+    assert secret not in repr(forge)
+    with pytest.raises(ForgeError) as refused:
+        forge.find(BRANCH)
+    error = refused.value
+    assert (
+        str(error)
+        == f"reading the proposal for branch {BRANCH}: GitHub answered 401 (Bad credentials)"
+    )
+    assert "token" in error.hint
+    assert secret not in str(error) + error.hint + repr(error)
+
+
+def test_the_token_is_removed_even_when_github_echoes_it(
+    api: FakeGitHub, forge: GitHubForge
+) -> None:
+    echo = {"message": f"Bad request, headers were: Authorization: token {BOT_TOKEN}"}
+    api.fail("GET", r"/pulls$", 400, body=echo)
+    with pytest.raises(ForgeError) as failed:
+        forge.find(BRANCH)
+    assert BOT_TOKEN not in str(failed.value)
+    assert "Authorization: token [token]" in str(failed.value)
+    assert BOT_TOKEN not in repr(forge)
+
+
+@pytest.mark.parametrize(
+    ("status", "secondary", "expected"),
+    [
+        (403, False, "the API rate limit is used up until"),
+        (429, False, "the API rate limit is used up until"),
+        (403, True, "secondary rate limit asks to wait 60 s"),
+    ],
+)
+def test_rate_limits_fail_fast_and_say_when_to_come_back(
+    api: FakeGitHub, forge: GitHubForge, status: int, secondary: bool, expected: str
+) -> None:
+    if secondary:
+        api.fail_rate_limit("GET", r"/pulls$", secondary=True)
+    else:
+        api.fail("GET", r"/pulls$", status)
+    api.reset_log()
+    started = time.monotonic()
+    with pytest.raises(ForgeError, match=expected) as limited:
+        forge.find(BRANCH)
+    assert time.monotonic() - started < 2
+    assert api.count() == 1  # neither slept through nor retried
+    assert "UTC" in str(limited.value)
+    assert "next run" in limited.value.hint
+
+
+def test_rate_limit_message_counts_from_the_given_clock(api: FakeGitHub, make: MakeForge) -> None:
+    reset = int(time.time()) + 600
+    api.fail("GET", r"/pulls$", 403, headers={"x-ratelimit-reset": str(reset)})
+    forge = make(now=lambda: datetime.fromtimestamp(reset - 90, UTC))
+    with pytest.raises(ForgeError, match=r"\(in 90 s\)"):
+        forge.find(BRANCH)
+
+
+def test_a_403_without_rate_limit_points_at_the_permissions(
+    api: FakeGitHub, forge: GitHubForge
+) -> None:
+    api.fail(
+        "POST",
+        r"/git/trees$",
+        403,
+        headers={"x-ratelimit-remaining": "4990", "retry-after": ""},
+        body={"message": "Resource not accessible by integration"},
+    )
+    with pytest.raises(ForgeError) as refused:
+        forge.open(draft())
+    assert "GitHub answered 403 (Resource not accessible by integration)" in str(refused.value)
+    assert "contents: write" in refused.value.hint
+    assert "pull-requests: write" in refused.value.hint
+
+
+def test_a_missing_repository_is_an_error_not_a_gone_proposal(api: FakeGitHub) -> None:
+    forge = GitHubForge(f"{OWNER}/no-such-repo", BOT_TOKEN, base_url=api.url, timeout=2)
+    try:
+        with pytest.raises(ForgeError, match="GitHub answered 404") as missing:
+            forge.find(BRANCH, 7)
+        assert "can see it" in missing.value.hint
+    finally:
+        forge.disconnect()
+
+
+def test_server_errors_on_reads_are_retried_a_bounded_number_of_times(
+    api: FakeGitHub, forge: GitHubForge
+) -> None:
+    api.fail("GET", r"/pulls$", 502, times=2)
+    assert forge.find(BRANCH) is None  # third time lucky
+
+    api.reset_log()
+    api.fail("GET", r"/pulls$", 503, times=None)
+    with pytest.raises(ForgeError, match=r"GitHub answered 503 \(Service Unavailable\)"):
+        forge.find(BRANCH)
+    assert api.count("GET", f"{API}/pulls") == 3
+
+
+def test_server_errors_on_posts_are_not_retried_blindly(
+    api: FakeGitHub, forge: GitHubForge
+) -> None:
+    opened = forge.open(draft())
+    api.fail("POST", r"/comments$", 500, times=None)
+    with pytest.raises(ForgeError, match=r"commenting on the proposal #1: GitHub answered 500"):
+        forge.comment(opened, "hello")
+    assert api.count("POST", f"{API}/issues/1/comments") == 1
+    api.clear_failures()
+
+
+def test_a_timeout_is_reported(api: FakeGitHub, make: MakeForge) -> None:
+    forge = make(timeout=1)
+    api.delay(r"/pulls$", 1.5, method="GET", times=1)
+    assert forge.find(BRANCH) is None  # one slow answer: the read is tried again
+
+    api.delay(r"/pulls$", 3, method="GET")
+    started = time.monotonic()
+    with pytest.raises(ForgeError, match="GitHub did not answer within 1 s"):
+        forge.find(BRANCH)
+    assert time.monotonic() - started < 2.9
+
+
+def test_unreachable_github(make: MakeForge) -> None:
+    forge = make(base_url="http://127.0.0.1:9", timeout=1)
+    with pytest.raises(ForgeError, match=r"cannot reach http://127\.0\.0\.1:9"):
+        forge.find(BRANCH)
+
+
+# ---------------------------------------------------------------------------------- settings
+
+
+class _EnterpriseProxy:
+    """Serves the fake under `/api/v3`, as GitHub Enterprise Server serves its API.
+
+    Requests without the prefix get 404, so a forge that dropped the prefix anywhere fails."""
+
+    def __init__(self, target: str, prefix: str = "/api/v3") -> None:
+        host, _, port = target.removeprefix("http://").partition(":")
+        self.paths: list[str] = []
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True
+
+            def log_message(self, format: str, *args: Any) -> None:
+                """Quiet."""
+
+            def _forward(self) -> None:
+                proxy.paths.append(self.path)
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                if not self.path.startswith(f"{prefix}/"):
+                    status, headers, data = 404, [], b'{"message": "Not Found"}'
+                else:
+                    upstream = http.client.HTTPConnection(host, int(port), timeout=5)
+                    try:
+                        skip = {"host", "connection", "content-length"}
+                        upstream.request(
+                            self.command,
+                            self.path.removeprefix(prefix),
+                            body,
+                            {k: v for k, v in self.headers.items() if k.lower() not in skip},
+                        )
+                        answer = upstream.getresponse()
+                        status, headers, data = answer.status, answer.getheaders(), answer.read()
+                    finally:
+                        upstream.close()
+                self.send_response(status)
+                for key, value in headers:
+                    if key.lower() not in {"connection", "content-length", "transfer-encoding"}:
+                        self.send_header(key, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _forward
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}{prefix}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> _EnterpriseProxy:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
+
+
+def test_a_github_enterprise_base_url_with_a_path_prefix(api: FakeGitHub) -> None:
+    with _EnterpriseProxy(api.url) as proxy:
+        with GitHubForge(FULL_NAME, BOT_TOKEN, base_url=f"{proxy.url}/", timeout=2) as forge:
+            assert forge.base_url == proxy.url
+            opened = forge.open(draft(reviewers=(BOB,)))
+            assert forge.find(BRANCH, opened.number) == opened
+            forge.close(opened, "Testing Enterprise.")
+            assert forge.is_member("acme/platform", ALICE)
+        assert len(proxy.paths) >= 12
+        assert all(path.startswith("/api/v3/") for path in proxy.paths)
+    assert api.pull(1)["state"] == "closed"
+
+
+def test_writes_come_in_a_burst_then_one_a_second(api: FakeGitHub, forge: GitHubForge) -> None:
+    started = time.monotonic()
+    opened = forge.open(draft(labels=()))  # 4 writes: tree, commit, ref, pull request
+    for i in range(11):
+        forge.comment(opened, f"note {i}")
+    assert time.monotonic() - started < 1  # 15 writes: one burst
+    forge.comment(opened, "sixteenth")
+    forge.comment(opened, "seventeenth")
+    assert time.monotonic() - started >= 1.5
+    assert len(api.comments(1)) == 13
+
+
+def test_bad_settings_are_configuration_errors() -> None:
+    with pytest.raises(ConfigError, match="owner/name"):
+        GitHubForge("just-a-name", BOT_TOKEN)
+    with pytest.raises(ConfigError, match="https://"):
+        GitHubForge(FULL_NAME, BOT_TOKEN, base_url="ftp://ghe.example/api/v3")
+    with pytest.raises(ConfigError, match="no GitHub token"):
+        GitHubForge(FULL_NAME, "")
+
+
+def test_importing_the_adapter_does_not_import_pygithub() -> None:
+    code = "import sys, reconciler.adapters.github_forge; print('github' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
