@@ -888,8 +888,12 @@ class KubernetesCluster:
             return MetricsError(f"no metrics for {target}: unreadable pod metrics ({error})")
 
     def window(self, target: Target, seconds: float, now: datetime) -> Sequence[Sample]:
-        """Always empty: the metrics API keeps no history (Prometheus provides windows)."""
-        return []
+        """The metrics API keeps no history, so this says so rather than answer "no samples":
+        a scale-down needs evidence over time, which only Prometheus provides here."""
+        raise MetricsError(
+            "the Kubernetes metrics API keeps no history, so a scale-down cannot be proven; "
+            "configure --prometheus-url (RECONCILER_PROMETHEUS_URL) for CPU and memory history"
+        )
 
     # ------------------------------------------------------------ Cluster: apply
 

@@ -1,18 +1,32 @@
-"""PrometheusMetrics: p95 latency and error rate per deployment, read from Prometheus.
+"""PrometheusMetrics: p95 latency and error rate per deployment now, and the history of all
+four metrics (latency, error rate, CPU and memory utilization) for scale-down evidence.
 
-CPU and memory come from the Kubernetes metrics API; what only the service itself can tell,
-how slow it is and how often it fails, comes from the histograms and counters it exports,
-through PromQL. `CombinedMetrics` merges the two field by field, so this source fills only
-`latency_p95_ms` and `error_rate` (and the window's samples of those two).
+CPU and memory *now* come from the Kubernetes metrics API; what only the service itself can
+tell, how slow it is and how often it fails, comes from the histograms and counters it
+exports, through PromQL. `CombinedMetrics` merges the sources field by field.
+
+History is the other reason this source exists. A scale-down must be proven by W staying
+below its threshold for the whole `scale_down_stabilization` window, and W is mostly CPU and
+memory; the metrics API keeps no history, so `window` also reads CPU and memory utilization
+from Prometheus (cAdvisor's usage over kube-state-metrics' requests, by default). Without
+them no scale-down could ever be proven on a real cluster.
 
 Main design choices:
 
-* One instant query per target per metric: 2 requests per target, 2N for N targets, all
-  evaluated at the same instant (`time` = `now()`) on one keep-alive connection per call.
-  Batching a namespace into one `by (deployment)` query would save requests, but only for
-  default templates, and it would couple the targets: a per-target query fails alone, and its
-  error names exactly the query that failed. At a few milliseconds a query, 2N is cheap next
-  to a cycle.
+* `current` asks only latency and error rate: one instant query per target per metric, 2
+  requests per target, 2N for N targets, all evaluated at the same instant (`time` = `now()`)
+  on one keep-alive connection per call. It does not ask CPU and memory, even as a fallback:
+  the metrics API's values win whenever they exist (the normal case), so the queries would
+  double the requests for values thrown away; a failing CPU query would take the target's
+  latency and error rate down with it; and the PromQL figures mean something slightly
+  different (over every pod, starting ones included, where the metrics API counts ready pods
+  only), which verification would then compare silently against an expectation computed the
+  other way. Batching a namespace into one `by (deployment)` query would save requests, but
+  only for default templates, and it would couple the targets: a per-target query fails
+  alone, and its error names exactly the query that failed. At a few milliseconds a query, 2N
+  is cheap next to a cycle.
+* `window` asks all four: 4 range queries for one target, made only when a scale-down is
+  otherwise possible.
 * Missing is not zero. An empty answer (no series) is `None`, and so is NaN (a 0/0 when there
   was no traffic) and ±Inf; the reason is kept in `last_notes`. The decision engine has rules
   for missing data (never scale down on it); a made-up 0 would silently bypass them.
@@ -20,10 +34,15 @@ Main design choices:
   naming the service, the query and what Prometheus said; the other targets go on. A server
   that cannot be reached (or stops answering) fails every remaining target of the call at
   once with the same message, so a down Prometheus costs one timeout per cycle, not 2N.
-* Templates are filled with a single pass over exactly three placeholders, `{namespace}`,
-  `{deployment}` and `{service}`; other braces (`{le="0.5"}`, `{}`) are PromQL and left
-  alone. Values are escaped for a double-quoted PromQL string, so a name cannot close the
-  string and add matchers of its own.
+* Templates are filled with a single pass over exactly six placeholders, `{namespace}`,
+  `{deployment}` and `{service}` and their `_regex` forms; other braces (`{le="0.5"}`, `{}`)
+  are PromQL and left alone. Values are escaped for a double-quoted PromQL string, so a name
+  cannot close the string and add matchers of its own. The `_regex` forms are for `=~`
+  matchers: the value is first quoted as a regular expression (RE2's metacharacters, as Go's
+  `regexp.QuoteMeta`), so the `.` of `web.v2` matches only a dot, and then escaped for the
+  string, since PromQL strings and regular expressions both use the backslash. Which form a
+  placeholder needs depends on the matcher it sits in, which only the template's author
+  knows, hence two names rather than a guess from the surrounding text.
 """
 
 from __future__ import annotations
@@ -44,16 +63,21 @@ from reconciler.core.errors import ConfigError, MetricsError
 from reconciler.core.observation import Metrics, Sample, Target
 
 __all__ = [
+    "CURRENT_METRICS",
     "DEFAULT_RATE_RANGE",
     "METRICS",
+    "POD_SUFFIX",
     "PrometheusMetrics",
     "default_queries",
     "fill_template",
     "promql_string",
+    "regex_literal",
 ]
 
 #: The metric names a blueprint's `spec.observability.queries` may override.
-METRICS = ("latency_p95", "error_rate")
+METRICS = ("latency_p95", "error_rate", "cpu_utilization", "memory_utilization")
+#: What `current` asks (see the module docstring for why not CPU and memory).
+CURRENT_METRICS = ("latency_p95", "error_rate")
 
 #: rate() needs two samples in its range; 5m holds at least four at the usual 1m scrape
 #: interval (Prometheus' own advice), and smooths a single burst that should not scale a
@@ -66,9 +90,19 @@ MAX_POINTS = 10_000
 #: Answers larger than this are refused: a metric query returns one series.
 MAX_BODY = 8 * 1024 * 1024
 
-_PLACEHOLDER = re.compile(r"\{(namespace|deployment|service)\}")
+_PLACEHOLDER = re.compile(r"\{(namespace|deployment|service)(_regex)?\}")
 _DURATION = re.compile(r"^(?:[0-9]+(?:ms|s|m|h|d|w|y))+$")
 _ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r"}
+#: RE2's metacharacters, the set Go's regexp.QuoteMeta escapes. Quoting more would not be
+#: safe: RE2 rejects a backslash before a letter or a space it does not know.
+_REGEX_SPECIAL = frozenset("\\.+*?()|[]{}^$")
+#: The pods of a Deployment are `<deployment>-<pod-template-hash>-<suffix>`, neither part
+#: containing a dash. Matching exactly that shape, rather than `<deployment>-.*`, keeps the
+#: pods of `web-api` out of `web`'s sums. (Kubernetes cuts generated names to 63 characters,
+#: so the pods of a deployment named with more than about 46 do not match: their history is
+#: unknown, which blocks scale-downs rather than faking them; such a blueprint overrides the
+#: CPU and memory queries.)
+POD_SUFFIX = "-[a-z0-9]+-[a-z0-9]+"
 
 
 def default_queries(rate_range: str = DEFAULT_RATE_RANGE) -> dict[str, str]:
@@ -78,17 +112,38 @@ def default_queries(rate_range: str = DEFAULT_RATE_RANGE) -> dict[str, str]:
     that has never answered 5xx usually has no 5xx series at all (client libraries create a
     labelled counter on first use), so the numerator falls back to 0: such a service reports
     0, not missing, while one with no request series at all still reports missing.
+
+    `cpu_utilization` and `memory_utilization` are usage over requests, summed over the
+    deployment's pods, from the series every common setup has: cAdvisor's (scraped from the
+    kubelet) for usage and kube-state-metrics' for requests. `container!=""` drops cAdvisor's
+    pod-level total, which would count every container twice, and `container!="POD"` the
+    pause container older runtimes report. Memory is the working set, what the kubelet evicts
+    on and what the metrics API reports.
+
+    CPU uses `irate`, not `rate`: `rate` divides a series' increase by the whole range, so a
+    pod younger than the range (every new pod after a scale-up, for 5 minutes) reads as using
+    a fraction of its CPU: false evidence of low load, in the one place the history is used.
+    `irate` takes the last two samples in the range, a short-term rate like the metrics API's.
+    A deleted pod's usage lingers in the range while its request is gone at once, which reads
+    high: the safe direction for scale-down evidence.
     """
     selector = 'namespace="{namespace}", deployment="{deployment}"'
     requests = f"http_requests_total{{{selector}}}"
     errors = f'http_requests_total{{{selector}, code=~"5.."}}'
     buckets = f"http_request_duration_seconds_bucket{{{selector}}}"
+    pods = f'namespace="{{namespace}}", pod=~"{{deployment_regex}}{POD_SUFFIX}"'
+    containers = f'{pods}, container!="", container!="POD"'
+    cpu_used = f"container_cpu_usage_seconds_total{{{containers}}}"
+    memory_used = f"container_memory_working_set_bytes{{{containers}}}"
+    requested = f"kube_pod_container_resource_requests{{{pods}, resource="
     return {
         "latency_p95": (f"histogram_quantile(0.95, sum by (le) (rate({buckets}[{rate_range}])))"),
         "error_rate": (
             f"(sum(rate({errors}[{rate_range}])) or vector(0))"
             f" / sum(rate({requests}[{rate_range}]))"
         ),
+        "cpu_utilization": f'sum(irate({cpu_used}[{rate_range}])) / sum({requested}"cpu"}})',
+        "memory_utilization": f'sum({memory_used}) / sum({requested}"memory"}})',
     }
 
 
@@ -97,18 +152,28 @@ def promql_string(value: str) -> str:
     return "".join(_ESCAPES.get(char, char) for char in value)
 
 
-def fill_template(template: str, *, namespace: str, deployment: str, service: str) -> str:
-    """Replace the three placeholders, in one pass, with escaped values.
+def regex_literal(value: str) -> str:
+    """A regular expression (RE2) matching exactly `value`: its metacharacters quoted."""
+    return "".join(f"\\{char}" if char in _REGEX_SPECIAL else char for char in value)
 
-    One pass, so a value that itself contains `{deployment}` is not expanded again; and a
-    replace rather than `str.format`, so PromQL's own braces need no doubling.
+
+def fill_template(template: str, *, namespace: str, deployment: str, service: str) -> str:
+    """Replace the placeholders, in one pass, with escaped values.
+
+    `{name}` is the value as a PromQL string's content (for `=` and `!=` matchers);
+    `{name_regex}` is a regular expression matching exactly the value, as a PromQL string's
+    content (for `=~` and `!~`): `web.v2` becomes `web\\\\.v2`, which the string turns into
+    the regex `web\\.v2`. One pass, so a value that itself contains `{deployment}` is not
+    expanded again; and a replace rather than `str.format`, so PromQL's own braces need no
+    doubling.
     """
-    values = {
-        "namespace": promql_string(namespace),
-        "deployment": promql_string(deployment),
-        "service": promql_string(service),
-    }
-    return _PLACEHOLDER.sub(lambda match: values[match.group(1)], template)
+    raw = {"namespace": namespace, "deployment": deployment, "service": service}
+
+    def value(match: re.Match[str]) -> str:
+        text = raw[match.group(1)]
+        return promql_string(regex_literal(text) if match.group(2) else text)
+
+    return _PLACEHOLDER.sub(value, template)
 
 
 class _Unreachable(Exception):
@@ -290,7 +355,8 @@ def _one_series(result: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None
 
 
 class PrometheusMetrics:
-    """A MetricsSource reading latency and error rate from Prometheus' HTTP API.
+    """A MetricsSource reading latency and error rate (now and as history) and CPU and memory
+    utilization (as history only) from Prometheus' HTTP API.
 
     `queries` holds each target's overrides (a blueprint's `spec.observability.queries`, by
     metric name); other metrics use `default_queries(rate_range)`. `services` names each
@@ -361,7 +427,8 @@ class PrometheusMetrics:
     # ------------------------------------------------------------------ the port
 
     def current(self, targets: Sequence[Target]) -> Mapping[Target, Metrics | MetricsError]:
-        """Latency and error rate of each target at one instant; CPU and memory are None."""
+        """Latency and error rate of each target at one instant; CPU and memory are None
+        (the metrics API's to give; see the module docstring)."""
         at = self._now()
         moment = f"{at.timestamp():.3f}"
         results: dict[Target, Metrics | MetricsError] = {}
@@ -376,7 +443,7 @@ class PrometheusMetrics:
                     continue
                 points: dict[str, _Point | None] = {}
                 try:
-                    for metric in METRICS:
+                    for metric in CURRENT_METRICS:
                         points[metric] = self._instant(session, target, metric, moment)
                 except _Unreachable as error:
                     down = error.message
@@ -390,10 +457,13 @@ class PrometheusMetrics:
         return results
 
     def window(self, target: Target, seconds: float, now: datetime) -> Sequence[Sample]:
-        """Samples every `step` seconds over [now - seconds, now], oldest first.
+        """Samples of all four metrics every `step` seconds over [now - seconds, now], oldest
+        first: the evidence a scale-down needs.
 
         The step grows when needed to stay under Prometheus' limit of points per series.
-        Raises MetricsError when either query fails: half a history is not evidence.
+        Raises MetricsError when any query fails: half a history is not evidence. A metric
+        without series (no kube-state-metrics, say) is None in every sample, which the
+        decision engine reads as "not proven", never as low.
         """
         if seconds <= 0:
             return []
@@ -410,14 +480,20 @@ class PrometheusMetrics:
                 except _QueryFailed as error:
                     raise MetricsError(str(error)) from error
         latency, errors = columns["latency_p95"], columns["error_rate"]
+        cpu, memory = columns["cpu_utilization"], columns["memory_utilization"]
         samples = []
-        for millis in sorted(latency.keys() | errors.keys()):
+        moments: set[int] = set()
+        for column in columns.values():
+            moments.update(column)
+        for millis in sorted(moments):
             seconds_value = latency.get(millis)
             samples.append(
                 Sample(
                     at=datetime.fromtimestamp(millis / 1000, UTC),
                     latency_p95_ms=None if seconds_value is None else seconds_value * 1000,
                     error_rate=errors.get(millis),
+                    cpu_utilization=cpu.get(millis),
+                    memory_utilization=memory.get(millis),
                 )
             )
         return samples
@@ -518,7 +594,7 @@ class PrometheusMetrics:
         notes = []
         values: dict[str, float | None] = {}
         times = []
-        for metric in METRICS:
+        for metric in CURRENT_METRICS:
             point = points.get(metric)
             if point is None:
                 notes.append(f"{metric}: no series")

@@ -90,7 +90,8 @@ class _Group(click.Group):
 @click.option(
     "--prometheus-url",
     envvar="RECONCILER_PROMETHEUS_URL",
-    help="Kubernetes: Prometheus for latency and error rate, e.g. http://prometheus:9090. "
+    help="Kubernetes: Prometheus for latency, error rate and the CPU and memory history that "
+    "scale-downs need, e.g. http://prometheus:9090. "
     "Env: RECONCILER_PROMETHEUS_URL.",
 )
 @click.option(

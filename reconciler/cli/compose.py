@@ -36,6 +36,7 @@ class Environment:
     actor: str
     #: Never printed: only handed to the GitHub forge.
     github_token: str = field(default="", repr=False)
+    github_timeout: int = 10
 
     @classmethod
     def read(cls) -> Environment:
@@ -45,7 +46,20 @@ class Environment:
             actor=os.environ.get("GITHUB_ACTOR") or os.environ.get("USER") or "unknown",
             github_token=os.environ.get("RECONCILER_GITHUB_TOKEN")
             or os.environ.get("GITHUB_TOKEN", ""),
+            github_timeout=_positive_int(os.environ.get("RECONCILER_GITHUB_TIMEOUT"), 10),
         )
+
+
+def _positive_int(text: str | None, default: int) -> int:
+    if not text:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise ConfigError(f"{text!r} is not a whole number of seconds", hint="e.g. 10") from None
+    if value <= 0:
+        raise ConfigError(f"{value} is not a positive number of seconds", hint="e.g. 10")
+    return value
 
 
 def sim_state_path(root: Path, explicit: Path | None) -> Path:
@@ -98,7 +112,8 @@ def build_ports(root: Path, settings: Settings, fleet: Fleet | None = None) -> P
     """The ports for a cycle: the simulated cluster (default) or a real one.
 
     On a real cluster, CPU and memory come from the Kubernetes metrics API and, when
-    --prometheus-url is given, latency and error rate from Prometheus, merged field by field.
+    --prometheus-url is given, latency, error rate and the CPU and memory history from
+    Prometheus, merged field by field.
     """
     from reconciler.shell.cycle import Ports
 
@@ -155,11 +170,13 @@ def open_forge(
                 "the GitHub forge needs a token in GITHUB_TOKEN (or RECONCILER_GITHUB_TOKEN)",
                 hint="on Actions: env: GITHUB_TOKEN: ${{ secrets.GITHUB_TOKEN }}",
             )
+        # GitHub's clock is the wall clock (its rate-limit resets, its merge times), whatever
+        # clock the cycle runs on, so the forge keeps its own.
         return GitHubForge(
             settings.github_repository,
             env.github_token,
             base_url=settings.github_api_url,
-            now=now,
+            timeout=env.github_timeout,
         )
     raise ConfigError(f"unknown forge {settings.forge!r}", hint="use local, github or none")
 

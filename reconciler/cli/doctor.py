@@ -29,8 +29,8 @@ def other_findings(settings: Settings, fleet: Fleet) -> list[Finding]:
             Finding(
                 check="prometheus",
                 ok=True,
-                detail="not configured: latency and error rate will be missing (decisions use "
-                "CPU and memory, and never scale down on missing data)",
+                detail="not configured: latency, error rate and metric history will be missing "
+                "(decisions use CPU and memory, and never scale down without history)",
                 fix="",
             )
         ]
@@ -63,7 +63,7 @@ def doctor_command(settings: Settings, output: str) -> None:
       deployments    the deployment each blueprint names exists
 
     \b
-      prometheus     answers, when --prometheus-url is given (latency and error rate)
+      prometheus     answers, when --prometheus-url is given (latency, errors, history)
 
     The cluster comes from the global options: --kubeconfig, --context or --in-cluster.
 

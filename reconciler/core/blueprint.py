@@ -155,7 +155,8 @@ class Scaling:
     scale_down_stabilization: float
     stabilization_period: float
     metrics: tuple[MetricWeight, ...]
-    #: exclusive (refuse when another controller owns replicas) or adjust_hpa.
+    #: exclusive (refuse when another controller owns replicas), adjust_hpa, or
+    #: gitops_ignores_replicas (see docs/governance.md, Other controllers).
     coexistence: str = "exclusive"
 
 

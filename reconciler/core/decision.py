@@ -516,11 +516,15 @@ def _scale_down(
     # only if that unbroken run reaches back to (about) the window's start.
     evidence_from: datetime | None = None
     highest = value
+    gap: tuple[str, ...] = ()
     for sample in reversed(in_window):
-        sample_w = weighted_utilization(ctx.blueprint, sample).value
-        if sample_w is None or sample_w >= down:
+        sample_w = weighted_utilization(ctx.blueprint, sample)
+        if sample_w.value is None:
+            gap = sample_w.missing
             break
-        highest = max(highest, sample_w)
+        if sample_w.value >= down:
+            break
+        highest = max(highest, sample_w.value)
         evidence_from = utc(sample.at)
     unbroken = bool(in_window) and evidence_from == utc(in_window[0].at)
     covered = (
@@ -530,14 +534,20 @@ def _scale_down(
     )
     if not covered:
         below_for = (now - evidence_from).total_seconds() if evidence_from else 0.0
-        return _result(
-            ctx,
-            Action.NONE,
-            Reason.STABILIZING,
-            f"{head} It has been below for {format_duration(below_for)} of the "
-            f"{format_duration(span)} scale_down_stabilization window; waiting.",
-            refs,
-        )
+        if not in_window:
+            why = "There is no metric history for the window yet; waiting."
+        elif gap:
+            why = (
+                f"The metric history has no {', '.join(gap)} data there, so it cannot show the "
+                f"load stayed low (below for {format_duration(below_for)} of the "
+                f"{format_duration(span)} window); waiting."
+            )
+        else:
+            why = (
+                f"It has been below for {format_duration(below_for)} of the "
+                f"{format_duration(span)} scale_down_stabilization window; waiting."
+            )
+        return _result(ctx, Action.NONE, Reason.STABILIZING, f"{head} {why}", refs)
     estimate = math.ceil(current * highest / scaling.target_cpu_utilization - 1e-9)
     formula = (
         f"estimate ceil({current} × {format_percent(highest)} / "

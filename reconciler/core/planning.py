@@ -158,7 +158,8 @@ def _coexistence(
 
     Two controllers writing one field fight forever, so the reconciler never writes replicas
     that another controller owns. With `coexistence: adjust_hpa` it scales through the HPA
-    instead; Argo CD or Flux owning the replicas is always a refusal.
+    instead; with `gitops_ignores_replicas` the blueprint states that the Argo CD or Flux marks
+    on the deployment do not cover its replicas.
     """
     if request.target_replicas is None or not state.controllers:
         return None, None

@@ -391,7 +391,8 @@ def test_a_container_without_a_request_leaves_that_utilization_unknown(
     assert metrics.cpu_utilization is None
     assert metrics.memory_utilization == pytest.approx(0.5)
     assert metrics.latency_p95_ms is None and metrics.source == "metrics.k8s.io"
-    assert cluster.window(WEB, 300, NOW) == []
+    with pytest.raises(MetricsError, match="keeps no history"):
+        cluster.window(WEB, 300, NOW)
 
 
 def test_utilization_counts_ready_pods_only(api: FakeKubeAPI, connect: Factory) -> None:

@@ -3,7 +3,8 @@
 One Prometheus serves the whole module (starting it is the slow part); the exporter's loads
 are set before it starts, so every test reads settled values. The values asserted are ratios
 of rates (a quantile, an error share), which do not depend on scrape timing, so tolerances
-are tight.
+are tight; CPU is a rate over a constant request, so it carries the exporter's timing jitter
+(a millisecond or two per one-second scrape) and gets a looser one.
 
 Without the `prometheus` binary the module is skipped, unless RECONCILER_REQUIRE_PROMETHEUS
 is set (CI sets it): then it fails, so a CI image that lost the package cannot pass quietly.
@@ -20,15 +21,26 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from reconciler.adapters.prometheus import (
+    CURRENT_METRICS,
     DEFAULT_RATE_RANGE,
+    METRICS,
     PrometheusMetrics,
     default_queries,
     fill_template,
     promql_string,
+    regex_literal,
 )
 from reconciler.core.errors import ConfigError, MetricsError
-from reconciler.core.observation import Metrics, Target
-from tests.fakes.prometheus import Load, Running, binary_available, required, running
+from reconciler.core.observation import Metrics, Sample, Target
+from tests.fakes.prometheus import (
+    MIB,
+    Load,
+    PodUsage,
+    Running,
+    binary_available,
+    required,
+    running,
+)
 
 if not binary_available():
     if required():
@@ -46,6 +58,8 @@ API = Target(namespace="shop", name="api")  # traffic, never a 5xx: no 5xx serie
 IDLE = Target(namespace="shop", name="idle")  # series, but no requests: 0/0
 GHOST = Target(namespace="shop", name="ghost")  # no series
 WEIRD = Target(namespace='we"ird\\ns\nx', name="web")  # a quote, a backslash, a newline
+DOTTED = Target(namespace="shop", name="web.v2")  # pods only: CPU and memory, no traffic
+GAUGED = Target(namespace="shop", name="gauged")  # the plain test gauges, read by overrides
 
 LOADS = {
     WEB: Load(rps=20, error_share=0.05, p95_seconds=0.18),
@@ -54,6 +68,24 @@ LOADS = {
     WEIRD: Load(rps=5, error_share=0.2, p95_seconds=0.07),
 }
 REL = 1e-6  # ratios of rates are exact up to floating point
+CPU_REL = 0.02  # a rate over a constant: the exporter's timing jitter shows
+
+#: Pods as cAdvisor and kube-state-metrics report them. `web` runs the seed's two pods (85m of
+#: 100m CPU, 358Mi of 512Mi memory). `web-api` shares its prefix and `webxv2` differs from
+#: `web.v2` only where the dot is: a template that matched them would show in the sums.
+PODS = {
+    "web-6d4cf56db6-x7k2p": PodUsage(cpu=0.085, memory=358 * MIB),
+    "web-6d4cf56db6-q9v4m": PodUsage(cpu=0.085, memory=358 * MIB),
+    "web-api-7b9f5c8d4-h2j6k": PodUsage(cpu=0.5, memory=500 * MIB),
+    "web.v2-5f7d9c6b8-m3n8r": PodUsage(cpu=0.02, memory=64 * MIB),
+    "webxv2-8c6d5b7f9-t4w2z": PodUsage(cpu=0.09, memory=480 * MIB),
+}
+GAUGE_QUERIES = {
+    "cpu_utilization": 'max(test_cpu_utilization{namespace="{namespace}", deployment="{service}"})',
+    "memory_utilization": (
+        'max(test_memory_utilization{namespace="{namespace}", deployment="{service}"})'
+    ),
+}
 
 
 @pytest.fixture(scope="module")
@@ -61,9 +93,14 @@ def prom() -> Iterator[Running]:
     with running() as env:
         for target, load in LOADS.items():
             env.exporter.set(target.namespace, target.name, load)
+        env.exporter.set_pods("shop", PODS)
+        env.exporter.set_utilization("shop", "gauged", cpu=0.25, memory=0.2)
         adapter = PrometheusMetrics(env.url)
         for target in (WEB, API, WEIRD):
             for metric in ("latency_p95", "error_rate"):
+                env.prometheus.wait_for(adapter.query_for(target, metric))
+        for target in (WEB, DOTTED):
+            for metric in ("cpu_utilization", "memory_utilization"):
                 env.prometheus.wait_for(adapter.query_for(target, metric))
         env.prometheus.wait_for(adapter.query_for(IDLE, "latency_p95"), numbers=False)
         yield env
@@ -83,6 +120,13 @@ def metrics_of(answer: Metrics | MetricsError) -> Metrics:
     return answer
 
 
+def latest(adapter: PrometheusMetrics, target: Target) -> Sample:
+    """The newest sample of a short window (the adapter's `step` must be short too)."""
+    samples = adapter.window(target, 2, datetime.now(UTC))
+    assert samples, f"no history for {target}"
+    return samples[-1]
+
+
 # -- current ------------------------------------------------------------------------------
 
 
@@ -94,6 +138,7 @@ def test_current_reports_p95_in_ms_and_the_error_share(prom: Running) -> None:
     assert api.latency_p95_ms == pytest.approx(420.0, rel=REL)
     # No 5xx series exists for api: zero errors, not an unknown error rate.
     assert api.error_rate == 0.0
+    # web's pods have CPU and memory series, but `current` leaves those to the metrics API.
     assert (web.cpu_utilization, web.memory_utilization) == (None, None)
     assert web.source == "prometheus"
 
@@ -225,7 +270,8 @@ def test_window_returns_evenly_spaced_samples_oldest_first(prom: Running) -> Non
     while True:
         now = datetime.now(UTC)
         samples = adapter.window(WEB, 3, now)
-        if len(samples) == 4 or time.monotonic() > deadline:
+        complete = all(s.cpu_utilization is not None for s in samples)
+        if (len(samples) == 4 and complete) or time.monotonic() > deadline:
             break
         time.sleep(0.2)
     assert len(samples) == 4
@@ -235,16 +281,57 @@ def test_window_returns_evenly_spaced_samples_oldest_first(prom: Running) -> Non
     for sample in samples:
         assert sample.latency_p95_ms == pytest.approx(180.0, rel=REL)
         assert sample.error_rate == pytest.approx(0.05, rel=REL)
-        assert sample.cpu_utilization is None
+        assert sample.cpu_utilization == pytest.approx(0.85, rel=CPU_REL)
+        assert sample.memory_utilization == pytest.approx(358 / 512, rel=REL)
+
+
+def test_window_reads_cpu_and_memory_from_cadvisor_over_kube_state_metrics(prom: Running) -> None:
+    # The seed's numbers: 85m of 100m and 358Mi of 512Mi on each of two pods. cAdvisor's
+    # pod-level totals (container="") would double them, and web-api's pods (same prefix)
+    # would add 500m and 500Mi: neither is counted.
+    sample = latest(PrometheusMetrics(prom.url, step=1.0), WEB)
+    assert sample.cpu_utilization == pytest.approx(0.85, rel=CPU_REL)
+    assert sample.memory_utilization == pytest.approx(358 / 512, rel=REL)
+    assert sample.latency_p95_ms == pytest.approx(180.0, rel=REL)
+
+
+def test_a_dot_in_a_deployment_name_matches_only_a_dot(prom: Running) -> None:
+    sample = latest(PrometheusMetrics(prom.url, step=1.0), DOTTED)
+    assert sample.cpu_utilization == pytest.approx(0.2, rel=CPU_REL)  # 20m of 100m
+    assert sample.memory_utilization == pytest.approx(0.125, rel=REL)  # 64Mi of 512Mi
+    assert (sample.latency_p95_ms, sample.error_rate) == (None, None)  # no traffic series
+    # The plain placeholder in a regex matcher: the dot matches `webxv2`'s pod as well.
+    loose = 'namespace="{namespace}", pod=~"{deployment}-.*"'
+    careless = {
+        DOTTED: {
+            "cpu_utilization": f"sum(irate(container_cpu_usage_seconds_total{{{loose}, "
+            f'container!=""}}[1m])) / sum(kube_pod_container_resource_requests{{{loose}, '
+            'resource="cpu"})'
+        }
+    }
+    wrong = latest(PrometheusMetrics(prom.url, careless, step=1.0), DOTTED)
+    assert wrong.cpu_utilization == pytest.approx((0.02 + 0.09) / 0.2, rel=CPU_REL)
+
+
+def test_cpu_and_memory_overrides_are_read_for_history_only(prom: Running) -> None:
+    queries = {GAUGED: GAUGE_QUERIES}
+    adapter = PrometheusMetrics(prom.url, queries, services={GAUGED: "gauged"}, step=1.0)
+    sample = latest(adapter, GAUGED)
+    assert (sample.cpu_utilization, sample.memory_utilization) == (0.25, 0.2)
+    now = metrics_of(adapter.current([GAUGED])[GAUGED])
+    assert (now.cpu_utilization, now.memory_utilization) == (None, None)
+    assert adapter.last_notes[GAUGED] == ("latency_p95: no series", "error_rate: no series")
 
 
 def test_window_of_a_deployment_without_series_is_empty(prom: Running) -> None:
     assert PrometheusMetrics(prom.url).window(GHOST, 30, datetime.now(UTC)) == []
 
 
-def test_window_raises_when_a_query_fails(prom: Running) -> None:
-    adapter = PrometheusMetrics(prom.url, {WEB: {"latency_p95": "rate(("}})
-    with pytest.raises(MetricsError, match=r"shop/web: latency_p95 query failed: .*bad_data"):
+@pytest.mark.parametrize("metric", METRICS)
+def test_window_raises_when_any_query_fails(prom: Running, metric: str) -> None:
+    # Half a history is not evidence: a broken CPU query fails the latency history too.
+    adapter = PrometheusMetrics(prom.url, {WEB: {metric: "rate(("}})
+    with pytest.raises(MetricsError, match=rf"shop/web: {metric} query failed: .*bad_data"):
         adapter.window(WEB, 30, datetime.now(UTC))
 
 
@@ -263,14 +350,28 @@ def test_health_is_true_when_ready_and_false_when_unreachable(
 # -- templates and configuration (no server) -------------------------------------------------
 
 
-def test_templates_fill_only_the_three_placeholders_in_one_pass() -> None:
+def test_templates_fill_only_their_placeholders_in_one_pass() -> None:
     template = 'x{namespace="{namespace}", le="{le}"} + on() {} {service} {deployment}'
     filled = fill_template(template, namespace="a{deployment}", deployment="d", service="s")
     assert filled == 'x{namespace="a{deployment}", le="{le}"} + on() {} s d'
+    regexes = "{namespace_regex} {deployment_regex} {service_regex} {deployment}"
+    filled = fill_template(regexes, namespace="a+b", deployment="web.v2", service="s{x}")
+    # Quoted for RE2, then escaped for the string: PromQL reads `web\\.v2`, RE2 `web\.v2`.
+    assert filled == "a\\\\+b web\\\\.v2 s\\\\{x\\\\} web.v2"
 
 
 def test_promql_strings_escape_backslash_quote_and_newline() -> None:
     assert promql_string('a\\b"c\nd') == 'a\\\\b\\"c\\nd'
+
+
+def test_regex_literals_quote_exactly_re2_metacharacters() -> None:
+    assert regex_literal("web.v2") == "web\\.v2"
+    assert regex_literal("\\.+*?()|[]{}^$") == "".join(f"\\{c}" for c in "\\.+*?()|[]{}^$")
+    # RE2 refuses unknown escapes of letters, so nothing else is touched.
+    assert regex_literal("a-b_c/d:e") == "a-b_c/d:e"
+    # A quote is not special to a regex, but still escaped for the string around it.
+    filled = fill_template('"{service_regex}"', namespace="", deployment="", service='x"y\\z')
+    assert filled == '"x\\"y\\\\\\\\z"'
 
 
 def test_default_queries_use_the_default_range() -> None:
@@ -282,6 +383,18 @@ def test_default_queries_use_the_default_range() -> None:
     )
     assert "[5m]" in queries["error_rate"]
     assert "or vector(0)" in queries["error_rate"]
+    assert set(queries) == set(METRICS)
+    assert set(CURRENT_METRICS) == {"latency_p95", "error_rate"}
+    pods = 'namespace="{namespace}", pod=~"{deployment_regex}-[a-z0-9]+-[a-z0-9]+"'
+    assert queries["cpu_utilization"] == (
+        f'sum(irate(container_cpu_usage_seconds_total{{{pods}, container!="", '
+        f'container!="POD"}}[5m])) / sum(kube_pod_container_resource_requests{{{pods}, '
+        'resource="cpu"})'
+    )
+    assert queries["memory_utilization"] == (
+        f'sum(container_memory_working_set_bytes{{{pods}, container!="", container!="POD"}}) '
+        f'/ sum(kube_pod_container_resource_requests{{{pods}, resource="memory"}})'
+    )
 
 
 @pytest.mark.parametrize(

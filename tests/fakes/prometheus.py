@@ -17,6 +17,14 @@ returns the chosen p95 exactly (not just roughly): the cumulative bucket counts 
 that the quantile's linear interpolation inside its bucket lands on the value. Ratios of
 rates (the quantile, the error share) do not depend on scrape timing, so tests can assert
 them tightly.
+
+CPU and memory history come two ways, for two kinds of test. `set_pods` exposes pods the
+way cAdvisor and kube-state-metrics do (a CPU-seconds counter, a working-set gauge, the
+container's requests, and cAdvisor's pod-level totals with `container=""`), so the adapter's
+default templates, pod-name regex included, are checked against real PromQL. `set_utilization`
+exposes one plain gauge per deployment, `test_cpu_utilization` and `test_memory_utilization`,
+which scenario tests point blueprint overrides at: a gauge follows a change on the next
+scrape, where a `rate()` over minutes would blend old and new load for minutes.
 """
 
 from __future__ import annotations
@@ -41,8 +49,10 @@ from typing import IO, Any
 
 __all__ = [
     "BUCKETS",
+    "MIB",
     "Exporter",
     "Load",
+    "PodUsage",
     "PrometheusServer",
     "Running",
     "binary_available",
@@ -58,6 +68,7 @@ BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 #: change of load.
 PRIOR_SECONDS = 3600.0
 QUANTILE = 0.95
+MIB = 1024.0**2
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -67,6 +78,18 @@ class Load:
     rps: float = 10.0
     error_share: float = 0.0
     p95_seconds: float = 0.1
+
+
+@dataclass(frozen=True, kw_only=True)
+class PodUsage:
+    """One pod of one container as cAdvisor and kube-state-metrics see it: CPU in cores
+    (usage is a rate of CPU-seconds) and memory in bytes."""
+
+    cpu: float
+    memory: float
+    cpu_request: float = 0.1
+    memory_request: float = 512 * MIB
+    container: str = "app"
 
 
 def bucket_fractions(p95: float) -> list[float]:
@@ -114,6 +137,18 @@ class _Service:
         return {key: value + self.rates[key] * elapsed for key, value in self.values.items()}
 
 
+@dataclass
+class _Pod:
+    """A pod's usage, with its CPU counter's value at `anchor` (it advances at `usage.cpu`)."""
+
+    usage: PodUsage
+    anchor: float
+    cpu_seconds: float
+
+    def cpu_at(self, moment: float) -> float:
+        return self.cpu_seconds + self.usage.cpu * (moment - self.anchor)
+
+
 def _rates(load: Load) -> dict[str, float]:
     """Per-second increase of every series of one deployment under `load`."""
     rates: dict[str, float] = {}
@@ -150,6 +185,8 @@ class Exporter(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _Handler)
         self._lock = threading.Lock()
         self._services: dict[tuple[str, str], _Service] = {}
+        self._pods: dict[tuple[str, str], _Pod] = {}
+        self._gauges: dict[tuple[str, str, str], float] = {}
         self._thread: threading.Thread | None = None
         self.scrapes = 0
 
@@ -175,6 +212,29 @@ class Exporter(ThreadingHTTPServer):
                 namespace, deployment, now, values, rates
             )
 
+    def set_pods(self, namespace: str, pods: dict[str, PodUsage]) -> None:
+        """From now on, these pods (by name) use what `pods` says; CPU counters keep their
+        totals, and a new pod's starts as if it had run for PRIOR_SECONDS."""
+        now = time.monotonic()
+        with self._lock:
+            for name, usage in pods.items():
+                known = self._pods.get((namespace, name))
+                total = known.cpu_at(now) if known else usage.cpu * PRIOR_SECONDS
+                self._pods[(namespace, name)] = _Pod(usage, now, total)
+
+    def set_utilization(
+        self, namespace: str, deployment: str, *, cpu: float | None, memory: float | None
+    ) -> None:
+        """The deployment's `test_cpu_utilization` and `test_memory_utilization` gauges, as
+        fractions (None: the gauge disappears)."""
+        with self._lock:
+            for metric, value in (("cpu", cpu), ("memory", memory)):
+                key = (f"test_{metric}_utilization", namespace, deployment)
+                if value is None:
+                    self._gauges.pop(key, None)
+                else:
+                    self._gauges[key] = value
+
     def remove(self, namespace: str, deployment: str) -> None:
         """The deployment's series disappear (Prometheus marks them stale)."""
         with self._lock:
@@ -185,6 +245,8 @@ class Exporter(ThreadingHTTPServer):
         now = time.monotonic()
         with self._lock:
             services = [(s.namespace, s.deployment, s.at(now)) for s in self._services.values()]
+            pods = [(ns, name, p.usage, p.cpu_at(now)) for (ns, name), p in self._pods.items()]
+            gauges = sorted(self._gauges.items())
             self.scrapes += 1
         lines = [
             "# HELP http_request_duration_seconds Time to answer a request.",
@@ -208,6 +270,7 @@ class Exporter(ThreadingHTTPServer):
             for key in sorted(k for k in values if k.startswith("code:")):
                 code = key.removeprefix("code:")
                 lines.append(f'http_requests_total{{{base},code="{code}"}} {values[key]!r}')
+        lines += _gauge_lines(gauges) + _pod_lines(pods)
         return "\n".join(lines) + "\n"
 
     def start(self) -> Exporter:
@@ -230,6 +293,42 @@ class Exporter(ThreadingHTTPServer):
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """Prometheus hanging up when it stops is normal: stay quiet."""
+
+
+def _gauge_lines(gauges: list[tuple[tuple[str, str, str], float]]) -> list[str]:
+    lines = []
+    for metric in ("test_cpu_utilization", "test_memory_utilization"):
+        lines.append(f"# TYPE {metric} gauge")
+        for (name, namespace, deployment), value in gauges:
+            if name == metric:
+                base = f'namespace="{_label(namespace)}",deployment="{_label(deployment)}"'
+                lines.append(f"{metric}{{{base}}} {value!r}")
+    return lines
+
+
+def _pod_lines(pods: list[tuple[str, str, PodUsage, float]]) -> list[str]:
+    """cAdvisor's and kube-state-metrics' series for the pods, one family at a time (the
+    text format wants a family's lines together). cAdvisor also reports each pod's total
+    with `container=""`; it is here so that a query forgetting to drop it counts double."""
+    usage = ["# TYPE container_cpu_usage_seconds_total counter"]
+    memory = ["# TYPE container_memory_working_set_bytes gauge"]
+    requests = ["# TYPE kube_pod_container_resource_requests gauge"]
+    for namespace, pod, spec, cpu_seconds in pods:
+        base = f'namespace="{_label(namespace)}",pod="{_label(pod)}"'
+        for container in (spec.container, ""):
+            labels = f'{base},container="{_label(container)}"'
+            usage.append(f"container_cpu_usage_seconds_total{{{labels}}} {cpu_seconds!r}")
+            memory.append(f"container_memory_working_set_bytes{{{labels}}} {spec.memory!r}")
+        labels = f'{base},container="{_label(spec.container)}"'
+        for resource, unit, value in (
+            ("cpu", "core", spec.cpu_request),
+            ("memory", "byte", spec.memory_request),
+        ):
+            requests.append(
+                f'kube_pod_container_resource_requests{{{labels},resource="{resource}",'
+                f'unit="{unit}"}} {value!r}'
+            )
+    return usage + memory + requests
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -7,6 +7,7 @@ import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pygit2
 import pytest
@@ -55,7 +56,7 @@ class Scenario:
     def subjects(self) -> list[str]:
         return [c.message.splitlines()[0] for c in self.commits()]
 
-    def records(self, service: str | None = None, event: str | None = None) -> list[dict]:
+    def records(self, service: str | None = None, event: str | None = None) -> list[dict[str, Any]]:
         args = ["audit"]
         if service:
             args += ["--service", service]

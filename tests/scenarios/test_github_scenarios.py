@@ -1,0 +1,175 @@
+"""Seed demo 2 through the real PyGithub client against the fake GitHub server.
+
+The job's checkout is a clone of a bare repository that the fake serves as GitHub would:
+proposals become branches and pull requests there, a person merges through the fake, and the
+next run (after pulling, as each scheduled run starts from a fresh checkout) acts on it.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from tests.conftest import REPO
+from tests.fakes.github_api import FakeGitHub, init_bare_repo
+
+BOT_TOKEN = "ghs_bot_token_never_printed"
+DEMO_2 = [
+    "replicas=5",
+    "rps=450",
+    "cpu_utilization=92%",
+    "memory_utilization=85%",
+    "latency_p95=280ms",
+    "error_rate=1.2%",
+]
+
+
+def _files() -> dict[str, str]:
+    files = {".gitignore": ".reconciler/\n"}
+    for path in (REPO / "blueprints").rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            files[str(path.relative_to(REPO))] = path.read_text()
+    return files
+
+
+class Job:
+    """A scheduled job's view: a checkout of the repository, and the CLI with the GitHub forge."""
+
+    def __init__(self, root: Path, api: FakeGitHub) -> None:
+        self.root = root
+        self.api = api
+
+    def git(self, *args: str) -> str:
+        identity = ["-c", "user.name=reconciler", "-c", "user.email=reconciler@localhost"]
+        result = subprocess.run(
+            ["git", "-C", str(self.root), *identity, *args],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        return result.stdout
+
+    def cli(self, *args: str, expect: int = 0) -> str:
+        from reconciler.cli import main
+
+        env = {
+            "GITHUB_TOKEN": BOT_TOKEN,
+            "RECONCILER_FORGE": "github",
+            "GITHUB_REPOSITORY": "acme/service-blueprints",
+            "GITHUB_API_URL": self.api.url,
+        }
+        result = CliRunner().invoke(
+            main, ["--repo", str(self.root), *args], env=env, catch_exceptions=False
+        )
+        assert result.exit_code == expect, result.output
+        assert BOT_TOKEN not in result.output
+        return result.output
+
+    def run(self, *args: str, expect: int = 0) -> str:
+        """A run as on Actions: start from the remote's main, reconcile, push the records."""
+        self.git("pull", "-q", "--no-rebase", "origin", "main")
+        output = self.cli("run", *args, expect=expect)
+        self.git("push", "-q", "origin", "HEAD:main")
+        return output
+
+    def records(self, event: str) -> list[dict]:
+        import json
+
+        return json.loads(self.cli("audit", "-e", event, "-o", "json"))  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def job(tmp_path: Path) -> Iterator[Job]:
+    bare = tmp_path / "remote.git"
+    init_bare_repo(bare, _files())
+    with FakeGitHub(bare) as api:
+        api.add_user("reconciler-bot", BOT_TOKEN)
+        api.add_user("alice", "alice-token")
+        api.add_user("mallory", "mallory-token")
+        api.add_team("acme", "devops-team", ["alice"])
+        root = tmp_path / "checkout"
+        subprocess.run(["git", "clone", "-q", str(bare), str(root)], check=True)
+        job = Job(root, api)
+        job.cli("sim", "init", "--scenario", "seed", "--history", "10m")
+        job.cli("sim", "set", "todo-frontend", *DEMO_2)
+        yield job
+
+
+def test_seed_demo_2_through_github(job: Job) -> None:
+    job.run("-s", "todo-frontend")
+    (pull,) = job.api.pulls()
+    assert pull["title"] == "todo-frontend: raise max_replicas 5 → 6 (approval needed)"
+    assert (
+        pull["state"] == "open"
+        and pull["head"]["ref"] == "reconciler/todo-frontend/scale-beyond-limits"
+    )
+    assert {label["name"] for label in pull["labels"]} >= {
+        "reconciler",
+        "approval-needed",
+        "service:todo-frontend",
+    }
+    assert "```mermaid" in pull["body"] and "<!-- reconciler:proposal" in pull["body"]
+    requested = job.records("approval_requested")[0]
+    assert requested["details"]["number"] == pull["number"]
+
+    # A second run with nothing changed makes no write call to GitHub.
+    job.api.reset_log()
+    job.run("-s", "todo-frontend")
+    assert job.api.writes() == []
+    assert job.api.count() >= 1  # it did look
+
+    job.cli("sim", "advance", "10m")
+    job.api.merge_pull(pull["number"], "alice")
+    output = job.run("-s", "todo-frontend", "--wait")
+    assert f"approved: #{pull['number']} by alice" in output
+    granted = job.records("approval_granted")[0]
+    assert (
+        granted["details"]["merged_by"] == "alice"
+        and granted["details"]["reference"] == f"#{pull['number']}"
+    )
+    executed = job.records("operation_executed")[0]
+    assert executed["details"]["post_operation_state"]["replicas"] == 6
+    assert executed["links"]["approval"] == requested["id"]
+    assert job.records("verification_passed")
+    log = job.git("log", "--oneline", "origin/main")
+    assert f"todo-frontend: approved by alice (#{pull['number']})" in log
+    assert "todo-frontend: scale 5→6 (allowed): weighted 91.5% > 80%" in log
+
+
+def test_a_merge_by_a_non_approver_on_github_is_refused(job: Job) -> None:
+    job.run("-s", "todo-frontend")
+    (pull,) = job.api.pulls()
+    job.api.merge_pull(pull["number"], "mallory")
+    job.run("-s", "todo-frontend", expect=1)
+    refused = job.records("approval_refused")[0]
+    assert "merged by mallory, who is not an approver (devops-team)" in refused["rationale"]
+    assert job.records("operation_executed") == []
+
+
+def test_github_failures_leave_the_other_services_reconciled(job: Job) -> None:
+    job.cli(
+        "sim", "set", "todo-backend", "replicas=3", "cpu_utilization=95%", "memory_utilization=95%"
+    )
+    job.api.fail_rate_limit("POST", r".*/git/trees$", times=1)  # the first proposal hits the limit
+    output = job.run(expect=1)
+    assert "proposing on the forge failed" in output and "rate limit" in output
+    assert "the next run tries again" in output
+    assert len(job.api.pulls()) == 1  # the other service was still proposed
+    job.run()  # the next run proposes the one that failed
+    assert len(job.api.pulls()) == 2
+
+
+def test_server_errors_and_slow_answers_never_duplicate_a_proposal(job: Job) -> None:
+    job.api.fail("POST", r".*/pulls$", 502, times=None)
+    first = job.run("-s", "todo-frontend", expect=1)
+    assert "proposing on the forge failed" in first and "502" in first
+    job.api.clear_failures()
+    # Slow pull-request creation: the POST times out but lands, and the forge finds and
+    # adopts it instead of opening a second one.
+    job.api.delay(r".*/pulls$", 2, method="POST")
+    job.run("-s", "todo-frontend")
+    assert len(job.api.pulls()) == 1
