@@ -43,6 +43,17 @@ def _clone(root: Path, scratch: Path) -> str:
     return f"a new repository with the blueprints of {root}"
 
 
+def git(scratch: Path, *args: str) -> None:
+    """Run git as the person in the story would, printing the command and its output."""
+    import subprocess
+
+    click.echo(f"\n$ git -C {scratch} {' '.join(args)}")
+    result = subprocess.run(
+        ["git", "-C", str(scratch), *args], check=False, capture_output=True, text=True
+    )
+    click.echo((result.stdout + result.stderr).rstrip())
+
+
 def _log_oneline(scratch: Path, limit: int = 30) -> list[str]:
     """`git log --oneline -- audit/`: the commits that added audit records."""
     import pygit2
@@ -76,8 +87,9 @@ def demo_command(settings: Settings, directory: Path | None) -> None:
     Works in a scratch clone of this repository with a simulated cluster, so nothing you
     have is touched. It shows: a scale-up decided from the seed's numbers, carried out and
     verified (2 → 3 replicas), a second service left alone, a harmful scale-down rolled back
-    automatically, a forbidden request refused with safer alternatives, and the audit trail
-    in `git log`.
+    automatically, a change beyond the blueprint proposed for approval and carried out once
+    merged, a forbidden request refused with safer alternatives, and the audit trail in
+    `git log`. It needs git on the PATH (for the merge a person would make).
     """
     from reconciler.cli import main
     from reconciler.core.records import EventType
@@ -141,7 +153,48 @@ def demo_command(settings: Settings, directory: Path | None) -> None:
     run("sim", "advance", "6m")
     run("run", "--wait")
     say(
-        "5. Someone asks to delete the frontend deployment. delete_deployment is forbidden by "
+        "5. Later, a surge: todo-frontend is at max_replicas (5) with CPU 92%, memory 85% and "
+        "p95 280 ms (weighted 91.5%). More replicas than the blueprint allows need a person, so "
+        "the reconciler proposes raising max_replicas to 6 as a branch of this repository (with "
+        "--forge github, a pull request) and does nothing else."
+    )
+    run(
+        "sim",
+        "set",
+        "todo-frontend",
+        "replicas=5",
+        "rps=450",
+        "cpu_utilization=92%",
+        "memory_utilization=85%",
+        "latency_p95=280ms",
+        "error_rate=1.2%",
+    )
+    run("run", "-s", "todo-frontend")
+    branch = "reconciler/todo-frontend/scale-beyond-limits"
+    git(scratch, "diff", "main", branch, "--", "blueprints/")
+    say(
+        "alice, who is in devops-team (the approvers), reviews it and approves by merging it. "
+        "The next cycle judges the merge (an approver? exactly what was proposed?), records "
+        "the approval, scales 5 → 6 under the new policy, and verifies it."
+    )
+    git(
+        scratch,
+        "-c",
+        "user.name=alice",
+        "-c",
+        "user.email=alice@example.com",
+        "merge",
+        "--no-ff",
+        "-q",
+        branch,
+        "-m",
+        "Approve: raise max_replicas of todo-frontend to 6",
+    )
+    run("sim", "advance", "5m")
+    run("run", "-s", "todo-frontend", "--wait")
+    run("approvals")
+    say(
+        "6. Someone asks to delete the frontend deployment. delete_deployment is forbidden by "
         "the global policies, so the request is refused, the cluster is untouched, and the "
         "refusal with safer alternatives goes into the audit trail."
     )
