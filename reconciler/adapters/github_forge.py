@@ -395,6 +395,30 @@ class GitHubForge:
         self._members[key] = answer
         return answer
 
+    # ------------------------------------------------------------------ for sibling adapters
+
+    @property
+    def repo_path(self) -> str:
+        """`/repos/{owner}/{name}`, escaped, the prefix of the repository's API paths."""
+        return self._repo_path
+
+    def request(
+        self,
+        verb: str,
+        path: str,
+        *,
+        doing: str,
+        params: Mapping[str, Any] | None = None,
+        body: Any = None,
+    ) -> Any:
+        """One API request with this client's settings (retries, pacing, timeouts) and its
+        error translation: a failure is a ForgeError that starts with `doing`. For the other
+        adapters on GitHub (pull request comments), so that PyGithub stays in this module."""
+        with self._translate(doing):
+            if verb.upper() in ("GET", "HEAD"):
+                return self._get(path, params=params)
+            return self._write(verb.upper(), path, body)
+
     # ------------------------------------------------------------------ requests
 
     def _get(

@@ -29,6 +29,7 @@ from reconciler.cli.cycle import (
 )
 from reconciler.cli.demo import demo_command
 from reconciler.cli.doctor import doctor_command
+from reconciler.cli.review import check_change_command, codeowners_command
 from reconciler.cli.sim import sim_group
 
 
@@ -187,5 +188,7 @@ for _command in (
     sim_group,
     demo_command,
     doctor_command,
+    check_change_command,
+    codeowners_command,
 ):
     main.add_command(_command)

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from reconciler.core.blueprint import Blueprint, Rule, Tier
+from reconciler.core.blueprint import Blueprint, Policy, Rule, Tier
 from reconciler.core.catalogue import ROLLBACK_OWN_CHANGE, Alternative, Operation
 from reconciler.core.history import BreakerPhase, ServiceHistory
 from reconciler.core.ids import make_id, utc
@@ -40,6 +40,7 @@ __all__ = [
     "VerdictAction",
     "check_safety",
     "classify",
+    "classify_under",
     "govern",
 ]
 
@@ -217,7 +218,14 @@ def classify(
     request: OperationRequest, blueprint: Blueprint, values: Mapping[str, float | None]
 ) -> Classification:
     """The tier of `request` under the service's effective policy, with every rule checked."""
-    policy = blueprint.policy
+    return classify_under(request, blueprint.policy, values)
+
+
+def classify_under(
+    request: OperationRequest, policy: Policy, values: Mapping[str, float | None]
+) -> Classification:
+    """The same under any policy: a pull request check classifies with the rules in force
+    before the change, which for a new service are the global policies alone."""
     name = request.operation
     rules = policy.rules_for(name)
     checks = tuple(_check(rule, values) for rule in rules)

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-__all__ = ["Problem", "Severity", "format_path", "has_errors"]
+__all__ = ["Problem", "Severity", "format_path", "has_errors", "workflow_command"]
 
 
 class Severity(StrEnum):
@@ -47,15 +47,14 @@ class Problem:
 
     def annotation(self) -> str:
         """A GitHub Actions workflow command that marks the line in the pull request."""
-        level = "error" if self.severity is Severity.ERROR else "warning"
-        props = [f"file={_escape_property(self.file)}"]
-        if self.line is not None:
-            props.append(f"line={self.line}")
-            if self.column is not None:
-                props.append(f"col={self.column}")
-        props.append(f"title={_escape_property(self.path or 'blueprint')}")
-        body = self.message + (f" (fix: {self.hint})" if self.hint else "")
-        return f"::{level} {','.join(props)}::{_escape_data(body)}"
+        return workflow_command(
+            "error" if self.severity is Severity.ERROR else "warning",
+            self.message + (f" (fix: {self.hint})" if self.hint else ""),
+            file=self.file,
+            line=self.line,
+            col=self.column,
+            title=self.path or "blueprint",
+        )
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -68,6 +67,30 @@ class Problem:
             "message": self.message,
             "hint": self.hint,
         }
+
+
+def workflow_command(
+    level: str,
+    message: str,
+    *,
+    file: str | None = None,
+    line: int | None = None,
+    col: int | None = None,
+    title: str | None = None,
+) -> str:
+    """A GitHub Actions annotation (`::error file=...,line=...::message`), escaped so that a
+    message with newlines, colons or commas cannot break out of it or forge another command."""
+    props = []
+    if file:
+        props.append(f"file={_escape_property(file)}")
+        if line is not None:
+            props.append(f"line={line}")
+            if col is not None:
+                props.append(f"col={col}")
+    if title:
+        props.append(f"title={_escape_property(title)}")
+    head = f"::{level} {','.join(props)}" if props else f"::{level}"
+    return f"{head}::{_escape_data(message)}"
 
 
 def _escape_data(text: str) -> str:

@@ -8,8 +8,8 @@ and acting would be unsafe; `validate` still reports it alongside everything els
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from reconciler.core.blueprint import Blueprint, GlobalPolicies
@@ -21,9 +21,17 @@ from reconciler.core.loading import (
     load_policies,
 )
 from reconciler.core.problems import Problem
+from reconciler.core.sharding import Shard
 from reconciler.core.yamlsafe import MAX_BYTES
 
-__all__ = ["BLUEPRINT_FILE", "POLICIES_PATH", "Fleet", "find_root", "load_fleet"]
+__all__ = [
+    "BLUEPRINT_FILE",
+    "POLICIES_PATH",
+    "Fleet",
+    "find_root",
+    "load_fleet",
+    "load_fleet_files",
+]
 
 BLUEPRINT_FILE = "blueprint.yaml"
 POLICIES_PATH = Path("blueprints/governance/policies.yaml")
@@ -55,6 +63,16 @@ class Fleet:
             )
         known = ", ".join(b.name for b in self.blueprints) or "none"
         raise ConfigError(f"no blueprint for service {service!r}", hint=f"known services: {known}")
+
+    def shard(self, shard: Shard) -> Fleet:
+        """Only the services `shard` owns. Broken blueprints are assigned by folder name, so
+        each one is reported by exactly one shard."""
+        return replace(
+            self,
+            blueprints=tuple(b for b in self.blueprints if shard.owns(b.name)),
+            broken={name: path for name, path in self.broken.items() if shard.owns(name)},
+            texts={name: text for name, text in self.texts.items() if shard.owns(name)},
+        )
 
     def require_policies(self) -> None:
         """Refuse to act when the global policies did not load."""
@@ -114,9 +132,35 @@ def discover(root: Path, paths: Sequence[Path] = ()) -> list[Path]:
 
 def load_fleet(root: Path, paths: Sequence[Path] = ()) -> Fleet:
     """Load the global policies and the blueprints; never raises for a bad blueprint."""
-    problems: list[Problem] = []
     policies_file = root / POLICIES_PATH
     raw_policies = _read(policies_file, str(POLICIES_PATH)) if policies_file.exists() else None
+    entries: list[tuple[str, str | None, bytes | Problem | None]] = []
+    for path in discover(root, paths):
+        expected = path.parent.name if path.name == BLUEPRINT_FILE else None
+        shown = _relative(path, root)
+        entries.append((shown, expected, _read(path, shown) if path.exists() else None))
+    return _load(root, raw_policies, entries)
+
+
+def load_fleet_files(root: Path, files: Mapping[str, bytes]) -> Fleet:
+    """The same, from file contents by repository path (the blobs of a git revision, say):
+    `blueprints/governance/policies.yaml` and every `blueprints/<service>/blueprint.yaml`."""
+    entries: list[tuple[str, str | None, bytes | Problem | None]] = []
+    for name in sorted(files):
+        parts = name.split("/")
+        if len(parts) == 3 and parts[0] == "blueprints" and parts[2] == BLUEPRINT_FILE:
+            entries.append((name, parts[1], files[name]))
+    return _load(root, files.get(POLICIES_PATH.as_posix()), entries)
+
+
+def _load(
+    root: Path,
+    raw_policies: bytes | Problem | None,
+    entries: Sequence[tuple[str, str | None, bytes | Problem | None]],
+) -> Fleet:
+    """The loading itself, on contents already read: (shown path, expected service name,
+    bytes, or the problem reading them, or None for a file that does not exist)."""
+    problems: list[Problem] = []
     policies: GlobalPolicies | None = None
     if isinstance(raw_policies, Problem):
         problems.append(raw_policies)
@@ -130,16 +174,13 @@ def load_fleet(root: Path, paths: Sequence[Path] = ()) -> Fleet:
     texts: dict[str, str] = {}
     broken: dict[str, str] = {}
     files: list[str] = []
-    for path in discover(root, paths):
-        shown = _relative(path, root)
+    for shown, expected, data in entries:
         files.append(shown)
-        expected = path.parent.name if path.name == BLUEPRINT_FILE else None
-        if not path.exists():
+        if data is None:
             problems.append(
                 Problem(file=shown, path="", message="no such file", hint="check the path")
             )
             continue
-        data = _read(path, shown)
         if isinstance(data, Problem):
             problems.append(data)
             broken[expected or shown] = shown

@@ -1,0 +1,427 @@
+"""check-change and codeowners through the CLI, on real git repositories and the fake GitHub."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import Result
+
+from reconciler.core.review import COMMENT_MARKER
+from tests.conftest import REPO
+from tests.fakes.github_api import FakeGitHub, init_bare_repo
+
+Cli = Callable[..., Result]
+
+FRONTEND = "blueprints/todo-frontend/blueprint.yaml"
+BACKEND = "blueprints/todo-backend/blueprint.yaml"
+OWNER, NAME = "acme", "service-blueprints"
+BOT_TOKEN = "ghp_bot-token-0123456789abcdef"
+ALICE_TOKEN = "alice-token"
+#: Environment a test controls, whatever the machine running it has set.
+QUIET = {
+    "GITHUB_ACTIONS": None,
+    "GITHUB_EVENT_PATH": None,
+    "GITHUB_REPOSITORY": None,
+    "GITHUB_API_URL": None,
+    "GITHUB_TOKEN": None,
+    "RECONCILER_GITHUB_TOKEN": None,
+    "RECONCILER_REPO": None,
+}
+
+
+def git(repo: Path, *args: str) -> str:
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "Pat",
+        "GIT_AUTHOR_EMAIL": "pat@example.com",
+        "GIT_COMMITTER_NAME": "Pat",
+        "GIT_COMMITTER_EMAIL": "pat@example.com",
+        "GIT_CONFIG_GLOBAL": os.devnull,
+        "GIT_CONFIG_NOSYSTEM": "1",
+    }
+    done = subprocess.run(
+        ["git", *args], cwd=repo, env=env, check=True, capture_output=True, text=True
+    )
+    return done.stdout.strip()
+
+
+def edit(repo: Path, path: str, old: str, new: str) -> None:
+    file = repo / path
+    text = file.read_text()
+    assert old in text, f"{old!r} is not in {path}"
+    file.write_text(text.replace(old, new, 1))
+
+
+def commit(repo: Path, message: str) -> str:
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", message)
+    return git(repo, "rev-parse", "HEAD")
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """A clone-like repository: the shipped blueprints on main, and a branch `change`."""
+    root = tmp_path / "repo"
+    shutil.copytree(REPO / "blueprints", root / "blueprints")
+    git(root, "init", "-q", "-b", "main")
+    commit(root, "Blueprints")
+    git(root, "checkout", "-q", "-b", "change")
+    return root
+
+
+@pytest.fixture
+def run(cli: Cli, repo: Path) -> Callable[..., Result]:
+    def invoke(*args: str, env: dict[str, str | None] | None = None) -> Result:
+        return cli("--repo", str(repo), *args, env={**QUIET, **(env or {})})
+
+    return invoke
+
+
+def test_text_report_and_exit_0_when_the_change_needs_approval(
+    run: Callable[..., Result], repo: Path
+) -> None:
+    edit(repo, FRONTEND, "max_replicas: 5", "max_replicas: 8")
+    commit(repo, "Raise max_replicas")
+    result = run("check-change", "main", "change")
+    assert result.exit_code == 0, result.output
+    header, *_ = result.stdout.splitlines()
+    assert header.startswith("main (") and " → change (" in header
+    row = next(line for line in result.stdout.splitlines() if line.startswith("todo-frontend"))
+    assert row.split() == [
+        "todo-frontend",
+        "spec.scaling.max_replicas",
+        "5",
+        "→",
+        "8",
+        "bounds_widened",
+        "requires_approval",
+        "scale_beyond_limits",
+        "devops-team",
+    ]
+    assert "approvers: devops-team (alice, alice@example.com, bob)" in result.stdout
+    assert f"({FRONTEND}:10:5)" in result.stdout
+    assert result.stdout.rstrip().endswith(
+        "1 change: 0 allowed, 1 need approval, 0 forbidden, 0 invalid; the check passes"
+    )
+
+
+def test_json_and_exit_1_when_a_blueprint_is_deleted(
+    run: Callable[..., Result], repo: Path
+) -> None:
+    git(repo, "rm", "-q", BACKEND)
+    head = commit(repo, "Retire the backend")
+    result = run("check-change", "main", "HEAD", "-o", "json")
+    assert result.exit_code == 1
+    report = json.loads(result.stdout)
+    assert report["ok"] is False
+    assert report["head"] == {"revision": "HEAD", "commit": head}
+    (finding,) = report["findings"]
+    assert {k: finding[k] for k in ("service", "kind", "class", "operation", "rule")} == {
+        "service": "todo-backend",
+        "kind": "blueprint_deleted",
+        "class": "forbidden",
+        "operation": "delete_deployment",
+        "rule": "global:governance.agent_authority.forbidden_operations[0]",
+    }
+
+
+def test_any_revspec_and_nothing_is_checked_out(run: Callable[..., Result], repo: Path) -> None:
+    edit(repo, FRONTEND, "scale_up_threshold: 80%", "scale_up_threshold: 75%")
+    commit(repo, "Tune")
+    edit(repo, FRONTEND, "max_replicas: 5", "max_replicas: 4")
+    commit(repo, "Narrow")
+    git(repo, "checkout", "-q", "main")
+    result = run("check-change", "change~1", "change", "-o", "json")
+    assert result.exit_code == 0, result.output
+    kinds = [(f["path"], f["kind"], f["class"]) for f in json.loads(result.stdout)["findings"]]
+    assert kinds == [("spec.scaling.max_replicas", "bounds_narrowed", "allowed")]
+    assert "max_replicas: 5" in (repo / FRONTEND).read_text()  # still main's working tree
+
+
+def test_an_invalid_head_fails_with_file_line_and_column(
+    run: Callable[..., Result], repo: Path
+) -> None:
+    edit(repo, FRONTEND, "max_replicas: 5", "max_replicas: 0")
+    commit(repo, "Oops")
+    result = run("check-change", "main", "change", "--annotations")
+    assert result.exit_code == 1
+    assert f"::error file={FRONTEND},line=10,col=5," in result.stdout
+    assert f"({FRONTEND}:10:5): invalid" in result.stdout
+    assert "the check fails" in result.stdout
+
+
+def test_annotations_on_actions_warn_about_approval(run: Callable[..., Result], repo: Path) -> None:
+    edit(repo, FRONTEND, "max_replicas: 5", "max_replicas: 8")
+    commit(repo, "Raise")
+    result = run("check-change", "main", "change", env={"GITHUB_ACTIONS": "true"})
+    assert result.exit_code == 0
+    (annotation,) = [line for line in result.stdout.splitlines() if line.startswith("::")]
+    assert annotation.startswith(
+        f"::warning file={FRONTEND},line=10,col=5,title=spec.scaling.max_replicas::"
+    )
+    assert annotation.endswith("(fix: merging needs approval by devops-team)")
+
+
+def test_markdown_file_for_a_comment(run: Callable[..., Result], repo: Path) -> None:
+    edit(
+        repo,
+        FRONTEND,
+        "    scale_down_threshold: 40%\n",
+        "    scale_down_threshold: 40%\n    cooldown_period: 2m\n",
+    )
+    commit(repo, "Slower")
+    out = repo.parent / "comment.md"
+    result = run("check-change", "main", "change", "--markdown", str(out))
+    assert result.exit_code == 0
+    body = out.read_text()
+    assert body.startswith(COMMENT_MARKER)
+    assert "✅ Blueprint check passes: every change is allowed" in body
+    assert "| ✅ | todo-frontend | `spec.scaling.cooldown_period` | 1m → 2m | tuning |" in body
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("nope", "change"), "revision 'nope' is not in the repository"),
+        (("main", "change~5"), "revision 'change~5' is not in the repository"),
+        (("main", "a..b"), "revision 'a..b' cannot be read"),
+    ],
+)
+def test_a_bad_revision_is_exit_3_naming_it(
+    run: Callable[..., Result], args: tuple[str, str], message: str
+) -> None:
+    result = run("check-change", *args)
+    assert result.exit_code == 3
+    assert message in result.stderr
+    assert "hint: check the name with `git rev-parse" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_not_a_repository_is_exit_3(cli: Cli, blueprint_repo: Path) -> None:
+    result = cli("--repo", str(blueprint_repo), "check-change", "main", "HEAD", env=QUIET)
+    assert result.exit_code == 3
+    assert "is not inside a git repository" in result.stderr
+
+
+# ---------------------------------------------------------------------------------------------
+# --comment, against the fake GitHub
+
+
+@pytest.fixture
+def api(tmp_path: Path) -> Iterator[FakeGitHub]:
+    bare = tmp_path / "origin.git"
+    init_bare_repo(bare, {"README.md": "# blueprints\n"})
+    with FakeGitHub(bare, OWNER, NAME) as fake:
+        fake.add_user("reconciler-bot", BOT_TOKEN)
+        fake.add_user("alice", ALICE_TOKEN)
+        fake.push_commit("change", {"notes.md": "a change\n"}, "alice")
+        request = urllib.request.Request(
+            f"{fake.url}/repos/{OWNER}/{NAME}/pulls",
+            data=json.dumps({"title": "Raise", "head": "change", "base": "main"}).encode(),
+            headers={"Authorization": f"token {ALICE_TOKEN}", "Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request) as answer:
+            assert json.load(answer)["number"] == 1
+        fake.comment(1, "alice", "looks fine to me")
+        yield fake
+        assert fake.internal_errors == []
+
+
+def github_env(api: FakeGitHub, **extra: str) -> dict[str, str | None]:
+    return {
+        "GITHUB_TOKEN": BOT_TOKEN,
+        "GITHUB_REPOSITORY": f"{OWNER}/{NAME}",
+        "GITHUB_API_URL": api.url,
+        **extra,
+    }
+
+
+def ours(api: FakeGitHub) -> list[dict[str, object]]:
+    return [c for c in api.comments(1) if str(c["body"]).startswith(COMMENT_MARKER)]
+
+
+def test_comment_is_created_once_then_updated_in_place(
+    run: Callable[..., Result], repo: Path, api: FakeGitHub
+) -> None:
+    edit(repo, FRONTEND, "max_replicas: 5", "max_replicas: 8")
+    commit(repo, "Raise")
+    first = run("check-change", "main", "change", "--comment", "--pr", "1", env=github_env(api))
+    assert first.exit_code == 0, first.output
+    assert "comment on pull request #1 created" in first.stderr
+    (comment,) = ours(api)
+    assert "5 → 8" in str(comment["body"])
+    assert api.count("POST", f"/repos/{OWNER}/{NAME}/issues/1/comments") == 1
+
+    git(repo, "rm", "-q", BACKEND)
+    commit(repo, "And retire the backend")
+    api.reset_log()
+    second = run("check-change", "main", "change", "--comment", "--pr", "1", env=github_env(api))
+    assert second.exit_code == 1
+    assert "comment on pull request #1 updated" in second.stderr
+    (updated,) = ours(api)
+    assert updated["id"] == comment["id"]
+    assert "❌ Blueprint check fails" in str(updated["body"])
+    assert [(r.method, r.path) for r in api.writes()] == [
+        ("PATCH", f"/repos/{OWNER}/{NAME}/issues/comments/{comment['id']}")
+    ]
+    assert len(api.comments(1)) == 2  # alice's and ours
+
+    api.reset_log()
+    third = run("check-change", "main", "change", "--comment", "--pr", "1", env=github_env(api))
+    assert "comment on pull request #1 unchanged" in third.stderr
+    assert api.writes() == []
+    for result in (first, second, third):
+        assert BOT_TOKEN not in result.output
+
+
+def test_comment_takes_the_pull_request_from_the_event_file(
+    run: Callable[..., Result], repo: Path, api: FakeGitHub, tmp_path: Path
+) -> None:
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps({"action": "synchronize", "pull_request": {"number": 1}}))
+    result = run(
+        "check-change",
+        "main",
+        "change",
+        "--comment",
+        env=github_env(api, GITHUB_EVENT_PATH=str(event)),
+    )
+    assert result.exit_code == 0, result.output
+    (comment,) = ours(api)
+    assert "no change to what the blueprints allow" in str(comment["body"])
+
+
+@pytest.mark.parametrize(
+    ("missing", "message"),
+    [
+        ("GITHUB_TOKEN", "--comment needs a token"),
+        ("GITHUB_REPOSITORY", "--comment needs the repository"),
+        ("pr", "--comment needs the pull request's number"),
+    ],
+)
+def test_comment_settings_are_checked_first(
+    run: Callable[..., Result], api: FakeGitHub, missing: str, message: str
+) -> None:
+    env = github_env(api)
+    args = ["check-change", "main", "nope", "--comment"]  # a bad revision: never reached
+    if missing != "pr":
+        env[missing] = None
+        args += ["--pr", "1"]
+    api.reset_log()
+    result = run(*args, env=env)
+    assert result.exit_code == 3
+    assert message in result.stderr
+    assert api.requests == []
+
+
+def test_github_refusing_the_comment_is_exit_4_without_the_token(
+    run: Callable[..., Result], api: FakeGitHub
+) -> None:
+    env = github_env(api, GITHUB_TOKEN="ghp_wrong-token-0000")
+    result = run("check-change", "main", "change", "--comment", "--pr", "1", env=env)
+    assert result.exit_code == 4
+    assert "reading the comments of pull request #1" in result.stderr
+    assert "GitHub answered 401" in result.stderr
+    assert "ghp_wrong-token-0000" not in result.output
+
+
+# ---------------------------------------------------------------------------------------------
+# codeowners
+
+
+def test_codeowners_prints_the_approvers_of_each_path(run: Callable[..., Result]) -> None:
+    result = run("codeowners", env={"GITHUB_REPOSITORY": "acme/service-blueprints"})
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert [line.split() for line in lines[1:-1]] == [
+        ["/blueprints/", "@acme/devops-team"],
+        ["/blueprints/todo-backend/", "@backend-team", "@acme/devops-team"],
+        ["/requests/todo-backend/", "@backend-team", "@acme/devops-team"],
+        ["/blueprints/todo-frontend/", "@acme/devops-team"],
+        ["/requests/todo-frontend/", "@acme/devops-team"],
+        ["/blueprints/governance/", "@acme/devops-team"],
+        ["/blueprints/schema.json", "@acme/devops-team"],
+        ["/.github/", "@acme/devops-team"],
+    ]
+    assert lines[0].startswith("# BEGIN reconciler codeowners")
+    assert lines[-1] == "# END reconciler codeowners"
+
+
+def test_codeowners_write_then_check_round_trip(run: Callable[..., Result], repo: Path) -> None:
+    owners = repo / ".github" / "CODEOWNERS"
+    owners.parent.mkdir()
+    owners.write_text("# hand-written\n*.md @acme/docs\n")
+
+    stale = run("codeowners", "--org", "acme", "--check")
+    assert stale.exit_code == 1
+    assert "+/blueprints/todo-frontend/  @acme/devops-team" in stale.stdout
+    assert "out of date; run `reconciler codeowners --write`" in stale.stderr
+
+    written = run("codeowners", "--org", "acme", "--write")
+    assert written.exit_code == 0
+    text = owners.read_text()
+    assert text.startswith("# hand-written\n*.md @acme/docs\n\n# BEGIN reconciler codeowners")
+    assert run("codeowners", "--org", "acme", "--check").exit_code == 0
+
+    # A new approver in a blueprint makes the file stale again; --write replaces the block only.
+    edit(
+        repo,
+        FRONTEND,
+        "        autonomous: true\n",
+        "        autonomous: true\n  approval_workflow:\n    approvers: [acme/web, carol]\n",
+    )
+    assert run("codeowners", "--org", "acme", "--check").exit_code == 1
+    assert run("codeowners", "--org", "acme", "--write").exit_code == 0
+    again = owners.read_text()
+    assert again.count("# BEGIN reconciler codeowners") == 1
+    assert "*.md @acme/docs" in again
+    assert "/blueprints/todo-frontend/  @acme/web @carol\n" in again
+    assert run("codeowners", "--org", "acme", "--check").exit_code == 0
+
+
+def test_codeowners_skips_a_broken_blueprint_and_names_it(
+    run: Callable[..., Result], repo: Path
+) -> None:
+    edit(repo, BACKEND, "    approvers: [backend-team, devops-team]", "    approvers: backend-team")
+    result = run("codeowners", "--org", "acme")
+    assert result.exit_code == 0
+    assert "skipped: blueprints/todo-backend/blueprint.yaml:" in result.stderr
+    assert "governance.approval_workflow.approvers" in result.stderr
+    assert "/blueprints/todo-frontend/" in result.stdout
+    assert "/blueprints/todo-backend/" not in result.stdout
+
+
+def test_codeowners_needs_an_org_for_a_team(run: Callable[..., Result], repo: Path) -> None:
+    result = run("codeowners", "--write")
+    assert result.exit_code == 3
+    assert "devops-team is a team (governance.teams)" in result.stderr
+    assert not (repo / ".github" / "CODEOWNERS").exists()
+
+
+def test_blueprints_in_a_subdirectory_of_the_repository(cli: Cli, tmp_path: Path) -> None:
+    top = tmp_path / "monorepo"
+    shutil.copytree(REPO / "blueprints", top / "platform" / "blueprints")
+    git(top, "init", "-q", "-b", "main")
+    commit(top, "Blueprints")
+    edit(top, f"platform/{FRONTEND}", "max_replicas: 5", "max_replicas: 6")
+    commit(top, "Raise")
+    result = cli(
+        "--repo",
+        str(top / "platform"),
+        "check-change",
+        "HEAD~1",
+        "HEAD",
+        "--annotations",
+        env=QUIET,
+    )
+    assert result.exit_code == 0, result.output
+    assert f"::warning file=platform/{FRONTEND},line=10,col=5," in result.stdout
+    assert f"({FRONTEND}:10:5): requires_approval" in result.stdout

@@ -1,0 +1,643 @@
+"""Reviewing a blueprint change: each edit's kind, class, operation and approvers, as tables.
+
+Both sides are built from YAML text in memory and loaded with the real loader, the way
+`check-change` loads two git revisions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import pytest
+
+from reconciler.core.review import (
+    COMMENT_MARKER,
+    ChangeClass,
+    ChangeKind,
+    Review,
+    Snapshot,
+    render_markdown,
+    review_change,
+)
+from reconciler.shell.workspace import load_fleet_files
+from tests.conftest import REPO
+
+POLICIES = "blueprints/governance/policies.yaml"
+WEB = "blueprints/web/blueprint.yaml"
+API = "blueprints/api/blueprint.yaml"
+POLICIES_TEXT = (REPO / POLICIES).read_text()
+
+WEB_TEXT = """\
+metadata:
+  name: web
+  version: 1.0.0
+spec:
+  scaling:
+    min_replicas: 2
+    max_replicas: 5
+    scale_up_threshold: 80%
+    scale_down_threshold: 40%
+    coexistence: exclusive
+  resources:
+    cpu:
+      request: 100m
+      limit: 500m
+governance:
+  agent_authority:
+    allowed_operations:
+      - operation: scale_within_limits
+        condition: target_replicas <= max_replicas
+      - operation: restart_failed_pods
+        autonomous: false
+      - operation: adjust_resources_within_10_percent
+        condition: change_percent <= 10%
+    requires_approval:
+      - modify_database_connections
+    forbidden_operations:
+      - operation: change_ai_api_settings
+        rationale: the AI budget is set by finance
+  approval_workflow:
+    approvers: [web-team]
+"""
+
+API_TEXT = """\
+metadata:
+  name: api
+  version: 1.0.0
+spec:
+  scaling:
+    min_replicas: 1
+    max_replicas: 3
+  governance_note: none
+"""
+
+Edit = Callable[[dict[str, str]], None]
+
+
+def snapshot(revision: str, files: Mapping[str, str]) -> Snapshot:
+    data = {path: text.encode() for path, text in files.items()}
+    fleet = load_fleet_files(Path("/repo"), data)
+    return Snapshot(
+        revision=revision,
+        policies=fleet.policies,
+        policies_ok=fleet.policies_ok,
+        blueprints={b.name: b for b in fleet.blueprints},
+        broken=dict(fleet.broken),
+        problems=fleet.problems,
+        sources=data,
+    )
+
+
+def base_files() -> dict[str, str]:
+    return {POLICIES: POLICIES_TEXT, WEB: WEB_TEXT}
+
+
+def review(*edits: Edit, base: Mapping[str, str] | None = None) -> Review:
+    before = dict(base or base_files())
+    after = dict(before)
+    for edit in edits:
+        edit(after)
+    return review_change(snapshot("main", before), snapshot("pr", after))
+
+
+def replace(old: str, new: str, path: str = WEB) -> Edit:
+    def edit(files: dict[str, str]) -> None:
+        assert old in files[path], f"{old!r} is not in {path}"
+        files[path] = files[path].replace(old, new, 1)
+
+    return edit
+
+
+def delete(path: str) -> Edit:
+    return lambda files: files.pop(path) and None
+
+
+def add(path: str, text: str) -> Edit:
+    return lambda files: files.update({path: text})
+
+
+def rows(result: Review) -> list[tuple[object, ...]]:
+    return [
+        (f.service, f.path, f.kind, f.change_class, f.operation, f.approvers)
+        for f in result.findings
+    ]
+
+
+A, RA, F, INV = (
+    ChangeClass.ALLOWED,
+    ChangeClass.REQUIRES_APPROVAL,
+    ChangeClass.FORBIDDEN,
+    ChangeClass.INVALID,
+)
+K = ChangeKind
+SCALING = "spec.scaling"
+AUTHORITY = "governance.agent_authority"
+WEB_TEAM = ("web-team",)
+GLOBAL = ("devops-team",)
+
+
+@pytest.mark.parametrize(
+    ("edits", "expected"),
+    [
+        pytest.param(
+            [delete(WEB)],
+            [("web", "", K.BLUEPRINT_DELETED, F, "delete_deployment", ())],
+            id="deleting a blueprint is delete_deployment: forbidden",
+        ),
+        pytest.param(
+            [add(API, API_TEXT.replace("  governance_note: none\n", ""))],
+            [("api", "metadata.name", K.SERVICE_ADDED, RA, "", GLOBAL)],
+            id="a new service needs the global approvers",
+        ),
+        pytest.param(
+            [replace("max_replicas: 5", "max_replicas: 8")],
+            [
+                (
+                    "web",
+                    f"{SCALING}.max_replicas",
+                    K.BOUNDS_WIDENED,
+                    RA,
+                    "scale_beyond_limits",
+                    WEB_TEAM,
+                )
+            ],
+            id="raising max_replicas is scale_beyond_limits: approval",
+        ),
+        pytest.param(
+            [replace("min_replicas: 2", "min_replicas: 1")],
+            [
+                (
+                    "web",
+                    f"{SCALING}.min_replicas",
+                    K.BOUNDS_WIDENED,
+                    RA,
+                    "scale_beyond_limits",
+                    WEB_TEAM,
+                )
+            ],
+            id="lowering min_replicas is scale_beyond_limits too",
+        ),
+        pytest.param(
+            [replace("max_replicas: 5", "max_replicas: 4")],
+            [("web", f"{SCALING}.max_replicas", K.BOUNDS_NARROWED, A, "", ())],
+            id="narrowing the bounds is allowed",
+        ),
+        pytest.param(
+            [replace("scale_up_threshold: 80%", "scale_up_threshold: 70%")],
+            [("web", f"{SCALING}.scale_up_threshold", K.TUNING, A, "", ())],
+            id="a threshold is tuning: allowed",
+        ),
+        pytest.param(
+            [
+                replace(
+                    "    coexistence: exclusive\n",
+                    "    coexistence: exclusive\n"
+                    "    cooldown_period: 30s\n    scale_up_increment: 2\n",
+                )
+            ],
+            [
+                ("web", f"{SCALING}.scale_up_increment", K.TUNING, A, "", ()),
+                ("web", f"{SCALING}.cooldown_period", K.TUNING, A, "", ()),
+            ],
+            id="cooldown and increments are tuning",
+        ),
+        pytest.param(
+            [
+                replace(
+                    "  approval_workflow:",
+                    "  safety:\n    rate_limits:\n"
+                    "      max_operations_per_hour: 30\n  approval_workflow:",
+                )
+            ],
+            [
+                (
+                    "web",
+                    "governance.safety.rate_limits.max_operations_per_hour",
+                    K.SAFETY_LOOSENED,
+                    RA,
+                    "",
+                    WEB_TEAM,
+                )
+            ],
+            id="a higher rate limit needs approval",
+        ),
+        pytest.param(
+            [
+                replace(
+                    "  approval_workflow:",
+                    "  safety:\n    circuit_breaker:\n"
+                    "      failure_threshold: 2\n  approval_workflow:",
+                )
+            ],
+            [
+                (
+                    "web",
+                    "governance.safety.circuit_breaker.failure_threshold",
+                    K.SAFETY_TIGHTENED,
+                    A,
+                    "",
+                    (),
+                )
+            ],
+            id="a stricter circuit breaker is allowed",
+        ),
+        pytest.param(
+            [replace("coexistence: exclusive", "coexistence: adjust_hpa")],
+            [("web", f"{SCALING}.coexistence", K.SAFETY_LOOSENED, RA, "", WEB_TEAM)],
+            id="sharing replicas with an HPA needs approval",
+        ),
+        pytest.param(
+            [
+                replace(
+                    "    forbidden_operations:\n      - operation: change_ai_api_settings\n"
+                    "        rationale: the AI budget is set by finance\n",
+                    "",
+                )
+            ],
+            [
+                (
+                    "web",
+                    f"{AUTHORITY}.forbidden_operations",
+                    K.LOOSEN_GOVERNANCE,
+                    RA,
+                    "change_ai_api_settings",
+                    WEB_TEAM,
+                )
+            ],
+            id="removing a forbidden rule loosens governance",
+        ),
+        pytest.param(
+            [
+                replace(
+                    "    forbidden_operations:\n      - operation: change_ai_api_settings\n"
+                    "        rationale: the AI budget is set by finance\n",
+                    "",
+                ),
+                replace(
+                    "      - modify_database_connections\n",
+                    "      - modify_database_connections\n      - change_ai_api_settings\n",
+                ),
+            ],
+            [
+                (
+                    "web",
+                    f"{AUTHORITY}.requires_approval[1]",
+                    K.LOOSEN_GOVERNANCE,
+                    RA,
+                    "change_ai_api_settings",
+                    WEB_TEAM,
+                )
+            ],
+            id="forbidden to requires_approval loosens governance",
+        ),
+        pytest.param(
+            [
+                replace("    requires_approval:\n      - modify_database_connections\n", ""),
+                replace(
+                    "      - operation: adjust_resources_within_10_percent",
+                    "      - modify_database_connections\n"
+                    "      - operation: adjust_resources_within_10_percent",
+                ),
+            ],
+            [
+                (
+                    "web",
+                    f"{AUTHORITY}.allowed_operations[2]",
+                    K.LOOSEN_GOVERNANCE,
+                    RA,
+                    "modify_database_connections",
+                    WEB_TEAM,
+                )
+            ],
+            id="requires_approval to allowed loosens governance",
+        ),
+        pytest.param(
+            [
+                replace(
+                    "      - operation: restart_failed_pods\n        autonomous: false\n",
+                    "      - operation: restart_failed_pods\n        autonomous: true\n",
+                )
+            ],
+            [
+                (
+                    "web",
+                    f"{AUTHORITY}.allowed_operations[1]",
+                    K.LOOSEN_GOVERNANCE,
+                    RA,
+                    "restart_failed_pods",
+                    WEB_TEAM,
+                )
+            ],
+            id="autonomous false to true loosens governance",
+        ),
+        pytest.param(
+            [
+                replace(
+                    "      - operation: scale_within_limits\n"
+                    "        condition: target_replicas <= max_replicas\n",
+                    "      - operation: scale_within_limits\n",
+                )
+            ],
+            [
+                (
+                    "web",
+                    f"{AUTHORITY}.allowed_operations[0]",
+                    K.LOOSEN_GOVERNANCE,
+                    RA,
+                    "scale_within_limits",
+                    WEB_TEAM,
+                )
+            ],
+            id="removing an allowed rule's condition loosens governance",
+        ),
+        pytest.param(
+            [
+                replace(
+                    "      - operation: change_ai_api_settings\n",
+                    "      - operation: change_ai_api_settings\n        condition: hour_utc < 9\n",
+                )
+            ],
+            [
+                (
+                    "web",
+                    f"{AUTHORITY}.forbidden_operations[0]",
+                    K.LOOSEN_GOVERNANCE,
+                    RA,
+                    "change_ai_api_settings",
+                    WEB_TEAM,
+                )
+            ],
+            id="a condition on a forbidden rule loosens it",
+        ),
+        pytest.param(
+            [
+                replace(
+                    "        rationale: the AI budget is set by finance\n",
+                    "        rationale: the AI budget is set by finance\n"
+                    "      - modify_configmaps\n",
+                )
+            ],
+            [
+                (
+                    "web",
+                    f"{AUTHORITY}.forbidden_operations[1]",
+                    K.TIGHTEN_GOVERNANCE,
+                    A,
+                    "modify_configmaps",
+                    (),
+                )
+            ],
+            id="forbidding more is tightening: allowed",
+        ),
+        pytest.param(
+            [
+                replace(
+                    "      - operation: restart_failed_pods\n        autonomous: false\n",
+                    "      - operation: restart_failed_pods\n        autonomous: false\n"
+                    "        condition: restart_count > 0\n",
+                )
+            ],
+            [
+                (
+                    "web",
+                    f"{AUTHORITY}.allowed_operations[1]",
+                    K.TIGHTEN_GOVERNANCE,
+                    A,
+                    "restart_failed_pods",
+                    (),
+                )
+            ],
+            id="a condition on an allowed rule is tightening: allowed",
+        ),
+        pytest.param(
+            [
+                replace(
+                    "    forbidden_operations:\n",
+                    "      - delete_service\n    forbidden_operations:\n",
+                )
+            ],
+            [
+                (
+                    "web",
+                    f"{AUTHORITY}.requires_approval[1]",
+                    K.LOOSEN_GOVERNANCE,
+                    F,
+                    "delete_service",
+                    (),
+                )
+            ],
+            id="loosening what the global policies forbid is forbidden",
+        ),
+        pytest.param(
+            [replace("max_replicas: 5", "max_replicas: 1")],
+            [("web", f"{SCALING}.max_replicas", K.INVALID_BLUEPRINT, INV, "", ())],
+            id="a HEAD blueprint that does not validate is invalid",
+        ),
+        pytest.param(
+            [replace("approvers: [web-team]", "approvers: [web-team, mallory]")],
+            [
+                (
+                    "web",
+                    "governance.approval_workflow.approvers",
+                    K.APPROVERS_CHANGED,
+                    RA,
+                    "",
+                    WEB_TEAM,
+                )
+            ],
+            id="changing approvers needs the approvers before the change",
+        ),
+        pytest.param(
+            [replace("request: 100m", "request: 105m")],
+            [
+                (
+                    "web",
+                    "spec.resources.cpu.request",
+                    K.RESOURCES_CHANGED,
+                    A,
+                    "adjust_resources_within_10_percent",
+                    (),
+                )
+            ],
+            id="a request change within 10 percent is allowed",
+        ),
+        pytest.param(
+            [replace("request: 100m", "request: 200m")],
+            [
+                (
+                    "web",
+                    "spec.resources.cpu.request",
+                    K.RESOURCES_CHANGED,
+                    RA,
+                    "change_resource_limits_beyond_10_percent",
+                    WEB_TEAM,
+                )
+            ],
+            id="a request change beyond 10 percent needs approval",
+        ),
+        pytest.param(
+            [replace("  version: 1.0.0\n", "  version: 1.0.0\n  namespace: payments\n")],
+            [("web", "metadata.namespace", K.RETARGETED, RA, "", GLOBAL)],
+            id="pointing at another deployment needs the global approvers",
+        ),
+        pytest.param(
+            [replace("      - delete_service\n", "", path=POLICIES)],
+            [
+                (
+                    "",
+                    f"{AUTHORITY}.forbidden_operations",
+                    K.LOOSEN_GOVERNANCE,
+                    RA,
+                    "delete_service",
+                    GLOBAL,
+                )
+            ],
+            id="a global policy edit needs the global approvers",
+        ),
+        pytest.param(
+            [replace("    approvers: [devops-team]", "    approvers: [mallory]", path=POLICIES)],
+            [("", "governance.approval_workflow.approvers", K.APPROVERS_CHANGED, RA, "", GLOBAL)],
+            id="new global approvers cannot approve their own appointment",
+        ),
+        pytest.param(
+            [replace("  version: 1.0.0", "  version: 1.0.1")],
+            [],
+            id="a version bump alone changes nothing",
+        ),
+    ],
+)
+def test_each_edit_is_classified(edits: list[Edit], expected: list[tuple[object, ...]]) -> None:
+    assert rows(review(*edits)) == expected
+
+
+def test_a_pull_request_that_names_itself_approver_still_needs_the_old_approvers() -> None:
+    result = review(
+        replace("approvers: [web-team]", "approvers: [mallory]"),
+        replace("max_replicas: 5", "max_replicas: 9"),
+    )
+    assert {f.kind: f.approvers for f in result.findings} == {
+        K.BOUNDS_WIDENED: WEB_TEAM,
+        K.APPROVERS_CHANGED: WEB_TEAM,
+    }
+    assert "mallory" not in result.approvers
+    assert result.ok
+
+
+def test_the_rules_before_the_change_decide_it() -> None:
+    """The pull request lifts the rule that forbids its own widening: BASE's rule decides."""
+    base = base_files()
+    base[WEB] = base[WEB].replace(
+        "        rationale: the AI budget is set by finance\n",
+        "        rationale: the AI budget is set by finance\n"
+        "      - operation: scale_beyond_limits\n        condition: target_replicas > 10\n",
+    )
+    result = review(
+        replace(
+            "      - operation: scale_beyond_limits\n        condition: target_replicas > 10\n", ""
+        ),
+        replace("max_replicas: 5", "max_replicas: 20"),
+        base=base,
+    )
+    assert [(f.kind, f.change_class) for f in result.findings] == [
+        (K.BOUNDS_WIDENED, F),
+        (K.LOOSEN_GOVERNANCE, RA),
+    ]
+    assert result.findings[0].rule == "governance.agent_authority.forbidden_operations[1]"
+    assert not result.ok
+
+
+@pytest.mark.parametrize(
+    ("condition", "new_max", "expected", "unknown"),
+    [
+        ("target_replicas > 10", 20, F, ()),
+        ("target_replicas > 10", 8, RA, ()),
+        ("current_replicas > 3", 8, RA, ("current_replicas",)),
+        ("hour_utc >= 22", 8, RA, ("hour_utc",)),
+    ],
+    ids=[
+        "known true: forbidden",
+        "known false: the next tier",
+        "live value: approval",
+        "time of day: approval",
+    ],
+)
+def test_conditions_a_diff_cannot_evaluate_need_approval(
+    condition: str, new_max: int, expected: ChangeClass, unknown: tuple[str, ...]
+) -> None:
+    base = base_files()
+    base[WEB] = base[WEB].replace(
+        "        rationale: the AI budget is set by finance\n",
+        "        rationale: the AI budget is set by finance\n"
+        f"      - operation: scale_beyond_limits\n        condition: {condition}\n",
+    )
+    result = review(replace("max_replicas: 5", f"max_replicas: {new_max}"), base=base)
+    (finding,) = result.findings
+    assert (finding.operation, finding.change_class, finding.unknown) == (
+        "scale_beyond_limits",
+        expected,
+        unknown,
+    )
+    assert result.ok is (expected is not F)
+
+
+def test_findings_point_at_the_line_in_head() -> None:
+    result = review(replace("max_replicas: 5", "max_replicas: 8"))
+    (finding,) = result.findings
+    assert (finding.file, finding.line, finding.column) == (WEB, 7, 5)
+    assert finding.rule_file == POLICIES
+
+
+def test_an_invalid_head_reports_the_loaders_position_and_fails() -> None:
+    result = review(replace("scale_up_threshold: 80%", "scale_up_threshold: 80"))
+    assert not result.ok
+    (finding,) = result.findings
+    assert finding.change_class is INV
+    assert (finding.file, finding.line) == (WEB, 8)
+    assert "80" in finding.reason
+
+
+def test_a_broken_blueprint_the_change_does_not_touch_is_noted_not_counted() -> None:
+    base = base_files()
+    base[API] = API_TEXT  # `governance_note` is not a field: invalid on both sides
+    result = review(replace("scale_up_threshold: 80%", "scale_up_threshold: 75%"), base=base)
+    assert result.ok
+    assert [f.kind for f in result.findings] == [K.TUNING]
+    assert any(API in note for note in result.notes)
+
+
+def test_the_comment_and_the_json_say_the_same() -> None:
+    result = review(delete(WEB), add(API, API_TEXT.replace("  governance_note: none\n", "")))
+    assert not result.ok
+    body = render_markdown(result)
+    assert body.startswith(COMMENT_MARKER + "\n")
+    assert "❌ Blueprint check fails" in body
+    assert "`delete_deployment`" in body
+    data = result.to_json()
+    assert list(data) == ["ok", "base", "head", "counts", "approvers", "teams", "notes", "findings"]
+    assert data["counts"] == {"allowed": 0, "requires_approval": 1, "forbidden": 1, "invalid": 0}
+    assert data["approvers"] == ["devops-team"]
+    assert list(data["findings"][0]) == [
+        "service",
+        "file",
+        "line",
+        "column",
+        "path",
+        "kind",
+        "class",
+        "operation",
+        "before",
+        "after",
+        "rule",
+        "rule_file",
+        "approvers",
+        "unknown",
+        "reason",
+    ]
+
+
+def test_team_approvers_are_expanded_for_display_only() -> None:
+    result = review(add(API, API_TEXT.replace("  governance_note: none\n", "")))
+    assert result.approvers == ("devops-team",)
+    assert result.expand("devops-team") == "devops-team (alice, alice@example.com, bob)"
+    assert "devops-team (alice, alice@example.com, bob)" in render_markdown(result)
