@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -30,3 +31,19 @@ def cli() -> Callable[..., Result]:
         return runner.invoke(main, list(args), env=env, input=input, catch_exceptions=False)
 
     return run
+
+
+@pytest.fixture(autouse=True)
+def _hermetic_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests behave the same on a laptop and inside a GitHub Actions job: the variables a
+    job sets (a summary file, annotations, a token, the reconciler's own settings) are
+    removed, and tests that need them set them."""
+    for name in list(os.environ):
+        if name.startswith(("GITHUB_", "RECONCILER_", "RUNNER_")) and name not in _KEEP:
+            monkeypatch.delenv(name)
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    monkeypatch.delenv("CI", raising=False)
+
+
+#: CI's switches for tests that need tools, which tests read themselves.
+_KEEP = {"RECONCILER_REQUIRE_PROMETHEUS", "RECONCILER_REQUIRE_TOOLS"}

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
-from reconciler.cli.context import Settings
+from reconciler.cli.context import Settings, env_flag
 from reconciler.cli.output import OUTPUT_OPTION, emit_json, table
+from reconciler.cli.publishing import PUSH_OPTIONS, PushSettings, push_records, push_settings
 
 if TYPE_CHECKING:
+    from reconciler.core.errors import ReconcilerError
     from reconciler.core.records import Record
-    from reconciler.shell.cycle import CycleOptions, CycleReport, Ports, ServiceResult
+    from reconciler.core.sharding import Shard
+    from reconciler.shell.cycle import CycleOptions, CycleReport, Ports, ServiceResult, StepResult
     from reconciler.shell.workspace import Fleet
 
 
@@ -133,7 +136,9 @@ SERVICE_OPTION = click.option(
 )
 
 
-def _prepare(settings: Settings, services: tuple[str, ...]) -> tuple[Fleet, Ports]:
+def _prepare(
+    settings: Settings, services: tuple[str, ...], shard: Shard | None = None
+) -> tuple[Fleet, Ports]:
     from reconciler.core.errors import ConfigError
     from reconciler.shell.workspace import load_fleet
 
@@ -146,6 +151,14 @@ def _prepare(settings: Settings, services: tuple[str, ...]) -> tuple[Fleet, Port
             f"no blueprint for {', '.join(unknown)}",
             hint=f"known services: {', '.join(sorted(known))}",
         )
+    if shard is not None:
+        elsewhere = [s for s in services if not shard.owns(s)]
+        if elsewhere:
+            raise ConfigError(
+                f"--shard {shard} does not own {', '.join(elsewhere)}",
+                hint="drop --shard to pick services by name, or run the shard that owns them",
+            )
+        fleet = fleet.shard(shard)
     return fleet, _ports(root, settings, fleet)
 
 
@@ -168,6 +181,29 @@ def _options(fleet: Fleet, services: tuple[str, ...], dry_run: bool, quiet: bool
 )
 @click.option("--wait-timeout", default="10m", show_default=True, help="The longest --wait stays.")
 @SERVICE_OPTION
+@click.option(
+    "--shard",
+    envvar="RECONCILER_SHARD",
+    show_envvar=True,
+    metavar="I/N",
+    help="Only the services of shard I of N (1/4 ... 4/4): a stable split by service name, "
+    "for parallel jobs that never overlap.",
+)
+@PUSH_OPTIONS
+@click.option(
+    "--summary",
+    "summary_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="GITHUB_STEP_SUMMARY",
+    show_envvar=True,
+    help="Append the run's table to this file as markdown (the job summary on Actions).",
+)
+@click.option(
+    "--annotations/--no-annotations",
+    default=None,
+    help="Print problems as GitHub Actions ::error/::warning lines "
+    "(default: on when GITHUB_ACTIONS=true and the output is text).",
+)
 @OUTPUT_OPTION
 @click.option(
     "--verbose", "-v", is_flag=True, help="Show every service's rationale, not only those that act."
@@ -179,6 +215,12 @@ def run_command(
     wait: bool,
     wait_timeout: str,
     services: tuple[str, ...],
+    shard: str | None,
+    push: bool,
+    push_remote: str,
+    push_branch: str | None,
+    summary_path: Path | None,
+    annotations: bool | None,
     output: str,
     verbose: bool,
 ) -> None:
@@ -193,9 +235,15 @@ def run_command(
     A change is verified once its stabilization period has passed: by the next run, or by
     this one with --wait.
 
+    In a scheduled job, --push sends the audit commits to the remote afterwards (retrying
+    when another job pushed first), --summary writes the job summary, and --shard I/N lets
+    several jobs split a large fleet. See docs/github-actions.md.
+
     \b
     Exit codes: 0 every service reconciled, 1 some service failed (its row says why),
-                3 configuration error (for example broken global policies).
+                3 configuration error (for example broken global policies),
+                5 the audit commits could not be pushed (they stay committed locally; the
+                  next run records any change it finds only on the deployments).
 
     \b
     Examples:
@@ -203,8 +251,10 @@ def run_command(
       reconciler run --wait           # the seed's whole timeline in one run
       reconciler run --dry-run -v
       reconciler run -s todo-frontend -o json
+      reconciler run --shard 2/4 --push
     """
     from reconciler.core.errors import ConfigError
+    from reconciler.core.sharding import parse_shard
     from reconciler.core.units import UnitError, parse_duration
     from reconciler.shell.cycle import run_cycle, wait_and_verify
 
@@ -212,13 +262,21 @@ def run_command(
         timeout = parse_duration(wait_timeout)
     except UnitError as error:
         raise ConfigError(f"--wait-timeout: {error}", hint=error.hint) from None
-    fleet, ports = _prepare(settings, services)
+    part = parse_shard(shard) if shard else None
+    fleet, ports = _prepare(settings, services, part)
     options = _options(fleet, services, dry_run, quiet=output == "json")
-    reports = [run_cycle(fleet, ports, options)]
+    pushing = push_settings(push, push_remote, push_branch)
+    reports: list[CycleReport] = []
     ending = ""
-    if wait and not dry_run:
-        more, ending = wait_and_verify(fleet, ports, options, timeout)
-        reports += more
+
+    def work() -> None:
+        nonlocal ending
+        reports.append(run_cycle(fleet, ports, options))
+        if wait and not dry_run:
+            more, ending = wait_and_verify(fleet, ports, options, timeout)
+            reports.extend(more)
+
+    pushed = _then_push(work, settings.root(), pushing if not dry_run else None)
     if output == "json":
         emit_json(reports[0].to_json() if not wait else [r.to_json() for r in reports])
     else:
@@ -230,8 +288,69 @@ def run_command(
                 click.echo(render_report(report, verbose))
         if ending:
             click.echo(f"\n--wait: {ending}")
+    _report_for_actions(
+        reports, pushed, summary_path, annotations, output, f" (shard {part})" if part else ""
+    )
+    if isinstance(pushed, Exception):
+        raise pushed
     if any(report.failed for report in reports):
         sys.exit(1)
+
+
+def _then_push(
+    work: Callable[[], None], root: Path, pushing: PushSettings | None
+) -> str | ReconcilerError | None:
+    """Run `work`, then push its records if asked: also when `work` failed part-way, since
+    records of changes already made must reach the remote. Returns what the push said, or its
+    error for the caller to raise once the run's report is out."""
+    from reconciler.core.errors import ReconcilerError
+
+    if pushing is None or not pushing.enabled:
+        work()
+        return None
+    try:
+        work()
+    except BaseException:
+        try:
+            click.echo(push_records(root, pushing), err=True)
+        except ReconcilerError as error:
+            click.echo(f"error: pushing the audit records also failed: {error}", err=True)
+        raise
+    try:
+        message = push_records(root, pushing)
+    except ReconcilerError as error:
+        return error
+    click.echo(message, err=True)
+    return message
+
+
+def _report_for_actions(
+    reports: Sequence[CycleReport],
+    pushed: str | ReconcilerError | None,
+    summary_path: Path | None,
+    annotations: bool | None,
+    output: str,
+    shard: str,
+) -> None:
+    """The job summary and annotations, when running on GitHub Actions (or asked to)."""
+    from reconciler.cli.summary import append_summary, markdown, problem_annotations
+    from reconciler.core.problems import workflow_command
+
+    if annotations is None:
+        annotations = env_flag("GITHUB_ACTIONS") and output == "text"
+    if annotations:
+        for line in problem_annotations(reports):
+            click.echo(line)
+        if isinstance(pushed, Exception):
+            click.echo(workflow_command("error", str(pushed), title="audit records not pushed"))
+    if summary_path is not None:
+        extra = ""
+        if isinstance(pushed, Exception):
+            extra = f"❌ **The audit commits were not pushed**: {pushed}"
+        elif pushed:
+            extra = f"Audit trail: {pushed}."
+        text = markdown(reports, title=f"Reconcile cycle{shard}", extra=extra)
+        append_summary(summary_path, text)
 
 
 @click.command("plan")
@@ -550,6 +669,7 @@ def explain_command(settings: Settings, record_id: str, output: str) -> None:
 )
 @click.option("--reason", default="", help="Why; recorded with the request.")
 @click.option("--by", "requested_by", help="Who asks (default: $GITHUB_ACTOR or $USER).")
+@PUSH_OPTIONS
 @OUTPUT_OPTION
 @click.pass_obj
 def request_command(
@@ -559,6 +679,9 @@ def request_command(
     replicas: int | None,
     reason: str,
     requested_by: str | None,
+    push: bool,
+    push_remote: str,
+    push_branch: str | None,
     output: str,
 ) -> None:
     """Ask for an operation on SERVICE; it goes through the same governance as a decision.
@@ -570,7 +693,7 @@ def request_command(
 
     \b
     Exit codes: 0 executed, or proposed for approval, 1 refused (blocked or deferred) or
-                failed.
+                failed, 5 the records could not be pushed (--push).
 
     \b
     Examples:
@@ -623,9 +746,17 @@ def request_command(
             blueprint_text=fleet.texts.get(blueprint.name, ""),
             state=state,
         )
-    steps, _notes = carry_out(plan, blueprint, state, metrics, history, ports, recorder, proposing)
-    ports.audit.flush()
-    step, result = plan.steps[0], steps[0]
+    carried: list[StepResult] = []
+
+    def work() -> None:
+        steps, _notes = carry_out(
+            plan, blueprint, state, metrics, history, ports, recorder, proposing
+        )
+        carried.extend(steps)
+        ports.audit.flush()
+
+    pushed = _then_push(work, root, push_settings(push, push_remote, push_branch))
+    step, result = plan.steps[0], carried[0]
     verdict = step.verdict
     if output == "json":
         from reconciler.core.events import verdict_json
@@ -662,6 +793,8 @@ def request_command(
             click.echo(
                 f"  recorded in commit {result.commit[:7]} (`reconciler explain {chain_id}`)"
             )
+    if isinstance(pushed, Exception):
+        raise pushed
     if result.outcome not in {"executed", "pending", "proposed"}:
         sys.exit(1)
 
@@ -680,9 +813,16 @@ def breaker_group() -> None:
 @click.argument("service")
 @click.option("--reason", required=True, help="What was investigated or fixed; recorded.")
 @click.option("--by", "reset_by", help="Who resets it (default: $GITHUB_ACTOR or $USER).")
+@PUSH_OPTIONS
 @click.pass_obj
 def breaker_reset_command(
-    settings: Settings, service: str, reason: str, reset_by: str | None
+    settings: Settings,
+    service: str,
+    reason: str,
+    reset_by: str | None,
+    push: bool,
+    push_remote: str,
+    push_branch: str | None,
 ) -> None:
     """Close SERVICE's open circuit breaker, recording who did it and why."""
     from reconciler.cli.compose import Environment
@@ -707,6 +847,9 @@ def breaker_reset_command(
         ports.audit, f"{service}: circuit breaker reset by {who}: {reason}", [record]
     )
     click.echo(f"{service}: circuit breaker reset by {who} (commit {sha[:7]})")
+    pushed = _then_push(lambda: None, root, push_settings(push, push_remote, push_branch))
+    if isinstance(pushed, Exception):
+        raise pushed
 
 
 @breaker_group.command("status")

@@ -1,0 +1,157 @@
+"""The GitHub Actions job summary and annotations for a run.
+
+On Actions, `GITHUB_STEP_SUMMARY` names a file whose markdown is shown on the run's page. The
+reconciler appends one table per run: for each service, what was decided, what governance
+said, what was done, proposed or refused, and what was verified or rolled back, with the
+totals underneath. Problems become workflow annotations (`::error` / `::warning`), which
+GitHub lists on the run's page, so nobody has to read the log to see that something failed.
+
+A run with --wait has several passes (the cycle, then verification passes); the summary
+folds them into one row per service, so the verification shows beside the change it checks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from reconciler.core.problems import workflow_command
+
+if TYPE_CHECKING:
+    from reconciler.shell.cycle import CycleReport, ServiceResult, StepResult
+
+__all__ = ["append_summary", "markdown", "problem_annotations"]
+
+_LABELS = {
+    "executed": "✅ done",
+    "proposed": "📝 proposed",
+    "blocked": "⛔ blocked",
+    "deferred": "⏳ deferred",
+    "failed": "❌ failed",
+    "pending": "📝 pending approval",
+    "proposal updated": "📝 proposal updated",
+    "would execute": "👀 would do",
+    "would propose": "👀 would propose",
+}
+_VERIFICATION_WORDS = ("verified", "verification", "rollback", "rolled back")
+
+
+def _kind(step: StepResult) -> str:
+    """The outcome's first word: `blocked (already recorded)` → `blocked`."""
+    return step.outcome.split(" (")[0].strip()
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ").strip() or "-"
+
+
+def _decided(result: ServiceResult) -> str:
+    decision = result.decision
+    if result.waiting:
+        return "waiting to verify"
+    if decision is None:
+        return "-"
+    if decision.action.value == "no_action":
+        return f"no action ({decision.reason.value.replace('_', ' ')})"
+    if decision.action.value in {"scale_up", "scale_down"}:
+        target = decision.target_replicas
+        if decision.beyond_limits and not decision.changes:
+            target = decision.beyond_limits
+        return f"{decision.action.value} {decision.current_replicas}→{target}"
+    return f"{decision.action.value} ({decision.reason.value.replace('_', ' ')})"
+
+
+def _without_service(note: str, service: str) -> str:
+    prefix = f"{service}: "
+    return note[len(prefix) :] if note.startswith(prefix) else note
+
+
+def markdown(
+    reports: Sequence[CycleReport], *, title: str = "Reconcile cycle", extra: str = ""
+) -> str:
+    """One markdown table for the run, every pass folded into its service's row."""
+    first = reports[0]
+    by_service: dict[str, list[ServiceResult]] = {}
+    for report in reports:
+        for result in report.services:
+            by_service.setdefault(result.service, []).append(result)
+    mode = " (dry run: nothing changed)" if first.dry_run else ""
+    lines = [
+        f"### {title} at {first.started_at:%Y-%m-%d %H:%M:%S}Z{mode}",
+        "",
+        "| service | ready | weighted | decided | governance | outcome | verified, notes |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    counts: dict[str, int] = {}
+    for service in sorted(by_service):
+        results = by_service[service]
+        head = results[0]
+        steps = [step for result in results for step in result.steps]
+        notes = [_without_service(n, service) for result in results for n in result.notes]
+        governance = "<br>".join(
+            f"{s.description}: {s.classification} → {s.action.replace('_', ' ')}" for s in steps
+        )
+        outcomes = [f"{_LABELS.get(_kind(s), s.outcome)}: {s.detail}" for s in steps]
+        errors = [r.error for r in results if r.error]
+        outcomes += [f"❌ {error}" for error in errors]
+        for step in steps:
+            counts[_kind(step)] = counts.get(_kind(step), 0) + 1
+        if errors:
+            counts["errors"] = counts.get("errors", 0) + 1
+        for note in notes:
+            if any(word in note for word in _VERIFICATION_WORDS):
+                key = "verification failed" if "failed" in note else "verified"
+                counts[key] = counts.get(key, 0) + 1
+        if head.decision is not None and head.decision.action.value != "no_action":
+            counts["decided"] = counts.get("decided", 0) + 1
+        ready = "-" if head.replicas is None else f"{head.ready}/{head.replicas}"
+        weighted = "-" if head.weighted is None else f"{head.weighted * 100:.1f}%"
+        cells = (
+            service,
+            ready,
+            weighted,
+            _decided(head),
+            governance,
+            "<br>".join(outcomes),
+            "<br>".join(notes),
+        )
+        lines.append("| " + " | ".join(_cell(cell) for cell in cells) + " |")
+    order = ("decided", "executed", "pending", "proposed", "blocked", "deferred", "failed")
+    ordered = [k for k in order if k in counts] + sorted(k for k in counts if k not in order)
+    totals = ", ".join(f"{counts[k]} {k}" for k in ordered) or "no changes"
+    commits = sum(len(r.commits) for r in reports)
+    lines += [
+        "",
+        f"**{len(by_service)} services**: {totals}; {commits} audit commits.",
+    ]
+    if extra:
+        lines += ["", extra]
+    return "\n".join(lines) + "\n"
+
+
+def problem_annotations(reports: Sequence[CycleReport]) -> list[str]:
+    """One workflow command per problem: an error per failed service or step, a warning per
+    refusal or failed verification, so they show on the run's page."""
+    found = []
+    for report in reports:
+        for result in report.services:
+            if result.error:
+                found.append(workflow_command("error", result.error, title=result.service))
+            for step in result.steps:
+                kind = _kind(step)
+                title = f"{result.service}: {step.description}"
+                if kind == "failed":
+                    found.append(workflow_command("error", step.detail, title=title))
+                elif kind in {"blocked", "deferred"} and "already recorded" not in step.outcome:
+                    found.append(workflow_command("warning", f"{kind}: {step.detail}", title=title))
+            for note in result.notes:
+                if "verification failed" in note or "rollback verification failed" in note:
+                    found.append(workflow_command("warning", note, title=result.service))
+    return found
+
+
+def append_summary(path: Path, text: str) -> None:
+    """Append, as Actions expects: several steps (or shards' runs) may write the same file."""
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(text + "\n")

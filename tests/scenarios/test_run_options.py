@@ -1,0 +1,140 @@
+"""`run` in a scheduled job: --shard, --push, the job summary and annotations."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from reconciler.core.sharding import Shard
+from tests.scenarios.conftest import Scenario
+
+
+def _invoke(scenario: Scenario, *args: str, env: dict[str, str] | None = None) -> Result:
+    from reconciler.cli import main
+
+    return CliRunner().invoke(
+        main, ["--repo", str(scenario.root), *args], env=env or {}, catch_exceptions=False
+    )
+
+
+def _owner(service: str, count: int) -> str:
+    return next(f"{i}/{count}" for i in range(1, count + 1) if Shard(i, count).owns(service))
+
+
+def test_a_shard_reconciles_only_its_services(scenario: Scenario) -> None:
+    scenario.cli("sim", "init", "--scenario", "seed")
+    seen = []
+    for index in (1, 2):
+        report = scenario.json("run", "--shard", f"{index}/2", "--dry-run")
+        seen += [row["service"] for row in report["services"]]  # type: ignore[index]
+        for row in report["services"]:  # type: ignore[index]
+            assert _owner(row["service"], 2) == f"{index}/2"
+    assert sorted(seen) == ["todo-backend", "todo-frontend"]
+
+
+@pytest.mark.parametrize(
+    ("shard", "message"),
+    [("5/4", "--shard 5/4: the shard must be between 1 and the count"), ("two", "is not I/N")],
+)
+def test_a_bad_shard_is_a_configuration_error(scenario: Scenario, shard: str, message: str) -> None:
+    result = scenario.cli("run", "--shard", shard, expect=3)
+    assert message in result.output
+
+
+def test_a_service_outside_the_shard_is_refused(scenario: Scenario) -> None:
+    scenario.cli("sim", "init", "--scenario", "seed")
+    other = "2/2" if _owner("todo-frontend", 2) == "1/2" else "1/2"
+    result = scenario.cli("run", "--shard", other, "-s", "todo-frontend", expect=3)
+    assert f"--shard {other} does not own todo-frontend" in result.output
+
+
+def test_the_job_summary_and_annotations(scenario: Scenario, tmp_path: Path) -> None:
+    scenario.cli("sim", "init", "--scenario", "seed")
+    scenario.cli("sim", "set", "todo-frontend", "scale_fails=true")
+    summary = tmp_path / "summary.md"
+    summary.write_text("earlier step's summary\n")
+    result = _invoke(
+        scenario, "run", env={"GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary)}
+    )
+    assert result.exit_code == 1
+    errors = [line for line in result.output.splitlines() if line.startswith("::error")]
+    assert len(errors) == 1
+    assert errors[0].startswith("::error title=todo-frontend%3A scale 2→3::")
+    text = summary.read_text()
+    assert text.startswith("earlier step's summary\n### Reconcile cycle at 2026-02-10 15:30:00Z")
+    assert "| todo-frontend | 2/2 | 81.5% | scale_up 2→3 | scale 2→3: allowed → execute |" in text
+    assert "❌ failed:" in text
+    assert "| todo-backend | 2/2 | 51.3% | no action (within thresholds) | - | - | - |" in text
+    assert "**2 services**: 1 decided, 1 failed; 1 audit commits." in text
+
+
+def test_no_annotations_outside_actions_or_with_json(scenario: Scenario) -> None:
+    scenario.cli("sim", "init", "--scenario", "seed")
+    scenario.cli("sim", "set", "todo-frontend", "scale_fails=true")
+    plain = _invoke(scenario, "run", "--dry-run")
+    assert "::error" not in plain.output
+    scripted = _invoke(scenario, "run", "-o", "json", env={"GITHUB_ACTIONS": "true"})
+    json.loads(scripted.output)  # nothing but the JSON on stdout
+
+
+def _remote(scenario: Scenario, tmp_path: Path) -> Path:
+    bare = tmp_path / "origin.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(bare)], check=True)
+    subprocess.run(
+        ["git", "-C", str(scenario.root), "remote", "add", "origin", str(bare)], check=True
+    )
+    subprocess.run(["git", "-C", str(scenario.root), "push", "-q", "origin", "main"], check=True)
+    return bare
+
+
+def _remote_subjects(bare: Path) -> list[str]:
+    log = subprocess.run(
+        ["git", "-C", str(bare), "log", "--format=%s", "main"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return log.stdout.splitlines()
+
+
+def test_run_push_sends_the_records(scenario: Scenario, tmp_path: Path) -> None:
+    bare = _remote(scenario, tmp_path)
+    scenario.cli("sim", "init", "--scenario", "seed")
+    result = scenario.cli("run", "--push")
+    assert "pushed 1 audit commit to origin/main" in result.output
+    assert _remote_subjects(bare)[0] == "todo-frontend: scale 2→3 (allowed): weighted 81.5% > 80%"
+
+
+def test_push_is_skipped_on_a_dry_run(scenario: Scenario, tmp_path: Path) -> None:
+    bare = _remote(scenario, tmp_path)
+    scenario.cli("sim", "init", "--scenario", "seed")
+    result = scenario.cli("run", "--push", "--dry-run")
+    assert "pushed" not in result.output and _remote_subjects(bare) == ["Initial blueprints"]
+
+
+def test_a_failed_push_exits_5_after_the_report(scenario: Scenario, tmp_path: Path) -> None:
+    bare = _remote(scenario, tmp_path)
+    hook = bare / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\nexit 1\n")
+    hook.chmod(0o755)
+    scenario.cli("sim", "init", "--scenario", "seed")
+    result = scenario.cli("run", "--push", expect=5)
+    assert "todo-frontend  2/2    81.5%     scale_up 2→3" in result.output  # the report first
+    assert "error: pushing the audit records to origin/main failed" in result.output
+    assert "hint: check the token's `contents: write` permission" in result.output
+    # The change and its record are here, committed, for the next push.
+    assert scenario.subjects()[0] == "todo-frontend: scale 2→3 (allowed): weighted 81.5% > 80%"
+
+
+def test_request_push(scenario: Scenario, tmp_path: Path) -> None:
+    bare = _remote(scenario, tmp_path)
+    scenario.cli("sim", "init", "--scenario", "seed")
+    result = scenario.cli(
+        "request", "todo-frontend", "delete_deployment", "--reason", "cleanup", "--push", expect=1
+    )
+    assert "pushed 1 audit commit to origin/main" in result.output
+    assert "delete_deployment" in _remote_subjects(bare)[0]
