@@ -1,0 +1,283 @@
+"""The reconcile workflow's real steps, run in a simulated Actions environment.
+
+`.github/workflows/reconcile.yml` is read and run step by step (tests/actions.py): the
+checkout is a shallow clone from a git server on loopback, the GitHub API is the fake server
+serving the same repository, and every `run:` step runs in bash with the `GITHUB_*`
+variables, a summary file and an env file, as on a hosted runner. Only the step that
+installs the package is skipped: the tests already run from it.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.actions import JobRun, Runner, StepContext
+from tests.conftest import REPO
+from tests.fakes.github_api import FakeGitHub, init_bare_repo
+from tests.gitserver import GitServer, git, git_server
+
+WORKFLOW = REPO / ".github" / "workflows" / "reconcile.yml"
+BOT_TOKEN = "ghs_actions_job_token_never_printed"
+BIN = Path(sys.executable).parent
+NO_REQUEST = {"dry_run": False, "service": "", "operation": "", "replicas": "", "reason": ""}
+
+
+def _files(extra: dict[str, str] | None = None) -> dict[str, str]:
+    files = {".gitignore": ".reconciler/\n"}
+    for path in (REPO / "blueprints").rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            files[str(path.relative_to(REPO))] = path.read_text()
+    return files | (extra or {})
+
+
+def _service_blueprint(name: str) -> str:
+    text = (REPO / "blueprints" / "todo-frontend" / "blueprint.yaml").read_text()
+    return text.replace("name: todo-frontend", f"name: {name}")
+
+
+@dataclass
+class Hosted:
+    """A repository as GitHub hosts it: git over the network, and the REST API."""
+
+    server: GitServer
+    api: FakeGitHub
+    bare: Path
+    base: Path
+
+    def checkout(self, step: StepContext) -> None:
+        """actions/checkout: a shallow clone of the requested branch into the workspace."""
+        ref = str(step.with_.get("ref") or "main")
+        depth = str(step.with_.get("fetch-depth", 1))
+        args = ["clone", "-q", "--branch", ref, self.server.url("fleet.git"), "."]
+        if depth != "0":
+            args[1:1] = ["--depth", depth]
+        git(*args, cwd=step.workspace)
+
+    def setup_python(self, step: StepContext) -> None:
+        """actions/setup-python: this interpreter is the one asked for."""
+        wanted = str(step.with_["python-version"])
+        assert f"{sys.version_info.major}.{sys.version_info.minor}" == wanted
+
+    def runner(self, event_name: str, ref: str = "refs/heads/main", **kwargs: object) -> Runner:
+        self.base.mkdir(exist_ok=True)
+        run_base = self.base / f"run-{len(list(self.base.iterdir()))}"
+        return Runner(
+            workflow=WORKFLOW,
+            job="reconcile",
+            base=run_base,
+            event_name=event_name,
+            secrets={"GITHUB_TOKEN": BOT_TOKEN},
+            github={"api_url": self.api.url, "ref": ref, "ref_name": ref.rsplit("/", 1)[-1]},
+            uses={"actions/checkout": self.checkout, "actions/setup-python": self.setup_python},
+            env={"PATH": f"{BIN}:/usr/bin:/bin"},
+            skip={"Install the reconciler"},
+            **kwargs,  # type: ignore[arg-type]
+        )
+
+    def log(self) -> list[str]:
+        return git("log", "--format=%s", "main", cwd=self.bare).splitlines()
+
+    def files(self, prefix: str = "audit/") -> list[str]:
+        listing = git("ls-tree", "-r", "--name-only", "main", cwd=self.bare)
+        return [line for line in listing.splitlines() if line.startswith(prefix)]
+
+
+def _hosted(tmp_path: Path, extra: dict[str, str] | None = None) -> Iterator[Hosted]:
+    with git_server(tmp_path / "served") as server:
+        bare = server.base / "fleet.git"
+        init_bare_repo(bare, _files(extra))
+        with FakeGitHub(bare) as api:
+            api.add_user("reconciler-bot", BOT_TOKEN)
+            api.add_user("alice", "alice-token")
+            api.add_team("acme", "devops-team", ["alice"])
+            yield Hosted(server=server, api=api, bare=bare, base=tmp_path / "runs")
+            assert api.internal_errors == []
+
+
+@pytest.fixture
+def hosted(tmp_path: Path) -> Iterator[Hosted]:
+    yield from _hosted(tmp_path)
+
+
+def _no_secret(*runs: JobRun) -> None:
+    for run in runs:
+        for step in run.steps:
+            assert BOT_TOKEN not in step.output
+        assert BOT_TOKEN not in run.summary
+
+
+def test_a_dispatched_cycle_on_the_embedded_defaults(hosted: Hosted) -> None:
+    before = hosted.log()
+    (run,) = hosted.runner("workflow_dispatch", inputs=NO_REQUEST).run()
+    assert run.ok, [s.output for s in run.steps]
+    ran = {step.name for step in run.steps if step.ran}
+    assert ran == {
+        "Check out the blueprints and the audit trail",
+        "Set up Python",
+        "Start the simulated cluster",
+        "Reconcile",
+    }
+    # The job summary: the table of what was decided, done and verified.
+    assert "### Reconcile cycle (shard 1/1) at" in run.summary
+    assert "| todo-frontend | 2/2 | 81.5% | scale_up 2→3 | scale 2→3: allowed → execute |" in (
+        run.summary
+    )
+    assert "✅ done: scale deployment todo-app/todo-frontend to 3 replicas" in run.summary
+    assert "verified scale 2→3" in run.summary
+    assert "Audit trail: pushed 2 audit commits to origin/main." in run.summary
+    # The audit commits reached the remote, on top of what was there.
+    log = hosted.log()
+    assert log[len(log) - len(before) :] == before
+    new = log[: len(log) - len(before)]
+    assert len(new) == 2
+    assert new[-1] == "todo-frontend: scale 2→3 (allowed): weighted 81.5% > 80%"
+    assert new[0].startswith("todo-frontend: verified scale 2→3")
+    assert run.annotations == []
+    _no_secret(run)
+
+
+def test_a_dispatched_request_opens_the_approval_pull_request(hosted: Hosted) -> None:
+    inputs = NO_REQUEST | {
+        "service": "todo-frontend",
+        "operation": "scale",
+        "replicas": "8",
+        "reason": "launch traffic",
+    }
+    (run,) = hosted.runner("workflow_dispatch", inputs=inputs).run()
+    assert run.ok, [s.output for s in run.steps]
+    assert not run.step("Reconcile").ran
+    request = run.step("Operation request")
+    assert "scale_beyond_limits" in request.output and "proposed for approval" in request.output
+    (pull,) = hosted.api.pulls()
+    assert pull["state"] == "open"
+    assert pull["head"]["ref"].startswith("reconciler/todo-frontend/request-")
+    assert "launch traffic" in pull["body"]
+    # The request's record, naming the pull request, was pushed to main.
+    assert any("todo-frontend" in subject and "#1" in subject for subject in hosted.log()[:2])
+    assert any("approval_requested" in path for path in hosted.files("audit/todo-frontend/"))
+    _no_secret(run)
+
+
+def test_scheduled_runs_wait_for_a_cluster(hosted: Hosted) -> None:
+    (skipped,) = hosted.runner("schedule").run()
+    assert skipped.skipped
+    before = hosted.log()
+    (run,) = hosted.runner("schedule", vars={"RECONCILER_CLUSTER": "simulated"}).run()
+    assert run.ok and len(hosted.log()) == len(before) + 2
+
+
+def test_a_run_on_another_branch_does_nothing(hosted: Hosted) -> None:
+    before = hosted.log()
+    (run,) = hosted.runner("workflow_dispatch", "refs/heads/experiment", inputs=NO_REQUEST).run()
+    assert run.skipped and run.steps == [] and hosted.log() == before
+
+
+def test_a_dry_run_changes_and_pushes_nothing(hosted: Hosted) -> None:
+    before = hosted.log()
+    (run,) = hosted.runner("workflow_dispatch", inputs=NO_REQUEST | {"dry_run": True}).run()
+    assert run.ok
+    assert "(dry run: nothing changed)" in run.summary and "👀 would do" in run.summary
+    assert hosted.log() == before
+
+
+SHARDED = ["todo-frontend", "todo-backend", "cart", "search", "orders", "checkout"]
+
+
+@pytest.fixture
+def sharded(tmp_path: Path) -> Iterator[Hosted]:
+    extra = {
+        f"blueprints/{name}/blueprint.yaml": _service_blueprint(name)
+        for name in SHARDED
+        if name not in {"todo-frontend", "todo-backend"}
+    }
+    yield from _hosted(tmp_path, extra)
+
+
+def _cluster(hosted: Hosted, *hot: str) -> Path:
+    """A simulated cluster's state, made from a clone of the repository before the job: the
+    seed scenario, or every service in `hot` running hot. Jobs get it as a restored cache."""
+    clone = hosted.base.parent / "setup"
+    git("clone", "-q", str(hosted.bare), str(clone))
+    state = clone / "state" / "state.yaml"
+    reconciler = [str(BIN / "reconciler"), "--repo", str(clone), "--sim-state", str(state)]
+    scenario = "steady" if hot else "seed"
+    subprocess.run([*reconciler, "sim", "init", "--scenario", scenario], check=True)
+    for name in hot:
+        settings = ["cpu_utilization=90%", "memory_utilization=80%", "latency_p95=190ms"]
+        subprocess.run([*reconciler, "sim", "set", name, *settings], check=True)
+    return state
+
+
+def _copy_of(state: Path) -> Callable[[int, Path, Path], None]:
+    """Each job starts from its own copy of the cluster's state."""
+
+    def prepare(_index: int, _workspace: Path, temp: Path) -> None:
+        shutil.copytree(state.parent, temp / "sim")
+
+    return prepare
+
+
+def _shared(state: Path) -> Callable[[int, Path, Path], None]:
+    """Successive jobs act on the same cluster: what one job did, the next one sees."""
+
+    def prepare(_index: int, _workspace: Path, temp: Path) -> None:
+        (temp / "sim").symlink_to(state.parent, target_is_directory=True)
+
+    return prepare
+
+
+def test_shards_reconcile_at_once_and_push_without_losing_a_record(sharded: Hosted) -> None:
+    state = _cluster(sharded, *SHARDED)
+    before = sharded.log()
+    runs = sharded.runner(
+        "repository_dispatch",
+        vars={"RECONCILER_SHARDS": '["1/3","2/3","3/3"]'},
+        prepare=_copy_of(state),
+    ).run()
+    assert [run.matrix["shard"] for run in runs] == ["1/3", "2/3", "3/3"]
+    assert all(run.ok for run in runs), [s.output for run in runs for s in run.steps]
+    owners: dict[str, str] = {}
+    for run in runs:
+        for name in SHARDED:
+            if f"| {name} |" in run.summary:
+                assert name not in owners, f"{name} reconciled by two shards"
+                owners[name] = run.matrix["shard"]
+    assert sorted(owners) == sorted(SHARDED)
+    # Every shard's scale and verification landed: two commits per service, none lost.
+    new = sharded.log()[: len(sharded.log()) - len(before)]
+    assert len(new) == 2 * len(SHARDED)
+    for name in SHARDED:
+        assert any(subject.startswith(f"{name}: scale 2→3 (allowed)") for subject in new)
+        assert any(subject.startswith(f"{name}: verified scale 2→3") for subject in new)
+
+
+def test_a_push_that_fails_is_loud_and_the_next_run_records_the_change(hosted: Hosted) -> None:
+    state = _cluster(hosted)
+    hook = hosted.bare / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\necho 'pushes are paused for maintenance' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    before = hosted.log()
+    (failed,) = hosted.runner("workflow_dispatch", inputs=NO_REQUEST, prepare=_shared(state)).run()
+    reconcile = failed.step("Reconcile")
+    assert reconcile.exit_code == 5
+    assert "pushing the audit records to origin/main failed" in reconcile.output
+    assert any(a.startswith("::error title=audit records not pushed::") for a in failed.annotations)
+    assert "❌ **The audit commits were not pushed**" in failed.summary
+    assert hosted.log() == before  # nothing reached the remote...
+    # ...but the cluster was changed: the next run finds the change on the deployment.
+    hook.unlink()
+    (recovered,) = hosted.runner(
+        "workflow_dispatch", inputs=NO_REQUEST, prepare=_shared(state)
+    ).run()
+    assert recovered.ok, [s.output for s in recovered.steps]
+    subjects = hosted.log()[: len(hosted.log()) - len(before)]
+    assert any("found on the deployment" in subject for subject in subjects), subjects
+    assert any("operation_recovered" in path for path in hosted.files("audit/todo-frontend/"))
+    assert not any(subject.startswith("todo-frontend: scale 3→") for subject in subjects)

@@ -1,0 +1,317 @@
+"""The workflow files, checked offline: schema, permissions, pinning, cron, expressions, shell.
+
+These catch, before a push, the mistakes that otherwise show up only on GitHub: a typo in a
+key (the schema), a job that can do more than it needs (permissions), an action that can
+change under us (pinning), a schedule GitHub would refuse, an expression that uses a context
+where it is not available, and shell bugs in `run:` steps (shellcheck).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.actions import CONTEXTS, ExpressionError, expressions_in, parse_expression
+from tests.conftest import REPO
+
+WORKFLOWS = sorted((REPO / ".github" / "workflows").glob("*.yml"))
+BIN = Path(sys.executable).parent
+
+
+def load(path: Path) -> dict[str, Any]:
+    document = yaml.safe_load(path.read_text())
+    # YAML 1.1 reads the key `on` as true.
+    document["on"] = document.pop(True, document.get("on"))
+    return document  # type: ignore[no-any-return]
+
+
+def test_the_workflows_exist() -> None:
+    assert [p.name for p in WORKFLOWS] == ["ci.yml", "reconcile.yml"]
+
+
+def _check_jsonschema(*paths: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            str(BIN / "check-jsonschema"),
+            "--builtin-schema",
+            "vendor.github-workflows",
+            *map(str, paths),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+
+
+def test_the_workflows_match_githubs_schema() -> None:
+    result = _check_jsonschema(*WORKFLOWS)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_schema_check_catches_a_mistake(tmp_path: Path) -> None:
+    broken = tmp_path / "reconcile.yml"
+    text = (REPO / ".github/workflows/reconcile.yml").read_text()
+    broken.write_text(text.replace("contents: write", "contents: writeable"))
+    result = _check_jsonschema(broken)
+    assert result.returncode != 0 and "writeable" in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_nothing_is_granted_by_default(path: Path) -> None:
+    assert load(path)["permissions"] == {}
+
+
+def test_the_reconcile_job_gets_exactly_what_it_needs() -> None:
+    (job,) = load(REPO / ".github/workflows/reconcile.yml")["jobs"].values()
+    assert job["permissions"] == {"contents": "write", "pull-requests": "write"}
+
+
+def test_the_check_jobs_only_read_except_for_the_comment() -> None:
+    jobs = load(REPO / ".github/workflows/ci.yml")["jobs"]
+    assert jobs["tests"]["permissions"] == {"contents": "read"}
+    assert jobs["blueprints"]["permissions"] == {"contents": "read", "pull-requests": "write"}
+
+
+def _steps(path: Path) -> list[dict[str, Any]]:
+    return [step for job in load(path)["jobs"].values() for step in job["steps"]]
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_actions_are_pinned_to_a_commit(path: Path) -> None:
+    uses = [step["uses"] for step in _steps(path) if "uses" in step]
+    assert uses
+    for reference in uses:
+        assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", reference), reference
+    # ...with the version beside it, for people and for update bots.
+    for line in path.read_text().splitlines():
+        if "uses:" in line:
+            assert re.search(r"@[0-9a-f]{40} # v\d+\.\d+\.\d+$", line), line
+
+
+def test_the_triggers() -> None:
+    triggers = load(REPO / ".github/workflows/reconcile.yml")["on"]
+    assert triggers["schedule"] == [{"cron": "*/5 * * * *"}]
+    assert set(triggers["workflow_dispatch"]["inputs"]) == {
+        "dry_run",
+        "service",
+        "operation",
+        "replicas",
+        "reason",
+    }
+    assert triggers["workflow_dispatch"]["inputs"]["dry_run"]["type"] == "boolean"
+    assert triggers["push"] == {"branches": ["main"], "paths": ["blueprints/**"]}
+    assert triggers["repository_dispatch"] == {"types": ["reconcile"]}
+
+
+def test_runs_never_overlap() -> None:
+    concurrency = load(REPO / ".github/workflows/reconcile.yml")["concurrency"]
+    assert concurrency["cancel-in-progress"] is False
+    assert "${{ github.ref }}" in concurrency["group"]
+
+
+def test_the_kubeconfig_secret_is_never_in_a_command_line() -> None:
+    steps = _steps(REPO / ".github/workflows/reconcile.yml")
+    (connect,) = [s for s in steps if s.get("name") == "Connect to the cluster"]
+    assert connect["env"] == {"KUBECONFIG_DATA": "${{ secrets.KUBECONFIG }}"}
+    assert "umask 077" in connect["run"]
+    for step in steps:
+        assert "secrets." not in step.get("run", ""), step["name"]
+        assert 'echo "$KUBECONFIG_DATA' not in step.get("run", "")
+    # Inputs reach scripts only through the environment, never pasted into the script.
+    for path in WORKFLOWS:
+        for step in _steps(path):
+            assert "${{" not in step.get("run", ""), (path.name, step.get("name"))
+
+
+# ------------------------------------------------------------------------------ cron
+
+_RANGES = [(0, 59), (0, 23), (1, 31), (1, 12), (0, 6)]
+
+
+def cron_minutes(expression: str) -> list[int]:
+    """The minutes of the hour a five-field cron expression fires at; raises on bad syntax."""
+    fields = expression.split()
+    if len(fields) != 5:
+        raise ValueError(f"{expression!r}: a schedule has five fields")
+    minutes: list[int] = []
+    for index, text in enumerate(fields):
+        low, high = _RANGES[index]
+        values: set[int] = set()
+        for part in text.split(","):
+            match = re.fullmatch(r"(\*|\d+(?:-\d+)?)(?:/(\d+))?", part)
+            if not match:
+                raise ValueError(f"{expression!r}: cannot read {part!r}")
+            span, step = match.group(1), int(match.group(2) or 1)
+            if span == "*":
+                start, end = low, high
+            else:
+                start, _, end_text = span.partition("-")
+                start, end = int(start), int(end_text or start)
+            if not (low <= start <= end <= high) or step < 1:
+                raise ValueError(f"{expression!r}: {part!r} is outside {low}-{high}")
+            values |= set(range(start, end + 1, step))
+        if index == 0:
+            minutes = sorted(values)
+    return minutes
+
+
+@pytest.mark.parametrize(
+    ("expression", "minutes"),
+    [("*/5 * * * *", list(range(0, 60, 5))), ("0,30 * * * 1-5", [0, 30]), ("7 3 * * *", [7])],
+)
+def test_cron_reader(expression: str, minutes: list[int]) -> None:
+    assert cron_minutes(expression) == minutes
+
+
+@pytest.mark.parametrize("expression", ["*/5 * * *", "61 * * * *", "*/0 * * * *", "x * * * *"])
+def test_cron_reader_refuses_bad_schedules(expression: str) -> None:
+    with pytest.raises(ValueError):
+        cron_minutes(expression)
+
+
+def test_schedules_are_valid_and_no_more_often_than_github_allows() -> None:
+    for path in WORKFLOWS:
+        for entry in load(path)["on"].get("schedule", []):
+            minutes = cron_minutes(entry["cron"])
+            gaps = [b - a for a, b in zip(minutes, [*minutes[1:], minutes[0] + 60], strict=True)]
+            assert min(gaps) >= 5, entry  # GitHub runs schedules at most every 5 minutes
+
+
+# ------------------------------------------------------------------------------ expressions
+
+#: Which contexts GitHub makes available where (docs: "Context availability").
+AVAILABLE = {
+    "concurrency": {"github", "inputs", "vars"},
+    "job.if": {"github", "needs", "vars", "inputs"},
+    "job.name": {"github", "needs", "strategy", "matrix", "vars", "inputs"},
+    "job.strategy": {"github", "needs", "vars", "inputs"},
+    "job.env": {"github", "needs", "strategy", "matrix", "vars", "secrets", "inputs"},
+    "step.if": {
+        "github",
+        "needs",
+        "strategy",
+        "matrix",
+        "job",
+        "runner",
+        "env",
+        "vars",
+        "steps",
+        "inputs",
+    },
+    "step.env": CONTEXTS,
+    "step.with": CONTEXTS,
+    "step.run": CONTEXTS,
+}
+
+
+def _expressions(document: dict[str, Any]) -> list[tuple[str, str]]:
+    """(place, expression) for every expression in a workflow."""
+    found: list[tuple[str, str]] = []
+
+    def add(place: str, value: Any, bare: bool = False) -> None:
+        text = str(value)
+        if bare and "${{" not in text:
+            found.append((place, text))
+        found.extend((place, expression) for expression in expressions_in(text))
+
+    add("concurrency", document.get("concurrency", {}).get("group", ""))
+    for job in document["jobs"].values():
+        add("job.if", job.get("if", ""), bare="if" in job)
+        add("job.name", job.get("name", ""))
+        for value in _leaves(job.get("strategy", {})):
+            add("job.strategy", value)
+        for value in (job.get("env") or {}).values():
+            add("job.env", value)
+        for step in job["steps"]:
+            if "if" in step:
+                add("step.if", step["if"], bare=True)
+            for value in (step.get("env") or {}).values():
+                add("step.env", value)
+            for value in (step.get("with") or {}).values():
+                add("step.with", value)
+            add("step.run", step.get("run", ""))
+    return found
+
+
+def _leaves(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        return [leaf for item in value.values() for leaf in _leaves(item)]
+    if isinstance(value, list):
+        return [leaf for item in value for leaf in _leaves(item)]
+    return [str(value)]
+
+
+def _contexts(tree: Any) -> set[str]:
+    if isinstance(tree, tuple):
+        if tree and tree[0] == "context":
+            return {tree[1]}
+        return set().union(*(_contexts(part) for part in tree)) if tree else set()
+    if isinstance(tree, list):
+        return set().union(*(_contexts(part) for part in tree)) if tree else set()
+    return set()
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_every_expression_parses_and_uses_contexts_where_they_exist(path: Path) -> None:
+    expressions = _expressions(load(path))
+    assert expressions
+    for place, expression in expressions:
+        tree = parse_expression(expression)
+        unavailable = _contexts(tree) - AVAILABLE[place]
+        assert not unavailable, f"{path.name}: {place}: {expression!r} uses {unavailable}"
+
+
+def test_the_expression_check_catches_mistakes() -> None:
+    with pytest.raises(ExpressionError):
+        parse_expression("github.event_name == ")
+    with pytest.raises(ExpressionError, match="unknown context"):
+        parse_expression("gihtub.ref == 'refs/heads/main'")
+    with pytest.raises(ExpressionError, match="unknown function"):
+        parse_expression("toUpper(github.ref)")
+    assert _contexts(parse_expression("runner.temp")) - AVAILABLE["job.env"] == {"runner"}
+
+
+# ------------------------------------------------------------------------------ shell
+
+
+def _shellcheck() -> str:
+    found = shutil.which("shellcheck")
+    if found is None:
+        if os.environ.get("RECONCILER_REQUIRE_TOOLS", "").strip().lower() in {"1", "true", "yes"}:
+            pytest.fail("RECONCILER_REQUIRE_TOOLS is set but shellcheck is missing")
+        pytest.skip("shellcheck is not installed (apt-get install shellcheck; CI installs it)")
+    return found
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_run_steps_pass_shellcheck(path: Path, tmp_path: Path) -> None:
+    shellcheck = _shellcheck()
+    for number, step in enumerate(_steps(path)):
+        if "run" not in step:
+            continue
+        script = tmp_path / f"step-{number}.sh"
+        script.write_text("#!/bin/bash\nset -e\n" + step["run"])
+        result = subprocess.run(
+            [shellcheck, "--severity=style", str(script)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert result.returncode == 0, f"{path.name}: {step.get('name')}:\n{result.stdout}"
+
+
+def test_shellcheck_is_not_a_check_that_cannot_fail(tmp_path: Path) -> None:
+    shellcheck = _shellcheck()
+    script = tmp_path / "bad.sh"
+    script.write_text("#!/bin/bash\nreconciler run $ARGS\nif [ $X = 1 ]; then echo; fi\n")
+    result = subprocess.run([shellcheck, str(script)], capture_output=True, text=True, check=False)
+    assert result.returncode != 0 and "SC2086" in result.stdout
