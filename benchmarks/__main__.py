@@ -7,7 +7,7 @@ import sys
 
 from benchmarks.common import Row
 
-MODULES = ["bench_blueprints", "bench_cycle", "bench_kubernetes"]
+MODULES = ["bench_blueprints", "bench_cycle", "bench_kubernetes", "bench_sharding"]
 
 
 def main(selected: list[str]) -> int:

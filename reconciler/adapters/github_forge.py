@@ -334,11 +334,7 @@ class GitHubForge:
             if edits:
                 self._write("PATCH", f"{self._repo_path}/pulls/{number}", edits)
             if set(proposal.labels) != set(draft.labels):
-                self._write(
-                    "PUT",
-                    f"{self._repo_path}/issues/{number}/labels",
-                    {"labels": list(draft.labels)},
-                )
+                self._label(number, "PUT", draft.labels)
             metadata = parse_metadata(draft.body)
             return replace(
                 proposal,
@@ -636,10 +632,32 @@ class GitHubForge:
         if not missing:
             return pull
         number = pull["number"]
-        added = self._write(
-            "POST", f"{self._repo_path}/issues/{number}/labels", {"labels": missing}
-        )
+        added = self._label(number, "POST", missing)
         return {**pull, "labels": added if isinstance(added, list) else pull.get("labels")}
+
+    def _label(self, number: int, verb: str, labels: Sequence[str]) -> Any:
+        """Add (POST) or set (PUT) a pull request's labels. Labels are for people, not for
+        the reconciler, which finds its proposals by branch; so a token that may not label (a
+        job's GITHUB_TOKEN with only contents and pull-requests, when a label is new) costs the
+        labels, not the proposal."""
+        from github import GithubException
+
+        try:
+            return self._write(
+                verb, f"{self._repo_path}/issues/{number}/labels", {"labels": list(labels)}
+            )
+        except GithubException as error:
+            message, _ = self._explain(error)
+            if error.status not in (403, 404, 422) or "rate limit" in message.lower():
+                raise
+            _log.warning(
+                "could not label #%d with %s: %s (create the labels once, or give the token "
+                "issues: write)",
+                number,
+                ", ".join(labels),
+                self._redact(message),
+            )
+            return None
 
     def _request_reviews(self, number: int, reviewers: Sequence[str]) -> None:
         """Ask the draft's reviewers; a refusal (the author cannot review their own pull

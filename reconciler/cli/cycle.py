@@ -143,14 +143,6 @@ def _prepare(
     from reconciler.shell.workspace import load_fleet
 
     root = settings.root()
-    fleet = load_fleet(root)
-    known = {b.name for b in fleet.blueprints} | set(fleet.broken)
-    unknown = [s for s in services if s not in known]
-    if unknown:
-        raise ConfigError(
-            f"no blueprint for {', '.join(unknown)}",
-            hint=f"known services: {', '.join(sorted(known))}",
-        )
     if shard is not None:
         elsewhere = [s for s in services if not shard.owns(s)]
         if elsewhere:
@@ -158,7 +150,14 @@ def _prepare(
                 f"--shard {shard} does not own {', '.join(elsewhere)}",
                 hint="drop --shard to pick services by name, or run the shard that owns them",
             )
-        fleet = fleet.shard(shard)
+    fleet = load_fleet(root, shard=shard)
+    known = {b.name for b in fleet.blueprints} | set(fleet.broken)
+    unknown = [s for s in services if s not in known]
+    if unknown:
+        raise ConfigError(
+            f"no blueprint for {', '.join(unknown)}",
+            hint=f"known services: {', '.join(sorted(known))}",
+        )
     return fleet, _ports(root, settings, fleet)
 
 

@@ -9,7 +9,7 @@ and acting would be unsafe; `validate` still reports it alongside everything els
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from reconciler.core.blueprint import Blueprint, GlobalPolicies
@@ -63,16 +63,6 @@ class Fleet:
             )
         known = ", ".join(b.name for b in self.blueprints) or "none"
         raise ConfigError(f"no blueprint for service {service!r}", hint=f"known services: {known}")
-
-    def shard(self, shard: Shard) -> Fleet:
-        """Only the services `shard` owns. Broken blueprints are assigned by folder name, so
-        each one is reported by exactly one shard."""
-        return replace(
-            self,
-            blueprints=tuple(b for b in self.blueprints if shard.owns(b.name)),
-            broken={name: path for name, path in self.broken.items() if shard.owns(name)},
-            texts={name: text for name, text in self.texts.items() if shard.owns(name)},
-        )
 
     def require_policies(self) -> None:
         """Refuse to act when the global policies did not load."""
@@ -130,13 +120,20 @@ def discover(root: Path, paths: Sequence[Path] = ()) -> list[Path]:
     return found
 
 
-def load_fleet(root: Path, paths: Sequence[Path] = ()) -> Fleet:
-    """Load the global policies and the blueprints; never raises for a bad blueprint."""
+def load_fleet(root: Path, paths: Sequence[Path] = (), *, shard: Shard | None = None) -> Fleet:
+    """Load the global policies and the blueprints; never raises for a bad blueprint.
+
+    With a shard, only the blueprints of the services it owns are read: a blueprint's folder
+    is its service's name, so a shard of a large fleet parses its own part and no more.
+    (`validate`, which reads everything, still catches problems across shards.)
+    """
     policies_file = root / POLICIES_PATH
     raw_policies = _read(policies_file, str(POLICIES_PATH)) if policies_file.exists() else None
     entries: list[tuple[str, str | None, bytes | Problem | None]] = []
     for path in discover(root, paths):
         expected = path.parent.name if path.name == BLUEPRINT_FILE else None
+        if shard is not None and not shard.owns(expected or path.stem):
+            continue
         shown = _relative(path, root)
         entries.append((shown, expected, _read(path, shown) if path.exists() else None))
     return _load(root, raw_policies, entries)

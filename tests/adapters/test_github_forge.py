@@ -195,6 +195,26 @@ def test_a_new_run_adopts_the_open_pull_request_and_adds_missing_labels(
     assert api.count("POST", f"{API}/pulls") == 0
 
 
+def test_a_token_that_may_not_label_still_opens_the_proposal(
+    api: FakeGitHub, forge: GitHubForge, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A job's GITHUB_TOKEN with contents and pull-requests only cannot create new labels."""
+    refused = {"message": "Resource not accessible by integration"}
+    api.fail("POST", r"/issues/1/labels$", 403, body=refused)
+    proposal = forge.open(draft())
+    assert proposal.number == 1 and proposal.labels == ()
+    assert api.pull(1)["state"] == "open"
+    assert "could not label #1 with reconciler, service:web" in caplog.text
+    assert "Resource not accessible by integration" in caplog.text
+    assert BOT_TOKEN not in caplog.text
+
+
+def test_a_rate_limit_on_labels_is_not_swallowed(api: FakeGitHub, make: MakeForge) -> None:
+    api.fail("POST", r"/issues/1/labels$", 403, times=None)
+    with pytest.raises(ForgeError, match="rate limit"):
+        make().open(draft())
+
+
 def test_open_after_a_crash_before_the_pull_request_resets_the_branch(
     api: FakeGitHub, forge: GitHubForge, bare: Path
 ) -> None:

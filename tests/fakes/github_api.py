@@ -1067,7 +1067,9 @@ class FakeGitHub:
     def _failure_response(self, rule: _Rule, user: _User | None) -> _Resp:
         status = rule.status
         headers: dict[str, str] = {}
-        if status in (403, 429):
+        # A 403 with its own body is a refusal (permissions), which carries no rate-limit
+        # headers on GitHub; without a body it is the primary rate limit.
+        if status == 429 or (status == 403 and rule.body is None):
             reset = int(self._clock().timestamp()) + 60
             headers = {
                 "x-ratelimit-limit": str(HOURLY_LIMIT),
