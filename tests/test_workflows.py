@@ -108,7 +108,7 @@ def test_the_triggers() -> None:
         "reason",
     }
     assert triggers["workflow_dispatch"]["inputs"]["dry_run"]["type"] == "boolean"
-    assert triggers["push"] == {"branches": ["main"], "paths": ["blueprints/**"]}
+    assert triggers["push"] == {"branches": ["main"], "paths": ["blueprints/**", "requests/**"]}
     assert triggers["repository_dispatch"] == {"types": ["reconcile"]}
 
 

@@ -13,6 +13,7 @@ import click
 from reconciler.cli.context import Settings, env_flag
 from reconciler.cli.output import OUTPUT_OPTION, emit_json, table
 from reconciler.cli.publishing import PUSH_OPTIONS, PushSettings, push_records, push_settings
+from reconciler.cli.summary import decision_cell
 
 if TYPE_CHECKING:
     from reconciler.core.errors import ReconcilerError
@@ -26,26 +27,6 @@ def _pct(value: float | None) -> str:
     from reconciler.core.units import format_percent
 
     return "-" if value is None else format_percent(value)
-
-
-def _decision_cell(result: ServiceResult) -> str:
-    decision = result.decision
-    if result.error:
-        return "error"
-    if result.waiting:
-        return "waiting to verify"
-    if decision is None:
-        return "-"
-    if decision.action.value == "no_action":
-        return f"none ({decision.reason.value.replace('_', ' ')})"
-    if decision.action.value not in {"scale_up", "scale_down"}:
-        return f"{decision.action.value} ({decision.reason.value.replace('_', ' ')})"
-    text = f"{decision.action.value} {decision.current_replicas}→{decision.target_replicas}"
-    if decision.beyond_limits:
-        text += f" (+{decision.beyond_limits} proposed)" if decision.changes else ""
-        if not decision.changes:
-            text = f"{decision.action.value} {decision.current_replicas}→{decision.beyond_limits}"
-    return text
 
 
 def _outcome_cells(result: ServiceResult) -> tuple[str, str]:
@@ -70,7 +51,7 @@ def render_report(report: CycleReport, verbose: bool, only_active: bool = False)
                 result.service,
                 replicas,
                 _pct(result.weighted),
-                _decision_cell(result),
+                decision_cell(result),
                 governed,
                 outcome,
             ]

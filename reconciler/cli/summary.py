@@ -21,7 +21,7 @@ from reconciler.core.problems import workflow_command
 if TYPE_CHECKING:
     from reconciler.shell.cycle import CycleReport, ServiceResult, StepResult
 
-__all__ = ["append_summary", "markdown", "problem_annotations"]
+__all__ = ["append_summary", "decision_cell", "markdown", "problem_annotations"]
 
 _LABELS = {
     "executed": "✅ done",
@@ -46,20 +46,25 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ").strip() or "-"
 
 
-def _decided(result: ServiceResult) -> str:
+def decision_cell(result: ServiceResult) -> str:
+    """The decision in a few words, for the terminal's table and the job summary alike."""
     decision = result.decision
+    if result.error:
+        return "error"
     if result.waiting:
         return "waiting to verify"
     if decision is None:
         return "-"
     if decision.action.value == "no_action":
-        return f"no action ({decision.reason.value.replace('_', ' ')})"
-    if decision.action.value in {"scale_up", "scale_down"}:
-        target = decision.target_replicas
-        if decision.beyond_limits and not decision.changes:
-            target = decision.beyond_limits
-        return f"{decision.action.value} {decision.current_replicas}→{target}"
-    return f"{decision.action.value} ({decision.reason.value.replace('_', ' ')})"
+        return f"none ({decision.reason.value.replace('_', ' ')})"
+    if decision.action.value not in {"scale_up", "scale_down"}:
+        return f"{decision.action.value} ({decision.reason.value.replace('_', ' ')})"
+    text = f"{decision.action.value} {decision.current_replicas}→{decision.target_replicas}"
+    if decision.beyond_limits:
+        text += f" (+{decision.beyond_limits} proposed)" if decision.changes else ""
+        if not decision.changes:
+            text = f"{decision.action.value} {decision.current_replicas}→{decision.beyond_limits}"
+    return text
 
 
 def _without_service(note: str, service: str) -> str:
@@ -111,7 +116,7 @@ def markdown(
             service,
             ready,
             weighted,
-            _decided(head),
+            decision_cell(head),
             governance,
             "<br>".join(outcomes),
             "<br>".join(notes),

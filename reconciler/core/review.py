@@ -141,12 +141,8 @@ class Finding:
         return self.service or "(global policies)"
 
     def location(self) -> str:
-        parts = [self.file]
-        if self.line is not None:
-            parts.append(str(self.line))
-            if self.column is not None:
-                parts.append(str(self.column))
-        return ":".join(parts)
+        """`file:line:col`, as a configuration problem shows it."""
+        return self.as_problem().location()
 
     def as_problem(self) -> Problem:
         """The finding in the shape of a configuration problem, for GitHub annotations."""

@@ -87,8 +87,8 @@ def origin(tmp_path: Path, server: GitServer) -> str:
     return server.url("fleet.git")
 
 
-def clone(url: str, where: Path) -> Path:
-    git("clone", "-q", url, str(where))
+def clone(url: str, where: Path, *, depth: int | None = None) -> Path:
+    git("clone", "-q", *(["--depth", str(depth)] if depth else []), url, str(where))
     return where
 
 
@@ -142,9 +142,16 @@ def test_racing_pairs_lose_no_record(tmp_path: Path, origin: str, server: GitSer
 
 
 def test_replayed_commits_keep_their_author_date_and_need_no_identity(
-    tmp_path: Path, origin: str, server: GitServer
+    tmp_path: Path, origin: str, server: GitServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    first, second = clone(origin, tmp_path / "a"), clone(origin, tmp_path / "b")
+    # No git identity anywhere, as on a fresh CI machine.
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(tmp_path / "no-gitconfig"))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    for name in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "EMAIL"):
+        monkeypatch.delenv(name, raising=False)
+    # Shallow clones, as the scheduled job's checkout makes them (fetch-depth: 1).
+    first = clone(origin, tmp_path / "a", depth=1)
+    second = clone(origin, tmp_path / "b", depth=1)
     commit(first, "web", "a-1")
     commit(second, "api", "b-1", offset=30)
     GitRemote(first).push()

@@ -200,18 +200,21 @@ def sharded(tmp_path: Path) -> Iterator[Hosted]:
     yield from _hosted(tmp_path, extra)
 
 
-def _cluster(hosted: Hosted, *hot: str) -> Path:
+def _cluster(hosted: Hosted, *hot: str, at_max: str = "") -> Path:
     """A simulated cluster's state, made from a clone of the repository before the job: the
-    seed scenario, or every service in `hot` running hot. Jobs get it as a restored cache."""
+    seed scenario, or every service in `hot` running hot (and `at_max` hot at its maximum of
+    5 replicas). Jobs get it as a restored cache."""
     clone = hosted.base.parent / "setup"
     git("clone", "-q", str(hosted.bare), str(clone))
     state = clone / "state" / "state.yaml"
     reconciler = [str(BIN / "reconciler"), "--repo", str(clone), "--sim-state", str(state)]
-    scenario = "steady" if hot else "seed"
+    scenario = "steady" if hot or at_max else "seed"
     subprocess.run([*reconciler, "sim", "init", "--scenario", scenario], check=True)
+    settings = ["cpu_utilization=90%", "memory_utilization=80%", "latency_p95=190ms"]
     for name in hot:
-        settings = ["cpu_utilization=90%", "memory_utilization=80%", "latency_p95=190ms"]
         subprocess.run([*reconciler, "sim", "set", name, *settings], check=True)
+    if at_max:
+        subprocess.run([*reconciler, "sim", "set", at_max, "replicas=5", *settings], check=True)
     return state
 
 
@@ -281,3 +284,25 @@ def test_a_push_that_fails_is_loud_and_the_next_run_records_the_change(hosted: H
     assert any("found on the deployment" in subject for subject in subjects), subjects
     assert any("operation_recovered" in path for path in hosted.files("audit/todo-frontend/"))
     assert not any(subject.startswith("todo-frontend: scale 3→") for subject in subjects)
+
+
+def test_one_scheduled_run_acts_proposes_summarises_and_pushes(hosted: Hosted) -> None:
+    """The whole job in one scheduled run: one service scaled and verified, another at its
+    maximum proposed for approval as a pull request, the summary, and the pushed commits."""
+    state = _cluster(hosted, "todo-backend", at_max="todo-frontend")
+    before = hosted.log()
+    (run,) = hosted.runner(
+        "schedule", vars={"RECONCILER_CLUSTER": "simulated"}, prepare=_copy_of(state)
+    ).run()
+    assert run.ok, [s.output for s in run.steps]
+    (pull,) = hosted.api.pulls()
+    assert pull["title"] == "todo-frontend: raise max_replicas 5 → 6 (approval needed)"
+    assert "📝 proposed: " in run.summary and f"#{pull['number']}" in run.summary
+    assert "✅ done: scale deployment todo-app/todo-backend to 3 replicas" in run.summary
+    assert "verified scale 2→3" in run.summary
+    new = hosted.log()[: len(hosted.log()) - len(before)]
+    assert any(s.startswith("todo-backend: scale 2→3 (allowed)") for s in new), new
+    assert any(s.startswith("todo-backend: verified scale 2→3") for s in new), new
+    assert any(s.startswith("todo-frontend:") and f"#{pull['number']}" in s for s in new), new
+    assert f"Audit trail: pushed {len(new)} audit commits to origin/main." in run.summary
+    _no_secret(run)

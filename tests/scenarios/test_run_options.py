@@ -68,7 +68,7 @@ def test_the_job_summary_and_annotations(scenario: Scenario, tmp_path: Path) -> 
     assert text.startswith("earlier step's summary\n### Reconcile cycle at 2026-02-10 15:30:00Z")
     assert "| todo-frontend | 2/2 | 81.5% | scale_up 2→3 | scale 2→3: allowed → execute |" in text
     assert "❌ failed:" in text
-    assert "| todo-backend | 2/2 | 51.3% | no action (within thresholds) | - | - | - |" in text
+    assert "| todo-backend | 2/2 | 51.3% | none (within thresholds) | - | - | - |" in text
     assert "**2 services**: 1 decided, 1 failed; 1 audit commits." in text
 
 
