@@ -17,7 +17,8 @@ from reconciler.cli.output import OUTPUT_OPTION, emit_json
 @click.option(
     "--annotations/--no-annotations",
     default=None,
-    help="Also print GitHub Actions ::error annotations (default: on when GITHUB_ACTIONS=true).",
+    help="Also print GitHub Actions ::error annotations (default: on when GITHUB_ACTIONS=true "
+    "and the output is text).",
 )
 @click.pass_obj
 def validate_command(
@@ -49,7 +50,9 @@ def validate_command(
     errors = [p for p in fleet.problems if p.severity is Severity.ERROR]
     warnings = [p for p in fleet.problems if p.severity is Severity.WARNING]
     failed = bool(errors) or (strict and bool(warnings))
-    if annotations if annotations is not None else env_flag("GITHUB_ACTIONS"):
+    if annotations is None:  # on Actions, unless the output is JSON for a script
+        annotations = env_flag("GITHUB_ACTIONS") and output == "text"
+    if annotations:
         for problem in fleet.problems:
             click.echo(problem.annotation())
     if output == "json":

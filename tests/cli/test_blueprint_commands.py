@@ -71,6 +71,11 @@ def test_validate_prints_annotations_on_github_actions(cli: Cli, blueprint_repo:
     ), annotations
     plain = cli("--repo", str(blueprint_repo), "validate", env={"GITHUB_ACTIONS": ""})
     assert "::error" not in plain.output
+    # A script asking for JSON on Actions gets only JSON.
+    scripted = cli(
+        "--repo", str(blueprint_repo), "validate", "-o", "json", env={"GITHUB_ACTIONS": "true"}
+    )
+    assert json.loads(scripted.output)["errors"] >= 1
 
 
 def test_validate_a_single_path(
