@@ -45,6 +45,7 @@ import socketserver
 import ssl
 import tempfile
 import threading
+import time
 import traceback
 import urllib.parse
 import uuid
@@ -505,6 +506,11 @@ class FakeKubeAPI(ThreadingHTTPServer):
         self._extras: dict[Key, _DeploymentExtras] = {}
         self._pod_info: dict[Key, _PodInfo] = {}
         self._rv, self._serial = 1000, 0
+        #: Time spent answering requests (playing the controllers included), for benchmarks
+        #: that separate the fake's own work from the client's.
+        self.busy_seconds = 0.0
+        self._index_cache: dict[Resource, tuple[int, dict[Any, list[JSON]]]] = {}
+        self._settled: dict[tuple[str, str], tuple[str, ...]] = {}
         self._faults: list[_Rule] = []
         self._delays: list[_Rule] = []
         self._denied: set[tuple[str, str, str, str | None]] = set()
@@ -879,10 +885,12 @@ class FakeKubeAPI(ThreadingHTTPServer):
         self._rv += 1
         meta["resourceVersion"] = str(self._rv)
         self._store[resource][_key(obj)] = obj
+        self._reindex(resource, old, obj)
         return obj
 
     def _delete(self, resource: Resource, obj: JSON) -> None:
-        self._store[resource].pop(_key(obj), None)
+        old = self._store[resource].pop(_key(obj), None)
+        self._reindex(resource, old, None)
         if resource is PODS:
             self._pod_info.pop(_key(obj), None)
         elif resource is DEPLOYMENTS:
@@ -921,9 +929,44 @@ class FakeKubeAPI(ThreadingHTTPServer):
         return created
 
     def _children(self, resource: Resource, owner: JSON) -> list[JSON]:
-        """The objects ``owner`` controls, through ownerReferences."""
-        uid = _uid(owner)
-        return [o for o in self._items(resource, _key(owner)[0]) if _owner_uid(o) == uid]
+        """The objects ``owner`` controls, through ownerReferences, in etcd's order."""
+        return list(self._owner_index(resource).get((_key(owner)[0], _uid(owner)), ()))
+
+    def _signature(self, dep: JSON) -> tuple[str, ...]:
+        """The resourceVersions of a deployment, its ReplicaSets and their pods."""
+        versions = [dep["metadata"].get("resourceVersion", "")]
+        for rs in self._children(REPLICASETS, dep):
+            versions.append(rs["metadata"].get("resourceVersion", ""))
+            versions += [p["metadata"].get("resourceVersion", "") for p in self._children(PODS, rs)]
+        return tuple(versions)
+
+    def _owner_index(self, resource: Resource) -> dict[tuple[str, str | None], list[JSON]]:
+        """Objects by (namespace, owner uid), in etcd's order. Kept up to date by `_save` and
+        `_delete`, and rebuilt when the table's size says someone wrote to it directly:
+        settling a thousand deployments after every write would otherwise scan every pod for
+        every deployment."""
+        cached = self._index_cache.get(resource)
+        if cached is None or cached[0] != len(self._store[resource]):
+            index: dict[tuple[str, str | None], list[JSON]] = {}
+            for obj in self._items(resource, None):
+                index.setdefault((_key(obj)[0], _owner_uid(obj)), []).append(obj)
+            cached = (len(self._store[resource]), index)
+            self._index_cache[resource] = cached
+        return cached[1]
+
+    def _reindex(self, resource: Resource, old: JSON | None, new: JSON | None) -> None:
+        cached = self._index_cache.get(resource)
+        if cached is None:
+            return
+        index = cached[1]
+        if old is not None:
+            bucket = index.get((_key(old)[0], _owner_uid(old)), [])
+            bucket[:] = [o for o in bucket if _key(o) != _key(old)]
+        if new is not None:
+            bucket = index.setdefault((_key(new)[0], _owner_uid(new)), [])
+            bucket.append(new)
+            bucket.sort(key=lambda o: f"{_key(o)[0]}/{_key(o)[1]}")
+        self._index_cache[resource] = (len(self._store[resource]), index)
 
     def _serial_of(self, pod: JSON) -> int:
         info = self._pod_info.get(_key(pod))
@@ -943,12 +986,25 @@ class FakeKubeAPI(ThreadingHTTPServer):
     def _reconcile(self) -> None:
         """Play the Deployment and ReplicaSet controllers, the garbage collector and the HPA
         status writer until the store is settled. Callers hold the lock."""
-        for dep in self._items(DEPLOYMENTS, None):
+        # A deployment whose object and children are as the last pass left them is settled
+        # already (the controller is a pure function of them), so only the others are
+        # played; they are found before any is changed, with one look at the store.
+        unsettled = [
+            dep
+            for dep in self._items(DEPLOYMENTS, None)
+            if self._settled.get(_key(dep)) != self._signature(dep)
+        ]
+        for dep in unsettled:
             self._reconcile_deployment(dep)
+        for dep in unsettled:
+            fresh = self._store[DEPLOYMENTS].get(_key(dep))
+            if fresh is not None:
+                self._settled[_key(dep)] = self._signature(fresh)
         for resource in (REPLICASETS, PODS):  # the garbage collector, owners first
-            live = {_uid(o) for r in (DEPLOYMENTS, REPLICASETS) for o in self._items(r, None)}
+            owners: set[str | None] = {None}
+            owners |= {_uid(o) for r in (DEPLOYMENTS, REPLICASETS) for o in self._items(r, None)}
             for obj in self._items(resource, None):
-                if _owner_uid(obj) not in (None, *live):
+                if _owner_uid(obj) not in owners:
                     self._delete(resource, obj)
         for hpa in self._items(HPAS, None):
             self._update_hpa_status(hpa)
@@ -1253,6 +1309,7 @@ class FakeKubeAPI(ThreadingHTTPServer):
             delays = [rule.seconds for rule in self._delays if rule.take(method, path)]
         for seconds in delays:
             self._stopped.wait(seconds)
+        started = time.perf_counter()
         try:
             code, answer, extra = 200, self._answer(method, path, query, headers, body), {}
             if method == "POST" and answer.get("kind") != "Status":
@@ -1263,6 +1320,8 @@ class FakeKubeAPI(ThreadingHTTPServer):
             message = f"Internal error occurred: {exc!r}: {traceback.format_exc(limit=3)}"
             code, answer, extra = 500, status_body(500, "InternalError", message), {}
         record.status = code
+        with self._lock:
+            self.busy_seconds += time.perf_counter() - started
         return code, answer, extra
 
     def _answer(
@@ -1422,7 +1481,10 @@ class FakeKubeAPI(ThreadingHTTPServer):
             meta["remainingItemCount"] = len(items) - limit
             items = items[:limit]
         kind = {"kind": f"{resource.kind}List", "apiVersion": resource.api_version}
-        stripped = [{k: v for k, v in copy.deepcopy(o).items() if k not in kind} for o in items]
+        # A copy the store's later writes cannot reach (a JSON round trip: much faster than
+        # deepcopy for a thousand objects, and they are JSON anyway).
+        copied = json.loads(json.dumps(items))
+        stripped = [{k: v for k, v in o.items() if k not in kind} for o in copied]
         return kind | {"metadata": meta, "items": stripped}  # items carry no kind, as for real
 
     def _review(self, body: Any) -> JSON:
