@@ -145,7 +145,9 @@ def _prepare(
 def _options(fleet: Fleet, services: tuple[str, ...], dry_run: bool, quiet: bool) -> CycleOptions:
     from reconciler.shell.cycle import CycleOptions
 
-    many = len(fleet.blueprints) > 50 and not quiet
+    # Progress is for long runs: count the services this run reconciles, not the fleet.
+    selected = sum(1 for b in fleet.blueprints if not services or b.name in services)
+    many = selected > 50 and not quiet
     return CycleOptions(dry_run=dry_run, services=services, progress=_progress if many else None)
 
 
@@ -641,11 +643,39 @@ def explain_command(settings: Settings, record_id: str, output: str) -> None:
     click.echo("\n".join(_explain_lines(chain)))
 
 
+def _resource_parameters(cpu: str | None, memory: str | None) -> dict[str, object]:
+    """--cpu/--memory as the millicores and bytes a resource change carries."""
+    from reconciler.core.units import UnitError, parse_cpu, parse_memory
+
+    parameters: dict[str, object] = {}
+    for option, raw, key, parse in (
+        ("--cpu", cpu, "cpu_request", parse_cpu),
+        ("--memory", memory, "memory_request", parse_memory),
+    ):
+        if raw is None:
+            continue
+        try:
+            parameters[key] = parse(raw)
+        except UnitError as error:
+            raise click.BadParameter(f"{error} ({error.hint})", param_hint=option) from None
+    return parameters
+
+
 @click.command("request")
 @click.argument("service")
 @click.argument("operation")
 @click.option(
     "--replicas", type=click.IntRange(min=0), help="Target replicas, for scale operations."
+)
+@click.option(
+    "--cpu",
+    metavar="QUANTITY",
+    help="New CPU request for every container, for resource operations (250m, 1).",
+)
+@click.option(
+    "--memory",
+    metavar="QUANTITY",
+    help="New memory request for every container, for resource operations (512Mi, 1Gi).",
 )
 @click.option("--reason", default="", help="Why; recorded with the request.")
 @click.option("--by", "requested_by", help="Who asks (default: $GITHUB_ACTOR or $USER).")
@@ -657,6 +687,8 @@ def request_command(
     service: str,
     operation: str,
     replicas: int | None,
+    cpu: str | None,
+    memory: str | None,
     reason: str,
     requested_by: str | None,
     push: bool,
@@ -668,8 +700,17 @@ def request_command(
 
     Allowed operations are executed and recorded; those that need approval are recorded as
     pending; forbidden ones are refused, recorded, and answered with safer alternatives.
-    OPERATION is a name from the catalogue (docs/governance.md); `scale` with --replicas is
-    named scale_within_limits or scale_beyond_limits by the blueprint's bounds.
+    OPERATION is a name from the catalogue (docs/governance.md). Two kinds are named by what
+    they change, whatever name is used, because governance classifies the name:
+
+    \b
+      scale --replicas N        scale_within_limits inside the blueprint's bounds,
+                                scale_beyond_limits outside them
+      resources --cpu/--memory  adjust_resources_within_10_percent when no request moves
+                                more than 10 %, else change_resource_limits_beyond_10_percent
+
+    --replicas, --cpu and --memory belong only to those; a request that does not fit its
+    operation (or changes nothing) is a usage error and is not recorded.
 
     \b
     Exit codes: 0 executed, or proposed for approval, 1 refused (blocked or deferred) or
@@ -678,6 +719,7 @@ def request_command(
     \b
     Examples:
       reconciler request todo-frontend scale --replicas 4 --reason "launch traffic"
+      reconciler request todo-frontend resources --cpu 275m --reason "steady 95 % cpu"
       reconciler request todo-frontend delete_deployment --reason "cleanup"
     """
     from reconciler.cli.compose import Environment
@@ -690,6 +732,7 @@ def request_command(
     from reconciler.shell.workspace import load_fleet
 
     root = settings.root()
+    parameters = _resource_parameters(cpu, memory)
     fleet = load_fleet(root)
     fleet.require_policies()
     blueprint = fleet.get(service)
@@ -710,6 +753,7 @@ def request_command(
         target_replicas=replicas,
         reason=reason,
         requested_by=requested_by or Environment.read().actor,
+        parameters=parameters,
     )
     plan = plan_request(blueprint, state, metrics, history, request, now)
     recorder = Recorder(ports.audit, dry_run=False)

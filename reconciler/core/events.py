@@ -119,6 +119,7 @@ def request_json(request: OperationRequest) -> dict[str, Any]:
         "origin": str(request.origin),
         "current_replicas": request.current_replicas,
         "target_replicas": request.target_replicas,
+        "change_percent": request.change_percent,
         "reason": request.reason,
         "requested_by": request.requested_by,
         "reverts": request.reverts or None,

@@ -27,7 +27,7 @@ from reconciler.core.blueprint import Blueprint, Policy, Rule, Tier
 from reconciler.core.catalogue import ROLLBACK_OWN_CHANGE, Alternative, Operation
 from reconciler.core.history import BreakerPhase, ServiceHistory
 from reconciler.core.ids import make_id, utc
-from reconciler.core.units import format_duration
+from reconciler.core.units import format_cpu, format_duration, format_memory
 
 __all__ = [
     "Classification",
@@ -81,8 +81,21 @@ class OperationRequest:
     parameters: Mapping[str, object] = field(default_factory=dict)
 
     def describe(self) -> str:
+        """What the request changes, in the words of a `git log --oneline` subject."""
         if self.target_replicas is not None and self.current_replicas is not None:
             return f"scale {self.current_replicas}→{self.target_replicas}"
+        parts = []
+        for key, label, fmt in (
+            ("cpu_request", "cpu", format_cpu),
+            ("memory_request", "memory", format_memory),
+        ):
+            new = self.parameters.get(key)
+            if isinstance(new, int):
+                before = self.parameters.get(f"{key}_before")
+                old = fmt(before) if isinstance(before, int) else "unset"
+                parts.append(f"{label} {old}→{fmt(new)}")
+        if parts:
+            return "requests " + ", ".join(parts)
         return self.operation
 
 

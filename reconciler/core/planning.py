@@ -19,6 +19,7 @@ from typing import Any
 
 from reconciler.core.approvals import Authorization, Kind
 from reconciler.core.blueprint import Blueprint
+from reconciler.core.catalogue import ROLLBACK_OWN_CHANGE
 from reconciler.core.changes import Change, ChangeKind
 from reconciler.core.decision import DEFAULT_MAX_METRICS_AGE, Action, Decision, decide
 from reconciler.core.events import (
@@ -45,6 +46,7 @@ from reconciler.core.history import (
 )
 from reconciler.core.ids import make_id, utc
 from reconciler.core.observation import DeploymentState, Metrics, Sample
+from reconciler.core.operation_requests import shape_request
 from reconciler.core.records import EventType, Outcome, Record
 from reconciler.core.recovery import decide_recovery
 from reconciler.core.verification import (
@@ -120,20 +122,34 @@ def observed_values(
     }
 
 
+#: The cluster change each executable operation makes. The operation's name decides, never
+#: the parameters that came with it: governance classified the name.
+_KIND_BY_OPERATION = {
+    "scale_within_limits": ChangeKind.SCALE,
+    "scale_beyond_limits": ChangeKind.SCALE,
+    "restart_failed_pods": ChangeKind.RESTART,
+    "rollback_deployment": ChangeKind.ROLLBACK,
+    "adjust_resources_within_10_percent": ChangeKind.RESOURCES,
+    "change_resource_limits_beyond_10_percent": ChangeKind.RESOURCES,
+}
+
+
 def _change_for(
     request: OperationRequest, state: DeploymentState, chain: Chain, now: datetime
 ) -> Change:
     """The cluster change that carries out an operation the verdict allows."""
     stamp = stamp_for(request, chain, now, request.describe())
     params = request.parameters
-    if request.target_replicas is not None:
-        kind = ChangeKind.SCALE
-    elif request.operation == "restart_failed_pods":
-        kind = ChangeKind.RESTART
-    elif request.operation in {"rollback_deployment", "rollback_own_change"}:
-        kind = ChangeKind.ROLLBACK
-    else:
-        kind = ChangeKind.RESOURCES
+    kind = _KIND_BY_OPERATION.get(request.operation)
+    if request.operation == ROLLBACK_OWN_CHANGE:
+        # Undoing a scale scales back; undoing anything else returns to the old revision.
+        kind = ChangeKind.SCALE if request.target_replicas is not None else ChangeKind.ROLLBACK
+    if kind is None or (kind is ChangeKind.SCALE) != (request.target_replicas is not None):
+        # shape_request keeps requests consistent; this guards the one place that acts.
+        raise ValueError(
+            f"{request.operation} with target_replicas={request.target_replicas} "
+            "is not a change this reconciler carries out"
+        )
 
     def number(key: str) -> int | None:
         value = params.get(key)
@@ -577,7 +593,9 @@ def plan_cycle(
         return ServicePlan(service=blueprint.name, decision=None, notes=tuple(notes))
     approved = next((a for a in authorizations if a.kind is Kind.REQUEST), None)
     if approved is not None:
-        request = approved.request(blueprint, state.replicas)
+        # Shaped again against the deployment as it is now, so governance sees the real size;
+        # an approval the state has overtaken was refused before the plan (stale_reason).
+        request = shape_request(approved.request(blueprint, state.replicas), blueprint, state)
         step = _step(
             request,
             blueprint,
@@ -696,22 +714,12 @@ def plan_request(
 ) -> ServicePlan:
     """Govern an operation a person or a tool asked for, exactly as a decision would be.
 
-    A scale request is named by where its target lies: within the bounds it is
-    scale_within_limits, outside them scale_beyond_limits, whatever name was used.
+    The request is first shaped (`shape_request`): a scale is named by where its target lies
+    and a resource change by its size, whatever name was used, and parameters that do not
+    belong to the operation are refused (RequestError) before anything is recorded.
     """
     now = utc(now)
-    if request.target_replicas is not None and request.operation in {
-        "scale",
-        "scale_within_limits",
-        "scale_beyond_limits",
-    }:
-        scaling = blueprint.scaling
-        inside = scaling.min_replicas <= request.target_replicas <= scaling.max_replicas
-        request = replace(
-            request,
-            operation="scale_within_limits" if inside else "scale_beyond_limits",
-            current_replicas=state.replicas,
-        )
+    request = shape_request(request, blueprint, state)
     history, breaker_note = _breaker_note(blueprint, history, now)
     request_id = make_id("req", now, blueprint.name, request.operation, request.target_replicas)
     request = replace(request, decision_id=request_id)
