@@ -190,7 +190,16 @@ def fifty(scratch: Path) -> list[Row]:
 
     kubectl = shutil.which("kubectl")
     if kubectl is None:
-        return [Row("kubectl loop vs reconciler, 50 services", 0, "", "-", None, "no kubectl")]
+        return [
+            Row(
+                "kubectl loop vs reconciler, 50 services",
+                0,
+                "",
+                "-",
+                None,
+                "kubectl not installed (apt-get install kubernetes-client)",
+            )
+        ]
     # Two identical fakes, so each approach starts from the same cluster state; TLS because
     # kubectl sends a token over TLS only.
     with FakeKubeAPI(tls=True, required_token=TOKEN) as api:

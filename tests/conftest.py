@@ -47,3 +47,19 @@ def _hermetic_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 #: CI's switches for tests that need tools, which tests read themselves.
 _KEEP = {"RECONCILER_REQUIRE_PROMETHEUS", "RECONCILER_REQUIRE_TOOLS"}
+
+
+def require_tool(name: str, install: str) -> str:
+    """The path of a command-line tool a test drives, or a skip on a machine without it.
+
+    CI sets RECONCILER_REQUIRE_TOOLS after installing every tool, so there a missing tool is a
+    failure: a skip would hide that the tests it guards never ran.
+    """
+    import shutil
+
+    found = shutil.which(name)
+    if found is None:
+        if os.environ.get("RECONCILER_REQUIRE_TOOLS", "").strip().lower() in {"1", "true", "yes"}:
+            pytest.fail(f"RECONCILER_REQUIRE_TOOLS is set but {name} is missing")
+        pytest.skip(f"{name} is not installed ({install}; CI installs it)")
+    return found
