@@ -47,6 +47,20 @@ def test_any_success_clears_the_count() -> None:
     assert len(folded.breaker.failures) == 1
 
 
+def test_a_successful_rollback_does_not_clear_the_count() -> None:
+    """Fail, roll back, try again: the loop must still open the breaker."""
+    rolled_back = EventType.ROLLBACK_VERIFIED
+    folded = fold(
+        record(EventType.VERIFICATION_FAILED, 200),
+        record(rolled_back, 180, "rollback_own_change"),
+        record(EventType.VERIFICATION_FAILED, 120),
+        record(rolled_back, 100, "rollback_own_change"),
+        record(EventType.VERIFICATION_FAILED, 10),
+    )
+    assert folded.breaker.should_open
+    assert len(folded.breaker.failures) == 3
+
+
 def test_verification_and_rollback_failures_count() -> None:
     folded = fold(
         record(EventType.VERIFICATION_FAILED, 200),
