@@ -1,13 +1,16 @@
 """From bytes to a validated `Blueprint`: the one place where defaults and merge rules apply.
 
-Loading runs in stages, and collects every problem of a stage before deciding to go on:
+Loading runs in stages, and reports every problem it can find rather than the first:
 
 1. YAML, defensively (`yamlsafe`): size, encoding, duplicate keys, alias bombs, top-level shape.
 2. The JSON Schema: structure, types and unit formats, each error explained with a fix.
 3. Semantic checks the schema cannot express: min <= max, threshold order, ranges, weights,
    operation names (with "did you mean"), an operation in two tiers, conditions, and the rule
-   that a service may tighten the global policies but never loosen them.
-4. Building the frozen model, with defaults from the schema and the global policies.
+   that a service may tighten the global policies but never loosen them. They run section by
+   section: a section's checks run when that section passed the schema, whatever failed
+   elsewhere, and a check spanning two sections runs when both passed.
+4. Building the frozen model, with defaults from the schema and the global policies, only when
+   nothing failed.
 
 It is pure: the caller reads the files and passes bytes, so the same code validates a file on
 disk, a blob from another git revision, or a pull request's proposed content.
@@ -301,9 +304,12 @@ def load_policies(
             return None, problems
         document = parsed
     ctx = _Context(source=source, document=document, problems=[])
-    if _schema_problems("policies", ctx):
-        return None, _by_position(ctx.problems)
+    failed = _schema_problems("policies", ctx)
     raw = document.data
+    # As for blueprints, a schema error elsewhere does not hide the rules' own problems; the
+    # rules need the custom operations too, to know which names exist.
+    if not (_clean(failed, "governance", "agent_authority") and _clean(failed, "operations")):
+        return None, _by_position(ctx.problems)
     names = catalogue_module.with_custom(raw.get("operations") or {})
     rules = _rules(
         _get(raw, "governance.agent_authority"),
@@ -312,6 +318,8 @@ def load_policies(
         names,
         origin="global",
     )
+    if failed:
+        return None, _by_position(ctx.problems)
     safety_raw = _get(raw, "governance.safety") or {}
     approval = _approval(raw, _BUILTIN_APPROVAL)
     safety = _safety(safety_raw, None, _BUILTIN_SAFETY)
@@ -532,7 +540,8 @@ def load_blueprint(
     """Validate one blueprint. Returns the blueprint (None if any error) and every problem.
 
     Schema errors in one section do not hide semantic problems in another: each section's
-    checks run whenever that section passed the schema.
+    checks run whenever that section passed the schema, and a check spanning two sections
+    (such as restricted operations without approvers) runs when both did.
     """
     document, problems = _read_document(data, source, "blueprint")
     if document is None:
@@ -561,8 +570,18 @@ def _build(
     expected_name: str | None,
     failed: Sequence[Path],
 ) -> Blueprint | None:
-    rules: list[Rule] = []
-    if _clean(failed, "governance", "agent_authority"):
+    """Check every section that passed the schema; build the blueprint only if all did.
+
+    A section's own checks run whenever that section is clean, and a check that spans two
+    sections runs when both are. So a typo in one section never hides a mistake in another,
+    and a person fixing a blueprint sees everything wrong with it in one run.
+    """
+
+    def clean(*prefix: str) -> bool:
+        return _clean(failed, *prefix)
+
+    rules: list[Rule] | None = None
+    if clean("governance", "agent_authority"):
         rules = _rules(
             _get(raw, "governance.agent_authority"),
             ctx,
@@ -571,19 +590,58 @@ def _build(
             origin="blueprint",
         )
         _check_against_global(rules, policies, ctx)
-    if _clean(failed, "metadata") and expected_name is not None:
-        name = raw["metadata"]["name"]
-        if name != expected_name:
-            ctx.add(
-                ("metadata", "name"),
-                f"{name!r} does not match its folder {expected_name!r}",
-                f"rename the folder to blueprints/{name}/ or set `name: {expected_name}`",
-                code="name.folder",
-            )
-    scaling = _scaling(ctx, raw) if _clean(failed, "spec", "scaling") else None
-    if failed or scaling is None:
+    if clean("metadata"):
+        _check_name(ctx, raw, expected_name)
+    scaling = _scaling(ctx, raw) if clean("spec", "scaling") else None
+    performance = _performance(ctx, raw) if clean("spec", "performance") else None
+    resources = _resources(ctx, raw, scaling) if clean("spec", "resources") else None
+    reliability = _reliability(ctx, raw) if clean("spec", "reliability") else None
+    cost = _cost(ctx, raw) if clean("cost") else None
+    approval = (
+        _approval(raw, policies.approval) if clean("governance", "approval_workflow") else None
+    )
+    if rules is not None and approval is not None:
+        _check_approvers(ctx, (*rules, *policies.rules), approval)
+    if failed:
         return None
-    return _assemble(ctx, raw, data, policies, rules, scaling)
+    # Nothing failed the schema, so every section above was checked and built.
+    assert rules is not None and scaling is not None and performance is not None
+    assert resources is not None and reliability is not None and cost is not None
+    assert approval is not None
+    cooldown_raw = _get(raw, "spec.scaling.cooldown_period")
+    policy = Policy(
+        rules=tuple(rules) + policies.rules,
+        approval=approval,
+        safety=_safety(
+            _get(raw, "governance.safety") or {},
+            units.parse_duration(cooldown_raw) if cooldown_raw is not None else None,
+            policies.safety,
+        ),
+        catalogue=policies.catalogue,
+    )
+    return Blueprint(
+        source=ctx.source,
+        digest=hashlib.sha256(data).hexdigest(),
+        metadata=_metadata(raw, policies),
+        scaling=scaling,
+        performance=performance,
+        resources=resources,
+        reliability=reliability,
+        policy=policy,
+        cost=cost,
+        queries=dict(_get(raw, "spec.observability.queries") or {}),
+    )
+
+
+def _check_name(ctx: _Context, raw: Mapping[str, Any], expected_name: str | None) -> None:
+    name = raw["metadata"]["name"]
+    if expected_name is not None and name != expected_name:
+        ctx.add(
+            ("metadata", "name"),
+            f"{name!r} does not match its folder {expected_name!r}",
+            f"rename the folder to blueprints/{name}/ or set `name: {expected_name}`",
+            code="name.folder",
+        )
 
 
 def _scaling(ctx: _Context, raw: Mapping[str, Any]) -> Scaling:
@@ -621,21 +679,13 @@ def _value(raw: Mapping[str, Any], dotted: str) -> Any:
     return default_for("blueprint", dotted) if value is None else value
 
 
-def _assemble(
-    ctx: _Context,
-    raw: Mapping[str, Any],
-    data: bytes,
-    policies: GlobalPolicies,
-    rules: list[Rule],
-    scaling: Scaling,
-) -> Blueprint:
-    meta = raw["metadata"]
+def _performance(ctx: _Context, raw: Mapping[str, Any]) -> Performance:
     perf_raw = _get(raw, "spec.performance") or {}
 
     def optional(parse: Any, key: str) -> Any:
         return parse(perf_raw[key]) if key in perf_raw else None
 
-    performance = Performance(
+    return Performance(
         latency_p95_ms=units.parse_latency_ms(_value(raw, "spec.performance.latency_p95")),
         error_rate_max=_percent(ctx, raw, "spec.performance.error_rate_max"),
         throughput_min=optional(units.parse_throughput, "throughput_min"),
@@ -647,10 +697,31 @@ def _assemble(
         latency_p50_ms=optional(units.parse_latency_ms, "latency_p50"),
         latency_p99_ms=optional(units.parse_latency_ms, "latency_p99"),
     )
-    resources = Resources(
-        cpu=_resource(ctx, raw, "cpu", scaling.target_cpu_utilization),
-        memory=_resource(ctx, raw, "memory", scaling.target_memory_utilization),
+
+
+def _resources(ctx: _Context, raw: Mapping[str, Any], scaling: Scaling | None) -> Resources:
+    """Resource targets default to the scaling targets of the same resource.
+
+    When spec.scaling failed the schema no blueprint is built, so its schema defaults stand in
+    only to let the resource checks run.
+    """
+    if scaling is None:
+        cpu_target = units.parse_percent(
+            default_for("blueprint", "spec.scaling.target_cpu_utilization")
+        )
+        memory_target = units.parse_percent(
+            default_for("blueprint", "spec.scaling.target_memory_utilization")
+        )
+    else:
+        cpu_target = scaling.target_cpu_utilization
+        memory_target = scaling.target_memory_utilization
+    return Resources(
+        cpu=_resource(ctx, raw, "cpu", cpu_target),
+        memory=_resource(ctx, raw, "memory", memory_target),
     )
+
+
+def _reliability(ctx: _Context, raw: Mapping[str, Any]) -> Reliability:
     reliability = Reliability(
         max_restart_count=int(_value(raw, "spec.reliability.max_restart_count")),
         rollback_threshold=int(_value(raw, "spec.reliability.rollback_threshold")),
@@ -668,18 +739,12 @@ def _assemble(
             severity=Severity.WARNING,
             code="range.rollback",
         )
-    cooldown_raw = _get(raw, "spec.scaling.cooldown_period")
-    policy = Policy(
-        rules=tuple(rules) + policies.rules,
-        approval=_approval(raw, policies.approval),
-        safety=_safety(
-            _get(raw, "governance.safety") or {},
-            units.parse_duration(cooldown_raw) if cooldown_raw is not None else None,
-            policies.safety,
-        ),
-        catalogue=policies.catalogue,
-    )
-    if policy.names(Tier.RESTRICTED) and not policy.approval.approvers:
+    return reliability
+
+
+def _check_approvers(ctx: _Context, rules: Sequence[Rule], approval: ApprovalWorkflow) -> None:
+    """Spans two sections: the tiers (with the global rules) and the approval workflow."""
+    if any(rule.tier is Tier.RESTRICTED for rule in rules) and not approval.approvers:
         ctx.add(
             ("governance", "approval_workflow", "approvers"),
             "no approvers are set, so nobody can approve restricted operations",
@@ -687,7 +752,11 @@ def _assemble(
             severity=Severity.WARNING,
             code="approval.no_approvers",
         )
-    metadata = Metadata(
+
+
+def _metadata(raw: Mapping[str, Any], policies: GlobalPolicies) -> Metadata:
+    meta = raw["metadata"]
+    return Metadata(
         name=meta["name"],
         version=meta["version"],
         namespace=meta.get("namespace") or policies.default_namespace,
@@ -696,18 +765,6 @@ def _assemble(
         description=meta.get("description", ""),
         priority=_value(raw, "metadata.priority"),
         criticality=_value(raw, "metadata.criticality"),
-    )
-    return Blueprint(
-        source=ctx.source,
-        digest=hashlib.sha256(data).hexdigest(),
-        metadata=metadata,
-        scaling=scaling,
-        performance=performance,
-        resources=resources,
-        reliability=reliability,
-        policy=policy,
-        cost=_cost(ctx, raw),
-        queries=dict(_get(raw, "spec.observability.queries") or {}),
     )
 
 

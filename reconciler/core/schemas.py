@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 import re
 from collections.abc import Iterator, Mapping
 from functools import cache
@@ -139,6 +140,46 @@ _TYPE_WORDS = {
 }
 
 
+_WHOLE_NUMBER_RE = re.compile(r"^[+-]?\d+$", re.ASCII)
+_NUMBER_RE = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$", re.ASCII)
+
+
+def _quoted_number_hint(path: Path, schema: Mapping[str, Any], text: str, expected: str) -> str:
+    """Suggest removing the quotes only when that would give a valid number.
+
+    `min_replicas: "3"` is a number in quotes; `min_replicas: "one"` is not a number at all (nor
+    is `"0"`, below the minimum of 1), and telling its author to drop the quotes would only
+    trade one error for another. Those get the expected type and an example instead.
+    """
+    value = text.strip()
+    pattern = _WHOLE_NUMBER_RE if expected == "integer" else _NUMBER_RE
+    if pattern.match(value) and _in_range(float(value), schema):
+        # Suggest the plain spelling: YAML reads `08` and `1e3` without quotes as text too.
+        plain = str(int(value)) if expected == "integer" else repr(float(value)).removesuffix(".0")
+        if "e" not in plain:
+            return f"write the number without quotes, e.g. {plain}"
+    words = "a whole number" if expected == "integer" else "a number"
+    if {"minimum", "maximum"} <= schema.keys():
+        words += f" from {schema['minimum']} to {schema['maximum']}"
+    elif "minimum" in schema:
+        words += f" of at least {schema['minimum']}"
+    example: Any = schema.get("default")
+    if example is None and expected == "number" and {"minimum", "maximum"} <= schema.keys():
+        example = (schema["minimum"] + schema["maximum"]) / 2
+    if example is None:
+        example = max(schema.get("minimum", 1), 1)
+    field = path[-1] if path and isinstance(path[-1], str) else None
+    return (
+        f"write {words}, e.g. `{field}: {example}`" if field else f"write {words}, e.g. {example}"
+    )
+
+
+def _in_range(number: float, schema: Mapping[str, Any]) -> bool:
+    if not math.isfinite(number):
+        return False
+    return bool(schema.get("minimum", number) <= number <= schema.get("maximum", number))
+
+
 def _explain(error: Any, kind: str) -> SchemaIssue:
     path: Path = tuple(error.absolute_path)
     schema = error.schema if isinstance(error.schema, Mapping) else {}
@@ -186,7 +227,7 @@ def _explain(error: Any, kind: str) -> SchemaIssue:
         words = _TYPE_WORDS.get(str(expected), str(expected))
         hint = ""
         if isinstance(instance, str) and expected in {"integer", "number"}:
-            hint = f"write the number without quotes, e.g. {instance.strip(chr(34))}"
+            hint = _quoted_number_hint(path, schema, instance, str(expected))
         elif isinstance(instance, int | float) and expected == "string":
             hint = f'put the value in quotes, e.g. "{instance}"'
         elif isinstance(instance, list) and expected == "object":

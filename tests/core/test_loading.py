@@ -413,6 +413,125 @@ def test_every_problem_is_reported_not_just_the_first() -> None:
     }
 
 
+# A schema error in one section must not hide the semantic problems of the others. Each case
+# breaks one section's schema and makes semantic mistakes in other sections; every one of them
+# is reported, at its own field and line.
+SECTIONS_BLUEPRINT = """\
+metadata:
+  name: web
+  version: 1.0.0
+spec:
+  scaling:
+    min_replicas: 1
+    max_replicas: 5
+    target_cpu_utilization: 70%
+  performance:
+    error_rate_max: 150%
+  resources:
+    cpu: {request: 500m, limit: 200m}
+  reliability:
+    max_restart_count: 2
+    rollback_threshold: 3
+cost:
+  cost_per_replica: 20 USD
+  monthly_budget: 400 EUR
+"""
+
+#: The semantic problems above, as (severity, path, line, column).
+SECTIONS_SEMANTIC = {
+    (Severity.ERROR, "spec.performance.error_rate_max", 10, 5),
+    (Severity.ERROR, "spec.resources.cpu.request", 12, 11),
+    (Severity.WARNING, "spec.reliability.rollback_threshold", 15, 5),
+    (Severity.ERROR, "cost.monthly_budget", 18, 3),
+}
+
+
+@pytest.mark.parametrize(
+    ("name", "old", "new", "schema_error"),
+    [
+        (
+            "word for a count",
+            "min_replicas: 1",
+            'min_replicas: "one"',
+            (Severity.ERROR, "spec.scaling.min_replicas", 6, 5),
+        ),
+        (
+            "quoted percentage",
+            "target_cpu_utilization: 70%",
+            'target_cpu_utilization: "70"',
+            (Severity.ERROR, "spec.scaling.target_cpu_utilization", 8, 5),
+        ),
+        (
+            "typo in metadata",
+            "version: 1.0.0",
+            "version: 1.0",
+            (Severity.ERROR, "metadata.version", 3, 3),
+        ),
+        (
+            "unknown top-level field",
+            "400 EUR\n",
+            "400 EUR\ncots: {}\n",
+            (Severity.ERROR, "cots", 19, 1),
+        ),
+    ],
+)
+def test_a_schema_error_hides_no_semantic_problem_elsewhere(
+    name: str, old: str, new: str, schema_error: tuple[Severity, str, int, int]
+) -> None:
+    assert old in SECTIONS_BLUEPRINT
+    text = SECTIONS_BLUEPRINT.replace(old, new, 1)
+    blueprint, problems = load_blueprint(
+        text.encode(), source=SOURCE, policies=builtin_policies(), expected_name="web"
+    )
+    assert blueprint is None, name
+    found = {(p.severity, p.path, p.line, p.column) for p in problems}
+    assert found == SECTIONS_SEMANTIC | {schema_error}, [p.render() for p in problems]
+
+
+def test_semantic_problems_are_the_same_with_or_without_a_schema_error_elsewhere() -> None:
+    clean = {(p.path, p.message) for p in problems_for(SECTIONS_BLUEPRINT)}
+    broken = SECTIONS_BLUEPRINT.replace("min_replicas: 1", 'min_replicas: "one"')
+    found = {(p.path, p.message) for p in problems_for(broken)}
+    assert clean <= found
+    assert found - clean == {
+        ("spec.scaling.min_replicas", "expected a whole number, got text ('one')")
+    }
+
+
+def test_a_section_with_a_schema_error_skips_its_own_checks() -> None:
+    # max < min would be reported, but max_replicas's section already failed the schema, and
+    # its checks would run on values the schema refused.
+    text = MINIMAL.replace("min_replicas: 1", "min_replicas: 9") + "    cooldown_period: 60\n"
+    assert [p.path for p in problems_for(text)] == ["spec.scaling.cooldown_period"]
+
+
+def test_a_check_spanning_two_sections_runs_only_when_both_are_clean() -> None:
+    restricted = (
+        MINIMAL + "governance:\n  agent_authority:\n    requires_approval: [change_image]\n"
+    )
+    assert [p.code for p in problems_for(restricted)] == ["approval.no_approvers"]
+    broken_workflow = restricted + "  approval_workflow:\n    timeout: soon\n"
+    assert [p.path for p in problems_for(broken_workflow)] == [
+        "governance.approval_workflow.timeout"
+    ]
+    broken_tiers = (
+        MINIMAL + "governance:\n  agent_authority:\n    requires_approval: [{operation: 3}]\n"
+    )
+    assert [p.code for p in problems_for(broken_tiers)] == ["schema"]
+
+
+def test_only_warnings_elsewhere_still_no_blueprint_when_the_schema_failed() -> None:
+    text = SECTIONS_BLUEPRINT.replace("error_rate_max: 150%", "error_rate_max: 1%")
+    text = text.replace("request: 500m", "request: 100m").replace("400 EUR", "400 USD")
+    text = text.replace("  name: web\n", "  name: web\n  colour: blue\n")
+    blueprint, problems = load_blueprint(text.encode(), source=SOURCE, policies=builtin_policies())
+    assert blueprint is None
+    assert [(p.severity, p.path) for p in problems] == [
+        (Severity.ERROR, "metadata.colour"),
+        (Severity.WARNING, "spec.reliability.rollback_threshold"),
+    ]
+
+
 def test_warnings_do_not_block_loading() -> None:
     text = (
         MINIMAL
@@ -500,6 +619,29 @@ def test_policies_file_problems_are_reported() -> None:
     assert policies is None
     assert problems[0].path == "governance.safety.rate_limits.max_operations_per_hour"
     assert "whole number" in problems[0].message
+
+
+def test_a_policies_schema_error_hides_no_rule_problem() -> None:
+    policies, problems = load_policies(
+        b"governance:\n  agent_authority:\n    forbidden_operations: [delet_deployment]\n"
+        b"  safety:\n    rate_limits: {max_operations_per_hour: ten}\n",
+        source="blueprints/governance/policies.yaml",
+    )
+    assert policies is None
+    assert [(p.path, p.line, p.code) for p in problems] == [
+        ("governance.agent_authority.forbidden_operations[0]", 3, "operation.unknown"),
+        ("governance.safety.rate_limits.max_operations_per_hour", 5, "schema"),
+    ]
+
+
+def test_rules_are_not_checked_against_custom_operations_that_failed_the_schema() -> None:
+    policies, problems = load_policies(
+        b"operations:\n  flush_cache: [not, a, summary]\n"
+        b"governance:\n  agent_authority:\n    allowed_operations: [flush_cache]\n",
+        source="blueprints/governance/policies.yaml",
+    )
+    assert policies is None
+    assert [p.path for p in problems] == ["operations.flush_cache"]
 
 
 def test_custom_operations_extend_the_catalogue() -> None:
