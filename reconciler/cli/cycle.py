@@ -505,7 +505,9 @@ def _record_rows(records: Iterable[Record]) -> list[list[str]]:
     help="From this time: a duration back from now (2h, 30m) or a time (2026-02-10T15:00:00Z).",
 )
 @click.option("--until", help="Up to this time, in the same forms as --since.")
-@click.option("--limit", type=int, default=0, help="Only the newest N records (0: all).")
+@click.option(
+    "--limit", type=click.IntRange(min=0), default=0, help="Only the newest N records (0: all)."
+)
 @OUTPUT_OPTION
 @click.pass_obj
 def audit_command(
@@ -527,23 +529,37 @@ def audit_command(
     from reconciler.core.errors import ConfigError
     from reconciler.core.records import EventType
 
+    # A value that cannot mean anything is a usage error (exit 2) naming its option, like
+    # click's own checks, rather than a configuration error.
     wanted = set()
     for event in events:
         try:
             wanted.add(EventType(event))
         except ValueError:
-            raise ConfigError(
-                f"unknown event type {event!r}",
-                hint=f"known: {', '.join(e.value for e in EventType)}",
+            raise click.BadParameter(
+                f"unknown event type {event!r}; valid: {', '.join(e.value for e in EventType)}",
+                param_hint="'--event' / '-e'",
             ) from None
     root = settings.root()
     now = _clock_now(settings, root)
+
+    def moment(option: str, text: str | None) -> datetime | None:
+        try:
+            return _parse_when(text, now)
+        except ConfigError as error:
+            raise click.BadParameter(f"{error} ({error.hint})", param_hint=f"'{option}'") from None
+
+    start, end = moment("--since", since), moment("--until", until)
+    if start is not None and end is not None and start > end:
+        # Nothing could match; saying "no records match" would hide the mistake.
+        raise click.UsageError(
+            f"--since {since} ({_iso(start)}) is later than --until {until} ({_iso(end)}); "
+            "the range runs from --since to --until, so swap them"
+        )
     store = open_audit(root)
     records = [
         r
-        for r in store.scan(
-            service=service, since=_parse_when(since, now), until=_parse_when(until, now)
-        )
+        for r in store.scan(service=service, since=start, until=end)
         if not wanted or r.event_type in wanted
     ]
     if limit:
@@ -559,6 +575,10 @@ def audit_command(
             ["TIME", "SERVICE", "EVENT", "OPERATION", "OUTCOME", "RATIONALE"], _record_rows(records)
         )
     )
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def chain_for(records: Sequence[Record], wanted: str) -> list[Record]:

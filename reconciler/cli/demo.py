@@ -2,14 +2,19 @@
 
 It clones the repository into a scratch directory (the user's checkout is never touched),
 seeds the simulated cluster with the seed scenario, and then runs the same commands a person
-would type, printing each one first, so the demo doubles as a tutorial.
+would type, printing each one first, so the demo doubles as a tutorial. Each command declares
+the exit code the story expects; any other stops the demo with an error, so `make demo` fails
+loudly instead of narrating something that did not happen.
 """
 
 from __future__ import annotations
 
+import itertools
+import sys
 import tempfile
 import textwrap
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
@@ -43,7 +48,7 @@ def _clone(root: Path, scratch: Path) -> str:
     return f"a new repository with the blueprints of {root}"
 
 
-def git(scratch: Path, *args: str) -> None:
+def git(scratch: Path, *args: str) -> int:
     """Run git as the person in the story would, printing the command and its output."""
     import subprocess
 
@@ -52,6 +57,34 @@ def git(scratch: Path, *args: str) -> None:
         ["git", "-C", str(scratch), *args], check=False, capture_output=True, text=True
     )
     click.echo((result.stdout + result.stderr).rstrip())
+    return result.returncode
+
+
+def stop(scratch: Path, command: str, code: int, expect: int) -> NoReturn:
+    """End the demo at a step that did not go as the story says."""
+    click.echo(
+        f"\nerror: the demo stopped: `{command}` exited {code} where the story expects {expect}",
+        err=True,
+    )
+    click.echo(f"hint: its output is above; the scratch repository is {scratch}", err=True)
+    sys.exit(1)
+
+
+def rolled_back_decision(scratch: Path, service: str) -> str | None:
+    """The decision behind the service's latest change that was rolled back: the rollback
+    record names the operation it undid, and that operation names its decision."""
+    from reconciler.cli.compose import open_audit
+    from reconciler.core.records import EventType
+
+    store = open_audit(scratch)
+    rollback = store.latest(service, {EventType.ROLLBACK_EXECUTED})
+    if rollback is None or not rollback.links.get("rollback_of"):
+        return None
+    undone = rollback.links["rollback_of"]
+    for record in store.scan(service=service):
+        if record.id == undone:
+            return record.links.get("decision")
+    return None
 
 
 def _log_oneline(scratch: Path, limit: int = 30) -> list[str]:
@@ -92,7 +125,6 @@ def demo_command(settings: Settings, directory: Path | None) -> None:
     `git log`. It needs git on the PATH (for the merge a person would make).
     """
     from reconciler.cli import main
-    from reconciler.core.records import EventType
 
     root = settings.root()
     scratch = (directory or Path(tempfile.mkdtemp(prefix="reconciler-demo-"))).resolve()
@@ -102,29 +134,49 @@ def demo_command(settings: Settings, directory: Path | None) -> None:
         click.echo()
         click.echo(textwrap.fill(text, width=96))
 
-    def run(*args: str) -> int:
-        click.echo(f"\n$ reconciler {' '.join(args)}")
+    numbers = itertools.count(1)
+
+    def step(text: str) -> int:
+        """A numbered step of the story; the numbers are counted, so they stay in order."""
+        number = next(numbers)
+        say(f"{number}. {text}")
+        return number
+
+    def run(*args: str, expect: int = 0) -> None:
+        command = f"reconciler {' '.join(args)}"
+        click.echo(f"\n$ {command}")
+        code = 0
         try:
-            main.main(["--repo", str(scratch), *args], standalone_mode=False)
+            returned = main.main(["--repo", str(scratch), *args], standalone_mode=False)
+            code = returned if isinstance(returned, int) else 0  # click's ctx.exit(n)
         except SystemExit as exit_:
-            return int(exit_.code or 0)
-        return 0
+            code = exit_.code if isinstance(exit_.code, int) else 0 if exit_.code is None else 1
+        except click.ClickException as error:  # a usage error: the demo itself is wrong
+            error.show()
+            code = error.exit_code
+        if code != expect:
+            stop(scratch, command, code, expect)
+
+    def run_git(*args: str) -> None:
+        code = git(scratch, *args)
+        if code != 0:
+            stop(scratch, f"git {' '.join(args)}", code, 0)
 
     click.echo(f"Scratch repository: {scratch} ({origin}). Your checkout is not touched.")
-    say(
-        "1. The blueprints. todo-frontend is the seed's blueprint as written: replicas 1..5, "
+    step(
+        "The blueprints. todo-frontend is the seed's blueprint as written: replicas 1..5, "
         "scale up above 80% weighted utilization; everything it leaves out has a default "
         "(weights cpu 0.5, memory 0.3, latency 0.2; p95 target 200 ms; cooldown 60 s)."
     )
     run("validate")
-    say(
-        "2. The cluster: simulated, with a virtual clock. The seed scenario puts todo-frontend "
+    step(
+        "The cluster: simulated, with a virtual clock. The seed scenario puts todo-frontend "
         "on 2 replicas at CPU 85%, memory 70% and p95 180 ms; todo-backend is steady."
     )
     run("sim", "init", "--scenario", "seed", "--history", "10m")
     run("sim", "show")
-    say(
-        "3. One reconcile cycle, staying to verify it (--wait). Weighted utilization = 0.5 × 85% "
+    step(
+        "One reconcile cycle, staying to verify it (--wait). Weighted utilization = 0.5 × 85% "
         "+ 0.3 × 70% + 0.2 × 180/200 = 81.5%, above 80%, so 2 → 3 replicas (ceil(2 × 81.5% / 70%) "
         "= 3). Governance: scale_within_limits is allowed because 1 <= 3 <= 5. Expected "
         "afterwards: CPU about 57%, memory about 47%. Sixty seconds later (virtual time) the "
@@ -132,8 +184,8 @@ def demo_command(settings: Settings, directory: Path | None) -> None:
         "restarts. todo-backend is reconciled independently and left alone."
     )
     run("run", "--wait")
-    say(
-        "4. The load drops: CPU 25%, memory 20%, p95 100 ms on 3 replicas, but each pod is close "
+    rollback_step = step(
+        "The load drops: CPU 25%, memory 20%, p95 100 ms on 3 replicas, but each pod is close "
         "to its queueing limit. After five quiet minutes the engine scales down 3 → 2; the "
         "verification finds p95 latency and errors over target and worse than before, so the "
         "change is rolled back automatically, and the rollback is verified in turn."
@@ -152,8 +204,8 @@ def demo_command(settings: Settings, directory: Path | None) -> None:
     )
     run("sim", "advance", "6m")
     run("run", "--wait")
-    say(
-        "5. Later, a surge: todo-frontend is at max_replicas (5) with CPU 92%, memory 85% and "
+    step(
+        "Later, a surge: todo-frontend is at max_replicas (5) with CPU 92%, memory 85% and "
         "p95 280 ms (weighted 91.5%). More replicas than the blueprint allows need a person, so "
         "the reconciler proposes raising max_replicas to 6 as a branch of this repository (with "
         "--forge github, a pull request) and does nothing else."
@@ -171,14 +223,13 @@ def demo_command(settings: Settings, directory: Path | None) -> None:
     )
     run("run", "-s", "todo-frontend")
     branch = "reconciler/todo-frontend/scale-beyond-limits"
-    git(scratch, "diff", "main", branch, "--", "blueprints/")
+    run_git("diff", "main", branch, "--", "blueprints/")
     say(
         "alice, who is in devops-team (the approvers), reviews it and approves by merging it. "
         "The next cycle judges the merge (an approver? exactly what was proposed?), records "
         "the approval, scales 5 → 6 under the new policy, and verifies it."
     )
-    git(
-        scratch,
+    run_git(
         "-c",
         "user.name=alice",
         "-c",
@@ -193,27 +244,33 @@ def demo_command(settings: Settings, directory: Path | None) -> None:
     run("sim", "advance", "5m")
     run("run", "-s", "todo-frontend", "--wait")
     run("approvals")
-    say(
-        "6. Someone asks to delete the frontend deployment. delete_deployment is forbidden by "
+    step(
+        "Someone asks to delete the frontend deployment. delete_deployment is forbidden by "
         "the global policies, so the request is refused, the cluster is untouched, and the "
         "refusal with safer alternatives goes into the audit trail."
     )
-    run("request", "todo-frontend", "delete_deployment", "--reason", "cleanup", "--by", "demo-user")
-    say(
-        "6. The audit trail is git. Every step above that changed or refused something is a commit:"
+    run(
+        "request",
+        "todo-frontend",
+        "delete_deployment",
+        "--reason",
+        "cleanup",
+        "--by",
+        "demo-user",
+        expect=1,  # refused
     )
+    step("The audit trail is git. Every step above that changed or refused something is a commit:")
     click.echo(f"\n$ git -C {scratch} log --oneline -- audit/")
     for line in _log_oneline(scratch):
         click.echo(line)
-    from reconciler.cli.compose import open_audit
-
-    decision = open_audit(scratch).latest("todo-frontend", {EventType.DECISION_MADE})
-    if decision is not None:
-        say(
-            "And the whole chain behind the rolled-back scale-down, with its numbers, rules "
-            "and checks:"
-        )
-        run("explain", decision.id)
+    decision = rolled_back_decision(scratch, "todo-frontend")
+    if decision is None:
+        stop(scratch, "finding the rolled-back scale-down in the audit trail", 1, 0)
+    say(
+        f"And the whole chain behind the rolled-back scale-down (step {rollback_step}), from its "
+        "decision to the verified rollback, with its numbers, rules and checks:"
+    )
+    run("explain", decision)
     say(
         f"Where to look next: `git -C {scratch} log --stat`, `reconciler --repo {scratch} audit`, "
         f"the JSON records under {scratch}/audit/, and `reconciler --repo {scratch} status`."

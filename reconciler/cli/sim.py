@@ -202,19 +202,22 @@ def sim_set_command(settings: Settings, service: str, settings_: tuple[str, ...]
     click.echo(f"{service}: set {', '.join(f'{k}={v}' for k, v in pairs.items())}")
 
 
-@sim_group.command("advance")
+# `-5s` would otherwise be read as an unknown option `-5`; passing it on as DURATION lets the
+# duration parser say what is wrong with it (the clock only moves forward).
+@sim_group.command("advance", context_settings={"ignore_unknown_options": True})
 @click.argument("duration")
 @click.pass_obj
 def sim_advance_command(settings: Settings, duration: str) -> None:
     """Move the virtual clock forward by DURATION (e.g. 60s, 5m), sampling metrics on the way."""
     from reconciler.cli.compose import open_simulation
-    from reconciler.core.errors import ConfigError
     from reconciler.core.units import UnitError, parse_duration
 
+    if duration.startswith("-") and not duration[1:2].isdigit():
+        raise click.NoSuchOption(duration)  # a mistyped option, not a negative duration
     try:
         seconds = parse_duration(duration)
     except UnitError as error:
-        raise ConfigError(str(error), hint=error.hint) from None
+        raise click.BadParameter(f"{error} ({error.hint})", param_hint="'DURATION'") from None
     sim = open_simulation(settings.root(), settings.sim_state)
     sim.advance(seconds)
     sim.save()

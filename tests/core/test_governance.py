@@ -190,6 +190,26 @@ def test_rate_limits_slide_and_exclude_rollbacks() -> None:
     assert checks["rate_limit_daily"].ok
 
 
+def test_daily_rate_limit_defers_below_the_hourly_one() -> None:
+    # 50 changes 28 minutes apart: at most 3 in any hour, but all 50 within the last day.
+    records = [_executed(600 + 1680 * i) for i in range(50)]
+    verdict = govern(
+        request("scale_within_limits", 3), seed_blueprint(), history(*records), {}, NOW
+    )
+    checks = {check.name: check for check in verdict.safety}
+    assert checks["cooldown"].ok and checks["rate_limit_hourly"].ok
+    assert checks["rate_limit_hourly"].detail == "2/10 changes in the last 1h"
+    assert not checks["rate_limit_daily"].ok
+    assert verdict.action is VerdictAction.DEFER
+    assert verdict.reasons[-1] == "50/50 changes in the last 1d"
+    # Room again once the oldest of the 50 is a day old: 82,920 s ago + 86,400 s.
+    assert verdict.retry_at == NOW + timedelta(seconds=3480)
+    one_fewer = govern(
+        request("scale_within_limits", 3), seed_blueprint(), history(*records[:-1]), {}, NOW
+    )
+    assert one_fewer.action is VerdictAction.EXECUTE
+
+
 def test_verdict_lists_every_reason() -> None:
     records = [_executed(3500 - 300 * i) for i in range(9)] + [_executed(30)]
     records += [_failed(200), _failed(150), _failed(100)]
@@ -215,11 +235,19 @@ def test_defer_has_a_retry_time() -> None:
 
 
 def test_restricted_requests_approval_even_in_cooldown() -> None:
+    # Named scale_within_limits but beyond max_replicas (5): its allowed rule's condition is
+    # false, so it needs approval (not forbidden), and the cooldown does not defer a proposal.
     verdict = govern(
         request("scale_within_limits", 7), seed_blueprint(), history(_executed(20)), {}, NOW
     )
-    assert (
-        verdict.classification is Tier.FORBIDDEN or verdict.action is VerdictAction.REQUEST_APPROVAL
+    assert verdict.classification is Tier.RESTRICTED
+    assert verdict.action is VerdictAction.REQUEST_APPROVAL
+    assert verdict.approvers == ("devops-team",)
+    assert verdict.retry_at is None
+    assert "(7 >= 1 AND 7 <= 5) does not hold, so it needs approval" in verdict.reasons[0]
+    assert verdict.reasons[-1] == (
+        "safety is checked again when the approved change is applied; now: "
+        "last change 20s ago, cooldown 1m (40s left)"
     )
     beyond = govern(
         request("scale_beyond_limits", 7), seed_blueprint(), history(_executed(20)), {}, NOW

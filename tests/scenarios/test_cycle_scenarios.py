@@ -161,9 +161,36 @@ def test_seed_demo_5_services_are_independent(scenario: Scenario) -> None:
     assert again["todo-backend"]["steps"][0]["outcome"] == "executed"
     assert again["todo-frontend"]["steps"] == []
     assert "is verified at 15:31:00Z" in again["todo-frontend"]["waiting"]
-    # Breakers are per service too.
+
+
+def test_seed_demo_5_breakers_are_independent(scenario: Scenario) -> None:
+    scenario.cli("sim", "init", "--scenario", "seed")
+    scenario.cli("sim", "set", "todo-frontend", "scale_fails=true")
+    for _ in range(3):
+        report = scenario.json("run", expect=1)
+        by_name = {s["service"]: s for s in report["services"]}  # type: ignore[index]
+        assert by_name["todo-frontend"]["steps"][0]["outcome"] == "failed"
+        assert by_name["todo-backend"]["steps"] == []
+        scenario.cli("sim", "advance", "60s")
     status = {s["service"]: s for s in scenario.json("breaker", "status")}  # type: ignore[union-attr]
-    assert status["todo-frontend"]["phase"] == status["todo-backend"]["phase"] == "closed"
+    assert status["todo-frontend"]["phase"] == "open"
+    assert status["todo-backend"]["phase"] == "closed"
+    # The backend's load rises: it scales while the frontend stays stopped by its breaker.
+    scenario.cli("sim", "set", "todo-backend", "cpu_utilization=95%", "memory_utilization=95%")
+    by_name = {s["service"]: s for s in scenario.json("run")["services"]}  # type: ignore[index]
+    assert by_name["todo-frontend"]["steps"][0]["outcome"] == "blocked"
+    assert "circuit breaker open" in by_name["todo-frontend"]["steps"][0]["detail"]
+    backend = by_name["todo-backend"]
+    assert (backend["decision"]["current_replicas"], backend["decision"]["target_replicas"]) == (
+        2,
+        3,
+    )
+    assert backend["steps"][0]["outcome"] == "executed"
+    status = {s["service"]: s for s in scenario.json("breaker", "status")}  # type: ignore[union-attr]
+    assert status["todo-frontend"]["phase"] == "open"
+    assert status["todo-backend"]["phase"] == "closed"
+    assert status["todo-backend"]["failures"] == []
+    assert scenario.records("todo-backend", "breaker_opened") == []
 
 
 def test_cooldown_defers_until_it_has_elapsed(scenario: Scenario) -> None:
@@ -194,6 +221,45 @@ def test_hourly_rate_limit(scenario: Scenario) -> None:
     assert deferred["details"]["retry_at"] == "2026-02-10T16:30:00Z"
     # A sliding window: once the first change is an hour old, there is room again.
     scenario.cli("sim", "advance", "50m")
+    assert (
+        "→ executed" in scenario.cli("request", "todo-frontend", "scale", "--replicas", "4").output
+    )
+
+
+def test_daily_rate_limit(scenario: Scenario) -> None:
+    # A day's limit of 6 (an override of the global 50, so the day fits in a few commands).
+    frontend = (scenario.root / "blueprints/todo-frontend/blueprint.yaml").read_text()
+    scenario.write_blueprint(
+        "todo-frontend",
+        frontend.replace(
+            "governance:\n",
+            "governance:\n  safety:\n    rate_limits:\n      max_operations_per_day: 6\n",
+        ),
+    )
+    scenario.cli("sim", "init")
+    # Six changes 3.5 hours apart, over midnight: one an hour at most (the limit is 10).
+    for index in range(6):
+        replicas = "3" if index % 2 == 0 else "2"
+        scenario.cli("request", "todo-frontend", "scale", "--replicas", replicas)
+        scenario.cli("sim", "advance", "3h30m")
+    assert scenario.cli("sim", "show").output.startswith("clock 2026-02-11 12:30:00Z")
+    result = scenario.cli("request", "todo-frontend", "scale", "--replicas", "4", expect=1)
+    assert "allowed, defer → deferred" in result.output
+    assert "6/6 changes in the last 1d" in result.output
+    deferred = scenario.records("todo-frontend", "operation_deferred")[-1]
+    assert deferred["rationale"].endswith(". 6/6 changes in the last 1d")
+    safety = scenario.records("todo-frontend", "governance_checked")[-1]["details"]["safety_checks"]
+    # Room again when the first change (15:30 the day before) is a day old.
+    assert safety["rate_limit_daily"] == {
+        "ok": False,
+        "detail": "6/6 changes in the last 1d",
+        "retry_at": "2026-02-11T15:30:00Z",
+    }
+    assert [name for name, check in safety.items() if not check["ok"]] == ["rate_limit_daily"]
+    assert deferred["details"]["retry_at"] == "2026-02-11T15:30:00Z"
+    scenario.cli("sim", "advance", "2h59m")
+    scenario.cli("request", "todo-frontend", "scale", "--replicas", "4", expect=1)
+    scenario.cli("sim", "advance", "1m")
     assert (
         "→ executed" in scenario.cli("request", "todo-frontend", "scale", "--replicas", "4").output
     )
@@ -242,8 +308,53 @@ def test_breaker_counts_only_failures_within_the_window(scenario: Scenario) -> N
 def test_status_and_explain(scenario: Scenario) -> None:
     scenario.cli("sim", "init", "--scenario", "seed", "--history", "10m")
     scenario.cli("run")
-    status = scenario.cli("status").output
-    assert "todo-frontend" in status and "scale_within_limits at 02-10 15:30Z" in status
+    # Twenty seconds on: a pending proposal for the frontend, a failure for the backend.
+    scenario.cli("sim", "advance", "20s")
+    scenario.cli("request", "todo-frontend", "scale", "--replicas", "7")
+    scenario.cli("sim", "set", "todo-backend", "scale_fails=true")
+    scenario.cli("request", "todo-backend", "scale", "--replicas", "3", expect=1)
+    status = scenario.cli("status").output.splitlines()
+    assert [line.split("  ")[0] for line in status] == ["SERVICE", "todo-backend", "todo-frontend"]
+    columns = {
+        line.split()[0]: [c.strip() for c in line.split("  ") if c.strip()] for line in status
+    }
+    assert columns["SERVICE"] == [
+        "SERVICE",
+        "READY",
+        "WEIGHTED",
+        "LAST CHANGE",
+        "COOLDOWN",
+        "BREAKER",
+        "PENDING",
+    ]
+    # The frontend's pods are still starting; its cooldown has 40 s of its minute left.
+    assert columns["todo-frontend"] == [
+        "todo-frontend",
+        "2/3",
+        "81.5%",
+        "scale_within_limits at 02-10 15:30Z",
+        "40s",
+        "closed (0/3 failures)",
+        "1",
+    ]
+    # A failed change is no change: no cooldown, but it counts towards the breaker.
+    assert columns["todo-backend"] == [
+        "todo-backend",
+        "2/2",
+        "51.3%",
+        "-",
+        "-",
+        "closed (1/3 failures)",
+        "-",
+    ]
+    pending = scenario.records("todo-frontend", "approval_requested")[0]["id"]
+    rows = {row["service"]: row for row in scenario.json("status")["services"]}  # type: ignore[index]
+    assert rows["todo-frontend"]["cooldown_left_seconds"] == 40
+    assert rows["todo-frontend"]["pending_approvals"] == [pending]
+    assert (rows["todo-backend"]["breaker"], rows["todo-backend"]["breaker_failures"]) == (
+        "closed",
+        1,
+    )
     decision = scenario.records("todo-frontend", "decision_made")[0]["id"]
     explained = scenario.cli("explain", decision).output
     for line in (
