@@ -28,8 +28,10 @@ Main design choices:
 * `window` asks all four: 4 range queries for one target, made only when a scale-down is
   otherwise possible.
 * Missing is not zero. An empty answer (no series) is `None`, and so is NaN (a 0/0 when there
-  was no traffic) and ±Inf; the reason is kept in `last_notes`. The decision engine has rules
-  for missing data (never scale down on it); a made-up 0 would silently bypass them.
+  was no traffic) and ±Inf. The decision engine has rules for missing data (never scale down
+  on it); a made-up 0 would silently bypass them. The reason travels in `Metrics.warnings`,
+  naming the service and the query, as an error would: a value that is always NaN is as much
+  a broken query as one Prometheus refuses, only quieter.
 * Failures stay per target. A bad query or a server error gives that target a `MetricsError`
   naming the service, the query and what Prometheus said; the other targets go on. A server
   that cannot be reached (or stops answering) fails every remaining target of the call at
@@ -406,8 +408,9 @@ class PrometheusMetrics:
         self.timeout = timeout
         self.step = step
         self._now = now or (lambda: datetime.now(UTC))
-        #: Why values of the last `current` call are unknown, per target: "latency_p95 is
-        #: NaN (no requests in the range?)". `Metrics` has no field for it.
+        #: Why values of the last `current` call are unknown, per target, in short: "latency_p95
+        #: is NaN (no requests in the range?)". Each Metrics' `warnings` say the same with the
+        #: service and the query; this is for code that holds the adapter rather than a result.
         self.last_notes: dict[Target, tuple[str, ...]] = {}
 
     @property
@@ -452,7 +455,7 @@ class PrometheusMetrics:
                 except _QueryFailed as error:
                     results[target] = MetricsError(str(error))
                     continue
-                results[target], notes[target] = self._metrics(points, at)
+                results[target], notes[target] = self._metrics(target, points, at)
         self.last_notes = notes
         return results
 
@@ -589,21 +592,23 @@ class PrometheusMetrics:
         return column
 
     def _metrics(
-        self, points: Mapping[str, _Point | None], at: datetime
+        self, target: Target, points: Mapping[str, _Point | None], at: datetime
     ) -> tuple[Metrics, tuple[str, ...]]:
+        """The target's Metrics (its warnings naming service and query) and the short notes."""
         notes = []
+        warnings = []
         values: dict[str, float | None] = {}
         times = []
         for metric in CURRENT_METRICS:
             point = points.get(metric)
-            if point is None:
-                notes.append(f"{metric}: no series")
-                values[metric] = None
-                continue
-            times.append(point.at)
-            values[metric] = point.value
-            if point.note:
-                notes.append(f"{metric} {point.note}")
+            values[metric] = None if point is None else point.value
+            if point is not None:
+                times.append(point.at)
+            if point is None or point.note:
+                note = f"{metric}: no series" if point is None else f"{metric} {point.note}"
+                notes.append(note)
+                query = self.query_for(target, metric)
+                warnings.append(f"{self._name(target)}: {note} (query: {query})")
         latency = values["latency_p95"]
         observed = datetime.fromtimestamp(min(times), UTC) if times else at
         metrics = Metrics(
@@ -611,6 +616,7 @@ class PrometheusMetrics:
             error_rate=values["error_rate"],
             observed_at=observed,
             source=self.source,
+            warnings=tuple(warnings),
         )
         return metrics, tuple(notes)
 

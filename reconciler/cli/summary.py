@@ -5,6 +5,8 @@ reconciler appends one table per run: for each service, what was decided, what g
 said, what was done, proposed or refused, and what was verified or rolled back, with the
 totals underneath. Problems become workflow annotations (`::error` / `::warning`), which
 GitHub lists on the run's page, so nobody has to read the log to see that something failed.
+A service's warnings (a metrics source that failed or answered NaN: the service was
+reconciled on what was known) are a `::warning` each and a ⚠️ note, never an error.
 
 A run with --wait has several passes (the cycle, then verification passes); the summary
 folds them into one row per service, so the verification shows beside the change it checks.
@@ -93,7 +95,14 @@ def markdown(
         results = by_service[service]
         head = results[0]
         steps = [step for result in results for step in result.steps]
-        notes = [_without_service(n, service) for result in results for n in result.notes]
+        # A warning that holds for the whole run (Prometheus down) recurs in every pass: once.
+        notes = list(
+            dict.fromkeys(
+                ("⚠️ " if note in result.warnings else "") + _without_service(note, service)
+                for result in results
+                for note in result.notes
+            )
+        )
         governance = "<br>".join(
             f"{s.description}: {s.classification} → {s.action.replace('_', ' ')}" for s in steps
         )
@@ -104,7 +113,10 @@ def markdown(
             counts[_kind(step)] = counts.get(_kind(step), 0) + 1
         if errors:
             counts["errors"] = counts.get("errors", 0) + 1
-        for note in notes:
+        if any(result.warnings for result in results):
+            counts["with warnings"] = counts.get("with warnings", 0) + 1
+        plain = [n for result in results for n in result.notes if n not in result.warnings]
+        for note in plain:
             if any(word in note for word in _VERIFICATION_WORDS):
                 key = "verification failed" if "failed" in note else "verified"
                 counts[key] = counts.get(key, 0) + 1
@@ -137,7 +149,8 @@ def markdown(
 
 def problem_annotations(reports: Sequence[CycleReport]) -> list[str]:
     """One workflow command per problem: an error per failed service or step, a warning per
-    refusal or failed verification, so they show on the run's page."""
+    refusal, failed verification or service warning (a metrics source that failed), so they
+    show on the run's page."""
     found = []
     for report in reports:
         for result in report.services:
@@ -153,7 +166,9 @@ def problem_annotations(reports: Sequence[CycleReport]) -> list[str]:
             for note in result.notes:
                 if "verification failed" in note or "rollback verification failed" in note:
                     found.append(workflow_command("warning", note, title=result.service))
-    return found
+            for warning in result.warnings:
+                found.append(workflow_command("warning", warning, title=result.service))
+    return list(dict.fromkeys(found))  # what every pass of a --wait run says, said once
 
 
 def append_summary(path: Path, text: str) -> None:

@@ -3,7 +3,8 @@
 The cluster and metrics adapters translate their sources (a Kubernetes API, Prometheus, the
 simulated cluster) into these types, so the decision engine never knows where a number came
 from. Every metric may be missing (`None`): missing data is a first-class input, because the
-rules about it (never scale down on missing data) are part of the product.
+rules about it (never scale down on missing data) are part of the product. Why a value is
+missing travels with it (`Metrics.warnings`), so a gap is reported rather than only obeyed.
 """
 
 from __future__ import annotations
@@ -55,7 +56,12 @@ class ChangeStamp:
     """The note the reconciler leaves on a deployment with each change it makes.
 
     It travels with the change in the same request, so a run that crashed after changing the
-    cluster but before recording it leaves enough behind for the next run to write the record.
+    cluster but before recording it leaves enough behind for the next run to write the record
+    and to treat the change as any recorded one: the ids that chain it to its decision,
+    verdict and approval, the request, and the baseline its verification compares against.
+    It lives in an annotation (256 KiB at most in Kubernetes), so it stays small: a few hundred
+    bytes, with long free text cut short and empty fields left out. Stamps written before
+    these fields existed still read, with the fields empty.
     """
 
     operation_id: str
@@ -66,22 +72,40 @@ class ChangeStamp:
     summary: str
     before: Mapping[str, object] = field(default_factory=dict)
     after: Mapping[str, object] = field(default_factory=dict)
+    governance_id: str = ""
+    #: The approval that authorised the change, when one did.
+    approval_id: str = ""
+    #: For a rollback: the operation it undoes.
+    reverts: str = ""
+    #: The verdict's tier (allowed, restricted).
+    classification: str = ""
+    #: The governed request: origin, replicas, parameters, requested_by, reason.
+    request: Mapping[str, object] = field(default_factory=dict)
+    #: The service just before the change, and what the decision expected after it.
+    baseline: Mapping[str, object] = field(default_factory=dict)
+    expected: Mapping[str, object] = field(default_factory=dict)
+    #: Why the change was made, when its decision record is what a crash loses.
+    why: str = ""
+    #: Who approved it, as the approval's record says (reference, merged_by).
+    authorized_by: Mapping[str, object] = field(default_factory=dict)
 
     def dumps(self) -> str:
         """The annotation's value: compact JSON, the same for every cluster adapter."""
-        return json.dumps(
-            {
-                "operation_id": self.operation_id,
-                "decision_id": self.decision_id,
-                "operation": self.operation,
-                "service": self.service,
-                "at": self.at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
-                "summary": self.summary,
-                "before": dict(self.before),
-                "after": dict(self.after),
-            },
-            sort_keys=True,
-        )
+        data: dict[str, object] = {
+            "operation_id": self.operation_id,
+            "decision_id": self.decision_id,
+            "operation": self.operation,
+            "service": self.service,
+            "at": self.at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+            "summary": self.summary,
+            "before": dict(self.before),
+            "after": dict(self.after),
+        }
+        for key in _OPTIONAL:
+            value = getattr(self, key)
+            if value:
+                data[key] = dict(value) if isinstance(value, Mapping) else value
+        return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
     @classmethod
     def loads(cls, text: str) -> ChangeStamp | None:
@@ -98,9 +122,37 @@ class ChangeStamp:
                 summary=str(data.get("summary", "")),
                 before=data.get("before") or {},
                 after=data.get("after") or {},
+                governance_id=str(data.get("governance_id") or ""),
+                approval_id=str(data.get("approval_id") or ""),
+                reverts=str(data.get("reverts") or ""),
+                classification=str(data.get("classification") or ""),
+                request=_mapping(data.get("request")),
+                baseline=_mapping(data.get("baseline")),
+                expected=_mapping(data.get("expected")),
+                why=str(data.get("why") or ""),
+                authorized_by=_mapping(data.get("authorized_by")),
             )
         except (ValueError, KeyError, TypeError, AttributeError):
             return None
+
+
+#: Fields newer stamps carry and older ones lack; written only when set.
+_OPTIONAL = (
+    "governance_id",
+    "approval_id",
+    "reverts",
+    "classification",
+    "request",
+    "baseline",
+    "expected",
+    "why",
+    "authorized_by",
+)
+
+
+def _mapping(value: object) -> dict[str, object]:
+    """A JSON object from a stamp, or nothing: a damaged field must not lose the whole stamp."""
+    return dict(value) if isinstance(value, dict) else {}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -145,6 +197,11 @@ class Metrics:
     throughput: float | None = None
     observed_at: datetime | None = None
     source: str = ""
+    #: What a source could not tell for this service, and why: a source that failed while
+    #: another answered, or a value that came back NaN or with no series. The unknown values
+    #: above already keep decisions safe; these say why they are unknown, so the service's
+    #: result can show it. Never an input to a decision.
+    warnings: tuple[str, ...] = ()
 
     def is_empty(self) -> bool:
         return all(

@@ -80,6 +80,13 @@ class StepResult:
     record_ids: tuple[str, ...] = ()
 
 
+#: How the notes begin that report a metrics source failing or unable to tell a value. The
+#: service was still reconciled on what was known (missing data never scales down), so they
+#: are warnings rather than errors: shown in the row, as `warnings` in JSON, and as ::warning
+#: annotations, without failing the run (docs/running-in-production.md#when-something-fails).
+WARNING_PREFIXES = ("metrics unavailable: ", "metrics incomplete: ", "metric history unavailable: ")
+
+
 @dataclass(frozen=True, kw_only=True)
 class ServiceResult:
     service: str
@@ -92,6 +99,11 @@ class ServiceResult:
     error: str | None = None
     #: Set while a change awaits its verification (no new change meanwhile).
     waiting: str = ""
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """The notes someone should look into, though nothing failed (see WARNING_PREFIXES)."""
+        return tuple(note for note in self.notes if note.startswith(WARNING_PREFIXES))
 
     def to_json(self) -> dict[str, Any]:
         decision = self.decision
@@ -113,6 +125,7 @@ class ServiceResult:
             },
             "steps": [step.__dict__ | {"record_ids": list(step.record_ids)} for step in self.steps],
             "notes": list(self.notes),
+            "warnings": list(self.warnings),
             "waiting": self.waiting or None,
             "error": self.error,
         }
@@ -234,7 +247,10 @@ class Proposing:
         except MetricsError:
             samples = []  # the chart is a courtesy; the proposal stands without it
         evidence = Evidence(
-            decision=decision, samples=samples, current_replicas=self.state.replicas
+            decision=decision,
+            samples=samples,
+            current_replicas=self.state.replicas,
+            revision=self.state.revision,
         )
         return self.proposer.propose(
             step, self.blueprint, self.blueprint_text, self.review, evidence, recorder.commit, now
@@ -378,6 +394,7 @@ def _reconcile_service(
         notes.append(f"metrics unavailable: {metrics_or_error}")
     else:
         metrics = metrics_or_error
+        notes += [f"metrics incomplete: {warning}" for warning in metrics.warnings]
     history = load_history(ports.audit, blueprint, now)
     review = Review()
     if ports.forge is not None and not options.dry_run:
@@ -389,6 +406,8 @@ def _reconcile_service(
             notes.append(f"approvals: {review.error}")
         if review.hold:
             return ServiceResult(service=blueprint.name, notes=tuple(notes), error=review.hold)
+        if review.wait:
+            return ServiceResult(service=blueprint.name, notes=tuple(notes), waiting=review.wait)
         if review.notes:
             history = load_history(ports.audit, blueprint, now)
     stamp = state.last_change

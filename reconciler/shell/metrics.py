@@ -5,6 +5,11 @@ Prometheus for latency and error rate). `CombinedMetrics` asks each source in or
 field by field, the first value that is known, so a missing series in one source never hides
 a value another source has, and a source that fails for one service only leaves that
 service's fields unknown.
+
+A failure is never dropped, though: when one source fails for a service and another answers,
+the failure becomes one of the merged Metrics' `warnings`, beside the warnings each source
+gave (a NaN, a missing series). Only when every source fails is the result a MetricsError.
+Either way the cycle reports it in the service's row; see docs/running-in-production.md.
 """
 
 from __future__ import annotations
@@ -40,7 +45,10 @@ class CombinedMetrics:
                     errors.append(str(value) if value else f"no answer for {target}")
                     continue
                 merged = value if merged is None else _fill(merged, value)
-            result[target] = merged if merged is not None else MetricsError("; ".join(errors))
+            if merged is None:
+                result[target] = MetricsError("; ".join(errors))
+            else:
+                result[target] = replace(merged, warnings=(*errors, *merged.warnings))
         return result
 
     def window(self, target: Target, seconds: float, now: datetime) -> Sequence[Sample]:
@@ -69,7 +77,8 @@ def _fill(base: Metrics, extra: Metrics) -> Metrics:
         (moment for moment in (base.observed_at, extra.observed_at) if moment is not None),
         default=None,
     )
-    return replace(base, **updates, source=sources, observed_at=observed)
+    warnings = (*base.warnings, *extra.warnings)
+    return replace(base, **updates, source=sources, observed_at=observed, warnings=warnings)
 
 
 def _fill_sample(base: Sample, extra: Sample) -> Sample:
