@@ -64,9 +64,14 @@ JSON = dict[str, Any]
 REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 HASH_LABEL = "pod-template-hash"
+#: Argo CD's marks: the tracking annotation (annotation tracking), its own instance label (the
+#: usual custom `application.instanceLabelKey`), and the well-known instance label (label
+#: tracking's default key, which Helm charts also set; see `_argocd_app`).
 ARGOCD_TRACKING = "argocd.argoproj.io/tracking-id"
-ARGOCD_INSTANCE = "app.kubernetes.io/instance"
-MANAGED_BY = "app.kubernetes.io/managed-by"
+ARGOCD_LABEL = "argocd.argoproj.io/instance"
+INSTANCE_LABEL = "app.kubernetes.io/instance"
+#: What `helm install` and `helm upgrade` (Helm 3.2 and later) put on every object they create.
+HELM_RELEASE = "meta.helm.sh/release-name"
 FLUX_LABELS = ("kustomize.toolkit.fluxcd.io/name", "helm.toolkit.fluxcd.io/name")
 MERGE_PATCH = "application/merge-patch+json"
 METRICS_GROUP, METRICS_VERSION = "metrics.k8s.io", "v1beta1"
@@ -1274,16 +1279,36 @@ def _autoscalers_by_target(autoscalers: Iterable[Mapping[str, Any]]) -> dict[str
 
 def _controllers(deployment: Mapping[str, Any], hpas: Iterable[str]) -> tuple[str, ...]:
     """Who else manages this deployment: its HPAs, and the GitOps tool that applied it."""
-    found = [f"hpa/{name}" for name in hpas]
     annotations, labels = _annotations(deployment), _labels(deployment)
+    found = [f"hpa/{name}" for name in hpas]
+    flux = [f"flux/{labels[key]}" for key in FLUX_LABELS if labels.get(key)]
+    if app := _argocd_app(annotations, labels, applied_by_flux=bool(flux)):
+        found.append(f"argocd/{app}")
+    return (*found, *flux)
+
+
+def _argocd_app(
+    annotations: Mapping[str, str], labels: Mapping[str, str], *, applied_by_flux: bool
+) -> str:
+    """The Argo CD application that applied the deployment, or "" when none is seen.
+
+    The tracking annotation and Argo CD's own label are proof. The well-known
+    `app.kubernetes.io/instance` label is what Argo CD's label tracking sets, even on a Helm
+    chart it renders (the chart's `app.kubernetes.io/managed-by: Helm` stays on), but Helm
+    charts set it too. A release that Helm (or Flux's helm-controller) installed carries
+    Helm's release annotation, which Argo CD, rendering charts with `helm template`, never
+    adds; and Flux's labels say Flux applied it. In both cases the label is the chart's, not
+    Argo CD's. Anything else carrying it reads as Argo CD: refusing wrongly is safer than
+    fighting a controller.
+    """
     if tracking := annotations.get(ARGOCD_TRACKING):
-        found.append(f"argocd/{tracking.split(':', 1)[0]}")
-    elif (instance := labels.get(ARGOCD_INSTANCE)) and labels.get(MANAGED_BY) != "Helm":
-        # Argo CD's default tracking label; Helm sets the same label on what it installs,
-        # and says so in app.kubernetes.io/managed-by, so a Helm release is not Argo CD.
-        found.append(f"argocd/{instance}")
-    found.extend(f"flux/{labels[key]}" for key in FLUX_LABELS if labels.get(key))
-    return tuple(found)
+        return tracking.split(":", 1)[0]
+    if app := labels.get(ARGOCD_LABEL):
+        return app
+    instance = labels.get(INSTANCE_LABEL)
+    if instance and not applied_by_flux and HELM_RELEASE not in annotations:
+        return instance
+    return ""
 
 
 def _utilization(pods: Iterable[Mapping[str, Any]], metrics: Mapping[str, JSON]) -> Metrics:

@@ -420,11 +420,14 @@ class SimulatedCluster:
                 d.roll_pods(now)
                 return f"deployment.apps/{d.name} rolled back"
             case ChangeKind.RESOURCES:
-                if change.cpu_request is not None:
-                    d.cpu_request = change.cpu_request
-                if change.memory_request is not None:
-                    d.memory_request = change.memory_request
-                d.new_revision(now, bad=d.bad)
+                cpu = d.cpu_request if change.cpu_request is None else change.cpu_request
+                memory = (
+                    d.memory_request if change.memory_request is None else change.memory_request
+                )
+                if (cpu, memory) != (d.cpu_request, d.memory_request):
+                    # As on Kubernetes, only a changed pod template starts a rollout.
+                    d.cpu_request, d.memory_request = cpu, memory
+                    d.new_revision(now, bad=d.bad)
                 return f"deployment.apps/{d.name} resource requirements updated"
         raise AssertionError(change.kind)  # pragma: no cover
 

@@ -439,6 +439,68 @@ def test_other_controllers_are_detected(api: FakeKubeAPI, connect: Factory) -> N
     ]
 
 
+INSTANCE = "app.kubernetes.io/instance"
+MANAGED_BY = "app.kubernetes.io/managed-by"
+TRACKING = "argocd.argoproj.io/tracking-id"
+HELM_RELEASE = {"meta.helm.sh/release-name": "web", "meta.helm.sh/release-namespace": "shop"}
+
+
+@pytest.mark.parametrize(
+    ("labels", "annotations", "controllers"),
+    [
+        pytest.param(
+            {}, {TRACKING: "shop-web:apps/Deployment:shop/web"}, ("argocd/shop-web",),
+            id="argo-cd-annotation-tracking",
+        ),
+        pytest.param(
+            {"argocd.argoproj.io/instance": "shop-web"}, {}, ("argocd/shop-web",),
+            id="argo-cd-custom-instance-label",
+        ),
+        pytest.param(
+            {INSTANCE: "shop-web"}, {}, ("argocd/shop-web",),
+            id="argo-cd-label-tracking",
+        ),
+        pytest.param(
+            {INSTANCE: "shop-web", MANAGED_BY: "Helm", "helm.sh/chart": "web-1.2.0"}, {},
+            ("argocd/shop-web",),
+            id="argo-cd-label-tracking-of-a-helm-chart",
+        ),
+        pytest.param(
+            {INSTANCE: "web", MANAGED_BY: "Helm"},
+            {TRACKING: "shop-web:apps/Deployment:shop/web"},
+            ("argocd/shop-web",),
+            id="argo-cd-annotation-tracking-of-a-helm-chart",
+        ),
+        pytest.param(
+            {INSTANCE: "web", MANAGED_BY: "Helm", "helm.sh/chart": "web-1.2.0"}, HELM_RELEASE, (),
+            id="helm-install",
+        ),
+        pytest.param(
+            {INSTANCE: "web", MANAGED_BY: "Helm", "helm.toolkit.fluxcd.io/name": "web"},
+            HELM_RELEASE,
+            ("flux/web",),
+            id="flux-helm-release",
+        ),
+        pytest.param(
+            {INSTANCE: "web", "kustomize.toolkit.fluxcd.io/name": "apps"}, {}, ("flux/apps",),
+            id="flux-kustomization-of-labelled-manifests",
+        ),
+        pytest.param({MANAGED_BY: "Helm"}, {}, (), id="no-instance"),
+    ],
+)  # fmt: skip
+def test_argo_cd_is_told_apart_from_helm_and_flux(
+    api: FakeKubeAPI,
+    connect: Factory,
+    labels: dict[str, str],
+    annotations: dict[str, str],
+    controllers: tuple[str, ...],
+) -> None:
+    """Each of Argo CD's marks is seen; the instance label a Helm release or Flux put there
+    is not taken for Argo CD's."""
+    api.add_deployment("shop", "web", labels={"app": "web", **labels}, annotations=annotations)
+    assert observed(connect()).controllers == controllers
+
+
 def test_the_stamp_round_trips(api: FakeKubeAPI, connect: Factory) -> None:
     api.add_deployment("shop", "web")
     cluster = connect()
