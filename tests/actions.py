@@ -12,7 +12,10 @@ real `.github/workflows/*.yml` rather than a copy of its commands:
   `GITHUB_OUTPUT` and `GITHUB_STEP_SUMMARY` files, and workflow commands (`::error ...`)
   collected from the output as annotations;
 - `uses:` steps through handlers the test supplies (checkout becomes a clone of the served
-  repository).
+  repository), and step `id`s: `steps.<id>.outputs` from a handler or from `GITHUB_OUTPUT`,
+  `steps.<id>.outcome`;
+- the workflow's `concurrency:` group for an event, and GitHub's rule for the runs that share
+  one (`ConcurrencyQueue`): what a test cannot watch on GitHub, which queued run is cancelled.
 """
 
 from __future__ import annotations
@@ -30,10 +33,13 @@ from typing import Any
 import yaml
 
 __all__ = [
+    "Concurrency",
+    "ConcurrencyQueue",
     "ExpressionError",
     "JobRun",
     "Runner",
     "StepRun",
+    "condition",
     "evaluate",
     "expressions_in",
     "interpolate",
@@ -377,11 +383,13 @@ Handler = Callable[["StepContext"], None]
 
 @dataclass
 class StepContext:
-    """What a `uses:` handler gets: the step's inputs and the job's directories."""
+    """What a `uses:` handler gets: the step's inputs and the job's directories. It may fill
+    `outputs`, which later steps read as `steps.<id>.outputs`."""
 
     with_: dict[str, Any]
     workspace: Path
     env: dict[str, str]
+    outputs: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -434,6 +442,31 @@ class Runner:
     def document(self) -> dict[str, Any]:
         return yaml.safe_load(self.workflow.read_text())  # type: ignore[no-any-return]
 
+    def contexts(self) -> dict[str, Any]:
+        """The contexts known before any job starts (a workflow's `concurrency`, a job's `if`)."""
+        return {
+            "github": self._github(),
+            "vars": self.vars,
+            "inputs": self.inputs,
+            "secrets": self.secrets | {"GITHUB_TOKEN": self.secrets.get("GITHUB_TOKEN", "")},
+        }
+
+    def concurrency(self) -> Concurrency | None:
+        """The workflow's concurrency group for this event, as GitHub evaluates it at queueing."""
+        setting = self.document().get("concurrency")
+        if setting is None:
+            return None
+        if isinstance(setting, str):
+            setting = {"group": setting}
+        contexts = self.contexts()
+        cancel = setting.get("cancel-in-progress", False)
+        if isinstance(cancel, str):
+            cancel = _truthy(interpolate(cancel, contexts))
+        return Concurrency(
+            group=to_text(interpolate(str(setting["group"]), contexts)),
+            cancel_in_progress=bool(cancel),
+        )
+
     def _github(self) -> dict[str, Any]:
         defaults = {
             "event_name": self.event_name,
@@ -454,13 +487,8 @@ class Runner:
     def run(self) -> list[JobRun]:
         document = self.document()
         job = document["jobs"][self.job]
-        github = self._github()
-        base_contexts = {
-            "github": github,
-            "vars": self.vars,
-            "inputs": self.inputs,
-            "secrets": self.secrets | {"GITHUB_TOKEN": self.secrets.get("GITHUB_TOKEN", "")},
-        }
+        base_contexts = self.contexts()
+        github = base_contexts["github"]
         if not condition(job.get("if"), base_contexts, "success"):
             return [JobRun(matrix={}, workspace=self.base, summary="", skipped=True)]
         matrix = (job.get("strategy") or {}).get("matrix") or {}
@@ -511,6 +539,7 @@ class Runner:
             "strategy": {"job-index": index, "job-total": len(combinations)},
             "runner": {"temp": str(temp), "os": "Linux"},
             "github": github | {"workspace": str(workspace)},
+            "steps": {},
         }
         job_env = {
             k: to_text(interpolate(str(v), contexts)) for k, v in (job.get("env") or {}).items()
@@ -523,9 +552,14 @@ class Runner:
         for number, step in enumerate(job["steps"]):
             name = step.get("name") or step.get("uses") or f"step {number}"
             contexts["env"] = job_env | exported
+            step_id = step.get("id")
             if name in self.skip or not condition(step.get("if"), contexts, status):
                 run.steps.append(StepRun(name=name, ran=False))
+                if step_id:
+                    contexts["steps"][step_id] = _step_result("skipped")
                 continue
+            # Each step gets a fresh output file; what it writes becomes its outputs.
+            files["output"].write_text("")
             step_env = {
                 k: to_text(interpolate(str(v), contexts))
                 for k, v in (step.get("env") or {}).items()
@@ -569,8 +603,11 @@ class Runner:
                 with_ = {
                     k: interpolate(str(v), contexts) for k, v in (step.get("with") or {}).items()
                 }
-                handler(StepContext(with_=with_, workspace=workspace, env=env))
+                context = StepContext(with_=with_, workspace=workspace, env=env)
+                handler(context)
                 run.steps.append(StepRun(name=name, ran=True))
+                if step_id:
+                    contexts["steps"][step_id] = _step_result("success", context.outputs)
                 continue
             script = interpolate(str(step["run"]), contexts)
             script_path = temp / f"step-{number}.sh"
@@ -594,10 +631,18 @@ class Runner:
                 if re.match(r"::(error|warning|notice)", line)
             ]
             exported |= _read_env_file(files["env"])
+            if step_id:
+                outcome = "success" if result.returncode == 0 else "failure"
+                contexts["steps"][step_id] = _step_result(outcome, _read_env_file(files["output"]))
             if result.returncode != 0:
                 status = "failure"
         run.summary = files["summary"].read_text()
         return run
+
+
+def _step_result(outcome: str, outputs: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """A step as `steps.<id>` shows it (no `continue-on-error` here, so conclusion = outcome)."""
+    return {"outputs": dict(outputs or {}), "outcome": outcome, "conclusion": outcome}
 
 
 def _read_env_file(path: Path) -> dict[str, str]:
@@ -620,3 +665,54 @@ def _read_env_file(path: Path) -> dict[str, str]:
             values[name] = value
         index += 1
     return values
+
+
+# ------------------------------------------------------------------------------ concurrency
+
+
+@dataclass(frozen=True)
+class Concurrency:
+    group: str
+    cancel_in_progress: bool = False
+
+
+@dataclass
+class ConcurrencyQueue:
+    """GitHub's rule for runs that share a concurrency group, in one repository.
+
+    A run whose group has nothing in progress starts. Otherwise it waits, and a group holds at
+    most one waiting run: a run that queues cancels the one already waiting and takes its place
+    (and with `cancel-in-progress`, cancels the run in progress and starts). When the run in
+    progress ends, the waiting one starts. Runs are named by the test.
+    """
+
+    running: dict[str, str] = field(default_factory=dict)
+    waiting: dict[str, str] = field(default_factory=dict)
+    started: list[str] = field(default_factory=list)
+    cancelled: list[str] = field(default_factory=list)
+    _group_of: dict[str, str] = field(default_factory=dict, init=False, repr=False)
+
+    def queue(self, run: str, concurrency: Concurrency) -> None:
+        group = concurrency.group
+        self._group_of[run] = group
+        if group in self.running and concurrency.cancel_in_progress:
+            self.cancelled.append(self.running.pop(group))
+        if group not in self.running:
+            if group in self.waiting:
+                self.cancelled.append(self.waiting.pop(group))
+            self._start(run, group)
+            return
+        if group in self.waiting:
+            self.cancelled.append(self.waiting[group])
+        self.waiting[group] = run
+
+    def finish(self, run: str) -> None:
+        group = self._group_of[run]
+        assert self.running.get(group) == run, f"{run} is not in progress"
+        del self.running[group]
+        if group in self.waiting:
+            self._start(self.waiting.pop(group), group)
+
+    def _start(self, run: str, group: str) -> None:
+        self.running[group] = run
+        self.started.append(run)

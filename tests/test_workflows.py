@@ -8,21 +8,31 @@ where it is not available, and shell bugs in `run:` steps (shellcheck).
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
 import sys
+from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from tests.actions import CONTEXTS, ExpressionError, expressions_in, parse_expression
-from tests.conftest import REPO
+from tests.actions import (
+    CONTEXTS,
+    Concurrency,
+    ConcurrencyQueue,
+    ExpressionError,
+    Runner,
+    condition,
+    expressions_in,
+    interpolate,
+    parse_expression,
+)
+from tests.conftest import REPO, require_tool
 
 WORKFLOWS = sorted((REPO / ".github" / "workflows").glob("*.yml"))
+RECONCILE = REPO / ".github" / "workflows" / "reconcile.yml"
 BIN = Path(sys.executable).parent
 
 
@@ -71,8 +81,11 @@ def test_nothing_is_granted_by_default(path: Path) -> None:
 
 
 def test_the_reconcile_job_gets_exactly_what_it_needs() -> None:
-    (job,) = load(REPO / ".github/workflows/reconcile.yml")["jobs"].values()
-    assert job["permissions"] == {"contents": "write", "pull-requests": "write"}
+    jobs = load(RECONCILE)["jobs"]
+    assert set(jobs) == {"reconcile", "no-cluster"}
+    assert jobs["reconcile"]["permissions"] == {"contents": "write", "pull-requests": "write"}
+    # The job that only says why nothing ran needs nothing at all.
+    assert jobs["no-cluster"]["permissions"] == {}
 
 
 def test_the_check_jobs_only_read_except_for_the_comment() -> None:
@@ -112,10 +125,148 @@ def test_the_triggers() -> None:
     assert triggers["repository_dispatch"] == {"types": ["reconcile"]}
 
 
-def test_runs_never_overlap() -> None:
-    concurrency = load(REPO / ".github/workflows/reconcile.yml")["concurrency"]
-    assert concurrency["cancel-in-progress"] is False
-    assert "${{ github.ref }}" in concurrency["group"]
+def test_the_jobs_own_pushes_start_no_workflow() -> None:
+    """Acting as a GitHub App, the job's pushes would start workflows (GITHUB_TOKEN's do not).
+    They only add records under audit/, which neither workflow's push trigger takes."""
+    record = "audit/todo-frontend/2026-11-27/100500-operation_executed-abc.yaml"
+    paths = load(RECONCILE)["on"]["push"]["paths"]
+    assert not any(fnmatch(record, pattern) for pattern in paths)
+    assert any(fnmatch("blueprints/todo-frontend/blueprint.yaml", pattern) for pattern in paths)
+    assert load(REPO / ".github/workflows/ci.yml")["on"]["push"]["paths-ignore"] == ["audit/**"]
+
+
+# ------------------------------------------------------------------------------ concurrency
+
+NO_REQUEST = {"dry_run": False, "service": "", "operation": "", "replicas": "", "reason": ""}
+A_REQUEST = NO_REQUEST | {"service": "todo-frontend", "operation": "scale", "replicas": "4"}
+
+#: Every way a reconcile run starts: the event and the inputs it carries.
+TRIGGERS: dict[str, tuple[str, dict[str, Any]]] = {
+    "schedule": ("schedule", {}),
+    "push": ("push", {}),
+    "repository_dispatch": ("repository_dispatch", {}),
+    "dispatched cycle": ("workflow_dispatch", NO_REQUEST),
+    "dry run": ("workflow_dispatch", NO_REQUEST | {"dry_run": True}),
+    "request": ("workflow_dispatch", A_REQUEST),
+}
+
+
+def _concurrency(trigger: str, run_id: int, workflow: Path = RECONCILE) -> Concurrency:
+    """The group GitHub puts run `run_id` of this trigger in, evaluated by the test runner."""
+    event, inputs = TRIGGERS[trigger]
+    runner = Runner(
+        workflow=workflow,
+        job="reconcile",
+        base=Path("unused"),
+        event_name=event,
+        inputs=inputs,
+        github={"run_id": str(run_id)},
+    )
+    concurrency = runner.concurrency()
+    assert concurrency is not None
+    return concurrency
+
+
+@pytest.mark.parametrize(
+    ("trigger", "group"),
+    [
+        ("schedule", "reconcile-refs/heads/main"),
+        ("push", "reconcile-refs/heads/main"),
+        ("repository_dispatch", "reconcile-refs/heads/main"),
+        ("dispatched cycle", "reconcile-refs/heads/main"),
+        ("dry run", "reconcile-refs/heads/main-run-{}"),
+        ("request", "reconcile-refs/heads/main-run-{}"),
+    ],
+)
+def test_the_concurrency_group_of_each_trigger(trigger: str, group: str) -> None:
+    """Cycles share one group (one at a time); a run carrying a request or a dry run has one of
+    its own; nothing in progress is ever cut off."""
+    first, second = _concurrency(trigger, 101), _concurrency(trigger, 102)
+    assert first == Concurrency(group=group.format(101), cancel_in_progress=False)
+    assert second == Concurrency(group=group.format(102), cancel_in_progress=False)
+
+
+#: Runs queued one after another while the first is still going, then everything finishes.
+QUEUED = [
+    ("cron 1", "schedule"),
+    ("request 1", "request"),
+    ("cron 2", "schedule"),
+    ("push 1", "push"),
+    ("dry run 1", "dry run"),
+    ("alert 1", "repository_dispatch"),
+    ("request 2", "request"),
+]
+
+
+def _queue(workflow: Path) -> ConcurrencyQueue:
+    queue = ConcurrencyQueue()
+    for run_id, (run, trigger) in enumerate(QUEUED, start=1):
+        queue.queue(run, _concurrency(trigger, run_id, workflow))
+    while queue.running:
+        queue.finish(next(iter(queue.running.values())))
+    return queue
+
+
+def test_a_queued_request_is_never_cancelled_by_a_later_run() -> None:
+    queue = _queue(RECONCILE)
+    # Only waiting cycles were replaced, each by a later cycle that did the same work.
+    assert queue.cancelled == ["cron 2", "push 1"]
+    assert queue.started == ["cron 1", "request 1", "dry run 1", "request 2", "alert 1"]
+
+
+def test_the_queue_check_catches_one_group_for_every_run(tmp_path: Path) -> None:
+    """With one group for every run, as before, the later cron run cancels the request."""
+    document = load(RECONCILE)
+    document["concurrency"]["group"] = "reconcile-${{ github.ref }}"
+    single = tmp_path / "reconcile.yml"
+    single.write_text(yaml.safe_dump(document, sort_keys=False))
+    assert "request 1" in _queue(single).cancelled
+
+
+# ------------------------------------------------------------------------------ the App token
+
+APP_STEP = "Act as the reconciler's GitHub App"
+
+
+def _token_contexts(vars_: dict[str, str]) -> dict[str, Any]:
+    return {
+        "github": {"event_name": "schedule", "ref": "refs/heads/main"},
+        "vars": vars_,
+        "secrets": {"GITHUB_TOKEN": "ghs_job_token", "RECONCILER_APP_PRIVATE_KEY": "PEM"},
+        "inputs": {},
+        "env": {},
+        "steps": {},
+    }
+
+
+@pytest.mark.parametrize(
+    ("vars_", "token"),
+    [({}, "ghs_job_token"), ({"RECONCILER_APP_ID": "Iv23liExample"}, "ghs_app_token")],
+    ids=["without the variable", "with RECONCILER_APP_ID"],
+)
+def test_the_app_token_is_made_and_used_only_with_the_variable(
+    vars_: dict[str, str], token: str
+) -> None:
+    steps = load(RECONCILE)["jobs"]["reconcile"]["steps"]
+    (app,) = [step for step in steps if step.get("name") == APP_STEP]
+    assert app["uses"].startswith("actions/create-github-app-token@")
+    assert steps[0] is app  # before the checkout, which needs its token
+    contexts = _token_contexts(vars_)
+    minted = condition(app["if"], contexts, "success")
+    assert minted is bool(vars_)
+    if minted:
+        with_ = {key: interpolate(value, contexts) for key, value in app["with"].items()}
+        assert with_ == {"client-id": "Iv23liExample", "private-key": "PEM"}
+    # What `steps.app-token` holds once the step ran, or was skipped.
+    outputs = {"token": "ghs_app_token"} if minted else {}
+    outcome = "success" if minted else "skipped"
+    contexts["steps"] = {app["id"]: {"outputs": outputs, "outcome": outcome}}
+    (checkout,) = [s for s in steps if str(s.get("uses", "")).startswith("actions/checkout@")]
+    assert interpolate(checkout["with"]["token"], contexts) == token
+    given = [step for step in steps if "GITHUB_TOKEN" in (step.get("env") or {})]
+    assert {step["name"] for step in given} == {"Operation request", "Reconcile"}
+    for step in given:
+        assert interpolate(step["env"]["GITHUB_TOKEN"], contexts) == token, step["name"]
 
 
 def test_the_kubeconfig_secret_is_never_in_a_command_line() -> None:
@@ -284,12 +435,7 @@ def test_the_expression_check_catches_mistakes() -> None:
 
 
 def _shellcheck() -> str:
-    found = shutil.which("shellcheck")
-    if found is None:
-        if os.environ.get("RECONCILER_REQUIRE_TOOLS", "").strip().lower() in {"1", "true", "yes"}:
-            pytest.fail("RECONCILER_REQUIRE_TOOLS is set but shellcheck is missing")
-        pytest.skip("shellcheck is not installed (apt-get install shellcheck; CI installs it)")
-    return found
+    return require_tool("shellcheck", "apt-get install shellcheck")
 
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)

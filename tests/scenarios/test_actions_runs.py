@@ -13,7 +13,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -25,6 +25,10 @@ from tests.gitserver import GitServer, git, git_server
 
 WORKFLOW = REPO / ".github" / "workflows" / "reconcile.yml"
 BOT_TOKEN = "ghs_actions_job_token_never_printed"
+APP_ID = "Iv23liReconcilerApp"
+APP_KEY = "-----BEGIN RSA PRIVATE KEY-----\nnever printed\n-----END RSA PRIVATE KEY-----"
+APP_TOKEN = "ghs_app_installation_token_never_printed"
+APP_LOGIN = "reconciler-app[bot]"
 BIN = Path(sys.executable).parent
 NO_REQUEST = {"dry_run": False, "service": "", "operation": "", "replicas": "", "reason": ""}
 
@@ -50,9 +54,12 @@ class Hosted:
     api: FakeGitHub
     bare: Path
     base: Path
+    #: The token each checkout was given: the credentials its pushes would carry.
+    checkout_tokens: list[str] = field(default_factory=list)
 
     def checkout(self, step: StepContext) -> None:
         """actions/checkout: a shallow clone of the requested branch into the workspace."""
+        self.checkout_tokens.append(str(step.with_.get("token", "")))
         ref = str(step.with_.get("ref") or "main")
         depth = str(step.with_.get("fetch-depth", 1))
         args = ["clone", "-q", "--branch", ref, self.server.url("fleet.git"), "."]
@@ -65,17 +72,32 @@ class Hosted:
         wanted = str(step.with_["python-version"])
         assert f"{sys.version_info.major}.{sys.version_info.minor}" == wanted
 
-    def runner(self, event_name: str, ref: str = "refs/heads/main", **kwargs: object) -> Runner:
+    def create_app_token(self, step: StepContext) -> None:
+        """actions/create-github-app-token: an installation token for the App's key."""
+        assert step.with_ == {"client-id": APP_ID, "private-key": APP_KEY}
+        step.outputs["token"] = APP_TOKEN
+
+    def runner(
+        self,
+        event_name: str,
+        ref: str = "refs/heads/main",
+        job: str = "reconcile",
+        **kwargs: object,
+    ) -> Runner:
         self.base.mkdir(exist_ok=True)
         run_base = self.base / f"run-{len(list(self.base.iterdir()))}"
         return Runner(
             workflow=WORKFLOW,
-            job="reconcile",
+            job=job,
             base=run_base,
             event_name=event_name,
-            secrets={"GITHUB_TOKEN": BOT_TOKEN},
+            secrets={"GITHUB_TOKEN": BOT_TOKEN, "RECONCILER_APP_PRIVATE_KEY": APP_KEY},
             github={"api_url": self.api.url, "ref": ref, "ref_name": ref.rsplit("/", 1)[-1]},
-            uses={"actions/checkout": self.checkout, "actions/setup-python": self.setup_python},
+            uses={
+                "actions/checkout": self.checkout,
+                "actions/setup-python": self.setup_python,
+                "actions/create-github-app-token": self.create_app_token,
+            },
             env={"PATH": f"{BIN}:/usr/bin:/bin"},
             skip={"Install the reconciler"},
             **kwargs,  # type: ignore[arg-type]
@@ -95,6 +117,7 @@ def _hosted(tmp_path: Path, extra: dict[str, str] | None = None) -> Iterator[Hos
         init_bare_repo(bare, _files(extra))
         with FakeGitHub(bare) as api:
             api.add_user("reconciler-bot", BOT_TOKEN)
+            api.add_user(APP_LOGIN, APP_TOKEN)
             api.add_user("alice", "alice-token")
             api.add_team("acme", "devops-team", ["alice"])
             yield Hosted(server=server, api=api, bare=bare, base=tmp_path / "runs")
@@ -108,9 +131,10 @@ def hosted(tmp_path: Path) -> Iterator[Hosted]:
 
 def _no_secret(*runs: JobRun) -> None:
     for run in runs:
-        for step in run.steps:
-            assert BOT_TOKEN not in step.output
-        assert BOT_TOKEN not in run.summary
+        for secret in (BOT_TOKEN, APP_TOKEN, "never printed"):
+            for step in run.steps:
+                assert secret not in step.output
+            assert secret not in run.summary
 
 
 def test_a_dispatched_cycle_on_the_embedded_defaults(hosted: Hosted) -> None:
@@ -171,6 +195,62 @@ def test_scheduled_runs_wait_for_a_cluster(hosted: Hosted) -> None:
     before = hosted.log()
     (run,) = hosted.runner("schedule", vars={"RECONCILER_CLUSTER": "simulated"}).run()
     assert run.ok and len(hosted.log()) == len(before) + 2
+
+
+@pytest.mark.parametrize("event", ["push", "repository_dispatch"])
+def test_without_a_cluster_a_push_or_a_dispatch_records_nothing_and_says_why(
+    hosted: Hosted, event: str
+) -> None:
+    """Only a person's Run workflow may try the simulated cluster: a push or another system's
+    dispatch would otherwise put a made-up scale in the real audit trail."""
+    before = hosted.log()
+    (reconcile,) = hosted.runner(event).run()
+    assert reconcile.skipped and reconcile.steps == []
+    (notice,) = hosted.runner(event, job="no-cluster").run()
+    assert notice.ok
+    (annotation,) = notice.annotations
+    assert annotation.startswith("::notice title=reconcile skipped::No cluster is configured")
+    assert f"this {event} run reconciled nothing" in annotation
+    assert "RECONCILER_CLUSTER is unset" in notice.summary
+    assert hosted.log() == before and hosted.checkout_tokens == []
+    # Once a cluster is configured, the same trigger reconciles and the notice stays away.
+    configured = {"RECONCILER_CLUSTER": "simulated"}
+    (quiet,) = hosted.runner(event, job="no-cluster", vars=configured).run()
+    assert quiet.skipped
+    (run,) = hosted.runner(event, vars=configured).run()
+    assert run.ok, [s.output for s in run.steps]
+    assert len(hosted.log()) == len(before) + 2
+
+
+@pytest.mark.parametrize("event", ["schedule", "workflow_dispatch"])
+def test_the_no_cluster_notice_is_only_for_pushes_and_dispatches(
+    hosted: Hosted, event: str
+) -> None:
+    # A schedule is skipped without a word; Run workflow runs on the simulated cluster.
+    (run,) = hosted.runner(event, job="no-cluster", inputs=NO_REQUEST).run()
+    assert run.skipped
+
+
+@pytest.mark.parametrize("app", [False, True], ids=["GITHUB_TOKEN", "GitHub App"])
+def test_the_job_acts_as_the_app_only_when_one_is_configured(hosted: Hosted, app: bool) -> None:
+    """With RECONCILER_APP_ID the checkout (so the push) and the forge use the App's token,
+    which branch protection can let through; without it, the job's GITHUB_TOKEN."""
+    inputs = NO_REQUEST | {
+        "service": "todo-frontend",
+        "operation": "scale",
+        "replicas": "8",
+        "reason": "launch traffic",
+    }
+    before = hosted.log()
+    variables = {"RECONCILER_APP_ID": APP_ID} if app else {}
+    (run,) = hosted.runner("workflow_dispatch", inputs=inputs, vars=variables).run()
+    assert run.ok, [s.output for s in run.steps]
+    assert run.step("Act as the reconciler's GitHub App").ran is app
+    assert hosted.checkout_tokens == [APP_TOKEN if app else BOT_TOKEN]
+    (pull,) = hosted.api.pulls()
+    assert pull["user"]["login"] == (APP_LOGIN if app else "reconciler-bot")
+    assert len(hosted.log()) > len(before)
+    _no_secret(run)
 
 
 def test_a_run_on_another_branch_does_nothing(hosted: Hosted) -> None:
@@ -241,7 +321,7 @@ def test_shards_reconcile_at_once_and_push_without_losing_a_record(sharded: Host
     before = sharded.log()
     runs = sharded.runner(
         "repository_dispatch",
-        vars={"RECONCILER_SHARDS": '["1/3","2/3","3/3"]'},
+        vars={"RECONCILER_CLUSTER": "simulated", "RECONCILER_SHARDS": '["1/3","2/3","3/3"]'},
         prepare=_copy_of(state),
     ).run()
     assert [run.matrix["shard"] for run in runs] == ["1/3", "2/3", "3/3"]
