@@ -138,3 +138,23 @@ def test_request_push(scenario: Scenario, tmp_path: Path) -> None:
     )
     assert "pushed 1 audit commit to origin/main" in result.output
     assert "delete_deployment" in _remote_subjects(bare)[0]
+
+
+def test_an_opened_breaker_is_an_error_on_the_run_page(scenario: Scenario) -> None:
+    """Automatic changes stop when the breaker opens; the run that opens it says so loudly."""
+    scenario.cli("sim", "init", "--scenario", "seed")
+    scenario.cli("sim", "set", "todo-frontend", "scale_fails=true")
+    outputs = []
+    for _ in range(3):
+        result = _invoke(scenario, "run", "-s", "todo-frontend", env={"GITHUB_ACTIONS": "true"})
+        outputs.append(result.output)
+        scenario.cli("sim", "advance", "60s")
+    opened = [
+        line
+        for output in outputs
+        for line in output.splitlines()
+        if line.startswith("::error title=todo-frontend::")
+    ]
+    assert opened == [
+        "::error title=todo-frontend::todo-frontend: circuit breaker opened after 3 failures"
+    ]
