@@ -716,7 +716,9 @@ class GitHubForge:
     def _to_proposal(self, pull: JSON) -> Proposal:
         """A pull request as a Proposal, completing what its JSON lacks: who merged (a listed
         pull request omits it), who closed (only the issue says), the head commit's author and
-        the proposal's files at the head (both immutable per commit, so asked once)."""
+        the proposal's files (both immutable per commit, so asked once). The files are read
+        at the head while the pull request is open, and once merged at the merge commit: what
+        the merge put on the base branch is what the approval is judged by."""
         number = int(pull["number"])
         merged_at = _parse_time(pull.get("merged_at"))
         state = ProposalState.OPEN
@@ -735,6 +737,8 @@ class GitHubForge:
         body = str(pull.get("body") or "")
         metadata = parse_metadata(body)
         branch = str(head.get("ref") or "")
+        merge_sha = pull.get("merge_commit_sha") if merged_at is not None else None
+        files_at = str(merge_sha) if merge_sha else sha
         return Proposal(
             key=str(metadata.get("key", branch)),
             branch=branch,
@@ -747,11 +751,11 @@ class GitHubForge:
             created_at=_parse_time(pull.get("created_at")),
             merged_by=merged_by,
             merged_at=merged_at,
-            merge_commit=pull.get("merge_commit_sha") if merged_at is not None else None,
+            merge_commit=merge_sha,
             closed_by=closed_by,
             closed_at=_parse_time(pull.get("closed_at")) if state is ProposalState.CLOSED else None,
             head_author=self._head_author(sha) if sha else "",
-            files=self._files_at(sha, metadata) if sha else {},
+            files=self._files_at(files_at, metadata) if files_at else {},
             labels=tuple(
                 str(label["name"]) for label in pull.get("labels") or [] if label.get("name")
             ),

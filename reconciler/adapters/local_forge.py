@@ -6,7 +6,12 @@ branch into the main branch is the approval, and deleting it unmerged is the rej
 real git throughout: the reconciler finds a merge by walking the main branch's first-parent
 history for the commit that brought the proposal in, and who merged is that commit's author.
 A fast-forward merge leaves no such commit, so nobody can be identified as the approver; the
-docs say to merge with `git merge --no-ff`.
+docs say to merge with `git merge --no-ff`. A merged proposal's files are read where the merge
+left them (the merge commit), never from the reconciler's own commit: the branch may have had
+more commits, and may be deleted by now.
+
+The approver is the merge commit's git author, which anyone can set (`git -c user.name=...`):
+this forge is for trying the workflow out, not for protecting production.
 
 Comments go into git notes (`refs/notes/reconciler`) on the proposal's tip, so they travel with
 the repository without changing the branch a person may be reviewing.
@@ -101,22 +106,31 @@ class LocalForge:
             commit = parent
         return None, True
 
-    def _to_proposal(self, branch: str, head: pygit2.Commit, state: ProposalState) -> Proposal:
+    def _to_proposal(
+        self, branch: str, head: pygit2.Commit, state: ProposalState, *, branch_gone: bool = False
+    ) -> Proposal:
         own = self._proposal_commit(head)
         title, _, body = own.message.partition("\n\n")
         metadata = parse_metadata(body)
-        files = {}
-        for path in metadata.get("files", []):
-            content = read_file(self.repo, head.tree, str(path))
-            if content is not None:
-                files[str(path)] = content.decode("utf-8", errors="replace")
         merged_by = merged_at = merge_commit = None
+        landed = head
         if state is ProposalState.MERGED:
             merger, _inside = self._merged_by(head.id)
             if merger is not None and merger.id != head.id and len(merger.parents) > 1:
                 merged_by = f"{merger.author.name} <{merger.author.email}>"
                 merged_at = datetime.fromtimestamp(merger.commit_time, UTC)
                 merge_commit = str(merger.id)
+                landed = merger
+            elif branch_gone:
+                # No merge commit (a fast-forward) and no branch: which commit ended the
+                # branch is unknown, so the main branch stands witness. Such a merge names no
+                # approver and is refused anyway; this is what its hold compares with.
+                landed = self._base_tip()
+        files = {}
+        for path in metadata.get("files", []):
+            content = read_file(self.repo, landed.tree, str(path))
+            if content is not None:
+                files[str(path)] = content.decode("utf-8", errors="replace")
         return Proposal(
             key=str(metadata.get("key", branch)),
             branch=branch,
@@ -152,7 +166,7 @@ class LocalForge:
             return Proposal(key=branch, branch=branch, state=ProposalState.GONE, head=head)
         _merger, merged = self._merged_by(known.id)
         state = ProposalState.MERGED if merged else ProposalState.CLOSED
-        return self._to_proposal(branch, known, state)
+        return self._to_proposal(branch, known, state, branch_gone=True)
 
     def open(self, draft: Draft) -> Proposal:
         existing = self.find(draft.branch)

@@ -743,11 +743,12 @@ def request_command(
       reconciler request todo-frontend delete_deployment --reason "cleanup"
     """
     from reconciler.cli.compose import Environment
-    from reconciler.core.errors import ClusterError, MetricsError
+    from reconciler.core.approvals import APPROVAL_EVENTS, approval_hold
+    from reconciler.core.errors import ClusterError, HeldError, MetricsError
     from reconciler.core.governance import OperationRequest, Origin
     from reconciler.core.observation import Metrics, Target
-    from reconciler.core.planning import plan_request
-    from reconciler.shell.approvals import Proposer, Review
+    from reconciler.core.planning import ServicePlan, plan_request
+    from reconciler.shell.approvals import Proposer, Review, review_proposals
     from reconciler.shell.cycle import Proposing, Recorder, carry_out, load_history
     from reconciler.shell.workspace import load_fleet
 
@@ -775,6 +776,7 @@ def request_command(
         requested_by=requested_by or Environment.read().actor,
         parameters=parameters,
     )
+    # Checked before anything is governed: a usage error records nothing.
     plan = plan_request(blueprint, state, metrics, history, request, now)
     recorder = Recorder(ports.audit, dry_run=False)
     proposing = None
@@ -791,15 +793,35 @@ def request_command(
             state=state,
         )
     carried: list[StepResult] = []
+    planned: list[ServicePlan] = []
 
     def work() -> None:
+        # A request must not act on a blueprint no approval stands behind, exactly as a run
+        # would not: with a forge, its proposals are judged first (as `run` does); without
+        # one, the audit trail alone says whether the blueprint is held.
+        nonlocal history
+        if ports.forge is not None:
+            review = review_proposals(
+                blueprint, state, history.records, ports.audit, ports.forge, recorder.commit, now
+            )
+            held = review.hold or review.wait
+            if review.notes:
+                history = load_history(ports.audit, blueprint, now)
+        else:
+            held = approval_hold(blueprint, ports.audit.events(service, APPROVAL_EVENTS))
+        if held:
+            ports.audit.flush()
+            raise HeldError(f"{service}: {held}", hint="nothing was requested or recorded")
+        current_plan = plan_request(blueprint, state, metrics, history, request, now)
+        planned.append(current_plan)
         steps, _notes = carry_out(
-            plan, blueprint, state, metrics, history, ports, recorder, proposing
+            current_plan, blueprint, state, metrics, history, ports, recorder, proposing
         )
         carried.extend(steps)
         ports.audit.flush()
 
     pushed = _then_push(work, root, push_settings(push, push_remote, push_branch))
+    plan = planned[0]
     step, result = plan.steps[0], carried[0]
     verdict = step.verdict
     if output == "json":

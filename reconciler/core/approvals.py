@@ -11,30 +11,43 @@ Two kinds of proposal:
   once merged by an approver, the reconciler carries it out, after governing it again.
 
 A merge approves only what the proposal says, and only when an approver merged it. The
-judgement refuses a merge by someone who is not an approver, a request file that changed after
-the reconciler proposed it (its digest), a blueprint edit that loosens a forbidden operation,
-and a proposal that went stale (expired, or overtaken by the state of the service).
+judgement refuses a merge by someone who is not an approver, a proposed file that is not, as
+merged, what the reconciler proposed (its digest), a blueprint edit that loosens a forbidden
+operation, and a proposal that went stale (expired, or overtaken by the state of the service).
+Everything is judged against the audit trail's copy of the proposal's metadata, never against
+the pull request's body or branch, which anyone who can push may change; and a blueprint edit
+is judged by the file the merge produced, not by the blueprint the cycle happened to load.
+
+Until a merged blueprint edit has been judged, and after one was refused, the service is held
+(`approval_hold`): a blueprint nobody approved is never acted on.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 import yaml
 
-from reconciler.core.blueprint import Blueprint, Tier
+from reconciler.core.blueprint import TIER_KEYS, Blueprint, Tier
 from reconciler.core.decision import Decision
 from reconciler.core.governance import OperationRequest, Origin, Verdict
 from reconciler.core.ids import make_id, utc
-from reconciler.core.observation import Sample
+from reconciler.core.observation import DeploymentState, Sample
 from reconciler.core.proposals import Draft, Proposal, ProposalState, render_metadata
 from reconciler.core.records import EventType, Outcome, Record
-from reconciler.core.units import Money, format_duration, format_percent, parse_semver
+from reconciler.core.units import (
+    Money,
+    format_cpu,
+    format_duration,
+    format_memory,
+    format_percent,
+    parse_semver,
+)
 from reconciler.core.yamlsafe import Path, YamlError, parse_yaml
 
 __all__ = [
@@ -43,10 +56,12 @@ __all__ = [
     "Authorization",
     "Kind",
     "Pending",
+    "approval_hold",
     "draft_for",
     "edit_yaml",
     "judge_merge",
     "pending_proposals",
+    "stale_reason",
 ]
 
 #: Every event in a proposal's life.
@@ -120,6 +135,9 @@ class Evidence:
     decision: Decision | None
     samples: Sequence[Sample] = ()
     current_replicas: int | None = None
+    #: The deployment's revision when proposed: a one-off request approved after someone
+    #: released a new revision no longer describes the deployment (`stale_reason`).
+    revision: int | None = None
 
 
 def topic_for(request: OperationRequest, kind: Kind) -> str:
@@ -283,8 +301,11 @@ def draft_for(
         "current_replicas": current,
         "target_replicas": target,
         "decision_id": request.decision_id,
+        "revision": evidence.revision,
+        "parameters": dict(request.parameters),
         "blueprint_version": blueprint.version,
-        "blueprint_digest": digest(blueprint_text),
+        # The loaded file's own digest (of its bytes), the one `approval_hold` compares with.
+        "blueprint_digest": blueprint.digest,
         "files": sorted(files),
         "digests": {path: digest(content) for path, content in files.items()},
         "approvers": list(verdict.approvers),
@@ -362,7 +383,8 @@ def _body(
     on_timeout = (
         "it is closed as expired"
         if approval.auto_reject_on_timeout
-        else "it stays open, labelled `timed-out`, and is no longer updated"
+        else "it stays open for a person to decide, with a comment saying it timed out, and "
+        "the reconciler no longer updates it"
     )
     lines += [
         "## Approval",
@@ -486,6 +508,9 @@ class MergeJudgement:
     latency: float | None = None
     #: When the merge happened, as far as the cycle's clock can tell.
     merged_at: datetime | None = None
+    #: For a blueprint edit: the digest of the blueprint file as the merge left it (None when
+    #: the merge left no such file). A refused edit holds the service while it is loaded.
+    merged_digest: str | None = None
 
 
 def judge_merge(
@@ -496,6 +521,13 @@ def judge_merge(
     now: datetime,
 ) -> MergeJudgement:
     """Does this merge approve the proposal? Every reason to refuse is listed.
+
+    The proposal's files are read where the merge left them (the forge's job), and compared
+    with the digests the audit trail recorded when the reconciler proposed them: the branch
+    and the pull request's body can be changed by anyone who can push, the trail cannot. A
+    blueprint edit is judged by the merged file, not by `blueprint`, which is whatever this
+    cycle loaded and may predate the merge; `blueprint` only supplies the source path and the
+    forbidden operations inherited from the global policies.
 
     A merge time later than the cycle's own clock counts as "now": on the simulated cluster
     the cycle runs on virtual time while a person merges on the wall clock, and a merge cannot
@@ -524,16 +556,36 @@ def judge_merge(
             f"{pending.expires_at:%H:%M:%S}Z"
         )
     digests = metadata.get("digests") or {}
-    if pending.kind is Kind.REQUEST:
-        for path, expected in digests.items():
-            actual = proposal.files.get(path)
-            if actual is None or digest(actual) != expected:
-                reasons.append(f"the request file {path} changed after the reconciler proposed it")
-    if blueprint is not None and pending.kind is Kind.BLUEPRINT:
-        before = set(metadata.get("forbidden", []))
-        now_forbidden = set(blueprint.policy.names(Tier.FORBIDDEN))
-        loosened = sorted(before - now_forbidden)
-        if loosened:
+    if not digests:
+        reasons.append(
+            "the audit trail holds no digest of the proposed files, so what was merged cannot "
+            "be checked against what was proposed"
+        )
+    for path, expected in digests.items():
+        actual = proposal.files.get(path)
+        if actual is not None and digest(actual) == expected:
+            continue
+        if pending.kind is Kind.REQUEST:
+            reasons.append(f"the request file {path} changed after the reconciler proposed it")
+        elif actual is None:
+            reasons.append(f"the merge left no {path}, the file the reconciler proposed to edit")
+        else:
+            reasons.append(
+                f"{path} as merged is not what the reconciler proposed (commits were added to "
+                "the proposal, or the main branch changed the file since): only the proposed "
+                "edit can be approved"
+            )
+    merged_digest = None
+    if pending.kind is Kind.BLUEPRINT:
+        path = next(iter(digests), blueprint.source if blueprint is not None else "")
+        text = proposal.files.get(path)
+        merged_digest = None if text is None else digest(text)
+        inherited = () if blueprint is None else _global_forbidden(blueprint)
+        now_forbidden = None if text is None else forbidden_in(text, inherited)
+        if text is not None and now_forbidden is None:
+            reasons.append(f"{path} as merged is not a readable blueprint")
+        loosened = sorted(set(metadata.get("forbidden", [])) - (now_forbidden or set()))
+        if now_forbidden is not None and loosened:
             reasons.append(
                 "the merged blueprint no longer forbids "
                 + ", ".join(loosened)
@@ -545,7 +597,84 @@ def judge_merge(
         reasons=tuple(reasons),
         latency=latency,
         merged_at=merged_at,
+        merged_digest=merged_digest,
     )
+
+
+def _global_forbidden(blueprint: Blueprint) -> tuple[str, ...]:
+    return tuple(
+        rule.operation
+        for rule in blueprint.policy.rules
+        if rule.tier is Tier.FORBIDDEN and rule.origin == "global"
+    )
+
+
+def forbidden_in(text: str, inherited: Iterable[str] = ()) -> set[str] | None:
+    """The operations a blueprint's text forbids, with those it inherits; None when the text
+    is not a YAML mapping.
+
+    Read from the raw document rather than a loaded Blueprint: loading needs the global
+    policies, and what matters here is only which names the file still lists."""
+    try:
+        document = parse_yaml(text.encode())
+    except YamlError:
+        return None
+    governance = document.data.get("governance")
+    authority = governance.get("agent_authority") if isinstance(governance, dict) else None
+    entries = authority.get(TIER_KEYS[Tier.FORBIDDEN]) if isinstance(authority, dict) else None
+    names = set(inherited)
+    for entry in entries if isinstance(entries, list) else []:
+        name = entry.get("operation") if isinstance(entry, dict) else entry
+        if isinstance(name, str):
+            names.add(name)
+    return names
+
+
+# ---------------------------------------------------------------------------------------------
+# Holding a service while its blueprint is not an approved one
+
+
+def approval_hold(
+    blueprint: Blueprint, records: Sequence[Record], *, settled: Collection[str] = ()
+) -> str:
+    """Why the service must not be acted on now, or "".
+
+    Two cases, both about a blueprint that no approval stands behind:
+
+    - it is the one a refused blueprint edit merged (the refusal recorded its digest): held
+      until it is reverted or changed again;
+    - a blueprint edit is still waiting for its judgement in the trail and the blueprint is
+      no longer the one that edit was proposed against: the edit may have been merged, and
+      nobody has checked who merged it or what. Held until the merge is judged (or the
+      proposal is found open, closed, or expired). `settled` are the keys of proposals this
+      cycle found still open or concluded; a caller that did not ask the forge (the `request`
+      command) passes none, and waits for a run to judge the merge.
+
+    `records` are the service's approval records (`APPROVAL_EVENTS`), any age.
+    """
+    for record in reversed(records):
+        if record.event_type is not EventType.APPROVAL_REFUSED:
+            continue
+        if record.details.get("merged_blueprint_digest") == blueprint.digest:
+            return (
+                f"held: the blueprint is the one {record.details.get('reference')} merged without "
+                f"a valid approval ({record.rationale}); revert it or change it through an "
+                "approved proposal"
+            )
+    for pending in pending_proposals(records):
+        if pending.kind is not Kind.BLUEPRINT or pending.key in settled:
+            continue
+        if pending.metadata.get("blueprint_digest") == blueprint.digest:
+            continue  # the blueprint is still the one proposed against: nothing merged yet
+        reference = (
+            f"#{pending.number}" if pending.number is not None else pending.branch or pending.key
+        )
+        return (
+            f"held: the blueprint changed since {reference} was proposed, and that proposal "
+            "has not been judged yet, so the change may be its merge and nobody has checked "
+            "who merged it or what; the next run that can reach the forge judges it"
+        )
+    return ""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -595,19 +724,55 @@ class Authorization:
         )
 
 
-def stale_reason(metadata: Mapping[str, Any], replicas: int) -> str:
-    """Why an approved one-off request no longer fits the service, or ""."""
+def stale_reason(metadata: Mapping[str, Any], state: DeploymentState) -> str:
+    """Why an approved one-off request no longer fits the deployment, or "".
+
+    A request describes the deployment it was proposed for: its replicas, its revision, and
+    the values a change replaces (`*_before` parameters, e.g. `cpu_request_before`). If any
+    of them moved since, someone changed the deployment meanwhile, and carrying out the
+    approval now (a rollback after a person already shipped a fixed release, say) would act
+    on a deployment the approver never saw."""
+    if metadata.get("kind") != str(Kind.REQUEST):
+        return ""
+    done = state.last_change  # carried out, though its run may have died before recording it
+    if done is not None and done.approval_id and done.approval_id == metadata.get("approval_id"):
+        return f"already carried out as {done.operation_id}, as the deployment's stamp shows"
+    changed = []
     current = metadata.get("current_replicas")
-    if (
-        metadata.get("kind") == str(Kind.REQUEST)
-        and isinstance(current, int)
-        and current != replicas
-    ):
-        return (
-            f"overtaken by the state: it was proposed at {current} replicas and the deployment "
-            f"now has {replicas}; propose it again if it is still wanted"
-        )
-    return ""
+    if isinstance(current, int) and current != state.replicas:
+        changed.append(f"replicas {current} (now {state.replicas})")
+    revision = metadata.get("revision")
+    if isinstance(revision, int) and revision != state.revision:
+        changed.append(f"revision {revision} (now {state.revision})")
+    parameters = metadata.get("parameters") or {}
+    known = {f.name for f in fields(DeploymentState)}
+    for key, before in sorted(parameters.items()):
+        if not key.endswith("_before"):
+            continue
+        name = key.removesuffix("_before")
+        if name not in known:
+            changed.append(f"{name} {_shown(name, before)} (the deployment does not say)")
+            continue
+        now_value = getattr(state, name)
+        if now_value != before:
+            changed.append(f"{name} {_shown(name, before)} (now {_shown(name, now_value)})")
+    if not changed:
+        return ""
+    return (
+        "overtaken by the state: it was proposed when the deployment had "
+        + ", ".join(changed)
+        + "; propose it again if it is still wanted"
+    )
+
+
+def _shown(name: str, value: object) -> str:
+    if not isinstance(value, int) or isinstance(value, bool):
+        return "unset" if value is None else str(value)
+    if name.startswith("cpu_"):
+        return format_cpu(value)
+    if name.startswith("memory_"):
+        return format_memory(value)
+    return str(value)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ __all__ = [
     "ConfigError",
     "ExitCode",
     "ForgeError",
+    "HeldError",
     "MetricsError",
     "ReconcilerError",
 ]
@@ -65,6 +66,13 @@ class BlueprintError(ConfigError):
         super().__init__(f"loading {source}: {first}{more}")
         self.source = source
         self.problems = tuple(problems)
+
+
+class HeldError(ReconcilerError):
+    """A service the reconciler must not change now, because its blueprint is not one an
+    approval stands behind (a merge refused or not judged yet)."""
+
+    exit_code = ExitCode.PROBLEMS
 
 
 class ClusterError(ReconcilerError):

@@ -77,7 +77,8 @@ class Proposal:
     closed_at: datetime | None = None
     #: The author of the branch tip, to tell the reconciler's commits from a person's.
     head_author: str = ""
-    #: The files of the branch tip that the proposal is about (path → content).
+    #: The files the proposal is about (path → content): as merged once it is merged (the merge
+    #: commit), else at the branch tip.
     files: Mapping[str, str] = field(default_factory=dict)
     labels: tuple[str, ...] = ()
 

@@ -4,7 +4,10 @@ Before deciding: every proposal the trail says is open is looked up on the forge
 judged (an approver? only what it says? still fresh?) and recorded as granted or refused; a
 proposal closed unmerged is a rejection; an expired one is closed (or, without auto-reject,
 marked and left alone). A granted request becomes the cycle's operation; a refused blueprint
-edit holds the service until the blueprint changes again.
+edit holds the service until the blueprint changes again, and so does a blueprint edit that
+could not be judged (the forge did not answer) while the blueprint is no longer the one it was
+proposed against. A blueprint edit merged after this cycle loaded the blueprints is judged by
+the merged file, and the service waits for the next run, which loads it.
 
 After deciding: each operation that needs approval is proposed, or its open proposal is
 updated in place when the need changed (never duplicated), or left alone when nothing
@@ -27,6 +30,7 @@ from reconciler.core.approvals import (
     Judgement,
     Kind,
     Pending,
+    approval_hold,
     approval_record,
     draft_for,
     judge_merge,
@@ -57,8 +61,12 @@ class Review:
     open: dict[str, tuple[Pending, Proposal]] = field(default_factory=dict)
     authorizations: list[Authorization] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    #: Set when a refused blueprint edit is what the blueprint says now: do not act on it.
+    #: Set when the blueprint is not one an approval stands behind (a refused edit, or an
+    #: edit not judged yet): do not act on it.
     hold: str = ""
+    #: Set when a blueprint edit was approved after this cycle loaded the blueprints: act on
+    #: nothing until the next run loads the approved one.
+    wait: str = ""
     #: Set when the forge could not be asked; proposals are left for the next run.
     error: str = ""
 
@@ -81,7 +89,8 @@ def review_proposals(
     service = blueprint.name
     records = audit.events(service, APPROVAL_EVENTS)
     review = Review()
-    review.hold = _held(blueprint, records)
+    #: Proposals whose fate this cycle learnt: found open, or concluded.
+    settled: set[str] = set()
     for waiting in pending_proposals(records):
         pending = waiting
         try:
@@ -89,6 +98,7 @@ def review_proposals(
         except ForgeError as error:
             review.error = f"could not look up {pending.branch}: {error}"
             continue
+        settled.add(pending.key)
         meta = dict(pending.metadata)
         if proposal is None or proposal.state in {ProposalState.CLOSED, ProposalState.GONE}:
             who = f" by {proposal.closed_by}" if proposal and proposal.closed_by else ""
@@ -110,7 +120,8 @@ def review_proposals(
             review.notes.append(f"proposal {ref} rejected")
             continue
         if proposal.state is ProposalState.MERGED:
-            _judge(blueprint, state, pending, proposal, forge, commit, now, review)
+            if not _judge(blueprint, state, pending, proposal, forge, commit, now, review):
+                settled.discard(pending.key)
             continue
         if utc(now) >= pending.expires_at and not pending.timed_out:
             _expire(blueprint, pending, proposal, forge, commit, now, review)
@@ -118,26 +129,40 @@ def review_proposals(
                 continue
             pending = replace(pending, timed_out=True)
         review.open[pending.key] = (pending, proposal)
+    review.hold = review.hold or approval_hold(blueprint, records, settled=settled)
     granted_now = {a.approval_id for a in review.authorizations}
-    review.authorizations += [
-        a
-        for a in _approved_waiting(records, history, blueprint, now)
-        if a.approval_id not in granted_now
-    ]
+    for record in _approved_waiting(records, history, blueprint, now):
+        authorization = _authorization(record)
+        if authorization.approval_id in granted_now:
+            continue
+        stale = stale_reason(record.details.get("metadata") or {}, state)
+        if stale:
+            _refuse_stale(blueprint, record, stale, commit, now, review)
+            continue
+        review.authorizations.append(authorization)
     return review
 
 
-def _held(blueprint: Blueprint, records: Sequence[Record]) -> str:
-    for record in reversed(records):
-        if record.event_type is not EventType.APPROVAL_REFUSED:
-            continue
-        if record.details.get("merged_blueprint_digest") == blueprint.digest:
-            return (
-                f"held: the blueprint is the one {record.details.get('reference')} merged without "
-                f"a valid approval ({record.rationale}); revert it or change it through an "
-                "approved proposal"
-            )
-    return ""
+def _refuse_stale(
+    blueprint: Blueprint, granted: Record, stale: str, commit: Commit, now: datetime, review: Review
+) -> None:
+    """A granted request that waited (a cooldown deferred it) and meanwhile went stale: it is
+    refused rather than carried out on a deployment the approver never saw."""
+    details = granted.details
+    reference = str(details.get("reference") or details.get("branch") or "")
+    record = approval_record(
+        EventType.APPROVAL_REFUSED,
+        Outcome.REFUSED,
+        blueprint,
+        blueprint.name,
+        dict(details.get("metadata") or {}),
+        None,
+        f"{reference} was approved but is no longer carried out: {stale}.",
+        now,
+        extra={"reference": reference, "reasons": [stale]},
+    )
+    commit(f"{blueprint.name}: approval {reference} went stale: {short(stale, 60)}", [record])
+    review.notes.append(f"approval went stale: {reference}")
 
 
 def _judge(
@@ -149,17 +174,19 @@ def _judge(
     commit: Commit,
     now: datetime,
     review: Review,
-) -> None:
+) -> bool:
+    """Judge a merge and record the verdict; False when it could not be judged (the forge
+    did not answer), so the proposal stays pending for the next run."""
     service = blueprint.name
     meta = dict(pending.metadata)
     try:
         judgement = judge_merge(pending, proposal, blueprint, forge.is_member, now)
     except ForgeError as error:
         review.error = f"could not check who merged {proposal.reference}: {error}"
-        return
+        return False
     reasons = list(judgement.reasons)
     if judgement.judgement is Judgement.GRANTED and pending.kind is Kind.REQUEST:
-        stale = stale_reason(meta, state.replicas)
+        stale = stale_reason(meta, state)
         if stale:
             reasons.append(stale)
     proposal = replace(proposal, merged_at=judgement.merged_at)
@@ -170,9 +197,13 @@ def _judge(
         "approval_latency_seconds": judgement.latency,
         "reference": proposal.reference,
     }
+    # Whether this cycle loaded the blueprint the merge produced: a merge made after the
+    # blueprints were read (a run's checkout predates it) leaves the old file loaded.
+    loaded_is_merged = judgement.merged_digest == blueprint.digest
+    if pending.kind is Kind.BLUEPRINT:
+        extra["merged_blueprint_digest"] = judgement.merged_digest
+        extra["loaded_blueprint_is_merged"] = loaded_is_merged
     if reasons:
-        if pending.kind is Kind.BLUEPRINT:
-            extra["merged_blueprint_digest"] = blueprint.digest
         record = approval_record(
             EventType.APPROVAL_REFUSED,
             Outcome.REFUSED,
@@ -190,8 +221,13 @@ def _judge(
         )
         review.notes.append(f"approval refused: {proposal.reference}")
         if pending.kind is Kind.BLUEPRINT:
-            review.hold = _held(blueprint, [record])
-        return
+            # Held now whichever blueprint this cycle loaded; from the next run on, for as
+            # long as the merged one is what the repository says (`approval_hold`).
+            review.hold = (
+                f"held: {proposal.reference} was merged without a valid approval "
+                f"({'; '.join(reasons)}); revert it or change it through an approved proposal"
+            )
+        return True
     latency = (
         f", {judgement.latency / 60:.0f} min after it was proposed" if judgement.latency else ""
     )
@@ -213,7 +249,14 @@ def _judge(
     )
     commit(f"{service}: approved by {proposal.merged_by} ({proposal.reference})", [record])
     review.notes.append(f"approved: {proposal.reference} by {proposal.merged_by}")
+    if pending.kind is Kind.BLUEPRINT and not loaded_is_merged:
+        review.wait = (
+            f"{proposal.reference} was approved after this run loaded the blueprints; "
+            "the next run acts on the approved blueprint"
+        )
+        return True
     review.authorizations.append(_authorization(record))
+    return True
 
 
 def _authorization(record: Record) -> Authorization:
@@ -244,9 +287,11 @@ def _authorization(record: Record) -> Authorization:
 
 def _approved_waiting(
     records: Sequence[Record], history: Sequence[Record], blueprint: Blueprint, now: datetime
-) -> list[Authorization]:
-    """Granted one-off requests not carried out yet (a cooldown deferred them, say), within their
-    approval timeout; one that could not be used in time has gone stale."""
+) -> list[Record]:
+    """Granted approvals not carried out yet, within their approval timeout: one-off requests
+    (a cooldown deferred them, say), and blueprint edits approved after the run that judged
+    them had loaded the blueprints, once the approved blueprint is the one loaded. One that
+    could not be used in time has gone stale."""
     consumed = {
         r.links.get("approval")
         for r in (*records, *history)
@@ -262,13 +307,18 @@ def _approved_waiting(
     waiting = []
     for record in records:
         meta = record.details.get("metadata") or {}
-        if record.event_type is not EventType.APPROVAL_GRANTED or meta.get("kind") != "request":
+        if record.event_type is not EventType.APPROVAL_GRANTED:
+            continue
+        if meta.get("kind") == str(Kind.BLUEPRINT) and (
+            record.details.get("loaded_blueprint_is_merged") is not False
+            or record.details.get("merged_blueprint_digest") != blueprint.digest
+        ):
             continue
         if record.links.get("approval") in consumed:
             continue
         if utc(now) - utc(record.timestamp) > timedelta(seconds=blueprint.policy.approval.timeout):
             continue
-        waiting.append(_authorization(record))
+        waiting.append(record)
     return waiting
 
 
