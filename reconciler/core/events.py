@@ -22,7 +22,7 @@ from reconciler.core.changes import Applied, Change
 from reconciler.core.decision import Decision
 from reconciler.core.governance import OperationRequest, Origin, Verdict
 from reconciler.core.ids import make_id, utc
-from reconciler.core.observation import ChangeStamp
+from reconciler.core.observation import STAMP_ANNOTATION, ChangeStamp
 from reconciler.core.records import EventType, Outcome, Record
 from reconciler.core.units import format_percent
 
@@ -206,7 +206,34 @@ def verdict_record(
     )
 
 
-def stamp_for(request: OperationRequest, chain: Chain, now: datetime, summary: str) -> ChangeStamp:
+def stamp_for(
+    request: OperationRequest,
+    chain: Chain,
+    now: datetime,
+    summary: str,
+    *,
+    classification: str = "",
+    context: Mapping[str, Any] | None = None,
+    why: str = "",
+) -> ChangeStamp:
+    """The note a change leaves on its deployment: all that its record would need to be
+    written, verified and rolled back by a later run, should this one die before committing.
+
+    Free text is cut short so the annotation stays a few hundred bytes however long a reason
+    a person typed; numbers are kept exact, so a recovered verification compares the same
+    values the recorded one would have.
+    """
+    context = context or {}
+    asked = {
+        "origin": str(request.origin),
+        "current_replicas": request.current_replicas,
+        "target_replicas": request.target_replicas,
+        "change_percent": request.change_percent,
+        "parameters": dict(request.parameters),
+        "requested_by": short(request.requested_by, 80),
+        "reason": short(request.reason, 200),
+    }
+    authorized = context.get("authorized_by") or {}
     return ChangeStamp(
         operation_id=chain.operation,
         decision_id=chain.decision,
@@ -216,6 +243,19 @@ def stamp_for(request: OperationRequest, chain: Chain, now: datetime, summary: s
         summary=summary,
         before={"replicas": request.current_replicas},
         after={"replicas": request.target_replicas},
+        governance_id=chain.governance,
+        approval_id=chain.approval,
+        reverts=request.reverts,
+        classification=classification,
+        request={key: value for key, value in asked.items() if value not in (None, "", {})},
+        baseline=dict(context.get("baseline") or {}),
+        expected=dict(context.get("expected") or {}),
+        why=short(why, 160) if why else "",
+        authorized_by={
+            key: short(str(authorized[key]), 80)
+            for key in ("reference", "merged_by")
+            if authorized.get(key)
+        },
     )
 
 
@@ -350,23 +390,107 @@ def pending_record(
     )
 
 
+#: Records that lead a chain and are committed with its change, by id prefix.
+_SAME_RUN_LEADS = {"dec-": "decision", "req-": "request"}
+
+
 def recovered_record(stamp: ChangeStamp, blueprint: Blueprint, now: datetime) -> Record:
-    """A change found on a deployment that the audit trail does not have (a run died)."""
+    """A change found on a deployment that the audit trail does not have (a run died).
+
+    Built from the deployment's stamp so that it stands where the lost `operation_executed`
+    record would: the same links (decision, governance, approval, rollback_of), the request,
+    the pre-change baseline and expectations. Verification then treats it as any executed
+    change, a harmful one is rolled back, and an approval it carried out counts as used.
+    A stamp from before stamps carried these has none of them; the rationale says so.
+    """
+    asked = stamp.request
+    parameters = asked.get("parameters")
+    parameters = dict(parameters) if isinstance(parameters, Mapping) else {}
+    request = {
+        "operation": stamp.operation,
+        "origin": asked.get("origin"),
+        "current_replicas": asked.get("current_replicas", stamp.before.get("replicas")),
+        "target_replicas": asked.get("target_replicas", stamp.after.get("replicas")),
+        "change_percent": asked.get("change_percent"),
+        "reason": asked.get("reason", ""),
+        "requested_by": asked.get("requested_by", ""),
+        "reverts": stamp.reverts or None,
+        "parameters": parameters,
+    }
+    baseline = dict(stamp.baseline)
+    pre = (
+        {
+            "replicas": baseline.get("replicas"),
+            "ready": baseline.get("ready_replicas"),
+            "revision": baseline.get("revision"),
+        }
+        if baseline
+        else dict(stamp.before)
+    )
+    at = utc(stamp.at)
+    # Committed with the change, so lost with it: the verdict, and the decision or request
+    # when the same run made it (an approval or a failed verification leads from older records).
+    lost = [
+        f"{kind} {record_id}"
+        for kind, record_id in (
+            (_SAME_RUN_LEADS.get(stamp.decision_id[:4], ""), stamp.decision_id),
+            ("governance check", stamp.governance_id),
+        )
+        if kind and record_id
+    ]
+    rationale = (
+        f"{stamp.summary}: recovered from the deployment's {STAMP_ANNOTATION} stamp after a "
+        f"crash. The run that made this change at {at:%Y-%m-%d %H:%M:%SZ} ended before "
+        f"recording it (found at {utc(now):%Y-%m-%d %H:%M:%SZ})"
+        + (
+            f"; the record{'s' if len(lost) > 1 else ''} of its {' and '.join(lost)} "
+            f"{'were' if len(lost) > 1 else 'was'} lost with it"
+            if lost
+            else ""
+        )
+        + "."
+    )
+    if stamp.why:
+        rationale += f" It was made because: {stamp.why}"
+    rationale += (
+        " The stamp keeps the request and the pre-change baseline, so the change is verified, "
+        "and rolled back if it made things worse, like any recorded change."
+        if baseline
+        else " This stamp carries no baseline (an older reconciler wrote it), so its "
+        "verification cannot tell whether anything got worse."
+    )
     return Record(
         id=stamp.operation_id,
-        timestamp=utc(stamp.at),
+        timestamp=at,
         event_type=EventType.OPERATION_RECOVERED,
         service=stamp.service,
         blueprint_version=blueprint.version,
         outcome=Outcome.RECOVERED,
-        rationale=f"{stamp.summary} (found on the deployment at "
-        f"{utc(now):%Y-%m-%d %H:%M:%SZ}; the run that made it ended before recording it)",
+        rationale=rationale,
         operation=stamp.operation,
-        links={"decision": stamp.decision_id, "operation": stamp.operation_id},
+        classification=stamp.classification or None,
+        links={
+            key: value
+            for key, value in (
+                ("decision", stamp.decision_id),
+                ("governance", stamp.governance_id),
+                ("operation", stamp.operation_id),
+                ("approval", stamp.approval_id),
+                ("rollback_of", stamp.reverts),
+            )
+            if value
+        },
         details={
             "summary": stamp.summary,
-            "pre_operation_state": dict(stamp.before),
+            "recovered_from": STAMP_ANNOTATION,
+            "request": request,
+            "pre_operation_state": pre,
             "post_operation_state": dict(stamp.after),
+            "baseline": baseline or None,
+            "expected": dict(stamp.expected) or None,
+            "attempt": parameters.get("attempt"),
+            "authorized_by": dict(stamp.authorized_by) or None,
+            "why": stamp.why or None,
             "recovered_at": now,
         },
     )

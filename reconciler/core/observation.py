@@ -105,7 +105,7 @@ class ChangeStamp:
             value = getattr(self, key)
             if value:
                 data[key] = dict(value) if isinstance(value, Mapping) else value
-        return json.dumps(data, sort_keys=True, separators=(",", ":"))
+        return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
     @classmethod
     def loads(cls, text: str) -> ChangeStamp | None:

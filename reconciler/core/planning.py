@@ -135,10 +135,30 @@ _KIND_BY_OPERATION = {
 
 
 def _change_for(
-    request: OperationRequest, state: DeploymentState, chain: Chain, now: datetime
+    request: OperationRequest,
+    state: DeploymentState,
+    chain: Chain,
+    now: datetime,
+    *,
+    classification: str = "",
+    context: Mapping[str, Any] | None = None,
+    why: str = "",
 ) -> Change:
-    """The cluster change that carries out an operation the verdict allows."""
-    stamp = stamp_for(request, chain, now, request.describe())
+    """The cluster change that carries out an operation the verdict allows.
+
+    Its stamp carries the chain, the request and `context` (the baseline and expectations the
+    executed record keeps), so a run that dies before recording the change leaves the next
+    run all it needs to record, verify and, if need be, roll it back.
+    """
+    stamp = stamp_for(
+        request,
+        chain,
+        now,
+        request.describe(),
+        classification=classification,
+        context=context,
+        why=why,
+    )
     params = request.parameters
     kind = _KIND_BY_OPERATION.get(request.operation)
     if request.operation == ROLLBACK_OWN_CHANGE:
@@ -183,6 +203,18 @@ def _coexistence(
     gitops = [c for c in state.controllers if not c.startswith("hpa/")]
     owners = ", ".join(state.controllers)
     mode = blueprint.scaling.coexistence
+    # No mode helps these, so the refusal must not send anyone to change the mode.
+    if len(hpas) > 1:
+        return None, (
+            f"the replicas of {state.target} are managed by {owners}; several HPAs on one "
+            "deployment fight each other, and the reconciler supports only one: remove all but one"
+        )
+    if hpas and gitops:
+        return None, (
+            f"the replicas of {state.target} are managed by {owners}; the reconciler cannot "
+            "scale a deployment that both an HPA and a GitOps tool claim: let one of them own "
+            "its replicas"
+        )
     if gitops and mode != "gitops_ignores_replicas":
         return None, (
             f"the replicas of {state.target} are managed by {owners}; the reconciler does not "
@@ -267,7 +299,8 @@ def _step(
             approvers=blueprint.policy.approval.approvers,
         )
     hpa, conflict = _coexistence(blueprint, state, request)
-    if conflict and verdict.action is VerdictAction.EXECUTE:
+    if conflict and verdict.action in {VerdictAction.EXECUTE, VerdictAction.REQUEST_APPROVAL}:
+        # Refused before a person is asked: an approval could not make the scale possible.
         verdict = replace(
             verdict,
             action=VerdictAction.BLOCK,
@@ -281,16 +314,6 @@ def _step(
         approval=authorization.approval_id if authorization is not None else "",
     )
     records: list[Record] = [verdict_record(verdict, request, blueprint, chain)]
-    change = None
-    outcome: Record | None = None
-    if verdict.action is VerdictAction.EXECUTE:
-        change = replace(_change_for(request, state, chain, now), hpa=hpa)
-    elif verdict.action is VerdictAction.REQUEST_APPROVAL:
-        outcome = pending_record(request, verdict, blueprint, chain)
-    else:
-        outcome = refusal_record(request, verdict, blueprint, chain)
-    if outcome is not None:
-        records.append(outcome)
     expected = None
     if (
         decision is not None
@@ -307,6 +330,25 @@ def _step(
         "attempt": request.parameters.get("attempt"),
         "authorized_by": authorization.to_json() if authorization is not None else None,
     }
+    change = None
+    outcome: Record | None = None
+    if verdict.action is VerdictAction.EXECUTE:
+        change = _change_for(
+            request,
+            state,
+            chain,
+            now,
+            classification=str(verdict.classification),
+            context=context,
+            why=decision.rationale if decision is not None else "",
+        )
+        change = replace(change, hpa=hpa)
+    elif verdict.action is VerdictAction.REQUEST_APPROVAL:
+        outcome = pending_record(request, verdict, blueprint, chain)
+    else:
+        outcome = refusal_record(request, verdict, blueprint, chain)
+    if outcome is not None:
+        records.append(outcome)
     return Step(
         request=request,
         verdict=verdict,

@@ -236,7 +236,7 @@ def _target_check(
         )
     ok = actual < limit
     worse = _worse(actual, baseline, relative, absolute)
-    note = ""
+    note = "" if ok or baseline is not None else "no baseline: cannot tell whether it got worse"
     if baseline is not None and baseline > 0:
         change = actual - baseline
         note = (
@@ -525,8 +525,12 @@ def rollback_work(history: ServiceHistory, blueprint: Blueprint) -> RollbackWork
             if r.links.get("operation") == original_id
         ):
             continue
+        # A rollback recovered from its stamp (its run died before recording it) is in flight
+        # just as a recorded one.
         executed = {
-            r.links.get("operation") for r in related if r.event_type is EventType.ROLLBACK_EXECUTED
+            r.links.get("operation")
+            for r in related
+            if r.event_type in {EventType.ROLLBACK_EXECUTED, EventType.OPERATION_RECOVERED}
         }
         settled = {
             r.links.get("operation")

@@ -71,8 +71,18 @@ def test_seed_demo_4_rollback_on_failed_verification(scenario: Scenario) -> None
     ]
     failed = scenario.records("todo-frontend", "verification_failed")[0]
     checks = {c["check"]: c for c in failed["details"]["checks"]}
-    assert checks["latency_p95"] | {"note": ""} == checks["latency_p95"] | {"note": ""}
-    assert (checks["latency_p95"]["actual"], checks["latency_p95"]["status"]) == ("400ms", "failed")
+    # Over target and worse than before the change: that is what triggers the rollback.
+    assert checks["latency_p95"] == {
+        "check": "latency_p95",
+        "severity": "critical",
+        "expected": "< 200ms",
+        "actual": "400ms",
+        "status": "failed",
+        "baseline": "100ms",
+        "worse_than_baseline": True,
+        "rollback_trigger": True,
+        "note": "up 300ms (100ms → 400ms)",
+    }
     assert checks["latency_p95"]["rollback_trigger"] and checks["error_rate"]["rollback_trigger"]
     assert checks["cpu_utilization"]["status"] == "passed"  # CPU alone never triggers a rollback
     assert failed["details"]["rollback_triggered"] is True
