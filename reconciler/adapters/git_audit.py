@@ -88,7 +88,7 @@ class GitAuditStore:
                 [parent.id] if parent is not None else [],
             )
             self._move_head(commit, parent)
-        except pygit2.GitError as error:
+        except (git.GitError, OSError) as error:  # a lock git cannot take is an OSError
             raise AuditError(
                 f"committing audit records: {error}", hint="check the repository"
             ) from error

@@ -809,6 +809,19 @@ def request_command(
                 history = load_history(ports.audit, blueprint, now)
         else:
             held = approval_hold(blueprint, ports.audit.events(service, APPROVAL_EVENTS))
+        stamp = state.last_change
+        if (
+            not held
+            and stamp is not None
+            and stamp.operation_id not in history.operation_ids
+            and not ports.audit.contains(service, stamp.at, stamp.operation_id)
+        ):
+            # A new change would replace the stamp, the only trace of the unrecorded one.
+            held = (
+                f"the deployment carries {stamp.operation_id} ({stamp.summary}), which is not in "
+                "the audit trail: a run stopped before recording it; `reconciler run` records "
+                "and verifies it first"
+            )
         if held:
             ports.audit.flush()
             raise HeldError(f"{service}: {held}", hint="nothing was requested or recorded")

@@ -299,6 +299,8 @@ def _approved_waiting(
         and r.event_type
         in {
             EventType.OPERATION_EXECUTED,
+            # Carried out by a run that crashed before recording it: used all the same.
+            EventType.OPERATION_RECOVERED,
             EventType.OPERATION_FAILED,
             EventType.OPERATION_BLOCKED,
             EventType.APPROVAL_REFUSED,

@@ -106,3 +106,19 @@ def test_detached_head(repo: Path) -> None:
 def test_not_a_repository(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not a git repository"):
         GitAuditStore(tmp_path / "nowhere")
+
+
+def test_a_commit_git_refuses_is_an_audit_error(repo: Path) -> None:
+    """A lock left on the branch (a crashed git, another writer) must surface as the
+    documented audit failure, exit 5, not as an internal error."""
+    from reconciler.core.errors import AuditError, ExitCode
+
+    store = GitAuditStore(repo, name="bot", email="bot@example.invalid")
+    first = [rec(EventType.DECISION_MADE)]
+    store.append(first, commit_message("web: first", first))
+    (repo / ".git" / "refs" / "heads" / "main.lock").write_text("")
+    second = [rec(EventType.DECISION_MADE, 1)]
+    with pytest.raises(AuditError) as raised:
+        store.append(second, commit_message("web: second", second))
+    assert str(raised.value).startswith("committing audit records: ")
+    assert raised.value.exit_code is ExitCode.AUDIT

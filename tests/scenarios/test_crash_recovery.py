@@ -225,3 +225,26 @@ def test_a_rollback_whose_records_were_lost_is_not_repeated_and_is_verified(
     assert verified["links"]["operation"] == recovered["id"]
     assert verified["links"]["rollback_of"] == left["reverts"]
     assert verified["details"]["attempt"] == 2
+
+
+def test_a_request_waits_until_the_unrecorded_change_is_recorded(scenario: Scenario) -> None:
+    """A request's own change would replace the stamp, the only trace of the lost one."""
+    scenario.cli("sim", "init", "--history", "10m")
+    scenario.cli("sim", "set", SERVICE, *DEMO_4)
+    scenario.cli("sim", "advance", "6m")
+    with audit_commits_fail(scenario):
+        scenario.cli("run", "-s", SERVICE, expect=1)
+    left = stamp(scenario)
+    refused = scenario.cli("request", SERVICE, "restart_failed_pods", expect=1)
+    assert f"carries {left['operation_id']}" in refused.output
+    assert "`reconciler run` records and verifies it first" in refused.output
+    assert stamp(scenario)["operation_id"] == left["operation_id"]
+    assert scenario.records(SERVICE) == []
+    run(scenario)  # records it
+    assert [r["id"] for r in scenario.records(SERVICE, "operation_recovered")] == [
+        left["operation_id"]
+    ]
+    # Now the request is governed as usual (the recovered change started the cooldown).
+    governed = scenario.cli("request", SERVICE, "restart_failed_pods", expect=1)
+    assert "restart_failed_pods: allowed, defer → deferred" in governed.output
+    assert "carries" not in governed.output
