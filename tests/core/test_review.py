@@ -501,6 +501,27 @@ GLOBAL = ("devops-team",)
             id="new global approvers cannot approve their own appointment",
         ),
         pytest.param(
+            [replace("    timeout: 1h\n", "    timeout: 8h\n", path=POLICIES)],
+            [("", "governance.approval_workflow.timeout", K.GLOBAL_POLICY, RA, "", GLOBAL)],
+            id="a global setting needs the global approvers",
+        ),
+        pytest.param(
+            [
+                replace(
+                    "operations:\n",
+                    "operations:\n  rotate_certificates: renew the service's certificates\n",
+                    path=POLICIES,
+                )
+            ],
+            [("", "operations", K.GLOBAL_POLICY, RA, "", GLOBAL)],
+            id="a new fleet operation needs the global approvers",
+        ),
+        pytest.param(
+            [replace("devops-team: [alice,", "devops-team: [mallory, alice,", path=POLICIES)],
+            [("", "governance.teams.devops-team", K.APPROVERS_CHANGED, RA, "", GLOBAL)],
+            id="joining an approver team needs the team as it was",
+        ),
+        pytest.param(
             [replace("  version: 1.0.0", "  version: 1.0.1")],
             [],
             id="a version bump alone changes nothing",
@@ -509,6 +530,22 @@ GLOBAL = ("devops-team",)
 )
 def test_each_edit_is_classified(edits: list[Edit], expected: list[tuple[object, ...]]) -> None:
     assert rows(review(*edits)) == expected
+
+
+def test_deleting_the_global_policies_lists_every_consequence() -> None:
+    """Without the file the built-in defaults apply: each rule and setting that changes is its
+    own finding for the global approvers, and a blueprint naming a fleet operation that no
+    longer exists stops validating."""
+    result = review(lambda files: files.pop(POLICIES) and None)
+    found = rows(result)
+    assert found[0] == ("", "", K.GLOBAL_POLICY, RA, "", GLOBAL)
+    fleet_wide = [row for row in found if row[0] == ""]
+    assert all(row[3] is RA and row[5] == GLOBAL for row in fleet_wide)
+    assert ("", "governance.agent_authority.forbidden_operations") in {
+        row[:2] for row in fleet_wide if row[4] == "delete_deployment"
+    }
+    assert {row[2] for row in found if row[0] == "web"} == {K.INVALID_BLUEPRINT}
+    assert not result.ok
 
 
 def test_a_pull_request_that_names_itself_approver_still_needs_the_old_approvers() -> None:

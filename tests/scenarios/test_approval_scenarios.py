@@ -286,6 +286,9 @@ def test_a_proposal_cannot_loosen_a_forbidden_operation(scenario: Scenario) -> N
     refused = scenario.records("todo-frontend", "approval_refused")[0]
     assert "no longer forbids restart_failed_pods" in refused["rationale"]
     assert "held" in result["error"]
+    sim = scenario.json("sim", "show")
+    assert next(d for d in sim["deployments"] if d["name"] == "todo-frontend")["replicas"] == 5  # type: ignore[index]
+    assert scenario.records("todo-frontend", "operation_executed") == []
 
 
 def test_an_approved_one_off_request_is_carried_out_once(scenario: Scenario) -> None:

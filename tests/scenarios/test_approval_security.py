@@ -199,3 +199,18 @@ def test_a_request_does_not_act_on_a_blueprint_merged_without_approval(
     added = scenario.subjects()[: len(scenario.subjects()) - len(before)]
     assert all("approval refused" in subject for subject in added), added
     assert len(added) == (0 if judged_by_a_run_first else 1)
+
+
+def test_a_merge_after_the_proposal_expired_approves_nothing(scenario: Scenario) -> None:
+    """An approval is for the situation it described; after the timeout that is gone."""
+    at_max(scenario)
+    run(scenario)
+    scenario.cli("sim", "advance", "61m")  # approval timeout 1h (the global policies)
+    merge(scenario)  # by alice, an approver, but too late
+    result = run(scenario, expect=1)
+    assert "held" in result["error"]
+    refused = scenario.records("todo-frontend", "approval_refused")[0]
+    assert "after it expired at 16:30:00Z" in refused["rationale"]
+    assert scenario.records("todo-frontend", "approval_granted") == []
+    assert scenario.records("todo-frontend", "operation_executed") == []
+    assert deployment(scenario)["replicas"] == 5
