@@ -127,9 +127,16 @@ def test_a_rollback_that_fails_is_retried_then_escalated(scenario: Scenario) -> 
     scenario.cli("run", "-s", "todo-frontend")  # 3 → 2 executed
     scenario.cli("sim", "set", "todo-frontend", "scale_fails=true")  # the way back is broken
     scenario.cli("sim", "advance", "60s")
-    result = scenario.cli("run", "--wait", "-s", "todo-frontend", expect=1)
+    result = scenario.cli("run", "--wait", "-s", "todo-frontend", "--annotations", expect=1)
     assert "--wait: nothing left to verify or roll back" in result.output
     assert len(scenario.records("todo-frontend", "rollback_failed")) == 3
+    # The alert: an error on the run's page says a person must act.
+    alerts = [
+        line
+        for line in result.output.splitlines()
+        if line.startswith("::error title=todo-frontend::todo-frontend: escalated ")
+    ]
+    assert len(alerts) == 1 and "escalated scale 3→2: rolling back op-" in alerts[0]
     escalated = scenario.records("todo-frontend", "escalated")[0]
     assert "failed 3 times" in escalated["rationale"]
     assert scenario.records("todo-frontend", "breaker_opened")
