@@ -74,6 +74,12 @@ class GitAuditStore:
             files = []
             for record in records:
                 path = record_path(record)
+                if parent is not None and path in parent.tree:
+                    # The trail is append-only: a record is never rewritten, whatever asks.
+                    raise AuditError(
+                        f"committing audit records: {path} already exists",
+                        hint="record ids are unique; this is a bug worth reporting",
+                    )
                 files.append((path, self.repo.create_blob(record.dumps().encode()), record))
             changes = nest({path: blob for path, blob, _record in files})
             tree = self._tree(merge_tree(self.repo, parent.tree if parent else None, changes))

@@ -219,6 +219,9 @@ class _Context:
     now: datetime
     weighted: WeightedUtilization
     inputs: Mapping[str, object]
+    #: Mixed into the decision's id so that it is unique in the trail
+    #: (`ServiceHistory.fingerprint`).
+    salt: str = ""
 
 
 def _result(
@@ -246,7 +249,7 @@ def _result(
             memory_utilization=None if memory is None else memory * ratio,
         )
     return Decision(
-        id=make_id("dec", ctx.now, ctx.blueprint.name, action, target),
+        id=make_id("dec", ctx.now, ctx.blueprint.name, action, target, ctx.salt),
         service=ctx.blueprint.name,
         blueprint_version=ctx.blueprint.version,
         at=ctx.now,
@@ -277,12 +280,14 @@ def decide(
     window: Sequence[Sample] | None = None,
     max_metrics_age: float = DEFAULT_MAX_METRICS_AGE,
     avoid: Mapping[int, str] | None = None,
+    salt: str = "",
 ) -> Decision:
     """Decide what to do about one service. See the module docstring for the rules.
 
     `window` is the metric history over the scale-down stabilization window; pass None at
     first, and call again with it when the result has `needs_window` set. `avoid` maps replica
-    counts recently rolled back to why, so a failed target is not repeated at once.
+    counts recently rolled back to why, so a failed target is not repeated at once. `salt`
+    (the history's fingerprint) keeps the decision's id unique in the audit trail.
     """
     now = utc(now)
     scaling = blueprint.scaling
@@ -307,6 +312,7 @@ def decide(
             "scale_up_threshold": scaling.scale_up_threshold,
             "scale_down_threshold": scaling.scale_down_threshold,
         },
+        salt=salt,
     )
     weighted = ctx.weighted
     up, down = scaling.scale_up_threshold, scaling.scale_down_threshold

@@ -148,8 +148,17 @@ class Chain:
 
 
 def operation_id(request: OperationRequest, now: datetime) -> str:
+    # The lead's id (decision, request or approval) makes the operation's unique; a rollback
+    # has none, and its attempt number tells retries in the same second apart.
     return make_id(
-        "op", now, request.service, request.operation, request.target_replicas, request.reverts
+        "op",
+        now,
+        request.service,
+        request.operation,
+        request.target_replicas,
+        request.reverts,
+        request.decision_id,
+        request.parameters.get("attempt"),
     )
 
 
@@ -375,7 +384,14 @@ def pending_record(
 ) -> Record:
     """A restricted operation waiting for approval."""
     return Record(
-        id=make_id("apr", verdict.at, request.service, request.operation, request.target_replicas),
+        id=make_id(
+            "apr",
+            verdict.at,
+            request.service,
+            request.operation,
+            request.target_replicas,
+            request.decision_id,
+        ),
         timestamp=verdict.at,
         event_type=EventType.APPROVAL_REQUESTED,
         service=request.service,

@@ -496,7 +496,15 @@ def govern(
     if classification.rule is not None and classification.rule.approvers:
         approvers = classification.rule.approvers
     return Verdict(
-        id=make_id("gov", now, request.service, request.operation, request.target_replicas),
+        id=make_id(
+            "gov",
+            now,
+            request.service,
+            request.operation,
+            request.target_replicas,
+            request.decision_id,
+            request.parameters.get("attempt"),
+        ),
         at=now,
         service=request.service,
         operation=request.operation,

@@ -8,6 +8,7 @@ auditable: the breaker is open because of these three records, which anyone can 
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -78,6 +79,14 @@ class ServiceHistory:
     def changes_within(self, now: datetime, seconds: float) -> tuple[datetime, ...]:
         start = utc(now) - timedelta(seconds=seconds)
         return tuple(at for at in self.counted_changes if at > start)
+
+    @property
+    def fingerprint(self) -> str:
+        """A digest of every record id in the history. Ids made with it differ from the ids of
+        any record already there, so two cycles (or a request and a cycle) in the same second
+        never share a record id; the order of records within one second does not matter."""
+        ids = "\n".join(sorted(record.id for record in self.records))
+        return hashlib.sha256(ids.encode()).hexdigest()[:12]
 
     def last(self, *events: EventType) -> Record | None:
         for record in reversed(self.records):

@@ -566,7 +566,7 @@ def _held_by_approval(
 
     reference = (last.details.get("authorized_by") or {}).get("reference", last.links["approval"])
     return Decision(
-        id=make_id("dec", now, blueprint.name, "held", state.replicas),
+        id=make_id("dec", now, blueprint.name, "held", state.replicas, history.fingerprint),
         service=blueprint.name,
         blueprint_version=blueprint.version,
         at=utc(now),
@@ -693,6 +693,7 @@ def plan_cycle(
         window=window,
         max_metrics_age=max_metrics_age,
         avoid=avoid_targets(history, now),
+        salt=history.fingerprint,
     )
     if decision.needs_window:
         return ServicePlan(
@@ -763,7 +764,19 @@ def plan_request(
     now = utc(now)
     request = shape_request(request, blueprint, state)
     history, breaker_note = _breaker_note(blueprint, history, now)
-    request_id = make_id("req", now, blueprint.name, request.operation, request.target_replicas)
+    # Everything the person asked, and the history so far: two requests in one second (even the
+    # same request twice) get ids of their own, so neither overwrites the other's records.
+    request_id = make_id(
+        "req",
+        now,
+        blueprint.name,
+        request.operation,
+        request.target_replicas,
+        request.reason,
+        request.requested_by,
+        sorted(request.parameters.items()),
+        history.fingerprint,
+    )
     request = replace(request, decision_id=request_id)
     lead = request_record(request, blueprint, request_id, now)
     step = _step(

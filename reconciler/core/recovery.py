@@ -87,7 +87,7 @@ def decide_recovery(
             "restarting the pods."
         )
     return Decision(
-        id=make_id("dec", now, blueprint.name, action, restarts),
+        id=make_id("dec", now, blueprint.name, action, restarts, history.fingerprint),
         service=blueprint.name,
         blueprint_version=blueprint.version,
         at=utc(now),

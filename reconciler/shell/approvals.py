@@ -393,8 +393,15 @@ class Proposer:
     ) -> tuple[str, str, str | None, tuple[Record, ...]]:
         """(outcome, detail, commit, records committed) for one REQUEST_APPROVAL step."""
         request = step.request
+        # The lead's id (unique in the trail) keeps a second proposal in the same second from
+        # reusing the first one's id.
         approval_id = make_id(
-            "apr", now, blueprint.name, request.operation, request.target_replicas
+            "apr",
+            now,
+            blueprint.name,
+            request.operation,
+            request.target_replicas,
+            request.decision_id,
         )
         draft, meta = draft_for(
             request, step.verdict, blueprint, blueprint_text, evidence, approval_id, now

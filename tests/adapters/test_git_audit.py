@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -122,3 +123,18 @@ def test_a_commit_git_refuses_is_an_audit_error(repo: Path) -> None:
         store.append(second, commit_message("web: second", second))
     assert str(raised.value).startswith("committing audit records: ")
     assert raised.value.exit_code is ExitCode.AUDIT
+
+
+def test_a_record_is_never_rewritten(repo: Path) -> None:
+    from reconciler.core.errors import AuditError
+
+    store = GitAuditStore(repo, name="bot", email="bot@example.invalid")
+    first = [rec(EventType.DECISION_MADE, rid="dec-1")]
+    sha = store.append(first, commit_message("web: first", first))
+    again = [replace(first[0], rationale="something else")]
+    with pytest.raises(AuditError, match="already exists"):
+        store.append(again, commit_message("web: again", again))
+    git = pygit2.Repository(str(repo))
+    assert git.head.target == git[sha].id  # nothing committed
+    (found,) = store.scan()
+    assert found.rationale == "test"

@@ -130,15 +130,17 @@ def test_racing_pairs_lose_no_record(tmp_path: Path, origin: str, server: GitSer
         outcomes = race([first, second])
         assert all(isinstance(o, PushResult) and o.pushed for o in outcomes), outcomes
         counts = sorted(o.attempts for o in outcomes if isinstance(o, PushResult))
-        # Both commits sit on the same old tip, so exactly one push is rejected once.
-        assert counts == [1, 2], counts
+        # Both commits sit on the same old tip: one push lands first time, the other is
+        # rejected and replays. Usually once; twice when it lost the race for the ref's lock
+        # and fetched before the winner's update was visible.
+        assert counts[0] == 1 and 2 <= counts[1] <= 3, counts
         attempts += counts
     landed = remote_files(server.base / "fleet.git")
     assert landed == expected
     assert len(landed) == 2 * pairs
     history = git("log", "--format=%s", "main", cwd=server.base / "fleet.git").splitlines()
     assert len(history) == 2 * pairs + 1  # every audit commit, plus the first one
-    assert sum(attempts) == 3 * pairs
+    assert 3 * pairs <= sum(attempts) <= 4 * pairs
 
 
 def test_replayed_commits_keep_their_author_date_and_need_no_identity(

@@ -90,3 +90,25 @@ def test_the_largest_of_two_changes_names_the_request(scenario: Scenario) -> Non
     )
     assert "change_resource_limits_beyond_10_percent requires approval" in result.output
     assert scenario.records("todo-frontend", "operation_executed") == []
+
+
+def test_requests_in_the_same_second_never_overwrite_each_other(scenario: Scenario) -> None:
+    """The trail is append-only: ids are unique even for the same request twice at once."""
+    scenario.cli("sim", "init")  # the simulated clock stands still between commands
+    scenario.cli("request", "todo-frontend", "restart_failed_pods", "--reason", "a", "--by", "al")
+    first = {r["id"]: r for r in scenario.records("todo-frontend")}
+    for by in ("bob", "bob"):  # a different person, then the very same request again
+        scenario.cli(
+            "request", "todo-frontend", "restart_failed_pods", "--reason", "b", "--by", by, expect=1
+        )
+    records = scenario.records("todo-frontend")
+    ids = [r["id"] for r in records]
+    assert len(ids) == len(set(ids)) == len(first) + 2 * 3  # requested, verdict, deferred
+    for record in records:
+        if record["id"] in first:
+            assert record == first[record["id"]]  # untouched
+    executed = scenario.records("todo-frontend", "operation_executed")
+    assert len(executed) == 1 and executed[0]["details"]["request"]["requested_by"] == "al"
+    explained = scenario.json("explain", executed[0]["id"])
+    assert {r["details"].get("requested_by") for r in explained} >= {"al"}  # type: ignore[union-attr]
+    assert "bob" not in str(explained)
