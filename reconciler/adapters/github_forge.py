@@ -52,7 +52,7 @@ import json
 import logging
 import time
 import urllib.parse
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -186,6 +186,7 @@ class GitHubForge:
         bot_login: str | None = None,
         timeout: int = 10,
         now: Callable[[], datetime] | None = None,
+        teams: Collection[str] = (),
     ) -> None:
         owner, sep, name = repository.partition("/")
         if not sep or not owner or not name or "/" in name:
@@ -213,6 +214,8 @@ class GitHubForge:
         self._authors: dict[str, str] = {}
         self._contents: dict[tuple[str, str], str | None] = {}
         self._members: dict[tuple[str, str], bool] = {}
+        #: Plain approver names the global policies declare as teams (`governance.teams`).
+        self._teams = frozenset(team.lower() for team in teams)
         self._repo_checked = False
         retry = Retry(
             total=2,
@@ -371,17 +374,25 @@ class GitHubForge:
             self._write("DELETE", ref, None, missing=(404, 422))
 
     def is_member(self, approver: str, login: str) -> bool:
-        """`login` is the approver, or an active member of the team it names (`org/slug`, or a
-        plain name that is a team of the repository's owner). Answers are kept for the forge's
+        """`login` is the approver, or an active member of the team it names.
+
+        Which an approver is must not depend on what exists on GitHub, or anyone able to
+        create a team (or to register a login) could become an approver: a team named `alice`
+        holding mallory, or a user called `devops-team`. So an approver is a team when it is
+        written `org/slug` (or `@org/slug`), or when it is a plain name the global policies
+        declare in `governance.teams` (a team of the repository's owner); any other plain
+        name is a user's login and matches that login only. Answers are kept for the forge's
         lifetime: a cycle asks the same question for many proposals."""
+        approver = approver.strip().removeprefix("@")
         if not approver or not login:
             return False
         key = (approver.lower(), login.lower())
         if key in self._members:
             return self._members[key]
-        if "/" not in approver and approver.lower() == login.lower():
-            self._members[key] = True
-            return True
+        if "/" not in approver and approver.lower() not in self._teams:
+            answer = approver.lower() == login.lower()
+            self._members[key] = answer
+            return answer
         org, _, slug = approver.rpartition("/")
         org = org or self.owner
         with self._translate(f"checking whether {login} belongs to {org}/{slug}"):

@@ -177,6 +177,7 @@ def open_forge(
             env.github_token,
             base_url=settings.github_api_url,
             timeout=env.github_timeout,
+            teams=tuple(fleet.policies.teams) if fleet is not None else (),
         )
     raise ConfigError(f"unknown forge {settings.forge!r}", hint="use local, github or none")
 

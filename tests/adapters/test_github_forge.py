@@ -468,23 +468,39 @@ def test_comment_and_close(api: FakeGitHub, forge: GitHubForge) -> None:
 # ---------------------------------------------------------------------------------- is_member
 
 
-def test_is_member(api: FakeGitHub, forge: GitHubForge) -> None:
+def test_is_member(api: FakeGitHub, make: MakeForge) -> None:
+    forge = make(teams=("platform",))  # the global policies declare `platform` a team
     api.reset_log()
     assert forge.is_member(BOB, "Bob")  # a person is their own approver, whatever the case
     assert api.count() == 0
     assert forge.is_member("acme/platform", ALICE)
     assert not forge.is_member("acme/platform", BOB)
-    assert forge.is_member("platform", ALICE)  # a plain name may be a team of the owner
-    assert not forge.is_member("carol", BOB)  # neither the login nor a team
+    assert forge.is_member("platform", ALICE)  # a declared plain name is a team of the owner
+    assert not forge.is_member("carol", BOB)  # a plain name is that login, nothing else
     assert not forge.is_member("acme/nobody", ALICE)
-    assert api.count() == 5
+    assert forge.is_member("@acme/platform", ALICE)  # as CODEOWNERS writes teams
+    assert api.count() == 4
     assert forge.is_member("acme/platform", ALICE)
     assert not forge.is_member("carol", BOB)
-    assert api.count() == 5  # answers are kept
+    assert api.count() == 4  # answers are kept
     assert [r.path for r in api.requests][:2] == [
         f"/orgs/acme/teams/platform/memberships/{ALICE}",
         f"/orgs/acme/teams/platform/memberships/{BOB}",
     ]
+
+
+def test_nobody_becomes_an_approver_by_creating_a_team_or_a_login(
+    api: FakeGitHub, make: MakeForge
+) -> None:
+    """Which approvers are teams is decided by the reviewed policies, never by what exists
+    on GitHub: org members may create teams, and anyone may register a free login."""
+    forge = make(teams=("platform",))
+    api.add_team(OWNER, ALICE, [BOB])  # bob creates a team named after the approver alice
+    assert not forge.is_member(ALICE, BOB)
+    assert forge.is_member(ALICE, ALICE)
+    # A login spelled like a declared team is not the team.
+    assert not forge.is_member("platform", "platform")
+    assert not any(r.path.endswith(f"/teams/{ALICE}/memberships/{BOB}") for r in api.requests)
 
 
 # ---------------------------------------------------------------------------------- failures
