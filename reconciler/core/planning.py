@@ -57,6 +57,7 @@ from reconciler.core.verification import (
     rollback_request,
     rollback_work,
     superseded,
+    too_late,
     verification_record,
     verify,
 )
@@ -119,6 +120,7 @@ def observed_values(
         "error_rate": metrics.error_rate,
         "latency_p95_ms": metrics.latency_p95_ms,
         "weighted_utilization": None if decision is None else decision.weighted.value,
+        "throughput": metrics.throughput,
     }
 
 
@@ -266,6 +268,7 @@ def _baseline(state: DeploymentState, observed: Mapping[str, float | None]) -> d
         "memory_utilization": observed.get("memory_utilization"),
         "latency_p95_ms": observed.get("latency_p95_ms"),
         "error_rate": observed.get("error_rate"),
+        "throughput": observed.get("throughput"),
     }
 
 
@@ -433,6 +436,9 @@ def _verification_subject(record: Record, pending: Pending) -> str:
         case EventType.VERIFICATION_FAILED:
             worse = ", ".join(failed)
             return f"{service}: verification failed for {what}: {worse} worse; rolling back"
+        case EventType.ROLLBACK_VERIFIED if record.outcome is Outcome.PARTIAL:
+            missing = ", ".join(failed)
+            return f"{service}: rollback verified ({what}): back as before, still missing {missing}"
         case EventType.ROLLBACK_VERIFIED:
             return f"{service}: rollback verified ({what}): service restored"
         case EventType.ROLLBACK_VERIFICATION_FAILED:
@@ -459,7 +465,9 @@ def _verify_due(
                 item, later[0].links.get("operation", later[0].id), blueprint, now
             )
         elif item.due <= utc(now):
-            verification = verify(item, blueprint, state, metrics, now)
+            verification = too_late(item, blueprint, now) or verify(
+                item, blueprint, state, metrics, now
+            )
         else:
             waiting = waiting or item
             continue
@@ -480,10 +488,16 @@ def _rollback_steps(
     work = rollback_work(history, blueprint)
     notes: list[Note] = []
     steps: list[Step] = []
-    escalate = list(work.escalations)
+    escalate: list[tuple[Pending, str]] = [(pending, "") for pending in work.escalations]
     for pending, attempt in work.rollbacks:
         if not blueprint.reliability.rollback_on_failure:
-            escalate.append(pending)
+            escalate.append(
+                (
+                    pending,
+                    f"{pending.operation_id} failed verification and rollback_on_failure is "
+                    "false: a person must decide. Automatic changes stop (circuit breaker open).",
+                )
+            )
             continue
         failed = next(
             (
@@ -498,6 +512,23 @@ def _rollback_steps(
             f"undo {pending.operation_id}: {failed.rationale if failed else 'verification failed'}"
         )
         request = rollback_request(pending, attempt, blueprint, state, reason)
+        back = (
+            request.target_replicas == state.replicas
+            if request.target_replicas is not None
+            else (request.parameters.get("to_revision") == state.revision)
+        )
+        if attempt > 1 and back:
+            # An earlier rollback already put it back and the service still fails its checks:
+            # undoing again would change nothing, so the change was not the (only) cause.
+            escalate.append(
+                (
+                    pending,
+                    f"the service is back as it was before {pending.operation_id} and still "
+                    "fails its checks, so undoing it again would change nothing: a person must "
+                    "decide. Automatic changes stop (circuit breaker open).",
+                )
+            )
+            continue
         lead_id = failed.id if failed else pending.operation_id
         steps.append(
             _step(
@@ -512,14 +543,10 @@ def _rollback_steps(
                 decision=None,
             )
         )
-    for pending in escalate:
+    for pending, why in escalate:
         record = escalation_record(pending, blueprint, now)
-        if not blueprint.reliability.rollback_on_failure:
-            record = replace(
-                record,
-                rationale=f"{pending.operation_id} failed verification and rollback_on_failure is "
-                "false: a person must decide. Automatic changes stop (circuit breaker open).",
-            )
+        if why:
+            record = replace(record, rationale=why)
         records: list[Record] = [record]
         if history.breaker.phase is not BreakerPhase.OPEN:
             records.append(

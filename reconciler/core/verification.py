@@ -41,14 +41,19 @@ __all__ = [
     "pending_verifications",
     "rollback_work",
     "stabilization_for",
+    "too_late",
     "verify",
 ]
 
 MAX_ROLLBACK_ATTEMPTS = 3
 #: How long a rolled-back target is not tried again.
 FAILED_TARGET_MEMORY = timedelta(hours=1)
+#: A change verified later than this after it was due is not verified at all (see too_late).
+LATE_LIMIT = timedelta(hours=1)
 #: Relative tolerance of the CPU and memory checks around the expected value.
 UTILIZATION_TOLERANCE = 0.10
+#: How much more load (requests, or CPU in use) counts as "the load grew" rather than noise.
+LOAD_NOISE = 0.10
 
 VERIFICATION_EVENTS = frozenset(
     {
@@ -148,6 +153,8 @@ class Verification:
     outcome: VerificationOutcome
     summary: str
     superseded_by: str = ""
+    #: Set when the change could not be judged at all (checked too late): recorded as skipped.
+    skipped: bool = False
 
     @property
     def rollback(self) -> bool:
@@ -222,7 +229,10 @@ def _target_check(
     fmt: Any,
     relative: float,
     absolute: float,
+    load: str = "",
 ) -> Check:
+    """`load` explains, when set, why getting worse is the demand's doing and not the
+    change's: then it is noted but does not call for a rollback."""
     expected = f"< {fmt(limit)}"
     if actual is None:
         return Check(
@@ -242,6 +252,8 @@ def _target_check(
         note = (
             f"{'up' if change > 0 else 'down'} {fmt(abs(change))} ({fmt(baseline)} → {fmt(actual)})"
         )
+    if worse and load:
+        worse, note = False, f"{note}; {load}"
     return Check(
         check=name,
         severity=Severity.CRITICAL,
@@ -251,6 +263,47 @@ def _target_check(
         baseline=None if baseline is None else fmt(baseline),
         worse=worse,
         note=note,
+    )
+
+
+def _demand_grew(pending: Pending, state: DeploymentState, metrics: Metrics) -> str:
+    """Why a scale-up is not to blame for worse latency or errors, or "".
+
+    Adding replicas adds capacity; on its own it does not slow a service down. When more
+    requests arrived than before (throughput up by more than LOAD_NOISE), or, where the
+    throughput is not measured, the total CPU in use (utilization × replicas) grew across a
+    scale-up, latency and errors rose with the load. Rolling the scale-up back would take
+    capacity away in the middle of a surge, so the change is kept and the next decision
+    scales further. Unhealthy new pods (readiness, restarts) still count against it.
+    """
+    base = pending.baseline
+    target = pending.target_replicas
+    before_replicas = _number(base.get("replicas"))
+    if (
+        pending.is_rollback
+        or target is None
+        or before_replicas is None
+        or target <= before_replicas
+    ):
+        return ""
+    before_rate, now_rate = _number(base.get("throughput")), metrics.throughput
+    if before_rate is not None and now_rate is not None:
+        if now_rate <= before_rate * (1 + LOAD_NOISE):
+            return ""
+        return (
+            f"requests grew from {before_rate:.0f}/s to {now_rate:.0f}/s, so a scale-up is not "
+            "what made it worse"
+        )
+    before_cpu = _number(base.get("cpu_utilization"))
+    now_cpu = metrics.cpu_utilization
+    if before_cpu is None or now_cpu is None:
+        return ""
+    before, after = before_cpu * before_replicas, now_cpu * state.replicas
+    if after <= before * (1 + LOAD_NOISE):
+        return ""
+    return (
+        f"the load grew ({before:.2f} → {after:.2f} pods' worth of requested CPU in use), so a "
+        "scale-up is not what made it worse"
     )
 
 
@@ -341,6 +394,7 @@ def verify(
             scaling.target_memory_utilization,
         )
     )
+    load = _demand_grew(pending, state, metrics)
     checks.append(
         _target_check(
             "latency_p95",
@@ -350,6 +404,7 @@ def verify(
             _fmt_ms,
             relative=0.10,
             absolute=5.0,
+            load=load,
         )
     )
     checks.append(
@@ -361,6 +416,7 @@ def verify(
             _fmt_pct,
             relative=0.10,
             absolute=0.001,
+            load=load,
         )
     )
     base_restarts = _number(base.get("restart_count")) or 0.0
@@ -426,10 +482,35 @@ def superseded(pending: Pending, by: str, blueprint: Blueprint, now: datetime) -
     )
 
 
+def too_late(pending: Pending, blueprint: Blueprint, now: datetime) -> Verification | None:
+    """A change whose verification comes more than LATE_LIMIT after it was due, or None.
+
+    After a long gap without runs (an outage of the scheduler, say) the service has had time
+    to change for reasons of its own: comparing it with the baseline from before the change
+    would blame, or credit, the change for whatever happened since. So the change is recorded
+    as not verifiable, and the next decision works from the service as it is. Rollbacks are
+    always verified: they restore a state that was known to work.
+    """
+    late = utc(now) - pending.due
+    if pending.is_rollback or late <= LATE_LIMIT:
+        return None
+    return Verification(
+        id=make_id("ver", now, blueprint.name, pending.operation_id),
+        at=utc(now),
+        pending=pending,
+        checks=(),
+        outcome=VerificationOutcome.PARTIAL,
+        summary=f"not verified: due at {pending.due:%Y-%m-%d %H:%M:%S}Z, and no run came until "
+        f"{format_duration(late.total_seconds())} later; too long after the change to tell what "
+        "it did, so it is kept and the next decision works from the service as it is",
+        skipped=True,
+    )
+
+
 def verification_record(verification: Verification, blueprint: Blueprint) -> Record:
     pending = verification.pending
     rollback = pending.is_rollback
-    if verification.superseded_by:
+    if verification.superseded_by or verification.skipped:
         event, outcome = EventType.VERIFICATION_SKIPPED, Outcome.SKIPPED
     elif verification.outcome is VerificationOutcome.FAILED:
         event = (

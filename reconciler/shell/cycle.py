@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from reconciler.core.approvals import Evidence
+from reconciler.core.approvals import APPROVAL_EVENTS, Evidence, approval_hold
 from reconciler.core.blueprint import Blueprint
 from reconciler.core.changes import Applied
 from reconciler.core.decision import Decision
@@ -34,11 +34,22 @@ from reconciler.core.events import (
     subject_for,
 )
 from reconciler.core.governance import VerdictAction, govern
-from reconciler.core.history import BREAKER_EVENTS, HISTORY_SPAN, ServiceHistory, fold_history
+from reconciler.core.history import (
+    BREAKER_EVENTS,
+    CHANGE_EVENTS,
+    HISTORY_SPAN,
+    ServiceHistory,
+    fold_history,
+)
 from reconciler.core.observation import DeploymentState, Metrics, Sample, Target
 from reconciler.core.planning import ServicePlan, Step, observed_values, plan_cycle
 from reconciler.core.records import CommitMessage, Record, commit_message
-from reconciler.core.verification import pending_verifications, rollback_work, stabilization_for
+from reconciler.core.verification import (
+    VERIFICATION_EVENTS,
+    pending_verifications,
+    rollback_work,
+    stabilization_for,
+)
 from reconciler.ports import AuditStore, Clock, Cluster, Forge, MetricsSource
 from reconciler.shell.approvals import Proposer, Review, review_proposals, supersede
 from reconciler.shell.workspace import Fleet
@@ -172,11 +183,18 @@ class Recorder:
 
 
 def load_history(audit: AuditStore, blueprint: Blueprint, now: datetime) -> ServiceHistory:
-    """The service's last day of records, plus its latest breaker event however old."""
+    """The service's last day of records, plus its latest breaker event and its latest
+    unverified change however old."""
     records = audit.history(blueprint.name, now - HISTORY_SPAN)
     if not any(r.event_type in BREAKER_EVENTS for r in records):
         latest = audit.latest(blueprint.name, BREAKER_EVENTS)
         if latest is not None:
+            records.insert(0, latest)
+    if not any(r.event_type in CHANGE_EVENTS for r in records):
+        # A change older than the window that was never verified (no run for a day) must
+        # not be forgotten: its verification records that it came too late to judge.
+        latest = audit.latest(blueprint.name, CHANGE_EVENTS | VERIFICATION_EVENTS)
+        if latest is not None and latest.event_type in CHANGE_EVENTS:
             records.insert(0, latest)
     return fold_history(blueprint.name, records, blueprint.policy.safety.circuit_breaker, now)
 
@@ -410,6 +428,12 @@ def _reconcile_service(
             return ServiceResult(service=blueprint.name, notes=tuple(notes), waiting=review.wait)
         if review.notes:
             history = load_history(ports.audit, blueprint, now)
+    else:
+        # Nobody asks a forge (none, or a dry run), so nothing is judged: the trail alone says
+        # whether the blueprint is one an approval stands behind, as for `reconciler request`.
+        held = approval_hold(blueprint, ports.audit.events(blueprint.name, APPROVAL_EVENTS))
+        if held:
+            return ServiceResult(service=blueprint.name, notes=tuple(notes), error=held)
     stamp = state.last_change
     stamp_recorded = (
         stamp is None

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
 from reconciler.adapters.simulated import SimulatedCluster
 from reconciler.core.changes import Change, ChangeKind
 from reconciler.core.observation import ChangeStamp, Target
@@ -259,3 +261,76 @@ def test_all_pods_failing_rolls_back_at_once(scenario: Scenario) -> None:
     sim = scenario.json("sim", "show")
     backend = next(d for d in sim["deployments"] if d["name"] == "todo-backend")  # type: ignore[index]
     assert not any(pod["crashing"] for pod in backend["pods"])
+
+
+def test_a_scale_up_overtaken_by_a_surge_is_kept(scenario: Scenario) -> None:
+    """Latency and errors rose after 2→3 because requests rose too: taking the new replica
+    away again would make the surge worse, so the change is kept, with the reason."""
+    scenario.cli("sim", "init", "--scenario", "seed", "--history", "10m")
+    scenario.cli("run", "-s", "todo-frontend")  # 2 → 3
+    scenario.cli("sim", "advance", "60s")
+    scenario.cli("sim", "set", "todo-frontend", "rps=600")
+    scenario.cli("run", "-s", "todo-frontend")
+    assert "rollback_executed" not in events(scenario)
+    (kept,) = scenario.records("todo-frontend", "verification_passed")
+    assert kept["outcome"] == "partial"
+    checks = {c["check"]: c for c in kept["details"]["checks"]}
+    for name in ("latency_p95", "error_rate"):
+        assert checks[name]["status"] == "failed" and not checks[name]["rollback_trigger"]
+        assert "requests grew from 170/s to 300/s" in checks[name]["note"]
+    sim = scenario.json("sim", "show")
+    assert next(d for d in sim["deployments"] if d["name"] == "todo-frontend")["replicas"] == 3  # type: ignore[index]
+
+
+def test_a_scale_down_is_still_rolled_back_when_the_load_grows(scenario: Scenario) -> None:
+    """Only a scale-up is excused by the load: after a scale-down, less capacity and more
+    load is exactly when the old replica count is needed back."""
+    scenario.cli("sim", "init", "--history", "10m")
+    scenario.cli("sim", "set", "todo-frontend", *DEMO_4)
+    scenario.cli("sim", "advance", "6m")
+    scenario.cli("run", "-s", "todo-frontend")  # 3 → 2
+    scenario.cli("sim", "advance", "60s")
+    scenario.cli("sim", "set", "todo-frontend", "rps=250")
+    scenario.cli("run", "-s", "todo-frontend")
+    assert events(scenario)[-2:] == ["governance_checked", "rollback_executed"]
+
+
+def test_a_rollback_that_would_change_nothing_is_escalated(scenario: Scenario) -> None:
+    """The first rollback put 3 replicas back and the service still fails (the load grew
+    meanwhile): a second rollback to 3 would be a no-op, so a person is asked at once."""
+    scenario.cli("sim", "init", "--history", "10m")
+    scenario.cli("sim", "set", "todo-frontend", *DEMO_4)
+    scenario.cli("sim", "advance", "6m")
+    scenario.cli("run", "-s", "todo-frontend")  # 3 → 2
+    scenario.cli("sim", "advance", "60s")
+    scenario.cli("run", "-s", "todo-frontend")  # verification failed, rolled back 2 → 3
+    scenario.cli("sim", "set", "todo-frontend", "rps=600")
+    scenario.cli("sim", "advance", "60s")
+    result = scenario.cli("run", "-s", "todo-frontend")
+    assert "rollback verification failed (scale 2→3)" in result.output
+    assert len(scenario.records("todo-frontend", "rollback_executed")) == 1  # no 3 → 3
+    (escalated,) = scenario.records("todo-frontend", "escalated")
+    assert "back as it was before" in escalated["rationale"]
+    assert "undoing it again would change nothing" in escalated["rationale"]
+    assert scenario.records("todo-frontend", "breaker_opened")
+
+
+@pytest.mark.parametrize("gap", ["23h", "26h"], ids=["within-a-day", "beyond-the-history-window"])
+def test_a_change_verified_long_after_it_was_due_is_recorded_as_not_verifiable(
+    scenario: Scenario, gap: str
+) -> None:
+    """No run for a day: the service has had time to change for reasons of its own, so the
+    old baseline says nothing about the change. It is neither forgotten nor rolled back."""
+    scenario.cli("sim", "init", "--scenario", "seed", "--history", "10m")
+    scenario.cli("run", "-s", "todo-frontend")  # 2 → 3
+    scenario.cli("sim", "set", "todo-frontend", "latency_p95=600ms", "error_rate=4%")
+    scenario.cli("sim", "advance", gap)
+    scenario.cli("run", "-s", "todo-frontend", expect=None)
+    (skipped,) = scenario.records("todo-frontend", "verification_skipped")
+    assert "no run came until" in skipped["rationale"]
+    assert "too long after the change to tell what it did" in skipped["rationale"]
+    assert (
+        skipped["links"]["operation"]
+        == scenario.records("todo-frontend", "operation_executed")[0]["links"]["operation"]
+    )
+    assert "rollback_executed" not in events(scenario)
