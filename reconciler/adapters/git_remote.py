@@ -25,7 +25,10 @@ from reconciler.core.errors import AuditError
 
 __all__ = ["GitRemote", "PushResult"]
 
-_CREDENTIALS = re.compile(r"(://)[^/@\s]+@")
+#: The user information of a URL (`https://x-access-token:...@github.com/...`): everything
+#: between the scheme and the last @ before the host's end, so a password with an @ in it
+#: goes too.
+_CREDENTIALS = re.compile(r"(://)[^/\s]*@")
 _MISSING_REF = ("couldn't find remote ref", "could not find remote ref")
 _REJECTED = ("[rejected]", "non-fast-forward", "fetch first", "stale info", "cannot lock ref")
 
@@ -82,11 +85,17 @@ class GitRemote:
             ) from None
         if check and result.returncode != 0:
             raise AuditError(
-                f"`git {' '.join(args[:2])}` failed: {_last_line(result.stderr)}",
+                f"`git {_without_credentials(' '.join(args[:2]))}` failed: "
+                f"{_last_line(result.stderr)}",
                 hint="the records are committed locally; the next run recovers what the "
                 "cluster shows from the annotations on the deployments",
             )
         return result
+
+    def _where(self, branch: str) -> str:
+        """The remote branch, for messages: the remote is a name or a URL, and a URL may
+        carry a token that must not reach the log, the job summary or an annotation."""
+        return f"{_without_credentials(self.remote)}/{branch}"
 
     def _branch(self) -> str:
         if self.branch:
@@ -112,7 +121,7 @@ class GitRemote:
         if any(marker in result.stderr for marker in _MISSING_REF):
             return False
         raise AuditError(
-            f"fetching {self.remote}/{branch} failed: {_last_line(result.stderr)}",
+            f"fetching {self._where(branch)} failed: {_last_line(result.stderr)}",
             hint="check the remote's address and the token's `contents: write` permission; the "
             "records stay committed locally",
         )
@@ -136,12 +145,12 @@ class GitRemote:
                     pushed=True,
                     attempts=attempt,
                     commits=max(pending, 0),
-                    message=f"pushed {what} to {self.remote}/{branch}{retries}",
+                    message=f"pushed {what} to {self._where(branch)}{retries}",
                 )
             last = _last_line(result.stderr)
             if not any(marker in result.stderr for marker in _REJECTED):
                 raise AuditError(
-                    f"pushing the audit records to {self.remote}/{branch} failed: {last}",
+                    f"pushing the audit records to {self._where(branch)} failed: {last}",
                     hint="check the token's `contents: write` permission and the remote; the "
                     "next run recovers unrecorded changes from the deployments' annotations",
                 )
@@ -164,7 +173,7 @@ class GitRemote:
             if rebased.returncode != 0:
                 self._git("rebase", "--abort", check=False)
                 raise AuditError(
-                    f"replaying the audit commits over {self.remote}/{branch} failed: "
+                    f"replaying the audit commits over {self._where(branch)} failed: "
                     f"{_last_line(rebased.stderr)}",
                     hint="someone changed the same files; audit records never do, so check "
                     "for local edits outside audit/",
@@ -172,15 +181,21 @@ class GitRemote:
             backoff = min(self.pause * 2 ** (attempt - 1), self.max_pause)
             self._sleep(backoff * (0.5 + random.random()))
         raise AuditError(
-            f"pushing the audit records to {self.remote}/{branch} was rejected "
+            f"pushing the audit records to {self._where(branch)} was rejected "
             f"{self.attempts} times ({last})",
             hint="other jobs keep pushing; the records stay committed locally and the next run "
             "recovers unrecorded changes from the deployments' annotations",
         )
 
 
+def _without_credentials(text: str) -> str:
+    """`text` with the user and password of every URL in it replaced by ***: the one place
+    where what names a remote is made fit to print."""
+    return _CREDENTIALS.sub(r"\1***@", text)
+
+
 def _last_line(text: str) -> str:
     """The line of git's output that says what went wrong, without any credentials a remote's
     URL may carry (`https://x-access-token:...@github.com/...`)."""
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    return _CREDENTIALS.sub(r"\1***@", lines[-1]) if lines else "no output"
+    return _without_credentials(lines[-1]) if lines else "no output"

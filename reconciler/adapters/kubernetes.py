@@ -189,6 +189,38 @@ def _memory_total(containers: Iterable[Mapping[str, Any]], section: str) -> int 
     return None if total is None else math.ceil(total)
 
 
+def _share_request(containers: list[JSON], resource: str, total: int) -> None:
+    """Set one resource's request so that the pod's total becomes `total` (millicores for
+    CPU, bytes for memory), in place.
+
+    The total is what the state reports and what governance sizes a change by, so it must also
+    be what a change sets: setting `total` on every container would multiply it by their
+    number. Each container that has a request keeps its share of the total (rounded down, the
+    remainder going to the first, so the sum is exact); one without a request is left alone:
+    it has no share to keep, and giving it one would be a choice nobody made. When no
+    container has one, the first (by convention the application) takes it all.
+    """
+    scale = 1000 if resource == "cpu" else 1
+    holders: list[JSON] = []
+    shares: list[Decimal] = []
+    for container in containers:
+        requests = (container.get("resources") or {}).get("requests") or {}
+        if requests.get(resource) is not None:
+            holders.append(container)
+            shares.append(parse_quantity(requests[resource]) * scale)
+    whole = sum(shares, Decimal(0))
+    if whole <= 0:
+        holders = holders or containers[:1]
+        shares = [Decimal(1)] + [Decimal(0)] * (len(holders) - 1)
+        whole = Decimal(1)
+    values = [int(total * share // whole) for share in shares]
+    values[0] += total - sum(values)
+    for container, value in zip(holders, values, strict=True):
+        resources = container["resources"] = dict(container.get("resources") or {})
+        requests = resources["requests"] = dict(resources.get("requests") or {})
+        requests[resource] = f"{value}m" if resource == "cpu" else _format_memory(value)
+
+
 def _parse_time(text: object) -> datetime | None:
     if not isinstance(text, str) or not text:
         return None
@@ -385,6 +417,57 @@ def _status_message(body: object, fallback: str) -> str:
     return fallback
 
 
+#: An Authorization header's value, as the client's errors may quote it (`b'Bearer abc\\n'`).
+_AUTHORIZATION = re.compile(r"\b(Bearer|Basic)\s+[^\s'\"]+", re.IGNORECASE)
+
+
+def _redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """`text` with every credential replaced by ***: any Bearer or Basic header value, and
+    each of `secrets` (the configured tokens, which an error may quote without their scheme).
+
+    Error messages go to the terminal, the JSON report, the job summary and GitHub's
+    annotations, all of which outlive the run and are read by more people than the token
+    should be; so every message built from an error the client raised or a server sent
+    passes through here.
+    """
+    text = _AUTHORIZATION.sub(lambda found: f"{found[1]} ***", text)
+    for secret in sorted(set(secrets), key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
+
+
+def _credentials(configuration: Any) -> list[str]:
+    """The secrets in a client configuration, as they may appear in an error: each
+    whitespace-separated piece of each API key without its scheme, and the password."""
+    values = [str(v) for v in (getattr(configuration, "api_key", None) or {}).values() if v]
+    if password := getattr(configuration, "password", None):
+        values.append(str(password))
+    pieces: list[str] = []
+    for value in values:
+        words = value.split()
+        if len(words) > 1 and words[0].lower() in ("bearer", "basic"):
+            words = words[1:]
+        pieces.extend(word for word in words if word)
+    return pieces
+
+
+class _TrimmedKeys(dict[str, Any]):
+    """A client configuration's API keys, stored without the whitespace around them.
+
+    kubectl trims a token it reads from a file; the Python client sends it as it is, so a
+    token file ending in a newline (as `kubectl create token ... > file` writes it) would make
+    every request fail with an invalid Authorization header. The client stores each token it
+    loads, and each one it reloads later (an expired exec-plugin token, a rotated service
+    account token), by assigning it here, so trimming on assignment covers them all."""
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        super().__setitem__(key, value.strip() if isinstance(value, str) else value)
+
+
+class _NotAnObject(ValueError):
+    """An answer that is JSON, but not the object every Kubernetes answer is."""
+
+
 def _expected_errors() -> tuple[type[BaseException], ...]:
     """The exceptions a request may raise that are about the cluster, not a bug here."""
     import urllib3
@@ -468,6 +551,7 @@ class KubernetesCluster:
             )
         configuration = client.Configuration()
         configuration.retries = False  # retries are ours: see the module docstring
+        configuration.api_key = _TrimmedKeys()
         try:
             api_client = config.new_client_from_config(  # type: ignore[no-untyped-call]
                 config_file=str(path),
@@ -478,8 +562,9 @@ class KubernetesCluster:
             )
         except (config.ConfigException, OSError, ValueError, TypeError, KeyError) as error:
             where = f"context {context!r} of {path}" if context else str(path)
+            detail = _redact(str(error), _credentials(configuration))
             raise ConfigError(
-                f"cannot use the kubeconfig {where}: {error}",
+                f"cannot use the kubeconfig {where}: {detail}",
                 hint="`kubectl config get-contexts` lists the contexts; pass one with --context",
             ) from error
         shown = f"{configuration.host} (context {context})" if context else configuration.host
@@ -501,11 +586,13 @@ class KubernetesCluster:
 
         configuration = client.Configuration()
         configuration.retries = False
+        configuration.api_key = _TrimmedKeys()
         try:
             config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
         except (config.ConfigException, OSError) as error:
+            detail = _redact(str(error), _credentials(configuration))
             raise ConfigError(
-                f"not running inside a Kubernetes pod with a service account: {error}",
+                f"not running inside a Kubernetes pod with a service account: {detail}",
                 hint="use --kubeconfig outside a cluster; inside, check that the pod's service "
                 "account token is mounted (automountServiceAccountToken)",
             ) from error
@@ -540,7 +627,14 @@ class KubernetesCluster:
     # ------------------------------------------------------------ requests
 
     def _translate(self, action: str, error: BaseException) -> _ApiFailure:
-        """One library exception as a ClusterError that says what was being done."""
+        """One library exception as a ClusterError that says what was being done, with no
+        credential in it: every failure of a request passes through here, and the client's
+        own errors may quote the Authorization header (and a server may echo it)."""
+        failure = self._describe(action, error)
+        failure.args = (_redact(str(failure), _credentials(self.client.configuration)),)
+        return failure
+
+    def _describe(self, action: str, error: BaseException) -> _ApiFailure:
         import urllib3
         from kubernetes.client.exceptions import ApiException
         from pydantic import ValidationError
@@ -587,10 +681,18 @@ class KubernetesCluster:
                 status=0,
                 hint="this is a bug in the reconciler; please report it",
             )
+        if isinstance(error, json.JSONDecodeError | UnicodeDecodeError | _NotAnObject):
+            return _ApiFailure(
+                f"{action}: the API server's answer is not valid JSON ({error})",
+                status=0,
+                hint="is the kubeconfig's server really a Kubernetes API server?",
+            )
+        # Anything else was raised before the request left (http.client refuses a header
+        # with a line break in it, for one), so nothing was sent.
         return _ApiFailure(
-            f"{action}: the API server's answer is not valid JSON ({error})",
+            f"{action}: the client could not send the request: {error}",
             status=0,
-            hint="is the kubeconfig's server really a Kubernetes API server?",
+            hint="check the user in the kubeconfig: a token, for example, must be a single line",
         )
 
     def _api_failure(self, action: str, status: int, message: str) -> _ApiFailure:
@@ -651,7 +753,7 @@ class KubernetesCluster:
                 response = call()
                 data = json.loads(response.data)
                 if not isinstance(data, dict):
-                    raise ValueError("not a JSON object")
+                    raise _NotAnObject("not a JSON object")
                 return data
             except self._errors as error:
                 failure = self._translate(action, error)
@@ -979,12 +1081,15 @@ class KubernetesCluster:
                 message = f"{name} restarted"
             case ChangeKind.RESOURCES:
                 containers = copy.deepcopy(_containers(template))
-                for container in containers:
-                    requests = container.setdefault("resources", {}).setdefault("requests", {})
-                    if change.cpu_request is not None:
-                        requests["cpu"] = f"{change.cpu_request}m"
-                    if change.memory_request is not None:
-                        requests["memory"] = _format_memory(change.memory_request)
+                if not containers:
+                    raise ClusterError(
+                        f"setting the requests of {target}: its pod template has no containers",
+                        service=change.stamp.service,
+                    )
+                if change.cpu_request is not None:
+                    _share_request(containers, "cpu", change.cpu_request)
+                if change.memory_request is not None:
+                    _share_request(containers, "memory", change.memory_request)
                 # A merge patch replaces a list whole, so every container is sent; the
                 # resourceVersion precondition guarantees it is the list that was read.
                 body["spec"] = {"template": {"spec": {"containers": containers}}}

@@ -196,6 +196,36 @@ def test_errors_never_show_the_token_in_the_remote_url(tmp_path: Path, origin: s
     assert "fetching origin/main failed" in str(caught.value)
 
 
+SECRET = "ghs_s3cretTokenValue"
+
+
+def test_a_remote_url_with_a_token_is_shown_without_it_when_the_push_fails(
+    tmp_path: Path, origin: str
+) -> None:
+    work = clone(origin, tmp_path / "job")
+    commit(work, "web", "op-1")
+    url = f"http://x-access-token:{SECRET}@127.0.0.1:9/o/r.git"
+    with pytest.raises(AuditError) as caught:
+        GitRemote(work, remote=url).push()
+    assert SECRET not in str(caught.value) and SECRET not in (caught.value.hint or "")
+    assert "fetching http://***@127.0.0.1:9/o/r.git/main failed" in str(caught.value)
+
+
+def test_a_remote_url_with_a_token_is_shown_without_it_when_the_push_lands(
+    tmp_path: Path, origin: str, server: GitServer
+) -> None:
+    """The URL carries a token, as `--push-remote https://x-access-token:...@github.com/...`
+    does; git's `insteadOf` sends it to the loopback server, which has no use for it."""
+    work = clone(origin, tmp_path / "job")
+    item = commit(work, "web", "op-1")
+    base = f"https://x-access-token:{SECRET}@git.example.invalid/"
+    git("config", f"url.{origin.removesuffix('fleet.git')}.insteadOf", base, cwd=work)
+    result = GitRemote(work, remote=f"{base}fleet.git").push()
+    assert result.pushed and SECRET not in result.message
+    assert result.message.endswith(" to https://***@git.example.invalid/fleet.git/main")
+    assert record_path(item) in remote_files(server.base / "fleet.git")
+
+
 def test_a_detached_head_has_no_branch_to_push(tmp_path: Path, origin: str) -> None:
     work = clone(origin, tmp_path / "job")
     git("checkout", "-q", "--detach", cwd=work)

@@ -11,8 +11,9 @@ import json
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -31,6 +32,7 @@ from tests.fakes.kube_api import HPAS, FakeKubeAPI
 
 WEB = Target(namespace="shop", name="web")
 NOW = datetime(2025, 6, 2, 12, 0, tzinfo=UTC)
+MIB = 1024**2
 
 Factory = Callable[..., KubernetesCluster]
 
@@ -260,6 +262,65 @@ def test_bad_credentials_are_reported_as_such(tmp_path: Path) -> None:
     assert isinstance(failure, ClusterError) and not failure.retryable
     assert "rejected the credentials (401 Unauthorized)" in str(failure)
     assert "kubectl auth whoami" in failure.hint
+
+
+def token_file_kubeconfig(server: FakeKubeAPI, tmp_path: Path, content: str) -> Path:
+    """A kubeconfig whose user reads its token from a file holding `content`."""
+    path = server.write_kubeconfig(tmp_path / "kubeconfig")
+    config = json.loads(path.read_text())
+    (tmp_path / "token").write_text(content)
+    config["users"][0]["user"] = {"tokenFile": str(tmp_path / "token")}
+    path.write_text(json.dumps(config))
+    return path
+
+
+def test_a_token_file_ending_in_a_newline_works_as_with_kubectl(tmp_path: Path) -> None:
+    """`kubectl create token ... > file` ends the file with a newline, which kubectl trims;
+    sent as is, it makes the Authorization header invalid."""
+    with FakeKubeAPI(required_token="s3cret-token-value") as server:
+        server.add_deployment("shop", "web")
+        path = token_file_kubeconfig(server, tmp_path, "s3cret-token-value\n")
+        with KubernetesCluster.from_kubeconfig(path, backoff=0.0) as cluster:
+            assert isinstance(cluster.observe([WEB])[WEB], DeploymentState)
+            assert cluster.server_version() == "v1.32.4"
+
+
+def test_an_error_never_shows_the_token(tmp_path: Path) -> None:
+    """Neither a header the client refuses to send (its error quotes it) nor a server that
+    echoes the credentials puts them in a message."""
+    first, second = "first-half-of-the-token", "second-half-of-the-token"
+    with FakeKubeAPI(required_token=f"{first}\n{second}") as server:
+        server.add_deployment("shop", "web")
+        path = token_file_kubeconfig(server, tmp_path, f"{first}\n{second}\n")
+        with KubernetesCluster.from_kubeconfig(path, backoff=0.0, retries=0) as cluster:
+            failure = cluster.observe([WEB])[WEB]
+            assert isinstance(failure, ClusterError)
+            with pytest.raises(ClusterError) as caught:
+                cluster.server_version()
+    assert "the client could not send the request" in str(caught.value)
+    assert "a token, for example, must be a single line" in caught.value.hint
+    for error in (failure, caught.value):
+        text = f"{error} {error.hint}"
+        assert "Bearer ***" in text
+        assert first not in text and second not in text
+    with FakeKubeAPI(required_token="s3cret-token-value") as server:
+        server.add_deployment("shop", "web")
+        server.fail(
+            "GET",
+            r"/version",
+            status=400,
+            message="bad request with Authorization: Bearer s3cret-token-value; token "
+            "s3cret-token-value rejected; Basic dXNlcjpwYXNzd29yZA== too",
+        )
+        path = server.write_kubeconfig(tmp_path / "echo", token="s3cret-token-value")
+        with (
+            KubernetesCluster.from_kubeconfig(path, backoff=0.0, retries=0) as cluster,
+            pytest.raises(ClusterError) as echoed,
+        ):
+            cluster.server_version()
+    assert "s3cret-token-value" not in str(echoed.value)
+    assert "dXNlcjpwYXNzd29yZA" not in str(echoed.value)
+    assert "token *** rejected" in str(echoed.value)
 
 
 def test_a_read_that_times_out_is_retried_a_bounded_number_of_times(
@@ -577,6 +638,86 @@ def test_resources_then_rollback_restores_the_previous_template(
     assert template == original["spec"]["template"]
     state = observed(cluster)
     assert (state.cpu_request, state.memory_request, state.revision) == (100, 512 * 1024**2, 3)
+
+
+def add_containers(api: FakeKubeAPI, requests: Sequence[Mapping[str, str]]) -> None:
+    """Deployment shop/web with 2 pods of one container per entry of `requests` (web, then
+    sidecar-1, sidecar-2...), each requesting what its entry says; created through the API,
+    as `kubectl apply` would."""
+    containers = [
+        {
+            "name": "web" if index == 0 else f"sidecar-{index}",
+            "image": "example/app:1.0",
+            "resources": {"requests": dict(wanted)} if wanted else {},
+        }
+        for index, wanted in enumerate(requests)
+    ]
+    labels = {"app": "web"}
+    body = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web", "labels": labels},
+        "spec": {
+            "replicas": 2,
+            "selector": {"matchLabels": labels},
+            "template": {"metadata": {"labels": labels}, "spec": {"containers": containers}},
+        },
+    }
+    request = urllib.request.Request(
+        f"{api.url}/apis/apps/v1/namespaces/shop/deployments",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        assert answer.status == 201
+
+
+def container_requests(api: FakeKubeAPI, resource: str) -> list[str | None]:
+    containers = api.get_deployment("shop", "web")["spec"]["template"]["spec"]["containers"]
+    return [(c.get("resources") or {}).get("requests", {}).get(resource) for c in containers]
+
+
+@pytest.mark.parametrize(
+    ("before", "asked", "after"),
+    [
+        pytest.param(["150m", "50m"], 220, ["165m", "55m"], id="uneven-in-proportion"),
+        pytest.param(["100m", "100m"], 210, ["105m", "105m"], id="even"),
+        pytest.param(["100m"] * 3, 310, ["104m", "103m", "103m"], id="remainder-to-the-first"),
+        pytest.param(["0.1", "50m"], 300, ["200m", "100m"], id="cores-and-millicores"),
+        pytest.param(["100m", None], 150, ["150m", None], id="a-container-without-is-left"),
+        pytest.param([None, None], 200, ["200m", None], id="none-set-the-first-takes-it"),
+    ],
+)  # fmt: skip
+def test_a_cpu_request_is_the_pods_total_shared_in_proportion(
+    api: FakeKubeAPI,
+    connect: Factory,
+    before: list[str | None],
+    asked: int,
+    after: list[str | None],
+) -> None:
+    """What the state reports (the pod's total request, which utilization divides by) is
+    what a resources change sets: each container keeps its share of the total."""
+    add_containers(api, [{"cpu": cpu, "memory": "64Mi"} if cpu else {} for cpu in before])
+    cluster = connect()
+    cluster.apply(change(cluster, ChangeKind.RESOURCES, cpu_request=asked))
+    assert container_requests(api, "cpu") == after
+    memory = container_requests(api, "memory")
+    assert memory == [("64Mi" if cpu else None) for cpu in before]  # memory untouched
+    if all(before):
+        assert observed(cluster).cpu_request == asked
+
+
+def test_a_memory_request_is_the_pods_total_shared_in_proportion(
+    api: FakeKubeAPI, connect: Factory
+) -> None:
+    add_containers(api, [{"cpu": "150m", "memory": "384Mi"}, {"cpu": "50m", "memory": "128Mi"}])
+    cluster = connect()
+    assert (observed(cluster).cpu_request, observed(cluster).memory_request) == (200, 512 * MIB)
+    cluster.apply(change(cluster, ChangeKind.RESOURCES, memory_request=1000 * MIB))
+    assert container_requests(api, "memory") == ["750Mi", "250Mi"]
+    assert container_requests(api, "cpu") == ["150m", "50m"]
+    assert observed(cluster).memory_request == 1000 * MIB
 
 
 def test_rollback_without_an_earlier_revision_is_refused(
