@@ -148,7 +148,7 @@ def main(
     and records every step as a commit under audit/.
 
     \b
-    Start here:
+    Examples (start here):
       reconciler demo                  the seed scenario, narrated, in a scratch clone
       reconciler validate              check every blueprint, with a fix for each problem
       reconciler policy todo-frontend  a service's effective policy and where it comes from
@@ -156,8 +156,9 @@ def main(
                                        one cycle on the simulated cluster
       reconciler audit / explain ID    the audit trail, and the chain behind one decision
 
-    Exit codes: 0 ok, 1 problems found, 2 usage, 3 configuration, 4 unavailable, 5 audit.
-    Details: docs/cli.md.
+    \b
+    Exit codes: 0 ok, 1 problems found, 2 usage, 3 configuration, 4 unavailable, 5 audit;
+                each command's --help says when it returns which. Details: docs/cli.md.
     """
     ctx.obj = Settings(
         repo=repo,

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import click
 
 from reconciler.cli.context import Settings, env_flag
-from reconciler.cli.output import OUTPUT_OPTION, emit_json, table
+from reconciler.cli.output import OUTPUT_OPTION, emit_json, plural, table
 from reconciler.cli.publishing import PUSH_OPTIONS, PushSettings, push_records, push_settings
 from reconciler.cli.summary import decision_cell
 
@@ -85,10 +85,13 @@ def render_report(report: CycleReport, verbose: bool, only_active: bool = False)
     errors = sum(1 for r in report.services if r.error)
     summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "no changes"
     mode = " (dry run: nothing changed, nothing recorded)" if report.dry_run else ""
+    reconciled = plural(len(report.services), "service")
+    if len(rows) < len(report.services):  # a --wait pass shows only the rows with news
+        reconciled = f"{len(rows)} of {reconciled} shown (the rest had nothing to report)"
     lines += [
         "",
-        f"cycle at {report.started_at:%Y-%m-%d %H:%M:%SZ}: {len(report.services)} services; "
-        f"{summary}; {errors} with errors; {len(report.commits)} audit commits{mode}",
+        f"cycle at {report.started_at:%Y-%m-%d %H:%M:%SZ}: {reconciled}; "
+        f"{summary}; {errors} with errors; {plural(len(report.commits), 'audit commit')}{mode}",
     ]
     return "\n".join(lines)
 
@@ -222,10 +225,17 @@ def run_command(
     several jobs split a large fleet. See docs/github-actions.md.
 
     \b
-    Exit codes: 0 every service reconciled, 1 some service failed (its row says why),
-                3 configuration error (for example broken global policies),
-                5 the audit commits could not be pushed (they stay committed locally; the
-                  next run records any change it finds only on the deployments).
+    Exit codes: 0 every service reconciled, 1 some service failed (its row says why: an
+                  unreachable cluster, for example),
+                2 usage (an option value that does not parse, such as --shard 5/4 or
+                  --wait-timeout 10 without a unit),
+                3 configuration error (for example broken global policies, an unknown
+                  --service, no simulated cluster),
+                4 the forge is unavailable or refused (GitHub: a refused token, or a
+                  rate limit used up),
+                5 the audit commits could not be stored or pushed (unpushed ones stay
+                  committed locally; the next run records any change it finds only on
+                  the deployments).
 
     \b
     Examples:
@@ -240,11 +250,18 @@ def run_command(
     from reconciler.core.units import UnitError, parse_duration
     from reconciler.shell.cycle import run_cycle, wait_and_verify
 
+    # A value that cannot mean anything is a usage error (exit 2) naming its option.
     try:
         timeout = parse_duration(wait_timeout)
     except UnitError as error:
-        raise ConfigError(f"--wait-timeout: {error}", hint=error.hint) from None
-    part = parse_shard(shard) if shard else None
+        raise click.BadParameter(f"{error} ({error.hint})", param_hint="'--wait-timeout'") from None
+    try:
+        part = parse_shard(shard) if shard else None
+    except ConfigError as error:
+        raise click.BadParameter(
+            f"{str(error).removeprefix('--shard ')} ({error.hint})",
+            param_hint="'--shard'",
+        ) from None
     fleet, ports = _prepare(settings, services, part)
     options = _options(fleet, services, dry_run, quiet=output == "json")
     pushing = push_settings(push, push_remote, push_branch)
@@ -344,6 +361,17 @@ def plan_command(settings: Settings, services: tuple[str, ...], output: str) -> 
 
     The same as `reconciler run --dry-run --verbose`: every service's decision with its
     numbers, the governance verdict of each operation, and the rules behind it.
+
+    \b
+    Exit codes: 0 shown (a service that could not be planned says why in its row),
+                2 usage, 3 configuration (broken global policies, an unknown --service,
+                no simulated cluster).
+
+    \b
+    Examples:
+      reconciler plan
+      reconciler plan -s todo-frontend
+      reconciler plan -o json
     """
     from reconciler.shell.cycle import run_cycle
 
@@ -362,7 +390,18 @@ def plan_command(settings: Settings, services: tuple[str, ...], output: str) -> 
 @click.pass_obj
 def status_command(settings: Settings, output: str) -> None:
     """A row per service: replicas, weighted utilization, last change, cooldown, breaker,
-    and what is pending."""
+    and what is pending.
+
+    \b
+    Exit codes: 0 shown (an unreachable deployment says so in its row), 2 usage,
+                3 configuration (broken global policies, no simulated cluster).
+
+    \b
+    Examples:
+      reconciler status
+      reconciler status -o json
+      reconciler --cluster kubernetes --context prod status
+    """
     from reconciler.core.decision import weighted_utilization
     from reconciler.core.errors import ClusterError, MetricsError
     from reconciler.core.history import CHANGE_EVENTS
@@ -524,6 +563,19 @@ def audit_command(
     The same records are in git: `git log --oneline -- audit/` tells the story, and the
     trailers let you filter, e.g. `git log --grep 'Reconciler-Event: operation_blocked'`.
     Event types: see docs/audit-trail.md.
+
+    \b
+    Exit codes: 0 listed (also when no record matches), 2 usage (an unknown event type,
+                a --since or --until that is neither a duration nor a time, or a
+                --since later than --until), 3 no blueprint repository, or it is not a
+                git repository.
+
+    \b
+    Examples:
+      reconciler audit
+      reconciler audit -s todo-frontend --since 2h
+      reconciler audit -e operation_blocked -e operation_deferred
+      reconciler audit --since 2026-02-10T15:00:00Z --until 1h --limit 20 -o json
     """
     from reconciler.cli.compose import open_audit
     from reconciler.core.errors import ConfigError
@@ -646,6 +698,16 @@ def explain_command(settings: Settings, record_id: str, output: str) -> None:
 
     RECORD_ID is any id in the chain: a decision (dec-...), a verdict (gov-...), an operation
     (op-...), a request (req-...) or a verification (ver-...). `reconciler audit` lists them.
+
+    \b
+    Exit codes: 0 shown, 2 usage, 3 no audit record has the id, no blueprint repository,
+                or it is not a git repository.
+
+    \b
+    Examples:
+      reconciler audit -s todo-frontend -e rollback_executed    # find an id
+      reconciler explain dec-20260210-153600-5e2e71
+      reconciler explain op-20260210-153600-0a1b2c -o json
     """
     from reconciler.cli.compose import open_audit
     from reconciler.core.errors import ConfigError
@@ -659,7 +721,7 @@ def explain_command(settings: Settings, record_id: str, output: str) -> None:
     if output == "json":
         emit_json([r.to_json() for r in chain])
         return
-    click.echo(f"{chain[0].service}: {len(chain)} records linked to {record_id}\n")
+    click.echo(f"{chain[0].service}: {plural(len(chain), 'record')} linked to {record_id}\n")
     click.echo("\n".join(_explain_lines(chain)))
 
 
@@ -690,12 +752,14 @@ def _resource_parameters(cpu: str | None, memory: str | None) -> dict[str, objec
 @click.option(
     "--cpu",
     metavar="QUANTITY",
-    help="New CPU request for every container, for resource operations (250m, 1).",
+    help="The pod's new total CPU request, for resource operations (250m, 1); each container "
+    "keeps its share of it.",
 )
 @click.option(
     "--memory",
     metavar="QUANTITY",
-    help="New memory request for every container, for resource operations (512Mi, 1Gi).",
+    help="The pod's new total memory request, for resource operations (512Mi, 1Gi); each "
+    "container keeps its share of it.",
 )
 @click.option("--reason", default="", help="Why; recorded with the request.")
 @click.option("--by", "requested_by", help="Who asks (default: $GITHUB_ACTOR or $USER).")
@@ -730,11 +794,20 @@ def request_command(
                                 more than 10 %, else change_resource_limits_beyond_10_percent
 
     --replicas, --cpu and --memory belong only to those; a request that does not fit its
-    operation (or changes nothing) is a usage error and is not recorded.
+    operation (or changes nothing) is a usage error and is not recorded. An OPERATION the
+    catalogue does not know is refused and recorded like a forbidden one, naming the closest
+    catalogue name when there is one.
 
     \b
-    Exit codes: 0 executed, or proposed for approval, 1 refused (blocked or deferred) or
-                failed, 5 the records could not be pushed (--push).
+    Exit codes: 0 executed, or proposed (or recorded as pending) for approval,
+                1 refused (blocked or deferred), failed, or held (the blueprint waits for
+                  an approval to be judged),
+                2 usage (a request that does not fit its operation or changes nothing, or
+                  a --replicas, --cpu or --memory that does not parse),
+                3 configuration (no blueprint for SERVICE, broken global policies, no
+                  simulated cluster),
+                4 the cluster or the forge is unavailable or refused,
+                5 the records could not be stored or pushed (--push).
 
     \b
     Examples:
@@ -885,6 +958,14 @@ def breaker_group() -> None:
     The breaker opens after repeated failures (by default 3 within 5 minutes) and then stops
     every change to the service except undoing the reconciler's own failed change. Closing
     it is a recorded human act.
+
+    \b
+    Exit codes: see each command; 2 usage (an unknown command or option).
+
+    \b
+    Examples:
+      reconciler breaker status
+      reconciler breaker reset todo-frontend --reason "fixed the crash-looping release"
     """
 
 
@@ -903,7 +984,20 @@ def breaker_reset_command(
     push_remote: str,
     push_branch: str | None,
 ) -> None:
-    """Close SERVICE's open circuit breaker, recording who did it and why."""
+    """Close SERVICE's open circuit breaker, recording who did it and why.
+
+    A closed breaker is left alone: nothing is recorded.
+
+    \b
+    Exit codes: 0 reset (or already closed), 2 usage (for example no --reason),
+                3 configuration (no blueprint for SERVICE, broken global policies),
+                5 the reset could not be recorded or pushed (--push).
+
+    \b
+    Examples:
+      reconciler breaker reset todo-frontend --reason "rolled back the bad image"
+      reconciler breaker reset todo-frontend --reason "node pool fixed" --by alice --push
+    """
     from reconciler.cli.compose import Environment
     from reconciler.core.events import breaker_reset_record
     from reconciler.core.history import BreakerPhase
@@ -935,7 +1029,16 @@ def breaker_reset_command(
 @OUTPUT_OPTION
 @click.pass_obj
 def breaker_status_command(settings: Settings, output: str) -> None:
-    """Each service's breaker: closed, open or half-open, with the failures that count."""
+    """Each service's breaker: closed, open or half-open, with the failures that count.
+
+    \b
+    Exit codes: 0 shown, 2 usage, 3 no blueprint repository, or no simulated cluster.
+
+    \b
+    Examples:
+      reconciler breaker status
+      reconciler breaker status -o json
+    """
     from reconciler.shell.cycle import load_history
     from reconciler.shell.workspace import load_fleet
 
@@ -991,6 +1094,16 @@ def approvals_command(
     Each proposal is a pull request (or, on the local forge, a branch) that a person approves
     by merging. The table shows where it is, what it asks, who may approve it, when it expires,
     and how it ended: who merged it and how long the approval took, or why a merge was refused.
+
+    \b
+    Exit codes: 0 listed (also when there are none), 2 usage (for example an unknown
+                --state), 3 no blueprint repository, or it is not a git repository.
+
+    \b
+    Examples:
+      reconciler approvals
+      reconciler approvals --state pending
+      reconciler approvals -s todo-frontend -o json
     """
     from reconciler.cli.compose import open_audit
     from reconciler.core.approvals import APPROVAL_EVENTS, approval_summaries

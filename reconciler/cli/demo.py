@@ -10,6 +10,7 @@ loudly instead of narrating something that did not happen.
 from __future__ import annotations
 
 import itertools
+import shlex
 import sys
 import tempfile
 import textwrap
@@ -52,11 +53,12 @@ def git(scratch: Path, *args: str) -> int:
     """Run git as the person in the story would, printing the command and its output."""
     import subprocess
 
-    click.echo(f"\n$ git -C {scratch} {' '.join(args)}")
-    result = subprocess.run(
-        ["git", "-C", str(scratch), *args], check=False, capture_output=True, text=True
-    )
-    click.echo((result.stdout + result.stderr).rstrip())
+    argv = ["git", "-C", str(scratch), *args]
+    click.echo(f"\n$ {shlex.join(argv)}")
+    result = subprocess.run(argv, check=False, capture_output=True, text=True)
+    printed = (result.stdout + result.stderr).rstrip()
+    if printed:  # a quiet command (merge -q) leaves no blank line behind
+        click.echo(printed)
     return result.returncode
 
 
@@ -123,6 +125,19 @@ def demo_command(settings: Settings, directory: Path | None) -> None:
     automatically, a change beyond the blueprint proposed for approval and carried out once
     merged, a forbidden request refused with safer alternatives, and the audit trail in
     `git log`. It needs git on the PATH (for the merge a person would make).
+
+    Each command is printed before it runs, quoted so that it can be copied: the reconciler
+    commands run in the scratch repository, so `cd` there first to repeat one.
+
+    \b
+    Exit codes: 0 the story went as told, 1 a step did not (the demo stops there and
+                names it), 2 usage, 3 no blueprint repository, or --dir is not empty.
+
+    \b
+    Examples:
+      reconciler demo
+      reconciler demo --dir /tmp/reconciler-demo
+      make demo                       # the same, after setting up .venv
     """
     from reconciler.cli import main
 
@@ -143,7 +158,8 @@ def demo_command(settings: Settings, directory: Path | None) -> None:
         return number
 
     def run(*args: str, expect: int = 0) -> None:
-        command = f"reconciler {' '.join(args)}"
+        # Quoted as a shell would need it, so a command copied from the story runs as shown.
+        command = shlex.join(["reconciler", *args])
         click.echo(f"\n$ {command}")
         code = 0
         try:
@@ -160,9 +176,11 @@ def demo_command(settings: Settings, directory: Path | None) -> None:
     def run_git(*args: str) -> None:
         code = git(scratch, *args)
         if code != 0:
-            stop(scratch, f"git {' '.join(args)}", code, 0)
+            stop(scratch, shlex.join(["git", *args]), code, 0)
 
+    here = shlex.quote(str(scratch))
     click.echo(f"Scratch repository: {scratch} ({origin}). Your checkout is not touched.")
+    click.echo(f"The reconciler commands below run there: `cd {here}` to repeat one.")
     step(
         "The blueprints. todo-frontend is the seed's blueprint as written: replicas 1..5, "
         "scale up above 80% weighted utilization; everything it leaves out has a default "
@@ -260,7 +278,7 @@ def demo_command(settings: Settings, directory: Path | None) -> None:
         expect=1,  # refused
     )
     step("The audit trail is git. Every step above that changed or refused something is a commit:")
-    click.echo(f"\n$ git -C {scratch} log --oneline -- audit/")
+    click.echo(f"\n$ {shlex.join(['git', '-C', str(scratch), 'log', '--oneline', '--', 'audit/'])}")
     for line in _log_oneline(scratch):
         click.echo(line)
     decision = rolled_back_decision(scratch, "todo-frontend")
@@ -272,6 +290,6 @@ def demo_command(settings: Settings, directory: Path | None) -> None:
     )
     run("explain", decision)
     say(
-        f"Where to look next: `git -C {scratch} log --stat`, `reconciler --repo {scratch} audit`, "
-        f"the JSON records under {scratch}/audit/, and `reconciler --repo {scratch} status`."
+        f"Where to look next: `git -C {here} log --stat`, `reconciler --repo {here} audit`, "
+        f"the JSON records under {scratch}/audit/, and `reconciler --repo {here} status`."
     )

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import click
 
 from reconciler.cli.context import Settings
-from reconciler.cli.output import OUTPUT_OPTION, emit_json
+from reconciler.cli.output import OUTPUT_OPTION, emit_json, plural
 
 if TYPE_CHECKING:
     from reconciler.shell.doctor import Finding
@@ -68,8 +68,8 @@ def doctor_command(settings: Settings, output: str) -> None:
     The cluster comes from the global options: --kubeconfig, --context or --in-cluster.
 
     \b
-    Exit codes: 0 every check passed, 1 at least one failed, 3 configuration (no kubeconfig,
-                unknown context, no blueprint repository).
+    Exit codes: 0 every check passed, 1 at least one failed, 2 usage, 3 configuration (no
+                kubeconfig, unknown context, no blueprint repository).
 
     \b
     Examples:
@@ -113,7 +113,7 @@ def doctor_command(settings: Settings, output: str) -> None:
                 click.echo(f"    fix: {finding.fix}")
         failed = sum(not f.ok for f in findings)
         click.echo(
-            f"{len(findings)} checks: {len(findings) - failed} ok, {failed} failed",
+            f"{plural(len(findings), 'check')}: {len(findings) - failed} ok, {failed} failed",
             err=failed > 0,
         )
     if not ok:

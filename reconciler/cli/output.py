@@ -13,6 +13,11 @@ def emit_json(value: Any) -> None:
     click.echo(json.dumps(value, indent=2, sort_keys=False, default=str))
 
 
+def plural(count: int, word: str) -> str:
+    """`1 service`, `2 services`: a count with its noun, which takes an s unless it is one."""
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     """A plain text table; the last column is left unpadded so long text does not wrap early."""
     cells = [[str(cell) for cell in row] for row in rows]

@@ -8,9 +8,32 @@ from pathlib import Path
 import click
 
 from reconciler.cli.context import Settings
-from reconciler.cli.output import OUTPUT_OPTION, emit_json, table
+from reconciler.cli.output import OUTPUT_OPTION, emit_json, plural, table
 
 DEFAULT_START = "2026-02-10T15:30:00Z"
+
+#: A correct value for each `sim set` key, shown when a value does not parse.
+SET_EXAMPLES = {
+    "replicas": "replicas=3",
+    "cpu_utilization": "cpu_utilization=85%",
+    "memory_utilization": "memory_utilization=70%",
+    "latency_p95": "latency_p95=180ms",
+    "error_rate": "error_rate=0.5%",
+    "rps": "rps=170",
+    "capacity": "capacity=100",
+    "base_latency": "base_latency=27ms",
+    "base_error_rate": "base_error_rate=0.2%",
+    "cpu_request": "cpu_request=100m",
+    "memory_request": "memory_request=512Mi",
+    "startup": "startup=45s",
+    "restarts": "restarts=0",
+    "crashing": "crashing=true",
+    "crashing_pods": "crashing_pods=1",
+    "release": "release=bad",
+    "scale_fails": "scale_fails=true",
+    "pods_never_ready": "pods_never_ready=true",
+    "metrics_unavailable": "metrics_unavailable=true",
+}
 
 
 @click.group("sim")
@@ -24,7 +47,11 @@ def sim_group() -> None:
     utilization, latency and errors respond to the number of ready pods.
 
     \b
-    A session:
+    Exit codes: 0 done, 2 usage (an unknown command, or a value that does not parse),
+                3 no blueprint repository, or no simulated cluster yet (`sim init`).
+
+    \b
+    Examples (a session):
       reconciler sim init --scenario seed --history 10m
       reconciler run
       reconciler sim advance 60s
@@ -62,22 +89,37 @@ def _path(settings: Settings) -> Path:
 def sim_init_command(
     settings: Settings, scenario: str, history: str, start: str, force: bool
 ) -> None:
-    """Create the simulated cluster from the blueprints: one ready deployment per service."""
+    """Create the simulated cluster from the blueprints: one ready deployment per service.
+
+    \b
+    Exit codes: 0 created, 2 usage (a --history or --at that does not parse),
+                3 the state file exists (add --force), or no blueprint repository.
+
+    \b
+    Examples:
+      reconciler sim init
+      reconciler sim init --scenario seed --history 10m
+      reconciler sim init --force --at 2026-02-10T09:00:00Z
+    """
     from reconciler.adapters.simulated import SimTarget, create
     from reconciler.core.errors import ConfigError
     from reconciler.core.units import UnitError, parse_duration
     from reconciler.shell.workspace import load_fleet
 
+    # A value that cannot mean anything is a usage error (exit 2) naming its option.
+    try:
+        span = parse_duration(history)
+    except UnitError as error:
+        raise click.BadParameter(f"{error} ({error.hint})", param_hint="'--history'") from None
+    try:
+        clock = datetime.fromisoformat(start.replace("Z", "+00:00")).astimezone(UTC)
+    except ValueError:
+        raise click.BadParameter(
+            f"{start!r} is not a time (e.g. --at {DEFAULT_START})", param_hint="'--at'"
+        ) from None
     path = _path(settings)
     if path.exists() and not force:
         raise ConfigError(f"{path} exists", hint="use --force to replace it")
-    try:
-        span = parse_duration(history)
-        clock = datetime.fromisoformat(start.replace("Z", "+00:00")).astimezone(UTC)
-    except (UnitError, ValueError) as error:
-        raise ConfigError(
-            f"bad --history or --at: {error}", hint="e.g. --history 10m --at 2026-02-10T15:30:00Z"
-        ) from None
     fleet = load_fleet(settings.root())
     targets = [
         SimTarget(
@@ -93,7 +135,7 @@ def sim_init_command(
     sim = create(path, targets, clock=clock, scenario=scenario, history=span)
     sim.save()
     click.echo(
-        f"simulated cluster with {len(targets)} deployments at {path} "
+        f"simulated cluster with {plural(len(targets), 'deployment')} at {path} "
         f"(clock {clock:%Y-%m-%d %H:%M:%SZ})"
     )
 
@@ -102,7 +144,16 @@ def sim_init_command(
 @OUTPUT_OPTION
 @click.pass_obj
 def sim_show_command(settings: Settings, output: str) -> None:
-    """Show the clock and each deployment: replicas, ready pods, load and faults."""
+    """Show the clock and each deployment: replicas, ready pods, load and faults.
+
+    \b
+    Exit codes: 0 shown, 2 usage, 3 no simulated cluster yet (`sim init`).
+
+    \b
+    Examples:
+      reconciler sim show
+      reconciler sim show -o json
+    """
     from reconciler.cli.compose import open_simulation
     from reconciler.core.units import format_percent
 
@@ -170,6 +221,17 @@ def sim_set_command(settings: Settings, service: str, settings_: tuple[str, ...]
       restarts=N, crashing=true|false, crashing_pods=N (restarts grow every 30s)
       release=good|bad        roll out a new revision; a bad one's pods crash-loop
       scale_fails=true|false, pods_never_ready=true|false, metrics_unavailable=true|false
+
+    \b
+    Exit codes: 0 set, 2 usage (an unknown key, or a value that does not parse: the
+                message shows a correct one; nothing is saved), 3 no simulated cluster
+                yet, or no simulated deployment for SERVICE.
+
+    \b
+    Examples:
+      reconciler sim set todo-frontend cpu_utilization=85% memory_utilization=70%
+      reconciler sim set todo-frontend release=bad
+      reconciler sim set todo-backend metrics_unavailable=true
     """
     from reconciler.cli.compose import open_simulation
     from reconciler.core.errors import ConfigError
@@ -191,15 +253,38 @@ def sim_set_command(settings: Settings, service: str, settings_: tuple[str, ...]
         raise ConfigError(
             f"no simulated deployment for {service!r}", hint="see `reconciler sim show`"
         )
+    # Every setting is checked before the state is saved, and a bad one is a usage error
+    # (exit 2) that shows a correct example, as click reports its own checks.
     pairs: dict[str, str] = {}
     for item in settings_:
         key, sep, value = item.partition("=")
-        if not sep or not key or not value:
-            raise ConfigError(f"{item!r} is not KEY=VALUE", hint="e.g. cpu_utilization=85%")
+        if not sep or not key.strip() or not value.strip():
+            raise click.BadParameter(
+                f"{item!r} is not KEY=VALUE (e.g. cpu_utilization=85%)", param_hint="'KEY=VALUE'"
+            )
         pairs[key.strip()] = value.strip()
-    sim.set(matches[0], pairs)
-    sim.save(only=matches[0])
+    deployment = matches[0]
+    for key, value in pairs.items():  # one at a time, so an error can name its setting
+        try:
+            sim.set(deployment, {key: value})
+        except ConfigError as error:
+            detail = _plain(str(error).removeprefix(f"{deployment.name}: {key}={value}: "), value)
+            example = f"e.g. {SET_EXAMPLES[key]}" if key in SET_EXAMPLES else error.hint
+            if detail == f"{key}={value!r}":  # names only the value; the hint lists the choices
+                detail, example = "not an accepted value", error.hint
+            raise click.BadParameter(
+                f"{key}={value}: {detail} ({example})", param_hint="'KEY=VALUE'"
+            ) from None
+    sim.save(only=deployment)
     click.echo(f"{service}: set {', '.join(f'{k}={v}' for k, v in pairs.items())}")
+
+
+def _plain(detail: str, value: str) -> str:
+    """Python's words for a number that does not parse, in the user's."""
+    if detail.startswith(("invalid literal for int()", "could not convert string to float")):
+        kind = "a whole number" if "int()" in detail else "a number"
+        return f"{value!r} is not {kind}"
+    return detail
 
 
 # `-5s` would otherwise be read as an unknown option `-5`; passing it on as DURATION lets the
@@ -208,7 +293,17 @@ def sim_set_command(settings: Settings, service: str, settings_: tuple[str, ...]
 @click.argument("duration")
 @click.pass_obj
 def sim_advance_command(settings: Settings, duration: str) -> None:
-    """Move the virtual clock forward by DURATION (e.g. 60s, 5m), sampling metrics on the way."""
+    """Move the virtual clock forward by DURATION (60s, 5m, 1h), sampling metrics on the way.
+
+    \b
+    Exit codes: 0 moved, 2 usage (a negative or malformed DURATION: the clock only
+                moves forward), 3 no simulated cluster yet (`sim init`).
+
+    \b
+    Examples:
+      reconciler sim advance 60s
+      reconciler sim advance 1h30m
+    """
     from reconciler.cli.compose import open_simulation
     from reconciler.core.units import UnitError, parse_duration
 

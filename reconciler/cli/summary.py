@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from reconciler.cli.output import plural
 from reconciler.core.problems import workflow_command
 
 if TYPE_CHECKING:
@@ -140,7 +141,7 @@ def markdown(
     commits = sum(len(r.commits) for r in reports)
     lines += [
         "",
-        f"**{len(by_service)} services**: {totals}; {commits} audit commits.",
+        f"**{plural(len(by_service), 'service')}**: {totals}; {plural(commits, 'audit commit')}.",
     ]
     if extra:
         lines += ["", extra]

@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from reconciler.core.blueprint import Blueprint, Policy, Rule, Tier
-from reconciler.core.catalogue import ROLLBACK_OWN_CHANGE, Alternative, Operation
+from reconciler.core.catalogue import ROLLBACK_OWN_CHANGE, Alternative, Operation, suggest
 from reconciler.core.history import BreakerPhase, ServiceHistory
 from reconciler.core.ids import make_id, utc
 from reconciler.core.units import format_cpu, format_duration, format_memory
@@ -323,9 +323,13 @@ def classify_under(
             checks=checks,
         )
     if entry is None:
+        # A typo is the likeliest unknown name: still forbidden (and recorded), but the
+        # refusal names the operation that was probably meant.
+        close = suggest(name, policy.catalogue)
+        meant = f" (did you mean {close}?)" if close else ""
         return Classification(
             tier=Tier.FORBIDDEN,
-            rationale=f"{name} is not an operation the governance rules know; unknown "
+            rationale=f"{name} is not an operation the governance rules know{meant}; unknown "
             "operations are forbidden. Add it to the catalogue (operations: in the global "
             "policies) and to a tier if it should be possible.",
             references=("governance.agent_authority",),

@@ -38,10 +38,10 @@ def test_a_shard_reconciles_only_its_services(scenario: Scenario) -> None:
 
 @pytest.mark.parametrize(
     ("shard", "message"),
-    [("5/4", "--shard 5/4: the shard must be between 1 and the count"), ("two", "is not I/N")],
+    [("5/4", "5/4: the shard must be between 1 and the count"), ("two", "is not I/N")],
 )
-def test_a_bad_shard_is_a_configuration_error(scenario: Scenario, shard: str, message: str) -> None:
-    result = scenario.cli("run", "--shard", shard, expect=3)
+def test_a_bad_shard_is_a_usage_error(scenario: Scenario, shard: str, message: str) -> None:
+    result = scenario.cli("run", "--shard", shard, expect=2)
     assert message in result.output
 
 
@@ -69,7 +69,7 @@ def test_the_job_summary_and_annotations(scenario: Scenario, tmp_path: Path) -> 
     assert "| todo-frontend | 2/2 | 81.5% | scale_up 2→3 | scale 2→3: allowed → execute |" in text
     assert "❌ failed:" in text
     assert "| todo-backend | 2/2 | 51.3% | none (within thresholds) | - | - | - |" in text
-    assert "**2 services**: 1 decided, 1 failed; 1 audit commits." in text
+    assert "**2 services**: 1 decided, 1 failed; 1 audit commit." in text
 
 
 def test_no_annotations_outside_actions_or_with_json(scenario: Scenario) -> None:
