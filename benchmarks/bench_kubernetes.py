@@ -62,6 +62,9 @@ governance:
 
 
 def blueprints(targets: Sequence[Target]) -> list[Blueprint]:
+    """Blueprints parsed against the built-in policies, on purpose: this part measures the
+    cluster work alone, so each blueprint names its namespace and carries its own rules, and
+    no policies file is involved. (`run_cycle` below uses a real repository and its file.)"""
     from reconciler.core.loading import parse_blueprint
 
     return [

@@ -27,14 +27,16 @@ def validate_command(
     """Check blueprints and the global policies; report every problem with its fix.
 
     PATHS are blueprint files or directories; by default every
-    blueprints/<service>/blueprint.yaml of the repository, plus
-    blueprints/governance/policies.yaml.
+    blueprints/<service>/blueprint.yaml of the repository. The global policies file,
+    blueprints/governance/policies.yaml, is checked every time, and its absence is an error.
+    A file under blueprints/ that the loader would not read (blueprint.yml, web.yaml beside
+    the service folders, a folder without blueprint.yaml) is a warning naming where it belongs.
 
     Each problem is one line, `file:line:col: field.path: message (fix: hint)`.
 
     \b
     Exit codes: 0 all valid (warnings allowed unless --strict),
-                1 at least one error, 3 no blueprint repository found.
+                1 at least one error, 2 usage, 3 no blueprint repository found.
 
     \b
     Examples:
@@ -62,7 +64,9 @@ def validate_command(
                 "files": list(fleet.files),
                 "valid": [b.name for b in fleet.blueprints],
                 "invalid": fleet.broken,
-                "policies_ok": fleet.policies_ok,
+                "policies_ok": fleet.policies_ok and fleet.policies_found,
+                "policies_found": fleet.policies_found,
+                "ignored": [item.problem.file for item in fleet.ignored],
                 "errors": len(errors),
                 "warnings": len(warnings),
                 "problems": [p.to_json() for p in fleet.problems],
@@ -77,7 +81,9 @@ def validate_command(
             f"{len(fleet.broken)} invalid; {len(errors)} error{'s' * (len(errors) != 1)}, "
             f"{len(warnings)} warning{'s' * (len(warnings) != 1)}"
         )
-        if not fleet.policies_ok:
+        if not fleet.policies_found:
+            summary += "; the global policies file is missing"
+        elif not fleet.policies_ok:
             summary += "; the global policies do not validate"
         click.echo(summary, err=bool(fleet.problems))
     if failed:
@@ -99,6 +105,14 @@ def schema_command(kind: str) -> None:
     blueprints/schema.json with a `# yaml-language-server: $schema=...` comment. The schema
     checks structure and units; `reconciler validate` adds the checks a schema cannot express
     (min <= max, threshold order, operation names, conditions, the policy merge).
+
+    \b
+    Exit codes: 0 printed, 2 usage (for example an unknown --kind).
+
+    \b
+    Examples:
+      reconciler schema > blueprints/schema.json
+      reconciler schema --kind policies > blueprints/governance/policies.schema.json
     """
     from reconciler.core.schemas import schema_text
 
@@ -114,6 +128,15 @@ def policy_command(settings: Settings, service: str, output: str) -> None:
 
     Every default is filled in, and every governance rule names the file and field it comes
     from, so you can see why an operation is allowed, needs approval, or is refused.
+
+    \b
+    Exit codes: 0 shown, 2 usage, 3 no blueprint repository, the global policies do not
+                validate, or SERVICE has no valid blueprint.
+
+    \b
+    Examples:
+      reconciler policy todo-frontend
+      reconciler policy todo-frontend -o json | jq .scaling
     """
     from reconciler.core.describe import policy_lines, policy_to_json
     from reconciler.shell.workspace import load_fleet

@@ -54,6 +54,7 @@ from reconciler.core.yamlsafe import Document, Path, YamlError, parse_yaml
 
 __all__ = [
     "DEFAULT_METRICS",
+    "POLICIES_FILE",
     "check_unique_names",
     "load_blueprint",
     "load_policies",
@@ -75,6 +76,9 @@ class _Context:
     source: str
     document: Document
     problems: list[Problem]
+    #: Why the global policies did not load ("missing" or "invalid"), or "" when they did.
+    #: The fleet's own operation names are declared there, so an unknown name may be one.
+    policies_unloaded: str = ""
 
     def add(
         self,
@@ -181,14 +185,8 @@ def _rules(
             item = {"operation": entry} if isinstance(entry, str) else entry
             name = item["operation"]
             if name not in names:
-                close = catalogue_module.suggest(name, names)
-                hint = (
-                    f"did you mean {close}?"
-                    if close
-                    else "use a name from the catalogue (docs/governance.md) or declare it "
-                    "under `operations:` in blueprints/governance/policies.yaml"
-                )
-                ctx.add(path, f"unknown operation {name!r}", hint, code="operation.unknown")
+                message, hint = _unknown_operation(name, names, ctx.policies_unloaded)
+                ctx.add(path, message, hint, code="operation.unknown")
                 continue
             if name in first_tier and first_tier[name][0] is not tier:
                 other_tier, other_path = first_tier[name]
@@ -243,6 +241,38 @@ def _rules(
     return rules
 
 
+def _unknown_operation(
+    name: str, names: Mapping[str, Operation], policies_unloaded: str
+) -> tuple[str, str]:
+    """The message and fix for a name that is not in the catalogue.
+
+    When the global policies did not load, the fleet's own names (their `operations:`) are
+    unknown too, so "did you mean" alone would send the reader after the wrong file.
+    """
+    close = catalogue_module.suggest(name, names)
+    if policies_unloaded:
+        missing = policies_unloaded == "missing"
+        message = (
+            f"unknown operation {name!r}; it may be one declared under `operations:` in "
+            f"{POLICIES_FILE}, which {'does not exist' if missing else 'does not validate'}"
+        )
+        hint = (
+            f"create {POLICIES_FILE} first"
+            if missing
+            else f"correct the errors of {POLICIES_FILE} first"
+        )
+        if close:
+            hint += f"; if it does not declare {name}, did you mean {close}?"
+        return message, hint
+    hint = (
+        f"did you mean {close}?"
+        if close
+        else "use a name from the catalogue (docs/governance.md) or declare it "
+        f"under `operations:` in {POLICIES_FILE}"
+    )
+    return f"unknown operation {name!r}", hint
+
+
 def _check_against_global(rules: Sequence[Rule], policies: GlobalPolicies, ctx: _Context) -> None:
     """A service may tighten the global policies, never loosen them."""
     forbidden_globally = {
@@ -290,9 +320,12 @@ def _reference_path(reference: str) -> Path:
 
 _BUILTIN_POLICIES_SOURCE = "(built-in global policies)"
 
+#: Where the global policies live in a blueprint repository.
+POLICIES_FILE = "blueprints/governance/policies.yaml"
+
 
 def load_policies(
-    data: bytes | None, *, source: str = "blueprints/governance/policies.yaml"
+    data: bytes | None, *, source: str = POLICIES_FILE
 ) -> tuple[GlobalPolicies | None, list[Problem]]:
     """Parse the global policies; `None` data means the file is absent and defaults apply."""
     if data is None:
@@ -536,17 +569,26 @@ def load_blueprint(
     source: str,
     policies: GlobalPolicies,
     expected_name: str | None = None,
+    policies_unloaded: str = "",
 ) -> tuple[Blueprint | None, list[Problem]]:
     """Validate one blueprint. Returns the blueprint (None if any error) and every problem.
 
     Schema errors in one section do not hide semantic problems in another: each section's
     checks run whenever that section passed the schema, and a check spanning two sections
     (such as restricted operations without approvers) runs when both did.
+
+    `policies_unloaded` says why the global policies file did not load (`missing` or
+    `invalid`), when `policies` are the built-in stand-in for it.
     """
     document, problems = _read_document(data, source, "blueprint")
     if document is None:
         return None, problems
-    ctx = _Context(source=source, document=document, problems=problems)
+    ctx = _Context(
+        source=source,
+        document=document,
+        problems=problems,
+        policies_unloaded=policies_unloaded,
+    )
     failed = _schema_problems("blueprint", ctx)
     try:
         blueprint = _build(ctx, document.data, data, policies, expected_name, failed)

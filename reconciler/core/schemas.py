@@ -174,6 +174,80 @@ def _quoted_number_hint(path: Path, schema: Mapping[str, Any], text: str, expect
     )
 
 
+#: Example values for required fields whose schema has neither a default nor a useful minimum.
+_EXAMPLES: dict[str, str] = {
+    "version": '"1.0.0"',
+    "name": "my-service",
+    "max_replicas": "5",
+    "operation": "scale_within_limits",
+    "type": "cpu",
+    "weight": "0.5",
+}
+
+
+def _add_hint(missing: str, schema: Mapping[str, Any]) -> str:
+    """`add `min_replicas: 1` (the fewest replicas ...)`: a line to write, and what it means."""
+    if schema.get("type") == "object":
+        inner = [f"`{name}:`" for name in schema.get("required", [])]
+        hint = f"add a `{missing}:` section" + (f" with {' and '.join(inner)}" if inner else "")
+    else:
+        example = _EXAMPLES.get(missing)
+        if example is None and "default" in schema:
+            example = str(schema["default"])
+        if example is None and schema.get("type") == "integer":
+            example = str(max(schema.get("minimum", 1), 1))
+        hint = f"add `{missing}: {example}`" if example is not None else f"add `{missing}:`"
+    description = _sentence_part(str(schema.get("description", "")))
+    return f"{hint} ({description})" if description else hint
+
+
+def _sentence_part(text: str) -> str:
+    """A schema description, to follow a hint in parentheses: no capital, no full stop."""
+    text = text.strip().removesuffix(".")
+    if len(text) > 1 and text[0].isupper() and text[1].islower():
+        text = text[0].lower() + text[1:]
+    return text
+
+
+def _example_line(path: Path, value: object) -> str:
+    field = path[-1] if path and isinstance(path[-1], str) else None
+    return f"`{field}: {value}`" if field else str(value)
+
+
+def _number_hint(path: Path, schema: Mapping[str, Any], instance: object, expected: str) -> str:
+    """A number where a whole number belongs (`max_replicas: 5.5`), or not a number at all."""
+    if (
+        expected == "integer"
+        and isinstance(instance, float)
+        and not isinstance(instance, bool)
+        and math.isfinite(instance)
+    ):
+        nearby = [n for n in (math.floor(instance), math.ceil(instance)) if _in_range(n, schema)]
+        if nearby:
+            choices = " or ".join(_example_line(path, n) for n in dict.fromkeys(nearby))
+            return f"write a whole number, such as {choices}"
+    words = "a whole number" if expected == "integer" else "a number"
+    example = schema.get("default", max(schema.get("minimum", 1), 1))
+    return f"write {words}, e.g. {_example_line(path, example)}"
+
+
+def _bound_hint(path: Path, schema: Mapping[str, Any], validator: str) -> str:
+    """`max_replicas: 0`: say the allowed range, with a value that is in it."""
+    low, high = schema.get("minimum"), schema.get("maximum")
+    if low is not None and high is not None:
+        allowed = f"from {low} to {high}"
+    elif low is not None:
+        allowed = f"of at least {low}"
+    else:
+        allowed = f"of at most {high}"
+    example = schema.get("default")
+    if example is None or not _in_range(float(example), schema):
+        example = low if validator == "minimum" else high
+    hint = f"write a value {allowed}, e.g. {_example_line(path, example)}"
+    description = _sentence_part(str(schema.get("description", "")))
+    return f"{hint} ({description})" if description else hint
+
+
 def _in_range(number: float, schema: Mapping[str, Any]) -> bool:
     if not math.isfinite(number):
         return False
@@ -210,11 +284,9 @@ def _explain(error: Any, kind: str) -> SchemaIssue:
             else next((n for n in schema.get("required", []) if n not in (instance or {})), "?")
         )
         sub = _subschema(kind, (*path, missing)) or {}
-        example = {"version": 'version: "1.0.0"', "name": "name: my-service"}.get(missing)
-        hint = f"add `{example}`" if example else f"add `{missing}:`"
-        if sub.get("description"):
-            hint += f" ({sub['description']})"
-        return SchemaIssue((*path, missing), f"missing required field `{missing}`", hint)
+        return SchemaIssue(
+            (*path, missing), f"missing required field `{missing}`", _add_hint(missing, sub)
+        )
     if validator == "additionalProperties":
         allowed = list(schema.get("properties", {}))
         extras = [key for key in instance if key not in allowed]
@@ -228,6 +300,8 @@ def _explain(error: Any, kind: str) -> SchemaIssue:
         hint = ""
         if isinstance(instance, str) and expected in {"integer", "number"}:
             hint = _quoted_number_hint(path, schema, instance, str(expected))
+        elif expected in {"integer", "number"}:
+            hint = _number_hint(path, schema, instance, str(expected))
         elif isinstance(instance, int | float) and expected == "string":
             hint = f'put the value in quotes, e.g. "{instance}"'
         elif isinstance(instance, list) and expected == "object":
@@ -243,7 +317,9 @@ def _explain(error: Any, kind: str) -> SchemaIssue:
     if validator in {"minimum", "maximum"}:
         bound = error.validator_value
         word = ">=" if validator == "minimum" else "<="
-        return SchemaIssue(path, f"must be {word} {bound}, got {instance!r}", "")
+        return SchemaIssue(
+            path, f"must be {word} {bound}, got {instance!r}", _bound_hint(path, schema, validator)
+        )
     if validator == "minItems":
         return SchemaIssue(path, "must not be empty", "add at least one entry or remove the field")
     if validator == "anyOf" and error.context:

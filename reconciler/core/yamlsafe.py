@@ -183,12 +183,145 @@ def _marked_position(error: yaml.MarkedYAMLError) -> tuple[int | None, int | Non
     return (mark.line + 1, mark.column + 1) if mark else (None, None)
 
 
-def _marked(error: yaml.MarkedYAMLError) -> YamlError:
+def _marked(error: yaml.MarkedYAMLError, text: str) -> YamlError:
     problem = error.problem or error.context or "invalid YAML"
+    line, _ = _marked_position(error)
+    if line is not None:
+        explained = _indentation(text.splitlines(), line, problem)
+        if explained is not None:
+            return explained
     return YamlError(
         f"invalid YAML: {problem}",
         "check the indentation and quoting near here",
         *_marked_position(error),
+    )
+
+
+def _key_column(line: str) -> int:
+    """Where a line's key starts, counting a list item's `- ` as indentation."""
+    column = len(line) - len(line.lstrip(" "))
+    while line[column : column + 2] == "- ":
+        column += 2
+        column += len(line[column:]) - len(line[column:].lstrip(" "))
+    return column
+
+
+def _content(line: str) -> str:
+    """The line without a trailing comment (roughly: a `#` after a space)."""
+    text = line.strip()
+    if text.startswith("#"):
+        return ""
+    cut = text.find(" #")
+    return (text[:cut] if cut >= 0 else text).rstrip()
+
+
+def _opens_block(line: str) -> bool:
+    """`key:` with nothing after it: what follows, indented deeper, is its value."""
+    return _content(line).endswith(":")
+
+
+def _previous(lines: list[str], index: int) -> int | None:
+    """The nearest line above `index` that holds YAML (not blank, not only a comment)."""
+    for before in range(index - 1, -1, -1):
+        if _content(lines[before]) and _content(lines[before]) not in {"---", "..."}:
+            return before
+    return None
+
+
+def _key(line: str) -> str:
+    content = _content(line)[_key_column(line) - (len(line) - len(line.lstrip())) :]
+    return content.split(":", 1)[0].strip() or content
+
+
+def _indentation(lines: list[str], line: int, problem: str) -> YamlError | None:
+    """Name the line whose indentation is off, rather than where the parser noticed.
+
+    A key indented deeper than the line above, when that line's key already has a value, reads
+    to YAML as more of that value, and the parser complains at the colon of the next line: a
+    key indented two spaces too little on line 10 is reported at line 11, column 27. Looking at
+    the lines around says which of the two lines is out of step in the usual cases.
+    """
+    here = line - 1
+    if not 0 <= here < len(lines):
+        return None
+    above = _previous(lines, here)
+    if above is None:
+        return None
+    if "mapping values are not allowed" in problem:
+        if _opens_block(lines[above]) or _key_column(lines[here]) <= _key_column(lines[above]):
+            return None
+        return _deeper_than_a_value(lines, here, above)
+    if "did not find expected key" in problem:
+        return _out_of_line(lines, here)
+    return None
+
+
+def _out_of_line(lines: list[str], here: int) -> YamlError | None:
+    """A line that lines up with none of the lines it could belong with."""
+    start = _indent(lines[here]) + 1
+    parent = next(
+        (
+            index
+            for index in range(here - 1, -1, -1)
+            if _content(lines[index])
+            and _indent(lines[index]) + 1 < start
+            and _opens_block(lines[index])
+        ),
+        None,
+    )
+    first = _next(lines, -1 if parent is None else parent)
+    if first is None or first >= here or _indent(lines[first]) + 1 == start:
+        return None
+    siblings = _indent(lines[first]) + 1
+    under = "at the top level" if parent is None else f"under `{_key(lines[parent])}`"
+    return YamlError(
+        f"invalid YAML: line {here + 1} starts in column {start}, but the lines {under} start "
+        f"in column {siblings} (line {first + 1})",
+        f"start `{_key(lines[here])}` in column {siblings}, or line {first + 1} and the lines "
+        f"beside it in column {start}: the keys of one mapping line up",
+        here + 1,
+        start,
+    )
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" "))
+
+
+def _next(lines: list[str], index: int) -> int | None:
+    """The nearest line below `index` that holds YAML."""
+    for after in range(index + 1, len(lines)):
+        if _content(lines[after]) and _content(lines[after]) not in {"---", "..."}:
+            return after
+    return None
+
+
+def _deeper_than_a_value(lines: list[str], here: int, above: int) -> YamlError:
+    """Line `here` starts right of line `above`, whose key has a value: which is out of step?"""
+    earlier = _previous(lines, above)
+    want = _key_column(lines[here]) + 1
+    got = _key_column(lines[above]) + 1
+    before = None if earlier is None else _key_column(lines[earlier]) + 1
+    between_siblings = (
+        before is not None and not _opens_block(lines[earlier or 0]) and before == want > got
+    )
+    first_child = before is not None and _opens_block(lines[earlier or 0]) and got <= before < want
+    if between_siblings or first_child:
+        return YamlError(
+            f"invalid YAML: the key on line {above + 1} starts in column {got}, but the keys "
+            f"around it start in column {want}, so YAML reads line {here + 1} as part of its "
+            "value",
+            f"start `{_key(lines[above])}` in column {want}, like the keys around it",
+            above + 1,
+            got,
+        )
+    return YamlError(
+        f"invalid YAML: the key on line {here + 1} starts in column {want}, right of the key on "
+        f"line {above + 1} (column {got}), which already has a value",
+        f"start `{_key(lines[here])}` in column {got}, like line {above + 1}; or, to nest it, "
+        f"remove the value on line {above + 1}",
+        here + 1,
+        want,
     )
 
 
@@ -211,20 +344,28 @@ def parse_yaml(data: bytes, *, what: str = "blueprint") -> Document:
         data_obj = _walk(state, node, ())
     except yaml.composer.ComposerError as error:
         if "another document" not in str(error.problem):
-            raise _marked(error) from None
+            raise _marked(error, text) from None
         raise YamlError(
             "the file holds more than one YAML document (a second `---`)",
             "keep one blueprint per file",
             *_marked_position(error),
         ) from None
     except yaml.MarkedYAMLError as error:
-        raise _marked(error) from None
+        raise _marked(error, text) from None
     except yaml.YAMLError as error:
         raise YamlError(f"invalid YAML: {error}", "check the file's syntax") from None
     except RecursionError:
         raise YamlError("the document nests too deeply", "flatten the structure") from None
     finally:
         loader.dispose()
+    if data_obj is None:
+        # `---` alone, or `---` and comments: a document with nothing in it.
+        raise YamlError(
+            "the file holds an empty document (a `---` line and nothing else)",
+            f"write the {what} after the `---`; docs/blueprint-format.md shows one",
+            1,
+            1,
+        )
     if not isinstance(data_obj, dict):
         found = "a list" if isinstance(data_obj, list) else f"a single value ({data_obj!r:.40})"
         raise YamlError(

@@ -95,7 +95,13 @@ class StepResult:
 #: service was still reconciled on what was known (missing data never scales down), so they
 #: are warnings rather than errors: shown in the row, as `warnings` in JSON, and as ::warning
 #: annotations, without failing the run (docs/running-in-production.md#when-something-fails).
-WARNING_PREFIXES = ("metrics unavailable: ", "metrics incomplete: ", "metric history unavailable: ")
+#: A file under blueprints/ that no cycle reads (a `blueprint.yml`, say) is a warning too.
+WARNING_PREFIXES = (
+    "metrics unavailable: ",
+    "metrics incomplete: ",
+    "metric history unavailable: ",
+    "file ignored: ",
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -561,6 +567,8 @@ def run_cycle(fleet: Fleet, ports: Ports, options: CycleOptions) -> CycleReport:
             options.progress(index, len(selected))
     if not options.dry_run:
         ports.audit.flush()
+    if not options.verify_only:
+        results = _note_ignored_files(results, fleet, options.services)
     results.sort(key=lambda r: r.service)
     return CycleReport(
         started_at=now,
@@ -568,6 +576,24 @@ def run_cycle(fleet: Fleet, ports: Ports, options: CycleOptions) -> CycleReport:
         services=tuple(results),
         commits=tuple(recorder.commits),
     )
+
+
+def _note_ignored_files(
+    results: list[ServiceResult], fleet: Fleet, services: Sequence[str]
+) -> list[ServiceResult]:
+    """Note each file the loader ignored in the row of the service it seems meant for, so a
+    misnamed blueprint shows in the run's output and not only in `validate`."""
+    notes: dict[str, list[str]] = {}
+    for item in fleet.ignored:
+        if not services or item.service in services:
+            problem = item.problem
+            text = f"file ignored: {problem.file}: {problem.message.removeprefix('ignored: ')}"
+            notes.setdefault(item.service, []).append(f"{text} (fix: {problem.hint})")
+    rows = {result.service: result for result in results}
+    for service, extra in notes.items():
+        row = rows.get(service, ServiceResult(service=service))
+        rows[service] = replace(row, notes=(*row.notes, *extra))
+    return list(rows.values())
 
 
 def commit_records(audit: AuditStore, subject: str, records: Sequence[Record]) -> str:

@@ -156,8 +156,8 @@ def test_operations_as_plain_strings_and_objects_with_notes() -> None:
             "invalid YAML",
             "metadata:\n  name: web\n   version: 1\n",
             "",
-            "invalid YAML",
-            "indentation",
+            "invalid YAML: the key on line 3 starts in column 4, right of the key on line 2",
+            "start `version` in column 3, like line 2",
         ),
         ("empty file", "", "", "empty", "blueprint mapping"),
         ("only a comment", "# nothing\n", "", "empty", "blueprint mapping"),
@@ -656,6 +656,176 @@ def test_custom_operations_extend_the_catalogue() -> None:
     )
     blueprint, problems = load_blueprint(text.encode(), source=SOURCE, policies=policies)
     assert blueprint is not None, problems
+
+
+CUSTOM_OPERATION = (
+    MINIMAL
+    + "governance:\n  agent_authority:\n    requires_approval: [modify_database_connections]\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("unloaded", "message", "hint"),
+    [
+        (
+            "",
+            "unknown operation 'modify_database_connections'",
+            "did you mean modify_database_schema?",
+        ),
+        (
+            "missing",
+            "unknown operation 'modify_database_connections'; it may be one declared under "
+            "`operations:` in blueprints/governance/policies.yaml, which does not exist",
+            "create blueprints/governance/policies.yaml first; if it does not declare "
+            "modify_database_connections, did you mean modify_database_schema?",
+        ),
+        (
+            "invalid",
+            "unknown operation 'modify_database_connections'; it may be one declared under "
+            "`operations:` in blueprints/governance/policies.yaml, which does not validate",
+            "correct the errors of blueprints/governance/policies.yaml first; if it does not "
+            "declare modify_database_connections, did you mean modify_database_schema?",
+        ),
+    ],
+    ids=["policies loaded", "policies file missing", "policies file invalid"],
+)
+def test_an_unknown_operation_points_at_policies_that_did_not_load(
+    unloaded: str, message: str, hint: str
+) -> None:
+    """A fleet's own operation names live in the policies file: when it did not load, "did
+    you mean" alone would send the reader after the wrong file."""
+    _, problems = load_blueprint(
+        CUSTOM_OPERATION.encode(),
+        source=SOURCE,
+        policies=builtin_policies(),
+        policies_unloaded=unloaded,
+    )
+    assert [(p.message, p.hint) for p in problems] == [(message, hint)]
+
+
+# Fixes that once were missing or read awkwardly.
+@pytest.mark.parametrize(
+    ("text", "where", "rendered"),
+    [
+        (
+            MINIMAL.replace("max_replicas: 5", "max_replicas: 5.5"),
+            (7, 5),
+            "spec.scaling.max_replicas: expected a whole number, got a number (5.5) "
+            "(fix: write a whole number, such as `max_replicas: 5` or `max_replicas: 6`)",
+        ),
+        (
+            MINIMAL.replace("max_replicas: 5", "max_replicas: 0"),
+            (7, 5),
+            "spec.scaling.max_replicas: must be >= 1, got 0 (fix: write a value of at least 1, "
+            "e.g. `max_replicas: 1` (the most replicas the reconciler may set on its own))",
+        ),
+        (
+            MINIMAL + "    metrics:\n      - {type: cpu, weight: 1.5}\n",
+            (9, 21),
+            "spec.scaling.metrics[0].weight: must be <= 1, got 1.5 "
+            "(fix: write a value from 0 to 1, e.g. `weight: 1`)",
+        ),
+        (
+            MINIMAL.replace("    min_replicas: 1\n", ""),
+            (5, 3),
+            "spec.scaling.min_replicas: missing required field `min_replicas` (fix: add "
+            "`min_replicas: 1` (the fewest replicas the reconciler may leave on its own))",
+        ),
+        (
+            "metadata:\n  name: web\n  version: 1.0.0\n",
+            (1, 1),
+            "spec: missing required field `spec` (fix: add a `spec:` section with `scaling:`)",
+        ),
+        (
+            "---\n",
+            (1, 1),
+            "the file holds an empty document (a `---` line and nothing else) "
+            "(fix: write the blueprint after the `---`; docs/blueprint-format.md shows one)",
+        ),
+    ],
+    ids=[
+        "fraction of a replica",
+        "zero replicas",
+        "weight above 1",
+        "missing min",
+        "no spec",
+        "lone ---",
+    ],
+)
+def test_every_error_has_a_fix_that_reads_naturally(
+    text: str, where: tuple[int, int], rendered: str
+) -> None:
+    problem = only_error(text)
+    assert (problem.line, problem.column) == where
+    assert problem.render() == f"{SOURCE}:{where[0]}:{where[1]}: {rendered}"
+
+
+# An indentation slip is reported on the line that slipped, not where the parser noticed.
+SCALING = """\
+metadata:
+  name: web
+  version: 1.0.0
+spec:
+  scaling:
+    min_replicas: 1
+    max_replicas: 5
+    target_cpu_utilization: 70%
+    target_memory_utilization: 80%
+    scale_up_threshold: 80%
+    scale_down_threshold: 40%
+"""
+
+
+def _shift(text: str, line: int, by: int) -> str:
+    lines = text.splitlines(keepends=True)
+    lines[line - 1] = " " * by + lines[line - 1] if by > 0 else lines[line - 1][-by:]
+    return "".join(lines)
+
+
+@pytest.mark.parametrize(
+    ("text", "where", "message", "hint"),
+    [
+        (
+            # YAML reads line 11 as more of line 10's value and complains at 11:27.
+            _shift(SCALING, 10, -2),
+            (10, 3),
+            "invalid YAML: the key on line 10 starts in column 3, but the keys around it start "
+            "in column 5, so YAML reads line 11 as part of its value",
+            "start `scale_up_threshold` in column 5, like the keys around it",
+        ),
+        (
+            _shift(SCALING, 6, -2),
+            (6, 3),
+            "invalid YAML: the key on line 6 starts in column 3, but the keys around it start "
+            "in column 5, so YAML reads line 7 as part of its value",
+            "start `min_replicas` in column 5, like the keys around it",
+        ),
+        (
+            _shift(SCALING, 10, 2),
+            (10, 7),
+            "invalid YAML: the key on line 10 starts in column 7, right of the key on line 9 "
+            "(column 5), which already has a value",
+            "start `scale_up_threshold` in column 5, like line 9; or, to nest it, remove the "
+            "value on line 9",
+        ),
+        (
+            _shift(SCALING, 6, 1),
+            (7, 5),
+            "invalid YAML: line 7 starts in column 5, but the lines under `scaling` start in "
+            "column 6 (line 6)",
+            "start `max_replicas` in column 6, or line 6 and the lines beside it in column 5",
+        ),
+    ],
+    ids=["dedented between siblings", "dedented first key", "indented too far", "misaligned"],
+)
+def test_indentation_errors_name_the_line_that_slipped(
+    text: str, where: tuple[int, int], message: str, hint: str
+) -> None:
+    problem = only_error(text)
+    assert problem.code == "yaml"
+    assert (problem.line, problem.column) == where
+    assert problem.message == message
+    assert problem.hint.startswith(hint)
 
 
 def test_two_files_claiming_one_service() -> None:
