@@ -102,7 +102,8 @@ class Forge(Protocol):
     def find(self, branch: str, number: int | None = None, head: str = "") -> Proposal | None:
         """The proposal on this branch (or with this number), open or not; None if unknown.
         `head` is the last tip the reconciler knew, for forges that keep no record of a
-        deleted branch (the local one)."""
+        deleted branch (the local one). A merged proposal says which paths its merge changed
+        (`Proposal.changed`); a forge that cannot tell leaves it None, and the merge is refused."""
         ...
 
     def open(self, draft: Draft) -> Proposal:

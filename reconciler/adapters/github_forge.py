@@ -80,6 +80,9 @@ _WRITE_BURST = 15
 _WRITE_INTERVAL = 1.0
 #: Immutable facts (a commit's author, a file at a commit) kept per forge; bounded for daemons.
 _CACHE_LIMIT = 4096
+#: A pull request's files list: GitHub's largest page, and its 3000-file cap.
+_PULL_FILES_PER_PAGE = 100
+_PULL_FILES_PAGES = 30
 
 TOKEN_HINT = (
     "GitHub refused the token: it is wrong, expired or revoked; create a new one "
@@ -213,6 +216,7 @@ class GitHubForge:
         self._repo_path = f"/repos/{_quote(owner)}/{_quote(name)}"
         self._authors: dict[str, str] = {}
         self._contents: dict[tuple[str, str], str | None] = {}
+        self._merged_paths: dict[int, tuple[str, ...]] = {}
         self._members: dict[tuple[str, str], bool] = {}
         #: Plain approver names the global policies declare as teams (`governance.teams`).
         self._teams = frozenset(team.lower() for team in teams)
@@ -729,7 +733,9 @@ class GitHubForge:
         pull request omits it), who closed (only the issue says), the head commit's author and
         the proposal's files (both immutable per commit, so asked once). The files are read
         at the head while the pull request is open, and once merged at the merge commit: what
-        the merge put on the base branch is what the approval is judged by."""
+        the merge put on the base branch is what the approval is judged by. A merged pull
+        request also lists every path it changed, so a file slipped in beside the proposed
+        ones is seen."""
         number = int(pull["number"])
         merged_at = _parse_time(pull.get("merged_at"))
         state = ProposalState.OPEN
@@ -767,6 +773,7 @@ class GitHubForge:
             closed_at=_parse_time(pull.get("closed_at")) if state is ProposalState.CLOSED else None,
             head_author=self._head_author(sha) if sha else "",
             files=self._files_at(files_at, metadata) if files_at else {},
+            changed=self._pull_paths(number) if state is ProposalState.MERGED else None,
             labels=tuple(
                 str(label["name"]) for label in pull.get("labels") or [] if label.get("name")
             ),
@@ -781,6 +788,28 @@ class GitHubForge:
             name = ((commit.get("commit") or {}).get("author") or {}).get("name")
             self._remember(self._authors, sha, login or str(name or ""))
         return self._authors[sha]
+
+    def _pull_paths(self, number: int) -> tuple[str, ...]:
+        """Every path a merged pull request changed (both names of a renamed file), from its
+        files list, read page by page; a merged pull request's list no longer changes, so it
+        is asked once. GitHub lists at most 3000 files: a longer list is cut, which can only
+        leave out paths when far more than the proposed files changed."""
+        if number not in self._merged_paths:
+            paths: set[str] = set()
+            for page in range(1, _PULL_FILES_PAGES + 1):
+                files = self._get(
+                    f"{self._repo_path}/pulls/{number}/files",
+                    params={"per_page": _PULL_FILES_PER_PAGE, "page": page},
+                )
+                files = files if isinstance(files, list) else []
+                for item in files:
+                    for key in ("filename", "previous_filename"):
+                        if isinstance(item, dict) and item.get(key):
+                            paths.add(str(item[key]))
+                if len(files) < _PULL_FILES_PER_PAGE:
+                    break
+            self._remember(self._merged_paths, number, tuple(sorted(paths)))
+        return self._merged_paths[number]
 
     def _files_at(self, sha: str, metadata: Mapping[str, Any]) -> dict[str, str]:
         """The content at `sha` of each path the metadata lists under "files" (missing ones

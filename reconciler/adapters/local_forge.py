@@ -8,7 +8,8 @@ history for the commit that brought the proposal in, and who merged is that comm
 A fast-forward merge leaves no such commit, so nobody can be identified as the approver; the
 docs say to merge with `git merge --no-ff`. A merged proposal's files are read where the merge
 left them (the merge commit), never from the reconciler's own commit: the branch may have had
-more commits, and may be deleted by now.
+more commits, and may be deleted by now. What the merge changed is the merge commit against its
+first parent, the main branch as it was: every path a person's commits on the branch added.
 
 The approver is the merge commit's git author, which anyone can set (`git -c user.name=...`):
 this forge is for trying the workflow out, not for protecting production.
@@ -113,6 +114,7 @@ class LocalForge:
         title, _, body = own.message.partition("\n\n")
         metadata = parse_metadata(body)
         merged_by = merged_at = merge_commit = None
+        changed: tuple[str, ...] | None = None
         landed = head
         if state is ProposalState.MERGED:
             merger, _inside = self._merged_by(head.id)
@@ -121,11 +123,16 @@ class LocalForge:
                 merged_at = datetime.fromtimestamp(merger.commit_time, UTC)
                 merge_commit = str(merger.id)
                 landed = merger
-            elif branch_gone:
-                # No merge commit (a fast-forward) and no branch: which commit ended the
-                # branch is unknown, so the main branch stands witness. Such a merge names no
-                # approver and is refused anyway; this is what its hold compares with.
-                landed = self._base_tip()
+                # What the merge brought onto the main branch, whatever the branch carried.
+                changed = self._changed(merger.parents[0], merger)
+            else:
+                if branch_gone:
+                    # No merge commit (a fast-forward) and no branch: which commit ended the
+                    # branch is unknown, so the main branch stands witness. Such a merge names
+                    # no approver and is refused anyway; this is what its hold compares with.
+                    landed = self._base_tip()
+                if own.parents:
+                    changed = self._changed(own.parents[0], head)
         files = {}
         for path in metadata.get("files", []):
             content = read_file(self.repo, landed.tree, str(path))
@@ -145,8 +152,17 @@ class LocalForge:
             merge_commit=merge_commit,
             head_author=f"{head.author.name} <{head.author.email}>",
             files=files,
+            changed=changed,
             labels=tuple(metadata.get("labels", ())),
         )
+
+    def _changed(self, before: pygit2.Commit, after: pygit2.Commit) -> tuple[str, ...]:
+        """Every path that differs between two commits (both names of a renamed file)."""
+        diff = before.tree.diff_to_tree(after.tree)
+        paths = {
+            path for delta in diff.deltas for path in (delta.old_file.path, delta.new_file.path)
+        }
+        return tuple(sorted(paths))
 
     # ------------------------------------------------------------------ the Forge port
 

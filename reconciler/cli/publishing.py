@@ -62,9 +62,7 @@ def PUSH_OPTIONS(command: F) -> F:
 def push_settings(push: bool, push_remote: str, push_branch: str | None) -> PushSettings:
     """The push settings, refusing a URL as the remote: replaying over other jobs' commits
     compares with the remote-tracking branch REMOTE/BRANCH, which only a named remote has."""
-    if any(mark in push_remote for mark in ("://", "@", ":")) or push_remote.startswith(
-        ("/", ".")
-    ):
+    if any(mark in push_remote for mark in ("://", "@", ":")) or push_remote.startswith(("/", ".")):
         raise click.BadParameter(
             "give the name of a configured remote, not a URL or a path "
             "(git remote add NAME URL, then --push-remote NAME)",

@@ -14,9 +14,12 @@ from reconciler.cli.context import Settings, env_flag
 from reconciler.cli.output import OUTPUT_OPTION, emit_json, table
 
 if TYPE_CHECKING:
+    import pygit2
+
     from reconciler.adapters.git_revisions import RevisionFiles
+    from reconciler.core.codeowners import Entry
     from reconciler.core.problems import Problem
-    from reconciler.core.review import Review, Snapshot
+    from reconciler.core.review import PathChange, Review, Snapshot
 
 
 @click.command("check-change")
@@ -81,6 +84,10 @@ def check_change_command(
       global policies edited     the global approvers
       tightening, tuning         allowed
       HEAD does not validate     invalid, with file:line:col
+      anything under audit/      forbidden: only the reconciler writes the trail
+      a request file added as    the service's approvers
+        the reconciler proposes
+      any other requests/ edit   the global approvers
 
     \b
     Exit codes: 0 nothing forbidden or invalid (approvals are reported, not failed:
@@ -109,7 +116,8 @@ def check_change_command(
     revisions = GitRevisions(start, blueprint_root=_blueprint_root(settings))
     sides = [revisions.read(revision) for revision in (base, head)]
     snapshots = [_snapshot(side, start) for side in sides]
-    review = review_change(snapshots[0], snapshots[1])
+    changes = _path_changes(start, revisions.subdirectory, sides[0].commit, sides[1].commit)
+    review = review_change(snapshots[0], snapshots[1], changes)
 
     to_stdout = output == "text" and markdown != Path("-")
     if annotations if annotations is not None else env_flag("GITHUB_ACTIONS"):
@@ -193,6 +201,62 @@ def _snapshot(side: RevisionFiles, root: Path) -> Snapshot:
         problems=fleet.problems,
         sources=side.files,
     )
+
+
+def _path_changes(start: Path, subdirectory: str, base: str, head: str) -> list[PathChange]:
+    """The files under `audit/` and `requests/` that HEAD's own commits change: compared from
+    the merge base of BASE and HEAD, as GitHub lists a pull request's files, so records the
+    reconciler added to the main branch meanwhile never look like the pull request's doing.
+    Request files are read too (cut a byte past the loader's limit), the audit trail's not.
+
+    (Read here with pygit2 rather than by GitRevisions, which reads only blueprints.)"""
+    from pathlib import PurePosixPath
+
+    import pygit2
+
+    from reconciler.core.review import AUDIT_DIR, REQUESTS_DIR, PathChange
+    from reconciler.core.yamlsafe import MAX_BYTES
+
+    repo = pygit2.Repository(pygit2.discover_repository(str(start)))
+    new = repo[pygit2.Oid(hex=head)].peel(pygit2.Commit)
+    since = repo.merge_base(pygit2.Oid(hex=base), new.id)
+    old_root = repo[since].peel(pygit2.Commit).tree if since is not None else None
+    changes = []
+    for top in (AUDIT_DIR, REQUESTS_DIR):
+        parts = (*PurePosixPath(subdirectory).parts, top)
+        before, after = _tree_at(repo, old_root, parts), _tree_at(repo, new.tree, parts)
+        if before is None and after is None:
+            continue
+        if before is None:
+            assert after is not None
+            diff = after.diff_to_tree(swap=True)  # everything is new
+        else:
+            diff = before.diff_to_tree(after) if after is not None else before.diff_to_tree()
+        for delta in diff.deltas:
+            status = {"A": "added", "D": "deleted"}.get(delta.status_char(), "modified")
+            content = None
+            if top == REQUESTS_DIR and status != "deleted":
+                blob = repo[delta.new_file.id]
+                content = (
+                    bytes(blob.data[: MAX_BYTES + 1]) if isinstance(blob, pygit2.Blob) else None
+                )
+            changes.append(
+                PathChange(path=f"{top}/{delta.new_file.path}", status=status, content=content)
+            )
+    return changes
+
+
+def _tree_at(
+    repo: pygit2.Repository, tree: pygit2.Tree | None, parts: tuple[str, ...]
+) -> pygit2.Tree | None:
+    import pygit2
+
+    for part in parts:
+        if tree is None or part not in tree:
+            return None
+        found = repo[tree[part].id]
+        tree = found if isinstance(found, pygit2.Tree) else None
+    return tree
 
 
 def _under(problem: Problem, subdirectory: str) -> Problem:
@@ -307,11 +371,13 @@ def codeowners_command(settings: Settings, org: str | None, write: bool, check: 
 
     \b
       /blueprints/                the global approvers (new services, broken blueprints)
+      /requests/                  the global approvers (requests of no known service)
       /blueprints/<service>/      the service's approvers and its rules' approvers
       /requests/<service>/        the same (one-off requests proposed for approval)
       /blueprints/governance/     the global approvers
       /blueprints/schema.json     the global approvers
       /.github/                   the global approvers (workflows, this file)
+      /audit/                     the global approvers (no pull request may change it)
 
     Names become owners: @name stays; org/team becomes @org/team; a team listed under the
     global policies' governance.teams becomes @ORG/team (--org); an e-mail address stays; any
@@ -347,6 +413,7 @@ def codeowners_command(settings: Settings, org: str | None, write: bool, check: 
     if not org and settings.github_repository and "/" in settings.github_repository:
         org = settings.github_repository.split("/", 1)[0]
     entries, problems = codeowners_entries(fleet.blueprints, fleet.policies, org=org)
+    entries = _with_trail_and_requests(entries)
     for problem in problems:
         click.echo(problem.render(), err=True)
     if has_errors(problems):
@@ -383,3 +450,22 @@ def codeowners_command(settings: Settings, org: str | None, write: bool, check: 
         err=True,
     )
     raise SystemExit(1)
+
+
+def _with_trail_and_requests(entries: list[Entry]) -> list[Entry]:
+    """The entries with the global approvers also owning `/requests/` (before the services, so
+    a request for a service without its own entry falls back to them, as check-change asks)
+    and `/audit/` (last: no pull request may change the trail, and should one try, only the
+    global approvers could let it through)."""
+    from reconciler.core.codeowners import GLOBAL_PATHS, Entry
+
+    owners = next((e.owners for e in entries if e.pattern == GLOBAL_PATHS[0]), None)
+    if owners is None:  # no global approvers: codeowners_entries reported it
+        return entries
+    first = 1 if entries and entries[0].pattern == "/blueprints/" else 0
+    return [
+        *entries[:first],
+        Entry(pattern="/requests/", owners=owners),
+        *entries[first:],
+        Entry(pattern="/audit/", owners=owners),
+    ]

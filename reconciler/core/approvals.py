@@ -12,8 +12,9 @@ Two kinds of proposal:
 
 A merge approves only what the proposal says, and only when an approver merged it. The
 judgement refuses a merge by someone who is not an approver, a proposed file that is not, as
-merged, what the reconciler proposed (its digest), a blueprint edit that loosens a forbidden
-operation, and a proposal that went stale (expired, or overtaken by the state of the service).
+merged, what the reconciler proposed (its digest), a merge that changed any other path too, a
+blueprint edit that loosens a forbidden operation, and a proposal that went stale (expired, or
+overtaken by the state of the service).
 Everything is judged against the audit trail's copy of the proposal's metadata, never against
 the pull request's body or branch, which anyone who can push may change; and a blueprint edit
 is judged by the file the merge produced, not by the blueprint the cycle happened to load.
@@ -524,7 +525,8 @@ def judge_merge(
 
     The proposal's files are read where the merge left them (the forge's job), and compared
     with the digests the audit trail recorded when the reconciler proposed them: the branch
-    and the pull request's body can be changed by anyone who can push, the trail cannot. A
+    and the pull request's body can be changed by anyone who can push, the trail cannot. The
+    merge must change no other path (`Proposal.changed`, which the forge reports). A
     blueprint edit is judged by the merged file, not by `blueprint`, which is whatever this
     cycle loaded and may predate the merge; `blueprint` only supplies the source path and the
     forbidden operations inherited from the global policies.
@@ -575,6 +577,7 @@ def judge_merge(
                 "the proposal, or the main branch changed the file since): only the proposed "
                 "edit can be approved"
             )
+    reasons += _beyond_the_proposal(metadata, digests, proposal.changed)
     merged_digest = None
     if pending.kind is Kind.BLUEPRINT:
         path = next(iter(digests), blueprint.source if blueprint is not None else "")
@@ -599,6 +602,38 @@ def judge_merge(
         merged_at=merged_at,
         merged_digest=merged_digest,
     )
+
+
+#: How many unproposed paths a refusal names before it counts the rest.
+_SHOWN_PATHS = 10
+
+
+def _beyond_the_proposal(
+    metadata: Mapping[str, Any], digests: Mapping[str, Any], changed: Sequence[str] | None
+) -> list[str]:
+    """Why the merge brought in more than the proposed files, or nothing.
+
+    A branch can carry commits beside the reconciler's, and an approver reviewing "the
+    proposal" may not look at them: a file added under `audit/` would be taken for a record
+    the reconciler wrote, one under `blueprints/` would change another service. A merge
+    approves the proposed files alone, or nothing."""
+    if changed is None:
+        return [
+            "the forge did not say which files the merge changed, so it cannot be checked that "
+            "it changed only the proposed ones"
+        ]
+    proposed = {str(path) for path in (*(metadata.get("files") or ()), *digests)}
+    extra = sorted(set(changed) - proposed)
+    if not extra:
+        return []
+    shown = ", ".join(extra[:_SHOWN_PATHS])
+    if len(extra) > _SHOWN_PATHS:
+        shown += f" and {len(extra) - _SHOWN_PATHS} more"
+    return [
+        f"the merge also changed {shown}, which the reconciler did not propose: a merge "
+        "approves only the proposed files, and anything else goes through its own review "
+        "(revert the merge: those files are on the main branch all the same)"
+    ]
 
 
 def _global_forbidden(blueprint: Blueprint) -> tuple[str, ...]:
@@ -648,7 +683,8 @@ def approval_hold(
       nobody has checked who merged it or what. Held until the merge is judged (or the
       proposal is found open, closed, or expired). `settled` are the keys of proposals this
       cycle found still open or concluded; a caller that did not ask the forge (the `request`
-      command) passes none, and waits for a run to judge the merge.
+      command, a run without a forge or a dry run) passes none, and waits for a run to judge
+      the merge.
 
     `records` are the service's approval records (`APPROVAL_EVENTS`), any age.
     """

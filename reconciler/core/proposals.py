@@ -4,7 +4,8 @@ A change that needs a person becomes a pull request (on GitHub) or a branch (the
 merging it is the approval. These types are the whole vocabulary between the approval logic in
 the core and the forge adapters: a `Draft` is what the reconciler wants to exist, a `Proposal`
 is what the forge reports back, with enough facts (who merged, the head commit, whether a
-person pushed to it) for the core to decide whether a merge really approves anything.
+person pushed to it, what the merge changed) for the core to decide whether a merge really
+approves anything.
 """
 
 from __future__ import annotations
@@ -80,6 +81,11 @@ class Proposal:
     #: The files the proposal is about (path → content): as merged once it is merged (the merge
     #: commit), else at the branch tip.
     files: Mapping[str, str] = field(default_factory=dict)
+    #: Once merged, every path the merge changed on the base branch (GitHub: the pull request's
+    #: files; the local forge: the merge commit against its first parent). None while it is not
+    #: merged, or when the forge cannot tell: a merge approves only when it changed nothing but
+    #: the proposed files, since a branch can carry more than the reconciler put on it.
+    changed: tuple[str, ...] | None = None
     labels: tuple[str, ...] = ()
 
     @property

@@ -41,11 +41,14 @@ from reconciler.core.units import format_cpu, format_duration, format_memory, fo
 from reconciler.core.yamlsafe import Document, Path, YamlError, parse_yaml
 
 __all__ = [
+    "AUDIT_DIR",
     "COMMENT_MARKER",
     "POLICIES_FILE",
+    "REQUESTS_DIR",
     "ChangeClass",
     "ChangeKind",
     "Finding",
+    "PathChange",
     "Review",
     "Snapshot",
     "render_markdown",
@@ -53,6 +56,10 @@ __all__ = [
 ]
 
 POLICIES_FILE = "blueprints/governance/policies.yaml"
+#: Beside the blueprints, the two folders whose files speak for an approval: the audit trail
+#: (which the reconciler alone writes) and the one-off requests it proposes.
+AUDIT_DIR = "audit"
+REQUESTS_DIR = "requests"
 #: Hidden in the pull request comment, so a later run finds it and edits it in place.
 COMMENT_MARKER = "<!-- reconciler:check-change -->"
 
@@ -74,6 +81,9 @@ class ChangeKind(StrEnum):
     APPROVERS_CHANGED = "approvers_changed"
     RETARGETED = "retargeted"
     GLOBAL_POLICY = "global_policy"
+    AUDIT_CHANGED = "audit_changed"
+    REQUEST_PROPOSED = "request_proposed"
+    REQUEST_CHANGED = "request_changed"
 
 
 class ChangeClass(StrEnum):
@@ -104,6 +114,18 @@ class Snapshot:
     @property
     def label(self) -> str:
         return f"{self.revision} ({self.commit[:7]})" if self.commit else self.revision
+
+
+@dataclass(frozen=True, kw_only=True)
+class PathChange:
+    """A file under `audit/` or `requests/` that the change adds, modifies or deletes."""
+
+    #: Relative to the blueprint repository's root, like a blueprint's `source`.
+    path: str
+    #: "added", "modified" or "deleted".
+    status: str
+    #: The file at HEAD (None when deleted, or not read: only request files are).
+    content: bytes | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -251,13 +273,15 @@ class Review:
 # Entry point
 
 
-def review_change(base: Snapshot, head: Snapshot) -> Review:
-    """Every edit from `base` to `head`, classified under `base`'s rules."""
+def review_change(base: Snapshot, head: Snapshot, changes: Sequence[PathChange] = ()) -> Review:
+    """Every edit from `base` to `head`, classified under `base`'s rules; `changes` are the
+    files the change touches under `audit/` and `requests/`."""
     ctx = _Context(base=base, head=head)
     findings = _global_findings(ctx)
     services = sorted({*base.blueprints, *base.broken, *head.blueprints, *head.broken})
     for service in services:
         findings += _service_findings(ctx, service)
+    findings += [_path_finding(ctx, change) for change in sorted(changes, key=lambda c: c.path)]
     if not base.policies_ok:
         # The rules in force are unknown, so nothing can be called allowed.
         findings = [
@@ -306,6 +330,90 @@ def _needs_global(ctx: _Context, finding: Finding) -> Finding:
     return replace(
         finding, change_class=ChangeClass.REQUIRES_APPROVAL, approvers=ctx.global_approvers
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# The audit trail and the one-off requests
+
+
+def _path_finding(ctx: _Context, change: PathChange) -> Finding:
+    """A file under `audit/` or `requests/`.
+
+    Neither is a blueprint, but both speak for approvals. An audit record is what the
+    reconciler believes happened: a record added in a pull request would be taken for one it
+    wrote (an `approval_granted` record, say), so no pull request may touch `audit/`. A request
+    file is what an approval proposal adds; the reconciler acts on one only when its trail
+    recorded proposing that very file, so a request it did not propose does nothing when
+    merged, yet it still changes the record of approvals: the global approvers decide it.
+    """
+    parts = change.path.split("/")
+    service = parts[1] if len(parts) > 2 else ""
+    common: dict[str, Any] = {
+        "service": service,
+        "file": change.path,
+        "path": "",
+        "before": "absent" if change.status == "added" else "present",
+        "after": change.status,
+    }
+    if parts[0] == AUDIT_DIR:
+        return Finding(
+            **common,
+            kind=ChangeKind.AUDIT_CHANGED,
+            change_class=ChangeClass.FORBIDDEN,
+            reason="the audit trail is written only by the reconciler: a record added, edited "
+            "or removed in a pull request could pass for one it wrote (an approval it never "
+            "granted, say), so no pull request may change audit/",
+        )
+    before = ctx.base.blueprints.get(service)
+    not_proposed = _not_a_proposal(change, parts, before)
+    if before is not None and not not_proposed:
+        return Finding(
+            **common,
+            kind=ChangeKind.REQUEST_PROPOSED,
+            change_class=ChangeClass.REQUIRES_APPROVAL,
+            reason="a one-off request as the reconciler proposes it: merging it approves the "
+            "operation once, and the reconciler carries it out only if its audit trail "
+            "recorded proposing this very file (by its digest)",
+            rule="governance.approval_workflow.approvers",
+            rule_file=before.source,
+            approvers=before.policy.approval.approvers,
+        )
+    return Finding(
+        **common,
+        kind=ChangeKind.REQUEST_CHANGED,
+        change_class=ChangeClass.REQUIRES_APPROVAL,
+        reason=f"the reconciler did not propose this ({not_proposed}): it only adds "
+        "requests/<service>/<approval id>.yaml and never carries out a request its audit "
+        "trail does not hold, so merging this approves no operation, but it changes the "
+        "repository's record of approvals, which the global approvers decide",
+        rule="global:governance.approval_workflow.approvers",
+        rule_file=POLICIES_FILE,
+        approvers=ctx.global_approvers,
+    )
+
+
+def _not_a_proposal(change: PathChange, parts: Sequence[str], before: Blueprint | None) -> str:
+    """Why a request file is not one the reconciler would have proposed, or ""."""
+    if change.status != "added":
+        return f"an existing request file is {change.status}; the reconciler only adds them"
+    if len(parts) != 3 or not parts[2].endswith(".yaml"):
+        return "it is not at requests/<service>/<approval id>.yaml"
+    if before is None:
+        return f"there is no service {parts[1]} at BASE"
+    try:
+        data = parse_yaml(change.content or b"").data
+    except YamlError:
+        return "it is not a YAML mapping"
+    expected = {
+        "apiVersion": "reconciler/v1",
+        "kind": "OperationRequest",
+        "id": parts[2].removesuffix(".yaml"),
+        "service": parts[1],
+    }
+    wrong = [key for key, value in expected.items() if data.get(key) != value]
+    if wrong:
+        return f"its {', '.join(wrong)} {'is' if len(wrong) == 1 else 'are'} not as proposed"
+    return ""
 
 
 # ---------------------------------------------------------------------------------------------

@@ -3,11 +3,13 @@
 Before deciding: every proposal the trail says is open is looked up on the forge. A merge is
 judged (an approver? only what it says? still fresh?) and recorded as granted or refused; a
 proposal closed unmerged is a rejection; an expired one is closed (or, without auto-reject,
-marked and left alone). A granted request becomes the cycle's operation; a refused blueprint
-edit holds the service until the blueprint changes again, and so does a blueprint edit that
-could not be judged (the forge did not answer) while the blueprint is no longer the one it was
-proposed against. A blueprint edit merged after this cycle loaded the blueprints is judged by
-the merged file, and the service waits for the next run, which loads it.
+marked and left alone). A granted request becomes the cycle's operation, once, and only when
+the trail holds the proposal it grants (a record is only a file: one slipped into git grants
+nothing); a refused blueprint edit holds the service until the blueprint changes again, and so
+does a blueprint edit that could not be judged (the forge did not answer) while the blueprint
+is no longer the one it was proposed against. A blueprint edit merged after this cycle loaded
+the blueprints is judged by the merged file, and the service waits for the next run, which
+loads it.
 
 After deciding: each operation that needs approval is proposed, or its open proposal is
 updated in place when the need changed (never duplicated), or left alone when nothing
@@ -25,6 +27,7 @@ from datetime import datetime, timedelta
 
 from reconciler.core.approvals import (
     APPROVAL_EVENTS,
+    CONCLUDED,
     Authorization,
     Evidence,
     Judgement,
@@ -42,6 +45,7 @@ from reconciler.core.blueprint import Blueprint
 from reconciler.core.errors import ForgeError
 from reconciler.core.events import short
 from reconciler.core.governance import OperationRequest, Origin
+from reconciler.core.history import HISTORY_SPAN
 from reconciler.core.ids import make_id, utc
 from reconciler.core.observation import DeploymentState
 from reconciler.core.planning import Step
@@ -131,9 +135,17 @@ def review_proposals(
         review.open[pending.key] = (pending, proposal)
     review.hold = review.hold or approval_hold(blueprint, records, settled=settled)
     granted_now = {a.approval_id for a in review.authorizations}
-    for record in _approved_waiting(records, history, blueprint, now):
+    granted, ignored = _approved_waiting(records, history, blueprint, audit, now)
+    review.notes += ignored
+    for record, proposed in granted:
         authorization = _authorization(record)
         if authorization.approval_id in granted_now:
+            continue
+        unconfirmed = _unconfirmed(blueprint, proposed, forge, now, review)
+        if unconfirmed is None:
+            continue
+        if unconfirmed:
+            review.notes.append(f"ignored the approval_granted record {record.id}: {unconfirmed}")
             continue
         stale = stale_reason(record.details.get("metadata") or {}, state)
         if stale:
@@ -286,12 +298,47 @@ def _authorization(record: Record) -> Authorization:
 
 
 def _approved_waiting(
-    records: Sequence[Record], history: Sequence[Record], blueprint: Blueprint, now: datetime
-) -> list[Record]:
-    """Granted approvals not carried out yet, within their approval timeout: one-off requests
+    records: Sequence[Record],
+    history: Sequence[Record],
+    blueprint: Blueprint,
+    audit: AuditStore,
+    now: datetime,
+) -> tuple[list[tuple[Record, Pending]], list[str]]:
+    """Granted approvals not carried out yet, within their approval timeout, each with the
+    proposal it grants as the trail recorded it: one-off requests
     (a cooldown deferred them, say), and blueprint edits approved after the run that judged
     them had loaded the blueprints, once the approved blueprint is the one loaded. One that
-    could not be used in time has gone stale."""
+    could not be used in time has gone stale. Also: why each granted record that the trail
+    does not vouch for (`_unvouched`) was ignored.
+
+    A grant stays usable for the whole approval timeout, which can be longer than the day of
+    `history` a cycle loads; whether it was used is looked up as far back as the oldest grant
+    still in its timeout, or an approval used a day ago could be used again."""
+    service = blueprint.name
+    timeout = timedelta(seconds=blueprint.policy.approval.timeout)
+    candidates: list[tuple[Record, Pending]] = []
+    ignored: list[str] = []
+    for record in records:
+        meta = record.details.get("metadata") or {}
+        if record.event_type is not EventType.APPROVAL_GRANTED:
+            continue
+        if meta.get("kind") == str(Kind.BLUEPRINT) and (
+            record.details.get("loaded_blueprint_is_merged") is not False
+            or record.details.get("merged_blueprint_digest") != blueprint.digest
+        ):
+            continue
+        if utc(now) - utc(record.timestamp) > timeout:
+            continue
+        why, proposal = _unvouched(record, records, service)
+        if why or proposal is None:
+            ignored.append(f"ignored the approval_granted record {record.id}: {why}")
+            continue
+        candidates.append((record, proposal))
+    if not candidates:
+        return [], ignored
+    earliest = min(utc(record.timestamp) for record, _ in candidates)
+    if earliest < utc(now) - HISTORY_SPAN:
+        history = audit.history(service, earliest)
     consumed = {
         r.links.get("approval")
         for r in (*records, *history)
@@ -306,22 +353,77 @@ def _approved_waiting(
             EventType.APPROVAL_REFUSED,
         }
     }
-    waiting = []
-    for record in records:
-        meta = record.details.get("metadata") or {}
-        if record.event_type is not EventType.APPROVAL_GRANTED:
+    return [pair for pair in candidates if pair[0].links.get("approval") not in consumed], ignored
+
+
+#: Conclusions that end a proposal without approving it, or approve it for good; a refusal is
+#: not among them, since any refusal of an approval already counts as using it up.
+_ENDINGS = CONCLUDED - {EventType.APPROVAL_REFUSED}
+
+
+def _unvouched(
+    granted: Record, records: Sequence[Record], service: str
+) -> tuple[str, Pending | None]:
+    """Why the trail does not stand behind a granted record (or ""), and the proposal it
+    grants as the trail last recorded it.
+
+    A record under `audit/<service>/` is only a file in git: anyone who can get a commit onto
+    the main branch can add one (a merge is refused if it brings one in, and `check-change`
+    forbids them, but a push past both is still a file). So a grant counts only when it
+    grants a proposal this trail holds: for this service, with an `approval_requested`
+    record of the same approval id before it, with exactly the metadata the reconciler last
+    recorded for that proposal (a copy cannot change what was approved), and when it is the
+    proposal's only ending: a proposal rejected, expired, superseded or granted by another
+    record stays so, whatever time a second record claims."""
+    meta = granted.details.get("metadata") or {}
+    approval_id = str(meta.get("approval_id") or "")
+    if granted.service != service or meta.get("service") != service:
+        who = meta.get("service") or granted.service or "no service"
+        return f"it is a record of {who}, filed under {service}", None
+    if not approval_id or granted.links.get("approval") != approval_id:
+        return "it names no approval, or two different ones", None
+    proposal: list[Record] = []
+    for record in sorted(records, key=Record.sort_key):
+        earlier = record.details.get("metadata") or {}
+        if record is granted or earlier.get("approval_id") != approval_id:
             continue
-        if meta.get("kind") == str(Kind.BLUEPRINT) and (
-            record.details.get("loaded_blueprint_is_merged") is not False
-            or record.details.get("merged_blueprint_digest") != blueprint.digest
-        ):
+        if record.event_type in _ENDINGS and record.outcome is not Outcome.PENDING:
+            return f"the proposal {approval_id} has another ending ({record.event_type})", None
+        if record.sort_key() >= granted.sort_key() or record.service != service:
             continue
-        if record.links.get("approval") in consumed:
-            continue
-        if utc(now) - utc(record.timestamp) > timedelta(seconds=blueprint.policy.approval.timeout):
-            continue
-        waiting.append(record)
-    return waiting
+        if record.event_type is EventType.APPROVAL_REQUESTED and record.id == approval_id:
+            proposal = [record]
+        elif record.event_type is EventType.APPROVAL_UPDATED and proposal:
+            proposal.append(record)
+    found = pending_proposals(proposal)
+    if not found:
+        return f"the audit trail holds no proposal {approval_id} of {service} before it", None
+    if dict(found[0].metadata) != dict(meta):
+        return f"it does not grant what the reconciler proposed as {approval_id}", None
+    return "", found[0]
+
+
+def _unconfirmed(
+    blueprint: Blueprint, pending: Pending, forge: Forge, now: datetime, review: Review
+) -> str | None:
+    """Why the forge does not confirm a grant found in the trail ("" when it does), or None
+    when it could not be asked (the grant then waits for the next run).
+
+    Even a grant that matches its proposal exactly is only a file: one copied from the
+    proposal's own request record, slipped onto the main branch (a refused merge still
+    lands its files), would pass every check the trail allows. So before a waiting grant is
+    used, its merge is looked up on the forge and judged again, as when it was granted."""
+    try:
+        proposal = forge.find(pending.branch, pending.number, pending.head)
+        if proposal is None or proposal.state is not ProposalState.MERGED:
+            return f"the forge has no merge of {pending.branch or pending.key}"
+        judged = judge_merge(pending, proposal, blueprint, forge.is_member, now)
+    except ForgeError as error:
+        review.error = f"could not confirm the approval of {pending.branch}: {error}"
+        return None
+    if judged.judgement is Judgement.REFUSED:
+        return f"its merge on the forge approves nothing: {'; '.join(judged.reasons)}"
+    return ""
 
 
 def _expire(

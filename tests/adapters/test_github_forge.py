@@ -378,6 +378,28 @@ def test_find_a_merged_proposal(api: FakeGitHub, forge: GitHubForge) -> None:
         assert found.merged_at is not None
         assert found.closed_by is None
         assert found.files == opened.files
+        assert found.changed == (BLUEPRINT,)
+
+
+def test_a_merged_proposal_says_every_path_its_merge_changed(
+    api: FakeGitHub, forge: GitHubForge
+) -> None:
+    """From the pull request's files, read page by page (GitHub gives at most 100 a page)."""
+    opened = forge.open(draft())
+    assert opened.changed is None  # open: nothing merged yet
+    extra = {
+        f"audit/web/2026-02-10/{n:06d}-approval_granted-apr-{n}.json": "{}\n" for n in range(150)
+    }
+    api.push_commit(BRANCH, extra, BOB, "More")
+    api.merge_pull(1, ALICE)
+    api.reset_log()
+    found = forge.find(BRANCH, 1)
+    assert found is not None and found.changed == tuple(sorted([BLUEPRINT, *extra]))
+    pages = [r.query for r in api.requests if r.path == f"{API}/pulls/1/files"]
+    assert pages == [{"per_page": "100", "page": "1"}, {"per_page": "100", "page": "2"}]
+    api.reset_log()
+    assert forge.find(BRANCH, 1) == found
+    assert api.count("GET", f"{API}/pulls/1/files") == 0  # a merged list never changes
 
 
 def test_find_a_closed_proposal(api: FakeGitHub, forge: GitHubForge) -> None:

@@ -132,6 +132,140 @@ def test_json_and_exit_1_when_a_blueprint_is_deleted(
     }
 
 
+REQUEST = "requests/todo-frontend/apr-20260210-153000-abc123.yaml"
+
+
+def request_file(
+    approval_id: str = "apr-20260210-153000-abc123", service: str = "todo-frontend"
+) -> str:
+    """A one-off request as the reconciler proposes it."""
+    return (
+        "# One-off operation; merging this file approves it, once.\n"
+        "apiVersion: reconciler/v1\n"
+        "kind: OperationRequest\n"
+        f"id: {approval_id}\n"
+        f"service: {service}\n"
+        "operation: scale_beyond_limits\n"
+        "current_replicas: 2\n"
+        "target_replicas: 0\n"
+    )
+
+
+def add(repo: Path, path: str, text: str) -> None:
+    file = repo / path
+    file.parent.mkdir(parents=True, exist_ok=True)
+    file.write_text(text)
+
+
+def findings(result: Result) -> list[dict]:
+    return json.loads(result.stdout)["findings"]  # type: ignore[no-any-return]
+
+
+def test_a_change_to_the_audit_trail_is_forbidden(run: Callable[..., Result], repo: Path) -> None:
+    record = "audit/todo-backend/2026-02-10/153000-approval_granted-apr-forged-1.json"
+    add(repo, record, '{"id": "apr-forged-1"}\n')
+    commit(repo, "A record")
+    result = run("check-change", "main", "change", "-o", "json", "--annotations")
+    assert result.exit_code == 1
+    (finding,) = findings(result)
+    assert {k: finding[k] for k in ("service", "file", "kind", "class", "after")} == {
+        "service": "todo-backend",
+        "file": record,
+        "kind": "audit_changed",
+        "class": "forbidden",
+        "after": "added",
+    }
+    assert "written only by the reconciler" in finding["reason"]
+    assert f"::error file={record}," in result.stderr
+    text = run("check-change", "main", "change")
+    assert f"todo-backend {record} ({record}): forbidden" in text.stdout
+
+
+def test_records_the_main_branch_gained_meanwhile_are_not_the_change(
+    run: Callable[..., Result], repo: Path
+) -> None:
+    """Compared from the merge base, as GitHub lists a pull request's files: the reconciler's
+    own records on main since the branch was made are not the pull request's doing."""
+    edit(repo, FRONTEND, "scale_up_threshold: 80%", "scale_up_threshold: 75%")
+    commit(repo, "Tune")
+    git(repo, "checkout", "-q", "main")
+    add(repo, "audit/todo-frontend/2026-02-10/153000-decision_made-dec-1.json", "{}\n")
+    commit(repo, "A run")
+    result = run("check-change", "main", "change", "-o", "json")
+    assert result.exit_code == 0, result.output
+    assert [f["kind"] for f in findings(result)] == ["tuning"]
+
+
+def test_a_request_as_the_reconciler_proposes_it_needs_the_services_approvers(
+    run: Callable[..., Result], repo: Path
+) -> None:
+    add(repo, REQUEST, request_file())
+    commit(repo, "Propose")
+    result = run("check-change", "main", "change", "-o", "json")
+    assert result.exit_code == 0, result.output
+    (finding,) = findings(result)
+    assert (finding["kind"], finding["class"], finding["approvers"]) == (
+        "request_proposed",
+        "requires_approval",
+        ["devops-team"],
+    )
+
+
+@pytest.mark.parametrize(
+    ("path", "text", "why"),
+    [
+        (REQUEST, request_file("apr-other"), "its id is not as proposed"),
+        (REQUEST, "just: words\n", "its apiVersion, kind, id, service are not as proposed"),
+        (
+            "requests/todo-web/apr-1.yaml",
+            request_file("apr-1", "todo-web"),
+            "there is no service todo-web at BASE",
+        ),
+        ("requests/todo-frontend/notes.txt", "hello\n", "not at requests/<service>/"),
+    ],
+    ids=["wrong-id", "not-a-request", "unknown-service", "not-yaml"],
+)
+def test_a_request_the_reconciler_did_not_propose_needs_the_global_approvers(
+    run: Callable[..., Result], repo: Path, path: str, text: str, why: str
+) -> None:
+    add(repo, path, text)
+    commit(repo, "Request")
+    result = run("check-change", "main", "change", "-o", "json")
+    assert result.exit_code == 0, result.output
+    (finding,) = findings(result)
+    assert (finding["kind"], finding["class"], finding["approvers"]) == (
+        "request_changed",
+        "requires_approval",
+        ["devops-team"],
+    )
+    assert finding["rule"] == "global:governance.approval_workflow.approvers"
+    assert why in finding["reason"]
+
+
+@pytest.mark.parametrize("status", ["modified", "deleted"])
+def test_changing_a_merged_request_needs_the_global_approvers(
+    run: Callable[..., Result], repo: Path, status: str
+) -> None:
+    git(repo, "checkout", "-q", "main")
+    add(repo, REQUEST, request_file())
+    commit(repo, "An approved request")
+    git(repo, "checkout", "-q", "-B", "change")
+    if status == "modified":
+        edit(repo, REQUEST, "target_replicas: 0", "target_replicas: 40")
+    else:
+        git(repo, "rm", "-q", REQUEST)
+    commit(repo, "Change it")
+    result = run("check-change", "main", "change", "-o", "json")
+    assert result.exit_code == 0, result.output
+    (finding,) = findings(result)
+    assert (finding["kind"], finding["after"], finding["approvers"]) == (
+        "request_changed",
+        status,
+        ["devops-team"],
+    )
+    assert f"an existing request file is {status}" in finding["reason"]
+
+
 def test_any_revspec_and_nothing_is_checked_out(run: Callable[..., Result], repo: Path) -> None:
     edit(repo, FRONTEND, "scale_up_threshold: 80%", "scale_up_threshold: 75%")
     commit(repo, "Tune")
@@ -343,6 +477,7 @@ def test_codeowners_prints_the_approvers_of_each_path(run: Callable[..., Result]
     lines = result.stdout.splitlines()
     assert [line.split() for line in lines[1:-1]] == [
         ["/blueprints/", "@acme/devops-team"],
+        ["/requests/", "@acme/devops-team"],
         ["/blueprints/todo-backend/", "@backend-team", "@acme/devops-team"],
         ["/requests/todo-backend/", "@backend-team", "@acme/devops-team"],
         ["/blueprints/todo-frontend/", "@acme/devops-team"],
@@ -350,6 +485,7 @@ def test_codeowners_prints_the_approvers_of_each_path(run: Callable[..., Result]
         ["/blueprints/governance/", "@acme/devops-team"],
         ["/blueprints/schema.json", "@acme/devops-team"],
         ["/.github/", "@acme/devops-team"],
+        ["/audit/", "@acme/devops-team"],
     ]
     assert lines[0].startswith("# BEGIN reconciler codeowners")
     assert lines[-1] == "# END reconciler codeowners"
@@ -425,3 +561,18 @@ def test_blueprints_in_a_subdirectory_of_the_repository(cli: Cli, tmp_path: Path
     assert result.exit_code == 0, result.output
     assert f"::warning file=platform/{FRONTEND},line=10,col=5," in result.stdout
     assert f"({FRONTEND}:10:5): requires_approval" in result.stdout
+
+
+def test_the_audit_trail_beside_blueprints_in_a_subdirectory(cli: Cli, tmp_path: Path) -> None:
+    top = tmp_path / "monorepo"
+    shutil.copytree(REPO / "blueprints", top / "platform" / "blueprints")
+    git(top, "init", "-q", "-b", "main")
+    commit(top, "Blueprints")
+    add(top, "audit/not-the-trail.json", "{}\n")  # outside the blueprint repository
+    add(top, "platform/audit/todo-frontend/2026-02-10/153000-x-1.json", "{}\n")
+    commit(top, "Records")
+    result = cli("--repo", str(top / "platform"), "check-change", "HEAD~1", "HEAD", env=QUIET)
+    assert result.exit_code == 1, result.output
+    record = "audit/todo-frontend/2026-02-10/153000-x-1.json"
+    assert f"todo-frontend {record} ({record}): forbidden" in result.stdout
+    assert "not-the-trail" not in result.stdout

@@ -1,4 +1,5 @@
-"""The pure approval checks: when a service is held, and when an approved request went stale."""
+"""The pure approval checks: what a merge approves, when a service is held, and when an approved
+request went stale."""
 
 from __future__ import annotations
 
@@ -6,7 +7,16 @@ from typing import Any
 
 import pytest
 
-from reconciler.core.approvals import approval_hold, approval_record, stale_reason
+from reconciler.core.approvals import (
+    Judgement,
+    approval_hold,
+    approval_record,
+    digest,
+    judge_merge,
+    pending_proposals,
+    stale_reason,
+)
+from reconciler.core.proposals import Proposal, ProposalState
 from reconciler.core.records import EventType, Outcome, Record
 from tests.core.helpers import NOW, blueprint, state
 
@@ -101,3 +111,57 @@ def test_stale_reason(metadata: dict[str, Any], now: dict[str, Any], stale: str)
     assert (
         (stale in reason and reason.startswith("overtaken by the state")) if stale else not reason
     )
+
+
+REQUEST_FILE = "requests/web/apr-request.yaml"
+TEXT = "operation: scale_beyond_limits\n"
+
+
+@pytest.mark.parametrize(
+    ("changed", "refusal"),
+    [
+        ((REQUEST_FILE,), ""),
+        ((), ""),
+        (None, "the forge did not say which files the merge changed"),
+        (
+            (REQUEST_FILE, "audit/web/2026-02-10/153000-approval_granted-apr-x.json"),
+            "the merge also changed audit/web/2026-02-10/153000-approval_granted-apr-x.json, "
+            "which the reconciler did not propose",
+        ),
+        (
+            tuple(f"blueprints/s{n:02d}/blueprint.yaml" for n in range(12)),
+            "blueprints/s09/blueprint.yaml and 2 more, which",
+        ),
+    ],
+    ids=["only-the-proposed-file", "nothing-new", "unknown", "an-audit-record", "many"],
+)
+def test_a_merge_approves_only_the_proposed_files(
+    changed: tuple[str, ...] | None, refusal: str
+) -> None:
+    requested = record(*REQUESTED, "request", OTHER)
+    metadata = {
+        **requested.details["metadata"],
+        "files": [REQUEST_FILE],
+        "digests": {REQUEST_FILE: digest(TEXT)},
+        "approvers": ["alice"],
+    }
+    requested = approval_record(
+        EventType.APPROVAL_REQUESTED, Outcome.PENDING, WEB, "web", metadata, None, "why", NOW
+    )
+    (pending,) = pending_proposals([requested])
+    proposal = Proposal(
+        key="web/request",
+        branch="reconciler/web/request",
+        state=ProposalState.MERGED,
+        head="abc",
+        merged_by="alice",
+        merged_at=NOW,
+        files={REQUEST_FILE: TEXT},
+        changed=changed,
+    )
+    judged = judge_merge(pending, proposal, WEB, lambda approver, who: approver == who, NOW)
+    if refusal:
+        assert judged.judgement is Judgement.REFUSED
+        assert any(refusal in reason for reason in judged.reasons), judged.reasons
+    else:
+        assert (judged.judgement, judged.reasons) == (Judgement.GRANTED, ())

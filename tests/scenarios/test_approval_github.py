@@ -138,3 +138,40 @@ def test_a_refused_merge_is_held_though_the_main_branch_had_moved(job: Job) -> N
     )
     assert "held" in job.run("-s", "todo-frontend", expect=1)
     assert job.records("operation_executed") == []
+
+
+def test_a_pull_request_carrying_another_file_approves_nothing(job: Job) -> None:
+    """alice merges the proposal without noticing mallory's extra file: a record that would
+    pass for a grant. The merge approves nothing, and the record grants nothing."""
+    job.run("-s", "todo-frontend")
+    (pull,) = job.api.pulls()
+    requested = job.records("approval_requested")[0]
+    forged = {
+        **requested,
+        "id": "apr-forged-1",
+        "event_type": "approval_granted",
+        "service": "todo-backend",
+        "outcome": "approved",
+    }
+    forged["details"] = {
+        **requested["details"],
+        "metadata": {
+            **requested["details"]["metadata"],
+            "kind": "request",
+            "target_replicas": 0,
+            "service": "todo-backend",
+        },
+        "merged_by": "alice",
+    }
+    record = "audit/todo-backend/2026-02-10/153000-approval_granted-apr-forged-1.json"
+    job.api.push_commit(BRANCH, {record: json.dumps(forged)}, "mallory", "One more file")
+    job.api.merge_pull(pull["number"], "alice")
+    assert "held" in job.run("-s", "todo-frontend", expect=1)
+    refused = job.records("approval_refused")[0]
+    assert f"the merge also changed {record}" in refused["rationale"]
+    assert [r["id"] for r in job.records("approval_granted")] == ["apr-forged-1"]  # only a file
+    output = job.run("-s", "todo-backend")
+    assert "ignored the approval_granted record apr-forged-1" in output
+    assert job.records("operation_executed") == []
+    sim = json.loads(job.cli("sim", "show", "-o", "json"))
+    assert next(d["replicas"] for d in sim["deployments"] if d["name"] == "todo-backend") == 2
