@@ -1423,7 +1423,7 @@ def _global_findings(ctx: _Context) -> list[Finding]:
                 ChangeKind.GLOBAL_POLICY,
                 before="present",
                 after="deleted",
-                detail="without the file, the built-in defaults apply",
+                detail="without the file, run, plan and request refuse to act until it is back",
             )
         )
     findings += _field_findings(ctx, "", base.policies, head.policies, _GLOBAL_FIELDS)
