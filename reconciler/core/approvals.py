@@ -431,6 +431,12 @@ class Pending:
         return value if isinstance(value, int) else None
 
 
+def _approval_of(record: Record) -> str:
+    """The approval id a record is about."""
+    metadata = record.details.get("metadata") or {}
+    return str(record.links.get("approval") or metadata.get("approval_id") or record.id)
+
+
 def pending_proposals(records: Sequence[Record]) -> list[Pending]:
     """Proposals requested (or updated) and not yet concluded, from a service's approval
     records (any age)."""
@@ -441,6 +447,17 @@ def pending_proposals(records: Sequence[Record]) -> list[Pending]:
     for record in sorted(records, key=Record.sort_key):
         key = str(record.details.get("key", ""))
         if not key:
+            continue
+        current = latest.get(key)
+        if (
+            current is not None
+            and record.event_type is not EventType.APPROVAL_UPDATED
+            and record.event_type is not EventType.APPROVAL_REQUESTED
+            and _approval_of(record) != _approval_of(current)
+        ):
+            # The end (or time-out) of an earlier proposal on the same topic, recorded in the
+            # same instant as its successor's request and sorted after it: it does not end
+            # the successor.
             continue
         if record.event_type in CONCLUDED and record.outcome is not Outcome.PENDING:
             concluded.add(key)

@@ -214,3 +214,24 @@ def test_a_merge_after_the_proposal_expired_approves_nothing(scenario: Scenario)
     assert scenario.records("todo-frontend", "approval_granted") == []
     assert scenario.records("todo-frontend", "operation_executed") == []
     assert deployment(scenario)["replicas"] == 5
+
+
+def test_a_proposal_made_again_in_the_instant_the_old_one_expired_is_still_judged(
+    scenario: Scenario,
+) -> None:
+    """The old proposal's expiry and its successor's request share a timestamp; the expiry
+    must not be read as the end of the successor, or its merge would go unjudged."""
+    at_max(scenario)
+    run(scenario)
+    scenario.cli("sim", "advance", "61m")
+    scenario.cli("sim", "set", "todo-frontend", "cpu_utilization=92%", "memory_utilization=85%")
+    again = run(scenario)
+    assert again["steps"][0]["outcome"] == "proposed"
+    merge(scenario, who="mallory")
+    scenario.cli("sim", "advance", "1m")
+    result = run(scenario, expect=1)
+    assert "held" in result["error"]
+    refused = scenario.records("todo-frontend", "approval_refused")
+    assert refused and "who is not an approver" in refused[-1]["rationale"]
+    assert scenario.records("todo-frontend", "operation_executed") == []
+    assert deployment(scenario)["replicas"] == 5
