@@ -50,12 +50,14 @@ from reconciler.core.operation_requests import shape_request
 from reconciler.core.records import EventType, Outcome, Record
 from reconciler.core.recovery import decide_recovery
 from reconciler.core.verification import (
+    SETTLE_GRACE,
     Pending,
     avoid_targets,
     escalation_record,
     pending_verifications,
     rollback_request,
     rollback_work,
+    still_starting,
     superseded,
     too_late,
     verification_record,
@@ -465,9 +467,11 @@ def _verify_due(
                 item, later[0].links.get("operation", later[0].id), blueprint, now
             )
         elif item.due <= utc(now):
-            verification = too_late(item, blueprint, now) or verify(
-                item, blueprint, state, metrics, now
-            )
+            late = too_late(item, blueprint, now)
+            if late is None and still_starting(item, state, now):
+                waiting = waiting or item
+                continue
+            verification = late or verify(item, blueprint, state, metrics, now)
         else:
             waiting = waiting or item
             continue
@@ -655,8 +659,14 @@ def plan_cycle(
             service=blueprint.name,
             decision=None,
             notes=tuple(notes),
-            waiting=f"{waiting.operation_id} ({_what(waiting.record)}) is verified at "
-            f"{waiting.due:%H:%M:%S}Z; no new change before that",
+            waiting=f"{waiting.operation_id} ({_what(waiting.record)}) is verified "
+            + (
+                f"at {waiting.due:%H:%M:%S}Z"
+                if waiting.due > now
+                else f"once its starting pods are ready (at the latest "
+                f"{waiting.due + SETTLE_GRACE:%H:%M:%S}Z)"
+            )
+            + "; no new change before that",
         )
     if verify_only:
         return ServicePlan(service=blueprint.name, decision=None, notes=tuple(notes))

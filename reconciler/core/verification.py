@@ -41,6 +41,7 @@ __all__ = [
     "pending_verifications",
     "rollback_work",
     "stabilization_for",
+    "still_starting",
     "too_late",
     "verify",
 ]
@@ -50,6 +51,8 @@ MAX_ROLLBACK_ATTEMPTS = 3
 FAILED_TARGET_MEMORY = timedelta(hours=1)
 #: A change verified later than this after it was due is not verified at all (see too_late).
 LATE_LIMIT = timedelta(hours=1)
+#: How long past its due time a verification waits for pods that are still starting.
+SETTLE_GRACE = timedelta(minutes=2)
 #: Relative tolerance of the CPU and memory checks around the expected value.
 UTILIZATION_TOLERANCE = 0.10
 #: How much more load (requests, or CPU in use) counts as "the load grew" rather than noise.
@@ -480,6 +483,20 @@ def superseded(pending: Pending, by: str, blueprint: Blueprint, now: datetime) -
         summary=f"not verified: a later change ({by}) altered the service before this one was due",
         superseded_by=by,
     )
+
+
+def still_starting(pending: Pending, state: DeploymentState, now: datetime) -> int:
+    """How many pods are still starting, when the verification should wait for them.
+
+    A change that rolls pods (a restart, new requests, a rollback to another revision) is not
+    done while its new pods start, and a slow start is not a failure: judging it then would
+    roll back a change that works. So a due verification waits while some pods are neither
+    ready nor failing (no reason such as CrashLoopBackOff), up to SETTLE_GRACE past its due
+    time; after that, pods that never became ready count against the change as usual.
+    """
+    if utc(now) - pending.due >= SETTLE_GRACE:
+        return 0
+    return sum(1 for pod in state.pods if not pod.ready and not pod.reason)
 
 
 def too_late(pending: Pending, blueprint: Blueprint, now: datetime) -> Verification | None:

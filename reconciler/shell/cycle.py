@@ -606,6 +606,8 @@ def commit_records(audit: AuditStore, subject: str, records: Sequence[Record]) -
 
 #: A rollback the cluster refused is retried after this long when waiting (--wait).
 ROLLBACK_RETRY_DELAY = 30.0
+#: How often --wait looks again at a due verification that waits for starting pods.
+SETTLE_POLL = 10.0
 
 
 def next_due(fleet: Fleet, ports: Ports, services: Sequence[str] = ()) -> datetime | None:
@@ -616,7 +618,12 @@ def next_due(fleet: Fleet, ports: Ports, services: Sequence[str] = ()) -> dateti
         if services and blueprint.name not in services:
             continue
         history = load_history(ports.audit, blueprint, now)
-        due += [item.due for item in pending_verifications(history, blueprint)]
+        # A verification already due waits for starting pods (still_starting): look again
+        # shortly rather than at once, or the wait would spin.
+        due += [
+            max(item.due, now + timedelta(seconds=SETTLE_POLL))
+            for item in pending_verifications(history, blueprint)
+        ]
         work = rollback_work(history, blueprint)
         if work.escalations:
             due.append(now)

@@ -334,3 +334,34 @@ def test_a_change_verified_long_after_it_was_due_is_recorded_as_not_verifiable(
         == scenario.records("todo-frontend", "operation_executed")[0]["links"]["operation"]
     )
     assert "rollback_executed" not in events(scenario)
+
+
+def test_a_restart_is_verified_once_its_new_pods_have_started(scenario: Scenario) -> None:
+    """Restarts are due for verification after 30 s, but pods take 45 s to start: the
+    verification waits for them instead of rolling back a restart that worked."""
+    scenario.cli("sim", "init", "--history", "10m")
+    scenario.cli("sim", "set", "todo-frontend", "crashing_pods=1", "restarts=1")
+    result = scenario.cli("run", "--wait", "-s", "todo-frontend")
+    assert "is verified once its starting pods are ready (at the latest 15:32:30Z)" in (
+        result.output
+    )
+    assert events(scenario) == [
+        "decision_made",
+        "governance_checked",
+        "operation_executed",
+        "verification_passed",
+    ]
+    (verified,) = scenario.records("todo-frontend", "verification_passed")
+    assert verified["outcome"] == "passed"
+    assert verified["timestamp"] == "2026-02-10T15:30:50Z"  # 45 s start-up, looked at every 10 s
+
+
+def test_pods_that_never_start_still_fail_the_change_after_the_grace(scenario: Scenario) -> None:
+    scenario.cli("sim", "init", "--scenario", "seed", "--history", "10m")
+    scenario.cli("sim", "set", "todo-frontend", "pods_never_ready=true")
+    scenario.cli("run", "--wait", "-s", "todo-frontend", expect=None)
+    (failed,) = scenario.records("todo-frontend", "verification_failed")
+    assert failed["timestamp"] == "2026-02-10T15:33:00Z"  # due 15:31:00, plus the 2 min grace
+    checks = {c["check"]: c for c in failed["details"]["checks"]}
+    assert checks["pods_ready"]["rollback_trigger"] is True
+    assert "rollback_executed" in events(scenario)
