@@ -226,7 +226,8 @@ def run_command(
 
     \b
     Exit codes: 0 every service reconciled, 1 some service failed (its row says why: an
-                  unreachable cluster, for example),
+                  unreachable cluster, for example) or now needs a person (its circuit
+                  breaker opened, or a failed change was escalated),
                 2 usage (an option value that does not parse, such as --shard 5/4 or
                   --wait-timeout 10 without a unit),
                 3 configuration error (for example broken global policies, an unknown

@@ -148,11 +148,6 @@ def markdown(
     return "\n".join(lines) + "\n"
 
 
-#: Notes that mean the reconciler stopped changing a service until a person acts: an opened
-#: circuit breaker, or a failed change it could not (or may not) roll back.
-NEEDS_A_PERSON = (": circuit breaker opened", ": escalated ")
-
-
 def problem_annotations(reports: Sequence[CycleReport]) -> list[str]:
     """One workflow command per problem: an error per failed service or step and per service
     that now needs a person (breaker opened, escalation), a warning per refusal, failed
@@ -171,7 +166,7 @@ def problem_annotations(reports: Sequence[CycleReport]) -> list[str]:
                 elif kind in {"blocked", "deferred"} and "already recorded" not in step.outcome:
                     found.append(workflow_command("warning", f"{kind}: {step.detail}", title=title))
             for note in result.notes:
-                if any(marker in note for marker in NEEDS_A_PERSON):
+                if note in result.needs_person:
                     # Automatic changes to the service have stopped until someone acts.
                     found.append(workflow_command("error", note, title=result.service))
                 elif "verification failed" in note or "rollback verification failed" in note:

@@ -492,7 +492,10 @@ def _rollback_steps(
     work = rollback_work(history, blueprint)
     notes: list[Note] = []
     steps: list[Step] = []
-    escalate: list[tuple[Pending, str]] = [(pending, "") for pending in work.escalations]
+    #: (the failed change, why a person must decide, the same in a few words for the subject)
+    escalate: list[tuple[Pending, str, str]] = [
+        (pending, "", "its rollback failed 3 times") for pending in work.escalations
+    ]
     for pending, attempt in work.rollbacks:
         if not blueprint.reliability.rollback_on_failure:
             escalate.append(
@@ -500,6 +503,7 @@ def _rollback_steps(
                     pending,
                     f"{pending.operation_id} failed verification and rollback_on_failure is "
                     "false: a person must decide. Automatic changes stop (circuit breaker open).",
+                    "it failed verification and rollback_on_failure is false",
                 )
             )
             continue
@@ -530,6 +534,7 @@ def _rollback_steps(
                     f"the service is back as it was before {pending.operation_id} and still "
                     "fails its checks, so undoing it again would change nothing: a person must "
                     "decide. Automatic changes stop (circuit breaker open).",
+                    "rolled back and still failing",
                 )
             )
             continue
@@ -547,7 +552,7 @@ def _rollback_steps(
                 decision=None,
             )
         )
-    for pending, why in escalate:
+    for pending, why, briefly in escalate:
         record = escalation_record(pending, blueprint, now)
         if why:
             record = replace(record, rationale=why)
@@ -558,8 +563,8 @@ def _rollback_steps(
             )
         notes.append(
             Note(
-                subject=f"{blueprint.name}: escalated {_what(pending.record)}: "
-                f"{short(record.rationale, 50)}",
+                subject=f"{blueprint.name}: escalated {_what(pending.record)}: {briefly}; "
+                "a person must decide",
                 records=tuple(records),
             )
         )

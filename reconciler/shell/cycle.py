@@ -122,6 +122,12 @@ class ServiceResult:
         """The notes someone should look into, though nothing failed (see WARNING_PREFIXES)."""
         return tuple(note for note in self.notes if note.startswith(WARNING_PREFIXES))
 
+    @property
+    def needs_person(self) -> tuple[str, ...]:
+        """The notes saying this run stopped automatic changes to the service until someone
+        acts (see NEEDS_A_PERSON): the run fails with them, so nobody misses it."""
+        return tuple(note for note in self.notes if any(m in note for m in NEEDS_A_PERSON))
+
     def to_json(self) -> dict[str, Any]:
         decision = self.decision
         return {
@@ -158,7 +164,9 @@ class CycleReport:
     @property
     def failed(self) -> bool:
         return any(
-            result.error or any(step.outcome == "failed" for step in result.steps)
+            result.error
+            or result.needs_person
+            or any(step.outcome == "failed" for step in result.steps)
             for result in self.services
         )
 
@@ -603,6 +611,10 @@ def commit_records(audit: AuditStore, subject: str, records: Sequence[Record]) -
     audit.flush()
     return sha
 
+
+#: Notes that mean the reconciler stopped changing a service until a person acts: an opened
+#: circuit breaker, or a failed change it could not (or may not) roll back.
+NEEDS_A_PERSON = (": circuit breaker opened", ": escalated ")
 
 #: A rollback the cluster refused is retried after this long when waiting (--wait).
 ROLLBACK_RETRY_DELAY = 30.0

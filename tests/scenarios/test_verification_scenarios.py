@@ -138,7 +138,10 @@ def test_a_rollback_that_fails_is_retried_then_escalated(scenario: Scenario) -> 
         for line in result.output.splitlines()
         if line.startswith("::error title=todo-frontend::todo-frontend: escalated ")
     ]
-    assert len(alerts) == 1 and "escalated scale 3→2: rolling back op-" in alerts[0]
+    assert alerts == [
+        "::error title=todo-frontend::todo-frontend: escalated scale 3→2: its rollback failed 3 "
+        "times; a person must decide"
+    ]
     escalated = scenario.records("todo-frontend", "escalated")[0]
     assert "failed 3 times" in escalated["rationale"]
     assert scenario.records("todo-frontend", "breaker_opened")
@@ -152,12 +155,15 @@ def test_a_rollback_that_fails_is_retried_then_escalated(scenario: Scenario) -> 
 def test_breaker_opens_after_repeated_failed_verifications(scenario: Scenario) -> None:
     scenario.cli("sim", "init", "--history", "10m")
     scenario.cli("sim", "set", "todo-frontend", *DEMO_4)
+    codes = []
     for _ in range(3):
         scenario.cli("request", "todo-frontend", "scale", "--replicas", "2", "--by", "tester")
         scenario.cli("sim", "advance", "60s")
-        scenario.cli("run", "-s", "todo-frontend")  # verification fails, rollback
+        # verification fails, rollback (the third time, the breaker opens: exit 1)
+        codes.append(scenario.cli("run", "-s", "todo-frontend", expect=None).exit_code)
         scenario.cli("sim", "advance", "60s")
         scenario.cli("run", "-s", "todo-frontend")  # rollback verified
+    assert codes == [0, 0, 1]  # the run that stops automatic changes says so
     assert len(scenario.records("todo-frontend", "verification_failed")) == 3
     opened = scenario.records("todo-frontend", "breaker_opened")[0]
     assert [f["reason"][:27] for f in opened["details"]["failures"]] == [
@@ -306,7 +312,7 @@ def test_a_rollback_that_would_change_nothing_is_escalated(scenario: Scenario) -
     scenario.cli("run", "-s", "todo-frontend")  # verification failed, rolled back 2 → 3
     scenario.cli("sim", "set", "todo-frontend", "rps=600")
     scenario.cli("sim", "advance", "60s")
-    result = scenario.cli("run", "-s", "todo-frontend")
+    result = scenario.cli("run", "-s", "todo-frontend", expect=1)  # a person is needed
     assert "rollback verification failed (scale 2→3)" in result.output
     assert len(scenario.records("todo-frontend", "rollback_executed")) == 1  # no 3 → 3
     (escalated,) = scenario.records("todo-frontend", "escalated")
