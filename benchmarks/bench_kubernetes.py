@@ -3,8 +3,8 @@
 Targets (issue: real cluster adapter): observing 1,000 deployments in one namespace costs at
 most 5 API requests (observe and current together), and the cycle for all 1,000 takes under
 5 s: observe + current + decide + govern, and `run_cycle` end to end (100 of them scaled and
-recorded in git), where the fake server's own time is reported apart because a real API
-server does not replay every controller in the caller's process. Side by side on 50 services,
+recorded in git), wall time including the fake server's own work (its controllers settling
+after each write), which is also reported apart. Side by side on 50 services,
 the seed's loop (three kubectl processes per service) against one observe + current + plan +
 apply pass, and against the whole `run_cycle` that also records each change in git (the seed's
 loop records nothing).
@@ -323,8 +323,8 @@ def whole_cycle(scratch: Path) -> list[Row]:
             "whole cycle, 1,000 services on the Kubernetes adapter",
             elapsed,
             "s",
-            "-",
-            None,
+            "< 5 s",
+            elapsed < 5.0 and scaled == 100,
             f"run_cycle wall time: {scaled} scaled, each a patch and a commit; of which the "
             f"fake API server's own work (its controllers settling after each write) {server:.2f} s",
         ),
@@ -332,8 +332,8 @@ def whole_cycle(scratch: Path) -> list[Row]:
             "  the reconciler's part of it",
             ours,
             "s",
-            "< 5 s",
-            ours < 5.0 and scaled == 100,
+            "-",
+            None,
             "wall time minus the time the fake server spent answering",
         ),
     ]

@@ -285,6 +285,11 @@ def _uid(obj: JSON) -> str:
     return str(obj["metadata"]["uid"])
 
 
+def _owner_name(obj: JSON) -> str | None:
+    refs = obj["metadata"].get("ownerReferences", [])
+    return next((str(r["name"]) for r in refs if r.get("controller")), None)
+
+
 def _owner_uid(obj: JSON) -> str | None:
     refs = obj["metadata"].get("ownerReferences", [])
     return next((str(r["uid"]) for r in refs if r.get("controller")), None)
@@ -510,6 +515,17 @@ class FakeKubeAPI(ThreadingHTTPServer):
         #: that separate the fake's own work from the client's.
         self.busy_seconds = 0.0
         self._index_cache: dict[Resource, tuple[int, dict[Any, list[JSON]]]] = {}
+        #: Each table's keys in etcd's order, with the table's key version and size when
+        #: sorted: settling after a write lists every table several times.
+        self._key_order: dict[Resource, tuple[int, int, list[Key]]] = {}
+        self._key_version: dict[Resource, int] = {}
+        #: Deployments whose object or children were written since the controllers last ran,
+        #: the table sizes those writes account for (a test that fills the store directly
+        #: changes them: then every deployment is looked at), and whether an owner went away
+        #: or a client created an object, which is when the garbage collector has work.
+        self._dirty: set[Key] = set()
+        self._sizes: dict[Resource, int] = {}
+        self._collect = True
         self._settled: dict[tuple[str, str], tuple[str, ...]] = {}
         self._faults: list[_Rule] = []
         self._delays: list[_Rule] = []
@@ -862,8 +878,13 @@ class FakeKubeAPI(ThreadingHTTPServer):
             pods = self._items(PODS, namespace)
             return [self._pod_metrics(p) for p in pods if p["status"].get("phase") == "Running"]
         table = self._store[resource]
-        keys = sorted(table, key=lambda k: f"{k[0]}/{k[1]}")  # etcd's order
-        return [table[k] for k in keys if namespace in (None, k[0])]
+        version = self._key_version.get(resource, 0)
+        cached = self._key_order.get(resource)
+        if cached is None or cached[:2] != (version, len(table)):
+            keys = sorted(table, key=lambda k: f"{k[0]}/{k[1]}")  # etcd's order
+            cached = (version, len(table), keys)
+            self._key_order[resource] = cached
+        return [table[k] for k in cached[2] if namespace in (None, k[0])]
 
     def _get(self, resource: Resource, namespace: str, name: str) -> JSON:
         table = self._store[PODS if resource is POD_METRICS else resource]
@@ -885,11 +906,20 @@ class FakeKubeAPI(ThreadingHTTPServer):
         self._rv += 1
         meta["resourceVersion"] = str(self._rv)
         self._store[resource][_key(obj)] = obj
+        if old is None:
+            self._key_version[resource] = self._key_version.get(resource, 0) + 1
+            self._sizes[resource] = self._sizes.get(resource, 0) + 1
         self._reindex(resource, old, obj)
+        self._mark(resource, obj)
         return obj
 
     def _delete(self, resource: Resource, obj: JSON) -> None:
         old = self._store[resource].pop(_key(obj), None)
+        self._key_version[resource] = self._key_version.get(resource, 0) + 1
+        if old is not None:
+            self._sizes[resource] = self._sizes.get(resource, 0) - 1
+            self._mark(resource, old)
+            self._collect = self._collect or resource in (DEPLOYMENTS, REPLICASETS)
         self._reindex(resource, old, None)
         if resource is PODS:
             self._pod_info.pop(_key(obj), None)
@@ -924,9 +954,26 @@ class FakeKubeAPI(ThreadingHTTPServer):
                 "phase": "Pending",
                 "qosClass": _qos_class(obj["spec"].get("containers", [])),
             }
+        self._collect = True  # a client may name an owner that does not exist
         created = copy.deepcopy(self._save(resource, obj))
         self._reconcile()
         return created
+
+    def _mark(self, resource: Resource, obj: JSON) -> None:
+        """Note the deployment a write touched (through its ReplicaSet, for a pod)."""
+        namespace = _key(obj)[0]
+        if resource is DEPLOYMENTS:
+            self._dirty.add(_key(obj))
+            return
+        if resource is PODS:
+            rs = self._store[REPLICASETS].get((namespace, _owner_name(obj) or ""))
+            if rs is None:
+                return
+            obj = rs
+        if resource in (PODS, REPLICASETS):
+            owner = _owner_name(obj)
+            if owner:
+                self._dirty.add((namespace, owner))
 
     def _children(self, resource: Resource, owner: JSON) -> list[JSON]:
         """The objects ``owner`` controls, through ownerReferences, in etcd's order."""
@@ -989,10 +1036,20 @@ class FakeKubeAPI(ThreadingHTTPServer):
         # A deployment whose object and children are as the last pass left them is settled
         # already (the controller is a pure function of them), so only the others are
         # played; they are found before any is changed, with one look at the store.
+        # Only deployments a write touched can have changed, unless the store was filled
+        # directly (the table sizes do not match what the writes account for).
+        sizes = {r: len(self._store[r]) for r in (DEPLOYMENTS, REPLICASETS, PODS)}
+        everything = any(self._sizes.get(r, 0) != n for r, n in sizes.items())
+        if everything:
+            self._sizes.update(sizes)
+            self._collect = True
+            candidates = self._items(DEPLOYMENTS, None)
+        else:
+            table = self._store[DEPLOYMENTS]
+            candidates = [table[k] for k in sorted(self._dirty) if k in table]
+        self._dirty.clear()
         unsettled = [
-            dep
-            for dep in self._items(DEPLOYMENTS, None)
-            if self._settled.get(_key(dep)) != self._signature(dep)
+            dep for dep in candidates if self._settled.get(_key(dep)) != self._signature(dep)
         ]
         for dep in unsettled:
             self._reconcile_deployment(dep)
@@ -1000,14 +1057,22 @@ class FakeKubeAPI(ThreadingHTTPServer):
             fresh = self._store[DEPLOYMENTS].get(_key(dep))
             if fresh is not None:
                 self._settled[_key(dep)] = self._signature(fresh)
-        for resource in (REPLICASETS, PODS):  # the garbage collector, owners first
-            owners: set[str | None] = {None}
-            owners |= {_uid(o) for r in (DEPLOYMENTS, REPLICASETS) for o in self._items(r, None)}
-            for obj in self._items(resource, None):
-                if _owner_uid(obj) not in owners:
-                    self._delete(resource, obj)
+                self._dirty.discard(_key(dep))
+        if self._collect:
+            self._collect = False
+            self._collect_garbage()
         for hpa in self._items(HPAS, None):
             self._update_hpa_status(hpa)
+
+    def _collect_garbage(self) -> None:
+        """Delete ReplicaSets and pods whose controlling owner is gone, owners first."""
+        for resource in (REPLICASETS, PODS):
+            owners: set[str | None] = {None}
+            owners |= {_uid(o) for r in (DEPLOYMENTS, REPLICASETS) for o in self._store[r].values()}
+            orphans = [o for o in self._store[resource].values() if _owner_uid(o) not in owners]
+            for obj in sorted(orphans, key=lambda o: f"{_key(o)[0]}/{_key(o)[1]}"):
+                self._delete(resource, obj)
+        self._collect = False
 
     def _reconcile_deployment(self, dep: JSON) -> None:
         owned = self._children(REPLICASETS, dep)
