@@ -99,11 +99,21 @@ class Forge(Protocol):
     the first try created instead of opening a second one.
     """
 
-    def find(self, branch: str, number: int | None = None, head: str = "") -> Proposal | None:
+    def find(
+        self,
+        branch: str,
+        number: int | None = None,
+        head: str = "",
+        paths: Sequence[str] = (),
+    ) -> Proposal | None:
         """The proposal on this branch (or with this number), open or not; None if unknown.
         `head` is the last tip the reconciler knew, for forges that keep no record of a
-        deleted branch (the local one). A merged proposal says which paths its merge changed
-        (`Proposal.changed`); a forge that cannot tell leaves it None, and the merge is refused."""
+        deleted branch (the local one). `paths` are the files to read into `Proposal.files`
+        (at the merge once merged, else at the head): the caller takes them from its own
+        record of the proposal, never from the branch or the body, which anyone who can push
+        or edit the pull request can change. A merged proposal says which paths its merge
+        changed (`Proposal.changed`); a forge that cannot tell leaves it None, and the merge
+        is refused."""
         ...
 
     def open(self, draft: Draft) -> Proposal:

@@ -272,7 +272,13 @@ class GitHubForge:
 
     # ------------------------------------------------------------------ the Forge port
 
-    def find(self, branch: str, number: int | None = None, head: str = "") -> Proposal | None:
+    def find(
+        self,
+        branch: str,
+        number: int | None = None,
+        head: str = "",
+        paths: Sequence[str] = (),
+    ) -> Proposal | None:
         """The pull request with this number, else the newest on this branch (open or not).
 
         None when the branch never had one; a number GitHub no longer knows is GONE (with
@@ -288,7 +294,7 @@ class GitHubForge:
                     self._check_repository()
                     gone = ProposalState.GONE
                     return Proposal(key=branch, branch=branch, state=gone, head=head)
-                return self._to_proposal(pull)
+                return self._to_proposal(pull, paths)
             found = self._get(
                 f"{self._repo_path}/pulls",
                 params={
@@ -301,7 +307,7 @@ class GitHubForge:
             )
             if not found:
                 return None
-            return self._to_proposal(found[0])
+            return self._to_proposal(found[0], paths)
 
     def open(self, draft: Draft) -> Proposal:
         """The branch (base tip plus `draft.files`, one commit) and its pull request, or the
@@ -313,11 +319,11 @@ class GitHubForge:
             existing = self._open_pull(draft.branch)
             if existing is not None:
                 existing = self._ensure_labels(existing, draft.labels)
-                return self._to_proposal(existing)
+                return self._to_proposal(existing, sorted(draft.files))
             self._write_branch(draft, create=True)
             pull = self._ensure_labels(self._create_pull(draft), draft.labels)
             self._request_reviews(int(pull["number"]), draft.reviewers)
-            return self._to_proposal(pull)
+            return self._to_proposal(pull, sorted(draft.files))
 
     def update(self, proposal: Proposal, draft: Draft) -> Proposal:
         """Reset the branch to the base tip plus `draft.files`, and bring the title, body and
@@ -354,7 +360,7 @@ class GitHubForge:
                 body=draft.body,
                 labels=tuple(draft.labels),
                 head_author=self._head_author(head),
-                files=self._files_at(head, metadata),
+                files=self._files_at(head, sorted(draft.files)),
             )
 
     def comment(self, proposal: Proposal, text: str) -> None:
@@ -684,8 +690,12 @@ class GitHubForge:
         users: list[str] = []
         teams: list[str] = []
         for name in dict.fromkeys(reviewers):
-            org, _, slug = name.rpartition("/")
-            if not org:
+            org, _, slug = name.removeprefix("@").rpartition("/")
+            if not org and slug.lower() in self._teams:
+                # A plain name the global policies declare a team is a team of the owner,
+                # as `is_member` reads it; GitHub refuses a team's slug among the users.
+                teams.append(slug)
+            elif not org:
                 if self.bot_login is None or name.lower() != self.bot_login.lower():
                     users.append(name)
             elif org.lower() == self.owner.lower():
@@ -728,14 +738,15 @@ class GitHubForge:
 
     # ------------------------------------------------------------------ mapping
 
-    def _to_proposal(self, pull: JSON) -> Proposal:
+    def _to_proposal(self, pull: JSON, paths: Sequence[str]) -> Proposal:
         """A pull request as a Proposal, completing what its JSON lacks: who merged (a listed
         pull request omits it), who closed (only the issue says), the head commit's author and
         the proposal's files (both immutable per commit, so asked once). The files are read
         at the head while the pull request is open, and once merged at the merge commit: what
         the merge put on the base branch is what the approval is judged by. A merged pull
         request also lists every path it changed, so a file slipped in beside the proposed
-        ones is seen."""
+        ones is seen. Which files are read is `paths`, the caller's own record of the
+        proposal: the body is anyone's to edit who may edit the pull request."""
         number = int(pull["number"])
         merged_at = _parse_time(pull.get("merged_at"))
         state = ProposalState.OPEN
@@ -772,7 +783,7 @@ class GitHubForge:
             closed_by=closed_by,
             closed_at=_parse_time(pull.get("closed_at")) if state is ProposalState.CLOSED else None,
             head_author=self._head_author(sha) if sha else "",
-            files=self._files_at(files_at, metadata) if files_at else {},
+            files=self._files_at(files_at, paths) if files_at else {},
             changed=self._pull_paths(number) if state is ProposalState.MERGED else None,
             labels=tuple(
                 str(label["name"]) for label in pull.get("labels") or [] if label.get("name")
@@ -811,12 +822,11 @@ class GitHubForge:
             self._remember(self._merged_paths, number, tuple(sorted(paths)))
         return self._merged_paths[number]
 
-    def _files_at(self, sha: str, metadata: Mapping[str, Any]) -> dict[str, str]:
-        """The content at `sha` of each path the metadata lists under "files" (missing ones
-        are left out: the core treats that as a changed proposal)."""
-        paths = metadata.get("files")
+    def _files_at(self, sha: str, paths: Sequence[str]) -> dict[str, str]:
+        """The content at `sha` of each of `paths` (missing ones are left out: the core
+        treats that as a changed proposal)."""
         out: dict[str, str] = {}
-        for path in paths if isinstance(paths, list) else []:
+        for path in dict.fromkeys(paths):
             text = self._read_file(sha, str(path))
             if text is not None:
                 out[str(path)] = text

@@ -8,8 +8,10 @@ history for the commit that brought the proposal in, and who merged is that comm
 A fast-forward merge leaves no such commit, so nobody can be identified as the approver; the
 docs say to merge with `git merge --no-ff`. A merged proposal's files are read where the merge
 left them (the merge commit), never from the reconciler's own commit: the branch may have had
-more commits, and may be deleted by now. What the merge changed is the merge commit against its
-first parent, the main branch as it was: every path a person's commits on the branch added.
+more commits, and may be deleted by now. Which files those are is the caller's to say (its
+audit trail), never the commit message's, which whoever pushes to the branch writes. What
+the merge changed is the merge commit against its first parent, the main branch as it was:
+every path a person's commits on the branch added.
 
 The approver is the merge commit's git author, which anyone can set (`git -c user.name=...`):
 this forge is for trying the workflow out, not for protecting production.
@@ -21,7 +23,7 @@ the repository without changing the branch a person may be reviewing.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -108,7 +110,13 @@ class LocalForge:
         return None, True
 
     def _to_proposal(
-        self, branch: str, head: pygit2.Commit, state: ProposalState, *, branch_gone: bool = False
+        self,
+        branch: str,
+        head: pygit2.Commit,
+        state: ProposalState,
+        paths: Sequence[str],
+        *,
+        branch_gone: bool = False,
     ) -> Proposal:
         own = self._proposal_commit(head)
         title, _, body = own.message.partition("\n\n")
@@ -133,8 +141,11 @@ class LocalForge:
                     landed = self._base_tip()
                 if own.parents:
                     changed = self._changed(own.parents[0], head)
+        # Exactly the paths the caller names (from its own record of the proposal): a commit
+        # message on the branch is anyone's to write, and one listing no file would leave the
+        # merged blueprint unread.
         files = {}
-        for path in metadata.get("files", []):
+        for path in dict.fromkeys(paths):
             content = read_file(self.repo, landed.tree, str(path))
             if content is not None:
                 files[str(path)] = content.decode("utf-8", errors="replace")
@@ -166,13 +177,19 @@ class LocalForge:
 
     # ------------------------------------------------------------------ the Forge port
 
-    def find(self, branch: str, number: int | None = None, head: str = "") -> Proposal | None:
+    def find(
+        self,
+        branch: str,
+        number: int | None = None,
+        head: str = "",
+        paths: Sequence[str] = (),
+    ) -> Proposal | None:
         ref = self.repo.references.get(f"refs/heads/{branch}")
         if ref is not None:
             tip = ref.peel(self._git.Commit)
             _merger, merged = self._merged_by(tip.id)
             return self._to_proposal(
-                branch, tip, ProposalState.MERGED if merged else ProposalState.OPEN
+                branch, tip, ProposalState.MERGED if merged else ProposalState.OPEN, paths
             )
         if not head:
             return None
@@ -182,23 +199,29 @@ class LocalForge:
             return Proposal(key=branch, branch=branch, state=ProposalState.GONE, head=head)
         _merger, merged = self._merged_by(known.id)
         state = ProposalState.MERGED if merged else ProposalState.CLOSED
-        return self._to_proposal(branch, known, state, branch_gone=True)
+        return self._to_proposal(branch, known, state, paths, branch_gone=True)
 
     def open(self, draft: Draft) -> Proposal:
-        existing = self.find(draft.branch)
+        existing = self.find(draft.branch, paths=sorted(draft.files))
         if existing is not None and existing.state is ProposalState.OPEN:
             return existing
         commit = self._commit(draft)
         self.repo.references.create(f"refs/heads/{draft.branch}", commit, force=True)
         return self._to_proposal(
-            draft.branch, self.repo[commit].peel(self._git.Commit), ProposalState.OPEN
+            draft.branch,
+            self.repo[commit].peel(self._git.Commit),
+            ProposalState.OPEN,
+            sorted(draft.files),
         )
 
     def update(self, proposal: Proposal, draft: Draft) -> Proposal:
         commit = self._commit(draft)
         self.repo.references.create(f"refs/heads/{draft.branch}", commit, force=True)
         return self._to_proposal(
-            draft.branch, self.repo[commit].peel(self._git.Commit), ProposalState.OPEN
+            draft.branch,
+            self.repo[commit].peel(self._git.Commit),
+            ProposalState.OPEN,
+            sorted(draft.files),
         )
 
     def comment(self, proposal: Proposal, text: str) -> None:

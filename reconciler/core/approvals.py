@@ -142,9 +142,19 @@ class Evidence:
 
 
 def topic_for(request: OperationRequest, kind: Kind) -> str:
+    """The proposal's topic: one proposal per service and topic, updated in place.
+
+    What the reconciler asks for itself (an escalated recovery, a rollback that needs a
+    person) is asked again every cycle until someone answers, with a new decision each time:
+    its topic is the operation, so the same proposal stays open instead of a new one per
+    cycle. What a person asks for with `reconciler request` is that person's own request, and
+    keeps a topic of its own."""
+    operation = request.operation.replace("_", "-")
     if kind is Kind.BLUEPRINT:
-        return request.operation.replace("_", "-")
-    return f"request-{request.decision_id.split('-')[-1] or 'manual'}"
+        return operation
+    if request.origin is Origin.REQUEST:
+        return f"request-{request.decision_id.split('-')[-1] or 'manual'}"
+    return f"request-{operation}"
 
 
 def kind_for(request: OperationRequest) -> Kind:
@@ -430,6 +440,20 @@ class Pending:
         value = self.metadata.get("target_replicas")
         return value if isinstance(value, int) else None
 
+    @property
+    def paths(self) -> tuple[str, ...]:
+        """The proposed files, as the trail recorded them: what the forge is asked to read.
+        Never taken from the branch or the body, where anyone who can push or edit the pull
+        request could list none, so that the merged blueprint would go unread."""
+        return _proposed_paths(self.metadata)
+
+
+def _proposed_paths(metadata: Mapping[str, Any]) -> tuple[str, ...]:
+    files = metadata.get("files")
+    digests = metadata.get("digests")
+    listed = [*(files if isinstance(files, list) else ()), *(digests or {})]
+    return tuple(sorted({str(path) for path in listed}))
+
 
 def _approval_of(record: Record) -> str:
     """The approval id a record is about."""
@@ -529,6 +553,11 @@ class MergeJudgement:
     #: For a blueprint edit: the digest of the blueprint file as the merge left it (None when
     #: the merge left no such file). A refused edit holds the service while it is loaded.
     merged_digest: str | None = None
+    #: For a blueprint edit: the path of the blueprint file the proposal edits.
+    merged_path: str = ""
+    #: Paths the merge changed beside the proposed files (None when the forge cannot tell):
+    #: a refusal that brought in anything else may have brought in records of the trail too.
+    beyond: tuple[str, ...] | None = ()
 
 
 def judge_merge(
@@ -594,8 +623,10 @@ def judge_merge(
                 "the proposal, or the main branch changed the file since): only the proposed "
                 "edit can be approved"
             )
-    reasons += _beyond_the_proposal(metadata, digests, proposal.changed)
+    beyond = _extra_paths(metadata, digests, proposal.changed)
+    reasons += _beyond_the_proposal(beyond)
     merged_digest = None
+    path = ""
     if pending.kind is Kind.BLUEPRINT:
         path = next(iter(digests), blueprint.source if blueprint is not None else "")
         text = proposal.files.get(path)
@@ -618,6 +649,8 @@ def judge_merge(
         latency=latency,
         merged_at=merged_at,
         merged_digest=merged_digest,
+        merged_path=path,
+        beyond=beyond,
     )
 
 
@@ -625,22 +658,28 @@ def judge_merge(
 _SHOWN_PATHS = 10
 
 
-def _beyond_the_proposal(
+def _extra_paths(
     metadata: Mapping[str, Any], digests: Mapping[str, Any], changed: Sequence[str] | None
-) -> list[str]:
+) -> tuple[str, ...] | None:
+    """The paths the merge changed beside the proposed ones; None when the forge cannot tell."""
+    if changed is None:
+        return None
+    proposed = {str(path) for path in (*(metadata.get("files") or ()), *digests)}
+    return tuple(sorted(set(changed) - proposed))
+
+
+def _beyond_the_proposal(extra: Sequence[str] | None) -> list[str]:
     """Why the merge brought in more than the proposed files, or nothing.
 
     A branch can carry commits beside the reconciler's, and an approver reviewing "the
     proposal" may not look at them: a file added under `audit/` would be taken for a record
     the reconciler wrote, one under `blueprints/` would change another service. A merge
     approves the proposed files alone, or nothing."""
-    if changed is None:
+    if extra is None:
         return [
             "the forge did not say which files the merge changed, so it cannot be checked that "
             "it changed only the proposed ones"
         ]
-    proposed = {str(path) for path in (*(metadata.get("files") or ()), *digests)}
-    extra = sorted(set(changed) - proposed)
     if not extra:
         return []
     shown = ", ".join(extra[:_SHOWN_PATHS])
@@ -705,15 +744,13 @@ def approval_hold(
 
     `records` are the service's approval records (`APPROVAL_EVENTS`), any age.
     """
-    for record in reversed(records):
-        if record.event_type is not EventType.APPROVAL_REFUSED:
-            continue
-        if record.details.get("merged_blueprint_digest") == blueprint.digest:
-            return (
-                f"held: the blueprint is the one {record.details.get('reference')} merged without "
-                f"a valid approval ({record.rationale}); revert it or change it through an "
-                "approved proposal"
-            )
+    refused = _refused_blueprint(blueprint, records)
+    if refused is not None:
+        return (
+            f"held: the blueprint is the one {refused.details.get('reference')} merged without "
+            f"a valid approval ({refused.rationale}); revert it or change it through an "
+            "approved proposal"
+        )
     for pending in pending_proposals(records):
         if pending.kind is not Kind.BLUEPRINT or pending.key in settled:
             continue
@@ -728,6 +765,69 @@ def approval_hold(
             "who merged it or what; the next run that can reach the forge judges it"
         )
     return ""
+
+
+def _refused_blueprint(blueprint: Blueprint, records: Sequence[Record]) -> Record | None:
+    """The refusal of a blueprint edit whose merge the loaded blueprint still is, unless a
+    later approval stands behind this very blueprint.
+
+    A refusal records the digest of the file its merge produced, and the blueprint is held
+    while it is byte for byte that file. When the merge left no file at the proposed path
+    (it deleted or moved it), that digest is unknown; what the merge produced is then "no
+    blueprint at that path", and the service is held while its blueprint is loaded from
+    anywhere else: until a file is back at that path (a revert, or a commit after the merge).
+
+    A later grant of a blueprint edit whose merge produced the same bytes (the edit reverted,
+    proposed again and merged by an approver) does approve this blueprint, and ends the
+    hold. Only a grant the trail stands behind counts: a proposal of its own (an
+    `approval_requested` record with its id before it) that was never refused; and never
+    for a refusal whose merge brought in paths beside the proposed ones (or whose paths the
+    forge could not tell), since those may have been records of this very trail."""
+    ordered = sorted(records, key=Record.sort_key)
+    for index in range(len(ordered) - 1, -1, -1):
+        record = ordered[index]
+        details = record.details
+        if (
+            record.event_type is not EventType.APPROVAL_REFUSED
+            or "merged_blueprint_digest" not in details
+        ):
+            continue
+        merged = details.get("merged_blueprint_digest")
+        if merged is None:
+            metadata = details.get("metadata") or {}
+            path = details.get("blueprint_path") or next(iter(_proposed_paths(metadata)), "")
+            if not path or blueprint.source == path:
+                continue
+        elif merged != blueprint.digest:
+            continue
+        if details.get("beyond_proposal") == [] and _granted_later(
+            ordered, index, blueprint.digest
+        ):
+            continue
+        return record
+    return None
+
+
+def _granted_later(ordered: Sequence[Record], index: int, wanted: str) -> bool:
+    """Whether a grant after `ordered[index]` approved a blueprint edit whose merge produced
+    the `wanted` digest, and the trail stands behind it (see `_refused_blueprint`)."""
+    refused = {_approval_of(r) for r in ordered if r.event_type is EventType.APPROVAL_REFUSED}
+    for position in range(index + 1, len(ordered)):
+        grant = ordered[position]
+        if (
+            grant.event_type is not EventType.APPROVAL_GRANTED
+            or grant.details.get("merged_blueprint_digest") != wanted
+        ):
+            continue
+        approval_id = _approval_of(grant)
+        if approval_id in refused:
+            continue
+        if any(
+            r.event_type is EventType.APPROVAL_REQUESTED and r.id == approval_id
+            for r in ordered[:position]
+        ):
+            return True
+    return False
 
 
 # ---------------------------------------------------------------------------------------------
@@ -781,23 +881,32 @@ def stale_reason(metadata: Mapping[str, Any], state: DeploymentState) -> str:
     """Why an approved one-off request no longer fits the deployment, or "".
 
     A request describes the deployment it was proposed for: its replicas, its revision, and
-    the values a change replaces (`*_before` parameters, e.g. `cpu_request_before`). If any
-    of them moved since, someone changed the deployment meanwhile, and carrying out the
-    approval now (a rollback after a person already shipped a fixed release, say) would act
-    on a deployment the approver never saw."""
+    the values a change replaces (`*_before` parameters, e.g. `cpu_request_before`). If what
+    the operation depends on moved since (the replicas of a scale, the requests a resources
+    change replaces, the revision of a rollback), someone changed the deployment meanwhile,
+    and carrying out the approval now (a rollback after a person already shipped a fixed
+    release, say) would act on a deployment the approver never saw. What it does not depend
+    on is not compared: another approved request carried out first (a resources change,
+    which rolls out a new revision) leaves a scale approved beside it as it was."""
     if metadata.get("kind") != str(Kind.REQUEST):
         return ""
     done = state.last_change  # carried out, though its run may have died before recording it
     if done is not None and done.approval_id and done.approval_id == metadata.get("approval_id"):
         return f"already carried out as {done.operation_id}, as the deployment's stamp shows"
     changed = []
+    parameters = metadata.get("parameters") or {}
     current = metadata.get("current_replicas")
+    scale = isinstance(metadata.get("target_replicas"), int)
+    resources = any(str(key).endswith("_before") for key in parameters)
     if isinstance(current, int) and current != state.replicas:
         changed.append(f"replicas {current} (now {state.replicas})")
+    # Only what the operation depends on: a scale, the replicas; a resources change, the
+    # values it replaces; anything else (a rollback, a restart), the revision. A change the
+    # reconciler made under another approval (a second request for the same service) moves
+    # the revision, and must not make a scale approved beside it stale.
     revision = metadata.get("revision")
-    if isinstance(revision, int) and revision != state.revision:
+    if not scale and not resources and isinstance(revision, int) and revision != state.revision:
         changed.append(f"revision {revision} (now {state.revision})")
-    parameters = metadata.get("parameters") or {}
     known = {f.name for f in fields(DeploymentState)}
     for key, before in sorted(parameters.items()):
         if not key.endswith("_before"):

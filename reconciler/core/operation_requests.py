@@ -61,7 +61,9 @@ def shape_request(
         return _scale(request, blueprint, state, asked)
     if operation in RESOURCE_OPERATIONS:
         return _resources(request, state, asked)
-    if operation == ROLLBACK_OWN_CHANGE and request.origin in {Origin.REQUEST, Origin.APPROVAL}:
+    # A person cannot ask for it, but can approve the reconciler's own proposal of it (a
+    # blueprint that lists it under requires_approval): that approval is carried out.
+    if operation == ROLLBACK_OWN_CHANGE and request.origin is Origin.REQUEST:
         raise RequestError(
             f"{ROLLBACK_OWN_CHANGE} is how the reconciler undoes its own change after a failed "
             "verification; it cannot be asked for",

@@ -619,6 +619,17 @@ def _held_by_approval(
     )
 
 
+def _approves(authorization: Authorization, rollback: OperationRequest) -> bool:
+    """Whether a granted request is the rollback this cycle would undo a failed change with:
+    the same operation, back to the same replicas or revision."""
+    return (
+        authorization.kind is Kind.REQUEST
+        and authorization.operation == rollback.operation
+        and authorization.target_replicas == rollback.target_replicas
+        and authorization.parameters.get("to_revision") == rollback.parameters.get("to_revision")
+    )
+
+
 def plan_cycle(
     blueprint: Blueprint,
     state: DeploymentState,
@@ -656,8 +667,25 @@ def plan_cycle(
     history, escalations, rollbacks = _rollback_steps(blueprint, state, history, observed, now)
     notes += escalations
     if rollbacks:
+        # A rollback that needs a person is proposed; once approved, it is carried out as
+        # that very rollback (the approval credited), not proposed again.
+        rollback = rollbacks[0]
+        undo = next((a for a in authorizations if _approves(a, rollback.request)), None)
+        if undo is not None:
+            rollback = _step(
+                rollback.request,
+                blueprint,
+                state,
+                history,
+                observed,
+                now,
+                lead=None,
+                lead_id=undo.approval_id,
+                decision=None,
+                authorization=undo,
+            )
         return ServicePlan(
-            service=blueprint.name, decision=None, steps=tuple(rollbacks[:1]), notes=tuple(notes)
+            service=blueprint.name, decision=None, steps=(rollback,), notes=tuple(notes)
         )
     if waiting is not None:
         return ServicePlan(

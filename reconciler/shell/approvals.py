@@ -93,12 +93,21 @@ def review_proposals(
     service = blueprint.name
     records = audit.events(service, APPROVAL_EVENTS)
     review = Review()
+    #: Records this review commits, so that the hold below sees a grant it just recorded.
+    written: list[Record] = []
+    commit_to_trail = commit
+
+    def keep(message: str, new: Sequence[Record]) -> str | None:
+        written.extend(new)
+        return commit_to_trail(message, new)
+
+    commit = keep
     #: Proposals whose fate this cycle learnt: found open, or concluded.
     settled: set[str] = set()
     for waiting in pending_proposals(records):
         pending = waiting
         try:
-            proposal = forge.find(pending.branch, pending.number, pending.head)
+            proposal = forge.find(pending.branch, pending.number, pending.head, pending.paths)
         except ForgeError as error:
             review.error = f"could not look up {pending.branch}: {error}"
             continue
@@ -133,7 +142,7 @@ def review_proposals(
                 continue
             pending = replace(pending, timed_out=True)
         review.open[pending.key] = (pending, proposal)
-    review.hold = review.hold or approval_hold(blueprint, records, settled=settled)
+    review.hold = review.hold or approval_hold(blueprint, [*records, *written], settled=settled)
     granted_now = {a.approval_id for a in review.authorizations}
     granted, ignored = _approved_waiting(records, history, blueprint, audit, now)
     review.notes += ignored
@@ -202,7 +211,7 @@ def _judge(
         if stale:
             reasons.append(stale)
     proposal = replace(proposal, merged_at=judgement.merged_at)
-    extra = {
+    extra: dict[str, object] = {
         "merged_by": proposal.merged_by,
         "merged_at": proposal.merged_at,
         "merge_commit": proposal.merge_commit,
@@ -214,6 +223,8 @@ def _judge(
     loaded_is_merged = judgement.merged_digest == blueprint.digest
     if pending.kind is Kind.BLUEPRINT:
         extra["merged_blueprint_digest"] = judgement.merged_digest
+        extra["blueprint_path"] = judgement.merged_path
+        extra["beyond_proposal"] = None if judgement.beyond is None else list(judgement.beyond)
         extra["loaded_blueprint_is_merged"] = loaded_is_merged
     if reasons:
         record = approval_record(
@@ -414,7 +425,7 @@ def _unconfirmed(
     lands its files), would pass every check the trail allows. So before a waiting grant is
     used, its merge is looked up on the forge and judged again, as when it was granted."""
     try:
-        proposal = forge.find(pending.branch, pending.number, pending.head)
+        proposal = forge.find(pending.branch, pending.number, pending.head, pending.paths)
         if proposal is None or proposal.state is not ProposalState.MERGED:
             return f"the forge has no merge of {pending.branch or pending.key}"
         judged = judge_merge(pending, proposal, blueprint, forge.is_member, now)
@@ -564,9 +575,18 @@ class Proposer:
 
         assert isinstance(draft, Draft)
         pending, proposal = existing
+        # A blueprint edit is proposed against one blueprint: after any other change to that
+        # file (on the main branch) its branch would undo the change, or its merge would no
+        # longer be the proposed file and be refused. So it is rewritten on the blueprint as it
+        # is now, and the trail records the new digests, so that merging it still approves
+        # exactly what it shows.
+        moved = pending.kind is Kind.BLUEPRINT and pending.metadata.get(
+            "blueprint_digest"
+        ) != meta.get("blueprint_digest")
         if (
             pending.target == step.request.target_replicas
             and pending.metadata.get("operation") == step.request.operation
+            and not moved
         ):
             return "pending (already proposed)", f"{proposal.reference} is open", None, ()
         if pending.timed_out:

@@ -327,7 +327,7 @@ def test_update_rewrites_the_branch_title_body_and_labels(
     pull = api.pull(1)
     assert (pull["title"], pull["body"], pull["state"]) == (newer.title, newer.body, "open")
     assert [label["name"] for label in pull["labels"]] == ["reconciler", "urgent"]
-    assert forge.find(BRANCH) == updated
+    assert forge.find(BRANCH, paths=[BLUEPRINT]) == updated
 
 
 def test_update_skips_what_did_not_change(api: FakeGitHub, forge: GitHubForge) -> None:
@@ -350,7 +350,7 @@ def test_find_an_open_proposal_by_branch_and_by_number(
     opened = forge.open(draft())
     fresh = make()  # a new run: nothing cached
     api.reset_log()
-    by_branch = fresh.find(BRANCH)
+    by_branch = fresh.find(BRANCH, paths=[BLUEPRINT])
     assert by_branch == opened
     assert [(r.method, r.path.removeprefix(API)) for r in api.requests] == [
         ("GET", "/pulls"),
@@ -359,11 +359,11 @@ def test_find_an_open_proposal_by_branch_and_by_number(
     ]
     assert api.requests[0].query["head"] == f"{OWNER}:{BRANCH}"
     assert api.requests[2].query == {"ref": opened.head}
-    assert fresh.find(BRANCH, 1) == opened
+    assert fresh.find(BRANCH, 1, paths=[BLUEPRINT]) == opened
 
     # An unchanged open proposal costs one read and no write on the next look.
     api.reset_log()
-    assert fresh.find(BRANCH) == opened
+    assert fresh.find(BRANCH, paths=[BLUEPRINT]) == opened
     assert api.writes() == []
     assert api.count() == 1
 
@@ -371,7 +371,7 @@ def test_find_an_open_proposal_by_branch_and_by_number(
 def test_find_a_merged_proposal(api: FakeGitHub, forge: GitHubForge) -> None:
     opened = forge.open(draft())
     merge = api.merge_pull(1, ALICE)
-    for found in (forge.find(BRANCH), forge.find(BRANCH, 1)):
+    for found in (forge.find(BRANCH, paths=[BLUEPRINT]), forge.find(BRANCH, 1, paths=[BLUEPRINT])):
         assert found is not None
         assert found.state is ProposalState.MERGED
         assert (found.merged_by, found.merge_commit, found.head) == (ALICE, merge, opened.head)
@@ -393,19 +393,19 @@ def test_a_merged_proposal_says_every_path_its_merge_changed(
     api.push_commit(BRANCH, extra, BOB, "More")
     api.merge_pull(1, ALICE)
     api.reset_log()
-    found = forge.find(BRANCH, 1)
+    found = forge.find(BRANCH, 1, paths=[BLUEPRINT])
     assert found is not None and found.changed == tuple(sorted([BLUEPRINT, *extra]))
     pages = [r.query for r in api.requests if r.path == f"{API}/pulls/1/files"]
     assert pages == [{"per_page": "100", "page": "1"}, {"per_page": "100", "page": "2"}]
     api.reset_log()
-    assert forge.find(BRANCH, 1) == found
+    assert forge.find(BRANCH, 1, paths=[BLUEPRINT]) == found
     assert api.count("GET", f"{API}/pulls/1/files") == 0  # a merged list never changes
 
 
 def test_find_a_closed_proposal(api: FakeGitHub, forge: GitHubForge) -> None:
     forge.open(draft())
     api.close_pull(1, ALICE)
-    for found in (forge.find(BRANCH), forge.find(BRANCH, 1)):
+    for found in (forge.find(BRANCH, paths=[BLUEPRINT]), forge.find(BRANCH, 1, paths=[BLUEPRINT])):
         assert found is not None
         assert found.state is ProposalState.CLOSED
         assert (found.closed_by, found.merged_by, found.merge_commit) == (ALICE, None, None)
@@ -425,7 +425,7 @@ def test_find_the_newest_of_several_pull_requests_on_a_branch(
     api.close_pull(1, ALICE)
     reopened = forge.open(draft(note="Second attempt."))
     assert reopened.number == 2
-    found = forge.find(BRANCH)
+    found = forge.find(BRANCH, paths=[BLUEPRINT])
     assert found is not None
     assert (found.number, found.state) == (2, ProposalState.OPEN)
 
@@ -435,7 +435,7 @@ def test_a_persons_push_changes_head_author_and_files(
 ) -> None:
     opened = forge.open(draft())
     pushed = api.push_commit(BRANCH, {BLUEPRINT: "replicas: 40\nimage: web:1.0\n"}, BOB)
-    found = forge.find(BRANCH, opened.number)
+    found = forge.find(BRANCH, opened.number, paths=[BLUEPRINT])
     assert found is not None
     assert (found.head, found.head_author) == (pushed, BOB)
     assert found.files == {BLUEPRINT: "replicas: 40\nimage: web:1.0\n"}
@@ -447,7 +447,7 @@ def test_a_persons_push_changes_head_author_and_files(
     git("-c", "user.name=Carol Outside", "-c", "user.email=carol@elsewhere.example",
         "commit", "-qam", "Offline edit", cwd=work)  # fmt: skip
     git("push", "-q", "origin", BRANCH, cwd=work)
-    found = forge.find(BRANCH, opened.number)
+    found = forge.find(BRANCH, opened.number, paths=[BLUEPRINT])
     assert found is not None
     assert found.head_author == "Carol Outside"
 
@@ -459,7 +459,7 @@ def test_files_are_read_at_the_head_and_missing_ones_left_out(
     opened = forge.open(draft(listed=(BLUEPRINT, extra)))
     assert opened.files == {BLUEPRINT: "replicas: 4\nimage: web:1.0\n"}
     api.push_commit(BRANCH, {extra: "operation: scale-to-zero\n", BLUEPRINT: None}, BOB)
-    found = forge.find(BRANCH)
+    found = forge.find(BRANCH, paths=[BLUEPRINT, extra])
     assert found is not None
     assert found.files == {extra: "operation: scale-to-zero\n"}
 
@@ -478,7 +478,7 @@ def test_comment_and_close(api: FakeGitHub, forge: GitHubForge) -> None:
     ]
     assert api.pull(1)["state"] == "closed"
     assert api.branch_sha(BRANCH) is None
-    found = forge.find(BRANCH)
+    found = forge.find(BRANCH, paths=[BLUEPRINT])
     assert found is not None
     assert (found.state, found.closed_by, found.head) == (ProposalState.CLOSED, BOT, opened.head)
     assert found.files == opened.files  # the commit outlives its branch
@@ -727,7 +727,7 @@ def test_a_github_enterprise_base_url_with_a_path_prefix(api: FakeGitHub) -> Non
         with GitHubForge(FULL_NAME, BOT_TOKEN, base_url=f"{proxy.url}/", timeout=2) as forge:
             assert forge.base_url == proxy.url
             opened = forge.open(draft(reviewers=(BOB,)))
-            assert forge.find(BRANCH, opened.number) == opened
+            assert forge.find(BRANCH, opened.number, paths=[BLUEPRINT]) == opened
             forge.close(opened, "Testing Enterprise.")
             assert forge.is_member("acme/platform", ALICE)
         assert len(proxy.paths) >= 12
