@@ -403,6 +403,7 @@ def status_command(settings: Settings, output: str) -> None:
       reconciler status -o json
       reconciler --cluster kubernetes --context prod status
     """
+    from reconciler.core.approvals import APPROVAL_EVENTS, pending_proposals
     from reconciler.core.decision import weighted_utilization
     from reconciler.core.errors import ClusterError, MetricsError
     from reconciler.core.history import CHANGE_EVENTS
@@ -435,7 +436,16 @@ def status_command(settings: Settings, output: str) -> None:
         w = None
         if current is not None and not isinstance(current, MetricsError):
             w = weighted_utilization(blueprint, current).value
-        pending = [r for r in history.records if r.event_type is EventType.APPROVAL_REQUESTED]
+        # Proposals still open, however old; plus requests recorded as pending without a
+        # proposal (no forge), which nothing concludes, from the recent history.
+        pending = [
+            item.record
+            for item in pending_proposals(ports.audit.events(blueprint.name, APPROVAL_EVENTS))
+        ] + [
+            r
+            for r in history.records
+            if r.event_type is EventType.APPROVAL_REQUESTED and not r.details.get("key")
+        ]
         replicas = (
             "unreachable"
             if isinstance(state, ClusterError) or state is None
@@ -525,7 +535,8 @@ def _record_rows(records: Iterable[Record]) -> list[list[str]]:
             r.event_type.value,
             r.operation or "-",
             r.outcome.value,
-            short(r.rationale, 70),
+            r.id,
+            short(r.rationale, 60),
         ]
         for r in records
     ]
@@ -576,7 +587,7 @@ def audit_command(
       reconciler audit
       reconciler audit -s todo-frontend --since 2h
       reconciler audit -e operation_blocked -e operation_deferred
-      reconciler audit --since 2026-02-10T15:00:00Z --until 1h --limit 20 -o json
+      reconciler audit --since 2026-02-10T15:00:00Z --until 2026-02-10T16:00:00Z -o json
     """
     from reconciler.cli.compose import open_audit
     from reconciler.core.errors import ConfigError
@@ -625,7 +636,8 @@ def audit_command(
         return
     click.echo(
         table(
-            ["TIME", "SERVICE", "EVENT", "OPERATION", "OUTCOME", "RATIONALE"], _record_rows(records)
+            ["TIME", "SERVICE", "EVENT", "OPERATION", "OUTCOME", "ID", "RATIONALE"],
+            _record_rows(records),
         )
     )
 
@@ -717,7 +729,8 @@ def explain_command(settings: Settings, record_id: str, output: str) -> None:
     chain = chain_for(list(store.scan()), record_id)
     if not chain:
         raise ConfigError(
-            f"no audit record has the id {record_id!r}", hint="list ids with `reconciler audit`"
+            f"no audit record has the id {record_id!r}",
+            hint="list ids with `reconciler audit` (the ID column)",
         )
     if output == "json":
         emit_json([r.to_json() for r in chain])

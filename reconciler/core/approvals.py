@@ -748,8 +748,8 @@ def approval_hold(
     if refused is not None:
         return (
             f"held: the blueprint is the one {refused.details.get('reference')} merged without "
-            f"a valid approval ({refused.rationale}); revert it or change it through an "
-            "approved proposal"
+            f"a valid approval ({refused.rationale.rstrip('.')}); revert it or change it "
+            "through an approved proposal"
         )
     for pending in pending_proposals(records):
         if pending.kind is not Kind.BLUEPRINT or pending.key in settled:

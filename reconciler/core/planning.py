@@ -49,6 +49,7 @@ from reconciler.core.observation import DeploymentState, Metrics, Sample
 from reconciler.core.operation_requests import shape_request
 from reconciler.core.records import EventType, Outcome, Record
 from reconciler.core.recovery import decide_recovery
+from reconciler.core.units import format_duration
 from reconciler.core.verification import (
     SETTLE_GRACE,
     Pending,
@@ -424,17 +425,30 @@ def _what(record: Record) -> str:
     return record.operation or str(record.event_type)
 
 
+#: A verification later than this after it was due says so in its subject.
+LATE_NOTE = 120.0
+
+
 def _verification_subject(record: Record, pending: Pending) -> str:
     what = _what(pending.record)
     service = record.service
     failed = [c["check"] for c in record.details.get("checks", []) if c.get("status") == "failed"]
+    # A verification a run caught up on (the one due to do it never came) says how late.
+    late_by = record.details.get("verified_late_by_seconds")
+    late = (
+        f" ({format_duration(late_by)} late)"
+        if isinstance(late_by, int | float) and late_by >= LATE_NOTE
+        else ""
+    )
     match record.event_type:
         case EventType.VERIFICATION_PASSED if record.outcome is Outcome.PARTIAL:
-            return f"{service}: verified {what}, kept: missed {', '.join(failed)}, nothing worse"
+            return (
+                f"{service}: verified {what}{late}, kept: missed {', '.join(failed)}, nothing worse"
+            )
         case EventType.VERIFICATION_PASSED:
             summary = record.details.get("summary", {})
             counts = f"{summary.get('passed')}/{summary.get('total_checks')}"
-            return f"{service}: verified {what}: {counts} checks passed"
+            return f"{service}: verified {what}{late}: {counts} checks passed"
         case EventType.VERIFICATION_FAILED:
             worse = ", ".join(failed)
             return f"{service}: verification failed for {what}: {worse} worse; rolling back"
@@ -445,7 +459,7 @@ def _verification_subject(record: Record, pending: Pending) -> str:
             return f"{service}: rollback verified ({what}): service restored"
         case EventType.ROLLBACK_VERIFICATION_FAILED:
             return f"{service}: rollback verification failed ({what}): {', '.join(failed)}"
-    return f"{service}: {what} not verified: {record.rationale}"
+    return f"{service}: {what} not verified: {record.rationale.removeprefix('not verified: ')}"
 
 
 def _verify_due(

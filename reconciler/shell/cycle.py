@@ -536,9 +536,10 @@ def run_cycle(fleet: Fleet, ports: Ports, options: CycleOptions) -> CycleReport:
     selected = [b for b in fleet.blueprints if not options.services or b.name in options.services]
     results: list[ServiceResult] = [
         ServiceResult(
-            service=name, error=f"blueprint does not validate: run `reconciler validate {path}`"
+            service=name,
+            error=f"blueprint does not validate: run `{fleet.validate_command(name)}`",
         )
-        for name, path in sorted(fleet.broken.items())
+        for name in sorted(fleet.broken)
         if not options.services or name in options.services
     ]
     targets = [Target(namespace=b.metadata.namespace, name=b.metadata.deployment) for b in selected]

@@ -15,6 +15,7 @@ reported as a warning naming the path it should have, so a file is never dropped
 from __future__ import annotations
 
 import os
+import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,6 +86,17 @@ class Fleet:
     #: Files under blueprints/ the loader does not read (each is also a warning in `problems`).
     ignored: tuple[IgnoredFile, ...] = ()
 
+    def validate_command(self, service: str) -> str:
+        """The command that shows why a service's blueprint does not load, runnable from the
+        current directory (with --repo when the repository is elsewhere)."""
+        path = self.broken[service]
+        try:
+            here = Path.cwd().resolve() == self.root.resolve()
+        except OSError:
+            here = False
+        repo = "" if here else f"--repo {shlex.quote(str(self.root))} "
+        return f"reconciler {repo}validate {shlex.quote(path)}"
+
     def get(self, service: str) -> Blueprint:
         for blueprint in self.blueprints:
             if blueprint.name == service:
@@ -92,7 +104,7 @@ class Fleet:
         if service in self.broken:
             raise ConfigError(
                 f"the blueprint of {service} does not validate ({self.broken[service]})",
-                hint=f"run `reconciler validate {self.broken[service]}`",
+                hint=f"run `{self.validate_command(service)}`",
             )
         for item in self.ignored:
             if item.service == service:

@@ -113,3 +113,11 @@ def test_a_bad_advance_is_a_usage_error(tmp_path: Path) -> None:
     # An unknown option is still reported as one, not as a negative duration.
     mistyped = scenario.cli("sim", "advance", "--bogus", expect=2)
     assert "No such option '--bogus'" in mistyped.output
+
+
+def test_the_table_shows_the_ids_explain_takes(trail: Scenario) -> None:
+    text = trail.cli("audit", "-e", "decision_made").output
+    (decision,) = trail.json("audit", "-e", "decision_made")  # type: ignore[misc]
+    assert "ID" in text.splitlines()[0]
+    assert decision["id"] in text
+    assert decision["id"] in trail.cli("explain", decision["id"]).output

@@ -341,3 +341,20 @@ def test_a_request_overtaken_by_the_state_is_stale(scenario: Scenario) -> None:
     refused = scenario.records("todo-frontend", "approval_refused")[0]
     assert "overtaken by the state" in refused["rationale"]
     assert scenario.records("todo-frontend", "operation_executed") == []
+
+
+def test_status_counts_only_proposals_still_open(scenario: Scenario) -> None:
+    at_max(scenario)
+    run(scenario)
+
+    def pending() -> list[str]:
+        rows = scenario.json("status")["services"]  # type: ignore[index]
+        return next(r for r in rows if r["service"] == "todo-frontend")["pending_approvals"]
+
+    (open_one,) = pending()
+    assert open_one.startswith("apr-")
+    merge(scenario)
+    scenario.cli("sim", "advance", "1m")
+    run(scenario)
+    assert scenario.records("todo-frontend", "approval_granted")
+    assert pending() == []  # approved: no longer pending, though its request record remains

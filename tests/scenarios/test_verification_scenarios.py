@@ -181,6 +181,7 @@ def test_a_crash_between_execute_and_verify_is_caught_up(scenario: Scenario) -> 
     scenario.cli("run")  # a later run, from scratch, finds and does it
     verification = scenario.records("todo-frontend", "verification_passed")[0]
     assert verification["details"]["verified_late_by_seconds"] == 240
+    assert "todo-frontend: verified scale 2→3 (4m late): 7/7 checks passed" in scenario.subjects()
 
 
 def test_a_crash_between_apply_and_record_is_recovered(scenario: Scenario) -> None:
