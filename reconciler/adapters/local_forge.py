@@ -205,16 +205,13 @@ class LocalForge:
         existing = self.find(draft.branch, paths=sorted(draft.files))
         if existing is not None and existing.state is ProposalState.OPEN:
             return existing
-        commit = self._commit(draft)
-        self.repo.references.create(f"refs/heads/{draft.branch}", commit, force=True)
-        return self._to_proposal(
-            draft.branch,
-            self.repo[commit].peel(self._git.Commit),
-            ProposalState.OPEN,
-            sorted(draft.files),
-        )
+        return self._write(draft)
 
     def update(self, proposal: Proposal, draft: Draft) -> Proposal:
+        return self._write(draft)
+
+    def _write(self, draft: Draft) -> Proposal:
+        """Point the draft's branch at a fresh commit of its files."""
         commit = self._commit(draft)
         self.repo.references.create(f"refs/heads/{draft.branch}", commit, force=True)
         return self._to_proposal(

@@ -460,8 +460,17 @@ def govern(
             f"this reconciler cannot carry out {request.operation}; make that change through "
             "your deployment pipeline"
         )
-    elif classification.tier is Tier.RESTRICTED and approved_by:
-        reasons.append(f"approved: {approved_by}")
+    elif classification.tier is Tier.RESTRICTED and not approved_by:
+        action = VerdictAction.REQUEST_APPROVAL
+        if failing:
+            reasons.append(
+                "safety is checked again when the approved change is applied; now: "
+                + "; ".join(check.detail for check in failing)
+            )
+    else:
+        # Allowed, or restricted and approved: either way safety alone decides now.
+        if classification.tier is Tier.RESTRICTED:
+            reasons.append(f"approved: {approved_by}")
         if not failing:
             action = VerdictAction.EXECUTE
         else:
@@ -471,22 +480,6 @@ def govern(
             reasons += [check.detail for check in failing]
             pending = [check.retry_at for check in failing if check.retry_at is not None]
             retry_at = max(pending) if pending and action is VerdictAction.DEFER else None
-    elif classification.tier is Tier.RESTRICTED:
-        action = VerdictAction.REQUEST_APPROVAL
-        if failing:
-            reasons.append(
-                "safety is checked again when the approved change is applied; now: "
-                + "; ".join(check.detail for check in failing)
-            )
-    elif not failing:
-        action = VerdictAction.EXECUTE
-    else:
-        action = (
-            VerdictAction.BLOCK if any(check.hard for check in failing) else VerdictAction.DEFER
-        )
-        reasons += [check.detail for check in failing]
-        pending = [check.retry_at for check in failing if check.retry_at is not None]
-        retry_at = max(pending) if pending and action is VerdictAction.DEFER else None
     if classification.tier is not Tier.FORBIDDEN and not executable:
         summary = reasons[-1]
     elif (

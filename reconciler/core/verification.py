@@ -156,7 +156,7 @@ class Verification:
     outcome: VerificationOutcome
     summary: str
     superseded_by: str = ""
-    #: Set when the change could not be judged at all (checked too late): recorded as skipped.
+    #: Set when the change could not be judged at all (overtaken, or checked too late).
     skipped: bool = False
 
     @property
@@ -472,17 +472,27 @@ def _outcome(checks: Sequence[Check]) -> VerificationOutcome:
     return VerificationOutcome.PASSED
 
 
-def superseded(pending: Pending, by: str, blueprint: Blueprint, now: datetime) -> Verification:
-    """A change overtaken by a later one before its verification was due: not verifiable."""
+def _unverifiable(
+    pending: Pending, blueprint: Blueprint, now: datetime, summary: str, superseded_by: str = ""
+) -> Verification:
+    """A change that cannot be judged: recorded as skipped, kept, and left to the next
+    decision."""
     return Verification(
         id=make_id("ver", now, blueprint.name, pending.operation_id),
         at=utc(now),
         pending=pending,
         checks=(),
         outcome=VerificationOutcome.PARTIAL,
-        summary=f"not verified: a later change ({by}) altered the service before this one was due",
-        superseded_by=by,
+        summary=f"not verified: {summary}",
+        superseded_by=superseded_by,
+        skipped=True,
     )
+
+
+def superseded(pending: Pending, by: str, blueprint: Blueprint, now: datetime) -> Verification:
+    """A change overtaken by a later one before its verification was due: not verifiable."""
+    summary = f"a later change ({by}) altered the service before this one was due"
+    return _unverifiable(pending, blueprint, now, summary, superseded_by=by)
 
 
 def still_starting(pending: Pending, state: DeploymentState, now: datetime) -> int:
@@ -511,23 +521,20 @@ def too_late(pending: Pending, blueprint: Blueprint, now: datetime) -> Verificat
     late = utc(now) - pending.due
     if pending.is_rollback or late <= LATE_LIMIT:
         return None
-    return Verification(
-        id=make_id("ver", now, blueprint.name, pending.operation_id),
-        at=utc(now),
-        pending=pending,
-        checks=(),
-        outcome=VerificationOutcome.PARTIAL,
-        summary=f"not verified: due at {pending.due:%Y-%m-%d %H:%M:%S}Z, and no run came until "
+    return _unverifiable(
+        pending,
+        blueprint,
+        now,
+        f"due at {pending.due:%Y-%m-%d %H:%M:%S}Z, and no run came until "
         f"{format_duration(late.total_seconds())} later; too long after the change to tell what "
         "it did, so it is kept and the next decision works from the service as it is",
-        skipped=True,
     )
 
 
 def verification_record(verification: Verification, blueprint: Blueprint) -> Record:
     pending = verification.pending
     rollback = pending.is_rollback
-    if verification.superseded_by or verification.skipped:
+    if verification.skipped:
         event, outcome = EventType.VERIFICATION_SKIPPED, Outcome.SKIPPED
     elif verification.outcome is VerificationOutcome.FAILED:
         event = (
