@@ -230,14 +230,6 @@ class LocalForge:
         message = f"{previous}\n---\n{text}\n" if previous else f"{text}\n"
         self.repo.create_note(message, signature, signature, str(target), NOTES_REF, True)
 
-    def comments(self, proposal: Proposal) -> list[str]:
-        """The comments on a proposal (the local forge's equivalent of a PR's conversation)."""
-        try:
-            note = self.repo.lookup_note(proposal.head, NOTES_REF).message
-        except KeyError:
-            return []
-        return [part.strip() for part in note.split("\n---\n") if part.strip()]
-
     def close(self, proposal: Proposal, comment: str) -> None:
         self.comment(proposal, comment)
         ref = self.repo.references.get(f"refs/heads/{proposal.branch}")

@@ -830,13 +830,13 @@ def request_command(
       reconciler request todo-frontend delete_deployment --reason "cleanup"
     """
     from reconciler.cli.compose import Environment
-    from reconciler.core.approvals import APPROVAL_EVENTS, approval_hold
     from reconciler.core.errors import ClusterError, HeldError, MetricsError
     from reconciler.core.governance import OperationRequest, Origin
     from reconciler.core.observation import Metrics, Target
+    from reconciler.core.operation_requests import shape_request
     from reconciler.core.planning import ServicePlan, plan_request
-    from reconciler.shell.approvals import Proposer, Review, review_proposals
-    from reconciler.shell.cycle import Proposing, Recorder, carry_out, load_history
+    from reconciler.shell.approvals import Proposer, Review
+    from reconciler.shell.cycle import Proposing, Recorder, carry_out, gate_service
     from reconciler.shell.workspace import load_fleet
 
     root = settings.root()
@@ -852,7 +852,6 @@ def request_command(
     current = ports.metrics.current([target]).get(target)
     metrics = Metrics() if current is None or isinstance(current, MetricsError) else current
     now = ports.clock.now()
-    history = load_history(ports.audit, blueprint, now)
     request = OperationRequest(
         operation=operation,
         service=service,
@@ -863,8 +862,7 @@ def request_command(
         requested_by=requested_by or Environment.read().actor,
         parameters=parameters,
     )
-    # Checked before anything is governed: a usage error records nothing.
-    plan = plan_request(blueprint, state, metrics, history, request, now)
+    shape_request(request, blueprint, state)  # a usage error records nothing
     recorder = Recorder(ports.audit, dry_run=False)
     proposing = None
     if ports.forge is not None:
@@ -884,26 +882,13 @@ def request_command(
 
     def work() -> None:
         # A request must not act on a blueprint no approval stands behind, exactly as a run
-        # would not: with a forge, its proposals are judged first (as `run` does); without
-        # one, the audit trail alone says whether the blueprint is held.
-        nonlocal history
-        if ports.forge is not None:
-            review = review_proposals(
-                blueprint, state, history.records, ports.audit, ports.forge, recorder.commit, now
-            )
-            held = review.hold or review.wait
-            if review.notes:
-                history = load_history(ports.audit, blueprint, now)
-        else:
-            held = approval_hold(blueprint, ports.audit.events(service, APPROVAL_EVENTS))
-        stamp = state.last_change
-        if (
-            not held
-            and stamp is not None
-            and stamp.operation_id not in history.operation_ids
-            and not ports.audit.contains(service, stamp.at, stamp.operation_id)
-        ):
+        # would not.
+        gate = gate_service(blueprint, state, ports, recorder, now)
+        history = gate.history
+        held = gate.held or gate.review.wait
+        if not held and not gate.stamp_recorded and state.last_change is not None:
             # A new change would replace the stamp, the only trace of the unrecorded one.
+            stamp = state.last_change
             held = (
                 f"the deployment carries {stamp.operation_id} ({stamp.summary}), which is not in "
                 "the audit trail: a run stopped before recording it; `reconciler run` records "

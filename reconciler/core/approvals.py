@@ -37,9 +37,9 @@ import yaml
 from reconciler.core.blueprint import TIER_KEYS, Blueprint, Tier
 from reconciler.core.decision import Decision
 from reconciler.core.governance import OperationRequest, Origin, Verdict
-from reconciler.core.ids import make_id, utc
+from reconciler.core.ids import make_id, parse_utc, utc
 from reconciler.core.observation import DeploymentState, Sample
-from reconciler.core.proposals import Draft, Proposal, ProposalState, render_metadata
+from reconciler.core.proposals import Draft, Proposal, render_metadata
 from reconciler.core.records import EventType, Outcome, Record
 from reconciler.core.units import (
     Money,
@@ -466,7 +466,6 @@ def pending_proposals(records: Sequence[Record]) -> list[Pending]:
     records (any age)."""
     latest: dict[str, Record] = {}
     first: dict[str, Record] = {}
-    concluded: set[str] = set()
     flags: dict[str, dict[str, bool]] = {}
     for record in sorted(records, key=Record.sort_key):
         key = str(record.details.get("key", ""))
@@ -484,7 +483,6 @@ def pending_proposals(records: Sequence[Record]) -> list[Pending]:
             # the successor.
             continue
         if record.event_type in CONCLUDED and record.outcome is not Outcome.PENDING:
-            concluded.add(key)
             latest.pop(key, None)
             first.pop(key, None)
             flags.pop(key, None)
@@ -494,7 +492,6 @@ def pending_proposals(records: Sequence[Record]) -> list[Pending]:
             EventType.APPROVAL_UPDATED,
             EventType.APPROVAL_EXPIRED,
         }:
-            concluded.discard(key)
             first.setdefault(key, record)
             if record.event_type is not EventType.APPROVAL_EXPIRED:
                 latest[key] = record
@@ -528,10 +525,12 @@ def pending_proposals(records: Sequence[Record]) -> list[Pending]:
 
 
 def _time(value: Any) -> datetime | None:
-    if not value:
+    """A time from proposal metadata, or None when it is missing or unreadable (the caller
+    falls back on the record's own timestamp)."""
+    try:
+        return parse_utc(value) if value else None
+    except ValueError:
         return None
-    moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    return utc(moment) if moment.tzinfo else utc(moment.replace(tzinfo=None).astimezone())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -995,10 +994,6 @@ def worse_than(metadata: Mapping[str, Any], decision: Decision | None, target: i
     old_w = metadata.get("weighted_utilization")
     new_w = None if decision is None else decision.weighted.value
     return isinstance(old_w, float) and new_w is not None and new_w - old_w >= MATERIALLY_WORSE
-
-
-def proposal_gone(state: ProposalState) -> bool:
-    return state in {ProposalState.CLOSED, ProposalState.GONE}
 
 
 _STATE_BY_EVENT = {

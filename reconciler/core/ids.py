@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime
 
-__all__ = ["make_id", "utc"]
+__all__ = ["make_id", "parse_utc", "utc"]
 
 
 def utc(moment: datetime) -> datetime:
@@ -20,6 +20,12 @@ def utc(moment: datetime) -> datetime:
     if moment.tzinfo is None:
         raise ValueError(f"naive datetime {moment!r}: pass an aware UTC time")
     return moment.astimezone(UTC)
+
+
+def parse_utc(text: object) -> datetime:
+    """A time as the records write it (`2026-02-10T15:30:00Z`), as aware UTC; ValueError for
+    anything else, a time without a zone included."""
+    return utc(datetime.fromisoformat(str(text).replace("Z", "+00:00")))
 
 
 def make_id(prefix: str, at: datetime, *parts: object) -> str:

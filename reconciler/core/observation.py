@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from reconciler.core.ids import parse_utc
+
 __all__ = [
     "STAMP_ANNOTATION",
     "ChangeStamp",
@@ -112,7 +114,7 @@ class ChangeStamp:
         """Parse an annotation; None when it is not ours or is damaged (nothing to recover)."""
         try:
             data = json.loads(text)
-            at = datetime.fromisoformat(str(data["at"]).replace("Z", "+00:00"))
+            at = parse_utc(data["at"])
             return cls(
                 operation_id=str(data["operation_id"]),
                 decision_id=str(data.get("decision_id", "")),

@@ -24,7 +24,7 @@ from reconciler.core.blueprint import Blueprint
 from reconciler.core.catalogue import ROLLBACK_OWN_CHANGE
 from reconciler.core.governance import OperationRequest, Origin
 from reconciler.core.history import CHANGE_EVENTS, ServiceHistory
-from reconciler.core.ids import make_id, utc
+from reconciler.core.ids import make_id, parse_utc, utc
 from reconciler.core.observation import DeploymentState, Metrics
 from reconciler.core.records import EventType, Outcome, Record
 from reconciler.core.units import format_duration, format_percent
@@ -174,7 +174,7 @@ def _pending_from(record: Record, blueprint: Blueprint) -> Pending:
     op_id = record.links.get("operation", record.id)
     due_raw = details.get("verification_due")
     due = (
-        datetime.fromisoformat(str(due_raw).replace("Z", "+00:00"))
+        parse_utc(due_raw)
         if due_raw
         else utc(record.timestamp)
         + timedelta(seconds=stabilization_for(record.operation, blueprint))

@@ -46,7 +46,7 @@ from reconciler.core.errors import ForgeError
 from reconciler.core.events import short
 from reconciler.core.governance import OperationRequest, Origin
 from reconciler.core.history import HISTORY_SPAN
-from reconciler.core.ids import make_id, utc
+from reconciler.core.ids import make_id, parse_utc, utc
 from reconciler.core.observation import DeploymentState
 from reconciler.core.planning import Step
 from reconciler.core.proposals import Proposal, ProposalState
@@ -296,9 +296,7 @@ def _authorization(record: Record) -> Authorization:
         approval_id=str(meta.get("approval_id", "")),
         reference=str(details.get("reference") or ""),
         merged_by=str(details.get("merged_by") or ""),
-        merged_at=datetime.fromisoformat(str(merged_at).replace("Z", "+00:00"))
-        if merged_at
-        else None,
+        merged_at=parse_utc(merged_at) if merged_at else None,
         latency=float(latency) if isinstance(latency, int | float) else None,
         kind=Kind(str(meta.get("kind", "request"))),
         operation=str(meta.get("operation", "")),

@@ -275,7 +275,7 @@ class Proposing:
     ) -> tuple[str, str, str | None, tuple[Record, ...]]:
         now = ports.clock.now()
         try:
-            samples = ports.metrics.window(state_target(self.state), CHART_SPAN, now)
+            samples = ports.metrics.window(self.state.target, CHART_SPAN, now)
         except MetricsError:
             samples = []  # the chart is a courtesy; the proposal stands without it
         evidence = Evidence(
@@ -293,8 +293,50 @@ class Proposing:
 CHART_SPAN = 1800.0
 
 
-def state_target(state: DeploymentState) -> Target:
-    return state.target
+@dataclass(frozen=True, kw_only=True)
+class Gate:
+    """What must be settled about a service before it is planned, by a cycle or a request."""
+
+    review: Review
+    #: The service's history, including what judging its proposals just recorded.
+    history: ServiceHistory
+    #: Why its blueprint is one no approval stands behind, or "".
+    held: str
+    #: False when the deployment carries the stamp of a change the trail lacks (a run died
+    #: between changing the cluster and recording it).
+    stamp_recorded: bool
+
+
+def gate_service(
+    blueprint: Blueprint,
+    state: DeploymentState,
+    ports: Ports,
+    recorder: Recorder,
+    now: datetime,
+    *,
+    judge: bool = True,
+) -> Gate:
+    """Judge the service's proposals when a forge may be asked (`judge`, and a forge), or
+    else read from the trail alone whether its blueprint is held; both cycles and requests
+    come through here, so neither acts on a blueprint the other would refuse."""
+    history = load_history(ports.audit, blueprint, now)
+    review = Review()
+    if judge and ports.forge is not None:
+        review = review_proposals(
+            blueprint, state, history.records, ports.audit, ports.forge, recorder.commit, now
+        )
+        held = review.hold
+        if review.notes:  # judging recorded something: plan with it
+            history = load_history(ports.audit, blueprint, now)
+    else:
+        held = approval_hold(blueprint, ports.audit.events(blueprint.name, APPROVAL_EVENTS))
+    stamp = state.last_change
+    stamp_recorded = (
+        stamp is None
+        or stamp.operation_id in history.operation_ids
+        or ports.audit.contains(blueprint.name, stamp.at, stamp.operation_id)
+    )
+    return Gate(review=review, history=history, held=held, stamp_recorded=stamp_recorded)
 
 
 def _carry_out_step(
@@ -427,33 +469,15 @@ def _reconcile_service(
     else:
         metrics = metrics_or_error
         notes += [f"metrics incomplete: {warning}" for warning in metrics.warnings]
-    history = load_history(ports.audit, blueprint, now)
-    review = Review()
-    if ports.forge is not None and not options.dry_run:
-        review = review_proposals(
-            blueprint, state, history.records, ports.audit, ports.forge, recorder.commit, now
-        )
-        notes += review.notes
-        if review.error:
-            notes.append(f"approvals: {review.error}")
-        if review.hold:
-            return ServiceResult(service=blueprint.name, notes=tuple(notes), error=review.hold)
-        if review.wait:
-            return ServiceResult(service=blueprint.name, notes=tuple(notes), waiting=review.wait)
-        if review.notes:
-            history = load_history(ports.audit, blueprint, now)
-    else:
-        # Nobody asks a forge (none, or a dry run), so nothing is judged: the trail alone says
-        # whether the blueprint is one an approval stands behind, as for `reconciler request`.
-        held = approval_hold(blueprint, ports.audit.events(blueprint.name, APPROVAL_EVENTS))
-        if held:
-            return ServiceResult(service=blueprint.name, notes=tuple(notes), error=held)
-    stamp = state.last_change
-    stamp_recorded = (
-        stamp is None
-        or stamp.operation_id in history.operation_ids
-        or ports.audit.contains(blueprint.name, stamp.at, stamp.operation_id)
-    )
+    gate = gate_service(blueprint, state, ports, recorder, now, judge=not options.dry_run)
+    review, history, stamp_recorded = gate.review, gate.history, gate.stamp_recorded
+    notes += review.notes
+    if review.error:
+        notes.append(f"approvals: {review.error}")
+    if gate.held:
+        return ServiceResult(service=blueprint.name, notes=tuple(notes), error=gate.held)
+    if review.wait:
+        return ServiceResult(service=blueprint.name, notes=tuple(notes), waiting=review.wait)
 
     def plan(window: Sequence[Sample] | None) -> ServicePlan:
         return plan_cycle(
