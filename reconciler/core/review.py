@@ -62,6 +62,8 @@ AUDIT_DIR = "audit"
 REQUESTS_DIR = "requests"
 #: Hidden in the pull request comment, so a later run finds it and edits it in place.
 COMMENT_MARKER = "<!-- reconciler:check-change -->"
+#: The field that names who approves, as a finding cites it.
+_APPROVERS_RULE = "governance.approval_workflow.approvers"
 
 
 class ChangeKind(StrEnum):
@@ -305,6 +307,16 @@ class _Context:
     def global_approvers(self) -> tuple[str, ...]:
         return self.base.policies.approval.approvers
 
+    @property
+    def by_global_approvers(self) -> dict[str, Any]:
+        """A finding's verdict when BASE's global approvers decide it."""
+        return {
+            "change_class": ChangeClass.REQUIRES_APPROVAL,
+            "rule": f"global:{_APPROVERS_RULE}",
+            "rule_file": POLICIES_FILE,
+            "approvers": self.global_approvers,
+        }
+
     def document(self, side: Snapshot, file: str) -> Document | None:
         key = ("base" if side is self.base else "head", file)
         if key not in self._documents:
@@ -374,21 +386,18 @@ def _path_finding(ctx: _Context, change: PathChange) -> Finding:
             reason="a one-off request as the reconciler proposes it: merging it approves the "
             "operation once, and the reconciler carries it out only if its audit trail "
             "recorded proposing this very file (by its digest)",
-            rule="governance.approval_workflow.approvers",
+            rule=_APPROVERS_RULE,
             rule_file=before.source,
             approvers=before.policy.approval.approvers,
         )
     return Finding(
         **common,
         kind=ChangeKind.REQUEST_CHANGED,
-        change_class=ChangeClass.REQUIRES_APPROVAL,
         reason=f"the reconciler did not propose this ({not_proposed}): it only adds "
         "requests/<service>/<approval id>.yaml and never carries out a request its audit "
         "trail does not hold, so merging this approves no operation, but it changes the "
         "repository's record of approvals, which the global approvers decide",
-        rule="global:governance.approval_workflow.approvers",
-        rule_file=POLICIES_FILE,
-        approvers=ctx.global_approvers,
+        **ctx.by_global_approvers,
     )
 
 
@@ -425,6 +434,7 @@ _NO_MOMENT = datetime(1970, 1, 1, tzinfo=UTC)
 
 @dataclass(frozen=True, kw_only=True)
 class _Verdict:
+    operation: str
     change_class: ChangeClass
     reason: str
     rule: str
@@ -432,9 +442,20 @@ class _Verdict:
     approvers: tuple[str, ...]
     unknown: tuple[str, ...]
 
+    def fields(self, why: str) -> dict[str, Any]:
+        """The verdict as a finding's fields, its reason after `why` (what the edit amounts to)."""
+        return {
+            "change_class": self.change_class,
+            "reason": f"{why}: {self.reason}",
+            "operation": self.operation,
+            "rule": self.rule,
+            "rule_file": self.rule_file,
+            "approvers": self.approvers,
+            "unknown": self.unknown,
+        }
+
 
 def _classify(
-    ctx: _Context,
     operation: str,
     *,
     service: str,
@@ -457,47 +478,37 @@ def _classify(
     result = classify_under(request, policy, values)
     unknown = tuple(sorted({name for check in result.checks for name in check.missing}))
     reference = result.references[0] if result.references else ""
-    rule_file = _rule_file(reference, blueprint)
+    change_class, reason = _class_of(result, reference, unknown)
     approvers = policy.approval.approvers
     if result.rule is not None and result.rule.approvers:
         approvers = result.rule.approvers
-    if result.tier is Tier.FORBIDDEN:
-        deciding = next((c for c in result.checks if c.reference == reference), None)
-        if deciding is not None and deciding.result is None:
-            return _Verdict(
-                change_class=ChangeClass.REQUIRES_APPROVAL,
-                reason=f"{result.rationale} Its condition needs live values a diff cannot know "
-                f"({', '.join(deciding.missing)}), so the edit is flagged for approval; the rule "
-                "is still checked, with live values, whenever the reconciler acts.",
-                rule=", ".join(result.references),
-                rule_file=rule_file,
-                approvers=approvers,
-                unknown=unknown,
-            )
-        return _Verdict(
-            change_class=ChangeClass.FORBIDDEN,
-            reason=result.rationale,
-            rule=", ".join(result.references),
-            rule_file=rule_file,
-            approvers=(),
-            unknown=unknown,
-        )
-    if result.tier is Tier.RESTRICTED:
-        return _Verdict(
-            change_class=ChangeClass.REQUIRES_APPROVAL,
-            reason=_unknown_note(result, unknown),
-            rule=", ".join(result.references),
-            rule_file=rule_file,
-            approvers=approvers,
-            unknown=unknown,
-        )
     return _Verdict(
-        change_class=ChangeClass.ALLOWED,
-        reason=result.rationale,
+        operation=operation,
+        change_class=change_class,
+        reason=reason,
         rule=", ".join(result.references),
-        rule_file=rule_file,
-        approvers=(),
+        rule_file=_rule_file(reference, blueprint),
+        approvers=approvers if change_class is ChangeClass.REQUIRES_APPROVAL else (),
         unknown=unknown,
+    )
+
+
+def _class_of(
+    result: Classification, reference: str, unknown: Sequence[str]
+) -> tuple[ChangeClass, str]:
+    """The class of the edit and why, from the tier the classifier chose."""
+    if result.tier is Tier.ALLOWED:
+        return ChangeClass.ALLOWED, result.rationale
+    if result.tier is Tier.RESTRICTED:
+        return ChangeClass.REQUIRES_APPROVAL, _unknown_note(result, unknown)
+    deciding = next((c for c in result.checks if c.reference == reference), None)
+    if deciding is None or deciding.result is not None:
+        return ChangeClass.FORBIDDEN, result.rationale
+    return (
+        ChangeClass.REQUIRES_APPROVAL,
+        f"{result.rationale} Its condition needs live values a diff cannot know "
+        f"({', '.join(deciding.missing)}), so the edit is flagged for approval; the rule "
+        "is still checked, with live values, whenever the reconciler acts.",
     )
 
 
@@ -551,23 +562,19 @@ def _service_findings(ctx: _Context, service: str) -> list[Finding]:
 def _deleted(ctx: _Context, service: str, before: Blueprint | None) -> Finding:
     file = before.source if before else ctx.base.broken.get(service, f"blueprints/{service}")
     policy = before.policy if before else _global_policy(ctx.base.policies)
-    verdict = _classify(ctx, "delete_deployment", service=service, policy=policy, blueprint=before)
+    verdict = _classify("delete_deployment", service=service, policy=policy, blueprint=before)
     return _finding(
         ctx,
         file=file,
         path=(),
         service=service,
         kind=ChangeKind.BLUEPRINT_DELETED,
-        change_class=verdict.change_class,
         before=f"version {before.version}" if before else "invalid blueprint",
         after="deleted",
-        reason="deleting a blueprint stops managing the service, which governance treats as "
-        f"delete_deployment: {verdict.reason}",
-        operation="delete_deployment",
-        rule=verdict.rule,
-        rule_file=verdict.rule_file,
-        approvers=verdict.approvers,
-        unknown=verdict.unknown,
+        **verdict.fields(
+            "deleting a blueprint stops managing the service, which governance treats as "
+            "delete_deployment"
+        ),
     )
 
 
@@ -589,14 +596,11 @@ def _added(ctx: _Context, service: str, after: Blueprint) -> Finding:
         path=("metadata", "name"),
         service=service,
         kind=ChangeKind.SERVICE_ADDED,
-        change_class=ChangeClass.REQUIRES_APPROVAL,
         before="invalid blueprint" if was_broken else "no blueprint",
         after=f"version {after.version}, replicas {after.scaling.min_replicas}.."
         f"{after.scaling.max_replicas}",
         reason=reason,
-        rule="global:governance.approval_workflow.approvers",
-        rule_file=POLICIES_FILE,
-        approvers=ctx.global_approvers,
+        **ctx.by_global_approvers,
     )
 
 
@@ -775,6 +779,68 @@ _SCALING = ("spec", "scaling")
 _BREAKER = ("governance", "safety", "circuit_breaker")
 _APPROVAL = ("governance", "approval_workflow")
 _RETARGETED = _kind(ChangeKind.RETARGETED)
+_GLOBAL = _kind(ChangeKind.GLOBAL_POLICY)
+
+#: Safety limits the global policies set and a blueprint may override, in the order reported.
+_SAFETY_FIELDS: tuple[_Field, ...] = (
+    _Field(
+        ("governance", "safety", "rate_limits", "max_operations_per_hour"),
+        "safety.rate_limits.per_hour",
+        str,
+        _higher_is_looser,
+    ),
+    _Field(
+        ("governance", "safety", "rate_limits", "max_operations_per_day"),
+        "safety.rate_limits.per_day",
+        str,
+        _higher_is_looser,
+    ),
+    _Field(
+        (*_BREAKER, "failure_threshold"),
+        "safety.circuit_breaker.failure_threshold",
+        str,
+        _higher_is_looser,
+    ),
+    _Field(
+        (*_BREAKER, "failure_window"),
+        "safety.circuit_breaker.failure_window",
+        _DURATION,
+        _lower_is_looser,
+    ),
+    _Field(
+        (*_BREAKER, "reset_timeout"),
+        "safety.circuit_breaker.reset_timeout",
+        _DURATION,
+        _lower_is_looser,
+    ),
+    _Field(
+        (*_BREAKER, "manual_reset_required"),
+        "safety.circuit_breaker.manual_reset_required",
+        str,
+        _true_is_stricter,
+    ),
+)
+_APPROVERS_FIELD = _Field(
+    (*_APPROVAL, "approvers"), "approval.approvers", _names, _kind(ChangeKind.APPROVERS_CHANGED)
+)
+#: The rest of the approval workflow; for a service, a change of these is tuning.
+_APPROVAL_SETTINGS: tuple[_Field, ...] = (
+    _Field((*_APPROVAL, "timeout"), "approval.timeout", _DURATION, _GLOBAL),
+    _Field((*_APPROVAL, "auto_reject_on_timeout"), "approval.auto_reject_on_timeout", str, _GLOBAL),
+    _Field((*_APPROVAL, "rejection_cooloff"), "approval.rejection_cooloff", _DURATION, _GLOBAL),
+)
+
+
+def _for_service(spec: _Field, judge: Judge | None = None) -> _Field:
+    """A global field as a blueprint overrides it: read from the service's effective policy,
+    and inherited from the global one."""
+    return replace(
+        spec,
+        attribute=f"policy.{spec.attribute}",
+        judge=judge or spec.judge,
+        inherited=spec.attribute,
+    )
+
 
 _SERVICE_FIELDS: tuple[_Field, ...] = (
     _Field(("metadata", "namespace"), "metadata.namespace", str, _RETARGETED, "default_namespace"),
@@ -863,72 +929,9 @@ _SERVICE_FIELDS: tuple[_Field, ...] = (
         _true_is_stricter,
     ),
     _Field(("spec", "observability", "queries"), "queries", _queries, _tuning),
-    _Field(
-        ("governance", "safety", "rate_limits", "max_operations_per_hour"),
-        "policy.safety.rate_limits.per_hour",
-        str,
-        _higher_is_looser,
-        "safety.rate_limits.per_hour",
-    ),
-    _Field(
-        ("governance", "safety", "rate_limits", "max_operations_per_day"),
-        "policy.safety.rate_limits.per_day",
-        str,
-        _higher_is_looser,
-        "safety.rate_limits.per_day",
-    ),
-    _Field(
-        (*_BREAKER, "failure_threshold"),
-        "policy.safety.circuit_breaker.failure_threshold",
-        str,
-        _higher_is_looser,
-        "safety.circuit_breaker.failure_threshold",
-    ),
-    _Field(
-        (*_BREAKER, "failure_window"),
-        "policy.safety.circuit_breaker.failure_window",
-        _DURATION,
-        _lower_is_looser,
-        "safety.circuit_breaker.failure_window",
-    ),
-    _Field(
-        (*_BREAKER, "reset_timeout"),
-        "policy.safety.circuit_breaker.reset_timeout",
-        _DURATION,
-        _lower_is_looser,
-        "safety.circuit_breaker.reset_timeout",
-    ),
-    _Field(
-        (*_BREAKER, "manual_reset_required"),
-        "policy.safety.circuit_breaker.manual_reset_required",
-        str,
-        _true_is_stricter,
-        "safety.circuit_breaker.manual_reset_required",
-    ),
-    _Field(
-        (*_APPROVAL, "approvers"),
-        "policy.approval.approvers",
-        _names,
-        _kind(ChangeKind.APPROVERS_CHANGED),
-        "approval.approvers",
-    ),
-    _Field(
-        (*_APPROVAL, "timeout"), "policy.approval.timeout", _DURATION, _tuning, "approval.timeout"
-    ),
-    _Field(
-        (*_APPROVAL, "auto_reject_on_timeout"),
-        "policy.approval.auto_reject_on_timeout",
-        str,
-        _tuning,
-        "approval.auto_reject_on_timeout",
-    ),
-    _Field(
-        (*_APPROVAL, "rejection_cooloff"),
-        "policy.approval.rejection_cooloff",
-        _DURATION,
-        _tuning,
-        "approval.rejection_cooloff",
-    ),
+    *(_for_service(spec) for spec in _SAFETY_FIELDS),
+    _for_service(_APPROVERS_FIELD),
+    *(_for_service(spec, _tuning) for spec in _APPROVAL_SETTINGS),
 )
 
 #: Why each field-level kind gets its class; the classifier decides the others.
@@ -985,66 +988,47 @@ def _judge_field(
     new: Any,
     shown: Mapping[str, str],
 ) -> Finding:
-    file = ctx.head.blueprints[service].source
-    common: dict[str, Any] = {"service": service, "kind": kind, **shown}
+    return _finding(
+        ctx,
+        file=ctx.head.blueprints[service].source,
+        path=path,
+        service=service,
+        kind=kind,
+        **shown,
+        **_field_verdict(ctx, service, path, kind, before, old, new),
+    )
+
+
+def _field_verdict(
+    ctx: _Context, service: str, path: Path, kind: ChangeKind, before: Blueprint, old: Any, new: Any
+) -> dict[str, Any]:
+    """A service field's class and why: an operation for the classifier, else by its kind."""
     if kind is ChangeKind.BOUNDS_WIDENED:
         verdict = _classify(
-            ctx,
             "scale_beyond_limits",
             service=service,
             policy=before.policy,
             blueprint=before,
             target=int(new),
         )
-        return _finding(
-            ctx,
-            file=file,
-            path=path,
-            **common,
-            change_class=verdict.change_class,
-            reason=f"the reconciler could then scale to {new} replicas on its own, which under "
-            f"the rules before this change is scale_beyond_limits: {verdict.reason}",
-            operation="scale_beyond_limits",
-            rule=verdict.rule,
-            rule_file=verdict.rule_file,
-            approvers=verdict.approvers,
-            unknown=verdict.unknown,
+        return verdict.fields(
+            f"the reconciler could then scale to {new} replicas on its own, which under the "
+            "rules before this change is scale_beyond_limits"
         )
     if kind is ChangeKind.RESOURCES_CHANGED:
-        return _resource_finding(ctx, service, file, path, before, old, new, common)
+        return _resource_verdict(service, path, before, old, new)
     if kind in (ChangeKind.SAFETY_LOOSENED, ChangeKind.APPROVERS_CHANGED):
         rule, rule_file = _where(ctx, before, path)
-        return _finding(
-            ctx,
-            file=file,
-            path=path,
-            **common,
-            change_class=ChangeClass.REQUIRES_APPROVAL,
-            reason=_WHY[kind],
-            rule=rule,
-            rule_file=rule_file,
-            approvers=before.policy.approval.approvers,
-        )
+        return {
+            "change_class": ChangeClass.REQUIRES_APPROVAL,
+            "reason": _WHY[kind],
+            "rule": rule,
+            "rule_file": rule_file,
+            "approvers": before.policy.approval.approvers,
+        }
     if kind is ChangeKind.RETARGETED:
-        return _finding(
-            ctx,
-            file=file,
-            path=path,
-            **common,
-            change_class=ChangeClass.REQUIRES_APPROVAL,
-            reason=_WHY[kind] + "; it needs the global approvers",
-            rule="global:governance.approval_workflow.approvers",
-            rule_file=POLICIES_FILE,
-            approvers=ctx.global_approvers,
-        )
-    return _finding(
-        ctx,
-        file=file,
-        path=path,
-        **common,
-        change_class=ChangeClass.ALLOWED,
-        reason=_WHY[kind],
-    )
+        return {"reason": _WHY[kind] + "; it needs the global approvers", **ctx.by_global_approvers}
+    return {"change_class": ChangeClass.ALLOWED, "reason": _WHY[kind]}
 
 
 def _where(ctx: _Context, before: Blueprint, path: Path) -> tuple[str, str]:
@@ -1056,16 +1040,9 @@ def _where(ctx: _Context, before: Blueprint, path: Path) -> tuple[str, str]:
     return format_path(path), before.source
 
 
-def _resource_finding(
-    ctx: _Context,
-    service: str,
-    file: str,
-    path: Path,
-    before: Blueprint,
-    old: int | None,
-    new: int | None,
-    common: Mapping[str, Any],
-) -> Finding:
+def _resource_verdict(
+    service: str, path: Path, before: Blueprint, old: int | None, new: int | None
+) -> dict[str, Any]:
     percent = abs(new - old) / old if old and new is not None else None
     small = percent is not None and percent <= 0.10 + 1e-9 and path[-1] == "request"
     # A limit has no "within 10 %" operation of its own: any limit change is the larger one.
@@ -1075,7 +1052,6 @@ def _resource_finding(
         else "change_resource_limits_beyond_10_percent"
     )
     verdict = _classify(
-        ctx,
         operation,
         service=service,
         policy=before.policy,
@@ -1083,19 +1059,7 @@ def _resource_finding(
         change_percent=percent,
     )
     size = "an unknown share" if percent is None else format_percent(percent)
-    return _finding(
-        ctx,
-        file=file,
-        path=path,
-        **common,
-        change_class=verdict.change_class,
-        reason=f"a {path[-1]} change of {size} is {operation}: {verdict.reason}",
-        operation=operation,
-        rule=verdict.rule,
-        rule_file=verdict.rule_file,
-        approvers=verdict.approvers,
-        unknown=verdict.unknown,
-    )
+    return verdict.fields(f"a {path[-1]} change of {size} is {operation}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1191,68 +1155,33 @@ def _rule_approvers(rules: Iterable[Rule]) -> list[tuple[str, str, tuple[str, ..
     return sorted((str(r.tier), _cond(r), r.approvers) for r in rules if r.approvers)
 
 
-def _rule_findings(
-    ctx: _Context, service: str, before: Any, after: Any, *, global_edit: bool = False
-) -> list[Finding]:
-    """Loosened or tightened rules. For a service, its own rules are compared, each side
-    merged with BASE's global rules, so a global edit does not show up in every service."""
-    origin = "global" if global_edit else "blueprint"
-    before_rules: Sequence[Rule] = before.rules if global_edit else before.policy.rules
-    after_rules: Sequence[Rule] = after.rules if global_edit else after.policy.rules
-    catalogue = before.catalogue if global_edit else before.policy.catalogue
-    shared = [] if global_edit else [r for r in before_rules if r.origin == "global"]
-    file = POLICIES_FILE if global_edit else after.source
-    base_file = POLICIES_FILE if global_edit else before.source
-    names = sorted({r.operation for r in (*before_rules, *after_rules) if r.origin == origin})
+def _rule_findings(ctx: _Context, service: str, before: Any, after: Any) -> list[Finding]:
+    """Loosened or tightened rules, and rules whose approvers changed. For a service, its own
+    rules are compared, each side merged with BASE's global rules, so a global edit does not
+    show up in every service; for the global policies (`service` ""), the global rules."""
+    old_policy: Policy | GlobalPolicies = before.policy if service else before
+    new_policy: Policy | GlobalPolicies = after.policy if service else after
+    origin = "blueprint" if service else "global"
+    shared = [r for r in old_policy.rules if r.origin == "global"] if service else []
+    names = sorted(
+        {r.operation for r in (*old_policy.rules, *new_policy.rules) if r.origin == origin}
+    )
     findings = []
     for operation in names:
-        old = [r for r in before_rules if r.origin == origin and r.operation == operation]
-        new = [r for r in after_rules if r.origin == origin and r.operation == operation]
+        old = [r for r in old_policy.rules if r.origin == origin and r.operation == operation]
+        new = [r for r in new_policy.rules if r.origin == origin and r.operation == operation]
+        inherited = [r for r in shared if r.operation == operation]
         path = _rule_path(new, old)
         if _shape(old) != _shape(new):
-            entry = catalogue.get(operation)
+            entry = old_policy.catalogue.get(operation)
             unlisted_ok = entry is not None and entry.allowed_when_unlisted
-            merged_old = [*old, *(r for r in shared if r.operation == operation)]
-            merged_new = [*new, *(r for r in shared if r.operation == operation)]
-            loosened = _loosenings(merged_old, merged_new, unlisted_ok)
+            loosened = _loosenings([*old, *inherited], [*new, *inherited], unlisted_ok)
             findings.append(
-                _governance_finding(
-                    ctx,
-                    service,
-                    operation,
-                    loosened,
-                    old,
-                    new,
-                    path,
-                    file,
-                    base_file,
-                    before,
-                    global_edit,
-                )
+                _governance_finding(ctx, service, before, operation, loosened, old, new, path)
             )
         if _rule_approvers(old) != _rule_approvers(new):
-            shown = {
-                "before": _names([a for r in old for a in r.approvers]),
-                "after": _names([a for r in new for a in r.approvers]),
-            }
-            if global_edit:
-                findings.append(_global_edit(ctx, path, ChangeKind.APPROVERS_CHANGED, **shown))
-                continue
             findings.append(
-                _finding(
-                    ctx,
-                    file=file,
-                    path=path,
-                    service=service,
-                    kind=ChangeKind.APPROVERS_CHANGED,
-                    change_class=ChangeClass.REQUIRES_APPROVAL,
-                    **shown,
-                    reason=_WHY[ChangeKind.APPROVERS_CHANGED],
-                    operation=operation,
-                    rule=old[0].reference if old else "",
-                    rule_file=base_file,
-                    approvers=_approvers_for(before, old),
-                )
+                _rule_approvers_finding(ctx, service, before, operation, old, new, path)
             )
     return findings
 
@@ -1276,54 +1205,89 @@ def _approvers_for(before: Blueprint, rules: Sequence[Rule]) -> tuple[str, ...]:
 def _governance_finding(
     ctx: _Context,
     service: str,
+    before: Any,
     operation: str,
     loosened: Sequence[tuple[str, Rule | None]],
     old: Sequence[Rule],
     new: Sequence[Rule],
     path: Path,
-    file: str,
-    base_file: str,
-    before: Any,
-    global_edit: bool,
 ) -> Finding:
     shown = {"before": _tiers(old), "after": _tiers(new)}
-    if global_edit:
+    if not service:
         kind = ChangeKind.LOOSEN_GOVERNANCE if loosened else ChangeKind.TIGHTEN_GOVERNANCE
         reason = f"{operation}: " + (
             "; ".join(text for text, _ in loosened) or "at least as strict as before"
         )
         return _global_edit(ctx, path, kind, operation=operation, detail=reason, **shown)
-    if not loosened:
-        return _finding(
-            ctx,
-            file=file,
-            path=path,
-            service=service,
-            kind=ChangeKind.TIGHTEN_GOVERNANCE,
-            change_class=ChangeClass.ALLOWED,
-            **shown,
-            reason=f"{operation} is at least as restricted as before, so the change is allowed",
-            operation=operation,
-            rule=new[0].reference if new else "",
-            rule_file=file if new else "",
-        )
-    rules = [rule for _, rule in loosened if rule is not None]
-    deciding = rules[0] if rules else None
-    approvers = _approvers_for(before, [r for r in rules if r.origin == "blueprint"])
+    file = ctx.head.blueprints[service].source
     return _finding(
         ctx,
         file=file,
         path=path,
         service=service,
-        kind=ChangeKind.LOOSEN_GOVERNANCE,
+        **shown,
+        operation=operation,
+        **_loosening_verdict(before, file, operation, loosened, new),
+    )
+
+
+def _loosening_verdict(
+    before: Blueprint,
+    file: str,
+    operation: str,
+    loosened: Sequence[tuple[str, Rule | None]],
+    new: Sequence[Rule],
+) -> dict[str, Any]:
+    """Tightening a service's own rules is allowed; loosening needs its approvers at BASE."""
+    if not loosened:
+        return {
+            "kind": ChangeKind.TIGHTEN_GOVERNANCE,
+            "change_class": ChangeClass.ALLOWED,
+            "reason": f"{operation} is at least as restricted as before, so the change is allowed",
+            "rule": new[0].reference if new else "",
+            "rule_file": file if new else "",
+        }
+    rules = [rule for _, rule in loosened if rule is not None]
+    deciding = rules[0] if rules else None
+    return {
+        "kind": ChangeKind.LOOSEN_GOVERNANCE,
+        "change_class": ChangeClass.REQUIRES_APPROVAL,
+        "reason": f"{operation}: " + "; ".join(text for text, _ in loosened) + ". Loosening "
+        "governance needs the service's approvers as they were before this change",
+        "rule": _reference(deciding) or "governance.agent_authority (unlisted: forbidden)",
+        "rule_file": POLICIES_FILE if deciding and deciding.origin == "global" else before.source,
+        "approvers": _approvers_for(before, [r for r in rules if r.origin == "blueprint"]),
+    }
+
+
+def _rule_approvers_finding(
+    ctx: _Context,
+    service: str,
+    before: Any,
+    operation: str,
+    old: Sequence[Rule],
+    new: Sequence[Rule],
+    path: Path,
+) -> Finding:
+    shown = {
+        "before": _names([a for r in old for a in r.approvers]),
+        "after": _names([a for r in new for a in r.approvers]),
+    }
+    if not service:
+        return _global_edit(ctx, path, ChangeKind.APPROVERS_CHANGED, **shown)
+    return _finding(
+        ctx,
+        file=ctx.head.blueprints[service].source,
+        path=path,
+        service=service,
+        kind=ChangeKind.APPROVERS_CHANGED,
         change_class=ChangeClass.REQUIRES_APPROVAL,
         **shown,
-        reason=f"{operation}: " + "; ".join(text for text, _ in loosened) + ". Loosening "
-        "governance needs the service's approvers as they were before this change",
+        reason=_WHY[ChangeKind.APPROVERS_CHANGED],
         operation=operation,
-        rule=_reference(deciding) or "governance.agent_authority (unlisted: forbidden)",
-        rule_file=POLICIES_FILE if deciding and deciding.origin == "global" else base_file,
-        approvers=approvers,
+        rule=old[0].reference if old else "",
+        rule_file=before.source,
+        approvers=_approvers_for(before, old),
     )
 
 
@@ -1337,61 +1301,17 @@ def _reference(rule: Rule | None) -> str:
 # The global policies: every edit needs the global approvers
 
 
-_GLOBAL = _kind(ChangeKind.GLOBAL_POLICY)
-
 _GLOBAL_FIELDS: tuple[_Field, ...] = (
     _Field(("defaults", "namespace"), "default_namespace", str, _RETARGETED),
-    _Field(
-        (*_APPROVAL, "approvers"),
-        "approval.approvers",
-        _names,
-        _kind(ChangeKind.APPROVERS_CHANGED),
-    ),
-    _Field((*_APPROVAL, "timeout"), "approval.timeout", _DURATION, _GLOBAL),
-    _Field((*_APPROVAL, "auto_reject_on_timeout"), "approval.auto_reject_on_timeout", str, _GLOBAL),
-    _Field((*_APPROVAL, "rejection_cooloff"), "approval.rejection_cooloff", _DURATION, _GLOBAL),
+    _APPROVERS_FIELD,
+    *_APPROVAL_SETTINGS,
     _Field(
         ("governance", "safety", "cooldown", "default_period"),
         "safety.cooldown",
         _DURATION,
         _lower_is_looser,
     ),
-    _Field(
-        ("governance", "safety", "rate_limits", "max_operations_per_hour"),
-        "safety.rate_limits.per_hour",
-        str,
-        _higher_is_looser,
-    ),
-    _Field(
-        ("governance", "safety", "rate_limits", "max_operations_per_day"),
-        "safety.rate_limits.per_day",
-        str,
-        _higher_is_looser,
-    ),
-    _Field(
-        (*_BREAKER, "failure_threshold"),
-        "safety.circuit_breaker.failure_threshold",
-        str,
-        _higher_is_looser,
-    ),
-    _Field(
-        (*_BREAKER, "failure_window"),
-        "safety.circuit_breaker.failure_window",
-        _DURATION,
-        _lower_is_looser,
-    ),
-    _Field(
-        (*_BREAKER, "reset_timeout"),
-        "safety.circuit_breaker.reset_timeout",
-        _DURATION,
-        _lower_is_looser,
-    ),
-    _Field(
-        (*_BREAKER, "manual_reset_required"),
-        "safety.circuit_breaker.manual_reset_required",
-        str,
-        _true_is_stricter,
-    ),
+    *_SAFETY_FIELDS,
     _Field(
         ("governance", "proposals", "max_new_per_run"), "max_new_proposals_per_run", str, _GLOBAL
     ),
@@ -1414,8 +1334,7 @@ def _global_findings(ctx: _Context) -> list[Finding]:
     if not base.policies_ok:
         return []
     findings: list[Finding] = []
-    present = (POLICIES_FILE in base.sources, POLICIES_FILE in head.sources)
-    if present == (True, False):
+    if POLICIES_FILE in base.sources and POLICIES_FILE not in head.sources:
         findings.append(
             _global_edit(
                 ctx,
@@ -1427,19 +1346,19 @@ def _global_findings(ctx: _Context) -> list[Finding]:
             )
         )
     findings += _field_findings(ctx, "", base.policies, head.policies, _GLOBAL_FIELDS)
-    custom = [_custom_operations(base.policies), _custom_operations(head.policies)]
-    if custom[0] != custom[1]:
+    old_ops, new_ops = _custom_operations(base.policies), _custom_operations(head.policies)
+    if old_ops != new_ops:
         findings.append(
             _global_edit(
                 ctx,
                 ("operations",),
                 ChangeKind.GLOBAL_POLICY,
-                before=_names(custom[0]),
-                after=_names(custom[1]),
+                before=_names(old_ops),
+                after=_names(new_ops),
                 detail="the fleet's own operations changed",
             )
         )
-    findings += _rule_findings(ctx, "", base.policies, head.policies, global_edit=True)
+    findings += _rule_findings(ctx, "", base.policies, head.policies)
     for team in sorted({*base.policies.teams, *head.policies.teams}):
         was, now = base.policies.teams.get(team, ()), head.policies.teams.get(team, ())
         if was != now:
@@ -1476,15 +1395,12 @@ def _global_edit(
         path=path,
         service="",
         kind=kind,
-        change_class=ChangeClass.REQUIRES_APPROVAL,
         before=before,
         after=after,
         reason=f"{what}every edit of the global policies needs the global approvers as they "
         "were before this change",
         operation=operation,
-        rule="global:governance.approval_workflow.approvers",
-        rule_file=POLICIES_FILE,
-        approvers=ctx.global_approvers,
+        **ctx.by_global_approvers,
     )
 
 

@@ -6,7 +6,6 @@ import json
 import os
 import shutil
 import subprocess
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -16,12 +15,12 @@ from click.testing import Result
 from reconciler.core.review import COMMENT_MARKER
 from tests.conftest import REPO
 from tests.fakes.github_api import FakeGitHub, init_bare_repo
+from tests.github_setup import NAME, OWNER, open_pull, serving
 
 Cli = Callable[..., Result]
 
 FRONTEND = "blueprints/todo-frontend/blueprint.yaml"
 BACKEND = "blueprints/todo-backend/blueprint.yaml"
-OWNER, NAME = "acme", "service-blueprints"
 BOT_TOKEN = "ghp_bot-token-0123456789abcdef"
 ALICE_TOKEN = "alice-token"
 #: Environment a test controls, whatever the machine running it has set.
@@ -84,9 +83,7 @@ def run(cli: Cli, repo: Path) -> Callable[..., Result]:
     return invoke
 
 
-def test_text_report_and_exit_0_when_the_change_needs_approval(
-    run: Callable[..., Result], repo: Path
-) -> None:
+def test_text_report_and_exit_0_when_the_change_needs_approval(run: Cli, repo: Path) -> None:
     edit(repo, FRONTEND, "max_replicas: 5", "max_replicas: 8")
     commit(repo, "Raise max_replicas")
     result = run("check-change", "main", "change")
@@ -112,9 +109,7 @@ def test_text_report_and_exit_0_when_the_change_needs_approval(
     )
 
 
-def test_json_and_exit_1_when_a_blueprint_is_deleted(
-    run: Callable[..., Result], repo: Path
-) -> None:
+def test_json_and_exit_1_when_a_blueprint_is_deleted(run: Cli, repo: Path) -> None:
     git(repo, "rm", "-q", BACKEND)
     head = commit(repo, "Retire the backend")
     result = run("check-change", "main", "HEAD", "-o", "json")
@@ -161,7 +156,15 @@ def findings(result: Result) -> list[dict]:
     return json.loads(result.stdout)["findings"]  # type: ignore[no-any-return]
 
 
-def test_a_change_to_the_audit_trail_is_forbidden(run: Callable[..., Result], repo: Path) -> None:
+def only_finding(run: Cli) -> dict:
+    """`check-change main change` as JSON, which must pass with exactly one finding."""
+    result = run("check-change", "main", "change", "-o", "json")
+    assert result.exit_code == 0, result.output
+    (finding,) = findings(result)
+    return finding
+
+
+def test_a_change_to_the_audit_trail_is_forbidden(run: Cli, repo: Path) -> None:
     record = "audit/todo-backend/2026-02-10/153000-approval_granted-apr-forged-1.json"
     add(repo, record, '{"id": "apr-forged-1"}\n')
     commit(repo, "A record")
@@ -181,9 +184,7 @@ def test_a_change_to_the_audit_trail_is_forbidden(run: Callable[..., Result], re
     assert f"todo-backend {record} ({record}): forbidden" in text.stdout
 
 
-def test_records_the_main_branch_gained_meanwhile_are_not_the_change(
-    run: Callable[..., Result], repo: Path
-) -> None:
+def test_records_the_main_branch_gained_meanwhile_are_not_the_change(run: Cli, repo: Path) -> None:
     """Compared from the merge base, as GitHub lists a pull request's files: the reconciler's
     own records on main since the branch was made are not the pull request's doing."""
     edit(repo, FRONTEND, "scale_up_threshold: 80%", "scale_up_threshold: 75%")
@@ -191,60 +192,77 @@ def test_records_the_main_branch_gained_meanwhile_are_not_the_change(
     git(repo, "checkout", "-q", "main")
     add(repo, "audit/todo-frontend/2026-02-10/153000-decision_made-dec-1.json", "{}\n")
     commit(repo, "A run")
-    result = run("check-change", "main", "change", "-o", "json")
-    assert result.exit_code == 0, result.output
-    assert [f["kind"] for f in findings(result)] == ["tuning"]
+    assert only_finding(run)["kind"] == "tuning"
 
 
-def test_a_request_as_the_reconciler_proposes_it_needs_the_services_approvers(
-    run: Callable[..., Result], repo: Path
-) -> None:
-    add(repo, REQUEST, request_file())
-    commit(repo, "Propose")
-    result = run("check-change", "main", "change", "-o", "json")
-    assert result.exit_code == 0, result.output
-    (finding,) = findings(result)
-    assert (finding["kind"], finding["class"], finding["approvers"]) == (
-        "request_proposed",
-        "requires_approval",
-        ["devops-team"],
-    )
+APPROVERS_RULE = "governance.approval_workflow.approvers"
 
 
 @pytest.mark.parametrize(
-    ("path", "text", "why"),
+    ("path", "text", "kind", "rule", "why"),
     [
-        (REQUEST, request_file("apr-other"), "its id is not as proposed"),
-        (REQUEST, "just: words\n", "its apiVersion, kind, id, service are not as proposed"),
-        (
+        pytest.param(
+            REQUEST,
+            request_file(),
+            "request_proposed",
+            APPROVERS_RULE,
+            "a one-off request as the reconciler proposes it",
+            id="proposed: the service's approvers",
+        ),
+        pytest.param(
+            REQUEST,
+            request_file("apr-other"),
+            "request_changed",
+            f"global:{APPROVERS_RULE}",
+            "its id is not as proposed",
+            id="wrong-id",
+        ),
+        pytest.param(
+            REQUEST,
+            "just: words\n",
+            "request_changed",
+            f"global:{APPROVERS_RULE}",
+            "its apiVersion, kind, id, service are not as proposed",
+            id="not-a-request",
+        ),
+        pytest.param(
             "requests/todo-web/apr-1.yaml",
             request_file("apr-1", "todo-web"),
+            "request_changed",
+            f"global:{APPROVERS_RULE}",
             "there is no service todo-web at BASE",
+            id="unknown-service",
         ),
-        ("requests/todo-frontend/notes.txt", "hello\n", "not at requests/<service>/"),
+        pytest.param(
+            "requests/todo-frontend/notes.txt",
+            "hello\n",
+            "request_changed",
+            f"global:{APPROVERS_RULE}",
+            "not at requests/<service>/",
+            id="not-yaml",
+        ),
     ],
-    ids=["wrong-id", "not-a-request", "unknown-service", "not-yaml"],
 )
-def test_a_request_the_reconciler_did_not_propose_needs_the_global_approvers(
-    run: Callable[..., Result], repo: Path, path: str, text: str, why: str
+def test_a_new_request_needs_the_approvers_its_origin_calls_for(
+    run: Cli, repo: Path, path: str, text: str, kind: str, rule: str, why: str
 ) -> None:
+    """One the reconciler proposed needs the service's approvers (here the global team, which
+    todo-frontend inherits); any other request file needs the global approvers."""
     add(repo, path, text)
     commit(repo, "Request")
-    result = run("check-change", "main", "change", "-o", "json")
-    assert result.exit_code == 0, result.output
-    (finding,) = findings(result)
+    finding = only_finding(run)
     assert (finding["kind"], finding["class"], finding["approvers"]) == (
-        "request_changed",
+        kind,
         "requires_approval",
         ["devops-team"],
     )
-    assert finding["rule"] == "global:governance.approval_workflow.approvers"
+    assert finding["rule"] == rule
     assert why in finding["reason"]
 
 
 @pytest.mark.parametrize("status", ["modified", "deleted"])
 def test_changing_a_merged_request_needs_the_global_approvers(
-    run: Callable[..., Result], repo: Path, status: str
+    run: Cli, repo: Path, status: str
 ) -> None:
     git(repo, "checkout", "-q", "main")
     add(repo, REQUEST, request_file())
@@ -255,9 +273,7 @@ def test_changing_a_merged_request_needs_the_global_approvers(
     else:
         git(repo, "rm", "-q", REQUEST)
     commit(repo, "Change it")
-    result = run("check-change", "main", "change", "-o", "json")
-    assert result.exit_code == 0, result.output
-    (finding,) = findings(result)
+    finding = only_finding(run)
     assert (finding["kind"], finding["after"], finding["approvers"]) == (
         "request_changed",
         status,
@@ -266,7 +282,7 @@ def test_changing_a_merged_request_needs_the_global_approvers(
     assert f"an existing request file is {status}" in finding["reason"]
 
 
-def test_any_revspec_and_nothing_is_checked_out(run: Callable[..., Result], repo: Path) -> None:
+def test_any_revspec_and_nothing_is_checked_out(run: Cli, repo: Path) -> None:
     edit(repo, FRONTEND, "scale_up_threshold: 80%", "scale_up_threshold: 75%")
     commit(repo, "Tune")
     edit(repo, FRONTEND, "max_replicas: 5", "max_replicas: 4")
@@ -279,9 +295,7 @@ def test_any_revspec_and_nothing_is_checked_out(run: Callable[..., Result], repo
     assert "max_replicas: 5" in (repo / FRONTEND).read_text()  # still main's working tree
 
 
-def test_an_invalid_head_fails_with_file_line_and_column(
-    run: Callable[..., Result], repo: Path
-) -> None:
+def test_an_invalid_head_fails_with_file_line_and_column(run: Cli, repo: Path) -> None:
     edit(repo, FRONTEND, "max_replicas: 5", "max_replicas: 0")
     commit(repo, "Oops")
     result = run("check-change", "main", "change", "--annotations")
@@ -291,7 +305,7 @@ def test_an_invalid_head_fails_with_file_line_and_column(
     assert "the check fails" in result.stdout
 
 
-def test_annotations_on_actions_warn_about_approval(run: Callable[..., Result], repo: Path) -> None:
+def test_annotations_on_actions_warn_about_approval(run: Cli, repo: Path) -> None:
     edit(repo, FRONTEND, "max_replicas: 5", "max_replicas: 8")
     commit(repo, "Raise")
     result = run("check-change", "main", "change", env={"GITHUB_ACTIONS": "true"})
@@ -303,7 +317,7 @@ def test_annotations_on_actions_warn_about_approval(run: Callable[..., Result], 
     assert annotation.endswith("(fix: merging needs approval by devops-team)")
 
 
-def test_markdown_file_for_a_comment(run: Callable[..., Result], repo: Path) -> None:
+def test_markdown_file_for_a_comment(run: Cli, repo: Path) -> None:
     edit(
         repo,
         FRONTEND,
@@ -328,9 +342,7 @@ def test_markdown_file_for_a_comment(run: Callable[..., Result], repo: Path) -> 
         (("main", "a..b"), "revision 'a..b' cannot be read"),
     ],
 )
-def test_a_bad_revision_is_exit_3_naming_it(
-    run: Callable[..., Result], args: tuple[str, str], message: str
-) -> None:
+def test_a_bad_revision_is_exit_3_naming_it(run: Cli, args: tuple[str, str], message: str) -> None:
     result = run("check-change", *args)
     assert result.exit_code == 3
     assert message in result.stderr
@@ -352,21 +364,12 @@ def test_not_a_repository_is_exit_3(cli: Cli, blueprint_repo: Path) -> None:
 def api(tmp_path: Path) -> Iterator[FakeGitHub]:
     bare = tmp_path / "origin.git"
     init_bare_repo(bare, {"README.md": "# blueprints\n"})
-    with FakeGitHub(bare, OWNER, NAME) as fake:
+    with serving(bare) as fake:
         fake.add_user("reconciler-bot", BOT_TOKEN)
         fake.add_user("alice", ALICE_TOKEN)
-        fake.push_commit("change", {"notes.md": "a change\n"}, "alice")
-        request = urllib.request.Request(
-            f"{fake.url}/repos/{OWNER}/{NAME}/pulls",
-            data=json.dumps({"title": "Raise", "head": "change", "base": "main"}).encode(),
-            headers={"Authorization": f"token {ALICE_TOKEN}", "Content-Type": "application/json"},
-            method="POST",
-        )
-        with urllib.request.urlopen(request) as answer:
-            assert json.load(answer)["number"] == 1
+        assert open_pull(fake, "Raise", ALICE_TOKEN) == 1
         fake.comment(1, "alice", "looks fine to me")
         yield fake
-        assert fake.internal_errors == []
 
 
 def github_env(api: FakeGitHub, **extra: str) -> dict[str, str | None]:
@@ -383,7 +386,7 @@ def ours(api: FakeGitHub) -> list[dict[str, object]]:
 
 
 def test_comment_is_created_once_then_updated_in_place(
-    run: Callable[..., Result], repo: Path, api: FakeGitHub
+    run: Cli, repo: Path, api: FakeGitHub
 ) -> None:
     edit(repo, FRONTEND, "max_replicas: 5", "max_replicas: 8")
     commit(repo, "Raise")
@@ -417,7 +420,7 @@ def test_comment_is_created_once_then_updated_in_place(
 
 
 def test_comment_takes_the_pull_request_from_the_event_file(
-    run: Callable[..., Result], repo: Path, api: FakeGitHub, tmp_path: Path
+    run: Cli, repo: Path, api: FakeGitHub, tmp_path: Path
 ) -> None:
     event = tmp_path / "event.json"
     event.write_text(json.dumps({"action": "synchronize", "pull_request": {"number": 1}}))
@@ -442,7 +445,7 @@ def test_comment_takes_the_pull_request_from_the_event_file(
     ],
 )
 def test_comment_settings_are_checked_first(
-    run: Callable[..., Result], api: FakeGitHub, missing: str, message: str
+    run: Cli, api: FakeGitHub, missing: str, message: str
 ) -> None:
     env = github_env(api)
     args = ["check-change", "main", "nope", "--comment"]  # a bad revision: never reached
@@ -456,9 +459,7 @@ def test_comment_settings_are_checked_first(
     assert api.requests == []
 
 
-def test_github_refusing_the_comment_is_exit_4_without_the_token(
-    run: Callable[..., Result], api: FakeGitHub
-) -> None:
+def test_github_refusing_the_comment_is_exit_4_without_the_token(run: Cli, api: FakeGitHub) -> None:
     env = github_env(api, GITHUB_TOKEN="ghp_wrong-token-0000")
     result = run("check-change", "main", "change", "--comment", "--pr", "1", env=env)
     assert result.exit_code == 4
@@ -471,7 +472,7 @@ def test_github_refusing_the_comment_is_exit_4_without_the_token(
 # codeowners
 
 
-def test_codeowners_prints_the_approvers_of_each_path(run: Callable[..., Result]) -> None:
+def test_codeowners_prints_the_approvers_of_each_path(run: Cli) -> None:
     result = run("codeowners", env={"GITHUB_REPOSITORY": "acme/service-blueprints"})
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
@@ -491,7 +492,7 @@ def test_codeowners_prints_the_approvers_of_each_path(run: Callable[..., Result]
     assert lines[-1] == "# END reconciler codeowners"
 
 
-def test_codeowners_write_then_check_round_trip(run: Callable[..., Result], repo: Path) -> None:
+def test_codeowners_write_then_check_round_trip(run: Cli, repo: Path) -> None:
     owners = repo / ".github" / "CODEOWNERS"
     owners.parent.mkdir()
     owners.write_text("# hand-written\n*.md @acme/docs\n")
@@ -523,9 +524,7 @@ def test_codeowners_write_then_check_round_trip(run: Callable[..., Result], repo
     assert run("codeowners", "--org", "acme", "--check").exit_code == 0
 
 
-def test_codeowners_skips_a_broken_blueprint_and_names_it(
-    run: Callable[..., Result], repo: Path
-) -> None:
+def test_codeowners_skips_a_broken_blueprint_and_names_it(run: Cli, repo: Path) -> None:
     edit(repo, BACKEND, "    approvers: [backend-team, devops-team]", "    approvers: backend-team")
     result = run("codeowners", "--org", "acme")
     assert result.exit_code == 0
@@ -535,7 +534,7 @@ def test_codeowners_skips_a_broken_blueprint_and_names_it(
     assert "/blueprints/todo-backend/" not in result.stdout
 
 
-def test_codeowners_needs_an_org_for_a_team(run: Callable[..., Result], repo: Path) -> None:
+def test_codeowners_needs_an_org_for_a_team(run: Cli, repo: Path) -> None:
     result = run("codeowners", "--write")
     assert result.exit_code == 3
     assert "devops-team is a team (governance.teams)" in result.stderr

@@ -72,6 +72,9 @@ spec:
   governance_note: none
 """
 
+#: The same blueprint without the unknown field, so it loads.
+API_VALID = API_TEXT.replace("  governance_note: none\n", "")
+
 Edit = Callable[[dict[str, str]], None]
 
 
@@ -109,6 +112,10 @@ def replace(old: str, new: str, path: str = WEB) -> Edit:
     return edit
 
 
+def insert_after(anchor: str, text: str, path: str = WEB) -> Edit:
+    return replace(anchor, anchor + text, path)
+
+
 def delete(path: str) -> Edit:
     return lambda files: files.pop(path) and None
 
@@ -135,6 +142,34 @@ SCALING = "spec.scaling"
 AUTHORITY = "governance.agent_authority"
 WEB_TEAM = ("web-team",)
 GLOBAL = ("devops-team",)
+BEYOND = "scale_beyond_limits"
+AI = "change_ai_api_settings"
+RATIONALE = "        rationale: the AI budget is set by finance\n"
+MANUAL_RESTART = "      - operation: restart_failed_pods\n        autonomous: false\n"
+SAFETY_ANCHOR = "  approval_workflow:"
+
+
+def web(
+    path: str,
+    kind: ChangeKind,
+    cls: ChangeClass,
+    operation: str = "",
+    approvers: tuple[str, ...] = (),
+) -> tuple[object, ...]:
+    """One row of `rows` for the web service."""
+    return ("web", path, kind, cls, operation, approvers)
+
+
+def fleet(path: str, kind: ChangeKind, operation: str = "") -> tuple[object, ...]:
+    """One row of `rows` for the global policies: always the global approvers'."""
+    return ("", path, kind, RA, operation, GLOBAL)
+
+
+def base_forbidding_beyond(condition: str) -> dict[str, str]:
+    """BASE where web forbids scale_beyond_limits under `condition`."""
+    files = base_files()
+    insert_after(RATIONALE, f"      - operation: {BEYOND}\n        condition: {condition}\n")(files)
+    return files
 
 
 @pytest.mark.parametrize(
@@ -142,77 +177,56 @@ GLOBAL = ("devops-team",)
     [
         pytest.param(
             [delete(WEB)],
-            [("web", "", K.BLUEPRINT_DELETED, F, "delete_deployment", ())],
+            [web("", K.BLUEPRINT_DELETED, F, "delete_deployment")],
             id="deleting a blueprint is delete_deployment: forbidden",
         ),
         pytest.param(
-            [add(API, API_TEXT.replace("  governance_note: none\n", ""))],
+            [add(API, API_VALID)],
             [("api", "metadata.name", K.SERVICE_ADDED, RA, "", GLOBAL)],
             id="a new service needs the global approvers",
         ),
         pytest.param(
             [replace("max_replicas: 5", "max_replicas: 8")],
-            [
-                (
-                    "web",
-                    f"{SCALING}.max_replicas",
-                    K.BOUNDS_WIDENED,
-                    RA,
-                    "scale_beyond_limits",
-                    WEB_TEAM,
-                )
-            ],
+            [web(f"{SCALING}.max_replicas", K.BOUNDS_WIDENED, RA, BEYOND, WEB_TEAM)],
             id="raising max_replicas is scale_beyond_limits: approval",
         ),
         pytest.param(
             [replace("min_replicas: 2", "min_replicas: 1")],
-            [
-                (
-                    "web",
-                    f"{SCALING}.min_replicas",
-                    K.BOUNDS_WIDENED,
-                    RA,
-                    "scale_beyond_limits",
-                    WEB_TEAM,
-                )
-            ],
+            [web(f"{SCALING}.min_replicas", K.BOUNDS_WIDENED, RA, BEYOND, WEB_TEAM)],
             id="lowering min_replicas is scale_beyond_limits too",
         ),
         pytest.param(
             [replace("max_replicas: 5", "max_replicas: 4")],
-            [("web", f"{SCALING}.max_replicas", K.BOUNDS_NARROWED, A, "", ())],
+            [web(f"{SCALING}.max_replicas", K.BOUNDS_NARROWED, A)],
             id="narrowing the bounds is allowed",
         ),
         pytest.param(
             [replace("scale_up_threshold: 80%", "scale_up_threshold: 70%")],
-            [("web", f"{SCALING}.scale_up_threshold", K.TUNING, A, "", ())],
+            [web(f"{SCALING}.scale_up_threshold", K.TUNING, A)],
             id="a threshold is tuning: allowed",
         ),
         pytest.param(
             [
-                replace(
+                insert_after(
                     "    coexistence: exclusive\n",
-                    "    coexistence: exclusive\n"
                     "    cooldown_period: 30s\n    scale_up_increment: 2\n",
                 )
             ],
             [
-                ("web", f"{SCALING}.scale_up_increment", K.TUNING, A, "", ()),
-                ("web", f"{SCALING}.cooldown_period", K.TUNING, A, "", ()),
+                web(f"{SCALING}.scale_up_increment", K.TUNING, A),
+                web(f"{SCALING}.cooldown_period", K.TUNING, A),
             ],
             id="cooldown and increments are tuning",
         ),
         pytest.param(
             [
                 replace(
-                    "  approval_workflow:",
-                    "  safety:\n    rate_limits:\n"
-                    "      max_operations_per_hour: 30\n  approval_workflow:",
+                    SAFETY_ANCHOR,
+                    f"  safety:\n    rate_limits:\n      max_operations_per_hour: 30\n{SAFETY_ANCHOR}",
                 )
             ],
             [
-                (
-                    "web",
+                web(
                     "governance.safety.rate_limits.max_operations_per_hour",
                     K.SAFETY_LOOSENED,
                     RA,
@@ -225,70 +239,29 @@ GLOBAL = ("devops-team",)
         pytest.param(
             [
                 replace(
-                    "  approval_workflow:",
-                    "  safety:\n    circuit_breaker:\n"
-                    "      failure_threshold: 2\n  approval_workflow:",
+                    SAFETY_ANCHOR,
+                    f"  safety:\n    circuit_breaker:\n      failure_threshold: 2\n{SAFETY_ANCHOR}",
                 )
             ],
-            [
-                (
-                    "web",
-                    "governance.safety.circuit_breaker.failure_threshold",
-                    K.SAFETY_TIGHTENED,
-                    A,
-                    "",
-                    (),
-                )
-            ],
+            [web("governance.safety.circuit_breaker.failure_threshold", K.SAFETY_TIGHTENED, A)],
             id="a stricter circuit breaker is allowed",
         ),
         pytest.param(
             [replace("coexistence: exclusive", "coexistence: adjust_hpa")],
-            [("web", f"{SCALING}.coexistence", K.SAFETY_LOOSENED, RA, "", WEB_TEAM)],
+            [web(f"{SCALING}.coexistence", K.SAFETY_LOOSENED, RA, "", WEB_TEAM)],
             id="sharing replicas with an HPA needs approval",
         ),
         pytest.param(
-            [
-                replace(
-                    "    forbidden_operations:\n      - operation: change_ai_api_settings\n"
-                    "        rationale: the AI budget is set by finance\n",
-                    "",
-                )
-            ],
-            [
-                (
-                    "web",
-                    f"{AUTHORITY}.forbidden_operations",
-                    K.LOOSEN_GOVERNANCE,
-                    RA,
-                    "change_ai_api_settings",
-                    WEB_TEAM,
-                )
-            ],
+            [replace(f"    forbidden_operations:\n      - operation: {AI}\n{RATIONALE}", "")],
+            [web(f"{AUTHORITY}.forbidden_operations", K.LOOSEN_GOVERNANCE, RA, AI, WEB_TEAM)],
             id="removing a forbidden rule loosens governance",
         ),
         pytest.param(
             [
-                replace(
-                    "    forbidden_operations:\n      - operation: change_ai_api_settings\n"
-                    "        rationale: the AI budget is set by finance\n",
-                    "",
-                ),
-                replace(
-                    "      - modify_database_connections\n",
-                    "      - modify_database_connections\n      - change_ai_api_settings\n",
-                ),
+                replace(f"    forbidden_operations:\n      - operation: {AI}\n{RATIONALE}", ""),
+                insert_after("      - modify_database_connections\n", f"      - {AI}\n"),
             ],
-            [
-                (
-                    "web",
-                    f"{AUTHORITY}.requires_approval[1]",
-                    K.LOOSEN_GOVERNANCE,
-                    RA,
-                    "change_ai_api_settings",
-                    WEB_TEAM,
-                )
-            ],
+            [web(f"{AUTHORITY}.requires_approval[1]", K.LOOSEN_GOVERNANCE, RA, AI, WEB_TEAM)],
             id="forbidden to requires_approval loosens governance",
         ),
         pytest.param(
@@ -301,8 +274,7 @@ GLOBAL = ("devops-team",)
                 ),
             ],
             [
-                (
-                    "web",
+                web(
                     f"{AUTHORITY}.allowed_operations[2]",
                     K.LOOSEN_GOVERNANCE,
                     RA,
@@ -313,15 +285,9 @@ GLOBAL = ("devops-team",)
             id="requires_approval to allowed loosens governance",
         ),
         pytest.param(
+            [replace(MANUAL_RESTART, MANUAL_RESTART.replace("false", "true"))],
             [
-                replace(
-                    "      - operation: restart_failed_pods\n        autonomous: false\n",
-                    "      - operation: restart_failed_pods\n        autonomous: true\n",
-                )
-            ],
-            [
-                (
-                    "web",
+                web(
                     f"{AUTHORITY}.allowed_operations[1]",
                     K.LOOSEN_GOVERNANCE,
                     RA,
@@ -332,16 +298,9 @@ GLOBAL = ("devops-team",)
             id="autonomous false to true loosens governance",
         ),
         pytest.param(
+            [replace("        condition: target_replicas <= max_replicas\n", "")],
             [
-                replace(
-                    "      - operation: scale_within_limits\n"
-                    "        condition: target_replicas <= max_replicas\n",
-                    "      - operation: scale_within_limits\n",
-                )
-            ],
-            [
-                (
-                    "web",
+                web(
                     f"{AUTHORITY}.allowed_operations[0]",
                     K.LOOSEN_GOVERNANCE,
                     RA,
@@ -352,60 +311,30 @@ GLOBAL = ("devops-team",)
             id="removing an allowed rule's condition loosens governance",
         ),
         pytest.param(
-            [
-                replace(
-                    "      - operation: change_ai_api_settings\n",
-                    "      - operation: change_ai_api_settings\n        condition: hour_utc < 9\n",
-                )
-            ],
-            [
-                (
-                    "web",
-                    f"{AUTHORITY}.forbidden_operations[0]",
-                    K.LOOSEN_GOVERNANCE,
-                    RA,
-                    "change_ai_api_settings",
-                    WEB_TEAM,
-                )
-            ],
+            [insert_after(f"      - operation: {AI}\n", "        condition: hour_utc < 9\n")],
+            [web(f"{AUTHORITY}.forbidden_operations[0]", K.LOOSEN_GOVERNANCE, RA, AI, WEB_TEAM)],
             id="a condition on a forbidden rule loosens it",
         ),
         pytest.param(
+            [insert_after(RATIONALE, "      - modify_configmaps\n")],
             [
-                replace(
-                    "        rationale: the AI budget is set by finance\n",
-                    "        rationale: the AI budget is set by finance\n"
-                    "      - modify_configmaps\n",
-                )
-            ],
-            [
-                (
-                    "web",
+                web(
                     f"{AUTHORITY}.forbidden_operations[1]",
                     K.TIGHTEN_GOVERNANCE,
                     A,
                     "modify_configmaps",
-                    (),
                 )
             ],
             id="forbidding more is tightening: allowed",
         ),
         pytest.param(
+            [insert_after(MANUAL_RESTART, "        condition: restart_count > 0\n")],
             [
-                replace(
-                    "      - operation: restart_failed_pods\n        autonomous: false\n",
-                    "      - operation: restart_failed_pods\n        autonomous: false\n"
-                    "        condition: restart_count > 0\n",
-                )
-            ],
-            [
-                (
-                    "web",
+                web(
                     f"{AUTHORITY}.allowed_operations[1]",
                     K.TIGHTEN_GOVERNANCE,
                     A,
                     "restart_failed_pods",
-                    (),
                 )
             ],
             id="a condition on an allowed rule is tightening: allowed",
@@ -417,47 +346,27 @@ GLOBAL = ("devops-team",)
                     "      - delete_service\n    forbidden_operations:\n",
                 )
             ],
-            [
-                (
-                    "web",
-                    f"{AUTHORITY}.requires_approval[1]",
-                    K.LOOSEN_GOVERNANCE,
-                    F,
-                    "delete_service",
-                    (),
-                )
-            ],
+            [web(f"{AUTHORITY}.requires_approval[1]", K.LOOSEN_GOVERNANCE, F, "delete_service")],
             id="loosening what the global policies forbid is forbidden",
         ),
         pytest.param(
             [replace("max_replicas: 5", "max_replicas: 1")],
-            [("web", f"{SCALING}.max_replicas", K.INVALID_BLUEPRINT, INV, "", ())],
+            [web(f"{SCALING}.max_replicas", K.INVALID_BLUEPRINT, INV)],
             id="a HEAD blueprint that does not validate is invalid",
         ),
         pytest.param(
             [replace("approvers: [web-team]", "approvers: [web-team, mallory]")],
-            [
-                (
-                    "web",
-                    "governance.approval_workflow.approvers",
-                    K.APPROVERS_CHANGED,
-                    RA,
-                    "",
-                    WEB_TEAM,
-                )
-            ],
+            [web("governance.approval_workflow.approvers", K.APPROVERS_CHANGED, RA, "", WEB_TEAM)],
             id="changing approvers needs the approvers before the change",
         ),
         pytest.param(
             [replace("request: 100m", "request: 105m")],
             [
-                (
-                    "web",
+                web(
                     "spec.resources.cpu.request",
                     K.RESOURCES_CHANGED,
                     A,
                     "adjust_resources_within_10_percent",
-                    (),
                 )
             ],
             id="a request change within 10 percent is allowed",
@@ -465,8 +374,7 @@ GLOBAL = ("devops-team",)
         pytest.param(
             [replace("request: 100m", "request: 200m")],
             [
-                (
-                    "web",
+                web(
                     "spec.resources.cpu.request",
                     K.RESOURCES_CHANGED,
                     RA,
@@ -477,48 +385,39 @@ GLOBAL = ("devops-team",)
             id="a request change beyond 10 percent needs approval",
         ),
         pytest.param(
-            [replace("  version: 1.0.0\n", "  version: 1.0.0\n  namespace: payments\n")],
-            [("web", "metadata.namespace", K.RETARGETED, RA, "", GLOBAL)],
+            [insert_after("  version: 1.0.0\n", "  namespace: payments\n")],
+            [web("metadata.namespace", K.RETARGETED, RA, "", GLOBAL)],
             id="pointing at another deployment needs the global approvers",
         ),
         pytest.param(
             [replace("      - delete_service\n", "", path=POLICIES)],
-            [
-                (
-                    "",
-                    f"{AUTHORITY}.forbidden_operations",
-                    K.LOOSEN_GOVERNANCE,
-                    RA,
-                    "delete_service",
-                    GLOBAL,
-                )
-            ],
+            [fleet(f"{AUTHORITY}.forbidden_operations", K.LOOSEN_GOVERNANCE, "delete_service")],
             id="a global policy edit needs the global approvers",
         ),
         pytest.param(
             [replace("    approvers: [devops-team]", "    approvers: [mallory]", path=POLICIES)],
-            [("", "governance.approval_workflow.approvers", K.APPROVERS_CHANGED, RA, "", GLOBAL)],
+            [fleet("governance.approval_workflow.approvers", K.APPROVERS_CHANGED)],
             id="new global approvers cannot approve their own appointment",
         ),
         pytest.param(
             [replace("    timeout: 1h\n", "    timeout: 8h\n", path=POLICIES)],
-            [("", "governance.approval_workflow.timeout", K.GLOBAL_POLICY, RA, "", GLOBAL)],
+            [fleet("governance.approval_workflow.timeout", K.GLOBAL_POLICY)],
             id="a global setting needs the global approvers",
         ),
         pytest.param(
             [
-                replace(
+                insert_after(
                     "operations:\n",
-                    "operations:\n  rotate_certificates: renew the service's certificates\n",
+                    "  rotate_certificates: renew the service's certificates\n",
                     path=POLICIES,
                 )
             ],
-            [("", "operations", K.GLOBAL_POLICY, RA, "", GLOBAL)],
+            [fleet("operations", K.GLOBAL_POLICY)],
             id="a new fleet operation needs the global approvers",
         ),
         pytest.param(
             [replace("devops-team: [alice,", "devops-team: [mallory, alice,", path=POLICIES)],
-            [("", "governance.teams.devops-team", K.APPROVERS_CHANGED, RA, "", GLOBAL)],
+            [fleet("governance.teams.devops-team", K.APPROVERS_CHANGED)],
             id="joining an approver team needs the team as it was",
         ),
         pytest.param(
@@ -536,7 +435,7 @@ def test_deleting_the_global_policies_lists_every_consequence() -> None:
     """Without the file the built-in defaults apply: each rule and setting that changes is its
     own finding for the global approvers, and a blueprint naming a fleet operation that no
     longer exists stops validating."""
-    result = review(lambda files: files.pop(POLICIES) and None)
+    result = review(delete(POLICIES))
     found = rows(result)
     assert found[0] == ("", "", K.GLOBAL_POLICY, RA, "", GLOBAL)
     fleet_wide = [row for row in found if row[0] == ""]
@@ -563,18 +462,10 @@ def test_a_pull_request_that_names_itself_approver_still_needs_the_old_approvers
 
 def test_the_rules_before_the_change_decide_it() -> None:
     """The pull request lifts the rule that forbids its own widening: BASE's rule decides."""
-    base = base_files()
-    base[WEB] = base[WEB].replace(
-        "        rationale: the AI budget is set by finance\n",
-        "        rationale: the AI budget is set by finance\n"
-        "      - operation: scale_beyond_limits\n        condition: target_replicas > 10\n",
-    )
     result = review(
-        replace(
-            "      - operation: scale_beyond_limits\n        condition: target_replicas > 10\n", ""
-        ),
+        replace(f"      - operation: {BEYOND}\n        condition: target_replicas > 10\n", ""),
         replace("max_replicas: 5", "max_replicas: 20"),
-        base=base,
+        base=base_forbidding_beyond("target_replicas > 10"),
     )
     assert [(f.kind, f.change_class) for f in result.findings] == [
         (K.BOUNDS_WIDENED, F),
@@ -602,19 +493,10 @@ def test_the_rules_before_the_change_decide_it() -> None:
 def test_conditions_a_diff_cannot_evaluate_need_approval(
     condition: str, new_max: int, expected: ChangeClass, unknown: tuple[str, ...]
 ) -> None:
-    base = base_files()
-    base[WEB] = base[WEB].replace(
-        "        rationale: the AI budget is set by finance\n",
-        "        rationale: the AI budget is set by finance\n"
-        f"      - operation: scale_beyond_limits\n        condition: {condition}\n",
-    )
+    base = base_forbidding_beyond(condition)
     result = review(replace("max_replicas: 5", f"max_replicas: {new_max}"), base=base)
     (finding,) = result.findings
-    assert (finding.operation, finding.change_class, finding.unknown) == (
-        "scale_beyond_limits",
-        expected,
-        unknown,
-    )
+    assert (finding.operation, finding.change_class, finding.unknown) == (BEYOND, expected, unknown)
     assert result.ok is (expected is not F)
 
 
@@ -644,7 +526,7 @@ def test_a_broken_blueprint_the_change_does_not_touch_is_noted_not_counted() -> 
 
 
 def test_the_comment_and_the_json_say_the_same() -> None:
-    result = review(delete(WEB), add(API, API_TEXT.replace("  governance_note: none\n", "")))
+    result = review(delete(WEB), add(API, API_VALID))
     assert not result.ok
     body = render_markdown(result)
     assert body.startswith(COMMENT_MARKER + "\n")
@@ -674,7 +556,7 @@ def test_the_comment_and_the_json_say_the_same() -> None:
 
 
 def test_team_approvers_are_expanded_for_display_only() -> None:
-    result = review(add(API, API_TEXT.replace("  governance_note: none\n", "")))
+    result = review(add(API, API_VALID))
     assert result.approvers == ("devops-team",)
     assert result.expand("devops-team") == "devops-team (alice, alice@example.com, bob)"
     assert "devops-team (alice, alice@example.com, bob)" in render_markdown(result)
