@@ -49,6 +49,25 @@ def _hermetic_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 _KEEP = {"RECONCILER_REQUIRE_PROMETHEUS", "RECONCILER_REQUIRE_TOOLS"}
 
 
+def require_prometheus() -> None:
+    """Skip (a module, when called at its top) on a machine without the `prometheus` binary.
+
+    CI sets RECONCILER_REQUIRE_PROMETHEUS, and then a missing binary is a failure, so a CI
+    image that lost the package cannot pass quietly.
+    """
+    from tests.fakes.prometheus import binary_available, required
+
+    if binary_available():
+        return
+    if required():
+        pytest.fail(
+            "RECONCILER_REQUIRE_PROMETHEUS is set but there is no `prometheus` on PATH "
+            "(apt-get install -y --no-install-recommends prometheus)",
+            pytrace=False,
+        )
+    pytest.skip("no prometheus binary (apt-get install prometheus)", allow_module_level=True)
+
+
 def require_tool(name: str, install: str) -> str:
     """The path of a command-line tool a test drives, or a skip on a machine without it.
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from reconciler.adapters.kubernetes import KubernetesCluster
-from reconciler.adapters.simulated import SimTarget, SimulatedCluster, create
+from reconciler.adapters.simulated import SimulatedCluster
 from reconciler.core.approvals import Authorization, Kind
 from reconciler.core.changes import Change, ChangeKind
 from reconciler.core.events import Chain, recovered_record, stamp_for
@@ -28,11 +28,11 @@ from reconciler.core.verification import (
     pending_verifications,
     verify,
 )
+from tests.clusters import simulate_web
 from tests.core.helpers import NOW, blueprint, metrics, state
 from tests.fakes.kube_api import FakeKubeAPI
 
 WEB = Target(namespace="shop", name="web")
-MIB = 1024**2
 #: (the cluster, and a new adapter on the same cluster as the next run would open one)
 Opened = tuple[Any, Callable[[], Any]]
 Opener = Callable[[str | None], Opened]
@@ -55,15 +55,7 @@ OLD_STAMP = json.dumps(
 
 def simulated(tmp_path: Path, stack: contextlib.ExitStack, annotation: str | None) -> Opened:
     path = tmp_path / "sim.yaml"
-    target = SimTarget(
-        namespace="shop",
-        name="web",
-        replicas=2,
-        cpu_request=100,
-        memory_request=512 * MIB,
-        latency_target_ms=200,
-    )
-    sim = create(path, [target], clock=NOW)
+    sim = simulate_web(path)
     if annotation is not None:
         sim.get("shop", "web").annotations[STAMP_ANNOTATION] = annotation
     sim.save()

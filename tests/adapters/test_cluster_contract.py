@@ -22,16 +22,16 @@ from typing import Any
 import pytest
 
 from reconciler.adapters.kubernetes import KubernetesCluster
-from reconciler.adapters.simulated import SimTarget, SimulatedCluster, create
+from reconciler.adapters.simulated import SimulatedCluster
 from reconciler.core.changes import Applied, Change, ChangeKind
 from reconciler.core.errors import ClusterError, ConflictError
 from reconciler.core.observation import ChangeStamp, DeploymentState, Metrics, Target
+from tests.clusters import MIB, simulate_web
 from tests.core.helpers import NOW
 from tests.fakes.kube_api import FakeKubeAPI
 
 WEB = Target(namespace="shop", name="web")
 GHOST = Target(namespace="shop", name="ghost")
-MIB = 1024**2
 
 
 @dataclass
@@ -48,16 +48,8 @@ class Harness:
 
 
 def simulated(tmp_path: Path) -> Iterator[Harness]:
-    target = SimTarget(
-        namespace="shop",
-        name="web",
-        replicas=2,
-        cpu_request=100,
-        memory_request=512 * MIB,
-        latency_target_ms=200,
-    )
     path = tmp_path / "sim.yaml"
-    sim = create(path, [target], clock=NOW)
+    sim = simulate_web(path)
     web = sim.get("shop", "web")
     sim.set(web, {"cpu_utilization": "85%", "memory_utilization": "50%"})
     sim.save()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,8 +10,8 @@ import pytest
 from reconciler.adapters.github_comments import GitHubPullComments
 from reconciler.core.errors import ForgeError
 from tests.fakes.github_api import FakeGitHub, init_bare_repo
+from tests.github_setup import NAME, OWNER, open_pull, serving
 
-OWNER, NAME = "acme", "service-blueprints"
 BOT_TOKEN = "ghp_bot-token-0123456789abcdef"
 MARKER = "<!-- reconciler:check-change -->"
 COMMENTS = f"/repos/{OWNER}/{NAME}/issues/1/comments"
@@ -23,19 +21,11 @@ COMMENTS = f"/repos/{OWNER}/{NAME}/issues/1/comments"
 def api(tmp_path: Path) -> Iterator[FakeGitHub]:
     bare = tmp_path / "origin.git"
     init_bare_repo(bare, {"README.md": "# blueprints\n"})
-    with FakeGitHub(bare, OWNER, NAME) as fake:
+    with serving(bare) as fake:
         fake.add_user("reconciler-bot", BOT_TOKEN)
         fake.add_user("alice", "alice-token")
-        fake.push_commit("change", {"notes.md": "a change\n"}, "alice")
-        request = urllib.request.Request(
-            f"{fake.url}/repos/{OWNER}/{NAME}/pulls",
-            data=json.dumps({"title": "A change", "head": "change", "base": "main"}).encode(),
-            headers={"Authorization": "token alice-token", "Content-Type": "application/json"},
-            method="POST",
-        )
-        urllib.request.urlopen(request).close()
+        open_pull(fake, "A change", "alice-token")
         yield fake
-        assert fake.internal_errors == []
 
 
 @pytest.fixture

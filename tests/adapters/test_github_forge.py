@@ -25,11 +25,10 @@ from reconciler.adapters.github_forge import GitHubForge
 from reconciler.core.errors import ConfigError, ForgeError
 from reconciler.core.proposals import Draft, Proposal, ProposalState, render_metadata
 from tests.fakes.github_api import FakeGitHub, init_bare_repo
+from tests.github_setup import ALICE, BOB, BOT, NAME, OWNER, add_people, serving
 
-OWNER, REPO = "acme", "service-blueprints"
-FULL_NAME = f"{OWNER}/{REPO}"
+FULL_NAME = f"{OWNER}/{NAME}"
 API = f"/repos/{FULL_NAME}"
-BOT, ALICE, BOB = "reconciler-bot", "alice", "bob"
 BOT_TOKEN = "ghp_bot-token-0123456789abcdef"
 TOKENS = {BOT: BOT_TOKEN, ALICE: "alice-token", BOB: "bob-token"}
 BLUEPRINT = "blueprints/web/blueprint.yaml"
@@ -51,13 +50,9 @@ def bare(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def api(bare: Path) -> Iterator[FakeGitHub]:
-    with FakeGitHub(bare, OWNER, REPO) as fake:
-        fake.add_user(BOT, TOKENS[BOT])
-        fake.add_user(ALICE, TOKENS[ALICE], name="Alice Approver", email="alice@example.com")
-        fake.add_user(BOB, TOKENS[BOB], name="Bob Builder", email="bob@example.com")
-        fake.add_team(OWNER, "platform", [ALICE])
+    with serving(bare) as fake:
+        add_people(fake, TOKENS)
         yield fake
-        assert fake.internal_errors == []
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ import json
 import subprocess
 import sys
 import time
-import urllib.request
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
@@ -26,6 +25,7 @@ from reconciler.adapters.kubernetes import KubernetesCluster, parse_quantity
 from reconciler.core.changes import Change, ChangeKind
 from reconciler.core.errors import ClusterError, ConfigError, ConflictError, MetricsError
 from reconciler.core.observation import ChangeStamp, DeploymentState, Metrics, Target
+from tests.clusters import post_deployment, token_file_kubeconfig
 from tests.conftest import REPO
 from tests.fakes import kube_api
 from tests.fakes.kube_api import HPAS, FakeKubeAPI
@@ -262,16 +262,6 @@ def test_bad_credentials_are_reported_as_such(tmp_path: Path) -> None:
     assert isinstance(failure, ClusterError) and not failure.retryable
     assert "rejected the credentials (401 Unauthorized)" in str(failure)
     assert "kubectl auth whoami" in failure.hint
-
-
-def token_file_kubeconfig(server: FakeKubeAPI, tmp_path: Path, content: str) -> Path:
-    """A kubeconfig whose user reads its token from a file holding `content`."""
-    path = server.write_kubeconfig(tmp_path / "kubeconfig")
-    config = json.loads(path.read_text())
-    (tmp_path / "token").write_text(content)
-    config["users"][0]["user"] = {"tokenFile": str(tmp_path / "token")}
-    path.write_text(json.dumps(config))
-    return path
 
 
 def test_a_token_file_ending_in_a_newline_works_as_with_kubectl(tmp_path: Path) -> None:
@@ -652,25 +642,7 @@ def add_containers(api: FakeKubeAPI, requests: Sequence[Mapping[str, str]]) -> N
         }
         for index, wanted in enumerate(requests)
     ]
-    labels = {"app": "web"}
-    body = {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": "web", "labels": labels},
-        "spec": {
-            "replicas": 2,
-            "selector": {"matchLabels": labels},
-            "template": {"metadata": {"labels": labels}, "spec": {"containers": containers}},
-        },
-    }
-    request = urllib.request.Request(
-        f"{api.url}/apis/apps/v1/namespaces/shop/deployments",
-        data=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=10) as answer:
-        assert answer.status == 201
+    post_deployment(api, containers)
 
 
 def container_requests(api: FakeKubeAPI, resource: str) -> list[str | None]:

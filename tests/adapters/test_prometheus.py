@@ -32,24 +32,16 @@ from reconciler.adapters.prometheus import (
 )
 from reconciler.core.errors import ConfigError, MetricsError
 from reconciler.core.observation import Metrics, Sample, Target
+from tests.conftest import require_prometheus
 from tests.fakes.prometheus import (
     MIB,
     Load,
     PodUsage,
     Running,
-    binary_available,
-    required,
     running,
 )
 
-if not binary_available():
-    if required():
-        pytest.fail(
-            "RECONCILER_REQUIRE_PROMETHEUS is set but there is no `prometheus` on PATH "
-            "(apt-get install -y --no-install-recommends prometheus)",
-            pytrace=False,
-        )
-    pytest.skip("no prometheus binary (apt-get install prometheus)", allow_module_level=True)
+require_prometheus()
 
 pytestmark = pytest.mark.prometheus
 

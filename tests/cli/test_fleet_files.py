@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 
-from tests.scenarios.conftest import Scenario, init_repo
+from tests.scenarios.conftest import Scenario
 
 Cli = Callable[..., Result]
 
@@ -81,14 +81,6 @@ def test_a_typo_in_the_policies_file_is_named_in_the_blueprint_error(
         f"errors of {POLICIES} first; if it does not declare modify_database_connections, "
         "did you mean modify_database_schema?)"
     )
-
-
-@pytest.fixture
-def seeded(tmp_path: Path) -> Scenario:
-    scenario = Scenario(tmp_path)
-    init_repo(tmp_path)
-    scenario.cli("sim", "init", "--scenario", "seed")
-    return scenario
 
 
 @pytest.mark.parametrize(

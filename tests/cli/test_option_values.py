@@ -3,19 +3,9 @@ names the option or argument and shows a correct value, and nothing is changed o
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from tests.scenarios.conftest import Scenario, init_repo
-
-
-@pytest.fixture
-def seeded(tmp_path: Path) -> Scenario:
-    scenario = Scenario(tmp_path)
-    init_repo(tmp_path)
-    scenario.cli("sim", "init", "--scenario", "seed")
-    return scenario
+from tests.scenarios.conftest import Scenario
 
 
 def _state(scenario: Scenario) -> dict[str, bytes]:

@@ -22,16 +22,6 @@ def test_plural(count: int, expected: str) -> None:
     assert plural(count, "service") == expected
 
 
-@pytest.fixture
-def seeded(tmp_path: Path) -> Scenario:
-    root = tmp_path / "fleet"
-    root.mkdir()
-    init_repo(root)
-    scenario = Scenario(root)
-    scenario.cli("sim", "init", "--scenario", "seed")
-    return scenario
-
-
 def test_one_service_and_one_commit_are_singular(seeded: Scenario, tmp_path: Path) -> None:
     summary = tmp_path / "summary.md"
     result = seeded.cli("run", "-s", "todo-frontend", "--summary", str(summary))

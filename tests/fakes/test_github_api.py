@@ -27,9 +27,9 @@ from github import (
 from github.Repository import Repository
 
 from tests.fakes.github_api import FakeGitHub, init_bare_repo
+from tests.github_setup import ALICE, BOB, BOT, add_people, serving
 
 FULL_NAME = "acme/service-blueprints"
-BOT, ALICE, BOB = "reconciler-bot", "alice", "bob"
 TOKENS = {BOT: "bot-token", ALICE: "alice-token", BOB: "bob-token"}
 SEED = {
     "README.md": "# Service blueprints\n",
@@ -73,13 +73,9 @@ def bare(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def api(bare: Path) -> Iterator[FakeGitHub]:
-    with FakeGitHub(bare) as fake:
-        fake.add_user(BOT, TOKENS[BOT])
-        fake.add_user(ALICE, TOKENS[ALICE], name="Alice Approver", email="alice@example.com")
-        fake.add_user(BOB, TOKENS[BOB], name="Bob Builder", email="bob@example.com")
-        fake.add_team("acme", "platform", [ALICE])
+    with serving(bare) as fake:
+        add_people(fake, TOKENS)
         yield fake
-        assert fake.internal_errors == []
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pygit2
 import pytest
@@ -15,7 +15,30 @@ from click.testing import CliRunner, Result
 
 from tests.conftest import REPO
 
+if TYPE_CHECKING:
+    from tests.scenarios.github_job import Job
+
 SIGNATURE = pygit2.Signature("Test Setup", "setup@example.invalid", 1770700000, 0)
+
+#: `sim set todo-frontend` values of seed demo 2: at max_replicas and still hot, so the run
+#: proposes raising the limit.
+DEMO_2 = [
+    "replicas=5",
+    "rps=450",
+    "cpu_utilization=92%",
+    "memory_utilization=85%",
+    "latency_p95=280ms",
+    "error_rate=1.2%",
+]
+#: The checks the seed blueprint's verification runs after a change.
+SEED_CHECKS = [
+    "replica_count",
+    "pods_ready",
+    "cpu_utilization",
+    "memory_utilization",
+    "latency_p95",
+    "error_rate",
+]
 
 
 def init_repo(root: Path, blueprints: Path = REPO / "blueprints") -> pygit2.Repository:
@@ -28,6 +51,45 @@ def init_repo(root: Path, blueprints: Path = REPO / "blueprints") -> pygit2.Repo
         "HEAD", SIGNATURE, SIGNATURE, "Initial blueprints", repo.index.write_tree(), []
     )
     return repo
+
+
+#: Service web (deployment shop/web), scaled on CPU alone: the metrics API gives CPU, so a
+#: run on the fake Kubernetes API needs no Prometheus.
+WEB_BLUEPRINT = """\
+metadata:
+  name: web
+  namespace: shop
+  version: 1.0.0
+spec:
+  scaling:
+    min_replicas: 1
+    max_replicas: 5
+    scale_up_threshold: 80%
+    scale_down_threshold: 40%
+    metrics:
+      - {type: cpu, weight: 1.0}
+"""
+
+
+def web_blueprint(**scaling: str) -> str:
+    """WEB_BLUEPRINT with more settings under spec.scaling (`coexistence="exclusive"`, say)."""
+    extra = "".join(f"    {key}: {value}\n" for key, value in scaling.items())
+    return WEB_BLUEPRINT.replace("    metrics:\n", f"{extra}    metrics:\n")
+
+
+def web_fleet(tmp_path: Path, blueprint: str = WEB_BLUEPRINT) -> Scenario:
+    """A blueprint repository (tmp_path/fleet) with the shipped global policies and one
+    service, web, whose blueprint is `blueprint`."""
+    source = tmp_path / "source"
+    shutil.copytree(REPO / "blueprints", source, symlinks=True)
+    for service in ("todo-frontend", "todo-backend"):
+        shutil.rmtree(source / service)
+    (source / "web").mkdir()
+    (source / "web" / "blueprint.yaml").write_text(blueprint)
+    root = tmp_path / "fleet"
+    root.mkdir()
+    init_repo(root, source)
+    return Scenario(root)
 
 
 @dataclass
@@ -85,3 +147,12 @@ def scenario(tmp_path: Path) -> Iterator[Scenario]:
     root.mkdir()
     init_repo(root)
     yield Scenario(root)
+
+
+@pytest.fixture
+def job(tmp_path: Path) -> Iterator[Job]:
+    """Seed demo 2 as a scheduled job on GitHub (the fake), from a fresh checkout."""
+    from tests.scenarios.github_job import seed_demo_2_job  # it imports this module
+
+    with seed_demo_2_job(tmp_path) as started:
+        yield started

@@ -22,6 +22,7 @@ from tests.actions import JobRun, Runner, StepContext
 from tests.conftest import REPO
 from tests.fakes.github_api import FakeGitHub, init_bare_repo
 from tests.gitserver import GitServer, git, git_server
+from tests.scenarios.github_job import blueprint_files
 
 WORKFLOW = REPO / ".github" / "workflows" / "reconcile.yml"
 BOT_TOKEN = "ghs_actions_job_token_never_printed"
@@ -31,14 +32,6 @@ APP_TOKEN = "ghs_app_installation_token_never_printed"
 APP_LOGIN = "reconciler-app[bot]"
 BIN = Path(sys.executable).parent
 NO_REQUEST = {"dry_run": False, "service": "", "operation": "", "replicas": "", "reason": ""}
-
-
-def _files(extra: dict[str, str] | None = None) -> dict[str, str]:
-    files = {".gitignore": ".reconciler/\n"}
-    for path in (REPO / "blueprints").rglob("*"):
-        if path.is_file() and not path.is_symlink():
-            files[str(path.relative_to(REPO))] = path.read_text()
-    return files | (extra or {})
 
 
 def _service_blueprint(name: str) -> str:
@@ -114,7 +107,7 @@ class Hosted:
 def _hosted(tmp_path: Path, extra: dict[str, str] | None = None) -> Iterator[Hosted]:
     with git_server(tmp_path / "served") as server:
         bare = server.base / "fleet.git"
-        init_bare_repo(bare, _files(extra))
+        init_bare_repo(bare, blueprint_files(extra))
         with FakeGitHub(bare) as api:
             api.add_user("reconciler-bot", BOT_TOKEN)
             api.add_user(APP_LOGIN, APP_TOKEN)

@@ -6,34 +6,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from tests.fakes.github_api import FakeGitHub, init_bare_repo
-from tests.scenarios.test_github_scenarios import BOT_TOKEN, DEMO_2, Job, _files
+from tests.scenarios.github_job import Job
 
 FRONTEND = "blueprints/todo-frontend/blueprint.yaml"
 BRANCH = "reconciler/todo-frontend/scale-beyond-limits"
-
-
-@pytest.fixture
-def job(tmp_path: Path) -> Iterator[Job]:
-    bare = tmp_path / "remote.git"
-    init_bare_repo(bare, _files())
-    with FakeGitHub(bare) as api:
-        api.add_user("reconciler-bot", BOT_TOKEN)
-        api.add_user("alice", "alice-token")
-        api.add_user("mallory", "mallory-token")
-        api.add_team("acme", "devops-team", ["alice"])
-        root = tmp_path / "checkout"
-        subprocess.run(["git", "clone", "-q", str(bare), str(root)], check=True)
-        job = Job(root, api)
-        job.cli("sim", "init", "--scenario", "seed", "--history", "10m")
-        job.cli("sim", "set", "todo-frontend", *DEMO_2)
-        yield job
 
 
 def run_without_pull(job: Job, expect: int = 0) -> dict:

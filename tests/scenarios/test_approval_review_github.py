@@ -8,10 +8,8 @@ import re
 
 import requests
 
-from tests.scenarios.test_approval_github import BRANCH, FRONTEND, job, replicas, run_without_pull
-from tests.scenarios.test_github_scenarios import Job
-
-__all__ = ["job"]
+from tests.scenarios.github_job import Job
+from tests.scenarios.test_approval_github import BRANCH, FRONTEND, replicas, run_without_pull
 
 
 def test_a_body_listing_no_file_does_not_skip_the_judgement(job: Job) -> None:

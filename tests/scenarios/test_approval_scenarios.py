@@ -5,17 +5,9 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from tests.scenarios.conftest import Scenario
+from tests.scenarios.conftest import DEMO_2, Scenario
 
 BRANCH = "reconciler/todo-frontend/scale-beyond-limits"
-DEMO_2 = [
-    "replicas=5",
-    "rps=450",
-    "cpu_utilization=92%",
-    "memory_utilization=85%",
-    "latency_p95=280ms",
-    "error_rate=1.2%",
-]
 
 
 def git(root: Path, *args: str, who: str = "alice") -> str:
@@ -37,6 +29,17 @@ def branches(scenario: Scenario) -> list[str]:
 def at_max(scenario: Scenario) -> None:
     scenario.cli("sim", "init", "--scenario", "seed", "--history", "10m")
     scenario.cli("sim", "set", "todo-frontend", *DEMO_2)
+
+
+def at_max_stepping_by_3(scenario: Scenario) -> None:
+    """Seed demo 2, with todo-frontend scaling up 3 replicas at a time and running at 90 %."""
+    text = (scenario.root / "blueprints/todo-frontend/blueprint.yaml").read_text()
+    scenario.write_blueprint(
+        "todo-frontend",
+        text.replace("    max_replicas: 5\n", "    max_replicas: 5\n    scale_up_increment: 3\n"),
+    )
+    at_max(scenario)
+    scenario.cli("sim", "set", "todo-frontend", "cpu_utilization=90%", "memory_utilization=90%")
 
 
 def run(scenario: Scenario, *args: str, expect: int = 0) -> dict:
@@ -108,13 +111,7 @@ def test_seed_demo_2_on_the_local_forge(scenario: Scenario) -> None:
 
 
 def test_a_changed_need_updates_the_same_proposal(scenario: Scenario) -> None:
-    text = (scenario.root / "blueprints/todo-frontend/blueprint.yaml").read_text()
-    scenario.write_blueprint(
-        "todo-frontend",
-        text.replace("    max_replicas: 5\n", "    max_replicas: 5\n    scale_up_increment: 3\n"),
-    )
-    at_max(scenario)
-    scenario.cli("sim", "set", "todo-frontend", "cpu_utilization=90%", "memory_utilization=90%")
+    at_max_stepping_by_3(scenario)
     assert run(scenario)["decision"]["beyond_limits"] == 7
     tip = scenario.repo.branches[BRANCH].target
     scenario.cli("sim", "set", "todo-frontend", "cpu_utilization=99%", "memory_utilization=99%")
@@ -129,13 +126,7 @@ def test_a_changed_need_updates_the_same_proposal(scenario: Scenario) -> None:
 
 
 def test_a_person_push_stops_rewrites(scenario: Scenario) -> None:
-    text = (scenario.root / "blueprints/todo-frontend/blueprint.yaml").read_text()
-    scenario.write_blueprint(
-        "todo-frontend",
-        text.replace("    max_replicas: 5\n", "    max_replicas: 5\n    scale_up_increment: 3\n"),
-    )
-    at_max(scenario)
-    scenario.cli("sim", "set", "todo-frontend", "cpu_utilization=90%", "memory_utilization=90%")
+    at_max_stepping_by_3(scenario)
     run(scenario)
     # bob adds a commit to the proposal branch.
     git(scenario.root, "checkout", "-q", BRANCH, who="bob")

@@ -12,7 +12,6 @@ load only calls for a scale-up, which needs no history.
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,25 +19,9 @@ from typing import Any
 import pytest
 
 from reconciler.core.observation import STAMP_ANNOTATION
-from tests.conftest import REPO
+from tests.clusters import kubernetes_options
 from tests.fakes.kube_api import HPAS, FakeKubeAPI
-from tests.scenarios.conftest import Scenario, init_repo
-
-BLUEPRINT = """\
-metadata:
-  name: web
-  namespace: shop
-  version: 1.0.0
-spec:
-  scaling:
-    min_replicas: 1
-    max_replicas: 5
-    scale_up_threshold: 80%
-    scale_down_threshold: 40%
-    coexistence: {mode}
-    metrics:
-      - {{type: cpu, weight: 1.0}}
-"""
+from tests.scenarios.conftest import Scenario, web_blueprint, web_fleet
 
 
 @pytest.fixture
@@ -53,22 +36,12 @@ def api() -> Iterator[FakeKubeAPI]:
 
 def fleet(tmp_path: Path, mode: str) -> Scenario:
     """A blueprint repository with the one service `web`, sharing replicas as `mode` says."""
-    source = tmp_path / "source"
-    shutil.copytree(REPO / "blueprints", source, symlinks=True)
-    for service in ("todo-frontend", "todo-backend"):
-        shutil.rmtree(source / service)
-    (source / "web").mkdir()
-    (source / "web" / "blueprint.yaml").write_text(BLUEPRINT.format(mode=mode))
-    root = tmp_path / "fleet"
-    root.mkdir()
-    init_repo(root, source)
-    return Scenario(root)
+    return web_fleet(tmp_path, web_blueprint(coexistence=mode))
 
 
 def run(scenario: Scenario, api: FakeKubeAPI, tmp_path: Path) -> dict[str, Any]:
     """`reconciler --cluster kubernetes --kubeconfig ... run -o json`; the one service's part."""
-    kubeconfig = api.write_kubeconfig(tmp_path / "kubeconfig")
-    result = scenario.json("--cluster", "kubernetes", "--kubeconfig", str(kubeconfig), "run")
+    result = scenario.json(*kubernetes_options(api, tmp_path), "run")
     assert isinstance(result, dict)
     (service,) = result["services"]
     assert service["error"] is None, service

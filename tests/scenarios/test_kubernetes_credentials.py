@@ -10,53 +10,15 @@ looks for the token everywhere the run wrote.
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 from click.testing import CliRunner, Result
 
-from tests.conftest import REPO
+from tests.clusters import token_file_kubeconfig
 from tests.fakes.kube_api import FakeKubeAPI
-from tests.scenarios.conftest import Scenario, init_repo
+from tests.scenarios.conftest import Scenario, web_fleet
 
-BLUEPRINT = """\
-metadata:
-  name: web
-  namespace: shop
-  version: 1.0.0
-spec:
-  scaling:
-    min_replicas: 1
-    max_replicas: 5
-    scale_up_threshold: 80%
-    scale_down_threshold: 40%
-    metrics:
-      - {type: cpu, weight: 1.0}
-"""
 FIRST, SECOND = "first-half-of-the-token", "second-half-of-the-token"
-
-
-def fleet(tmp_path: Path) -> Scenario:
-    source = tmp_path / "source"
-    shutil.copytree(REPO / "blueprints", source, symlinks=True)
-    for service in ("todo-frontend", "todo-backend"):
-        shutil.rmtree(source / service)
-    (source / "web").mkdir()
-    (source / "web" / "blueprint.yaml").write_text(BLUEPRINT)
-    root = tmp_path / "fleet"
-    root.mkdir()
-    init_repo(root, source)
-    return Scenario(root)
-
-
-def kubeconfig(api: FakeKubeAPI, tmp_path: Path, token_file: str) -> Path:
-    """A kubeconfig whose user reads its token from a file holding `token_file`."""
-    path = api.write_kubeconfig(tmp_path / "kubeconfig")
-    config = json.loads(path.read_text())
-    (tmp_path / "token").write_text(token_file)
-    config["users"][0]["user"] = {"tokenFile": str(tmp_path / "token")}
-    path.write_text(json.dumps(config))
-    return path
 
 
 def invoke(scenario: Scenario, config: Path, *args: str) -> Result:
@@ -95,8 +57,8 @@ def test_a_token_file_ending_in_a_newline_works_and_stays_unseen(tmp_path: Path)
     with FakeKubeAPI(required_token=token) as api:
         api.add_deployment("shop", "web")
         api.set_pod_usage("shop", "web", cpu="50m", memory="256Mi")
-        scenario = fleet(tmp_path)
-        config = kubeconfig(api, tmp_path, f"{token}\n")
+        scenario = web_fleet(tmp_path)
+        config = token_file_kubeconfig(api, tmp_path, f"{token}\n")
         report = json.loads(invoke(scenario, config, "run", "-o", "json").output)
         (service,) = report["services"]
         assert service["error"] is None, service
@@ -107,8 +69,8 @@ def test_a_token_the_client_refuses_to_send_is_never_shown(tmp_path: Path) -> No
     """A token file of two lines: the client's error quotes the header it refused."""
     with FakeKubeAPI(required_token=FIRST) as api:
         api.add_deployment("shop", "web")
-        scenario = fleet(tmp_path)
-        config = kubeconfig(api, tmp_path, f"{FIRST}\n{SECOND}\n")
+        scenario = web_fleet(tmp_path)
+        config = token_file_kubeconfig(api, tmp_path, f"{FIRST}\n{SECOND}\n")
         report = json.loads(invoke(scenario, config, "run", "-o", "json").output)
         (service,) = report["services"]
         assert "Bearer ***" in json.dumps(service["error"]), service

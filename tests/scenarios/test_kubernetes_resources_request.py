@@ -8,82 +8,38 @@ it: a request governed as a 5 % change must not double the pod's CPU.
 
 from __future__ import annotations
 
-import json
-import shutil
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
+from tests.clusters import kubernetes_options, post_deployment
 from tests.fakes.kube_api import FakeKubeAPI
-from tests.scenarios.conftest import Scenario, init_repo
-
-BLUEPRINT = """\
-metadata:
-  name: web
-  namespace: shop
-  version: 1.0.0
-spec:
-  scaling:
-    min_replicas: 1
-    max_replicas: 5
-    scale_up_threshold: 80%
-    scale_down_threshold: 40%
-    metrics:
-      - {type: cpu, weight: 1.0}
-"""
+from tests.scenarios.conftest import Scenario, web_fleet
 
 
 @pytest.fixture
 def api() -> Iterator[FakeKubeAPI]:
     """Deployment shop/web: an application container and a sidecar, 100m CPU each."""
     with FakeKubeAPI() as server:
-        labels = {"app": "web"}
         containers = [
             {"name": name, "image": "example/app:1.0", "resources": {"requests": {"cpu": "100m"}}}
             for name in ("web", "proxy")
         ]
-        body = {
-            "metadata": {"name": "web", "labels": labels},
-            "spec": {
-                "replicas": 2,
-                "selector": {"matchLabels": labels},
-                "template": {"metadata": {"labels": labels}, "spec": {"containers": containers}},
-            },
-        }
-        request = urllib.request.Request(
-            f"{server.url}/apis/apps/v1/namespaces/shop/deployments",
-            data=json.dumps(body).encode(),
-            headers={"Content-Type": "application/json"},
-            method="POST",
-        )
-        with urllib.request.urlopen(request, timeout=10):
-            pass
+        post_deployment(server, containers)
         server.set_pod_usage("shop", "web", cpu="60m", memory="64Mi")
         yield server
 
 
 @pytest.fixture
 def scenario(tmp_path: Path) -> Scenario:
-    source = tmp_path / "source"
-    shutil.copytree(REPO / "blueprints", source, symlinks=True)
-    for service in ("todo-frontend", "todo-backend"):
-        shutil.rmtree(source / service)
-    (source / "web").mkdir()
-    (source / "web" / "blueprint.yaml").write_text(BLUEPRINT)
-    root = tmp_path / "fleet"
-    root.mkdir()
-    init_repo(root, source)
-    return Scenario(root)
+    return web_fleet(tmp_path)
 
 
 def test_a_small_request_moves_the_pods_total_by_that_much(
     scenario: Scenario, api: FakeKubeAPI, tmp_path: Path
 ) -> None:
-    kubeconfig = str(api.write_kubeconfig(tmp_path / "kubeconfig"))
-    cluster = ("--cluster", "kubernetes", "--kubeconfig", kubeconfig)
+    cluster = kubernetes_options(api, tmp_path)
     scenario.cli(*cluster, "request", "web", "resources", "--cpu", "210m", "--reason", "a sidecar")
 
     (record,) = scenario.records("web", "operation_executed")

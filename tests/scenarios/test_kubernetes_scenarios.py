@@ -36,19 +36,12 @@ import yaml
 
 from reconciler.adapters.prometheus import PrometheusMetrics, default_queries
 from reconciler.core.observation import STAMP_ANNOTATION, Metrics, Target
-from tests.conftest import REPO
+from tests.conftest import REPO, require_prometheus
 from tests.fakes.kube_api import FakeKubeAPI
-from tests.fakes.prometheus import Exporter, Load, Running, binary_available, required, running
-from tests.scenarios.conftest import Scenario, init_repo
+from tests.fakes.prometheus import Exporter, Load, Running, running
+from tests.scenarios.conftest import SEED_CHECKS, Scenario, init_repo
 
-if not binary_available():
-    if required():
-        pytest.fail(
-            "RECONCILER_REQUIRE_PROMETHEUS is set but there is no `prometheus` on PATH "
-            "(apt-get install -y --no-install-recommends prometheus)",
-            pytrace=False,
-        )
-    pytest.skip("no prometheus binary (apt-get install prometheus)", allow_module_level=True)
+require_prometheus()
 
 # About 40 seconds of real time, most of it demo 4's window filling with history.
 pytestmark = [pytest.mark.prometheus, pytest.mark.slow]
@@ -60,14 +53,6 @@ STABILIZATION = 2.0
 SCALE_DOWN_WINDOW = 20.0
 CPU_REQUEST_M = 100
 MEMORY_REQUEST_KI = 512 * 1024
-SEED_CHECKS = [
-    "replica_count",
-    "pods_ready",
-    "cpu_utilization",
-    "memory_utilization",
-    "latency_p95",
-    "error_rate",
-]
 
 
 @dataclass(frozen=True)

@@ -26,9 +26,10 @@ import pytest
 import yaml
 
 from reconciler.core.observation import Target
-from tests.conftest import REPO
+from tests.clusters import kubernetes_options
+from tests.conftest import REPO, require_prometheus
 from tests.fakes.kube_api import FakeKubeAPI
-from tests.fakes.prometheus import Running, binary_available, required, running
+from tests.fakes.prometheus import Running, running
 from tests.scenarios.conftest import Scenario, init_repo
 
 SERVICE = "todo-frontend"
@@ -60,14 +61,7 @@ class Fleet:
         api.add_deployment(TARGET.namespace, SERVICE, replicas=2)
         api.set_pod_usage(TARGET.namespace, SERVICE, cpu="120m", memory="420Mi")
         self.scenario = Scenario(root)
-        self.options = [
-            "--cluster",
-            "kubernetes",
-            "--kubeconfig",
-            str(api.write_kubeconfig(tmp_path / "kubeconfig")),
-            "--prometheus-url",
-            prometheus_url,
-        ]
+        self.options = [*kubernetes_options(api, tmp_path), "--prometheus-url", prometheus_url]
 
     def plan_text(self) -> str:
         return self.scenario.cli(*self.options, "plan").output
@@ -97,10 +91,7 @@ def api() -> Iterator[FakeKubeAPI]:
 
 @pytest.fixture(scope="module")
 def prom() -> Iterator[Running]:
-    if not binary_available():
-        if required():
-            pytest.fail("RECONCILER_REQUIRE_PROMETHEUS is set but there is no `prometheus`")
-        pytest.skip("no prometheus binary (apt-get install prometheus)")
+    require_prometheus()
     with running() as env:
         yield env
 

@@ -9,16 +9,8 @@ import pytest
 from reconciler.adapters.simulated import SimulatedCluster
 from reconciler.core.changes import Change, ChangeKind
 from reconciler.core.observation import ChangeStamp, Target
-from tests.scenarios.conftest import Scenario
+from tests.scenarios.conftest import SEED_CHECKS, Scenario
 
-SEED_CHECKS = [
-    "replica_count",
-    "pods_ready",
-    "cpu_utilization",
-    "memory_utilization",
-    "latency_p95",
-    "error_rate",
-]
 DEMO_4 = [
     "replicas=3",
     "rps=180",
