@@ -56,12 +56,16 @@ __all__ = [
     "CONCLUDED",
     "Authorization",
     "Kind",
+    "Landing",
     "Pending",
+    "Refusal",
     "approval_hold",
     "draft_for",
     "edit_yaml",
     "judge_merge",
+    "landed_without_approval",
     "pending_proposals",
+    "proposal_reference",
     "stale_reason",
 ]
 
@@ -95,6 +99,35 @@ MATERIALLY_WORSE = 0.10
 class Kind(StrEnum):
     BLUEPRINT = "blueprint"
     REQUEST = "request"
+
+
+class Refusal(StrEnum):
+    """Why a proposal's landing approves nothing, as a code (`details.refusal` of an
+    `approval_refused` record); the rationale words it for people."""
+
+    #: The proposed change is on the main branch and no approver's timely merge of the
+    #: proposal stands behind it: a merge by someone who is not an approver, after expiry, or
+    #: with nobody recorded as merging (a fast-forward); or no merge at all (a squash or a
+    #: cherry-pick on the local forge, a rebase, a direct edit).
+    LANDED_WITHOUT_APPROVAL = "landed_without_approval"
+    #: A merge that brought something other than the proposal: a changed file, other paths,
+    #: a loosened forbidden operation.
+    NOT_AS_PROPOSED = "not_as_proposed"
+    #: An approved request that no longer fits the deployment.
+    STALE = "stale"
+
+
+class Landing(StrEnum):
+    """How a proposal's change reached the main branch (`details.landing`)."""
+
+    #: A merge of the proposal by a known account (on GitHub, any merge method).
+    MERGE = "merge"
+    #: The proposal's commits are on the main branch, but nobody is recorded as merging them
+    #: (a fast-forward, a push of the branch).
+    UNATTRIBUTED = "unattributed"
+    #: The proposal is not merged, but its change is in the main branch's blueprint: a
+    #: squash or a cherry-pick on the local forge, a rebase, an edit by hand.
+    CONTENT = "content"
 
 
 def digest(text: str) -> str:
@@ -236,11 +269,13 @@ def draft_for(
     current, target = request.current_replicas, request.target_replicas
     decision = evidence.decision
     files: dict[str, str] = {}
+    edited_fields: dict[str, int] = {}
     rows: list[tuple[str, str, str]] = []
     scaling = blueprint.scaling
     if kind is Kind.BLUEPRINT:
         assert target is not None
         field_name = "max_replicas" if target > scaling.max_replicas else "min_replicas"
+        edited_fields[field_name] = target
         old = getattr(scaling, field_name)
         new_version = bump_patch(blueprint.version)
         edited = edit_yaml(
@@ -319,6 +354,9 @@ def draft_for(
         "blueprint_digest": blueprint.digest,
         "files": sorted(files),
         "digests": {path: digest(content) for path, content in files.items()},
+        # The blueprint fields the edit changes, and to what: what "its change landed" means
+        # when the file as a whole is not the proposed one (edited since, or landed in part).
+        "fields": {f"spec.scaling.{field}": value for field, value in edited_fields.items()},
         "approvers": list(verdict.approvers),
         "forbidden": sorted(blueprint.policy.names(Tier.FORBIDDEN)),
         "weighted_utilization": None if decision is None else decision.weighted.value,
@@ -557,6 +595,9 @@ class MergeJudgement:
     #: Paths the merge changed beside the proposed files (None when the forge cannot tell):
     #: a refusal that brought in anything else may have brought in records of the trail too.
     beyond: tuple[str, ...] | None = ()
+    #: Why it approves nothing, as a code (None when granted).
+    refusal: Refusal | None = None
+    landing: Landing = Landing.MERGE
 
 
 def judge_merge(
@@ -583,14 +624,16 @@ def judge_merge(
     metadata = pending.metadata
     approvers = [str(a) for a in metadata.get("approvers", [])]
     who = proposal.merged_by or ""
-    reasons = []
+    #: Reasons about who merged it and when: with the proposal merged as proposed, they make
+    #: it a landing without approval; the others, a merge of something else.
+    unapproved = []
     if not who:
-        reasons.append(
+        unapproved.append(
             "nobody is recorded as having merged it (a fast-forward or a push to the "
             "main branch), so no approver can be identified; merge with a merge commit"
         )
     elif not any(is_member(approver, who) for approver in approvers):
-        reasons.append(
+        unapproved.append(
             f"it was merged by {who}, who is not an approver "
             f"({', '.join(approvers) or 'none configured'})"
         )
@@ -598,10 +641,11 @@ def judge_merge(
     if merged_at is not None and utc(merged_at) > utc(now):
         merged_at = utc(now)
     if merged_at is not None and utc(merged_at) > pending.expires_at:
-        reasons.append(
+        unapproved.append(
             f"it was merged at {utc(merged_at):%H:%M:%S}Z, after it expired at "
             f"{pending.expires_at:%H:%M:%S}Z"
         )
+    reasons: list[str] = []
     digests = metadata.get("digests") or {}
     if not digests:
         reasons.append(
@@ -642,15 +686,98 @@ def judge_merge(
                 + ": an approval pull request cannot make a forbidden operation possible"
             )
     latency = (utc(merged_at) - pending.created_at).total_seconds() if merged_at else None
+    refusal = None
+    if reasons:
+        refusal = Refusal.NOT_AS_PROPOSED
+    elif unapproved:
+        refusal = Refusal.LANDED_WITHOUT_APPROVAL
     return MergeJudgement(
-        judgement=Judgement.REFUSED if reasons else Judgement.GRANTED,
-        reasons=tuple(reasons),
+        judgement=Judgement.REFUSED if refusal else Judgement.GRANTED,
+        reasons=(*unapproved, *reasons),
         latency=latency,
         merged_at=merged_at,
         merged_digest=merged_digest,
         merged_path=path,
         beyond=beyond,
+        refusal=refusal,
+        landing=Landing.MERGE if who else Landing.UNATTRIBUTED,
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# A proposal's change on the main branch without a merge of the proposal
+
+#: The blueprint fields a blueprint edit may change, and how to read each from a Blueprint.
+_EDITABLE: Mapping[str, Callable[[Blueprint], object]] = {
+    "spec.scaling.max_replicas": lambda blueprint: blueprint.scaling.max_replicas,
+    "spec.scaling.min_replicas": lambda blueprint: blueprint.scaling.min_replicas,
+}
+
+
+def proposed_fields(metadata: Mapping[str, Any]) -> dict[str, object]:
+    """The blueprint fields a blueprint edit changes, and the values it proposes.
+
+    Recorded in the metadata since the reconciler began to record them (`fields`); for an
+    older proposal, read from its target: above the replicas it was proposed at, a raise of
+    `max_replicas`, else a lowering of `min_replicas`."""
+    if metadata.get("kind") != str(Kind.BLUEPRINT):
+        return {}
+    fields_ = metadata.get("fields")
+    if isinstance(fields_, dict):
+        return {str(name): value for name, value in fields_.items() if name in _EDITABLE}
+    target, current = metadata.get("target_replicas"), metadata.get("current_replicas")
+    if not isinstance(target, int):
+        return {}
+    raised = not isinstance(current, int) or target > current
+    return {f"spec.scaling.{'max_replicas' if raised else 'min_replicas'}": target}
+
+
+def carries_change(blueprint: Blueprint, metadata: Mapping[str, Any]) -> bool:
+    """Whether `blueprint` is a blueprint edit's proposed file, or has the values it proposes
+    in every field it changes, though it is not the blueprint the edit was proposed against.
+
+    This is a blueprint edit's change landing, however it got there: the file as proposed
+    (a squash, a cherry-pick, a rebase of the branch), or the proposed values among other
+    edits (landed in part, or edited further since). Whoever made it, the proposal is what
+    asked for it, and only an approver's merge of the proposal approves it."""
+    if metadata.get("kind") != str(Kind.BLUEPRINT):
+        return False
+    if metadata.get("blueprint_digest") == blueprint.digest:
+        return False  # still the blueprint it was proposed against: nothing landed
+    proposed = (metadata.get("digests") or {}).get(blueprint.source)
+    if proposed is not None and proposed == blueprint.digest:
+        return True
+    wanted = proposed_fields(metadata)
+    return bool(wanted) and all(
+        _EDITABLE[name](blueprint) == value for name, value in wanted.items()
+    )
+
+
+def landed_without_approval(blueprint: Blueprint, records: Sequence[Record]) -> list[Record]:
+    """Blueprint edits that ended without approval (rejected, expired, superseded) whose
+    proposed file is now the blueprint, byte for byte: each a landing without approval,
+    which no judgement recorded yet. The last record of each such proposal.
+
+    An ended proposal is watched for its exact file rather than its values: long after it
+    ended, a person may set the same value through the repository's own review, while the
+    proposed file itself (its version bump, every byte) only lands by copying the proposal.
+    A proposal still waiting is judged with its values (`carries_change`), when it is looked
+    up on the forge."""
+    ended = (EventType.APPROVAL_REJECTED, EventType.APPROVAL_EXPIRED, EventType.APPROVAL_SUPERSEDED)
+    last: dict[str, Record] = {}
+    for record in sorted(records, key=Record.sort_key):
+        last[_approval_of(record)] = record
+    found = []
+    for record in last.values():
+        metadata = record.details.get("metadata") or {}
+        if record.event_type not in ended or record.outcome is Outcome.PENDING:
+            continue
+        if metadata.get("kind") != str(Kind.BLUEPRINT):
+            continue
+        proposed = (metadata.get("digests") or {}).get(blueprint.source)
+        if proposed == blueprint.digest and metadata.get("blueprint_digest") != blueprint.digest:
+            found.append(record)
+    return found
 
 
 #: How many unproposed paths a refusal names before it counts the rest.
@@ -750,6 +877,13 @@ def approval_hold(
             f"a valid approval ({refused.rationale.rstrip('.')}); revert it or change it "
             "through an approved proposal"
         )
+    for ended in landed_without_approval(blueprint, records):
+        reference = proposal_reference(ended)
+        return (
+            f"held: the blueprint is the file {reference} proposed, though {reference} ended "
+            f"without approval ({ended.event_type}): it landed without approval; revert it or "
+            "change it through an approved proposal"
+        )
     for pending in pending_proposals(records):
         if pending.kind is not Kind.BLUEPRINT or pending.key in settled:
             continue
@@ -764,6 +898,15 @@ def approval_hold(
             "who merged it or what; the next run that can reach the forge judges it"
         )
     return ""
+
+
+def proposal_reference(record: Record) -> str:
+    """How a proposal is named to people: its pull request's number, else its branch."""
+    details = record.details
+    number = details.get("number")
+    if isinstance(number, int) and not isinstance(number, bool):
+        return f"#{number}"
+    return str(details.get("reference") or details.get("branch") or details.get("key") or "")
 
 
 def _refused_blueprint(blueprint: Blueprint, records: Sequence[Record]) -> Record | None:

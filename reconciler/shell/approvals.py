@@ -32,12 +32,17 @@ from reconciler.core.approvals import (
     Evidence,
     Judgement,
     Kind,
+    Landing,
     Pending,
+    Refusal,
     approval_hold,
     approval_record,
+    carries_change,
     draft_for,
     judge_merge,
+    landed_without_approval,
     pending_proposals,
+    proposal_reference,
     stale_reason,
     worse_than,
 )
@@ -113,6 +118,10 @@ def review_proposals(
             continue
         settled.add(pending.key)
         meta = dict(pending.metadata)
+        unmerged = proposal is None or proposal.state is not ProposalState.MERGED
+        if unmerged and carries_change(blueprint, pending.metadata):
+            _refuse_landing(blueprint, pending.record, proposal, forge, commit, now, review)
+            continue
         if proposal is None or proposal.state in {ProposalState.CLOSED, ProposalState.GONE}:
             who = f" by {proposal.closed_by}" if proposal and proposal.closed_by else ""
             ref = proposal.reference if proposal else pending.branch
@@ -142,6 +151,8 @@ def review_proposals(
                 continue
             pending = replace(pending, timed_out=True)
         review.open[pending.key] = (pending, proposal)
+    for ended in landed_without_approval(blueprint, records):
+        _refuse_landing(blueprint, ended, None, forge, commit, now, review)
     review.hold = review.hold or approval_hold(blueprint, [*records, *written], settled=settled)
     granted_now = {a.approval_id for a in review.authorizations}
     granted, ignored = _approved_waiting(records, history, blueprint, audit, now)
@@ -164,6 +175,78 @@ def review_proposals(
     return review
 
 
+def _refuse_landing(
+    blueprint: Blueprint,
+    last: Record,
+    proposal: Proposal | None,
+    forge: Forge,
+    commit: Commit,
+    now: datetime,
+    review: Review,
+) -> None:
+    """A blueprint edit's change is on the main branch, though nobody merged the proposal (a
+    squash, a cherry-pick, a rebase, an edit by hand), or after the proposal ended unapproved:
+    refused as landed without approval, and the service held as for a refused merge, for as
+    long as the blueprint is this file. A proposal still open is closed, saying why, so that
+    nobody merges it later thinking it still waits (best effort: the refusal stands)."""
+    details = last.details
+    meta = dict(details.get("metadata") or {})
+    reference = proposal.reference if proposal is not None else proposal_reference(last)
+    if proposal is None or proposal.state is not ProposalState.OPEN:
+        how = (
+            f"after {reference} ended ({last.event_type})"
+            if last.event_type in CONCLUDED
+            else f"while {reference} was {'closed' if proposal else 'gone'} unmerged"
+        )
+    else:
+        how = f"while {reference} was still open"
+    reason = (
+        f"its change to {blueprint.source} reached the main branch {how}, without an "
+        "approver's merge of the proposal (a squash, a cherry-pick, a rebase or an edit by "
+        "hand): it landed without approval"
+    )
+    record = approval_record(
+        EventType.APPROVAL_REFUSED,
+        Outcome.REFUSED,
+        blueprint,
+        blueprint.name,
+        meta,
+        proposal,
+        f"{reference} approves nothing: {reason}.",
+        now,
+        extra={
+            "reference": reference,
+            "reasons": [reason],
+            "refusal": str(Refusal.LANDED_WITHOUT_APPROVAL),
+            "landing": str(Landing.CONTENT),
+            "merged_by": None,
+            "merged_blueprint_digest": blueprint.digest,
+            "blueprint_path": blueprint.source,
+            # Nothing was merged, so nothing came in beside the proposed file with it.
+            "beyond_proposal": [],
+            "loaded_blueprint_is_merged": True,
+        },
+    )
+    commit(f"{blueprint.name}: {reference} landed without approval; held", [record])
+    review.notes.append(f"landed without approval: {reference}")
+    review.hold = (
+        f"held: the blueprint has the change {reference} proposed, which landed without an "
+        "approver's merge; revert it or change it through an approved proposal"
+    )
+    if proposal is None or proposal.state is not ProposalState.OPEN:
+        return
+    try:
+        forge.close(
+            proposal,
+            f"The change this proposal makes reached the main branch without an approver's "
+            f"merge of it, so it approves nothing. The reconciler recorded it as landed "
+            f"without approval and holds {blueprint.name} until that change is reverted or "
+            "made through an approved proposal. Closing.",
+        )
+    except ForgeError as error:
+        review.notes.append(f"could not close {reference}: {error}")
+
+
 def _refuse_stale(
     blueprint: Blueprint, granted: Record, stale: str, commit: Commit, now: datetime, review: Review
 ) -> None:
@@ -180,7 +263,7 @@ def _refuse_stale(
         None,
         f"{reference} was approved but is no longer carried out: {stale}.",
         now,
-        extra={"reference": reference, "reasons": [stale]},
+        extra={"reference": reference, "reasons": [stale], "refusal": str(Refusal.STALE)},
     )
     commit(f"{blueprint.name}: approval {reference} went stale: {short(stale, 60)}", [record])
     review.notes.append(f"approval went stale: {reference}")
@@ -206,10 +289,12 @@ def _judge(
         review.error = f"could not check who merged {proposal.reference}: {error}"
         return False
     reasons = list(judgement.reasons)
+    refusal = judgement.refusal
     if judgement.judgement is Judgement.GRANTED and pending.kind is Kind.REQUEST:
         stale = stale_reason(meta, state)
         if stale:
             reasons.append(stale)
+            refusal = Refusal.STALE
     proposal = replace(proposal, merged_at=judgement.merged_at)
     extra: dict[str, object] = {
         "merged_by": proposal.merged_by,
@@ -236,7 +321,12 @@ def _judge(
             proposal,
             f"{proposal.reference} was merged but approves nothing: " + "; ".join(reasons) + ".",
             now,
-            extra={**extra, "reasons": reasons},
+            extra={
+                **extra,
+                "reasons": reasons,
+                "refusal": str(refusal or Refusal.NOT_AS_PROPOSED),
+                "landing": str(judgement.landing),
+            },
         )
         commit(
             f"{service}: approval refused for {proposal.reference}: {short(reasons[0], 60)}",
