@@ -17,9 +17,9 @@ from datetime import datetime
 from typing import Protocol
 
 from reconciler.core.changes import Applied, Change
-from reconciler.core.errors import ClusterError, MetricsError
+from reconciler.core.errors import ClusterError, ForgeError, MetricsError
 from reconciler.core.observation import DeploymentState, Metrics, Sample, Target
-from reconciler.core.proposals import Draft, Proposal
+from reconciler.core.proposals import CommentTopic, Draft, Proposal
 from reconciler.core.records import CommitMessage, EventType, Record
 
 __all__ = ["AuditStore", "Clock", "Cluster", "Forge", "MetricsSource"]
@@ -125,12 +125,26 @@ class Forge(Protocol):
         """Rewrite the branch to the base plus `draft.files`, and the title, body and labels."""
         ...
 
-    def comment(self, proposal: Proposal, text: str) -> None: ...
+    def label(self, proposal: Proposal, labels: Sequence[str]) -> None:
+        """Give the proposal those of `labels` it lacks. Labels are for people: a failure is
+        logged, never raised, and the next run tries again."""
+        ...
+
+    def comment(self, proposal: Proposal, text: str, topic: CommentTopic) -> None:
+        """Comment on the proposal, unless its comment on `topic` is there already (a run
+        whose answer was lost may have posted it)."""
+        ...
 
     def close(self, proposal: Proposal, comment: str) -> None:
-        """Close unmerged, with a comment, and delete the branch."""
+        """Close unmerged, with a comment (on `CommentTopic.CLOSING`, once), and delete the
+        branch."""
         ...
 
     def is_member(self, approver: str, login: str) -> bool:
         """Whether `login` is the approver, or belongs to it when it is a team."""
+        ...
+
+    def halted(self) -> ForgeError | None:
+        """Why the forge stopped sending requests for the rest of this run (a rate limit), or
+        None. Once halted, every method raises at once without asking the forge."""
         ...

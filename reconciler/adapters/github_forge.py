@@ -26,8 +26,17 @@ Client settings, each chosen rather than inherited:
   is reset, not duplicated.
 - Rate limits are never slept through. PyGithub's default retry waits for the limit to reset,
   which can be most of an hour in the middle of a cycle. 403 and 429 are not retried at all
-  (`Retry-After` is ignored), and a rate-limit answer becomes a ForgeError that says when the
-  limit resets; the next run tries again.
+  (`Retry-After` is not obeyed by the transport). A rate-limit answer, primary or secondary,
+  halts the forge: it becomes a ForgeError that says when the limit lifts, and every later
+  call of the run raises at once without sending anything (GitHub warns that requests made
+  while limited may get an integration banned). `halted()` says so, for the run's exit code.
+- Writes are safe to repeat across runs, since an answer can be lost after GitHub acted: a
+  comment carries a hidden marker of its topic and is looked for before it is posted; labels
+  and review requests are best effort after the pull request exists (a failure there must not
+  cost the run its record of the proposal), and missing labels are added on a later run.
+- An open pull request on a proposal's branch is adopted only when the account the token acts
+  as opened it (`bot_login`, else `GET /user`): anyone who can push may open one on that
+  branch, and the reconciler must not take a person's pull request for its own proposal.
 - `seconds_between_requests=0`: GitHub asks clients not to make concurrent requests, which
   this forge never does; it does not ask for pauses between reads, and PyGithub's default
   0.25 s would make a cycle that reads fifty proposals sleep for tens of seconds.
@@ -54,13 +63,20 @@ import time
 import urllib.parse
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from reconciler.core.errors import ConfigError, ForgeError
-from reconciler.core.proposals import Draft, Proposal, ProposalState, parse_metadata
+from reconciler.core.proposals import (
+    CommentTopic,
+    Draft,
+    Proposal,
+    ProposalState,
+    comment_marker,
+    parse_metadata,
+)
 
 if TYPE_CHECKING:
     from github import Github
@@ -154,6 +170,31 @@ def _timed_out(error: Exception) -> bool:
     )
 
 
+#: How long a secondary rate limit lasts when GitHub says neither `retry-after` nor a reset:
+#: "wait for at least one minute", in GitHub's words.
+_SECONDARY_WAIT = 60
+#: The most comments read when looking for the reconciler's own (100 a page).
+_COMMENT_PAGES = 10
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Limit:
+    """A rate limit GitHub answered with: what it said, and when to ask again."""
+
+    said: str
+    why: str
+    until: datetime
+    wait: int
+
+    def describe(self) -> str:
+        when = f"{self.until:%Y-%m-%d %H:%M:%S} UTC (in {self.wait} s)"
+        return f"{self.said}; {self.why} until {when}"
+
+
+class _Stopped(Exception):
+    """A request not sent, because a rate limit halted the forge for the rest of the run."""
+
+
 class _WritePacer:
     """Lets a burst of writes through, then one per interval (a token bucket).
 
@@ -221,6 +262,11 @@ class GitHubForge:
         #: Plain approver names the global policies declare as teams (`governance.teams`).
         self._teams = frozenset(team.lower() for team in teams)
         self._repo_checked = False
+        #: The rate limit that halted the forge, if one did.
+        self._limit: _Limit | None = None
+        #: Which account the token acts as: `bot_login`, else asked once (None: unknown).
+        self._identity: str | None = bot_login
+        self._identity_asked = bot_login is not None
         retry = Retry(
             total=2,
             connect=2,
@@ -318,10 +364,15 @@ class GitHubForge:
         with self._translate(f"opening the proposal for branch {draft.branch}"):
             existing = self._open_pull(draft.branch)
             if existing is not None:
+                self._require_own(existing, draft.branch)
                 existing = self._ensure_labels(existing, draft.labels)
                 return self._to_proposal(existing, sorted(draft.files))
             self._write_branch(draft, create=True)
-            pull = self._ensure_labels(self._create_pull(draft), draft.labels)
+            pull = self._create_pull(draft)
+            # The pull request exists now: nothing after this may fail `open`, or the run
+            # would keep no record of it. Labels and reviews are best effort, and mapping it
+            # needs no request (its head commit and files were just written).
+            pull = self._ensure_labels(pull, draft.labels)
             self._request_reviews(int(pull["number"]), draft.reviewers)
             return self._to_proposal(pull, sorted(draft.files))
 
@@ -337,6 +388,7 @@ class GitHubForge:
                         f"updating the proposal for branch {draft.branch}: "
                         "it has no open pull request"
                     )
+                self._require_own(pull, draft.branch)
                 number = int(pull["number"])
             head = self._write_branch(draft, create=False)
             edits = {
@@ -363,25 +415,60 @@ class GitHubForge:
                 files=self._files_at(head, sorted(draft.files)),
             )
 
-    def comment(self, proposal: Proposal, text: str) -> None:
+    def label(self, proposal: Proposal, labels: Sequence[str]) -> None:
+        """Add those of `labels` the pull request lacks; best effort (see `_label`)."""
+        try:
+            with self._translate(f"labelling the proposal {proposal.reference}"):
+                number = self._number(proposal)
+                have = [{"name": name} for name in proposal.labels]
+                self._ensure_labels({"number": number, "labels": have}, labels)
+        except ForgeError as error:
+            _log.warning("%s (the next run tries again)", error)
+
+    def comment(self, proposal: Proposal, text: str, topic: CommentTopic) -> None:
         with self._translate(f"commenting on the proposal {proposal.reference}"):
-            number = self._number(proposal)
-            self._write("POST", f"{self._repo_path}/issues/{number}/comments", {"body": text})
+            self._comment_once(self._number(proposal), text, topic)
 
     def close_proposal(self, proposal: Proposal, comment: str) -> None:
-        """Comment, close unmerged, delete the branch (already deleted is fine)."""
+        """Comment (once), close unmerged, delete the branch. Each step is safe to repeat
+        after a lost answer: the comment is looked for first, closing a closed pull request
+        changes nothing, and a branch already deleted is fine. Deleting the branch is
+        tidying up: a failure there is logged, since the proposal is closed all the same."""
+        from github import GithubException
+        from requests import RequestException
+
         with self._translate(f"closing the proposal {proposal.reference} ({proposal.branch})"):
             number = proposal.number
             if number is None:
                 pull = self._open_pull(proposal.branch)
+                if pull is not None:
+                    self._require_own(pull, proposal.branch)
                 number = None if pull is None else int(pull["number"])
             if number is not None:
                 if comment:
-                    path = f"{self._repo_path}/issues/{number}/comments"
-                    self._write("POST", path, {"body": comment})
+                    self._comment_once(number, comment, CommentTopic.CLOSING)
                 self._write("PATCH", f"{self._repo_path}/pulls/{number}", {"state": "closed"})
             ref = f"{self._repo_path}/git/refs/heads/{_quote(proposal.branch)}"
-            self._write("DELETE", ref, None, missing=(404, 422))
+            try:
+                self._write("DELETE", ref, None, missing=(404, 422))
+            except (GithubException, RequestException, _Stopped) as error:
+                _log.warning(
+                    "closed %s but could not delete its branch %s: %s",
+                    proposal.reference,
+                    proposal.branch,
+                    self._why(error),
+                )
+
+    def halted(self) -> ForgeError | None:
+        """The rate limit that stopped every further request of this run, or None."""
+        if self._limit is None:
+            return None
+        return ForgeError(
+            f"GitHub rate limit: {self._limit.describe()}; no further request was sent to "
+            "GitHub in this run",
+            hint=f"run again after {self._limit.until:%Y-%m-%d %H:%M:%S} UTC; the next run "
+            "picks up where this one stopped",
+        )
 
     def is_member(self, approver: str, login: str) -> bool:
         """`login` is the approver, or an active member of the team it names.
@@ -444,6 +531,7 @@ class GitHubForge:
         """One GET; with `missing`, a 404 answers None instead of raising."""
         from github import GithubException
 
+        self._check_limit()
         try:
             _, data = self._client.requester.requestJsonAndCheck(
                 "GET", path, parameters=dict(params) if params else None
@@ -451,6 +539,7 @@ class GitHubForge:
         except GithubException as error:
             if missing and error.status == 404:
                 return None
+            self._note_limit(error)
             raise
         return data
 
@@ -458,14 +547,26 @@ class GitHubForge:
         """One paced write; statuses in `missing` (an already deleted ref) answer None."""
         from github import GithubException
 
+        self._check_limit()
         self._pacer.wait()
         try:
             _, data = self._client.requester.requestJsonAndCheck(verb, path, input=body)
         except GithubException as error:
             if error.status in missing:
                 return None
+            self._note_limit(error)
             raise
         return data
+
+    def _check_limit(self) -> None:
+        """Send nothing once a rate limit answered: not even to another endpoint."""
+        if self._limit is not None:
+            raise _Stopped()
+
+    def _note_limit(self, error: Exception) -> None:
+        limit = self._limit_of(error)
+        if limit is not None and self._limit is None:
+            self._limit = limit
 
     @contextmanager
     def _translate(self, doing: str) -> Iterator[None]:
@@ -477,6 +578,16 @@ class GitHubForge:
             yield
         except ForgeError:
             raise
+        except _Stopped:
+            limit = self._limit
+            assert limit is not None
+            raise ForgeError(
+                self._redact(
+                    f"{doing}: not asked, since GitHub's rate limit stopped every further "
+                    f"request of this run ({limit.why} until {limit.until:%H:%M:%S} UTC)"
+                ),
+                hint="the next run tries again once the limit has reset",
+            ) from None
         except (GithubException, RequestException, json.JSONDecodeError) as error:
             message, hint = self._explain(error)
             raise ForgeError(
@@ -500,12 +611,11 @@ class GitHubForge:
         if not isinstance(error, GithubException):
             return f"the request failed ({type(error).__name__})", ""
         status = error.status
-        headers = {k.lower(): str(v) for k, v in (error.headers or {}).items()}
         detail = _github_message(error.data)
         said = f"GitHub answered {status}" + (f" ({detail})" if detail else "")
-        limited = self._rate_limit(status, headers, detail)
-        if limited:
-            return f"{said}; {limited}", "the next run tries again once the limit has reset"
+        limit = self._limit_of(error)
+        if limit is not None:
+            return limit.describe(), "the next run tries again once the limit has reset"
         if status == 401:
             return said, TOKEN_HINT
         if status == 403:
@@ -516,29 +626,50 @@ class GitHubForge:
             return said, "GitHub is having trouble; the next run tries again"
         return said, ""
 
-    def _rate_limit(self, status: int, headers: Mapping[str, str], detail: str) -> str:
-        """When the answer is a rate limit: which one, and when it lifts ("" otherwise)."""
-        if status not in (403, 429):
-            return ""
+    def _limit_of(self, error: Exception) -> _Limit | None:
+        """The rate limit an error is, and when it lifts, as GitHub documents them (None when
+        it is no rate limit): a 403 or 429 with `x-ratelimit-remaining: 0` is the primary
+        limit, over until `x-ratelimit-reset`; one with `retry-after`, or saying it is a
+        secondary rate limit, or any 429, is a secondary limit, over after `retry-after`
+        seconds, else after at least a minute. With several, the latest wins."""
+        from github import GithubException
+
+        if not isinstance(error, GithubException) or error.status not in (403, 429):
+            return None
+        headers = {k.lower(): str(v).strip() for k, v in (error.headers or {}).items()}
+        detail = _github_message(error.data)
         exhausted = headers.get("x-ratelimit-remaining") == "0"
         secondary = "secondary rate limit" in detail.lower()
         after = headers.get("retry-after", "")
-        if not (exhausted or secondary or after.isdigit() or status == 429):
-            return ""
+        reset = headers.get("x-ratelimit-reset", "")
+        if not (exhausted or secondary or after.isdigit() or error.status == 429):
+            return None
         now = self._now()
-        if exhausted and headers.get("x-ratelimit-reset", "").isdigit():
-            reset = datetime.fromtimestamp(int(headers["x-ratelimit-reset"]), UTC)
-            wait = max(0, round((reset - now).total_seconds()))
-            return (
-                f"the API rate limit is used up until {reset:%Y-%m-%d %H:%M:%S} UTC (in {wait} s)"
-            )
+        ends: list[datetime] = []
+        if exhausted and reset.isdigit():
+            ends.append(datetime.fromtimestamp(int(reset), UTC))
         if after.isdigit():
-            at = datetime.fromtimestamp(now.timestamp() + int(after), UTC)
-            return (
-                f"GitHub's secondary rate limit asks to wait {after} s, "
-                f"until {at:%Y-%m-%d %H:%M:%S} UTC"
-            )
-        return "GitHub is rate-limiting this token; wait a few minutes"
+            ends.append(now + timedelta(seconds=int(after)))
+        if not ends:
+            ends.append(now + timedelta(seconds=_SECONDARY_WAIT))
+        until = max(ends)
+        return _Limit(
+            said=f"GitHub answered {error.status}" + (f" ({detail})" if detail else ""),
+            why=(
+                "the API rate limit is used up"
+                if exhausted and not secondary
+                else "GitHub's secondary rate limit holds requests"
+            ),
+            until=until.astimezone(UTC),
+            wait=max(0, round((until - now).total_seconds())),
+        )
+
+    def _why(self, error: Exception) -> str:
+        """One line for a failure that is logged rather than raised."""
+        if isinstance(error, _Stopped):
+            return "GitHub's rate limit stopped every further request of this run"
+        message, _ = self._explain(error)
+        return self._redact(message)
 
     def _redact(self, text: str) -> str:
         return text.replace(self._secret, "[token]") if self._secret else text
@@ -584,6 +715,9 @@ class GitHubForge:
             },
         )
         sha = str(commit["sha"])
+        # Who wrote it is known without asking: the account the token acts as.
+        author = (commit.get("author") or {}).get("name") if isinstance(commit, dict) else None
+        self._remember(self._authors, sha, self._identity or str(author or ""))
         ref = f"refs/heads/{draft.branch}"
         created = False
         if create:
@@ -635,6 +769,7 @@ class GitHubForge:
             "base": self._base(),
         }
         path = f"{self._repo_path}/pulls"
+        exists = False
         try:
             return dict(self._write("POST", path, body))
         except GithubException as error:
@@ -644,7 +779,17 @@ class GitHubForge:
         except (Timeout, ConnectionError):
             pass
         existing = self._open_pull(draft.branch)
-        return existing if existing is not None else dict(self._write("POST", path, body))
+        if existing is None:
+            return dict(self._write("POST", path, body))
+        if exists:
+            # GitHub refused a second pull request on the branch: the one there was opened
+            # before ours, and may be anyone's.
+            self._require_own(existing, draft.branch)
+        # Otherwise it appeared after this run looked and found none, while GitHub's answer
+        # to creating ours was lost: it is ours, unless the token's account says otherwise.
+        elif self._whoami() is not None:
+            self._require_own(existing, draft.branch)
+        return existing
 
     def _ensure_labels(self, pull: JSON, labels: Sequence[str]) -> JSON:
         """Add the draft's labels the pull request lacks (GitHub creates unknown ones)."""
@@ -662,21 +807,25 @@ class GitHubForge:
         job's GITHUB_TOKEN with only contents and pull-requests, when a label is new) costs the
         labels, not the proposal."""
         from github import GithubException
+        from requests import RequestException
 
         try:
             return self._write(
                 verb, f"{self._repo_path}/issues/{number}/labels", {"labels": list(labels)}
             )
-        except GithubException as error:
-            message, _ = self._explain(error)
-            if error.status not in (403, 404, 422) or "rate limit" in message.lower():
-                raise
+        except (GithubException, RequestException, _Stopped) as error:
+            refused = isinstance(error, GithubException) and error.status in (403, 404, 422)
+            fix = (
+                "create the labels once, or give the token issues: write"
+                if refused and self._limit is None
+                else "the next run adds them"
+            )
             _log.warning(
-                "could not label #%d with %s: %s (create the labels once, or give the token "
-                "issues: write)",
+                "could not label #%d with %s: %s (%s)",
                 number,
                 ", ".join(labels),
-                self._redact(message),
+                self._why(error),
+                fix,
             )
             return None
 
@@ -710,7 +859,7 @@ class GitHubForge:
         try:
             self._write("POST", path, {"reviewers": users, "team_reviewers": teams})
             return
-        except (GithubException, RequestException) as error:
+        except (GithubException, RequestException, _Stopped) as error:
             if getattr(error, "status", None) != 422 or len(users) + len(teams) == 1:
                 self._review_refused(number, [*users, *teams], error)
                 return
@@ -719,13 +868,12 @@ class GitHubForge:
         for some_users, some_teams in asks:
             try:
                 self._write("POST", path, {"reviewers": some_users, "team_reviewers": some_teams})
-            except (GithubException, RequestException) as error:
+            except (GithubException, RequestException, _Stopped) as error:
                 self._review_refused(number, [*some_users, *some_teams], error)
 
     def _review_refused(self, number: int, names: Sequence[str], error: Exception) -> None:
-        message, _ = self._explain(error)
         _log.warning(
-            "could not ask %s to review #%d: %s", ", ".join(names), number, self._redact(message)
+            "could not ask %s to review #%d: %s", ", ".join(names), number, self._why(error)
         )
 
     def _number(self, proposal: Proposal) -> int:
@@ -734,7 +882,62 @@ class GitHubForge:
         pull = self._open_pull(proposal.branch)
         if pull is None:
             raise ForgeError(f"branch {proposal.branch} has no open pull request")
+        self._require_own(pull, proposal.branch)
         return int(pull["number"])
+
+    def _comment_once(self, number: int, text: str, topic: CommentTopic) -> None:
+        """Post the reconciler's comment on `topic`, unless it is there already: a run whose
+        answer was lost may have posted it. The topic's marker opens the comment (a person
+        quoting it starts with `>`, so a quote is never taken for it)."""
+        marker = comment_marker(topic)
+        path = f"{self._repo_path}/issues/{number}/comments"
+        for page in range(1, _COMMENT_PAGES + 1):
+            comments = self._get(path, params={"per_page": 100, "page": page})
+            comments = comments if isinstance(comments, list) else []
+            for item in comments:
+                if isinstance(item, dict) and str(item.get("body") or "").startswith(marker):
+                    return
+            if len(comments) < 100:
+                break
+        self._write("POST", path, {"body": f"{marker}\n{text}"})
+
+    def _whoami(self) -> str | None:
+        """The login the token acts as: `bot_login` when given, else GitHub's answer to
+        `GET /user`, asked once. None when GitHub will not say (a GitHub App's installation
+        token is refused `GET /user`): give the bot login in the settings then."""
+        from github import GithubException
+
+        if not self._identity_asked:
+            self._identity_asked = True
+            try:
+                me = self._get("/user")
+            except GithubException as error:
+                if error.status not in (401, 403, 404) or self._limit is not None:
+                    raise
+                me = None
+            self._identity = _login(me)
+        return self._identity
+
+    def _require_own(self, pull: JSON, branch: str) -> None:
+        """Refuse a pull request on a proposal's branch that the reconciler did not open:
+        anyone who can push may open one there, and adopting it would make a person's pull
+        request (its title, its body, its merge) pass for the reconciler's proposal."""
+        author = _login(pull.get("user")) or "an unknown account"
+        me = self._whoami()
+        if me is not None and author.lower() == me.lower():
+            return
+        number = pull.get("number")
+        why = (
+            "which the reconciler did not open"
+            if me is not None
+            else "and the reconciler cannot tell whether it opened it (GitHub does not say "
+            "which account the token acts as: set the bot login)"
+        )
+        raise ForgeError(
+            f"the branch {branch} has pull request #{number} by {author}, {why}: it is not "
+            "adopted, and its merge approves nothing",
+            hint=f"close #{number} (or move it to another branch); the next run proposes again",
+        )
 
     # ------------------------------------------------------------------ mapping
 

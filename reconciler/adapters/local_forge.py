@@ -29,8 +29,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reconciler.adapters.gitrepo import read_file, write_files
-from reconciler.core.errors import ConfigError
-from reconciler.core.proposals import Draft, Proposal, ProposalState, parse_metadata
+from reconciler.core.errors import ConfigError, ForgeError
+from reconciler.core.proposals import (
+    CommentTopic,
+    Draft,
+    Proposal,
+    ProposalState,
+    comment_marker,
+    parse_metadata,
+)
 
 if TYPE_CHECKING:
     import pygit2
@@ -221,17 +228,28 @@ class LocalForge:
             sorted(draft.files),
         )
 
-    def comment(self, proposal: Proposal, text: str) -> None:
+    def label(self, proposal: Proposal, labels: Sequence[str]) -> None:
+        """Branches have no labels."""
+
+    def comment(self, proposal: Proposal, text: str, topic: CommentTopic) -> None:
         target = self._git.Oid(hex=proposal.head)
         signature = self._signature()
         previous = ""
         with contextlib.suppress(KeyError):  # no note yet
             previous = self.repo.lookup_note(str(target), NOTES_REF).message
+        marker = comment_marker(topic)
+        if marker in previous.splitlines():
+            return  # one comment per topic
+        text = f"{marker}\n{text}"
         message = f"{previous}\n---\n{text}\n" if previous else f"{text}\n"
         self.repo.create_note(message, signature, signature, str(target), NOTES_REF, True)
 
+    def halted(self) -> ForgeError | None:
+        """Git has no rate limit."""
+        return None
+
     def close(self, proposal: Proposal, comment: str) -> None:
-        self.comment(proposal, comment)
+        self.comment(proposal, comment, CommentTopic.CLOSING)
         ref = self.repo.references.get(f"refs/heads/{proposal.branch}")
         if ref is not None:
             ref.delete()

@@ -293,6 +293,11 @@ def run_command(
     )
     if isinstance(pushed, Exception):
         raise pushed
+    halt = next((report.forge_halt for report in reports if report.forge_halt), None)
+    if halt is not None:
+        from reconciler.core.errors import ForgeError
+
+        raise ForgeError(halt.describe(), hint=halt.hint)
     if any(report.failed for report in reports):
         sys.exit(1)
 
@@ -946,6 +951,9 @@ def request_command(
             )
     if isinstance(pushed, Exception):
         raise pushed
+    halted = ports.forge.halted() if ports.forge is not None else None
+    if halted is not None:
+        raise halted
     if result.outcome not in {"executed", "pending", "proposed"}:
         sys.exit(1)
 

@@ -20,9 +20,11 @@ from typing import Any
 
 __all__ = [
     "METADATA_MARKER",
+    "CommentTopic",
     "Draft",
     "Proposal",
     "ProposalState",
+    "comment_marker",
     "parse_metadata",
     "render_metadata",
 ]
@@ -39,6 +41,25 @@ class ProposalState(StrEnum):
     CLOSED = "closed"
     #: Nothing by that name exists on the forge any more, and it was not merged.
     GONE = "gone"
+
+
+class CommentTopic(StrEnum):
+    """What a comment of the reconciler's on a proposal is about. A proposal gets at most one
+    comment per topic, so a forge that cannot tell whether a comment was posted (its answer
+    was lost) looks for the topic's comment before posting it again."""
+
+    #: The proposal timed out and is left open for a person.
+    TIMED_OUT = "timed-out"
+    #: A person pushed to the proposal, so the reconciler stopped rewriting it.
+    EDITED_BY_A_PERSON = "edited-by-a-person"
+    #: Why the reconciler closes the proposal (superseded, expired, landed without approval).
+    CLOSING = "closing"
+
+
+def comment_marker(topic: CommentTopic) -> str:
+    """The hidden first line of the reconciler's comment on a topic (an HTML comment GitHub
+    does not render): how the comment is found again."""
+    return f"<!-- reconciler:comment {topic} -->"
 
 
 @dataclass(frozen=True, kw_only=True)

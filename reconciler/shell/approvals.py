@@ -54,7 +54,7 @@ from reconciler.core.history import HISTORY_SPAN
 from reconciler.core.ids import make_id, parse_utc, utc
 from reconciler.core.observation import DeploymentState
 from reconciler.core.planning import Step
-from reconciler.core.proposals import Proposal, ProposalState
+from reconciler.core.proposals import CommentTopic, Proposal, ProposalState
 from reconciler.core.records import EventType, Outcome, Record
 from reconciler.ports import AuditStore, Forge
 
@@ -550,6 +550,7 @@ def _expire(
                 proposal,
                 "This proposal timed out. It stays open for a person to decide, and the "
                 "reconciler no longer updates it.",
+                CommentTopic.TIMED_OUT,
             )
     except ForgeError as error:
         review.error = f"could not expire {proposal.reference}: {error}"
@@ -676,6 +677,11 @@ class Proposer:
             and pending.metadata.get("operation") == step.request.operation
             and not moved
         ):
+            have = {label.lower() for label in proposal.labels}
+            if any(label.lower() not in have for label in draft.labels):
+                # Labels are best effort when proposing (a failure must not cost the record
+                # of a proposal that exists): the ones missing are added on a later run.
+                self.forge.label(proposal, draft.labels)
             return "pending (already proposed)", f"{proposal.reference} is open", None, ()
         if pending.timed_out:
             return (
@@ -698,6 +704,7 @@ class Proposer:
                 f"The load now calls for {step.request.describe()} "
                 f"(target {step.request.target_replicas}), but someone pushed to this branch, "
                 "so the reconciler no longer rewrites it. Please update it or close it.",
+                CommentTopic.EDITED_BY_A_PERSON,
             )
             hands_off_meta = {**pending.metadata}
             record = approval_record(

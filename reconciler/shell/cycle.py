@@ -54,7 +54,15 @@ from reconciler.ports import AuditStore, Clock, Cluster, Forge, MetricsSource
 from reconciler.shell.approvals import Proposer, Review, review_proposals, supersede
 from reconciler.shell.workspace import Fleet
 
-__all__ = ["CycleOptions", "CycleReport", "Ports", "ServiceResult", "StepResult", "run_cycle"]
+__all__ = [
+    "CycleOptions",
+    "CycleReport",
+    "ForgeHalt",
+    "Ports",
+    "ServiceResult",
+    "StepResult",
+    "run_cycle",
+]
 
 
 @dataclass(frozen=True)
@@ -155,15 +163,45 @@ class ServiceResult:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ForgeHalt:
+    """The forge stopped sending requests part-way through a cycle (a rate limit): the run
+    fails with the forge's error, and says which services it reconciled without the forge
+    (their proposals were neither looked up nor made; the next run picks them up)."""
+
+    error: str
+    hint: str
+    #: The service being reconciled when the forge stopped.
+    service: str
+    #: The services reconciled after that, without asking the forge.
+    not_asked: tuple[str, ...]
+
+    def describe(self) -> str:
+        after = ", ".join(self.not_asked) or "none"
+        return (
+            f"{self.error} (it stopped while reconciling {self.service}; reconciled without "
+            f"asking the forge, their proposals left for the next run: {after})"
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "error": self.error,
+            "hint": self.hint,
+            "service": self.service,
+            "not_asked": list(self.not_asked),
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
 class CycleReport:
     started_at: datetime
     dry_run: bool
     services: tuple[ServiceResult, ...]
     commits: tuple[str, ...] = field(default_factory=tuple)
+    forge_halt: ForgeHalt | None = None
 
     @property
     def failed(self) -> bool:
-        return any(
+        return self.forge_halt is not None or any(
             result.error
             or result.needs_person
             or any(step.outcome == "failed" for step in result.steps)
@@ -176,6 +214,7 @@ class CycleReport:
             "dry_run": self.dry_run,
             "ok": not self.failed,
             "commits": list(self.commits),
+            "forge_halted": None if self.forge_halt is None else self.forge_halt.to_json(),
             "services": [result.to_json() for result in self.services],
         }
 
@@ -578,6 +617,8 @@ def run_cycle(fleet: Fleet, ports: Ports, options: CycleOptions) -> CycleReport:
         else None
     )
     context = _CycleContext(texts=fleet.texts, proposer=proposer)
+    halted_in = ""
+    not_asked: list[str] = []
     for index, (blueprint, target) in enumerate(zip(selected, targets, strict=True), start=1):
         try:
             result = _reconcile_service(
@@ -596,6 +637,13 @@ def run_cycle(fleet: Fleet, ports: Ports, options: CycleOptions) -> CycleReport:
             detail = "".join(traceback.format_exception_only(error)).strip()
             result = ServiceResult(service=blueprint.name, error=f"internal error: {detail}")
         results.append(result)
+        if ports.forge is not None and ports.forge.halted() is not None:
+            # Every later service is still reconciled (what needs no forge goes on), and
+            # named, so that nobody takes its untouched proposals for an answer.
+            if halted_in:
+                not_asked.append(blueprint.name)
+            else:
+                halted_in = blueprint.name
         if options.progress is not None:
             options.progress(index, len(selected))
     if not options.dry_run:
@@ -603,11 +651,18 @@ def run_cycle(fleet: Fleet, ports: Ports, options: CycleOptions) -> CycleReport:
     if not options.verify_only:
         results = _note_ignored_files(results, fleet, options.services)
     results.sort(key=lambda r: r.service)
+    halt = None
+    stopped = ports.forge.halted() if ports.forge is not None else None
+    if stopped is not None:
+        halt = ForgeHalt(
+            error=str(stopped), hint=stopped.hint, service=halted_in, not_asked=tuple(not_asked)
+        )
     return CycleReport(
         started_at=now,
         dry_run=options.dry_run,
         services=tuple(results),
         commits=tuple(recorder.commits),
+        forge_halt=halt,
     )
 
 

@@ -23,7 +23,14 @@ import pytest
 
 from reconciler.adapters.github_forge import GitHubForge
 from reconciler.core.errors import ConfigError, ForgeError
-from reconciler.core.proposals import Draft, Proposal, ProposalState, render_metadata
+from reconciler.core.proposals import (
+    CommentTopic,
+    Draft,
+    Proposal,
+    ProposalState,
+    comment_marker,
+    render_metadata,
+)
 from tests.fakes.github_api import FakeGitHub, init_bare_repo
 from tests.github_setup import ALICE, BOB, BOT, NAME, OWNER, add_people, serving
 
@@ -162,7 +169,7 @@ def test_open_makes_one_commit_on_a_branch_and_a_pull_request(
         ("POST", "/pulls"),
         ("POST", "/issues/1/labels"),
         ("POST", "/pulls/1/requested_reviewers"),
-        ("GET", f"/commits/{head}"),
+        # (not the new head commit's author: the forge wrote that commit itself)
     ]
 
 
@@ -173,7 +180,12 @@ def test_open_twice_returns_the_same_pull_request(api: FakeGitHub, forge: GitHub
     assert again == first
     assert len(api.pulls()) == 1
     assert api.writes() == []
-    assert api.count() == 1  # the look-up; the head's author and files are known already
+    # The look-up, and which account the token is (to know the pull request is its own,
+    # asked once per forge); the head's author and files are known already.
+    assert [(r.method, r.path.removeprefix(API)) for r in api.requests] == [
+        ("GET", "/pulls"),
+        ("GET", "/user"),
+    ]
 
 
 def test_a_new_run_adopts_the_open_pull_request_and_adds_missing_labels(
@@ -204,10 +216,18 @@ def test_a_token_that_may_not_label_still_opens_the_proposal(
     assert BOT_TOKEN not in caplog.text
 
 
-def test_a_rate_limit_on_labels_is_not_swallowed(api: FakeGitHub, make: MakeForge) -> None:
+def test_a_rate_limit_on_labels_still_returns_the_proposal_and_halts(
+    api: FakeGitHub, make: MakeForge
+) -> None:
+    """The pull request exists once GitHub created it: `open` returns it, so that the run
+    records it, and sends nothing more (not even the review requests)."""
     api.fail("POST", r"/issues/1/labels$", 403, times=None)
-    with pytest.raises(ForgeError, match="rate limit"):
-        make().open(draft())
+    forge = make()
+    proposal = forge.open(draft())
+    assert proposal.number == 1 and proposal.labels == ()
+    assert api.count("POST", f"{API}/pulls/1/requested_reviewers") == 0
+    halted = forge.halted()
+    assert halted is not None and "the API rate limit is used up until" in str(halted)
 
 
 def test_open_after_a_crash_before_the_pull_request_resets_the_branch(
@@ -464,12 +484,12 @@ def test_files_are_read_at_the_head_and_missing_ones_left_out(
 
 def test_comment_and_close(api: FakeGitHub, forge: GitHubForge) -> None:
     opened = forge.open(draft())
-    forge.comment(opened, "Still needed: CPU is at 97 %.")
+    forge.comment(opened, "It timed out.", CommentTopic.TIMED_OUT)
     forge.close(opened, "Superseded: the load went down.")
 
     assert [c["body"] for c in api.comments(1)] == [
-        "Still needed: CPU is at 97 %.",
-        "Superseded: the load went down.",
+        f"{comment_marker(CommentTopic.TIMED_OUT)}\nIt timed out.",
+        f"{comment_marker(CommentTopic.CLOSING)}\nSuperseded: the load went down.",
     ]
     assert api.pull(1)["state"] == "closed"
     assert api.branch_sha(BRANCH) is None
@@ -555,7 +575,7 @@ def test_the_token_is_removed_even_when_github_echoes_it(
     [
         (403, False, "the API rate limit is used up until"),
         (429, False, "the API rate limit is used up until"),
-        (403, True, "secondary rate limit asks to wait 60 s"),
+        (403, True, "secondary rate limit holds requests until"),
     ],
 )
 def test_rate_limits_fail_fast_and_say_when_to_come_back(
@@ -629,7 +649,7 @@ def test_server_errors_on_posts_are_not_retried_blindly(
     opened = forge.open(draft())
     api.fail("POST", r"/comments$", 500, times=None)
     with pytest.raises(ForgeError, match=r"commenting on the proposal #1: GitHub answered 500"):
-        forge.comment(opened, "hello")
+        forge.comment(opened, "hello", CommentTopic.TIMED_OUT)
     assert api.count("POST", f"{API}/issues/1/comments") == 1
     api.clear_failures()
 
@@ -733,11 +753,16 @@ def test_a_github_enterprise_base_url_with_a_path_prefix(api: FakeGitHub) -> Non
 def test_writes_come_in_a_burst_then_one_a_second(api: FakeGitHub, forge: GitHubForge) -> None:
     started = time.monotonic()
     opened = forge.open(draft(labels=()))  # 4 writes: tree, commit, ref, pull request
+    path = f"{API}/issues/{opened.number}/comments"
+
+    def write(text: str) -> None:
+        forge.request("POST", path, body={"body": text}, doing="commenting")
+
     for i in range(11):
-        forge.comment(opened, f"note {i}")
+        write(f"note {i}")
     assert time.monotonic() - started < 1  # 15 writes: one burst
-    forge.comment(opened, "sixteenth")
-    forge.comment(opened, "seventeenth")
+    write("sixteenth")
+    write("seventeenth")
     assert time.monotonic() - started >= 1.5
     assert len(api.comments(1)) == 13
 

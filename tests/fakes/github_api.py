@@ -20,7 +20,14 @@ Known simplifications, each deliberate:
   ``GitHub <noreply@github.com>`` as committer; tests here want to see who merged);
 * mergeability is computed synchronously (GitHub computes it in the background and may first
   answer ``mergeable: null``);
-* ``rebase`` merges are disabled, as a repository setting (``allow_rebase_merge: false``).
+* a ``rebase`` merge replays the pull request's commits onto the base one by one, as the
+  merging user (GitHub keeps each commit's author and makes the merging user committer); its
+  ``merge_commit_sha`` is the commit the base branch was updated to, as GitHub documents.
+
+Faults GitHub really produces can be injected: any status on chosen requests (:meth:`fail`),
+the primary and secondary rate limits with GitHub's headers and bodies
+(:meth:`fail_rate_limit`), slow answers (:meth:`delay`), and a connection dropped after the
+server carried out the request, so that the client never learns it succeeded (:meth:`drop`).
 """
 
 from __future__ import annotations
@@ -247,6 +254,10 @@ class _Rule:
     headers: dict[str, str] | None = None
     body: Any = None
     seconds: float = 0.0
+    #: Carry the request out, then close the connection without answering.
+    drop: bool = False
+    #: Matching requests let through before the rule applies.
+    skip: int = 0
 
     def matches(self, method: str, path: str) -> bool:
         if self.remaining is not None and self.remaining <= 0:
@@ -277,6 +288,8 @@ class _Resp:
 
 Handler = Callable[..., _Resp]
 _BAD_JSON = object()
+#: The status `_dispatch` gives a request it carried out but must not answer.
+_DROPPED = -1
 
 
 # --------------------------------------------------------------------------------------------
@@ -509,6 +522,11 @@ class _RequestHandler(BaseHTTPRequestHandler):
         status, headers, payload = self.server.fake._dispatch(
             self.command, self.path, self.headers.get("Authorization"), raw
         )
+        if status == _DROPPED:
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
+            return
         try:
             self.send_response(status)
             for key, value in headers.items():
@@ -571,6 +589,7 @@ class FakeGitHub:
         self._log: list[RequestRecord] = []
         self._failures: list[_Rule] = []
         self._delays: list[_Rule] = []
+        self._drops: list[_Rule] = []
         self._rate_used: dict[str, int] = {}
         self._rate_window = self._clock()
         self._request_seq = 0
@@ -710,8 +729,10 @@ class FakeGitHub:
         times: int | None = 1,
         headers: Mapping[str, str] | None = None,
         body: Any = None,
+        skip: int = 0,
     ) -> None:
-        """Answer the next ``times`` matching requests (None: all) with ``status``.
+        """Answer the next ``times`` matching requests (None: all) with ``status``, after
+        letting the first ``skip`` of them through.
 
         ``method`` None or ``"*"`` matches any method; ``path_regex`` is searched in the decoded
         path (no query string). Without ``body``, the body is GitHub's for that status: 403 and
@@ -726,6 +747,7 @@ class FakeGitHub:
             status=status,
             headers={k.lower(): v for k, v in (headers or {}).items()},
             body=body,
+            skip=skip,
         )
         with self._lock:
             self._failures.append(rule)
@@ -736,25 +758,50 @@ class FakeGitHub:
         path_regex: str,
         *,
         secondary: bool = False,
+        status: int = 403,
         times: int | None = 1,
-        retry_after: int = 60,
+        retry_after: int | None = 60,
         reset_in: int = 60,
     ) -> None:
-        """Answer matching requests with a primary (or secondary) rate-limit 403."""
+        """Answer matching requests as GitHub does when a rate limit is hit: 403 or 429
+        (``status``), and
+
+        * the primary limit (the hourly budget is spent): ``x-ratelimit-remaining: 0`` and
+          ``x-ratelimit-reset`` ``reset_in`` seconds from now, body "API rate limit exceeded";
+        * a secondary limit (``secondary``): the budget is not what ran out, the body says
+          "You have exceeded a secondary rate limit", and ``retry-after`` may be there
+          (``retry_after`` None leaves it out: then a client waits at least a minute).
+        """
         reset = int(self._clock().timestamp()) + reset_in
-        headers = {"retry-after": str(retry_after), "x-ratelimit-reset": str(reset)}
+        headers = {"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(reset)}
+        if retry_after is not None:
+            headers["retry-after"] = str(retry_after)
         body = None
-        if secondary:  # the hourly budget is not what ran out
+        if secondary:
             headers = {
-                "retry-after": str(retry_after),
                 "x-ratelimit-remaining": str(HOURLY_LIMIT - 10),
                 "x-ratelimit-used": "10",
+                "x-ratelimit-reset": str(reset),
             }
+            if retry_after is not None:
+                headers["retry-after"] = str(retry_after)
             body = {
                 "message": SECONDARY_RATE_LIMIT_MESSAGE.format(request_id="0000:0000:0000000"),
                 "documentation_url": RATE_LIMIT_DOCS,
             }
-        self.fail(method, path_regex, 403, times=times, headers=headers, body=body)
+        self.fail(method, path_regex, status, times=times, headers=headers, body=body)
+
+    def drop(self, method: str | None, path_regex: str, *, times: int | None = 1) -> None:
+        """Carry out the next ``times`` matching requests, then close the connection without
+        an answer: the write happened, the client sees a dropped connection (a lost answer)."""
+        rule = _Rule(
+            method=method.upper() if method else None,
+            pattern=re.compile(path_regex),
+            remaining=times,
+            drop=True,
+        )
+        with self._lock:
+            self._drops.append(rule)
 
     def delay(
         self,
@@ -775,10 +822,11 @@ class FakeGitHub:
             self._delays.append(rule)
 
     def clear_failures(self) -> None:
-        """Forget every pending failure and delay."""
+        """Forget every pending failure, delay and dropped connection."""
         with self._lock:
             self._failures.clear()
             self._delays.clear()
+            self._drops.clear()
 
     # ---- request log ------------------------------------------------------------------------
 
@@ -851,6 +899,24 @@ class FakeGitHub:
             user = self._known_user(login)
             pull = self._pull(number)
             return self._merge(repo, pull, user, merge_method, commit_title, commit_message, None)
+
+    def open_pull(self, login: str, head: str, title: str, body: str = "") -> JSON:
+        """Open a pull request from branch ``head`` into the default branch, as ``login``
+        (like the "Create pull request" button); GitHub's own checks apply."""
+        with self._lock, self._open() as repo:
+            self._sync(repo)
+            user = self._known_user(login)
+            ctx = _Ctx(
+                "POST",
+                "",
+                "",
+                {},
+                [],
+                {"title": title, "body": body, "head": head, "base": self.default_branch},
+                user,
+                repo,
+            )
+            return cast(JSON, self._create_pull(ctx).body)
 
     def close_pull(self, number: int, login: str) -> None:
         """Close pull request ``number`` without merging it, as ``login``."""
@@ -967,6 +1033,9 @@ class FakeGitHub:
     def _take(self, rules: list[_Rule], method: str, path: str) -> _Rule | None:
         for rule in rules:
             if rule.matches(method, path):
+                if rule.skip > 0:
+                    rule.skip -= 1
+                    continue
                 if rule.remaining is not None:
                     rule.remaining -= 1
                 return rule
@@ -1012,6 +1081,8 @@ class FakeGitHub:
                 self.internal_errors.append(traceback.format_exc())
                 resp = _Resp(500, {"message": "Server Error (bug in FakeGitHub)"})
             record.status = resp.status
+            if self._take(self._drops, method, path) is not None:
+                return _DROPPED, {}, b""
             return self._finish(method, resp, user, request_id)
 
     def _token(self, header: str | None) -> str | None:
@@ -1462,7 +1533,7 @@ class FakeGitHub:
             "pushed_at": _iso(self._created_at),
             "allow_squash_merge": True,
             "allow_merge_commit": True,
-            "allow_rebase_merge": False,
+            "allow_rebase_merge": True,
             "allow_auto_merge": False,
             "delete_branch_on_merge": False,
             "allow_update_branch": False,
@@ -1960,8 +2031,6 @@ class FakeGitHub:
     ) -> str:
         if method not in ("merge", "squash", "rebase"):
             raise _invalid("PullRequest", "merge_method")
-        if method == "rebase":
-            raise FakeGitHubError(405, "Rebase merges are not allowed on this repository.")
         if pull.state != "open":
             raise FakeGitHubError(405, "Pull Request is not mergeable")
         if pull.draft:
@@ -1978,7 +2047,9 @@ class FakeGitHub:
         tree = index.write_tree(repo)
         sig = self._user_signature(user)
         commits = self._pull_commit_objects(repo, pull)
-        if method == "merge":
+        if method == "rebase":
+            oid = self._rebase(repo, base, commits, sig)
+        elif method == "merge":
             subject = (
                 title or f"Merge pull request #{pull.number} from {self.owner}/{pull.head_ref}"
             )
@@ -1991,8 +2062,9 @@ class FakeGitHub:
             else:
                 text = "\n\n".join(f"* {c.message.strip()}" for c in commits)
             parents = [base.id]
-        full_message = f"{subject}\n\n{text}" if text else subject
-        oid = repo.create_commit(None, sig, sig, full_message, tree, parents)
+        if method != "rebase":
+            full_message = f"{subject}\n\n{text}" if text else subject
+            oid = repo.create_commit(None, sig, sig, full_message, tree, parents)
         repo.references.create(f"refs/heads/{pull.base_ref}", oid, force=True)
         now = self._now()
         pull.base_sha = str(base.id)
@@ -2001,6 +2073,28 @@ class FakeGitHub:
         pull.merged_by = pull.closed_by = user.login
         pull.merge_commit_sha = str(oid)
         return str(oid)
+
+    def _rebase(
+        self,
+        repo: pygit2.Repository,
+        base: pygit2.Commit,
+        commits: list[pygit2.Commit],
+        committer: pygit2.Signature,
+    ) -> pygit2.Oid:
+        """Replay `commits` onto `base`, each keeping its author and message; the new tip."""
+        tip = base
+        for commit in commits:
+            parent = commit.parents[0] if commit.parents else None
+            if parent is None:
+                raise FakeGitHubError(405, "Pull Request is not mergeable")
+            index = repo.merge_trees(parent.tree, tip.tree, commit.tree)
+            if index.conflicts is not None:
+                raise FakeGitHubError(405, "Pull Request is not rebaseable")
+            new = repo.create_commit(
+                None, commit.author, committer, commit.message, index.write_tree(repo), [tip.id]
+            )
+            tip = _commit(repo, new)
+        return tip.id
 
     def _add_comment(self, pull: _Pull, user: _User, body: Any) -> _Comment:
         if not isinstance(body, str) or not body:

@@ -112,8 +112,9 @@ def test_a_squash_closes_the_proposal_that_is_still_open(scenario: Scenario) -> 
     run(scenario, expect=1)
     assert branches(scenario) == []  # closed, so nobody merges it later thinking it waits
     refused = scenario.records("todo-frontend", "approval_refused")[0]
-    assert "while reconciler/todo-frontend/scale-beyond-limits was still open" in (
-        refused["rationale"]
+    assert (
+        "while reconciler/todo-frontend/scale-beyond-limits was still open"
+        in (refused["rationale"])
     )
 
 

@@ -65,9 +65,9 @@ def test_github_failures_leave_the_other_services_reconciled(job: Job) -> None:
     job.cli(
         "sim", "set", "todo-backend", "replicas=3", "cpu_utilization=95%", "memory_utilization=95%"
     )
-    job.api.fail_rate_limit("POST", r".*/git/trees$", times=1)  # the first proposal hits the limit
+    job.api.fail("POST", r".*/git/trees$", 502, times=1)  # the first proposal fails
     output = job.run(expect=1)
-    assert "proposing on the forge failed" in output and "rate limit" in output
+    assert "proposing on the forge failed" in output and "GitHub answered 502" in output
     assert "the next run tries again" in output
     assert len(job.api.pulls()) == 1  # the other service was still proposed
     job.run()  # the next run proposes the one that failed
