@@ -319,7 +319,11 @@ def _judge(
             service,
             meta,
             proposal,
-            f"{proposal.reference} was merged but approves nothing: " + "; ".join(reasons) + ".",
+            f"{proposal.reference} was merged but approves nothing"
+            + (" (landed without approval)" if refusal is Refusal.LANDED_WITHOUT_APPROVAL else "")
+            + ": "
+            + "; ".join(reasons)
+            + ".",
             now,
             extra={
                 **extra,
