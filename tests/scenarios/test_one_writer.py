@@ -301,10 +301,16 @@ def test_a_killed_writer_does_not_block_the_next(scenario: Scenario) -> None:
     assert len(scenario.records(SERVICE, "operation_executed")) == 1
 
 
-def test_a_writer_killed_mid_run_does_not_block_the_next(scenario: Scenario) -> None:
+@pytest.mark.parametrize("when", ["holding the lock", "after its first audit commit"])
+def test_a_writer_killed_mid_run_does_not_block_the_next(scenario: Scenario, when: str) -> None:
     scenario.cli("sim", "init", "--scenario", "seed", "--history", "10m")
+    start_head = head(scenario)
     run = start(scenario, "run", "--wait")
     assert wait_until_held(scenario, run)
+    deadline = time.monotonic() + 20
+    while when != "holding the lock" and head(scenario) == start_head and run.poll() is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.001)
     run.kill()
     finish(run)
     code, output = reconciler(scenario, "--lock-timeout", "0s", "run", "--wait")
