@@ -1,10 +1,12 @@
 """GitAuditStore: audit records as files under audit/, one commit per event, with pygit2.
 
 Commits are built from trees directly (the HEAD tree plus the new files), so the store never
-needs a clean working tree and never disturbs what a person has staged: only the new audit
-files are added to the index, and they are also written to the working tree so the checkout
-matches what was committed. Reading goes through the committed tree, not the disk, so what a
-cycle sees is exactly what is in git.
+needs a clean working tree and never disturbs what a person has staged: afterwards the index
+is brought in line with HEAD for audit/ alone, and the files are written to the working tree,
+so the checkout matches what was committed and a person's next commit keeps the records. An
+index that cannot be updated then (git's lock on it held) is repaired by the next writer.
+Reading goes through the committed tree, not the disk, so what a cycle sees is exactly what is
+in git.
 
 Every commit carries an explicit signature: CI machines have no git identity, and the
 simulated cluster's virtual clock, not the wall clock, dates its events.
@@ -12,6 +14,7 @@ simulated cluster's virtual clock, not the wall clock, dates its events.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Collection, Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
@@ -21,7 +24,7 @@ from typing import TYPE_CHECKING, Any, cast
 if TYPE_CHECKING:
     import pygit2
 
-from reconciler.adapters.gitrepo import merge_tree, nest
+from reconciler.adapters.gitrepo import merge_tree, nest, restore_index, write_error
 from reconciler.core.errors import AuditError, ConfigError
 from reconciler.core.records import (
     AUDIT_DIR,
@@ -51,7 +54,10 @@ class GitAuditStore:
             ) from error
         self.name = name
         self.email = email
-        self._staged: list[tuple[str, Any]] = []
+        #: Paths of records committed by this store since the last flush.
+        self._written: list[str] = []
+        #: Why the last flush could not update the index (None: it did).
+        self.index_error: AuditError | None = None
         self._cache_head: Any = None
         self._cache: dict[tuple[str, ...], Any] = {}
 
@@ -95,16 +101,29 @@ class GitAuditStore:
             )
             self._move_head(commit, parent)
         except (git.GitError, OSError) as error:  # a lock git cannot take is an OSError
-            raise AuditError(
-                f"committing audit records: {error}", hint="check the repository"
+            raise write_error(
+                self.repo,
+                error,
+                "committing audit records",
+                names=[self._head_ref()],
+                kind=AuditError,
             ) from error
         if self.repo.workdir:
-            for path, blob, record in files:
+            for path, _blob, record in files:
+                self._written.append(path)
                 target = Path(self.repo.workdir) / path
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_text(record.dumps(), encoding="utf-8")
-                self._staged.append((path, blob))
+                # The records are committed; a file the checkout lacks is written by the
+                # next flush, so failing here would only hide that the work was done.
+                with contextlib.suppress(OSError):
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_text(record.dumps(), encoding="utf-8")
         return str(commit)
+
+    def _head_ref(self) -> str:
+        """The ref an audit commit moves: the checked-out branch, or HEAD when detached."""
+        head = self.repo.references.get("HEAD")
+        target = head.target if head is not None else None
+        return target if isinstance(target, str) else "HEAD"
 
     def _move_head(self, commit: Any, parent: Any | None) -> None:
         head = self.repo.references.get("HEAD")
@@ -124,15 +143,30 @@ class GitAuditStore:
         ref.set_target(commit, "reconciler: audit record")
 
     def flush(self) -> None:
-        """Add the files written so far to the index, so `git status` shows a clean tree."""
-        if not self._staged or self.repo.is_bare:
+        """Bring the index (and the checkout) up to date with the records committed, so
+        `git status` shows a clean tree and a person's next commit keeps them.
+
+        The records are committed already, so an index that cannot be written now (git's
+        lock on it held by another command) is not this batch's failure: it is kept in
+        `index_error`, the command reports it once, and the next writer repairs the index.
+        """
+        try:
+            self.repair_index()
+        except AuditError as error:
+            self.index_error = error
             return
-        index = self.repo.index
-        index.read()
-        for path, blob in self._staged:
-            index.add(self._pygit2.IndexEntry(path, blob, self._pygit2.enums.FileMode.BLOB))
-        index.write()
-        self._staged.clear()
+        self.index_error = None
+
+    def repair_index(self) -> int:
+        """Make git's index list every record HEAD has under audit/ (and the checkout hold
+        its file), touching nothing else; returns how many entries it restored. Raises
+        AuditError, naming git's lock when one is in the way, if the index cannot be written.
+        """
+        if self.repo.is_bare:
+            return 0
+        restored = restore_index(self.repo, f"{AUDIT_DIR}/", written=self._written)
+        self._written.clear()
+        return restored
 
     # ------------------------------------------------------------------ reading
 

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from reconciler.adapters.git_locks import held, lock_message
 from reconciler.core.errors import AuditError
 
 __all__ = ["GitRemote", "PushResult"]
@@ -87,10 +88,28 @@ class GitRemote:
             raise AuditError(
                 f"`git {_without_credentials(' '.join(args[:2]))}` failed: "
                 f"{_last_line(result.stderr)}",
-                hint="the records are committed locally; the next run recovers what the "
+                hint=self._lock_hint()
+                or "the records are committed locally; the next run recovers what the "
                 "cluster shows from the annotations on the deployments",
             )
         return result
+
+    def _lock_hint(self, branch: str = "") -> str:
+        """When one of git's lock files that a push's fetch, push or replay takes exists (an
+        interrupted git command left it), the line that names it and its fix; else ""."""
+        found = subprocess.run(
+            ["git", "-C", str(self.root), "rev-parse", "--absolute-git-dir"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if found.returncode != 0:
+            return ""
+        names = ["index", "HEAD", "ORIG_HEAD", "packed-refs"]
+        if branch:
+            names += [f"refs/heads/{branch}", f"refs/remotes/{self.remote}/{branch}"]
+        lock = held(Path(found.stdout.strip()), names)
+        return lock_message(lock) if lock is not None else ""
 
     def _where(self, branch: str) -> str:
         """The remote branch, for messages: the remote is a name or a URL, and a URL may
@@ -122,7 +141,8 @@ class GitRemote:
             return False
         raise AuditError(
             f"fetching {self._where(branch)} failed: {_last_line(result.stderr)}",
-            hint="check the remote's address and the token's `contents: write` permission; the "
+            hint=self._lock_hint(branch)
+            or "check the remote's address and the token's `contents: write` permission; the "
             "records stay committed locally",
         )
 
@@ -151,7 +171,8 @@ class GitRemote:
             if not any(marker in result.stderr for marker in _REJECTED):
                 raise AuditError(
                     f"pushing the audit records to {self._where(branch)} failed: {last}",
-                    hint="check the token's `contents: write` permission and the remote; the "
+                    hint=self._lock_hint(branch)
+                    or "check the token's `contents: write` permission and the remote; the "
                     "next run recovers unrecorded changes from the deployments' annotations",
                 )
             # Someone pushed first: take their commits, replay ours on top, try again. The
@@ -175,7 +196,8 @@ class GitRemote:
                 raise AuditError(
                     f"replaying the audit commits over {self._where(branch)} failed: "
                     f"{_last_line(rebased.stderr)}",
-                    hint="someone changed the same files; audit records never do, so check "
+                    hint=self._lock_hint(branch)
+                    or "someone changed the same files; audit records never do, so check "
                     "for local edits outside audit/",
                 )
             backoff = min(self.pause * 2 ** (attempt - 1), self.max_pause)

@@ -2,13 +2,20 @@
 
 Both the audit store and the local forge build commits from trees, never through the index
 or the working tree: that is what lets them write while a person has uncommitted work, and
-write branches other than the one checked out.
+write branches other than the one checked out. The index is then brought up to date for the
+audit records alone (`restore_index`), and a failed write becomes the reconciler's error
+naming the git lock that stopped it (`write_error`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, cast
+import contextlib
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+from reconciler.adapters.git_locks import held, lock_message
+from reconciler.core.errors import AuditError, ReconcilerError
 
 if TYPE_CHECKING:
     import pygit2
@@ -65,3 +72,98 @@ def read_file(repo: pygit2.Repository, tree: pygit2.Tree, path: str) -> bytes | 
         return None
     blob = repo[entry.id]
     return cast("pygit2.Blob", blob).data if entry.type_str == "blob" else None
+
+
+def git_dir(root: Path) -> Path | None:
+    """The git directory of the repository `root` is in (a linked worktree's own one), or
+    None when `root` is not in a git repository."""
+    import pygit2
+
+    found = pygit2.discover_repository(str(root))
+    return Path(found) if found else None
+
+
+E = TypeVar("E", bound=ReconcilerError)
+
+
+def write_error(
+    repo: pygit2.Repository,
+    error: Exception,
+    doing: str,
+    *,
+    names: Sequence[str],
+    kind: type[E],
+    hint: str = "check the repository",
+) -> E:
+    """The reconciler's error for a failed write of the refs (or `index`) in `names`.
+
+    libgit2 reports a lock it cannot take with a message whose reason is empty; when one of
+    git's lock files for what was written exists, the error names it and how to remove it.
+    """
+    lock = held(Path(repo.path), names)
+    if lock is not None:
+        return kind(
+            f"{doing}: {lock_message(lock)}",
+            hint="another git command holds it, or one was interrupted; the reconciler "
+            "removes the locks it can tell were left behind when it starts",
+        )
+    return kind(f"{doing}: {error}", hint=hint)
+
+
+def restore_index(repo: pygit2.Repository, prefix: str, *, written: Sequence[str] = ()) -> int:
+    """Make git's index list every file under `prefix` exactly as HEAD has it, and write
+    those missing from the working tree; returns how many index entries were restored.
+
+    Audit commits are built without the index, which is then updated for them; when that
+    update could not happen (an index locked by someone else, a run killed in between), a
+    person's next `git commit -a` would delete the records. Running this at the start and
+    end of every write repairs that. Only `prefix` is touched: what a person staged elsewhere
+    stays as it is. `written` names more paths whose working-tree file may be missing.
+    Raises AuditError when the index cannot be written (its lock named, when one is held).
+    """
+    import pygit2
+
+    if repo.is_bare or repo.head_is_unborn:
+        return 0
+    restored: list[tuple[str, pygit2.Oid, pygit2.enums.FileMode]] = []
+    lost = _lost_statuses()
+    try:
+        tree = repo.head.peel(pygit2.Commit).tree
+        index = repo.index
+        index.read()
+        # old: HEAD's tree, new: the index. A file only in HEAD, or at another blob in the
+        # index, is one the index lost.
+        for delta in index.diff_to_tree(tree).deltas:
+            old = delta.old_file
+            if old.path.startswith(prefix) and delta.status in lost:
+                restored.append((old.path, old.id, pygit2.enums.FileMode(old.mode)))
+        for path, oid, mode in restored:
+            index.add(pygit2.IndexEntry(path, oid, mode))
+        if restored:
+            index.write()
+    except (pygit2.GitError, OSError) as error:
+        raise write_error(
+            repo,
+            error,
+            f"git's index does not list {len(restored)} committed file(s) under {prefix}",
+            names=["index"],
+            kind=AuditError,
+        ) from error
+    if repo.workdir:
+        for path in dict.fromkeys([*(path for path, _oid, _mode in restored), *written]):
+            target = Path(repo.workdir) / path
+            if target.exists():
+                continue
+            content = read_file(repo, tree, path)
+            if content is not None:
+                with contextlib.suppress(OSError):  # the index is what a commit takes
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_bytes(content)
+    return len(restored)
+
+
+def _lost_statuses() -> frozenset[object]:
+    import pygit2
+
+    kind = pygit2.enums.DeltaStatus
+    return frozenset({kind.DELETED, kind.MODIFIED, kind.TYPECHANGE})

@@ -23,12 +23,12 @@ the repository without changing the branch a person may be reviewing.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from reconciler.adapters.gitrepo import read_file, write_files
+from reconciler.adapters.gitrepo import read_file, write_error, write_files
 from reconciler.core.errors import ConfigError, ForgeError
 from reconciler.core.proposals import (
     CommentTopic,
@@ -219,8 +219,10 @@ class LocalForge:
 
     def _write(self, draft: Draft) -> Proposal:
         """Point the draft's branch at a fresh commit of its files."""
-        commit = self._commit(draft)
-        self.repo.references.create(f"refs/heads/{draft.branch}", commit, force=True)
+        ref = f"refs/heads/{draft.branch}"
+        with self._writing(f"writing the proposal branch {draft.branch}", ref):
+            commit = self._commit(draft)
+            self.repo.references.create(ref, commit, force=True)
         return self._to_proposal(
             draft.branch,
             self.repo[commit].peel(self._git.Commit),
@@ -242,7 +244,8 @@ class LocalForge:
             return  # one comment per topic
         text = f"{marker}\n{text}"
         message = f"{previous}\n---\n{text}\n" if previous else f"{text}\n"
-        self.repo.create_note(message, signature, signature, str(target), NOTES_REF, True)
+        with self._writing(f"commenting on {proposal.branch}", NOTES_REF):
+            self.repo.create_note(message, signature, signature, str(target), NOTES_REF, True)
 
     def halted(self) -> ForgeError | None:
         """Git has no rate limit."""
@@ -250,9 +253,20 @@ class LocalForge:
 
     def close(self, proposal: Proposal, comment: str) -> None:
         self.comment(proposal, comment, CommentTopic.CLOSING)
-        ref = self.repo.references.get(f"refs/heads/{proposal.branch}")
-        if ref is not None:
-            ref.delete()
+        name = f"refs/heads/{proposal.branch}"
+        with self._writing(f"deleting the proposal branch {proposal.branch}", name, "packed-refs"):
+            ref = self.repo.references.get(name)
+            if ref is not None:
+                ref.delete()
+
+    @contextlib.contextmanager
+    def _writing(self, doing: str, *refs: str) -> Iterator[None]:
+        """Turn libgit2's failure to write `refs` into a ForgeError that names the git lock
+        in the way, if one is: the service's error then says what to do."""
+        try:
+            yield
+        except (self._git.GitError, OSError) as error:
+            raise write_error(self.repo, error, doing, names=refs, kind=ForgeError) from error
 
     def is_member(self, approver: str, login: str) -> bool:
         """`login` is `Name <email>` from a merge commit; it matches an approver by name, by

@@ -22,9 +22,11 @@ harmful and a verification catch it.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -198,11 +200,15 @@ class SimulatedCluster:
         clock: datetime,
         deployments: list[SimDeployment],
         settings: dict[str, Any],
+        generations: dict[str, int] | None = None,
     ):
         self.path = path
         self.clock = clock
         self.deployments = {(d.namespace, d.name): d for d in deployments}
         self.settings = settings
+        #: The `generation` of each file as this process read or last wrote it, by its path;
+        #: None for a cluster made in memory (`create`), whose first save replaces the files.
+        self._generations = generations
 
     # ---------------------------------------------------------------- persistence
 
@@ -216,16 +222,20 @@ class SimulatedCluster:
             )
         try:
             data = yaml.load(path.read_text("utf-8"), Loader=_Loader) or {}
+            generations = {str(path): _generation_of(data)}
             folder = _folder(path)
-            deployments = [
-                _load_deployment(yaml.load(file.read_text("utf-8"), Loader=_Loader))
-                for file in sorted(folder.glob("*.yaml"))
-            ]
+            deployments = []
+            for file in sorted(folder.glob("*.yaml")):
+                item = yaml.load(file.read_text("utf-8"), Loader=_Loader)
+                deployment = _load_deployment(item)
+                generations[str(folder / _file_name(deployment))] = _generation_of(item)
+                deployments.append(deployment)
             return cls(
                 path,
                 clock=_parse_ts(data["clock"]),
                 deployments=deployments,
                 settings=dict(data.get("settings") or {}),
+                generations=generations,
             )
         except (yaml.YAMLError, KeyError, TypeError, ValueError, OSError) as error:
             raise SimulatedClusterError(
@@ -239,18 +249,64 @@ class SimulatedCluster:
         Each file is written atomically (a temporary file, then a rename), so a crash never
         leaves half a file; and a change to one deployment rewrites only its own file, so a
         cycle over a thousand services does not rewrite a thousand files per change.
+
+        Each file carries a `generation`, raised by every write. A file whose generation is
+        no longer the one this process read was written by another process meanwhile, and
+        is not overwritten: the save is refused (ConflictError) rather than losing that
+        change. The check and the writes happen under a lock on the state, so they hold
+        across processes, not only inside one.
         """
         folder = _folder(self.path)
         folder.mkdir(parents=True, exist_ok=True)
+        files: dict[Path, dict[str, Any]] = {}
         if only is None:
-            header = "# Simulated cluster; deployments are in the folder beside this file.\n"
-            _write(self.path, header + _dump({"clock": _ts(self.clock), "settings": self.settings}))
-            wanted = {_file_name(d) for d in self.deployments.values()}
-            for stale in folder.glob("*.yaml"):
-                if stale.name not in wanted:
-                    stale.unlink()
+            files[self.path] = {"clock": _ts(self.clock), "settings": self.settings}
         for d in [only] if only is not None else self.deployments.values():
-            _write(folder / _file_name(d), _dump(_dump_deployment(d)))
+            files[folder / _file_name(d)] = _dump_deployment(d)
+        with _state_lock(self.path):
+            known = self._generations
+            on_disk = {str(path): _stored_generation(path) for path in files}
+            if known is not None:
+                changed = [
+                    name for name, generation in on_disk.items() if generation != known.get(name)
+                ]
+                if changed:
+                    raise self._conflict(only, changed)
+            generations = dict(known or {})
+            for path, data in files.items():
+                generation = (on_disk[str(path)] or 0) + 1
+                header = _HEADER if path == self.path else ""
+                _write(path, header + _dump({"generation": generation, **data}))
+                generations[str(path)] = generation
+            if only is None:
+                wanted = {_file_name(d) for d in self.deployments.values()}
+                for stale in folder.glob("*.yaml"):
+                    if stale.name not in wanted:
+                        stale.unlink()
+                        generations.pop(str(stale), None)
+            self._generations = generations
+
+    def _reread(self, d: SimDeployment) -> None:
+        """Replace `d` in memory with what its file holds now."""
+        path = _folder(self.path) / _file_name(d)
+        try:
+            item = yaml.load(path.read_text("utf-8"), Loader=_Loader)
+        except FileNotFoundError:  # deleted by whoever wrote last
+            self.deployments.pop((d.namespace, d.name), None)
+            return
+        again = _load_deployment(item)
+        self.deployments[(again.namespace, again.name)] = again
+        if self._generations is not None:
+            self._generations[str(path)] = _generation_of(item)
+
+    def _conflict(self, only: SimDeployment | None, changed: Sequence[str]) -> ConflictError:
+        names = ", ".join(str(Path(path).relative_to(self.path.parent)) for path in changed)
+        return ConflictError(
+            f"the simulated cluster's state ({names} in {self.path.parent}) was written by "
+            "another process since this one read it; not overwriting that change",
+            hint="run the command again: it reads the state as it is now",
+            service=only.name if only is not None else "",
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -379,7 +435,12 @@ class SimulatedCluster:
         message = self._perform(d, change)
         d.version += 1
         d.annotations[STAMP_ANNOTATION] = change.stamp.dumps()
-        self.save(only=d)
+        try:
+            self.save(only=d)
+        except ConflictError as error:
+            # Nothing was applied: forget the change made in memory, as the files say.
+            self._reread(d)
+            raise ConflictError(str(error), hint=error.hint, service=change.stamp.service) from None
         after = {"replicas": d.replicas, "ready": d.ready_pods(self.clock), "revision": d.revision}
         return Applied(
             started_at=self.clock,
@@ -506,6 +567,50 @@ def _dump(data: Mapping[str, Any]) -> str:
         default_flow_style=None,
     )
     return text
+
+
+_HEADER = "# Simulated cluster; deployments are in the folder beside this file.\n"
+
+
+def _generation_of(data: Any) -> int:
+    """The `generation` a state file was read with (0 for a file written without one)."""
+    value = data.get("generation", 0) if isinstance(data, Mapping) else 0
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _stored_generation(path: Path) -> int | None:
+    """The generation of the file at `path` now (None: no such file), from its first key, so
+    a save need not parse a deployment's whole metric history again."""
+    try:
+        with path.open(encoding="utf-8") as handle:
+            head = handle.read(256)
+    except FileNotFoundError:
+        return None
+    for line in head.splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        key, _, value = line.partition(":")
+        if key == "generation" and value.strip().isdigit():
+            return int(value.strip())
+        break
+    # Not first (a file written by hand or by an older version): read the whole file.
+    try:
+        return _generation_of(yaml.load(path.read_text("utf-8"), Loader=_Loader))
+    except (OSError, yaml.YAMLError):
+        return 0
+
+
+@contextlib.contextmanager
+def _state_lock(path: Path) -> Iterator[None]:
+    """Serialize saves of one state across processes: checking generations and writing the
+    files is one step. Held for the few milliseconds a save takes, so it simply waits."""
+    lock = path.with_name(path.name + ".lock")
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def _write(path: Path, text: str) -> None:

@@ -16,7 +16,7 @@ import click
 
 from reconciler import __version__
 from reconciler.cli.blueprints import policy_command, schema_command, validate_command
-from reconciler.cli.context import Settings
+from reconciler.cli.context import DEFAULT_LOCK_TIMEOUT, Settings
 from reconciler.cli.cycle import (
     approvals_command,
     audit_command,
@@ -124,6 +124,16 @@ class _Group(click.Group):
     help="The simulated cluster's state file (default: .reconciler/sim-state.yaml in the "
     "repository). Env: RECONCILER_SIM_STATE.",
 )
+@click.option(
+    "--lock-timeout",
+    default=DEFAULT_LOCK_TIMEOUT,
+    show_default=True,
+    envvar="RECONCILER_LOCK_TIMEOUT",
+    metavar="DURATION",
+    help="How long a command that writes (run, request, breaker reset, sim init/set/advance) "
+    "waits while another reconciler writes to the same repository, before it exits 4. "
+    "Env: RECONCILER_LOCK_TIMEOUT.",
+)
 @click.version_option(__version__, prog_name="reconciler")
 @click.pass_context
 def main(
@@ -138,6 +148,7 @@ def main(
     github_repository: str | None,
     github_api_url: str,
     sim_state: Path | None,
+    lock_timeout: str,
 ) -> None:
     """Reconcile Kubernetes services with the blueprints in a git repository.
 
@@ -160,7 +171,14 @@ def main(
     Exit codes: 0 ok, 1 problems found, 2 usage, 3 configuration, 4 unavailable, 5 audit;
                 each command's --help says when it returns which. Details: docs/cli.md.
     """
+    from reconciler.core.units import UnitError, parse_duration
+
+    try:
+        waited = parse_duration(lock_timeout)
+    except UnitError as error:
+        raise click.BadParameter(f"{error} ({error.hint})", param_hint="'--lock-timeout'") from None
     ctx.obj = Settings(
+        lock_timeout=waited,
         repo=repo,
         cluster=cluster,
         sim_state=sim_state,

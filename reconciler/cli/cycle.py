@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from reconciler.cli.context import Settings, env_flag
+from reconciler.cli.context import Settings, WritingCommand, env_flag
 from reconciler.cli.output import OUTPUT_OPTION, emit_json, plural, table
 from reconciler.cli.publishing import PUSH_OPTIONS, PushSettings, push_records, push_settings
 from reconciler.cli.summary import decision_cell
@@ -154,7 +154,7 @@ def _options(fleet: Fleet, services: tuple[str, ...], dry_run: bool, quiet: bool
     return CycleOptions(dry_run=dry_run, services=services, progress=_progress if many else None)
 
 
-@click.command("run")
+@click.command("run", cls=WritingCommand, read_only_with="dry_run")
 @click.option(
     "--dry-run", is_flag=True, help="Decide and govern, but change nothing and record nothing."
 )
@@ -224,6 +224,10 @@ def run_command(
     when another job pushed first), --summary writes the job summary, and --shard I/N lets
     several jobs split a large fleet. See docs/github-actions.md.
 
+    Two commands that write to one repository (two runs, a run and a request, ...) take
+    turns: the second waits for the first up to --lock-timeout (an option before the
+    command), then gives up. A --dry-run writes nothing and never waits.
+
     \b
     Exit codes: 0 every service reconciled, 1 some service failed (its row says why: an
                   unreachable cluster, for example) or now needs a person (its circuit
@@ -233,7 +237,8 @@ def run_command(
                 3 configuration error (for example broken global policies, an unknown
                   --service, no simulated cluster),
                 4 the forge is unavailable or refused (GitHub: a refused token, or a
-                  rate limit used up),
+                  rate limit used up), or another reconciler kept writing to the
+                  repository for longer than --lock-timeout (nothing was done),
                 5 the audit commits could not be stored or pushed (unpushed ones stay
                   committed locally; the next run records any change it finds only on
                   the deployments).
@@ -762,7 +767,7 @@ def _resource_parameters(cpu: str | None, memory: str | None) -> dict[str, objec
     return parameters
 
 
-@click.command("request")
+@click.command("request", cls=WritingCommand)
 @click.argument("service")
 @click.argument("operation")
 @click.option(
@@ -825,7 +830,9 @@ def request_command(
                   a --replicas, --cpu or --memory that does not parse),
                 3 configuration (no blueprint for SERVICE, broken global policies, no
                   simulated cluster),
-                4 the cluster or the forge is unavailable or refused,
+                4 the cluster or the forge is unavailable or refused, or another
+                  reconciler kept writing to the repository for longer than
+                  --lock-timeout (nothing was requested),
                 5 the records could not be stored or pushed (--push).
 
     \b
@@ -976,7 +983,7 @@ def breaker_group() -> None:
     """
 
 
-@breaker_group.command("reset")
+@breaker_group.command("reset", cls=WritingCommand)
 @click.argument("service")
 @click.option("--reason", required=True, help="What was investigated or fixed; recorded.")
 @click.option("--by", "reset_by", help="Who resets it (default: $GITHUB_ACTOR or $USER).")
@@ -998,6 +1005,8 @@ def breaker_reset_command(
     \b
     Exit codes: 0 reset (or already closed), 2 usage (for example no --reason),
                 3 configuration (no blueprint for SERVICE, broken global policies),
+                4 another reconciler kept writing to the repository for longer than
+                  --lock-timeout (nothing was reset),
                 5 the reset could not be recorded or pushed (--push).
 
     \b

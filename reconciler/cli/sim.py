@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from reconciler.cli.context import Settings
+from reconciler.cli.context import Settings, WritingCommand
 from reconciler.cli.output import OUTPUT_OPTION, emit_json, plural, table
 
 DEFAULT_START = "2026-02-10T15:30:00Z"
@@ -48,7 +48,9 @@ def sim_group() -> None:
 
     \b
     Exit codes: 0 done, 2 usage (an unknown command, or a value that does not parse),
-                3 no blueprint repository, or no simulated cluster yet (`sim init`).
+                3 no blueprint repository, or no simulated cluster yet (`sim init`),
+                4 another reconciler kept writing (init, set, advance wait for it up
+                  to --lock-timeout), or another process wrote the state meanwhile.
 
     \b
     Examples (a session):
@@ -66,7 +68,7 @@ def _path(settings: Settings) -> Path:
     return sim_state_path(settings.root(), settings.sim_state)
 
 
-@sim_group.command("init")
+@sim_group.command("init", cls=WritingCommand)
 @click.option(
     "--scenario",
     type=click.Choice(["steady", "seed"]),
@@ -93,7 +95,8 @@ def sim_init_command(
 
     \b
     Exit codes: 0 created, 2 usage (a --history or --at that does not parse),
-                3 the state file exists (add --force), or no blueprint repository.
+                3 the state file exists (add --force), or no blueprint repository,
+                4 another reconciler kept writing to the repository (--lock-timeout).
 
     \b
     Examples:
@@ -201,7 +204,7 @@ def sim_show_command(settings: Settings, output: str) -> None:
     )
 
 
-@sim_group.command("set")
+@sim_group.command("set", cls=WritingCommand)
 @click.argument("service")
 @click.argument("settings_", metavar="KEY=VALUE...", nargs=-1, required=True)
 @click.pass_obj
@@ -225,7 +228,9 @@ def sim_set_command(settings: Settings, service: str, settings_: tuple[str, ...]
     \b
     Exit codes: 0 set, 2 usage (an unknown key, or a value that does not parse: the
                 message shows a correct one; nothing is saved), 3 no simulated cluster
-                yet, or no simulated deployment for SERVICE.
+                yet, or no simulated deployment for SERVICE, 4 another reconciler kept
+                writing to the repository (--lock-timeout), or another process wrote
+                the state meanwhile (nothing is saved).
 
     \b
     Examples:
@@ -289,7 +294,7 @@ def _plain(detail: str, value: str) -> str:
 
 # `-5s` would otherwise be read as an unknown option `-5`; passing it on as DURATION lets the
 # duration parser say what is wrong with it (the clock only moves forward).
-@sim_group.command("advance", context_settings={"ignore_unknown_options": True})
+@sim_group.command("advance", cls=WritingCommand, context_settings={"ignore_unknown_options": True})
 @click.argument("duration")
 @click.pass_obj
 def sim_advance_command(settings: Settings, duration: str) -> None:
@@ -297,7 +302,9 @@ def sim_advance_command(settings: Settings, duration: str) -> None:
 
     \b
     Exit codes: 0 moved, 2 usage (a negative or malformed DURATION: the clock only
-                moves forward), 3 no simulated cluster yet (`sim init`).
+                moves forward), 3 no simulated cluster yet (`sim init`), 4 another
+                reconciler kept writing to the repository (--lock-timeout), or another
+                process wrote the state meanwhile (nothing is saved).
 
     \b
     Examples:

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AuditError",
     "BlueprintError",
+    "BusyError",
     "ClusterError",
     "ConfigError",
     "ExitCode",
@@ -37,7 +38,8 @@ class ExitCode(IntEnum):
     USAGE = 2
     #: The configuration cannot be used: global policies, settings, a missing repository.
     CONFIG = 3
-    #: A system the run depends on is unreachable or refused: cluster, forge, git remote.
+    #: A system the run depends on is unreachable or refused: cluster, forge, git remote;
+    #: or another reconciler is writing to the repository.
     UNAVAILABLE = 4
     #: Audit records could not be stored or pushed; the next run recovers from annotations.
     AUDIT = 5
@@ -100,3 +102,10 @@ class ForgeError(ReconcilerError):
 
 class AuditError(ReconcilerError):
     exit_code = ExitCode.AUDIT
+
+
+class BusyError(ReconcilerError):
+    """Another reconciler holds the repository (it writes the trail, the cluster or the
+    simulated state) for longer than this one was willing to wait."""
+
+    exit_code = ExitCode.UNAVAILABLE

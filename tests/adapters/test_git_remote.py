@@ -244,3 +244,26 @@ def test_local_edits_outside_audit_survive_the_replay(
     GitRemote(second, sleep=lambda _s: None).push()
     assert (second / "README.md").read_text() == "edited by hand, not committed\n"
     assert pygit2.Repository(str(second)).status().get("README.md") is not None
+
+
+def test_a_replay_stopped_by_a_git_lock_names_it_and_keeps_the_records(
+    tmp_path: Path, origin: str, server: GitServer
+) -> None:
+    """A lock file an interrupted git command left (here the index's) stops the replay; the
+    error says which file and how to remove it, not a guess about conflicting edits."""
+    first, second = clone(origin, tmp_path / "a"), clone(origin, tmp_path / "b")
+    commit(first, "web", "a-1")
+    commit(second, "api", "b-1")
+    GitRemote(first).push()
+    index_lock = second / ".git" / "index.lock"
+    index_lock.write_text("")
+    with pytest.raises(AuditError) as caught:
+        GitRemote(second, sleep=lambda _s: None).push()
+    assert "replaying the audit commits over origin/main failed" in str(caught.value)
+    assert caught.value.hint.startswith(f"git's lock file {index_lock} exists")
+    assert caught.value.hint.endswith(f"when no git command is running: rm {index_lock}")
+    index_lock.unlink()
+    assert GitRemote(second, sleep=lambda _s: None).push().pushed
+    assert {"audit/api", "audit/web"} <= {
+        "/".join(path.split("/")[:2]) for path in remote_files(server.base / "fleet.git")
+    }
