@@ -15,7 +15,7 @@ from reconciler.adapters.git_audit import GitAuditStore
 from reconciler.adapters.git_locks import INDEX_LOCK_STALE, REF_LOCK_STALE, remove_left_behind
 from reconciler.adapters.local_forge import NOTES_REF, LocalForge
 from reconciler.core.errors import AuditError, ExitCode, ForgeError
-from reconciler.core.proposals import Draft
+from reconciler.core.proposals import CommentTopic, Draft
 from reconciler.core.records import EventType, commit_message
 from tests.adapters.test_git_audit import rec
 from tests.conftest import require_tool
@@ -118,9 +118,9 @@ def test_a_forge_write_stopped_by_a_lock_names_it_and_its_fix(repo: Path) -> Non
     proposal = forge.open(draft())
     notes_lock = lock(repo / ".git" / f"{NOTES_REF}.lock")
     with pytest.raises(ForgeError, match=f"rm {notes_lock}"):
-        forge.comment(proposal, "superseded")
+        forge.comment(proposal, "superseded", CommentTopic.CLOSING)
     notes_lock.unlink()
-    forge.comment(proposal, "superseded")
+    forge.comment(proposal, "superseded", CommentTopic.CLOSING)
 
 
 def test_an_audit_commit_stopped_by_the_branch_lock_names_it(repo: Path) -> None:
