@@ -58,8 +58,7 @@ def doctor_command(settings: Settings, output: str) -> None:
     Examples:
       reconciler --kubeconfig ~/.kube/prod doctor
       reconciler --context prod doctor -o json | jq '.findings[] | select(.ok | not)'
-      RECONCILER_PROMETHEUS_TOKEN=... reconciler --prometheus-url https://prom.example.com \\
-        --prometheus-header 'X-Scope-OrgID: team-a' doctor
+      reconciler --prometheus-url https://prom:9090 --prometheus-ca-file ca.pem doctor
     """
     from reconciler.cli.compose import open_kubernetes
     from reconciler.core.observation import Target
