@@ -531,7 +531,13 @@ class Session:
         display = transport.endpoint.display
         proxy = transport.proxy
         failure: Failure
-        if isinstance(error, ProxyError):
+        if proxy is not None and _tunnel_refused(error):
+            failure = Failure.PROXY
+            message = (
+                f"the proxy {proxy.display} ({proxy.variable}) refused to connect to "
+                f"Prometheus at {display}: {_root(error)}"
+            )
+        elif isinstance(error, ProxyError):
             assert proxy is not None
             failure = Failure.PROXY
             message = (
@@ -557,21 +563,26 @@ class Session:
             )
         elif isinstance(error, SSLError):
             failure, message = _tls_failure(error, display)
-        elif isinstance(error, ProtocolError) and proxy is not None and _tunnel_refused(error):
-            failure = Failure.PROXY
-            message = (
-                f"the proxy {proxy.display} ({proxy.variable}) refused to connect to "
-                f"Prometheus at {display}: {_root(error)}"
-            )
-        elif isinstance(error, ProtocolError) and _client_certificate_refused(error):
+        elif (
+            isinstance(error, ProtocolError)
+            and transport.endpoint.scheme == "https"
+            and not self._answered
+            and _closed_after_handshake(error)
+        ):
             failure = Failure.CLIENT_CERTIFICATE
-            message = (
-                f"Prometheus at {display} closed the TLS connection: it wants a client "
-                "certificate it trusts"
-            )
+            message = _CLOSED.format(display=display)
         else:
             return None
         return CallFailed(self._redact(message), failure=failure)
+
+
+#: A server that rejects the client's certificate sends an alert and closes; when the request
+#: was already on its way, the close resets the connection and the alert is lost. Only the
+#: close is seen then, so the message hedges.
+_CLOSED = (
+    "Prometheus at {display} closed the TLS connection before answering: it may want a "
+    "client certificate it trusts"
+)
 
 
 def _tls_failure(error: SSLError, display: str) -> tuple[Failure, str]:
@@ -586,6 +597,8 @@ def _tls_failure(error: SSLError, display: str) -> tuple[Failure, str]:
             f"Prometheus at {display} refused the TLS connection: it wants a client "
             f"certificate it trusts ({cause.reason})"
         )
+    if isinstance(cause, ssl.SSLEOFError):
+        return Failure.CLIENT_CERTIFICATE, _CLOSED.format(display=display)
     return Failure.TLS, f"TLS with Prometheus at {display} failed: {_root(error)}"
 
 
@@ -604,17 +617,18 @@ def _causes(error: BaseException) -> Iterator[BaseException]:
         depth += 1
 
 
-def _tunnel_refused(error: ProtocolError) -> bool:
+def _tunnel_refused(error: HTTPError) -> bool:
     """Whether the proxy answered CONNECT with something other than 200: http.client raises a
     bare OSError for that, where a dropped connection is one of OSError's subclasses."""
     return any(type(cause) is OSError for cause in _causes(error))
 
 
-def _client_certificate_refused(error: ProtocolError) -> bool:
-    """With TLS 1.3 the server checks the client's certificate after the handshake, so its
-    refusal arrives as an alert when the answer is read."""
+def _closed_after_handshake(error: ProtocolError) -> bool:
+    """A certificate alert, or the reset that can replace it (see _CLOSED), on the first
+    exchange of a TLS connection."""
     return any(
-        isinstance(cause, ssl.SSLError) and cause.reason in _CLIENT_CERTIFICATE_ALERTS
+        (isinstance(cause, ssl.SSLError) and cause.reason in _CLIENT_CERTIFICATE_ALERTS)
+        or isinstance(cause, ConnectionResetError | ssl.SSLEOFError)
         for cause in _causes(error)
     )
 
