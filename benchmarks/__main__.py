@@ -7,7 +7,13 @@ import sys
 
 from benchmarks.common import Row
 
-MODULES = ["bench_blueprints", "bench_cycle", "bench_kubernetes", "bench_sharding"]
+MODULES = [
+    "bench_blueprints",
+    "bench_cycle",
+    "bench_kubernetes",
+    "bench_prometheus",
+    "bench_sharding",
+]
 
 
 def main(selected: list[str]) -> int:

@@ -43,6 +43,10 @@ def _hermetic_environment(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name)
     monkeypatch.delenv("KUBECONFIG", raising=False)
     monkeypatch.delenv("CI", raising=False)
+    # A machine's proxy settings would change where the Prometheus tests' requests go.
+    for name in ("HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
 
 
 #: CI's switches for tests that need tools, which tests read themselves.

@@ -13,18 +13,24 @@ them no scale-down could ever be proven on a real cluster.
 
 Main design choices:
 
-* `current` asks only latency and error rate: one instant query per target per metric, 2
-  requests per target, 2N for N targets, all evaluated at the same instant (`time` = `now()`)
-  on one keep-alive connection per call. It does not ask CPU and memory, even as a fallback:
-  the metrics API's values win whenever they exist (the normal case), so the queries would
-  double the requests for values thrown away; a failing CPU query would take the target's
-  latency and error rate down with it; and the PromQL figures mean something slightly
-  different (over every pod, starting ones included, where the metrics API counts ready pods
-  only), which verification would then compare silently against an expectation computed the
-  other way. Batching a namespace into one `by (deployment)` query would save requests, but
-  only for default templates, and it would couple the targets: a per-target query fails
-  alone, and its error names exactly the query that failed. At a few milliseconds a query, 2N
-  is cheap next to a cycle.
+* `current` asks only latency and error rate, all evaluated at the same instant (`time` =
+  `now()`) on one keep-alive connection per call. It does not ask CPU and memory, even as a
+  fallback: the metrics API's values win whenever they exist (the normal case), so the
+  queries would double the requests for values thrown away; a failing CPU query would take
+  the target's latency and error rate down with it; and the PromQL figures mean something
+  slightly different (over every pod, starting ones included, where the metrics API counts
+  ready pods only), which verification would then compare silently against an expectation
+  computed the other way.
+* Default queries are batched: the targets of one namespace that use a metric's default
+  template are asked in one query grouped `by (namespace, deployment)`, and the answer is
+  split by its `deployment` label, so 1,000 services in 10 namespaces cost 20 requests, not
+  2,000. The batched templates compute, per deployment, exactly what the per-target ones do
+  (the tests compare them), so a deployment missing from the answer is "no series", as an
+  empty per-target answer is. A target whose blueprint overrides the metric, a namespace with
+  one target, and every target of a batch that fails (a query limit of Thanos or Mimir, say)
+  are asked one by one, as before batching, so a broken override still fails alone and its
+  error names exactly its query; the warnings of a batched target quote its per-target query,
+  which gives the same answer and is the one to paste into Prometheus' console.
 * `window` asks all four: 4 range queries for one target, made only when a scale-down is
   otherwise possible.
 * Missing is not zero. An empty answer (no series) is `None`, and so is NaN (a 0/0 when there
@@ -34,8 +40,12 @@ Main design choices:
   a broken query as one Prometheus refuses, only quieter.
 * Failures stay per target. A bad query or a server error gives that target a `MetricsError`
   naming the service, the query and what Prometheus said; the other targets go on. A server
-  that cannot be reached (or stops answering) fails every remaining target of the call at
-  once with the same message, so a down Prometheus costs one timeout per cycle, not 2N.
+  that cannot be reached, stops answering, or refuses the credentials, the certificate or the
+  proxy fails every remaining target of the call at once with the same message, so a down
+  Prometheus costs one timeout per cycle, not one per query.
+* How to connect (authentication, TLS, tenant headers, proxies, timeouts) is
+  `reconciler.adapters.prometheus_transport`'s business; this module only builds queries and
+  reads answers.
 * Templates are filled with a single pass over exactly six placeholders, `{namespace}`,
   `{deployment}` and `{service}` and their `_regex` forms; other braces (`{le="0.5"}`, `{}`)
   are PromQL and left alone. Values are escaped for a double-quoted PromQL string, so a name
@@ -49,28 +59,40 @@ Main design choices:
 
 from __future__ import annotations
 
-import http.client
 import json
 import math
 import re
-import ssl
-import urllib.parse
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from reconciler.adapters.prometheus_transport import (
+    MAX_BODY,
+    CallFailed,
+    Endpoint,
+    PrometheusAccess,
+    RequestFailed,
+    Session,
+    Transport,
+)
 from reconciler.core.errors import ConfigError, MetricsError
 from reconciler.core.observation import Metrics, Sample, Target
+from reconciler.core.reachability import Failure, Reachability
 
 __all__ = [
+    "BATCH_SIZE",
     "CURRENT_METRICS",
     "DEFAULT_RATE_RANGE",
+    "MAX_BODY",
     "METRICS",
     "POD_SUFFIX",
+    "PrometheusAccess",
     "PrometheusMetrics",
+    "batch_queries",
     "default_queries",
+    "fill_batch",
     "fill_template",
     "promql_string",
     "regex_literal",
@@ -89,8 +111,9 @@ DEFAULT_RATE_RANGE = "5m"
 #: Prometheus refuses range queries of more than 11,000 points per series.
 MAX_POINTS = 10_000
 
-#: Answers larger than this are refused: a metric query returns one series.
-MAX_BODY = 8 * 1024 * 1024
+#: At most this many deployments per batched query: the answer stays small and the regular
+#: expression short, and a batch that a server limit refuses costs that many single queries.
+BATCH_SIZE = 200
 
 _PLACEHOLDER = re.compile(r"\{(namespace|deployment|service)(_regex)?\}")
 _DURATION = re.compile(r"^(?:[0-9]+(?:ms|s|m|h|d|w|y))+$")
@@ -149,6 +172,38 @@ def default_queries(rate_range: str = DEFAULT_RATE_RANGE) -> dict[str, str]:
     }
 
 
+def batch_queries(rate_range: str = DEFAULT_RATE_RANGE) -> dict[str, str]:
+    """`current`'s default templates for many deployments of one namespace at once: one
+    series per deployment, labelled with it, each the value its own default query gives.
+
+    `{namespace}` is filled as in `fill_template`; `{deployments_regex}` with the deployments'
+    names, each quoted as a regular expression, joined with `|`. The error rate's fallback to
+    0 for a deployment without a 5xx series is `0 * its request rate` instead of `vector(0)`,
+    which has no labels and so could stand in for one deployment only.
+    """
+    selector = 'namespace="{namespace}", deployment=~"{deployments_regex}"'
+    by = "by (namespace, deployment)"
+    requests = f"sum {by} (rate(http_requests_total{{{selector}}}[{rate_range}]))"
+    errors = f'sum {by} (rate(http_requests_total{{{selector}, code=~"5.."}}[{rate_range}]))'
+    buckets = f"http_request_duration_seconds_bucket{{{selector}}}"
+    return {
+        "latency_p95": (
+            f"histogram_quantile(0.95, sum by (le, namespace, deployment) "
+            f"(rate({buckets}[{rate_range}])))"
+        ),
+        "error_rate": f"({errors} or 0 * {requests}) / {requests}",
+    }
+
+
+def fill_batch(template: str, *, namespace: str, deployments: Sequence[str]) -> str:
+    """A batched template with its namespace and deployments, escaped as `fill_template`
+    escapes them."""
+    names = "|".join(regex_literal(name) for name in deployments)
+    return template.replace("{namespace}", promql_string(namespace)).replace(
+        "{deployments_regex}", promql_string(names)
+    )
+
+
 def promql_string(value: str) -> str:
     """`value` escaped for the inside of a double-quoted PromQL string."""
     return "".join(_ESCAPES.get(char, char) for char in value)
@@ -176,146 +231,6 @@ def fill_template(template: str, *, namespace: str, deployment: str, service: st
         return promql_string(regex_literal(text) if match.group(2) else text)
 
     return _PLACEHOLDER.sub(value, template)
-
-
-class _Unreachable(Exception):
-    """The server could not be reached or stopped answering: every later request would fail.
-
-    `during` names the query a timeout interrupted, for that one message; the other targets
-    get the bare message, as they were never asked.
-    """
-
-    def __init__(self, message: str, *, sent: bool = False, during: str = "") -> None:
-        super().__init__(message)
-        self.message = message
-        self.sent = sent
-        self.during = during
-
-    def __str__(self) -> str:
-        return f"{self.message} {self.during}" if self.during else self.message
-
-
-class _QueryFailed(Exception):
-    """This one request failed; others may succeed."""
-
-
-@dataclass(frozen=True)
-class _Endpoint:
-    scheme: str
-    host: str
-    port: int | None
-    prefix: str
-    #: The URL as shown in messages: never with credentials.
-    display: str
-
-    @classmethod
-    def parse(cls, base_url: str) -> _Endpoint:
-        parts = urllib.parse.urlsplit(base_url.strip())
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ConfigError(
-                f"Prometheus URL {base_url!r} is not an http(s) URL",
-                hint="for example http://prometheus.monitoring.svc:9090",
-            )
-        try:
-            port = parts.port
-        except ValueError as error:
-            raise ConfigError(f"Prometheus URL {base_url!r}: {error}") from error
-        host = parts.hostname
-        netloc = f"[{host}]" if ":" in host else host
-        if port is not None:
-            netloc += f":{port}"
-        prefix = parts.path.rstrip("/")
-        return cls(parts.scheme, host, port, prefix, f"{parts.scheme}://{netloc}{prefix}")
-
-
-class _Session:
-    """One keep-alive connection for the requests of one call, reopened when dropped.
-
-    Opening the connection is a separate step so that failing to reach the server (refused,
-    unknown host, connect timeout) can be told apart from one request failing.
-    """
-
-    def __init__(self, endpoint: _Endpoint, timeout: float) -> None:
-        self.endpoint = endpoint
-        self.timeout = timeout
-        self._conn: http.client.HTTPConnection | None = None
-
-    def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
-
-    def _open(self) -> http.client.HTTPConnection:
-        endpoint = self.endpoint
-        conn: http.client.HTTPConnection
-        if endpoint.scheme == "https":
-            conn = http.client.HTTPSConnection(
-                endpoint.host,
-                endpoint.port,
-                timeout=self.timeout,
-                context=ssl.create_default_context(),
-            )
-        else:
-            conn = http.client.HTTPConnection(endpoint.host, endpoint.port, timeout=self.timeout)
-        try:
-            conn.connect()
-        except OSError as error:
-            conn.close()
-            raise _Unreachable(
-                f"Prometheus at {endpoint.display} is unreachable: {_describe(error)}"
-            ) from error
-        return conn
-
-    def request(
-        self, method: str, path: str, fields: Mapping[str, str] | None = None
-    ) -> tuple[int, bytes]:
-        """Send one request; returns (status, body)."""
-        body = urllib.parse.urlencode(fields).encode() if fields is not None else None
-        headers = {"Accept": "application/json", "User-Agent": "reconciler"}
-        if body is not None:
-            headers["Content-Type"] = "application/x-www-form-urlencoded"
-        url = self.endpoint.prefix + path
-        for attempt in (1, 2):
-            conn = self._conn
-            reused = conn is not None and conn.sock is not None
-            if conn is None or not reused:
-                self.close()
-                conn = self._conn = self._open()
-            try:
-                conn.request(method, url, body=body, headers=headers)
-                response = conn.getresponse()
-                data = response.read(MAX_BODY + 1)
-            except TimeoutError as error:
-                # Prometheus ends slow queries itself before this, so silence means the
-                # server (or the network) is stuck, not the query.
-                self.close()
-                raise _Unreachable(
-                    f"Prometheus at {self.endpoint.display} did not answer "
-                    f"within {self.timeout:g}s",
-                    sent=True,
-                ) from error
-            except (ConnectionResetError, BrokenPipeError) as error:
-                # A keep-alive connection the server closed while idle: retry once, fresh.
-                self.close()
-                if reused and attempt == 1:
-                    continue
-                raise _QueryFailed(f"the connection failed: {_describe(error)}") from error
-            except (OSError, http.client.HTTPException) as error:
-                self.close()
-                raise _QueryFailed(f"the request failed: {_describe(error)}") from error
-            if len(data) > MAX_BODY:
-                self.close()
-                raise _QueryFailed(f"the answer is larger than {MAX_BODY // 1024 // 1024} MiB")
-            if response.will_close:
-                self.close()
-            return response.status, data
-        raise AssertionError("unreachable")  # pragma: no cover
-
-
-def _describe(error: BaseException) -> str:
-    if isinstance(error, TimeoutError):
-        return "timed out"
-    return str(error) or type(error).__name__
 
 
 @dataclass(frozen=True)
@@ -349,7 +264,7 @@ def _one_series(result: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None
     if len(result) > 1:
         shown = ", ".join(_series_label(s) for s in result[:3])
         more = ", ..." if len(result) > 3 else ""
-        raise _QueryFailed(
+        raise RequestFailed(
             f"it returned {len(result)} series ({shown}{more}); a metric query must return "
             "at most one: aggregate it, for example with sum() or max()"
         )
@@ -363,9 +278,11 @@ class PrometheusMetrics:
     `queries` holds each target's overrides (a blueprint's `spec.observability.queries`, by
     metric name); other metrics use `default_queries(rate_range)`. `services` names each
     target's blueprint, for `{service}` and for messages; it defaults to `namespace/name`
-    (and `{service}` to the deployment name). `timeout` bounds every request: Prometheus is
-    asked to give up on a query a little earlier, so a slow query comes back as its error
-    rather than as a hung connection. `step` is the resolution of `window` in seconds.
+    (and `{service}` to the deployment name). `timeout` bounds the wait for every answer:
+    Prometheus is asked to give up on a query a little earlier, so a slow query comes back as
+    its error rather than as a hung connection; `connect_timeout` (default: `timeout`) bounds
+    opening a connection. `access` says how to connect (credentials, TLS, headers, proxies).
+    `step` is the resolution of `window` in seconds.
     """
 
     source = "prometheus"
@@ -378,17 +295,22 @@ class PrometheusMetrics:
         services: Mapping[Target, str] | None = None,
         rate_range: str = DEFAULT_RATE_RANGE,
         timeout: float = 5.0,
+        connect_timeout: float | None = None,
+        access: PrometheusAccess | None = None,
         now: Callable[[], datetime] | None = None,
         step: float = 15.0,
     ) -> None:
-        self._endpoint = _Endpoint.parse(base_url)
+        endpoint = Endpoint.parse(base_url)
         if not _DURATION.match(rate_range):
             raise ConfigError(
                 f"Prometheus rate range {rate_range!r} is not a PromQL duration",
                 hint="for example 5m, 90s or 1h30m",
             )
-        if not (timeout > 0 and step > 0):
-            raise ConfigError(f"Prometheus timeout and step must be positive: {timeout}, {step}")
+        connect = timeout if connect_timeout is None else connect_timeout
+        if not (timeout > 0 and connect > 0 and step > 0):
+            raise ConfigError(
+                f"Prometheus timeouts and step must be positive: {timeout}, {connect}, {step}"
+            )
         overrides: dict[Target, dict[str, str]] = {}
         for target, templates in (queries or {}).items():
             unknown = sorted(set(templates) - set(METRICS))
@@ -401,9 +323,13 @@ class PrometheusMetrics:
             if empty:
                 raise ConfigError(f"queries for {target}: empty query for {', '.join(empty)}")
             overrides[target] = dict(templates)
+        self._transport = Transport(
+            endpoint, access or PrometheusAccess(), timeout=timeout, connect_timeout=connect
+        )
         self._overrides = overrides
         self._services = dict(services or {})
         self._defaults = default_queries(rate_range)
+        self._batched = batch_queries(rate_range)
         self.rate_range = rate_range
         self.timeout = timeout
         self.step = step
@@ -415,10 +341,14 @@ class PrometheusMetrics:
 
     @property
     def url(self) -> str:
-        return self._endpoint.display
+        return self._transport.endpoint.display
+
+    def settings(self) -> str:
+        """How the connection is made (credentials by origin only, never by value)."""
+        return self._transport.describe()
 
     def query_for(self, target: Target, metric: str) -> str:
-        """The PromQL sent for this target and metric, placeholders filled."""
+        """The PromQL sent for this target and metric alone, placeholders filled."""
         template = self._overrides.get(target, {}).get(metric) or self._defaults[metric]
         return fill_template(
             template,
@@ -427,6 +357,10 @@ class PrometheusMetrics:
             service=self._services.get(target, target.name),
         )
 
+    def batch_query_for(self, namespace: str, deployments: Sequence[str], metric: str) -> str:
+        """The PromQL of one batched query: `metric` for these deployments of a namespace."""
+        return fill_batch(self._batched[metric], namespace=namespace, deployments=deployments)
+
     # ------------------------------------------------------------------ the port
 
     def current(self, targets: Sequence[Target]) -> Mapping[Target, Metrics | MetricsError]:
@@ -434,28 +368,44 @@ class PrometheusMetrics:
         (the metrics API's to give; see the module docstring)."""
         at = self._now()
         moment = f"{at.timestamp():.3f}"
+        order = list(dict.fromkeys(targets))
+        points: dict[Target, dict[str, _Point | None]] = {target: {} for target in order}
+        failed: dict[Target, MetricsError] = {}
+        asking: Target | None = None
+        down: CallFailed | None = None
+        with self._session() as session:
+            try:
+                for metric in CURRENT_METRICS:
+                    pending = [t for t in order if t not in failed]
+                    batches, singles = self._plan(pending, metric)
+                    for batch in batches:
+                        asking = batch[0]
+                        try:
+                            answers = self._batch(session, batch, metric, moment)
+                        except RequestFailed:
+                            singles.extend(batch)  # each is asked alone, as without batching
+                            continue
+                        for target in batch:
+                            points[target][metric] = answers.get(target.name)
+                    for target in sorted(singles, key=order.index):
+                        asking = target
+                        try:
+                            points[target][metric] = self._instant(session, target, metric, moment)
+                        except RequestFailed as error:
+                            failed[target] = MetricsError(str(error))
+            except CallFailed as error:
+                down = error
         results: dict[Target, Metrics | MetricsError] = {}
         notes: dict[Target, tuple[str, ...]] = {}
-        down: str | None = None
-        with self._session() as session:
-            for target in targets:
-                if target in results:
-                    continue
-                if down is not None:
-                    results[target] = MetricsError(f"{self._name(target)}: {down}")
-                    continue
-                points: dict[str, _Point | None] = {}
-                try:
-                    for metric in CURRENT_METRICS:
-                        points[metric] = self._instant(session, target, metric, moment)
-                except _Unreachable as error:
-                    down = error.message
-                    results[target] = MetricsError(f"{self._name(target)}: {error}")
-                    continue
-                except _QueryFailed as error:
-                    results[target] = MetricsError(str(error))
-                    continue
-                results[target], notes[target] = self._metrics(target, points, at)
+        for target in order:
+            if target in failed:
+                results[target] = failed[target]
+            elif down is not None:
+                # The query it interrupted is named once, for the target it was asked for.
+                shown = str(down) if target == asking else down.message
+                results[target] = MetricsError(f"{self._name(target)}: {shown}")
+            else:
+                results[target], notes[target] = self._metrics(target, points[target], at)
         self.last_notes = notes
         return results
 
@@ -478,9 +428,9 @@ class PrometheusMetrics:
             for metric in METRICS:
                 try:
                     columns[metric] = self._range(session, target, metric, fields)
-                except _Unreachable as error:
+                except CallFailed as error:
                     raise MetricsError(f"{self._name(target)}: {error}") from error
-                except _QueryFailed as error:
+                except RequestFailed as error:
                     raise MetricsError(str(error)) from error
         latency, errors = columns["latency_p95"], columns["error_rate"]
         cpu, memory = columns["cpu_utilization"], columns["memory_utilization"]
@@ -501,57 +451,148 @@ class PrometheusMetrics:
             )
         return samples
 
+    def check(self) -> Reachability:
+        """Whether a query goes through with these settings, and if not, what stops it.
+
+        The query is `vector(1)`, on the query API every metric uses (a readiness endpoint
+        would miss what sits in front of the API: a tenant's gateway, a path prefix).
+        """
+        url = self.url
+        try:
+            with self._session() as session:
+                status, body = session.request("GET", "/api/v1/query", {"query": "vector(1)"})
+        except CallFailed as error:
+            return Reachability(ok=False, detail=str(error), failure=error.failure)
+        except RequestFailed as error:
+            return Reachability(
+                ok=False, detail=f"Prometheus at {url}: {error}", failure=Failure.UNREACHABLE
+            )
+        try:
+            data = _data(status, body)
+        except RequestFailed:
+            snippet = body[:200].decode("utf-8", "replace").strip()
+            words = f"HTTP {status} {snippet!r}" if snippet else f"HTTP {status}"
+            if status == 503:
+                return Reachability(
+                    ok=False,
+                    detail=f"Prometheus at {url} is not ready: {words}",
+                    failure=Failure.NOT_READY,
+                )
+            return Reachability(
+                ok=False,
+                detail=f"Prometheus at {url} is not ready: {words}: "
+                "this URL does not serve Prometheus' query API",
+                failure=Failure.NOT_PROMETHEUS,
+            )
+        if data.get("resultType") != "vector":
+            return Reachability(
+                ok=False,
+                detail=f"Prometheus at {url} answered a query with a "
+                f"{data.get('resultType')}, not Prometheus' answer",
+                failure=Failure.NOT_PROMETHEUS,
+            )
+        return Reachability(ok=True, detail=f"Prometheus at {url} is ready")
+
     def health(self) -> tuple[bool, str]:
-        """Whether Prometheus is up and ready to serve queries (`/-/ready`), and why not."""
-        with self._session() as session:
-            try:
-                status, body = session.request("GET", "/-/ready")
-            except (_Unreachable, _QueryFailed) as error:
-                text = str(error)
-                if not text.startswith("Prometheus at"):
-                    text = f"Prometheus at {self.url}: {text}"
-                return False, text
-        if status == http.client.OK:
-            return True, f"Prometheus at {self.url} is ready"
-        detail = body[:200].decode("utf-8", "replace").strip()
-        return False, f"Prometheus at {self.url} is not ready: HTTP {status} {detail}".strip()
+        """Whether Prometheus answers queries, and why not (see `check`)."""
+        found = self.check()
+        return found.ok, found.detail
 
     # ------------------------------------------------------------------ helpers
 
     @contextmanager
-    def _session(self) -> Iterator[_Session]:
-        session = _Session(self._endpoint, self.timeout)
-        try:
+    def _session(self) -> Iterator[Session]:
+        with self._transport.session() as session:
             yield session
-        finally:
-            session.close()
 
     def _name(self, target: Target) -> str:
         service = self._services.get(target)
         return f"{service} ({target})" if service else str(target)
 
-    def _ask(
-        self, session: _Session, path: str, target: Target, metric: str, fields: dict[str, str]
-    ) -> Mapping[str, Any]:
-        """POST a query; returns its `data`. Errors name the service, metric and query."""
-        query = self.query_for(target, metric)
+    def _plan(
+        self, targets: Sequence[Target], metric: str
+    ) -> tuple[list[list[Target]], list[Target]]:
+        """Batches of targets on the metric's default template, by namespace (at least two,
+        at most BATCH_SIZE each), and the targets asked alone."""
+        by_namespace: dict[str, list[Target]] = {}
+        singles: list[Target] = []
+        for target in targets:
+            if metric in self._overrides.get(target, {}):
+                singles.append(target)
+            else:
+                by_namespace.setdefault(target.namespace, []).append(target)
+        batches: list[list[Target]] = []
+        for members in by_namespace.values():
+            if len(members) == 1:
+                singles.extend(members)
+                continue
+            for start in range(0, len(members), BATCH_SIZE):
+                chunk = members[start : start + BATCH_SIZE]
+                if len(chunk) == 1:
+                    singles.extend(chunk)
+                else:
+                    batches.append(chunk)
+        return batches, singles
+
+    def _post(self, session: Session, path: str, query: str, fields: dict[str, str]) -> Any:
         # Prometheus stops a query at its own timeout with a clear error; leave time for it.
         fields = {"query": query, "timeout": f"{self.timeout * 0.9:.3f}", **fields}
+        status, body = session.request("POST", path, fields)
+        return _data(status, body)
+
+    def _ask(
+        self, session: Session, path: str, target: Target, metric: str, fields: dict[str, str]
+    ) -> Mapping[str, Any]:
+        """POST a target's query; returns its `data`. Errors name the service, metric and
+        query."""
+        query = self.query_for(target, metric)
         try:
-            status, body = session.request("POST", path, fields)
-            return _data(status, body)
-        except _Unreachable as error:
+            data: Mapping[str, Any] = self._post(session, path, query, fields)
+        except CallFailed as error:
             if error.sent:
                 error.during = f"to the {metric} query (query: {query})"
             raise
-        except _QueryFailed as error:
-            raise _QueryFailed(
+        except RequestFailed as error:
+            raise RequestFailed(
                 f"{self._name(target)}: {metric} query failed: {error} (query: {query})"
             ) from error
+        return data
 
-    def _instant(
-        self, session: _Session, target: Target, metric: str, moment: str
-    ) -> _Point | None:
+    def _batch(
+        self, session: Session, batch: Sequence[Target], metric: str, moment: str
+    ) -> dict[str, _Point | None]:
+        """One batched instant query: each deployment's point, by name (absent: no series).
+        Raises RequestFailed when the query fails or its answer cannot be split."""
+        namespace = batch[0].namespace
+        names = [target.name for target in batch]
+        query = self.batch_query_for(namespace, names, metric)
+        try:
+            data = self._post(session, "/api/v1/query", query, {"time": moment})
+        except CallFailed as error:
+            if error.sent:
+                error.during = (
+                    f"to the {metric} query for {len(batch)} deployments of namespace "
+                    f"{namespace} (query: {query})"
+                )
+            raise
+        kind, result = data.get("resultType"), data.get("result")
+        if kind != "vector" or not isinstance(result, list):
+            raise RequestFailed(f"it returned a {kind}; a batched query returns a vector")
+        wanted = set(names)
+        points: dict[str, _Point | None] = {}
+        try:
+            for series in result:
+                name = series["metric"].get("deployment")
+                if name not in wanted or name in points:
+                    raise RequestFailed(f"unexpected series {_series_label(series)}")
+                at, raw = series["value"]
+                value, note = _number(raw)
+                points[name] = _Point(at=float(at), value=value, note=note)
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            raise RequestFailed(f"unexpected answer shape: {error!r}") from error
+        return points
+
+    def _instant(self, session: Session, target: Target, metric: str, moment: str) -> _Point | None:
         data = self._ask(session, "/api/v1/query", target, metric, {"time": moment})
         kind, result = data.get("resultType"), data.get("result")
         try:
@@ -563,23 +604,23 @@ class PrometheusMetrics:
                     return None
                 at, raw = series["value"]
             else:
-                raise _QueryFailed(
+                raise RequestFailed(
                     f"it returned a {kind}; a metric query must return an instant vector"
                 )
         except (KeyError, TypeError, ValueError) as error:
-            raise _QueryFailed(f"unexpected answer shape: {error!r}") from error
+            raise RequestFailed(f"unexpected answer shape: {error!r}") from error
         value, note = _number(raw)
         return _Point(at=float(at), value=value, note=note)
 
     def _range(
-        self, session: _Session, target: Target, metric: str, fields: dict[str, str]
+        self, session: Session, target: Target, metric: str, fields: dict[str, str]
     ) -> dict[int, float | None]:
         """A metric's values by timestamp in milliseconds (exact keys for merging)."""
         data = self._ask(session, "/api/v1/query_range", target, metric, fields)
         kind, result = data.get("resultType"), data.get("result")
         try:
             if kind != "matrix" or not isinstance(result, list):
-                raise _QueryFailed(f"it returned a {kind} to a range query")
+                raise RequestFailed(f"it returned a {kind} to a range query")
             series = _one_series(result)
             if series is None:
                 return {}
@@ -588,7 +629,7 @@ class PrometheusMetrics:
                 value, _ = _number(raw)
                 column[round(float(at) * 1000)] = value
         except (KeyError, TypeError, ValueError) as error:
-            raise _QueryFailed(f"unexpected answer shape: {error!r}") from error
+            raise RequestFailed(f"unexpected answer shape: {error!r}") from error
         return column
 
     def _metrics(
@@ -622,19 +663,19 @@ class PrometheusMetrics:
 
 
 def _data(status: int, body: bytes) -> Mapping[str, Any]:
-    """The `data` of a Prometheus API answer, or _QueryFailed with the server's own words."""
+    """The `data` of a Prometheus API answer, or RequestFailed with the server's own words."""
     try:
         answer = json.loads(body)
     except ValueError:
         answer = None
     if not isinstance(answer, dict):
         snippet = body[:200].decode("utf-8", "replace").strip() or "an empty body"
-        raise _QueryFailed(f"Prometheus answered HTTP {status} with {snippet!r}")
-    if status != http.client.OK or answer.get("status") != "success":
+        raise RequestFailed(f"Prometheus answered HTTP {status} with {snippet!r}")
+    if status != 200 or answer.get("status") != "success":
         kind = answer.get("errorType") or "error"
         message = answer.get("error") or "no error message"
-        raise _QueryFailed(f"Prometheus answered HTTP {status} {kind}: {message}")
+        raise RequestFailed(f"Prometheus answered HTTP {status} {kind}: {message}")
     data = answer.get("data")
     if not isinstance(data, dict):
-        raise _QueryFailed("Prometheus answered without data")
+        raise RequestFailed("Prometheus answered without data")
     return data

@@ -9,6 +9,7 @@ with the code documented in docs/cli.md; a traceback means a bug.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ import click
 
 from reconciler import __version__
 from reconciler.cli.blueprints import policy_command, schema_command, validate_command
-from reconciler.cli.context import DEFAULT_LOCK_TIMEOUT, Settings
+from reconciler.cli.context import DEFAULT_LOCK_TIMEOUT, PrometheusOptions, Settings
 from reconciler.cli.cycle import (
     approvals_command,
     audit_command,
@@ -49,6 +50,118 @@ class _Group(click.Group):
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             sys.exit(130)
+
+
+class _Header(click.ParamType):  # type: ignore[type-arg]  # generic from click 8.3 on
+    """`NAME: VALUE`, as curl's -H takes it. From the environment, one header per line, since
+    a value may hold spaces and commas but never a line break."""
+
+    name = "NAME: VALUE"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, tuple):
+            return value
+        name, colon, text = str(value).partition(":")
+        name = name.strip()
+        if not colon or not name or " " in name:
+            # The value is not repeated: a header may carry a secret.
+            self.fail("expected `NAME: VALUE`, for example `X-Scope-OrgID: team-a`", param, ctx)
+        return (name, text.strip())
+
+    def split_envvar_value(self, rv: str) -> Sequence[str]:
+        return [line for line in rv.splitlines() if line.strip()]
+
+
+_SECONDS = click.FloatRange(min=0, min_open=True)
+_FILE = click.Path(dir_okay=False, path_type=Path)
+
+#: How to reach Prometheus: each becomes a field of PrometheusOptions.
+_PROMETHEUS_OPTIONS = (
+    click.option(
+        "--prometheus-token-file",
+        "token_file",
+        type=_FILE,
+        envvar="RECONCILER_PROMETHEUS_TOKEN_FILE",
+        help="Prometheus: a bearer token in a file, read again at every run (or give the "
+        "token itself in RECONCILER_PROMETHEUS_TOKEN). Env: RECONCILER_PROMETHEUS_TOKEN_FILE.",
+    ),
+    click.option(
+        "--prometheus-user",
+        "user",
+        envvar="RECONCILER_PROMETHEUS_USER",
+        help="Prometheus: basic auth user; the password from RECONCILER_PROMETHEUS_PASSWORD "
+        "or --prometheus-password-file. Env: RECONCILER_PROMETHEUS_USER.",
+    ),
+    click.option(
+        "--prometheus-password-file",
+        "password_file",
+        type=_FILE,
+        envvar="RECONCILER_PROMETHEUS_PASSWORD_FILE",
+        help="Prometheus: the basic auth password in a file, read again at every run. "
+        "Env: RECONCILER_PROMETHEUS_PASSWORD_FILE.",
+    ),
+    click.option(
+        "--prometheus-header",
+        "headers",
+        type=_Header(),
+        multiple=True,
+        envvar="RECONCILER_PROMETHEUS_HEADERS",
+        help="Prometheus: a header for every request, e.g. 'X-Scope-OrgID: team-a' for Mimir, "
+        "Cortex or Thanos tenants; repeatable. Env: RECONCILER_PROMETHEUS_HEADERS, one per "
+        "line.",
+    ),
+    click.option(
+        "--prometheus-ca-file",
+        "ca_file",
+        type=_FILE,
+        envvar="RECONCILER_PROMETHEUS_CA_FILE",
+        help="Prometheus: the CAs (PEM) to trust instead of the system's. "
+        "Env: RECONCILER_PROMETHEUS_CA_FILE.",
+    ),
+    click.option(
+        "--prometheus-cert-file",
+        "cert_file",
+        type=_FILE,
+        envvar="RECONCILER_PROMETHEUS_CERT_FILE",
+        help="Prometheus: a client certificate (PEM) for mutual TLS. "
+        "Env: RECONCILER_PROMETHEUS_CERT_FILE.",
+    ),
+    click.option(
+        "--prometheus-key-file",
+        "key_file",
+        type=_FILE,
+        envvar="RECONCILER_PROMETHEUS_KEY_FILE",
+        help="Prometheus: the client certificate's private key (PEM), unless the certificate "
+        "file holds it. Env: RECONCILER_PROMETHEUS_KEY_FILE.",
+    ),
+    click.option(
+        "--prometheus-timeout",
+        "timeout",
+        type=_SECONDS,
+        metavar="SECONDS",
+        default=5.0,
+        show_default=True,
+        envvar="RECONCILER_PROMETHEUS_TIMEOUT",
+        help="Prometheus: seconds to wait for an answer. Env: RECONCILER_PROMETHEUS_TIMEOUT.",
+    ),
+    click.option(
+        "--prometheus-connect-timeout",
+        "connect_timeout",
+        type=_SECONDS,
+        metavar="SECONDS",
+        default=5.0,
+        show_default=True,
+        envvar="RECONCILER_PROMETHEUS_CONNECT_TIMEOUT",
+        help="Prometheus: seconds to wait for a connection. "
+        "Env: RECONCILER_PROMETHEUS_CONNECT_TIMEOUT.",
+    ),
+)
+
+
+def _prometheus_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed(_PROMETHEUS_OPTIONS):
+        command = option(command)
+    return command
 
 
 @click.group(
@@ -92,9 +205,10 @@ class _Group(click.Group):
     "--prometheus-url",
     envvar="RECONCILER_PROMETHEUS_URL",
     help="Kubernetes: Prometheus for latency, error rate and the CPU and memory history that "
-    "scale-downs need, e.g. http://prometheus:9090. "
-    "Env: RECONCILER_PROMETHEUS_URL.",
+    "scale-downs need, e.g. http://prometheus:9090. Proxies from HTTPS_PROXY, HTTP_PROXY "
+    "and NO_PROXY. Env: RECONCILER_PROMETHEUS_URL.",
 )
+@_prometheus_options
 @click.option(
     "--forge",
     type=click.Choice(["local", "github", "none"]),
@@ -138,6 +252,7 @@ class _Group(click.Group):
 @click.pass_context
 def main(
     ctx: click.Context,
+    /,
     repo: Path | None,
     cluster: str,
     kubeconfig: Path | None,
@@ -149,6 +264,7 @@ def main(
     github_api_url: str,
     sim_state: Path | None,
     lock_timeout: str,
+    **prometheus: Any,
 ) -> None:
     """Reconcile Kubernetes services with the blueprints in a git repository.
 
@@ -186,6 +302,7 @@ def main(
         context=context,
         in_cluster=in_cluster,
         prometheus_url=prometheus_url,
+        prometheus=PrometheusOptions(**prometheus),
         forge=forge,
         github_repository=github_repository,
         github_api_url=github_api_url,

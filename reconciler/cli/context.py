@@ -4,7 +4,7 @@ those that write to the repository."""
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +12,23 @@ import click
 
 #: How long a writing command waits for another one to finish with the repository.
 DEFAULT_LOCK_TIMEOUT = "60s"
+
+
+@dataclass(frozen=True, kw_only=True)
+class PrometheusOptions:
+    """How to connect to Prometheus, from the global options (secret values come from the
+    environment only; see `compose.Environment`)."""
+
+    token_file: Path | None = None
+    user: str | None = None
+    password_file: Path | None = None
+    #: Header values may be secrets too: never shown.
+    headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    timeout: float = 5.0
+    connect_timeout: float = 5.0
 
 
 @dataclass(frozen=True)
@@ -23,6 +40,7 @@ class Settings:
     context: str | None = None
     in_cluster: bool = False
     prometheus_url: str | None = None
+    prometheus: PrometheusOptions = field(default_factory=PrometheusOptions)
     forge: str = "local"
     github_repository: str | None = None
     github_api_url: str = "https://api.github.com"

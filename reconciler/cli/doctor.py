@@ -19,33 +19,12 @@ DOCTOR_RETRIES = 1
 
 
 def other_findings(settings: Settings, fleet: Fleet) -> list[Finding]:
-    """Checks of the other systems the reconciler depends on: Prometheus, when configured."""
+    """Checks of the other systems the reconciler depends on: Prometheus, when configured,
+    with the same connection settings every run uses."""
     from reconciler.cli.compose import open_prometheus
-    from reconciler.shell.doctor import Finding
+    from reconciler.shell.doctor import check_prometheus
 
-    prometheus = open_prometheus(settings, fleet)
-    if prometheus is None:
-        return [
-            Finding(
-                check="prometheus",
-                ok=True,
-                detail="not configured: latency, error rate and metric history will be missing "
-                "(decisions use CPU and memory, and never scale down without history)",
-                fix="",
-            )
-        ]
-    ok, why = prometheus.health()
-    return [
-        Finding(
-            check="prometheus",
-            ok=ok,
-            detail=f"{prometheus.url}: {why}",
-            fix=""
-            if ok
-            else "check --prometheus-url (RECONCILER_PROMETHEUS_URL) and that "
-            "the server is reachable from where the reconciler runs",
-        )
-    ]
+    return [check_prometheus(open_prometheus(settings, fleet))]
 
 
 @click.command("doctor")
@@ -63,18 +42,23 @@ def doctor_command(settings: Settings, output: str) -> None:
       deployments    the deployment each blueprint names exists
 
     \b
-      prometheus     answers, when --prometheus-url is given (latency, errors, history)
+      prometheus     a query goes through, when --prometheus-url is given, with the same
+                     credentials, TLS files, headers and proxy as every run; a failure
+                     says which: credentials (401/403), CA, client certificate, proxy,
+                     timeout, or not Prometheus
 
     The cluster comes from the global options: --kubeconfig, --context or --in-cluster.
 
     \b
     Exit codes: 0 every check passed, 1 at least one failed, 2 usage, 3 configuration (no
-                kubeconfig, unknown context, no blueprint repository).
+                kubeconfig, unknown context, no blueprint repository, a Prometheus file
+                that cannot be read, conflicting Prometheus credentials).
 
     \b
     Examples:
       reconciler --kubeconfig ~/.kube/prod doctor
       reconciler --context prod doctor -o json | jq '.findings[] | select(.ok | not)'
+      reconciler --prometheus-url https://prom:9090 --prometheus-ca-file ca.pem doctor
     """
     from reconciler.cli.compose import open_kubernetes
     from reconciler.core.observation import Target

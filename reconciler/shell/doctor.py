@@ -4,10 +4,12 @@ Why it exists: a reconciler that lacks one RBAC verb, or runs without metrics-se
 cycle later with an error about one service. The doctor asks up front, once per namespace the
 blueprints use, and says what to change.
 
-Main design choice: the checks are plain functions over a small `ClusterProbe` protocol (four
-questions a cluster adapter answers), so they run against the fake API server in tests and a
-real cluster in production alike, and `REQUIRED_ACCESS` is the one list of permissions that
-deploy/rbac.yaml is tested against.
+Main design choice: the checks are plain functions over small probe protocols (the questions a
+cluster adapter answers, and the one a metrics server answers), so they run against the fake
+API server and a real Prometheus in tests and real systems in production alike, and
+`REQUIRED_ACCESS` is the one list of permissions that deploy/rbac.yaml is tested against. What
+stops a connection comes as a `Failure` code, and each code has its fix here: the fix never
+depends on the wording of a message.
 """
 
 from __future__ import annotations
@@ -19,16 +21,19 @@ from typing import Protocol
 
 from reconciler.core.errors import ReconcilerError
 from reconciler.core.observation import Target
+from reconciler.core.reachability import Failure, Reachability
 
 __all__ = [
     "REQUIRED_ACCESS",
     "ClusterProbe",
     "Finding",
+    "MetricsServerProbe",
     "Permission",
     "check_access",
     "check_connectivity",
     "check_deployments",
     "check_metrics_api",
+    "check_prometheus",
     "diagnose",
 ]
 
@@ -50,6 +55,19 @@ class ClusterProbe(Protocol):
     def metrics_api_available(self) -> bool: ...
 
     def deployment_exists(self, namespace: str, name: str) -> bool: ...
+
+
+class MetricsServerProbe(Protocol):
+    """The question the doctor asks Prometheus, with the settings every run uses."""
+
+    @property
+    def url(self) -> str: ...
+
+    def settings(self) -> str:
+        """How the connection is made, without secrets ("" when plainly)."""
+        ...
+
+    def check(self) -> Reachability: ...
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -248,3 +266,55 @@ def diagnose(probe: ClusterProbe, services: Sequence[tuple[str, Target]]) -> lis
         check_metrics_api(probe),
         *check_deployments(probe, services),
     ]
+
+
+_PROMETHEUS_URL = "check --prometheus-url (RECONCILER_PROMETHEUS_URL)"
+
+#: What to do about each way a connection to Prometheus fails.
+PROMETHEUS_FIXES: dict[Failure, str] = {
+    Failure.SETTINGS: "check the files given to --prometheus-token-file, "
+    "--prometheus-password-file, --prometheus-ca-file, --prometheus-cert-file and "
+    "--prometheus-key-file: they must exist, be readable and hold what they are named for",
+    Failure.PROXY: "check HTTPS_PROXY or HTTP_PROXY (the proxy must be reachable from here and "
+    "accept its credentials, given as http://USER:PASSWORD@HOST:PORT), or name the "
+    "Prometheus host in NO_PROXY to connect directly",
+    Failure.UNREACHABLE: f"{_PROMETHEUS_URL} and that the server is reachable from where "
+    "the reconciler runs",
+    Failure.TIMEOUT: f"{_PROMETHEUS_URL} and that the server is reachable from here (a "
+    "firewall that drops packets looks like this); if it is only slow, raise "
+    "--prometheus-connect-timeout or --prometheus-timeout",
+    Failure.TLS: "trust the CA that signed Prometheus' certificate with --prometheus-ca-file "
+    "(RECONCILER_PROMETHEUS_CA_FILE), and use a host name in --prometheus-url that the "
+    "certificate names",
+    Failure.CLIENT_CERTIFICATE: "give a client certificate the server trusts with "
+    "--prometheus-cert-file and --prometheus-key-file (RECONCILER_PROMETHEUS_CERT_FILE, "
+    "RECONCILER_PROMETHEUS_KEY_FILE)",
+    Failure.AUTH: "check the credentials: a bearer token in RECONCILER_PROMETHEUS_TOKEN or "
+    "--prometheus-token-file, or basic auth with --prometheus-user and "
+    "RECONCILER_PROMETHEUS_PASSWORD or --prometheus-password-file; and the tenant header "
+    "a gateway may need (--prometheus-header 'X-Scope-OrgID: TENANT'). HTTP 403 means they "
+    "were understood but grant no access",
+    Failure.NOT_READY: "Prometheus is starting (replaying its write-ahead log): wait, then run "
+    "the doctor again",
+    Failure.NOT_PROMETHEUS: f"{_PROMETHEUS_URL}: it must be the URL under which "
+    "/api/v1/query is served, path prefix included (for example https://HOST/prometheus "
+    "for Mimir)",
+}
+
+
+def check_prometheus(probe: MetricsServerProbe | None) -> Finding:
+    """Whether a query goes through with the settings every run uses; without a URL, an ok
+    note that latency, error rate and history will be missing."""
+    if probe is None:
+        return Finding(
+            check="prometheus",
+            ok=True,
+            detail="not configured: latency, error rate and metric history will be missing "
+            "(decisions use CPU and memory, and never scale down without history)",
+        )
+    found = probe.check()
+    settings = probe.settings()
+    detail = f"{found.detail} ({settings})" if settings else found.detail
+    if found.ok or found.failure is None:
+        return Finding(check="prometheus", ok=True, detail=detail)
+    return Finding(check="prometheus", ok=False, detail=detail, fix=PROMETHEUS_FIXES[found.failure])

@@ -36,12 +36,13 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import threading
 import time
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -55,6 +56,7 @@ __all__ = [
     "PodUsage",
     "PrometheusServer",
     "Running",
+    "WebAccess",
     "binary_available",
     "bucket_fractions",
     "required",
@@ -361,14 +363,38 @@ def _free_port() -> int:
         return port
 
 
+@dataclass(frozen=True)
+class WebAccess:
+    """Prometheus' `--web.config.file` contents, and how the test itself gets through it to
+    poll readiness and query: a TLS context (its CA, a client certificate) and headers."""
+
+    config: Mapping[str, Any]
+    context: ssl.SSLContext | None = None
+    headers: Mapping[str, str] | None = None
+
+    @property
+    def scheme(self) -> str:
+        return "https" if "tls_server_config" in self.config else "http"
+
+
 class PrometheusServer:
     """The `prometheus` binary on 127.0.0.1 (random port), scraping `targets` every second.
 
     Storage and configuration live in `directory`; the server's log is in `log_path`, and is
-    quoted when it fails to start. Use as a context manager, or `start()`/`stop()`.
+    quoted when it fails to start. Use as a context manager, or `start()`/`stop()`. `web`
+    serves it as people do, behind TLS and authentication; `flags` are more command-line flags
+    (a query limit, say).
     """
 
-    def __init__(self, targets: list[str], directory: Path, *, binary: str | None = None) -> None:
+    def __init__(
+        self,
+        targets: list[str],
+        directory: Path,
+        *,
+        binary: str | None = None,
+        web: WebAccess | None = None,
+        flags: Sequence[str] = (),
+    ) -> None:
         found = binary or shutil.which("prometheus")
         if found is None:
             raise FileNotFoundError("no prometheus binary on PATH (apt-get install prometheus)")
@@ -377,12 +403,20 @@ class PrometheusServer:
         self.directory = directory
         self.log_path = directory / "prometheus.log"
         self.port = 0
+        self.web = web
+        self.flags = tuple(flags)
         self._process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        scheme = self.web.scheme if self.web is not None else "http"
+        return f"{scheme}://127.0.0.1:{self.port}"
+
+    def _get(self, url: str, *, timeout: float) -> tuple[int, bytes]:
+        if self.web is None:
+            return _get(url, timeout=timeout)
+        return _get(url, timeout=timeout, context=self.web.context, headers=self.web.headers)
 
     def _write_config(self) -> Path:
         # evaluation_interval matters for rules only (there are none); kept short anyway.
@@ -407,6 +441,11 @@ class PrometheusServer:
     def start(self, ready_within: float = 20.0) -> PrometheusServer:
         """Start the server and wait until `/-/ready` says so; a taken port is retried."""
         config = self._write_config()
+        extra = list(self.flags)
+        if self.web is not None:
+            web_path = self.directory / "web.yml"
+            web_path.write_text(json.dumps(dict(self.web.config), indent=2))
+            extra.append(f"--web.config.file={web_path}")
         for _ in range(3):
             self.port = _free_port()
             storage = tempfile.mkdtemp(prefix="tsdb-", dir=self.directory)
@@ -419,6 +458,7 @@ class PrometheusServer:
                     f"--web.listen-address=127.0.0.1:{self.port}",
                     "--storage.tsdb.retention.time=1h",
                     "--log.level=info",
+                    *extra,
                 ],
                 stdin=subprocess.DEVNULL,
                 stdout=self._log,
@@ -439,7 +479,7 @@ class PrometheusServer:
             if self._process is not None and self._process.poll() is not None:
                 return False
             with contextlib.suppress(OSError):
-                status, _ = _get(f"{self.url}/-/ready", timeout=1.0)
+                status, _ = self._get(f"{self.url}/-/ready", timeout=1.0)
                 if status == 200:
                     return True
             time.sleep(0.05)
@@ -473,10 +513,23 @@ class PrometheusServer:
 
     # -- queries --------------------------------------------------------------------------
 
+    def requests_served(self, handler: str = "/api/v1/query") -> int:
+        """How many requests the server has answered on `handler`, by its own counter
+        (`prometheus_http_requests_total`, read from its /metrics: no scrape needed)."""
+        status, body = self._get(f"{self.url}/metrics", timeout=5.0)
+        assert status == 200, body[:200]
+        total = 0.0
+        for line in body.decode().splitlines():
+            if line.startswith("prometheus_http_requests_total{") and (
+                f'handler="{handler}"' in line
+            ):
+                total += float(line.rsplit(" ", 1)[1])
+        return int(total)
+
     def query(self, promql: str) -> dict[str, Any]:
         """An instant query's `data` (raises on an error answer)."""
         fields = urllib.parse.urlencode({"query": promql})
-        status, body = _get(f"{self.url}/api/v1/query?{fields}", timeout=5.0)
+        status, body = self._get(f"{self.url}/api/v1/query?{fields}", timeout=5.0)
         answer: dict[str, Any] = json.loads(body)
         if status != 200 or answer.get("status") != "success":
             raise RuntimeError(f"query {promql!r} failed: HTTP {status} {answer}")
@@ -510,15 +563,27 @@ def _is_number(raw: str) -> bool:
     return not math.isnan(float(raw))
 
 
-def _get(url: str, *, timeout: float) -> tuple[int, bytes]:
+def _get(
+    url: str,
+    *,
+    timeout: float,
+    context: ssl.SSLContext | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> tuple[int, bytes]:
     """A plain GET with http.client: no proxy settings from the environment apply."""
     import http.client
 
     parts = urllib.parse.urlsplit(url)
-    conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=timeout)
+    conn: http.client.HTTPConnection
+    if parts.scheme == "https":
+        conn = http.client.HTTPSConnection(
+            parts.hostname or "", parts.port, timeout=timeout, context=context
+        )
+    else:
+        conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=timeout)
     try:
         path = parts.path + (f"?{parts.query}" if parts.query else "")
-        conn.request("GET", path)
+        conn.request("GET", path, headers=dict(headers or {}))
         response = conn.getresponse()
         return response.status, response.read()
     finally:
@@ -536,14 +601,16 @@ class Running:
 
 
 @contextlib.contextmanager
-def running(directory: Path | None = None) -> Iterator[Running]:
+def running(
+    directory: Path | None = None, *, web: WebAccess | None = None, flags: Sequence[str] = ()
+) -> Iterator[Running]:
     """An exporter and a Prometheus scraping it; both stopped (and files removed) on exit."""
     with contextlib.ExitStack() as stack:
         if directory is None:
             directory = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="prom-")))
         exporter = Exporter().start()
         stack.callback(exporter.stop)
-        prometheus = PrometheusServer([exporter.address], directory)
+        prometheus = PrometheusServer([exporter.address], directory, web=web, flags=flags)
         stack.enter_context(prometheus)  # stopped before the exporter: callbacks run LIFO
         yield Running(exporter, prometheus)
 
