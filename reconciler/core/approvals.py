@@ -39,6 +39,7 @@ from reconciler.core.decision import Decision
 from reconciler.core.governance import OperationRequest, Origin, Verdict
 from reconciler.core.ids import make_id, parse_utc, utc
 from reconciler.core.observation import DeploymentState, Sample
+from reconciler.core.operation_requests import out_of_bounds
 from reconciler.core.proposals import Draft, Proposal, render_metadata
 from reconciler.core.records import EventType, Outcome, Record
 from reconciler.core.units import (
@@ -67,6 +68,7 @@ __all__ = [
     "pending_proposals",
     "proposal_reference",
     "stale_reason",
+    "unusable_reason",
 ]
 
 #: Every event in a proposal's life.
@@ -1067,6 +1069,23 @@ def stale_reason(metadata: Mapping[str, Any], state: DeploymentState) -> str:
         + ", ".join(changed)
         + "; propose it again if it is still wanted"
     )
+
+
+def unusable_reason(metadata: Mapping[str, Any], blueprint: Blueprint) -> str:
+    """Why an approved one-off request cannot be carried out on any deployment, or "".
+
+    Its numbers were checked when it was proposed, but the bounds may have tightened since (a
+    lower fleet ceiling), or the proposal predates them. A merge approves the numbers it shows,
+    and none of these can be carried out, so it is refused rather than left to fail each run.
+    """
+    if metadata.get("kind") != str(Kind.REQUEST):
+        return ""
+    beyond = out_of_bounds(
+        metadata.get("target_replicas"),
+        metadata.get("parameters") or {},
+        ceiling=blueprint.scaling.replica_ceiling,
+    )
+    return "" if beyond is None else f"out of bounds: {beyond.problem}"
 
 
 def _shown(name: str, value: object) -> str:

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from reconciler.core.bounds import REPLICAS_MAX
 from reconciler.core.catalogue import Alternative, Operation
 from reconciler.core.conditions import Condition
 from reconciler.core.units import Money
@@ -158,6 +159,9 @@ class Scaling:
     #: exclusive (refuse when another controller owns replicas), adjust_hpa, or
     #: gitops_ignores_replicas (see docs/governance.md, Other controllers).
     coexistence: str = "exclusive"
+    #: The most replicas any change may set, approved or not: the fleet ceiling of the global
+    #: policies (`limits.max_replicas`), else the most Kubernetes can store.
+    replica_ceiling: int = REPLICAS_MAX
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -235,5 +239,7 @@ class GlobalPolicies:
     approval: ApprovalWorkflow
     safety: Safety
     max_new_proposals_per_run: int
+    #: `limits.max_replicas`: no blueprint may allow more replicas, no request ask for more.
+    replica_ceiling: int = REPLICAS_MAX
     #: Approver teams and their members, for forges that cannot ask (the local one).
     teams: Mapping[str, tuple[str, ...]] = field(default_factory=dict)

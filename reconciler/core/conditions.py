@@ -18,10 +18,13 @@ does. That keeps missing data on the safe side.
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+
+from reconciler.core import bounds
 
 __all__ = [
     "NAMES",
@@ -295,9 +298,13 @@ def _literal(token: _Token) -> Literal:
     match = re.match(r"^([\d.]+)(.*)$", token.text)
     assert match is not None  # the tokenizer only produces numbers of this shape
     number, unit = float(match.group(1)), match.group(2)
-    if not unit:
-        return Literal(number, Kind.NUMBER, token.column)
-    kind, factor = _UNITS[unit]
+    kind, factor = _UNITS[unit] if unit else (Kind.NUMBER, 1.0)
+    if not math.isfinite(number * factor) or number * factor > bounds.AMOUNT_MAX:
+        raise ConditionError(
+            f"{token.text[:24]} is too large a number",
+            token.column,
+            f"write a number of at most {bounds.AMOUNT_MAX:g}",
+        )
     return Literal(number * factor, kind, token.column)
 
 
@@ -439,17 +446,20 @@ def _evaluate(node: Node, values: Mapping[str, float | None]) -> float | bool | 
 _EPSILON = 1e-9
 
 
+def _arithmetic(op: str, a: float, b: float) -> float | None:
+    """None (unknown) for a result that is no number: division by zero, or beyond a float,
+    so no NaN or infinity ever reaches a comparison."""
+    if op == "/" and b == 0:
+        return None
+    result = {"+": a + b, "-": a - b, "*": a * b}[op] if op != "/" else a / b
+    return result if math.isfinite(result) else None
+
+
 def _apply(op: str, a: float, b: float) -> float | bool | None:
     # Comparisons allow for float noise: 0.1 * 3 must equal 0.3 in a condition.
     match op:
-        case "+":
-            return a + b
-        case "-":
-            return a - b
-        case "*":
-            return a * b
-        case "/":
-            return None if b == 0 else a / b
+        case "+" | "-" | "*" | "/":
+            return _arithmetic(op, a, b)
         case "<":
             return a < b - _EPSILON
         case "<=":

@@ -411,7 +411,8 @@ def _scale_up(ctx: _Context, avoid: Mapping[int, str]) -> Decision:
     w = used.low
     estimate = math.ceil(current * w / scaling.target_cpu_utilization - 1e-9)
     step = min(scaling.scale_up_increment, max(1, estimate - current))
-    desired = current + step
+    # Nothing beyond the fleet's ceiling is proposed: no approval could make it valid.
+    desired = max(current, min(current + step, scaling.replica_ceiling))
     target = min(desired, scaling.max_replicas)
     refs = [
         "spec.scaling.scale_up_threshold",
@@ -435,6 +436,17 @@ def _scale_up(ctx: _Context, avoid: Mapping[int, str]) -> Decision:
             Action.NONE,
             Reason.RECENTLY_FAILED,
             f"{head} Not scaling to {target} again: {avoid[target]}.",
+            refs,
+            estimate=estimate,
+            used=used,
+        )
+    if target == current and desired == current:
+        return _result(
+            ctx,
+            Action.NONE,
+            Reason.AT_MAX,
+            f"{head} Already at max_replicas ({scaling.max_replicas}), which is the fleet "
+            f"ceiling (limits.max_replicas); {formula}, but no more replicas can be proposed.",
             refs,
             estimate=estimate,
             used=used,

@@ -373,6 +373,9 @@ def load_policies(
                 "max_new_per_run", default_for("policies", "governance.proposals.max_new_per_run")
             )
         ),
+        replica_ceiling=int(
+            _get(raw, "limits.max_replicas") or default_for("policies", "limits.max_replicas")
+        ),
     )
     ordered = _by_position(ctx.problems)
     return (None if has_errors(ordered) else policies), ordered
@@ -468,6 +471,14 @@ def _check_scaling(ctx: _Context, scaling: Scaling) -> None:
         )
     up = units.format_percent(scaling.scale_up_threshold)
     down = units.format_percent(scaling.scale_down_threshold)
+    if scaling.target_cpu_utilization <= 0:
+        # The scale-up estimate divides by it: current × utilization / target.
+        ctx.add(
+            (*path, "target_cpu_utilization"),
+            "must be more than 0%, got 0%",
+            "set the utilization a scaling step aims for, e.g. `target_cpu_utilization: 70%`",
+            code="range.target",
+        )
     if scaling.scale_down_threshold >= scaling.scale_up_threshold:
         ctx.add(
             (*path, "scale_down_threshold"),
@@ -475,7 +486,7 @@ def _check_scaling(ctx: _Context, scaling: Scaling) -> None:
             "leave a gap between the two thresholds so the service does not flap",
             code="range.thresholds",
         )
-    elif not (
+    elif scaling.target_cpu_utilization > 0 and not (
         scaling.scale_down_threshold < scaling.target_cpu_utilization <= scaling.scale_up_threshold
     ):
         ctx.add(
@@ -592,7 +603,7 @@ def load_blueprint(
     failed = _schema_problems("blueprint", ctx)
     try:
         blueprint = _build(ctx, document.data, data, policies, expected_name, failed)
-    except units.UnitError as error:  # the schema's patterns make this unreachable
+    except units.UnitError as error:  # the schema's unit check makes this unreachable
         ctx.add((), str(error), error.hint, code="unit")
         blueprint = None
     ordered = _by_position(ctx.problems)
@@ -634,7 +645,7 @@ def _build(
         _check_against_global(rules, policies, ctx)
     if clean("metadata"):
         _check_name(ctx, raw, expected_name)
-    scaling = _scaling(ctx, raw) if clean("spec", "scaling") else None
+    scaling = _scaling(ctx, raw, policies) if clean("spec", "scaling") else None
     performance = _performance(ctx, raw) if clean("spec", "performance") else None
     resources = _resources(ctx, raw, scaling) if clean("spec", "resources") else None
     reliability = _reliability(ctx, raw) if clean("spec", "reliability") else None
@@ -686,7 +697,7 @@ def _check_name(ctx: _Context, raw: Mapping[str, Any], expected_name: str | None
         )
 
 
-def _scaling(ctx: _Context, raw: Mapping[str, Any]) -> Scaling:
+def _scaling(ctx: _Context, raw: Mapping[str, Any], policies: GlobalPolicies) -> Scaling:
     scaling_raw = _get(raw, "spec.scaling")
     metrics = (
         tuple(
@@ -710,9 +721,26 @@ def _scaling(ctx: _Context, raw: Mapping[str, Any]) -> Scaling:
         stabilization_period=units.parse_duration(_value(raw, "spec.scaling.stabilization_period")),
         metrics=metrics,
         coexistence=_value(raw, "spec.scaling.coexistence"),
+        replica_ceiling=policies.replica_ceiling,
     )
     _check_scaling(ctx, scaling)
+    _check_ceiling(ctx, scaling, policies)
     return scaling
+
+
+def _check_ceiling(ctx: _Context, scaling: Scaling, policies: GlobalPolicies) -> None:
+    """The fleet's ceiling bounds every blueprint: a service cannot be allowed more replicas
+    than the fleet says any service may have, so raising it is a reviewed fleet-wide change."""
+    ceiling = policies.replica_ceiling
+    if scaling.max_replicas > ceiling:
+        ctx.add(
+            ("spec", "scaling", "max_replicas"),
+            f"{scaling.max_replicas} is above the fleet ceiling of {ceiling} replicas "
+            f"(limits.max_replicas in {policies.source})",
+            f"lower max_replicas to at most {ceiling}, or raise the ceiling through a reviewed "
+            "change to the global policies",
+            code="range.ceiling",
+        )
 
 
 def _value(raw: Mapping[str, Any], dotted: str) -> Any:
@@ -727,8 +755,17 @@ def _performance(ctx: _Context, raw: Mapping[str, Any]) -> Performance:
     def optional(parse: Any, key: str) -> Any:
         return parse(perf_raw[key]) if key in perf_raw else None
 
+    latency_p95_ms = units.parse_latency_ms(_value(raw, "spec.performance.latency_p95"))
+    if latency_p95_ms <= 0:
+        # Latency enters the weighted utilization as p95 / target.
+        ctx.add(
+            ("spec", "performance", "latency_p95"),
+            "must be more than 0ms, got 0ms",
+            "set the p95 latency the service aims for, e.g. `latency_p95: 200ms`",
+            code="range.latency",
+        )
     return Performance(
-        latency_p95_ms=units.parse_latency_ms(_value(raw, "spec.performance.latency_p95")),
+        latency_p95_ms=latency_p95_ms,
         error_rate_max=_percent(ctx, raw, "spec.performance.error_rate_max"),
         throughput_min=optional(units.parse_throughput, "throughput_min"),
         availability=(

@@ -6,12 +6,18 @@ scale the deployment under the restart's (allowed) classification; a request cal
 `adjust_resources_within_10_percent` that doubles the CPU must not pass as a small change. So
 a request is checked for the parameters its operation needs, and scale and resource requests
 are renamed by their actual size, whatever name was used, before anything is classified.
+
+Its numbers are held to the limits in `bounds` and to the fleet's replica ceiling first
+(`out_of_bounds`): a request beyond them is a usage error, and an approval of one, granted
+before the ceiling was lowered say, is refused rather than carried out.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 
+from reconciler.core import bounds
 from reconciler.core.blueprint import Blueprint
 from reconciler.core.catalogue import ROLLBACK_OWN_CHANGE
 from reconciler.core.errors import ExitCode, ReconcilerError
@@ -22,7 +28,9 @@ from reconciler.core.units import format_cpu, format_memory
 __all__ = [
     "RESOURCE_OPERATIONS",
     "SCALE_OPERATIONS",
+    "OutOfBounds",
     "RequestError",
+    "out_of_bounds",
     "shape_request",
 ]
 
@@ -43,6 +51,79 @@ class RequestError(ReconcilerError):
     exit_code = ExitCode.USAGE
 
 
+#: Where the fleet's replica ceiling is set, for messages.
+_CEILING_FIELD = "limits.max_replicas in blueprints/governance/policies.yaml"
+
+
+@dataclass(frozen=True, kw_only=True)
+class OutOfBounds:
+    """A number in a request that no approval could make usable, and the option that set it."""
+
+    option: str
+    #: e.g. "500 replicas is above the fleet ceiling of 100 (limits.max_replicas ...)"
+    problem: str
+    hint: str
+
+
+def out_of_bounds(
+    target_replicas: object, parameters: Mapping[str, object], *, ceiling: int
+) -> OutOfBounds | None:
+    """The first number of a request (as asked, or as a proposal recorded it) that lies
+    outside the bounds, or None: replicas from 0 to the fleet's ceiling (at most int32), CPU
+    and memory requests above 0 and within `bounds`. Anything that is not a whole number is
+    refused too, since a recorded proposal is only JSON."""
+    if target_replicas is not None:
+        top = min(ceiling, bounds.REPLICAS_MAX)
+        if not isinstance(target_replicas, int) or isinstance(target_replicas, bool):
+            return OutOfBounds(
+                option="--replicas",
+                problem=f"{target_replicas!r} is not a whole number of replicas",
+                hint="write a replica count such as --replicas 4",
+            )
+        if target_replicas < 0:
+            return OutOfBounds(
+                option="--replicas",
+                problem=f"{target_replicas} replicas is below 0",
+                hint="ask for 0 replicas or more",
+            )
+        if target_replicas > top:
+            where = (
+                f"the fleet ceiling of {ceiling} ({_CEILING_FIELD})"
+                if ceiling < bounds.REPLICAS_MAX
+                else f"{bounds.REPLICAS_MAX}, the most Kubernetes can store"
+            )
+            return OutOfBounds(
+                option="--replicas",
+                problem=f"{target_replicas} replicas is above {where}",
+                hint=f"ask for at most {top} replicas"
+                + (
+                    ", or raise the ceiling through a reviewed change to the global policies"
+                    if ceiling < bounds.REPLICAS_MAX
+                    else ""
+                ),
+            )
+    for key, option, high, fmt in (
+        ("cpu_request", "--cpu", bounds.CPU_MAX_MILLICORES, format_cpu),
+        ("memory_request", "--memory", bounds.MEMORY_MAX_BYTES, format_memory),
+    ):
+        value = parameters.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+            return OutOfBounds(
+                option=option,
+                problem=f"{key} must be a positive quantity, not {value!r}",
+                hint="write CPU as 250m or 1, memory as 512Mi or 1Gi",
+            )
+        if value > high:
+            return OutOfBounds(
+                option=option,
+                problem=f"{key} {fmt(value)} is more than {fmt(high)}, the most accepted",
+                hint=f"ask for at most {fmt(high)}",
+            )
+    return None
+
+
 def shape_request(
     request: OperationRequest, blueprint: Blueprint, state: DeploymentState
 ) -> OperationRequest:
@@ -55,6 +136,11 @@ def shape_request(
     Every other operation must carry neither.
     """
     operation = request.operation
+    beyond = out_of_bounds(
+        request.target_replicas, request.parameters, ceiling=blueprint.scaling.replica_ceiling
+    )
+    if beyond is not None:
+        raise RequestError(f"{beyond.option}: {beyond.problem}", hint=beyond.hint)
     resources = {key: request.parameters.get(key) for key in _RESOURCE_KEYS}
     asked = {key: value for key, value in resources.items() if value is not None}
     if operation in SCALE_OPERATIONS:
@@ -132,11 +218,7 @@ def _resources(
     unknown: list[str] = []
     changed: list[str] = []
     for key, value in asked.items():
-        if not isinstance(value, int) or value <= 0:
-            raise RequestError(
-                f"{key} must be a positive quantity, not {value!r}",
-                hint="write CPU as 250m or 1, memory as 512Mi or 1Gi",
-            )
+        assert isinstance(value, int)  # out_of_bounds checked it
         before = current[key]
         if before == value:
             continue

@@ -5,6 +5,11 @@ repository cannot weaken its own validation by editing them. jsonschema's messag
 for schema authors (`'70' is not valid under any of the given schemas`); `explain` turns each
 error into a message and a fix for the person who wrote the blueprint, using the unit parsers'
 own wording where a unit is involved.
+
+Validation is stricter than JSON Schema's own: a number must be finite (YAML's `.nan` and `.inf`
+are numbers to jsonschema, and NaN passes every `minimum` and `maximum`), and a value with a
+unit (`x-unit`) must parse within its bounds, so `99999999999999999999d` is a schema error at its
+own line rather than an exception when the value is first used.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from reconciler.core import units
+from reconciler.core import bounds, units
 from reconciler.core.yamlsafe import Path
 
 __all__ = ["SchemaIssue", "default_for", "iter_issues", "schema_text"]
@@ -68,8 +73,39 @@ def _inline(node: Any, defs: Mapping[str, Any]) -> Any:
 def _validator(kind: str) -> Any:
     import jsonschema  # deferred: about 100 ms, and only validation needs it
 
+    base = jsonschema.Draft202012Validator
+    types = base.TYPE_CHECKER.redefine(
+        "number",
+        lambda checker, value: base.TYPE_CHECKER.is_type(value, "number") and _finite(value),
+    )
+    extend: Any = jsonschema.validators.extend  # untyped in jsonschema
+    strict = extend(base, {"x-unit": _unit_keyword}, type_checker=types)
     schema = _schema(kind)
-    return jsonschema.Draft202012Validator(_inline(schema, schema.get("$defs", {})))
+    return strict(_inline(schema, schema.get("$defs", {})))
+
+
+def _finite(value: Any) -> bool:
+    return not isinstance(value, float) or math.isfinite(value)
+
+
+def _unit_keyword(validator: Any, unit: str, instance: Any, schema: Mapping[str, Any]) -> Any:
+    """`x-unit`: the value parses as its unit, within the unit's bounds.
+
+    Checked only when the value already has the right shape, so a malformed one gets the one
+    error that explains its shape, not a second one.
+    """
+    from jsonschema.exceptions import ValidationError
+
+    parse = _UNIT_PARSERS.get(unit)
+    if parse is None:
+        return
+    shape = {key: value for key, value in schema.items() if key != "x-unit"}
+    if not validator.evolve(schema=shape).is_valid(instance):
+        return
+    try:
+        parse(instance)
+    except units.UnitError as error:
+        yield ValidationError(str(error))
 
 
 def _resolve(schema: Mapping[str, Any], root: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -158,11 +194,7 @@ def _quoted_number_hint(path: Path, schema: Mapping[str, Any], text: str, expect
         plain = str(int(value)) if expected == "integer" else repr(float(value)).removesuffix(".0")
         if "e" not in plain:
             return f"write the number without quotes, e.g. {plain}"
-    words = "a whole number" if expected == "integer" else "a number"
-    if {"minimum", "maximum"} <= schema.keys():
-        words += f" from {schema['minimum']} to {schema['maximum']}"
-    elif "minimum" in schema:
-        words += f" of at least {schema['minimum']}"
+    words = ("a whole number" if expected == "integer" else "a number") + _range_words(schema)
     example: Any = schema.get("default")
     if example is None and expected == "number" and {"minimum", "maximum"} <= schema.keys():
         example = (schema["minimum"] + schema["maximum"]) / 2
@@ -231,15 +263,42 @@ def _number_hint(path: Path, schema: Mapping[str, Any], instance: object, expect
     return f"write {words}, e.g. {_example_line(path, example)}"
 
 
+def _finite_hint(path: Path, schema: Mapping[str, Any]) -> str:
+    """`weight: .nan`: a number in the field's range, with one for an example."""
+    low, high = schema.get("minimum"), schema.get("maximum")
+    words = "a whole number" if schema.get("type") == "integer" else "a number"
+    example = schema.get("default")
+    if example is None and low is not None and high is not None and high <= 1:
+        example = (low + high) / 2
+    if example is None:
+        example = max(low or 1, 1)
+    return f"write {words}{_range_words(schema)}, e.g. {_example_line(path, example)}"
+
+
+def _range_words(schema: Mapping[str, Any]) -> str:
+    """` from 0 to 1`, ` of at least 1`: the outer limit of counts is left out, as it only
+    matters to the rare value that breaks it, whose own message names it."""
+    low, high = schema.get("minimum"), schema.get("maximum")
+    if high is not None and high >= bounds.COUNT_MAX:
+        high = None
+    if low is not None and high is not None:
+        return f" from {low} to {high}"
+    if low is not None:
+        return f" of at least {low}"
+    if high is not None:
+        return f" of at most {high}"
+    return ""
+
+
 def _bound_hint(path: Path, schema: Mapping[str, Any], validator: str) -> str:
     """`max_replicas: 0`: say the allowed range, with a value that is in it."""
     low, high = schema.get("minimum"), schema.get("maximum")
-    if low is not None and high is not None:
-        allowed = f"from {low} to {high}"
-    elif low is not None:
-        allowed = f"of at least {low}"
-    else:
-        allowed = f"of at most {high}"
+    if validator == "maximum" and high == bounds.COUNT_MAX:
+        # An example this large would only invite copying it; the reason helps more.
+        return (
+            f"write a whole number of at most {high}: counts are 32-bit integers, as in Kubernetes"
+        )
+    allowed = _range_words(schema).strip()
     example = schema.get("default")
     if example is None or not _in_range(float(example), schema):
         example = low if validator == "minimum" else high
@@ -260,7 +319,14 @@ def _explain(error: Any, kind: str) -> SchemaIssue:
     validator = error.validator
     instance = error.instance
     unit = schema.get("x-unit")
-    if unit in _UNIT_PARSERS and validator in {"anyOf", "pattern", "type", "minimum", "maximum"}:
+    if unit in _UNIT_PARSERS and validator in {
+        "anyOf",
+        "pattern",
+        "type",
+        "minimum",
+        "maximum",
+        "x-unit",
+    }:
         try:
             _UNIT_PARSERS[unit](instance)
         except units.UnitError as unit_error:
@@ -297,6 +363,10 @@ def _explain(error: Any, kind: str) -> SchemaIssue:
     if validator == "type":
         expected = schema.get("type")
         words = _TYPE_WORDS.get(str(expected), str(expected))
+        if isinstance(instance, float) and not math.isfinite(instance):
+            return SchemaIssue(
+                path, f"{instance} is not a finite number", _finite_hint(path, schema)
+            )
         hint = ""
         if isinstance(instance, str) and expected in {"integer", "number"}:
             hint = _quoted_number_hint(path, schema, instance, str(expected))

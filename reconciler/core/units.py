@@ -5,6 +5,9 @@ different places: `m` is minutes in `5m` but millicores in `200m`, and a bare `1
 core, not one millicore. Every parser accepts the written form (a string with a unit) and the
 plain number a YAML file may hold, and raises `UnitError` with a hint that shows the expected
 form, so the loader can report the field and the fix together.
+
+Every parser also holds its result to the limits in `bounds` (finite, and no larger than a
+year, 100,000 cores, 1024Ti, ...), so a value that parses is a value that can be used.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+
+from reconciler.core import bounds
 
 __all__ = [
     "UnitError",
@@ -46,9 +51,25 @@ def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+def _shown(raw: object) -> str:
+    """The value as written, cut short: a 400-digit number needs no 400-digit echo."""
+    text = repr(raw)
+    return text if len(text) <= 40 else text[:36] + "...'"
+
+
 def _finite(value: float, raw: object, hint: str) -> float:
     if not math.isfinite(value):
-        raise UnitError(f"{raw!r} is not a finite number", hint)
+        raise UnitError(f"{_shown(raw)} is not a finite number", hint)
+    return value
+
+
+def _at_most(value: float, high: float, raw: object, limit: str, hint: str) -> float:
+    """`value` when finite and at most `high`; else UnitError naming the limit as written."""
+    _finite(value, raw, hint)
+    if value > high:
+        raise UnitError(
+            f"{_shown(raw)} is more than {limit}, the most accepted", f"write at most {limit}"
+        )
     return value
 
 
@@ -69,7 +90,8 @@ def parse_percent(value: object) -> float:
             number = float(match.group(1))
             if number < 0:
                 raise UnitError(f"{value!r} is negative", hint)
-            return number / 100
+            limit = f"{bounds.FRACTION_MAX * 100:,.0f}%"
+            return _at_most(number / 100, bounds.FRACTION_MAX, value, limit, hint)
     raise UnitError(f"{value!r} is not a percentage", hint)
 
 
@@ -85,12 +107,18 @@ def parse_duration(value: object) -> float:
     """
     hint = "write a duration with a unit, such as 60s, 5m, 1h or 1h30m"
     if _is_number(value):
+        _finite(float(value), value, hint)  # type: ignore[arg-type]
         raise UnitError(f"{value!r} has no unit; did you mean {value}s?", hint)
+    return _seconds(value, "a duration", hint)
+
+
+def _seconds(value: object, what: str, hint: str) -> float:
+    """The written form shared by durations and latencies, in seconds, within bounds."""
     if not isinstance(value, str):
-        raise UnitError(f"{value!r} is not a duration", hint)
+        raise UnitError(f"{_shown(value)} is not {what}", hint)
     text = value.strip()
     if text.startswith("-"):
-        raise UnitError(f"{value!r} is negative; durations must be zero or more", hint)
+        raise UnitError(f"{_shown(value)} is negative; {what} must be zero or more", hint)
     position, total = 0, 0.0
     for match in _DURATION_PART.finditer(text):
         if match.start() != position:
@@ -98,19 +126,21 @@ def parse_duration(value: object) -> float:
         total += float(match.group(1)) * _DURATION_SECONDS[match.group(2)]
         position = match.end()
     if position == 0 or position != len(text):
-        raise UnitError(f"{value!r} is not a duration", hint)
-    return total
+        raise UnitError(f"{_shown(value)} is not {what}", hint)
+    return _at_most(total, bounds.DURATION_MAX_SECONDS, value, _LONGEST, hint)
+
+
+#: The longest duration as a person writes it.
+_LONGEST = f"{bounds.DURATION_MAX_SECONDS / 86400:.0f}d"
 
 
 def parse_latency_ms(value: object) -> float:
     """`200ms` → 200.0 and `0.2s` → 200.0 (milliseconds, the unit latency targets use)."""
     hint = "write a latency such as 200ms or 1.5s"
     if _is_number(value):
+        _finite(float(value), value, hint)  # type: ignore[arg-type]
         raise UnitError(f"{value!r} has no unit; did you mean {value}ms?", hint)
-    try:
-        return parse_duration(value) * 1000
-    except UnitError as error:
-        raise UnitError(str(error).replace("a duration", "a latency"), hint) from None
+    return _seconds(value, "a latency", hint) * 1000
 
 
 _CPU_RE = re.compile(rf"^\s*({_NUMBER})\s*(m?)\s*$")
@@ -119,17 +149,21 @@ _CPU_RE = re.compile(rf"^\s*({_NUMBER})\s*(m?)\s*$")
 def parse_cpu(value: object) -> int:
     """CPU in millicores, as Kubernetes writes it: `200m` → 200, `1` → 1000, `0.5` → 500."""
     hint = "write CPU as millicores (200m) or cores (1, 0.5)"
+    millicores: float | None = None
     if _is_number(value):
         cores = _finite(float(value), value, hint)  # type: ignore[arg-type]
         if cores < 0:
             raise UnitError(f"{value!r} is negative", hint)
-        return math.ceil(cores * 1000)
-    if isinstance(value, str):
+        millicores = cores * 1000
+    elif isinstance(value, str):
         match = _CPU_RE.match(value)
         if match:
             number = float(match.group(1))
-            return math.ceil(number) if match.group(2) else math.ceil(number * 1000)
-    raise UnitError(f"{value!r} is not a CPU quantity", hint)
+            millicores = number if match.group(2) else number * 1000
+    if millicores is None:
+        raise UnitError(f"{value!r} is not a CPU quantity", hint)
+    limit = f"{format_cpu(bounds.CPU_MAX_MILLICORES)} cores"
+    return math.ceil(_at_most(millicores, bounds.CPU_MAX_MILLICORES, value, limit, hint))
 
 
 _MEMORY_RE = re.compile(rf"^\s*({_NUMBER})\s*(Ki|Mi|Gi|Ti|k|K|M|G|T)?\s*$")
@@ -150,16 +184,19 @@ _MEMORY_FACTOR = {
 def parse_memory(value: object) -> int:
     """Memory in bytes: `512Mi` → 536870912, `1Gi` → 1073741824, `128M` → 128000000."""
     hint = "write memory with a unit, such as 512Mi or 1Gi"
+    size: float | None = None
     if _is_number(value):
-        number = _finite(float(value), value, hint)  # type: ignore[arg-type]
-        if number < 0:
+        size = _finite(float(value), value, hint)  # type: ignore[arg-type]
+        if size < 0:
             raise UnitError(f"{value!r} is negative", hint)
-        return math.ceil(number)
-    if isinstance(value, str):
+    elif isinstance(value, str):
         match = _MEMORY_RE.match(value)
         if match:
-            return math.ceil(float(match.group(1)) * _MEMORY_FACTOR[match.group(2)])
-    raise UnitError(f"{value!r} is not a memory quantity", hint)
+            size = float(match.group(1)) * _MEMORY_FACTOR[match.group(2)]
+    if size is None:
+        raise UnitError(f"{value!r} is not a memory quantity", hint)
+    limit = format_memory(bounds.MEMORY_MAX_BYTES)
+    return math.ceil(_at_most(size, bounds.MEMORY_MAX_BYTES, value, limit, hint))
 
 
 _THROUGHPUT_RE = re.compile(rf"^\s*({_NUMBER})\s*(?:req|requests)\s*/\s*(s|sec|min|m)\s*$")
@@ -173,7 +210,8 @@ def parse_throughput(value: object) -> float:
         if match:
             per_second = match.group(2) in {"s", "sec"}
             number = float(match.group(1))
-            return number if per_second else number / 60
+            rate = number if per_second else number / 60
+            return _at_most(rate, bounds.AMOUNT_MAX, value, f"{bounds.AMOUNT_MAX:g} req/s", hint)
     raise UnitError(f"{value!r} is not a throughput", hint)
 
 
@@ -198,7 +236,10 @@ def parse_money(value: object) -> Money:
     if isinstance(value, str):
         match = _MONEY_RE.match(value)
         if match:
-            return Money(amount=float(match.group(1)), currency=match.group(2))
+            amount = float(match.group(1))
+            limit = f"{bounds.AMOUNT_MAX:g} {match.group(2)}"
+            _at_most(amount, bounds.AMOUNT_MAX, value, limit, hint)
+            return Money(amount=amount, currency=match.group(2))
     raise UnitError(f"{value!r} is not an amount of money", hint)
 
 
@@ -242,7 +283,7 @@ def format_cpu(millicores: int) -> str:
 
 def format_memory(size: int) -> str:
     """536870912 → `512Mi`; falls back to bytes when no binary unit divides it."""
-    for unit, factor in (("Gi", 1024**3), ("Mi", 1024**2), ("Ki", 1024)):
+    for unit, factor in (("Ti", 1024**4), ("Gi", 1024**3), ("Mi", 1024**2), ("Ki", 1024)):
         if size and size % factor == 0:
             return f"{size // factor}{unit}"
     return str(size)
