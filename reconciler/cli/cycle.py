@@ -14,6 +14,7 @@ from reconciler.cli.context import Settings, WritingCommand, env_flag
 from reconciler.cli.output import OUTPUT_OPTION, emit_json, plural, table
 from reconciler.cli.publishing import PUSH_OPTIONS, PushSettings, push_records, push_settings
 from reconciler.cli.summary import decision_cell
+from reconciler.core.bounds import REPLICAS_MAX
 
 if TYPE_CHECKING:
     from reconciler.core.errors import ReconcilerError
@@ -771,7 +772,10 @@ def _resource_parameters(cpu: str | None, memory: str | None) -> dict[str, objec
 @click.argument("service")
 @click.argument("operation")
 @click.option(
-    "--replicas", type=click.IntRange(min=0), help="Target replicas, for scale operations."
+    "--replicas",
+    type=click.IntRange(min=0, max=REPLICAS_MAX),
+    help="Target replicas, for scale operations (at most the fleet's ceiling, "
+    "limits.max_replicas in the global policies).",
 )
 @click.option(
     "--cpu",
@@ -818,7 +822,9 @@ def request_command(
                                 more than 10 %, else change_resource_limits_beyond_10_percent
 
     --replicas, --cpu and --memory belong only to those; a request that does not fit its
-    operation (or changes nothing) is a usage error and is not recorded. An OPERATION the
+    operation (or changes nothing) is a usage error and is not recorded, and so is one out of
+    bounds: replicas above the fleet's ceiling (limits.max_replicas, at most 2147483647), CPU
+    above 100000 cores, memory above 1024Ti. An OPERATION the
     catalogue does not know is refused and recorded like a forbidden one, naming the closest
     catalogue name when there is one.
 
@@ -827,7 +833,8 @@ def request_command(
                 1 refused (blocked or deferred), failed, or held (the blueprint waits for
                   an approval to be judged),
                 2 usage (a request that does not fit its operation or changes nothing, or
-                  a --replicas, --cpu or --memory that does not parse),
+                  a --replicas, --cpu or --memory that does not parse or is out of
+                  bounds),
                 3 configuration (no blueprint for SERVICE, broken global policies, no
                   simulated cluster),
                 4 the cluster or the forge is unavailable or refused, or another

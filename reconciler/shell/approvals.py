@@ -44,6 +44,7 @@ from reconciler.core.approvals import (
     pending_proposals,
     proposal_reference,
     stale_reason,
+    unusable_reason,
     worse_than,
 )
 from reconciler.core.blueprint import Blueprint
@@ -167,7 +168,8 @@ def review_proposals(
         if unconfirmed:
             review.notes.append(f"ignored the approval_granted record {record.id}: {unconfirmed}")
             continue
-        stale = stale_reason(record.details.get("metadata") or {}, state)
+        granted_meta = record.details.get("metadata") or {}
+        stale = unusable_reason(granted_meta, blueprint) or stale_reason(granted_meta, state)
         if stale:
             _refuse_stale(blueprint, record, stale, commit, now, review)
             continue
@@ -291,7 +293,7 @@ def _judge(
     reasons = list(judgement.reasons)
     refusal = judgement.refusal
     if judgement.judgement is Judgement.GRANTED and pending.kind is Kind.REQUEST:
-        stale = stale_reason(meta, state)
+        stale = unusable_reason(meta, blueprint) or stale_reason(meta, state)
         if stale:
             reasons.append(stale)
             refusal = Refusal.STALE
