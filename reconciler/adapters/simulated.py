@@ -34,6 +34,7 @@ from typing import Any
 
 import yaml
 
+from reconciler.core import bounds
 from reconciler.core.changes import Applied, Change, ChangeKind
 from reconciler.core.errors import ClusterError, ConfigError, ConflictError, MetricsError
 from reconciler.core.observation import (
@@ -45,9 +46,22 @@ from reconciler.core.observation import (
     Sample,
     Target,
 )
-from reconciler.core.units import format_cpu, format_memory, parse_cpu, parse_duration, parse_memory
+from reconciler.core.units import (
+    UnitError,
+    format_cpu,
+    format_memory,
+    parse_cpu,
+    parse_duration,
+    parse_memory,
+)
 
-__all__ = ["SimDeployment", "SimulatedCluster", "SimulatedClusterError"]
+__all__ = ["MAX_PODS", "SimDeployment", "SimulatedCluster", "SimulatedClusterError", "Unreadable"]
+
+#: The most pods one simulated deployment runs: the simulation keeps every pod, and it is for
+#: demos and tests. A change asking for more is refused as that deployment's error.
+MAX_PODS = 1000
+#: The most metric samples kept per deployment (history_kept / sample_interval).
+MAX_SAMPLES = 10_000
 
 QUEUE_CAP = 0.98
 ERROR_KNEE = 0.85
@@ -201,6 +215,7 @@ class SimulatedCluster:
         deployments: list[SimDeployment],
         settings: dict[str, Any],
         generations: dict[str, int] | None = None,
+        unreadable: Mapping[tuple[str, str], Unreadable] | None = None,
     ):
         self.path = path
         self.clock = clock
@@ -209,6 +224,9 @@ class SimulatedCluster:
         #: The `generation` of each file as this process read or last wrote it, by its path;
         #: None for a cluster made in memory (`create`), whose first save replaces the files.
         self._generations = generations
+        #: Deployment files that did not load, by the (namespace, name) their file name gives:
+        #: each is that deployment's error, and is left on disk untouched for a person to fix.
+        self.unreadable: dict[tuple[str, str], Unreadable] = dict(unreadable or {})
 
     # ---------------------------------------------------------------- persistence
 
@@ -221,27 +239,38 @@ class SimulatedCluster:
                 hint="create one with `reconciler sim init` (it reads the blueprints)",
             )
         try:
-            data = yaml.load(path.read_text("utf-8"), Loader=_Loader) or {}
-            generations = {str(path): _generation_of(data)}
-            folder = _folder(path)
-            deployments = []
-            for file in sorted(folder.glob("*.yaml")):
-                item = yaml.load(file.read_text("utf-8"), Loader=_Loader)
-                deployment = _load_deployment(item)
-                generations[str(folder / _file_name(deployment))] = _generation_of(item)
-                deployments.append(deployment)
-            return cls(
-                path,
-                clock=_parse_ts(data["clock"]),
-                deployments=deployments,
-                settings=dict(data.get("settings") or {}),
-                generations=generations,
-            )
-        except (yaml.YAMLError, KeyError, TypeError, ValueError, OSError) as error:
+            data = _yaml_file(path)
+            clock, settings = _load_main(data)
+        except _Broken as error:
             raise SimulatedClusterError(
-                f"reading the simulated cluster {path}: {error}",
-                hint="fix the file by hand, or recreate it with `reconciler sim init --force`",
-            ) from error
+                f"reading the simulated cluster {path}: {error}", hint=error.hint
+            ) from None
+        generations = {str(path): _generation_of(data)}
+        folder = _folder(path)
+        deployments: list[SimDeployment] = []
+        unreadable: dict[tuple[str, str], Unreadable] = {}
+        # Each deployment file stands alone: a broken one is that deployment's error, and the
+        # others load.
+        for file in sorted(folder.glob("*.yaml")):
+            try:
+                item = _yaml_file(file)
+                deployment = _load_deployment(item)
+            except _Broken as error:
+                namespace, _, name = file.name.removesuffix(".yaml").partition(".")
+                unreadable[(namespace, name)] = Unreadable(
+                    file=file, problem=str(error), hint=error.hint
+                )
+                continue
+            generations[str(folder / _file_name(deployment))] = _generation_of(item)
+            deployments.append(deployment)
+        return cls(
+            path,
+            clock=clock,
+            deployments=deployments,
+            settings=settings,
+            generations=generations,
+            unreadable=unreadable,
+        )
 
     def save(self, only: SimDeployment | None = None) -> None:
         """Write the state: the main file, and every deployment's file or only `only`'s.
@@ -280,6 +309,7 @@ class SimulatedCluster:
                 generations[str(path)] = generation
             if only is None:
                 wanted = {_file_name(d) for d in self.deployments.values()}
+                wanted |= {broken.file.name for broken in self.unreadable.values()}
                 for stale in folder.glob("*.yaml"):
                     if stale.name not in wanted:
                         stale.unlink()
@@ -289,12 +319,18 @@ class SimulatedCluster:
     def _reread(self, d: SimDeployment) -> None:
         """Replace `d` in memory with what its file holds now."""
         path = _folder(self.path) / _file_name(d)
-        try:
-            item = yaml.load(path.read_text("utf-8"), Loader=_Loader)
-        except FileNotFoundError:  # deleted by whoever wrote last
+        if not path.exists():  # deleted by whoever wrote last
             self.deployments.pop((d.namespace, d.name), None)
             return
-        again = _load_deployment(item)
+        try:
+            item = _yaml_file(path)
+            again = _load_deployment(item)
+        except _Broken as error:  # written broken by whoever wrote last
+            self.deployments.pop((d.namespace, d.name), None)
+            self.unreadable[(d.namespace, d.name)] = Unreadable(
+                file=path, problem=str(error), hint=error.hint
+            )
+            return
         self.deployments[(again.namespace, again.name)] = again
         if self._generations is not None:
             self._generations[str(path)] = _generation_of(item)
@@ -325,20 +361,18 @@ class SimulatedCluster:
 
     def set(self, d: SimDeployment, settings: Mapping[str, str]) -> None:
         """Apply `sim set` settings in order (utilization settings use the pods ready then)."""
-        from reconciler.core.units import UnitError
-
         for key, raw in settings.items():
             try:
                 _set_one(self, d, key, raw)
-            except ConfigError:
-                raise
-            except (UnitError, ValueError) as error:
-                raise ConfigError(
-                    f"{d.name}: {key}={raw}: {error}", hint=SETTABLE.get(key, "")
-                ) from None
+            except (ConfigError, UnitError, ValueError) as error:
+                hint = getattr(error, "hint", "") or SETTABLE.get(key, "")
+                raise ConfigError(f"{d.name}: {key}={raw}: {error}", hint=hint) from None
         d.version += 1
 
     def get(self, namespace: str, name: str) -> SimDeployment:
+        broken = self.unreadable.get((namespace, name))
+        if broken is not None and (namespace, name) not in self.deployments:
+            raise ClusterError(broken.message(), hint=broken.hint)
         try:
             return self.deployments[(namespace, name)]
         except KeyError:
@@ -357,9 +391,17 @@ class SimulatedCluster:
         self.save()
 
     def advance(self, seconds: float) -> None:
-        """Move the virtual clock, sampling metric history on the way."""
+        """Move the virtual clock, sampling metric history on the way.
+
+        Samples older than `history_kept` at the end would be pruned at once, so they are not
+        taken: a move of a year costs no more than the history kept.
+        """
         interval = self.sample_interval
-        end = self.clock + timedelta(seconds=seconds)
+        end = bounds.moment(self.clock + timedelta(seconds=seconds), "the clock")
+        first = end - timedelta(seconds=self.history_kept + interval)
+        if self.clock < first:
+            steps = int((first - self.clock).total_seconds() // interval)
+            self.clock += timedelta(seconds=steps * interval)
         while self.clock < end:
             step = min(interval, (end - self.clock).total_seconds())
             self.clock += timedelta(seconds=step)
@@ -423,6 +465,14 @@ class SimulatedCluster:
                 f"deployment {change.target} changed since it was observed (version "
                 f"{change.expected_version}, now {d.version}); not overwriting it",
                 hint="the next cycle observes it again",
+                service=change.stamp.service,
+            )
+        if change.kind is ChangeKind.SCALE and (change.replicas or 0) > MAX_PODS:
+            raise ClusterError(
+                f"the simulated cluster refused to scale {change.target} to {change.replicas} "
+                f"replicas: it runs at most {MAX_PODS} pods per deployment",
+                hint="the simulated cluster is for demos and tests; ask for fewer replicas, or "
+                "set limits.max_replicas in the global policies so such a change is never asked",
                 service=change.stamp.service,
             )
         before = {"replicas": d.replicas, "ready": d.ready_pods(self.clock), "revision": d.revision}
@@ -500,8 +550,10 @@ class SimulatedCluster:
             key = (target.namespace, target.name)
             d = self.deployments.get(key)
             if d is None:
+                broken = self.unreadable.get(key)
                 result[target] = MetricsError(
-                    f"no metrics for {target}: not in the simulated cluster"
+                    f"no metrics for {target}: "
+                    + ("not in the simulated cluster" if broken is None else broken.message())
                 )
                 continue
             if d.faults.get("metrics_unavailable"):
@@ -629,46 +681,235 @@ def _template(d: SimDeployment) -> dict[str, Any]:
     }
 
 
-def _load_deployment(item: Mapping[str, Any]) -> SimDeployment:
-    load = item.get("load") or {}
-    requests = item.get("requests") or {}
-    limits = item.get("limits") or {}
-    d = SimDeployment(
-        namespace=item["namespace"],
-        name=item["name"],
-        replicas=int(item["replicas"]),
-        cpu_request=parse_cpu(requests.get("cpu", "100m")),
-        memory_request=parse_memory(requests.get("memory", "512Mi")),
-        cpu_limit=parse_cpu(limits["cpu"]) if "cpu" in limits else None,
-        memory_limit=parse_memory(limits["memory"]) if "memory" in limits else None,
-        startup=parse_duration(item.get("startup", "45s")),
-        revision=int(item.get("revision", 1)),
-        version=int(item.get("version", 1)),
-        cpu_used=float(load.get("cpu_millicores", 100)),
-        memory_used=float(load.get("memory_mebibytes", 512)) * 1024**2,
-        rps=float(load.get("requests_per_second", 100)),
-        capacity=float(load.get("capacity_per_pod", 100)),
-        base_latency_ms=float(load.get("base_latency_ms", 50)),
-        base_error_rate=float(load.get("base_error_rate", 0.002)),
-        faults={k: bool(v) for k, v in (item.get("faults") or {}).items()},
-        annotations={k: str(v) for k, v in (item.get("annotations") or {}).items()},
-        history=list(item.get("history") or []),
-        revisions={int(k): dict(v) for k, v in (item.get("revisions") or {}).items()},
-        pod_counter=int(item.get("pod_counter", 0)),
-    )
-    d.pods = [
-        SimPod(
-            name=pod["name"],
-            started=_parse_ts(pod["started"]),
-            ready_at=_parse_ts(pod["ready_at"]) if pod.get("ready_at") else None,
-            restarts=int(pod.get("restarts", 0)),
-            crashing=bool(pod.get("crashing", False)),
-            revision=int(pod.get("revision", d.revision)),
-            crash_since=_parse_ts(pod["crash_since"]) if pod.get("crash_since") else None,
+class _Broken(ValueError):
+    """A state file's content that cannot be used: which field, what is wrong, and the fix."""
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.hint = hint or _FIX
+
+
+_FIX = "fix the file by hand, or recreate it with `reconciler sim init --force`"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Unreadable:
+    """A deployment file that did not load: that one deployment's error."""
+
+    file: Path
+    problem: str
+    hint: str
+
+    def message(self) -> str:
+        return f"reading the simulated deployment {self.file}: {self.problem}"
+
+
+def _yaml_file(file: Path) -> Mapping[str, Any]:
+    try:
+        data = yaml.load(file.read_text("utf-8"), Loader=_Loader)
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        raise _Broken(f"{where}{error.problem or error.context} (not valid YAML)") from None
+    except (yaml.YAMLError, OSError, UnicodeDecodeError) as error:
+        raise _Broken(" ".join(str(error).split())) from None
+    if not isinstance(data, Mapping):
+        raise _Broken("expected a mapping of fields, got " + type(data).__name__)
+    return data
+
+
+_MISSING = object()
+
+
+def _field(
+    node: Mapping[str, Any], key: str, parse: Any, default: Any = _MISSING, *, at: str = ""
+) -> Any:
+    """`node[key]` parsed, or `_Broken` naming the field (`at` is the section's path): the one
+    place every value of a state file is read, so each is bounded and each error says where."""
+    value = node.get(key)
+    if value is None:
+        if default is _MISSING:
+            raise _Broken(f"missing field `{at}{key}`")
+        value = default
+    try:
+        return parse(value)
+    except (UnitError, bounds.OutOfRange, _Broken) as error:
+        raise _Broken(f"{at}{key}: {error}", getattr(error, "hint", "")) from None
+    except (ValueError, TypeError, KeyError, AttributeError) as error:
+        raise _Broken(f"{at}{key}: {value!r} cannot be read ({error})") from None
+
+
+def _section(node: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = node.get(key) or {}
+    if not isinstance(value, Mapping):
+        raise _Broken(f"{key}: expected a mapping, got {type(value).__name__}")
+    return value
+
+
+def _items(node: Mapping[str, Any], key: str, most: int) -> list[Any]:
+    value = node.get(key) or []
+    if not isinstance(value, list):
+        raise _Broken(f"{key}: expected a list, got {type(value).__name__}")
+    if len(value) > most:
+        raise _Broken(f"{key}: {len(value)} entries, more than the {most} kept")
+    return value
+
+
+def _time(value: object) -> datetime:
+    if not isinstance(value, str | datetime):
+        raise _Broken(f"{value!r} is not a time", "write a time such as 2026-02-10T15:30:00Z")
+    try:
+        moment = _parse_ts(value)
+    except ValueError:
+        raise _Broken(
+            f"{value!r} is not a time", "write a time such as 2026-02-10T15:30:00Z"
+        ) from None
+    return bounds.moment(moment)
+
+
+def _optional_time(value: object) -> datetime | None:
+    return None if value in (None, "") else _time(value)
+
+
+def _whole(low: int = 0, high: int = bounds.COUNT_MAX) -> Any:
+    return lambda value: bounds.count(value, low=low, high=high)
+
+
+def _pod_count(value: object) -> int:
+    try:
+        return bounds.count(value, high=MAX_PODS)
+    except bounds.OutOfRange as error:
+        why = f"{error} (the simulated cluster runs at most {MAX_PODS} pods)"
+        raise _Broken(why, error.hint) from None
+
+
+def _amount(value: object) -> float:
+    return bounds.finite(value)
+
+
+def _flag(value: object) -> bool:
+    if not isinstance(value, bool):
+        raise _Broken(f"{value!r} is not true or false", "write true or false")
+    return value
+
+
+def _positive(parse: Any) -> Any:
+    """A CPU or memory request: the load model divides by it, so 0 cannot be used."""
+
+    def parsed(value: object) -> int:
+        result: int = parse(value)
+        if result <= 0:
+            raise _Broken(f"{value!r} is not above 0", "a request is above 0, e.g. 100m or 512Mi")
+        return result
+
+    return parsed
+
+
+def _load_main(data: Mapping[str, Any]) -> tuple[datetime, dict[str, Any]]:
+    """The clock and the settings, each bounded: a sample interval of 0 would never end."""
+    clock = _field(data, "clock", _time)
+    settings = dict(_section(data, "settings"))
+    interval = _field(settings, "sample_interval", parse_duration, "15s", at="settings.")
+    kept = _field(settings, "history_kept", parse_duration, "1h", at="settings.")
+    if interval < 1:
+        raise _Broken(
+            f"settings.sample_interval: {settings.get('sample_interval')!r} is shorter than 1s",
+            "sample every second or less often, e.g. sample_interval: 15s",
         )
-        for pod in item.get("pods") or []
-    ]
+    if kept / interval > MAX_SAMPLES:
+        raise _Broken(
+            f"settings.history_kept: {settings.get('history_kept')!r} at one sample every "
+            f"{settings.get('sample_interval')!r} is {kept / interval:.0f} samples, more than "
+            f"the {MAX_SAMPLES} kept per deployment",
+            "keep less history or sample less often, e.g. history_kept: 1h, sample_interval: 15s",
+        )
+    return clock, settings
+
+
+def _load_deployment(item: Mapping[str, Any]) -> SimDeployment:
+    load = _section(item, "load")
+    requests = _section(item, "requests")
+    limits = _section(item, "limits")
+    faults = _section(item, "faults")
+
+    def amount(key: str, default: float) -> float:
+        value: float = _field(load, key, _amount, default, at="load.")
+        return value
+
+    d = SimDeployment(
+        namespace=_field(item, "namespace", str),
+        name=_field(item, "name", str),
+        replicas=_field(item, "replicas", _pod_count),
+        cpu_request=_field(requests, "cpu", _positive(parse_cpu), "100m", at="requests."),
+        memory_request=_field(requests, "memory", _positive(parse_memory), "512Mi", at="requests."),
+        cpu_limit=_field(limits, "cpu", parse_cpu, at="limits.") if "cpu" in limits else None,
+        memory_limit=(
+            _field(limits, "memory", parse_memory, at="limits.") if "memory" in limits else None
+        ),
+        startup=_field(item, "startup", parse_duration, "45s"),
+        revision=_field(item, "revision", _whole(1), 1),
+        version=_field(item, "version", _whole(), 1),
+        cpu_used=amount("cpu_millicores", 100),
+        memory_used=amount("memory_mebibytes", 512) * 1024**2,
+        rps=amount("requests_per_second", 100),
+        capacity=amount("capacity_per_pod", 100),
+        base_latency_ms=amount("base_latency_ms", 50),
+        base_error_rate=amount("base_error_rate", 0.002),
+        faults={str(key): _field(faults, key, _flag, at="faults.") for key in faults},
+        annotations={str(k): str(v) for k, v in _section(item, "annotations").items()},
+        history=[_sample(sample) for sample in _items(item, "history", MAX_SAMPLES + 1)],
+        revisions={
+            _revision_key(k): _template_of(v) for k, v in _section(item, "revisions").items()
+        },
+        pod_counter=_field(item, "pod_counter", _whole(), 0),
+    )
+    d.pods = [_pod(pod, d.revision) for pod in _items(item, "pods", MAX_PODS)]
     return d
+
+
+def _pod(pod: object, revision: int) -> SimPod:
+    if not isinstance(pod, Mapping):
+        raise _Broken(f"pods: an entry is {type(pod).__name__}, not a mapping")
+    try:
+        return SimPod(
+            name=_field(pod, "name", str),
+            started=_field(pod, "started", _time),
+            ready_at=_field(pod, "ready_at", _optional_time, ""),
+            restarts=_field(pod, "restarts", _whole(), 0),
+            crashing=_field(pod, "crashing", _flag, False),
+            revision=_field(pod, "revision", _whole(1), revision),
+            crash_since=_field(pod, "crash_since", _optional_time, ""),
+        )
+    except _Broken as error:
+        raise _Broken(f"pods[{pod.get('name', '?')}].{error}", error.hint) from None
+
+
+def _sample(sample: object) -> dict[str, Any]:
+    """One metric sample; its values are finite numbers, or null where there was none."""
+    if not isinstance(sample, Mapping):
+        raise _Broken(f"history: an entry is {type(sample).__name__}, not a mapping")
+    parsed: dict[str, Any] = {"at": _ts(_field(sample, "at", _time))}
+    for key, value in sample.items():
+        if key != "at":
+            parsed[str(key)] = None if value is None else _field(sample, key, _amount)
+    return parsed
+
+
+def _revision_key(key: object) -> int:
+    try:
+        return bounds.count(int(str(key)), low=1)
+    except (ValueError, bounds.OutOfRange):
+        raise _Broken(f"revisions: {key!r} is not a revision number") from None
+
+
+def _template_of(value: object) -> dict[str, Any]:
+    if not isinstance(value, Mapping):
+        raise _Broken(f"revisions: an entry is {type(value).__name__}, not a mapping")
+    return {
+        "cpu_request": _field(value, "cpu_request", _whole(1, bounds.CPU_MAX_MILLICORES)),
+        "memory_request": _field(value, "memory_request", _whole(1, bounds.MEMORY_MAX_BYTES)),
+        "bad": _field(value, "bad", _flag, False),
+    }
 
 
 def _dump_deployment(d: SimDeployment) -> dict[str, Any]:
@@ -853,7 +1094,7 @@ def _set_one(sim: SimulatedCluster, d: SimDeployment, key: str, raw: str) -> Non
     ready = max(d.ready_pods(now), 1)
     match key:
         case "replicas":
-            count = int(raw)
+            count = _whole_setting(raw, MAX_PODS)
             d.pods = []
             d.add_pods(count, now - timedelta(seconds=d.startup))
             d.replicas = count
@@ -867,28 +1108,29 @@ def _set_one(sim: SimulatedCluster, d: SimDeployment, key: str, raw: str) -> Non
             overload = max(0.0, _rho(d, ready) - ERROR_KNEE) * ERROR_SLOPE
             d.base_error_rate = max(0.0, parse_percent(raw) - overload)
         case "rps":
-            d.rps = float(raw)
+            d.rps = _amount(float(raw))
         case "capacity":
-            d.capacity = float(raw)
+            d.capacity = _amount(float(raw))
         case "base_latency":
             d.base_latency_ms = parse_latency_ms(raw)
         case "base_error_rate":
             d.base_error_rate = parse_percent(raw)
         case "cpu_request":
-            d.cpu_request = parse_cpu(raw)
+            d.cpu_request = _positive(parse_cpu)(raw)
         case "memory_request":
-            d.memory_request = parse_memory(raw)
+            d.memory_request = _positive(parse_memory)(raw)
         case "startup":
             d.startup = parse_duration(raw)
         case "restarts":
+            restarts = _whole_setting(raw, bounds.COUNT_MAX)
             for pod in d.pods:
-                pod.restarts = int(raw)
+                pod.restarts = restarts
         case "crashing":
             for pod in d.pods:
                 pod.crashing = _boolean(raw)
                 pod.crash_since = now if pod.crashing else None
         case "crashing_pods":
-            count = int(raw)
+            count = _whole_setting(raw, bounds.COUNT_MAX)
             for index, pod in enumerate(d.pods):
                 pod.crashing = index < count
                 pod.crash_since = now if pod.crashing else None
@@ -903,6 +1145,20 @@ def _set_one(sim: SimulatedCluster, d: SimDeployment, key: str, raw: str) -> Non
                 f"unknown setting {key!r}",
                 hint=f"settable: {', '.join(SETTABLE)} (see `reconciler sim set --help`)",
             )
+
+
+def _whole_setting(raw: str, most: int) -> int:
+    """A count given to `sim set`: from 0 to `most` (for replicas, the pods the simulation
+    runs), so a typo of a few zeros cannot make it build a hundred million pods."""
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{raw!r} is not a whole number", hint="") from None
+    try:
+        return bounds.count(value, high=most)
+    except bounds.OutOfRange as error:
+        why = f" (the simulated cluster runs at most {MAX_PODS} pods)" if most == MAX_PODS else ""
+        raise ConfigError(f"{error}{why}", hint=error.hint) from None
 
 
 def _boolean(raw: str) -> bool:

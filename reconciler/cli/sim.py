@@ -105,6 +105,7 @@ def sim_init_command(
       reconciler sim init --force --at 2026-02-10T09:00:00Z
     """
     from reconciler.adapters.simulated import SimTarget, create
+    from reconciler.core import bounds
     from reconciler.core.errors import ConfigError
     from reconciler.core.units import UnitError, parse_duration
     from reconciler.shell.workspace import load_fleet
@@ -120,6 +121,10 @@ def sim_init_command(
         raise click.BadParameter(
             f"{start!r} is not a time (e.g. --at {DEFAULT_START})", param_hint="'--at'"
         ) from None
+    try:
+        bounds.moment(clock)
+    except bounds.OutOfRange as error:
+        raise click.BadParameter(f"{error} ({error.hint})", param_hint="'--at'") from None
     path = _path(settings)
     if path.exists() and not force:
         raise ConfigError(f"{path} exists", hint="use --force to replace it")
@@ -162,7 +167,15 @@ def sim_show_command(settings: Settings, output: str) -> None:
 
     sim = open_simulation(settings.root(), settings.sim_state)
     if output == "json":
-        emit_json(sim.to_json())
+        emit_json(
+            sim.to_json()
+            | {
+                "unreadable": [
+                    {"file": str(b.file), "error": b.problem, "hint": b.hint}
+                    for b in sim.unreadable.values()
+                ]
+            }
+        )
         return
     rows = []
     for d in sim.deployments.values():
@@ -186,6 +199,8 @@ def sim_show_command(settings: Settings, output: str) -> None:
             ]
         )
     click.echo(f"clock {sim.clock:%Y-%m-%d %H:%M:%SZ}")
+    for broken in sim.unreadable.values():
+        click.echo(f"warning: {broken.message()} (fix: {broken.hint})", err=True)
     click.echo(
         table(
             [
@@ -254,6 +269,13 @@ def sim_set_command(settings: Settings, service: str, settings_: tuple[str, ...]
         for d in sim.deployments.values()
         if d.name == name and (not namespace or d.namespace == namespace)
     ]
+    broken = [
+        b
+        for (ns, n), b in sim.unreadable.items()
+        if n == name and (not namespace or ns == namespace)
+    ]
+    if not matches and broken:
+        raise ConfigError(broken[0].message(), hint=broken[0].hint)
     if not matches:
         raise ConfigError(
             f"no simulated deployment for {service!r}", hint="see `reconciler sim show`"
@@ -312,6 +334,7 @@ def sim_advance_command(settings: Settings, duration: str) -> None:
       reconciler sim advance 1h30m
     """
     from reconciler.cli.compose import open_simulation
+    from reconciler.core import bounds
     from reconciler.core.units import UnitError, parse_duration
 
     if duration.startswith("-") and not duration[1:2].isdigit():
@@ -321,6 +344,9 @@ def sim_advance_command(settings: Settings, duration: str) -> None:
     except UnitError as error:
         raise click.BadParameter(f"{error} ({error.hint})", param_hint="'DURATION'") from None
     sim = open_simulation(settings.root(), settings.sim_state)
-    sim.advance(seconds)
+    try:
+        sim.advance(seconds)
+    except bounds.OutOfRange as error:
+        raise click.BadParameter(f"{error} ({error.hint})", param_hint="'DURATION'") from None
     sim.save()
     click.echo(f"clock {sim.clock:%Y-%m-%d %H:%M:%SZ}")
