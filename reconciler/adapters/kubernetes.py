@@ -42,6 +42,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from reconciler.core import bounds
 from reconciler.core.changes import Applied, Change, ChangeKind
 from reconciler.core.errors import ClusterError, ConfigError, ConflictError, MetricsError
 from reconciler.core.observation import (
@@ -108,10 +109,17 @@ _SUFFIX = {
 } | {f"{p}i": Decimal(1024**i) for i, p in enumerate("KMGTPE", 1)}
 
 
+#: Kubernetes refuses a quantity beyond 2^63 - 1 in magnitude; so does the reconciler, and an
+#: exponent beyond this never gives a quantity within that.
+_QUANTITY_MAX = Decimal(2**63 - 1)
+_EXPONENT_MAX = 30
+
+
 def parse_quantity(text: object) -> Decimal:
     """A Kubernetes quantity in base units, exactly: `85m` → 0.085, `512Mi` → 536870912,
     `123456n` → 0.000123456, `1e3` → 1000. Exact decimals keep `100m` from becoming 100.0000001
-    millicores and being rounded up to 101."""
+    millicores and being rounded up to 101. As on Kubernetes, a quantity beyond 2^63 - 1 in
+    magnitude is refused (ValueError), so no later arithmetic meets an absurd one."""
     match = _QUANTITY.match(str(text))
     if not match:
         raise ValueError(f"{text!r} is not a Kubernetes quantity")
@@ -120,9 +128,21 @@ def parse_quantity(text: object) -> Decimal:
         value = Decimal(number)
     except InvalidOperation as error:  # pragma: no cover - the pattern admits only numbers
         raise ValueError(f"{text!r} is not a Kubernetes quantity") from error
-    if exponent is not None:
-        return value.scaleb(int(exponent))
-    return value * _SUFFIX[suffix or ""]
+    if exponent is not None and abs(int(exponent)) > _EXPONENT_MAX:
+        raise ValueError(f"{text!r} is beyond the largest Kubernetes quantity (2^63 - 1)")
+    result = value.scaleb(int(exponent)) if exponent is not None else value * _SUFFIX[suffix or ""]
+    if abs(result) > _QUANTITY_MAX:
+        raise ValueError(f"{text!r} is beyond the largest Kubernetes quantity (2^63 - 1)")
+    return result
+
+
+def _replicas(value: object, what: str) -> int:
+    """A replica count from the API: Kubernetes keeps it in int32, and so must an answer."""
+    return bounds.replicas(value, what)
+
+
+def _count(value: object, what: str) -> int:
+    return bounds.count(value, what)
 
 
 def _millicores(text: object) -> Decimal:
@@ -324,7 +344,10 @@ def _pod_reason(status: Mapping[str, Any]) -> str:
 def _pod_state(pod: Mapping[str, Any], revisions: Mapping[str, int]) -> PodState:
     status = pod.get("status") or {}
     owner = _controller_ref(pod)
-    restarts = (int(c.get("restartCount") or 0) for c in status.get("containerStatuses") or [])
+    restarts = (
+        _count(c.get("restartCount") or 0, "restartCount")
+        for c in status.get("containerStatuses") or []
+    )
     return PodState(
         name=str(_meta(pod).get("name", "")),
         ready=_ready(pod),
@@ -952,8 +975,8 @@ class KubernetesCluster:
         pods = snapshot.pods_of(deployment)
         return DeploymentState(
             target=target,
-            replicas=int(spec.get("replicas", 1)),
-            ready_replicas=int(status.get("readyReplicas") or 0),
+            replicas=_replicas(spec.get("replicas", 1), "spec.replicas"),
+            ready_replicas=_replicas(status.get("readyReplicas") or 0, "status.readyReplicas"),
             pods=tuple(_pod_state(pod, snapshot.revisions) for pod in pods),
             cpu_request=_cpu_total(containers, "requests"),
             memory_request=_memory_total(containers, "requests"),
@@ -1117,11 +1140,16 @@ class KubernetesCluster:
             confirm=lambda: self._landed(change),
             service=change.stamp.service,
         )
-        before = {"replicas": int(spec.get("replicas", 1)), "revision": _revision(deployment)}
+        before = {
+            "replicas": _replicas(spec.get("replicas", 1), "spec.replicas"),
+            "revision": _revision(deployment),
+        }
         new_template = (written.get("spec") or {}).get("template") or {}
         changed = _without_hash(new_template) != _without_hash(template)
         after = {
-            "replicas": int((written.get("spec") or {}).get("replicas", before["replicas"])),
+            "replicas": _replicas(
+                (written.get("spec") or {}).get("replicas", before["replicas"]), "spec.replicas"
+            ),
             # The Deployment controller gives a new pod template the highest revision plus one
             # (an old template it returns to, too); the write's answer predates that.
             "revision": before["revision"] + 1 if changed else before["revision"],
@@ -1215,11 +1243,12 @@ class KubernetesCluster:
             service=service,
         )
         spec = hpa.get("spec") or {}
-        before_min, before_max = int(spec.get("minReplicas", 1)), int(spec["maxReplicas"])
+        before_min = _replicas(spec.get("minReplicas", 1), "minReplicas")
+        before_max = _replicas(spec["maxReplicas"], "maxReplicas")
         attempts = 0
         while True:
             spec = hpa.get("spec") or {}
-            high = max(int(spec["maxReplicas"]), replicas)
+            high = max(_replicas(spec["maxReplicas"], "maxReplicas"), replicas)
             body = {
                 "metadata": {"resourceVersion": _meta(hpa).get("resourceVersion")},
                 "spec": {"minReplicas": replicas, "maxReplicas": high},
@@ -1247,7 +1276,7 @@ class KubernetesCluster:
                 if attempts > self.retries:
                     raise
                 hpa = self._read_hpa(target.namespace, hpa_name, service)
-        replicas_now = int((deployment.get("spec") or {}).get("replicas", 1))
+        replicas_now = _replicas((deployment.get("spec") or {}).get("replicas", 1), "replicas")
         revision = _revision(deployment)
         return (
             f"horizontalpodautoscaler.autoscaling/{hpa_name} patched "

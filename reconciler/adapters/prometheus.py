@@ -77,6 +77,7 @@ from reconciler.adapters.prometheus_transport import (
     Session,
     Transport,
 )
+from reconciler.core import bounds
 from reconciler.core.errors import ConfigError, MetricsError
 from reconciler.core.observation import Metrics, Sample, Target
 from reconciler.core.reachability import Failure, Reachability
@@ -241,7 +242,7 @@ class _Point:
 
 
 def _number(raw: object) -> tuple[float | None, str]:
-    """A sample value: None with a reason when it is not a finite number."""
+    """A sample value: None with a reason when it is not a finite number within bounds."""
     try:
         value = float(str(raw))
     except ValueError:
@@ -250,7 +251,20 @@ def _number(raw: object) -> tuple[float | None, str]:
         return None, "is NaN (no requests in the range?)"
     if math.isinf(value):
         return None, f"is {value:+}"
+    try:
+        bounds.finite(value, low=-bounds.AMOUNT_MAX)
+    except bounds.OutOfRange as error:
+        return None, f"is out of range: {error}"
     return value, ""
+
+
+def _timestamp(raw: object) -> float:
+    """A sample's time in Unix seconds; ValueError unless it is a time a clock can show."""
+    at = float(str(raw))
+    low, high = bounds.TIME_MIN.timestamp(), bounds.TIME_MAX.timestamp()
+    if not (math.isfinite(at) and low <= at <= high):
+        raise ValueError(f"the sample time {raw!r} is not a time")
+    return at
 
 
 def _series_label(series: Mapping[str, Any]) -> str:
@@ -587,7 +601,7 @@ class PrometheusMetrics:
                     raise RequestFailed(f"unexpected series {_series_label(series)}")
                 at, raw = series["value"]
                 value, note = _number(raw)
-                points[name] = _Point(at=float(at), value=value, note=note)
+                points[name] = _Point(at=_timestamp(at), value=value, note=note)
         except (KeyError, TypeError, ValueError, AttributeError) as error:
             raise RequestFailed(f"unexpected answer shape: {error!r}") from error
         return points
@@ -610,7 +624,11 @@ class PrometheusMetrics:
         except (KeyError, TypeError, ValueError) as error:
             raise RequestFailed(f"unexpected answer shape: {error!r}") from error
         value, note = _number(raw)
-        return _Point(at=float(at), value=value, note=note)
+        try:
+            seconds = _timestamp(at)
+        except ValueError as error:
+            raise RequestFailed(f"unexpected answer: {error}") from error
+        return _Point(at=seconds, value=value, note=note)
 
     def _range(
         self, session: Session, target: Target, metric: str, fields: dict[str, str]
@@ -627,7 +645,7 @@ class PrometheusMetrics:
             column: dict[int, float | None] = {}
             for at, raw in series["values"]:
                 value, _ = _number(raw)
-                column[round(float(at) * 1000)] = value
+                column[round(_timestamp(at) * 1000)] = value
         except (KeyError, TypeError, ValueError) as error:
             raise RequestFailed(f"unexpected answer shape: {error!r}") from error
         return column

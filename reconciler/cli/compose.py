@@ -81,7 +81,16 @@ def _positive_int(text: str | None, default: int) -> int:
         raise ConfigError(f"{text!r} is not a whole number of seconds", hint="e.g. 10") from None
     if value <= 0:
         raise ConfigError(f"{value} is not a positive number of seconds", hint="e.g. 10")
+    if value > _TIMEOUT_MAX:
+        # A socket cannot wait longer than its clock can count; an hour is plenty.
+        raise ConfigError(
+            f"{value} seconds is longer than {_TIMEOUT_MAX}, the longest timeout accepted",
+            hint="e.g. 10",
+        )
     return value
+
+
+_TIMEOUT_MAX = 3600
 
 
 def sim_state_path(root: Path, explicit: Path | None) -> Path:

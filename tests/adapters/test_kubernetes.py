@@ -750,3 +750,43 @@ def test_importing_the_adapter_does_not_import_the_client() -> None:
         [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    ("text", "usable"),
+    [
+        ("9223372036854775807", True),  # 2^63 - 1, the largest quantity Kubernetes stores
+        ("-9223372036854775807", True),
+        ("7Ei", True),
+        ("9223372036854775808", False),
+        ("8Ei", False),
+        ("10E", False),
+        ("1e19", False),
+        ("1e999999999999", False),
+        ("1e-999999999999", False),
+        ("9" * 400, False),
+    ],
+)
+def test_parse_quantity_stops_where_kubernetes_does(text: str, usable: bool) -> None:
+    if usable:
+        assert abs(parse_quantity(text)) <= 2**63 - 1
+        return
+    with pytest.raises(ValueError, match=r"not a Kubernetes quantity|largest Kubernetes quantity"):
+        parse_quantity(text)
+
+
+@pytest.mark.parametrize("cpu", ["8Ei", "1e400", "9" * 30])
+def test_a_deployment_with_an_absurd_quantity_is_its_own_error(
+    api: FakeKubeAPI, connect: Factory, cpu: str
+) -> None:
+    """A value no real API server would hold still cannot reach arithmetic: that deployment
+    is an error naming what it could not read, and its neighbour is observed as usual."""
+    api.add_deployment("shop", "web", cpu_request=cpu)
+    api.add_deployment("shop", "api")
+    cluster = connect()
+    api_target = Target(namespace="shop", name="api")
+    states = cluster.observe([WEB, api_target])
+    error = states[WEB]
+    assert isinstance(error, ClusterError)
+    assert "the deployment has content the reconciler cannot read" in str(error)
+    assert isinstance(states[api_target], DeploymentState)

@@ -408,3 +408,26 @@ def test_credentials_in_the_url_never_appear_in_messages(closed_port: int) -> No
     adapter = PrometheusMetrics(f"http://user:secret@127.0.0.1:{closed_port}/prom/")
     assert adapter.url == f"http://127.0.0.1:{closed_port}/prom"
     assert "secret" not in str(adapter.current([WEB])[WEB])
+
+
+@pytest.mark.parametrize(
+    ("query", "note"),
+    [
+        ("vector(1e300)", "is out of range"),
+        ("vector(-1e300)", "is out of range"),
+        ("vector(1e300 * 1e300)", "is +inf"),
+        ("vector(-1e300 * 1e300)", "is -inf"),
+        ("vector(0) / 0", "is NaN"),
+    ],
+)
+def test_a_value_out_of_bounds_is_missing_with_the_reason_not_a_number(
+    prom: Running, query: str, note: str
+) -> None:
+    """A query answering an absurd number gives no value, never one that reaches arithmetic;
+    the note says why, and the other metric of the same target is still read."""
+    adapter = PrometheusMetrics(prom.url, {WEB: {"latency_p95": query}})
+    web = metrics_of(adapter.current([WEB])[WEB])
+    assert web.latency_p95_ms is None
+    assert web.error_rate == pytest.approx(0.05, rel=REL)
+    (latency_note,) = [n for n in adapter.last_notes[WEB] if n.startswith("latency_p95")]
+    assert note in latency_note
