@@ -630,10 +630,10 @@ class Runner:
                 for line in result.stdout.splitlines()
                 if re.match(r"::(error|warning|notice)", line)
             ]
-            exported |= _read_env_file(files["env"])
+            exported |= read_env_file(files["env"])
             if step_id:
                 outcome = "success" if result.returncode == 0 else "failure"
-                contexts["steps"][step_id] = _step_result(outcome, _read_env_file(files["output"]))
+                contexts["steps"][step_id] = _step_result(outcome, read_env_file(files["output"]))
             if result.returncode != 0:
                 status = "failure"
         run.summary = files["summary"].read_text()
@@ -645,7 +645,7 @@ def _step_result(outcome: str, outputs: Mapping[str, str] | None = None) -> dict
     return {"outputs": dict(outputs or {}), "outcome": outcome, "conclusion": outcome}
 
 
-def _read_env_file(path: Path) -> dict[str, str]:
+def read_env_file(path: Path) -> dict[str, str]:
     """`NAME=value` lines and `NAME<<DELIMITER` blocks, as Actions reads GITHUB_ENV."""
     values: dict[str, str] = {}
     lines = path.read_text().splitlines()
