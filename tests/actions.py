@@ -424,6 +424,8 @@ class JobRun:
     skipped: bool = False
     #: The `uses:` references the job ran, composite actions' own included, in order.
     actions: list[str] = field(default_factory=list)
+    #: `steps.<id>.outputs` of the job's steps, as a later step would read them.
+    outputs: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -610,6 +612,7 @@ class Runner:
             self.prepare(index, workspace, temp)
         run.steps, _status = self._run_steps(job["steps"], contexts, state, scope_env={})
         run.summary = files["summary"].read_text()
+        run.outputs = {key: step["outputs"] for key, step in contexts["steps"].items()}
         return run
 
     def _environment(self, state: _Job, scope_env: Mapping[str, str]) -> dict[str, str]:

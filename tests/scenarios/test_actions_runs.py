@@ -102,12 +102,13 @@ class Hosted:
         event_name: str,
         ref: str = "refs/heads/main",
         job: str = "reconcile",
+        workflow: Path = WORKFLOW,
         **kwargs: object,
     ) -> Runner:
         self.base.mkdir(exist_ok=True)
         run_base = self.base / f"run-{len(list(self.base.iterdir()))}"
         return Runner(
-            workflow=WORKFLOW,
+            workflow=workflow,
             job=job,
             base=run_base,
             event_name=event_name,
@@ -140,10 +141,15 @@ class Hosted:
 
 
 def _hosted(tmp_path: Path, extra: dict[str, str] | None = None) -> Iterator[Hosted]:
+    yield from hosted_repository(tmp_path, blueprint_files(action_files() | (extra or {})))
+
+
+def hosted_repository(tmp_path: Path, files: dict[str, str]) -> Iterator[Hosted]:
+    """A repository of these files on the git server and the fake GitHub API."""
     tokens = {BOT_TOKEN: "reconciler-bot", APP_TOKEN: APP_LOGIN}
     with http_git_server(tmp_path / "served", tokens) as server:
         bare = server.base / REPOSITORY
-        init_bare_repo(bare, blueprint_files(action_files() | (extra or {})))
+        init_bare_repo(bare, files)
         with FakeGitHub(bare) as api:
             api.add_user("reconciler-bot", BOT_TOKEN)
             api.add_user(APP_LOGIN, APP_TOKEN)
