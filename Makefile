@@ -40,7 +40,7 @@ bench: $(STAMP)
 ## Action installs; run it after changing [project] dependencies, then commit the lock
 lock: $(STAMP)
 	$(BIN)/uv pip compile pyproject.toml requirements/build.in --universal --python-version 3.11 \
-		--generate-hashes --custom-compile-command "make lock" --quiet -o requirements/runtime.lock
+		--generate-hashes --custom-compile-command "make lock" --quiet -o requirements/runtime.txt
 
 fmt: $(STAMP)
 	$(BIN)/ruff format reconciler tests benchmarks

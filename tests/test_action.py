@@ -112,10 +112,10 @@ def test_the_push_credential_lives_in_the_steps_environment_only() -> None:
 def test_the_install_is_pinned_and_hash_checked() -> None:
     script = _step("Install the reconciler")["run"]
     assert "--no-deps" in script
-    assert '--require-hashes -r "$GITHUB_ACTION_PATH/requirements/runtime.lock"' in script
+    assert '--require-hashes -r "$GITHUB_ACTION_PATH/requirements/runtime.txt"' in script
     # The package itself: from the Action's files, with the locked build backend.
     assert '--no-build-isolation "$GITHUB_ACTION_PATH"' in script
-    assert (REPO / "requirements" / "runtime.lock").is_file()
+    assert (REPO / "requirements" / "runtime.txt").is_file()
 
 
 def test_prometheus_inputs_become_their_variables_in_the_reconcile_step_only() -> None:

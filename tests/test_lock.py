@@ -1,6 +1,6 @@
 """The lock the Action installs from: complete, hash-checked, and in step with pyproject.toml.
 
-The Action runs `pip install --require-hashes --no-deps -r requirements/runtime.lock`, then
+The Action runs `pip install --require-hashes --no-deps -r requirements/runtime.txt`, then
 builds the package with `--no-build-isolation`. With `--no-deps` nothing missing from the lock
 is fetched, so a dependency (or one of its own) that the lock lacks would fail the job at
 import time, not at install; these checks catch that before a release does.
@@ -20,7 +20,7 @@ from packaging.utils import canonicalize_name
 from reconciler import DISTRIBUTION, __version__
 from tests.conftest import REPO
 
-LOCK = REPO / "requirements" / "runtime.lock"
+LOCK = REPO / "requirements" / "runtime.txt"
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
 
 #: `name==version \` then `--hash=sha256:...` lines, then an optional `# via` comment.
@@ -132,5 +132,5 @@ def test_the_build_input_matches_the_build_system() -> None:
 def test_make_lock_is_the_one_command() -> None:
     makefile = (REPO / "Makefile").read_text()
     rule = makefile[makefile.index("\nlock:") :].split("\n\n", 1)[0]
-    assert "--generate-hashes" in rule and "requirements/runtime.lock" in rule
+    assert "--generate-hashes" in rule and "requirements/runtime.txt" in rule
     assert "pyproject.toml requirements/build.in" in rule
