@@ -192,6 +192,12 @@ class _GitHandler(BaseHTTPRequestHandler):
             self.end_headers()
             return
         path, _, query = self.path.partition("?")
+        parts = path.split("/")
+        if len(parts) > 2 and parts[2].endswith(".git"):
+            # GitHub serves owner/name and owner/name.git alike.
+            bare = parts[2].removesuffix(".git")
+            if (git_server.base / parts[1] / bare).is_dir():
+                path = "/".join([*parts[:2], bare, *parts[3:]])
         if self.command == "POST" and path.endswith("/git-receive-pack"):
             git_server.pushes.append(login)
         env = {

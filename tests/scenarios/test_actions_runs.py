@@ -64,6 +64,8 @@ class Hosted:
     checkout_tokens: list[str] = field(default_factory=list)
     #: The cache keys actions/cache was asked for.
     cache_keys: list[str] = field(default_factory=list)
+    #: owner/name, as GitHub serves it.
+    repository: str = REPOSITORY
 
     def checkout(self, step: StepContext) -> None:
         """actions/checkout: a shallow clone of the requested branch into the workspace, with
@@ -75,7 +77,7 @@ class Hosted:
         depth = str(step.with_.get("fetch-depth", 1))
         header = basic_header(token)
         args = ["-c", f"http.extraheader={header}", "clone", "-q", "--branch", ref]
-        args += [self.server.url(REPOSITORY), "."]
+        args += [self.server.url(self.repository), "."]
         if depth != "0":
             args[4:4] = ["--depth", depth]
         git(*args, cwd=step.workspace)
@@ -116,7 +118,8 @@ class Hosted:
             github={
                 "api_url": self.api.url,
                 "server_url": self.server.server_url,
-                "repository": REPOSITORY,
+                "repository": self.repository,
+                "repository_owner": self.repository.split("/")[0],
                 "ref": ref,
                 "ref_name": ref.rsplit("/", 1)[-1],
             },
