@@ -483,3 +483,30 @@ def test_without_the_token_the_push_is_refused_and_says_so(hosted: Hosted) -> No
     assert run.step("Reconcile").exit_code == 5
     assert hosted.server.pushes == [] and hosted.server.refused > 0
     assert any("audit records not pushed" in line for line in run.annotations)
+
+
+@pytest.mark.parametrize(
+    ("given", "annotation"),
+    [
+        ({"dry-run": "often"}, "::error title=dry-run::dry-run must be true or false, not 'often'"),
+        ({"wait": "maybe"}, "::error title=wait::wait must be true, false or auto, not 'maybe'"),
+        (
+            {"mode": "deploy"},
+            "::error title=mode::mode must be reconcile or pr-checks, not 'deploy'",
+        ),
+    ],
+)
+def test_an_input_the_action_cannot_read_stops_it_and_says_which(
+    hosted: Hosted, tmp_path: Path, given: dict[str, str], annotation: str
+) -> None:
+    workflow = tmp_path / "reconcile.yml"
+    text = WORKFLOW.read_text()
+    lines = "".join(f"          {key}: {value}\n" for key, value in given.items())
+    workflow.write_text(
+        text.replace("          push-branch: main\n", f"          push-branch: main\n{lines}")
+    )
+    before = hosted.log()
+    (run,) = hosted.runner("workflow_dispatch", inputs=NO_REQUEST, workflow=workflow).run()
+    assert not run.ok and run.step("Reconcile").exit_code == 2
+    assert annotation in run.annotations
+    assert hosted.log() == before
