@@ -472,3 +472,18 @@ def test_shellcheck_is_not_a_check_that_cannot_fail(tmp_path: Path) -> None:
     script.write_text("#!/bin/bash\nreconciler run $ARGS\nif [ $X = 1 ]; then echo; fi\n")
     result = subprocess.run([shellcheck, str(script)], capture_output=True, text=True, check=False)
     assert result.returncode != 0 and "SC2086" in result.stdout
+
+
+# ------------------------------------------------------------------------------ dependabot
+
+
+def test_dependabot_watches_the_pinned_actions_and_the_lock() -> None:
+    path = REPO / ".github" / "dependabot.yml"
+    result = _check_jsonschema(path, schema="vendor.dependabot")
+    assert result.returncode == 0, result.stdout + result.stderr
+    updates = {u["package-ecosystem"]: u for u in yaml.safe_load(path.read_text())["updates"]}
+    assert set(updates) == {"github-actions", "pip"}
+    # "/" covers .github/workflows and action.yml at the top, where the Action pins its own.
+    assert updates["github-actions"]["directory"] == "/"
+    lock = REPO / updates["pip"]["directory"].lstrip("/") / "runtime.txt"
+    assert lock.is_file() and "--hash=sha256:" in lock.read_text()
