@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck layers pytest bench fmt clean
+.PHONY: demo test lint typecheck layers pytest bench fmt lock clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,12 @@ pytest: $(STAMP)
 ## bench: the benchmarks, printed as one table (not part of `make test`)
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
+
+## lock: the hash-checked lock of the runtime dependencies (and the build backend) that the
+## Action installs; run it after changing [project] dependencies, then commit the lock
+lock: $(STAMP)
+	$(BIN)/uv pip compile pyproject.toml requirements/build.in --universal --python-version 3.11 \
+		--generate-hashes --custom-compile-command "make lock" --quiet -o requirements/runtime.txt
 
 fmt: $(STAMP)
 	$(BIN)/ruff format reconciler tests benchmarks

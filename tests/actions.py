@@ -9,11 +9,16 @@ real `.github/workflows/*.yml` rather than a copy of its commands:
 - job and step `if:`, the matrix (each combination in its own workspace, run at the same
   time, as hosted runners do), job and step `env`;
 - `run:` steps with `bash -e`, the `GITHUB_*` and `RUNNER_*` variables, `GITHUB_ENV`,
-  `GITHUB_OUTPUT` and `GITHUB_STEP_SUMMARY` files, and workflow commands (`::error ...`)
-  collected from the output as annotations;
+  `GITHUB_OUTPUT`, `GITHUB_PATH` and `GITHUB_STEP_SUMMARY` files, workflow commands
+  (`::error ...`) collected from the output as annotations, and `::add-mask::`;
 - `uses:` steps through handlers the test supplies (checkout becomes a clone of the served
   repository), and step `id`s: `steps.<id>.outputs` from a handler or from `GITHUB_OUTPUT`,
   `steps.<id>.outcome`;
+- composite actions (`runs.using: composite`), from the workspace (`uses: ./`) or from a
+  directory the test names for `owner/repo@ref`: `inputs` with their defaults (and GitHub's
+  warning for an input the action does not declare), `${{ inputs.x }}`, `github.action_path`
+  and `GITHUB_ACTION_PATH`, the step's `env` seen by the action's steps, the action's own
+  `steps` context, and its `outputs` mapped from its steps' outputs;
 - the workflow's `concurrency:` group for an event, and GitHub's rule for the runs that share
   one (`ConcurrencyQueue`): what a test cannot watch on GitHub, which queued run is cancelled.
 """
@@ -25,7 +30,7 @@ import os
 import re
 import subprocess
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -398,6 +403,15 @@ class StepRun:
     ran: bool
     exit_code: int = 0
     output: str = ""
+    #: The environment the step ran with (or would have, when the test skipped it).
+    env: dict[str, str] = field(default_factory=dict)
+    #: A composite action's own steps.
+    steps: list[StepRun] = field(default_factory=list)
+
+    def walk(self) -> Iterator[StepRun]:
+        yield self
+        for step in self.steps:
+            yield from step.walk()
 
 
 @dataclass
@@ -408,13 +422,40 @@ class JobRun:
     steps: list[StepRun] = field(default_factory=list)
     annotations: list[str] = field(default_factory=list)
     skipped: bool = False
+    #: The `uses:` references the job ran, composite actions' own included, in order.
+    actions: list[str] = field(default_factory=list)
+    #: `steps.<id>.outputs` of the job's steps, as a later step would read them.
+    outputs: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
         return not self.skipped and all(step.exit_code == 0 for step in self.steps)
 
+    def all_steps(self) -> list[StepRun]:
+        """Every step, a composite action's own steps right after the step that used it."""
+        return [inner for step in self.steps for inner in step.walk()]
+
     def step(self, name: str) -> StepRun:
-        return next(step for step in self.steps if step.name == name)
+        return next(step for step in self.all_steps() if step.name == name)
+
+
+@dataclass
+class _Job:
+    """What the steps of one job share: its directories, files and exported variables."""
+
+    home: Path
+    workspace: Path
+    temp: Path
+    files: dict[str, Path]
+    event_path: Path
+    github: dict[str, Any]
+    job_env: dict[str, str]
+    run: JobRun
+    exported: dict[str, str] = field(default_factory=dict)
+    #: GITHUB_PATH entries, newest first, as Actions prepends them to PATH.
+    path: list[str] = field(default_factory=list)
+    #: Values hidden from the log by `::add-mask::`.
+    masks: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -431,6 +472,10 @@ class Runner:
     secrets: dict[str, str] = field(default_factory=dict)
     github: dict[str, Any] = field(default_factory=dict)
     uses: dict[str, Handler] = field(default_factory=dict)
+    #: Composite actions by `owner/repo`: the directory GitHub would download the reference
+    #: to (`uses: owner/repo@ref` runs that directory's action.yml). `uses: ./path` needs no
+    #: entry: it is the action in the job's workspace, as on GitHub.
+    actions: dict[str, Path] = field(default_factory=dict)
     #: Extra environment for every step (PATH to the tools, the fake API's URL).
     env: dict[str, str] = field(default_factory=dict)
     #: Steps not to run, by name (installing the package the tests already run from).
@@ -482,6 +527,7 @@ class Runner:
             "api_url": "https://api.github.com",
             "workflow": self.document().get("name", ""),
         }
+        defaults["token"] = self.secrets.get("GITHUB_TOKEN", "")
         return defaults | self.github
 
     def run(self) -> list[JobRun]:
@@ -494,15 +540,21 @@ class Runner:
         matrix = (job.get("strategy") or {}).get("matrix") or {}
         combinations = self._combinations(matrix, base_contexts)
         results: list[JobRun | None] = [None] * len(combinations)
+        errors: list[BaseException] = []
 
         def run_one(index: int) -> None:
-            results[index] = self._run_job(job, github, base_contexts, combinations, index)
+            try:
+                results[index] = self._run_job(job, github, base_contexts, combinations, index)
+            except BaseException as error:  # the test's failure, raised in the test's thread
+                errors.append(error)
 
         threads = [threading.Thread(target=run_one, args=(i,)) for i in range(len(combinations))]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join(timeout=600)
+        if errors:
+            raise errors[0]
         return [result for result in results if result is not None]
 
     def _combinations(self, matrix: Any, contexts: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -539,105 +591,270 @@ class Runner:
             "strategy": {"job-index": index, "job-total": len(combinations)},
             "runner": {"temp": str(temp), "os": "Linux"},
             "github": github | {"workspace": str(workspace)},
+            "job": {"status": "success"},
             "steps": {},
         }
         job_env = {
-            k: to_text(interpolate(str(v), contexts)) for k, v in (job.get("env") or {}).items()
+            k: to_text(interpolate(_scalar(v), contexts)) for k, v in (job.get("env") or {}).items()
         }
-        exported: dict[str, str] = {}
         run = JobRun(matrix=combo, workspace=workspace, summary="")
+        state = _Job(
+            home=home,
+            workspace=workspace,
+            temp=temp,
+            files=files,
+            event_path=event_path,
+            github=contexts["github"],
+            job_env=job_env,
+            run=run,
+        )
         if self.prepare is not None:
             self.prepare(index, workspace, temp)
+        run.steps, _status = self._run_steps(job["steps"], contexts, state, scope_env={})
+        run.summary = files["summary"].read_text()
+        run.outputs = {key: step["outputs"] for key, step in contexts["steps"].items()}
+        return run
+
+    def _environment(self, state: _Job, scope_env: Mapping[str, str]) -> dict[str, str]:
+        """What every step's process starts from, before its own `env:`."""
+        github = state.github
+        base = {
+            "PATH": os.environ.get("PATH", ""),
+            "HOME": str(state.home / "home"),
+            "LANG": "C.UTF-8",
+            "CI": "true",
+            "GITHUB_ACTIONS": "true",
+            "GITHUB_WORKSPACE": str(state.workspace),
+            "GITHUB_EVENT_NAME": self.event_name,
+            "GITHUB_EVENT_PATH": str(state.event_path),
+            "GITHUB_REPOSITORY": github["repository"],
+            "GITHUB_REPOSITORY_OWNER": github["repository_owner"],
+            "GITHUB_REF": github["ref"],
+            "GITHUB_REF_NAME": github["ref_name"],
+            "GITHUB_SHA": github["sha"],
+            "GITHUB_ACTOR": github["actor"],
+            "GITHUB_RUN_ID": str(github["run_id"]),
+            "GITHUB_SERVER_URL": github["server_url"],
+            "GITHUB_API_URL": github["api_url"],
+            "GITHUB_ENV": str(state.files["env"]),
+            "GITHUB_OUTPUT": str(state.files["output"]),
+            "GITHUB_STEP_SUMMARY": str(state.files["summary"]),
+            "GITHUB_PATH": str(state.files["path"]),
+            "RUNNER_TEMP": str(state.temp),
+            "RUNNER_OS": "Linux",
+        } | self.env
+        if state.path:
+            base["PATH"] = ":".join([*state.path, base["PATH"]])
+        return base | state.job_env | state.exported | dict(scope_env)
+
+    def _run_steps(
+        self,
+        steps: Sequence[Mapping[str, Any]],
+        contexts: dict[str, Any],
+        state: _Job,
+        *,
+        scope_env: Mapping[str, str],
+        composite: bool = False,
+    ) -> tuple[list[StepRun], str]:
+        """Run a job's steps, or a composite action's (`scope_env`: the env of the step that
+        used the action, which its steps see too). Returns the runs and the final status."""
         status = "success"
-        for number, step in enumerate(job["steps"]):
+        runs: list[StepRun] = []
+        for number, step in enumerate(steps):
             name = step.get("name") or step.get("uses") or f"step {number}"
-            contexts["env"] = job_env | exported
+            contexts["env"] = state.job_env | state.exported | dict(scope_env)
             step_id = step.get("id")
-            if name in self.skip or not condition(step.get("if"), contexts, status):
-                run.steps.append(StepRun(name=name, ran=False))
+            if not condition(step.get("if"), contexts, status):
+                runs.append(StepRun(name=name, ran=False))
                 if step_id:
                     contexts["steps"][step_id] = _step_result("skipped")
                 continue
-            # Each step gets a fresh output file; what it writes becomes its outputs.
-            files["output"].write_text("")
             step_env = {
-                k: to_text(interpolate(str(v), contexts))
+                k: to_text(interpolate(_scalar(v), contexts))
                 for k, v in (step.get("env") or {}).items()
             }
-            env = (
-                {
-                    "PATH": os.environ.get("PATH", ""),
-                    "HOME": str(home / "home"),
-                    "LANG": "C.UTF-8",
-                    "CI": "true",
-                    "GITHUB_ACTIONS": "true",
-                    "GITHUB_WORKSPACE": str(workspace),
-                    "GITHUB_EVENT_NAME": self.event_name,
-                    "GITHUB_EVENT_PATH": str(event_path),
-                    "GITHUB_REPOSITORY": github["repository"],
-                    "GITHUB_REPOSITORY_OWNER": github["repository_owner"],
-                    "GITHUB_REF": github["ref"],
-                    "GITHUB_REF_NAME": github["ref_name"],
-                    "GITHUB_SHA": github["sha"],
-                    "GITHUB_ACTOR": github["actor"],
-                    "GITHUB_RUN_ID": str(github["run_id"]),
-                    "GITHUB_SERVER_URL": github["server_url"],
-                    "GITHUB_API_URL": github["api_url"],
-                    "GITHUB_ENV": str(files["env"]),
-                    "GITHUB_OUTPUT": str(files["output"]),
-                    "GITHUB_STEP_SUMMARY": str(files["summary"]),
-                    "GITHUB_PATH": str(files["path"]),
-                    "RUNNER_TEMP": str(temp),
-                    "RUNNER_OS": "Linux",
-                }
-                | self.env
-                | job_env
-                | exported
-                | step_env
-            )
-            if "uses" in step:
-                action = str(step["uses"]).split("@", 1)[0]
-                handler = self.uses.get(action)
-                if handler is None:
-                    raise AssertionError(f"no handler for {step['uses']} in the test")
-                with_ = {
-                    k: interpolate(str(v), contexts) for k, v in (step.get("with") or {}).items()
-                }
-                context = StepContext(with_=with_, workspace=workspace, env=env)
-                handler(context)
-                run.steps.append(StepRun(name=name, ran=True))
+            env = self._environment(state, scope_env) | step_env
+            if name in self.skip:
+                runs.append(StepRun(name=name, ran=False, env=env))
                 if step_id:
-                    contexts["steps"][step_id] = _step_result("success", context.outputs)
+                    contexts["steps"][step_id] = _step_result("skipped")
                 continue
-            script = interpolate(str(step["run"]), contexts)
-            script_path = temp / f"step-{number}.sh"
-            script_path.write_text(script)
-            result = subprocess.run(
-                ["bash", "--noprofile", "--norc", "-e", "-o", "pipefail", str(script_path)],
-                cwd=workspace,
-                env=env,
-                capture_output=True,
-                text=True,
-                check=False,
-                timeout=300,
-            )
-            output = result.stdout + result.stderr
-            run.steps.append(
-                StepRun(name=name, ran=True, exit_code=result.returncode, output=output)
-            )
-            run.annotations += [
-                line
-                for line in result.stdout.splitlines()
-                if re.match(r"::(error|warning|notice)", line)
-            ]
-            exported |= _read_env_file(files["env"])
+            if "uses" in step:
+                result, outputs = self._uses(step, name, contexts, state, env, scope_env | step_env)
+            else:
+                if composite and step.get("shell") != "bash":
+                    raise AssertionError(f"{name}: a composite action's run step needs shell: bash")
+                result, outputs = self._script(step, name, number, contexts, state, env)
+            runs.append(result)
+            outcome = "success" if result.exit_code == 0 else "failure"
             if step_id:
-                outcome = "success" if result.returncode == 0 else "failure"
-                contexts["steps"][step_id] = _step_result(outcome, _read_env_file(files["output"]))
-            if result.returncode != 0:
+                contexts["steps"][step_id] = _step_result(outcome, outputs)
+            if result.exit_code != 0:
                 status = "failure"
-        run.summary = files["summary"].read_text()
-        return run
+        return runs, status
+
+    def _script(
+        self,
+        step: Mapping[str, Any],
+        name: str,
+        number: int,
+        contexts: Mapping[str, Any],
+        state: _Job,
+        env: dict[str, str],
+    ) -> tuple[StepRun, dict[str, str]]:
+        # Each step gets fresh output and path files; what it writes becomes its outputs.
+        state.files["output"].write_text("")
+        state.files["path"].write_text("")
+        script = interpolate(str(step["run"]), contexts)
+        script_path = state.temp / f"step-{number}-{len(state.run.actions)}.sh"
+        script_path.write_text(script)
+        cwd = state.workspace / str(step.get("working-directory", "."))
+        result = subprocess.run(
+            ["bash", "--noprofile", "--norc", "-e", "-o", "pipefail", str(script_path)],
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=300,
+        )
+        lines = []
+        for line in (result.stdout + result.stderr).splitlines(keepends=True):
+            if line.startswith("::add-mask::"):
+                state.masks.append(line.removeprefix("::add-mask::").strip())
+            else:
+                lines.append(line)
+        output = _masked("".join(lines), state.masks)
+        state.run.annotations += [
+            _masked(line, state.masks)
+            for line in result.stdout.splitlines()
+            if re.match(r"::(error|warning|notice)", line)
+        ]
+        state.exported |= read_env_file(state.files["env"])
+        state.path[:0] = reversed(state.files["path"].read_text().split())
+        return (
+            StepRun(name=name, ran=True, exit_code=result.returncode, output=output, env=env),
+            read_env_file(state.files["output"]),
+        )
+
+    def _uses(
+        self,
+        step: Mapping[str, Any],
+        name: str,
+        contexts: Mapping[str, Any],
+        state: _Job,
+        env: dict[str, str],
+        scope_env: Mapping[str, str],
+    ) -> tuple[StepRun, dict[str, str]]:
+        reference = str(step["uses"])
+        state.run.actions.append(reference)
+        with_ = {k: interpolate(_scalar(v), contexts) for k, v in (step.get("with") or {}).items()}
+        action = self._action_directory(reference, state.workspace)
+        if action is not None:
+            return self._composite(action, name, with_, contexts, state, env, scope_env)
+        handler = self.uses.get(reference.split("@", 1)[0])
+        if handler is None:
+            raise AssertionError(f"no handler for {reference} in the test")
+        context = StepContext(with_=with_, workspace=state.workspace, env=env)
+        handler(context)
+        return StepRun(name=name, ran=True, env=env), context.outputs
+
+    def _action_directory(self, reference: str, workspace: Path) -> Path | None:
+        """Where a composite action's files are: `./path` in the workspace (checked out by an
+        earlier step, as GitHub requires), or the test's copy of `owner/repo[/path]@ref`."""
+        if reference.startswith("./"):
+            directory = workspace / reference[2:]
+            if not any((directory / f).is_file() for f in ("action.yml", "action.yaml")):
+                raise AssertionError(
+                    f"Can't find 'action.yml' under {directory}: did you forget to run "
+                    "actions/checkout before running your local action?"
+                )
+            return directory
+        path = reference.split("@", 1)[0]
+        owner, repo, *rest = path.split("/")
+        found = self.actions.get(f"{owner}/{repo}")
+        return None if found is None else found.joinpath(*rest)
+
+    def _composite(
+        self,
+        directory: Path,
+        name: str,
+        with_: Mapping[str, Any],
+        contexts: Mapping[str, Any],
+        state: _Job,
+        env: dict[str, str],
+        scope_env: Mapping[str, str],
+    ) -> tuple[StepRun, dict[str, str]]:
+        """A composite action as GitHub runs one: its inputs (given, else their default),
+        its steps with their own `steps` context and `github.action_path`, and its outputs
+        read from its steps. A step that fails fails the action."""
+        file = next(
+            directory / f for f in ("action.yml", "action.yaml") if (directory / f).is_file()
+        )
+        document = yaml.safe_load(file.read_text())
+        runs = document["runs"]
+        if runs.get("using") != "composite":
+            raise AssertionError(
+                f"{file}: only composite actions run here, not {runs.get('using')}"
+            )
+        declared: dict[str, Any] = document.get("inputs") or {}
+        unexpected = sorted(set(with_) - set(declared))
+        if unexpected:
+            # GitHub warns and goes on; tests treat the warning as the mistake it is.
+            valid = ", ".join(f"'{key}'" for key in declared)
+            state.run.annotations.append(
+                f"::warning::Unexpected input(s) {', '.join(repr(k) for k in unexpected)}, "
+                f"valid inputs are [{valid}]"
+            )
+        github = dict(contexts["github"]) | {"action_path": str(directory)}
+        outer = {key: contexts[key] for key in ("runner", "job", "strategy", "matrix")}
+        default_contexts = outer | {"github": github, "env": contexts.get("env", {})}
+        inputs: dict[str, str] = {}
+        for key, given in declared.items():
+            spec = given or {}
+            if key in with_:
+                inputs[key] = to_text(with_[key])
+            elif "default" in spec:
+                inputs[key] = to_text(interpolate(str(spec["default"]), default_contexts))
+            else:
+                inputs[key] = ""
+                if spec.get("required"):
+                    state.run.annotations.append(
+                        f"::warning::Input required and not supplied: {key}"
+                    )
+        inner: dict[str, Any] = outer | {"github": github, "inputs": inputs, "steps": {}}
+        action_env = dict(scope_env) | {"GITHUB_ACTION_PATH": str(directory)}
+        steps, _status = self._run_steps(
+            runs["steps"], inner, state, scope_env=action_env, composite=True
+        )
+        outputs = {
+            key: to_text(interpolate(str(spec.get("value", "")), inner))
+            for key, spec in (document.get("outputs") or {}).items()
+        }
+        failed = next((s for s in steps if s.exit_code != 0), None)
+        return (
+            StepRun(
+                name=name,
+                ran=True,
+                exit_code=0 if failed is None else failed.exit_code,
+                output="".join(s.output for s in steps),
+                env=env,
+                steps=steps,
+            ),
+            outputs,
+        )
+
+
+def _scalar(value: Any) -> str:
+    """A YAML value as the runner reads it into a string: `true`, not Python's `True`."""
+    return value if isinstance(value, str) else to_text(value)
+
+
+def _masked(text: str, masks: Sequence[str]) -> str:
+    for mask in masks:
+        if mask:
+            text = text.replace(mask, "***")
+    return text
 
 
 def _step_result(outcome: str, outputs: Mapping[str, str] | None = None) -> dict[str, Any]:
@@ -645,7 +862,7 @@ def _step_result(outcome: str, outputs: Mapping[str, str] | None = None) -> dict
     return {"outputs": dict(outputs or {}), "outcome": outcome, "conclusion": outcome}
 
 
-def _read_env_file(path: Path) -> dict[str, str]:
+def read_env_file(path: Path) -> dict[str, str]:
     """`NAME=value` lines and `NAME<<DELIMITER` blocks, as Actions reads GITHUB_ENV."""
     values: dict[str, str] = {}
     lines = path.read_text().splitlines()

@@ -33,6 +33,7 @@ from tests.conftest import REPO, require_tool
 
 WORKFLOWS = sorted((REPO / ".github" / "workflows").glob("*.yml"))
 RECONCILE = REPO / ".github" / "workflows" / "reconcile.yml"
+ACTION = REPO / "action.yml"
 BIN = Path(sys.executable).parent
 
 
@@ -47,14 +48,11 @@ def test_the_workflows_exist() -> None:
     assert [p.name for p in WORKFLOWS] == ["ci.yml", "reconcile.yml"]
 
 
-def _check_jsonschema(*paths: Path) -> subprocess.CompletedProcess[str]:
+def _check_jsonschema(
+    *paths: Path, schema: str = "vendor.github-workflows"
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [
-            str(BIN / "check-jsonschema"),
-            "--builtin-schema",
-            "vendor.github-workflows",
-            *map(str, paths),
-        ],
+        [str(BIN / "check-jsonschema"), "--builtin-schema", schema, *map(str, paths)],
         capture_output=True,
         text=True,
         check=False,
@@ -98,15 +96,21 @@ def _steps(path: Path) -> list[dict[str, Any]]:
     return [step for job in load(path)["jobs"].values() for step in job["steps"]]
 
 
-@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def _action_steps() -> list[dict[str, Any]]:
+    return yaml.safe_load(ACTION.read_text())["runs"]["steps"]  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("path", [*WORKFLOWS, ACTION], ids=lambda p: p.name)
 def test_actions_are_pinned_to_a_commit(path: Path) -> None:
-    uses = [step["uses"] for step in _steps(path) if "uses" in step]
+    steps = _action_steps() if path == ACTION else _steps(path)
+    # This repository's own Action runs from the checkout itself (`uses: ./`).
+    uses = [step["uses"] for step in steps if "uses" in step and step["uses"] != "./"]
     assert uses
     for reference in uses:
         assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", reference), reference
     # ...with the version beside it, for people and for update bots.
     for line in path.read_text().splitlines():
-        if "uses:" in line:
+        if re.match(r"\s*(- )?uses: ", line) and not line.rstrip().endswith("uses: ./"):
             assert re.search(r"@[0-9a-f]{40} # v\d+\.\d+\.\d+$", line), line
 
 
@@ -262,25 +266,32 @@ def test_the_app_token_is_made_and_used_only_with_the_variable(
     outcome = "success" if minted else "skipped"
     contexts["steps"] = {app["id"]: {"outputs": outputs, "outcome": outcome}}
     (checkout,) = [s for s in steps if str(s.get("uses", "")).startswith("actions/checkout@")]
-    assert interpolate(checkout["with"]["token"], contexts) == token
-    given = [step for step in steps if "GITHUB_TOKEN" in (step.get("env") or {})]
-    assert {step["name"] for step in given} == {"Operation request", "Reconcile"}
-    for step in given:
-        assert interpolate(step["env"]["GITHUB_TOKEN"], contexts) == token, step["name"]
+    # The checkout only reads and keeps no credentials; the Action gets the token.
+    assert "token" not in checkout["with"] and checkout["with"]["persist-credentials"] is False
+    (action,) = [step for step in steps if step.get("uses") == "./"]
+    assert interpolate(action["with"]["github-token"], contexts) == token
+    assert not [step for step in steps if "GITHUB_TOKEN" in (step.get("env") or {})]
 
 
 def test_the_kubeconfig_secret_is_never_in_a_command_line() -> None:
     steps = _steps(REPO / ".github/workflows/reconcile.yml")
-    (connect,) = [s for s in steps if s.get("name") == "Connect to the cluster"]
-    assert connect["env"] == {"KUBECONFIG_DATA": "${{ secrets.KUBECONFIG }}"}
+    (action,) = [step for step in steps if step.get("uses") == "./"]
+    assert action["with"]["kubeconfig"] == "${{ secrets.KUBECONFIG }}"
+    inside = _action_steps()
+    (connect,) = [s for s in inside if s.get("name") == "Connect to the cluster"]
+    assert connect["env"] == {"KUBECONFIG_DATA": "${{ inputs.kubeconfig }}"}
     assert "umask 077" in connect["run"]
-    for step in steps:
+    # The input reaches that step alone.
+    assert [s["name"] for s in inside if "inputs.kubeconfig" in str(s)] == [connect["name"]]
+    for step in [*steps, *inside]:
         assert "secrets." not in step.get("run", ""), step["name"]
         assert 'echo "$KUBECONFIG_DATA' not in step.get("run", "")
     # Inputs reach scripts only through the environment, never pasted into the script.
     for path in WORKFLOWS:
         for step in _steps(path):
             assert "${{" not in step.get("run", ""), (path.name, step.get("name"))
+    for step in inside:
+        assert "${{" not in step.get("run", ""), ("action.yml", step.get("name"))
 
 
 # ------------------------------------------------------------------------------ cron
@@ -438,10 +449,10 @@ def _shellcheck() -> str:
     return require_tool("shellcheck", "apt-get install shellcheck")
 
 
-@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", [*WORKFLOWS, ACTION], ids=lambda p: p.name)
 def test_run_steps_pass_shellcheck(path: Path, tmp_path: Path) -> None:
     shellcheck = _shellcheck()
-    for number, step in enumerate(_steps(path)):
+    for number, step in enumerate(_action_steps() if path == ACTION else _steps(path)):
         if "run" not in step:
             continue
         script = tmp_path / f"step-{number}.sh"
@@ -461,3 +472,18 @@ def test_shellcheck_is_not_a_check_that_cannot_fail(tmp_path: Path) -> None:
     script.write_text("#!/bin/bash\nreconciler run $ARGS\nif [ $X = 1 ]; then echo; fi\n")
     result = subprocess.run([shellcheck, str(script)], capture_output=True, text=True, check=False)
     assert result.returncode != 0 and "SC2086" in result.stdout
+
+
+# ------------------------------------------------------------------------------ dependabot
+
+
+def test_dependabot_watches_the_pinned_actions_and_the_lock() -> None:
+    path = REPO / ".github" / "dependabot.yml"
+    result = _check_jsonschema(path, schema="vendor.dependabot")
+    assert result.returncode == 0, result.stdout + result.stderr
+    updates = {u["package-ecosystem"]: u for u in yaml.safe_load(path.read_text())["updates"]}
+    assert set(updates) == {"github-actions", "pip"}
+    # "/" covers .github/workflows and action.yml at the top, where the Action pins its own.
+    assert updates["github-actions"]["directory"] == "/"
+    lock = REPO / updates["pip"]["directory"].lstrip("/") / "runtime.txt"
+    assert lock.is_file() and "--hash=sha256:" in lock.read_text()

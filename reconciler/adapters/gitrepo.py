@@ -167,3 +167,48 @@ def _lost_statuses() -> frozenset[object]:
 
     kind = pygit2.enums.DeltaStatus
     return frozenset({kind.DELETED, kind.MODIFIED, kind.TYPECHANGE})
+
+
+def commit_new_files(
+    root: Path, files: Mapping[str, bytes], message: str, *, name: str, email: str
+) -> tuple[str, bool]:
+    """Commit `files` (paths under `root`, as written there) on the current branch, creating a
+    repository with a `main` branch when `root` is in none. Only these paths are committed,
+    whatever else is staged; the index learns them too, so they show as committed. The
+    author is the user's git identity, else `name` and `email`. Returns (commit id, whether
+    the repository was created)."""
+    import pygit2
+
+    from reconciler.core.errors import ConfigError
+
+    try:
+        found = pygit2.discover_repository(str(root))
+        created = found is None
+        if created:
+            repo = pygit2.init_repository(str(root), initial_head="main")
+        else:
+            repo = pygit2.Repository(found)
+        workdir = Path(repo.workdir).resolve()
+        prefix = root.resolve().relative_to(workdir)
+        paths = {(prefix / path).as_posix(): content for path, content in files.items()}
+        parent = None if repo.head_is_unborn else repo.head.peel(pygit2.Commit)
+        tree = write_files(repo, parent.tree if parent is not None else None, paths)
+        try:
+            author = repo.default_signature
+        except KeyError:  # no user.name / user.email configured
+            author = pygit2.Signature(name, email)
+        reference = "HEAD" if repo.head_is_unborn or not repo.head_is_detached else None
+        oid = repo.create_commit(
+            reference, author, author, message, tree, [parent.id] if parent is not None else []
+        )
+        if reference is None:
+            repo.set_head(oid)
+        for path in paths:
+            repo.index.add(path)
+        repo.index.write()
+    except (pygit2.GitError, OSError, ValueError) as error:
+        raise ConfigError(
+            f"committing the new files in {root} failed: {error}",
+            hint="the files are written; commit them by hand (git add, git commit)",
+        ) from error
+    return str(oid), created

@@ -30,6 +30,7 @@ from reconciler.cli.cycle import (
 )
 from reconciler.cli.demo import demo_command
 from reconciler.cli.doctor import doctor_command
+from reconciler.cli.init import init_command
 from reconciler.cli.review import check_change_command, codeowners_command
 from reconciler.cli.sim import sim_group
 
@@ -277,6 +278,8 @@ def main(
     \b
     Examples (start here):
       reconciler demo                  the seed scenario, narrated, in a scratch clone
+      reconciler init fleet --service web --approver alice
+                                       a new blueprint repository that uses the Action
       reconciler validate              check every blueprint, with a fix for each problem
       reconciler policy todo-frontend  a service's effective policy and where it comes from
       reconciler sim init --scenario seed && reconciler run
@@ -310,6 +313,7 @@ def main(
 
 
 for _command in (
+    init_command,
     validate_command,
     schema_command,
     policy_command,

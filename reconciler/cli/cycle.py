@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -12,11 +13,13 @@ import click
 
 from reconciler.cli.context import Settings, WritingCommand, env_flag
 from reconciler.cli.output import OUTPUT_OPTION, emit_json, plural, table
+from reconciler.cli.outputs import OUTPUTS_OPTION
 from reconciler.cli.publishing import PUSH_OPTIONS, PushSettings, push_records, push_settings
 from reconciler.cli.summary import decision_cell
 from reconciler.core.bounds import REPLICAS_MAX
 
 if TYPE_CHECKING:
+    from reconciler.cli.outputs import RecordingAudit
     from reconciler.core.errors import ReconcilerError
     from reconciler.core.records import Record
     from reconciler.core.sharding import Shard
@@ -190,6 +193,7 @@ def _options(fleet: Fleet, services: tuple[str, ...], dry_run: bool, quiet: bool
     help="Print problems as GitHub Actions ::error/::warning lines "
     "(default: on when GITHUB_ACTIONS=true and the output is text).",
 )
+@OUTPUTS_OPTION
 @OUTPUT_OPTION
 @click.option(
     "--verbose", "-v", is_flag=True, help="Show every service's rationale, not only those that act."
@@ -207,6 +211,7 @@ def run_command(
     push_branch: str | None,
     summary_path: Path | None,
     annotations: bool | None,
+    outputs_path: Path | None,
     output: str,
     verbose: bool,
 ) -> None:
@@ -222,8 +227,9 @@ def run_command(
     this one with --wait.
 
     In a scheduled job, --push sends the audit commits to the remote afterwards (retrying
-    when another job pushed first), --summary writes the job summary, and --shard I/N lets
-    several jobs split a large fleet. See docs/github-actions.md.
+    when another job pushed first), --summary writes the job summary, --outputs the step
+    outputs later steps read, and --shard I/N lets several jobs split a large fleet. See
+    docs/github-actions.md.
 
     Two commands that write to one repository (two runs, a run and a request, ...) take
     turns: the second waits for the first up to --lock-timeout (an option before the
@@ -270,6 +276,7 @@ def run_command(
             param_hint="'--shard'",
         ) from None
     fleet, ports = _prepare(settings, services, part)
+    ports, recording = _recording(ports, outputs_path)
     options = _options(fleet, services, dry_run, quiet=output == "json")
     pushing = push_settings(push, push_remote, push_branch)
     reports: list[CycleReport] = []
@@ -282,7 +289,8 @@ def run_command(
             more, ending = wait_and_verify(fleet, ports, options, timeout)
             reports.extend(more)
 
-    pushed = _then_push(work, settings.root(), pushing if not dry_run else None)
+    with _outputs_written(outputs_path, recording):
+        pushed = _then_push(work, settings.root(), pushing if not dry_run else None)
     if output == "json":
         emit_json(reports[0].to_json() if not wait else [r.to_json() for r in reports])
     else:
@@ -306,6 +314,31 @@ def run_command(
         raise ForgeError(halt.describe(), hint=halt.hint)
     if any(report.failed for report in reports):
         sys.exit(1)
+
+
+def _recording(ports: Ports, outputs_path: Path | None) -> tuple[Ports, RecordingAudit | None]:
+    """The ports with an audit store that remembers this run's records, for --outputs."""
+    from dataclasses import replace
+
+    from reconciler.cli.outputs import RecordingAudit
+
+    if outputs_path is None:
+        return ports, None
+    recording = RecordingAudit(ports.audit)
+    return replace(ports, audit=recording), recording
+
+
+@contextmanager
+def _outputs_written(outputs_path: Path | None, recording: RecordingAudit | None) -> Iterator[None]:
+    """Write the step outputs afterwards, also when the work failed part-way: a later step
+    (`if: failure()`) needs to know what was changed before it failed."""
+    from reconciler.cli.outputs import write_outputs
+
+    try:
+        yield
+    finally:
+        if outputs_path is not None and recording is not None:
+            write_outputs(outputs_path, recording.appended)
 
 
 def _then_push(
@@ -793,6 +826,7 @@ def _resource_parameters(cpu: str | None, memory: str | None) -> dict[str, objec
 @click.option("--by", "requested_by", help="Who asks (default: $GITHUB_ACTOR or $USER).")
 @PUSH_OPTIONS
 @OUTPUT_OPTION
+@OUTPUTS_OPTION
 @click.pass_obj
 def request_command(
     settings: Settings,
@@ -806,6 +840,7 @@ def request_command(
     push: bool,
     push_remote: str,
     push_branch: str | None,
+    outputs_path: Path | None,
     output: str,
 ) -> None:
     """Ask for an operation on SERVICE; it goes through the same governance as a decision.
@@ -863,7 +898,7 @@ def request_command(
     fleet = load_fleet(root)
     fleet.require_policies()
     blueprint = fleet.get(service)
-    ports = _ports(root, settings, fleet)
+    ports, recording = _recording(_ports(root, settings, fleet), outputs_path)
     target = Target(namespace=blueprint.metadata.namespace, name=blueprint.metadata.deployment)
     state = ports.cluster.observe([target])[target]
     if isinstance(state, ClusterError):
@@ -924,7 +959,8 @@ def request_command(
         carried.extend(steps)
         ports.audit.flush()
 
-    pushed = _then_push(work, root, push_settings(push, push_remote, push_branch))
+    with _outputs_written(outputs_path, recording):
+        pushed = _then_push(work, root, push_settings(push, push_remote, push_branch))
     plan = planned[0]
     step, result = plan.steps[0], carried[0]
     verdict = step.verdict

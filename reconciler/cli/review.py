@@ -413,7 +413,7 @@ def codeowners_command(settings: Settings, org: str | None, write: bool, check: 
     if not org and settings.github_repository and "/" in settings.github_repository:
         org = settings.github_repository.split("/", 1)[0]
     entries, problems = codeowners_entries(fleet.blueprints, fleet.policies, org=org)
-    entries = _with_trail_and_requests(entries)
+    entries = with_trail_and_requests(entries)
     for problem in problems:
         click.echo(problem.render(), err=True)
     if has_errors(problems):
@@ -452,7 +452,7 @@ def codeowners_command(settings: Settings, org: str | None, write: bool, check: 
     raise SystemExit(1)
 
 
-def _with_trail_and_requests(entries: list[Entry]) -> list[Entry]:
+def with_trail_and_requests(entries: list[Entry]) -> list[Entry]:
     """The entries with the global approvers also owning `/requests/` (before the services, so
     a request for a service without its own entry falls back to them, as check-change asks)
     and `/audit/` (last: no pull request may change the trail, and should one try, only the

@@ -1,10 +1,12 @@
 """The reconcile workflow's real steps, run in a simulated Actions environment.
 
-`.github/workflows/reconcile.yml` is read and run step by step (tests/actions.py): the
-checkout is a shallow clone from a git server on loopback, the GitHub API is the fake server
-serving the same repository, and every `run:` step runs in bash with the `GITHUB_*`
-variables, a summary file and an env file, as on a hosted runner. Only the step that
-installs the package is skipped: the tests already run from it.
+`.github/workflows/reconcile.yml` is read and run step by step (tests/actions.py), the
+Action's own steps (action.yml, `uses: ./`) included: the checkout is a shallow clone from a
+git server on loopback that, like GitHub, answers only requests carrying a token, the GitHub
+API is the fake server serving the same repository, and every `run:` step runs in bash with
+the `GITHUB_*` variables, a summary file and an env file, as on a hosted runner. Only the
+step that installs the package is skipped: the tests already run from it
+(`python -m benchmarks install` runs that step for real).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import pytest
 from tests.actions import JobRun, Runner, StepContext
 from tests.conftest import REPO
 from tests.fakes.github_api import FakeGitHub, init_bare_repo
-from tests.gitserver import GitServer, git, git_server
+from tests.gitserver import HttpGitServer, basic_header, git, http_git_server
 from tests.scenarios.github_job import blueprint_files
 
 WORKFLOW = REPO / ".github" / "workflows" / "reconcile.yml"
@@ -32,6 +34,17 @@ APP_TOKEN = "ghs_app_installation_token_never_printed"
 APP_LOGIN = "reconciler-app[bot]"
 BIN = Path(sys.executable).parent
 NO_REQUEST = {"dry_run": False, "service": "", "operation": "", "replicas": "", "reason": ""}
+#: The repository as GitHub serves it.
+REPOSITORY = "acme/service-blueprints"
+INSTALL = "Install the reconciler"
+
+
+def action_files() -> dict[str, str]:
+    """This repository's Action, which `uses: ./` runs from the checkout."""
+    files = {"action.yml": (REPO / "action.yml").read_text()}
+    for path in (REPO / "requirements").iterdir():
+        files[f"requirements/{path.name}"] = path.read_text()
+    return files
 
 
 def _service_blueprint(name: str) -> str:
@@ -43,22 +56,38 @@ def _service_blueprint(name: str) -> str:
 class Hosted:
     """A repository as GitHub hosts it: git over the network, and the REST API."""
 
-    server: GitServer
+    server: HttpGitServer
     api: FakeGitHub
     bare: Path
     base: Path
-    #: The token each checkout was given: the credentials its pushes would carry.
+    #: The token each checkout was given (the job's GITHUB_TOKEN unless `token:` says).
     checkout_tokens: list[str] = field(default_factory=list)
+    #: The cache keys actions/cache was asked for.
+    cache_keys: list[str] = field(default_factory=list)
+    #: owner/name, as GitHub serves it.
+    repository: str = REPOSITORY
 
     def checkout(self, step: StepContext) -> None:
-        """actions/checkout: a shallow clone of the requested branch into the workspace."""
-        self.checkout_tokens.append(str(step.with_.get("token", "")))
+        """actions/checkout: a shallow clone of the requested branch into the workspace, with
+        the token as an authorization header, which stays in .git/config unless
+        `persist-credentials: false`."""
+        token = str(step.with_.get("token") or BOT_TOKEN)
+        self.checkout_tokens.append(token)
         ref = str(step.with_.get("ref") or "main")
         depth = str(step.with_.get("fetch-depth", 1))
-        args = ["clone", "-q", "--branch", ref, self.server.url("fleet.git"), "."]
+        header = basic_header(token)
+        args = ["-c", f"http.extraheader={header}", "clone", "-q", "--branch", ref]
+        args += [self.server.url(self.repository), "."]
         if depth != "0":
-            args[1:1] = ["--depth", depth]
+            args[4:4] = ["--depth", depth]
         git(*args, cwd=step.workspace)
+        if str(step.with_.get("persist-credentials", "true")).lower() != "false":
+            key = f"http.{self.server.server_url}/.extraheader"
+            git("config", "--local", key, header, cwd=step.workspace)
+
+    def cache(self, step: StepContext) -> None:
+        """actions/cache: nothing cached between these runs; the key is noted."""
+        self.cache_keys.append(str(step.with_["key"]))
 
     def setup_python(self, step: StepContext) -> None:
         """actions/setup-python: this interpreter is the one asked for."""
@@ -75,24 +104,34 @@ class Hosted:
         event_name: str,
         ref: str = "refs/heads/main",
         job: str = "reconcile",
+        workflow: Path = WORKFLOW,
         **kwargs: object,
     ) -> Runner:
         self.base.mkdir(exist_ok=True)
         run_base = self.base / f"run-{len(list(self.base.iterdir()))}"
         return Runner(
-            workflow=WORKFLOW,
+            workflow=workflow,
             job=job,
             base=run_base,
             event_name=event_name,
             secrets={"GITHUB_TOKEN": BOT_TOKEN, "RECONCILER_APP_PRIVATE_KEY": APP_KEY},
-            github={"api_url": self.api.url, "ref": ref, "ref_name": ref.rsplit("/", 1)[-1]},
+            github={
+                "api_url": self.api.url,
+                "server_url": self.server.server_url,
+                "repository": self.repository,
+                "repository_owner": self.repository.split("/")[0],
+                "ref": ref,
+                "ref_name": ref.rsplit("/", 1)[-1],
+            },
             uses={
                 "actions/checkout": self.checkout,
                 "actions/setup-python": self.setup_python,
                 "actions/create-github-app-token": self.create_app_token,
+                "actions/cache": self.cache,
             },
-            env={"PATH": f"{BIN}:/usr/bin:/bin"},
-            skip={"Install the reconciler"},
+            # A git that cannot authenticate fails at once instead of asking.
+            env={"PATH": f"{BIN}:/usr/bin:/bin", "GIT_TERMINAL_PROMPT": "0"},
+            skip={INSTALL},
             **kwargs,  # type: ignore[arg-type]
         )
 
@@ -105,9 +144,15 @@ class Hosted:
 
 
 def _hosted(tmp_path: Path, extra: dict[str, str] | None = None) -> Iterator[Hosted]:
-    with git_server(tmp_path / "served") as server:
-        bare = server.base / "fleet.git"
-        init_bare_repo(bare, blueprint_files(extra))
+    yield from hosted_repository(tmp_path, blueprint_files(action_files() | (extra or {})))
+
+
+def hosted_repository(tmp_path: Path, files: dict[str, str]) -> Iterator[Hosted]:
+    """A repository of these files on the git server and the fake GitHub API."""
+    tokens = {BOT_TOKEN: "reconciler-bot", APP_TOKEN: APP_LOGIN}
+    with http_git_server(tmp_path / "served", tokens) as server:
+        bare = server.base / REPOSITORY
+        init_bare_repo(bare, files)
         with FakeGitHub(bare) as api:
             api.add_user("reconciler-bot", BOT_TOKEN)
             api.add_user(APP_LOGIN, APP_TOKEN)
@@ -125,7 +170,7 @@ def hosted(tmp_path: Path) -> Iterator[Hosted]:
 def _no_secret(*runs: JobRun) -> None:
     for run in runs:
         for secret in (BOT_TOKEN, APP_TOKEN, "never printed"):
-            for step in run.steps:
+            for step in run.all_steps():
                 assert secret not in step.output
             assert secret not in run.summary
 
@@ -134,13 +179,19 @@ def test_a_dispatched_cycle_on_the_embedded_defaults(hosted: Hosted) -> None:
     before = hosted.log()
     (run,) = hosted.runner("workflow_dispatch", inputs=NO_REQUEST).run()
     assert run.ok, [s.output for s in run.steps]
-    ran = {step.name for step in run.steps if step.ran}
-    assert ran == {
+    ran = [step.name for step in run.all_steps() if step.ran]
+    assert ran == [
         "Check out the blueprints and the audit trail",
+        "Reconcile",  # the Action, and its steps:
         "Set up Python",
+        "Find the lock and pip's cache",
+        "Restore pip's cache",
         "Start the simulated cluster",
         "Reconcile",
-    }
+    ]
+    assert run.actions[1] == "./"
+    (key,) = hosted.cache_keys
+    assert key.startswith("blueprint-reconciler-pip-Linux-py3.11-")
     # The job summary: the table of what was decided, done and verified.
     assert "### Reconcile cycle (shard 1/1) at" in run.summary
     assert "| todo-frontend | 2/2 | 81.5% | scale_up 2→3 | scale 2→3: allowed → execute |" in (
@@ -169,8 +220,8 @@ def test_a_dispatched_request_opens_the_approval_pull_request(hosted: Hosted) ->
     }
     (run,) = hosted.runner("workflow_dispatch", inputs=inputs).run()
     assert run.ok, [s.output for s in run.steps]
-    assert not run.step("Reconcile").ran
-    request = run.step("Operation request")
+    assert run.step("Start the simulated cluster").ran  # the request acts on it
+    request = run.step("Reconcile")
     assert "scale_beyond_limits" in request.output and "proposed for approval" in request.output
     (pull,) = hosted.api.pulls()
     assert pull["state"] == "open"
@@ -226,8 +277,8 @@ def test_the_no_cluster_notice_is_only_for_pushes_and_dispatches(
 
 @pytest.mark.parametrize("app", [False, True], ids=["GITHUB_TOKEN", "GitHub App"])
 def test_the_job_acts_as_the_app_only_when_one_is_configured(hosted: Hosted, app: bool) -> None:
-    """With RECONCILER_APP_ID the checkout (so the push) and the forge use the App's token,
-    which branch protection can let through; without it, the job's GITHUB_TOKEN."""
+    """With RECONCILER_APP_ID the push and the forge use the App's token, which branch
+    protection can let through; without it, the job's GITHUB_TOKEN."""
     inputs = NO_REQUEST | {
         "service": "todo-frontend",
         "operation": "scale",
@@ -239,7 +290,9 @@ def test_the_job_acts_as_the_app_only_when_one_is_configured(hosted: Hosted, app
     (run,) = hosted.runner("workflow_dispatch", inputs=inputs, vars=variables).run()
     assert run.ok, [s.output for s in run.steps]
     assert run.step("Act as the reconciler's GitHub App").ran is app
-    assert hosted.checkout_tokens == [APP_TOKEN if app else BOT_TOKEN]
+    # The checkout only reads, with the job's token; the pushes carry the Action's token.
+    assert hosted.checkout_tokens == [BOT_TOKEN]
+    assert set(hosted.server.pushes) == {APP_LOGIN if app else "reconciler-bot"}
     (pull,) = hosted.api.pulls()
     assert pull["user"]["login"] == (APP_LOGIN if app else "reconciler-bot")
     assert len(hosted.log()) > len(before)
@@ -379,3 +432,81 @@ def test_one_scheduled_run_acts_proposes_summarises_and_pushes(hosted: Hosted) -
     assert any(s.startswith("todo-frontend:") and f"#{pull['number']}" in s for s in new), new
     assert f"Audit trail: pushed {len(new)} audit commits to origin/main." in run.summary
     _no_secret(run)
+
+
+# ------------------------------------------------------------------------------ credentials
+
+
+def test_only_the_step_that_pushes_holds_a_credential(hosted: Hosted) -> None:
+    """The checkout leaves no token in .git/config, so installing (and every other step)
+    runs without one; the Action's Reconcile step alone gets the token and pushes with it."""
+    (run,) = hosted.runner("workflow_dispatch", inputs=NO_REQUEST).run()
+    assert run.ok, [s.output for s in run.steps]
+    config = (run.workspace / ".git" / "config").read_text()
+    assert "extraheader" not in config and basic_header(BOT_TOKEN).split()[-1] not in config
+    credential = basic_header(BOT_TOKEN).split()[-1]
+    holding = [
+        step.name
+        for step in run.all_steps()
+        if any(BOT_TOKEN in value or credential in value for value in step.env.values())
+    ]
+    # The outer step is the Action itself; its Reconcile step is the only one with the token.
+    assert holding == ["Reconcile"]
+    (action,) = [step for step in run.steps if step.steps]
+    (pushing,) = [step for step in action.steps if "GITHUB_TOKEN" in step.env]
+    assert pushing.name == "Reconcile" and pushing.env["GITHUB_TOKEN"] == BOT_TOKEN
+    install = run.step(INSTALL)
+    assert not install.ran and install.env  # skipped here, but this is what it would see
+    assert hosted.server.pushes == ["reconciler-bot"]
+
+
+def test_a_persisted_checkout_credential_is_not_what_pushes(hosted: Hosted, tmp_path: Path) -> None:
+    """Had the checkout kept its token, the push would still send exactly one header, the
+    Action's: an App's pushes must not go out as GITHUB_TOKEN's."""
+    workflow = tmp_path / "reconcile.yml"
+    text = WORKFLOW.read_text().replace("persist-credentials: false", "persist-credentials: true")
+    workflow.write_text(text)
+    runner = hosted.runner(
+        "workflow_dispatch", inputs=NO_REQUEST, vars={"RECONCILER_APP_ID": APP_ID}
+    )
+    runner.workflow = workflow
+    (run,) = runner.run()
+    assert run.ok, [s.output for s in run.steps]
+    assert "extraheader" in (run.workspace / ".git" / "config").read_text()
+    assert hosted.server.pushes == [APP_LOGIN]
+
+
+def test_without_the_token_the_push_is_refused_and_says_so(hosted: Hosted) -> None:
+    runner = hosted.runner("workflow_dispatch", inputs=NO_REQUEST)
+    runner.secrets = runner.secrets | {"GITHUB_TOKEN": "ghs_revoked_token"}
+    (run,) = runner.run()
+    assert run.step("Reconcile").exit_code == 5
+    assert hosted.server.pushes == [] and hosted.server.refused > 0
+    assert any("audit records not pushed" in line for line in run.annotations)
+
+
+@pytest.mark.parametrize(
+    ("given", "annotation"),
+    [
+        ({"dry-run": "often"}, "::error title=dry-run::dry-run must be true or false, not 'often'"),
+        ({"wait": "maybe"}, "::error title=wait::wait must be true, false or auto, not 'maybe'"),
+        (
+            {"mode": "deploy"},
+            "::error title=mode::mode must be reconcile or pr-checks, not 'deploy'",
+        ),
+    ],
+)
+def test_an_input_the_action_cannot_read_stops_it_and_says_which(
+    hosted: Hosted, tmp_path: Path, given: dict[str, str], annotation: str
+) -> None:
+    workflow = tmp_path / "reconcile.yml"
+    text = WORKFLOW.read_text()
+    lines = "".join(f"          {key}: {value}\n" for key, value in given.items())
+    workflow.write_text(
+        text.replace("          push-branch: main\n", f"          push-branch: main\n{lines}")
+    )
+    before = hosted.log()
+    (run,) = hosted.runner("workflow_dispatch", inputs=NO_REQUEST, workflow=workflow).run()
+    assert not run.ok and run.step("Reconcile").exit_code == 2
+    assert annotation in run.annotations
+    assert hosted.log() == before
