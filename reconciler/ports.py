@@ -20,7 +20,7 @@ from reconciler.core.changes import Applied, Change
 from reconciler.core.errors import ClusterError, ForgeError, MetricsError
 from reconciler.core.observation import DeploymentState, Metrics, Sample, Target
 from reconciler.core.proposals import CommentTopic, Draft, Proposal
-from reconciler.core.records import CommitMessage, EventType, Record
+from reconciler.core.records import CommitMessage, EventType, Record, UnreadableRecord
 
 __all__ = ["AuditStore", "Clock", "Cluster", "Forge", "MetricsSource"]
 
@@ -89,6 +89,12 @@ class AuditStore(Protocol):
         until: datetime | None = None,
     ) -> Iterator[Record]:
         """Records matching the filters, oldest first."""
+        ...
+
+    def unreadable(self, service: str | None = None) -> list[UnreadableRecord]:
+        """The files under audit/ (of `service`, or of any) that the reads so far skipped
+        because they are not readable records. Reading methods never raise for one: they skip
+        it and list it here, and the caller decides whether what it read is enough."""
         ...
 
 

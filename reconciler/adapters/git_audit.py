@@ -6,7 +6,8 @@ is brought in line with HEAD for audit/ alone, and the files are written to the 
 so the checkout matches what was committed and a person's next commit keeps the records. An
 index that cannot be updated then (git's lock on it held) is repaired by the next writer.
 Reading goes through the committed tree, not the disk, so what a cycle sees is exactly what is
-in git.
+in git, and every record is read by one function (`read_record`): a file that is not a
+readable record is skipped and listed by `unreadable()` rather than crashing the reader.
 
 Every commit carries an explicit signature: CI machines have no git identity, and the
 simulated cluster's virtual clock, not the wall clock, dates its events.
@@ -15,7 +16,6 @@ simulated cluster's virtual clock, not the wall clock, dates its events.
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Collection, Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -28,10 +28,14 @@ from reconciler.adapters.gitrepo import merge_tree, nest, restore_index, write_e
 from reconciler.core.errors import AuditError, ConfigError
 from reconciler.core.records import (
     AUDIT_DIR,
+    MAX_RECORD_BYTES,
     CommitMessage,
     EventType,
     Record,
+    RecordError,
+    UnreadableRecord,
     parse_record_name,
+    read_record,
     record_path,
 )
 
@@ -60,6 +64,10 @@ class GitAuditStore:
         self.index_error: AuditError | None = None
         self._cache_head: Any = None
         self._cache: dict[tuple[str, ...], Any] = {}
+        #: Records read so far by (path, blob id): the trail is append-only, so a blob once
+        #: read never needs reading again in this process.
+        self._parsed: dict[tuple[str, str], Record | None] = {}
+        self._unreadable: dict[str, UnreadableRecord] = {}
 
     # ------------------------------------------------------------------ writing
 
@@ -169,6 +177,11 @@ class GitAuditStore:
         return restored
 
     # ------------------------------------------------------------------ reading
+    #
+    # Every read of a record goes through `_read`, and so through `read_record`: whatever under
+    # audit/<service>/<day>/ is not a readable record (a broken or foreign file, a link, a
+    # folder) is skipped and remembered in `unreadable()`, so a reader shows it and a cycle can
+    # refuse to act on a history it could not read in full.
 
     def _subtree(self, *parts: str) -> pygit2.Tree | None:
         """The tree at `parts` in HEAD. Trees are cached per HEAD commit: `audit/` holds one
@@ -193,18 +206,64 @@ class GitAuditStore:
         tree = self._subtree(AUDIT_DIR, service)
         if tree is None:
             return []
-        return sorted(
-            (
-                (entry.name or "", self._tree(entry.id))
-                for entry in tree
-                if entry.type_str == "tree"
-            ),
-            key=lambda pair: pair[0],
-        )
+        days = []
+        for entry in tree:
+            name = entry.name or ""
+            if entry.type_str == "tree":
+                days.append((name, self._tree(entry.id)))
+            elif not name.startswith("."):
+                self._skip(f"{AUDIT_DIR}/{service}/{name}", "not a day folder (YYYY-MM-DD)")
+        return sorted(days, key=lambda pair: pair[0])
 
-    def _load(self, entry: pygit2.Object) -> Record:
-        blob = cast("pygit2.Blob", self.repo[entry.id])
-        return Record.from_json(json.loads(blob.data))
+    def _entries(
+        self, service: str, day: str, tree: pygit2.Tree
+    ) -> Iterator[tuple[pygit2.Object, tuple[str, EventType, str]]]:
+        """The entries of one day folder named like records, with their parsed names; any
+        other entry (hidden ones aside) is noted as unreadable without being read."""
+        for item in tree:
+            name = item.name or ""
+            parsed = parse_record_name(name)
+            if parsed is not None:
+                yield item, parsed
+            elif not name.startswith("."):
+                self._skip(
+                    f"{AUDIT_DIR}/{service}/{day}/{name}",
+                    "the file name is not <HHMMSS>-<event_type>-<id>.json",
+                )
+
+    def _read(self, service: str, day: str, entry: pygit2.Object) -> Record | None:
+        """The one way a record is read: the entry's blob through `read_record`, or None (and
+        a note in `unreadable()`) for anything that is not a readable record."""
+        path = f"{AUDIT_DIR}/{service}/{day}/{entry.name}"
+        key = (path, str(entry.id))
+        if key in self._parsed:
+            return self._parsed[key]
+        record: Record | None = None
+        mode = getattr(entry, "filemode", None)
+        if entry.type_str != "blob":
+            self._skip(path, f"a {'folder' if entry.type_str == 'tree' else 'submodule'}")
+        elif mode == self._pygit2.enums.FileMode.LINK:
+            self._skip(path, "a symbolic link, not a file")
+        else:
+            blob = cast("pygit2.Blob", self.repo[entry.id])
+            try:
+                if blob.size > MAX_RECORD_BYTES:  # refused before it is read into memory
+                    raise RecordError(f"{blob.size} bytes, larger than any record")
+                record = read_record(path, bytes(blob.data))
+            except RecordError as error:
+                self._skip(path, str(error))
+        self._parsed[key] = record
+        return record
+
+    def _skip(self, path: str, reason: str) -> None:
+        self._unreadable.setdefault(path, UnreadableRecord(path=path, reason=reason))
+
+    def unreadable(self, service: str | None = None) -> list[UnreadableRecord]:
+        return [
+            item
+            for path, item in sorted(self._unreadable.items())
+            if service is None or item.service == service
+        ]
 
     def history(self, service: str, since: datetime) -> list[Record]:
         moment = since.astimezone(UTC)
@@ -214,34 +273,32 @@ class GitAuditStore:
         for day, tree in self._days(service):
             if day < first_day:
                 continue
-            for item in tree:
-                name = item.name or ""
-                if not name.endswith(".json"):
-                    continue
-                if day == first_day and name[:6] < cutoff:
+            for item, (hhmmss, _event, _id) in self._entries(service, day, tree):
+                if day == first_day and hhmmss < cutoff:
                     continue  # older than `since`, by its file name, without reading it
-                record = self._load(item)
-                if record.timestamp >= since:
+                record = self._read(service, day, item)
+                if record is not None and record.timestamp >= since:
                     records.append(record)
         return sorted(records, key=Record.sort_key)
 
     def latest(self, service: str, events: Collection[EventType]) -> Record | None:
         wanted = set(events)
-        for _day, tree in reversed(self._days(service)):
-            for item in sorted(tree, key=lambda item: item.name or "", reverse=True):
-                parsed = parse_record_name(item.name or "")
-                if parsed is not None and parsed[1] in wanted:
-                    return self._load(item)
+        for day, tree in reversed(self._days(service)):
+            found = [(item, parsed) for item, parsed in self._entries(service, day, tree)]
+            for item, parsed in sorted(found, key=lambda pair: pair[0].name or "", reverse=True):
+                if parsed[1] in wanted:
+                    record = self._read(service, day, item)
+                    if record is not None:
+                        return record
         return None
 
     def events(self, service: str, events: Collection[EventType]) -> list[Record]:
-        wanted = {str(event) for event in events}
+        wanted = set(events)
         records = []
-        for _day, tree in self._days(service):
-            for item in tree:
-                parsed = parse_record_name(item.name or "")
-                if parsed is not None and parsed[1] in wanted:
-                    records.append(self._load(item))
+        for day, tree in self._days(service):
+            for item, parsed in self._entries(service, day, tree):
+                if parsed[1] in wanted and (record := self._read(service, day, item)):
+                    records.append(record)
         return sorted(records, key=Record.sort_key)
 
     def contains(self, service: str, at: datetime, record_id: str) -> bool:
@@ -276,10 +333,10 @@ class GitAuditStore:
             for day, tree in self._days(name):
                 if (low and day < low.isoformat()) or (high and day > high.isoformat()):
                     continue
-                for item in tree:
-                    if parse_record_name(item.name or "") is None:
+                for item, _parsed in self._entries(name, day, tree):
+                    record = self._read(name, day, item)
+                    if record is None:
                         continue
-                    record = self._load(item)
                     if (since and record.timestamp < since) or (until and record.timestamp > until):
                         continue
                     records.append(record)

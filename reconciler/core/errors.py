@@ -25,6 +25,7 @@ __all__ = [
     "HeldError",
     "MetricsError",
     "ReconcilerError",
+    "TrailError",
 ]
 
 
@@ -75,6 +76,11 @@ class HeldError(ReconcilerError):
     approval stands behind (a merge refused or not judged yet)."""
 
     exit_code = ExitCode.PROBLEMS
+
+
+class TrailError(HeldError):
+    """A service whose audit records could not all be read: its cooldown, rate limits, circuit
+    breaker and pending work are unknown, so the reconciler changes nothing on its own."""
 
 
 class ClusterError(ReconcilerError):

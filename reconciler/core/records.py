@@ -10,29 +10,49 @@ File layout: `audit/<service>/<YYYY-MM-DD>/<HHMMSS>-<event_type>-<id>.json`. Eac
 new file with a unique name, so two writers never touch the same path and their commits
 always rebase cleanly; a cycle that needs the last day of one service's history reads one or
 two directories.
+
+Reading is as careful as writing: `read_record` is the one function that turns stored bytes
+into a `Record`, and it refuses (with `RecordError`, one line naming what is wrong) anything
+that is not exactly a record written here, so a stray or corrupted file is skipped and named
+instead of crashing a reader or being half-believed. Commit messages are free of control
+characters and free text cannot start a line of its own, so `git log` shows what happened
+and a trailer can only be one the reconciler wrote.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+import math
+import unicodedata
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
-from reconciler.core.ids import utc
+from reconciler.core.ids import parse_utc, utc
+from reconciler.core.problems import Problem, Severity
 
 __all__ = [
     "AUDIT_DIR",
+    "MAX_RECORD_BYTES",
     "CommitMessage",
     "EventType",
     "Outcome",
+    "Provenance",
     "Record",
+    "RecordError",
+    "UnreadableRecord",
+    "clean_line",
+    "read_record",
     "record_path",
 ]
 
 AUDIT_DIR = "audit"
+
+#: No record the reconciler writes comes near this; a larger file under audit/ is not one, and
+#: is refused before it is read into memory.
+MAX_RECORD_BYTES = 1024 * 1024
 
 
 class EventType(StrEnum):
@@ -97,6 +117,16 @@ class Outcome(StrEnum):
 
 
 @dataclass(frozen=True, kw_only=True)
+class Provenance:
+    """What a record was judged under: the commit the blueprints and policies were read from,
+    and the git blob id of each of those files by path, so `git show BLOB` prints exactly
+    the rules that applied. Empty for records written before records carried it."""
+
+    commit: str = ""
+    blobs: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
 class Record:
     """One audit event. `details` holds the event's own body (decision, verdict, checks...)."""
 
@@ -106,6 +136,7 @@ class Record:
     service: str
     blueprint_version: str
     outcome: Outcome
+    provenance: Provenance = field(default_factory=Provenance)
     rationale: str
     operation: str | None = None
     classification: str | None = None
@@ -128,6 +159,8 @@ class Record:
             "agent_id": self.agent,
             "service": self.service,
             "blueprint_version": self.blueprint_version,
+            "blueprint_commit": self.provenance.commit or None,
+            "blueprint_blobs": dict(self.provenance.blobs),
             "operation": self.operation,
             "classification": self.classification,
             "outcome": str(self.outcome),
@@ -141,21 +174,195 @@ class Record:
         return json.dumps(self.to_json(), indent=2, sort_keys=False, default=_default) + "\n"
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Record:
+    def from_json(cls, data: object) -> Record:
+        """A record from its JSON form; RecordError naming the first field that is missing or
+        of the wrong type. Fields added to the envelope later are optional, so older records
+        still read."""
+        if not isinstance(data, Mapping):
+            raise RecordError(f"a JSON {_json_kind(data)}, not a record (a JSON object)")
+        fields = _Fields(data)
+        event_type = fields.choice("event_type", EventType)
         return cls(
-            id=data["id"],
-            timestamp=datetime.fromisoformat(data["timestamp"].replace("Z", "+00:00")),
-            event_type=EventType(data["event_type"]),
-            agent=data.get("agent_id", "reconciler"),
-            service=data["service"],
-            blueprint_version=data.get("blueprint_version", ""),
-            operation=data.get("operation"),
-            classification=data.get("classification"),
-            outcome=Outcome(data["outcome"]),
-            rationale=data.get("rationale", ""),
-            duration_seconds=data.get("duration_seconds"),
-            links=data.get("links") or {},
-            details=data.get("details") or {},
+            id=fields.text("id"),
+            timestamp=fields.moment("timestamp"),
+            event_type=event_type,
+            agent=fields.text("agent_id", default="reconciler"),
+            service=fields.text("service"),
+            blueprint_version=fields.text("blueprint_version", default="", empty=True),
+            provenance=Provenance(
+                commit=fields.optional_text("blueprint_commit") or "",
+                blobs=fields.text_map("blueprint_blobs"),
+            ),
+            operation=fields.optional_text("operation"),
+            classification=fields.optional_text("classification"),
+            outcome=fields.choice("outcome", Outcome),
+            rationale=fields.text("rationale", default="", empty=True),
+            duration_seconds=fields.number("duration_seconds"),
+            links=fields.text_map("links"),
+            details=_read_details(event_type, data.get("details")),
+        )
+
+
+class RecordError(ValueError):
+    """Why some stored bytes are not an audit record: one line, for a warning naming the file."""
+
+
+_Choice = TypeVar("_Choice", bound=StrEnum)
+
+
+class _Fields:
+    """Typed access to the envelope's fields, each failure a RecordError naming the field."""
+
+    _MISSING = object()
+
+    def __init__(self, data: Mapping[str, Any]) -> None:
+        self.data = data
+
+    def _get(self, name: str, default: object) -> object:
+        value = self.data.get(name, self._MISSING)
+        if value is self._MISSING or value is None:
+            if default is self._MISSING:
+                raise RecordError(f"no {name!r} field")
+            return default
+        return value
+
+    def _wrong(self, name: str, wanted: str, value: object) -> RecordError:
+        shown = json.dumps(value, default=str)
+        shown = shown if len(shown) <= 40 else shown[:39] + "…"
+        return RecordError(f"field {name!r} must be {wanted}, got {shown}")
+
+    def text(self, name: str, default: object = _MISSING, *, empty: bool = False) -> str:
+        value = self._get(name, default)
+        if not isinstance(value, str) or (not value and not empty):
+            raise self._wrong(name, "a non-empty string" if not empty else "a string", value)
+        return value
+
+    def optional_text(self, name: str) -> str | None:
+        value = self._get(name, None)
+        if value is not None and not isinstance(value, str):
+            raise self._wrong(name, "a string or null", value)
+        return value
+
+    def choice(self, name: str, kind: type[_Choice]) -> _Choice:
+        value = self._get(name, self._MISSING)
+        known = {str(member): member for member in kind}
+        if not isinstance(value, str) or value not in known:
+            raise self._wrong(name, f"a known {name.replace('_', ' ')}", value)
+        return known[value]
+
+    def moment(self, name: str) -> datetime:
+        value = self._get(name, self._MISSING)
+        try:
+            return parse_utc(value) if isinstance(value, str) else parse_utc(None)
+        except ValueError:
+            raise self._wrong(name, "a time with its zone (2026-02-10T15:30:00Z)", value) from None
+
+    def number(self, name: str) -> float | None:
+        value = self._get(name, None)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self._wrong(name, "a number or null", value)
+        if not math.isfinite(value):
+            raise self._wrong(name, "a finite number", value)
+        return float(value)
+
+    def text_map(self, name: str) -> dict[str, str]:
+        value = self._get(name, {})
+        if not isinstance(value, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+        ):
+            raise self._wrong(name, "an object of strings", value)
+        return dict(value)
+
+
+def _json_kind(value: object) -> str:
+    kinds = ((list, "array"), (str, "string"), (bool, "boolean"), (int | float, "number"))
+    return next((name for kind, name in kinds if isinstance(value, kind)), "null")
+
+
+#: How each event's `details` are read, by event type. Every body is a JSON object today and
+#: reaches code as a mapping; an event that gains a typed body registers its parser here, and
+#: `read_record` (the one way into the trail) then returns it for every reader at once.
+DETAIL_READERS: Mapping[EventType, Callable[[Mapping[str, Any]], Mapping[str, Any]]] = {}
+
+
+def _read_details(event: EventType, raw: object) -> Mapping[str, Any]:
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, Mapping):
+        raise RecordError(f"field 'details' must be an object, got a JSON {_json_kind(raw)}")
+    reader = DETAIL_READERS.get(event)
+    return reader(raw) if reader is not None else raw
+
+
+def read_record(path: str, data: bytes) -> Record:
+    """The record stored at `path` (`audit/<service>/<day>/<name>.json`) as `data`.
+
+    Every reader of the trail comes through here. Whatever is not exactly a record as
+    `record_path` names it is refused with a RecordError saying why: bytes that are not UTF-8
+    JSON (NaN and Infinity included), JSON that is not an object, a missing or mistyped field,
+    or a file whose name or folder disagrees with the record inside (a record of one service
+    filed under another would otherwise count toward the wrong cooldown).
+    """
+    if len(data) > MAX_RECORD_BYTES:
+        raise RecordError(f"{len(data)} bytes, larger than any record ({MAX_RECORD_BYTES})")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise RecordError(f"not UTF-8 text (a binary file?): byte {error.start}") from None
+    if not text.strip():
+        raise RecordError("the file is empty")
+    try:
+        parsed = json.loads(text, parse_constant=_no_constant)
+    except json.JSONDecodeError as error:
+        raise RecordError(
+            f"invalid JSON: {error.msg} at line {error.lineno} column {error.colno}"
+        ) from None
+    except RecursionError:
+        raise RecordError("invalid JSON: nested too deeply") from None
+    record = Record.from_json(parsed)
+    parts = path.split("/")
+    name = parse_record_name(parts[-1])
+    if name is None:
+        raise RecordError("the file name is not <HHMMSS>-<event_type>-<id>.json")
+    if (name[1], name[2]) != (record.event_type, record.id):
+        raise RecordError(
+            f"the file name says {name[1]} {name[2]}, the record inside "
+            f"{record.event_type} {record.id}"
+        )
+    if len(parts) >= 3 and parts[-3] != record.service:
+        raise RecordError(f"filed under {parts[-3]!r} but the record is about {record.service!r}")
+    return record
+
+
+def _no_constant(name: str) -> object:
+    raise RecordError(f"invalid JSON: {name} is not a number a record holds")
+
+
+@dataclass(frozen=True, kw_only=True)
+class UnreadableRecord:
+    """A file under audit/ that is not a readable record, and why: readers skip it and say so,
+    and a cycle does not act alone on a service whose records it could not read in full."""
+
+    path: str
+    reason: str
+
+    @property
+    def service(self) -> str:
+        parts = self.path.split("/")
+        return parts[1] if len(parts) > 2 and parts[0] == AUDIT_DIR else ""
+
+    def problem(self) -> Problem:
+        return Problem(
+            file=self.path,
+            path="",
+            message=f"skipped, not a readable audit record: {self.reason}",
+            hint=f"the reconciler never writes such a file: `git log -p -- {self.path}` "
+            "shows the commit that did; revert that commit, or restore or remove the file in "
+            "a reviewed commit",
+            severity=Severity.WARNING,
+            code="record.unreadable",
         )
 
 
@@ -196,22 +403,53 @@ def parse_record_name(name: str) -> tuple[str, EventType, str] | None:
 
 @dataclass(frozen=True, kw_only=True)
 class CommitMessage:
-    """A subject a person reads in `git log --oneline`, a body, and trailers for machines."""
+    """A subject a person reads in `git log --oneline`, body paragraphs, and trailers for
+    machines.
+
+    Rendering cleans every part (`clean_line`): the subject, each paragraph and each trailer
+    is made one line without control characters, and a paragraph is then wrapped with its
+    continuation lines indented, so no text that came from a person (a `--reason`, a `--by`)
+    can begin a line of the message or add a paragraph. A paragraph begins with what its
+    builder wrote (an event type and an id); `git log --grep '^Reconciler-Event: ...$'`
+    then matches only the trailers the reconciler wrote.
+    """
 
     subject: str
-    body: str
+    paragraphs: Sequence[str]
     trailers: Mapping[str, str]
 
     def render(self) -> str:
-        trailer_text = "\n".join(f"{key}: {value}" for key, value in self.trailers.items())
-        parts = [self.subject.strip()]
-        if self.body.strip():
-            parts.append(self.body.strip())
-        parts.append(trailer_text)
-        return "\n\n".join(parts) + "\n"
+        trailer_text = "\n".join(
+            f"{clean_line(key)}: {clean_line(value)}" for key, value in self.trailers.items()
+        )
+        body = [_wrap(clean_line(text)) for text in self.paragraphs if text.strip()]
+        return "\n\n".join([clean_line(self.subject), *body, trailer_text]) + "\n"
 
 
 TRAILER_PREFIX = "Reconciler-"
+
+#: Bidirectional overrides and isolates: they make text read differently from what it says.
+_BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def clean_line(text: str) -> str:
+    """`text` as one line that is safe to show in a terminal and to store in a commit message.
+
+    Line breaks and tabs become spaces (runs collapse to one), and every other control
+    character (ANSI escapes, backspace, DEL, the C1 set) and bidirectional override is written
+    as a visible escape (`\\x1b`, `\\u202e`), so nothing is lost and nothing repaints the
+    reader's terminal or reorders what they read. Every commit message goes through here.
+    """
+    out = []
+    for char in text:
+        if char.isspace():  # line and paragraph breaks of every kind, tabs
+            out.append(" ")
+        elif char in _BIDI or unicodedata.category(char) == "Cc":
+            code = ord(char)
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+        else:
+            out.append(char)
+    return " ".join("".join(out).split())
 
 
 def commit_message(subject: str, records: Sequence[Record]) -> CommitMessage:
@@ -226,6 +464,8 @@ def commit_message(subject: str, records: Sequence[Record]) -> CommitMessage:
         f"{TRAILER_PREFIX}Service": last.service,
         f"{TRAILER_PREFIX}Blueprint-Version": last.blueprint_version or "-",
     }
+    if last.provenance.commit:
+        trailers[f"{TRAILER_PREFIX}Blueprint-Commit"] = last.provenance.commit
     for link in ("decision", "governance", "operation", "verification", "rollback", "approval"):
         value = next((r.links.get(link) for r in ordered if r.links.get(link)), None)
         if value:
@@ -234,17 +474,16 @@ def commit_message(subject: str, records: Sequence[Record]) -> CommitMessage:
         trailers[f"{TRAILER_PREFIX}Classification"] = last.classification
     trailers[f"{TRAILER_PREFIX}Outcome"] = str(last.outcome)
     trailers[f"{TRAILER_PREFIX}Records"] = str(len(ordered))
-    return CommitMessage(
-        subject=subject, body="\n\n".join(_wrap(line) for line in lines), trailers=trailers
-    )
+    return CommitMessage(subject=subject, paragraphs=tuple(lines), trailers=trailers)
 
 
 def _wrap(text: str, width: int = 78) -> str:
+    """Wrapped at `width`; lines after the first are indented, so they never start a line."""
     words, lines, line = text.split(), [], ""
     for word in words:
         if line and len(line) + 1 + len(word) > width:
             lines.append(line)
-            line = word
+            line = "  " + word
         else:
             line = f"{line} {word}" if line else word
     if line:

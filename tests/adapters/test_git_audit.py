@@ -138,3 +138,80 @@ def test_a_record_is_never_rewritten(repo: Path) -> None:
     assert git.head.target == git[sha].id  # nothing committed
     (found,) = store.scan()
     assert found.rationale == "test"
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading a trail that holds something other than records
+
+
+def _commit_files(repo: Path, message: str = "hand-made files") -> None:
+    """Commit what is in the working tree with git itself, as a person would."""
+    import subprocess
+
+    env = {"GIT_AUTHOR_NAME": "p", "GIT_AUTHOR_EMAIL": "p@x", "GIT_COMMITTER_NAME": "p"}
+    env |= {"GIT_COMMITTER_EMAIL": "p@x", "PATH": "/usr/bin:/bin"}
+    subprocess.run(["git", "-C", str(repo), "add", "-A"], check=True, env=env)
+    subprocess.run(["git", "-C", str(repo), "commit", "-qm", message], check=True, env=env)
+
+
+DAY = "audit/web/2026-02-10"
+
+
+def _foreign_files(repo: Path) -> dict[str, str]:
+    """Files under audit/web that are not records, and the reason each is skipped."""
+    day = repo / DAY
+    day.mkdir(parents=True, exist_ok=True)
+    (day / "152000-operation_executed-op-broken.json").write_text("{not json")
+    (day / "152001-operation_executed-op-array.json").write_text("[1, 2]")
+    (day / "152002-breaker_opened-brk-link.json").symlink_to("/dev/zero")
+    (day / "152003-decision_made-dec-folder.json").mkdir()
+    (day / "152003-decision_made-dec-folder.json" / "inside.json").write_text("{}")
+    (day / "notes.json").write_text("{}")
+    (day / "152004-operation_executed-op-huge.json").write_bytes(b" " * (2 * 1024 * 1024))
+    (repo / "audit/web/stray.json").write_text("{}")
+    return {
+        f"{DAY}/152000-operation_executed-op-broken.json": "invalid JSON: Expecting property",
+        f"{DAY}/152001-operation_executed-op-array.json": "a JSON array, not a record",
+        f"{DAY}/152002-breaker_opened-brk-link.json": "a symbolic link, not a file",
+        f"{DAY}/152003-decision_made-dec-folder.json": "a folder",
+        f"{DAY}/notes.json": "the file name is not <HHMMSS>-<event_type>-<id>.json",
+        f"{DAY}/152004-operation_executed-op-huge.json": "2097152 bytes, larger than any record",
+        "audit/web/stray.json": "not a day folder (YYYY-MM-DD)",
+    }
+
+
+def test_every_reader_skips_what_is_not_a_record_and_names_it(repo: Path) -> None:
+    store = GitAuditStore(repo, name="bot", email="bot@example.invalid")
+    good = [rec(EventType.OPERATION_EXECUTED, -3600, rid="op-good")]
+    store.append(good, commit_message("web: good", good))
+    expected = _foreign_files(repo)
+    _commit_files(repo)
+
+    readers = {
+        "history": lambda s: s.history("web", NOW - timedelta(days=1)),
+        "events": lambda s: s.events("web", set(EventType)),
+        "scan": lambda s: list(s.scan()),
+        "scan one service": lambda s: list(s.scan(service="web")),
+    }
+    for name, read in readers.items():
+        fresh = GitAuditStore(repo)  # nothing remembered from another reader
+        assert [r.id for r in read(fresh)] == ["op-good"], name
+        skipped = {item.path: item.reason for item in fresh.unreadable("web")}
+        assert sorted(skipped) == sorted(expected), name
+        for path, reason in expected.items():
+            assert skipped[path].startswith(reason), (name, path, skipped[path])
+        assert fresh.unreadable("api") == []
+
+
+def test_latest_passes_over_an_unreadable_record_to_the_one_before(repo: Path) -> None:
+    store = GitAuditStore(repo, name="bot", email="bot@example.invalid")
+    older = [rec(EventType.BREAKER_OPENED, -7200, rid="brk-older")]
+    store.append(older, commit_message("web: older", older))
+    (repo / DAY / "152000-breaker_reset-brk-newer.json").write_text('{"id": "brk-newer"}')
+    _commit_files(repo)
+    fresh = GitAuditStore(repo)
+    found = fresh.latest("web", {EventType.BREAKER_OPENED, EventType.BREAKER_RESET})
+    assert found is not None and found.id == "brk-older"
+    (skipped,) = fresh.unreadable()
+    assert skipped.path == f"{DAY}/152000-breaker_reset-brk-newer.json"
+    assert skipped.reason == "no 'event_type' field"
