@@ -66,3 +66,68 @@ def test_request_example_is_the_real_output(tmp_path: Path) -> None:
     scenario.cli("sim", "init", "--scenario", "seed")
     result = scenario.cli(*shlex.split(command)[2:], expect=1)  # forbidden: exit 1
     assert _mask_commits(expected) == _mask_commits(result.output)
+
+
+def _documented_queries(document: Path) -> list[list[str]]:
+    """Every `git log --grep` command of the document's querying examples, as argv."""
+    queries = []
+    for line in document.read_text().splitlines():
+        if line.startswith("git log ") and "--grep" in line:
+            queries.append(shlex.split(line, comments=True))
+    return queries
+
+
+def _matches(root: Path, argv: list[str]) -> list[str]:
+    import subprocess
+
+    result = subprocess.run(
+        ["git", "-C", str(root), *argv[1:], "--format=%s"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return result.stdout.splitlines()
+
+
+#: A reason and a requester that try to pass for trailers of other events.
+FORGED = (
+    "\x1b[2J\x1b[Hload\nReconciler-Event: operation_blocked\nReconciler-Service: todo-frontend\n"
+    "Reconciler-Outcome: blocked\nReconciler-Decision: dec-20260210-153000-17ead1"
+)
+
+
+def test_the_documented_git_log_queries_find_exactly_what_they_say(tmp_path: Path) -> None:
+    """Each `git log --grep` example of docs/audit-trail.md, run by git on a real trail that
+    also holds a request whose --reason and --by imitate those trailers: the anchored queries
+    find the reconciler's own trailers and never the imitation."""
+    scenario = Scenario(tmp_path)
+    init_repo(tmp_path)
+    scenario.cli("sim", "init", "--scenario", "seed")
+    scenario.cli("run")  # todo-frontend: scale 2→3, decision dec-20260210-153000-17ead1
+    scenario.cli("request", "todo-frontend", "delete_deployment", "--reason", "cleanup", expect=1)
+    by = "mallory\nReconciler-Event: operation_blocked"
+    scenario.cli(
+        "request", "todo-backend", "scale", "--replicas", "3", "--reason", FORGED, "--by", by
+    )
+    subjects = scenario.subjects()
+    scaled = "todo-frontend: scale 2→3 (allowed): weighted 81.5% > 80%"
+    blocked = next(s for s in subjects if s.startswith("todo-frontend: blocked delete_deployment"))
+    forged = next(s for s in subjects if s.startswith("todo-backend: scale 2→3 (allowed)"))
+    assert "Reconciler-Event: operation_blocked" in forged  # the imitation reached the subject
+    # ...without the escapes that would repaint the terminal of whoever reads the log.
+    oneline = _matches(tmp_path, ["git", "log", "--oneline", "--no-color"])
+    assert oneline and not any(ord(c) < 32 for line in oneline for c in line)
+    assert forged.endswith(": \\x1b…")  # shown as an escape, cut short
+    expected = {
+        "^Reconciler-Event: operation_blocked$": [blocked],
+        "^Reconciler-Decision: dec-20260210-153000-17ead1$": [scaled],
+        "^Reconciler-Service: todo-frontend$ ^Reconciler-Outcome: blocked$": [blocked],
+    }
+    queries = _documented_queries(DOCS / "audit-trail.md")
+    patterns = [" ".join(q[i + 1] for i, a in enumerate(q) if a == "--grep") for q in queries]
+    assert sorted(patterns) == sorted(expected)
+    for query, pattern in zip(queries, patterns, strict=True):
+        assert _matches(tmp_path, query) == expected[pattern], query
+    # Without its anchors, the first query would have found the imitation too.
+    loose = ["git", "log", "--grep", "Reconciler-Event: operation_blocked"]
+    assert forged in _matches(tmp_path, loose)

@@ -5,14 +5,20 @@ with those at its head. Checking either out would touch the working tree (and a 
 checkout is usually the merge commit), so the blobs are read straight from git, for any
 revspec git understands: a sha, a branch, `origin/main`, `HEAD~1`, a tag.
 
+A cycle reads HEAD here too: authority is what was committed, never an uncommitted edit, and
+`uncommitted()` names the edits under blueprints/ that it therefore leaves aside.
+
 Main design choice: only the files the loader reads are returned (the global policies and each
 `blueprints/<service>/blueprint.yaml`), each cut a byte past the loader's size limit, so a huge
-blob in a pull request cannot exhaust memory before the loader refuses it.
+blob in a pull request cannot exhaust memory before the loader refuses it; and only when they
+are regular files. Every other entry under blueprints/ is listed by kind (`entries`), so the
+loader can say what stands where a blueprint should be: git stores a symbolic link as a blob
+of its target's path, which is never taken for the file it points to.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, cast
 
@@ -42,6 +48,13 @@ class RevisionFiles:
     revision: str
     commit: str
     files: dict[str, bytes]
+    #: The git blob id of each file in `files`, by the same path.
+    blobs: dict[str, str] = field(default_factory=dict)
+    #: Every entry under blueprints/ (and `blueprints` itself), hidden ones aside, by path:
+    #: "file", "directory", "symlink" or "submodule".
+    entries: dict[str, str] = field(default_factory=dict)
+    #: The target of each symbolic link in `entries`, as git stores it.
+    links: dict[str, str] = field(default_factory=dict)
 
 
 class GitRevisions:
@@ -74,28 +87,85 @@ class GitRevisions:
     def read(self, spec: str) -> RevisionFiles:
         """The blueprint files at `spec`; ConfigError naming it when git does not know it."""
         commit = self._commit(spec)
-        root: pygit2.Tree | None = commit.tree
-        for part in PurePosixPath(self.subdirectory, BLUEPRINTS).parts:
-            root = self._subtree(root, part) if root is not None else None
-        if root is None:
-            return RevisionFiles(revision=spec, commit=str(commit.id), files={})
-        files: dict[str, bytes] = {}
-        for entry in root:
-            if entry.type_str != "tree":
+        found = RevisionFiles(revision=spec, commit=str(commit.id), files={})
+        tree: pygit2.Tree | None = commit.tree
+        for part in PurePosixPath(self.subdirectory).parts:
+            tree = self._subtree(tree, part) if tree is not None else None
+        top = self._entry(tree, BLUEPRINTS) if tree is not None else None
+        if top is None:
+            return found
+        ids = self._list(top, BLUEPRINTS, found)
+        for path, kind in found.entries.items():
+            parts = PurePosixPath(path).parts
+            wanted = (len(parts) == 3 and parts[2] == BLUEPRINT_FILE) or path == (
+                f"{BLUEPRINTS}/{POLICIES}"
+            )
+            if wanted and kind == "file":
+                blob = cast("pygit2.Blob", self._repo[ids[path]])
+                # One byte over the limit is enough for the loader to refuse the file by its size.
+                found.files[path] = bytes(blob.data[: MAX_BYTES + 1])
+                found.blobs[path] = str(blob.id)
+        return found
+
+    def _list(self, entry: pygit2.Object, path: str, found: RevisionFiles) -> dict[str, pygit2.Oid]:
+        """Record `entry` at `path` and, for a tree, everything under it (a stack, not
+        recursion, however deep the tree); returns the blob id of each regular file."""
+        import pygit2
+
+        ids: dict[str, pygit2.Oid] = {}
+        pending = [(entry, path)]
+        while pending:
+            item, where = pending.pop()
+            mode = item.filemode
+            if item.type_str == "tree":
+                found.entries[where] = "directory"
+                for child in cast("pygit2.Tree", self._repo[item.id]):
+                    if not (child.name or "").startswith("."):
+                        pending.append((child, f"{where}/{child.name}"))
+            elif item.type_str == "commit":
+                found.entries[where] = "submodule"
+            elif mode == pygit2.enums.FileMode.LINK:
+                found.entries[where] = "symlink"
+                target = cast("pygit2.Blob", self._repo[item.id]).data[:1024]
+                found.links[where] = target.decode("utf-8", "replace")
+            else:
+                found.entries[where] = "file"
+                ids[where] = item.id
+        return ids
+
+    def uncommitted(self) -> list[tuple[str, str]]:
+        """The paths under blueprints/ whose working tree or index differs from HEAD, each with
+        how ("modified", "new", "deleted"), relative to the blueprint root; empty in a bare
+        repository."""
+        import pygit2
+
+        if self._repo.is_bare or self._repo.workdir is None:
+            return []
+        prefix = PurePosixPath(self.subdirectory, BLUEPRINTS).as_posix() + "/"
+        status = pygit2.enums.FileStatus
+        changed = []
+        for path, flags in self._repo.status(untracked_files="all").items():
+            if not path.startswith(prefix) or flags & status.IGNORED:
                 continue
-            folder = cast("pygit2.Tree", self._repo[entry.id])
-            names = [BLUEPRINT_FILE]
-            if entry.name == PurePosixPath(POLICIES).parent.name:
-                names.append(PurePosixPath(POLICIES).name)
-            for name in names:
-                data = self._blob(folder, name)
-                if data is not None:
-                    files[f"{BLUEPRINTS}/{entry.name}/{name}"] = data
-        return RevisionFiles(revision=spec, commit=str(commit.id), files=files)
+            if flags & (status.WT_NEW | status.INDEX_NEW):
+                how = "new"
+            elif flags & (status.WT_DELETED | status.INDEX_DELETED):
+                how = "deleted"
+            else:
+                how = "modified"
+            shown = path[len(self.subdirectory) + 1 :] if self.subdirectory else path
+            changed.append((shown, how))
+        return sorted(changed)
 
     def _commit(self, spec: str) -> pygit2.Commit:
         import pygit2
 
+        if spec == "HEAD" and self._repo.head_is_unborn:
+            raise ConfigError(
+                "nothing is committed yet: the blueprints a cycle judges under are those of "
+                "the commit it runs on",
+                hint="commit them first: `git add blueprints && git commit`",
+            )
         if not spec or spec.startswith("-"):
             raise ConfigError(f"{spec!r} is not a revision", hint=FETCH_HINT.format(spec="main"))
         try:
@@ -124,13 +194,8 @@ class GitRevisions:
             return None
         return cast("pygit2.Tree", self._repo[entry.id]) if entry.type_str == "tree" else None
 
-    def _blob(self, tree: pygit2.Tree, name: str) -> bytes | None:
+    def _entry(self, tree: pygit2.Tree, name: str) -> pygit2.Object | None:
         try:
-            entry = tree[name]
+            return tree[name]
         except KeyError:
             return None
-        if entry.type_str != "blob":
-            return None
-        blob = cast("pygit2.Blob", self._repo[entry.id])
-        # One byte over the limit is enough for the loader to refuse the file by its size.
-        return bytes(blob.data[: MAX_BYTES + 1])

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from reconciler.cli.context import Settings, env_flag
-from reconciler.cli.output import OUTPUT_OPTION, emit_json
+from reconciler.cli.output import OUTPUT_OPTION, emit_json, warn
 
 
 @click.command("validate")
@@ -30,7 +30,13 @@ def validate_command(
     blueprints/<service>/blueprint.yaml of the repository. The global policies file,
     blueprints/governance/policies.yaml, is checked every time, and its absence is an error.
     A file under blueprints/ that the loader would not read (blueprint.yml, web.yaml beside
-    the service folders, a folder without blueprint.yaml) is a warning naming where it belongs.
+    the service folders, a folder without blueprint.yaml) is a warning naming where it belongs;
+    a link, a folder, a pipe or a device where a blueprint should be is an error for that
+    service.
+
+    validate reads the working tree, so it checks edits before they are committed. `run`,
+    `plan`, `request`, `status`, `breaker` and `policy` judge under the blueprints committed
+    at HEAD instead: an edit counts once it is committed.
 
     Each problem is one line, `file:line:col: field.path: message (fix: hint)`.
 
@@ -121,30 +127,51 @@ def schema_command(kind: str) -> None:
 
 @click.command("policy")
 @click.argument("service")
+@click.option(
+    "--working-tree",
+    is_flag=True,
+    help="Show the policy the files say now, uncommitted edits included, instead of the "
+    "committed one that governs.",
+)
 @OUTPUT_OPTION
 @click.pass_obj
-def policy_command(settings: Settings, service: str, output: str) -> None:
+def policy_command(settings: Settings, service: str, working_tree: bool, output: str) -> None:
     """Show SERVICE's effective policy: its blueprint merged with the global policies.
 
     Every default is filled in, and every governance rule names the file and field it comes
     from, so you can see why an operation is allowed, needs approval, or is refused.
 
+    The policy shown is the one that governs: the blueprints and policies committed at HEAD,
+    which is what `run` and `request` judge under. Uncommitted edits under blueprints/ are
+    named in a warning; --working-tree shows what they would make of it.
+
     \b
-    Exit codes: 0 shown, 2 usage, 3 no blueprint repository, the global policies do not
-                validate, or SERVICE has no valid blueprint.
+    Exit codes: 0 shown, 2 usage, 3 no blueprint repository, not a git repository (without
+                --working-tree), the global policies do not validate, or SERVICE has no
+                valid blueprint.
 
     \b
     Examples:
       reconciler policy todo-frontend
+      reconciler policy todo-frontend --working-tree    # before committing an edit
       reconciler policy todo-frontend -o json | jq .scaling
     """
+    from reconciler.cli.compose import committed_fleet
     from reconciler.core.describe import policy_lines, policy_to_json
     from reconciler.shell.workspace import load_fleet
 
-    fleet = load_fleet(settings.root())
+    root = settings.root()
+    fleet = load_fleet(root) if working_tree else committed_fleet(root)
     fleet.require_policies()
     blueprint = fleet.get(service)
     if output == "json":
-        emit_json(policy_to_json(blueprint))
+        emit_json(
+            {
+                **policy_to_json(blueprint),
+                "commit": fleet.commit or None,
+                "warnings": [w.to_json() for w in fleet.notices],
+            }
+        )
     else:
+        warn(fleet.notices)
         click.echo("\n".join(policy_lines(blueprint)))

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from reconciler.adapters.repo_lock import Holder
     from reconciler.adapters.simulated import SimulatedCluster
     from reconciler.cli.context import PrometheusOptions, Settings
+    from reconciler.core.sharding import Shard
     from reconciler.ports import Forge
     from reconciler.shell.cycle import Ports
     from reconciler.shell.workspace import Fleet
@@ -103,6 +104,26 @@ def open_simulation(root: Path, explicit: Path | None) -> SimulatedCluster:
     from reconciler.adapters.simulated import SimulatedCluster
 
     return SimulatedCluster.load(sim_state_path(root, explicit))
+
+
+def committed_fleet(root: Path, *, shard: Shard | None = None) -> Fleet:
+    """The blueprints and policies committed at HEAD: what a cycle judges under. Edits in the
+    working tree do not count until committed; they are named in the fleet's notices."""
+    from reconciler.adapters.git_revisions import GitRevisions
+    from reconciler.shell.workspace import load_fleet_files, revision_listing, uncommitted_notice
+
+    revisions = GitRevisions(root, blueprint_root=root)
+    head = revisions.read("HEAD")
+    notice = uncommitted_notice(revisions.uncommitted(), head.commit)
+    return load_fleet_files(
+        root,
+        head.files,
+        listing=revision_listing(head.entries, head.links),
+        commit=head.commit,
+        blobs=head.blobs,
+        shard=shard,
+        notices=[notice] if notice else [],
+    )
 
 
 def open_audit(root: Path) -> GitAuditStore:
@@ -220,9 +241,8 @@ def build_ports(root: Path, settings: Settings, fleet: Fleet | None = None) -> P
         from reconciler.adapters.clock import SystemClock
         from reconciler.ports import MetricsSource
         from reconciler.shell.metrics import CombinedMetrics
-        from reconciler.shell.workspace import load_fleet
 
-        fleet = fleet or load_fleet(root)
+        fleet = fleet or committed_fleet(root)
         kube = open_kubernetes(settings)
         prometheus = open_prometheus(settings, fleet)
         metrics: MetricsSource = CombinedMetrics([kube, prometheus]) if prometheus else kube

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import click
 
 from reconciler.cli.context import Settings, WritingCommand, env_flag
-from reconciler.cli.output import OUTPUT_OPTION, emit_json, plural, table
+from reconciler.cli.output import OUTPUT_OPTION, emit_json, plural, table, warn
 from reconciler.cli.outputs import OUTPUTS_OPTION
 from reconciler.cli.publishing import PUSH_OPTIONS, PushSettings, push_records, push_settings
 from reconciler.cli.summary import decision_cell
@@ -127,8 +127,8 @@ SERVICE_OPTION = click.option(
 def _prepare(
     settings: Settings, services: tuple[str, ...], shard: Shard | None = None
 ) -> tuple[Fleet, Ports]:
+    from reconciler.cli.compose import committed_fleet
     from reconciler.core.errors import ConfigError
-    from reconciler.shell.workspace import load_fleet
 
     root = settings.root()
     if shard is not None:
@@ -138,7 +138,7 @@ def _prepare(
                 f"--shard {shard} does not own {', '.join(elsewhere)}",
                 hint="drop --shard to pick services by name, or run the shard that owns them",
             )
-    fleet = load_fleet(root, shard=shard)
+    fleet = committed_fleet(root, shard=shard)
     known = {b.name for b in fleet.blueprints} | set(fleet.broken)
     unknown = [s for s in services if s not in known]
     if unknown:
@@ -226,6 +226,10 @@ def run_command(
     A change is verified once its stabilization period has passed: by the next run, or by
     this one with --wait.
 
+    The blueprints and policies judged under are those committed at HEAD; uncommitted edits
+    under blueprints/ are named in a warning and not used. A service whose audit records
+    cannot all be read is not changed: its row is an error naming the file.
+
     In a scheduled job, --push sends the audit commits to the remote afterwards (retrying
     when another job pushed first), --summary writes the job summary, --outputs the step
     outputs later steps read, and --shard I/N lets several jobs split a large fleet. See
@@ -237,7 +241,8 @@ def run_command(
 
     \b
     Exit codes: 0 every service reconciled, 1 some service failed (its row says why: an
-                  unreachable cluster, for example) or now needs a person (its circuit
+                  unreachable cluster or an unreadable audit record, for example) or now
+                  needs a person (its circuit
                   breaker opened, or a failed change was escalated),
                 2 usage (an option value that does not parse, such as --shard 5/4 or
                   --wait-timeout 10 without a unit),
@@ -294,6 +299,7 @@ def run_command(
     if output == "json":
         emit_json(reports[0].to_json() if not wait else [r.to_json() for r in reports])
     else:
+        warn(dict.fromkeys(w for report in reports for w in report.warnings))
         for index, report in enumerate(reports):
             if index:
                 click.echo(f"\n--- verification pass at {report.started_at:%H:%M:%S}Z")
@@ -405,7 +411,8 @@ def plan_command(settings: Settings, services: tuple[str, ...], output: str) -> 
     """Show what a cycle would do now, and why, without changing or recording anything.
 
     The same as `reconciler run --dry-run --verbose`: every service's decision with its
-    numbers, the governance verdict of each operation, and the rules behind it.
+    numbers, the governance verdict of each operation, and the rules behind it, under the
+    blueprints committed at HEAD (uncommitted edits are named in a warning, not used).
 
     \b
     Exit codes: 0 shown (a service that could not be planned says why in its row),
@@ -427,6 +434,7 @@ def plan_command(settings: Settings, services: tuple[str, ...], output: str) -> 
     if output == "json":
         emit_json(report.to_json())
     else:
+        warn(report.warnings)
         click.echo(render_report(report, verbose=True))
 
 
@@ -436,6 +444,10 @@ def plan_command(settings: Settings, services: tuple[str, ...], output: str) -> 
 def status_command(settings: Settings, output: str) -> None:
     """A row per service: replicas, weighted utilization, last change, cooldown, breaker,
     and what is pending.
+
+    Under the blueprints committed at HEAD, as `run` sees them. Audit records that cannot be
+    read are named in a warning, and the cooldown and breaker that rest on them show as
+    unknown.
 
     \b
     Exit codes: 0 shown (an unreachable deployment says so in its row), 2 usage,
@@ -447,6 +459,7 @@ def status_command(settings: Settings, output: str) -> None:
       reconciler status -o json
       reconciler --cluster kubernetes --context prod status
     """
+    from reconciler.cli.compose import committed_fleet
     from reconciler.core.approvals import APPROVAL_EVENTS, pending_proposals
     from reconciler.core.decision import weighted_utilization
     from reconciler.core.errors import ClusterError, MetricsError
@@ -455,10 +468,9 @@ def status_command(settings: Settings, output: str) -> None:
     from reconciler.core.records import EventType
     from reconciler.core.units import format_duration
     from reconciler.shell.cycle import load_history
-    from reconciler.shell.workspace import load_fleet
 
     root = settings.root()
-    fleet = load_fleet(root)
+    fleet = committed_fleet(root)
     fleet.require_policies()
     ports = _ports(root, settings, fleet)
     now = ports.clock.now()
@@ -496,14 +508,20 @@ def status_command(settings: Settings, output: str) -> None:
             else f"{state.ready_replicas}/{state.replicas}"
         )
         breaker = history.breaker.describe(blueprint.policy.safety.circuit_breaker)
+        cooldown = format_duration(cooldown_left) if cooldown_left else "-"
         last_text = "-" if last is None else f"{last.operation} at {last.timestamp:%m-%d %H:%M}Z"
+        # What rests on records that could not be read is not known: say so, not "closed".
+        unreadable = [item.path for item in ports.audit.unreadable(blueprint.name)]
+        if unreadable:
+            cooldown = "unknown"
+            breaker = f"unknown ({plural(len(unreadable), 'unreadable record')})"
         rows.append(
             [
                 blueprint.name,
                 replicas,
                 _pct(w),
                 last_text,
-                format_duration(cooldown_left) if cooldown_left else "-",
+                cooldown,
                 breaker,
                 str(len(pending)) if pending else "-",
             ]
@@ -523,14 +541,23 @@ def status_command(settings: Settings, output: str) -> None:
                 "breaker": history.breaker.phase.value,
                 "breaker_failures": len(history.breaker.failures),
                 "pending_approvals": [r.id for r in pending],
+                "unreadable_records": unreadable,
             }
         )
     for name, path in sorted(fleet.broken.items()):
         rows.append([name, "-", "-", "-", "-", "-", f"invalid blueprint ({path})"])
         data.append({"service": name, "error": f"invalid blueprint {path}"})
+    warnings = [*fleet.notices, *(item.problem() for item in ports.audit.unreadable())]
     if output == "json":
-        emit_json({"at": now.isoformat().replace("+00:00", "Z"), "services": data})
+        emit_json(
+            {
+                "at": now.isoformat().replace("+00:00", "Z"),
+                "services": data,
+                "warnings": [w.to_json() for w in warnings],
+            }
+        )
         return
+    warn(warnings)
     click.echo(
         table(
             ["SERVICE", "READY", "WEIGHTED", "LAST CHANGE", "COOLDOWN", "BREAKER", "PENDING"], rows
@@ -617,8 +644,12 @@ def audit_command(
     """List audit records, oldest first, filtered by service, event type and time.
 
     The same records are in git: `git log --oneline -- audit/` tells the story, and the
-    trailers let you filter, e.g. `git log --grep 'Reconciler-Event: operation_blocked'`.
+    trailers let you filter, e.g. `git log --grep '^Reconciler-Event: operation_blocked$'`.
     Event types: see docs/audit-trail.md.
+
+    A file under audit/ that is not a readable record (invalid JSON, a missing field, a
+    binary file) is skipped with a warning naming it; with -o json the output is
+    {"records": [...], "warnings": [...]}.
 
     \b
     Exit codes: 0 listed (also when no record matches), 2 usage (an unknown event type,
@@ -672,9 +703,13 @@ def audit_command(
     ]
     if limit:
         records = records[-limit:]
+    skipped = [item.problem() for item in store.unreadable()]
     if output == "json":
-        emit_json([r.to_json() for r in records])
+        emit_json(
+            {"records": [r.to_json() for r in records], "warnings": [w.to_json() for w in skipped]}
+        )
         return
+    warn(skipped)
     if not records:
         click.echo("no records match", err=True)
         return
@@ -707,13 +742,15 @@ def chain_for(records: Sequence[Record], wanted: str) -> list[Record]:
 
 
 def _explain_lines(chain: Sequence[Record]) -> list[str]:
+    from reconciler.core.records import clean_line
+
     lines = []
     for record in chain:
         head = f"{record.timestamp:%Y-%m-%d %H:%M:%S}Z  {record.event_type.value}  {record.id}"
         if record.classification:
             head += f"  [{record.classification}]"
         lines.append(head)
-        lines.append(f"    {record.rationale}")
+        lines.append(f"    {clean_line(record.rationale)}")
         details = record.details
         for rule in details.get("rules", []) if isinstance(details.get("rules"), list) else []:
             shown = rule.get("evaluated") or rule.get("condition") or "(no condition)"
@@ -771,14 +808,20 @@ def explain_command(settings: Settings, record_id: str, output: str) -> None:
 
     store = open_audit(settings.root())
     chain = chain_for(list(store.scan()), record_id)
+    skipped = [item.problem() for item in store.unreadable()]
     if not chain:
+        warn(skipped)
         raise ConfigError(
             f"no audit record has the id {record_id!r}",
-            hint="list ids with `reconciler audit` (the ID column)",
+            hint="list ids with `reconciler audit` (the ID column)"
+            + ("; some records could not be read (above)" if skipped else ""),
         )
     if output == "json":
-        emit_json([r.to_json() for r in chain])
+        emit_json(
+            {"records": [r.to_json() for r in chain], "warnings": [w.to_json() for w in skipped]}
+        )
         return
+    warn(skipped)
     click.echo(f"{chain[0].service}: {plural(len(chain), 'record')} linked to {record_id}\n")
     click.echo("\n".join(_explain_lines(chain)))
 
@@ -859,14 +902,15 @@ def request_command(
     --replicas, --cpu and --memory belong only to those; a request that does not fit its
     operation (or changes nothing) is a usage error and is not recorded, and so is one out of
     bounds: replicas above the fleet's ceiling (limits.max_replicas, at most 2147483647), CPU
-    above 100000 cores, memory above 1024Ti. An OPERATION the
+    above 100000 cores, memory above 1024Ti. It is governed under the blueprints committed
+    at HEAD, never uncommitted edits. An OPERATION the
     catalogue does not know is refused and recorded like a forbidden one, naming the closest
     catalogue name when there is one.
 
     \b
     Exit codes: 0 executed, or proposed (or recorded as pending) for approval,
                 1 refused (blocked or deferred), failed, or held (the blueprint waits for
-                  an approval to be judged),
+                  an approval to be judged, or an audit record of SERVICE cannot be read),
                 2 usage (a request that does not fit its operation or changes nothing, or
                   a --replicas, --cpu or --memory that does not parse or is out of
                   bounds),
@@ -883,7 +927,7 @@ def request_command(
       reconciler request todo-frontend resources --cpu 275m --reason "steady 95 % cpu"
       reconciler request todo-frontend delete_deployment --reason "cleanup"
     """
-    from reconciler.cli.compose import Environment
+    from reconciler.cli.compose import Environment, committed_fleet
     from reconciler.core.errors import ClusterError, HeldError, MetricsError
     from reconciler.core.governance import OperationRequest, Origin
     from reconciler.core.observation import Metrics, Target
@@ -891,11 +935,10 @@ def request_command(
     from reconciler.core.planning import ServicePlan, plan_request
     from reconciler.shell.approvals import Proposer, Review
     from reconciler.shell.cycle import Proposing, Recorder, carry_out, gate_service
-    from reconciler.shell.workspace import load_fleet
 
     root = settings.root()
     parameters = _resource_parameters(cpu, memory)
-    fleet = load_fleet(root)
+    fleet = committed_fleet(root)
     fleet.require_policies()
     blueprint = fleet.get(service)
     ports, recording = _recording(_ports(root, settings, fleet), outputs_path)
@@ -971,9 +1014,11 @@ def request_command(
             {
                 "result": result.__dict__ | {"record_ids": list(result.record_ids)},
                 "verdict": verdict_json(verdict),
+                "warnings": [w.to_json() for w in fleet.notices],
             }
         )
     else:
+        warn(fleet.notices)
         click.echo(
             f"{service}: {step.request.describe()}: {verdict.classification}, "
             f"{verdict.action.value.replace('_', ' ')} → {result.outcome}"
@@ -1057,19 +1102,19 @@ def breaker_reset_command(
       reconciler breaker reset todo-frontend --reason "rolled back the bad image"
       reconciler breaker reset todo-frontend --reason "node pool fixed" --by alice --push
     """
-    from reconciler.cli.compose import Environment
+    from reconciler.cli.compose import Environment, committed_fleet
     from reconciler.core.events import breaker_reset_record
     from reconciler.core.history import BreakerPhase
     from reconciler.shell.cycle import commit_records, load_history
-    from reconciler.shell.workspace import load_fleet
 
     root = settings.root()
-    fleet = load_fleet(root)
+    fleet = committed_fleet(root)
     fleet.require_policies()
     blueprint = fleet.get(service)
     ports = _ports(root, settings, fleet)
     now = ports.clock.now()
     history = load_history(ports.audit, blueprint, now)
+    warn([*fleet.notices, *(item.problem() for item in ports.audit.unreadable(service))])
     if history.breaker.phase is BreakerPhase.CLOSED and not history.breaker.should_open:
         click.echo(f"{service}: the circuit breaker is closed; nothing to reset")
         return
@@ -1098,11 +1143,11 @@ def breaker_status_command(settings: Settings, output: str) -> None:
       reconciler breaker status
       reconciler breaker status -o json
     """
+    from reconciler.cli.compose import committed_fleet
     from reconciler.shell.cycle import load_history
-    from reconciler.shell.workspace import load_fleet
 
     root = settings.root()
-    fleet = load_fleet(root)
+    fleet = committed_fleet(root)
     ports = _ports(root, settings, fleet)
     now = ports.clock.now()
     rows, data = [], []
@@ -1127,9 +1172,11 @@ def breaker_status_command(settings: Settings, output: str) -> None:
                 ],
             }
         )
+    warnings = [*fleet.notices, *(item.problem() for item in ports.audit.unreadable())]
     if output == "json":
-        emit_json(data)
+        emit_json({"services": data, "warnings": [w.to_json() for w in warnings]})
     else:
+        warn(warnings)
         click.echo(table(["SERVICE", "BREAKER", "FAILURES", "RECENT"], rows))
 
 
@@ -1188,9 +1235,11 @@ def approvals_command(
                     str(ended)[:60],
                 ]
             )
+    skipped = [item.problem() for item in store.unreadable()]
     if output == "json":
-        emit_json(data)
+        emit_json({"approvals": data, "warnings": [w.to_json() for w in skipped]})
         return
+    warn(skipped)
     if not rows:
         click.echo("no approval proposals", err=True)
         return

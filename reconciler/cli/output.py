@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import click
+
+if TYPE_CHECKING:
+    from reconciler.core.problems import Problem
 
 
 def emit_json(value: Any) -> None:
     click.echo(json.dumps(value, indent=2, sort_keys=False, default=str))
+
+
+def warn(problems: Iterable[Problem]) -> None:
+    """Warnings beside a command's output (uncommitted blueprint edits it leaves aside, audit
+    records it skipped), one line each on standard error, so the output itself stays as is;
+    `-o json` carries them in its `warnings` instead."""
+    for problem in problems:
+        click.echo(problem.render(), err=True)
 
 
 def plural(count: int, word: str) -> str:
@@ -19,8 +30,12 @@ def plural(count: int, word: str) -> str:
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    """A plain text table; the last column is left unpadded so long text does not wrap early."""
-    cells = [[str(cell) for cell in row] for row in rows]
+    """A plain text table; the last column is left unpadded so long text does not wrap early.
+    Cells are cleaned (`clean_line`): text from the trail, such as a request's reason, never
+    repaints the terminal or breaks the table."""
+    from reconciler.core.records import clean_line
+
+    cells = [[clean_line(str(cell)) for cell in row] for row in rows]
     widths = [len(h) for h in headers]
     for row in cells:
         for index, cell in enumerate(row):

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 if TYPE_CHECKING:
-    from reconciler.core.records import CommitMessage, EventType, Record
+    from reconciler.core.records import CommitMessage, EventType, Record, UnreadableRecord
     from reconciler.ports import AuditStore
 
 __all__ = ["OUTPUTS_OPTION", "ActionOutputs", "RecordingAudit", "write_outputs"]
@@ -74,6 +74,9 @@ class RecordingAudit:
         until: datetime | None = None,
     ) -> Iterator[Record]:
         return self.inner.scan(service=service, since=since, until=until)
+
+    def unreadable(self, service: str | None = None) -> list[UnreadableRecord]:
+        return self.inner.unreadable(service)
 
 
 @dataclass(frozen=True, kw_only=True)

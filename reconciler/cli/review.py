@@ -188,9 +188,11 @@ def _blueprint_root(settings: Settings) -> Path | None:
 
 def _snapshot(side: RevisionFiles, root: Path) -> Snapshot:
     from reconciler.core.review import Snapshot
-    from reconciler.shell.workspace import load_fleet_files
+    from reconciler.shell.workspace import load_fleet_files, revision_listing
 
-    fleet = load_fleet_files(root, side.files)
+    # With the revision's listing, a link or a folder where a blueprint should be is that
+    # service's error here exactly as in a cycle, which reads the same commit.
+    fleet = load_fleet_files(root, side.files, listing=revision_listing(side.entries, side.links))
     return Snapshot(
         revision=side.revision,
         commit=side.commit,

@@ -6,7 +6,8 @@ said, what was done, proposed or refused, and what was verified or rolled back, 
 totals underneath. Problems become workflow annotations (`::error` / `::warning`), which
 GitHub lists on the run's page, so nobody has to read the log to see that something failed.
 A service's warnings (a metrics source that failed or answered NaN: the service was
-reconciled on what was known) are a `::warning` each and a ⚠️ note, never an error.
+reconciled on what was known) are a `::warning` each and a ⚠️ note, never an error; so are the
+run's own (uncommitted blueprint edits it left aside, audit records it could not read).
 
 A run with --wait has several passes (the cycle, then verification passes); the summary
 folds them into one row per service, so the verification shows beside the change it checks.
@@ -143,6 +144,9 @@ def markdown(
         "",
         f"**{plural(len(by_service), 'service')}**: {totals}; {plural(commits, 'audit commit')}.",
     ]
+    warnings = list(dict.fromkeys(w for report in reports for w in report.warnings))
+    if warnings:
+        lines += ["", *(f"- ⚠️ {_cell(w.render())}" for w in warnings)]
     if extra:
         lines += ["", extra]
     return "\n".join(lines) + "\n"
@@ -155,6 +159,8 @@ def problem_annotations(reports: Sequence[CycleReport]) -> list[str]:
     run's page."""
     found = []
     for report in reports:
+        # The run's own warnings: uncommitted blueprint edits, audit records it could not read.
+        found += [warning.annotation() for warning in report.warnings]
         for result in report.services:
             if result.error:
                 found.append(workflow_command("error", result.error, title=result.service))

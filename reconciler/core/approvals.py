@@ -41,7 +41,7 @@ from reconciler.core.ids import make_id, parse_utc, utc
 from reconciler.core.observation import DeploymentState, Sample
 from reconciler.core.operation_requests import out_of_bounds
 from reconciler.core.proposals import Draft, Proposal, render_metadata
-from reconciler.core.records import EventType, Outcome, Record
+from reconciler.core.records import EventType, Outcome, Provenance, Record, clean_line
 from reconciler.core.units import (
     Money,
     format_cpu,
@@ -415,10 +415,12 @@ def _body(
             f"{format_percent(scaling.scale_down_threshold)}).",
         ]
     else:
-        who = request.requested_by or "someone"
+        # One line each, control characters escaped: the body is also the local forge's
+        # commit message, where a person's text must not start a line (docs/audit-trail.md).
+        who = clean_line(request.requested_by or "someone")
         lines.append(
             f"{who} asked for `{request.operation}`"
-            + (f": {request.reason}" if request.reason else ".")
+            + (f": {clean_line(request.reason)}" if request.reason else ".")
         )
     lines += ["", f"**Rule:** {verdict.reasons[0]}", ""]
     lines += ["## Current and proposed", "", *_state_table(rows), ""]
@@ -1130,6 +1132,7 @@ def approval_record(
         blueprint_version=blueprint.version
         if blueprint
         else str(metadata.get("blueprint_version", "")),
+        provenance=blueprint.provenance if blueprint else Provenance(),
         outcome=outcome,
         rationale=rationale,
         operation=str(metadata.get("operation", "")) or None,

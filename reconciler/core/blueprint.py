@@ -15,6 +15,7 @@ from enum import StrEnum
 from reconciler.core.bounds import REPLICAS_MAX
 from reconciler.core.catalogue import Alternative, Operation
 from reconciler.core.conditions import Condition
+from reconciler.core.records import Provenance
 from reconciler.core.units import Money
 
 __all__ = [
@@ -218,6 +219,9 @@ class Blueprint:
     cost: Cost
     #: PromQL templates by metric (latency_p95, error_rate); empty means the defaults.
     queries: Mapping[str, str] = field(default_factory=dict)
+    #: The commit and blob ids this blueprint and the policies were read from; every record
+    #: judged under it carries them. Empty when read from the working tree.
+    provenance: Provenance = field(default_factory=Provenance)
 
     @property
     def name(self) -> str:

@@ -37,6 +37,7 @@ from enum import StrEnum
 from reconciler.core.blueprint import Blueprint, MetricWeight
 from reconciler.core.ids import make_id, utc
 from reconciler.core.observation import DeploymentState, Metrics, Sample
+from reconciler.core.records import Provenance
 from reconciler.core.units import format_duration, format_percent
 
 __all__ = [
@@ -141,6 +142,8 @@ class Decision:
     id: str
     service: str
     blueprint_version: str
+    #: The commit and blobs of the blueprint and policies it was made under.
+    provenance: Provenance = field(default_factory=Provenance)
     at: datetime
     action: Action
     reason: Reason
@@ -252,6 +255,7 @@ def _result(
         id=make_id("dec", ctx.now, ctx.blueprint.name, action, target, ctx.salt),
         service=ctx.blueprint.name,
         blueprint_version=ctx.blueprint.version,
+        provenance=ctx.blueprint.provenance,
         at=ctx.now,
         action=action,
         reason=reason,

@@ -619,6 +619,7 @@ def _held_by_approval(
         id=make_id("dec", now, blueprint.name, "held", state.replicas, history.fingerprint),
         service=blueprint.name,
         blueprint_version=blueprint.version,
+        provenance=blueprint.provenance,
         at=utc(now),
         action=Action.NONE,
         reason=Reason.APPROVED_OVERRIDE,

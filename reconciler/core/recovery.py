@@ -90,6 +90,7 @@ def decide_recovery(
         id=make_id("dec", now, blueprint.name, action, restarts, history.fingerprint),
         service=blueprint.name,
         blueprint_version=blueprint.version,
+        provenance=blueprint.provenance,
         at=utc(now),
         action=action,
         reason=reason,

@@ -564,6 +564,7 @@ def verification_record(verification: Verification, blueprint: Blueprint) -> Rec
         event_type=event,
         service=blueprint.name,
         blueprint_version=blueprint.version,
+        provenance=blueprint.provenance,
         outcome=outcome,
         rationale=verification.summary,
         operation=pending.record.operation,
@@ -688,6 +689,7 @@ def escalation_record(pending: Pending, blueprint: Blueprint, now: datetime) -> 
         event_type=EventType.ESCALATED,
         service=blueprint.name,
         blueprint_version=blueprint.version,
+        provenance=blueprint.provenance,
         outcome=Outcome.PENDING,
         rationale=f"rolling back {pending.operation_id} failed {MAX_ROLLBACK_ATTEMPTS} times; a "
         "person must decide. Automatic changes to this service stop (circuit breaker open).",

@@ -25,7 +25,13 @@ from reconciler.core.approvals import APPROVAL_EVENTS, Evidence, approval_hold
 from reconciler.core.blueprint import Blueprint
 from reconciler.core.changes import Applied
 from reconciler.core.decision import Decision
-from reconciler.core.errors import ClusterError, ConflictError, MetricsError, ReconcilerError
+from reconciler.core.errors import (
+    ClusterError,
+    ConflictError,
+    MetricsError,
+    ReconcilerError,
+    TrailError,
+)
 from reconciler.core.events import (
     breaker_opened_record,
     executed_record,
@@ -43,6 +49,7 @@ from reconciler.core.history import (
 )
 from reconciler.core.observation import DeploymentState, Metrics, Sample, Target
 from reconciler.core.planning import ServicePlan, Step, observed_values, plan_cycle
+from reconciler.core.problems import Problem
 from reconciler.core.records import CommitMessage, Record, commit_message
 from reconciler.core.verification import (
     VERIFICATION_EVENTS,
@@ -198,6 +205,9 @@ class CycleReport:
     services: tuple[ServiceResult, ...]
     commits: tuple[str, ...] = field(default_factory=tuple)
     forge_halt: ForgeHalt | None = None
+    #: What the whole run should say beside the rows: uncommitted blueprint edits it did not
+    #: act on, audit records it skipped because they could not be read.
+    warnings: tuple[Problem, ...] = ()
 
     @property
     def failed(self) -> bool:
@@ -215,6 +225,7 @@ class CycleReport:
             "ok": not self.failed,
             "commits": list(self.commits),
             "forge_halted": None if self.forge_halt is None else self.forge_halt.to_json(),
+            "warnings": [warning.to_json() for warning in self.warnings],
             "services": [result.to_json() for result in self.services],
         }
 
@@ -359,16 +370,21 @@ def gate_service(
     else read from the trail alone whether its blueprint is held; both cycles and requests
     come through here, so neither acts on a blueprint the other would refuse."""
     history = load_history(ports.audit, blueprint, now)
+    # Everything the service's part of the cycle relies on is read before any of it is acted
+    # on, and refused when a record of it could not be read.
+    approvals = ports.audit.events(blueprint.name, APPROVAL_EVENTS)
+    require_readable(ports.audit, blueprint.name)
     review = Review()
     if judge and ports.forge is not None:
         review = review_proposals(
             blueprint, state, history.records, ports.audit, ports.forge, recorder.commit, now
         )
+        require_readable(ports.audit, blueprint.name)
         held = review.hold
         if review.notes:  # judging recorded something: plan with it
             history = load_history(ports.audit, blueprint, now)
     else:
-        held = approval_hold(blueprint, ports.audit.events(blueprint.name, APPROVAL_EVENTS))
+        held = approval_hold(blueprint, approvals)
     stamp = state.last_change
     stamp_recorded = (
         stamp is None
@@ -376,6 +392,24 @@ def gate_service(
         or ports.audit.contains(blueprint.name, stamp.at, stamp.operation_id)
     )
     return Gate(review=review, history=history, held=held, stamp_recorded=stamp_recorded)
+
+
+def require_readable(audit: AuditStore, service: str) -> None:
+    """Refuse to act on a service whose records were not all readable: a record that did not
+    parse may be the change that started a cooldown, the failure that opens the breaker or
+    the approval that is pending, so its history is unknown, not empty. Only this service is
+    stopped; reading its trail again once the file is fixed or removed lifts it."""
+    unreadable = audit.unreadable(service)
+    if not unreadable:
+        return
+    first = unreadable[0].problem()
+    more = f" (and {len(unreadable) - 1} more)" if len(unreadable) > 1 else ""
+    raise TrailError(
+        f"{service}: its audit trail cannot be read in full: {first.file}: "
+        f"{unreadable[0].reason}{more}; its cooldown, rate limits and circuit breaker are "
+        "unknown, so it is not changed automatically",
+        hint=first.hint,
+    )
 
 
 def _carry_out_step(
@@ -632,7 +666,8 @@ def run_cycle(fleet: Fleet, ports: Ports, options: CycleOptions) -> CycleReport:
                 context,
             )
         except ReconcilerError as error:
-            result = ServiceResult(service=blueprint.name, error=str(error))
+            fix = f" (fix: {error.hint})" if error.hint else ""
+            result = ServiceResult(service=blueprint.name, error=f"{error}{fix}")
         except Exception as error:  # a bug must not stop the other services
             detail = "".join(traceback.format_exception_only(error)).strip()
             result = ServiceResult(service=blueprint.name, error=f"internal error: {detail}")
@@ -663,6 +698,7 @@ def run_cycle(fleet: Fleet, ports: Ports, options: CycleOptions) -> CycleReport:
         services=tuple(results),
         commits=tuple(recorder.commits),
         forge_halt=halt,
+        warnings=(*fleet.notices, *(item.problem() for item in ports.audit.unreadable())),
     )
 
 

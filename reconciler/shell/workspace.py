@@ -7,18 +7,25 @@ the approvers and the default namespace are unknown and acting would be unsafe; 
 still reports it alongside everything else.
 
 The loader reads exactly `blueprints/<service>/blueprint.yaml` and
-`blueprints/governance/policies.yaml`. Anything else under blueprints/ that looks meant for
-it (a `blueprint.yml`, a `web.yaml` beside the folders, a folder without a blueprint) is
-reported as a warning naming the path it should have, so a file is never dropped in silence.
+`blueprints/governance/policies.yaml`, and only when each is a regular file. Anything else
+under blueprints/ that looks meant for it (a `blueprint.yml`, a `web.yaml` beside the folders,
+a folder without a blueprint) is reported as a warning naming the path it should have, so a
+file is never dropped in silence; a link, a folder, a pipe or a device where a blueprint
+should be is an error for that service alone, and is never opened.
+
+The same survey runs on a listing of the working tree (what `validate` checks) or of a commit
+(what a cycle judges under: the blueprints of HEAD, never uncommitted edits).
 """
 
 from __future__ import annotations
 
 import os
 import shlex
+import stat
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from pathlib import Path, PurePosixPath
 
 from reconciler.core.blueprint import Blueprint, GlobalPolicies
 from reconciler.core.errors import BlueprintError, ConfigError
@@ -29,6 +36,7 @@ from reconciler.core.loading import (
     load_policies,
 )
 from reconciler.core.problems import Problem, Severity
+from reconciler.core.records import Provenance
 from reconciler.core.sharding import Shard
 from reconciler.core.yamlsafe import MAX_BYTES
 
@@ -85,6 +93,10 @@ class Fleet:
     policies_found: bool = True
     #: Files under blueprints/ the loader does not read (each is also a warning in `problems`).
     ignored: tuple[IgnoredFile, ...] = ()
+    #: The commit the files were read from ("" for the working tree).
+    commit: str = ""
+    #: What a command should say about the fleet as a whole: uncommitted edits it ignores.
+    notices: tuple[Problem, ...] = ()
 
     def validate_command(self, service: str) -> str:
         """The command that shows why a service's blueprint does not load, runnable from the
@@ -134,7 +146,7 @@ class Fleet:
 
 def find_root(start: Path | None = None) -> Path:
     """The repository root: the nearest directory (from `start` up) that has `blueprints/`."""
-    here = (start or Path.cwd()).resolve()
+    here = _absolute(start or Path.cwd())
     for candidate in (here, *here.parents):
         if (candidate / "blueprints").is_dir():
             return candidate
@@ -144,19 +156,146 @@ def find_root(start: Path | None = None) -> Path:
     )
 
 
+def _absolute(path: Path) -> Path:
+    """`path` resolved, or made absolute when it cannot be (a link loop on the way): finding
+    files must never fail on one bad link."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):
+        return Path.cwd() / path if not path.is_absolute() else path
+
+
 def _relative(path: Path, root: Path) -> str:
     try:
-        return str(path.resolve().relative_to(root))
+        return _absolute(path).relative_to(_absolute(root)).as_posix()
     except ValueError:
         return str(path)
 
 
-def _read(path: Path, shown: str) -> bytes | Problem:
-    """Read at most a little over the size limit, so a huge file cannot exhaust memory."""
+class EntryKind(StrEnum):
+    """What a path under blueprints/ is. Git stores files, folders, symbolic links and
+    submodules; a working tree can also hold pipes, sockets and devices."""
+
+    FILE = "file"
+    DIRECTORY = "directory"
+    SYMLINK = "symlink"
+    SUBMODULE = "submodule"
+    FIFO = "fifo"
+    SOCKET = "socket"
+    DEVICE = "device"
+    UNREADABLE = "unreadable"
+
+
+_KIND_WORDS = {
+    EntryKind.FILE: "a regular file",
+    EntryKind.DIRECTORY: "a directory",
+    EntryKind.SYMLINK: "a symbolic link",
+    EntryKind.SUBMODULE: "a git submodule",
+    EntryKind.FIFO: "a named pipe (FIFO)",
+    EntryKind.SOCKET: "a socket",
+    EntryKind.DEVICE: "a device",
+    EntryKind.UNREADABLE: "unreadable",
+}
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One path under blueprints/: its kind, and what more there is to say (a link's target,
+    why an entry cannot be read)."""
+
+    kind: EntryKind
+    detail: str = ""
+
+    def describe(self) -> str:
+        words = _KIND_WORDS[self.kind]
+        if self.kind is EntryKind.SYMLINK and self.detail:
+            return f"{words} (to {self.detail})"
+        if self.kind is EntryKind.UNREADABLE and self.detail:
+            return f"{words} ({self.detail})"
+        return words
+
+
+#: Every path under blueprints/ (hidden ones aside) by its repository path
+#: (`blueprints/web/blueprint.yaml`), with `blueprints` itself: what the working tree, or
+#: a commit, holds there. Loading decides from this alone which files to read.
+Listing = Mapping[str, Entry]
+
+BLUEPRINTS_DIR = "blueprints"
+
+
+def list_worktree(root: Path) -> dict[str, Entry]:
+    """The listing of the working tree's blueprints/, without following a single link (so a
+    loop or a link to a device is just a link) and without opening anything but folders. A
+    folder that cannot be listed is an unreadable entry; nothing here raises."""
+    listing: dict[str, Entry] = {}
+    top = _lstat_entry(root / BLUEPRINTS_DIR)
+    if top is None:
+        return listing
+    listing[BLUEPRINTS_DIR] = top
+    pending = [BLUEPRINTS_DIR] if top.kind is EntryKind.DIRECTORY else []
+    while pending:  # a stack, not recursion: a deep tree cannot exhaust Python's stack
+        folder = pending.pop()
+        try:
+            with os.scandir(root / folder) as entries:
+                found = [e for e in entries if not e.name.startswith(".")]
+        except OSError as error:
+            listing[folder] = Entry(EntryKind.UNREADABLE, error.strerror or str(error))
+            continue
+        for item in found:
+            path = f"{folder}/{item.name}"
+            listing[path] = _scandir_entry(item)
+            if listing[path].kind is EntryKind.DIRECTORY:
+                pending.append(path)
+    return listing
+
+
+def _lstat_entry(path: Path) -> Entry | None:
     try:
-        with path.open("rb") as handle:
-            return handle.read(MAX_BYTES + 1)
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return None
     except OSError as error:
+        return Entry(EntryKind.UNREADABLE, error.strerror or str(error))
+    return _entry_of(mode, path)
+
+
+def _scandir_entry(item: os.DirEntry[str]) -> Entry:
+    try:
+        mode = item.stat(follow_symlinks=False).st_mode
+    except OSError as error:
+        return Entry(EntryKind.UNREADABLE, error.strerror or str(error))
+    return _entry_of(mode, Path(item.path))
+
+
+def _entry_of(mode: int, path: Path) -> Entry:
+    if stat.S_ISLNK(mode):
+        try:
+            return Entry(EntryKind.SYMLINK, str(path.readlink()))
+        except OSError:
+            return Entry(EntryKind.SYMLINK)
+    if stat.S_ISDIR(mode):
+        return Entry(EntryKind.DIRECTORY)
+    if stat.S_ISREG(mode):
+        return Entry(EntryKind.FILE)
+    if stat.S_ISFIFO(mode):
+        return Entry(EntryKind.FIFO)
+    if stat.S_ISSOCK(mode):
+        return Entry(EntryKind.SOCKET)
+    return Entry(EntryKind.DEVICE)
+
+
+def _read(path: Path, shown: str) -> bytes | Problem:
+    """Read a regular file, at most a little over the size limit (a huge file cannot exhaust
+    memory). Anything else is refused without blocking: the file is opened non-blocking and
+    without following a link, and checked to be a regular file once open, so a pipe, a device
+    or a link swapped in after the listing is named rather than read."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        descriptor = os.open(path, flags | getattr(os, "O_CLOEXEC", 0))
+    except OSError as error:
+        entry = _lstat_entry(path)
+        if entry is not None and entry.kind is not EntryKind.FILE:
+            return _not_a_file(shown, entry)
         return Problem(
             file=shown,
             path="",
@@ -164,15 +303,46 @@ def _read(path: Path, shown: str) -> bytes | Problem:
             hint="check the path and its permissions",
             code="io",
         )
+    with os.fdopen(descriptor, "rb") as handle:
+        mode = os.fstat(handle.fileno()).st_mode
+        if not stat.S_ISREG(mode):
+            return _not_a_file(shown, _entry_of(mode, path))
+        return handle.read(MAX_BYTES + 1)
 
 
-def _is_yaml(path: Path) -> bool:
-    return path.suffix.lower() in _YAML_SUFFIXES
+def _not_a_file(shown: str, entry: Entry) -> Problem:
+    """A blueprint or policies path that holds something other than a regular file."""
+    if entry.kind is EntryKind.UNREADABLE:
+        return Problem(
+            file=shown,
+            path="",
+            message=f"cannot be read: {entry.detail}",
+            hint="check the path and its permissions",
+            code="file.kind",
+        )
+    why = {
+        EntryKind.SYMLINK: "commit the file's content at this path instead of a link: a "
+        "link would let an edit to another path change the rules without this path's review",
+        EntryKind.DIRECTORY: "the blueprint is one YAML file at this path; move what the "
+        "directory holds into it",
+        EntryKind.SUBMODULE: "commit the file itself at this path",
+    }.get(entry.kind, "replace it with a regular YAML file")
+    return Problem(
+        file=shown,
+        path="",
+        message=f"is {entry.describe()}, not a regular file, so it is not read",
+        hint=why,
+        code="file.kind",
+    )
 
 
-def _ignored(service: str, path: Path, root: Path, message: str, hint: str) -> IgnoredFile:
+def _is_yaml(name: str) -> bool:
+    return PurePosixPath(name).suffix.lower() in _YAML_SUFFIXES
+
+
+def _ignored(service: str, shown: str, message: str, hint: str) -> IgnoredFile:
     problem = Problem(
-        file=_relative(path, root),
+        file=shown,
         path="",
         message=f"ignored: {message}",
         hint=hint,
@@ -182,93 +352,148 @@ def _ignored(service: str, path: Path, root: Path, message: str, hint: str) -> I
     return IgnoredFile(service=service, problem=problem)
 
 
-def _visible(folder: Path) -> list[os.DirEntry[str]]:
-    """What a folder holds, by name, without hidden entries (.git, .DS_Store). Directory
-    entries carry their type, so a fleet of thousands of folders costs no extra stat calls."""
-    with os.scandir(folder) as entries:
-        return sorted((e for e in entries if not e.name.startswith(".")), key=lambda e: e.name)
+@dataclass(frozen=True, kw_only=True)
+class Survey:
+    """What a listing of blueprints/ holds for the loader."""
+
+    #: The blueprint files to read (regular files at blueprints/<service>/blueprint.yaml).
+    files: list[str] = field(default_factory=list)
+    #: Paths where a service's blueprint should be but something else is: (path, service,
+    #: the problem). Each is an error for that service alone.
+    refused: list[tuple[str, str, Problem]] = field(default_factory=list)
+    #: Files the loader does not read (each a warning).
+    ignored: list[IgnoredFile] = field(default_factory=list)
+    #: The policies file's path when it is a regular file; else None and, when something
+    #: else is in its way, `policies_problem`.
+    policies: str | None = None
+    policies_problem: Problem | None = None
 
 
-def _below(folder: Path) -> list[Path]:
-    """Every YAML file under `folder`, however deep, outside hidden folders."""
-    found: list[Path] = []
-    for entry in _visible(folder):
-        if entry.is_dir(follow_symlinks=False):
-            found += _below(Path(entry.path))
-        elif entry.is_file() and _is_yaml(Path(entry.name)):
-            found.append(Path(entry.path))
-    return found
+def survey(listing: Listing) -> Survey:
+    """The blueprint files a listing holds, and what under blueprints/ the loader ignores or
+    refuses.
 
-
-def survey(root: Path) -> tuple[list[Path], list[IgnoredFile]]:
-    """The blueprint files of the repository, and what under blueprints/ the loader ignores.
-
-    One pass over the folder: `blueprints/<service>/blueprint.yaml` is read, and so is
-    `blueprints/governance/policies.yaml` (by `load_fleet`); any other YAML file, and a folder
-    without a blueprint.yaml, is reported with the path it should have.
+    `blueprints/<service>/blueprint.yaml` is read when it is a regular file, and so is
+    `blueprints/governance/policies.yaml`; anything else in their place (a link, a folder, a
+    pipe, a device) is an error for that service (or for the policies) naming what it is. Any
+    other YAML file, and a folder without a blueprint.yaml, is a warning with the path it
+    should have. A top-level entry without a dot in its name that is neither a folder nor a
+    regular file (a link, say) stands where a service's folder would: an error for that
+    service. Nothing is opened here.
     """
-    base = root / "blueprints"
-    files: list[Path] = []
-    ignored: list[IgnoredFile] = []
-    if not base.is_dir():
-        return files, ignored
-    for entry in _visible(base):
-        name, path = entry.name, base / entry.name
-        if entry.is_dir() and name == POLICIES_PATH.parent.name:
-            ignored += _governance(path, root)
-        elif entry.is_dir():
-            yaml_files = _below(path)
-            blueprint = path / BLUEPRINT_FILE
-            found = blueprint in yaml_files
-            if found:
-                files.append(blueprint)
-            others = [other for other in yaml_files if other != blueprint]
-            for other in others:
-                ignored.append(_stray(name, other, root, blueprint, found))
-            if not found and not others:
-                ignored.append(
-                    _ignored(
-                        name,
-                        path,
-                        root,
-                        f"the folder has no {BLUEPRINT_FILE}, so no service is read from it",
-                        f"add blueprints/{name}/{BLUEPRINT_FILE}, or remove the folder",
-                    )
+    result = Survey()
+    policies_path = POLICIES_PATH.as_posix()
+    governance = POLICIES_PATH.parent.as_posix()
+    for path in (BLUEPRINTS_DIR, governance, policies_path):
+        entry = listing.get(path)
+        wanted = EntryKind.FILE if path == policies_path else EntryKind.DIRECTORY
+        if entry is None:
+            break
+        if entry.kind is not wanted:
+            problem = _not_a_file(path, entry)
+            if wanted is EntryKind.DIRECTORY:
+                problem = Problem(
+                    file=path,
+                    path="",
+                    message=f"is {entry.describe()}, not a folder, so {policies_path} is not read",
+                    hint=f"make {path} a folder in the repository itself",
+                    code="file.kind",
                 )
-        elif entry.is_file() and _is_yaml(path):
-            ignored.append(_top_level(path, root))
-    return files, ignored
+            result = replace(result, policies_problem=problem)
+            break
+    else:
+        result = replace(result, policies=policies_path)
+    top = listing.get(BLUEPRINTS_DIR)
+    if top is None or top.kind is not EntryKind.DIRECTORY:
+        return result
+    children: dict[str, list[str]] = {}
+    for path in listing:
+        parts = path.split("/")
+        if len(parts) >= 2:
+            children.setdefault(parts[1], []).append(path)
+    for name in sorted(children):
+        folder = f"{BLUEPRINTS_DIR}/{name}"
+        entry = listing[folder]
+        if name == PurePosixPath(governance).name and entry.kind is EntryKind.DIRECTORY:
+            result.ignored.extend(_governance(listing, children[name]))
+        elif entry.kind is EntryKind.DIRECTORY:
+            _service_folder(listing, name, children[name], result)
+        elif entry.kind is EntryKind.UNREADABLE:
+            result.refused.append((folder, name, _not_a_file(folder, entry)))
+        elif "." not in name and entry.kind is not EntryKind.FILE:
+            problem = replace(
+                _not_a_file(folder, entry),
+                message=f"is {entry.describe()}, not a folder, so no blueprint is read from it",
+                hint=f"make {folder} a folder holding {BLUEPRINT_FILE}",
+            )
+            result.refused.append((folder, name, problem))
+        elif _is_yaml(name):
+            result.ignored.append(_top_level(folder))
+    return result
 
 
-def _top_level(path: Path, root: Path) -> IgnoredFile:
+def _service_folder(listing: Listing, name: str, paths: list[str], result: Survey) -> None:
+    folder = f"{BLUEPRINTS_DIR}/{name}"
+    blueprint = f"{folder}/{BLUEPRINT_FILE}"
+    entry = listing.get(blueprint)
+    if entry is not None and entry.kind is EntryKind.FILE:
+        result.files.append(blueprint)
+    elif entry is not None:
+        result.refused.append((blueprint, name, _not_a_file(blueprint, entry)))
+    if listing[folder].kind is EntryKind.UNREADABLE:
+        return
+    unreadable = [p for p in paths if p != folder and listing[p].kind is EntryKind.UNREADABLE]
+    if entry is None and unreadable:
+        # The blueprint may be in the part that cannot be listed: an error, not silence.
+        first = unreadable[0]
+        result.refused.append((first, name, _not_a_file(first, listing[first])))
+        return
+    others = [
+        p
+        for p in paths
+        if p not in (folder, blueprint)
+        and _is_yaml(p)
+        and listing[p].kind is not EntryKind.DIRECTORY
+    ]
+    for other in others:
+        result.ignored.append(_stray(name, other, blueprint, entry is not None))
+    if entry is None and not others:
+        result.ignored.append(
+            _ignored(
+                name,
+                folder,
+                f"the folder has no {BLUEPRINT_FILE}, so no service is read from it",
+                f"add {blueprint}, or remove the folder",
+            )
+        )
+
+
+def _top_level(path: str) -> IgnoredFile:
     """A YAML file directly under blueprints/: most likely a blueprint without its folder."""
-    if path.stem == "policies":
+    stem = PurePosixPath(path).stem
+    if stem == "policies":
         return _ignored(
             POLICIES_PATH.parent.name,
             path,
-            root,
             f"the global policies are read only from {POLICIES_PATH}",
             f"move it to {POLICIES_PATH}",
         )
-    service = "<service>" if path.stem == "blueprint" else path.stem
+    service = "<service>" if stem == "blueprint" else stem
     return _ignored(
-        path.stem,
+        stem,
         path,
-        root,
         f"a blueprint is read only from its service's folder, as "
         f"blueprints/<service>/{BLUEPRINT_FILE}",
         f"move it to blueprints/{service}/{BLUEPRINT_FILE}",
     )
 
 
-def _stray(service: str, path: Path, root: Path, blueprint: Path, found: bool) -> IgnoredFile:
+def _stray(service: str, path: str, blueprint: str, found: bool) -> IgnoredFile:
     """A YAML file in a service's folder that is not its blueprint.yaml."""
-    expected = _relative(blueprint, root)
-    if path.parent != blueprint.parent:
+    if PurePosixPath(path).parent != PurePosixPath(blueprint).parent:
         return _ignored(
             service,
             path,
-            root,
             f"blueprints are read only as blueprints/<service>/{BLUEPRINT_FILE}, one folder deep",
             f"move it to blueprints/<service>/{BLUEPRINT_FILE}, or remove it",
         )
@@ -276,59 +501,59 @@ def _stray(service: str, path: Path, root: Path, blueprint: Path, found: bool) -
         return _ignored(
             service,
             path,
-            root,
             f"only {BLUEPRINT_FILE} is read in a service's folder",
-            f"move what it says into {expected}, or remove it",
+            f"move what it says into {blueprint}, or remove it",
         )
     return _ignored(
         service,
         path,
-        root,
-        f"the blueprint of {service} is read only from {expected}",
-        f"rename it to {expected}",
+        f"the blueprint of {service} is read only from {blueprint}",
+        f"rename it to {blueprint}",
     )
 
 
-def _governance(folder: Path, root: Path) -> list[IgnoredFile]:
-    policies = root / POLICIES_PATH
-    found = policies.is_file()
+def _governance(listing: Listing, paths: list[str]) -> list[IgnoredFile]:
+    policies = POLICIES_PATH.as_posix()
+    folder = POLICIES_PATH.parent.as_posix()
+    found = policies in listing and listing[policies].kind is EntryKind.FILE
     ignored = []
-    for path in _below(folder):
-        if path == policies:
+    for path in paths:
+        if path in (folder, policies) or not _is_yaml(path):
             continue
-        if found or path.parent != folder:
+        if listing[path].kind is EntryKind.DIRECTORY:
+            continue
+        if found or PurePosixPath(path).parent.as_posix() != folder:
             message = f"only {POLICIES_PATH} is read here"
             hint = f"move what it says into {POLICIES_PATH}, or remove it"
         else:
             message = f"the global policies are read only from {POLICIES_PATH}"
             hint = f"rename it to {POLICIES_PATH}"
-        ignored.append(_ignored(folder.name, path, root, message, hint))
+        ignored.append(_ignored(PurePosixPath(folder).name, path, message, hint))
     return ignored
 
 
-def discover(
-    root: Path, paths: Sequence[Path] = ()
-) -> tuple[list[Path], list[IgnoredFile], list[Problem]]:
-    """The blueprint files under `paths` (files or folders), or all of the repository's;
-    what the loader ignores there; and the paths that name no blueprint (errors).
+def discover(root: Path, paths: Sequence[Path] = ()) -> tuple[Survey, list[Path], list[Problem]]:
+    """What the working tree's blueprints/ holds (the survey, narrowed to `paths` when given),
+    the files outside that survey that `paths` name, and the paths that name no blueprint
+    (errors).
 
-    Inside blueprints/, a path gets exactly the files `run` would read there, so validating
+    Inside blueprints/, a folder gets exactly the files `run` would read there, so validating
     a folder never passes a file that a cycle would ignore.
     """
-    files, ignored = survey(root)
+    found = survey(list_worktree(root))
     if not paths:
-        return files, ignored, []
-    base = (root / "blueprints").resolve()
-    resolved = [(path.resolve(), path) for path in files]
-    ignored_at = [((root / item.problem.file).resolve(), item) for item in ignored]
-    chosen: dict[Path, None] = {}
-    chosen_ignored: list[IgnoredFile] = []
+        return found, [], []
+    top = _absolute(root)
+    base = top / BLUEPRINTS_DIR
+    chosen: dict[str, None] = {}
+    refused: list[tuple[str, str, Problem]] = []
+    ignored: list[IgnoredFile] = []
+    outside: dict[Path, None] = {}
     problems: list[Problem] = []
     for target in paths:
-        where = target.resolve()
-        shown = _relative(target, root)
-        inside = [path for at, path in resolved if at.is_relative_to(where)]
-        if not target.exists():
+        where = _place(target)
+        shown = _relative(where, top)
+        if not os.path.lexists(target):
             problems.append(
                 _path_problem(
                     shown,
@@ -337,14 +562,19 @@ def discover(
                 )
             )
             continue
-        chosen_ignored += [
+        refused += [
             item
-            for at, item in ignored_at
-            if at.is_relative_to(where) and item not in chosen_ignored
+            for item in found.refused
+            if (top / item[0]).is_relative_to(where) and item not in refused
         ]
-        if where == (root / POLICIES_PATH).resolve():
+        ignored += [
+            item
+            for item in found.ignored
+            if (top / item.problem.file).is_relative_to(where) and item not in ignored
+        ]
+        if where == top / POLICIES_PATH:
             continue  # validated with every run
-        if where == (root / POLICIES_PATH.parent).resolve():
+        if where == top / POLICIES_PATH.parent:
             problems.append(
                 _path_problem(
                     shown,
@@ -352,19 +582,35 @@ def discover(
                     "run `reconciler validate` to check everything, or name a service folder",
                 )
             )
-        elif target.is_dir() and where.is_relative_to(base):
+            continue
+        inside = [path for path in found.files if (top / path).is_relative_to(where)]
+        named = any((top / item[0]).is_relative_to(where) for item in refused)
+        if inside or named:
             chosen.update(dict.fromkeys(inside))
-            if not inside:
-                problems.append(_no_blueprint(shown, where, base))
+        elif target.is_dir() and where.is_relative_to(base):
+            problems.append(_no_blueprint(shown, where, base))
         elif target.is_dir():
-            outside = [target / BLUEPRINT_FILE] if (target / BLUEPRINT_FILE).is_file() else []
-            outside += sorted(target.glob(f"*/{BLUEPRINT_FILE}"))
-            chosen.update(dict.fromkeys(outside))
-            if not outside:
+            here = [target / BLUEPRINT_FILE] if (target / BLUEPRINT_FILE).is_file() else []
+            here += sorted(target.glob(f"*/{BLUEPRINT_FILE}"))
+            outside.update(dict.fromkeys(here))
+            if not here:
                 problems.append(_no_blueprint(shown, where, base))
         else:
-            chosen[target] = None
-    return list(chosen), chosen_ignored, problems
+            outside[where] = None  # a file named as such: read as given (never opened blindly)
+    narrowed = Survey(
+        files=list(chosen),
+        refused=refused,
+        ignored=ignored,
+        policies=found.policies,
+        policies_problem=found.policies_problem,
+    )
+    return narrowed, list(outside), problems
+
+
+def _place(path: Path) -> Path:
+    """Where `path` is, with its folders resolved but not its last part, so a link named on
+    the command line is judged as the link it is, not as what it points to."""
+    return Path(os.path.normpath(_absolute(path.parent) / path.name))
 
 
 def _path_problem(shown: str, message: str, hint: str) -> Problem:
@@ -381,37 +627,111 @@ def _no_blueprint(shown: str, where: Path, base: Path) -> Problem:
     return _path_problem(shown, f"holds no {BLUEPRINT_FILE}", hint)
 
 
+_Entries = list[tuple[str, str | None, bytes | Problem | None]]
+
+
+def revision_listing(entries: Mapping[str, str], links: Mapping[str, str]) -> dict[str, Entry]:
+    """A listing from a commit's entries by kind ("file", "directory", "symlink",
+    "submodule") and its links' targets."""
+    return {path: Entry(EntryKind(kind), links.get(path, "")) for path, kind in entries.items()}
+
+
+def uncommitted_notice(changes: Sequence[tuple[str, str]], commit: str) -> Problem | None:
+    """The warning for edits under blueprints/ that a cycle leaves aside, or None."""
+    if not changes:
+        return None
+    shown = ", ".join(f"{path} ({how})" for path, how in changes[:5])
+    more = f" and {len(changes) - 5} more" if len(changes) > 5 else ""
+    return Problem(
+        file=f"{BLUEPRINTS_DIR}/",
+        path="",
+        message=f"uncommitted changes are not used: {shown}{more}; the blueprints and "
+        f"policies that count are those committed at HEAD ({commit[:12]})",
+        hint="commit them (through a pull request when they widen authority) to have them "
+        "count; `reconciler validate` checks them as they are now",
+        severity=Severity.WARNING,
+        code="blueprints.uncommitted",
+    )
+
+
 def load_fleet(root: Path, paths: Sequence[Path] = (), *, shard: Shard | None = None) -> Fleet:
-    """Load the global policies and the blueprints; never raises for a bad blueprint.
+    """Load the global policies and the blueprints of the working tree; never raises for a bad
+    blueprint. This is what `validate` checks: edits before they are committed. A cycle judges
+    under what is committed instead (`load_fleet_files` with the files of HEAD).
 
     With a shard, only the blueprints of the services it owns are read: a blueprint's folder
     is its service's name, so a shard of a large fleet parses its own part and no more.
     (`validate`, which reads everything, still catches problems across shards.)
     """
-    policies_file = root / POLICIES_PATH
-    raw_policies = _read(policies_file, str(POLICIES_PATH)) if policies_file.exists() else None
-    entries: list[tuple[str, str | None, bytes | Problem | None]] = []
-    found, ignored, problems = discover(root, paths)
-    for path in found:
+    found, outside, problems = discover(root, paths)
+    raw_policies: bytes | Problem | None = found.policies_problem
+    if found.policies is not None:
+        raw_policies = _read(root / found.policies, found.policies)
+    entries: _Entries = []
+    for shown, service, problem in found.refused:
+        if shard is None or shard.owns(service):
+            entries.append((shown, service, problem))
+    for shown in found.files:
+        service = PurePosixPath(shown).parent.name
+        if shard is None or shard.owns(service):
+            entries.append((shown, service, _read(root / shown, shown)))
+    for path in outside:
         expected = path.parent.name if path.name == BLUEPRINT_FILE else None
         if shard is not None and not shard.owns(expected or path.stem):
             continue
         shown = _relative(path, root)
-        entries.append((shown, expected, _read(path, shown) if path.exists() else None))
-    if shard is not None:
-        ignored = [item for item in ignored if shard.owns(item.service)]
+        entries.append((shown, expected, _read(path, shown) if os.path.lexists(path) else None))
+    ignored = [item for item in found.ignored if shard is None or shard.owns(item.service)]
     return _load(root, raw_policies, entries, found=problems, ignored=ignored)
 
 
-def load_fleet_files(root: Path, files: Mapping[str, bytes]) -> Fleet:
+def load_fleet_files(
+    root: Path,
+    files: Mapping[str, bytes],
+    *,
+    listing: Listing | None = None,
+    commit: str = "",
+    blobs: Mapping[str, str] | None = None,
+    shard: Shard | None = None,
+    notices: Sequence[Problem] = (),
+) -> Fleet:
     """The same, from file contents by repository path (the blobs of a git revision, say):
-    `blueprints/governance/policies.yaml` and every `blueprints/<service>/blueprint.yaml`."""
-    entries: list[tuple[str, str | None, bytes | Problem | None]] = []
-    for name in sorted(files):
-        parts = name.split("/")
-        if len(parts) == 3 and parts[0] == "blueprints" and parts[2] == BLUEPRINT_FILE:
-            entries.append((name, parts[1], files[name]))
-    return _load(root, files.get(POLICIES_PATH.as_posix()), entries)
+    `blueprints/governance/policies.yaml` and every `blueprints/<service>/blueprint.yaml`.
+
+    With the revision's `listing`, what it holds is surveyed as in a working tree, so a link
+    or a folder where a blueprint should be is an error for its service and a stray file a
+    warning. `commit` and `blobs` (git blob ids by path) say where the files came from; every
+    blueprint carries them (`Blueprint.provenance`), and so every record judged under it.
+    """
+    if listing is None:  # the files alone: each a regular file in its folders
+        synthetic = {path: Entry(EntryKind.FILE) for path in files}
+        for path in files:
+            for parent in PurePosixPath(path).parents:
+                if parent.as_posix() != ".":
+                    synthetic.setdefault(parent.as_posix(), Entry(EntryKind.DIRECTORY))
+        listing = synthetic
+    found = survey(listing)
+    raw_policies: bytes | Problem | None = found.policies_problem
+    if found.policies is not None:
+        raw_policies = files.get(found.policies)
+    entries: _Entries = []
+    for shown, service, problem in found.refused:
+        if shard is None or shard.owns(service):
+            entries.append((shown, service, problem))
+    for shown in found.files:
+        service = PurePosixPath(shown).parent.name
+        if shard is None or shard.owns(service):
+            entries.append((shown, service, files.get(shown)))
+    ignored = [item for item in found.ignored if shard is None or shard.owns(item.service)]
+    fleet = _load(root, raw_policies, entries, ignored=ignored)
+    known = blobs or {}
+
+    def provenance(source: str) -> Provenance:
+        paths = (source, POLICIES_PATH.as_posix())
+        return Provenance(commit=commit, blobs={p: known[p] for p in paths if p in known})
+
+    judged = tuple(replace(b, provenance=provenance(b.source)) for b in fleet.blueprints)
+    return replace(fleet, blueprints=judged, commit=commit, notices=tuple(notices))
 
 
 def _load(

@@ -28,7 +28,7 @@ def trail(tmp_path: Path) -> Scenario:
 
 
 def _times(scenario: Scenario, *args: str) -> set[str]:
-    records = scenario.json("audit", *args)
+    records = scenario.json("audit", *args)["records"]  # type: ignore[index]
     return {record["timestamp"] for record in records}  # type: ignore[attr-defined]
 
 
@@ -117,7 +117,7 @@ def test_a_bad_advance_is_a_usage_error(tmp_path: Path) -> None:
 
 def test_the_table_shows_the_ids_explain_takes(trail: Scenario) -> None:
     text = trail.cli("audit", "-e", "decision_made").output
-    (decision,) = trail.json("audit", "-e", "decision_made")  # type: ignore[misc]
+    (decision,) = trail.json("audit", "-e", "decision_made")["records"]  # type: ignore[index]
     assert "ID" in text.splitlines()[0]
     assert decision["id"] in text
     assert decision["id"] in trail.cli("explain", decision["id"]).output

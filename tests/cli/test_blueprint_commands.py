@@ -12,6 +12,7 @@ import pytest
 from click.testing import Result
 
 from tests.conftest import REPO
+from tests.scenarios.conftest import Scenario
 
 Cli = Callable[..., Result]
 
@@ -107,7 +108,7 @@ def test_broken_global_policies_are_reported(cli: Cli, blueprint_repo: Path) -> 
         "blueprints/governance/policies.yaml:1:1: governance: expected a mapping" in result.output
     )
     assert "the global policies do not validate" in result.output
-    refused = cli("--repo", str(blueprint_repo), "policy", "todo-frontend")
+    refused = cli("--repo", str(blueprint_repo), "policy", "todo-frontend", "--working-tree")
     assert refused.exit_code == 3
     assert refused.output.startswith("error: loading blueprints/governance/policies.yaml")
 
@@ -134,25 +135,22 @@ def test_schema_prints_the_file_editors_use(cli: Cli) -> None:
     ).output
 
 
-def test_policy_shows_effective_rules_with_origins(cli: Cli, blueprint_repo: Path) -> None:
-    result = cli("--repo", str(blueprint_repo), "policy", "todo-frontend")
-    assert result.exit_code == 0
+def test_policy_shows_effective_rules_with_origins(seeded: Scenario) -> None:
+    result = seeded.cli("policy", "todo-frontend")
     assert (
         "allowed     scale_within_limits when target_replicas >= min_replicas AND "
         "target_replicas <= max_replicas  [blueprint: governance.agent_authority.allowed_operations[0]]"
     ) in result.output
     assert "forbidden   delete_deployment  [global:" in result.output
-    data = json.loads(
-        cli("--repo", str(blueprint_repo), "policy", "todo-backend", "-o", "json").output
-    )
+    data = seeded.json("policy", "todo-backend")
+    assert isinstance(data, dict)
     assert data["scaling"]["max_replicas"] == 3
     assert data["safety"]["cooldown_seconds"] == 90
     assert data["approval"]["approvers"] == ["backend-team", "devops-team"]
 
 
-def test_policy_for_an_unknown_service(cli: Cli, blueprint_repo: Path) -> None:
-    result = cli("--repo", str(blueprint_repo), "policy", "nope")
-    assert result.exit_code == 3
+def test_policy_for_an_unknown_service(seeded: Scenario) -> None:
+    result = seeded.cli("policy", "nope", expect=3)
     assert "no blueprint for service 'nope'" in result.output
     assert "todo-frontend" in result.output
 

@@ -97,6 +97,7 @@ def test_acting_commands_refuse_without_a_policies_file(
     seeded: Scenario, command: tuple[str, ...]
 ) -> None:
     (seeded.root / POLICIES).unlink()
+    seeded.commit_all("remove the policies")
     commits = len(seeded.commits())
     cluster = _cluster(seeded)
     result = seeded.cli(*command, expect=3)
@@ -120,6 +121,7 @@ def _cluster(scenario: Scenario) -> dict[str, str]:
 def test_run_refuses_a_policies_file_with_a_typo(seeded: Scenario) -> None:
     path = seeded.root / POLICIES
     path.write_text(path.read_text().replace("- delete_service\n", "- delete_servce\n"))
+    seeded.commit_all("a typo")
     result = seeded.cli("run", expect=3)
     assert result.output.startswith(f"error: loading {POLICIES}: {POLICIES}:35:9: ")
 
@@ -136,6 +138,7 @@ def _misplace(root: Path) -> None:
     (root / "blueprints/todo-flat.yaml").write_text(web.replace("todo-web", "todo-flat"))
     (root / "blueprints/todo-frontend/notes.yaml").write_text("replicas: 3\n")
     (root / "blueprints/todo-empty").mkdir()
+    (root / "blueprints/todo-empty/README.md").write_text("no blueprint yet\n")  # git keeps it
 
 
 IGNORED = [
@@ -235,6 +238,7 @@ def test_a_path_that_names_no_blueprint_says_so(
 
 def test_run_notes_the_files_it_does_not_read_without_failing(seeded: Scenario) -> None:
     _misplace(seeded.root)
+    seeded.commit_all("misplaced blueprints")
     result = seeded.cli("run", "--dry-run")
     lines = result.output.splitlines()
     assert "todo-web:" in lines
@@ -260,6 +264,7 @@ def test_run_notes_the_files_it_does_not_read_without_failing(seeded: Scenario) 
 
 def test_each_shard_notes_only_the_files_of_its_own_services(seeded: Scenario) -> None:
     _misplace(seeded.root)
+    seeded.commit_all("misplaced blueprints")
     warned = []
     for shard in ("1/2", "2/2"):
         report = seeded.json("run", "--dry-run", "--shard", shard)
@@ -268,12 +273,10 @@ def test_each_shard_notes_only_the_files_of_its_own_services(seeded: Scenario) -
     assert sorted(warned) == ["todo-empty", "todo-flat", "todo-frontend", "todo-web"]
 
 
-def test_asking_for_a_service_whose_blueprint_is_not_read_says_why(
-    cli: Cli, blueprint_repo: Path
-) -> None:
-    _misplace(blueprint_repo)
-    result = cli("--repo", str(blueprint_repo), "policy", "todo-web")
-    assert result.exit_code == 3
+def test_asking_for_a_service_whose_blueprint_is_not_read_says_why(seeded: Scenario) -> None:
+    _misplace(seeded.root)
+    seeded.commit_all("misplaced blueprints")
+    result = seeded.cli("policy", "todo-web", expect=3)
     assert result.output.splitlines() == [
         "error: no blueprint for service 'todo-web': blueprints/todo-web/blueprint.yml is not read",
         "hint: rename it to blueprints/todo-web/blueprint.yaml",

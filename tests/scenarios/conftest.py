@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -124,7 +125,7 @@ class Scenario:
             args += ["--service", service]
         if event:
             args += ["--event", event]
-        return self.json(*args)  # type: ignore[return-value]
+        return self.json(*args)["records"]  # type: ignore[index,no-any-return]
 
     def write_blueprint(self, service: str, text: str, message: str = "edit blueprint") -> None:
         self.write(f"blueprints/{service}/blueprint.yaml", text, message)
@@ -134,11 +135,22 @@ class Scenario:
         path = self.root / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
+        self.commit_all(message)
+
+    def commit_all(self, message: str = "edit") -> str:
+        """Commit every change of the working tree, deletions included (`git commit -a` plus
+        new files), as a person would before a cycle judges under it; returns the commit."""
         repo = self.repo
-        repo.index.add_all()
-        repo.index.write()
+        index = repo.index
+        index.add_all()
+        for entry in list(index):
+            if not os.path.lexists(self.root / entry.path):
+                index.remove(entry.path)
+        index.write()
         parent = repo.head.target
-        repo.create_commit("HEAD", SIGNATURE, SIGNATURE, message, repo.index.write_tree(), [parent])
+        return str(
+            repo.create_commit("HEAD", SIGNATURE, SIGNATURE, message, index.write_tree(), [parent])
+        )
 
 
 @pytest.fixture

@@ -74,7 +74,7 @@ class Job:
     def records(self, event: str) -> list[dict[str, Any]]:
         import json
 
-        return json.loads(self.cli("audit", "-e", event, "-o", "json"))  # type: ignore[no-any-return]
+        return json.loads(self.cli("audit", "-e", event, "-o", "json"))["records"]  # type: ignore[no-any-return]
 
 
 @contextmanager

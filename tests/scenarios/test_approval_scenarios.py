@@ -104,7 +104,7 @@ def test_seed_demo_2_on_the_local_forge(scenario: Scenario) -> None:
         in subjects
     )
     assert "todo-frontend: scale 5→6 (allowed): weighted 91.5% > 80%" in subjects
-    listing = scenario.json("approvals")
+    listing = scenario.json("approvals")["approvals"]  # type: ignore[index]
     assert [(a["state"], a["merged_by"]) for a in listing] == [
         ("approved", "alice <alice@example.com>")
     ]  # type: ignore[index]

@@ -147,7 +147,7 @@ def test_a_timed_out_proposal_says_what_happens_and_does_it(scenario: Scenario) 
     tip = scenario.repo.branches[BRANCH].target
     note = scenario.repo.lookup_note(str(tip), "refs/notes/reconciler").message
     assert "This proposal timed out" in note
-    (listed,) = scenario.json("approvals")  # type: ignore[misc]
+    (listed,) = scenario.json("approvals")["approvals"]  # type: ignore[index]
     assert (listed["state"], listed["timed_out"]) == ("pending", True)
 
 

@@ -176,7 +176,7 @@ def test_seed_demo_5_breakers_are_independent(scenario: Scenario) -> None:
         assert by_name["todo-frontend"]["steps"][0]["outcome"] == "failed"
         assert by_name["todo-backend"]["steps"] == []
         scenario.cli("sim", "advance", "60s")
-    status = {s["service"]: s for s in scenario.json("breaker", "status")}  # type: ignore[union-attr]
+    status = {s["service"]: s for s in scenario.json("breaker", "status")["services"]}  # type: ignore[index]
     assert status["todo-frontend"]["phase"] == "open"
     assert status["todo-backend"]["phase"] == "closed"
     # The backend's load rises: it scales while the frontend stays stopped by its breaker.
@@ -190,7 +190,7 @@ def test_seed_demo_5_breakers_are_independent(scenario: Scenario) -> None:
         3,
     )
     assert backend["steps"][0]["outcome"] == "executed"
-    status = {s["service"]: s for s in scenario.json("breaker", "status")}  # type: ignore[union-attr]
+    status = {s["service"]: s for s in scenario.json("breaker", "status")["services"]}  # type: ignore[index]
     assert status["todo-frontend"]["phase"] == "open"
     assert status["todo-backend"]["phase"] == "closed"
     assert status["todo-backend"]["failures"] == []
@@ -306,7 +306,7 @@ def test_breaker_counts_only_failures_within_the_window(scenario: Scenario) -> N
         scenario.cli("run", "-s", "todo-frontend", expect=1)
         scenario.cli("sim", "advance", "3m")  # 3 failures spread over 6 minutes
     assert scenario.records("todo-frontend", "breaker_opened") == []
-    assert scenario.json("breaker", "status")[1]["phase"] == "closed"  # type: ignore[index]
+    assert scenario.json("breaker", "status")["services"][1]["phase"] == "closed"  # type: ignore[index]
 
 
 def test_status_and_explain(scenario: Scenario) -> None:

@@ -137,7 +137,7 @@ def test_a_rollback_that_fails_is_retried_then_escalated(scenario: Scenario) -> 
     escalated = scenario.records("todo-frontend", "escalated")[0]
     assert "failed 3 times" in escalated["rationale"]
     assert scenario.records("todo-frontend", "breaker_opened")
-    assert scenario.json("breaker", "status")[1]["phase"] == "open"  # type: ignore[index]
+    assert scenario.json("breaker", "status")["services"][1]["phase"] == "open"  # type: ignore[index]
     # Nothing more is tried automatically.
     scenario.cli("sim", "advance", "60s")
     quiet = scenario.json("run", "-s", "todo-frontend")["services"][0]  # type: ignore[index]
