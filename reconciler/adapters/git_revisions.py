@@ -5,8 +5,7 @@ with those at its head. Checking either out would touch the working tree (and a 
 checkout is usually the merge commit), so the blobs are read straight from git, for any
 revspec git understands: a sha, a branch, `origin/main`, `HEAD~1`, a tag.
 
-A cycle reads HEAD here too: authority is what was committed, never an uncommitted edit, and
-`uncommitted()` names the edits under blueprints/ that it therefore leaves aside.
+A cycle reads HEAD here too: authority is what was committed, never an uncommitted edit.
 
 Main design choice: only the files the loader reads are returned (the global policies and each
 `blueprints/<service>/blueprint.yaml`), each cut a byte past the loader's size limit, so a huge
@@ -132,30 +131,6 @@ class GitRevisions:
                 found.entries[where] = "file"
                 ids[where] = item.id
         return ids
-
-    def uncommitted(self) -> list[tuple[str, str]]:
-        """The paths under blueprints/ whose working tree or index differs from HEAD, each with
-        how ("modified", "new", "deleted"), relative to the blueprint root; empty in a bare
-        repository."""
-        import pygit2
-
-        if self._repo.is_bare or self._repo.workdir is None:
-            return []
-        prefix = PurePosixPath(self.subdirectory, BLUEPRINTS).as_posix() + "/"
-        status = pygit2.enums.FileStatus
-        changed = []
-        for path, flags in self._repo.status(untracked_files="all").items():
-            if not path.startswith(prefix) or flags & status.IGNORED:
-                continue
-            if flags & (status.WT_NEW | status.INDEX_NEW):
-                how = "new"
-            elif flags & (status.WT_DELETED | status.INDEX_DELETED):
-                how = "deleted"
-            else:
-                how = "modified"
-            shown = path[len(self.subdirectory) + 1 :] if self.subdirectory else path
-            changed.append((shown, how))
-        return sorted(changed)
 
     def _commit(self, spec: str) -> pygit2.Commit:
         import pygit2

@@ -110,11 +110,15 @@ def committed_fleet(root: Path, *, shard: Shard | None = None) -> Fleet:
     """The blueprints and policies committed at HEAD: what a cycle judges under. Edits in the
     working tree do not count until committed; they are named in the fleet's notices."""
     from reconciler.adapters.git_revisions import GitRevisions
-    from reconciler.shell.workspace import load_fleet_files, revision_listing, uncommitted_notice
+    from reconciler.shell.workspace import (
+        load_fleet_files,
+        revision_listing,
+        uncommitted_changes,
+        uncommitted_notice,
+    )
 
-    revisions = GitRevisions(root, blueprint_root=root)
-    head = revisions.read("HEAD")
-    notice = uncommitted_notice(revisions.uncommitted(), head.commit)
+    head = GitRevisions(root, blueprint_root=root).read("HEAD")
+    notice = uncommitted_notice(uncommitted_changes(root, head.blobs), head.commit)
     return load_fleet_files(
         root,
         head.files,

@@ -19,6 +19,7 @@ The same survey runs on a listing of the working tree (what `validate` checks) o
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shlex
 import stat
@@ -634,6 +635,42 @@ def revision_listing(entries: Mapping[str, str], links: Mapping[str, str]) -> di
     """A listing from a commit's entries by kind ("file", "directory", "symlink",
     "submodule") and its links' targets."""
     return {path: Entry(EntryKind(kind), links.get(path, "")) for path, kind in entries.items()}
+
+
+def uncommitted_changes(root: Path, blobs: Mapping[str, str]) -> list[tuple[str, str]]:
+    """The files the loader reads whose working-tree content is not what a commit holds (its
+    blob ids by path): each with "modified", "new" or "deleted". Only what changes authority
+    counts (blueprints and the policies, not a README); nothing is opened but regular files.
+
+    This compares content, as git does, without git's index: what a person sees in the files
+    is what a cycle would leave aside. A file checked out with CRLF line ends (core.autocrlf)
+    matches its LF blob.
+    """
+    found = survey(list_worktree(root))
+    here = {*found.files, *([found.policies] if found.policies else [])}
+    elsewhere = {path for path, _service, _problem in found.refused}
+    changes = []
+    for path in sorted(here | set(blobs)):  # a pipe or a link the commit has not: not news
+        if path not in blobs:
+            changes.append((path, "new"))
+        elif path not in here:
+            changes.append((path, "modified" if path in elsewhere else "deleted"))
+        else:
+            data = _read(root / path, path)
+            if isinstance(data, Problem) or not _same_blob(data, blobs[path]):
+                changes.append((path, "modified"))
+    return changes
+
+
+def _same_blob(data: bytes, blob: str) -> bool:
+    """Whether `data` is the content of git blob `blob` (SHA-1 or SHA-256 repositories)."""
+    for text in dict.fromkeys((data, data.replace(b"\r\n", b"\n"))):
+        algorithm = hashlib.sha256 if len(blob) == 64 else hashlib.sha1
+        digest = algorithm(b"blob %d\0" % len(text), usedforsecurity=False)
+        digest.update(text)
+        if digest.hexdigest() == blob:
+            return True
+    return False
 
 
 def uncommitted_notice(changes: Sequence[tuple[str, str]], commit: str) -> Problem | None:

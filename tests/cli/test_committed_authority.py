@@ -146,3 +146,22 @@ def test_nothing_committed_yet_is_a_clear_error(tmp_path: Path) -> None:
             "hint: commit them first: `git add blueprints && git commit`",
         ]
     scenario.cli("validate")  # the working tree, as it is
+
+
+def test_only_what_changes_authority_is_reported_as_uncommitted(seeded: Scenario) -> None:
+    frontend = seeded.root / "blueprints/todo-frontend/blueprint.yaml"
+    crlf = frontend.read_bytes().replace(b"\n", b"\r\n")
+    frontend.write_bytes(crlf)  # as a checkout with core.autocrlf writes it: the same blob
+    (seeded.root / "blueprints/README.md").write_text("notes\n")  # not read by the loader
+    assert "warning" not in seeded.cli("status").output
+    (seeded.root / BACKEND).unlink()
+    (seeded.root / POLICIES).write_text((seeded.root / POLICIES).read_text() + "# note\n")
+    message = str(_uncommitted(seeded.json("status"))["message"])
+    assert message.startswith(
+        f"uncommitted changes are not used: {POLICIES} (modified), {BACKEND} (deleted); "
+    )
+    # The deleted blueprint still governs: it is in HEAD.
+    assert [s["service"] for s in seeded.json("status")["services"]] == [  # type: ignore[index]
+        "todo-backend",
+        "todo-frontend",
+    ]
