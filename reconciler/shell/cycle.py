@@ -746,6 +746,8 @@ def next_due(fleet: Fleet, ports: Ports, services: Sequence[str] = ()) -> dateti
         if services and blueprint.name not in services:
             continue
         history = load_history(ports.audit, blueprint, now)
+        if ports.audit.unreadable(blueprint.name):
+            continue  # nothing is verified for it until its trail reads: waiting would not help
         # A verification already due waits for starting pods (still_starting): look again
         # shortly rather than at once, or the wait would spin.
         due += [

@@ -160,3 +160,23 @@ def test_a_request_for_the_service_is_refused_and_names_the_file(
     assert lines[1].startswith(
         f"hint: the reconciler never writes such a file: `git log -p -- {BROKEN}`"
     )
+
+
+def test_run_wait_verifies_the_healthy_service_and_does_not_wait_on_the_broken_one(
+    tmp_path: Path,
+) -> None:
+    """Both services scale; then a record of todo-backend breaks. `run --wait` verifies
+    todo-frontend's change and ends: todo-backend's due verification cannot be done until its
+    trail reads, so waiting for it (until --wait-timeout) would only delay the run."""
+    scenario = Scenario(tmp_path)
+    init_repo(tmp_path)
+    scenario.cli("sim", "init", "--scenario", "seed")
+    scenario.cli("sim", "set", "todo-backend", "cpu_utilization=95%", "memory_utilization=95%")
+    scenario.cli("run")
+    assert len(scenario.records(event="operation_executed")) == 2
+    (tmp_path / BROKEN).write_bytes(b"{not json")
+    scenario.commit_all("a record edited by hand")
+    result = scenario.cli("run", "--wait", expect=1)
+    assert "--wait: nothing left to verify or roll back" in _clean(result)
+    assert len(scenario.records("todo-frontend", "verification_passed")) == 1
+    assert scenario.records("todo-backend", "verification_passed") == []
