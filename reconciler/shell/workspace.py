@@ -199,7 +199,7 @@ _KIND_WORDS = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Entry:
     """One path under blueprints/: its kind, and what more there is to say (a link's target,
     why an entry cannot be read)."""
@@ -240,7 +240,7 @@ def list_worktree(root: Path) -> dict[str, Entry]:
             with os.scandir(root / folder) as entries:
                 found = [e for e in entries if not e.name.startswith(".")]
         except OSError as error:
-            listing[folder] = Entry(EntryKind.UNREADABLE, error.strerror or str(error))
+            listing[folder] = Entry(kind=EntryKind.UNREADABLE, detail=error.strerror or str(error))
             continue
         for item in found:
             path = f"{folder}/{item.name}"
@@ -256,7 +256,7 @@ def _lstat_entry(path: Path) -> Entry | None:
     except FileNotFoundError:
         return None
     except OSError as error:
-        return Entry(EntryKind.UNREADABLE, error.strerror or str(error))
+        return Entry(kind=EntryKind.UNREADABLE, detail=error.strerror or str(error))
     return _entry_of(mode, path)
 
 
@@ -264,25 +264,25 @@ def _scandir_entry(item: os.DirEntry[str]) -> Entry:
     try:
         mode = item.stat(follow_symlinks=False).st_mode
     except OSError as error:
-        return Entry(EntryKind.UNREADABLE, error.strerror or str(error))
+        return Entry(kind=EntryKind.UNREADABLE, detail=error.strerror or str(error))
     return _entry_of(mode, Path(item.path))
 
 
 def _entry_of(mode: int, path: Path) -> Entry:
     if stat.S_ISLNK(mode):
         try:
-            return Entry(EntryKind.SYMLINK, str(path.readlink()))
+            return Entry(kind=EntryKind.SYMLINK, detail=str(path.readlink()))
         except OSError:
-            return Entry(EntryKind.SYMLINK)
+            return Entry(kind=EntryKind.SYMLINK)
     if stat.S_ISDIR(mode):
-        return Entry(EntryKind.DIRECTORY)
+        return Entry(kind=EntryKind.DIRECTORY)
     if stat.S_ISREG(mode):
-        return Entry(EntryKind.FILE)
+        return Entry(kind=EntryKind.FILE)
     if stat.S_ISFIFO(mode):
-        return Entry(EntryKind.FIFO)
+        return Entry(kind=EntryKind.FIFO)
     if stat.S_ISSOCK(mode):
-        return Entry(EntryKind.SOCKET)
-    return Entry(EntryKind.DEVICE)
+        return Entry(kind=EntryKind.SOCKET)
+    return Entry(kind=EntryKind.DEVICE)
 
 
 def _read(path: Path, shown: str) -> bytes | Problem:
@@ -441,8 +441,6 @@ def _service_folder(listing: Listing, name: str, paths: list[str], result: Surve
         result.files.append(blueprint)
     elif entry is not None:
         result.refused.append((blueprint, name, _not_a_file(blueprint, entry)))
-    if listing[folder].kind is EntryKind.UNREADABLE:
-        return
     unreadable = [p for p in paths if p != folder and listing[p].kind is EntryKind.UNREADABLE]
     if entry is None and unreadable:
         # The blueprint may be in the part that cannot be listed: an error, not silence.
@@ -634,7 +632,10 @@ _Entries = list[tuple[str, str | None, bytes | Problem | None]]
 def revision_listing(entries: Mapping[str, str], links: Mapping[str, str]) -> dict[str, Entry]:
     """A listing from a commit's entries by kind ("file", "directory", "symlink",
     "submodule") and its links' targets."""
-    return {path: Entry(EntryKind(kind), links.get(path, "")) for path, kind in entries.items()}
+    return {
+        path: Entry(kind=EntryKind(kind), detail=links.get(path, ""))
+        for path, kind in entries.items()
+    }
 
 
 def uncommitted_changes(root: Path, blobs: Mapping[str, str]) -> list[tuple[str, str]]:
@@ -741,11 +742,11 @@ def load_fleet_files(
     blueprint carries them (`Blueprint.provenance`), and so every record judged under it.
     """
     if listing is None:  # the files alone: each a regular file in its folders
-        synthetic = {path: Entry(EntryKind.FILE) for path in files}
+        synthetic = {path: Entry(kind=EntryKind.FILE) for path in files}
         for path in files:
             for parent in PurePosixPath(path).parents:
                 if parent.as_posix() != ".":
-                    synthetic.setdefault(parent.as_posix(), Entry(EntryKind.DIRECTORY))
+                    synthetic.setdefault(parent.as_posix(), Entry(kind=EntryKind.DIRECTORY))
         listing = synthetic
     found = survey(listing)
     raw_policies: bytes | Problem | None = found.policies_problem
