@@ -410,7 +410,7 @@ def survey(listing: Listing) -> Survey:
     children: dict[str, list[str]] = {}
     for path in listing:
         parts = path.split("/")
-        if len(parts) >= 2:
+        if len(parts) >= 2 and parts[0] == BLUEPRINTS_DIR:
             children.setdefault(parts[1], []).append(path)
     for name in sorted(children):
         folder = f"{BLUEPRINTS_DIR}/{name}"
@@ -629,6 +629,11 @@ def _no_blueprint(shown: str, where: Path, base: Path) -> Problem:
 _Entries = list[tuple[str, str | None, bytes | Problem | None]]
 
 
+def _is_blueprint_path(path: str) -> bool:
+    parts = path.split("/")
+    return len(parts) == 3 and parts[0] == BLUEPRINTS_DIR and parts[2] == BLUEPRINT_FILE
+
+
 def revision_listing(entries: Mapping[str, str], links: Mapping[str, str]) -> dict[str, Entry]:
     """A listing from a commit's entries by kind ("file", "directory", "symlink",
     "submodule") and its links' targets."""
@@ -741,9 +746,10 @@ def load_fleet_files(
     warning. `commit` and `blobs` (git blob ids by path) say where the files came from; every
     blueprint carries them (`Blueprint.provenance`), and so every record judged under it.
     """
-    if listing is None:  # the files alone: each a regular file in its folders
-        synthetic = {path: Entry(kind=EntryKind.FILE) for path in files}
-        for path in files:
+    if listing is None:  # the loader's own files alone, each a regular file in its folders
+        read = [p for p in files if p == POLICIES_PATH.as_posix() or _is_blueprint_path(p)]
+        synthetic = {path: Entry(kind=EntryKind.FILE) for path in read}
+        for path in read:
             for parent in PurePosixPath(path).parents:
                 if parent.as_posix() != ".":
                     synthetic.setdefault(parent.as_posix(), Entry(kind=EntryKind.DIRECTORY))
