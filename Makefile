@@ -36,11 +36,13 @@ pytest: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 
-## lock: the hash-checked lock of the runtime dependencies (and the build backend) that the
-## Action installs; run it after changing [project] dependencies, then commit the lock
+## lock: the hash-checked locks the Action installs from: the installer (uv), then the runtime
+## dependencies and the build backend; run it after changing [project] dependencies, then commit the lock
 lock: $(STAMP)
 	$(BIN)/uv pip compile pyproject.toml requirements/build.in --universal --python-version 3.11 \
 		--generate-hashes --custom-compile-command "make lock" --quiet -o requirements/runtime.txt
+	$(BIN)/uv pip compile requirements/installer.in --universal --python-version 3.11 \
+		--generate-hashes --custom-compile-command "make lock" --quiet -o requirements/installer.txt
 
 fmt: $(STAMP)
 	$(BIN)/ruff format reconciler tests benchmarks

@@ -111,11 +111,33 @@ def test_the_push_credential_lives_in_the_steps_environment_only() -> None:
 
 def test_the_install_is_pinned_and_hash_checked() -> None:
     script = _step("Install the reconciler")["run"]
-    assert "--no-deps" in script
-    assert '--require-hashes -r "$GITHUB_ACTION_PATH/requirements/runtime.txt"' in script
+    commands = [line.strip() for line in script.replace("\\\n", " ").splitlines()]
+    # pip installs the installer alone, from its own hash-checked lock...
+    (pip,) = [line for line in commands if line.startswith("python -m pip")]
+    assert "--no-deps" in pip
+    assert '--require-hashes -r "$GITHUB_ACTION_PATH/requirements/installer.txt"' in pip
+    # ...and every uv install is --no-deps: nothing but what the locks list.
+    assert 'uv=("$venv/bin/uv" pip install --quiet --python "$venv/bin/python" --no-deps)' in (
+        commands
+    )
+    assert '"${uv[@]}" --require-hashes -r "$GITHUB_ACTION_PATH/requirements/runtime.txt"' in (
+        commands
+    )
     # The package itself: from the Action's files, with the locked build backend.
-    assert '--no-build-isolation "$GITHUB_ACTION_PATH"' in script
-    assert (REPO / "requirements" / "runtime.txt").is_file()
+    assert '"${uv[@]}" --no-build-isolation "$GITHUB_ACTION_PATH"' in commands
+    for lock in ("runtime.txt", "installer.txt"):
+        assert (REPO / "requirements" / lock).is_file()
+
+
+def test_the_cache_is_keyed_on_both_locks() -> None:
+    """A changed lock must not reuse another lock's downloads (they would be re-checked
+    anyway, but a stale cache would only ever grow)."""
+    script = _step("Find the locks and the installer's cache")["run"]
+    assert "requirements/installer.txt" in script and "requirements/runtime.txt" in script
+    key = _step("Restore the installer's cache")["with"]["key"]
+    assert "${{ steps.lock.outputs.digest }}" in key and "${{ inputs.python-version }}" in key
+    install = _step("Install the reconciler")
+    assert install["env"]["CACHE"] == "${{ steps.lock.outputs.cache }}"
 
 
 def test_prometheus_inputs_become_their_variables_in_the_reconcile_step_only() -> None:

@@ -1,7 +1,8 @@
 """The lock the Action installs from: complete, hash-checked, and in step with pyproject.toml.
 
-The Action runs `pip install --require-hashes --no-deps -r requirements/runtime.txt`, then
-builds the package with `--no-build-isolation`. With `--no-deps` nothing missing from the lock
+The Action has pip install only the installer, uv, from `requirements/installer.txt`; uv then
+runs `pip install --require-hashes --no-deps -r requirements/runtime.txt` and builds the package
+with `--no-build-isolation`. With `--no-deps` nothing missing from the lock
 is fetched, so a dependency (or one of its own) that the lock lacks would fail the job at
 import time, not at install; these checks catch that before a release does.
 """
@@ -48,6 +49,7 @@ def locked(text: str) -> dict[str, tuple[str, list[str]]]:
 
 
 LOCKED = locked(LOCK.read_text())
+INSTALLER = REPO / "requirements" / "installer.txt"
 
 
 def test_the_distribution_is_named_as_the_package_says() -> None:
@@ -134,3 +136,17 @@ def test_make_lock_is_the_one_command() -> None:
     rule = makefile[makefile.index("\nlock:") :].split("\n\n", 1)[0]
     assert "--generate-hashes" in rule and "requirements/runtime.txt" in rule
     assert "pyproject.toml requirements/build.in" in rule
+
+
+def test_the_installer_lock_pins_uv_alone_with_hashes() -> None:
+    """pip installs this file with `--no-deps`: uv is one self-contained wheel per platform,
+    so the lock is that one pin, with a hash for each platform's wheel."""
+    entries = locked(INSTALLER.read_text())
+    assert list(entries) == ["uv"]
+    version, hashes = entries["uv"]
+    assert re.fullmatch(r"[0-9][0-9A-Za-z.+!-]*", version), version
+    assert len(hashes) >= 5  # Linux, macOS and Windows wheels, and the source archive
+    assert "make lock" in INSTALLER.read_text().splitlines()[1]
+    makefile = (REPO / "Makefile").read_text()
+    rule = makefile[makefile.index("\nlock:") :].split("\n\n", 1)[0]
+    assert "requirements/installer.in" in rule and "-o requirements/installer.txt" in rule

@@ -184,14 +184,14 @@ def test_a_dispatched_cycle_on_the_embedded_defaults(hosted: Hosted) -> None:
         "Check out the blueprints and the audit trail",
         "Reconcile",  # the Action, and its steps:
         "Set up Python",
-        "Find the lock and pip's cache",
-        "Restore pip's cache",
+        "Find the locks and the installer's cache",
+        "Restore the installer's cache",
         "Start the simulated cluster",
         "Reconcile",
     ]
     assert run.actions[1] == "./"
     (key,) = hosted.cache_keys
-    assert key.startswith("blueprint-reconciler-pip-Linux-py3.11-")
+    assert key.startswith("blueprint-reconciler-install-Linux-py3.11-")
     # The job summary: the table of what was decided, done and verified.
     assert "### Reconcile cycle (shard 1/1) at" in run.summary
     assert "| todo-frontend | 2/2 | 81.5% | scale_up 2→3 | scale 2→3: allowed → execute |" in (
