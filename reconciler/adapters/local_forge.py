@@ -1,23 +1,10 @@
 """LocalForge: approval proposals as branches of the same repository, the embedded default.
 
-A proposal is a branch `reconciler/<service>/<topic>` holding one commit on top of the main
-branch; its title and body (with the hidden metadata) are that commit's message. Merging the
-branch into the main branch is the approval, and deleting it unmerged is the rejection. It is
-real git throughout: the reconciler finds a merge by walking the main branch's first-parent
-history for the commit that brought the proposal in, and who merged is that commit's author.
-A fast-forward merge leaves no such commit, so nobody can be identified as the approver; the
-docs say to merge with `git merge --no-ff`. A merged proposal's files are read where the merge
-left them (the merge commit), never from the reconciler's own commit: the branch may have had
-more commits, and may be deleted by now. Which files those are is the caller's to say (its
-audit trail), never the commit message's, which whoever pushes to the branch writes. What
-the merge changed is the merge commit against its first parent, the main branch as it was:
-every path a person's commits on the branch added.
-
-The approver is the merge commit's git author, which anyone can set (`git -c user.name=...`):
-this forge is for trying the workflow out, not for protecting production.
-
-Comments go into git notes (`refs/notes/reconciler`) on the proposal's tip, so they travel with
-the repository without changing the branch a person may be reviewing.
+A proposal is a branch `reconciler/<service>/<topic>` with one commit on the main branch;
+merging it (`git merge --no-ff`) is the approval and its author the approver, deleting it the
+rejection. What a merge approved is read from the merge commit, and which files count is the
+caller's trail to say. Comments are git notes. Anyone can set a git author, so this forge is
+for trying the workflow out; docs/architecture.md has the reasoning.
 """
 
 from __future__ import annotations

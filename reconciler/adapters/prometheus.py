@@ -1,60 +1,11 @@
 """PrometheusMetrics: p95 latency and error rate per deployment now, and the history of all
 four metrics (latency, error rate, CPU and memory utilization) for scale-down evidence.
 
-CPU and memory *now* come from the Kubernetes metrics API; what only the service itself can
-tell, how slow it is and how often it fails, comes from the histograms and counters it
-exports, through PromQL. `CombinedMetrics` merges the sources field by field.
-
-History is the other reason this source exists. A scale-down must be proven by W staying
-below its threshold for the whole `scale_down_stabilization` window, and W is mostly CPU and
-memory; the metrics API keeps no history, so `window` also reads CPU and memory utilization
-from Prometheus (cAdvisor's usage over kube-state-metrics' requests, by default). Without
-them no scale-down could ever be proven on a real cluster.
-
-Main design choices:
-
-* `current` asks only latency and error rate, all evaluated at the same instant (`time` =
-  `now()`) on one keep-alive connection per call. It does not ask CPU and memory, even as a
-  fallback: the metrics API's values win whenever they exist (the normal case), so the
-  queries would double the requests for values thrown away; a failing CPU query would take
-  the target's latency and error rate down with it; and the PromQL figures mean something
-  slightly different (over every pod, starting ones included, where the metrics API counts
-  ready pods only), which verification would then compare silently against an expectation
-  computed the other way.
-* Default queries are batched: the targets of one namespace that use a metric's default
-  template are asked in one query grouped `by (namespace, deployment)`, and the answer is
-  split by its `deployment` label, so 1,000 services in 10 namespaces cost 20 requests, not
-  2,000. The batched templates compute, per deployment, exactly what the per-target ones do
-  (the tests compare them), so a deployment missing from the answer is "no series", as an
-  empty per-target answer is. A target whose blueprint overrides the metric, a namespace with
-  one target, and every target of a batch that fails (a query limit of Thanos or Mimir, say)
-  are asked one by one, as before batching, so a broken override still fails alone and its
-  error names exactly its query; the warnings of a batched target quote its per-target query,
-  which gives the same answer and is the one to paste into Prometheus' console.
-* `window` asks all four: 4 range queries for one target, made only when a scale-down is
-  otherwise possible.
-* Missing is not zero. An empty answer (no series) is `None`, and so is NaN (a 0/0 when there
-  was no traffic) and ±Inf. The decision engine has rules for missing data (never scale down
-  on it); a made-up 0 would silently bypass them. The reason travels in `Metrics.warnings`,
-  naming the service and the query, as an error would: a value that is always NaN is as much
-  a broken query as one Prometheus refuses, only quieter.
-* Failures stay per target. A bad query or a server error gives that target a `MetricsError`
-  naming the service, the query and what Prometheus said; the other targets go on. A server
-  that cannot be reached, stops answering, or refuses the credentials, the certificate or the
-  proxy fails every remaining target of the call at once with the same message, so a down
-  Prometheus costs one timeout per cycle, not one per query.
-* How to connect (authentication, TLS, tenant headers, proxies, timeouts) is
-  `reconciler.adapters.prometheus_transport`'s business; this module only builds queries and
-  reads answers.
-* Templates are filled with a single pass over exactly six placeholders, `{namespace}`,
-  `{deployment}` and `{service}` and their `_regex` forms; other braces (`{le="0.5"}`, `{}`)
-  are PromQL and left alone. Values are escaped for a double-quoted PromQL string, so a name
-  cannot close the string and add matchers of its own. The `_regex` forms are for `=~`
-  matchers: the value is first quoted as a regular expression (RE2's metacharacters, as Go's
-  `regexp.QuoteMeta`), so the `.` of `web.v2` matches only a dot, and then escaped for the
-  string, since PromQL strings and regular expressions both use the backslash. Which form a
-  placeholder needs depends on the matcher it sits in, which only the template's author
-  knows, hence two names rather than a guess from the surrounding text.
+CPU and memory now come from the Kubernetes metrics API; this source adds what only the
+service can tell and the history a scale-down must be proven by. Default queries are batched
+per namespace and split by deployment; overrides and failed batches are asked one by one.
+Missing is `None`, never zero, and a failure stays with its target. How to connect is
+`prometheus_transport`'s business. The reasons are in docs/architecture.md.
 """
 
 from __future__ import annotations

@@ -1,28 +1,10 @@
 """Reaching Prometheus as it is really run: behind authentication, TLS, tenants and proxies.
 
-Prometheus in production is rarely an open port on a flat network: Mimir, Cortex and Thanos
-want a tenant header, managed offerings a bearer token or basic auth, a reverse proxy a client
-certificate, and a runner outside the cluster goes through the corporate proxy. This module is
-the HTTP side of `PrometheusMetrics`, on urllib3 (which the Kubernetes client already brings):
-`PrometheusAccess` says how to connect, `Transport` checks it once and opens a `Session` (one
-keep-alive connection) per call of the adapter.
-
-Main design choices:
-
-* Secrets never travel as text the reconciler shows. They come from the environment (read by
-  the command line) or from files; `repr` hides them; every message this module makes is
-  passed through `Transport.redact`, which replaces any configured secret, in case a server
-  echoes a header back; credentials in the URL are used as basic auth but never displayed.
-* Files are read when a session opens, not once: a token, a password, a certificate or a CA
-  bundle that a secret manager rotates is picked up by the next call without a restart.
-* Failures that every later request of the call would repeat (no connection, a timeout, TLS,
-  the proxy, refused credentials) raise `CallFailed` with a `Failure` code from the exception
-  types and the HTTP status, so callers stop after one and `reconciler doctor` can name the fix
-  without reading messages; one request's own failure raises `RequestFailed`.
-* The standard proxy variables are honoured as Go programs do (Prometheus' own tools among
-  them): `HTTPS_PROXY` for https URLs, `HTTP_PROXY` for http ones, `NO_PROXY` to bypass
-  (hosts, domain suffixes, IP addresses, CIDR ranges, `*`), and loopback addresses always
-  directly. Redirects are not followed, so credentials are never sent to another host.
+The HTTP side of `PrometheusMetrics`, on urllib3: `PrometheusAccess` says how to connect,
+`Transport` checks it once and opens a `Session` (one keep-alive connection) per call.
+Secrets come from the environment or files and are never shown; files are re-read per
+session; failures that every later request would repeat raise `CallFailed` with a code the
+doctor has a fix for. The reasons are in docs/architecture.md.
 """
 
 from __future__ import annotations
