@@ -130,10 +130,11 @@ def test_racing_pairs_lose_no_record(tmp_path: Path, origin: str, server: GitSer
         outcomes = race([first, second])
         assert all(isinstance(o, PushResult) and o.pushed for o in outcomes), outcomes
         counts = sorted(o.attempts for o in outcomes if isinstance(o, PushResult))
-        # Both commits sit on the same old tip: one push lands first time, the other is
-        # rejected and replays. Usually once; twice when it lost the race for the ref's lock
-        # and fetched before the winner's update was visible.
-        assert counts[0] == 1 and 2 <= counts[1] <= 3, counts
+        # Both commits sit on the same old tip, so at least one push is rejected and replays:
+        # usually once; twice when it lost the race for the ref's lock and fetched before the
+        # winner's update was visible. On a loaded machine the winner, too, can be told of a
+        # lock it met and replay once (its replay then finds nothing left to push).
+        assert counts[0] <= 2 and 2 <= counts[1] <= 3, counts
         attempts += counts
     landed = remote_files(server.base / "fleet.git")
     assert landed == expected
