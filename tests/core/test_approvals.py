@@ -3,22 +3,32 @@ request went stale."""
 
 from __future__ import annotations
 
+from dataclasses import replace as _replace
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from reconciler.core.approvals import (
+    Evidence,
     Judgement,
+    Landing,
+    Pending,
+    Refusal,
     approval_hold,
     approval_record,
     digest,
+    draft_for,
     judge_merge,
     pending_proposals,
     stale_reason,
 )
+from reconciler.core.governance import OperationRequest, Origin, govern
+from reconciler.core.history import fold_history
+from reconciler.core.loading import parse_blueprint
 from reconciler.core.proposals import Proposal, ProposalState
 from reconciler.core.records import EventType, Outcome, Record
-from tests.core.helpers import NOW, blueprint, state
+from tests.core.helpers import NOW, POLICIES, blueprint, state
 
 WEB = blueprint()
 OTHER = "0" * 64
@@ -165,3 +175,268 @@ def test_a_merge_approves_only_the_proposed_files(
         assert any(refusal in reason for reason in judged.reasons), judged.reasons
     else:
         assert (judged.judgement, judged.reasons) == (Judgement.GRANTED, ())
+
+
+# --- judge_merge: every reason to refuse, one row each ------------------------------------------
+#
+# The proposal is drafted the way the shell drafts it (govern, then draft_for), recorded, read
+# back from the trail, and judged against a Proposal as a forge reports it.
+
+TEAM_BLUEPRINT = """\
+metadata:
+  name: web
+  version: 1.0.0
+spec:
+  scaling:
+    min_replicas: 1
+    max_replicas: 5
+governance:
+  approval_workflow:
+    approvers: [web-team]
+    timeout: 2h
+"""
+TEAM = parse_blueprint(
+    TEAM_BLUEPRINT.encode(), source="blueprints/web/blueprint.yaml", policies=POLICIES
+)
+
+
+def drafted(origin: Origin = Origin.DECISION) -> tuple[Pending, dict[str, str]]:
+    """A proposal to scale web 5 -> 6 (beyond its bounds) as the trail records it, and its files
+    as proposed: a blueprint edit when the decision asks, a one-off request when a person does."""
+    request = OperationRequest(
+        operation="scale_beyond_limits",
+        service="web",
+        origin=origin,
+        current_replicas=5,
+        target_replicas=6,
+        decision_id="dec-1",
+    )
+    history = fold_history("web", [], TEAM.policy.safety.circuit_breaker, NOW)
+    verdict = govern(request, TEAM, history, {}, NOW)
+    draft, metadata = draft_for(
+        request, verdict, TEAM, TEAM_BLUEPRINT, Evidence(decision=None), "apr-1", NOW
+    )
+    requested = approval_record(
+        EventType.APPROVAL_REQUESTED, Outcome.PENDING, TEAM, "web", metadata, None, "why", NOW
+    )
+    (pending,) = pending_proposals([requested])
+    return pending, dict(draft.files)
+
+
+def merged(files: dict[str, str], **changes: Any) -> Proposal:
+    proposal = Proposal(
+        key="web/x",
+        branch="reconciler/web/x",
+        state=ProposalState.MERGED,
+        head="abc",
+        merged_by="alice",
+        merged_at=NOW + timedelta(minutes=10),
+        files=files,
+        changed=tuple(files),
+    )
+    return _replace(proposal, **changes)
+
+
+def alice_in_web_team(team: str, who: str) -> bool:
+    return (team, who) == ("web-team", "alice")
+
+
+def test_the_timeout_setting_sets_when_a_proposal_expires() -> None:
+    pending, _ = drafted()
+    assert pending.created_at == NOW
+    assert pending.expires_at == NOW + timedelta(hours=2)
+    assert pending.metadata["approvers"] == ["web-team"]
+    assert pending.kind.value == "blueprint"
+
+
+def test_an_approvers_timely_merge_of_the_proposal_is_granted() -> None:
+    pending, files = drafted()
+    judged = judge_merge(pending, merged(files), TEAM, alice_in_web_team, NOW + timedelta(hours=1))
+    assert (judged.judgement, judged.refusal, judged.landing) == (
+        Judgement.GRANTED,
+        None,
+        Landing.MERGE,
+    )
+    assert judged.reasons == ()
+    assert judged.latency == 600
+    assert judged.merged_path == "blueprints/web/blueprint.yaml"
+    assert judged.merged_digest == digest(files["blueprints/web/blueprint.yaml"])
+
+
+NOT_APPROVED = (Judgement.REFUSED, Refusal.LANDED_WITHOUT_APPROVAL)
+NOT_PROPOSED = (Judgement.REFUSED, Refusal.NOT_AS_PROPOSED)
+BP = "blueprints/web/blueprint.yaml"
+
+
+def _edit(files: dict[str, str], old: str, new: str) -> dict[str, str]:
+    assert old in files[BP]
+    return {**files, BP: files[BP].replace(old, new)}
+
+
+@pytest.mark.parametrize(
+    ("change", "now", "expected", "landing", "reason"),
+    [
+        pytest.param(
+            lambda p, f: (p, merged(f, merged_by="mallory")),
+            NOW,
+            NOT_APPROVED,
+            Landing.MERGE,
+            "merged by mallory, who is not an approver (web-team)",
+            id="merged by someone who is not an approver",
+        ),
+        pytest.param(
+            lambda p, f: (p, merged(f, merged_by=None)),
+            NOW,
+            NOT_APPROVED,
+            Landing.UNATTRIBUTED,
+            "nobody is recorded as having merged it",
+            id="nobody recorded as merging it (a fast-forward or a push)",
+        ),
+        pytest.param(
+            lambda p, f: (p, merged(f, merged_by="")),
+            NOW,
+            NOT_APPROVED,
+            Landing.UNATTRIBUTED,
+            "nobody is recorded as having merged it",
+            id="an empty merger is nobody",
+        ),
+        pytest.param(
+            lambda p, f: (_replace(p, metadata={**p.metadata, "approvers": []}), merged(f)),
+            NOW,
+            NOT_APPROVED,
+            Landing.MERGE,
+            "who is not an approver (none configured)",
+            id="no approvers configured: nobody's merge approves",
+        ),
+        pytest.param(
+            lambda p, f: (p, merged(f, merged_at=NOW + timedelta(hours=2, seconds=1))),
+            NOW + timedelta(hours=3),
+            NOT_APPROVED,
+            Landing.MERGE,
+            "after it expired at 17:30:00Z",
+            id="merged a second after it expired",
+        ),
+        pytest.param(
+            lambda p, f: (p, merged(f, merged_at=NOW + timedelta(hours=5))),
+            NOW + timedelta(hours=3),
+            NOT_APPROVED,
+            Landing.MERGE,
+            "after it expired",
+            id="merged after it expired, reported later than the cycle's clock",
+        ),
+        pytest.param(
+            lambda p, f: (_replace(p, metadata={**p.metadata, "digests": {}}), merged(f)),
+            NOW,
+            NOT_PROPOSED,
+            Landing.MERGE,
+            "the audit trail holds no digest of the proposed files",
+            id="no digest recorded",
+        ),
+        pytest.param(
+            lambda p, f: (p, merged(_edit(f, "version: 1.0.1", "version: 1.0.2"))),
+            NOW,
+            NOT_PROPOSED,
+            Landing.MERGE,
+            "as merged is not what the reconciler proposed",
+            id="the blueprint as merged is not the proposed one",
+        ),
+        pytest.param(
+            lambda p, f: (p, merged({}, changed=(BP,))),
+            NOW,
+            NOT_PROPOSED,
+            Landing.MERGE,
+            "the merge left no blueprints/web/blueprint.yaml",
+            id="the merge left no blueprint",
+        ),
+        pytest.param(
+            lambda p, f: (p, merged({BP: "metadata: [\n"})),
+            NOW,
+            NOT_PROPOSED,
+            Landing.MERGE,
+            "as merged is not a readable blueprint",
+            id="the blueprint as merged does not parse",
+        ),
+        pytest.param(
+            lambda p, f: (p, merged(f, changed=(BP, "audit/web/x.json"))),
+            NOW,
+            NOT_PROPOSED,
+            Landing.MERGE,
+            "the merge also changed audit/web/x.json",
+            id="the merge changed another path too",
+        ),
+        pytest.param(
+            lambda p, f: (p, merged(f, changed=None)),
+            NOW,
+            NOT_PROPOSED,
+            Landing.MERGE,
+            "the forge did not say which files the merge changed",
+            id="the forge cannot tell what the merge changed",
+        ),
+    ],
+)
+def test_each_reason_to_refuse_a_merge(change, now, expected, landing, reason) -> None:  # type: ignore[no-untyped-def]
+    pending, files = drafted()
+    pending, proposal = change(pending, files)
+    judged = judge_merge(pending, proposal, TEAM, alice_in_web_team, now)
+    assert (judged.judgement, judged.refusal) == expected, judged.reasons
+    assert judged.landing is landing
+    assert len(judged.reasons) >= 1
+    assert any(reason in r for r in judged.reasons), judged.reasons
+
+
+def test_a_merge_time_after_the_cycles_clock_counts_as_now() -> None:
+    """On virtual time a person merges on the wall clock: a merge found by a cycle happened
+    no later than that cycle, so it is judged at the cycle's time."""
+    pending, files = drafted()
+    now = NOW + timedelta(hours=1)
+    judged = judge_merge(
+        pending, merged(files, merged_at=NOW + timedelta(hours=9)), TEAM, alice_in_web_team, now
+    )
+    assert (judged.judgement, judged.merged_at, judged.latency) == (Judgement.GRANTED, now, 3600)
+
+
+def test_a_merge_exactly_at_expiry_is_in_time() -> None:
+    pending, files = drafted()
+    at = pending.expires_at
+    judged = judge_merge(pending, merged(files, merged_at=at), TEAM, alice_in_web_team, at)
+    assert judged.judgement is Judgement.GRANTED, judged.reasons
+
+
+def test_a_merge_that_drops_a_forbidden_operation_is_not_as_proposed() -> None:
+    pending, files = drafted()
+    text = files[BP] + "  agent_authority:\n    allowed_operations: [delete_service]\n"
+    metadata = {**pending.metadata, "forbidden": [*pending.metadata["forbidden"], "gpu_burst"]}
+    judged = judge_merge(
+        _replace(pending, metadata={**metadata, "digests": {BP: digest(text)}}),
+        merged({BP: text}),
+        TEAM,
+        alice_in_web_team,
+        NOW,
+    )
+    assert (judged.judgement, judged.refusal) == NOT_PROPOSED
+    assert any("no longer forbids gpu_burst" in r for r in judged.reasons), judged.reasons
+
+
+def test_a_non_approvers_merge_of_something_else_is_refused_as_not_proposed() -> None:
+    """Both kinds of reason are listed; what was merged is not the proposal, so the refusal
+    says so (a landing without approval is about the proposal as proposed)."""
+    pending, files = drafted()
+    other = _edit(files, "version: 1.0.1", "version: 9.9.9")
+    judged = judge_merge(pending, merged(other, merged_by="mallory"), TEAM, alice_in_web_team, NOW)
+    assert (judged.judgement, judged.refusal) == NOT_PROPOSED
+    assert len(judged.reasons) == 2
+
+
+def test_a_request_file_changed_after_it_was_proposed_is_not_as_proposed() -> None:
+    pending, files = drafted(origin=Origin.REQUEST)
+    assert pending.kind.value == "request"
+    (path,) = files
+    granted = judge_merge(pending, merged(files), TEAM, alice_in_web_team, NOW)
+    assert granted.judgement is Judgement.GRANTED, granted.reasons
+    changed = judge_merge(
+        pending, merged({path: files[path] + "# more\n"}), TEAM, alice_in_web_team, NOW
+    )
+    assert (changed.judgement, changed.refusal) == NOT_PROPOSED
+    assert any("changed after the reconciler proposed it" in r for r in changed.reasons)
+    gone = judge_merge(pending, merged({}, changed=(path,)), TEAM, alice_in_web_team, NOW)
+    assert (gone.judgement, gone.refusal) == NOT_PROPOSED

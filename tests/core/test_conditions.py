@@ -99,3 +99,72 @@ def test_no_python_evaluation() -> None:
     for attack in ("__import__('os').system('true')", "open('/etc/passwd')", "1 if 1 else 2"):
         with pytest.raises(ConditionError):
             parse_condition(attack)
+
+
+# AND binds tighter than OR, NOT tighter than AND, as in SQL and Python; arithmetic binds tighter
+# than comparisons. Each row reads differently under the other precedence.
+@pytest.mark.parametrize(
+    ("text", "values", "expected"),
+    [
+        # true OR (false AND false): true; (true OR false) AND false would be false.
+        (
+            "hour_utc < 9 OR hour_utc > 20 AND hour_utc < 5",
+            {"hour_utc": 8},
+            True,
+        ),
+        # (false AND true) OR true: true; false AND (true OR true) would be false.
+        (
+            "target_replicas > 5 AND target_replicas > 1 OR target_replicas < 4",
+            {"target_replicas": 3},
+            True,
+        ),
+        # (NOT false) AND false: false; NOT (false AND false) would be true.
+        ("NOT target_replicas > 5 AND target_replicas > 5", {"target_replicas": 3}, False),
+        # (NOT true) OR true: true; NOT (true OR true) would be false.
+        ("NOT target_replicas > 1 OR target_replicas > 1", {"target_replicas": 3}, True),
+        # Parentheses override: (true OR false) AND false.
+        (
+            "(hour_utc < 9 OR hour_utc > 20) AND hour_utc < 5",
+            {"hour_utc": 8},
+            False,
+        ),
+        # 1 + 2 * 3 is 7, not 9; 8 - 2 - 1 is 5, not 7; 12 / 2 / 3 is 2, not 18.
+        ("target_replicas == 1 + 2 * 3", {"target_replicas": 7}, True),
+        ("target_replicas == 8 - 2 - 1", {"target_replicas": 5}, True),
+        ("target_replicas == 12 / 2 / 3", {"target_replicas": 2}, True),
+        ("-target_replicas + 4 == 1", {"target_replicas": 3}, True),
+    ],
+)
+def test_precedence(text: str, values: dict[str, float], expected: bool) -> None:
+    assert parse_condition(text).evaluate(values) is expected
+
+
+@pytest.mark.parametrize(
+    ("text", "values", "expected"),
+    [
+        # Comparisons are exact up to float noise (1e-9) in both directions.
+        ("change_percent <= 10%", {"change_percent": 0.1 + 1e-12}, True),
+        ("change_percent <= 10%", {"change_percent": 0.1001}, False),
+        ("change_percent < 10%", {"change_percent": 0.1}, False),
+        ("change_percent < 10%", {"change_percent": 0.0999}, True),
+        ("change_percent >= 10%", {"change_percent": 0.1 - 1e-12}, True),
+        ("change_percent >= 10%", {"change_percent": 0.0999}, False),
+        ("change_percent > 10%", {"change_percent": 0.1}, False),
+        ("change_percent > 10%", {"change_percent": 0.1001}, True),
+        ("change_percent == 30%", {"change_percent": 0.1 * 3}, True),
+        ("change_percent != 30%", {"change_percent": 0.1 * 3}, False),
+        ("change_percent != 30%", {"change_percent": 0.31}, True),
+        # Unknown on one side of AND/OR: the known side decides when it can.
+        ("error_rate > 1% AND target_replicas > 1", {"target_replicas": 0}, False),
+        ("error_rate > 1% AND target_replicas > 1", {"target_replicas": 3}, None),
+        ("error_rate > 1% OR target_replicas > 1", {"target_replicas": 3}, True),
+        ("error_rate > 1% OR target_replicas > 1", {"target_replicas": 0}, None),
+        ("NOT error_rate > 1%", {}, None),
+        ("-replica_change > 1", {}, None),
+        ("target_replicas + current_replicas > 1", {"target_replicas": 3}, None),
+    ],
+)
+def test_comparison_edges_and_unknowns(
+    text: str, values: dict[str, float], expected: bool | None
+) -> None:
+    assert parse_condition(text).evaluate(values) is expected

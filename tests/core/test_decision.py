@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from reconciler.core.blueprint import Blueprint
 from reconciler.core.decision import Action, Reason, decide
 from reconciler.core.observation import Sample
 from tests.core.helpers import NOW, blueprint, flat_window, metrics, seed_blueprint, state
@@ -309,3 +310,306 @@ def test_decision_invariants(
     if lo <= replicas <= hi:
         assert decision.target_replicas - replicas <= up_step
         assert replicas - decision.target_replicas <= down_step
+
+
+# --- boundaries, one row each ----------------------------------------------------------------
+#
+# CPU alone weighs 1.0 here, so W is the CPU utilization and every boundary can be written as
+# a number: scale_down_threshold 40%, scale_up_threshold 80%, target_cpu_utilization 70%.
+
+
+def _cpu_blueprint(extra: str = "", min_replicas: int = 1, max_replicas: int = 10) -> Blueprint:
+    bp = blueprint(scaling=CPU_ONLY + extra)
+    return replace(
+        bp,
+        scaling=replace(bp.scaling, min_replicas=min_replicas, max_replicas=max_replicas),
+    )
+
+
+def _window(cpu: float, seconds: int = 300, **changed: float) -> list[Sample]:
+    """A sample every 15 s over `seconds`, all at `cpu` except `changed` ({"s<age>": cpu})."""
+    samples = flat_window(cpu, 0.0, 0.0, seconds=seconds)
+    for key, value in changed.items():
+        age = int(key[1:])
+        samples = [
+            replace(s, cpu_utilization=value) if s.at == NOW - timedelta(seconds=age) else s
+            for s in samples
+        ]
+    return samples
+
+
+@pytest.mark.parametrize(
+    ("bp", "replicas", "cpu", "window", "action", "reason", "target"),
+    [
+        pytest.param(
+            _cpu_blueprint(),
+            5,
+            0.10,
+            _window(0.10),
+            Action.SCALE_DOWN,
+            Reason.BELOW_THRESHOLD,
+            4,
+            id="the step limit: estimate 1, but one replica per step",
+        ),
+        pytest.param(
+            _cpu_blueprint("    scale_down_increment: 2\n"),
+            5,
+            0.10,
+            _window(0.10),
+            Action.SCALE_DOWN,
+            Reason.BELOW_THRESHOLD,
+            3,
+            id="the step limit: -2",
+        ),
+        pytest.param(
+            _cpu_blueprint("    scale_down_increment: 5\n"),
+            5,
+            0.30,
+            _window(0.30),
+            Action.SCALE_DOWN,
+            Reason.BELOW_THRESHOLD,
+            3,
+            id="within the step limit the estimate decides: ceil(5 x 30% / 70%) = 3",
+        ),
+        pytest.param(
+            _cpu_blueprint("    scale_down_increment: 5\n", min_replicas=3),
+            5,
+            0.10,
+            _window(0.10),
+            Action.SCALE_DOWN,
+            Reason.BELOW_THRESHOLD,
+            3,
+            id="the min_replicas floor: estimate 1, floor 3",
+        ),
+        pytest.param(
+            _cpu_blueprint("    scale_down_increment: 2\n", min_replicas=4),
+            5,
+            0.10,
+            _window(0.10),
+            Action.SCALE_DOWN,
+            Reason.BELOW_THRESHOLD,
+            4,
+            id="the min_replicas floor stops a step halfway",
+        ),
+        pytest.param(
+            _cpu_blueprint(),
+            3,
+            0.40,
+            _window(0.10),
+            Action.NONE,
+            Reason.WITHIN_THRESHOLDS,
+            3,
+            id="W exactly at scale_down_threshold does nothing, whatever the window",
+        ),
+        pytest.param(
+            _cpu_blueprint(),
+            3,
+            0.3999,
+            _window(0.3999),
+            Action.SCALE_DOWN,
+            Reason.BELOW_THRESHOLD,
+            2,
+            id="W just below scale_down_threshold scales down",
+        ),
+        pytest.param(
+            _cpu_blueprint(),
+            3,
+            0.10,
+            _window(0.10, s150=0.40),
+            Action.NONE,
+            Reason.STABILIZING,
+            3,
+            id="a window sample exactly at the threshold breaks the proof",
+        ),
+        pytest.param(
+            _cpu_blueprint(),
+            3,
+            0.10,
+            _window(0.10, s150=0.3999),
+            Action.SCALE_DOWN,
+            Reason.BELOW_THRESHOLD,
+            2,
+            id="a window sample just below the threshold keeps it, and sets the estimate",
+        ),
+        pytest.param(
+            _cpu_blueprint("    scale_down_increment: 5\n"),
+            6,
+            0.10,
+            _window(0.10, s300=0.9),
+            Action.NONE,
+            Reason.STABILIZING,
+            6,
+            id="a sample at the very start of the window is in the window",
+        ),
+        pytest.param(
+            _cpu_blueprint("    scale_down_increment: 5\n"),
+            6,
+            0.10,
+            [*_window(0.10), Sample(at=NOW + timedelta(seconds=15), cpu_utilization=0.9)],
+            Action.SCALE_DOWN,
+            Reason.BELOW_THRESHOLD,
+            1,
+            id="a sample after now is not in the window",
+        ),
+        pytest.param(
+            _cpu_blueprint(),
+            3,
+            0.10,
+            _window(0.10, seconds=270),
+            Action.SCALE_DOWN,
+            Reason.BELOW_THRESHOLD,
+            2,
+            id="history that starts 30s into the window still covers it",
+        ),
+        pytest.param(
+            _cpu_blueprint(),
+            3,
+            0.10,
+            _window(0.10, seconds=255),
+            Action.NONE,
+            Reason.STABILIZING,
+            3,
+            id="history that starts 45s into the window does not",
+        ),
+        pytest.param(
+            _cpu_blueprint(),
+            3,
+            0.10,
+            [],
+            Action.NONE,
+            Reason.STABILIZING,
+            3,
+            id="no history at all proves nothing",
+        ),
+        pytest.param(
+            _cpu_blueprint(),
+            2,
+            0.39,
+            _window(0.39),
+            Action.NONE,
+            Reason.ESTIMATE_UNCHANGED,
+            2,
+            id="an estimate equal to the replicas keeps them: ceil(2 x 39% / 70%) = 2",
+        ),
+        pytest.param(
+            _cpu_blueprint("    scale_down_increment: 5\n"),
+            7,
+            0.30,
+            _window(0.30),
+            Action.SCALE_DOWN,
+            Reason.BELOW_THRESHOLD,
+            3,
+            id="7 x 30% / 70% is 3 despite float noise, not 4",
+        ),
+        pytest.param(
+            _cpu_blueprint(),
+            3,
+            0.10,
+            [*_window(0.10)[:-1], Sample(at=NOW - timedelta(seconds=300))],
+            Action.NONE,
+            Reason.STABILIZING,
+            3,
+            id="a window sample without data breaks the proof",
+        ),
+    ],
+)
+def test_scale_down_boundaries(  # type: ignore[no-untyped-def]
+    bp, replicas, cpu, window, action, reason, target
+) -> None:
+    decision = decide(bp, state(replicas), metrics(cpu, None, None), now=NOW, window=window)
+    assert (decision.action, decision.reason, decision.target_replicas) == (
+        action,
+        reason,
+        target,
+    ), decision.rationale
+    assert decision.changes is (target != replicas)
+
+
+@pytest.mark.parametrize(
+    ("bp", "replicas", "ready", "cpu", "action", "reason", "target", "desired"),
+    [
+        pytest.param(
+            _cpu_blueprint(),
+            2,
+            1,
+            1.6,
+            Action.NONE,
+            Reason.PODS_NOT_READY,
+            2,
+            2,
+            id="unready pods as idle: exactly at the threshold waits",
+        ),
+        pytest.param(
+            _cpu_blueprint(),
+            2,
+            1,
+            1.7,
+            Action.SCALE_UP,
+            Reason.ABOVE_THRESHOLD,
+            3,
+            3,
+            id="unready pods as idle: still above scales up",
+        ),
+        pytest.param(
+            _cpu_blueprint(),
+            3,
+            0,
+            0.9,
+            Action.SCALE_UP,
+            Reason.ABOVE_THRESHOLD,
+            4,
+            4,
+            id="no pod ready at all: the load is taken as reported",
+        ),
+        pytest.param(
+            _cpu_blueprint("    target_cpu_utilization: 90%\n    scale_up_increment: 3\n"),
+            2,
+            2,
+            0.85,
+            Action.SCALE_UP,
+            Reason.ABOVE_THRESHOLD,
+            3,
+            3,
+            id="an estimate at the current replicas still adds one",
+        ),
+        pytest.param(
+            _cpu_blueprint("    scale_up_increment: 3\n"),
+            2,
+            2,
+            1.0,
+            Action.SCALE_UP,
+            Reason.ABOVE_THRESHOLD,
+            3,
+            3,
+            id="within the increment the estimate decides: ceil(2 x 100% / 70%) = 3",
+        ),
+        pytest.param(
+            _cpu_blueprint("    scale_up_increment: 3\n", max_replicas=4),
+            3,
+            3,
+            2.0,
+            Action.SCALE_UP,
+            Reason.ABOVE_THRESHOLD,
+            4,
+            6,
+            id="beyond max_replicas the rest is proposed",
+        ),
+        pytest.param(
+            _cpu_blueprint(),
+            2,
+            2,
+            0.80,
+            Action.NONE,
+            Reason.WITHIN_THRESHOLDS,
+            2,
+            2,
+            id="W exactly at scale_up_threshold does nothing",
+        ),
+    ],
+)
+def test_scale_up_boundaries(  # type: ignore[no-untyped-def]
+    bp, replicas, ready, cpu, action, reason, target, desired
+) -> None:
+    decision = decide(bp, state(replicas, ready), metrics(cpu, None, None), now=NOW)
+    assert (decision.action, decision.reason) == (action, reason), decision.rationale
+    assert (decision.target_replicas, decision.desired_replicas) == (target, desired)

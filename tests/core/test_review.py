@@ -560,3 +560,113 @@ def test_team_approvers_are_expanded_for_display_only() -> None:
     assert result.approvers == ("devops-team",)
     assert result.expand("devops-team") == "devops-team (alice, alice@example.com, bob)"
     assert "devops-team (alice, alice@example.com, bob)" in render_markdown(result)
+
+
+# --- the direction of every numeric and duration safety setting ------------------------------
+#
+# Each field moved both ways from the global default, in a blueprint and in the global policies:
+# the looser way needs approval, the stricter way takes authority away and is allowed (in a
+# blueprint). A shorter breaker window forgets failures sooner, a shorter reset_timeout closes
+# the breaker sooner, a shorter cooldown acts again sooner: each is a loosening.
+
+_SAFETY_DEFAULTS = {
+    "rate_limits.max_operations_per_hour": ("10", "30", "5"),
+    "rate_limits.max_operations_per_day": ("50", "100", "20"),
+    "circuit_breaker.failure_threshold": ("3", "5", "2"),
+    "circuit_breaker.failure_window": ("5m", "1m", "10m"),
+    "circuit_breaker.reset_timeout": ("1h", "10m", "2h"),
+    "circuit_breaker.manual_reset_required": ("true", "false", None),
+}
+
+
+def _safety_yaml(field: str, value: str, indent: str) -> str:
+    section, name = field.split(".")
+    return f"{indent}{section}:\n{indent}  {name}: {value}\n"
+
+
+_DIRECTIONS = [
+    pytest.param(field, value, kind, id=f"{field} {default} -> {value}")
+    for field, (default, looser, stricter) in _SAFETY_DEFAULTS.items()
+    for value, kind in ((looser, K.SAFETY_LOOSENED), (stricter, K.SAFETY_TIGHTENED))
+    if value is not None
+]
+
+
+@pytest.mark.parametrize(("field", "value", "kind"), _DIRECTIONS)
+def test_a_blueprints_safety_setting_is_judged_by_its_direction(
+    field: str, value: str, kind: ChangeKind
+) -> None:
+    result = review(
+        replace(SAFETY_ANCHOR, f"  safety:\n{_safety_yaml(field, value, '    ')}{SAFETY_ANCHOR}")
+    )
+    if kind is K.SAFETY_LOOSENED:
+        assert rows(result) == [web(f"governance.safety.{field}", kind, RA, "", WEB_TEAM)]
+        assert result.approvers == WEB_TEAM
+    else:
+        assert rows(result) == [web(f"governance.safety.{field}", kind, A)]
+        assert result.approvers == ()
+
+
+@pytest.mark.parametrize(("field", "value", "kind"), _DIRECTIONS)
+def test_a_global_safety_setting_is_judged_by_its_direction(
+    field: str, value: str, kind: ChangeKind
+) -> None:
+    section, name = field.split(".")
+    default = _SAFETY_DEFAULTS[field][0]
+    result = review(
+        replace(f"      {name}: {default}\n", f"      {name}: {value}\n", path=POLICIES)
+    )
+    assert rows(result) == [fleet(f"governance.safety.{section}.{name}", kind)]
+
+
+def test_manual_reset_turned_back_on_is_a_tightening() -> None:
+    loose = base_files()
+    replace(
+        SAFETY_ANCHOR,
+        f"  safety:\n{_safety_yaml('circuit_breaker.manual_reset_required', 'false', '    ')}"
+        f"{SAFETY_ANCHOR}",
+    )(loose)
+    result = review(
+        replace("manual_reset_required: false", "manual_reset_required: true"), base=loose
+    )
+    assert rows(result) == [
+        web("governance.safety.circuit_breaker.manual_reset_required", K.SAFETY_TIGHTENED, A)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("policies_edit", "kind"),
+    [
+        pytest.param(
+            ("default_period: 60s", "default_period: 30s"), K.SAFETY_LOOSENED, id="shorter"
+        ),
+        pytest.param(
+            ("default_period: 60s", "default_period: 5m"), K.SAFETY_TIGHTENED, id="longer"
+        ),
+    ],
+)
+def test_the_global_cooldown_is_judged_by_its_direction(
+    policies_edit: tuple[str, str], kind: ChangeKind
+) -> None:
+    result = review(replace(*policies_edit, path=POLICIES))
+    assert rows(result) == [fleet("governance.safety.cooldown.default_period", kind)]
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "cls"),
+    [
+        pytest.param("max_restart_count: 5", K.SAFETY_LOOSENED, RA, id="more restarts allowed"),
+        pytest.param("max_restart_count: 2", K.SAFETY_TIGHTENED, A, id="fewer restarts allowed"),
+        pytest.param(
+            "rollback_on_failure: false", K.SAFETY_LOOSENED, RA, id="no automatic rollback"
+        ),
+        pytest.param("rollback_threshold: 1", K.TUNING, A, id="rollback threshold is tuning"),
+    ],
+)
+def test_reliability_settings_are_judged_by_their_direction(
+    text: str, kind: ChangeKind, cls: ChangeClass
+) -> None:
+    result = review(insert_after("      limit: 500m\n", f"  reliability:\n    {text}\n"))
+    (row,) = rows(result)
+    assert (row[1], row[2], row[3]) == (f"spec.reliability.{text.partition(':')[0]}", kind, cls)
+    assert row[5] == (WEB_TEAM if cls is RA else ())

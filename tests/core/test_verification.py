@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace as dataclass_replace
 from datetime import timedelta
 
 import pytest
@@ -19,7 +20,7 @@ from reconciler.core.verification import (
     rollback_work,
     verify,
 )
-from tests.core.helpers import NOW, metrics, seed_blueprint, state
+from tests.core.helpers import NOW, blueprint, metrics, seed_blueprint, state
 
 BASELINE = {
     "replicas": 3,
@@ -290,3 +291,131 @@ def test_our_own_restarts_count_toward_the_ladder() -> None:
         NOW,
     )
     assert decision is not None and decision.reason is Reason.ROLLBACK_THRESHOLD
+
+
+# --- margins, one row at each edge ------------------------------------------------------------
+#
+# Latency and errors count as worse than before only past BOTH margins: 10 % more than the
+# baseline AND more than an absolute step (5 ms; 0.1 percentage points). Either one alone is
+# noise: a change judged on it would be rolled back on jitter and feed the circuit breaker.
+# CPU and memory are checked against the expected value within a RELATIVE 10 %.
+
+TIGHT = blueprint(extra="  performance:\n    latency_p95: 20ms\n    error_rate_max: 0.1%\n")
+
+
+def pending_with(baseline: dict[str, float], expected: dict[str, float]) -> Pending:
+    from reconciler.core.verification import _pending_from
+
+    record = executed(target=3)
+    details = {**record.details, "baseline": baseline, "expected": expected}
+    return _pending_from(dataclass_replace(record, details=details), TIGHT)
+
+
+@pytest.mark.parametrize(
+    ("baseline", "latency", "errors", "outcome", "worse"),
+    [
+        pytest.param(30.0, 33.5, 0.0, VerificationOutcome.PARTIAL, [], id="latency +12%, +3.5ms"),
+        pytest.param(30.0, 35.0, 0.0, VerificationOutcome.PARTIAL, [], id="latency +5ms exactly"),
+        pytest.param(
+            30.0, 35.5, 0.0, VerificationOutcome.FAILED, ["latency_p95"], id="latency +18%, +5.5ms"
+        ),
+        pytest.param(100.0, 108.0, 0.0, VerificationOutcome.PARTIAL, [], id="latency +8%, +8ms"),
+        pytest.param(100.0, 110.0, 0.0, VerificationOutcome.PARTIAL, [], id="latency +10% exactly"),
+        pytest.param(
+            100.0, 111.0, 0.0, VerificationOutcome.FAILED, ["latency_p95"], id="latency +11%, +11ms"
+        ),
+    ],
+)
+def test_latency_margins(baseline, latency, errors, outcome, worse) -> None:  # type: ignore[no-untyped-def]
+    result = verify(
+        pending_with({**BASELINE, "latency_p95_ms": baseline, "error_rate": 0.0}, {}),
+        TIGHT,
+        state(3),
+        metrics(0.3, 0.3, latency, error_rate=errors),
+        NOW,
+    )
+    assert [c.check for c in result.checks if c.worse] == worse, result.summary
+    assert result.outcome is outcome, result.summary
+    assert result.rollback is (outcome is VerificationOutcome.FAILED)
+
+
+@pytest.mark.parametrize(
+    ("baseline", "errors", "outcome", "worse"),
+    [
+        pytest.param(
+            0.002, 0.0025, VerificationOutcome.PARTIAL, [], id="errors +25%, +0.05 points"
+        ),
+        pytest.param(
+            0.002,
+            0.0031,
+            VerificationOutcome.FAILED,
+            ["error_rate"],
+            id="errors +55%, +0.11 points",
+        ),
+        pytest.param(
+            0.02, 0.0215, VerificationOutcome.PARTIAL, [], id="errors +7.5%, +0.15 points"
+        ),
+        pytest.param(
+            0.02,
+            0.0225,
+            VerificationOutcome.FAILED,
+            ["error_rate"],
+            id="errors +12.5%, +0.25 points",
+        ),
+    ],
+)
+def test_error_rate_margins(baseline, errors, outcome, worse) -> None:  # type: ignore[no-untyped-def]
+    result = verify(
+        pending_with({**BASELINE, "latency_p95_ms": 10.0, "error_rate": baseline}, {}),
+        TIGHT,
+        state(3),
+        metrics(0.3, 0.3, 10.0, error_rate=errors),
+        NOW,
+    )
+    assert [c.check for c in result.checks if c.worse] == worse, result.summary
+    assert result.outcome is outcome, result.summary
+
+
+@pytest.mark.parametrize(
+    ("cpu", "memory", "failed"),
+    [
+        pytest.param(0.41, 0.3, [], id="cpu 0.035 above 37.5%: within 10% of it"),
+        pytest.param(0.34, 0.3, [], id="cpu 0.035 below 37.5%: within 10% of it"),
+        pytest.param(0.42, 0.3, ["cpu_utilization"], id="cpu 0.045 above 37.5%"),
+        pytest.param(0.33, 0.3, ["cpu_utilization"], id="cpu 0.045 below 37.5%"),
+        pytest.param(0.375, 0.329, [], id="memory 0.029 above 30%"),
+        pytest.param(0.375, 0.331, ["memory_utilization"], id="memory 0.031 above 30%"),
+        pytest.param(0.375, 0.269, ["memory_utilization"], id="memory 0.031 below 30%"),
+    ],
+)
+def test_utilization_is_judged_within_a_relative_tolerance(cpu, memory, failed) -> None:  # type: ignore[no-untyped-def]
+    expected = {"cpu_utilization": 0.375, "memory_utilization": 0.3}
+    result = verify(
+        pending_with({**BASELINE, "latency_p95_ms": 10.0, "error_rate": 0.0}, expected),
+        TIGHT,
+        state(3),
+        metrics(cpu, memory, 10.0, error_rate=0.0),
+        NOW,
+    )
+    assert [c.check for c in result.checks if c.status is CheckStatus.FAILED] == failed
+    # Off the expectation is a missed target, not harm: never a rollback on its own.
+    assert result.outcome is (VerificationOutcome.PARTIAL if failed else VerificationOutcome.PASSED)
+
+
+@pytest.mark.parametrize(
+    ("cpu", "memory", "failed"),
+    [
+        pytest.param(0.69, 0.79, [], id="just under both targets"),
+        pytest.param(0.70, 0.79, ["cpu_utilization"], id="cpu exactly at its target"),
+        pytest.param(0.69, 0.80, ["memory_utilization"], id="memory exactly at its target"),
+    ],
+)
+def test_without_an_expectation_utilization_is_held_to_the_target(cpu, memory, failed) -> None:  # type: ignore[no-untyped-def]
+    result = verify(
+        pending_with({**BASELINE, "latency_p95_ms": 10.0, "error_rate": 0.0}, {}),
+        TIGHT,
+        state(3),
+        metrics(cpu, memory, 10.0, error_rate=0.0),
+        NOW,
+    )
+    assert [c.check for c in result.checks if c.status is CheckStatus.FAILED] == failed
