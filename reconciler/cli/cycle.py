@@ -461,10 +461,10 @@ def status_command(settings: Settings, output: str) -> None:
     """
     from reconciler.cli.compose import committed_fleet
     from reconciler.core.approvals import APPROVAL_EVENTS, pending_proposals
-    from reconciler.core.decision import weighted_utilization
+    from reconciler.core.decision import Reason, decide, weighted_utilization
     from reconciler.core.errors import ClusterError, MetricsError
     from reconciler.core.history import CHANGE_EVENTS
-    from reconciler.core.observation import Target
+    from reconciler.core.observation import DeploymentState, Target
     from reconciler.core.records import EventType
     from reconciler.core.units import format_duration
     from reconciler.shell.cycle import load_history
@@ -480,6 +480,7 @@ def status_command(settings: Settings, output: str) -> None:
     observed = ports.cluster.observe(targets)
     metrics = ports.metrics.current(targets)
     rows, data = [], []
+    notes: list[str] = []
     for blueprint, target in zip(fleet.blueprints, targets, strict=True):
         state = observed.get(target)
         current = metrics.get(target)
@@ -490,8 +491,18 @@ def status_command(settings: Settings, output: str) -> None:
             elapsed = (now - history.last_change_at).total_seconds()
             cooldown_left = max(0.0, blueprint.policy.safety.cooldown - elapsed)
         w = None
+        note = ""
         if current is not None and not isinstance(current, MetricsError):
             w = weighted_utilization(blueprint, current).value
+            if isinstance(state, DeploymentState):
+                # What a cycle would say now, for what an operator would otherwise misread.
+                now_decided = decide(blueprint, state, current, now=now)
+                if now_decided.reason is Reason.ERRORS_NOT_CAPACITY:
+                    note = (
+                        f"error rate {_pct(current.error_rate)} is above error_rate_max "
+                        f"{_pct(blueprint.performance.error_rate_max)} with normal utilization: "
+                        "not a capacity signal, so replicas are left as they are"
+                    )
         # Proposals still open, however old; plus requests recorded as pending without a
         # proposal (no forge), which nothing concludes, from the recent history.
         pending = [
@@ -542,8 +553,11 @@ def status_command(settings: Settings, output: str) -> None:
                 "breaker_failures": len(history.breaker.failures),
                 "pending_approvals": [r.id for r in pending],
                 "unreadable_records": unreadable,
+                "note": note or None,
             }
         )
+        if note:
+            notes.append(f"{blueprint.name}: {note}")
     for name, path in sorted(fleet.broken.items()):
         rows.append([name, "-", "-", "-", "-", "-", f"invalid blueprint ({path})"])
         data.append({"service": name, "error": f"invalid blueprint {path}"})
@@ -563,6 +577,8 @@ def status_command(settings: Settings, output: str) -> None:
             ["SERVICE", "READY", "WEIGHTED", "LAST CHANGE", "COOLDOWN", "BREAKER", "PENDING"], rows
         )
     )
+    if notes:
+        click.echo("\n" + "\n".join(f"note: {line}" for line in notes))
 
 
 def _parse_when(text: str | None, now: datetime) -> datetime | None:

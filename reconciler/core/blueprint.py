@@ -24,6 +24,7 @@ __all__ = [
     "CircuitBreakerSettings",
     "Cost",
     "GlobalPolicies",
+    "Guards",
     "Metadata",
     "MetricWeight",
     "Performance",
@@ -145,6 +146,23 @@ class MetricWeight:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Guards:
+    """Per-metric limits that ask for a scale-up on their own, whatever the weighted average.
+
+    An average can hide one saturated resource (CPU at 95% with idle memory); each weighted
+    metric past its own limit makes its own recommendation, and the largest one wins, as the
+    HPA does with several metrics.
+    """
+
+    #: CPU utilization (usage / request) above this asks for a scale-up.
+    cpu_utilization: float
+    #: Memory utilization above this asks for a scale-up.
+    memory_utilization: float
+    #: p95 latency above this multiple of spec.performance.latency_p95 asks for a scale-up.
+    latency_factor: float
+
+
+@dataclass(frozen=True, kw_only=True)
 class Scaling:
     min_replicas: int
     max_replicas: int
@@ -157,6 +175,7 @@ class Scaling:
     scale_down_stabilization: float
     stabilization_period: float
     metrics: tuple[MetricWeight, ...]
+    guards: Guards
     #: exclusive (refuse when another controller owns replicas), adjust_hpa, or
     #: gitops_ignores_replicas (see docs/governance.md, Other controllers).
     coexistence: str = "exclusive"

@@ -42,8 +42,10 @@ from reconciler.core.units import format_duration, format_percent
 
 __all__ = [
     "Action",
+    "Ask",
     "Component",
     "Decision",
+    "DecisionRule",
     "Expected",
     "Reason",
     "WeightedUtilization",
@@ -66,6 +68,23 @@ class Action(StrEnum):
     NONE = "no_action"
 
 
+class DecisionRule(StrEnum):
+    """The rule that decided. Every decision names one, so a reader knows which setting to
+    look at (docs/decision-engine.md, Order of precedence)."""
+
+    BOUNDS = "bounds"
+    WEIGHTED = "weighted_utilization"
+    CPU_GUARD = "cpu_guard"
+    MEMORY_GUARD = "memory_guard"
+    LATENCY_GUARD = "latency_guard"
+    ERROR_RATE = "error_rate"
+    FRESHNESS = "metrics_freshness"
+    MISSING = "missing_metrics"
+    RECOVERY = "recovery"
+    APPROVAL = "approval_hold"
+    PAUSE = "pause"
+
+
 class Reason(StrEnum):
     ABOVE_THRESHOLD = "above_threshold"
     BELOW_THRESHOLD = "below_threshold"
@@ -86,6 +105,8 @@ class Reason(StrEnum):
     MAX_RESTARTS = "max_restarts_exceeded"
     WIDESPREAD_FAILURE = "widespread_failure"
     APPROVED_OVERRIDE = "held_by_approval"
+    ERRORS_NOT_CAPACITY = "errors_not_capacity"
+    PAUSED = "paused"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -129,6 +150,40 @@ class WeightedUtilization:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Ask:
+    """One rule's recommendation for a scale-up: the weighted utilization, or a guard."""
+
+    rule: DecisionRule
+    #: The value the rule compared (W, a utilization, or p95 in milliseconds) and its limit.
+    value: float
+    limit: float
+    estimate: int
+    #: How the estimate was reached, e.g. `estimate ceil(2 × 95% / 70%) = 3`.
+    formula: str
+
+    def describe(self) -> str:
+        if self.rule is DecisionRule.LATENCY_GUARD:
+            return (
+                f"latency p95 {self.value:g}ms is above its guard {self.limit:g}ms "
+                "(spec.scaling.guards.latency_factor × latency_p95)"
+            )
+        what, key = ("CPU", "cpu") if self.rule is DecisionRule.CPU_GUARD else ("memory", "memory")
+        return (
+            f"{what} utilization {format_percent(self.value)} is above its guard "
+            f"{format_percent(self.limit)} (spec.scaling.guards.{key}_utilization)"
+        )
+
+    def brief(self) -> str:
+        """`CPU 92% > 90% (asks 7)`: for a decision another rule made."""
+        if self.rule is DecisionRule.LATENCY_GUARD:
+            shown = f"p95 {self.value:g}ms > {self.limit:g}ms"
+        else:
+            what = "CPU" if self.rule is DecisionRule.CPU_GUARD else "memory"
+            shown = f"{what} {format_percent(self.value)} > {format_percent(self.limit)}"
+        return f"{shown} (asks {self.estimate})"
+
+
+@dataclass(frozen=True, kw_only=True)
 class Expected:
     """What the change should lead to, by the linear model utilization × current / target."""
 
@@ -160,6 +215,9 @@ class Decision:
     inputs: Mapping[str, object] = field(default_factory=dict)
     #: True when a scale-down is possible and the metric history is needed to decide it.
     needs_window: bool = False
+    rule: DecisionRule = DecisionRule.WEIGHTED
+    #: The guards past their limits when the decision was made (empty when none was).
+    guards: tuple[Ask, ...] = ()
 
     @property
     def beyond_limits(self) -> int | None:
@@ -239,6 +297,8 @@ def _result(
     estimate: int | None = None,
     needs_window: bool = False,
     used: WeightedUtilization | None = None,
+    rule: DecisionRule = DecisionRule.WEIGHTED,
+    guards: Sequence[Ask] = (),
 ) -> Decision:
     current = ctx.state.replicas
     target = current if target is None else target
@@ -269,6 +329,8 @@ def _result(
         expected=expected,
         inputs=ctx.inputs,
         needs_window=needs_window,
+        rule=rule,
+        guards=tuple(guards),
     )
 
 
@@ -331,6 +393,7 @@ def decide(
             "bringing the deployment back within the blueprint's bounds.",
             ["spec.scaling.max_replicas"],
             target=scaling.max_replicas,
+            rule=DecisionRule.BOUNDS,
         )
     if current < scaling.min_replicas:
         return _result(
@@ -341,6 +404,7 @@ def decide(
             "bringing the deployment back within the blueprint's bounds.",
             ["spec.scaling.min_replicas"],
             target=scaling.min_replicas,
+            rule=DecisionRule.BOUNDS,
         )
     if stale:
         return _result(
@@ -350,9 +414,25 @@ def decide(
             f"Metrics are {format_duration(age or 0)} old (older than "
             f"{format_duration(max_metrics_age)}); not scaling on stale data.",
             _METRIC_REFS,
+            rule=DecisionRule.FRESHNESS,
         )
-    if weighted.low > up:
-        return _scale_up(ctx, avoid or {})
+    asks = _asks(ctx, weighted, usable)
+    if asks:
+        return _scale_up(ctx, asks, avoid or {})
+    errors = usable.error_rate
+    if errors is not None and errors > blueprint.performance.error_rate_max:
+        return _result(
+            ctx,
+            Action.NONE,
+            Reason.ERRORS_NOT_CAPACITY,
+            f"Error rate {format_percent(errors)} is above error_rate_max "
+            f"{format_percent(blueprint.performance.error_rate_max)}, but {_w_text(weighted, up)} "
+            "and no guard is past its limit: errors with normal utilization are not a capacity "
+            f"signal, so replicas stay at {current} (and no scale-down while errors are high). "
+            "Look at the release and its dependencies.",
+            ["spec.performance.error_rate_max", *_METRIC_REFS],
+            rule=DecisionRule.ERROR_RATE,
+        )
     if weighted.value is None:
         missing = ", ".join(weighted.missing)
         if weighted.high > up:
@@ -364,7 +444,12 @@ def decide(
         else:
             detail = f"{missing} missing, and missing data never scales down"
         return _result(
-            ctx, Action.NONE, Reason.METRICS_MISSING, f"Not scaling: {detail}.", _METRIC_REFS
+            ctx,
+            Action.NONE,
+            Reason.METRICS_MISSING,
+            f"Not scaling: {detail}.",
+            _METRIC_REFS,
+            rule=DecisionRule.MISSING,
         )
     if weighted.value >= down:
         return _result(
@@ -378,7 +463,91 @@ def decide(
     return _scale_down(ctx, window, avoid or {})
 
 
-def _scale_up(ctx: _Context, avoid: Mapping[int, str]) -> Decision:
+def _w_text(weighted: WeightedUtilization, up: float) -> str:
+    """W in words, for a decision some other rule made."""
+    if weighted.value is None:
+        return (
+            f"weighted utilization is between {format_percent(weighted.low)} and "
+            f"{format_percent(weighted.high)} depending on the missing "
+            f"{', '.join(weighted.missing)}"
+        )
+    relation = "exceeds" if weighted.value > up else "does not exceed"
+    return (
+        f"weighted utilization {format_percent(weighted.value)} ({weighted.describe()}) "
+        f"{relation} scale_up_threshold {format_percent(up)}"
+    )
+
+
+def _asks(ctx: _Context, weighted: WeightedUtilization, values: Metrics) -> list[Ask]:
+    """Every rule that asks for a scale-up, W first: W above the threshold (its lower bound, so
+    a missing metric never blocks what the known ones prove), and each weighted metric past
+    its own guard. The largest estimate wins; on a tie the first, so W keeps its word."""
+    scaling = ctx.blueprint.scaling
+    guards = scaling.guards
+    current = ctx.state.replicas
+    asks: list[Ask] = []
+
+    def ask(rule: DecisionRule, value: float, limit: float, ratio: float, shown: str) -> Ask:
+        estimate = math.ceil(current * ratio - 1e-9)
+        return Ask(
+            rule=rule,
+            value=value,
+            limit=limit,
+            estimate=estimate,
+            formula=f"estimate ceil({current} × {shown}) = {estimate}",
+        )
+
+    target = scaling.target_cpu_utilization
+    if weighted.low > scaling.scale_up_threshold:
+        w = weighted.low
+        asks.append(
+            ask(
+                DecisionRule.WEIGHTED,
+                w,
+                scaling.scale_up_threshold,
+                w / target,
+                f"{format_percent(w)} / {format_percent(target)}",
+            )
+        )
+    weighed = {metric.type for metric in scaling.metrics}
+    cpu, memory, p95 = values.cpu_utilization, values.memory_utilization, values.latency_p95_ms
+    if "cpu" in weighed and cpu is not None and cpu > guards.cpu_utilization:
+        asks.append(
+            ask(
+                DecisionRule.CPU_GUARD,
+                cpu,
+                guards.cpu_utilization,
+                cpu / target,
+                f"{format_percent(cpu)} / {format_percent(target)}",
+            )
+        )
+    memory_target = scaling.target_memory_utilization
+    if "memory" in weighed and memory is not None and memory > guards.memory_utilization:
+        asks.append(
+            ask(
+                DecisionRule.MEMORY_GUARD,
+                memory,
+                guards.memory_utilization,
+                memory / memory_target,
+                f"{format_percent(memory)} / {format_percent(memory_target)}",
+            )
+        )
+    latency_target = ctx.blueprint.performance.latency_p95_ms
+    limit = latency_target * guards.latency_factor
+    if "latency" in weighed and p95 is not None and p95 > limit:
+        asks.append(
+            ask(
+                DecisionRule.LATENCY_GUARD,
+                p95,
+                limit,
+                p95 / latency_target,
+                f"{p95:g}ms / {latency_target:g}ms",
+            )
+        )
+    return asks
+
+
+def _scale_up(ctx: _Context, asks: Sequence[Ask], avoid: Mapping[int, str]) -> Decision:
     scaling = ctx.blueprint.scaling
     state, metrics = ctx.state, ctx.metrics
     current = state.replicas
@@ -390,30 +559,40 @@ def _scale_up(ctx: _Context, avoid: Mapping[int, str]) -> Decision:
         # starting is not repeated on the strength of the pods that carry the load meanwhile.
         share = state.ready_replicas / current
         cpu, memory = metrics.cpu_utilization, metrics.memory_utilization
-        used = weighted_utilization(
-            ctx.blueprint,
-            Metrics(
-                cpu_utilization=None if cpu is None else cpu * share,
-                memory_utilization=None if memory is None else memory * share,
-                latency_p95_ms=metrics.latency_p95_ms,
-            ),
+        idle = Metrics(
+            cpu_utilization=None if cpu is None else cpu * share,
+            memory_utilization=None if memory is None else memory * share,
+            latency_p95_ms=metrics.latency_p95_ms,
         )
+        used = weighted_utilization(ctx.blueprint, idle)
         note = (
             f" {state.ready_replicas} of {current} pods are ready; counting the others as idle "
             f"gives {format_percent(used.low)}."
         )
-        if used.low <= up:
+        raw = asks
+        asks = _asks(ctx, used, idle)
+        if not asks:
+            if [a.rule for a in raw] == [DecisionRule.WEIGHTED]:
+                asked = (
+                    f"Weighted utilization {format_percent(ctx.weighted.low)} is above "
+                    f"scale_up_threshold {format_percent(up)}"
+                )
+            else:
+                asked = "; ".join(_ask_text(a, up) for a in raw)
+                asked = asked[0].upper() + asked[1:]
             return _result(
                 ctx,
                 Action.NONE,
                 Reason.PODS_NOT_READY,
-                f"Weighted utilization {format_percent(ctx.weighted.low)} is above "
-                f"scale_up_threshold {format_percent(up)}, but{note} Waiting for the new pods.",
+                f"{asked}, but{note} Waiting for the new pods.",
                 ["spec.scaling.scale_up_threshold"],
                 used=used,
+                rule=raw[0].rule,
+                guards=[a for a in raw if a.rule is not DecisionRule.WEIGHTED],
             )
-    w = used.low
-    estimate = math.ceil(current * w / scaling.target_cpu_utilization - 1e-9)
+    winner = max(asks, key=lambda a: a.estimate)
+    guards = [a for a in asks if a.rule is not DecisionRule.WEIGHTED]
+    estimate = winner.estimate
     step = min(scaling.scale_up_increment, max(1, estimate - current))
     # Nothing beyond the fleet's ceiling is proposed: no approval could make it valid.
     desired = max(current, min(current + step, scaling.replica_ceiling))
@@ -424,16 +603,37 @@ def _scale_up(ctx: _Context, avoid: Mapping[int, str]) -> Decision:
         "spec.scaling.scale_up_increment",
         "spec.scaling.max_replicas",
         *_METRIC_REFS,
+        *(_GUARD_REFS[a.rule] for a in guards),
     ]
-    formula = (
-        f"estimate ceil({current} × {format_percent(w)} / "
-        f"{format_percent(scaling.target_cpu_utilization)}) = {estimate}, "
-        f"step limit +{scaling.scale_up_increment}"
-    )
-    head = (
-        f"Weighted utilization {format_percent(w)} ({used.describe()}) exceeds "
-        f"scale_up_threshold {format_percent(up)}.{note}"
-    )
+    formula = f"{winner.formula}, step limit +{scaling.scale_up_increment}"
+    if winner.rule is DecisionRule.WEIGHTED:
+        head = (
+            f"Weighted utilization {format_percent(winner.value)} ({used.describe()}) exceeds "
+            f"scale_up_threshold {format_percent(up)}.{note}"
+        )
+        if guards:
+            head += f" Guards past their limits agree: {', '.join(a.brief() for a in guards)}."
+    else:
+        text = "; ".join(
+            [
+                *(_ask_text(a, up) for a in asks),
+                *(
+                    []
+                    if any(a.rule is DecisionRule.WEIGHTED for a in asks)
+                    else [_w_text(used, up)]
+                ),
+            ]
+        )
+        head = (
+            f"{text[0].upper()}{text[1:]}. The largest recommendation decides: {winner.rule}.{note}"
+        )
+    errors = metrics.error_rate
+    error_max = ctx.blueprint.performance.error_rate_max
+    if errors is not None and errors > error_max:
+        head += (
+            f" Error rate {format_percent(errors)} is above error_rate_max "
+            f"{format_percent(error_max)} (not a capacity signal; it played no part)."
+        )
     if target != current and target in avoid:
         return _result(
             ctx,
@@ -443,6 +643,8 @@ def _scale_up(ctx: _Context, avoid: Mapping[int, str]) -> Decision:
             refs,
             estimate=estimate,
             used=used,
+            rule=winner.rule,
+            guards=guards,
         )
     if target == current and desired == current:
         return _result(
@@ -454,6 +656,8 @@ def _scale_up(ctx: _Context, avoid: Mapping[int, str]) -> Decision:
             refs,
             estimate=estimate,
             used=used,
+            rule=winner.rule,
+            guards=guards,
         )
     if target == current:
         return _result(
@@ -466,6 +670,8 @@ def _scale_up(ctx: _Context, avoid: Mapping[int, str]) -> Decision:
             desired=desired,
             estimate=estimate,
             used=used,
+            rule=winner.rule,
+            guards=guards,
         )
     beyond = (
         f" {desired} would exceed max_replicas ({scaling.max_replicas}); the rest is proposed "
@@ -483,7 +689,25 @@ def _scale_up(ctx: _Context, avoid: Mapping[int, str]) -> Decision:
         desired=desired,
         estimate=estimate,
         used=used,
+        rule=winner.rule,
+        guards=guards,
     )
+
+
+_GUARD_REFS = {
+    DecisionRule.CPU_GUARD: "spec.scaling.guards.cpu_utilization",
+    DecisionRule.MEMORY_GUARD: "spec.scaling.guards.memory_utilization",
+    DecisionRule.LATENCY_GUARD: "spec.scaling.guards.latency_factor",
+}
+
+
+def _ask_text(ask: Ask, up: float) -> str:
+    if ask.rule is DecisionRule.WEIGHTED:
+        return (
+            f"weighted utilization {format_percent(ask.value)} exceeds scale_up_threshold "
+            f"{format_percent(up)} ({ask.formula})"
+        )
+    return f"{ask.describe()} ({ask.formula})"
 
 
 def _scale_down(

@@ -40,6 +40,7 @@ def decision_json(decision: Decision) -> dict[str, Any]:
         "decision_id": decision.id,
         "action": str(decision.action),
         "reason": str(decision.reason),
+        "rule": str(decision.rule),
         "current_replicas": decision.current_replicas,
         "target_replicas": decision.target_replicas,
         "desired_replicas": decision.desired_replicas,
@@ -66,6 +67,21 @@ def decision_json(decision: Decision) -> dict[str, Any]:
         },
         "inputs": dict(decision.inputs),
         "blueprint_references": list(decision.references),
+        **(
+            {
+                "guards": [
+                    {
+                        "rule": str(g.rule),
+                        "value": round(g.value, 6),
+                        "limit": round(g.limit, 6),
+                        "estimate": g.estimate,
+                    }
+                    for g in decision.guards
+                ]
+            }
+            if decision.guards
+            else {}
+        ),
     }
 
 

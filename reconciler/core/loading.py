@@ -32,6 +32,7 @@ from reconciler.core.blueprint import (
     CircuitBreakerSettings,
     Cost,
     GlobalPolicies,
+    Guards,
     Metadata,
     MetricWeight,
     Performance,
@@ -720,6 +721,14 @@ def _scaling(ctx: _Context, raw: Mapping[str, Any], policies: GlobalPolicies) ->
         ),
         stabilization_period=units.parse_duration(_value(raw, "spec.scaling.stabilization_period")),
         metrics=metrics,
+        guards=Guards(
+            # Utilization is usage / request, so a guard above 100% is meaningful.
+            cpu_utilization=units.parse_percent(_value(raw, "spec.scaling.guards.cpu_utilization")),
+            memory_utilization=units.parse_percent(
+                _value(raw, "spec.scaling.guards.memory_utilization")
+            ),
+            latency_factor=float(_value(raw, "spec.scaling.guards.latency_factor")),
+        ),
         coexistence=_value(raw, "spec.scaling.coexistence"),
         replica_ceiling=policies.replica_ceiling,
     )

@@ -612,7 +612,7 @@ def _held_by_approval(
         or request.get("target_replicas") != state.replicas
     ):
         return None
-    from reconciler.core.decision import Reason, weighted_utilization
+    from reconciler.core.decision import DecisionRule, Reason, weighted_utilization
 
     reference = (last.details.get("authorized_by") or {}).get("reference", last.links["approval"])
     return Decision(
@@ -631,6 +631,7 @@ def _held_by_approval(
         "engine resumes after the next change to the deployment (for example a request to "
         "scale back).",
         references=("governance.agent_authority.requires_approval",),
+        rule=DecisionRule.APPROVAL,
     )
 
 

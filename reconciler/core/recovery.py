@@ -19,7 +19,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from reconciler.core.blueprint import Blueprint
-from reconciler.core.decision import Action, Decision, Reason, weighted_utilization
+from reconciler.core.decision import Action, Decision, DecisionRule, Reason, weighted_utilization
 from reconciler.core.history import ServiceHistory
 from reconciler.core.ids import make_id, utc
 from reconciler.core.observation import DeploymentState, Metrics
@@ -108,4 +108,5 @@ def decide_recovery(
             "effective_restarts": restarts,
             "revision": state.revision,
         },
+        rule=DecisionRule.RECOVERY,
     )

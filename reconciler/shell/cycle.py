@@ -156,6 +156,7 @@ class ServiceResult:
                 "id": decision.id,
                 "action": str(decision.action),
                 "reason": str(decision.reason),
+                "rule": str(decision.rule),
                 "current_replicas": decision.current_replicas,
                 "target_replicas": decision.target_replicas,
                 "beyond_limits": decision.beyond_limits,

@@ -139,7 +139,7 @@ CPU_ONLY = "    metrics:\n      - {type: cpu, weight: 1.0}\n"
             {},
             2,
             2,
-            (0.95, 0.9, None),
+            (0.88, 0.85, None),
             Action.NONE,
             Reason.METRICS_MISSING,
             2,
@@ -298,11 +298,14 @@ def test_decision_invariants(
     # 1. What is set now always lies within [min, max].
     if decision.changes:
         assert lo <= decision.target_replicas <= hi
-    # 2. Inside the thresholds (and inside the bounds), nothing moves.
+    # 2. Inside the thresholds (and inside the bounds), with no guard past its limit, nothing
+    #    moves; a guard past its limit never lets the deployment shrink.
     w = decision.weighted.value
     up, down = bounded.scaling.scale_up_threshold, bounded.scaling.scale_down_threshold
-    if lo <= replicas <= hi and w is not None and down <= w <= up:
+    if lo <= replicas <= hi and w is not None and down <= w <= up and not decision.guards:
         assert not decision.changes and decision.beyond_limits is None
+    if lo <= replicas <= hi and decision.guards:
+        assert decision.target_replicas >= replicas
     # 3. Missing data never scales down (inside the bounds).
     if lo <= replicas <= hi and None in (cpu, memory, latency):
         assert decision.target_replicas >= replicas

@@ -277,8 +277,11 @@ def test_a_scale_up_overtaken_by_a_surge_is_kept(scenario: Scenario) -> None:
     for name in ("latency_p95", "error_rate"):
         assert checks[name]["status"] == "failed" and not checks[name]["rollback_trigger"]
         assert "requests grew from 170/s to 300/s" in checks[name]["note"]
+    # Kept, and the surge itself asks for more: latency far past its guard scales 3 → 4.
+    decision = scenario.records("todo-frontend", "decision_made")[-1]["details"]
+    assert (decision["rule"], decision["current_replicas"]) == ("latency_guard", 3)
     sim = scenario.json("sim", "show")
-    assert next(d for d in sim["deployments"] if d["name"] == "todo-frontend")["replicas"] == 3  # type: ignore[index]
+    assert next(d for d in sim["deployments"] if d["name"] == "todo-frontend")["replicas"] == 4  # type: ignore[index]
 
 
 def test_a_scale_down_is_still_rolled_back_when_the_load_grows(scenario: Scenario) -> None:
