@@ -115,6 +115,7 @@ def _fleet_with_history(root: Path, count: int, busy_every: int) -> None:
 def run() -> list[Row]:
     from reconciler.cli.compose import build_ports
     from reconciler.cli.context import Settings
+    from reconciler.core.outcomes import StepOutcome
     from reconciler.shell.cycle import CycleOptions, run_cycle
     from reconciler.shell.workspace import load_fleet
 
@@ -128,7 +129,7 @@ def run() -> list[Row]:
         report = run_cycle(fleet, ports, CycleOptions())
         cycle = time.perf_counter() - start
         acted = sum(
-            1 for s in report.services if any(step.outcome == "executed" for step in s.steps)
+            1 for s in report.services if any(step.kind is StepOutcome.EXECUTED for step in s.steps)
         )
         rows.append(
             Row(

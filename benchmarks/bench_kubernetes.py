@@ -281,6 +281,7 @@ def _cycle_with_audit(
     server's own seconds, services scaled)."""
     from reconciler.adapters.clock import SystemClock
     from reconciler.adapters.git_audit import GitAuditStore
+    from reconciler.core.outcomes import StepOutcome
     from reconciler.shell.cycle import CycleOptions, Ports, run_cycle
     from reconciler.shell.workspace import load_fleet
 
@@ -303,7 +304,7 @@ def _cycle_with_audit(
         report = run_cycle(fleet, ports, CycleOptions())
         elapsed = time.perf_counter() - start
         server = api.busy_seconds
-    scaled = sum(1 for s in report.services if any(x.outcome == "executed" for x in s.steps))
+    scaled = sum(1 for s in report.services if any(x.kind is StepOutcome.EXECUTED for x in s.steps))
     return elapsed, server, scaled
 
 

@@ -13,6 +13,7 @@ from datetime import datetime
 from reconciler.cli.summary import markdown, problem_annotations
 from reconciler.core.errors import MetricsError
 from reconciler.core.observation import Metrics, Sample, Target
+from reconciler.core.outcomes import Note, NoteKind
 from reconciler.shell.cycle import CycleReport, ServiceResult
 from reconciler.shell.metrics import CombinedMetrics
 from tests.core.helpers import NOW
@@ -51,21 +52,27 @@ def test_each_sources_warnings_are_kept_and_a_silent_source_is_named() -> None:
     assert merged.warnings == ("no answer for shop/web", "cpu: partial", NAN)
 
 
-def report(*notes: str) -> CycleReport:
+def report(*notes: Note) -> CycleReport:
     result = ServiceResult(service="web", replicas=2, ready=2, notes=notes)
     return CycleReport(started_at=NOW, dry_run=False, services=(result,))
 
 
+INCOMPLETE = Note(kind=NoteKind.METRICS_INCOMPLETE, text=f"metrics incomplete: {DOWN}")
+
+
 def test_warnings_are_the_metrics_notes_only() -> None:
-    (result,) = report(f"metrics incomplete: {DOWN}", "approvals: forge slow").services
-    assert result.warnings == (f"metrics incomplete: {DOWN}",)
+    slow = Note(kind=NoteKind.FORGE_FAILED, text="approvals: forge slow")
+    (result,) = report(INCOMPLETE, slow).services
+    assert result.warnings == (INCOMPLETE,)
     assert result.to_json()["warnings"] == [f"metrics incomplete: {DOWN}"]
     assert result.to_json()["notes"] == [f"metrics incomplete: {DOWN}", "approvals: forge slow"]
+    assert [n["severity"] for n in result.to_json()["note_details"]] == ["warning", "info"]
 
 
 def test_a_warning_of_every_pass_is_one_annotation_and_one_marked_note() -> None:
-    note = f"metrics incomplete: {DOWN}"
-    passes = [report(note), report(note, "verified scale 2→3")]
+    note = INCOMPLETE.text
+    verified = Note(kind=NoteKind.VERIFIED, text="verified scale 2→3")
+    passes = [report(INCOMPLETE), report(INCOMPLETE, verified)]
     assert problem_annotations(passes) == [f"::warning title=web::{note}"]
     text = markdown(passes)
     assert text.count(note) == 1

@@ -55,7 +55,14 @@ from reconciler.core.units import (
     parse_memory,
 )
 
-__all__ = ["MAX_PODS", "SimDeployment", "SimulatedCluster", "SimulatedClusterError", "Unreadable"]
+__all__ = [
+    "MAX_PODS",
+    "SettingError",
+    "SimDeployment",
+    "SimulatedCluster",
+    "SimulatedClusterError",
+    "Unreadable",
+]
 
 #: The most pods one simulated deployment runs: the simulation keeps every pod, and it is for
 #: demos and tests. A change asking for more is refused as that deployment's error.
@@ -70,6 +77,25 @@ ERROR_SLOPE = 0.25
 
 class SimulatedClusterError(ConfigError):
     """The state file is missing or unreadable."""
+
+
+class SettingError(ConfigError):
+    """A `sim set` value that cannot be used, with what is wrong with it as a value of its own,
+    so that `sim set` can put it beside an example without taking the message apart."""
+
+    def __init__(
+        self, deployment: str, key: str, raw: str, problem: str, *, hint: str, unaccepted: bool
+    ) -> None:
+        super().__init__(f"{deployment}: {key}={raw}: {problem}", hint=hint)
+        self.key = key
+        #: What is wrong with the value, without the setting's name.
+        self.problem = problem
+        #: The value is none of the accepted ones, which the hint lists.
+        self.unaccepted = unaccepted
+
+
+class _NotAccepted(ConfigError):
+    """A value that is none of a setting's few accepted ones (the hint lists them)."""
 
 
 def _ts(moment: datetime) -> str:
@@ -366,7 +392,14 @@ class SimulatedCluster:
                 _set_one(self, d, key, raw)
             except (ConfigError, UnitError, ValueError) as error:
                 hint = getattr(error, "hint", "") or SETTABLE.get(key, "")
-                raise ConfigError(f"{d.name}: {key}={raw}: {error}", hint=hint) from None
+                raise SettingError(
+                    d.name,
+                    key,
+                    raw,
+                    str(error),
+                    hint=hint,
+                    unaccepted=isinstance(error, _NotAccepted),
+                ) from None
         d.version += 1
 
     def get(self, namespace: str, name: str) -> SimDeployment:
@@ -1108,9 +1141,9 @@ def _set_one(sim: SimulatedCluster, d: SimDeployment, key: str, raw: str) -> Non
             overload = max(0.0, _rho(d, ready) - ERROR_KNEE) * ERROR_SLOPE
             d.base_error_rate = max(0.0, parse_percent(raw) - overload)
         case "rps":
-            d.rps = _amount(float(raw))
+            d.rps = _amount(_number(raw))
         case "capacity":
-            d.capacity = _amount(float(raw))
+            d.capacity = _amount(_number(raw))
         case "base_latency":
             d.base_latency_ms = parse_latency_ms(raw)
         case "base_error_rate":
@@ -1136,7 +1169,7 @@ def _set_one(sim: SimulatedCluster, d: SimDeployment, key: str, raw: str) -> Non
                 pod.crash_since = now if pod.crashing else None
         case "release":
             if raw not in {"good", "bad"}:
-                raise ConfigError(f"release={raw!r}", hint="release=good or release=bad")
+                raise _NotAccepted("not an accepted value", hint="release=good or release=bad")
             d.new_revision(now, bad=raw == "bad")
         case fault if fault in _BOOLEAN_FAULTS:
             d.faults[fault] = _boolean(raw)
@@ -1159,6 +1192,13 @@ def _whole_setting(raw: str, most: int) -> int:
     except bounds.OutOfRange as error:
         why = f" (the simulated cluster runs at most {MAX_PODS} pods)" if most == MAX_PODS else ""
         raise ConfigError(f"{error}{why}", hint=error.hint) from None
+
+
+def _number(raw: str) -> float:
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(f"{raw!r} is not a number", hint="") from None
 
 
 def _boolean(raw: str) -> bool:

@@ -78,14 +78,13 @@ def render_report(report: CycleReport, verbose: bool, only_active: bool = False)
                 f"{step.action.replace('_', ' ')} → {step.outcome}: {step.detail}"
             )
         for note in result.notes:
-            details.append(f"  note: {note}")
+            details.append(f"  note: {note.text}")
     if details:
         lines += ["", *details]
     counts: dict[str, int] = {}
     for result in report.services:
         for step in result.steps:
-            key = step.outcome.split(" (")[0]
-            counts[key] = counts.get(key, 0) + 1
+            counts[step.kind.label] = counts.get(step.kind.label, 0) + 1
     errors = sum(1 for r in report.services if r.error)
     summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "no changes"
     mode = " (dry run: nothing changed, nothing recorded)" if report.dry_run else ""
@@ -948,6 +947,7 @@ def request_command(
     from reconciler.core.governance import OperationRequest, Origin
     from reconciler.core.observation import Metrics, Target
     from reconciler.core.operation_requests import shape_request
+    from reconciler.core.outcomes import StepOutcome
     from reconciler.core.planning import ServicePlan, plan_request
     from reconciler.shell.approvals import Proposer, Review
     from reconciler.shell.cycle import Proposing, Recorder, carry_out, gate_service
@@ -1028,7 +1028,7 @@ def request_command(
 
         emit_json(
             {
-                "result": result.__dict__ | {"record_ids": list(result.record_ids)},
+                "result": result.to_json(),
                 "verdict": verdict_json(verdict),
                 "warnings": [w.to_json() for w in fleet.notices],
             }
@@ -1053,7 +1053,7 @@ def request_command(
                     f"    {alternative.operation}{size} [{alternative.tier}]: "
                     f"{alternative.description}"
                 )
-        if result.outcome == "proposed":
+        if result.kind is StepOutcome.PROPOSED:
             click.echo(f"  proposed for approval: {result.detail}")
         if result.commit:
             chain_id = result.record_ids[0] if result.record_ids else step.chain.operation
@@ -1065,7 +1065,7 @@ def request_command(
     halted = ports.forge.halted() if ports.forge is not None else None
     if halted is not None:
         raise halted
-    if result.outcome not in {"executed", "pending", "proposed"}:
+    if result.kind not in {StepOutcome.EXECUTED, StepOutcome.PENDING, StepOutcome.PROPOSED}:
         sys.exit(1)
 
 

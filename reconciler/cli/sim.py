@@ -253,6 +253,7 @@ def sim_set_command(settings: Settings, service: str, settings_: tuple[str, ...]
       reconciler sim set todo-frontend release=bad
       reconciler sim set todo-backend metrics_unavailable=true
     """
+    from reconciler.adapters.simulated import SettingError
     from reconciler.cli.compose import open_simulation
     from reconciler.core.errors import ConfigError
     from reconciler.shell.workspace import load_fleet
@@ -294,24 +295,16 @@ def sim_set_command(settings: Settings, service: str, settings_: tuple[str, ...]
     for key, value in pairs.items():  # one at a time, so an error can name its setting
         try:
             sim.set(deployment, {key: value})
-        except ConfigError as error:
-            detail = _plain(str(error).removeprefix(f"{deployment.name}: {key}={value}: "), value)
-            example = f"e.g. {SET_EXAMPLES[key]}" if key in SET_EXAMPLES else error.hint
-            if detail == f"{key}={value!r}":  # names only the value; the hint lists the choices
-                detail, example = "not an accepted value", error.hint
+        except SettingError as error:
+            # A value none of the accepted ones is best answered with the list of them.
+            example = error.hint
+            if key in SET_EXAMPLES and not error.unaccepted:
+                example = f"e.g. {SET_EXAMPLES[key]}"
             raise click.BadParameter(
-                f"{key}={value}: {detail} ({example})", param_hint="'KEY=VALUE'"
+                f"{key}={value}: {error.problem} ({example})", param_hint="'KEY=VALUE'"
             ) from None
     sim.save(only=deployment)
     click.echo(f"{service}: set {', '.join(f'{k}={v}' for k, v in pairs.items())}")
-
-
-def _plain(detail: str, value: str) -> str:
-    """Python's words for a number that does not parse, in the user's."""
-    if detail.startswith(("invalid literal for int()", "could not convert string to float")):
-        kind = "a whole number" if "int()" in detail else "a number"
-        return f"{value!r} is not {kind}"
-    return detail
 
 
 # `-5s` would otherwise be read as an unknown option `-5`; passing it on as DURATION lets the

@@ -20,30 +20,36 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reconciler.cli.output import plural
+from reconciler.core.outcomes import Aside, NoteKind, NoteSeverity, StepOutcome
 from reconciler.core.problems import workflow_command
 
 if TYPE_CHECKING:
-    from reconciler.shell.cycle import CycleReport, ServiceResult, StepResult
+    from reconciler.shell.cycle import CycleReport, ServiceResult
 
 __all__ = ["append_summary", "decision_cell", "markdown", "problem_annotations"]
 
 _LABELS = {
-    "executed": "✅ done",
-    "proposed": "📝 proposed",
-    "blocked": "⛔ blocked",
-    "deferred": "⏳ deferred",
-    "failed": "❌ failed",
-    "pending": "📝 pending approval",
-    "proposal updated": "📝 proposal updated",
-    "would execute": "👀 would do",
-    "would propose": "👀 would propose",
+    StepOutcome.EXECUTED: "✅ done",
+    StepOutcome.PROPOSED: "📝 proposed",
+    StepOutcome.BLOCKED: "⛔ blocked",
+    StepOutcome.DEFERRED: "⏳ deferred",
+    StepOutcome.FAILED: "❌ failed",
+    StepOutcome.PENDING: "📝 pending approval",
+    StepOutcome.PROPOSAL_UPDATED: "📝 proposal updated",
+    StepOutcome.WOULD_EXECUTE: "👀 would do",
+    StepOutcome.WOULD_PROPOSE: "👀 would propose",
 }
-_VERIFICATION_WORDS = ("verified", "verification", "rollback", "rolled back")
-
-
-def _kind(step: StepResult) -> str:
-    """The outcome's first word: `blocked (already recorded)` → `blocked`."""
-    return step.outcome.split(" (")[0].strip()
+#: The verification notes the totals count, and under which word. A note that merely names
+#: a rollback (an approved or rejected rollback proposal) is not a verification.
+_VERIFICATIONS = {
+    NoteKind.VERIFIED: "verified",
+    NoteKind.ROLLBACK_VERIFIED: "verified",
+    NoteKind.VERIFICATION_FAILED: "verification failed",
+    NoteKind.ROLLBACK_VERIFICATION_FAILED: "verification failed",
+}
+#: The notes annotated as a warning though they are no warning of the service's (the run
+#: rolled the change back, or tried to).
+_FAILED_VERIFICATIONS = {NoteKind.VERIFICATION_FAILED, NoteKind.ROLLBACK_VERIFICATION_FAILED}
 
 
 def _cell(text: str) -> str:
@@ -100,7 +106,8 @@ def markdown(
         # A warning that holds for the whole run (Prometheus down) recurs in every pass: once.
         notes = list(
             dict.fromkeys(
-                ("⚠️ " if note in result.warnings else "") + _without_service(note, service)
+                ("⚠️ " if note.severity is NoteSeverity.WARNING else "")
+                + _without_service(note.text, service)
                 for result in results
                 for note in result.notes
             )
@@ -108,19 +115,18 @@ def markdown(
         governance = "<br>".join(
             f"{s.description}: {s.classification} → {s.action.replace('_', ' ')}" for s in steps
         )
-        outcomes = [f"{_LABELS.get(_kind(s), s.outcome)}: {s.detail}" for s in steps]
+        outcomes = [f"{_LABELS[s.kind]}: {s.detail}" for s in steps]
         errors = [r.error for r in results if r.error]
         outcomes += [f"❌ {error}" for error in errors]
         for step in steps:
-            counts[_kind(step)] = counts.get(_kind(step), 0) + 1
+            counts[step.kind.label] = counts.get(step.kind.label, 0) + 1
         if errors:
             counts["errors"] = counts.get("errors", 0) + 1
         if any(result.warnings for result in results):
             counts["with warnings"] = counts.get("with warnings", 0) + 1
-        plain = [n for result in results for n in result.notes if n not in result.warnings]
-        for note in plain:
-            if any(word in note for word in _VERIFICATION_WORDS):
-                key = "verification failed" if "failed" in note else "verified"
+        for note in (note for result in results for note in result.notes):
+            if note.kind in _VERIFICATIONS:
+                key = _VERIFICATIONS[note.kind]
                 counts[key] = counts.get(key, 0) + 1
         if head.decision is not None and head.decision.action.value != "no_action":
             counts["decided"] = counts.get("decided", 0) + 1
@@ -165,20 +171,23 @@ def problem_annotations(reports: Sequence[CycleReport]) -> list[str]:
             if result.error:
                 found.append(workflow_command("error", result.error, title=result.service))
             for step in result.steps:
-                kind = _kind(step)
                 title = f"{result.service}: {step.description}"
-                if kind == "failed":
+                if step.kind is StepOutcome.FAILED:
                     found.append(workflow_command("error", step.detail, title=title))
-                elif kind in {"blocked", "deferred"} and "already recorded" not in step.outcome:
-                    found.append(workflow_command("warning", f"{kind}: {step.detail}", title=title))
+                elif (
+                    step.kind in {StepOutcome.BLOCKED, StepOutcome.DEFERRED}
+                    and step.aside is not Aside.ALREADY_RECORDED
+                ):
+                    text = f"{step.kind.label}: {step.detail}"
+                    found.append(workflow_command("warning", text, title=title))
             for note in result.notes:
-                if note in result.needs_person:
+                if note.severity is NoteSeverity.NEEDS_PERSON:
                     # Automatic changes to the service have stopped until someone acts.
-                    found.append(workflow_command("error", note, title=result.service))
-                elif "verification failed" in note or "rollback verification failed" in note:
-                    found.append(workflow_command("warning", note, title=result.service))
+                    found.append(workflow_command("error", note.text, title=result.service))
+                elif note.kind in _FAILED_VERIFICATIONS:
+                    found.append(workflow_command("warning", note.text, title=result.service))
             for warning in result.warnings:
-                found.append(workflow_command("warning", warning, title=result.service))
+                found.append(workflow_command("warning", warning.text, title=result.service))
     return list(dict.fromkeys(found))  # what every pass of a --wait run says, said once
 
 

@@ -47,6 +47,7 @@ from reconciler.core.history import (
 from reconciler.core.ids import make_id, utc
 from reconciler.core.observation import DeploymentState, Metrics, Sample
 from reconciler.core.operation_requests import shape_request
+from reconciler.core.outcomes import Note, NoteKind
 from reconciler.core.records import EventType, Outcome, Record
 from reconciler.core.recovery import decide_recovery
 from reconciler.core.units import format_duration
@@ -65,7 +66,7 @@ from reconciler.core.verification import (
     verify,
 )
 
-__all__ = ["Note", "ServicePlan", "Step", "observed_values", "plan_cycle", "plan_request"]
+__all__ = ["NoteCommit", "ServicePlan", "Step", "observed_values", "plan_cycle", "plan_request"]
 
 #: A refusal identical to one recorded this recently is shown but not recorded again.
 REPEAT_WINDOW = timedelta(hours=1)
@@ -92,12 +93,16 @@ class Step:
 
 
 @dataclass(frozen=True, kw_only=True)
-class Note:
+class NoteCommit:
     """A commit that belongs to no operation: a verification, a breaker opening, a recovered
-    change, an escalation."""
+    change, an escalation. Its subject is also the note the service's row shows."""
 
+    kind: NoteKind
     subject: str
     records: tuple[Record, ...]
+
+    def note(self) -> Note:
+        return Note(kind=self.kind, text=self.subject)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -105,7 +110,7 @@ class ServicePlan:
     service: str
     decision: Decision | None
     steps: tuple[Step, ...] = ()
-    notes: tuple[Note, ...] = ()
+    notes: tuple[NoteCommit, ...] = ()
     needs_window: bool = False
     #: Set while a change awaits its verification: no new change until it is verified.
     waiting: str = ""
@@ -378,7 +383,7 @@ def _step(
 
 def _breaker_note(
     blueprint: Blueprint, history: ServiceHistory, now: datetime
-) -> tuple[ServiceHistory, Note | None]:
+) -> tuple[ServiceHistory, NoteCommit | None]:
     """Open the breaker when the recorded failures reach the threshold."""
     if not history.breaker.should_open:
         return history, None
@@ -393,17 +398,18 @@ def _breaker_note(
     subject = (
         f"{blueprint.name}: circuit breaker opened after {len(history.breaker.failures)} failures"
     )
-    return opened, Note(subject=subject, records=(record,))
+    return opened, NoteCommit(kind=NoteKind.BREAKER_OPENED, subject=subject, records=(record,))
 
 
 def _recovery_note(
     blueprint: Blueprint, state: DeploymentState, stamp_recorded: bool, now: datetime
-) -> Note | None:
+) -> NoteCommit | None:
     stamp = state.last_change
     if stamp is None or stamp_recorded:
         return None
     record = recovered_record(stamp, blueprint, now)
-    return Note(
+    return NoteCommit(
+        kind=NoteKind.CHANGE_RECOVERED,
         subject=f"{blueprint.name}: recorded {short(stamp.summary, 40)} found on the deployment",
         records=(record,),
     )
@@ -427,6 +433,16 @@ def _what(record: Record) -> str:
 
 #: A verification later than this after it was due says so in its subject.
 LATE_NOTE = 120.0
+
+
+#: The note each verification record makes; a skipped one (superseded, too late) says the
+#: change was not verified.
+_VERIFICATION_NOTES = {
+    EventType.VERIFICATION_PASSED: NoteKind.VERIFIED,
+    EventType.VERIFICATION_FAILED: NoteKind.VERIFICATION_FAILED,
+    EventType.ROLLBACK_VERIFIED: NoteKind.ROLLBACK_VERIFIED,
+    EventType.ROLLBACK_VERIFICATION_FAILED: NoteKind.ROLLBACK_VERIFICATION_FAILED,
+}
 
 
 def _verification_subject(record: Record, pending: Pending) -> str:
@@ -468,9 +484,9 @@ def _verify_due(
     metrics: Metrics,
     history: ServiceHistory,
     now: datetime,
-) -> tuple[ServiceHistory, list[Note], Pending | None]:
+) -> tuple[ServiceHistory, list[NoteCommit], Pending | None]:
     """Verify every change that is due; return the first one still waiting, if any."""
-    notes: list[Note] = []
+    notes: list[NoteCommit] = []
     waiting: Pending | None = None
     pending = pending_verifications(history, blueprint)
     changes = [r for r in history.records if r.event_type in CHANGE_EVENTS]
@@ -490,7 +506,13 @@ def _verify_due(
             waiting = waiting or item
             continue
         record = verification_record(verification, blueprint)
-        notes.append(Note(subject=_verification_subject(record, item), records=(record,)))
+        notes.append(
+            NoteCommit(
+                kind=_VERIFICATION_NOTES.get(record.event_type, NoteKind.NOT_VERIFIED),
+                subject=_verification_subject(record, item),
+                records=(record,),
+            )
+        )
         history = _fold(history, blueprint, [record], now)
     return history, notes, waiting
 
@@ -501,10 +523,10 @@ def _rollback_steps(
     history: ServiceHistory,
     observed: Mapping[str, float | None],
     now: datetime,
-) -> tuple[ServiceHistory, list[Note], list[Step]]:
+) -> tuple[ServiceHistory, list[NoteCommit], list[Step]]:
     """Rollbacks that failed verifications ask for, retried up to the limit, then escalated."""
     work = rollback_work(history, blueprint)
-    notes: list[Note] = []
+    notes: list[NoteCommit] = []
     steps: list[Step] = []
     #: (the failed change, why a person must decide, the same in a few words for the subject)
     escalate: list[tuple[Pending, str, str]] = [
@@ -576,7 +598,8 @@ def _rollback_steps(
                 breaker_opened_record(blueprint.name, blueprint, history.breaker.failures, now)
             )
         notes.append(
-            Note(
+            NoteCommit(
+                kind=NoteKind.ESCALATED,
                 subject=f"{blueprint.name}: escalated {_what(pending.record)}: {briefly}; "
                 "a person must decide",
                 records=tuple(records),
@@ -669,7 +692,7 @@ def plan_cycle(
     for its verification: a second change would make the first one unverifiable.
     """
     now = utc(now)
-    notes: list[Note] = []
+    notes: list[NoteCommit] = []
     recovery = _recovery_note(blueprint, state, stamp_recorded, now)
     if recovery is not None:
         notes.append(recovery)

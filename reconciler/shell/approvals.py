@@ -54,12 +54,13 @@ from reconciler.core.governance import OperationRequest, Origin
 from reconciler.core.history import HISTORY_SPAN
 from reconciler.core.ids import make_id, parse_utc, utc
 from reconciler.core.observation import DeploymentState
+from reconciler.core.outcomes import Aside, Note, NoteKind, StepOutcome
 from reconciler.core.planning import Step
 from reconciler.core.proposals import CommentTopic, Proposal, ProposalState
 from reconciler.core.records import EventType, Outcome, Record
 from reconciler.ports import AuditStore, Forge
 
-__all__ = ["Proposer", "Review", "review_proposals"]
+__all__ = ["Proposed", "Proposer", "Review", "review_proposals"]
 
 Commit = Callable[[str, Sequence[Record]], "str | None"]
 
@@ -70,7 +71,7 @@ class Review:
 
     open: dict[str, tuple[Pending, Proposal]] = field(default_factory=dict)
     authorizations: list[Authorization] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
     #: Set when the blueprint is not one an approval stands behind (a refused edit, or an
     #: edit not judged yet): do not act on it.
     hold: str = ""
@@ -140,7 +141,9 @@ def review_proposals(
                 extra={"closed_by": proposal.closed_by if proposal else None},
             )
             commit(f"{service}: proposal {ref} rejected (closed unmerged)", [record])
-            review.notes.append(f"proposal {ref} rejected")
+            review.notes.append(
+                Note(kind=NoteKind.PROPOSAL_REJECTED, text=f"proposal {ref} rejected")
+            )
             continue
         if proposal.state is ProposalState.MERGED:
             if not _judge(blueprint, state, pending, proposal, forge, commit, now, review):
@@ -166,7 +169,12 @@ def review_proposals(
         if unconfirmed is None:
             continue
         if unconfirmed:
-            review.notes.append(f"ignored the approval_granted record {record.id}: {unconfirmed}")
+            review.notes.append(
+                Note(
+                    kind=NoteKind.APPROVAL_IGNORED,
+                    text=f"ignored the approval_granted record {record.id}: {unconfirmed}",
+                )
+            )
             continue
         granted_meta = record.details.get("metadata") or {}
         stale = unusable_reason(granted_meta, blueprint) or stale_reason(granted_meta, state)
@@ -230,7 +238,9 @@ def _refuse_landing(
         },
     )
     commit(f"{blueprint.name}: {reference} landed without approval; held", [record])
-    review.notes.append(f"landed without approval: {reference}")
+    review.notes.append(
+        Note(kind=NoteKind.LANDED_WITHOUT_APPROVAL, text=f"landed without approval: {reference}")
+    )
     review.hold = (
         f"held: the blueprint has the change {reference} proposed, which landed without an "
         "approver's merge; revert it or change it through an approved proposal"
@@ -246,7 +256,9 @@ def _refuse_landing(
             "made through an approved proposal. Closing.",
         )
     except ForgeError as error:
-        review.notes.append(f"could not close {reference}: {error}")
+        review.notes.append(
+            Note(kind=NoteKind.FORGE_FAILED, text=f"could not close {reference}: {error}")
+        )
 
 
 def _refuse_stale(
@@ -268,7 +280,9 @@ def _refuse_stale(
         extra={"reference": reference, "reasons": [stale], "refusal": str(Refusal.STALE)},
     )
     commit(f"{blueprint.name}: approval {reference} went stale: {short(stale, 60)}", [record])
-    review.notes.append(f"approval went stale: {reference}")
+    review.notes.append(
+        Note(kind=NoteKind.APPROVAL_STALE, text=f"approval went stale: {reference}")
+    )
 
 
 def _judge(
@@ -338,7 +352,9 @@ def _judge(
             f"{service}: approval refused for {proposal.reference}: {short(reasons[0], 60)}",
             [record],
         )
-        review.notes.append(f"approval refused: {proposal.reference}")
+        review.notes.append(
+            Note(kind=NoteKind.APPROVAL_REFUSED, text=f"approval refused: {proposal.reference}")
+        )
         if pending.kind is Kind.BLUEPRINT:
             # Held now whichever blueprint this cycle loaded; from the next run on, for as
             # long as the merged one is what the repository says (`approval_hold`).
@@ -367,7 +383,9 @@ def _judge(
         extra=extra,
     )
     commit(f"{service}: approved by {proposal.merged_by} ({proposal.reference})", [record])
-    review.notes.append(f"approved: {proposal.reference} by {proposal.merged_by}")
+    review.notes.append(
+        Note(kind=NoteKind.APPROVED, text=f"approved: {proposal.reference} by {proposal.merged_by}")
+    )
     if pending.kind is Kind.BLUEPRINT and not loaded_is_merged:
         review.wait = (
             f"{proposal.reference} was approved after this run loaded the blueprints; "
@@ -408,7 +426,7 @@ def _approved_waiting(
     blueprint: Blueprint,
     audit: AuditStore,
     now: datetime,
-) -> tuple[list[tuple[Record, Pending]], list[str]]:
+) -> tuple[list[tuple[Record, Pending]], list[Note]]:
     """Granted approvals not carried out yet, within their approval timeout, each with the
     proposal it grants as the trail recorded it: one-off requests
     (a cooldown deferred them, say), and blueprint edits approved after the run that judged
@@ -422,7 +440,7 @@ def _approved_waiting(
     service = blueprint.name
     timeout = timedelta(seconds=blueprint.policy.approval.timeout)
     candidates: list[tuple[Record, Pending]] = []
-    ignored: list[str] = []
+    ignored: list[Note] = []
     for record in records:
         meta = record.details.get("metadata") or {}
         if record.event_type is not EventType.APPROVAL_GRANTED:
@@ -436,7 +454,12 @@ def _approved_waiting(
             continue
         why, proposal = _unvouched(record, records, service)
         if why or proposal is None:
-            ignored.append(f"ignored the approval_granted record {record.id}: {why}")
+            ignored.append(
+                Note(
+                    kind=NoteKind.APPROVAL_IGNORED,
+                    text=f"ignored the approval_granted record {record.id}: {why}",
+                )
+            )
             continue
         candidates.append((record, proposal))
     if not candidates:
@@ -575,7 +598,21 @@ def _expire(
         extra={"auto_rejected": approval.auto_reject_on_timeout},
     )
     commit(f"{service}: proposal {proposal.reference} expired", [record])
-    review.notes.append(f"proposal {proposal.reference} expired")
+    review.notes.append(
+        Note(kind=NoteKind.PROPOSAL_EXPIRED, text=f"proposal {proposal.reference} expired")
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Proposed:
+    """What proposing one step came to: its outcome, what to show beside it, and the commit
+    and records it made (none when nothing new was recorded)."""
+
+    outcome: StepOutcome
+    detail: str
+    aside: Aside | None = None
+    commit: str | None = None
+    records: tuple[Record, ...] = ()
 
 
 @dataclass
@@ -598,8 +635,8 @@ class Proposer:
         evidence: Evidence,
         commit: Commit,
         now: datetime,
-    ) -> tuple[str, str, str | None, tuple[Record, ...]]:
-        """(outcome, detail, commit, records committed) for one REQUEST_APPROVAL step."""
+    ) -> Proposed:
+        """What proposing one REQUEST_APPROVAL step came to."""
         request = step.request
         # The lead's id (unique in the trail) keeps a second proposal in the same second from
         # reusing the first one's id.
@@ -622,21 +659,20 @@ class Proposer:
                 return self._update(step, blueprint, draft, meta, existing, lead, commit, now)
             cooling = self._cooling_off(blueprint, draft.key, evidence, request, now)
             if cooling:
-                return "pending (not proposed)", cooling, None, ()
+                return Proposed(
+                    outcome=StepOutcome.PENDING, aside=Aside.NOT_PROPOSED, detail=cooling
+                )
             if self.opened >= self.budget:
-                return (
-                    "pending (not proposed)",
-                    f"the cap of {self.budget} new proposals per run is reached; next run",
-                    None,
-                    (),
+                return Proposed(
+                    outcome=StepOutcome.PENDING,
+                    aside=Aside.NOT_PROPOSED,
+                    detail=f"the cap of {self.budget} new proposals per run is reached; next run",
                 )
             proposal = self.forge.open(draft)
         except ForgeError as error:
-            return (
-                "failed",
-                f"proposing on the forge failed: {error}; the next run tries again",
-                None,
-                (),
+            return Proposed(
+                outcome=StepOutcome.FAILED,
+                detail=f"proposing on the forge failed: {error}; the next run tries again",
             )
         self.opened += 1
         record = approval_record(
@@ -653,7 +689,12 @@ class Proposer:
         )
         records = (*lead, record)
         sha = commit(f"{short(draft.title, 90)}: proposed as {proposal.reference}", records)
-        return "proposed", f"{draft.title} ({proposal.reference})", sha, records if sha else ()
+        return Proposed(
+            outcome=StepOutcome.PROPOSED,
+            detail=f"{draft.title} ({proposal.reference})",
+            commit=sha,
+            records=records if sha else (),
+        )
 
     def _update(
         self,
@@ -665,7 +706,7 @@ class Proposer:
         lead: tuple[Record, ...],
         commit: Commit,
         now: datetime,
-    ) -> tuple[str, str, str | None, tuple[Record, ...]]:
+    ) -> Proposed:
         from reconciler.core.proposals import Draft
 
         assert isinstance(draft, Draft)
@@ -688,20 +729,22 @@ class Proposer:
                 # Labels are best effort when proposing (a failure must not cost the record
                 # of a proposal that exists): the ones missing are added on a later run.
                 self.forge.label(proposal, draft.labels)
-            return "pending (already proposed)", f"{proposal.reference} is open", None, ()
+            return Proposed(
+                outcome=StepOutcome.PENDING,
+                aside=Aside.ALREADY_PROPOSED,
+                detail=f"{proposal.reference} is open",
+            )
         if pending.timed_out:
-            return (
-                "pending (timed out)",
-                f"{proposal.reference} timed out and is left to a person",
-                None,
-                (),
+            return Proposed(
+                outcome=StepOutcome.PENDING,
+                aside=Aside.TIMED_OUT,
+                detail=f"{proposal.reference} timed out and is left to a person",
             )
         if pending.hands_off:
-            return (
-                "pending (a person is editing it)",
-                f"{proposal.reference} has commits by a person",
-                None,
-                (),
+            return Proposed(
+                outcome=StepOutcome.PENDING,
+                aside=Aside.EDITED_BY_A_PERSON,
+                detail=f"{proposal.reference} has commits by a person",
             )
         touched = bool(pending.head) and proposal.head != pending.head
         if touched:
@@ -728,11 +771,12 @@ class Proposer:
             sha = commit(
                 f"{blueprint.name}: {proposal.reference} changed by a person; commented", [record]
             )
-            return (
-                "pending (commented)",
-                f"{proposal.reference} is being edited by a person",
-                sha,
-                (record,) if sha else (),
+            return Proposed(
+                outcome=StepOutcome.PENDING,
+                aside=Aside.COMMENTED,
+                detail=f"{proposal.reference} is being edited by a person",
+                commit=sha,
+                records=(record,) if sha else (),
             )
         updated = self.forge.update(proposal, draft)
         record = approval_record(
@@ -755,11 +799,11 @@ class Proposer:
         sha = commit(
             f"{blueprint.name}: {short(draft.title, 70)} ({updated.reference} updated)", records
         )
-        return (
-            "proposal updated",
-            f"{draft.title} ({updated.reference})",
-            sha,
-            records if sha else (),
+        return Proposed(
+            outcome=StepOutcome.PROPOSAL_UPDATED,
+            detail=f"{draft.title} ({updated.reference})",
+            commit=sha,
+            records=records if sha else (),
         )
 
     def _cooling_off(
@@ -798,9 +842,9 @@ def supersede(
     commit: Commit,
     reason: str,
     now: datetime,
-) -> list[str]:
+) -> list[Note]:
     """Close decision-driven proposals the load no longer calls for."""
-    notes = []
+    notes: list[Note] = []
     for key, (pending, proposal) in review.open.items():
         if key in wanted or pending.kind is not Kind.BLUEPRINT or pending.timed_out:
             continue
@@ -809,7 +853,12 @@ def supersede(
         try:
             forge.close(proposal, f"No longer needed: {reason} Closing as superseded.")
         except ForgeError as error:
-            notes.append(f"could not close {proposal.reference}: {error}")
+            notes.append(
+                Note(
+                    kind=NoteKind.FORGE_FAILED,
+                    text=f"could not close {proposal.reference}: {error}",
+                )
+            )
             continue
         record = approval_record(
             EventType.APPROVAL_SUPERSEDED,
@@ -825,5 +874,9 @@ def supersede(
             f"{blueprint.name}: proposal {proposal.reference} superseded: no longer needed",
             [record],
         )
-        notes.append(f"proposal {proposal.reference} superseded")
+        notes.append(
+            Note(
+                kind=NoteKind.PROPOSAL_SUPERSEDED, text=f"proposal {proposal.reference} superseded"
+            )
+        )
     return notes

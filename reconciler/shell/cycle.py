@@ -48,6 +48,7 @@ from reconciler.core.history import (
     fold_history,
 )
 from reconciler.core.observation import DeploymentState, Metrics, Sample, Target
+from reconciler.core.outcomes import Aside, Note, NoteKind, NoteSeverity, StepOutcome
 from reconciler.core.planning import ServicePlan, Step, observed_values, plan_cycle
 from reconciler.core.problems import Problem
 from reconciler.core.records import CommitMessage, Record, commit_message
@@ -58,7 +59,7 @@ from reconciler.core.verification import (
     stabilization_for,
 )
 from reconciler.ports import AuditStore, Clock, Cluster, Forge, MetricsSource
-from reconciler.shell.approvals import Proposer, Review, review_proposals, supersede
+from reconciler.shell.approvals import Proposed, Proposer, Review, review_proposals, supersede
 from reconciler.shell.workspace import Fleet
 
 __all__ = [
@@ -99,24 +100,31 @@ class StepResult:
     description: str
     classification: str
     action: str
-    #: executed, failed, deferred, blocked, pending, would-execute, repeated
-    outcome: str
+    kind: StepOutcome
+    #: Why the outcome did nothing new this time (a refusal already recorded), if so.
+    aside: Aside | None = None
     detail: str
     commit: str | None = None
     record_ids: tuple[str, ...] = ()
 
+    @property
+    def outcome(self) -> str:
+        """The outcome as people read it: `pending (already proposed)`."""
+        label = self.kind.label
+        return f"{label} ({self.aside})" if self.aside is not None else label
 
-#: How the notes begin that report a metrics source failing or unable to tell a value. The
-#: service was still reconciled on what was known (missing data never scales down), so they
-#: are warnings rather than errors: shown in the row, as `warnings` in JSON, and as ::warning
-#: annotations, without failing the run (docs/running-in-production.md#when-something-fails).
-#: A file under blueprints/ that no cycle reads (a `blueprint.yml`, say) is a warning too.
-WARNING_PREFIXES = (
-    "metrics unavailable: ",
-    "metrics incomplete: ",
-    "metric history unavailable: ",
-    "file ignored: ",
-)
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "operation": self.operation,
+            "description": self.description,
+            "classification": self.classification,
+            "action": self.action,
+            "outcome": self.outcome,
+            "kind": str(self.kind),
+            "detail": self.detail,
+            "commit": self.commit,
+            "record_ids": list(self.record_ids),
+        }
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -127,21 +135,26 @@ class ServiceResult:
     weighted: float | None = None
     decision: Decision | None = None
     steps: tuple[StepResult, ...] = ()
-    notes: tuple[str, ...] = ()
+    notes: tuple[Note, ...] = ()
     error: str | None = None
     #: Set while a change awaits its verification (no new change meanwhile).
     waiting: str = ""
 
     @property
-    def warnings(self) -> tuple[str, ...]:
-        """The notes someone should look into, though nothing failed (see WARNING_PREFIXES)."""
-        return tuple(note for note in self.notes if note.startswith(WARNING_PREFIXES))
+    def warnings(self) -> tuple[Note, ...]:
+        """The notes someone should look into, though nothing failed: a metrics source that
+        failed or could not tell a value (the service was still reconciled on what was known,
+        and missing data never scales down), a file no cycle reads. Shown in the row, as
+        `warnings` in JSON and as ::warning annotations, without failing the run
+        (docs/running-in-production.md#when-something-fails)."""
+        return tuple(note for note in self.notes if note.severity is NoteSeverity.WARNING)
 
     @property
-    def needs_person(self) -> tuple[str, ...]:
+    def needs_person(self) -> tuple[Note, ...]:
         """The notes saying this run stopped automatic changes to the service until someone
-        acts (see NEEDS_A_PERSON): the run fails with them, so nobody misses it."""
-        return tuple(note for note in self.notes if any(m in note for m in NEEDS_A_PERSON))
+        acts (an opened circuit breaker, an escalation): the run fails with them, so nobody
+        misses it."""
+        return tuple(note for note in self.notes if note.severity is NoteSeverity.NEEDS_PERSON)
 
     def to_json(self) -> dict[str, Any]:
         decision = self.decision
@@ -162,9 +175,10 @@ class ServiceResult:
                 "beyond_limits": decision.beyond_limits,
                 "rationale": decision.rationale,
             },
-            "steps": [step.__dict__ | {"record_ids": list(step.record_ids)} for step in self.steps],
-            "notes": list(self.notes),
-            "warnings": list(self.warnings),
+            "steps": [step.to_json() for step in self.steps],
+            "notes": [note.text for note in self.notes],
+            "warnings": [note.text for note in self.warnings],
+            "note_details": [note.to_json() for note in self.notes],
             "waiting": self.waiting or None,
             "error": self.error,
         }
@@ -215,7 +229,7 @@ class CycleReport:
         return self.forge_halt is not None or any(
             result.error
             or result.needs_person
-            or any(step.outcome == "failed" for step in result.steps)
+            or any(step.kind is StepOutcome.FAILED for step in result.steps)
             for result in self.services
         )
 
@@ -273,16 +287,16 @@ def carry_out(
     ports: Ports,
     recorder: Recorder,
     proposing: Proposing | None = None,
-) -> tuple[tuple[StepResult, ...], tuple[str, ...]]:
+) -> tuple[tuple[StepResult, ...], tuple[Note, ...]]:
     """Perform a plan's changes and commit its records; shared by cycles and requests.
 
     Each step's records are folded into the history before the next step is re-checked, and
     a failure that brings the count to the threshold opens the breaker at once.
     """
     notes = []
-    for note in plan.notes:
-        recorder.commit(note.subject, note.records)
-        notes.append(note.subject)
+    for planned in plan.notes:
+        recorder.commit(planned.subject, planned.records)
+        notes.append(planned.note())
     results = []
     for step in plan.steps:
         result, committed = _carry_out_step(
@@ -298,7 +312,7 @@ def carry_out(
                 count = len(history.breaker.failures)
                 subject = f"{blueprint.name}: circuit breaker opened after {count} failures"
                 recorder.commit(subject, [opened])
-                notes.append(subject)
+                notes.append(Note(kind=NoteKind.BREAKER_OPENED, text=subject))
                 history = _fold_in(history, [opened], blueprint, ports.clock.now())
     return tuple(results), tuple(notes)
 
@@ -323,7 +337,7 @@ class Proposing:
 
     def propose(
         self, step: Step, decision: Decision | None, recorder: Recorder, ports: Ports
-    ) -> tuple[str, str, str | None, tuple[Record, ...]]:
+    ) -> Proposed:
         now = ports.clock.now()
         try:
             samples = ports.metrics.window(self.state.target, CHART_SPAN, now)
@@ -427,14 +441,19 @@ def _carry_out_step(
     verdict = step.verdict
 
     def result(
-        outcome: str, detail: str, sha: str | None = None, ids: tuple[str, ...] = ()
+        outcome: StepOutcome,
+        detail: str,
+        sha: str | None = None,
+        ids: tuple[str, ...] = (),
+        aside: Aside | None = None,
     ) -> StepResult:
         return StepResult(
             operation=step.request.operation,
             description=step.request.describe(),
             classification=str(verdict.classification),
             action=str(verdict.action),
-            outcome=outcome,
+            kind=outcome,
+            aside=aside,
             detail=detail,
             commit=sha,
             record_ids=ids,
@@ -442,23 +461,22 @@ def _carry_out_step(
 
     if step.change is None and verdict.action is VerdictAction.REQUEST_APPROVAL and proposing:
         if recorder.dry_run:
-            return result("would propose", verdict.summary), ()
-        outcome_text, detail, sha, committed = proposing.propose(step, decision, recorder, ports)
-        return result(outcome_text, detail, sha, tuple(r.id for r in committed)), committed
+            return result(StepOutcome.WOULD_PROPOSE, verdict.summary), ()
+        proposed = proposing.propose(step, decision, recorder, ports)
+        ids = tuple(r.id for r in proposed.records)
+        return result(
+            proposed.outcome, proposed.detail, proposed.commit, ids, proposed.aside
+        ), proposed.records
     if step.change is None:
-        outcome = {
-            VerdictAction.BLOCK: "blocked",
-            VerdictAction.DEFER: "deferred",
-            VerdictAction.REQUEST_APPROVAL: "pending",
-        }[verdict.action]
+        outcome = _NOT_CARRIED_OUT[verdict.action]
         if step.repeated:
-            return result(f"{outcome} (already recorded)", verdict.summary), ()
+            return result(outcome, verdict.summary, aside=Aside.ALREADY_RECORDED), ()
         sha = recorder.commit(step.subject, step.records)
         return result(outcome, verdict.summary, sha, tuple(r.id for r in step.records)), _kept(
             sha, step.records
         )
     if recorder.dry_run:
-        return result("would execute", step.change.describe()), ()
+        return result(StepOutcome.WOULD_EXECUTE, step.change.describe()), ()
 
     # Govern again at the moment of acting, with a fresh clock.
     moment = ports.clock.now()
@@ -472,7 +490,12 @@ def _carry_out_step(
         )
         records = (*step.records, refusal)
         sha = recorder.commit(subject_for(refusal, step.request, recheck, decision), records)
-        return result(str(refusal.outcome), recheck.summary, sha), _kept(sha, records)
+        # The refusal record says deferred or blocked; a step that now needs approval is
+        # refused as blocked, not left pending (nothing was proposed for it).
+        refused = (
+            StepOutcome.DEFERRED if recheck.action is VerdictAction.DEFER else StepOutcome.BLOCKED
+        )
+        return result(refused, recheck.summary, sha), _kept(sha, records)
     try:
         applied: Applied = ports.cluster.apply(step.change)
     except ConflictError as error:
@@ -484,7 +507,7 @@ def _carry_out_step(
         refusal = refusal_record(step.request, deferred, blueprint, step.chain, note=str(error))
         records = (*step.records, refusal)
         sha = recorder.commit(subject_for(refusal, step.request, deferred, decision), records)
-        return result("deferred", str(error), sha), _kept(sha, records)
+        return result(StepOutcome.DEFERRED, str(error), sha), _kept(sha, records)
     except ClusterError as error:
         failure = failed_record(
             step.request,
@@ -499,7 +522,7 @@ def _carry_out_step(
         )
         records = (*step.records, failure)
         sha = recorder.commit(subject_for(failure, step.request, verdict, decision), records)
-        return result("failed", str(error), sha), _kept(sha, records)
+        return result(StepOutcome.FAILED, str(error), sha), _kept(sha, records)
     stabilization = stabilization_for(step.request.operation, blueprint)
     due = applied.completed_at + timedelta(seconds=stabilization)
     executed = executed_record(
@@ -515,7 +538,17 @@ def _carry_out_step(
     records = (*step.records, executed)
     sha = recorder.commit(subject_for(executed, step.request, verdict, decision), records)
     detail = f"{step.change.describe()}: {applied.message}"
-    return result("executed", detail, sha, tuple(r.id for r in records)), _kept(sha, records)
+    return result(StepOutcome.EXECUTED, detail, sha, tuple(r.id for r in records)), _kept(
+        sha, records
+    )
+
+
+#: What became of a step the verdict did not let run.
+_NOT_CARRIED_OUT = {
+    VerdictAction.BLOCK: StepOutcome.BLOCKED,
+    VerdictAction.DEFER: StepOutcome.DEFERRED,
+    VerdictAction.REQUEST_APPROVAL: StepOutcome.PENDING,
+}
 
 
 def _kept(sha: str | None, records: Sequence[Record]) -> tuple[Record, ...]:
@@ -536,18 +569,23 @@ def _reconcile_service(
     if isinstance(state_or_error, ClusterError):
         return ServiceResult(service=blueprint.name, error=str(state_or_error))
     state = state_or_error
-    notes: list[str] = []
+    notes: list[Note] = []
     if isinstance(metrics_or_error, MetricsError):
         metrics = Metrics()
-        notes.append(f"metrics unavailable: {metrics_or_error}")
+        notes.append(
+            Note(kind=NoteKind.METRICS_UNAVAILABLE, text=f"metrics unavailable: {metrics_or_error}")
+        )
     else:
         metrics = metrics_or_error
-        notes += [f"metrics incomplete: {warning}" for warning in metrics.warnings]
+        notes += [
+            Note(kind=NoteKind.METRICS_INCOMPLETE, text=f"metrics incomplete: {warning}")
+            for warning in metrics.warnings
+        ]
     gate = gate_service(blueprint, state, ports, recorder, now, judge=not options.dry_run)
     review, history, stamp_recorded = gate.review, gate.history, gate.stamp_recorded
     notes += review.notes
     if review.error:
-        notes.append(f"approvals: {review.error}")
+        notes.append(Note(kind=NoteKind.FORGE_FAILED, text=f"approvals: {review.error}"))
     if gate.held:
         return ServiceResult(service=blueprint.name, notes=tuple(notes), error=gate.held)
     if review.wait:
@@ -576,7 +614,12 @@ def _reconcile_service(
         except MetricsError as error:
             # No history means no evidence for a scale-down, which is the safe answer.
             window = []
-            notes.append(f"metric history unavailable: {error}")
+            notes.append(
+                Note(
+                    kind=NoteKind.METRIC_HISTORY_UNAVAILABLE,
+                    text=f"metric history unavailable: {error}",
+                )
+            )
         planned = plan(window)
     proposing = None
     if ports.forge is not None and context.proposer is not None:
@@ -708,12 +751,14 @@ def _note_ignored_files(
 ) -> list[ServiceResult]:
     """Note each file the loader ignored in the row of the service it seems meant for, so a
     misnamed blueprint shows in the run's output and not only in `validate`."""
-    notes: dict[str, list[str]] = {}
+    notes: dict[str, list[Note]] = {}
     for item in fleet.ignored:
         if not services or item.service in services:
             problem = item.problem
             text = f"file ignored: {problem.file}: {problem.message.removeprefix('ignored: ')}"
-            notes.setdefault(item.service, []).append(f"{text} (fix: {problem.hint})")
+            notes.setdefault(item.service, []).append(
+                Note(kind=NoteKind.FILE_IGNORED, text=f"{text} (fix: {problem.hint})")
+            )
     rows = {result.service: result for result in results}
     for service, extra in notes.items():
         row = rows.get(service, ServiceResult(service=service))
@@ -728,10 +773,6 @@ def commit_records(audit: AuditStore, subject: str, records: Sequence[Record]) -
     audit.flush()
     return sha
 
-
-#: Notes that mean the reconciler stopped changing a service until a person acts: an opened
-#: circuit breaker, or a failed change it could not (or may not) roll back.
-NEEDS_A_PERSON = (": circuit breaker opened", ": escalated ")
 
 #: A rollback the cluster refused is retried after this long when waiting (--wait).
 ROLLBACK_RETRY_DELAY = 30.0

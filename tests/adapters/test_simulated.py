@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.adapters.simulated import SimTarget, SimulatedCluster, create
+from reconciler.adapters.simulated import SettingError, SimTarget, SimulatedCluster, create
 from reconciler.core.changes import Change, ChangeKind
 from reconciler.core.errors import ClusterError, ConfigError, ConflictError, MetricsError
 from reconciler.core.observation import ChangeStamp, Metrics, Target
@@ -130,6 +130,14 @@ def test_bad_settings_and_missing_things(tmp_path: Path) -> None:
         sim.set(deployment, {"cpu": "1"})
     with pytest.raises(ConfigError, match="not a percentage"):
         sim.set(deployment, {"cpu_utilization": "lots"})
+    # What is wrong comes as a value, apart from the setting it concerns.
+    with pytest.raises(SettingError) as refused:
+        sim.set(deployment, {"rps": "lots"})
+    assert (refused.value.problem, refused.value.unaccepted) == ("'lots' is not a number", False)
+    with pytest.raises(SettingError) as refused:
+        sim.set(deployment, {"release": "meh"})
+    assert (refused.value.problem, refused.value.unaccepted) == ("not an accepted value", True)
+    assert refused.value.hint == "release=good or release=bad"
     with pytest.raises(ConfigError, match="no simulated cluster"):
         SimulatedCluster.load(tmp_path / "absent.yaml")
     missing = Target(namespace="todo-app", name="ghost")

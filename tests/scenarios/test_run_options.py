@@ -158,3 +158,38 @@ def test_an_opened_breaker_is_an_error_on_the_run_page(scenario: Scenario) -> No
     assert opened == [
         "::error title=todo-frontend::todo-frontend: circuit breaker opened after 3 failures"
     ]
+
+
+def test_notes_that_name_a_rollback_are_not_counted_as_verifications(
+    scenario: Scenario, tmp_path: Path
+) -> None:
+    """On the local forge a rollback proposal's branch names the rollback, so its approval
+    and its rejection both say "rollback": the totals once counted each as verified."""
+    scenario.cli("sim", "init", "--scenario", "seed", "--history", "10m")
+    for service in ("todo-frontend", "todo-backend"):
+        scenario.cli("sim", "set", service, "crashing_pods=1", "restarts=10")
+    for _ in range(3):  # the restarts do not help: a rollback is proposed for each
+        scenario.cli("run")
+        scenario.cli("sim", "advance", "2m")
+    branches = sorted(b for b in scenario.repo.branches.local if b != "main")
+    assert branches == [
+        "reconciler/todo-backend/request-rollback-deployment",
+        "reconciler/todo-frontend/request-rollback-deployment",
+    ]
+    git = ["git", "-C", str(scenario.root), "-c", "user.name=alice", "-c", "user.email=a@b.c"]
+    subprocess.run([*git, "merge", "--no-ff", "-q", branches[1], "-m", "approve"], check=True)
+    subprocess.run([*git, "branch", "-D", "-q", branches[0]], check=True)  # rejected
+    summary = tmp_path / "summary.md"
+    result = _invoke(scenario, "run", "-o", "json", env={"GITHUB_STEP_SUMMARY": str(summary)})
+    rows = {row["service"]: row for row in json.loads(result.output)["services"]}
+    kinds = {
+        service: [note["kind"] for note in row["note_details"]] for service, row in rows.items()
+    }
+    assert kinds == {"todo-backend": ["proposal_rejected"], "todo-frontend": ["approved"]}
+    assert "rollback" in rows["todo-backend"]["notes"][0]
+    assert "rollback" in rows["todo-frontend"]["notes"][0]
+    text = summary.read_text()
+    assert "request-rollback-deployment rejected" in text
+    assert "approved: reconciler/todo-frontend/request-rollback-deployment" in text
+    (totals,) = [line for line in text.splitlines() if line.startswith("**2 services**")]
+    assert "verif" not in totals, totals
