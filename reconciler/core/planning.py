@@ -45,7 +45,7 @@ from reconciler.core.history import (
     fold_history,
 )
 from reconciler.core.ids import make_id, utc
-from reconciler.core.observation import DeploymentState, Metrics, Sample
+from reconciler.core.observation import ChangeStamp, DeploymentState, Metrics, Sample
 from reconciler.core.operation_requests import shape_request
 from reconciler.core.records import EventType, Outcome, Record
 from reconciler.core.recovery import decide_recovery
@@ -65,7 +65,15 @@ from reconciler.core.verification import (
     verify,
 )
 
-__all__ = ["Note", "ServicePlan", "Step", "observed_values", "plan_cycle", "plan_request"]
+__all__ = [
+    "Note",
+    "ServicePlan",
+    "Step",
+    "observed_values",
+    "plan_cycle",
+    "plan_request",
+    "recovery_note",
+]
 
 #: A refusal identical to one recorded this recently is shown but not recorded again.
 REPEAT_WINDOW = timedelta(hours=1)
@@ -402,6 +410,13 @@ def _recovery_note(
     stamp = state.last_change
     if stamp is None or stamp_recorded:
         return None
+    return recovery_note(blueprint, stamp, now)
+
+
+def recovery_note(blueprint: Blueprint, stamp: ChangeStamp, now: datetime) -> Note:
+    """The record of a change found on a deployment that the trail lacks: what the next run
+    writes after a run died between the two, and what a run writes at once when one service's
+    part failed after changing the cluster."""
     record = recovered_record(stamp, blueprint, now)
     return Note(
         subject=f"{blueprint.name}: recorded {short(stamp.summary, 40)} found on the deployment",
