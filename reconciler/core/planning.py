@@ -45,7 +45,7 @@ from reconciler.core.history import (
     fold_history,
 )
 from reconciler.core.ids import make_id, utc
-from reconciler.core.observation import DeploymentState, Metrics, Sample
+from reconciler.core.observation import ChangeStamp, DeploymentState, Metrics, Sample
 from reconciler.core.operation_requests import shape_request
 from reconciler.core.outcomes import Note, NoteKind
 from reconciler.core.records import EventType, Outcome, Record
@@ -66,7 +66,15 @@ from reconciler.core.verification import (
     verify,
 )
 
-__all__ = ["NoteCommit", "ServicePlan", "Step", "observed_values", "plan_cycle", "plan_request"]
+__all__ = [
+    "NoteCommit",
+    "ServicePlan",
+    "Step",
+    "observed_values",
+    "plan_cycle",
+    "plan_request",
+    "recovery_note",
+]
 
 #: A refusal identical to one recorded this recently is shown but not recorded again.
 REPEAT_WINDOW = timedelta(hours=1)
@@ -407,6 +415,13 @@ def _recovery_note(
     stamp = state.last_change
     if stamp is None or stamp_recorded:
         return None
+    return recovery_note(blueprint, stamp, now)
+
+
+def recovery_note(blueprint: Blueprint, stamp: ChangeStamp, now: datetime) -> NoteCommit:
+    """The record of a change found on a deployment that the trail lacks: what the next run
+    writes after a run died between the two, and what a run writes at once when one service's
+    part failed after changing the cluster."""
     record = recovered_record(stamp, blueprint, now)
     return NoteCommit(
         kind=NoteKind.CHANGE_RECOVERED,

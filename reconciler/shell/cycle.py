@@ -10,12 +10,14 @@ Order matters for safety:
    between the two, the next run finds the stamp and records the change (`operation_recovered`).
 
 One service's failure (an unreachable deployment, a refused request, even a bug) is reported
-in its row and never stops the others.
+in its row, with the stage it failed in and a hint, and never stops the others: the services
+get watched ports (`shell/isolation.py`), and the per-service loop of `run_cycle` is the one
+place that catches. A failure after the cluster was asked to change has the change recorded
+before the loop moves on, from the stamp it left on the deployment.
 """
 
 from __future__ import annotations
 
-import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -29,7 +31,6 @@ from reconciler.core.errors import (
     ClusterError,
     ConflictError,
     MetricsError,
-    ReconcilerError,
     TrailError,
 )
 from reconciler.core.events import (
@@ -49,7 +50,13 @@ from reconciler.core.history import (
 )
 from reconciler.core.observation import DeploymentState, Metrics, Sample, Target
 from reconciler.core.outcomes import Aside, Note, NoteKind, NoteSeverity, StepOutcome
-from reconciler.core.planning import ServicePlan, Step, observed_values, plan_cycle
+from reconciler.core.planning import (
+    ServicePlan,
+    Step,
+    observed_values,
+    plan_cycle,
+    recovery_note,
+)
 from reconciler.core.problems import Problem
 from reconciler.core.records import CommitMessage, Record, commit_message
 from reconciler.core.verification import (
@@ -60,6 +67,16 @@ from reconciler.core.verification import (
 )
 from reconciler.ports import AuditStore, Clock, Cluster, Forge, MetricsSource
 from reconciler.shell.approvals import Proposed, Proposer, Review, review_proposals, supersede
+from reconciler.shell.isolation import (
+    Stage,
+    Watch,
+    WatchedAudit,
+    WatchedCluster,
+    WatchedForge,
+    WatchedMetrics,
+    ask_each,
+    failure,
+)
 from reconciler.shell.workspace import Fleet
 
 __all__ = [
@@ -137,6 +154,9 @@ class ServiceResult:
     steps: tuple[StepResult, ...] = ()
     notes: tuple[Note, ...] = ()
     error: str | None = None
+    #: For an error the cycle caught: the stage the service failed in, and what to do.
+    stage: Stage | None = None
+    hint: str = ""
     #: Set while a change awaits its verification (no new change meanwhile).
     waiting: str = ""
 
@@ -181,6 +201,8 @@ class ServiceResult:
             "note_details": [note.to_json() for note in self.notes],
             "waiting": self.waiting or None,
             "error": self.error,
+            "stage": None if self.stage is None else str(self.stage),
+            "hint": self.hint or None,
         }
 
 
@@ -558,22 +580,27 @@ def _kept(sha: str | None, records: Sequence[Record]) -> tuple[Record, ...]:
 
 def _reconcile_service(
     blueprint: Blueprint,
-    state_or_error: DeploymentState | ClusterError,
-    metrics_or_error: Metrics | MetricsError,
+    state_or_error: DeploymentState | Exception,
+    metrics_or_error: Metrics | Exception,
     ports: Ports,
     options: CycleOptions,
     recorder: Recorder,
     now: datetime,
     context: _CycleContext,
 ) -> ServiceResult:
-    if isinstance(state_or_error, ClusterError):
-        return ServiceResult(service=blueprint.name, error=str(state_or_error))
+    """One service's part of a cycle. Whatever it raises is the service's failure, named by
+    the loop in `run_cycle` with the stage `context.watch` says it was in."""
+    watch = context.watch
+    if isinstance(state_or_error, Exception):
+        raise state_or_error
     state = state_or_error
     notes: list[Note] = []
-    if isinstance(metrics_or_error, MetricsError):
+    if isinstance(metrics_or_error, Exception):
+        # Missing metrics never fail a service: nothing is scaled down on what is unknown.
         metrics = Metrics()
+        unknown = failure(metrics_or_error, Stage.OBSERVE, blueprint.name).message
         notes.append(
-            Note(kind=NoteKind.METRICS_UNAVAILABLE, text=f"metrics unavailable: {metrics_or_error}")
+            Note(kind=NoteKind.METRICS_UNAVAILABLE, text=f"metrics unavailable: {unknown}")
         )
     else:
         metrics = metrics_or_error
@@ -581,6 +608,7 @@ def _reconcile_service(
             Note(kind=NoteKind.METRICS_INCOMPLETE, text=f"metrics incomplete: {warning}")
             for warning in metrics.warnings
         ]
+    watch.stage = Stage.GOVERN
     gate = gate_service(blueprint, state, ports, recorder, now, judge=not options.dry_run)
     review, history, stamp_recorded = gate.review, gate.history, gate.stamp_recorded
     notes += review.notes
@@ -605,6 +633,7 @@ def _reconcile_service(
             authorizations=review.authorizations,
         )
 
+    watch.stage = Stage.DECIDE
     planned = plan(None)
     if planned.needs_window:
         try:
@@ -630,10 +659,12 @@ def _reconcile_service(
             blueprint_text=context.texts.get(blueprint.name, ""),
             state=state,
         )
+    watch.stage = Stage.APPLY
     steps, plan_notes = carry_out(
         planned, blueprint, state, metrics, history, ports, recorder, proposing
     )
     decision = planned.decision
+    watch.stage = Stage.FORGE
     if (
         ports.forge is not None
         and context.proposer is not None
@@ -668,6 +699,8 @@ class _CycleContext:
 
     texts: Mapping[str, str]
     proposer: Proposer | None
+    #: Where the service being reconciled is: what its failure is named by.
+    watch: Watch
 
 
 def run_cycle(fleet: Fleet, ports: Ports, options: CycleOptions) -> CycleReport:
@@ -684,37 +717,41 @@ def run_cycle(fleet: Fleet, ports: Ports, options: CycleOptions) -> CycleReport:
         if not options.services or name in options.services
     ]
     targets = [Target(namespace=b.metadata.namespace, name=b.metadata.deployment) for b in selected]
-    observed = ports.cluster.observe(targets)
-    current = ports.metrics.current(targets)
-    recorder = Recorder(ports.audit, options.dry_run)
+    observed = ask_each(ports.cluster.observe, targets)
+    try:
+        current = ask_each(ports.metrics.current, targets)
+    except MetricsError as error:  # a warning for every service, as a failing source is
+        current = dict.fromkeys(targets, error)
+    watch = Watch()
+    watched = _watched(ports, watch)
+    recorder = Recorder(watched.audit, options.dry_run)
     proposer = (
         Proposer(
-            forge=ports.forge, audit=ports.audit, budget=fleet.policies.max_new_proposals_per_run
+            forge=watched.forge,
+            audit=watched.audit,
+            budget=fleet.policies.max_new_proposals_per_run,
         )
-        if ports.forge is not None
+        if watched.forge is not None
         else None
     )
-    context = _CycleContext(texts=fleet.texts, proposer=proposer)
+    context = _CycleContext(texts=fleet.texts, proposer=proposer, watch=watch)
     halted_in = ""
     not_asked: list[str] = []
     for index, (blueprint, target) in enumerate(zip(selected, targets, strict=True), start=1):
+        watch.begin()
         try:
             result = _reconcile_service(
                 blueprint,
                 observed.get(target, ClusterError(f"{target} was not observed")),
                 current.get(target, MetricsError(f"no metrics for {target}")),
-                ports,
+                watched,
                 options,
                 recorder,
                 now,
                 context,
             )
-        except ReconcilerError as error:
-            fix = f" (fix: {error.hint})" if error.hint else ""
-            result = ServiceResult(service=blueprint.name, error=f"{error}{fix}")
-        except Exception as error:  # a bug must not stop the other services
-            detail = "".join(traceback.format_exception_only(error)).strip()
-            result = ServiceResult(service=blueprint.name, error=f"internal error: {detail}")
+        except Exception as error:  # whatever it is, it is this service's alone
+            result = _failed(blueprint, target, error, watch, ports, recorder)
         results.append(result)
         if ports.forge is not None and ports.forge.halted() is not None:
             # Every later service is still reconciled (what needs no forge goes on), and
@@ -744,6 +781,67 @@ def run_cycle(fleet: Fleet, ports: Ports, options: CycleOptions) -> CycleReport:
         forge_halt=halt,
         warnings=(*fleet.notices, *(item.problem() for item in ports.audit.unreadable())),
     )
+
+
+def _watched(ports: Ports, watch: Watch) -> Ports:
+    """The ports a cycle's services are reconciled through: each call marks its stage."""
+    return Ports(
+        cluster=WatchedCluster(ports.cluster, watch),
+        metrics=WatchedMetrics(ports.metrics, watch),
+        audit=WatchedAudit(ports.audit, watch),
+        clock=ports.clock,
+        forge=None if ports.forge is None else WatchedForge(ports.forge, watch),
+    )
+
+
+def _failed(
+    blueprint: Blueprint,
+    target: Target,
+    error: Exception,
+    watch: Watch,
+    ports: Ports,
+    recorder: Recorder,
+) -> ServiceResult:
+    """A service's failure, named with its stage and hint. When it came after the cluster was
+    asked to change, the change is recorded now from the stamp it left on the deployment (the
+    same record the next run would write), so that no change outlives its run unrecorded while
+    the trail can be written."""
+    found = failure(error, watch.stage_of(error), blueprint.name)
+    message, notes = found.message, list[Note]()
+    if watch.changes and not recorder.dry_run:
+        try:
+            recorded = _record_found_change(blueprint, target, ports, recorder)
+        except Exception as again:
+            why = failure(again, watch.stage_of(again), blueprint.name).message
+            message += (
+                f"; the change it asked of the cluster could not be recorded now ({why}): the "
+                "next run records it from the deployment's stamp (operation_recovered)"
+            )
+        else:
+            if recorded:
+                notes.append(Note(kind=NoteKind.CHANGE_RECOVERED, text=recorded))
+    return ServiceResult(
+        service=blueprint.name,
+        error=f"{found.stage}: {message} (fix: {found.hint})",
+        stage=found.stage,
+        hint=found.hint,
+        notes=tuple(notes),
+    )
+
+
+def _record_found_change(
+    blueprint: Blueprint, target: Target, ports: Ports, recorder: Recorder
+) -> str:
+    """Record the change the deployment carries if the trail lacks it; returns the note."""
+    state = ports.cluster.observe([target]).get(target)
+    if isinstance(state, Exception) or state is None:
+        raise state or ClusterError(f"{target} was not observed")
+    stamp = state.last_change
+    if stamp is None or ports.audit.contains(blueprint.name, stamp.at, stamp.operation_id):
+        return ""
+    note = recovery_note(blueprint, stamp, ports.clock.now())
+    recorder.commit(note.subject, note.records)
+    return note.subject
 
 
 def _note_ignored_files(
@@ -787,7 +885,10 @@ def next_due(fleet: Fleet, ports: Ports, services: Sequence[str] = ()) -> dateti
     for blueprint in fleet.blueprints:
         if services and blueprint.name not in services:
             continue
-        history = load_history(ports.audit, blueprint, now)
+        try:
+            history = load_history(ports.audit, blueprint, now)
+        except Exception:  # the cycle reported it as the service's error; nothing to wait for
+            continue
         if ports.audit.unreadable(blueprint.name):
             continue  # nothing is verified for it until its trail reads: waiting would not help
         # A verification already due waits for starting pods (still_starting): look again
