@@ -25,7 +25,7 @@ def serving(bare: Path) -> Iterator[FakeGitHub]:
     must not have failed on any request (a failure of its own would pass for GitHub's)."""
     with FakeGitHub(bare, OWNER, NAME) as fake:
         yield fake
-        assert fake.internal_errors == []
+        assert fake.internal_errors == [], "\n".join(fake.internal_errors)
 
 
 def add_people(fake: FakeGitHub, tokens: Mapping[str, str]) -> None:

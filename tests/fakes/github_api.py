@@ -24,6 +24,16 @@ Known simplifications, each deliberate:
   merging user (GitHub keeps each commit's author and makes the merging user committer); its
   ``merge_commit_sha`` is the commit the base branch was updated to, as GitHub documents.
 
+Conditional requests are answered as GitHub answers them: every GET that succeeds carries an
+``ETag`` (specific to the token that asked, as GitHub's are: a validator obtained with one token
+never matches for another), single pull requests and issues carry ``Last-Modified`` too, and a
+matching ``If-None-Match`` (or, without one, an ``If-Modified-Since`` no older than the
+resource) gets ``304 Not Modified`` with no body. A 304 does not count against the rate limit;
+:meth:`counted` says how many requests GitHub would have counted.
+
+Beside pull requests the fake keeps plain issues (created, edited, listed, searched, closed,
+commented on; they share the pull requests' numbers, as on GitHub) and commit statuses.
+
 Faults GitHub really produces can be injected: any status on chosen requests (:meth:`fail`),
 the primary and secondary rate limits with GitHub's headers and bodies
 (:meth:`fail_rate_limit`), slow answers (:meth:`delay`), and a connection dropped after the
@@ -67,6 +77,9 @@ SECONDARY_RATE_LIMIT_MESSAGE = (
 )
 HOURLY_LIMIT = 5000
 HTML_BASE = "https://github.com"
+#: GitHub's caps on an issue's (or comment's) body, and on a commit status's description.
+_BODY_LIMIT = 65536
+_STATUS_DESCRIPTION_LIMIT = 140
 _SHA_RE = re.compile(r"[0-9a-f]{40}")
 _SHORT_SHA_RE = re.compile(r"[0-9a-f]{4,40}")
 _TREE_MODES = {
@@ -115,6 +128,9 @@ class RequestRecord:
     status: int
     user: str | None
     body: Any = None
+    #: Whether GitHub would count it against the rate limit (a 304 or an unauthenticated
+    #: request is not counted, nor is a look at ``/rate_limit`` or a search).
+    counted: bool = False
 
 
 class FakeGitHubError(RuntimeError):
@@ -246,6 +262,37 @@ class _Pull:
 
 
 @dataclass
+class _Issue:
+    """A plain issue (not a pull request)."""
+
+    number: int
+    id: int
+    title: str
+    body: str | None
+    user: str
+    created_at: datetime
+    updated_at: datetime
+    state: str = "open"
+    state_reason: str | None = None
+    closed_at: datetime | None = None
+    closed_by: str | None = None
+    labels: list[str] = field(default_factory=list)
+    comments: list[_Comment] = field(default_factory=list)
+
+
+@dataclass
+class _Status:
+    id: int
+    sha: str
+    state: str
+    context: str
+    description: str | None
+    target_url: str | None
+    creator: str
+    created_at: datetime
+
+
+@dataclass
 class _Rule:
     method: str | None
     pattern: re.Pattern[str]
@@ -294,6 +341,27 @@ _DROPPED = -1
 
 # --------------------------------------------------------------------------------------------
 # Small helpers
+
+
+def _http_date(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%a, %d %b %Y %H:%M:%S GMT")
+
+
+def _parse_http_date(text: str) -> datetime | None:
+    try:
+        return datetime.strptime(text.strip(), "%a, %d %b %Y %H:%M:%S GMT").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+def _etag_matches(header: str, etag: str) -> bool:
+    """`If-None-Match` against an entity tag, by weak comparison (the `W/` prefix ignored)."""
+    wanted = etag.removeprefix("W/")
+    for item in header.split(","):
+        tag = item.strip()
+        if tag == "*" or tag.removeprefix("W/") == wanted:
+            return True
+    return False
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -519,8 +587,13 @@ class _RequestHandler(BaseHTTPRequestHandler):
     def _serve(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length > 0 else b""
+        conditions = {
+            name: str(self.headers[name])
+            for name in ("If-None-Match", "If-Modified-Since")
+            if self.headers.get(name)
+        }
         status, headers, payload = self.server.fake._dispatch(
-            self.command, self.path, self.headers.get("Authorization"), raw
+            self.command, self.path, self.headers.get("Authorization"), raw, conditions
         )
         if status == _DROPPED:
             self.close_connection = True
@@ -585,6 +658,8 @@ class FakeGitHub:
         self._teams: dict[tuple[str, str], _Team] = {}
         self._labels: dict[str, _Label] = {}
         self._pulls: dict[int, _Pull] = {}
+        self._issues: dict[int, _Issue] = {}
+        self._statuses: list[_Status] = []
         self._next_number = 1
         self._log: list[RequestRecord] = []
         self._failures: list[_Rule] = []
@@ -845,6 +920,21 @@ class FakeGitHub:
             and (path_prefix is None or r.path.startswith(path_prefix))
         )
 
+    def counted(self, method: str | None = None, path_prefix: str | None = None) -> int:
+        """How many of those requests GitHub would count against the rate limit: not the
+        answers ``304 Not Modified``, nor unauthenticated ones, nor looks at the limit itself."""
+        return sum(
+            1
+            for r in self.requests
+            if r.counted
+            and (method is None or r.method == method.upper())
+            and (path_prefix is None or r.path.startswith(path_prefix))
+        )
+
+    def not_modified(self) -> int:
+        """How many requests were answered ``304 Not Modified``."""
+        return sum(1 for r in self.requests if r.status == 304)
+
     def writes(self) -> list[RequestRecord]:
         """Requests other than GET and HEAD."""
         return [r for r in self.requests if r.method not in ("GET", "HEAD")]
@@ -935,10 +1025,38 @@ class FakeGitHub:
             return self._review_json(pull, review)
 
     def comment(self, number: int, login: str, body: str) -> JSON:
-        """Comment on pull request ``number`` as ``login``."""
+        """Comment on pull request (or issue) ``number`` as ``login``."""
         with self._lock:
-            comment = self._add_comment(self._pull(number), self._known_user(login), body)
+            comment = self._add_comment(self._issue_or_pull(number), self._known_user(login), body)
             return self._comment_json(comment)
+
+    def update_branch(self, number: int, login: str) -> str:
+        """Bring pull request ``number``'s branch up to date with its base as ``login`` does
+        with the "Update branch" button: a merge of the base into the head; its SHA."""
+        with self._lock, self._open() as repo:
+            self._sync(repo)
+            user = self._known_user(login)
+            return self._update_branch(repo, self._pull(number), user, None)
+
+    def open_issue(self, login: str, title: str, body: str = "") -> JSON:
+        """Open a plain issue as ``login``."""
+        with self._lock:
+            issue = self._new_issue(self._known_user(login), title, body, [])
+            return self._plain_issue_json(issue)
+
+    def issues(self) -> list[JSON]:
+        """Every plain issue (pull requests left out), as ``GET /issues/{n}`` returns it."""
+        with self._lock:
+            return [self._plain_issue_json(i) for _, i in sorted(self._issues.items())]
+
+    def statuses(self, sha: str) -> list[JSON]:
+        """The commit statuses of ``sha``, newest first, as ``GET .../statuses`` lists them."""
+        with self._lock:
+            return [self._status_json(x) for x in reversed(self._statuses) if x.sha == sha]
+
+    def status(self, sha: str, context: str) -> JSON | None:
+        """The latest status of ``sha`` in ``context``, or None."""
+        return next((x for x in self.statuses(sha) if x["context"] == context), None)
 
     def pulls(self) -> list[JSON]:
         """Every pull request, as the full JSON ``GET /pulls/{n}`` would return, by number."""
@@ -953,9 +1071,9 @@ class FakeGitHub:
             return self._pull_json(repo, self._pull(number), full=True)
 
     def comments(self, number: int) -> list[JSON]:
-        """The issue comments of pull request ``number``, oldest first."""
+        """The comments of pull request (or issue) ``number``, oldest first."""
         with self._lock:
-            return [self._comment_json(c) for c in self._pull(number).comments]
+            return [self._comment_json(c) for c in self._issue_or_pull(number).comments]
 
     def branch_sha(self, branch: str) -> str | None:
         """The SHA at the tip of ``branch`` in the bare repository, or None."""
@@ -1042,7 +1160,12 @@ class FakeGitHub:
         return None
 
     def _dispatch(
-        self, method: str, target: str, authorization: str | None, raw: bytes
+        self,
+        method: str,
+        target: str,
+        authorization: str | None,
+        raw: bytes,
+        conditions: Mapping[str, str] | None = None,
     ) -> tuple[int, dict[str, str], bytes]:
         split = urllib.parse.urlsplit(target)
         raw_path = split.path
@@ -1071,6 +1194,7 @@ class FakeGitHub:
                 record.status = 503
             return 503, {"Connection": "close"}, b""
         with self._lock:
+            spent = self._rate_used.get(user.login, 0) if user else 0
             try:
                 if bad_json:
                     body = _BAD_JSON
@@ -1080,10 +1204,23 @@ class FakeGitHub:
             except Exception:
                 self.internal_errors.append(traceback.format_exc())
                 resp = _Resp(500, {"message": "Server Error (bug in FakeGitHub)"})
-            record.status = resp.status
+            record.counted = user is not None and self._rate_used.get(user.login, 0) > spent
             if self._take(self._drops, method, path) is not None:
+                record.status = resp.status
                 return _DROPPED, {}, b""
-            return self._finish(method, resp, user, request_id)
+            status, headers, payload = self._finish(
+                method, resp, user, request_id, token, conditions or {}
+            )
+            if status == 304 and user is not None and record.counted:
+                # GitHub does not count a 304 against the limit (the headers already said
+                # what was left before it).
+                self._rate_used[user.login] -= 1
+                record.counted = False
+                used = self._rate_used[user.login]
+                headers["X-RateLimit-Used"] = str(used)
+                headers["X-RateLimit-Remaining"] = str(max(0, HOURLY_LIMIT - used))
+            record.status = status
+            return status, headers, payload
 
     def _token(self, header: str | None) -> str | None:
         if not header:
@@ -1094,7 +1231,13 @@ class FakeGitHub:
         return ""
 
     def _finish(
-        self, method: str, resp: _Resp, user: _User | None, request_id: str
+        self,
+        method: str,
+        resp: _Resp,
+        user: _User | None,
+        request_id: str,
+        token: str | None = None,
+        conditions: Mapping[str, str] | None = None,
     ) -> tuple[int, dict[str, str], bytes]:
         headers: dict[str, str] = {
             "Content-Type": "application/json; charset=utf-8",
@@ -1132,8 +1275,28 @@ class FakeGitHub:
             else:
                 payload = json.dumps(resp.body, separators=(",", ":")).encode()
         if method == "GET" and resp.status == 200:
-            headers["ETag"] = f'W/"{hashlib.sha256(payload).hexdigest()[:32]}"'
+            # Specific to the token, as GitHub's are: a validator another token obtained does
+            # not match (GitHub support confirms it; a job's token is new every run).
+            salt = (token or "").encode() + b"\0"
+            etag = f'W/"{hashlib.sha256(salt + payload).hexdigest()[:32]}"'
+            headers["ETag"] = etag
+            if self._not_modified(conditions or {}, etag, headers.get("Last-Modified")):
+                kept = ("ETag", "Last-Modified", "Cache-Control", "Vary", "X-GitHub-Request-Id")
+                return 304, {k: v for k, v in headers.items() if k in kept or "RateLimit" in k}, b""
         return resp.status, headers, payload
+
+    @staticmethod
+    def _not_modified(conditions: Mapping[str, str], etag: str, last_modified: str | None) -> bool:
+        """Whether a GET's validators say the client has this answer already. As HTTP has it,
+        `If-None-Match` decides when it is sent, and `If-Modified-Since` only without it."""
+        wanted = conditions.get("If-None-Match")
+        if wanted is not None:
+            return _etag_matches(wanted, etag)
+        since = conditions.get("If-Modified-Since")
+        if since is None or last_modified is None:
+            return False
+        asked, modified = _parse_http_date(since), _parse_http_date(last_modified)
+        return asked is not None and modified is not None and modified <= asked
 
     def _failure_response(self, rule: _Rule, user: _User | None) -> _Resp:
         status = rule.status
@@ -1194,7 +1357,8 @@ class FakeGitHub:
             raise FakeGitHubError(401, "Requires authentication")
         if user is None:
             raise FakeGitHubError(401, "Bad credentials")
-        if path != "/rate_limit":
+        if path != "/rate_limit" and not path.startswith("/search/"):
+            # Searches have a bucket of their own (30 a minute), apart from the hourly one.
             self._rate_used[user.login] = self._rate_used.get(user.login, 0) + 1
         if body is _BAD_JSON:
             raise FakeGitHubError(400, "Problems parsing JSON")
@@ -1253,7 +1417,11 @@ class FakeGitHub:
             ("POST", r + r"/git/commits", self._create_commit),
             ("GET", r + r"/git/commits/(?P<sha>[^/]+)", self._get_git_commit),
             ("GET", r + r"/commits", self._list_commits),
+            ("GET", r + r"/commits/(?P<ref>.+)/statuses", self._list_statuses),
+            ("GET", r + r"/commits/(?P<ref>.+)/status", self._combined_status),
             ("GET", r + r"/commits/(?P<sha>.+)", self._get_commit),
+            ("POST", r + r"/statuses/(?P<sha>[^/]+)", self._create_status),
+            ("GET", r + r"/statuses/(?P<ref>[^/]+)", self._list_statuses),
             ("GET", r + r"/contents(?:/(?P<path>.*))?", self._get_contents),
             ("PUT", r + r"/contents/(?P<path>.+)", self._put_contents),
             ("DELETE", r + r"/contents/(?P<path>.+)", self._delete_contents),
@@ -1271,6 +1439,10 @@ class FakeGitHub:
             ("GET", r + rf"/pulls/{n}/reviews", self._list_reviews),
             ("POST", r + rf"/pulls/{n}/reviews", self._create_review),
             ("GET", r + rf"/pulls/{n}/reviews/(?P<review_id>\d+)", self._get_review),
+            ("PUT", r + rf"/pulls/{n}/update-branch", self._update_branch_api),
+            ("GET", r + r"/issues", self._list_issues),
+            ("POST", r + r"/issues", self._create_issue),
+            ("GET", r"/search/issues", self._search_issues),
             ("GET", r + rf"/issues/{n}", self._get_issue),
             ("PATCH", r + rf"/issues/{n}", self._update_issue),
             ("GET", r + rf"/issues/{n}/comments", self._list_comments),
@@ -1729,9 +1901,10 @@ class FakeGitHub:
 
     def _comment_json(self, comment: _Comment) -> JSON:
         ra = self._repo_api
+        kind = "issues" if comment.number in self._issues else "pull"
         return {
             "url": f"{ra}/issues/comments/{comment.id}",
-            "html_url": f"{self._repo_html}/pull/{comment.number}#issuecomment-{comment.id}",
+            "html_url": f"{self._repo_html}/{kind}/{comment.number}#issuecomment-{comment.id}",
             "issue_url": f"{ra}/issues/{comment.number}",
             "id": comment.id,
             "node_id": f"IC_kwDO{comment.id:08d}",
@@ -1765,7 +1938,7 @@ class FakeGitHub:
             out["submitted_at"] = _iso(review.submitted_at)
         return out
 
-    def _labels_of(self, pull: _Pull) -> list[JSON]:
+    def _labels_of(self, pull: _Pull | _Issue) -> list[JSON]:
         return [self._label_json(self._labels[name.lower()]) for name in pull.labels]
 
     def _pull_json(self, repo: pygit2.Repository, pull: _Pull, *, full: bool) -> JSON:
@@ -1913,6 +2086,18 @@ class FakeGitHub:
         if pull is None:
             raise _not_found()
         return pull
+
+    def _issue_or_pull(self, number: int) -> _Pull | _Issue:
+        """A pull request or a plain issue: both have comments and labels."""
+        found = self._pulls.get(number) or self._issues.get(number)
+        if found is None:
+            raise _not_found()
+        return found
+
+    def _take_number(self) -> int:
+        number = self._next_number
+        self._next_number += 1
+        return number
 
     def _sorted_pulls(self) -> list[_Pull]:
         return [self._pulls[n] for n in sorted(self._pulls)]
@@ -2096,7 +2281,7 @@ class FakeGitHub:
             tip = _commit(repo, new)
         return tip.id
 
-    def _add_comment(self, pull: _Pull, user: _User, body: Any) -> _Comment:
+    def _add_comment(self, pull: _Pull | _Issue, user: _User, body: Any) -> _Comment:
         if not isinstance(body, str) or not body:
             raise _invalid("IssueComment", "body", "missing_field")
         now = self._now()
@@ -2746,8 +2931,7 @@ class FakeGitHub:
         if head.id == base.id or ctx.repo.descendant_of(base.id, head.id):
             raise _custom("PullRequest", f"No commits between {base_ref} and {head_ref}")
         now = self._now()
-        number = self._next_number
-        self._next_number += 1
+        number = self._take_number()
         pull = _Pull(
             number=number,
             id=1_000_000 + number,
@@ -2768,7 +2952,9 @@ class FakeGitHub:
         return _Resp(201, out, {"Location": out["url"]})
 
     def _get_pull(self, ctx: _Ctx, number: str) -> _Resp:
-        return _Resp(200, self._pull_json(ctx.repo, self._pull(int(number)), full=True))
+        pull = self._pull(int(number))
+        out = self._pull_json(ctx.repo, pull, full=True)
+        return _Resp(200, out, {"Last-Modified": _http_date(pull.updated_at)})
 
     def _update_pull(self, ctx: _Ctx, number: str) -> _Resp:
         body = _need_dict(ctx.body)
@@ -2902,10 +3088,20 @@ class FakeGitHub:
     # ---- handlers: issues ----------------------------------------------------------------------
 
     def _get_issue(self, ctx: _Ctx, number: str) -> _Resp:
-        return _Resp(200, self._issue_json(ctx.repo, self._pull(int(number))))
+        issue = self._issues.get(int(number))
+        if issue is not None:
+            out = self._plain_issue_json(issue)
+            return _Resp(200, out, {"Last-Modified": _http_date(issue.updated_at)})
+        pull = self._pull(int(number))
+        out = self._issue_json(ctx.repo, pull)
+        return _Resp(200, out, {"Last-Modified": _http_date(pull.updated_at)})
 
     def _update_issue(self, ctx: _Ctx, number: str) -> _Resp:
         body = _need_dict(ctx.body)
+        issue = self._issues.get(int(number))
+        if issue is not None:
+            self._edit_plain_issue(ctx, issue, body)
+            return _Resp(200, self._plain_issue_json(issue))
         pull = self._pull(int(number))
         self._apply_edits(ctx, pull, body, resource="Issue")
         if "labels" in body:
@@ -2914,17 +3110,17 @@ class FakeGitHub:
         return _Resp(200, self._issue_json(ctx.repo, pull))
 
     def _list_comments(self, ctx: _Ctx, number: str) -> _Resp:
-        pull = self._pull(int(number))
+        pull = self._issue_or_pull(int(number))
         return self._paginate(ctx, [self._comment_json(c) for c in pull.comments])
 
     def _create_comment(self, ctx: _Ctx, number: str) -> _Resp:
-        pull = self._pull(int(number))
+        pull = self._issue_or_pull(int(number))
         comment = self._add_comment(pull, ctx.user, _need_dict(ctx.body).get("body"))
         out = self._comment_json(comment)
         return _Resp(201, out, {"Location": out["url"]})
 
-    def _find_comment(self, comment_id: str) -> tuple[_Pull, _Comment]:
-        for pull in self._pulls.values():
+    def _find_comment(self, comment_id: str) -> tuple[_Pull | _Issue, _Comment]:
+        for pull in [*self._pulls.values(), *self._issues.values()]:
             for comment in pull.comments:
                 if str(comment.id) == comment_id:
                     return pull, comment
@@ -2948,10 +3144,10 @@ class FakeGitHub:
         return _Resp(204)
 
     def _list_issue_labels(self, ctx: _Ctx, number: str) -> _Resp:
-        return self._paginate(ctx, self._labels_of(self._pull(int(number))))
+        return self._paginate(ctx, self._labels_of(self._issue_or_pull(int(number))))
 
     def _add_issue_labels(self, ctx: _Ctx, number: str) -> _Resp:
-        pull = self._pull(int(number))
+        pull = self._issue_or_pull(int(number))
         for name in self._label_names(ctx.body):
             label = self._label(name, create=True)
             if label.name.lower() not in {n.lower() for n in pull.labels}:
@@ -2960,20 +3156,20 @@ class FakeGitHub:
         return _Resp(200, self._labels_of(pull))
 
     def _set_issue_labels(self, ctx: _Ctx, number: str) -> _Resp:
-        pull = self._pull(int(number))
+        pull = self._issue_or_pull(int(number))
         names = self._label_names(ctx.body) if ctx.body is not None else []
         pull.labels = list(dict.fromkeys(self._label(n, create=True).name for n in names))
         pull.updated_at = self._now()
         return _Resp(200, self._labels_of(pull))
 
     def _clear_issue_labels(self, ctx: _Ctx, number: str) -> _Resp:
-        pull = self._pull(int(number))
+        pull = self._issue_or_pull(int(number))
         pull.labels = []
         pull.updated_at = self._now()
         return _Resp(204)
 
     def _remove_issue_label(self, ctx: _Ctx, number: str, label: str) -> _Resp:
-        pull = self._pull(int(number))
+        pull = self._issue_or_pull(int(number))
         kept = [n for n in pull.labels if n.lower() != label.lower()]
         if len(kept) == len(pull.labels):
             raise _not_found("Label does not exist")
@@ -3001,3 +3197,300 @@ class FakeGitHub:
 
     def _get_label(self, ctx: _Ctx, label: str) -> _Resp:
         return _Resp(200, self._label_json(self._label(label, create=False)))
+
+    # ---- handlers: plain issues ----------------------------------------------------------------
+
+    def _new_issue(self, user: _User, title: Any, body: Any, labels: list[str]) -> _Issue:
+        if not isinstance(title, str) or not title.strip():
+            raise _invalid("Issue", "title", "missing_field")
+        if body is not None and not isinstance(body, str):
+            raise _invalid("Issue", "body")
+        if body is not None and len(body) > _BODY_LIMIT:
+            raise _custom("Issue", f"body is too long (maximum is {_BODY_LIMIT} characters)")
+        now = self._now()
+        number = self._take_number()
+        issue = _Issue(
+            number=number,
+            id=3_000_000 + number,
+            title=title,
+            body=body,
+            user=user.login,
+            created_at=now,
+            updated_at=now,
+            labels=[self._label(name, create=True).name for name in labels],
+        )
+        self._issues[number] = issue
+        return issue
+
+    def _plain_issue_json(self, issue: _Issue) -> JSON:
+        ra = self._repo_api
+        n = issue.number
+        return {
+            "url": f"{ra}/issues/{n}",
+            "repository_url": ra,
+            "labels_url": f"{ra}/issues/{n}/labels{{/name}}",
+            "comments_url": f"{ra}/issues/{n}/comments",
+            "events_url": f"{ra}/issues/{n}/events",
+            "html_url": f"{self._repo_html}/issues/{n}",
+            "id": issue.id,
+            "node_id": f"I_kwDO{issue.id:08d}",
+            "number": n,
+            "title": issue.title,
+            "user": self._login_json(issue.user),
+            "labels": self._labels_of(issue),
+            "state": issue.state,
+            "state_reason": issue.state_reason,
+            "locked": False,
+            "assignee": None,
+            "assignees": [],
+            "milestone": None,
+            "comments": len(issue.comments),
+            "created_at": _iso(issue.created_at),
+            "updated_at": _iso(issue.updated_at),
+            "closed_at": _iso(issue.closed_at),
+            "closed_by": self._login_json(issue.closed_by),
+            "author_association": self._association(issue.user),
+            "active_lock_reason": None,
+            "body": issue.body,
+            "reactions": {"url": f"{ra}/issues/{n}/reactions", "total_count": 0},
+            "timeline_url": f"{ra}/issues/{n}/timeline",
+            "performed_via_github_app": None,
+        }
+
+    def _edit_plain_issue(self, ctx: _Ctx, issue: _Issue, body: JSON) -> None:
+        if "title" in body:
+            if not isinstance(body["title"], str) or not body["title"].strip():
+                raise _invalid("Issue", "title", "missing_field")
+            issue.title = body["title"]
+        if "body" in body:
+            text = body["body"]
+            if text is not None and (not isinstance(text, str) or len(text) > _BODY_LIMIT):
+                raise _custom("Issue", f"body is too long (maximum is {_BODY_LIMIT} characters)")
+            issue.body = text
+        if "labels" in body:
+            issue.labels = [self._label(n, create=True).name for n in self._label_names(body)]
+        state = body.get("state")
+        reason = body.get("state_reason")
+        if state not in (None, "open", "closed"):
+            raise _invalid("Issue", "state")
+        if reason not in (None, "completed", "not_planned", "reopened"):
+            raise _invalid("Issue", "state_reason")
+        now = self._now()
+        if state == "closed" and issue.state != "closed":
+            issue.state, issue.closed_at, issue.closed_by = "closed", now, ctx.user.login
+            issue.state_reason = reason or "completed"
+        elif state == "open" and issue.state != "open":
+            issue.state, issue.closed_at, issue.closed_by = "open", None, None
+            issue.state_reason = "reopened"
+        issue.updated_at = now
+
+    def _create_issue(self, ctx: _Ctx) -> _Resp:
+        body = _need_dict(ctx.body)
+        labels = self._label_names(body) if body.get("labels") else []
+        issue = self._new_issue(ctx.user, body.get("title"), body.get("body"), labels)
+        out = self._plain_issue_json(issue)
+        return _Resp(201, out, {"Location": out["url"]})
+
+    def _list_issues(self, ctx: _Ctx) -> _Resp:
+        """Issues and pull requests together, as GitHub lists them (a pull request carries a
+        `pull_request` key), filtered by state, labels (all of them) and creator."""
+        state = ctx.query.get("state", "open")
+        if state not in ("open", "closed", "all"):
+            raise _invalid("Issue", "state", value=state)
+        wanted = {x.strip().lower() for x in ctx.query.get("labels", "").split(",") if x.strip()}
+        creator = ctx.query.get("creator", "").lower()
+        threads: list[_Pull | _Issue] = [*self._pulls.values(), *self._issues.values()]
+        chosen = [
+            t
+            for t in threads
+            if state in ("all", t.state)
+            and wanted <= {label.lower() for label in t.labels}
+            and (not creator or t.user.lower() == creator)
+        ]
+        sort = ctx.query.get("sort", "created")
+        direction = ctx.query.get("direction", "desc")
+        if sort not in ("created", "updated", "comments") or direction not in ("asc", "desc"):
+            raise _invalid("Issue", "sort")
+        keys: dict[str, Callable[[_Pull | _Issue], Any]] = {
+            "created": lambda t: (t.created_at, t.number),
+            "updated": lambda t: (t.updated_at, t.number),
+            "comments": lambda t: (len(t.comments), t.number),
+        }
+        chosen.sort(key=keys[sort], reverse=direction == "desc")
+        items = [
+            self._plain_issue_json(t) if isinstance(t, _Issue) else self._issue_json(ctx.repo, t)
+            for t in chosen
+        ]
+        return self._paginate(ctx, items)
+
+    def _search_issues(self, ctx: _Ctx) -> _Resp:
+        """`GET /search/issues`: the qualifiers `repo:`, `is:issue`/`is:pr`,
+        `is:open`/`is:closed` (or `state:`), `label:`, `author:` and `in:title`, and words
+        that must all appear (in the title with `in:title`, else in the title or body)."""
+        query = ctx.query.get("q", "")
+        if not query.strip():
+            raise _invalid("Search", "q", "missing")
+        terms: list[str] = []
+        filters: dict[str, list[str]] = {}
+        for token in re.findall(r'[\w:./-]+:"[^"]*"|"[^"]*"|\S+', query):
+            key, sep, value = token.partition(":")
+            if sep and key in ("repo", "is", "state", "label", "author", "in", "type"):
+                filters.setdefault(key, []).append(value.strip('"').lower())
+            else:
+                terms.append(token.strip('"').lower())
+        full = f"{self.owner}/{self.repo}".lower()
+        if any(repo != full for repo in filters.get("repo", [])):
+            items: list[JSON] = []
+            return _Resp(200, {"total_count": 0, "incomplete_results": False, "items": items})
+        kinds = {*filters.get("is", []), *filters.get("type", [])}
+        states = {*(k for k in kinds if k in ("open", "closed")), *filters.get("state", [])}
+        title_only = "title" in filters.get("in", [])
+        threads: list[_Pull | _Issue] = [*self._pulls.values(), *self._issues.values()]
+        found = []
+        for thread in sorted(threads, key=lambda t: t.number, reverse=True):
+            is_pull = isinstance(thread, _Pull)
+            if ("issue" in kinds and is_pull) or ("pr" in kinds and not is_pull):
+                continue
+            if states and thread.state not in states:
+                continue
+            labels = {label.lower() for label in thread.labels}
+            if any(label not in labels for label in filters.get("label", [])):
+                continue
+            if any(author != thread.user.lower() for author in filters.get("author", [])):
+                continue
+            text = thread.title if title_only else f"{thread.title}\n{thread.body or ''}"
+            if any(term not in text.lower() for term in terms):
+                continue
+            found.append(
+                self._issue_json(ctx.repo, thread)
+                if isinstance(thread, _Pull)
+                else self._plain_issue_json(thread)
+            )
+        page = self._paginate(ctx, found)
+        body = {"total_count": len(found), "incomplete_results": False, "items": page.body}
+        return _Resp(200, body, page.headers)
+
+    # ---- handlers: commit statuses ---------------------------------------------------------------
+
+    def _status_json(self, status: _Status) -> JSON:
+        return {
+            "url": f"{self._repo_api}/statuses/{status.sha}",
+            "id": status.id,
+            "node_id": f"SC_kwDO{status.id:08d}",
+            "state": status.state,
+            "description": status.description,
+            "target_url": status.target_url,
+            "context": status.context,
+            "created_at": _iso(status.created_at),
+            "updated_at": _iso(status.created_at),
+            "creator": self._login_json(status.creator),
+        }
+
+    def _create_status(self, ctx: _Ctx, sha: str) -> _Resp:
+        body = _need_dict(ctx.body)
+        state = body.get("state")
+        if state not in ("error", "failure", "pending", "success"):
+            raise _invalid("Status", "state", "missing_field" if state is None else "invalid")
+        commit = _resolve_commit(ctx.repo, sha) if _SHA_RE.fullmatch(sha) else None
+        if commit is None:
+            raise FakeGitHubError(422, f"No commit found for SHA: {sha}")
+        description = body.get("description")
+        if description is not None and len(str(description)) > _STATUS_DESCRIPTION_LIMIT:
+            raise _custom(
+                "Status",
+                f"description is too long (maximum is {_STATUS_DESCRIPTION_LIMIT} characters)",
+            )
+        context = str(body.get("context") or "default")
+        status = _Status(
+            id=self._next_id("status"),
+            sha=str(commit.id),
+            state=state,
+            context=context,
+            description=None if description is None else str(description),
+            target_url=body.get("target_url"),
+            creator=ctx.user.login,
+            created_at=self._now(),
+        )
+        self._statuses.append(status)
+        return _Resp(201, self._status_json(status))
+
+    def _statuses_of(self, ctx: _Ctx, ref: str) -> tuple[str, list[_Status]]:
+        commit = _resolve_commit(ctx.repo, ref)
+        if commit is None:
+            raise _not_found(f"No commit found for SHA: {ref}")
+        sha = str(commit.id)
+        return sha, [x for x in reversed(self._statuses) if x.sha == sha]
+
+    def _list_statuses(self, ctx: _Ctx, ref: str) -> _Resp:
+        _, found = self._statuses_of(ctx, ref)
+        return self._paginate(ctx, [self._status_json(x) for x in found])
+
+    def _combined_status(self, ctx: _Ctx, ref: str) -> _Resp:
+        """The latest status per context; failure if any is an error or a failure, pending if
+        any is pending (or there is none), else success."""
+        sha, found = self._statuses_of(ctx, ref)
+        latest: dict[str, _Status] = {}
+        for status in found:
+            latest.setdefault(status.context, status)
+        states = {x.state for x in latest.values()}
+        combined = (
+            "failure"
+            if states & {"error", "failure"}
+            else "pending"
+            if "pending" in states or not states
+            else "success"
+        )
+        return _Resp(
+            200,
+            {
+                "state": combined,
+                "statuses": [self._status_json(x) for x in latest.values()],
+                "sha": sha,
+                "total_count": len(latest),
+                "repository": self._repo_json(None),
+                "commit_url": f"{self._repo_api}/commits/{sha}",
+                "url": f"{self._repo_api}/commits/{sha}/status",
+            },
+        )
+
+    # ---- handlers: bringing a pull request up to date ------------------------------------------------
+
+    def _update_branch(
+        self, repo: pygit2.Repository, pull: _Pull, user: _User, expected: str | None
+    ) -> str:
+        """Merge the base into the head, as the "Update branch" button does: a merge commit
+        by the user, committed by GitHub, with the head first and the base second."""
+        if pull.state != "open":
+            raise _custom("PullRequest", "Pull request is not open")
+        if expected is not None and expected != pull.head_sha:
+            raise _custom("PullRequest", "expected head sha didn't match current head ref.")
+        base = _branch_tip(repo, pull.base_ref)
+        head = pygit2.Oid(hex=pull.head_sha)
+        if base is None:
+            raise _custom("PullRequest", "The base branch does not exist")
+        if base.id == head or repo.descendant_of(head, base.id):
+            raise _custom("PullRequest", "There are no new commits on the base branch.")
+        index = repo.merge_commits(head, base.id)
+        if index.conflicts is not None:
+            raise _custom("PullRequest", "merge conflict between base and head")
+        tree = index.write_tree(repo)
+        author = self._user_signature(user)
+        committer = _signature("GitHub", "noreply@github.com", self._now())
+        message = f"Merge branch '{pull.base_ref}' into {pull.head_ref}"
+        oid = repo.create_commit(None, author, committer, message, tree, [head, base.id])
+        repo.references.create(f"refs/heads/{pull.head_ref}", oid, force=True)
+        self._sync(repo)
+        return str(oid)
+
+    def _update_branch_api(self, ctx: _Ctx, number: str) -> _Resp:
+        body = ctx.body if isinstance(ctx.body, dict) else {}
+        pull = self._pull(int(number))
+        expected = body.get("expected_head_sha")
+        self._update_branch(ctx.repo, pull, ctx.user, str(expected) if expected else None)
+        return _Resp(
+            202,
+            {
+                "message": "Updating pull request branch.",
+                "url": f"{self._repo_html}/pull/{pull.number}",
+            },
+        )

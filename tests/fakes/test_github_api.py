@@ -630,3 +630,145 @@ def test_server_stops_cleanly_with_idle_keep_alive_connections(bare: Path) -> No
         requests.get(f"{url}/user", timeout=1)
     with pytest.raises(RuntimeError, match="not started"):
         _ = FakeGitHub(bare).url
+
+
+# --------------------------------------------------------------------------------------------
+# Conditional requests, statuses, plain issues, "Update branch"
+
+
+def _get(api: FakeGitHub, path: str, token: str, **headers: str) -> requests.Response:
+    return requests.get(
+        f"{api.url}{path}", headers={"Authorization": f"token {token}", **headers}, timeout=5
+    )
+
+
+def test_a_matching_etag_is_answered_304_and_not_counted(api: FakeGitHub) -> None:
+    path = f"/repos/{FULL_NAME}/pulls"
+    first = _get(api, path, TOKENS[BOT])
+    etag = first.headers["ETag"]
+    remaining = int(first.headers["X-RateLimit-Remaining"])
+    api.reset_log()
+    again = _get(api, path, TOKENS[BOT], **{"If-None-Match": etag})
+    assert (again.status_code, again.content) == (304, b"")
+    assert again.headers["ETag"] == etag
+    assert int(again.headers["X-RateLimit-Remaining"]) == remaining
+    assert (api.count(), api.counted(), api.not_modified()) == (1, 0, 1)
+    # The answer changes: the old validator no longer matches, and the request counts.
+    api.push_commit("topic", {"notes.md": "n\n"}, BOB)
+    api.open_pull(BOB, "topic", "Notes")
+    changed = _get(api, path, TOKENS[BOT], **{"If-None-Match": etag})
+    assert changed.status_code == 200 and changed.headers["ETag"] != etag
+    assert api.counted() == 1
+    assert int(changed.headers["X-RateLimit-Remaining"]) == remaining - 1
+
+
+def test_etags_are_specific_to_the_token(api: FakeGitHub) -> None:
+    """As GitHub support confirms: another token (a job's GITHUB_TOKEN is new every run)
+    gets another ETag, and the first one's does not match."""
+    path = f"/repos/{FULL_NAME}"
+    bots = _get(api, path, TOKENS[BOT]).headers["ETag"]
+    api.add_user("reconciler-bot-2", "another-token")
+    other = _get(api, path, "another-token", **{"If-None-Match": bots})
+    assert other.status_code == 200 and other.headers["ETag"] != bots
+
+
+def test_if_modified_since_answers_for_single_pulls_and_issues(api: FakeGitHub) -> None:
+    api.push_commit("topic", {"notes.md": "n\n"}, BOB)
+    number = api.open_pull(BOB, "topic", "Notes")["number"]
+    path = f"/repos/{FULL_NAME}/pulls/{number}"
+    first = _get(api, path, TOKENS[BOT])
+    modified = first.headers["Last-Modified"]
+    assert _get(api, path, "alice-token", **{"If-Modified-Since": modified}).status_code == 304
+    issue = f"/repos/{FULL_NAME}/issues/{number}"
+    assert _get(api, issue, TOKENS[BOT], **{"If-Modified-Since": modified}).status_code == 304
+    # If-None-Match decides when both are sent (a stale ETag wins over a fresh date).
+    both = _get(api, path, TOKENS[BOT], **{"If-None-Match": '"x"', "If-Modified-Since": modified})
+    assert both.status_code == 200
+    time.sleep(1.1)  # Last-Modified has whole seconds
+    api.comment(number, ALICE, "looks good")
+    assert _get(api, path, TOKENS[BOT], **{"If-Modified-Since": modified}).status_code == 200
+
+
+def test_commit_statuses(api: FakeGitHub, repo: Repository, client: MakeClient) -> None:
+    sha = api.branch_sha("main")
+    assert sha is not None
+    commit = repo.get_commit(sha)
+    commit.create_status("pending", description="waiting", context="reconciler/approval")
+    commit.create_status(
+        "success", "https://example.com/run", "approves on merge", "reconciler/approval"
+    )
+    commit.create_status("failure", description="tests failed", context="ci")
+    combined = commit.get_combined_status()
+    assert combined.state == "failure" and combined.total_count == 2
+    assert {(s.context, s.state) for s in combined.statuses} == {
+        ("reconciler/approval", "success"),
+        ("ci", "failure"),
+    }
+    assert [s.state for s in commit.get_statuses()] == ["failure", "success", "pending"]
+    assert api.status(sha, "reconciler/approval")["description"] == "approves on merge"  # type: ignore[index]
+    with pytest.raises(GithubException) as long:
+        commit.create_status("success", description="x" * 141, context="c")
+    assert long.value.status == 422 and "too long" in str(long.value.data)
+    with pytest.raises(GithubException) as unknown:
+        repo.get_commit(sha).create_status("done", context="c")  # type: ignore[arg-type]
+    assert unknown.value.status == 422
+    with pytest.raises(GithubException) as missing:
+        client().requester.requestJsonAndCheck(
+            "POST", f"/repos/{FULL_NAME}/statuses/{'0' * 40}", input={"state": "success"}
+        )
+    assert missing.value.status == 422
+
+
+def test_plain_issues_share_numbers_and_are_listed_searched_edited_and_closed(
+    api: FakeGitHub, repo: Repository, client: MakeClient
+) -> None:
+    api.push_commit("topic", {"notes.md": "n\n"}, BOB)
+    pull_number = api.open_pull(BOB, "topic", "Notes")["number"]
+    issue = repo.create_issue("Reconciler dashboard", body="all quiet", labels=["dashboard"])
+    assert issue.number == pull_number + 1
+    assert [label.name for label in issue.labels] == ["dashboard"]
+    labelled = list(repo.get_issues(state="all", labels=[repo.get_label("dashboard")]))
+    assert [i.number for i in labelled] == [issue.number]
+    listed = {i.number: i.pull_request is not None for i in repo.get_issues(state="open")}
+    assert listed == {pull_number: True, issue.number: False}
+    issue.edit(body="one thing needs a person")
+    issue.create_comment("@acme/platform: look")
+    assert [c["body"] for c in api.comments(issue.number)] == ["@acme/platform: look"]
+    assert api.issues()[0]["body"] == "one thing needs a person"
+    found = client().search_issues("dashboard in:title is:issue is:open", repo=FULL_NAME)
+    assert [i.number for i in found] == [issue.number]
+    assert list(client().search_issues("dashboard in:title is:pr", repo=FULL_NAME)) == []
+    issue.edit(state="closed")
+    closed = repo.get_issue(issue.number)
+    assert (closed.state, closed.state_reason, closed.closed_by.login) == (
+        "closed",
+        "completed",
+        BOT,
+    )
+    assert list(repo.get_issues(state="open", labels=["dashboard"])) == []
+    assert api.counted("GET", "/search/") == 0  # searches have a bucket of their own
+    with pytest.raises(GithubException) as untitled:
+        client().requester.requestJsonAndCheck(
+            "POST", f"/repos/{FULL_NAME}/issues", input={"body": "no title"}
+        )
+    assert untitled.value.status == 422
+
+
+def test_update_branch_merges_the_base_into_the_head(api: FakeGitHub, repo: Repository) -> None:
+    head = api.push_commit("topic", {"notes.md": "n\n"}, BOB)
+    number = api.open_pull(BOB, "topic", "Notes")["number"]
+    assert repo.get_pull(number).update_branch() is False  # 422: nothing new on main
+    main = api.push_commit("main", {"audit/record.json": "{}\n"}, BOT)
+    assert repo.get_pull(number).update_branch() is True
+    merged = api.pull(number)["head"]["sha"]
+    assert merged not in (head, main)
+    with api._lock, api._open() as bare:  # what git sees: a merge of main into the branch
+        commit = bare.get(merged)
+        assert [str(p) for p in commit.parent_ids] == [head, main]
+        assert (commit.author.name, commit.committer.name) == (BOT, "GitHub")
+    assert api.read_file("topic", "audit/record.json") == "{}\n"
+    files = [f.filename for f in repo.get_pull(number).get_files()]
+    assert files == ["notes.md"]  # the pull request still changes only its own file
+    api.push_commit("main", {"audit/second.json": "{}\n"}, BOT)
+    again = api.update_branch(number, ALICE)
+    assert api.pull(number)["head"]["sha"] == again != merged
