@@ -149,8 +149,16 @@ def test_a_change_landed_after_its_proposal_expired_is_refused(scenario: Scenari
     at_max(scenario)
     run(scenario)
     (requested,) = scenario.records("todo-frontend", "approval_requested")
-    # The load eases, so the expired proposal is not made again; its branch is deleted.
-    scenario.cli("sim", "set", "todo-frontend", "cpu_utilization=60%", "memory_utilization=60%")
+    # The load eases (latency too: past its guard it would ask for the change on its own), so
+    # the expired proposal is not made again; its branch is deleted.
+    scenario.cli(
+        "sim",
+        "set",
+        "todo-frontend",
+        "cpu_utilization=60%",
+        "memory_utilization=60%",
+        "latency_p95=150ms",
+    )
     scenario.cli("sim", "advance", "61m")
     run(scenario)
     assert scenario.records("todo-frontend", "approval_expired")
