@@ -100,6 +100,40 @@ def _action_steps() -> list[dict[str, Any]]:
     return yaml.safe_load(ACTION.read_text())["runs"]["steps"]  # type: ignore[no-any-return]
 
 
+def _installs(script: str) -> list[str]:
+    """The `pip install` and `uv pip install` commands of a script, continuation lines joined,
+    with the arrays they are built from expanded."""
+    lines = [line.strip() for line in script.replace("\\\n", " ").splitlines()]
+    arrays = dict(re.findall(r"^(\w+)=\((.*)\)$", "\n".join(lines), flags=re.MULTILINE))
+    commands = []
+    for line in lines:
+        expanded = line
+        for name, value in arrays.items():
+            expanded = expanded.replace(f'"${{{name}[@]}}"', value)
+        if re.search(r"\bpip\b.*\sinstall\s", f"{expanded} ") and not re.match(r"^\w+=\(", line):
+            commands.append(expanded)
+    return commands
+
+
+@pytest.mark.parametrize("path", [*WORKFLOWS, ACTION], ids=lambda p: p.name)
+def test_every_install_is_pinned_by_a_lock(path: Path) -> None:
+    """No step resolves dependencies at run time: every install is either a hash-checked
+    lock or a package built with --no-deps from files already checked out."""
+    steps = _action_steps() if path == ACTION else _steps(path)
+    installs = [c for step in steps for c in _installs(str(step.get("run", "")))]
+    assert len(installs) == {"ci.yml": 2, "reconcile.yml": 0, "action.yml": 3}[path.name]
+    for command in installs:
+        assert "--no-deps" in command, command
+        assert "--require-hashes -r" in command or "--no-build-isolation" in command, command
+
+
+def test_the_install_check_sees_through_arrays() -> None:
+    script = 'pip=(python -m pip install --quiet)\n"${pip[@]}" "$RUNNER_TEMP/base"\n'
+    (command,) = _installs(script)
+    assert command == 'python -m pip install --quiet "$RUNNER_TEMP/base"'
+    assert "--no-deps" not in command  # what the check above refuses
+
+
 @pytest.mark.parametrize("path", [*WORKFLOWS, ACTION], ids=lambda p: p.name)
 def test_actions_are_pinned_to_a_commit(path: Path) -> None:
     steps = _action_steps() if path == ACTION else _steps(path)
