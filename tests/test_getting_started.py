@@ -239,7 +239,8 @@ def test_the_page_from_an_empty_repository_to_a_scheduled_run(
     # 6. The cluster: the account's kubeconfig, saved where the page says.
     with FakeKubeAPI() as api:
         api.add_deployment("shop", "web", replicas=2)
-        api.set_pod_usage("shop", "web", cpu="95m", memory="460Mi")  # hot
+        # Warm, though no single metric is past its guard.
+        api.set_pod_usage("shop", "web", cpu="75m", memory="400Mi")
         api.write_kubeconfig(home / "reconciler.kubeconfig")
         for line in connect:
             output = terminal.type(line)
@@ -248,7 +249,8 @@ def test_the_page_from_an_empty_repository_to_a_scheduled_run(
         assert set(records["secrets"]) == {"KUBECONFIG"}  # type: ignore[arg-type]
 
         # 7. The first scheduled run, on the cluster: it observes web and, without
-        # Prometheus for the latency the blueprint weighs, decides nothing, as the page says.
+        # Prometheus for the latency the blueprint weighs, decides nothing, as the page says
+        # (no metric is past its own guard, which would ask for a scale-up on its own).
         run = github.run("schedule")
         assert "| web | 2/2 | - | none (metrics missing) |" in run.summary
         assert api.count("GET", "/apis/apps/v1/namespaces/shop/deployments") > 0

@@ -126,7 +126,14 @@ def test_a_lost_answer_to_the_superseding_comment_is_not_posted_twice(job: Job) 
     (pull,) = job.api.pulls()
     # The load eases: the proposal is no longer needed and is closed with a comment, whose
     # answer is lost after GitHub posted it.
-    job.cli("sim", "set", "todo-frontend", "cpu_utilization=50%", "memory_utilization=50%")
+    job.cli(
+        "sim",
+        "set",
+        "todo-frontend",
+        "cpu_utilization=50%",
+        "memory_utilization=50%",
+        "latency_p95=150ms",
+    )
     job.api.drop("POST", r"/issues/\d+/comments$")
     output = job.run("-s", "todo-frontend")
     assert f"could not close #{pull['number']}" in output
