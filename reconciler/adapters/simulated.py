@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import stat
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -737,9 +738,36 @@ class Unreadable:
         return f"reading the simulated deployment {self.file}: {self.problem}"
 
 
+#: What a state file may be instead of a regular file, as `stat` tells it.
+_KINDS = {
+    stat.S_IFDIR: "a directory",
+    stat.S_IFIFO: "a named pipe (FIFO)",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+}
+
+
+def _read_file(file: Path) -> str:
+    """A state file's text, if it is a regular file (a link to one is followed). Opened
+    without blocking, and its kind checked on the opened file: a pipe put in its place would
+    otherwise stop every command that reads the state, for as long as nobody writes to it."""
+    try:
+        descriptor = os.open(file, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as error:  # the path is named by the caller: say only what is wrong
+        link = " (a symbolic link)" if file.is_symlink() else ""
+        raise _Broken(f"cannot be read{link}: {error.strerror or error}") from None
+    kind = stat.S_IFMT(os.fstat(descriptor).st_mode)
+    if kind != stat.S_IFREG:
+        os.close(descriptor)
+        raise _Broken(f"is {_KINDS.get(kind, 'not a file')}, not a regular file")
+    with os.fdopen(descriptor, "rb") as handle:
+        return handle.read().decode("utf-8")
+
+
 def _yaml_file(file: Path) -> Mapping[str, Any]:
     try:
-        data = yaml.load(file.read_text("utf-8"), Loader=_Loader)
+        data = yaml.load(_read_file(file), Loader=_Loader)
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""

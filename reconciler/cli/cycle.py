@@ -289,7 +289,7 @@ def run_command(
     def work() -> None:
         nonlocal ending
         reports.append(run_cycle(fleet, ports, options))
-        if wait and not dry_run:
+        if wait and not dry_run and reports[0].trail_halt is None:
             more, ending = wait_and_verify(fleet, ports, options, timeout)
             reports.extend(more)
 
@@ -312,6 +312,15 @@ def run_command(
     )
     if isinstance(pushed, Exception):
         raise pushed
+    unwritable = next((report.trail_halt for report in reports if report.trail_halt), None)
+    if unwritable is not None:
+        from reconciler.core.errors import AuditError
+
+        raise AuditError(
+            f"the audit trail could not be written, so the run stopped changing the cluster: "
+            f"{unwritable.message}",
+            hint=unwritable.hint,
+        )
     halt = next((report.forge_halt for report in reports if report.forge_halt), None)
     if halt is not None:
         from reconciler.core.errors import ForgeError

@@ -68,6 +68,7 @@ from reconciler.core.verification import (
 from reconciler.ports import AuditStore, Clock, Cluster, Forge, MetricsSource
 from reconciler.shell.approvals import Proposed, Proposer, Review, review_proposals, supersede
 from reconciler.shell.isolation import (
+    Failure,
     Stage,
     Watch,
     WatchedAudit,
@@ -242,17 +243,24 @@ class CycleReport:
     services: tuple[ServiceResult, ...]
     commits: tuple[str, ...] = field(default_factory=tuple)
     forge_halt: ForgeHalt | None = None
+    #: Set when the trail could not be written, not even the record of a change the cluster
+    #: had just made: the cycle changed nothing more, and the run fails with it (exit 5).
+    trail_halt: Failure | None = None
     #: What the whole run should say beside the rows: uncommitted blueprint edits it did not
     #: act on, audit records it skipped because they could not be read.
     warnings: tuple[Problem, ...] = ()
 
     @property
     def failed(self) -> bool:
-        return self.forge_halt is not None or any(
-            result.error
-            or result.needs_person
-            or any(step.kind is StepOutcome.FAILED for step in result.steps)
-            for result in self.services
+        return (
+            self.forge_halt is not None
+            or self.trail_halt is not None
+            or any(
+                result.error
+                or result.needs_person
+                or any(step.kind is StepOutcome.FAILED for step in result.steps)
+                for result in self.services
+            )
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -262,6 +270,13 @@ class CycleReport:
             "ok": not self.failed,
             "commits": list(self.commits),
             "forge_halted": None if self.forge_halt is None else self.forge_halt.to_json(),
+            "trail_halted": None
+            if self.trail_halt is None
+            else {
+                "error": self.trail_halt.message,
+                "hint": self.trail_halt.hint,
+                "stage": str(self.trail_halt.stage),
+            },
             "warnings": [warning.to_json() for warning in self.warnings],
             "services": [result.to_json() for result in self.services],
         }
@@ -737,7 +752,13 @@ def run_cycle(fleet: Fleet, ports: Ports, options: CycleOptions) -> CycleReport:
     context = _CycleContext(texts=fleet.texts, proposer=proposer, watch=watch)
     halted_in = ""
     not_asked: list[str] = []
+    unwritable: Failure | None = None
     for index, (blueprint, target) in enumerate(zip(selected, targets, strict=True), start=1):
+        if unwritable is not None:
+            # Acting on would change the cluster with no record of it: the trail's failure
+            # stops what is left of the cycle, and the run fails with it.
+            results.append(_not_reconciled(blueprint.name, unwritable))
+            continue
         watch.begin()
         try:
             result = _reconcile_service(
@@ -751,7 +772,7 @@ def run_cycle(fleet: Fleet, ports: Ports, options: CycleOptions) -> CycleReport:
                 context,
             )
         except Exception as error:  # whatever it is, it is this service's alone
-            result = _failed(blueprint, target, error, watch, ports, recorder)
+            result, unwritable = _failed(blueprint, target, error, watch, ports, recorder)
         results.append(result)
         if ports.forge is not None and ports.forge.halted() is not None:
             # Every later service is still reconciled (what needs no forge goes on), and
@@ -779,6 +800,7 @@ def run_cycle(fleet: Fleet, ports: Ports, options: CycleOptions) -> CycleReport:
         services=tuple(results),
         commits=tuple(recorder.commits),
         forge_halt=halt,
+        trail_halt=unwritable,
         warnings=(*fleet.notices, *(item.problem() for item in ports.audit.unreadable())),
     )
 
@@ -801,31 +823,48 @@ def _failed(
     watch: Watch,
     ports: Ports,
     recorder: Recorder,
-) -> ServiceResult:
+) -> tuple[ServiceResult, Failure | None]:
     """A service's failure, named with its stage and hint. When it came after the cluster was
     asked to change, the change is recorded now from the stamp it left on the deployment (the
     same record the next run would write), so that no change outlives its run unrecorded while
-    the trail can be written."""
+    the trail can be written. When even that record cannot be written, the trail's failure is
+    returned too: the cycle must change nothing more."""
     found = failure(error, watch.stage_of(error), blueprint.name)
-    message, notes = found.message, list[Note]()
+    message, notes, unwritable = found.message, list[Note](), None
     if watch.changes and not recorder.dry_run:
         try:
             recorded = _record_found_change(blueprint, target, ports, recorder)
         except Exception as again:
-            why = failure(again, watch.stage_of(again), blueprint.name).message
+            second = failure(again, watch.stage_of(again), blueprint.name)
+            why = "the same error" if second.message == found.message else second.message
             message += (
-                f"; the change it asked of the cluster could not be recorded now ({why}): the "
-                "next run records it from the deployment's stamp (operation_recovered)"
+                f"; the change it asked of the cluster could not be recorded either ({why}): "
+                "the next run records it from the deployment's stamp (operation_recovered)"
             )
+            if second.stage is Stage.RECORD:
+                unwritable = second
         else:
             if recorded:
                 notes.append(Note(kind=NoteKind.CHANGE_RECOVERED, text=recorded))
-    return ServiceResult(
+    result = ServiceResult(
         service=blueprint.name,
         error=f"{found.stage}: {message} (fix: {found.hint})",
         stage=found.stage,
         hint=found.hint,
         notes=tuple(notes),
+    )
+    return result, unwritable
+
+
+def _not_reconciled(service: str, unwritable: Failure) -> ServiceResult:
+    return ServiceResult(
+        service=service,
+        error=(
+            f"{Stage.RECORD}: not reconciled: the audit trail cannot be written "
+            f"({unwritable.message}), so this run changes nothing more (fix: {unwritable.hint})"
+        ),
+        stage=Stage.RECORD,
+        hint=unwritable.hint,
     )
 
 
@@ -923,3 +962,5 @@ def wait_and_verify(
         if due > now:
             ports.clock.sleep((due - now).total_seconds())
         reports.append(run_cycle(fleet, ports, verify))
+        if reports[-1].trail_halt is not None:
+            return reports, "the audit trail cannot be written"

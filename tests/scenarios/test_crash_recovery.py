@@ -2,7 +2,8 @@
 
 The failure is a real one: git's lock on the branch (`refs/heads/main.lock`, what a crashed or
 concurrent git process leaves behind) makes the audit commit fail right after the change was
-applied, exactly where a run that dies between the two would stop. The change's stamp is then
+applied, exactly where a run that dies between the two would stop (the run then exits 5: the
+trail cannot be written, so it changes nothing more). The change's stamp is then
 all the next run has: it must record the change, verify it against the baseline from before
 it, roll it back if it made things worse, and never carry out its approval a second time.
 """
@@ -52,7 +53,7 @@ def test_demo_4_crashed_before_recording_is_recovered_verified_and_rolled_back(
     scenario.cli("sim", "set", SERVICE, *DEMO_4)
     scenario.cli("sim", "advance", "6m")  # five minutes of low load: evidence for a scale-down
     with audit_commits_fail(scenario):
-        crashed = scenario.cli("run", "-s", SERVICE, expect=1)
+        crashed = scenario.cli("run", "-s", SERVICE, expect=5)
     assert "1 with errors; 0 audit commits" in crashed.output
     # The scale-down happened, and nothing in the trail says so: only its stamp.
     assert deployment(scenario)["replicas"] == 2
@@ -123,7 +124,7 @@ def crash_an_approved_scale_to_zero(scenario: Scenario) -> dict[str, Any]:
     assert waited["steps"][0]["outcome"] == "deferred"
     scenario.cli("sim", "advance", "4m")
     with audit_commits_fail(scenario):
-        run(scenario, expect=1)  # scales 3 → 0, and its records fail to commit
+        scenario.cli("run", "-s", SERVICE, expect=5)  # scales 3 → 0; its records fail to commit
     assert deployment(scenario)["replicas"] == 0
     assert (
         scenario.records(SERVICE, "operation_executed")[-1]["details"]["request"]["target_replicas"]
@@ -208,7 +209,8 @@ def test_a_rollback_whose_records_were_lost_is_not_repeated_and_is_verified(
     scenario.cli("sim", "set", SERVICE, "scale_fails=false")
     scenario.cli("sim", "advance", "30s")
     with audit_commits_fail(scenario):
-        run(scenario, expect=1)  # the second attempt scales back to 3; its records are lost
+        # The second attempt scales back to 3; its records are lost.
+        scenario.cli("run", "-s", SERVICE, expect=5)
     assert deployment(scenario)["replicas"] == 3
     left = stamp(scenario)
     assert left["operation"] == "rollback_own_change" and left["reverts"]
@@ -233,7 +235,7 @@ def test_a_request_waits_until_the_unrecorded_change_is_recorded(scenario: Scena
     scenario.cli("sim", "set", SERVICE, *DEMO_4)
     scenario.cli("sim", "advance", "6m")
     with audit_commits_fail(scenario):
-        scenario.cli("run", "-s", SERVICE, expect=1)
+        scenario.cli("run", "-s", SERVICE, expect=5)
     left = stamp(scenario)
     refused = scenario.cli("request", SERVICE, "restart_failed_pods", expect=1)
     assert f"carries {left['operation_id']}" in refused.output

@@ -421,15 +421,18 @@ def test_an_index_lock_left_long_ago_is_removed_and_the_index_kept_in_step(
     assert audit_paths(person_commits_everything(scenario)) == recorded
 
 
-def test_a_held_branch_lock_is_the_services_error_with_its_fix(scenario: Scenario) -> None:
+def test_a_held_branch_lock_stops_the_run_with_its_fix(scenario: Scenario) -> None:
+    """No record can be written: the one change made is named as unrecorded, nothing more is
+    changed, and the run exits 5 (audit records could not be stored)."""
     scenario.cli("sim", "init", "--scenario", "seed")
     branch_lock = scenario.root / ".git" / "refs" / "heads" / "main.lock"
     branch_lock.write_text("")
     code, output = reconciler(scenario, "run")
     no_crash(output)
-    assert code == 1, output
+    assert code == 5, output
     assert f"committing audit records: git's lock file {branch_lock} exists" in output
     assert f"rm {branch_lock}" in output
+    assert "error: the audit trail could not be written, so the run stopped changing" in output
     assert branch_lock.exists()
     branch_lock.unlink()
     code, output = reconciler(scenario, "run")

@@ -447,22 +447,34 @@ def test_a_stage_failing_for_a_tenth_of_the_fleet_stops_only_those_services(
             assert note.text.endswith("found on the deployment"), note
 
 
-def test_a_record_store_that_keeps_failing_leaves_the_change_to_the_next_run(
+def test_a_trail_that_cannot_be_written_stops_changing_the_cluster(
     templates: dict[str, Path], tmp_path: Path
 ) -> None:
-    """Every write of the broken services' records fails: their changes are on the cluster,
-    stamped, and unrecorded; the row says so, and the next run records them."""
-
+    """Every write fails for good (a disk that is full, a lock git cannot take): the first
+    service's change is made, and not even its record can be written. Changing the other
+    services would leave 49 changes unrecorded, so the cycle stops there and says why; the
+    next run records the one change from its stamp and reconciles the rest."""
     root = _copy(templates, "hot", tmp_path)
-    cycle = _cycle(root, Faults(stage="record", kind="error", persistent=True))
-    _assert_healthy_completed(cycle, "hot")
-    assert sorted(_unrecorded_changes(cycle)) == sorted(BROKEN)
-    for row in _failures(cycle).values():
-        assert row["stage"] == "record", row
-        assert "the next run records it" in row["error"], row
+    everyone = frozenset(SERVICES)
+    cycle = _cycle(root, Faults(stage="record", kind="error", broken=everyone, persistent=True))
+    assert _unrecorded_changes(cycle) == ["svc-00"]
+    halt = cycle.report.trail_halt
+    assert halt is not None and "the disk is full" in halt.message
+    assert cycle.report.failed
+    first, *rest = cycle.report.to_json()["services"]
+    assert first["stage"] == "record"
+    assert (
+        "could not be recorded either (the same error): the next run records it" in (first["error"])
+    )
+    assert len(rest) == 49
+    for row in rest:
+        assert row["stage"] == "record" and row["steps"] == [], row
+        assert row["error"].startswith("record: not reconciled: the audit trail cannot be "), row
+        assert "(fix: free some space)" in row["error"]
 
     following = _cycle(root, None)
     assert _unrecorded_changes(following) == []
-    for name in BROKEN:
-        (recovered,) = following.store.events(name, [EventType.OPERATION_RECOVERED])
-        assert recovered.details["post_operation_state"]["replicas"] == 3
+    (recovered,) = following.store.events("svc-00", [EventType.OPERATION_RECOVERED])
+    assert recovered.details["post_operation_state"]["replicas"] == 3
+    for name in SERVICES[1:]:
+        assert _step(following.rows[name]) == ("scale 2→3", "executed"), name
