@@ -540,6 +540,38 @@ def test_nobody_becomes_an_approver_by_creating_a_team_or_a_login(
     assert not any(r.path.endswith(f"/teams/{ALICE}/memberships/{BOB}") for r in api.requests)
 
 
+def test_an_invitation_to_an_approver_team_is_not_membership(
+    api: FakeGitHub, make: MakeForge
+) -> None:
+    """GitHub answers an invited member's membership with `state: pending` (200, not 404):
+    someone invited to the team has not joined it, and approves nothing until they accept."""
+    api.add_team(OWNER, "platform", [ALICE], pending=[BOB])
+    forge = make(teams=("platform",))
+    assert not forge.is_member("acme/platform", BOB)
+    assert not forge.is_member("platform", BOB)
+    assert forge.is_member("acme/platform", ALICE)
+    asked = [r for r in api.requests if r.path.endswith(f"/memberships/{BOB}")]
+    assert len(asked) == 2  # asked, and answered pending: not a failure to reach GitHub
+
+
+def test_a_proposal_merged_by_a_push_has_nobody_as_merger(
+    api: FakeGitHub, forge: GitHubForge, bare: Path
+) -> None:
+    """A fast-forward (the branch pushed onto the base) merges the pull request on GitHub with
+    `merged_by: null`. Nobody merged it: not the author of the pull request, nor of its commits."""
+    opened = forge.open(draft())
+    git("update-ref", "refs/heads/main", opened.head, cwd=bare)
+    found = forge.find(BRANCH, 1, paths=[BLUEPRINT])
+    assert found is not None
+    assert found.state is ProposalState.MERGED
+    assert found.merged_by is None
+    assert found.head_author == BOT
+    assert found.merge_commit == opened.head
+    assert found.files == opened.files
+    pull = api.pull(1)
+    assert (pull["merged"], pull["merged_by"], pull["user"]["login"]) == (True, None, BOT)
+
+
 # ---------------------------------------------------------------------------------- failures
 
 

@@ -588,6 +588,58 @@ def test_scale_through_the_hpa_sets_its_bounds_and_stamps_the_deployment(
     assert state.replicas == 2  # the HPA scales; the reconciler never writes replicas it owns
 
 
+HPA_PATH = "/apis/autoscaling/v2/namespaces/shop/horizontalpodautoscalers/web-hpa"
+
+
+def test_an_hpa_edited_between_read_and_patch_is_read_again_not_overwritten(
+    api: FakeKubeAPI, connect: Factory
+) -> None:
+    """A person raises maxReplicas to 8 right after the adapter read the HPA. The patch carries
+    the resourceVersion it read, so it gets 409 and writes nothing; the adapter reads again and
+    patches on top of the person's edit, which stays."""
+    api.add_deployment("shop", "web")
+    read = api.add_hpa("shop", "web-hpa", "web", min_replicas=1, max_replicas=3)
+    cluster = connect()
+    edits = []
+    api.after(
+        "GET", HPA_PATH + "$", lambda a: edits.append(a.edit_hpa("shop", "web-hpa", maxReplicas=8))
+    )
+    api.reset_log()
+    applied = cluster.apply(change(cluster, ChangeKind.SCALE, replicas=5, hpa="web-hpa"))
+    hpa = api.objects(HPAS, "shop")[0]["spec"]
+    assert (hpa["minReplicas"], hpa["maxReplicas"]) == (5, 8)
+    patches = [r for r in api.requests if r.method == "PATCH" and r.path == HPA_PATH]
+    assert [p.status for p in patches] == [409, 200]
+    first, second = (p.body["metadata"]["resourceVersion"] for p in patches)
+    # The version the adapter read (the fake's controller may have moved it since creation),
+    # then the version the person's edit made.
+    assert int(read["metadata"]["resourceVersion"]) <= int(first) < int(second)
+    assert second == edits[0]["metadata"]["resourceVersion"]
+    assert applied.after["max_replicas"] == 8
+    assert applied.before["max_replicas"] == 3
+
+
+def test_an_hpa_that_keeps_changing_is_a_conflict_after_the_retries(
+    api: FakeKubeAPI, connect: Factory
+) -> None:
+    api.add_deployment("shop", "web")
+    api.add_hpa("shop", "web-hpa", "web", min_replicas=1, max_replicas=3)
+    cluster = connect(retries=2)
+    raised = iter(range(4, 100))
+    api.after(
+        "GET",
+        HPA_PATH + "$",
+        lambda a: a.edit_hpa("shop", "web-hpa", maxReplicas=next(raised)),
+        times=None,
+    )
+    api.reset_log()
+    with pytest.raises(ConflictError):
+        cluster.apply(change(cluster, ChangeKind.SCALE, replicas=5, hpa="web-hpa"))
+    patches = [r for r in api.requests if r.method == "PATCH" and r.path == HPA_PATH]
+    assert [p.status for p in patches] == [409, 409, 409]  # the first try and two retries
+    assert api.objects(HPAS, "shop")[0]["spec"]["minReplicas"] == 1  # nothing written
+
+
 def test_restart_creates_a_new_replicaset_revision(api: FakeKubeAPI, connect: Factory) -> None:
     api.add_deployment("shop", "web")
     cluster = connect()

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from reconciler.core.blueprint import Blueprint
-from reconciler.core.decision import Action, Reason, decide
+from reconciler.core.decision import Action, Reason, decide, weighted_utilization
 from reconciler.core.observation import Sample
 from tests.core.helpers import NOW, blueprint, flat_window, metrics, seed_blueprint, state
 
@@ -616,3 +617,204 @@ def test_scale_up_boundaries(  # type: ignore[no-untyped-def]
     decision = decide(bp, state(replicas, ready), metrics(cpu, None, None), now=NOW)
     assert (decision.action, decision.reason) == (action, reason), decision.rationale
     assert (decision.target_replicas, decision.desired_replicas) == (target, desired)
+
+
+# --- properties that reach each branch every time ---------------------------------------------
+#
+# The open property above draws anything and checks what must hold whatever happens; it reaches
+# a proven scale-down only by luck. These draw only inputs of one branch, so each run exercises
+# it hundreds of times, with the edges pinned as @example rows.
+#
+# Every metric is drawn as its normalised share v (cpu v, memory v, latency v x 200 ms), so W is
+# a weighted mean of the three shares and lies between their lowest and highest.
+
+_SEED_WEIGHTS = (0.5, 0.3, 0.2)
+
+
+def _sample(at_age: int, cpu: float, memory: float, latency: float) -> Sample:
+    return Sample(
+        at=NOW - timedelta(seconds=at_age),
+        cpu_utilization=cpu,
+        memory_utilization=memory,
+        latency_p95_ms=latency * 200,
+    )
+
+
+def _bounded(low: int, high: int, up_step: int = 1, down_step: int = 1) -> Blueprint:
+    bp = seed_blueprint()
+    return replace(
+        bp,
+        scaling=replace(
+            bp.scaling,
+            min_replicas=low,
+            max_replicas=high,
+            scale_up_increment=up_step,
+            scale_down_increment=down_step,
+        ),
+    )
+
+
+_LOW = st.floats(0, 0.35)
+_low_triple = st.tuples(_LOW, _LOW, _LOW)
+
+
+@st.composite
+def _proven_scale_down(draw: st.DrawFn) -> tuple[int, int, int, int, tuple[float, ...], list]:  # type: ignore[type-arg]
+    """Replicas above min_replicas, every pod ready, every metric present and low (W <= 35%),
+    and a window with a sample every 15 s over the whole 5 minutes, each as low."""
+    low = draw(st.integers(1, 6))
+    replicas = draw(st.integers(low + 1, low + 12))
+    high = draw(st.integers(replicas, replicas + 3))
+    step = draw(st.integers(1, 6))
+    now = draw(_low_triple)
+    history = [_sample(age, *draw(_low_triple)) for age in range(0, 301, 15)]
+    return low, high, replicas, step, now, history
+
+
+@settings(max_examples=300, deadline=None)
+@given(case=_proven_scale_down())
+@example(case=(1, 5, 5, 1, (0.1, 0.1, 0.1), [_sample(a, 0.1, 0.1, 0.1) for a in range(0, 301, 15)]))
+@example(case=(3, 5, 5, 5, (0.1, 0.1, 0.1), [_sample(a, 0.1, 0.1, 0.1) for a in range(0, 301, 15)]))
+@example(
+    case=(1, 5, 2, 1, (0.35, 0.35, 0.35), [_sample(a, 0.35, 0.35, 0.35) for a in range(0, 301, 15)])
+)
+@example(case=(1, 9, 7, 5, (0.3, 0.3, 0.3), [_sample(a, 0.3, 0.3, 0.3) for a in range(0, 301, 15)]))
+@example(case=(1, 9, 4, 3, (0.0, 0.0, 0.0), [_sample(a, 0.0, 0.0, 0.0) for a in range(0, 301, 15)]))
+def test_a_proven_low_load_always_scales_down_by_the_rules(case) -> None:  # type: ignore[no-untyped-def]
+    low, high, replicas, step, (cpu, memory, latency), history = case
+    bp = _bounded(low, high, down_step=step)
+    decision = decide(
+        bp, state(replicas), metrics(cpu, memory, latency * 200), now=NOW, window=history
+    )
+    assert (decision.action, decision.reason) == (Action.SCALE_DOWN, Reason.BELOW_THRESHOLD), (
+        decision.rationale
+    )
+    highest = max(
+        w.value or 0.0
+        for w in (
+            decision.weighted,
+            *(weighted_utilization(bp, s) for s in history),
+        )
+    )
+    assert decision.weighted.value is not None and decision.weighted.value < 0.4
+    estimate = math.ceil(replicas * highest / bp.scaling.target_cpu_utilization - 1e-9)
+    assert decision.estimate == estimate
+    # As low as the load, the step limit and the floor allow, and no lower.
+    assert decision.target_replicas == max(low, replicas - step, estimate)
+    assert low <= decision.target_replicas < replicas
+    assert replicas - decision.target_replicas <= step
+    assert decision.expected is not None
+    assert decision.expected.replicas == decision.target_replicas
+
+
+@settings(max_examples=100, deadline=None)
+@given(case=_proven_scale_down(), spike=st.floats(0.4, 2.0), at=st.integers(0, 20))
+@example(
+    case=(1, 5, 5, 1, (0.1, 0.1, 0.1), [_sample(a, 0.1, 0.1, 0.1) for a in range(0, 301, 15)]),
+    spike=0.4,
+    at=0,
+)
+@example(
+    case=(1, 5, 5, 1, (0.1, 0.1, 0.1), [_sample(a, 0.1, 0.1, 0.1) for a in range(0, 301, 15)]),
+    spike=0.4,
+    at=20,
+)
+def test_one_sample_at_or_above_the_threshold_always_holds_a_scale_down(case, spike, at) -> None:  # type: ignore[no-untyped-def]
+    low, high, replicas, step, (cpu, memory, latency), history = case
+    history = list(history)
+    history[at] = _sample(at * 15, spike, spike, spike)
+    decision = decide(
+        _bounded(low, high, down_step=step),
+        state(replicas),
+        metrics(cpu, memory, latency * 200),
+        now=NOW,
+        window=history,
+    )
+    assert (decision.action, decision.reason) == (Action.NONE, Reason.STABILIZING)
+    assert not decision.changes
+
+
+_HIGH = st.floats(0.81, 2.0)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    high=st.integers(1, 30),
+    step=st.integers(1, 6),
+    load=st.tuples(_HIGH, _HIGH, _HIGH),
+)
+@example(high=5, step=1, load=(0.8001, 0.8001, 0.8001))
+@example(high=5, step=3, load=(2.0, 2.0, 2.0))
+def test_at_max_replicas_high_load_always_proposes_the_rest(high, step, load) -> None:  # type: ignore[no-untyped-def]
+    cpu, memory, latency = load
+    bp = _bounded(1, high, up_step=step)
+    decision = decide(bp, state(high), metrics(cpu, memory, latency * 200), now=NOW)
+    assert (decision.action, decision.reason) == (Action.SCALE_UP, Reason.AT_MAX)
+    assert decision.target_replicas == high and not decision.changes
+    estimate = decision.estimate
+    assert estimate is not None
+    assert decision.desired_replicas == high + min(step, max(1, estimate - high))
+    assert decision.beyond_limits == decision.desired_replicas
+
+
+_SOME = st.one_of(st.none(), st.floats(0, 2))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    low=st.integers(1, 5),
+    replicas=st.integers(1, 15),
+    values=st.tuples(_SOME, _SOME, _SOME).filter(lambda v: None in v),
+    low_window=st.booleans(),
+)
+@example(low=1, replicas=3, values=(0.0, 0.0, None), low_window=True)
+@example(low=1, replicas=3, values=(None, None, None), low_window=True)
+@example(low=1, replicas=3, values=(1.6, None, None), low_window=False)
+@example(low=1, replicas=3, values=(1.62, None, None), low_window=False)
+def test_missing_metrics_never_scale_down_and_scale_up_only_on_the_known_part(
+    low, replicas, values, low_window
+) -> None:  # type: ignore[no-untyped-def]
+    cpu, memory, latency = values
+    bp = _bounded(low, low + 15)
+    window = flat_window(0.0, 0.0, 0.0) if low_window else None
+    m = metrics(cpu, memory, None if latency is None else latency * 200)
+    decision = decide(bp, state(max(replicas, low)), m, now=NOW, window=window)
+    assert decision.weighted.value is None
+    assert decision.action is not Action.SCALE_DOWN
+    assert decision.target_replicas >= max(replicas, low)
+    known = sum(
+        weight * min(value, 1.0 if i == 2 else value)
+        for i, (weight, value) in enumerate(zip(_SEED_WEIGHTS, values, strict=True))
+        if value is not None
+    )
+    assert decision.weighted.low == pytest.approx(known)
+    if known > 0.8:
+        assert decision.action is Action.SCALE_UP
+    else:
+        assert (decision.action, decision.reason) == (Action.NONE, Reason.METRICS_MISSING)
+
+
+_BETWEEN = st.floats(0.4, 0.8)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    low=st.integers(1, 5),
+    extra=st.integers(0, 10),
+    load=st.tuples(_BETWEEN, _BETWEEN, _BETWEEN),
+    low_window=st.booleans(),
+)
+@example(low=1, extra=3, load=(0.4, 0.4, 0.4), low_window=True)
+@example(low=1, extra=3, load=(0.8, 0.8, 0.8), low_window=True)
+def test_within_the_thresholds_nothing_ever_moves(low, extra, load, low_window) -> None:  # type: ignore[no-untyped-def]
+    cpu, memory, latency = load
+    window = flat_window(0.0, 0.0, 0.0) if low_window else None
+    decision = decide(
+        _bounded(low, low + 10),
+        state(low + extra),
+        metrics(cpu, memory, latency * 200),
+        now=NOW,
+        window=window,
+    )
+    assert (decision.action, decision.reason) == (Action.NONE, Reason.WITHIN_THRESHOLDS)
+    assert not decision.changes and decision.beyond_limits is None

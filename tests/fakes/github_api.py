@@ -203,6 +203,9 @@ class _Team:
     members: list[str]
     maintainers: list[str]
     created_at: datetime
+    #: Invited but not yet accepted: GitHub answers their membership with `state: pending`,
+    #: and lists them nowhere else.
+    pending: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -775,13 +778,16 @@ class FakeGitHub:
         *,
         maintainers: Iterable[str] = (),
         name: str | None = None,
+        pending: Iterable[str] = (),
     ) -> None:
-        """Create (or replace) team ``org/slug``; unknown member logins become token-less users."""
+        """Create (or replace) team ``org/slug``; unknown member logins become token-less users.
+        ``pending`` are invited members who have not accepted yet."""
         with self._lock:
             self._org_id(org)
             members = list(members)
             maintainers = list(maintainers)
-            for login in [*members, *maintainers]:
+            invited = list(pending)
+            for login in [*members, *maintainers, *invited]:
                 self._ensure_user(login)
             existing = self._teams.get((org.lower(), slug.lower()))
             team = _Team(
@@ -792,6 +798,7 @@ class FakeGitHub:
                 members=members,
                 maintainers=maintainers,
                 created_at=self._now(),
+                pending=invited,
             )
             self._teams[(org.lower(), slug.lower())] = team
 
@@ -2421,10 +2428,13 @@ class FakeGitHub:
     def _get_team_membership(self, ctx: _Ctx, login: str, **ids: str) -> _Resp:
         team = self._team_from(ids)
         role = self._team_role(team, login)
+        state = "active"
+        if role is None and login.lower() in {m.lower() for m in team.pending}:
+            role, state = "member", "pending"
         if role is None:
             raise _not_found()
         url = f"{self._team_json(team, full=False)['url']}/memberships/{login}"
-        return _Resp(200, {"url": url, "role": role, "state": "active"})
+        return _Resp(200, {"url": url, "role": role, "state": state})
 
     def _get_team_member_legacy(self, ctx: _Ctx, login: str, **ids: str) -> _Resp:
         if self._team_role(self._team_from(ids), login) is None:

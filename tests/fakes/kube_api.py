@@ -49,6 +49,7 @@ import time
 import traceback
 import urllib.parse
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -529,6 +530,7 @@ class FakeKubeAPI(ThreadingHTTPServer):
         self._settled: dict[tuple[str, str], tuple[str, ...]] = {}
         self._faults: list[_Rule] = []
         self._delays: list[_Rule] = []
+        self._afters: list[tuple[_Rule, Callable[[FakeKubeAPI], None]]] = []
         self._denied: set[tuple[str, str, str, str | None]] = set()
         self._log: list[RecordedRequest] = []
         self._connections: set[socket.socket] = set()
@@ -618,6 +620,20 @@ class FakeKubeAPI(ThreadingHTTPServer):
                 _Rule(method and method.upper(), re.compile(path_regex), 0, seconds)
             )
 
+    def after(
+        self,
+        method: str,
+        path_regex: str,
+        action: Callable[[FakeKubeAPI], None],
+        times: int | None = 1,
+    ) -> None:
+        """Run ``action(self)`` right after a matching request is answered, before the next one:
+        what another writer does between a client's read and its write (a person's
+        ``kubectl edit``, a controller's status update)."""
+        with self._lock:
+            rule = _Rule(method.upper(), re.compile(path_regex), times=times)
+            self._afters.append((rule, action))
+
     def deny(self, verb: str, group: str, resource: str, namespace: str | None = None) -> None:
         """Forbid ``verb`` on ``resource`` (``"deployments/scale"`` for a subresource) of API group
         ``group`` (``""`` for core) in ``namespace``, or everywhere; ``"*"`` matches anything.
@@ -626,11 +642,12 @@ class FakeKubeAPI(ThreadingHTTPServer):
             self._denied.add((verb, group, resource, namespace))
 
     def clear_faults(self) -> None:
-        """Forget every ``fail``, ``delay`` and ``deny``."""
+        """Forget every ``fail``, ``delay``, ``deny`` and ``after``."""
         with self._lock:
             self._faults.clear()
             self._delays.clear()
             self._denied.clear()
+            self._afters.clear()
 
     def is_allowed(self, verb: str, group: str, resource: str, namespace: str | None) -> bool:
         """The fake RBAC decision."""
@@ -731,6 +748,14 @@ class FakeKubeAPI(ThreadingHTTPServer):
         }
         with self._lock:
             return self._create(HPAS, namespace, {"metadata": {"name": name}, "spec": spec})
+
+    def edit_hpa(self, namespace: str, name: str, **spec: Any) -> JSON:
+        """Change an HPA's spec as a person would (``minReplicas=3``): a new resourceVersion,
+        so a write that carries the one read before gets 409. Returns a copy."""
+        with self._lock:
+            hpa = copy.deepcopy(self._get(HPAS, namespace, name))
+            hpa["spec"].update(spec)
+            return copy.deepcopy(self._save(HPAS, hpa))
 
     def get_deployment(self, namespace: str, name: str) -> JSON:
         """A copy of the stored Deployment (KeyError if absent)."""
@@ -1387,6 +1412,9 @@ class FakeKubeAPI(ThreadingHTTPServer):
         record.status = code
         with self._lock:
             self.busy_seconds += time.perf_counter() - started
+            actions = [action for rule, action in self._afters if rule.take(method, path)]
+        for action in actions:
+            action(self)
         return code, answer, extra
 
     def _answer(

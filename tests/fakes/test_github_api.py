@@ -513,6 +513,19 @@ def test_team_membership(api: FakeGitHub, client: MakeClient) -> None:
         gh.get_organization("acme").get_team_by_slug("nobody")
 
 
+def test_an_invited_member_is_pending_and_listed_nowhere(
+    api: FakeGitHub, client: MakeClient
+) -> None:
+    api.add_team("acme", "platform", [ALICE], pending=[BOB])
+    gh = client()
+    team = gh.get_organization("acme").get_team_by_slug("platform")
+    membership = team.get_team_membership(BOB)
+    assert (membership.state, membership.role) == ("pending", "member")
+    assert team.get_team_membership(ALICE).state == "active"
+    assert [m.login for m in team.get_members()] == [ALICE]
+    assert not team.has_in_members(gh.get_user(BOB))
+
+
 def test_rate_limit_403_surfaces_with_github_headers(api: FakeGitHub, repo: Repository) -> None:
     api.fail("GET", r"/pulls$", 403)
     with pytest.raises(RateLimitExceededException) as limited:

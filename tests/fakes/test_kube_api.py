@@ -142,6 +142,31 @@ def test_missing_deployment_is_404_not_found(client: Any) -> None:
     assert status["details"] == {"name": "nope", "group": "apps", "kind": "deployments"}
 
 
+def test_an_edit_between_a_read_and_a_patch_makes_the_patch_conflict(
+    api: FakeKubeAPI, client: Any
+) -> None:
+    import kubernetes
+
+    api.add_hpa(NS, "web", "web", min_replicas=2, max_replicas=6)
+    api.after(
+        "GET", "/horizontalpodautoscalers/web$", lambda a: a.edit_hpa(NS, "web", maxReplicas=9)
+    )
+    autoscaling = kubernetes.client.AutoscalingV2Api(client)
+    read = autoscaling.read_namespaced_horizontal_pod_autoscaler("web", NS)
+    body = {
+        "metadata": {"resourceVersion": read.metadata.resource_version},
+        "spec": {"minReplicas": 3},
+    }
+    with pytest.raises(kubernetes.client.ApiException) as conflict:
+        autoscaling.patch_namespaced_horizontal_pod_autoscaler("web", NS, body)
+    assert conflict.value.status == 409
+    again = autoscaling.read_namespaced_horizontal_pod_autoscaler("web", NS)  # `after` ran once
+    assert (again.spec.min_replicas, again.spec.max_replicas) == (2, 9)
+    body["metadata"]["resourceVersion"] = again.metadata.resource_version
+    patched = autoscaling.patch_namespaced_horizontal_pod_autoscaler("web", NS, body)
+    assert (patched.spec.min_replicas, patched.spec.max_replicas) == (3, 9)
+
+
 def test_hpas_list_through_autoscaling_v2(api: FakeKubeAPI, client: Any) -> None:
     import kubernetes
 
