@@ -117,9 +117,12 @@ class Forge(Protocol):
         deleted branch (the local one). `paths` are the files to read into `Proposal.files`
         (at the merge once merged, else at the head): the caller takes them from its own
         record of the proposal, never from the branch or the body, which anyone who can push
-        or edit the pull request can change. A merged proposal says which paths its merge
+        or edit the pull request can change. An open proposal still at `head` may come without
+        them (that commit holds what the caller proposed), so that looking at many unchanged
+        proposals costs next to nothing. A merged proposal says which paths its merge
         changed (`Proposal.changed`); a forge that cannot tell leaves it None, and the merge
-        is refused."""
+        is refused. An open one whose tip is no longer `head` says which paths it changes
+        against the base, where the forge can tell."""
         ...
 
     def open(self, draft: Draft) -> Proposal:

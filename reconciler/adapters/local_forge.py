@@ -124,6 +124,7 @@ class LocalForge:
         paths: Sequence[str],
         *,
         branch_gone: bool = False,
+        known_head: str = "",
     ) -> Proposal:
         own = self._proposal_commit(head)
         title, _, body = own.message.partition("\n\n")
@@ -148,6 +149,11 @@ class LocalForge:
                     landed = self._base_tip()
                 if own.parents:
                     changed = self._changed(own.parents[0], head)
+        elif state is ProposalState.OPEN and known_head and str(head.id) != known_head:
+            # What merging it now would bring: the branch against where it left the base.
+            fork = self.repo.merge_base(self._base_tip().id, head.id)
+            if fork is not None:
+                changed = self._changed(self.repo[fork].peel(self._git.Commit), head)
         # Exactly the paths the caller names (from its own record of the proposal): a commit
         # message on the branch is anyone's to write, and one listing no file would leave the
         # merged blueprint unread.
@@ -195,9 +201,8 @@ class LocalForge:
         if ref is not None:
             tip = ref.peel(self._git.Commit)
             _merger, merged = self._merged_by(tip.id)
-            return self._to_proposal(
-                branch, tip, ProposalState.MERGED if merged else ProposalState.OPEN, paths
-            )
+            state = ProposalState.MERGED if merged else ProposalState.OPEN
+            return self._to_proposal(branch, tip, state, paths, known_head=head)
         if not head:
             return None
         try:

@@ -103,9 +103,10 @@ class Proposal:
     #: commit), else at the branch tip.
     files: Mapping[str, str] = field(default_factory=dict)
     #: Once merged, every path the merge changed on the base branch (GitHub: the pull request's
-    #: files; the local forge: the merge commit against its first parent). None while it is not
-    #: merged, or when the forge cannot tell: a merge approves only when it changed nothing but
-    #: the proposed files, since a branch can carry more than the reconciler put on it.
+    #: files; the local forge: the merge commit against its first parent). None when the forge
+    #: cannot tell: a merge approves only when it changed nothing but the proposed files, since
+    #: a branch can carry more than the reconciler put on it. While open, the paths it changes
+    #: against the base when its tip moved from the one recorded (else None).
     changed: tuple[str, ...] | None = None
     labels: tuple[str, ...] = ()
 
