@@ -18,6 +18,7 @@ from typing import Protocol
 
 from reconciler.core.changes import Applied, Change
 from reconciler.core.errors import ClusterError, ForgeError, MetricsError
+from reconciler.core.feedback import ProposalStatus
 from reconciler.core.observation import DeploymentState, Metrics, Sample, Target
 from reconciler.core.proposals import CommentTopic, Draft, Proposal
 from reconciler.core.records import CommitMessage, EventType, Record, UnreadableRecord
@@ -147,6 +148,17 @@ class Forge(Protocol):
     def close(self, proposal: Proposal, comment: str) -> None:
         """Close unmerged, with a comment (on `CommentTopic.CLOSING`, once), and delete the
         branch."""
+        ...
+
+    def set_status(self, proposal: Proposal, status: ProposalStatus) -> None:
+        """Say on the proposal's head whether merging it now would be an approval (a commit
+        status on GitHub). Best effort: a failure is logged and tried again later, never
+        raised, since the proposal and its record stand without it."""
+        ...
+
+    def report(self, proposal: Proposal, text: str, topic: CommentTopic) -> None:
+        """Keep one comment of the reconciler's on `topic` saying `text`: posted the first
+        time, edited in place when the text changed, left alone when it did not."""
         ...
 
     def is_member(self, approver: str, login: str) -> bool:

@@ -81,6 +81,7 @@ from typing import TYPE_CHECKING, Any
 
 from reconciler.adapters.github_state import Cached, GitHubState, token_fingerprint
 from reconciler.core.errors import ConfigError, ForgeError
+from reconciler.core.feedback import DESCRIPTION_LIMIT, ProposalStatus
 from reconciler.core.proposals import (
     CommentTopic,
     Draft,
@@ -195,6 +196,8 @@ def _timed_out(error: Exception) -> bool:
 _SECONDARY_WAIT = 60
 #: The most comments read when looking for the reconciler's own (100 a page).
 _COMMENT_PAGES = 10
+#: How many runs try to set a status GitHub would not take (a token without statuses: write).
+_STATUS_TRIES = 3
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -294,6 +297,7 @@ class GitHubForge:
         now: Callable[[], datetime] | None = None,
         teams: Collection[str] = (),
         state_path: Path | None = None,
+        run_url: str = "",
         listing_ttl: float = LISTING_TTL,
         write_interval: float = _WRITE_INTERVAL,
     ) -> None:
@@ -339,6 +343,9 @@ class GitHubForge:
         if self.state.problem:
             _log.warning("GitHub cache: %s", self.state.problem)
         self._holder = token_fingerprint(token)
+        #: The page of the run doing this (Actions), linked from the statuses it sets.
+        self.run_url = run_url
+        self._retried = False
         #: The open pull requests by number, listed once a run (None: not listed yet), and
         #: whether the listing holds them all.
         self._listed: dict[int, JSON] | None = None
@@ -429,6 +436,7 @@ class GitHubForge:
         doing = f"reading the proposal for branch {branch}"
         if number is not None:
             doing = f"reading the proposal #{number} (branch {branch})"
+        self._retry_statuses()
         with self._translate(doing):
             if number is not None:
                 listed = self._open_pulls()
@@ -528,6 +536,72 @@ class GitHubForge:
     def comment(self, proposal: Proposal, text: str, topic: CommentTopic) -> None:
         with self._translate(f"commenting on the proposal {proposal.reference}"):
             self._comment_once(self._number(proposal), text, topic)
+
+    def report(self, proposal: Proposal, text: str, topic: CommentTopic) -> None:
+        """Keep the one comment on `topic`: posted once, then edited in place (PATCH) when its
+        text changed; an unchanged text costs only the read of the comments."""
+        with self._translate(f"reporting on the proposal {proposal.reference}"):
+            number = self._number(proposal)
+            marker = comment_marker(topic)
+            body = f"{marker}\n{text}"
+            found = self._find_comment(number, marker)
+            path = f"{self._repo_path}/issues"
+            if found is None:
+                self._write("POST", f"{path}/{number}/comments", {"body": body})
+            elif found.get("body") != body:
+                self._write("PATCH", f"{path}/comments/{int(found['id'])}", {"body": body})
+
+    def set_status(self, proposal: Proposal, status: ProposalStatus) -> None:
+        """A commit status on the proposal's head; a failure is logged and kept in the local
+        state, and the next run sends it again (before its first look at GitHub)."""
+        if not proposal.head:
+            return
+        body = {
+            "state": str(status.state),
+            "description": status.description[:DESCRIPTION_LIMIT],
+            "context": status.context,
+            "target_url": self.run_url or proposal.url or None,
+        }
+        self._send_status(proposal.head, {k: v for k, v in body.items() if v is not None})
+
+    def _send_status(self, sha: str, body: Mapping[str, Any], tries: int = 0) -> None:
+        from github import GithubException
+
+        key = f"{sha} {body['context']}"
+        unsent = self.state.section("unsent-statuses")
+        try:
+            with self._translate(f"setting the status of {sha[:12]}"):
+                self._write("POST", f"{self._repo_path}/statuses/{_quote(sha)}", dict(body))
+        except ForgeError as error:
+            cause = error.__cause__
+            # 422: no such commit any more (a branch rewritten since); nothing to retry.
+            gone = isinstance(cause, GithubException) and cause.status in (404, 422)
+            again = not gone and tries + 1 < _STATUS_TRIES
+            _log.warning(
+                "could not set the status of %s: %s (%s)",
+                sha[:12],
+                error,
+                "the next run tries again" if again else "given up",
+            )
+            if again:
+                unsent[key] = {"body": dict(body), "tries": tries + 1}
+            else:
+                unsent.pop(key, None)
+            self.state.set_section("unsent-statuses", unsent)
+            return
+        if unsent.pop(key, None) is not None:
+            self.state.set_section("unsent-statuses", unsent)
+
+    def _retry_statuses(self) -> None:
+        """Send the statuses an earlier run could not (once a run, at its first look)."""
+        if self._retried:
+            return
+        self._retried = True
+        for key, kept in self.state.section("unsent-statuses").items():
+            body = kept.get("body") if isinstance(kept, dict) else None
+            tries = kept.get("tries") if isinstance(kept, dict) else None
+            if isinstance(body, dict) and body.get("state") and isinstance(tries, int):
+                self._send_status(key.split(" ", 1)[0], body, tries)
 
     def close_proposal(self, proposal: Proposal, comment: str) -> None:
         """Comment (once), close unmerged, delete the branch. Each step is safe to repeat
@@ -1053,16 +1127,23 @@ class GitHubForge:
         answer was lost may have posted it. The topic's marker opens the comment (a person
         quoting it starts with `>`, so a quote is never taken for it)."""
         marker = comment_marker(topic)
+        if self._find_comment(number, marker) is not None:
+            return
+        path = f"{self._repo_path}/issues/{number}/comments"
+        self._write("POST", path, {"body": f"{marker}\n{text}"})
+
+    def _find_comment(self, number: int, marker: str) -> JSON | None:
+        """The oldest comment on issue or pull request `number` that starts with `marker`."""
         path = f"{self._repo_path}/issues/{number}/comments"
         for page in range(1, _COMMENT_PAGES + 1):
             comments = self._get(path, params={"per_page": 100, "page": page})
             comments = comments if isinstance(comments, list) else []
             for item in comments:
                 if isinstance(item, dict) and str(item.get("body") or "").startswith(marker):
-                    return
+                    return item
             if len(comments) < 100:
                 break
-        self._write("POST", path, {"body": f"{marker}\n{text}"})
+        return None
 
     def _whoami(self) -> str | None:
         """The login the token acts as: `bot_login` when given, else GitHub's answer to

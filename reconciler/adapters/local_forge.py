@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 
 from reconciler.adapters.gitrepo import read_file, write_error, write_files
 from reconciler.core.errors import ConfigError, ForgeError
+from reconciler.core.feedback import ProposalStatus
 from reconciler.core.proposals import (
     CommentTopic,
     Draft,
@@ -251,6 +252,27 @@ class LocalForge:
         message = f"{previous}\n---\n{text}\n" if previous else f"{text}\n"
         with self._writing(f"commenting on {proposal.branch}", NOTES_REF):
             self.repo.create_note(message, signature, signature, str(target), NOTES_REF, True)
+
+    def report(self, proposal: Proposal, text: str, topic: CommentTopic) -> None:
+        """The topic's section of the note on the proposal's tip, replaced when its text
+        changed (the other sections are kept)."""
+        target = self._git.Oid(hex=proposal.head)
+        previous = ""
+        with contextlib.suppress(KeyError):  # no note yet
+            previous = self.repo.lookup_note(str(target), NOTES_REF).message
+        marker = comment_marker(topic)
+        sections = [part for part in previous.strip("\n").split("\n---\n") if part.strip()]
+        wanted = f"{marker}\n{text}"
+        kept = [part for part in sections if part.splitlines()[0] != marker]
+        if wanted in sections:
+            return
+        message = "\n---\n".join([*kept, wanted]) + "\n"
+        signature = self._signature()
+        with self._writing(f"commenting on {proposal.branch}", NOTES_REF):
+            self.repo.create_note(message, signature, signature, str(target), NOTES_REF, True)
+
+    def set_status(self, proposal: Proposal, status: ProposalStatus) -> None:
+        """A branch has no statuses: `reconciler approvals` says the same."""
 
     def halted(self) -> ForgeError | None:
         """Git has no rate limit."""

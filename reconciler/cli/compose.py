@@ -47,6 +47,9 @@ class Environment:
     #: Where the GitHub forge keeps its answers between runs (RECONCILER_GITHUB_CACHE); empty:
     #: in the repository's git directory.
     github_cache: str = ""
+    #: The page of the Actions run doing this (GITHUB_SERVER_URL, GITHUB_REPOSITORY,
+    #: GITHUB_RUN_ID), linked from what the reconciler says on GitHub; empty elsewhere.
+    run_url: str = ""
     #: Never printed: only handed to the Prometheus adapter.
     prometheus_token: str = field(default="", repr=False)
     prometheus_password: str = field(default="", repr=False)
@@ -65,12 +68,23 @@ class Environment:
             or os.environ.get("GITHUB_TOKEN", ""),
             github_timeout=_positive_int(os.environ.get("RECONCILER_GITHUB_TIMEOUT"), 10),
             github_cache=os.environ.get("RECONCILER_GITHUB_CACHE", "").strip(),
+            run_url=_run_url(),
             prometheus_token=os.environ.get("RECONCILER_PROMETHEUS_TOKEN", "").strip(),
             prometheus_password=os.environ.get("RECONCILER_PROMETHEUS_PASSWORD", ""),
             https_proxy=_first("HTTPS_PROXY", "https_proxy"),
             http_proxy=_first("HTTP_PROXY", "http_proxy"),
             no_proxy=_first("NO_PROXY", "no_proxy"),
         )
+
+
+def _run_url() -> str:
+    """The Actions run's page, from the variables GitHub sets on every run."""
+    repository = os.environ.get("GITHUB_REPOSITORY", "").strip()
+    run_id = os.environ.get("GITHUB_RUN_ID", "").strip()
+    if not repository or not run_id.isdigit():
+        return ""
+    server = os.environ.get("GITHUB_SERVER_URL", "").strip().rstrip("/") or "https://github.com"
+    return f"{server}/{repository}/actions/runs/{run_id}"
 
 
 def _first(*names: str) -> str:
@@ -302,6 +316,7 @@ def open_forge(
             timeout=env.github_timeout,
             teams=tuple(fleet.policies.teams) if fleet is not None else (),
             state_path=github_cache_path(root, env),
+            run_url=env.run_url,
         )
     raise ConfigError(f"unknown forge {settings.forge!r}", hint="use local, github or none")
 

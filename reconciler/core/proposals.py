@@ -54,6 +54,9 @@ class CommentTopic(StrEnum):
     EDITED_BY_A_PERSON = "edited-by-a-person"
     #: Why the reconciler closes the proposal (superseded, expired, landed without approval).
     CLOSING = "closing"
+    #: What came of the proposal once it ended (granted and what followed, refused and how to
+    #: fix it, rejected): one comment, edited in place as more follows.
+    OUTCOME = "outcome"
 
 
 def comment_marker(topic: CommentTopic) -> str:

@@ -600,6 +600,48 @@ def test_comment_and_close(api: FakeGitHub, forge: GitHubForge) -> None:
 # ---------------------------------------------------------------------------------- is_member
 
 
+def test_report_posts_one_comment_and_edits_it_in_place(
+    api: FakeGitHub, forge: GitHubForge
+) -> None:
+    opened = forge.open(draft())
+    forge.report(opened, "Approved by alice.", CommentTopic.OUTCOME)
+    forge.report(opened, "Approved by alice. Verified.", CommentTopic.OUTCOME)
+    api.reset_log()
+    forge.report(opened, "Approved by alice. Verified.", CommentTopic.OUTCOME)
+    assert api.writes() == []  # unchanged: read, not written
+    (comment,) = api.comments(1)
+    assert (
+        comment["body"] == f"{comment_marker(CommentTopic.OUTCOME)}\nApproved by alice. Verified."
+    )
+
+
+def test_a_status_github_would_not_take_is_sent_by_the_next_run(
+    api: FakeGitHub, forge: GitHubForge, make: MakeForge, tmp_path: Path, caplog: Any
+) -> None:
+    from reconciler.core.feedback import Standing, proposal_status
+
+    opened = forge.open(draft())
+    status = proposal_status(Standing.CHANGED)
+    state = tmp_path / "github-cache.json"
+    run = make(state_path=state, run_url="https://github.com/acme/x/actions/runs/7")
+    api.fail("POST", r"/statuses/", 502)
+    with caplog.at_level(logging.WARNING):
+        run.set_status(opened, status)  # never raises
+    assert "could not set the status" in caplog.text and "the next run tries again" in caplog.text
+    assert api.statuses(opened.head) == []
+    run.disconnect()
+    assert f'"{opened.head} reconciler/approval"' in state.read_text()  # kept for the next run
+    following = make(state_path=state)
+    following.find(BRANCH, opened.number, opened.head)
+    (sent,) = api.statuses(opened.head)
+    assert (sent["state"], sent["context"]) == ("failure", "reconciler/approval")
+    assert sent["target_url"] == "https://github.com/acme/x/actions/runs/7"
+    following.disconnect()
+    api.reset_log()
+    make(state_path=state).find(BRANCH, opened.number, opened.head)
+    assert api.count("POST") == 0  # sent once
+
+
 def test_is_member(api: FakeGitHub, make: MakeForge) -> None:
     forge = make(teams=("platform",))  # the global policies declare `platform` a team
     api.reset_log()
