@@ -13,6 +13,7 @@ MODULES = [
     "bench_kubernetes",
     "bench_prometheus",
     "bench_sharding",
+    "bench_github",
     "bench_install",
 ]
 

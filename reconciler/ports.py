@@ -18,6 +18,7 @@ from typing import Protocol
 
 from reconciler.core.changes import Applied, Change
 from reconciler.core.errors import ClusterError, ForgeError, MetricsError
+from reconciler.core.feedback import ProposalStatus
 from reconciler.core.observation import DeploymentState, Metrics, Sample, Target
 from reconciler.core.proposals import CommentTopic, Draft, Proposal
 from reconciler.core.records import CommitMessage, EventType, Record, UnreadableRecord
@@ -117,9 +118,12 @@ class Forge(Protocol):
         deleted branch (the local one). `paths` are the files to read into `Proposal.files`
         (at the merge once merged, else at the head): the caller takes them from its own
         record of the proposal, never from the branch or the body, which anyone who can push
-        or edit the pull request can change. A merged proposal says which paths its merge
+        or edit the pull request can change. An open proposal still at `head` may come without
+        them (that commit holds what the caller proposed), so that looking at many unchanged
+        proposals costs next to nothing. A merged proposal says which paths its merge
         changed (`Proposal.changed`); a forge that cannot tell leaves it None, and the merge
-        is refused."""
+        is refused. An open one whose tip is no longer `head` says which paths it changes
+        against the base, where the forge can tell."""
         ...
 
     def open(self, draft: Draft) -> Proposal:
@@ -144,6 +148,17 @@ class Forge(Protocol):
     def close(self, proposal: Proposal, comment: str) -> None:
         """Close unmerged, with a comment (on `CommentTopic.CLOSING`, once), and delete the
         branch."""
+        ...
+
+    def set_status(self, proposal: Proposal, status: ProposalStatus) -> None:
+        """Say on the proposal's head whether merging it now would be an approval (a commit
+        status on GitHub). Best effort: a failure is logged and tried again later, never
+        raised, since the proposal and its record stand without it."""
+        ...
+
+    def report(self, proposal: Proposal, text: str, topic: CommentTopic) -> None:
+        """Keep one comment of the reconciler's on `topic` saying `text`: posted the first
+        time, edited in place when the text changed, left alone when it did not."""
         ...
 
     def is_member(self, approver: str, login: str) -> bool:

@@ -523,6 +523,7 @@ class Runner:
             "actor": "octo-operator",
             "sha": "0" * 40,
             "run_id": "4242",
+            "run_attempt": "1",
             "server_url": "https://github.com",
             "api_url": "https://api.github.com",
             "workflow": self.document().get("name", ""),

@@ -141,7 +141,8 @@ def test_actions_are_pinned_to_a_commit(path: Path) -> None:
     uses = [step["uses"] for step in steps if "uses" in step and step["uses"] != "./"]
     assert uses
     for reference in uses:
-        assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", reference), reference
+        # owner/repo@sha, or owner/repo/path@sha for an action in a subfolder (actions/cache/save).
+        assert re.fullmatch(r"[\w.-]+/[\w.-]+(/[\w.-]+)*@[0-9a-f]{40}", reference), reference
     # ...with the version beside it, for people and for update bots.
     for line in path.read_text().splitlines():
         if re.match(r"\s*(- )?uses: ", line) and not line.rstrip().endswith("uses: ./"):

@@ -49,6 +49,16 @@ Client settings, each chosen rather than inherited:
 - `timeout` (default 10 s, PyGithub's is 15): a cycle is periodic, and a GitHub that does not
   answer in 10 s is better reported (and retried next run) than waited for.
 
+The request budget does not grow with the open proposals. The first lookup of a run lists the
+open pull requests (100 a page) and every open proposal is found in that listing; only a
+proposal no longer open is asked for by number. The head commit's author and the proposed
+files are read only when the head is not the one the reconciler recorded (a commit is
+immutable, so its own commit's files are the ones it wrote). Every GET is conditional when an
+earlier answer is kept (`GitHubState`, a local file that outlives the run): its ETag when the
+same token obtained it, else its `Last-Modified`; GitHub answers `304 Not Modified`, which it
+does not count against the rate limit. `usage()` says how many requests a run made, how many
+were answered 304, and what GitHub said is left of the limit.
+
 The token is never printed: it is held only by PyGithub's `Auth.Token` and by the redactor
 that removes it from every message this module builds, and `repr` leaves it out.
 """
@@ -65,10 +75,13 @@ from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from reconciler.adapters.github_state import Cached, GitHubState, token_fingerprint
 from reconciler.core.errors import ConfigError, ForgeError
+from reconciler.core.feedback import DESCRIPTION_LIMIT, ProposalStatus
 from reconciler.core.proposals import (
     CommentTopic,
     Draft,
@@ -81,7 +94,7 @@ from reconciler.core.proposals import (
 if TYPE_CHECKING:
     from github import Github
 
-__all__ = ["GitHubForge"]
+__all__ = ["ApiUsage", "GitHubForge"]
 
 JSON = dict[str, Any]
 _log = logging.getLogger(__name__)
@@ -99,6 +112,14 @@ _CACHE_LIMIT = 4096
 #: A pull request's files list: GitHub's largest page, and its 3000-file cap.
 _PULL_FILES_PER_PAGE = 100
 _PULL_FILES_PAGES = 30
+#: The open pull requests listed once a run (100 a page): beyond, proposals are asked alone.
+_OPEN_PULLS_PAGES = 10
+#: How long a listing of the open pull requests stands for them: about one cycle. A run that
+#: waits for verifications (`--wait`) lists again in its later passes.
+LISTING_TTL = 10.0
+#: Keys of GitHub's answers that the forge never reads and that make up most of their size
+#: (each pull request repeats its repository twice): left out of what is kept between runs.
+_BULKY_KEYS = frozenset({"repo", "_links"})
 
 TOKEN_HINT = (
     "GitHub refused the token: it is wrong, expired or revoked; create a new one "
@@ -175,6 +196,8 @@ def _timed_out(error: Exception) -> bool:
 _SECONDARY_WAIT = 60
 #: The most comments read when looking for the reconciler's own (100 a page).
 _COMMENT_PAGES = 10
+#: How many runs try to set a status GitHub would not take (a token without statuses: write).
+_STATUS_TRIES = 3
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -189,6 +212,46 @@ class _Limit:
     def describe(self) -> str:
         when = f"{self.until:%Y-%m-%d %H:%M:%S} UTC (in {self.wait} s)"
         return f"{self.said}; {self.why} until {when}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApiUsage:
+    """What a run cost on GitHub's API, for the job summary."""
+
+    #: Requests sent (reads and writes), and how many of them GitHub answered 304 (which it
+    #: does not count against the rate limit).
+    requests: int
+    not_modified: int
+    #: The core rate limit as GitHub last reported it (None: no answer said).
+    remaining: int | None = None
+    limit: int | None = None
+    resets_at: datetime | None = None
+
+    @property
+    def counted(self) -> int:
+        return self.requests - self.not_modified
+
+    def describe(self) -> str:
+        """`12 requests to GitHub (9 answered 304, not counted): 4,981 of 5,000 left until
+        16:00Z`."""
+        made = f"{self.requests} request{'s' if self.requests != 1 else ''} to GitHub"
+        if self.not_modified:
+            made += f" ({self.not_modified} answered 304, not counted)"
+        if self.remaining is None or self.limit is None:
+            return made
+        left = f"{self.remaining:,} of {self.limit:,} left"
+        if self.resets_at is not None:
+            left += f" until {self.resets_at:%H:%M}Z"
+        return f"{made}: {left}"
+
+
+def _slim(data: Any) -> Any:
+    """An answer without the parts the forge never reads (see `_BULKY_KEYS`)."""
+    if isinstance(data, list):
+        return [_slim(item) for item in data]
+    if isinstance(data, dict):
+        return {key: _slim(value) for key, value in data.items() if key not in _BULKY_KEYS}
+    return data
 
 
 class _Stopped(Exception):
@@ -208,6 +271,8 @@ class _WritePacer:
         self._last = time.monotonic()
 
     def wait(self) -> None:
+        if self.interval <= 0:
+            return
         now = time.monotonic()
         self._tokens = min(self.burst, self._tokens + (now - self._last) / self.interval)
         self._last = now
@@ -231,6 +296,10 @@ class GitHubForge:
         timeout: int = 10,
         now: Callable[[], datetime] | None = None,
         teams: Collection[str] = (),
+        state_path: Path | None = None,
+        run_url: str = "",
+        listing_ttl: float = LISTING_TTL,
+        write_interval: float = _WRITE_INTERVAL,
     ) -> None:
         owner, sep, name = repository.partition("/")
         if not sep or not owner or not name or "/" in name:
@@ -253,7 +322,9 @@ class GitHubForge:
         self._base_branch = base_branch
         self._secret = token
         self._now = now or _wall_clock
-        self._pacer = _WritePacer()
+        #: GitHub's guidance is about a second between writes once there are many; a server
+        #: that asks for none (a test's) may be given them faster.
+        self._pacer = _WritePacer(interval=write_interval)
         self._repo_path = f"/repos/{_quote(owner)}/{_quote(name)}"
         self._authors: dict[str, str] = {}
         self._contents: dict[tuple[str, str], str | None] = {}
@@ -267,6 +338,22 @@ class GitHubForge:
         #: Which account the token acts as: `bot_login`, else asked once (None: unknown).
         self._identity: str | None = bot_login
         self._identity_asked = bot_login is not None
+        #: GitHub's earlier answers and their validators, kept between runs (a local file).
+        self.state = GitHubState(state_path, scope=f"{self.base_url} {repository}")
+        if self.state.problem:
+            _log.warning("GitHub cache: %s", self.state.problem)
+        self._holder = token_fingerprint(token)
+        #: The page of the run doing this (Actions), linked from the statuses it sets.
+        self.run_url = run_url
+        self._retried = False
+        #: The open pull requests by number, listed once a run (None: not listed yet), and
+        #: whether the listing holds them all.
+        self._listed: dict[int, JSON] | None = None
+        self._listed_at = 0.0
+        self._listing_ttl = listing_ttl
+        self._sent = 0
+        self._not_modified = 0
+        self._rate: tuple[int, int, datetime | None] | None = None
         retry = Retry(
             total=2,
             connect=2,
@@ -298,8 +385,24 @@ class GitHubForge:
     # ------------------------------------------------------------------ lifetime
 
     def disconnect(self) -> None:
-        """Release the HTTP connections (also done by `with`)."""
+        """Keep what this run learnt for the next one, and release the HTTP connections (also
+        done by `with`). Saving is a courtesy: a failure is logged, never raised."""
+        try:
+            self.state.save()
+        except OSError as error:
+            _log.warning("could not save the GitHub cache %s: %s", self.state.path, error)
         self._client.close()
+
+    def usage(self) -> ApiUsage:
+        """How many requests this forge made, and what GitHub last said is left."""
+        remaining, limit, resets = self._rate if self._rate else (None, None, None)
+        return ApiUsage(
+            requests=self._sent,
+            not_modified=self._not_modified,
+            remaining=remaining,
+            limit=limit,
+            resets_at=resets,
+        )
 
     def close(self, proposal: Proposal, comment: str) -> None:
         """The Forge port's close: see `close_proposal`."""
@@ -333,14 +436,18 @@ class GitHubForge:
         doing = f"reading the proposal for branch {branch}"
         if number is not None:
             doing = f"reading the proposal #{number} (branch {branch})"
+        self._retry_statuses()
         with self._translate(doing):
             if number is not None:
-                pull = self._get(f"{self._repo_path}/pulls/{number}", missing=True)
+                listed = self._open_pulls()
+                pull = listed.get(number)
+                if pull is None:
+                    pull = self._get(f"{self._repo_path}/pulls/{number}", missing=True)
                 if pull is None:
                     self._check_repository()
                     gone = ProposalState.GONE
                     return Proposal(key=branch, branch=branch, state=gone, head=head)
-                return self._to_proposal(pull, paths)
+                return self._to_proposal(pull, paths, known_head=head)
             found = self._get(
                 f"{self._repo_path}/pulls",
                 params={
@@ -353,7 +460,7 @@ class GitHubForge:
             )
             if not found:
                 return None
-            return self._to_proposal(found[0], paths)
+            return self._to_proposal(found[0], paths, known_head=head)
 
     def open(self, draft: Draft) -> Proposal:
         """The branch (base tip plus `draft.files`, one commit) and its pull request, or the
@@ -391,6 +498,7 @@ class GitHubForge:
                 self._require_own(pull, draft.branch)
                 number = int(pull["number"])
             head = self._write_branch(draft, create=False)
+            self._unlist(number)
             edits = {
                 key: value
                 for key, value in (("title", draft.title), ("body", draft.body))
@@ -429,6 +537,72 @@ class GitHubForge:
         with self._translate(f"commenting on the proposal {proposal.reference}"):
             self._comment_once(self._number(proposal), text, topic)
 
+    def report(self, proposal: Proposal, text: str, topic: CommentTopic) -> None:
+        """Keep the one comment on `topic`: posted once, then edited in place (PATCH) when its
+        text changed; an unchanged text costs only the read of the comments."""
+        with self._translate(f"reporting on the proposal {proposal.reference}"):
+            number = self._number(proposal)
+            marker = comment_marker(topic)
+            body = f"{marker}\n{text}"
+            found = self._find_comment(number, marker)
+            path = f"{self._repo_path}/issues"
+            if found is None:
+                self._write("POST", f"{path}/{number}/comments", {"body": body})
+            elif found.get("body") != body:
+                self._write("PATCH", f"{path}/comments/{int(found['id'])}", {"body": body})
+
+    def set_status(self, proposal: Proposal, status: ProposalStatus) -> None:
+        """A commit status on the proposal's head; a failure is logged and kept in the local
+        state, and the next run sends it again (before its first look at GitHub)."""
+        if not proposal.head:
+            return
+        body = {
+            "state": str(status.state),
+            "description": status.description[:DESCRIPTION_LIMIT],
+            "context": status.context,
+            "target_url": self.run_url or proposal.url or None,
+        }
+        self._send_status(proposal.head, {k: v for k, v in body.items() if v is not None})
+
+    def _send_status(self, sha: str, body: Mapping[str, Any], tries: int = 0) -> None:
+        from github import GithubException
+
+        key = f"{sha} {body['context']}"
+        unsent = self.state.section("unsent-statuses")
+        try:
+            with self._translate(f"setting the status of {sha[:12]}"):
+                self._write("POST", f"{self._repo_path}/statuses/{_quote(sha)}", dict(body))
+        except ForgeError as error:
+            cause = error.__cause__
+            # 422: no such commit any more (a branch rewritten since); nothing to retry.
+            gone = isinstance(cause, GithubException) and cause.status in (404, 422)
+            again = not gone and tries + 1 < _STATUS_TRIES
+            _log.warning(
+                "could not set the status of %s: %s (%s)",
+                sha[:12],
+                error,
+                "the next run tries again" if again else "given up",
+            )
+            if again:
+                unsent[key] = {"body": dict(body), "tries": tries + 1}
+            else:
+                unsent.pop(key, None)
+            self.state.set_section("unsent-statuses", unsent)
+            return
+        if unsent.pop(key, None) is not None:
+            self.state.set_section("unsent-statuses", unsent)
+
+    def _retry_statuses(self) -> None:
+        """Send the statuses an earlier run could not (once a run, at its first look)."""
+        if self._retried:
+            return
+        self._retried = True
+        for key, kept in self.state.section("unsent-statuses").items():
+            body = kept.get("body") if isinstance(kept, dict) else None
+            tries = kept.get("tries") if isinstance(kept, dict) else None
+            if isinstance(body, dict) and body.get("state") and isinstance(tries, int):
+                self._send_status(key.split(" ", 1)[0], body, tries)
+
     def close_proposal(self, proposal: Proposal, comment: str) -> None:
         """Comment (once), close unmerged, delete the branch. Each step is safe to repeat
         after a lost answer: the comment is looked for first, closing a closed pull request
@@ -448,6 +622,7 @@ class GitHubForge:
                 if comment:
                     self._comment_once(number, comment, CommentTopic.CLOSING)
                 self._write("PATCH", f"{self._repo_path}/pulls/{number}", {"state": "closed"})
+                self._unlist(number)
             ref = f"{self._repo_path}/git/refs/heads/{_quote(proposal.branch)}"
             try:
                 self._write("DELETE", ref, None, missing=(404, 422))
@@ -528,19 +703,41 @@ class GitHubForge:
     def _get(
         self, path: str, *, params: Mapping[str, Any] | None = None, missing: bool = False
     ) -> Any:
-        """One GET; with `missing`, a 404 answers None instead of raising."""
-        from github import GithubException
-
+        """One GET, conditional when an earlier answer is kept: a 304 answers with it (and
+        costs nothing of the rate limit). With `missing`, a 404 answers None instead of
+        raising."""
         self._check_limit()
-        try:
-            _, data = self._client.requester.requestJsonAndCheck(
-                "GET", path, parameters=dict(params) if params else None
-            )
-        except GithubException as error:
-            if missing and error.status == 404:
+        key = path + ("?" + urllib.parse.urlencode(sorted(params.items())) if params else "")
+        kept = self.state.get(key)
+        conditions: dict[str, str] = {}
+        if kept is not None and kept.etag and kept.holder == self._holder:
+            conditions["If-None-Match"] = kept.etag
+        elif kept is not None and kept.last_modified:
+            # Another token's ETag never matches (GitHub's are per token); a date does.
+            conditions["If-Modified-Since"] = kept.last_modified
+        status, headers, output = self._client.requester.requestJson(
+            "GET", path, parameters=dict(params) if params else None, headers=conditions or None
+        )
+        self._sent += 1
+        self._note_rate(headers)
+        if status == 304 and kept is not None:
+            self._not_modified += 1
+            return kept.body
+        data = json.loads(output) if output else None
+        if status >= 400:
+            if missing and status == 404:
+                self.state.forget(key)
                 return None
+            error = self._client.requester.createException(
+                status, headers, data if isinstance(data, dict) else {}
+            )
             self._note_limit(error)
-            raise
+            raise error
+        data = _slim(data)
+        etag, modified = str(headers.get("etag") or ""), str(headers.get("last-modified") or "")
+        if etag or modified:
+            cached = Cached(body=data, etag=etag, last_modified=modified, holder=self._holder)
+            self.state.put(key, cached)
         return data
 
     def _write(self, verb: str, path: str, body: Any, *, missing: Sequence[int] = ()) -> Any:
@@ -549,14 +746,29 @@ class GitHubForge:
 
         self._check_limit()
         self._pacer.wait()
+        self._sent += 1
         try:
-            _, data = self._client.requester.requestJsonAndCheck(verb, path, input=body)
+            headers, data = self._client.requester.requestJsonAndCheck(verb, path, input=body)
         except GithubException as error:
+            self._note_rate(error.headers or {})
             if error.status in missing:
                 return None
             self._note_limit(error)
             raise
+        self._note_rate(headers)
         return data
+
+    def _note_rate(self, headers: Mapping[str, Any]) -> None:
+        """Remember what GitHub says is left of the core rate limit (for `usage`)."""
+        lowered = {str(k).lower(): str(v) for k, v in headers.items()}
+        if lowered.get("x-ratelimit-resource", "core") != "core":
+            return
+        remaining, limit = lowered.get("x-ratelimit-remaining"), lowered.get("x-ratelimit-limit")
+        if not (remaining and remaining.isdigit() and limit and limit.isdigit()):
+            return
+        reset = lowered.get("x-ratelimit-reset", "")
+        resets = datetime.fromtimestamp(int(reset), UTC) if reset.isdigit() else None
+        self._rate = (int(remaining), int(limit), resets)
 
     def _check_limit(self) -> None:
         """Send nothing once a rate limit answered: not even to another endpoint."""
@@ -746,6 +958,31 @@ class GitHubForge:
 
     # ------------------------------------------------------------------ pull requests
 
+    def _open_pulls(self) -> dict[int, JSON]:
+        """The open pull requests by number, listed once a run: one request per hundred
+        however many proposals are open, instead of one per proposal. A pull request that
+        changes later in the run is asked for again (`_unlist`)."""
+        if self._listed is None or time.monotonic() - self._listed_at >= self._listing_ttl:
+            listed: dict[int, JSON] = {}
+            for page in range(1, _OPEN_PULLS_PAGES + 1):
+                found = self._get(
+                    f"{self._repo_path}/pulls",
+                    params={"state": "open", "per_page": 100, "page": page},
+                )
+                found = found if isinstance(found, list) else []
+                for pull in found:
+                    if isinstance(pull, dict) and isinstance(pull.get("number"), int):
+                        listed[int(pull["number"])] = pull
+                if len(found) < 100:
+                    break
+            self._listed, self._listed_at = listed, time.monotonic()
+        return self._listed
+
+    def _unlist(self, number: int | None) -> None:
+        """Forget a pull request's listed state after changing it."""
+        if self._listed is not None and number is not None:
+            self._listed.pop(number, None)
+
     def _open_pull(self, branch: str) -> JSON | None:
         found = self._get(
             f"{self._repo_path}/pulls",
@@ -890,16 +1127,23 @@ class GitHubForge:
         answer was lost may have posted it. The topic's marker opens the comment (a person
         quoting it starts with `>`, so a quote is never taken for it)."""
         marker = comment_marker(topic)
+        if self._find_comment(number, marker) is not None:
+            return
+        path = f"{self._repo_path}/issues/{number}/comments"
+        self._write("POST", path, {"body": f"{marker}\n{text}"})
+
+    def _find_comment(self, number: int, marker: str) -> JSON | None:
+        """The oldest comment on issue or pull request `number` that starts with `marker`."""
         path = f"{self._repo_path}/issues/{number}/comments"
         for page in range(1, _COMMENT_PAGES + 1):
             comments = self._get(path, params={"per_page": 100, "page": page})
             comments = comments if isinstance(comments, list) else []
             for item in comments:
                 if isinstance(item, dict) and str(item.get("body") or "").startswith(marker):
-                    return
+                    return item
             if len(comments) < 100:
                 break
-        self._write("POST", path, {"body": f"{marker}\n{text}"})
+        return None
 
     def _whoami(self) -> str | None:
         """The login the token acts as: `bot_login` when given, else GitHub's answer to
@@ -941,7 +1185,7 @@ class GitHubForge:
 
     # ------------------------------------------------------------------ mapping
 
-    def _to_proposal(self, pull: JSON, paths: Sequence[str]) -> Proposal:
+    def _to_proposal(self, pull: JSON, paths: Sequence[str], *, known_head: str = "") -> Proposal:
         """A pull request as a Proposal, completing what its JSON lacks: who merged (a listed
         pull request omits it), who closed (only the issue says), the head commit's author and
         the proposal's files (both immutable per commit, so asked once). The files are read
@@ -949,7 +1193,12 @@ class GitHubForge:
         the merge put on the base branch is what the approval is judged by. A merged pull
         request also lists every path it changed, so a file slipped in beside the proposed
         ones is seen. Which files are read is `paths`, the caller's own record of the
-        proposal: the body is anyone's to edit who may edit the pull request."""
+        proposal: the body is anyone's to edit who may edit the pull request.
+
+        An open pull request whose head is `known_head` (the commit the caller recorded) costs
+        nothing more: that commit is the reconciler's own, so its files are the proposed ones
+        and nothing reads them. One whose head moved is read in full, with the paths it
+        changes against its base, to tell a person's edit from an update from the base."""
         number = int(pull["number"])
         merged_at = _parse_time(pull.get("merged_at"))
         state = ProposalState.OPEN
@@ -970,6 +1219,16 @@ class GitHubForge:
         branch = str(head.get("ref") or "")
         merge_sha = pull.get("merge_commit_sha") if merged_at is not None else None
         files_at = str(merge_sha) if merge_sha else sha
+        unmoved = state is ProposalState.OPEN and bool(known_head) and sha == known_head
+        moved = state is ProposalState.OPEN and bool(known_head) and sha != known_head
+        # Who wrote the head matters while a person may be editing it, not once it ended.
+        asked = state is ProposalState.OPEN and not unmoved and bool(sha)
+        author = self._head_author(sha) if asked else self._authors.get(sha, "")
+        changed = None
+        if state is ProposalState.MERGED:
+            changed = self._pull_paths(number)
+        elif moved:
+            changed = self._pull_paths(number, settled=False)
         return Proposal(
             key=str(metadata.get("key", branch)),
             branch=branch,
@@ -985,9 +1244,9 @@ class GitHubForge:
             merge_commit=merge_sha,
             closed_by=closed_by,
             closed_at=_parse_time(pull.get("closed_at")) if state is ProposalState.CLOSED else None,
-            head_author=self._head_author(sha) if sha else "",
-            files=self._files_at(files_at, paths) if files_at else {},
-            changed=self._pull_paths(number) if state is ProposalState.MERGED else None,
+            head_author=author,
+            files=self._files_at(files_at, paths) if files_at and not unmoved else {},
+            changed=changed,
             labels=tuple(
                 str(label["name"]) for label in pull.get("labels") or [] if label.get("name")
             ),
@@ -1003,27 +1262,31 @@ class GitHubForge:
             self._remember(self._authors, sha, login or str(name or ""))
         return self._authors[sha]
 
-    def _pull_paths(self, number: int) -> tuple[str, ...]:
-        """Every path a merged pull request changed (both names of a renamed file), from its
-        files list, read page by page; a merged pull request's list no longer changes, so it
-        is asked once. GitHub lists at most 3000 files: a longer list is cut, which can only
-        leave out paths when far more than the proposed files changed."""
-        if number not in self._merged_paths:
-            paths: set[str] = set()
-            for page in range(1, _PULL_FILES_PAGES + 1):
-                files = self._get(
-                    f"{self._repo_path}/pulls/{number}/files",
-                    params={"per_page": _PULL_FILES_PER_PAGE, "page": page},
-                )
-                files = files if isinstance(files, list) else []
-                for item in files:
-                    for key in ("filename", "previous_filename"):
-                        if isinstance(item, dict) and item.get(key):
-                            paths.add(str(item[key]))
-                if len(files) < _PULL_FILES_PER_PAGE:
-                    break
-            self._remember(self._merged_paths, number, tuple(sorted(paths)))
-        return self._merged_paths[number]
+    def _pull_paths(self, number: int, *, settled: bool = True) -> tuple[str, ...]:
+        """Every path a pull request changes against its base (both names of a renamed file),
+        from its files list, read page by page; a merged pull request's list no longer
+        changes (`settled`), so it is asked once. GitHub lists at most 3000 files: a longer
+        list is cut, which can only leave out paths when far more than the proposed files
+        changed."""
+        if settled and number in self._merged_paths:
+            return self._merged_paths[number]
+        paths: set[str] = set()
+        for page in range(1, _PULL_FILES_PAGES + 1):
+            files = self._get(
+                f"{self._repo_path}/pulls/{number}/files",
+                params={"per_page": _PULL_FILES_PER_PAGE, "page": page},
+            )
+            files = files if isinstance(files, list) else []
+            for item in files:
+                for key in ("filename", "previous_filename"):
+                    if isinstance(item, dict) and item.get(key):
+                        paths.add(str(item[key]))
+            if len(files) < _PULL_FILES_PER_PAGE:
+                break
+        found = tuple(sorted(paths))
+        if settled:
+            self._remember(self._merged_paths, number, found)
+        return found
 
     def _files_at(self, sha: str, paths: Sequence[str]) -> dict[str, str]:
         """The content at `sha` of each of `paths` (missing ones are left out: the core

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from reconciler.adapters.gitrepo import read_file, write_error, write_files
 from reconciler.core.errors import ConfigError, ForgeError
+from reconciler.core.feedback import ProposalStatus
 from reconciler.core.proposals import (
     CommentTopic,
     Draft,
@@ -111,6 +112,7 @@ class LocalForge:
         paths: Sequence[str],
         *,
         branch_gone: bool = False,
+        known_head: str = "",
     ) -> Proposal:
         own = self._proposal_commit(head)
         title, _, body = own.message.partition("\n\n")
@@ -135,6 +137,11 @@ class LocalForge:
                     landed = self._base_tip()
                 if own.parents:
                     changed = self._changed(own.parents[0], head)
+        elif state is ProposalState.OPEN and known_head and str(head.id) != known_head:
+            # What merging it now would bring: the branch against where it left the base.
+            fork = self.repo.merge_base(self._base_tip().id, head.id)
+            if fork is not None:
+                changed = self._changed(self.repo[fork].peel(self._git.Commit), head)
         # Exactly the paths the caller names (from its own record of the proposal): a commit
         # message on the branch is anyone's to write, and one listing no file would leave the
         # merged blueprint unread.
@@ -182,9 +189,8 @@ class LocalForge:
         if ref is not None:
             tip = ref.peel(self._git.Commit)
             _merger, merged = self._merged_by(tip.id)
-            return self._to_proposal(
-                branch, tip, ProposalState.MERGED if merged else ProposalState.OPEN, paths
-            )
+            state = ProposalState.MERGED if merged else ProposalState.OPEN
+            return self._to_proposal(branch, tip, state, paths, known_head=head)
         if not head:
             return None
         try:
@@ -233,6 +239,27 @@ class LocalForge:
         message = f"{previous}\n---\n{text}\n" if previous else f"{text}\n"
         with self._writing(f"commenting on {proposal.branch}", NOTES_REF):
             self.repo.create_note(message, signature, signature, str(target), NOTES_REF, True)
+
+    def report(self, proposal: Proposal, text: str, topic: CommentTopic) -> None:
+        """The topic's section of the note on the proposal's tip, replaced when its text
+        changed (the other sections are kept)."""
+        target = self._git.Oid(hex=proposal.head)
+        previous = ""
+        with contextlib.suppress(KeyError):  # no note yet
+            previous = self.repo.lookup_note(str(target), NOTES_REF).message
+        marker = comment_marker(topic)
+        sections = [part for part in previous.strip("\n").split("\n---\n") if part.strip()]
+        wanted = f"{marker}\n{text}"
+        kept = [part for part in sections if part.splitlines()[0] != marker]
+        if wanted in sections:
+            return
+        message = "\n---\n".join([*kept, wanted]) + "\n"
+        signature = self._signature()
+        with self._writing(f"commenting on {proposal.branch}", NOTES_REF):
+            self.repo.create_note(message, signature, signature, str(target), NOTES_REF, True)
+
+    def set_status(self, proposal: Proposal, status: ProposalStatus) -> None:
+        """A branch has no statuses: `reconciler approvals` says the same."""
 
     def halted(self) -> ForgeError | None:
         """Git has no rate limit."""

@@ -44,6 +44,12 @@ class Environment:
     #: Never printed: only handed to the GitHub forge.
     github_token: str = field(default="", repr=False)
     github_timeout: int = 10
+    #: Where the GitHub forge keeps its answers between runs (RECONCILER_GITHUB_CACHE); empty:
+    #: in the repository's git directory.
+    github_cache: str = ""
+    #: The page of the Actions run doing this (GITHUB_SERVER_URL, GITHUB_REPOSITORY,
+    #: GITHUB_RUN_ID), linked from what the reconciler says on GitHub; empty elsewhere.
+    run_url: str = ""
     #: Never printed: only handed to the Prometheus adapter.
     prometheus_token: str = field(default="", repr=False)
     prometheus_password: str = field(default="", repr=False)
@@ -61,12 +67,24 @@ class Environment:
             github_token=os.environ.get("RECONCILER_GITHUB_TOKEN")
             or os.environ.get("GITHUB_TOKEN", ""),
             github_timeout=_positive_int(os.environ.get("RECONCILER_GITHUB_TIMEOUT"), 10),
+            github_cache=os.environ.get("RECONCILER_GITHUB_CACHE", "").strip(),
+            run_url=_run_url(),
             prometheus_token=os.environ.get("RECONCILER_PROMETHEUS_TOKEN", "").strip(),
             prometheus_password=os.environ.get("RECONCILER_PROMETHEUS_PASSWORD", ""),
             https_proxy=_first("HTTPS_PROXY", "https_proxy"),
             http_proxy=_first("HTTP_PROXY", "http_proxy"),
             no_proxy=_first("NO_PROXY", "no_proxy"),
         )
+
+
+def _run_url() -> str:
+    """The Actions run's page, from the variables GitHub sets on every run."""
+    repository = os.environ.get("GITHUB_REPOSITORY", "").strip()
+    run_id = os.environ.get("GITHUB_RUN_ID", "").strip()
+    if not repository or not run_id.isdigit():
+        return ""
+    server = os.environ.get("GITHUB_SERVER_URL", "").strip().rstrip("/") or "https://github.com"
+    return f"{server}/{repository}/actions/runs/{run_id}"
 
 
 def _first(*names: str) -> str:
@@ -297,8 +315,30 @@ def open_forge(
             base_url=settings.github_api_url,
             timeout=env.github_timeout,
             teams=tuple(fleet.policies.teams) if fleet is not None else (),
+            state_path=github_cache_path(root, env),
+            run_url=env.run_url,
         )
     raise ConfigError(f"unknown forge {settings.forge!r}", hint="use local, github or none")
+
+
+#: The GitHub forge's local state, under the git directory (never committed, shared by a
+#: repository's worktrees) unless RECONCILER_GITHUB_CACHE names another file.
+GITHUB_CACHE = Path("reconciler") / "github-cache.json"
+
+
+def github_cache_path(root: Path, env: Environment) -> Path:
+    """Where the GitHub forge keeps GitHub's answers between runs: RECONCILER_GITHUB_CACHE
+    (the Action points it at a file it restores with the cache action, since a job's
+    checkout is new every run), else the repository's git directory."""
+    from reconciler.adapters.git_locks import common_dir
+    from reconciler.adapters.gitrepo import git_dir
+
+    if env.github_cache:
+        path = Path(env.github_cache).expanduser()
+        return path if path.is_absolute() else Path.cwd() / path
+    gitdir = git_dir(root)
+    place = common_dir(gitdir) if gitdir is not None else root / ".reconciler"
+    return place / GITHUB_CACHE
 
 
 def release(ports: Ports) -> None:

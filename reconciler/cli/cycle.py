@@ -308,7 +308,13 @@ def run_command(
         if ending:
             click.echo(f"\n--wait: {ending}")
     _report_for_actions(
-        reports, pushed, summary_path, annotations, output, f" (shard {part})" if part else ""
+        reports,
+        pushed,
+        summary_path,
+        annotations,
+        output,
+        f" (shard {part})" if part else "",
+        usage=_forge_usage(ports),
     )
     if isinstance(pushed, Exception):
         raise pushed
@@ -382,6 +388,15 @@ def _then_push(
     return message
 
 
+def _forge_usage(ports: Ports) -> str:
+    """What the run cost on GitHub's API and what is left of the limit, or "" off GitHub."""
+    from reconciler.adapters.github_forge import GitHubForge
+
+    if isinstance(ports.forge, GitHubForge):
+        return ports.forge.usage().describe()
+    return ""
+
+
 def _report_for_actions(
     reports: Sequence[CycleReport],
     pushed: str | ReconcilerError | None,
@@ -389,6 +404,8 @@ def _report_for_actions(
     annotations: bool | None,
     output: str,
     shard: str,
+    *,
+    usage: str = "",
 ) -> None:
     """The job summary and annotations, when running on GitHub Actions (or asked to)."""
     from reconciler.cli.summary import append_summary, markdown, problem_annotations
@@ -407,6 +424,8 @@ def _report_for_actions(
             extra = f"❌ **The audit commits were not pushed**: {pushed}"
         elif pushed:
             extra = f"Audit trail: {pushed}."
+        if usage:
+            extra = f"{extra}\n\nGitHub API: {usage}." if extra else f"GitHub API: {usage}."
         text = markdown(reports, title=f"Reconcile cycle{shard}", extra=extra)
         append_summary(summary_path, text)
 

@@ -68,6 +68,7 @@ __all__ = [
     "pending_proposals",
     "proposal_reference",
     "stale_reason",
+    "still_as_proposed",
     "unusable_reason",
 ]
 
@@ -706,6 +707,23 @@ def judge_merge(
         refusal=refusal,
         landing=Landing.MERGE if who else Landing.UNATTRIBUTED,
     )
+
+
+def still_as_proposed(pending: Pending, proposal: Proposal) -> bool:
+    """Whether an open proposal whose branch moved still changes exactly what the reconciler
+    proposed: every proposed file as recorded, and no other path against the base. Bringing
+    the branch up to date with the main branch (GitHub's "Update branch", a merge of main
+    into it, or a rebase onto main) leaves it so, and is not a person's edit: merging it still
+    approves the proposal. Anything else pushed there makes the merge approve nothing."""
+    metadata = pending.metadata
+    digests = metadata.get("digests") or {}
+    if not digests or proposal.changed is None:
+        return False
+    for path, expected in digests.items():
+        actual = proposal.files.get(path)
+        if actual is None or digest(actual) != expected:
+            return False
+    return not _extra_paths(metadata, digests, proposal.changed)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -54,6 +54,10 @@ class NoteKind(StrEnum):
     PROPOSAL_REJECTED = "proposal_rejected"
     PROPOSAL_EXPIRED = "proposal_expired"
     PROPOSAL_SUPERSEDED = "proposal_superseded"
+    #: A proposal's branch was brought up to date with the main branch; it still approves.
+    PROPOSAL_UPDATED_FROM_BASE = "proposal_updated_from_base"
+    #: A person pushed to a proposal's branch: merging it approves nothing.
+    PROPOSAL_EDITED = "proposal_edited"
     #: The forge did not answer a lookup, or did not close a proposal; the next run retries.
     FORGE_FAILED = "forge_failed"
 

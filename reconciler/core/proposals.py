@@ -54,6 +54,9 @@ class CommentTopic(StrEnum):
     EDITED_BY_A_PERSON = "edited-by-a-person"
     #: Why the reconciler closes the proposal (superseded, expired, landed without approval).
     CLOSING = "closing"
+    #: What came of the proposal once it ended (granted and what followed, refused and how to
+    #: fix it, rejected): one comment, edited in place as more follows.
+    OUTCOME = "outcome"
 
 
 def comment_marker(topic: CommentTopic) -> str:
@@ -103,9 +106,10 @@ class Proposal:
     #: commit), else at the branch tip.
     files: Mapping[str, str] = field(default_factory=dict)
     #: Once merged, every path the merge changed on the base branch (GitHub: the pull request's
-    #: files; the local forge: the merge commit against its first parent). None while it is not
-    #: merged, or when the forge cannot tell: a merge approves only when it changed nothing but
-    #: the proposed files, since a branch can carry more than the reconciler put on it.
+    #: files; the local forge: the merge commit against its first parent). None when the forge
+    #: cannot tell: a merge approves only when it changed nothing but the proposed files, since
+    #: a branch can carry more than the reconciler put on it. While open, the paths it changes
+    #: against the base when its tip moved from the one recorded (else None).
     changed: tuple[str, ...] | None = None
     labels: tuple[str, ...] = ()
 

@@ -14,14 +14,19 @@ loads it.
 After deciding: each operation that needs approval is proposed, or its open proposal is
 updated in place when the need changed (never duplicated), or left alone when nothing
 changed, so a second run with nothing new makes no write to the forge. A person's push to a
-proposal's branch stops the reconciler from rewriting it. Proposals the load no longer calls
+proposal's branch stops the reconciler from rewriting it; bringing the branch up to date with
+the main branch (which changes nothing the proposal changes) does not.
+
+Each event also sets the proposal's status on the forge (`reconciler/approval`): whether
+merging it now would be an approval. Statuses are set only when something happened, never
+re-sent by an idle run. Proposals the load no longer calls
 for are closed as superseded. New proposals per run are capped, and a rejected proposal is not
 made again during its cool-off unless the load got materially worse.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -44,12 +49,14 @@ from reconciler.core.approvals import (
     pending_proposals,
     proposal_reference,
     stale_reason,
+    still_as_proposed,
     unusable_reason,
     worse_than,
 )
 from reconciler.core.blueprint import Blueprint
 from reconciler.core.errors import ForgeError
 from reconciler.core.events import short
+from reconciler.core.feedback import ProposalStatus, Standing, proposal_status
 from reconciler.core.governance import OperationRequest, Origin
 from reconciler.core.history import HISTORY_SPAN
 from reconciler.core.ids import make_id, parse_utc, utc
@@ -144,11 +151,16 @@ def review_proposals(
             review.notes.append(
                 Note(kind=NoteKind.PROPOSAL_REJECTED, text=f"proposal {ref} rejected")
             )
+            if proposal is not None and proposal.state is ProposalState.CLOSED:
+                reason = f"Closed unmerged{who}: rejected"
+                forge.set_status(proposal, proposal_status(Standing.ENDED, reason=reason))
             continue
         if proposal.state is ProposalState.MERGED:
             if not _judge(blueprint, state, pending, proposal, forge, commit, now, review):
                 settled.discard(pending.key)
             continue
+        if pending.head and proposal.head != pending.head and not pending.hands_off:
+            pending = _moved(blueprint, pending, proposal, forge, commit, now, review)
         if utc(now) >= pending.expires_at and not pending.timed_out:
             _expire(blueprint, pending, proposal, forge, commit, now, review)
             if blueprint.policy.approval.auto_reject_on_timeout:
@@ -247,6 +259,9 @@ def _refuse_landing(
     )
     if proposal is None or proposal.state is not ProposalState.OPEN:
         return
+    forge.set_status(
+        proposal, proposal_status(Standing.ENDED, reason="Its change landed without approval")
+    )
     try:
         forge.close(
             proposal,
@@ -355,6 +370,7 @@ def _judge(
         review.notes.append(
             Note(kind=NoteKind.APPROVAL_REFUSED, text=f"approval refused: {proposal.reference}")
         )
+        forge.set_status(proposal, proposal_status(Standing.REFUSED, reason=reasons[0]))
         if pending.kind is Kind.BLUEPRINT:
             # Held now whichever blueprint this cycle loaded; from the next run on, for as
             # long as the merged one is what the repository says (`approval_hold`).
@@ -386,6 +402,7 @@ def _judge(
     review.notes.append(
         Note(kind=NoteKind.APPROVED, text=f"approved: {proposal.reference} by {proposal.merged_by}")
     )
+    forge.set_status(proposal, proposal_status(Standing.GRANTED, who=proposal.merged_by or ""))
     if pending.kind is Kind.BLUEPRINT and not loaded_is_merged:
         review.wait = (
             f"{proposal.reference} was approved after this run loaded the blueprints; "
@@ -554,6 +571,86 @@ def _unconfirmed(
     return ""
 
 
+def _awaiting(pending_meta: Mapping[str, object], until: datetime | None) -> ProposalStatus:
+    """The status of a proposal that an approver's merge would approve."""
+    approvers = pending_meta.get("approvers")
+    names = [str(a) for a in approvers] if isinstance(approvers, list) else []
+    return proposal_status(Standing.AWAITING, approvers=names, until=until)
+
+
+def _moved(
+    blueprint: Blueprint,
+    pending: Pending,
+    proposal: Proposal,
+    forge: Forge,
+    commit: Commit,
+    now: datetime,
+    review: Review,
+) -> Pending:
+    """The proposal's branch is not where the reconciler left it. Brought up to date with the
+    main branch and still changing exactly the proposed files, it is still the proposal: the
+    new head is recorded and stays awaiting an approver. Anything else is a person's edit:
+    merging it approves nothing, the reconciler says so once and stops rewriting it."""
+    service = blueprint.name
+    meta = dict(pending.metadata)
+    ref = proposal.reference
+    who = proposal.head_author or "someone"
+    if still_as_proposed(pending, proposal):
+        record = approval_record(
+            EventType.APPROVAL_UPDATED,
+            Outcome.PENDING,
+            blueprint,
+            service,
+            meta,
+            proposal,
+            f"{ref} was brought up to date with the main branch by {who}; it still changes "
+            "exactly the proposed files, so an approver's merge still approves it.",
+            now,
+            extra={"updated_from_base": True},
+        )
+        commit(f"{service}: {ref} brought up to date with the main branch", [record])
+        review.notes.append(
+            Note(
+                kind=NoteKind.PROPOSAL_UPDATED_FROM_BASE,
+                text=f"{ref} brought up to date with the main branch by {who}",
+            )
+        )
+        forge.set_status(proposal, _awaiting(meta, pending.expires_at))
+        return replace(pending, record=record, head=proposal.head)
+    try:
+        forge.comment(
+            proposal,
+            "Someone pushed to this branch, so it no longer holds exactly what the reconciler "
+            "proposed: merging it approves nothing, and the reconciler no longer rewrites it. "
+            "Close it, and the reconciler proposes again if the change is still needed.",
+            CommentTopic.EDITED_BY_A_PERSON,
+        )
+    except ForgeError as error:
+        review.error = f"could not comment on {ref}: {error}"
+        return pending
+    record = approval_record(
+        EventType.APPROVAL_UPDATED,
+        Outcome.PENDING,
+        blueprint,
+        service,
+        meta,
+        proposal,
+        f"{ref} has a person's commits ({who}); merging it approves nothing, and it is no "
+        "longer rewritten.",
+        now,
+        extra={"hands_off": True},
+    )
+    commit(f"{service}: {ref} changed by a person; commented", [record])
+    review.notes.append(
+        Note(
+            kind=NoteKind.PROPOSAL_EDITED,
+            text=f"{ref} changed by a person ({who}): merging it approves nothing",
+        )
+    )
+    forge.set_status(proposal, proposal_status(Standing.CHANGED))
+    return replace(pending, record=record, head=proposal.head, hands_off=True)
+
+
 def _expire(
     blueprint: Blueprint,
     pending: Pending,
@@ -584,6 +681,9 @@ def _expire(
     except ForgeError as error:
         review.error = f"could not expire {proposal.reference}: {error}"
         return
+    standing = Standing.ENDED if approval.auto_reject_on_timeout else Standing.TIMED_OUT
+    reason = f"Expired at {pending.expires_at:%Y-%m-%d %H:%M}Z and closed"
+    forge.set_status(proposal, proposal_status(standing, until=pending.expires_at, reason=reason))
     outcome = Outcome.EXPIRED if approval.auto_reject_on_timeout else Outcome.PENDING
     record = approval_record(
         EventType.APPROVAL_EXPIRED,
@@ -675,6 +775,7 @@ class Proposer:
                 detail=f"proposing on the forge failed: {error}; the next run tries again",
             )
         self.opened += 1
+        self.forge.set_status(proposal, _awaiting(meta, parse_utc(str(meta["expires_at"]))))
         record = approval_record(
             EventType.APPROVAL_REQUESTED,
             Outcome.PENDING,
@@ -779,6 +880,7 @@ class Proposer:
                 records=(record,) if sha else (),
             )
         updated = self.forge.update(proposal, draft)
+        self.forge.set_status(updated, _awaiting(pending.metadata, pending.expires_at))
         record = approval_record(
             EventType.APPROVAL_UPDATED,
             Outcome.PENDING,
@@ -851,6 +953,9 @@ def supersede(
         if pending.metadata.get("origin") != str(Origin.DECISION):
             continue
         try:
+            forge.set_status(
+                proposal, proposal_status(Standing.ENDED, reason="No longer needed: superseded")
+            )
             forge.close(proposal, f"No longer needed: {reason} Closing as superseded.")
         except ForgeError as error:
             notes.append(

@@ -22,6 +22,7 @@ from typing import TypeVar
 
 from reconciler.core.changes import Applied, Change
 from reconciler.core.errors import ClusterError, ForgeError, MetricsError, ReconcilerError
+from reconciler.core.feedback import ProposalStatus
 from reconciler.core.observation import DeploymentState, Metrics, Sample, Target
 from reconciler.core.proposals import CommentTopic, Draft, Proposal
 from reconciler.core.records import CommitMessage, EventType, Record, UnreadableRecord
@@ -278,6 +279,14 @@ class WatchedForge:
     def close(self, proposal: Proposal, comment: str) -> None:
         with self.watch.at(Stage.FORGE):
             self.forge.close(proposal, comment)
+
+    def set_status(self, proposal: Proposal, status: ProposalStatus) -> None:
+        with self.watch.at(Stage.FORGE):
+            self.forge.set_status(proposal, status)
+
+    def report(self, proposal: Proposal, text: str, topic: CommentTopic) -> None:
+        with self.watch.at(Stage.FORGE):
+            self.forge.report(proposal, text, topic)
 
     def is_member(self, approver: str, login: str) -> bool:
         with self.watch.at(Stage.FORGE):

@@ -70,6 +70,9 @@ def make(api: FakeGitHub) -> Iterator[MakeForge]:
     def build(token: str = BOT_TOKEN, **settings: Any) -> GitHubForge:
         settings.setdefault("base_url", api.url)
         settings.setdefault("timeout", 2)
+        # Each look lists the open pull requests afresh (a run keeps its listing for a few
+        # seconds): these tests change them between looks.
+        settings.setdefault("listing_ttl", 0)
         forge = GitHubForge(FULL_NAME, token, **settings)
         made.append(forge)
         return forge
@@ -383,6 +386,98 @@ def test_find_an_open_proposal_by_branch_and_by_number(
     assert api.count() == 1
 
 
+# ---------------------------------------------------------------------------------- budget
+
+
+def _proposals(forge: GitHubForge, count: int) -> list[Proposal]:
+    return [
+        forge.open(draft(branch=f"reconciler/web-{n}/scale", files={f"b/web-{n}.yaml": f"{n}\n"}))
+        for n in range(count)
+    ]
+
+
+def test_open_proposals_at_their_recorded_heads_cost_one_listing(
+    api: FakeGitHub, forge: GitHubForge, make: MakeForge, tmp_path: Path
+) -> None:
+    """However many are open: the listing (100 a page), and nothing per proposal, since a
+    proposal at the head the reconciler recorded is its own commit."""
+    opened = _proposals(forge, 3)
+    state = tmp_path / "github-cache.json"
+    run = make(state_path=state, listing_ttl=60)
+    api.reset_log()
+    for proposal in opened:
+        assert proposal.number is not None
+        found = run.find(proposal.branch, proposal.number, proposal.head, sorted(proposal.files))
+        assert found is not None and found.state is ProposalState.OPEN
+        assert (found.head, found.files, found.changed) == (proposal.head, {}, None)
+    assert [(r.method, r.path.removeprefix(API)) for r in api.requests] == [("GET", "/pulls")]
+    assert api.requests[0].query == {"state": "open", "per_page": "100", "page": "1"}
+    run.disconnect()
+
+    # The next run with the same token: GitHub confirms the listing unchanged (304), which
+    # it does not count.
+    again = make(state_path=state)
+    api.reset_log()
+    found = again.find(opened[0].branch, opened[0].number, opened[0].head)
+    assert found is not None and found.title == opened[0].title
+    assert (api.count(), api.counted(), api.not_modified()) == (1, 0, 1)
+    usage = again.usage()
+    assert (usage.requests, usage.not_modified, usage.counted) == (1, 1, 0)
+    assert usage.limit == 5000 and usage.remaining is not None and usage.remaining < 5000
+    assert usage.describe().startswith("1 request to GitHub (1 answered 304, not counted): ")
+
+
+def test_a_new_token_revalidates_single_pull_requests_by_date(
+    api: FakeGitHub, forge: GitHubForge, make: MakeForge, tmp_path: Path
+) -> None:
+    """A job's token is new every run and GitHub's ETags are per token: the listing costs its
+    request again, while a pull request asked for by number is confirmed by its date."""
+    _proposals(forge, 1)
+    api.close_pull(1, ALICE)
+    state = tmp_path / "github-cache.json"
+    first = make(state_path=state)
+    assert first.find(BRANCH, 1).state is ProposalState.CLOSED  # type: ignore[union-attr]
+    first.disconnect()
+    api.add_user(BOT, "ghs_the-next-runs-token")
+    second = make("ghs_the-next-runs-token", state_path=state)
+    api.reset_log()
+    found = second.find(BRANCH, 1)
+    assert found is not None and found.state is ProposalState.CLOSED
+    single = [r.status for r in api.requests if r.path in (f"{API}/pulls/1", f"{API}/issues/1")]
+    assert single == [304, 304]  # the pull request, and its issue (who closed it)
+    assert [r.path for r in api.requests if r.counted] == [f"{API}/pulls"]  # the listing
+
+
+def test_a_moved_head_is_read_with_what_the_pull_request_changes(
+    api: FakeGitHub, forge: GitHubForge
+) -> None:
+    opened = forge.open(draft())
+    api.push_commit(BRANCH, {"notes.md": "why\n"}, BOB)
+    found = forge.find(BRANCH, opened.number, opened.head, [BLUEPRINT])
+    assert found is not None and found.head != opened.head
+    assert (found.head_author, found.files) == (BOB, opened.files)
+    assert found.changed == (BLUEPRINT, "notes.md")
+
+
+def test_a_broken_cache_file_is_an_empty_one(
+    api: FakeGitHub, forge: GitHubForge, make: MakeForge, tmp_path: Path, caplog: Any
+) -> None:
+    opened = forge.open(draft())
+    state = tmp_path / "github-cache.json"
+    state.write_text("{not json")
+    with caplog.at_level(logging.WARNING):
+        run = make(state_path=state)
+    assert "is not JSON; starting afresh" in caplog.text
+    assert run.find(BRANCH, opened.number, opened.head) is not None
+    run.disconnect()
+    saved = state.read_text()
+    assert '"version":1' in saved and BOT_TOKEN not in saved
+    # Another repository's file is not used (nor is it reported: it is simply not ours).
+    other = GitHubForge(f"{OWNER}/elsewhere", BOT_TOKEN, base_url=api.url, state_path=state)
+    assert len(other.state) == 0
+    other.disconnect()
+
+
 def test_find_a_merged_proposal(api: FakeGitHub, forge: GitHubForge) -> None:
     opened = forge.open(draft())
     merge = api.merge_pull(1, ALICE)
@@ -503,6 +598,48 @@ def test_comment_and_close(api: FakeGitHub, forge: GitHubForge) -> None:
 
 
 # ---------------------------------------------------------------------------------- is_member
+
+
+def test_report_posts_one_comment_and_edits_it_in_place(
+    api: FakeGitHub, forge: GitHubForge
+) -> None:
+    opened = forge.open(draft())
+    forge.report(opened, "Approved by alice.", CommentTopic.OUTCOME)
+    forge.report(opened, "Approved by alice. Verified.", CommentTopic.OUTCOME)
+    api.reset_log()
+    forge.report(opened, "Approved by alice. Verified.", CommentTopic.OUTCOME)
+    assert api.writes() == []  # unchanged: read, not written
+    (comment,) = api.comments(1)
+    assert (
+        comment["body"] == f"{comment_marker(CommentTopic.OUTCOME)}\nApproved by alice. Verified."
+    )
+
+
+def test_a_status_github_would_not_take_is_sent_by_the_next_run(
+    api: FakeGitHub, forge: GitHubForge, make: MakeForge, tmp_path: Path, caplog: Any
+) -> None:
+    from reconciler.core.feedback import Standing, proposal_status
+
+    opened = forge.open(draft())
+    status = proposal_status(Standing.CHANGED)
+    state = tmp_path / "github-cache.json"
+    run = make(state_path=state, run_url="https://github.com/acme/x/actions/runs/7")
+    api.fail("POST", r"/statuses/", 502)
+    with caplog.at_level(logging.WARNING):
+        run.set_status(opened, status)  # never raises
+    assert "could not set the status" in caplog.text and "the next run tries again" in caplog.text
+    assert api.statuses(opened.head) == []
+    run.disconnect()
+    assert f'"{opened.head} reconciler/approval"' in state.read_text()  # kept for the next run
+    following = make(state_path=state)
+    following.find(BRANCH, opened.number, opened.head)
+    (sent,) = api.statuses(opened.head)
+    assert (sent["state"], sent["context"]) == ("failure", "reconciler/approval")
+    assert sent["target_url"] == "https://github.com/acme/x/actions/runs/7"
+    following.disconnect()
+    api.reset_log()
+    make(state_path=state).find(BRANCH, opened.number, opened.head)
+    assert api.count("POST") == 0  # sent once
 
 
 def test_is_member(api: FakeGitHub, make: MakeForge) -> None:

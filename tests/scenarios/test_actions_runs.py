@@ -64,6 +64,10 @@ class Hosted:
     checkout_tokens: list[str] = field(default_factory=list)
     #: The cache keys actions/cache was asked for.
     cache_keys: list[str] = field(default_factory=list)
+    #: What actions/cache/save stored: key -> file (relative to the path) -> content.
+    caches: dict[str, dict[str, bytes]] = field(default_factory=dict)
+    #: The keys actions/cache/restore restored from, in order ("" for a miss).
+    restored: list[str] = field(default_factory=list)
     #: owner/name, as GitHub serves it.
     repository: str = REPOSITORY
 
@@ -89,6 +93,35 @@ class Hosted:
         """actions/cache: nothing cached between these runs; the key is noted."""
         self.cache_keys.append(str(step.with_["key"]))
 
+    def restore_cache(self, step: StepContext) -> None:
+        """actions/cache/restore: the exact key, else the newest saved key that starts with a
+        restore key, copied into the path; a miss restores nothing."""
+        key = str(step.with_["key"])
+        prefixes = [p.strip() for p in str(step.with_.get("restore-keys", "")).splitlines()]
+        found = key if key in self.caches else ""
+        if not found:
+            matching = [k for k in self.caches for p in prefixes if p and k.startswith(p)]
+            found = matching[-1] if matching else ""
+        self.restored.append(found)
+        if found:
+            target = Path(str(step.with_["path"]))
+            for name, content in self.caches[found].items():
+                (target / name).parent.mkdir(parents=True, exist_ok=True)
+                (target / name).write_bytes(content)
+        step.outputs["cache-hit"] = "true" if found == key else "false"
+        step.outputs["cache-matched-key"] = found
+
+    def save_cache(self, step: StepContext) -> None:
+        """actions/cache/save: the files under the path, under a key that is never
+        overwritten (GitHub's caches are immutable); nothing when the path does not exist."""
+        key, source = str(step.with_["key"]), Path(str(step.with_["path"]))
+        if key in self.caches or not source.is_dir():
+            return
+        files = {
+            str(f.relative_to(source)): f.read_bytes() for f in source.rglob("*") if f.is_file()
+        }
+        self.caches[key] = files
+
     def setup_python(self, step: StepContext) -> None:
         """actions/setup-python: this interpreter is the one asked for."""
         wanted = str(step.with_["python-version"])
@@ -105,6 +138,7 @@ class Hosted:
         ref: str = "refs/heads/main",
         job: str = "reconcile",
         workflow: Path = WORKFLOW,
+        run_id: str = "4242",
         **kwargs: object,
     ) -> Runner:
         self.base.mkdir(exist_ok=True)
@@ -122,12 +156,15 @@ class Hosted:
                 "repository_owner": self.repository.split("/")[0],
                 "ref": ref,
                 "ref_name": ref.rsplit("/", 1)[-1],
+                "run_id": run_id,
             },
             uses={
                 "actions/checkout": self.checkout,
                 "actions/setup-python": self.setup_python,
                 "actions/create-github-app-token": self.create_app_token,
                 "actions/cache": self.cache,
+                "actions/cache/restore": self.restore_cache,
+                "actions/cache/save": self.save_cache,
             },
             # A git that cannot authenticate fails at once instead of asking.
             env={"PATH": f"{BIN}:/usr/bin:/bin", "GIT_TERMINAL_PROMPT": "0"},
@@ -186,8 +223,10 @@ def test_a_dispatched_cycle_on_the_embedded_defaults(hosted: Hosted) -> None:
         "Set up Python",
         "Find the locks and the installer's cache",
         "Restore the installer's cache",
+        "Restore what the GitHub forge kept",
         "Start the simulated cluster",
         "Reconcile",
+        "Save what the GitHub forge kept",
     ]
     assert run.actions[1] == "./"
     (key,) = hosted.cache_keys
@@ -432,6 +471,28 @@ def test_one_scheduled_run_acts_proposes_summarises_and_pushes(hosted: Hosted) -
     assert any(s.startswith("todo-frontend:") and f"#{pull['number']}" in s for s in new), new
     assert f"Audit trail: pushed {len(new)} audit commits to origin/main." in run.summary
     _no_secret(run)
+
+
+def test_each_run_starts_from_what_the_last_one_kept_of_github(hosted: Hosted) -> None:
+    """The forge's answers and validators are restored from the newest run's cache and saved
+    under this run's own key; with them an unchanged listing is answered 304."""
+    state = _cluster(hosted, at_max="todo-frontend")
+    settings = {"vars": {"RECONCILER_CLUSTER": "simulated"}, "prepare": _shared(state)}
+    summaries = []
+    for run_id in ("101", "102", "103"):
+        hosted.api.reset_log()
+        (run,) = hosted.runner("schedule", run_id=run_id, **settings).run()  # type: ignore[arg-type]
+        assert run.ok, [s.output for s in run.steps]
+        summaries.append(run.summary)
+    key = "blueprint-reconciler-github-acme/service-blueprints-1/1-{}-1"
+    assert list(hosted.caches) == [key.format(run) for run in ("101", "102", "103")]
+    assert hosted.restored == ["", key.format("101"), key.format("102")]
+    assert len(hosted.api.pulls()) == 1
+    assert all("GitHub API: " in summary for summary in summaries)
+    # The third run: the proposal was open in the second run's listing too, so GitHub
+    # confirms the listing unchanged (the same token in these runs; a job's token is new).
+    assert "(1 answered 304, not counted)" in summaries[2]
+    assert hosted.api.counted() == 0
 
 
 # ------------------------------------------------------------------------------ credentials

@@ -136,13 +136,18 @@ def test_a_person_push_stops_rewrites(scenario: Scenario) -> None:
     git(scenario.root, "checkout", "-q", "main", who="bob")
     bob_tip = scenario.repo.branches[BRANCH].target
     scenario.cli("sim", "set", "todo-frontend", "cpu_utilization=99%", "memory_utilization=99%")
-    assert run(scenario)["steps"][0]["outcome"] == "pending (commented)"
+    # The run sees the push before it decides: it says once that merging approves nothing.
+    seen = run(scenario)
+    assert seen["steps"][0]["outcome"] == "pending (a person is editing it)"
+    assert any("changed by a person" in note for note in seen["notes"])
     assert scenario.repo.branches[BRANCH].target == bob_tip  # not rewritten
     note = scenario.repo.lookup_note(str(bob_tip), "refs/notes/reconciler").message
-    assert "no longer rewrites it" in note
-    assert (
-        run(scenario)["steps"][0]["outcome"] == "pending (a person is editing it)"
-    )  # commented once
+    assert "no longer rewrites it" in note and "merging it approves nothing" in note
+    updated = scenario.records("todo-frontend", "approval_updated")
+    assert [r["details"].get("hands_off") for r in updated] == [True]
+    again = run(scenario)  # commented once, recorded once
+    assert again["steps"][0]["outcome"] == "pending (a person is editing it)"
+    assert len(scenario.records("todo-frontend", "approval_updated")) == 1
 
 
 def test_a_proposal_no_longer_needed_is_superseded(scenario: Scenario) -> None:

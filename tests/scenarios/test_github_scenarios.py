@@ -7,6 +7,8 @@ next run (after pulling, as each scheduled run starts from a fresh checkout) act
 
 from __future__ import annotations
 
+import re
+
 from tests.scenarios.github_job import Job
 
 
@@ -84,3 +86,20 @@ def test_server_errors_and_slow_answers_never_duplicate_a_proposal(job: Job) -> 
     job.api.delay(r".*/pulls$", 2, method="POST")
     job.run("-s", "todo-frontend")
     assert len(job.api.pulls()) == 1
+
+
+def test_the_job_summary_says_what_the_run_cost_on_github(job: Job) -> None:
+    summary = job.root.parent / "summary.md"
+    job.run("-s", "todo-frontend", "--summary", str(summary))
+    first = summary.read_text()
+    made = re.search(
+        r"GitHub API: (\d+) requests to GitHub(?: \(.*?\))?: ([\d,]+) of 5,000 left", first
+    )
+    assert made is not None, first
+    assert int(made.group(1)) == job.api.count()
+    # The next run reads the open proposal from one listing, and asks nothing else.
+    job.api.reset_log()
+    summary.write_text("")
+    job.run("-s", "todo-frontend", "--summary", str(summary))
+    assert "GitHub API: 1 request to GitHub" in summary.read_text()
+    assert job.api.count() == 1
