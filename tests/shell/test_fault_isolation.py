@@ -25,6 +25,7 @@ from reconciler.adapters.local_forge import LocalForge
 from reconciler.adapters.simulated import SimTarget, SimulatedCluster, create
 from reconciler.core.changes import Applied, Change
 from reconciler.core.errors import AuditError, ClusterError, ForgeError, MetricsError
+from reconciler.core.feedback import ProposalStatus
 from reconciler.core.observation import DeploymentState, Metrics, Sample, Target
 from reconciler.core.outcomes import NoteKind
 from reconciler.core.proposals import CommentTopic, Draft, Proposal
@@ -288,6 +289,12 @@ class FaultyForge:
 
     def close(self, proposal: Proposal, comment: str) -> None:
         self.forge.close(proposal, comment)
+
+    def set_status(self, proposal: Proposal, status: ProposalStatus) -> None:
+        self.forge.set_status(proposal, status)
+
+    def report(self, proposal: Proposal, text: str, topic: CommentTopic) -> None:
+        self.forge.report(proposal, text, topic)
 
     def is_member(self, approver: str, login: str) -> bool:
         return self.forge.is_member(approver, login)
