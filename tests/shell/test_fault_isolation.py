@@ -26,6 +26,7 @@ from reconciler.adapters.simulated import SimTarget, SimulatedCluster, create
 from reconciler.core.changes import Applied, Change
 from reconciler.core.errors import AuditError, ClusterError, ForgeError, MetricsError
 from reconciler.core.observation import DeploymentState, Metrics, Sample, Target
+from reconciler.core.outcomes import NoteKind
 from reconciler.core.proposals import CommentTopic, Draft, Proposal
 from reconciler.core.records import (
     CommitMessage,
@@ -442,7 +443,8 @@ def test_a_stage_failing_for_a_tenth_of_the_fleet_stops_only_those_services(
             assert recovered.operation == "scale_within_limits"
             assert recovered.details["post_operation_state"]["replicas"] == 3
             (note,) = cycle.rows[name].notes
-            assert note.endswith("found on the deployment"), note
+            assert note.kind is NoteKind.CHANGE_RECOVERED, note
+            assert note.text.endswith("found on the deployment"), note
 
 
 def test_a_record_store_that_keeps_failing_leaves_the_change_to_the_next_run(
