@@ -70,7 +70,8 @@ class AuditStore(Protocol):
         ...
 
     def contains(self, service: str, at: datetime, record_id: str) -> bool:
-        """Whether a record with this id exists on the day of `at` (a cheap existence check)."""
+        """Whether a record with this id exists on the day of `at` or a day either side (a
+        cheap existence check; a change's stamp and its record may straddle midnight)."""
         ...
 
     def flush(self) -> None:

@@ -19,6 +19,7 @@ from typing import Any
 
 from reconciler.core.approvals import Authorization, Kind
 from reconciler.core.blueprint import Blueprint
+from reconciler.core.bodies import CheckStatus, verification_of
 from reconciler.core.catalogue import ROLLBACK_OWN_CHANGE
 from reconciler.core.changes import Change, ChangeKind
 from reconciler.core.decision import DEFAULT_MAX_METRICS_AGE, Action, Decision, decide
@@ -463,22 +464,17 @@ _VERIFICATION_NOTES = {
 def _verification_subject(record: Record, pending: Pending) -> str:
     what = _what(pending.record)
     service = record.service
-    failed = [c["check"] for c in record.details.get("checks", []) if c.get("status") == "failed"]
+    body = verification_of(record)
+    failed = body.failed()
     # A verification a run caught up on (the one due to do it never came) says how late.
-    late_by = record.details.get("verified_late_by_seconds")
-    late = (
-        f" ({format_duration(late_by)} late)"
-        if isinstance(late_by, int | float) and late_by >= LATE_NOTE
-        else ""
-    )
+    late = f" ({format_duration(body.late_by)} late)" if body.late_by >= LATE_NOTE else ""
     match record.event_type:
         case EventType.VERIFICATION_PASSED if record.outcome is Outcome.PARTIAL:
             return (
                 f"{service}: verified {what}{late}, kept: missed {', '.join(failed)}, nothing worse"
             )
         case EventType.VERIFICATION_PASSED:
-            summary = record.details.get("summary", {})
-            counts = f"{summary.get('passed')}/{summary.get('total_checks')}"
+            counts = f"{body.count(CheckStatus.PASSED)}/{len(body.checks)}"
             return f"{service}: verified {what}{late}: {counts} checks passed"
         case EventType.VERIFICATION_FAILED:
             worse = ", ".join(failed)

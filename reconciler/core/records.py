@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import math
 import unicodedata
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -167,7 +167,7 @@ class Record:
             "rationale": self.rationale,
             "duration_seconds": self.duration_seconds,
             "links": dict(self.links),
-            "details": self.details,
+            "details": dict(self.details),
         }
 
     def dumps(self) -> str:
@@ -281,19 +281,16 @@ def _json_kind(value: object) -> str:
     return next((name for kind, name in kinds if isinstance(value, kind)), "null")
 
 
-#: How each event's `details` are read, by event type. Every body is a JSON object today and
-#: reaches code as a mapping; an event that gains a typed body registers its parser here, and
-#: `read_record` (the one way into the trail) then returns it for every reader at once.
-DETAIL_READERS: Mapping[EventType, Callable[[Mapping[str, Any]], Mapping[str, Any]]] = {}
-
-
 def _read_details(event: EventType, raw: object) -> Mapping[str, Any]:
+    """An event's details as its body type (core/bodies.py), so that `read_record`, the one way
+    into the trail, gives every reader the typed body at once."""
+    from reconciler.core.bodies import read_body  # the bodies build on this module
+
     if raw is None:
         raw = {}
     if not isinstance(raw, Mapping):
         raise RecordError(f"field 'details' must be an object, got a JSON {_json_kind(raw)}")
-    reader = DETAIL_READERS.get(event)
-    return reader(raw) if reader is not None else raw
+    return read_body(event, raw)
 
 
 def read_record(path: str, data: bytes) -> Record:

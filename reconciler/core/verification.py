@@ -17,10 +17,17 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Any
 
 from reconciler.core.blueprint import Blueprint
+from reconciler.core.bodies import (
+    Check,
+    CheckStatus,
+    Severity,
+    VerificationBody,
+    VerificationOutcome,
+    verification_of,
+)
 from reconciler.core.catalogue import ROLLBACK_OWN_CHANGE
 from reconciler.core.governance import OperationRequest, Origin
 from reconciler.core.history import CHANGE_EVENTS, ServiceHistory
@@ -74,57 +81,6 @@ _STABILIZATION = {"restart_failed_pods": 30.0, "rollback_deployment": 120.0}
 
 def stabilization_for(operation: str | None, blueprint: Blueprint) -> float:
     return _STABILIZATION.get(operation or "", blueprint.scaling.stabilization_period)
-
-
-class Severity(StrEnum):
-    CRITICAL = "critical"
-    HIGH = "high"
-
-
-class CheckStatus(StrEnum):
-    PASSED = "passed"
-    FAILED = "failed"
-    SKIPPED = "skipped"
-
-
-class VerificationOutcome(StrEnum):
-    PASSED = "passed"
-    #: A target was missed but nothing got worse: kept, and the next decision deals with it.
-    PARTIAL = "partial"
-    #: Something got worse: rolled back.
-    FAILED = "failed"
-
-
-@dataclass(frozen=True, kw_only=True)
-class Check:
-    check: str
-    severity: Severity
-    expected: str
-    actual: str
-    status: CheckStatus
-    baseline: str | None = None
-    #: Worse than before the change, beyond noise.
-    worse: bool = False
-    note: str = ""
-
-    @property
-    def triggers_rollback(self) -> bool:
-        return (
-            self.severity is Severity.CRITICAL and self.status is CheckStatus.FAILED and self.worse
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "check": self.check,
-            "severity": str(self.severity),
-            "expected": self.expected,
-            "actual": self.actual,
-            "status": str(self.status),
-            "baseline": self.baseline,
-            "worse_than_baseline": self.worse,
-            "rollback_trigger": self.triggers_rollback,
-            "note": self.note,
-        }
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -548,7 +504,6 @@ def verification_record(verification: Verification, blueprint: Blueprint) -> Rec
             if verification.outcome is VerificationOutcome.PASSED
             else Outcome.PARTIAL
         )
-    checks = [c.to_json() for c in verification.checks]
     links = {
         "operation": pending.operation_id,
         "verification": verification.id,
@@ -570,26 +525,19 @@ def verification_record(verification: Verification, blueprint: Blueprint) -> Rec
         operation=pending.record.operation,
         classification=pending.record.classification,
         links=links,
-        details={
-            "verification_id": verification.id,
-            "operation_id": pending.operation_id,
-            "due": pending.due,
-            "verified_late_by_seconds": max(0.0, (verification.at - pending.due).total_seconds()),
-            "outcome": str(verification.outcome),
-            "checks": checks,
-            "summary": {
-                "total_checks": len(checks),
-                "passed": sum(1 for c in verification.checks if c.status is CheckStatus.PASSED),
-                "failed": sum(1 for c in verification.checks if c.status is CheckStatus.FAILED),
-                "skipped": sum(1 for c in verification.checks if c.status is CheckStatus.SKIPPED),
-                "verification_result": str(verification.outcome),
-            },
-            "rollback_triggered": verification.rollback and not rollback,
-            "target_replicas": pending.target_replicas,
-            "pre_operation_state": dict(pending.pre_state),
-            "superseded_by": verification.superseded_by or None,
-            "attempt": pending.attempt or None,
-        },
+        details=VerificationBody(
+            verification_id=verification.id,
+            operation_id=pending.operation_id,
+            due=pending.due,
+            late_by=max(0.0, (verification.at - pending.due).total_seconds()),
+            outcome=verification.outcome,
+            checks=verification.checks,
+            rollback_triggered=verification.rollback and not rollback,
+            target_replicas=pending.target_replicas,
+            pre_operation_state=dict(pending.pre_state),
+            superseded_by=verification.superseded_by or None,
+            attempt=pending.attempt or None,
+        ),
     )
 
 
@@ -710,8 +658,8 @@ def avoid_targets(history: ServiceHistory, now: datetime) -> dict[int, str]:
             continue
         if utc(now) - utc(record.timestamp) > FAILED_TARGET_MEMORY:
             continue
-        target = record.details.get("target_replicas")
-        if isinstance(target, int):
+        target = verification_of(record).target_replicas
+        if target is not None:
             until = utc(record.timestamp) + FAILED_TARGET_MEMORY
             avoid[target] = (
                 f"{target} replicas failed verification at {record.timestamp:%H:%M:%S}Z and was "

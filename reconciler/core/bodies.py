@@ -1,0 +1,317 @@
+"""The details of audit records as types: a dataclass per event type's body, read from the
+stored JSON by one tolerant reader (`read_body`) where the trail is read.
+
+A body is written as exactly the object it stands for (the same keys in the same order), so
+the audit format does not change. Read back, it keeps the JSON it came from: `audit -o json`
+and `explain` show a record as stored, while code reads typed attributes, and an older record
+missing a field reads with that field's default. Events without a body type yet keep a plain
+mapping; every body is a read-only mapping too, for the code that has not moved on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, TypeVar
+
+from reconciler.core.ids import parse_utc, utc
+from reconciler.core.records import EventType, Record, RecordError
+
+__all__ = [
+    "Body",
+    "Check",
+    "CheckStatus",
+    "Severity",
+    "VerificationBody",
+    "VerificationOutcome",
+    "read_body",
+    "verification_of",
+]
+
+
+class Severity(StrEnum):
+    """How much a verification check counts: a critical one that got worse rolls back."""
+
+    CRITICAL = "critical"
+    HIGH = "high"
+
+
+class CheckStatus(StrEnum):
+    PASSED = "passed"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+class VerificationOutcome(StrEnum):
+    PASSED = "passed"
+    #: A target was missed but nothing got worse: kept, and the next decision deals with it.
+    PARTIAL = "partial"
+    #: Something got worse: rolled back.
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Check:
+    check: str
+    severity: Severity
+    expected: str
+    actual: str
+    status: CheckStatus
+    baseline: str | None = None
+    #: Worse than before the change, beyond noise.
+    worse: bool = False
+    note: str = ""
+
+    @property
+    def triggers_rollback(self) -> bool:
+        return (
+            self.severity is Severity.CRITICAL and self.status is CheckStatus.FAILED and self.worse
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "check": self.check,
+            "severity": str(self.severity),
+            "expected": self.expected,
+            "actual": self.actual,
+            "status": str(self.status),
+            "baseline": self.baseline,
+            "worse_than_baseline": self.worse,
+            "rollback_trigger": self.triggers_rollback,
+            "note": self.note,
+        }
+
+    @classmethod
+    def from_json(cls, raw: object) -> Check:
+        fields = _Fields(raw, "details.checks[]")
+        return cls(
+            check=fields.text("check"),
+            severity=fields.choice("severity", Severity, Severity.HIGH),
+            expected=fields.text("expected", ""),
+            actual=fields.text("actual", ""),
+            status=fields.choice("status", CheckStatus),
+            baseline=fields.optional_text("baseline"),
+            worse=fields.flag("worse_than_baseline"),
+            note=fields.text("note", ""),
+        )
+
+
+class Body(Mapping[str, Any]):
+    """A record's typed details; as a mapping, the JSON it is stored as."""
+
+    #: The JSON the body was read from (None for a body made by this run).
+    stored: Mapping[str, Any] | None
+
+    def to_json(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def _json(self) -> Mapping[str, Any]:
+        return self.stored if self.stored is not None else self.to_json()
+
+    def __getitem__(self, key: str) -> Any:
+        return self._json()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._json())
+
+    def __len__(self) -> int:
+        return len(self._json())
+
+    def __eq__(self, other: object) -> bool:
+        """Two bodies are equal when their typed fields are; a body and plain details are
+        equal when the JSON they stand for is (a record built by hand, read back)."""
+        if isinstance(other, Body):
+            return type(self) is type(other) and self._values() == other._values()
+        if isinstance(other, Mapping):
+            return dict(self._json()) == dict(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # unhashable, as the dict it stands for
+
+    def _values(self) -> tuple[Any, ...]:
+        """The typed fields (every body is a dataclass), without the stored JSON."""
+        fields = dataclasses.fields(self)  # type: ignore[arg-type]
+        return tuple(getattr(self, f.name) for f in fields if f.compare)
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class VerificationBody(Body):
+    """What a verification found about one change (or a rollback): each check, the outcome,
+    and what the next cycle needs (the target that failed, the state before the change)."""
+
+    verification_id: str
+    operation_id: str
+    due: datetime | None
+    #: How long after it was due the verification came.
+    late_by: float
+    outcome: VerificationOutcome
+    checks: tuple[Check, ...]
+    #: This verification failed a change and asks for its rollback.
+    rollback_triggered: bool
+    target_replicas: int | None
+    pre_operation_state: Mapping[str, Any]
+    #: The later change that overtook this one before it could be judged.
+    superseded_by: str | None
+    #: For a rollback: which attempt it was.
+    attempt: int | None
+    stored: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
+
+    def count(self, status: CheckStatus) -> int:
+        return sum(1 for check in self.checks if check.status is status)
+
+    def failed(self) -> list[str]:
+        """The names of the checks that failed, in order."""
+        return [check.check for check in self.checks if check.status is CheckStatus.FAILED]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "verification_id": self.verification_id,
+            "operation_id": self.operation_id,
+            "due": None if self.due is None else utc(self.due).isoformat().replace("+00:00", "Z"),
+            "verified_late_by_seconds": self.late_by,
+            "outcome": str(self.outcome),
+            "checks": [check.to_json() for check in self.checks],
+            "summary": {
+                "total_checks": len(self.checks),
+                "passed": self.count(CheckStatus.PASSED),
+                "failed": self.count(CheckStatus.FAILED),
+                "skipped": self.count(CheckStatus.SKIPPED),
+                "verification_result": str(self.outcome),
+            },
+            "rollback_triggered": self.rollback_triggered,
+            "target_replicas": self.target_replicas,
+            "pre_operation_state": dict(self.pre_operation_state),
+            "superseded_by": self.superseded_by,
+            "attempt": self.attempt,
+        }
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> VerificationBody:
+        fields = _Fields(raw, "details")
+        checks = raw.get("checks") or []
+        if not isinstance(checks, list):
+            raise RecordError("field 'details.checks' must be a list")
+        state = raw.get("pre_operation_state") or {}
+        if not isinstance(state, Mapping):
+            raise RecordError("field 'details.pre_operation_state' must be an object")
+        return cls(
+            verification_id=fields.text("verification_id", ""),
+            operation_id=fields.text("operation_id", ""),
+            due=fields.moment("due"),
+            late_by=fields.number("verified_late_by_seconds") or 0.0,
+            outcome=fields.choice("outcome", VerificationOutcome, VerificationOutcome.PASSED),
+            checks=tuple(Check.from_json(check) for check in checks),
+            rollback_triggered=fields.flag("rollback_triggered"),
+            target_replicas=fields.whole("target_replicas"),
+            pre_operation_state=dict(state),
+            superseded_by=fields.optional_text("superseded_by"),
+            attempt=fields.whole("attempt"),
+            stored=raw,
+        )
+
+
+#: The body type of each event that has one.
+_READERS: Mapping[EventType, Callable[[Mapping[str, Any]], Body]] = {
+    EventType.VERIFICATION_PASSED: VerificationBody.from_json,
+    EventType.VERIFICATION_FAILED: VerificationBody.from_json,
+    EventType.VERIFICATION_SKIPPED: VerificationBody.from_json,
+    EventType.ROLLBACK_VERIFIED: VerificationBody.from_json,
+    EventType.ROLLBACK_VERIFICATION_FAILED: VerificationBody.from_json,
+}
+
+
+def verification_of(record: Record) -> VerificationBody:
+    """The body of a verification record (read from the trail, made by this run, or built by
+    hand with plain details, as a test may)."""
+    details = record.details
+    return details if isinstance(details, VerificationBody) else VerificationBody.from_json(details)
+
+
+def read_body(event: EventType, raw: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The details of an `event` record as its body type, or as they are when it has none;
+    RecordError naming the field when a field the body needs has the wrong type."""
+    reader = _READERS.get(event)
+    return reader(raw) if reader is not None else raw
+
+
+_Choice = TypeVar("_Choice", bound=StrEnum)
+_REQUIRED: Any = object()
+
+
+class _Fields:
+    """Tolerant typed access to a body's fields: a missing or null field is its default, a
+    field of the wrong type a RecordError naming it."""
+
+    def __init__(self, raw: object, where: str) -> None:
+        if not isinstance(raw, Mapping):
+            raise RecordError(f"field {where!r} must be an object")
+        self.raw, self.where = raw, where
+
+    def _value(self, name: str, default: Any) -> Any:
+        value = self.raw.get(name)
+        if value is None:
+            if default is _REQUIRED:
+                raise RecordError(f"no field '{self.where}.{name}'")
+            return default
+        return value
+
+    def _wrong(self, name: str, wanted: str) -> RecordError:
+        return RecordError(f"field '{self.where}.{name}' must be {wanted}")
+
+    def text(self, name: str, default: Any = _REQUIRED) -> str:
+        value = self._value(name, default)
+        if not isinstance(value, str):
+            raise self._wrong(name, "a string")
+        return value
+
+    def optional_text(self, name: str) -> str | None:
+        value = self._value(name, None)
+        if value is not None and not isinstance(value, str):
+            raise self._wrong(name, "a string or null")
+        return value
+
+    def choice(self, name: str, kind: type[_Choice], default: Any = _REQUIRED) -> _Choice:
+        value = self._value(name, default)
+        known = {str(member): member for member in kind}
+        if isinstance(value, kind):
+            return value
+        if not isinstance(value, str) or value not in known:
+            raise self._wrong(name, f"one of {', '.join(known)}")
+        return known[value]
+
+    def flag(self, name: str) -> bool:
+        value = self._value(name, False)
+        if not isinstance(value, bool):
+            raise self._wrong(name, "true or false")
+        return value
+
+    def number(self, name: str) -> float | None:
+        value = self._value(name, None)
+        if value is None:
+            return None
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+        ):
+            raise self._wrong(name, "a finite number")
+        return float(value)
+
+    def whole(self, name: str) -> int | None:
+        value = self._value(name, None)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise self._wrong(name, "a whole number or null")
+        return value
+
+    def moment(self, name: str) -> datetime | None:
+        value = self._value(name, None)
+        if value is None:
+            return None
+        try:
+            return parse_utc(value) if isinstance(value, str) else parse_utc(None)
+        except ValueError:
+            raise self._wrong(name, "a time with its zone (2026-02-10T15:30:00Z)") from None

@@ -1,0 +1,163 @@
+"""Typed record bodies: written as the JSON they stand for, read back typed by the one reader
+of the trail, older bodies with defaults, a mistyped field refused with its name."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from reconciler.core.bodies import (
+    Check,
+    CheckStatus,
+    Severity,
+    VerificationBody,
+    VerificationOutcome,
+    verification_of,
+)
+from reconciler.core.records import (
+    EventType,
+    Outcome,
+    Record,
+    RecordError,
+    read_record,
+    record_path,
+)
+from tests.core.helpers import NOW
+
+CHECKS = (
+    Check(
+        check="latency_p95",
+        severity=Severity.CRITICAL,
+        expected="<= 200ms",
+        actual="260ms",
+        status=CheckStatus.FAILED,
+        baseline="180ms",
+        worse=True,
+    ),
+    Check(
+        check="pods_ready",
+        severity=Severity.HIGH,
+        expected="3",
+        actual="3",
+        status=CheckStatus.PASSED,
+    ),
+)
+BODY = VerificationBody(
+    verification_id="ver-1",
+    operation_id="op-1",
+    due=NOW - timedelta(seconds=150),
+    late_by=150.0,
+    outcome=VerificationOutcome.FAILED,
+    checks=CHECKS,
+    rollback_triggered=True,
+    target_replicas=2,
+    pre_operation_state={"replicas": 3},
+    superseded_by=None,
+    attempt=None,
+)
+
+
+def record(details: Any, event: EventType = EventType.VERIFICATION_FAILED) -> Record:
+    return Record(
+        id="ver-1",
+        timestamp=NOW,
+        event_type=event,
+        service="web",
+        blueprint_version="1.0.0",
+        outcome=Outcome.FAILED,
+        rationale="latency_p95 worse",
+        details=details,
+    )
+
+
+def reread(written: Record) -> Record:
+    return read_record(record_path(written), written.dumps().encode())
+
+
+def test_a_body_is_written_as_the_json_it_stands_for_and_read_back_typed() -> None:
+    written = record(BODY)
+    stored = json.loads(written.dumps())["details"]
+    assert list(stored) == [
+        "verification_id",
+        "operation_id",
+        "due",
+        "verified_late_by_seconds",
+        "outcome",
+        "checks",
+        "summary",
+        "rollback_triggered",
+        "target_replicas",
+        "pre_operation_state",
+        "superseded_by",
+        "attempt",
+    ]
+    assert stored["due"] == "2026-02-10T15:27:30Z"
+    assert stored["summary"] == {
+        "total_checks": 2,
+        "passed": 1,
+        "failed": 1,
+        "skipped": 0,
+        "verification_result": "failed",
+    }
+    assert stored["checks"][0]["rollback_trigger"] is True
+    back = reread(written)
+    assert isinstance(back.details, VerificationBody)
+    assert back.details == BODY and back == written
+    assert back.dumps() == written.dumps()  # byte for byte
+    assert verification_of(back).failed() == ["latency_p95"]
+    assert back.details["summary"]["passed"] == 1  # still a mapping, as stored
+
+
+def test_an_older_body_reads_with_defaults_and_shows_as_stored() -> None:
+    older = {
+        "verification_id": "ver-1",
+        "operation_id": "op-1",
+        "due": "2026-02-10T15:28:00Z",
+        "outcome": "passed",
+        "checks": [{"check": "pods_ready", "status": "passed"}],
+    }
+    back = reread(record(older, EventType.VERIFICATION_PASSED))
+    body = verification_of(back)
+    assert (body.late_by, body.superseded_by, body.attempt, body.target_replicas) == (
+        0.0,
+        None,
+        None,
+        None,
+    )
+    assert body.checks[0].severity is Severity.HIGH and body.count(CheckStatus.PASSED) == 1
+    assert dict(back.details) == older
+    assert json.loads(back.dumps())["details"] == older  # nothing added on the way through
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("checks", {"check": "x"}, "field 'details.checks' must be a list"),
+        (
+            "checks",
+            [{"check": "x", "status": "great"}],
+            "field 'details.checks[].status' must be one of passed, failed, skipped",
+        ),
+        ("checks", [{"status": "passed"}], "no field 'details.checks[].check'"),
+        ("target_replicas", "3", "'details.target_replicas' must be a whole number or null"),
+        ("due", "yesterday", "'details.due' must be a time with its zone"),
+        ("rollback_triggered", "yes", "'details.rollback_triggered' must be true or false"),
+        ("outcome", "fine", "'details.outcome' must be one of passed, partial, failed"),
+    ],
+)
+def test_a_mistyped_field_makes_the_record_unreadable_naming_it(
+    field: str, value: object, message: str
+) -> None:
+    details = {**json.loads(record(BODY).dumps())["details"], field: value}
+    with pytest.raises(RecordError, match=re.escape(message)):
+        reread(record(details))
+
+
+def test_events_without_a_body_type_keep_their_details_as_stored() -> None:
+    details = {"request": {"target_replicas": 3}, "reasons": ["cooldown"]}
+    back = reread(record(details, EventType.OPERATION_DEFERRED))
+    assert back.details == details and type(back.details) is dict
