@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 DEFAULT_KUBECONFIG = Path("~/.kube/config")
 
-DEFAULT_SIM_STATE = Path(".reconciler/sim-state.yaml")
+DEFAULT_SIM_STATE = Path(".reconciler/sim-state.db")
 
 
 @dataclass(frozen=True)
