@@ -106,7 +106,7 @@ def _fleet_with_history(root: Path, count: int, busy_every: int) -> None:
         )
         for b in fleet.blueprints
     ]
-    sim = create(root / ".reconciler/sim-state.yaml", targets, clock=START, scenario="steady")
+    sim = create(root / ".reconciler/sim-state.db", targets, clock=START, scenario="steady")
     for d in list(sim.deployments.values())[::busy_every]:
         sim.set(d, {"cpu_utilization": "95%", "memory_utilization": "95%"})
     sim.save()

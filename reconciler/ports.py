@@ -16,14 +16,24 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
+from reconciler.core.blueprint import Blueprint
 from reconciler.core.changes import Applied, Change
 from reconciler.core.errors import ClusterError, ForgeError, MetricsError
 from reconciler.core.feedback import ProposalStatus
 from reconciler.core.observation import DeploymentState, Metrics, Sample, Target
+from reconciler.core.problems import Problem
 from reconciler.core.proposals import CommentTopic, Draft, Proposal
 from reconciler.core.records import CommitMessage, EventType, Record, UnreadableRecord
 
-__all__ = ["AuditStore", "Clock", "Cluster", "Forge", "MetricsSource"]
+__all__ = [
+    "AuditStore",
+    "Clock",
+    "Cluster",
+    "Forge",
+    "LoadResult",
+    "MetricsSource",
+    "ValidationCache",
+]
 
 
 class Clock(Protocol):
@@ -169,4 +179,23 @@ class Forge(Protocol):
     def halted(self) -> ForgeError | None:
         """Why the forge stopped sending requests for the rest of this run (a rate limit), or
         None. Once halted, every method raises at once without asking the forge."""
+        ...
+
+
+#: What loading one blueprint gives: the blueprint (None when it has an error), and every
+#: problem found.
+LoadResult = tuple[Blueprint | None, tuple[Problem, ...]]
+
+
+class ValidationCache(Protocol):
+    """Blueprints loaded before, by a key of everything their loading depends on (built by the
+    shell: content, path, the policies). An absent entry only means loading again."""
+
+    def get(self, key: str) -> LoadResult | None: ...
+
+    def put(self, key: str, result: LoadResult) -> None: ...
+
+    def save(self) -> None:
+        """Keep what was put for later runs (best effort: a cache that cannot be written is
+        simply not kept)."""
         ...

@@ -6,8 +6,8 @@ virtual: `advance` (or the cycle's `sleep`) moves it, new pods become ready when
 time has passed, and metric history is sampled as time goes by. A demo's minutes pass in
 milliseconds, and every run is reproducible.
 
-The state lives in one YAML file (format in docs/simulated-cluster.md) that a person can read
-and edit; `reconciler sim set` edits it safely.
+The state lives in one SQLite file (`simulated_store`; docs/simulated-cluster.md): a person
+reads it with `reconciler sim show` and changes it with `reconciler sim set`.
 
 Load model, per deployment (totals across ready pods):
 
@@ -22,19 +22,26 @@ harmful and a verification catch it.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
-import os
-import stat
-import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from reconciler.adapters.simulated_store import (
+    CLUSTER,
+    SAMPLE_FIELDS,
+    Key,
+    Row,
+    SimStore,
+    Stale,
+    StoreError,
+    Write,
+    dumps,
+    is_sqlite,
+    loads,
+)
+from reconciler.adapters.simulated_store import Sample as StoredSample
 from reconciler.core import bounds
 from reconciler.core.changes import Applied, Change, ChangeKind
 from reconciler.core.errors import ClusterError, ConfigError, ConflictError, MetricsError
@@ -74,6 +81,10 @@ MAX_SAMPLES = 10_000
 QUEUE_CAP = 0.98
 ERROR_KNEE = 0.85
 ERROR_SLOPE = 0.25
+
+
+#: A sample as read back: its time, then the values of SAMPLE_FIELDS (None where none).
+Checked = tuple[datetime, float | None, float | None, float | None, float | None, float | None]
 
 
 class SimulatedClusterError(ConfigError):
@@ -157,7 +168,6 @@ class SimDeployment:
     base_error_rate: float = 0.002
     faults: dict[str, bool] = field(default_factory=dict)
     annotations: dict[str, str] = field(default_factory=dict)
-    history: list[dict[str, Any]] = field(default_factory=list)
     revisions: dict[int, dict[str, Any]] = field(default_factory=dict)
     pod_counter: int = 0
 
@@ -232,7 +242,12 @@ class SimDeployment:
 
 
 class SimulatedCluster:
-    """Cluster, MetricsSource and Clock over one YAML state file."""
+    """Cluster, MetricsSource and Clock over one state file (SQLite, see simulated_store).
+
+    Deployments are read when first asked for (a cycle asks for those it manages, in one
+    read), and metric samples only for the window a caller asks about, so what a command
+    pays grows with what it touches, not with the size of the simulated fleet.
+    """
 
     def __init__(
         self,
@@ -241,131 +256,181 @@ class SimulatedCluster:
         clock: datetime,
         deployments: list[SimDeployment],
         settings: dict[str, Any],
-        generations: dict[str, int] | None = None,
-        unreadable: Mapping[tuple[str, str], Unreadable] | None = None,
+        generations: dict[Key, int] | None = None,
     ):
         self.path = path
         self.clock = clock
-        self.deployments = {(d.namespace, d.name): d for d in deployments}
         self.settings = settings
-        #: The `generation` of each file as this process read or last wrote it, by its path;
-        #: None for a cluster made in memory (`create`), whose first save replaces the files.
+        self._store = SimStore(path)
+        self._loaded: dict[Key, SimDeployment] = {(d.namespace, d.name): d for d in deployments}
+        #: True when every stored deployment has been read (always, for a cluster made in
+        #: memory, which has no stored rows of its own).
+        self._complete = generations is None
+        #: The `generation` of each row as this process read or last wrote it (CLUSTER for the
+        #: clock and settings); None for a cluster made in memory (`create`), whose first save
+        #: replaces what the file held.
         self._generations = generations
-        #: Deployment files that did not load, by the (namespace, name) their file name gives:
-        #: each is that deployment's error, and is left on disk untouched for a person to fix.
-        self.unreadable: dict[tuple[str, str], Unreadable] = dict(unreadable or {})
+        #: Stored deployments that did not read, by key: each is that deployment's error, and
+        #: is left as it is for a person to fix.
+        self._unreadable: dict[Key, Unreadable] = {}
+        #: Samples taken since the last save, by deployment; and the time before which stored
+        #: samples are no longer kept.
+        self._pending: dict[Key, list[StoredSample]] = {}
+        self._prune_before: str | None = None
 
     # ---------------------------------------------------------------- persistence
 
     @classmethod
     def load(cls, path: Path) -> SimulatedCluster:
-        """Read the main file (clock, settings) and one file per deployment beside it."""
-        if not path.exists():
+        """Open the state file: its clock and settings now, deployments when asked for."""
+        store = SimStore(path)
+        if not store.exists():
+            legacy = _legacy_file(path)
+            if legacy is not None:
+                raise _legacy_error(legacy, path)
             raise SimulatedClusterError(
                 f"no simulated cluster at {path}",
                 hint="create one with `reconciler sim init` (it reads the blueprints)",
             )
-        try:
-            data = _yaml_file(path)
-            clock, settings = _load_main(data)
-        except _Broken as error:
+        if not is_sqlite(path):
+            if _legacy_file(path) is not None:
+                raise _legacy_error(path, path)
             raise SimulatedClusterError(
-                f"reading the simulated cluster {path}: {error}", hint=error.hint
+                f"reading the simulated cluster {path}: it is not a state file (an SQLite "
+                "file written by `reconciler sim init`)",
+                hint="point --sim-state at the state file, or create one with "
+                "`reconciler sim init --force`",
+            )
+        try:
+            row = store.cluster()
+            clock, settings = _load_main(_json_mapping(row.state))
+        except (StoreError, _Broken) as error:
+            raise SimulatedClusterError(
+                f"reading the simulated cluster {path}: {error}",
+                hint=getattr(error, "hint", "") or _FIX,
             ) from None
-        generations = {str(path): _generation_of(data)}
-        folder = _folder(path)
-        deployments: list[SimDeployment] = []
-        unreadable: dict[tuple[str, str], Unreadable] = {}
-        # Each deployment file stands alone: a broken one is that deployment's error, and the
-        # others load.
-        for file in sorted(folder.glob("*.yaml")):
-            try:
-                item = _yaml_file(file)
-                deployment = _load_deployment(item)
-            except _Broken as error:
-                namespace, _, name = file.name.removesuffix(".yaml").partition(".")
-                unreadable[(namespace, name)] = Unreadable(
-                    file=file, problem=str(error), hint=error.hint
-                )
-                continue
-            generations[str(folder / _file_name(deployment))] = _generation_of(item)
-            deployments.append(deployment)
         return cls(
             path,
             clock=clock,
-            deployments=deployments,
+            deployments=[],
             settings=settings,
-            generations=generations,
-            unreadable=unreadable,
+            generations={CLUSTER: row.generation},
         )
 
-    def save(self, only: SimDeployment | None = None) -> None:
-        """Write the state: the main file, and every deployment's file or only `only`'s.
+    @property
+    def deployments(self) -> dict[Key, SimDeployment]:
+        """Every deployment that reads, by (namespace, name); reads the rest of the file."""
+        if not self._complete:
+            self._read(None)
+            self._complete = True
+        return self._loaded
 
-        Each file is written atomically (a temporary file, then a rename), so a crash never
-        leaves half a file; and a change to one deployment rewrites only its own file, so a
-        cycle over a thousand services does not rewrite a thousand files per change.
+    @property
+    def unreadable(self) -> dict[Key, Unreadable]:
+        """Every stored deployment that does not read, by (namespace, name)."""
+        self.deployments  # noqa: B018 - reading them all is what finds the broken ones
+        return self._unreadable
 
-        Each file carries a `generation`, raised by every write. A file whose generation is
-        no longer the one this process read was written by another process meanwhile, and
-        is not overwritten: the save is refused (ConflictError) rather than losing that
-        change. The check and the writes happen under a lock on the state, so they hold
-        across processes, not only inside one.
-        """
-        folder = _folder(self.path)
-        folder.mkdir(parents=True, exist_ok=True)
-        files: dict[Path, dict[str, Any]] = {}
-        if only is None:
-            files[self.path] = {"clock": _ts(self.clock), "settings": self.settings}
-        for d in [only] if only is not None else self.deployments.values():
-            files[folder / _file_name(d)] = _dump_deployment(d)
-        with _state_lock(self.path):
-            known = self._generations
-            on_disk = {str(path): _stored_generation(path) for path in files}
-            if known is not None:
-                changed = [
-                    name for name, generation in on_disk.items() if generation != known.get(name)
-                ]
-                if changed:
-                    raise self._conflict(only, changed)
-            generations = dict(known or {})
-            for path, data in files.items():
-                generation = (on_disk[str(path)] or 0) + 1
-                header = _HEADER if path == self.path else ""
-                _write(path, header + _dump({"generation": generation, **data}))
-                generations[str(path)] = generation
-            if only is None:
-                wanted = {_file_name(d) for d in self.deployments.values()}
-                wanted |= {broken.file.name for broken in self.unreadable.values()}
-                for stale in folder.glob("*.yaml"):
-                    if stale.name not in wanted:
-                        stale.unlink()
-                        generations.pop(str(stale), None)
-            self._generations = generations
-
-    def _reread(self, d: SimDeployment) -> None:
-        """Replace `d` in memory with what its file holds now."""
-        path = _folder(self.path) / _file_name(d)
-        if not path.exists():  # deleted by whoever wrote last
-            self.deployments.pop((d.namespace, d.name), None)
+    def _read(self, keys: Sequence[Key] | None) -> None:
+        """Read the rows of `keys` (None: every row) not read yet."""
+        if self._complete:
             return
+        if keys is not None:
+            keys = [k for k in keys if k not in self._loaded and k not in self._unreadable]
+            if not keys:
+                return
         try:
-            item = _yaml_file(path)
-            again = _load_deployment(item)
-        except _Broken as error:  # written broken by whoever wrote last
-            self.deployments.pop((d.namespace, d.name), None)
-            self.unreadable[(d.namespace, d.name)] = Unreadable(
-                file=path, problem=str(error), hint=error.hint
+            rows = self._store.rows(keys)
+        except StoreError as error:
+            raise SimulatedClusterError(
+                f"reading the simulated cluster {self.path}: {error}", hint=_FIX
+            ) from None
+        for row in rows:
+            if row.key in self._loaded and keys is None:
+                continue  # read before, perhaps changed since: this process's copy stands
+            self._take(row)
+
+    def _take(self, row: Row) -> None:
+        """Parse one stored deployment into memory, or note it as unreadable."""
+        assert self._generations is not None
+        try:
+            deployment = _load_deployment(_json_mapping(row.state))
+            if (deployment.namespace, deployment.name) != row.key:
+                raise _Broken(
+                    f"the row is {'/'.join(row.key)} but its state names "
+                    f"{deployment.namespace}/{deployment.name}"
+                )
+        except _Broken as error:
+            self._loaded.pop(row.key, None)
+            self._unreadable[row.key] = Unreadable(
+                file=self.path, deployment="/".join(row.key), problem=str(error), hint=error.hint
             )
             return
-        self.deployments[(again.namespace, again.name)] = again
-        if self._generations is not None:
-            self._generations[str(path)] = _generation_of(item)
+        self._unreadable.pop(row.key, None)
+        self._loaded[row.key] = deployment
+        self._generations[row.key] = row.generation
 
-    def _conflict(self, only: SimDeployment | None, changed: Sequence[str]) -> ConflictError:
-        names = ", ".join(str(Path(path).relative_to(self.path.parent)) for path in changed)
+    def save(self, only: SimDeployment | None = None) -> None:
+        """Write the state: the clock, the settings and every deployment read, or only `only`.
+
+        A change to one deployment writes its row alone, so a cycle over a thousand services
+        does not rewrite a thousand rows per change.
+
+        Each row carries a `generation`, raised by every write. A row whose generation is no
+        longer the one this process read was written by another process meanwhile, and is
+        not overwritten: the save is refused (ConflictError) rather than losing that change.
+        The check and the writes are one transaction, so they hold across processes.
+        """
+        chosen = [only] if only is not None else list(self._loaded.values())
+        rows = {(d.namespace, d.name): dumps(_dump_deployment(d)) for d in chosen}
+        samples = (
+            dict(self._pending)
+            if only is None
+            else {key: self._pending[key] for key in rows if key in self._pending}
+        )
+        change = Write(
+            cluster=None if only is not None else dumps(self._main()),
+            rows=rows,
+            known=self._generations,
+            samples=samples,
+            prune_before=self._prune_before if only is None else None,
+        )
+        try:
+            written = self._store.write(change)
+        except Stale as stale:
+            raise self._conflict(only, stale.keys) from None
+        except StoreError as error:
+            raise SimulatedClusterError(
+                f"writing the simulated cluster {self.path}: {error}", hint=_FIX
+            ) from None
+        generations = dict(self._generations or {})
+        generations.update(written)
+        self._generations = generations
+        for key in samples:
+            self._pending.pop(key, None)
+        if only is None:
+            self._prune_before = None
+
+    def _main(self) -> dict[str, Any]:
+        return {"clock": _ts(self.clock), "settings": self.settings}
+
+    def _reread(self, d: SimDeployment) -> None:
+        """Replace `d` in memory with what the file holds now."""
+        key = (d.namespace, d.name)
+        self._loaded.pop(key, None)
+        rows = self._store.rows([key])
+        if rows:
+            self._take(rows[0])
+        elif self._generations is not None:
+            self._generations.pop(key, None)  # deleted by whoever wrote last
+
+    def _conflict(self, only: SimDeployment | None, changed: Sequence[Key]) -> ConflictError:
+        names = ", ".join(
+            "the clock and settings" if key == CLUSTER else f"deployment {'/'.join(key)}"
+            for key in changed
+        )
         return ConflictError(
-            f"the simulated cluster's state ({names} in {self.path.parent}) was written by "
+            f"the simulated cluster's state ({names} in {self.path}) was written by "
             "another process since this one read it; not overwriting that change",
             hint="run the command again: it reads the state as it is now",
             service=only.name if only is not None else "",
@@ -375,8 +440,22 @@ class SimulatedCluster:
         return {
             "clock": _ts(self.clock),
             "settings": self.settings,
-            "deployments": [_dump_deployment(d) for d in self.deployments.values()],
+            "deployments": [
+                {**_dump_deployment(d), "history": self._history_json(d)}
+                for d in self.deployments.values()
+            ],
         }
+
+    def _history_json(self, d: SimDeployment) -> list[dict[str, Any]]:
+        """A deployment's samples as `sim show -o json` prints them, oldest first."""
+        try:
+            samples = self._samples((d.namespace, d.name))
+        except MetricsError as error:
+            return [{"error": str(error)}]
+        return [
+            {"at": _ts(at), **dict(zip(SAMPLE_FIELDS, values, strict=True))}
+            for at, *values in samples
+        ]
 
     @property
     def sample_interval(self) -> float:
@@ -404,11 +483,13 @@ class SimulatedCluster:
         d.version += 1
 
     def get(self, namespace: str, name: str) -> SimDeployment:
-        broken = self.unreadable.get((namespace, name))
-        if broken is not None and (namespace, name) not in self.deployments:
+        key = (namespace, name)
+        self._read([key])
+        broken = self._unreadable.get(key)
+        if broken is not None and key not in self._loaded:
             raise ClusterError(broken.message(), hint=broken.hint)
         try:
-            return self.deployments[(namespace, name)]
+            return self._loaded[key]
         except KeyError:
             raise ClusterError(
                 f"deployment {namespace}/{name} is not in the simulated cluster ({self.path})",
@@ -443,20 +524,24 @@ class SimulatedCluster:
         self.prune_history()
 
     def record_samples(self) -> None:
-        for deployment in self.deployments.values():
+        at = _at(self.clock)
+        for key, deployment in self.deployments.items():
             if deployment.faults.get("metrics_unavailable"):
                 continue
             values = deployment.metrics_at(self.clock)
-            deployment.history.append({"at": _ts(self.clock), **values})
+            sample = (at, *(_rounded(values[field]) for field in SAMPLE_FIELDS))
+            self._pending.setdefault(key, []).append(sample)  # type: ignore[arg-type]
 
     def prune_history(self) -> None:
-        cutoff = self.clock - timedelta(seconds=self.history_kept)
-        for deployment in self.deployments.values():
-            deployment.history = [s for s in deployment.history if _parse_ts(s["at"]) >= cutoff]
+        cutoff = _at(self.clock - timedelta(seconds=self.history_kept))
+        for key, samples in self._pending.items():
+            self._pending[key] = [sample for sample in samples if sample[0] >= cutoff]
+        self._prune_before = max(cutoff, self._prune_before or cutoff)
 
     # ---------------------------------------------------------------- Cluster
 
     def observe(self, targets: Sequence[Target]) -> Mapping[Target, DeploymentState | ClusterError]:
+        self._read([(target.namespace, target.name) for target in targets])
         result: dict[Target, DeploymentState | ClusterError] = {}
         for target in targets:
             try:
@@ -579,12 +664,13 @@ class SimulatedCluster:
     # ---------------------------------------------------------------- MetricsSource
 
     def current(self, targets: Sequence[Target]) -> Mapping[Target, Metrics | MetricsError]:
+        self._read([(target.namespace, target.name) for target in targets])
         result: dict[Target, Metrics | MetricsError] = {}
         for target in targets:
             key = (target.namespace, target.name)
-            d = self.deployments.get(key)
+            d = self._loaded.get(key)
             if d is None:
-                broken = self.unreadable.get(key)
+                broken = self._unreadable.get(key)
                 result[target] = MetricsError(
                     f"no metrics for {target}: "
                     + ("not in the simulated cluster" if broken is None else broken.message())
@@ -608,102 +694,92 @@ class SimulatedCluster:
         return result
 
     def window(self, target: Target, seconds: float, now: datetime) -> Sequence[Sample]:
-        d = self.deployments.get((target.namespace, target.name))
-        if d is None:
+        key = (target.namespace, target.name)
+        self._read([key])
+        if key not in self._loaded:
             return []
         start = now - timedelta(seconds=seconds)
-        samples = []
-        for item in d.history:
-            at = _parse_ts(item["at"])
-            if start <= at <= now:
-                samples.append(
-                    Sample(
-                        at=at,
-                        cpu_utilization=item.get("cpu"),
-                        memory_utilization=item.get("memory"),
-                        latency_p95_ms=item.get("latency"),
-                        error_rate=item.get("errors"),
-                    )
+        return [
+            Sample(
+                at=at,
+                cpu_utilization=cpu,
+                memory_utilization=memory,
+                latency_p95_ms=latency,
+                error_rate=errors,
+            )
+            for at, cpu, memory, latency, errors, _throughput in self._samples(key, start, now)
+        ]
+
+    def _samples(
+        self, key: Key, start: datetime | None = None, end: datetime | None = None
+    ) -> list[Checked]:
+        """A deployment's samples from `start` to `end`, oldest first: those stored (still
+        kept) and those taken since the last save, each value checked as it is read."""
+        low = "" if start is None else _at(start)
+        high = "\uffff" if end is None else _at(end)
+        stored: list[tuple[Any, ...]] = []
+        if self._generations is not None and self._store.exists():
+            try:
+                stored = self._store.samples(key, max(low, self._prune_before or ""), high)
+            except StoreError as error:
+                raise MetricsError(
+                    f"reading the metric history of {'/'.join(key)} in {self.path}: {error}"
+                ) from None
+        fresh = [s for s in self._pending.get(key, ()) if low <= s[0] <= high]
+        result = []
+        for at, *values in [*stored, *fresh]:
+            try:
+                sample = {"at": at, **dict(zip(SAMPLE_FIELDS, values, strict=True))}
+                checked = tuple(
+                    _field(sample, name, _amount, None) if sample[name] is not None else None
+                    for name in SAMPLE_FIELDS
                 )
-        return samples
+                moment = _field(sample, "at", _time)
+            except _Broken as error:
+                raise MetricsError(
+                    f"reading the simulated deployment {'/'.join(key)} in {self.path}: "
+                    f"history at {at}: {error}"
+                ) from None
+            result.append((moment, *checked))
+        return result
 
 
-try:  # libyaml is an order of magnitude faster for the state files
-    _Loader: Any = yaml.CSafeLoader
-    _Dumper: Any = yaml.CSafeDumper
-except AttributeError:  # pragma: no cover - depends on how PyYAML was built
-    _Loader, _Dumper = yaml.SafeLoader, yaml.SafeDumper
+def _at(moment: datetime) -> str:
+    """A sample's time as stored: fixed-width, so the order of the text is that of time."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _folder(path: Path) -> Path:
-    return path.with_name(path.name + ".d")
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 6)
 
 
-def _file_name(d: SimDeployment) -> str:
-    return f"{d.namespace}.{d.name}.yaml"
+def _json_mapping(text: str) -> Mapping[str, Any]:
+    try:
+        data = loads(text)
+    except ValueError as error:
+        raise _Broken(f"not valid JSON ({error})") from None
+    if not isinstance(data, Mapping):
+        raise _Broken("expected a mapping of fields, got " + type(data).__name__)
+    return data
 
 
-def _dump(data: Mapping[str, Any]) -> str:
-    text: str = yaml.dump(
-        data,
-        Dumper=_Dumper,
-        sort_keys=False,
-        allow_unicode=True,
-        width=120,
-        default_flow_style=None,
+def _legacy_file(path: Path) -> Path | None:
+    """The state file of the earlier YAML format (one file per deployment in a folder beside
+    it) at `path`, or at the YAML name of the default path; None when there is none."""
+    for candidate in (path, path.with_suffix(".yaml")):
+        folder = candidate.with_name(candidate.name + ".d")
+        if candidate.is_file() and not is_sqlite(candidate) and folder.is_dir():
+            return candidate
+    return None
+
+
+def _legacy_error(legacy: Path, path: Path) -> SimulatedClusterError:
+    return SimulatedClusterError(
+        f"{legacy} is a simulated cluster in the earlier YAML format (a file per deployment), "
+        f"which this version no longer reads; it keeps the state in one SQLite file ({path})",
+        hint="start a new one with `reconciler sim init --force` (the simulated cluster is "
+        f"for demos and tests; {legacy.name} and the folder {legacy.name}.d can be deleted)",
     )
-    return text
-
-
-_HEADER = "# Simulated cluster; deployments are in the folder beside this file.\n"
-
-
-def _generation_of(data: Any) -> int:
-    """The `generation` a state file was read with (0 for a file written without one)."""
-    value = data.get("generation", 0) if isinstance(data, Mapping) else 0
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
-
-
-def _stored_generation(path: Path) -> int | None:
-    """The generation of the file at `path` now (None: no such file), from its first key, so
-    a save need not parse a deployment's whole metric history again."""
-    try:
-        with path.open(encoding="utf-8") as handle:
-            head = handle.read(256)
-    except FileNotFoundError:
-        return None
-    for line in head.splitlines():
-        if not line.strip() or line.startswith("#"):
-            continue
-        key, _, value = line.partition(":")
-        if key == "generation" and value.strip().isdigit():
-            return int(value.strip())
-        break
-    # Not first (a file written by hand or by an older version): read the whole file.
-    try:
-        return _generation_of(yaml.load(path.read_text("utf-8"), Loader=_Loader))
-    except (OSError, yaml.YAMLError):
-        return 0
-
-
-@contextlib.contextmanager
-def _state_lock(path: Path) -> Iterator[None]:
-    """Serialize saves of one state across processes: checking generations and writing the
-    files is one step. Held for the few milliseconds a save takes, so it simply waits."""
-    lock = path.with_name(path.name + ".lock")
-    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
-
-
-def _write(path: Path, text: str) -> None:
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=".sim-", suffix=".tmp")
-    with os.fdopen(handle, "w", encoding="utf-8") as out:
-        out.write(text)
-    Path(temp).replace(path)
 
 
 def _template(d: SimDeployment) -> dict[str, Any]:
@@ -723,60 +799,24 @@ class _Broken(ValueError):
         self.hint = hint or _FIX
 
 
-_FIX = "fix the file by hand, or recreate it with `reconciler sim init --force`"
+_FIX = (
+    "recreate it with `reconciler sim init --force` (`reconciler sim show -o json` shows what "
+    "it holds)"
+)
 
 
 @dataclass(frozen=True, kw_only=True)
 class Unreadable:
-    """A deployment file that did not load: that one deployment's error."""
+    """A stored deployment that did not read: that one deployment's error."""
 
     file: Path
+    #: namespace/name
+    deployment: str
     problem: str
     hint: str
 
     def message(self) -> str:
-        return f"reading the simulated deployment {self.file}: {self.problem}"
-
-
-#: What a state file may be instead of a regular file, as `stat` tells it.
-_KINDS = {
-    stat.S_IFDIR: "a directory",
-    stat.S_IFIFO: "a named pipe (FIFO)",
-    stat.S_IFSOCK: "a socket",
-    stat.S_IFCHR: "a character device",
-    stat.S_IFBLK: "a block device",
-}
-
-
-def _read_file(file: Path) -> str:
-    """A state file's text, if it is a regular file (a link to one is followed). Opened
-    without blocking, and its kind checked on the opened file: a pipe put in its place would
-    otherwise stop every command that reads the state, for as long as nobody writes to it."""
-    try:
-        descriptor = os.open(file, os.O_RDONLY | os.O_NONBLOCK)
-    except OSError as error:  # the path is named by the caller: say only what is wrong
-        link = " (a symbolic link)" if file.is_symlink() else ""
-        raise _Broken(f"cannot be read{link}: {error.strerror or error}") from None
-    kind = stat.S_IFMT(os.fstat(descriptor).st_mode)
-    if kind != stat.S_IFREG:
-        os.close(descriptor)
-        raise _Broken(f"is {_KINDS.get(kind, 'not a file')}, not a regular file")
-    with os.fdopen(descriptor, "rb") as handle:
-        return handle.read().decode("utf-8")
-
-
-def _yaml_file(file: Path) -> Mapping[str, Any]:
-    try:
-        data = yaml.load(_read_file(file), Loader=_Loader)
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        raise _Broken(f"{where}{error.problem or error.context} (not valid YAML)") from None
-    except (yaml.YAMLError, OSError, UnicodeDecodeError) as error:
-        raise _Broken(" ".join(str(error).split())) from None
-    if not isinstance(data, Mapping):
-        raise _Broken("expected a mapping of fields, got " + type(data).__name__)
-    return data
+        return f"reading the simulated deployment {self.deployment} in {self.file}: {self.problem}"
 
 
 _MISSING = object()
@@ -918,7 +958,6 @@ def _load_deployment(item: Mapping[str, Any]) -> SimDeployment:
         base_error_rate=amount("base_error_rate", 0.002),
         faults={str(key): _field(faults, key, _flag, at="faults.") for key in faults},
         annotations={str(k): str(v) for k, v in _section(item, "annotations").items()},
-        history=[_sample(sample) for sample in _items(item, "history", MAX_SAMPLES + 1)],
         revisions={
             _revision_key(k): _template_of(v) for k, v in _section(item, "revisions").items()
         },
@@ -943,17 +982,6 @@ def _pod(pod: object, revision: int) -> SimPod:
         )
     except _Broken as error:
         raise _Broken(f"pods[{pod.get('name', '?')}].{error}", error.hint) from None
-
-
-def _sample(sample: object) -> dict[str, Any]:
-    """One metric sample; its values are finite numbers, or null where there was none."""
-    if not isinstance(sample, Mapping):
-        raise _Broken(f"history: an entry is {type(sample).__name__}, not a mapping")
-    parsed: dict[str, Any] = {"at": _ts(_field(sample, "at", _time))}
-    for key, value in sample.items():
-        if key != "at":
-            parsed[str(key)] = None if value is None else _field(sample, key, _amount)
-    return parsed
 
 
 def _revision_key(key: object) -> int:
@@ -1014,10 +1042,6 @@ def _dump_deployment(d: SimDeployment) -> dict[str, Any]:
         ],
         "pod_counter": d.pod_counter,
         "revisions": {str(k): v for k, v in sorted(d.revisions.items())},
-        "history": [
-            {k: (round(v, 6) if isinstance(v, float) else v) for k, v in sample.items()}
-            for sample in d.history
-        ],
     }
 
 

@@ -236,7 +236,7 @@ def _prometheus_options(command: Callable[..., Any]) -> Callable[..., Any]:
     "--sim-state",
     type=click.Path(dir_okay=False, path_type=Path),
     envvar="RECONCILER_SIM_STATE",
-    help="The simulated cluster's state file (default: .reconciler/sim-state.yaml in the "
+    help="The simulated cluster's state file (default: .reconciler/sim-state.db in the "
     "repository). Env: RECONCILER_SIM_STATE.",
 )
 @click.option(

@@ -50,11 +50,13 @@ def validate_command(
       reconciler validate blueprints/todo-frontend
       reconciler validate -o json | jq '.problems[] | select(.severity=="error")'
     """
+    from reconciler.cli.compose import validation_cache
     from reconciler.core.problems import Severity
     from reconciler.shell.workspace import load_fleet
 
     root = settings.root()
-    fleet = load_fleet(root, [p if p.is_absolute() else Path.cwd() / p for p in paths])
+    named = [p if p.is_absolute() else Path.cwd() / p for p in paths]
+    fleet = load_fleet(root, named, cache=validation_cache(root))
     errors = [p for p in fleet.problems if p.severity is Severity.ERROR]
     warnings = [p for p in fleet.problems if p.severity is Severity.WARNING]
     failed = bool(errors) or (strict and bool(warnings))

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from reconciler.adapters.prometheus_transport import Credential, PrometheusAccess
     from reconciler.adapters.repo_lock import Holder
     from reconciler.adapters.simulated import SimulatedCluster
+    from reconciler.adapters.validation_cache import LocalValidationCache
     from reconciler.cli.context import PrometheusOptions, Settings
     from reconciler.core.sharding import Shard
     from reconciler.ports import Forge
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 
 DEFAULT_KUBECONFIG = Path("~/.kube/config")
 
-DEFAULT_SIM_STATE = Path(".reconciler/sim-state.yaml")
+DEFAULT_SIM_STATE = Path(".reconciler/sim-state.db")
 
 
 @dataclass(frozen=True)
@@ -145,7 +146,15 @@ def committed_fleet(root: Path, *, shard: Shard | None = None) -> Fleet:
         blobs=head.blobs,
         shard=shard,
         notices=[notice] if notice else [],
+        cache=validation_cache(root),
     )
+
+
+def validation_cache(root: Path) -> LocalValidationCache:
+    """The blueprints loaded by earlier runs on this machine (under the git directory)."""
+    from reconciler.adapters.validation_cache import LocalValidationCache
+
+    return LocalValidationCache(root)
 
 
 def open_audit(root: Path) -> GitAuditStore:

@@ -40,11 +40,11 @@ SET_EXAMPLES = {
 def sim_group() -> None:
     """The simulated cluster: the embedded default that `run` acts on.
 
-    Its state is YAML: a main file (default .reconciler/sim-state.yaml in the repository, or
-    --sim-state / RECONCILER_SIM_STATE) with the virtual clock, and one file per deployment in
-    the folder beside it (sim-state.yaml.d/) with its pods, load, fault switches and metric
-    history. Pods take their start-up time to become ready, and
-    utilization, latency and errors respond to the number of ready pods.
+    Its state is one SQLite file (default .reconciler/sim-state.db in the repository, or
+    --sim-state / RECONCILER_SIM_STATE): the virtual clock, and each deployment's pods, load,
+    fault switches and metric history; `sim show -o json` prints all of it. Pods take their
+    start-up time to become ready, and utilization, latency and errors respond to the number
+    of ready pods.
 
     \b
     Exit codes: 0 done, 2 usage (an unknown command, or a value that does not parse),
@@ -171,7 +171,12 @@ def sim_show_command(settings: Settings, output: str) -> None:
             sim.to_json()
             | {
                 "unreadable": [
-                    {"file": str(b.file), "error": b.problem, "hint": b.hint}
+                    {
+                        "deployment": b.deployment,
+                        "file": str(b.file),
+                        "error": b.problem,
+                        "hint": b.hint,
+                    }
                     for b in sim.unreadable.values()
                 ]
             }

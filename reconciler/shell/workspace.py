@@ -40,6 +40,7 @@ from reconciler.core.problems import Problem, Severity
 from reconciler.core.records import Provenance
 from reconciler.core.sharding import Shard
 from reconciler.core.yamlsafe import MAX_BYTES
+from reconciler.ports import LoadResult, ValidationCache
 
 __all__ = [
     "BLUEPRINT_FILE",
@@ -697,7 +698,13 @@ def uncommitted_notice(changes: Sequence[tuple[str, str]], commit: str) -> Probl
     )
 
 
-def load_fleet(root: Path, paths: Sequence[Path] = (), *, shard: Shard | None = None) -> Fleet:
+def load_fleet(
+    root: Path,
+    paths: Sequence[Path] = (),
+    *,
+    shard: Shard | None = None,
+    cache: ValidationCache | None = None,
+) -> Fleet:
     """Load the global policies and the blueprints of the working tree; never raises for a bad
     blueprint. This is what `validate` checks: edits before they are committed. A cycle judges
     under what is committed instead (`load_fleet_files` with the files of HEAD).
@@ -725,7 +732,7 @@ def load_fleet(root: Path, paths: Sequence[Path] = (), *, shard: Shard | None = 
         shown = _relative(path, root)
         entries.append((shown, expected, _read(path, shown) if os.path.lexists(path) else None))
     ignored = [item for item in found.ignored if shard is None or shard.owns(item.service)]
-    return _load(root, raw_policies, entries, found=problems, ignored=ignored)
+    return _load(root, raw_policies, entries, found=problems, ignored=ignored, cache=cache)
 
 
 def load_fleet_files(
@@ -737,6 +744,7 @@ def load_fleet_files(
     blobs: Mapping[str, str] | None = None,
     shard: Shard | None = None,
     notices: Sequence[Problem] = (),
+    cache: ValidationCache | None = None,
 ) -> Fleet:
     """The same, from file contents by repository path (the blobs of a git revision, say):
     `blueprints/governance/policies.yaml` and every `blueprints/<service>/blueprint.yaml`.
@@ -767,7 +775,7 @@ def load_fleet_files(
         if shard is None or shard.owns(service):
             entries.append((shown, service, files.get(shown)))
     ignored = [item for item in found.ignored if shard is None or shard.owns(item.service)]
-    fleet = _load(root, raw_policies, entries, ignored=ignored)
+    fleet = _load(root, raw_policies, entries, ignored=ignored, cache=cache)
     known = blobs or {}
 
     def provenance(source: str) -> Provenance:
@@ -778,6 +786,24 @@ def load_fleet_files(
     return replace(fleet, blueprints=judged, commit=commit, notices=tuple(notices))
 
 
+def cache_key(data: bytes, shown: str, expected: str | None, policies: str) -> str:
+    """Everything that decides what loading a blueprint gives, as one key: its content (what
+    its git blob id stands for), where it is and the service its folder names, and the global
+    policies it is checked against (`policies_key`). The loader's own version is the cache's
+    business."""
+    digest = hashlib.sha256(data)
+    digest.update(f"\0{shown}\0{expected or ''}\0{policies}".encode())
+    return digest.hexdigest()
+
+
+def policies_key(raw_policies: bytes | Problem | None, unloaded: str) -> str:
+    """The global policies as a blueprint's load depends on them: their content, or why
+    there are none."""
+    if isinstance(raw_policies, bytes):
+        return hashlib.sha256(raw_policies).hexdigest() + f":{unloaded}"
+    return f"none:{unloaded}"
+
+
 def _load(
     root: Path,
     raw_policies: bytes | Problem | None,
@@ -785,10 +811,12 @@ def _load(
     *,
     found: Sequence[Problem] = (),
     ignored: Sequence[IgnoredFile] = (),
+    cache: ValidationCache | None = None,
 ) -> Fleet:
     """The loading itself, on contents already read: (shown path, expected service name,
     bytes, or the problem reading them, or None for a file that does not exist). `found` are
-    the problems of finding the files, and `ignored` what was left unread."""
+    the problems of finding the files, and `ignored` what was left unread. With a `cache`,
+    a blueprint whose content, path and policies were loaded before is not loaded again."""
     problems: list[Problem] = []
     policies: GlobalPolicies | None = None
     unloaded = ""
@@ -820,6 +848,7 @@ def _load(
     texts: dict[str, str] = {}
     broken: dict[str, str] = {}
     files: list[str] = []
+    against = policies_key(raw_policies, unloaded)
     for shown, expected, data in entries:
         files.append(shown)
         if data is None:
@@ -831,19 +860,31 @@ def _load(
             problems.append(data)
             broken[expected or shown] = shown
             continue
-        blueprint, read = load_blueprint(
-            data,
-            source=shown,
-            policies=effective,
-            expected_name=expected,
-            policies_unloaded=unloaded,
-        )
-        problems.extend(read)
+        key = None
+        result: LoadResult | None = None
+        if cache is not None:
+            key = cache_key(data, shown, expected, against)
+            result = cache.get(key)
+        if result is None:
+            loaded, found_problems = load_blueprint(
+                data,
+                source=shown,
+                policies=effective,
+                expected_name=expected,
+                policies_unloaded=unloaded,
+            )
+            result = (loaded, tuple(found_problems))
+            if cache is not None and key is not None:
+                cache.put(key, result)
+        blueprint, outcome = result
+        problems.extend(outcome)
         if blueprint is None:
             broken[expected or shown] = shown
         else:
             blueprints.append(blueprint)
             texts[blueprint.name] = data.decode("utf-8").removeprefix("\ufeff")
+    if cache is not None:
+        cache.save()
     duplicates = check_unique_names(blueprints)
     problems.extend(duplicates)
     if duplicates:

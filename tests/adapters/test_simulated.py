@@ -26,7 +26,7 @@ def seed(tmp_path: Path, history: float = 600) -> SimulatedCluster:
             latency_target_ms=200,
         )
     ]
-    return create(tmp_path / "sim.yaml", targets, clock=NOW, scenario="seed", history=history)
+    return create(tmp_path / "sim.db", targets, clock=NOW, scenario="seed", history=history)
 
 
 def change(sim: SimulatedCluster, replicas: int, version: str | None = None) -> Change:
@@ -117,7 +117,7 @@ def test_history_window_and_persistence(tmp_path: Path) -> None:
     window = sim.window(FRONTEND, 300, NOW)
     assert len(window) == 21 and window[-1].at == NOW
     sim.save()
-    again = SimulatedCluster.load(tmp_path / "sim.yaml")
+    again = SimulatedCluster.load(tmp_path / "sim.db")
     assert again.now() == NOW
     assert metrics(again).cpu_utilization == pytest.approx(0.85)
     assert len(again.window(FRONTEND, 300, NOW)) == 21
@@ -139,6 +139,51 @@ def test_bad_settings_and_missing_things(tmp_path: Path) -> None:
     assert (refused.value.problem, refused.value.unaccepted) == ("not an accepted value", True)
     assert refused.value.hint == "release=good or release=bad"
     with pytest.raises(ConfigError, match="no simulated cluster"):
-        SimulatedCluster.load(tmp_path / "absent.yaml")
+        SimulatedCluster.load(tmp_path / "absent.db")
     missing = Target(namespace="todo-app", name="ghost")
     assert isinstance(sim.observe([missing])[missing], ClusterError)
+
+
+def test_a_broken_sample_is_an_error_of_the_history_alone(tmp_path: Path) -> None:
+    """A stored sample that does not read makes the history unavailable (no evidence, so no
+    scale-down), not the deployment: it is still observed and measured now."""
+    from tests import simstate
+
+    seed(tmp_path).save()
+    simstate.edit_samples(tmp_path / "sim.db", "todo-frontend", "cpu", float("inf"))
+    sim = SimulatedCluster.load(tmp_path / "sim.db")
+    with pytest.raises(MetricsError) as caught:
+        sim.window(FRONTEND, 300, NOW)
+    assert str(caught.value).startswith(
+        f"reading the simulated deployment todo-app/todo-frontend in {tmp_path / 'sim.db'}: "
+        "history at 2026-02-10T15:"
+    )
+    assert str(caught.value).endswith("cpu: inf is not a finite number")
+    assert metrics(sim).cpu_utilization == pytest.approx(0.85)
+
+
+def test_the_earlier_yaml_state_is_refused_with_what_to_do(tmp_path: Path) -> None:
+    """A state of the earlier format (a YAML file and a folder of one file per deployment)
+    is named, not misread; `sim init --force` replaces it."""
+    legacy = tmp_path / "sim-state.yaml"
+    legacy.write_text("generation: 1\nclock: '2026-02-10T15:30:00Z'\n")
+    (tmp_path / "sim-state.yaml.d").mkdir()
+    for path in (tmp_path / "sim-state.db", legacy):
+        with pytest.raises(ConfigError) as caught:
+            SimulatedCluster.load(path)
+        assert str(caught.value) == (
+            f"{legacy} is a simulated cluster in the earlier YAML format (a file per "
+            "deployment), which this version no longer reads; it keeps the state in one "
+            f"SQLite file ({path})"
+        )
+        assert caught.value.hint.startswith("start a new one with `reconciler sim init --force`")
+    seed(tmp_path).save()
+    create(legacy, [], clock=NOW).save()  # --force with --sim-state naming the old file
+    assert SimulatedCluster.load(legacy).now() == NOW
+
+
+def test_a_file_that_is_not_a_state_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_text("hello\n")
+    with pytest.raises(ConfigError, match=r"notes\.txt: it is not a state file"):
+        SimulatedCluster.load(path)

@@ -6,18 +6,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import yaml
 
 from reconciler.adapters.simulated import SimulatedCluster
 from reconciler.core.errors import ClusterError, ConflictError, ExitCode
+from tests import simstate
 from tests.adapters.test_simulated import FRONTEND, change, seed
 
 
 def on_disk(tmp_path: Path) -> dict[str, object]:
-    """The deployment's file as a person would read it."""
-    (path,) = (tmp_path / "sim.yaml.d").glob("*.yaml")
-    data: dict[str, object] = yaml.safe_load(path.read_text())
-    return data
+    """The deployment as stored, with its generation."""
+    return simstate.deployment(tmp_path / "sim.db", "todo-frontend")
 
 
 def replicas(sim: SimulatedCluster) -> int:
@@ -28,9 +26,9 @@ def replicas(sim: SimulatedCluster) -> int:
 
 def test_a_change_over_another_writers_save_is_refused_and_forgotten(tmp_path: Path) -> None:
     seed(tmp_path).save()
-    run = SimulatedCluster.load(tmp_path / "sim.yaml")  # a cycle has read the state
+    run = SimulatedCluster.load(tmp_path / "sim.db")  # a cycle has read the state
     stale = change(run, 3)
-    other = SimulatedCluster.load(tmp_path / "sim.yaml")  # `sim set` in another process
+    other = SimulatedCluster.load(tmp_path / "sim.db")  # `sim set` in another process
     other.set(other.get("todo-app", "todo-frontend"), {"rps": "400"})
     other.save(only=other.get("todo-app", "todo-frontend"))
 
@@ -51,15 +49,27 @@ def test_a_change_over_another_writers_save_is_refused_and_forgotten(tmp_path: P
 
 def test_a_clock_move_over_another_writers_save_is_refused(tmp_path: Path) -> None:
     seed(tmp_path).save()
-    waiting = SimulatedCluster.load(tmp_path / "sim.yaml")  # `run --wait` between passes
-    other = SimulatedCluster.load(tmp_path / "sim.yaml")
+    waiting = SimulatedCluster.load(tmp_path / "sim.db")  # `run --wait` between passes
+    assert replicas(waiting) == 2  # it observed the deployment
+    other = SimulatedCluster.load(tmp_path / "sim.db")
     other.set(other.get("todo-app", "todo-frontend"), {"release": "bad"})
     other.save(only=other.get("todo-app", "todo-frontend"))
-    before = (tmp_path / "sim.yaml").read_text()
-    with pytest.raises(ConflictError, match=r"sim\.yaml\.d/todo-app\.todo-frontend\.yaml"):
+    before = simstate.everything(tmp_path / "sim.db")
+    with pytest.raises(ConflictError, match=r"\(deployment todo-app/todo-frontend in .*sim\.db\)"):
         waiting.sleep(60)
-    assert (tmp_path / "sim.yaml").read_text() == before
+    assert simstate.everything(tmp_path / "sim.db") == before
     assert on_disk(tmp_path)["revision"] == 2
+
+
+def test_a_clock_move_over_another_clock_move_is_refused(tmp_path: Path) -> None:
+    seed(tmp_path).save()
+    first = SimulatedCluster.load(tmp_path / "sim.db")
+    second = SimulatedCluster.load(tmp_path / "sim.db")
+    first.sleep(60)
+    assert replicas(second) == 2  # read after the first moved the clock: still stale
+    with pytest.raises(ConflictError, match=r"\(the clock and settings in .*sim\.db\)"):
+        second.sleep(30)
+    assert SimulatedCluster.load(tmp_path / "sim.db").now() == first.now()
 
 
 def test_every_save_raises_the_generation_and_a_new_cluster_replaces_the_old(
@@ -67,14 +77,14 @@ def test_every_save_raises_the_generation_and_a_new_cluster_replaces_the_old(
 ) -> None:
     seed(tmp_path).save()
     assert on_disk(tmp_path)["generation"] == 1
-    reader = SimulatedCluster.load(tmp_path / "sim.yaml")
+    reader = SimulatedCluster.load(tmp_path / "sim.db")
     reader.advance(15)
     reader.save()
     assert on_disk(tmp_path)["generation"] == 2
-    assert yaml.safe_load((tmp_path / "sim.yaml").read_text())["generation"] == 2
+    assert simstate.cluster(tmp_path / "sim.db")["generation"] == 2
     reader.save()  # its own last write is what it compares with
     assert on_disk(tmp_path)["generation"] == 3
-    # `sim init --force` builds a new cluster in memory: it replaces the files, numbering on,
+    # `sim init --force` builds a new cluster in memory: it replaces the rows, numbering on,
     # so a process that read the old state cannot mistake the new one for it.
     seed(tmp_path).save()
     assert on_disk(tmp_path)["generation"] == 4
@@ -82,32 +92,40 @@ def test_every_save_raises_the_generation_and_a_new_cluster_replaces_the_old(
         reader.save()
 
 
-def test_a_file_without_a_generation_is_read_as_generation_zero(tmp_path: Path) -> None:
-    """State files written before generations existed (or by hand) still load and save."""
+def test_a_row_without_a_whole_generation_is_read_as_generation_zero(tmp_path: Path) -> None:
+    """A generation a person overwrote by hand still lets the state load and save."""
     seed(tmp_path).save()
-    for path in [tmp_path / "sim.yaml", *(tmp_path / "sim.yaml.d").glob("*.yaml")]:
-        data = yaml.safe_load(path.read_text())
-        del data["generation"]
-        path.write_text(yaml.safe_dump(data))
-    sim = SimulatedCluster.load(tmp_path / "sim.yaml")
+    simstate.set_generation(tmp_path / "sim.db", "todo-frontend", "seven")
+    sim = SimulatedCluster.load(tmp_path / "sim.db")
+    sim.apply(change(sim, 3))
+    assert on_disk(tmp_path)["generation"] == 1
+    stale = SimulatedCluster.load(tmp_path / "sim.db")
+    scale = change(stale, 4)  # observed at generation 1
+    simstate.set_generation(tmp_path / "sim.db", "todo-frontend", 7)
+    with pytest.raises(ConflictError):
+        stale.apply(scale)
+    assert on_disk(tmp_path)["replicas"] == 3
+
+
+def test_a_save_writes_only_what_was_read(tmp_path: Path) -> None:
+    """A cycle reads the deployments it manages; a save leaves the others' rows alone."""
+    from reconciler.adapters.simulated import SimTarget, create
+
+    targets = [
+        SimTarget(
+            namespace="todo-app",
+            name=name,
+            replicas=2,
+            cpu_request=None,
+            memory_request=None,
+            latency_target_ms=200,
+        )
+        for name in ("todo-frontend", "todo-backend")
+    ]
+    create(tmp_path / "sim.db", targets, clock=seed(tmp_path).now()).save()
+    sim = SimulatedCluster.load(tmp_path / "sim.db")
     sim.apply(change(sim, 3))
     sim.save()
-    assert on_disk(tmp_path)["generation"] == 2
-
-
-def test_a_generation_that_is_not_the_first_key_is_still_compared(tmp_path: Path) -> None:
-    """A person who rewrote a file by hand may have moved the key: it is read all the same,
-    so a save neither refuses for nothing nor overwrites another writer's change."""
-    seed(tmp_path).save()
-    (path,) = (tmp_path / "sim.yaml.d").glob("*.yaml")
-    data = yaml.safe_load(path.read_text())
-    path.write_text(yaml.safe_dump({**data, "generation": data["generation"]}, sort_keys=True))
-    assert not path.read_text().startswith("generation")
-    sim = SimulatedCluster.load(tmp_path / "sim.yaml")
-    sim.apply(change(sim, 3))
-    assert on_disk(tmp_path)["generation"] == 2
-    stale = SimulatedCluster.load(tmp_path / "sim.yaml")
-    data = yaml.safe_load(path.read_text())
-    path.write_text(yaml.safe_dump({**data, "generation": 7}, sort_keys=True))
-    with pytest.raises(ConflictError):
-        stale.apply(change(stale, 4))
+    assert on_disk(tmp_path)["generation"] == 3
+    assert simstate.deployment(tmp_path / "sim.db", "todo-backend")["generation"] == 1
+    assert set(sim.deployments) == {("todo-app", "todo-frontend"), ("todo-app", "todo-backend")}

@@ -15,16 +15,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from reconciler.adapters.simulated import MAX_PODS
+from tests import simstate
 from tests.scenarios.conftest import DEMO_2, Scenario
 
 BACKEND = "blueprints/todo-backend/blueprint.yaml"
 POLICIES = "blueprints/governance/policies.yaml"
 INT32 = 2**31 - 1
-DEPLOYMENT_FILE = ".reconciler/sim-state.yaml.d/todo-app.todo-frontend.yaml"
-BACKEND_FILE = ".reconciler/sim-state.yaml.d/todo-app.todo-backend.yaml"
+STATE = ".reconciler/sim-state.db"
 
 
 def _no_traceback(output: str) -> None:
@@ -315,9 +314,8 @@ def test_a_merged_blueprint_beyond_a_ceiling_set_since_is_that_services_error(
 # `sim set`: usage errors, nothing saved
 
 
-def _state(scenario: Scenario) -> dict[str, bytes]:
-    folder = scenario.root / ".reconciler"
-    return {str(path): path.read_bytes() for path in sorted(folder.rglob("*")) if path.is_file()}
+def _state(scenario: Scenario) -> dict[str, list[tuple[Any, ...]]]:
+    return simstate.everything(scenario.root / STATE)
 
 
 @pytest.mark.parametrize(
@@ -360,14 +358,13 @@ def test_sim_set_refuses_values_out_of_bounds(
 
 
 # ---------------------------------------------------------------------------------------------
-# The simulated state: a broken deployment file is that deployment's error, naming its file
+# The simulated state: a broken deployment is that deployment's error, naming it and its file
 
 
-def _break(scenario: Scenario, relative: str, change: Any) -> Path:
-    path = scenario.root / relative
-    data = yaml.safe_load(path.read_text())
-    change(data)
-    path.write_text(yaml.safe_dump(data))
+def _break(scenario: Scenario, change: Any) -> Path:
+    """Edit the frontend's stored state as a person could with sqlite3."""
+    path = scenario.root / STATE
+    simstate.edit_deployment(path, "todo-frontend", change)
     return path
 
 
@@ -393,7 +390,6 @@ BROKEN_DEPLOYMENTS = [
     (_set(("startup",), "99999999999999999999d"), "startup: '99999999999999999999d' is more than 365d"),
     (_set(("pods",), [{"name": "p", "started": "yesterday"}]), "pods[p].started: 'yesterday' is not a time"),
     (_set(("pods",), [{"name": "p", "started": "2026-02-10T15:00:00Z", "restarts": -1}]), "pods[p].restarts: -1 is below 0"),
-    (_set(("history",), [{"at": "2026-02-10T15:00:00Z", "cpu": float("inf")}]), "cpu: inf is not a finite number"),
     (_set(("revisions",), {"1": {"cpu_request": 100}}), "missing field `memory_request`"),
     (lambda data: data.pop("name"), "missing field `name`"),
     (_set(("faults",), {"scale_fails": "sometimes"}), "faults.scale_fails: 'sometimes' is not true or false"),
@@ -401,33 +397,34 @@ BROKEN_DEPLOYMENTS = [
 
 
 @pytest.mark.parametrize(("change", "words"), BROKEN_DEPLOYMENTS)
-def test_sim_show_and_set_name_the_broken_deployment_file_and_field(
+def test_sim_show_and_set_name_the_broken_deployment_and_field(
     seeded: Scenario, change: Any, words: str
 ) -> None:
-    path = _break(seeded, DEPLOYMENT_FILE, change)
+    path = _break(seeded, change)
+    where = f"reading the simulated deployment todo-app/todo-frontend in {path}"
     show = seeded.cli("sim", "show", expect=0)
     _no_traceback(show.output)
-    assert f"warning: reading the simulated deployment {path}: {words}" in show.output
+    assert f"warning: {where}: {words}" in show.output
     assert "todo-app/todo-backend" in show.output
     result = seeded.cli("sim", "set", "todo-frontend", "rps=100", expect=3)
-    assert f"error: reading the simulated deployment {path}: {words}" in result.output
+    assert f"error: {where}: {words}" in result.output
 
 
 @pytest.mark.parametrize(("change", "words"), BROKEN_DEPLOYMENTS[::3])
-def test_a_broken_deployment_file_is_that_deployments_error_in_a_run(
+def test_a_broken_deployment_is_that_deployments_error_in_a_run(
     seeded: Scenario, change: Any, words: str
 ) -> None:
     _hot_backend(seeded)
-    path = _break(seeded, DEPLOYMENT_FILE, change)
-    broken = path.read_bytes()
+    path = _break(seeded, change)
+    broken = simstate.deployment(path, "todo-frontend")
     report = seeded.json("run", expect=1)
     error = _services(report)["todo-frontend"]["error"]
-    assert f"reading the simulated deployment {path}: {words}" in error
+    assert f"reading the simulated deployment todo-app/todo-frontend in {path}: {words}" in error
     backend = _services(report)["todo-backend"]
     assert [(s["description"], s["outcome"]) for s in backend["steps"]] == [
         ("scale 2→3", "executed")
     ]
-    assert path.read_bytes() == broken  # left for a person to fix, never overwritten
+    assert simstate.deployment(path, "todo-frontend") == broken  # left for a person to fix
 
 
 @pytest.mark.parametrize(
@@ -445,7 +442,8 @@ def test_a_broken_deployment_file_is_that_deployments_error_in_a_run(
 def test_a_broken_main_state_file_is_a_configuration_error_naming_it(
     seeded: Scenario, change: Any, words: str
 ) -> None:
-    path = _break(seeded, ".reconciler/sim-state.yaml", change)
+    path = seeded.root / STATE
+    simstate.edit_cluster(path, change)
     for args in (["sim", "show"], ["run"]):
         result = seeded.cli(*args, expect=3)
         _no_traceback(result.output)
@@ -454,8 +452,8 @@ def test_a_broken_main_state_file_is_a_configuration_error_naming_it(
 
 def test_sim_advance_by_a_year_keeps_only_the_history_it_keeps(seeded: Scenario) -> None:
     seeded.cli("sim", "advance", "365d")
-    data = yaml.safe_load((seeded.root / DEPLOYMENT_FILE).read_text())
-    assert 0 < len(data["history"]) <= 3600 // 15 + 1
+    kept = simstate.samples(seeded.root / STATE, "todo-frontend")
+    assert 0 < len(kept) <= 3600 // 15 + 1
     result = seeded.cli("sim", "advance", "366d", expect=2)
     assert "'366d' is more than 365d, the most accepted" in result.output
 

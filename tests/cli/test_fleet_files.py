@@ -7,10 +7,12 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import Result
 
+from tests import simstate
 from tests.scenarios.conftest import Scenario
 
 Cli = Callable[..., Result]
@@ -112,10 +114,9 @@ def test_acting_commands_refuse_without_a_policies_file(
     assert _cluster(seeded) == cluster
 
 
-def _cluster(scenario: Scenario) -> dict[str, str]:
-    """The simulated cluster's deployments, as stored."""
-    folder = scenario.root / ".reconciler/sim-state.yaml.d"
-    return {path.name: path.read_text() for path in sorted(folder.iterdir())}
+def _cluster(scenario: Scenario) -> dict[str, list[tuple[Any, ...]]]:
+    """The simulated cluster's state, as stored."""
+    return simstate.everything(scenario.root / ".reconciler/sim-state.db")
 
 
 def test_run_refuses_a_policies_file_with_a_typo(seeded: Scenario) -> None:

@@ -371,7 +371,7 @@ def _cluster(hosted: Hosted, *hot: str, at_max: str = "") -> Path:
     5 replicas). Jobs get it as a restored cache."""
     clone = hosted.base.parent / "setup"
     git("clone", "-q", str(hosted.bare), str(clone))
-    state = clone / "state" / "state.yaml"
+    state = clone / "state" / "state.db"
     reconciler = [str(BIN / "reconciler"), "--repo", str(clone), "--sim-state", str(state)]
     scenario = "steady" if hot or at_max else "seed"
     subprocess.run([*reconciler, "sim", "init", "--scenario", scenario], check=True)

@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from reconciler.core.observation import STAMP_ANNOTATION
+from tests import simstate
 from tests.scenarios.conftest import Scenario
 from tests.scenarios.test_approval_scenarios import branches, merge, run
 from tests.scenarios.test_verification_scenarios import DEMO_4, events
@@ -36,9 +37,7 @@ def audit_commits_fail(scenario: Scenario) -> Iterator[None]:
 
 
 def deployment(scenario: Scenario) -> dict[str, Any]:
-    (path,) = (scenario.root / ".reconciler").rglob(f"*{SERVICE}*.yaml")
-    data: dict[str, Any] = yaml.safe_load(path.read_text())
-    return data
+    return simstate.deployment(scenario.root / ".reconciler/sim-state.db", SERVICE)
 
 
 def stamp(scenario: Scenario) -> dict[str, Any]:

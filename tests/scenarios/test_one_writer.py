@@ -20,16 +20,17 @@ from typing import Any
 import click
 import pygit2
 import pytest
-import yaml
 
 from reconciler.adapters.git_locks import INDEX_LOCK_STALE
 from reconciler.adapters.repo_lock import RepositoryLock
 from reconciler.cli.context import WritingCommand
+from tests import simstate
 from tests.adapters.test_repo_lock import HOLDER
 from tests.conftest import require_tool
 from tests.scenarios.conftest import DEMO_2, Scenario
 
 SERVICE = "todo-frontend"
+STATE = Path(".reconciler/sim-state.db")
 
 
 def start(scenario: Scenario, *args: str) -> subprocess.Popen[str]:
@@ -87,9 +88,7 @@ def held_by_another_process(scenario: Scenario) -> Iterator[subprocess.Popen[str
 
 
 def deployment(scenario: Scenario, name: str = SERVICE) -> dict[str, Any]:
-    (path,) = (scenario.root / ".reconciler").rglob(f"*.{name}.yaml")
-    data: dict[str, Any] = yaml.safe_load(path.read_text())
-    return data
+    return simstate.deployment(scenario.root / STATE, name)
 
 
 def head(scenario: Scenario) -> str:
@@ -169,7 +168,7 @@ def test_a_sim_set_waits_for_the_writer_and_is_not_lost(scenario: Scenario) -> N
 
     scenario.cli("sim", "init")
     with RepositoryLock(lock_path(scenario), timeout=0).hold("reconciler run"):
-        sim = SimulatedCluster.load(scenario.root / ".reconciler" / "sim-state.yaml")
+        sim = SimulatedCluster.load(scenario.root / STATE)
         setter = start(scenario, "sim", "set", "todo-backend", "rps=333")
         assert setter.stderr is not None
         assert "waiting (up to 60s) for another reconciler" in setter.stderr.readline()
@@ -179,9 +178,7 @@ def test_a_sim_set_waits_for_the_writer_and_is_not_lost(scenario: Scenario) -> N
     assert code == 0, output
     backend = deployment(scenario, "todo-backend")
     assert backend["load"]["requests_per_second"] == 333.0
-    assert yaml.safe_load((scenario.root / ".reconciler/sim-state.yaml").read_text())[
-        "clock"
-    ].endswith("15:31:00Z")
+    assert simstate.cluster(scenario.root / STATE)["clock"].endswith("15:31:00Z")
 
 
 def test_a_sim_set_racing_a_run_is_kept(scenario: Scenario) -> None:
@@ -207,7 +204,8 @@ def test_a_sim_set_by_a_process_outside_the_lock_is_never_overwritten(
     from reconciler.core.errors import ConflictError
 
     scenario.cli("sim", "init")
-    stale = SimulatedCluster.load(scenario.root / ".reconciler" / "sim-state.yaml")
+    stale = SimulatedCluster.load(scenario.root / STATE)
+    assert len(stale.deployments) == 2  # it has read every deployment
     code, output = reconciler(scenario, "sim", "set", "todo-backend", "rps=333")
     assert code == 0, output
     stale.advance(60)

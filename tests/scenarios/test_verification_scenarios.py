@@ -180,7 +180,7 @@ def test_a_crash_between_apply_and_record_is_recovered(scenario: Scenario) -> No
     scenario.cli("sim", "init", "--scenario", "seed")
     # What a run that dies right after changing the cluster leaves behind: the change and its
     # stamp on the deployment, and no record in git.
-    sim = SimulatedCluster.load(scenario.root / ".reconciler/sim-state.yaml")
+    sim = SimulatedCluster.load(scenario.root / ".reconciler/sim-state.db")
     target = Target(namespace="todo-app", name="todo-frontend")
     stamp = ChangeStamp(
         operation_id="op-20260210-153000-dead01",
