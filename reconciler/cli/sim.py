@@ -33,6 +33,7 @@ SET_EXAMPLES = {
     "scale_fails": "scale_fails=true",
     "pods_never_ready": "pods_never_ready=true",
     "metrics_unavailable": "metrics_unavailable=true",
+    "paused": "paused=true",
 }
 
 
@@ -239,6 +240,7 @@ def sim_set_command(settings: Settings, service: str, settings_: tuple[str, ...]
       restarts=N, crashing=true|false, crashing_pods=N (restarts grow every 30s)
       release=good|bad        roll out a new revision; a bad one's pods crash-loop
       scale_fails=true|false, pods_never_ready=true|false, metrics_unavailable=true|false
+      paused=true|REASON|false  the reconciler/paused annotation (an emergency stop)
 
     \b
     Exit codes: 0 set, 2 usage (an unknown key, or a value that does not parse: the

@@ -633,3 +633,40 @@ def _because(request: OperationRequest, decision: Decision | None) -> str:
     if decision.target_replicas > decision.current_replicas or decision.beyond_limits:
         return f"weighted {w} > {format_percent(float(up))}" if isinstance(up, float) else w
     return f"weighted {w} < {format_percent(float(down))}" if isinstance(down, float) else w
+
+
+def pause_record(blueprint: Blueprint, why: str, now: datetime) -> Record:
+    """The pause of a service begins (or its reason changes): recorded once, not each cycle."""
+    return Record(
+        id=make_id("pau", now, blueprint.name, why),
+        timestamp=now,
+        event_type=EventType.SERVICE_PAUSED,
+        service=blueprint.name,
+        blueprint_version=blueprint.version,
+        provenance=blueprint.provenance,
+        outcome=Outcome.PAUSED,
+        rationale=f"Paused by {why}: the reconciler observes and reports, and changes and "
+        "proposes nothing until the pause ends.",
+        links={},
+        details={"paused_by": why},
+    )
+
+
+def resume_record(blueprint: Blueprint, since: Record, now: datetime) -> Record:
+    """The pause recorded in `since` has ended."""
+    return Record(
+        id=make_id("res", now, blueprint.name, since.id),
+        timestamp=now,
+        event_type=EventType.SERVICE_RESUMED,
+        service=blueprint.name,
+        blueprint_version=blueprint.version,
+        provenance=blueprint.provenance,
+        outcome=Outcome.RESUMED,
+        rationale=f"The pause by {since.details.get('paused_by', 'unknown')} has ended; the "
+        "reconciler acts again.",
+        links={"paused": since.id},
+        details={
+            "paused_at": since.timestamp.isoformat(),
+            "paused_by": since.details.get("paused_by"),
+        },
+    )

@@ -683,6 +683,7 @@ def _build(
         reliability=reliability,
         policy=policy,
         cost=cost,
+        suspend=bool(_value(raw, "spec.suspend")),
         queries=dict(_get(raw, "spec.observability.queries") or {}),
     )
 

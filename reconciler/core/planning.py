@@ -22,15 +22,18 @@ from reconciler.core.blueprint import Blueprint
 from reconciler.core.catalogue import ROLLBACK_OWN_CHANGE
 from reconciler.core.changes import Change, ChangeKind
 from reconciler.core.decision import DEFAULT_MAX_METRICS_AGE, Action, Decision, decide
+from reconciler.core.errors import PausedError
 from reconciler.core.events import (
     Chain,
     breaker_opened_record,
     decision_record,
     operation_id,
+    pause_record,
     pending_record,
     recovered_record,
     refusal_record,
     request_record,
+    resume_record,
     short,
     stamp_for,
     subject_for,
@@ -39,13 +42,20 @@ from reconciler.core.events import (
 from reconciler.core.governance import OperationRequest, Origin, Verdict, VerdictAction, govern
 from reconciler.core.history import (
     CHANGE_EVENTS,
+    PAUSE_EVENTS,
     BreakerPhase,
     BreakerState,
     ServiceHistory,
     fold_history,
 )
 from reconciler.core.ids import make_id, utc
-from reconciler.core.observation import ChangeStamp, DeploymentState, Metrics, Sample
+from reconciler.core.observation import (
+    PAUSE_ANNOTATION,
+    ChangeStamp,
+    DeploymentState,
+    Metrics,
+    Sample,
+)
 from reconciler.core.operation_requests import shape_request
 from reconciler.core.outcomes import Note, NoteKind
 from reconciler.core.records import EventType, Outcome, Record
@@ -71,6 +81,7 @@ __all__ = [
     "ServicePlan",
     "Step",
     "observed_values",
+    "pause_reason",
     "plan_cycle",
     "plan_request",
     "recovery_note",
@@ -122,6 +133,8 @@ class ServicePlan:
     needs_window: bool = False
     #: Set while a change awaits its verification: no new change until it is verified.
     waiting: str = ""
+    #: What pauses the service (`spec.suspend: true`, or the deployment's annotation).
+    paused: str = ""
 
 
 def observed_values(
@@ -673,6 +686,72 @@ def _held_by_approval(
     )
 
 
+def pause_reason(blueprint: Blueprint, state: DeploymentState | None) -> str:
+    """What pauses the service, in words for the records and the status; "" when nothing."""
+    if blueprint.suspend:
+        return "spec.suspend: true in the blueprint"
+    if state is not None and state.paused:
+        return f"the deployment's annotation {PAUSE_ANNOTATION}={state.paused}"
+    return ""
+
+
+def _pause_note(
+    blueprint: Blueprint, history: ServiceHistory, paused_by: str, now: datetime
+) -> NoteCommit | None:
+    """A record when a pause begins, changes its reason, or ends; none while it lasts."""
+    last = history.last(*PAUSE_EVENTS)
+    paused = last is not None and last.event_type is EventType.SERVICE_PAUSED
+    if paused_by and (not paused or last is None or last.details.get("paused_by") != paused_by):
+        return NoteCommit(
+            kind=NoteKind.PAUSED,
+            subject=f"{blueprint.name}: paused by {paused_by}",
+            records=(pause_record(blueprint, paused_by, now),),
+        )
+    if not paused_by and paused and last is not None:
+        return NoteCommit(
+            kind=NoteKind.RESUMED,
+            subject=f"{blueprint.name}: resumed after the pause by {last.details.get('paused_by')}",
+            records=(resume_record(blueprint, last, now),),
+        )
+    return None
+
+
+def _paused_decision(
+    blueprint: Blueprint,
+    state: DeploymentState,
+    metrics: Metrics,
+    history: ServiceHistory,
+    now: datetime,
+    paused_by: str,
+    max_metrics_age: float,
+) -> Decision:
+    """What the engine would decide, reported and not acted on."""
+    from reconciler.core.decision import DecisionRule, Reason
+
+    would = decide(
+        blueprint,
+        state,
+        metrics,
+        now=now,
+        max_metrics_age=max_metrics_age,
+        avoid=avoid_targets(history, now),
+        salt=history.fingerprint,
+    )
+    return replace(
+        would,
+        id=make_id("dec", now, blueprint.name, "paused", history.fingerprint),
+        action=Action.NONE,
+        reason=Reason.PAUSED,
+        rule=DecisionRule.PAUSE,
+        target_replicas=state.replicas,
+        desired_replicas=state.replicas,
+        expected=None,
+        needs_window=False,
+        rationale=f"Paused by {paused_by}: nothing is changed or proposed. Unpaused, the engine "
+        f"would decide: {would.rationale}",
+    )
+
+
 def _approves(authorization: Authorization, rollback: OperationRequest) -> bool:
     """Whether a granted request is the rollback this cycle would undo a failed change with:
     the same operation, back to the same replicas or revision."""
@@ -714,6 +793,24 @@ def plan_cycle(
         history = _fold(history, blueprint, recovery.records, now)
     history, verified, waiting = _verify_due(blueprint, state, metrics, history, now)
     notes += verified
+    paused_by = pause_reason(blueprint, state)
+    pause_note = _pause_note(blueprint, history, paused_by, now)
+    if pause_note is not None:
+        notes.append(pause_note)
+        history = _fold(history, blueprint, pause_note.records, now)
+    if paused_by:
+        # Observe and report only: verifications above are observations; no rollback, no
+        # recovery, no approved request and no scaling until the pause ends.
+        return ServicePlan(
+            service=blueprint.name,
+            decision=None
+            if verify_only
+            else _paused_decision(
+                blueprint, state, metrics, history, now, paused_by, max_metrics_age
+            ),
+            notes=tuple(notes),
+            paused=paused_by,
+        )
     history, breaker_note = _breaker_note(blueprint, history, now)
     if breaker_note is not None:
         notes.append(breaker_note)
@@ -886,6 +983,13 @@ def plan_request(
     belong to the operation are refused (RequestError) before anything is recorded.
     """
     now = utc(now)
+    paused_by = pause_reason(blueprint, state)
+    if paused_by:
+        raise PausedError(
+            f"{blueprint.name} is paused by {paused_by}: nothing is changed or proposed",
+            hint="end the pause first (set spec.suspend: false, or remove the annotation with "
+            f"`kubectl annotate deployment {state.target.name} {PAUSE_ANNOTATION}-`)",
+        )
     request = shape_request(request, blueprint, state)
     history, breaker_note = _breaker_note(blueprint, history, now)
     # Everything the person asked, and the history so far: two requests in one second (even the

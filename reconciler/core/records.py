@@ -66,6 +66,8 @@ class EventType(StrEnum):
     VERIFICATION_SKIPPED = "verification_skipped"
     ROLLBACK_VERIFIED = "rollback_verified"
     ROLLBACK_VERIFICATION_FAILED = "rollback_verification_failed"
+    SERVICE_PAUSED = "service_paused"
+    SERVICE_RESUMED = "service_resumed"
     DECISION_MADE = "decision_made"
     OPERATION_REQUESTED = "operation_requested"
     GOVERNANCE_CHECKED = "governance_checked"
@@ -114,6 +116,8 @@ class Outcome(StrEnum):
     OPENED = "opened"
     RESET = "reset"
     RECOVERED = "recovered"
+    PAUSED = "paused"
+    RESUMED = "resumed"
 
 
 @dataclass(frozen=True, kw_only=True)
