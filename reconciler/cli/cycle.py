@@ -1086,6 +1086,14 @@ def request_command(
                     f"    {alternative.operation}{size} [{alternative.tier}]: "
                     f"{alternative.description}"
                 )
+        if verdict.action.value == "defer" and verdict.retry_at is not None:
+            from reconciler.core.units import format_duration
+
+            click.echo(
+                f"  retried by the first cycle after {verdict.retry_at:%Y-%m-%d %H:%M:%S}Z and "
+                "governed again then; it expires if the deployment changes meanwhile or no "
+                f"cycle comes within {format_duration(blueprint.policy.approval.timeout)} after"
+            )
         if result.kind is StepOutcome.PROPOSED:
             click.echo(f"  proposed for approval: {result.detail}")
         if result.commit:

@@ -670,3 +670,23 @@ def resume_record(blueprint: Blueprint, since: Record, now: datetime) -> Record:
             "paused_by": since.details.get("paused_by"),
         },
     )
+
+
+def request_expired_record(
+    blueprint: Blueprint, deferred: Record, why: str, now: datetime
+) -> Record:
+    """A deferred request that was not carried out: it no longer holds, or waited too long."""
+    request = deferred.details.get("request") or {}
+    return Record(
+        id=make_id("exp", now, blueprint.name, deferred.id),
+        timestamp=now,
+        event_type=EventType.REQUEST_EXPIRED,
+        service=blueprint.name,
+        blueprint_version=blueprint.version,
+        provenance=blueprint.provenance,
+        outcome=Outcome.EXPIRED,
+        rationale=f"The deferred request was not carried out: {why}.",
+        operation=deferred.operation,
+        links={"decision": deferred.links.get("decision", ""), "deferred": deferred.id},
+        details={"request": request, "deferred_at": deferred.timestamp.isoformat(), "why": why},
+    )

@@ -63,6 +63,8 @@ class NoteKind(StrEnum):
     #: A pause began (spec.suspend, or the deployment's annotation), or ended.
     PAUSED = "paused"
     RESUMED = "resumed"
+    #: A deferred request that was not carried out: it no longer held, or waited too long.
+    REQUEST_EXPIRED = "request_expired"
 
 
 _SEVERITIES = {

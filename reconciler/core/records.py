@@ -75,6 +75,7 @@ class EventType(StrEnum):
     OPERATION_FAILED = "operation_failed"
     OPERATION_BLOCKED = "operation_blocked"
     OPERATION_DEFERRED = "operation_deferred"
+    REQUEST_EXPIRED = "request_expired"
     ROLLBACK_EXECUTED = "rollback_executed"
     ROLLBACK_FAILED = "rollback_failed"
     APPROVAL_REQUESTED = "approval_requested"
