@@ -147,6 +147,17 @@ def sim_init_command(
         f"simulated cluster with {plural(len(targets), 'deployment')} at {path} "
         f"(clock {clock:%Y-%m-%d %H:%M:%SZ})"
     )
+    from reconciler.adapters.simulated import SCENARIOS
+
+    # A scenario is written for the sample services; without them it would change nothing.
+    missing = sorted(set(SCENARIOS[scenario]) - {t.name for t in targets})
+    if missing:
+        click.echo(
+            f"warning: the {scenario} scenario sets the load of {', '.join(missing)}, and no "
+            "blueprint here names them: every deployment starts steady (set a load with "
+            "`reconciler sim set SERVICE cpu_utilization=85% ...`)",
+            err=True,
+        )
 
 
 @sim_group.command("show")
