@@ -42,3 +42,20 @@ def test_sim_init_seed_without_todo_frontend_says_so(tmp_path: Path) -> None:
     ) in result.output
     quiet = scenario.cli("sim", "init", "--force")
     assert "warning" not in quiet.output
+
+
+def test_shell_completion_as_documented_produces_a_script_for_each_shell() -> None:
+    import os
+    import subprocess
+    import sys
+
+    for shell, marker in (("bash", "complete "), ("zsh", "compdef"), ("fish", "complete ")):
+        script = subprocess.run(
+            [str(Path(sys.executable).parent / "reconciler")],  # the console script
+            env={**os.environ, "_RECONCILER_COMPLETE": f"{shell}_source"},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        assert marker in script, shell
+        assert "_RECONCILER_COMPLETE" in script
