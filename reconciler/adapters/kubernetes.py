@@ -53,6 +53,7 @@ from reconciler.core.observation import (
     PodState,
     Sample,
     Target,
+    pause_value,
 )
 
 if TYPE_CHECKING:
@@ -987,6 +988,7 @@ class KubernetesCluster:
             last_change=ChangeStamp.loads(stamp) if stamp else None,
             controllers=_controllers(deployment, snapshot.hpas.get(target.name, ())),
             observed_at=snapshot.observed_at,
+            paused=pause_value(_annotations(deployment)),
         )
 
     # ------------------------------------------------------------ MetricsSource

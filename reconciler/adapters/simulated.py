@@ -46,6 +46,7 @@ from reconciler.core import bounds
 from reconciler.core.changes import Applied, Change, ChangeKind
 from reconciler.core.errors import ClusterError, ConfigError, ConflictError, MetricsError
 from reconciler.core.observation import (
+    PAUSE_ANNOTATION,
     STAMP_ANNOTATION,
     ChangeStamp,
     DeploymentState,
@@ -53,6 +54,7 @@ from reconciler.core.observation import (
     PodState,
     Sample,
     Target,
+    pause_value,
 )
 from reconciler.core.units import (
     UnitError,
@@ -575,6 +577,7 @@ class SimulatedCluster:
             version=str(d.version),
             last_change=ChangeStamp.loads(stamp) if stamp else None,
             observed_at=self.clock,
+            paused=pause_value(d.annotations),
         )
 
     def apply(self, change: Change) -> Applied:
@@ -1164,6 +1167,7 @@ SETTABLE: Mapping[str, str] = {
     "crashing": "true makes every pod crash-loop (not ready); restarts grow every 30s",
     "crashing_pods": "the first N pods crash-loop (not ready); restarts grow every 30s",
     "release": "good or bad: roll out a new revision; a bad one's pods crash-loop",
+    "paused": "the reconciler/paused annotation: true (or a reason) pauses, false removes it",
     **dict.fromkeys(_BOOLEAN_FAULTS, "fault switch: true or false"),
 }
 
@@ -1223,6 +1227,12 @@ def _set_one(sim: SimulatedCluster, d: SimDeployment, key: str, raw: str) -> Non
             if raw not in {"good", "bad"}:
                 raise _NotAccepted("not an accepted value", hint="release=good or release=bad")
             d.new_revision(now, bad=raw == "bad")
+        case "paused":
+            # As `kubectl annotate deployment NAME reconciler/paused=VALUE` would.
+            if raw.lower() == "false":
+                d.annotations.pop(PAUSE_ANNOTATION, None)
+            else:
+                d.annotations[PAUSE_ANNOTATION] = raw
         case fault if fault in _BOOLEAN_FAULTS:
             d.faults[fault] = _boolean(raw)
         case _:

@@ -492,6 +492,7 @@ def status_command(settings: Settings, output: str) -> None:
     from reconciler.core.errors import ClusterError, MetricsError
     from reconciler.core.history import CHANGE_EVENTS
     from reconciler.core.observation import DeploymentState, Target
+    from reconciler.core.planning import pause_reason
     from reconciler.core.records import EventType
     from reconciler.core.units import format_duration
     from reconciler.shell.cycle import load_history
@@ -519,9 +520,12 @@ def status_command(settings: Settings, output: str) -> None:
             cooldown_left = max(0.0, blueprint.policy.safety.cooldown - elapsed)
         w = None
         note = ""
+        paused_by = pause_reason(blueprint, state if isinstance(state, DeploymentState) else None)
+        if paused_by:
+            note = f"paused by {paused_by}: observed only, nothing is changed or proposed"
         if current is not None and not isinstance(current, MetricsError):
             w = weighted_utilization(blueprint, current).value
-            if isinstance(state, DeploymentState):
+            if isinstance(state, DeploymentState) and not paused_by:
                 # What a cycle would say now, for what an operator would otherwise misread.
                 now_decided = decide(blueprint, state, current, now=now)
                 if now_decided.reason is Reason.ERRORS_NOT_CAPACITY:
@@ -580,6 +584,7 @@ def status_command(settings: Settings, output: str) -> None:
                 "breaker_failures": len(history.breaker.failures),
                 "pending_approvals": [r.id for r in pending],
                 "unreadable_records": unreadable,
+                "paused": paused_by or None,
                 "note": note or None,
             }
         )
@@ -1081,6 +1086,14 @@ def request_command(
                     f"    {alternative.operation}{size} [{alternative.tier}]: "
                     f"{alternative.description}"
                 )
+        if verdict.action.value == "defer" and verdict.retry_at is not None:
+            from reconciler.core.units import format_duration
+
+            click.echo(
+                f"  retried by the first cycle after {verdict.retry_at:%Y-%m-%d %H:%M:%S}Z and "
+                "governed again then; it expires if the deployment changes meanwhile or no "
+                f"cycle comes within {format_duration(blueprint.policy.approval.timeout)} after"
+            )
         if result.kind is StepOutcome.PROPOSED:
             click.echo(f"  proposed for approval: {result.detail}")
         if result.commit:

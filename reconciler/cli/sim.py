@@ -33,6 +33,7 @@ SET_EXAMPLES = {
     "scale_fails": "scale_fails=true",
     "pods_never_ready": "pods_never_ready=true",
     "metrics_unavailable": "metrics_unavailable=true",
+    "paused": "paused=true",
 }
 
 
@@ -146,6 +147,17 @@ def sim_init_command(
         f"simulated cluster with {plural(len(targets), 'deployment')} at {path} "
         f"(clock {clock:%Y-%m-%d %H:%M:%SZ})"
     )
+    from reconciler.adapters.simulated import SCENARIOS
+
+    # A scenario is written for the sample services; without them it would change nothing.
+    missing = sorted(set(SCENARIOS[scenario]) - {t.name for t in targets})
+    if missing:
+        click.echo(
+            f"warning: the {scenario} scenario sets the load of {', '.join(missing)}, and no "
+            "blueprint here names them: every deployment starts steady (set a load with "
+            "`reconciler sim set SERVICE cpu_utilization=85% ...`)",
+            err=True,
+        )
 
 
 @sim_group.command("show")
@@ -244,6 +256,7 @@ def sim_set_command(settings: Settings, service: str, settings_: tuple[str, ...]
       restarts=N, crashing=true|false, crashing_pods=N (restarts grow every 30s)
       release=good|bad        roll out a new revision; a bad one's pods crash-loop
       scale_fails=true|false, pods_never_ready=true|false, metrics_unavailable=true|false
+      paused=true|REASON|false  the reconciler/paused annotation (an emergency stop)
 
     \b
     Exit codes: 0 set, 2 usage (an unknown key, or a value that does not parse: the

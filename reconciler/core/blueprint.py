@@ -236,6 +236,8 @@ class Blueprint:
     reliability: Reliability
     policy: Policy
     cost: Cost
+    #: `spec.suspend`: paused by a reviewed change; the reconciler only observes and reports.
+    suspend: bool = False
     #: PromQL templates by metric (latency_p95, error_rate); empty means the defaults.
     queries: Mapping[str, str] = field(default_factory=dict)
     #: The commit and blob ids this blueprint and the policies were read from; every record

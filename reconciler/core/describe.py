@@ -7,9 +7,11 @@ and which file and field says so.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from reconciler.core.blueprint import Blueprint, Rule, Tier
+from reconciler.core.catalogue import Operation
 from reconciler.core.units import format_cpu, format_duration, format_memory, format_percent
 
 __all__ = ["policy_lines", "policy_to_json"]
@@ -65,6 +67,9 @@ def policy_to_json(blueprint: Blueprint) -> dict[str, Any]:
         },
         "rules": [_rule_json(rule) for rule in policy.rules],
         "unlisted_operations": "forbidden",
+        "allowed_when_unlisted": _allowed_when_unlisted(
+            policy.catalogue, {rule.operation for rule in policy.rules}
+        ),
         "safety": {
             "cooldown_seconds": safety.cooldown,
             "max_operations_per_hour": safety.rate_limits.per_hour,
@@ -94,6 +99,14 @@ def policy_to_json(blueprint: Blueprint) -> dict[str, Any]:
 
 
 _TIER_ORDER = {Tier.FORBIDDEN: 0, Tier.RESTRICTED: 1, Tier.ALLOWED: 2}
+
+
+def _allowed_when_unlisted(catalogue: Mapping[str, Operation], listed: set[str]) -> list[str]:
+    """Operations allowed by default (undoing the reconciler's own failed change), unless a
+    rule names them, in which case that rule shows instead."""
+    return sorted(
+        name for name, op in catalogue.items() if op.allowed_when_unlisted and name not in listed
+    )
 
 
 def policy_lines(blueprint: Blueprint) -> list[str]:
@@ -136,6 +149,12 @@ def policy_lines(blueprint: Blueprint) -> list[str]:
         lines.append(
             f"  {rule.tier!s:<10}  {rule.operation}{condition}{needs}"
             f"  [{rule.origin}: {rule.reference}]"
+        )
+    listed = {rule.operation for rule in policy.rules}
+    for name in _allowed_when_unlisted(policy.catalogue, listed):
+        lines.append(
+            f"  allowed     {name}  [built in: allowed unless a policy lists it; exempt from "
+            "cooldown, rate limits and the circuit breaker]"
         )
     lines += [
         "  forbidden   any operation not listed above",

@@ -24,6 +24,7 @@ __all__ = [
     "ForgeError",
     "HeldError",
     "MetricsError",
+    "PausedError",
     "ReconcilerError",
     "TrailError",
 ]
@@ -76,6 +77,11 @@ class HeldError(ReconcilerError):
     approval stands behind (a merge refused or not judged yet)."""
 
     exit_code = ExitCode.PROBLEMS
+
+
+class PausedError(HeldError):
+    """A request for a paused service (`spec.suspend`, or the deployment's annotation): a
+    pause changes nothing and proposes nothing, so the request is refused unrecorded."""
 
 
 class TrailError(HeldError):

@@ -633,3 +633,60 @@ def _because(request: OperationRequest, decision: Decision | None) -> str:
     if decision.target_replicas > decision.current_replicas or decision.beyond_limits:
         return f"weighted {w} > {format_percent(float(up))}" if isinstance(up, float) else w
     return f"weighted {w} < {format_percent(float(down))}" if isinstance(down, float) else w
+
+
+def pause_record(blueprint: Blueprint, why: str, now: datetime) -> Record:
+    """The pause of a service begins (or its reason changes): recorded once, not each cycle."""
+    return Record(
+        id=make_id("pau", now, blueprint.name, why),
+        timestamp=now,
+        event_type=EventType.SERVICE_PAUSED,
+        service=blueprint.name,
+        blueprint_version=blueprint.version,
+        provenance=blueprint.provenance,
+        outcome=Outcome.PAUSED,
+        rationale=f"Paused by {why}: the reconciler observes and reports, and changes and "
+        "proposes nothing until the pause ends.",
+        links={},
+        details={"paused_by": why},
+    )
+
+
+def resume_record(blueprint: Blueprint, since: Record, now: datetime) -> Record:
+    """The pause recorded in `since` has ended."""
+    return Record(
+        id=make_id("res", now, blueprint.name, since.id),
+        timestamp=now,
+        event_type=EventType.SERVICE_RESUMED,
+        service=blueprint.name,
+        blueprint_version=blueprint.version,
+        provenance=blueprint.provenance,
+        outcome=Outcome.RESUMED,
+        rationale=f"The pause by {since.details.get('paused_by', 'unknown')} has ended; the "
+        "reconciler acts again.",
+        links={"paused": since.id},
+        details={
+            "paused_at": since.timestamp.isoformat(),
+            "paused_by": since.details.get("paused_by"),
+        },
+    )
+
+
+def request_expired_record(
+    blueprint: Blueprint, deferred: Record, why: str, now: datetime
+) -> Record:
+    """A deferred request that was not carried out: it no longer holds, or waited too long."""
+    request = deferred.details.get("request") or {}
+    return Record(
+        id=make_id("exp", now, blueprint.name, deferred.id),
+        timestamp=now,
+        event_type=EventType.REQUEST_EXPIRED,
+        service=blueprint.name,
+        blueprint_version=blueprint.version,
+        provenance=blueprint.provenance,
+        outcome=Outcome.EXPIRED,
+        rationale=f"The deferred request was not carried out: {why}.",
+        operation=deferred.operation,
+        links={"decision": deferred.links.get("decision", ""), "deferred": deferred.id},
+        details={"request": request, "deferred_at": deferred.timestamp.isoformat(), "why": why},
+    )

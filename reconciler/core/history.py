@@ -42,6 +42,8 @@ SUCCESS_EVENTS = frozenset({EventType.VERIFICATION_PASSED})
 BREAKER_EVENTS = frozenset(
     {EventType.BREAKER_OPENED, EventType.BREAKER_RESET, EventType.BREAKER_HALF_OPENED}
 )
+#: A pause and its end: recorded once each, when the pause begins and when it ends.
+PAUSE_EVENTS = frozenset({EventType.SERVICE_PAUSED, EventType.SERVICE_RESUMED})
 
 
 class BreakerPhase(StrEnum):

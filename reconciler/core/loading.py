@@ -185,22 +185,8 @@ def _rules(
             path = (*base_path, key, index)
             item = {"operation": entry} if isinstance(entry, str) else entry
             name = item["operation"]
-            if name not in names:
-                message, hint = _unknown_operation(name, names, ctx.policies_unloaded)
-                ctx.add(path, message, hint, code="operation.unknown")
-                continue
-            if name in first_tier and first_tier[name][0] is not tier:
-                other_tier, other_path = first_tier[name]
-                ctx.add(
-                    path,
-                    f"{name} is also listed under {TIER_KEYS[other_tier]} "
-                    f"({format_path(other_path)})",
-                    "list each operation in one tier only; use `condition:` to split cases",
-                    code="operation.two_tiers",
-                )
-                continue
-            first_tier.setdefault(name, (tier, path))
-            condition = None
+            # The condition is checked whatever is wrong with the name, so one run shows both.
+            condition, broken = None, False
             if "condition" in item:
                 try:
                     condition = parse_condition(item["condition"])
@@ -216,7 +202,24 @@ def _rules(
                         code="condition",
                         column_offset=error.column - 1 + (1 if quoted else 0),
                     )
-                    continue
+                    broken = True
+            if name not in names:
+                message, hint = _unknown_operation(name, names, ctx.policies_unloaded)
+                ctx.add(path, message, hint, code="operation.unknown")
+                continue
+            if name in first_tier and first_tier[name][0] is not tier:
+                other_tier, other_path = first_tier[name]
+                ctx.add(
+                    path,
+                    f"{name} is also listed under {TIER_KEYS[other_tier]} "
+                    f"({format_path(other_path)})",
+                    "list each operation in one tier only; use `condition:` to split cases",
+                    code="operation.two_tiers",
+                )
+                continue
+            first_tier.setdefault(name, (tier, path))
+            if broken:
+                continue
             autonomous = bool(item.get("autonomous", True))
             if tier is not Tier.ALLOWED and "autonomous" in item and autonomous:
                 ctx.add(
@@ -526,6 +529,9 @@ def _resource(
     parse = units.parse_cpu if which == "cpu" else units.parse_memory
     request = parse(node["request"]) if "request" in node else None
     limit = parse(node["limit"]) if "limit" in node else None
+    for key in ("request", "limit"):
+        if key in node:
+            _check_bare_quantity(ctx, which, key, node[key])
     if request is not None and limit is not None and request > limit:
         ctx.add(
             ("spec", "resources", which, "request"),
@@ -543,6 +549,36 @@ def _resource(
         limit=limit,
         target_utilization=target,
         optimization_threshold=_percent(ctx, raw, f"spec.resources.{which}.optimization_threshold"),
+    )
+
+
+#: A CPU written as a bare number this large is read as cores, and is almost always a
+#: forgotten `m`: `request: 250` is 250 cores, where `250m` was meant.
+BARE_CPU_WARNING_CORES = 16
+#: A memory written as a bare number below this is read as bytes: `512` where `512Mi` was meant.
+BARE_MEMORY_WARNING_BYTES = 1024**2
+
+
+def _check_bare_quantity(ctx: _Context, which: str, key: str, value: Any) -> None:
+    """Warn about a quantity without its unit that is surely not what was meant."""
+    text = str(value).strip()
+    if not text or not text.replace(".", "", 1).isdigit():
+        return  # it has a unit (250m, 512Mi): the person chose it
+    number = float(text)
+    if which == "cpu" and number >= BARE_CPU_WARNING_CORES:
+        message = f"{text} is read as {text} CPU cores"
+        hint = f"write `{key}: {text}m` for {text} millicores; ignore this if {text} cores is meant"
+    elif which == "memory" and number < BARE_MEMORY_WARNING_BYTES:
+        message = f"{text} is read as {text} bytes"
+        hint = f"write `{key}: {text}Mi` (or Ki, Gi) for the unit you meant"
+    else:
+        return
+    ctx.add(
+        ("spec", "resources", which, key),
+        message,
+        hint,
+        severity=Severity.WARNING,
+        code="units.bare",
     )
 
 
@@ -683,6 +719,7 @@ def _build(
         reliability=reliability,
         policy=policy,
         cost=cost,
+        suspend=bool(_value(raw, "spec.suspend")),
         queries=dict(_get(raw, "spec.observability.queries") or {}),
     )
 

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from reconciler.core.ids import parse_utc
 
 __all__ = [
+    "PAUSE_ANNOTATION",
     "STAMP_ANNOTATION",
     "ChangeStamp",
     "DeploymentState",
@@ -24,6 +25,7 @@ __all__ = [
     "PodState",
     "Sample",
     "Target",
+    "pause_value",
 ]
 
 
@@ -51,6 +53,15 @@ class PodState:
 
 #: The annotation every change leaves on its deployment, in the same request as the change.
 STAMP_ANNOTATION = "reconciler/last-change"
+#: The annotation that pauses the reconciler for one deployment (`kubectl annotate`): any
+#: value but `false` (or empty) pauses, and a value other than `true` is shown as the reason.
+PAUSE_ANNOTATION = "reconciler/paused"
+
+
+def pause_value(annotations: Mapping[str, str]) -> str:
+    """The pause annotation's value when it pauses, else ""."""
+    value = str(annotations.get(PAUSE_ANNOTATION, "")).strip()
+    return "" if value.lower() in {"", "false"} else value
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -177,6 +188,8 @@ class DeploymentState:
     #: `hpa/web`, `argocd/shop-web`, `flux/apps`. Empty when the reconciler is alone.
     controllers: tuple[str, ...] = ()
     observed_at: datetime | None = None
+    #: The value of the deployment's `reconciler/paused` annotation when it pauses it.
+    paused: str = ""
 
     @property
     def max_restarts(self) -> int:

@@ -60,6 +60,11 @@ class NoteKind(StrEnum):
     PROPOSAL_EDITED = "proposal_edited"
     #: The forge did not answer a lookup, or did not close a proposal; the next run retries.
     FORGE_FAILED = "forge_failed"
+    #: A pause began (spec.suspend, or the deployment's annotation), or ended.
+    PAUSED = "paused"
+    RESUMED = "resumed"
+    #: A deferred request that was not carried out: it no longer held, or waited too long.
+    REQUEST_EXPIRED = "request_expired"
 
 
 _SEVERITIES = {

@@ -23,15 +23,19 @@ from reconciler.core.bodies import CheckStatus, verification_of
 from reconciler.core.catalogue import ROLLBACK_OWN_CHANGE
 from reconciler.core.changes import Change, ChangeKind
 from reconciler.core.decision import DEFAULT_MAX_METRICS_AGE, Action, Decision, decide
+from reconciler.core.errors import PausedError, ReconcilerError
 from reconciler.core.events import (
     Chain,
     breaker_opened_record,
     decision_record,
     operation_id,
+    pause_record,
     pending_record,
     recovered_record,
     refusal_record,
+    request_expired_record,
     request_record,
+    resume_record,
     short,
     stamp_for,
     subject_for,
@@ -40,13 +44,20 @@ from reconciler.core.events import (
 from reconciler.core.governance import OperationRequest, Origin, Verdict, VerdictAction, govern
 from reconciler.core.history import (
     CHANGE_EVENTS,
+    PAUSE_EVENTS,
     BreakerPhase,
     BreakerState,
     ServiceHistory,
     fold_history,
 )
-from reconciler.core.ids import make_id, utc
-from reconciler.core.observation import ChangeStamp, DeploymentState, Metrics, Sample
+from reconciler.core.ids import make_id, parse_utc, utc
+from reconciler.core.observation import (
+    PAUSE_ANNOTATION,
+    ChangeStamp,
+    DeploymentState,
+    Metrics,
+    Sample,
+)
 from reconciler.core.operation_requests import shape_request
 from reconciler.core.outcomes import Note, NoteKind
 from reconciler.core.records import EventType, Outcome, Record
@@ -71,7 +82,9 @@ __all__ = [
     "NoteCommit",
     "ServicePlan",
     "Step",
+    "deferred_requests",
     "observed_values",
+    "pause_reason",
     "plan_cycle",
     "plan_request",
     "recovery_note",
@@ -123,6 +136,8 @@ class ServicePlan:
     needs_window: bool = False
     #: Set while a change awaits its verification: no new change until it is verified.
     waiting: str = ""
+    #: What pauses the service (`spec.suspend: true`, or the deployment's annotation).
+    paused: str = ""
 
 
 def observed_values(
@@ -669,6 +684,207 @@ def _held_by_approval(
     )
 
 
+def pause_reason(blueprint: Blueprint, state: DeploymentState | None) -> str:
+    """What pauses the service, in words for the records and the status; "" when nothing."""
+    if blueprint.suspend:
+        return "spec.suspend: true in the blueprint"
+    if state is not None and state.paused:
+        return f"the deployment's annotation {PAUSE_ANNOTATION}={state.paused}"
+    return ""
+
+
+def _pause_note(
+    blueprint: Blueprint, history: ServiceHistory, paused_by: str, now: datetime
+) -> NoteCommit | None:
+    """A record when a pause begins, changes its reason, or ends; none while it lasts."""
+    last = history.last(*PAUSE_EVENTS)
+    paused = last is not None and last.event_type is EventType.SERVICE_PAUSED
+    if paused_by and (not paused or last is None or last.details.get("paused_by") != paused_by):
+        return NoteCommit(
+            kind=NoteKind.PAUSED,
+            subject=f"{blueprint.name}: paused by {paused_by}",
+            records=(pause_record(blueprint, paused_by, now),),
+        )
+    if not paused_by and paused and last is not None:
+        return NoteCommit(
+            kind=NoteKind.RESUMED,
+            subject=f"{blueprint.name}: resumed after the pause by {last.details.get('paused_by')}",
+            records=(resume_record(blueprint, last, now),),
+        )
+    return None
+
+
+def _paused_decision(
+    blueprint: Blueprint,
+    state: DeploymentState,
+    metrics: Metrics,
+    history: ServiceHistory,
+    now: datetime,
+    paused_by: str,
+    max_metrics_age: float,
+) -> Decision:
+    """What the engine would decide, reported and not acted on."""
+    from reconciler.core.decision import DecisionRule, Reason
+
+    would = decide(
+        blueprint,
+        state,
+        metrics,
+        now=now,
+        max_metrics_age=max_metrics_age,
+        avoid=avoid_targets(history, now),
+        salt=history.fingerprint,
+    )
+    return replace(
+        would,
+        id=make_id("dec", now, blueprint.name, "paused", history.fingerprint),
+        action=Action.NONE,
+        reason=Reason.PAUSED,
+        rule=DecisionRule.PAUSE,
+        target_replicas=state.replicas,
+        desired_replicas=state.replicas,
+        expected=None,
+        needs_window=False,
+        rationale=f"Paused by {paused_by}: nothing is changed or proposed. Unpaused, the engine "
+        f"would decide: {would.rationale}",
+    )
+
+
+#: What can follow a deferral in the same request's chain: it was settled one way or another.
+_SETTLED = frozenset(
+    {
+        EventType.OPERATION_EXECUTED,
+        EventType.OPERATION_FAILED,
+        EventType.OPERATION_BLOCKED,
+        EventType.OPERATION_DEFERRED,
+        EventType.APPROVAL_REQUESTED,
+        EventType.REQUEST_EXPIRED,
+    }
+)
+
+
+def deferred_requests(history: ServiceHistory) -> list[Record]:
+    """A person's requests deferred by cooldown or rate limits and not settled since: the
+    latest deferral of each chain, oldest first."""
+    open_: dict[str, Record] = {}
+    for record in history.records:
+        chain = record.links.get("decision", "")
+        if record.event_type in _SETTLED:
+            open_.pop(chain, None)
+        request = record.details.get("request") or {}
+        if (
+            record.event_type is EventType.OPERATION_DEFERRED
+            and request.get("origin") == str(Origin.REQUEST)
+            and chain
+        ):
+            open_[chain] = record
+    return list(open_.values())
+
+
+def _retry_at(record: Record) -> datetime | None:
+    value = record.details.get("retry_at")
+    if isinstance(value, datetime):
+        return utc(value)
+    try:
+        return parse_utc(value) if value else None
+    except ValueError:
+        return None
+
+
+def _still_holds(
+    record: Record, blueprint: Blueprint, state: DeploymentState, now: datetime
+) -> str:
+    """Why a deferred request no longer holds ("" while it does)."""
+    request = record.details.get("request") or {}
+    since = _retry_at(record) or utc(record.timestamp)
+    late = (utc(now) - since).total_seconds()
+    # No cycle came for as long as an approval would wait: a person's intent has gone stale.
+    timeout = blueprint.policy.approval.timeout
+    if late > timeout:
+        return (
+            f"no cycle retried it for {format_duration(late)} after it was due, longer than "
+            f"the {format_duration(timeout)} an approval would wait"
+        )
+    current = request.get("current_replicas")
+    if (
+        isinstance(current, int)
+        and request.get("target_replicas") is not None
+        and current != state.replicas
+    ):
+        return (
+            f"the deployment has {state.replicas} replicas now, not the {current} the request "
+            "was made from"
+        )
+    parameters = request.get("parameters") or {}
+    for key, now_value in (
+        ("cpu_request", state.cpu_request),
+        ("memory_request", state.memory_request),
+    ):
+        before = f"{key}_before"
+        if before in parameters and parameters[before] != now_value:
+            return f"the deployment's {key.replace('_', ' ')} changed since the request"
+    return ""
+
+
+def _retry_deferred(
+    blueprint: Blueprint,
+    state: DeploymentState,
+    metrics: Metrics,
+    history: ServiceHistory,
+    now: datetime,
+) -> tuple[Step | None, NoteCommit | None]:
+    """The first deferred request whose retry time has come: carried out, re-governed, or
+    expired with a record."""
+    for record in deferred_requests(history):
+        retry_at = _retry_at(record)
+        if retry_at is not None and retry_at > utc(now):
+            continue
+        raw = record.details.get("request") or {}
+        asked = record.links.get("decision", "")
+        why = _still_holds(record, blueprint, state, now)
+        if not why:
+            request = OperationRequest(
+                operation=str(raw.get("operation") or record.operation or ""),
+                service=blueprint.name,
+                origin=Origin.REQUEST,
+                current_replicas=state.replicas,
+                target_replicas=raw.get("target_replicas"),
+                reason=str(raw.get("reason") or ""),
+                requested_by=str(raw.get("requested_by") or ""),
+                decision_id=asked,
+                parameters={
+                    k: v
+                    for k, v in (raw.get("parameters") or {}).items()
+                    if not str(k).endswith("_before")
+                },
+            )
+            try:
+                request = shape_request(request, blueprint, state)
+            except ReconcilerError as error:
+                why = f"it no longer fits the blueprint: {error}"
+        if why:
+            expired = request_expired_record(blueprint, record, why, now)
+            what = _what(record)
+            return None, NoteCommit(
+                kind=NoteKind.REQUEST_EXPIRED,
+                subject=f"{blueprint.name}: deferred request {what} expired: {short(why, 60)}",
+                records=(expired,),
+            )
+        step = _step(
+            request,
+            blueprint,
+            state,
+            history,
+            observed_values(state, metrics),
+            now,
+            lead=None,
+            lead_id=asked,
+            decision=None,
+        )
+        return replace(step, repeated=False), None
+    return None, None
+
+
 def _approves(authorization: Authorization, rollback: OperationRequest) -> bool:
     """Whether a granted request is the rollback this cycle would undo a failed change with:
     the same operation, back to the same replicas or revision."""
@@ -710,6 +926,24 @@ def plan_cycle(
         history = _fold(history, blueprint, recovery.records, now)
     history, verified, waiting = _verify_due(blueprint, state, metrics, history, now)
     notes += verified
+    paused_by = pause_reason(blueprint, state)
+    pause_note = _pause_note(blueprint, history, paused_by, now)
+    if pause_note is not None:
+        notes.append(pause_note)
+        history = _fold(history, blueprint, pause_note.records, now)
+    if paused_by:
+        # Observe and report only: verifications above are observations; no rollback, no
+        # recovery, no approved request and no scaling until the pause ends.
+        return ServicePlan(
+            service=blueprint.name,
+            decision=None
+            if verify_only
+            else _paused_decision(
+                blueprint, state, metrics, history, now, paused_by, max_metrics_age
+            ),
+            notes=tuple(notes),
+            paused=paused_by,
+        )
     history, breaker_note = _breaker_note(blueprint, history, now)
     if breaker_note is not None:
         notes.append(breaker_note)
@@ -802,6 +1036,14 @@ def plan_cycle(
         return ServicePlan(
             service=blueprint.name, decision=recovery_decision, steps=(step,), notes=tuple(notes)
         )
+    retried, expired = _retry_deferred(blueprint, state, metrics, history, now)
+    if expired is not None:
+        notes.append(expired)
+        history = _fold(history, blueprint, expired.records, now)
+    if retried is not None:
+        return ServicePlan(
+            service=blueprint.name, decision=None, steps=(retried,), notes=tuple(notes)
+        )
     held = _held_by_approval(blueprint, state, metrics, history, now)
     if held is not None:
         return ServicePlan(service=blueprint.name, decision=held, notes=tuple(notes))
@@ -882,6 +1124,13 @@ def plan_request(
     belong to the operation are refused (RequestError) before anything is recorded.
     """
     now = utc(now)
+    paused_by = pause_reason(blueprint, state)
+    if paused_by:
+        raise PausedError(
+            f"{blueprint.name} is paused by {paused_by}: nothing is changed or proposed",
+            hint="end the pause first (set spec.suspend: false, or remove the annotation with "
+            f"`kubectl annotate deployment {state.target.name} {PAUSE_ANNOTATION}-`)",
+        )
     request = shape_request(request, blueprint, state)
     history, breaker_note = _breaker_note(blueprint, history, now)
     # Everything the person asked, and the history so far: two requests in one second (even the

@@ -66,6 +66,8 @@ class EventType(StrEnum):
     VERIFICATION_SKIPPED = "verification_skipped"
     ROLLBACK_VERIFIED = "rollback_verified"
     ROLLBACK_VERIFICATION_FAILED = "rollback_verification_failed"
+    SERVICE_PAUSED = "service_paused"
+    SERVICE_RESUMED = "service_resumed"
     DECISION_MADE = "decision_made"
     OPERATION_REQUESTED = "operation_requested"
     GOVERNANCE_CHECKED = "governance_checked"
@@ -73,6 +75,7 @@ class EventType(StrEnum):
     OPERATION_FAILED = "operation_failed"
     OPERATION_BLOCKED = "operation_blocked"
     OPERATION_DEFERRED = "operation_deferred"
+    REQUEST_EXPIRED = "request_expired"
     ROLLBACK_EXECUTED = "rollback_executed"
     ROLLBACK_FAILED = "rollback_failed"
     APPROVAL_REQUESTED = "approval_requested"
@@ -114,6 +117,8 @@ class Outcome(StrEnum):
     OPENED = "opened"
     RESET = "reset"
     RECOVERED = "recovered"
+    PAUSED = "paused"
+    RESUMED = "resumed"
 
 
 @dataclass(frozen=True, kw_only=True)

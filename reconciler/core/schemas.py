@@ -354,12 +354,7 @@ def _explain(error: Any, kind: str) -> SchemaIssue:
             (*path, missing), f"missing required field `{missing}`", _add_hint(missing, sub)
         )
     if validator == "additionalProperties":
-        allowed = list(schema.get("properties", {}))
-        extras = [key for key in instance if key not in allowed]
-        extra = extras[0] if extras else "?"
-        close = difflib.get_close_matches(str(extra), allowed, n=1)
-        hint = f"did you mean `{close[0]}`?" if close else f"known fields: {', '.join(allowed)}"
-        return SchemaIssue((*path, extra), f"unknown field `{extra}`", hint)
+        return _unknown_fields(path, schema, instance)[0]
     if validator == "type":
         expected = schema.get("type")
         words = _TYPE_WORDS.get(str(expected), str(expected))
@@ -411,6 +406,18 @@ def _explain(error: Any, kind: str) -> SchemaIssue:
     return SchemaIssue(path, error.message, "")
 
 
+def _unknown_fields(path: Path, schema: Mapping[str, Any], instance: Any) -> list[SchemaIssue]:
+    """One issue per unknown key of a mapping: a person fixing a file sees them all at once."""
+    allowed = list(schema.get("properties", {}))
+    extras = [key for key in instance if key not in allowed] or ["?"]
+    issues = []
+    for extra in extras:
+        close = difflib.get_close_matches(str(extra), allowed, n=1)
+        hint = f"did you mean `{close[0]}`?" if close else f"known fields: {', '.join(allowed)}"
+        issues.append(SchemaIssue((*path, extra), f"unknown field `{extra}`", hint))
+    return issues
+
+
 def iter_issues(kind: str, data: object) -> Iterator[SchemaIssue]:
     """Every schema violation of `data`, explained, in document order.
 
@@ -426,7 +433,11 @@ def iter_issues(kind: str, data: object) -> Iterator[SchemaIssue]:
         _validator(kind).iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path]
     )
     for error in errors:
-        yield _explain(error, kind)
+        if error.validator == "additionalProperties" and isinstance(error.instance, Mapping):
+            schema = error.schema if isinstance(error.schema, Mapping) else {}
+            yield from _unknown_fields(tuple(error.absolute_path), schema, error.instance)
+        else:
+            yield _explain(error, kind)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -45,6 +45,7 @@ from reconciler.core.history import (
     BREAKER_EVENTS,
     CHANGE_EVENTS,
     HISTORY_SPAN,
+    PAUSE_EVENTS,
     ServiceHistory,
     fold_history,
 )
@@ -306,6 +307,11 @@ def load_history(audit: AuditStore, blueprint: Blueprint, now: datetime) -> Serv
         latest = audit.latest(blueprint.name, BREAKER_EVENTS)
         if latest is not None:
             records.insert(0, latest)
+    if not any(r.event_type in PAUSE_EVENTS for r in records):
+        # A pause that began more than a day ago still holds: its end must be recorded once.
+        paused = audit.latest(blueprint.name, PAUSE_EVENTS)
+        if paused is not None:
+            records.insert(0, paused)
     if not any(r.event_type in CHANGE_EVENTS for r in records):
         # A change older than the window that was never verified (no run for a day) must
         # not be forgotten: its verification records that it came too late to judge.

@@ -842,3 +842,21 @@ def test_a_deployment_with_an_absurd_quantity_is_its_own_error(
     assert isinstance(error, ClusterError)
     assert "the deployment has content the reconciler cannot read" in str(error)
     assert isinstance(states[api_target], DeploymentState)
+
+
+@pytest.mark.parametrize(
+    ("value", "paused"),
+    [("true", "true"), ("incident-42", "incident-42"), ("false", ""), ("False", ""), ("", "")],
+)
+def test_the_paused_annotation_is_read_as_kubectl_annotate_leaves_it(
+    api: FakeKubeAPI, connect: Factory, value: str, paused: str
+) -> None:
+    api.add_deployment("shop", "web", replicas=2, annotations={"reconciler/paused": value})
+    assert observed(connect()).paused == paused
+
+
+def test_a_deployment_without_the_paused_annotation_is_not_paused(
+    api: FakeKubeAPI, connect: Factory
+) -> None:
+    api.add_deployment("shop", "web", replicas=2)
+    assert observed(connect()).paused == ""
