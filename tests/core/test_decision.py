@@ -771,6 +771,10 @@ _SOME = st.one_of(st.none(), st.floats(0, 2))
 @example(low=1, replicas=3, values=(None, None, None), low_window=True)
 @example(low=1, replicas=3, values=(1.6, None, None), low_window=False)
 @example(low=1, replicas=3, values=(1.62, None, None), low_window=False)
+@example(low=1, replicas=3, values=(0.9, None, None), low_window=False)
+@example(low=1, replicas=3, values=(None, 0.91, None), low_window=False)
+@example(low=1, replicas=3, values=(0.5, 0.5, None), low_window=False)
+@example(low=1, replicas=3, values=(None, None, 1.26), low_window=False)
 def test_missing_metrics_never_scale_down_and_scale_up_only_on_the_known_part(
     low, replicas, values, low_window
 ) -> None:  # type: ignore[no-untyped-def]
@@ -788,7 +792,13 @@ def test_missing_metrics_never_scale_down_and_scale_up_only_on_the_known_part(
         if value is not None
     )
     assert decision.weighted.low == pytest.approx(known)
-    if known > 0.8:
+    # A known metric past its own guard (90 % CPU or memory, 1.25 x the latency target) asks
+    # for a scale-up on its own, whatever the missing ones would have made of W.
+    guarded = any(
+        value is not None and value > limit
+        for value, limit in zip(values, (0.9, 0.9, 1.25), strict=True)
+    )
+    if known > 0.8 or guarded:
         assert decision.action is Action.SCALE_UP
     else:
         assert (decision.action, decision.reason) == (Action.NONE, Reason.METRICS_MISSING)
