@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from reconciler.core.approvals import (
+    MATERIALLY_WORSE,
     Evidence,
     Judgement,
     Landing,
@@ -17,18 +18,27 @@ from reconciler.core.approvals import (
     Refusal,
     approval_hold,
     approval_record,
+    bump_patch,
+    carries_change,
     digest,
     draft_for,
+    edit_yaml,
+    forbidden_in,
     judge_merge,
+    landed_without_approval,
     pending_proposals,
+    proposed_fields,
     stale_reason,
+    worse_than,
 )
+from reconciler.core.decision import decide
 from reconciler.core.governance import OperationRequest, Origin, govern
 from reconciler.core.history import fold_history
 from reconciler.core.loading import parse_blueprint
 from reconciler.core.proposals import Proposal, ProposalState
 from reconciler.core.records import EventType, Outcome, Record
-from tests.core.helpers import NOW, POLICIES, blueprint, state
+from reconciler.core.yamlsafe import YamlError
+from tests.core.helpers import NOW, POLICIES, blueprint, metrics, state
 
 WEB = blueprint()
 OTHER = "0" * 64
@@ -440,3 +450,159 @@ def test_a_request_file_changed_after_it_was_proposed_is_not_as_proposed() -> No
     assert any("changed after the reconciler proposed it" in r for r in changed.reasons)
     gone = judge_merge(pending, merged({}, changed=(path,)), TEAM, alice_in_web_team, NOW)
     assert (gone.judgement, gone.refusal) == NOT_PROPOSED
+
+
+# --- drafting a blueprint edit, and recognising its change wherever it lands ------------------
+
+
+def test_a_blueprint_edit_changes_only_the_bound_and_the_version() -> None:
+    pending, files = drafted()
+    text = files[BP]
+    assert text == TEAM_BLUEPRINT.replace("max_replicas: 5", "max_replicas: 6").replace(
+        "version: 1.0.0", "version: 1.0.1"
+    )
+    metadata = pending.metadata
+    assert metadata["kind"] == "blueprint"
+    assert metadata["files"] == [BP]
+    assert metadata["digests"] == {BP: digest(text)}
+    assert metadata["fields"] == {"spec.scaling.max_replicas": 6}
+    assert metadata["blueprint_digest"] == TEAM.digest
+    assert "delete_deployment" in metadata["forbidden"]
+    assert (metadata["current_replicas"], metadata["target_replicas"]) == (5, 6)
+    assert pending.key == "web/scale-beyond-limits"
+
+
+def test_a_request_is_a_file_of_its_own_with_the_same_expiry() -> None:
+    pending, files = drafted(origin=Origin.REQUEST)
+    ((path, text),) = files.items()
+    assert path == "requests/web/apr-1.yaml"
+    assert pending.metadata["digests"] == {path: digest(text)}
+    assert "operation: scale_beyond_limits\n" in text
+    assert "expires_at: '2026-02-10T17:30:00Z'\n" in text
+    assert pending.metadata["fields"] == {}
+    assert pending.key == "web/request-1"
+
+
+def test_edit_yaml_keeps_every_other_byte() -> None:
+    text = "# top\nspec:\n  scaling:\n    max_replicas: 5   # the ceiling\n    min_replicas: 1\n"
+    edited = edit_yaml(text, {("spec", "scaling", "max_replicas"): "8"})
+    assert edited == text.replace("max_replicas: 5 ", "max_replicas: 8 ")
+    both = edit_yaml(
+        text,
+        {("spec", "scaling", "max_replicas"): "8", ("spec", "scaling", "min_replicas"): "2"},
+    )
+    assert both == edited.replace("min_replicas: 1", "min_replicas: 2")
+    with pytest.raises(YamlError):
+        edit_yaml(text, {("spec", "scaling", "gpu"): "1"})
+
+
+@pytest.mark.parametrize(
+    ("version", "bumped"), [("1.0.0", "1.0.1"), ("2.3.9", "2.3.10"), ("0.0.0", "0.0.1")]
+)
+def test_bump_patch(version: str, bumped: str) -> None:
+    assert bump_patch(version) == bumped
+
+
+@pytest.mark.parametrize(
+    ("metadata", "fields"),
+    [
+        ({"kind": "request", "fields": {"spec.scaling.max_replicas": 6}}, {}),
+        (
+            {"kind": "blueprint", "fields": {"spec.scaling.max_replicas": 6, "spec.x": 1}},
+            {"spec.scaling.max_replicas": 6},
+        ),
+        (
+            {"kind": "blueprint", "target_replicas": 6, "current_replicas": 5},
+            {"spec.scaling.max_replicas": 6},
+        ),
+        (
+            {"kind": "blueprint", "target_replicas": 1, "current_replicas": 2},
+            {"spec.scaling.min_replicas": 1},
+        ),
+        ({"kind": "blueprint", "target_replicas": 6}, {"spec.scaling.max_replicas": 6}),
+        ({"kind": "blueprint", "target_replicas": None}, {}),
+    ],
+    ids=["a request", "recorded", "older: raised", "older: lowered", "older: no current", "none"],
+)
+def test_proposed_fields(metadata: dict[str, Any], fields: dict[str, object]) -> None:
+    assert proposed_fields(metadata) == fields
+
+
+def _as_loaded(text: str) -> Any:
+    return parse_blueprint(text.encode(), source=BP, policies=POLICIES)
+
+
+def test_carries_change_finds_the_proposed_values_wherever_they_landed() -> None:
+    pending, files = drafted()
+    metadata = pending.metadata
+    assert not carries_change(TEAM, metadata)  # still the blueprint it was proposed against
+    assert carries_change(_as_loaded(files[BP]), metadata)  # the file as proposed
+    edited_further = files[BP].replace("min_replicas: 1", "min_replicas: 2")
+    assert carries_change(_as_loaded(edited_further), metadata)  # the value among other edits
+    other_value = files[BP].replace("max_replicas: 6", "max_replicas: 7")
+    assert not carries_change(_as_loaded(other_value), metadata)
+    assert not carries_change(_as_loaded(files[BP]), {**metadata, "kind": "request"})
+    no_fields = {**metadata, "fields": {}, "digests": {}}
+    assert not carries_change(_as_loaded(edited_further), no_fields)
+
+
+def test_an_ended_proposal_whose_file_is_now_the_blueprint_landed_without_approval() -> None:
+    pending, files = drafted()
+    landed = _as_loaded(files[BP])
+    metadata = dict(pending.metadata)
+
+    def ended(event: EventType, outcome: Outcome) -> Record:
+        return approval_record(event, outcome, TEAM, "web", metadata, None, "why", NOW)
+
+    requested = ended(EventType.APPROVAL_REQUESTED, Outcome.PENDING)
+    for event, outcome in (
+        (EventType.APPROVAL_REJECTED, Outcome.REJECTED),
+        (EventType.APPROVAL_EXPIRED, Outcome.EXPIRED),
+    ):
+        last = ended(event, outcome)
+        assert landed_without_approval(landed, [requested, last]) == [last]
+        assert landed_without_approval(TEAM, [requested, last]) == []  # nothing landed
+    assert landed_without_approval(landed, [requested]) == []  # still waiting: judged on merge
+    granted = ended(EventType.APPROVAL_GRANTED, Outcome.APPROVED)
+    assert landed_without_approval(landed, [requested, granted]) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "forbidden"),
+    [
+        (
+            "governance:\n  agent_authority:\n    forbidden_operations: [a, {operation: b}]\n",
+            {"a", "b", "g"},
+        ),
+        ("governance:\n  agent_authority: {}\n", {"g"}),
+        ("governance: []\n", {"g"}),
+        ("- not a mapping\n", None),
+        ("key: [\n", None),
+    ],
+)
+def test_forbidden_in(text: str, forbidden: set[str] | None) -> None:
+    assert forbidden_in(text, ("g",)) == forbidden
+
+
+@pytest.mark.parametrize(
+    ("metadata", "w", "target", "worse"),
+    [
+        ({"target_replicas": 6}, None, 7, True),
+        ({"target_replicas": 6}, None, 6, False),
+        ({"weighted_utilization": 0.5}, 0.5 + MATERIALLY_WORSE + 1e-6, None, True),
+        ({"weighted_utilization": 0.5}, 0.5 + MATERIALLY_WORSE - 1e-6, None, False),
+        ({"weighted_utilization": None}, 0.99, None, False),
+    ],
+)
+def test_worse_than_when_rejected(
+    metadata: dict[str, Any], w: float | None, target: int | None, worse: bool
+) -> None:
+    decision = None
+    if w is not None:
+        decision = decide(
+            blueprint(scaling="    metrics:\n      - {type: cpu, weight: 1.0}\n"),
+            state(5),
+            metrics(w, None, None),
+            now=NOW,
+        )
+    assert worse_than(metadata, decision, target) is worse
