@@ -815,3 +815,50 @@ def test_within_the_thresholds_nothing_ever_moves(low, extra, load, low_window) 
     )
     assert (decision.action, decision.reason) == (Action.NONE, Reason.WITHIN_THRESHOLDS)
     assert not decision.changes and decision.beyond_limits is None
+
+
+# --- the rationale, word for word -------------------------------------------------------------
+#
+# The rationale is what the audit record and the pull request body show a person; these pin it
+# for one decision of each kind, beside the behaviour the rows above assert.
+
+
+def test_the_rationale_of_a_scale_up_says_every_number() -> None:
+    decision = decide(seed_blueprint(), state(2), metrics(0.85, 0.70, 180), now=NOW)
+    assert decision.action is Action.SCALE_UP
+    assert decision.rationale == (
+        "Weighted utilization 81.5% (cpu 85% × 0.5 + memory 70% × 0.3 + latency 180ms/200ms = "
+        "90% × 0.2) exceeds scale_up_threshold 80%. Scaling 2 → 3 replicas (estimate ceil(2 × "
+        "81.5% / 70%) = 3, step limit +1)."
+    )
+
+
+def test_unready_pods_count_as_idle_on_every_metric_but_latency() -> None:
+    """3 of 4 pods ready: CPU and memory count at 3/4 (90 %), latency as measured (100 %):
+    0.5 × 90 % + 0.3 × 90 % + 0.2 × 100 % = 92 % > 80 %, so it scales up; dropping memory or
+    latency from the count would leave it under the threshold."""
+    decision = decide(seed_blueprint(), state(4, 3), metrics(1.2, 1.2, 200), now=NOW)
+    assert (decision.action, decision.target_replicas, decision.estimate) == (
+        Action.SCALE_UP,
+        5,
+        6,
+    )
+    assert decision.weighted.value == pytest.approx(0.92)
+    assert decision.rationale == (
+        "Weighted utilization 92% (cpu 90% × 0.5 + memory 90% × 0.3 + latency 200ms/200ms = "
+        "100% × 0.2) exceeds scale_up_threshold 80%. 3 of 4 pods are ready; counting the others "
+        "as idle gives 92%. Scaling 4 → 5 replicas (estimate ceil(4 × 92% / 70%) = 6, step "
+        "limit +1)."
+    )
+
+
+def test_the_rationale_of_a_scale_down_says_every_number() -> None:
+    decision = decide(
+        _cpu_blueprint(), state(5), metrics(0.1, None, None), now=NOW, window=_window(0.1)
+    )
+    assert decision.action is Action.SCALE_DOWN
+    assert decision.rationale == (
+        "Weighted utilization 10% (cpu 10% × 1) is below scale_down_threshold 40%. It stayed "
+        "below for the whole 5m window (highest 10%). Scaling 5 → 4 replicas (estimate ceil(5 × "
+        "10% / 70%) = 1, step limit -1, floor min_replicas 1)."
+    )
