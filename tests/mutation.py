@@ -32,6 +32,10 @@ ROOT = Path(__file__).resolve().parent.parent
 #: listed mutant whose line no longer matches (the function changed, mutmut renumbered) is
 #: reported as a survivor again, so an excuse never silently covers another mutant.
 EQUIVALENT: dict[str, tuple[str, str]] = {
+    "reconciler.core.approvals.x_judge_merge__mutmut_36": (
+        "utc(merged_at) >= utc(now)",
+        "a merge time equal to the cycle's clock set to that clock is the same instant",
+    ),
     "reconciler.core.review.x__lower_is_looser__mutmut_3": (
         "after <= before",
         "a field's judge is only asked about a value that changed: after == before never "

@@ -275,8 +275,11 @@ def test_a_writer_whose_branch_moved_meanwhile_commits_nothing(
         commit_message("mine", [mine]),
         lambda: theirs_sha.append(second.append([theirs], commit_message("theirs", [theirs]))),
     )
-    with pytest.raises(AuditError):
+    with pytest.raises(AuditError) as caught:
         first.append([mine], interleaved)  # type: ignore[arg-type]
+    moved = "HEAD" if detached else "refs/heads/main"
+    assert str(caught.value) == f"{moved} moved while a record was being committed"
+    assert caught.value.hint == "another writer committed at the same time; run again"
     git = pygit2.Repository(str(repo))
     assert str(git.head.target) == theirs_sha[0]  # the other writer's commit stands
     paths = _paths(repo)
@@ -287,3 +290,6 @@ def test_a_writer_whose_branch_moved_meanwhile_commits_nothing(
     paths = _paths(repo)
     assert {"mine", "theirs"} <= {p.rsplit("-", 1)[-1].removesuffix(".json") for p in paths}
     assert len(list(git.walk(git.head.target))) == (3 if seeded else 2)
+    if seeded and not detached:  # the branch's reflog says who moved it
+        entry = next(iter(git.references["refs/heads/main"].log()))
+        assert entry.message == "reconciler: audit record"
