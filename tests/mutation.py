@@ -36,6 +36,19 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "utc(merged_at) >= utc(now)",
         "a merge time equal to the cycle's clock set to that clock is the same instant",
     ),
+    "reconciler.core.conditions.x__apply__mutmut_38": (
+        "raise AssertionError(None)",
+        "unreachable: the parser only builds the operators matched above",
+    ),
+    "reconciler.core.conditions.x__evaluate__mutmut_88": (
+        "raise AssertionError(None)",
+        "unreachable: the parser only builds the node types matched above",
+    ),
+    "reconciler.core.conditions.x__evaluate__mutmut_1": (
+        "case Literal(value=value):",
+        "without its own case a true/false literal evaluates as 1.0/0.0, which AND, OR, NOT "
+        "and evaluate() treat exactly as True/False",
+    ),
     "reconciler.core.review.x__lower_is_looser__mutmut_3": (
         "after <= before",
         "a field's judge is only asked about a value that changed: after == before never "
