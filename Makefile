@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck layers pytest bench fmt lock clean
+.PHONY: demo test lint typecheck layers pytest bench mutate mutation-report fmt lock clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,15 @@ pytest: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 
+## mutate: mutation testing of the safety logic (not part of `make test`); MODULES picks some of
+## the modules in [tool.mutmut] only_mutate, e.g. make mutate MODULES="reconciler/core/decision.py"
+mutate: $(STAMP)
+	$(BIN)/python -m tests.mutation run $(MODULES)
+
+## mutation-report: the table and the surviving mutants of the last `make mutate`
+mutation-report: $(STAMP)
+	$(BIN)/python -m tests.mutation report $(MODULES)
+
 ## lock: the hash-checked locks the Action installs from: the installer (uv), then the runtime
 ## dependencies and the build backend; run it after changing [project] dependencies, then commit the lock
 lock: $(STAMP)
@@ -49,4 +58,4 @@ fmt: $(STAMP)
 	$(BIN)/ruff check --fix reconciler tests benchmarks
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis build *.egg-info
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis build *.egg-info mutants

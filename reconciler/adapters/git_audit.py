@@ -136,19 +136,23 @@ class GitAuditStore:
     def _move_head(self, commit: Any, parent: Any | None) -> None:
         head = self.repo.references.get("HEAD")
         name = head.target if head is not None and isinstance(head.target, str) else None
-        if name is None:  # detached HEAD: move HEAD itself
-            self.repo.set_head(commit)
-            return
-        ref = self.repo.references.get(name)
-        if ref is None:
-            self.repo.references.create(name, commit)
-            return
-        if parent is not None and ref.target != parent.id:
+        ref = self.repo.references.get(name) if name is not None else None
+        # HEAD or the branch must still be where this commit was built on: at `parent`, or
+        # unborn when there was none (another writer's first commit may have created it).
+        current = head.target if name is None and head is not None else None
+        if ref is not None:
+            current = ref.target
+        if current != (parent.id if parent is not None else None):
             raise AuditError(
-                f"{name} moved while a record was being committed",
+                f"{name or 'HEAD'} moved while a record was being committed",
                 hint="another writer committed at the same time; run again",
             )
-        ref.set_target(commit, "reconciler: audit record")
+        if name is None:  # detached HEAD: move HEAD itself
+            self.repo.set_head(commit)
+        elif ref is None:
+            self.repo.references.create(name, commit)
+        else:
+            ref.set_target(commit, "reconciler: audit record")
 
     def flush(self) -> None:
         """Bring the index (and the checkout) up to date with the records committed, so

@@ -212,7 +212,7 @@ def _target_check(
             f"{'up' if change > 0 else 'down'} {fmt(abs(change))} ({fmt(baseline)} → {fmt(actual)})"
         )
     if worse and load:
-        worse, note = False, f"{note}; {load}"
+        worse, note = False, f"{note}; {load}" if note else load
     return Check(
         check=name,
         severity=Severity.CRITICAL,

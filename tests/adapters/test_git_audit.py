@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -10,8 +11,8 @@ import pygit2
 import pytest
 
 from reconciler.adapters.git_audit import GitAuditStore
-from reconciler.core.errors import ConfigError
-from reconciler.core.records import EventType, Outcome, Record, commit_message
+from reconciler.core.errors import AuditError, ConfigError
+from reconciler.core.records import CommitMessage, EventType, Outcome, Record, commit_message
 from tests.core.helpers import NOW
 
 
@@ -215,3 +216,80 @@ def test_latest_passes_over_an_unreadable_record_to_the_one_before(repo: Path) -
     (skipped,) = fresh.unreadable()
     assert skipped.path == f"{DAY}/152000-breaker_reset-brk-newer.json"
     assert skipped.reason == "no 'event_type' field"
+
+
+# --- two writers interleaved at the branch update ---------------------------------------------
+
+
+class _OtherWriterFirst:
+    """A commit message that, while it is rendered (after its writer read the branch, before
+    it moves it), lets another writer commit: the interleaving two writers without the
+    repository lock could produce, made to happen every time."""
+
+    def __init__(self, message: CommitMessage, other: Callable[[], object]) -> None:
+        self.message, self.other = message, other
+
+    def render(self) -> str:
+        self.other()
+        return self.message.render()
+
+
+def _paths(repo: Path) -> set[str]:
+    git = pygit2.Repository(str(repo))
+    found: set[str] = set()
+
+    def walk(tree: pygit2.Tree, prefix: str) -> None:
+        for entry in tree:
+            path = f"{prefix}{entry.name}"
+            if entry.type_str == "tree":
+                walk(git[entry.id], f"{path}/")  # type: ignore[arg-type]
+            else:
+                found.add(path)
+
+    walk(git.head.peel(pygit2.Commit).tree, "")
+    return found
+
+
+@pytest.mark.parametrize(
+    ("seeded", "detached"),
+    [(True, False), (False, False), (True, True)],
+    ids=["on a branch", "on an unborn branch", "on a detached HEAD"],
+)
+def test_a_writer_whose_branch_moved_meanwhile_commits_nothing(
+    repo: Path, seeded: bool, detached: bool
+) -> None:
+    first, second = GitAuditStore(repo), GitAuditStore(repo)
+    if seeded:
+        seed = rec(EventType.DECISION_MADE, -60, rid="seed")
+        first.append([seed], commit_message("seed", [seed]))
+    if detached:
+        git = pygit2.Repository(str(repo))
+        git.set_head(git.head.target)
+        assert git.head_is_detached
+    mine, theirs = (
+        rec(EventType.DECISION_MADE, rid="mine"),
+        rec(EventType.DECISION_MADE, rid="theirs"),
+    )
+    theirs_sha: list[str] = []
+    interleaved = _OtherWriterFirst(
+        commit_message("mine", [mine]),
+        lambda: theirs_sha.append(second.append([theirs], commit_message("theirs", [theirs]))),
+    )
+    with pytest.raises(AuditError) as caught:
+        first.append([mine], interleaved)  # type: ignore[arg-type]
+    moved = "HEAD" if detached else "refs/heads/main"
+    assert str(caught.value) == f"{moved} moved while a record was being committed"
+    assert caught.value.hint == "another writer committed at the same time; run again"
+    git = pygit2.Repository(str(repo))
+    assert str(git.head.target) == theirs_sha[0]  # the other writer's commit stands
+    paths = _paths(repo)
+    assert any(p.endswith("-decision_made-theirs.json") for p in paths)
+    assert not any(p.endswith("-decision_made-mine.json") for p in paths)
+    # Run again, the writer commits on top: nothing of either is lost.
+    first.append([mine], commit_message("mine", [mine]))
+    paths = _paths(repo)
+    assert {"mine", "theirs"} <= {p.rsplit("-", 1)[-1].removesuffix(".json") for p in paths}
+    assert len(list(git.walk(git.head.target))) == (3 if seeded else 2)
+    if seeded and not detached:  # the branch's reflog says who moved it
+        entry = next(iter(git.references["refs/heads/main"].log()))
+        assert entry.message == "reconciler: audit record"

@@ -168,3 +168,38 @@ def test_comparison_edges_and_unknowns(
     text: str, values: dict[str, float], expected: bool | None
 ) -> None:
     assert parse_condition(text).evaluate(values) is expected
+
+
+# Float noise: a comparison treats values within 1e-9 as equal, and exactly 1e-9 apart as still
+# equal, on every operator. (0.1 - 1e-9 is computed here as the evaluator computes it.)
+@pytest.mark.parametrize(
+    ("text", "value", "expected"),
+    [
+        ("change_percent < 10%", 0.1 - 1e-9, False),
+        ("change_percent <= 10%", 0.1 + 1e-9, True),
+        ("change_percent > 10%", 0.1 + 1e-9, False),
+        ("change_percent >= 10%", 0.1 - 1e-9, True),
+        ("change_percent == 0%", 1e-9, True),
+        ("change_percent != 0%", 1e-9, False),
+    ],
+)
+def test_values_exactly_one_noise_step_apart_are_equal(
+    text: str, value: float, expected: bool
+) -> None:
+    assert parse_condition(text).evaluate({"change_percent": value}) is expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("target_replicas > 5 OR target_replicas < 1", False),
+        ("target_replicas > 5 OR target_replicas > 1", True),
+        ("target_replicas > 1 AND target_replicas < 5", True),
+        ("target_replicas > 1 AND target_replicas > 5", False),
+        ("NOT target_replicas > 5", True),
+        ("false OR false", False),
+        ("true AND true", True),
+    ],
+)
+def test_known_logic_is_never_unknown(text: str, expected: bool) -> None:
+    assert parse_condition(text).evaluate({"target_replicas": 3}) is expected

@@ -828,3 +828,130 @@ def test_within_the_thresholds_nothing_ever_moves(low, extra, load, low_window) 
     )
     assert (decision.action, decision.reason) == (Action.NONE, Reason.WITHIN_THRESHOLDS)
     assert not decision.changes and decision.beyond_limits is None
+
+
+# --- the rationale, word for word -------------------------------------------------------------
+#
+# The rationale is what the audit record and the pull request body show a person; these pin it
+# for one decision of each kind, beside the behaviour the rows above assert.
+
+
+def test_the_rationale_of_a_scale_up_says_every_number() -> None:
+    decision = decide(seed_blueprint(), state(2), metrics(0.85, 0.70, 180), now=NOW)
+    assert decision.action is Action.SCALE_UP
+    assert decision.rationale == (
+        "Weighted utilization 81.5% (cpu 85% × 0.5 + memory 70% × 0.3 + latency 180ms/200ms = "
+        "90% × 0.2) exceeds scale_up_threshold 80%. Scaling 2 → 3 replicas (estimate ceil(2 × "
+        "81.5% / 70%) = 3, step limit +1)."
+    )
+
+
+def test_unready_pods_count_as_idle_on_every_metric_but_latency() -> None:
+    """3 of 4 pods ready: CPU and memory count at 3/4 (90 %), latency as measured (100 %):
+    0.5 × 90 % + 0.3 × 90 % + 0.2 × 100 % = 92 % > 80 %, so it scales up; dropping memory or
+    latency from the count would leave it under the threshold."""
+    decision = decide(seed_blueprint(), state(4, 3), metrics(1.2, 1.2, 200), now=NOW)
+    assert (decision.action, decision.target_replicas, decision.estimate) == (
+        Action.SCALE_UP,
+        5,
+        6,
+    )
+    assert decision.weighted.value == pytest.approx(0.92)
+    assert decision.rationale == (
+        "Weighted utilization 92% (cpu 90% × 0.5 + memory 90% × 0.3 + latency 200ms/200ms = "
+        "100% × 0.2) exceeds scale_up_threshold 80%. 3 of 4 pods are ready; counting the others "
+        "as idle gives 92%. Scaling 4 → 5 replicas (estimate ceil(4 × 92% / 70%) = 6, step "
+        "limit +1)."
+    )
+
+
+def test_the_rationale_of_a_scale_down_says_every_number() -> None:
+    decision = decide(
+        _cpu_blueprint(), state(5), metrics(0.1, None, None), now=NOW, window=_window(0.1)
+    )
+    assert decision.action is Action.SCALE_DOWN
+    assert decision.rationale == (
+        "Weighted utilization 10% (cpu 10% × 1) is below scale_down_threshold 40%. It stayed "
+        "below for the whole 5m window (highest 10%). Scaling 5 → 4 replicas (estimate ceil(5 × "
+        "10% / 70%) = 1, step limit -1, floor min_replicas 1)."
+    )
+
+
+_UP_REFS = (
+    "spec.scaling.scale_up_threshold",
+    "spec.scaling.target_cpu_utilization",
+    "spec.scaling.scale_up_increment",
+    "spec.scaling.max_replicas",
+    "spec.scaling.metrics",
+    "spec.performance.latency_p95",
+)
+_DOWN_REFS = (
+    "spec.scaling.scale_down_threshold",
+    "spec.scaling.scale_down_stabilization",
+    "spec.scaling.min_replicas",
+    "spec.scaling.scale_down_increment",
+    "spec.scaling.target_cpu_utilization",
+)
+_METRIC_REFS = ("spec.scaling.metrics", "spec.performance.latency_p95")
+
+
+@pytest.mark.parametrize(
+    ("replicas", "ready", "m", "kwargs", "reason", "refs"),
+    [
+        (2, 2, (0.85, 0.70, 180), {}, Reason.ABOVE_THRESHOLD, _UP_REFS),
+        (5, 5, (0.92, 0.85, 280), {}, Reason.AT_MAX, _UP_REFS),
+        (2, 2, (0.85, 0.70, 180), {"avoid": {3: "rolled back"}}, Reason.RECENTLY_FAILED, _UP_REFS),
+        (3, 2, (0.85, 0.70, 180), {}, Reason.PODS_NOT_READY, ("spec.scaling.scale_up_threshold",)),
+        (
+            3,
+            3,
+            (0.6, 0.55, 150),
+            {},
+            Reason.WITHIN_THRESHOLDS,
+            ("spec.scaling.scale_up_threshold", "spec.scaling.scale_down_threshold", *_METRIC_REFS),
+        ),
+        (3, 3, (0.1, 0.1, None), {}, Reason.METRICS_MISSING, _METRIC_REFS),
+        (1, 1, (0.1, 0.1, 20), {}, Reason.AT_MIN, _DOWN_REFS),
+        (3, 3, (0.25, 0.2, 100), {}, Reason.STABILIZING, _DOWN_REFS),
+        (3, 3, (0.25, 0.2, 100), {"window": []}, Reason.STABILIZING, _DOWN_REFS),
+        (3, 2, (0.25, 0.2, 100), {}, Reason.PODS_NOT_READY, _DOWN_REFS),
+        (3, 3, (0.25, 0.2, 100), {"window": "flat"}, Reason.BELOW_THRESHOLD, _DOWN_REFS),
+        (
+            3,
+            3,
+            (0.25, 0.2, 100),
+            {"window": "flat", "avoid": {2: "rolled back"}},
+            Reason.RECENTLY_FAILED,
+            _DOWN_REFS,
+        ),
+        (7, 7, (0.5, 0.5, 100), {}, Reason.ABOVE_MAX, ("spec.scaling.max_replicas",)),
+        (0, 0, (None, None, None), {}, Reason.BELOW_MIN, ("spec.scaling.min_replicas",)),
+    ],
+)
+def test_each_decision_names_the_blueprint_fields_behind_it(  # type: ignore[no-untyped-def]
+    replicas, ready, m, kwargs, reason, refs
+) -> None:
+    if kwargs.get("window") == "flat":
+        kwargs = {**kwargs, "window": flat_window(*m)}
+    decision = decide(seed_blueprint(), state(replicas, ready), metrics(*m), now=NOW, **kwargs)
+    assert decision.reason is reason, decision.rationale
+    assert decision.references == refs
+
+
+def test_stale_metrics_name_the_metric_fields() -> None:
+    old = metrics(0.95, 0.95, 300, observed_at=NOW - timedelta(seconds=301))
+    decision = decide(seed_blueprint(), state(2), old, now=NOW)
+    assert (decision.reason, decision.references) == (Reason.METRICS_STALE, _METRIC_REFS)
+    assert decision.rationale == (
+        "Metrics are 5m1s old (older than 5m); not scaling on stale data."
+    )
+    fresh = metrics(0.95, 0.95, 300, observed_at=NOW - timedelta(seconds=300))
+    assert decide(seed_blueprint(), state(2), fresh, now=NOW).reason is Reason.ABOVE_THRESHOLD
+
+
+def test_unready_pods_with_cpu_missing_count_the_rest_as_idle() -> None:
+    """CPU missing, memory far above its request: 3 of 4 pods ready gives
+    0.3 × 2.5 × 3/4 + 0.2 × 100 % = 76 %, not above 80 %: waiting for the new pods."""
+    decision = decide(seed_blueprint(), state(4, 3), metrics(None, 2.5, 200), now=NOW)
+    assert (decision.action, decision.reason) == (Action.NONE, Reason.PODS_NOT_READY)
+    assert decision.weighted.low == pytest.approx(0.7625)

@@ -120,6 +120,7 @@ def test_classification_explains_with_values() -> None:
     bp = seed_blueprint()
     req = request("scale_within_limits", 3)
     result = classify(req, bp, condition_values(req, bp, {}, NOW))
+    assert result.tier is Tier.ALLOWED
     assert "(3 >= 1 AND 3 <= 5) holds" in result.rationale
     assert result.references == (
         "governance.agent_authority.allowed_operations[0]",

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
+import pytest
+
 from reconciler.core.history import BreakerPhase, fold_history
 from reconciler.core.ids import make_id
 from reconciler.core.records import EventType, Outcome, Record
@@ -93,3 +95,65 @@ def test_cooldown_and_rate_counting() -> None:
     )
     assert folded.last_change_at == NOW - timedelta(seconds=100)
     assert len(folded.counted_changes) == 1
+
+
+# --- edges, one row each ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("ages", "opens"),
+    [
+        pytest.param((300, 150, 0), True, id="three failures exactly 5m apart open it"),
+        pytest.param((301, 150, 0), False, id="301s apart do not"),
+        pytest.param((150, 0), False, id="two failures are under the threshold"),
+        pytest.param((900, 700, 301, 300, 150, 0), True, id="any 5m holding three opens it"),
+        pytest.param((900, 601, 302, 1), False, id="never three within 5m"),
+    ],
+)
+def test_the_failure_window_edges(ages: tuple[int, ...], opens: bool) -> None:
+    folded = fold(*(record(F, age) for age in ages))
+    assert folded.breaker.should_open is opens
+    assert folded.breaker.phase is BreakerPhase.CLOSED
+    assert len(folded.breaker.failures) == len(ages)
+
+
+@pytest.mark.parametrize(
+    ("age", "phase"),
+    [(3600, BreakerPhase.HALF_OPEN), (3599, BreakerPhase.OPEN)],
+    ids=["exactly reset_timeout later", "a second before"],
+)
+def test_the_reset_timeout_edge(age: int, phase: BreakerPhase) -> None:
+    automatic = replace(SETTINGS, manual_reset_required=False, reset_timeout=3600)
+    folded = fold(record(EventType.BREAKER_OPENED, age), settings=automatic)
+    assert folded.breaker.phase is phase
+    assert folded.breaker.opened_at == NOW - timedelta(seconds=age)
+
+
+def test_a_half_open_breaker_closes_on_success_and_opens_again_on_failure() -> None:
+    opened = record(EventType.BREAKER_OPENED, 500)
+    half = record(EventType.BREAKER_HALF_OPENED, 400)
+    closed = fold(opened, half, record(OK, 10))
+    assert (closed.breaker.phase, closed.breaker.opened_at) == (BreakerPhase.CLOSED, None)
+    again = fold(opened, half, record(F, 10))
+    assert again.breaker.phase is BreakerPhase.OPEN
+    assert again.breaker.opened_at == NOW - timedelta(seconds=10)
+    assert not again.breaker.should_open  # already open
+
+
+def test_changes_within_a_window_exclude_its_opening_moment() -> None:
+    folded = fold(
+        record(EventType.OPERATION_EXECUTED, 3600),
+        record(EventType.OPERATION_EXECUTED, 3599),
+        record(EventType.OPERATION_EXECUTED, 10),
+    )
+    assert len(folded.changes_within(NOW, 3600)) == 2
+    assert folded.changes_within(NOW, 3600)[0] == NOW - timedelta(seconds=3599)
+    assert len(folded.changes_within(NOW, 11)) == 1
+    assert folded.operation_ids == {r.id for r in folded.records}
+
+
+def test_other_services_records_are_not_folded() -> None:
+    other = replace(record(F, 10), service="api")
+    folded = fold(record(F, 200), record(F, 100), other)
+    assert not folded.breaker.should_open
+    assert other not in folded.records

@@ -368,6 +368,7 @@ def test_positions_point_at_the_field() -> None:
 
 def test_non_utf8_bytes() -> None:
     problem = only_error(b"metadata:\n  name: \xff\n")
+    assert problem.code == "yaml"
     assert "not valid UTF-8" in problem.message
     assert (problem.line, problem.column) == (2, 9)
     assert "UTF-8" in problem.hint
@@ -375,6 +376,7 @@ def test_non_utf8_bytes() -> None:
 
 def test_file_over_the_size_limit() -> None:
     problem = only_error(MINIMAL + "# " + "x" * 300_000 + "\n")
+    assert problem.code == "yaml"
     assert "over the 262144-byte limit" in problem.message
 
 
@@ -538,7 +540,9 @@ def test_warnings_do_not_block_loading() -> None:
         + "    metrics:\n      - {type: cpu, weight: 0.6}\n      - {type: memory, weight: 0.6}\n"
     )
     problems = problems_for(text)
-    assert [p.severity for p in problems] == [Severity.WARNING]
+    assert [(p.severity, p.code, p.path) for p in problems] == [
+        (Severity.WARNING, "metrics.sum", "spec.scaling.metrics")
+    ]
     assert "weights sum to 1.2" in problems[0].message
 
 
@@ -563,6 +567,10 @@ governance:
 def test_a_service_cannot_loosen_a_global_forbid(tier: str) -> None:
     text = MINIMAL + f"governance:\n  agent_authority:\n    {tier}: [delete_deployment]\n"
     problem = only_error(text, policies_text=POLICIES)
+    assert (problem.code, problem.path) == (
+        "policy.loosen_forbidden",
+        f"governance.agent_authority.{tier}[0]",
+    )
     assert "forbidden by the global policies" in problem.message
     assert "global policies" in problem.hint
 

@@ -670,3 +670,41 @@ def test_reliability_settings_are_judged_by_their_direction(
     (row,) = rows(result)
     assert (row[1], row[2], row[3]) == (f"spec.reliability.{text.partition(':')[0]}", kind, cls)
     assert row[5] == (WEB_TEAM if cls is RA else ())
+
+
+@pytest.mark.parametrize(
+    ("base_edit", "edit", "row"),
+    [
+        pytest.param(
+            ("coexistence: exclusive", "coexistence: adjust_hpa"),
+            ("coexistence: adjust_hpa", "coexistence: exclusive"),
+            web(f"{SCALING}.coexistence", K.SAFETY_TIGHTENED, A),
+            id="back to exclusive is a tightening",
+        ),
+        pytest.param(
+            ("coexistence: exclusive", "coexistence: adjust_hpa"),
+            ("coexistence: adjust_hpa", "coexistence: gitops_ignores_replicas"),
+            web(f"{SCALING}.coexistence", K.SAFETY_LOOSENED, RA, "", WEB_TEAM),
+            id="between two shared modes is still not exclusive",
+        ),
+        pytest.param(
+            None,
+            ("min_replicas: 2", "min_replicas: 3"),
+            web(f"{SCALING}.min_replicas", K.BOUNDS_NARROWED, A),
+            id="raising min_replicas narrows the bounds",
+        ),
+        pytest.param(
+            None,
+            ("max_replicas: 5", "max_replicas: 6"),
+            web(f"{SCALING}.max_replicas", K.BOUNDS_WIDENED, RA, BEYOND, WEB_TEAM),
+            id="raising max_replicas by one widens them",
+        ),
+    ],
+)
+def test_bounds_and_sharing_directions(
+    base_edit: tuple[str, str] | None, edit: tuple[str, str], row: tuple[object, ...]
+) -> None:
+    base = base_files()
+    if base_edit is not None:
+        replace(*base_edit)(base)
+    assert rows(review(replace(*edit), base=base)) == [row]

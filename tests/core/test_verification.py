@@ -419,3 +419,238 @@ def test_without_an_expectation_utilization_is_held_to_the_target(cpu, memory, f
         NOW,
     )
     assert [c.check for c in result.checks if c.status is CheckStatus.FAILED] == failed
+
+
+# --- timing edges and the demand rule ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("late", "rollback", "skipped"),
+    [
+        pytest.param(timedelta(hours=1), False, False, id="exactly an hour late: verified"),
+        pytest.param(timedelta(hours=1, seconds=1), False, True, id="later: not verifiable"),
+        pytest.param(timedelta(hours=5), True, False, id="a rollback is always verified"),
+    ],
+)
+def test_too_late(late: timedelta, rollback: bool, skipped: bool) -> None:
+    from reconciler.core.verification import too_late
+
+    due = pending()
+    if rollback:
+        due = dataclass_replace(due, reverts="op-0")
+    result = too_late(due, seed_blueprint(), due.due + late)
+    assert (result is not None) is skipped
+    if result is not None:
+        assert result.skipped and result.outcome is VerificationOutcome.PARTIAL
+        assert not result.rollback and result.checks == ()
+
+
+@pytest.mark.parametrize(
+    ("after", "starting"),
+    [
+        pytest.param(timedelta(minutes=2) - timedelta(seconds=1), 1, id="within the grace"),
+        pytest.param(timedelta(minutes=2), 0, id="the grace is over"),
+    ],
+)
+def test_still_starting_waits_for_unready_pods_without_a_failure_reason(
+    after: timedelta, starting: int
+) -> None:
+    from reconciler.core.verification import still_starting
+
+    due = pending()
+    pod_states = (
+        PodState(name="ok", ready=True),
+        PodState(name="starting", ready=False),
+        PodState(name="crashing", ready=False, reason="CrashLoopBackOff"),
+    )
+    assert still_starting(due, state(3, 1, pods=pod_states), due.due + after) == starting
+
+
+@pytest.mark.parametrize(
+    ("throughput", "outcome"),
+    [
+        pytest.param(110.0, VerificationOutcome.FAILED, id="requests +10%: noise, rolled back"),
+        pytest.param(111.0, VerificationOutcome.PARTIAL, id="requests +11%: the load grew, kept"),
+    ],
+)
+def test_worse_latency_with_more_requests_after_a_scale_up_is_kept(
+    throughput: float, outcome: VerificationOutcome
+) -> None:
+    up = pending_with(
+        {**BASELINE, "replicas": 2, "latency_p95_ms": 10.0, "error_rate": 0.0, "throughput": 100.0},
+        {},
+    )
+    result = verify(
+        up,
+        TIGHT,
+        state(3),
+        metrics(0.3, 0.3, 30.0, error_rate=0.0, throughput=throughput),
+        NOW,
+    )
+    assert result.outcome is outcome, result.summary
+    latency = next(c for c in result.checks if c.check == "latency_p95")
+    assert latency.status is CheckStatus.FAILED
+    assert latency.worse is (outcome is VerificationOutcome.FAILED)
+
+
+@pytest.mark.parametrize(
+    ("cpu_now", "outcome"),
+    [
+        # 2 replicas at 30% is 0.6 pods' worth of CPU; 3 at 22% is 0.66, exactly 10% more.
+        pytest.param(0.22, VerificationOutcome.FAILED, id="CPU in use +10%: noise"),
+        pytest.param(0.23, VerificationOutcome.PARTIAL, id="CPU in use +15%: the load grew"),
+    ],
+)
+def test_without_throughput_the_cpu_in_use_tells_whether_the_load_grew(
+    cpu_now: float, outcome: VerificationOutcome
+) -> None:
+    up = pending_with(
+        {
+            **BASELINE,
+            "replicas": 2,
+            "cpu_utilization": 0.3,
+            "latency_p95_ms": 10.0,
+            "error_rate": 0.0,
+        },
+        {},
+    )
+    result = verify(up, TIGHT, state(3), metrics(cpu_now, 0.3, 30.0, error_rate=0.0), NOW)
+    assert result.outcome is outcome, result.summary
+
+
+def test_worse_after_a_scale_down_is_never_the_load() -> None:
+    down = pending_with(
+        {**BASELINE, "replicas": 4, "latency_p95_ms": 10.0, "error_rate": 0.0, "throughput": 100.0},
+        {},
+    )
+    result = verify(
+        down, TIGHT, state(3), metrics(0.3, 0.3, 30.0, error_rate=0.0, throughput=500.0), NOW
+    )
+    assert result.outcome is VerificationOutcome.FAILED
+
+
+def test_a_failed_target_is_remembered_for_exactly_an_hour() -> None:
+    assert 2 in avoid_targets(history(_failed("op-1", -3600)), NOW)
+    assert avoid_targets(history(_failed("op-1", -3601)), NOW) == {}
+
+
+# --- the checks as the audit record shows them ------------------------------------------------
+
+
+def _check(name: str, severity: str, expected: str, actual: str, status: str, **rest: object):  # type: ignore[no-untyped-def]
+    worse = bool(rest.get("worse", False))
+    return {
+        "check": name,
+        "severity": severity,
+        "expected": expected,
+        "actual": actual,
+        "status": status,
+        "baseline": rest.get("baseline"),
+        "worse_than_baseline": worse,
+        "rollback_trigger": worse and status == "failed" and severity == "critical",
+        "note": rest.get("note", ""),
+    }
+
+
+def test_every_check_of_a_failed_change_as_recorded() -> None:
+    result = verify(
+        pending_with(
+            {**BASELINE, "latency_p95_ms": 100.0, "error_rate": 0.002},
+            {"cpu_utilization": 0.375, "memory_utilization": 0.3},
+        ),
+        TIGHT,
+        state(3),
+        metrics(0.42, 0.3, 111.0, error_rate=0.004),
+        NOW,
+    )
+    assert result.outcome is VerificationOutcome.FAILED and result.rollback
+    assert [c.to_json() for c in result.checks] == [
+        _check("replica_count", "critical", "3", "3", "passed"),
+        _check("pods_ready", "critical", "3", "3", "passed", baseline="3/3"),
+        _check("cpu_utilization", "high", "≈37.5% (±10%)", "42%", "failed"),
+        _check("memory_utilization", "high", "≈30% (±10%)", "30%", "passed"),
+        _check(
+            "latency_p95", "critical", "< 20ms", "111ms", "failed",
+            baseline="100ms", worse=True, note="up 11ms (100ms → 111ms)",
+        ),
+        _check(
+            "error_rate", "critical", "< 0.1%", "0.4%", "failed",
+            baseline="0.2%", worse=True, note="up 0.2% (0.2% → 0.4%)",
+        ),
+        _check("no_new_restarts", "critical", "<= 0", "0", "passed", baseline="0"),
+    ]  # fmt: skip
+
+
+def test_checks_without_data_are_skipped_as_recorded() -> None:
+    result = verify(
+        pending_with({**BASELINE, "latency_p95_ms": 100.0}, {}),
+        TIGHT,
+        state(3),
+        metrics(None, None, None),
+        NOW,
+    )
+    assert result.outcome is VerificationOutcome.PASSED
+    assert [c.to_json() for c in result.checks][2:6] == [
+        _check("cpu_utilization", "high", "-", "unknown", "skipped", note="no data"),
+        _check("memory_utilization", "high", "-", "unknown", "skipped", note="no data"),
+        _check(
+            "latency_p95", "critical", "< 20ms", "unknown", "skipped",
+            baseline="100ms", note="no data: cannot tell",
+        ),
+        _check(
+            "error_rate", "critical", "< 0.1%", "unknown", "skipped",
+            baseline="0.2%", note="no data: cannot tell",
+        ),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("baseline", "latency", "throughput", "note"),
+    [
+        pytest.param(None, 25.0, None, "no baseline: cannot tell whether it got worse", id="none"),
+        pytest.param(30.0, 25.0, None, "down 5ms (30ms → 25ms)", id="better"),
+        pytest.param(
+            10.0,
+            30.0,
+            300.0,
+            "up 20ms (10ms → 30ms); requests grew from 100/s to 300/s, so a scale-up is not "
+            "what made it worse",
+            id="worse with the load",
+        ),
+        pytest.param(
+            0.0,
+            30.0,
+            300.0,
+            "requests grew from 100/s to 300/s, so a scale-up is not what made it worse",
+            id="from nothing, with the load",
+        ),
+    ],
+)
+def test_the_latency_check_notes_how_it_moved(
+    baseline: float | None, latency: float, throughput: float | None, note: str
+) -> None:
+    before: dict[str, float] = {"replicas": 2, "throughput": 100.0, "error_rate": 0.0}
+    if baseline is not None:
+        before["latency_p95_ms"] = baseline
+    result = verify(
+        pending_with(before, {}),
+        TIGHT,
+        state(3),
+        metrics(0.3, 0.3, latency, error_rate=0.0, throughput=throughput),
+        NOW,
+    )
+    (check,) = [c for c in result.checks if c.check == "latency_p95"]
+    assert (check.status, check.worse, check.note) == (CheckStatus.FAILED, False, note)
+    assert result.outcome is VerificationOutcome.PARTIAL
+
+
+def test_requests_that_did_not_grow_at_all_are_no_excuse() -> None:
+    """Throughput 0 before and after: `now <= before × 1.1` holds at equality."""
+    flat = pending_with(
+        {**BASELINE, "replicas": 2, "latency_p95_ms": 10.0, "error_rate": 0.0, "throughput": 0.0},
+        {},
+    )
+    result = verify(
+        flat, TIGHT, state(3), metrics(0.3, 0.3, 30.0, error_rate=0.0, throughput=0.0), NOW
+    )
+    assert result.outcome is VerificationOutcome.FAILED

@@ -1,0 +1,269 @@
+"""Mutation testing of the safety logic: `python -m tests.mutation run|report [MODULE ...]`.
+
+`make mutate` runs it. mutmut changes one thing at a time in a module (a `<` into `<=`, an
+`and` into `or`, a number, a string...) and runs the tests that reach the changed function; a
+mutant the tests do not notice *survived*. Each survivor is a missing test, or an equivalent
+mutant (one no input can tell apart). An equivalent mutant is listed in EQUIVALENT below with
+the line it produces and why no input tells it apart (or, when every mutant of a line is
+equivalent, the line is marked `# pragma: no mutate` with the reason after it); `report`
+shows both lists and leaves them out of the score.
+
+The modules mutmut may mutate are `[tool.mutmut] only_mutate` in pyproject.toml (generating
+mutants is slow, so the set is fixed there); MODULE picks some of them for this run, and
+`MODULE:function,function` only those functions (methods by name too), for a quick look at
+one path. Results are kept under mutants/ (not committed): `report` reads the last run.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import tomllib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+#: Surviving mutants that no input can tell from the code, by mutmut's name: a part of a line
+#: the mutant adds or removes (a `+` or `-` line of `mutmut show`), and why it is equivalent. A
+#: listed mutant whose line no longer matches (the function changed, mutmut renumbered) is
+#: reported as a survivor again, so an excuse never silently covers another mutant.
+EQUIVALENT: dict[str, tuple[str, str]] = {
+    "reconciler.core.approvals.x_judge_merge__mutmut_36": (
+        "utc(merged_at) >= utc(now)",
+        "a merge time equal to the cycle's clock set to that clock is the same instant",
+    ),
+    "reconciler.core.conditions.x__apply__mutmut_38": (
+        "raise AssertionError(None)",
+        "unreachable: the parser only builds the operators matched above",
+    ),
+    "reconciler.core.conditions.x__evaluate__mutmut_88": (
+        "raise AssertionError(None)",
+        "unreachable: the parser only builds the node types matched above",
+    ),
+    "reconciler.core.conditions.x__evaluate__mutmut_1": (
+        "case Literal(value=value, kind=Kind.BOOL):",
+        "without its own case a true/false literal evaluates as 1.0/0.0, which AND, OR, NOT "
+        "and evaluate() treat exactly as True/False",
+    ),
+    "reconciler.core.review.x__lower_is_looser__mutmut_3": (
+        "after <= before",
+        "a field's judge is only asked about a value that changed: after == before never "
+        "reaches it",
+    ),
+    "reconciler.core.review.x__max_bound__mutmut_3": (
+        "after >= before",
+        "a field's judge is only asked about a value that changed",
+    ),
+    "reconciler.core.review.x__min_bound__mutmut_3": (
+        "after <= before",
+        "a field's judge is only asked about a value that changed",
+    ),
+    "reconciler.core.review.x__true_is_stricter__mutmut_3": (
+        "before or not after",
+        "for two different booleans, `before and not after` and `before or not after` agree",
+    ),
+}
+#: The score each module is held to.
+TARGET = 0.90
+_PRAGMA = re.compile(r"#\s*pragma:\s*no mutate\b(.*)$")
+
+
+def configured() -> list[str]:
+    """The modules mutmut may mutate, from pyproject.toml."""
+    settings = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mutmut"]
+    return list(settings["only_mutate"])
+
+
+def module_name(path: str) -> str:
+    return path.removesuffix(".py").replace("/", ".")
+
+
+def split(spec: str) -> tuple[str, tuple[str, ...]]:
+    """`path[:function,...]` as the path and the functions (none: the whole module)."""
+    path, _, functions = spec.partition(":")
+    return path, tuple(name for name in functions.split(",") if name)
+
+
+def patterns(spec: str) -> list[str]:
+    """mutmut's names for the mutants of `spec`: `<module>.x_<function>__mutmut_<n>`, and
+    `<module>.xǁ<Class>ǁ<method>__mutmut_<n>` for a method."""
+    path, functions = split(spec)
+    module = module_name(path)
+    if not functions:
+        return [f"{module}.*"]
+    return [
+        pattern
+        for name in functions
+        for pattern in (f"{module}.x_{name}__mutmut_*", f"{module}.xǁ*ǁ{name}__mutmut_*")
+    ]
+
+
+def _selected(name: str, functions: Sequence[str]) -> bool:
+    base = name.rpartition("__mutmut_")[0].rpartition(".")[2]
+    return not functions or any(
+        base == f"x_{function}" or base.endswith(f"ǁ{function}") for function in functions
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Score:
+    module: str
+    killed: int
+    survived: tuple[str, ...]
+    #: Survivors listed in EQUIVALENT whose line still matches.
+    equivalent: tuple[str, ...]
+    #: Mutants no selected test reaches, timeouts, and those not run yet.
+    other: dict[str, int]
+
+    @property
+    def mutants(self) -> int:
+        return self.killed + len(self.survived) + len(self.equivalent) + sum(self.other.values())
+
+    @property
+    def score(self) -> float | None:
+        judged = self.killed + len(self.survived) + self.other.get("no tests", 0)
+        return self.killed / judged if judged else None
+
+
+def score(spec: str) -> Score | None:
+    """What the last run left for `spec` (`path[:function,...]`), or None without results."""
+    from mutmut.stats import status_by_exit_code
+
+    path, functions = split(spec)
+    meta = ROOT / "mutants" / (path + ".meta")
+    if not meta.exists():
+        return None
+    codes = json.loads(meta.read_text())["exit_code_by_key"]
+    killed, survived, equivalent, other = 0, [], [], {}
+    chosen = {name: code for name, code in codes.items() if _selected(name, functions)}
+    for name, code in sorted(chosen.items(), key=lambda item: _number(item[0])):
+        status = status_by_exit_code[code]
+        if status in ("killed", "timeout", "caught by type check"):
+            killed += 1  # a mutant that hangs the tests is noticed too
+        elif status == "survived" and _excused(name, path):
+            equivalent.append(name)
+        elif status == "survived":
+            survived.append(name)
+        else:
+            other[status] = other.get(status, 0) + 1
+    return Score(
+        module=spec,
+        killed=killed,
+        survived=tuple(survived),
+        equivalent=tuple(equivalent),
+        other=other,
+    )
+
+
+def _excused(name: str, path: str) -> bool:
+    if name not in EQUIVALENT:
+        return False
+    line = EQUIVALENT[name][0]
+    return any(
+        changed[:1] in ("+", "-") and changed[:3] not in ("+++", "---") and line in changed
+        for changed in _diff(name, path).splitlines()
+    )
+
+
+def _number(name: str) -> tuple[str, int]:
+    base, _, number = name.rpartition("__mutmut_")
+    return base, int(number) if number.isdigit() else 0
+
+
+def equivalents(path: str) -> list[tuple[int, str]]:
+    """The lines marked `# pragma: no mutate`, with the reason written after the mark."""
+    found = []
+    for number, line in enumerate((ROOT / path).read_text().splitlines(), 1):
+        match = _PRAGMA.search(line)
+        if match:
+            found.append((number, match.group(1).strip(" :-—") or "(no reason given)"))
+    return found
+
+
+def report(specs: Sequence[str], *, diffs: bool = True) -> int:
+    """Print the table and the survivors; 1 when a module is under TARGET or not run."""
+    rows = [(spec, score(spec)) for spec in specs]
+    width = max(40, *(len(spec) for spec in specs))
+    print(
+        f"{'module':<{width}} {'mutants':>7} {'killed':>6} {'survived':>8} {'equiv.':>6} "
+        f"{'score':>6}"
+    )
+    failing = False
+    for spec, result in rows:
+        if result is None or result.score is None:
+            print(f"{spec:<{width}} {'-':>7} {'-':>6} {'-':>8} {'-':>6} {'not run':>6}")
+            failing = True
+            continue
+        failing |= result.score < TARGET or bool(result.other.get("not checked"))
+        extra = ", ".join(f"{n} {status}" for status, n in sorted(result.other.items()))
+        print(
+            f"{spec:<{width}} {result.mutants:>7} {result.killed:>6} {len(result.survived):>8} "
+            f"{len(result.equivalent):>6} {result.score:>6.1%}" + (f"  ({extra})" if extra else "")
+        )
+    for spec, result in rows:
+        path = split(spec)[0]
+        marks = equivalents(path)
+        if result is not None and result.survived:
+            print(f"\n{path}: {len(result.survived)} survived")
+            for name in result.survived:
+                print(f"  {name}")
+                if diffs:
+                    print(_indent(_diff(name, path)))
+        if result is not None and result.equivalent:
+            print(f"\n{path}: equivalent (tests/mutation.py EQUIVALENT)")
+            for name in result.equivalent:
+                print(f"  {name}: {EQUIVALENT[name][1]}")
+        if marks:
+            print(f"\n{path}: marked equivalent (# pragma: no mutate)")
+            for line, reason in marks:
+                print(f"  line {line}: {reason}")
+    return 1 if failing else 0
+
+
+def _diff(name: str, path: str) -> str:
+    from mutmut.mutation.diff_apply import get_diff_for_mutant
+
+    try:
+        return get_diff_for_mutant(name, path=path)
+    except Exception as error:  # an out-of-date mutants/ folder: say so, keep reporting
+        return f"(no diff: {error})"
+
+
+def _indent(text: str) -> str:
+    return "\n".join(f"    {line}" for line in text.splitlines())
+
+
+def run(specs: Sequence[str]) -> int:
+    """mutmut over the mutants of `specs` (every one again), then the report."""
+    names = [pattern for spec in specs for pattern in patterns(spec)]
+    mutmut = Path(sys.executable).with_name("mutmut")
+    done = subprocess.run([str(mutmut), "run", *names], cwd=ROOT, check=False)
+    if done.returncode != 0:
+        print(f"mutmut run failed (exit {done.returncode})", file=sys.stderr)
+        return done.returncode
+    return report(specs)
+
+
+def main(argv: Sequence[str]) -> int:
+    command, *modules = argv or ["report"]
+    allowed = configured()
+    unknown = [m for m in modules if split(m)[0] not in allowed]
+    if command not in ("run", "report") or unknown:
+        if unknown:
+            print(
+                f"not configured for mutation: {', '.join(unknown)}; add them to "
+                "[tool.mutmut] only_mutate in pyproject.toml",
+                file=sys.stderr,
+            )
+        print("usage: python -m tests.mutation run|report [MODULE ...]", file=sys.stderr)
+        return 2
+    paths = modules or allowed
+    return run(paths) if command == "run" else report(paths)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
