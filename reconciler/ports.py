@@ -16,7 +16,7 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
-from reconciler.core.blueprint import Blueprint
+from reconciler.core.blueprint import Blueprint, GlobalPolicies
 from reconciler.core.changes import Applied, Change
 from reconciler.core.errors import ClusterError, ForgeError, MetricsError
 from reconciler.core.feedback import ProposalStatus
@@ -32,6 +32,7 @@ __all__ = [
     "Forge",
     "LoadResult",
     "MetricsSource",
+    "PoliciesResult",
     "ValidationCache",
 ]
 
@@ -185,15 +186,17 @@ class Forge(Protocol):
 #: What loading one blueprint gives: the blueprint (None when it has an error), and every
 #: problem found.
 LoadResult = tuple[Blueprint | None, tuple[Problem, ...]]
+#: The same for the global policies file.
+PoliciesResult = tuple[GlobalPolicies | None, tuple[Problem, ...]]
 
 
 class ValidationCache(Protocol):
     """Blueprints loaded before, by a key of everything their loading depends on (built by the
     shell: content, path, the policies). An absent entry only means loading again."""
 
-    def get(self, key: str) -> LoadResult | None: ...
+    def get(self, key: str) -> LoadResult | PoliciesResult | None: ...
 
-    def put(self, key: str, result: LoadResult) -> None: ...
+    def put(self, key: str, result: LoadResult | PoliciesResult) -> None: ...
 
     def save(self) -> None:
         """Keep what was put for later runs (best effort: a cache that cannot be written is

@@ -22,6 +22,7 @@ harmful and a verification catch it.
 
 from __future__ import annotations
 
+import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -293,6 +294,13 @@ class SimulatedCluster:
             raise SimulatedClusterError(
                 f"no simulated cluster at {path}",
                 hint="create one with `reconciler sim init` (it reads the blueprints)",
+            )
+        kind = _not_a_file(path)
+        if kind:
+            raise SimulatedClusterError(
+                f"reading the simulated cluster {path}: it is {kind}, not a state file",
+                hint="point --sim-state at the state file, or remove what is there and create "
+                "one with `reconciler sim init`",
             )
         if not is_sqlite(path):
             if _legacy_file(path) is not None:
@@ -764,6 +772,24 @@ def _json_mapping(text: str) -> Mapping[str, Any]:
     if not isinstance(data, Mapping):
         raise _Broken("expected a mapping of fields, got " + type(data).__name__)
     return data
+
+
+def _not_a_file(path: Path) -> str:
+    """What stands at `path` when it is not a regular file ("" when it is one): a pipe or a
+    device there would block or mislead every command that reads the state."""
+    try:
+        mode = path.stat().st_mode
+    except OSError as error:
+        return f"unreadable ({error.strerror or error})"
+    if stat.S_ISREG(mode):
+        return ""
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "a device"
 
 
 def _legacy_file(path: Path) -> Path | None:

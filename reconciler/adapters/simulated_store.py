@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sqlite3
+import stat
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,11 +93,14 @@ class Stale(Exception):
 
 def is_sqlite(path: Path) -> bool:
     """Whether `path` is an SQLite file (the current format), from its first bytes."""
-    try:
-        with path.open("rb") as handle:
-            return handle.read(len(_MAGIC)) == _MAGIC
+    try:  # without blocking: a pipe put in the file's place must not stop the command
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError:
         return False
+    with os.fdopen(descriptor, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            return False
+        return handle.read(len(_MAGIC)) == _MAGIC
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -26,9 +26,12 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from reconciler.ports import LoadResult
+from reconciler.ports import LoadResult, PoliciesResult
 
 __all__ = ["LocalValidationCache", "find_git_dir"]
+
+#: What one entry holds.
+Cached = LoadResult | PoliciesResult
 
 #: The cache's own layout; part of the fingerprint.
 LAYOUT = 1
@@ -79,16 +82,16 @@ class LocalValidationCache:
     def __init__(self, start: Path) -> None:
         git_dir = find_git_dir(start)
         self.path = None if git_dir is None else git_dir / CACHE_FILE
-        self._entries: dict[str, LoadResult] | None = None
+        self._entries: dict[str, Cached] | None = None
         self._used: set[str] = set()
         self._changed = False
 
-    def _load(self) -> dict[str, LoadResult]:
+    def _load(self) -> dict[str, Cached]:
         if self._entries is None:
             self._entries = self._read()
         return self._entries
 
-    def _read(self) -> dict[str, LoadResult]:
+    def _read(self) -> dict[str, Cached]:
         if self.path is None:
             return {}
         try:
@@ -107,13 +110,13 @@ class LocalValidationCache:
             return {}
         return entries
 
-    def get(self, key: str) -> LoadResult | None:
+    def get(self, key: str) -> Cached | None:
         found = self._load().get(key)
         if found is not None:
             self._used.add(key)
         return found
 
-    def put(self, key: str, result: LoadResult) -> None:
+    def put(self, key: str, result: Cached) -> None:
         self._load()[key] = result
         self._used.add(key)
         self._changed = True

@@ -390,10 +390,11 @@ def _then_push(
 
 def _forge_usage(ports: Ports) -> str:
     """What the run cost on GitHub's API and what is left of the limit, or "" off GitHub."""
-    from reconciler.adapters.github_forge import GitHubForge
-
-    if isinstance(ports.forge, GitHubForge):
-        return ports.forge.usage().describe()
+    # A run that built no GitHub forge never imported its module, and need not pay for it.
+    github = sys.modules.get("reconciler.adapters.github_forge")
+    if github is not None and isinstance(ports.forge, github.GitHubForge):
+        usage: str = ports.forge.usage().describe()
+        return usage
     return ""
 
 

@@ -32,8 +32,6 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-import yaml
-
 from reconciler.core.blueprint import TIER_KEYS, Blueprint, Tier
 from reconciler.core.decision import Decision
 from reconciler.core.governance import OperationRequest, Origin, Verdict
@@ -305,6 +303,8 @@ def draft_for(
             "follow-up change to the blueprint."
         )
     else:
+        import yaml
+
         path = f"requests/{service}/{approval_id}.yaml"
         content = yaml.safe_dump(
             {

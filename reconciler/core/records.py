@@ -28,6 +28,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from functools import cache
 from typing import Any, TypeVar
 
 from reconciler.core.ids import parse_utc, utc
@@ -250,10 +251,11 @@ class _Fields:
 
     def choice(self, name: str, kind: type[_Choice]) -> _Choice:
         value = self._get(name, self._MISSING)
-        known = {str(member): member for member in kind}
+        known = _members(kind)
         if not isinstance(value, str) or value not in known:
             raise self._wrong(name, f"a known {name.replace('_', ' ')}", value)
-        return known[value]
+        member: _Choice = known[value]
+        return member
 
     def moment(self, name: str) -> datetime:
         value = self._get(name, self._MISSING)
@@ -279,6 +281,12 @@ class _Fields:
         ):
             raise self._wrong(name, "an object of strings", value)
         return dict(value)
+
+
+@cache
+def _members(kind: type[_Choice]) -> Mapping[str, _Choice]:
+    """An enum's members by value: built once, as every record of the trail is read here."""
+    return {str(member): member for member in kind}
 
 
 def _json_kind(value: object) -> str:

@@ -16,9 +16,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
-import yaml
+if TYPE_CHECKING:
+    import yaml
 
 __all__ = ["MAX_BYTES", "MAX_NODES", "Document", "Path", "YamlError", "parse_yaml"]
 
@@ -62,20 +64,24 @@ class Document:
         return None, None
 
 
-try:  # libyaml is several times faster; the pure-Python parser is the fallback.
-    _BaseLoader: type = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover - depends on how PyYAML was built
-    _BaseLoader = yaml.SafeLoader
+@cache
+def _loader() -> Any:
+    """SafeLoader without the implicit timestamp type, on libyaml's parser where PyYAML was
+    built with it (several times faster; the pure-Python parser is the fallback). Made on
+    first use: PyYAML costs a command that reads no YAML (a run whose blueprints were all
+    loaded before) a fifth of its start-up."""
+    import yaml
 
+    base: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-class _Loader(_BaseLoader):  # type: ignore[misc]
-    """SafeLoader without the implicit timestamp type."""
+    class Loader(base):  # type: ignore[misc]
+        pass
 
-
-_Loader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
+    Loader.yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    return Loader
 
 
 def _decode(data: bytes) -> str:
@@ -117,7 +123,7 @@ _SCALARS = {
 }
 
 
-def _walk(state: _Walk, node: yaml.Node, path: Path) -> Any:
+def _walk(state: _Walk, node: Any, path: Path) -> Any:
     """Build the value of `node` while recording where each path sits: one pass, not two.
 
     Aliases are expanded as they are met, so the node budget is what stops an expansion bomb:
@@ -133,11 +139,11 @@ def _walk(state: _Walk, node: yaml.Node, path: Path) -> Any:
     if len(path) > 50:
         raise YamlError("the document nests deeper than 50 levels", "flatten the structure")
     state.value_marks[path] = _mark(node)
-    if isinstance(node, yaml.MappingNode):
+    if node.id == "mapping":  # PyYAML's node kinds, without importing it here
         seen: dict[object, int] = {}
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            if not isinstance(key_node, yaml.ScalarNode):
+            if key_node.id != "scalar":
                 line, column = _mark(key_node)
                 raise YamlError("a mapping key must be a plain value", "use a name", line, column)
             if key_node.tag == "tag:yaml.org,2002:merge":
@@ -159,13 +165,13 @@ def _walk(state: _Walk, node: yaml.Node, path: Path) -> Any:
             state.key_marks[child] = (line, column)
             result[key] = _walk(state, value_node, child)
         return result
-    if isinstance(node, yaml.SequenceNode):
+    if node.id == "sequence":
         items = []
         for index, item in enumerate(node.value):
             state.key_marks[(*path, index)] = _mark(item)
             items.append(_walk(state, item, (*path, index)))
         return items
-    if isinstance(node, yaml.ScalarNode) and node.style in {"'", '"'}:
+    if node.id == "scalar" and node.style in {"'", '"'}:
         state.quoted.add(path)
     state.spans[path] = (node.start_mark.index, node.end_mark.index)
     return _scalar(state.loader, node)
@@ -333,7 +339,9 @@ def parse_yaml(data: bytes, *, what: str = "blueprint") -> Document:
             f"a {what} is a short document; split or trim it",
         )
     text = _decode(data)
-    loader = _Loader(text)
+    import yaml
+
+    loader = _loader()(text)
     try:
         node = loader.get_single_node()
         if node is None:

@@ -804,6 +804,20 @@ def policies_key(raw_policies: bytes | Problem | None, unloaded: str) -> str:
     return f"none:{unloaded}"
 
 
+def _policies(
+    data: bytes, cache: ValidationCache | None
+) -> tuple[GlobalPolicies | None, tuple[Problem, ...]]:
+    """The global policies file loaded, or taken from the cache by its content."""
+    key = "policies\0" + hashlib.sha256(data).hexdigest()
+    cached = cache.get(key) if cache is not None else None
+    if cached is not None and (cached[0] is None or isinstance(cached[0], GlobalPolicies)):
+        return cached[0], cached[1]
+    policies, read = load_policies(data, source=str(POLICIES_PATH))
+    if cache is not None:
+        cache.put(key, (policies, tuple(read)))
+    return policies, tuple(read)
+
+
 def _load(
     root: Path,
     raw_policies: bytes | Problem | None,
@@ -835,7 +849,7 @@ def _load(
     elif isinstance(raw_policies, Problem):
         problems.append(raw_policies)
     else:
-        policies, read = load_policies(raw_policies, source=str(POLICIES_PATH))
+        policies, read = _policies(raw_policies, cache)
         problems.extend(read)
     if raw_policies is not None and policies is None:
         unloaded = "invalid"
@@ -864,7 +878,9 @@ def _load(
         result: LoadResult | None = None
         if cache is not None:
             key = cache_key(data, shown, expected, against)
-            result = cache.get(key)
+            hit = cache.get(key)
+            if hit is not None and (hit[0] is None or isinstance(hit[0], Blueprint)):
+                result = (hit[0], hit[1])
         if result is None:
             loaded, found_problems = load_blueprint(
                 data,

@@ -187,3 +187,12 @@ def test_a_file_that_is_not_a_state_is_refused(tmp_path: Path) -> None:
     path.write_text("hello\n")
     with pytest.raises(ConfigError, match=r"notes\.txt: it is not a state file"):
         SimulatedCluster.load(path)
+
+
+def test_a_pipe_in_place_of_the_state_is_named_without_blocking(tmp_path: Path) -> None:
+    import os
+
+    path = tmp_path / "sim.db"
+    os.mkfifo(path)
+    with pytest.raises(ConfigError, match=r"sim\.db: it is a named pipe \(FIFO\), not a state"):
+        SimulatedCluster.load(path)

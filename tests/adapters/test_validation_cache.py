@@ -51,7 +51,10 @@ def test_a_cached_load_is_the_load_and_lives_in_the_git_directory(repo: Path) ->
     # The second load took its results from the file: entries of this very loader are
     # trusted, which is why the file is where no commit can put it.
     _, entries = pickle.loads(cache.path.read_bytes())
-    cache.path.write_bytes(pickle.dumps((fingerprint(), dict.fromkeys(entries, (None, ())))))
+    forged = {
+        key: (None, ()) if not key.startswith("policies") else entries[key] for key in entries
+    }
+    cache.path.write_bytes(pickle.dumps((fingerprint(), forged)))
     trusted, _ = _loads(repo)
     assert trusted.blueprints == () and set(trusted.broken) == {"todo-backend", "todo-frontend"}
 
