@@ -25,11 +25,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pygit2
 import pytest
-import yaml
 
+from tests import simstate
 from tests.conftest import REPO
 from tests.scenarios.conftest import Scenario
 
@@ -38,9 +39,7 @@ OK, PROBLEMS, USAGE, CONFIG, AUDIT = 0, 1, 2, 3, 5
 
 BACKEND = "blueprints/todo-backend/blueprint.yaml"
 POLICIES = "blueprints/governance/policies.yaml"
-SIM_MAIN = ".reconciler/sim-state.yaml"
-SIM_BACKEND = ".reconciler/sim-state.yaml.d/todo-app.todo-backend.yaml"
-SIM_FRONTEND = ".reconciler/sim-state.yaml.d/todo-app.todo-frontend.yaml"
+SIM_STATE = ".reconciler/sim-state.db"
 RECORD = "audit/todo-backend/2026-02-10/152000-approval_requested-apr-20260210-152000-b0b0b0.json"
 #: A record as the reconciler writes it; the record rows break one thing of it.
 GOOD_RECORD = {
@@ -176,10 +175,25 @@ def record_text(old: str, new: str) -> bytes:
     return text.replace(old, new, 1).encode()
 
 
-def sim_value(relative: str, path: tuple[str, ...], value: object) -> Setup:
-    def make(scenario: Scenario) -> None:
-        file = scenario.root / relative
-        data = yaml.safe_load(file.read_text())
+def sim_deployment(path: tuple[str, ...], value: object) -> Setup:
+    """Put a value into todo-backend's stored state, as a person could with sqlite3."""
+    return lambda scenario: simstate.edit_deployment(
+        scenario.root / SIM_STATE, "todo-backend", _put(path, value)
+    )
+
+
+def sim_cluster(path: tuple[str, ...], value: object) -> Setup:
+    return lambda scenario: simstate.edit_cluster(scenario.root / SIM_STATE, _put(path, value))
+
+
+def sim_samples(column: str, value: object) -> Setup:
+    return lambda scenario: simstate.edit_samples(
+        scenario.root / SIM_STATE, "todo-backend", column, value
+    )
+
+
+def _put(path: tuple[str, ...], value: object) -> Callable[[dict[str, Any]], None]:
+    def change(data: dict[str, Any]) -> None:
         node = data
         for part in path[:-1]:
             node = node[part]
@@ -187,9 +201,8 @@ def sim_value(relative: str, path: tuple[str, ...], value: object) -> Setup:
             del node[path[-1]]
         else:
             node[path[-1]] = value
-        file.write_text(yaml.safe_dump(data))
 
-    return make
+    return change
 
 
 _DROP = object()
@@ -471,26 +484,28 @@ SIM_DEPLOYMENT = {
     "no name": (("name",), _DROP, "missing field `name`"),
 }  # fmt: skip
 
+DEPLOYMENT_STATE = f"reading the simulated deployment todo-app/todo-backend in {{root}}/{SIM_STATE}"
+
 CORPUS |= {
     f"sim deployment: {name}": Case(
-        setup=sim_value(SIM_BACKEND, path, value),
+        setup=sim_deployment(path, value),
         command=("sim", "show"),
         code=OK,
-        names=f"warning: reading the simulated deployment {{root}}/{SIM_BACKEND}: {words}",
-        run_names=f"reading the simulated deployment {{root}}/{SIM_BACKEND}: {words}",
+        names=f"warning: {DEPLOYMENT_STATE}: {words}",
+        run_names=f"{DEPLOYMENT_STATE}: {words}",
     )
     for name, (path, value, words) in SIM_DEPLOYMENT.items()
 }
+
 CORPUS |= {
-    f"sim deployment file is a {kind}": Case(
-        setup=replace_file(SIM_BACKEND, kind, committed=False),
+    f"sim history: {column} {value}": Case(
+        setup=sim_samples(column, value),
         command=("sim", "show"),
         code=OK,
-        names=f"warning: reading the simulated deployment {{root}}/{SIM_BACKEND}: ",
-        run_names=f"reading the simulated deployment {{root}}/{SIM_BACKEND}: ",
-        own_process=kind == "fifo",
+        names=f"warning: {DEPLOYMENT_STATE}: ",
+        run_names=f"{DEPLOYMENT_STATE}: ",
     )
-    for kind in BLUEPRINT_KINDS
+    for column, value in [("cpu", float("inf")), ("latency", -5.0), ("at", "yesterday")]
 }
 
 LOCKS = {
@@ -566,28 +581,40 @@ FLEET |= {
 }
 FLEET |= {
     # Observation 11: the main file names itself, the field and the fix.
-    "sim main file: no clock": Case(
-        setup=sim_value(SIM_MAIN, ("clock",), _DROP),
+    "sim state: no clock": Case(
+        setup=sim_cluster(("clock",), _DROP),
         command=("sim", "show"),
         code=CONFIG,
-        names=f"error: reading the simulated cluster {{root}}/{SIM_MAIN}: missing field `clock`",
+        names=f"error: reading the simulated cluster {{root}}/{SIM_STATE}: missing field `clock`",
         run_code=CONFIG,
     ),
-    "sim main file: clock in year 9999": Case(
-        setup=sim_value(SIM_MAIN, ("clock",), "9999-12-31T00:00:00Z"),
+    "sim state: clock in year 9999": Case(
+        setup=sim_cluster(("clock",), "9999-12-31T00:00:00Z"),
         command=("sim", "show"),
         code=CONFIG,
-        names=f"error: reading the simulated cluster {{root}}/{SIM_MAIN}: clock: ",
+        names=f"error: reading the simulated cluster {{root}}/{SIM_STATE}: clock: ",
         run_code=CONFIG,
     ),
-    "sim main file is a fifo": Case(
-        setup=replace_file(SIM_MAIN, "fifo", committed=False),
+    "sim state: sample_interval .nan": Case(
+        setup=sim_cluster(("settings", "sample_interval"), float("nan")),
         command=("sim", "show"),
         code=CONFIG,
-        names=f"error: reading the simulated cluster {{root}}/{SIM_MAIN}: is a named pipe (FIFO)",
+        names=f"error: reading the simulated cluster {{root}}/{SIM_STATE}: settings.sample_interval",
         run_code=CONFIG,
-        own_process=True,
     ),
+}
+FLEET |= {
+    f"sim state file is a {kind}": Case(
+        setup=replace_file(SIM_STATE, kind, committed=False),
+        command=("sim", "show"),
+        code=CONFIG,
+        names=f"{{root}}/{SIM_STATE}",
+        run_code=CONFIG,
+        own_process=kind == "fifo",
+    )
+    for kind in BLUEPRINT_KINDS
+}
+FLEET |= {
     # A lock on the branch that a running git command may hold: no record can be committed,
     # so the run stops changing the cluster after the first change and names the lock.
     "git lock: the branch's lock, just taken": Case(
@@ -670,8 +697,9 @@ def test_a_bad_input_of_the_whole_repository_stops_every_service_and_says_why(
         seeded.cli("run", expect=None)
         assert len(seeded.records("todo-frontend", "operation_recovered")) == 1
     else:  # nothing changed, nothing recorded
-        frontend = yaml.safe_load((seeded.root / SIM_FRONTEND).read_text())
-        assert frontend["replicas"] == 2
+        state = seeded.root / SIM_STATE
+        if state.is_file() and not state.is_symlink():
+            assert simstate.deployment(state, "todo-frontend")["replicas"] == 2
         assert "audit" not in seeded.repo.head.peel(pygit2.Commit).tree
 
 
