@@ -497,15 +497,20 @@ CORPUS |= {
     for name, (path, value, words) in SIM_DEPLOYMENT.items()
 }
 
+#: todo-backend idle on ten minutes of metric history: a scale-down is weighed on that history.
+IDLE_BACKEND_WITH_HISTORY = steps(
+    cli_step("sim", "init", "--force", "--scenario", "seed", "--history", "10m"),
+    cli_step("sim", "set", "todo-backend", "cpu_utilization=10%", "memory_utilization=10%"),
+)
+
 CORPUS |= {
+    # A broken sample is no evidence for a scale-down: a warning, and the service stays.
     f"sim history: {column} {value}": Case(
-        setup=sim_samples(column, value),
-        command=("sim", "show"),
-        code=OK,
-        names=f"warning: {DEPLOYMENT_STATE}: ",
-        run_names=f"{DEPLOYMENT_STATE}: ",
+        setup=steps(IDLE_BACKEND_WITH_HISTORY, sim_samples(column, value)),
+        run_code=OK,
+        run_names=f"metric history unavailable: {DEPLOYMENT_STATE}: history at ",
     )
-    for column, value in [("cpu", float("inf")), ("latency", -5.0), ("at", "yesterday")]
+    for column, value in [("cpu", float("inf")), ("latency", -5.0), ("memory", 1e300)]
 }
 
 LOCKS = {

@@ -107,7 +107,7 @@ def _fleet(root: Path, load: str) -> None:
     ]
     # Ten minutes of history at this load: the evidence a scale-down is decided on.
     sim = create(
-        root / ".reconciler/sim-state.yaml",
+        root / ".reconciler/sim-state.db",
         targets,
         clock=START - timedelta(minutes=10),
         scenario="steady",
@@ -317,7 +317,7 @@ class Cycle:
 
 
 def _ports(root: Path, fleet: Fleet, faults: Faults | None) -> tuple[Ports, SimulatedCluster]:
-    sim = SimulatedCluster.load(root / ".reconciler/sim-state.yaml")
+    sim = SimulatedCluster.load(root / ".reconciler/sim-state.db")
     store = GitAuditStore(root, name="reconciler", email="reconciler@localhost")
     forge = LocalForge(
         root,
