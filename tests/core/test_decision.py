@@ -11,7 +11,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from reconciler.core.blueprint import Blueprint
-from reconciler.core.decision import Action, Reason, decide, weighted_utilization
+from reconciler.core.decision import Action, DecisionRule, Reason, decide, weighted_utilization
 from reconciler.core.observation import Sample
 from tests.core.helpers import NOW, blueprint, flat_window, metrics, seed_blueprint, state
 
@@ -899,7 +899,8 @@ _METRIC_REFS = ("spec.scaling.metrics", "spec.performance.latency_p95")
     ("replicas", "ready", "m", "kwargs", "reason", "refs"),
     [
         (2, 2, (0.85, 0.70, 180), {}, Reason.ABOVE_THRESHOLD, _UP_REFS),
-        (5, 5, (0.92, 0.85, 280), {}, Reason.AT_MAX, _UP_REFS),
+        # Below every guard (CPU 88 %, memory 85 %, p95 240ms < 1.25 x 200ms): W decides.
+        (5, 5, (0.88, 0.85, 240), {}, Reason.AT_MAX, _UP_REFS),
         (2, 2, (0.85, 0.70, 180), {"avoid": {3: "rolled back"}}, Reason.RECENTLY_FAILED, _UP_REFS),
         (3, 2, (0.85, 0.70, 180), {}, Reason.PODS_NOT_READY, ("spec.scaling.scale_up_threshold",)),
         (
@@ -951,7 +952,9 @@ def test_stale_metrics_name_the_metric_fields() -> None:
 
 def test_unready_pods_with_cpu_missing_count_the_rest_as_idle() -> None:
     """CPU missing, memory far above its request: 3 of 4 pods ready gives
-    0.3 × 2.5 × 3/4 + 0.2 × 100 % = 76 %, not above 80 %: waiting for the new pods."""
+    0.3 × 2.5 × 3/4 + 0.2 × 100 % = 76 %, not above 80 %, so W alone would wait for the new
+    pods; memory at 250 % is past its own guard, which asks for the scale-up by itself."""
     decision = decide(seed_blueprint(), state(4, 3), metrics(None, 2.5, 200), now=NOW)
-    assert (decision.action, decision.reason) == (Action.NONE, Reason.PODS_NOT_READY)
     assert decision.weighted.low == pytest.approx(0.7625)
+    assert decision.action is Action.SCALE_UP
+    assert decision.rule is DecisionRule.MEMORY_GUARD
