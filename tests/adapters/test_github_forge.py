@@ -691,6 +691,30 @@ def test_an_invitation_to_an_approver_team_is_not_membership(
     assert len(asked) == 2  # asked, and answered pending: not a failure to reach GitHub
 
 
+def test_nobody_is_a_member_of_anything_and_a_known_answer_is_kept(
+    api: FakeGitHub, make: MakeForge
+) -> None:
+    forge = make(teams=("platform",))
+    api.reset_log()
+    assert not forge.is_member("acme/platform", "")  # a merge with no merger
+    assert not forge.is_member("", ALICE)
+    assert not forge.is_member("@", ALICE)
+    assert api.count() == 0  # nothing to ask GitHub
+    assert forge.is_member(BOB, "Bob") and forge.is_member(BOB, "BOB")  # answered, then kept
+    assert forge.is_member("platform", ALICE) and forge.is_member("Platform", ALICE.upper())
+    assert api.count() == 1
+
+
+def test_a_failed_membership_check_says_what_it_was_checking(
+    api: FakeGitHub, make: MakeForge
+) -> None:
+    forge = make(teams=("platform",))
+    api.fail("GET", r"/memberships/", 500, times=None)
+    with pytest.raises(ForgeError) as caught:
+        forge.is_member("acme/platform", ALICE)
+    assert str(caught.value).startswith(f"checking whether {ALICE} belongs to acme/platform: ")
+
+
 def test_a_proposal_merged_by_a_push_has_nobody_as_merger(
     api: FakeGitHub, forge: GitHubForge, bare: Path
 ) -> None:
