@@ -1,4 +1,4 @@
-"""Mutation testing of the safety logic: `python -m tests.mutation run|report [MODULE ...]`.
+"""Mutation testing of the safety logic: `python -m tests.mutation run|rerun|report [MODULE ...]`.
 
 `make mutate` runs it. mutmut changes one thing at a time in a module (a `<` into `<=`, an
 `and` into `or`, a number, a string...) and runs the tests that reach the changed function; a
@@ -260,21 +260,50 @@ def run(specs: Sequence[str]) -> int:
     return report(specs)
 
 
+def rerun(specs: Sequence[str]) -> int:
+    """mutmut again over what the last run left alive (survivors, equivalents, mutants not
+    run yet), after new tests: what it killed stays killed."""
+    from mutmut.stats import status_by_exit_code
+
+    names = []
+    for spec in specs:
+        path, functions = split(spec)
+        meta = ROOT / "mutants" / (path + ".meta")
+        if not meta.exists():
+            names += patterns(spec)
+            continue
+        codes = json.loads(meta.read_text())["exit_code_by_key"]
+        names += [
+            name
+            for name, code in codes.items()
+            if _selected(name, functions)
+            and status_by_exit_code[code] in ("survived", "not checked", "no tests")
+        ]
+    if not names:
+        return report(specs)
+    mutmut = Path(sys.executable).with_name("mutmut")
+    done = subprocess.run([str(mutmut), "run", *names], cwd=ROOT, check=False)
+    if done.returncode != 0:
+        print(f"mutmut run failed (exit {done.returncode})", file=sys.stderr)
+        return done.returncode
+    return report(specs)
+
+
 def main(argv: Sequence[str]) -> int:
     command, *modules = argv or ["report"]
     allowed = configured()
     unknown = [m for m in modules if split(m)[0] not in allowed]
-    if command not in ("run", "report") or unknown:
+    if command not in ("run", "rerun", "report") or unknown:
         if unknown:
             print(
                 f"not configured for mutation: {', '.join(unknown)}; add them to "
                 "[tool.mutmut] only_mutate in pyproject.toml",
                 file=sys.stderr,
             )
-        print("usage: python -m tests.mutation run|report [MODULE ...]", file=sys.stderr)
+        print("usage: python -m tests.mutation run|rerun|report [MODULE ...]", file=sys.stderr)
         return 2
-    paths = modules or allowed
-    return run(paths) if command == "run" else report(paths)
+    specs = modules or allowed
+    return {"run": run, "rerun": rerun, "report": report}[command](specs)
 
 
 if __name__ == "__main__":
