@@ -157,3 +157,29 @@ def test_other_services_records_are_not_folded() -> None:
     folded = fold(record(F, 200), record(F, 100), other)
     assert not folded.breaker.should_open
     assert other not in folded.records
+
+
+def test_with_a_threshold_of_one_no_failure_opens_nothing() -> None:
+    touchy = replace(SETTINGS, failure_threshold=1)
+    assert not fold(record(OK, 10), settings=touchy).breaker.should_open
+    assert fold(record(F, 10), settings=touchy).breaker.should_open
+
+
+def test_the_breaker_as_people_read_it() -> None:
+    closed = fold(record(F, 10))
+    assert closed.breaker.opened_at is None
+    assert closed.breaker.describe(SETTINGS) == "closed (1/3 failures)"
+    opened = fold(record(EventType.BREAKER_OPENED, 60)).breaker
+    assert opened.describe(SETTINGS) == "open since 2026-02-10 15:29:00Z"
+    assert replace(opened, opened_at=None).describe(SETTINGS) == "open"
+    automatic = replace(SETTINGS, manual_reset_required=False, reset_timeout=30)
+    half = fold(record(EventType.BREAKER_OPENED, 60), settings=automatic).breaker
+    assert half.describe(SETTINGS) == "half_open (0/3 failures)"
+
+
+def test_the_last_record_of_some_kinds() -> None:
+    opened, reset = record(EventType.BREAKER_OPENED, 60), record(EventType.BREAKER_RESET, 30)
+    folded = fold(record(F, 90), opened, reset, record(F, 10))
+    assert folded.last(EventType.BREAKER_OPENED, EventType.BREAKER_RESET) == reset
+    assert folded.last(EventType.BREAKER_OPENED) == opened
+    assert folded.last(EventType.ROLLBACK_VERIFIED) is None
