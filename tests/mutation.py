@@ -61,6 +61,11 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "after >= before",
         "a field's judge is only asked about a value that changed",
     ),
+    "reconciler.core.verification.x__worse__mutmut_4": (
+        "actual >= baseline * (1 + relative)",
+        "equality needs a measurement exactly equal to baseline × 1.1 as floats compute it, "
+        "and 1.1 has no exact binary form; the absolute margin is strict either way",
+    ),
     "reconciler.core.review.x__lower_is_looser__mutmut_3": (
         "after <= before",
         "a field's judge is only asked about a value that changed: after == before never "

@@ -654,3 +654,33 @@ def test_requests_that_did_not_grow_at_all_are_no_excuse() -> None:
         flat, TIGHT, state(3), metrics(0.3, 0.3, 30.0, error_rate=0.0, throughput=0.0), NOW
     )
     assert result.outcome is VerificationOutcome.FAILED
+
+
+def test_utilization_exactly_at_the_tolerance_passes() -> None:
+    """62.5 % expected, so ±6.25 %: 68.75 % and 56.25 % are at the edge exactly (all three are
+    exact binary fractions), and pass."""
+    expected = {"cpu_utilization": 0.625, "memory_utilization": 0.625}
+    result = verify(
+        pending_with({**BASELINE, "latency_p95_ms": 10.0, "error_rate": 0.0}, expected),
+        TIGHT,
+        state(3),
+        metrics(0.6875, 0.5625, 10.0, error_rate=0.0),
+        NOW,
+    )
+    assert [c.status for c in result.checks if "utilization" in c.check] == [
+        CheckStatus.PASSED,
+        CheckStatus.PASSED,
+    ]
+
+
+def test_latency_exactly_at_its_target_misses_it() -> None:
+    result = verify(
+        pending_with({**BASELINE, "latency_p95_ms": 20.0, "error_rate": 0.0}, {}),
+        TIGHT,
+        state(3),
+        metrics(0.3, 0.3, 20.0, error_rate=0.0),
+        NOW,
+    )
+    (latency,) = [c for c in result.checks if c.check == "latency_p95"]
+    assert (latency.status, latency.worse) == (CheckStatus.FAILED, False)
+    assert result.outcome is VerificationOutcome.PARTIAL
