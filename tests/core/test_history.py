@@ -183,3 +183,11 @@ def test_the_last_record_of_some_kinds() -> None:
     assert folded.last(EventType.BREAKER_OPENED, EventType.BREAKER_RESET) == reset
     assert folded.last(EventType.BREAKER_OPENED) == opened
     assert folded.last(EventType.ROLLBACK_VERIFIED) is None
+
+
+def test_operation_ids_are_the_operations_the_changes_belong_to() -> None:
+    linked = replace(record(EventType.OPERATION_EXECUTED, 30), links={"operation": "op-7"})
+    plain = record(EventType.OPERATION_EXECUTED, 20)
+    folded = fold(linked, plain, record(F, 10))
+    assert folded.service == "web"
+    assert folded.operation_ids == {"op-7", plain.id}
