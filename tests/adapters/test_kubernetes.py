@@ -619,6 +619,50 @@ def test_an_hpa_edited_between_read_and_patch_is_read_again_not_overwritten(
     assert applied.before["max_replicas"] == 3
 
 
+def test_scaling_within_the_hpas_range_keeps_its_maximum(
+    api: FakeKubeAPI, connect: Factory
+) -> None:
+    api.add_deployment("shop", "web", replicas=4)
+    api.add_hpa("shop", "web-hpa", "web", min_replicas=3, max_replicas=8)
+    cluster = connect()
+    api.reset_log()
+    applied = cluster.apply(change(cluster, ChangeKind.SCALE, replicas=2, hpa="web-hpa"))
+    hpa = api.objects(HPAS, "shop")[0]["spec"]
+    assert (hpa["minReplicas"], hpa["maxReplicas"]) == (2, 8)
+    assert applied.before == {"replicas": 4, "revision": 1, "min_replicas": 3, "max_replicas": 8}
+    assert applied.after == {"replicas": 4, "revision": 1, "min_replicas": 2, "max_replicas": 8}
+    (patch,) = [r for r in api.requests if r.method == "PATCH" and r.path == HPA_PATH]
+    assert patch.body["spec"] == {"minReplicas": 2, "maxReplicas": 8}
+    assert patch.content_type == "application/merge-patch+json"
+
+
+def test_an_hpa_that_scales_another_deployment_is_not_touched(
+    api: FakeKubeAPI, connect: Factory
+) -> None:
+    api.add_deployment("shop", "web")
+    api.add_deployment("shop", "api")
+    api.add_hpa("shop", "web-hpa", "api", min_replicas=1, max_replicas=3)
+    cluster = connect()
+    api.reset_log()
+    with pytest.raises(ClusterError) as caught:
+        cluster.apply(change(cluster, ChangeKind.SCALE, replicas=5, hpa="web-hpa"))
+    assert str(caught.value) == "hpa shop/web-hpa does not scale deployment shop/web"
+    assert caught.value.hint == "the next cycle observes the autoscalers again"
+    assert [r for r in api.requests if r.method == "PATCH"] == []
+    assert api.objects(HPAS, "shop")[0]["spec"]["minReplicas"] == 1
+
+
+def test_a_scale_without_a_replica_count_writes_nothing(api: FakeKubeAPI, connect: Factory) -> None:
+    api.add_deployment("shop", "web")
+    api.add_hpa("shop", "web-hpa", "web")
+    cluster = connect()
+    api.reset_log()
+    with pytest.raises(ClusterError) as caught:
+        cluster.apply(change(cluster, ChangeKind.SCALE, replicas=None, hpa="web-hpa"))
+    assert str(caught.value) == "scaling shop/web: the change names no replica count"
+    assert [r for r in api.requests if r.method == "PATCH"] == []
+
+
 def test_an_hpa_that_keeps_changing_is_a_conflict_after_the_retries(
     api: FakeKubeAPI, connect: Factory
 ) -> None:
