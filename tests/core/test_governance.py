@@ -10,6 +10,7 @@ from reconciler.core.blueprint import Tier
 from reconciler.core.governance import (
     OperationRequest,
     Origin,
+    SafetyCheck,
     VerdictAction,
     check_safety,
     classify,
@@ -289,3 +290,75 @@ def test_allowed_but_not_executable_is_blocked() -> None:
     verdict = govern(request("view_logs"), bp, history(), {}, NOW)
     assert verdict.action is VerdictAction.BLOCK
     assert "cannot carry out view_logs" in verdict.reasons[-1]
+
+
+# --- check_safety, each check as the verdict records it --------------------------------------
+
+
+def _safety(*records: Record, operation: str = "scale_within_limits"):  # type: ignore[no-untyped-def]
+    return check_safety(request(operation, 3), seed_blueprint(), history(*records), NOW)
+
+
+def test_a_first_change_passes_every_check() -> None:
+    assert _safety() == (
+        SafetyCheck(name="cooldown", ok=True, detail="no earlier change"),
+        SafetyCheck(name="rate_limit_hourly", ok=True, detail="0/10 changes in the last 1h"),
+        SafetyCheck(name="rate_limit_daily", ok=True, detail="0/50 changes in the last 1d"),
+        SafetyCheck(
+            name="circuit_breaker", ok=True, detail="circuit breaker closed (0/3 failures)"
+        ),
+    )
+
+
+def test_in_cooldown_the_check_says_when_to_retry() -> None:
+    (cooldown, *_rest) = _safety(_executed(20))
+    assert cooldown == SafetyCheck(
+        name="cooldown",
+        ok=False,
+        detail="last change 20s ago, cooldown 1m (40s left)",
+        retry_at=NOW + timedelta(seconds=40),
+    )
+    (after,) = [c for c in _safety(_executed(60)) if c.name == "cooldown"]
+    assert (after.ok, after.retry_at, after.detail) == (
+        True,
+        None,
+        "last change 1m ago, cooldown 1m",
+    )
+
+
+@pytest.mark.parametrize(("count", "ok"), [(9, True), (10, False)])
+def test_the_hourly_limit_edge(count: int, ok: bool) -> None:
+    records = [_executed(3500 - 100 * i) for i in range(count)]
+    (hourly,) = [c for c in _safety(*records) if c.name == "rate_limit_hourly"]
+    assert hourly.ok is ok
+    # Full: room again an hour after the oldest of the last ten.
+    assert hourly.retry_at == (None if ok else NOW + timedelta(seconds=100))
+
+
+def test_an_open_breaker_is_a_hard_stop_that_names_the_way_out() -> None:
+    opened = [_executed(900), *(_failed(800 - i) for i in range(3))]
+    opened.append(
+        Record(
+            id="brk-1",
+            timestamp=NOW - timedelta(seconds=600),
+            event_type=EventType.BREAKER_OPENED,
+            service="web",
+            blueprint_version="1.0.0",
+            outcome=Outcome.FAILURE,
+            rationale="opened",
+        )
+    )
+    breaker = _safety(*opened)[-1]
+    assert (breaker.name, breaker.ok, breaker.hard) == ("circuit_breaker", False, True)
+    assert breaker.detail == (
+        "circuit breaker open since 2026-02-10 15:20:00Z after repeated failures; "
+        "`reconciler breaker reset web --reason ...` closes it"
+    )
+
+
+def test_reading_and_undoing_its_own_change_are_exempt() -> None:
+    busy = [_executed(10 + i) for i in range(60)]
+    (read,) = _safety(*busy, operation="view_logs")
+    assert (read.name, read.ok) == ("read_only", True)
+    (undo,) = _safety(*busy, operation="rollback_own_change")
+    assert (undo.name, undo.ok) == ("rollback_exempt", True)
