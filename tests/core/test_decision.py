@@ -958,3 +958,68 @@ def test_unready_pods_with_cpu_missing_count_the_rest_as_idle() -> None:
     assert decision.weighted.low == pytest.approx(0.7625)
     assert decision.action is Action.SCALE_UP
     assert decision.rule is DecisionRule.MEMORY_GUARD
+
+
+_LOW_HEAD = "Weighted utilization 10% (cpu 10% × 1) is below scale_down_threshold 40%. "
+
+
+@pytest.mark.parametrize(
+    ("replicas", "ready", "window", "avoid", "reason", "why"),
+    [
+        pytest.param(
+            3, 2, None, None, Reason.PODS_NOT_READY,
+            "Only 2 of 3 pods are ready; not scaling down until all are.", id="pods not ready",
+        ),
+        pytest.param(
+            1, 1, None, None, Reason.AT_MIN, "Already at min_replicas (1).", id="at min",
+        ),
+        pytest.param(
+            3, 3, None, None, Reason.STABILIZING,
+            "The metric history is needed to confirm it stayed low.", id="needs the window",
+        ),
+        pytest.param(
+            3, 3, [], None, Reason.STABILIZING,
+            "There is no metric history for the window yet; waiting.", id="no history",
+        ),
+        pytest.param(
+            3, 3, [*_window(0.1)[:-1], Sample(at=NOW - timedelta(seconds=300))], None,
+            Reason.STABILIZING,
+            "The metric history has no cpu data there, so it cannot show the load stayed low "
+            "(below for 4m45s of the 5m window); waiting.",
+            id="a gap in the data",
+        ),
+        pytest.param(
+            3, 3, [Sample(at=NOW)], None, Reason.STABILIZING,
+            "The metric history has no cpu data there, so it cannot show the load stayed low "
+            "(below for 0s of the 5m window); waiting.",
+            id="no data at all",
+        ),
+        pytest.param(
+            3, 3, _window(0.1, seconds=120), None, Reason.STABILIZING,
+            "It has been below for 2m of the 5m scale_down_stabilization window; waiting.",
+            id="low for part of the window",
+        ),
+        pytest.param(
+            2, 2, _window(0.1, s150=0.39), None, Reason.ESTIMATE_UNCHANGED,
+            "The estimate ceil(2 × 39% / 70%) = 2 keeps 2 replicas.", id="estimate unchanged",
+        ),
+        pytest.param(
+            3, 3, _window(0.1), {2: "2 replicas failed verification"}, Reason.RECENTLY_FAILED,
+            "Not scaling to 2 again: 2 replicas failed verification.", id="recently failed",
+        ),
+    ],
+)  # fmt: skip
+def test_why_a_low_load_does_not_scale_down(  # type: ignore[no-untyped-def]
+    replicas, ready, window, avoid, reason, why
+) -> None:
+    decision = decide(
+        _cpu_blueprint(),
+        state(replicas, ready),
+        metrics(0.1, None, None),
+        now=NOW,
+        window=window,
+        avoid=avoid,
+    )
+    assert (decision.action, decision.reason, decision.changes) == (Action.NONE, reason, False)
+    assert decision.needs_window is (window is None and reason is Reason.STABILIZING)
+    assert decision.rationale == _LOW_HEAD + why
