@@ -191,10 +191,10 @@ def _number(name: str) -> tuple[str, int]:
     return base, int(number) if number.isdigit() else 0
 
 
-def equivalents(path: str) -> list[tuple[int, str]]:
+def equivalents(path: str, root: Path = ROOT) -> list[tuple[int, str]]:
     """The lines marked `# pragma: no mutate`, with the reason written after the mark."""
     found = []
-    for number, line in enumerate((ROOT / path).read_text().splitlines(), 1):
+    for number, line in enumerate((root / path).read_text().splitlines(), 1):
         match = _PRAGMA.search(line)
         if match:
             found.append((number, match.group(1).strip(" :-—") or "(no reason given)"))

@@ -1,0 +1,45 @@
+"""`make mutate`'s own logic: which mutants a module or function names, and the excuses."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests import mutation
+from tests.conftest import REPO
+
+
+def test_every_configured_module_exists_and_every_excuse_names_one() -> None:
+    modules = mutation.configured()
+    assert modules and all((REPO / module).is_file() for module in modules)
+    names = {mutation.module_name(module) for module in modules}
+    for mutant, (line, reason) in mutation.EQUIVALENT.items():
+        assert mutant.rpartition(".x")[0] in names, mutant
+        assert line and reason
+
+
+def test_a_module_or_some_functions_as_mutmut_names() -> None:
+    assert mutation.split("reconciler/core/decision.py") == ("reconciler/core/decision.py", ())
+    assert mutation.patterns("reconciler/core/decision.py") == ["reconciler.core.decision.*"]
+    assert mutation.patterns("reconciler/adapters/git_audit.py:_move_head") == [
+        "reconciler.adapters.git_audit.x__move_head__mutmut_*",
+        "reconciler.adapters.git_audit.xǁ*ǁ_move_head__mutmut_*",
+    ]
+    method = "reconciler.adapters.git_audit.xǁGitAuditStoreǁ_move_head__mutmut_3"
+    assert mutation._selected(method, ("_move_head",))
+    assert not mutation._selected(method, ("append",))
+    assert mutation._selected("reconciler.core.decision.x_decide__mutmut_1", ())
+    # A function whose name starts like another's is not taken for it.
+    assert not mutation._selected(
+        "reconciler.core.verification.x_verification_record__mutmut_1", ("verify",)
+    )
+
+
+def test_lines_marked_equivalent_are_listed_with_their_reason(tmp_path: Path) -> None:
+    source = tmp_path / "m.py"
+    source.write_text(
+        "a = 1\nb = 2  # pragma: no mutate: only read by people\nc = 3  # pragma: no mutate\n"
+    )
+    assert mutation.equivalents("m.py", root=tmp_path) == [
+        (2, "only read by people"),
+        (3, "(no reason given)"),
+    ]
