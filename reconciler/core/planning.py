@@ -89,6 +89,7 @@ __all__ = [
     "plan_cycle",
     "plan_request",
     "recovery_note",
+    "replica_ownership",
 ]
 
 #: A refusal identical to one recorded this recently is shown but not recorded again.
@@ -235,7 +236,17 @@ def _coexistence(
     instead; with `gitops_ignores_replicas` the blueprint states that the Argo CD or Flux marks
     on the deployment do not cover its replicas.
     """
-    if request.target_replicas is None or not state.controllers:
+    if request.target_replicas is None:
+        return None, None
+    return replica_ownership(blueprint, state)
+
+
+def replica_ownership(
+    blueprint: Blueprint, state: DeploymentState
+) -> tuple[str | None, str | None]:
+    """For any scale of the deployment: (the HPA to scale through, why scaling is refused).
+    `doctor` asks it too, so that it warns of what every cycle would refuse."""
+    if not state.controllers:
         return None, None
     hpas = [c.split("/", 1)[1] for c in state.controllers if c.startswith("hpa/")]
     gitops = [c for c in state.controllers if not c.startswith("hpa/")]
