@@ -131,3 +131,28 @@ def test_the_documented_git_log_queries_find_exactly_what_they_say(tmp_path: Pat
     # Without its anchors, the first query would have found the imitation too.
     loose = ["git", "log", "--grep", "Reconciler-Event: operation_blocked"]
     assert forged in _matches(tmp_path, loose)
+
+
+def test_observe_mode_report_example_is_the_real_output(tmp_path: Path) -> None:
+    shown = text_block_after(DOCS / "decision-engine.md", "## Observe mode")
+    scenario = Scenario(tmp_path)
+    init_repo(tmp_path)
+    path = tmp_path / "blueprints/todo-frontend/blueprint.yaml"
+    scenario.write_blueprint(
+        "todo-frontend", path.read_text().replace("spec:\n", "spec:\n  mode: observe\n", 1)
+    )
+    scenario.cli("sim", "init", "--scenario", "seed")
+    scenario.cli("run")
+    scenario.cli("sim", "advance", "2m")
+    scenario.cli(
+        "sim",
+        "set",
+        "todo-frontend",
+        "replicas=3",
+        "cpu_utilization=95%",
+        "memory_utilization=90%",
+        "latency_p95=190ms",
+    )
+    scenario.cli("sim", "advance", "2m")
+    scenario.cli("run")
+    assert scenario.cli("report", "--since", "7d").output == shown

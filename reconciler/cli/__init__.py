@@ -31,6 +31,7 @@ from reconciler.cli.cycle import (
 from reconciler.cli.demo import demo_command
 from reconciler.cli.doctor import doctor_command
 from reconciler.cli.init import init_command
+from reconciler.cli.report import report_command
 from reconciler.cli.review import check_change_command, codeowners_command
 from reconciler.cli.sim import sim_group
 
@@ -322,6 +323,7 @@ for _command in (
     status_command,
     audit_command,
     explain_command,
+    report_command,
     request_command,
     approvals_command,
     breaker_group,

@@ -524,9 +524,14 @@ def status_command(settings: Settings, output: str) -> None:
         paused_by = pause_reason(blueprint, state if isinstance(state, DeploymentState) else None)
         if paused_by:
             note = f"paused by {paused_by}: observed only, nothing is changed or proposed"
+        elif blueprint.observed_by:
+            note = (
+                f"observe mode ({blueprint.observed_by}): what it would do is recorded, "
+                "nothing is changed or proposed (`reconciler report`)"
+            )
         if current is not None and not isinstance(current, MetricsError):
             w = weighted_utilization(blueprint, current).value
-            if isinstance(state, DeploymentState) and not paused_by:
+            if isinstance(state, DeploymentState) and not paused_by and not note:
                 # What a cycle would say now, for what an operator would otherwise misread.
                 now_decided = decide(blueprint, state, current, now=now)
                 if now_decided.reason is Reason.ERRORS_NOT_CAPACITY:
@@ -586,6 +591,7 @@ def status_command(settings: Settings, output: str) -> None:
                 "pending_approvals": [r.id for r in pending],
                 "unreadable_records": unreadable,
                 "paused": paused_by or None,
+                "mode": str(blueprint.mode),
                 "note": note or None,
             }
         )
@@ -957,7 +963,9 @@ def request_command(
     catalogue name when there is one.
 
     \b
-    Exit codes: 0 executed, or proposed (or recorded as pending) for approval,
+    Exit codes: 0 executed, or proposed (or recorded as pending) for approval; for a
+                  service in observe mode, recorded as what would have been executed or
+                  proposed,
                 1 refused (blocked or deferred), failed, or held (the blueprint waits for
                   an approval to be judged, or an audit record of SERVICE cannot be read),
                 2 usage (a request that does not fit its operation or changes nothing, or
@@ -1107,7 +1115,13 @@ def request_command(
     halted = ports.forge.halted() if ports.forge is not None else None
     if halted is not None:
         raise halted
-    if result.kind not in {StepOutcome.EXECUTED, StepOutcome.PENDING, StepOutcome.PROPOSED}:
+    if result.kind not in {
+        StepOutcome.EXECUTED,
+        StepOutcome.PENDING,
+        StepOutcome.PROPOSED,
+        StepOutcome.WOULD_EXECUTE,
+        StepOutcome.WOULD_PROPOSE,
+    }:
         sys.exit(1)
 
 

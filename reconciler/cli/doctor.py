@@ -72,7 +72,7 @@ def doctor_command(settings: Settings, output: str) -> None:
         for b in fleet.blueprints
     ]
     with cluster:
-        findings = diagnose(cluster, services)
+        findings = diagnose(cluster, services, fleet.blueprints)
     if fleet.broken:
         findings.append(
             Finding(

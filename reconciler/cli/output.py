@@ -1,4 +1,9 @@
-"""Printing: aligned tables for people, JSON for scripts. No colour, so logs stay clean."""
+"""Printing: aligned tables for people, JSON or YAML for scripts. No colour, so logs stay clean.
+
+Every command with `-o json` takes `-o yaml` too, through the one option below: a command
+branches on `output == "json"` for "structured output", and `emit_json` writes the value in
+the format that was asked for. So no command can offer one format and forget the other.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +17,31 @@ if TYPE_CHECKING:
     from reconciler.core.problems import Problem
 
 
+#: Where the option keeps the structured format asked for (`json` or `yaml`).
+_FORMAT_KEY = "reconciler.output_format"
+
+
 def emit_json(value: Any) -> None:
-    click.echo(json.dumps(value, indent=2, sort_keys=False, default=str))
+    """Write `value` for scripts: as JSON, or as YAML when the command ran with `-o yaml`
+    (the same document: what JSON would carry, keys in the same order)."""
+    text = json.dumps(value, indent=2, sort_keys=False, default=str)
+    context = click.get_current_context(silent=True)
+    if context is not None and context.meta.get(_FORMAT_KEY) == "yaml":
+        import yaml
+
+        text = yaml.safe_dump(
+            json.loads(text), sort_keys=False, allow_unicode=True, default_flow_style=False
+        ).rstrip("\n")
+    click.echo(text)
+
+
+def _structured(context: click.Context, _: click.Parameter, value: str) -> str:
+    """`-o yaml` is `-o json` written as YAML: the command sees `json` and `emit_json`
+    writes YAML."""
+    if value in {"json", "yaml"}:
+        context.meta[_FORMAT_KEY] = value
+        return "json"
+    return value
 
 
 def warn(problems: Iterable[Problem]) -> None:
@@ -51,8 +79,9 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
 OUTPUT_OPTION = click.option(
     "--output",
     "-o",
-    type=click.Choice(["text", "json"]),
+    type=click.Choice(["text", "json", "yaml"]),
     default="text",
     show_default=True,
-    help="text for people, json for scripts.",
+    callback=_structured,
+    help="text for people, json or yaml for scripts.",
 )

@@ -27,6 +27,7 @@ __all__ = [
     "Guards",
     "Metadata",
     "MetricWeight",
+    "Mode",
     "Performance",
     "Policy",
     "RateLimits",
@@ -223,6 +224,17 @@ class Cost:
     monthly_budget: Money | None = None
 
 
+class Mode(StrEnum):
+    """Whether the reconciler acts on a service, or only records what it would have done.
+
+    `observe` is for a trial: full cycles, every decision and verdict recorded as what it
+    would have done, nothing changed and nothing proposed (`reconciler report` sums it up).
+    """
+
+    ACT = "act"
+    OBSERVE = "observe"
+
+
 @dataclass(frozen=True, kw_only=True)
 class Blueprint:
     """One service's desired state and effective policy, as loaded from one file."""
@@ -238,6 +250,11 @@ class Blueprint:
     cost: Cost
     #: `spec.suspend`: paused by a reviewed change; the reconciler only observes and reports.
     suspend: bool = False
+    #: The effective mode: `observe` when the blueprint's `spec.mode` or the global
+    #: policies' `mode` says so (a blueprint can ask for a trial, never leave the fleet's).
+    mode: Mode = Mode.ACT
+    #: Which file put the service in observe mode, for the notes and records that say why.
+    observed_by: str = ""
     #: PromQL templates by metric (latency_p95, error_rate); empty means the defaults.
     queries: Mapping[str, str] = field(default_factory=dict)
     #: The commit and blob ids this blueprint and the policies were read from; every record
@@ -268,3 +285,5 @@ class GlobalPolicies:
     replica_ceiling: int = REPLICAS_MAX
     #: Approver teams and their members, for forges that cannot ask (the local one).
     teams: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: `mode`: observe puts every service on trial, whatever its blueprint says.
+    mode: Mode = Mode.ACT

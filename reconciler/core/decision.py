@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from reconciler.core.blueprint import Blueprint, MetricWeight
+from reconciler.core.blueprint import Blueprint, MetricWeight, Tier
 from reconciler.core.ids import make_id, utc
 from reconciler.core.observation import DeploymentState, Metrics, Sample
 from reconciler.core.records import Provenance
@@ -659,13 +659,16 @@ def _scale_up(ctx: _Context, asks: Sequence[Ask], avoid: Mapping[int, str]) -> D
             rule=winner.rule,
             guards=guards,
         )
+    refused = _beyond_limits_refused(ctx.blueprint)
     if target == current:
         return _result(
             ctx,
             Action.SCALE_UP,
             Reason.AT_MAX,
             f"{head} Already at max_replicas ({scaling.max_replicas}); {formula}, so "
-            f"{desired} replicas are proposed for approval (scale_beyond_limits).",
+            f"{desired} replicas "
+            + (refused or "are proposed for approval (scale_beyond_limits)")
+            + ".",
             refs,
             desired=desired,
             estimate=estimate,
@@ -674,8 +677,12 @@ def _scale_up(ctx: _Context, asks: Sequence[Ask], avoid: Mapping[int, str]) -> D
             guards=guards,
         )
     beyond = (
-        f" {desired} would exceed max_replicas ({scaling.max_replicas}); the rest is proposed "
-        "for approval."
+        f" {desired} would exceed max_replicas ({scaling.max_replicas}); "
+        + (
+            "the rest is proposed for approval."
+            if refused is None
+            else f"{desired} replicas {refused}."
+        )
         if desired > target
         else ""
     )
@@ -692,6 +699,27 @@ def _scale_up(ctx: _Context, asks: Sequence[Ask], avoid: Mapping[int, str]) -> D
         rule=winner.rule,
         guards=guards,
     )
+
+
+def _beyond_limits_refused(blueprint: Blueprint) -> str | None:
+    """Why governance will refuse replicas beyond max_replicas whatever the metrics, or None
+    when they can be proposed for approval: said in the decision so that the decision and the
+    verdict after it never disagree (a one-line policies file lists no tier at all).
+
+    Only what holds whatever the metrics are is told apart here (a rule forbidding it without
+    a condition, or no rule at all); anything conditional is governance's to judge, and the
+    verdict says which way it went.
+    """
+    operation = "scale_beyond_limits"
+    rules = blueprint.policy.rules_for(operation)
+    if any(rule.tier is Tier.FORBIDDEN and rule.condition is None for rule in rules):
+        return f"would need {operation}, which the policy forbids, so governance refuses it"
+    if not rules:
+        return (
+            f"would need {operation}, which no tier of the policy lists, so governance "
+            "refuses it (list it under requires_approval to have it proposed)"
+        )
+    return None
 
 
 _GUARD_REFS = {

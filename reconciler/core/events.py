@@ -429,6 +429,56 @@ def pending_record(
     )
 
 
+#: What a verdict would have led to, as the observe record's `would` says it.
+_WOULD = {
+    "execute": "would apply",
+    "request_approval": "would propose",
+    "block": "would be blocked",
+    "defer": "would be deferred",
+}
+
+
+def observed_record(
+    request: OperationRequest,
+    verdict: Verdict,
+    blueprint: Blueprint,
+    chain: Chain,
+    *,
+    running: int,
+) -> Record:
+    """Observe mode: the outcome record of an operation that was only observed.
+
+    It stands where `operation_executed`, `approval_requested` or a refusal would, under an
+    event type of its own, so that nothing that folds the trail (cooldowns, rate limits,
+    pending approvals, deferred retries) mistakes a trial for something that happened.
+    """
+    would = str(verdict.action)
+    return Record(
+        id=chain.operation,
+        timestamp=verdict.at,
+        event_type=EventType.OPERATION_OBSERVED,
+        service=request.service,
+        blueprint_version=blueprint.version,
+        provenance=blueprint.provenance,
+        outcome=Outcome(would),
+        rationale=f"Observe mode ({blueprint.observed_by}): {request.describe()} "
+        f"{_WOULD[would]}; nothing was changed or proposed. {verdict.summary}",
+        operation=request.operation,
+        classification=str(verdict.classification),
+        links=chain.links(),
+        details={
+            "mode": "observe",
+            "observed_by": blueprint.observed_by,
+            "would": would,
+            "replicas_running": running,
+            "request": request_json(request),
+            "reasons": list(verdict.reasons),
+            "approvers": list(verdict.approvers),
+            "retry_at": verdict.retry_at,
+        },
+    )
+
+
 #: Records that lead a chain and are committed with its change, by id prefix.
 _SAME_RUN_LEADS = {"dec-": "decision", "req-": "request"}
 
@@ -602,6 +652,9 @@ def subject_for(
         }.get(record.event_type, f"rollback {record.outcome}")
         return f"{service}: {outcome} ({what}{nth}): undoes {request.reverts}"
     match record.event_type:
+        case EventType.OPERATION_OBSERVED:
+            would = _WOULD.get(str(record.details.get("would")), "observed")
+            return f"{service}: observe mode: {what} {would} ({tier})"
         case EventType.OPERATION_EXECUTED | EventType.ROLLBACK_EXECUTED:
             return f"{service}: {what} ({tier}): {_because(request, decision)}"
         case EventType.OPERATION_FAILED | EventType.ROLLBACK_FAILED:

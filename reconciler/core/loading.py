@@ -35,6 +35,7 @@ from reconciler.core.blueprint import (
     Guards,
     Metadata,
     MetricWeight,
+    Mode,
     Performance,
     Policy,
     RateLimits,
@@ -380,6 +381,7 @@ def load_policies(
         replica_ceiling=int(
             _get(raw, "limits.max_replicas") or default_for("policies", "limits.max_replicas")
         ),
+        mode=Mode(raw.get("mode") or default_for("policies", "mode")),
     )
     ordered = _by_position(ctx.problems)
     return (None if has_errors(ordered) else policies), ordered
@@ -709,6 +711,11 @@ def _build(
         ),
         catalogue=policies.catalogue,
     )
+    observed_by = ""
+    if policies.mode is Mode.OBSERVE:
+        observed_by = f"mode: observe in {policies.source}"
+    elif _value(raw, "spec.mode") == Mode.OBSERVE:
+        observed_by = "spec.mode: observe in the blueprint"
     return Blueprint(
         source=ctx.source,
         digest=hashlib.sha256(data).hexdigest(),
@@ -720,6 +727,8 @@ def _build(
         policy=policy,
         cost=cost,
         suspend=bool(_value(raw, "spec.suspend")),
+        mode=Mode.OBSERVE if observed_by else Mode.ACT,
+        observed_by=observed_by,
         queries=dict(_get(raw, "spec.observability.queries") or {}),
     )
 

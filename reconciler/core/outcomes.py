@@ -63,6 +63,8 @@ class NoteKind(StrEnum):
     #: A pause began (spec.suspend, or the deployment's annotation), or ended.
     PAUSED = "paused"
     RESUMED = "resumed"
+    #: Observe mode: the service's cycle recorded what it would do, and did nothing.
+    OBSERVING = "observing"
     #: A deferred request that was not carried out: it no longer held, or waited too long.
     REQUEST_EXPIRED = "request_expired"
 

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from reconciler.core.approvals import Authorization, Kind
-from reconciler.core.blueprint import Blueprint
+from reconciler.core.blueprint import Blueprint, Mode
 from reconciler.core.bodies import CheckStatus, verification_of
 from reconciler.core.catalogue import ROLLBACK_OWN_CHANGE
 from reconciler.core.changes import Change, ChangeKind
@@ -28,6 +28,7 @@ from reconciler.core.events import (
     Chain,
     breaker_opened_record,
     decision_record,
+    observed_record,
     operation_id,
     pause_record,
     pending_record,
@@ -88,6 +89,7 @@ __all__ = [
     "plan_cycle",
     "plan_request",
     "recovery_note",
+    "replica_ownership",
 ]
 
 #: A refusal identical to one recorded this recently is shown but not recorded again.
@@ -112,6 +114,9 @@ class Step:
     context: Mapping[str, Any] = field(default_factory=dict)
     #: The approval this operation carries out, for the re-check at the moment of acting.
     approved_by: str = ""
+    #: Observe mode: the verdict is recorded as what it would have led to; no change is made
+    #: and nothing is proposed, whatever the verdict.
+    observed: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -231,7 +236,17 @@ def _coexistence(
     instead; with `gitops_ignores_replicas` the blueprint states that the Argo CD or Flux marks
     on the deployment do not cover its replicas.
     """
-    if request.target_replicas is None or not state.controllers:
+    if request.target_replicas is None:
+        return None, None
+    return replica_ownership(blueprint, state)
+
+
+def replica_ownership(
+    blueprint: Blueprint, state: DeploymentState
+) -> tuple[str | None, str | None]:
+    """For any scale of the deployment: (the HPA to scale through, why scaling is refused).
+    `doctor` asks it too, so that it warns of what every cycle would refuse."""
+    if not state.controllers:
         return None, None
     hpas = [c.split("/", 1)[1] for c in state.controllers if c.startswith("hpa/")]
     gitops = [c for c in state.controllers if not c.startswith("hpa/")]
@@ -367,7 +382,10 @@ def _step(
     }
     change = None
     outcome: Record | None = None
-    if verdict.action is VerdictAction.EXECUTE:
+    trial = blueprint.mode is Mode.OBSERVE
+    if trial:
+        outcome = observed_record(request, verdict, blueprint, chain, running=state.replicas)
+    elif verdict.action is VerdictAction.EXECUTE:
         change = _change_for(
             request,
             state,
@@ -393,7 +411,10 @@ def _step(
         subject=subject_for(outcome or records[0], request, verdict, decision),
         context=context,
         approved_by=approved_by,
-        repeated=_repeated(
+        observed=trial,
+        repeated=_observed_before(history, request, verdict, state, now)
+        if trial
+        else _repeated(
             history,
             request,
             verdict,
@@ -403,6 +424,34 @@ def _step(
             else REPEAT_WINDOW,
         ),
     )
+
+
+def _observed_before(
+    history: ServiceHistory,
+    request: OperationRequest,
+    verdict: Verdict,
+    state: DeploymentState,
+    now: datetime,
+) -> bool:
+    """Observe mode: was the same outcome, from the same replicas, recorded within the hour?
+
+    Nothing acts in a trial, so a wanted scale-up is wanted again every cycle; one record an
+    hour says it, and any change (of replicas the cluster runs, of target, of verdict) is
+    recorded at once.
+    """
+    for record in reversed(history.records):
+        if record.event_type is not EventType.OPERATION_OBSERVED:
+            continue
+        if record.operation != request.operation:
+            continue
+        asked = record.details.get("request", {})
+        return (
+            utc(now) - utc(record.timestamp) <= REPEAT_WINDOW
+            and record.details.get("would") == str(verdict.action)
+            and asked.get("target_replicas") == request.target_replicas
+            and record.details.get("replicas_running") == state.replicas
+        )
+    return False
 
 
 def _breaker_note(

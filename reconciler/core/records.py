@@ -72,6 +72,8 @@ class EventType(StrEnum):
     DECISION_MADE = "decision_made"
     OPERATION_REQUESTED = "operation_requested"
     GOVERNANCE_CHECKED = "governance_checked"
+    #: Observe mode: what the verdict would have led to; nothing was changed or proposed.
+    OPERATION_OBSERVED = "operation_observed"
     OPERATION_EXECUTED = "operation_executed"
     OPERATION_FAILED = "operation_failed"
     OPERATION_BLOCKED = "operation_blocked"

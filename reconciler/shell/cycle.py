@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from reconciler.core.approvals import APPROVAL_EVENTS, Evidence, approval_hold
-from reconciler.core.blueprint import Blueprint
+from reconciler.core.blueprint import Blueprint, Mode
 from reconciler.core.changes import Applied
 from reconciler.core.decision import Decision
 from reconciler.core.errors import (
@@ -502,6 +502,15 @@ def _carry_out_step(
             record_ids=ids,
         )
 
+    if step.observed:
+        # Observe mode: recorded as what it would have led to; nothing changed or proposed.
+        outcome = _OBSERVED[verdict.action]
+        if step.repeated:
+            return result(outcome, verdict.summary, aside=Aside.ALREADY_RECORDED), ()
+        sha = recorder.commit(step.subject, step.records)
+        return result(outcome, verdict.summary, sha, tuple(r.id for r in step.records)), _kept(
+            sha, step.records
+        )
     if step.change is None and verdict.action is VerdictAction.REQUEST_APPROVAL and proposing:
         if recorder.dry_run:
             return result(StepOutcome.WOULD_PROPOSE, verdict.summary), ()
@@ -594,6 +603,15 @@ _NOT_CARRIED_OUT = {
 }
 
 
+#: What an observed step is reported as: the dry run's words for what would have happened.
+_OBSERVED = {
+    VerdictAction.EXECUTE: StepOutcome.WOULD_EXECUTE,
+    VerdictAction.REQUEST_APPROVAL: StepOutcome.WOULD_PROPOSE,
+    VerdictAction.BLOCK: StepOutcome.BLOCKED,
+    VerdictAction.DEFER: StepOutcome.DEFERRED,
+}
+
+
 def _kept(sha: str | None, records: Sequence[Record]) -> tuple[Record, ...]:
     """The records that were committed (none in a dry run)."""
     return tuple(records) if sha else ()
@@ -630,7 +648,18 @@ def _reconcile_service(
             for warning in metrics.warnings
         ]
     watch.stage = Stage.GOVERN
-    gate = gate_service(blueprint, state, ports, recorder, now, judge=not options.dry_run)
+    observing = blueprint.mode is Mode.OBSERVE
+    if observing:
+        notes.append(
+            Note(
+                kind=NoteKind.OBSERVING,
+                text=f"observe mode ({blueprint.observed_by}): recorded what would be done; "
+                "nothing is changed or proposed",
+            )
+        )
+    gate = gate_service(
+        blueprint, state, ports, recorder, now, judge=not options.dry_run and not observing
+    )
     review, history, stamp_recorded = gate.review, gate.history, gate.stamp_recorded
     notes += review.notes
     if review.error:
@@ -672,7 +701,7 @@ def _reconcile_service(
             )
         planned = plan(window)
     proposing = None
-    if ports.forge is not None and context.proposer is not None:
+    if ports.forge is not None and context.proposer is not None and not observing:
         proposing = Proposing(
             proposer=context.proposer,
             review=review,
@@ -691,6 +720,7 @@ def _reconcile_service(
         and context.proposer is not None
         and decision is not None
         and not options.dry_run
+        and not observing
         and review.open
     ):
         notes += supersede(

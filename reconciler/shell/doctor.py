@@ -14,13 +14,15 @@ depends on the wording of a message.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Protocol
 
-from reconciler.core.errors import ReconcilerError
-from reconciler.core.observation import Target
+from reconciler.core.blueprint import Blueprint
+from reconciler.core.errors import ClusterError, ReconcilerError
+from reconciler.core.observation import DeploymentState, Target
+from reconciler.core.planning import replica_ownership
 from reconciler.core.reachability import Failure, Reachability
 
 __all__ = [
@@ -34,6 +36,7 @@ __all__ = [
     "check_deployments",
     "check_metrics_api",
     "check_prometheus",
+    "check_replica_owners",
     "diagnose",
 ]
 
@@ -55,6 +58,10 @@ class ClusterProbe(Protocol):
     def metrics_api_available(self) -> bool: ...
 
     def deployment_exists(self, namespace: str, name: str) -> bool: ...
+
+    def observe(
+        self, targets: Sequence[Target]
+    ) -> Mapping[Target, DeploymentState | ClusterError]: ...
 
 
 class MetricsServerProbe(Protocol):
@@ -253,9 +260,56 @@ def check_deployments(probe: ClusterProbe, services: Sequence[tuple[str, Target]
     ]
 
 
-def diagnose(probe: ClusterProbe, services: Sequence[tuple[str, Target]]) -> list[Finding]:
+def check_replica_owners(probe: ClusterProbe, blueprints: Sequence[Blueprint]) -> list[Finding]:
+    """Whether another controller (an HPA, Argo CD, Flux) owns a deployment's replicas in a
+    way the blueprint does not say how to live with: every scale would then be refused, so
+    the doctor says it before a cycle does. Said only for deployments something else
+    manages; a deployment that cannot be read was reported by the checks above."""
+    targets = [
+        Target(namespace=b.metadata.namespace, name=b.metadata.deployment) for b in blueprints
+    ]
+    try:
+        states = probe.observe(targets)
+    except ReconcilerError:
+        return []
+    findings = []
+    for blueprint, target in zip(blueprints, targets, strict=True):
+        state = states.get(target)
+        if not isinstance(state, DeploymentState) or not state.controllers:
+            continue
+        check = f"replicas of {target} ({blueprint.name})"
+        owners = ", ".join(state.controllers)
+        hpa, refusal = replica_ownership(blueprint, state)
+        if refusal is None:
+            how = f"through hpa/{hpa}'s minReplicas" if hpa else "directly"
+            findings.append(
+                Finding(
+                    check=check,
+                    ok=True,
+                    detail=f"managed by {owners}; scaled {how} "
+                    f"(coexistence: {blueprint.scaling.coexistence})",
+                )
+            )
+            continue
+        findings.append(
+            Finding(
+                check=check,
+                ok=False,
+                detail=f"managed by {owners}: every scale of {blueprint.name} will be refused",
+                fix=refusal,
+            )
+        )
+    return findings
+
+
+def diagnose(
+    probe: ClusterProbe,
+    services: Sequence[tuple[str, Target]],
+    blueprints: Sequence[Blueprint] = (),
+) -> list[Finding]:
     """Every check, in the order a person would fix them. When the cluster does not answer at
-    all, that is the only finding: the others would all repeat it."""
+    all, that is the only finding: the others would all repeat it. With the `blueprints`,
+    deployments whose replicas another controller owns are checked against them too."""
     connectivity = check_connectivity(probe)
     if not connectivity.ok:
         return [connectivity]
@@ -265,6 +319,7 @@ def diagnose(probe: ClusterProbe, services: Sequence[tuple[str, Target]]) -> lis
         *check_access(probe, namespaces),
         check_metrics_api(probe),
         *check_deployments(probe, services),
+        *check_replica_owners(probe, blueprints),
     ]
 
 

@@ -223,3 +223,41 @@ def test_an_unreachable_prometheus_is_reported(blueprint_repo: Path, kubeconfig:
     (prometheus,) = [f for f in json.loads(result.output)["findings"] if f["check"] == "prometheus"]
     assert prometheus["ok"] is False
     assert "--prometheus-url" in prometheus["fix"]
+
+
+def test_an_hpa_and_argo_cd_owning_replicas_are_reported_with_the_fix(
+    blueprint_repo: Path, api: FakeKubeAPI, kubeconfig: Path
+) -> None:
+    api.add_hpa("todo-app", "todo-frontend", "todo-frontend")
+    api.set_owner_markers("todo-app", "todo-backend", argocd=True, argocd_app="shop")
+    result = doctor(blueprint_repo, "--kubeconfig", str(kubeconfig))
+    assert result.exit_code == 1, result.output
+    assert (
+        "✗ replicas of todo-app/todo-frontend (todo-frontend): managed by hpa/todo-frontend: "
+        "every scale of todo-frontend will be refused"
+    ) in result.output
+    assert "fix: the replicas of todo-app/todo-frontend are managed by hpa/todo-frontend; set" in (
+        result.output
+    )
+    assert "spec.scaling.coexistence: adjust_hpa" in result.output
+    assert (
+        "✗ replicas of todo-app/todo-backend (todo-backend): managed by argocd/shop: every "
+        "scale of todo-backend will be refused"
+    ) in result.output
+    assert "spec.scaling.coexistence: gitops_ignores_replicas" in result.output
+
+
+def test_an_hpa_the_blueprint_scales_through_is_an_ok_finding(
+    blueprint_repo: Path, api: FakeKubeAPI, kubeconfig: Path
+) -> None:
+    path = blueprint_repo / "blueprints/todo-frontend/blueprint.yaml"
+    path.write_text(
+        path.read_text().replace("  scaling:\n", "  scaling:\n    coexistence: adjust_hpa\n", 1)
+    )
+    api.add_hpa("todo-app", "todo-frontend", "todo-frontend")
+    result = doctor(blueprint_repo, "--kubeconfig", str(kubeconfig))
+    assert result.exit_code == 0, result.output
+    assert (
+        "✓ replicas of todo-app/todo-frontend (todo-frontend): managed by hpa/todo-frontend; "
+        "scaled through hpa/todo-frontend's minReplicas (coexistence: adjust_hpa)"
+    ) in result.output

@@ -82,3 +82,26 @@ def test_error_rate_4_percent_over_0_5_at_w_50_percent_changes_nothing_and_says_
     data = scenario.json("status")
     backend = next(s for s in data["services"] if s["service"] == "todo-backend")  # type: ignore[index]
     assert backend["note"].startswith("error rate 4% is above error_rate_max 0.5%")
+
+
+def test_with_a_one_line_policies_file_demo_2s_6_replicas_are_refused_not_proposed(
+    scenario: Scenario,
+) -> None:
+    from tests.scenarios.conftest import DEMO_2
+
+    scenario.write("blueprints/governance/policies.yaml", "defaults: {namespace: todo-app}\n")
+    scenario.cli("sim", "init", "--scenario", "seed")
+    scenario.cli("sim", "set", "todo-frontend", *DEMO_2)
+    planned = next(
+        s
+        for s in scenario.json("plan", "-s", "todo-frontend")["services"]  # type: ignore[index]
+        if s["service"] == "todo-frontend"
+    )
+    # The decision says what governance then does: no tier lists scale_beyond_limits.
+    assert planned["decision"]["rationale"].endswith(
+        "so 6 replicas would need scale_beyond_limits, which no tier of the policy lists, so "
+        "governance refuses it (list it under requires_approval to have it proposed)."
+    )
+    assert "proposed for approval" not in planned["decision"]["rationale"]
+    (step,) = planned["steps"]
+    assert (step["operation"], step["kind"]) == ("scale_beyond_limits", "blocked")
