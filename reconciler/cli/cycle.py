@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -262,6 +263,7 @@ def run_command(
       reconciler run -s todo-frontend -o json
       reconciler run --shard 2/4 --push
     """
+    from reconciler.cli.compose import trail_links
     from reconciler.core.errors import ConfigError
     from reconciler.core.sharding import parse_shard
     from reconciler.core.units import UnitError, parse_duration
@@ -282,6 +284,9 @@ def run_command(
     fleet, ports = _prepare(settings, services, part)
     ports, recording = _recording(ports, outputs_path)
     options = _options(fleet, services, dry_run, quiet=output == "json")
+    options = dataclasses.replace(
+        options, links=trail_links(settings, push_branch if push else None)
+    )
     pushing = push_settings(push, push_remote, push_branch)
     reports: list[CycleReport] = []
     ending = ""

@@ -56,7 +56,7 @@ from reconciler.core.approvals import (
 from reconciler.core.blueprint import Blueprint
 from reconciler.core.errors import ForgeError
 from reconciler.core.events import short
-from reconciler.core.feedback import ProposalStatus, Standing, proposal_status
+from reconciler.core.feedback import ProposalStatus, Standing, TrailLinks, proposal_status
 from reconciler.core.governance import OperationRequest, Origin
 from reconciler.core.history import HISTORY_SPAN
 from reconciler.core.ids import make_id, parse_utc, utc
@@ -722,6 +722,8 @@ class Proposer:
     forge: Forge
     audit: AuditStore
     budget: int
+    #: Where the proposal's body links to (its record in the audit trail, the run).
+    links: TrailLinks = field(default_factory=TrailLinks)
     opened: int = 0
     #: Proposal keys the load still calls for this cycle; the others are superseded.
     wanted: set[str] = field(default_factory=set)
@@ -749,7 +751,14 @@ class Proposer:
             request.decision_id,
         )
         draft, meta = draft_for(
-            request, step.verdict, blueprint, blueprint_text, evidence, approval_id, now
+            request,
+            step.verdict,
+            blueprint,
+            blueprint_text,
+            evidence,
+            approval_id,
+            now,
+            links=self.links,
         )
         lead = tuple(r for r in step.records if r.event_type is not EventType.APPROVAL_REQUESTED)
         self.wanted.add(draft.key)

@@ -40,6 +40,7 @@ from reconciler.core.events import (
     refusal_record,
     subject_for,
 )
+from reconciler.core.feedback import TrailLinks
 from reconciler.core.governance import VerdictAction, govern
 from reconciler.core.history import (
     BREAKER_EVENTS,
@@ -68,6 +69,7 @@ from reconciler.core.verification import (
 )
 from reconciler.ports import AuditStore, Clock, Cluster, Forge, MetricsSource
 from reconciler.shell.approvals import Proposed, Proposer, Review, review_proposals, supersede
+from reconciler.shell.feedback import follow_up
 from reconciler.shell.isolation import (
     Failure,
     Stage,
@@ -111,6 +113,8 @@ class CycleOptions:
     verify_only: bool = False
     #: Called with (done, total) as services are reconciled, for progress output.
     progress: Callable[[int, int], None] | None = None
+    #: Where what the reconciler says on the forge links to (the audit trail, the run).
+    links: TrailLinks = field(default_factory=TrailLinks)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -290,12 +294,15 @@ class Recorder:
         self.audit = audit
         self.dry_run = dry_run
         self.commits: list[str] = []
+        #: Every record committed, in order.
+        self.records: list[Record] = []
 
     def commit(self, subject: str, records: Sequence[Record]) -> str | None:
         if self.dry_run or not records:
             return None
         sha = self.audit.append(records, commit_message(subject, records))
         self.commits.append(sha)
+        self.records.extend(records)
         return sha
 
 
@@ -751,6 +758,7 @@ def run_cycle(fleet: Fleet, ports: Ports, options: CycleOptions) -> CycleReport:
             forge=watched.forge,
             audit=watched.audit,
             budget=fleet.policies.max_new_proposals_per_run,
+            links=options.links,
         )
         if watched.forge is not None
         else None
@@ -766,6 +774,7 @@ def run_cycle(fleet: Fleet, ports: Ports, options: CycleOptions) -> CycleReport:
             results.append(_not_reconciled(blueprint.name, unwritable))
             continue
         watch.begin()
+        first = len(recorder.records)
         try:
             result = _reconcile_service(
                 blueprint,
@@ -779,6 +788,22 @@ def run_cycle(fleet: Fleet, ports: Ports, options: CycleOptions) -> CycleReport:
             )
         except Exception as error:  # whatever it is, it is this service's alone
             result, unwritable = _failed(blueprint, target, error, watch, ports, recorder)
+        if ports.forge is not None and len(recorder.records) > first:
+            # What the cycle recorded may end a proposal or add to one that ended: its
+            # comment says so (the forge is not asked when nothing of the kind happened).
+            try:
+                said = follow_up(
+                    blueprint.name,
+                    recorder.records[first:],
+                    ports.audit,
+                    ports.forge,
+                    options.links,
+                )
+            except Exception as error:  # the comment is a courtesy: never the cycle's failure
+                text = f"could not comment on the proposals: {error}"
+                said = [Note(kind=NoteKind.FORGE_FAILED, text=text)]
+            if said:
+                result = replace(result, notes=(*result.notes, *said))
         results.append(result)
         if ports.forge is not None and ports.forge.halted() is not None:
             # Every later service is still reconciled (what needs no forge goes on), and
