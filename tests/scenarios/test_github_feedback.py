@@ -153,7 +153,9 @@ def test_a_rejection_is_said_on_the_pull_request(job: Job) -> None:
     assert (
         _outcome(job, pull["number"])
         .splitlines()[1]
-        .startswith("✋ **Rejected**: closed without merging by alice; todo-frontend is not changed")
+        .startswith(
+            "✋ **Rejected**: closed without merging by alice; todo-frontend is not changed"
+        )
     )
     assert _status(job, pull["head"]["sha"]) == (
         "failure",
