@@ -53,6 +53,8 @@ class Environment:
     #: The page of the Actions run doing this (GITHUB_SERVER_URL, GITHUB_REPOSITORY,
     #: GITHUB_RUN_ID), linked from what the reconciler says on GitHub; empty elsewhere.
     run_url: str = ""
+    #: GITHUB_RUN_ID and GITHUB_RUN_ATTEMPT: which run this is (empty off Actions).
+    run_id: str = ""
     #: GITHUB_SERVER_URL, and the branch an Actions run runs on (GITHUB_REF's refs/heads/...).
     server_url: str = "https://github.com"
     branch: str = ""
@@ -75,6 +77,14 @@ class Environment:
             github_timeout=_positive_int(os.environ.get("RECONCILER_GITHUB_TIMEOUT"), 10),
             github_cache=os.environ.get("RECONCILER_GITHUB_CACHE", "").strip(),
             run_url=_run_url(),
+            run_id="-".join(
+                part
+                for part in (
+                    os.environ.get("GITHUB_RUN_ID", "").strip(),
+                    os.environ.get("GITHUB_RUN_ATTEMPT", "").strip(),
+                )
+                if part
+            ),
             server_url=os.environ.get("GITHUB_SERVER_URL", "").strip().rstrip("/")
             or "https://github.com",
             branch=os.environ.get("GITHUB_REF", "").strip().removeprefix("refs/heads/")
