@@ -41,6 +41,7 @@ def board_of(
     """What the run saw, for the dashboard: each service as its last pass left it."""
     from reconciler.core.codeowners import mention_handles
     from reconciler.core.dashboard import Board, Concern
+    from reconciler.core.outcomes import StepOutcome
 
     last: dict[str, ServiceResult] = {}
     unproposed: dict[tuple[str, str], None] = {}
@@ -53,7 +54,7 @@ def board_of(
     held = {c.service for c in attention}
     failing = []
     for result in last.values():
-        failed = [step.detail for step in result.steps if step.outcome == "failed"]
+        failed = [step.detail for step in result.steps if step.kind is StepOutcome.FAILED]
         if result.error and result.service not in held:
             failed.insert(0, result.error)
         if failed:
