@@ -96,7 +96,11 @@ def test_every_input_is_used_and_described() -> None:
 
 def test_the_token_reaches_only_the_steps_that_push_or_comment() -> None:
     holding = [step["name"] for step in STEPS if "inputs.github-token" in str(step)]
-    assert holding == ["Reconcile", "Classify the blueprint changes"]
+    assert holding == [
+        "Reconcile",
+        "Put the failed run on the dashboard",
+        "Classify the blueprint changes",
+    ]
     # ...and no step before them: installing, above all, runs without it.
     before = STEPS[: STEPS.index(_step("Reconcile"))]
     assert not any("token" in str(step.get("env", {})).lower() for step in before)

@@ -81,7 +81,12 @@ def test_nothing_is_granted_by_default(path: Path) -> None:
 def test_the_reconcile_job_gets_exactly_what_it_needs() -> None:
     jobs = load(RECONCILE)["jobs"]
     assert set(jobs) == {"reconcile", "no-cluster"}
-    assert jobs["reconcile"]["permissions"] == {"contents": "write", "pull-requests": "write"}
+    assert jobs["reconcile"]["permissions"] == {
+        "contents": "write",
+        "pull-requests": "write",
+        "statuses": "write",
+        "issues": "write",
+    }
     # The job that only says why nothing ran needs nothing at all.
     assert jobs["no-cluster"]["permissions"] == {}
 
@@ -89,7 +94,11 @@ def test_the_reconcile_job_gets_exactly_what_it_needs() -> None:
 def test_the_check_jobs_only_read_except_for_the_comment() -> None:
     jobs = load(REPO / ".github/workflows/ci.yml")["jobs"]
     assert jobs["tests"]["permissions"] == {"contents": "read"}
-    assert jobs["blueprints"]["permissions"] == {"contents": "read", "pull-requests": "write"}
+    assert jobs["blueprints"]["permissions"] == {
+        "contents": "read",
+        "pull-requests": "write",
+        "statuses": "write",
+    }
 
 
 def _steps(path: Path) -> list[dict[str, Any]]:
@@ -162,6 +171,9 @@ def test_the_triggers() -> None:
     assert triggers["workflow_dispatch"]["inputs"]["dry_run"]["type"] == "boolean"
     assert triggers["push"] == {"branches": ["main"], "paths": ["blueprints/**", "requests/**"]}
     assert triggers["repository_dispatch"] == {"types": ["reconcile"]}
+    # The checks run in a merge queue too: its commit needs them to pass before it lands.
+    for checks in (REPO / ".github/workflows/ci.yml", REPO / "reconciler/data/init/pr-checks.yml"):
+        assert "merge_group" in load(checks)["on"]
 
 
 def test_the_jobs_own_pushes_start_no_workflow() -> None:

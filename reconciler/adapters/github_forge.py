@@ -564,6 +564,17 @@ class GitHubForge:
         }
         self._send_status(proposal.head, {k: v for k, v in body.items() if v is not None})
 
+    def commit_status(
+        self, sha: str, *, state: str, description: str, context: str, target_url: str = ""
+    ) -> None:
+        """Set a commit status, raising ForgeError if GitHub would not (for a check that
+        must say so, unlike `set_status`, which a proposal's record must not wait on)."""
+        body = {"state": state, "description": description[:DESCRIPTION_LIMIT], "context": context}
+        if target_url:
+            body["target_url"] = target_url
+        with self._translate(f"setting the status {context} of {sha[:12]}"):
+            self._write("POST", f"{self._repo_path}/statuses/{_quote(sha)}", body)
+
     def _send_status(self, sha: str, body: Mapping[str, Any], tries: int = 0) -> None:
         from github import GithubException
 
@@ -689,14 +700,16 @@ class GitHubForge:
         doing: str,
         params: Mapping[str, Any] | None = None,
         body: Any = None,
+        missing: bool = False,
     ) -> Any:
         """One API request with this client's settings (retries, pacing, timeouts) and its
-        error translation: a failure is a ForgeError that starts with `doing`. For the other
-        adapters on GitHub (pull request comments), so that PyGithub stays in this module."""
+        error translation: a failure is a ForgeError that starts with `doing`; with
+        `missing`, a 404 answers None. For the other adapters on GitHub (pull request
+        comments, the dashboard), so that PyGithub stays in this module."""
         with self._translate(doing):
             if verb.upper() in ("GET", "HEAD"):
-                return self._get(path, params=params)
-            return self._write(verb.upper(), path, body)
+                return self._get(path, params=params, missing=missing)
+            return self._write(verb.upper(), path, body, missing=(404,) if missing else ())
 
     # ------------------------------------------------------------------ requests
 

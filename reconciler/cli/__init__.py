@@ -28,6 +28,7 @@ from reconciler.cli.cycle import (
     run_command,
     status_command,
 )
+from reconciler.cli.dashboard import dashboard_command
 from reconciler.cli.demo import demo_command
 from reconciler.cli.doctor import doctor_command
 from reconciler.cli.init import init_command
@@ -327,6 +328,7 @@ for _command in (
     request_command,
     approvals_command,
     breaker_group,
+    dashboard_command,
     sim_group,
     demo_command,
     doctor_command,

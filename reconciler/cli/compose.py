@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import urllib.parse
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from reconciler.adapters.simulated import SimulatedCluster
     from reconciler.adapters.validation_cache import LocalValidationCache
     from reconciler.cli.context import PrometheusOptions, Settings
+    from reconciler.core.feedback import TrailLinks
     from reconciler.core.sharding import Shard
     from reconciler.ports import Forge
     from reconciler.shell.cycle import Ports
@@ -51,6 +53,11 @@ class Environment:
     #: The page of the Actions run doing this (GITHUB_SERVER_URL, GITHUB_REPOSITORY,
     #: GITHUB_RUN_ID), linked from what the reconciler says on GitHub; empty elsewhere.
     run_url: str = ""
+    #: GITHUB_RUN_ID and GITHUB_RUN_ATTEMPT: which run this is (empty off Actions).
+    run_id: str = ""
+    #: GITHUB_SERVER_URL, and the branch an Actions run runs on (GITHUB_REF's refs/heads/...).
+    server_url: str = "https://github.com"
+    branch: str = ""
     #: Never printed: only handed to the Prometheus adapter.
     prometheus_token: str = field(default="", repr=False)
     prometheus_password: str = field(default="", repr=False)
@@ -70,6 +77,19 @@ class Environment:
             github_timeout=_positive_int(os.environ.get("RECONCILER_GITHUB_TIMEOUT"), 10),
             github_cache=os.environ.get("RECONCILER_GITHUB_CACHE", "").strip(),
             run_url=_run_url(),
+            run_id="-".join(
+                part
+                for part in (
+                    os.environ.get("GITHUB_RUN_ID", "").strip(),
+                    os.environ.get("GITHUB_RUN_ATTEMPT", "").strip(),
+                )
+                if part
+            ),
+            server_url=os.environ.get("GITHUB_SERVER_URL", "").strip().rstrip("/")
+            or "https://github.com",
+            branch=os.environ.get("GITHUB_REF", "").strip().removeprefix("refs/heads/")
+            if os.environ.get("GITHUB_REF", "").startswith("refs/heads/")
+            else "",
             prometheus_token=os.environ.get("RECONCILER_PROMETHEUS_TOKEN", "").strip(),
             prometheus_password=os.environ.get("RECONCILER_PROMETHEUS_PASSWORD", ""),
             https_proxy=_first("HTTPS_PROXY", "https_proxy"),
@@ -348,6 +368,20 @@ def github_cache_path(root: Path, env: Environment) -> Path:
     gitdir = git_dir(root)
     place = common_dir(gitdir) if gitdir is not None else root / ".reconciler"
     return place / GITHUB_CACHE
+
+
+def trail_links(settings: Settings, branch: str | None = None) -> TrailLinks:
+    """Where what the reconciler says on GitHub links to: the audit trail's files on the
+    branch the records go to (`branch`, the push branch, else the run's own), and the run."""
+    from reconciler.core.feedback import TrailLinks
+
+    env = Environment.read()
+    branch = branch or env.branch
+    if settings.forge != "github" or not settings.github_repository or not branch:
+        return TrailLinks(run=env.run_url)
+    quoted = urllib.parse.quote(branch, safe="/")
+    blob = f"{env.server_url}/{settings.github_repository}/blob/{quoted}"
+    return TrailLinks(blob=blob, run=env.run_url)
 
 
 def release(ports: Ports) -> None:

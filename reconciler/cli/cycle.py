@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -192,6 +193,14 @@ def _options(fleet: Fleet, services: tuple[str, ...], dry_run: bool, quiet: bool
     help="Print problems as GitHub Actions ::error/::warning lines "
     "(default: on when GITHUB_ACTIONS=true and the output is text).",
 )
+@click.option(
+    "--dashboard/--no-dashboard",
+    default=None,
+    envvar="RECONCILER_DASHBOARD",
+    show_envvar=True,
+    help="Keep the dashboard issue current: what needs a person, the proposals waiting, the "
+    "services failing (default: on with the GitHub forge, for a run of the whole shard).",
+)
 @OUTPUTS_OPTION
 @OUTPUT_OPTION
 @click.option(
@@ -210,6 +219,7 @@ def run_command(
     push_branch: str | None,
     summary_path: Path | None,
     annotations: bool | None,
+    dashboard: bool | None,
     outputs_path: Path | None,
     output: str,
     verbose: bool,
@@ -262,6 +272,7 @@ def run_command(
       reconciler run -s todo-frontend -o json
       reconciler run --shard 2/4 --push
     """
+    from reconciler.cli.compose import trail_links
     from reconciler.core.errors import ConfigError
     from reconciler.core.sharding import parse_shard
     from reconciler.core.units import UnitError, parse_duration
@@ -282,6 +293,9 @@ def run_command(
     fleet, ports = _prepare(settings, services, part)
     ports, recording = _recording(ports, outputs_path)
     options = _options(fleet, services, dry_run, quiet=output == "json")
+    options = dataclasses.replace(
+        options, links=trail_links(settings, push_branch if push else None)
+    )
     pushing = push_settings(push, push_remote, push_branch)
     reports: list[CycleReport] = []
     ending = ""
@@ -316,6 +330,10 @@ def run_command(
         f" (shard {part})" if part else "",
         usage=_forge_usage(ports),
     )
+    if dashboard is None:
+        dashboard = settings.forge == "github" and not services
+    if dashboard and not dry_run:
+        _update_dashboard(reports, ports, fleet, part, pushed, quiet=output == "json")
     if isinstance(pushed, Exception):
         raise pushed
     unwritable = next((report.trail_halt for report in reports if report.trail_halt), None)
@@ -386,6 +404,40 @@ def _then_push(
         return error
     click.echo(message, err=True)
     return message
+
+
+def _update_dashboard(
+    reports: Sequence[CycleReport],
+    ports: Ports,
+    fleet: Fleet,
+    part: Shard | None,
+    pushed: str | ReconcilerError | None,
+    *,
+    quiet: bool,
+) -> None:
+    """The dashboard issue, from what this run saw (GitHub forge only; never when the forge
+    was halted: a rate limit stops every request of the run)."""
+    from reconciler.adapters.github_forge import GitHubForge
+    from reconciler.cli.compose import Environment
+    from reconciler.cli.dashboard import board_of, publish_dashboard
+
+    forge = ports.forge
+    if not isinstance(forge, GitHubForge) or forge.halted() is not None:
+        return
+    env = Environment.read()
+    failure = (
+        f"the audit commits were not pushed: {pushed}" if isinstance(pushed, Exception) else ""
+    )
+    board = board_of(
+        reports,
+        fleet,
+        shard=str(part) if part is not None and part.count > 1 else "",
+        org=forge.owner,
+        run_failure=failure,
+        run_url=env.run_url,
+    )
+    failed = bool(failure) or any(report.failed for report in reports)
+    publish_dashboard(forge, board, succeeded=not failed, run_id=env.run_id, quiet=quiet)
 
 
 def _forge_usage(ports: Ports) -> str:

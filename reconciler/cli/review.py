@@ -52,6 +52,13 @@ if TYPE_CHECKING:
     help="The pull request to comment on (default: pull_request.number in the event file "
     "at GITHUB_EVENT_PATH).",
 )
+@click.option(
+    "--status",
+    is_flag=True,
+    help="Set the reconciler/approval commit status on the pull request's head (or the merge "
+    "queue's commit) from the event file: what a ruleset that requires it waits for. The "
+    "reconciler's own proposals (branches under reconciler/) are left to the reconciler.",
+)
 @click.pass_obj
 def check_change_command(
     settings: Settings,
@@ -62,6 +69,7 @@ def check_change_command(
     annotations: bool | None,
     comment: bool,
     pull_request: int | None,
+    status: bool,
 ) -> None:
     """Classify every blueprint edit between git revisions BASE and HEAD, and say who must
     approve it.
@@ -94,7 +102,8 @@ def check_change_command(
                   branch protection with code-owner review enforces them),
                 1 an edit is forbidden or a blueprint at HEAD does not validate,
                 2 usage, 3 a revision git does not know, not a git repository, or
-                  --comment without its settings, 4 GitHub refused the comment.
+                  --comment or --status without its settings, 4 GitHub refused the
+                  comment or the status.
 
     \b
     Examples:
@@ -102,6 +111,7 @@ def check_change_command(
       reconciler check-change main my-branch -o json | jq '.findings[] | .class'
       reconciler check-change "$BASE_SHA" "$HEAD_SHA" --markdown comment.md
       reconciler check-change origin/main HEAD --comment --pr 42     # on GitHub Actions
+      reconciler check-change "$BASE" HEAD --status                   # the required check
     """
     from reconciler.adapters.git_revisions import GitRevisions
     from reconciler.core.review import ChangeClass, render_markdown, review_change
@@ -112,6 +122,7 @@ def check_change_command(
             "it cannot be combined with -o json"
         )
     target = _comment_target(settings, pull_request) if comment else None
+    head_commit = _status_target(settings) if status else None
     start = (settings.repo or Path.cwd()).resolve()
     revisions = GitRevisions(start, blueprint_root=_blueprint_root(settings))
     sides = [revisions.read(revision) for revision in (base, head)]
@@ -138,6 +149,8 @@ def check_change_command(
         markdown.write_text(body, encoding="utf-8")
     if target is not None:
         _post(settings, target, body)
+    if head_commit is not None:
+        _set_status(settings, head_commit, review)
     if not review.ok:
         raise SystemExit(1)
 
@@ -300,6 +313,103 @@ def _comment_target(settings: Settings, number: int | None) -> _Target:
             hint="pass --pr N, or run on a pull_request event (GITHUB_EVENT_PATH)",
         )
     return _Target(repository=settings.github_repository, token=token, number=number)
+
+
+@dataclass(frozen=True)
+class _Head:
+    """The commit --status is for: a pull request's head, or a merge queue's commit."""
+
+    sha: str
+    #: The pull request's branch ("" in a merge queue).
+    branch: str
+
+
+def _status_target(settings: Settings) -> _Head | None:
+    """The commit --status sets, from the event file; None (with a note) for a proposal of
+    the reconciler's, whose status is the reconciler's to set."""
+    from reconciler.cli.compose import Environment
+    from reconciler.core.errors import ConfigError
+
+    if not settings.github_repository or not Environment.read().github_token:
+        raise ConfigError(
+            "--status needs the repository and a token in GITHUB_TOKEN",
+            hint="on Actions: GITHUB_REPOSITORY is set; env: GITHUB_TOKEN, with "
+            "permissions: statuses: write",
+        )
+    event = _event()
+    pull = event.get("pull_request")
+    group = event.get("merge_group")
+    if isinstance(pull, dict) and isinstance(pull.get("head"), dict):
+        head = pull["head"]
+        found = _Head(sha=str(head.get("sha") or ""), branch=str(head.get("ref") or ""))
+    elif isinstance(group, dict):
+        found = _Head(sha=str(group.get("head_sha") or ""), branch="")
+    else:
+        raise ConfigError(
+            "--status needs a pull_request or merge_group event (GITHUB_EVENT_PATH)",
+            hint="run it in the pull request checks, on pull_request and merge_group",
+        )
+    if not found.sha:
+        raise ConfigError("the event file names no head commit", hint="GITHUB_EVENT_PATH")
+    if found.branch.startswith(PROPOSAL_PREFIX):
+        click.echo(
+            f"the status of {found.branch} is the reconciler's: it sets it on its proposals",
+            err=True,
+        )
+        return None
+    return found
+
+
+def _set_status(settings: Settings, head: _Head, review: Review) -> None:
+    from reconciler.adapters.github_forge import GitHubForge
+    from reconciler.cli.compose import Environment
+    from reconciler.core.feedback import STATUS_CONTEXT
+    from reconciler.core.review import ChangeClass
+
+    env = Environment.read()
+    if review.ok:
+        state = "success"
+        needed = review.count(ChangeClass.REQUIRES_APPROVAL)
+        description = "Not a proposal of the reconciler's: the blueprint changes were checked" + (
+            f"; {needed} need code owners' approval" if needed else ""
+        )
+    else:
+        state = "failure"
+        description = "An edit is forbidden, or a blueprint does not validate: see the check"
+    assert settings.github_repository is not None
+    with GitHubForge(
+        settings.github_repository,
+        env.github_token,
+        base_url=settings.github_api_url,
+        timeout=env.github_timeout,
+    ) as forge:
+        forge.commit_status(
+            head.sha,
+            state=state,
+            description=description,
+            context=STATUS_CONTEXT,
+            target_url=env.run_url,
+        )
+    click.echo(f"status {STATUS_CONTEXT} on {head.sha[:12]}: {state}", err=True)
+
+
+#: The branches the reconciler proposes on (`reconciler/<service>/<topic>`).
+PROPOSAL_PREFIX = "reconciler/"
+
+
+def _event() -> dict[str, object]:
+    from reconciler.core.errors import ConfigError
+
+    path = os.environ.get("GITHUB_EVENT_PATH")
+    if not path:
+        return {}
+    try:
+        event = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise ConfigError(
+            f"cannot read the event file GITHUB_EVENT_PATH={path}: {error}", hint="check the path"
+        ) from error
+    return event if isinstance(event, dict) else {}
 
 
 def _event_pull_request() -> int | None:

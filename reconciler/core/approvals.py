@@ -34,12 +34,20 @@ from typing import Any
 
 from reconciler.core.blueprint import TIER_KEYS, Blueprint, Tier
 from reconciler.core.decision import Decision
+from reconciler.core.feedback import TrailLinks
 from reconciler.core.governance import OperationRequest, Origin, Verdict
 from reconciler.core.ids import make_id, parse_utc, utc
 from reconciler.core.observation import DeploymentState, Sample
 from reconciler.core.operation_requests import out_of_bounds
 from reconciler.core.proposals import Draft, Proposal, render_metadata
-from reconciler.core.records import EventType, Outcome, Provenance, Record, clean_line
+from reconciler.core.records import (
+    EventType,
+    Outcome,
+    Provenance,
+    Record,
+    clean_line,
+    path_of,
+)
 from reconciler.core.units import (
     Money,
     format_cpu,
@@ -261,8 +269,12 @@ def draft_for(
     evidence: Evidence,
     approval_id: str,
     now: datetime,
+    *,
+    links: TrailLinks | None = None,
 ) -> tuple[Draft, dict[str, Any]]:
-    """The proposal for a restricted operation, and its metadata (also hidden in the body)."""
+    """The proposal for a restricted operation, and its metadata (also hidden in the body).
+    With `links`, the body links the proposal's own record in the audit trail (its path is
+    known before it is written) and the run that proposed it."""
     kind = kind_for(request)
     service = blueprint.name
     topic = topic_for(request, kind)
@@ -366,7 +378,16 @@ def draft_for(
         "created_at": utc(now).isoformat().replace("+00:00", "Z"),
         "expires_at": expires.isoformat().replace("+00:00", "Z"),
     }
+    record = path_of(service, EventType.APPROVAL_REQUESTED, approval_id, now)
+    trail = links.file(record) if links is not None else ""
+    run = links.run if links is not None else ""
     body = _body(request, verdict, blueprint, evidence, rows, merging, rollback, expires, metadata)
+    if trail or run:
+        found = [f"- [This proposal's record]({trail}) in the audit trail." if trail else ""]
+        found.append(f"- Proposed by [this run]({run})." if run else "")
+        where = ["## Records", "", *[line for line in found if line], ""]
+        marker = render_metadata(metadata)
+        body = body.replace(marker, "\n".join(where) + "\n" + marker)
     draft = Draft(
         key=str(metadata["key"]),
         branch=f"reconciler/{service}/{topic}",

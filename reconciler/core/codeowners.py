@@ -20,7 +20,15 @@ from dataclasses import dataclass
 from reconciler.core.blueprint import Blueprint, GlobalPolicies
 from reconciler.core.problems import Problem, Severity
 
-__all__ = ["BEGIN", "END", "Entry", "codeowners_entries", "merge_block", "render_block"]
+__all__ = [
+    "BEGIN",
+    "END",
+    "Entry",
+    "codeowners_entries",
+    "mention_handles",
+    "merge_block",
+    "render_block",
+]
 
 BEGIN = (
     "# BEGIN reconciler codeowners: generated from the blueprints' approvers by "
@@ -85,6 +93,17 @@ def _owners(
             continue
         owners.setdefault(handle)
     return tuple(owners)
+
+
+def mention_handles(blueprint: Blueprint, policies: GlobalPolicies, org: str) -> tuple[str, ...]:
+    """The service's approvers as GitHub @-handles (`@org/team`, `@login`), for a mention:
+    the same names CODEOWNERS gets, without e-mail addresses, which cannot be mentioned."""
+    found: dict[str, None] = {}
+    for name in _service_approvers(blueprint):
+        handle, _ = _handle(name, teams=policies.teams, org=org or None)
+        if handle is not None and "@" not in handle[1:]:
+            found.setdefault(handle)
+    return tuple(found)
 
 
 def _service_approvers(blueprint: Blueprint) -> list[str]:

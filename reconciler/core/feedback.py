@@ -14,19 +14,24 @@ makes a merge approve nothing (the branch changed, it expired, it ended) is `fai
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
+
+from reconciler.core.records import EventType, Record, record_path
 
 __all__ = [
+    "ENDINGS",
+    "FOLLOWING",
     "STATUS_CONTEXT",
-    "Ending",
-    "Outcome",
     "ProposalStatus",
     "Standing",
     "StatusState",
-    "feedback_comment",
+    "TrailLinks",
+    "asked_for",
+    "outcome_comment",
     "proposal_status",
 ]
 
@@ -114,102 +119,148 @@ def proposal_status(
 
 
 # ---------------------------------------------------------------------------------------------
-# The last word on a proposal
-
-
-class Ending(StrEnum):
-    """How a proposal ended, for its last comment."""
-
-    GRANTED = "granted"
-    REFUSED = "refused"
-    REJECTED = "rejected"
-
-
-class Outcome(StrEnum):
-    """What followed a granted approval, as far as the comment knows it."""
-
-    #: Carried out, and verified.
-    VERIFIED = "verified"
-    #: Carried out; the verification failed and it was rolled back.
-    ROLLED_BACK = "rolled_back"
-    #: Carried out; the verification failed and nothing could undo it.
-    FAILED = "failed"
-    #: Carried out; verification is due later.
-    EXECUTED = "executed"
-    #: Not carried out yet (a cooldown, the next run, a blueprint to load).
-    WAITING = "waiting"
-    #: The new policy is in git; the reconciler follows it from the next decision.
-    IN_FORCE = "in_force"
+# Links, and the last word on a proposal
 
 
 @dataclass(frozen=True, kw_only=True)
-class Links:
-    """Where people read more: the audit record on the default branch, and the run."""
+class TrailLinks:
+    """Where people read more: the audit trail's files on the default branch (`blob`, such as
+    `https://github.com/acme/blueprints/blob/main`) and the page of the run (`run`). Either
+    may be empty (not on Actions, the local forge): nothing is linked then."""
 
-    record: str = ""
+    blob: str = ""
     run: str = ""
 
+    def record(self, record: Record) -> str:
+        return self.file(record_path(record))
 
-def feedback_comment(
-    ending: Ending,
-    *,
-    reference: str,
-    service: str,
-    change: str,
-    who: str = "",
-    reasons: Sequence[str] = (),
-    revert: str = "",
-    outcome: Outcome | None = None,
-    details: Sequence[str] = (),
-    links: Links | None = None,
+    def file(self, path: str) -> str:
+        """The page of a file of the repository on the default branch, or ""."""
+        return f"{self.blob}/{path}" if self.blob else ""
+
+    def lines(self, record: Record | None, what: str) -> list[str]:
+        """`See [the audit record](...) and [the run](...).`, or nothing to link."""
+        refs = []
+        url = self.record(record) if record is not None else ""
+        if url:
+            refs.append(f"[{what}]({url})")
+        if self.run:
+            refs.append(f"[the run]({self.run})")
+        return ["See " + " and ".join(refs) + "."] if refs else []
+
+
+#: What follows a grant, in the order it happens.
+_DONE = (EventType.OPERATION_EXECUTED, EventType.OPERATION_FAILED, EventType.OPERATION_BLOCKED)
+_CHECKED = frozenset(
+    {
+        EventType.VERIFICATION_PASSED,
+        EventType.VERIFICATION_FAILED,
+        EventType.VERIFICATION_SKIPPED,
+        EventType.ROLLBACK_EXECUTED,
+        EventType.ROLLBACK_FAILED,
+        EventType.ROLLBACK_VERIFIED,
+        EventType.ROLLBACK_VERIFICATION_FAILED,
+        EventType.ESCALATED,
+    }
+)
+#: The approval records that end a proposal with a comment of its own.
+ENDINGS = frozenset(
+    {EventType.APPROVAL_GRANTED, EventType.APPROVAL_REFUSED, EventType.APPROVAL_REJECTED}
+)
+FOLLOWING = frozenset({*_DONE, *_CHECKED})
+
+
+def asked_for(metadata: Mapping[str, Any]) -> str:
+    """What a proposal asked for, in a few words: `max_replicas → 6`, `scale to 8 replicas`."""
+    fields = metadata.get("fields")
+    if isinstance(fields, dict) and fields:
+        return ", ".join(f"`{name}` → {value}" for name, value in fields.items())
+    operation = str(metadata.get("operation") or "an operation")
+    target = metadata.get("target_replicas")
+    return f"`{operation}`" + (f" to {target} replicas" if isinstance(target, int) else "")
+
+
+def outcome_comment(
+    ending: Record, following: Sequence[Record], links: TrailLinks = TrailLinks()
 ) -> str:
-    """The comment left on a proposal once it ended: the verdict, and what followed.
-
-    `change` says what the proposal asked for (`raise max_replicas 5 → 6`); `details` are the
-    lines of what followed (the change executed, its verification or rollback); `revert` is
-    the merge commit to revert when a merge approves nothing."""
-    links = links or Links()
+    """The comment on a proposal once it ended (`ending`: its granted, refused or rejected
+    record), with what followed a grant (`following`: the operations that carried it out,
+    their verifications and rollbacks, oldest first). It is written again as more follows,
+    so it always says the whole story so far."""
+    details = ending.details
+    metadata = details.get("metadata") or {}
+    service = ending.service
+    asked = asked_for(metadata)
     lines: list[str] = []
-    if ending is Ending.GRANTED:
-        lines.append(f"✅ **Approved by {who or 'an approver'}**: {service}, {change}.")
-        follow = {
-            Outcome.VERIFIED: "It was carried out and verified.",
-            Outcome.ROLLED_BACK: "It was carried out, made things worse, and was rolled back.",
-            Outcome.FAILED: "It was carried out, failed its verification, and could not be "
-            "undone: a person is needed.",
-            Outcome.EXECUTED: "It was carried out; its verification is due after the "
-            "stabilization period.",
-            Outcome.WAITING: "It is carried out by a coming run (a cooldown or the next run "
-            "loading the approved blueprint).",
-            Outcome.IN_FORCE: "The new policy is in git: the reconciler follows it from its "
-            "next decision.",
-        }
-        if outcome is not None:
-            lines.append(follow[outcome])
-    elif ending is Ending.REFUSED:
-        lines.append(f"⛔ **Refused**: this merge approves nothing for {service} ({change}).")
-        lines += ["", "Why:"]
-        lines += [f"- {reason}" for reason in reasons] or ["- (no reason recorded)"]
-        if revert:
+    if ending.event_type is EventType.APPROVAL_GRANTED:
+        who = str(details.get("merged_by") or "an approver")
+        lines.append(f"✅ **Approved by {who}**: {service}, {asked}.")
+        done = [r for r in following if r.event_type in _DONE]
+        checked = [r for r in following if r.event_type in _CHECKED]
+        if not done and metadata.get("kind") == "blueprint":
+            lines += ["", "The new policy is in git; the next decision follows it."]
+        elif not done:
+            lines += ["", "It is carried out by a coming run (after a cooldown, say)."]
+        if done:
+            lines.append("")
+        for record in [*done, *checked]:
+            words = _FOLLOW_WORDS.get(record.event_type, "")
+            lines.append(f"- {words}{_shown(record)}")
+        if done and not checked and done[-1].event_type is EventType.OPERATION_EXECUTED:
+            lines.append("- Its verification is due after the stabilization period.")
+    elif ending.event_type is EventType.APPROVAL_REFUSED:
+        lines.append(f"⛔ **Refused**: this approves nothing for {service} ({asked}).")
+        reasons = details.get("reasons")
+        reasons = [str(r) for r in reasons] if isinstance(reasons, list) else []
+        lines += ["", "Why:", *([f"- {r}" for r in reasons] or [f"- {ending.rationale}"])]
+        merge = str(details.get("merge_commit") or "")
+        if merge:
+            held = metadata.get("kind") == "blueprint"
             lines += [
                 "",
-                f"**To fix it**: revert the merge commit {revert} "
-                f"(`git revert -m 1 {revert}` for a merge commit), then let the reconciler "
-                "propose the change again, or make it through an approved proposal. Until "
-                "then the reconciler holds the service.",
+                f"**To fix it**: revert the merge, `git revert -m 1 {merge}` (a squash or a "
+                f"rebase: `git revert {merge}`), "
+                + (
+                    f"and {service} stays held until then; then let the reconciler propose "
+                    "the change again, or make it through an approved proposal."
+                    if held
+                    else "so that the request file is not taken for an approved one; the "
+                    "reconciler proposes it again if it is still needed."
+                ),
             ]
     else:
+        who = str(details.get("closed_by") or "")
         lines.append(
-            f"✋ **Rejected**: closed without merging{' by ' + who if who else ''}. "
-            f"{service} is not changed ({change})."
+            f"✋ **Rejected**: closed without merging{' by ' + who if who else ''}; "
+            f"{service} is not changed ({asked})."
         )
-    if details:
-        lines += ["", *(f"- {line}" for line in details)]
-    refs = []
-    if links.record:
-        refs.append(f"[the audit record]({links.record})")
-    if links.run:
-        refs.append(f"[the run]({links.run})")
-    if refs:
-        lines += ["", "See " + " and ".join(refs) + "."]
-    return "\n".join(lines)
+    record_name = {
+        EventType.APPROVAL_GRANTED: "the approval",
+        EventType.APPROVAL_REFUSED: "the refusal",
+    }.get(ending.event_type, "the rejection")
+    see = links.lines(ending, f"{record_name} in the audit trail")
+    return "\n".join([*lines, *(["", *see] if see else [])])
+
+
+def _shown(record: Record) -> str:
+    """A record's rationale, with the replicas before and after for a change."""
+    before = record.details.get("pre_operation_state") or {}
+    after = record.details.get("post_operation_state") or {}
+    old, new = before.get("replicas"), after.get("replicas")
+    change = f" ({old} → {new} replicas)" if isinstance(old, int) and isinstance(new, int) else ""
+    return f"{record.rationale}{change}"
+
+
+_FOLLOW_WORDS = {
+    EventType.OPERATION_EXECUTED: "Carried out: ",
+    EventType.OPERATION_FAILED: "Failed: ",
+    EventType.OPERATION_BLOCKED: "Not carried out: ",
+    EventType.VERIFICATION_PASSED: "Verified: ",
+    EventType.VERIFICATION_FAILED: "Verification failed: ",
+    EventType.VERIFICATION_SKIPPED: "Not verified: ",
+    EventType.ROLLBACK_EXECUTED: "Rolled back: ",
+    EventType.ROLLBACK_FAILED: "Rollback failed: ",
+    EventType.ROLLBACK_VERIFIED: "Rollback verified: ",
+    EventType.ROLLBACK_VERIFICATION_FAILED: "Rollback verification failed: ",
+    EventType.ESCALATED: "Escalated to a person: ",
+}

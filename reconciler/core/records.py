@@ -388,11 +388,14 @@ def _default(value: object) -> object:
 
 def record_path(record: Record) -> str:
     """Where a record lives, relative to the repository root."""
-    moment = utc(record.timestamp)
-    return (
-        f"{AUDIT_DIR}/{record.service}/{moment:%Y-%m-%d}/"
-        f"{moment:%H%M%S}-{record.event_type}-{record.id}.json"
-    )
+    return path_of(record.service, record.event_type, record.id, record.timestamp)
+
+
+def path_of(service: str, event: EventType, record_id: str, timestamp: datetime) -> str:
+    """Where the record of `service`, `event`, `record_id` and `timestamp` lives: known before
+    the record is written (a proposal's body links its own request's record)."""
+    moment = utc(timestamp)
+    return f"{AUDIT_DIR}/{service}/{moment:%Y-%m-%d}/{moment:%H%M%S}-{event}-{record_id}.json"
 
 
 _EVENTS_BY_NAME = {str(event): event for event in EventType}

@@ -54,9 +54,10 @@ from reconciler.core.approvals import (
     worse_than,
 )
 from reconciler.core.blueprint import Blueprint
+from reconciler.core.dashboard import Waiting
 from reconciler.core.errors import ForgeError
 from reconciler.core.events import short
-from reconciler.core.feedback import ProposalStatus, Standing, proposal_status
+from reconciler.core.feedback import ProposalStatus, Standing, TrailLinks, proposal_status
 from reconciler.core.governance import OperationRequest, Origin
 from reconciler.core.history import HISTORY_SPAN
 from reconciler.core.ids import make_id, parse_utc, utc
@@ -722,9 +723,14 @@ class Proposer:
     forge: Forge
     audit: AuditStore
     budget: int
+    #: Where the proposal's body links to (its record in the audit trail, the run).
+    links: TrailLinks = field(default_factory=TrailLinks)
     opened: int = 0
     #: Proposal keys the load still calls for this cycle; the others are superseded.
     wanted: set[str] = field(default_factory=set)
+    #: The proposals this cycle opened, and what the cap on new ones held back, by service.
+    opened_now: dict[str, list[Waiting]] = field(default_factory=dict)
+    capped: dict[str, list[str]] = field(default_factory=dict)
 
     def propose(
         self,
@@ -749,7 +755,14 @@ class Proposer:
             request.decision_id,
         )
         draft, meta = draft_for(
-            request, step.verdict, blueprint, blueprint_text, evidence, approval_id, now
+            request,
+            step.verdict,
+            blueprint,
+            blueprint_text,
+            evidence,
+            approval_id,
+            now,
+            links=self.links,
         )
         lead = tuple(r for r in step.records if r.event_type is not EventType.APPROVAL_REQUESTED)
         self.wanted.add(draft.key)
@@ -763,6 +776,7 @@ class Proposer:
                     outcome=StepOutcome.PENDING, aside=Aside.NOT_PROPOSED, detail=cooling
                 )
             if self.opened >= self.budget:
+                self.capped.setdefault(blueprint.name, []).append(draft.title)
                 return Proposed(
                     outcome=StepOutcome.PENDING,
                     aside=Aside.NOT_PROPOSED,
@@ -775,7 +789,17 @@ class Proposer:
                 detail=f"proposing on the forge failed: {error}; the next run tries again",
             )
         self.opened += 1
-        self.forge.set_status(proposal, _awaiting(meta, parse_utc(str(meta["expires_at"]))))
+        expires = parse_utc(str(meta["expires_at"]))
+        self.forge.set_status(proposal, _awaiting(meta, expires))
+        self.opened_now.setdefault(blueprint.name, []).append(
+            Waiting(
+                service=blueprint.name,
+                reference=proposal.reference,
+                url=proposal.url,
+                title=draft.title,
+                expires_at=expires,
+            )
+        )
         record = approval_record(
             EventType.APPROVAL_REQUESTED,
             Outcome.PENDING,
@@ -944,9 +968,11 @@ def supersede(
     commit: Commit,
     reason: str,
     now: datetime,
-) -> list[Note]:
-    """Close decision-driven proposals the load no longer calls for."""
+) -> tuple[list[Note], set[str]]:
+    """Close decision-driven proposals the load no longer calls for: notes, and the keys of
+    the proposals closed."""
     notes: list[Note] = []
+    closed: set[str] = set()
     for key, (pending, proposal) in review.open.items():
         if key in wanted or pending.kind is not Kind.BLUEPRINT or pending.timed_out:
             continue
@@ -984,4 +1010,5 @@ def supersede(
                 kind=NoteKind.PROPOSAL_SUPERSEDED, text=f"proposal {proposal.reference} superseded"
             )
         )
-    return notes
+        closed.add(key)
+    return notes, closed

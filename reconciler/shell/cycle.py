@@ -26,6 +26,7 @@ from typing import Any
 from reconciler.core.approvals import APPROVAL_EVENTS, Evidence, approval_hold
 from reconciler.core.blueprint import Blueprint, Mode
 from reconciler.core.changes import Applied
+from reconciler.core.dashboard import Attention, Concern, Waiting
 from reconciler.core.decision import Decision
 from reconciler.core.errors import (
     ClusterError,
@@ -40,12 +41,14 @@ from reconciler.core.events import (
     refusal_record,
     subject_for,
 )
+from reconciler.core.feedback import TrailLinks
 from reconciler.core.governance import VerdictAction, govern
 from reconciler.core.history import (
     BREAKER_EVENTS,
     CHANGE_EVENTS,
     HISTORY_SPAN,
     PAUSE_EVENTS,
+    BreakerPhase,
     ServiceHistory,
     fold_history,
 )
@@ -59,7 +62,7 @@ from reconciler.core.planning import (
     recovery_note,
 )
 from reconciler.core.problems import Problem
-from reconciler.core.records import CommitMessage, Record, commit_message
+from reconciler.core.records import CommitMessage, EventType, Record, commit_message
 from reconciler.core.verification import (
     VERIFICATION_EVENTS,
     pending_verifications,
@@ -68,6 +71,7 @@ from reconciler.core.verification import (
 )
 from reconciler.ports import AuditStore, Clock, Cluster, Forge, MetricsSource
 from reconciler.shell.approvals import Proposed, Proposer, Review, review_proposals, supersede
+from reconciler.shell.feedback import follow_up
 from reconciler.shell.isolation import (
     Failure,
     Stage,
@@ -111,6 +115,8 @@ class CycleOptions:
     verify_only: bool = False
     #: Called with (done, total) as services are reconciled, for progress output.
     progress: Callable[[int, int], None] | None = None
+    #: Where what the reconciler says on the forge links to (the audit trail, the run).
+    links: TrailLinks = field(default_factory=TrailLinks)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -161,6 +167,11 @@ class ServiceResult:
     hint: str = ""
     #: Set while a change awaits its verification (no new change meanwhile).
     waiting: str = ""
+    #: What about the service needs a person (held, breaker open, escalated): the dashboard's.
+    attention: tuple[Concern, ...] = ()
+    #: Its proposals open after this run, and those the cap on new proposals held back.
+    proposals: tuple[Waiting, ...] = ()
+    unproposed: tuple[str, ...] = ()
 
     @property
     def warnings(self) -> tuple[Note, ...]:
@@ -290,12 +301,15 @@ class Recorder:
         self.audit = audit
         self.dry_run = dry_run
         self.commits: list[str] = []
+        #: Every record committed, in order.
+        self.records: list[Record] = []
 
     def commit(self, subject: str, records: Sequence[Record]) -> str | None:
         if self.dry_run or not records:
             return None
         sha = self.audit.append(records, commit_message(subject, records))
         self.commits.append(sha)
+        self.records.extend(records)
         return sha
 
 
@@ -665,9 +679,20 @@ def _reconcile_service(
     if review.error:
         notes.append(Note(kind=NoteKind.FORGE_FAILED, text=f"approvals: {review.error}"))
     if gate.held:
-        return ServiceResult(service=blueprint.name, notes=tuple(notes), error=gate.held)
+        return ServiceResult(
+            service=blueprint.name,
+            notes=tuple(notes),
+            error=gate.held,
+            attention=_attention(blueprint, history, gate.held, notes),
+            proposals=_still_open(review, set()),
+        )
     if review.wait:
-        return ServiceResult(service=blueprint.name, notes=tuple(notes), waiting=review.wait)
+        return ServiceResult(
+            service=blueprint.name,
+            notes=tuple(notes),
+            waiting=review.wait,
+            proposals=_still_open(review, set()),
+        )
 
     def plan(window: Sequence[Sample] | None) -> ServicePlan:
         return plan_cycle(
@@ -715,6 +740,7 @@ def _reconcile_service(
     )
     decision = planned.decision
     watch.stage = Stage.FORGE
+    closed: set[str] = set()
     if (
         ports.forge is not None
         and context.proposer is not None
@@ -723,7 +749,7 @@ def _reconcile_service(
         and not observing
         and review.open
     ):
-        notes += supersede(
+        said, closed = supersede(
             blueprint,
             review,
             context.proposer.wanted,
@@ -732,7 +758,13 @@ def _reconcile_service(
             decision.rationale,
             now,
         )
+        notes += said
+    proposer = context.proposer
+    opened = tuple(proposer.opened_now.get(blueprint.name, ())) if proposer else ()
     return ServiceResult(
+        attention=_attention(blueprint, history, "", [*notes, *plan_notes]),
+        proposals=(*_still_open(review, closed), *opened),
+        unproposed=tuple(proposer.capped.get(blueprint.name, ())) if proposer else (),
         service=blueprint.name,
         replicas=state.replicas,
         ready=state.ready_replicas,
@@ -742,6 +774,56 @@ def _reconcile_service(
         notes=(*notes, *plan_notes),
         waiting=planned.waiting,
     )
+
+
+def _still_open(review: Review, closed: set[str]) -> tuple[Waiting, ...]:
+    """The proposals the review found open, but for those this run closed."""
+    return tuple(
+        Waiting(
+            service=pending.record.service,
+            reference=proposal.reference,
+            url=proposal.url,
+            title=proposal.title or str(pending.metadata.get("operation") or ""),
+            expires_at=pending.expires_at,
+            timed_out=pending.timed_out,
+            changed=pending.hands_off,
+        )
+        for key, (pending, proposal) in review.open.items()
+        if key not in closed
+    )
+
+
+def _attention(
+    blueprint: Blueprint, history: ServiceHistory, held: str, notes: Sequence[Note]
+) -> tuple[Concern, ...]:
+    """What about the service needs a person after this run: its blueprint held, an
+    escalation since the breaker was last reset, its breaker open (or opened by this run)."""
+    service = blueprint.name
+    found = []
+    if held:
+        found.append(Concern(service=service, kind=Attention.HELD, detail=held))
+    reset = history.last(EventType.BREAKER_RESET)
+    escalated = history.last(EventType.ESCALATED)
+    now_escalated = [n.text for n in notes if n.kind is NoteKind.ESCALATED]
+    if escalated is not None and (reset is None or escalated.sort_key() > reset.sort_key()):
+        found.append(Concern(service=service, kind=Attention.ESCALATED, detail=escalated.rationale))
+    elif now_escalated:
+        found.append(Concern(service=service, kind=Attention.ESCALATED, detail=now_escalated[0]))
+    opened = history.last(EventType.BREAKER_OPENED)
+    now_opened = [n.text for n in notes if n.kind is NoteKind.BREAKER_OPENED]
+    if history.breaker.phase is BreakerPhase.OPEN:
+        why = opened.rationale if opened is not None else ""
+        detail = history.breaker.describe(blueprint.policy.safety.circuit_breaker)
+        found.append(
+            Concern(
+                service=service,
+                kind=Attention.BREAKER_OPEN,
+                detail=f"{detail}: {why}" if why else detail,
+            )
+        )
+    elif now_opened:
+        found.append(Concern(service=service, kind=Attention.BREAKER_OPEN, detail=now_opened[0]))
+    return tuple(found)
 
 
 @dataclass
@@ -781,6 +863,7 @@ def run_cycle(fleet: Fleet, ports: Ports, options: CycleOptions) -> CycleReport:
             forge=watched.forge,
             audit=watched.audit,
             budget=fleet.policies.max_new_proposals_per_run,
+            links=options.links,
         )
         if watched.forge is not None
         else None
@@ -796,6 +879,7 @@ def run_cycle(fleet: Fleet, ports: Ports, options: CycleOptions) -> CycleReport:
             results.append(_not_reconciled(blueprint.name, unwritable))
             continue
         watch.begin()
+        first = len(recorder.records)
         try:
             result = _reconcile_service(
                 blueprint,
@@ -809,6 +893,22 @@ def run_cycle(fleet: Fleet, ports: Ports, options: CycleOptions) -> CycleReport:
             )
         except Exception as error:  # whatever it is, it is this service's alone
             result, unwritable = _failed(blueprint, target, error, watch, ports, recorder)
+        if ports.forge is not None and len(recorder.records) > first:
+            # What the cycle recorded may end a proposal or add to one that ended: its
+            # comment says so (the forge is not asked when nothing of the kind happened).
+            try:
+                said = follow_up(
+                    blueprint.name,
+                    recorder.records[first:],
+                    ports.audit,
+                    ports.forge,
+                    options.links,
+                )
+            except Exception as error:  # the comment is a courtesy: never the cycle's failure
+                text = f"could not comment on the proposals: {error}"
+                said = [Note(kind=NoteKind.FORGE_FAILED, text=text)]
+            if said:
+                result = replace(result, notes=(*result.notes, *said))
         results.append(result)
         if ports.forge is not None and ports.forge.halted() is not None:
             # Every later service is still reconciled (what needs no forge goes on), and

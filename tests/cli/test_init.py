@@ -227,4 +227,5 @@ def test_the_generated_workflows_pass_the_offline_checks(cli: Cli, tmp_path: Pat
     assert checks["jobs"]["blueprints"]["permissions"] == {
         "contents": "read",
         "pull-requests": "write",
+        "statuses": "write",
     }

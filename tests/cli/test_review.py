@@ -468,6 +468,64 @@ def test_github_refusing_the_comment_is_exit_4_without_the_token(run: Cli, api: 
     assert "ghp_wrong-token-0000" not in result.output
 
 
+def _event(tmp_path: Path, payload: dict[str, object]) -> str:
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps(payload))
+    return str(event)
+
+
+def test_status_on_a_persons_pull_request_says_what_the_check_found(
+    run: Cli, repo: Path, api: FakeGitHub, tmp_path: Path
+) -> None:
+    """The ruleset can require reconciler/approval of every pull request: a person's gets it
+    from the checks, the reconciler's proposals from the reconciler."""
+    head = api.pull(1)["head"]
+    event = _event(tmp_path, {"pull_request": {"number": 1, "head": head}})
+    env = github_env(
+        api, GITHUB_EVENT_PATH=event, GITHUB_RUN_ID="31", GITHUB_SERVER_URL="https://github.com"
+    )
+    edit(repo, FRONTEND, "max_replicas: 5", "max_replicas: 8")
+    commit(repo, "Raise")
+    ok = run("check-change", "main", "change", "--status", env=env)
+    assert ok.exit_code == 0, ok.output
+    status = api.status(head["sha"], "reconciler/approval")
+    assert status is not None and status["state"] == "success"
+    assert status["description"] == (
+        "Not a proposal of the reconciler's: the blueprint changes were checked; 1 need code "
+        "owners' approval"
+    )
+    assert status["target_url"] == f"https://github.com/{OWNER}/{NAME}/actions/runs/31"
+    git(repo, "rm", "-q", BACKEND)
+    commit(repo, "And retire the backend")
+    failed = run("check-change", "main", "change", "--status", env=env)
+    assert failed.exit_code == 1
+    assert api.status(head["sha"], "reconciler/approval")["state"] == "failure"  # type: ignore[index]
+
+
+def test_status_leaves_the_reconcilers_proposals_alone_and_covers_the_merge_queue(
+    run: Cli, api: FakeGitHub, tmp_path: Path
+) -> None:
+    head = api.pull(1)["head"]
+    proposal = {
+        "pull_request": {"number": 1, "head": {"sha": head["sha"], "ref": "reconciler/web/x"}}
+    }
+    api.reset_log()
+    skipped = run(
+        "check-change", "main", "change", "--status",
+        env=github_env(api, GITHUB_EVENT_PATH=_event(tmp_path, proposal)),
+    )  # fmt: skip
+    assert skipped.exit_code == 0
+    assert "the status of reconciler/web/x is the reconciler's" in skipped.stderr
+    assert api.requests == []
+    queue = {"merge_group": {"head_sha": head["sha"], "head_ref": "gh-readonly-queue/main/pr-1"}}
+    queued = run(
+        "check-change", "main", "change", "--status",
+        env=github_env(api, GITHUB_EVENT_PATH=_event(tmp_path, queue)),
+    )  # fmt: skip
+    assert queued.exit_code == 0, queued.output
+    assert api.status(head["sha"], "reconciler/approval")["state"] == "success"  # type: ignore[index]
+
+
 # ---------------------------------------------------------------------------------------------
 # codeowners
 

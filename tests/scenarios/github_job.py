@@ -48,7 +48,7 @@ class Job:
         )
         return result.stdout
 
-    def cli(self, *args: str, expect: int = 0) -> str:
+    def cli(self, *args: str, expect: int = 0, env: dict[str, str] | None = None) -> str:
         from reconciler.cli import main
 
         env = {
@@ -56,6 +56,7 @@ class Job:
             "RECONCILER_FORGE": "github",
             "GITHUB_REPOSITORY": "acme/service-blueprints",
             "GITHUB_API_URL": self.api.url,
+            **(env or {}),
         }
         result = CliRunner().invoke(
             main, ["--repo", str(self.root), *args], env=env, catch_exceptions=False
@@ -64,10 +65,10 @@ class Job:
         assert BOT_TOKEN not in result.output
         return result.output
 
-    def run(self, *args: str, expect: int = 0) -> str:
+    def run(self, *args: str, expect: int = 0, env: dict[str, str] | None = None) -> str:
         """A run as on Actions: start from the remote's main, reconcile, push the records."""
         self.git("pull", "-q", "--no-rebase", "origin", "main")
-        output = self.cli("run", *args, expect=expect)
+        output = self.cli("run", *args, expect=expect, env=env)
         self.git("push", "-q", "origin", "HEAD:main")
         return output
 

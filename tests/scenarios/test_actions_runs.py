@@ -571,3 +571,10 @@ def test_an_input_the_action_cannot_read_stops_it_and_says_which(
     assert not run.ok and run.step("Reconcile").exit_code == 2
     assert annotation in run.annotations
     assert hosted.log() == before
+    if "mode" in given:
+        return  # not a reconcile: no dashboard to speak of
+    # The run failed before reconciling: it lands on the dashboard all the same.
+    assert run.step("Put the failed run on the dashboard").ran
+    (dashboard,) = hosted.api.issues()
+    assert "## ❌ The last run failed" in dashboard["body"]
+    assert "/actions/runs/4242)" in dashboard["body"]

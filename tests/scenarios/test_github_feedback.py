@@ -80,3 +80,84 @@ def test_a_refused_merge_turns_its_status_red(job: Job) -> None:
     assert description.startswith(
         "Merged, but approves nothing: it was merged by mallory, who is not an approver"
     )
+
+
+#: What Actions sets on a run of the reconcile workflow on main.
+ACTIONS = {
+    "GITHUB_SERVER_URL": "https://github.com",
+    "GITHUB_RUN_ID": "4242",
+    "GITHUB_REF": "refs/heads/main",
+}
+RUN = "https://github.com/acme/service-blueprints/actions/runs/4242"
+BLOB = "https://github.com/acme/service-blueprints/blob/main/"
+
+
+def _outcome(job: Job, number: int) -> str:
+    ours = [
+        c["body"]
+        for c in job.api.comments(number)
+        if c["body"].startswith("<!-- reconciler:comment outcome -->")
+    ]
+    assert len(ours) == 1, ours  # one comment, edited in place, never duplicated
+    return str(ours[0])
+
+
+def test_a_granted_merge_shows_its_status_and_a_comment_that_follows_what_was_done(
+    job: Job,
+) -> None:
+    job.run("-s", "todo-frontend", env=ACTIONS)
+    (pull,) = job.api.pulls()
+    requested = job.records("approval_requested")[0]
+    assert f"[This proposal's record]({BLOB}audit/todo-frontend/" in pull["body"]
+    assert f"approval_requested-{requested['id']}.json)" in pull["body"]
+    assert f"Proposed by [this run]({RUN})." in pull["body"]
+    job.cli("sim", "advance", "10m")
+    job.api.merge_pull(pull["number"], "alice")
+    job.run("-s", "todo-frontend", "--wait", env=ACTIONS)
+    assert _status(job, pull["head"]["sha"]) == ("success", "Approved by alice")
+    assert job.api.status(pull["head"]["sha"], CONTEXT)["target_url"] == RUN  # type: ignore[index]
+    comment = _outcome(job, pull["number"])
+    granted = job.records("approval_granted")[0]
+    assert "✅ **Approved by alice**: todo-frontend, `spec.scaling.max_replicas` → 6." in comment
+    assert (
+        "- Carried out: scale deployment todo-app/todo-frontend to 6 replicas: "
+        "deployment.apps/todo-frontend scaled (5 → 6 replicas)"
+    ) in comment
+    assert "- Verified: " in comment
+    assert f"[the approval in the audit trail]({BLOB}audit/todo-frontend/" in comment
+    assert f"approval_granted-{granted['id']}.json)" in comment
+    assert f"[the run]({RUN})" in comment
+
+
+def test_a_refused_merge_shows_why_and_the_commit_to_revert(job: Job) -> None:
+    pull = _proposed(job)
+    merge = job.api.merge_pull(pull["number"], "mallory")
+    job.run("-s", "todo-frontend", expect=1)
+    comment = _outcome(job, pull["number"])
+    assert comment.splitlines()[1] == (
+        "⛔ **Refused**: this approves nothing for todo-frontend (`spec.scaling.max_replicas` → 6)."
+    )
+    assert "- it was merged by mallory, who is not an approver (devops-team)" in comment
+    assert f"`git revert -m 1 {merge}`" in comment
+    assert "todo-frontend stays held until then" in comment
+    # The next run (still held) adds nothing to it.
+    job.api.reset_log()
+    job.run("-s", "todo-frontend", expect=1)
+    assert job.api.writes() == []
+
+
+def test_a_rejection_is_said_on_the_pull_request(job: Job) -> None:
+    pull = _proposed(job)
+    job.api.close_pull(pull["number"], "alice")
+    job.run("-s", "todo-frontend")
+    assert (
+        _outcome(job, pull["number"])
+        .splitlines()[1]
+        .startswith(
+            "✋ **Rejected**: closed without merging by alice; todo-frontend is not changed"
+        )
+    )
+    assert _status(job, pull["head"]["sha"]) == (
+        "failure",
+        "Closed unmerged by alice: rejected: merging approves nothing",
+    )

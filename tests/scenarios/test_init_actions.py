@@ -103,7 +103,7 @@ def test_the_pr_checks_classify_a_pull_request_and_comment(
         "pull_request": {
             "number": pull.number,
             "base": {"sha": base},
-            "head": {"repo": {"full_name": REPOSITORY}},
+            "head": {"repo": {"full_name": REPOSITORY}, "sha": pull.head.sha, "ref": "more-room"},
         }
     }
 
@@ -143,3 +143,7 @@ def test_the_pr_checks_classify_a_pull_request_and_comment(
     assert "scale_beyond_limits" in comment["body"]
     # The needs-approval finding is also a warning on the run's page.
     assert any(line.startswith("::warning") for line in run.annotations), run.annotations
+    # The status a ruleset can require of every pull request: a person's gets it here.
+    status = hosted.api.status(pull.head.sha, "reconciler/approval")
+    assert status is not None and status["state"] == "success"
+    assert status["description"].startswith("Not a proposal of the reconciler's")
