@@ -33,6 +33,8 @@ from reconciler.core.blueprint import (
     Cost,
     GlobalPolicies,
     Guards,
+    ManifestFormat,
+    Manifests,
     Metadata,
     MetricWeight,
     Performance,
@@ -687,6 +689,7 @@ def _build(
     resources = _resources(ctx, raw, scaling) if clean("spec", "resources") else None
     reliability = _reliability(ctx, raw) if clean("spec", "reliability") else None
     cost = _cost(ctx, raw) if clean("cost") else None
+    manifests = _manifests(ctx, raw) if clean("spec", "manifests") else None
     approval = (
         _approval(raw, policies.approval) if clean("governance", "approval_workflow") else None
     )
@@ -721,6 +724,61 @@ def _build(
         cost=cost,
         suspend=bool(_value(raw, "spec.suspend")),
         queries=dict(_get(raw, "spec.observability.queries") or {}),
+        manifests=manifests,
+    )
+
+
+#: The fields of spec.manifests that only one format reads, by format.
+_MANIFEST_FIELDS = {
+    ManifestFormat.PLAIN: {"kind", "name"},
+    ManifestFormat.KUSTOMIZE: {"kind", "name", "patch"},
+    ManifestFormat.HELM: {"replicas_key", "requests_key"},
+}
+_KUSTOMIZATION_NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+
+
+def _manifests(ctx: _Context, raw: Mapping[str, Any]) -> Manifests | None:
+    """spec.manifests, with the fields its format reads; a field another format reads is an
+    error rather than ignored, since whoever wrote it expected it to matter."""
+    node = _get(raw, "spec.manifests")
+    if node is None:
+        return None
+    path = ("spec", "manifests")
+    kind = ManifestFormat(node["format"])
+    for key in sorted(set(node) & set().union(*_MANIFEST_FIELDS.values())):
+        if key not in _MANIFEST_FIELDS[kind]:
+            readers = [str(f) for f, keys in _MANIFEST_FIELDS.items() if key in keys]
+            ctx.add(
+                (*path, key),
+                f"`{key}` is read only with format {' or '.join(readers)}, not {kind}",
+                f"remove `{key}`, or set the format that holds the value this way",
+                code="manifests.field",
+            )
+    if kind is ManifestFormat.KUSTOMIZE and not node["path"].endswith(_KUSTOMIZATION_NAMES):
+        ctx.add(
+            (*path, "path"),
+            f"{node['path']!r} is not a kustomization file",
+            "point at the overlay's kustomization.yaml (the file with the `replicas:` entry)",
+            code="manifests.kustomization",
+        )
+    meta = raw.get("metadata") or {}
+    helm = kind is ManifestFormat.HELM
+
+    def keys(name: str, default: str = "") -> tuple[str, ...]:
+        text = node.get(name, default)
+        return tuple(text.split(".")) if helm and text else ()
+
+    return Manifests(
+        format=kind,
+        path=node["path"],
+        kind=node.get("kind", "Deployment"),
+        name=node.get("name") or meta.get("deployment") or meta.get("name", ""),
+        patch=node.get("patch", ""),
+        replicas_key=keys("replicas_key", default_for("blueprint", "spec.manifests.replicas_key")),
+        requests_key=keys("requests_key"),
+        repository=node.get("repository", ""),
+        branch=node.get("branch", ""),
+        sync_timeout=units.parse_duration(_value(raw, "spec.manifests.sync_timeout")),
     )
 
 
