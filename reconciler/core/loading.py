@@ -695,6 +695,8 @@ def _build(
     )
     if rules is not None and approval is not None:
         _check_approvers(ctx, (*rules, *policies.rules), approval)
+    if scaling is not None and clean("spec", "manifests"):
+        _check_write_back(ctx, scaling, manifests)
     if failed:
         return None
     # Nothing failed the schema, so every section above was checked and built.
@@ -780,6 +782,29 @@ def _manifests(ctx: _Context, raw: Mapping[str, Any]) -> Manifests | None:
         branch=node.get("branch", ""),
         sync_timeout=units.parse_duration(_value(raw, "spec.manifests.sync_timeout")),
     )
+
+
+def _check_write_back(ctx: _Context, scaling: Scaling, manifests: Manifests | None) -> None:
+    """Spans two sections: acting through git needs to know where the numbers live, and a
+    location nobody writes to is worth a word."""
+    if scaling.coexistence == "write_back" and manifests is None:
+        ctx.add(
+            ("spec", "scaling", "coexistence"),
+            "write_back changes the manifests Argo CD or Flux apply, but spec.manifests does "
+            "not say where they are",
+            "add spec.manifests (format and path of the file that holds the replicas), see "
+            "docs/blueprint-format.md",
+            code="manifests.missing",
+        )
+    elif manifests is not None and scaling.coexistence != "write_back":
+        ctx.add(
+            ("spec", "manifests"),
+            f"spec.manifests is only written with coexistence: write_back (this blueprint has "
+            f"{scaling.coexistence}); `validate` and `doctor` still check it",
+            "set spec.scaling.coexistence: write_back to change the replicas through git",
+            severity=Severity.WARNING,
+            code="manifests.unused",
+        )
 
 
 def _check_name(ctx: _Context, raw: Mapping[str, Any], expected_name: str | None) -> None:

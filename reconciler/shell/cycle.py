@@ -66,7 +66,7 @@ from reconciler.core.verification import (
     rollback_work,
     stabilization_for,
 )
-from reconciler.ports import AuditStore, Clock, Cluster, Forge, MetricsSource
+from reconciler.ports import AuditStore, Clock, Cluster, Forge, ManifestStore, MetricsSource
 from reconciler.shell.approvals import Proposed, Proposer, Review, review_proposals, supersede
 from reconciler.shell.isolation import (
     Failure,
@@ -80,6 +80,7 @@ from reconciler.shell.isolation import (
     failure,
 )
 from reconciler.shell.workspace import Fleet
+from reconciler.shell.writeback import WatchedManifests, carry_change
 
 __all__ = [
     "CycleOptions",
@@ -100,6 +101,8 @@ class Ports:
     clock: Clock
     #: Where approval proposals go; None records them as pending in the trail only.
     forge: Forge | None = None
+    #: Where changes made through git are committed (coexistence: write_back).
+    manifests: ManifestStore | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -540,7 +543,17 @@ def _carry_out_step(
         )
         return result(refused, recheck.summary, sha), _kept(sha, records)
     try:
-        applied: Applied = ports.cluster.apply(step.change)
+        carried = carry_change(
+            step.change,
+            reverts=step.request.reverts,
+            blueprint=blueprint,
+            state=state,
+            history=history,
+            cluster=ports.cluster,
+            manifests=ports.manifests,
+            now=moment,
+        )
+        applied: Applied = carried.applied
     except ConflictError as error:
         deferred = replace(
             verdict,
@@ -576,8 +589,9 @@ def _carry_out_step(
         step.change,
         applied,
         verification_due=due,
-        context=step.context,
+        context={**step.context, **carried.context},
     )
+    executed = replace(executed, links={**executed.links, **carried.links})
     records = (*step.records, executed)
     sha = recorder.commit(subject_for(executed, step.request, verdict, decision), records)
     detail = f"{step.change.describe()}: {applied.message}"
@@ -819,6 +833,7 @@ def _watched(ports: Ports, watch: Watch) -> Ports:
         audit=WatchedAudit(ports.audit, watch),
         clock=ports.clock,
         forge=None if ports.forge is None else WatchedForge(ports.forge, watch),
+        manifests=None if ports.manifests is None else WatchedManifests(ports.manifests, watch),
     )
 
 
