@@ -286,7 +286,8 @@ class GitManifests:
             return
         new = cast("pygit2.Commit", self.repo[new_id])
         git = self._pygit2
-        with contextlib.suppress(git.GitError, OSError):
+        # The commit is made: nothing here may fail the change, only leave the checkout behind.
+        with contextlib.suppress(git.GitError, OSError, KeyError, ValueError):
             index = self.repo.index
             index.read()
             for path in paths:
@@ -294,7 +295,7 @@ class GitManifests:
                 target = Path(self.repo.workdir) / path
                 if target.is_file() and target.read_bytes() == read_file(self.repo, old.tree, path):
                     target.write_bytes(read_file(self.repo, new.tree, path) or b"")
-                entry = index.get(path)
+                entry = index[path] if path in index else None  # noqa: SIM401 (no .get)
                 if entry is not None and entry.id == was.id:
                     index.add(git.IndexEntry(path, now_blob.id, git.enums.FileMode(entry.mode)))
             index.write()
