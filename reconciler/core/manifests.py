@@ -397,8 +397,8 @@ def check(
     blueprint_text: str = "",
 ) -> list[Problem]:
     """What `validate` says about a blueprint's manifest location: the files, the document
-    and the keys exist, and the replicas they hold are within the blueprint's bounds (what the
-    cluster should run). Empty when the blueprint names no location."""
+    and the keys exist (errors), and the replicas they hold are within the blueprint's bounds
+    (a warning: an approved one-off may hold them outside). Empty when there is no location."""
     manifests = blueprint.manifests
     if manifests is None:
         return []
@@ -421,10 +421,12 @@ def check(
                 site.field,
                 f"holds {replicas} replicas, {side} ({bound}) of {blueprint.source}",
                 "bring the manifest within the blueprint's bounds, or change the bounds "
-                "through a reviewed change to the blueprint",
+                "through a reviewed change to the blueprint (an approved one-off is held "
+                "there until the next change)",
                 site.line,
                 site.column,
                 code="manifests.bounds",
+                severity=Severity.WARNING,
             )
         ]
     return []

@@ -371,7 +371,8 @@ BLUEPRINT_TEXT = (
             "    path: deploy/web.yaml\n",
             {"deploy/web.yaml": PLAIN.replace("replicas: 2", "replicas: 9").encode()},
             [
-                "deploy/web.yaml:15:13: spec.replicas: holds 9 replicas, above max_replicas (5) "
+                "deploy/web.yaml:15:13: warning: spec.replicas: holds 9 replicas, above "
+                "max_replicas (5) "
                 "of blueprints/web/blueprint.yaml"
             ],
             id="plain-outside-the-bounds",
