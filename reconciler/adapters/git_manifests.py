@@ -34,7 +34,14 @@ from reconciler.adapters.gitrepo import read_file, write_files
 from reconciler.core.blueprint import Manifests
 from reconciler.core.errors import ClusterError, ConfigError
 from reconciler.core.manifests import ManifestError, locate
-from reconciler.core.writeback import ManifestEdit, Snapshot, Written, rewrite, values
+from reconciler.core.writeback import (
+    ManifestConflict,
+    ManifestEdit,
+    Snapshot,
+    Written,
+    rewrite,
+    values,
+)
 
 if TYPE_CHECKING:
     import pygit2
@@ -42,6 +49,15 @@ if TYPE_CHECKING:
 __all__ = ["GitManifests"]
 
 _MISSING = ("couldn't find remote ref", "could not find remote ref")
+#: How far back `read` looks for the commit that last changed a location's files.
+CHANGED_BY_DEPTH = 1000
+
+
+def _blob(commit: pygit2.Commit, path: str) -> str | None:
+    try:
+        return str(commit.tree[path].id)
+    except KeyError:
+        return None
 
 
 class GitManifests:
@@ -182,7 +198,24 @@ class GitManifests:
     def read(self, manifests: Manifests) -> Snapshot:
         remote, branch = self._where(manifests)
         tip = self._fetch(remote, branch) if remote else self._local_tip(branch)
-        return Snapshot(commit=str(tip.id), branch=branch, files=self._files(tip, manifests))
+        return Snapshot(
+            commit=str(tip.id),
+            branch=branch,
+            files=self._files(tip, manifests),
+            changed_by=self._changed_by(tip, manifests),
+        )
+
+    def _changed_by(self, tip: pygit2.Commit, manifests: Manifests) -> str:
+        """The newest first-parent commit whose files differ from its first parent's."""
+        commit = tip
+        for _ in range(CHANGED_BY_DEPTH):
+            if not commit.parents:
+                return str(commit.id)
+            parent = commit.parents[0]
+            if any(_blob(commit, path) != _blob(parent, path) for path in manifests.files):
+                return str(commit.id)
+            commit = parent
+        return ""
 
     def write(self, edit: ManifestEdit, now: datetime) -> Written:
         manifests = edit.manifests
@@ -239,9 +272,13 @@ class GitManifests:
                 hint=error.hint,
             ) from None
         if not new:
-            raise ClusterError(
-                f"the manifests of {edit.service} already hold what {edit.operation_id} asks",
+            # Someone wrote the very value already (a person, or a merged proposal): nothing
+            # to commit, and nothing of theirs to overwrite.
+            raise ManifestConflict(
+                f"{', '.join(edit.manifests.files)} already hold what {edit.operation_id} "
+                f"sets, at {str(tip.id)[:12]}: someone else made the change",
                 hint="nothing to commit; the next cycle works from what they hold",
+                service=edit.service,
             )
         merged = {**files, **new}
         after = values(locate(edit.manifests, merged))

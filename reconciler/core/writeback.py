@@ -238,6 +238,9 @@ class Snapshot:
     commit: str
     branch: str
     files: Mapping[str, bytes | None]
+    #: The newest commit (first parents from the tip) that changed one of the files: a
+    #: merged proposal's merge, say. "" when it is further back than the store looks.
+    changed_by: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -735,8 +735,10 @@ class Proposer:
         evidence: Evidence,
         commit: Commit,
         now: datetime,
+        manifest_files: Mapping[str, str] | None = None,
     ) -> Proposed:
-        """What proposing one REQUEST_APPROVAL step came to."""
+        """What proposing one REQUEST_APPROVAL step came to. `manifest_files`: the manifests
+        edited as the step would edit them (coexistence: write_back)."""
         request = step.request
         # The lead's id (unique in the trail) keeps a second proposal in the same second from
         # reusing the first one's id.
@@ -749,7 +751,14 @@ class Proposer:
             request.decision_id,
         )
         draft, meta = draft_for(
-            request, step.verdict, blueprint, blueprint_text, evidence, approval_id, now
+            request,
+            step.verdict,
+            blueprint,
+            blueprint_text,
+            evidence,
+            approval_id,
+            now,
+            manifest_files=manifest_files,
         )
         lead = tuple(r for r in step.records if r.event_type is not EventType.APPROVAL_REQUESTED)
         self.wanted.add(draft.key)

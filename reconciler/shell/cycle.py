@@ -80,7 +80,7 @@ from reconciler.shell.isolation import (
     failure,
 )
 from reconciler.shell.workspace import Fleet
-from reconciler.shell.writeback import WatchedManifests, carry_change
+from reconciler.shell.writeback import WatchedManifests, carry_change, proposed_manifests
 
 __all__ = [
     "CycleOptions",
@@ -396,7 +396,16 @@ class Proposing:
             revision=self.state.revision,
         )
         return self.proposer.propose(
-            step, self.blueprint, self.blueprint_text, self.review, evidence, recorder.commit, now
+            step,
+            self.blueprint,
+            self.blueprint_text,
+            self.review,
+            evidence,
+            recorder.commit,
+            now,
+            manifest_files=proposed_manifests(
+                step.request, self.blueprint, self.state, ports.manifests
+            ),
         )
 
 
@@ -552,6 +561,7 @@ def _carry_out_step(
             cluster=ports.cluster,
             manifests=ports.manifests,
             now=moment,
+            approved_from=step.context.get("authorized_by"),
         )
         applied: Applied = carried.applied
     except ConflictError as error:

@@ -17,23 +17,35 @@ from typing import Any
 from reconciler.core.blueprint import Blueprint, Manifests
 from reconciler.core.changes import Applied, Change
 from reconciler.core.errors import ClusterError
+from reconciler.core.governance import OperationRequest
 from reconciler.core.history import CHANGE_EVENTS, ServiceHistory
+from reconciler.core.manifests import ManifestError, locate
 from reconciler.core.observation import DeploymentState
 from reconciler.core.records import Record
 from reconciler.core.writeback import (
+    WRITE_BACK,
+    ManifestConflict,
     ManifestEdit,
     Snapshot,
     Written,
     applied_for,
     edit_for,
     revert_for,
+    rewrite,
+    values,
     write_back_details,
     writes_back,
 )
 from reconciler.ports import Cluster, ManifestStore
 from reconciler.shell.isolation import Stage, Watch
 
-__all__ = ["Carried", "WatchedManifests", "carry_change", "reverted_change"]
+__all__ = [
+    "Carried",
+    "WatchedManifests",
+    "carry_change",
+    "proposed_manifests",
+    "reverted_change",
+]
 
 
 class WatchedManifests:
@@ -85,9 +97,14 @@ def carry_change(
     cluster: Cluster,
     manifests: ManifestStore | None,
     now: datetime,
+    approved_from: Mapping[str, Any] | None = None,
 ) -> Carried:
     """Make the change where it belongs; raises what the cluster or the store raise
-    (ConflictError, ManifestConflict among them, when someone else changed the value)."""
+    (ConflictError, ManifestConflict among them, when someone else changed the value).
+
+    `approved_from` is the approval the change carries out (the record's `authorized_by`):
+    when its proposal edited the manifests, the merge made the change, and what is recorded
+    is that merge, not a second commit."""
     reverted = reverted_change(history, reverts)
     if not writes_back(blueprint, change, reverted):
         return Carried(applied=cluster.apply(change))
@@ -104,9 +121,94 @@ def carry_change(
         if reverted is not None
         else edit_for(change, blueprint, state, change.stamp.why)
     )
-    written = manifests.write(edit, now)
+    try:
+        written = manifests.write(edit, now)
+    except ManifestConflict:
+        merged = _merged(edit, approved_from, manifests, now) if approved_from else None
+        if merged is None:
+            raise
+        written = merged
     return Carried(
         applied=applied_for(written, change),
         context={"write_back": write_back_details(written, location.sync_timeout)},
         links={"commit": written.commit},
     )
+
+
+def _merged(
+    edit: ManifestEdit, approval: Mapping[str, Any], store: ManifestStore, now: datetime
+) -> Written | None:
+    """The approved change as its merge made it: the manifests hold exactly the values the
+    change sets. None when they hold something else (someone's own change: not overwritten)."""
+    snapshot = store.read(edit.manifests)
+    try:
+        found = values(locate(edit.manifests, snapshot.files))
+    except ManifestError:
+        return None
+    wanted = {
+        key: value
+        for key, value in (
+            ("replicas", edit.replicas),
+            ("cpu_request", edit.cpu_request),
+            ("memory_request", edit.memory_request),
+        )
+        if value is not None
+    }
+    if any(found.get(key) != value for key, value in wanted.items()):
+        return None
+    before = dict(wanted)
+    if isinstance(approval.get("current_replicas"), int) and "replicas" in wanted:
+        before["replicas"] = approval["current_replicas"]
+    return Written(
+        commit=snapshot.changed_by or snapshot.commit,
+        at=now,
+        repository=edit.manifests.repository,
+        branch=snapshot.branch,
+        files=edit.manifests.files,
+        attempts=0,
+        before=before,
+        after=wanted,
+        subject=f"{edit.service}: merged {approval.get('reference', 'the approved proposal')}",
+    )
+
+
+def proposed_manifests(
+    request: OperationRequest,
+    blueprint: Blueprint,
+    state: DeploymentState,
+    store: ManifestStore | None,
+) -> dict[str, str]:
+    """The manifests a proposal carries for a change that needs approval, edited as the change
+    would edit them (coexistence: write_back), so that merging the proposal is the change.
+    Empty when the service does not act through git, the manifests are in another repository
+    (a pull request lives in one), or they cannot be edited now (someone changed the value, or
+    the location does not resolve): the proposal then approves the change alone, and the
+    reconciler commits it once approved."""
+    location = blueprint.manifests
+    if (
+        store is None
+        or location is None
+        or location.repository
+        or blueprint.scaling.coexistence != WRITE_BACK
+    ):
+        return {}
+    cpu = request.parameters.get("cpu_request")
+    memory = request.parameters.get("memory_request")
+    edit = ManifestEdit(
+        manifests=location,
+        service=blueprint.name,
+        operation_id="",
+        replicas=request.target_replicas,
+        cpu_request=cpu if isinstance(cpu, int) else None,
+        memory_request=memory if isinstance(memory, int) else None,
+        expect_replicas=state.replicas if request.target_replicas is not None else None,
+        expect_cpu=state.cpu_request if isinstance(cpu, int) else None,
+        expect_memory=state.memory_request if isinstance(memory, int) else None,
+    )
+    if edit.replicas is None and edit.cpu_request is None and edit.memory_request is None:
+        return {}
+    try:
+        edited = rewrite(edit, store.read(location).files)
+    except (ManifestConflict, ManifestError, ClusterError):
+        return {}
+    return {path: content.decode("utf-8") for path, content in edited.items()}

@@ -256,3 +256,58 @@ def test_a_value_a_person_changed_is_not_overwritten(tmp_path: Path) -> None:
     assert service["replicas"] == 4
     assert service["decision"]["current_replicas"] == 4
     assert len(scenario.records("web", "operation_deferred")) == 1
+
+
+def merge_at_sim_time(scenario: Scenario, branch: str, who: str = "alice") -> None:
+    """`git merge --no-ff` by `who`, dated at the simulation's clock (the tool's delay counts
+    from the commit's date)."""
+    import os
+    import subprocess
+
+    shown = scenario.json("sim", "show")
+    assert isinstance(shown, dict)
+    when = shown["clock"].replace("Z", "+00:00")
+    env = {**os.environ, "GIT_AUTHOR_DATE": when, "GIT_COMMITTER_DATE": when}
+    subprocess.run(
+        ["git", "-C", str(scenario.root), "-c", f"user.name={who}",
+         "-c", f"user.email={who}@example.com", "merge", "--no-ff", "-q", branch,
+         "-m", f"Merge {branch}"],
+        check=True, capture_output=True, env=env,
+    )  # fmt: skip
+
+
+def test_a_change_that_needs_approval_is_a_proposal_that_edits_the_manifest(
+    tmp_path: Path,
+) -> None:
+    scenario = write_back_fleet(tmp_path)
+    proposed = scenario.cli("request", "web", "scale", "--replicas", "7", "--reason", "sale")
+    assert "scale 2→7 (approval needed)" in proposed.output
+    (branch,) = [b for b in scenario.repo.branches.local if b != "main"]
+    tip = scenario.repo.branches.local[branch].peel(pygit2.Commit)
+    changed = sorted(p.delta.new_file.path for p in scenario.repo.diff(tip.parents[0], tip))
+    assert changed[0] == "deploy/web.yaml" and changed[1].startswith("requests/web/apr-")
+    assert replicas_in_git(scenario) == 2  # nothing changes before the merge
+    (requested,) = scenario.records("web", "approval_requested")
+    assert requested["details"]["metadata"]["write_back"] == ["deploy/web.yaml"]
+
+    merge_at_sim_time(scenario, branch)
+    merge = scenario.repo.head.peel(pygit2.Commit)
+    assert replicas_in_git(scenario) == 7
+    service = run(scenario)
+    (step,) = service["steps"]
+    assert (step["operation"], step["outcome"]) == ("scale_beyond_limits", "executed")
+    (executed,) = scenario.records("web", "operation_executed")
+    # The merge made the change: no second commit, and the record names the merge.
+    assert executed["links"]["commit"] == str(merge.id)
+    assert executed["links"]["approval"].startswith("apr-")
+    assert executed["details"]["write_back"]["before"] == {"replicas": 2}
+    assert not any(c.message.startswith("web: scale to 7") for c in scenario.commits())
+
+    scenario.cli("sim", "advance", "75s")  # the tool applies the merge; the pods start
+    run(scenario)
+    assert sim_replicas(scenario) == (7, 7)
+    assert scenario.records("web", "rolled_out")
+    scenario.cli("sim", "advance", "60s")
+    run(scenario)
+    (verified,) = scenario.records("web", "verification_passed")
+    assert verified["links"]["operation"] == executed["id"]
