@@ -835,6 +835,14 @@ def _explain_lines(chain: Sequence[Record]) -> list[str]:
                 )
                 + f" [{alternative.get('classification')}]: {alternative.get('description')}"
             )
+        write_back = details.get("write_back")
+        if isinstance(write_back, dict):
+            where = f" of {write_back['repository']}" if write_back.get("repository") else ""
+            files = ", ".join(str(f) for f in write_back.get("files") or [])
+            lines.append(
+                f"    commit {write_back.get('commit')} to {files} on "
+                f"{write_back.get('branch')}{where}"
+            )
         for check in details.get("checks", []) or []:
             if isinstance(check, dict) and "check" in check:
                 lines.append(
