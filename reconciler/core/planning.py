@@ -77,7 +77,7 @@ from reconciler.core.verification import (
     verification_record,
     verify,
 )
-from reconciler.core.writeback import RolloutPhase, await_rollout
+from reconciler.core.writeback import RolloutPhase, await_rollout, rollout_wait
 
 __all__ = [
     "NoteCommit",
@@ -1013,7 +1013,7 @@ def plan_cycle(
             notes=tuple(notes),
             waiting=f"{waiting.operation_id} ({_what(waiting.record)}) is verified "
             + (
-                f"at {waiting.due:%H:%M:%S}Z"
+                rollout_wait(waiting, history.records) or f"at {waiting.due:%H:%M:%S}Z"
                 if waiting.due > now
                 else f"once its starting pods are ready (at the latest "
                 f"{waiting.due + SETTLE_GRACE:%H:%M:%S}Z)"

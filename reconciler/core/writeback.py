@@ -48,6 +48,7 @@ __all__ = [
     "edit_for",
     "revert_for",
     "rewrite",
+    "rollout_wait",
     "write_back_details",
     "writes_back",
 ]
@@ -460,4 +461,23 @@ def _not_synced_record(
             **{k: v for k, v in pending.record.links.items() if k == "decision"},
         },
         details={"reason": "not_synced", "commit": commit, "sync_deadline": deadline},
+    )
+
+
+def rollout_wait(pending: Pending, history: Sequence[Record]) -> str:
+    """What a change made through git still waits for, for people ("" when it is rolled out
+    or not made through git): `pending.due` is then its sync deadline."""
+    done = pending.record.details.get("write_back")
+    if not isinstance(done, Mapping):
+        return ""
+    operation = pending.operation_id
+    if any(
+        r.event_type is EventType.ROLLED_OUT and r.links.get("operation") == operation
+        for r in history
+    ):
+        return ""
+    commit = str(done.get("commit", ""))[:12]
+    return (
+        f"once the GitOps tool has rolled out {commit} (escalated if it has not by "
+        f"{pending.due:%H:%M:%S}Z)"
     )
