@@ -24,10 +24,10 @@ from reconciler.adapters.gitrepo import read_file
 from reconciler.adapters.simulated import SimDeployment, SimulatedCluster
 from reconciler.core.blueprint import Manifests
 from reconciler.core.changes import Applied, Change
-from reconciler.core.errors import ClusterError
+from reconciler.core.errors import ClusterError, ConfigError
 from reconciler.core.manifests import ManifestError, Numbers, locate
 from reconciler.core.observation import DeploymentState, Target
-from reconciler.core.units import parse_duration
+from reconciler.core.units import UnitError, parse_duration
 
 if TYPE_CHECKING:
     import pygit2
@@ -59,7 +59,15 @@ class SimulatedGitOps:
 
     @property
     def delay(self) -> float:
-        return parse_duration(self.sim.settings.get("gitops_delay", DEFAULT_DELAY))
+        raw = self.sim.settings.get("gitops_delay", DEFAULT_DELAY)
+        try:
+            return parse_duration(raw)
+        except UnitError as error:
+            raise ConfigError(
+                f"reading the simulated cluster {self.sim.path}: settings.gitops_delay: {error}",
+                hint="write how long the simulated Argo CD waits after a commit, e.g. "
+                "gitops_delay: 30s",
+            ) from None
 
     # ------------------------------------------------------------------ Cluster
 

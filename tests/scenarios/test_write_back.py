@@ -311,3 +311,11 @@ def test_a_change_that_needs_approval_is_a_proposal_that_edits_the_manifest(
     run(scenario)
     (verified,) = scenario.records("web", "verification_passed")
     assert verified["links"]["operation"] == executed["id"]
+
+
+def test_a_delay_the_simulated_tool_cannot_read_is_named(tmp_path: Path) -> None:
+    scenario = write_back_fleet(tmp_path)
+    tool_delay(scenario, "soon")
+    result = scenario.cli("run", expect=3)
+    assert "settings.gitops_delay: " in result.output
+    assert "gitops_delay: 30s" in result.output
