@@ -2,7 +2,7 @@
 
 For every deployment whose blueprint changes its manifests through git (`coexistence:
 write_back`), the tool applies what the manifest location holds on its branch, a set delay
-after each commit (`settings.gitops_delay` in the simulation's state file, 30 s by default):
+after each commit (`reconciler sim init --gitops-delay`, 30 s by default, kept in its settings):
 the replicas, and the requests when the file sets them. Like Argo CD with self-heal, it also
 puts back what a direct write changed, and it marks what it manages (`argocd/<service>`), so
 the demo and the scenario tests run the whole loop without a real Argo CD: decide, commit,

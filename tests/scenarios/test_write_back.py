@@ -56,23 +56,17 @@ SHAPES: dict[str, tuple[str, str, str]] = {
 }
 
 
-def write_back_fleet(tmp_path: Path, shape: str = "plain", timeout: str = "10m") -> Scenario:
+def write_back_fleet(
+    tmp_path: Path, shape: str = "plain", timeout: str = "10m", delay: str = "30s"
+) -> Scenario:
     path, content, extra = SHAPES[shape]
     blueprint = web_blueprint(coexistence="write_back") + (
         f"  manifests:\n    format: {shape}\n    path: {path}\n{extra}    sync_timeout: {timeout}\n"
     )
     scenario = web_fleet(tmp_path, blueprint)
     scenario.write(path, content, "the manifests Argo CD applies")
-    scenario.cli("sim", "init")
+    scenario.cli("sim", "init", "--gitops-delay", delay)
     return scenario
-
-
-def tool_delay(scenario: Scenario, delay: str) -> None:
-    """Set how long the simulated tool waits after a commit (settings.gitops_delay)."""
-    state = scenario.root / ".reconciler/sim-state.yaml"
-    data = yaml.safe_load(state.read_text())
-    data["settings"]["gitops_delay"] = delay
-    state.write_text(yaml.safe_dump(data, sort_keys=False))
 
 
 def person_commits(scenario: Scenario, path: str, text: str) -> None:
@@ -211,8 +205,7 @@ def test_a_change_that_makes_things_worse_is_reverted_by_a_revert_commit(tmp_pat
 
 
 def test_a_commit_the_tool_never_applies_is_escalated_not_rolled_back(tmp_path: Path) -> None:
-    scenario = write_back_fleet(tmp_path, timeout="2m")
-    tool_delay(scenario, "1h")
+    scenario = write_back_fleet(tmp_path, timeout="2m", delay="1h")
     hot(scenario)
     run(scenario)
     scenario.cli("sim", "advance", "1m")
@@ -313,9 +306,7 @@ def test_a_change_that_needs_approval_is_a_proposal_that_edits_the_manifest(
     assert verified["links"]["operation"] == executed["id"]
 
 
-def test_a_delay_the_simulated_tool_cannot_read_is_named(tmp_path: Path) -> None:
-    scenario = write_back_fleet(tmp_path)
-    tool_delay(scenario, "soon")
-    result = scenario.cli("run", expect=3)
-    assert "settings.gitops_delay: " in result.output
-    assert "gitops_delay: 30s" in result.output
+def test_a_delay_the_simulated_tool_cannot_read_is_a_usage_error(tmp_path: Path) -> None:
+    scenario = web_fleet(tmp_path, web_blueprint())
+    result = scenario.cli("sim", "init", "--gitops-delay", "soon", expect=2)
+    assert "--gitops-delay" in result.output
