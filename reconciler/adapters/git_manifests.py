@@ -82,13 +82,7 @@ class GitManifests:
         import pygit2
 
         self._pygit2 = pygit2
-        try:
-            self.repo = pygit2.Repository(str(root))
-        except pygit2.GitError as error:
-            raise ConfigError(
-                f"{root} is not a git repository: {error}",
-                hint="the manifests are written with git; run inside a clone",
-            ) from error
+        self._repo: pygit2.Repository | None = None
         self.root = root
         self.remote = remote
         self.branch = branch
@@ -98,6 +92,20 @@ class GitManifests:
         self.pause = pause
         self.max_pause = max_pause
         self._sleep = sleep
+
+    @property
+    def repo(self) -> pygit2.Repository:
+        """The blueprint repository, opened when first needed: a run whose services all act
+        on the cluster directly needs no repository of manifests."""
+        if self._repo is None:
+            try:
+                self._repo = self._pygit2.Repository(str(self.root))
+            except self._pygit2.GitError as error:
+                raise ConfigError(
+                    f"{self.root} is not a git repository: {error}",
+                    hint="the manifests are written with git; run inside a clone",
+                ) from error
+        return self._repo
 
     # ------------------------------------------------------------------ where
 

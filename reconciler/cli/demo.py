@@ -335,7 +335,14 @@ def demo_command(settings: Settings, directory: Path | None) -> None:
     )
     run("sim", "set", "todo-backend", "cpu_utilization=95%", "memory_utilization=90%")
     run("run", "-s", "todo-backend", "--wait")
-    run_git("log", "-1", "-p", "--format=%h %s%n%n%b", "--", BACKEND_MANIFEST)
+    run_git(
+        "log",
+        "-1",
+        "-p",
+        "--format=%h %s%n%(trailers:only,unfold,separator=%x2c )",
+        "--",
+        BACKEND_MANIFEST,
+    )
     step(
         "Someone asks to delete the frontend deployment. delete_deployment is forbidden by "
         "the global policies, so the request is refused, the cluster is untouched, and the "
