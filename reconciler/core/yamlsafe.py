@@ -410,7 +410,9 @@ def parse_documents(data: bytes, *, what: str = "manifest") -> list[Document | N
             f"split the {what} into smaller files",
         )
     text = _decode(data)
-    loader = _Loader(text)
+    import yaml
+
+    loader = _loader()(text)
     documents: list[Document | None] = []
     budget = MAX_NODES
     try:
