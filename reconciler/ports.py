@@ -16,7 +16,7 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
-from reconciler.core.blueprint import Blueprint, GlobalPolicies
+from reconciler.core.blueprint import Blueprint, GlobalPolicies, Manifests
 from reconciler.core.changes import Applied, Change
 from reconciler.core.errors import ClusterError, ForgeError, MetricsError
 from reconciler.core.feedback import ProposalStatus
@@ -24,6 +24,7 @@ from reconciler.core.observation import DeploymentState, Metrics, Sample, Target
 from reconciler.core.problems import Problem
 from reconciler.core.proposals import CommentTopic, Draft, Proposal
 from reconciler.core.records import CommitMessage, EventType, Record, UnreadableRecord
+from reconciler.core.writeback import ManifestEdit, Snapshot, Written
 
 __all__ = [
     "AuditStore",
@@ -31,6 +32,7 @@ __all__ = [
     "Cluster",
     "Forge",
     "LoadResult",
+    "ManifestStore",
     "MetricsSource",
     "PoliciesResult",
     "ValidationCache",
@@ -201,4 +203,20 @@ class ValidationCache(Protocol):
     def save(self) -> None:
         """Keep what was put for later runs (best effort: a cache that cannot be written is
         simply not kept)."""
+        ...
+
+
+class ManifestStore(Protocol):
+    """Where the manifests Argo CD or Flux apply live: a branch of a git repository, this one
+    or another. A change made through git (`coexistence: write_back`) is a commit here."""
+
+    def read(self, manifests: Manifests) -> Snapshot:
+        """The location's files at the tip of its branch (a missing file is None)."""
+        ...
+
+    def write(self, edit: ManifestEdit, now: datetime) -> Written:
+        """Commit the edit on the tip of the branch and, when the branch is on a remote, push
+        it; a push that loses a race is made again on the new tip. ManifestConflict when a
+        value the edit changes is no longer what it expects (a person changed it): nothing
+        is written. ClusterError when the commit cannot be made or pushed."""
         ...

@@ -242,6 +242,11 @@ def _share_request(containers: list[JSON], resource: str, total: int) -> None:
         requests[resource] = f"{value}m" if resource == "cpu" else _format_memory(value)
 
 
+def _generation(value: object) -> int | None:
+    """metadata.generation or status.observedGeneration; None when absent or not a count."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
 def _parse_time(text: object) -> datetime | None:
     if not isinstance(text, str) or not text:
         return None
@@ -989,6 +994,8 @@ class KubernetesCluster:
             controllers=_controllers(deployment, snapshot.hpas.get(target.name, ())),
             observed_at=snapshot.observed_at,
             paused=pause_value(_annotations(deployment)),
+            generation=_generation(_meta(deployment).get("generation")),
+            observed_generation=_generation(status.get("observedGeneration")),
         )
 
     # ------------------------------------------------------------ MetricsSource

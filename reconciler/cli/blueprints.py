@@ -29,6 +29,8 @@ def validate_command(
     PATHS are blueprint files or directories; by default every
     blueprints/<service>/blueprint.yaml of the repository. The global policies file,
     blueprints/governance/policies.yaml, is checked every time, and its absence is an error.
+    A blueprint's spec.manifests is checked against the file it names: the file, the
+    document and the key exist, and hold replicas within the blueprint's bounds.
     A file under blueprints/ that the loader would not read (blueprint.yml, web.yaml beside
     the service folders, a folder without blueprint.yaml) is a warning naming where it belongs;
     a link, a folder, a pipe or a device where a blueprint should be is an error for that
@@ -52,11 +54,13 @@ def validate_command(
     """
     from reconciler.cli.compose import validation_cache
     from reconciler.core.problems import Severity
+    from reconciler.shell.manifests import check_manifests, working_tree_reader
     from reconciler.shell.workspace import load_fleet
 
     root = settings.root()
     named = [p if p.is_absolute() else Path.cwd() / p for p in paths]
     fleet = load_fleet(root, named, cache=validation_cache(root))
+    fleet = check_manifests(fleet, working_tree_reader(root))
     errors = [p for p in fleet.problems if p.severity is Severity.ERROR]
     warnings = [p for p in fleet.problems if p.severity is Severity.WARNING]
     failed = bool(errors) or (strict and bool(warnings))

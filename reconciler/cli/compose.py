@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
     from reconciler.adapters.git_audit import GitAuditStore
+    from reconciler.adapters.git_manifests import GitManifests
     from reconciler.adapters.kubernetes import KubernetesCluster
     from reconciler.adapters.prometheus import PrometheusMetrics
     from reconciler.adapters.prometheus_transport import Credential, PrometheusAccess
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
     from reconciler.cli.context import PrometheusOptions, Settings
     from reconciler.core.feedback import TrailLinks
     from reconciler.core.sharding import Shard
-    from reconciler.ports import Forge
+    from reconciler.ports import Cluster, Forge
     from reconciler.shell.cycle import Ports
     from reconciler.shell.workspace import Fleet
 
@@ -287,7 +288,14 @@ def build_ports(root: Path, settings: Settings, fleet: Fleet | None = None) -> P
     if settings.cluster == "simulated":
         sim = open_simulation(root, settings.sim_state)
         forge = open_forge(root, settings, fleet, sim.now)
-        return Ports(cluster=sim, metrics=sim, audit=open_audit(root), clock=sim, forge=forge)
+        return Ports(
+            cluster=with_gitops(sim, root, fleet),
+            metrics=sim,
+            audit=open_audit(root),
+            clock=sim,
+            forge=forge,
+            manifests=open_manifests(root),
+        )
     if settings.cluster == "kubernetes":
         from reconciler.adapters.clock import SystemClock
         from reconciler.ports import MetricsSource
@@ -304,10 +312,38 @@ def build_ports(root: Path, settings: Settings, fleet: Fleet | None = None) -> P
             audit=open_audit(root),
             clock=clock,
             forge=open_forge(root, settings, fleet, clock.now),
+            manifests=open_manifests(root),
         )
     raise ConfigError(
         f"unknown cluster kind {settings.cluster!r}", hint="use --cluster simulated or kubernetes"
     )
+
+
+def open_manifests(root: Path, remote: str = "", branch: str = "") -> GitManifests:
+    """Where changes made through git are committed: the local branch, or, when the run
+    pushes (`remote`), the remote's branch, pushed at once so the GitOps tool sees them."""
+    from reconciler.adapters.git_manifests import GitManifests
+
+    env = Environment.read()
+    return GitManifests(root, remote=remote, branch=branch, name=env.git_name, email=env.git_email)
+
+
+def with_gitops(sim: SimulatedCluster, root: Path, fleet: Fleet | None) -> Cluster:
+    """The simulated cluster, with a simulated Argo CD in front of the deployments whose
+    blueprints act through git (coexistence: write_back); the cluster alone otherwise."""
+    from reconciler.core.observation import Target
+    from reconciler.core.writeback import WRITE_BACK
+
+    locations = {
+        Target(namespace=b.metadata.namespace, name=b.metadata.deployment): (b.name, b.manifests)
+        for b in (fleet.blueprints if fleet is not None else ())
+        if b.manifests is not None and b.scaling.coexistence == WRITE_BACK
+    }
+    if not locations:
+        return sim
+    from reconciler.adapters.simulated_gitops import SimulatedGitOps
+
+    return SimulatedGitOps(sim, root, locations)
 
 
 def open_forge(

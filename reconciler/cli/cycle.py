@@ -297,6 +297,7 @@ def run_command(
         options, links=trail_links(settings, push_branch if push else None)
     )
     pushing = push_settings(push, push_remote, push_branch)
+    ports = _pushing_manifests(ports, settings, pushing)
     reports: list[CycleReport] = []
     ending = ""
 
@@ -352,6 +353,19 @@ def run_command(
         raise ForgeError(halt.describe(), hint=halt.hint)
     if any(report.failed for report in reports):
         sys.exit(1)
+
+
+def _pushing_manifests(ports: Ports, settings: Settings, pushing: PushSettings) -> Ports:
+    """A run that pushes pushes its manifest commits too, each at once: the GitOps tool reads
+    the remote, and a person's push to the same file is seen before it is overwritten."""
+    from dataclasses import replace
+
+    from reconciler.cli.compose import open_manifests
+
+    if not pushing.enabled:
+        return ports
+    manifests = open_manifests(settings.root(), pushing.remote, pushing.branch or "")
+    return replace(ports, manifests=manifests)
 
 
 def _recording(ports: Ports, outputs_path: Path | None) -> tuple[Ports, RecordingAudit | None]:
@@ -879,6 +893,14 @@ def _explain_lines(chain: Sequence[Record]) -> list[str]:
                 )
                 + f" [{alternative.get('classification')}]: {alternative.get('description')}"
             )
+        write_back = details.get("write_back")
+        if isinstance(write_back, dict):
+            where = f" of {write_back['repository']}" if write_back.get("repository") else ""
+            files = ", ".join(str(f) for f in write_back.get("files") or [])
+            lines.append(
+                f"    commit {write_back.get('commit')} to {files} on "
+                f"{write_back.get('branch')}{where}"
+            )
         for check in details.get("checks", []) or []:
             if isinstance(check, dict) and "check" in check:
                 lines.append(
@@ -1051,7 +1073,9 @@ def request_command(
     fleet = committed_fleet(root)
     fleet.require_policies()
     blueprint = fleet.get(service)
-    ports, recording = _recording(_ports(root, settings, fleet), outputs_path)
+    pushing = push_settings(push, push_remote, push_branch)
+    ports = _pushing_manifests(_ports(root, settings, fleet), settings, pushing)
+    ports, recording = _recording(ports, outputs_path)
     target = Target(namespace=blueprint.metadata.namespace, name=blueprint.metadata.deployment)
     state = ports.cluster.observe([target])[target]
     if isinstance(state, ClusterError):
@@ -1113,7 +1137,7 @@ def request_command(
         ports.audit.flush()
 
     with _outputs_written(outputs_path, recording):
-        pushed = _then_push(work, root, push_settings(push, push_remote, push_branch))
+        pushed = _then_push(work, root, pushing)
     plan = planned[0]
     step, result = plan.steps[0], carried[0]
     verdict = step.verdict

@@ -49,6 +49,50 @@ def _clone(root: Path, scratch: Path) -> str:
     return f"a new repository with the blueprints of {root}"
 
 
+#: The manifest Argo CD applies for todo-backend in the write-back step.
+BACKEND_MANIFEST = "deploy/todo-backend/deployment.yaml"
+
+
+def _adopt_write_back(scratch: Path) -> None:
+    """What a team writes to let the reconciler act through git: the manifest Argo CD
+    applies (as it already has it), and two additions to the blueprint."""
+    manifest = scratch / BACKEND_MANIFEST
+    manifest.parent.mkdir(parents=True, exist_ok=True)
+    manifest.write_text(
+        "# Applied by Argo CD (application todo-backend). The reconciler commits changes to\n"
+        "# the replicas line; everything else is the team's.\n"
+        "apiVersion: apps/v1\n"
+        "kind: Deployment\n"
+        "metadata:\n"
+        "  name: todo-backend\n"
+        "  namespace: todo-app\n"
+        "spec:\n"
+        "  replicas: 2\n"
+        "  selector:\n"
+        "    matchLabels: {app: todo-backend}\n"
+        "  template:\n"
+        "    metadata:\n"
+        "      labels: {app: todo-backend}\n"
+        "    spec:\n"
+        "      containers:\n"
+        "        - name: api\n"
+        "          image: todo/backend:2.3\n"
+    )
+    blueprint = scratch / "blueprints/todo-backend/blueprint.yaml"
+    text = blueprint.read_text()
+    text = text.replace(
+        "    stabilization_period: 60s\n",
+        "    stabilization_period: 60s\n    coexistence: write_back         # Argo CD applies it\n",
+        1,
+    )
+    text = text.replace(
+        "\n  performance:\n",
+        f"\n  manifests:\n    format: plain\n    path: {BACKEND_MANIFEST}\n\n  performance:\n",
+        1,
+    )
+    blueprint.write_text(text)
+
+
 def git(scratch: Path, *args: str) -> int:
     """Run git as the person in the story would, printing the command and its output."""
     import subprocess
@@ -123,8 +167,9 @@ def demo_command(settings: Settings, directory: Path | None) -> None:
     have is touched. It shows: a scale-up decided from the seed's numbers, carried out and
     verified (2 → 3 replicas), a second service left alone, a harmful scale-down rolled back
     automatically, a change beyond the blueprint proposed for approval and carried out once
-    merged, a forbidden request refused with safer alternatives, and the audit trail in
-    `git log`. It needs git on the PATH (for the merge a person would make).
+    merged, a service that Argo CD deploys scaled by a commit to its manifest, a forbidden
+    request refused with safer alternatives, and the audit trail in `git log`. It needs git
+    on the PATH (for the merge a person would make).
 
     Each command is printed before it runs, quoted so that it can be copied: the reconciler
     commands run in the scratch repository, so `cd` there first to repeat one.
@@ -262,6 +307,42 @@ def demo_command(settings: Settings, directory: Path | None) -> None:
     run("sim", "advance", "5m")
     run("run", "-s", "todo-frontend", "--wait")
     run("approvals")
+    step(
+        "Argo CD deploys todo-backend from git: its replicas live in "
+        f"{BACKEND_MANIFEST}. The team says so in the blueprint (spec.manifests) and sets "
+        "coexistence: write_back, so a change becomes a commit to that file, which Argo CD "
+        "rolls out. The simulated cluster plays Argo CD here: it applies each commit 30 s "
+        "after it is made."
+    )
+    _adopt_write_back(scratch)
+    run_git("add", "--", BACKEND_MANIFEST, "blueprints/todo-backend/blueprint.yaml")
+    run_git(
+        "-c",
+        "user.name=bob",
+        "-c",
+        "user.email=bob@example.com",
+        "commit",
+        "-q",
+        "-m",
+        "todo-backend: Argo CD applies deploy/todo-backend; the reconciler writes back to it",
+    )
+    run("validate", "blueprints/todo-backend")
+    say(
+        "Load rises on todo-backend (CPU 95%, memory 90%). The cycle decides 2 → 3 and, instead "
+        "of scaling the deployment, commits `replicas: 3` to the manifest; the cluster is "
+        "untouched until Argo CD syncs. Verification waits for that: its 60 s start once the "
+        "third pod runs, not when the commit was made."
+    )
+    run("sim", "set", "todo-backend", "cpu_utilization=95%", "memory_utilization=90%")
+    run("run", "-s", "todo-backend", "--wait")
+    run_git(
+        "log",
+        "-1",
+        "-p",
+        "--format=%h %s%n%(trailers:only,unfold,separator=%x2c )",
+        "--",
+        BACKEND_MANIFEST,
+    )
     step(
         "Someone asks to delete the frontend deployment. delete_deployment is forbidden by "
         "the global policies, so the request is refused, the cluster is untouched, and the "

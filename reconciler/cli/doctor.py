@@ -40,6 +40,9 @@ def doctor_command(settings: Settings, output: str) -> None:
                      name (deploy/rbac.yaml grants them)
       metrics API    metrics.k8s.io is served (metrics-server), for CPU and memory
       deployments    the deployment each blueprint names exists
+      manifests      for coexistence: write_back, the file, document and key of
+                     spec.manifests on the branch the GitOps tool applies
+      gitops         for write_back, the deployment carries an Argo CD or Flux mark
 
     \b
       prometheus     a query goes through, when --prometheus-url is given, with the same
@@ -60,12 +63,14 @@ def doctor_command(settings: Settings, output: str) -> None:
       reconciler --context prod doctor -o json | jq '.findings[] | select(.ok | not)'
       reconciler --prometheus-url https://prom:9090 --prometheus-ca-file ca.pem doctor
     """
-    from reconciler.cli.compose import open_kubernetes
+    from reconciler.cli.compose import open_kubernetes, open_manifests
     from reconciler.core.observation import Target
     from reconciler.shell.doctor import Finding, diagnose
+    from reconciler.shell.manifests import check_write_back
     from reconciler.shell.workspace import load_fleet
 
-    fleet = load_fleet(settings.root())
+    root = settings.root()
+    fleet = load_fleet(root)
     cluster = open_kubernetes(settings, retries=DOCTOR_RETRIES)
     services = [
         (b.name, Target(namespace=b.metadata.namespace, name=b.metadata.deployment))
@@ -73,6 +78,8 @@ def doctor_command(settings: Settings, output: str) -> None:
     ]
     with cluster:
         findings = diagnose(cluster, services, fleet.blueprints)
+        if all(finding.ok for finding in findings[:1]):  # the cluster answers
+            findings.extend(check_write_back(fleet.blueprints, cluster, open_manifests(root)))
     if fleet.broken:
         findings.append(
             Finding(

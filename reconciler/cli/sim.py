@@ -88,14 +88,21 @@ def _path(settings: Settings) -> Path:
     "--at", "start", default=DEFAULT_START, show_default=True, help="The virtual clock's start."
 )
 @click.option("--force", is_flag=True, help="Replace an existing state file.")
+@click.option(
+    "--gitops-delay",
+    default="30s",
+    show_default=True,
+    help="How long after a commit the simulated Argo CD applies it, for the services that act "
+    "through git (coexistence: write_back).",
+)
 @click.pass_obj
 def sim_init_command(
-    settings: Settings, scenario: str, history: str, start: str, force: bool
+    settings: Settings, scenario: str, history: str, start: str, force: bool, gitops_delay: str
 ) -> None:
     """Create the simulated cluster from the blueprints: one ready deployment per service.
 
     \b
-    Exit codes: 0 created, 2 usage (a --history or --at that does not parse),
+    Exit codes: 0 created, 2 usage (a --history, --at or --gitops-delay that does not parse),
                 3 the state file exists (add --force), or no blueprint repository,
                 4 another reconciler kept writing to the repository (--lock-timeout).
 
@@ -104,6 +111,7 @@ def sim_init_command(
       reconciler sim init
       reconciler sim init --scenario seed --history 10m
       reconciler sim init --force --at 2026-02-10T09:00:00Z
+      reconciler sim init --gitops-delay 2m    # a slower simulated Argo CD
     """
     from reconciler.adapters.simulated import SimTarget, create
     from reconciler.core import bounds
@@ -116,6 +124,10 @@ def sim_init_command(
         span = parse_duration(history)
     except UnitError as error:
         raise click.BadParameter(f"{error} ({error.hint})", param_hint="'--history'") from None
+    try:
+        parse_duration(gitops_delay)
+    except UnitError as error:
+        raise click.BadParameter(f"{error} ({error.hint})", param_hint="'--gitops-delay'") from None
     try:
         clock = datetime.fromisoformat(start.replace("Z", "+00:00")).astimezone(UTC)
     except ValueError:
@@ -142,6 +154,7 @@ def sim_init_command(
         for b in fleet.blueprints
     ]
     sim = create(path, targets, clock=clock, scenario=scenario, history=span)
+    sim.settings["gitops_delay"] = gitops_delay
     sim.save()
     click.echo(
         f"simulated cluster with {plural(len(targets), 'deployment')} at {path} "

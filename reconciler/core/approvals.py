@@ -271,10 +271,15 @@ def draft_for(
     now: datetime,
     *,
     links: TrailLinks | None = None,
+    manifest_files: Mapping[str, str] | None = None,
 ) -> tuple[Draft, dict[str, Any]]:
     """The proposal for a restricted operation, and its metadata (also hidden in the body).
     With `links`, the body links the proposal's own record in the audit trail (its path is
-    known before it is written) and the run that proposed it."""
+    known before it is written) and the run that proposed it.
+
+    `manifest_files` are the manifests Argo CD or Flux apply, edited to what the operation
+    sets (coexistence: write_back): the proposal carries them, so merging it is both the
+    approval and the change, which the tool then rolls out."""
     kind = kind_for(request)
     service = blueprint.name
     topic = topic_for(request, kind)
@@ -351,7 +356,15 @@ def draft_for(
             if current is not None and target is not None
             else "Roll back to the revision the deployment has now."
         )
-    metadata = {
+    if manifest_files:
+        files.update(manifest_files)
+        where = ", ".join(f"`{path}`" for path in sorted(manifest_files))
+        merging += (
+            f" The proposal also edits {where}, the manifests the GitOps tool applies: "
+            "merging is the change itself, which the tool rolls out and the reconciler then "
+            "records and verifies."
+        )
+    metadata: dict[str, Any] = {
         "version": 1,
         "key": f"{service}/{topic}",
         "service": service,
@@ -378,6 +391,9 @@ def draft_for(
         "created_at": utc(now).isoformat().replace("+00:00", "Z"),
         "expires_at": expires.isoformat().replace("+00:00", "Z"),
     }
+    if manifest_files:
+        # The manifests the proposal edits: its merge is the change (coexistence: write_back).
+        metadata["write_back"] = sorted(manifest_files)
     record = path_of(service, EventType.APPROVAL_REQUESTED, approval_id, now)
     trail = links.file(record) if links is not None else ""
     run = links.run if links is not None else ""
@@ -1045,6 +1061,9 @@ class Authorization:
             "merged_by": self.merged_by,
             "merged_at": self.merged_at,
             "approval_latency_seconds": self.latency,
+            # What the proposal was made from: where a merge that edited the manifests took
+            # the service from (coexistence: write_back).
+            "current_replicas": self.current_replicas,
         }
 
     def request(self, blueprint: Blueprint, current_replicas: int) -> OperationRequest:
@@ -1083,7 +1102,12 @@ def stale_reason(metadata: Mapping[str, Any], state: DeploymentState) -> str:
     current = metadata.get("current_replicas")
     scale = isinstance(metadata.get("target_replicas"), int)
     resources = any(str(key).endswith("_before") for key in parameters)
-    if isinstance(current, int) and current != state.replicas:
+    # A proposal that edits the manifests a GitOps tool applies is carried out by its merge:
+    # the deployment already at the target is that merge rolled out, not someone else's change.
+    rolled_out = bool(metadata.get("write_back")) and state.replicas == metadata.get(
+        "target_replicas"
+    )
+    if isinstance(current, int) and current != state.replicas and not rolled_out:
         changed.append(f"replicas {current} (now {state.replicas})")
     # Only what the operation depends on: a scale, the replicas; a resources change, the
     # values it replaces; anything else (a rollback, a restart), the revision. A change the

@@ -25,6 +25,8 @@ __all__ = [
     "Cost",
     "GlobalPolicies",
     "Guards",
+    "ManifestFormat",
+    "Manifests",
     "Metadata",
     "MetricWeight",
     "Mode",
@@ -235,6 +237,47 @@ class Mode(StrEnum):
     OBSERVE = "observe"
 
 
+class ManifestFormat(StrEnum):
+    """How the file that Argo CD or Flux applies holds the replicas."""
+
+    #: A manifest file; the document is picked by kind and name.
+    PLAIN = "plain"
+    #: A kustomization's `replicas:` entry (requests in a patch file).
+    KUSTOMIZE = "kustomize"
+    #: A Helm values file, with key paths.
+    HELM = "helm"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Manifests:
+    """Where the numbers a GitOps tool applies live in git (`spec.manifests`): under
+    `coexistence: write_back` a change is a commit to this file, not a write to the cluster."""
+
+    format: ManifestFormat
+    #: The file, relative to the repository's root.
+    path: str
+    #: plain (and kustomize's patch): the document's kind and name. kustomize: the name of
+    #: the `replicas:` entry. Default name: the blueprint's deployment.
+    kind: str = "Deployment"
+    name: str = ""
+    #: kustomize: the patch file whose containers carry the resource requests ("": none).
+    patch: str = ""
+    #: helm: the key paths of the replica count and of the requests mapping (cpu, memory).
+    replicas_key: tuple[str, ...] = ()
+    requests_key: tuple[str, ...] = ()
+    #: Another repository ("": the blueprint repository) and the branch the tool applies
+    #: ("": the branch the reconciler runs on, or the remote's default).
+    repository: str = ""
+    branch: str = ""
+    #: Seconds the tool may take to roll out a commit before a person is asked.
+    sync_timeout: float = 600.0
+
+    @property
+    def files(self) -> tuple[str, ...]:
+        """Every file the location reads: the main file, and the patch when there is one."""
+        return (self.path, self.patch) if self.patch else (self.path,)
+
+
 @dataclass(frozen=True, kw_only=True)
 class Blueprint:
     """One service's desired state and effective policy, as loaded from one file."""
@@ -257,6 +300,8 @@ class Blueprint:
     observed_by: str = ""
     #: PromQL templates by metric (latency_p95, error_rate); empty means the defaults.
     queries: Mapping[str, str] = field(default_factory=dict)
+    #: Where the replicas (and requests) live in git, when a GitOps tool applies them.
+    manifests: Manifests | None = None
     #: The commit and blob ids this blueprint and the policies were read from; every record
     #: judged under it carries them. Empty when read from the working tree.
     provenance: Provenance = field(default_factory=Provenance)

@@ -33,6 +33,8 @@ from reconciler.core.blueprint import (
     Cost,
     GlobalPolicies,
     Guards,
+    ManifestFormat,
+    Manifests,
     Metadata,
     MetricWeight,
     Mode,
@@ -689,11 +691,14 @@ def _build(
     resources = _resources(ctx, raw, scaling) if clean("spec", "resources") else None
     reliability = _reliability(ctx, raw) if clean("spec", "reliability") else None
     cost = _cost(ctx, raw) if clean("cost") else None
+    manifests = _manifests(ctx, raw) if clean("spec", "manifests") else None
     approval = (
         _approval(raw, policies.approval) if clean("governance", "approval_workflow") else None
     )
     if rules is not None and approval is not None:
         _check_approvers(ctx, (*rules, *policies.rules), approval)
+    if scaling is not None and clean("spec", "manifests"):
+        _check_write_back(ctx, scaling, manifests)
     if failed:
         return None
     # Nothing failed the schema, so every section above was checked and built.
@@ -730,7 +735,85 @@ def _build(
         mode=Mode.OBSERVE if observed_by else Mode.ACT,
         observed_by=observed_by,
         queries=dict(_get(raw, "spec.observability.queries") or {}),
+        manifests=manifests,
     )
+
+
+#: The fields of spec.manifests that only one format reads, by format.
+_MANIFEST_FIELDS = {
+    ManifestFormat.PLAIN: {"kind", "name"},
+    ManifestFormat.KUSTOMIZE: {"kind", "name", "patch"},
+    ManifestFormat.HELM: {"replicas_key", "requests_key"},
+}
+_KUSTOMIZATION_NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+
+
+def _manifests(ctx: _Context, raw: Mapping[str, Any]) -> Manifests | None:
+    """spec.manifests, with the fields its format reads; a field another format reads is an
+    error rather than ignored, since whoever wrote it expected it to matter."""
+    node = _get(raw, "spec.manifests")
+    if node is None:
+        return None
+    path = ("spec", "manifests")
+    kind = ManifestFormat(node["format"])
+    for key in sorted(set(node) & set().union(*_MANIFEST_FIELDS.values())):
+        if key not in _MANIFEST_FIELDS[kind]:
+            readers = [str(f) for f, keys in _MANIFEST_FIELDS.items() if key in keys]
+            ctx.add(
+                (*path, key),
+                f"`{key}` is read only with format {' or '.join(readers)}, not {kind}",
+                f"remove `{key}`, or set the format that holds the value this way",
+                code="manifests.field",
+            )
+    if kind is ManifestFormat.KUSTOMIZE and not node["path"].endswith(_KUSTOMIZATION_NAMES):
+        ctx.add(
+            (*path, "path"),
+            f"{node['path']!r} is not a kustomization file",
+            "point at the overlay's kustomization.yaml (the file with the `replicas:` entry)",
+            code="manifests.kustomization",
+        )
+    meta = raw.get("metadata") or {}
+    helm = kind is ManifestFormat.HELM
+
+    def keys(name: str, default: str = "") -> tuple[str, ...]:
+        text = node.get(name, default)
+        return tuple(text.split(".")) if helm and text else ()
+
+    return Manifests(
+        format=kind,
+        path=node["path"],
+        kind=node.get("kind", "Deployment"),
+        name=node.get("name") or meta.get("deployment") or meta.get("name", ""),
+        patch=node.get("patch", ""),
+        replicas_key=keys("replicas_key", default_for("blueprint", "spec.manifests.replicas_key")),
+        requests_key=keys("requests_key"),
+        repository=node.get("repository", ""),
+        branch=node.get("branch", ""),
+        sync_timeout=units.parse_duration(_value(raw, "spec.manifests.sync_timeout")),
+    )
+
+
+def _check_write_back(ctx: _Context, scaling: Scaling, manifests: Manifests | None) -> None:
+    """Spans two sections: acting through git needs to know where the numbers live, and a
+    location nobody writes to is worth a word."""
+    if scaling.coexistence == "write_back" and manifests is None:
+        ctx.add(
+            ("spec", "scaling", "coexistence"),
+            "write_back changes the manifests Argo CD or Flux apply, but spec.manifests does "
+            "not say where they are",
+            "add spec.manifests (format and path of the file that holds the replicas), see "
+            "docs/blueprint-format.md",
+            code="manifests.missing",
+        )
+    elif manifests is not None and scaling.coexistence != "write_back":
+        ctx.add(
+            ("spec", "manifests"),
+            f"spec.manifests is only written with coexistence: write_back (this blueprint has "
+            f"{scaling.coexistence}); `validate` and `doctor` still check it",
+            "set spec.scaling.coexistence: write_back to change the replicas through git",
+            severity=Severity.WARNING,
+            code="manifests.unused",
+        )
 
 
 def _check_name(ctx: _Context, raw: Mapping[str, Any], expected_name: str | None) -> None:

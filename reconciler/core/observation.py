@@ -190,6 +190,10 @@ class DeploymentState:
     observed_at: datetime | None = None
     #: The value of the deployment's `reconciler/paused` annotation when it pauses it.
     paused: str = ""
+    #: metadata.generation and status.observedGeneration, where the cluster has them: the
+    #: controller has acted on the latest spec once the second reaches the first.
+    generation: int | None = None
+    observed_generation: int | None = None
 
     @property
     def max_restarts(self) -> int:

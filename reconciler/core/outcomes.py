@@ -36,6 +36,8 @@ class NoteKind(StrEnum):
     FILE_IGNORED = "file_ignored"
     #: A change found on the deployment but missing from the trail, recorded now.
     CHANGE_RECOVERED = "change_recovered"
+    #: A change made through git is running in the cluster: its verification counts from now.
+    ROLLED_OUT = "rolled_out"
     VERIFIED = "verified"
     VERIFICATION_FAILED = "verification_failed"
     ROLLBACK_VERIFIED = "rollback_verified"

@@ -78,6 +78,7 @@ from reconciler.core.verification import (
     verification_record,
     verify,
 )
+from reconciler.core.writeback import RolloutPhase, await_rollout, rollout_wait
 
 __all__ = [
     "NoteCommit",
@@ -234,7 +235,8 @@ def _coexistence(
     Two controllers writing one field fight forever, so the reconciler never writes replicas
     that another controller owns. With `coexistence: adjust_hpa` it scales through the HPA
     instead; with `gitops_ignores_replicas` the blueprint states that the Argo CD or Flux marks
-    on the deployment do not cover its replicas.
+    on the deployment do not cover its replicas; with `write_back` the scale is a commit to
+    the manifests that tool applies (the shell makes it).
     """
     if request.target_replicas is None:
         return None, None
@@ -264,12 +266,13 @@ def replica_ownership(
             "scale a deployment that both an HPA and a GitOps tool claim: let one of them own "
             "its replicas"
         )
-    if gitops and mode != "gitops_ignores_replicas":
+    if gitops and mode not in {"gitops_ignores_replicas", "write_back"}:
         return None, (
             f"the replicas of {state.target} are managed by {owners}; the reconciler does not "
-            "fight another controller. If that tool ignores spec.replicas (Argo CD "
-            "ignoreDifferences, or no replicas in the Flux manifest), set "
-            "spec.scaling.coexistence: gitops_ignores_replicas"
+            "fight another controller. To change them in the manifests that tool applies, "
+            "name the file in spec.manifests and set spec.scaling.coexistence: write_back; if "
+            "the tool ignores spec.replicas (Argo CD ignoreDifferences, or no replicas in the "
+            "Flux manifest), set spec.scaling.coexistence: gitops_ignores_replicas"
         )
     if not hpas:
         return None, None
@@ -553,6 +556,34 @@ def _verification_subject(record: Record, pending: Pending) -> str:
     return f"{service}: {what} not verified: {record.rationale.removeprefix('not verified: ')}"
 
 
+def _await_rollouts(
+    blueprint: Blueprint,
+    state: DeploymentState,
+    history: ServiceHistory,
+    pending: Sequence[Pending],
+    now: datetime,
+    notes: list[NoteCommit],
+) -> tuple[ServiceHistory, list[Pending], set[str]]:
+    """A change made through git (coexistence: write_back) counts from when the GitOps tool
+    rolled it out: its due time moves there, and until then it waits (escalated, not rolled
+    back, when the tool does not apply it in time). Returns the history with what was seen
+    recorded, the pending changes with their due times, and the ids still waiting."""
+    result: list[Pending] = []
+    rolling: set[str] = set()
+    for item in pending:
+        rollout = await_rollout(item, blueprint, state, history.records, now)
+        if rollout.records:
+            kind = NoteKind.ROLLED_OUT
+            if any(r.event_type is EventType.ESCALATED for r in rollout.records):
+                kind = NoteKind.ESCALATED
+            notes.append(NoteCommit(kind=kind, subject=rollout.subject, records=rollout.records))
+            history = _fold(history, blueprint, rollout.records, now)
+        if rollout.phase is RolloutPhase.WAITING:
+            rolling.add(item.operation_id)
+        result.append(rollout.pending)
+    return history, result, rolling
+
+
 def _verify_due(
     blueprint: Blueprint,
     state: DeploymentState,
@@ -564,6 +595,7 @@ def _verify_due(
     notes: list[NoteCommit] = []
     waiting: Pending | None = None
     pending = pending_verifications(history, blueprint)
+    history, pending, rolling = _await_rollouts(blueprint, state, history, pending, now, notes)
     changes = [r for r in history.records if r.event_type in CHANGE_EVENTS]
     for item in pending:
         later = [r for r in changes if r.sort_key() > item.record.sort_key()]
@@ -571,6 +603,9 @@ def _verify_due(
             verification = superseded(
                 item, later[0].links.get("operation", later[0].id), blueprint, now
             )
+        elif item.operation_id in rolling:  # the GitOps tool has not rolled it out yet
+            waiting = waiting or item
+            continue
         elif item.due <= utc(now):
             late = too_late(item, blueprint, now)
             if late is None and still_starting(item, state, now):
@@ -1027,7 +1062,7 @@ def plan_cycle(
             notes=tuple(notes),
             waiting=f"{waiting.operation_id} ({_what(waiting.record)}) is verified "
             + (
-                f"at {waiting.due:%H:%M:%S}Z"
+                rollout_wait(waiting, history.records) or f"at {waiting.due:%H:%M:%S}Z"
                 if waiting.due > now
                 else f"once its starting pods are ready (at the latest "
                 f"{waiting.due + SETTLE_GRACE:%H:%M:%S}Z)"

@@ -62,6 +62,8 @@ class EventType(StrEnum):
     governs and acts, and last what followed (approvals, escalations, the breaker)."""
 
     OPERATION_RECOVERED = "operation_recovered"
+    #: A change made through git (coexistence: write_back) is running in the cluster now.
+    ROLLED_OUT = "rolled_out"
     VERIFICATION_PASSED = "verification_passed"
     VERIFICATION_FAILED = "verification_failed"
     VERIFICATION_SKIPPED = "verification_skipped"

@@ -22,7 +22,15 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import yaml
 
-__all__ = ["MAX_BYTES", "MAX_NODES", "Document", "Path", "YamlError", "parse_yaml"]
+__all__ = [
+    "MAX_BYTES",
+    "MAX_NODES",
+    "Document",
+    "Path",
+    "YamlError",
+    "parse_documents",
+    "parse_yaml",
+]
 
 #: Larger than any sensible blueprint by two orders of magnitude.
 MAX_BYTES = 256 * 1024
@@ -389,3 +397,49 @@ def parse_yaml(data: bytes, *, what: str = "blueprint") -> Document:
         quoted=frozenset(state.quoted),
         spans=state.spans,
     )
+
+
+def parse_documents(data: bytes, *, what: str = "manifest") -> list[Document | None]:
+    """Every document of a multi-document stream (Kubernetes manifests separated by `---`),
+    each with its positions; None stands for an empty document or one that is not a mapping,
+    which a caller picking documents by kind and name skips. Spans are offsets in the whole
+    text, so a value of any document can be edited in place. Raises YamlError as parse_yaml."""
+    if len(data) > MAX_BYTES:
+        raise YamlError(
+            f"the file is {len(data)} bytes, over the {MAX_BYTES}-byte limit",
+            f"split the {what} into smaller files",
+        )
+    text = _decode(data)
+    import yaml
+
+    loader = _loader()(text)
+    documents: list[Document | None] = []
+    budget = MAX_NODES
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            if node is None:  # pragma: no cover - check_node said there is one
+                break
+            state = _Walk(loader=loader, key_marks={}, value_marks={}, quoted=set(), budget=budget)
+            value = _walk(state, node, ())
+            budget = state.budget
+            documents.append(
+                Document(
+                    data=value,
+                    key_marks=state.key_marks,
+                    value_marks=state.value_marks,
+                    quoted=frozenset(state.quoted),
+                    spans=state.spans,
+                )
+                if isinstance(value, dict)
+                else None
+            )
+    except yaml.MarkedYAMLError as error:
+        raise _marked(error, text) from None
+    except yaml.YAMLError as error:
+        raise YamlError(f"invalid YAML: {error}", "check the file's syntax") from None
+    except RecursionError:
+        raise YamlError("the document nests too deeply", "flatten the structure") from None
+    finally:
+        loader.dispose()
+    return documents

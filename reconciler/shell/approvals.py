@@ -741,8 +741,10 @@ class Proposer:
         evidence: Evidence,
         commit: Commit,
         now: datetime,
+        manifest_files: Mapping[str, str] | None = None,
     ) -> Proposed:
-        """What proposing one REQUEST_APPROVAL step came to."""
+        """What proposing one REQUEST_APPROVAL step came to. `manifest_files`: the manifests
+        edited as the step would edit them (coexistence: write_back)."""
         request = step.request
         # The lead's id (unique in the trail) keeps a second proposal in the same second from
         # reusing the first one's id.
@@ -763,6 +765,7 @@ class Proposer:
             approval_id,
             now,
             links=self.links,
+            manifest_files=manifest_files,
         )
         lead = tuple(r for r in step.records if r.event_type is not EventType.APPROVAL_REQUESTED)
         self.wanted.add(draft.key)

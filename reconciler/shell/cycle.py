@@ -69,7 +69,7 @@ from reconciler.core.verification import (
     rollback_work,
     stabilization_for,
 )
-from reconciler.ports import AuditStore, Clock, Cluster, Forge, MetricsSource
+from reconciler.ports import AuditStore, Clock, Cluster, Forge, ManifestStore, MetricsSource
 from reconciler.shell.approvals import Proposed, Proposer, Review, review_proposals, supersede
 from reconciler.shell.feedback import follow_up
 from reconciler.shell.isolation import (
@@ -84,6 +84,7 @@ from reconciler.shell.isolation import (
     failure,
 )
 from reconciler.shell.workspace import Fleet
+from reconciler.shell.writeback import WatchedManifests, carry_change, proposed_manifests
 
 __all__ = [
     "CycleOptions",
@@ -104,6 +105,8 @@ class Ports:
     clock: Clock
     #: Where approval proposals go; None records them as pending in the trail only.
     forge: Forge | None = None
+    #: Where changes made through git are committed (coexistence: write_back).
+    manifests: ManifestStore | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -407,7 +410,16 @@ class Proposing:
             revision=self.state.revision,
         )
         return self.proposer.propose(
-            step, self.blueprint, self.blueprint_text, self.review, evidence, recorder.commit, now
+            step,
+            self.blueprint,
+            self.blueprint_text,
+            self.review,
+            evidence,
+            recorder.commit,
+            now,
+            manifest_files=proposed_manifests(
+                step.request, self.blueprint, self.state, ports.manifests
+            ),
         )
 
 
@@ -563,7 +575,18 @@ def _carry_out_step(
         )
         return result(refused, recheck.summary, sha), _kept(sha, records)
     try:
-        applied: Applied = ports.cluster.apply(step.change)
+        carried = carry_change(
+            step.change,
+            reverts=step.request.reverts,
+            blueprint=blueprint,
+            state=state,
+            history=history,
+            cluster=ports.cluster,
+            manifests=ports.manifests,
+            now=moment,
+            approved_from=step.context.get("authorized_by"),
+        )
+        applied: Applied = carried.applied
     except ConflictError as error:
         deferred = replace(
             verdict,
@@ -599,8 +622,9 @@ def _carry_out_step(
         step.change,
         applied,
         verification_due=due,
-        context=step.context,
+        context={**step.context, **carried.context},
     )
+    executed = replace(executed, links={**executed.links, **carried.links})
     records = (*step.records, executed)
     sha = recorder.commit(subject_for(executed, step.request, verdict, decision), records)
     detail = f"{step.change.describe()}: {applied.message}"
@@ -949,6 +973,7 @@ def _watched(ports: Ports, watch: Watch) -> Ports:
         audit=WatchedAudit(ports.audit, watch),
         clock=ports.clock,
         forge=None if ports.forge is None else WatchedForge(ports.forge, watch),
+        manifests=None if ports.manifests is None else WatchedManifests(ports.manifests, watch),
     )
 
 

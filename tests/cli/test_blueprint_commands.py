@@ -190,3 +190,40 @@ def test_module_entry_point_and_light_start_up() -> None:
     )
     assert "Usage: reconciler" in result.stdout
     assert "HEAVY []" in result.stdout
+
+
+def test_validate_checks_the_manifests_a_blueprint_names(cli: Cli, blueprint_repo: Path) -> None:
+    """spec.manifests is checked against the working tree: a missing file is an error at the
+    blueprint's line, and the blueprint counts as invalid; a replica count outside the bounds
+    is a warning at its own line (an approved one-off may hold it there)."""
+    break_file(
+        blueprint_repo,
+        "web",
+        "metadata:\n  name: web\n  version: 1.0.0\nspec:\n  scaling:\n"
+        "    min_replicas: 2\n    max_replicas: 4\n    coexistence: write_back\n"
+        "  manifests:\n    format: plain\n    path: deploy/web.yaml\n",
+    )
+    manifest = blueprint_repo / "deploy/web.yaml"
+    manifest.parent.mkdir(parents=True)
+    manifest.write_text(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: 6\n"
+    )
+    result = cli("--repo", str(blueprint_repo), "validate")
+    assert result.exit_code == 0
+    lines = result.output.splitlines()
+    assert lines[0].startswith(
+        "deploy/web.yaml:6:13: warning: spec.replicas: holds 6 replicas, above max_replicas (4) "
+        "of blueprints/web/blueprint.yaml (fix: bring the manifest within the blueprint's bounds"
+    )
+    assert "3 blueprints: 3 valid, 0 invalid; 0 errors, 1 warning" in lines[-1]
+
+    manifest.write_text(manifest.read_text().replace("replicas: 6", "replicas: 3"))
+    result = cli("--repo", str(blueprint_repo), "validate")
+    assert result.exit_code == 0, result.output
+
+    manifest.unlink()
+    result = cli("--repo", str(blueprint_repo), "validate")
+    assert result.exit_code == 1
+    assert result.output.startswith(
+        "blueprints/web/blueprint.yaml:11:5: spec.manifests.path: deploy/web.yaml does not exist"
+    )

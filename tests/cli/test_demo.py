@@ -45,6 +45,12 @@ def test_the_demo_tells_the_seed_story_in_a_scratch_clone(tmp_path: Path) -> Non
         "todo-frontend: blocked delete_deployment (forbidden)",
         "todo-backend   2/2    51.3%     none (within thresholds)",
         f"$ git -C {scratch.resolve()} log --oneline -- audit/",
+        # Argo CD's service: a commit to its manifest, rolled out, then verified.
+        "to deploy/todo-backend/deployment.yaml in this repository on main; the GitOps tool",
+        "todo-backend: scale to 3 replicas in deploy/todo-backend/deployment.yaml",
+        "-  replicas: 2\n+  replicas: 3\n",
+        "rolled out",
+        "todo-backend: verified scale 2→3",
     ):
         assert landmark in story, landmark
     # The user's repository is exactly as it was; everything happened in the scratch clone.
@@ -54,7 +60,7 @@ def test_the_demo_tells_the_seed_story_in_a_scratch_clone(tmp_path: Path) -> Non
     assert (scratch / "audit" / "todo-frontend").is_dir()
 
     # The steps are numbered 1, 2, 3... once each.
-    assert re.findall(r"^(\d+)\. ", story, re.MULTILINE) == [str(n) for n in range(1, 8)]
+    assert re.findall(r"^(\d+)\. ", story, re.MULTILINE) == [str(n) for n in range(1, 9)]
 
     # The chain explained at the end is the rolled-back scale-down's: the decision behind the
     # operation that the rollback undid, not the latest decision (the approved 5→6).

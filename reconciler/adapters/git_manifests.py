@@ -1,0 +1,346 @@
+"""GitManifests: changes made through git, as commits to the branch Argo CD or Flux applies.
+
+Two ways to reach the branch:
+
+- **Local**: the manifests are in the blueprint repository and nothing is pushed (a try-out,
+  the demo). The commit is built from trees with pygit2, as the audit store's are, on the
+  branch checked out (or the one `spec.manifests.branch` names); the checkout and the index
+  follow for the files it changed, unless a person has edited them.
+- **Remote**: the branch lives on a remote (the blueprint repository's own when the run
+  pushes, or another repository). Each attempt fetches the branch, applies the edit to what
+  the tip holds (so a person's commit that landed meanwhile is seen, and a changed value is a
+  conflict, never overwritten), makes the commit on that tip and pushes it. A push that loses
+  a race is not rebased as text: the edit is made again on the new tip, which is what a
+  rebase of a one-value change does, with the check that the value is still the expected one.
+
+The git command line does the network part, for the reasons `git_remote` gives; objects are
+fetched into the blueprint repository under `refs/reconciler/manifests/`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import random
+import subprocess
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+from reconciler.adapters.git_remote import _REJECTED, _last_line, _without_credentials
+from reconciler.adapters.gitrepo import read_file, write_files
+from reconciler.core.blueprint import Manifests
+from reconciler.core.errors import ClusterError, ConfigError
+from reconciler.core.manifests import ManifestError, locate
+from reconciler.core.writeback import (
+    ManifestConflict,
+    ManifestEdit,
+    Snapshot,
+    Written,
+    rewrite,
+    values,
+)
+
+if TYPE_CHECKING:
+    import pygit2
+
+__all__ = ["GitManifests"]
+
+_MISSING = ("couldn't find remote ref", "could not find remote ref")
+#: How far back `read` looks for the commit that last changed a location's files.
+CHANGED_BY_DEPTH = 1000
+
+
+def _blob(commit: pygit2.Commit, path: str) -> str | None:
+    try:
+        return str(commit.tree[path].id)
+    except KeyError:
+        return None
+
+
+class GitManifests:
+    """The ManifestStore port on git."""
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        remote: str = "",
+        branch: str = "",
+        name: str = "reconciler",
+        email: str = "reconciler@localhost",
+        attempts: int = 10,
+        pause: float = 0.5,
+        max_pause: float = 10.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        """`remote` (a configured remote's name, or "") is where the blueprint repository's
+        own branch is pushed; `branch` the branch the run pushes (default: the checked-out
+        one). A location in another repository always goes through that repository."""
+        import pygit2
+
+        self._pygit2 = pygit2
+        self._repo: pygit2.Repository | None = None
+        self.root = root
+        self.remote = remote
+        self.branch = branch
+        self.name = name
+        self.email = email
+        self.attempts = attempts
+        self.pause = pause
+        self.max_pause = max_pause
+        self._sleep = sleep
+
+    @property
+    def repo(self) -> pygit2.Repository:
+        """The blueprint repository, opened when first needed: a run whose services all act
+        on the cluster directly needs no repository of manifests."""
+        if self._repo is None:
+            try:
+                self._repo = self._pygit2.Repository(str(self.root))
+            except self._pygit2.GitError as error:
+                raise ConfigError(
+                    f"{self.root} is not a git repository: {error}",
+                    hint="the manifests are written with git; run inside a clone",
+                ) from error
+        return self._repo
+
+    # ------------------------------------------------------------------ where
+
+    def _where(self, manifests: Manifests) -> tuple[str, str]:
+        """(remote, branch): remote "" means the local branch."""
+        if manifests.repository:
+            return manifests.repository, manifests.branch or self._default_branch(
+                manifests.repository
+            )
+        if self.remote:
+            return self.remote, manifests.branch or self.branch or self._checked_out()
+        return "", manifests.branch or self._checked_out()
+
+    def _checked_out(self) -> str:
+        head = self.repo.references.get("HEAD")
+        target = head.target if head is not None else None
+        if isinstance(target, str) and target.startswith("refs/heads/"):
+            return target.removeprefix("refs/heads/")
+        raise ClusterError(
+            "HEAD is detached, so there is no branch to commit the manifests to",
+            hint="check out the branch Argo CD or Flux applies, or set spec.manifests.branch",
+        )
+
+    def _default_branch(self, remote: str) -> str:
+        result = self._git("ls-remote", "--symref", remote, "HEAD", doing=f"asking {remote}")
+        for line in result.stdout.splitlines():
+            if line.startswith("ref: refs/heads/") and line.endswith("\tHEAD"):
+                return line.removeprefix("ref: refs/heads/").split("\t", 1)[0]
+        raise ClusterError(
+            f"{_without_credentials(remote)} does not say which branch is its default",
+            hint="set spec.manifests.branch to the branch the GitOps tool applies",
+        )
+
+    def _tracking(self, remote: str, branch: str) -> str:
+        key = hashlib.sha256(f"{remote}\n{branch}".encode()).hexdigest()[:16]
+        return f"refs/reconciler/manifests/{key}"
+
+    # ------------------------------------------------------------------ git
+
+    def _git(self, *args: str, doing: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        try:
+            result = subprocess.run(
+                ["git", "-C", str(self.root), *args],
+                capture_output=True,
+                text=True,
+                check=False,
+                timeout=120,
+            )
+        except FileNotFoundError:
+            raise ClusterError(
+                "git is not installed, so the manifests cannot be written",
+                hint="install git (the job's checkout has it on GitHub Actions)",
+            ) from None
+        except subprocess.TimeoutExpired:
+            raise ClusterError(
+                f"{doing}: git did not finish within 120 s", hint="check the remote"
+            ) from None
+        if check and result.returncode != 0:
+            raise ClusterError(
+                f"{doing}: {_last_line(result.stderr)}",
+                hint="check the remote's address and that the token may push to it",
+            )
+        return result
+
+    def _fetch(self, remote: str, branch: str) -> pygit2.Commit:
+        ref = self._tracking(remote, branch)
+        shown = f"{_without_credentials(remote)}/{branch}"
+        result = self._git(
+            "fetch", "-q", "--no-tags", remote, f"+refs/heads/{branch}:{ref}",
+            doing=f"fetching {shown}", check=False,
+        )  # fmt: skip
+        if result.returncode != 0:
+            if any(marker in result.stderr for marker in _MISSING):
+                raise ClusterError(
+                    f"{shown} does not exist",
+                    hint="set spec.manifests.branch to the branch the GitOps tool applies",
+                )
+            raise ClusterError(
+                f"fetching {shown}: {_last_line(result.stderr)}",
+                hint="check the remote's address and the token's read access",
+            )
+        return self.repo.revparse_single(ref).peel(self._pygit2.Commit)
+
+    def _local_tip(self, branch: str) -> pygit2.Commit:
+        ref = self.repo.references.get(f"refs/heads/{branch}")
+        if ref is None:
+            raise ClusterError(
+                f"the branch {branch} does not exist in {self.root}",
+                hint="set spec.manifests.branch to the branch the GitOps tool applies",
+            )
+        return ref.peel(self._pygit2.Commit)
+
+    def _files(self, commit: pygit2.Commit, manifests: Manifests) -> dict[str, bytes | None]:
+        return {path: read_file(self.repo, commit.tree, path) for path in manifests.files}
+
+    # ------------------------------------------------------------------ the port
+
+    def read(self, manifests: Manifests) -> Snapshot:
+        remote, branch = self._where(manifests)
+        tip = self._fetch(remote, branch) if remote else self._local_tip(branch)
+        return Snapshot(
+            commit=str(tip.id),
+            branch=branch,
+            files=self._files(tip, manifests),
+            changed_by=self._changed_by(tip, manifests),
+        )
+
+    def _changed_by(self, tip: pygit2.Commit, manifests: Manifests) -> str:
+        """The newest first-parent commit whose files differ from its first parent's."""
+        commit = tip
+        for _ in range(CHANGED_BY_DEPTH):
+            if not commit.parents:
+                return str(commit.id)
+            parent = commit.parents[0]
+            if any(_blob(commit, path) != _blob(parent, path) for path in manifests.files):
+                return str(commit.id)
+            commit = parent
+        return ""
+
+    def write(self, edit: ManifestEdit, now: datetime) -> Written:
+        manifests = edit.manifests
+        remote, branch = self._where(manifests)
+        if not remote:
+            return self._commit_locally(edit, branch, now)
+        shown = f"{_without_credentials(remote)}/{branch}"
+        last = ""
+        for attempt in range(1, self.attempts + 1):
+            tip = self._fetch(remote, branch)
+            commit, before, after, changed = self._commit_on(tip, edit, now)
+            result = self._git(
+                "push", "-q", remote, f"{commit}:refs/heads/{branch}",
+                doing=f"pushing to {shown}", check=False,
+            )  # fmt: skip
+            if result.returncode == 0:
+                self.repo.references.create(self._tracking(remote, branch), commit, force=True)
+                return Written(
+                    commit=str(commit),
+                    at=now,
+                    repository=manifests.repository,
+                    branch=branch,
+                    files=changed,
+                    attempts=attempt,
+                    before=before,
+                    after=after,
+                    subject=edit.subject,
+                )
+            last = _last_line(result.stderr)
+            if not any(marker in result.stderr for marker in _REJECTED):
+                raise ClusterError(
+                    f"pushing the manifests to {shown} failed: {last}",
+                    hint="check that the token may push to the branch (branch protection "
+                    "that requires pull requests refuses the reconciler's commits)",
+                )
+            backoff = min(self.pause * 2 ** (attempt - 1), self.max_pause)
+            self._sleep(backoff * (0.5 + random.random()))
+        raise ClusterError(
+            f"pushing the manifests to {shown} was rejected {self.attempts} times ({last})",
+            hint="others keep pushing to the branch; the next cycle tries again",
+        )
+
+    def _commit_on(
+        self, tip: pygit2.Commit, edit: ManifestEdit, now: datetime
+    ) -> tuple[Any, dict[str, int], dict[str, int], tuple[str, ...]]:
+        """A commit on `tip` with the edit made to what the tip holds (not yet on a branch)."""
+        files = self._files(tip, edit.manifests)
+        try:
+            before = values(locate(edit.manifests, files))
+            new = rewrite(edit, files)
+        except ManifestError as error:
+            raise ClusterError(
+                f"the manifests of {edit.service} at {str(tip.id)[:12]}: {error}",
+                hint=error.hint,
+            ) from None
+        if not new:
+            # Someone wrote the very value already (a person, or a merged proposal): nothing
+            # to commit, and nothing of theirs to overwrite.
+            raise ManifestConflict(
+                f"{', '.join(edit.manifests.files)} already hold what {edit.operation_id} "
+                f"sets, at {str(tip.id)[:12]}: someone else made the change",
+                hint="nothing to commit; the next cycle works from what they hold",
+                service=edit.service,
+            )
+        merged = {**files, **new}
+        after = values(locate(edit.manifests, merged))
+        tree = write_files(self.repo, tip.tree, new)
+        moment = now.astimezone(UTC)
+        signature = self._pygit2.Signature(self.name, self.email, int(moment.timestamp()), 0)
+        commit = self.repo.create_commit(
+            None, signature, signature, edit.message().render(), tree, [tip.id]
+        )
+        return commit, before, after, tuple(sorted(new))
+
+    def _commit_locally(self, edit: ManifestEdit, branch: str, now: datetime) -> Written:
+        name = f"refs/heads/{branch}"
+        tip = self._local_tip(branch)
+        commit, before, after, changed = self._commit_on(tip, edit, now)
+        ref = self.repo.references.get(name)
+        if ref is None or ref.target != tip.id:
+            raise ClusterError(
+                f"{branch} moved while the manifests were being committed",
+                hint="another writer committed at the same time; the next cycle tries again",
+            )
+        ref.set_target(commit, "reconciler: manifests")
+        head = self.repo.references.get("HEAD")
+        if head is not None and head.target == name:
+            self._follow(tip, commit, changed)
+        return Written(
+            commit=str(commit),
+            at=now,
+            repository=edit.manifests.repository,
+            branch=branch,
+            files=changed,
+            attempts=0,
+            before=before,
+            after=after,
+            subject=edit.subject,
+        )
+
+    def _follow(self, old: pygit2.Commit, new_id: Any, paths: tuple[str, ...]) -> None:
+        """Bring the checkout and the index up to the new commit for `paths`, where they
+        still hold the old content: a person's uncommitted edit of the file stays theirs."""
+        if self.repo.is_bare or not self.repo.workdir:
+            return
+        new = cast("pygit2.Commit", self.repo[new_id])
+        git = self._pygit2
+        # The commit is made: nothing here may fail the change, only leave the checkout behind.
+        with contextlib.suppress(git.GitError, OSError, KeyError, ValueError):
+            index = self.repo.index
+            index.read()
+            for path in paths:
+                was, now_blob = old.tree[path], new.tree[path]
+                target = Path(self.repo.workdir) / path
+                if target.is_file() and target.read_bytes() == read_file(self.repo, old.tree, path):
+                    target.write_bytes(read_file(self.repo, new.tree, path) or b"")
+                entry = index[path] if path in index else None  # noqa: SIM401 (no .get)
+                if entry is not None and entry.id == was.id:
+                    index.add(git.IndexEntry(path, now_blob.id, git.enums.FileMode(entry.mode)))
+            index.write()

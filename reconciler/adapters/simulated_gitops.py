@@ -1,0 +1,166 @@
+"""SimulatedGitOps: the simulated cluster with a GitOps tool in front, playing Argo CD.
+
+For every deployment whose blueprint changes its manifests through git (`coexistence:
+write_back`), the tool applies what the manifest location holds on its branch, a set delay
+after each commit (`reconciler sim init --gitops-delay`, 30 s by default, kept in its settings):
+the replicas, and the requests when the file sets them. Like Argo CD with self-heal, it also
+puts back what a direct write changed, and it marks what it manages (`argocd/<service>`), so
+the demo and the scenario tests run the whole loop without a real Argo CD: decide, commit,
+sync, verify, revert.
+
+It syncs when the cluster is observed, as of the moment each commit became due: new pods
+start then, so a run that comes late sees them as ready as a real cluster would.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from reconciler.adapters.gitrepo import read_file
+from reconciler.adapters.simulated import SimDeployment, SimulatedCluster
+from reconciler.core.blueprint import Manifests
+from reconciler.core.changes import Applied, Change
+from reconciler.core.errors import ClusterError, ConfigError
+from reconciler.core.manifests import ManifestError, Numbers, locate
+from reconciler.core.observation import DeploymentState, Target
+from reconciler.core.units import UnitError, parse_duration
+
+if TYPE_CHECKING:
+    import pygit2
+
+__all__ = ["DEFAULT_DELAY", "SimulatedGitOps"]
+
+#: How long after a commit the simulated tool applies it, unless the state file says.
+DEFAULT_DELAY = "30s"
+
+
+class SimulatedGitOps:
+    """The Cluster port: `sim`, with the manifests at `locations` applied from git first."""
+
+    def __init__(
+        self,
+        sim: SimulatedCluster,
+        root: Path,
+        locations: Mapping[Target, tuple[str, Manifests]],
+    ) -> None:
+        """`locations`: for each managed deployment, its service and its manifest location."""
+        import pygit2
+
+        self._pygit2 = pygit2
+        self.sim = sim
+        self.root = root
+        self.locations = dict(locations)
+        #: What each sync did, for people: "web: scaled to 3 from abc123 (30s after commit)".
+        self.log: list[str] = []
+
+    @property
+    def delay(self) -> float:
+        raw = self.sim.settings.get("gitops_delay", DEFAULT_DELAY)
+        try:
+            return parse_duration(raw)
+        except UnitError as error:
+            raise ConfigError(
+                f"reading the simulated cluster {self.sim.path}: settings.gitops_delay: {error}",
+                hint="write how long the simulated Argo CD waits after a commit, e.g. "
+                "gitops_delay: 30s",
+            ) from None
+
+    # ------------------------------------------------------------------ Cluster
+
+    def observe(self, targets: Sequence[Target]) -> Mapping[Target, DeploymentState | ClusterError]:
+        self.sync([t for t in targets if t in self.locations])
+        observed = dict(self.sim.observe(targets))
+        for target, state in observed.items():
+            if target in self.locations and isinstance(state, DeploymentState):
+                service, _ = self.locations[target]
+                mark = f"argocd/{service}"
+                if mark not in state.controllers:
+                    observed[target] = replace(state, controllers=(*state.controllers, mark))
+        return observed
+
+    def apply(self, change: Change) -> Applied:
+        """A direct write, as to any cluster; the tool puts a managed value back next sync."""
+        return self.sim.apply(change)
+
+    # ------------------------------------------------------------------ the tool
+
+    def sync(self, targets: Sequence[Target] | None = None) -> list[str]:
+        """Apply, for each managed deployment, the newest commit that is due; returns what
+        changed, one line each. A location that does not resolve is left alone (the tool
+        would report its sync as failed)."""
+        done = []
+        for target in targets if targets is not None else list(self.locations):
+            service, manifests = self.locations[target]
+            deployment = self.sim.deployments.get((target.namespace, target.name))
+            if deployment is None:
+                continue
+            due = self._due_commit(manifests)
+            if due is None:
+                continue
+            commit, moment = due
+            repo = self._repository(manifests)
+            files = {path: read_file(repo, commit.tree, path) for path in manifests.files}
+            try:
+                numbers = locate(manifests, files)
+            except ManifestError:
+                continue
+            line = self._apply(deployment, numbers.replica_count, numbers, moment)
+            if line:
+                text = f"{service}: {line} from {str(commit.id)[:12]}"
+                self.log.append(text)
+                done.append(text)
+        return done
+
+    def _repository(self, manifests: Manifests) -> pygit2.Repository:
+        path = manifests.repository or str(self.root)
+        return self._pygit2.Repository(path)
+
+    def _due_commit(self, manifests: Manifests) -> tuple[pygit2.Commit, datetime] | None:
+        """The newest commit of the branch that is at least `delay` old, and when it became
+        due; None when the branch does not exist or nothing is due yet."""
+        repo = self._repository(manifests)
+        if manifests.branch:
+            ref = repo.references.get(f"refs/heads/{manifests.branch}")
+            if ref is None:
+                return None
+            commit = ref.peel(self._pygit2.Commit)
+        elif repo.head_is_unborn:
+            return None
+        else:
+            commit = repo.head.peel(self._pygit2.Commit)
+        delay = timedelta(seconds=self.delay)
+        now = self.sim.now()
+        while True:
+            moment = datetime.fromtimestamp(commit.commit_time, tz=UTC) + delay
+            if moment <= now:
+                return commit, moment
+            if not commit.parents:
+                return None
+            commit = commit.parents[0]
+
+    def _apply(self, d: SimDeployment, replicas: int, numbers: Numbers, moment: datetime) -> str:
+        """Make the deployment what the manifest says, as of `moment`; what changed, or ""."""
+        at = min(moment, self.sim.now())
+        said = []
+        if replicas != d.replicas:
+            if replicas > d.replicas:
+                d.add_pods(replicas - d.replicas, at)
+            else:
+                d.remove_pods(d.replicas - replicas, at)
+            said.append(f"replicas {d.replicas} → {replicas}")
+            d.replicas = replicas
+        cpu = numbers.cpu_total if numbers.cpu_total is not None else d.cpu_request
+        memory = numbers.memory_total if numbers.memory_total is not None else d.memory_request
+        if (cpu, memory) != (d.cpu_request, d.memory_request):
+            said.append("requests")
+            d.cpu_request, d.memory_request = cpu, memory
+            d.new_revision(at, bad=d.bad)
+        if not said:
+            return ""
+        d.version += 1
+        self.sim.save(only=d)
+        return "synced " + ", ".join(said)

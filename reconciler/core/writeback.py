@@ -1,0 +1,483 @@
+"""Acting through git: a change as a commit to the manifests that Argo CD or Flux apply.
+
+Under `coexistence: write_back` a scale or a requests change is not written to the cluster,
+where the GitOps tool would put the old value back; it is written to the file the tool applies
+(`spec.manifests`), and the tool rolls it out. This module is the pure half of that:
+
+- `writes_back`: which changes go to git (scales and requests; restarts and revision rollbacks
+  still go to the cluster, where a manifest does not hold what they change);
+- `edit_for`: the commit a change becomes, with the values it expects to find. The reconciler
+  expects the manifest to say what the cluster runs; when it says something else, a person
+  changed it (or a sync is in flight) and `rewrite` refuses with `ManifestConflict`: people
+  win, and the next cycle decides again from what runs then;
+- a rollback is a revert commit of the reconciler's own change;
+- `await_rollout`: verification's stabilization starts when the cluster shows the new values
+  rolled out, not when the commit was made; a commit not synced within `sync_timeout` is an
+  escalation (the tool is stuck or paused), never a rollback of something that never ran.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from reconciler.core.blueprint import Blueprint, Manifests
+from reconciler.core.changes import Applied, Change, ChangeKind
+from reconciler.core.errors import ConflictError
+from reconciler.core.ids import make_id, parse_utc, utc
+from reconciler.core.manifests import Numbers, Site, locate
+from reconciler.core.manifests import edit as edit_manifest
+from reconciler.core.observation import DeploymentState
+from reconciler.core.records import CommitMessage, EventType, Outcome, Record
+from reconciler.core.units import format_cpu, format_duration, format_memory
+from reconciler.core.verification import Pending, stabilization_for
+
+__all__ = [
+    "WRITE_BACK",
+    "ManifestConflict",
+    "ManifestEdit",
+    "Rollout",
+    "RolloutPhase",
+    "Snapshot",
+    "Written",
+    "applied_for",
+    "await_rollout",
+    "edit_for",
+    "revert_for",
+    "rewrite",
+    "rollout_wait",
+    "write_back_details",
+    "writes_back",
+]
+
+#: The `spec.scaling.coexistence` value that acts through git.
+WRITE_BACK = "write_back"
+
+#: The change kinds a manifest holds.
+_IN_GIT = frozenset({ChangeKind.SCALE, ChangeKind.RESOURCES})
+
+
+def writes_back(blueprint: Blueprint, change: Change, reverted: Record | None = None) -> bool:
+    """Whether this change is a commit to the manifests rather than a write to the cluster.
+    A rollback goes to git exactly when the change it undoes did (`reverted`)."""
+    if blueprint.scaling.coexistence != WRITE_BACK or blueprint.manifests is None:
+        return False
+    if reverted is not None:
+        return bool(reverted.details.get("write_back"))
+    return change.kind in _IN_GIT and change.hpa is None
+
+
+class ManifestConflict(ConflictError):
+    """The manifest no longer says what the reconciler last read: a person changed it (or a
+    sync is still under way). Nothing is written; the next cycle decides again."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ManifestEdit:
+    """One commit to the manifests: the values to write, and the values it expects to find
+    there (what the reconciler last read); None leaves a value alone."""
+
+    manifests: Manifests
+    service: str
+    operation_id: str
+    replicas: int | None = None
+    cpu_request: int | None = None
+    memory_request: int | None = None
+    expect_replicas: int | None = None
+    expect_cpu: int | None = None
+    expect_memory: int | None = None
+    subject: str = ""
+    why: str = ""
+    #: The reconciler's own commit this one reverts ("": not a revert).
+    reverts: str = ""
+
+    def message(self) -> CommitMessage:
+        paragraphs = []
+        if self.reverts:
+            paragraphs.append(f"This reverts commit {self.reverts}.")
+        if self.why:
+            paragraphs.append(self.why)
+        paragraphs.append(
+            "Written by the reconciler (coexistence: write_back); the GitOps tool rolls it out "
+            f"and the reconciler verifies it. `reconciler explain {self.operation_id}` tells "
+            "the whole story."
+        )
+        return CommitMessage(
+            subject=self.subject,
+            paragraphs=paragraphs,
+            trailers={
+                "Reconciler-Service": self.service,
+                "Reconciler-Operation": self.operation_id,
+                **({"Reconciler-Reverts": self.reverts} if self.reverts else {}),
+            },
+        )
+
+
+def _describe(change: Change) -> str:
+    if change.replicas is not None:
+        return f"scale to {change.replicas} replicas"
+    parts = []
+    if change.cpu_request is not None:
+        parts.append(f"cpu {format_cpu(change.cpu_request)}")
+    if change.memory_request is not None:
+        parts.append(f"memory {format_memory(change.memory_request)}")
+    return f"set requests ({', '.join(parts)})"
+
+
+def edit_for(
+    change: Change, blueprint: Blueprint, state: DeploymentState, why: str = ""
+) -> ManifestEdit:
+    """The commit an allowed change becomes. It expects the manifest to hold what the cluster
+    runs now: anything else there is someone else's change, which is not overwritten."""
+    manifests = blueprint.manifests
+    assert manifests is not None  # writes_back said so
+    return ManifestEdit(
+        manifests=manifests,
+        service=blueprint.name,
+        operation_id=change.stamp.operation_id,
+        replicas=change.replicas,
+        cpu_request=change.cpu_request,
+        memory_request=change.memory_request,
+        expect_replicas=state.replicas if change.replicas is not None else None,
+        expect_cpu=state.cpu_request if change.cpu_request is not None else None,
+        expect_memory=state.memory_request if change.memory_request is not None else None,
+        subject=f"{blueprint.name}: {_describe(change)} in {manifests.path}",
+        why=why,
+    )
+
+
+def revert_for(change: Change, blueprint: Blueprint, reverted: Record) -> ManifestEdit:
+    """The revert commit of the reconciler's own change: the values it wrote go back to those
+    it replaced, and only if they are still the ones it wrote."""
+    manifests = blueprint.manifests
+    assert manifests is not None
+    done = reverted.details.get("write_back") or {}
+    before, after = done.get("before") or {}, done.get("after") or {}
+
+    def pair(key: str) -> tuple[int | None, int | None]:
+        old, new = before.get(key), after.get(key)
+        if isinstance(old, int) and isinstance(new, int) and old != new:
+            return old, new
+        return None, None
+
+    replicas, wrote_replicas = pair("replicas")
+    cpu, wrote_cpu = pair("cpu_request")
+    memory, wrote_memory = pair("memory_request")
+    commit = str(done.get("commit", ""))
+    return ManifestEdit(
+        manifests=manifests,
+        service=blueprint.name,
+        operation_id=change.stamp.operation_id,
+        replicas=replicas,
+        cpu_request=cpu,
+        memory_request=memory,
+        expect_replicas=wrote_replicas,
+        expect_cpu=wrote_cpu,
+        expect_memory=wrote_memory,
+        subject=f'Revert "{done.get("subject") or reverted.rationale}"',
+        why=f"Undoes {reverted.links.get('operation', reverted.id)}: {change.stamp.summary}",
+        reverts=commit,
+    )
+
+
+def _conflict(site: Site, found: int | None, expected: int, what: str) -> str:
+    shown = site.text if found is None else str(found)
+    return (
+        f"{site.field} in {site.where} is {shown}, not {expected} as the reconciler last read it "
+        f"({what}): someone changed it, so the reconciler does not overwrite it and decides "
+        "again from the new value next cycle"
+    )
+
+
+def rewrite(change: ManifestEdit, files: Mapping[str, bytes | None]) -> dict[str, bytes]:
+    """The edited files, after checking that each value to change is still what the
+    reconciler last read (ManifestConflict otherwise). ManifestError when the location does
+    not resolve."""
+    _expect(change, locate(change.manifests, files))
+    return edit_manifest(
+        change.manifests,
+        files,
+        replicas=change.replicas,
+        cpu_request=change.cpu_request,
+        memory_request=change.memory_request,
+    )
+
+
+def _expect(change: ManifestEdit, numbers: Numbers) -> None:
+    checks: list[tuple[int | None, int | None, Site | None, str]] = [
+        (change.expect_replicas, numbers.replica_count, numbers.replicas, "replicas"),
+        (
+            change.expect_cpu,
+            numbers.cpu_total,
+            numbers.cpu[0] if numbers.cpu else None,
+            "the pod's cpu request",
+        ),
+        (
+            change.expect_memory,
+            numbers.memory_total,
+            numbers.memory[0] if numbers.memory else None,
+            "the pod's memory request",
+        ),
+    ]
+    for expected, found, site, what in checks:
+        if expected is None or site is None or found == expected:
+            continue
+        raise ManifestConflict(
+            _conflict(site, found, expected, what),
+            hint="nothing to do: the next cycle works from the value now in the manifest",
+            service=change.service,
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Snapshot:
+    """A manifest location's files at the tip of its branch."""
+
+    commit: str
+    branch: str
+    files: Mapping[str, bytes | None]
+    #: The newest commit (first parents from the tip) that changed one of the files: a
+    #: merged proposal's merge, say. "" when it is further back than the store looks.
+    changed_by: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Written:
+    """A commit the manifests' branch took."""
+
+    commit: str
+    at: datetime
+    #: Where: the repository ("" for the blueprint repository), its branch, the files changed.
+    repository: str = ""
+    branch: str = ""
+    files: tuple[str, ...] = ()
+    #: How many pushes it took (0: committed locally, nothing pushed).
+    attempts: int = 0
+    #: The values before and after, by name (replicas, cpu_request, memory_request).
+    before: Mapping[str, int] = field(default_factory=dict)
+    after: Mapping[str, int] = field(default_factory=dict)
+    subject: str = ""
+
+
+def values(numbers: Numbers) -> dict[str, int]:
+    """The numbers a manifest holds, by the names records use."""
+    found = {"replicas": numbers.replica_count}
+    if numbers.cpu_total is not None:
+        found["cpu_request"] = numbers.cpu_total
+    if numbers.memory_total is not None:
+        found["memory_request"] = numbers.memory_total
+    return found
+
+
+def applied_for(written: Written, change: Change) -> Applied:
+    """The change's answer as the executed record keeps it: the commit, not a cluster write."""
+    where = written.repository or "this repository"
+    pushed = f", pushed to {written.branch}" if written.attempts else f" on {written.branch}"
+    return Applied(
+        started_at=written.at,
+        completed_at=written.at,
+        message=f"committed {written.commit[:12]} to {', '.join(written.files)} in {where}"
+        f"{pushed}; the GitOps tool rolls it out",
+        before=dict(written.before),
+        after=dict(written.after),
+    )
+
+
+def write_back_details(written: Written, sync_timeout: float) -> dict[str, Any]:
+    """What the executed record keeps of the commit: `details.write_back`."""
+    return {
+        "commit": written.commit,
+        "repository": written.repository,
+        "branch": written.branch,
+        "files": list(written.files),
+        "subject": written.subject,
+        "before": dict(written.before),
+        "after": dict(written.after),
+        "attempts": written.attempts,
+        "sync_deadline": utc(written.at) + timedelta(seconds=sync_timeout),
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Waiting for the GitOps tool
+
+
+class RolloutPhase(StrEnum):
+    #: Not a change made through git: verified as any other.
+    DIRECT = "direct"
+    #: The tool has not applied the commit yet (or its pods are still starting).
+    WAITING = "waiting"
+    #: Rolled out: verification is due at `due`.
+    ROLLED_OUT = "rolled_out"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Rollout:
+    phase: RolloutPhase
+    #: The pending verification, its due time moved to rollout + stabilization.
+    pending: Pending
+    #: Records to commit now: the rollout seen, or the escalation of a commit not synced.
+    records: tuple[Record, ...] = ()
+    subject: str = ""
+
+
+def _synced(after: Mapping[str, Any], state: DeploymentState) -> bool:
+    """The deployment's spec carries the committed values, and its controller saw them."""
+    for key, seen in (
+        ("replicas", state.replicas),
+        ("cpu_request", state.cpu_request),
+        ("memory_request", state.memory_request),
+    ):
+        if isinstance(after.get(key), int) and after[key] != seen:
+            return False
+    return state.observed_generation is None or (
+        state.generation is not None and state.observed_generation >= state.generation
+    )
+
+
+def await_rollout(
+    pending: Pending,
+    blueprint: Blueprint,
+    state: DeploymentState,
+    history: Sequence[Record],
+    now: datetime,
+) -> Rollout:
+    """Where a change made through git stands: waiting for the tool, or rolled out (and then
+    due for verification a stabilization period later).
+
+    Rolled out means the deployment's spec has the committed values, its controller observed
+    them, and every pod is ready. A commit the tool has not applied by its deadline is escalated
+    once and waited for; a commit it applied whose pods are still not ready by then has run,
+    so it is verified (and rolled back if it made things worse) like any change.
+    """
+    done = pending.record.details.get("write_back")
+    if not isinstance(done, Mapping):
+        return Rollout(phase=RolloutPhase.DIRECT, pending=pending)
+    operation = pending.operation_id
+    mine = [r for r in history if r.links.get("operation") == operation]
+    seen = next((r for r in mine if r.event_type is EventType.ROLLED_OUT), None)
+    stabilization = timedelta(seconds=stabilization_for(pending.record.operation, blueprint))
+    if seen is not None:
+        return Rollout(
+            phase=RolloutPhase.ROLLED_OUT,
+            pending=replace(pending, due=utc(seen.timestamp) + stabilization),
+        )
+    now = utc(now)
+    deadline = _deadline(done, pending, blueprint)
+    after = done.get("after") or {}
+    synced = _synced(after, state)
+    ready = synced and state.ready_replicas >= state.replicas
+    if ready or (synced and now >= deadline):
+        record = _rolled_out_record(pending, blueprint, now, done, ready)
+        return Rollout(
+            phase=RolloutPhase.ROLLED_OUT,
+            pending=replace(pending, due=now + stabilization if ready else now),
+            records=(record,),
+            subject=f"{blueprint.name}: {done.get('commit', '')[:12]} rolled out"
+            + ("" if ready else " (pods not all ready by its deadline)"),
+        )
+    waiting = replace(pending, due=max(deadline, now))
+    if now < deadline or any(r.event_type is EventType.ESCALATED for r in mine):
+        return Rollout(phase=RolloutPhase.WAITING, pending=waiting)
+    record = _not_synced_record(pending, blueprint, now, done, deadline)
+    return Rollout(
+        phase=RolloutPhase.WAITING,
+        pending=waiting,
+        records=(record,),
+        subject=f"{blueprint.name}: escalated {done.get('commit', '')[:12]}: not rolled out "
+        f"within {format_duration(_timeout(blueprint))}; a person must decide",
+    )
+
+
+def _timeout(blueprint: Blueprint) -> float:
+    return blueprint.manifests.sync_timeout if blueprint.manifests is not None else 600.0
+
+
+def _deadline(done: Mapping[str, Any], pending: Pending, blueprint: Blueprint) -> datetime:
+    raw = done.get("sync_deadline")
+    if isinstance(raw, datetime):
+        return utc(raw)
+    try:
+        return parse_utc(str(raw))
+    except (TypeError, ValueError):
+        return utc(pending.record.timestamp) + timedelta(seconds=_timeout(blueprint))
+
+
+def _rolled_out_record(
+    pending: Pending, blueprint: Blueprint, now: datetime, done: Mapping[str, Any], ready: bool
+) -> Record:
+    commit = str(done.get("commit", ""))
+    return Record(
+        id=make_id("out", now, blueprint.name, pending.operation_id),
+        timestamp=now,
+        event_type=EventType.ROLLED_OUT,
+        service=blueprint.name,
+        blueprint_version=blueprint.version,
+        provenance=blueprint.provenance,
+        outcome=Outcome.SUCCESS,
+        rationale=(
+            f"the cluster runs what {commit[:12]} committed; verification starts now"
+            if ready
+            else f"the cluster took what {commit[:12]} committed but its pods were not all ready "
+            "by the sync deadline; it ran, so it is verified now"
+        ),
+        operation=pending.record.operation,
+        links={
+            "operation": pending.operation_id,
+            "commit": commit,
+            **{k: v for k, v in pending.record.links.items() if k == "decision"},
+        },
+        details={"commit": commit, "all_ready": ready},
+    )
+
+
+def _not_synced_record(
+    pending: Pending,
+    blueprint: Blueprint,
+    now: datetime,
+    done: Mapping[str, Any],
+    deadline: datetime,
+) -> Record:
+    commit = str(done.get("commit", ""))
+    return Record(
+        id=make_id("esc", now, blueprint.name, pending.operation_id, "not-synced"),
+        timestamp=now,
+        event_type=EventType.ESCALATED,
+        service=blueprint.name,
+        blueprint_version=blueprint.version,
+        provenance=blueprint.provenance,
+        outcome=Outcome.PENDING,
+        rationale=f"{commit[:12]} ({', '.join(done.get('files') or [])}) was not rolled out by "
+        f"{deadline:%H:%M:%S}Z: the GitOps tool is stuck, paused, or not applying this file. "
+        "Nothing is rolled back (nothing ran); the change is verified once it rolls out, and no "
+        "other change is made meanwhile.",
+        operation=pending.record.operation,
+        links={
+            "operation": pending.operation_id,
+            "commit": commit,
+            **{k: v for k, v in pending.record.links.items() if k == "decision"},
+        },
+        details={"reason": "not_synced", "commit": commit, "sync_deadline": deadline},
+    )
+
+
+def rollout_wait(pending: Pending, history: Sequence[Record]) -> str:
+    """What a change made through git still waits for, for people ("" when it is rolled out
+    or not made through git): `pending.due` is then its sync deadline."""
+    done = pending.record.details.get("write_back")
+    if not isinstance(done, Mapping):
+        return ""
+    operation = pending.operation_id
+    if any(
+        r.event_type is EventType.ROLLED_OUT and r.links.get("operation") == operation
+        for r in history
+    ):
+        return ""
+    commit = str(done.get("commit", ""))[:12]
+    return (
+        f"once the GitOps tool has rolled out {commit} (escalated if it has not by "
+        f"{pending.due:%H:%M:%S}Z)"
+    )
