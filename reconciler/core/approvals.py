@@ -401,9 +401,9 @@ def draft_for(
     if trail or run:
         found = [f"- [This proposal's record]({trail}) in the audit trail." if trail else ""]
         found.append(f"- Proposed by [this run]({run})." if run else "")
-        where = ["## Records", "", *[line for line in found if line], ""]
+        section = ["## Records", "", *[line for line in found if line], ""]
         marker = render_metadata(metadata)
-        body = body.replace(marker, "\n".join(where) + "\n" + marker)
+        body = body.replace(marker, "\n".join(section) + "\n" + marker)
     draft = Draft(
         key=str(metadata["key"]),
         branch=f"reconciler/{service}/{topic}",
