@@ -1058,7 +1058,7 @@ def request_command(
       reconciler request todo-frontend resources --cpu 275m --reason "steady 95 % cpu"
       reconciler request todo-frontend delete_deployment --reason "cleanup"
     """
-    from reconciler.cli.compose import Environment, committed_fleet
+    from reconciler.cli.compose import Environment, committed_fleet, trail_links
     from reconciler.core.errors import ClusterError, HeldError, MetricsError
     from reconciler.core.governance import OperationRequest, Origin
     from reconciler.core.observation import Metrics, Target
@@ -1102,6 +1102,7 @@ def request_command(
                 forge=ports.forge,
                 audit=ports.audit,
                 budget=fleet.policies.max_new_proposals_per_run,
+                links=trail_links(settings, push_branch if push else None),
             ),
             review=Review(),
             blueprint=blueprint,
