@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -254,9 +255,24 @@ def _indent(text: str) -> str:
     return "\n".join(f"    {line}" for line in text.splitlines())
 
 
+def refresh_data() -> None:
+    """Copy the package's files that are not Python (the JSON Schemas, the init templates)
+    into mutants/ again: mutmut copies them once and never again, so after a change they would
+    be stale and the tests would run against old schemas."""
+    for source in (ROOT / "reconciler").rglob("*"):
+        if not source.is_file() or source.suffix in (".py", ".pyc"):
+            continue
+        target = ROOT / "mutants" / source.relative_to(ROOT)
+        if target.parent.is_dir() and (
+            not target.exists() or target.read_bytes() != source.read_bytes()
+        ):
+            shutil.copy2(source, target)
+
+
 def run(specs: Sequence[str]) -> int:
     """mutmut over the mutants of `specs` (every one again), then the report."""
     names = [pattern for spec in specs for pattern in patterns(spec)]
+    refresh_data()
     mutmut = Path(sys.executable).with_name("mutmut")
     done = subprocess.run([str(mutmut), "run", *names], cwd=ROOT, check=False)
     if done.returncode != 0:
@@ -286,6 +302,7 @@ def rerun(specs: Sequence[str]) -> int:
         ]
     if not names:
         return report(specs)
+    refresh_data()
     mutmut = Path(sys.executable).with_name("mutmut")
     done = subprocess.run([str(mutmut), "run", *names], cwd=ROOT, check=False)
     if done.returncode != 0:

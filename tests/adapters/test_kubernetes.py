@@ -648,6 +648,7 @@ def test_an_hpa_that_scales_another_deployment_is_not_touched(
         cluster.apply(change(cluster, ChangeKind.SCALE, replicas=5, hpa="web-hpa"))
     assert str(caught.value) == "hpa shop/web-hpa does not scale deployment shop/web"
     assert caught.value.hint == "the next cycle observes the autoscalers again"
+    assert caught.value.service == "web"
     assert [r for r in api.requests if r.method == "PATCH"] == []
     assert api.objects(HPAS, "shop")[0]["spec"]["minReplicas"] == 1
 
@@ -661,6 +662,33 @@ def test_a_scale_without_a_replica_count_writes_nothing(api: FakeKubeAPI, connec
         cluster.apply(change(cluster, ChangeKind.SCALE, replicas=None, hpa="web-hpa"))
     assert str(caught.value) == "scaling shop/web: the change names no replica count"
     assert [r for r in api.requests if r.method == "PATCH"] == []
+
+
+def test_an_hpa_patch_whose_answer_was_lost_is_confirmed_by_reading_it_back(
+    api: FakeKubeAPI, connect: Factory
+) -> None:
+    api.add_deployment("shop", "web")
+    api.add_hpa("shop", "web-hpa", "web", min_replicas=1, max_replicas=3)
+    cluster = connect(timeout=1.0)
+    scale = change(cluster, ChangeKind.SCALE, replicas=4, hpa="web-hpa")
+    api.delay(HPA_PATH + "$", 1.3, method="PATCH")  # lands after the client gave up...
+    api.delay(HPA_PATH + "$", 0.6, method="GET")  # ...and before the read-back answers
+    applied = cluster.apply(scale)
+    assert (applied.after["min_replicas"], applied.after["max_replicas"]) == (4, 4)
+    assert api.count("PATCH", HPA_PATH) == 1  # confirmed, not written twice
+
+
+def test_a_missing_hpa_is_the_services_error_and_nothing_is_written(
+    api: FakeKubeAPI, connect: Factory
+) -> None:
+    api.add_deployment("shop", "web")
+    cluster = connect()
+    api.reset_log()
+    with pytest.raises(ClusterError) as caught:
+        cluster.apply(change(cluster, ChangeKind.SCALE, replicas=4, hpa="web-hpa"))
+    assert caught.value.service == "web"
+    assert "web-hpa" in str(caught.value)
+    assert api.count("PATCH") == 0
 
 
 def test_an_hpa_that_keeps_changing_is_a_conflict_after_the_retries(

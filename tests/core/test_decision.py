@@ -1023,3 +1023,33 @@ def test_why_a_low_load_does_not_scale_down(  # type: ignore[no-untyped-def]
     assert (decision.action, decision.reason, decision.changes) == (Action.NONE, reason, False)
     assert decision.needs_window is (window is None and reason is Reason.STABILIZING)
     assert decision.rationale == _LOW_HEAD + why
+
+
+def test_a_scale_down_held_back_still_records_its_estimate() -> None:
+    unchanged = decide(
+        _cpu_blueprint(),
+        state(2),
+        metrics(0.1, None, None),
+        now=NOW,
+        window=_window(0.1, s150=0.39),
+    )
+    assert (unchanged.reason, unchanged.estimate) == (Reason.ESTIMATE_UNCHANGED, 2)
+    failed = decide(
+        _cpu_blueprint(),
+        state(3),
+        metrics(0.1, None, None),
+        now=NOW,
+        window=_window(0.1),
+        avoid={2: "rolled back"},
+    )
+    assert (failed.reason, failed.estimate, failed.target_replicas) == (
+        Reason.RECENTLY_FAILED,
+        1,
+        3,
+    )
+    waiting = decide(_cpu_blueprint(), state(3), metrics(0.1, None, None), now=NOW)
+    assert (waiting.reason, waiting.estimate, waiting.needs_window) == (
+        Reason.STABILIZING,
+        None,
+        True,
+    )
