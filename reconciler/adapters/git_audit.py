@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     import pygit2
 
 from reconciler.adapters.gitrepo import merge_tree, nest, restore_index, write_error
+from reconciler.adapters.trail_cache import TrailCache
 from reconciler.core.errors import AuditError, ConfigError
 from reconciler.core.records import (
     AUDIT_DIR,
@@ -68,13 +69,22 @@ class GitAuditStore:
         #: read never needs reading again in this process.
         self._parsed: dict[tuple[str, str], Record | None] = {}
         self._unreadable: dict[str, UnreadableRecord] = {}
+        #: What earlier runs read, by blob id (see trail_cache); each day folder fetched once.
+        self._kept = TrailCache(self.repo.path)
+        self._kept_days: dict[tuple[str, str], dict[str, tuple[str, bytes]]] = {}
+        self._head_id: Any = None
+        self._head: pygit2.Commit | None = None
 
     # ------------------------------------------------------------------ writing
 
     def _head_commit(self) -> pygit2.Commit | None:
-        if self.repo.head_is_unborn:
+        try:
+            head = self.repo.head.target
+        except self._pygit2.GitError:  # no commit yet (an unborn branch)
             return None
-        return self.repo.head.peel(self._pygit2.Commit)
+        if head != self._head_id:  # looking the commit up again costs more than the ref
+            self._head_id, self._head = head, cast("pygit2.Commit", self.repo[head])
+        return self._head
 
     def _tree(self, oid: pygit2.Oid) -> pygit2.Tree:
         return cast("pygit2.Tree", self.repo[oid])
@@ -162,6 +172,7 @@ class GitAuditStore:
         lock on it held by another command) is not this batch's failure: it is kept in
         `index_error`, the command reports it once, and the next writer repairs the index.
         """
+        self._kept.save()
         try:
             self.repair_index()
         except AuditError as error:
@@ -243,6 +254,17 @@ class GitAuditStore:
         if key in self._parsed:
             return self._parsed[key]
         record: Record | None = None
+        # The file's mode is part of what it is: the same bytes as a link are no record.
+        blob_id = f"{entry.id}:{getattr(entry, 'filemode', '')}"
+        kept = self._kept_day(service, day).get(entry.name or "")
+        if kept is not None and kept[0] == blob_id:
+            result = self._kept.value(kept[1])
+            if isinstance(result, Record):
+                record = result
+            else:
+                self._skip(path, str(result))
+            self._parsed[key] = record
+            return record
         mode = getattr(entry, "filemode", None)
         if entry.type_str != "blob":
             self._skip(path, f"a {'folder' if entry.type_str == 'tree' else 'submodule'}")
@@ -256,8 +278,17 @@ class GitAuditStore:
                 record = read_record(path, bytes(blob.data))
             except RecordError as error:
                 self._skip(path, str(error))
+        if entry.type_str == "blob":
+            reason = self._unreadable[path].reason if record is None else None
+            self._kept.put(service, day, entry.name or "", blob_id, record or reason)
         self._parsed[key] = record
         return record
+
+    def _kept_day(self, service: str, day: str) -> dict[str, tuple[str, bytes]]:
+        found = self._kept_days.get((service, day))
+        if found is None:
+            found = self._kept_days[(service, day)] = self._kept.day(service, day)
+        return found
 
     def _skip(self, path: str, reason: str) -> None:
         self._unreadable.setdefault(path, UnreadableRecord(path=path, reason=reason))

@@ -1,0 +1,172 @@
+"""TrailCache: the audit records a GitAuditStore has read, kept between runs on this machine.
+
+A record is a git blob, and a blob never changes: what reading the file at a path with a given
+blob id gave (the record, or why it is not one) is the same every time. A cycle over a
+thousand services reads about ten thousand records, and parsing each (JSON, then every field
+checked) was most of the time spent on history; reading the parsed record back costs a
+fraction of that.
+
+The entries sit in SQLite under the git directory (`.git/reconciler/trail.db`), one row per
+record file: (service, day, file name) with its blob id and the pickled result. A day folder
+is fetched in one query when a reader first visits it, and a row is used only when its blob id
+is the one HEAD has at that path now. The file holds a fingerprint of the pure core's code (the
+reader and the typed bodies): any other version of the code starts from an empty cache. Like
+the validation cache it is never trusted across versions, can be deleted at any time, lives
+where no commit can put it, and a run without it only reads more.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import pickle
+import sqlite3
+import weakref
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from reconciler.adapters.validation_cache import fingerprint
+
+__all__ = ["TrailCache"]
+
+CACHE_FILE = Path("reconciler") / "trail.db"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS records (
+    service TEXT NOT NULL,
+    day TEXT NOT NULL,
+    name TEXT NOT NULL,
+    blob TEXT NOT NULL,
+    value BLOB NOT NULL,
+    PRIMARY KEY (service, day, name)
+) WITHOUT ROWID;
+"""
+
+#: Results read from git but not written yet are written in batches of this many.
+_BATCH = 2000
+
+
+class TrailCache:
+    """Parsed records by (service, day, name) and blob id, in one SQLite file."""
+
+    def __init__(self, git_dir: str | Path | None) -> None:
+        self.path = None if git_dir is None else Path(git_dir) / CACHE_FILE
+        self._usable: bool | None = None
+        self._pending: list[tuple[str, str, str, str, bytes]] = []
+        #: One connection while the store reads (a cycle visits a thousand day folders),
+        #: closed at each save and when the cache is collected.
+        self._db: sqlite3.Connection | None = None
+        self._closer: weakref.finalize[Any, Any] | None = None
+
+    @contextlib.contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        if self._db is None:
+            assert self.path is not None
+            db = sqlite3.connect(self.path, timeout=5.0, isolation_level=None)
+            try:
+                db.execute("PRAGMA synchronous=NORMAL")
+            except sqlite3.Error:
+                db.close()
+                raise
+            self._db = db
+            self._closer = weakref.finalize(self, db.close)
+        yield self._db
+
+    def close(self) -> None:
+        if self._closer is not None:
+            self._closer()
+        self._db = self._closer = None
+
+    def _ready(self) -> bool:
+        """Whether the file can be used: made if absent, emptied when another version of the
+        code wrote it. A cache that cannot be opened is simply not used."""
+        if self._usable is not None:
+            return self._usable
+        self._usable = False
+        if self.path is None:
+            return False
+        try:
+            self._open()
+        except sqlite3.OperationalError:  # busy, read-only, ...: not used this time
+            self.close()
+            return False
+        except sqlite3.DatabaseError:  # not a database (a crash, a person): start it anew
+            try:
+                self.close()
+                for leftover in (self.path, *self.path.parent.glob(self.path.name + "-*")):
+                    leftover.unlink(missing_ok=True)
+                self._open()
+            except (OSError, sqlite3.Error):
+                return False
+        except (OSError, sqlite3.Error):
+            self.close()
+            return False
+        self._usable = True
+        return True
+
+    def _open(self) -> None:
+        assert self.path is not None
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as db:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(_SCHEMA)
+            row = db.execute("SELECT value FROM meta WHERE key = 'fingerprint'").fetchone()
+            if row is None or row[0] != fingerprint():
+                db.execute("BEGIN IMMEDIATE")
+                db.execute("DELETE FROM records")
+                db.execute(
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES ('fingerprint', ?)",
+                    (fingerprint(),),
+                )
+                db.execute("COMMIT")
+
+    def day(self, service: str, day: str) -> dict[str, tuple[str, bytes]]:
+        """The cached entries of one day folder: (blob id, stored value) by file name."""
+        if not self._ready():
+            return {}
+        try:
+            with self._connect() as db:
+                rows = db.execute(
+                    "SELECT name, blob, value FROM records WHERE service = ? AND day = ?",
+                    (service, day),
+                ).fetchall()
+        except sqlite3.Error:
+            return {}
+        return {str(name): (str(blob), bytes(value)) for name, blob, value in rows}
+
+    @staticmethod
+    def value(stored: bytes) -> Any:
+        """A stored result: a Record, or the reason the file is not one."""
+        return pickle.loads(stored)
+
+    def put(self, service: str, day: str, name: str, blob: str, result: Any) -> None:
+        """Keep what reading a file gave (written with the next batch, or at `save`)."""
+        if self.path is None:
+            return
+        try:
+            stored = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
+        except (pickle.PicklingError, TypeError, AttributeError):
+            return
+        self._pending.append((service, day, name, blob, stored))
+        if len(self._pending) >= _BATCH:
+            self.save()
+
+    def save(self) -> None:
+        """Write what was read since the last save (best effort)."""
+        pending, self._pending = self._pending, []
+        if pending and self._ready():
+            with contextlib.suppress(sqlite3.Error), self._connect() as db:
+                try:
+                    db.execute("BEGIN IMMEDIATE")
+                    db.executemany(
+                        "INSERT OR REPLACE INTO records (service, day, name, blob, value) "
+                        "VALUES (?, ?, ?, ?, ?)",
+                        pending,
+                    )
+                    db.execute("COMMIT")
+                except sqlite3.Error:
+                    if db.in_transaction:
+                        db.execute("ROLLBACK")
+                    raise
+        self.close()

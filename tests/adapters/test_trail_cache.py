@@ -1,0 +1,98 @@
+"""The trail cache under GitAuditStore: a store that reads what an earlier one read gets the
+same records and the same unreadable files, and a cached entry is used only for the very blob
+(and file mode) it was read from, and only by the code that wrote it."""
+
+from __future__ import annotations
+
+import pickle
+import sqlite3
+from datetime import timedelta
+from pathlib import Path
+
+import pygit2
+import pytest
+
+from reconciler.adapters.git_audit import GitAuditStore
+from reconciler.adapters.trail_cache import CACHE_FILE
+from reconciler.core.records import EventType, Record, commit_message
+from tests.adapters.test_git_audit import rec
+from tests.core.helpers import NOW
+
+SINCE = NOW - timedelta(days=2)
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    pygit2.init_repository(str(tmp_path), initial_head="main")
+    store = GitAuditStore(tmp_path)
+    records = [rec(EventType.OPERATION_EXECUTED, -60), rec(EventType.VERIFICATION_PASSED, 0)]
+    store.append(records, commit_message("web: two records", records))
+    store.flush()
+    return tmp_path
+
+
+def _read(repo: Path) -> tuple[list[Record], list[str]]:
+    store = GitAuditStore(repo)
+    records = store.history("web", SINCE)
+    unreadable = [f"{item.path}: {item.reason}" for item in store.unreadable("web")]
+    store.flush()
+    return records, unreadable
+
+
+def _cached(repo: Path) -> list[tuple[str, str, str, str]]:
+    with sqlite3.connect(repo / ".git" / CACHE_FILE) as db:
+        return db.execute("SELECT service, day, name, blob FROM records ORDER BY name").fetchall()
+
+
+def _commit_file(repo: Path, path: str, data: bytes, mode: int = pygit2.GIT_FILEMODE_BLOB) -> None:
+    git = pygit2.Repository(str(repo))
+    builder = pygit2.IndexEntry(path, git.create_blob(data), mode)
+    git.index.read()
+    git.index.add(builder)
+    git.index.write()
+    tree = git.index.write_tree()
+    author = pygit2.Signature("t", "t@localhost", int(NOW.timestamp()), 0)
+    git.create_commit("HEAD", author, author, f"add {path}", tree, [git.head.target])
+
+
+def test_a_second_reader_gets_the_same_records_from_the_cache(repo: Path) -> None:
+    first = _read(repo)
+    assert [r.event_type for r in first[0]] == [
+        EventType.OPERATION_EXECUTED,
+        EventType.VERIFICATION_PASSED,
+    ]
+    assert len(_cached(repo)) == 2  # kept under the git directory, not in the working tree
+    assert _read(repo) == first
+    # The second read came from the cache: a value planted for the very blob is what it gets
+    # (which is why the file is where no commit can put it).
+    with sqlite3.connect(repo / ".git" / CACHE_FILE) as db:
+        db.execute("UPDATE records SET value = ?", (pickle.dumps("planted reason"),))
+    records, unreadable = _read(repo)
+    assert records == [] and len(unreadable) == 2 and unreadable[0].endswith(": planted reason")
+
+
+def test_an_entry_is_used_only_for_its_blob_and_mode(repo: Path) -> None:
+    _read(repo)
+    (_service, day, name, _blob) = _cached(repo)[0]
+    path = f"audit/web/{day}/{name}"
+    original = pygit2.Repository(str(repo)).revparse_single(f"HEAD:{path}").data
+    # The same bytes committed as a link at the same path: a link is never a record.
+    _commit_file(repo, path, original, pygit2.GIT_FILEMODE_LINK)
+    records, unreadable = _read(repo)
+    assert len(records) == 1 and unreadable == [f"{path}: a symbolic link, not a file"]
+    # Other bytes at the same path: read anew, and found broken.
+    _commit_file(repo, path, b"{not json", pygit2.GIT_FILEMODE_BLOB)
+    records, unreadable = _read(repo)
+    assert len(records) == 1 and unreadable[0].startswith(f"{path}: invalid JSON")
+    assert _read(repo) == (records, unreadable)  # the broken file's reason, from the cache
+
+
+def test_another_version_of_the_code_or_a_broken_file_starts_empty(repo: Path) -> None:
+    first = _read(repo)
+    with sqlite3.connect(repo / ".git" / CACHE_FILE) as db:
+        db.execute("UPDATE meta SET value = 'another version'")
+        db.execute("UPDATE records SET value = ?", (pickle.dumps("planted reason"),))
+    assert _read(repo) == first  # the planted values went with the other version's file
+    (repo / ".git" / CACHE_FILE).write_bytes(b"not a database")
+    assert _read(repo) == first
+    assert len(_cached(repo)) == 2  # the broken file was replaced by a working one
