@@ -86,11 +86,11 @@ def _propose_all(root: Path, api_url: str, token: str) -> None:
     from reconciler.adapters.git_audit import GitAuditStore
     from reconciler.adapters.github_forge import GitHubForge
     from reconciler.adapters.simulated import SimulatedCluster
-    from reconciler.cli.compose import committed_fleet
+    from reconciler.cli.compose import DEFAULT_SIM_STATE, committed_fleet
     from reconciler.shell.cycle import CycleOptions, Ports, run_cycle
 
     fleet = committed_fleet(root)
-    sim = SimulatedCluster.load(root / ".reconciler" / "sim-state.yaml")
+    sim = SimulatedCluster.load(root / DEFAULT_SIM_STATE)
     audit = GitAuditStore(root, name="reconciler", email="reconciler@localhost")
     with GitHubForge(
         "acme/service-blueprints",
@@ -108,6 +108,7 @@ def _propose_all(root: Path, api_url: str, token: str) -> None:
 
 def run() -> list[Row]:
     from reconciler.adapters.simulated import SimulatedCluster
+    from reconciler.cli.compose import DEFAULT_SIM_STATE
     from tests.fakes.github_api import FakeGitHub, init_bare_repo
 
     with tempfile.TemporaryDirectory() as scratch:
@@ -119,7 +120,7 @@ def run() -> list[Row]:
             subprocess.run(["git", "clone", "-q", str(bare), str(root)], check=True)
             job = _Job(root, api.url)
             job.cli("ghp_first-token", "sim", "init")
-            sim = SimulatedCluster.load(root / ".reconciler" / "sim-state.yaml")
+            sim = SimulatedCluster.load(root / DEFAULT_SIM_STATE)
             for deployment in sim.deployments.values():
                 hot = {"replicas": "3", "cpu_utilization": "95%", "memory_utilization": "90%"}
                 sim.set(deployment, hot)
