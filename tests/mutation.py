@@ -67,6 +67,15 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "equality needs a measurement exactly equal to baseline × 1.1 as floats compute it, "
         "and 1.1 has no exact binary form; the absolute margin is strict either way",
     ),
+    "reconciler.core.decision.x__scale_down__mutmut_73": (
+        'evidence_from: datetime | None = ""',
+        "read only as a truth value or compared with a sample's time when no sample proved "
+        "anything: '' and None give the same answers",
+    ),
+    "reconciler.core.decision.x__scale_down__mutmut_75": (
+        "gap: tuple[str, ...] = None",
+        "read only as a truth value until a gap is found: () and None are both false",
+    ),
     "reconciler.core.review.x__lower_is_looser__mutmut_3": (
         "after <= before",
         "a field's judge is only asked about a value that changed: after == before never "

@@ -1053,3 +1053,10 @@ def test_a_scale_down_held_back_still_records_its_estimate() -> None:
         None,
         True,
     )
+
+
+def test_a_gap_names_every_metric_missing_from_the_history() -> None:
+    window = [*flat_window(0.1, 0.1, 20)[:-1], Sample(at=NOW - timedelta(seconds=300))]
+    decision = decide(seed_blueprint(), state(3), metrics(0.1, 0.1, 20), now=NOW, window=window)
+    assert decision.reason is Reason.STABILIZING
+    assert "The metric history has no cpu, memory, latency data there" in decision.rationale
