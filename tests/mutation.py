@@ -156,6 +156,20 @@ class Score:
         return self.killed / judged if judged else None
 
 
+def _codes(meta: Path) -> dict[str, int | None]:
+    """mutmut's results for one module; a file an interrupted run left half-written stops
+    the command with what to do, not a traceback."""
+    try:
+        codes: dict[str, int | None] = json.loads(meta.read_text())["exit_code_by_key"]
+    except (ValueError, KeyError) as error:
+        raise SystemExit(
+            f"{meta.relative_to(ROOT)} is unreadable ({error}): a run was interrupted while "
+            f"writing it; delete it and {meta.name.removesuffix('.meta')} in the same folder, "
+            "and run again"
+        ) from error
+    return codes
+
+
 def score(spec: str) -> Score | None:
     """What the last run left for `spec` (`path[:function,...]`), or None without results."""
     from mutmut.stats import status_by_exit_code
@@ -164,7 +178,7 @@ def score(spec: str) -> Score | None:
     meta = ROOT / "mutants" / (path + ".meta")
     if not meta.exists():
         return None
-    codes = json.loads(meta.read_text())["exit_code_by_key"]
+    codes = _codes(meta)
     killed, survived, equivalent, other = 0, [], [], {}
     chosen = {name: code for name, code in codes.items() if _selected(name, functions)}
     for name, code in sorted(chosen.items(), key=lambda item: _number(item[0])):
@@ -302,7 +316,7 @@ def rerun(specs: Sequence[str]) -> int:
         if not meta.exists():
             names += patterns(spec)
             continue
-        codes = json.loads(meta.read_text())["exit_code_by_key"]
+        codes = _codes(meta)
         names += [
             name
             for name, code in codes.items()
