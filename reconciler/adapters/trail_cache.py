@@ -21,7 +21,7 @@ import contextlib
 import pickle
 import sqlite3
 import weakref
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,21 @@ CREATE TABLE IF NOT EXISTS records (
     value BLOB NOT NULL,
     PRIMARY KEY (service, day, name)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS days (
+    service TEXT NOT NULL,
+    day TEXT NOT NULL,
+    tree TEXT NOT NULL,
+    summary BLOB NOT NULL,
+    state BLOB NOT NULL,
+    PRIMARY KEY (service, day)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS marks (
+    service TEXT NOT NULL,
+    mark TEXT NOT NULL,
+    day TEXT NOT NULL,
+    name TEXT NOT NULL,
+    PRIMARY KEY (service, mark, day, name)
+) WITHOUT ROWID;
 """
 
 #: Results read from git but not written yet are written in batches of this many.
@@ -58,6 +73,10 @@ class TrailCache:
         #: closed at each save and when the cache is collected.
         self._db: sqlite3.Connection | None = None
         self._closer: weakref.finalize[Any, Any] | None = None
+        #: Day summaries made since the last save, by (service, day): what `days`, `state`
+        #: and `marked` answer for them until they are written.
+        self._fresh: dict[tuple[str, str], tuple[str, Any, Any, dict[str, frozenset[str]]]] = {}
+        self._gone: set[tuple[str, str]] = set()
 
     @contextlib.contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -115,6 +134,8 @@ class TrailCache:
             if row is None or row[0] != fingerprint():
                 db.execute("BEGIN IMMEDIATE")
                 db.execute("DELETE FROM records")
+                db.execute("DELETE FROM days")
+                db.execute("DELETE FROM marks")
                 db.execute(
                     "INSERT OR REPLACE INTO meta (key, value) VALUES ('fingerprint', ?)",
                     (fingerprint(),),
@@ -152,11 +173,102 @@ class TrailCache:
         if len(self._pending) >= _BATCH:
             self.save()
 
+    # ----------------------------------------------------------------- the day summaries
+    #
+    # Per service and day folder: the folder's tree id, and what the trail index keeps of it
+    # (`summary`: a picklable value of the store's, and `state`: where the pending-proposal
+    # fold stood at the end of the day), with the marks of each approval record in it
+    # (`core.approvals.trail_marks`). A summary stands only while its tree id is the one HEAD
+    # has, and only after every earlier day's does (the fold runs through them in order).
+
+    def days(self, service: str) -> dict[str, tuple[str, Any]]:
+        """The stored summaries of a service: (tree id, summary) by day."""
+        found: dict[str, tuple[str, Any]] = {}
+        if self._ready():
+            try:
+                with self._connect() as db:
+                    rows = db.execute(
+                        "SELECT day, tree, summary FROM days WHERE service = ?", (service,)
+                    ).fetchall()
+                for day, tree, summary in rows:
+                    found[str(day)] = (str(tree), pickle.loads(summary))
+            except (sqlite3.Error, pickle.UnpicklingError, EOFError, AttributeError):
+                found = {}
+        for (owner, day), (tree, summary, _state, _marks) in self._fresh.items():
+            if owner == service:
+                found[day] = (tree, summary)
+        for owner, day in self._gone:
+            if owner == service:
+                found.pop(day, None)
+        return found
+
+    def state(self, service: str, day: str) -> Any:
+        """The fold's state at the end of a stored day (None when there is none)."""
+        fresh = self._fresh.get((service, day))
+        if fresh is not None:
+            return fresh[2]
+        if not self._ready():
+            return None
+        try:
+            with self._connect() as db:
+                row = db.execute(
+                    "SELECT state FROM days WHERE service = ? AND day = ?", (service, day)
+                ).fetchone()
+            return None if row is None else pickle.loads(row[0])
+        except (sqlite3.Error, pickle.UnpicklingError, EOFError, AttributeError):
+            return None
+
+    def keep_day(
+        self,
+        service: str,
+        day: str,
+        tree: str,
+        summary: Any,
+        state: Any,
+        marks: dict[str, frozenset[str]],
+    ) -> None:
+        """A day's new summary and the marks of its records by file name, written at `save`."""
+        self._gone.discard((service, day))
+        self._fresh[(service, day)] = (tree, summary, state, marks)
+
+    def drop_day(self, service: str, day: str) -> None:
+        self._fresh.pop((service, day), None)
+        self._gone.add((service, day))
+
+    def marked(self, service: str, marks: Collection[str]) -> set[tuple[str, str]]:
+        """The (day, name) of every approval record that carries any of `marks`."""
+        found: set[tuple[str, str]] = set()
+        wanted = list(marks)
+        if wanted and self._ready():
+            try:
+                with self._connect() as db:
+                    for start in range(0, len(wanted), 500):
+                        chunk = wanted[start : start + 500]
+                        found |= {
+                            (str(day), str(name))
+                            for day, name in db.execute(
+                                "SELECT day, name FROM marks WHERE service = ? AND mark IN "
+                                f"({', '.join('?' * len(chunk))})",
+                                (service, *chunk),
+                            )
+                        }
+            except sqlite3.Error:
+                found = set()
+        stale = {day for (owner, day) in (*self._fresh, *self._gone) if owner == service}
+        found = {item for item in found if item[0] not in stale}
+        chosen = set(wanted)
+        for (owner, day), (_tree, _summary, _state, by_name) in self._fresh.items():
+            if owner == service:
+                found |= {(day, name) for name, its in by_name.items() if its & chosen}
+        return found
+
     def save(self) -> None:
-        """Write what was read since the last save (best effort)."""
+        """Write what was read and summarised since the last save (best effort)."""
         pending, self._pending = self._pending, []
-        if pending and self._ready():
-            with contextlib.suppress(sqlite3.Error), self._connect() as db:
+        fresh, self._fresh = self._fresh, {}
+        gone, self._gone = self._gone, set()
+        if (pending or fresh or gone) and self._ready():
+            with contextlib.suppress(sqlite3.Error, pickle.PicklingError), self._connect() as db:
                 try:
                     db.execute("BEGIN IMMEDIATE")
                     db.executemany(
@@ -164,9 +276,33 @@ class TrailCache:
                         "VALUES (?, ?, ?, ?, ?)",
                         pending,
                     )
+                    for service, day in (*fresh, *gone):
+                        db.execute("DELETE FROM days WHERE service = ? AND day = ?", (service, day))
+                        db.execute(
+                            "DELETE FROM marks WHERE service = ? AND day = ?", (service, day)
+                        )
+                    for (service, day), (tree, summary, state, by_name) in fresh.items():
+                        db.execute(
+                            "INSERT INTO days (service, day, tree, summary, state) "
+                            "VALUES (?, ?, ?, ?, ?)",
+                            (service, day, tree, _dumps(summary), _dumps(state)),
+                        )
+                        db.executemany(
+                            "INSERT OR IGNORE INTO marks (service, mark, day, name) "
+                            "VALUES (?, ?, ?, ?)",
+                            [
+                                (service, mark, day, name)
+                                for name, marks in by_name.items()
+                                for mark in marks
+                            ],
+                        )
                     db.execute("COMMIT")
                 except sqlite3.Error:
                     if db.in_transaction:
                         db.execute("ROLLBACK")
                     raise
         self.close()
+
+
+def _dumps(value: Any) -> bytes:
+    return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
