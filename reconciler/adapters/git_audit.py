@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, cast
 if TYPE_CHECKING:
     import pygit2
 
+from reconciler.adapters.git_locks import common_dir
 from reconciler.adapters.gitrepo import merge_tree, nest, restore_index, write_error
 from reconciler.adapters.trail_cache import TrailCache
 from reconciler.core.approvals import APPROVAL_EVENTS, PendingFold, pending_proposals, trail_marks
@@ -74,9 +75,17 @@ class GitAuditStore:
         self._unreadable: dict[str, UnreadableRecord] = {}
         #: What earlier runs read, by blob id (see trail_cache); each day folder fetched once.
         self._kept = TrailCache(self.repo.path)
-        self._kept_days: dict[tuple[str, str], dict[str, tuple[str, bytes]]] = {}
         self._head_id: Any = None
         self._head: pygit2.Commit | None = None
+        self._head_stamp: tuple[Any, ...] | None = None
+        #: The files whose change means HEAD may have moved (paths as text: this is asked
+        #: tens of thousands of times in a large cycle).
+        self._stamped: tuple[str, ...] = ()
+        self._common_dir = common_dir(Path(self.repo.path))
+        #: Each day folder's entries named like records, and its other names, by the
+        #: folder's tree id.
+        self._listings: dict[Any, list[tuple[pygit2.Object, tuple[str, EventType, str]]]] = {}
+        self._misnamed: dict[Any, list[str]] = {}
         #: The last answer of `approvals`, by what it was asked and HEAD's commit.
         self._approvals: dict[tuple[str, str, datetime, str | None], list[Record]] = {}
         #: The commits this store made since the index was last brought in step.
@@ -87,13 +96,37 @@ class GitAuditStore:
     # ------------------------------------------------------------------ writing
 
     def _head_commit(self) -> pygit2.Commit | None:
+        """HEAD's commit now. Asked a few times for each service a cycle reads, so it is
+        looked up again only when one of the files that say where HEAD is changed (each is
+        replaced by a rename whenever git moves a ref): HEAD, the branch's ref, the packed
+        refs, a reftable's list."""
+        stamp = self._refs_stamp()
+        if stamp is not None and stamp == self._head_stamp:
+            return self._head
         try:
             head = self.repo.head.target
         except self._pygit2.GitError:  # no commit yet (an unborn branch)
+            self._head_id = self._head = self._head_stamp = None
             return None
         if head != self._head_id:  # looking the commit up again costs more than the ref
             self._head_id, self._head = head, cast("pygit2.Commit", self.repo[head])
+        shared = self._common_dir
+        self._stamped = tuple(
+            os.fspath(path)
+            for path in (
+                Path(self.repo.path) / "HEAD",
+                shared / self._head_ref(),
+                shared / "packed-refs",
+                shared / "reftable",
+            )
+        )
+        self._head_stamp = self._refs_stamp()
         return self._head
+
+    def _refs_stamp(self) -> tuple[Any, ...] | None:
+        if not self._stamped:
+            return None
+        return tuple(_stat_key_of(path) for path in self._stamped)
 
     def _tree(self, oid: pygit2.Oid) -> pygit2.Tree:
         return cast("pygit2.Tree", self.repo[oid])
@@ -289,26 +322,35 @@ class GitAuditStore:
     def _subtree(self, *parts: str) -> pygit2.Tree | None:
         """The tree at `parts` in HEAD. Trees are cached per HEAD commit: `audit/` holds one
         entry per service, and parsing it again for every service would dominate a cycle."""
-        commit = self._head_commit()
+        return self._subtree_at(self._head_commit(), *parts)
+
+    def _subtree_at(self, commit: pygit2.Commit | None, *parts: str) -> pygit2.Tree | None:
+        """The same in a commit already looked up (a reader that visits several trees looks
+        HEAD up once)."""
         if commit is None:
             return None
         if self._cache_head != commit.id:
             self._cache_head, self._cache = commit.id, {}
+        return self._subtree_of(commit, parts)
+
+    def _subtree_of(self, commit: pygit2.Commit, parts: tuple[str, ...]) -> pygit2.Tree | None:
         if parts in self._cache:
             cached: pygit2.Tree | None = self._cache[parts]
             return cached
         node: pygit2.Tree | None = commit.tree
         if parts:
-            parent = self._subtree(*parts[:-1])
+            parent = self._subtree_of(commit, parts[:-1])
             entry = parent[parts[-1]] if parent is not None and parts[-1] in parent else None
             node = self._tree(entry.id) if entry is not None and entry.type_str == "tree" else None
         self._cache[parts] = node
         return node
 
-    def _days(self, service: str) -> list[tuple[str, pygit2.Oid]]:
+    def _days(
+        self, service: str, commit: pygit2.Commit | None = None
+    ) -> list[tuple[str, pygit2.Oid]]:
         """The service's day folders, oldest first, by name and tree id (a folder is read
         only when a reader visits it)."""
-        tree = self._subtree(AUDIT_DIR, service)
+        tree = self._subtree_at(commit or self._head_commit(), AUDIT_DIR, service)
         if tree is None:
             return []
         days = []
@@ -324,17 +366,28 @@ class GitAuditStore:
         self, service: str, day: str, tree: pygit2.Tree
     ) -> Iterator[tuple[pygit2.Object, tuple[str, EventType, str]]]:
         """The entries of one day folder named like records, with their parsed names; any
-        other entry (hidden ones aside) is noted as unreadable without being read."""
-        for item in tree:
-            name = item.name or ""
-            parsed = parse_record_name(name)
-            if parsed is not None:
-                yield item, parsed
-            elif not name.startswith("."):
+        other entry (hidden ones aside) is noted as unreadable without being read. A folder
+        is listed once per process (by its tree id: the same id is the same entries)."""
+        listed = self._listings.get(tree.id)
+        if listed is not None:
+            yield from listed
+            for name in self._misnamed.get(tree.id, ()):
                 self._skip(
                     f"{AUDIT_DIR}/{service}/{day}/{name}",
                     "the file name is not <HHMMSS>-<event_type>-<id>.json",
                 )
+            return
+        listed, misnamed = [], []
+        for item in tree:
+            name = item.name or ""
+            parsed = parse_record_name(name)
+            if parsed is not None:
+                listed.append((item, parsed))
+            elif not name.startswith("."):
+                misnamed.append(name)
+        self._listings[tree.id] = listed
+        self._misnamed[tree.id] = misnamed
+        yield from self._entries(service, day, tree)
 
     def _read(self, service: str, day: str, entry: pygit2.Object) -> Record | None:
         """The one way a record is read: the entry's blob through `read_record`, or None (and
@@ -346,9 +399,9 @@ class GitAuditStore:
         record: Record | None = None
         # The file's mode is part of what it is: the same bytes as a link are no record.
         blob_id = f"{entry.id}:{getattr(entry, 'filemode', '')}"
-        kept = self._kept_day(service, day).get(entry.name or "")
+        kept = self._kept.day(service, day).get(entry.name or "")
         if kept is not None and kept[0] == blob_id:
-            result = self._kept.value(kept[1])
+            result = kept[1]
             if isinstance(result, Record):
                 record = result
             else:
@@ -373,12 +426,6 @@ class GitAuditStore:
             self._kept.put(service, day, entry.name or "", blob_id, record or reason)
         self._parsed[key] = record
         return record
-
-    def _kept_day(self, service: str, day: str) -> dict[str, tuple[str, bytes]]:
-        found = self._kept_days.get((service, day))
-        if found is None:
-            found = self._kept_days[(service, day)] = self._kept.day(service, day)
-        return found
 
     def _skip(self, path: str, reason: str) -> None:
         self._unreadable.setdefault(path, UnreadableRecord(path=path, reason=reason))
@@ -438,8 +485,9 @@ class GitAuditStore:
 
     def contains(self, service: str, at: datetime, record_id: str) -> bool:
         day = at.astimezone(UTC).date()
+        head = self._head_commit()
         for candidate in (day - timedelta(days=1), day, day + timedelta(days=1)):
-            tree = self._subtree(AUDIT_DIR, service, candidate.isoformat())
+            tree = self._subtree_at(head, AUDIT_DIR, service, candidate.isoformat())
             if tree is not None and any(
                 (parsed := parse_record_name(item.name or "")) is not None
                 and parsed[2] == record_id
@@ -494,15 +542,19 @@ class GitAuditStore:
         head = self._head_commit()
         key = (service, digest, since, None if head is None else str(head.id))
         if key not in self._approvals:  # a cycle asks up to three times before it commits
-            self._approvals = {key: self._select_approvals(service, digest, since)}
+            self._approvals = {key: self._select_approvals(service, digest, since, head)}
         return list(self._approvals[key])
 
-    def _select_approvals(self, service: str, digest: str, since: datetime) -> list[Record]:
-        days = self._days(service)
+    def _select_approvals(
+        self, service: str, digest: str, since: datetime, head: pygit2.Commit | None
+    ) -> list[Record]:
+        days = self._days(service, head)
         summaries = self._summaries(service, days)
         for summary in summaries.values():
             self._replay(summary["name_skips"])
             self._replay(summary["record_skips"])
+        if not any(APPROVAL_KINDS & set(summary["kinds"]) for summary in summaries.values()):
+            return []  # no file of the service is an approval record: nothing to read
         quiet: tuple[str, str] | None = None
         for day, _oid in reversed(days):
             if summaries[day]["quiet"] is not None:
@@ -641,6 +693,9 @@ class GitAuditStore:
         return summary, fold, marks
 
 
+APPROVAL_KINDS = frozenset(str(event) for event in APPROVAL_EVENTS)
+
+
 def _ids(record: Record) -> set[str]:
     return {mark for mark in trail_marks(record) if mark.startswith("id:")}
 
@@ -657,3 +712,11 @@ def _stat_key(path: Path) -> str | None:
             return f"{size}:{handle.read().hex()}"
     except OSError:
         return None
+
+
+def _stat_key_of(path: str) -> tuple[int, int, int] | None:
+    try:
+        info = os.stat(path)  # noqa: PTH116 - a hot path: pathlib costs more than the stat
+    except OSError:
+        return None
+    return (info.st_ino, info.st_size, info.st_mtime_ns)
