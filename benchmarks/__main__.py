@@ -5,11 +5,12 @@ from __future__ import annotations
 import importlib
 import sys
 
-from benchmarks.common import Row
+from benchmarks.common import Row, compile_package
 
 MODULES = [
     "bench_blueprints",
     "bench_cycle",
+    "bench_history",
     "bench_kubernetes",
     "bench_prometheus",
     "bench_sharding",
@@ -20,6 +21,7 @@ MODULES = [
 
 def main(selected: list[str]) -> int:
     rows: list[Row] = []
+    compile_package()
     for name in MODULES:
         if selected and not any(s in name for s in selected):
             continue

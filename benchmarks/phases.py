@@ -5,6 +5,8 @@ ports, one cycle), in a fresh process, with a clock on each phase, and prints th
 
 - start-up: the imports a run needs before it starts working (the caller adds the
   interpreter's own start, measured apart);
+- index: bringing git's index in step with HEAD for audit/, as a command that writes does
+  first (a comparison of the whole index when HEAD moved by someone else's commit);
 - blueprints: reading HEAD's blueprints and policies and loading them (the validation cache
   included, as a run uses it);
 - state: opening the simulated cluster, the audit trail and the forge;
@@ -38,6 +40,7 @@ PHASE_OF = {
     "history": "history",
     "latest": "history",
     "events": "history",
+    "approvals": "history",
     "contains": "history",
     "unreadable": "history",
     "scan": "history",
@@ -81,12 +84,15 @@ def measure(root: Path, shard: str | None = None) -> dict[str, dict[str, float]]
 
     import reconciler.cli
     import reconciler.cli.cycle  # noqa: F401 - what `reconciler run` imports before it runs
-    from reconciler.cli.compose import build_ports, committed_fleet
+    from reconciler.cli.compose import build_ports, committed_fleet, open_audit
     from reconciler.cli.context import Settings
     from reconciler.core.sharding import parse_shard
     from reconciler.shell.cycle import CycleOptions, run_cycle
 
     marks = [(time.perf_counter(), time.process_time())]
+    # What `reconciler run` does first, holding the lock: git's index is brought in step.
+    open_audit(root).repair_index()
+    marks.append((time.perf_counter(), time.process_time()))
     fleet = committed_fleet(root, shard=parse_shard(shard) if shard else None)
     marks.append((time.perf_counter(), time.process_time()))
     ports = build_ports(root, Settings(repo=root), fleet)
@@ -105,11 +111,12 @@ def measure(root: Path, shard: str | None = None) -> dict[str, dict[str, float]]
         step = [later[index] - earlier[index] for earlier, later in itertools.pairwise(marks)]
         result[which] = {
             "start-up": start_up,
-            "blueprints": step[0],
-            "state": step[1],
+            "index": step[0],
+            "blueprints": step[1],
+            "state": step[2],
             "observe": ports_spent["observe"],
             "history": ports_spent["history"],
-            "decide": step[2] - sum(ports_spent.values()),
+            "decide": step[3] - sum(ports_spent.values()),
             "record": ports_spent["record"],
         }
     return result

@@ -96,6 +96,14 @@ class AuditStore(Protocol):
         names say the kind, so only matching records are read)."""
         ...
 
+    def approvals(self, service: str, *, digest: str, since: datetime) -> list[Record]:
+        """The service's approval records a cycle decides from, oldest first: those of every
+        proposal still open or active since `since`, and of any age those of the proposals
+        that name the blueprint `digest` or a refused merge that left no file. Judging them
+        gives what judging `events(service, APPROVAL_EVENTS)` gives (docs/audit-trail.md),
+        without a year of proposals being read on every cycle."""
+        ...
+
     def scan(
         self,
         *,

@@ -16,6 +16,8 @@ simulated cluster's virtual clock, not the wall clock, dates its events.
 from __future__ import annotations
 
 import contextlib
+import json
+import os
 from collections.abc import Collection, Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -24,8 +26,10 @@ from typing import TYPE_CHECKING, Any, cast
 if TYPE_CHECKING:
     import pygit2
 
+from reconciler.adapters.git_locks import common_dir
 from reconciler.adapters.gitrepo import merge_tree, nest, restore_index, write_error
 from reconciler.adapters.trail_cache import TrailCache
+from reconciler.core.approvals import APPROVAL_EVENTS, PendingFold, pending_proposals, trail_marks
 from reconciler.core.errors import AuditError, ConfigError
 from reconciler.core.records import (
     AUDIT_DIR,
@@ -71,20 +75,58 @@ class GitAuditStore:
         self._unreadable: dict[str, UnreadableRecord] = {}
         #: What earlier runs read, by blob id (see trail_cache); each day folder fetched once.
         self._kept = TrailCache(self.repo.path)
-        self._kept_days: dict[tuple[str, str], dict[str, tuple[str, bytes]]] = {}
         self._head_id: Any = None
         self._head: pygit2.Commit | None = None
+        self._head_stamp: tuple[Any, ...] | None = None
+        #: The files whose change means HEAD may have moved (paths as text: this is asked
+        #: tens of thousands of times in a large cycle).
+        self._stamped: tuple[str, ...] = ()
+        self._common_dir = common_dir(Path(self.repo.path))
+        #: Each day folder's entries named like records, and its other names, by the
+        #: folder's tree id.
+        self._listings: dict[Any, list[tuple[pygit2.Object, tuple[str, EventType, str]]]] = {}
+        self._misnamed: dict[Any, list[str]] = {}
+        #: The last answer of `approvals`, by what it was asked and HEAD's commit.
+        self._approvals: dict[tuple[str, str, datetime, str | None], list[Record]] = {}
+        #: The commits this store made since the index was last brought in step.
+        self._commits: set[str] = set()
+        #: The index's day summaries read or made in this process, by service.
+        self._summary_cache: dict[str, dict[str, tuple[str, Any]]] = {}
 
     # ------------------------------------------------------------------ writing
 
     def _head_commit(self) -> pygit2.Commit | None:
+        """HEAD's commit now. Asked a few times for each service a cycle reads, so it is
+        looked up again only when one of the files that say where HEAD is changed (each is
+        replaced by a rename whenever git moves a ref): HEAD, the branch's ref, the packed
+        refs, a reftable's list."""
+        stamp = self._refs_stamp()
+        if stamp is not None and stamp == self._head_stamp:
+            return self._head
         try:
             head = self.repo.head.target
         except self._pygit2.GitError:  # no commit yet (an unborn branch)
+            self._head_id = self._head = self._head_stamp = None
             return None
         if head != self._head_id:  # looking the commit up again costs more than the ref
             self._head_id, self._head = head, cast("pygit2.Commit", self.repo[head])
+        shared = self._common_dir
+        self._stamped = tuple(
+            os.fspath(path)
+            for path in (
+                Path(self.repo.path) / "HEAD",
+                shared / self._head_ref(),
+                shared / "packed-refs",
+                shared / "reftable",
+            )
+        )
+        self._head_stamp = self._refs_stamp()
         return self._head
+
+    def _refs_stamp(self) -> tuple[Any, ...] | None:
+        if not self._stamped:
+            return None
+        return tuple(_stat_key_of(path) for path in self._stamped)
 
     def _tree(self, oid: pygit2.Oid) -> pygit2.Tree:
         return cast("pygit2.Tree", self.repo[oid])
@@ -118,6 +160,7 @@ class GitAuditStore:
                 [parent.id] if parent is not None else [],
             )
             self._move_head(commit, parent)
+            self._commits.add(str(commit))
         except (git.GitError, OSError) as error:  # a lock git cannot take is an OSError
             raise write_error(
                 self.repo,
@@ -184,12 +227,90 @@ class GitAuditStore:
         """Make git's index list every record HEAD has under audit/ (and the checkout hold
         its file), touching nothing else; returns how many entries it restored. Raises
         AuditError, naming git's lock when one is in the way, if the index cannot be written.
+
+        Comparing the whole index with HEAD costs as much as the trail is long, and every
+        command that writes asks three times. So the last comparison that found the index in
+        step is remembered (`.git/reconciler/index-mark`: HEAD's commit and the index file's
+        size, time and inode): while neither changed, the index is still in step; when HEAD
+        moved only by this store's own commits and the index file is the one compared, only
+        the records they wrote are added. Anything else (a person's commit, a `git add`, a
+        missing mark) is compared in full, as before. (The index file ends with a hash of
+        its content, which is what the mark keeps of it.)
         """
         if self.repo.is_bare:
             return 0
-        restored = restore_index(self.repo, f"{AUDIT_DIR}/", written=self._written)
+        restored = self._in_step()
+        if restored is None:
+            restored = restore_index(self.repo, f"{AUDIT_DIR}/", written=self._written)
         self._written.clear()
+        self._commits.clear()
+        self._mark_index()
         return restored
+
+    def _in_step(self) -> int | None:
+        """The records added when the index was known in step before this store's commits
+        (see repair_index), or None when it has to be compared in full."""
+        git = self._pygit2
+        mark = self._index_mark()
+        head = self._head_commit()
+        if mark is None or head is None or mark.get("index") != _stat_key(self._index_path()):
+            return None
+        commit = head
+        while str(commit.id) != mark.get("head"):
+            if str(commit.id) not in self._commits or len(commit.parents) != 1:
+                return None
+            commit = commit.parents[0]
+        paths = list(dict.fromkeys(self._written))
+        if not paths:
+            return 0
+        try:
+            index = self.repo.index
+            index.read()
+            for path in paths:
+                entry = head.tree[path]
+                index.add(git.IndexEntry(path, entry.id, git.enums.FileMode(entry.filemode)))
+            index.write()
+        except (git.GitError, OSError, KeyError) as error:
+            raise write_error(
+                self.repo,
+                error,
+                f"git's index does not list {len(paths)} committed file(s) under {AUDIT_DIR}/",
+                names=["index"],
+                kind=AuditError,
+            ) from error
+        for path in paths:  # a record the checkout lacks (its write failed): written now
+            target = Path(self.repo.workdir) / path
+            if not target.exists():
+                with contextlib.suppress(OSError, KeyError):
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_bytes(cast("pygit2.Blob", self.repo[head.tree[path].id]).data)
+        return len(paths)
+
+    def _index_path(self) -> Path:
+        return Path(self.repo.path) / "index"
+
+    def _mark_path(self) -> Path:
+        return Path(self.repo.path) / "reconciler" / "index-mark"
+
+    def _index_mark(self) -> dict[str, Any] | None:
+        try:
+            found = json.loads(self._mark_path().read_text("utf-8"))
+        except (OSError, ValueError):
+            return None
+        return found if isinstance(found, dict) else None
+
+    def _mark_index(self) -> None:
+        """Remember that the index is in step with HEAD now (best effort: no mark only means
+        comparing in full next time)."""
+        head = self._head_commit()
+        key = _stat_key(self._index_path())
+        path = self._mark_path()
+        if head is None or key is None:
+            path.unlink(missing_ok=True)
+            return
+        with contextlib.suppress(OSError):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps({"head": str(head.id), "index": key}), "utf-8")
 
     # ------------------------------------------------------------------ reading
     #
@@ -201,31 +322,42 @@ class GitAuditStore:
     def _subtree(self, *parts: str) -> pygit2.Tree | None:
         """The tree at `parts` in HEAD. Trees are cached per HEAD commit: `audit/` holds one
         entry per service, and parsing it again for every service would dominate a cycle."""
-        commit = self._head_commit()
+        return self._subtree_at(self._head_commit(), *parts)
+
+    def _subtree_at(self, commit: pygit2.Commit | None, *parts: str) -> pygit2.Tree | None:
+        """The same in a commit already looked up (a reader that visits several trees looks
+        HEAD up once)."""
         if commit is None:
             return None
         if self._cache_head != commit.id:
             self._cache_head, self._cache = commit.id, {}
+        return self._subtree_of(commit, parts)
+
+    def _subtree_of(self, commit: pygit2.Commit, parts: tuple[str, ...]) -> pygit2.Tree | None:
         if parts in self._cache:
             cached: pygit2.Tree | None = self._cache[parts]
             return cached
         node: pygit2.Tree | None = commit.tree
         if parts:
-            parent = self._subtree(*parts[:-1])
+            parent = self._subtree_of(commit, parts[:-1])
             entry = parent[parts[-1]] if parent is not None and parts[-1] in parent else None
             node = self._tree(entry.id) if entry is not None and entry.type_str == "tree" else None
         self._cache[parts] = node
         return node
 
-    def _days(self, service: str) -> list[tuple[str, pygit2.Tree]]:
-        tree = self._subtree(AUDIT_DIR, service)
+    def _days(
+        self, service: str, commit: pygit2.Commit | None = None
+    ) -> list[tuple[str, pygit2.Oid]]:
+        """The service's day folders, oldest first, by name and tree id (a folder is read
+        only when a reader visits it)."""
+        tree = self._subtree_at(commit or self._head_commit(), AUDIT_DIR, service)
         if tree is None:
             return []
         days = []
         for entry in tree:
             name = entry.name or ""
             if entry.type_str == "tree":
-                days.append((name, self._tree(entry.id)))
+                days.append((name, entry.id))
             elif not name.startswith("."):
                 self._skip(f"{AUDIT_DIR}/{service}/{name}", "not a day folder (YYYY-MM-DD)")
         return sorted(days, key=lambda pair: pair[0])
@@ -234,17 +366,28 @@ class GitAuditStore:
         self, service: str, day: str, tree: pygit2.Tree
     ) -> Iterator[tuple[pygit2.Object, tuple[str, EventType, str]]]:
         """The entries of one day folder named like records, with their parsed names; any
-        other entry (hidden ones aside) is noted as unreadable without being read."""
-        for item in tree:
-            name = item.name or ""
-            parsed = parse_record_name(name)
-            if parsed is not None:
-                yield item, parsed
-            elif not name.startswith("."):
+        other entry (hidden ones aside) is noted as unreadable without being read. A folder
+        is listed once per process (by its tree id: the same id is the same entries)."""
+        listed = self._listings.get(tree.id)
+        if listed is not None:
+            yield from listed
+            for name in self._misnamed.get(tree.id, ()):
                 self._skip(
                     f"{AUDIT_DIR}/{service}/{day}/{name}",
                     "the file name is not <HHMMSS>-<event_type>-<id>.json",
                 )
+            return
+        listed, misnamed = [], []
+        for item in tree:
+            name = item.name or ""
+            parsed = parse_record_name(name)
+            if parsed is not None:
+                listed.append((item, parsed))
+            elif not name.startswith("."):
+                misnamed.append(name)
+        self._listings[tree.id] = listed
+        self._misnamed[tree.id] = misnamed
+        yield from self._entries(service, day, tree)
 
     def _read(self, service: str, day: str, entry: pygit2.Object) -> Record | None:
         """The one way a record is read: the entry's blob through `read_record`, or None (and
@@ -256,9 +399,9 @@ class GitAuditStore:
         record: Record | None = None
         # The file's mode is part of what it is: the same bytes as a link are no record.
         blob_id = f"{entry.id}:{getattr(entry, 'filemode', '')}"
-        kept = self._kept_day(service, day).get(entry.name or "")
+        kept = self._kept.day(service, day).get(entry.name or "")
         if kept is not None and kept[0] == blob_id:
-            result = self._kept.value(kept[1])
+            result = kept[1]
             if isinstance(result, Record):
                 record = result
             else:
@@ -284,12 +427,6 @@ class GitAuditStore:
         self._parsed[key] = record
         return record
 
-    def _kept_day(self, service: str, day: str) -> dict[str, tuple[str, bytes]]:
-        found = self._kept_days.get((service, day))
-        if found is None:
-            found = self._kept_days[(service, day)] = self._kept.day(service, day)
-        return found
-
     def _skip(self, path: str, reason: str) -> None:
         self._unreadable.setdefault(path, UnreadableRecord(path=path, reason=reason))
 
@@ -305,10 +442,10 @@ class GitAuditStore:
         first_day = moment.date().isoformat()
         cutoff = f"{moment:%H%M%S}"
         records = []
-        for day, tree in self._days(service):
+        for day, oid in self._days(service):
             if day < first_day:
                 continue
-            for item, (hhmmss, _event, _id) in self._entries(service, day, tree):
+            for item, (hhmmss, _event, _id) in self._entries(service, day, self._tree(oid)):
                 if day == first_day and hhmmss < cutoff:
                     continue  # older than `since`, by its file name, without reading it
                 record = self._read(service, day, item)
@@ -318,8 +455,18 @@ class GitAuditStore:
 
     def latest(self, service: str, events: Collection[EventType]) -> Record | None:
         wanted = set(events)
-        for day, tree in reversed(self._days(service)):
-            found = [(item, parsed) for item, parsed in self._entries(service, day, tree)]
+        kinds = {str(event) for event in wanted}
+        summaries = self._stored_summaries(service)
+        for day, oid in reversed(self._days(service)):
+            stored = summaries.get(day)
+            if stored is not None and stored[0] == str(oid) and not kinds & set(stored[1]["kinds"]):
+                # The index says no file of the day is of a wanted kind: not listed again,
+                # its misnamed files noted as a visit would.
+                self._replay(stored[1]["name_skips"])
+                continue
+            found = [
+                (item, parsed) for item, parsed in self._entries(service, day, self._tree(oid))
+            ]
             for item, parsed in sorted(found, key=lambda pair: pair[0].name or "", reverse=True):
                 if parsed[1] in wanted:
                     record = self._read(service, day, item)
@@ -330,16 +477,17 @@ class GitAuditStore:
     def events(self, service: str, events: Collection[EventType]) -> list[Record]:
         wanted = set(events)
         records = []
-        for day, tree in self._days(service):
-            for item, parsed in self._entries(service, day, tree):
+        for day, oid in self._days(service):
+            for item, parsed in self._entries(service, day, self._tree(oid)):
                 if parsed[1] in wanted and (record := self._read(service, day, item)):
                     records.append(record)
         return sorted(records, key=Record.sort_key)
 
     def contains(self, service: str, at: datetime, record_id: str) -> bool:
         day = at.astimezone(UTC).date()
+        head = self._head_commit()
         for candidate in (day - timedelta(days=1), day, day + timedelta(days=1)):
-            tree = self._subtree(AUDIT_DIR, service, candidate.isoformat())
+            tree = self._subtree_at(head, AUDIT_DIR, service, candidate.isoformat())
             if tree is not None and any(
                 (parsed := parse_record_name(item.name or "")) is not None
                 and parsed[2] == record_id
@@ -365,10 +513,10 @@ class GitAuditStore:
         high: date | None = until.astimezone(UTC).date() if until else None
         records: list[Record] = []
         for name in [service] if service else self.services():
-            for day, tree in self._days(name):
+            for day, oid in self._days(name):
                 if (low and day < low.isoformat()) or (high and day > high.isoformat()):
                     continue
-                for item, _parsed in self._entries(name, day, tree):
+                for item, _parsed in self._entries(name, day, self._tree(oid)):
                     record = self._read(name, day, item)
                     if record is None:
                         continue
@@ -376,3 +524,199 @@ class GitAuditStore:
                         continue
                     records.append(record)
         yield from sorted(records, key=Record.sort_key)
+
+    # ------------------------------------------------------------------ the approvals a cycle needs
+    #
+    # `events(service, APPROVAL_EVENTS)` reads every approval record ever written: a year of
+    # proposals is thousands of records on every cycle. A cycle needs fewer: the records from
+    # the last moment no proposal was open (before it, nothing decides which proposals are
+    # pending), those of its windows (grants within their timeout, rejections within their
+    # cool-off), and, of any age, the proposals that name the blueprint now loaded (a refused
+    # or ungranted merge of it holds the service) or a refused merge that left no file. The
+    # trail index (`trail_cache`: one summary per day folder, and the marks of each approval
+    # record) finds them without reading the rest. docs/audit-trail.md says why the result
+    # is the same as reading everything; the last step checks it for the pending proposals
+    # and reads everything when it is not.
+
+    def approvals(self, service: str, *, digest: str, since: datetime) -> list[Record]:
+        head = self._head_commit()
+        key = (service, digest, since, None if head is None else str(head.id))
+        if key not in self._approvals:  # a cycle asks up to three times before it commits
+            self._approvals = {key: self._select_approvals(service, digest, since, head)}
+        return list(self._approvals[key])
+
+    def _select_approvals(
+        self, service: str, digest: str, since: datetime, head: pygit2.Commit | None
+    ) -> list[Record]:
+        days = self._days(service, head)
+        summaries = self._summaries(service, days)
+        for summary in summaries.values():
+            self._replay(summary["name_skips"])
+            self._replay(summary["record_skips"])
+        if not any(APPROVAL_KINDS & set(summary["kinds"]) for summary in summaries.values()):
+            return []  # no file of the service is an approval record: nothing to read
+        quiet: tuple[str, str] | None = None
+        for day, _oid in reversed(days):
+            if summaries[day]["quiet"] is not None:
+                quiet = (day, summaries[day]["quiet"])
+                break
+        if quiet is None:  # a proposal has been open since the trail began: read it all
+            return self.events(service, APPROVAL_EVENTS)
+        first_day = min(quiet[0], since.astimezone(UTC).date().isoformat())
+        trees = dict(days)
+        chosen: dict[tuple[str, str], Record] = {}
+        for day, oid in days:
+            if day >= first_day:
+                for item, parsed in self._entries(service, day, self._tree(oid)):
+                    if parsed[1] in APPROVAL_EVENTS and (found := self._read(service, day, item)):
+                        chosen[(day, item.name or "")] = found
+        wanted = {f"digest:{digest}", "refusal-unknown"}
+        wanted |= {mark for record in chosen.values() for mark in _ids(record)}
+        asked: set[str] = set()
+        while wanted - asked:
+            new = wanted - asked
+            asked |= new
+            for day, name in sorted(self._kept.marked(service, new)):
+                if (day, name) in chosen or day not in trees:
+                    continue
+                tree = self._tree(trees[day])
+                if name not in tree:
+                    continue
+                found = self._read(service, day, tree[name])
+                if found is not None:
+                    chosen[(day, name)] = found
+                    wanted |= _ids(found)
+        records = sorted(chosen.values(), key=Record.sort_key)
+        start = chosen.get(quiet)
+        if quiet[1] and start is None:
+            return self.events(service, APPROVAL_EVENTS)
+        suffix = [
+            record
+            for (day, _name), record in chosen.items()
+            if (record.sort_key() > start.sort_key() if start is not None else day >= quiet[0])
+        ]
+        if pending_proposals(records) != pending_proposals(suffix):
+            return self.events(service, APPROVAL_EVENTS)  # what the index gave is not enough
+        return records
+
+    def _replay(self, skips: Sequence[Sequence[str]]) -> None:
+        """Note the unreadable files a summary recorded, as reading its day would."""
+        for path, reason in skips:
+            self._skip(path, reason)
+
+    def _stored_summaries(self, service: str) -> dict[str, tuple[str, Any]]:
+        found = self._summary_cache.get(service)
+        if found is None:
+            found = self._summary_cache[service] = self._kept.days(service)
+        return found
+
+    def _summaries(self, service: str, days: Sequence[tuple[str, pygit2.Oid]]) -> dict[str, Any]:
+        """Each day folder's summary, made for the days whose folder changed since it was
+        kept and for every day after them (the fold runs through the days in order)."""
+        stored = self._stored_summaries(service)
+        current = {day: str(oid) for day, oid in days}
+        changed = next(
+            (
+                day
+                for day in sorted({*stored, *current})
+                if stored.get(day, ("", None))[0] != current.get(day)
+            ),
+            None,
+        )
+        before = [day for day, _oid in days if changed is None or day < changed]
+        state: PendingFold | None = PendingFold()
+        if before and changed is not None:
+            state = self._kept.state(service, before[-1])
+            if not isinstance(state, PendingFold):  # lost: fold again from the first day
+                before, changed, state = [], days[0][0] if days else None, PendingFold()
+        result = {day: stored[day][1] for day in before}
+        for day in stored:
+            if day not in current or (changed is not None and day >= changed):
+                self._kept.drop_day(service, day)
+        for day, oid in days:
+            if day in result:
+                continue
+            assert state is not None
+            summary, state, marks = self._summarize(service, day, oid, state)
+            result[day] = summary
+            self._kept.keep_day(service, day, str(oid), summary, state, marks)
+        self._summary_cache[service] = {
+            day: (current[day], summary) for day, summary in result.items()
+        }
+        return result
+
+    def _summarize(
+        self, service: str, day: str, oid: pygit2.Oid, before: PendingFold
+    ) -> tuple[dict[str, Any], PendingFold, dict[str, frozenset[str]]]:
+        """One day folder, read: the kinds of its files, its unreadable files, where in it no
+        proposal was open last, the fold's state at its end, and each approval record's
+        marks. Plain values only, so that a summary outlives the code that made it."""
+        fold = PendingFold(
+            latest=dict(before.latest),
+            first=dict(before.first),
+            flags={key: dict(value) for key, value in before.flags.items()},
+        )
+        kinds: set[str] = set()
+        name_skips: list[tuple[str, str]] = []
+        record_skips: list[tuple[str, str]] = []
+        marks: dict[str, frozenset[str]] = {}
+        approvals: list[tuple[Record, str]] = []
+        for item in self._tree(oid):
+            name = item.name or ""
+            path = f"{AUDIT_DIR}/{service}/{day}/{name}"
+            parsed = parse_record_name(name)
+            if parsed is None:
+                if not name.startswith("."):
+                    reason = "the file name is not <HHMMSS>-<event_type>-<id>.json"
+                    self._skip(path, reason)
+                    name_skips.append((path, reason))
+                continue
+            kinds.add(str(parsed[1]))
+            if parsed[1] in APPROVAL_EVENTS:
+                record = self._read(service, day, item)
+                if record is None:
+                    record_skips.append((path, self._unreadable[path].reason))
+                else:
+                    approvals.append((record, name))
+                    marks[name] = trail_marks(record)
+        quiet = "" if fold.empty() else None
+        for record, name in sorted(approvals, key=lambda pair: pair[0].sort_key()):
+            fold.step(record)
+            if fold.empty():
+                quiet = name
+        summary = {
+            "kinds": sorted(kinds),
+            "quiet": quiet,
+            "name_skips": name_skips,
+            "record_skips": record_skips,
+        }
+        return summary, fold, marks
+
+
+APPROVAL_KINDS = frozenset(str(event) for event in APPROVAL_EVENTS)
+
+
+def _ids(record: Record) -> set[str]:
+    return {mark for mark in trail_marks(record) if mark.startswith("id:")}
+
+
+def _stat_key(path: Path) -> str | None:
+    """What tells one version of git's index from another without reading it all: the file
+    ends with the hash of its content (SHA-1, or SHA-256), so its last bytes change with any
+    change to it."""
+    try:
+        with path.open("rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            size = handle.tell()
+            handle.seek(max(0, size - 32))
+            return f"{size}:{handle.read().hex()}"
+    except OSError:
+        return None
+
+
+def _stat_key_of(path: str) -> tuple[int, int, int] | None:
+    try:
+        info = os.stat(path)  # noqa: PTH116 - a hot path: pathlib costs more than the stat
+    except OSError:
+        return None
+    return (info.st_ino, info.st_size, info.st_mtime_ns)

@@ -7,12 +7,12 @@ checked) was most of the time spent on history; reading the parsed record back c
 fraction of that.
 
 The entries sit in SQLite under the git directory (`.git/reconciler/trail.db`), one row per
-record file: (service, day, file name) with its blob id and the pickled result. A day folder
-is fetched in one query when a reader first visits it, and a row is used only when its blob id
-is the one HEAD has at that path now. The file holds a fingerprint of the pure core's code (the
-reader and the typed bodies): any other version of the code starts from an empty cache. Like
-the validation cache it is never trusted across versions, can be deleted at any time, lives
-where no commit can put it, and a run without it only reads more.
+day folder of a service: each file's name, blob id and the result, pickled together. A day
+folder is fetched in one query when a reader first visits it, and an entry is used only when
+its blob id is the one HEAD has at that path now. The file holds a fingerprint of the pure
+core's code (the reader and the typed bodies): any other version of the code starts from an
+empty cache. Like the validation cache it is never trusted across versions, can be deleted at
+any time, lives where no commit can put it, and a run without it only reads more.
 """
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ import contextlib
 import pickle
 import sqlite3
 import weakref
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import Any
 
-from reconciler.adapters.validation_cache import fingerprint
+from reconciler.adapters.local_state import dumps, fingerprint
 
 __all__ = ["TrailCache"]
 
@@ -36,14 +36,29 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS records (
     service TEXT NOT NULL,
     day TEXT NOT NULL,
+    entries BLOB NOT NULL,
+    PRIMARY KEY (service, day)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS days (
+    service TEXT NOT NULL,
+    day TEXT NOT NULL,
+    tree TEXT NOT NULL,
+    summary BLOB NOT NULL,
+    state BLOB NOT NULL,
+    PRIMARY KEY (service, day)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS marks (
+    service TEXT NOT NULL,
+    mark TEXT NOT NULL,
+    day TEXT NOT NULL,
     name TEXT NOT NULL,
-    blob TEXT NOT NULL,
-    value BLOB NOT NULL,
-    PRIMARY KEY (service, day, name)
+    PRIMARY KEY (service, mark, day, name)
 ) WITHOUT ROWID;
 """
 
-#: Results read from git but not written yet are written in batches of this many.
+#: The layout of the tables; a file of another layout is emptied.
+LAYOUT = "2"
+#: Day folders read from git but not written yet are written in batches of this many.
 _BATCH = 2000
 
 
@@ -53,11 +68,21 @@ class TrailCache:
     def __init__(self, git_dir: str | Path | None) -> None:
         self.path = None if git_dir is None else Path(git_dir) / CACHE_FILE
         self._usable: bool | None = None
-        self._pending: list[tuple[str, str, str, str, bytes]] = []
+        #: The stored rows fetched so far: entries by day and service, summaries by service.
+        self._raw_days: dict[str, dict[str, bytes]] = {}
+        self._raw_summaries: dict[str, dict[str, tuple[str, bytes]]] | None = None
+        #: Each day folder's entries as read (from the file, then from git), by (service,
+        #: day), and the days with entries not written yet.
+        self._entries: dict[tuple[str, str], dict[str, tuple[str, Any]]] = {}
+        self._pending: set[tuple[str, str]] = set()
         #: One connection while the store reads (a cycle visits a thousand day folders),
         #: closed at each save and when the cache is collected.
         self._db: sqlite3.Connection | None = None
         self._closer: weakref.finalize[Any, Any] | None = None
+        #: Day summaries made since the last save, by (service, day): what `days`, `state`
+        #: and `marked` answer for them until they are written.
+        self._fresh: dict[str, dict[str, tuple[str, Any, Any, dict[str, frozenset[str]]]]] = {}
+        self._gone: dict[str, set[str]] = {}
 
     @contextlib.contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -112,61 +137,206 @@ class TrailCache:
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(_SCHEMA)
             row = db.execute("SELECT value FROM meta WHERE key = 'fingerprint'").fetchone()
-            if row is None or row[0] != fingerprint():
+            if row is None or row[0] != f"{LAYOUT}:{fingerprint()}":
                 db.execute("BEGIN IMMEDIATE")
                 db.execute("DELETE FROM records")
+                db.execute("DELETE FROM days")
+                db.execute("DELETE FROM marks")
                 db.execute(
                     "INSERT OR REPLACE INTO meta (key, value) VALUES ('fingerprint', ?)",
-                    (fingerprint(),),
+                    (f"{LAYOUT}:{fingerprint()}",),
                 )
                 db.execute("COMMIT")
 
-    def day(self, service: str, day: str) -> dict[str, tuple[str, bytes]]:
-        """The cached entries of one day folder: (blob id, stored value) by file name."""
-        if not self._ready():
-            return {}
-        try:
-            with self._connect() as db:
-                rows = db.execute(
-                    "SELECT name, blob, value FROM records WHERE service = ? AND day = ?",
-                    (service, day),
-                ).fetchall()
-        except sqlite3.Error:
-            return {}
-        return {str(name): (str(blob), bytes(value)) for name, blob, value in rows}
+    def day(self, service: str, day: str) -> dict[str, tuple[str, Any]]:
+        """The cached entries of one day folder: (blob id, result) by file name, where the
+        result is a Record or the reason the file is not one. A day's entries are stored and
+        unpickled together: one lookup of each class for a whole folder, not for each record."""
+        key = (service, day)
+        found = self._entries.get(key)
+        if found is not None:
+            return found
+        found = {}
+        stored = self._stored_day(day).get(service)
+        if stored is not None:
+            try:
+                loaded = pickle.loads(stored)
+                found = loaded if isinstance(loaded, dict) else {}
+            except (pickle.UnpicklingError, EOFError, AttributeError, TypeError):
+                found = {}
+        self._entries[key] = found
+        return found
 
-    @staticmethod
-    def value(stored: bytes) -> Any:
-        """A stored result: a Record, or the reason the file is not one."""
-        return pickle.loads(stored)
+    def _stored_day(self, day: str) -> dict[str, bytes]:
+        """Every service's stored entries of one day, as bytes: one query for the whole
+        fleet (a cycle visits the same day of each service), unpickled service by service."""
+        found = self._raw_days.get(day)
+        if found is None:
+            found = {}
+            if self._ready():
+                try:
+                    with self._connect() as db:
+                        rows = db.execute(
+                            "SELECT service, entries FROM records WHERE day = ?", (day,)
+                        ).fetchall()
+                    found = {str(service): bytes(entries) for service, entries in rows}
+                except sqlite3.Error:
+                    found = {}
+            self._raw_days[day] = found
+        return found
 
     def put(self, service: str, day: str, name: str, blob: str, result: Any) -> None:
         """Keep what reading a file gave (written with the next batch, or at `save`)."""
         if self.path is None:
             return
-        try:
-            stored = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
-        except (pickle.PicklingError, TypeError, AttributeError):
-            return
-        self._pending.append((service, day, name, blob, stored))
+        self.day(service, day)[name] = (blob, result)
+        self._pending.add((service, day))
         if len(self._pending) >= _BATCH:
             self.save()
 
+    # ----------------------------------------------------------------- the day summaries
+    #
+    # Per service and day folder: the folder's tree id, and what the trail index keeps of it
+    # (`summary`: a picklable value of the store's, and `state`: where the pending-proposal
+    # fold stood at the end of the day), with the marks of each approval record in it
+    # (`core.approvals.trail_marks`). A summary stands only while its tree id is the one HEAD
+    # has, and only after every earlier day's does (the fold runs through them in order).
+
+    def days(self, service: str) -> dict[str, tuple[str, Any]]:
+        """The stored summaries of a service: (tree id, summary) by day."""
+        found: dict[str, tuple[str, Any]] = {}
+        if self._raw_summaries is None:  # one query for the whole fleet, as for the days
+            self._raw_summaries = {}
+            if self._ready():
+                try:
+                    with self._connect() as db:
+                        for owner, day, tree, summary in db.execute(
+                            "SELECT service, day, tree, summary FROM days"
+                        ):
+                            stored = self._raw_summaries.setdefault(str(owner), {})
+                            stored[str(day)] = (str(tree), bytes(summary))
+                except sqlite3.Error:
+                    self._raw_summaries = {}
+        try:
+            for day, (tree, summary) in self._raw_summaries.get(service, {}).items():
+                found[day] = (tree, pickle.loads(summary))
+        except (pickle.UnpicklingError, EOFError, AttributeError):
+            found = {}
+        for day, (tree, summary, _state, _marks) in self._fresh.get(service, {}).items():
+            found[day] = (tree, summary)
+        for day in self._gone.get(service, ()):
+            found.pop(day, None)
+        return found
+
+    def state(self, service: str, day: str) -> Any:
+        """The fold's state at the end of a stored day (None when there is none)."""
+        fresh = self._fresh.get(service, {}).get(day)
+        if fresh is not None:
+            return fresh[2]
+        if not self._ready():
+            return None
+        try:
+            with self._connect() as db:
+                row = db.execute(
+                    "SELECT state FROM days WHERE service = ? AND day = ?", (service, day)
+                ).fetchone()
+            return None if row is None else pickle.loads(row[0])
+        except (sqlite3.Error, pickle.UnpicklingError, EOFError, AttributeError):
+            return None
+
+    def keep_day(
+        self,
+        service: str,
+        day: str,
+        tree: str,
+        summary: Any,
+        state: Any,
+        marks: dict[str, frozenset[str]],
+    ) -> None:
+        """A day's new summary and the marks of its records by file name, written at `save`."""
+        self._gone.get(service, set()).discard(day)
+        self._fresh.setdefault(service, {})[day] = (tree, summary, state, marks)
+
+    def drop_day(self, service: str, day: str) -> None:
+        self._fresh.get(service, {}).pop(day, None)
+        self._gone.setdefault(service, set()).add(day)
+
+    def marked(self, service: str, marks: Collection[str]) -> set[tuple[str, str]]:
+        """The (day, name) of every approval record that carries any of `marks`."""
+        found: set[tuple[str, str]] = set()
+        wanted = list(marks)
+        if wanted and self._ready():
+            try:
+                with self._connect() as db:
+                    for start in range(0, len(wanted), 500):
+                        chunk = wanted[start : start + 500]
+                        found |= {
+                            (str(day), str(name))
+                            for day, name in db.execute(
+                                "SELECT day, name FROM marks WHERE service = ? AND mark IN "
+                                f"({', '.join('?' * len(chunk))})",
+                                (service, *chunk),
+                            )
+                        }
+            except sqlite3.Error:
+                found = set()
+        fresh = self._fresh.get(service, {})
+        stale = {*fresh, *self._gone.get(service, ())}
+        found = {item for item in found if item[0] not in stale}
+        chosen = set(wanted)
+        for day, (_tree, _summary, _state, by_name) in fresh.items():
+            found |= {(day, name) for name, its in by_name.items() if its & chosen}
+        return found
+
     def save(self) -> None:
-        """Write what was read since the last save (best effort)."""
-        pending, self._pending = self._pending, []
-        if pending and self._ready():
-            with contextlib.suppress(sqlite3.Error), self._connect() as db:
+        """Write what was read and summarised since the last save (best effort)."""
+        pending = []
+        for service, day in self._pending:
+            with contextlib.suppress(pickle.PicklingError, TypeError, AttributeError):
+                pending.append((service, day, _dumps(self._entries[(service, day)])))
+        self._pending = set()
+        fresh = {
+            (service, day): value
+            for service, days in self._fresh.items()
+            for day, value in days.items()
+        }
+        gone = {(service, day) for service, days in self._gone.items() for day in days}
+        self._fresh, self._gone = {}, {}
+        if (pending or fresh or gone) and self._ready():
+            with contextlib.suppress(sqlite3.Error, pickle.PicklingError), self._connect() as db:
                 try:
                     db.execute("BEGIN IMMEDIATE")
                     db.executemany(
-                        "INSERT OR REPLACE INTO records (service, day, name, blob, value) "
-                        "VALUES (?, ?, ?, ?, ?)",
+                        "INSERT OR REPLACE INTO records (service, day, entries) VALUES (?, ?, ?)",
                         pending,
                     )
+                    for service, day in (*fresh, *gone):
+                        db.execute("DELETE FROM days WHERE service = ? AND day = ?", (service, day))
+                        db.execute(
+                            "DELETE FROM marks WHERE service = ? AND day = ?", (service, day)
+                        )
+                    for (service, day), (tree, summary, state, by_name) in fresh.items():
+                        db.execute(
+                            "INSERT INTO days (service, day, tree, summary, state) "
+                            "VALUES (?, ?, ?, ?, ?)",
+                            (service, day, tree, _dumps(summary), _dumps(state)),
+                        )
+                        db.executemany(
+                            "INSERT OR IGNORE INTO marks (service, mark, day, name) "
+                            "VALUES (?, ?, ?, ?)",
+                            [
+                                (service, mark, day, name)
+                                for name, marks in by_name.items()
+                                for mark in marks
+                            ],
+                        )
                     db.execute("COMMIT")
                 except sqlite3.Error:
                     if db.in_transaction:
                         db.execute("ROLLBACK")
                     raise
         self.close()
+
+
+def _dumps(value: Any) -> bytes:
+    return dumps(value)

@@ -17,63 +17,22 @@ is skipped; a run is never wrong for want of it, only slower.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import pickle
-import sys
-import tempfile
-from functools import cache
 from pathlib import Path
 from typing import Any
 
+from reconciler.adapters.local_state import dumps, find_git_dir, fingerprint
 from reconciler.ports import LoadResult, PoliciesResult
 
-__all__ = ["LocalValidationCache", "find_git_dir"]
+__all__ = ["LocalValidationCache"]
 
 #: What one entry holds.
 Cached = LoadResult | PoliciesResult
 
-#: The cache's own layout; part of the fingerprint.
+#: The cache's own layout.
 LAYOUT = 1
 CACHE_FILE = Path("reconciler") / "validation.cache"
-
-
-def find_git_dir(start: Path) -> Path | None:
-    """The git directory of the repository that holds `start` (a worktree's own, when `.git`
-    is a file naming it), or None outside git."""
-    try:
-        here = start.resolve()
-    except OSError:
-        return None
-    for folder in (here, *here.parents):
-        dot_git = folder / ".git"
-        if dot_git.is_dir():
-            return dot_git
-        if dot_git.is_file():
-            try:
-                text = dot_git.read_text("utf-8").strip()
-            except (OSError, UnicodeDecodeError):
-                return None
-            if text.startswith("gitdir:"):
-                target = Path(text.removeprefix("gitdir:").strip())
-                return target if target.is_absolute() else (folder / target).resolve()
-            return None
-    return None
-
-
-@cache
-def fingerprint() -> str:
-    """What the cached results depend on besides their inputs: the code of the pure core (the
-    loader, the model, the units, the conditions), the schemas, Python, and this layout."""
-    import reconciler
-
-    package = Path(reconciler.__file__).parent
-    digest = hashlib.sha256(f"{LAYOUT}\0{sys.version}\0".encode())
-    files = sorted([*package.glob("core/*.py"), *package.glob("data/*.json"), package / "ports.py"])
-    for path in files:
-        digest.update(path.relative_to(package).as_posix().encode() + b"\0")
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
 
 
 class LocalValidationCache:
@@ -106,7 +65,7 @@ class LocalValidationCache:
             version, entries = stored
         except (TypeError, ValueError):
             return {}
-        if version != fingerprint() or not isinstance(entries, dict):
+        if version != f"{LAYOUT}:{fingerprint()}" or not isinstance(entries, dict):
             return {}
         return entries
 
@@ -136,11 +95,13 @@ class LocalValidationCache:
 
     def _write(self, entries: dict[str, Any]) -> None:
         assert self.path is not None
+        import tempfile  # only a run that loaded something anew writes
+
         self.path.parent.mkdir(parents=True, exist_ok=True)
         handle, temp = tempfile.mkstemp(dir=self.path.parent, prefix=".validation-")
         try:
             with os.fdopen(handle, "wb") as out:
-                pickle.dump((fingerprint(), entries), out, protocol=pickle.HIGHEST_PROTOCOL)
+                out.write(dumps((f"{LAYOUT}:{fingerprint()}", entries)))
             Path(temp).replace(self.path)
         except BaseException:
             Path(temp).unlink(missing_ok=True)

@@ -8,6 +8,7 @@ with the code documented in docs/cli.md; a traceback means a bug.
 
 from __future__ import annotations
 
+import gc
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -36,6 +37,10 @@ from reconciler.cli.report import report_command
 from reconciler.cli.review import check_change_command, codeowners_command
 from reconciler.cli.sim import sim_group
 
+#: Collections of the youngest generation every 50,000 allocations rather than 700, of the
+#: middle one every 50 of those, and of everything next to never (see `_Group.invoke`).
+GC_THRESHOLDS = (50_000, 50, 1_000)
+
 
 class _Group(click.Group):
     """Turns the reconciler's own errors into one line and a documented exit code."""
@@ -43,6 +48,11 @@ class _Group(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         from reconciler.core.errors import ReconcilerError
 
+        # A command builds and keeps hundreds of thousands of small objects (blueprints,
+        # records, deployment states) and makes next to no cyclic garbage: at Python's
+        # default thresholds, collecting was a third of a 10,000-service run's time, and
+        # with these its peak memory is the same (about 580 MB).
+        gc.set_threshold(*GC_THRESHOLDS)
         try:
             return super().invoke(ctx)
         except ReconcilerError as error:

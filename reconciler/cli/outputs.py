@@ -66,6 +66,9 @@ class RecordingAudit:
     def events(self, service: str, events: Collection[EventType]) -> list[Record]:
         return self.inner.events(service, events)
 
+    def approvals(self, service: str, *, digest: str, since: datetime) -> list[Record]:
+        return self.inner.approvals(service, digest=digest, since=since)
+
     def scan(
         self,
         *,

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -65,6 +65,7 @@ __all__ = [
     "Kind",
     "Landing",
     "Pending",
+    "PendingFold",
     "Refusal",
     "approval_hold",
     "draft_for",
@@ -75,6 +76,7 @@ __all__ = [
     "proposal_reference",
     "stale_reason",
     "still_as_proposed",
+    "trail_marks",
     "unusable_reason",
 ]
 
@@ -544,14 +546,54 @@ def _approval_of(record: Record) -> str:
 def pending_proposals(records: Sequence[Record]) -> list[Pending]:
     """Proposals requested (or updated) and not yet concluded, from a service's approval
     records (any age)."""
-    latest: dict[str, Record] = {}
-    first: dict[str, Record] = {}
-    flags: dict[str, dict[str, bool]] = {}
+    fold = PendingFold()
     for record in sorted(records, key=Record.sort_key):
+        fold.step(record)
+    return fold.result()
+
+
+def trail_marks(record: Record) -> frozenset[str]:
+    """What an approval record can matter for long after it was written, as marks the trail
+    index keeps (docs/audit-trail.md): `id:<approval>` for each approval id it belongs to
+    (a proposal's records are taken together: `_unvouched`, `landed_without_approval`,
+    `_granted_later`), `digest:<sha>` for each blueprint digest it names (a refused or granted
+    merge, a proposed file: `_refused_blueprint`, `landed_without_approval`), and
+    `refusal-unknown` for a refused merge that left no file to name (`_refused_blueprint`
+    holds it while the blueprint is loaded from another path)."""
+    details = record.details
+    metadata = details.get("metadata") or {}
+    ids = {record.links.get("approval"), metadata.get("approval_id"), record.id}
+    marks = {f"id:{value}" for value in ids if isinstance(value, str) and value}
+    digests = metadata.get("digests")
+    named = [*(digests.values() if isinstance(digests, Mapping) else ())]
+    named.append(details.get("merged_blueprint_digest"))
+    marks |= {f"digest:{value}" for value in named if isinstance(value, str) and value}
+    if (
+        record.event_type is EventType.APPROVAL_REFUSED
+        and "merged_blueprint_digest" in details
+        and details.get("merged_blueprint_digest") is None
+    ):
+        marks.add("refusal-unknown")
+    return frozenset(marks)
+
+
+@dataclass
+class PendingFold:
+    """`pending_proposals` one record at a time, in the trail's order, so that a reader can
+    stop and go on: where the fold is empty (no proposal open), the records before it no
+    longer matter to which proposals are pending, which is how the trail index reads only
+    the records a cycle needs (docs/audit-trail.md)."""
+
+    #: By proposal key: its latest request or update, its first record, and its flags.
+    latest: dict[str, Record] = field(default_factory=dict)
+    first: dict[str, Record] = field(default_factory=dict)
+    flags: dict[str, dict[str, bool]] = field(default_factory=dict)
+
+    def step(self, record: Record) -> None:
         key = str(record.details.get("key", ""))
         if not key:
-            continue
-        current = latest.get(key)
+            return
+        current = self.latest.get(key)
         if (
             current is not None
             and record.event_type is not EventType.APPROVAL_UPDATED
@@ -561,47 +603,56 @@ def pending_proposals(records: Sequence[Record]) -> list[Pending]:
             # The end (or time-out) of an earlier proposal on the same topic, recorded in the
             # same instant as its successor's request and sorted after it: it does not end
             # the successor.
-            continue
+            return
         if record.event_type in CONCLUDED and record.outcome is not Outcome.PENDING:
-            latest.pop(key, None)
-            first.pop(key, None)
-            flags.pop(key, None)
-            continue
+            self.latest.pop(key, None)
+            self.first.pop(key, None)
+            self.flags.pop(key, None)
+            return
         if record.event_type in {
             EventType.APPROVAL_REQUESTED,
             EventType.APPROVAL_UPDATED,
             EventType.APPROVAL_EXPIRED,
         }:
-            first.setdefault(key, record)
+            self.first.setdefault(key, record)
             if record.event_type is not EventType.APPROVAL_EXPIRED:
-                latest[key] = record
-            state = flags.setdefault(key, {})
+                self.latest[key] = record
+            state = self.flags.setdefault(key, {})
             state["hands_off"] = state.get("hands_off", False) or bool(
                 record.details.get("hands_off")
             )
             state["timed_out"] = (
                 state.get("timed_out", False) or record.event_type is EventType.APPROVAL_EXPIRED
             )
-    result = []
-    for key, record in latest.items():
-        details = record.details
-        metadata = details.get("metadata") or {}
-        result.append(
-            Pending(
-                record=record,
-                key=key,
-                kind=Kind(str(metadata.get("kind", "request"))),
-                branch=str(details.get("branch", "")),
-                number=details.get("number") if isinstance(details.get("number"), int) else None,
-                head=str(details.get("head", "")),
-                metadata=metadata,
-                created_at=_time(metadata.get("created_at")) or utc(first[key].timestamp),
-                expires_at=_time(metadata.get("expires_at")) or utc(record.timestamp),
-                hands_off=flags[key].get("hands_off", False),
-                timed_out=flags[key].get("timed_out", False),
+
+    def empty(self) -> bool:
+        """Whether nothing is carried over: the records folded so far decide nothing about
+        the ones to come."""
+        return not (self.latest or self.first or self.flags)
+
+    def result(self) -> list[Pending]:
+        result = []
+        for key, record in self.latest.items():
+            details = record.details
+            metadata = details.get("metadata") or {}
+            result.append(
+                Pending(
+                    record=record,
+                    key=key,
+                    kind=Kind(str(metadata.get("kind", "request"))),
+                    branch=str(details.get("branch", "")),
+                    number=details.get("number")
+                    if isinstance(details.get("number"), int)
+                    else None,
+                    head=str(details.get("head", "")),
+                    metadata=metadata,
+                    created_at=_time(metadata.get("created_at")) or utc(self.first[key].timestamp),
+                    expires_at=_time(metadata.get("expires_at")) or utc(record.timestamp),
+                    hands_off=self.flags[key].get("hands_off", False),
+                    timed_out=self.flags[key].get("timed_out", False),
+                )
             )
-        )
-    return result
+        return result
 
 
 def _time(value: Any) -> datetime | None:

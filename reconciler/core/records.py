@@ -95,9 +95,6 @@ class EventType(StrEnum):
     BREAKER_RESET = "breaker_reset"
     BREAKER_HALF_OPENED = "breaker_half_opened"
 
-    def __reduce_ex__(self, protocol: object) -> tuple[Any, ...]:
-        return _by_value(self)
-
 
 _EVENT_ORDER = {event: index for index, event in enumerate(EventType)}
 
@@ -127,21 +124,6 @@ class Outcome(StrEnum):
     RECOVERED = "recovered"
     PAUSED = "paused"
     RESUMED = "resumed"
-
-    def __reduce_ex__(self, protocol: object) -> tuple[Any, ...]:
-        return _by_value(self)
-
-
-def _by_value(member: StrEnum) -> tuple[Any, ...]:
-    """How an event type or outcome is pickled: by value, found again in a dictionary. The
-    trail cache keeps thousands of records, and Enum's own way back (a call of the class) was
-    a third of reading one."""
-    return (_member, (type(member), member.value))
-
-
-def _member(kind: type[_Choice], value: str) -> _Choice:
-    member: _Choice = _members(kind)[value]
-    return member
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -31,7 +31,6 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from reconciler.core.approvals import (
-    APPROVAL_EVENTS,
     CONCLUDED,
     Authorization,
     Evidence,
@@ -96,6 +95,20 @@ def _merged_at(proposal: Proposal) -> str:
     )
 
 
+def approval_records(audit: AuditStore, blueprint: Blueprint, now: datetime) -> list[Record]:
+    """The service's approval records a cycle judges from (`AuditStore.approvals`). The
+    window is the longest that judging looks back: a day, the approval timeout (a grant is
+    usable that long) and the rejection cool-off (a rejection holds a proposal back that
+    long); anything older that matters is found by the blueprint it names."""
+    approval = blueprint.policy.approval
+    window = max(
+        HISTORY_SPAN,
+        timedelta(seconds=approval.timeout),
+        timedelta(seconds=approval.rejection_cooloff),
+    )
+    return audit.approvals(blueprint.name, digest=blueprint.digest, since=now - window)
+
+
 def review_proposals(
     blueprint: Blueprint,
     state: DeploymentState,
@@ -106,7 +119,7 @@ def review_proposals(
     now: datetime,
 ) -> Review:
     service = blueprint.name
-    records = audit.events(service, APPROVAL_EVENTS)
+    records = approval_records(audit, blueprint, now)
     review = Review()
     #: Records this review commits, so that the hold below sees a grant it just recorded.
     written: list[Record] = []
@@ -943,7 +956,11 @@ class Proposer:
         request: OperationRequest,
         now: datetime,
     ) -> str:
-        records = self.audit.events(blueprint.name, {EventType.APPROVAL_REJECTED})
+        records = [
+            record
+            for record in approval_records(self.audit, blueprint, now)
+            if record.event_type is EventType.APPROVAL_REJECTED
+        ]
         for record in reversed(records):
             if record.details.get("key") != key:
                 continue

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from reconciler.core.approvals import APPROVAL_EVENTS, Evidence, approval_hold
+from reconciler.core.approvals import Evidence, approval_hold
 from reconciler.core.blueprint import Blueprint, Mode
 from reconciler.core.changes import Applied
 from reconciler.core.dashboard import Attention, Concern, Waiting
@@ -70,7 +70,14 @@ from reconciler.core.verification import (
     stabilization_for,
 )
 from reconciler.ports import AuditStore, Clock, Cluster, Forge, ManifestStore, MetricsSource
-from reconciler.shell.approvals import Proposed, Proposer, Review, review_proposals, supersede
+from reconciler.shell.approvals import (
+    Proposed,
+    Proposer,
+    Review,
+    approval_records,
+    review_proposals,
+    supersede,
+)
 from reconciler.shell.feedback import follow_up
 from reconciler.shell.isolation import (
     Failure,
@@ -456,7 +463,7 @@ def gate_service(
     history = load_history(ports.audit, blueprint, now)
     # Everything the service's part of the cycle relies on is read before any of it is acted
     # on, and refused when a record of it could not be read.
-    approvals = ports.audit.events(blueprint.name, APPROVAL_EVENTS)
+    approvals = approval_records(ports.audit, blueprint, now)
     require_readable(ports.audit, blueprint.name)
     review = Review()
     if judge and ports.forge is not None:

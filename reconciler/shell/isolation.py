@@ -229,6 +229,10 @@ class WatchedAudit:
         with self.watch.at(Stage.GOVERN):
             return self.audit.events(service, events)
 
+    def approvals(self, service: str, *, digest: str, since: datetime) -> list[Record]:
+        with self.watch.at(Stage.GOVERN):
+            return self.audit.approvals(service, digest=digest, since=since)
+
     def scan(
         self,
         *,

@@ -293,3 +293,35 @@ def test_a_writer_whose_branch_moved_meanwhile_commits_nothing(
     if seeded and not detached:  # the branch's reflog says who moved it
         entry = next(iter(git.references["refs/heads/main"].log()))
         assert entry.message == "reconciler: audit record"
+
+
+def _indexed(repo: Path) -> set[str]:
+    index = pygit2.Repository(str(repo)).index
+    index.read()
+    return {entry.path for entry in index if entry.path.startswith("audit/")}
+
+
+def test_the_index_is_compared_in_full_unless_only_this_store_moved_head(repo: Path) -> None:
+    """The index mark: a store that knows the index was in step adds only its own records;
+    a commit of another writer in between (or an index changed meanwhile) makes it compare
+    everything again, so no committed record is left out of the index."""
+    first, second = GitAuditStore(repo), GitAuditStore(repo)
+    one = [rec(EventType.DECISION_MADE, 0, rid="one")]
+    first.append(one, commit_message("web: one", one))
+    first.flush()
+    assert (repo / ".git" / "reconciler" / "index-mark").is_file()
+    two = [rec(EventType.DECISION_MADE, 1, rid="two")]
+    second.append(two, commit_message("web: two", two))  # another writer, its index not updated
+    three = [rec(EventType.DECISION_MADE, 2, rid="three")]
+    first.append(three, commit_message("web: three", three))
+    first.flush()
+    assert len(_indexed(repo)) == 3
+    # A person takes a record out of the index: the next writer finds the index changed.
+    git = pygit2.Repository(str(repo))
+    git.index.read()
+    git.index.remove(sorted(_indexed(repo))[0])
+    git.index.write()
+    assert len(_indexed(repo)) == 2
+    assert GitAuditStore(repo).repair_index() == 1
+    assert len(_indexed(repo)) == 3
+    assert GitAuditStore(repo).repair_index() == 0  # in step, by the mark

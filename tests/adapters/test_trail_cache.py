@@ -40,8 +40,26 @@ def _read(repo: Path) -> tuple[list[Record], list[str]]:
 
 
 def _cached(repo: Path) -> list[tuple[str, str, str, str]]:
+    """(service, day, file name, blob id) of every record kept."""
     with sqlite3.connect(repo / ".git" / CACHE_FILE) as db:
-        return db.execute("SELECT service, day, name, blob FROM records ORDER BY name").fetchall()
+        rows = db.execute("SELECT service, day, entries FROM records").fetchall()
+    return sorted(
+        (service, day, name, blob)
+        for service, day, entries in rows
+        for name, (blob, _result) in pickle.loads(entries).items()
+    )
+
+
+def _plant(repo: Path, value: object) -> None:
+    """Put `value` in place of every kept result, blob ids unchanged."""
+    with sqlite3.connect(repo / ".git" / CACHE_FILE) as db:
+        rows = db.execute("SELECT service, day, entries FROM records").fetchall()
+        for service, day, entries in rows:
+            planted = {name: (blob, value) for name, (blob, _r) in pickle.loads(entries).items()}
+            db.execute(
+                "UPDATE records SET entries = ? WHERE service = ? AND day = ?",
+                (pickle.dumps(planted), service, day),
+            )
 
 
 def _commit_file(repo: Path, path: str, data: bytes, mode: int = pygit2.GIT_FILEMODE_BLOB) -> None:
@@ -65,8 +83,7 @@ def test_a_second_reader_gets_the_same_records_from_the_cache(repo: Path) -> Non
     assert _read(repo) == first
     # The second read came from the cache: a value planted for the very blob is what it gets
     # (which is why the file is where no commit can put it).
-    with sqlite3.connect(repo / ".git" / CACHE_FILE) as db:
-        db.execute("UPDATE records SET value = ?", (pickle.dumps("planted reason"),))
+    _plant(repo, "planted reason")
     records, unreadable = _read(repo)
     assert records == [] and len(unreadable) == 2 and unreadable[0].endswith(": planted reason")
 
@@ -89,9 +106,9 @@ def test_an_entry_is_used_only_for_its_blob_and_mode(repo: Path) -> None:
 
 def test_another_version_of_the_code_or_a_broken_file_starts_empty(repo: Path) -> None:
     first = _read(repo)
+    _plant(repo, "planted reason")
     with sqlite3.connect(repo / ".git" / CACHE_FILE) as db:
         db.execute("UPDATE meta SET value = 'another version'")
-        db.execute("UPDATE records SET value = ?", (pickle.dumps("planted reason"),))
     assert _read(repo) == first  # the planted values went with the other version's file
     (repo / ".git" / CACHE_FILE).write_bytes(b"not a database")
     assert _read(repo) == first

@@ -10,12 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.adapters.validation_cache import (
-    CACHE_FILE,
-    LocalValidationCache,
-    find_git_dir,
-    fingerprint,
-)
+from reconciler.adapters.local_state import find_git_dir, fingerprint
+from reconciler.adapters.validation_cache import CACHE_FILE, LAYOUT, LocalValidationCache
 from reconciler.shell.workspace import Fleet, load_fleet
 
 FRONTEND = "blueprints/todo-frontend/blueprint.yaml"
@@ -54,7 +50,7 @@ def test_a_cached_load_is_the_load_and_lives_in_the_git_directory(repo: Path) ->
     forged = {
         key: (None, ()) if not key.startswith("policies") else entries[key] for key in entries
     }
-    cache.path.write_bytes(pickle.dumps((fingerprint(), forged)))
+    cache.path.write_bytes(pickle.dumps((f"{LAYOUT}:{fingerprint()}", forged)))
     trusted, _ = _loads(repo)
     assert trusted.blueprints == () and set(trusted.broken) == {"todo-backend", "todo-frontend"}
 

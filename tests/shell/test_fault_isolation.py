@@ -245,6 +245,9 @@ class FaultyAudit:
     def events(self, service: str, events: Collection[EventType]) -> list[Record]:
         return self.store.events(service, events)
 
+    def approvals(self, service: str, *, digest: str, since: datetime) -> list[Record]:
+        return self.store.approvals(service, digest=digest, since=since)
+
     def scan(
         self,
         *,

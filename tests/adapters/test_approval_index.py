@@ -1,0 +1,197 @@
+"""The approvals a cycle reads (`GitAuditStore.approvals`, through the trail index) decide what
+all of a service's approval records decide: the pending proposals, the hold on a blueprint
+nobody approved, the landings without approval, and the grants still usable. Random trails,
+including orders and mixes no reconciler writes, are committed to a real repository in parts
+(so the index is built, kept and extended), and every judgement is made both ways."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pygit2
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from reconciler.adapters.git_audit import GitAuditStore
+from reconciler.core.approvals import (
+    APPROVAL_EVENTS,
+    approval_hold,
+    landed_without_approval,
+    pending_proposals,
+)
+from reconciler.core.blueprint import Blueprint
+from reconciler.core.loading import parse_blueprint
+from reconciler.core.records import EventType, Outcome, Record, commit_message
+from tests.core.helpers import NOW
+from tests.core.test_loading import SEED_BLUEPRINT
+
+SERVICE = "todo-frontend"
+SOURCE = f"blueprints/{SERVICE}/blueprint.yaml"
+DIGESTS = ("d-loaded", "d-other", "d-third")
+KEYS = (f"{SERVICE}/scale-beyond-limits", f"{SERVICE}/restart")
+OUTCOMES = {
+    EventType.APPROVAL_REQUESTED: (Outcome.PENDING,),
+    EventType.APPROVAL_UPDATED: (Outcome.PENDING,),
+    EventType.APPROVAL_EXPIRED: (Outcome.EXPIRED, Outcome.PENDING),
+    EventType.APPROVAL_GRANTED: (Outcome.APPROVED,),
+    EventType.APPROVAL_REJECTED: (Outcome.REJECTED,),
+    EventType.APPROVAL_SUPERSEDED: (Outcome.SUPERSEDED,),
+    EventType.APPROVAL_REFUSED: (Outcome.REFUSED,),
+}
+
+
+def _blueprint(digest: str) -> Blueprint:
+    loaded = parse_blueprint(SEED_BLUEPRINT.encode(), source=SOURCE)
+    return replace(loaded, digest=digest)
+
+
+@st.composite
+def _records(draw: st.DrawFn) -> list[Record]:
+    """Approval records over ten days: proposals on two keys, each event of any kind, some
+    naming the loaded blueprint's digest, and a few records that are not of a proposal."""
+    records = []
+    proposals = draw(st.integers(1, 12))
+    for number in range(proposals):
+        approval = f"apr-{number:03d}"
+        key = draw(st.sampled_from(KEYS))
+        kind = draw(st.sampled_from(["blueprint", "request"]))
+        start = NOW - timedelta(days=draw(st.integers(0, 9)), minutes=draw(st.integers(0, 600)))
+        proposed = draw(st.sampled_from(DIGESTS))
+        against = draw(st.sampled_from(DIGESTS))
+        events = [EventType.APPROVAL_REQUESTED]
+        events += draw(st.lists(st.sampled_from(sorted(OUTCOMES, key=str)), min_size=0, max_size=3))
+        for step, event in enumerate(events):
+            metadata: dict[str, Any] = {
+                "approval_id": approval,
+                "key": key,
+                "kind": kind,
+                "service": SERVICE,
+                "blueprint_digest": against,
+                "digests": {SOURCE: proposed},
+                "files": [SOURCE],
+            }
+            details: dict[str, Any] = {"key": key, "metadata": metadata, "branch": approval}
+            if event in {EventType.APPROVAL_REFUSED, EventType.APPROVAL_GRANTED}:
+                details["merged_blueprint_digest"] = draw(st.sampled_from([*DIGESTS, None]))
+                details["beyond_proposal"] = draw(st.sampled_from([[], None]))
+                details["blueprint_path"] = draw(st.sampled_from([SOURCE, "elsewhere.yaml"]))
+            at = start + timedelta(minutes=37 * step + draw(st.integers(0, 5)))
+            records.append(
+                Record(
+                    id=approval if event is EventType.APPROVAL_REQUESTED else f"{approval}-{step}",
+                    timestamp=at,
+                    event_type=event,
+                    service=SERVICE,
+                    blueprint_version="1.0.0",
+                    outcome=draw(st.sampled_from(OUTCOMES[event])),
+                    rationale="test",
+                    links={"approval": approval},
+                    details=details,
+                )
+            )
+    return records
+
+
+def _commit(repo: Path, records: list[Record]) -> None:
+    store = GitAuditStore(repo)
+    for record in sorted(records, key=Record.sort_key):
+        store.append([record], commit_message(f"{SERVICE}: {record.id}", [record]))
+    store.flush()
+
+
+def _judgements(records: list[Record], blueprint: Blueprint) -> Any:
+    return (
+        pending_proposals(records),
+        approval_hold(blueprint, records),
+        approval_hold(blueprint, records, settled=set(KEYS[:1])),
+        [record.id for record in landed_without_approval(blueprint, records)],
+        sorted(
+            record.id
+            for record in records
+            if record.event_type is EventType.APPROVAL_GRANTED
+            and record.timestamp >= NOW - timedelta(hours=30)
+        ),
+    )
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    trail=_records(),
+    cut=st.floats(0.0, 1.0),
+    digest=st.sampled_from(DIGESTS),
+    window=st.integers(1, 40),
+)
+def test_the_approvals_read_judge_as_all_of_them(
+    tmp_path_factory: Any, trail: list[Record], cut: float, digest: str, window: int
+) -> None:
+    repo = tmp_path_factory.mktemp("trail")
+    pygit2.init_repository(str(repo), initial_head="main")
+    ordered = sorted(trail, key=Record.sort_key)
+    split = int(len(ordered) * cut)
+    blueprint = _blueprint(digest)
+    since = NOW - timedelta(hours=window)
+    for part in (ordered[:split], ordered[split:]):  # the index made, then extended
+        if part:
+            _commit(repo, part)
+        store = GitAuditStore(repo)
+        chosen = store.approvals(SERVICE, digest=digest, since=since)
+        everything = GitAuditStore(repo).events(SERVICE, APPROVAL_EVENTS)
+        keys = {record.sort_key() for record in chosen}
+        assert keys <= {record.sort_key() for record in everything}
+        assert {r.sort_key() for r in everything if r.timestamp >= since} <= keys
+        assert _judgements(chosen, blueprint)[:4] == _judgements(everything, blueprint)[:4]
+    shutil.rmtree(repo)
+
+
+def test_a_year_is_not_read_to_judge_today(tmp_path: Path) -> None:
+    """Settled proposals of other blueprints, older than the window, are left unread; those
+    naming the loaded blueprint are read whatever their age."""
+    pygit2.init_repository(str(tmp_path), initial_head="main")
+    records = []
+    for day in range(30):
+        at = NOW - timedelta(days=day, hours=1)
+        approval = f"apr-{day:03d}"
+        named = "d-loaded" if day == 20 else "d-other"
+        for offset, event, outcome in (
+            (0, EventType.APPROVAL_REQUESTED, Outcome.PENDING),
+            (30, EventType.APPROVAL_REJECTED, Outcome.REJECTED),
+        ):
+            records.append(
+                Record(
+                    id=approval if offset == 0 else f"{approval}-end",
+                    timestamp=at + timedelta(minutes=offset),
+                    event_type=event,
+                    service=SERVICE,
+                    blueprint_version="1.0.0",
+                    outcome=outcome,
+                    rationale="test",
+                    links={"approval": approval},
+                    details={
+                        "key": KEYS[0],
+                        "metadata": {
+                            "approval_id": approval,
+                            "key": KEYS[0],
+                            "kind": "blueprint",
+                            "digests": {SOURCE: named},
+                        },
+                    },
+                )
+            )
+    _commit(tmp_path, records)
+    chosen = GitAuditStore(tmp_path).approvals(
+        SERVICE, digest="d-loaded", since=NOW - timedelta(days=1)
+    )
+    # Today's and yesterday's (the window starts yesterday; its day is read whole), and the
+    # one that proposed the loaded blueprint twenty days ago; not the other 27.
+    assert sorted(r.id for r in chosen) == [
+        "apr-000",
+        "apr-000-end",
+        "apr-001",
+        "apr-001-end",
+        "apr-020",
+        "apr-020-end",
+    ]
