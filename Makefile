@@ -37,7 +37,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 
 ## mutate: mutation testing of the safety logic (not part of `make test`); MODULES picks some of
-## the modules in [tool.mutmut] only_mutate, e.g. make mutate MODULES="reconciler/core/decision.py"
+## the modules in [tool.mutmut] only_mutate, e.g. make mutate MODULES="reconciler/core/decide/decision.py"
 mutate: $(STAMP)
 	$(BIN)/python -m tests.mutation run $(MODULES)
 

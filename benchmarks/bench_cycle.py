@@ -46,7 +46,7 @@ def _git_init(root: Path) -> None:
 def _earlier_records(root: Path, services: list[str], per_service: int) -> None:
     """Commit per_service records per service (executed + verified pairs) over the last day."""
     from reconciler.adapters.git_audit import GitAuditStore
-    from reconciler.core.records import EventType, Outcome, Record, commit_message
+    from reconciler.core.trail.records import EventType, Outcome, Record, commit_message
 
     store = GitAuditStore(root, name="bench", email="bench@localhost")
     records = []
@@ -115,7 +115,7 @@ def _fleet_with_history(root: Path, count: int, busy_every: int) -> None:
 def run() -> list[Row]:
     from reconciler.cli.compose import build_ports
     from reconciler.cli.context import Settings
-    from reconciler.core.outcomes import StepOutcome
+    from reconciler.core.planning.outcomes import StepOutcome
     from reconciler.shell.cycle import CycleOptions, run_cycle
     from reconciler.shell.workspace import load_fleet
 

@@ -30,8 +30,8 @@ from benchmarks.common import REPO, Row
 
 if TYPE_CHECKING:
     from reconciler.adapters.kubernetes import KubernetesCluster
-    from reconciler.core.blueprint import Blueprint
-    from reconciler.core.observation import Target
+    from reconciler.core.blueprint.model import Blueprint
+    from reconciler.core.observed.observation import Target
     from tests.fakes.kube_api import FakeKubeAPI
 
 NAMESPACE = "fleet"
@@ -65,7 +65,7 @@ def blueprints(targets: Sequence[Target]) -> list[Blueprint]:
     """Blueprints parsed against the built-in policies, on purpose: this part measures the
     cluster work alone, so each blueprint names its namespace and carries its own rules, and
     no policies file is involved. (`run_cycle` below uses a real repository and its file.)"""
-    from reconciler.core.loading import parse_blueprint
+    from reconciler.core.blueprint.loading import parse_blueprint
 
     return [
         parse_blueprint(
@@ -82,9 +82,9 @@ def plan_and_apply(
     """One cycle's cluster work without the audit trail: observe, current, decide and govern
     each service, and (with `act`) apply what the verdicts allow. Returns the deployments
     changed (or allowed to be)."""
-    from reconciler.core.history import fold_history
-    from reconciler.core.observation import DeploymentState, Metrics
-    from reconciler.core.planning import plan_cycle
+    from reconciler.core.observed.observation import DeploymentState, Metrics
+    from reconciler.core.planning.cycle import plan_cycle
+    from reconciler.core.trail.history import fold_history
 
     now = datetime.now(UTC)
     states = cluster.observe(targets)
@@ -281,7 +281,7 @@ def _cycle_with_audit(
     server's own seconds, services scaled)."""
     from reconciler.adapters.clock import SystemClock
     from reconciler.adapters.git_audit import GitAuditStore
-    from reconciler.core.outcomes import StepOutcome
+    from reconciler.core.planning.outcomes import StepOutcome
     from reconciler.shell.cycle import CycleOptions, Ports, run_cycle
     from reconciler.shell.workspace import load_fleet
 

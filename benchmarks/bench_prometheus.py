@@ -24,7 +24,7 @@ from benchmarks.common import Row
 
 if TYPE_CHECKING:
     from reconciler.adapters.prometheus import PrometheusMetrics
-    from reconciler.core.observation import Target
+    from reconciler.core.observed.observation import Target
     from tests.fakes.prometheus import Running
 
 NAMESPACES = 10
@@ -35,7 +35,7 @@ REPEAT = 3
 def _cycle(env: Running, adapter: PrometheusMetrics, targets: list[Target]) -> tuple[float, int]:
     """One cycle's `current`: (seconds, queries the server answered). Every value must be
     known: an error or a missing series would make the count meaningless."""
-    from reconciler.core.observation import Metrics
+    from reconciler.core.observed.observation import Metrics
 
     before = env.prometheus.requests_served()
     start = time.perf_counter()
@@ -54,7 +54,7 @@ def _cycle(env: Running, adapter: PrometheusMetrics, targets: list[Target]) -> t
 
 def run() -> list[Row]:
     from reconciler.adapters.prometheus import CURRENT_METRICS, PrometheusMetrics, default_queries
-    from reconciler.core.observation import Target
+    from reconciler.core.observed.observation import Target
     from tests.fakes.prometheus import Load, running
 
     targets = [

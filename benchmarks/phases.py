@@ -86,7 +86,7 @@ def measure(root: Path, shard: str | None = None) -> dict[str, dict[str, float]]
     import reconciler.cli.cycle  # noqa: F401 - what `reconciler run` imports before it runs
     from reconciler.cli.compose import build_ports, committed_fleet, open_audit
     from reconciler.cli.context import Settings
-    from reconciler.core.sharding import parse_shard
+    from reconciler.core.planning.sharding import parse_shard
     from reconciler.shell.cycle import CycleOptions, run_cycle
 
     marks = [(time.perf_counter(), time.process_time())]

@@ -16,15 +16,15 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
-from reconciler.core.blueprint import Blueprint, GlobalPolicies, Manifests
-from reconciler.core.changes import Applied, Change
+from reconciler.core.approvals.feedback import ProposalStatus
+from reconciler.core.approvals.proposals import CommentTopic, Draft, Proposal
+from reconciler.core.blueprint.model import Blueprint, GlobalPolicies, Manifests
 from reconciler.core.errors import ClusterError, ForgeError, MetricsError
-from reconciler.core.feedback import ProposalStatus
-from reconciler.core.observation import DeploymentState, Metrics, Sample, Target
+from reconciler.core.gitops.writeback import ManifestEdit, Snapshot, Written
+from reconciler.core.observed.changes import Applied, Change
+from reconciler.core.observed.observation import DeploymentState, Metrics, Sample, Target
 from reconciler.core.problems import Problem
-from reconciler.core.proposals import CommentTopic, Draft, Proposal
-from reconciler.core.records import CommitMessage, EventType, Record, UnreadableRecord
-from reconciler.core.writeback import ManifestEdit, Snapshot, Written
+from reconciler.core.trail.records import CommitMessage, EventType, Record, UnreadableRecord
 
 __all__ = [
     "AuditStore",

@@ -33,19 +33,19 @@ ROOT = Path(__file__).resolve().parent.parent
 #: listed mutant whose line no longer matches (the function changed, mutmut renumbered) is
 #: reported as a survivor again, so an excuse never silently covers another mutant.
 EQUIVALENT: dict[str, tuple[str, str]] = {
-    "reconciler.core.approvals.x_judge_merge__mutmut_36": (
+    "reconciler.core.approvals.judging.x_judge_merge__mutmut_36": (
         "utc(merged_at) >= utc(now)",
         "a merge time equal to the cycle's clock set to that clock is the same instant",
     ),
-    "reconciler.core.conditions.x__apply__mutmut_38": (
+    "reconciler.core.blueprint.conditions.x__apply__mutmut_38": (
         "raise AssertionError(None)",
         "unreachable: the parser only builds the operators matched above",
     ),
-    "reconciler.core.conditions.x__evaluate__mutmut_88": (
+    "reconciler.core.blueprint.conditions.x__evaluate__mutmut_88": (
         "raise AssertionError(None)",
         "unreachable: the parser only builds the node types matched above",
     ),
-    "reconciler.core.conditions.x__evaluate__mutmut_1": (
+    "reconciler.core.blueprint.conditions.x__evaluate__mutmut_1": (
         "case Literal(value=value, kind=Kind.BOOL):",
         "without its own case a true/false literal evaluates as 1.0/0.0, which AND, OR, NOT "
         "and evaluate() treat exactly as True/False",
@@ -58,38 +58,38 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "key = (approver.lower(), login.upper())",
         "the answers' cache key is case-folded either way; GitHub names are ASCII",
     ),
-    "reconciler.core.review.x__higher_is_looser__mutmut_3": (
+    "reconciler.core.review.change.x__higher_is_looser__mutmut_3": (
         "after >= before",
         "a field's judge is only asked about a value that changed",
     ),
-    "reconciler.core.verification.x__worse__mutmut_4": (
+    "reconciler.core.decide.verification.x__worse__mutmut_4": (
         "actual >= baseline * (1 + relative)",
         "equality needs a measurement exactly equal to baseline × 1.1 as floats compute it, "
         "and 1.1 has no exact binary form; the absolute margin is strict either way",
     ),
-    "reconciler.core.decision.x__scale_down__mutmut_73": (
+    "reconciler.core.decide.decision.x__scale_down__mutmut_73": (
         'evidence_from: datetime | None = ""',
         "read only as a truth value or compared with a sample's time when no sample proved "
         "anything: '' and None give the same answers",
     ),
-    "reconciler.core.decision.x__scale_down__mutmut_75": (
+    "reconciler.core.decide.decision.x__scale_down__mutmut_75": (
         "gap: tuple[str, ...] = None",
         "read only as a truth value until a gap is found: () and None are both false",
     ),
-    "reconciler.core.review.x__lower_is_looser__mutmut_3": (
+    "reconciler.core.review.change.x__lower_is_looser__mutmut_3": (
         "after <= before",
         "a field's judge is only asked about a value that changed: after == before never "
         "reaches it",
     ),
-    "reconciler.core.review.x__max_bound__mutmut_3": (
+    "reconciler.core.review.change.x__max_bound__mutmut_3": (
         "after >= before",
         "a field's judge is only asked about a value that changed",
     ),
-    "reconciler.core.review.x__min_bound__mutmut_3": (
+    "reconciler.core.review.change.x__min_bound__mutmut_3": (
         "after <= before",
         "a field's judge is only asked about a value that changed",
     ),
-    "reconciler.core.review.x__true_is_stricter__mutmut_3": (
+    "reconciler.core.review.change.x__true_is_stricter__mutmut_3": (
         "before or not after",
         "for two different booleans, `before and not after` and `before or not after` agree",
     ),

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
 from reconciler.core.errors import MetricsError
-from reconciler.core.observation import Metrics, Sample, Target
+from reconciler.core.observed.observation import Metrics, Sample, Target
 from reconciler.shell.metrics import CombinedMetrics
 from tests.core.helpers import NOW
 

@@ -63,5 +63,5 @@ def test_every_line_of_the_map_says_what_its_module_is_for() -> None:
 
 def test_the_module_scan_is_not_vacuous() -> None:
     modules = package_modules()
-    assert {"reconciler/core/loading.py", "reconciler/cli/__init__.py"} <= modules
+    assert {"reconciler/core/blueprint/loading.py", "reconciler/cli/__init__.py"} <= modules
     assert "reconciler/core/__init__.py" not in modules  # empty: a package marker

@@ -12,8 +12,8 @@ from datetime import datetime
 
 from reconciler.cli.summary import markdown, problem_annotations
 from reconciler.core.errors import MetricsError
-from reconciler.core.observation import Metrics, Sample, Target
-from reconciler.core.outcomes import Note, NoteKind
+from reconciler.core.observed.observation import Metrics, Sample, Target
+from reconciler.core.planning.outcomes import Note, NoteKind
 from reconciler.shell.cycle import CycleReport, ServiceResult
 from reconciler.shell.metrics import CombinedMetrics
 from tests.core.helpers import NOW

@@ -18,8 +18,13 @@ def test_every_configured_module_exists_and_every_excuse_names_one() -> None:
 
 
 def test_a_module_or_some_functions_as_mutmut_names() -> None:
-    assert mutation.split("reconciler/core/decision.py") == ("reconciler/core/decision.py", ())
-    assert mutation.patterns("reconciler/core/decision.py") == ["reconciler.core.decision.*"]
+    assert mutation.split("reconciler/core/decide/decision.py") == (
+        "reconciler/core/decide/decision.py",
+        (),
+    )
+    assert mutation.patterns("reconciler/core/decide/decision.py") == [
+        "reconciler.core.decide.decision.*"
+    ]
     assert mutation.patterns("reconciler/adapters/git_audit.py:_move_head") == [
         "reconciler.adapters.git_audit.x__move_head__mutmut_*",
         "reconciler.adapters.git_audit.xǁ*ǁ_move_head__mutmut_*",
@@ -27,10 +32,10 @@ def test_a_module_or_some_functions_as_mutmut_names() -> None:
     method = "reconciler.adapters.git_audit.xǁGitAuditStoreǁ_move_head__mutmut_3"
     assert mutation._selected(method, ("_move_head",))
     assert not mutation._selected(method, ("append",))
-    assert mutation._selected("reconciler.core.decision.x_decide__mutmut_1", ())
+    assert mutation._selected("reconciler.core.decide.decision.x_decide__mutmut_1", ())
     # A function whose name starts like another's is not taken for it.
     assert not mutation._selected(
-        "reconciler.core.verification.x_verification_record__mutmut_1", ("verify",)
+        "reconciler.core.decide.verification.x_verification_record__mutmut_1", ("verify",)
     )
 
 

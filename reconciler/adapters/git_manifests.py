@@ -31,10 +31,10 @@ from typing import TYPE_CHECKING, Any, cast
 
 from reconciler.adapters.git_remote import _REJECTED, _last_line, _without_credentials
 from reconciler.adapters.gitrepo import read_file, write_files
-from reconciler.core.blueprint import Manifests
+from reconciler.core.blueprint.model import Manifests
 from reconciler.core.errors import ClusterError, ConfigError
-from reconciler.core.manifests import ManifestError, locate
-from reconciler.core.writeback import (
+from reconciler.core.gitops.manifests import ManifestError, locate
+from reconciler.core.gitops.writeback import (
     ManifestConflict,
     ManifestEdit,
     Snapshot,

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, cast
 
+from reconciler.core.blueprint.yamlsafe import MAX_BYTES
 from reconciler.core.errors import ConfigError
-from reconciler.core.yamlsafe import MAX_BYTES
 
 if TYPE_CHECKING:
     import pygit2

@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from reconciler.adapters.github_forge import GitHubForge
-from reconciler.core.dashboard import (
+from reconciler.core.approvals.dashboard import (
     DASHBOARD_LABEL,
     Board,
     Rendered,

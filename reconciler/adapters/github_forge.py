@@ -80,9 +80,8 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from reconciler.adapters.github_state import Cached, GitHubState, token_fingerprint
-from reconciler.core.errors import ConfigError, ForgeError
-from reconciler.core.feedback import DESCRIPTION_LIMIT, ProposalStatus
-from reconciler.core.proposals import (
+from reconciler.core.approvals.feedback import DESCRIPTION_LIMIT, ProposalStatus
+from reconciler.core.approvals.proposals import (
     CommentTopic,
     Draft,
     Proposal,
@@ -90,6 +89,7 @@ from reconciler.core.proposals import (
     comment_marker,
     parse_metadata,
 )
+from reconciler.core.errors import ConfigError, ForgeError
 
 if TYPE_CHECKING:
     from github import Github

@@ -43,9 +43,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from reconciler.core import bounds
-from reconciler.core.changes import Applied, Change, ChangeKind
 from reconciler.core.errors import ClusterError, ConfigError, ConflictError, MetricsError
-from reconciler.core.observation import (
+from reconciler.core.observed.changes import Applied, Change, ChangeKind
+from reconciler.core.observed.observation import (
     STAMP_ANNOTATION,
     ChangeStamp,
     DeploymentState,

@@ -16,9 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reconciler.adapters.gitrepo import read_file, write_error, write_files
-from reconciler.core.errors import ConfigError, ForgeError
-from reconciler.core.feedback import ProposalStatus
-from reconciler.core.proposals import (
+from reconciler.core.approvals.feedback import ProposalStatus
+from reconciler.core.approvals.proposals import (
     CommentTopic,
     Draft,
     Proposal,
@@ -26,6 +25,7 @@ from reconciler.core.proposals import (
     comment_marker,
     parse_metadata,
 )
+from reconciler.core.errors import ConfigError, ForgeError
 
 if TYPE_CHECKING:
     import pygit2

@@ -52,7 +52,9 @@ def fingerprint() -> str:
 
     package = Path(reconciler.__file__).parent
     digest = hashlib.sha256(f"{sys.version}\0".encode())
-    files = sorted([*package.glob("core/*.py"), *package.glob("data/*.json"), package / "ports.py"])
+    files = sorted(
+        [*package.glob("core/**/*.py"), *package.glob("data/*.json"), package / "ports.py"]
+    )
     for path in files:
         digest.update(path.relative_to(package).as_posix().encode() + b"\0")
         digest.update(path.read_bytes())

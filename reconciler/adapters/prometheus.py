@@ -30,8 +30,8 @@ from reconciler.adapters.prometheus_transport import (
 )
 from reconciler.core import bounds
 from reconciler.core.errors import ConfigError, MetricsError
-from reconciler.core.observation import Metrics, Sample, Target
-from reconciler.core.reachability import Failure, Reachability
+from reconciler.core.observed.observation import Metrics, Sample, Target
+from reconciler.core.observed.reachability import Failure, Reachability
 
 __all__ = [
     "BATCH_SIZE",

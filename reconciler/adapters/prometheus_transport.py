@@ -31,7 +31,7 @@ from urllib3.exceptions import (
 )
 
 from reconciler.core.errors import ConfigError
-from reconciler.core.reachability import Failure
+from reconciler.core.observed.reachability import Failure
 
 __all__ = [
     "MAX_BODY",

@@ -44,9 +44,17 @@ from reconciler.adapters.simulated_store import (
 )
 from reconciler.adapters.simulated_store import Sample as StoredSample
 from reconciler.core import bounds
-from reconciler.core.changes import Applied, Change, ChangeKind
+from reconciler.core.blueprint.units import (
+    UnitError,
+    format_cpu,
+    format_memory,
+    parse_cpu,
+    parse_duration,
+    parse_memory,
+)
 from reconciler.core.errors import ClusterError, ConfigError, ConflictError, MetricsError
-from reconciler.core.observation import (
+from reconciler.core.observed.changes import Applied, Change, ChangeKind
+from reconciler.core.observed.observation import (
     PAUSE_ANNOTATION,
     STAMP_ANNOTATION,
     ChangeStamp,
@@ -56,14 +64,6 @@ from reconciler.core.observation import (
     Sample,
     Target,
     pause_value,
-)
-from reconciler.core.units import (
-    UnitError,
-    format_cpu,
-    format_memory,
-    parse_cpu,
-    parse_duration,
-    parse_memory,
 )
 
 __all__ = [
@@ -1203,7 +1203,7 @@ def _rho(d: SimDeployment, ready: int) -> float:
 
 
 def _set_one(sim: SimulatedCluster, d: SimDeployment, key: str, raw: str) -> None:
-    from reconciler.core.units import parse_latency_ms, parse_percent
+    from reconciler.core.blueprint.units import parse_latency_ms, parse_percent
 
     now = sim.clock
     ready = max(d.ready_pods(now), 1)

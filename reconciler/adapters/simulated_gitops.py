@@ -22,12 +22,12 @@ from typing import TYPE_CHECKING
 
 from reconciler.adapters.gitrepo import read_file
 from reconciler.adapters.simulated import SimDeployment, SimulatedCluster
-from reconciler.core.blueprint import Manifests
-from reconciler.core.changes import Applied, Change
+from reconciler.core.blueprint.model import Manifests
+from reconciler.core.blueprint.units import UnitError, parse_duration
 from reconciler.core.errors import ClusterError, ConfigError
-from reconciler.core.manifests import ManifestError, Numbers, locate
-from reconciler.core.observation import DeploymentState, Target
-from reconciler.core.units import UnitError, parse_duration
+from reconciler.core.gitops.manifests import ManifestError, Numbers, locate
+from reconciler.core.observed.changes import Applied, Change
+from reconciler.core.observed.observation import DeploymentState, Target
 
 if TYPE_CHECKING:
     import pygit2

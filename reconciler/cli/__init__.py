@@ -302,7 +302,7 @@ def main(
     Exit codes: 0 ok, 1 problems found, 2 usage, 3 configuration, 4 unavailable, 5 audit;
                 each command's --help says when it returns which. Details: docs/cli.md.
     """
-    from reconciler.core.units import UnitError, parse_duration
+    from reconciler.core.blueprint.units import UnitError, parse_duration
 
     try:
         waited = parse_duration(lock_timeout)

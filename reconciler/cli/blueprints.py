@@ -126,7 +126,7 @@ def schema_command(kind: str) -> None:
       reconciler schema > blueprints/schema.json
       reconciler schema --kind policies > blueprints/governance/policies.schema.json
     """
-    from reconciler.core.schemas import schema_text
+    from reconciler.core.blueprint.schemas import schema_text
 
     click.echo(schema_text(kind), nl=False)
 
@@ -163,7 +163,7 @@ def policy_command(settings: Settings, service: str, working_tree: bool, output:
       reconciler policy todo-frontend -o json | jq .scaling
     """
     from reconciler.cli.compose import committed_fleet
-    from reconciler.core.describe import policy_lines, policy_to_json
+    from reconciler.core.blueprint.describe import policy_lines, policy_to_json
     from reconciler.shell.workspace import load_fleet
 
     root = settings.root()

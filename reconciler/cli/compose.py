@@ -27,8 +27,8 @@ if TYPE_CHECKING:
     from reconciler.adapters.simulated import SimulatedCluster
     from reconciler.adapters.validation_cache import LocalValidationCache
     from reconciler.cli.context import PrometheusOptions, Settings
-    from reconciler.core.feedback import TrailLinks
-    from reconciler.core.sharding import Shard
+    from reconciler.core.approvals.feedback import TrailLinks
+    from reconciler.core.planning.sharding import Shard
     from reconciler.ports import Cluster, Forge
     from reconciler.shell.cycle import Ports
     from reconciler.shell.workspace import Fleet
@@ -199,7 +199,7 @@ def open_prometheus(settings: Settings, fleet: Fleet) -> PrometheusMetrics | Non
     if not settings.prometheus_url:
         return None
     from reconciler.adapters.prometheus import PrometheusMetrics
-    from reconciler.core.observation import Target
+    from reconciler.core.observed.observation import Target
 
     targets = {
         b.name: Target(namespace=b.metadata.namespace, name=b.metadata.deployment)
@@ -331,8 +331,8 @@ def open_manifests(root: Path, remote: str = "", branch: str = "") -> GitManifes
 def with_gitops(sim: SimulatedCluster, root: Path, fleet: Fleet | None) -> Cluster:
     """The simulated cluster, with a simulated Argo CD in front of the deployments whose
     blueprints act through git (coexistence: write_back); the cluster alone otherwise."""
-    from reconciler.core.observation import Target
-    from reconciler.core.writeback import WRITE_BACK
+    from reconciler.core.gitops.writeback import WRITE_BACK
+    from reconciler.core.observed.observation import Target
 
     locations = {
         Target(namespace=b.metadata.namespace, name=b.metadata.deployment): (b.name, b.manifests)
@@ -409,7 +409,7 @@ def github_cache_path(root: Path, env: Environment) -> Path:
 def trail_links(settings: Settings, branch: str | None = None) -> TrailLinks:
     """Where what the reconciler says on GitHub links to: the audit trail's files on the
     branch the records go to (`branch`, the push branch, else the run's own), and the run."""
-    from reconciler.core.feedback import TrailLinks
+    from reconciler.core.approvals.feedback import TrailLinks
 
     env = Environment.read()
     branch = branch or env.branch

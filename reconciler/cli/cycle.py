@@ -22,14 +22,14 @@ from reconciler.core.bounds import REPLICAS_MAX
 if TYPE_CHECKING:
     from reconciler.cli.outputs import RecordingAudit
     from reconciler.core.errors import ReconcilerError
-    from reconciler.core.records import Record
-    from reconciler.core.sharding import Shard
+    from reconciler.core.planning.sharding import Shard
+    from reconciler.core.trail.records import Record
     from reconciler.shell.cycle import CycleOptions, CycleReport, Ports, ServiceResult, StepResult
     from reconciler.shell.workspace import Fleet
 
 
 def _pct(value: float | None) -> str:
-    from reconciler.core.units import format_percent
+    from reconciler.core.blueprint.units import format_percent
 
     return "-" if value is None else format_percent(value)
 
@@ -273,9 +273,9 @@ def run_command(
       reconciler run --shard 2/4 --push
     """
     from reconciler.cli.compose import trail_links
+    from reconciler.core.blueprint.units import UnitError, parse_duration
     from reconciler.core.errors import ConfigError
-    from reconciler.core.sharding import parse_shard
-    from reconciler.core.units import UnitError, parse_duration
+    from reconciler.core.planning.sharding import parse_shard
     from reconciler.shell.cycle import run_cycle, wait_and_verify
 
     # A value that cannot mean anything is a usage error (exit 2) naming its option.
@@ -554,14 +554,14 @@ def status_command(settings: Settings, output: str) -> None:
       reconciler --cluster kubernetes --context prod status
     """
     from reconciler.cli.compose import committed_fleet
-    from reconciler.core.approvals import APPROVAL_EVENTS, pending_proposals
-    from reconciler.core.decision import Reason, decide, weighted_utilization
+    from reconciler.core.approvals.judging import APPROVAL_EVENTS, pending_proposals
+    from reconciler.core.blueprint.units import format_duration
+    from reconciler.core.decide.decision import Reason, decide, weighted_utilization
     from reconciler.core.errors import ClusterError, MetricsError
-    from reconciler.core.history import CHANGE_EVENTS
-    from reconciler.core.observation import DeploymentState, Target
-    from reconciler.core.planning import pause_reason
-    from reconciler.core.records import EventType
-    from reconciler.core.units import format_duration
+    from reconciler.core.observed.observation import DeploymentState, Target
+    from reconciler.core.planning.cycle import pause_reason
+    from reconciler.core.trail.history import CHANGE_EVENTS
+    from reconciler.core.trail.records import EventType
     from reconciler.shell.cycle import load_history
 
     root = settings.root()
@@ -687,8 +687,8 @@ def status_command(settings: Settings, output: str) -> None:
 
 
 def _parse_when(text: str | None, now: datetime) -> datetime | None:
+    from reconciler.core.blueprint.units import UnitError, parse_duration
     from reconciler.core.errors import ConfigError
-    from reconciler.core.units import UnitError, parse_duration
 
     if text is None:
         return None
@@ -718,7 +718,7 @@ def _clock_now(settings: Settings, root: Path) -> datetime:
 
 
 def _record_rows(records: Iterable[Record]) -> list[list[str]]:
-    from reconciler.core.events import short
+    from reconciler.core.planning.events import short
 
     return [
         [
@@ -787,7 +787,7 @@ def audit_command(
     """
     from reconciler.cli.compose import open_audit
     from reconciler.core.errors import ConfigError
-    from reconciler.core.records import EventType
+    from reconciler.core.trail.records import EventType
 
     # A value that cannot mean anything is a usage error (exit 2) naming its option, like
     # click's own checks, rather than a configuration error.
@@ -863,7 +863,7 @@ def chain_for(records: Sequence[Record], wanted: str) -> list[Record]:
 
 
 def _explain_lines(chain: Sequence[Record]) -> list[str]:
-    from reconciler.core.records import clean_line
+    from reconciler.core.trail.records import clean_line
 
     lines = []
     for record in chain:
@@ -957,7 +957,7 @@ def explain_command(settings: Settings, record_id: str, output: str) -> None:
 
 def _resource_parameters(cpu: str | None, memory: str | None) -> dict[str, object]:
     """--cpu/--memory as the millicores and bytes a resource change carries."""
-    from reconciler.core.units import UnitError, parse_cpu, parse_memory
+    from reconciler.core.blueprint.units import UnitError, parse_cpu, parse_memory
 
     parameters: dict[str, object] = {}
     for option, raw, key, parse in (
@@ -1059,12 +1059,12 @@ def request_command(
       reconciler request todo-frontend delete_deployment --reason "cleanup"
     """
     from reconciler.cli.compose import Environment, committed_fleet, trail_links
+    from reconciler.core.approvals.requests import shape_request
+    from reconciler.core.decide.governance import OperationRequest, Origin
     from reconciler.core.errors import ClusterError, HeldError, MetricsError
-    from reconciler.core.governance import OperationRequest, Origin
-    from reconciler.core.observation import Metrics, Target
-    from reconciler.core.operation_requests import shape_request
-    from reconciler.core.outcomes import StepOutcome
-    from reconciler.core.planning import ServicePlan, plan_request
+    from reconciler.core.observed.observation import Metrics, Target
+    from reconciler.core.planning.cycle import ServicePlan, plan_request
+    from reconciler.core.planning.outcomes import StepOutcome
     from reconciler.shell.approvals import Proposer, Review
     from reconciler.shell.cycle import Proposing, Recorder, carry_out, gate_service
 
@@ -1143,7 +1143,7 @@ def request_command(
     step, result = plan.steps[0], carried[0]
     verdict = step.verdict
     if output == "json":
-        from reconciler.core.events import verdict_json
+        from reconciler.core.planning.events import verdict_json
 
         emit_json(
             {
@@ -1173,7 +1173,7 @@ def request_command(
                     f"{alternative.description}"
                 )
         if verdict.action.value == "defer" and verdict.retry_at is not None:
-            from reconciler.core.units import format_duration
+            from reconciler.core.blueprint.units import format_duration
 
             click.echo(
                 f"  retried by the first cycle after {verdict.retry_at:%Y-%m-%d %H:%M:%S}Z and "
@@ -1252,8 +1252,8 @@ def breaker_reset_command(
       reconciler breaker reset todo-frontend --reason "node pool fixed" --by alice --push
     """
     from reconciler.cli.compose import Environment, committed_fleet
-    from reconciler.core.events import breaker_reset_record
-    from reconciler.core.history import BreakerPhase
+    from reconciler.core.planning.events import breaker_reset_record
+    from reconciler.core.trail.history import BreakerPhase
     from reconciler.shell.cycle import commit_records, load_history
 
     root = settings.root()
@@ -1361,7 +1361,7 @@ def approvals_command(
       reconciler approvals -s todo-frontend -o json
     """
     from reconciler.cli.compose import open_audit
-    from reconciler.core.approvals import APPROVAL_EVENTS, approval_summaries
+    from reconciler.core.approvals.judging import APPROVAL_EVENTS, approval_summaries
 
     root = settings.root()
     store = open_audit(root)

@@ -22,7 +22,7 @@ from reconciler.cli.context import Settings, env_flag
 
 if TYPE_CHECKING:
     from reconciler.adapters.github_forge import GitHubForge
-    from reconciler.core.dashboard import Board
+    from reconciler.core.approvals.dashboard import Board
     from reconciler.shell.cycle import CycleReport, ServiceResult
     from reconciler.shell.workspace import Fleet
 
@@ -39,9 +39,9 @@ def board_of(
     run_url: str,
 ) -> Board:
     """What the run saw, for the dashboard: each service as its last pass left it."""
-    from reconciler.core.codeowners import mention_handles
-    from reconciler.core.dashboard import Board, Concern
-    from reconciler.core.outcomes import StepOutcome
+    from reconciler.core.approvals.codeowners import mention_handles
+    from reconciler.core.approvals.dashboard import Board, Concern
+    from reconciler.core.planning.outcomes import StepOutcome
 
     last: dict[str, ServiceResult] = {}
     unproposed: dict[tuple[str, str], None] = {}
@@ -139,9 +139,9 @@ def dashboard_command(settings: Settings, failure: str, shard: str) -> None:
     """
     from reconciler.adapters.github_dashboard import GitHubDashboard
     from reconciler.cli.compose import Environment, open_forge
-    from reconciler.core.dashboard import Board
+    from reconciler.core.approvals.dashboard import Board
     from reconciler.core.errors import ConfigError
-    from reconciler.core.sharding import parse_shard
+    from reconciler.core.planning.sharding import parse_shard
 
     if settings.forge != "github":
         raise ConfigError(

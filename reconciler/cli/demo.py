@@ -120,7 +120,7 @@ def rolled_back_decision(scratch: Path, service: str) -> str | None:
     """The decision behind the service's latest change that was rolled back: the rollback
     record names the operation it undid, and that operation names its decision."""
     from reconciler.cli.compose import open_audit
-    from reconciler.core.records import EventType
+    from reconciler.core.trail.records import EventType
 
     store = open_audit(scratch)
     rollback = store.latest(service, {EventType.ROLLBACK_EXECUTED})

@@ -64,7 +64,7 @@ def doctor_command(settings: Settings, output: str) -> None:
       reconciler --prometheus-url https://prom:9090 --prometheus-ca-file ca.pem doctor
     """
     from reconciler.cli.compose import open_kubernetes, open_manifests
-    from reconciler.core.observation import Target
+    from reconciler.core.observed.observation import Target
     from reconciler.shell.doctor import Finding, diagnose
     from reconciler.shell.manifests import check_write_back
     from reconciler.shell.workspace import load_fleet

@@ -93,7 +93,7 @@ def _codeowners(files: dict[str, str]) -> str:
     """CODEOWNERS for the rendered blueprints, exactly as `reconciler codeowners --write`
     would write it, so the pull request checks find it up to date."""
     from reconciler.cli.review import with_trail_and_requests
-    from reconciler.core.codeowners import codeowners_entries, render_block
+    from reconciler.core.approvals.codeowners import codeowners_entries, render_block
     from reconciler.core.errors import ConfigError
     from reconciler.core.problems import has_errors
     from reconciler.shell.workspace import load_fleet_files

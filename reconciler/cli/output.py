@@ -61,7 +61,7 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     """A plain text table; the last column is left unpadded so long text does not wrap early.
     Cells are cleaned (`clean_line`): text from the trail, such as a request's reason, never
     repaints the terminal or breaks the table."""
-    from reconciler.core.records import clean_line
+    from reconciler.core.trail.records import clean_line
 
     cells = [[clean_line(str(cell)) for cell in row] for row in rows]
     widths = [len(h) for h in headers]

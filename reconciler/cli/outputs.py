@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 if TYPE_CHECKING:
-    from reconciler.core.records import CommitMessage, EventType, Record, UnreadableRecord
+    from reconciler.core.trail.records import CommitMessage, EventType, Record, UnreadableRecord
     from reconciler.ports import AuditStore
 
 __all__ = ["OUTPUTS_OPTION", "ActionOutputs", "RecordingAudit", "write_outputs"]
@@ -94,7 +94,7 @@ class ActionOutputs:
 
     @classmethod
     def of(cls, records: Sequence[Record]) -> ActionOutputs:
-        from reconciler.core.records import EventType
+        from reconciler.core.trail.records import EventType
 
         changes = {EventType.OPERATION_EXECUTED, EventType.ROLLBACK_EXECUTED}
         person = {EventType.BREAKER_OPENED, EventType.ESCALATED}

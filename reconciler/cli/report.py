@@ -10,7 +10,7 @@ from reconciler.cli.context import Settings
 from reconciler.cli.output import OUTPUT_OPTION, emit_json, table, warn
 
 if TYPE_CHECKING:
-    from reconciler.core.trial import TrialService
+    from reconciler.core.trail.trial import TrialService
 
 
 @click.command("report")
@@ -46,7 +46,7 @@ def report_command(settings: Settings, since: str, service: str | None, output: 
     from reconciler.cli.compose import open_audit
     from reconciler.cli.cycle import _clock_now, _iso, _parse_when
     from reconciler.core.errors import ConfigError
-    from reconciler.core.trial import summarise_trial
+    from reconciler.core.trail.trial import summarise_trial
 
     root = settings.root()
     now = _clock_now(settings, root)

@@ -17,9 +17,9 @@ if TYPE_CHECKING:
     import pygit2
 
     from reconciler.adapters.git_revisions import RevisionFiles
-    from reconciler.core.codeowners import Entry
+    from reconciler.core.approvals.codeowners import Entry
     from reconciler.core.problems import Problem
-    from reconciler.core.review import PathChange, Review, Snapshot
+    from reconciler.core.review.change import PathChange, Review, Snapshot
 
 
 @click.command("check-change")
@@ -114,7 +114,7 @@ def check_change_command(
       reconciler check-change "$BASE" HEAD --status                   # the required check
     """
     from reconciler.adapters.git_revisions import GitRevisions
-    from reconciler.core.review import ChangeClass, render_markdown, review_change
+    from reconciler.core.review.change import ChangeClass, render_markdown, review_change
 
     if output == "json" and markdown == Path("-"):
         raise click.UsageError(
@@ -200,7 +200,7 @@ def _blueprint_root(settings: Settings) -> Path | None:
 
 
 def _snapshot(side: RevisionFiles, root: Path) -> Snapshot:
-    from reconciler.core.review import Snapshot
+    from reconciler.core.review.change import Snapshot
     from reconciler.shell.workspace import load_fleet_files, revision_listing
 
     # With the revision's listing, a link or a folder where a blueprint should be is that
@@ -229,8 +229,8 @@ def _path_changes(start: Path, subdirectory: str, base: str, head: str) -> list[
 
     import pygit2
 
-    from reconciler.core.review import AUDIT_DIR, REQUESTS_DIR, PathChange
-    from reconciler.core.yamlsafe import MAX_BYTES
+    from reconciler.core.blueprint.yamlsafe import MAX_BYTES
+    from reconciler.core.review.change import AUDIT_DIR, REQUESTS_DIR, PathChange
 
     repo = pygit2.Repository(pygit2.discover_repository(str(start)))
     new = repo[pygit2.Oid(hex=head)].peel(pygit2.Commit)
@@ -363,8 +363,8 @@ def _status_target(settings: Settings) -> _Head | None:
 def _set_status(settings: Settings, head: _Head, review: Review) -> None:
     from reconciler.adapters.github_forge import GitHubForge
     from reconciler.cli.compose import Environment
-    from reconciler.core.feedback import STATUS_CONTEXT
-    from reconciler.core.review import ChangeClass
+    from reconciler.core.approvals.feedback import STATUS_CONTEXT
+    from reconciler.core.review.change import ChangeClass
 
     env = Environment.read()
     if review.ok:
@@ -434,7 +434,7 @@ def _event_pull_request() -> int | None:
 def _post(settings: Settings, target: _Target, body: str) -> None:
     from reconciler.adapters.github_comments import GitHubPullComments
     from reconciler.cli.compose import Environment
-    from reconciler.core.review import COMMENT_MARKER
+    from reconciler.core.review.change import COMMENT_MARKER
 
     comments = GitHubPullComments(
         target.repository,
@@ -509,7 +509,7 @@ def codeowners_command(settings: Settings, org: str | None, write: bool, check: 
     """
     import difflib
 
-    from reconciler.core.codeowners import codeowners_entries, merge_block, render_block
+    from reconciler.core.approvals.codeowners import codeowners_entries, merge_block, render_block
     from reconciler.core.errors import ConfigError
     from reconciler.core.problems import Severity, has_errors
     from reconciler.shell.workspace import load_fleet
@@ -569,7 +569,7 @@ def with_trail_and_requests(entries: list[Entry]) -> list[Entry]:
     a request for a service without its own entry falls back to them, as check-change asks)
     and `/audit/` (last: no pull request may change the trail, and should one try, only the
     global approvers could let it through)."""
-    from reconciler.core.codeowners import GLOBAL_PATHS, Entry
+    from reconciler.core.approvals.codeowners import GLOBAL_PATHS, Entry
 
     owners = next((e.owners for e in entries if e.pattern == GLOBAL_PATHS[0]), None)
     if owners is None:  # no global approvers: codeowners_entries reported it

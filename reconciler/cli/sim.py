@@ -115,8 +115,8 @@ def sim_init_command(
     """
     from reconciler.adapters.simulated import SimTarget, create
     from reconciler.core import bounds
+    from reconciler.core.blueprint.units import UnitError, parse_duration
     from reconciler.core.errors import ConfigError
-    from reconciler.core.units import UnitError, parse_duration
     from reconciler.shell.workspace import load_fleet
 
     # A value that cannot mean anything is a usage error (exit 2) naming its option.
@@ -188,7 +188,7 @@ def sim_show_command(settings: Settings, output: str) -> None:
       reconciler sim show -o json
     """
     from reconciler.cli.compose import open_simulation
-    from reconciler.core.units import format_percent
+    from reconciler.core.blueprint.units import format_percent
 
     sim = open_simulation(settings.root(), settings.sim_state)
     if output == "json":
@@ -359,7 +359,7 @@ def sim_advance_command(settings: Settings, duration: str) -> None:
     """
     from reconciler.cli.compose import open_simulation
     from reconciler.core import bounds
-    from reconciler.core.units import UnitError, parse_duration
+    from reconciler.core.blueprint.units import UnitError, parse_duration
 
     if duration.startswith("-") and not duration[1:2].isdigit():
         raise click.NoSuchOption(duration)  # a mistyped option, not a negative duration

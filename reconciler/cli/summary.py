@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reconciler.cli.output import plural
-from reconciler.core.outcomes import Aside, NoteKind, NoteSeverity, StepOutcome
+from reconciler.core.planning.outcomes import Aside, NoteKind, NoteSeverity, StepOutcome
 from reconciler.core.problems import workflow_command
 
 if TYPE_CHECKING:

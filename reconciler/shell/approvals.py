@@ -30,7 +30,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from reconciler.core.approvals import (
+from reconciler.core.approvals.dashboard import Waiting
+from reconciler.core.approvals.feedback import ProposalStatus, Standing, TrailLinks, proposal_status
+from reconciler.core.approvals.judging import (
     CONCLUDED,
     Authorization,
     Evidence,
@@ -52,19 +54,17 @@ from reconciler.core.approvals import (
     unusable_reason,
     worse_than,
 )
-from reconciler.core.blueprint import Blueprint
-from reconciler.core.dashboard import Waiting
+from reconciler.core.approvals.proposals import CommentTopic, Proposal, ProposalState
+from reconciler.core.blueprint.model import Blueprint
+from reconciler.core.decide.governance import OperationRequest, Origin
 from reconciler.core.errors import ForgeError
-from reconciler.core.events import short
-from reconciler.core.feedback import ProposalStatus, Standing, TrailLinks, proposal_status
-from reconciler.core.governance import OperationRequest, Origin
-from reconciler.core.history import HISTORY_SPAN
 from reconciler.core.ids import make_id, parse_utc, utc
-from reconciler.core.observation import DeploymentState
-from reconciler.core.outcomes import Aside, Note, NoteKind, StepOutcome
-from reconciler.core.planning import Step
-from reconciler.core.proposals import CommentTopic, Proposal, ProposalState
-from reconciler.core.records import EventType, Outcome, Record
+from reconciler.core.observed.observation import DeploymentState
+from reconciler.core.planning.cycle import Step
+from reconciler.core.planning.events import short
+from reconciler.core.planning.outcomes import Aside, Note, NoteKind, StepOutcome
+from reconciler.core.trail.history import HISTORY_SPAN
+from reconciler.core.trail.records import EventType, Outcome, Record
 from reconciler.ports import AuditStore, Forge
 
 __all__ = ["Proposed", "Proposer", "Review", "review_proposals"]
@@ -848,7 +848,7 @@ class Proposer:
         commit: Commit,
         now: datetime,
     ) -> Proposed:
-        from reconciler.core.proposals import Draft
+        from reconciler.core.approvals.proposals import Draft
 
         assert isinstance(draft, Draft)
         pending, proposal = existing

@@ -23,27 +23,43 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from reconciler.core.approvals import Evidence, approval_hold
-from reconciler.core.blueprint import Blueprint, Mode
-from reconciler.core.changes import Applied
-from reconciler.core.dashboard import Attention, Concern, Waiting
-from reconciler.core.decision import Decision
+from reconciler.core.approvals.dashboard import Attention, Concern, Waiting
+from reconciler.core.approvals.feedback import TrailLinks
+from reconciler.core.approvals.judging import Evidence, approval_hold
+from reconciler.core.blueprint.model import Blueprint, Mode
+from reconciler.core.decide.decision import Decision
+from reconciler.core.decide.governance import VerdictAction, govern
+from reconciler.core.decide.verification import (
+    VERIFICATION_EVENTS,
+    pending_verifications,
+    rollback_work,
+    stabilization_for,
+)
 from reconciler.core.errors import (
     ClusterError,
     ConflictError,
     MetricsError,
     TrailError,
 )
-from reconciler.core.events import (
+from reconciler.core.observed.changes import Applied
+from reconciler.core.observed.observation import DeploymentState, Metrics, Sample, Target
+from reconciler.core.planning.cycle import (
+    ServicePlan,
+    Step,
+    observed_values,
+    plan_cycle,
+    recovery_note,
+)
+from reconciler.core.planning.events import (
     breaker_opened_record,
     executed_record,
     failed_record,
     refusal_record,
     subject_for,
 )
-from reconciler.core.feedback import TrailLinks
-from reconciler.core.governance import VerdictAction, govern
-from reconciler.core.history import (
+from reconciler.core.planning.outcomes import Aside, Note, NoteKind, NoteSeverity, StepOutcome
+from reconciler.core.problems import Problem
+from reconciler.core.trail.history import (
     BREAKER_EVENTS,
     CHANGE_EVENTS,
     HISTORY_SPAN,
@@ -52,23 +68,7 @@ from reconciler.core.history import (
     ServiceHistory,
     fold_history,
 )
-from reconciler.core.observation import DeploymentState, Metrics, Sample, Target
-from reconciler.core.outcomes import Aside, Note, NoteKind, NoteSeverity, StepOutcome
-from reconciler.core.planning import (
-    ServicePlan,
-    Step,
-    observed_values,
-    plan_cycle,
-    recovery_note,
-)
-from reconciler.core.problems import Problem
-from reconciler.core.records import CommitMessage, EventType, Record, commit_message
-from reconciler.core.verification import (
-    VERIFICATION_EVENTS,
-    pending_verifications,
-    rollback_work,
-    stabilization_for,
-)
+from reconciler.core.trail.records import CommitMessage, EventType, Record, commit_message
 from reconciler.ports import AuditStore, Clock, Cluster, Forge, ManifestStore, MetricsSource
 from reconciler.shell.approvals import (
     Proposed,

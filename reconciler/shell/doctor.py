@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Protocol
 
-from reconciler.core.blueprint import Blueprint
+from reconciler.core.blueprint.model import Blueprint
 from reconciler.core.errors import ClusterError, ReconcilerError
-from reconciler.core.observation import DeploymentState, Target
-from reconciler.core.planning import replica_ownership
-from reconciler.core.reachability import Failure, Reachability
+from reconciler.core.observed.observation import DeploymentState, Target
+from reconciler.core.observed.reachability import Failure, Reachability
+from reconciler.core.planning.cycle import replica_ownership
 
 __all__ = [
     "REQUIRED_ACCESS",

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from reconciler.core.approvals.feedback import ENDINGS, FOLLOWING, TrailLinks, outcome_comment
+from reconciler.core.approvals.proposals import CommentTopic, Proposal, ProposalState
 from reconciler.core.errors import ForgeError
-from reconciler.core.feedback import ENDINGS, FOLLOWING, TrailLinks, outcome_comment
-from reconciler.core.outcomes import Note, NoteKind
-from reconciler.core.proposals import CommentTopic, Proposal, ProposalState
-from reconciler.core.records import EventType, Record
+from reconciler.core.planning.outcomes import Note, NoteKind
+from reconciler.core.trail.records import EventType, Record
 from reconciler.ports import AuditStore, Forge
 
 __all__ = ["follow_up"]

@@ -20,12 +20,12 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TypeVar
 
-from reconciler.core.changes import Applied, Change
+from reconciler.core.approvals.feedback import ProposalStatus
+from reconciler.core.approvals.proposals import CommentTopic, Draft, Proposal
 from reconciler.core.errors import ClusterError, ForgeError, MetricsError, ReconcilerError
-from reconciler.core.feedback import ProposalStatus
-from reconciler.core.observation import DeploymentState, Metrics, Sample, Target
-from reconciler.core.proposals import CommentTopic, Draft, Proposal
-from reconciler.core.records import CommitMessage, EventType, Record, UnreadableRecord
+from reconciler.core.observed.changes import Applied, Change
+from reconciler.core.observed.observation import DeploymentState, Metrics, Sample, Target
+from reconciler.core.trail.records import CommitMessage, EventType, Record, UnreadableRecord
 from reconciler.ports import AuditStore, Cluster, Forge, MetricsSource
 
 __all__ = [

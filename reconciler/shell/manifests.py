@@ -13,12 +13,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from reconciler.core.blueprint import Blueprint
+from reconciler.core.blueprint.model import Blueprint
 from reconciler.core.errors import ReconcilerError
-from reconciler.core.manifests import ManifestError, check, locate
-from reconciler.core.observation import DeploymentState, Target
+from reconciler.core.gitops.manifests import ManifestError, check, locate
+from reconciler.core.gitops.writeback import WRITE_BACK
+from reconciler.core.observed.observation import DeploymentState, Target
 from reconciler.core.problems import Problem, Severity
-from reconciler.core.writeback import WRITE_BACK
 from reconciler.ports import Cluster, ManifestStore
 from reconciler.shell.doctor import Finding
 from reconciler.shell.workspace import Fleet

@@ -19,7 +19,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from reconciler.core.errors import MetricsError
-from reconciler.core.observation import Metrics, Sample, Target
+from reconciler.core.observed.observation import Metrics, Sample, Target
 from reconciler.ports import MetricsSource
 
 __all__ = ["CombinedMetrics"]

@@ -28,18 +28,17 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path, PurePosixPath
 
-from reconciler.core.blueprint import Blueprint, GlobalPolicies
-from reconciler.core.errors import BlueprintError, ConfigError
-from reconciler.core.loading import (
+from reconciler.core.blueprint.loading import (
     builtin_policies,
     check_unique_names,
     load_blueprint,
     load_policies,
 )
+from reconciler.core.blueprint.model import Blueprint, GlobalPolicies, Provenance
+from reconciler.core.blueprint.yamlsafe import MAX_BYTES
+from reconciler.core.errors import BlueprintError, ConfigError
+from reconciler.core.planning.sharding import Shard
 from reconciler.core.problems import Problem, Severity
-from reconciler.core.records import Provenance
-from reconciler.core.sharding import Shard
-from reconciler.core.yamlsafe import MAX_BYTES
 from reconciler.ports import LoadResult, ValidationCache
 
 __all__ = [

@@ -14,15 +14,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from reconciler.core.blueprint import Blueprint, Manifests
-from reconciler.core.changes import Applied, Change
+from reconciler.core.blueprint.model import Blueprint, Manifests
+from reconciler.core.decide.governance import OperationRequest
 from reconciler.core.errors import ClusterError
-from reconciler.core.governance import OperationRequest
-from reconciler.core.history import CHANGE_EVENTS, ServiceHistory
-from reconciler.core.manifests import ManifestError, locate
-from reconciler.core.observation import DeploymentState
-from reconciler.core.records import Record
-from reconciler.core.writeback import (
+from reconciler.core.gitops.manifests import ManifestError, locate
+from reconciler.core.gitops.writeback import (
     WRITE_BACK,
     ManifestConflict,
     ManifestEdit,
@@ -36,6 +32,10 @@ from reconciler.core.writeback import (
     write_back_details,
     writes_back,
 )
+from reconciler.core.observed.changes import Applied, Change
+from reconciler.core.observed.observation import DeploymentState
+from reconciler.core.trail.history import CHANGE_EVENTS, ServiceHistory
+from reconciler.core.trail.records import Record
 from reconciler.ports import Cluster, ManifestStore
 from reconciler.shell.isolation import Stage, Watch
 

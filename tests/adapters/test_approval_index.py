@@ -17,15 +17,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reconciler.adapters.git_audit import GitAuditStore
-from reconciler.core.approvals import (
+from reconciler.core.approvals.judging import (
     APPROVAL_EVENTS,
     approval_hold,
     landed_without_approval,
     pending_proposals,
 )
-from reconciler.core.blueprint import Blueprint
-from reconciler.core.loading import parse_blueprint
-from reconciler.core.records import EventType, Outcome, Record, commit_message
+from reconciler.core.blueprint.loading import parse_blueprint
+from reconciler.core.blueprint.model import Blueprint
+from reconciler.core.trail.records import EventType, Outcome, Record, commit_message
 from tests.core.helpers import NOW
 from tests.core.test_loading import SEED_BLUEPRINT
 

@@ -16,18 +16,23 @@ import pytest
 
 from reconciler.adapters.kubernetes import KubernetesCluster
 from reconciler.adapters.simulated import SimulatedCluster
-from reconciler.core.approvals import Authorization, Kind
-from reconciler.core.changes import Change, ChangeKind
-from reconciler.core.events import Chain, recovered_record, stamp_for
-from reconciler.core.governance import OperationRequest, Origin
-from reconciler.core.history import fold_history
-from reconciler.core.observation import STAMP_ANNOTATION, ChangeStamp, DeploymentState, Target
-from reconciler.core.verification import (
+from reconciler.core.approvals.judging import Authorization, Kind
+from reconciler.core.decide.governance import OperationRequest, Origin
+from reconciler.core.decide.verification import (
     CheckStatus,
     VerificationOutcome,
     pending_verifications,
     verify,
 )
+from reconciler.core.observed.changes import Change, ChangeKind
+from reconciler.core.observed.observation import (
+    STAMP_ANNOTATION,
+    ChangeStamp,
+    DeploymentState,
+    Target,
+)
+from reconciler.core.planning.events import Chain, recovered_record, stamp_for
+from reconciler.core.trail.history import fold_history
 from tests.clusters import simulate_web
 from tests.core.helpers import NOW, blueprint, metrics, state
 from tests.fakes.kube_api import FakeKubeAPI

@@ -23,9 +23,9 @@ import pytest
 
 from reconciler.adapters.kubernetes import KubernetesCluster
 from reconciler.adapters.simulated import SimulatedCluster
-from reconciler.core.changes import Applied, Change, ChangeKind
 from reconciler.core.errors import ClusterError, ConflictError
-from reconciler.core.observation import ChangeStamp, DeploymentState, Metrics, Target
+from reconciler.core.observed.changes import Applied, Change, ChangeKind
+from reconciler.core.observed.observation import ChangeStamp, DeploymentState, Metrics, Target
 from tests.clusters import MIB, simulate_web
 from tests.core.helpers import NOW
 from tests.fakes.kube_api import FakeKubeAPI

@@ -26,7 +26,7 @@ import pytest
 
 from reconciler.adapters.github_forge import GitHubForge
 from reconciler.adapters.local_forge import NOTES_REF, LocalForge
-from reconciler.core.proposals import (
+from reconciler.core.approvals.proposals import (
     CommentTopic,
     Draft,
     Proposal,

@@ -12,7 +12,7 @@ import pytest
 
 from reconciler.adapters.git_audit import GitAuditStore
 from reconciler.core.errors import AuditError, ConfigError
-from reconciler.core.records import CommitMessage, EventType, Outcome, Record, commit_message
+from reconciler.core.trail.records import CommitMessage, EventType, Outcome, Record, commit_message
 from tests.core.helpers import NOW
 
 

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from reconciler.adapters.git_manifests import GitManifests
-from reconciler.core.blueprint import ManifestFormat, Manifests
+from reconciler.core.blueprint.model import ManifestFormat, Manifests
 from reconciler.core.errors import ClusterError
-from reconciler.core.writeback import ManifestConflict, ManifestEdit, Written
+from reconciler.core.gitops.writeback import ManifestConflict, ManifestEdit, Written
 from tests.gitserver import GitServer, git, git_server
 
 NOW = datetime(2026, 2, 10, 15, 30, tzinfo=UTC)

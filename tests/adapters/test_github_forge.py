@@ -22,8 +22,7 @@ from typing import Any
 import pytest
 
 from reconciler.adapters.github_forge import GitHubForge
-from reconciler.core.errors import ConfigError, ForgeError
-from reconciler.core.proposals import (
+from reconciler.core.approvals.proposals import (
     CommentTopic,
     Draft,
     Proposal,
@@ -31,6 +30,7 @@ from reconciler.core.proposals import (
     comment_marker,
     render_metadata,
 )
+from reconciler.core.errors import ConfigError, ForgeError
 from tests.fakes.github_api import FakeGitHub, init_bare_repo
 from tests.github_setup import ALICE, BOB, BOT, NAME, OWNER, add_people, serving
 
@@ -618,7 +618,7 @@ def test_report_posts_one_comment_and_edits_it_in_place(
 def test_a_status_github_would_not_take_is_sent_by_the_next_run(
     api: FakeGitHub, forge: GitHubForge, make: MakeForge, tmp_path: Path, caplog: Any
 ) -> None:
-    from reconciler.core.feedback import Standing, proposal_status
+    from reconciler.core.approvals.feedback import Standing, proposal_status
 
     opened = forge.open(draft())
     status = proposal_status(Standing.CHANGED)

@@ -22,9 +22,9 @@ from typing import Any
 import pytest
 
 from reconciler.adapters.kubernetes import KubernetesCluster, parse_quantity
-from reconciler.core.changes import Change, ChangeKind
 from reconciler.core.errors import ClusterError, ConfigError, ConflictError, MetricsError
-from reconciler.core.observation import ChangeStamp, DeploymentState, Metrics, Target
+from reconciler.core.observed.changes import Change, ChangeKind
+from reconciler.core.observed.observation import ChangeStamp, DeploymentState, Metrics, Target
 from tests.clusters import post_deployment, token_file_kubeconfig
 from tests.conftest import REPO
 from tests.fakes import kube_api

@@ -31,7 +31,7 @@ from reconciler.adapters.prometheus import (
     regex_literal,
 )
 from reconciler.core.errors import ConfigError, MetricsError
-from reconciler.core.observation import Metrics, Sample, Target
+from reconciler.core.observed.observation import Metrics, Sample, Target
 from tests.conftest import require_prometheus
 from tests.fakes.prometheus import (
     MIB,

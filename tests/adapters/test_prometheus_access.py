@@ -28,8 +28,8 @@ from click.testing import CliRunner, Result
 from reconciler.adapters.prometheus import PrometheusMetrics
 from reconciler.adapters.prometheus_transport import Credential, PrometheusAccess, Proxies
 from reconciler.core.errors import MetricsError
-from reconciler.core.observation import Metrics, Target
-from reconciler.core.reachability import Failure
+from reconciler.core.observed.observation import Metrics, Target
+from reconciler.core.observed.reachability import Failure
 from tests.clusters import kubernetes_options
 from tests.conftest import require_prometheus, require_tool
 from tests.fakes.certificates import Authority, Pair

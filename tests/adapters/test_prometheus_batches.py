@@ -25,7 +25,7 @@ from reconciler.adapters.prometheus import (
     default_queries,
 )
 from reconciler.core.errors import MetricsError
-from reconciler.core.observation import Metrics, Target
+from reconciler.core.observed.observation import Metrics, Target
 from tests.conftest import require_prometheus
 from tests.fakes.prometheus import Load, Running, running
 

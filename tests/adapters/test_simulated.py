@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from reconciler.adapters.simulated import SettingError, SimTarget, SimulatedCluster, create
-from reconciler.core.changes import Change, ChangeKind
 from reconciler.core.errors import ClusterError, ConfigError, ConflictError, MetricsError
-from reconciler.core.observation import ChangeStamp, Metrics, Target
+from reconciler.core.observed.changes import Change, ChangeKind
+from reconciler.core.observed.observation import ChangeStamp, Metrics, Target
 from tests.core.helpers import NOW
 
 FRONTEND = Target(namespace="todo-app", name="todo-frontend")

@@ -14,7 +14,7 @@ import pytest
 
 from reconciler.adapters.git_audit import GitAuditStore
 from reconciler.adapters.trail_cache import CACHE_FILE
-from reconciler.core.records import EventType, Record, commit_message
+from reconciler.core.trail.records import EventType, Record, commit_message
 from tests.adapters.test_git_audit import rec
 from tests.core.helpers import NOW
 

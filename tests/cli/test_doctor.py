@@ -12,7 +12,7 @@ import yaml
 from click.testing import CliRunner, Result
 
 from reconciler.core.errors import ConfigError
-from reconciler.core.observation import Target
+from reconciler.core.observed.observation import Target
 from reconciler.shell.doctor import REQUIRED_ACCESS, Finding, diagnose
 from tests.conftest import REPO
 from tests.fakes.kube_api import FakeKubeAPI

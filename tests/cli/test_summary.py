@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from reconciler.cli.summary import markdown, problem_annotations
-from reconciler.core.outcomes import Aside, Note, NoteKind, NoteSeverity, StepOutcome
+from reconciler.core.planning.outcomes import Aside, Note, NoteKind, NoteSeverity, StepOutcome
 from reconciler.shell.cycle import CycleReport, ServiceResult, StepResult
 from tests.core.helpers import NOW
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from reconciler.core.blueprint import Blueprint
-from reconciler.core.loading import load_policies, parse_blueprint
-from reconciler.core.observation import DeploymentState, Metrics, Sample, Target
+from reconciler.core.blueprint.loading import load_policies, parse_blueprint
+from reconciler.core.blueprint.model import Blueprint
+from reconciler.core.observed.observation import DeploymentState, Metrics, Sample, Target
 from tests.conftest import REPO
 
 NOW = datetime(2026, 2, 10, 15, 30, tzinfo=UTC)

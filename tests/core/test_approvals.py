@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.core.approvals import (
+from reconciler.core.approvals.judging import (
     MATERIALLY_WORSE,
     Evidence,
     Judgement,
@@ -31,13 +31,13 @@ from reconciler.core.approvals import (
     stale_reason,
     worse_than,
 )
-from reconciler.core.decision import decide
-from reconciler.core.governance import OperationRequest, Origin, govern
-from reconciler.core.history import fold_history
-from reconciler.core.loading import parse_blueprint
-from reconciler.core.proposals import Proposal, ProposalState
-from reconciler.core.records import EventType, Outcome, Record
-from reconciler.core.yamlsafe import YamlError
+from reconciler.core.approvals.proposals import Proposal, ProposalState
+from reconciler.core.blueprint.loading import parse_blueprint
+from reconciler.core.blueprint.yamlsafe import YamlError
+from reconciler.core.decide.decision import decide
+from reconciler.core.decide.governance import OperationRequest, Origin, govern
+from reconciler.core.trail.history import fold_history
+from reconciler.core.trail.records import EventType, Outcome, Record
 from tests.core.helpers import NOW, POLICIES, blueprint, metrics, state
 
 WEB = blueprint()

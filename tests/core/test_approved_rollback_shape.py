@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.core.catalogue import ROLLBACK_OWN_CHANGE
-from reconciler.core.governance import OperationRequest, Origin
-from reconciler.core.operation_requests import RequestError, shape_request
+from reconciler.core.approvals.requests import RequestError, shape_request
+from reconciler.core.blueprint.catalogue import ROLLBACK_OWN_CHANGE
+from reconciler.core.decide.governance import OperationRequest, Origin
 from tests.core.helpers import blueprint, state
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.core.bodies import (
+from reconciler.core.trail.bodies import (
     Check,
     CheckStatus,
     Severity,
@@ -18,7 +18,7 @@ from reconciler.core.bodies import (
     VerificationOutcome,
     verification_of,
 )
-from reconciler.core.records import (
+from reconciler.core.trail.records import (
     EventType,
     Outcome,
     Record,

@@ -18,18 +18,19 @@ from typing import Any
 import pytest
 import yaml
 
-from reconciler.core import bounds, units
-from reconciler.core.approvals import unusable_reason
-from reconciler.core.conditions import ConditionError, parse_condition
-from reconciler.core.decision import Action, decide
-from reconciler.core.governance import OperationRequest, Origin
-from reconciler.core.loading import (
+from reconciler.core import bounds
+from reconciler.core.approvals.judging import unusable_reason
+from reconciler.core.approvals.requests import RequestError, shape_request
+from reconciler.core.blueprint import units
+from reconciler.core.blueprint.conditions import ConditionError, parse_condition
+from reconciler.core.blueprint.loading import (
     builtin_policies,
     load_blueprint,
     load_policies,
     parse_blueprint,
 )
-from reconciler.core.operation_requests import RequestError, shape_request
+from reconciler.core.decide.decision import Action, decide
+from reconciler.core.decide.governance import OperationRequest, Origin
 from reconciler.core.problems import Severity
 from tests.core.helpers import NOW, metrics, state
 

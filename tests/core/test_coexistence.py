@@ -14,13 +14,13 @@ from collections.abc import Callable
 
 import pytest
 
-from reconciler.core.blueprint import Blueprint
-from reconciler.core.changes import ChangeKind
-from reconciler.core.governance import OperationRequest, Origin, VerdictAction
-from reconciler.core.history import fold_history
-from reconciler.core.observation import DeploymentState
-from reconciler.core.planning import ServicePlan, Step, plan_cycle, plan_request
-from reconciler.core.records import EventType
+from reconciler.core.blueprint.model import Blueprint
+from reconciler.core.decide.governance import OperationRequest, Origin, VerdictAction
+from reconciler.core.observed.changes import ChangeKind
+from reconciler.core.observed.observation import DeploymentState
+from reconciler.core.planning.cycle import ServicePlan, Step, plan_cycle, plan_request
+from reconciler.core.trail.history import fold_history
+from reconciler.core.trail.records import EventType
 from tests.core.helpers import NOW, blueprint, metrics, state
 
 HPA = ("hpa/web-hpa",)

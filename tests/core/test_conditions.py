@@ -2,7 +2,7 @@
 
 import pytest
 
-from reconciler.core.conditions import NAMES, ConditionError, parse_condition
+from reconciler.core.blueprint.conditions import NAMES, ConditionError, parse_condition
 
 SEED = "target_replicas >= min_replicas AND target_replicas <= max_replicas"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from reconciler.core.dashboard import (
+from reconciler.core.approvals.dashboard import (
     Attention,
     Board,
     Concern,

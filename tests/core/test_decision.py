@@ -10,9 +10,15 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from reconciler.core.blueprint import Blueprint
-from reconciler.core.decision import Action, DecisionRule, Reason, decide, weighted_utilization
-from reconciler.core.observation import Sample
+from reconciler.core.blueprint.model import Blueprint
+from reconciler.core.decide.decision import (
+    Action,
+    DecisionRule,
+    Reason,
+    decide,
+    weighted_utilization,
+)
+from reconciler.core.observed.observation import Sample
 from tests.core.helpers import NOW, blueprint, flat_window, metrics, seed_blueprint, state
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.core.feedback import (
+from reconciler.core.approvals.feedback import (
     DESCRIPTION_LIMIT,
     Standing,
     StatusState,
@@ -15,7 +15,7 @@ from reconciler.core.feedback import (
     outcome_comment,
     proposal_status,
 )
-from reconciler.core.records import EventType, Outcome, Record
+from reconciler.core.trail.records import EventType, Outcome, Record
 from tests.core.helpers import NOW
 
 UNTIL = NOW + timedelta(hours=1)

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from reconciler.core.blueprint import Tier
-from reconciler.core.governance import (
+from reconciler.core.blueprint.model import Tier
+from reconciler.core.decide.governance import (
     OperationRequest,
     Origin,
     SafetyCheck,
@@ -17,9 +17,9 @@ from reconciler.core.governance import (
     condition_values,
     govern,
 )
-from reconciler.core.history import fold_history
 from reconciler.core.ids import make_id
-from reconciler.core.records import EventType, Outcome, Record
+from reconciler.core.trail.history import fold_history
+from reconciler.core.trail.records import EventType, Outcome, Record
 from tests.core.helpers import NOW, blueprint, seed_blueprint
 
 GOV = """governance:
@@ -219,7 +219,7 @@ def test_verdict_lists_every_reason() -> None:
     assert hist.breaker.should_open
     from dataclasses import replace
 
-    from reconciler.core.history import BreakerPhase, BreakerState
+    from reconciler.core.trail.history import BreakerPhase, BreakerState
 
     hist = replace(hist, breaker=BreakerState(phase=BreakerPhase.OPEN, opened_at=NOW))
     verdict = govern(request("scale_within_limits", 3), seed_blueprint(), hist, {}, NOW)
@@ -262,7 +262,7 @@ def test_restricted_requests_approval_even_in_cooldown() -> None:
 def test_own_rollback_is_exempt_from_safety() -> None:
     from dataclasses import replace
 
-    from reconciler.core.history import BreakerPhase, BreakerState
+    from reconciler.core.trail.history import BreakerPhase, BreakerState
 
     hist = replace(
         history(_executed(5)), breaker=BreakerState(phase=BreakerPhase.OPEN, opened_at=NOW)

@@ -9,7 +9,7 @@ from dataclasses import replace
 
 import pytest
 
-from reconciler.core.decision import Action, DecisionRule, Reason, decide
+from reconciler.core.decide.decision import Action, DecisionRule, Reason, decide
 from tests.core.helpers import NOW, blueprint, metrics, seed_blueprint, state
 
 #: The issue's first service: p95 target 150ms, default weights and guards.

@@ -7,9 +7,9 @@ from datetime import timedelta
 
 import pytest
 
-from reconciler.core.history import BreakerPhase, fold_history
 from reconciler.core.ids import make_id
-from reconciler.core.records import EventType, Outcome, Record
+from reconciler.core.trail.history import BreakerPhase, fold_history
+from reconciler.core.trail.records import EventType, Outcome, Record
 from tests.core.helpers import NOW, seed_blueprint
 
 

@@ -9,15 +9,15 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reconciler.core.blueprint import Tier
-from reconciler.core.errors import BlueprintError
-from reconciler.core.loading import (
+from reconciler.core.blueprint.loading import (
     builtin_policies,
     check_unique_names,
     load_blueprint,
     load_policies,
     parse_blueprint,
 )
+from reconciler.core.blueprint.model import Tier
+from reconciler.core.errors import BlueprintError
 from reconciler.core.problems import Problem, Severity
 
 # The blueprint exactly as the seed scenario writes it.

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from reconciler.core.blueprint import Blueprint, ManifestFormat, Manifests
+from reconciler.core.blueprint.loading import parse_blueprint
+from reconciler.core.blueprint.model import Blueprint, ManifestFormat, Manifests
 from reconciler.core.errors import BlueprintError
-from reconciler.core.loading import parse_blueprint
-from reconciler.core.manifests import ManifestError, check, edit, locate
+from reconciler.core.gitops.manifests import ManifestError, check, edit, locate
 from tests.conftest import require_tool
 from tests.core.helpers import POLICIES, blueprint
 

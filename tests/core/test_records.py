@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from reconciler.core.records import (
+from reconciler.core.trail.records import (
     MAX_RECORD_BYTES,
     EventType,
     Outcome,

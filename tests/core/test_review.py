@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.core.review import (
+from reconciler.core.review.change import (
     COMMENT_MARKER,
     ChangeClass,
     ChangeKind,

@@ -14,7 +14,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reconciler.core.schemas import _compiled, _validator, iter_issues
+from reconciler.core.blueprint.schemas import _compiled, _validator, iter_issues
 from tests.core.test_loading import SEED_BLUEPRINT
 
 REPO = Path(__file__).resolve().parents[2]

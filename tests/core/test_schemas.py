@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from reconciler.core.schemas import iter_issues
-from reconciler.core.yamlsafe import parse_yaml
+from reconciler.core.blueprint.schemas import iter_issues
+from reconciler.core.blueprint.yamlsafe import parse_yaml
 
 
 def scaling_issue(field: str, value: Any) -> tuple[str, str]:

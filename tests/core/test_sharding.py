@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from reconciler.core.errors import ConfigError
-from reconciler.core.sharding import Shard, parse_shard
+from reconciler.core.planning.sharding import Shard, parse_shard
 
 NAMES = st.from_regex(r"[a-z][a-z0-9-]{0,30}[a-z0-9]", fullmatch=True)
 

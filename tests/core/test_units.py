@@ -2,8 +2,8 @@
 
 import pytest
 
-from reconciler.core import units
-from reconciler.core.units import UnitError
+from reconciler.core.blueprint import units
+from reconciler.core.blueprint.units import UnitError
 
 
 @pytest.mark.parametrize(

@@ -7,12 +7,9 @@ from datetime import timedelta
 
 import pytest
 
-from reconciler.core.decision import Action, Reason
-from reconciler.core.history import fold_history
-from reconciler.core.observation import PodState
-from reconciler.core.records import EventType, Outcome, Record
-from reconciler.core.recovery import decide_recovery
-from reconciler.core.verification import (
+from reconciler.core.decide.decision import Action, Reason
+from reconciler.core.decide.recovery import decide_recovery
+from reconciler.core.decide.verification import (
     CheckStatus,
     Pending,
     VerificationOutcome,
@@ -20,6 +17,9 @@ from reconciler.core.verification import (
     rollback_work,
     verify,
 )
+from reconciler.core.observed.observation import PodState
+from reconciler.core.trail.history import fold_history
+from reconciler.core.trail.records import EventType, Outcome, Record
 from tests.core.helpers import NOW, blueprint, metrics, seed_blueprint, state
 
 BASELINE = {
@@ -61,7 +61,7 @@ def executed(
 
 
 def pending(**kw: object) -> Pending:
-    from reconciler.core.verification import _pending_from
+    from reconciler.core.decide.verification import _pending_from
 
     return _pending_from(executed(**kw), seed_blueprint())  # type: ignore[arg-type]
 
@@ -304,7 +304,7 @@ TIGHT = blueprint(extra="  performance:\n    latency_p95: 20ms\n    error_rate_m
 
 
 def pending_with(baseline: dict[str, float], expected: dict[str, float]) -> Pending:
-    from reconciler.core.verification import _pending_from
+    from reconciler.core.decide.verification import _pending_from
 
     record = executed(target=3)
     details = {**record.details, "baseline": baseline, "expected": expected}
@@ -433,7 +433,7 @@ def test_without_an_expectation_utilization_is_held_to_the_target(cpu, memory, f
     ],
 )
 def test_too_late(late: timedelta, rollback: bool, skipped: bool) -> None:
-    from reconciler.core.verification import too_late
+    from reconciler.core.decide.verification import too_late
 
     due = pending()
     if rollback:
@@ -455,7 +455,7 @@ def test_too_late(late: timedelta, rollback: bool, skipped: bool) -> None:
 def test_still_starting_waits_for_unready_pods_without_a_failure_reason(
     after: timedelta, starting: int
 ) -> None:
-    from reconciler.core.verification import still_starting
+    from reconciler.core.decide.verification import still_starting
 
     due = pending()
     pod_states = (

@@ -8,16 +8,11 @@ from typing import Any
 
 import pytest
 
-from reconciler.core.blueprint import Blueprint
-from reconciler.core.changes import Change, ChangeKind
+from reconciler.core.blueprint.model import Blueprint
+from reconciler.core.decide.governance import VerdictAction
+from reconciler.core.decide.verification import pending_verifications
 from reconciler.core.errors import BlueprintError
-from reconciler.core.governance import VerdictAction
-from reconciler.core.history import fold_history
-from reconciler.core.observation import ChangeStamp, Target
-from reconciler.core.planning import plan_cycle
-from reconciler.core.records import EventType, Outcome, Record
-from reconciler.core.verification import pending_verifications
-from reconciler.core.writeback import (
+from reconciler.core.gitops.writeback import (
     ManifestConflict,
     RolloutPhase,
     await_rollout,
@@ -25,6 +20,11 @@ from reconciler.core.writeback import (
     rewrite,
     writes_back,
 )
+from reconciler.core.observed.changes import Change, ChangeKind
+from reconciler.core.observed.observation import ChangeStamp, Target
+from reconciler.core.planning.cycle import plan_cycle
+from reconciler.core.trail.history import fold_history
+from reconciler.core.trail.records import EventType, Outcome, Record
 from tests.core.helpers import NOW, blueprint, metrics, state
 
 LOCATED = "  manifests:\n    format: plain\n    path: deploy/web.yaml\n    sync_timeout: 5m\n"

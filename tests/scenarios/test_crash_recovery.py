@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from reconciler.core.observation import STAMP_ANNOTATION
+from reconciler.core.observed.observation import STAMP_ANNOTATION
 from tests import simstate
 from tests.scenarios.conftest import Scenario
 from tests.scenarios.test_approval_scenarios import branches, merge, run

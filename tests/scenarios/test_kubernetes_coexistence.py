@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.core.observation import STAMP_ANNOTATION
+from reconciler.core.observed.observation import STAMP_ANNOTATION
 from tests.clusters import kubernetes_options
 from tests.fakes.kube_api import HPAS, FakeKubeAPI
 from tests.scenarios.conftest import Scenario, web_blueprint, web_fleet

@@ -35,7 +35,7 @@ import pytest
 import yaml
 
 from reconciler.adapters.prometheus import PrometheusMetrics, default_queries
-from reconciler.core.observation import STAMP_ANNOTATION, Metrics, Target
+from reconciler.core.observed.observation import STAMP_ANNOTATION, Metrics, Target
 from tests.conftest import REPO, require_prometheus
 from tests.fakes.kube_api import FakeKubeAPI
 from tests.fakes.prometheus import Exporter, Load, Running, running

@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 import yaml
 
-from reconciler.core.observation import Target
+from reconciler.core.observed.observation import Target
 from tests.clusters import kubernetes_options
 from tests.conftest import REPO, require_prometheus
 from tests.fakes.kube_api import FakeKubeAPI

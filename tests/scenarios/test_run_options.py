@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from reconciler.core.sharding import Shard
+from reconciler.core.planning.sharding import Shard
 from tests.scenarios.conftest import Scenario
 
 

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import pytest
 
 from reconciler.adapters.simulated import SimulatedCluster
-from reconciler.core.changes import Change, ChangeKind
-from reconciler.core.observation import ChangeStamp, Target
+from reconciler.core.observed.changes import Change, ChangeKind
+from reconciler.core.observed.observation import ChangeStamp, Target
 from tests.scenarios.conftest import SEED_CHECKS, Scenario
 
 DEMO_4 = [

@@ -23,13 +23,13 @@ import pytest
 from reconciler.adapters.git_audit import GitAuditStore
 from reconciler.adapters.local_forge import LocalForge
 from reconciler.adapters.simulated import SimTarget, SimulatedCluster, create
-from reconciler.core.changes import Applied, Change
+from reconciler.core.approvals.feedback import ProposalStatus
+from reconciler.core.approvals.proposals import CommentTopic, Draft, Proposal
 from reconciler.core.errors import AuditError, ClusterError, ForgeError, MetricsError
-from reconciler.core.feedback import ProposalStatus
-from reconciler.core.observation import DeploymentState, Metrics, Sample, Target
-from reconciler.core.outcomes import NoteKind
-from reconciler.core.proposals import CommentTopic, Draft, Proposal
-from reconciler.core.records import (
+from reconciler.core.observed.changes import Applied, Change
+from reconciler.core.observed.observation import DeploymentState, Metrics, Sample, Target
+from reconciler.core.planning.outcomes import NoteKind
+from reconciler.core.trail.records import (
     CommitMessage,
     EventType,
     Record,

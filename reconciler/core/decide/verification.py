@@ -19,8 +19,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from reconciler.core.blueprint import Blueprint
-from reconciler.core.bodies import (
+from reconciler.core.blueprint.catalogue import ROLLBACK_OWN_CHANGE
+from reconciler.core.blueprint.model import Blueprint
+from reconciler.core.blueprint.units import format_duration, format_percent
+from reconciler.core.decide.governance import OperationRequest, Origin
+from reconciler.core.ids import make_id, parse_utc, utc
+from reconciler.core.observed.observation import DeploymentState, Metrics
+from reconciler.core.trail.bodies import (
     Check,
     CheckStatus,
     Severity,
@@ -28,13 +33,8 @@ from reconciler.core.bodies import (
     VerificationOutcome,
     verification_of,
 )
-from reconciler.core.catalogue import ROLLBACK_OWN_CHANGE
-from reconciler.core.governance import OperationRequest, Origin
-from reconciler.core.history import CHANGE_EVENTS, ServiceHistory
-from reconciler.core.ids import make_id, parse_utc, utc
-from reconciler.core.observation import DeploymentState, Metrics
-from reconciler.core.records import EventType, Outcome, Record
-from reconciler.core.units import format_duration, format_percent
+from reconciler.core.trail.history import CHANGE_EVENTS, ServiceHistory
+from reconciler.core.trail.records import EventType, Outcome, Record
 
 __all__ = [
     "MAX_ROLLBACK_ATTEMPTS",

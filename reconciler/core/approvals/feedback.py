@@ -20,7 +20,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from reconciler.core.records import EventType, Record, record_path
+from reconciler.core.trail.records import EventType, Record, record_path
 
 __all__ = [
     "ENDINGS",

@@ -23,11 +23,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from reconciler.core.blueprint import Blueprint, Policy, Rule, Tier
-from reconciler.core.catalogue import ROLLBACK_OWN_CHANGE, Alternative, Operation, suggest
-from reconciler.core.history import BreakerPhase, ServiceHistory
+from reconciler.core.blueprint.catalogue import ROLLBACK_OWN_CHANGE, Alternative, Operation, suggest
+from reconciler.core.blueprint.model import Blueprint, Policy, Rule, Tier
+from reconciler.core.blueprint.units import format_cpu, format_duration, format_memory
 from reconciler.core.ids import make_id, utc
-from reconciler.core.units import format_cpu, format_duration, format_memory
+from reconciler.core.trail.history import BreakerPhase, ServiceHistory
 
 __all__ = [
     "Classification",

@@ -23,8 +23,9 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from reconciler.core import bounds, units
-from reconciler.core.yamlsafe import Path
+from reconciler.core import bounds
+from reconciler.core.blueprint import units
+from reconciler.core.blueprint.yamlsafe import Path
 
 __all__ = ["SchemaIssue", "default_for", "iter_issues", "schema_text"]
 

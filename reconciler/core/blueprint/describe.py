@@ -10,9 +10,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from reconciler.core.blueprint import Blueprint, Rule, Tier
-from reconciler.core.catalogue import Operation
-from reconciler.core.units import format_cpu, format_duration, format_memory, format_percent
+from reconciler.core.blueprint.catalogue import Operation
+from reconciler.core.blueprint.model import Blueprint, Rule, Tier
+from reconciler.core.blueprint.units import (
+    format_cpu,
+    format_duration,
+    format_memory,
+    format_percent,
+)
 
 __all__ = ["policy_lines", "policy_to_json"]
 

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from reconciler.core.blueprint import CircuitBreakerSettings
-from reconciler.core.catalogue import ROLLBACK_OWN_CHANGE
+from reconciler.core.blueprint.catalogue import ROLLBACK_OWN_CHANGE
+from reconciler.core.blueprint.model import CircuitBreakerSettings
 from reconciler.core.ids import utc
-from reconciler.core.records import EventType, Record
+from reconciler.core.trail.records import EventType, Record
 
 __all__ = ["BreakerPhase", "BreakerState", "ServiceHistory", "fold_history"]
 

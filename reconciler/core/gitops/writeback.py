@@ -24,16 +24,16 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from reconciler.core.blueprint import Blueprint, Manifests
-from reconciler.core.changes import Applied, Change, ChangeKind
+from reconciler.core.blueprint.model import Blueprint, Manifests
+from reconciler.core.blueprint.units import format_cpu, format_duration, format_memory
+from reconciler.core.decide.verification import Pending, stabilization_for
 from reconciler.core.errors import ConflictError
+from reconciler.core.gitops.manifests import Numbers, Site, locate
+from reconciler.core.gitops.manifests import edit as edit_manifest
 from reconciler.core.ids import make_id, parse_utc, utc
-from reconciler.core.manifests import Numbers, Site, locate
-from reconciler.core.manifests import edit as edit_manifest
-from reconciler.core.observation import DeploymentState
-from reconciler.core.records import CommitMessage, EventType, Outcome, Record
-from reconciler.core.units import format_cpu, format_duration, format_memory
-from reconciler.core.verification import Pending, stabilization_for
+from reconciler.core.observed.changes import Applied, Change, ChangeKind
+from reconciler.core.observed.observation import DeploymentState
+from reconciler.core.trail.records import CommitMessage, EventType, Outcome, Record
 
 __all__ = [
     "WRITE_BACK",

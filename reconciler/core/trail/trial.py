@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from reconciler.core.records import EventType, Record
+from reconciler.core.trail.records import EventType, Record
 
 __all__ = ["ReplicaRange", "TrialService", "summarise_trial"]
 

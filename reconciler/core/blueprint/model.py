@@ -3,7 +3,7 @@
 Nothing downstream of the loader handles a raw dict: every value here has been parsed into its
 unit (fractions, seconds, millicores, bytes), every default has been applied, and the service's
 governance has been merged with the global policies into one `Policy`. Instances are built only
-by `reconciler.core.loading`.
+by `reconciler.core.blueprint.loading`.
 """
 
 from __future__ import annotations
@@ -12,11 +12,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from reconciler.core.blueprint.catalogue import Alternative, Operation
+from reconciler.core.blueprint.conditions import Condition
+from reconciler.core.blueprint.units import Money
 from reconciler.core.bounds import REPLICAS_MAX
-from reconciler.core.catalogue import Alternative, Operation
-from reconciler.core.conditions import Condition
-from reconciler.core.records import Provenance
-from reconciler.core.units import Money
 
 __all__ = [
     "ApprovalWorkflow",
@@ -57,6 +56,16 @@ TIER_KEYS: Mapping[Tier, str] = {
     Tier.RESTRICTED: "requires_approval",
     Tier.FORBIDDEN: "forbidden_operations",
 }
+
+
+@dataclass(frozen=True, kw_only=True)
+class Provenance:
+    """What a record was judged under: the commit the blueprints and policies were read from,
+    and the git blob id of each of those files by path, so `git show BLOB` prints exactly
+    the rules that applied. Empty for records written before records carried it."""
+
+    commit: str = ""
+    blobs: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True)

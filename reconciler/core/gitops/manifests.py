@@ -19,10 +19,22 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler.core.blueprint import Blueprint, ManifestFormat, Manifests
+from reconciler.core.blueprint.model import Blueprint, ManifestFormat, Manifests
+from reconciler.core.blueprint.units import (
+    UnitError,
+    format_cpu,
+    format_memory,
+    parse_cpu,
+    parse_memory,
+)
+from reconciler.core.blueprint.yamlsafe import (
+    Document,
+    Path,
+    YamlError,
+    parse_documents,
+    parse_yaml,
+)
 from reconciler.core.problems import Problem, Severity
-from reconciler.core.units import UnitError, format_cpu, format_memory, parse_cpu, parse_memory
-from reconciler.core.yamlsafe import Document, Path, YamlError, parse_documents, parse_yaml
 
 __all__ = [
     "ManifestError",

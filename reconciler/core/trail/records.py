@@ -31,6 +31,7 @@ from enum import StrEnum
 from functools import cache
 from typing import Any, TypeVar
 
+from reconciler.core.blueprint.model import Provenance
 from reconciler.core.ids import parse_utc, utc
 from reconciler.core.problems import Problem, Severity
 
@@ -124,16 +125,6 @@ class Outcome(StrEnum):
     RECOVERED = "recovered"
     PAUSED = "paused"
     RESUMED = "resumed"
-
-
-@dataclass(frozen=True, kw_only=True)
-class Provenance:
-    """What a record was judged under: the commit the blueprints and policies were read from,
-    and the git blob id of each of those files by path, so `git show BLOB` prints exactly
-    the rules that applied. Empty for records written before records carried it."""
-
-    commit: str = ""
-    blobs: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -299,9 +290,9 @@ def _json_kind(value: object) -> str:
 
 
 def _read_details(event: EventType, raw: object) -> Mapping[str, Any]:
-    """An event's details as its body type (core/bodies.py), so that `read_record`, the one way
-    into the trail, gives every reader the typed body at once."""
-    from reconciler.core.bodies import read_body  # the bodies build on this module
+    """An event's details as its body type (core/trail/bodies.py), so that `read_record`, the
+    one way into the trail, gives every reader the typed body at once."""
+    from reconciler.core.trail.bodies import read_body  # the bodies build on this module
 
     if raw is None:
         raw = {}

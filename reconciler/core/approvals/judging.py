@@ -32,23 +32,11 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from reconciler.core.blueprint import TIER_KEYS, Blueprint, Tier
-from reconciler.core.decision import Decision
-from reconciler.core.feedback import TrailLinks
-from reconciler.core.governance import OperationRequest, Origin, Verdict
-from reconciler.core.ids import make_id, parse_utc, utc
-from reconciler.core.observation import DeploymentState, Sample
-from reconciler.core.operation_requests import out_of_bounds
-from reconciler.core.proposals import Draft, Proposal, render_metadata
-from reconciler.core.records import (
-    EventType,
-    Outcome,
-    Provenance,
-    Record,
-    clean_line,
-    path_of,
-)
-from reconciler.core.units import (
+from reconciler.core.approvals.feedback import TrailLinks
+from reconciler.core.approvals.proposals import Draft, Proposal, render_metadata
+from reconciler.core.approvals.requests import out_of_bounds
+from reconciler.core.blueprint.model import TIER_KEYS, Blueprint, Tier
+from reconciler.core.blueprint.units import (
     Money,
     format_cpu,
     format_duration,
@@ -56,7 +44,19 @@ from reconciler.core.units import (
     format_percent,
     parse_semver,
 )
-from reconciler.core.yamlsafe import Path, YamlError, parse_yaml
+from reconciler.core.blueprint.yamlsafe import Path, YamlError, parse_yaml
+from reconciler.core.decide.decision import Decision
+from reconciler.core.decide.governance import OperationRequest, Origin, Verdict
+from reconciler.core.ids import make_id, parse_utc, utc
+from reconciler.core.observed.observation import DeploymentState, Sample
+from reconciler.core.trail.records import (
+    EventType,
+    Outcome,
+    Provenance,
+    Record,
+    clean_line,
+    path_of,
+)
 
 __all__ = [
     "APPROVAL_EVENTS",
@@ -233,7 +233,7 @@ def _cost_lines(blueprint: Blueprint, current: int | None, target: int | None) -
 
 def _chart(blueprint: Blueprint, samples: Sequence[Sample]) -> list[str]:
     """A Mermaid xychart of recent weighted utilization against the scale-up threshold."""
-    from reconciler.core.decision import weighted_utilization
+    from reconciler.core.decide.decision import weighted_utilization
 
     points = []
     for sample in samples[-24:]:

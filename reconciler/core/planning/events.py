@@ -17,14 +17,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from reconciler.core.blueprint import Blueprint
-from reconciler.core.changes import Applied, Change
-from reconciler.core.decision import Decision
-from reconciler.core.governance import OperationRequest, Origin, Verdict
+from reconciler.core.blueprint.model import Blueprint
+from reconciler.core.blueprint.units import format_percent
+from reconciler.core.decide.decision import Decision
+from reconciler.core.decide.governance import OperationRequest, Origin, Verdict
 from reconciler.core.ids import make_id, utc
-from reconciler.core.observation import STAMP_ANNOTATION, ChangeStamp
-from reconciler.core.records import EventType, Outcome, Record
-from reconciler.core.units import format_percent
+from reconciler.core.observed.changes import Applied, Change
+from reconciler.core.observed.observation import STAMP_ANNOTATION, ChangeStamp
+from reconciler.core.trail.records import EventType, Outcome, Record
 
 __all__ = [
     "decision_json",

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from reconciler.core.blueprint import Blueprint, GlobalPolicies
+from reconciler.core.blueprint.model import Blueprint, GlobalPolicies
 from reconciler.core.problems import Problem, Severity
 
 __all__ = [

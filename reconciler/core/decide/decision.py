@@ -34,11 +34,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from reconciler.core.blueprint import Blueprint, MetricWeight, Tier
+from reconciler.core.blueprint.model import Blueprint, MetricWeight, Provenance, Tier
+from reconciler.core.blueprint.units import format_duration, format_percent
 from reconciler.core.ids import make_id, utc
-from reconciler.core.observation import DeploymentState, Metrics, Sample
-from reconciler.core.records import Provenance
-from reconciler.core.units import format_duration, format_percent
+from reconciler.core.observed.observation import DeploymentState, Metrics, Sample
 
 __all__ = [
     "Action",

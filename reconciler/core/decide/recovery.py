@@ -18,12 +18,18 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from reconciler.core.blueprint import Blueprint
-from reconciler.core.decision import Action, Decision, DecisionRule, Reason, weighted_utilization
-from reconciler.core.history import ServiceHistory
+from reconciler.core.blueprint.model import Blueprint
+from reconciler.core.decide.decision import (
+    Action,
+    Decision,
+    DecisionRule,
+    Reason,
+    weighted_utilization,
+)
 from reconciler.core.ids import make_id, utc
-from reconciler.core.observation import DeploymentState, Metrics
-from reconciler.core.records import EventType
+from reconciler.core.observed.observation import DeploymentState, Metrics
+from reconciler.core.trail.history import ServiceHistory
+from reconciler.core.trail.records import EventType
 
 __all__ = ["decide_recovery", "effective_restarts"]
 

@@ -18,12 +18,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from reconciler.core import bounds
-from reconciler.core.blueprint import Blueprint
-from reconciler.core.catalogue import ROLLBACK_OWN_CHANGE
+from reconciler.core.blueprint.catalogue import ROLLBACK_OWN_CHANGE
+from reconciler.core.blueprint.model import Blueprint
+from reconciler.core.blueprint.units import format_cpu, format_memory
+from reconciler.core.decide.governance import OperationRequest, Origin
 from reconciler.core.errors import ExitCode, ReconcilerError
-from reconciler.core.governance import OperationRequest, Origin
-from reconciler.core.observation import DeploymentState
-from reconciler.core.units import format_cpu, format_memory
+from reconciler.core.observed.observation import DeploymentState
 
 __all__ = [
     "RESOURCE_OPERATIONS",

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from reconciler.core.observation import ChangeStamp, Target
+from reconciler.core.observed.observation import ChangeStamp, Target
 
 __all__ = ["Applied", "Change", "ChangeKind"]
 

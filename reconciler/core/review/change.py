@@ -28,8 +28,15 @@ from enum import StrEnum
 from operator import attrgetter
 from typing import Any
 
-from reconciler.core.blueprint import TIER_KEYS, Blueprint, GlobalPolicies, Policy, Rule, Tier
-from reconciler.core.governance import (
+from reconciler.core.blueprint.model import TIER_KEYS, Blueprint, GlobalPolicies, Policy, Rule, Tier
+from reconciler.core.blueprint.units import (
+    format_cpu,
+    format_duration,
+    format_memory,
+    format_percent,
+)
+from reconciler.core.blueprint.yamlsafe import Document, Path, YamlError, parse_yaml
+from reconciler.core.decide.governance import (
     Classification,
     OperationRequest,
     Origin,
@@ -37,8 +44,6 @@ from reconciler.core.governance import (
     condition_values,
 )
 from reconciler.core.problems import Problem, Severity, format_path
-from reconciler.core.units import format_cpu, format_duration, format_memory, format_percent
-from reconciler.core.yamlsafe import Document, Path, YamlError, parse_yaml
 
 __all__ = [
     "AUDIT_DIR",

@@ -19,7 +19,7 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 from reconciler.core.ids import parse_utc, utc
-from reconciler.core.records import EventType, Record, RecordError
+from reconciler.core.trail.records import EventType, Record, RecordError
 
 __all__ = [
     "Body",

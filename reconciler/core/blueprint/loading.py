@@ -23,9 +23,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler.core import catalogue as catalogue_module
-from reconciler.core import units
-from reconciler.core.blueprint import (
+from reconciler.core.blueprint import catalogue as catalogue_module
+from reconciler.core.blueprint import units
+from reconciler.core.blueprint.catalogue import Alternative, Operation
+from reconciler.core.blueprint.conditions import ConditionError, parse_condition
+from reconciler.core.blueprint.model import (
     TIER_KEYS,
     ApprovalWorkflow,
     Blueprint,
@@ -49,12 +51,10 @@ from reconciler.core.blueprint import (
     Scaling,
     Tier,
 )
-from reconciler.core.catalogue import Alternative, Operation
-from reconciler.core.conditions import ConditionError, parse_condition
+from reconciler.core.blueprint.schemas import default_for, iter_issues
+from reconciler.core.blueprint.yamlsafe import Document, Path, YamlError, parse_yaml
 from reconciler.core.errors import BlueprintError
 from reconciler.core.problems import Problem, Severity, format_path, has_errors
-from reconciler.core.schemas import default_for, iter_issues
-from reconciler.core.yamlsafe import Document, Path, YamlError, parse_yaml
 
 __all__ = [
     "DEFAULT_METRICS",

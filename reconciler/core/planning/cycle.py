@@ -17,14 +17,46 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from reconciler.core.approvals import Authorization, Kind
-from reconciler.core.blueprint import Blueprint, Mode
-from reconciler.core.bodies import CheckStatus, verification_of
-from reconciler.core.catalogue import ROLLBACK_OWN_CHANGE
-from reconciler.core.changes import Change, ChangeKind
-from reconciler.core.decision import DEFAULT_MAX_METRICS_AGE, Action, Decision, decide
+from reconciler.core.approvals.judging import Authorization, Kind
+from reconciler.core.approvals.requests import shape_request
+from reconciler.core.blueprint.catalogue import ROLLBACK_OWN_CHANGE
+from reconciler.core.blueprint.model import Blueprint, Mode
+from reconciler.core.blueprint.units import format_duration
+from reconciler.core.decide.decision import DEFAULT_MAX_METRICS_AGE, Action, Decision, decide
+from reconciler.core.decide.governance import (
+    OperationRequest,
+    Origin,
+    Verdict,
+    VerdictAction,
+    govern,
+)
+from reconciler.core.decide.recovery import decide_recovery
+from reconciler.core.decide.verification import (
+    SETTLE_GRACE,
+    Pending,
+    avoid_targets,
+    escalation_record,
+    pending_verifications,
+    rollback_request,
+    rollback_work,
+    still_starting,
+    superseded,
+    too_late,
+    verification_record,
+    verify,
+)
 from reconciler.core.errors import PausedError, ReconcilerError
-from reconciler.core.events import (
+from reconciler.core.gitops.writeback import RolloutPhase, await_rollout, rollout_wait
+from reconciler.core.ids import make_id, parse_utc, utc
+from reconciler.core.observed.changes import Change, ChangeKind
+from reconciler.core.observed.observation import (
+    PAUSE_ANNOTATION,
+    ChangeStamp,
+    DeploymentState,
+    Metrics,
+    Sample,
+)
+from reconciler.core.planning.events import (
     Chain,
     breaker_opened_record,
     decision_record,
@@ -42,8 +74,9 @@ from reconciler.core.events import (
     subject_for,
     verdict_record,
 )
-from reconciler.core.governance import OperationRequest, Origin, Verdict, VerdictAction, govern
-from reconciler.core.history import (
+from reconciler.core.planning.outcomes import Note, NoteKind
+from reconciler.core.trail.bodies import CheckStatus, verification_of
+from reconciler.core.trail.history import (
     CHANGE_EVENTS,
     PAUSE_EVENTS,
     BreakerPhase,
@@ -51,34 +84,7 @@ from reconciler.core.history import (
     ServiceHistory,
     fold_history,
 )
-from reconciler.core.ids import make_id, parse_utc, utc
-from reconciler.core.observation import (
-    PAUSE_ANNOTATION,
-    ChangeStamp,
-    DeploymentState,
-    Metrics,
-    Sample,
-)
-from reconciler.core.operation_requests import shape_request
-from reconciler.core.outcomes import Note, NoteKind
-from reconciler.core.records import EventType, Outcome, Record
-from reconciler.core.recovery import decide_recovery
-from reconciler.core.units import format_duration
-from reconciler.core.verification import (
-    SETTLE_GRACE,
-    Pending,
-    avoid_targets,
-    escalation_record,
-    pending_verifications,
-    rollback_request,
-    rollback_work,
-    still_starting,
-    superseded,
-    too_late,
-    verification_record,
-    verify,
-)
-from reconciler.core.writeback import RolloutPhase, await_rollout, rollout_wait
+from reconciler.core.trail.records import EventType, Outcome, Record
 
 __all__ = [
     "NoteCommit",
@@ -745,7 +751,7 @@ def _held_by_approval(
         or request.get("target_replicas") != state.replicas
     ):
         return None
-    from reconciler.core.decision import DecisionRule, Reason, weighted_utilization
+    from reconciler.core.decide.decision import DecisionRule, Reason, weighted_utilization
 
     reference = (last.details.get("authorized_by") or {}).get("reference", last.links["approval"])
     return Decision(
@@ -808,7 +814,7 @@ def _paused_decision(
     max_metrics_age: float,
 ) -> Decision:
     """What the engine would decide, reported and not acted on."""
-    from reconciler.core.decision import DecisionRule, Reason
+    from reconciler.core.decide.decision import DecisionRule, Reason
 
     would = decide(
         blueprint,
