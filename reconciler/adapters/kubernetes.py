@@ -1331,6 +1331,25 @@ class KubernetesCluster:
         )
         return str(data.get("gitVersion") or "unknown version")
 
+    def identity(self) -> str:
+        """The cluster's identity, which every audit record made on it carries: the UID of its
+        kube-system namespace (GET /api/v1/namespaces/kube-system). Kubernetes gives it once
+        and keeps it for the cluster's life, where a context or an address can change."""
+        data = self._read(
+            f"reading the kube-system namespace of {self.server} (the cluster's identity)",
+            lambda: self._core.read_namespace(
+                "kube-system", _preload_content=False, _request_timeout=self.timeout
+            ),
+        )
+        uid = (data.get("metadata") or {}).get("uid")
+        if not isinstance(uid, str) or not uid.strip():
+            raise ClusterError(
+                f"{self.server}: the kube-system namespace has no UID",
+                hint="the reconciler names the cluster by it in every audit record; "
+                "check that --context points at a Kubernetes API server",
+            )
+        return uid.strip()
+
     def access_review(self, verb: str, group: str, resource: str, namespace: str | None) -> bool:
         """Whether the reconciler's account may do `verb` on `resource` (SelfSubjectAccessReview;
         `resource` may name a subresource, as in `deployments/scale`)."""

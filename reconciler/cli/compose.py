@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from reconciler.cli.context import PrometheusOptions, Settings
     from reconciler.core.approvals.feedback import TrailLinks
     from reconciler.core.planning.sharding import Shard
+    from reconciler.core.trail.clusters import ClusterRef
     from reconciler.ports import Cluster, Forge
     from reconciler.shell.cycle import Ports
     from reconciler.shell.workspace import Fleet
@@ -283,18 +284,22 @@ def build_ports(root: Path, settings: Settings, fleet: Fleet | None = None) -> P
     --prometheus-url is given, latency, error rate and the CPU and memory history from
     Prometheus, merged field by field.
     """
+    from reconciler.core.trail.clusters import ON_SIMULATOR
     from reconciler.shell.cycle import Ports
+    from reconciler.shell.trail import ClusterTrail
 
     if settings.cluster == "simulated":
         sim = open_simulation(root, settings.sim_state)
         forge = open_forge(root, settings, fleet, sim.now)
+        where = ON_SIMULATOR
         return Ports(
             cluster=with_gitops(sim, root, fleet),
             metrics=sim,
-            audit=open_audit(root),
+            audit=ClusterTrail(open_audit(root), where),
             clock=sim,
             forge=forge,
             manifests=open_manifests(root),
+            where=where,
         )
     if settings.cluster == "kubernetes":
         from reconciler.adapters.clock import SystemClock
@@ -303,20 +308,31 @@ def build_ports(root: Path, settings: Settings, fleet: Fleet | None = None) -> P
 
         fleet = fleet or committed_fleet(root)
         kube = open_kubernetes(settings)
+        where = kubernetes_cluster(kube, settings, fleet)
         prometheus = open_prometheus(settings, fleet)
         metrics: MetricsSource = CombinedMetrics([kube, prometheus]) if prometheus else kube
         clock = SystemClock()
         return Ports(
             cluster=kube,
             metrics=metrics,
-            audit=open_audit(root),
+            audit=ClusterTrail(open_audit(root), where),
             clock=clock,
             forge=open_forge(root, settings, fleet, clock.now),
             manifests=open_manifests(root),
+            where=where,
         )
     raise ConfigError(
         f"unknown cluster kind {settings.cluster!r}", hint="use --cluster simulated or kubernetes"
     )
+
+
+def kubernetes_cluster(kube: KubernetesCluster, settings: Settings, fleet: Fleet) -> ClusterRef:
+    """Which real cluster `kube` reaches: its identity, named as the policies declare it
+    (a cluster the policies do not declare, when they declare some, is refused)."""
+    from reconciler.core.trail.clusters import real_cluster
+
+    policies = fleet.policies
+    return real_cluster(kube.identity(), settings.context, policies.clusters, policies.source)
 
 
 def open_manifests(root: Path, remote: str = "", branch: str = "") -> GitManifests:

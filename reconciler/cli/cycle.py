@@ -18,10 +18,11 @@ from reconciler.cli.outputs import OUTPUTS_OPTION
 from reconciler.cli.publishing import PUSH_OPTIONS, PushSettings, push_records, push_settings
 from reconciler.cli.summary import decision_cell
 from reconciler.core.bounds import REPLICAS_MAX
+from reconciler.core.errors import ReconcilerError
+from reconciler.core.trail.clusters import SIMULATED
 
 if TYPE_CHECKING:
     from reconciler.cli.outputs import RecordingAudit
-    from reconciler.core.errors import ReconcilerError
     from reconciler.core.planning.sharding import Shard
     from reconciler.core.trail.records import Record
     from reconciler.shell.cycle import CycleOptions, CycleReport, Ports, ServiceResult, StepResult
@@ -82,6 +83,9 @@ def render_report(report: CycleReport, verbose: bool, only_active: bool = False)
             details.append(f"  note: {note.text}")
     if details:
         lines += ["", *details]
+    if report.skipped:
+        lines += ["", f"skipped, as another cluster's: {plural(len(report.skipped), 'service')}"]
+        lines += [f"  {name}: {why}" for name, why in report.skipped]
     counts: dict[str, int] = {}
     for result in report.services:
         for step in result.steps:
@@ -92,9 +96,10 @@ def render_report(report: CycleReport, verbose: bool, only_active: bool = False)
     reconciled = plural(len(report.services), "service")
     if len(rows) < len(report.services):  # a --wait pass shows only the rows with news
         reconciled = f"{len(rows)} of {reconciled} shown (the rest had nothing to report)"
+    where = "" if report.cluster.simulated else f" on cluster {report.cluster.describe()}"
     lines += [
         "",
-        f"cycle at {report.started_at:%Y-%m-%d %H:%M:%SZ}: {reconciled}; "
+        f"cycle at {report.started_at:%Y-%m-%d %H:%M:%SZ}{where}: {reconciled}; "
         f"{summary}; {errors} with errors; {plural(len(report.commits), 'audit commit')}{mode}",
     ]
     return "\n".join(lines)
@@ -560,6 +565,7 @@ def status_command(settings: Settings, output: str) -> None:
     from reconciler.core.errors import ClusterError, MetricsError
     from reconciler.core.observed.observation import DeploymentState, Target
     from reconciler.core.planning.cycle import pause_reason
+    from reconciler.core.trail.clusters import skip_reason
     from reconciler.core.trail.history import CHANGE_EVENTS
     from reconciler.core.trail.records import EventType
     from reconciler.shell.cycle import load_history
@@ -569,14 +575,14 @@ def status_command(settings: Settings, output: str) -> None:
     fleet.require_policies()
     ports = _ports(root, settings, fleet)
     now = ports.clock.now()
-    targets = [
-        Target(namespace=b.metadata.namespace, name=b.metadata.deployment) for b in fleet.blueprints
-    ]
+    skipped = [(b.name, why) for b in fleet.blueprints if (why := skip_reason(b, ports.where))]
+    shown = [b for b in fleet.blueprints if skip_reason(b, ports.where) is None]
+    targets = [Target(namespace=b.metadata.namespace, name=b.metadata.deployment) for b in shown]
     observed = ports.cluster.observe(targets)
     metrics = ports.metrics.current(targets)
     rows, data = [], []
-    notes: list[str] = []
-    for blueprint, target in zip(fleet.blueprints, targets, strict=True):
+    notes: list[str] = [f"{name}: not shown, {why}" for name, why in skipped]
+    for blueprint, target in zip(shown, targets, strict=True):
         state = observed.get(target)
         current = metrics.get(target)
         history = load_history(ports.audit, blueprint, now)
@@ -671,12 +677,16 @@ def status_command(settings: Settings, output: str) -> None:
         emit_json(
             {
                 "at": now.isoformat().replace("+00:00", "Z"),
+                "cluster": {"name": ports.where.name, "identity": ports.where.identity},
+                "skipped": [{"service": name, "reason": why} for name, why in skipped],
                 "services": data,
                 "warnings": [w.to_json() for w in warnings],
             }
         )
         return
     warn(warnings)
+    if not ports.where.simulated:
+        click.echo(f"cluster {ports.where.describe()}")
     click.echo(
         table(
             ["SERVICE", "READY", "WEIGHTED", "LAST CHANGE", "COOLDOWN", "BREAKER", "PENDING"], rows
@@ -717,12 +727,13 @@ def _clock_now(settings: Settings, root: Path) -> datetime:
     return datetime.now(UTC)
 
 
-def _record_rows(records: Iterable[Record]) -> list[list[str]]:
+def _record_rows(records: Iterable[Record], clusters: bool = False) -> list[list[str]]:
     from reconciler.core.planning.events import short
 
     return [
         [
             f"{r.timestamp:%Y-%m-%d %H:%M:%S}Z",
+            *([r.cluster or "-"] if clusters else []),
             r.service,
             r.event_type.value,
             r.operation or "-",
@@ -751,6 +762,12 @@ def _record_rows(records: Iterable[Record]) -> list[list[str]]:
 @click.option(
     "--limit", type=click.IntRange(min=0), default=0, help="Only the newest N records (0: all)."
 )
+@click.option(
+    "--on",
+    "cluster",
+    help="Only the records made on this cluster: simulated, a cluster's identity, or a name "
+    "the global policies declare; `-` for records written before records named theirs.",
+)
 @OUTPUT_OPTION
 @click.pass_obj
 def audit_command(
@@ -760,6 +777,7 @@ def audit_command(
     since: str | None,
     until: str | None,
     limit: int,
+    cluster: str | None,
     output: str,
 ) -> None:
     """List audit records, oldest first, filtered by service, event type and time.
@@ -817,10 +835,11 @@ def audit_command(
             "the range runs from --since to --until, so swap them"
         )
     store = open_audit(root)
+    on = _cluster_identity(root, cluster)
     records = [
         r
         for r in store.scan(service=service, since=start, until=end)
-        if not wanted or r.event_type in wanted
+        if (not wanted or r.event_type in wanted) and (on is None or (r.cluster or "-") == on)
     ]
     if limit:
         records = records[-limit:]
@@ -834,12 +853,37 @@ def audit_command(
     if not records:
         click.echo("no records match", err=True)
         return
+    # Records of the simulated cluster alone need no column saying so.
+    clusters = any(r.cluster != SIMULATED for r in records)
     click.echo(
         table(
-            ["TIME", "SERVICE", "EVENT", "OPERATION", "OUTCOME", "ID", "RATIONALE"],
-            _record_rows(records),
+            [
+                "TIME",
+                *(["CLUSTER"] if clusters else []),
+                "SERVICE",
+                "EVENT",
+                "OPERATION",
+                "OUTCOME",
+                "ID",
+                "RATIONALE",
+            ],
+            _record_rows(records, clusters),
         )
     )
+
+
+def _cluster_identity(root: Path, cluster: str | None) -> str | None:
+    """The identity records carry for `--on CLUSTER`: a name the committed policies declare
+    stands for its identity; anything else is taken as an identity already."""
+    if cluster is None:
+        return None
+    from reconciler.cli.compose import committed_fleet
+
+    try:
+        declared = committed_fleet(root).policies.clusters
+    except ReconcilerError:
+        declared = ()
+    return next((c.identity for c in declared if c.name == cluster), cluster)
 
 
 def _iso(moment: datetime) -> str:
@@ -951,7 +995,9 @@ def explain_command(settings: Settings, record_id: str, output: str) -> None:
         )
         return
     warn(skipped)
-    click.echo(f"{chain[0].service}: {plural(len(chain), 'record')} linked to {record_id}\n")
+    where = {r.cluster or "-" for r in chain}
+    on = f" (cluster {', '.join(sorted(where))})" if where != {SIMULATED} else ""
+    click.echo(f"{chain[0].service}: {plural(len(chain), 'record')} linked to {record_id}{on}\n")
     click.echo("\n".join(_explain_lines(chain)))
 
 

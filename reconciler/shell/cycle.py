@@ -59,6 +59,7 @@ from reconciler.core.planning.events import (
 )
 from reconciler.core.planning.outcomes import Aside, Note, NoteKind, NoteSeverity, StepOutcome
 from reconciler.core.problems import Problem
+from reconciler.core.trail.clusters import ON_SIMULATOR, ClusterRef, skip_reason
 from reconciler.core.trail.history import (
     BREAKER_EVENTS,
     CHANGE_EVENTS,
@@ -114,6 +115,8 @@ class Ports:
     forge: Forge | None = None
     #: Where changes made through git are committed (coexistence: write_back).
     manifests: ManifestStore | None = None
+    #: The cluster the run is pointed at: its blueprints are acted on, its trail is read.
+    where: ClusterRef = ON_SIMULATOR
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -271,6 +274,10 @@ class CycleReport:
     #: What the whole run should say beside the rows: uncommitted blueprint edits it did not
     #: act on, audit records it skipped because they could not be read.
     warnings: tuple[Problem, ...] = ()
+    #: The cluster the run was on, and the services it left alone as another cluster's,
+    #: each with why.
+    cluster: ClusterRef = ON_SIMULATOR
+    skipped: tuple[tuple[str, str], ...] = ()
 
     @property
     def failed(self) -> bool:
@@ -290,6 +297,8 @@ class CycleReport:
             "started_at": self.started_at.isoformat().replace("+00:00", "Z"),
             "dry_run": self.dry_run,
             "ok": not self.failed,
+            "cluster": {"name": self.cluster.name, "identity": self.cluster.identity},
+            "skipped": [{"service": name, "reason": why} for name, why in self.skipped],
             "commits": list(self.commits),
             "forge_halted": None if self.forge_halt is None else self.forge_halt.to_json(),
             "trail_halted": None
@@ -871,7 +880,11 @@ def run_cycle(fleet: Fleet, ports: Ports, options: CycleOptions) -> CycleReport:
     """One reconcile cycle over the fleet (or the selected services)."""
     fleet.require_policies()
     now = ports.clock.now()
-    selected = [b for b in fleet.blueprints if not options.services or b.name in options.services]
+    wanted = [b for b in fleet.blueprints if not options.services or b.name in options.services]
+    skipped = tuple(
+        (b.name, why) for b in wanted if (why := skip_reason(b, ports.where)) is not None
+    )
+    selected = [b for b in wanted if skip_reason(b, ports.where) is None]
     results: list[ServiceResult] = [
         ServiceResult(
             service=name,
@@ -969,6 +982,8 @@ def run_cycle(fleet: Fleet, ports: Ports, options: CycleOptions) -> CycleReport:
         forge_halt=halt,
         trail_halt=unwritable,
         warnings=(*fleet.notices, *(item.problem() for item in ports.audit.unreadable())),
+        cluster=ports.where,
+        skipped=skipped,
     )
 
 
@@ -981,6 +996,7 @@ def _watched(ports: Ports, watch: Watch) -> Ports:
         clock=ports.clock,
         forge=None if ports.forge is None else WatchedForge(ports.forge, watch),
         manifests=None if ports.manifests is None else WatchedManifests(ports.manifests, watch),
+        where=ports.where,
     )
 
 

@@ -500,9 +500,12 @@ class FakeKubeAPI(ThreadingHTTPServer):
         user: str = DEFAULT_USER,
         git_version: str = "v1.32.4",
         tls: bool = False,
+        cluster_uid: str = "",
     ) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.required_token, self.user, self.git_version = required_token, user, git_version
+        #: The kube-system namespace's UID: what the reconciler names this cluster by.
+        self.cluster_uid = cluster_uid or str(uuid.uuid4())
         self._tls: ssl.SSLContext | None = None
         self.ca_pem = b""  # the certificate clients must trust, with ``tls``
         if tls:
@@ -1433,12 +1436,34 @@ class FakeKubeAPI(ThreadingHTTPServer):
             return self._discovery(path)
         if not self.is_allowed(target.verb, target.group, target.rbac_resource, target.namespace):
             raise self._error(403, target)
+        if (method, target.group, target.plural) == ("GET", "", "namespaces") and target.name:
+            return self._namespace(target)
         if target.resource is None or target.subresource not in ("", "status", "scale"):
             raise self._error(404, target, _NO_RESOURCE)
         if target.verb not in target.resource.verbs or target.verb == "watch":
             raise self._error(405, target, f"{target.verb} is not supported by this fake")
         with self._lock:
             return self._serve(target, query, body, headers.get("content-type", ""))
+
+    def _namespace(self, target: Target) -> JSON:
+        """A namespace, as GET /api/v1/namespaces/NAME answers: only kube-system exists, with
+        the UID the server was given (the namespaces of deployments are not objects here)."""
+        if target.name != "kube-system" or target.subresource:
+            raise self._error(404, target)
+        metadata = {
+            "name": "kube-system",
+            "uid": self.cluster_uid,
+            "resourceVersion": "4",
+            "creationTimestamp": "2025-01-01T00:00:00Z",
+            "labels": {"kubernetes.io/metadata.name": "kube-system"},
+        }
+        return {
+            "kind": "Namespace",
+            "apiVersion": "v1",
+            "metadata": metadata,
+            "spec": {"finalizers": ["kubernetes"]},
+            "status": {"phase": "Active"},
+        }
 
     def _error(self, code: int, target: Target, message: str | None = None) -> ApiError:
         """The error the real API server sends with ``code`` for this request."""

@@ -32,6 +32,7 @@ from reconciler.core.blueprint.model import (
     ApprovalWorkflow,
     Blueprint,
     CircuitBreakerSettings,
+    ClusterDeclaration,
     Cost,
     GlobalPolicies,
     Guards,
@@ -384,6 +385,7 @@ def load_policies(
             _get(raw, "limits.max_replicas") or default_for("policies", "limits.max_replicas")
         ),
         mode=Mode(raw.get("mode") or default_for("policies", "mode")),
+        clusters=_clusters(ctx, raw.get("clusters") or ()),
     )
     ordered = _by_position(ctx.problems)
     return (None if has_errors(ordered) else policies), ordered
@@ -732,6 +734,7 @@ def _build(
         policy=policy,
         cost=cost,
         suspend=bool(_value(raw, "spec.suspend")),
+        cluster=_cluster_of(ctx, raw, policies),
         mode=Mode.OBSERVE if observed_by else Mode.ACT,
         observed_by=observed_by,
         queries=dict(_get(raw, "spec.observability.queries") or {}),
@@ -957,6 +960,51 @@ def _reliability(ctx: _Context, raw: Mapping[str, Any]) -> Reliability:
             code="range.rollback",
         )
     return reliability
+
+
+def _clusters(ctx: _Context, raw: Sequence[Mapping[str, Any]]) -> tuple[ClusterDeclaration, ...]:
+    """The policies' `clusters`; a name, identity or context said twice is an error, since a
+    run could not tell which of the two it is on."""
+    declared = []
+    seen: dict[tuple[str, str], int] = {}
+    for index, item in enumerate(raw):
+        for key in ("name", "identity", "context"):
+            value = item.get(key)
+            if not value:
+                continue
+            first = seen.setdefault((key, value), index)
+            if first != index:
+                ctx.add(
+                    ("clusters", index, key),
+                    f"{key} {value!r} is already that of clusters[{first}]",
+                    "each cluster needs its own name, identity (the UID of its kube-system "
+                    "namespace) and context",
+                    code="clusters.duplicate",
+                )
+        declared.append(
+            ClusterDeclaration(
+                name=item["name"], identity=item["identity"], context=item.get("context", "")
+            )
+        )
+    return tuple(declared)
+
+
+def _cluster_of(ctx: _Context, raw: Mapping[str, Any], policies: GlobalPolicies) -> str | None:
+    """`spec.cluster`, which must name a cluster the global policies declare."""
+    name = _get(raw, "spec.cluster")
+    if name is None:
+        return None
+    names = [cluster.name for cluster in policies.clusters]
+    if name not in names:
+        known = ", ".join(names) if names else "none are declared"
+        ctx.add(
+            ("spec", "cluster"),
+            f"{name!r} is not a cluster of the global policies ({known})",
+            f"declare it under clusters: in {policies.source} (name, identity), "
+            "or remove spec.cluster to let any cluster act on the service",
+            code="blueprint.unknown_cluster",
+        )
+    return str(name)
 
 
 def _check_approvers(ctx: _Context, rules: Sequence[Rule], approval: ApprovalWorkflow) -> None:

@@ -235,6 +235,17 @@ class Cost:
     monthly_budget: Money | None = None
 
 
+@dataclass(frozen=True, kw_only=True)
+class ClusterDeclaration:
+    """A real cluster the repository serves (the global policies' `clusters`): the name
+    blueprints use, the identity records carry (its kube-system namespace's UID), and the
+    kubeconfig context that reaches it, if said."""
+
+    name: str
+    identity: str
+    context: str = ""
+
+
 class Mode(StrEnum):
     """Whether the reconciler acts on a service, or only records what it would have done.
 
@@ -302,6 +313,8 @@ class Blueprint:
     cost: Cost
     #: `spec.suspend`: paused by a reviewed change; the reconciler only observes and reports.
     suspend: bool = False
+    #: `spec.cluster`: the declared cluster the service runs on; None: any.
+    cluster: str | None = None
     #: The effective mode: `observe` when the blueprint's `spec.mode` or the global
     #: policies' `mode` says so (a blueprint can ask for a trial, never leave the fleet's).
     mode: Mode = Mode.ACT
@@ -341,3 +354,5 @@ class GlobalPolicies:
     teams: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     #: `mode`: observe puts every service on trial, whatever its blueprint says.
     mode: Mode = Mode.ACT
+    #: `clusters`: the real clusters the repository serves; empty: any one.
+    clusters: tuple[ClusterDeclaration, ...] = ()

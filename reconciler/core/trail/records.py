@@ -145,6 +145,9 @@ class Record:
     links: Mapping[str, str] = field(default_factory=dict)
     details: Mapping[str, Any] = field(default_factory=dict)
     agent: str = "reconciler"
+    #: The cluster the record was made on: `simulated`, or the identity of a real cluster
+    #: (core/trail/clusters.py). None only in records written before records named it.
+    cluster: str | None = None
 
     def sort_key(self) -> tuple[datetime, int, str]:
         return (self.timestamp, _EVENT_ORDER[self.event_type], self.id)
@@ -158,6 +161,7 @@ class Record:
             "timestamp": utc(self.timestamp).isoformat().replace("+00:00", "Z"),
             "event_type": str(self.event_type),
             "agent_id": self.agent,
+            "cluster": self.cluster,
             "service": self.service,
             "blueprint_version": self.blueprint_version,
             "blueprint_commit": self.provenance.commit or None,
@@ -188,6 +192,7 @@ class Record:
             timestamp=fields.moment("timestamp"),
             event_type=event_type,
             agent=fields.text("agent_id", default="reconciler"),
+            cluster=fields.optional_text("cluster") or None,
             service=fields.text("service"),
             blueprint_version=fields.text("blueprint_version", default="", empty=True),
             provenance=Provenance(

@@ -1,0 +1,84 @@
+"""ClusterTrail: the audit trail as a run on one cluster sees it.
+
+The repository's trail holds the records of every cluster it served. A run is pointed at one,
+so the cycle, `request` and `breaker` go through this view of the store: every record it
+writes names the cluster (and its commit carries a `Reconciler-Cluster` trailer), and every
+read returns only that cluster's records (core/trail/clusters.py says which, records written
+before records named their cluster included). Wrapping the store, rather than filtering in each
+reader, means no reader can forget to; the store's own index still chooses what to read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator, Sequence
+from dataclasses import replace
+from datetime import datetime
+
+from reconciler.core.trail.clusters import ClusterRef, own_records
+from reconciler.core.trail.records import (
+    TRAILER_PREFIX,
+    CommitMessage,
+    EventType,
+    Record,
+    UnreadableRecord,
+)
+from reconciler.ports import AuditStore
+
+__all__ = ["ClusterTrail"]
+
+
+class ClusterTrail:
+    def __init__(self, audit: AuditStore, cluster: ClusterRef) -> None:
+        self.audit = audit
+        self.cluster = cluster
+
+    def append(self, records: Sequence[Record], message: CommitMessage) -> str:
+        identity = self.cluster.identity
+        named = [replace(record, cluster=identity) for record in records]
+        trailers = {**message.trailers, f"{TRAILER_PREFIX}Cluster": identity}
+        return self.audit.append(named, replace(message, trailers=trailers))
+
+    def flush(self) -> None:
+        self.audit.flush()
+
+    def _own(self, records: Sequence[Record]) -> list[Record]:
+        return own_records(records, self.cluster.identity)
+
+    def history(self, service: str, since: datetime) -> list[Record]:
+        return self._own(self.audit.history(service, since))
+
+    def latest(self, service: str, events: Collection[EventType]) -> Record | None:
+        found = self.audit.latest(service, events)
+        if found is None or found.cluster == self.cluster.identity:
+            return found  # the common case: the newest of these records is this cluster's
+        # Another cluster's, or one that names none: which of them are this cluster's
+        # depends on all of them.
+        own = self._own(self.audit.events(service, events))
+        return own[-1] if own else None
+
+    def contains(self, service: str, at: datetime, record_id: str) -> bool:
+        return self.audit.contains(service, at, record_id)  # ids are unique across clusters
+
+    def events(self, service: str, events: Collection[EventType]) -> list[Record]:
+        return self._own(self.audit.events(service, events))
+
+    def approvals(self, service: str, *, digest: str, since: datetime) -> list[Record]:
+        # The store's selection keeps every record that decides a pending proposal of any
+        # cluster; a cluster's proposals are decided by its own records alone.
+        return self._own(self.audit.approvals(service, digest=digest, since=since))
+
+    def scan(
+        self,
+        *,
+        service: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> Iterator[Record]:
+        by_service: dict[str, list[Record]] = {}
+        for record in self.audit.scan(service=service, since=since, until=until):
+            by_service.setdefault(record.service, []).append(record)
+        kept = [record for records in by_service.values() for record in self._own(records)]
+        return iter(sorted(kept, key=Record.sort_key))
+
+    def unreadable(self, service: str | None = None) -> list[UnreadableRecord]:
+        return self.audit.unreadable(service)
