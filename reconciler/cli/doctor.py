@@ -77,7 +77,7 @@ def doctor_command(settings: Settings, output: str) -> None:
         for b in fleet.blueprints
     ]
     with cluster:
-        findings = diagnose(cluster, services, fleet.blueprints)
+        findings = diagnose(cluster, services, fleet.blueprints, fleet.policies.clusters)
         if all(finding.ok for finding in findings[:1]):  # the cluster answers
             findings.extend(check_write_back(fleet.blueprints, cluster, open_manifests(root)))
     if fleet.broken:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Protocol
 
-from reconciler.core.blueprint.model import Blueprint
+from reconciler.core.blueprint.model import Blueprint, ClusterDeclaration
 from reconciler.core.errors import ClusterError, ReconcilerError
 from reconciler.core.observed.observation import DeploymentState, Target
 from reconciler.core.observed.reachability import Failure, Reachability
@@ -34,6 +34,7 @@ __all__ = [
     "check_access",
     "check_connectivity",
     "check_deployments",
+    "check_identity",
     "check_metrics_api",
     "check_prometheus",
     "check_replica_owners",
@@ -50,6 +51,8 @@ class ClusterProbe(Protocol):
     def server(self) -> str: ...
 
     def server_version(self) -> str: ...
+
+    def identity(self) -> str: ...
 
     def access_review(
         self, verb: str, group: str, resource: str, namespace: str | None
@@ -142,6 +145,13 @@ REQUIRED_ACCESS: tuple[Permission, ...] = (
         why="let `reconciler doctor` check these permissions",
         namespaced=False,
     ),
+    Permission(
+        verb="get",
+        group="",
+        resource="namespaces",
+        why="read the kube-system namespace's UID, the cluster's name in the audit trail",
+        namespaced=False,
+    ),
 )
 
 
@@ -184,6 +194,32 @@ def check_connectivity(probe: ClusterProbe) -> Finding:
         detail=finding.detail,
         fix="check --kubeconfig and --context (`kubectl cluster-info` should work with them)",
     )
+
+
+def check_identity(probe: ClusterProbe, declared: Sequence[ClusterDeclaration]) -> Finding:
+    """Which cluster this is, as its records will name it, and whether the policies declare
+    it (when they declare clusters, a run on any other is refused)."""
+
+    def ask() -> Finding:
+        identity = probe.identity()
+        name = next((c.name for c in declared if c.identity == identity), None)
+        if name is not None:
+            detail = f"cluster {name} (kube-system UID {identity}), declared in the policies"
+            return Finding(check="cluster identity", ok=True, detail=detail)
+        if not declared:
+            detail = f"kube-system UID {identity}: records made here name the cluster by it"
+            return Finding(check="cluster identity", ok=True, detail=detail)
+        names = ", ".join(c.name for c in declared)
+        return Finding(
+            check="cluster identity",
+            ok=False,
+            detail=f"kube-system UID {identity} is none of the declared clusters ({names}): "
+            "runs here are refused",
+            fix=f"point --context at a declared cluster, or declare this one in the global "
+            f"policies' clusters: (name, identity: {identity})",
+        )
+
+    return _ask("cluster identity", ask)
 
 
 def check_access(probe: ClusterProbe, namespaces: Iterable[str]) -> list[Finding]:
@@ -306,6 +342,7 @@ def diagnose(
     probe: ClusterProbe,
     services: Sequence[tuple[str, Target]],
     blueprints: Sequence[Blueprint] = (),
+    clusters: Sequence[ClusterDeclaration] = (),
 ) -> list[Finding]:
     """Every check, in the order a person would fix them. When the cluster does not answer at
     all, that is the only finding: the others would all repeat it. With the `blueprints`,
@@ -316,6 +353,7 @@ def diagnose(
     namespaces = [target.namespace for _, target in services]
     return [
         connectivity,
+        check_identity(probe, clusters),
         *check_access(probe, namespaces),
         check_metrics_api(probe),
         *check_deployments(probe, services),

@@ -31,6 +31,9 @@ class ClusterTrail:
     def __init__(self, audit: AuditStore, cluster: ClusterRef) -> None:
         self.audit = audit
         self.cluster = cluster
+        #: The services of which a read found another cluster's record: from then on, their
+        #: records that name no cluster are not this cluster's either.
+        self._shared: set[str] = set()
 
     def append(self, records: Sequence[Record], message: CommitMessage) -> str:
         identity = self.cluster.identity
@@ -41,11 +44,14 @@ class ClusterTrail:
     def flush(self) -> None:
         self.audit.flush()
 
-    def _own(self, records: Sequence[Record]) -> list[Record]:
-        return own_records(records, self.cluster.identity)
+    def _own(self, service: str, records: Sequence[Record]) -> list[Record]:
+        own, shared = own_records(records, self.cluster.identity, others=service in self._shared)
+        if shared:
+            self._shared.add(service)
+        return own
 
     def history(self, service: str, since: datetime) -> list[Record]:
-        return self._own(self.audit.history(service, since))
+        return self._own(service, self.audit.history(service, since))
 
     def latest(self, service: str, events: Collection[EventType]) -> Record | None:
         found = self.audit.latest(service, events)
@@ -53,19 +59,19 @@ class ClusterTrail:
             return found  # the common case: the newest of these records is this cluster's
         # Another cluster's, or one that names none: which of them are this cluster's
         # depends on all of them.
-        own = self._own(self.audit.events(service, events))
+        own = self._own(service, self.audit.events(service, events))
         return own[-1] if own else None
 
     def contains(self, service: str, at: datetime, record_id: str) -> bool:
         return self.audit.contains(service, at, record_id)  # ids are unique across clusters
 
     def events(self, service: str, events: Collection[EventType]) -> list[Record]:
-        return self._own(self.audit.events(service, events))
+        return self._own(service, self.audit.events(service, events))
 
     def approvals(self, service: str, *, digest: str, since: datetime) -> list[Record]:
         # The store's selection keeps every record that decides a pending proposal of any
         # cluster; a cluster's proposals are decided by its own records alone.
-        return self._own(self.audit.approvals(service, digest=digest, since=since))
+        return self._own(service, self.audit.approvals(service, digest=digest, since=since))
 
     def scan(
         self,
@@ -77,7 +83,7 @@ class ClusterTrail:
         by_service: dict[str, list[Record]] = {}
         for record in self.audit.scan(service=service, since=since, until=until):
             by_service.setdefault(record.service, []).append(record)
-        kept = [record for records in by_service.values() for record in self._own(records)]
+        kept = [r for name, records in by_service.items() for r in self._own(name, records)]
         return iter(sorted(kept, key=Record.sort_key))
 
     def unreadable(self, service: str | None = None) -> list[UnreadableRecord]:

@@ -8,10 +8,11 @@ A cycle reads only its own cluster's records, so that a cooldown, a breaker, a c
 verification or an open proposal of one cluster never counts on another.
 
 Records written before records named their cluster carry no cluster. They are read as the
-reading cluster's own while the records read beside them (the same service, the same read)
-name no other cluster: a repository that only ever served one cluster keeps its cooldowns,
-breakers and proposals across the upgrade, and as soon as another cluster has written records
-of a service, the unnamed ones count for no cluster (docs/audit-trail.md).
+reading cluster's own until the run finds a record of the same service that names another
+cluster (a cycle reads a service's last day first, then older records): a repository that only
+ever served one cluster keeps its cooldowns, breakers and proposals across the upgrade, and
+once another cluster has written records of a service, its unnamed ones count for no cluster
+(docs/audit-trail.md).
 """
 
 from __future__ import annotations
@@ -49,13 +50,19 @@ class ClusterRef:
 ON_SIMULATOR = ClusterRef(identity=SIMULATED, name=SIMULATED)
 
 
-def own_records(records: Iterable[Record], identity: str) -> list[Record]:
+def own_records(
+    records: Iterable[Record], identity: str, *, others: bool = False
+) -> tuple[list[Record], bool]:
     """The records of `identity`'s cluster among `records` (one read of one service's trail),
-    in their order: those that name it, and those that name no cluster when none of `records`
-    names another."""
+    in their order, and whether any of them names another cluster.
+
+    A record that names no cluster is the reader's unless another cluster's record is among
+    `records` or, `others`, was among those the reader saw before: the caller keeps that
+    answer for the service, so that every later read of the run agrees with the first."""
     listed = list(records)
-    other = any(r.cluster is not None and r.cluster != identity for r in listed)
-    return [r for r in listed if r.cluster == identity or (r.cluster is None and not other)]
+    others = others or any(r.cluster is not None and r.cluster != identity for r in listed)
+    own = [r for r in listed if r.cluster == identity or (r.cluster is None and not others)]
+    return own, others
 
 
 def real_cluster(
