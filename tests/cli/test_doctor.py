@@ -59,9 +59,11 @@ def test_all_checks_pass(blueprint_repo: Path, kubeconfig: Path) -> None:
     )
     assert "✓ metrics API" in result.output
     assert "✓ deployment todo-app/todo-backend (todo-backend): exists" in result.output
-    # connectivity, the namespaced permissions, the cluster-scoped one, the metrics API, two
-    # deployments, and Prometheus (not configured: an ok note)
-    checks = 1 + (len(REQUIRED_ACCESS) - 1) + 1 + 1 + 2 + 1
+    assert "✓ cluster identity: kube-system UID " in result.output
+    assert "✓ may get namespaces at the cluster scope: allowed" in result.output
+    # connectivity, the cluster's identity, every permission (one namespace), the metrics API,
+    # two deployments, and Prometheus (not configured: an ok note)
+    checks = 1 + 1 + len(REQUIRED_ACCESS) + 1 + 2 + 1
     assert f"{checks} checks: {checks} ok, 0 failed" in result.output
     assert "✗" not in result.output
 

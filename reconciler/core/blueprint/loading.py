@@ -962,12 +962,23 @@ def _reliability(ctx: _Context, raw: Mapping[str, Any]) -> Reliability:
     return reliability
 
 
+#: The embedded simulation's name (core/trail/clusters.py), which no real cluster may take.
+SIMULATED_NAME = "simulated"
+
+
 def _clusters(ctx: _Context, raw: Sequence[Mapping[str, Any]]) -> tuple[ClusterDeclaration, ...]:
     """The policies' `clusters`; a name, identity or context said twice is an error, since a
     run could not tell which of the two it is on."""
     declared = []
     seen: dict[tuple[str, str], int] = {}
     for index, item in enumerate(raw):
+        if item.get("name") == SIMULATED_NAME:
+            ctx.add(
+                ("clusters", index, "name"),
+                f"{SIMULATED_NAME!r} is the embedded simulation's name",
+                "give the real cluster another name",
+                code="clusters.reserved_name",
+            )
         for key in ("name", "identity", "context"):
             value = item.get(key)
             if not value:
