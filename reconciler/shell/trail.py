@@ -57,8 +57,11 @@ class ClusterTrail:
         found = self.audit.latest(service, events)
         if found is None or found.cluster == self.cluster.identity:
             return found  # the common case: the newest of these records is this cluster's
-        # Another cluster's, or one that names none: which of them are this cluster's
-        # depends on all of them.
+        if found.cluster is None and service not in self._shared:
+            # Unnamed records are older than every named one, so none of these kinds names
+            # a cluster: while the run has seen no other cluster's record, it is this one's.
+            return found
+        # Another cluster's: this cluster's newest is further back, among all of them.
         own = self._own(service, self.audit.events(service, events))
         return own[-1] if own else None
 
