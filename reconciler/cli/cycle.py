@@ -1384,10 +1384,20 @@ def breaker_status_command(settings: Settings, output: str) -> None:
     type=click.Choice(["pending", "approved", "rejected", "expired", "superseded", "refused"]),
     help="Only proposals in this state (repeatable).",
 )
+@click.option(
+    "--on",
+    "cluster",
+    help="Only the proposals made on this cluster (simulated, its identity, or a name the "
+    "global policies declare).",
+)
 @OUTPUT_OPTION
 @click.pass_obj
 def approvals_command(
-    settings: Settings, service: str | None, states: tuple[str, ...], output: str
+    settings: Settings,
+    service: str | None,
+    states: tuple[str, ...],
+    cluster: str | None,
+    output: str,
 ) -> None:
     """List approval proposals: pending, approved (merged), rejected, expired, superseded and
     refused, from the audit trail.
@@ -1413,8 +1423,12 @@ def approvals_command(
     store = open_audit(root)
     services = [service] if service else store.services()
     rows, data = [], []
+    on = _cluster_identity(root, cluster)
     for name in services:
-        for item in approval_summaries(store.events(name, APPROVAL_EVENTS)):
+        records = store.events(name, APPROVAL_EVENTS)
+        if on is not None:
+            records = [r for r in records if (r.cluster or "-") == on]
+        for item in approval_summaries(records):
             if states and item["state"] not in states:
                 continue
             data.append(item)

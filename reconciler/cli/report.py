@@ -21,9 +21,17 @@ if TYPE_CHECKING:
     help="From this time: a duration back from now (7d, 24h) or a time (2026-02-10T15:00:00Z).",
 )
 @click.option("--service", "-s", help="Only this service.")
+@click.option(
+    "--on",
+    "cluster",
+    help="Only the records made on this cluster (simulated, its identity, or a name the "
+    "global policies declare): a trial on the simulator and one on a real cluster apart.",
+)
 @OUTPUT_OPTION
 @click.pass_obj
-def report_command(settings: Settings, since: str, service: str | None, output: str) -> None:
+def report_command(
+    settings: Settings, since: str, service: str | None, cluster: str | None, output: str
+) -> None:
     """Sum up an observe-mode trial: what the reconciler would have done, per service.
 
     A service in observe mode (`spec.mode: observe` in its blueprint, or `mode: observe` in
@@ -44,7 +52,7 @@ def report_command(settings: Settings, since: str, service: str | None, output: 
       reconciler report -o json
     """
     from reconciler.cli.compose import open_audit
-    from reconciler.cli.cycle import _clock_now, _iso, _parse_when
+    from reconciler.cli.cycle import _clock_now, _cluster_identity, _iso, _parse_when
     from reconciler.core.errors import ConfigError
     from reconciler.core.trail.trial import summarise_trial
 
@@ -55,7 +63,12 @@ def report_command(settings: Settings, since: str, service: str | None, output: 
     except ConfigError as error:
         raise click.BadParameter(f"{error} ({error.hint})", param_hint="'--since'") from None
     store = open_audit(root)
-    summary = summarise_trial(store.scan(service=service, since=start, until=None))
+    on = _cluster_identity(root, cluster)
+    summary = summarise_trial(
+        r
+        for r in store.scan(service=service, since=start, until=None)
+        if on is None or (r.cluster or "-") == on
+    )
     skipped = [item.problem() for item in store.unreadable()]
     assert start is not None
     if output == "json":

@@ -125,3 +125,25 @@ def test_a_blueprint_naming_an_undeclared_cluster_does_not_validate(scenario: Sc
     scenario.write_blueprint(SERVICE, text, "todo-frontend runs on prod-eu")
     result = scenario.cli("validate", expect=1)
     assert "spec.cluster: 'prod-eu' is not a cluster of the global policies" in result.output
+
+
+def test_a_simulated_proposal_is_not_pending_on_a_real_cluster(scenario: Scenario) -> None:
+    scenario.cli("sim", "init", "--scenario", "seed")
+    scenario.cli("request", SERVICE, "scale_beyond_limits", "--replicas", "8", "--reason", "x")
+    listed = scenario.json("approvals", "--state", "pending")
+    assert isinstance(listed, dict)
+    (proposal,) = listed["approvals"]
+    assert proposal["cluster"] == "simulated"
+    with FakeKubeAPI(cluster_uid="0b5e4c1a-real-cluster") as api:
+        api.add_deployment(NAMESPACE, SERVICE, replicas=2)
+        options = kubernetes_options(api, scenario.root.parent)
+        status = scenario.json(*options, "status")
+    assert isinstance(status, dict)
+    (frontend,) = [s for s in status["services"] if s["service"] == SERVICE]
+    assert frontend["pending_approvals"] == []
+    assert status["cluster"]["identity"] == "0b5e4c1a-real-cluster"
+    real = scenario.json("approvals", "--on", "0b5e4c1a-real-cluster")
+    assert real == {"approvals": [], "warnings": []}
+    on_sim = scenario.json("approvals", "--on", "simulated")
+    assert isinstance(on_sim, dict)
+    assert [item["approval_id"] for item in on_sim["approvals"]] == [proposal["approval_id"]]

@@ -1297,6 +1297,7 @@ def approval_summaries(records: Sequence[Record]) -> list[dict[str, Any]]:
             {
                 "approval_id": approval_id,
                 "service": record.service,
+                "cluster": record.cluster,
                 "key": record.details.get("key"),
                 "operation": metadata.get("operation"),
                 "kind": metadata.get("kind"),
