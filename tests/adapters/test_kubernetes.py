@@ -828,6 +828,28 @@ def test_rollback_without_an_earlier_revision_is_refused(
     assert api.count("PATCH") == 0
 
 
+# ---------------------------------------------------------------------- the cluster's identity
+
+
+def test_the_identity_is_the_kube_system_namespace_uid(api: FakeKubeAPI, connect: Factory) -> None:
+    cluster = connect()
+    assert cluster.identity() == api.cluster_uid
+    assert cluster.identity() == api.cluster_uid  # the same on every read
+    assert [r.path for r in api.requests if r.method == "GET"][-1] == (
+        "/api/v1/namespaces/kube-system"
+    )
+
+
+def test_an_identity_that_cannot_be_read_names_the_permission(
+    api: FakeKubeAPI, connect: Factory
+) -> None:
+    api.deny("get", "", "namespaces")
+    with pytest.raises(ClusterError) as raised:
+        connect().identity()
+    assert "reading the kube-system namespace" in str(raised.value)
+    assert "forbidden" in str(raised.value)
+
+
 # ---------------------------------------------------------------------- doctor probes, units, imports
 
 
