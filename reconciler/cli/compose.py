@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from reconciler.core.errors import AuditError, ConfigError
+from reconciler.core.errors import AuditError, ClusterError, ConfigError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -284,9 +284,9 @@ def build_ports(root: Path, settings: Settings, fleet: Fleet | None = None) -> P
     --prometheus-url is given, latency, error rate and the CPU and memory history from
     Prometheus, merged field by field.
     """
-    from reconciler.core.trail.clusters import ON_SIMULATOR
+    from reconciler.core.trail.clusters import ON_SIMULATOR, ClusterRef
     from reconciler.shell.cycle import Ports
-    from reconciler.shell.trail import ClusterTrail
+    from reconciler.shell.trail import ClusterTrail, Unidentified
 
     if settings.cluster == "simulated":
         sim = open_simulation(root, settings.sim_state)
@@ -308,10 +308,17 @@ def build_ports(root: Path, settings: Settings, fleet: Fleet | None = None) -> P
 
         fleet = fleet or committed_fleet(root)
         kube = open_kubernetes(settings)
-        where = kubernetes_cluster(kube, settings, fleet)
         prometheus = open_prometheus(settings, fleet)
         metrics: MetricsSource = CombinedMetrics([kube, prometheus]) if prometheus else kube
         clock = SystemClock()
+        try:
+            where = kubernetes_cluster(kube, settings, fleet)
+        except ClusterError as error:
+            # Which trail is this cluster's is unknown: every service reports the error,
+            # and nothing is changed, proposed or recorded.
+            unknown = Unidentified(error)
+            where = ClusterRef(identity="unidentified", name="unidentified")
+            return Ports(cluster=unknown, metrics=metrics, audit=unknown, clock=clock, where=where)
         return Ports(
             cluster=kube,
             metrics=metrics,

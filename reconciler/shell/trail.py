@@ -10,10 +10,13 @@ reader, means no reader can forget to; the store's own index still chooses what 
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 
+from reconciler.core.errors import ClusterError
+from reconciler.core.observed.changes import Applied, Change
+from reconciler.core.observed.observation import DeploymentState, Target
 from reconciler.core.trail.clusters import ClusterRef, own_records
 from reconciler.core.trail.records import (
     TRAILER_PREFIX,
@@ -24,7 +27,7 @@ from reconciler.core.trail.records import (
 )
 from reconciler.ports import AuditStore
 
-__all__ = ["ClusterTrail"]
+__all__ = ["ClusterTrail", "Unidentified"]
 
 
 class ClusterTrail:
@@ -91,3 +94,55 @@ class ClusterTrail:
 
     def unreadable(self, service: str | None = None) -> list[UnreadableRecord]:
         return self.audit.unreadable(service)
+
+
+class Unidentified:
+    """A real cluster whose identity could not be read (unreachable, credentials refused, or
+    no permission to read the kube-system namespace), for the Cluster and AuditStore ports.
+
+    Without the identity a run cannot tell which records are this cluster's, so it must not
+    act or record: every deployment is reported with the error (each service fails at its
+    observe stage, as with any unreachable cluster, and the run's report, summary and
+    dashboard say so), any write to the trail raises it, and reads find nothing."""
+
+    def __init__(self, error: ClusterError) -> None:
+        self.error = error
+
+    def observe(self, targets: Sequence[Target]) -> Mapping[Target, DeploymentState | ClusterError]:
+        return dict.fromkeys(targets, self.error)
+
+    def apply(self, change: Change) -> Applied:
+        raise self.error
+
+    def append(self, records: Sequence[Record], message: CommitMessage) -> str:
+        raise self.error
+
+    def flush(self) -> None:
+        pass  # nothing was written
+
+    def history(self, service: str, since: datetime) -> list[Record]:
+        return []
+
+    def latest(self, service: str, events: Collection[EventType]) -> Record | None:
+        return None
+
+    def contains(self, service: str, at: datetime, record_id: str) -> bool:
+        return False
+
+    def events(self, service: str, events: Collection[EventType]) -> list[Record]:
+        return []
+
+    def approvals(self, service: str, *, digest: str, since: datetime) -> list[Record]:
+        return []
+
+    def scan(
+        self,
+        *,
+        service: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> Iterator[Record]:
+        return iter(())
+
+    def unreadable(self, service: str | None = None) -> list[UnreadableRecord]:
+        return []

@@ -147,3 +147,20 @@ def test_a_simulated_proposal_is_not_pending_on_a_real_cluster(scenario: Scenari
     on_sim = scenario.json("approvals", "--on", "simulated")
     assert isinstance(on_sim, dict)
     assert [item["approval_id"] for item in on_sim["approvals"]] == [proposal["approval_id"]]
+
+
+def test_without_its_identity_a_real_cluster_is_neither_changed_nor_recorded(
+    scenario: Scenario,
+) -> None:
+    with FakeKubeAPI(cluster_uid="0b5e4c1a-real-cluster") as api:
+        api.add_deployment(NAMESPACE, SERVICE, replicas=2)
+        api.set_pod_usage(NAMESPACE, SERVICE, cpu="95m", memory="500Mi")
+        api.deny("get", "", "namespaces")
+        report = _real_run(scenario, api)
+        replicas = api.get_deployment(NAMESPACE, SERVICE)["spec"]["replicas"]
+    assert report["cluster"]["identity"] == "unidentified"
+    (service,) = report["services"]
+    assert service["stage"] == "observe"
+    assert "reading the kube-system namespace" in service["error"]
+    assert replicas == 2
+    assert scenario.records(SERVICE) == []
