@@ -29,6 +29,9 @@ from reconciler.adapters.kubernetes.mapping import (
     _revision,
     deployment_metrics,
     deployment_state,
+    slim_deployment,
+    slim_pod,
+    slim_replicaset,
 )
 from reconciler.adapters.kubernetes.transport import Transport
 from reconciler.adapters.kubernetes.writes import write_change
@@ -206,10 +209,12 @@ class KubernetesCluster:
             deployments = self._api.list(
                 f"listing deployments {where}",
                 lambda **kw: self._api.apps.list_namespaced_deployment(namespace, **kw),
+                keep=slim_deployment,
             )
             pods = self._api.list(
                 f"listing pods {where}",
                 lambda **kw: self._api.core.list_namespaced_pod(namespace, **kw),
+                keep=slim_pod,
             )
             autoscalers = self._api.list(
                 f"listing horizontalpodautoscalers {where}",
@@ -225,6 +230,7 @@ class KubernetesCluster:
             replicasets = self._api.list(
                 f"listing replicasets {where}",
                 lambda **kw: self._api.apps.list_namespaced_replica_set(namespace, **kw),
+                keep=slim_replicaset,
             )
         except ClusterError:
             replicasets = []  # only pod revisions need them; they read as 0 (unknown)

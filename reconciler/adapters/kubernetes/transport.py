@@ -93,9 +93,16 @@ class Transport:
                 time.sleep(delay)
                 attempt += 1
 
-    def list(self, action: str, fetch: Callable[..., Any]) -> builtins.list[JSON]:
+    def list(
+        self,
+        action: str,
+        fetch: Callable[..., Any],
+        keep: Callable[[JSON], JSON] | None = None,
+    ) -> builtins.list[JSON]:
         """Every item of a list, page by page (`limit` and `continue`). A continue token that
-        expired (410) restarts the list, so the result is one consistent snapshot."""
+        expired (410) restarts the list, so the result is one consistent snapshot. `keep`
+        trims each item as its page arrives, so a page's full JSON is never held longer
+        than it takes to read it."""
         items: builtins.list[JSON] = []
         token: str | None = None
         restarts = 0
@@ -114,7 +121,8 @@ class Transport:
                     items, token, restarts = [], None, restarts + 1
                     continue
                 raise
-            items.extend(page.get("items") or [])
+            found = page.get("items") or []
+            items.extend(found if keep is None else map(keep, found))
             token = _meta(page).get("continue") or None
             if not token:
                 return items
