@@ -24,8 +24,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from reconciler.core.approvals.dashboard import Attention, Concern, Waiting
+from reconciler.core.approvals.drafting import Evidence
 from reconciler.core.approvals.feedback import TrailLinks
-from reconciler.core.approvals.judging import Evidence, approval_hold
+from reconciler.core.approvals.holds import approval_hold
 from reconciler.core.blueprint.model import Blueprint, Mode
 from reconciler.core.decide.decision import Decision
 from reconciler.core.decide.governance import VerdictAction, govern
