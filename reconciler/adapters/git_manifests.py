@@ -37,8 +37,10 @@ from reconciler.core.gitops.manifests import ManifestError, locate
 from reconciler.core.gitops.writeback import (
     ManifestConflict,
     ManifestEdit,
+    OwnCommit,
     Snapshot,
     Written,
+    own_stamp,
     rewrite,
     values,
 )
@@ -51,6 +53,10 @@ __all__ = ["GitManifests"]
 _MISSING = ("couldn't find remote ref", "could not find remote ref")
 #: How far back `read` looks for the commit that last changed a location's files.
 CHANGED_BY_DEPTH = 1000
+#: How far back (first parents from the tip) `own_commits` looks for the reconciler's own
+#: commits: a run that died before recording one is found by the next few runs, long before
+#: this many commits land on the branch.
+OWN_COMMITS_DEPTH = 200
 
 
 def _blob(commit: pygit2.Commit, path: str) -> str | None:
@@ -224,6 +230,41 @@ class GitManifests:
                 return str(commit.id)
             commit = parent
         return ""
+
+    def own_commits(self, manifests: Manifests, service: str) -> list[OwnCommit]:
+        remote, branch = self._where(manifests)
+        tip = self._fetch(remote, branch) if remote else self._local_tip(branch)
+        found: list[OwnCommit] = []
+        commit = tip
+        for _ in range(OWN_COMMITS_DEPTH):
+            stamp = own_stamp(commit.message, service)
+            if stamp is not None and commit.parents:
+                parent = commit.parents[0]
+                files = self._files(commit, manifests)
+                changed = tuple(
+                    path for path in manifests.files if _blob(commit, path) != _blob(parent, path)
+                )
+                with contextlib.suppress(ManifestError):
+                    found.append(
+                        OwnCommit(
+                            written=Written(
+                                commit=str(commit.id),
+                                at=datetime.fromtimestamp(commit.commit_time, tz=UTC),
+                                repository=manifests.repository,
+                                branch=branch,
+                                files=changed,
+                                attempts=1 if remote else 0,
+                                before=values(locate(manifests, self._files(parent, manifests))),
+                                after=values(locate(manifests, files)),
+                                subject=commit.message.split("\n", 1)[0],
+                            ),
+                            stamp=stamp,
+                        )
+                    )
+            if not commit.parents:
+                break
+            commit = commit.parents[0]
+        return found
 
     def write(self, edit: ManifestEdit, now: datetime) -> Written:
         manifests = edit.manifests
