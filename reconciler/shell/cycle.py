@@ -1049,15 +1049,17 @@ def _failed(
     message, notes, unwritable = found.message, list[Note](), None
     if (watch.changes or watch.commits) and not recorder.dry_run:
         try:
+            # A change asked of the cluster left a stamp on the deployment; one committed to
+            # the manifests left it on the commit.
             recorded = "; ".join(
-                found
-                for found in (
+                subject
+                for subject in (
                     _record_found_change(blueprint, target, ports, recorder)
                     if watch.changes
                     else "",
                     *record_found_commits(blueprint, ports, recorder, None, ports.clock.now()),
                 )
-                if found
+                if subject
             )
         except Exception as again:
             second = failure(again, watch.stage_of(again), blueprint.name)

@@ -93,6 +93,8 @@ def test_a_run_killed_after_the_manifest_commit_is_recorded_by_the_next(tmp_path
     assert f"manifest commit {commit[:12]}" in recovered["rationale"]
     assert _manifest_commits(scenario) == [commit]
     assert replicas_in_git(scenario) == 3
+    shown = scenario.cli("explain", recovered["id"]).output
+    assert f"    commit {commit} to deploy/web.yaml on main" in shown
 
     # Recorded once: a later run finds it in the trail.
     service = run(scenario)
