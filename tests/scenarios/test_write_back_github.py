@@ -184,3 +184,79 @@ def test_a_merge_by_someone_who_may_not_approve_is_not_the_change(
     assert job.records("operation_executed") == []
     log = job.git("log", "--format=%s", "origin/main").splitlines()
     assert not any(line.startswith("todo-frontend: scale to") for line in log)
+
+
+DEPLOY_TOKEN = "deploy-config-token-never-printed"
+
+
+def test_with_the_manifests_in_another_repository_the_approved_change_is_pushed_there(
+    tmp_path: Path,
+) -> None:
+    """The manifests live in org/deploy-config. A pull request lives in one repository, so the
+    proposal in the blueprint repository carries the blueprint's bound alone; an approver's
+    merge approves the change, and the reconciler then pushes the manifest commit to the other
+    repository with its own token, and records it there."""
+    from tests.gitserver import git, http_git_server
+
+    with http_git_server(tmp_path / "served", {DEPLOY_TOKEN: "deploy-bot"}) as server:
+        seed = tmp_path / "deploy-config"
+        (seed / "deploy" / "todo-frontend").mkdir(parents=True)
+        (seed / MANIFEST).write_text(DEPLOYMENT)
+        git("init", "-q", str(seed))
+        git("add", "-A", cwd=seed)
+        git("commit", "-q", "-m", "what Argo CD applies", cwd=seed)
+        deploy = server.base / "org" / "deploy-config"
+        deploy.parent.mkdir(parents=True)
+        git("clone", "-q", "--bare", str(seed), str(deploy))
+
+        files = blueprint_files()
+        files[FRONTEND] = files[FRONTEND].replace(
+            "    scale_down_threshold: 40%\n",
+            "    scale_down_threshold: 40%\n    coexistence: write_back\n"
+            "  manifests:\n    format: plain\n    repository: org/deploy-config\n"
+            f"    path: {MANIFEST}\n",
+            1,
+        )
+        bare = tmp_path / "remote.git"
+        init_bare_repo(bare, files)
+        clock = SimClock()
+        env = {
+            "GITHUB_SERVER_URL": server.server_url,
+            "RECONCILER_MANIFESTS_TOKEN": DEPLOY_TOKEN,
+        }
+        with FakeGitHub(bare, clock=clock) as api:
+            api.add_user("reconciler-bot", BOT_TOKEN)
+            api.add_user("alice", "alice-token")
+            api.add_team("acme", "devops-team", ["alice"])
+            root = tmp_path / "checkout"
+            subprocess.run(["git", "clone", "-q", str(bare), str(root)], check=True)
+            job = Job(root, api)
+            job.cli("sim", "init", "--scenario", "seed", "--history", "10m", env=env)
+            job.cli("sim", "set", "todo-frontend", *DEMO_2, env=env)
+            clock.follow(job)
+
+            output = job.run("-s", "todo-frontend", "-o", "json", env=env)
+            (step,) = frontend(job, output)["steps"]
+            assert (step["operation"], step["outcome"]) == ("scale_beyond_limits", "proposed")
+            (pull,) = api.pulls()
+            job.git("fetch", "-q", "origin", BRANCH)
+            changed = job.git(
+                "diff", "--name-only", f"{pull['base']['sha']}...{pull['head']['sha']}"
+            )
+            assert changed.split() == [FRONTEND]
+            assert server.pushes == []
+
+            clock.follow(job)
+            api.merge_pull(pull["number"], "alice")
+            output = job.run("-s", "todo-frontend", "-o", "json", env=env)
+            assert DEPLOY_TOKEN not in output
+            (step,) = frontend(job, output)["steps"]
+            assert step["outcome"] == "executed"
+            assert server.pushes == ["deploy-bot"]
+            pushed = git("rev-parse", "main", cwd=deploy).strip()
+            assert "replicas: 6 " in git("show", f"main:{MANIFEST}", cwd=deploy)
+            (executed,) = job.records("operation_executed")
+            assert executed["links"]["commit"] == pushed
+            assert executed["details"]["write_back"]["repository"] == "org/deploy-config"
+            assert executed["details"]["authorized_by"]["reference"] == f"#{pull['number']}"
+            assert api.internal_errors == []
