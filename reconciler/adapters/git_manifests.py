@@ -127,6 +127,9 @@ class GitManifests:
         self.forge_url = forge_url.rstrip("/")
         self._token = token
         self.token_source = token_source
+        #: The addresses made for repositories named `owner/name`: only commands reaching
+        #: one of them carry the token.
+        self._on_forge: set[str] = set()
 
     @property
     def repo(self) -> pygit2.Repository:
@@ -156,17 +159,21 @@ class GitManifests:
     def _address(self, repository: str) -> str:
         """What git fetches from: the forge's HTTPS address for `owner/name`, else as given."""
         if on_forge(repository):
-            return f"{self.forge_url}/{repository}.git"
+            address = f"{self.forge_url}/{repository}.git"
+            self._on_forge.add(address)
+            return address
         return repository
 
-    def _environment(self) -> dict[str, str]:
+    def _environment(self, remote: str) -> dict[str, str]:
         """git's environment: never a prompt for credentials (a run has no one to answer),
-        and the token, when there is one, as the forge's Authorization header for requests
-        to the forge's server only. The empty value first drops any header the checkout's
+        and, for a command that reaches a repository named `owner/name`, the token as the
+        forge's Authorization header. The empty value first drops any header the checkout's
         configuration holds for the server (actions/checkout's, for the blueprint repository
-        alone), which would otherwise be sent beside it."""
+        alone), which would otherwise be sent beside it. A command that reaches anything
+        else (the blueprint repository's own remote) runs with git's configuration as it is,
+        whose credentials are the checkout's."""
         env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GCM_INTERACTIVE": "never"}
-        if not self._token:
+        if not self._token or remote not in self._on_forge:
             return env
         credential = base64.b64encode(f"x-access-token:{self._token}".encode()).decode()
         key = f"http.{self.forge_url}/.extraheader"
@@ -206,8 +213,9 @@ class GitManifests:
     def _default_branch(self, remote: str) -> str:
         shown = _without_credentials(remote)
         result = self._git(
-            "ls-remote", "--symref", remote, "HEAD", doing=f"asking {shown}", check=False
-        )
+            "ls-remote", "--symref", remote, "HEAD", doing=f"asking {shown}", check=False,
+            remote=remote,
+        )  # fmt: skip
         if result.returncode != 0:
             raise ClusterError(
                 f"asking {shown} for its default branch: {_last_line(result.stderr)}",
@@ -227,7 +235,10 @@ class GitManifests:
 
     # ------------------------------------------------------------------ git
 
-    def _git(self, *args: str, doing: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def _git(
+        self, *args: str, doing: str, check: bool = True, remote: str = ""
+    ) -> subprocess.CompletedProcess[str]:
+        """git with `args`; `remote` is the remote the command reaches, if any."""
         try:
             result = subprocess.run(
                 ["git", "-C", str(self.root), *args],
@@ -235,7 +246,7 @@ class GitManifests:
                 text=True,
                 check=False,
                 timeout=120,
-                env=self._environment(),
+                env=self._environment(remote),
             )
         except FileNotFoundError:
             raise ClusterError(
@@ -258,7 +269,7 @@ class GitManifests:
         shown = f"{_without_credentials(remote)}/{branch}"
         result = self._git(
             "fetch", "-q", "--no-tags", remote, f"+refs/heads/{branch}:{ref}",
-            doing=f"fetching {shown}", check=False,
+            doing=f"fetching {shown}", check=False, remote=remote,
         )  # fmt: skip
         if result.returncode != 0:
             if any(marker in result.stderr for marker in _MISSING):
@@ -355,7 +366,7 @@ class GitManifests:
             commit, before, after, changed = self._commit_on(tip, edit, now)
             result = self._git(
                 "push", "-q", remote, f"{commit}:refs/heads/{branch}",
-                doing=f"pushing to {shown}", check=False,
+                doing=f"pushing to {shown}", check=False, remote=remote,
             )  # fmt: skip
             if result.returncode == 0:
                 self.repo.references.create(self._tracking(remote, branch), commit, force=True)

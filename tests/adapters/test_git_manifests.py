@@ -239,6 +239,39 @@ def test_a_repository_on_the_forge_is_reached_over_https_with_the_token(tmp_path
                 assert TOKEN.encode() not in content and encoded.encode() not in content, where
 
 
+def test_the_token_goes_only_to_repositories_named_on_the_forge(tmp_path: Path) -> None:
+    """The blueprint repository's own remote keeps the checkout's credentials: a manifests
+    token scoped to another repository would not be allowed to push there."""
+    checkout = "the-checkout-token"
+    tokens = {TOKEN: "deploy-bot", checkout: "actions-bot"}
+    with http_git_server(tmp_path / "served", tokens) as server:
+        for name in ("org/deploy-config", "org/blueprints"):
+            bare = server.base / name
+            bare.parent.mkdir(parents=True, exist_ok=True)
+            git("clone", "-q", "--bare", str(seed(tmp_path / f"seed-{name[4:]}")), str(bare))
+        job = tmp_path / "job"
+        header = basic_header(checkout)
+        git(
+            "-c",
+            f"http.extraheader={header}",
+            "clone",
+            "-q",
+            server.url("org/blueprints"),
+            str(job),
+        )
+        git("config", f"http.{server.server_url}/.extraheader", header, cwd=job)
+        store = GitManifests(job, remote="origin", forge_url=server.server_url, token=TOKEN)
+
+        store.write(scale("web", 2, 3), NOW)  # in the blueprint repository
+        elsewhere = ManifestEdit(
+            manifests=ON_FORGE, service="web", operation_id="op-2", replicas=4, expect_replicas=2
+        )
+        store.write(elsewhere, NOW)
+        assert server.pushes == ["actions-bot", "deploy-bot"]
+        assert replicas_on(server.base / "org" / "blueprints") == 3
+        assert replicas_on(server.base / "org" / "deploy-config") == 4
+
+
 @pytest.mark.parametrize(
     ("token", "hint"),
     [
