@@ -22,7 +22,7 @@ from reconciler.cli.publishing import PUSH_OPTIONS, push_settings
 from reconciler.core.bounds import REPLICAS_MAX
 
 if TYPE_CHECKING:
-    from reconciler.shell.cycle import StepResult
+    from reconciler.shell.requests import Prepared, RequestDone
 
 
 def _resource_parameters(cpu: str | None, memory: str | None) -> dict[str, object]:
@@ -129,144 +129,84 @@ def request_command(
       reconciler request todo-frontend delete_deployment --reason "cleanup"
     """
     from reconciler.cli.compose import Environment, committed_fleet, trail_links
-    from reconciler.core.approvals.requests import shape_request
-    from reconciler.core.decide.governance import OperationRequest, Origin
-    from reconciler.core.errors import ClusterError, HeldError, MetricsError
-    from reconciler.core.observed.observation import Metrics, Target
-    from reconciler.core.planning.cycle import ServicePlan, plan_request
-    from reconciler.core.planning.outcomes import StepOutcome
-    from reconciler.shell.approvals import Proposer, Review
-    from reconciler.shell.cycle import Proposing, Recorder, carry_out, gate_service
+    from reconciler.shell.requests import Ask, carry_out_request, prepare_request
 
     root = settings.root()
-    parameters = _resource_parameters(cpu, memory)
+    ask = Ask(
+        service=service,
+        operation=operation,
+        replicas=replicas,
+        parameters=_resource_parameters(cpu, memory),
+        reason=reason,
+        requested_by=requested_by or Environment.read().actor,
+    )
     fleet = committed_fleet(root)
     fleet.require_policies()
-    blueprint = fleet.get(service)
+    fleet.get(service)  # no blueprint for SERVICE is a configuration error, before any lookup
     pushing = push_settings(push, push_remote, push_branch)
     ports = pushing_manifests(command_ports(root, settings, fleet), settings, pushing)
     ports, recording = recording_outputs(ports, outputs_path)
-    target = Target(namespace=blueprint.metadata.namespace, name=blueprint.metadata.deployment)
-    state = ports.cluster.observe([target])[target]
-    if isinstance(state, ClusterError):
-        raise state
-    current = ports.metrics.current([target]).get(target)
-    metrics = Metrics() if current is None or isinstance(current, MetricsError) else current
-    now = ports.clock.now()
-    request = OperationRequest(
-        operation=operation,
-        service=service,
-        origin=Origin.REQUEST,
-        current_replicas=state.replicas if replicas is not None else None,
-        target_replicas=replicas,
-        reason=reason,
-        requested_by=requested_by or Environment.read().actor,
-        parameters=parameters,
+    prepared = prepare_request(
+        ask, fleet, ports, trail_links(settings, push_branch if push else None)
     )
-    shape_request(request, blueprint, state)  # a usage error records nothing
-    recorder = Recorder(ports.audit, dry_run=False)
-    proposing = None
-    if ports.forge is not None:
-        proposing = Proposing(
-            proposer=Proposer(
-                forge=ports.forge,
-                audit=ports.audit,
-                budget=fleet.policies.max_new_proposals_per_run,
-                links=trail_links(settings, push_branch if push else None),
-            ),
-            review=Review(),
-            blueprint=blueprint,
-            blueprint_text=fleet.texts.get(blueprint.name, ""),
-            state=state,
-        )
-    carried: list[StepResult] = []
-    planned: list[ServicePlan] = []
-
-    def work() -> None:
-        # A request must not act on a blueprint no approval stands behind, exactly as a run
-        # would not.
-        gate = gate_service(blueprint, state, ports, recorder, now)
-        history = gate.history
-        held = gate.held or gate.review.wait
-        if not held and not gate.stamp_recorded and state.last_change is not None:
-            # A new change would replace the stamp, the only trace of the unrecorded one.
-            stamp = state.last_change
-            held = (
-                f"the deployment carries {stamp.operation_id} ({stamp.summary}), which is not in "
-                "the audit trail: a run stopped before recording it; `reconciler run` records "
-                "and verifies it first"
-            )
-        if held:
-            ports.audit.flush()
-            raise HeldError(f"{service}: {held}", hint="nothing was requested or recorded")
-        current_plan = plan_request(blueprint, state, metrics, history, request, now)
-        planned.append(current_plan)
-        steps, _notes = carry_out(
-            current_plan, blueprint, state, metrics, history, ports, recorder, proposing
-        )
-        carried.extend(steps)
-        ports.audit.flush()
-
+    done: list[RequestDone] = []
     with outputs_written(outputs_path, recording):
-        pushed = then_push(work, root, pushing)
-    plan = planned[0]
-    step, result = plan.steps[0], carried[0]
-    verdict = step.verdict
+        pushed = then_push(lambda: done.append(carry_out_request(prepared, ports)), root, pushing)
     if output == "json":
         from reconciler.core.planning.events import verdict_json
 
         emit_json(
             {
-                "result": result.to_json(),
-                "verdict": verdict_json(verdict),
+                "result": done[0].result.to_json(),
+                "verdict": verdict_json(done[0].step.verdict),
                 "warnings": [w.to_json() for w in fleet.notices],
             }
         )
     else:
         warn(fleet.notices)
-        click.echo(
-            f"{service}: {step.request.describe()}: {verdict.classification}, "
-            f"{verdict.action.value.replace('_', ' ')} → {result.outcome}"
-        )
-        for reason_text in verdict.reasons:
-            click.echo(f"  {reason_text}")
-        if verdict.alternatives:
-            click.echo("  safer alternatives:")
-            for alternative in verdict.alternatives:
-                size = (
-                    f" to {alternative.replicas} replicas"
-                    if alternative.replicas is not None
-                    else ""
-                )
-                click.echo(
-                    f"    {alternative.operation}{size} [{alternative.tier}]: "
-                    f"{alternative.description}"
-                )
-        if verdict.action.value == "defer" and verdict.retry_at is not None:
-            from reconciler.core.blueprint.units import format_duration
-
-            click.echo(
-                f"  retried by the first cycle after {verdict.retry_at:%Y-%m-%d %H:%M:%S}Z and "
-                "governed again then; it expires if the deployment changes meanwhile or no "
-                f"cycle comes within {format_duration(blueprint.policy.approval.timeout)} after"
-            )
-        if result.kind is StepOutcome.PROPOSED:
-            click.echo(f"  proposed for approval: {result.detail}")
-        if result.commit:
-            chain_id = result.record_ids[0] if result.record_ids else step.chain.operation
-            click.echo(
-                f"  recorded in commit {result.commit[:7]} (`reconciler explain {chain_id}`)"
-            )
+        _print_done(done[0], prepared)
     if isinstance(pushed, Exception):
         raise pushed
     halted = ports.forge.halted() if ports.forge is not None else None
     if halted is not None:
         raise halted
-    if result.kind not in {
-        StepOutcome.EXECUTED,
-        StepOutcome.PENDING,
-        StepOutcome.PROPOSED,
-        StepOutcome.WOULD_EXECUTE,
-        StepOutcome.WOULD_PROPOSE,
-    }:
+    if not done[0].succeeded:
         sys.exit(1)
+
+
+def _print_done(done: RequestDone, prepared: Prepared) -> None:
+    """The verdict and its reasons, the safer alternatives, when a deferred request is tried
+    again, and where the request went: a proposal, a commit."""
+    from reconciler.core.planning.outcomes import StepOutcome
+
+    step, result = done.step, done.result
+    verdict = step.verdict
+    click.echo(
+        f"{prepared.blueprint.name}: {step.request.describe()}: {verdict.classification}, "
+        f"{verdict.action.value.replace('_', ' ')} → {result.outcome}"
+    )
+    for reason_text in verdict.reasons:
+        click.echo(f"  {reason_text}")
+    if verdict.alternatives:
+        click.echo("  safer alternatives:")
+        for alternative in verdict.alternatives:
+            size = (
+                f" to {alternative.replicas} replicas" if alternative.replicas is not None else ""
+            )
+            click.echo(
+                f"    {alternative.operation}{size} [{alternative.tier}]: {alternative.description}"
+            )
+    if verdict.action.value == "defer" and verdict.retry_at is not None:
+        from reconciler.core.blueprint.units import format_duration
+
+        timeout = prepared.blueprint.policy.approval.timeout
+        click.echo(
+            f"  retried by the first cycle after {verdict.retry_at:%Y-%m-%d %H:%M:%S}Z and "
+            "governed again then; it expires if the deployment changes meanwhile or no "
+            f"cycle comes within {format_duration(timeout)} after"
+        )
+    if result.kind is StepOutcome.PROPOSED:
+        click.echo(f"  proposed for approval: {result.detail}")
+    if result.commit:
+        chain_id = result.record_ids[0] if result.record_ids else step.chain.operation
+        click.echo(f"  recorded in commit {result.commit[:7]} (`reconciler explain {chain_id}`)")
