@@ -15,7 +15,7 @@ from reconciler.cli.context import Settings
 from reconciler.cli.output import OUTPUT_OPTION, emit_json, plural, table, warn
 
 if TYPE_CHECKING:
-    from reconciler.core.trail.records import Record
+    from reconciler.core.trail.records import EventType, Record
 
 
 def parse_when(text: str | None, now: datetime) -> datetime | None:
@@ -118,36 +118,10 @@ def audit_command(
       reconciler audit --since 2026-02-10T15:00:00Z --until 2026-02-10T16:00:00Z -o json
     """
     from reconciler.cli.compose import open_audit
-    from reconciler.core.errors import ConfigError
-    from reconciler.core.trail.records import EventType
 
-    # A value that cannot mean anything is a usage error (exit 2) naming its option, like
-    # click's own checks, rather than a configuration error.
-    wanted = set()
-    for event in events:
-        try:
-            wanted.add(EventType(event))
-        except ValueError:
-            raise click.BadParameter(
-                f"unknown event type {event!r}; valid: {', '.join(e.value for e in EventType)}",
-                param_hint="'--event' / '-e'",
-            ) from None
+    wanted = _event_types(events)
     root = settings.root()
-    now = clock_now(settings, root)
-
-    def moment(option: str, text: str | None) -> datetime | None:
-        try:
-            return parse_when(text, now)
-        except ConfigError as error:
-            raise click.BadParameter(f"{error} ({error.hint})", param_hint=f"'{option}'") from None
-
-    start, end = moment("--since", since), moment("--until", until)
-    if start is not None and end is not None and start > end:
-        # Nothing could match; saying "no records match" would hide the mistake.
-        raise click.UsageError(
-            f"--since {since} ({iso_time(start)}) is later than --until {until} ({iso_time(end)}); "
-            "the range runs from --since to --until, so swap them"
-        )
+    start, end = _time_range(settings, root, since, until)
     store = open_audit(root)
     records = [
         r
@@ -172,6 +146,47 @@ def audit_command(
             _record_rows(records),
         )
     )
+
+
+def _event_types(events: Sequence[str]) -> set[EventType]:
+    """The event types of -e, as a usage error (exit 2) naming the option for one that does
+    not exist, like click's own checks, rather than a configuration error."""
+    from reconciler.core.trail.records import EventType
+
+    wanted = set()
+    for event in events:
+        try:
+            wanted.add(EventType(event))
+        except ValueError:
+            raise click.BadParameter(
+                f"unknown event type {event!r}; valid: {', '.join(e.value for e in EventType)}",
+                param_hint="'--event' / '-e'",
+            ) from None
+    return wanted
+
+
+def _time_range(
+    settings: Settings, root: Path, since: str | None, until: str | None
+) -> tuple[datetime | None, datetime | None]:
+    """--since and --until as moments on the cycle's clock; a range that runs backwards is a
+    usage error, since "no records match" would hide the mistake."""
+    from reconciler.core.errors import ConfigError
+
+    now = clock_now(settings, root)
+
+    def moment(option: str, text: str | None) -> datetime | None:
+        try:
+            return parse_when(text, now)
+        except ConfigError as error:
+            raise click.BadParameter(f"{error} ({error.hint})", param_hint=f"'{option}'") from None
+
+    start, end = moment("--since", since), moment("--until", until)
+    if start is not None and end is not None and start > end:
+        raise click.UsageError(
+            f"--since {since} ({iso_time(start)}) is later than --until {until} ({iso_time(end)}); "
+            "the range runs from --since to --until, so swap them"
+        )
+    return start, end
 
 
 def iso_time(moment: datetime) -> str:

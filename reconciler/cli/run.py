@@ -260,23 +260,9 @@ def run_command(
       reconciler run --shard 2/4 --push
     """
     from reconciler.cli.compose import trail_links
-    from reconciler.core.blueprint.units import UnitError, parse_duration
-    from reconciler.core.errors import ConfigError
-    from reconciler.core.planning.sharding import parse_shard
     from reconciler.shell.cycle import run_cycle, wait_and_verify
 
-    # A value that cannot mean anything is a usage error (exit 2) naming its option.
-    try:
-        timeout = parse_duration(wait_timeout)
-    except UnitError as error:
-        raise click.BadParameter(f"{error} ({error.hint})", param_hint="'--wait-timeout'") from None
-    try:
-        part = parse_shard(shard) if shard else None
-    except ConfigError as error:
-        raise click.BadParameter(
-            f"{str(error).removeprefix('--shard ')} ({error.hint})",
-            param_hint="'--shard'",
-        ) from None
+    timeout, part = _wait_and_shard(wait_timeout, shard)
     fleet, ports = _prepare(settings, services, part)
     ports, recording = recording_outputs(ports, outputs_path)
     options = _options(fleet, services, dry_run, quiet=output == "json")
@@ -300,15 +286,7 @@ def run_command(
     if output == "json":
         emit_json(reports[0].to_json() if not wait else [r.to_json() for r in reports])
     else:
-        warn(dict.fromkeys(w for report in reports for w in report.warnings))
-        for index, report in enumerate(reports):
-            if index:
-                click.echo(f"\n--- verification pass at {report.started_at:%H:%M:%S}Z")
-                click.echo(render_report(report, verbose=False, only_active=True))
-            else:
-                click.echo(render_report(report, verbose))
-        if ending:
-            click.echo(f"\n--wait: {ending}")
+        _print_reports(reports, verbose, ending)
     _report_for_actions(
         reports,
         pushed,
@@ -322,6 +300,47 @@ def run_command(
         dashboard = settings.forge == "github" and not services
     if dashboard and not dry_run:
         _update_dashboard(reports, ports, fleet, part, pushed, quiet=output == "json")
+    _conclude(reports, pushed)
+
+
+def _wait_and_shard(wait_timeout: str, shard: str | None) -> tuple[float, Shard | None]:
+    """--wait-timeout and --shard parsed: a value that cannot mean anything is a usage error
+    (exit 2) naming its option, before anything is read."""
+    from reconciler.core.blueprint.units import UnitError, parse_duration
+    from reconciler.core.errors import ConfigError
+    from reconciler.core.planning.sharding import parse_shard
+
+    try:
+        timeout = parse_duration(wait_timeout)
+    except UnitError as error:
+        raise click.BadParameter(f"{error} ({error.hint})", param_hint="'--wait-timeout'") from None
+    try:
+        part = parse_shard(shard) if shard else None
+    except ConfigError as error:
+        raise click.BadParameter(
+            f"{str(error).removeprefix('--shard ')} ({error.hint})",
+            param_hint="'--shard'",
+        ) from None
+    return timeout, part
+
+
+def _print_reports(reports: Sequence[CycleReport], verbose: bool, ending: str) -> None:
+    """The run's table, then each verification pass of --wait with only the services that
+    acted, and how the wait ended."""
+    warn(dict.fromkeys(w for report in reports for w in report.warnings))
+    for index, report in enumerate(reports):
+        if index:
+            click.echo(f"\n--- verification pass at {report.started_at:%H:%M:%S}Z")
+            click.echo(render_report(report, verbose=False, only_active=True))
+        else:
+            click.echo(render_report(report, verbose))
+    if ending:
+        click.echo(f"\n--wait: {ending}")
+
+
+def _conclude(reports: Sequence[CycleReport], pushed: str | ReconcilerError | None) -> None:
+    """The run's exit: a failed push, then a trail that could not be written, then a halted
+    forge, each as its error; 1 when a service failed or needs a person."""
     if isinstance(pushed, Exception):
         raise pushed
     unwritable = next((report.trail_halt for report in reports if report.trail_halt), None)

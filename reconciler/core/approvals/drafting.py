@@ -378,37 +378,7 @@ def _body(
     expires: datetime,
     metadata: Mapping[str, Any],
 ) -> str:
-    decision = evidence.decision
-    lines = ["## Why this needs you", ""]
-    if decision is not None:
-        w = decision.weighted
-        lines.append(f"{decision.rationale}")
-        lines.append("")
-        lines.append("| metric | value | weight |")
-        lines.append("|---|---|---|")
-        for c in w.components:
-            shown = (
-                "missing"
-                if c.value is None
-                else (f"{c.value:g} ms" if c.type == "latency" else format_percent(c.value))
-            )
-            lines.append(f"| {c.type} | {shown} | {c.weight:g} |")
-        scaling = blueprint.scaling
-        lines += [
-            "",
-            "Weighted utilization: "
-            f"**{'unknown' if w.value is None else format_percent(w.value)}** "
-            f"(scale up above {format_percent(scaling.scale_up_threshold)}, down below "
-            f"{format_percent(scaling.scale_down_threshold)}).",
-        ]
-    else:
-        # One line each, control characters escaped: the body is also the local forge's
-        # commit message, where a person's text must not start a line (docs/audit-trail.md).
-        who = clean_line(request.requested_by or "someone")
-        lines.append(
-            f"{who} asked for `{request.operation}`"
-            + (f": {clean_line(request.reason)}" if request.reason else ".")
-        )
+    lines = ["## Why this needs you", "", *_why(request, blueprint, evidence)]
     lines += ["", f"**Rule:** {verdict.reasons[0]}", ""]
     lines += ["## Current and proposed", "", *_state_table(rows), ""]
     risk = blueprint.policy.catalogue.get(request.operation)
@@ -418,6 +388,48 @@ def _body(
     lines += _cost_lines(blueprint, request.current_replicas, request.target_replicas)
     lines += ["", "## What merging does", "", merging, ""]
     lines += ["## Rollback plan", "", rollback, ""]
+    lines += _approval_lines(verdict, blueprint, expires)
+    chart = _chart(blueprint, evidence.samples)
+    if chart:
+        lines += ["## Recent load", "", *chart, ""]
+    lines += [render_metadata(metadata), ""]
+    return "\n".join(lines)
+
+
+def _why(request: OperationRequest, blueprint: Blueprint, evidence: Evidence) -> list[str]:
+    """For a decision, its rationale and the metrics behind it against the thresholds; for a
+    request, who asked for what and why."""
+    decision = evidence.decision
+    if decision is None:
+        # One line each, control characters escaped: the body is also the local forge's
+        # commit message, where a person's text must not start a line (docs/audit-trail.md).
+        who = clean_line(request.requested_by or "someone")
+        return [
+            f"{who} asked for `{request.operation}`"
+            + (f": {clean_line(request.reason)}" if request.reason else ".")
+        ]
+    w = decision.weighted
+    lines = [f"{decision.rationale}", "", "| metric | value | weight |", "|---|---|---|"]
+    for c in w.components:
+        shown = (
+            "missing"
+            if c.value is None
+            else (f"{c.value:g} ms" if c.type == "latency" else format_percent(c.value))
+        )
+        lines.append(f"| {c.type} | {shown} | {c.weight:g} |")
+    scaling = blueprint.scaling
+    return [
+        *lines,
+        "",
+        "Weighted utilization: "
+        f"**{'unknown' if w.value is None else format_percent(w.value)}** "
+        f"(scale up above {format_percent(scaling.scale_up_threshold)}, down below "
+        f"{format_percent(scaling.scale_down_threshold)}).",
+    ]
+
+
+def _approval_lines(verdict: Verdict, blueprint: Blueprint, expires: datetime) -> list[str]:
+    """Who may approve, until when and what happens then, and what closing it means."""
     approvers = ", ".join(f"@{a}" for a in verdict.approvers) or "(no approvers configured)"
     approval = blueprint.policy.approval
     on_timeout = (
@@ -426,7 +438,7 @@ def _body(
         else "it stays open for a person to decide, with a comment saying it timed out, and "
         "the reconciler no longer updates it"
     )
-    lines += [
+    return [
         "## Approval",
         "",
         f"- Approvers: {approvers}. A merge by anyone else approves nothing.",
@@ -436,8 +448,3 @@ def _body(
         f"{format_duration(approval.rejection_cooloff)}, unless the load gets materially worse.",
         "",
     ]
-    chart = _chart(blueprint, evidence.samples)
-    if chart:
-        lines += ["## Recent load", "", *chart, ""]
-    lines += [render_metadata(metadata), ""]
-    return "\n".join(lines)
