@@ -41,10 +41,6 @@ __all__ = [
 ]
 
 
-# ---------------------------------------------------------------------------------------------
-# Judging a merge
-
-
 class Judgement(StrEnum):
     GRANTED = "granted"
     REFUSED = "refused"
