@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 #: listed mutant whose line no longer matches (the function changed, mutmut renumbered) is
 #: reported as a survivor again, so an excuse never silently covers another mutant.
 EQUIVALENT: dict[str, tuple[str, str]] = {
-    "reconciler.core.approvals.judging.x_judge_merge__mutmut_36": (
+    "reconciler.core.approvals.judging.x__merge_time__mutmut_5": (
         "utc(merged_at) >= utc(now)",
         "a merge time equal to the cycle's clock set to that clock is the same instant",
     ),

@@ -161,78 +161,11 @@ def draft_for(
     service = blueprint.name
     topic = topic_for(request, kind)
     expires = utc(now) + timedelta(seconds=blueprint.policy.approval.timeout)
-    current, target = request.current_replicas, request.target_replicas
-    decision = evidence.decision
-    files: dict[str, str] = {}
-    edited_fields: dict[str, int] = {}
-    rows: list[tuple[str, str, str]] = []
-    scaling = blueprint.scaling
     if kind is Kind.BLUEPRINT:
-        assert target is not None
-        field_name = "max_replicas" if target > scaling.max_replicas else "min_replicas"
-        edited_fields[field_name] = target
-        old = getattr(scaling, field_name)
-        new_version = bump_patch(blueprint.version)
-        edited = edit_yaml(
-            blueprint_text,
-            {("spec", "scaling", field_name): str(target), ("metadata", "version"): new_version},
-        )
-        files[blueprint.source] = edited
-        verb = "raise" if target > old else "lower"
-        title = f"{service}: {verb} {field_name} {old} → {target} (approval needed)"
-        rows += [
-            (f"`spec.scaling.{field_name}`", str(old), str(target)),
-            ("`metadata.version`", blueprint.version, new_version),
-            ("replicas", str(evidence.current_replicas or current), str(target)),
-        ]
-        merging = (
-            f"Merging changes `spec.scaling.{field_name}` from {old} to {target} in "
-            f"`{blueprint.source}` for good. The next cycle then scales to {target} replicas as "
-            "an ordinary allowed change (`scale_within_limits`), verifies it, and records that "
-            "this pull request authorised it."
-        )
-        rollback = (
-            f"Scale back to {evidence.current_replicas or current} replicas (allowed, automatic "
-            f"if the change fails verification), and revert `{field_name}` to {old} with a "
-            "follow-up change to the blueprint."
-        )
+        change = _blueprint_change(request, blueprint, blueprint_text, evidence)
     else:
-        import yaml
-
-        path = f"requests/{service}/{approval_id}.yaml"
-        content = yaml.safe_dump(
-            {
-                "apiVersion": "reconciler/v1",
-                "kind": "OperationRequest",
-                "id": approval_id,
-                "service": service,
-                "operation": request.operation,
-                "current_replicas": current,
-                "target_replicas": target,
-                "parameters": dict(request.parameters),
-                "reason": request.reason,
-                "requested_by": request.requested_by or "reconciler",
-                "created_at": utc(now).isoformat().replace("+00:00", "Z"),
-                "expires_at": expires.isoformat().replace("+00:00", "Z"),
-            },
-            sort_keys=False,
-        )
-        files[path] = "# One-off operation; merging this file approves it, once.\n" + content
-        what = request.describe()
-        title = f"{service}: {what} (approval needed)"
-        if target is not None:
-            rows.append(("replicas", str(current), str(target)))
-        rows.append(("operation", "-", request.operation))
-        merging = (
-            f"Merging approves `{request.operation}` once: the next cycle checks that the service "
-            "is still as described here, governs the operation again, carries it out, verifies "
-            "it, and records that this pull request authorised it. Nothing else changes."
-        )
-        rollback = (
-            f"Scale back to {current} replicas."
-            if current is not None and target is not None
-            else "Roll back to the revision the deployment has now."
-        )
+        change = _request_change(request, service, approval_id, now, expires)
+    files, merging = dict(change.files), change.merging
     if manifest_files:
         files.update(manifest_files)
         where = ", ".join(f"`{path}`" for path in sorted(manifest_files))
@@ -241,7 +174,155 @@ def draft_for(
             "merging is the change itself, which the tool rolls out and the reconciler then "
             "records and verifies."
         )
-    metadata: dict[str, Any] = {
+    metadata = _metadata(
+        request, verdict, blueprint, evidence, approval_id, now, expires, topic, kind, files
+    )
+    metadata["fields"] = {
+        f"spec.scaling.{field}": value for field, value in change.edited_fields.items()
+    }
+    if manifest_files:
+        # The manifests the proposal edits: its merge is the change (coexistence: write_back).
+        metadata["write_back"] = sorted(manifest_files)
+    body = _body(
+        request,
+        verdict,
+        blueprint,
+        evidence,
+        list(change.rows),
+        merging,
+        change.rollback,
+        expires,
+        metadata,
+    )
+    record = path_of(service, EventType.APPROVAL_REQUESTED, approval_id, now)
+    draft = Draft(
+        key=str(metadata["key"]),
+        branch=f"reconciler/{service}/{topic}",
+        title=change.title,
+        body=_with_records(body, metadata, record, links),
+        files=files,
+        labels=(*LABELS, f"service:{service}"),
+        reviewers=tuple(verdict.approvers),
+        commit_message=f"{change.title}\n\nProposed by the reconciler; merging this branch is "
+        f"the approval.\n\nReconciler-Approval: {approval_id}\nReconciler-Service: {service}\n",
+    )
+    return draft, metadata
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Change:
+    """What a proposal changes, and how its body puts it: the files, the blueprint fields an
+    edit sets, the table rows, what merging does and how to undo it."""
+
+    files: Mapping[str, str]
+    edited_fields: Mapping[str, int]
+    rows: Sequence[tuple[str, str, str]]
+    title: str
+    merging: str
+    rollback: str
+
+
+def _blueprint_change(
+    request: OperationRequest, blueprint: Blueprint, blueprint_text: str, evidence: Evidence
+) -> _Change:
+    """A blueprint edit: the one replica bound the target crosses, and the patch version,
+    edited in place so the file keeps its comments and formatting."""
+    current, target = request.current_replicas, request.target_replicas
+    scaling = blueprint.scaling
+    assert target is not None
+    field_name = "max_replicas" if target > scaling.max_replicas else "min_replicas"
+    old = getattr(scaling, field_name)
+    new_version = bump_patch(blueprint.version)
+    edited = edit_yaml(
+        blueprint_text,
+        {("spec", "scaling", field_name): str(target), ("metadata", "version"): new_version},
+    )
+    verb = "raise" if target > old else "lower"
+    return _Change(
+        files={blueprint.source: edited},
+        edited_fields={field_name: target},
+        rows=(
+            (f"`spec.scaling.{field_name}`", str(old), str(target)),
+            ("`metadata.version`", blueprint.version, new_version),
+            ("replicas", str(evidence.current_replicas or current), str(target)),
+        ),
+        title=f"{blueprint.name}: {verb} {field_name} {old} → {target} (approval needed)",
+        merging=(
+            f"Merging changes `spec.scaling.{field_name}` from {old} to {target} in "
+            f"`{blueprint.source}` for good. The next cycle then scales to {target} replicas as "
+            "an ordinary allowed change (`scale_within_limits`), verifies it, and records that "
+            "this pull request authorised it."
+        ),
+        rollback=(
+            f"Scale back to {evidence.current_replicas or current} replicas (allowed, automatic "
+            f"if the change fails verification), and revert `{field_name}` to {old} with a "
+            "follow-up change to the blueprint."
+        ),
+    )
+
+
+def _request_change(
+    request: OperationRequest, service: str, approval_id: str, now: datetime, expires: datetime
+) -> _Change:
+    """A request file under `requests/<service>/`: a one-off operation, approved once."""
+    import yaml
+
+    current, target = request.current_replicas, request.target_replicas
+    path = f"requests/{service}/{approval_id}.yaml"
+    content = yaml.safe_dump(
+        {
+            "apiVersion": "reconciler/v1",
+            "kind": "OperationRequest",
+            "id": approval_id,
+            "service": service,
+            "operation": request.operation,
+            "current_replicas": current,
+            "target_replicas": target,
+            "parameters": dict(request.parameters),
+            "reason": request.reason,
+            "requested_by": request.requested_by or "reconciler",
+            "created_at": utc(now).isoformat().replace("+00:00", "Z"),
+            "expires_at": expires.isoformat().replace("+00:00", "Z"),
+        },
+        sort_keys=False,
+    )
+    rows = [("replicas", str(current), str(target))] if target is not None else []
+    rows.append(("operation", "-", request.operation))
+    return _Change(
+        files={path: "# One-off operation; merging this file approves it, once.\n" + content},
+        edited_fields={},
+        rows=rows,
+        title=f"{service}: {request.describe()} (approval needed)",
+        merging=(
+            f"Merging approves `{request.operation}` once: the next cycle checks that the service "
+            "is still as described here, governs the operation again, carries it out, verifies "
+            "it, and records that this pull request authorised it. Nothing else changes."
+        ),
+        rollback=(
+            f"Scale back to {current} replicas."
+            if current is not None and target is not None
+            else "Roll back to the revision the deployment has now."
+        ),
+    )
+
+
+def _metadata(
+    request: OperationRequest,
+    verdict: Verdict,
+    blueprint: Blueprint,
+    evidence: Evidence,
+    approval_id: str,
+    now: datetime,
+    expires: datetime,
+    topic: str,
+    kind: Kind,
+    files: Mapping[str, str],
+) -> dict[str, Any]:
+    """The proposal's metadata: what the audit trail keeps of it, and every later judgement
+    of a merge reads (never the pull request's body, which anyone may edit)."""
+    decision = evidence.decision
+    service = blueprint.name
+    return {
         "version": 1,
         "key": f"{service}/{topic}",
         "service": service,
@@ -249,8 +330,8 @@ def draft_for(
         "approval_id": approval_id,
         "operation": request.operation,
         "origin": str(request.origin),
-        "current_replicas": current,
-        "target_replicas": target,
+        "current_replicas": request.current_replicas,
+        "target_replicas": request.target_replicas,
         "decision_id": request.decision_id,
         "revision": evidence.revision,
         "parameters": dict(request.parameters),
@@ -261,38 +342,29 @@ def draft_for(
         "digests": {path: digest(content) for path, content in files.items()},
         # The blueprint fields the edit changes, and to what: what "its change landed" means
         # when the file as a whole is not the proposed one (edited since, or landed in part).
-        "fields": {f"spec.scaling.{field}": value for field, value in edited_fields.items()},
+        "fields": {},
         "approvers": list(verdict.approvers),
         "forbidden": sorted(blueprint.policy.names(Tier.FORBIDDEN)),
         "weighted_utilization": None if decision is None else decision.weighted.value,
         "created_at": utc(now).isoformat().replace("+00:00", "Z"),
         "expires_at": expires.isoformat().replace("+00:00", "Z"),
     }
-    if manifest_files:
-        # The manifests the proposal edits: its merge is the change (coexistence: write_back).
-        metadata["write_back"] = sorted(manifest_files)
-    record = path_of(service, EventType.APPROVAL_REQUESTED, approval_id, now)
+
+
+def _with_records(
+    body: str, metadata: Mapping[str, Any], record: str, links: TrailLinks | None
+) -> str:
+    """The body with a section linking the proposal's own record in the audit trail (its
+    path is known before it is written) and the run that proposed it, when there are links."""
     trail = links.file(record) if links is not None else ""
     run = links.run if links is not None else ""
-    body = _body(request, verdict, blueprint, evidence, rows, merging, rollback, expires, metadata)
-    if trail or run:
-        found = [f"- [This proposal's record]({trail}) in the audit trail." if trail else ""]
-        found.append(f"- Proposed by [this run]({run})." if run else "")
-        section = ["## Records", "", *[line for line in found if line], ""]
-        marker = render_metadata(metadata)
-        body = body.replace(marker, "\n".join(section) + "\n" + marker)
-    draft = Draft(
-        key=str(metadata["key"]),
-        branch=f"reconciler/{service}/{topic}",
-        title=title,
-        body=body,
-        files=files,
-        labels=(*LABELS, f"service:{service}"),
-        reviewers=tuple(verdict.approvers),
-        commit_message=f"{title}\n\nProposed by the reconciler; merging this branch is the "
-        f"approval.\n\nReconciler-Approval: {approval_id}\nReconciler-Service: {service}\n",
-    )
-    return draft, metadata
+    if not (trail or run):
+        return body
+    found = [f"- [This proposal's record]({trail}) in the audit trail." if trail else ""]
+    found.append(f"- Proposed by [this run]({run})." if run else "")
+    section = ["## Records", "", *[line for line in found if line], ""]
+    marker = render_metadata(metadata)
+    return body.replace(marker, "\n".join(section) + "\n" + marker)
 
 
 def _body(
@@ -306,37 +378,7 @@ def _body(
     expires: datetime,
     metadata: Mapping[str, Any],
 ) -> str:
-    decision = evidence.decision
-    lines = ["## Why this needs you", ""]
-    if decision is not None:
-        w = decision.weighted
-        lines.append(f"{decision.rationale}")
-        lines.append("")
-        lines.append("| metric | value | weight |")
-        lines.append("|---|---|---|")
-        for c in w.components:
-            shown = (
-                "missing"
-                if c.value is None
-                else (f"{c.value:g} ms" if c.type == "latency" else format_percent(c.value))
-            )
-            lines.append(f"| {c.type} | {shown} | {c.weight:g} |")
-        scaling = blueprint.scaling
-        lines += [
-            "",
-            "Weighted utilization: "
-            f"**{'unknown' if w.value is None else format_percent(w.value)}** "
-            f"(scale up above {format_percent(scaling.scale_up_threshold)}, down below "
-            f"{format_percent(scaling.scale_down_threshold)}).",
-        ]
-    else:
-        # One line each, control characters escaped: the body is also the local forge's
-        # commit message, where a person's text must not start a line (docs/audit-trail.md).
-        who = clean_line(request.requested_by or "someone")
-        lines.append(
-            f"{who} asked for `{request.operation}`"
-            + (f": {clean_line(request.reason)}" if request.reason else ".")
-        )
+    lines = ["## Why this needs you", "", *_why(request, blueprint, evidence)]
     lines += ["", f"**Rule:** {verdict.reasons[0]}", ""]
     lines += ["## Current and proposed", "", *_state_table(rows), ""]
     risk = blueprint.policy.catalogue.get(request.operation)
@@ -346,6 +388,48 @@ def _body(
     lines += _cost_lines(blueprint, request.current_replicas, request.target_replicas)
     lines += ["", "## What merging does", "", merging, ""]
     lines += ["## Rollback plan", "", rollback, ""]
+    lines += _approval_lines(verdict, blueprint, expires)
+    chart = _chart(blueprint, evidence.samples)
+    if chart:
+        lines += ["## Recent load", "", *chart, ""]
+    lines += [render_metadata(metadata), ""]
+    return "\n".join(lines)
+
+
+def _why(request: OperationRequest, blueprint: Blueprint, evidence: Evidence) -> list[str]:
+    """For a decision, its rationale and the metrics behind it against the thresholds; for a
+    request, who asked for what and why."""
+    decision = evidence.decision
+    if decision is None:
+        # One line each, control characters escaped: the body is also the local forge's
+        # commit message, where a person's text must not start a line (docs/audit-trail.md).
+        who = clean_line(request.requested_by or "someone")
+        return [
+            f"{who} asked for `{request.operation}`"
+            + (f": {clean_line(request.reason)}" if request.reason else ".")
+        ]
+    w = decision.weighted
+    lines = [f"{decision.rationale}", "", "| metric | value | weight |", "|---|---|---|"]
+    for c in w.components:
+        shown = (
+            "missing"
+            if c.value is None
+            else (f"{c.value:g} ms" if c.type == "latency" else format_percent(c.value))
+        )
+        lines.append(f"| {c.type} | {shown} | {c.weight:g} |")
+    scaling = blueprint.scaling
+    return [
+        *lines,
+        "",
+        "Weighted utilization: "
+        f"**{'unknown' if w.value is None else format_percent(w.value)}** "
+        f"(scale up above {format_percent(scaling.scale_up_threshold)}, down below "
+        f"{format_percent(scaling.scale_down_threshold)}).",
+    ]
+
+
+def _approval_lines(verdict: Verdict, blueprint: Blueprint, expires: datetime) -> list[str]:
+    """Who may approve, until when and what happens then, and what closing it means."""
     approvers = ", ".join(f"@{a}" for a in verdict.approvers) or "(no approvers configured)"
     approval = blueprint.policy.approval
     on_timeout = (
@@ -354,7 +438,7 @@ def _body(
         else "it stays open for a person to decide, with a comment saying it timed out, and "
         "the reconciler no longer updates it"
     )
-    lines += [
+    return [
         "## Approval",
         "",
         f"- Approvers: {approvers}. A merge by anyone else approves nothing.",
@@ -364,8 +448,3 @@ def _body(
         f"{format_duration(approval.rejection_cooloff)}, unless the load gets materially worse.",
         "",
     ]
-    chart = _chart(blueprint, evidence.samples)
-    if chart:
-        lines += ["## Recent load", "", *chart, ""]
-    lines += [render_metadata(metadata), ""]
-    return "\n".join(lines)

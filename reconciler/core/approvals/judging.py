@@ -10,10 +10,11 @@ edit is judged by the file the merge produced, not by the blueprint the cycle ha
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from reconciler.core.approvals.landings import (
     beyond_the_proposal,
@@ -38,10 +39,6 @@ __all__ = [
     "judge_merge",
     "still_as_proposed",
 ]
-
-
-# ---------------------------------------------------------------------------------------------
-# Judging a merge
 
 
 class Judgement(StrEnum):
@@ -91,10 +88,59 @@ def judge_merge(
     have happened after the cycle that finds it.
     """
     metadata = pending.metadata
-    approvers = [str(a) for a in metadata.get("approvers", [])]
-    who = proposal.merged_by or ""
+    merged_at = _merge_time(proposal, now)
     #: Reasons about who merged it and when: with the proposal merged as proposed, they make
     #: it a landing without approval; the others, a merge of something else.
+    unapproved = _unapproved(pending, proposal, is_member, merged_at)
+    digests = metadata.get("digests") or {}
+    reasons = _file_reasons(pending, proposal, digests)
+    beyond = extra_paths(metadata, digests, proposal.changed)
+    reasons += beyond_the_proposal(beyond)
+    merged_digest = None
+    path = ""
+    if pending.kind is Kind.BLUEPRINT:
+        path = next(iter(digests), blueprint.source if blueprint is not None else "")
+        text = proposal.files.get(path)
+        merged_digest = None if text is None else digest(text)
+        reasons += _blueprint_reasons(path, text, blueprint, metadata)
+    latency = (utc(merged_at) - pending.created_at).total_seconds() if merged_at else None
+    refusal = None
+    if reasons:
+        refusal = Refusal.NOT_AS_PROPOSED
+    elif unapproved:
+        refusal = Refusal.LANDED_WITHOUT_APPROVAL
+    return MergeJudgement(
+        judgement=Judgement.REFUSED if refusal else Judgement.GRANTED,
+        reasons=(*unapproved, *reasons),
+        latency=latency,
+        merged_at=merged_at,
+        merged_digest=merged_digest,
+        merged_path=path,
+        beyond=beyond,
+        refusal=refusal,
+        landing=Landing.MERGE if proposal.merged_by else Landing.UNATTRIBUTED,
+    )
+
+
+def _merge_time(proposal: Proposal, now: datetime) -> datetime | None:
+    """When the merge happened as far as the cycle can tell: never after the cycle's clock
+    (on virtual time a person still merges on the wall clock)."""
+    merged_at = proposal.merged_at
+    if merged_at is not None and utc(merged_at) > utc(now):
+        merged_at = utc(now)
+    return merged_at
+
+
+def _unapproved(
+    pending: Pending,
+    proposal: Proposal,
+    is_member: Callable[[str, str], bool],
+    merged_at: datetime | None,
+) -> list[str]:
+    """Why the merge is no approver's timely merge: nobody recorded as merging, someone who
+    is not an approver, or a merge after the proposal expired."""
+    approvers = [str(a) for a in pending.metadata.get("approvers", [])]
+    who = proposal.merged_by or ""
     unapproved = []
     if not who:
         unapproved.append(
@@ -106,16 +152,18 @@ def judge_merge(
             f"it was merged by {who}, who is not an approver "
             f"({', '.join(approvers) or 'none configured'})"
         )
-    merged_at = proposal.merged_at
-    if merged_at is not None and utc(merged_at) > utc(now):
-        merged_at = utc(now)
     if merged_at is not None and utc(merged_at) > pending.expires_at:
         unapproved.append(
             f"it was merged at {utc(merged_at):%H:%M:%S}Z, after it expired at "
             f"{pending.expires_at:%H:%M:%S}Z"
         )
+    return unapproved
+
+
+def _file_reasons(pending: Pending, proposal: Proposal, digests: Mapping[str, Any]) -> list[str]:
+    """Each proposed file that is not, as merged, what the trail recorded (its digest): the
+    branch and the pull request can be changed by anyone who can push, the trail cannot."""
     reasons: list[str] = []
-    digests = metadata.get("digests") or {}
     if not digests:
         reasons.append(
             "the audit trail holds no digest of the proposed files, so what was merged cannot "
@@ -135,42 +183,27 @@ def judge_merge(
                 "the proposal, or the main branch changed the file since): only the proposed "
                 "edit can be approved"
             )
-    beyond = extra_paths(metadata, digests, proposal.changed)
-    reasons += beyond_the_proposal(beyond)
-    merged_digest = None
-    path = ""
-    if pending.kind is Kind.BLUEPRINT:
-        path = next(iter(digests), blueprint.source if blueprint is not None else "")
-        text = proposal.files.get(path)
-        merged_digest = None if text is None else digest(text)
-        inherited = () if blueprint is None else globally_forbidden(blueprint)
-        now_forbidden = None if text is None else forbidden_in(text, inherited)
-        if text is not None and now_forbidden is None:
-            reasons.append(f"{path} as merged is not a readable blueprint")
-        loosened = sorted(set(metadata.get("forbidden", [])) - (now_forbidden or set()))
-        if now_forbidden is not None and loosened:
-            reasons.append(
-                "the merged blueprint no longer forbids "
-                + ", ".join(loosened)
-                + ": an approval pull request cannot make a forbidden operation possible"
-            )
-    latency = (utc(merged_at) - pending.created_at).total_seconds() if merged_at else None
-    refusal = None
-    if reasons:
-        refusal = Refusal.NOT_AS_PROPOSED
-    elif unapproved:
-        refusal = Refusal.LANDED_WITHOUT_APPROVAL
-    return MergeJudgement(
-        judgement=Judgement.REFUSED if refusal else Judgement.GRANTED,
-        reasons=(*unapproved, *reasons),
-        latency=latency,
-        merged_at=merged_at,
-        merged_digest=merged_digest,
-        merged_path=path,
-        beyond=beyond,
-        refusal=refusal,
-        landing=Landing.MERGE if who else Landing.UNATTRIBUTED,
-    )
+    return reasons
+
+
+def _blueprint_reasons(
+    path: str, text: str | None, blueprint: Blueprint | None, metadata: Mapping[str, Any]
+) -> list[str]:
+    """For a blueprint edit, judged by the merged file: unreadable, or no longer forbidding
+    what it forbade when proposed (with what the global policies forbid, from `blueprint`)."""
+    reasons = []
+    inherited = () if blueprint is None else globally_forbidden(blueprint)
+    now_forbidden = None if text is None else forbidden_in(text, inherited)
+    if text is not None and now_forbidden is None:
+        reasons.append(f"{path} as merged is not a readable blueprint")
+    loosened = sorted(set(metadata.get("forbidden", [])) - (now_forbidden or set()))
+    if now_forbidden is not None and loosened:
+        reasons.append(
+            "the merged blueprint no longer forbids "
+            + ", ".join(loosened)
+            + ": an approval pull request cannot make a forbidden operation possible"
+        )
+    return reasons
 
 
 def still_as_proposed(pending: Pending, proposal: Proposal) -> bool:

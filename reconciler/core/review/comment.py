@@ -26,48 +26,16 @@ def _code(text: str) -> str:
 def render_markdown(review: Review) -> str:
     """The body of the pull request comment; starts with the marker that finds it again."""
     base, head = review.base.label, review.head.label
-    if not review.findings:
-        headline = "### ✅ Blueprint check passes: no change to what the blueprints allow"
-    elif not review.ok:
-        failing = review.count(ChangeClass.FORBIDDEN) + review.count(ChangeClass.INVALID)
-        headline = (
-            f"### ❌ Blueprint check fails: {failing} "
-            f"change{'s' * (failing != 1)} forbidden or invalid"
-        )
-    elif review.approvers:
-        headline = "### ⚠️ Blueprint check passes; merging needs approval"
-    else:
-        headline = "### ✅ Blueprint check passes: every change is allowed"
     lines = [
         COMMENT_MARKER,
-        headline,
+        _headline(review),
         "",
         f"Comparing `{base}` → `{head}`. Every edit is judged by the rules at `{base}`, "
         "so a pull request cannot grant itself permission or name its own approvers.",
         "",
     ]
     if review.findings:
-        lines += [
-            "| | service | field | before → after | kind | class | operation | approvers |",
-            "|---|---|---|---|---|---|---|---|",
-        ]
-        for f in review.findings:
-            lines.append(
-                "| "
-                + " | ".join(
-                    [
-                        _ICONS[f.change_class],
-                        _cell(f.subject),
-                        _code(f.path or f.file),
-                        _cell(f"{f.before} → {f.after}"),
-                        _cell(str(f.kind).replace("_", " ")),
-                        _cell(str(f.change_class).replace("_", " ")),
-                        _code(f.operation) if f.operation else "-",
-                        _cell(", ".join(f.approvers) or "-"),
-                    ]
-                )
-                + " |"
-            )
+        lines += _table(review)
         lines += ["", "<details><summary>Why, edit by edit</summary>", ""]
         for f in review.findings:
             rule = f" Rule: `{f.rule}`" + (f" in `{f.rule_file}`" if f.rule_file else "") + "."
@@ -91,3 +59,39 @@ def render_markdown(review: Review) -> str:
     for note in review.notes:
         lines.append(f"> {_cell(note)}")
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _headline(review: Review) -> str:
+    """Passes or fails, and whether merging needs approval, in one line."""
+    if not review.findings:
+        return "### ✅ Blueprint check passes: no change to what the blueprints allow"
+    if not review.ok:
+        failing = review.count(ChangeClass.FORBIDDEN) + review.count(ChangeClass.INVALID)
+        return (
+            f"### ❌ Blueprint check fails: {failing} "
+            f"change{'s' * (failing != 1)} forbidden or invalid"
+        )
+    if review.approvers:
+        return "### ⚠️ Blueprint check passes; merging needs approval"
+    return "### ✅ Blueprint check passes: every change is allowed"
+
+
+def _table(review: Review) -> list[str]:
+    """One row per finding: what changed, from what to what, its class and its approvers."""
+    lines = [
+        "| | service | field | before → after | kind | class | operation | approvers |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for f in review.findings:
+        cells = [
+            _ICONS[f.change_class],
+            _cell(f.subject),
+            _code(f.path or f.file),
+            _cell(f"{f.before} → {f.after}"),
+            _cell(str(f.kind).replace("_", " ")),
+            _cell(str(f.change_class).replace("_", " ")),
+            _code(f.operation) if f.operation else "-",
+            _cell(", ".join(f.approvers) or "-"),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
