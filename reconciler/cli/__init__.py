@@ -17,25 +17,21 @@ from typing import Any
 import click
 
 from reconciler import __version__
+from reconciler.cli.approvals import approvals_command
+from reconciler.cli.audit import audit_command, explain_command
 from reconciler.cli.blueprints import policy_command, schema_command, validate_command
+from reconciler.cli.breaker import breaker_group
 from reconciler.cli.context import DEFAULT_LOCK_TIMEOUT, PrometheusOptions, Settings
-from reconciler.cli.cycle import (
-    approvals_command,
-    audit_command,
-    breaker_group,
-    explain_command,
-    plan_command,
-    request_command,
-    run_command,
-    status_command,
-)
 from reconciler.cli.dashboard import dashboard_command
 from reconciler.cli.demo import demo_command
 from reconciler.cli.doctor import doctor_command
 from reconciler.cli.init import init_command
 from reconciler.cli.report import report_command
+from reconciler.cli.request import request_command
 from reconciler.cli.review import check_change_command, codeowners_command
+from reconciler.cli.run import plan_command, run_command
 from reconciler.cli.sim import sim_group
+from reconciler.cli.status import status_command
 
 #: Collections of the youngest generation every 50,000 allocations rather than 700, of the
 #: middle one every 50 of those, and of everything next to never (see `_Group.invoke`).

@@ -126,7 +126,7 @@ def schema_command(kind: str) -> None:
       reconciler schema > blueprints/schema.json
       reconciler schema --kind policies > blueprints/governance/policies.schema.json
     """
-    from reconciler.core.blueprint.schemas import schema_text
+    from reconciler.core.blueprint.schema_source import schema_text
 
     click.echo(schema_text(kind), nl=False)
 

@@ -184,31 +184,47 @@ def demo_command(settings: Settings, directory: Path | None) -> None:
       reconciler demo --dir /tmp/reconciler-demo
       make demo                       # the same, after setting up .venv
     """
-    from reconciler.cli import main
-
     root = settings.root()
     scratch = (directory or Path(tempfile.mkdtemp(prefix="reconciler-demo-"))).resolve()
     origin = _clone(root, scratch)
+    story = _Story(scratch)
+    click.echo(f"Scratch repository: {scratch} ({origin}). Your checkout is not touched.")
+    click.echo(f"The reconciler commands below run there: `cd {story.here}` to repeat one.")
+    _scale_up(story)
+    rollback_step = _rollback(story)
+    _approval(story)
+    _write_back(story)
+    _refusal_and_trail(story, rollback_step)
 
-    def say(text: str) -> None:
+
+class _Story:
+    """The narration: numbered steps, and each command printed before it runs, with the
+    exit code the story expects; any other stops the demo, naming the command."""
+
+    def __init__(self, scratch: Path) -> None:
+        self.scratch = scratch
+        self.here = shlex.quote(str(scratch))
+        self._numbers = itertools.count(1)
+
+    def say(self, text: str) -> None:
         click.echo()
         click.echo(textwrap.fill(text, width=96))
 
-    numbers = itertools.count(1)
-
-    def step(text: str) -> int:
+    def step(self, text: str) -> int:
         """A numbered step of the story; the numbers are counted, so they stay in order."""
-        number = next(numbers)
-        say(f"{number}. {text}")
+        number = next(self._numbers)
+        self.say(f"{number}. {text}")
         return number
 
-    def run(*args: str, expect: int = 0) -> None:
+    def run(self, *args: str, expect: int = 0) -> None:
+        from reconciler.cli import main
+
         # Quoted as a shell would need it, so a command copied from the story runs as shown.
         command = shlex.join(["reconciler", *args])
         click.echo(f"\n$ {command}")
         code = 0
         try:
-            returned = main.main(["--repo", str(scratch), *args], standalone_mode=False)
+            returned = main.main(["--repo", str(self.scratch), *args], standalone_mode=False)
             code = returned if isinstance(returned, int) else 0  # click's ctx.exit(n)
         except SystemExit as exit_:
             code = exit_.code if isinstance(exit_.code, int) else 0 if exit_.code is None else 1
@@ -216,29 +232,29 @@ def demo_command(settings: Settings, directory: Path | None) -> None:
             error.show()
             code = error.exit_code
         if code != expect:
-            stop(scratch, command, code, expect)
+            stop(self.scratch, command, code, expect)
 
-    def run_git(*args: str) -> None:
-        code = git(scratch, *args)
+    def run_git(self, *args: str) -> None:
+        code = git(self.scratch, *args)
         if code != 0:
-            stop(scratch, shlex.join(["git", *args]), code, 0)
+            stop(self.scratch, shlex.join(["git", *args]), code, 0)
 
-    here = shlex.quote(str(scratch))
-    click.echo(f"Scratch repository: {scratch} ({origin}). Your checkout is not touched.")
-    click.echo(f"The reconciler commands below run there: `cd {here}` to repeat one.")
-    step(
+
+def _scale_up(story: _Story) -> None:
+    """The blueprints, the seeded cluster, and a scale-up carried out and verified."""
+    story.step(
         "The blueprints. todo-frontend is the seed's blueprint as written: replicas 1..5, "
         "scale up above 80% weighted utilization; everything it leaves out has a default "
         "(weights cpu 0.5, memory 0.3, latency 0.2; p95 target 200 ms; cooldown 60 s)."
     )
-    run("validate")
-    step(
+    story.run("validate")
+    story.step(
         "The cluster: simulated, with a virtual clock. The seed scenario puts todo-frontend "
         "on 2 replicas at CPU 85%, memory 70% and p95 180 ms; todo-backend is steady."
     )
-    run("sim", "init", "--scenario", "seed", "--history", "10m")
-    run("sim", "show")
-    step(
+    story.run("sim", "init", "--scenario", "seed", "--history", "10m")
+    story.run("sim", "show")
+    story.step(
         "One reconcile cycle, staying to verify it (--wait). Weighted utilization = 0.5 × 85% "
         "+ 0.3 × 70% + 0.2 × 180/200 = 81.5%, above 80%, so 2 → 3 replicas (ceil(2 × 81.5% / 70%) "
         "= 3). Governance: scale_within_limits is allowed because 1 <= 3 <= 5. Expected "
@@ -246,14 +262,18 @@ def demo_command(settings: Settings, directory: Path | None) -> None:
         "change is verified: replica count, pods ready, CPU, memory, p95 latency, error rate and "
         "restarts. todo-backend is reconciled independently and left alone."
     )
-    run("run", "--wait")
-    rollback_step = step(
+    story.run("run", "--wait")
+
+
+def _rollback(story: _Story) -> int:
+    """A harmful scale-down, rolled back automatically; the step's number, for the end."""
+    rollback_step = story.step(
         "The load drops: CPU 25%, memory 20%, p95 100 ms on 3 replicas, but each pod is close "
         "to its queueing limit. After five quiet minutes the engine scales down 3 → 2; the "
         "verification finds p95 latency and errors over target and worse than before, so the "
         "change is rolled back automatically, and the rollback is verified in turn."
     )
-    run(
+    story.run(
         "sim",
         "set",
         "todo-frontend",
@@ -265,15 +285,20 @@ def demo_command(settings: Settings, directory: Path | None) -> None:
         "memory_utilization=20%",
         "base_error_rate=0.2%",
     )
-    run("sim", "advance", "6m")
-    run("run", "--wait")
-    step(
+    story.run("sim", "advance", "6m")
+    story.run("run", "--wait")
+    return rollback_step
+
+
+def _approval(story: _Story) -> None:
+    """A change beyond the blueprint, proposed, merged by an approver, and carried out."""
+    story.step(
         "Later, a surge: todo-frontend is at max_replicas (5) with CPU 92%, memory 85% and "
         "p95 280 ms (weighted 91.5%). More replicas than the blueprint allows need a person, so "
         "the reconciler proposes raising max_replicas to 6 as a branch of this repository (with "
         "--forge github, a pull request) and does nothing else."
     )
-    run(
+    story.run(
         "sim",
         "set",
         "todo-frontend",
@@ -284,15 +309,15 @@ def demo_command(settings: Settings, directory: Path | None) -> None:
         "latency_p95=280ms",
         "error_rate=1.2%",
     )
-    run("run", "-s", "todo-frontend")
+    story.run("run", "-s", "todo-frontend")
     branch = "reconciler/todo-frontend/scale-beyond-limits"
-    run_git("diff", "main", branch, "--", "blueprints/")
-    say(
+    story.run_git("diff", "main", branch, "--", "blueprints/")
+    story.say(
         "alice, who is in devops-team (the approvers), reviews it and approves by merging it. "
         "The next cycle judges the merge (an approver? exactly what was proposed?), records "
         "the approval, scales 5 → 6 under the new policy, and verifies it."
     )
-    run_git(
+    story.run_git(
         "-c",
         "user.name=alice",
         "-c",
@@ -304,19 +329,23 @@ def demo_command(settings: Settings, directory: Path | None) -> None:
         "-m",
         "Approve: raise max_replicas of todo-frontend to 6",
     )
-    run("sim", "advance", "5m")
-    run("run", "-s", "todo-frontend", "--wait")
-    run("approvals")
-    step(
+    story.run("sim", "advance", "5m")
+    story.run("run", "-s", "todo-frontend", "--wait")
+    story.run("approvals")
+
+
+def _write_back(story: _Story) -> None:
+    """A service Argo CD deploys, scaled by a commit to its manifest."""
+    story.step(
         "Argo CD deploys todo-backend from git: its replicas live in "
         f"{BACKEND_MANIFEST}. The team says so in the blueprint (spec.manifests) and sets "
         "coexistence: write_back, so a change becomes a commit to that file, which Argo CD "
         "rolls out. The simulated cluster plays Argo CD here: it applies each commit 30 s "
         "after it is made."
     )
-    _adopt_write_back(scratch)
-    run_git("add", "--", BACKEND_MANIFEST, "blueprints/todo-backend/blueprint.yaml")
-    run_git(
+    _adopt_write_back(story.scratch)
+    story.run_git("add", "--", BACKEND_MANIFEST, "blueprints/todo-backend/blueprint.yaml")
+    story.run_git(
         "-c",
         "user.name=bob",
         "-c",
@@ -326,16 +355,16 @@ def demo_command(settings: Settings, directory: Path | None) -> None:
         "-m",
         "todo-backend: Argo CD applies deploy/todo-backend; the reconciler writes back to it",
     )
-    run("validate", "blueprints/todo-backend")
-    say(
+    story.run("validate", "blueprints/todo-backend")
+    story.say(
         "Load rises on todo-backend (CPU 95%, memory 90%). The cycle decides 2 → 3 and, instead "
         "of scaling the deployment, commits `replicas: 3` to the manifest; the cluster is "
         "untouched until Argo CD syncs. Verification waits for that: its 60 s start once the "
         "third pod runs, not when the commit was made."
     )
-    run("sim", "set", "todo-backend", "cpu_utilization=95%", "memory_utilization=90%")
-    run("run", "-s", "todo-backend", "--wait")
-    run_git(
+    story.run("sim", "set", "todo-backend", "cpu_utilization=95%", "memory_utilization=90%")
+    story.run("run", "-s", "todo-backend", "--wait")
+    story.run_git(
         "log",
         "-1",
         "-p",
@@ -343,12 +372,17 @@ def demo_command(settings: Settings, directory: Path | None) -> None:
         "--",
         BACKEND_MANIFEST,
     )
-    step(
+
+
+def _refusal_and_trail(story: _Story, rollback_step: int) -> None:
+    """A forbidden request refused, the audit trail in git, and the chain of the rollback."""
+    scratch, here = story.scratch, story.here
+    story.step(
         "Someone asks to delete the frontend deployment. delete_deployment is forbidden by "
         "the global policies, so the request is refused, the cluster is untouched, and the "
         "refusal with safer alternatives goes into the audit trail."
     )
-    run(
+    story.run(
         "request",
         "todo-frontend",
         "delete_deployment",
@@ -358,19 +392,21 @@ def demo_command(settings: Settings, directory: Path | None) -> None:
         "demo-user",
         expect=1,  # refused
     )
-    step("The audit trail is git. Every step above that changed or refused something is a commit:")
+    story.step(
+        "The audit trail is git. Every step above that changed or refused something is a commit:"
+    )
     click.echo(f"\n$ {shlex.join(['git', '-C', str(scratch), 'log', '--oneline', '--', 'audit/'])}")
-    for line in _log_oneline(scratch):
+    for line in _log_oneline(story.scratch):
         click.echo(line)
-    decision = rolled_back_decision(scratch, "todo-frontend")
+    decision = rolled_back_decision(story.scratch, "todo-frontend")
     if decision is None:
-        stop(scratch, "finding the rolled-back scale-down in the audit trail", 1, 0)
-    say(
+        stop(story.scratch, "finding the rolled-back scale-down in the audit trail", 1, 0)
+    story.say(
         f"And the whole chain behind the rolled-back scale-down (step {rollback_step}), from its "
         "decision to the verified rollback, with its numbers, rules and checks:"
     )
-    run("explain", decision)
-    say(
+    story.run("explain", decision)
+    story.say(
         f"Where to look next: `git -C {here} log --stat`, `reconciler --repo {here} audit`, "
         f"the JSON records under {scratch}/audit/, and `reconciler --repo {here} status`."
     )

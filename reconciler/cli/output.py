@@ -85,3 +85,9 @@ OUTPUT_OPTION = click.option(
     callback=_structured,
     help="text for people, json or yaml for scripts.",
 )
+
+
+def percent_cell(value: float | None) -> str:
+    from reconciler.core.blueprint.units import format_percent
+
+    return "-" if value is None else format_percent(value)

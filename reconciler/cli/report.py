@@ -51,19 +51,19 @@ def report_command(
       reconciler report --since 24h -s todo-frontend
       reconciler report -o json
     """
+    from reconciler.cli.audit import clock_now, cluster_identity, iso_time, parse_when
     from reconciler.cli.compose import open_audit
-    from reconciler.cli.cycle import _clock_now, _cluster_identity, _iso, _parse_when
     from reconciler.core.errors import ConfigError
     from reconciler.core.trail.trial import summarise_trial
 
     root = settings.root()
-    now = _clock_now(settings, root)
+    now = clock_now(settings, root)
     try:
-        start = _parse_when(since, now)
+        start = parse_when(since, now)
     except ConfigError as error:
         raise click.BadParameter(f"{error} ({error.hint})", param_hint="'--since'") from None
     store = open_audit(root)
-    on = _cluster_identity(root, cluster)
+    on = cluster_identity(root, cluster)
     summary = summarise_trial(
         r
         for r in store.scan(service=service, since=start, until=None)
@@ -74,8 +74,8 @@ def report_command(
     if output == "json":
         emit_json(
             {
-                "since": _iso(start),
-                "until": _iso(now),
+                "since": iso_time(start),
+                "until": iso_time(now),
                 "services": [item.to_json() for item in summary],
                 "warnings": [w.to_json() for w in skipped],
             }
@@ -84,12 +84,12 @@ def report_command(
     warn(skipped)
     if not summary:
         click.echo(
-            f"no observe-mode records since {_iso(start)}: set spec.mode: observe in a "
+            f"no observe-mode records since {iso_time(start)}: set spec.mode: observe in a "
             "blueprint (or mode: observe in the global policies) and run cycles",
             err=True,
         )
         return
-    click.echo(f"Observe-mode trial, {_iso(start)} to {_iso(now)}")
+    click.echo(f"Observe-mode trial, {iso_time(start)} to {iso_time(now)}")
     click.echo(table(_HEADERS, [_row(item) for item in summary]))
 
 

@@ -28,13 +28,9 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path, PurePosixPath
 
-from reconciler.core.blueprint.loading import (
-    builtin_policies,
-    check_unique_names,
-    load_blueprint,
-    load_policies,
-)
+from reconciler.core.blueprint.loading import check_unique_names, load_blueprint
 from reconciler.core.blueprint.model import Blueprint, GlobalPolicies, Provenance
+from reconciler.core.blueprint.policies import builtin_policies, load_policies
 from reconciler.core.blueprint.yamlsafe import MAX_BYTES
 from reconciler.core.errors import BlueprintError, ConfigError
 from reconciler.core.planning.sharding import Shard

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from reconciler.core.blueprint.loading import load_policies, parse_blueprint
+from reconciler.core.blueprint.loading import parse_blueprint
 from reconciler.core.blueprint.model import Blueprint
+from reconciler.core.blueprint.policies import load_policies
 from reconciler.core.observed.observation import DeploymentState, Metrics, Sample, Target
 from tests.conftest import REPO
 

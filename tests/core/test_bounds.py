@@ -19,16 +19,12 @@ import pytest
 import yaml
 
 from reconciler.core import bounds
-from reconciler.core.approvals.judging import unusable_reason
+from reconciler.core.approvals.authorization import unusable_reason
 from reconciler.core.approvals.requests import RequestError, shape_request
 from reconciler.core.blueprint import units
 from reconciler.core.blueprint.conditions import ConditionError, parse_condition
-from reconciler.core.blueprint.loading import (
-    builtin_policies,
-    load_blueprint,
-    load_policies,
-    parse_blueprint,
-)
+from reconciler.core.blueprint.loading import load_blueprint, parse_blueprint
+from reconciler.core.blueprint.policies import builtin_policies, load_policies
 from reconciler.core.decide.decision import Action, decide
 from reconciler.core.decide.governance import OperationRequest, Origin
 from reconciler.core.problems import Severity

@@ -6,8 +6,9 @@ from dataclasses import replace
 
 import pytest
 
-from reconciler.core.blueprint.loading import load_blueprint, load_policies
+from reconciler.core.blueprint.loading import load_blueprint
 from reconciler.core.blueprint.model import ClusterDeclaration
+from reconciler.core.blueprint.policies import load_policies
 from reconciler.core.errors import ConfigError
 from reconciler.core.trail.clusters import (
     ON_SIMULATOR,

@@ -9,14 +9,9 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reconciler.core.blueprint.loading import (
-    builtin_policies,
-    check_unique_names,
-    load_blueprint,
-    load_policies,
-    parse_blueprint,
-)
+from reconciler.core.blueprint.loading import check_unique_names, load_blueprint, parse_blueprint
 from reconciler.core.blueprint.model import Tier
+from reconciler.core.blueprint.policies import builtin_policies, load_policies
 from reconciler.core.errors import BlueprintError
 from reconciler.core.problems import Problem, Severity
 

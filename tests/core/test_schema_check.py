@@ -14,7 +14,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reconciler.core.blueprint.schemas import _compiled, _validator, iter_issues
+from reconciler.core.blueprint.schema_check import compiled_check
+from reconciler.core.blueprint.schemas import _validator, iter_issues
 from tests.core.test_loading import SEED_BLUEPRINT
 
 REPO = Path(__file__).resolve().parents[2]
@@ -85,7 +86,7 @@ def _jsonschema_passes(kind: str, document: Any) -> bool:
 
 
 def _compiled_passes(kind: str, document: Any) -> bool:
-    check = _compiled(kind)
+    check = compiled_check(kind)
     assert check is not None, f"the {kind} schema uses a keyword the compiled check lacks"
     return check(document)
 

@@ -11,7 +11,7 @@ import pygit2
 import pytest
 
 from reconciler.adapters.git_audit import GitAuditStore
-from reconciler.core.approvals.judging import APPROVAL_EVENTS
+from reconciler.core.approvals.lifecycle import APPROVAL_EVENTS
 from reconciler.core.trail.clusters import ON_SIMULATOR, ClusterRef
 from reconciler.core.trail.history import CHANGE_EVENTS
 from reconciler.core.trail.records import EventType, Outcome, Record, commit_message

@@ -15,59 +15,27 @@ own line rather than an exception when the value is first used.
 from __future__ import annotations
 
 import difflib
-import json
 import math
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from functools import cache
-from importlib import resources
 from typing import Any
 
 from reconciler.core import bounds
 from reconciler.core.blueprint import units
+from reconciler.core.blueprint.schema_check import compiled_check
+from reconciler.core.blueprint.schema_source import (
+    UNIT_PARSERS,
+    inline_refs,
+    is_finite,
+    parsed_schema,
+    schema_text,
+)
 from reconciler.core.blueprint.yamlsafe import Path
 
 __all__ = ["SchemaIssue", "default_for", "iter_issues", "schema_text"]
 
 _REQUIRED_RE = re.compile(r"^'(.+)' is a required property$")
-
-_UNIT_PARSERS = {
-    "percent": units.parse_percent,
-    "duration": units.parse_duration,
-    "latency": units.parse_latency_ms,
-    "cpu": units.parse_cpu,
-    "memory": units.parse_memory,
-    "throughput": units.parse_throughput,
-    "money": units.parse_money,
-    "semver": units.parse_semver,
-}
-
-
-def schema_text(kind: str) -> str:
-    """The schema file's text; `kind` is `blueprint` or `policies`."""
-    return resources.files("reconciler.data").joinpath(f"{kind}.schema.json").read_text("utf-8")
-
-
-@cache
-def _schema(kind: str) -> dict[str, Any]:
-    loaded: dict[str, Any] = json.loads(schema_text(kind))
-    return loaded
-
-
-def _inline(node: Any, defs: Mapping[str, Any]) -> Any:
-    """The schema with every local `$ref` replaced by its definition.
-
-    The schemas are not recursive, so this terminates; it makes validation about twice as
-    fast because jsonschema no longer resolves a reference at every step.
-    """
-    if isinstance(node, dict):
-        if "$ref" in node:
-            target = _inline(defs[node["$ref"].removeprefix("#/$defs/")], defs)
-            return {**target, **{k: _inline(v, defs) for k, v in node.items() if k != "$ref"}}
-        return {k: _inline(v, defs) for k, v in node.items() if k != "$defs"}
-    if isinstance(node, list):
-        return [_inline(item, defs) for item in node]
-    return node
 
 
 @cache
@@ -77,16 +45,12 @@ def _validator(kind: str) -> Any:
     base = jsonschema.Draft202012Validator
     types = base.TYPE_CHECKER.redefine(
         "number",
-        lambda checker, value: base.TYPE_CHECKER.is_type(value, "number") and _finite(value),
+        lambda checker, value: base.TYPE_CHECKER.is_type(value, "number") and is_finite(value),
     )
     extend: Any = jsonschema.validators.extend  # untyped in jsonschema
     strict = extend(base, {"x-unit": _unit_keyword}, type_checker=types)
-    schema = _schema(kind)
-    return strict(_inline(schema, schema.get("$defs", {})))
-
-
-def _finite(value: Any) -> bool:
-    return not isinstance(value, float) or math.isfinite(value)
+    schema = parsed_schema(kind)
+    return strict(inline_refs(schema, schema.get("$defs", {})))
 
 
 def _unit_keyword(validator: Any, unit: str, instance: Any, schema: Mapping[str, Any]) -> Any:
@@ -97,7 +61,7 @@ def _unit_keyword(validator: Any, unit: str, instance: Any, schema: Mapping[str,
     """
     from jsonschema.exceptions import ValidationError
 
-    parse = _UNIT_PARSERS.get(unit)
+    parse = UNIT_PARSERS.get(unit)
     if parse is None:
         return
     shape = {key: value for key, value in schema.items() if key != "x-unit"}
@@ -117,7 +81,7 @@ def _resolve(schema: Mapping[str, Any], root: Mapping[str, Any]) -> Mapping[str,
 
 
 def _subschema(kind: str, path: Path) -> Mapping[str, Any] | None:
-    root = _schema(kind)
+    root = parsed_schema(kind)
     node: Mapping[str, Any] = _resolve(root, root)
     for part in path:
         if isinstance(part, int):
@@ -315,64 +279,20 @@ def _in_range(number: float, schema: Mapping[str, Any]) -> bool:
 
 
 def _explain(error: Any, kind: str) -> SchemaIssue:
+    """One jsonschema error as a message and a fix for whoever wrote the file."""
     path: Path = tuple(error.absolute_path)
     schema = error.schema if isinstance(error.schema, Mapping) else {}
     validator = error.validator
     instance = error.instance
-    unit = schema.get("x-unit")
-    if unit in _UNIT_PARSERS and validator in {
-        "anyOf",
-        "pattern",
-        "type",
-        "minimum",
-        "maximum",
-        "x-unit",
-    }:
-        try:
-            _UNIT_PARSERS[unit](instance)
-        except units.UnitError as unit_error:
-            return SchemaIssue(path, str(unit_error), unit_error.hint)
-        if validator in {"minimum", "maximum"}:
-            return SchemaIssue(path, f"{instance!r} is out of range", schema.get("description", ""))
-    if unit in {"dns_label", "dns_subdomain"}:
-        return SchemaIssue(
-            path,
-            f"{instance!r} is not a valid name",
-            "use lower-case letters, digits and '-' only, starting and ending with a letter "
-            "or digit (at most 63 characters), e.g. todo-frontend",
-        )
+    unit_issue = _unit_issue(path, schema, validator, instance)
+    if unit_issue is not None:
+        return unit_issue
     if validator == "required":
-        # jsonschema names the missing property only in its message: "'spec' is a required
-        # property". Fall back to the first absent name if that wording ever changes.
-        named = _REQUIRED_RE.match(error.message)
-        missing = (
-            named.group(1)
-            if named
-            else next((n for n in schema.get("required", []) if n not in (instance or {})), "?")
-        )
-        sub = _subschema(kind, (*path, missing)) or {}
-        return SchemaIssue(
-            (*path, missing), f"missing required field `{missing}`", _add_hint(missing, sub)
-        )
+        return _required_issue(error, kind, path, schema)
     if validator == "additionalProperties":
         return _unknown_fields(path, schema, instance)[0]
     if validator == "type":
-        expected = schema.get("type")
-        words = _TYPE_WORDS.get(str(expected), str(expected))
-        if isinstance(instance, float) and not math.isfinite(instance):
-            return SchemaIssue(
-                path, f"{instance} is not a finite number", _finite_hint(path, schema)
-            )
-        hint = ""
-        if isinstance(instance, str) and expected in {"integer", "number"}:
-            hint = _quoted_number_hint(path, schema, instance, str(expected))
-        elif expected in {"integer", "number"}:
-            hint = _number_hint(path, schema, instance, str(expected))
-        elif isinstance(instance, int | float) and expected == "string":
-            hint = f'put the value in quotes, e.g. "{instance}"'
-        elif isinstance(instance, list) and expected == "object":
-            hint = "remove the leading '-' so the entries become keys of a mapping"
-        return SchemaIssue(path, f"expected {words}, got {_json_type(instance)}", hint)
+        return _type_issue(path, schema, instance)
     if validator == "enum":
         options = [str(option) for option in schema.get("enum", [])]
         close = difflib.get_close_matches(str(instance), options, n=1)
@@ -389,22 +309,91 @@ def _explain(error: Any, kind: str) -> SchemaIssue:
     if validator == "minItems":
         return SchemaIssue(path, "must not be empty", "add at least one entry or remove the field")
     if validator == "anyOf" and error.context:
-        # Report the branch that matches the value's shape: for a mapping entry, the object
-        # branch's complaint (say, an unknown key) is the useful one.
-        wanted = "object" if isinstance(instance, dict) else "string"
-        for sub_error in error.context:
-            sub_schema = sub_error.schema if isinstance(sub_error.schema, Mapping) else {}
-            if _resolve(sub_schema, _schema(kind)).get("type") == wanted or sub_error.path:
-                return _explain(sub_error, kind)
-        return SchemaIssue(
-            path,
-            "expected an operation name or a mapping with `operation:`, "
-            f"got {_json_type(instance)}",
-            "write `- scale_within_limits` or `- operation: scale_within_limits`",
-        )
+        return _any_of_issue(error, kind, path)
     if validator == "pattern":
         return SchemaIssue(path, f"{instance!r} has the wrong form", schema.get("description", ""))
     return SchemaIssue(path, error.message, "")
+
+
+def _unit_issue(
+    path: Path, schema: Mapping[str, Any], validator: str, instance: Any
+) -> SchemaIssue | None:
+    """For a value with a unit, the unit parser's own words (they name the unit and show a
+    valid value), which say more than the schema keyword that failed; None otherwise."""
+    unit = schema.get("x-unit")
+    if unit in UNIT_PARSERS and validator in {
+        "anyOf",
+        "pattern",
+        "type",
+        "minimum",
+        "maximum",
+        "x-unit",
+    }:
+        try:
+            UNIT_PARSERS[unit](instance)
+        except units.UnitError as unit_error:
+            return SchemaIssue(path, str(unit_error), unit_error.hint)
+        if validator in {"minimum", "maximum"}:
+            return SchemaIssue(path, f"{instance!r} is out of range", schema.get("description", ""))
+    if unit in {"dns_label", "dns_subdomain"}:
+        return SchemaIssue(
+            path,
+            f"{instance!r} is not a valid name",
+            "use lower-case letters, digits and '-' only, starting and ending with a letter "
+            "or digit (at most 63 characters), e.g. todo-frontend",
+        )
+    return None
+
+
+def _required_issue(error: Any, kind: str, path: Path, schema: Mapping[str, Any]) -> SchemaIssue:
+    """A missing field, at the path where it belongs, with an example of it to add."""
+    # jsonschema names the missing property only in its message: "'spec' is a required
+    # property". Fall back to the first absent name if that wording ever changes.
+    named = _REQUIRED_RE.match(error.message)
+    missing = (
+        named.group(1)
+        if named
+        else next((n for n in schema.get("required", []) if n not in (error.instance or {})), "?")
+    )
+    sub = _subschema(kind, (*path, missing)) or {}
+    return SchemaIssue(
+        (*path, missing), f"missing required field `{missing}`", _add_hint(missing, sub)
+    )
+
+
+def _type_issue(path: Path, schema: Mapping[str, Any], instance: Any) -> SchemaIssue:
+    """A value of the wrong type, with the fix for the usual slip behind it (a quoted number,
+    a number where text belongs, a list where a mapping belongs)."""
+    expected = schema.get("type")
+    words = _TYPE_WORDS.get(str(expected), str(expected))
+    if isinstance(instance, float) and not math.isfinite(instance):
+        return SchemaIssue(path, f"{instance} is not a finite number", _finite_hint(path, schema))
+    hint = ""
+    if isinstance(instance, str) and expected in {"integer", "number"}:
+        hint = _quoted_number_hint(path, schema, instance, str(expected))
+    elif expected in {"integer", "number"}:
+        hint = _number_hint(path, schema, instance, str(expected))
+    elif isinstance(instance, int | float) and expected == "string":
+        hint = f'put the value in quotes, e.g. "{instance}"'
+    elif isinstance(instance, list) and expected == "object":
+        hint = "remove the leading '-' so the entries become keys of a mapping"
+    return SchemaIssue(path, f"expected {words}, got {_json_type(instance)}", hint)
+
+
+def _any_of_issue(error: Any, kind: str, path: Path) -> SchemaIssue:
+    """The complaint of the branch that matches the value's shape: for a mapping entry, the
+    object branch's (say, an unknown key) is the useful one."""
+    wanted = "object" if isinstance(error.instance, dict) else "string"
+    for sub_error in error.context:
+        sub_schema = sub_error.schema if isinstance(sub_error.schema, Mapping) else {}
+        if _resolve(sub_schema, parsed_schema(kind)).get("type") == wanted or sub_error.path:
+            return _explain(sub_error, kind)
+    return SchemaIssue(
+        path,
+        "expected an operation name or a mapping with `operation:`, "
+        f"got {_json_type(error.instance)}",
+        "write `- scale_within_limits` or `- operation: scale_within_limits`",
+    )
 
 
 def _unknown_fields(path: Path, schema: Mapping[str, Any], instance: Any) -> list[SchemaIssue]:
@@ -427,7 +416,7 @@ def iter_issues(kind: str, data: object) -> Iterator[SchemaIssue]:
     and explain each error. The compiled check never passes what jsonschema would refuse
     (tests/core/test_schema_check.py holds the two to the same verdicts).
     """
-    check = _compiled(kind)
+    check = compiled_check(kind)
     if check is not None and check(data):
         return
     errors = sorted(
@@ -439,208 +428,3 @@ def iter_issues(kind: str, data: object) -> Iterator[SchemaIssue]:
             yield from _unknown_fields(tuple(error.absolute_path), schema, error.instance)
         else:
             yield _explain(error, kind)
-
-
-# ---------------------------------------------------------------------------------------------
-# The compiled check: the same verdict as jsonschema, without the explanations
-
-#: A compiled schema node: True when the value passes it.
-Check = Callable[[Any], bool]
-
-#: Keywords that only annotate: they never change a verdict.
-_ANNOTATIONS = frozenset({"$schema", "$id", "title", "description", "default", "examples"})
-
-
-@cache
-def _compiled(kind: str) -> Check | None:
-    """The schema of `kind` as one function of checks, or None when it uses a keyword the
-    compiler does not know (jsonschema then judges every document, as before)."""
-    schema = _schema(kind)
-    try:
-        return _compile(_inline(schema, schema.get("$defs", {})))
-    except _Uncompiled:
-        return None
-
-
-class _Uncompiled(Exception):
-    """A schema keyword the compiled check does not implement."""
-
-
-def _compile(node: Any) -> Check:
-    """One schema node as a check; each keyword as Draft 2020-12 and jsonschema read it
-    (types as `_validator`'s type checker: a number is finite, 3.0 is an integer)."""
-    if node is True:
-        return _always
-    if node is False:
-        return _never
-    if not isinstance(node, dict):
-        raise _Uncompiled(repr(node))
-    checks: list[Check] = []
-    unit = node.get("x-unit")
-    for keyword, value in node.items():
-        if keyword in _ANNOTATIONS or keyword == "x-unit":
-            continue
-        make = _KEYWORDS.get(keyword)
-        if make is None:
-            raise _Uncompiled(keyword)
-        checks.append(make(value, node))
-    if unit is not None:
-        parse = _UNIT_PARSERS.get(unit)
-        if parse is not None:
-            checks.append(_parses(parse))
-    if len(checks) == 1:
-        return checks[0]
-    return lambda value: all(check(value) for check in checks)
-
-
-def _always(value: Any) -> bool:
-    return True
-
-
-def _never(value: Any) -> bool:
-    return False
-
-
-def _parses(parse: Callable[[Any], Any]) -> Check:
-    def check(value: Any) -> bool:
-        try:
-            parse(value)
-        except units.UnitError:
-            return False
-        return True
-
-    return check
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and _finite(value)
-
-
-_TYPES: Mapping[str, Check] = {
-    "object": lambda value: isinstance(value, dict),
-    "array": lambda value: isinstance(value, list),
-    "string": lambda value: isinstance(value, str),
-    "boolean": lambda value: isinstance(value, bool),
-    "null": lambda value: value is None,
-    "number": _is_number,
-    "integer": lambda value: (
-        (isinstance(value, int) and not isinstance(value, bool))
-        or (isinstance(value, float) and value.is_integer())
-    ),
-}
-
-
-def _type(wanted: Any, node: Any) -> Check:
-    names = [wanted] if isinstance(wanted, str) else list(wanted)
-    checks = [_TYPES[name] for name in names]
-    return lambda value: any(check(value) for check in checks)
-
-
-def _properties(properties: Mapping[str, Any], node: Any) -> Check:
-    compiled = [(name, _compile(sub)) for name, sub in properties.items()]
-
-    def check(value: Any) -> bool:
-        if not isinstance(value, dict):
-            return True
-        return all(sub(value[name]) for name, sub in compiled if name in value)
-
-    return check
-
-
-def _additional(extra: Any, node: Any) -> Check:
-    known = frozenset(node.get("properties", {}))
-    if "patternProperties" in node:
-        raise _Uncompiled("patternProperties")
-    sub = _compile(extra)
-
-    def check(value: Any) -> bool:
-        if not isinstance(value, dict):
-            return True
-        return all(sub(item) for key, item in value.items() if key not in known)
-
-    return check
-
-
-def _required(names: Sequence[str], node: Any) -> Check:
-    return lambda value: not isinstance(value, dict) or all(name in value for name in names)
-
-
-def _property_names(names: Any, node: Any) -> Check:
-    sub = _compile(names)
-    return lambda value: not isinstance(value, dict) or all(sub(key) for key in value)
-
-
-def _same(one: Any, two: Any) -> bool:
-    """Equality as JSON Schema means it: true is not 1, false is not 0 (scalars only; a list
-    or mapping is never proven equal here, so jsonschema judges it)."""
-    if isinstance(one, list | dict) or isinstance(two, list | dict):
-        return False
-    return isinstance(one, bool) == isinstance(two, bool) and one == two
-
-
-def _enum(options: Sequence[Any], node: Any) -> Check:
-    return lambda value: any(_same(option, value) for option in options)
-
-
-def _const(expected: Any, node: Any) -> Check:
-    return lambda value: _same(expected, value)
-
-
-def _minimum(bound: float, node: Any) -> Check:
-    return lambda value: not _is_plain_number(value) or not value < bound
-
-
-def _maximum(bound: float, node: Any) -> Check:
-    return lambda value: not _is_plain_number(value) or not value > bound
-
-
-def _is_plain_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _pattern(pattern: str, node: Any) -> Check:
-    compiled = re.compile(pattern)
-    return lambda value: not isinstance(value, str) or compiled.search(value) is not None
-
-
-def _min_length(size: int, node: Any) -> Check:
-    return lambda value: not isinstance(value, str) or len(value) >= size
-
-
-def _max_length(size: int, node: Any) -> Check:
-    return lambda value: not isinstance(value, str) or len(value) <= size
-
-
-def _items(items: Any, node: Any) -> Check:
-    if "prefixItems" in node:
-        raise _Uncompiled("prefixItems")
-    sub = _compile(items)
-    return lambda value: not isinstance(value, list) or all(sub(item) for item in value)
-
-
-def _min_items(size: int, node: Any) -> Check:
-    return lambda value: not isinstance(value, list) or len(value) >= size
-
-
-def _any_of(options: Sequence[Any], node: Any) -> Check:
-    compiled = [_compile(option) for option in options]
-    return lambda value: any(sub(value) for sub in compiled)
-
-
-_KEYWORDS: Mapping[str, Callable[[Any, Any], Check]] = {
-    "type": _type,
-    "properties": _properties,
-    "additionalProperties": _additional,
-    "required": _required,
-    "propertyNames": _property_names,
-    "enum": _enum,
-    "const": _const,
-    "minimum": _minimum,
-    "maximum": _maximum,
-    "pattern": _pattern,
-    "minLength": _min_length,
-    "maxLength": _max_length,
-    "items": _items,
-    "minItems": _min_items,
-    "anyOf": _any_of,
-}

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from reconciler.core.approvals.judging import Authorization, Kind
+from reconciler.core.approvals.authorization import Authorization
+from reconciler.core.approvals.lifecycle import Kind
 from reconciler.core.approvals.requests import shape_request
 from reconciler.core.blueprint.catalogue import ROLLBACK_OWN_CHANGE
 from reconciler.core.blueprint.model import Blueprint, Mode
@@ -46,7 +47,7 @@ from reconciler.core.decide.verification import (
     verify,
 )
 from reconciler.core.errors import PausedError, ReconcilerError
-from reconciler.core.gitops.writeback import RolloutPhase, await_rollout, rollout_wait
+from reconciler.core.gitops.writeback import OwnCommit, RolloutPhase, await_rollout, rollout_wait
 from reconciler.core.ids import make_id, parse_utc, utc
 from reconciler.core.observed.changes import Change, ChangeKind
 from reconciler.core.observed.observation import (
@@ -91,6 +92,7 @@ __all__ = [
     "ServicePlan",
     "Step",
     "deferred_requests",
+    "manifest_recovery_note",
     "observed_values",
     "pause_reason",
     "plan_cycle",
@@ -500,6 +502,19 @@ def recovery_note(blueprint: Blueprint, stamp: ChangeStamp, now: datetime) -> No
     return NoteCommit(
         kind=NoteKind.CHANGE_RECOVERED,
         subject=f"{blueprint.name}: recorded {short(stamp.summary, 40)} found on the deployment",
+        records=(record,),
+    )
+
+
+def manifest_recovery_note(blueprint: Blueprint, found: OwnCommit, now: datetime) -> NoteCommit:
+    """The record of one of the reconciler's own manifest commits that the trail lacks (a run
+    died between pushing it and recording it): the record that run would have written, from
+    the stamp the commit carries, linked to the commit."""
+    record = recovered_record(found.stamp, blueprint, now, found)
+    return NoteCommit(
+        kind=NoteKind.CHANGE_RECOVERED,
+        subject=f"{blueprint.name}: recorded {short(found.stamp.summary, 40)} found in "
+        f"manifest commit {found.written.commit[:12]}",
         records=(record,),
     )
 

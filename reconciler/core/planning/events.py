@@ -21,6 +21,7 @@ from reconciler.core.blueprint.model import Blueprint
 from reconciler.core.blueprint.units import format_percent
 from reconciler.core.decide.decision import Decision
 from reconciler.core.decide.governance import OperationRequest, Origin, Verdict
+from reconciler.core.gitops.writeback import OwnCommit, write_back_details
 from reconciler.core.ids import make_id, utc
 from reconciler.core.observed.changes import Applied, Change
 from reconciler.core.observed.observation import STAMP_ANNOTATION, ChangeStamp
@@ -483,8 +484,13 @@ def observed_record(
 _SAME_RUN_LEADS = {"dec-": "decision", "req-": "request"}
 
 
-def recovered_record(stamp: ChangeStamp, blueprint: Blueprint, now: datetime) -> Record:
-    """A change found on a deployment that the audit trail does not have (a run died).
+def recovered_record(
+    stamp: ChangeStamp, blueprint: Blueprint, now: datetime, commit: OwnCommit | None = None
+) -> Record:
+    """A change found on a deployment that the audit trail does not have (a run died), or,
+    with `commit`, in one of the reconciler's own manifest commits (coexistence: write_back;
+    the stamp travels in the commit's trailer, the commit is linked and kept as
+    `details.write_back`, so the change is waited for, verified and reverted like one).
 
     Built from the deployment's stamp so that it stands where the lost `operation_executed`
     record would: the same links (decision, governance, approval, rollback_of), the request,
@@ -527,8 +533,13 @@ def recovered_record(stamp: ChangeStamp, blueprint: Blueprint, now: datetime) ->
         )
         if kind and record_id
     ]
+    found_in = (
+        f"the stamp on its manifest commit {commit.written.commit[:12]}"
+        if commit is not None
+        else f"the deployment's {STAMP_ANNOTATION} stamp"
+    )
     rationale = (
-        f"{stamp.summary}: recovered from the deployment's {STAMP_ANNOTATION} stamp after a "
+        f"{stamp.summary}: recovered from {found_in} after a "
         f"crash. The run that made this change at {at:%Y-%m-%d %H:%M:%SZ} ended before "
         f"recording it (found at {utc(now):%Y-%m-%d %H:%M:%SZ})"
         + (
@@ -548,6 +559,10 @@ def recovered_record(stamp: ChangeStamp, blueprint: Blueprint, now: datetime) ->
         else " This stamp carries no baseline (an older reconciler wrote it), so its "
         "verification cannot tell whether anything got worse."
     )
+    extra: dict[str, Any] = {}
+    if commit is not None:
+        sync_timeout = blueprint.manifests.sync_timeout if blueprint.manifests else 600.0
+        extra = {"write_back": write_back_details(commit.written, sync_timeout)}
     return Record(
         id=stamp.operation_id,
         timestamp=at,
@@ -567,12 +582,13 @@ def recovered_record(stamp: ChangeStamp, blueprint: Blueprint, now: datetime) ->
                 ("operation", stamp.operation_id),
                 ("approval", stamp.approval_id),
                 ("rollback_of", stamp.reverts),
+                ("commit", commit.written.commit if commit is not None else ""),
             )
             if value
         },
         details={
             "summary": stamp.summary,
-            "recovered_from": STAMP_ANNOTATION,
+            "recovered_from": "manifest_commit" if commit is not None else STAMP_ANNOTATION,
             "request": request,
             "pre_operation_state": pre,
             "post_operation_state": dict(stamp.after),
@@ -582,6 +598,7 @@ def recovered_record(stamp: ChangeStamp, blueprint: Blueprint, now: datetime) ->
             "authorized_by": dict(stamp.authorized_by) or None,
             "why": stamp.why or None,
             "recovered_at": now,
+            **extra,
         },
     )
 
