@@ -25,6 +25,7 @@ from reconciler.adapters.kubernetes import KubernetesCluster, parse_quantity
 from reconciler.core.errors import ClusterError, ConfigError, ConflictError, MetricsError
 from reconciler.core.observed.changes import Change, ChangeKind
 from reconciler.core.observed.observation import ChangeStamp, DeploymentState, Metrics, Target
+from reconciler.core.trail.notices import Notice, NoticeReason
 from tests.clusters import post_deployment, token_file_kubeconfig
 from tests.conftest import REPO
 from tests.fakes import kube_api
@@ -984,3 +985,67 @@ def test_a_deployment_without_the_paused_annotation_is_not_paused(
 ) -> None:
     api.add_deployment("shop", "web", replicas=2)
     assert observed(connect()).paused == ""
+
+
+# ---------------------------------------------------------------------- events
+
+
+def notice(reason: NoticeReason = NoticeReason.SCALED) -> Notice:
+    return Notice(
+        reason=reason,
+        message="scaled from 2 to 3 replicas: W 84.2% > 80% (audit record op-1)",
+        record_id="op-1",
+        service="web",
+    )
+
+
+def test_a_notice_is_an_event_on_the_deployment(api: FakeKubeAPI, connect: Factory) -> None:
+    api.add_deployment("shop", "web")
+    cluster = connect()
+    observed(cluster)
+    api.reset_log()
+    cluster.announce(WEB, notice())
+    cluster.announce(WEB, notice(NoticeReason.REFUSED))
+    first, second = api.events("shop", "web")
+    assert api.count() == 2  # the uid came from the snapshot: no read before posting
+    assert first["involvedObject"] == {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "name": "web",
+        "namespace": "shop",
+        "uid": api.get_deployment("shop", "web")["metadata"]["uid"],
+    }
+    assert (first["reason"], first["type"], first["count"]) == ("ReconcilerScaled", "Normal", 1)
+    assert first["message"] == "scaled from 2 to 3 replicas: W 84.2% > 80% (audit record op-1)"
+    assert first["metadata"]["annotations"] == {"reconciler/record-id": "op-1"}
+    assert first["metadata"]["name"].startswith("web.")
+    assert first["source"] == {"component": "reconciler"}
+    assert datetime.fromisoformat(first["firstTimestamp"]) == NOW  # the adapter's clock
+    assert first["lastTimestamp"] == first["firstTimestamp"]
+    assert (second["reason"], second["type"]) == ("ReconcilerRefused", "Warning")
+
+
+def test_a_notice_about_a_deployment_not_observed_reads_its_uid(
+    api: FakeKubeAPI, connect: Factory
+) -> None:
+    api.add_deployment("shop", "web")
+    cluster = connect()
+    cluster.announce(WEB, notice())
+    (event,) = api.events("shop", "web")
+    assert api.count("GET", "/apis/apps/v1/namespaces/shop/deployments/web") == 1
+    assert event["reason"] == "ReconcilerScaled"
+
+
+def test_an_event_the_reconciler_may_not_create_is_an_error_naming_the_permission(
+    api: FakeKubeAPI, connect: Factory
+) -> None:
+    api.add_deployment("shop", "web")
+    api.deny("create", "", "events", "shop")
+    cluster = connect()
+    observed(cluster)
+    with pytest.raises(ClusterError) as caught:
+        cluster.announce(WEB, notice())
+    assert "may not create events in namespace shop (RBAC)" in str(caught.value)
+    assert "deploy/rbac.yaml" in caught.value.hint
+    assert caught.value.service == "web"
+    assert api.events("shop", "web") == []
