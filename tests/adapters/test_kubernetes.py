@@ -758,11 +758,66 @@ def test_an_hpa_that_keeps_changing_is_a_conflict_after_the_retries(
         times=None,
     )
     api.reset_log()
-    with pytest.raises(ConflictError):
+    with pytest.raises(ConflictError) as caught:
         cluster.apply(change(cluster, ChangeKind.SCALE, replicas=5, hpa="web-hpa"))
+    assert caught.value.service == "web"
+    assert str(caught.value).startswith("patching hpa shop/web-hpa: the object changed")
     patches = [r for r in api.requests if r.method == "PATCH" and r.path == HPA_PATH]
     assert [p.status for p in patches] == [409, 409, 409]  # the first try and two retries
+    # Each retry carries the version read just before it, never the stale one again.
+    versions = [p.body["metadata"]["resourceVersion"] for p in patches]
+    assert len(set(versions)) == 3 and all(versions)
     assert api.objects(HPAS, "shop")[0]["spec"]["minReplicas"] == 1  # nothing written
+
+
+def test_an_hpa_that_scales_a_statefulset_of_the_same_name_is_not_touched(
+    api: FakeKubeAPI, connect: Factory
+) -> None:
+    api.add_deployment("shop", "web")
+    api.add_hpa("shop", "web-hpa", "web", min_replicas=1, max_replicas=3)
+    api.edit_hpa(
+        "shop",
+        "web-hpa",
+        scaleTargetRef={"apiVersion": "apps/v1", "kind": "StatefulSet", "name": "web"},
+    )
+    cluster = connect()
+    api.reset_log()
+    with pytest.raises(ClusterError) as caught:
+        cluster.apply(change(cluster, ChangeKind.SCALE, replicas=5, hpa="web-hpa"))
+    assert str(caught.value) == "hpa shop/web-hpa does not scale deployment shop/web"
+    assert api.count("PATCH") == 0
+
+
+def test_an_hpa_scale_whose_stamp_is_refused_leaves_the_hpa_alone(
+    api: FakeKubeAPI, connect: Factory
+) -> None:
+    """The stamp goes first: when the deployment may not be patched, the HPA is not either,
+    so no change ever happens without its stamp."""
+    api.add_deployment("shop", "web")
+    api.add_hpa("shop", "web-hpa", "web", min_replicas=1, max_replicas=3)
+    api.deny("patch", "apps", "deployments", "shop")
+    cluster = connect()
+    api.reset_log()
+    with pytest.raises(ClusterError) as caught:
+        cluster.apply(change(cluster, ChangeKind.SCALE, replicas=5, hpa="web-hpa"))
+    assert caught.value.service == "web"
+    assert str(caught.value).startswith("stamping deployment shop/web: forbidden")
+    assert api.count("PATCH", HPA_PATH) == 0
+    assert api.objects(HPAS, "shop")[0]["spec"]["minReplicas"] == 1
+
+
+def test_an_hpa_that_cannot_be_read_is_the_services_retryable_error(
+    api: FakeKubeAPI, connect: Factory
+) -> None:
+    api.add_deployment("shop", "web")
+    api.add_hpa("shop", "web-hpa", "web", min_replicas=1, max_replicas=3)
+    api.fail("GET", HPA_PATH + "$", status=503)
+    cluster = connect(retries=1)
+    with pytest.raises(ClusterError) as caught:
+        cluster.apply(change(cluster, ChangeKind.SCALE, replicas=5, hpa="web-hpa"))
+    assert (caught.value.service, caught.value.retryable) == ("web", True)
+    assert str(caught.value).startswith("reading hpa shop/web-hpa: the API server answered 503")
+    assert api.count("PATCH") == 0
 
 
 def test_restart_creates_a_new_replicaset_revision(api: FakeKubeAPI, connect: Factory) -> None:
