@@ -1,5 +1,5 @@
-"""KubernetesCluster: the Cluster and MetricsSource ports on a real cluster, through the
-official `kubernetes` client.
+"""KubernetesCluster: the Cluster, MetricsSource and ClusterEvents ports on a real cluster,
+through the official `kubernetes` client.
 
 Reads are batched per namespace: `observe` makes one paginated list each of deployments,
 pods, replicasets, pod metrics and HorizontalPodAutoscalers per namespace, however many
@@ -63,7 +63,7 @@ class _TrimmedKeys(dict[str, Any]):
 
 
 class KubernetesCluster:
-    """Cluster and MetricsSource (CPU and memory) on a Kubernetes API server.
+    """Cluster, MetricsSource (CPU and memory) and ClusterEvents on a Kubernetes API server.
 
     Build one with `from_kubeconfig` or `in_cluster`. Latency and error rate are left unknown:
     Prometheus provides them, combined in by `reconciler.shell.metrics.CombinedMetrics`.
