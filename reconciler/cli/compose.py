@@ -317,6 +317,7 @@ def build_ports(root: Path, settings: Settings, fleet: Fleet | None = None) -> P
             clock=clock,
             forge=open_forge(root, settings, fleet, clock.now),
             manifests=open_manifests(root),
+            events=kube,
         )
     raise ConfigError(
         f"unknown cluster kind {settings.cluster!r}", hint="use --cluster simulated or kubernetes"

@@ -71,7 +71,16 @@ from reconciler.core.trail.history import (
     fold_history,
 )
 from reconciler.core.trail.records import CommitMessage, EventType, Record, commit_message
-from reconciler.ports import AuditStore, Clock, Cluster, Forge, ManifestStore, MetricsSource
+from reconciler.ports import (
+    AuditStore,
+    Clock,
+    Cluster,
+    ClusterEvents,
+    Forge,
+    ManifestStore,
+    MetricsSource,
+)
+from reconciler.shell.announce import announce
 from reconciler.shell.approvals import (
     Proposed,
     Proposer,
@@ -121,6 +130,8 @@ class Ports:
     forge: Forge | None = None
     #: Where changes made through git are committed (coexistence: write_back).
     manifests: ManifestStore | None = None
+    #: Where the cluster shows what was done and refused (Kubernetes Events); None: nowhere.
+    events: ClusterEvents | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -989,6 +1000,9 @@ def run_cycle(fleet: Fleet, ports: Ports, options: CycleOptions) -> CycleReport:
                 said = [Note(kind=NoteKind.FORGE_FAILED, text=text)]
             if said:
                 result = replace(result, notes=(*result.notes, *said))
+        if ports.events is not None and len(recorder.records) > first:
+            said = announce(ports.events, target, recorder.records[first:])
+            result = replace(result, notes=(*result.notes, *said)) if said else result
         results.append(result)
         if ports.forge is not None and ports.forge.halted() is not None:
             # Every later service is still reconciled (what needs no forge goes on), and
