@@ -283,6 +283,67 @@ def test_forbidden_alternatives_are_classified() -> None:
     ]
 
 
+_OWN_ALTERNATIVES = """governance:
+  agent_authority:
+    allowed_operations:
+      - operation: scale_within_limits
+        condition: replica_change <= 2
+      - operation: restart_failed_pods
+        condition: restart_count > 0
+    forbidden_operations:
+      - operation: delete_service
+        alternatives:
+          - operation: scale_within_limits
+            replicas: 4
+            description: four replicas instead
+          - operation: scale_within_limits
+            replicas: 5
+          - operation: restart_failed_pods
+"""
+
+
+@pytest.mark.parametrize(
+    ("current", "restarts", "tiers"),
+    [
+        # From 2, four replicas is a change of 2 (the condition holds), five of 3 (it fails).
+        (2, 1, (Tier.ALLOWED, Tier.RESTRICTED, Tier.ALLOWED)),
+        # From 3 both hold; no restarts: restarting is not allowed outright.
+        (3, 0, (Tier.ALLOWED, Tier.ALLOWED, Tier.RESTRICTED)),
+        # The current size unknown: no change can be computed, so neither condition holds.
+        (None, 1, (Tier.RESTRICTED, Tier.RESTRICTED, Tier.ALLOWED)),
+    ],
+)
+def test_a_rules_own_alternatives_are_classified_for_the_service_as_it_is(
+    current: int | None, restarts: int, tiers: tuple[Tier, ...]
+) -> None:
+    """A forbidding rule's own alternatives replace the catalogue's, and each is classified
+    as that operation would be now: with its replicas, from the current size, with what is
+    observed."""
+    bp = blueprint(governance=_OWN_ALTERNATIVES)
+    req = OperationRequest(
+        operation="delete_service", service="web", origin=Origin.REQUEST, current_replicas=current
+    )
+    verdict = govern(req, bp, history(), {"restart_count": restarts}, NOW)
+    assert (verdict.action, verdict.classification) == (VerdictAction.BLOCK, Tier.FORBIDDEN)
+    assert [(a.operation, a.replicas, a.tier) for a in verdict.alternatives] == [
+        ("scale_within_limits", 4, tiers[0]),
+        ("scale_within_limits", 5, tiers[1]),
+        ("restart_failed_pods", None, tiers[2]),
+    ]
+    catalogue = bp.policy.catalogue
+    assert [a.description for a in verdict.alternatives] == [
+        "four replicas instead",
+        catalogue["scale_within_limits"].summary,
+        catalogue["restart_failed_pods"].summary,
+    ]
+
+
+def test_an_unknown_operation_is_blocked_with_no_alternatives() -> None:
+    verdict = govern(request("launch_rockets"), seed_blueprint(), history(), {}, NOW)
+    assert (verdict.action, verdict.classification) == (VerdictAction.BLOCK, Tier.FORBIDDEN)
+    assert verdict.alternatives == ()
+
+
 def test_allowed_but_not_executable_is_blocked() -> None:
     bp = blueprint(
         governance="governance:\n  agent_authority:\n    allowed_operations: [view_logs]\n"
