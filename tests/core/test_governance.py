@@ -423,3 +423,53 @@ def test_reading_and_undoing_its_own_change_are_exempt() -> None:
     assert (read.name, read.ok) == ("read_only", True)
     (undo,) = _safety(*busy, operation="rollback_own_change")
     assert (undo.name, undo.ok) == ("rollback_exempt", True)
+
+
+# --- what a request changes, as the subject line of its commit -------------------------------
+
+_MI = 1024 * 1024
+
+
+@pytest.mark.parametrize(
+    ("current", "target", "parameters", "subject"),
+    [
+        pytest.param(2, 4, {}, "scale 2→4", id="scale"),
+        pytest.param(4, 2, {"cpu_request": 200}, "scale 4→2", id="replicas before requests"),
+        pytest.param(None, 4, {}, "adjust_resources", id="target without current"),
+        pytest.param(2, None, {}, "adjust_resources", id="current without target"),
+        pytest.param(
+            None,
+            None,
+            {"cpu_request": 200, "cpu_request_before": 100, "memory_request": 256 * _MI},
+            "requests cpu 100m→200m, memory unset→256Mi",
+            id="both requests, cpu first",
+        ),
+        pytest.param(
+            None,
+            None,
+            {"memory_request": 512 * _MI, "memory_request_before": 256 * _MI},
+            "requests memory 256Mi→512Mi",
+            id="memory only",
+        ),
+        pytest.param(
+            None,
+            None,
+            {"memory_request": 256 * _MI, "memory_request_before": "256Mi"},
+            "requests memory unset→256Mi",
+            id="a before that is not a number",
+        ),
+        pytest.param(None, None, {"cpu_request": "200m"}, "adjust_resources", id="not a number"),
+    ],
+)
+def test_a_request_describes_what_it_changes(
+    current: int | None, target: int | None, parameters: dict[str, object], subject: str
+) -> None:
+    req = OperationRequest(
+        operation="adjust_resources",
+        service="web",
+        origin=Origin.REQUEST,
+        current_replicas=current,
+        target_replicas=target,
+        parameters=parameters,
+    )
+    assert req.describe() == subject
