@@ -338,6 +338,18 @@ def test_a_rules_own_alternatives_are_classified_for_the_service_as_it_is(
     ]
 
 
+def test_an_alternative_the_catalogue_does_not_know_is_offered_by_name_as_forbidden() -> None:
+    bp = blueprint(
+        governance="governance:\n  agent_authority:\n    forbidden_operations:\n"
+        "      - operation: delete_service\n        alternatives:\n"
+        "          - operation: page_the_oncall\n"
+    )
+    verdict = govern(request("delete_service"), bp, history(), {}, NOW)
+    assert [(a.operation, a.description, a.tier) for a in verdict.alternatives] == [
+        ("page_the_oncall", "page_the_oncall", Tier.FORBIDDEN)
+    ]
+
+
 def test_an_unknown_operation_is_blocked_with_no_alternatives() -> None:
     verdict = govern(request("launch_rockets"), seed_blueprint(), history(), {}, NOW)
     assert (verdict.action, verdict.classification) == (VerdictAction.BLOCK, Tier.FORBIDDEN)
