@@ -60,9 +60,23 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "key = (approver.lower(), login.upper())",
         "the answers' cache key is case-folded either way; GitHub names are ASCII",
     ),
+    "reconciler.core.decide.governance.x__alternatives__mutmut_13": (
+        "service=None,",
+        "the probe only feeds condition_values and classify, which read its operation, "
+        "replicas and change_percent, never its service",
+    ),
+    "reconciler.core.decide.governance.x__alternatives__mutmut_14": (
+        "origin=None,",
+        "the probe only feeds condition_values and classify, which read its operation, "
+        "replicas and change_percent, never its origin",
+    ),
     "reconciler.core.review.fields.x__higher_is_looser__mutmut_3": (
         "after >= before",
         "a field's judge is only asked about a value that changed",
+    ),
+    "reconciler.core.decide.verification.x__target_check__mutmut_1": (
+        'load: str = "XXXX",',
+        "a default every caller overrides: both checks pass `load` (the demand rule's answer)",
     ),
     "reconciler.core.decide.verification.x__worse__mutmut_4": (
         "actual >= baseline * (1 + relative)",
