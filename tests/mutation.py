@@ -60,6 +60,10 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "key = (approver.lower(), login.upper())",
         "the answers' cache key is case-folded either way; GitHub names are ASCII",
     ),
+    "reconciler.core.decide.governance.x__alternatives__mutmut_1": (
+        "offered: Sequence[Alternative] = None",
+        "a first value both branches of the `if` below replace before it is read",
+    ),
     "reconciler.core.decide.governance.x__alternatives__mutmut_13": (
         "service=None,",
         "the probe only feeds condition_values and classify, which read its operation, "
