@@ -74,6 +74,11 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "the probe only feeds condition_values and classify, which read its operation, "
         "replicas and change_percent, never its origin",
     ),
+    "reconciler.adapters.git_audit.xǁGitAuditStoreǁ_head_ref__mutmut_7": (
+        "target = head.target if (head is not None) or True else None",
+        "pygit2 opens no repository without a HEAD (it is what makes a folder a repository), "
+        "so the lookup never answers None",
+    ),
     "reconciler.core.review.fields.x__higher_is_looser__mutmut_3": (
         "after >= before",
         "a field's judge is only asked about a value that changed",
