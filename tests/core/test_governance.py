@@ -435,6 +435,9 @@ def test_reading_and_undoing_its_own_change_are_exempt() -> None:
     assert (read.name, read.ok) == ("read_only", True)
     (undo,) = _safety(*busy, operation="rollback_own_change")
     assert (undo.name, undo.ok) == ("rollback_exempt", True)
+    # Each exemption still says why in the verdict's safety table (whatever the words).
+    assert isinstance(read.detail, str) and read.detail
+    assert isinstance(undo.detail, str) and undo.detail
 
 
 # --- what a request changes, as the subject line of its commit -------------------------------
