@@ -356,6 +356,41 @@ def test_an_unknown_operation_is_blocked_with_no_alternatives() -> None:
     assert verdict.alternatives == ()
 
 
+_MANUAL = """governance:
+  agent_authority:
+    allowed_operations:
+      - operation: restart_failed_pods
+        condition: restart_count > 0
+        autonomous: false
+      - operation: adjust_resources_within_10_percent
+        autonomous: false
+"""
+
+
+@pytest.mark.parametrize(
+    ("operation", "condition", "result", "rendered"),
+    [
+        ("restart_failed_pods", "restart_count > 0", True, "2 > 0"),
+        ("adjust_resources_within_10_percent", None, True, None),
+    ],
+)
+def test_each_rule_checked_is_recorded_with_its_origin_tier_and_autonomy(
+    operation: str, condition: str | None, result: bool, rendered: str | None
+) -> None:
+    """The verdict's checks are the audit's account of which rules applied: each one with
+    where it came from, its tier, its condition as evaluated, and whether it may run alone."""
+    verdict = govern(
+        request(operation), blueprint(governance=_MANUAL), history(), {"restart_count": 2}, NOW
+    )
+    assert verdict.action is VerdictAction.REQUEST_APPROVAL
+    own = [c for c in verdict.checks if c.origin == "blueprint"]
+    assert [(c.tier, c.condition, c.result, c.rendered, c.missing, c.autonomous) for c in own] == [
+        (Tier.ALLOWED, condition, result, rendered, (), False)
+    ]
+    assert all(c.origin == "global" and c.autonomous for c in verdict.checks if c not in own)
+    assert all(isinstance(c.tier, Tier) for c in verdict.checks)
+
+
 def test_allowed_but_not_executable_is_blocked() -> None:
     bp = blueprint(
         governance="governance:\n  agent_authority:\n    allowed_operations: [view_logs]\n"
