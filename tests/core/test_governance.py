@@ -523,3 +523,37 @@ def test_a_request_describes_what_it_changes(
         parameters=parameters,
     )
     assert req.describe() == subject
+
+
+# --- the values a condition may use ------------------------------------------------------------
+
+
+def test_the_values_a_condition_sees_for_a_request() -> None:
+    """A condition reads the request's sizes, the blueprint's limits and what was observed:
+    latency in seconds (observed in milliseconds, and only under its condition name), the
+    change as a fraction of the current size, the clock in UTC."""
+    bp = seed_blueprint()
+    req = request("scale_within_limits", 6, current=4)
+    values = condition_values(req, bp, {"latency_p95_ms": 250.0, "restart_count": 1.0}, NOW)
+    assert values == {
+        "restart_count": 1.0,
+        "target_replicas": 6.0,
+        "current_replicas": 4.0,
+        "min_replicas": float(bp.scaling.min_replicas),
+        "max_replicas": float(bp.scaling.max_replicas),
+        "replica_change": 2.0,
+        "change_percent": 0.5,
+        "max_restart_count": float(bp.reliability.max_restart_count),
+        "rollback_threshold": float(bp.reliability.rollback_threshold),
+        "latency_p95": 0.25,
+        "latency_p95_target": bp.performance.latency_p95_ms / 1000,
+        "hour_utc": float(NOW.hour),
+        "weekday_utc": float(NOW.weekday()),
+    }
+    unknown = condition_values(request("restart_failed_pods"), bp, {}, NOW)
+    assert [unknown[name] for name in ("target_replicas", "current_replicas", "latency_p95")] == [
+        None,
+        None,
+        None,
+    ]
+    assert unknown["replica_change"] is None and unknown["change_percent"] is None
