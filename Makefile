@@ -37,9 +37,10 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 
 ## mutate: mutation testing of the safety logic (not part of `make test`); MODULES picks some of
-## the modules in [tool.mutmut] only_mutate, e.g. make mutate MODULES="reconciler/core/decide/decision.py"
+## the modules in [tool.mutmut] only_mutate, e.g. make mutate MODULES="reconciler/core/decide/decision.py";
+## JOBS=1 runs one test run at a time (the default is one per core)
 mutate: $(STAMP)
-	$(BIN)/python -m tests.mutation run $(MODULES)
+	$(BIN)/python -m tests.mutation run $(if $(JOBS),--jobs $(JOBS)) $(MODULES)
 
 ## mutation-report: the table and the surviving mutants of the last `make mutate`
 mutation-report: $(STAMP)

@@ -24,12 +24,14 @@ from reconciler.core.gitops.writeback import ManifestEdit, OwnCommit, Snapshot, 
 from reconciler.core.observed.changes import Applied, Change
 from reconciler.core.observed.observation import DeploymentState, Metrics, Sample, Target
 from reconciler.core.problems import Problem
+from reconciler.core.trail.notices import Notice
 from reconciler.core.trail.records import CommitMessage, EventType, Record, UnreadableRecord
 
 __all__ = [
     "AuditStore",
     "Clock",
     "Cluster",
+    "ClusterEvents",
     "Forge",
     "LoadResult",
     "ManifestStore",
@@ -56,6 +58,15 @@ class Cluster(Protocol):
     def apply(self, change: Change) -> Applied:
         """Make one change, only if the deployment is still at `change.expected_version`
         (else ConflictError), leaving `change.stamp` on it in the same request."""
+        ...
+
+
+class ClusterEvents(Protocol):
+    """Where a cluster shows people what the reconciler did: on Kubernetes, an Event on the
+    deployment, so that `kubectl describe` says who changed the replicas and why."""
+
+    def announce(self, target: Target, notice: Notice) -> None:
+        """Post one notice about the deployment (ClusterError when it cannot)."""
         ...
 
 

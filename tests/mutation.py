@@ -1,5 +1,7 @@
 """Mutation testing of the safety logic: `python -m tests.mutation run|rerun|report [MODULE ...]`.
 
+`--jobs N` runs at most N test runs at a time (mutmut's default is one per core).
+
 `make mutate` runs it. mutmut changes one thing at a time in a module (a `<` into `<=`, an
 `and` into `or`, a number, a string...) and runs the tests that reach the changed function; a
 mutant the tests do not notice *survived*. Each survivor is a missing test, or an equivalent
@@ -58,9 +60,32 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "key = (approver.lower(), login.upper())",
         "the answers' cache key is case-folded either way; GitHub names are ASCII",
     ),
+    "reconciler.core.decide.governance.x__alternatives__mutmut_1": (
+        "offered: Sequence[Alternative] = None",
+        "a first value both branches of the `if` below replace before it is read",
+    ),
+    "reconciler.core.decide.governance.x__alternatives__mutmut_13": (
+        "service=None,",
+        "the probe only feeds condition_values and classify, which read its operation, "
+        "replicas and change_percent, never its service",
+    ),
+    "reconciler.core.decide.governance.x__alternatives__mutmut_14": (
+        "origin=None,",
+        "the probe only feeds condition_values and classify, which read its operation, "
+        "replicas and change_percent, never its origin",
+    ),
+    "reconciler.adapters.git_audit.xǁGitAuditStoreǁ_head_ref__mutmut_7": (
+        "target = head.target if (head is not None) or True else None",
+        "pygit2 opens no repository without a HEAD (it is what makes a folder a repository), "
+        "so the lookup never answers None",
+    ),
     "reconciler.core.review.fields.x__higher_is_looser__mutmut_3": (
         "after >= before",
         "a field's judge is only asked about a value that changed",
+    ),
+    "reconciler.core.decide.verification.x__target_check__mutmut_1": (
+        'load: str = "XXXX",',
+        "a default every caller overrides: both checks pass `load` (the demand rule's answer)",
     ),
     "reconciler.core.decide.verification.x__worse__mutmut_4": (
         "actual >= baseline * (1 + relative)",
@@ -292,19 +317,26 @@ def refresh_data() -> None:
             shutil.copy2(source, target)
 
 
-def run(specs: Sequence[str]) -> int:
-    """mutmut over the mutants of `specs` (every one again), then the report."""
-    names = [pattern for spec in specs for pattern in patterns(spec)]
+def _mutmut(names: Sequence[str], jobs: int | None) -> int:
+    """`mutmut run` over `names`, `jobs` test runs at a time (mutmut's default: one per core,
+    too many on a machine shared with other work)."""
     refresh_data()
     mutmut = Path(sys.executable).with_name("mutmut")
-    done = subprocess.run([str(mutmut), "run", *names], cwd=ROOT, check=False)
-    if done.returncode != 0:
-        print(f"mutmut run failed (exit {done.returncode})", file=sys.stderr)
-        return done.returncode
+    limit = ["--max-children", str(jobs)] if jobs else []
+    return subprocess.run([str(mutmut), "run", *limit, *names], cwd=ROOT, check=False).returncode
+
+
+def run(specs: Sequence[str], jobs: int | None = None) -> int:
+    """mutmut over the mutants of `specs` (every one again), then the report."""
+    names = [pattern for spec in specs for pattern in patterns(spec)]
+    returncode = _mutmut(names, jobs)
+    if returncode != 0:
+        print(f"mutmut run failed (exit {returncode})", file=sys.stderr)
+        return returncode
     return report(specs)
 
 
-def rerun(specs: Sequence[str]) -> int:
+def rerun(specs: Sequence[str], jobs: int | None = None) -> int:
     """mutmut again over what the last run left alive (survivors, equivalents, mutants not
     run yet), after new tests: what it killed stays killed."""
     from mutmut.stats import status_by_exit_code
@@ -325,16 +357,24 @@ def rerun(specs: Sequence[str]) -> int:
         ]
     if not names:
         return report(specs)
-    refresh_data()
-    mutmut = Path(sys.executable).with_name("mutmut")
-    done = subprocess.run([str(mutmut), "run", *names], cwd=ROOT, check=False)
-    if done.returncode != 0:
-        print(f"mutmut run failed (exit {done.returncode})", file=sys.stderr)
-        return done.returncode
+    returncode = _mutmut(names, jobs)
+    if returncode != 0:
+        print(f"mutmut run failed (exit {returncode})", file=sys.stderr)
+        return returncode
     return report(specs)
 
 
 def main(argv: Sequence[str]) -> int:
+    argv = list(argv)
+    jobs = None
+    if "--jobs" in argv:  # `--jobs N`: at most N test runs at a time
+        at = argv.index("--jobs")
+        value = argv[at + 1] if at + 1 < len(argv) else ""
+        if not value.isdigit() or int(value) < 1:
+            print("--jobs needs a number of test runs at a time, e.g. --jobs 1", file=sys.stderr)
+            return 2
+        jobs = int(value)
+        del argv[at : at + 2]
     command, *modules = argv or ["report"]
     allowed = configured()
     unknown = [m for m in modules if split(m)[0] not in allowed]
@@ -345,10 +385,15 @@ def main(argv: Sequence[str]) -> int:
                 "[tool.mutmut] only_mutate in pyproject.toml",
                 file=sys.stderr,
             )
-        print("usage: python -m tests.mutation run|rerun|report [MODULE ...]", file=sys.stderr)
+        print(
+            "usage: python -m tests.mutation run|rerun|report [--jobs N] [MODULE ...]",
+            file=sys.stderr,
+        )
         return 2
     specs = modules or allowed
-    return {"run": run, "rerun": rerun, "report": report}[command](specs)
+    if command == "report":
+        return report(specs)
+    return {"run": run, "rerun": rerun}[command](specs, jobs)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests import mutation
 from tests.conftest import REPO
 
@@ -48,3 +50,11 @@ def test_lines_marked_equivalent_are_listed_with_their_reason(tmp_path: Path) ->
         (2, "only read by people"),
         (3, "(no reason given)"),
     ]
+
+
+@pytest.mark.parametrize("jobs", [["--jobs"], ["--jobs", "0"], ["--jobs", "two"]])
+def test_a_number_of_jobs_that_is_not_one_or_more_is_refused_before_running(
+    jobs: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert mutation.main(["run", *jobs, "reconciler/core/trail/history.py"]) == 2
+    assert "--jobs" in capsys.readouterr().err

@@ -331,6 +331,7 @@ def build_ports(root: Path, settings: Settings, fleet: Fleet | None = None) -> P
             forge=open_forge(root, settings, fleet, clock.now),
             manifests=open_manifests(root),
             where=where,
+            events=kube,
         )
     raise ConfigError(
         f"unknown cluster kind {settings.cluster!r}", hint="use --cluster simulated or kubernetes"

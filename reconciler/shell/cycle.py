@@ -72,7 +72,16 @@ from reconciler.core.trail.history import (
     fold_history,
 )
 from reconciler.core.trail.records import CommitMessage, EventType, Record, commit_message
-from reconciler.ports import AuditStore, Clock, Cluster, Forge, ManifestStore, MetricsSource
+from reconciler.ports import (
+    AuditStore,
+    Clock,
+    Cluster,
+    ClusterEvents,
+    Forge,
+    ManifestStore,
+    MetricsSource,
+)
+from reconciler.shell.announce import announce
 from reconciler.shell.approvals import (
     Proposed,
     Proposer,
@@ -124,6 +133,8 @@ class Ports:
     manifests: ManifestStore | None = None
     #: The cluster the run is pointed at: its blueprints are acted on, its trail is read.
     where: ClusterRef = ON_SIMULATOR
+    #: Where the cluster shows what was done and refused (Kubernetes Events); None: nowhere.
+    events: ClusterEvents | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -1002,6 +1013,9 @@ def run_cycle(fleet: Fleet, ports: Ports, options: CycleOptions) -> CycleReport:
                 said = [Note(kind=NoteKind.FORGE_FAILED, text=text)]
             if said:
                 result = replace(result, notes=(*result.notes, *said))
+        if ports.events is not None and len(recorder.records) > first:
+            said = announce(ports.events, target, recorder.records[first:])
+            result = replace(result, notes=(*result.notes, *said)) if said else result
         results.append(result)
         if ports.forge is not None and ports.forge.halted() is not None:
             # Every later service is still reconciled (what needs no forge goes on), and

@@ -140,6 +140,12 @@ REQUIRED_ACCESS: tuple[Permission, ...] = (
     ),
     Permission(
         verb="create",
+        group="",
+        resource="events",
+        why="show each change, refusal and rollback in `kubectl describe` (an Event)",
+    ),
+    Permission(
+        verb="create",
         group="authorization.k8s.io",
         resource="selfsubjectaccessreviews",
         why="let `reconciler doctor` check these permissions",

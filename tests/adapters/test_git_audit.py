@@ -126,6 +126,31 @@ def test_a_commit_git_refuses_is_an_audit_error(repo: Path) -> None:
     assert raised.value.exit_code is ExitCode.AUDIT
 
 
+@pytest.mark.parametrize(
+    ("detached", "lock"),
+    [(False, "refs/heads/main.lock"), (True, "HEAD.lock")],
+    ids=["on a branch", "on a detached HEAD"],
+)
+def test_a_lock_on_the_ref_the_record_moves_is_named(repo: Path, detached: bool, lock: str) -> None:
+    """The ref an audit commit moves is the branch, or HEAD itself when detached: the lock
+    git holds on that one is what the refusal names, with how to remove it."""
+    from reconciler.core.errors import ExitCode
+
+    store = GitAuditStore(repo)
+    first = [rec(EventType.DECISION_MADE)]
+    store.append(first, commit_message("web: first", first))
+    git = pygit2.Repository(str(repo))
+    if detached:
+        git.set_head(git.head.target)
+    (repo / ".git" / lock).write_text("")
+    second = [rec(EventType.DECISION_MADE, 1)]
+    with pytest.raises(AuditError) as raised:
+        store.append(second, commit_message("web: second", second))
+    assert raised.value.exit_code is ExitCode.AUDIT
+    assert str(raised.value).endswith(f"rm {repo / '.git' / lock}")
+    assert len(list(git.walk(git.head.target))) == 1  # nothing committed past the lock
+
+
 def test_a_record_is_never_rewritten(repo: Path) -> None:
     from reconciler.core.errors import AuditError
 

@@ -25,6 +25,7 @@ from reconciler.adapters.kubernetes import KubernetesCluster, parse_quantity
 from reconciler.core.errors import ClusterError, ConfigError, ConflictError, MetricsError
 from reconciler.core.observed.changes import Change, ChangeKind
 from reconciler.core.observed.observation import ChangeStamp, DeploymentState, Metrics, Target
+from reconciler.core.trail.notices import Notice, NoticeReason
 from tests.clusters import post_deployment, token_file_kubeconfig
 from tests.conftest import REPO
 from tests.fakes import kube_api
@@ -158,7 +159,8 @@ def test_a_thousand_deployments_in_one_namespace_cost_at_most_five_requests(
     api: FakeKubeAPI, connect: Factory
 ) -> None:
     targets = add_deployments_quickly(api, "big", 1000)
-    cluster = connect()
+    # A snapshot outlives a slow observe: the count must not depend on the machine's speed.
+    cluster = connect(snapshot_ttl=3600)
     api.reset_log()
     states = cluster.observe(targets)
     metrics = cluster.current(targets)
@@ -224,7 +226,7 @@ def test_a_fleet_over_twenty_namespaces_costs_five_lists_a_namespace_plus_pages(
 ) -> None:
     namespaces = [f"team-{n:02d}" for n in range(20)]
     targets = [t for ns in namespaces for t in add_deployments_quickly(api, ns, 25)]
-    cluster = connect(page_size=10)
+    cluster = connect(page_size=10, snapshot_ttl=3600)  # however slow the machine
     api.reset_log()
     states = cluster.observe(targets)
     metrics = cluster.current(targets)
@@ -757,11 +759,66 @@ def test_an_hpa_that_keeps_changing_is_a_conflict_after_the_retries(
         times=None,
     )
     api.reset_log()
-    with pytest.raises(ConflictError):
+    with pytest.raises(ConflictError) as caught:
         cluster.apply(change(cluster, ChangeKind.SCALE, replicas=5, hpa="web-hpa"))
+    assert caught.value.service == "web"
+    assert str(caught.value).startswith("patching hpa shop/web-hpa: the object changed")
     patches = [r for r in api.requests if r.method == "PATCH" and r.path == HPA_PATH]
     assert [p.status for p in patches] == [409, 409, 409]  # the first try and two retries
+    # Each retry carries the version read just before it, never the stale one again.
+    versions = [p.body["metadata"]["resourceVersion"] for p in patches]
+    assert len(set(versions)) == 3 and all(versions)
     assert api.objects(HPAS, "shop")[0]["spec"]["minReplicas"] == 1  # nothing written
+
+
+def test_an_hpa_that_scales_a_statefulset_of_the_same_name_is_not_touched(
+    api: FakeKubeAPI, connect: Factory
+) -> None:
+    api.add_deployment("shop", "web")
+    api.add_hpa("shop", "web-hpa", "web", min_replicas=1, max_replicas=3)
+    api.edit_hpa(
+        "shop",
+        "web-hpa",
+        scaleTargetRef={"apiVersion": "apps/v1", "kind": "StatefulSet", "name": "web"},
+    )
+    cluster = connect()
+    api.reset_log()
+    with pytest.raises(ClusterError) as caught:
+        cluster.apply(change(cluster, ChangeKind.SCALE, replicas=5, hpa="web-hpa"))
+    assert str(caught.value) == "hpa shop/web-hpa does not scale deployment shop/web"
+    assert api.count("PATCH") == 0
+
+
+def test_an_hpa_scale_whose_stamp_is_refused_leaves_the_hpa_alone(
+    api: FakeKubeAPI, connect: Factory
+) -> None:
+    """The stamp goes first: when the deployment may not be patched, the HPA is not either,
+    so no change ever happens without its stamp."""
+    api.add_deployment("shop", "web")
+    api.add_hpa("shop", "web-hpa", "web", min_replicas=1, max_replicas=3)
+    api.deny("patch", "apps", "deployments", "shop")
+    cluster = connect()
+    api.reset_log()
+    with pytest.raises(ClusterError) as caught:
+        cluster.apply(change(cluster, ChangeKind.SCALE, replicas=5, hpa="web-hpa"))
+    assert caught.value.service == "web"
+    assert str(caught.value).startswith("stamping deployment shop/web: forbidden")
+    assert api.count("PATCH", HPA_PATH) == 0
+    assert api.objects(HPAS, "shop")[0]["spec"]["minReplicas"] == 1
+
+
+def test_an_hpa_that_cannot_be_read_is_the_services_retryable_error(
+    api: FakeKubeAPI, connect: Factory
+) -> None:
+    api.add_deployment("shop", "web")
+    api.add_hpa("shop", "web-hpa", "web", min_replicas=1, max_replicas=3)
+    api.fail("GET", HPA_PATH + "$", status=503)
+    cluster = connect(retries=1)
+    with pytest.raises(ClusterError) as caught:
+        cluster.apply(change(cluster, ChangeKind.SCALE, replicas=5, hpa="web-hpa"))
+    assert (caught.value.service, caught.value.retryable) == ("web", True)
+    assert str(caught.value).startswith("reading hpa shop/web-hpa: the API server answered 503")
+    assert api.count("PATCH") == 0
 
 
 def test_restart_creates_a_new_replicaset_revision(api: FakeKubeAPI, connect: Factory) -> None:
@@ -1006,3 +1063,67 @@ def test_a_deployment_without_the_paused_annotation_is_not_paused(
 ) -> None:
     api.add_deployment("shop", "web", replicas=2)
     assert observed(connect()).paused == ""
+
+
+# ---------------------------------------------------------------------- events
+
+
+def notice(reason: NoticeReason = NoticeReason.SCALED) -> Notice:
+    return Notice(
+        reason=reason,
+        message="scaled from 2 to 3 replicas: W 84.2% > 80% (audit record op-1)",
+        record_id="op-1",
+        service="web",
+    )
+
+
+def test_a_notice_is_an_event_on_the_deployment(api: FakeKubeAPI, connect: Factory) -> None:
+    api.add_deployment("shop", "web")
+    cluster = connect()
+    observed(cluster)
+    api.reset_log()
+    cluster.announce(WEB, notice())
+    cluster.announce(WEB, notice(NoticeReason.REFUSED))
+    first, second = api.events("shop", "web")
+    assert api.count() == 2  # the uid came from the snapshot: no read before posting
+    assert first["involvedObject"] == {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "name": "web",
+        "namespace": "shop",
+        "uid": api.get_deployment("shop", "web")["metadata"]["uid"],
+    }
+    assert (first["reason"], first["type"], first["count"]) == ("ReconcilerScaled", "Normal", 1)
+    assert first["message"] == "scaled from 2 to 3 replicas: W 84.2% > 80% (audit record op-1)"
+    assert first["metadata"]["annotations"] == {"reconciler/record-id": "op-1"}
+    assert first["metadata"]["name"].startswith("web.")
+    assert first["source"] == {"component": "reconciler"}
+    assert datetime.fromisoformat(first["firstTimestamp"]) == NOW  # the adapter's clock
+    assert first["lastTimestamp"] == first["firstTimestamp"]
+    assert (second["reason"], second["type"]) == ("ReconcilerRefused", "Warning")
+
+
+def test_a_notice_about_a_deployment_not_observed_reads_its_uid(
+    api: FakeKubeAPI, connect: Factory
+) -> None:
+    api.add_deployment("shop", "web")
+    cluster = connect()
+    cluster.announce(WEB, notice())
+    (event,) = api.events("shop", "web")
+    assert api.count("GET", "/apis/apps/v1/namespaces/shop/deployments/web") == 1
+    assert event["reason"] == "ReconcilerScaled"
+
+
+def test_an_event_the_reconciler_may_not_create_is_an_error_naming_the_permission(
+    api: FakeKubeAPI, connect: Factory
+) -> None:
+    api.add_deployment("shop", "web")
+    api.deny("create", "", "events", "shop")
+    cluster = connect()
+    observed(cluster)
+    with pytest.raises(ClusterError) as caught:
+        cluster.announce(WEB, notice())
+    assert "may not create events in namespace shop (RBAC)" in str(caught.value)
+    assert "deploy/rbac.yaml" in caught.value.hint
+    assert caught.value.service == "web"
+    assert api.events("shop", "web") == []

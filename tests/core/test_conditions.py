@@ -79,6 +79,8 @@ def test_division_by_zero_is_unknown_not_a_crash() -> None:
         ("target_replicas > ", 19, "ends too early", ""),
         ("target_replicas AND max_replicas", 17, "needs comparisons", ""),
         ("target_replicas * max_replicas > 1", 17, "cannot multiply", ""),
+        ("target_replicas > 1 OR 5", 21, "needs comparisons", ""),
+        ("target_replicas > 1 AND NOT 5", 25, "needs comparisons", ""),
     ],
 )
 def test_errors_point_at_the_column(text: str, column: int, message: str, hint: str) -> None:

@@ -283,6 +283,114 @@ def test_forbidden_alternatives_are_classified() -> None:
     ]
 
 
+_OWN_ALTERNATIVES = """governance:
+  agent_authority:
+    allowed_operations:
+      - operation: scale_within_limits
+        condition: replica_change <= 2
+      - operation: restart_failed_pods
+        condition: restart_count > 0
+    forbidden_operations:
+      - operation: delete_service
+        alternatives:
+          - operation: scale_within_limits
+            replicas: 4
+            description: four replicas instead
+          - operation: scale_within_limits
+            replicas: 5
+          - operation: restart_failed_pods
+"""
+
+
+@pytest.mark.parametrize(
+    ("current", "restarts", "tiers"),
+    [
+        # From 2, four replicas is a change of 2 (the condition holds), five of 3 (it fails).
+        (2, 1, (Tier.ALLOWED, Tier.RESTRICTED, Tier.ALLOWED)),
+        # From 3 both hold; no restarts: restarting is not allowed outright.
+        (3, 0, (Tier.ALLOWED, Tier.ALLOWED, Tier.RESTRICTED)),
+        # The current size unknown: no change can be computed, so neither condition holds.
+        (None, 1, (Tier.RESTRICTED, Tier.RESTRICTED, Tier.ALLOWED)),
+    ],
+)
+def test_a_rules_own_alternatives_are_classified_for_the_service_as_it_is(
+    current: int | None, restarts: int, tiers: tuple[Tier, ...]
+) -> None:
+    """A forbidding rule's own alternatives replace the catalogue's, and each is classified
+    as that operation would be now: with its replicas, from the current size, with what is
+    observed."""
+    bp = blueprint(governance=_OWN_ALTERNATIVES)
+    req = OperationRequest(
+        operation="delete_service", service="web", origin=Origin.REQUEST, current_replicas=current
+    )
+    verdict = govern(req, bp, history(), {"restart_count": restarts}, NOW)
+    assert (verdict.action, verdict.classification) == (VerdictAction.BLOCK, Tier.FORBIDDEN)
+    assert [(a.operation, a.replicas, a.tier) for a in verdict.alternatives] == [
+        ("scale_within_limits", 4, tiers[0]),
+        ("scale_within_limits", 5, tiers[1]),
+        ("restart_failed_pods", None, tiers[2]),
+    ]
+    catalogue = bp.policy.catalogue
+    assert [a.description for a in verdict.alternatives] == [
+        "four replicas instead",
+        catalogue["scale_within_limits"].summary,
+        catalogue["restart_failed_pods"].summary,
+    ]
+
+
+def test_an_alternative_the_catalogue_does_not_know_is_offered_by_name_as_forbidden() -> None:
+    bp = blueprint(
+        governance="governance:\n  agent_authority:\n    forbidden_operations:\n"
+        "      - operation: delete_service\n        alternatives:\n"
+        "          - operation: page_the_oncall\n"
+    )
+    verdict = govern(request("delete_service"), bp, history(), {}, NOW)
+    assert [(a.operation, a.description, a.tier) for a in verdict.alternatives] == [
+        ("page_the_oncall", "page_the_oncall", Tier.FORBIDDEN)
+    ]
+
+
+def test_an_unknown_operation_is_blocked_with_no_alternatives() -> None:
+    verdict = govern(request("launch_rockets"), seed_blueprint(), history(), {}, NOW)
+    assert (verdict.action, verdict.classification) == (VerdictAction.BLOCK, Tier.FORBIDDEN)
+    assert verdict.alternatives == ()
+
+
+_MANUAL = """governance:
+  agent_authority:
+    allowed_operations:
+      - operation: restart_failed_pods
+        condition: restart_count > 0
+        autonomous: false
+      - operation: adjust_resources_within_10_percent
+        autonomous: false
+"""
+
+
+@pytest.mark.parametrize(
+    ("operation", "condition", "result", "rendered"),
+    [
+        ("restart_failed_pods", "restart_count > 0", True, "2 > 0"),
+        ("adjust_resources_within_10_percent", None, True, None),
+    ],
+)
+def test_each_rule_checked_is_recorded_with_its_origin_tier_and_autonomy(
+    operation: str, condition: str | None, result: bool, rendered: str | None
+) -> None:
+    """The verdict's checks are the audit's account of which rules applied: each one with
+    where it came from, its tier, its condition as evaluated, and whether it may run alone."""
+    verdict = govern(
+        request(operation), blueprint(governance=_MANUAL), history(), {"restart_count": 2}, NOW
+    )
+    assert verdict.action is VerdictAction.REQUEST_APPROVAL
+    own = [c for c in verdict.checks if c.origin == "blueprint"]
+    assert [(c.tier, c.condition, c.result, c.rendered, c.missing, c.autonomous) for c in own] == [
+        (Tier.ALLOWED, condition, result, rendered, (), False)
+    ]
+    assert all(c.origin == "global" and c.autonomous for c in verdict.checks if c not in own)
+    assert all(isinstance(c.tier, Tier) for c in verdict.checks)
+
+
 def test_allowed_but_not_executable_is_blocked() -> None:
     bp = blueprint(
         governance="governance:\n  agent_authority:\n    allowed_operations: [view_logs]\n"
@@ -362,3 +470,90 @@ def test_reading_and_undoing_its_own_change_are_exempt() -> None:
     assert (read.name, read.ok) == ("read_only", True)
     (undo,) = _safety(*busy, operation="rollback_own_change")
     assert (undo.name, undo.ok) == ("rollback_exempt", True)
+    # Each exemption still says why in the verdict's safety table (whatever the words).
+    assert isinstance(read.detail, str) and read.detail
+    assert isinstance(undo.detail, str) and undo.detail
+
+
+# --- what a request changes, as the subject line of its commit -------------------------------
+
+_MI = 1024 * 1024
+
+
+@pytest.mark.parametrize(
+    ("current", "target", "parameters", "subject"),
+    [
+        pytest.param(2, 4, {}, "scale 2→4", id="scale"),
+        pytest.param(4, 2, {"cpu_request": 200}, "scale 4→2", id="replicas before requests"),
+        pytest.param(None, 4, {}, "adjust_resources", id="target without current"),
+        pytest.param(2, None, {}, "adjust_resources", id="current without target"),
+        pytest.param(
+            None,
+            None,
+            {"cpu_request": 200, "cpu_request_before": 100, "memory_request": 256 * _MI},
+            "requests cpu 100m→200m, memory unset→256Mi",
+            id="both requests, cpu first",
+        ),
+        pytest.param(
+            None,
+            None,
+            {"memory_request": 512 * _MI, "memory_request_before": 256 * _MI},
+            "requests memory 256Mi→512Mi",
+            id="memory only",
+        ),
+        pytest.param(
+            None,
+            None,
+            {"memory_request": 256 * _MI, "memory_request_before": "256Mi"},
+            "requests memory unset→256Mi",
+            id="a before that is not a number",
+        ),
+        pytest.param(None, None, {"cpu_request": "200m"}, "adjust_resources", id="not a number"),
+    ],
+)
+def test_a_request_describes_what_it_changes(
+    current: int | None, target: int | None, parameters: dict[str, object], subject: str
+) -> None:
+    req = OperationRequest(
+        operation="adjust_resources",
+        service="web",
+        origin=Origin.REQUEST,
+        current_replicas=current,
+        target_replicas=target,
+        parameters=parameters,
+    )
+    assert req.describe() == subject
+
+
+# --- the values a condition may use ------------------------------------------------------------
+
+
+def test_the_values_a_condition_sees_for_a_request() -> None:
+    """A condition reads the request's sizes, the blueprint's limits and what was observed:
+    latency in seconds (observed in milliseconds, and only under its condition name), the
+    change as a fraction of the current size, the clock in UTC."""
+    bp = seed_blueprint()
+    req = request("scale_within_limits", 6, current=4)
+    values = condition_values(req, bp, {"latency_p95_ms": 250.0, "restart_count": 1.0}, NOW)
+    assert values == {
+        "restart_count": 1.0,
+        "target_replicas": 6.0,
+        "current_replicas": 4.0,
+        "min_replicas": float(bp.scaling.min_replicas),
+        "max_replicas": float(bp.scaling.max_replicas),
+        "replica_change": 2.0,
+        "change_percent": 0.5,
+        "max_restart_count": float(bp.reliability.max_restart_count),
+        "rollback_threshold": float(bp.reliability.rollback_threshold),
+        "latency_p95": 0.25,
+        "latency_p95_target": bp.performance.latency_p95_ms / 1000,
+        "hour_utc": float(NOW.hour),
+        "weekday_utc": float(NOW.weekday()),
+    }
+    unknown = condition_values(request("restart_failed_pods"), bp, {}, NOW)
+    assert [unknown[name] for name in ("target_replicas", "current_replicas", "latency_p95")] == [
+        None,
+        None,
+        None,
+    ]
+    assert unknown["replica_change"] is None and unknown["change_percent"] is None

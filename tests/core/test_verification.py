@@ -12,6 +12,7 @@ from reconciler.core.decide.recovery import decide_recovery
 from reconciler.core.decide.verification import (
     CheckStatus,
     Pending,
+    Severity,
     VerificationOutcome,
     avoid_targets,
     rollback_work,
@@ -419,6 +420,30 @@ def test_without_an_expectation_utilization_is_held_to_the_target(cpu, memory, f
         NOW,
     )
     assert [c.check for c in result.checks if c.status is CheckStatus.FAILED] == failed
+
+
+def test_a_check_records_what_was_measured_and_no_baseline_where_none_was_recorded() -> None:
+    """The verification record's table: each check's measured value against what it was held
+    to, and a baseline only where the operation recorded one (here neither latency nor the
+    error rate was known before it)."""
+    before = {k: v for k, v in BASELINE.items() if k not in ("latency_p95_ms", "error_rate")}
+    result = verify(
+        pending_with(before, {}), TIGHT, state(3), metrics(0.69, 0.2, None, error_rate=0.0), NOW
+    )
+    table = {
+        c.check: (c.severity, c.expected, c.actual, c.status, c.baseline) for c in result.checks
+    }
+    assert table["cpu_utilization"] == (Severity.HIGH, "< 70%", "69%", CheckStatus.PASSED, None)
+    assert table["memory_utilization"] == (Severity.HIGH, "< 80%", "20%", CheckStatus.PASSED, None)
+    assert table["latency_p95"] == (
+        Severity.CRITICAL,
+        "< 20ms",
+        "unknown",
+        CheckStatus.SKIPPED,
+        None,
+    )
+    assert table["error_rate"] == (Severity.CRITICAL, "< 0.1%", "0%", CheckStatus.PASSED, None)
+    assert result.outcome is VerificationOutcome.PASSED and not result.rollback
 
 
 # --- timing edges and the demand rule ---------------------------------------------------------

@@ -146,7 +146,7 @@ REPLICASETS = Resource(
     "apps", "v1", "ReplicaSet", "replicasets", ("rs",), (_SCALE, _status_sub("ReplicaSet"))
 )
 PODS = Resource("", "v1", "Pod", "pods", ("po",), (_status_sub("Pod"),))
-EVENTS = Resource("", "v1", "Event", "events", ("ev",))  # always empty here
+EVENTS = Resource("", "v1", "Event", "events", ("ev",))
 HPAS = Resource(
     "autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", ("hpa",),
     (_status_sub("HorizontalPodAutoscaler"),),
@@ -786,6 +786,16 @@ class FakeKubeAPI(ThreadingHTTPServer):
         with self._lock:
             return copy.deepcopy(self._items(resource, namespace))
 
+    def events(self, namespace: str, deployment: str) -> list[JSON]:
+        """The Events about a deployment, oldest first, as ``kubectl describe`` finds them."""
+        uid = self.get_deployment(namespace, deployment)["metadata"]["uid"]
+        with self._lock:
+            found = [
+                e for e in self._items(EVENTS, namespace)
+                if (e.get("involvedObject") or {}).get("uid") == uid
+            ]  # fmt: skip
+            return copy.deepcopy(sorted(found, key=lambda e: int(e["metadata"]["resourceVersion"])))
+
     def replicasets(self, namespace: str, deployment: str) -> list[JSON]:
         """Copies of a deployment's ReplicaSets, oldest revision first."""
         with self._lock:
@@ -986,6 +996,9 @@ class FakeKubeAPI(ThreadingHTTPServer):
             raise ApiError(409, message, details, reason="AlreadyExists")
         obj |= {"apiVersion": resource.api_version, "kind": resource.kind}
         meta |= {"namespace": namespace, "uid": str(uuid.uuid4()), "creationTimestamp": _now()}
+        if resource is EVENTS:  # no spec, no status, no generation: stored as sent
+            _check_event(obj, namespace)
+            return copy.deepcopy(self._save(resource, obj))
         if resource is not PODS:
             meta["generation"] = 1
         obj["spec"] = _drop_nulls(obj.get("spec", {}))
@@ -1720,6 +1733,27 @@ def _api_resources(resource: Resource) -> list[JSON]:
             entry["group"], entry["version"] = group_version.split("/")
         entries.append(entry | {"kind": kind, "verbs": ["get", "patch", "update"]})
     return entries
+
+
+def _check_event(event: JSON, namespace: str) -> None:
+    """The API server's checks of a core/v1 Event: it must be about an object in its own
+    namespace, of a known type, with a message of at most 1 kB (``noteLengthLimit``)."""
+    name = event["metadata"]["name"]
+    involved = event.get("involvedObject") or {}
+    problems = []
+    if involved.get("namespace", namespace) != namespace:
+        problems.append(
+            f"involvedObject.namespace: Invalid value: {involved['namespace']!r}: does not match "
+            "event.namespace"
+        )
+    if event.get("type", "Normal") not in ("Normal", "Warning"):
+        problems.append(
+            f'type: Unsupported value: {event["type"]!r}: supported values: "Normal", "Warning"'
+        )
+    if len(event.get("message") or "") > 1024:
+        problems.append("message: Too long: may not be more than 1024 bytes")
+    if problems:
+        raise ApiError(422, f'Event "{name}" is invalid: {", ".join(problems)}')
 
 
 def _check_body(body: Any, resource: Resource | None, namespace: str, name: str = "") -> None:

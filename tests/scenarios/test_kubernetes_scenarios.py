@@ -233,6 +233,10 @@ def test_seed_demo_1_scales_up_and_verifies(
         {"replicas": 2},
         {"replicas": 3},
     )
+    (event,) = api.events(DEMO_1.namespace, SERVICE)  # what `kubectl describe` shows
+    assert (event["reason"], event["type"]) == ("ReconcilerScaled", "Normal")
+    assert event["message"].startswith("scaled from 2 to 3 replicas: ")
+    assert event["metadata"]["annotations"]["reconciler/record-id"] == operation["id"]
 
     cluster.respond(DEMO_1_AFTER)
     cluster.settle(DEMO_1_AFTER, not_before=executed + STABILIZATION)
@@ -296,6 +300,16 @@ def test_seed_demo_4_scales_down_on_prometheus_history_then_rolls_back(
     stamp = cluster.stamp()
     assert (stamp["operation_id"], stamp["operation"]) == (rollback["id"], "rollback_own_change")
     assert (stamp["before"], stamp["after"]) == ({"replicas": 2}, {"replicas": 3})
+    events = api.events(DEMO_4.namespace, SERVICE)
+    assert [(e["reason"], e["type"]) for e in events] == [
+        ("ReconcilerScaled", "Normal"),
+        ("ReconcilerRolledBack", "Warning"),
+    ]
+    assert events[0]["message"].startswith("scaled from 3 to 2 replicas: ")
+    assert events[1]["message"].startswith(
+        f"rolled back {scale_down['id']}, scaled from 2 to 3 replicas: "
+    )
+    assert events[1]["message"].endswith(f"(audit record {rollback['id']})")
 
     cluster.respond(DEMO_4_START)  # three pods again: the service recovers
     cluster.settle(DEMO_4_START, not_before=rolled_back + STABILIZATION)

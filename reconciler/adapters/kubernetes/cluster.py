@@ -1,5 +1,5 @@
-"""KubernetesCluster: the Cluster and MetricsSource ports on a real cluster, through the
-official `kubernetes` client.
+"""KubernetesCluster: the Cluster, MetricsSource and ClusterEvents ports on a real cluster,
+through the official `kubernetes` client.
 
 Reads are batched per namespace: `observe` makes one paginated list each of deployments,
 pods, replicasets, pod metrics and HorizontalPodAutoscalers per namespace, however many
@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from reconciler.adapters.kubernetes import probes
 from reconciler.adapters.kubernetes.errors import ApiFailure, credentials, redact
+from reconciler.adapters.kubernetes.events import post_event
 from reconciler.adapters.kubernetes.mapping import (
     JSON,
     METRICS_GROUP,
@@ -38,6 +39,7 @@ from reconciler.adapters.kubernetes.writes import write_change
 from reconciler.core.errors import ClusterError, ConfigError, MetricsError
 from reconciler.core.observed.changes import Applied, Change
 from reconciler.core.observed.observation import DeploymentState, Metrics, Sample, Target
+from reconciler.core.trail.notices import Notice
 
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient
@@ -61,7 +63,7 @@ class _TrimmedKeys(dict[str, Any]):
 
 
 class KubernetesCluster:
-    """Cluster and MetricsSource (CPU and memory) on a Kubernetes API server.
+    """Cluster, MetricsSource (CPU and memory) and ClusterEvents on a Kubernetes API server.
 
     Build one with `from_kubeconfig` or `in_cluster`. Latency and error rate are left unknown:
     Prometheus provides them, combined in by `reconciler.shell.metrics.CombinedMetrics`.
@@ -98,6 +100,8 @@ class KubernetesCluster:
             backoff=backoff,
         )
         self._snapshots: dict[str, Snapshot] = {}
+        #: Each deployment's uid, as last listed: what an Event names its deployment by.
+        self._uids: dict[Target, str] = {}
 
     # ------------------------------------------------------------ construction
 
@@ -268,6 +272,10 @@ class KubernetesCluster:
         cached = self._snapshots.get(namespace)
         if fresh or cached is None or time.monotonic() - cached.taken > self.snapshot_ttl:
             cached = self._snapshots[namespace] = self._fetch(namespace)
+            for name, deployment in cached.deployments.items():
+                self._uids[Target(namespace=namespace, name=name)] = str(
+                    _meta(deployment).get("uid") or ""
+                )
         return cached
 
     def forget(self, namespace: str | None = None) -> None:
@@ -324,6 +332,21 @@ class KubernetesCluster:
             before=before,
             after=after,
         )
+
+    # ------------------------------------------------------------ ClusterEvents
+
+    def announce(self, target: Target, notice: Notice) -> None:
+        """Post `notice` as an Event on the deployment (ClusterError when it cannot)."""
+        uid = self._uids.get(target)
+        if uid is None:
+            try:
+                found = self._api.get_deployment(target.namespace, target.name)
+            except ApiFailure as failure:
+                raise ClusterError(
+                    str(failure), hint=failure.hint, service=notice.service
+                ) from failure
+            uid = str(_meta(found).get("uid") or "")
+        post_event(self._api, target, uid, notice, self.now())
 
     # ------------------------------------------------------------ doctor probes
 

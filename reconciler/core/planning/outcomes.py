@@ -69,6 +69,9 @@ class NoteKind(StrEnum):
     OBSERVING = "observing"
     #: A deferred request that was not carried out: it no longer held, or waited too long.
     REQUEST_EXPIRED = "request_expired"
+    #: The cluster did not take the Event that shows a change or refusal there; the change
+    #: and its record stand.
+    EVENT_NOT_POSTED = "event_not_posted"
 
 
 _SEVERITIES = {
@@ -76,6 +79,7 @@ _SEVERITIES = {
     NoteKind.METRICS_INCOMPLETE: NoteSeverity.WARNING,
     NoteKind.METRIC_HISTORY_UNAVAILABLE: NoteSeverity.WARNING,
     NoteKind.FILE_IGNORED: NoteSeverity.WARNING,
+    NoteKind.EVENT_NOT_POSTED: NoteSeverity.WARNING,
     NoteKind.BREAKER_OPENED: NoteSeverity.NEEDS_PERSON,
     NoteKind.ESCALATED: NoteSeverity.NEEDS_PERSON,
 }
