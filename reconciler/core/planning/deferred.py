@@ -1,0 +1,166 @@
+"""A person's requests deferred by cooldown or rate limits: retried when due, or expired."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+
+from reconciler.core.approvals.requests import shape_request
+from reconciler.core.blueprint.model import Blueprint
+from reconciler.core.blueprint.units import format_duration
+from reconciler.core.decide.governance import (
+    OperationRequest,
+    Origin,
+)
+from reconciler.core.errors import ReconcilerError
+from reconciler.core.ids import parse_utc, utc
+from reconciler.core.observed.observation import (
+    DeploymentState,
+    Metrics,
+)
+from reconciler.core.planning.events import (
+    request_expired_record,
+    short,
+)
+from reconciler.core.planning.notes import what_of
+from reconciler.core.planning.outcomes import NoteKind
+from reconciler.core.planning.plan import NoteCommit, Step
+from reconciler.core.planning.steps import govern_step, observed_values
+from reconciler.core.trail.history import (
+    ServiceHistory,
+)
+from reconciler.core.trail.records import EventType, Record
+
+#: What can follow a deferral in the same request's chain: it was settled one way or another.
+_SETTLED = frozenset(
+    {
+        EventType.OPERATION_EXECUTED,
+        EventType.OPERATION_FAILED,
+        EventType.OPERATION_BLOCKED,
+        EventType.OPERATION_DEFERRED,
+        EventType.APPROVAL_REQUESTED,
+        EventType.REQUEST_EXPIRED,
+    }
+)
+
+
+def deferred_requests(history: ServiceHistory) -> list[Record]:
+    """A person's requests deferred by cooldown or rate limits and not settled since: the
+    latest deferral of each chain, oldest first."""
+    open_: dict[str, Record] = {}
+    for record in history.records:
+        chain = record.links.get("decision", "")
+        if record.event_type in _SETTLED:
+            open_.pop(chain, None)
+        request = record.details.get("request") or {}
+        if (
+            record.event_type is EventType.OPERATION_DEFERRED
+            and request.get("origin") == str(Origin.REQUEST)
+            and chain
+        ):
+            open_[chain] = record
+    return list(open_.values())
+
+
+def _retry_at(record: Record) -> datetime | None:
+    value = record.details.get("retry_at")
+    if isinstance(value, datetime):
+        return utc(value)
+    try:
+        return parse_utc(value) if value else None
+    except ValueError:
+        return None
+
+
+def _still_holds(
+    record: Record, blueprint: Blueprint, state: DeploymentState, now: datetime
+) -> str:
+    """Why a deferred request no longer holds ("" while it does)."""
+    request = record.details.get("request") or {}
+    since = _retry_at(record) or utc(record.timestamp)
+    late = (utc(now) - since).total_seconds()
+    # No cycle came for as long as an approval would wait: a person's intent has gone stale.
+    timeout = blueprint.policy.approval.timeout
+    if late > timeout:
+        return (
+            f"no cycle retried it for {format_duration(late)} after it was due, longer than "
+            f"the {format_duration(timeout)} an approval would wait"
+        )
+    current = request.get("current_replicas")
+    if (
+        isinstance(current, int)
+        and request.get("target_replicas") is not None
+        and current != state.replicas
+    ):
+        return (
+            f"the deployment has {state.replicas} replicas now, not the {current} the request "
+            "was made from"
+        )
+    parameters = request.get("parameters") or {}
+    for key, now_value in (
+        ("cpu_request", state.cpu_request),
+        ("memory_request", state.memory_request),
+    ):
+        before = f"{key}_before"
+        if before in parameters and parameters[before] != now_value:
+            return f"the deployment's {key.replace('_', ' ')} changed since the request"
+    return ""
+
+
+def retry_deferred(
+    blueprint: Blueprint,
+    state: DeploymentState,
+    metrics: Metrics,
+    history: ServiceHistory,
+    now: datetime,
+) -> tuple[Step | None, NoteCommit | None]:
+    """The first deferred request whose retry time has come: carried out, re-governed, or
+    expired with a record."""
+    for record in deferred_requests(history):
+        retry_at = _retry_at(record)
+        if retry_at is not None and retry_at > utc(now):
+            continue
+        raw = record.details.get("request") or {}
+        asked = record.links.get("decision", "")
+        why = _still_holds(record, blueprint, state, now)
+        if not why:
+            request = OperationRequest(
+                operation=str(raw.get("operation") or record.operation or ""),
+                service=blueprint.name,
+                origin=Origin.REQUEST,
+                current_replicas=state.replicas,
+                target_replicas=raw.get("target_replicas"),
+                reason=str(raw.get("reason") or ""),
+                requested_by=str(raw.get("requested_by") or ""),
+                decision_id=asked,
+                parameters={
+                    k: v
+                    for k, v in (raw.get("parameters") or {}).items()
+                    if not str(k).endswith("_before")
+                },
+            )
+            try:
+                request = shape_request(request, blueprint, state)
+            except ReconcilerError as error:
+                why = f"it no longer fits the blueprint: {error}"
+        if why:
+            expired = request_expired_record(blueprint, record, why, now)
+            what = what_of(record)
+            return None, NoteCommit(
+                kind=NoteKind.REQUEST_EXPIRED,
+                subject=f"{blueprint.name}: deferred request {what} expired: {short(why, 60)}",
+                records=(expired,),
+            )
+        step = govern_step(
+            request,
+            blueprint,
+            state,
+            history,
+            observed_values(state, metrics),
+            now,
+            lead=None,
+            lead_id=asked,
+            decision=None,
+        )
+        return replace(step, repeated=False), None
+    return None, None
