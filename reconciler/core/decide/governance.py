@@ -22,12 +22,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from reconciler.core.blueprint.catalogue import ROLLBACK_OWN_CHANGE, Alternative, Operation, suggest
 from reconciler.core.blueprint.model import Blueprint, Policy, Rule, Tier
 from reconciler.core.blueprint.units import format_cpu, format_duration, format_memory
 from reconciler.core.ids import make_id, utc
 from reconciler.core.trail.history import BreakerPhase, ServiceHistory
+from reconciler.core.trail.wording import Code, Reason, say
 
 __all__ = [
     "Classification",
@@ -116,6 +118,7 @@ class RuleCheck:
 @dataclass(frozen=True, kw_only=True)
 class Classification:
     tier: Tier
+    #: The reason in words (`wording.say(reason)`), as records carry it.
     rationale: str
     references: tuple[str, ...]
     checks: tuple[RuleCheck, ...]
@@ -123,6 +126,8 @@ class Classification:
     known: bool = True
     #: A few words for a commit subject: the rule's rationale, or what the operation does.
     summary: str = ""
+    #: Why the operation has its tier, as a code with its parameters.
+    reason: Reason | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -243,105 +248,110 @@ def classify_under(
     rules = policy.rules_for(name)
     checks = tuple(_check(rule, values) for rule in rules)
     paired = list(zip(rules, checks, strict=True))
-
-    def explain(check: RuleCheck) -> str:
-        if check.condition is None:
-            return check.reference
-        shown = f"{check.condition} ({check.rendered})" if check.rendered else check.condition
-        state = {True: "holds", False: "does not hold", None: "cannot be evaluated"}[check.result]
-        unknown = f"; unknown: {', '.join(check.missing)}" if check.missing else ""
-        return f"{check.reference}: {shown} {state}{unknown}"
-
-    # A forbidding rule applies unless its condition is known to be false: unknown is unsafe.
-    for rule, check in paired:
-        if rule.tier is Tier.FORBIDDEN and check.result is not False:
-            why = (
-                rule.rationale
-                or policy.catalogue.get(name, Operation(name=name, summary="")).summary
-            )
-            return Classification(
-                tier=Tier.FORBIDDEN,
-                rationale=f"{name} is forbidden ({explain(check)}){': ' + why if why else ''}. "
-                "No approval can override this; changing it needs a reviewed policy change.",
-                references=(_ref(rule),),
-                checks=checks,
-                rule=rule,
-                summary=why or f"forbidden by {_ref(rule)}",
-            )
-    for rule, check in paired:
-        if rule.tier is Tier.RESTRICTED and check.result is not False:
-            return Classification(
-                tier=Tier.RESTRICTED,
-                rationale=f"{name} requires approval ({explain(check)})"
-                + (f": {rule.rationale}" if rule.rationale else "")
-                + ".",
-                references=(_ref(rule),),
-                checks=checks,
-                rule=rule,
-                summary=rule.rationale or f"restricted by {_ref(rule)}",
-            )
+    # A forbidding or restricting rule applies unless its condition is known to be false:
+    # unknown is unsafe. Forbidding rules first.
+    for tier in (Tier.FORBIDDEN, Tier.RESTRICTED):
+        for rule, check in paired:
+            if rule.tier is tier and check.result is not False:
+                return _by_rule(name, policy, rule, check, checks)
     allowed = [(rule, check) for rule, check in paired if rule.tier is Tier.ALLOWED]
     if allowed:
-        refs = tuple(_ref(rule) for rule, _ in allowed)
-        failing = [(rule, check) for rule, check in allowed if check.result is not True]
-        if failing:
-            return Classification(
-                tier=Tier.RESTRICTED,
-                rationale=f"{name} is allowed only when its conditions hold, and "
-                + "; ".join(explain(check) for _, check in failing)
-                + ", so it needs approval.",
-                references=refs,
-                checks=checks,
-                rule=failing[0][0],
-            )
-        manual = [rule for rule, _ in allowed if not rule.autonomous]
-        if manual:
-            return Classification(
-                tier=Tier.RESTRICTED,
-                rationale=f"{name} is allowed but marked `autonomous: false` "
-                f"({_ref(manual[0])}), so it needs approval.",
-                references=refs,
-                checks=checks,
-                rule=manual[0],
-            )
-        return Classification(
-            tier=Tier.ALLOWED,
-            rationale=f"{name} is allowed ("
-            + "; ".join(explain(check) for _, check in allowed)
-            + ").",
+        return _allowed(name, allowed, checks)
+    return _unlisted(name, policy, checks)
+
+
+def _classified(tier: Tier, reason: Reason, **fields: Any) -> Classification:
+    return Classification(tier=tier, rationale=say(reason), reason=reason, **fields)
+
+
+def _by_rule(
+    name: str, policy: Policy, rule: Rule, check: RuleCheck, checks: tuple[RuleCheck, ...]
+) -> Classification:
+    """Forbidden or restricted by the first rule of that tier that applies."""
+    if rule.tier is Tier.FORBIDDEN:
+        why = rule.rationale or policy.catalogue.get(name, Operation(name=name, summary="")).summary
+        return _classified(
+            Tier.FORBIDDEN,
+            Reason(Code.FORBIDDEN_BY_RULE, {"operation": name, "check": check, "why": why}),
+            references=(_ref(rule),),
+            checks=checks,
+            rule=rule,
+            summary=why or f"forbidden by {_ref(rule)}",
+        )
+    return _classified(
+        Tier.RESTRICTED,
+        Reason(Code.RESTRICTED_BY_RULE, {"operation": name, "check": check, "why": rule.rationale}),
+        references=(_ref(rule),),
+        checks=checks,
+        rule=rule,
+        summary=rule.rationale or f"restricted by {_ref(rule)}",
+    )
+
+
+def _allowed(
+    name: str, allowed: list[tuple[Rule, RuleCheck]], checks: tuple[RuleCheck, ...]
+) -> Classification:
+    """Allowed when every allowed rule holds and all may act on their own; else restricted."""
+    refs = tuple(_ref(rule) for rule, _ in allowed)
+    failing = [(rule, check) for rule, check in allowed if check.result is not True]
+    if failing:
+        return _classified(
+            Tier.RESTRICTED,
+            Reason(
+                Code.CONDITIONS_UNMET,
+                {"operation": name, "checks": [check for _, check in failing]},
+            ),
             references=refs,
             checks=checks,
-            rule=allowed[0][0],
+            rule=failing[0][0],
         )
+    manual = [rule for rule, _ in allowed if not rule.autonomous]
+    if manual:
+        return _classified(
+            Tier.RESTRICTED,
+            Reason(Code.NOT_AUTONOMOUS, {"operation": name, "reference": _ref(manual[0])}),
+            references=refs,
+            checks=checks,
+            rule=manual[0],
+        )
+    return _classified(
+        Tier.ALLOWED,
+        Reason(
+            Code.ALLOWED_BY_RULES, {"operation": name, "checks": [check for _, check in allowed]}
+        ),
+        references=refs,
+        checks=checks,
+        rule=allowed[0][0],
+    )
+
+
+def _unlisted(name: str, policy: Policy, checks: tuple[RuleCheck, ...]) -> Classification:
+    """No rule names the operation: forbidden, unless the catalogue allows it unlisted."""
     entry = policy.catalogue.get(name)
     if entry is not None and entry.allowed_when_unlisted:
-        return Classification(
-            tier=Tier.ALLOWED,
-            rationale=f"{name} is allowed by default: undoing the reconciler's own change "
-            "that failed verification restores the state the blueprint last accepted.",
+        return _classified(
+            Tier.ALLOWED,
+            Reason(Code.ALLOWED_BY_DEFAULT, {"operation": name}),
             references=("catalogue:" + name,),
             checks=checks,
         )
     if entry is None:
         # A typo is the likeliest unknown name: still forbidden (and recorded), but the
         # refusal names the operation that was probably meant.
-        close = suggest(name, policy.catalogue)
-        meant = f" (did you mean {close}?)" if close else ""
-        return Classification(
-            tier=Tier.FORBIDDEN,
-            rationale=f"{name} is not an operation the governance rules know{meant}; unknown "
-            "operations are forbidden. Add it to the catalogue (operations: in the global "
-            "policies) and to a tier if it should be possible.",
+        return _classified(
+            Tier.FORBIDDEN,
+            Reason(
+                Code.UNKNOWN_OPERATION,
+                {"operation": name, "close": suggest(name, policy.catalogue)},
+            ),
             references=("governance.agent_authority",),
             checks=checks,
             known=False,
             summary="unknown operation",
         )
-    return Classification(
-        tier=Tier.FORBIDDEN,
-        rationale=f"{name} is not listed in any tier of the effective policy, and unlisted "
-        "operations are forbidden. List it under allowed_operations or requires_approval "
-        "if it should be possible.",
+    return _classified(
+        Tier.FORBIDDEN,
+        Reason(Code.UNLISTED, {"operation": name}),
         references=("governance.agent_authority",),
         checks=checks,
         summary="not listed in any tier",
@@ -456,21 +466,16 @@ def govern(
         alternatives = _alternatives(request, blueprint, classification, observed, now)
     elif not executable:
         action = VerdictAction.BLOCK
-        reasons.append(
-            f"this reconciler cannot carry out {request.operation}; make that change through "
-            "your deployment pipeline"
-        )
+        reasons.append(say(Reason(Code.NOT_EXECUTABLE, {"operation": request.operation})))
     elif classification.tier is Tier.RESTRICTED and not approved_by:
         action = VerdictAction.REQUEST_APPROVAL
         if failing:
-            reasons.append(
-                "safety is checked again when the approved change is applied; now: "
-                + "; ".join(check.detail for check in failing)
-            )
+            details = [check.detail for check in failing]
+            reasons.append(say(Reason(Code.SAFETY_RECHECKED, {"details": details})))
     else:
         # Allowed, or restricted and approved: either way safety alone decides now.
         if classification.tier is Tier.RESTRICTED:
-            reasons.append(f"approved: {approved_by}")
+            reasons.append(say(Reason(Code.APPROVED, {"by": approved_by})))
         if not failing:
             action = VerdictAction.EXECUTE
         else:
