@@ -52,6 +52,7 @@ from reconciler.core.planning.cycle import (
 )
 from reconciler.core.planning.events import (
     breaker_opened_record,
+    breaker_subject,
     executed_record,
     failed_record,
     refusal_record,
@@ -376,8 +377,7 @@ def carry_out(
                 opened = breaker_opened_record(
                     blueprint.name, blueprint, history.breaker.failures, ports.clock.now()
                 )
-                count = len(history.breaker.failures)
-                subject = f"{blueprint.name}: circuit breaker opened after {count} failures"
+                subject = breaker_subject(blueprint.name, len(history.breaker.failures))
                 recorder.commit(subject, [opened])
                 notes.append(Note(kind=NoteKind.BREAKER_OPENED, text=subject))
                 history = _fold_in(history, [opened], blueprint, ports.clock.now())

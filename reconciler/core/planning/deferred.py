@@ -7,7 +7,6 @@ from datetime import datetime
 
 from reconciler.core.approvals.requests import shape_request
 from reconciler.core.blueprint.model import Blueprint
-from reconciler.core.blueprint.units import format_duration
 from reconciler.core.decide.governance import (
     OperationRequest,
     Origin,
@@ -19,8 +18,8 @@ from reconciler.core.observed.observation import (
     Metrics,
 )
 from reconciler.core.planning.events import (
+    expired_subject,
     request_expired_record,
-    short,
 )
 from reconciler.core.planning.notes import what_of
 from reconciler.core.planning.outcomes import NoteKind
@@ -30,6 +29,7 @@ from reconciler.core.trail.history import (
     ServiceHistory,
 )
 from reconciler.core.trail.records import EventType, Record
+from reconciler.core.trail.wording import Code, Reason, say
 
 #: What can follow a deferral in the same request's chain: it was settled one way or another.
 _SETTLED = frozenset(
@@ -74,28 +74,22 @@ def _retry_at(record: Record) -> datetime | None:
 
 def _still_holds(
     record: Record, blueprint: Blueprint, state: DeploymentState, now: datetime
-) -> str:
-    """Why a deferred request no longer holds ("" while it does)."""
+) -> Reason | None:
+    """Why a deferred request no longer holds (None while it does)."""
     request = record.details.get("request") or {}
     since = _retry_at(record) or utc(record.timestamp)
     late = (utc(now) - since).total_seconds()
     # No cycle came for as long as an approval would wait: a person's intent has gone stale.
     timeout = blueprint.policy.approval.timeout
     if late > timeout:
-        return (
-            f"no cycle retried it for {format_duration(late)} after it was due, longer than "
-            f"the {format_duration(timeout)} an approval would wait"
-        )
+        return Reason(Code.RETRY_TOO_LATE, {"late": late, "timeout": timeout})
     current = request.get("current_replicas")
     if (
         isinstance(current, int)
         and request.get("target_replicas") is not None
         and current != state.replicas
     ):
-        return (
-            f"the deployment has {state.replicas} replicas now, not the {current} the request "
-            "was made from"
-        )
+        return Reason(Code.REPLICAS_CHANGED, {"replicas": state.replicas, "asked_from": current})
     parameters = request.get("parameters") or {}
     for key, now_value in (
         ("cpu_request", state.cpu_request),
@@ -103,8 +97,8 @@ def _still_holds(
     ):
         before = f"{key}_before"
         if before in parameters and parameters[before] != now_value:
-            return f"the deployment's {key.replace('_', ' ')} changed since the request"
-    return ""
+            return Reason(Code.RESOURCE_CHANGED, {"key": key})
+    return None
 
 
 def retry_deferred(
@@ -123,7 +117,7 @@ def retry_deferred(
         raw = record.details.get("request") or {}
         asked = record.links.get("decision", "")
         why = _still_holds(record, blueprint, state, now)
-        if not why:
+        if why is None:
             request = OperationRequest(
                 operation=str(raw.get("operation") or record.operation or ""),
                 service=blueprint.name,
@@ -142,13 +136,13 @@ def retry_deferred(
             try:
                 request = shape_request(request, blueprint, state)
             except ReconcilerError as error:
-                why = f"it no longer fits the blueprint: {error}"
-        if why:
-            expired = request_expired_record(blueprint, record, why, now)
-            what = what_of(record)
+                why = Reason(Code.NO_LONGER_FITS, {"error": error})
+        if why is not None:
+            words = say(why)
+            expired = request_expired_record(blueprint, record, words, now)
             return None, NoteCommit(
                 kind=NoteKind.REQUEST_EXPIRED,
-                subject=f"{blueprint.name}: deferred request {what} expired: {short(why, 60)}",
+                subject=expired_subject(blueprint.name, what_of(record), words),
                 records=(expired,),
             )
         step = govern_step(

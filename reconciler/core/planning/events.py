@@ -668,6 +668,34 @@ def subject_for(
     return f"{service}: {record.event_type} {what}"
 
 
+def escalated_subject(service: str, what: str, briefly: str) -> str:
+    """A failed change handed to a person."""
+    return f"{service}: escalated {what}: {briefly}; a person must decide"
+
+
+def breaker_subject(service: str, failures: int) -> str:
+    """The circuit breaker opened."""
+    return f"{service}: circuit breaker opened after {failures} failures"
+
+
+def recovered_subject(service: str, summary: str) -> str:
+    """A change found on the deployment that the trail lacked."""
+    return f"{service}: recorded {short(summary, 40)} found on the deployment"
+
+
+def paused_subject(service: str, paused_by: str) -> str:
+    return f"{service}: paused by {paused_by}"
+
+
+def resumed_subject(service: str, paused_by: object) -> str:
+    return f"{service}: resumed after the pause by {paused_by}"
+
+
+def expired_subject(service: str, what: str, why: str) -> str:
+    """A deferred request that was not carried out."""
+    return f"{service}: deferred request {what} expired: {short(why, 60)}"
+
+
 def _because(request: OperationRequest, decision: Decision | None) -> str:
     if request.origin is Origin.REQUEST:
         who = request.requested_by or "someone"

@@ -15,10 +15,13 @@ from reconciler.core.observed.observation import (
 )
 from reconciler.core.planning.events import (
     breaker_opened_record,
+    breaker_subject,
     pause_record,
+    paused_subject,
     recovered_record,
+    recovered_subject,
     resume_record,
-    short,
+    resumed_subject,
 )
 from reconciler.core.planning.outcomes import NoteKind
 from reconciler.core.planning.plan import NoteCommit
@@ -46,9 +49,7 @@ def breaker_note(
             phase=BreakerPhase.OPEN, failures=history.breaker.failures, opened_at=now
         ),
     )
-    subject = (
-        f"{blueprint.name}: circuit breaker opened after {len(history.breaker.failures)} failures"
-    )
+    subject = breaker_subject(blueprint.name, len(history.breaker.failures))
     return opened, NoteCommit(kind=NoteKind.BREAKER_OPENED, subject=subject, records=(record,))
 
 
@@ -68,7 +69,7 @@ def recovery_note(blueprint: Blueprint, stamp: ChangeStamp, now: datetime) -> No
     record = recovered_record(stamp, blueprint, now)
     return NoteCommit(
         kind=NoteKind.CHANGE_RECOVERED,
-        subject=f"{blueprint.name}: recorded {short(stamp.summary, 40)} found on the deployment",
+        subject=recovered_subject(blueprint.name, stamp.summary),
         records=(record,),
     )
 
@@ -107,13 +108,13 @@ def pause_note(
     if paused_by and (not paused or last is None or last.details.get("paused_by") != paused_by):
         return NoteCommit(
             kind=NoteKind.PAUSED,
-            subject=f"{blueprint.name}: paused by {paused_by}",
+            subject=paused_subject(blueprint.name, paused_by),
             records=(pause_record(blueprint, paused_by, now),),
         )
     if not paused_by and paused and last is not None:
         return NoteCommit(
             kind=NoteKind.RESUMED,
-            subject=f"{blueprint.name}: resumed after the pause by {last.details.get('paused_by')}",
+            subject=resumed_subject(blueprint.name, last.details.get("paused_by")),
             records=(resume_record(blueprint, last, now),),
         )
     return None

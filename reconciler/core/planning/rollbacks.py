@@ -22,6 +22,7 @@ from reconciler.core.observed.observation import (
 )
 from reconciler.core.planning.events import (
     breaker_opened_record,
+    escalated_subject,
 )
 from reconciler.core.planning.notes import fold, what_of
 from reconciler.core.planning.outcomes import NoteKind
@@ -32,6 +33,7 @@ from reconciler.core.trail.history import (
     ServiceHistory,
 )
 from reconciler.core.trail.records import EventType, Record
+from reconciler.core.trail.wording import Code, Reason, brief, say
 
 
 def rollback_steps(
@@ -43,87 +45,88 @@ def rollback_steps(
 ) -> tuple[ServiceHistory, list[NoteCommit], list[Step]]:
     """Rollbacks that failed verifications ask for, retried up to the limit, then escalated."""
     work = rollback_work(history, blueprint)
-    notes: list[NoteCommit] = []
     steps: list[Step] = []
-    #: (the failed change, why a person must decide, the same in a few words for the subject)
-    escalate: list[tuple[Pending, str, str]] = [
-        (pending, "", "its rollback failed 3 times") for pending in work.escalations
+    #: The failed changes a person must decide on, and why.
+    escalate: list[tuple[Pending, Reason]] = [
+        (pending, Reason(Code.ROLLBACK_FAILED_REPEATEDLY)) for pending in work.escalations
     ]
     for pending, attempt in work.rollbacks:
-        if not blueprint.reliability.rollback_on_failure:
-            escalate.append(
-                (
-                    pending,
-                    f"{pending.operation_id} failed verification and rollback_on_failure is "
-                    "false: a person must decide. Automatic changes stop (circuit breaker open).",
-                    "it failed verification and rollback_on_failure is false",
-                )
-            )
-            continue
-        failed = next(
-            (
-                r
-                for r in reversed(history.records)
-                if r.event_type is EventType.VERIFICATION_FAILED
-                and r.links.get("operation") == pending.operation_id
-            ),
-            None,
-        )
-        reason = (
-            f"undo {pending.operation_id}: {failed.rationale if failed else 'verification failed'}"
-        )
-        request = rollback_request(pending, attempt, blueprint, state, reason)
-        back = (
-            request.target_replicas == state.replicas
-            if request.target_replicas is not None
-            else (request.parameters.get("to_revision") == state.revision)
-        )
-        if attempt > 1 and back:
-            # An earlier rollback already put it back and the service still fails its checks:
-            # undoing again would change nothing, so the change was not the (only) cause.
-            escalate.append(
-                (
-                    pending,
-                    f"the service is back as it was before {pending.operation_id} and still "
-                    "fails its checks, so undoing it again would change nothing: a person must "
-                    "decide. Automatic changes stop (circuit breaker open).",
-                    "rolled back and still failing",
-                )
-            )
-            continue
-        lead_id = failed.id if failed else pending.operation_id
-        steps.append(
-            govern_step(
-                request,
-                blueprint,
-                state,
-                history,
-                observed,
-                now,
-                lead=None,
-                lead_id=lead_id,
-                decision=None,
-            )
-        )
-    for pending, why, briefly in escalate:
-        record = escalation_record(pending, blueprint, now)
-        if why:
-            record = replace(record, rationale=why)
-        records: list[Record] = [record]
-        if history.breaker.phase is not BreakerPhase.OPEN:
-            records.append(
-                breaker_opened_record(blueprint.name, blueprint, history.breaker.failures, now)
-            )
-        notes.append(
-            NoteCommit(
-                kind=NoteKind.ESCALATED,
-                subject=f"{blueprint.name}: escalated {what_of(pending.record)}: {briefly}; "
-                "a person must decide",
-                records=tuple(records),
-            )
-        )
-        history = fold(history, blueprint, records, now)
+        planned = _rollback(pending, attempt, blueprint, state, history, observed, now)
+        if isinstance(planned, Reason):
+            escalate.append((pending, planned))
+        else:
+            steps.append(planned)
+    notes = []
+    for pending, reason in escalate:
+        note = _escalation(pending, reason, blueprint, history, now)
+        notes.append(note)
+        history = fold(history, blueprint, note.records, now)
     return history, notes, steps
+
+
+def _rollback(
+    pending: Pending,
+    attempt: int,
+    blueprint: Blueprint,
+    state: DeploymentState,
+    history: ServiceHistory,
+    observed: Mapping[str, float | None],
+    now: datetime,
+) -> Step | Reason:
+    """The rollback of one failed change, governed; or why a person must decide instead."""
+    if not blueprint.reliability.rollback_on_failure:
+        return Reason(Code.ROLLBACK_DISABLED, {"operation_id": pending.operation_id})
+    failed = next(
+        (
+            r
+            for r in reversed(history.records)
+            if r.event_type is EventType.VERIFICATION_FAILED
+            and r.links.get("operation") == pending.operation_id
+        ),
+        None,
+    )
+    reason = f"undo {pending.operation_id}: {failed.rationale if failed else 'verification failed'}"
+    request = rollback_request(pending, attempt, blueprint, state, reason)
+    back = (
+        request.target_replicas == state.replicas
+        if request.target_replicas is not None
+        else (request.parameters.get("to_revision") == state.revision)
+    )
+    if attempt > 1 and back:
+        # An earlier rollback already put it back and the service still fails its checks:
+        # undoing again would change nothing, so the change was not the (only) cause.
+        return Reason(Code.ROLLED_BACK_STILL_FAILING, {"operation_id": pending.operation_id})
+    return govern_step(
+        request,
+        blueprint,
+        state,
+        history,
+        observed,
+        now,
+        lead=None,
+        lead_id=failed.id if failed else pending.operation_id,
+        decision=None,
+    )
+
+
+def _escalation(
+    pending: Pending, reason: Reason, blueprint: Blueprint, history: ServiceHistory, now: datetime
+) -> NoteCommit:
+    """A failed change handed to a person: the escalation, and the breaker opened with it."""
+    record = escalation_record(pending, blueprint, now)
+    why = say(reason)
+    if why:
+        record = replace(record, rationale=why)
+    records: list[Record] = [record]
+    if history.breaker.phase is not BreakerPhase.OPEN:
+        records.append(
+            breaker_opened_record(blueprint.name, blueprint, history.breaker.failures, now)
+        )
+    return NoteCommit(
+        kind=NoteKind.ESCALATED,
+        subject=escalated_subject(blueprint.name, what_of(pending.record), brief(reason)),
+        records=tuple(records),
+    )
 
 
 def approves(authorization: Authorization, rollback: OperationRequest) -> bool:

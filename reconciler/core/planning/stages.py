@@ -21,10 +21,10 @@ from reconciler.core.decide.decision import (
     Action,
     Decision,
     DecisionRule,
-    Reason,
     decide,
     weighted_utilization,
 )
+from reconciler.core.decide.decision import Reason as DecisionReason
 from reconciler.core.decide.governance import OperationRequest, Origin
 from reconciler.core.decide.recovery import decide_recovery
 from reconciler.core.decide.verification import SETTLE_GRACE, Pending, avoid_targets
@@ -46,6 +46,7 @@ from reconciler.core.planning.rollbacks import approves, rollback_steps
 from reconciler.core.planning.steps import govern_step, observed_values
 from reconciler.core.planning.verifying import verify_due
 from reconciler.core.trail.history import CHANGE_EVENTS, ServiceHistory
+from reconciler.core.trail.wording import Code, Reason
 
 __all__ = ["STAGES", "CycleInputs", "Progress", "Stage"]
 
@@ -239,11 +240,6 @@ RECOVERY_OPERATIONS = {
     Action.ESCALATE: "rollback_deployment",
 }
 
-#: Why an escalated recovery goes to a person although governance would allow it.
-ESCALATED_RECOVERY = (
-    "restarts are beyond max_restart_count: a person decides (escalated for approval)"
-)
-
 
 def recover_failing_pods(inputs: CycleInputs, progress: Progress) -> Progress:
     """Pods that keep failing are restarted, rolled back, or escalated to a person."""
@@ -269,7 +265,7 @@ def recover_failing_pods(inputs: CycleInputs, progress: Progress) -> Progress:
         lead=lead,
         lead_id=lead.id,
         decision=decision,
-        escalate=ESCALATED_RECOVERY if decision.action is Action.ESCALATE else "",
+        escalate=Reason(Code.RESTARTS_BEYOND_MAX) if decision.action is Action.ESCALATE else None,
     )
     return progress.settled(inputs, decision=decision, steps=(step,))
 
@@ -379,7 +375,7 @@ def paused_decision(inputs: CycleInputs, progress: Progress, paused_by: str) -> 
         would,
         id=make_id("dec", now, blueprint.name, "paused", history.fingerprint),
         action=Action.NONE,
-        reason=Reason.PAUSED,
+        reason=DecisionReason.PAUSED,
         rule=DecisionRule.PAUSE,
         target_replicas=state.replicas,
         desired_replicas=state.replicas,
@@ -412,7 +408,7 @@ def held_by_approval(inputs: CycleInputs, history: ServiceHistory) -> Decision |
         provenance=blueprint.provenance,
         at=utc(now),
         action=Action.NONE,
-        reason=Reason.APPROVED_OVERRIDE,
+        reason=DecisionReason.APPROVED_OVERRIDE,
         current_replicas=state.replicas,
         target_replicas=state.replicas,
         desired_replicas=state.replicas,

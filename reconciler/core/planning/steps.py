@@ -38,6 +38,7 @@ from reconciler.core.trail.history import (
     ServiceHistory,
 )
 from reconciler.core.trail.records import EventType, Record
+from reconciler.core.trail.wording import Reason, say
 
 #: A refusal identical to one recorded this recently is shown but not recorded again.
 REPEAT_WINDOW = timedelta(hours=1)
@@ -230,7 +231,7 @@ def govern_step(
     lead: Record | None,
     lead_id: str,
     decision: Decision | None,
-    escalate: str = "",
+    escalate: Reason | None = None,
     authorization: Authorization | None = None,
 ) -> Step:
     """One operation governed: the verdict, the change it allows, and the records that tell
@@ -276,16 +277,17 @@ def govern_step(
     )
 
 
-def escalated(verdict: Verdict, blueprint: Blueprint, escalate: str) -> Verdict:
+def escalated(verdict: Verdict, blueprint: Blueprint, escalate: Reason | None) -> Verdict:
     """An operation allowed on its own goes to a person when the recovery ladder says a
-    person must decide now (`escalate` says why; "" when it does not)."""
-    if not escalate or verdict.action is not VerdictAction.EXECUTE:
+    person must decide now (`escalate` says why; None when it does not)."""
+    if escalate is None or verdict.action is not VerdictAction.EXECUTE:
         return verdict
+    why = say(escalate)
     return replace(
         verdict,
         action=VerdictAction.REQUEST_APPROVAL,
-        reasons=(*verdict.reasons, escalate),
-        summary=escalate,
+        reasons=(*verdict.reasons, why),
+        summary=why,
         approvers=blueprint.policy.approval.approvers,
     )
 
