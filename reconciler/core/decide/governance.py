@@ -457,43 +457,12 @@ def govern(
     failing = [check for check in safety if not check.ok]
     operation = blueprint.policy.catalogue.get(request.operation)
     executable = operation is not None and operation.executable
-    reasons = [classification.rationale]
+    action, added, retry_at = _settle(request, classification, failing, executable, approved_by)
+    reasons = [classification.rationale, *added]
     alternatives: tuple[ClassifiedAlternative, ...] = ()
-    retry_at = None
     if classification.tier is Tier.FORBIDDEN:
-        action = VerdictAction.BLOCK
-        reasons += [check.detail for check in failing]
         alternatives = _alternatives(request, blueprint, classification, observed, now)
-    elif not executable:
-        action = VerdictAction.BLOCK
-        reasons.append(say(Reason(Code.NOT_EXECUTABLE, {"operation": request.operation})))
-    elif classification.tier is Tier.RESTRICTED and not approved_by:
-        action = VerdictAction.REQUEST_APPROVAL
-        if failing:
-            details = [check.detail for check in failing]
-            reasons.append(say(Reason(Code.SAFETY_RECHECKED, {"details": details})))
-    else:
-        # Allowed, or restricted and approved: either way safety alone decides now.
-        if classification.tier is Tier.RESTRICTED:
-            reasons.append(say(Reason(Code.APPROVED, {"by": approved_by})))
-        if not failing:
-            action = VerdictAction.EXECUTE
-        else:
-            action = (
-                VerdictAction.BLOCK if any(check.hard for check in failing) else VerdictAction.DEFER
-            )
-            reasons += [check.detail for check in failing]
-            pending = [check.retry_at for check in failing if check.retry_at is not None]
-            retry_at = max(pending) if pending and action is VerdictAction.DEFER else None
-    if classification.tier is not Tier.FORBIDDEN and not executable:
-        summary = reasons[-1]
-    elif (
-        action in (VerdictAction.BLOCK, VerdictAction.DEFER)
-        and classification.tier is not Tier.FORBIDDEN
-    ):
-        summary = "; ".join(check.detail for check in failing) or reasons[-1]
-    else:
-        summary = classification.summary or classification.tier.value
+    summary = _summary(classification, action, failing, executable, reasons)
     approvers = blueprint.policy.approval.approvers
     if classification.rule is not None and classification.rule.approvers:
         approvers = classification.rule.approvers
@@ -523,6 +492,57 @@ def govern(
         retry_at=retry_at,
         summary=summary,
     )
+
+
+def _settle(
+    request: OperationRequest,
+    classification: Classification,
+    failing: Sequence[SafetyCheck],
+    executable: bool,
+    approved_by: str,
+) -> tuple[VerdictAction, list[str], datetime | None]:
+    """The action a tier and the failing safety checks lead to: (action, the reasons it adds
+    to the classification's, when to retry a deferral)."""
+    details = [check.detail for check in failing]
+    if classification.tier is Tier.FORBIDDEN:
+        return VerdictAction.BLOCK, details, None
+    if not executable:
+        return (
+            VerdictAction.BLOCK,
+            [say(Reason(Code.NOT_EXECUTABLE, {"operation": request.operation}))],
+            None,
+        )
+    if classification.tier is Tier.RESTRICTED and not approved_by:
+        rechecked = [say(Reason(Code.SAFETY_RECHECKED, {"details": details}))] if failing else []
+        return VerdictAction.REQUEST_APPROVAL, rechecked, None
+    # Allowed, or restricted and approved: either way safety alone decides now.
+    added = []
+    if classification.tier is Tier.RESTRICTED:
+        added.append(say(Reason(Code.APPROVED, {"by": approved_by})))
+    if not failing:
+        return VerdictAction.EXECUTE, added, None
+    if any(check.hard for check in failing):
+        return VerdictAction.BLOCK, [*added, *details], None
+    pending = [check.retry_at for check in failing if check.retry_at is not None]
+    return VerdictAction.DEFER, [*added, *details], max(pending) if pending else None
+
+
+def _summary(
+    classification: Classification,
+    action: VerdictAction,
+    failing: Sequence[SafetyCheck],
+    executable: bool,
+    reasons: Sequence[str],
+) -> str:
+    """The main reason in a few words: what holds an operation back, else its tier's reason."""
+    if classification.tier is not Tier.FORBIDDEN and not executable:
+        return reasons[-1]
+    if (
+        action in (VerdictAction.BLOCK, VerdictAction.DEFER)
+        and classification.tier is not Tier.FORBIDDEN
+    ):
+        return "; ".join(check.detail for check in failing) or reasons[-1]
+    return classification.summary or classification.tier.value
 
 
 def _headline(
