@@ -52,13 +52,15 @@ from reconciler.core.planning.cycle import (
 )
 from reconciler.core.planning.events import (
     breaker_opened_record,
-    breaker_subject,
     executed_record,
     failed_record,
     refusal_record,
-    subject_for,
 )
 from reconciler.core.planning.outcomes import Aside, Note, NoteKind, NoteSeverity, StepOutcome
+from reconciler.core.planning.subjects import (
+    breaker_subject,
+    subject_for,
+)
 from reconciler.core.problems import Problem
 from reconciler.core.trail.history import (
     BREAKER_EVENTS,

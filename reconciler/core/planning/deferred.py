@@ -18,13 +18,15 @@ from reconciler.core.observed.observation import (
     Metrics,
 )
 from reconciler.core.planning.events import (
-    expired_subject,
     request_expired_record,
 )
-from reconciler.core.planning.notes import what_of
 from reconciler.core.planning.outcomes import NoteKind
 from reconciler.core.planning.plan import NoteCommit, Step
 from reconciler.core.planning.steps import govern_step, observed_values
+from reconciler.core.planning.subjects import (
+    expired_subject,
+    what_of,
+)
 from reconciler.core.trail.history import (
     ServiceHistory,
 )

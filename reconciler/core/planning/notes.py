@@ -15,16 +15,18 @@ from reconciler.core.observed.observation import (
 )
 from reconciler.core.planning.events import (
     breaker_opened_record,
-    breaker_subject,
     pause_record,
-    paused_subject,
-    recovered_record,
-    recovered_subject,
     resume_record,
-    resumed_subject,
 )
 from reconciler.core.planning.outcomes import NoteKind
 from reconciler.core.planning.plan import NoteCommit
+from reconciler.core.planning.recovered import recovered_record
+from reconciler.core.planning.subjects import (
+    breaker_subject,
+    paused_subject,
+    recovered_subject,
+    resumed_subject,
+)
 from reconciler.core.trail.history import (
     PAUSE_EVENTS,
     BreakerPhase,
@@ -80,14 +82,6 @@ def fold(
     return fold_history(
         blueprint.name, (*history.records, *records), blueprint.policy.safety.circuit_breaker, now
     )
-
-
-def what_of(record: Record) -> str:
-    request = record.details.get("request") or {}
-    current, target = request.get("current_replicas"), request.get("target_replicas")
-    if isinstance(current, int) and isinstance(target, int):
-        return f"scale {current}→{target}"
-    return record.operation or str(record.event_type)
 
 
 def pause_reason(blueprint: Blueprint, state: DeploymentState | None) -> str:

@@ -22,12 +22,17 @@ from reconciler.core.observed.observation import (
 )
 from reconciler.core.planning.events import (
     breaker_opened_record,
-    escalated_subject,
 )
-from reconciler.core.planning.notes import fold, what_of
+from reconciler.core.planning.notes import (
+    fold,
+)
 from reconciler.core.planning.outcomes import NoteKind
 from reconciler.core.planning.plan import NoteCommit, Step
 from reconciler.core.planning.steps import govern_step
+from reconciler.core.planning.subjects import (
+    escalated_subject,
+    what_of,
+)
 from reconciler.core.trail.history import (
     BreakerPhase,
     ServiceHistory,

@@ -39,11 +39,13 @@ from reconciler.core.planning.notes import (
     pause_note,
     pause_reason,
     unrecorded_change_note,
-    what_of,
 )
 from reconciler.core.planning.plan import NoteCommit, ServicePlan, Step
 from reconciler.core.planning.rollbacks import approves, rollback_steps
 from reconciler.core.planning.steps import govern_step, observed_values
+from reconciler.core.planning.subjects import (
+    what_of,
+)
 from reconciler.core.planning.verifying import verify_due
 from reconciler.core.trail.history import CHANGE_EVENTS, ServiceHistory
 from reconciler.core.trail.wording import Code, Reason

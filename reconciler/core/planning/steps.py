@@ -30,10 +30,12 @@ from reconciler.core.planning.events import (
     pending_record,
     refusal_record,
     stamp_for,
-    subject_for,
     verdict_record,
 )
 from reconciler.core.planning.plan import Step
+from reconciler.core.planning.subjects import (
+    subject_for,
+)
 from reconciler.core.trail.history import (
     ServiceHistory,
 )

@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from reconciler.core.blueprint.model import Blueprint
-from reconciler.core.blueprint.units import format_duration
 from reconciler.core.decide.verification import (
     Pending,
     pending_verifications,
@@ -22,19 +21,19 @@ from reconciler.core.observed.observation import (
     DeploymentState,
     Metrics,
 )
-from reconciler.core.planning.notes import fold, what_of
+from reconciler.core.planning.notes import (
+    fold,
+)
 from reconciler.core.planning.outcomes import NoteKind
 from reconciler.core.planning.plan import NoteCommit
-from reconciler.core.trail.bodies import CheckStatus, verification_of
+from reconciler.core.planning.subjects import (
+    verification_subject,
+)
 from reconciler.core.trail.history import (
     CHANGE_EVENTS,
     ServiceHistory,
 )
-from reconciler.core.trail.records import EventType, Outcome, Record
-
-#: A verification later than this after it was due says so in its subject.
-LATE_NOTE = 120.0
-
+from reconciler.core.trail.records import EventType
 
 #: The note each verification record makes; a skipped one (superseded, too late) says the
 #: change was not verified.
@@ -44,34 +43,6 @@ _VERIFICATION_NOTES = {
     EventType.ROLLBACK_VERIFIED: NoteKind.ROLLBACK_VERIFIED,
     EventType.ROLLBACK_VERIFICATION_FAILED: NoteKind.ROLLBACK_VERIFICATION_FAILED,
 }
-
-
-def _verification_subject(record: Record, pending: Pending) -> str:
-    what = what_of(pending.record)
-    service = record.service
-    body = verification_of(record)
-    failed = body.failed()
-    # A verification a run caught up on (the one due to do it never came) says how late.
-    late = f" ({format_duration(body.late_by)} late)" if body.late_by >= LATE_NOTE else ""
-    match record.event_type:
-        case EventType.VERIFICATION_PASSED if record.outcome is Outcome.PARTIAL:
-            return (
-                f"{service}: verified {what}{late}, kept: missed {', '.join(failed)}, nothing worse"
-            )
-        case EventType.VERIFICATION_PASSED:
-            counts = f"{body.count(CheckStatus.PASSED)}/{len(body.checks)}"
-            return f"{service}: verified {what}{late}: {counts} checks passed"
-        case EventType.VERIFICATION_FAILED:
-            worse = ", ".join(failed)
-            return f"{service}: verification failed for {what}: {worse} worse; rolling back"
-        case EventType.ROLLBACK_VERIFIED if record.outcome is Outcome.PARTIAL:
-            missing = ", ".join(failed)
-            return f"{service}: rollback verified ({what}): back as before, still missing {missing}"
-        case EventType.ROLLBACK_VERIFIED:
-            return f"{service}: rollback verified ({what}): service restored"
-        case EventType.ROLLBACK_VERIFICATION_FAILED:
-            return f"{service}: rollback verification failed ({what}): {', '.join(failed)}"
-    return f"{service}: {what} not verified: {record.rationale.removeprefix('not verified: ')}"
 
 
 def _await_rollouts(
@@ -137,7 +108,7 @@ def verify_due(
         notes.append(
             NoteCommit(
                 kind=_VERIFICATION_NOTES.get(record.event_type, NoteKind.NOT_VERIFIED),
-                subject=_verification_subject(record, item),
+                subject=verification_subject(record, item),
                 records=(record,),
             )
         )
