@@ -27,6 +27,7 @@ from reconciler.core.planning.subjects import (
     expired_subject,
     what_of,
 )
+from reconciler.core.trail.bodies import refusal_of
 from reconciler.core.trail.history import (
     ServiceHistory,
 )
@@ -54,10 +55,9 @@ def deferred_requests(history: ServiceHistory) -> list[Record]:
         chain = record.links.get("decision", "")
         if record.event_type in _SETTLED:
             open_.pop(chain, None)
-        request = record.details.get("request") or {}
         if (
             record.event_type is EventType.OPERATION_DEFERRED
-            and request.get("origin") == str(Origin.REQUEST)
+            and refusal_of(record).request.origin == str(Origin.REQUEST)
             and chain
         ):
             open_[chain] = record
@@ -78,21 +78,17 @@ def _still_holds(
     record: Record, blueprint: Blueprint, state: DeploymentState, now: datetime
 ) -> Reason | None:
     """Why a deferred request no longer holds (None while it does)."""
-    request = record.details.get("request") or {}
+    request = refusal_of(record).request
     since = _retry_at(record) or utc(record.timestamp)
     late = (utc(now) - since).total_seconds()
     # No cycle came for as long as an approval would wait: a person's intent has gone stale.
     timeout = blueprint.policy.approval.timeout
     if late > timeout:
         return Reason(Code.RETRY_TOO_LATE, {"late": late, "timeout": timeout})
-    current = request.get("current_replicas")
-    if (
-        isinstance(current, int)
-        and request.get("target_replicas") is not None
-        and current != state.replicas
-    ):
+    current = request.current_replicas
+    if current is not None and request.target_replicas is not None and current != state.replicas:
         return Reason(Code.REPLICAS_CHANGED, {"replicas": state.replicas, "asked_from": current})
-    parameters = request.get("parameters") or {}
+    parameters = request.parameters
     for key, now_value in (
         ("cpu_request", state.cpu_request),
         ("memory_request", state.memory_request),
@@ -116,23 +112,21 @@ def retry_deferred(
         retry_at = _retry_at(record)
         if retry_at is not None and retry_at > utc(now):
             continue
-        raw = record.details.get("request") or {}
+        raw = refusal_of(record).request
         asked = record.links.get("decision", "")
         why = _still_holds(record, blueprint, state, now)
         if why is None:
             request = OperationRequest(
-                operation=str(raw.get("operation") or record.operation or ""),
+                operation=raw.operation or record.operation or "",
                 service=blueprint.name,
                 origin=Origin.REQUEST,
                 current_replicas=state.replicas,
-                target_replicas=raw.get("target_replicas"),
-                reason=str(raw.get("reason") or ""),
-                requested_by=str(raw.get("requested_by") or ""),
+                target_replicas=raw.target_replicas,
+                reason=raw.reason,
+                requested_by=raw.requested_by,
                 decision_id=asked,
                 parameters={
-                    k: v
-                    for k, v in (raw.get("parameters") or {}).items()
-                    if not str(k).endswith("_before")
+                    k: v for k, v in raw.parameters.items() if not str(k).endswith("_before")
                 },
             )
             try:

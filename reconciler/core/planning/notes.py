@@ -27,6 +27,7 @@ from reconciler.core.planning.subjects import (
     recovered_subject,
     resumed_subject,
 )
+from reconciler.core.trail.bodies import pause_of
 from reconciler.core.trail.history import (
     PAUSE_EVENTS,
     BreakerPhase,
@@ -99,7 +100,7 @@ def pause_note(
     """A record when a pause begins, changes its reason, or ends; none while it lasts."""
     last = history.last(*PAUSE_EVENTS)
     paused = last is not None and last.event_type is EventType.SERVICE_PAUSED
-    if paused_by and (not paused or last is None or last.details.get("paused_by") != paused_by):
+    if paused_by and (not paused or last is None or pause_of(last).paused_by != paused_by):
         return NoteCommit(
             kind=NoteKind.PAUSED,
             subject=paused_subject(blueprint.name, paused_by),
@@ -108,7 +109,7 @@ def pause_note(
     if not paused_by and paused and last is not None:
         return NoteCommit(
             kind=NoteKind.RESUMED,
-            subject=resumed_subject(blueprint.name, last.details.get("paused_by")),
+            subject=resumed_subject(blueprint.name, pause_of(last).paused_by),
             records=(resume_record(blueprint, last, now),),
         )
     return None

@@ -47,6 +47,7 @@ from reconciler.core.planning.subjects import (
     what_of,
 )
 from reconciler.core.planning.verifying import verify_due
+from reconciler.core.trail.bodies import request_of
 from reconciler.core.trail.history import CHANGE_EVENTS, ServiceHistory
 from reconciler.core.trail.wording import Code, Reason
 
@@ -396,11 +397,8 @@ def held_by_approval(inputs: CycleInputs, history: ServiceHistory) -> Decision |
     last = history.last(*CHANGE_EVENTS)
     if last is None or not last.links.get("approval"):
         return None
-    request = last.details.get("request") or {}
-    if (
-        request.get("origin") != str(Origin.APPROVAL)
-        or request.get("target_replicas") != state.replicas
-    ):
+    request = request_of(last)
+    if request.origin != str(Origin.APPROVAL) or request.target_replicas != state.replicas:
         return None
     reference = (last.details.get("authorized_by") or {}).get("reference", last.links["approval"])
     return Decision(

@@ -36,6 +36,7 @@ from reconciler.core.planning.plan import Step
 from reconciler.core.planning.subjects import (
     subject_for,
 )
+from reconciler.core.trail.bodies import observed_of, request_of
 from reconciler.core.trail.history import (
     ServiceHistory,
 )
@@ -202,8 +203,7 @@ def _repeated(
     for record in reversed(history.records):
         if record.event_type is wanted and record.operation == request.operation:
             recent = utc(now) - utc(record.timestamp) <= window
-            asked = record.details.get("request", {})
-            return recent and asked.get("target_replicas") == request.target_replicas
+            return recent and request_of(record).target_replicas == request.target_replicas
     return False
 
 
@@ -394,11 +394,11 @@ def _observed_before(
             continue
         if record.operation != request.operation:
             continue
-        asked = record.details.get("request", {})
+        observed = observed_of(record)
         return (
             utc(now) - utc(record.timestamp) <= REPEAT_WINDOW
-            and record.details.get("would") == str(verdict.action)
-            and asked.get("target_replicas") == request.target_replicas
-            and record.details.get("replicas_running") == state.replicas
+            and observed.would == str(verdict.action)
+            and observed.request.target_replicas == request.target_replicas
+            and observed.replicas_running == state.replicas
         )
     return False

@@ -13,8 +13,8 @@ from reconciler.core.blueprint.units import format_duration, format_percent
 from reconciler.core.decide.decision import Decision
 from reconciler.core.decide.governance import OperationRequest, Origin, Verdict
 from reconciler.core.decide.verification import Pending
-from reconciler.core.trail.bodies import CheckStatus, verification_of
-from reconciler.core.trail.records import EventType, Outcome, Record
+from reconciler.core.trail.bodies import CheckStatus, request_of, verification_of
+from reconciler.core.trail.records import EventType, Outcome, Record, RecordError
 
 #: What a verdict would have led to, as the observe record's `would` says it.
 WOULD = {
@@ -26,11 +26,12 @@ WOULD = {
 
 
 def what_of(record: Record) -> str:
-    request = record.details.get("request") or {}
-    current, target = request.get("current_replicas"), request.get("target_replicas")
-    if isinstance(current, int) and isinstance(target, int):
-        return f"scale {current}→{target}"
-    return record.operation or str(record.event_type)
+    """What a record's operation changed, for a subject: `scale 2→3`, else the operation."""
+    try:
+        scale = request_of(record).describe()
+    except RecordError:  # wording only: a malformed request is named by its operation
+        scale = ""
+    return scale or record.operation or str(record.event_type)
 
 
 def short(text: str, limit: int = 72) -> str:
