@@ -377,29 +377,41 @@ def check_safety(
                 "rate limits and the circuit breaker",
             ),
         )
-    checks = []
+    return (
+        _cooldown(history, safety.cooldown, now),
+        *_rate_limits(history, safety.rate_limits.per_hour, safety.rate_limits.per_day, now),
+        _breaker(request, blueprint, history),
+    )
+
+
+def _cooldown(history: ServiceHistory, cooldown: float, now: datetime) -> SafetyCheck:
+    """Enough time since the last change, else when it will have been."""
     last = history.last_change_at
     if last is None:
-        checks.append(SafetyCheck(name="cooldown", ok=True, detail="no earlier change"))
-    else:
-        elapsed = (now - last).total_seconds()
-        ready_at = last + timedelta(seconds=safety.cooldown)
-        ok = elapsed >= safety.cooldown
-        checks.append(
-            SafetyCheck(
-                name="cooldown",
-                ok=ok,
-                detail=(
-                    f"last change {format_duration(elapsed)} ago, cooldown "
-                    f"{format_duration(safety.cooldown)}"
-                    + ("" if ok else f" ({format_duration(safety.cooldown - elapsed)} left)")
-                ),
-                retry_at=None if ok else ready_at,
-            )
-        )
+        return SafetyCheck(name="cooldown", ok=True, detail="no earlier change")
+    elapsed = (now - last).total_seconds()
+    ok = elapsed >= cooldown
+    return SafetyCheck(
+        name="cooldown",
+        ok=ok,
+        detail=(
+            f"last change {format_duration(elapsed)} ago, cooldown "
+            f"{format_duration(cooldown)}"
+            + ("" if ok else f" ({format_duration(cooldown - elapsed)} left)")
+        ),
+        retry_at=None if ok else last + timedelta(seconds=cooldown),
+    )
+
+
+def _rate_limits(
+    history: ServiceHistory, per_hour: int, per_day: int, now: datetime
+) -> tuple[SafetyCheck, SafetyCheck]:
+    """Fewer changes than the hourly and the daily limit; else when the oldest counted ages
+    out."""
+    checks = []
     for name, span, limit in (
-        ("rate_limit_hourly", 3600, safety.rate_limits.per_hour),
-        ("rate_limit_daily", 86400, safety.rate_limits.per_day),
+        ("rate_limit_hourly", 3600, per_hour),
+        ("rate_limit_daily", 86400, per_day),
     ):
         recent = history.changes_within(now, span)
         ok = len(recent) < limit
@@ -412,27 +424,26 @@ def check_safety(
                 retry_at=retry,
             )
         )
+    return checks[0], checks[1]
+
+
+def _breaker(
+    request: OperationRequest, blueprint: Blueprint, history: ServiceHistory
+) -> SafetyCheck:
+    """An open circuit breaker stops every change until a person resets it."""
     breaker = history.breaker
-    settings = safety.circuit_breaker
+    settings = blueprint.policy.safety.circuit_breaker
     if breaker.phase is BreakerPhase.OPEN:
-        checks.append(
-            SafetyCheck(
-                name="circuit_breaker",
-                ok=False,
-                hard=True,
-                detail=f"circuit breaker {breaker.describe(settings)} after repeated failures; "
-                f"`reconciler breaker reset {request.service} --reason ...` closes it",
-            )
+        return SafetyCheck(
+            name="circuit_breaker",
+            ok=False,
+            hard=True,
+            detail=f"circuit breaker {breaker.describe(settings)} after repeated failures; "
+            f"`reconciler breaker reset {request.service} --reason ...` closes it",
         )
-    else:
-        checks.append(
-            SafetyCheck(
-                name="circuit_breaker",
-                ok=True,
-                detail=f"circuit breaker {breaker.describe(settings)}",
-            )
-        )
-    return tuple(checks)
+    return SafetyCheck(
+        name="circuit_breaker", ok=True, detail=f"circuit breaker {breaker.describe(settings)}"
+    )
 
 
 def govern(
