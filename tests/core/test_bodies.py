@@ -285,3 +285,8 @@ def test_a_mistyped_field_of_the_new_bodies_is_refused_naming_it(
 ) -> None:
     with pytest.raises(RecordError, match=re.escape(message)):
         reread(record(details, event))
+
+
+def test_a_refusal_made_by_this_run_reads_its_retry_time_before_it_is_stored() -> None:
+    made = record({"reasons": ["cooldown"], "retry_at": NOW}, EventType.OPERATION_DEFERRED)
+    assert refusal_of(made).retry_at == NOW

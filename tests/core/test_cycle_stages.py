@@ -295,3 +295,98 @@ def test_a_settled_plan_keeps_every_note_made_before_it() -> None:
     after = stages.decide_and_govern(given, progress)
     assert after.plan is not None
     assert [n.kind for n in after.plan.notes] == [NoteKind.CHANGE_RECOVERED]
+
+
+def _record(event: EventType, at_seconds_ago: int, number: int = 0, **fields: object) -> Record:
+    base: dict[str, object] = {
+        "id": f"rec-{event}-{number}",
+        "timestamp": NOW - timedelta(seconds=at_seconds_ago),
+        "event_type": event,
+        "service": "web",
+        "blueprint_version": "1.0.0",
+        "outcome": Outcome.FAILURE,
+        "rationale": f"{event} {number}",
+    }
+    return Record(**{**base, **fields})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("failures", "opens"), [(0, False), (2, False), (3, True)])
+def test_open_breaker(failures: int, opens: bool) -> None:
+    """The seed policies open the breaker at 3 failures within the window."""
+    given = inputs()
+    records = tuple(
+        _record(EventType.OPERATION_FAILED, 60 - n, n, operation="scale_within_limits")
+        for n in range(failures)
+    )
+    after = stages.open_breaker(given, start(given, records))
+    assert after.plan is None
+    assert [n.kind for n in after.notes] == ([NoteKind.BREAKER_OPENED] if opens else [])
+    assert (after.history.breaker.phase == "open") == opens
+
+
+def _deferred(seconds_ago: int, current: int) -> Record:
+    return _record(
+        EventType.OPERATION_DEFERRED,
+        seconds_ago,
+        outcome=Outcome.DEFERRED,
+        operation="scale_within_limits",
+        links={"decision": "req-20260210-152800-cccccc"},
+        details={
+            "request": {
+                "operation": "scale_within_limits",
+                "origin": "request",
+                "current_replicas": current,
+                "target_replicas": current + 1,
+                "requested_by": "alice",
+                "parameters": {},
+            },
+            "reasons": ["cooldown"],
+            "retry_at": NOW - timedelta(seconds=5),
+        },
+    )
+
+
+@pytest.mark.parametrize(
+    ("current", "settles", "expired"),
+    [(2, True, False), (3, False, True)],
+    ids=["still-holds", "replicas-changed"],
+)
+def test_retry_deferred_requests(current: int, settles: bool, expired: bool) -> None:
+    given = inputs()  # the deployment runs 2 replicas
+    after = stages.retry_deferred_requests(given, start(given, (_deferred(30, current),)))
+    assert (after.plan is not None) == settles
+    if after.plan is not None:
+        (step,) = after.plan.steps
+        assert (step.request.target_replicas, step.request.requested_by) == (3, "alice")
+    assert [n.kind for n in after.notes] == ([NoteKind.REQUEST_EXPIRED] if expired else [])
+    if expired:
+        assert after.notes[0].subject == (
+            "web: deferred request scale 3→4 expired: the deployment has 2 replicas now, not "
+            "the 3 the request wa…"
+        )
+        (record,) = after.notes[0].records
+        assert record.details["why"] == (
+            "the deployment has 2 replicas now, not the 3 the request was made from"
+        )
+
+
+@pytest.mark.parametrize(
+    ("origin", "replicas", "held"),
+    [("approval", 0, True), ("approval", 1, False), ("decision", 0, False)],
+    ids=["approved-and-in-place", "changed-since", "not-approved"],
+)
+def test_hold_approved_replicas(origin: str, replicas: int, held: bool) -> None:
+    given = inputs(observed=state(replicas), load=HOT)
+    executed = _record(
+        EventType.OPERATION_EXECUTED,
+        600,
+        outcome=Outcome.SUCCESS,
+        operation="scale_beyond_limits",
+        links={"approval": "apv-20260210-151000-dddddd", "operation": "op-1"},
+        details={"request": {"origin": origin, "current_replicas": 2, "target_replicas": 0}},
+    )
+    after = stages.hold_approved_replicas(given, start(given, (executed,)))
+    assert (after.plan is not None) == held
+    if after.plan is not None and after.plan.decision is not None:
+        assert after.plan.decision.reason == "held_by_approval"
+        assert after.plan.decision.target_replicas == 0

@@ -467,6 +467,8 @@ class _Fields:
         value = self._value(name, None)
         if value is None:
             return None
+        if isinstance(value, datetime):  # a body made by this run, not yet stored
+            return utc(value)
         try:
             return parse_utc(value) if isinstance(value, str) else parse_utc(None)
         except ValueError:
