@@ -19,6 +19,7 @@ from reconciler.core.observed.changes import Applied, Change
 from reconciler.core.observed.observation import ChangeStamp
 from reconciler.core.planning.details import decision_json, request_json, verdict_json
 from reconciler.core.planning.subjects import WOULD, short
+from reconciler.core.trail.bodies import pause_of
 from reconciler.core.trail.records import EventType, Outcome, Record
 
 __all__ = [
@@ -421,6 +422,7 @@ def pause_record(blueprint: Blueprint, why: str, now: datetime) -> Record:
 
 def resume_record(blueprint: Blueprint, since: Record, now: datetime) -> Record:
     """The pause recorded in `since` has ended."""
+    paused_by = pause_of(since).paused_by
     return Record(
         id=make_id("res", now, blueprint.name, since.id),
         timestamp=now,
@@ -429,12 +431,11 @@ def resume_record(blueprint: Blueprint, since: Record, now: datetime) -> Record:
         blueprint_version=blueprint.version,
         provenance=blueprint.provenance,
         outcome=Outcome.RESUMED,
-        rationale=f"The pause by {since.details.get('paused_by', 'unknown')} has ended; the "
-        "reconciler acts again.",
+        rationale=f"The pause by {paused_by or 'unknown'} has ended; the reconciler acts again.",
         links={"paused": since.id},
         details={
             "paused_at": since.timestamp.isoformat(),
-            "paused_by": since.details.get("paused_by"),
+            "paused_by": paused_by,
         },
     )
 

@@ -13,7 +13,7 @@ from reconciler.core.blueprint.units import format_duration, format_percent
 from reconciler.core.decide.decision import Decision
 from reconciler.core.decide.governance import OperationRequest, Origin, Verdict
 from reconciler.core.decide.verification import Pending
-from reconciler.core.trail.bodies import CheckStatus, request_of, verification_of
+from reconciler.core.trail.bodies import CheckStatus, observed_of, request_of, verification_of
 from reconciler.core.trail.records import EventType, Outcome, Record, RecordError
 
 #: What a verdict would have led to, as the observe record's `would` says it.
@@ -56,7 +56,7 @@ def subject_for(
         return f"{service}: {outcome} ({what}{nth}): undoes {request.reverts}"
     match record.event_type:
         case EventType.OPERATION_OBSERVED:
-            would = WOULD.get(str(record.details.get("would")), "observed")
+            would = WOULD.get(observed_of(record).would, "observed")
             return f"{service}: observe mode: {what} {would} ({tier})"
         case EventType.OPERATION_EXECUTED | EventType.ROLLBACK_EXECUTED:
             return f"{service}: {what} ({tier}): {_because(request, decision)}"
