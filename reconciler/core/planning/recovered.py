@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 from reconciler.core.blueprint.model import Blueprint
 from reconciler.core.ids import utc
@@ -23,20 +24,8 @@ def recovered_record(stamp: ChangeStamp, blueprint: Blueprint, now: datetime) ->
     change, a harmful one is rolled back, and an approval it carried out counts as used.
     A stamp from before stamps carried these has none of them; the rationale says so.
     """
-    asked = stamp.request
-    parameters = asked.get("parameters")
-    parameters = dict(parameters) if isinstance(parameters, Mapping) else {}
-    request = {
-        "operation": stamp.operation,
-        "origin": asked.get("origin"),
-        "current_replicas": asked.get("current_replicas", stamp.before.get("replicas")),
-        "target_replicas": asked.get("target_replicas", stamp.after.get("replicas")),
-        "change_percent": asked.get("change_percent"),
-        "reason": asked.get("reason", ""),
-        "requested_by": asked.get("requested_by", ""),
-        "reverts": stamp.reverts or None,
-        "parameters": parameters,
-    }
+    request = _request(stamp)
+    parameters = request["parameters"]
     baseline = dict(stamp.baseline)
     pre = (
         {
@@ -123,3 +112,21 @@ def _rationale(stamp: ChangeStamp, now: datetime, *, with_baseline: bool) -> str
         "verification cannot tell whether anything got worse."
     )
     return rationale
+
+
+def _request(stamp: ChangeStamp) -> dict[str, Any]:
+    """The request as the stamp kept it, in the shape of an executed record's; a stamp from
+    before stamps carried the request gives its replicas before and after."""
+    asked = stamp.request
+    parameters = asked.get("parameters")
+    return {
+        "operation": stamp.operation,
+        "origin": asked.get("origin"),
+        "current_replicas": asked.get("current_replicas", stamp.before.get("replicas")),
+        "target_replicas": asked.get("target_replicas", stamp.after.get("replicas")),
+        "change_percent": asked.get("change_percent"),
+        "reason": asked.get("reason", ""),
+        "requested_by": asked.get("requested_by", ""),
+        "reverts": stamp.reverts or None,
+        "parameters": dict(parameters) if isinstance(parameters, Mapping) else {},
+    }
