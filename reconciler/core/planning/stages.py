@@ -96,7 +96,9 @@ class Progress:
         *,
         decision: Decision | None = None,
         steps: Sequence[Step] = (),
-        **plan: object,
+        needs_window: bool = False,
+        waiting: str = "",
+        paused: str = "",
     ) -> Progress:
         """The cycle ends here, with this plan (and every note made so far)."""
         return replace(
@@ -106,7 +108,9 @@ class Progress:
                 decision=decision,
                 steps=tuple(steps),
                 notes=self.notes,
-                **plan,  # type: ignore[arg-type]
+                needs_window=needs_window,
+                waiting=waiting,
+                paused=paused,
             ),
         )
 
