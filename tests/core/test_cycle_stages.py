@@ -16,6 +16,7 @@ from reconciler.core.blueprint.model import Blueprint
 from reconciler.core.decide.decision import Action
 from reconciler.core.decide.governance import VerdictAction
 from reconciler.core.decide.verification import Pending
+from reconciler.core.observed.changes import Applied
 from reconciler.core.observed.observation import (
     ChangeStamp,
     DeploymentState,
@@ -23,6 +24,7 @@ from reconciler.core.observed.observation import (
     PodState,
 )
 from reconciler.core.planning import stages
+from reconciler.core.planning.events import executed_record
 from reconciler.core.planning.outcomes import NoteKind
 from reconciler.core.planning.stages import STAGES, CycleInputs, Progress
 from reconciler.core.trail.history import fold_history
@@ -390,3 +392,56 @@ def test_hold_approved_replicas(origin: str, replicas: int, held: bool) -> None:
     if after.plan is not None and after.plan.decision is not None:
         assert after.plan.decision.reason == "held_by_approval"
         assert after.plan.decision.target_replicas == 0
+
+
+def _executed_scale(load: Metrics) -> tuple[Record, ...]:
+    """The records of the engine's 2→3 at NOW, carried out: decision, verdict, executed."""
+    given = inputs(load=HOT)
+    plan = stages.decide_and_govern(given, start(given)).plan
+    assert plan is not None
+    (step,) = plan.steps
+    assert step.change is not None
+    applied = Applied(
+        started_at=NOW,
+        completed_at=NOW,
+        message="scaled",
+        before={"replicas": 2},
+        after={"replicas": 3},
+    )
+    executed = executed_record(
+        step.request,
+        step.verdict,
+        given.blueprint,
+        step.chain,
+        step.change,
+        applied,
+        verification_due=NOW + timedelta(seconds=60),
+        context=step.context,
+    )
+    return (*step.records, executed)
+
+
+@pytest.mark.parametrize(
+    ("later", "load", "kind", "waits"),
+    [
+        (30, HOT, None, True),
+        (90, metrics(0.62, 0.60, 150), NoteKind.VERIFIED, False),
+    ],
+    ids=["not-due-yet", "verified"],
+)
+def test_verify_due_changes(later: int, load: Metrics, kind: NoteKind | None, waits: bool) -> None:
+    records = _executed_scale(HOT)
+    given = replace(inputs(observed=state(3), load=load), now=NOW + timedelta(seconds=later))
+    after = stages.verify_due_changes(given, start(given, records))
+    assert after.plan is None
+    assert [n.kind for n in after.notes] == ([kind] if kind else [])
+    assert (after.waiting is not None) == waits
+    if kind is not None:  # the verification is in the history the later stages see
+        assert after.history.records[-1].links["operation"] == records[-1].id
+
+
+def test_roll_back_failed_changes_passes_on_when_nothing_failed() -> None:
+    given = replace(inputs(observed=state(3)), now=NOW + timedelta(seconds=90))
+    verified = stages.verify_due_changes(given, start(given, _executed_scale(HOT)))
+    assert [n.kind for n in verified.notes] == [NoteKind.VERIFIED]
+    assert stages.roll_back_failed_changes(given, verified) == verified
