@@ -12,6 +12,7 @@ MODULES = [
     "bench_cycle",
     "bench_history",
     "bench_kubernetes",
+    "bench_kubernetes_fleet",
     "bench_prometheus",
     "bench_sharding",
     "bench_github",

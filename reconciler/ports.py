@@ -20,7 +20,7 @@ from reconciler.core.approvals.feedback import ProposalStatus
 from reconciler.core.approvals.proposals import CommentTopic, Draft, Proposal
 from reconciler.core.blueprint.model import Blueprint, GlobalPolicies, Manifests
 from reconciler.core.errors import ClusterError, ForgeError, MetricsError
-from reconciler.core.gitops.writeback import ManifestEdit, Snapshot, Written
+from reconciler.core.gitops.writeback import ManifestEdit, OwnCommit, Snapshot, Written
 from reconciler.core.observed.changes import Applied, Change
 from reconciler.core.observed.observation import DeploymentState, Metrics, Sample, Target
 from reconciler.core.problems import Problem
@@ -227,4 +227,10 @@ class ManifestStore(Protocol):
         it; a push that loses a race is made again on the new tip. ManifestConflict when a
         value the edit changes is no longer what it expects (a person changed it): nothing
         is written. ClusterError when the commit cannot be made or pushed."""
+        ...
+
+    def own_commits(self, manifests: Manifests, service: str) -> Sequence[OwnCommit]:
+        """The reconciler's own recent commits for `service` on the location's branch (those
+        carrying a change's stamp), newest first: what a run that died before recording
+        them leaves for the next run to record."""
         ...

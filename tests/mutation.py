@@ -58,7 +58,7 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "key = (approver.lower(), login.upper())",
         "the answers' cache key is case-folded either way; GitHub names are ASCII",
     ),
-    "reconciler.core.review.change.x__higher_is_looser__mutmut_3": (
+    "reconciler.core.review.fields.x__higher_is_looser__mutmut_3": (
         "after >= before",
         "a field's judge is only asked about a value that changed",
     ),
@@ -76,20 +76,20 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "gap: tuple[str, ...] = None",
         "read only as a truth value until a gap is found: () and None are both false",
     ),
-    "reconciler.core.review.change.x__lower_is_looser__mutmut_3": (
+    "reconciler.core.review.fields.x__lower_is_looser__mutmut_3": (
         "after <= before",
         "a field's judge is only asked about a value that changed: after == before never "
         "reaches it",
     ),
-    "reconciler.core.review.change.x__max_bound__mutmut_3": (
+    "reconciler.core.review.fields.x__max_bound__mutmut_3": (
         "after >= before",
         "a field's judge is only asked about a value that changed",
     ),
-    "reconciler.core.review.change.x__min_bound__mutmut_3": (
+    "reconciler.core.review.fields.x__min_bound__mutmut_3": (
         "after <= before",
         "a field's judge is only asked about a value that changed",
     ),
-    "reconciler.core.review.change.x__true_is_stricter__mutmut_3": (
+    "reconciler.core.review.fields.x__true_is_stricter__mutmut_3": (
         "before or not after",
         "for two different booleans, `before and not after` and `before or not after` agree",
     ),

@@ -29,12 +29,8 @@ if TYPE_CHECKING:
 from reconciler.adapters.git_locks import common_dir
 from reconciler.adapters.gitrepo import merge_tree, nest, restore_index, write_error
 from reconciler.adapters.trail_cache import TrailCache
-from reconciler.core.approvals.judging import (
-    APPROVAL_EVENTS,
-    PendingFold,
-    pending_proposals,
-    trail_marks,
-)
+from reconciler.core.approvals.lifecycle import APPROVAL_EVENTS
+from reconciler.core.approvals.pending import PendingFold, pending_proposals, trail_marks
 from reconciler.core.errors import AuditError, ConfigError
 from reconciler.core.trail.records import (
     AUDIT_DIR,

@@ -15,13 +15,22 @@ Two ways to reach the branch:
 
 The git command line does the network part, for the reasons `git_remote` gives; objects are
 fetched into the blueprint repository under `refs/reconciler/manifests/`.
+
+Another repository is named by URL (or a path), or as `owner/name` on the forge: then it is
+reached over HTTPS at the forge's server (GITHUB_SERVER_URL) with the token the run was given,
+sent as the header actions/checkout sends. The header goes to git through its environment
+(`GIT_CONFIG_*`), never on a command line or in a URL, so no process listing, error message,
+remote-tracking ref or log line can show it; and git is told never to prompt for one.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
+import os
 import random
+import re
 import subprocess
 import time
 from collections.abc import Callable
@@ -37,8 +46,10 @@ from reconciler.core.gitops.manifests import ManifestError, locate
 from reconciler.core.gitops.writeback import (
     ManifestConflict,
     ManifestEdit,
+    OwnCommit,
     Snapshot,
     Written,
+    own_stamp,
     rewrite,
     values,
 )
@@ -46,11 +57,27 @@ from reconciler.core.gitops.writeback import (
 if TYPE_CHECKING:
     import pygit2
 
-__all__ = ["GitManifests"]
+__all__ = ["FORGE_REPOSITORY", "GitManifests", "on_forge"]
+
+#: A repository named as the forge names it (`owner/name`), reached at the forge's server.
+FORGE_REPOSITORY = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}")
+
+
+def on_forge(repository: str) -> bool:
+    """Whether `spec.manifests.repository` names a repository on the forge (`owner/name`)
+    rather than a URL or a path git fetches from as it is."""
+    return FORGE_REPOSITORY.fullmatch(repository) is not None and not repository.endswith(
+        (".", "/")
+    )
+
 
 _MISSING = ("couldn't find remote ref", "could not find remote ref")
 #: How far back `read` looks for the commit that last changed a location's files.
 CHANGED_BY_DEPTH = 1000
+#: How far back (first parents from the tip) `own_commits` looks for the reconciler's own
+#: commits: a run that died before recording one is found by the next few runs, long before
+#: this many commits land on the branch.
+OWN_COMMITS_DEPTH = 200
 
 
 def _blob(commit: pygit2.Commit, path: str) -> str | None:
@@ -75,10 +102,15 @@ class GitManifests:
         pause: float = 0.5,
         max_pause: float = 10.0,
         sleep: Callable[[float], None] = time.sleep,
+        forge_url: str = "https://github.com",
+        token: str = "",
+        token_source: str = "RECONCILER_MANIFESTS_TOKEN",
     ) -> None:
         """`remote` (a configured remote's name, or "") is where the blueprint repository's
         own branch is pushed; `branch` the branch the run pushes (default: the checked-out
-        one). A location in another repository always goes through that repository."""
+        one). A location in another repository always goes through that repository; one
+        named `owner/name` is at `forge_url`, reached with `token` (named in messages by
+        `token_source`, the variable it came from; the token itself never is)."""
         import pygit2
 
         self._pygit2 = pygit2
@@ -92,6 +124,12 @@ class GitManifests:
         self.pause = pause
         self.max_pause = max_pause
         self._sleep = sleep
+        self.forge_url = forge_url.rstrip("/")
+        self._token = token
+        self.token_source = token_source
+        #: The addresses made for repositories named `owner/name`: only commands reaching
+        #: one of them carry the token.
+        self._on_forge: set[str] = set()
 
     @property
     def repo(self) -> pygit2.Repository:
@@ -112,12 +150,55 @@ class GitManifests:
     def _where(self, manifests: Manifests) -> tuple[str, str]:
         """(remote, branch): remote "" means the local branch."""
         if manifests.repository:
-            return manifests.repository, manifests.branch or self._default_branch(
-                manifests.repository
-            )
+            address = self._address(manifests.repository)
+            return address, manifests.branch or self._default_branch(address)
         if self.remote:
             return self.remote, manifests.branch or self.branch or self._checked_out()
         return "", manifests.branch or self._checked_out()
+
+    def _address(self, repository: str) -> str:
+        """What git fetches from: the forge's HTTPS address for `owner/name`, else as given."""
+        if on_forge(repository):
+            address = f"{self.forge_url}/{repository}.git"
+            self._on_forge.add(address)
+            return address
+        return repository
+
+    def _environment(self, remote: str) -> dict[str, str]:
+        """git's environment: never a prompt for credentials (a run has no one to answer),
+        and, for a command that reaches a repository named `owner/name`, the token as the
+        forge's Authorization header. The empty value first drops any header the checkout's
+        configuration holds for the server (actions/checkout's, for the blueprint repository
+        alone), which would otherwise be sent beside it. A command that reaches anything
+        else (the blueprint repository's own remote) runs with git's configuration as it is,
+        whose credentials are the checkout's."""
+        env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GCM_INTERACTIVE": "never"}
+        if not self._token or remote not in self._on_forge:
+            return env
+        credential = base64.b64encode(f"x-access-token:{self._token}".encode()).decode()
+        key = f"http.{self.forge_url}/.extraheader"
+        count = int(env.get("GIT_CONFIG_COUNT", "0") or 0)
+        for offset, value in enumerate(("", f"AUTHORIZATION: basic {credential}")):
+            env[f"GIT_CONFIG_KEY_{count + offset}"] = key
+            env[f"GIT_CONFIG_VALUE_{count + offset}"] = value
+        env["GIT_CONFIG_COUNT"] = str(count + 2)
+        return env
+
+    def _access_hint(self, remote: str, access: str) -> str:
+        """What to check when the remote refused: for the forge, the token and its scope."""
+        if remote.startswith(f"{self.forge_url}/") and remote.endswith(".git"):
+            repository = remote.removeprefix(f"{self.forge_url}/").removesuffix(".git")
+            if not self._token:
+                return (
+                    f"set {self.token_source} to a token that may {access} {repository} "
+                    "(contents: write; pull requests: write for proposals)"
+                )
+            return (
+                f"check that the token in {self.token_source} may {access} {repository} "
+                "(contents: write; pull requests: write for proposals) and that the "
+                "repository exists"
+            )
+        return f"check the remote's address and that the token may {access} it"
 
     def _checked_out(self) -> str:
         head = self.repo.references.get("HEAD")
@@ -130,7 +211,16 @@ class GitManifests:
         )
 
     def _default_branch(self, remote: str) -> str:
-        result = self._git("ls-remote", "--symref", remote, "HEAD", doing=f"asking {remote}")
+        shown = _without_credentials(remote)
+        result = self._git(
+            "ls-remote", "--symref", remote, "HEAD", doing=f"asking {shown}", check=False,
+            remote=remote,
+        )  # fmt: skip
+        if result.returncode != 0:
+            raise ClusterError(
+                f"asking {shown} for its default branch: {_last_line(result.stderr)}",
+                hint=self._access_hint(remote, "read"),
+            )
         for line in result.stdout.splitlines():
             if line.startswith("ref: refs/heads/") and line.endswith("\tHEAD"):
                 return line.removeprefix("ref: refs/heads/").split("\t", 1)[0]
@@ -145,7 +235,10 @@ class GitManifests:
 
     # ------------------------------------------------------------------ git
 
-    def _git(self, *args: str, doing: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def _git(
+        self, *args: str, doing: str, check: bool = True, remote: str = ""
+    ) -> subprocess.CompletedProcess[str]:
+        """git with `args`; `remote` is the remote the command reaches, if any."""
         try:
             result = subprocess.run(
                 ["git", "-C", str(self.root), *args],
@@ -153,6 +246,7 @@ class GitManifests:
                 text=True,
                 check=False,
                 timeout=120,
+                env=self._environment(remote),
             )
         except FileNotFoundError:
             raise ClusterError(
@@ -166,7 +260,7 @@ class GitManifests:
         if check and result.returncode != 0:
             raise ClusterError(
                 f"{doing}: {_last_line(result.stderr)}",
-                hint="check the remote's address and that the token may push to it",
+                hint="check the remote's address and that the token may read it",
             )
         return result
 
@@ -175,7 +269,7 @@ class GitManifests:
         shown = f"{_without_credentials(remote)}/{branch}"
         result = self._git(
             "fetch", "-q", "--no-tags", remote, f"+refs/heads/{branch}:{ref}",
-            doing=f"fetching {shown}", check=False,
+            doing=f"fetching {shown}", check=False, remote=remote,
         )  # fmt: skip
         if result.returncode != 0:
             if any(marker in result.stderr for marker in _MISSING):
@@ -185,7 +279,7 @@ class GitManifests:
                 )
             raise ClusterError(
                 f"fetching {shown}: {_last_line(result.stderr)}",
-                hint="check the remote's address and the token's read access",
+                hint=self._access_hint(remote, "read"),
             )
         return self.repo.revparse_single(ref).peel(self._pygit2.Commit)
 
@@ -225,6 +319,41 @@ class GitManifests:
             commit = parent
         return ""
 
+    def own_commits(self, manifests: Manifests, service: str) -> list[OwnCommit]:
+        remote, branch = self._where(manifests)
+        tip = self._fetch(remote, branch) if remote else self._local_tip(branch)
+        found: list[OwnCommit] = []
+        commit = tip
+        for _ in range(OWN_COMMITS_DEPTH):
+            stamp = own_stamp(commit.message, service)
+            if stamp is not None and commit.parents:
+                parent = commit.parents[0]
+                files = self._files(commit, manifests)
+                changed = tuple(
+                    path for path in manifests.files if _blob(commit, path) != _blob(parent, path)
+                )
+                with contextlib.suppress(ManifestError):
+                    found.append(
+                        OwnCommit(
+                            written=Written(
+                                commit=str(commit.id),
+                                at=datetime.fromtimestamp(commit.commit_time, tz=UTC),
+                                repository=manifests.repository,
+                                branch=branch,
+                                files=changed,
+                                attempts=1 if remote else 0,
+                                before=values(locate(manifests, self._files(parent, manifests))),
+                                after=values(locate(manifests, files)),
+                                subject=commit.message.split("\n", 1)[0],
+                            ),
+                            stamp=stamp,
+                        )
+                    )
+            if not commit.parents:
+                break
+            commit = commit.parents[0]
+        return found
+
     def write(self, edit: ManifestEdit, now: datetime) -> Written:
         manifests = edit.manifests
         remote, branch = self._where(manifests)
@@ -237,7 +366,7 @@ class GitManifests:
             commit, before, after, changed = self._commit_on(tip, edit, now)
             result = self._git(
                 "push", "-q", remote, f"{commit}:refs/heads/{branch}",
-                doing=f"pushing to {shown}", check=False,
+                doing=f"pushing to {shown}", check=False, remote=remote,
             )  # fmt: skip
             if result.returncode == 0:
                 self.repo.references.create(self._tracking(remote, branch), commit, force=True)
@@ -256,8 +385,9 @@ class GitManifests:
             if not any(marker in result.stderr for marker in _REJECTED):
                 raise ClusterError(
                     f"pushing the manifests to {shown} failed: {last}",
-                    hint="check that the token may push to the branch (branch protection "
-                    "that requires pull requests refuses the reconciler's commits)",
+                    hint=self._access_hint(remote, "push to")
+                    + " (branch protection that requires pull requests refuses the "
+                    "reconciler's commits)",
                 )
             backoff = min(self.pause * 2 ** (attempt - 1), self.max_pause)
             self._sleep(backoff * (0.5 + random.random()))

@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from reconciler.adapters.git_manifests import on_forge
 from reconciler.adapters.gitrepo import read_file
 from reconciler.adapters.simulated import SimDeployment, SimulatedCluster
 from reconciler.core.blueprint.model import Manifests
@@ -103,6 +104,7 @@ class SimulatedGitOps:
                 continue
             commit, moment = due
             repo = self._repository(manifests)
+            assert repo is not None  # _due_commit found a commit in it
             files = {path: read_file(repo, commit.tree, path) for path in manifests.files}
             try:
                 numbers = locate(manifests, files)
@@ -115,14 +117,26 @@ class SimulatedGitOps:
                 done.append(text)
         return done
 
-    def _repository(self, manifests: Manifests) -> pygit2.Repository:
-        path = manifests.repository or str(self.root)
-        return self._pygit2.Repository(path)
+    def _repository(self, manifests: Manifests) -> pygit2.Repository | None:
+        """The repository the tool applies: this one, or another on this machine (a path, as
+        git reads it from this repository). None for one the simulated tool cannot open (on
+        the forge, or by URL): it is left alone, as a tool that cannot reach it would."""
+        if not manifests.repository:
+            return self._pygit2.Repository(str(self.root))
+        if on_forge(manifests.repository) or "://" in manifests.repository:
+            return None
+        try:
+            return self._pygit2.Repository(str(self.root / manifests.repository))
+        except self._pygit2.GitError:
+            return None
 
     def _due_commit(self, manifests: Manifests) -> tuple[pygit2.Commit, datetime] | None:
         """The newest commit of the branch that is at least `delay` old, and when it became
-        due; None when the branch does not exist or nothing is due yet."""
+        due; None when the branch does not exist, nothing is due yet, or the repository is
+        out of the simulated tool's reach."""
         repo = self._repository(manifests)
+        if repo is None:
+            return None
         if manifests.branch:
             ref = repo.references.get(f"refs/heads/{manifests.branch}")
             if ref is None:

@@ -47,6 +47,9 @@ class Environment:
     actor: str
     #: Never printed: only handed to the GitHub forge.
     github_token: str = field(default="", repr=False)
+    #: Never printed: only handed to git, for manifests in another repository on the forge
+    #: (RECONCILER_MANIFESTS_TOKEN; the forge's token when unset).
+    manifests_token: str = field(default="", repr=False)
     github_timeout: int = 10
     #: Where the GitHub forge keeps its answers between runs (RECONCILER_GITHUB_CACHE); empty:
     #: in the repository's git directory.
@@ -75,6 +78,7 @@ class Environment:
             actor=os.environ.get("GITHUB_ACTOR") or os.environ.get("USER") or "unknown",
             github_token=os.environ.get("RECONCILER_GITHUB_TOKEN")
             or os.environ.get("GITHUB_TOKEN", ""),
+            manifests_token=os.environ.get("RECONCILER_MANIFESTS_TOKEN", "").strip(),
             github_timeout=_positive_int(os.environ.get("RECONCILER_GITHUB_TIMEOUT"), 10),
             github_cache=os.environ.get("RECONCILER_GITHUB_CACHE", "").strip(),
             run_url=_run_url(),
@@ -325,7 +329,25 @@ def open_manifests(root: Path, remote: str = "", branch: str = "") -> GitManifes
     from reconciler.adapters.git_manifests import GitManifests
 
     env = Environment.read()
-    return GitManifests(root, remote=remote, branch=branch, name=env.git_name, email=env.git_email)
+    # A location named `owner/name` is on the forge's server, reached with its own token
+    # when the run has one for it, else the forge's.
+    source = "RECONCILER_MANIFESTS_TOKEN"
+    if not env.manifests_token and env.github_token:
+        source = (
+            "RECONCILER_GITHUB_TOKEN"
+            if os.environ.get("RECONCILER_GITHUB_TOKEN")
+            else "GITHUB_TOKEN"
+        )
+    return GitManifests(
+        root,
+        remote=remote,
+        branch=branch,
+        name=env.git_name,
+        email=env.git_email,
+        forge_url=env.server_url,
+        token=env.manifests_token or env.github_token,
+        token_source=source,
+    )
 
 
 def with_gitops(sim: SimulatedCluster, root: Path, fleet: Fleet | None) -> Cluster:

@@ -554,7 +554,8 @@ def status_command(settings: Settings, output: str) -> None:
       reconciler --cluster kubernetes --context prod status
     """
     from reconciler.cli.compose import committed_fleet
-    from reconciler.core.approvals.judging import APPROVAL_EVENTS, pending_proposals
+    from reconciler.core.approvals.lifecycle import APPROVAL_EVENTS
+    from reconciler.core.approvals.pending import pending_proposals
     from reconciler.core.blueprint.units import format_duration
     from reconciler.core.decide.decision import Reason, decide, weighted_utilization
     from reconciler.core.errors import ClusterError, MetricsError
@@ -1361,7 +1362,8 @@ def approvals_command(
       reconciler approvals -s todo-frontend -o json
     """
     from reconciler.cli.compose import open_audit
-    from reconciler.core.approvals.judging import APPROVAL_EVENTS, approval_summaries
+    from reconciler.core.approvals.lifecycle import APPROVAL_EVENTS
+    from reconciler.core.approvals.recording import approval_summaries
 
     root = settings.root()
     store = open_audit(root)

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from reconciler.adapters.git_revisions import RevisionFiles
     from reconciler.core.approvals.codeowners import Entry
     from reconciler.core.problems import Problem
-    from reconciler.core.review.change import PathChange, Review, Snapshot
+    from reconciler.core.review.findings import PathChange, Review, Snapshot
 
 
 @click.command("check-change")
@@ -114,7 +114,9 @@ def check_change_command(
       reconciler check-change "$BASE" HEAD --status                   # the required check
     """
     from reconciler.adapters.git_revisions import GitRevisions
-    from reconciler.core.review.change import ChangeClass, render_markdown, review_change
+    from reconciler.core.review.change import review_change
+    from reconciler.core.review.comment import render_markdown
+    from reconciler.core.review.findings import ChangeClass
 
     if output == "json" and markdown == Path("-"):
         raise click.UsageError(
@@ -200,7 +202,7 @@ def _blueprint_root(settings: Settings) -> Path | None:
 
 
 def _snapshot(side: RevisionFiles, root: Path) -> Snapshot:
-    from reconciler.core.review.change import Snapshot
+    from reconciler.core.review.findings import Snapshot
     from reconciler.shell.workspace import load_fleet_files, revision_listing
 
     # With the revision's listing, a link or a folder where a blueprint should be is that
@@ -230,7 +232,7 @@ def _path_changes(start: Path, subdirectory: str, base: str, head: str) -> list[
     import pygit2
 
     from reconciler.core.blueprint.yamlsafe import MAX_BYTES
-    from reconciler.core.review.change import AUDIT_DIR, REQUESTS_DIR, PathChange
+    from reconciler.core.review.findings import AUDIT_DIR, REQUESTS_DIR, PathChange
 
     repo = pygit2.Repository(pygit2.discover_repository(str(start)))
     new = repo[pygit2.Oid(hex=head)].peel(pygit2.Commit)
@@ -364,7 +366,7 @@ def _set_status(settings: Settings, head: _Head, review: Review) -> None:
     from reconciler.adapters.github_forge import GitHubForge
     from reconciler.cli.compose import Environment
     from reconciler.core.approvals.feedback import STATUS_CONTEXT
-    from reconciler.core.review.change import ChangeClass
+    from reconciler.core.review.findings import ChangeClass
 
     env = Environment.read()
     if review.ok:
@@ -434,7 +436,7 @@ def _event_pull_request() -> int | None:
 def _post(settings: Settings, target: _Target, body: str) -> None:
     from reconciler.adapters.github_comments import GitHubPullComments
     from reconciler.cli.compose import Environment
-    from reconciler.core.review.change import COMMENT_MARKER
+    from reconciler.core.review.findings import COMMENT_MARKER
 
     comments = GitHubPullComments(
         target.repository,

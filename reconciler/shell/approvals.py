@@ -30,31 +30,17 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
+from reconciler.core.approvals.authorization import Authorization, stale_reason, unusable_reason
 from reconciler.core.approvals.dashboard import Waiting
+from reconciler.core.approvals.drafting import Evidence, draft_for
 from reconciler.core.approvals.feedback import ProposalStatus, Standing, TrailLinks, proposal_status
-from reconciler.core.approvals.judging import (
-    CONCLUDED,
-    Authorization,
-    Evidence,
-    Judgement,
-    Kind,
-    Landing,
-    Pending,
-    Refusal,
-    approval_hold,
-    approval_record,
-    carries_change,
-    draft_for,
-    judge_merge,
-    landed_without_approval,
-    pending_proposals,
-    proposal_reference,
-    stale_reason,
-    still_as_proposed,
-    unusable_reason,
-    worse_than,
-)
+from reconciler.core.approvals.holds import approval_hold, proposal_reference
+from reconciler.core.approvals.judging import Judgement, judge_merge, still_as_proposed
+from reconciler.core.approvals.landings import carries_change, landed_without_approval
+from reconciler.core.approvals.lifecycle import CONCLUDED, Kind, Landing, Refusal
+from reconciler.core.approvals.pending import Pending, pending_proposals
 from reconciler.core.approvals.proposals import CommentTopic, Proposal, ProposalState
+from reconciler.core.approvals.recording import approval_record, worse_than
 from reconciler.core.blueprint.model import Blueprint
 from reconciler.core.decide.governance import OperationRequest, Origin
 from reconciler.core.errors import ForgeError

@@ -24,8 +24,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from reconciler.core.approvals.dashboard import Attention, Concern, Waiting
+from reconciler.core.approvals.drafting import Evidence
 from reconciler.core.approvals.feedback import TrailLinks
-from reconciler.core.approvals.judging import Evidence, approval_hold
+from reconciler.core.approvals.holds import approval_hold
 from reconciler.core.blueprint.model import Blueprint, Mode
 from reconciler.core.decide.decision import Decision
 from reconciler.core.decide.governance import VerdictAction, govern
@@ -46,6 +47,7 @@ from reconciler.core.observed.observation import DeploymentState, Metrics, Sampl
 from reconciler.core.planning.cycle import (
     ServicePlan,
     Step,
+    manifest_recovery_note,
     observed_values,
     plan_cycle,
     recovery_note,
@@ -94,7 +96,12 @@ from reconciler.shell.isolation import (
     failure,
 )
 from reconciler.shell.workspace import Fleet
-from reconciler.shell.writeback import WatchedManifests, carry_change, proposed_manifests
+from reconciler.shell.writeback import (
+    WatchedManifests,
+    carry_change,
+    proposed_manifests,
+    unrecorded_commits,
+)
 
 __all__ = [
     "CycleOptions",
@@ -448,6 +455,9 @@ class Gate:
     #: False when the deployment carries the stamp of a change the trail lacks (a run died
     #: between changing the cluster and recording it).
     stamp_recorded: bool
+    #: The reconciler's own manifest commits the trail lacked, recorded now (a run died
+    #: between pushing one and recording it).
+    recovered: tuple[Note, ...] = ()
 
 
 def gate_service(
@@ -467,6 +477,12 @@ def gate_service(
     # on, and refused when a record of it could not be read.
     approvals = approval_records(ports.audit, blueprint, now)
     require_readable(ports.audit, blueprint.name)
+    recovered = tuple(
+        Note(kind=NoteKind.CHANGE_RECOVERED, text=subject)
+        for subject in record_found_commits(blueprint, ports, recorder, history, now)
+    )
+    if recovered:
+        history = load_history(ports.audit, blueprint, now)
     review = Review()
     if judge and ports.forge is not None:
         review = review_proposals(
@@ -484,7 +500,39 @@ def gate_service(
         or stamp.operation_id in history.operation_ids
         or ports.audit.contains(blueprint.name, stamp.at, stamp.operation_id)
     )
-    return Gate(review=review, history=history, held=held, stamp_recorded=stamp_recorded)
+    return Gate(
+        review=review,
+        history=history,
+        held=held,
+        stamp_recorded=stamp_recorded,
+        recovered=recovered,
+    )
+
+
+def record_found_commits(
+    blueprint: Blueprint,
+    ports: Ports,
+    recorder: Recorder,
+    history: ServiceHistory | None,
+    now: datetime,
+) -> list[str]:
+    """Record each of the reconciler's own manifest commits for the service that the trail
+    lacks, as the run that pushed it would have (`operation_recovered`, linked to the commit);
+    returns their subjects. Nothing in a dry run."""
+    if recorder.dry_run:
+        return []
+
+    def recorded(operation_id: str, at: datetime) -> bool:
+        if history is not None and operation_id in history.operation_ids:
+            return True
+        return ports.audit.contains(blueprint.name, at, operation_id)
+
+    subjects = []
+    for found in unrecorded_commits(blueprint, ports.manifests, recorded):
+        note = manifest_recovery_note(blueprint, found, now)
+        recorder.commit(note.subject, note.records)
+        subjects.append(note.subject)
+    return subjects
 
 
 def require_readable(audit: AuditStore, service: str) -> None:
@@ -708,6 +756,7 @@ def _reconcile_service(
         blueprint, state, ports, recorder, now, judge=not options.dry_run and not observing
     )
     review, history, stamp_recorded = gate.review, gate.history, gate.stamp_recorded
+    notes += gate.recovered
     notes += review.notes
     if review.error:
         notes.append(Note(kind=NoteKind.FORGE_FAILED, text=f"approvals: {review.error}"))
@@ -1001,9 +1050,20 @@ def _failed(
     returned too: the cycle must change nothing more."""
     found = failure(error, watch.stage_of(error), blueprint.name)
     message, notes, unwritable = found.message, list[Note](), None
-    if watch.changes and not recorder.dry_run:
+    if (watch.changes or watch.commits) and not recorder.dry_run:
         try:
-            recorded = _record_found_change(blueprint, target, ports, recorder)
+            # A change asked of the cluster left a stamp on the deployment; one committed to
+            # the manifests left it on the commit.
+            recorded = "; ".join(
+                subject
+                for subject in (
+                    _record_found_change(blueprint, target, ports, recorder)
+                    if watch.changes
+                    else "",
+                    *record_found_commits(blueprint, ports, recorder, None, ports.clock.now()),
+                )
+                if subject
+            )
         except Exception as again:
             second = failure(again, watch.stage_of(again), blueprint.name)
             why = "the same error" if second.message == found.message else second.message

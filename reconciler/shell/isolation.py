@@ -113,11 +113,14 @@ class Watch:
     stage: Stage = Stage.OBSERVE
     #: The changes asked of the cluster for this service (made or not: an answer may be lost).
     changes: list[Change] = field(default_factory=list)
+    #: The operations this service asked to commit to its manifests (coexistence: write_back).
+    commits: list[str] = field(default_factory=list)
     _raised: list[tuple[BaseException, Stage]] = field(default_factory=list)
 
     def begin(self) -> None:
         self.stage = Stage.OBSERVE
         self.changes.clear()
+        self.commits.clear()
         self._raised.clear()
 
     @contextmanager

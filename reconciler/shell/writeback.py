@@ -9,7 +9,7 @@ the executed record keeps of the commit (`details.write_back`, and `links.commit
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -22,6 +22,7 @@ from reconciler.core.gitops.writeback import (
     WRITE_BACK,
     ManifestConflict,
     ManifestEdit,
+    OwnCommit,
     Snapshot,
     Written,
     applied_for,
@@ -45,6 +46,7 @@ __all__ = [
     "carry_change",
     "proposed_manifests",
     "reverted_change",
+    "unrecorded_commits",
 ]
 
 
@@ -61,8 +63,13 @@ class WatchedManifests:
             return self.store.read(manifests)
 
     def write(self, edit: ManifestEdit, now: datetime) -> Written:
+        self.watch.commits.append(edit.operation_id)
         with self.watch.at(Stage.APPLY):
             return self.store.write(edit, now)
+
+    def own_commits(self, manifests: Manifests, service: str) -> Sequence[OwnCommit]:
+        with self.watch.at(Stage.OBSERVE):
+            return self.store.own_commits(manifests, service)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -170,6 +177,19 @@ def _merged(
         after=wanted,
         subject=f"{edit.service}: merged {approval.get('reference', 'the approved proposal')}",
     )
+
+
+def unrecorded_commits(
+    blueprint: Blueprint, store: ManifestStore | None, recorded: Callable[[str, datetime], bool]
+) -> list[OwnCommit]:
+    """The reconciler's own manifest commits for this service that the trail lacks, oldest
+    first: a run pushed them and died before committing their records. `recorded(operation_id,
+    at)` says whether the trail has an operation's record."""
+    location = blueprint.manifests
+    if store is None or location is None or blueprint.scaling.coexistence != WRITE_BACK:
+        return []
+    found = store.own_commits(location, blueprint.name)
+    return [own for own in reversed(found) if not recorded(own.stamp.operation_id, own.stamp.at)]
 
 
 def proposed_manifests(

@@ -17,12 +17,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reconciler.adapters.git_audit import GitAuditStore
-from reconciler.core.approvals.judging import (
-    APPROVAL_EVENTS,
-    approval_hold,
-    landed_without_approval,
-    pending_proposals,
-)
+from reconciler.core.approvals.holds import approval_hold
+from reconciler.core.approvals.landings import landed_without_approval
+from reconciler.core.approvals.lifecycle import APPROVAL_EVENTS
+from reconciler.core.approvals.pending import pending_proposals
 from reconciler.core.blueprint.loading import parse_blueprint
 from reconciler.core.blueprint.model import Blueprint
 from reconciler.core.trail.records import EventType, Outcome, Record, commit_message

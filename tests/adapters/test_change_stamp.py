@@ -16,7 +16,8 @@ import pytest
 
 from reconciler.adapters.kubernetes import KubernetesCluster
 from reconciler.adapters.simulated import SimulatedCluster
-from reconciler.core.approvals.judging import Authorization, Kind
+from reconciler.core.approvals.authorization import Authorization
+from reconciler.core.approvals.lifecycle import Kind
 from reconciler.core.decide.governance import OperationRequest, Origin
 from reconciler.core.decide.verification import (
     CheckStatus,

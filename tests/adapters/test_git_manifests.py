@@ -20,7 +20,8 @@ from reconciler.adapters.git_manifests import GitManifests
 from reconciler.core.blueprint.model import ManifestFormat, Manifests
 from reconciler.core.errors import ClusterError
 from reconciler.core.gitops.writeback import ManifestConflict, ManifestEdit, Written
-from tests.gitserver import GitServer, git, git_server
+from reconciler.core.observed.observation import ChangeStamp
+from tests.gitserver import GitServer, basic_header, git, git_server, http_git_server
 
 NOW = datetime(2026, 2, 10, 15, 30, tzinfo=UTC)
 
@@ -172,6 +173,128 @@ def test_another_repository_is_reached_by_its_url(tmp_path: Path, server: GitSer
     )
     written = store.write(edit, NOW)
     assert written.repository == server.url("deploy.git") and replicas_on(bare) == 4
+
+
+# ---------------------------------------------------------------------------------------------
+# Another repository on the forge: `owner/name`, over HTTPS with the run's token
+
+TOKEN = "manifests-token-7f3a9c"
+ON_FORGE = Manifests(
+    format=ManifestFormat.PLAIN, path="deploy/web.yaml", name="web", repository="org/deploy-config"
+)
+
+
+def on_forge_store(fleet: Path, url: str, token: str = TOKEN) -> GitManifests:
+    return GitManifests(fleet, forge_url=url, token=token, pause=0.01, sleep=lambda _: None)
+
+
+def test_a_repository_on_the_forge_is_reached_over_https_with_the_token(tmp_path: Path) -> None:
+    with http_git_server(tmp_path / "served", {TOKEN: "deploy-bot"}) as server:
+        bare = server.base / "org" / "deploy-config"
+        bare.parent.mkdir(parents=True)
+        git("clone", "-q", "--bare", str(seed(tmp_path / "seed")), str(bare))
+        fleet = seed(tmp_path / "fleet", ())
+        # The checkout's own header for the server (actions/checkout's, for the blueprint
+        # repository alone) is not sent beside the manifests' token.
+        stale = basic_header("the-blueprint-repository-token").split(": ", 1)[1]
+        git(
+            "config", f"http.{server.server_url}/.extraheader", f"AUTHORIZATION: {stale}", cwd=fleet
+        )
+        store = on_forge_store(fleet, server.server_url)
+
+        assert store.read(ON_FORGE).branch == "main"  # the repository's default branch
+        stamp = ChangeStamp(
+            operation_id="op-7", decision_id="dec-7", operation="scale_within_limits",
+            service="web", at=NOW, summary="scale 2→4", after={"replicas": 4},
+        )  # fmt: skip
+        edit = ManifestEdit(
+            manifests=ON_FORGE,
+            service="web",
+            operation_id="op-7",
+            replicas=4,
+            expect_replicas=2,
+            subject="web: scale to 4 replicas in deploy/web.yaml",
+            stamp=stamp.dumps(),
+        )
+        written = store.write(edit, NOW)
+        assert (written.repository, written.attempts) == ("org/deploy-config", 1)
+        assert replicas_on(bare) == 4
+        assert server.pushes == ["deploy-bot"]
+
+        # The commit is found again, with what it changed, as a crash's next run finds it.
+        (own,) = store.own_commits(ON_FORGE, "web")
+        assert own.written.commit == written.commit and own.stamp == stamp
+        assert (dict(own.written.before), dict(own.written.after)) == (
+            {"replicas": 2},
+            {"replicas": 4},
+        )
+        assert store.own_commits(ON_FORGE, "api") == []
+
+        # The token is nowhere in the blueprint repository: not in its configuration, not in
+        # a remote, not in a ref's name or a reflog.
+        encoded = basic_header(TOKEN).split("basic ", 1)[1]
+        for where in (fleet / ".git").rglob("*"):
+            if where.is_file():
+                content = where.read_bytes()
+                assert TOKEN.encode() not in content and encoded.encode() not in content, where
+
+
+def test_the_token_goes_only_to_repositories_named_on_the_forge(tmp_path: Path) -> None:
+    """The blueprint repository's own remote keeps the checkout's credentials: a manifests
+    token scoped to another repository would not be allowed to push there."""
+    checkout = "the-checkout-token"
+    tokens = {TOKEN: "deploy-bot", checkout: "actions-bot"}
+    with http_git_server(tmp_path / "served", tokens) as server:
+        for name in ("org/deploy-config", "org/blueprints"):
+            bare = server.base / name
+            bare.parent.mkdir(parents=True, exist_ok=True)
+            git("clone", "-q", "--bare", str(seed(tmp_path / f"seed-{name[4:]}")), str(bare))
+        job = tmp_path / "job"
+        header = basic_header(checkout)
+        git(
+            "-c",
+            f"http.extraheader={header}",
+            "clone",
+            "-q",
+            server.url("org/blueprints"),
+            str(job),
+        )
+        git("config", f"http.{server.server_url}/.extraheader", header, cwd=job)
+        store = GitManifests(job, remote="origin", forge_url=server.server_url, token=TOKEN)
+
+        store.write(scale("web", 2, 3), NOW)  # in the blueprint repository
+        elsewhere = ManifestEdit(
+            manifests=ON_FORGE, service="web", operation_id="op-2", replicas=4, expect_replicas=2
+        )
+        store.write(elsewhere, NOW)
+        assert server.pushes == ["actions-bot", "deploy-bot"]
+        assert replicas_on(server.base / "org" / "blueprints") == 3
+        assert replicas_on(server.base / "org" / "deploy-config") == 4
+
+
+@pytest.mark.parametrize(
+    ("token", "hint"),
+    [
+        ("", "set RECONCILER_MANIFESTS_TOKEN to a token that may read org/deploy-config"),
+        ("wrong-secret-token", "check that the token in RECONCILER_MANIFESTS_TOKEN may read"),
+    ],
+)
+def test_a_refused_token_is_named_by_its_variable_never_shown(
+    tmp_path: Path, token: str, hint: str
+) -> None:
+    with http_git_server(tmp_path / "served", {TOKEN: "deploy-bot"}) as server:
+        bare = server.base / "org" / "deploy-config"
+        bare.parent.mkdir(parents=True)
+        git("clone", "-q", "--bare", str(seed(tmp_path / "seed")), str(bare))
+        store = on_forge_store(seed(tmp_path / "fleet", ()), server.server_url, token)
+        with pytest.raises(ClusterError) as caught:
+            store.read(ON_FORGE)
+        error = caught.value
+        assert f"{server.server_url}/org/deploy-config.git" in str(error)
+        assert hint in (error.hint or "")
+        if token:
+            assert token not in f"{error} {error.hint}"
+        assert server.pushes == []
 
 
 def race(writers: list[Callable[[], object]]) -> list[object]:

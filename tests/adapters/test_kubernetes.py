@@ -186,6 +186,58 @@ def test_lists_are_paginated_with_continue(api: FakeKubeAPI, connect: Factory) -
     assert len(pod_pages) == 5  # 10 pods, 2 a page
 
 
+def test_a_list_whose_continue_token_expired_starts_again(
+    api: FakeKubeAPI, connect: Factory
+) -> None:
+    targets = add_deployments_quickly(api, "shop", 5)
+    cluster = connect(page_size=2)
+    api.after("GET", r"/apis/apps/v1/namespaces/shop/deployments$", FakeKubeAPI.compact)
+    api.reset_log()
+    states = cluster.observe(targets)
+    assert all(isinstance(s, DeploymentState) for s in states.values())
+    pages = [r for r in api.requests if r.path == "/apis/apps/v1/namespaces/shop/deployments"]
+    # The first page's token expires with the compaction; the list starts over, whole.
+    assert [(bool(r.query.get("continue")), r.status) for r in pages] == [
+        (False, 200),
+        (True, 410),
+        (False, 200),
+        (True, 200),
+        (True, 200),
+    ]
+
+
+def test_a_list_that_keeps_expiring_fails_after_the_retries(
+    api: FakeKubeAPI, connect: Factory
+) -> None:
+    targets = add_deployments_quickly(api, "shop", 3)
+    cluster = connect(page_size=2, retries=1)
+    api.after("GET", r"/apis/apps/v1/namespaces/shop/deployments$", FakeKubeAPI.compact, None)
+    failure = cluster.observe(targets)[targets[0]]
+    assert isinstance(failure, ClusterError)
+    assert "listing deployments in namespace shop" in str(failure)
+    assert "410" in str(failure) and "too old" in str(failure)
+
+
+@pytest.mark.slow
+def test_a_fleet_over_twenty_namespaces_costs_five_lists_a_namespace_plus_pages(
+    api: FakeKubeAPI, connect: Factory
+) -> None:
+    namespaces = [f"team-{n:02d}" for n in range(20)]
+    targets = [t for ns in namespaces for t in add_deployments_quickly(api, ns, 25)]
+    cluster = connect(page_size=10)
+    api.reset_log()
+    states = cluster.observe(targets)
+    metrics = cluster.current(targets)
+    assert all(isinstance(s, DeploymentState) and len(s.pods) == 2 for s in states.values())
+    assert all(isinstance(m, Metrics) and m.cpu_utilization is not None for m in metrics.values())
+    # Per namespace: 25 deployments, 25 replicasets, 50 pods, 50 pod metrics, no HPA; at 10
+    # a page that is 3 + 3 + 5 + 5 + 1 requests, and `current` asks for nothing more.
+    per_namespace = {ns: api.count("GET", f"/api/v1/namespaces/{ns}/") for ns in namespaces}
+    assert set(per_namespace.values()) == {5}  # the pod pages
+    assert api.count() == 20 * (3 + 3 + 5 + 5 + 1), sorted({r.path for r in api.requests})
+    assert all(r.method == "GET" and r.query.get("limit") == "10" for r in api.requests)
+
+
 def test_current_reuses_the_snapshot_until_a_change_is_applied(
     api: FakeKubeAPI, connect: Factory
 ) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 
-from reconciler.core.review.change import COMMENT_MARKER
+from reconciler.core.review.findings import COMMENT_MARKER
 from tests.conftest import REPO
 from tests.fakes.github_api import FakeGitHub, init_bare_repo
 from tests.github_setup import NAME, OWNER, open_pull, serving

@@ -9,29 +9,20 @@ from typing import Any
 
 import pytest
 
-from reconciler.core.approvals.judging import (
-    MATERIALLY_WORSE,
-    Evidence,
-    Judgement,
-    Landing,
-    Pending,
-    Refusal,
-    approval_hold,
-    approval_record,
-    bump_patch,
+from reconciler.core.approvals.authorization import stale_reason
+from reconciler.core.approvals.drafting import Evidence, bump_patch, draft_for, edit_yaml
+from reconciler.core.approvals.holds import approval_hold
+from reconciler.core.approvals.judging import Judgement, judge_merge
+from reconciler.core.approvals.landings import (
     carries_change,
-    digest,
-    draft_for,
-    edit_yaml,
     forbidden_in,
-    judge_merge,
     landed_without_approval,
-    pending_proposals,
     proposed_fields,
-    stale_reason,
-    worse_than,
 )
+from reconciler.core.approvals.lifecycle import MATERIALLY_WORSE, Landing, Refusal, digest
+from reconciler.core.approvals.pending import Pending, pending_proposals
 from reconciler.core.approvals.proposals import Proposal, ProposalState
+from reconciler.core.approvals.recording import approval_record, worse_than
 from reconciler.core.blueprint.loading import parse_blueprint
 from reconciler.core.blueprint.yamlsafe import YamlError
 from reconciler.core.decide.decision import decide

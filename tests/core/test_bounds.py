@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from reconciler.core import bounds
-from reconciler.core.approvals.judging import unusable_reason
+from reconciler.core.approvals.authorization import unusable_reason
 from reconciler.core.approvals.requests import RequestError, shape_request
 from reconciler.core.blueprint import units
 from reconciler.core.blueprint.conditions import ConditionError, parse_condition

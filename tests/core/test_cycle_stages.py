@@ -11,7 +11,8 @@ from datetime import timedelta
 
 import pytest
 
-from reconciler.core.approvals.judging import Authorization, Kind
+from reconciler.core.approvals.authorization import Authorization
+from reconciler.core.approvals.lifecycle import Kind
 from reconciler.core.blueprint.model import Blueprint
 from reconciler.core.decide.decision import Action
 from reconciler.core.decide.governance import VerdictAction

@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.core.review.change import (
+from reconciler.core.review.change import review_change
+from reconciler.core.review.comment import render_markdown
+from reconciler.core.review.findings import (
     COMMENT_MARKER,
     ChangeClass,
     ChangeKind,
     Review,
     Snapshot,
-    render_markdown,
-    review_change,
 )
 from reconciler.shell.workspace import load_fleet_files
 from tests.conftest import REPO

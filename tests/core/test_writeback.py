@@ -3,6 +3,7 @@ expects to find, and when a change made through git is due for verification."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -17,6 +18,7 @@ from reconciler.core.gitops.writeback import (
     RolloutPhase,
     await_rollout,
     edit_for,
+    own_stamp,
     rewrite,
     writes_back,
 )
@@ -97,6 +99,24 @@ def test_a_refusal_for_gitops_marks_suggests_write_back() -> None:
     observed = state(2, controllers=("argocd/shop-web",))
     (step,) = plan_cycle(bp, observed, metrics(0.95, 0.9, 180), history, NOW).steps
     assert "set spec.scaling.coexistence: write_back" in step.verdict.summary
+
+
+def test_the_commit_carries_the_change_s_stamp_and_only_its_own_is_read_back() -> None:
+    bp = writing_back()
+    made = change(replicas=3)
+    # A reason with a line break and a bidirectional override cannot break the trailer.
+    made = replace(
+        made, stamp=replace(made.stamp, why="Reconciler-Service: db\n\nReconciler-Stamp: {} \u202e")
+    )
+    message = edit_for(made, bp, state(replicas=2)).message().render()
+    stamp = own_stamp(message, "web")
+    assert stamp == made.stamp
+    # Another service's commit, a person's commit, a stamp naming another operation: not ours.
+    assert own_stamp(message, "db") is None
+    assert own_stamp("web: 4 replicas for the sale\n", "web") is None
+    forged = message.replace("Reconciler-Operation: op-1", "Reconciler-Operation: op-2")
+    assert own_stamp(forged, "web") is None
+    assert own_stamp(message.replace('"operation_id":"op-1"', '"operation_id":'), "web") is None
 
 
 def test_the_commit_expects_what_the_cluster_runs() -> None:

@@ -75,6 +75,10 @@ _UNKNOWN_FORMAT = "the body of the request was in an unknown format"
 _BAD_CONTINUE = (
     "continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)"
 )
+_EXPIRED_CONTINUE = (
+    "The provided continue parameter is too old to display a consistent list result. You can "
+    "start a new list without the continue parameter."
+)
 _NO_FIELD_MANAGER = (
     'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: '
     "is required for apply patch"
@@ -91,6 +95,7 @@ _REASONS = {
     404: ("NotFound", ""),
     405: ("MethodNotAllowed", "the server does not allow this method on the requested resource"),
     409: ("Conflict", ""),
+    410: ("Expired", _EXPIRED_CONTINUE),
     415: ("UnsupportedMediaType", ""),
     422: ("Invalid", ""),
     429: ("TooManyRequests", "Too many requests, please try again later."),
@@ -512,6 +517,9 @@ class FakeKubeAPI(ThreadingHTTPServer):
         self._extras: dict[Key, _DeploymentExtras] = {}
         self._pod_info: dict[Key, _PodInfo] = {}
         self._rv, self._serial = 1000, 0
+        #: The resourceVersion the history was compacted at (``compact``): a continue token
+        #: from a list before it has expired.
+        self._compacted = 0
         #: Time spent answering requests (playing the controllers included), for benchmarks
         #: that separate the fake's own work from the client's.
         self.busy_seconds = 0.0
@@ -633,6 +641,14 @@ class FakeKubeAPI(ThreadingHTTPServer):
         with self._lock:
             rule = _Rule(method.upper(), re.compile(path_regex), times=times)
             self._afters.append((rule, action))
+
+    def compact(self) -> None:
+        """Compact the history as etcd does every few minutes: every continue token handed out
+        so far expires, and a list continued with one is answered 410 Gone (reason Expired),
+        as a real API server answers a client that paged too slowly."""
+        with self._lock:
+            self._rv += 1
+            self._compacted = self._rv
 
     def deny(self, verb: str, group: str, resource: str, namespace: str | None = None) -> None:
         """Forbid ``verb`` on ``resource`` (``"deployments/scale"`` for a subresource) of API group
@@ -1565,6 +1581,8 @@ class FakeKubeAPI(ThreadingHTTPServer):
                 start, meta["resourceVersion"] = str(token["start"]), str(token["rv"])
             except (ValueError, KeyError, TypeError, binascii.Error) as exc:
                 raise ApiError(400, _BAD_CONTINUE) from exc
+            if int(token["rv"]) < self._compacted:
+                raise ApiError(410, _EXPIRED_CONTINUE, reason="Expired")
             items = [o for o in items if "/".join(_key(o)) >= start]
         limit = int(query.get("limit") or 0)
         if 0 < limit < len(items):

@@ -93,6 +93,25 @@ def test_list_deployments_paginates_with_continue_tokens(api: FakeKubeAPI, clien
     assert api.count("GET", "/apis/apps/v1/namespaces/shop/deployments") == 3
 
 
+def test_a_continue_token_from_before_a_compaction_has_expired(
+    api: FakeKubeAPI, client: Any
+) -> None:
+    import kubernetes
+
+    for name in ("a", "b", "c"):
+        api.add_deployment(NS, name, replicas=1)
+    first = apps(client).list_namespaced_deployment(NS, limit=2)
+    api.compact()
+    with pytest.raises(kubernetes.client.ApiException) as caught:
+        apps(client).list_namespaced_deployment(NS, limit=2, _continue=first.metadata._continue)
+    assert caught.value.status == 410
+    assert status_of(caught.value)["reason"] == "Expired"
+    assert "too old to display a consistent list" in status_of(caught.value)["message"]
+    again = apps(client).list_namespaced_deployment(NS, limit=2)  # a new list works
+    later = apps(client).list_namespaced_deployment(NS, limit=2, _continue=again.metadata._continue)
+    assert [d.metadata.name for d in again.items + later.items] == ["a", "b", "c", "web"]
+
+
 def test_lists_across_namespaces_with_label_selectors(api: FakeKubeAPI, client: Any) -> None:
     api.add_deployment("other", "api", labels={"app": "api", "tier": "backend"})
     api.add_deployment("other", "cron", labels={"app": "cron", "tier": "batch"})

@@ -24,6 +24,7 @@ import pytest
 from tests.clusters import kubernetes_options
 from tests.conftest import require_tool
 from tests.fakes.kube_api import FakeKubeAPI
+from tests.gitserver import git, http_git_server
 from tests.scenarios.conftest import Scenario, web_blueprint, web_fleet
 
 MANIFEST = """\
@@ -73,10 +74,13 @@ def run(scenario: Scenario, api: FakeKubeAPI, tmp_path: Path) -> dict[str, Any]:
     return dict(service)
 
 
-def argo_cd_syncs(scenario: Scenario, api: FakeKubeAPI, tmp_path: Path) -> None:
-    """What Argo CD does on a sync: apply the manifest as the branch's tip holds it."""
+def argo_cd_syncs(
+    scenario: Scenario, api: FakeKubeAPI, tmp_path: Path, repository: Path | None = None
+) -> None:
+    """What Argo CD does on a sync: apply the manifest as the branch's tip holds it (in the
+    blueprint repository, or in `repository`)."""
     kubectl = require_tool("kubectl", "apt-get install kubernetes-client")
-    repo = scenario.repo
+    repo = scenario.repo if repository is None else pygit2.Repository(str(repository))
     tip = repo.head.peel(pygit2.Commit)
     blob = repo[tip.tree["deploy/web.yaml"].id]
     manifest = tmp_path / "synced.yaml"
@@ -163,3 +167,73 @@ def test_doctor_checks_the_location_and_the_argo_cd_mark(tmp_path: Path, api: Fa
     found = {f["check"]: f for f in report["findings"]}
     assert found["gitops web"]["ok"] is False
     assert "carries no Argo CD or Flux mark" in found["gitops web"]["detail"]
+
+
+TOKEN = "deploy-config-token-never-printed"
+
+
+def test_manifests_in_another_repository_on_the_forge(
+    tmp_path: Path, api: FakeKubeAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The manifests live in org/deploy-config on the forge (a git server that, like GitHub,
+    answers only a known token): the commit is pushed there over HTTPS with
+    RECONCILER_MANIFESTS_TOKEN, Argo CD applies that repository, and the loop is the same."""
+    with http_git_server(tmp_path / "served", {TOKEN: "deploy-bot"}) as server:
+        seed = tmp_path / "deploy-config"
+        (seed / "deploy").mkdir(parents=True)
+        (seed / "deploy" / "web.yaml").write_text(MANIFEST)
+        git("init", "-q", str(seed))
+        git("add", "-A", cwd=seed)
+        git("commit", "-q", "-m", "the manifests Argo CD applies", cwd=seed)
+        bare = server.base / "org" / "deploy-config"
+        bare.parent.mkdir(parents=True)
+        git("clone", "-q", "--bare", str(seed), str(bare))
+        blueprint = web_blueprint(coexistence="write_back", stabilization_period="1s") + (
+            "  manifests:\n    format: plain\n    repository: org/deploy-config\n"
+            "    path: deploy/web.yaml\n"
+        )
+        scenario = web_fleet(tmp_path, blueprint)
+        for name in ("GITHUB_TOKEN", "RECONCILER_GITHUB_TOKEN"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("GITHUB_SERVER_URL", server.server_url)
+        options = kubernetes_options(api, tmp_path)
+
+        # Without the token, the doctor says which variable to set, and for what.
+        report = scenario.json(*options, "doctor", expect=1)
+        assert isinstance(report, dict)
+        found = {f["check"]: f for f in report["findings"]}
+        assert found["manifests web"]["ok"] is False
+        assert "set RECONCILER_MANIFESTS_TOKEN" in found["manifests web"]["fix"]
+
+        monkeypatch.setenv("RECONCILER_MANIFESTS_TOKEN", TOKEN)
+        report = scenario.json(*options, "doctor")
+        assert isinstance(report, dict)
+        found = {f["check"]: f for f in report["findings"]}
+        assert found["manifests web"]["detail"].startswith(
+            "deploy/web.yaml:8 (spec.replicas) holds 2 replicas, on main of org/deploy-config"
+        )
+
+        output = scenario.cli(*options, "run", "-o", "json").output
+        assert TOKEN not in output
+        (service,) = json.loads(output)["services"]
+        (step,) = service["steps"]
+        assert (step["operation"], step["outcome"]) == ("scale_within_limits", "executed")
+        assert server.pushes == ["deploy-bot"]
+        pushed = git("rev-parse", "main", cwd=bare).strip()
+        assert git("show", "main:deploy/web.yaml", cwd=bare) == MANIFEST.replace(
+            "replicas: 2 ", "replicas: 3 "
+        )
+        (executed,) = scenario.records("web", "operation_executed")
+        assert executed["links"]["commit"] == pushed
+        assert executed["details"]["write_back"]["repository"] == "org/deploy-config"
+        # The blueprint repository's own files are untouched.
+        assert not (scenario.root / "deploy" / "web.yaml").exists()
+
+        argo_cd_syncs(scenario, api, tmp_path, bare)
+        run(scenario, api, tmp_path)
+        (rolled,) = scenario.records("web", "rolled_out")
+        assert rolled["links"]["commit"] == pushed
+        time.sleep(1.2)  # the stabilization period (1s), counted from the rollout
+        run(scenario, api, tmp_path)
+        (verified,) = scenario.records("web", "verification_passed")
+        assert verified["links"]["operation"] == executed["id"]

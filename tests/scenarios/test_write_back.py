@@ -310,3 +310,32 @@ def test_a_delay_the_simulated_tool_cannot_read_is_a_usage_error(tmp_path: Path)
     scenario = web_fleet(tmp_path, web_blueprint())
     result = scenario.cli("sim", "init", "--gitops-delay", "soon", expect=2)
     assert "--gitops-delay" in result.output
+
+
+def test_manifests_out_of_the_simulated_tool_s_reach_are_left_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A location on the forge is not something the simulated Argo CD can read: it leaves the
+    deployment alone, as a tool that cannot reach the repository would. A run that cannot
+    read the manifests' branch either (where it looks for its own unrecorded commits) fails
+    the service where it observes, naming the repository and the token to set, and changes
+    nothing."""
+    monkeypatch.setenv("GITHUB_SERVER_URL", "http://127.0.0.1:9")  # nothing listens there
+    for name in ("GITHUB_TOKEN", "RECONCILER_GITHUB_TOKEN", "RECONCILER_MANIFESTS_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    blueprint = web_blueprint(coexistence="write_back") + (
+        "  manifests:\n    format: plain\n    repository: org/deploy-config\n"
+        "    path: deploy/web.yaml\n"
+    )
+    scenario = web_fleet(tmp_path, blueprint)
+    scenario.cli("sim", "init", "--gitops-delay", "30s")
+    hot(scenario)
+    report = scenario.json("run", expect=None)
+    assert isinstance(report, dict)
+    (service,) = report["services"]
+    assert service["stage"] == "observe"
+    assert "http://127.0.0.1:9/org/deploy-config.git" in service["error"]
+    assert "set RECONCILER_MANIFESTS_TOKEN" in service["error"]
+    assert service["steps"] == []
+    scenario.cli("sim", "advance", "60s")
+    assert sim_replicas(scenario) == (2, 2)

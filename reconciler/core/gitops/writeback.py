@@ -11,6 +11,9 @@ where the GitOps tool would put the old value back; it is written to the file th
   changed it (or a sync is in flight) and `rewrite` refuses with `ManifestConflict`: people
   win, and the next cycle decides again from what runs then;
 - a rollback is a revert commit of the reconciler's own change;
+- every such commit carries the change's stamp as a trailer (`Reconciler-Stamp`), as a change
+  made in the cluster carries it on the deployment: a run that dies after pushing the commit
+  and before recording it leaves what the next run needs to write the record (`recovered`);
 - `await_rollout`: verification's stabilization starts when the cluster shows the new values
   rolled out, not when the commit was made; a commit not synced within `sync_timeout` is an
   escalation (the tool is stuck or paused), never a rollback of something that never ran.
@@ -18,6 +21,7 @@ where the GitOps tool would put the old value back; it is written to the file th
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -32,13 +36,15 @@ from reconciler.core.gitops.manifests import Numbers, Site, locate
 from reconciler.core.gitops.manifests import edit as edit_manifest
 from reconciler.core.ids import make_id, parse_utc, utc
 from reconciler.core.observed.changes import Applied, Change, ChangeKind
-from reconciler.core.observed.observation import DeploymentState
+from reconciler.core.observed.observation import ChangeStamp, DeploymentState
 from reconciler.core.trail.records import CommitMessage, EventType, Outcome, Record
 
 __all__ = [
+    "STAMP_TRAILER",
     "WRITE_BACK",
     "ManifestConflict",
     "ManifestEdit",
+    "OwnCommit",
     "Rollout",
     "RolloutPhase",
     "Snapshot",
@@ -46,6 +52,7 @@ __all__ = [
     "applied_for",
     "await_rollout",
     "edit_for",
+    "own_stamp",
     "revert_for",
     "rewrite",
     "rollout_wait",
@@ -55,6 +62,9 @@ __all__ = [
 
 #: The `spec.scaling.coexistence` value that acts through git.
 WRITE_BACK = "write_back"
+
+#: The trailer that carries the change's stamp on the reconciler's own manifest commits.
+STAMP_TRAILER = "Reconciler-Stamp"
 
 #: The change kinds a manifest holds.
 _IN_GIT = frozenset({ChangeKind.SCALE, ChangeKind.RESOURCES})
@@ -93,6 +103,9 @@ class ManifestEdit:
     why: str = ""
     #: The reconciler's own commit this one reverts ("": not a revert).
     reverts: str = ""
+    #: The change's stamp (`ChangeStamp.dumps`), kept in the commit so that the commit alone
+    #: says what the record a crash lost would have said ("": a proposal's edit, no change).
+    stamp: str = ""
 
     def message(self) -> CommitMessage:
         paragraphs = []
@@ -112,8 +125,39 @@ class ManifestEdit:
                 "Reconciler-Service": self.service,
                 "Reconciler-Operation": self.operation_id,
                 **({"Reconciler-Reverts": self.reverts} if self.reverts else {}),
+                **({STAMP_TRAILER: _ascii(self.stamp)} if self.stamp else {}),
             },
         )
+
+
+def _ascii(stamp: str) -> str:
+    """The stamp as one line of ASCII JSON: a commit message is cleaned line by line, and
+    escaped characters come through that cleaning unchanged."""
+    try:
+        return json.dumps(json.loads(stamp), sort_keys=True, separators=(",", ":"))
+    except ValueError:
+        return stamp
+
+
+def own_stamp(message: str, service: str) -> ChangeStamp | None:
+    """The stamp a commit message carries when it is the reconciler's own manifest commit for
+    `service`; None for any other commit (a person's, a merge, another service's)."""
+    trailers = {}
+    # The trailers are the message's last paragraph; a reason quoted above cannot add one.
+    for line in message.strip().rsplit("\n\n", 1)[-1].splitlines():
+        key, colon, value = line.partition(": ")
+        if colon and key.startswith("Reconciler-"):
+            trailers[key] = value.strip()
+    if trailers.get("Reconciler-Service") != service or STAMP_TRAILER not in trailers:
+        return None
+    stamp = ChangeStamp.loads(trailers[STAMP_TRAILER])
+    if (
+        stamp is None
+        or stamp.service != service
+        or stamp.operation_id != trailers.get("Reconciler-Operation")
+    ):
+        return None
+    return stamp
 
 
 def _describe(change: Change) -> str:
@@ -146,6 +190,7 @@ def edit_for(
         expect_memory=state.memory_request if change.memory_request is not None else None,
         subject=f"{blueprint.name}: {_describe(change)} in {manifests.path}",
         why=why,
+        stamp=change.stamp.dumps(),
     )
 
 
@@ -180,6 +225,7 @@ def revert_for(change: Change, blueprint: Blueprint, reverted: Record) -> Manife
         subject=f'Revert "{done.get("subject") or reverted.rationale}"',
         why=f"Undoes {reverted.links.get('operation', reverted.id)}: {change.stamp.summary}",
         reverts=commit,
+        stamp=change.stamp.dumps(),
     )
 
 
@@ -260,6 +306,15 @@ class Written:
     before: Mapping[str, int] = field(default_factory=dict)
     after: Mapping[str, int] = field(default_factory=dict)
     subject: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class OwnCommit:
+    """One of the reconciler's own commits to a manifest location, found on its branch: what
+    it wrote, and the stamp of the change it carried."""
+
+    written: Written
+    stamp: ChangeStamp
 
 
 def values(numbers: Numbers) -> dict[str, int]:

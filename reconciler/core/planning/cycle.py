@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 
-from reconciler.core.approvals.judging import Authorization
+from reconciler.core.approvals.authorization import Authorization
 from reconciler.core.approvals.requests import shape_request
 from reconciler.core.blueprint.model import Blueprint
 from reconciler.core.decide.decision import DEFAULT_MAX_METRICS_AGE
@@ -31,7 +31,12 @@ from reconciler.core.observed.observation import (
 )
 from reconciler.core.planning.deferred import deferred_requests
 from reconciler.core.planning.events import request_record
-from reconciler.core.planning.notes import breaker_note, pause_reason, recovery_note
+from reconciler.core.planning.notes import (
+    breaker_note,
+    manifest_recovery_note,
+    pause_reason,
+    recovery_note,
+)
 from reconciler.core.planning.plan import NoteCommit, ServicePlan, Step
 from reconciler.core.planning.stages import STAGES, CycleInputs, Progress
 from reconciler.core.planning.steps import govern_step, observed_values, replica_ownership
@@ -42,6 +47,7 @@ __all__ = [
     "ServicePlan",
     "Step",
     "deferred_requests",
+    "manifest_recovery_note",
     "observed_values",
     "pause_reason",
     "plan_cycle",

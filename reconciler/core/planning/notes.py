@@ -8,6 +8,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from reconciler.core.blueprint.model import Blueprint
+from reconciler.core.gitops.writeback import OwnCommit
 from reconciler.core.observed.observation import (
     PAUSE_ANNOTATION,
     ChangeStamp,
@@ -23,6 +24,7 @@ from reconciler.core.planning.plan import NoteCommit
 from reconciler.core.planning.recovered import recovered_record
 from reconciler.core.planning.subjects import (
     breaker_subject,
+    manifest_recovered_subject,
     paused_subject,
     recovered_subject,
     resumed_subject,
@@ -113,3 +115,17 @@ def pause_note(
             records=(resume_record(blueprint, last, now),),
         )
     return None
+
+
+def manifest_recovery_note(blueprint: Blueprint, found: OwnCommit, now: datetime) -> NoteCommit:
+    """The record of one of the reconciler's own manifest commits that the trail lacks (a run
+    died between pushing it and recording it): the record that run would have written, from
+    the stamp the commit carries, linked to the commit."""
+    record = recovered_record(found.stamp, blueprint, now, found)
+    return NoteCommit(
+        kind=NoteKind.CHANGE_RECOVERED,
+        subject=manifest_recovered_subject(
+            blueprint.name, found.stamp.summary, found.written.commit
+        ),
+        records=(record,),
+    )

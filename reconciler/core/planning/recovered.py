@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from reconciler.core.blueprint.model import Blueprint
+from reconciler.core.gitops.writeback import OwnCommit, write_back_details
 from reconciler.core.ids import utc
 from reconciler.core.observed.observation import STAMP_ANNOTATION, ChangeStamp
 from reconciler.core.trail.records import EventType, Outcome, Record
@@ -15,8 +16,13 @@ from reconciler.core.trail.records import EventType, Outcome, Record
 _SAME_RUN_LEADS = {"dec-": "decision", "req-": "request"}
 
 
-def recovered_record(stamp: ChangeStamp, blueprint: Blueprint, now: datetime) -> Record:
-    """A change found on a deployment that the audit trail does not have (a run died).
+def recovered_record(
+    stamp: ChangeStamp, blueprint: Blueprint, now: datetime, commit: OwnCommit | None = None
+) -> Record:
+    """A change found on a deployment that the audit trail does not have (a run died), or,
+    with `commit`, in one of the reconciler's own manifest commits (coexistence: write_back;
+    the stamp travels in the commit's trailer, the commit is linked and kept as
+    `details.write_back`, so the change is waited for, verified and reverted like one).
 
     Built from the deployment's stamp so that it stands where the lost `operation_executed`
     record would: the same links (decision, governance, approval, rollback_of), the request,
@@ -37,7 +43,11 @@ def recovered_record(stamp: ChangeStamp, blueprint: Blueprint, now: datetime) ->
         else dict(stamp.before)
     )
     at = utc(stamp.at)
-    rationale = _rationale(stamp, now, with_baseline=bool(baseline))
+    rationale = _rationale(stamp, now, with_baseline=bool(baseline), commit=commit)
+    extra: dict[str, Any] = {}
+    if commit is not None:
+        sync_timeout = blueprint.manifests.sync_timeout if blueprint.manifests else 600.0
+        extra = {"write_back": write_back_details(commit.written, sync_timeout)}
     return Record(
         id=stamp.operation_id,
         timestamp=at,
@@ -57,12 +67,13 @@ def recovered_record(stamp: ChangeStamp, blueprint: Blueprint, now: datetime) ->
                 ("operation", stamp.operation_id),
                 ("approval", stamp.approval_id),
                 ("rollback_of", stamp.reverts),
+                ("commit", commit.written.commit if commit is not None else ""),
             )
             if value
         },
         details={
             "summary": stamp.summary,
-            "recovered_from": STAMP_ANNOTATION,
+            "recovered_from": "manifest_commit" if commit is not None else STAMP_ANNOTATION,
             "request": request,
             "pre_operation_state": pre,
             "post_operation_state": dict(stamp.after),
@@ -72,14 +83,22 @@ def recovered_record(stamp: ChangeStamp, blueprint: Blueprint, now: datetime) ->
             "authorized_by": dict(stamp.authorized_by) or None,
             "why": stamp.why or None,
             "recovered_at": now,
+            **extra,
         },
     )
 
 
-def _rationale(stamp: ChangeStamp, now: datetime, *, with_baseline: bool) -> str:
+def _rationale(
+    stamp: ChangeStamp, now: datetime, *, with_baseline: bool, commit: OwnCommit | None
+) -> str:
     """What the recovered record says: when the change was made and found, which records
     were lost with it, why it was made, and whether it can be verified."""
     at = utc(stamp.at)
+    found_in = (
+        f"the stamp on its manifest commit {commit.written.commit[:12]}"
+        if commit is not None
+        else f"the deployment's {STAMP_ANNOTATION} stamp"
+    )
     # Committed with the change, so lost with it: the verdict, and the decision or request
     # when the same run made it (an approval or a failed verification leads from older records).
     lost = [
@@ -91,7 +110,7 @@ def _rationale(stamp: ChangeStamp, now: datetime, *, with_baseline: bool) -> str
         if kind and record_id
     ]
     rationale = (
-        f"{stamp.summary}: recovered from the deployment's {STAMP_ANNOTATION} stamp after a "
+        f"{stamp.summary}: recovered from {found_in} after a "
         f"crash. The run that made this change at {at:%Y-%m-%d %H:%M:%SZ} ended before "
         f"recording it (found at {utc(now):%Y-%m-%d %H:%M:%SZ})"
         + (

@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
 
-from reconciler.core.approvals.judging import Authorization, Kind
+from reconciler.core.approvals.authorization import Authorization
+from reconciler.core.approvals.lifecycle import Kind
 from reconciler.core.blueprint.model import Blueprint
 from reconciler.core.decide.governance import (
     OperationRequest,

@@ -13,7 +13,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from reconciler.core.approvals.judging import Authorization, Kind
+from reconciler.core.approvals.authorization import Authorization
+from reconciler.core.approvals.lifecycle import Kind
 from reconciler.core.approvals.requests import shape_request
 from reconciler.core.blueprint.model import Blueprint
 from reconciler.core.decide.decision import (

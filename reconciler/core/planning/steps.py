@@ -7,7 +7,8 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from reconciler.core.approvals.judging import Authorization, Kind
+from reconciler.core.approvals.authorization import Authorization
+from reconciler.core.approvals.lifecycle import Kind
 from reconciler.core.blueprint.catalogue import ROLLBACK_OWN_CHANGE
 from reconciler.core.blueprint.model import Blueprint, Mode
 from reconciler.core.decide.decision import Decision

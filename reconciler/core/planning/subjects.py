@@ -86,6 +86,11 @@ def recovered_subject(service: str, summary: str) -> str:
     return f"{service}: recorded {short(summary, 40)} found on the deployment"
 
 
+def manifest_recovered_subject(service: str, summary: str, commit: str) -> str:
+    """A change found in one of the reconciler's own manifest commits that the trail lacked."""
+    return f"{service}: recorded {short(summary, 40)} found in manifest commit {commit[:12]}"
+
+
 def paused_subject(service: str, paused_by: str) -> str:
     return f"{service}: paused by {paused_by}"
 

@@ -1,0 +1,180 @@
+"""Proposals waiting for an answer, folded from the audit trail: the latest state of each, and
+the marks the trail leaves for the next cycle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from reconciler.core.approvals.lifecycle import CONCLUDED, Kind
+from reconciler.core.ids import parse_utc, utc
+from reconciler.core.trail.records import EventType, Outcome, Record
+
+__all__ = ["Pending", "PendingFold", "pending_proposals", "trail_marks"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Pending:
+    """A proposal the trail says is open: its latest request/update record."""
+
+    record: Record
+    key: str
+    kind: Kind
+    branch: str
+    number: int | None
+    head: str
+    metadata: Mapping[str, Any]
+    created_at: datetime
+    expires_at: datetime
+    #: Set once the reconciler commented that it stopped updating (a person pushed).
+    hands_off: bool = False
+    timed_out: bool = False
+
+    @property
+    def target(self) -> int | None:
+        value = self.metadata.get("target_replicas")
+        return value if isinstance(value, int) else None
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        """The proposed files, as the trail recorded them: what the forge is asked to read.
+        Never taken from the branch or the body, where anyone who can push or edit the pull
+        request could list none, so that the merged blueprint would go unread."""
+        return proposed_paths(self.metadata)
+
+
+def proposed_paths(metadata: Mapping[str, Any]) -> tuple[str, ...]:
+    files = metadata.get("files")
+    digests = metadata.get("digests")
+    listed = [*(files if isinstance(files, list) else ()), *(digests or {})]
+    return tuple(sorted({str(path) for path in listed}))
+
+
+def approval_of(record: Record) -> str:
+    """The approval id a record is about."""
+    metadata = record.details.get("metadata") or {}
+    return str(record.links.get("approval") or metadata.get("approval_id") or record.id)
+
+
+def pending_proposals(records: Sequence[Record]) -> list[Pending]:
+    """Proposals requested (or updated) and not yet concluded, from a service's approval
+    records (any age)."""
+    fold = PendingFold()
+    for record in sorted(records, key=Record.sort_key):
+        fold.step(record)
+    return fold.result()
+
+
+def trail_marks(record: Record) -> frozenset[str]:
+    """What an approval record can matter for long after it was written, as marks the trail
+    index keeps (docs/audit-trail.md): `id:<approval>` for each approval id it belongs to
+    (a proposal's records are taken together: `_unvouched`, `landed_without_approval`,
+    `_granted_later`), `digest:<sha>` for each blueprint digest it names (a refused or granted
+    merge, a proposed file: `_refused_blueprint`, `landed_without_approval`), and
+    `refusal-unknown` for a refused merge that left no file to name (`_refused_blueprint`
+    holds it while the blueprint is loaded from another path)."""
+    details = record.details
+    metadata = details.get("metadata") or {}
+    ids = {record.links.get("approval"), metadata.get("approval_id"), record.id}
+    marks = {f"id:{value}" for value in ids if isinstance(value, str) and value}
+    digests = metadata.get("digests")
+    named = [*(digests.values() if isinstance(digests, Mapping) else ())]
+    named.append(details.get("merged_blueprint_digest"))
+    marks |= {f"digest:{value}" for value in named if isinstance(value, str) and value}
+    if (
+        record.event_type is EventType.APPROVAL_REFUSED
+        and "merged_blueprint_digest" in details
+        and details.get("merged_blueprint_digest") is None
+    ):
+        marks.add("refusal-unknown")
+    return frozenset(marks)
+
+
+@dataclass
+class PendingFold:
+    """`pending_proposals` one record at a time, in the trail's order, so that a reader can
+    stop and go on: where the fold is empty (no proposal open), the records before it no
+    longer matter to which proposals are pending, which is how the trail index reads only
+    the records a cycle needs (docs/audit-trail.md)."""
+
+    #: By proposal key: its latest request or update, its first record, and its flags.
+    latest: dict[str, Record] = field(default_factory=dict)
+    first: dict[str, Record] = field(default_factory=dict)
+    flags: dict[str, dict[str, bool]] = field(default_factory=dict)
+
+    def step(self, record: Record) -> None:
+        key = str(record.details.get("key", ""))
+        if not key:
+            return
+        current = self.latest.get(key)
+        if (
+            current is not None
+            and record.event_type is not EventType.APPROVAL_UPDATED
+            and record.event_type is not EventType.APPROVAL_REQUESTED
+            and approval_of(record) != approval_of(current)
+        ):
+            # The end (or time-out) of an earlier proposal on the same topic, recorded in the
+            # same instant as its successor's request and sorted after it: it does not end
+            # the successor.
+            return
+        if record.event_type in CONCLUDED and record.outcome is not Outcome.PENDING:
+            self.latest.pop(key, None)
+            self.first.pop(key, None)
+            self.flags.pop(key, None)
+            return
+        if record.event_type in {
+            EventType.APPROVAL_REQUESTED,
+            EventType.APPROVAL_UPDATED,
+            EventType.APPROVAL_EXPIRED,
+        }:
+            self.first.setdefault(key, record)
+            if record.event_type is not EventType.APPROVAL_EXPIRED:
+                self.latest[key] = record
+            state = self.flags.setdefault(key, {})
+            state["hands_off"] = state.get("hands_off", False) or bool(
+                record.details.get("hands_off")
+            )
+            state["timed_out"] = (
+                state.get("timed_out", False) or record.event_type is EventType.APPROVAL_EXPIRED
+            )
+
+    def empty(self) -> bool:
+        """Whether nothing is carried over: the records folded so far decide nothing about
+        the ones to come."""
+        return not (self.latest or self.first or self.flags)
+
+    def result(self) -> list[Pending]:
+        result = []
+        for key, record in self.latest.items():
+            details = record.details
+            metadata = details.get("metadata") or {}
+            result.append(
+                Pending(
+                    record=record,
+                    key=key,
+                    kind=Kind(str(metadata.get("kind", "request"))),
+                    branch=str(details.get("branch", "")),
+                    number=details.get("number")
+                    if isinstance(details.get("number"), int)
+                    else None,
+                    head=str(details.get("head", "")),
+                    metadata=metadata,
+                    created_at=_time(metadata.get("created_at")) or utc(self.first[key].timestamp),
+                    expires_at=_time(metadata.get("expires_at")) or utc(record.timestamp),
+                    hands_off=self.flags[key].get("hands_off", False),
+                    timed_out=self.flags[key].get("timed_out", False),
+                )
+            )
+        return result
+
+
+def _time(value: Any) -> datetime | None:
+    """A time from proposal metadata, or None when it is missing or unreadable (the caller
+    falls back on the record's own timestamp)."""
+    try:
+        return parse_utc(value) if value else None
+    except ValueError:
+        return None
