@@ -57,9 +57,12 @@ from reconciler.core.planning.events import (
     executed_record,
     failed_record,
     refusal_record,
-    subject_for,
 )
 from reconciler.core.planning.outcomes import Aside, Note, NoteKind, NoteSeverity, StepOutcome
+from reconciler.core.planning.subjects import (
+    breaker_subject,
+    subject_for,
+)
 from reconciler.core.problems import Problem
 from reconciler.core.trail.history import (
     BREAKER_EVENTS,
@@ -394,8 +397,7 @@ def carry_out(
                 opened = breaker_opened_record(
                     blueprint.name, blueprint, history.breaker.failures, ports.clock.now()
                 )
-                count = len(history.breaker.failures)
-                subject = f"{blueprint.name}: circuit breaker opened after {count} failures"
+                subject = breaker_subject(blueprint.name, len(history.breaker.failures))
                 recorder.commit(subject, [opened])
                 notes.append(Note(kind=NoteKind.BREAKER_OPENED, text=subject))
                 history = _fold_in(history, [opened], blueprint, ports.clock.now())
