@@ -30,6 +30,7 @@ from reconciler.core.decide.governance import (
     VerdictAction,
     govern,
 )
+from reconciler.core.decide.rates import scale_events
 from reconciler.core.decide.recovery import decide_recovery
 from reconciler.core.decide.verification import (
     SETTLE_GRACE,
@@ -824,6 +825,7 @@ def _paused_decision(
         max_metrics_age=max_metrics_age,
         avoid=avoid_targets(history, now),
         salt=history.fingerprint,
+        changes=scale_events(history.records),
     )
     return replace(
         would,
@@ -1146,6 +1148,7 @@ def plan_cycle(
         max_metrics_age=max_metrics_age,
         avoid=avoid_targets(history, now),
         salt=history.fingerprint,
+        changes=scale_events(history.records),
     )
     if decision.needs_window:
         return ServicePlan(
