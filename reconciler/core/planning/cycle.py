@@ -1182,6 +1182,8 @@ def plan_cycle(
     if not requests:
         return ServicePlan(service=blueprint.name, decision=decision, notes=tuple(notes))
     lead = decision_record(decision)
+    # One decision, recorded once: a step that crosses max_replicas is two requests (the part
+    # within the bounds, and the rest proposed), and only the first carries the record.
     steps = tuple(
         _step(
             request,
@@ -1190,14 +1192,14 @@ def plan_cycle(
             history,
             observed,
             now,
-            lead=lead,
+            lead=lead if index == 0 else None,
             lead_id=lead.id,
             decision=decision,
             authorization=policy_change
             if policy_change is not None and request.operation == "scale_within_limits"
             else None,
         )
-        for request in requests
+        for index, request in enumerate(requests)
     )
     return ServicePlan(service=blueprint.name, decision=decision, steps=steps, notes=tuple(notes))
 
