@@ -110,3 +110,45 @@ def test_increment_2_at_4_of_max_5_scales_to_5_proposes_6_and_records_the_decisi
     assert executed["details"]["post_operation_state"]["replicas"] == 5
     (proposed,) = scenario.records("todo-frontend", "approval_requested")
     assert proposed["links"]["decision"] == decision["id"]
+
+
+def test_behavior_step_2_to_5_past_a_replica_change_2_condition_is_proposed_not_done(
+    scenario: Scenario,
+) -> None:
+    # The behavior's default allows 2 → 6 (Pods 4 per 15s); max_replicas 5. The seed's
+    # scale_within_limits rule, narrowed to steps of at most 2, makes the 3-replica step a
+    # proposal: governance still judges every step the behavior allows.
+    text = (REPO / "blueprints" / "todo-frontend" / "blueprint.yaml").read_text()
+    text = text.replace(
+        "    scale_down_threshold: 40%\n", "    scale_down_threshold: 40%\n    behavior: {}\n"
+    ).replace(
+        "condition: target_replicas >= min_replicas AND target_replicas <= max_replicas",
+        "condition: target_replicas <= max_replicas AND replica_change <= 2",
+    )
+    scenario.write_blueprint("todo-frontend", text, "todo-frontend: HPA defaults, small steps")
+    scenario.cli("sim", "init")
+    scenario.cli(
+        "sim",
+        "set",
+        "todo-frontend",
+        "replicas=2",
+        "cpu_utilization=300%",
+        "memory_utilization=150%",
+        "latency_p95=400ms",
+    )
+    scenario.cli("run", "-s", "todo-frontend")
+    (decision,) = scenario.records("todo-frontend", "decision_made")
+    assert (decision["details"]["target_replicas"], decision["details"]["desired_replicas"]) == (
+        5,
+        6,
+    )
+    assert "behavior.scaleUp: Pods 4 per 15s from 2 replicas allows 6" in decision["rationale"]
+    assert scenario.records("todo-frontend", "operation_executed") == []
+    proposed = scenario.records("todo-frontend", "approval_requested")
+    assert sorted(p["operation"] for p in proposed) == [
+        "scale_beyond_limits",
+        "scale_within_limits",
+    ]
+    sim = scenario.json("sim", "show")
+    frontend = next(d for d in sim["deployments"] if d["name"] == "todo-frontend")  # type: ignore[index]
+    assert frontend["replicas"] == 2

@@ -48,7 +48,8 @@ class Limit:
         unit = "" if self.policy.type is PolicyType.PODS else "%"
         return (
             f"behavior.{key}: {self.policy.type} {self.policy.value}{unit} per "
-            f"{self.policy.period:g}s from {self.start} replicas allows {self.replicas}"
+            f"{self.policy.period:g}s from {self.start} replica{'' if self.start == 1 else 's'} "
+            f"allows {self.replicas}"
         )
 
 
