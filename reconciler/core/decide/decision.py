@@ -543,25 +543,13 @@ def _asks(ctx: _Context, weighted: WeightedUtilization, values: Metrics) -> list
     a missing metric never blocks what the known ones prove), and each weighted metric past
     its own guard. The largest estimate wins; on a tie the first, so W keeps its word."""
     scaling = ctx.blueprint.scaling
-    guards = scaling.guards
-    current = ctx.state.replicas
     asks: list[Ask] = []
-
-    def ask(rule: DecisionRule, value: float, limit: float, ratio: float, shown: str) -> Ask:
-        estimate = math.ceil(current * ratio - 1e-9)
-        return Ask(
-            rule=rule,
-            value=value,
-            limit=limit,
-            estimate=estimate,
-            formula=f"estimate ceil({current} × {shown}) = {estimate}",
-        )
-
     target = scaling.target_cpu_utilization
     if weighted.low > scaling.scale_up_threshold:
         w = weighted.low
         asks.append(
-            ask(
+            _ask(
+                ctx.state.replicas,
                 DecisionRule.WEIGHTED,
                 w,
                 scaling.scale_up_threshold,
@@ -569,11 +557,37 @@ def _asks(ctx: _Context, weighted: WeightedUtilization, values: Metrics) -> list
                 f"{format_percent(w)} / {format_percent(target)}",
             )
         )
+    return asks + _guard_asks(ctx, values)
+
+
+def _ask(
+    current: int, rule: DecisionRule, value: float, limit: float, ratio: float, shown: str
+) -> Ask:
+    """One recommendation: ceil(current × ratio), with the formula that shows it."""
+    estimate = math.ceil(current * ratio - 1e-9)
+    return Ask(
+        rule=rule,
+        value=value,
+        limit=limit,
+        estimate=estimate,
+        formula=f"estimate ceil({current} × {shown}) = {estimate}",
+    )
+
+
+def _guard_asks(ctx: _Context, values: Metrics) -> list[Ask]:
+    """Each weighted metric past its own guard, CPU, memory, latency: a guard judges only a
+    metric it measured."""
+    scaling = ctx.blueprint.scaling
+    guards = scaling.guards
+    current = ctx.state.replicas
+    asks: list[Ask] = []
     weighed = {metric.type for metric in scaling.metrics}
     cpu, memory, p95 = values.cpu_utilization, values.memory_utilization, values.latency_p95_ms
+    target = scaling.target_cpu_utilization
     if "cpu" in weighed and cpu is not None and cpu > guards.cpu_utilization:
         asks.append(
-            ask(
+            _ask(
+                current,
                 DecisionRule.CPU_GUARD,
                 cpu,
                 guards.cpu_utilization,
@@ -584,7 +598,8 @@ def _asks(ctx: _Context, weighted: WeightedUtilization, values: Metrics) -> list
     memory_target = scaling.target_memory_utilization
     if "memory" in weighed and memory is not None and memory > guards.memory_utilization:
         asks.append(
-            ask(
+            _ask(
+                current,
                 DecisionRule.MEMORY_GUARD,
                 memory,
                 guards.memory_utilization,
@@ -596,7 +611,8 @@ def _asks(ctx: _Context, weighted: WeightedUtilization, values: Metrics) -> list
     limit = latency_target * guards.latency_factor
     if "latency" in weighed and p95 is not None and p95 > limit:
         asks.append(
-            ask(
+            _ask(
+                current,
                 DecisionRule.LATENCY_GUARD,
                 p95,
                 limit,
