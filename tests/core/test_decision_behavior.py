@@ -7,10 +7,13 @@ the engine are tested together. CPU-only weights keep the numbers easy to follow
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from datetime import timedelta
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from reconciler.core.blueprint.model import (
     Blueprint,
@@ -308,3 +311,147 @@ def test_bad_behavior_is_a_schema_error_naming_the_field(behavior: str, field: s
     assert any(field in p.path and p.line is not None for p in raised.value.problems), [
         (p.path, p.message) for p in raised.value.problems
     ]
+
+
+# ---------------------------------------------------------------- properties
+
+
+def _policy_yaml(kind: str, value: int, period: int) -> str:
+    return f"{{type: {kind}, value: {value}, periodSeconds: {period}}}"
+
+
+@st.composite
+def _up_case(draw: st.DrawFn) -> tuple[Blueprint, int, float, tuple[ScaleEvent, ...]]:
+    """A scale-up always asked (CPU-only W above 80%), under random rate policies and random
+    executed changes, some within their periods and some not."""
+    policies = draw(
+        st.lists(
+            st.tuples(
+                st.sampled_from(["Pods", "Percent"]), st.integers(1, 200), st.integers(1, 600)
+            ),
+            min_size=1,
+            max_size=3,
+        )
+    )
+    select = draw(st.sampled_from(["Max", "Min"]))
+    increment = draw(st.one_of(st.none(), st.integers(1, 8)))
+    body = ", ".join(_policy_yaml(*p) for p in policies)
+    bp = _bp(
+        f"scaleUp:\n  selectPolicy: {select}\n  policies: [{body}]",
+        extra="" if increment is None else f"    scale_up_increment: {increment}\n",
+    )
+    current = draw(st.integers(1, 20))
+    cpu = draw(st.floats(0.81, 3.0))
+    moves = draw(st.lists(st.tuples(st.integers(0, 700), st.integers(1, 4)), max_size=4))
+    events = tuple(
+        ScaleEvent(at=NOW - timedelta(seconds=ago), before=current - d, after=current)
+        for ago, d in moves
+    )
+    return bp, current, cpu, events
+
+
+@settings(max_examples=150, deadline=None)
+@given(case=_up_case())
+@example(case=(_bp("{}"), 2, 1.4, ()))
+@example(case=(_bp("scaleUp: {selectPolicy: Min}"), 10, 2.1, ()))
+@example(case=(_bp("{}"), 20, 3.0, _events((14, 16, 20))))
+def test_a_scale_up_always_steps_exactly_to_the_smallest_of_estimate_increment_and_behavior(
+    case: tuple[Blueprint, int, float, tuple[ScaleEvent, ...]],
+) -> None:
+    bp, current, cpu, events = case
+    decision = decide(bp, state(current), metrics(cpu, None, None), now=NOW, changes=events)
+    assert bp.scaling.behavior is not None
+    limit = up_limit(bp.scaling.behavior.scale_up, current, events, NOW).replicas
+    estimate = decision.estimate
+    assert estimate is not None and estimate > current
+    step = estimate - current
+    if bp.scaling.scale_up_increment is not None:
+        step = min(step, bp.scaling.scale_up_increment)
+    if limit <= current:
+        assert (decision.action, decision.reason, decision.rule) == (
+            Action.NONE,
+            Reason.RATE_LIMITED,
+            DecisionRule.BEHAVIOR,
+        )
+        assert decision.target_replicas == current and decision.beyond_limits is None
+        return
+    desired = current + min(step, limit - current)
+    assert decision.action is Action.SCALE_UP
+    assert decision.desired_replicas == desired
+    assert decision.target_replicas == min(desired, bp.scaling.max_replicas)
+
+
+@st.composite
+def _down_case(draw: st.DrawFn) -> tuple[Blueprint, int, float, tuple[ScaleEvent, ...]]:
+    """A scale-down always proven (CPU-only, a flat low window), under random rate policies
+    and random executed scale-downs."""
+    policies = draw(
+        st.lists(
+            st.tuples(
+                st.sampled_from(["Pods", "Percent"]), st.integers(1, 100), st.integers(1, 600)
+            ),
+            min_size=1,
+            max_size=3,
+        )
+    )
+    select = draw(st.sampled_from(["Max", "Min"]))
+    increment = draw(st.one_of(st.none(), st.integers(1, 8)))
+    body = ", ".join(_policy_yaml(*p) for p in policies)
+    bp = _bp(
+        f"scaleDown:\n  selectPolicy: {select}\n  policies: [{body}]",
+        extra="" if increment is None else f"    scale_down_increment: {increment}\n",
+    )
+    current = draw(st.integers(2, 30))
+    cpu = draw(st.floats(0.0, 0.39))
+    moves = draw(st.lists(st.tuples(st.integers(0, 700), st.integers(1, 4)), max_size=4))
+    events = tuple(
+        ScaleEvent(at=NOW - timedelta(seconds=ago), before=current + d, after=current)
+        for ago, d in moves
+    )
+    return bp, current, cpu, events
+
+
+@settings(max_examples=150, deadline=None)
+@given(case=_down_case())
+@example(case=(_bp("{}"), 10, 0.07, ()))
+@example(case=(_bp("scaleDown: {selectPolicy: Min}"), 2, 0.0, ()))
+@example(
+    case=(
+        _bp("scaleDown:\n  policies: [{type: Pods, value: 1, periodSeconds: 60}]"),
+        4,
+        0.07,
+        _events((20, 5, 4)),
+    )
+)
+def test_a_proven_scale_down_always_steps_to_the_largest_of_estimate_increment_behavior_and_floor(
+    case: tuple[Blueprint, int, float, tuple[ScaleEvent, ...]],
+) -> None:
+    bp, current, cpu, events = case
+    window = [
+        Sample(at=NOW - timedelta(seconds=s), cpu_utilization=cpu) for s in range(300, -1, -15)
+    ]
+    decision = decide(
+        bp, state(current), metrics(cpu, None, None), now=NOW, window=window, changes=events
+    )
+    assert bp.scaling.behavior is not None
+    estimate = math.ceil(current * cpu / bp.scaling.target_cpu_utilization - 1e-9)
+    if estimate >= current:
+        assert decision.reason is Reason.ESTIMATE_UNCHANGED
+        return
+    step = current - estimate
+    if bp.scaling.scale_down_increment is not None:
+        step = min(step, bp.scaling.scale_down_increment)
+    limit = down_limit(bp.scaling.behavior.scale_down, current, events, NOW).replicas
+    target = max(current - step, bp.scaling.min_replicas, limit)
+    if target >= current:
+        assert (decision.action, decision.reason, decision.rule) == (
+            Action.NONE,
+            Reason.RATE_LIMITED,
+            DecisionRule.BEHAVIOR,
+        )
+        return
+    assert (decision.action, decision.target_replicas, decision.estimate) == (
+        Action.SCALE_DOWN,
+        target,
+        estimate,
+    )
