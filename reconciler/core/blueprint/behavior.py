@@ -104,7 +104,7 @@ def problems(scaling: Mapping[str, Any], behavior: Behavior | None) -> list[Beha
                     ("spec", "scaling", "behavior", "scaleDown", "stabilizationWindowSeconds"),
                     f"{behavior.scale_down.stabilization:g}s disagrees with "
                     f"scale_down_stabilization ({old}); both set the scale-down window",
-                    "keep one of the two (they mean the same window)",
+                    "keep one of the two: they set the same window",
                     "behavior.window_conflict",
                 )
             )
