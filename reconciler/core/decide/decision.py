@@ -13,16 +13,21 @@ The rules, in order:
    for the upper bound. A scale-up needs the lower bound above the threshold, so missing data
    may still allow one; a scale-down needs every metric present. Missing data never scales
    down.
-3. **Scale-up** follows the HPA-style estimate ceil(current × W / target_cpu_utilization), at
-   least one replica and at most `scale_up_increment` per step. Pods that are not ready count
-   as idle, as the HPA does, so a scale-up that is still starting is not repeated.
+3. **Scale-up** follows the HPA-style estimate ceil(current × W / target_cpu_utilization) (or
+   a per-metric guard's, the largest winning), at least one replica and at most
+   `scale_up_increment` per step. Pods that are not ready count as idle, as the HPA does, so
+   a scale-up that is still starting is not repeated.
 4. **Bounds**: the engine never leaves [min_replicas, max_replicas] on its own. The part of a
    step beyond max_replicas becomes a `scale_beyond_limits` proposal (approval); the part
    within bounds is done now.
 5. **Scale-down** needs W below the threshold for the whole `scale_down_stabilization` window,
    proven by the metric history, every pod ready, and then follows the estimate computed from
    the highest W in the window, at most `scale_down_increment` per step.
-6. Replicas outside the bounds (after someone edited the blueprint, or scaled by hand) are
+6. **Behavior** (`spec.scaling.behavior`, when written): HPA's rate policies limit each step
+   by what the trail's executed changes left of their period (`rates`), `Disabled` turns a
+   direction off, and a scale-up window holds a step to the lowest recommendation of the
+   metric history. An increment not written then limits nothing; one written still does.
+7. Replicas outside the bounds (after someone edited the blueprint, or scaled by hand) are
    brought back to the nearest bound: the blueprint is the desired state.
 """
 
