@@ -175,6 +175,10 @@ def test_changes_within_the_period_use_up_the_room() -> None:
         DecisionRule.BEHAVIOR,
     )
     assert decision.target_replicas == 6
+    assert decision.rationale.endswith(
+        "Not scaling up yet: behavior.scaleUp: Pods 2 per 60s from 4 replicas allows 6, which "
+        "the changes executed in the last 60s have used up."
+    )
     # 61 s later the change has left the period: 6 → 8.
     later = decide(
         bp, state(6), metrics(1.4, None, None), now=NOW + timedelta(seconds=31), changes=changes
@@ -190,6 +194,8 @@ def test_scale_up_disabled_holds_even_at_cpu_200_percent() -> None:
         Reason.SCALING_DISABLED,
         DecisionRule.BEHAVIOR,
     )
+    assert decision.rationale.endswith("Not scaling up: behavior.scaleUp.selectPolicy is Disabled.")
+    assert decision.target_replicas == 2 and decision.beyond_limits is None
 
 
 def test_beyond_max_the_proposal_is_limited_by_the_behavior_too() -> None:

@@ -845,7 +845,7 @@ def _step_up(ctx: _Context, asked: _Asked) -> Decision:
         limit = up_limit(scaling.behavior.scale_up, current, ctx.changes, ctx.now)
         room = limit.replicas - current
         if room <= 0:
-            return _held_by_behavior(ctx, asked, limit, "scaleUp")
+            return _held_by_behavior(ctx, asked, limit)
         if increment is None or room < step:
             parts.append(limit.describe("scaleUp"))
     formula = ", ".join(parts)
@@ -855,22 +855,21 @@ def _step_up(ctx: _Context, asked: _Asked) -> Decision:
     return _up_outcome(ctx, asked, desired, target, formula)
 
 
-def _held_by_behavior(ctx: _Context, asked: _Asked, limit: Limit, key: str) -> Decision:
-    """The behavior leaves no room in this direction now: Disabled, or its period used up."""
-    direction = "up" if key == "scaleUp" else "down"
+def _held_by_behavior(ctx: _Context, asked: _Asked, limit: Limit) -> Decision:
+    """behavior.scaleUp leaves no room now: Disabled, or its period used up."""
     if limit.policy is None:
         return asked.result(
             ctx,
             Action.NONE,
             Reason.SCALING_DISABLED,
-            f"Not scaling {direction}: behavior.{key}.selectPolicy is Disabled.",
+            "Not scaling up: behavior.scaleUp.selectPolicy is Disabled.",
             rule=DecisionRule.BEHAVIOR,
         )
     return asked.result(
         ctx,
         Action.NONE,
         Reason.RATE_LIMITED,
-        f"Not scaling {direction} yet: {_used_up(limit, key)}",
+        f"Not scaling up yet: {_used_up(limit, 'scaleUp')}",
         rule=DecisionRule.BEHAVIOR,
     )
 
