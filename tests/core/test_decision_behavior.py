@@ -461,3 +461,73 @@ def test_a_proven_scale_down_always_steps_to_the_largest_of_estimate_increment_b
         target,
         estimate,
     )
+
+
+# ---------------------------------------------------------------- boundary rows
+
+
+def test_scale_up_window_edges_count_and_every_weighted_metric_is_judged() -> None:
+    bp = _bp("scaleUp: {stabilizationWindowSeconds: 60}")
+    now_high = metrics(1.4, None, None)
+    first = decide(bp, state(2), now_high, now=NOW)
+    assert (first.action, first.needs_window) == (Action.NONE, True)
+    assert first.rationale.endswith(
+        "The metric history is needed to confirm the 1m behavior.scaleUp stabilization window."
+    )
+    # A quiet sample exactly at the window's start, or exactly now, holds the scale-up.
+    for at in (NOW - timedelta(seconds=60), NOW):
+        held = decide(bp, state(2), now_high, now=NOW, window=[Sample(at=at, cpu_utilization=0.5)])
+        assert (held.action, held.reason) == (Action.NONE, Reason.STABILIZING), at
+        assert held.rationale.endswith(
+            "The lowest recommendation in the 1m behavior.scaleUp stabilization window is 2 "
+            "replicas; waiting."
+        )
+    # Just before the window opens, it does not count.
+    early = Sample(at=NOW - timedelta(seconds=61), cpu_utilization=0.5)
+    assert decide(bp, state(2), now_high, now=NOW, window=[early]).target_replicas == 4
+    lower = Sample(at=NOW - timedelta(seconds=30), cpu_utilization=1.05)
+    stepped = decide(bp, state(2), now_high, now=NOW, window=[lower])
+    assert stepped.target_replicas == 3
+    assert "lowest in the 1m behavior.scaleUp stabilization window 3" in stepped.rationale
+
+
+@pytest.mark.parametrize(
+    ("weights", "sample"),
+    [
+        ("memory", Sample(at=NOW - timedelta(seconds=30), memory_utilization=1.2)),
+        ("latency", Sample(at=NOW - timedelta(seconds=30), latency_p95_ms=400.0)),
+    ],
+)
+def test_scale_up_window_samples_are_judged_on_memory_and_latency_too(
+    weights: str, sample: Sample
+) -> None:
+    bp = blueprint(
+        f"    metrics:\n      - {{type: {weights}, weight: 1.0}}\n"
+        "    behavior:\n      scaleUp: {stabilizationWindowSeconds: 60}\n"
+    )
+    now_high = metrics(None, 1.2, None) if weights == "memory" else metrics(None, None, 400.0)
+    decision = decide(bp, state(2), now_high, now=NOW, window=[sample])
+    assert decision.action is Action.SCALE_UP, decision.rationale
+
+
+def test_scale_down_rationale_names_the_behavior_only_when_it_limits_or_no_increment_does() -> None:
+    window = [Sample(at=s.at, cpu_utilization=0.07) for s in flat_window(0.07, 0, 0)]
+    low = metrics(0.07, None, None)
+    # No increment: the behavior is named even where it allows more (100% → 0).
+    free = decide(_bp("{}"), state(4), low, now=NOW, window=window)
+    assert free.target_replicas == 1
+    assert "behavior.scaleDown: Percent 100% per 15s from 4 replicas allows 0" in free.rationale
+    # Increment 1 and Pods 1 per 60s allow the same 3: the increment alone is named.
+    same = decide(
+        _bp(
+            "scaleDown:\n  policies: [{type: Pods, value: 1, periodSeconds: 60}]",
+            extra="    scale_down_increment: 1\n",
+        ),
+        state(4),
+        low,
+        now=NOW,
+        window=window,
+    )
+    assert same.target_replicas == 3
+    assert "step limit -1, floor min_replicas 1)" in same.rationale
+    assert "behavior.scaleDown:" not in same.rationale
