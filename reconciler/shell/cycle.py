@@ -28,7 +28,7 @@ from reconciler.core.approvals.drafting import Evidence
 from reconciler.core.approvals.feedback import TrailLinks
 from reconciler.core.approvals.holds import approval_hold
 from reconciler.core.blueprint.model import Blueprint, Mode
-from reconciler.core.decide.decision import Decision
+from reconciler.core.decide.decision import Decision, window_span
 from reconciler.core.decide.governance import VerdictAction, govern
 from reconciler.core.decide.verification import (
     VERIFICATION_EVENTS,
@@ -805,9 +805,7 @@ def _reconcile_service(
     planned = plan(None)
     if planned.needs_window:
         try:
-            window = ports.metrics.window(
-                state.target, blueprint.scaling.scale_down_stabilization, now
-            )
+            window = ports.metrics.window(state.target, window_span(blueprint.scaling), now)
         except MetricsError as error:
             # No history means no evidence for a scale-down, which is the safe answer.
             window = []

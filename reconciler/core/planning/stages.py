@@ -27,6 +27,7 @@ from reconciler.core.decide.decision import (
 )
 from reconciler.core.decide.decision import Reason as DecisionReason
 from reconciler.core.decide.governance import OperationRequest, Origin
+from reconciler.core.decide.rates import scale_events
 from reconciler.core.decide.recovery import decide_recovery
 from reconciler.core.decide.verification import SETTLE_GRACE, Pending, avoid_targets
 from reconciler.core.gitops.writeback import rollout_wait
@@ -312,6 +313,7 @@ def decide_and_govern(inputs: CycleInputs, progress: Progress) -> Progress:
         max_metrics_age=inputs.max_metrics_age,
         avoid=avoid_targets(history, inputs.now),
         salt=history.fingerprint,
+        changes=scale_events(history.records),
     )
     if decision.needs_window:
         return progress.settled(inputs, decision=decision, needs_window=True)
@@ -321,6 +323,8 @@ def decide_and_govern(inputs: CycleInputs, progress: Progress) -> Progress:
     policy_change = next((a for a in inputs.authorizations if a.kind is Kind.BLUEPRINT), None)
     observed = observed_values(state, metrics, decision)
     lead = decision_record(decision)
+    # One decision, recorded once: a step that crosses max_replicas is two requests (the part
+    # within the bounds, and the rest proposed), and only the first carries the record.
     steps = [
         govern_step(
             request,
@@ -329,12 +333,12 @@ def decide_and_govern(inputs: CycleInputs, progress: Progress) -> Progress:
             history,
             observed,
             inputs.now,
-            lead=lead,
+            lead=lead if index == 0 else None,
             lead_id=lead.id,
             decision=decision,
             authorization=policy_change if request.operation == "scale_within_limits" else None,
         )
-        for request in requests
+        for index, request in enumerate(requests)
     ]
     return progress.settled(inputs, decision=decision, steps=steps)
 
@@ -378,6 +382,7 @@ def paused_decision(inputs: CycleInputs, progress: Progress, paused_by: str) -> 
         max_metrics_age=inputs.max_metrics_age,
         avoid=avoid_targets(history, now),
         salt=history.fingerprint,
+        changes=scale_events(history.records),
     )
     return replace(
         would,
