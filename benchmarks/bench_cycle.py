@@ -8,25 +8,25 @@ service) at most 250 ms, each as a whole process.
 The whole-process rows are medians of runs with the caches a kept runner has (under
 `.git/reconciler/`: loaded blueprints, records read, the trail's index); the first run of a
 fresh clone, which has none, is shown beside them. Each carries the CPU time of its phases
-(`benchmarks/phases.py`), so that a slower row says where it got slower.
+(`benchmarks/phases.py`) in the phases column, so that a slower row says where it got slower.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import resource
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from benchmarks.bench_blueprints import generate_fleet
 from benchmarks.common import REPO, Row, run_cli, run_cli_timed
+from benchmarks.phases import phases_of
 
 START = datetime(2026, 2, 10, 15, 30, tzinfo=UTC)
 _GIT_ENV = {
@@ -57,7 +57,7 @@ def _earlier_records(root: Path, services: list[str], per_service: int) -> None:
         for index in range(per_service // 2):
             at = START - timedelta(hours=23) + timedelta(minutes=5 * index)
             op = f"op-{service}-{index}"
-            common = {
+            common: dict[str, Any] = {
                 "service": service,
                 "blueprint_version": "1.0.0",
                 "operation": "scale_within_limits",
@@ -120,24 +120,6 @@ def _fleet_with_history(root: Path, count: int, busy_every: int) -> None:
     sim.save()
 
 
-def _phases(root: Path) -> str:
-    """The CPU time of each phase of a run on a copy of `root` (benchmarks/phases.py)."""
-    from benchmarks.phases import describe
-
-    copy = root.with_name(root.name + "-phases")
-    shutil.rmtree(copy, ignore_errors=True)
-    shutil.copytree(root, copy, symlinks=True)
-    found = subprocess.run(
-        [sys.executable, "-m", "benchmarks.phases", str(copy)],
-        cwd=REPO,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    shutil.rmtree(copy)
-    return "cpu by phase: " + describe(json.loads(found)["cpu"])
-
-
 def _idle_runs(root: Path, repeat: int = 3) -> tuple[float, float, float, int]:
     """`reconciler run` on a fleet with nothing to do: the first run (no caches yet, as in a
     fresh clone), then the median of `repeat` more (wall, CPU), and the largest resident
@@ -190,8 +172,8 @@ def run() -> list[Row]:
                 "s",
                 "<= 1 s",
                 whole <= 1.0,
-                f"whole process, median of 3 with the caches a kept runner has; cpu {cpu:.2f} "
-                f"s; {_phases(root)}",
+                f"whole process, median of 3 with the caches a kept runner has; cpu {cpu:.2f} s",
+                phases_of(root),
             )
         )
         rows.append(
@@ -217,7 +199,8 @@ def run() -> list[Row]:
                 "<= 10 s",
                 whole <= 10.0 and peak <= 1024,
                 f"whole process, median of 3 with caches; cpu {cpu:.2f} s; peak {peak} MiB "
-                f"(<= 1 GiB); first run {first:.1f} s; {_phases(root)}",
+                f"(<= 1 GiB); first run {first:.1f} s",
+                phases_of(root),
             )
         )
 
@@ -243,7 +226,8 @@ def run() -> list[Row]:
                 "ms",
                 "<= 250 ms",
                 seed <= 0.25,
-                f"whole process, median of 5; cpu {seed_cpu * 1000:.0f} ms; {_phases(root)}",
+                f"whole process, median of 5; cpu {seed_cpu * 1000:.0f} ms",
+                phases_of(root),
             )
         )
     return rows
