@@ -26,6 +26,7 @@ start-up and its blueprints (the working tree's, through the validation cache).
 
 from __future__ import annotations
 
+import gc
 import itertools
 import json
 import sys
@@ -90,12 +91,14 @@ def measure(root: Path, shard: str | None = None) -> dict[str, dict[str, float]]
     from dataclasses import replace
 
     import reconciler.cli
-    import reconciler.cli.cycle  # noqa: F401 - what `reconciler run` imports before it runs
+    import reconciler.cli.cycle  # what `reconciler run` imports before it runs
     from reconciler.cli.compose import build_ports, committed_fleet, open_audit
     from reconciler.cli.context import Settings
     from reconciler.core.planning.sharding import parse_shard
     from reconciler.shell.cycle import CycleOptions, run_cycle
 
+    # The collector's thresholds a command runs under (set as the CLI's group invokes it).
+    gc.set_threshold(*reconciler.cli.GC_THRESHOLDS)
     marks = [(time.perf_counter(), time.process_time())]
     # What `reconciler run` does first, holding the lock: git's index is brought in step.
     open_audit(root).repair_index()
@@ -132,11 +135,12 @@ def measure(root: Path, shard: str | None = None) -> dict[str, dict[str, float]]
 
 def measure_validate(root: Path) -> dict[str, dict[str, float]]:
     """`reconciler validate`'s two phases (start-up, blueprints), wall time and CPU time."""
-    import reconciler.cli  # noqa: F401 - what `reconciler validate` imports before it runs
+    import reconciler.cli  # what `reconciler validate` imports before it runs
     from reconciler.cli.compose import validation_cache
     from reconciler.shell.manifests import check_manifests, working_tree_reader
     from reconciler.shell.workspace import load_fleet
 
+    gc.set_threshold(*reconciler.cli.GC_THRESHOLDS)
     marks = [(time.perf_counter(), time.process_time())]
     fleet = load_fleet(root, [], cache=validation_cache(root))
     check_manifests(fleet, working_tree_reader(root))
