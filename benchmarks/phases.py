@@ -91,7 +91,7 @@ def measure(root: Path, shard: str | None = None) -> dict[str, dict[str, float]]
     from dataclasses import replace
 
     import reconciler.cli
-    import reconciler.cli.run  # noqa: F401 - what `reconciler run` imports before it runs
+    import reconciler.cli.run  # what `reconciler run` imports before it runs
     from reconciler.cli.compose import build_ports, committed_fleet, open_audit
     from reconciler.cli.context import Settings
     from reconciler.core.planning.sharding import parse_shard
