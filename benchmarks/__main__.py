@@ -1,4 +1,8 @@
-"""Run every benchmark and print one table: `python -m benchmarks [NAME...]`."""
+"""Run every benchmark and print one table: `python -m benchmarks [NAME...]`.
+
+Beside each row that runs the reconciler are its phases (start-up, blueprints, state,
+observe, decide, record; see benchmarks/phases.py), so that a row that got slower says where.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,9 @@ import importlib
 import sys
 
 from benchmarks.common import Row, compile_package
+
+#: The phases column: where the run a row measures spent its CPU time (benchmarks/phases.py).
+PHASES_HEADER = "phases (CPU seconds)"
 
 MODULES = [
     "bench_blueprints",
@@ -29,12 +36,16 @@ def main(selected: list[str]) -> int:
         print(f"running {name} ...", file=sys.stderr, flush=True)
         rows.extend(importlib.import_module(f"benchmarks.{name}").run())
     width = max(len(row.name) for row in rows)
-    print(f"{'benchmark':<{width}}  {'value':>10}  {'target':<12}  result  note")
+    phases = max(len(PHASES_HEADER), *(len(row.phases) for row in rows))
+    print(
+        f"{'benchmark':<{width}}  {'value':>10}  {'target':<12}  result  "
+        f"{PHASES_HEADER:<{phases}}  note"
+    )
     for row in rows:
         verdict = "-" if row.ok is None else ("ok" if row.ok else "MISSED")
         print(
             f"{row.name:<{width}}  {row.value:>8.3f} {row.unit:<2}  {row.target:<12}  "
-            f"{verdict:<6}  {row.note}"
+            f"{verdict:<6}  {row.phases or '-':<{phases}}  {row.note}"
         )
     return 0 if all(row.ok is not False for row in rows) else 1
 

@@ -1,7 +1,10 @@
 """Blueprint validation at fleet size, and CLI start-up.
 
-Targets (issue: foundation): validating 1,000 generated blueprints takes under 2 s, and
-`reconciler --help` starts in under 200 ms because no client library is imported at start-up.
+Targets: `reconciler validate` on 1,000 generated blueprints takes at most 0.8 s as a whole
+process, on a repository whose validation cache (under `.git/reconciler/`) a kept runner's
+earlier run filled; the first run, which loads and checks every blueprint, is shown beside it.
+`reconciler --help` starts in under 100 ms: no client library and no command's own work is
+imported at start-up.
 """
 
 from __future__ import annotations
@@ -72,15 +75,28 @@ def generate_fleet(root: Path, count: int) -> None:
 
 
 def run() -> list[Row]:
+    from benchmarks.bench_cycle import _git_init
+    from benchmarks.phases import phases_of
+
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
-        root = Path(scratch)
+        root = Path(scratch) / "fleet"
         generate_fleet(root, 1000)
+        _git_init(root)
+        first = run_cli(["--repo", str(root), "validate", "-o", "json"])
         whole = statistics.median(
-            run_cli(["--repo", str(root), "validate", "-o", "json"]) for _ in range(3)
+            run_cli(["--repo", str(root), "validate", "-o", "json"]) for _ in range(5)
         )
         rows.append(
-            Row("validate 1,000 blueprints (whole process)", whole, "s", "< 2 s", whole < 2.0)
+            Row(
+                "validate 1,000 blueprints (whole process)",
+                whole,
+                "s",
+                "<= 0.8 s",
+                whole <= 0.8,
+                f"median of 5 with the validation cache a kept runner has; first run {first:.2f} s",
+                phases_of(root, validate=True),
+            )
         )
 
         from reconciler.shell.workspace import load_fleet
@@ -99,6 +115,13 @@ def run() -> list[Row]:
         )
     help_time = statistics.median(run_cli(["--help"]) for _ in range(9))
     rows.append(
-        Row("reconciler --help start-up", help_time * 1000, "ms", "< 200 ms", help_time < 0.2)
+        Row(
+            "reconciler --help start-up",
+            help_time * 1000,
+            "ms",
+            "< 100 ms",
+            help_time < 0.1,
+            "whole process, median of 9",
+        )
     )
     return rows

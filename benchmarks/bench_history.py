@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import REPO, Row, run_cli_timed
+from benchmarks.phases import PHASES, describe
 
 SERVICE = "todo-frontend"
 PROPOSALS_A_YEAR = 7300
@@ -137,7 +138,7 @@ def _keep_caches(copy: Path, root: Path) -> None:
     shutil.copytree(copy / ".git" / "reconciler", root / ".git" / "reconciler", dirs_exist_ok=True)
 
 
-def _measure(root: Path) -> dict[str, float]:
+def _measure(root: Path) -> dict[str, Any]:
     """Medians over 5 runs, each on a fresh copy of `root`, after one that fills the caches
     (as a kept runner's earlier run did): the whole `reconciler run` (wall, CPU), and the CPU
     time of its cycle alone (observing, reading the trail, deciding, recording), measured by
@@ -146,6 +147,7 @@ def _measure(root: Path) -> dict[str, float]:
     run_cli_timed(["--repo", str(copy), "run"])
     _keep_caches(copy, root)
     walls, cpus, cycles, history = [], [], [], []
+    each: dict[str, list[float]] = {name: [] for name in PHASES}
     for _ in range(5):
         copy = _copy_of(root)
         wall, cpu = run_cli_timed(["--repo", str(copy), "run"])
@@ -163,7 +165,10 @@ def _measure(root: Path) -> dict[str, float]:
         )["cpu"]
         cycles.append(sum(phases[name] for name in ("observe", "history", "decide", "record")))
         history.append(phases["history"])
+        for name in PHASES:
+            each[name].append(phases[name])
     return {
+        "phases": describe({name: statistics.median(values) for name, values in each.items()}),
         "wall": statistics.median(walls),
         "cpu": statistics.median(cpus),
         "cycle": statistics.median(cycles),
@@ -192,6 +197,7 @@ def run() -> list[Row]:
                 None,
                 f"CPU of the cycle (history {day['history'] * 1000:.0f} ms); whole process "
                 f"{day['wall']:.2f} s, cpu {day['cpu']:.2f} s",
+                day["phases"],
             )
         )
         extra = (year["cycle"] - day["cycle"]) * 1000
@@ -206,6 +212,7 @@ def run() -> list[Row]:
                 f"{year['history'] * 1000:.0f} ms); whole process {year['wall']:.2f} s, cpu "
                 f"{year['cpu']:.2f} s, {(year['cpu'] - day['cpu']) * 1000:.0f} ms more, most "
                 "of it git comparing its index with HEAD's 14,600 more files",
+                year["phases"],
             )
         )
     return rows

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from benchmarks.bench_cycle import _fleet_with_history, _git
 from benchmarks.common import Row, run_cli
+from benchmarks.phases import phases_of
 
 SIZES = (1000, 3000)
 SPLITS = (1, 2, 4, 8)
@@ -38,6 +39,11 @@ def run() -> list[Row]:
                 ]
                 shutil.rmtree(root)
                 slowest = max(times)
+                # The phases of the slowest shard, on a fresh copy of the fleet as it ran.
+                root = Path(scratch) / f"phases-{size}-{count}"
+                shutil.copytree(template, root, symlinks=True)
+                phases = phases_of(root, shard=f"{times.index(slowest) + 1}/{count}")
+                shutil.rmtree(root)
                 single = single or slowest
                 rows.append(
                     Row(
@@ -48,6 +54,7 @@ def run() -> list[Row]:
                         None,
                         f"{single / slowest:.1f}x faster than one job; all shards together "
                         f"{sum(times):.1f} s of runner time",
+                        phases,
                     )
                 )
     return rows

@@ -24,6 +24,9 @@ class Row:
     target: str
     ok: bool | None
     note: str = ""
+    #: The CPU seconds of each phase of the run the row measures (benchmarks/phases.py), for
+    #: the rows that run the reconciler; empty for the others.
+    phases: str = ""
 
 
 def median_seconds(action: Callable[[], object], repeat: int = 5) -> float:

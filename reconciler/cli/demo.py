@@ -12,7 +12,6 @@ from __future__ import annotations
 import itertools
 import shlex
 import sys
-import tempfile
 import textwrap
 from pathlib import Path
 from typing import NoReturn
@@ -184,6 +183,8 @@ def demo_command(settings: Settings, directory: Path | None) -> None:
       reconciler demo --dir /tmp/reconciler-demo
       make demo                       # the same, after setting up .venv
     """
+    import tempfile  # with shutil and random: paid by the demo only, not by every --help
+
     root = settings.root()
     scratch = (directory or Path(tempfile.mkdtemp(prefix="reconciler-demo-"))).resolve()
     origin = _clone(root, scratch)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from string import Template
 
@@ -50,10 +49,15 @@ class Scaffold:
 
 
 def _template(name: str) -> str:
+    # importlib.resources brings tempfile, shutil and random: imported by `init` alone.
+    from importlib import resources
+
     return resources.files("reconciler.data").joinpath(f"init/{name}").read_text("utf-8")
 
 
 def _schema(kind: str) -> str:
+    from importlib import resources
+
     return resources.files("reconciler.data").joinpath(f"{kind}.schema.json").read_text("utf-8")
 
 

@@ -18,6 +18,8 @@ from datetime import UTC, datetime
 
 __all__ = [
     "AMOUNT_MAX",
+    "BEHAVIOR_PERIOD_MAX_SECONDS",
+    "BEHAVIOR_WINDOW_MAX_SECONDS",
     "COUNT_MAX",
     "CPU_MAX_MILLICORES",
     "DURATION_MAX_SECONDS",
@@ -39,6 +41,11 @@ REPLICAS_MAX = 2**31 - 1
 COUNT_MAX = 2**31 - 1
 #: The longest duration: 365 days (cooldowns, windows, timeouts, start-up times, clock moves).
 DURATION_MAX_SECONDS = 365 * 86400.0
+#: An HPA's bounds for `behavior`, which a blueprint's `spec.scaling.behavior` keeps so that
+#: the block can be pasted either way: a stabilization window of at most an hour, a rate
+#: policy's period of at most half an hour.
+BEHAVIOR_WINDOW_MAX_SECONDS = 3600
+BEHAVIOR_PERIOD_MAX_SECONDS = 1800
 #: The largest CPU quantity: 100,000 cores, in millicores.
 CPU_MAX_MILLICORES = 100_000 * 1000
 #: The largest memory quantity: 1024Ti (one pebibyte), in bytes.

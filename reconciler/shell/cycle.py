@@ -28,7 +28,7 @@ from reconciler.core.approvals.drafting import Evidence
 from reconciler.core.approvals.feedback import TrailLinks
 from reconciler.core.approvals.holds import approval_hold
 from reconciler.core.blueprint.model import Blueprint, Mode
-from reconciler.core.decide.decision import Decision
+from reconciler.core.decide.decision import Decision, window_span
 from reconciler.core.decide.governance import VerdictAction, govern
 from reconciler.core.decide.verification import (
     VERIFICATION_EVENTS,
@@ -57,9 +57,12 @@ from reconciler.core.planning.events import (
     executed_record,
     failed_record,
     refusal_record,
-    subject_for,
 )
 from reconciler.core.planning.outcomes import Aside, Note, NoteKind, NoteSeverity, StepOutcome
+from reconciler.core.planning.subjects import (
+    breaker_subject,
+    subject_for,
+)
 from reconciler.core.problems import Problem
 from reconciler.core.trail.clusters import ON_SIMULATOR, ClusterRef, skip_reason
 from reconciler.core.trail.history import (
@@ -403,8 +406,7 @@ def carry_out(
                 opened = breaker_opened_record(
                     blueprint.name, blueprint, history.breaker.failures, ports.clock.now()
                 )
-                count = len(history.breaker.failures)
-                subject = f"{blueprint.name}: circuit breaker opened after {count} failures"
+                subject = breaker_subject(blueprint.name, len(history.breaker.failures))
                 recorder.commit(subject, [opened])
                 notes.append(Note(kind=NoteKind.BREAKER_OPENED, text=subject))
                 history = _fold_in(history, [opened], blueprint, ports.clock.now())
@@ -812,9 +814,7 @@ def _reconcile_service(
     planned = plan(None)
     if planned.needs_window:
         try:
-            window = ports.metrics.window(
-                state.target, blueprint.scaling.scale_down_stabilization, now
-            )
+            window = ports.metrics.window(state.target, window_span(blueprint.scaling), now)
         except MetricsError as error:
             # No history means no evidence for a scale-down, which is the safe answer.
             window = []

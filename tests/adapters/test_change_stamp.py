@@ -32,7 +32,8 @@ from reconciler.core.observed.observation import (
     DeploymentState,
     Target,
 )
-from reconciler.core.planning.events import Chain, recovered_record, stamp_for
+from reconciler.core.planning.events import Chain, stamp_for
+from reconciler.core.planning.recovered import recovered_record
 from reconciler.core.trail.history import fold_history
 from tests.clusters import simulate_web
 from tests.core.helpers import NOW, blueprint, metrics, state

@@ -6,16 +6,26 @@ from __future__ import annotations
 import json
 import re
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from reconciler.core.trail.bodies import (
+    Body,
     Check,
     CheckStatus,
+    ObservedBody,
+    PauseBody,
+    RefusalBody,
+    RequestBody,
     Severity,
     VerificationBody,
     VerificationOutcome,
+    observed_of,
+    pause_of,
+    refusal_of,
+    request_of,
     verification_of,
 )
 from reconciler.core.trail.records import (
@@ -27,6 +37,8 @@ from reconciler.core.trail.records import (
     record_path,
 )
 from tests.core.helpers import NOW
+
+GOLDEN = Path(__file__).resolve().parent.parent / "golden"
 
 CHECKS = (
     Check(
@@ -158,6 +170,123 @@ def test_a_mistyped_field_makes_the_record_unreadable_naming_it(
 
 
 def test_events_without_a_body_type_keep_their_details_as_stored() -> None:
-    details = {"request": {"target_replicas": 3}, "reasons": ["cooldown"]}
-    back = reread(record(details, EventType.OPERATION_DEFERRED))
+    details = {"request": {"target_replicas": 3}, "output": "scaled"}
+    back = reread(record(details, EventType.OPERATION_EXECUTED))
     assert back.details == details and type(back.details) is dict
+
+
+def _golden_records() -> list[tuple[str, str]]:
+    """Every record in the golden copies: records the reconciler wrote before the bodies of
+    these events had types."""
+    found = []
+    for copy in sorted(GOLDEN.glob("*.txt")):
+        for section in copy.read_text().split("\n=== ")[0:]:
+            head, _, text = section.removeprefix("=== ").partition("\n")
+            if head.startswith("audit/") and head.endswith(".json"):
+                found.append((head, text))
+    return found
+
+
+def test_records_written_before_the_body_types_read_typed_and_show_as_stored() -> None:
+    records = _golden_records()
+    seen: set[type] = set()
+    for path, text in records:
+        back = read_record(path, text.encode())
+        assert dict(back.details) == json.loads(text)["details"], path
+        if isinstance(back.details, Body):
+            seen.add(type(back.details))
+        if back.event_type in {EventType.OPERATION_BLOCKED, EventType.OPERATION_DEFERRED}:
+            body = refusal_of(back)
+            assert body.reasons and body.request.operation == back.operation, path
+    assert {RefusalBody, ObservedBody, PauseBody} <= seen
+
+
+def test_a_refusal_body_reads_its_request_reasons_and_retry_time() -> None:
+    details = {
+        "request": {
+            "operation": "scale_within_limits",
+            "origin": "request",
+            "current_replicas": 3,
+            "target_replicas": 4,
+            "requested_by": "alice",
+            "parameters": {"x": 1},
+        },
+        "reasons": ["allowed", "cooldown 1m (40s left)"],
+        "retry_at": "2026-02-10T15:31:00Z",
+        "alternatives": [],
+        "execution_prevented": True,
+    }
+    body = refusal_of(reread(record(details, EventType.OPERATION_DEFERRED)))
+    assert body.request == RequestBody(
+        operation="scale_within_limits",
+        origin="request",
+        current_replicas=3,
+        target_replicas=4,
+        requested_by="alice",
+        parameters={"x": 1},
+    )
+    assert body.reasons == ("allowed", "cooldown 1m (40s left)")
+    assert body.retry_at == NOW + timedelta(minutes=1)
+    assert body.request.describe() == "scale 3→4"
+
+
+def test_older_refusal_observe_and_pause_bodies_read_with_defaults() -> None:
+    refusal = refusal_of(reread(record({"reasons": ["forbidden"]}, EventType.OPERATION_BLOCKED)))
+    assert (refusal.request, refusal.retry_at, refusal.alternatives) == (RequestBody(), None, ())
+    observed = observed_of(reread(record({"would": "execute"}, EventType.OPERATION_OBSERVED)))
+    assert (observed.would, observed.replicas_running, observed.request.target_replicas) == (
+        "execute",
+        None,
+        None,
+    )
+    assert pause_of(reread(record({}, EventType.SERVICE_RESUMED))).paused_by is None
+
+
+def test_request_of_reads_a_record_made_by_this_run_too() -> None:
+    made = record(
+        {"request": {"current_replicas": 2, "target_replicas": 3}}, EventType.OPERATION_EXECUTED
+    )
+    assert request_of(made).describe() == "scale 2→3"
+    assert request_of(record({}, EventType.OPERATION_EXECUTED)) == RequestBody()
+
+
+@pytest.mark.parametrize(
+    ("event", "details", "message"),
+    [
+        (
+            EventType.OPERATION_DEFERRED,
+            {"reasons": "cooldown"},
+            "'details.reasons' must be a list of strings",
+        ),
+        (
+            EventType.OPERATION_BLOCKED,
+            {"request": {"target_replicas": "4"}},
+            "'details.request.target_replicas' must be a whole number or null",
+        ),
+        (
+            EventType.OPERATION_OBSERVED,
+            {"replicas_running": 2.5},
+            "'details.replicas_running' must be a whole number",
+        ),
+        (
+            EventType.SERVICE_PAUSED,
+            {"paused_by": 1},
+            "'details.paused_by' must be a string or null",
+        ),
+        (
+            EventType.OPERATION_DEFERRED,
+            {"retry_at": "soon"},
+            "'details.retry_at' must be a time with its zone",
+        ),
+    ],
+)
+def test_a_mistyped_field_of_the_new_bodies_is_refused_naming_it(
+    event: EventType, details: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(RecordError, match=re.escape(message)):
+        reread(record(details, event))
+
+
+def test_a_refusal_made_by_this_run_reads_its_retry_time_before_it_is_stored() -> None:
+    made = record({"reasons": ["cooldown"], "retry_at": NOW}, EventType.OPERATION_DEFERRED)
+    assert refusal_of(made).retry_at == NOW

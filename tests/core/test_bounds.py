@@ -353,6 +353,8 @@ def test_every_number_in_the_schemas_has_a_maximum_from_bounds(kind: str) -> Non
         bounds.REPLICAS_MAX,
         bounds.CPU_MAX_MILLICORES // 1000,  # CPU written in cores
         bounds.MEMORY_MAX_BYTES,
+        bounds.BEHAVIOR_WINDOW_MAX_SECONDS,  # spec.scaling.behavior, as an HPA's
+        bounds.BEHAVIOR_PERIOD_MAX_SECONDS,
     }
     found = list(_numbers(schema))
     assert found

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from reconciler.core.blueprint.behavior import behavior_json, describe_behavior
 from reconciler.core.blueprint.catalogue import Operation
 from reconciler.core.blueprint.model import Blueprint, Rule, Tier
 from reconciler.core.blueprint.units import (
@@ -58,6 +59,7 @@ def policy_to_json(blueprint: Blueprint) -> dict[str, Any]:
             "scale_down_increment": scaling.scale_down_increment,
             "scale_down_stabilization_seconds": scaling.scale_down_stabilization,
             "stabilization_period_seconds": scaling.stabilization_period,
+            "behavior": behavior_json(scaling.behavior),
             "metrics": {metric.type: metric.weight for metric in scaling.metrics},
         },
         "performance": {
@@ -134,7 +136,9 @@ def policy_lines(blueprint: Blueprint) -> list[str]:
         "",
         "Scaling",
         f"  replicas {scaling.min_replicas}..{scaling.max_replicas}; "
-        f"steps of +{scaling.scale_up_increment} / -{scaling.scale_down_increment}",
+        f"steps of {_step('+', scaling.scale_up_increment)} / "
+        f"{_step('-', scaling.scale_down_increment)}",
+        f"  behavior: {describe_behavior(scaling.behavior)}",
         f"  scale up when weighted utilization > {format_percent(scaling.scale_up_threshold)}; "
         f"down when < {format_percent(scaling.scale_down_threshold)} "
         f"for {format_duration(scaling.scale_down_stabilization)}",
@@ -182,3 +186,8 @@ def policy_lines(blueprint: Blueprint) -> list[str]:
         f"{format_duration(policy.approval.rejection_cooloff)}",
     ]
     return lines
+
+
+def _step(sign: str, increment: int | None) -> str:
+    """`+1`, or what limits the step when no increment does."""
+    return f"{sign}{increment}" if increment is not None else f"{sign}any within the behavior"

@@ -18,7 +18,9 @@ from reconciler.core.blueprint.units import Money
 from reconciler.core.bounds import REPLICAS_MAX
 
 __all__ = [
+    "DEFAULT_BEHAVIOR",
     "ApprovalWorkflow",
+    "Behavior",
     "Blueprint",
     "CircuitBreakerSettings",
     "Cost",
@@ -31,13 +33,17 @@ __all__ = [
     "Mode",
     "Performance",
     "Policy",
+    "PolicyType",
     "RateLimits",
+    "RatePolicy",
     "Reliability",
     "ResourceSpec",
     "Resources",
     "Rule",
     "Safety",
     "Scaling",
+    "ScalingRules",
+    "SelectPolicy",
     "Tier",
 ]
 
@@ -174,6 +180,70 @@ class Guards:
     latency_factor: float
 
 
+class PolicyType(StrEnum):
+    """How a rate policy counts: whole pods, or a percentage of the replicas the period began
+    with (HPA's `Pods` and `Percent`)."""
+
+    PODS = "Pods"
+    PERCENT = "Percent"
+
+
+class SelectPolicy(StrEnum):
+    """Which rate policy limits a direction when several apply (HPA's `selectPolicy`): the one
+    allowing the largest change, the smallest, or none at all (that direction is off)."""
+
+    MAX = "Max"
+    MIN = "Min"
+    DISABLED = "Disabled"
+
+
+@dataclass(frozen=True, kw_only=True)
+class RatePolicy:
+    """At most `value` pods (or percent) of change within any `period` seconds."""
+
+    type: PolicyType
+    value: int
+    period: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScalingRules:
+    """One direction of `spec.scaling.behavior`, as HPA's `scaleUp` / `scaleDown`."""
+
+    policies: tuple[RatePolicy, ...]
+    select: SelectPolicy
+    #: Seconds of recommendations a step must agree with: the lowest over the window for a
+    #: scale-up, the highest for a scale-down.
+    stabilization: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class Behavior:
+    """How fast replicas may change, per direction, over the trail's executed changes."""
+
+    scale_up: ScalingRules
+    scale_down: ScalingRules
+
+
+#: HPA's defaults: up by the larger of 4 pods or 100% per 15 s, at once; down by up to 100%
+#: per 15 s after 300 s of low recommendations.
+DEFAULT_BEHAVIOR = Behavior(
+    scale_up=ScalingRules(
+        policies=(
+            RatePolicy(type=PolicyType.PODS, value=4, period=15.0),
+            RatePolicy(type=PolicyType.PERCENT, value=100, period=15.0),
+        ),
+        select=SelectPolicy.MAX,
+        stabilization=0.0,
+    ),
+    scale_down=ScalingRules(
+        policies=(RatePolicy(type=PolicyType.PERCENT, value=100, period=15.0),),
+        select=SelectPolicy.MAX,
+        stabilization=300.0,
+    ),
+)
+
+
 @dataclass(frozen=True, kw_only=True)
 class Scaling:
     min_replicas: int
@@ -182,12 +252,17 @@ class Scaling:
     target_memory_utilization: float
     scale_up_threshold: float
     scale_down_threshold: float
-    scale_up_increment: int
-    scale_down_increment: int
+    #: Most replicas one step adds or removes; None when the blueprint writes a `behavior`
+    #: and not the increment, so the behavior's rate policies alone limit the step.
+    scale_up_increment: int | None
+    scale_down_increment: int | None
     scale_down_stabilization: float
     stabilization_period: float
     metrics: tuple[MetricWeight, ...]
     guards: Guards
+    #: `spec.scaling.behavior`, HPA's defaults filling what it leaves out; None when the
+    #: blueprint writes none, and the step settings alone limit each change, as before.
+    behavior: Behavior | None = None
     #: exclusive (refuse when another controller owns replicas), adjust_hpa, or
     #: gitops_ignores_replicas (see docs/governance.md, Other controllers).
     coexistence: str = "exclusive"

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from reconciler.core.blueprint import behavior as behavior_module
 from reconciler.core.blueprint import units
 from reconciler.core.blueprint.model import (
     ApprovalWorkflow,
@@ -285,6 +286,9 @@ def build_scaling(ctx: CheckContext, raw: Mapping[str, Any], policies: GlobalPol
         )
         or DEFAULT_METRICS
     )
+    behavior = behavior_module.parse_behavior(scaling_raw)
+    for path, message, hint, code in behavior_module.problems(scaling_raw, behavior):
+        ctx.add(path, message, hint, code=code)
     scaling = Scaling(
         min_replicas=int(scaling_raw["min_replicas"]),
         max_replicas=int(scaling_raw["max_replicas"]),
@@ -292,11 +296,24 @@ def build_scaling(ctx: CheckContext, raw: Mapping[str, Any], policies: GlobalPol
         target_memory_utilization=_percent(ctx, raw, "spec.scaling.target_memory_utilization"),
         scale_up_threshold=_percent(ctx, raw, "spec.scaling.scale_up_threshold"),
         scale_down_threshold=_percent(ctx, raw, "spec.scaling.scale_down_threshold"),
-        scale_up_increment=int(value_or_default(raw, "spec.scaling.scale_up_increment")),
-        scale_down_increment=int(value_or_default(raw, "spec.scaling.scale_down_increment")),
+        scale_up_increment=behavior_module.increment(
+            scaling_raw,
+            "scale_up_increment",
+            behavior,
+            default_for("blueprint", "spec.scaling.scale_up_increment"),
+        ),
+        scale_down_increment=behavior_module.increment(
+            scaling_raw,
+            "scale_down_increment",
+            behavior,
+            default_for("blueprint", "spec.scaling.scale_down_increment"),
+        ),
         scale_down_stabilization=units.parse_duration(
             value_or_default(raw, "spec.scaling.scale_down_stabilization")
-        ),
+        )
+        if behavior is None
+        else behavior.scale_down.stabilization,
+        behavior=behavior,
         stabilization_period=units.parse_duration(
             value_or_default(raw, "spec.scaling.stabilization_period")
         ),

@@ -13,16 +13,21 @@ The rules, in order:
    for the upper bound. A scale-up needs the lower bound above the threshold, so missing data
    may still allow one; a scale-down needs every metric present. Missing data never scales
    down.
-3. **Scale-up** follows the HPA-style estimate ceil(current × W / target_cpu_utilization), at
-   least one replica and at most `scale_up_increment` per step. Pods that are not ready count
-   as idle, as the HPA does, so a scale-up that is still starting is not repeated.
+3. **Scale-up** follows the HPA-style estimate ceil(current × W / target_cpu_utilization) (or
+   a per-metric guard's, the largest winning), at least one replica and at most
+   `scale_up_increment` per step. Pods that are not ready count as idle, as the HPA does, so
+   a scale-up that is still starting is not repeated.
 4. **Bounds**: the engine never leaves [min_replicas, max_replicas] on its own. The part of a
    step beyond max_replicas becomes a `scale_beyond_limits` proposal (approval); the part
    within bounds is done now.
 5. **Scale-down** needs W below the threshold for the whole `scale_down_stabilization` window,
    proven by the metric history, every pod ready, and then follows the estimate computed from
    the highest W in the window, at most `scale_down_increment` per step.
-6. Replicas outside the bounds (after someone edited the blueprint, or scaled by hand) are
+6. **Behavior** (`spec.scaling.behavior`, when written): HPA's rate policies limit each step
+   by what the trail's executed changes left of their period (`rates`), `Disabled` turns a
+   direction off, and a scale-up window holds a step to the lowest recommendation of the
+   metric history. An increment not written then limits nothing; one written still does.
+7. Replicas outside the bounds (after someone edited the blueprint, or scaled by hand) are
    brought back to the nearest bound: the blueprint is the desired state.
 """
 
@@ -30,12 +35,20 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from reconciler.core.blueprint.model import Blueprint, MetricWeight, Provenance, Tier
+from reconciler.core.blueprint.model import (
+    Blueprint,
+    MetricWeight,
+    Provenance,
+    Scaling,
+    SelectPolicy,
+    Tier,
+)
 from reconciler.core.blueprint.units import format_duration, format_percent
+from reconciler.core.decide.rates import Limit, ScaleEvent, down_limit, up_limit
 from reconciler.core.ids import make_id, utc
 from reconciler.core.observed.observation import DeploymentState, Metrics, Sample
 
@@ -50,6 +63,7 @@ __all__ = [
     "WeightedUtilization",
     "decide",
     "weighted_utilization",
+    "window_span",
 ]
 
 #: Metrics older than this are treated as missing.
@@ -82,6 +96,7 @@ class DecisionRule(StrEnum):
     RECOVERY = "recovery"
     APPROVAL = "approval_hold"
     PAUSE = "pause"
+    BEHAVIOR = "scaling_behavior"
 
 
 class Reason(StrEnum):
@@ -106,6 +121,8 @@ class Reason(StrEnum):
     APPROVED_OVERRIDE = "held_by_approval"
     ERRORS_NOT_CAPACITY = "errors_not_capacity"
     PAUSED = "paused"
+    RATE_LIMITED = "behavior_rate_limit"
+    SCALING_DISABLED = "scaling_disabled"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -282,6 +299,10 @@ class _Context:
     #: Mixed into the decision's id so that it is unique in the trail
     #: (`ServiceHistory.fingerprint`).
     salt: str = ""
+    #: Executed replica changes from the trail, which the behavior's rate policies count.
+    changes: tuple[ScaleEvent, ...] = ()
+    #: Replica counts recently rolled back, and why.
+    avoid: Mapping[int, str] = field(default_factory=dict)
 
 
 def _result(
@@ -346,28 +367,74 @@ def decide(
     max_metrics_age: float = DEFAULT_MAX_METRICS_AGE,
     avoid: Mapping[int, str] | None = None,
     salt: str = "",
+    changes: Sequence[ScaleEvent] = (),
 ) -> Decision:
     """Decide what to do about one service. See the module docstring for the rules.
 
-    `window` is the metric history over the scale-down stabilization window; pass None at
-    first, and call again with it when the result has `needs_window` set. `avoid` maps replica
-    counts recently rolled back to why, so a failed target is not repeated at once. `salt`
-    (the history's fingerprint) keeps the decision's id unique in the audit trail.
+    `window` is the metric history over the stabilization windows; pass None at first, and
+    call again with it when the result has `needs_window` set. `avoid` maps replica counts
+    recently rolled back to why, so a failed target is not repeated at once. `salt` (the
+    history's fingerprint) keeps the decision's id unique in the audit trail. `changes` are
+    the executed replica changes from the trail (`rates.scale_events`), which the behavior's
+    rate policies count.
     """
     now = utc(now)
-    scaling = blueprint.scaling
-    current = state.replicas
     age = None if metrics.observed_at is None else (now - utc(metrics.observed_at)).total_seconds()
     stale = age is not None and age > max_metrics_age
-    usable = Metrics() if stale else metrics
-    ctx = _Context(
+    ctx = _context(
+        blueprint,
+        state,
+        metrics,
+        now=now,
+        usable=Metrics() if stale else metrics,
+        salt=salt,
+        changes=tuple(changes),
+        avoid=avoid or {},
+    )
+    bounded = _out_of_bounds(ctx)
+    if bounded is not None:
+        return bounded
+    if stale:
+        return _result(
+            ctx,
+            Action.NONE,
+            Reason.METRICS_STALE,
+            f"Metrics are {format_duration(age or 0)} old (older than "
+            f"{format_duration(max_metrics_age)}); not scaling on stale data.",
+            _METRIC_REFS,
+            rule=DecisionRule.FRESHNESS,
+        )
+    asks = _asks(ctx, ctx.weighted, ctx.metrics)
+    if asks:
+        return _scale_up(ctx, asks, window)
+    held = _held_without_asks(ctx)
+    if held is not None:
+        return held
+    return _scale_down(ctx, window)
+
+
+def _context(
+    blueprint: Blueprint,
+    state: DeploymentState,
+    metrics: Metrics,
+    *,
+    now: datetime,
+    usable: Metrics,
+    salt: str,
+    changes: tuple[ScaleEvent, ...],
+    avoid: Mapping[int, str],
+) -> _Context:
+    """What every branch shares; `usable` is the metrics once stale ones are dropped, while
+    the inputs record what was observed."""
+    scaling = blueprint.scaling
+    return _Context(
         blueprint=blueprint,
         state=state,
         metrics=usable,
         now=now,
         weighted=weighted_utilization(blueprint, usable),
         inputs={
-            "replicas": current,
+            "replicas": state.replicas,
             "ready_replicas": state.ready_replicas,
             "cpu_utilization": metrics.cpu_utilization,
             "memory_utilization": metrics.memory_utilization,
@@ -378,11 +445,15 @@ def decide(
             "scale_down_threshold": scaling.scale_down_threshold,
         },
         salt=salt,
+        changes=changes,
+        avoid=avoid,
     )
-    weighted = ctx.weighted
-    up, down = scaling.scale_up_threshold, scaling.scale_down_threshold
 
-    # Bounds first: the blueprint is the desired state, whatever the load says.
+
+def _out_of_bounds(ctx: _Context) -> Decision | None:
+    """Bounds first: the blueprint is the desired state, whatever the load says."""
+    scaling = ctx.blueprint.scaling
+    current = ctx.state.replicas
     if current > scaling.max_replicas:
         return _result(
             ctx,
@@ -405,20 +476,15 @@ def decide(
             target=scaling.min_replicas,
             rule=DecisionRule.BOUNDS,
         )
-    if stale:
-        return _result(
-            ctx,
-            Action.NONE,
-            Reason.METRICS_STALE,
-            f"Metrics are {format_duration(age or 0)} old (older than "
-            f"{format_duration(max_metrics_age)}); not scaling on stale data.",
-            _METRIC_REFS,
-            rule=DecisionRule.FRESHNESS,
-        )
-    asks = _asks(ctx, weighted, usable)
-    if asks:
-        return _scale_up(ctx, asks, avoid or {})
-    errors = usable.error_rate
+    return None
+
+
+def _held_without_asks(ctx: _Context) -> Decision | None:
+    """Nothing asks for a scale-up: high errors, missing metrics or W within the thresholds
+    each hold the replicas where they are; None leaves the question to the scale-down."""
+    blueprint, weighted = ctx.blueprint, ctx.weighted
+    up, down = blueprint.scaling.scale_up_threshold, blueprint.scaling.scale_down_threshold
+    errors = ctx.metrics.error_rate
     if errors is not None and errors > blueprint.performance.error_rate_max:
         return _result(
             ctx,
@@ -427,8 +493,8 @@ def decide(
             f"Error rate {format_percent(errors)} is above error_rate_max "
             f"{format_percent(blueprint.performance.error_rate_max)}, but {_w_text(weighted, up)} "
             "and no guard is past its limit: errors with normal utilization are not a capacity "
-            f"signal, so replicas stay at {current} (and no scale-down while errors are high). "
-            "Look at the release and its dependencies.",
+            f"signal, so replicas stay at {ctx.state.replicas} (and no scale-down while errors "
+            "are high). Look at the release and its dependencies.",
             ["spec.performance.error_rate_max", *_METRIC_REFS],
             rule=DecisionRule.ERROR_RATE,
         )
@@ -459,7 +525,7 @@ def decide(
             f"within the thresholds ({format_percent(down)} to {format_percent(up)}).",
             ["spec.scaling.scale_up_threshold", "spec.scaling.scale_down_threshold", *_METRIC_REFS],
         )
-    return _scale_down(ctx, window, avoid or {})
+    return None
 
 
 def _w_text(weighted: WeightedUtilization, up: float) -> str:
@@ -482,25 +548,13 @@ def _asks(ctx: _Context, weighted: WeightedUtilization, values: Metrics) -> list
     a missing metric never blocks what the known ones prove), and each weighted metric past
     its own guard. The largest estimate wins; on a tie the first, so W keeps its word."""
     scaling = ctx.blueprint.scaling
-    guards = scaling.guards
-    current = ctx.state.replicas
     asks: list[Ask] = []
-
-    def ask(rule: DecisionRule, value: float, limit: float, ratio: float, shown: str) -> Ask:
-        estimate = math.ceil(current * ratio - 1e-9)
-        return Ask(
-            rule=rule,
-            value=value,
-            limit=limit,
-            estimate=estimate,
-            formula=f"estimate ceil({current} × {shown}) = {estimate}",
-        )
-
     target = scaling.target_cpu_utilization
     if weighted.low > scaling.scale_up_threshold:
         w = weighted.low
         asks.append(
-            ask(
+            _ask(
+                ctx.state.replicas,
                 DecisionRule.WEIGHTED,
                 w,
                 scaling.scale_up_threshold,
@@ -508,11 +562,37 @@ def _asks(ctx: _Context, weighted: WeightedUtilization, values: Metrics) -> list
                 f"{format_percent(w)} / {format_percent(target)}",
             )
         )
+    return asks + _guard_asks(ctx, values)
+
+
+def _ask(
+    current: int, rule: DecisionRule, value: float, limit: float, ratio: float, shown: str
+) -> Ask:
+    """One recommendation: ceil(current × ratio), with the formula that shows it."""
+    estimate = math.ceil(current * ratio - 1e-9)
+    return Ask(
+        rule=rule,
+        value=value,
+        limit=limit,
+        estimate=estimate,
+        formula=f"estimate ceil({current} × {shown}) = {estimate}",
+    )
+
+
+def _guard_asks(ctx: _Context, values: Metrics) -> list[Ask]:
+    """Each weighted metric past its own guard, CPU, memory, latency: a guard judges only a
+    metric it measured."""
+    scaling = ctx.blueprint.scaling
+    guards = scaling.guards
+    current = ctx.state.replicas
+    asks: list[Ask] = []
     weighed = {metric.type for metric in scaling.metrics}
     cpu, memory, p95 = values.cpu_utilization, values.memory_utilization, values.latency_p95_ms
+    target = scaling.target_cpu_utilization
     if "cpu" in weighed and cpu is not None and cpu > guards.cpu_utilization:
         asks.append(
-            ask(
+            _ask(
+                current,
                 DecisionRule.CPU_GUARD,
                 cpu,
                 guards.cpu_utilization,
@@ -523,7 +603,8 @@ def _asks(ctx: _Context, weighted: WeightedUtilization, values: Metrics) -> list
     memory_target = scaling.target_memory_utilization
     if "memory" in weighed and memory is not None and memory > guards.memory_utilization:
         asks.append(
-            ask(
+            _ask(
+                current,
                 DecisionRule.MEMORY_GUARD,
                 memory,
                 guards.memory_utilization,
@@ -535,7 +616,8 @@ def _asks(ctx: _Context, weighted: WeightedUtilization, values: Metrics) -> list
     limit = latency_target * guards.latency_factor
     if "latency" in weighed and p95 is not None and p95 > limit:
         asks.append(
-            ask(
+            _ask(
+                current,
                 DecisionRule.LATENCY_GUARD,
                 p95,
                 limit,
@@ -546,65 +628,127 @@ def _asks(ctx: _Context, weighted: WeightedUtilization, values: Metrics) -> list
     return asks
 
 
-def _scale_up(ctx: _Context, asks: Sequence[Ask], avoid: Mapping[int, str]) -> Decision:
-    scaling = ctx.blueprint.scaling
+@dataclass(frozen=True, kw_only=True)
+class _Asked:
+    """A scale-up some rule asked for, with what every outcome of it says and records."""
+
+    winner: Ask
+    guards: tuple[Ask, ...]
+    used: WeightedUtilization
+    head: str
+    refs: tuple[str, ...]
+    estimate: int
+    #: How the estimate was reached, before the step limits.
+    formula: str
+
+    def result(
+        self,
+        ctx: _Context,
+        action: Action,
+        reason: Reason,
+        text: str,
+        *,
+        target: int | None = None,
+        desired: int | None = None,
+        rule: DecisionRule | None = None,
+        needs_window: bool = False,
+    ) -> Decision:
+        return _result(
+            ctx,
+            action,
+            reason,
+            f"{self.head} {text}",
+            self.refs,
+            target=target,
+            desired=desired,
+            estimate=self.estimate,
+            needs_window=needs_window,
+            used=self.used,
+            rule=rule or self.winner.rule,
+            guards=self.guards,
+        )
+
+
+_UP_REFS = (
+    "spec.scaling.scale_up_threshold",
+    "spec.scaling.target_cpu_utilization",
+    "spec.scaling.scale_up_increment",
+    "spec.scaling.max_replicas",
+    *_METRIC_REFS,
+)
+
+
+def _scale_up(ctx: _Context, asks: Sequence[Ask], window: Sequence[Sample] | None) -> Decision:
+    """Some rule asks for more replicas: count unready pods as idle, then stabilize, step
+    within the increment and the behavior, and keep within the bounds."""
+    used, note = ctx.weighted, ""
+    state = ctx.state
+    if 0 < state.ready_replicas < state.replicas:
+        used, note, counted = _count_unready_as_idle(ctx)
+        if not counted:
+            return _waiting_for_pods(ctx, asks, used, note)
+        asks = counted
+    asked = _asked(ctx, asks, used, note)
+    behavior = ctx.blueprint.scaling.behavior
+    if behavior is not None and behavior.scale_up.stabilization > 0:
+        stabilized = _stabilize_up(ctx, asked, window, behavior.scale_up.stabilization)
+        if isinstance(stabilized, Decision):
+            return stabilized
+        asked = stabilized
+    return _step_up(ctx, asked)
+
+
+def _count_unready_as_idle(
+    ctx: _Context,
+) -> tuple[WeightedUtilization, str, list[Ask]]:
+    """As the HPA does: unready pods count as idle, so a scale-up whose pods are still
+    starting is not repeated on the strength of the pods that carry the load meanwhile."""
     state, metrics = ctx.state, ctx.metrics
-    current = state.replicas
-    up = scaling.scale_up_threshold
-    used = ctx.weighted
-    note = ""
-    if 0 < state.ready_replicas < current:
-        # As the HPA does: unready pods count as idle, so a scale-up whose pods are still
-        # starting is not repeated on the strength of the pods that carry the load meanwhile.
-        share = state.ready_replicas / current
-        cpu, memory = metrics.cpu_utilization, metrics.memory_utilization
-        idle = Metrics(
-            cpu_utilization=None if cpu is None else cpu * share,
-            memory_utilization=None if memory is None else memory * share,
-            latency_p95_ms=metrics.latency_p95_ms,
+    share = state.ready_replicas / state.replicas
+    cpu, memory = metrics.cpu_utilization, metrics.memory_utilization
+    idle = Metrics(
+        cpu_utilization=None if cpu is None else cpu * share,
+        memory_utilization=None if memory is None else memory * share,
+        latency_p95_ms=metrics.latency_p95_ms,
+    )
+    used = weighted_utilization(ctx.blueprint, idle)
+    note = (
+        f" {state.ready_replicas} of {state.replicas} pods are ready; counting the others as "
+        f"idle gives {format_percent(used.low)}."
+    )
+    return used, note, _asks(ctx, used, idle)
+
+
+def _waiting_for_pods(
+    ctx: _Context, raw: Sequence[Ask], used: WeightedUtilization, note: str
+) -> Decision:
+    """The ready pods asked for more, but not once the starting ones count as idle."""
+    up = ctx.blueprint.scaling.scale_up_threshold
+    if [a.rule for a in raw] == [DecisionRule.WEIGHTED]:
+        asked = (
+            f"Weighted utilization {format_percent(ctx.weighted.low)} is above "
+            f"scale_up_threshold {format_percent(up)}"
         )
-        used = weighted_utilization(ctx.blueprint, idle)
-        note = (
-            f" {state.ready_replicas} of {current} pods are ready; counting the others as idle "
-            f"gives {format_percent(used.low)}."
-        )
-        raw = asks
-        asks = _asks(ctx, used, idle)
-        if not asks:
-            if [a.rule for a in raw] == [DecisionRule.WEIGHTED]:
-                asked = (
-                    f"Weighted utilization {format_percent(ctx.weighted.low)} is above "
-                    f"scale_up_threshold {format_percent(up)}"
-                )
-            else:
-                asked = "; ".join(_ask_text(a, up) for a in raw)
-                asked = asked[0].upper() + asked[1:]
-            return _result(
-                ctx,
-                Action.NONE,
-                Reason.PODS_NOT_READY,
-                f"{asked}, but{note} Waiting for the new pods.",
-                ["spec.scaling.scale_up_threshold"],
-                used=used,
-                rule=raw[0].rule,
-                guards=[a for a in raw if a.rule is not DecisionRule.WEIGHTED],
-            )
+    else:
+        asked = "; ".join(_ask_text(a, up) for a in raw)
+        asked = asked[0].upper() + asked[1:]
+    return _result(
+        ctx,
+        Action.NONE,
+        Reason.PODS_NOT_READY,
+        f"{asked}, but{note} Waiting for the new pods.",
+        ["spec.scaling.scale_up_threshold"],
+        used=used,
+        rule=raw[0].rule,
+        guards=[a for a in raw if a.rule is not DecisionRule.WEIGHTED],
+    )
+
+
+def _asked(ctx: _Context, asks: Sequence[Ask], used: WeightedUtilization, note: str) -> _Asked:
+    """The largest recommendation, and the words that say which rules asked and why."""
+    up = ctx.blueprint.scaling.scale_up_threshold
     winner = max(asks, key=lambda a: a.estimate)
-    guards = [a for a in asks if a.rule is not DecisionRule.WEIGHTED]
-    estimate = winner.estimate
-    step = min(scaling.scale_up_increment, max(1, estimate - current))
-    # Nothing beyond the fleet's ceiling is proposed: no approval could make it valid.
-    desired = max(current, min(current + step, scaling.replica_ceiling))
-    target = min(desired, scaling.max_replicas)
-    refs = [
-        "spec.scaling.scale_up_threshold",
-        "spec.scaling.target_cpu_utilization",
-        "spec.scaling.scale_up_increment",
-        "spec.scaling.max_replicas",
-        *_METRIC_REFS,
-        *(_GUARD_REFS[a.rule] for a in guards),
-    ]
-    formula = f"{winner.formula}, step limit +{scaling.scale_up_increment}"
+    guards = tuple(a for a in asks if a.rule is not DecisionRule.WEIGHTED)
     if winner.rule is DecisionRule.WEIGHTED:
         head = (
             f"Weighted utilization {format_percent(winner.value)} ({used.describe()}) exceeds "
@@ -613,90 +757,175 @@ def _scale_up(ctx: _Context, asks: Sequence[Ask], avoid: Mapping[int, str]) -> D
         if guards:
             head += f" Guards past their limits agree: {', '.join(a.brief() for a in guards)}."
     else:
-        text = "; ".join(
-            [
-                *(_ask_text(a, up) for a in asks),
-                *(
-                    []
-                    if any(a.rule is DecisionRule.WEIGHTED for a in asks)
-                    else [_w_text(used, up)]
-                ),
-            ]
-        )
+        texts = [_ask_text(a, up) for a in asks]
+        if not any(a.rule is DecisionRule.WEIGHTED for a in asks):
+            texts.append(_w_text(used, up))
+        text = "; ".join(texts)
         head = (
             f"{text[0].upper()}{text[1:]}. The largest recommendation decides: {winner.rule}.{note}"
         )
-    errors = metrics.error_rate
+    errors = ctx.metrics.error_rate
     error_max = ctx.blueprint.performance.error_rate_max
     if errors is not None and errors > error_max:
         head += (
             f" Error rate {format_percent(errors)} is above error_rate_max "
             f"{format_percent(error_max)} (not a capacity signal; it played no part)."
         )
-    if target != current and target in avoid:
-        return _result(
+    refs = [*_UP_REFS, *(_GUARD_REFS[a.rule] for a in guards)]
+    if ctx.blueprint.scaling.behavior is not None:
+        refs.append(_BEHAVIOR_REFS["scaleUp"])
+    return _Asked(
+        winner=winner,
+        guards=guards,
+        used=used,
+        head=head,
+        refs=tuple(refs),
+        estimate=winner.estimate,
+        formula=winner.formula,
+    )
+
+
+def _stabilize_up(
+    ctx: _Context, asked: _Asked, window: Sequence[Sample] | None, span: float
+) -> _Asked | Decision:
+    """behavior.scaleUp.stabilizationWindowSeconds: scale up only as far as the lowest
+    recommendation over the window, each sample of the metric history judged by the same
+    rules (a sample that asks for nothing recommends the current replicas)."""
+    shown = f"{format_duration(span)} behavior.scaleUp stabilization window"
+    current = ctx.state.replicas
+    if window is None:
+        return asked.result(
+            ctx,
+            Action.NONE,
+            Reason.STABILIZING,
+            f"The metric history is needed to confirm the {shown}.",
+            needs_window=True,
+        )
+    opened = ctx.now - timedelta(seconds=span)
+    lowest = asked.estimate
+    for sample in window:
+        if opened <= utc(sample.at) <= ctx.now:
+            values = Metrics(
+                cpu_utilization=sample.cpu_utilization,
+                memory_utilization=sample.memory_utilization,
+                latency_p95_ms=sample.latency_p95_ms,
+            )
+            asks = _asks(ctx, weighted_utilization(ctx.blueprint, values), values)
+            lowest = min(lowest, max((a.estimate for a in asks), default=current))
+    if lowest <= current:
+        return asked.result(
+            ctx,
+            Action.NONE,
+            Reason.STABILIZING,
+            f"The lowest recommendation in the {shown} is {lowest} replicas; waiting.",
+            rule=DecisionRule.BEHAVIOR,
+        )
+    if lowest == asked.estimate:
+        return asked
+    return replace(
+        asked,
+        estimate=lowest,
+        formula=f"{asked.formula}, lowest in the {shown} {lowest}",
+    )
+
+
+def _step_up(ctx: _Context, asked: _Asked) -> Decision:
+    """The step: at most scale_up_increment, within what the behavior's policies leave of
+    their period, never past the fleet's ceiling; the part past max_replicas is proposed."""
+    scaling = ctx.blueprint.scaling
+    current = ctx.state.replicas
+    wanted = max(1, asked.estimate - current)
+    increment = scaling.scale_up_increment
+    step = wanted if increment is None else min(increment, wanted)
+    parts = [asked.formula]
+    if increment is not None:
+        parts.append(f"step limit +{increment}")
+    room = step
+    if scaling.behavior is not None:
+        limit = up_limit(scaling.behavior.scale_up, current, ctx.changes, ctx.now)
+        room = limit.replicas - current
+        if room <= 0:
+            return _held_by_behavior(ctx, asked, limit)
+        if increment is None or room < step:
+            parts.append(limit.describe("scaleUp"))
+    formula = ", ".join(parts)
+    # Nothing beyond the fleet's ceiling is proposed: no approval could make it valid.
+    desired = max(current, min(current + min(step, room), scaling.replica_ceiling))
+    target = min(desired, scaling.max_replicas)
+    return _up_outcome(ctx, asked, desired, target, formula)
+
+
+def _held_by_behavior(ctx: _Context, asked: _Asked, limit: Limit) -> Decision:
+    """behavior.scaleUp leaves no room now: Disabled, or its period used up."""
+    if limit.policy is None:
+        return asked.result(
+            ctx,
+            Action.NONE,
+            Reason.SCALING_DISABLED,
+            "Not scaling up: behavior.scaleUp.selectPolicy is Disabled.",
+            rule=DecisionRule.BEHAVIOR,
+        )
+    return asked.result(
+        ctx,
+        Action.NONE,
+        Reason.RATE_LIMITED,
+        f"Not scaling up yet: {_used_up(limit, 'scaleUp')}",
+        rule=DecisionRule.BEHAVIOR,
+    )
+
+
+def _used_up(limit: Limit, key: str) -> str:
+    period = limit.policy.period if limit.policy is not None else 0.0
+    return (
+        f"{limit.describe(key)}, which the changes executed in the last {period:g}s have used up."
+    )
+
+
+def _up_outcome(ctx: _Context, asked: _Asked, desired: int, target: int, formula: str) -> Decision:
+    """The step as a decision: avoided, at the fleet's ceiling, proposed beyond max_replicas,
+    or done (with any rest proposed)."""
+    scaling = ctx.blueprint.scaling
+    current = ctx.state.replicas
+    if target != current and target in ctx.avoid:
+        return asked.result(
             ctx,
             Action.NONE,
             Reason.RECENTLY_FAILED,
-            f"{head} Not scaling to {target} again: {avoid[target]}.",
-            refs,
-            estimate=estimate,
-            used=used,
-            rule=winner.rule,
-            guards=guards,
+            f"Not scaling to {target} again: {ctx.avoid[target]}.",
         )
     if target == current and desired == current:
-        return _result(
+        return asked.result(
             ctx,
             Action.NONE,
             Reason.AT_MAX,
-            f"{head} Already at max_replicas ({scaling.max_replicas}), which is the fleet "
+            f"Already at max_replicas ({scaling.max_replicas}), which is the fleet "
             f"ceiling (limits.max_replicas); {formula}, but no more replicas can be proposed.",
-            refs,
-            estimate=estimate,
-            used=used,
-            rule=winner.rule,
-            guards=guards,
         )
     refused = _beyond_limits_refused(ctx.blueprint)
     if target == current:
-        return _result(
+        return asked.result(
             ctx,
             Action.SCALE_UP,
             Reason.AT_MAX,
-            f"{head} Already at max_replicas ({scaling.max_replicas}); {formula}, so "
-            f"{desired} replicas "
+            f"Already at max_replicas ({scaling.max_replicas}); {formula}, so {desired} replicas "
             + (refused or "are proposed for approval (scale_beyond_limits)")
             + ".",
-            refs,
             desired=desired,
-            estimate=estimate,
-            used=used,
-            rule=winner.rule,
-            guards=guards,
         )
-    beyond = (
-        f" {desired} would exceed max_replicas ({scaling.max_replicas}); "
-        + (
+    beyond = ""
+    if desired > target:
+        beyond = f" {desired} would exceed max_replicas ({scaling.max_replicas}); " + (
             "the rest is proposed for approval."
             if refused is None
             else f"{desired} replicas {refused}."
         )
-        if desired > target
-        else ""
-    )
-    return _result(
+    return asked.result(
         ctx,
         Action.SCALE_UP,
         Reason.ABOVE_THRESHOLD,
-        f"{head} Scaling {current} → {target} replicas ({formula}).{beyond}",
-        refs,
+        f"Scaling {current} → {target} replicas ({formula}).{beyond}",
         target=target,
         desired=desired,
-        estimate=estimate,
-        used=used,
-        rule=winner.rule,
-        guards=guards,
     )
 
 
@@ -737,25 +966,80 @@ def _ask_text(ask: Ask, up: float) -> str:
     return f"{ask.describe()} ({ask.formula})"
 
 
-def _scale_down(
-    ctx: _Context, window: Sequence[Sample] | None, avoid: Mapping[int, str]
-) -> Decision:
+_DOWN_REFS = (
+    "spec.scaling.scale_down_threshold",
+    "spec.scaling.scale_down_stabilization",
+    "spec.scaling.min_replicas",
+    "spec.scaling.scale_down_increment",
+    "spec.scaling.target_cpu_utilization",
+)
+
+_BEHAVIOR_REFS = {
+    "scaleUp": "spec.scaling.behavior.scaleUp",
+    "scaleDown": "spec.scaling.behavior.scaleDown",
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Proof:
+    """What the metric history shows about the scale-down window."""
+
+    #: Below the threshold without a break, back to (about) the window's start.
+    covered: bool
+    #: The highest W of the unbroken run, and where it starts.
+    highest: float
+    evidence_from: datetime | None
+    #: The metrics a sample lacked where the run broke off, if that is why.
+    gap: tuple[str, ...]
+    empty: bool
+
+
+def _scale_down(ctx: _Context, window: Sequence[Sample] | None) -> Decision:
+    """W is below the threshold now: scale down once the window proves it stayed there,
+    toward the estimate from the highest W in it, within the step limits and the floor."""
     scaling = ctx.blueprint.scaling
-    state, now = ctx.state, ctx.now
-    current = state.replicas
-    down = scaling.scale_down_threshold
-    value = ctx.weighted.value or 0.0
     head = (
-        f"Weighted utilization {format_percent(value)} ({ctx.weighted.describe()}) is below "
-        f"scale_down_threshold {format_percent(down)}."
+        f"Weighted utilization {format_percent(ctx.weighted.value or 0.0)} "
+        f"({ctx.weighted.describe()}) is below scale_down_threshold "
+        f"{format_percent(scaling.scale_down_threshold)}."
     )
-    refs = [
-        "spec.scaling.scale_down_threshold",
-        "spec.scaling.scale_down_stabilization",
-        "spec.scaling.min_replicas",
-        "spec.scaling.scale_down_increment",
-        "spec.scaling.target_cpu_utilization",
-    ]
+    refs = list(_DOWN_REFS)
+    if scaling.behavior is not None:
+        refs.append(_BEHAVIOR_REFS["scaleDown"])
+    held = _down_held(ctx, window, head, refs)
+    if held is not None:
+        return held
+    assert window is not None  # _down_held asked for it otherwise
+    proof = _prove_window(ctx, window)
+    if not proof.covered:
+        return _result(
+            ctx, Action.NONE, Reason.STABILIZING, f"{head} {_unproven(ctx, proof)}", refs
+        )
+    current = ctx.state.replicas
+    estimate = math.ceil(current * proof.highest / scaling.target_cpu_utilization - 1e-9)
+    formula = (
+        f"estimate ceil({current} × {format_percent(proof.highest)} / "
+        f"{format_percent(scaling.target_cpu_utilization)}) = {estimate}"
+    )
+    if estimate >= current:
+        return _result(
+            ctx,
+            Action.NONE,
+            Reason.ESTIMATE_UNCHANGED,
+            f"{head} The {formula} keeps {current} replicas.",
+            refs,
+            estimate=estimate,
+        )
+    return _step_down(ctx, head, refs, estimate, formula, proof.highest)
+
+
+def _down_held(
+    ctx: _Context, window: Sequence[Sample] | None, head: str, refs: Sequence[str]
+) -> Decision | None:
+    """What holds a scale-down before the history is read: the floor, a disabled direction,
+    pods that are not ready; and the history itself, asked for when it is not there yet."""
+    scaling, state = ctx.blueprint.scaling, ctx.state
+    current = state.replicas
     if current <= scaling.min_replicas:
         return _result(
             ctx,
@@ -763,6 +1047,15 @@ def _scale_down(
             Reason.AT_MIN,
             f"{head} Already at min_replicas ({scaling.min_replicas}).",
             refs,
+        )
+    if scaling.behavior is not None and scaling.behavior.scale_down.select is SelectPolicy.DISABLED:
+        return _result(
+            ctx,
+            Action.NONE,
+            Reason.SCALING_DISABLED,
+            f"{head} Not scaling down: behavior.scaleDown.selectPolicy is Disabled.",
+            refs,
+            rule=DecisionRule.BEHAVIOR,
         )
     if state.ready_replicas < current:
         return _result(
@@ -782,13 +1075,17 @@ def _scale_down(
             refs,
             needs_window=True,
         )
-    span = scaling.scale_down_stabilization
-    opened = now - timedelta(seconds=span)
+    return None
+
+
+def _prove_window(ctx: _Context, window: Sequence[Sample]) -> _Proof:
+    """Walk back from now while every sample is below the threshold; the window is proven
+    only if that unbroken run reaches back to (about) the window's start."""
+    now, down = ctx.now, ctx.blueprint.scaling.scale_down_threshold
+    opened = now - timedelta(seconds=ctx.blueprint.scaling.scale_down_stabilization)
     in_window = sorted((s for s in window if opened <= utc(s.at) <= now), key=lambda s: s.at)
-    # Walk back from now while every sample is below the threshold; the window is proven
-    # only if that unbroken run reaches back to (about) the window's start.
     evidence_from: datetime | None = None
-    highest = value
+    highest = ctx.weighted.value or 0.0
     gap: tuple[str, ...] = ()
     for sample in reversed(in_window):
         sample_w = weighted_utilization(ctx.blueprint, sample)
@@ -805,56 +1102,87 @@ def _scale_down(
         and evidence_from is not None
         and (evidence_from - opened).total_seconds() <= WINDOW_SLACK
     )
-    if not covered:
-        below_for = (now - evidence_from).total_seconds() if evidence_from else 0.0
-        if not in_window:
-            why = "There is no metric history for the window yet; waiting."
-        elif gap:
-            why = (
-                f"The metric history has no {', '.join(gap)} data there, so it cannot show the "
-                f"load stayed low (below for {format_duration(below_for)} of the "
-                f"{format_duration(span)} window); waiting."
-            )
-        else:
-            why = (
-                f"It has been below for {format_duration(below_for)} of the "
-                f"{format_duration(span)} scale_down_stabilization window; waiting."
-            )
-        return _result(ctx, Action.NONE, Reason.STABILIZING, f"{head} {why}", refs)
-    estimate = math.ceil(current * highest / scaling.target_cpu_utilization - 1e-9)
-    formula = (
-        f"estimate ceil({current} × {format_percent(highest)} / "
-        f"{format_percent(scaling.target_cpu_utilization)}) = {estimate}"
+    return _Proof(
+        covered=covered,
+        highest=highest,
+        evidence_from=evidence_from,
+        gap=gap,
+        empty=not in_window,
     )
-    if estimate >= current:
-        return _result(
-            ctx,
-            Action.NONE,
-            Reason.ESTIMATE_UNCHANGED,
-            f"{head} The {formula} keeps {current} replicas.",
-            refs,
-            estimate=estimate,
+
+
+def _unproven(ctx: _Context, proof: _Proof) -> str:
+    """Why the history does not (yet) prove the window, with how far it does."""
+    span = ctx.blueprint.scaling.scale_down_stabilization
+    below_for = (ctx.now - proof.evidence_from).total_seconds() if proof.evidence_from else 0.0
+    if proof.empty:
+        return "There is no metric history for the window yet; waiting."
+    if proof.gap:
+        return (
+            f"The metric history has no {', '.join(proof.gap)} data there, so it cannot show the "
+            f"load stayed low (below for {format_duration(below_for)} of the "
+            f"{format_duration(span)} window); waiting."
         )
-    target = max(
-        current - min(scaling.scale_down_increment, current - estimate), scaling.min_replicas
+    return (
+        f"It has been below for {format_duration(below_for)} of the "
+        f"{format_duration(span)} scale_down_stabilization window; waiting."
     )
-    if target in avoid:
+
+
+def _step_down(
+    ctx: _Context, head: str, refs: Sequence[str], estimate: int, formula: str, highest: float
+) -> Decision:
+    """The step: at most scale_down_increment, no further than the behavior's policies
+    leave of their period, never below min_replicas."""
+    scaling = ctx.blueprint.scaling
+    current = ctx.state.replicas
+    increment = scaling.scale_down_increment
+    wanted = current - estimate
+    target = max(
+        current - (wanted if increment is None else min(increment, wanted)), scaling.min_replicas
+    )
+    parts = [formula]
+    if increment is not None:
+        parts.append(f"step limit -{increment}")
+    if scaling.behavior is not None:
+        limit = down_limit(scaling.behavior.scale_down, current, ctx.changes, ctx.now)
+        if increment is None or limit.replicas > target:
+            parts.append(limit.describe("scaleDown"))
+        target = max(target, limit.replicas)
+        if target >= current:
+            return _result(
+                ctx,
+                Action.NONE,
+                Reason.RATE_LIMITED,
+                f"{head} Not scaling down yet: {_used_up(limit, 'scaleDown')}",
+                refs,
+                estimate=estimate,
+                rule=DecisionRule.BEHAVIOR,
+            )
+    if target in ctx.avoid:
         return _result(
             ctx,
             Action.NONE,
             Reason.RECENTLY_FAILED,
-            f"{head} Not scaling to {target} again: {avoid[target]}.",
+            f"{head} Not scaling to {target} again: {ctx.avoid[target]}.",
             refs,
             estimate=estimate,
         )
+    span = format_duration(scaling.scale_down_stabilization)
     return _result(
         ctx,
         Action.SCALE_DOWN,
         Reason.BELOW_THRESHOLD,
-        f"{head} It stayed below for the whole {format_duration(span)} window (highest "
-        f"{format_percent(highest)}). Scaling {current} → {target} replicas ({formula}, step "
-        f"limit -{scaling.scale_down_increment}, floor min_replicas {scaling.min_replicas}).",
+        f"{head} It stayed below for the whole {span} window (highest "
+        f"{format_percent(highest)}). Scaling {current} → {target} replicas ({', '.join(parts)}, "
+        f"floor min_replicas {scaling.min_replicas}).",
         refs,
         target=target,
         estimate=estimate,
     )
+
+
+def window_span(scaling: Scaling) -> float:
+    """Seconds of metric history a decision may need: the longer stabilization window."""
+    up = 0.0 if scaling.behavior is None else scaling.behavior.scale_up.stabilization
+    return max(scaling.scale_down_stabilization, up)

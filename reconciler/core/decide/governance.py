@@ -2,10 +2,8 @@
 
 Two questions, kept apart so the answer can explain both:
 
-- **Classification** (policy): forbidden, restricted (needs approval) or allowed, from the
-  service's effective rules with their conditions evaluated. Forbidden rules are checked first,
-  then restricted, then allowed; every allowed rule for the operation must hold. An operation
-  listed nowhere is forbidden; the only exception is undoing the reconciler's own failed change.
+- **Classification** (policy, in rules.py): forbidden, restricted (needs approval) or
+  allowed, from the service's effective rules with their conditions evaluated.
 - **Safety** (state): cooldown, hourly and daily rate limits, and the circuit breaker, from the
   service's history. Safety never makes a forbidden operation possible; it only holds back an
   allowed one.
@@ -19,15 +17,24 @@ listed, not just the first.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from reconciler.core.blueprint.catalogue import ROLLBACK_OWN_CHANGE, Alternative, Operation, suggest
-from reconciler.core.blueprint.model import Blueprint, Policy, Rule, Tier
-from reconciler.core.blueprint.units import format_cpu, format_duration, format_memory
+from reconciler.core.blueprint.catalogue import ROLLBACK_OWN_CHANGE, Alternative
+from reconciler.core.blueprint.model import Blueprint, Tier
+from reconciler.core.blueprint.units import format_duration
+from reconciler.core.decide.rules import (
+    Classification,
+    OperationRequest,
+    Origin,
+    RuleCheck,
+    classify_under,
+    condition_values,
+)
 from reconciler.core.ids import make_id, utc
 from reconciler.core.trail.history import BreakerPhase, ServiceHistory
+from reconciler.core.trail.wording import Code, Reason, say
 
 __all__ = [
     "Classification",
@@ -41,18 +48,9 @@ __all__ = [
     "check_safety",
     "classify",
     "classify_under",
+    "condition_values",
     "govern",
 ]
-
-
-class Origin(StrEnum):
-    """Who asked for the operation."""
-
-    DECISION = "decision"
-    REQUEST = "request"
-    ROLLBACK = "rollback"
-    APPROVAL = "approval"
-    RECOVERY = "recovery"
 
 
 class VerdictAction(StrEnum):
@@ -60,69 +58,6 @@ class VerdictAction(StrEnum):
     REQUEST_APPROVAL = "request_approval"
     BLOCK = "block"
     DEFER = "defer"
-
-
-@dataclass(frozen=True, kw_only=True)
-class OperationRequest:
-    """One operation to govern, with the numbers its conditions may use."""
-
-    operation: str
-    service: str
-    origin: Origin
-    current_replicas: int | None = None
-    target_replicas: int | None = None
-    #: Relative size of the change (replicas or resources), for `change_percent`.
-    change_percent: float | None = None
-    reason: str = ""
-    requested_by: str = ""
-    decision_id: str = ""
-    #: For a rollback: the operation id being undone.
-    reverts: str = ""
-    parameters: Mapping[str, object] = field(default_factory=dict)
-
-    def describe(self) -> str:
-        """What the request changes, in the words of a `git log --oneline` subject."""
-        if self.target_replicas is not None and self.current_replicas is not None:
-            return f"scale {self.current_replicas}→{self.target_replicas}"
-        parts = []
-        for key, label, fmt in (
-            ("cpu_request", "cpu", format_cpu),
-            ("memory_request", "memory", format_memory),
-        ):
-            new = self.parameters.get(key)
-            if isinstance(new, int):
-                before = self.parameters.get(f"{key}_before")
-                old = fmt(before) if isinstance(before, int) else "unset"
-                parts.append(f"{label} {old}→{fmt(new)}")
-        if parts:
-            return "requests " + ", ".join(parts)
-        return self.operation
-
-
-@dataclass(frozen=True, kw_only=True)
-class RuleCheck:
-    """How one rule was evaluated, for the record."""
-
-    reference: str
-    origin: str
-    tier: Tier
-    condition: str | None
-    result: bool | None
-    rendered: str | None = None
-    missing: tuple[str, ...] = ()
-    autonomous: bool = True
-
-
-@dataclass(frozen=True, kw_only=True)
-class Classification:
-    tier: Tier
-    rationale: str
-    references: tuple[str, ...]
-    checks: tuple[RuleCheck, ...]
-    rule: Rule | None = None
-    known: bool = True
-    #: A few words for a commit subject: the rule's rationale, or what the operation does.
-    summary: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -168,184 +103,11 @@ class Verdict:
         return self.action is VerdictAction.REQUEST_APPROVAL
 
 
-def condition_values(
-    request: OperationRequest,
-    blueprint: Blueprint,
-    observed: Mapping[str, float | None],
-    now: datetime,
-) -> dict[str, float | None]:
-    """The names a condition may use, for this request. Unknown values stay None."""
-    current, target = request.current_replicas, request.target_replicas
-    change = None
-    if current is not None and target is not None:
-        change = target - current
-    percent = request.change_percent
-    if percent is None and change is not None and current:
-        percent = abs(change) / current
-    latency = observed.get("latency_p95_ms")
-    moment = utc(now)
-    return {
-        **{k: v for k, v in observed.items() if k != "latency_p95_ms"},
-        "target_replicas": None if target is None else float(target),
-        "current_replicas": None if current is None else float(current),
-        "min_replicas": float(blueprint.scaling.min_replicas),
-        "max_replicas": float(blueprint.scaling.max_replicas),
-        "replica_change": None if change is None else float(change),
-        "change_percent": percent,
-        "max_restart_count": float(blueprint.reliability.max_restart_count),
-        "rollback_threshold": float(blueprint.reliability.rollback_threshold),
-        "latency_p95": None if latency is None else latency / 1000,
-        "latency_p95_target": blueprint.performance.latency_p95_ms / 1000,
-        "hour_utc": float(moment.hour),
-        "weekday_utc": float(moment.weekday()),
-    }
-
-
-def _check(rule: Rule, values: Mapping[str, float | None]) -> RuleCheck:
-    if rule.condition is None:
-        return RuleCheck(
-            reference=_ref(rule),
-            origin=rule.origin,
-            tier=rule.tier,
-            condition=None,
-            result=True,
-            autonomous=rule.autonomous,
-        )
-    return RuleCheck(
-        reference=_ref(rule),
-        origin=rule.origin,
-        tier=rule.tier,
-        condition=str(rule.condition),
-        result=rule.condition.evaluate(values),
-        rendered=rule.condition.render_with(values),
-        missing=tuple(rule.condition.missing(values)),
-        autonomous=rule.autonomous,
-    )
-
-
-def _ref(rule: Rule) -> str:
-    return rule.reference if rule.origin == "blueprint" else f"global:{rule.reference}"
-
-
 def classify(
     request: OperationRequest, blueprint: Blueprint, values: Mapping[str, float | None]
 ) -> Classification:
     """The tier of `request` under the service's effective policy, with every rule checked."""
     return classify_under(request, blueprint.policy, values)
-
-
-def classify_under(
-    request: OperationRequest, policy: Policy, values: Mapping[str, float | None]
-) -> Classification:
-    """The same under any policy: a pull request check classifies with the rules in force
-    before the change, which for a new service are the global policies alone."""
-    name = request.operation
-    rules = policy.rules_for(name)
-    checks = tuple(_check(rule, values) for rule in rules)
-    paired = list(zip(rules, checks, strict=True))
-
-    def explain(check: RuleCheck) -> str:
-        if check.condition is None:
-            return check.reference
-        shown = f"{check.condition} ({check.rendered})" if check.rendered else check.condition
-        state = {True: "holds", False: "does not hold", None: "cannot be evaluated"}[check.result]
-        unknown = f"; unknown: {', '.join(check.missing)}" if check.missing else ""
-        return f"{check.reference}: {shown} {state}{unknown}"
-
-    # A forbidding rule applies unless its condition is known to be false: unknown is unsafe.
-    for rule, check in paired:
-        if rule.tier is Tier.FORBIDDEN and check.result is not False:
-            why = (
-                rule.rationale
-                or policy.catalogue.get(name, Operation(name=name, summary="")).summary
-            )
-            return Classification(
-                tier=Tier.FORBIDDEN,
-                rationale=f"{name} is forbidden ({explain(check)}){': ' + why if why else ''}. "
-                "No approval can override this; changing it needs a reviewed policy change.",
-                references=(_ref(rule),),
-                checks=checks,
-                rule=rule,
-                summary=why or f"forbidden by {_ref(rule)}",
-            )
-    for rule, check in paired:
-        if rule.tier is Tier.RESTRICTED and check.result is not False:
-            return Classification(
-                tier=Tier.RESTRICTED,
-                rationale=f"{name} requires approval ({explain(check)})"
-                + (f": {rule.rationale}" if rule.rationale else "")
-                + ".",
-                references=(_ref(rule),),
-                checks=checks,
-                rule=rule,
-                summary=rule.rationale or f"restricted by {_ref(rule)}",
-            )
-    allowed = [(rule, check) for rule, check in paired if rule.tier is Tier.ALLOWED]
-    if allowed:
-        refs = tuple(_ref(rule) for rule, _ in allowed)
-        failing = [(rule, check) for rule, check in allowed if check.result is not True]
-        if failing:
-            return Classification(
-                tier=Tier.RESTRICTED,
-                rationale=f"{name} is allowed only when its conditions hold, and "
-                + "; ".join(explain(check) for _, check in failing)
-                + ", so it needs approval.",
-                references=refs,
-                checks=checks,
-                rule=failing[0][0],
-            )
-        manual = [rule for rule, _ in allowed if not rule.autonomous]
-        if manual:
-            return Classification(
-                tier=Tier.RESTRICTED,
-                rationale=f"{name} is allowed but marked `autonomous: false` "
-                f"({_ref(manual[0])}), so it needs approval.",
-                references=refs,
-                checks=checks,
-                rule=manual[0],
-            )
-        return Classification(
-            tier=Tier.ALLOWED,
-            rationale=f"{name} is allowed ("
-            + "; ".join(explain(check) for _, check in allowed)
-            + ").",
-            references=refs,
-            checks=checks,
-            rule=allowed[0][0],
-        )
-    entry = policy.catalogue.get(name)
-    if entry is not None and entry.allowed_when_unlisted:
-        return Classification(
-            tier=Tier.ALLOWED,
-            rationale=f"{name} is allowed by default: undoing the reconciler's own change "
-            "that failed verification restores the state the blueprint last accepted.",
-            references=("catalogue:" + name,),
-            checks=checks,
-        )
-    if entry is None:
-        # A typo is the likeliest unknown name: still forbidden (and recorded), but the
-        # refusal names the operation that was probably meant.
-        close = suggest(name, policy.catalogue)
-        meant = f" (did you mean {close}?)" if close else ""
-        return Classification(
-            tier=Tier.FORBIDDEN,
-            rationale=f"{name} is not an operation the governance rules know{meant}; unknown "
-            "operations are forbidden. Add it to the catalogue (operations: in the global "
-            "policies) and to a tier if it should be possible.",
-            references=("governance.agent_authority",),
-            checks=checks,
-            known=False,
-            summary="unknown operation",
-        )
-    return Classification(
-        tier=Tier.FORBIDDEN,
-        rationale=f"{name} is not listed in any tier of the effective policy, and unlisted "
-        "operations are forbidden. List it under allowed_operations or requires_approval "
-        "if it should be possible.",
-        references=("governance.agent_authority",),
-        checks=checks,
-        summary="not listed in any tier",
-    )
 
 
 def check_safety(
@@ -367,29 +129,41 @@ def check_safety(
                 "rate limits and the circuit breaker",
             ),
         )
-    checks = []
+    return (
+        _cooldown(history, safety.cooldown, now),
+        *_rate_limits(history, safety.rate_limits.per_hour, safety.rate_limits.per_day, now),
+        _breaker(request, blueprint, history),
+    )
+
+
+def _cooldown(history: ServiceHistory, cooldown: float, now: datetime) -> SafetyCheck:
+    """Enough time since the last change, else when it will have been."""
     last = history.last_change_at
     if last is None:
-        checks.append(SafetyCheck(name="cooldown", ok=True, detail="no earlier change"))
-    else:
-        elapsed = (now - last).total_seconds()
-        ready_at = last + timedelta(seconds=safety.cooldown)
-        ok = elapsed >= safety.cooldown
-        checks.append(
-            SafetyCheck(
-                name="cooldown",
-                ok=ok,
-                detail=(
-                    f"last change {format_duration(elapsed)} ago, cooldown "
-                    f"{format_duration(safety.cooldown)}"
-                    + ("" if ok else f" ({format_duration(safety.cooldown - elapsed)} left)")
-                ),
-                retry_at=None if ok else ready_at,
-            )
-        )
+        return SafetyCheck(name="cooldown", ok=True, detail="no earlier change")
+    elapsed = (now - last).total_seconds()
+    ok = elapsed >= cooldown
+    return SafetyCheck(
+        name="cooldown",
+        ok=ok,
+        detail=(
+            f"last change {format_duration(elapsed)} ago, cooldown "
+            f"{format_duration(cooldown)}"
+            + ("" if ok else f" ({format_duration(cooldown - elapsed)} left)")
+        ),
+        retry_at=None if ok else last + timedelta(seconds=cooldown),
+    )
+
+
+def _rate_limits(
+    history: ServiceHistory, per_hour: int, per_day: int, now: datetime
+) -> tuple[SafetyCheck, SafetyCheck]:
+    """Fewer changes than the hourly and the daily limit; else when the oldest counted ages
+    out."""
+    checks = []
     for name, span, limit in (
-        ("rate_limit_hourly", 3600, safety.rate_limits.per_hour),
-        ("rate_limit_daily", 86400, safety.rate_limits.per_day),
+        ("rate_limit_hourly", 3600, per_hour),
+        ("rate_limit_daily", 86400, per_day),
     ):
         recent = history.changes_within(now, span)
         ok = len(recent) < limit
@@ -402,27 +176,26 @@ def check_safety(
                 retry_at=retry,
             )
         )
+    return checks[0], checks[1]
+
+
+def _breaker(
+    request: OperationRequest, blueprint: Blueprint, history: ServiceHistory
+) -> SafetyCheck:
+    """An open circuit breaker stops every change until a person resets it."""
     breaker = history.breaker
-    settings = safety.circuit_breaker
+    settings = blueprint.policy.safety.circuit_breaker
     if breaker.phase is BreakerPhase.OPEN:
-        checks.append(
-            SafetyCheck(
-                name="circuit_breaker",
-                ok=False,
-                hard=True,
-                detail=f"circuit breaker {breaker.describe(settings)} after repeated failures; "
-                f"`reconciler breaker reset {request.service} --reason ...` closes it",
-            )
+        return SafetyCheck(
+            name="circuit_breaker",
+            ok=False,
+            hard=True,
+            detail=f"circuit breaker {breaker.describe(settings)} after repeated failures; "
+            f"`reconciler breaker reset {request.service} --reason ...` closes it",
         )
-    else:
-        checks.append(
-            SafetyCheck(
-                name="circuit_breaker",
-                ok=True,
-                detail=f"circuit breaker {breaker.describe(settings)}",
-            )
-        )
-    return tuple(checks)
+    return SafetyCheck(
+        name="circuit_breaker", ok=True, detail=f"circuit breaker {breaker.describe(settings)}"
+    )
 
 
 def govern(
@@ -447,48 +220,12 @@ def govern(
     failing = [check for check in safety if not check.ok]
     operation = blueprint.policy.catalogue.get(request.operation)
     executable = operation is not None and operation.executable
-    reasons = [classification.rationale]
+    action, added, retry_at = _settle(request, classification, failing, executable, approved_by)
+    reasons = [classification.rationale, *added]
     alternatives: tuple[ClassifiedAlternative, ...] = ()
-    retry_at = None
     if classification.tier is Tier.FORBIDDEN:
-        action = VerdictAction.BLOCK
-        reasons += [check.detail for check in failing]
         alternatives = _alternatives(request, blueprint, classification, observed, now)
-    elif not executable:
-        action = VerdictAction.BLOCK
-        reasons.append(
-            f"this reconciler cannot carry out {request.operation}; make that change through "
-            "your deployment pipeline"
-        )
-    elif classification.tier is Tier.RESTRICTED and not approved_by:
-        action = VerdictAction.REQUEST_APPROVAL
-        if failing:
-            reasons.append(
-                "safety is checked again when the approved change is applied; now: "
-                + "; ".join(check.detail for check in failing)
-            )
-    else:
-        # Allowed, or restricted and approved: either way safety alone decides now.
-        if classification.tier is Tier.RESTRICTED:
-            reasons.append(f"approved: {approved_by}")
-        if not failing:
-            action = VerdictAction.EXECUTE
-        else:
-            action = (
-                VerdictAction.BLOCK if any(check.hard for check in failing) else VerdictAction.DEFER
-            )
-            reasons += [check.detail for check in failing]
-            pending = [check.retry_at for check in failing if check.retry_at is not None]
-            retry_at = max(pending) if pending and action is VerdictAction.DEFER else None
-    if classification.tier is not Tier.FORBIDDEN and not executable:
-        summary = reasons[-1]
-    elif (
-        action in (VerdictAction.BLOCK, VerdictAction.DEFER)
-        and classification.tier is not Tier.FORBIDDEN
-    ):
-        summary = "; ".join(check.detail for check in failing) or reasons[-1]
-    else:
-        summary = classification.summary or classification.tier.value
+    summary = _summary(classification, action, failing, executable, reasons)
     approvers = blueprint.policy.approval.approvers
     if classification.rule is not None and classification.rule.approvers:
         approvers = classification.rule.approvers
@@ -518,6 +255,57 @@ def govern(
         retry_at=retry_at,
         summary=summary,
     )
+
+
+def _settle(
+    request: OperationRequest,
+    classification: Classification,
+    failing: Sequence[SafetyCheck],
+    executable: bool,
+    approved_by: str,
+) -> tuple[VerdictAction, list[str], datetime | None]:
+    """The action a tier and the failing safety checks lead to: (action, the reasons it adds
+    to the classification's, when to retry a deferral)."""
+    details = [check.detail for check in failing]
+    if classification.tier is Tier.FORBIDDEN:
+        return VerdictAction.BLOCK, details, None
+    if not executable:
+        return (
+            VerdictAction.BLOCK,
+            [say(Reason(Code.NOT_EXECUTABLE, {"operation": request.operation}))],
+            None,
+        )
+    if classification.tier is Tier.RESTRICTED and not approved_by:
+        rechecked = [say(Reason(Code.SAFETY_RECHECKED, {"details": details}))] if failing else []
+        return VerdictAction.REQUEST_APPROVAL, rechecked, None
+    # Allowed, or restricted and approved: either way safety alone decides now.
+    added = []
+    if classification.tier is Tier.RESTRICTED:
+        added.append(say(Reason(Code.APPROVED, {"by": approved_by})))
+    if not failing:
+        return VerdictAction.EXECUTE, added, None
+    if any(check.hard for check in failing):
+        return VerdictAction.BLOCK, [*added, *details], None
+    pending = [check.retry_at for check in failing if check.retry_at is not None]
+    return VerdictAction.DEFER, [*added, *details], max(pending) if pending else None
+
+
+def _summary(
+    classification: Classification,
+    action: VerdictAction,
+    failing: Sequence[SafetyCheck],
+    executable: bool,
+    reasons: Sequence[str],
+) -> str:
+    """The main reason in a few words: what holds an operation back, else its tier's reason."""
+    if classification.tier is not Tier.FORBIDDEN and not executable:
+        return reasons[-1]
+    if (
+        action in (VerdictAction.BLOCK, VerdictAction.DEFER)
+        and classification.tier is not Tier.FORBIDDEN
+    ):
+        return "; ".join(check.detail for check in failing) or reasons[-1]
+    return classification.summary or classification.tier.value
 
 
 def _headline(

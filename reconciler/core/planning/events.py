@@ -1,10 +1,4 @@
-"""Building the audit record for each kind of event, and the commit subject that tells it.
-
-Subjects are written for `git log --oneline`, which is the audit trail a person reads first:
-
-    todo-frontend: scale 2→3 (allowed): weighted 81.5% > 80%
-    todo-frontend: blocked delete_deployment (forbidden): complete outage of the service
-    todo-backend: deferred scale 2→3 (allowed): cooldown 1m30s, 40s left
+"""Building the audit record for each kind of event (its commit subject: subjects.py).
 
 The record bodies carry the full decision and verdict, so nothing a person might ask later
 ("which rule? which numbers?") is lost.
@@ -18,130 +12,23 @@ from datetime import datetime
 from typing import Any
 
 from reconciler.core.blueprint.model import Blueprint
-from reconciler.core.blueprint.units import format_percent
 from reconciler.core.decide.decision import Decision
 from reconciler.core.decide.governance import OperationRequest, Origin, Verdict
-from reconciler.core.gitops.writeback import OwnCommit, write_back_details
-from reconciler.core.ids import make_id, utc
+from reconciler.core.ids import make_id
 from reconciler.core.observed.changes import Applied, Change
-from reconciler.core.observed.observation import STAMP_ANNOTATION, ChangeStamp
+from reconciler.core.observed.observation import ChangeStamp
+from reconciler.core.planning.details import decision_json, request_json, verdict_json
+from reconciler.core.planning.subjects import WOULD, short
+from reconciler.core.trail.bodies import pause_of
 from reconciler.core.trail.records import EventType, Outcome, Record
 
 __all__ = [
     "decision_json",
     "decision_record",
+    "short",
     "verdict_json",
     "verdict_record",
 ]
-
-
-def decision_json(decision: Decision) -> dict[str, Any]:
-    weighted = decision.weighted
-    return {
-        "decision_id": decision.id,
-        "action": str(decision.action),
-        "reason": str(decision.reason),
-        "rule": str(decision.rule),
-        "current_replicas": decision.current_replicas,
-        "target_replicas": decision.target_replicas,
-        "desired_replicas": decision.desired_replicas,
-        "beyond_limits": decision.beyond_limits,
-        "estimate": decision.estimate,
-        "weighted_utilization": None if weighted.value is None else round(weighted.value, 6),
-        "weighted_bounds": [round(weighted.low, 6), round(weighted.high, 6)],
-        "metrics_breakdown": [
-            {
-                "type": c.type,
-                "weight": c.weight,
-                "value": c.value,
-                "normalised": None if c.normalised is None else round(c.normalised, 6),
-                "contribution": None if c.contribution is None else round(c.contribution, 6),
-            }
-            for c in weighted.components
-        ],
-        "expected_outcome": None
-        if decision.expected is None
-        else {
-            "replicas": decision.expected.replicas,
-            "expected_cpu_utilization": _round(decision.expected.cpu_utilization),
-            "expected_memory_utilization": _round(decision.expected.memory_utilization),
-        },
-        "inputs": dict(decision.inputs),
-        "blueprint_references": list(decision.references),
-        **(
-            {
-                "guards": [
-                    {
-                        "rule": str(g.rule),
-                        "value": round(g.value, 6),
-                        "limit": round(g.limit, 6),
-                        "estimate": g.estimate,
-                    }
-                    for g in decision.guards
-                ]
-            }
-            if decision.guards
-            else {}
-        ),
-    }
-
-
-def _round(value: float | None) -> float | None:
-    return None if value is None else round(value, 2)
-
-
-def verdict_json(verdict: Verdict) -> dict[str, Any]:
-    return {
-        "governance_check_id": verdict.id,
-        "decision_id": verdict.decision_id,
-        "operation": verdict.operation,
-        "classification": str(verdict.classification),
-        "action": str(verdict.action),
-        "requires_approval": verdict.requires_approval,
-        "reasons": list(verdict.reasons),
-        "blueprint_references": list(verdict.references),
-        "rules": [
-            {
-                "reference": c.reference,
-                "origin": c.origin,
-                "tier": str(c.tier),
-                "condition": c.condition,
-                "evaluated": c.rendered,
-                "result": c.result,
-                "unknown": list(c.missing),
-            }
-            for c in verdict.checks
-        ],
-        "safety_checks": {
-            check.name: {"ok": check.ok, "detail": check.detail, "retry_at": check.retry_at}
-            for check in verdict.safety
-        },
-        "alternatives": [
-            {
-                "operation": a.operation,
-                "description": a.description,
-                "classification": str(a.tier),
-                "replicas": a.replicas,
-            }
-            for a in verdict.alternatives
-        ],
-        "approvers": list(verdict.approvers),
-        "retry_at": verdict.retry_at,
-    }
-
-
-def request_json(request: OperationRequest) -> dict[str, Any]:
-    return {
-        "operation": request.operation,
-        "origin": str(request.origin),
-        "current_replicas": request.current_replicas,
-        "target_replicas": request.target_replicas,
-        "change_percent": request.change_percent,
-        "reason": request.reason,
-        "requested_by": request.requested_by,
-        "reverts": request.reverts or None,
-        "parameters": dict(request.parameters),
-    }
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -430,15 +317,6 @@ def pending_record(
     )
 
 
-#: What a verdict would have led to, as the observe record's `would` says it.
-_WOULD = {
-    "execute": "would apply",
-    "request_approval": "would propose",
-    "block": "would be blocked",
-    "defer": "would be deferred",
-}
-
-
 def observed_record(
     request: OperationRequest,
     verdict: Verdict,
@@ -463,7 +341,7 @@ def observed_record(
         provenance=blueprint.provenance,
         outcome=Outcome(would),
         rationale=f"Observe mode ({blueprint.observed_by}): {request.describe()} "
-        f"{_WOULD[would]}; nothing was changed or proposed. {verdict.summary}",
+        f"{WOULD[would]}; nothing was changed or proposed. {verdict.summary}",
         operation=request.operation,
         classification=str(verdict.classification),
         links=chain.links(),
@@ -476,129 +354,6 @@ def observed_record(
             "reasons": list(verdict.reasons),
             "approvers": list(verdict.approvers),
             "retry_at": verdict.retry_at,
-        },
-    )
-
-
-#: Records that lead a chain and are committed with its change, by id prefix.
-_SAME_RUN_LEADS = {"dec-": "decision", "req-": "request"}
-
-
-def recovered_record(
-    stamp: ChangeStamp, blueprint: Blueprint, now: datetime, commit: OwnCommit | None = None
-) -> Record:
-    """A change found on a deployment that the audit trail does not have (a run died), or,
-    with `commit`, in one of the reconciler's own manifest commits (coexistence: write_back;
-    the stamp travels in the commit's trailer, the commit is linked and kept as
-    `details.write_back`, so the change is waited for, verified and reverted like one).
-
-    Built from the deployment's stamp so that it stands where the lost `operation_executed`
-    record would: the same links (decision, governance, approval, rollback_of), the request,
-    the pre-change baseline and expectations. Verification then treats it as any executed
-    change, a harmful one is rolled back, and an approval it carried out counts as used.
-    A stamp from before stamps carried these has none of them; the rationale says so.
-    """
-    asked = stamp.request
-    parameters = asked.get("parameters")
-    parameters = dict(parameters) if isinstance(parameters, Mapping) else {}
-    request = {
-        "operation": stamp.operation,
-        "origin": asked.get("origin"),
-        "current_replicas": asked.get("current_replicas", stamp.before.get("replicas")),
-        "target_replicas": asked.get("target_replicas", stamp.after.get("replicas")),
-        "change_percent": asked.get("change_percent"),
-        "reason": asked.get("reason", ""),
-        "requested_by": asked.get("requested_by", ""),
-        "reverts": stamp.reverts or None,
-        "parameters": parameters,
-    }
-    baseline = dict(stamp.baseline)
-    pre = (
-        {
-            "replicas": baseline.get("replicas"),
-            "ready": baseline.get("ready_replicas"),
-            "revision": baseline.get("revision"),
-        }
-        if baseline
-        else dict(stamp.before)
-    )
-    at = utc(stamp.at)
-    # Committed with the change, so lost with it: the verdict, and the decision or request
-    # when the same run made it (an approval or a failed verification leads from older records).
-    lost = [
-        f"{kind} {record_id}"
-        for kind, record_id in (
-            (_SAME_RUN_LEADS.get(stamp.decision_id[:4], ""), stamp.decision_id),
-            ("governance check", stamp.governance_id),
-        )
-        if kind and record_id
-    ]
-    found_in = (
-        f"the stamp on its manifest commit {commit.written.commit[:12]}"
-        if commit is not None
-        else f"the deployment's {STAMP_ANNOTATION} stamp"
-    )
-    rationale = (
-        f"{stamp.summary}: recovered from {found_in} after a "
-        f"crash. The run that made this change at {at:%Y-%m-%d %H:%M:%SZ} ended before "
-        f"recording it (found at {utc(now):%Y-%m-%d %H:%M:%SZ})"
-        + (
-            f"; the record{'s' if len(lost) > 1 else ''} of its {' and '.join(lost)} "
-            f"{'were' if len(lost) > 1 else 'was'} lost with it"
-            if lost
-            else ""
-        )
-        + "."
-    )
-    if stamp.why:
-        rationale += f" It was made because: {stamp.why}"
-    rationale += (
-        " The stamp keeps the request and the pre-change baseline, so the change is verified, "
-        "and rolled back if it made things worse, like any recorded change."
-        if baseline
-        else " This stamp carries no baseline (an older reconciler wrote it), so its "
-        "verification cannot tell whether anything got worse."
-    )
-    extra: dict[str, Any] = {}
-    if commit is not None:
-        sync_timeout = blueprint.manifests.sync_timeout if blueprint.manifests else 600.0
-        extra = {"write_back": write_back_details(commit.written, sync_timeout)}
-    return Record(
-        id=stamp.operation_id,
-        timestamp=at,
-        event_type=EventType.OPERATION_RECOVERED,
-        service=stamp.service,
-        blueprint_version=blueprint.version,
-        provenance=blueprint.provenance,
-        outcome=Outcome.RECOVERED,
-        rationale=rationale,
-        operation=stamp.operation,
-        classification=stamp.classification or None,
-        links={
-            key: value
-            for key, value in (
-                ("decision", stamp.decision_id),
-                ("governance", stamp.governance_id),
-                ("operation", stamp.operation_id),
-                ("approval", stamp.approval_id),
-                ("rollback_of", stamp.reverts),
-                ("commit", commit.written.commit if commit is not None else ""),
-            )
-            if value
-        },
-        details={
-            "summary": stamp.summary,
-            "recovered_from": "manifest_commit" if commit is not None else STAMP_ANNOTATION,
-            "request": request,
-            "pre_operation_state": pre,
-            "post_operation_state": dict(stamp.after),
-            "baseline": baseline or None,
-            "expected": dict(stamp.expected) or None,
-            "attempt": parameters.get("attempt"),
-            "authorized_by": dict(stamp.authorized_by) or None,
-            "why": stamp.why or None,
-            "recovered_at": now,
-            **extra,
         },
     )
 
@@ -648,63 +403,6 @@ def breaker_reset_record(
     )
 
 
-def short(text: str, limit: int = 72) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
-
-def subject_for(
-    record: Record, request: OperationRequest, verdict: Verdict, decision: Decision | None
-) -> str:
-    """The `git log --oneline` line for one operation's commit."""
-    service = request.service
-    what = request.describe()
-    tier = verdict.classification
-    if request.origin is Origin.ROLLBACK:
-        attempt = request.parameters.get("attempt")
-        nth = f", attempt {attempt}" if isinstance(attempt, int) and attempt > 1 else ""
-        outcome = {
-            EventType.ROLLBACK_EXECUTED: "rolled back",
-            EventType.ROLLBACK_FAILED: "rollback failed",
-        }.get(record.event_type, f"rollback {record.outcome}")
-        return f"{service}: {outcome} ({what}{nth}): undoes {request.reverts}"
-    match record.event_type:
-        case EventType.OPERATION_OBSERVED:
-            would = _WOULD.get(str(record.details.get("would")), "observed")
-            return f"{service}: observe mode: {what} {would} ({tier})"
-        case EventType.OPERATION_EXECUTED | EventType.ROLLBACK_EXECUTED:
-            return f"{service}: {what} ({tier}): {_because(request, decision)}"
-        case EventType.OPERATION_FAILED | EventType.ROLLBACK_FAILED:
-            return f"{service}: {what} failed: {short(str(record.details.get('error', '')), 60)}"
-        case EventType.OPERATION_BLOCKED:
-            return f"{service}: blocked {what} ({tier}): {short(verdict.summary, 60)}"
-        case EventType.OPERATION_DEFERRED:
-            return f"{service}: deferred {what} ({tier}): {short(verdict.summary, 60)}"
-        case EventType.APPROVAL_REQUESTED:
-            return f"{service}: {what} needs approval ({tier}): {_because(request, decision)}"
-    return f"{service}: {record.event_type} {what}"
-
-
-def _because(request: OperationRequest, decision: Decision | None) -> str:
-    if request.origin is Origin.REQUEST:
-        who = request.requested_by or "someone"
-        return short(f"requested by {who}" + (f": {request.reason}" if request.reason else ""), 60)
-    if decision is not None and request.origin is Origin.RECOVERY:
-        failing = decision.inputs.get("failing_pods")
-        count = len(failing) if isinstance(failing, list) else 0
-        restarts = decision.inputs.get("effective_restarts")
-        reason = decision.reason.value.replace("_", " ")
-        return f"{reason}: {count}/{decision.current_replicas} pods failing, {restarts} restarts"
-    if decision is None or decision.weighted.value is None:
-        return short(decision.rationale if decision else request.reason, 60)
-    w = format_percent(decision.weighted.value)
-    up = decision.inputs.get("scale_up_threshold")
-    down = decision.inputs.get("scale_down_threshold")
-    if decision.target_replicas > decision.current_replicas or decision.beyond_limits:
-        return f"weighted {w} > {format_percent(float(up))}" if isinstance(up, float) else w
-    return f"weighted {w} < {format_percent(float(down))}" if isinstance(down, float) else w
-
-
 def pause_record(blueprint: Blueprint, why: str, now: datetime) -> Record:
     """The pause of a service begins (or its reason changes): recorded once, not each cycle."""
     return Record(
@@ -724,6 +422,7 @@ def pause_record(blueprint: Blueprint, why: str, now: datetime) -> Record:
 
 def resume_record(blueprint: Blueprint, since: Record, now: datetime) -> Record:
     """The pause recorded in `since` has ended."""
+    paused_by = pause_of(since).paused_by
     return Record(
         id=make_id("res", now, blueprint.name, since.id),
         timestamp=now,
@@ -732,12 +431,11 @@ def resume_record(blueprint: Blueprint, since: Record, now: datetime) -> Record:
         blueprint_version=blueprint.version,
         provenance=blueprint.provenance,
         outcome=Outcome.RESUMED,
-        rationale=f"The pause by {since.details.get('paused_by', 'unknown')} has ended; the "
-        "reconciler acts again.",
+        rationale=f"The pause by {paused_by or 'unknown'} has ended; the reconciler acts again.",
         links={"paused": since.id},
         details={
             "paused_at": since.timestamp.isoformat(),
-            "paused_by": since.details.get("paused_by"),
+            "paused_by": paused_by,
         },
     )
 

@@ -25,10 +25,18 @@ __all__ = [
     "Body",
     "Check",
     "CheckStatus",
+    "ObservedBody",
+    "PauseBody",
+    "RefusalBody",
+    "RequestBody",
     "Severity",
     "VerificationBody",
     "VerificationOutcome",
+    "observed_of",
+    "pause_of",
     "read_body",
+    "refusal_of",
+    "request_of",
     "verification_of",
 ]
 
@@ -214,6 +222,149 @@ class VerificationBody(Body):
         )
 
 
+@dataclass(frozen=True, kw_only=True)
+class RequestBody:
+    """The operation a record is about, as asked (`details.request`): who asked, for what
+    change, from what size. Origin is kept as stored (governance names the origins)."""
+
+    operation: str = ""
+    origin: str = ""
+    current_replicas: int | None = None
+    target_replicas: int | None = None
+    change_percent: float | None = None
+    reason: str = ""
+    requested_by: str = ""
+    reverts: str | None = None
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        """`scale 2→3` for a scale, else "" (the caller names the operation)."""
+        if self.current_replicas is not None and self.target_replicas is not None:
+            return f"scale {self.current_replicas}→{self.target_replicas}"
+        return ""
+
+    @classmethod
+    def from_json(cls, raw: object) -> RequestBody:
+        if raw is None:
+            return cls()
+        fields = _Fields(raw, "details.request")
+        parameters = fields.raw.get("parameters") or {}
+        if not isinstance(parameters, Mapping):
+            raise RecordError("field 'details.request.parameters' must be an object")
+        return cls(
+            operation=fields.text("operation", ""),
+            origin=fields.text("origin", ""),
+            current_replicas=fields.whole("current_replicas"),
+            target_replicas=fields.whole("target_replicas"),
+            change_percent=fields.number("change_percent"),
+            reason=fields.text("reason", ""),
+            requested_by=fields.text("requested_by", ""),
+            reverts=fields.optional_text("reverts"),
+            parameters=dict(parameters),
+        )
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class RefusalBody(Body):
+    """A blocked or deferred operation: what was asked, every reason, and when to retry."""
+
+    request: RequestBody
+    reasons: tuple[str, ...]
+    retry_at: datetime | None
+    alternatives: tuple[Mapping[str, Any], ...]
+    stored: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> RefusalBody:
+        fields = _Fields(raw, "details")
+        return cls(
+            request=RequestBody.from_json(raw.get("request")),
+            reasons=_texts(fields, "reasons"),
+            retry_at=fields.moment("retry_at"),
+            alternatives=_objects(fields, "alternatives"),
+            stored=raw,
+        )
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class ObservedBody(Body):
+    """Observe mode: what an operation would have led to, and how many replicas ran."""
+
+    observed_by: str
+    would: str
+    replicas_running: int | None
+    request: RequestBody
+    reasons: tuple[str, ...]
+    approvers: tuple[str, ...]
+    retry_at: datetime | None
+    stored: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> ObservedBody:
+        fields = _Fields(raw, "details")
+        return cls(
+            observed_by=fields.text("observed_by", ""),
+            would=fields.text("would", ""),
+            replicas_running=fields.whole("replicas_running"),
+            request=RequestBody.from_json(raw.get("request")),
+            reasons=_texts(fields, "reasons"),
+            approvers=_texts(fields, "approvers"),
+            retry_at=fields.moment("retry_at"),
+            stored=raw,
+        )
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class PauseBody(Body):
+    """A pause began (`service_paused`) or ended (`service_resumed`), and what paused it."""
+
+    paused_by: str | None
+    stored: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> PauseBody:
+        return cls(paused_by=_Fields(raw, "details").optional_text("paused_by"), stored=raw)
+
+
+def _texts(fields: _Fields, name: str) -> tuple[str, ...]:
+    values = fields.raw.get(name) or []
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise RecordError(f"field '{fields.where}.{name}' must be a list of strings")
+    return tuple(values)
+
+
+def _objects(fields: _Fields, name: str) -> tuple[Mapping[str, Any], ...]:
+    values = fields.raw.get(name) or []
+    if not isinstance(values, list) or not all(isinstance(v, Mapping) for v in values):
+        raise RecordError(f"field '{fields.where}.{name}' must be a list of objects")
+    return tuple(values)
+
+
+def request_of(record: Record) -> RequestBody:
+    """The request a record is about (empty when it names none), whether the record was read
+    from the trail or made by this run."""
+    details = record.details
+    request = getattr(details, "request", None)
+    if isinstance(request, RequestBody):
+        return request
+    return RequestBody.from_json(details.get("request"))
+
+
+def refusal_of(record: Record) -> RefusalBody:
+    details = record.details
+    return details if isinstance(details, RefusalBody) else RefusalBody.from_json(details)
+
+
+def observed_of(record: Record) -> ObservedBody:
+    details = record.details
+    return details if isinstance(details, ObservedBody) else ObservedBody.from_json(details)
+
+
+def pause_of(record: Record) -> PauseBody:
+    details = record.details
+    return details if isinstance(details, PauseBody) else PauseBody.from_json(details)
+
+
 #: The body type of each event that has one.
 _READERS: Mapping[EventType, Callable[[Mapping[str, Any]], Body]] = {
     EventType.VERIFICATION_PASSED: VerificationBody.from_json,
@@ -221,6 +372,11 @@ _READERS: Mapping[EventType, Callable[[Mapping[str, Any]], Body]] = {
     EventType.VERIFICATION_SKIPPED: VerificationBody.from_json,
     EventType.ROLLBACK_VERIFIED: VerificationBody.from_json,
     EventType.ROLLBACK_VERIFICATION_FAILED: VerificationBody.from_json,
+    EventType.OPERATION_BLOCKED: RefusalBody.from_json,
+    EventType.OPERATION_DEFERRED: RefusalBody.from_json,
+    EventType.OPERATION_OBSERVED: ObservedBody.from_json,
+    EventType.SERVICE_PAUSED: PauseBody.from_json,
+    EventType.SERVICE_RESUMED: PauseBody.from_json,
 }
 
 
@@ -311,6 +467,8 @@ class _Fields:
         value = self._value(name, None)
         if value is None:
             return None
+        if isinstance(value, datetime):  # a body made by this run, not yet stored
+            return utc(value)
         try:
             return parse_utc(value) if isinstance(value, str) else parse_utc(None)
         except ValueError:

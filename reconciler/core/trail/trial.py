@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from reconciler.core.trail.bodies import observed_of
 from reconciler.core.trail.records import EventType, Record
 
 __all__ = ["ReplicaRange", "TrialService", "summarise_trial"]
@@ -84,10 +85,6 @@ class TrialService:
         }
 
 
-def _replicas(value: object) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
 def _widen(current: ReplicaRange | None, value: int | None) -> ReplicaRange | None:
     if value is None:
         return current
@@ -110,10 +107,10 @@ def summarise_trial(records: Iterable[Record]) -> tuple[TrialService, ...]:
         would_run: ReplicaRange | None = None
         counts = {"apply": 0, "propose": 0, "refuse": 0}
         for record in items:
-            would = str(record.details.get("would", ""))
-            request = record.details.get("request") or {}
-            current = _replicas(record.details.get("replicas_running"))
-            target = _replicas(request.get("target_replicas"))
+            body = observed_of(record)
+            would = body.would
+            current = body.replicas_running
+            target = body.request.target_replicas
             if would == _APPLY:
                 counts["apply"] += 1
             elif would == _PROPOSE:

@@ -1,0 +1,212 @@
+"""The English of the records: every reason the deciding code gives, as a code with its
+parameters, turned into the words records, commit subjects and proposal bodies carry.
+
+Deciding functions (governance, the stages of a cycle) say *why* with a `Reason`; this module
+alone says it in words. The words are part of the public audit format and stay exactly as
+they were written before the codes existed (tests/golden/ holds the proof). Code that needs
+to know why branches on `Reason.code`, never on the words.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol
+
+from reconciler.core.blueprint.units import format_duration
+
+__all__ = ["Code", "Reason", "brief", "explain_check", "say"]
+
+
+class Code(StrEnum):
+    """Why something was decided, as a closed set."""
+
+    # An operation's tier (governance.classify_under).
+    FORBIDDEN_BY_RULE = "forbidden_by_rule"
+    RESTRICTED_BY_RULE = "restricted_by_rule"
+    CONDITIONS_UNMET = "conditions_unmet"
+    NOT_AUTONOMOUS = "not_autonomous"
+    ALLOWED_BY_RULES = "allowed_by_rules"
+    ALLOWED_BY_DEFAULT = "allowed_by_default"
+    UNKNOWN_OPERATION = "unknown_operation"
+    UNLISTED = "unlisted"
+    # What a verdict adds to its tier (governance.govern).
+    NOT_EXECUTABLE = "not_executable"
+    SAFETY_RECHECKED = "safety_rechecked"
+    APPROVED = "approved"
+    # Why planning sends an operation to a person (the stages of a cycle).
+    RESTARTS_BEYOND_MAX = "restarts_beyond_max"
+    ROLLBACK_FAILED_REPEATEDLY = "rollback_failed_repeatedly"
+    ROLLBACK_DISABLED = "rollback_disabled"
+    ROLLED_BACK_STILL_FAILING = "rolled_back_still_failing"
+    # Why a deferred request no longer holds.
+    RETRY_TOO_LATE = "retry_too_late"
+    REPLICAS_CHANGED = "replicas_changed"
+    RESOURCE_CHANGED = "resource_changed"
+    NO_LONGER_FITS = "no_longer_fits"
+
+
+@dataclass(frozen=True)
+class Reason:
+    """A reason as a code and the values its words need."""
+
+    code: Code
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return say(self)
+
+
+class CheckWords(Protocol):
+    """What the words of one evaluated rule need (governance.RuleCheck has it)."""
+
+    @property
+    def reference(self) -> str: ...
+    @property
+    def condition(self) -> str | None: ...
+    @property
+    def rendered(self) -> str | None: ...
+    @property
+    def result(self) -> bool | None: ...
+    @property
+    def missing(self) -> tuple[str, ...]: ...
+
+
+def explain_check(check: CheckWords) -> str:
+    """One rule as evaluated: its reference, its condition with the values, and the result."""
+    if check.condition is None:
+        return check.reference
+    shown = f"{check.condition} ({check.rendered})" if check.rendered else check.condition
+    state = {True: "holds", False: "does not hold", None: "cannot be evaluated"}[check.result]
+    unknown = f"; unknown: {', '.join(check.missing)}" if check.missing else ""
+    return f"{check.reference}: {shown} {state}{unknown}"
+
+
+def _explained(checks: Sequence[CheckWords]) -> str:
+    return "; ".join(explain_check(check) for check in checks)
+
+
+def _forbidden_by_rule(operation: str, check: CheckWords, why: str) -> str:
+    return (
+        f"{operation} is forbidden ({explain_check(check)}){': ' + why if why else ''}. "
+        "No approval can override this; changing it needs a reviewed policy change."
+    )
+
+
+def _restricted_by_rule(operation: str, check: CheckWords, why: str) -> str:
+    return f"{operation} requires approval ({explain_check(check)})" + (f": {why}." if why else ".")
+
+
+def _conditions_unmet(operation: str, checks: Sequence[CheckWords]) -> str:
+    return (
+        f"{operation} is allowed only when its conditions hold, and {_explained(checks)}, so "
+        "it needs approval."
+    )
+
+
+def _not_autonomous(operation: str, reference: str) -> str:
+    return (
+        f"{operation} is allowed but marked `autonomous: false` ({reference}), so it needs "
+        "approval."
+    )
+
+
+def _unknown_operation(operation: str, close: str | None) -> str:
+    meant = f" (did you mean {close}?)" if close else ""
+    return (
+        f"{operation} is not an operation the governance rules know{meant}; unknown "
+        "operations are forbidden. Add it to the catalogue (operations: in the global "
+        "policies) and to a tier if it should be possible."
+    )
+
+
+def _rollback_disabled(operation_id: str) -> str:
+    return (
+        f"{operation_id} failed verification and rollback_on_failure is false: a person must "
+        "decide. Automatic changes stop (circuit breaker open)."
+    )
+
+
+def _rolled_back_still_failing(operation_id: str) -> str:
+    return (
+        f"the service is back as it was before {operation_id} and still fails its checks, so "
+        "undoing it again would change nothing: a person must decide. Automatic changes stop "
+        "(circuit breaker open)."
+    )
+
+
+def _retry_too_late(late: float, timeout: float) -> str:
+    return (
+        f"no cycle retried it for {format_duration(late)} after it was due, longer than the "
+        f"{format_duration(timeout)} an approval would wait"
+    )
+
+
+def _replicas_changed(replicas: int, asked_from: int) -> str:
+    return (
+        f"the deployment has {replicas} replicas now, not the {asked_from} the request was "
+        "made from"
+    )
+
+
+_WORDS: Mapping[Code, Callable[..., str]] = {
+    Code.FORBIDDEN_BY_RULE: _forbidden_by_rule,
+    Code.RESTRICTED_BY_RULE: _restricted_by_rule,
+    Code.CONDITIONS_UNMET: _conditions_unmet,
+    Code.NOT_AUTONOMOUS: _not_autonomous,
+    Code.ALLOWED_BY_RULES: lambda operation, checks: (
+        f"{operation} is allowed ({_explained(checks)})."
+    ),
+    Code.ALLOWED_BY_DEFAULT: lambda operation: (
+        f"{operation} is allowed by default: undoing the reconciler's own change that failed "
+        "verification restores the state the blueprint last accepted."
+    ),
+    Code.UNKNOWN_OPERATION: _unknown_operation,
+    Code.UNLISTED: lambda operation: (
+        f"{operation} is not listed in any tier of the effective policy, and unlisted "
+        "operations are forbidden. List it under allowed_operations or requires_approval if it "
+        "should be possible."
+    ),
+    Code.NOT_EXECUTABLE: lambda operation: (
+        f"this reconciler cannot carry out {operation}; make that change through your "
+        "deployment pipeline"
+    ),
+    Code.SAFETY_RECHECKED: lambda details: (
+        "safety is checked again when the approved change is applied; now: " + "; ".join(details)
+    ),
+    Code.APPROVED: lambda by: f"approved: {by}",
+    Code.RESTARTS_BEYOND_MAX: lambda: (
+        "restarts are beyond max_restart_count: a person decides (escalated for approval)"
+    ),
+    # The escalation record's own rationale says it (verification.escalation_record).
+    Code.ROLLBACK_FAILED_REPEATEDLY: lambda: "",
+    Code.ROLLBACK_DISABLED: _rollback_disabled,
+    Code.ROLLED_BACK_STILL_FAILING: _rolled_back_still_failing,
+    Code.RETRY_TOO_LATE: _retry_too_late,
+    Code.REPLICAS_CHANGED: _replicas_changed,
+    Code.RESOURCE_CHANGED: lambda key: (
+        f"the deployment's {key.replace('_', ' ')} changed since the request"
+    ),
+    Code.NO_LONGER_FITS: lambda error: f"it no longer fits the blueprint: {error}",
+}
+
+#: The few words a commit subject uses for a reason, where they differ from the full text.
+_BRIEF: Mapping[Code, Callable[..., str]] = {
+    Code.ROLLBACK_FAILED_REPEATEDLY: lambda: "its rollback failed 3 times",
+    Code.ROLLBACK_DISABLED: lambda operation_id: (
+        "it failed verification and rollback_on_failure is false"
+    ),
+    Code.ROLLED_BACK_STILL_FAILING: lambda operation_id: "rolled back and still failing",
+}
+
+
+def say(reason: Reason) -> str:
+    """The words of a reason, as records and proposals carry them."""
+    return _WORDS[reason.code](**reason.params)
+
+
+def brief(reason: Reason) -> str:
+    """The words of a reason for a commit subject: short where the full text is long."""
+    words = _BRIEF.get(reason.code, _WORDS[reason.code])
+    return words(**reason.params)

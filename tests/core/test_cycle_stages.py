@@ -1,0 +1,448 @@
+"""The stages of a cycle one by one, as tables over the pure planner, and their order.
+
+Each stage either passes the cycle on (its progress without a plan) or settles it; these
+tables give each stage the inputs that make it do one or the other, and what it leaves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+
+from reconciler.core.approvals.authorization import Authorization
+from reconciler.core.approvals.lifecycle import Kind
+from reconciler.core.blueprint.model import Blueprint
+from reconciler.core.decide.decision import Action
+from reconciler.core.decide.governance import VerdictAction
+from reconciler.core.decide.verification import Pending
+from reconciler.core.observed.changes import Applied
+from reconciler.core.observed.observation import (
+    ChangeStamp,
+    DeploymentState,
+    Metrics,
+    PodState,
+)
+from reconciler.core.planning import stages
+from reconciler.core.planning.events import executed_record
+from reconciler.core.planning.outcomes import NoteKind
+from reconciler.core.planning.stages import STAGES, CycleInputs, Progress
+from reconciler.core.trail.history import fold_history
+from reconciler.core.trail.records import EventType, Outcome, Record
+from tests.core.helpers import NOW, blueprint, metrics, state
+
+HOT = metrics(0.95, 0.90, 180)
+CALM = metrics(0.60, 0.55, 100)
+STAMP = ChangeStamp(
+    operation_id="op-20260210-152900-aaaaaa",
+    decision_id="dec-20260210-152900-aaaaaa",
+    operation="scale_within_limits",
+    service="web",
+    at=NOW - timedelta(minutes=1),
+    summary="scale 2→3",
+    before={"replicas": 2},
+    after={"replicas": 3},
+)
+
+
+def inputs(
+    bp: Blueprint | None = None,
+    observed: DeploymentState | None = None,
+    load: Metrics = CALM,
+    **options: object,
+) -> CycleInputs:
+    return CycleInputs(
+        blueprint=bp or blueprint(),
+        state=observed or state(2),
+        metrics=load,
+        now=NOW,
+        **options,  # type: ignore[arg-type]
+    )
+
+
+def start(given: CycleInputs, records: tuple[Record, ...] = ()) -> Progress:
+    bp = given.blueprint
+    return Progress(history=fold_history(bp.name, records, bp.policy.safety.circuit_breaker, NOW))
+
+
+def test_the_stages_run_in_this_order() -> None:
+    assert [stage.__name__ for stage in STAGES] == [
+        "record_unrecorded_change",
+        "verify_due_changes",
+        "stop_while_paused",
+        "open_breaker",
+        "roll_back_failed_changes",
+        "wait_for_verification",
+        "stop_when_verifying_only",
+        "carry_out_approved_request",
+        "recover_failing_pods",
+        "retry_deferred_requests",
+        "hold_approved_replicas",
+        "decide_and_govern",
+    ]
+
+
+def test_only_the_last_stage_always_settles_a_calm_cycle() -> None:
+    """On a quiet service every stage but the decision passes on, changing nothing."""
+    given = inputs()
+    progress = start(given)
+    for stage in STAGES[:-1]:
+        assert stage(given, progress) == progress, stage.__name__
+    assert STAGES[-1](given, progress).plan is not None
+
+
+@pytest.mark.parametrize(
+    ("stamp", "recorded", "noted"),
+    [(None, False, False), (STAMP, True, False), (STAMP, False, True)],
+    ids=["no-stamp", "stamp-recorded", "stamp-not-recorded"],
+)
+def test_record_unrecorded_change(stamp: ChangeStamp | None, recorded: bool, noted: bool) -> None:
+    given = inputs(observed=state(3, last_change=stamp), stamp_recorded=recorded)
+    after = stages.record_unrecorded_change(given, start(given))
+    assert after.plan is None
+    assert [n.kind for n in after.notes] == ([NoteKind.CHANGE_RECOVERED] if noted else [])
+    assert [r.event_type for r in after.history.records] == (
+        [EventType.OPERATION_RECOVERED] if noted else []
+    )
+
+
+@pytest.mark.parametrize(
+    ("bp", "annotation", "verify_only", "paused_by", "decided"),
+    [
+        (blueprint(), "", False, "", False),
+        (
+            blueprint(extra="  suspend: true\n"),
+            "",
+            False,
+            "spec.suspend: true in the blueprint",
+            True,
+        ),
+        (
+            blueprint(),
+            "maintenance",
+            False,
+            "the deployment's annotation reconciler/paused=maintenance",
+            True,
+        ),
+        (
+            blueprint(),
+            "maintenance",
+            True,
+            "the deployment's annotation reconciler/paused=maintenance",
+            False,
+        ),
+    ],
+    ids=["running", "suspended", "annotated", "annotated-verify-only"],
+)
+def test_stop_while_paused(
+    bp: Blueprint, annotation: str, verify_only: bool, paused_by: str, decided: bool
+) -> None:
+    given = inputs(bp, state(2, paused=annotation), HOT, verify_only=verify_only)
+    after = stages.stop_while_paused(given, start(given))
+    if not paused_by:
+        assert after == start(given)
+        return
+    assert after.plan is not None
+    assert after.plan.paused == paused_by
+    assert not after.plan.steps
+    assert [n.kind for n in after.notes] == [NoteKind.PAUSED]
+    assert (after.plan.decision is not None) == decided
+    if after.plan.decision is not None:  # what the engine would do, and does not
+        assert after.plan.decision.action is Action.NONE
+        assert after.plan.decision.target_replicas == 2
+
+
+@pytest.mark.parametrize("verify_only", [False, True])
+def test_stop_when_verifying_only(verify_only: bool) -> None:
+    given = inputs(load=HOT, verify_only=verify_only)
+    after = stages.stop_when_verifying_only(given, start(given))
+    assert (after.plan is not None) == verify_only
+    if after.plan is not None:
+        assert (after.plan.decision, after.plan.steps) == (None, ())
+
+
+def _pending(due_in: timedelta) -> Pending:
+    executed = Record(
+        id="op-20260210-152900-aaaaaa",
+        timestamp=NOW - timedelta(minutes=1),
+        event_type=EventType.OPERATION_EXECUTED,
+        service="web",
+        blueprint_version="1.0.0",
+        outcome=Outcome.SUCCESS,
+        rationale="scale deployment todo-app/web to 3 replicas",
+        operation="scale_within_limits",
+        links={"operation": "op-20260210-152900-aaaaaa"},
+        details={"request": {"current_replicas": 2, "target_replicas": 3}},
+    )
+    return Pending(
+        record=executed,
+        operation_id=executed.id,
+        due=NOW + due_in,
+        target_replicas=3,
+        baseline={},
+        expected={},
+        pre_state={},
+    )
+
+
+@pytest.mark.parametrize(
+    ("waiting", "text"),
+    [
+        (None, None),
+        (
+            _pending(timedelta(seconds=30)),
+            "op-20260210-152900-aaaaaa (scale 2→3) is verified at 15:30:30Z; "
+            "no new change before that",
+        ),
+        (
+            _pending(timedelta(seconds=-10)),
+            "op-20260210-152900-aaaaaa (scale 2→3) is verified once its starting pods are "
+            "ready (at the latest 15:31:50Z); no new change before that",
+        ),
+    ],
+    ids=["nothing-waits", "due-later", "pods-starting"],
+)
+def test_wait_for_verification(waiting: Pending | None, text: str | None) -> None:
+    given = inputs(load=HOT)
+    progress = replace(start(given), waiting=waiting)
+    after = stages.wait_for_verification(given, progress)
+    assert (after.plan.waiting if after.plan else None) == text
+
+
+def _authorization(kind: Kind, replicas: int | None) -> Authorization:
+    return Authorization(
+        approval_id="apv-20260210-152000-bbbbbb",
+        reference="reconciler/web/scale",
+        merged_by="alice",
+        merged_at=NOW - timedelta(minutes=10),
+        latency=60.0,
+        kind=kind,
+        operation="scale_within_limits",
+        target_replicas=replicas,
+        current_replicas=2,
+        parameters={},
+    )
+
+
+@pytest.mark.parametrize(
+    ("authorizations", "target"),
+    [
+        ((), None),
+        ((_authorization(Kind.BLUEPRINT, None),), None),
+        ((_authorization(Kind.REQUEST, 4),), 4),
+    ],
+    ids=["none", "a-blueprint-edit", "a-request"],
+)
+def test_carry_out_approved_request(
+    authorizations: tuple[Authorization, ...], target: int | None
+) -> None:
+    given = inputs(authorizations=authorizations)
+    after = stages.carry_out_approved_request(given, start(given))
+    if target is None:
+        assert after.plan is None
+        return
+    assert after.plan is not None
+    (step,) = after.plan.steps
+    assert (step.request.target_replicas, step.chain.approval) == (4, "apv-20260210-152000-bbbbbb")
+    assert step.verdict.action is VerdictAction.EXECUTE
+
+
+def _crashing(restarts: int) -> DeploymentState:
+    pods = (
+        PodState(name="web-1", ready=True),
+        PodState(name="web-2", ready=False, restart_count=restarts, reason="CrashLoopBackOff"),
+    )
+    return state(2, ready=1, pods=pods, revision=2)
+
+
+@pytest.mark.parametrize(
+    ("observed", "operation", "action"),
+    [
+        (state(2), None, None),
+        (_crashing(1), "restart_failed_pods", VerdictAction.EXECUTE),
+        (_crashing(9), "rollback_deployment", VerdictAction.REQUEST_APPROVAL),
+    ],
+    ids=["healthy", "one-restart", "beyond-max-restarts"],
+)
+def test_recover_failing_pods(
+    observed: DeploymentState, operation: str | None, action: VerdictAction | None
+) -> None:
+    given = inputs(observed=observed)
+    after = stages.recover_failing_pods(given, start(given))
+    if operation is None:
+        assert after.plan is None
+        return
+    assert after.plan is not None and after.plan.decision is not None
+    (step,) = after.plan.steps
+    assert (step.request.operation, step.verdict.action) == (operation, action)
+    assert step.records[0].event_type is EventType.DECISION_MADE
+
+
+@pytest.mark.parametrize(
+    ("load", "targets"),
+    [(CALM, []), (HOT, [3])],
+    ids=["within-thresholds", "hot"],
+)
+def test_decide_and_govern(load: Metrics, targets: list[int]) -> None:
+    given = inputs(load=load)
+    after = stages.decide_and_govern(given, start(given))
+    assert after.plan is not None and after.plan.decision is not None
+    assert [s.request.target_replicas for s in after.plan.steps] == targets
+    assert all(s.request.decision_id == after.plan.decision.id for s in after.plan.steps)
+
+
+def test_a_settled_plan_keeps_every_note_made_before_it() -> None:
+    given = inputs(observed=state(3, last_change=STAMP), load=HOT, stamp_recorded=False)
+    progress = stages.record_unrecorded_change(given, start(given))
+    after = stages.decide_and_govern(given, progress)
+    assert after.plan is not None
+    assert [n.kind for n in after.plan.notes] == [NoteKind.CHANGE_RECOVERED]
+
+
+def _record(event: EventType, at_seconds_ago: int, number: int = 0, **fields: object) -> Record:
+    base: dict[str, object] = {
+        "id": f"rec-{event}-{number}",
+        "timestamp": NOW - timedelta(seconds=at_seconds_ago),
+        "event_type": event,
+        "service": "web",
+        "blueprint_version": "1.0.0",
+        "outcome": Outcome.FAILURE,
+        "rationale": f"{event} {number}",
+    }
+    return Record(**{**base, **fields})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("failures", "opens"), [(0, False), (2, False), (3, True)])
+def test_open_breaker(failures: int, opens: bool) -> None:
+    """The seed policies open the breaker at 3 failures within the window."""
+    given = inputs()
+    records = tuple(
+        _record(EventType.OPERATION_FAILED, 60 - n, n, operation="scale_within_limits")
+        for n in range(failures)
+    )
+    after = stages.open_breaker(given, start(given, records))
+    assert after.plan is None
+    assert [n.kind for n in after.notes] == ([NoteKind.BREAKER_OPENED] if opens else [])
+    assert (after.history.breaker.phase == "open") == opens
+
+
+def _deferred(seconds_ago: int, current: int) -> Record:
+    return _record(
+        EventType.OPERATION_DEFERRED,
+        seconds_ago,
+        outcome=Outcome.DEFERRED,
+        operation="scale_within_limits",
+        links={"decision": "req-20260210-152800-cccccc"},
+        details={
+            "request": {
+                "operation": "scale_within_limits",
+                "origin": "request",
+                "current_replicas": current,
+                "target_replicas": current + 1,
+                "requested_by": "alice",
+                "parameters": {},
+            },
+            "reasons": ["cooldown"],
+            "retry_at": NOW - timedelta(seconds=5),
+        },
+    )
+
+
+@pytest.mark.parametrize(
+    ("current", "settles", "expired"),
+    [(2, True, False), (3, False, True)],
+    ids=["still-holds", "replicas-changed"],
+)
+def test_retry_deferred_requests(current: int, settles: bool, expired: bool) -> None:
+    given = inputs()  # the deployment runs 2 replicas
+    after = stages.retry_deferred_requests(given, start(given, (_deferred(30, current),)))
+    assert (after.plan is not None) == settles
+    if after.plan is not None:
+        (step,) = after.plan.steps
+        assert (step.request.target_replicas, step.request.requested_by) == (3, "alice")
+    assert [n.kind for n in after.notes] == ([NoteKind.REQUEST_EXPIRED] if expired else [])
+    if expired:
+        assert after.notes[0].subject == (
+            "web: deferred request scale 3→4 expired: the deployment has 2 replicas now, not "
+            "the 3 the request wa…"
+        )
+        (record,) = after.notes[0].records
+        assert record.details["why"] == (
+            "the deployment has 2 replicas now, not the 3 the request was made from"
+        )
+
+
+@pytest.mark.parametrize(
+    ("origin", "replicas", "held"),
+    [("approval", 0, True), ("approval", 1, False), ("decision", 0, False)],
+    ids=["approved-and-in-place", "changed-since", "not-approved"],
+)
+def test_hold_approved_replicas(origin: str, replicas: int, held: bool) -> None:
+    given = inputs(observed=state(replicas), load=HOT)
+    executed = _record(
+        EventType.OPERATION_EXECUTED,
+        600,
+        outcome=Outcome.SUCCESS,
+        operation="scale_beyond_limits",
+        links={"approval": "apv-20260210-151000-dddddd", "operation": "op-1"},
+        details={"request": {"origin": origin, "current_replicas": 2, "target_replicas": 0}},
+    )
+    after = stages.hold_approved_replicas(given, start(given, (executed,)))
+    assert (after.plan is not None) == held
+    if after.plan is not None and after.plan.decision is not None:
+        assert after.plan.decision.reason == "held_by_approval"
+        assert after.plan.decision.target_replicas == 0
+
+
+def _executed_scale(load: Metrics) -> tuple[Record, ...]:
+    """The records of the engine's 2→3 at NOW, carried out: decision, verdict, executed."""
+    given = inputs(load=HOT)
+    plan = stages.decide_and_govern(given, start(given)).plan
+    assert plan is not None
+    (step,) = plan.steps
+    assert step.change is not None
+    applied = Applied(
+        started_at=NOW,
+        completed_at=NOW,
+        message="scaled",
+        before={"replicas": 2},
+        after={"replicas": 3},
+    )
+    executed = executed_record(
+        step.request,
+        step.verdict,
+        given.blueprint,
+        step.chain,
+        step.change,
+        applied,
+        verification_due=NOW + timedelta(seconds=60),
+        context=step.context,
+    )
+    return (*step.records, executed)
+
+
+@pytest.mark.parametrize(
+    ("later", "load", "kind", "waits"),
+    [
+        (30, HOT, None, True),
+        (90, metrics(0.62, 0.60, 150), NoteKind.VERIFIED, False),
+    ],
+    ids=["not-due-yet", "verified"],
+)
+def test_verify_due_changes(later: int, load: Metrics, kind: NoteKind | None, waits: bool) -> None:
+    records = _executed_scale(HOT)
+    given = replace(inputs(observed=state(3), load=load), now=NOW + timedelta(seconds=later))
+    after = stages.verify_due_changes(given, start(given, records))
+    assert after.plan is None
+    assert [n.kind for n in after.notes] == ([kind] if kind else [])
+    assert (after.waiting is not None) == waits
+    if kind is not None:  # the verification is in the history the later stages see
+        assert after.history.records[-1].links["operation"] == records[-1].id
+
+
+def test_roll_back_failed_changes_passes_on_when_nothing_failed() -> None:
+    given = replace(inputs(observed=state(3)), now=NOW + timedelta(seconds=90))
+    verified = stages.verify_due_changes(given, start(given, _executed_scale(HOT)))
+    assert [n.kind for n in verified.notes] == [NoteKind.VERIFIED]
+    assert stages.roll_back_failed_changes(given, verified) == verified
