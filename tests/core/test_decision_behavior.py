@@ -247,6 +247,14 @@ def test_scale_down_disabled_does_not_even_ask_for_the_history() -> None:
     bp = _bp("scaleDown: {selectPolicy: Disabled}")
     decision = decide(bp, state(4), metrics(0.07, None, None), now=NOW)
     assert (decision.reason, decision.needs_window) == (Reason.SCALING_DISABLED, False)
+    assert (decision.action, decision.rule, decision.target_replicas) == (
+        Action.NONE,
+        DecisionRule.BEHAVIOR,
+        4,
+    )
+    assert decision.rationale.endswith(
+        "Not scaling down: behavior.scaleDown.selectPolicy is Disabled."
+    )
 
 
 def test_behavior_window_sets_the_scale_down_window() -> None:
