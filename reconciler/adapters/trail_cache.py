@@ -88,7 +88,11 @@ class TrailCache:
     def _connect(self) -> Iterator[sqlite3.Connection]:
         if self._db is None:
             assert self.path is not None
-            db = sqlite3.connect(self.path, timeout=5.0, isolation_level=None)
+            # Used by one thread at a time, but the garbage collector may close it from
+            # whichever thread it runs in; without this, that close raises and is lost.
+            db = sqlite3.connect(
+                self.path, timeout=5.0, isolation_level=None, check_same_thread=False
+            )
             try:
                 db.execute("PRAGMA synchronous=NORMAL")
             except sqlite3.Error:

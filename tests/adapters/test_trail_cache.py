@@ -113,3 +113,29 @@ def test_another_version_of_the_code_or_a_broken_file_starts_empty(repo: Path) -
     (repo / ".git" / CACHE_FILE).write_bytes(b"not a database")
     assert _read(repo) == first
     assert len(_cached(repo)) == 2  # the broken file was replaced by a working one
+
+
+def test_a_cache_read_in_one_thread_closes_cleanly_from_another(repo: Path) -> None:
+    """The garbage collector may collect a store in any thread (a test server's, a pool's);
+    closing its cache there must neither raise nor leave the file locked."""
+    import threading
+
+    from reconciler.adapters.trail_cache import TrailCache
+
+    _read(repo)
+    cache = TrailCache(repo / ".git")
+    [(service, day, _name, _blob), *_] = _cached(repo)
+    assert cache.day(service, day)  # read through a connection opened in this thread
+    errors: list[BaseException] = []
+
+    def close() -> None:
+        try:
+            cache.close()
+        except BaseException as error:  # the assertion below names it
+            errors.append(error)
+
+    closer = threading.Thread(target=close)
+    closer.start()
+    closer.join()
+    assert errors == []
+    assert _read(repo)[0]  # the file is free for the next store
