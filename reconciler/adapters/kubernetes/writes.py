@@ -140,47 +140,11 @@ def _stamp_patch(change: Change) -> JSON:
 def _patch_deployment(
     api: Transport, change: Change, cached: JSON | None
 ) -> tuple[str, JSON, JSON]:
+    """Make a change to the deployment itself: one merge patch carrying the change, its
+    stamp and the version it was computed from."""
     target = change.target
     deployment = _before(api, change, cached)
-    spec = deployment.get("spec") or {}
-    template = spec.get("template") or {}
-    body = _stamp_patch(change)
-    name = f"deployment.apps/{target.name}"
-    match change.kind:
-        case ChangeKind.SCALE:
-            if change.replicas is None:
-                raise ClusterError(f"scaling {target}: the change names no replica count")
-            body["spec"] = {"replicas": change.replicas}
-            message = f"{name} scaled"
-        case ChangeKind.RESTART:
-            moment = change.stamp.at.astimezone(UTC).isoformat().replace("+00:00", "Z")
-            body["spec"] = {"template": {"metadata": {"annotations": {RESTARTED_AT: moment}}}}
-            message = f"{name} restarted"
-        case ChangeKind.RESOURCES:
-            containers = copy.deepcopy(_containers(template))
-            if not containers:
-                raise ClusterError(
-                    f"setting the requests of {target}: its pod template has no containers",
-                    service=change.stamp.service,
-                )
-            if change.cpu_request is not None:
-                _share_request(containers, "cpu", change.cpu_request)
-            if change.memory_request is not None:
-                _share_request(containers, "memory", change.memory_request)
-            # A merge patch replaces a list whole, so every container is sent; the
-            # resourceVersion precondition guarantees it is the list that was read.
-            body["spec"] = {"template": {"spec": {"containers": containers}}}
-            message = f"{name} resource requirements updated"
-        case ChangeKind.ROLLBACK:
-            wanted, revision = _rollback_template(api, change, deployment)
-            diff = _merge_diff(template, wanted)
-            if diff:
-                body["spec"] = {"template": diff}
-                message = f"{name} rolled back"
-            else:
-                message = (
-                    f"{name} skipped rollback (already at the template of revision {revision})"
-                )
+    body, message = _deployment_patch(api, change, deployment)
     written = api.write(
         f"patching deployment {target}",
         lambda: api.apps.patch_namespaced_deployment(
@@ -194,6 +158,62 @@ def _patch_deployment(
         confirm=lambda: _landed(api, change),
         service=change.stamp.service,
     )
+    before, after = _deployment_moved(deployment, written)
+    return message, before, after
+
+
+def _deployment_patch(api: Transport, change: Change, deployment: JSON) -> tuple[JSON, str]:
+    """The merge patch that makes `change` to `deployment`, and what kubectl would print."""
+    target = change.target
+    template = (deployment.get("spec") or {}).get("template") or {}
+    body = _stamp_patch(change)
+    name = f"deployment.apps/{target.name}"
+    match change.kind:
+        case ChangeKind.SCALE:
+            if change.replicas is None:
+                raise ClusterError(f"scaling {target}: the change names no replica count")
+            body["spec"] = {"replicas": change.replicas}
+            return body, f"{name} scaled"
+        case ChangeKind.RESTART:
+            moment = change.stamp.at.astimezone(UTC).isoformat().replace("+00:00", "Z")
+            body["spec"] = {"template": {"metadata": {"annotations": {RESTARTED_AT: moment}}}}
+            return body, f"{name} restarted"
+        case ChangeKind.RESOURCES:
+            # A merge patch replaces a list whole, so every container is sent; the
+            # resourceVersion precondition guarantees it is the list that was read.
+            containers = _requests_set(change, template)
+            body["spec"] = {"template": {"spec": {"containers": containers}}}
+            return body, f"{name} resource requirements updated"
+        case ChangeKind.ROLLBACK:
+            wanted, revision = _rollback_template(api, change, deployment)
+            diff = _merge_diff(template, wanted)
+            if not diff:
+                return body, (
+                    f"{name} skipped rollback (already at the template of revision {revision})"
+                )
+            body["spec"] = {"template": diff}
+            return body, f"{name} rolled back"
+
+
+def _requests_set(change: Change, template: JSON) -> list[JSON]:
+    """The pod template's containers with the change's CPU and memory requests shared out."""
+    containers = copy.deepcopy(_containers(template))
+    if not containers:
+        raise ClusterError(
+            f"setting the requests of {change.target}: its pod template has no containers",
+            service=change.stamp.service,
+        )
+    if change.cpu_request is not None:
+        _share_request(containers, "cpu", change.cpu_request)
+    if change.memory_request is not None:
+        _share_request(containers, "memory", change.memory_request)
+    return containers
+
+
+def _deployment_moved(deployment: JSON, written: JSON) -> tuple[JSON, JSON]:
+    """Replicas and revision before the patch and after it, from the patch's answer."""
+    spec = deployment.get("spec") or {}
+    template = spec.get("template") or {}
     before = {
         "replicas": _replicas(spec.get("replicas", 1), "spec.replicas"),
         "revision": _revision(deployment),
@@ -208,7 +228,7 @@ def _patch_deployment(
         # (an old template it returns to, too); the write's answer predates that.
         "revision": before["revision"] + 1 if changed else before["revision"],
     }
-    return message, before, after
+    return before, after
 
 
 def _landed(api: Transport, change: Change) -> JSON | None:
@@ -273,70 +293,20 @@ def _scale_through_hpa(
     the failure under the same operation id, so the stamp is never mistaken for a change
     to recover.
     """
-    target, hpa_name, service = change.target, change.hpa or "", change.stamp.service
     replicas = change.replicas
     if replicas is None:
-        raise ClusterError(f"scaling {target}: the change names no replica count")
+        raise ClusterError(f"scaling {change.target}: the change names no replica count")
     deployment = _before(api, change, cached)
-    hpa = _read_hpa(api, target.namespace, hpa_name, service)
-    ref = (hpa.get("spec") or {}).get("scaleTargetRef") or {}
-    if ref.get("kind") != "Deployment" or ref.get("name") != target.name:
-        raise ClusterError(
-            f"hpa {target.namespace}/{hpa_name} does not scale deployment {target}",
-            hint="the next cycle observes the autoscalers again",
-            service=service,
-        )
-    api.write(
-        f"stamping deployment {target}",
-        lambda: api.apps.patch_namespaced_deployment(
-            target.name,
-            target.namespace,
-            _stamp_patch(change),
-            _content_type=MERGE_PATCH,
-            _preload_content=False,
-            _request_timeout=api.timeout,
-        ),
-        confirm=lambda: _landed(api, change),
-        service=service,
-    )
+    hpa = _hpa_of(api, change)
+    _stamp_deployment(api, change)
     spec = hpa.get("spec") or {}
     before_min = _replicas(spec.get("minReplicas", 1), "minReplicas")
     before_max = _replicas(spec["maxReplicas"], "maxReplicas")
-    attempts = 0
-    while True:
-        spec = hpa.get("spec") or {}
-        high = max(_replicas(spec["maxReplicas"], "maxReplicas"), replicas)
-        body = {
-            "metadata": {"resourceVersion": _meta(hpa).get("resourceVersion")},
-            "spec": {"minReplicas": replicas, "maxReplicas": high},
-        }
-        try:
-            api.write(
-                f"patching hpa {target.namespace}/{hpa_name}",
-                partial(
-                    api.autoscaling.patch_namespaced_horizontal_pod_autoscaler,
-                    hpa_name,
-                    target.namespace,
-                    body,
-                    _content_type=MERGE_PATCH,
-                    _preload_content=False,
-                    _request_timeout=api.timeout,
-                ),
-                confirm=lambda: _hpa_at(api, target.namespace, hpa_name, replicas, service),
-                service=service,
-            )
-            break
-        except ConflictError:
-            # The HPA controller rewrites its status every few seconds; a 409 means
-            # nothing was written, so reading again and retrying is safe.
-            attempts += 1
-            if attempts > api.retries:
-                raise
-            hpa = _read_hpa(api, target.namespace, hpa_name, service)
+    high = _patch_hpa(api, change, hpa, replicas)
     replicas_now = _replicas((deployment.get("spec") or {}).get("replicas", 1), "replicas")
     revision = _revision(deployment)
     return (
-        f"horizontalpodautoscaler.autoscaling/{hpa_name} patched "
+        f"horizontalpodautoscaler.autoscaling/{change.hpa} patched "
         f"(minReplicas {replicas}, maxReplicas {high})",
         {
             "replicas": replicas_now,
@@ -351,6 +321,76 @@ def _scale_through_hpa(
             "max_replicas": high,
         },
     )
+
+
+def _hpa_of(api: Transport, change: Change) -> JSON:
+    """The change's HPA, which must scale the change's deployment (and nothing else)."""
+    target, hpa_name, service = change.target, change.hpa or "", change.stamp.service
+    hpa = _read_hpa(api, target.namespace, hpa_name, service)
+    ref = (hpa.get("spec") or {}).get("scaleTargetRef") or {}
+    if ref.get("kind") != "Deployment" or ref.get("name") != target.name:
+        raise ClusterError(
+            f"hpa {target.namespace}/{hpa_name} does not scale deployment {target}",
+            hint="the next cycle observes the autoscalers again",
+            service=service,
+        )
+    return hpa
+
+
+def _stamp_deployment(api: Transport, change: Change) -> None:
+    """Write the change's stamp on its deployment, on the version it was computed from."""
+    target = change.target
+    api.write(
+        f"stamping deployment {target}",
+        lambda: api.apps.patch_namespaced_deployment(
+            target.name,
+            target.namespace,
+            _stamp_patch(change),
+            _content_type=MERGE_PATCH,
+            _preload_content=False,
+            _request_timeout=api.timeout,
+        ),
+        confirm=lambda: _landed(api, change),
+        service=change.stamp.service,
+    )
+
+
+def _patch_hpa(api: Transport, change: Change, hpa: JSON, replicas: int) -> int:
+    """Set the HPA's minReplicas to `replicas` (raising maxReplicas to fit) on the version
+    read, and return the maxReplicas written. A 409 (someone changed the HPA since it was
+    read) wrote nothing: read it again and patch on top of their edit, `api.retries` times."""
+    namespace, hpa_name, service = change.target.namespace, change.hpa or "", change.stamp.service
+    attempts = 0
+    while True:
+        spec = hpa.get("spec") or {}
+        high = max(_replicas(spec["maxReplicas"], "maxReplicas"), replicas)
+        body = {
+            "metadata": {"resourceVersion": _meta(hpa).get("resourceVersion")},
+            "spec": {"minReplicas": replicas, "maxReplicas": high},
+        }
+        try:
+            api.write(
+                f"patching hpa {namespace}/{hpa_name}",
+                partial(
+                    api.autoscaling.patch_namespaced_horizontal_pod_autoscaler,
+                    hpa_name,
+                    namespace,
+                    body,
+                    _content_type=MERGE_PATCH,
+                    _preload_content=False,
+                    _request_timeout=api.timeout,
+                ),
+                confirm=lambda: _hpa_at(api, namespace, hpa_name, replicas, service),
+                service=service,
+            )
+            return high
+        except ConflictError:
+            # The HPA controller rewrites its status every few seconds; a 409 means
+            # nothing was written, so reading again and retrying is safe.
+            attempts += 1
+            if attempts > api.retries:
+                raise
+            hpa = _read_hpa(api, namespace, hpa_name, service)
 
 
 def _read_hpa(api: Transport, namespace: str, name: str, service: str) -> JSON:
