@@ -680,3 +680,47 @@ def test_a_blueprint_that_drops_an_inherited_forbid_is_judged_with_the_global_ru
     assert "delete_deployment" in pending.metadata["forbidden"]
     judged = judge_merge(pending, merged(files), TEAM, alice_in_web_team, NOW)
     assert judged.judgement is Judgement.GRANTED, judged.reasons
+
+
+@pytest.mark.parametrize(
+    ("changed", "beyond", "refusal"),
+    [
+        pytest.param((BP,), (), None, id="only the proposed file"),
+        pytest.param(
+            (BP, "audit/web/x.json", "blueprints/api/blueprint.yaml"),
+            ("audit/web/x.json", "blueprints/api/blueprint.yaml"),
+            Refusal.NOT_AS_PROPOSED,
+            id="two paths beside it, sorted",
+        ),
+        pytest.param(None, None, Refusal.NOT_AS_PROPOSED, id="the forge cannot tell"),
+    ],
+)
+def test_the_paths_a_merge_brought_in_beside_the_proposal_are_kept(
+    changed: tuple[str, ...] | None, beyond: tuple[str, ...] | None, refusal: Refusal | None
+) -> None:
+    """The refusal's record lists them (a merge that brought in files under audit/ may have
+    brought in records of the trail), so the judgement carries them, not only a reason."""
+    pending, files = drafted()
+    judged = judge_merge(pending, merged(files, changed=changed), TEAM, alice_in_web_team, NOW)
+    assert (judged.beyond, judged.refusal) == (beyond, refusal)
+
+
+def test_a_merge_whose_time_is_unknown_has_no_latency() -> None:
+    """Without a merge time there is nothing to expire against and no latency to report:
+    an approver's merge of the proposal is granted, with both left unknown."""
+    pending, files = drafted()
+    judged = judge_merge(pending, merged(files, merged_at=None), TEAM, alice_in_web_team, NOW)
+    assert (judged.judgement, judged.refusal) == (Judgement.GRANTED, None)
+    assert (judged.merged_at, judged.latency) == (None, None)
+
+
+def test_an_expired_merge_by_a_non_approver_gives_both_reasons() -> None:
+    """Each reason to refuse is listed, not only the first found."""
+    pending, files = drafted()
+    late = NOW + timedelta(hours=3)
+    judged = judge_merge(
+        pending, merged(files, merged_by="mallory", merged_at=late), TEAM, alice_in_web_team, late
+    )
+    assert (judged.judgement, judged.refusal) == NOT_APPROVED
+    assert len(judged.reasons) == 2
+    assert judged.latency == 3 * 3600
