@@ -170,8 +170,8 @@ def test_a_mistyped_field_makes_the_record_unreadable_naming_it(
 
 
 def test_events_without_a_body_type_keep_their_details_as_stored() -> None:
-    details = {"request": {"target_replicas": 3}, "output": "scaled"}
-    back = reread(record(details, EventType.OPERATION_EXECUTED))
+    details = {"attempts": 3, "pre_operation_state": {"replicas": 2}}
+    back = reread(record(details, EventType.ESCALATED))
     assert back.details == details and type(back.details) is dict
 
 

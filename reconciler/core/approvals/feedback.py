@@ -20,6 +20,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from reconciler.core.trail.bodies import ApprovalBody, ExecutionBody, body_of
 from reconciler.core.trail.records import EventType, Record, record_path
 
 __all__ = [
@@ -187,13 +188,13 @@ def outcome_comment(
     record), with what followed a grant (`following`: the operations that carried it out,
     their verifications and rollbacks, oldest first). It is written again as more follows,
     so it always says the whole story so far."""
-    details = ending.details
-    metadata = details.get("metadata") or {}
+    body = body_of(ending, ApprovalBody)
+    metadata = body.metadata
     service = ending.service
     asked = asked_for(metadata)
     lines: list[str] = []
     if ending.event_type is EventType.APPROVAL_GRANTED:
-        who = str(details.get("merged_by") or "an approver")
+        who = body.merged_by or "an approver"
         lines.append(f"✅ **Approved by {who}**: {service}, {asked}.")
         done = [r for r in following if r.event_type in _DONE]
         checked = [r for r in following if r.event_type in _CHECKED]
@@ -210,10 +211,9 @@ def outcome_comment(
             lines.append("- Its verification is due after the stabilization period.")
     elif ending.event_type is EventType.APPROVAL_REFUSED:
         lines.append(f"⛔ **Refused**: this approves nothing for {service} ({asked}).")
-        reasons = details.get("reasons")
-        reasons = [str(r) for r in reasons] if isinstance(reasons, list) else []
-        lines += ["", "Why:", *([f"- {r}" for r in reasons] or [f"- {ending.rationale}"])]
-        merge = str(details.get("merge_commit") or "")
+        reasons = [f"- {r}" for r in body.reasons]
+        lines += ["", "Why:", *(reasons or [f"- {ending.rationale}"])]
+        merge = body.merge_commit or ""
         if merge:
             held = metadata.get("kind") == "blueprint"
             lines += [
@@ -229,7 +229,7 @@ def outcome_comment(
                 ),
             ]
     else:
-        who = str(details.get("closed_by") or "")
+        who = body.closed_by or ""
         lines.append(
             f"✋ **Rejected**: closed without merging{' by ' + who if who else ''}; "
             f"{service} is not changed ({asked})."
@@ -244,12 +244,19 @@ def outcome_comment(
 
 def _shown(record: Record) -> str:
     """A record's rationale, with the replicas before and after for a change."""
-    before = record.details.get("pre_operation_state") or {}
-    after = record.details.get("post_operation_state") or {}
-    old, new = before.get("replicas"), after.get("replicas")
+    if record.event_type not in _EXECUTED:
+        return record.rationale
+    body = body_of(record, ExecutionBody)
+    old = body.pre_operation_state.get("replicas")
+    new = body.post_operation_state.get("replicas")
     change = f" ({old} → {new} replicas)" if isinstance(old, int) and isinstance(new, int) else ""
     return f"{record.rationale}{change}"
 
+
+#: The records that carry the state before and after a change.
+_EXECUTED = frozenset(
+    {EventType.OPERATION_EXECUTED, EventType.ROLLBACK_EXECUTED, EventType.OPERATION_RECOVERED}
+)
 
 _FOLLOW_WORDS = {
     EventType.OPERATION_EXECUTED: "Carried out: ",

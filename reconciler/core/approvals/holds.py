@@ -10,6 +10,7 @@ from reconciler.core.approvals.landings import landed_without_approval
 from reconciler.core.approvals.lifecycle import Kind
 from reconciler.core.approvals.pending import approval_of, pending_proposals, proposed_paths
 from reconciler.core.blueprint.model import Blueprint
+from reconciler.core.trail.bodies import ApprovalBody, body_of
 from reconciler.core.trail.records import EventType, Record
 
 __all__ = ["approval_hold", "proposal_reference"]
@@ -36,8 +37,9 @@ def approval_hold(
     """
     refused = _refused_blueprint(blueprint, records)
     if refused is not None:
+        reference = body_of(refused, ApprovalBody).reference
         return (
-            f"held: the blueprint is the one {refused.details.get('reference')} merged without "
+            f"held: the blueprint is the one {reference} merged without "
             f"a valid approval ({refused.rationale.rstrip('.')}); revert it or change it "
             "through an approved proposal"
         )
@@ -66,11 +68,10 @@ def approval_hold(
 
 def proposal_reference(record: Record) -> str:
     """How a proposal is named to people: its pull request's number, else its branch."""
-    details = record.details
-    number = details.get("number")
-    if isinstance(number, int) and not isinstance(number, bool):
-        return f"#{number}"
-    return str(details.get("reference") or details.get("branch") or details.get("key") or "")
+    body = body_of(record, ApprovalBody)
+    if body.number is not None:
+        return f"#{body.number}"
+    return body.reference or body.branch or body.key or ""
 
 
 def _refused_blueprint(blueprint: Blueprint, records: Sequence[Record]) -> Record | None:
@@ -92,23 +93,19 @@ def _refused_blueprint(blueprint: Blueprint, records: Sequence[Record]) -> Recor
     ordered = sorted(records, key=Record.sort_key)
     for index in range(len(ordered) - 1, -1, -1):
         record = ordered[index]
-        details = record.details
-        if (
-            record.event_type is not EventType.APPROVAL_REFUSED
-            or "merged_blueprint_digest" not in details
-        ):
+        if record.event_type is not EventType.APPROVAL_REFUSED:
             continue
-        merged = details.get("merged_blueprint_digest")
+        body = body_of(record, ApprovalBody)
+        if not body.names_merged_digest:
+            continue
+        merged = body.merged_blueprint_digest
         if merged is None:
-            metadata = details.get("metadata") or {}
-            path = details.get("blueprint_path") or next(iter(proposed_paths(metadata)), "")
+            path = body.blueprint_path or next(iter(proposed_paths(body.metadata)), "")
             if not path or blueprint.source == path:
                 continue
         elif merged != blueprint.digest:
             continue
-        if details.get("beyond_proposal") == [] and _granted_later(
-            ordered, index, blueprint.digest
-        ):
+        if body.beyond_proposal == () and _granted_later(ordered, index, blueprint.digest):
             continue
         return record
     return None
@@ -122,7 +119,7 @@ def _granted_later(ordered: Sequence[Record], index: int, wanted: str) -> bool:
         grant = ordered[position]
         if (
             grant.event_type is not EventType.APPROVAL_GRANTED
-            or grant.details.get("merged_blueprint_digest") != wanted
+            or body_of(grant, ApprovalBody).merged_blueprint_digest != wanted
         ):
             continue
         approval_id = approval_of(grant)

@@ -11,6 +11,7 @@ from reconciler.core.approvals.lifecycle import Kind
 from reconciler.core.approvals.pending import approval_of
 from reconciler.core.blueprint.model import TIER_KEYS, Blueprint, Tier
 from reconciler.core.blueprint.yamlsafe import YamlError, parse_yaml
+from reconciler.core.trail.bodies import ApprovalBody, body_of
 from reconciler.core.trail.records import EventType, Outcome, Record
 
 __all__ = ["landed_without_approval"]
@@ -78,7 +79,7 @@ def landed_without_approval(blueprint: Blueprint, records: Sequence[Record]) -> 
         last[approval_of(record)] = record
     found = []
     for record in last.values():
-        metadata = record.details.get("metadata") or {}
+        metadata = body_of(record, ApprovalBody).metadata
         if record.event_type not in ended or record.outcome is Outcome.PENDING:
             continue
         if metadata.get("kind") != str(Kind.BLUEPRINT):

@@ -11,6 +11,7 @@ from typing import Any
 
 from reconciler.core.approvals.lifecycle import CONCLUDED, Kind
 from reconciler.core.ids import parse_utc, utc
+from reconciler.core.trail.bodies import ApprovalBody, body_of
 from reconciler.core.trail.records import EventType, Outcome, Record
 
 __all__ = ["Pending", "PendingFold", "pending_proposals", "trail_marks"]
@@ -55,8 +56,9 @@ def proposed_paths(metadata: Mapping[str, Any]) -> tuple[str, ...]:
 
 def approval_of(record: Record) -> str:
     """The approval id a record is about."""
-    metadata = record.details.get("metadata") or {}
-    return str(record.links.get("approval") or metadata.get("approval_id") or record.id)
+    return str(
+        record.links.get("approval") or body_of(record, ApprovalBody).approval_id or record.id
+    )
 
 
 def pending_proposals(records: Sequence[Record]) -> list[Pending]:
@@ -76,18 +78,17 @@ def trail_marks(record: Record) -> frozenset[str]:
     merge, a proposed file: `_refused_blueprint`, `landed_without_approval`), and
     `refusal-unknown` for a refused merge that left no file to name (`_refused_blueprint`
     holds it while the blueprint is loaded from another path)."""
-    details = record.details
-    metadata = details.get("metadata") or {}
-    ids = {record.links.get("approval"), metadata.get("approval_id"), record.id}
+    body = body_of(record, ApprovalBody)
+    ids = {record.links.get("approval"), body.approval_id, record.id}
     marks = {f"id:{value}" for value in ids if isinstance(value, str) and value}
-    digests = metadata.get("digests")
+    digests = body.metadata.get("digests")
     named = [*(digests.values() if isinstance(digests, Mapping) else ())]
-    named.append(details.get("merged_blueprint_digest"))
+    named.append(body.merged_blueprint_digest)
     marks |= {f"digest:{value}" for value in named if isinstance(value, str) and value}
     if (
         record.event_type is EventType.APPROVAL_REFUSED
-        and "merged_blueprint_digest" in details
-        and details.get("merged_blueprint_digest") is None
+        and body.names_merged_digest
+        and body.merged_blueprint_digest is None
     ):
         marks.add("refusal-unknown")
     return frozenset(marks)
@@ -106,7 +107,8 @@ class PendingFold:
     flags: dict[str, dict[str, bool]] = field(default_factory=dict)
 
     def step(self, record: Record) -> None:
-        key = str(record.details.get("key", ""))
+        body = body_of(record, ApprovalBody)
+        key = body.key
         if not key:
             return
         current = self.latest.get(key)
@@ -134,9 +136,7 @@ class PendingFold:
             if record.event_type is not EventType.APPROVAL_EXPIRED:
                 self.latest[key] = record
             state = self.flags.setdefault(key, {})
-            state["hands_off"] = state.get("hands_off", False) or bool(
-                record.details.get("hands_off")
-            )
+            state["hands_off"] = state.get("hands_off", False) or body.hands_off
             state["timed_out"] = (
                 state.get("timed_out", False) or record.event_type is EventType.APPROVAL_EXPIRED
             )
@@ -149,18 +149,16 @@ class PendingFold:
     def result(self) -> list[Pending]:
         result = []
         for key, record in self.latest.items():
-            details = record.details
-            metadata = details.get("metadata") or {}
+            body = body_of(record, ApprovalBody)
+            metadata = body.metadata
             result.append(
                 Pending(
                     record=record,
                     key=key,
                     kind=Kind(str(metadata.get("kind", "request"))),
-                    branch=str(details.get("branch", "")),
-                    number=details.get("number")
-                    if isinstance(details.get("number"), int)
-                    else None,
-                    head=str(details.get("head", "")),
+                    branch=body.branch or "",
+                    number=body.number,
+                    head=body.head or "",
                     metadata=metadata,
                     created_at=_time(metadata.get("created_at")) or utc(self.first[key].timestamp),
                     expires_at=_time(metadata.get("expires_at")) or utc(record.timestamp),

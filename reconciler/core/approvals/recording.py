@@ -14,6 +14,7 @@ from reconciler.core.blueprint.model import Blueprint
 from reconciler.core.blueprint.units import format_cpu, format_memory
 from reconciler.core.decide.decision import Decision
 from reconciler.core.ids import make_id, utc
+from reconciler.core.trail.bodies import ApprovalBody, body_of
 from reconciler.core.trail.records import EventType, Outcome, Provenance, Record
 
 
@@ -99,15 +100,16 @@ def approval_summaries(records: Sequence[Record]) -> list[dict[str, Any]]:
     """One summary per proposal (by approval id), from its records, newest state last."""
     summaries: dict[str, dict[str, Any]] = {}
     for record in sorted(records, key=Record.sort_key):
-        metadata = record.details.get("metadata") or {}
-        approval_id = str(metadata.get("approval_id") or record.links.get("approval") or record.id)
+        body = body_of(record, ApprovalBody)
+        metadata = body.metadata
+        approval_id = body.approval_id or record.links.get("approval") or record.id
         item = summaries.setdefault(
             approval_id,
             {
                 "approval_id": approval_id,
                 "service": record.service,
                 "cluster": record.cluster,
-                "key": record.details.get("key"),
+                "key": body.key,
                 "operation": metadata.get("operation"),
                 "kind": metadata.get("kind"),
                 "target_replicas": metadata.get("target_replicas"),
@@ -123,26 +125,23 @@ def approval_summaries(records: Sequence[Record]) -> list[dict[str, Any]]:
             state = "pending"
             item["timed_out"] = True
         item["state"] = state
-        item["reference"] = (
-            record.details.get("reference")
-            or (
-                f"#{record.details['number']}"
-                if record.details.get("number")
-                else record.details.get("branch")
-            )
-            or item.get("reference")
-        )
-        item["url"] = record.details.get("url") or item.get("url")
+        item["reference"] = body.shown_reference or item.get("reference")
+        item["url"] = body.url or item.get("url")
         item["summary"] = (
             record.rationale.split(": proposed as")[0]
             if state == "pending"
             else item.get("summary") or record.rationale
         )
         if record.event_type is EventType.APPROVAL_GRANTED:
-            item["merged_by"] = record.details.get("merged_by")
-            item["merged_at"] = record.details.get("merged_at")
-            item["approval_latency_seconds"] = record.details.get("approval_latency_seconds")
+            item["merged_by"] = body.merged_by
+            # As the record stores it: the JSON of `approvals -o json` shows the stored time.
+            item["merged_at"] = (
+                None
+                if body.merged_at is None
+                else utc(body.merged_at).isoformat().replace("+00:00", "Z")
+            )
+            item["approval_latency_seconds"] = body.latency
         if record.event_type is EventType.APPROVAL_REFUSED:
-            item["reason"] = "; ".join(record.details.get("reasons") or [record.rationale])
+            item["reason"] = "; ".join(body.reasons or [record.rationale])
         item["updated_at"] = record.timestamp
     return list(summaries.values())

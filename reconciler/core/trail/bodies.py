@@ -10,21 +10,32 @@ mapping; every body is a read-only mapping too, for the code that has not moved 
 
 from __future__ import annotations
 
-import dataclasses
-import math
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any
 
-from reconciler.core.ids import parse_utc, utc
+from reconciler.core.ids import utc
+from reconciler.core.trail.approval_bodies import ApprovalBody
+from reconciler.core.trail.body_fields import Body, Fields, RequestBody, body_of, objects, texts
+from reconciler.core.trail.operation_bodies import (
+    DecisionBody,
+    ExecutionBody,
+    FailureBody,
+    GovernanceBody,
+)
 from reconciler.core.trail.records import EventType, Record, RecordError
 
 __all__ = [
+    "ApprovalBody",
     "Body",
     "Check",
     "CheckStatus",
+    "DecisionBody",
+    "ExecutionBody",
+    "FailureBody",
+    "GovernanceBody",
     "ObservedBody",
     "PauseBody",
     "RefusalBody",
@@ -32,6 +43,7 @@ __all__ = [
     "Severity",
     "VerificationBody",
     "VerificationOutcome",
+    "body_of",
     "observed_of",
     "pause_of",
     "read_body",
@@ -95,7 +107,7 @@ class Check:
 
     @classmethod
     def from_json(cls, raw: object) -> Check:
-        fields = _Fields(raw, "details.checks[]")
+        fields = Fields(raw, "details.checks[]")
         return cls(
             check=fields.text("check"),
             severity=fields.choice("severity", Severity, Severity.HIGH),
@@ -106,44 +118,6 @@ class Check:
             worse=fields.flag("worse_than_baseline"),
             note=fields.text("note", ""),
         )
-
-
-class Body(Mapping[str, Any]):
-    """A record's typed details; as a mapping, the JSON it is stored as."""
-
-    #: The JSON the body was read from (None for a body made by this run).
-    stored: Mapping[str, Any] | None
-
-    def to_json(self) -> dict[str, Any]:
-        raise NotImplementedError
-
-    def _json(self) -> Mapping[str, Any]:
-        return self.stored if self.stored is not None else self.to_json()
-
-    def __getitem__(self, key: str) -> Any:
-        return self._json()[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._json())
-
-    def __len__(self) -> int:
-        return len(self._json())
-
-    def __eq__(self, other: object) -> bool:
-        """Two bodies are equal when their typed fields are; a body and plain details are
-        equal when the JSON they stand for is (a record built by hand, read back)."""
-        if isinstance(other, Body):
-            return type(self) is type(other) and self._values() == other._values()
-        if isinstance(other, Mapping):
-            return dict(self._json()) == dict(other)
-        return NotImplemented
-
-    __hash__ = None  # type: ignore[assignment]  # unhashable, as the dict it stands for
-
-    def _values(self) -> tuple[Any, ...]:
-        """The typed fields (every body is a dataclass), without the stored JSON."""
-        fields = dataclasses.fields(self)  # type: ignore[arg-type]
-        return tuple(getattr(self, f.name) for f in fields if f.compare)
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -199,7 +173,7 @@ class VerificationBody(Body):
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> VerificationBody:
-        fields = _Fields(raw, "details")
+        fields = Fields(raw, "details")
         checks = raw.get("checks") or []
         if not isinstance(checks, list):
             raise RecordError("field 'details.checks' must be a list")
@@ -222,48 +196,6 @@ class VerificationBody(Body):
         )
 
 
-@dataclass(frozen=True, kw_only=True)
-class RequestBody:
-    """The operation a record is about, as asked (`details.request`): who asked, for what
-    change, from what size. Origin is kept as stored (governance names the origins)."""
-
-    operation: str = ""
-    origin: str = ""
-    current_replicas: int | None = None
-    target_replicas: int | None = None
-    change_percent: float | None = None
-    reason: str = ""
-    requested_by: str = ""
-    reverts: str | None = None
-    parameters: Mapping[str, Any] = field(default_factory=dict)
-
-    def describe(self) -> str:
-        """`scale 2→3` for a scale, else "" (the caller names the operation)."""
-        if self.current_replicas is not None and self.target_replicas is not None:
-            return f"scale {self.current_replicas}→{self.target_replicas}"
-        return ""
-
-    @classmethod
-    def from_json(cls, raw: object) -> RequestBody:
-        if raw is None:
-            return cls()
-        fields = _Fields(raw, "details.request")
-        parameters = fields.raw.get("parameters") or {}
-        if not isinstance(parameters, Mapping):
-            raise RecordError("field 'details.request.parameters' must be an object")
-        return cls(
-            operation=fields.text("operation", ""),
-            origin=fields.text("origin", ""),
-            current_replicas=fields.whole("current_replicas"),
-            target_replicas=fields.whole("target_replicas"),
-            change_percent=fields.number("change_percent"),
-            reason=fields.text("reason", ""),
-            requested_by=fields.text("requested_by", ""),
-            reverts=fields.optional_text("reverts"),
-            parameters=dict(parameters),
-        )
-
-
 @dataclass(frozen=True, kw_only=True, eq=False)
 class RefusalBody(Body):
     """A blocked or deferred operation: what was asked, every reason, and when to retry."""
@@ -276,12 +208,12 @@ class RefusalBody(Body):
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> RefusalBody:
-        fields = _Fields(raw, "details")
+        fields = Fields(raw, "details")
         return cls(
             request=RequestBody.from_json(raw.get("request")),
-            reasons=_texts(fields, "reasons"),
+            reasons=texts(fields, "reasons"),
             retry_at=fields.moment("retry_at"),
-            alternatives=_objects(fields, "alternatives"),
+            alternatives=objects(fields, "alternatives"),
             stored=raw,
         )
 
@@ -301,14 +233,14 @@ class ObservedBody(Body):
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> ObservedBody:
-        fields = _Fields(raw, "details")
+        fields = Fields(raw, "details")
         return cls(
             observed_by=fields.text("observed_by", ""),
             would=fields.text("would", ""),
             replicas_running=fields.whole("replicas_running"),
             request=RequestBody.from_json(raw.get("request")),
-            reasons=_texts(fields, "reasons"),
-            approvers=_texts(fields, "approvers"),
+            reasons=texts(fields, "reasons"),
+            approvers=texts(fields, "approvers"),
             retry_at=fields.moment("retry_at"),
             stored=raw,
         )
@@ -323,21 +255,7 @@ class PauseBody(Body):
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> PauseBody:
-        return cls(paused_by=_Fields(raw, "details").optional_text("paused_by"), stored=raw)
-
-
-def _texts(fields: _Fields, name: str) -> tuple[str, ...]:
-    values = fields.raw.get(name) or []
-    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
-        raise RecordError(f"field '{fields.where}.{name}' must be a list of strings")
-    return tuple(values)
-
-
-def _objects(fields: _Fields, name: str) -> tuple[Mapping[str, Any], ...]:
-    values = fields.raw.get(name) or []
-    if not isinstance(values, list) or not all(isinstance(v, Mapping) for v in values):
-        raise RecordError(f"field '{fields.where}.{name}' must be a list of objects")
-    return tuple(values)
+        return cls(paused_by=Fields(raw, "details").optional_text("paused_by"), stored=raw)
 
 
 def request_of(record: Record) -> RequestBody:
@@ -347,7 +265,7 @@ def request_of(record: Record) -> RequestBody:
     request = getattr(details, "request", None)
     if isinstance(request, RequestBody):
         return request
-    return RequestBody.from_json(details.get("request"))
+    return RequestBody.from_json(details.get("request"))  # plain details: made by this run
 
 
 def refusal_of(record: Record) -> RefusalBody:
@@ -377,6 +295,14 @@ _READERS: Mapping[EventType, Callable[[Mapping[str, Any]], Body]] = {
     EventType.OPERATION_OBSERVED: ObservedBody.from_json,
     EventType.SERVICE_PAUSED: PauseBody.from_json,
     EventType.SERVICE_RESUMED: PauseBody.from_json,
+    EventType.DECISION_MADE: DecisionBody.from_json,
+    EventType.GOVERNANCE_CHECKED: GovernanceBody.from_json,
+    EventType.OPERATION_EXECUTED: ExecutionBody.from_json,
+    EventType.ROLLBACK_EXECUTED: ExecutionBody.from_json,
+    EventType.OPERATION_RECOVERED: ExecutionBody.from_json,
+    EventType.OPERATION_FAILED: FailureBody.from_json,
+    EventType.ROLLBACK_FAILED: FailureBody.from_json,
+    **{event: ApprovalBody.from_json for event in EventType if event.startswith("approval_")},
 }
 
 
@@ -392,84 +318,3 @@ def read_body(event: EventType, raw: Mapping[str, Any]) -> Mapping[str, Any]:
     RecordError naming the field when a field the body needs has the wrong type."""
     reader = _READERS.get(event)
     return reader(raw) if reader is not None else raw
-
-
-_Choice = TypeVar("_Choice", bound=StrEnum)
-_REQUIRED: Any = object()
-
-
-class _Fields:
-    """Tolerant typed access to a body's fields: a missing or null field is its default, a
-    field of the wrong type a RecordError naming it."""
-
-    def __init__(self, raw: object, where: str) -> None:
-        if not isinstance(raw, Mapping):
-            raise RecordError(f"field {where!r} must be an object")
-        self.raw, self.where = raw, where
-
-    def _value(self, name: str, default: Any) -> Any:
-        value = self.raw.get(name)
-        if value is None:
-            if default is _REQUIRED:
-                raise RecordError(f"no field '{self.where}.{name}'")
-            return default
-        return value
-
-    def _wrong(self, name: str, wanted: str) -> RecordError:
-        return RecordError(f"field '{self.where}.{name}' must be {wanted}")
-
-    def text(self, name: str, default: Any = _REQUIRED) -> str:
-        value = self._value(name, default)
-        if not isinstance(value, str):
-            raise self._wrong(name, "a string")
-        return value
-
-    def optional_text(self, name: str) -> str | None:
-        value = self._value(name, None)
-        if value is not None and not isinstance(value, str):
-            raise self._wrong(name, "a string or null")
-        return value
-
-    def choice(self, name: str, kind: type[_Choice], default: Any = _REQUIRED) -> _Choice:
-        value = self._value(name, default)
-        known = {str(member): member for member in kind}
-        if isinstance(value, kind):
-            return value
-        if not isinstance(value, str) or value not in known:
-            raise self._wrong(name, f"one of {', '.join(known)}")
-        return known[value]
-
-    def flag(self, name: str) -> bool:
-        value = self._value(name, False)
-        if not isinstance(value, bool):
-            raise self._wrong(name, "true or false")
-        return value
-
-    def number(self, name: str) -> float | None:
-        value = self._value(name, None)
-        if value is None:
-            return None
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or not math.isfinite(value)
-        ):
-            raise self._wrong(name, "a finite number")
-        return float(value)
-
-    def whole(self, name: str) -> int | None:
-        value = self._value(name, None)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
-            raise self._wrong(name, "a whole number or null")
-        return value
-
-    def moment(self, name: str) -> datetime | None:
-        value = self._value(name, None)
-        if value is None:
-            return None
-        if isinstance(value, datetime):  # a body made by this run, not yet stored
-            return utc(value)
-        try:
-            return parse_utc(value) if isinstance(value, str) else parse_utc(None)
-        except ValueError:
-            raise self._wrong(name, "a time with its zone (2026-02-10T15:30:00Z)") from None

@@ -1,0 +1,243 @@
+"""What every typed record body shares: the `Body` base (a read-only mapping of the JSON it
+stands for), `Fields` (tolerant typed access to a body's stored fields) and `body_of`, the
+typed details of any record, read from the trail or made by this run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Self, TypeVar
+
+from reconciler.core.ids import parse_utc, utc
+from reconciler.core.trail.records import Record, RecordError
+
+__all__ = ["Body", "Fields", "RequestBody", "body_of", "objects", "texts"]
+
+
+class Body(Mapping[str, Any]):
+    """A record's typed details; as a mapping, the JSON it is stored as."""
+
+    #: The JSON the body was read from (None for a body made by this run).
+    stored: Mapping[str, Any] | None
+
+    def to_json(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> Self:
+        """The body stored as `raw`; RecordError naming a field of the wrong type."""
+        raise NotImplementedError
+
+    def _json(self) -> Mapping[str, Any]:
+        return self.stored if self.stored is not None else self.to_json()
+
+    def __getitem__(self, key: str) -> Any:
+        return self._json()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._json())
+
+    def __len__(self) -> int:
+        return len(self._json())
+
+    def __eq__(self, other: object) -> bool:
+        """Two bodies are equal when their typed fields are; a body and plain details are
+        equal when the JSON they stand for is (a record built by hand, read back)."""
+        if isinstance(other, Body):
+            return type(self) is type(other) and self._values() == other._values()
+        if isinstance(other, Mapping):
+            return dict(self._json()) == dict(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # unhashable, as the dict it stands for
+
+    def _values(self) -> tuple[Any, ...]:
+        """The typed fields (every body is a dataclass), without the stored JSON."""
+        fields = dataclasses.fields(self)  # type: ignore[arg-type]
+        return tuple(getattr(self, f.name) for f in fields if f.compare)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RequestBody:
+    """The operation a record is about, as asked (`details.request`): who asked, for what
+    change, from what size. Origin is kept as stored (governance names the origins)."""
+
+    operation: str = ""
+    origin: str = ""
+    current_replicas: int | None = None
+    target_replicas: int | None = None
+    change_percent: float | None = None
+    reason: str = ""
+    requested_by: str = ""
+    reverts: str | None = None
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+    #: The JSON the request was read from, written back as it was where a record repeats it.
+    stored: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
+
+    def describe(self) -> str:
+        """`scale 2→3` for a scale, else "" (the caller names the operation)."""
+        if self.current_replicas is not None and self.target_replicas is not None:
+            return f"scale {self.current_replicas}→{self.target_replicas}"
+        return ""
+
+    def to_json(self) -> dict[str, Any]:
+        """The request as it was stored (a request this run made is written by
+        `core/planning/events.request_json`)."""
+        return dict(self.stored or {})
+
+    @classmethod
+    def from_json(cls, raw: object) -> RequestBody:
+        if raw is None:
+            return cls()
+        fields = Fields(raw, "details.request")
+        parameters = fields.raw.get("parameters") or {}
+        if not isinstance(parameters, Mapping):
+            raise RecordError("field 'details.request.parameters' must be an object")
+        return cls(
+            operation=fields.text("operation", ""),
+            origin=fields.text("origin", ""),
+            current_replicas=fields.whole("current_replicas"),
+            target_replicas=fields.whole("target_replicas"),
+            change_percent=fields.number("change_percent"),
+            reason=fields.text("reason", ""),
+            requested_by=fields.text("requested_by", ""),
+            reverts=fields.optional_text("reverts"),
+            parameters=dict(parameters),
+            stored=fields.raw,
+        )
+
+
+_Body = TypeVar("_Body", bound=Body)
+
+
+def body_of(record: Record, kind: type[_Body]) -> _Body:
+    """The details of `record` as the body type `kind`: as read from the trail, or parsed
+    from the plain details of a record this run made (or a test built by hand)."""
+    details = record.details
+    return details if isinstance(details, kind) else kind.from_json(details)
+
+
+def texts(fields: Fields, name: str) -> tuple[str, ...]:
+    values = fields.raw.get(name) or []
+    if not isinstance(values, list | tuple) or not all(isinstance(v, str) for v in values):
+        raise RecordError(f"field '{fields.where}.{name}' must be a list of strings")
+    return tuple(values)
+
+
+def objects(fields: Fields, name: str) -> tuple[Mapping[str, Any], ...]:
+    values = fields.raw.get(name) or []
+    if not isinstance(values, list | tuple) or not all(isinstance(v, Mapping) for v in values):
+        raise RecordError(f"field '{fields.where}.{name}' must be a list of objects")
+    return tuple(values)
+
+
+_Choice = TypeVar("_Choice", bound=StrEnum)
+_REQUIRED: Any = object()
+
+
+class Fields:
+    """Tolerant typed access to a body's fields: a missing or null field is its default, a
+    field of the wrong type a RecordError naming it."""
+
+    def __init__(self, raw: object, where: str) -> None:
+        if not isinstance(raw, Mapping):
+            raise RecordError(f"field {where!r} must be an object")
+        self.raw, self.where = raw, where
+
+    def _value(self, name: str, default: Any) -> Any:
+        value = self.raw.get(name)
+        if value is None:
+            if default is _REQUIRED:
+                raise RecordError(f"no field '{self.where}.{name}'")
+            return default
+        return value
+
+    def _wrong(self, name: str, wanted: str) -> RecordError:
+        return RecordError(f"field '{self.where}.{name}' must be {wanted}")
+
+    def text(self, name: str, default: Any = _REQUIRED) -> str:
+        value = self._value(name, default)
+        if not isinstance(value, str):
+            raise self._wrong(name, "a string")
+        return value
+
+    def optional_text(self, name: str) -> str | None:
+        value = self._value(name, None)
+        if value is not None and not isinstance(value, str):
+            raise self._wrong(name, "a string or null")
+        return value
+
+    def choice(self, name: str, kind: type[_Choice], default: Any = _REQUIRED) -> _Choice:
+        value = self._value(name, default)
+        known = {str(member): member for member in kind}
+        if isinstance(value, kind):
+            return value
+        if not isinstance(value, str) or value not in known:
+            raise self._wrong(name, f"one of {', '.join(known)}")
+        return known[value]
+
+    def flag(self, name: str) -> bool:
+        value = self._value(name, False)
+        if not isinstance(value, bool):
+            raise self._wrong(name, "true or false")
+        return value
+
+    def number(self, name: str) -> float | None:
+        value = self._value(name, None)
+        if value is None:
+            return None
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+        ):
+            raise self._wrong(name, "a finite number")
+        return float(value)
+
+    def whole(self, name: str) -> int | None:
+        value = self._value(name, None)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise self._wrong(name, "a whole number or null")
+        return value
+
+    def moment(self, name: str) -> datetime | None:
+        value = self._value(name, None)
+        if value is None:
+            return None
+        if isinstance(value, datetime):  # a body made by this run, not yet stored
+            return utc(value)
+        try:
+            return parse_utc(value) if isinstance(value, str) else parse_utc(None)
+        except ValueError:
+            raise self._wrong(name, "a time with its zone (2026-02-10T15:30:00Z)") from None
+
+    def mapping(self, name: str) -> Mapping[str, Any]:
+        """An object field; a missing or null one is empty."""
+        value = self._value(name, {})
+        if not isinstance(value, Mapping):
+            raise self._wrong(name, "an object")
+        return value
+
+    def optional_mapping(self, name: str) -> Mapping[str, Any] | None:
+        """An object field, None when missing or null (where null says something)."""
+        value = self._value(name, None)
+        if value is not None and not isinstance(value, Mapping):
+            raise self._wrong(name, "an object or null")
+        return value
+
+    def optional_flag(self, name: str) -> bool | None:
+        value = self._value(name, None)
+        if value is not None and not isinstance(value, bool):
+            raise self._wrong(name, "true, false or null")
+        return value
+
+    def optional_texts(self, name: str) -> tuple[str, ...] | None:
+        """A list of strings, None when missing or null (where null differs from empty)."""
+        if self.raw.get(name) is None:
+            return None
+        return texts(self, name)
