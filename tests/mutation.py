@@ -92,12 +92,12 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "equality needs a measurement exactly equal to baseline × 1.1 as floats compute it, "
         "and 1.1 has no exact binary form; the absolute margin is strict either way",
     ),
-    "reconciler.core.decide.decision.x__prove_window__mutmut_14": (
+    "reconciler.core.decide.scale_down.x__prove_window__mutmut_14": (
         'evidence_from: datetime | None = ""',
         "read only as a truth value or compared with a sample's time when no sample proved "
         "anything: '' and None give the same answers",
     ),
-    "reconciler.core.decide.decision.x__prove_window__mutmut_18": (
+    "reconciler.core.decide.scale_down.x__prove_window__mutmut_18": (
         "gap: tuple[str, ...] = None",
         "read only as a truth value until a gap is found: () and None are both false",
     ),

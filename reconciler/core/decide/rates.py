@@ -52,6 +52,14 @@ class Limit:
             f"allows {self.replicas}"
         )
 
+    def used_up(self, key: str) -> str:
+        """Why the limit holds a step back: the changes within its period used it up."""
+        period = self.policy.period if self.policy is not None else 0.0
+        return (
+            f"{self.describe(key)}, which the changes executed in the last {period:g}s "
+            "have used up."
+        )
+
 
 def _replicas(record: Record, state: str, request_key: str) -> int | None:
     value = (record.details.get(state) or {}).get("replicas")

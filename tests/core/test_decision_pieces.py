@@ -1,0 +1,185 @@
+"""The decision engine's pieces on their own: which rules ask for a scale-up (`guards`), what a
+concluded decision expects (`model.conclude`), and a rate limit's words (`rates.Limit`).
+
+`decide` is tested whole in test_decision.py; these tables pin the pieces it is built from,
+so a failure names the piece that broke."""
+
+from __future__ import annotations
+
+import pytest
+
+from reconciler.core.blueprint.model import PolicyType, RatePolicy
+from reconciler.core.decide.guards import asks_for_more
+from reconciler.core.decide.model import Action, Context, DecisionRule, Reason, conclude
+from reconciler.core.decide.rates import Limit
+from reconciler.core.decide.utilization import weighted_utilization
+from reconciler.core.observed.observation import Metrics
+from tests.core.helpers import NOW, blueprint, metrics, state
+
+#: Thresholds, targets and guards written out, so each case's arithmetic can be read here:
+#: W up at 80%, CPU aimed at 50%, memory at 80%, guards at 90% (CPU and memory) and
+#: 1.5 × the p95 target of 200ms = 300ms.
+EXPLICIT = (
+    "    scale_up_threshold: 80%\n"
+    "    target_cpu_utilization: 50%\n"
+    "    target_memory_utilization: 80%\n"
+    "    guards: {cpu_utilization: 90%, memory_utilization: 90%, latency_factor: 1.5}\n"
+)
+PERFORMANCE = "  performance:\n    latency_p95: 200ms\n"
+
+
+def _context(replicas: int, values: Metrics, scaling: str = "") -> Context:
+    bp = blueprint(scaling=EXPLICIT + scaling, extra=PERFORMANCE)
+    return Context(
+        blueprint=bp,
+        state=state(replicas),
+        metrics=values,
+        now=NOW,
+        weighted=weighted_utilization(bp, values),
+        inputs={},
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "replicas", "cpu", "memory", "p95", "scaling", "asked"),
+    [
+        # W = 0.5 × 0.6 + 0.3 × 0.6 + 0.2 × 0.5 = 0.58: nothing asks.
+        ("all calm", 2, 0.6, 0.6, 100, "", []),
+        # W = 0.5 × 0.85 + 0.3 × 0.85 + 0.2 × 1 = 0.88 > 80%: ceil(2 × 0.88 / 0.5) = 4.
+        ("W alone", 2, 0.85, 0.85, 250, "", [(DecisionRule.WEIGHTED, 4)]),
+        # W = 0.5 × 0.95 + 0.3 × 0.3 + 0.2 × 0.25 = 0.615; CPU 95% > 90%: ceil(2 × 0.95 / 0.5).
+        ("CPU guard alone", 2, 0.95, 0.3, 50, "", [(DecisionRule.CPU_GUARD, 4)]),
+        # Memory 95% > 90%: ceil(3 × 0.95 / 0.8) = 4; W = 0.05 + 0.285 + 0.05 = 0.385.
+        ("memory guard alone", 3, 0.1, 0.95, 50, "", [(DecisionRule.MEMORY_GUARD, 4)]),
+        # p95 400ms > 300ms: ceil(2 × 400 / 200) = 4; W = 0.1 + 0.06 + 0.2 = 0.36.
+        ("latency guard alone", 2, 0.2, 0.2, 400, "", [(DecisionRule.LATENCY_GUARD, 4)]),
+        # W first, then the guards in the order CPU, memory, latency.
+        (
+            "W and every guard",
+            2,
+            0.95,
+            0.95,
+            400,
+            "",
+            [
+                (DecisionRule.WEIGHTED, 4),
+                (DecisionRule.CPU_GUARD, 4),
+                (DecisionRule.MEMORY_GUARD, 3),
+                (DecisionRule.LATENCY_GUARD, 4),
+            ],
+        ),
+        # A guard judges only a metric that is weighed: CPU alone is weighed here.
+        (
+            "unweighed memory has no guard",
+            2,
+            0.6,
+            0.99,
+            100,
+            "    metrics:\n      - {type: cpu, weight: 1.0}\n",
+            [],
+        ),
+        # Latency missing: W's low bound 0.5 × 0.95 + 0.3 × 0.95 = 0.76 is not above 80%, so
+        # only the guards ask, and the missing metric's guard cannot.
+        (
+            "latency missing",
+            2,
+            0.95,
+            0.95,
+            None,
+            "",
+            [
+                (DecisionRule.CPU_GUARD, 4),
+                (DecisionRule.MEMORY_GUARD, 3),
+            ],
+        ),
+        # Exactly at a guard is not past it.
+        ("CPU exactly at its guard", 2, 0.9, 0.1, 50, "", []),
+    ],
+)
+def test_asks_for_more(
+    name: str,
+    replicas: int,
+    cpu: float,
+    memory: float,
+    p95: float | None,
+    scaling: str,
+    asked: list[tuple[DecisionRule, int]],
+) -> None:
+    values = metrics(cpu, memory, p95)
+    ctx = _context(replicas, values, scaling)
+    asks = asks_for_more(ctx, ctx.weighted, values)
+    assert [(a.rule, a.estimate) for a in asks] == asked, name
+    for ask in asks:
+        assert ask.formula.startswith(f"estimate ceil({replicas} × ")
+        assert ask.formula.endswith(f") = {ask.estimate}")
+
+
+@pytest.mark.parametrize(
+    ("name", "replicas", "target", "expected"),
+    [
+        ("no change expects nothing", 4, None, None),
+        ("the same count expects nothing", 4, 4, None),
+        # Twice the replicas, half the utilization each: 60% → 30%, 40% → 20%.
+        ("doubling halves the load", 4, 8, (8, 0.3, 0.2)),
+        ("halving doubles it", 4, 2, (2, 1.2, 0.8)),
+        ("scaling to zero expects nothing", 4, 0, None),
+    ],
+)
+def test_conclude_expects_the_linear_model(
+    name: str, replicas: int, target: int | None, expected: tuple[int, float, float] | None
+) -> None:
+    ctx = _context(replicas, metrics(0.6, 0.4, 100))
+    decision = conclude(
+        ctx, Action.SCALE_UP, Reason.ABOVE_THRESHOLD, "why", ["spec.x"], target=target
+    )
+    assert decision.target_replicas == (replicas if target is None else target), name
+    assert decision.desired_replicas == decision.target_replicas
+    if expected is None:
+        assert decision.expected is None
+    else:
+        assert decision.expected is not None
+        got = decision.expected
+        assert got.replicas == expected[0]
+        assert got.cpu_utilization == pytest.approx(expected[1])
+        assert got.memory_utilization == pytest.approx(expected[2])
+    assert (decision.rationale, decision.references) == ("why", ("spec.x",))
+
+
+def test_conclude_with_missing_utilization_expects_none_of_it() -> None:
+    ctx = _context(2, metrics(None, 0.5, 100))
+    decision = conclude(ctx, Action.SCALE_UP, Reason.ABOVE_THRESHOLD, "why", [], target=4)
+    assert decision.expected is not None
+    assert decision.expected.cpu_utilization is None
+    assert decision.expected.memory_utilization == pytest.approx(0.25)
+
+
+@pytest.mark.parametrize(
+    ("policy", "start", "replicas", "words"),
+    [
+        (
+            RatePolicy(type=PolicyType.PODS, value=4, period=15),
+            3,
+            7,
+            "behavior.scaleUp: Pods 4 per 15s from 3 replicas allows 7, which the changes "
+            "executed in the last 15s have used up.",
+        ),
+        (
+            RatePolicy(type=PolicyType.PERCENT, value=50, period=60),
+            1,
+            2,
+            "behavior.scaleUp: Percent 50% per 60s from 1 replica allows 2, which the changes "
+            "executed in the last 60s have used up.",
+        ),
+        (
+            None,
+            3,
+            3,
+            "behavior.scaleUp is Disabled, which the changes executed in the last 0s have used up.",
+        ),
+    ],
+)
+def test_a_used_up_limit_says_its_policy_and_period(
+    policy: RatePolicy | None, start: int, replicas: int, words: str
+) -> None:
+    limit = Limit(replicas=replicas, policy=policy, start=start)
+    assert limit.used_up("scaleUp") == words
