@@ -264,7 +264,8 @@ def run_command(
       reconciler run --shard 2/4 --push
     """
     from reconciler.cli.compose import trail_links
-    from reconciler.shell.cycle import run_cycle, wait_and_verify
+    from reconciler.shell.cycle import run_cycle
+    from reconciler.shell.waiting import wait_and_verify
 
     timeout, part = _wait_and_shard(wait_timeout, shard)
     fleet, ports = _prepare(settings, services, part)
