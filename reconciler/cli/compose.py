@@ -155,9 +155,9 @@ def committed_fleet(root: Path, *, shard: Shard | None = None) -> Fleet:
     """The blueprints and policies committed at HEAD: what a cycle judges under. Edits in the
     working tree do not count until committed; they are named in the fleet's notices."""
     from reconciler.adapters.git_revisions import GitRevisions
+    from reconciler.shell.listing import revision_listing
     from reconciler.shell.workspace import (
         load_fleet_files,
-        revision_listing,
         uncommitted_changes,
         uncommitted_notice,
     )

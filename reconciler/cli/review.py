@@ -203,7 +203,8 @@ def _blueprint_root(settings: Settings) -> Path | None:
 
 def _snapshot(side: RevisionFiles, root: Path) -> Snapshot:
     from reconciler.core.review.findings import Snapshot
-    from reconciler.shell.workspace import load_fleet_files, revision_listing
+    from reconciler.shell.listing import revision_listing
+    from reconciler.shell.workspace import load_fleet_files
 
     # With the revision's listing, a link or a folder where a blueprint should be is that
     # service's error here exactly as in a cycle, which reads the same commit.
