@@ -21,6 +21,7 @@ from reconciler.cli.approvals import approvals_command
 from reconciler.cli.audit import audit_command, explain_command
 from reconciler.cli.blueprints import policy_command, schema_command, validate_command
 from reconciler.cli.breaker import breaker_group
+from reconciler.cli.codeowners import codeowners_command
 from reconciler.cli.context import DEFAULT_LOCK_TIMEOUT, PrometheusOptions, Settings
 from reconciler.cli.dashboard import dashboard_command
 from reconciler.cli.demo import demo_command
@@ -28,7 +29,7 @@ from reconciler.cli.doctor import doctor_command
 from reconciler.cli.init import init_command
 from reconciler.cli.report import report_command
 from reconciler.cli.request import request_command
-from reconciler.cli.review import check_change_command, codeowners_command
+from reconciler.cli.review import check_change_command
 from reconciler.cli.run import plan_command, run_command
 from reconciler.cli.sim import sim_group
 from reconciler.cli.status import status_command

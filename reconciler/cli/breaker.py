@@ -62,7 +62,7 @@ def breaker_reset_command(
     from reconciler.cli.compose import Environment, committed_fleet
     from reconciler.core.planning.events import breaker_reset_record
     from reconciler.core.trail.history import BreakerPhase
-    from reconciler.shell.cycle import commit_records, load_history
+    from reconciler.shell.recording import commit_records, load_history
 
     root = settings.root()
     fleet = committed_fleet(root)
@@ -101,7 +101,7 @@ def breaker_status_command(settings: Settings, output: str) -> None:
       reconciler breaker status -o json
     """
     from reconciler.cli.compose import committed_fleet
-    from reconciler.shell.cycle import load_history
+    from reconciler.shell.recording import load_history
 
     root = settings.root()
     fleet = committed_fleet(root)

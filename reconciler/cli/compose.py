@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from reconciler.core.planning.sharding import Shard
     from reconciler.core.trail.clusters import ClusterRef
     from reconciler.ports import Cluster, Forge
-    from reconciler.shell.cycle import Ports
+    from reconciler.shell.ports import Ports
     from reconciler.shell.workspace import Fleet
 
 DEFAULT_KUBECONFIG = Path("~/.kube/config")
@@ -155,9 +155,9 @@ def committed_fleet(root: Path, *, shard: Shard | None = None) -> Fleet:
     """The blueprints and policies committed at HEAD: what a cycle judges under. Edits in the
     working tree do not count until committed; they are named in the fleet's notices."""
     from reconciler.adapters.git_revisions import GitRevisions
+    from reconciler.shell.listing import revision_listing
     from reconciler.shell.workspace import (
         load_fleet_files,
-        revision_listing,
         uncommitted_changes,
         uncommitted_notice,
     )
@@ -289,7 +289,7 @@ def build_ports(root: Path, settings: Settings, fleet: Fleet | None = None) -> P
     Prometheus, merged field by field.
     """
     from reconciler.core.trail.clusters import ON_SIMULATOR, ClusterRef
-    from reconciler.shell.cycle import Ports
+    from reconciler.shell.ports import Ports
     from reconciler.shell.trail import ClusterTrail, Unidentified
 
     if settings.cluster == "simulated":

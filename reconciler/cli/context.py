@@ -48,7 +48,7 @@ class Settings:
     lock_timeout: float = 60.0
 
     def root(self) -> Path:
-        from reconciler.shell.workspace import find_root
+        from reconciler.shell.listing import find_root
 
         return find_root(self.repo)
 

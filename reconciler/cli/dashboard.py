@@ -23,7 +23,7 @@ from reconciler.cli.context import Settings, env_flag
 if TYPE_CHECKING:
     from reconciler.adapters.github_forge import GitHubForge
     from reconciler.core.approvals.dashboard import Board
-    from reconciler.shell.cycle import CycleReport, ServiceResult
+    from reconciler.shell.reports import CycleReport, ServiceResult
     from reconciler.shell.workspace import Fleet
 
 __all__ = ["board_of", "dashboard_command", "publish_dashboard"]

@@ -96,7 +96,7 @@ def scaffold(spec: Scaffold) -> dict[str, str]:
 def _codeowners(files: dict[str, str]) -> str:
     """CODEOWNERS for the rendered blueprints, exactly as `reconciler codeowners --write`
     would write it, so the pull request checks find it up to date."""
-    from reconciler.cli.review import with_trail_and_requests
+    from reconciler.cli.codeowners import with_trail_and_requests
     from reconciler.core.approvals.codeowners import codeowners_entries, render_block
     from reconciler.core.errors import ConfigError
     from reconciler.core.problems import has_errors
@@ -215,9 +215,46 @@ def init_command(
       reconciler init fleet --service web --approver alice --action acme/reconciler@v0.1.0
       reconciler init fleet --service web --approver alice -o json | jq -r '.files[]'
     """
-    from reconciler.cli.compose import Environment
-    from reconciler.core.errors import ConfigError
+    spec = _checked(service, namespace, deployment, approvers, action)
+    files = scaffold(spec)
+    _write(directory, files)
+    sha, created = _commit(directory, files, spec) if commit else (None, False)
+    if output == "json":
+        emit_json(
+            {
+                "directory": str(directory),
+                "files": list(files),
+                "commit": sha,
+                "repository_created": created,
+                "action": action,
+            }
+        )
+        return
+    _print_written(directory, files, sha, created)
 
+
+def _print_written(directory: Path, files: dict[str, str], sha: str | None, created: bool) -> None:
+    for path in files:
+        click.echo(f"wrote {directory / path}")
+    if sha:
+        where = "a new git repository" if created else "the current branch"
+        click.echo(f"committed them in {where} ({sha[:7]})")
+    else:
+        click.echo("not committed: a cycle judges only what is committed (git add, git commit)")
+    click.echo(
+        "next: reconciler validate; reconciler sim init && reconciler run; then push to "
+        "GitHub and set up the job (docs/getting-started.md)"
+    )
+
+
+def _checked(
+    service: str,
+    namespace: str,
+    deployment: str | None,
+    approvers: tuple[str, ...],
+    action: str,
+) -> Scaffold:
+    """The options as a Scaffold, each checked: a usage error names the option to fix."""
     names = tuple(dict.fromkeys(approver.removeprefix("@") for approver in approvers))
     for approver in names:
         if not _APPROVER.fullmatch(approver):
@@ -232,14 +269,19 @@ def init_command(
             f"{ACTION_REPOSITORY}@{ACTION_VERSION}",
             param_hint="'--action'",
         )
-    spec = Scaffold(
+    return Scaffold(
         service=_name("'--service'", service),
         namespace=_name("'--namespace'", namespace),
         deployment=_name("'--deployment'", deployment or service),
         approvers=names,
         action=action,
     )
-    files = scaffold(spec)
+
+
+def _write(directory: Path, files: dict[str, str]) -> None:
+    """Write every file, or none when any of them exists already."""
+    from reconciler.core.errors import ConfigError
+
     existing = [path for path in files if (directory / path).exists()]
     if existing:
         raise ConfigError(
@@ -252,37 +294,18 @@ def init_command(
         target = directory / path
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text, encoding="utf-8")
-    sha, created = None, False
-    if commit:
-        from reconciler.adapters.gitrepo import commit_new_files
 
-        env = Environment.read()
-        sha, created = commit_new_files(
-            directory,
-            {path: text.encode() for path, text in files.items()},
-            f"Blueprint repository for {spec.service}, from reconciler init",
-            name=env.git_name,
-            email=env.git_email,
-        )
-    if output == "json":
-        emit_json(
-            {
-                "directory": str(directory),
-                "files": list(files),
-                "commit": sha,
-                "repository_created": created,
-                "action": action,
-            }
-        )
-        return
-    for path in files:
-        click.echo(f"wrote {directory / path}")
-    if sha:
-        where = "a new git repository" if created else "the current branch"
-        click.echo(f"committed them in {where} ({sha[:7]})")
-    else:
-        click.echo("not committed: a cycle judges only what is committed (git add, git commit)")
-    click.echo(
-        "next: reconciler validate; reconciler sim init && reconciler run; then push to "
-        "GitHub and set up the job (docs/getting-started.md)"
+
+def _commit(directory: Path, files: dict[str, str], spec: Scaffold) -> tuple[str | None, bool]:
+    """Commit the new files: the commit, and whether a repository was created for it."""
+    from reconciler.adapters.gitrepo import commit_new_files
+    from reconciler.cli.compose import Environment
+
+    env = Environment.read()
+    return commit_new_files(
+        directory,
+        {path: text.encode() for path, text in files.items()},
+        f"Blueprint repository for {spec.service}, from reconciler init",
+        name=env.git_name,
+        email=env.git_email,
     )

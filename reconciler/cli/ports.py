@@ -17,7 +17,7 @@ from reconciler.cli.publishing import PushSettings, push_records
 if TYPE_CHECKING:
     from reconciler.cli.outputs import RecordingAudit
     from reconciler.core.errors import ReconcilerError
-    from reconciler.shell.cycle import Ports
+    from reconciler.shell.ports import Ports
     from reconciler.shell.workspace import Fleet
 
 

@@ -22,6 +22,8 @@ from reconciler.cli.publishing import PUSH_OPTIONS, push_settings
 from reconciler.core.bounds import REPLICAS_MAX
 
 if TYPE_CHECKING:
+    from reconciler.core.errors import ReconcilerError
+    from reconciler.shell.ports import Ports
     from reconciler.shell.requests import Prepared, RequestDone
 
 
@@ -43,7 +45,54 @@ def _resource_parameters(cpu: str | None, memory: str | None) -> dict[str, objec
     return parameters
 
 
-@click.command("request", cls=WritingCommand)
+#: The help of the command below (as its docstring it would make the function too long).
+_REQUEST_HELP = """\
+Ask for an operation on SERVICE; it goes through the same governance as a decision.
+
+Allowed operations are executed and recorded; those that need approval are recorded as
+pending; forbidden ones are refused, recorded, and answered with safer alternatives.
+OPERATION is a name from the catalogue (docs/governance.md). Two kinds are named by what
+they change, whatever name is used, because governance classifies the name:
+
+\b
+  scale --replicas N        scale_within_limits inside the blueprint's bounds,
+                            scale_beyond_limits outside them
+  resources --cpu/--memory  adjust_resources_within_10_percent when no request moves
+                            more than 10 %, else change_resource_limits_beyond_10_percent
+
+--replicas, --cpu and --memory belong only to those; a request that does not fit its
+operation (or changes nothing) is a usage error and is not recorded, and so is one out of
+bounds: replicas above the fleet's ceiling (limits.max_replicas, at most 2147483647), CPU
+above 100000 cores, memory above 1024Ti. It is governed under the blueprints committed
+at HEAD, never uncommitted edits. An OPERATION the
+catalogue does not know is refused and recorded like a forbidden one, naming the closest
+catalogue name when there is one.
+
+\b
+Exit codes: 0 executed, or proposed (or recorded as pending) for approval; for a
+              service in observe mode, recorded as what would have been executed or
+              proposed,
+            1 refused (blocked or deferred), failed, or held (the blueprint waits for
+              an approval to be judged, or an audit record of SERVICE cannot be read),
+            2 usage (a request that does not fit its operation or changes nothing, or
+              a --replicas, --cpu or --memory that does not parse or is out of
+              bounds),
+            3 configuration (no blueprint for SERVICE, broken global policies, no
+              simulated cluster),
+            4 the cluster or the forge is unavailable or refused, or another
+              reconciler kept writing to the repository for longer than
+              --lock-timeout (nothing was requested),
+            5 the records could not be stored or pushed (--push).
+
+\b
+Examples:
+  reconciler request todo-frontend scale --replicas 4 --reason "launch traffic"
+  reconciler request todo-frontend resources --cpu 275m --reason "steady 95 % cpu"
+  reconciler request todo-frontend delete_deployment --reason "cleanup"
+"""
+
+
+@click.command("request", cls=WritingCommand, help=_REQUEST_HELP)
 @click.argument("service")
 @click.argument("operation")
 @click.option(
@@ -85,49 +134,6 @@ def request_command(
     outputs_path: Path | None,
     output: str,
 ) -> None:
-    """Ask for an operation on SERVICE; it goes through the same governance as a decision.
-
-    Allowed operations are executed and recorded; those that need approval are recorded as
-    pending; forbidden ones are refused, recorded, and answered with safer alternatives.
-    OPERATION is a name from the catalogue (docs/governance.md). Two kinds are named by what
-    they change, whatever name is used, because governance classifies the name:
-
-    \b
-      scale --replicas N        scale_within_limits inside the blueprint's bounds,
-                                scale_beyond_limits outside them
-      resources --cpu/--memory  adjust_resources_within_10_percent when no request moves
-                                more than 10 %, else change_resource_limits_beyond_10_percent
-
-    --replicas, --cpu and --memory belong only to those; a request that does not fit its
-    operation (or changes nothing) is a usage error and is not recorded, and so is one out of
-    bounds: replicas above the fleet's ceiling (limits.max_replicas, at most 2147483647), CPU
-    above 100000 cores, memory above 1024Ti. It is governed under the blueprints committed
-    at HEAD, never uncommitted edits. An OPERATION the
-    catalogue does not know is refused and recorded like a forbidden one, naming the closest
-    catalogue name when there is one.
-
-    \b
-    Exit codes: 0 executed, or proposed (or recorded as pending) for approval; for a
-                  service in observe mode, recorded as what would have been executed or
-                  proposed,
-                1 refused (blocked or deferred), failed, or held (the blueprint waits for
-                  an approval to be judged, or an audit record of SERVICE cannot be read),
-                2 usage (a request that does not fit its operation or changes nothing, or
-                  a --replicas, --cpu or --memory that does not parse or is out of
-                  bounds),
-                3 configuration (no blueprint for SERVICE, broken global policies, no
-                  simulated cluster),
-                4 the cluster or the forge is unavailable or refused, or another
-                  reconciler kept writing to the repository for longer than
-                  --lock-timeout (nothing was requested),
-                5 the records could not be stored or pushed (--push).
-
-    \b
-    Examples:
-      reconciler request todo-frontend scale --replicas 4 --reason "launch traffic"
-      reconciler request todo-frontend resources --cpu 275m --reason "steady 95 % cpu"
-      reconciler request todo-frontend delete_deployment --reason "cleanup"
-    """
     from reconciler.cli.compose import Environment, committed_fleet, trail_links
     from reconciler.shell.requests import Ask, carry_out_request, prepare_request
 
@@ -165,12 +171,18 @@ def request_command(
     else:
         warn(fleet.notices)
         _print_done(done[0], prepared)
+    _conclude(done[0], pushed, ports)
+
+
+def _conclude(done: RequestDone, pushed: str | ReconcilerError | None, ports: Ports) -> None:
+    """The command's exit: a failed push, then a halted forge, each as its error; 1 when the
+    request did not go as asked."""
     if isinstance(pushed, Exception):
         raise pushed
     halted = ports.forge.halted() if ports.forge is not None else None
     if halted is not None:
         raise halted
-    if not done[0].succeeded:
+    if not done.succeeded:
         sys.exit(1)
 
 

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 import click
 
 from reconciler.cli.context import Settings, WritingCommand, env_flag
-from reconciler.cli.output import OUTPUT_OPTION, emit_json, percent_cell, plural, table, warn
+from reconciler.cli.cycle_text import print_reports, render_report
+from reconciler.cli.output import OUTPUT_OPTION, emit_json, warn
 from reconciler.cli.outputs import OUTPUTS_OPTION
 from reconciler.cli.ports import (
     command_ports,
@@ -21,83 +22,13 @@ from reconciler.cli.ports import (
     then_push,
 )
 from reconciler.cli.publishing import PUSH_OPTIONS, push_settings
-from reconciler.cli.summary import decision_cell
 
 if TYPE_CHECKING:
+    from reconciler.cli.publishing import PushSettings
     from reconciler.core.errors import ReconcilerError
     from reconciler.core.planning.sharding import Shard
-    from reconciler.shell.cycle import CycleOptions, CycleReport, Ports, ServiceResult
+    from reconciler.shell.cycle import CycleOptions, CycleReport, Ports
     from reconciler.shell.workspace import Fleet
-
-
-def _outcome_cells(result: ServiceResult) -> tuple[str, str]:
-    if result.error:
-        return "-", result.error
-    if not result.steps:
-        return "-", "-"
-    governed = "; ".join(f"{s.classification} → {s.action.replace('_', ' ')}" for s in result.steps)
-    outcome = "; ".join(s.outcome + (f" {s.commit[:7]}" if s.commit else "") for s in result.steps)
-    return governed, outcome
-
-
-def render_report(report: CycleReport, verbose: bool, only_active: bool = False) -> str:
-    rows = []
-    for result in report.services:
-        if only_active and not (result.steps or result.notes or result.error):
-            continue
-        replicas = "-" if result.replicas is None else f"{result.ready}/{result.replicas}"
-        governed, outcome = _outcome_cells(result)
-        rows.append(
-            [
-                result.service,
-                replicas,
-                percent_cell(result.weighted),
-                decision_cell(result),
-                governed,
-                outcome,
-            ]
-        )
-    lines = [table(["SERVICE", "READY", "WEIGHTED", "DECISION", "GOVERNANCE", "OUTCOME"], rows)]
-    details = []
-    for result in report.services:
-        decision = result.decision
-        show = verbose or bool(result.steps) or bool(result.notes) or bool(result.waiting)
-        if not show or (decision is None and not result.notes and not result.waiting):
-            continue
-        details.append(f"{result.service}:")
-        if result.waiting:
-            details.append(f"  waiting: {result.waiting}")
-        if decision is not None:
-            details.append(f"  decision {decision.id}: {decision.rationale}")
-        for step in result.steps:
-            details.append(
-                f"  {step.description}: {step.classification}, "
-                f"{step.action.replace('_', ' ')} → {step.outcome}: {step.detail}"
-            )
-        for note in result.notes:
-            details.append(f"  note: {note.text}")
-    if details:
-        lines += ["", *details]
-    if report.skipped:
-        lines += ["", f"skipped, as another cluster's: {plural(len(report.skipped), 'service')}"]
-        lines += [f"  {name}: {why}" for name, why in report.skipped]
-    counts: dict[str, int] = {}
-    for result in report.services:
-        for step in result.steps:
-            counts[step.kind.label] = counts.get(step.kind.label, 0) + 1
-    errors = sum(1 for r in report.services if r.error)
-    summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "no changes"
-    mode = " (dry run: nothing changed, nothing recorded)" if report.dry_run else ""
-    reconciled = plural(len(report.services), "service")
-    if len(rows) < len(report.services):  # a --wait pass shows only the rows with news
-        reconciled = f"{len(rows)} of {reconciled} shown (the rest had nothing to report)"
-    where = "" if report.cluster.simulated else f" on cluster {report.cluster.describe()}"
-    lines += [
-        "",
-        f"cycle at {report.started_at:%Y-%m-%d %H:%M:%SZ}{where}: {reconciled}; "
-        f"{summary}; {errors} with errors; {plural(len(report.commits), 'audit commit')}{mode}",
-    ]
-    return "\n".join(lines)
 
 
 def _progress(done: int, total: int) -> None:
@@ -149,7 +80,59 @@ def _options(fleet: Fleet, services: tuple[str, ...], dry_run: bool, quiet: bool
     return CycleOptions(dry_run=dry_run, services=services, progress=_progress if many else None)
 
 
-@click.command("run", cls=WritingCommand, read_only_with="dry_run")
+#: The help of the command below (as its docstring it would make the function too long).
+_RUN_HELP = """\
+Run one reconcile cycle over every service (or those given with --service).
+
+For each service: verify earlier changes that are due (rolling back those that made
+things worse), then observe the deployment and its metrics, decide (recover failing pods,
+scale up, scale down, or nothing), govern the decision (tier, cooldown, rate limits,
+circuit breaker), and execute what is allowed, record what needs approval, and refuse what
+is forbidden. Every step that changes or refuses something becomes a commit under audit/.
+
+A change is verified once its stabilization period has passed: by the next run, or by
+this one with --wait.
+
+The blueprints and policies judged under are those committed at HEAD; uncommitted edits
+under blueprints/ are named in a warning and not used. A service whose audit records
+cannot all be read is not changed: its row is an error naming the file.
+
+In a scheduled job, --push sends the audit commits to the remote afterwards (retrying
+when another job pushed first), --summary writes the job summary, --outputs the step
+outputs later steps read, and --shard I/N lets several jobs split a large fleet. See
+docs/github-actions.md.
+
+Two commands that write to one repository (two runs, a run and a request, ...) take
+turns: the second waits for the first up to --lock-timeout (an option before the
+command), then gives up. A --dry-run writes nothing and never waits.
+
+\b
+Exit codes: 0 every service reconciled, 1 some service failed (its row says why: an
+              unreachable cluster or an unreadable audit record, for example) or now
+              needs a person (its circuit
+              breaker opened, or a failed change was escalated),
+            2 usage (an option value that does not parse, such as --shard 5/4 or
+              --wait-timeout 10 without a unit),
+            3 configuration error (for example broken global policies, an unknown
+              --service, no simulated cluster),
+            4 the forge is unavailable or refused (GitHub: a refused token, or a
+              rate limit used up), or another reconciler kept writing to the
+              repository for longer than --lock-timeout (nothing was done),
+            5 the audit commits could not be stored or pushed (unpushed ones stay
+              committed locally; the next run records any change it finds only on
+              the deployments).
+
+\b
+Examples:
+  reconciler run
+  reconciler run --wait           # the seed's whole timeline in one run
+  reconciler run --dry-run -v
+  reconciler run -s todo-frontend -o json
+  reconciler run --shard 2/4 --push
+"""
+
+
+@click.command("run", cls=WritingCommand, read_only_with="dry_run", help=_RUN_HELP)
 @click.option(
     "--dry-run", is_flag=True, help="Decide and govern, but change nothing and record nothing."
 )
@@ -215,56 +198,7 @@ def run_command(
     output: str,
     verbose: bool,
 ) -> None:
-    """Run one reconcile cycle over every service (or those given with --service).
-
-    For each service: verify earlier changes that are due (rolling back those that made
-    things worse), then observe the deployment and its metrics, decide (recover failing pods,
-    scale up, scale down, or nothing), govern the decision (tier, cooldown, rate limits,
-    circuit breaker), and execute what is allowed, record what needs approval, and refuse what
-    is forbidden. Every step that changes or refuses something becomes a commit under audit/.
-
-    A change is verified once its stabilization period has passed: by the next run, or by
-    this one with --wait.
-
-    The blueprints and policies judged under are those committed at HEAD; uncommitted edits
-    under blueprints/ are named in a warning and not used. A service whose audit records
-    cannot all be read is not changed: its row is an error naming the file.
-
-    In a scheduled job, --push sends the audit commits to the remote afterwards (retrying
-    when another job pushed first), --summary writes the job summary, --outputs the step
-    outputs later steps read, and --shard I/N lets several jobs split a large fleet. See
-    docs/github-actions.md.
-
-    Two commands that write to one repository (two runs, a run and a request, ...) take
-    turns: the second waits for the first up to --lock-timeout (an option before the
-    command), then gives up. A --dry-run writes nothing and never waits.
-
-    \b
-    Exit codes: 0 every service reconciled, 1 some service failed (its row says why: an
-                  unreachable cluster or an unreadable audit record, for example) or now
-                  needs a person (its circuit
-                  breaker opened, or a failed change was escalated),
-                2 usage (an option value that does not parse, such as --shard 5/4 or
-                  --wait-timeout 10 without a unit),
-                3 configuration error (for example broken global policies, an unknown
-                  --service, no simulated cluster),
-                4 the forge is unavailable or refused (GitHub: a refused token, or a
-                  rate limit used up), or another reconciler kept writing to the
-                  repository for longer than --lock-timeout (nothing was done),
-                5 the audit commits could not be stored or pushed (unpushed ones stay
-                  committed locally; the next run records any change it finds only on
-                  the deployments).
-
-    \b
-    Examples:
-      reconciler run
-      reconciler run --wait           # the seed's whole timeline in one run
-      reconciler run --dry-run -v
-      reconciler run -s todo-frontend -o json
-      reconciler run --shard 2/4 --push
-    """
     from reconciler.cli.compose import trail_links
-    from reconciler.shell.cycle import run_cycle, wait_and_verify
 
     timeout, part = _wait_and_shard(wait_timeout, shard)
     fleet, ports = _prepare(settings, services, part)
@@ -275,22 +209,14 @@ def run_command(
     )
     pushing = push_settings(push, push_remote, push_branch)
     ports = pushing_manifests(ports, settings, pushing)
-    reports: list[CycleReport] = []
-    ending = ""
-
-    def work() -> None:
-        nonlocal ending
-        reports.append(run_cycle(fleet, ports, options))
-        if wait and not dry_run and reports[0].trail_halt is None:
-            more, ending = wait_and_verify(fleet, ports, options, timeout)
-            reports.extend(more)
-
     with outputs_written(outputs_path, recording):
-        pushed = then_push(work, settings.root(), pushing if not dry_run else None)
+        reports, ending, pushed = _cycles(
+            fleet, ports, options, settings.root(), pushing, wait=wait, timeout=timeout
+        )
     if output == "json":
         emit_json(reports[0].to_json() if not wait else [r.to_json() for r in reports])
     else:
-        _print_reports(reports, verbose, ending)
+        print_reports(reports, verbose, ending)
     _report_for_actions(
         reports,
         pushed,
@@ -305,6 +231,35 @@ def run_command(
     if dashboard and not dry_run:
         _update_dashboard(reports, ports, fleet, part, pushed, quiet=output == "json")
     _conclude(reports, pushed)
+
+
+def _cycles(
+    fleet: Fleet,
+    ports: Ports,
+    options: CycleOptions,
+    root: Path,
+    pushing: PushSettings,
+    *,
+    wait: bool,
+    timeout: float,
+) -> tuple[list[CycleReport], str, str | ReconcilerError | None]:
+    """The cycle, then with --wait its verification passes, then the push of their commits:
+    the reports, how the wait ended, and what the push said (or its error, raised later)."""
+    from reconciler.shell.cycle import run_cycle
+    from reconciler.shell.waiting import wait_and_verify
+
+    reports: list[CycleReport] = []
+    ending = ""
+
+    def work() -> None:
+        nonlocal ending
+        reports.append(run_cycle(fleet, ports, options))
+        if wait and not options.dry_run and reports[0].trail_halt is None:
+            more, ending = wait_and_verify(fleet, ports, options, timeout)
+            reports.extend(more)
+
+    pushed = then_push(work, root, pushing if not options.dry_run else None)
+    return reports, ending, pushed
 
 
 def _wait_and_shard(wait_timeout: str, shard: str | None) -> tuple[float, Shard | None]:
@@ -326,20 +281,6 @@ def _wait_and_shard(wait_timeout: str, shard: str | None) -> tuple[float, Shard 
             param_hint="'--shard'",
         ) from None
     return timeout, part
-
-
-def _print_reports(reports: Sequence[CycleReport], verbose: bool, ending: str) -> None:
-    """The run's table, then each verification pass of --wait with only the services that
-    acted, and how the wait ended."""
-    warn(dict.fromkeys(w for report in reports for w in report.warnings))
-    for index, report in enumerate(reports):
-        if index:
-            click.echo(f"\n--- verification pass at {report.started_at:%H:%M:%S}Z")
-            click.echo(render_report(report, verbose=False, only_active=True))
-        else:
-            click.echo(render_report(report, verbose))
-    if ending:
-        click.echo(f"\n--wait: {ending}")
 
 
 def _conclude(reports: Sequence[CycleReport], pushed: str | ReconcilerError | None) -> None:

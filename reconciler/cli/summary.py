@@ -24,7 +24,7 @@ from reconciler.core.planning.outcomes import Aside, NoteKind, NoteSeverity, Ste
 from reconciler.core.problems import workflow_command
 
 if TYPE_CHECKING:
-    from reconciler.shell.cycle import CycleReport, ServiceResult
+    from reconciler.shell.reports import CycleReport, ServiceResult
 
 __all__ = ["append_summary", "decision_cell", "markdown", "problem_annotations"]
 

@@ -16,8 +16,12 @@ from reconciler.core.errors import ClusterError, HeldError, MetricsError
 from reconciler.core.observed.observation import DeploymentState, Metrics, Target
 from reconciler.core.planning.cycle import Step, plan_request
 from reconciler.core.planning.outcomes import StepOutcome
+from reconciler.shell.acting import Proposing, carry_out
 from reconciler.shell.approvals import Proposer, Review
-from reconciler.shell.cycle import Ports, Proposing, Recorder, StepResult, carry_out, gate_service
+from reconciler.shell.gating import gate_service
+from reconciler.shell.ports import Ports
+from reconciler.shell.recording import Recorder
+from reconciler.shell.reports import StepResult
 from reconciler.shell.workspace import Fleet
 
 __all__ = ["SUCCEEDED", "Ask", "Prepared", "RequestDone", "carry_out_request", "prepare_request"]

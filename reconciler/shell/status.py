@@ -22,7 +22,8 @@ from reconciler.core.problems import Problem
 from reconciler.core.trail.clusters import ClusterRef, skip_reason
 from reconciler.core.trail.history import CHANGE_EVENTS, BreakerState, ServiceHistory
 from reconciler.core.trail.records import EventType, Record
-from reconciler.shell.cycle import Ports, load_history
+from reconciler.shell.ports import Ports
+from reconciler.shell.recording import load_history
 from reconciler.shell.workspace import Fleet
 
 __all__ = ["FleetStatus", "ServiceStatus", "fleet_status"]

@@ -1,4 +1,5 @@
-"""Finding and reading the blueprints of a repository: the file I/O in front of the loader.
+"""The fleet: the blueprints of a repository loaded, with every problem found, in front of
+the loader (`shell/listing.py` lists and reads the files, `shell/survey.py` picks them).
 
 A broken blueprint must never stop the others, so loading a fleet never raises for one bad
 file: it returns the blueprints that loaded and every problem found. Only a missing or broken
@@ -22,34 +23,39 @@ from __future__ import annotations
 import hashlib
 import os
 import shlex
-import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from enum import StrEnum
 from pathlib import Path, PurePosixPath
 
 from reconciler.core.blueprint.loading import check_unique_names, load_blueprint
 from reconciler.core.blueprint.model import Blueprint, GlobalPolicies, Provenance
 from reconciler.core.blueprint.policies import builtin_policies, load_policies
-from reconciler.core.blueprint.yamlsafe import MAX_BYTES
 from reconciler.core.errors import BlueprintError, ConfigError
 from reconciler.core.planning.sharding import Shard
 from reconciler.core.problems import Problem, Severity
 from reconciler.ports import LoadResult, ValidationCache
+from reconciler.shell.listing import (
+    BLUEPRINT_FILE,
+    BLUEPRINTS_DIR,
+    POLICIES_PATH,
+    Entry,
+    EntryKind,
+    Listing,
+    list_worktree,
+    read_file,
+    relative,
+)
+from reconciler.shell.survey import IgnoredFile, discover, survey
 
 __all__ = [
     "BLUEPRINT_FILE",
     "POLICIES_PATH",
     "Fleet",
     "IgnoredFile",
-    "find_root",
     "load_fleet",
     "load_fleet_files",
 ]
 
-BLUEPRINT_FILE = "blueprint.yaml"
-POLICIES_PATH = Path("blueprints/governance/policies.yaml")
-_YAML_SUFFIXES = {".yaml", ".yml"}
 
 #: How to start a policies file. There is deliberately no switch to run without one: a fleet
 #: that wants no shared rules says so in a file of one line, which is reviewed like any
@@ -59,16 +65,6 @@ POLICIES_HINT = (
     'docs/blueprint-format.md ("The global policies file") describes it; a fleet with no '
     "shared rules writes just `defaults: {namespace: default}`"
 )
-
-
-@dataclass(frozen=True, kw_only=True)
-class IgnoredFile:
-    """A file or folder under blueprints/ that looks meant for the reconciler but is not where
-    it reads: `validate` warns about it, and `run` notes it in the row of its service."""
-
-    #: The service it seems meant for: its folder's name, or a top-level file's stem.
-    service: str
-    problem: Problem
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -141,502 +137,12 @@ class Fleet:
             raise BlueprintError(str(POLICIES_PATH), errors)
 
 
-def find_root(start: Path | None = None) -> Path:
-    """The repository root: the nearest directory (from `start` up) that has `blueprints/`."""
-    here = _absolute(start or Path.cwd())
-    for candidate in (here, *here.parents):
-        if (candidate / "blueprints").is_dir():
-            return candidate
-    raise ConfigError(
-        f"no blueprints/ directory in {here} or its parents",
-        hint="run inside a blueprint repository, or pass --repo DIR",
-    )
-
-
-def _absolute(path: Path) -> Path:
-    """`path` resolved, or made absolute when it cannot be (a link loop on the way): finding
-    files must never fail on one bad link."""
-    try:
-        return path.resolve()
-    except (OSError, RuntimeError):
-        return Path.cwd() / path if not path.is_absolute() else path
-
-
-def _relative(path: Path, root: Path) -> str:
-    try:
-        return _absolute(path).relative_to(_absolute(root)).as_posix()
-    except ValueError:
-        return str(path)
-
-
-class EntryKind(StrEnum):
-    """What a path under blueprints/ is. Git stores files, folders, symbolic links and
-    submodules; a working tree can also hold pipes, sockets and devices."""
-
-    FILE = "file"
-    DIRECTORY = "directory"
-    SYMLINK = "symlink"
-    SUBMODULE = "submodule"
-    FIFO = "fifo"
-    SOCKET = "socket"
-    DEVICE = "device"
-    UNREADABLE = "unreadable"
-
-
-_KIND_WORDS = {
-    EntryKind.FILE: "a regular file",
-    EntryKind.DIRECTORY: "a directory",
-    EntryKind.SYMLINK: "a symbolic link",
-    EntryKind.SUBMODULE: "a git submodule",
-    EntryKind.FIFO: "a named pipe (FIFO)",
-    EntryKind.SOCKET: "a socket",
-    EntryKind.DEVICE: "a device",
-    EntryKind.UNREADABLE: "unreadable",
-}
-
-
-@dataclass(frozen=True, kw_only=True)
-class Entry:
-    """One path under blueprints/: its kind, and what more there is to say (a link's target,
-    why an entry cannot be read)."""
-
-    kind: EntryKind
-    detail: str = ""
-
-    def describe(self) -> str:
-        words = _KIND_WORDS[self.kind]
-        if self.kind is EntryKind.SYMLINK and self.detail:
-            return f"{words} (to {self.detail})"
-        if self.kind is EntryKind.UNREADABLE and self.detail:
-            return f"{words} ({self.detail})"
-        return words
-
-
-#: Every path under blueprints/ (hidden ones aside) by its repository path
-#: (`blueprints/web/blueprint.yaml`), with `blueprints` itself: what the working tree, or
-#: a commit, holds there. Loading decides from this alone which files to read.
-Listing = Mapping[str, Entry]
-
-BLUEPRINTS_DIR = "blueprints"
-
-
-def list_worktree(root: Path) -> dict[str, Entry]:
-    """The listing of the working tree's blueprints/, without following a single link (so a
-    loop or a link to a device is just a link) and without opening anything but folders. A
-    folder that cannot be listed is an unreadable entry; nothing here raises."""
-    listing: dict[str, Entry] = {}
-    top = _lstat_entry(root / BLUEPRINTS_DIR)
-    if top is None:
-        return listing
-    listing[BLUEPRINTS_DIR] = top
-    pending = [BLUEPRINTS_DIR] if top.kind is EntryKind.DIRECTORY else []
-    while pending:  # a stack, not recursion: a deep tree cannot exhaust Python's stack
-        folder = pending.pop()
-        try:
-            with os.scandir(root / folder) as entries:
-                found = [e for e in entries if not e.name.startswith(".")]
-        except OSError as error:
-            listing[folder] = Entry(kind=EntryKind.UNREADABLE, detail=error.strerror or str(error))
-            continue
-        for item in found:
-            path = f"{folder}/{item.name}"
-            listing[path] = _scandir_entry(item)
-            if listing[path].kind is EntryKind.DIRECTORY:
-                pending.append(path)
-    return listing
-
-
-def _lstat_entry(path: Path) -> Entry | None:
-    try:
-        mode = os.lstat(path).st_mode
-    except FileNotFoundError:
-        return None
-    except OSError as error:
-        return Entry(kind=EntryKind.UNREADABLE, detail=error.strerror or str(error))
-    return _entry_of(mode, path)
-
-
-def _scandir_entry(item: os.DirEntry[str]) -> Entry:
-    try:
-        mode = item.stat(follow_symlinks=False).st_mode
-    except OSError as error:
-        return Entry(kind=EntryKind.UNREADABLE, detail=error.strerror or str(error))
-    return _entry_of(mode, Path(item.path))
-
-
-def _entry_of(mode: int, path: Path) -> Entry:
-    if stat.S_ISLNK(mode):
-        try:
-            return Entry(kind=EntryKind.SYMLINK, detail=str(path.readlink()))
-        except OSError:
-            return Entry(kind=EntryKind.SYMLINK)
-    if stat.S_ISDIR(mode):
-        return Entry(kind=EntryKind.DIRECTORY)
-    if stat.S_ISREG(mode):
-        return Entry(kind=EntryKind.FILE)
-    if stat.S_ISFIFO(mode):
-        return Entry(kind=EntryKind.FIFO)
-    if stat.S_ISSOCK(mode):
-        return Entry(kind=EntryKind.SOCKET)
-    return Entry(kind=EntryKind.DEVICE)
-
-
-def _read(path: Path, shown: str) -> bytes | Problem:
-    """Read a regular file, at most a little over the size limit (a huge file cannot exhaust
-    memory). Anything else is refused without blocking: the file is opened non-blocking and
-    without following a link, and checked to be a regular file once open, so a pipe, a device
-    or a link swapped in after the listing is named rather than read."""
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0)
-    try:
-        descriptor = os.open(path, flags | getattr(os, "O_CLOEXEC", 0))
-    except OSError as error:
-        entry = _lstat_entry(path)
-        if entry is not None and entry.kind is not EntryKind.FILE:
-            return _not_a_file(shown, entry)
-        return Problem(
-            file=shown,
-            path="",
-            message=f"cannot read the file: {error.strerror or error}",
-            hint="check the path and its permissions",
-            code="io",
-        )
-    with os.fdopen(descriptor, "rb") as handle:
-        mode = os.fstat(handle.fileno()).st_mode
-        if not stat.S_ISREG(mode):
-            return _not_a_file(shown, _entry_of(mode, path))
-        return handle.read(MAX_BYTES + 1)
-
-
-def _not_a_file(shown: str, entry: Entry) -> Problem:
-    """A blueprint or policies path that holds something other than a regular file."""
-    if entry.kind is EntryKind.UNREADABLE:
-        return Problem(
-            file=shown,
-            path="",
-            message=f"cannot be read: {entry.detail}",
-            hint="check the path and its permissions",
-            code="file.kind",
-        )
-    why = {
-        EntryKind.SYMLINK: "commit the file's content at this path instead of a link: a "
-        "link would let an edit to another path change the rules without this path's review",
-        EntryKind.DIRECTORY: "the blueprint is one YAML file at this path; move what the "
-        "directory holds into it",
-        EntryKind.SUBMODULE: "commit the file itself at this path",
-    }.get(entry.kind, "replace it with a regular YAML file")
-    return Problem(
-        file=shown,
-        path="",
-        message=f"is {entry.describe()}, not a regular file, so it is not read",
-        hint=why,
-        code="file.kind",
-    )
-
-
-def _is_yaml(name: str) -> bool:
-    return PurePosixPath(name).suffix.lower() in _YAML_SUFFIXES
-
-
-def _ignored(service: str, shown: str, message: str, hint: str) -> IgnoredFile:
-    problem = Problem(
-        file=shown,
-        path="",
-        message=f"ignored: {message}",
-        hint=hint,
-        severity=Severity.WARNING,
-        code="file.ignored",
-    )
-    return IgnoredFile(service=service, problem=problem)
-
-
-@dataclass(frozen=True, kw_only=True)
-class Survey:
-    """What a listing of blueprints/ holds for the loader."""
-
-    #: The blueprint files to read (regular files at blueprints/<service>/blueprint.yaml).
-    files: list[str] = field(default_factory=list)
-    #: Paths where a service's blueprint should be but something else is: (path, service,
-    #: the problem). Each is an error for that service alone.
-    refused: list[tuple[str, str, Problem]] = field(default_factory=list)
-    #: Files the loader does not read (each a warning).
-    ignored: list[IgnoredFile] = field(default_factory=list)
-    #: The policies file's path when it is a regular file; else None and, when something
-    #: else is in its way, `policies_problem`.
-    policies: str | None = None
-    policies_problem: Problem | None = None
-
-
-def survey(listing: Listing) -> Survey:
-    """The blueprint files a listing holds, and what under blueprints/ the loader ignores or
-    refuses.
-
-    `blueprints/<service>/blueprint.yaml` is read when it is a regular file, and so is
-    `blueprints/governance/policies.yaml`; anything else in their place (a link, a folder, a
-    pipe, a device) is an error for that service (or for the policies) naming what it is. Any
-    other YAML file, and a folder without a blueprint.yaml, is a warning with the path it
-    should have. A top-level entry without a dot in its name that is neither a folder nor a
-    regular file (a link, say) stands where a service's folder would: an error for that
-    service. Nothing is opened here.
-    """
-    result = Survey()
-    policies_path = POLICIES_PATH.as_posix()
-    governance = POLICIES_PATH.parent.as_posix()
-    for path in (BLUEPRINTS_DIR, governance, policies_path):
-        entry = listing.get(path)
-        wanted = EntryKind.FILE if path == policies_path else EntryKind.DIRECTORY
-        if entry is None:
-            break
-        if entry.kind is not wanted:
-            problem = _not_a_file(path, entry)
-            if wanted is EntryKind.DIRECTORY:
-                problem = Problem(
-                    file=path,
-                    path="",
-                    message=f"is {entry.describe()}, not a folder, so {policies_path} is not read",
-                    hint=f"make {path} a folder in the repository itself",
-                    code="file.kind",
-                )
-            result = replace(result, policies_problem=problem)
-            break
-    else:
-        result = replace(result, policies=policies_path)
-    top = listing.get(BLUEPRINTS_DIR)
-    if top is None or top.kind is not EntryKind.DIRECTORY:
-        return result
-    children: dict[str, list[str]] = {}
-    for path in listing:
-        parts = path.split("/")
-        if len(parts) >= 2 and parts[0] == BLUEPRINTS_DIR:
-            children.setdefault(parts[1], []).append(path)
-    for name in sorted(children):
-        folder = f"{BLUEPRINTS_DIR}/{name}"
-        entry = listing[folder]
-        if name == PurePosixPath(governance).name and entry.kind is EntryKind.DIRECTORY:
-            result.ignored.extend(_governance(listing, children[name]))
-        elif entry.kind is EntryKind.DIRECTORY:
-            _service_folder(listing, name, children[name], result)
-        elif entry.kind is EntryKind.UNREADABLE:
-            result.refused.append((folder, name, _not_a_file(folder, entry)))
-        elif "." not in name and entry.kind is not EntryKind.FILE:
-            problem = replace(
-                _not_a_file(folder, entry),
-                message=f"is {entry.describe()}, not a folder, so no blueprint is read from it",
-                hint=f"make {folder} a folder holding {BLUEPRINT_FILE}",
-            )
-            result.refused.append((folder, name, problem))
-        elif _is_yaml(name):
-            result.ignored.append(_top_level(folder))
-    return result
-
-
-def _service_folder(listing: Listing, name: str, paths: list[str], result: Survey) -> None:
-    folder = f"{BLUEPRINTS_DIR}/{name}"
-    blueprint = f"{folder}/{BLUEPRINT_FILE}"
-    entry = listing.get(blueprint)
-    if entry is not None and entry.kind is EntryKind.FILE:
-        result.files.append(blueprint)
-    elif entry is not None:
-        result.refused.append((blueprint, name, _not_a_file(blueprint, entry)))
-    unreadable = [p for p in paths if p != folder and listing[p].kind is EntryKind.UNREADABLE]
-    if entry is None and unreadable:
-        # The blueprint may be in the part that cannot be listed: an error, not silence.
-        first = unreadable[0]
-        result.refused.append((first, name, _not_a_file(first, listing[first])))
-        return
-    others = [
-        p
-        for p in paths
-        if p not in (folder, blueprint)
-        and _is_yaml(p)
-        and listing[p].kind is not EntryKind.DIRECTORY
-    ]
-    for other in others:
-        result.ignored.append(_stray(name, other, blueprint, entry is not None))
-    if entry is None and not others:
-        result.ignored.append(
-            _ignored(
-                name,
-                folder,
-                f"the folder has no {BLUEPRINT_FILE}, so no service is read from it",
-                f"add {blueprint}, or remove the folder",
-            )
-        )
-
-
-def _top_level(path: str) -> IgnoredFile:
-    """A YAML file directly under blueprints/: most likely a blueprint without its folder."""
-    stem = PurePosixPath(path).stem
-    if stem == "policies":
-        return _ignored(
-            POLICIES_PATH.parent.name,
-            path,
-            f"the global policies are read only from {POLICIES_PATH}",
-            f"move it to {POLICIES_PATH}",
-        )
-    service = "<service>" if stem == "blueprint" else stem
-    return _ignored(
-        stem,
-        path,
-        f"a blueprint is read only from its service's folder, as "
-        f"blueprints/<service>/{BLUEPRINT_FILE}",
-        f"move it to blueprints/{service}/{BLUEPRINT_FILE}",
-    )
-
-
-def _stray(service: str, path: str, blueprint: str, found: bool) -> IgnoredFile:
-    """A YAML file in a service's folder that is not its blueprint.yaml."""
-    if PurePosixPath(path).parent != PurePosixPath(blueprint).parent:
-        return _ignored(
-            service,
-            path,
-            f"blueprints are read only as blueprints/<service>/{BLUEPRINT_FILE}, one folder deep",
-            f"move it to blueprints/<service>/{BLUEPRINT_FILE}, or remove it",
-        )
-    if found:
-        return _ignored(
-            service,
-            path,
-            f"only {BLUEPRINT_FILE} is read in a service's folder",
-            f"move what it says into {blueprint}, or remove it",
-        )
-    return _ignored(
-        service,
-        path,
-        f"the blueprint of {service} is read only from {blueprint}",
-        f"rename it to {blueprint}",
-    )
-
-
-def _governance(listing: Listing, paths: list[str]) -> list[IgnoredFile]:
-    policies = POLICIES_PATH.as_posix()
-    folder = POLICIES_PATH.parent.as_posix()
-    found = policies in listing and listing[policies].kind is EntryKind.FILE
-    ignored = []
-    for path in paths:
-        if path in (folder, policies) or not _is_yaml(path):
-            continue
-        if listing[path].kind is EntryKind.DIRECTORY:
-            continue
-        if found or PurePosixPath(path).parent.as_posix() != folder:
-            message = f"only {POLICIES_PATH} is read here"
-            hint = f"move what it says into {POLICIES_PATH}, or remove it"
-        else:
-            message = f"the global policies are read only from {POLICIES_PATH}"
-            hint = f"rename it to {POLICIES_PATH}"
-        ignored.append(_ignored(PurePosixPath(folder).name, path, message, hint))
-    return ignored
-
-
-def discover(root: Path, paths: Sequence[Path] = ()) -> tuple[Survey, list[Path], list[Problem]]:
-    """What the working tree's blueprints/ holds (the survey, narrowed to `paths` when given),
-    the files outside that survey that `paths` name, and the paths that name no blueprint
-    (errors).
-
-    Inside blueprints/, a folder gets exactly the files `run` would read there, so validating
-    a folder never passes a file that a cycle would ignore.
-    """
-    found = survey(list_worktree(root))
-    if not paths:
-        return found, [], []
-    top = _absolute(root)
-    base = top / BLUEPRINTS_DIR
-    chosen: dict[str, None] = {}
-    refused: list[tuple[str, str, Problem]] = []
-    ignored: list[IgnoredFile] = []
-    outside: dict[Path, None] = {}
-    problems: list[Problem] = []
-    for target in paths:
-        where = _place(target)
-        shown = _relative(where, top)
-        if not os.path.lexists(target):
-            problems.append(
-                _path_problem(
-                    shown,
-                    "no such file or folder",
-                    "name a blueprint file or a service folder, such as blueprints/<service>",
-                )
-            )
-            continue
-        refused += [
-            item
-            for item in found.refused
-            if (top / item[0]).is_relative_to(where) and item not in refused
-        ]
-        ignored += [
-            item
-            for item in found.ignored
-            if (top / item.problem.file).is_relative_to(where) and item not in ignored
-        ]
-        if where == top / POLICIES_PATH:
-            continue  # validated with every run
-        if where == top / POLICIES_PATH.parent:
-            problems.append(
-                _path_problem(
-                    shown,
-                    "holds no blueprint; the policies file is checked with every validate",
-                    "run `reconciler validate` to check everything, or name a service folder",
-                )
-            )
-            continue
-        inside = [path for path in found.files if (top / path).is_relative_to(where)]
-        named = any((top / item[0]).is_relative_to(where) for item in refused)
-        if inside or named:
-            chosen.update(dict.fromkeys(inside))
-        elif target.is_dir() and where.is_relative_to(base):
-            problems.append(_no_blueprint(shown, where, base))
-        elif target.is_dir():
-            here = [target / BLUEPRINT_FILE] if (target / BLUEPRINT_FILE).is_file() else []
-            here += sorted(target.glob(f"*/{BLUEPRINT_FILE}"))
-            outside.update(dict.fromkeys(here))
-            if not here:
-                problems.append(_no_blueprint(shown, where, base))
-        else:
-            outside[where] = None  # a file named as such: read as given (never opened blindly)
-    narrowed = Survey(
-        files=list(chosen),
-        refused=refused,
-        ignored=ignored,
-        policies=found.policies,
-        policies_problem=found.policies_problem,
-    )
-    return narrowed, list(outside), problems
-
-
-def _place(path: Path) -> Path:
-    """Where `path` is, with its folders resolved but not its last part, so a link named on
-    the command line is judged as the link it is, not as what it points to."""
-    return Path(os.path.normpath(_absolute(path.parent) / path.name))
-
-
-def _path_problem(shown: str, message: str, hint: str) -> Problem:
-    return Problem(file=shown, path="", message=message, hint=hint, code="path")
-
-
-def _no_blueprint(shown: str, where: Path, base: Path) -> Problem:
-    if where.parent == base:
-        hint = f"put the service's blueprint at {shown}/{BLUEPRINT_FILE}"
-    else:
-        hint = (
-            f"name a service folder; blueprints are read from blueprints/<service>/{BLUEPRINT_FILE}"
-        )
-    return _path_problem(shown, f"holds no {BLUEPRINT_FILE}", hint)
-
-
 _Entries = list[tuple[str, str | None, bytes | Problem | None]]
 
 
 def _is_blueprint_path(path: str) -> bool:
     parts = path.split("/")
     return len(parts) == 3 and parts[0] == BLUEPRINTS_DIR and parts[2] == BLUEPRINT_FILE
-
-
-def revision_listing(entries: Mapping[str, str], links: Mapping[str, str]) -> dict[str, Entry]:
-    """A listing from a commit's entries by kind ("file", "directory", "symlink",
-    "submodule") and its links' targets."""
-    return {
-        path: Entry(kind=EntryKind(kind), detail=links.get(path, ""))
-        for path, kind in entries.items()
-    }
 
 
 def uncommitted_changes(root: Path, blobs: Mapping[str, str]) -> list[tuple[str, str]]:
@@ -658,7 +164,7 @@ def uncommitted_changes(root: Path, blobs: Mapping[str, str]) -> list[tuple[str,
         elif path not in here:
             changes.append((path, "modified" if path in elsewhere else "deleted"))
         else:
-            data = _read(root / path, path)
+            data = read_file(root / path, path)
             if isinstance(data, Problem) or not _same_blob(data, blobs[path]):
                 changes.append((path, "modified"))
     return changes
@@ -711,7 +217,7 @@ def load_fleet(
     found, outside, problems = discover(root, paths)
     raw_policies: bytes | Problem | None = found.policies_problem
     if found.policies is not None:
-        raw_policies = _read(root / found.policies, found.policies)
+        raw_policies = read_file(root / found.policies, found.policies)
     entries: _Entries = []
     for shown, service, problem in found.refused:
         if shard is None or shard.owns(service):
@@ -719,13 +225,13 @@ def load_fleet(
     for shown in found.files:
         service = PurePosixPath(shown).parent.name
         if shard is None or shard.owns(service):
-            entries.append((shown, service, _read(root / shown, shown)))
+            entries.append((shown, service, read_file(root / shown, shown)))
     for path in outside:
         expected = path.parent.name if path.name == BLUEPRINT_FILE else None
         if shard is not None and not shard.owns(expected or path.stem):
             continue
-        shown = _relative(path, root)
-        entries.append((shown, expected, _read(path, shown) if os.path.lexists(path) else None))
+        shown = relative(path, root)
+        entries.append((shown, expected, read_file(path, shown) if os.path.lexists(path) else None))
     ignored = [item for item in found.ignored if shard is None or shard.owns(item.service)]
     return _load(root, raw_policies, entries, found=problems, ignored=ignored, cache=cache)
 
@@ -826,28 +332,7 @@ def _load(
     bytes, or the problem reading them, or None for a file that does not exist). `found` are
     the problems of finding the files, and `ignored` what was left unread. With a `cache`,
     a blueprint whose content, path and policies were loaded before is not loaded again."""
-    problems: list[Problem] = []
-    policies: GlobalPolicies | None = None
-    unloaded = ""
-    if raw_policies is None:
-        unloaded = "missing"
-        problems.append(
-            Problem(
-                file=str(POLICIES_PATH),
-                path="",
-                message="the global policies file does not exist; `run`, `plan` and "
-                "`request` refuse to act without it",
-                hint=POLICIES_HINT,
-                code="policies.missing",
-            )
-        )
-    elif isinstance(raw_policies, Problem):
-        problems.append(raw_policies)
-    else:
-        policies, read = _policies(raw_policies, cache)
-        problems.extend(read)
-    if raw_policies is not None and policies is None:
-        unloaded = "invalid"
+    policies, unloaded, problems = _global_policies(raw_policies, cache)
     policies_ok = policies is not None or raw_policies is None
     effective = policies or builtin_policies()
     problems.extend(found)
@@ -869,25 +354,7 @@ def _load(
             problems.append(data)
             broken[expected or shown] = shown
             continue
-        key = None
-        result: LoadResult | None = None
-        if cache is not None:
-            key = cache_key(data, shown, expected, against)
-            hit = cache.get(key)
-            if hit is not None and (hit[0] is None or isinstance(hit[0], Blueprint)):
-                result = (hit[0], hit[1])
-        if result is None:
-            loaded, found_problems = load_blueprint(
-                data,
-                source=shown,
-                policies=effective,
-                expected_name=expected,
-                policies_unloaded=unloaded,
-            )
-            result = (loaded, tuple(found_problems))
-            if cache is not None and key is not None:
-                cache.put(key, result)
-        blueprint, outcome = result
+        blueprint, outcome = _blueprint(data, shown, expected, effective, unloaded, against, cache)
         problems.extend(outcome)
         if blueprint is None:
             broken[expected or shown] = shown
@@ -896,14 +363,7 @@ def _load(
             texts[blueprint.name] = data.decode("utf-8").removeprefix("\ufeff")
     if cache is not None:
         cache.save()
-    duplicates = check_unique_names(blueprints)
-    problems.extend(duplicates)
-    if duplicates:
-        clashing = {p.file for p in duplicates}
-        for blueprint in blueprints:
-            if blueprint.source in clashing:
-                broken[blueprint.name] = blueprint.source
-        blueprints = [b for b in blueprints if b.source not in clashing]
+    blueprints = _unique(blueprints, broken, problems)
     return Fleet(
         root=root,
         policies=effective,
@@ -916,3 +376,70 @@ def _load(
         policies_found=raw_policies is not None,
         ignored=tuple(ignored),
     )
+
+
+def _global_policies(
+    raw_policies: bytes | Problem | None, cache: ValidationCache | None
+) -> tuple[GlobalPolicies | None, str, list[Problem]]:
+    """The global policies loaded, why they are not ("missing", "invalid" or ""), and the
+    problems found with them."""
+    if raw_policies is None:
+        missing = Problem(
+            file=str(POLICIES_PATH),
+            path="",
+            message="the global policies file does not exist; `run`, `plan` and "
+            "`request` refuse to act without it",
+            hint=POLICIES_HINT,
+            code="policies.missing",
+        )
+        return None, "missing", [missing]
+    if isinstance(raw_policies, Problem):
+        return None, "invalid", [raw_policies]
+    policies, read = _policies(raw_policies, cache)
+    return policies, "" if policies is not None else "invalid", list(read)
+
+
+def _blueprint(
+    data: bytes,
+    shown: str,
+    expected: str | None,
+    policies: GlobalPolicies,
+    unloaded: str,
+    against: str,
+    cache: ValidationCache | None,
+) -> LoadResult:
+    """One blueprint loaded, or taken from the cache when the same content, path and
+    policies were loaded before."""
+    key = None
+    if cache is not None:
+        key = cache_key(data, shown, expected, against)
+        hit = cache.get(key)
+        if hit is not None and (hit[0] is None or isinstance(hit[0], Blueprint)):
+            return (hit[0], hit[1])
+    loaded, found_problems = load_blueprint(
+        data,
+        source=shown,
+        policies=policies,
+        expected_name=expected,
+        policies_unloaded=unloaded,
+    )
+    result: LoadResult = (loaded, tuple(found_problems))
+    if cache is not None and key is not None:
+        cache.put(key, result)
+    return result
+
+
+def _unique(
+    blueprints: list[Blueprint], broken: dict[str, str], problems: list[Problem]
+) -> list[Blueprint]:
+    """The blueprints without those that claim a name another one has: each of those is
+    broken, with the problem saying so."""
+    duplicates = check_unique_names(blueprints)
+    problems.extend(duplicates)
+    if not duplicates:
+        return blueprints
+    clashing = {p.file for p in duplicates}
+    for blueprint in blueprints:
+        if blueprint.source in clashing:
+            broken[blueprint.name] = blueprint.source
+    return [b for b in blueprints if b.source not in clashing]

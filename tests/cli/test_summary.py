@@ -7,7 +7,7 @@ import pytest
 
 from reconciler.cli.summary import markdown, problem_annotations
 from reconciler.core.planning.outcomes import Aside, Note, NoteKind, NoteSeverity, StepOutcome
-from reconciler.shell.cycle import CycleReport, ServiceResult, StepResult
+from reconciler.shell.reports import CycleReport, ServiceResult, StepResult
 from tests.core.helpers import NOW
 
 
