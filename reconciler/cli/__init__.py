@@ -1,46 +1,170 @@
 """The command line, and the composition root: the only place that reads flags and the
 environment and decides which adapters to build.
 
-Start-up stays fast (`reconciler --help` imports click and nothing heavy): each command imports
-what it needs when it runs. Expected errors print one line, `error: ...` plus a hint, and exit
-with the code documented in docs/cli.md; a traceback means a bug.
+Start-up stays fast: `reconciler --help` imports click and this module only. The subcommands
+are listed in `COMMANDS` with their one-line summaries and imported by name when one is run
+(or asked for its own `--help`), and each command imports what it needs when it runs.
+
+Expected errors print one line, `error: ...` plus a hint, and exit with the code documented in
+docs/cli.md; a traceback means a bug.
 """
 
 from __future__ import annotations
 
 import gc
+import importlib
 import sys
+import textwrap
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import click
 
 from reconciler import __version__
-from reconciler.cli.approvals import approvals_command
-from reconciler.cli.audit import audit_command, explain_command
-from reconciler.cli.blueprints import policy_command, schema_command, validate_command
-from reconciler.cli.breaker import breaker_group
-from reconciler.cli.codeowners import codeowners_command
 from reconciler.cli.context import DEFAULT_LOCK_TIMEOUT, PrometheusOptions, Settings
-from reconciler.cli.dashboard import dashboard_command
-from reconciler.cli.demo import demo_command
-from reconciler.cli.doctor import doctor_command
-from reconciler.cli.init import init_command
-from reconciler.cli.report import report_command
-from reconciler.cli.request import request_command
-from reconciler.cli.review import check_change_command
-from reconciler.cli.run import plan_command, run_command
-from reconciler.cli.sim import sim_group
-from reconciler.cli.status import status_command
 
 #: Collections of the youngest generation every 50,000 allocations rather than 700, of the
 #: middle one every 50 of those, and of everything next to never (see `_Group.invoke`).
 GC_THRESHOLDS = (50_000, 50, 1_000)
 
 
+@dataclass(frozen=True, kw_only=True)
+class LazyCommand:
+    """Where a subcommand is defined, and the summary `reconciler --help` shows for it without
+    importing its module (tests/cli/test_startup.py checks the summary against the command's)."""
+
+    module: str
+    attribute: str
+    summary: str
+
+
+def _lazy(module: str, attribute: str, summary: str) -> LazyCommand:
+    return LazyCommand(module=f"reconciler.cli.{module}", attribute=attribute, summary=summary)
+
+
+#: Every subcommand, by name, in the order `--help` lists them.
+COMMANDS: dict[str, LazyCommand] = {
+    "approvals": _lazy(
+        "approvals",
+        "approvals_command",
+        "List approval proposals: pending, approved (merged), rejected, expired, superseded "
+        "and refused, from the audit trail.",
+    ),
+    "audit": _lazy(
+        "audit",
+        "audit_command",
+        "List audit records, oldest first, filtered by service, event type and time.",
+    ),
+    "breaker": _lazy("breaker", "breaker_group", "Inspect or reset a service's circuit breaker."),
+    "check-change": _lazy(
+        "review",
+        "check_change_command",
+        "Classify every blueprint edit between git revisions BASE and HEAD, and say who must "
+        "approve it.",
+    ),
+    "codeowners": _lazy(
+        "codeowners",
+        "codeowners_command",
+        "Print CODEOWNERS entries that make each blueprint's approvers its code owners.",
+    ),
+    "dashboard": _lazy(
+        "dashboard",
+        "dashboard_command",
+        "Put a failed run on the dashboard issue (GitHub forge only).",
+    ),
+    "demo": _lazy(
+        "demo",
+        "demo_command",
+        "Run the seed scenario end to end on the embedded defaults, and narrate it.",
+    ),
+    "doctor": _lazy(
+        "doctor",
+        "doctor_command",
+        "Check that the reconciler can work on a cluster, and say how to fix what is missing.",
+    ),
+    "explain": _lazy(
+        "audit",
+        "explain_command",
+        "Show the whole chain behind one id: decision → governance → operation → verification "
+        "→ rollback, with the numbers, rules and checks of each step.",
+    ),
+    "init": _lazy(
+        "init",
+        "init_command",
+        "Start a blueprint repository in DIRECTORY (default: the current one).",
+    ),
+    "plan": _lazy(
+        "run",
+        "plan_command",
+        "Show what a cycle would do now, and why, without changing or recording anything.",
+    ),
+    "policy": _lazy(
+        "blueprints",
+        "policy_command",
+        "Show SERVICE's effective policy: its blueprint merged with the global policies.",
+    ),
+    "report": _lazy(
+        "report",
+        "report_command",
+        "Sum up an observe-mode trial: what the reconciler would have done, per service.",
+    ),
+    "request": _lazy(
+        "request",
+        "request_command",
+        "Ask for an operation on SERVICE; it goes through the same governance as a decision.",
+    ),
+    "run": _lazy(
+        "run",
+        "run_command",
+        "Run one reconcile cycle over every service (or those given with --service).",
+    ),
+    "schema": _lazy("blueprints", "schema_command", "Print the JSON Schema the validator uses."),
+    "sim": _lazy(
+        "sim", "sim_group", "The simulated cluster: the embedded default that `run` acts on."
+    ),
+    "status": _lazy(
+        "status",
+        "status_command",
+        "A row per service: replicas, weighted utilization, last change, cooldown, breaker, "
+        "and what is pending.",
+    ),
+    "validate": _lazy(
+        "blueprints",
+        "validate_command",
+        "Check blueprints and the global policies; report every problem with its fix.",
+    ),
+}
+
+
 class _Group(click.Group):
-    """Turns the reconciler's own errors into one line and a documented exit code."""
+    """Turns the reconciler's own errors into one line and a documented exit code, and imports
+    a subcommand's module only when that subcommand is used."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            lazy = COMMANDS[cmd_name]
+            self.add_command(getattr(importlib.import_module(lazy.module), lazy.attribute))
+        return self.commands.get(cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The summaries of `COMMANDS`, shortened to the width as click shortens a command's
+        own help, so that listing the commands imports none of them."""
+        limit = formatter.width - 6 - max(len(name) for name in COMMANDS)
+        rows = []
+        for name in self.list_commands(ctx):
+            summary = COMMANDS[name].summary
+            if len(summary) > limit:
+                summary = textwrap.shorten(
+                    summary, limit, placeholder="...", break_on_hyphens=False
+                )
+            rows.append((name, summary))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def invoke(self, ctx: click.Context) -> Any:
         from reconciler.core.errors import ReconcilerError
@@ -319,27 +443,3 @@ def main(
         github_repository=github_repository,
         github_api_url=github_api_url,
     )
-
-
-for _command in (
-    init_command,
-    validate_command,
-    schema_command,
-    policy_command,
-    run_command,
-    plan_command,
-    status_command,
-    audit_command,
-    explain_command,
-    report_command,
-    request_command,
-    approvals_command,
-    breaker_group,
-    dashboard_command,
-    sim_group,
-    demo_command,
-    doctor_command,
-    check_change_command,
-    codeowners_command,
-):
-    main.add_command(_command)

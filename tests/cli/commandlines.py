@@ -27,6 +27,18 @@ def words(line: str) -> list[str]:
     return found
 
 
+def subcommands(group: click.Group) -> dict[str, click.Command]:
+    """A group's subcommands by name, in the order its help lists them (the top level imports
+    each command's module here, as running it would)."""
+    context = click.Context(group)
+    found = {}
+    for name in group.list_commands(context):
+        command = group.get_command(context, name)
+        assert command is not None, name
+        found[name] = command
+    return found
+
+
 def command_path(argv: list[str]) -> tuple[list[str], click.Command, list[str]]:
     """The command an argv (without the program name) invokes, and the arguments it gets.
 
@@ -54,8 +66,9 @@ def command_path(argv: list[str]) -> tuple[list[str], click.Command, list[str]]:
     while isinstance(command, click.Group):
         assert index < len(argv), f"{argv}: no command after {path}"
         name = argv[index]
-        assert name in command.commands, f"{argv}: no command {name!r} under {path}"
-        command = command.commands[name]
+        found = subcommands(command)
+        assert name in found, f"{argv}: no command {name!r} under {path}"
+        command = found[name]
         path.append(name)
         index += 1
     return path, command, argv[index:]

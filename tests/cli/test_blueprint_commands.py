@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 
+from tests.cli.commandlines import subcommands
 from tests.conftest import REPO
 from tests.scenarios.conftest import Scenario
 
@@ -160,7 +161,7 @@ def _commands(group: object, prefix: tuple[str, ...] = ()) -> list[tuple[str, ..
 
     found = [prefix]
     if isinstance(group, click.Group):
-        for name, command in group.commands.items():
+        for name, command in subcommands(group).items():
             found += _commands(command, (*prefix, name))
     return found
 

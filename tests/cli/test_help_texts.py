@@ -12,14 +12,14 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from tests.cli.commandlines import check_parses, words
+from tests.cli.commandlines import check_parses, subcommands, words
 from tests.conftest import REPO
 
 
 def _tree(command: click.Command, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
     found = [path]
     if isinstance(command, click.Group):
-        for name, sub in sorted(command.commands.items()):
+        for name, sub in sorted(subcommands(command).items()):
             found += _tree(sub, (*path, name))
     return found
 

@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from reconciler.cli import main
+from tests.cli.commandlines import subcommands
 from tests.scenarios.conftest import Scenario, init_repo
 
 
@@ -23,7 +24,7 @@ def scenario(tmp_path: Path) -> Scenario:
 
 
 def _commands(group: click.Group, prefix: str = "") -> Iterator[tuple[str, click.Command]]:
-    for name, command in sorted(group.commands.items()):
+    for name, command in sorted(subcommands(group).items()):
         if isinstance(command, click.Group):
             yield from _commands(command, f"{prefix}{name} ")
         else:

@@ -26,6 +26,7 @@ from reconciler.adapters.repo_lock import RepositoryLock
 from reconciler.cli.context import WritingCommand
 from tests import simstate
 from tests.adapters.test_repo_lock import HOLDER
+from tests.cli.commandlines import subcommands
 from tests.conftest import require_tool
 from tests.scenarios.conftest import DEMO_2, Scenario
 
@@ -331,7 +332,7 @@ def test_every_command_that_writes_holds_the_lock() -> None:
         if isinstance(command, WritingCommand):
             yield path
         if isinstance(command, click.Group):
-            for name, sub in command.commands.items():
+            for name, sub in subcommands(command).items():
                 yield from walk(sub, (*path, name))
 
     assert sorted(" ".join(p) for p in walk(main, ())) == [
@@ -342,7 +343,7 @@ def test_every_command_that_writes_holds_the_lock() -> None:
         "sim init",
         "sim set",
     ]
-    run = main.commands["run"]
+    run = subcommands(main)["run"]
     assert isinstance(run, WritingCommand) and run.read_only_with == "dry_run"
 
 

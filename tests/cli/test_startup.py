@@ -1,0 +1,98 @@
+"""Start-up: a command imports what it needs, and `--help` imports no command at all.
+
+Each case runs a fresh interpreter and reads `sys.modules` after the command, so a module-level
+import added to the wrong place fails here (how long start-up takes is measured by
+`python -m benchmarks blueprints`, not here).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import click
+import pytest
+
+from reconciler.cli import COMMANDS, main
+from tests.cli.commandlines import subcommands
+
+#: Client libraries and parsers that only some commands use, once they start working.
+HEAVY = ("kubernetes", "pygit2", "github", "jsonschema", "yaml", "urllib3", "sqlite3")
+
+
+def _modules_after(*argv: str) -> set[str]:
+    """The modules a fresh `reconciler ARGV` has imported when it exits."""
+    code = (
+        "import json, runpy, sys\n"
+        f"sys.argv = ['reconciler', *{list(argv)!r}]\n"
+        "try:\n    runpy.run_module('reconciler', run_name='__main__')\n"
+        "except SystemExit as exit:\n    assert exit.code in (0, None), exit.code\n"
+        "print(json.dumps(sorted(sys.modules)), file=sys.stderr)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    return set(json.loads(result.stderr.splitlines()[-1]))
+
+
+def _heavy(modules: set[str]) -> list[str]:
+    return sorted(name for name in modules if name.split(".")[0] in HEAVY)
+
+
+def test_help_imports_the_command_line_and_nothing_of_the_commands() -> None:
+    modules = _modules_after("--help")
+    assert _heavy(modules) == []
+    assert sorted(m for m in modules if m.startswith("reconciler")) == [
+        "reconciler",
+        "reconciler.cli",
+        "reconciler.cli.context",
+    ]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [("run", "--help"), ("validate", "--help"), ("sim", "--help"), ("sim", "set", "--help")],
+    ids=" ".join,
+)
+def test_a_commands_help_imports_no_client_library(argv: tuple[str, ...]) -> None:
+    modules = _modules_after(*argv)
+    assert _heavy(modules) == []
+    module = COMMANDS[argv[0]].module
+    assert module in modules
+    others = {lazy.module for lazy in COMMANDS.values()} - {module}
+    assert not others & modules
+
+
+def test_every_summary_is_the_commands_own() -> None:
+    """The listing's summaries are copies kept beside the lazy imports: each must be what click
+    would have shown from the command's docstring."""
+    loaded = subcommands(main)
+    assert list(loaded) == sorted(COMMANDS)
+    for name, command in loaded.items():
+        assert command.name == name
+        assert COMMANDS[name].summary == command.get_short_help_str(limit=10**6), name
+
+
+@pytest.mark.parametrize("width", [50, 80, 100, 200])
+def test_the_listing_is_the_one_click_prints_from_the_loaded_commands(width: int) -> None:
+    context = click.Context(main)
+    lazy = click.HelpFormatter(width=width)
+    main.format_commands(context, lazy)
+    subcommands(main)  # every command loaded, as click's own listing needs
+    eager = click.HelpFormatter(width=width)
+    click.Group.format_commands(main, context, eager)
+    assert lazy.getvalue() == eager.getvalue()
+    assert "validate" in lazy.getvalue()
+
+
+def test_an_unknown_command_is_a_usage_error() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "reconciler", "nonesuch"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "No such command 'nonesuch'" in result.stderr
