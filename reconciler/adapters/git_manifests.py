@@ -297,6 +297,13 @@ class GitManifests:
 
     # ------------------------------------------------------------------ the port
 
+    def tip(self, manifests: Manifests) -> pygit2.Commit:
+        """The newest commit of the branch the GitOps tool applies, fetched into the
+        blueprint repository (`repo`) when it lives on a remote: what a tool watching that
+        branch sees. Raises ClusterError when the branch cannot be reached."""
+        remote, branch = self._where(manifests)
+        return self._fetch(remote, branch) if remote else self._local_tip(branch)
+
     def read(self, manifests: Manifests) -> Snapshot:
         remote, branch = self._where(manifests)
         tip = self._fetch(remote, branch) if remote else self._local_tip(branch)

@@ -9,7 +9,10 @@ the demo and the scenario tests run the whole loop without a real Argo CD: decid
 sync, verify, revert.
 
 It syncs when the cluster is observed, as of the moment each commit became due: new pods
-start then, so a run that comes late sees them as ready as a real cluster would.
+start then, so a run that comes late sees them as ready as a real cluster would. Manifests
+in another repository are read where the reconciler reads them: a path on this machine is
+opened as it is, and a repository on the forge (or a URL) is fetched through the manifest
+store, with its token, as a tool watching that repository's branch would see it.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from reconciler.adapters.git_manifests import on_forge
+from reconciler.adapters.git_manifests import GitManifests, on_forge
 from reconciler.adapters.gitrepo import read_file
 from reconciler.adapters.simulated import SimDeployment, SimulatedCluster
 from reconciler.core.blueprint.model import Manifests
@@ -47,14 +50,17 @@ class SimulatedGitOps:
         sim: SimulatedCluster,
         root: Path,
         locations: Mapping[Target, tuple[str, Manifests]],
+        store: GitManifests | None = None,
     ) -> None:
-        """`locations`: for each managed deployment, its service and its manifest location."""
+        """`locations`: for each managed deployment, its service and its manifest location;
+        `store` fetches the ones on the forge or at a URL (without it they are left alone)."""
         import pygit2
 
         self._pygit2 = pygit2
         self.sim = sim
         self.root = root
         self.locations = dict(locations)
+        self.store = store
         #: What each sync did, for people: "web: scaled to 3 from abc123 (30s after commit)".
         self.log: list[str] = []
 
@@ -99,12 +105,14 @@ class SimulatedGitOps:
             deployment = self.sim.deployments.get((target.namespace, target.name))
             if deployment is None:
                 continue
-            due = self._due_commit(manifests)
+            tip = self._tip(manifests)
+            if tip is None:
+                continue
+            repo, newest = tip
+            due = self._due_commit(newest)
             if due is None:
                 continue
             commit, moment = due
-            repo = self._repository(manifests)
-            assert repo is not None  # _due_commit found a commit in it
             files = {path: read_file(repo, commit.tree, path) for path in manifests.files}
             try:
                 numbers = locate(manifests, files)
@@ -117,35 +125,37 @@ class SimulatedGitOps:
                 done.append(text)
         return done
 
-    def _repository(self, manifests: Manifests) -> pygit2.Repository | None:
-        """The repository the tool applies: this one, or another on this machine (a path, as
-        git reads it from this repository). None for one the simulated tool cannot open (on
-        the forge, or by URL): it is left alone, as a tool that cannot reach it would."""
-        if not manifests.repository:
-            return self._pygit2.Repository(str(self.root))
-        if on_forge(manifests.repository) or "://" in manifests.repository:
-            return None
+    def _tip(self, manifests: Manifests) -> tuple[pygit2.Repository, pygit2.Commit] | None:
+        """The repository the tool applies and the newest commit of its branch: this one,
+        another on this machine (a path, as git reads it from this repository), or one on the
+        forge or at a URL, fetched by the store. None when the branch does not exist or the
+        repository cannot be reached: the deployment is left alone, as a tool that cannot
+        reach it would leave it."""
+        if manifests.repository and (
+            on_forge(manifests.repository) or "://" in manifests.repository
+        ):
+            if self.store is None:
+                return None
+            try:
+                return self.store.repo, self.store.tip(manifests)
+            except (ClusterError, ConfigError):
+                return None
         try:
-            return self._pygit2.Repository(str(self.root / manifests.repository))
+            repo = self._pygit2.Repository(str(self.root / manifests.repository))
         except self._pygit2.GitError:
-            return None
-
-    def _due_commit(self, manifests: Manifests) -> tuple[pygit2.Commit, datetime] | None:
-        """The newest commit of the branch that is at least `delay` old, and when it became
-        due; None when the branch does not exist, nothing is due yet, or the repository is
-        out of the simulated tool's reach."""
-        repo = self._repository(manifests)
-        if repo is None:
             return None
         if manifests.branch:
             ref = repo.references.get(f"refs/heads/{manifests.branch}")
             if ref is None:
                 return None
-            commit = ref.peel(self._pygit2.Commit)
-        elif repo.head_is_unborn:
+            return repo, ref.peel(self._pygit2.Commit)
+        if repo.head_is_unborn:
             return None
-        else:
-            commit = repo.head.peel(self._pygit2.Commit)
+        return repo, repo.head.peel(self._pygit2.Commit)
+
+    def _due_commit(self, commit: pygit2.Commit) -> tuple[pygit2.Commit, datetime] | None:
+        """The newest commit from `commit` back along first parents that is at least `delay`
+        old, and when it became due; None when nothing is due yet."""
         delay = timedelta(seconds=self.delay)
         now = self.sim.now()
         while True:

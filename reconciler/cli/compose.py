@@ -389,7 +389,7 @@ def with_gitops(sim: SimulatedCluster, root: Path, fleet: Fleet | None) -> Clust
         return sim
     from reconciler.adapters.simulated_gitops import SimulatedGitOps
 
-    return SimulatedGitOps(sim, root, locations)
+    return SimulatedGitOps(sim, root, locations, open_manifests(root))
 
 
 def open_forge(

@@ -677,12 +677,17 @@ class FakeGitHub:
         self.internal_errors: list[str] = []
         """Tracebacks of bugs inside the fake (answered as 500); tests should assert it's empty."""
         self._route_table = self._build_routes()
+        #: Other repositories this server serves, by lower-cased (owner, name): see `host`.
+        self._hosted: dict[tuple[str, str], FakeGitHub] = {}
+        self._host: FakeGitHub | None = None
 
     # ---- lifecycle ------------------------------------------------------------------------
 
     @property
     def url(self) -> str:
         """``http://127.0.0.1:PORT``: PyGithub's ``base_url``."""
+        if self._host is not None:
+            return self._host.url
         if self._url is None:
             raise RuntimeError("FakeGitHub is not started")
         return self._url
@@ -741,6 +746,39 @@ class FakeGitHub:
             self._connections.pop(sock, None)
 
     # ---- configuration ----------------------------------------------------------------------
+
+    def host(self, other: FakeGitHub) -> FakeGitHub:
+        """Serve `other`'s repository on this server too, as one GitHub holds many: requests
+        under ``/repos/{other.owner}/{other.repo}`` (and searches naming it) go to `other`,
+        with its own branches, pull requests, issues, labels and statuses, while users,
+        tokens, organisations and teams are this server's, shared. `other` is never started
+        itself; its helpers (``merge_pull``, ``pulls``...) work as usual. Returns `other`."""
+        with self._lock:
+            other._host = self
+            other._lock = self._lock
+            other._users = self._users
+            other._tokens = self._tokens
+            other._orgs = self._orgs
+            other._teams = self._teams
+            other._ids = self._ids
+            other.internal_errors = self.internal_errors
+            self._hosted[(other.owner.lower(), other.repo.lower())] = other
+        return other
+
+    def _hosting(self, path: str, query: Mapping[str, str]) -> FakeGitHub | None:
+        """The hosted fake that serves this request, if any."""
+        if not self._hosted:
+            return None
+        if path.startswith("/repos/"):
+            owner, _, rest = path.removeprefix("/repos/").partition("/")
+            name = rest.partition("/")[0]
+            return self._hosted.get((owner.lower(), name.lower()))
+        if path == "/search/issues":
+            for word in query.get("q", "").split():
+                if word.lower().startswith("repo:"):
+                    owner, _, name = word[5:].partition("/")
+                    return self._hosted.get((owner.lower(), name.lower()))
+        return None
 
     def add_user(
         self,
@@ -1179,6 +1217,9 @@ class FakeGitHub:
         path = urllib.parse.unquote(raw_path)
         pairs = urllib.parse.parse_qsl(split.query, keep_blank_values=True)
         query = dict(pairs)
+        hosted = self._hosting(path, query)
+        if hosted is not None:
+            return hosted._dispatch(method, target, authorization, raw, conditions)
         body: Any = None
         bad_json = False
         if raw:

@@ -785,3 +785,30 @@ def test_update_branch_merges_the_base_into_the_head(api: FakeGitHub, repo: Repo
     api.push_commit("main", {"audit/second.json": "{}\n"}, BOT)
     again = api.update_branch(number, ALICE)
     assert api.pull(number)["head"]["sha"] == again != merged
+
+
+def test_one_server_hosts_a_second_repository_with_its_own_pulls_and_shared_people(
+    api: FakeGitHub, client: MakeClient, repo: Repository, tmp_path: Path
+) -> None:
+    other_bare = tmp_path / "deploy.git"
+    init_bare_repo(other_bare, {"deploy/web.yaml": "replicas: 2\n"})
+    other = api.host(FakeGitHub(other_bare, "org", "deploy-config"))
+    assert other.url == api.url
+    deploy = client().get_repo("org/deploy-config")
+    assert deploy.full_name == "org/deploy-config"
+    assert deploy.get_contents("deploy/web.yaml").decoded_content == b"replicas: 2\n"  # type: ignore[union-attr]
+    # A branch and a pull request there are that repository's, not the first one's.
+    other.push_commit("scale", {"deploy/web.yaml": "replicas: 3\n"}, ALICE)
+    pull = deploy.create_pull(title="scale web", body="", head="scale", base="main")
+    assert [p["number"] for p in other.pulls()] == [pull.number]
+    assert api.pulls() == []
+    assert [p.number for p in repo.get_pulls(state="all")] == []
+    # The people are the server's: alice's token and team work on both repositories.
+    merged = other.merge_pull(pull.number, ALICE)
+    again = deploy.get_pull(pull.number)
+    assert again.merged and again.merged_by.login == ALICE
+    assert again.merge_commit_sha == merged
+    assert pull.user.login == BOT
+    assert client(BOB).get_repo("org/deploy-config").get_pull(pull.number).title == "scale web"
+    with pytest.raises(UnknownObjectException):
+        client().get_repo("org/elsewhere")

@@ -9,6 +9,7 @@ shape of manifest (plain, kustomize, Helm values) goes through the same loop.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -315,8 +316,8 @@ def test_a_delay_the_simulated_tool_cannot_read_is_a_usage_error(tmp_path: Path)
 def test_manifests_out_of_the_simulated_tool_s_reach_are_left_alone(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A location on the forge is not something the simulated Argo CD can read: it leaves the
-    deployment alone, as a tool that cannot reach the repository would. A run that cannot
+    """A location on a forge nothing answers for: the simulated Argo CD cannot fetch it, so it
+    leaves the deployment alone, as a tool that cannot reach the repository would. A run that cannot
     read the manifests' branch either (where it looks for its own unrecorded commits) fails
     the service where it observes, naming the repository and the token to set, and changes
     nothing."""
@@ -339,3 +340,61 @@ def test_manifests_out_of_the_simulated_tool_s_reach_are_left_alone(
     assert service["steps"] == []
     scenario.cli("sim", "advance", "60s")
     assert sim_replicas(scenario) == (2, 2)
+
+
+def test_manifests_in_a_repository_on_the_forge_are_synced_from_its_branch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The manifests live in org/deploy-config on the forge's git server. The reconciler
+    pushes its commit there with the manifests token; the simulated Argo CD watches that
+    repository's branch (fetched the same way), applies the commit after its delay, and the
+    change is verified from the rollout, as for manifests kept beside the blueprints."""
+    from tests.gitserver import git, http_git_server
+
+    token = "deploy-config-token"
+    with http_git_server(tmp_path / "served", {token: "deploy-bot"}) as server:
+        seed = tmp_path / "deploy-config"
+        (seed / "deploy").mkdir(parents=True)
+        (seed / "deploy" / "web.yaml").write_text(PLAIN)
+        git("init", "-q", str(seed))
+        git("add", "-A", cwd=seed)
+        git("commit", "-q", "-m", "what Argo CD applies", cwd=seed)
+        deploy = server.base / "org" / "deploy-config"
+        deploy.parent.mkdir(parents=True)
+        git("clone", "-q", "--bare", str(seed), str(deploy))
+        # The tool's delay counts from the commit's date: the simulation's clock is now.
+        monkeypatch.setenv("GITHUB_SERVER_URL", server.server_url)
+        monkeypatch.setenv("RECONCILER_MANIFESTS_TOKEN", token)
+        for name in ("GITHUB_TOKEN", "RECONCILER_GITHUB_TOKEN"):
+            monkeypatch.delenv(name, raising=False)
+        blueprint = web_blueprint(coexistence="write_back") + (
+            "  manifests:\n    format: plain\n    repository: org/deploy-config\n"
+            "    path: deploy/web.yaml\n    sync_timeout: 10m\n"
+        )
+        scenario = web_fleet(tmp_path / "fleet", blueprint)
+        scenario.cli("sim", "init", "--gitops-delay", "30s")
+        hot(scenario)
+
+        service = run(scenario)
+        (step,) = service["steps"]
+        assert (step["operation"], step["outcome"]) == ("scale_within_limits", "executed")
+        pushed = git("rev-parse", "main", cwd=deploy).strip()
+        assert "replicas: 3  #" in git("show", "main:deploy/web.yaml", cwd=deploy)
+        assert server.pushes == ["deploy-bot"]
+        (executed,) = scenario.records("web", "operation_executed")
+        assert executed["links"]["commit"] == pushed
+        assert sim_replicas(scenario) == (2, 2)  # not yet synced
+
+        scenario.cli("sim", "advance", "30s")  # the tool fetches the branch and applies it
+        run(scenario)
+        assert sim_replicas(scenario) == (3, 2)
+        scenario.cli("sim", "advance", "45s")
+        run(scenario)
+        (rolled,) = scenario.records("web", "rolled_out")
+        assert rolled["links"]["commit"] == pushed
+        assert sim_replicas(scenario) == (3, 3)
+        scenario.cli("sim", "advance", "60s")
+        run(scenario)
+        (verified,) = scenario.records("web", "verification_passed")
+        assert verified["links"]["operation"] == executed["id"]
+        assert token not in json.dumps(scenario.records("web", "operation_executed"))
