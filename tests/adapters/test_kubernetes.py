@@ -821,6 +821,28 @@ def test_an_hpa_that_cannot_be_read_is_the_services_retryable_error(
     assert api.count("PATCH") == 0
 
 
+def test_a_retry_after_a_conflict_raises_the_maximum_of_the_hpa_read_again(
+    api: FakeKubeAPI, connect: Factory
+) -> None:
+    """A person lowers maxReplicas to 2 after the adapter read 6; the retry is computed from
+    the HPA as read again, so it raises the person's maximum to the replicas asked, not to
+    the stale 6."""
+    api.add_deployment("shop", "web")
+    api.add_hpa("shop", "web-hpa", "web", min_replicas=1, max_replicas=6)
+    cluster = connect()
+    api.after("GET", HPA_PATH + "$", lambda a: a.edit_hpa("shop", "web-hpa", maxReplicas=2))
+    api.reset_log()
+    applied = cluster.apply(change(cluster, ChangeKind.SCALE, replicas=4, hpa="web-hpa"))
+    hpa = api.objects(HPAS, "shop")[0]["spec"]
+    assert (hpa["minReplicas"], hpa["maxReplicas"]) == (4, 4)
+    patches = [r for r in api.requests if r.method == "PATCH" and r.path == HPA_PATH]
+    assert [(p.status, p.body["spec"]) for p in patches] == [
+        (409, {"minReplicas": 4, "maxReplicas": 6}),
+        (200, {"minReplicas": 4, "maxReplicas": 4}),
+    ]
+    assert (applied.before["max_replicas"], applied.after["max_replicas"]) == (6, 4)
+
+
 def test_restart_creates_a_new_replicaset_revision(api: FakeKubeAPI, connect: Factory) -> None:
     api.add_deployment("shop", "web")
     cluster = connect()
@@ -848,6 +870,9 @@ def test_resources_then_rollback_restores_the_previous_template(
         change(cluster, ChangeKind.RESOURCES, cpu_request=250, memory_request=256 * 1024**2)
     )
     assert applied.message == "deployment.apps/web resource requirements updated"
+    # A new pod template is a new revision; the replicas stay.
+    assert applied.before == {"replicas": 2, "revision": 1}
+    assert applied.after == {"replicas": 2, "revision": 2}
     requests = api.get_deployment("shop", "web")["spec"]["template"]["spec"]["containers"][0][
         "resources"
     ]["requests"]
@@ -861,6 +886,21 @@ def test_resources_then_rollback_restores_the_previous_template(
     assert template == original["spec"]["template"]
     state = observed(cluster)
     assert (state.cpu_request, state.memory_request, state.revision) == (100, 512 * 1024**2, 3)
+
+
+def test_requests_for_a_pod_template_without_containers_are_the_services_error(
+    api: FakeKubeAPI, connect: Factory
+) -> None:
+    """An API server refuses such a template; an answer that has one anyway stops this
+    service's change before anything is written."""
+    post_deployment(api, [])
+    cluster = connect()
+    api.reset_log()
+    with pytest.raises(ClusterError) as caught:
+        cluster.apply(change(cluster, ChangeKind.RESOURCES, cpu_request=250))
+    assert (type(caught.value), caught.value.service) == (ClusterError, "web")
+    assert str(caught.value).startswith("setting the requests of shop/web")
+    assert api.count("PATCH") == 0
 
 
 def add_containers(api: FakeKubeAPI, requests: Sequence[Mapping[str, str]]) -> None:
