@@ -821,6 +821,45 @@ def test_an_hpa_that_cannot_be_read_is_the_services_retryable_error(
     assert api.count("PATCH") == 0
 
 
+@pytest.mark.parametrize(
+    ("spec", "field"),
+    [
+        pytest.param({"maxReplicas": -1}, "maxReplicas", id="a negative maximum"),
+        pytest.param({"maxReplicas": 2**31}, "maxReplicas", id="a maximum beyond int32"),
+        pytest.param({"minReplicas": "three"}, "minReplicas", id="a minimum that is no number"),
+    ],
+)
+def test_an_hpa_with_bounds_that_cannot_be_read_is_the_services_error_before_any_write(
+    api: FakeKubeAPI, connect: Factory, spec: dict[str, object], field: str
+) -> None:
+    """An API server keeps both bounds in int32 and defaults the minimum; an answer that does
+    not is refused before the stamp, so nothing is written and the cycle stops for this
+    service alone, naming the field."""
+    api.add_deployment("shop", "web")
+    api.add_hpa("shop", "web-hpa", "web", min_replicas=1, max_replicas=3)
+    api.edit_hpa("shop", "web-hpa", **spec)
+    cluster = connect()
+    api.reset_log()
+    with pytest.raises(ClusterError) as caught:
+        cluster.apply(change(cluster, ChangeKind.SCALE, replicas=5, hpa="web-hpa"))
+    assert (caught.value.service, caught.value.retryable) == ("web", False)
+    assert "hpa shop/web-hpa" in str(caught.value) and field in str(caught.value)
+    assert api.count("PATCH") == 0
+
+
+def test_an_hpa_without_a_minimum_has_the_api_servers_default_of_one(
+    api: FakeKubeAPI, connect: Factory
+) -> None:
+    """autoscaling/v2 defaults minReplicas to 1: an HPA that leaves it out was at 1 before."""
+    api.add_deployment("shop", "web", replicas=3)
+    api.add_hpa("shop", "web-hpa", "web", min_replicas=1, max_replicas=6)
+    api.edit_hpa("shop", "web-hpa", minReplicas=None)
+    cluster = connect()
+    applied = cluster.apply(change(cluster, ChangeKind.SCALE, replicas=4, hpa="web-hpa"))
+    assert applied.before == {"replicas": 3, "revision": 1, "min_replicas": 1, "max_replicas": 6}
+    assert applied.after == {"replicas": 3, "revision": 1, "min_replicas": 4, "max_replicas": 6}
+
+
 def test_a_retry_after_a_conflict_raises_the_maximum_of_the_hpa_read_again(
     api: FakeKubeAPI, connect: Factory
 ) -> None:
