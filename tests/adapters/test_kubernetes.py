@@ -882,6 +882,54 @@ def test_a_retry_after_a_conflict_raises_the_maximum_of_the_hpa_read_again(
     assert (applied.before["max_replicas"], applied.after["max_replicas"]) == (6, 4)
 
 
+DEPLOYMENT_PATH = "/apis/apps/v1/namespaces/shop/deployments/web"
+
+
+def test_an_hpa_scales_stamp_whose_answer_was_lost_is_confirmed_by_reading_it_back(
+    api: FakeKubeAPI, connect: Factory
+) -> None:
+    """The stamp is a merge patch like any other write; when its answer is lost the
+    deployment is read back, the stamp is found there, and the HPA is patched once."""
+    api.add_deployment("shop", "web")
+    api.add_hpa("shop", "web-hpa", "web", min_replicas=1, max_replicas=3)
+    cluster = connect(timeout=1.0)
+    scale = change(cluster, ChangeKind.SCALE, replicas=4, hpa="web-hpa")
+    api.delay(DEPLOYMENT_PATH + "$", 1.3, method="PATCH")  # lands after the client gave up...
+    api.delay(DEPLOYMENT_PATH + "$", 0.6, method="GET")  # ...and before the read-back answers
+    api.reset_log()
+    applied = cluster.apply(scale)
+    assert (applied.after["min_replicas"], applied.after["max_replicas"]) == (4, 4)
+    (stamping,) = [r for r in api.requests if r.method == "PATCH" and r.path == DEPLOYMENT_PATH]
+    assert stamping.content_type == "application/merge-patch+json"
+    assert api.count("PATCH", HPA_PATH) == 1
+    # The client gave up on the stamp and read the deployment back to find it.
+    read_back = [r for r in api.requests if r.method == "GET" and r.path == DEPLOYMENT_PATH]
+    assert len(read_back) == 1
+    assert observed(cluster).last_change == scale.stamp
+
+
+def test_an_hpa_that_cannot_be_read_again_after_a_conflict_is_the_services_error(
+    api: FakeKubeAPI, connect: Factory
+) -> None:
+    """A 409 wrote nothing; when the HPA then cannot be read again, the change stops for this
+    service, retryable, with the HPA as it was."""
+    api.add_deployment("shop", "web")
+    api.add_hpa("shop", "web-hpa", "web", min_replicas=1, max_replicas=3)
+    cluster = connect(retries=1)
+    api.after("GET", HPA_PATH + "$", lambda a: a.edit_hpa("shop", "web-hpa", maxReplicas=8))
+    api.after("PATCH", HPA_PATH + "$", lambda a: a.fail("GET", HPA_PATH + "$", status=503))
+    api.reset_log()
+    with pytest.raises(ClusterError) as caught:
+        cluster.apply(change(cluster, ChangeKind.SCALE, replicas=5, hpa="web-hpa"))
+    assert (type(caught.value), caught.value.service, caught.value.retryable) == (
+        ClusterError,
+        "web",
+        True,
+    )
+    assert [r.status for r in api.requests if r.method == "PATCH" and r.path == HPA_PATH] == [409]
+    assert api.objects(HPAS, "shop")[0]["spec"]["minReplicas"] == 1
+
+
 def test_restart_creates_a_new_replicaset_revision(api: FakeKubeAPI, connect: Factory) -> None:
     api.add_deployment("shop", "web")
     cluster = connect()
