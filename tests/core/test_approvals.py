@@ -788,3 +788,22 @@ def test_an_open_proposal_whose_branch_moved_is_still_as_proposed(change, still)
     pending, files = drafted()
     pending, proposal = change(pending, files)
     assert still_as_proposed(pending, _replace(proposal, state=ProposalState.OPEN)) is still
+
+
+def test_a_merge_that_drops_two_forbidden_operations_names_both() -> None:
+    """The refusal's record and the pull request comment list every operation the merged
+    blueprint no longer forbids, so the approver sees exactly what the edit would allow."""
+    pending, files = drafted()
+    forbidden = [*pending.metadata["forbidden"], "gpu_burst", "wipe_cache"]
+    judged = judge_merge(
+        _replace(pending, metadata={**pending.metadata, "forbidden": forbidden}),
+        merged(files),
+        TEAM,
+        alice_in_web_team,
+        NOW,
+    )
+    assert (judged.judgement, judged.refusal) == NOT_PROPOSED
+    assert judged.reasons == (
+        "the merged blueprint no longer forbids gpu_burst, wipe_cache: an approval pull "
+        "request cannot make a forbidden operation possible",
+    )
