@@ -807,3 +807,11 @@ def test_a_merge_that_drops_two_forbidden_operations_names_both() -> None:
         "the merged blueprint no longer forbids gpu_burst, wipe_cache: an approval pull "
         "request cannot make a forbidden operation possible",
     )
+
+
+def test_a_non_approvers_merge_names_every_approver_configured() -> None:
+    pending, files = drafted()
+    two = _replace(pending, metadata={**pending.metadata, "approvers": ["web-team", "sre"]})
+    judged = judge_merge(two, merged(files, merged_by="mallory"), TEAM, alice_in_web_team, NOW)
+    assert (judged.judgement, judged.refusal) == NOT_APPROVED
+    assert judged.reasons == ("it was merged by mallory, who is not an approver (web-team, sre)",)
