@@ -821,6 +821,115 @@ def test_an_hpa_that_cannot_be_read_is_the_services_retryable_error(
     assert api.count("PATCH") == 0
 
 
+@pytest.mark.parametrize(
+    ("spec", "field"),
+    [
+        pytest.param({"maxReplicas": -1}, "maxReplicas", id="a negative maximum"),
+        pytest.param({"maxReplicas": 2**31}, "maxReplicas", id="a maximum beyond int32"),
+        pytest.param({"minReplicas": "three"}, "minReplicas", id="a minimum that is no number"),
+    ],
+)
+def test_an_hpa_with_bounds_that_cannot_be_read_is_the_services_error_before_any_write(
+    api: FakeKubeAPI, connect: Factory, spec: dict[str, object], field: str
+) -> None:
+    """An API server keeps both bounds in int32 and defaults the minimum; an answer that does
+    not is refused before the stamp, so nothing is written and the cycle stops for this
+    service alone, naming the field."""
+    api.add_deployment("shop", "web")
+    api.add_hpa("shop", "web-hpa", "web", min_replicas=1, max_replicas=3)
+    api.edit_hpa("shop", "web-hpa", **spec)
+    cluster = connect()
+    api.reset_log()
+    with pytest.raises(ClusterError) as caught:
+        cluster.apply(change(cluster, ChangeKind.SCALE, replicas=5, hpa="web-hpa"))
+    assert (caught.value.service, caught.value.retryable) == ("web", False)
+    assert "hpa shop/web-hpa" in str(caught.value) and field in str(caught.value)
+    assert api.count("PATCH") == 0
+
+
+def test_an_hpa_without_a_minimum_has_the_api_servers_default_of_one(
+    api: FakeKubeAPI, connect: Factory
+) -> None:
+    """autoscaling/v2 defaults minReplicas to 1: an HPA that leaves it out was at 1 before."""
+    api.add_deployment("shop", "web", replicas=3)
+    api.add_hpa("shop", "web-hpa", "web", min_replicas=1, max_replicas=6)
+    api.edit_hpa("shop", "web-hpa", minReplicas=None)
+    cluster = connect()
+    applied = cluster.apply(change(cluster, ChangeKind.SCALE, replicas=4, hpa="web-hpa"))
+    assert applied.before == {"replicas": 3, "revision": 1, "min_replicas": 1, "max_replicas": 6}
+    assert applied.after == {"replicas": 3, "revision": 1, "min_replicas": 4, "max_replicas": 6}
+
+
+def test_a_retry_after_a_conflict_raises_the_maximum_of_the_hpa_read_again(
+    api: FakeKubeAPI, connect: Factory
+) -> None:
+    """A person lowers maxReplicas to 2 after the adapter read 6; the retry is computed from
+    the HPA as read again, so it raises the person's maximum to the replicas asked, not to
+    the stale 6."""
+    api.add_deployment("shop", "web")
+    api.add_hpa("shop", "web-hpa", "web", min_replicas=1, max_replicas=6)
+    cluster = connect()
+    api.after("GET", HPA_PATH + "$", lambda a: a.edit_hpa("shop", "web-hpa", maxReplicas=2))
+    api.reset_log()
+    applied = cluster.apply(change(cluster, ChangeKind.SCALE, replicas=4, hpa="web-hpa"))
+    hpa = api.objects(HPAS, "shop")[0]["spec"]
+    assert (hpa["minReplicas"], hpa["maxReplicas"]) == (4, 4)
+    patches = [r for r in api.requests if r.method == "PATCH" and r.path == HPA_PATH]
+    assert [(p.status, p.body["spec"]) for p in patches] == [
+        (409, {"minReplicas": 4, "maxReplicas": 6}),
+        (200, {"minReplicas": 4, "maxReplicas": 4}),
+    ]
+    assert (applied.before["max_replicas"], applied.after["max_replicas"]) == (6, 4)
+
+
+DEPLOYMENT_PATH = "/apis/apps/v1/namespaces/shop/deployments/web"
+
+
+def test_an_hpa_scales_stamp_whose_answer_was_lost_is_confirmed_by_reading_it_back(
+    api: FakeKubeAPI, connect: Factory
+) -> None:
+    """The stamp is a merge patch like any other write; when its answer is lost the
+    deployment is read back, the stamp is found there, and the HPA is patched once."""
+    api.add_deployment("shop", "web")
+    api.add_hpa("shop", "web-hpa", "web", min_replicas=1, max_replicas=3)
+    cluster = connect(timeout=1.0)
+    scale = change(cluster, ChangeKind.SCALE, replicas=4, hpa="web-hpa")
+    api.delay(DEPLOYMENT_PATH + "$", 1.3, method="PATCH")  # lands after the client gave up...
+    api.delay(DEPLOYMENT_PATH + "$", 0.6, method="GET")  # ...and before the read-back answers
+    api.reset_log()
+    applied = cluster.apply(scale)
+    assert (applied.after["min_replicas"], applied.after["max_replicas"]) == (4, 4)
+    (stamping,) = [r for r in api.requests if r.method == "PATCH" and r.path == DEPLOYMENT_PATH]
+    assert stamping.content_type == "application/merge-patch+json"
+    assert api.count("PATCH", HPA_PATH) == 1
+    # The client gave up on the stamp and read the deployment back to find it.
+    read_back = [r for r in api.requests if r.method == "GET" and r.path == DEPLOYMENT_PATH]
+    assert len(read_back) == 1
+    assert observed(cluster).last_change == scale.stamp
+
+
+def test_an_hpa_that_cannot_be_read_again_after_a_conflict_is_the_services_error(
+    api: FakeKubeAPI, connect: Factory
+) -> None:
+    """A 409 wrote nothing; when the HPA then cannot be read again, the change stops for this
+    service, retryable, with the HPA as it was."""
+    api.add_deployment("shop", "web")
+    api.add_hpa("shop", "web-hpa", "web", min_replicas=1, max_replicas=3)
+    cluster = connect(retries=1)
+    api.after("GET", HPA_PATH + "$", lambda a: a.edit_hpa("shop", "web-hpa", maxReplicas=8))
+    api.after("PATCH", HPA_PATH + "$", lambda a: a.fail("GET", HPA_PATH + "$", status=503))
+    api.reset_log()
+    with pytest.raises(ClusterError) as caught:
+        cluster.apply(change(cluster, ChangeKind.SCALE, replicas=5, hpa="web-hpa"))
+    assert (type(caught.value), caught.value.service, caught.value.retryable) == (
+        ClusterError,
+        "web",
+        True,
+    )
+    assert [r.status for r in api.requests if r.method == "PATCH" and r.path == HPA_PATH] == [409]
+    assert api.objects(HPAS, "shop")[0]["spec"]["minReplicas"] == 1
+
+
 def test_restart_creates_a_new_replicaset_revision(api: FakeKubeAPI, connect: Factory) -> None:
     api.add_deployment("shop", "web")
     cluster = connect()
@@ -848,6 +957,9 @@ def test_resources_then_rollback_restores_the_previous_template(
         change(cluster, ChangeKind.RESOURCES, cpu_request=250, memory_request=256 * 1024**2)
     )
     assert applied.message == "deployment.apps/web resource requirements updated"
+    # A new pod template is a new revision; the replicas stay.
+    assert applied.before == {"replicas": 2, "revision": 1}
+    assert applied.after == {"replicas": 2, "revision": 2}
     requests = api.get_deployment("shop", "web")["spec"]["template"]["spec"]["containers"][0][
         "resources"
     ]["requests"]
@@ -861,6 +973,21 @@ def test_resources_then_rollback_restores_the_previous_template(
     assert template == original["spec"]["template"]
     state = observed(cluster)
     assert (state.cpu_request, state.memory_request, state.revision) == (100, 512 * 1024**2, 3)
+
+
+def test_requests_for_a_pod_template_without_containers_are_the_services_error(
+    api: FakeKubeAPI, connect: Factory
+) -> None:
+    """An API server refuses such a template; an answer that has one anyway stops this
+    service's change before anything is written."""
+    post_deployment(api, [])
+    cluster = connect()
+    api.reset_log()
+    with pytest.raises(ClusterError) as caught:
+        cluster.apply(change(cluster, ChangeKind.RESOURCES, cpu_request=250))
+    assert (type(caught.value), caught.value.service) == (ClusterError, "web")
+    assert str(caught.value).startswith("setting the requests of shop/web")
+    assert api.count("PATCH") == 0
 
 
 def add_containers(api: FakeKubeAPI, requests: Sequence[Mapping[str, str]]) -> None:

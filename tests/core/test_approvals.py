@@ -12,7 +12,7 @@ import pytest
 from reconciler.core.approvals.authorization import stale_reason
 from reconciler.core.approvals.drafting import Evidence, bump_patch, draft_for, edit_yaml
 from reconciler.core.approvals.holds import approval_hold
-from reconciler.core.approvals.judging import Judgement, judge_merge
+from reconciler.core.approvals.judging import Judgement, judge_merge, still_as_proposed
 from reconciler.core.approvals.landings import (
     carries_change,
     forbidden_in,
@@ -724,3 +724,94 @@ def test_an_expired_merge_by_a_non_approver_gives_both_reasons() -> None:
     assert (judged.judgement, judged.refusal) == NOT_APPROVED
     assert len(judged.reasons) == 2
     assert judged.latency == 3 * 3600
+
+
+_SECOND = "requests/web/apr-1-notes.yaml"
+
+
+@pytest.mark.parametrize(
+    ("change", "still"),
+    [
+        pytest.param(lambda p, f: (p, merged(f)), True, id="exactly the proposed file"),
+        pytest.param(
+            lambda p, f: (_replace(p, metadata={**p.metadata, "digests": {}}), merged(f)),
+            False,
+            id="no digest recorded",
+        ),
+        pytest.param(lambda p, f: (p, merged(f, changed=None)), False, id="the forge cannot tell"),
+        pytest.param(
+            lambda p, f: (p, merged(_edit(f, "version: 1.0.1", "version: 1.0.2"))),
+            False,
+            id="the proposed file edited",
+        ),
+        pytest.param(
+            lambda p, f: (p, merged({}, changed=(BP,))), False, id="the proposed file gone"
+        ),
+        pytest.param(
+            lambda p, f: (p, merged(f, changed=(BP, "audit/web/x.json"))),
+            False,
+            id="another path changed too",
+        ),
+        pytest.param(
+            lambda p, f: (
+                _replace(
+                    p,
+                    metadata={
+                        **p.metadata,
+                        "digests": {BP: digest(f[BP]), _SECOND: digest("notes: 1\n")},
+                    },
+                ),
+                merged({**f, _SECOND: "notes: 2\n"}),
+            ),
+            False,
+            id="the second of two proposed files edited",
+        ),
+        pytest.param(
+            lambda p, f: (
+                _replace(
+                    p,
+                    metadata={
+                        **p.metadata,
+                        "digests": {BP: digest(f[BP]), _SECOND: digest("notes: 1\n")},
+                    },
+                ),
+                merged({**f, _SECOND: "notes: 1\n"}),
+            ),
+            True,
+            id="both of two proposed files as recorded",
+        ),
+    ],
+)
+def test_an_open_proposal_whose_branch_moved_is_still_as_proposed(change, still) -> None:  # type: ignore[no-untyped-def]
+    """Bringing the branch up to date leaves every proposed file as the trail recorded it and
+    no other path changed: still the proposal. Anything else makes it approve nothing."""
+    pending, files = drafted()
+    pending, proposal = change(pending, files)
+    assert still_as_proposed(pending, _replace(proposal, state=ProposalState.OPEN)) is still
+
+
+def test_a_merge_that_drops_two_forbidden_operations_names_both() -> None:
+    """The refusal's record and the pull request comment list every operation the merged
+    blueprint no longer forbids, so the approver sees exactly what the edit would allow."""
+    pending, files = drafted()
+    forbidden = [*pending.metadata["forbidden"], "gpu_burst", "wipe_cache"]
+    judged = judge_merge(
+        _replace(pending, metadata={**pending.metadata, "forbidden": forbidden}),
+        merged(files),
+        TEAM,
+        alice_in_web_team,
+        NOW,
+    )
+    assert (judged.judgement, judged.refusal) == NOT_PROPOSED
+    assert judged.reasons == (
+        "the merged blueprint no longer forbids gpu_burst, wipe_cache: an approval pull "
+        "request cannot make a forbidden operation possible",
+    )
+
+
+def test_a_non_approvers_merge_names_every_approver_configured() -> None:
+    pending, files = drafted()
+    two = _replace(pending, metadata={**pending.metadata, "approvers": ["web-team", "sre"]})
+    judged = judge_merge(two, merged(files, merged_by="mallory"), TEAM, alice_in_web_team, NOW)
+    assert (judged.judgement, judged.refusal) == NOT_APPROVED
+    assert judged.reasons == ("it was merged by mallory, who is not an approver (web-team, sre)",)

@@ -20,6 +20,7 @@ from reconciler.core.decide.governance import (
 from reconciler.core.ids import make_id
 from reconciler.core.trail.history import fold_history
 from reconciler.core.trail.records import EventType, Outcome, Record
+from reconciler.core.trail.wording import Code
 from tests.core.helpers import NOW, blueprint, seed_blueprint
 
 GOV = """governance:
@@ -557,3 +558,56 @@ def test_the_values_a_condition_sees_for_a_request() -> None:
         None,
     ]
     assert unknown["replica_change"] is None and unknown["change_percent"] is None
+
+
+# --- an operation no rule names ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("operation", "tier_", "code", "references", "known", "summary", "close"),
+    [
+        pytest.param(
+            "rollback_own_change", Tier.ALLOWED, Code.ALLOWED_BY_DEFAULT,
+            ("catalogue:rollback_own_change",), True, "", None,
+            id="allowed when unlisted, by the catalogue",
+        ),
+        pytest.param(
+            "view_logs", Tier.FORBIDDEN, Code.UNLISTED,
+            ("governance.agent_authority",), True, "not listed in any tier", None,
+            id="known but unlisted: forbidden",
+        ),
+        pytest.param(
+            "scale_within_limit", Tier.FORBIDDEN, Code.UNKNOWN_OPERATION,
+            ("governance.agent_authority",), False, "unknown operation", "scale_within_limits",
+            id="unknown: forbidden, naming the likeliest meant",
+        ),
+        pytest.param(
+            "modify_database_connection", Tier.FORBIDDEN, Code.UNKNOWN_OPERATION,
+            ("governance.agent_authority",), False, "unknown operation",
+            "modify_database_connections",
+            id="unknown: the fleet's own names are suggested too",
+        ),
+    ],
+)  # fmt: skip
+def test_an_operation_no_rule_names(
+    operation: str,
+    tier_: Tier,
+    code: Code,
+    references: tuple[str, ...],
+    known: bool,
+    summary: str,
+    close: str | None,
+) -> None:
+    bp = blueprint()  # under the repository's global policies, which add fleet names
+    req = request(operation)
+    found = classify(req, bp, condition_values(req, bp, {}, NOW))
+    assert found.reason is not None
+    assert (found.tier, found.reason.code, found.references, found.known, found.summary) == (
+        tier_,
+        code,
+        references,
+        known,
+        summary,
+    )
+    assert found.checks == () and found.rule is None
+    assert found.reason.params.get("close") == close

@@ -708,3 +708,93 @@ def test_bounds_and_sharing_directions(
     if base_edit is not None:
         replace(*base_edit)(base)
     assert rows(review(replace(*edit), base=base)) == [row]
+
+
+# --- resources and tuning fields, with what a row shows before and after ----------------------
+
+_BEYOND_10 = "change_resource_limits_beyond_10_percent"
+_WITHIN_10 = "adjust_resources_within_10_percent"
+_CPU = "spec.resources.cpu"
+
+
+@pytest.mark.parametrize(
+    ("edit", "path", "cls", "operation", "shown", "size"),
+    [
+        pytest.param(
+            replace("request: 100m", "request: 110m"),
+            f"{_CPU}.request", A, _WITHIN_10, ("100m", "110m"), "10%",
+            id="a request exactly 10 percent up is within",
+        ),
+        pytest.param(
+            replace("request: 100m", "request: 90m"),
+            f"{_CPU}.request", A, _WITHIN_10, ("100m", "90m"), "10%",
+            id="a request exactly 10 percent down is within",
+        ),
+        pytest.param(
+            replace("request: 100m", "request: 111m"),
+            f"{_CPU}.request", RA, _BEYOND_10, ("100m", "111m"), "11%",
+            id="a request 11 percent up is beyond",
+        ),
+        pytest.param(
+            replace("      request: 100m\n", ""),
+            f"{_CPU}.request", RA, _BEYOND_10, ("100m", "unset"), "an unknown share",
+            id="a request removed is an unknown share, so beyond",
+        ),
+        pytest.param(
+            insert_after("      limit: 500m\n", "    memory:\n      request: 256Mi\n"),
+            "spec.resources.memory.request", RA, _BEYOND_10, ("unset", "256Mi"), "an unknown share",
+            id="a request set where there was none is an unknown share, so beyond",
+        ),
+        pytest.param(
+            replace("limit: 500m", "limit: 505m"),
+            f"{_CPU}.limit", RA, _BEYOND_10, ("500m", "505m"), "1%",
+            id="a limit has no within-10-percent operation",
+        ),
+    ],
+)  # fmt: skip
+def test_a_resource_change_is_sized_against_the_value_before(
+    edit: Edit, path: str, cls: ChangeClass, operation: str, shown: tuple[str, str], size: str
+) -> None:
+    (finding,) = review(edit).findings
+    assert (finding.path, finding.kind, finding.change_class, finding.operation) == (
+        path,
+        K.RESOURCES_CHANGED,
+        cls,
+        operation,
+    )
+    assert (finding.before, finding.after) == shown
+    # The reason names the share it was sized by (the part after it is the classifier's).
+    assert finding.reason.startswith(
+        f"a {path.rpartition('.')[2]} change of {size} is {operation}:"
+    )
+
+
+@pytest.mark.parametrize(
+    ("edit", "path", "shown"),
+    [
+        pytest.param(
+            insert_after(
+                "    coexistence: exclusive\n",
+                "    metrics:\n      - {type: cpu, weight: 0.7}\n      - {type: memory, weight: 0.3}\n",
+            ),
+            "spec.scaling.metrics",
+            ("cpu 0.5, memory 0.3, latency 0.2", "cpu 0.7, memory 0.3"),
+            id="the metrics' weights",
+        ),
+        pytest.param(
+            insert_after(
+                "      limit: 500m\n",
+                "  observability:\n    queries:\n      error_rate: up\n      cpu_utilization: up\n",
+            ),
+            "spec.observability.queries",
+            ("defaults", "cpu_utilization, error_rate"),
+            id="the queries, by name",
+        ),
+    ],
+)
+def test_a_tuning_field_is_allowed_and_shown_in_its_own_form(
+    edit: Edit, path: str, shown: tuple[str, str]
+) -> None:
+    (finding,) = review(edit).findings
+    assert (finding.path, finding.kind, finding.change_class) == (path, K.TUNING, A)
+    assert (finding.before, finding.after) == shown

@@ -770,10 +770,13 @@ class FakeKubeAPI(ThreadingHTTPServer):
 
     def edit_hpa(self, namespace: str, name: str, **spec: Any) -> JSON:
         """Change an HPA's spec as a person would (``minReplicas=3``): a new resourceVersion,
-        so a write that carries the one read before gets 409. Returns a copy."""
+        so a write that carries the one read before gets 409. A None removes the field, as
+        null does in a merge patch. Returns a copy."""
         with self._lock:
             hpa = copy.deepcopy(self._get(HPAS, namespace, name))
             hpa["spec"].update(spec)
+            for field in [field for field, value in spec.items() if value is None]:
+                del hpa["spec"][field]
             return copy.deepcopy(self._save(HPAS, hpa))
 
     def get_deployment(self, namespace: str, name: str) -> JSON:

@@ -43,7 +43,7 @@ def write_change(api: Transport, change: Change, cached: JSON | None) -> tuple[s
     """Make one change: (what kubectl would print, the state before, the state after).
     `cached` is the deployment as last observed, used when it is still the expected version."""
     if change.kind is ChangeKind.SCALE and change.hpa:
-        return _scale_through_hpa(api, change, cached)
+        return _scale_through_hpa(api, change, change.hpa, cached)
     return _patch_deployment(api, change, cached)
 
 
@@ -282,7 +282,7 @@ def _rollback_template(api: Transport, change: Change, deployment: JSON) -> tupl
 
 
 def _scale_through_hpa(
-    api: Transport, change: Change, cached: JSON | None
+    api: Transport, change: Change, hpa_name: str, cached: JSON | None
 ) -> tuple[str, JSON, JSON]:
     """Scale by setting the HPA's minReplicas (and raising maxReplicas to fit).
 
@@ -297,16 +297,14 @@ def _scale_through_hpa(
     if replicas is None:
         raise ClusterError(f"scaling {change.target}: the change names no replica count")
     deployment = _before(api, change, cached)
-    hpa = _hpa_of(api, change)
+    hpa = _hpa_of(api, change, hpa_name)
+    before_min, before_max = _hpa_bounds(hpa, change, hpa_name)
     _stamp_deployment(api, change)
-    spec = hpa.get("spec") or {}
-    before_min = _replicas(spec.get("minReplicas", 1), "minReplicas")
-    before_max = _replicas(spec["maxReplicas"], "maxReplicas")
-    high = _patch_hpa(api, change, hpa, replicas)
+    high = _patch_hpa(api, change, hpa_name, hpa, replicas)
     replicas_now = _replicas((deployment.get("spec") or {}).get("replicas", 1), "replicas")
     revision = _revision(deployment)
     return (
-        f"horizontalpodautoscaler.autoscaling/{change.hpa} patched "
+        f"horizontalpodautoscaler.autoscaling/{hpa_name} patched "
         f"(minReplicas {replicas}, maxReplicas {high})",
         {
             "replicas": replicas_now,
@@ -323,9 +321,9 @@ def _scale_through_hpa(
     )
 
 
-def _hpa_of(api: Transport, change: Change) -> JSON:
+def _hpa_of(api: Transport, change: Change, hpa_name: str) -> JSON:
     """The change's HPA, which must scale the change's deployment (and nothing else)."""
-    target, hpa_name, service = change.target, change.hpa or "", change.stamp.service
+    target, service = change.target, change.stamp.service
     hpa = _read_hpa(api, target.namespace, hpa_name, service)
     ref = (hpa.get("spec") or {}).get("scaleTargetRef") or {}
     if ref.get("kind") != "Deployment" or ref.get("name") != target.name:
@@ -335,6 +333,25 @@ def _hpa_of(api: Transport, change: Change) -> JSON:
             service=service,
         )
     return hpa
+
+
+def _hpa_bounds(hpa: JSON, change: Change, hpa_name: str) -> tuple[int, int]:
+    """The HPA's minReplicas and maxReplicas. An API server keeps both in int32 and defaults
+    the minimum to 1; an answer that does not stops this service's change before anything is
+    written (the stamp included), not the whole cycle."""
+    spec = hpa.get("spec") or {}
+    try:
+        return (
+            _replicas(spec.get("minReplicas", 1), "minReplicas"),
+            _replicas(spec["maxReplicas"], "maxReplicas"),
+        )
+    except (ValueError, KeyError) as error:
+        raise ClusterError(
+            f"hpa {change.target.namespace}/{hpa_name} has bounds the reconciler cannot read "
+            f"({error})",
+            hint="check it with `kubectl get hpa -o yaml`",
+            service=change.stamp.service,
+        ) from error
 
 
 def _stamp_deployment(api: Transport, change: Change) -> None:
@@ -355,15 +372,14 @@ def _stamp_deployment(api: Transport, change: Change) -> None:
     )
 
 
-def _patch_hpa(api: Transport, change: Change, hpa: JSON, replicas: int) -> int:
+def _patch_hpa(api: Transport, change: Change, hpa_name: str, hpa: JSON, replicas: int) -> int:
     """Set the HPA's minReplicas to `replicas` (raising maxReplicas to fit) on the version
     read, and return the maxReplicas written. A 409 (someone changed the HPA since it was
     read) wrote nothing: read it again and patch on top of their edit, `api.retries` times."""
-    namespace, hpa_name, service = change.target.namespace, change.hpa or "", change.stamp.service
+    namespace, service = change.target.namespace, change.stamp.service
     attempts = 0
     while True:
-        spec = hpa.get("spec") or {}
-        high = max(_replicas(spec["maxReplicas"], "maxReplicas"), replicas)
+        high = max(_hpa_bounds(hpa, change, hpa_name)[1], replicas)
         body = {
             "metadata": {"resourceVersion": _meta(hpa).get("resourceVersion")},
             "spec": {"minReplicas": replicas, "maxReplicas": high},
