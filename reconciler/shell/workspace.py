@@ -28,9 +28,8 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path, PurePosixPath
 
-from reconciler.core.blueprint.loading import check_unique_names, load_blueprint
+from reconciler.core.blueprint.claims import check_unique_names
 from reconciler.core.blueprint.model import Blueprint, GlobalPolicies, Provenance
-from reconciler.core.blueprint.policies import builtin_policies, load_policies
 from reconciler.core.blueprint.yamlsafe import MAX_BYTES
 from reconciler.core.errors import BlueprintError, ConfigError
 from reconciler.core.planning.sharding import Shard
@@ -807,10 +806,18 @@ def _policies(
     cached = cache.get(key) if cache is not None else None
     if cached is not None and (cached[0] is None or isinstance(cached[0], GlobalPolicies)):
         return cached[0], cached[1]
+    from reconciler.core.blueprint.policies import load_policies  # see _load
+
     policies, read = load_policies(data, source=str(POLICIES_PATH))
     if cache is not None:
         cache.put(key, (policies, tuple(read)))
     return policies, tuple(read)
+
+
+def _builtin_policies() -> GlobalPolicies:
+    from reconciler.core.blueprint.policies import builtin_policies
+
+    return builtin_policies()
 
 
 def _load(
@@ -849,7 +856,9 @@ def _load(
     if raw_policies is not None and policies is None:
         unloaded = "invalid"
     policies_ok = policies is not None or raw_policies is None
-    effective = policies or builtin_policies()
+    # The loader (YAML, the schemas, every section's checks) is imported only when something
+    # is loaded: a run whose blueprints and policies all come from the cache never needs it.
+    effective = policies or _builtin_policies()
     problems.extend(found)
     problems.extend(item.problem for item in ignored)
 
@@ -877,6 +886,8 @@ def _load(
             if hit is not None and (hit[0] is None or isinstance(hit[0], Blueprint)):
                 result = (hit[0], hit[1])
         if result is None:
+            from reconciler.core.blueprint.loading import load_blueprint
+
             loaded, found_problems = load_blueprint(
                 data,
                 source=shown,
