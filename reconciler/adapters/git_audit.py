@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING, Any, cast
 if TYPE_CHECKING:
     import pygit2
 
-from reconciler.adapters.git_locks import common_dir
 from reconciler.adapters.gitrepo import merge_tree, nest, restore_index, write_error
 from reconciler.adapters.trail_cache import TrailCache
 from reconciler.core.approvals.lifecycle import APPROVAL_EVENTS
@@ -78,11 +77,8 @@ class GitAuditStore:
         self._kept = TrailCache(self.repo.path)
         self._head_id: Any = None
         self._head: pygit2.Commit | None = None
-        self._head_stamp: tuple[Any, ...] | None = None
-        #: The files whose change means HEAD may have moved (paths as text: this is asked
-        #: tens of thousands of times in a large cycle).
-        self._stamped: tuple[str, ...] = ()
-        self._common_dir = common_dir(Path(self.repo.path))
+        #: Whether `_head` is HEAD as this store last looked it up (see _head_commit).
+        self._head_known = False
         #: Each day folder's entries named like records, and its other names, by the
         #: folder's tree id.
         self._listings: dict[Any, list[tuple[pygit2.Object, tuple[str, EventType, str]]]] = {}
@@ -96,38 +92,31 @@ class GitAuditStore:
 
     # ------------------------------------------------------------------ writing
 
-    def _head_commit(self) -> pygit2.Commit | None:
-        """HEAD's commit now. Asked a few times for each service a cycle reads, so it is
-        looked up again only when one of the files that say where HEAD is changed (each is
-        replaced by a rename whenever git moves a ref): HEAD, the branch's ref, the packed
-        refs, a reftable's list."""
-        stamp = self._refs_stamp()
-        if stamp is not None and stamp == self._head_stamp:
+    def _head_commit(self, *, check: bool = False) -> pygit2.Commit | None:
+        """HEAD's commit. A read takes the one this store last looked up; a write (`check`)
+        looks it up again, since it must build on where the branch is now.
+
+        One writer holds the repository, so between this store's own commits the trail at
+        HEAD changes only if someone commits records by hand meanwhile, which is no different
+        from committing them just after this store read: the next read after any write of
+        this store, and every write, sees them. Checking where HEAD is for every read (four
+        `stat` calls each, several per service) cost more than reading a service's day."""
+        if not check and self._head_known:
             return self._head
         try:
             head = self.repo.head.target
         except self._pygit2.GitError:  # no commit yet (an unborn branch)
-            self._head_id = self._head = self._head_stamp = None
+            self._head_id = self._head = None
+            self._head_known = True
             return None
         if head != self._head_id:  # looking the commit up again costs more than the ref
             self._head_id, self._head = head, cast("pygit2.Commit", self.repo[head])
-        shared = self._common_dir
-        self._stamped = tuple(
-            os.fspath(path)
-            for path in (
-                Path(self.repo.path) / "HEAD",
-                shared / self._head_ref(),
-                shared / "packed-refs",
-                shared / "reftable",
-            )
-        )
-        self._head_stamp = self._refs_stamp()
+        self._head_known = True
         return self._head
 
-    def _refs_stamp(self) -> tuple[Any, ...] | None:
-        if not self._stamped:
-            return None
-        return tuple(_stat_key_of(path) for path in self._stamped)
+    def refresh(self) -> None:
+        """Look HEAD up again at the next read (after a commit made outside this store)."""
+        self._head_known = False
 
     def _tree(self, oid: pygit2.Oid) -> pygit2.Tree:
         return cast("pygit2.Tree", self.repo[oid])
@@ -137,7 +126,7 @@ class GitAuditStore:
             raise ValueError("append needs at least one record")
         git = self._pygit2
         try:
-            parent = self._head_commit()
+            parent = self._head_commit(check=True)
             files = []
             for record in records:
                 path = record_path(record)
@@ -160,6 +149,7 @@ class GitAuditStore:
                 tree.id,
                 [parent.id] if parent is not None else [],
             )
+            self._head_known = False  # moved by this commit, or by someone else: look again
             self._move_head(commit, parent)
             self._commits.add(str(commit))
         except (git.GitError, OSError) as error:  # a lock git cannot take is an OSError
@@ -253,7 +243,7 @@ class GitAuditStore:
         (see repair_index), or None when it has to be compared in full."""
         git = self._pygit2
         mark = self._index_mark()
-        head = self._head_commit()
+        head = self._head_commit(check=True)
         if mark is None or head is None or mark.get("index") != _stat_key(self._index_path()):
             return None
         commit = head
@@ -303,7 +293,7 @@ class GitAuditStore:
     def _mark_index(self) -> None:
         """Remember that the index is in step with HEAD now (best effort: no mark only means
         comparing in full next time)."""
-        head = self._head_commit()
+        head = self._head_commit(check=True)
         key = _stat_key(self._index_path())
         path = self._mark_path()
         if head is None or key is None:
@@ -364,21 +354,23 @@ class GitAuditStore:
         return sorted(days, key=lambda pair: pair[0])
 
     def _entries(
-        self, service: str, day: str, tree: pygit2.Tree
+        self, service: str, day: str, oid: pygit2.Oid
     ) -> Iterator[tuple[pygit2.Object, tuple[str, EventType, str]]]:
         """The entries of one day folder named like records, with their parsed names; any
         other entry (hidden ones aside) is noted as unreadable without being read. A folder
-        is listed once per process (by its tree id: the same id is the same entries)."""
-        listed = self._listings.get(tree.id)
+        is looked up and listed once per process (by its tree id: the same id is the same
+        entries), however often a cycle reads the service."""
+        listed = self._listings.get(oid)
         if listed is not None:
             yield from listed
-            for name in self._misnamed.get(tree.id, ()):
+            for name in self._misnamed.get(oid, ()):
                 self._skip(
                     f"{AUDIT_DIR}/{service}/{day}/{name}",
                     "the file name is not <HHMMSS>-<event_type>-<id>.json",
                 )
             return
         listed, misnamed = [], []
+        tree = self._tree(oid)
         for item in tree:
             name = item.name or ""
             parsed = parse_record_name(name)
@@ -386,9 +378,9 @@ class GitAuditStore:
                 listed.append((item, parsed))
             elif not name.startswith("."):
                 misnamed.append(name)
-        self._listings[tree.id] = listed
-        self._misnamed[tree.id] = misnamed
-        yield from self._entries(service, day, tree)
+        self._listings[oid] = listed
+        self._misnamed[oid] = misnamed
+        yield from self._entries(service, day, oid)
 
     def _read(self, service: str, day: str, entry: pygit2.Object) -> Record | None:
         """The one way a record is read: the entry's blob through `read_record`, or None (and
@@ -400,9 +392,8 @@ class GitAuditStore:
         record: Record | None = None
         # The file's mode is part of what it is: the same bytes as a link are no record.
         blob_id = f"{entry.id}:{getattr(entry, 'filemode', '')}"
-        kept = self._kept.day(service, day).get(entry.name or "")
-        if kept is not None and kept[0] == blob_id:
-            result = kept[1]
+        result = self._kept.get(service, day, entry.name or "", blob_id)
+        if result is not None:
             if isinstance(result, Record):
                 record = result
             else:
@@ -446,7 +437,7 @@ class GitAuditStore:
         for day, oid in self._days(service):
             if day < first_day:
                 continue
-            for item, (hhmmss, _event, _id) in self._entries(service, day, self._tree(oid)):
+            for item, (hhmmss, _event, _id) in self._entries(service, day, oid):
                 if day == first_day and hhmmss < cutoff:
                     continue  # older than `since`, by its file name, without reading it
                 record = self._read(service, day, item)
@@ -465,9 +456,7 @@ class GitAuditStore:
                 # its misnamed files noted as a visit would.
                 self._replay(stored[1]["name_skips"])
                 continue
-            found = [
-                (item, parsed) for item, parsed in self._entries(service, day, self._tree(oid))
-            ]
+            found = [(item, parsed) for item, parsed in self._entries(service, day, oid)]
             for item, parsed in sorted(found, key=lambda pair: pair[0].name or "", reverse=True):
                 if parsed[1] in wanted:
                     record = self._read(service, day, item)
@@ -479,7 +468,7 @@ class GitAuditStore:
         wanted = set(events)
         records = []
         for day, oid in self._days(service):
-            for item, parsed in self._entries(service, day, self._tree(oid)):
+            for item, parsed in self._entries(service, day, oid):
                 if parsed[1] in wanted and (record := self._read(service, day, item)):
                     records.append(record)
         return sorted(records, key=Record.sort_key)
@@ -517,7 +506,7 @@ class GitAuditStore:
             for day, oid in self._days(name):
                 if (low and day < low.isoformat()) or (high and day > high.isoformat()):
                     continue
-                for item, _parsed in self._entries(name, day, self._tree(oid)):
+                for item, _parsed in self._entries(name, day, oid):
                     record = self._read(name, day, item)
                     if record is None:
                         continue
@@ -568,7 +557,7 @@ class GitAuditStore:
         chosen: dict[tuple[str, str], Record] = {}
         for day, oid in days:
             if day >= first_day:
-                for item, parsed in self._entries(service, day, self._tree(oid)):
+                for item, parsed in self._entries(service, day, oid):
                     if parsed[1] in APPROVAL_EVENTS and (found := self._read(service, day, item)):
                         chosen[(day, item.name or "")] = found
         wanted = {f"digest:{digest}", "refusal-unknown"}
@@ -713,11 +702,3 @@ def _stat_key(path: Path) -> str | None:
             return f"{size}:{handle.read().hex()}"
     except OSError:
         return None
-
-
-def _stat_key_of(path: str) -> tuple[int, int, int] | None:
-    try:
-        info = os.stat(path)  # noqa: PTH116 - a hot path: pathlib costs more than the stat
-    except OSError:
-        return None
-    return (info.st_ino, info.st_size, info.st_mtime_ns)
