@@ -52,11 +52,11 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "without its own case a true/false literal evaluates as 1.0/0.0, which AND, OR, NOT "
         "and evaluate() treat exactly as True/False",
     ),
-    "reconciler.adapters.github_forge.xǁGitHubForgeǁis_member__mutmut_10": (
+    "reconciler.adapters.github_forge.identity.xǁIdentityǁis_member__mutmut_10": (
         "key = (approver.upper(), login.lower())",
         "the answers' cache key is case-folded either way; GitHub names are ASCII",
     ),
-    "reconciler.adapters.github_forge.xǁGitHubForgeǁis_member__mutmut_11": (
+    "reconciler.adapters.github_forge.identity.xǁIdentityǁis_member__mutmut_11": (
         "key = (approver.lower(), login.upper())",
         "the answers' cache key is case-folded either way; GitHub names are ASCII",
     ),

@@ -38,7 +38,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from reconciler.adapters.git_remote import _REJECTED, _last_line, _without_credentials
+from reconciler.adapters.git_command import REJECTED, GitCommand, last_line, without_credentials
 from reconciler.adapters.gitrepo import read_file, write_files
 from reconciler.core.blueprint.model import Manifests
 from reconciler.core.errors import ClusterError, ConfigError
@@ -130,6 +130,9 @@ class GitManifests:
         #: The addresses made for repositories named `owner/name`: only commands reaching
         #: one of them carry the token.
         self._on_forge: set[str] = set()
+        self._command = GitCommand(
+            root, error=ClusterError, needs="the manifests cannot be written"
+        )
 
     @property
     def repo(self) -> pygit2.Repository:
@@ -211,21 +214,21 @@ class GitManifests:
         )
 
     def _default_branch(self, remote: str) -> str:
-        shown = _without_credentials(remote)
+        shown = without_credentials(remote)
         result = self._git(
             "ls-remote", "--symref", remote, "HEAD", doing=f"asking {shown}", check=False,
             remote=remote,
         )  # fmt: skip
         if result.returncode != 0:
             raise ClusterError(
-                f"asking {shown} for its default branch: {_last_line(result.stderr)}",
+                f"asking {shown} for its default branch: {last_line(result.stderr)}",
                 hint=self._access_hint(remote, "read"),
             )
         for line in result.stdout.splitlines():
             if line.startswith("ref: refs/heads/") and line.endswith("\tHEAD"):
                 return line.removeprefix("ref: refs/heads/").split("\t", 1)[0]
         raise ClusterError(
-            f"{_without_credentials(remote)} does not say which branch is its default",
+            f"{without_credentials(remote)} does not say which branch is its default",
             hint="set spec.manifests.branch to the branch the GitOps tool applies",
         )
 
@@ -239,34 +242,17 @@ class GitManifests:
         self, *args: str, doing: str, check: bool = True, remote: str = ""
     ) -> subprocess.CompletedProcess[str]:
         """git with `args`; `remote` is the remote the command reaches, if any."""
-        try:
-            result = subprocess.run(
-                ["git", "-C", str(self.root), *args],
-                capture_output=True,
-                text=True,
-                check=False,
-                timeout=120,
-                env=self._environment(remote),
-            )
-        except FileNotFoundError:
-            raise ClusterError(
-                "git is not installed, so the manifests cannot be written",
-                hint="install git (the job's checkout has it on GitHub Actions)",
-            ) from None
-        except subprocess.TimeoutExpired:
-            raise ClusterError(
-                f"{doing}: git did not finish within 120 s", hint="check the remote"
-            ) from None
-        if check and result.returncode != 0:
-            raise ClusterError(
-                f"{doing}: {_last_line(result.stderr)}",
-                hint="check the remote's address and that the token may read it",
-            )
-        return result
+        return self._command.run(
+            *args,
+            doing=doing,
+            hint="check the remote's address and that the token may read it",
+            check=check,
+            env=self._environment(remote),
+        )
 
     def _fetch(self, remote: str, branch: str) -> pygit2.Commit:
         ref = self._tracking(remote, branch)
-        shown = f"{_without_credentials(remote)}/{branch}"
+        shown = f"{without_credentials(remote)}/{branch}"
         result = self._git(
             "fetch", "-q", "--no-tags", remote, f"+refs/heads/{branch}:{ref}",
             doing=f"fetching {shown}", check=False, remote=remote,
@@ -278,7 +264,7 @@ class GitManifests:
                     hint="set spec.manifests.branch to the branch the GitOps tool applies",
                 )
             raise ClusterError(
-                f"fetching {shown}: {_last_line(result.stderr)}",
+                f"fetching {shown}: {last_line(result.stderr)}",
                 hint=self._access_hint(remote, "read"),
             )
         return self.repo.revparse_single(ref).peel(self._pygit2.Commit)
@@ -366,7 +352,7 @@ class GitManifests:
         remote, branch = self._where(manifests)
         if not remote:
             return self._commit_locally(edit, branch, now)
-        shown = f"{_without_credentials(remote)}/{branch}"
+        shown = f"{without_credentials(remote)}/{branch}"
         last = ""
         for attempt in range(1, self.attempts + 1):
             tip = self._fetch(remote, branch)
@@ -388,8 +374,8 @@ class GitManifests:
                     after=after,
                     subject=edit.subject,
                 )
-            last = _last_line(result.stderr)
-            if not any(marker in result.stderr for marker in _REJECTED):
+            last = last_line(result.stderr)
+            if not any(marker in result.stderr for marker in REJECTED):
                 raise ClusterError(
                     f"pushing the manifests to {shown} failed: {last}",
                     hint=self._access_hint(remote, "push to")

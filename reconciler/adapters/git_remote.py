@@ -14,24 +14,24 @@ that were then lost, where the git command line lost none.
 from __future__ import annotations
 
 import random
-import re
 import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from reconciler.adapters.git_command import (
+    REJECTED,
+    GitCommand,
+    last_line,
+    without_credentials,
+)
 from reconciler.adapters.git_locks import held, lock_message
 from reconciler.core.errors import AuditError
 
 __all__ = ["GitRemote", "PushResult"]
 
-#: The user information of a URL (`https://x-access-token:...@github.com/...`): everything
-#: between the scheme and the last @ before the host's end, so a password with an @ in it
-#: goes too.
-_CREDENTIALS = re.compile(r"(://)[^/\s]*@")
 _MISSING_REF = ("couldn't find remote ref", "could not find remote ref")
-_REJECTED = ("[rejected]", "non-fast-forward", "fetch first", "stale info", "cannot lock ref")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -65,44 +65,30 @@ class GitRemote:
         self.pause = pause
         self.max_pause = max_pause
         self._sleep = sleep
+        self._command = GitCommand(
+            root, error=AuditError, needs="the audit records cannot be pushed"
+        )
 
     def _git(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        try:
-            result = subprocess.run(
-                ["git", "-C", str(self.root), *args],
-                capture_output=True,
-                text=True,
-                check=False,
-                timeout=120,
-            )
-        except FileNotFoundError:
-            raise AuditError(
-                "git is not installed, so the audit records cannot be pushed",
-                hint="install git (the job's checkout has it on GitHub Actions)",
-            ) from None
-        except subprocess.TimeoutExpired:
-            raise AuditError(
-                f"`git {args[0]}` did not finish within 120 s", hint="check the remote"
-            ) from None
-        if check and result.returncode != 0:
-            raise AuditError(
-                f"`git {_without_credentials(' '.join(args[:2]))}` failed: "
-                f"{_last_line(result.stderr)}",
-                hint=self._lock_hint()
+        command = without_credentials(" ".join(args[:2]))
+        return self._command.run(
+            *args,
+            doing=f"`git {command}` failed",
+            hint=lambda: (
+                self._lock_hint()
                 or "the records are committed locally; the next run recovers what the "
-                "cluster shows from the annotations on the deployments",
-            )
-        return result
+                "cluster shows from the annotations on the deployments"
+            ),
+            check=check,
+        )
 
     def _lock_hint(self, branch: str = "") -> str:
         """When one of git's lock files that a push's fetch, push or replay takes exists (an
         interrupted git command left it), the line that names it and its fix; else ""."""
-        found = subprocess.run(
-            ["git", "-C", str(self.root), "rev-parse", "--absolute-git-dir"],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        try:
+            found = self._git("rev-parse", "--absolute-git-dir", check=False)
+        except AuditError:
+            return ""
         if found.returncode != 0:
             return ""
         names = ["index", "HEAD", "ORIG_HEAD", "packed-refs"]
@@ -114,7 +100,7 @@ class GitRemote:
     def _where(self, branch: str) -> str:
         """The remote branch, for messages: the remote is a name or a URL, and a URL may
         carry a token that must not reach the log, the job summary or an annotation."""
-        return f"{_without_credentials(self.remote)}/{branch}"
+        return f"{without_credentials(self.remote)}/{branch}"
 
     def _branch(self) -> str:
         if self.branch:
@@ -140,7 +126,7 @@ class GitRemote:
         if any(marker in result.stderr for marker in _MISSING_REF):
             return False
         raise AuditError(
-            f"fetching {self._where(branch)} failed: {_last_line(result.stderr)}",
+            f"fetching {self._where(branch)} failed: {last_line(result.stderr)}",
             hint=self._lock_hint(branch)
             or "check the remote's address and the token's `contents: write` permission; the "
             "records stay committed locally",
@@ -167,39 +153,15 @@ class GitRemote:
                     commits=max(pending, 0),
                     message=f"pushed {what} to {self._where(branch)}{retries}",
                 )
-            last = _last_line(result.stderr)
-            if not any(marker in result.stderr for marker in _REJECTED):
+            last = last_line(result.stderr)
+            if not any(marker in result.stderr for marker in REJECTED):
                 raise AuditError(
                     f"pushing the audit records to {self._where(branch)} failed: {last}",
                     hint=self._lock_hint(branch)
                     or "check the token's `contents: write` permission and the remote; the "
                     "next run recovers unrecorded changes from the deployments' annotations",
                 )
-            # Someone pushed first: take their commits, replay ours on top, try again. The
-            # replayed commits keep their dates (the events' times) and the reconciler's name,
-            # and need no git identity on the machine.
-            self._fetch(branch)
-            rebased = self._git(
-                "-c",
-                f"user.name={self.name}",
-                "-c",
-                f"user.email={self.email}",
-                "rebase",
-                "-q",
-                "--autostash",
-                "--committer-date-is-author-date",
-                f"{self.remote}/{branch}",
-                check=False,
-            )
-            if rebased.returncode != 0:
-                self._git("rebase", "--abort", check=False)
-                raise AuditError(
-                    f"replaying the audit commits over {self._where(branch)} failed: "
-                    f"{_last_line(rebased.stderr)}",
-                    hint=self._lock_hint(branch)
-                    or "someone changed the same files; audit records never do, so check "
-                    "for local edits outside audit/",
-                )
+            self._replay(branch)
             backoff = min(self.pause * 2 ** (attempt - 1), self.max_pause)
             self._sleep(backoff * (0.5 + random.random()))
         raise AuditError(
@@ -209,15 +171,29 @@ class GitRemote:
             "recovers unrecorded changes from the deployments' annotations",
         )
 
-
-def _without_credentials(text: str) -> str:
-    """`text` with the user and password of every URL in it replaced by ***: the one place
-    where what names a remote is made fit to print."""
-    return _CREDENTIALS.sub(r"\1***@", text)
-
-
-def _last_line(text: str) -> str:
-    """The line of git's output that says what went wrong, without any credentials a remote's
-    URL may carry (`https://x-access-token:...@github.com/...`)."""
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    return _without_credentials(lines[-1]) if lines else "no output"
+    def _replay(self, branch: str) -> None:
+        """Someone pushed first: take their commits and replay ours on top. The replayed
+        commits keep their dates (the events' times) and the reconciler's name, and need no
+        git identity on the machine."""
+        self._fetch(branch)
+        rebased = self._git(
+            "-c",
+            f"user.name={self.name}",
+            "-c",
+            f"user.email={self.email}",
+            "rebase",
+            "-q",
+            "--autostash",
+            "--committer-date-is-author-date",
+            f"{self.remote}/{branch}",
+            check=False,
+        )
+        if rebased.returncode != 0:
+            self._git("rebase", "--abort", check=False)
+            raise AuditError(
+                f"replaying the audit commits over {self._where(branch)} failed: "
+                f"{last_line(rebased.stderr)}",
+                hint=self._lock_hint(branch)
+                or "someone changed the same files; audit records never do, so check "
+                "for local edits outside audit/",
+            )

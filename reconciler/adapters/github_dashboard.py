@@ -15,7 +15,7 @@ whose dashboard reads as the last one wrote asks GitHub nothing at all; without 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -87,16 +87,7 @@ class GitHubDashboard:
 
     def _apply(self, make: Callable[[str], Rendered], board: Board, run_id: str) -> DashboardResult:
         kept = self._github.state.section(self._key)
-        number = kept.get("number") if isinstance(kept.get("number"), int) else None
-        body, title, is_open = str(kept.get("body") or ""), str(kept.get("title") or ""), True
-        if number is None:
-            found = self._find()
-            if found is not None:
-                number = int(found["number"])
-                body, title = str(found.get("body") or ""), str(found.get("title") or "")
-                is_open = found.get("state") == "open"
-        else:
-            is_open = bool(kept.get("open", True))
+        number, body, title, is_open = self._current(kept)
         rendered = make(body)
         if number is None:
             if not rendered.open:
@@ -110,39 +101,15 @@ class GitHubDashboard:
             number, url = int(created["number"]), str(created.get("html_url", ""))
             action = "created"
         else:
-            url = str(kept.get("url") or "")
-            edits: dict[str, Any] = {}
-            if rendered.body != body:
-                edits["body"] = rendered.body
-            if rendered.title != title:
-                edits["title"] = rendered.title
-            if rendered.open != is_open:
-                edits["state"] = "open" if rendered.open else "closed"
-                if not rendered.open:
-                    edits["state_reason"] = "completed"
-            action = "unchanged"
-            if edits:
-                edited = self._call(
-                    "PATCH",
-                    f"/issues/{number}",
-                    f"editing the dashboard #{number}",
-                    body=edits,
-                    missing=True,
+            edited = self._edit(number, rendered, body=body, title=title, is_open=is_open)
+            if edited is None:
+                # Deleted by hand: forget it and start a new one.
+                self._github.state.set_section(
+                    self._key, {k: v for k, v in kept.items() if k == "last_success"}
                 )
-                if edited is None:
-                    # Deleted by hand: forget it and start a new one.
-                    self._github.state.set_section(
-                        self._key, {k: v for k, v in kept.items() if k == "last_success"}
-                    )
-                    return self._apply(make, board, run_id)
-                url = str(edited.get("html_url", url))
-                action = (
-                    "reopened"
-                    if edits.get("state") == "open"
-                    else "closed"
-                    if edits.get("state") == "closed"
-                    else "edited"
-                )
+                return self._apply(make, board, run_id)
+            action, given = edited
+            url = str(kept.get("url") or "") if given is None else given
         mentioned = False
         if rendered.new and rendered.open:
             self._call(
@@ -165,6 +132,50 @@ class GitHubDashboard:
             },
         )
         return DashboardResult(action=action, number=number, url=url, mentioned=mentioned)
+
+    def _current(self, kept: Mapping[str, Any]) -> tuple[int | None, str, str, bool]:
+        """The dashboard as this shard last left it (number, body, title, open): from the
+        kept state, else found by its marker (None: there is none yet)."""
+        number = kept.get("number") if isinstance(kept.get("number"), int) else None
+        body, title, is_open = str(kept.get("body") or ""), str(kept.get("title") or ""), True
+        if number is None:
+            found = self._find()
+            if found is not None:
+                number = int(found["number"])
+                body, title = str(found.get("body") or ""), str(found.get("title") or "")
+                is_open = found.get("state") == "open"
+        else:
+            is_open = bool(kept.get("open", True))
+        return number, body, title, is_open
+
+    def _edit(
+        self, number: int, rendered: Rendered, *, body: str, title: str, is_open: bool
+    ) -> tuple[str, str | None] | None:
+        """Bring the issue to `rendered`, only if it differs: the action taken and the URL
+        GitHub gave (None: it gave none), or None when the issue was deleted by hand."""
+        edits: dict[str, Any] = {}
+        if rendered.body != body:
+            edits["body"] = rendered.body
+        if rendered.title != title:
+            edits["title"] = rendered.title
+        if rendered.open != is_open:
+            edits["state"] = "open" if rendered.open else "closed"
+            if not rendered.open:
+                edits["state_reason"] = "completed"
+        if not edits:
+            return "unchanged", None
+        edited = self._call(
+            "PATCH",
+            f"/issues/{number}",
+            f"editing the dashboard #{number}",
+            body=edits,
+            missing=True,
+        )
+        if edited is None:
+            return None
+        state = edits.get("state")
+        action = "reopened" if state == "open" else "closed" if state == "closed" else "edited"
+        return action, str(edited["html_url"]) if "html_url" in edited else None
 
     def _find(self) -> dict[str, Any] | None:
         """The oldest labelled issue whose body opens with this shard's marker."""

@@ -130,26 +130,9 @@ class LocalForge:
                 # What the merge brought onto the main branch, whatever the branch carried.
                 changed = self._changed(merger.parents[0], merger)
             else:
-                if branch_gone:
-                    # No merge commit (a fast-forward) and no branch: which commit ended the
-                    # branch is unknown, so the main branch stands witness. Such a merge names
-                    # no approver and is refused anyway; this is what its hold compares with.
-                    landed = self._base_tip()
-                if own.parents:
-                    changed = self._changed(own.parents[0], head)
+                landed, changed = self._fast_forwarded(own, head, branch_gone=branch_gone)
         elif state is ProposalState.OPEN and known_head and str(head.id) != known_head:
-            # What merging it now would bring: the branch against where it left the base.
-            fork = self.repo.merge_base(self._base_tip().id, head.id)
-            if fork is not None:
-                changed = self._changed(self.repo[fork].peel(self._git.Commit), head)
-        # Exactly the paths the caller names (from its own record of the proposal): a commit
-        # message on the branch is anyone's to write, and one listing no file would leave the
-        # merged blueprint unread.
-        files = {}
-        for path in dict.fromkeys(paths):
-            content = read_file(self.repo, landed.tree, str(path))
-            if content is not None:
-                files[str(path)] = content.decode("utf-8", errors="replace")
+            changed = self._would_bring(head)
         return Proposal(
             key=str(metadata.get("key", branch)),
             branch=branch,
@@ -163,10 +146,41 @@ class LocalForge:
             merged_at=merged_at,
             merge_commit=merge_commit,
             head_author=f"{head.author.name} <{head.author.email}>",
-            files=files,
+            files=self._files(landed, paths),
             changed=changed,
             labels=tuple(metadata.get("labels", ())),
         )
+
+    def _fast_forwarded(
+        self, own: pygit2.Commit, head: pygit2.Commit, *, branch_gone: bool
+    ) -> tuple[pygit2.Commit, tuple[str, ...] | None]:
+        """Where a merge without a merge commit landed, and what the proposal's commit
+        changed. No merge commit (a fast-forward) and no branch: which commit ended the
+        branch is unknown, so the main branch stands witness. Such a merge names no approver
+        and is refused anyway; this is what its hold compares with."""
+        landed = self._base_tip() if branch_gone else head
+        changed = self._changed(own.parents[0], head) if own.parents else None
+        return landed, changed
+
+    def _would_bring(self, head: pygit2.Commit) -> tuple[str, ...] | None:
+        """What merging an open proposal now would bring: the branch against where it left
+        the base (None: they share no history)."""
+        # pygit2's stub says an Oid, but unrelated histories give None.
+        fork: pygit2.Oid | None = self.repo.merge_base(self._base_tip().id, head.id)
+        if fork is not None:
+            return self._changed(self.repo[fork].peel(self._git.Commit), head)
+        return None
+
+    def _files(self, landed: pygit2.Commit, paths: Sequence[str]) -> dict[str, str]:
+        """Exactly the paths the caller names (from its own record of the proposal), as the
+        commit holds them: a commit message on the branch is anyone's to write, and one
+        listing no file would leave the merged blueprint unread."""
+        files = {}
+        for path in dict.fromkeys(paths):
+            content = read_file(self.repo, landed.tree, str(path))
+            if content is not None:
+                files[str(path)] = content.decode("utf-8", errors="replace")
+        return files
 
     def _changed(self, before: pygit2.Commit, after: pygit2.Commit) -> tuple[str, ...]:
         """Every path that differs between two commits (both names of a renamed file)."""

@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING
 
 from reconciler.adapters.git_manifests import GitManifests, on_forge
 from reconciler.adapters.gitrepo import read_file
-from reconciler.adapters.simulated import SimDeployment, SimulatedCluster
+from reconciler.adapters.simulated import SimulatedCluster
+from reconciler.adapters.simulated_model import SimDeployment
 from reconciler.core.blueprint.model import Manifests
 from reconciler.core.blueprint.units import UnitError, parse_duration
 from reconciler.core.errors import ClusterError, ConfigError

@@ -5,7 +5,8 @@ Why it exists: the simulated cluster runs the demo and the tests; this runs prod
 implement the same ports and pass the same contract tests (tests/adapters/
 test_cluster_contract.py), so the cycle cannot tell them apart.
 
-Modules: `mapping` (API JSON to the model, pure), `errors` (client exceptions to
+Modules: `mapping` (API JSON to the model, pure), `trimming` (listed objects cut down to
+what the mapping reads), `errors` (client exceptions to
 ClusterErrors), `transport` (reads with retries, paginated lists, writes made once),
 `writes` (changes, HPAs, rollbacks), `probes` (the doctor's questions) and `cluster` (the
 adapter that puts them together).

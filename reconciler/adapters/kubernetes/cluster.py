@@ -30,11 +30,9 @@ from reconciler.adapters.kubernetes.mapping import (
     _revision,
     deployment_metrics,
     deployment_state,
-    slim_deployment,
-    slim_pod,
-    slim_replicaset,
 )
 from reconciler.adapters.kubernetes.transport import Transport
+from reconciler.adapters.kubernetes.trimming import slim_deployment, slim_pod, slim_replicaset
 from reconciler.adapters.kubernetes.writes import write_change
 from reconciler.core.errors import ClusterError, ConfigError, MetricsError
 from reconciler.core.observed.changes import Applied, Change
