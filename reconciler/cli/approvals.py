@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import click
 
 from reconciler.cli.context import Settings
@@ -67,18 +70,7 @@ def approvals_command(
             if states and item["state"] not in states:
                 continue
             data.append(item)
-            ended = item.get("merged_by") or item.get("reason") or "-"
-            rows.append(
-                [
-                    name,
-                    str(item["state"]),
-                    str(item.get("reference") or "-"),
-                    str(item.get("summary") or "-"),
-                    ", ".join(item.get("approvers") or []) or "-",
-                    str(item.get("expires_at") or "-"),
-                    str(ended)[:60],
-                ]
-            )
+            rows.append(_row(name, item))
     skipped = [item.problem() for item in store.unreadable()]
     if output == "json":
         emit_json({"approvals": data, "warnings": [w.to_json() for w in skipped]})
@@ -88,3 +80,17 @@ def approvals_command(
         click.echo("no approval proposals", err=True)
         return
     click.echo(table(["SERVICE", "STATE", "WHERE", "ASKS", "APPROVERS", "EXPIRES", "ENDED"], rows))
+
+
+def _row(service: str, item: Mapping[str, Any]) -> list[str]:
+    """A proposal's row: where it is, what it asks, who may approve it, and how it ended."""
+    ended = item.get("merged_by") or item.get("reason") or "-"
+    return [
+        service,
+        str(item["state"]),
+        str(item.get("reference") or "-"),
+        str(item.get("summary") or "-"),
+        ", ".join(item.get("approvers") or []) or "-",
+        str(item.get("expires_at") or "-"),
+        str(ended)[:60],
+    ]

@@ -148,6 +148,10 @@ def audit_command(
         )
         return
     warn(skipped)
+    _print_records(records)
+
+
+def _print_records(records: Sequence[Record]) -> None:
     if not records:
         click.echo("no records match", err=True)
         return

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from reconciler.cli.context import Settings, env_flag
 from reconciler.cli.output import OUTPUT_OPTION, emit_json, warn
+
+if TYPE_CHECKING:
+    from reconciler.core.problems import Problem
+    from reconciler.shell.workspace import Fleet
 
 
 @click.command("validate")
@@ -70,36 +75,45 @@ def validate_command(
         for problem in fleet.problems:
             click.echo(problem.annotation())
     if output == "json":
-        emit_json(
-            {
-                "ok": not failed,
-                "files": list(fleet.files),
-                "valid": [b.name for b in fleet.blueprints],
-                "invalid": fleet.broken,
-                "policies_ok": fleet.policies_ok and fleet.policies_found,
-                "policies_found": fleet.policies_found,
-                "ignored": [item.problem.file for item in fleet.ignored],
-                "errors": len(errors),
-                "warnings": len(warnings),
-                "problems": [p.to_json() for p in fleet.problems],
-            }
-        )
+        emit_json(_validation_json(fleet, errors, warnings, failed=failed))
     else:
-        for problem in fleet.problems:
-            click.echo(problem.render())
-        count = len(fleet.files)
-        summary = (
-            f"{count} blueprint{'s' * (count != 1)}: {len(fleet.blueprints)} valid, "
-            f"{len(fleet.broken)} invalid; {len(errors)} error{'s' * (len(errors) != 1)}, "
-            f"{len(warnings)} warning{'s' * (len(warnings) != 1)}"
-        )
-        if not fleet.policies_found:
-            summary += "; the global policies file is missing"
-        elif not fleet.policies_ok:
-            summary += "; the global policies do not validate"
-        click.echo(summary, err=bool(fleet.problems))
+        _print_validation(fleet, errors, warnings)
     if failed:
         raise SystemExit(1)
+
+
+def _validation_json(
+    fleet: Fleet, errors: list[Problem], warnings: list[Problem], *, failed: bool
+) -> dict[str, object]:
+    return {
+        "ok": not failed,
+        "files": list(fleet.files),
+        "valid": [b.name for b in fleet.blueprints],
+        "invalid": fleet.broken,
+        "policies_ok": fleet.policies_ok and fleet.policies_found,
+        "policies_found": fleet.policies_found,
+        "ignored": [item.problem.file for item in fleet.ignored],
+        "errors": len(errors),
+        "warnings": len(warnings),
+        "problems": [p.to_json() for p in fleet.problems],
+    }
+
+
+def _print_validation(fleet: Fleet, errors: list[Problem], warnings: list[Problem]) -> None:
+    """Each problem on its line, then the counts (on stderr when there is a problem)."""
+    for problem in fleet.problems:
+        click.echo(problem.render())
+    count = len(fleet.files)
+    summary = (
+        f"{count} blueprint{'s' * (count != 1)}: {len(fleet.blueprints)} valid, "
+        f"{len(fleet.broken)} invalid; {len(errors)} error{'s' * (len(errors) != 1)}, "
+        f"{len(warnings)} warning{'s' * (len(warnings) != 1)}"
+    )
+    if not fleet.policies_found:
+        summary += "; the global policies file is missing"
+    elif not fleet.policies_ok:
+        summary += "; the global policies do not validate"
+    click.echo(summary, err=bool(fleet.problems))
 
 
 @click.command("schema")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -10,6 +12,7 @@ from reconciler.cli.context import Settings
 from reconciler.cli.output import OUTPUT_OPTION, emit_json, plural
 
 if TYPE_CHECKING:
+    from reconciler.adapters.kubernetes import KubernetesCluster
     from reconciler.shell.doctor import Finding
     from reconciler.shell.workspace import Fleet
 
@@ -63,33 +66,15 @@ def doctor_command(settings: Settings, output: str) -> None:
       reconciler --context prod doctor -o json | jq '.findings[] | select(.ok | not)'
       reconciler --prometheus-url https://prom:9090 --prometheus-ca-file ca.pem doctor
     """
-    from reconciler.cli.compose import open_kubernetes, open_manifests
-    from reconciler.core.observed.observation import Target
-    from reconciler.shell.doctor import Finding, diagnose
-    from reconciler.shell.manifests import check_write_back
+    from reconciler.cli.compose import open_kubernetes
     from reconciler.shell.workspace import load_fleet
 
     root = settings.root()
     fleet = load_fleet(root)
     cluster = open_kubernetes(settings, retries=DOCTOR_RETRIES)
-    services = [
-        (b.name, Target(namespace=b.metadata.namespace, name=b.metadata.deployment))
-        for b in fleet.blueprints
-    ]
     with cluster:
-        findings = diagnose(cluster, services, fleet.blueprints, fleet.policies.clusters)
-        if all(finding.ok for finding in findings[:1]):  # the cluster answers
-            findings.extend(check_write_back(fleet.blueprints, cluster, open_manifests(root)))
-    if fleet.broken:
-        findings.append(
-            Finding(
-                check="blueprints",
-                ok=False,
-                detail="not checked, because they do not validate: "
-                + ", ".join(sorted(fleet.broken)),
-                fix="run `reconciler validate`",
-            )
-        )
+        findings = _cluster_findings(cluster, fleet, root)
+    findings.extend(_fleet_findings(fleet))
     findings.extend(other_findings(settings, fleet))
     ok = all(finding.ok for finding in findings)
     if output == "json":
@@ -97,15 +82,52 @@ def doctor_command(settings: Settings, output: str) -> None:
             {"ok": ok, "cluster": cluster.server, "findings": [f.to_json() for f in findings]}
         )
     else:
-        click.echo(f"cluster: {cluster.server}")
-        for finding in findings:
-            click.echo(f"{'✓' if finding.ok else '✗'} {finding.check}: {finding.detail}")
-            if not finding.ok and finding.fix:
-                click.echo(f"    fix: {finding.fix}")
-        failed = sum(not f.ok for f in findings)
-        click.echo(
-            f"{plural(len(findings), 'check')}: {len(findings) - failed} ok, {failed} failed",
-            err=failed > 0,
-        )
+        _print_findings(cluster.server, findings)
     if not ok:
         raise SystemExit(1)
+
+
+def _cluster_findings(cluster: KubernetesCluster, fleet: Fleet, root: Path) -> list[Finding]:
+    """The cluster's checks, then, when it answers, those of the manifests written back."""
+    from reconciler.cli.compose import open_manifests
+    from reconciler.core.observed.observation import Target
+    from reconciler.shell.doctor import diagnose
+    from reconciler.shell.manifests import check_write_back
+
+    services = [
+        (b.name, Target(namespace=b.metadata.namespace, name=b.metadata.deployment))
+        for b in fleet.blueprints
+    ]
+    findings = diagnose(cluster, services, fleet.blueprints, fleet.policies.clusters)
+    if all(finding.ok for finding in findings[:1]):  # the cluster answers
+        findings.extend(check_write_back(fleet.blueprints, cluster, open_manifests(root)))
+    return findings
+
+
+def _fleet_findings(fleet: Fleet) -> list[Finding]:
+    """The blueprints that could not be checked, because they do not validate."""
+    from reconciler.shell.doctor import Finding
+
+    if not fleet.broken:
+        return []
+    return [
+        Finding(
+            check="blueprints",
+            ok=False,
+            detail="not checked, because they do not validate: " + ", ".join(sorted(fleet.broken)),
+            fix="run `reconciler validate`",
+        )
+    ]
+
+
+def _print_findings(server: str, findings: Sequence[Finding]) -> None:
+    click.echo(f"cluster: {server}")
+    for finding in findings:
+        click.echo(f"{'✓' if finding.ok else '✗'} {finding.check}: {finding.detail}")
+        if not finding.ok and finding.fix:
+            click.echo(f"    fix: {finding.fix}")
+    failed = sum(not f.ok for f in findings)
+    click.echo(
+        f"{plural(len(findings), 'check')}: {len(findings) - failed} ok, {failed} failed",
+        err=failed > 0,
+    )

@@ -10,6 +10,9 @@ from reconciler.cli.context import Settings
 from reconciler.cli.output import OUTPUT_OPTION, emit_json, table, warn
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from datetime import datetime
+
     from reconciler.core.trail.trial import TrialService
 
 
@@ -82,6 +85,12 @@ def report_command(
         )
         return
     warn(skipped)
+    _print_trial(summary, start, now)
+
+
+def _print_trial(summary: Sequence[TrialService], start: datetime, now: datetime) -> None:
+    from reconciler.cli.audit import iso_time
+
     if not summary:
         click.echo(
             f"no observe-mode records since {iso_time(start)}: set spec.mode: observe in a "

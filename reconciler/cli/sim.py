@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from reconciler.cli.context import Settings, WritingCommand
 from reconciler.cli.output import OUTPUT_OPTION, emit_json, plural, table
+
+if TYPE_CHECKING:
+    from reconciler.adapters.simulated import SimDeployment, SimTarget, SimulatedCluster
+    from reconciler.shell.workspace import Fleet
 
 DEFAULT_START = "2026-02-10T15:30:00Z"
 
@@ -113,13 +118,39 @@ def sim_init_command(
       reconciler sim init --force --at 2026-02-10T09:00:00Z
       reconciler sim init --gitops-delay 2m    # a slower simulated Argo CD
     """
-    from reconciler.adapters.simulated import SimTarget, create
-    from reconciler.core import bounds
-    from reconciler.core.blueprint.units import UnitError, parse_duration
+    from reconciler.adapters.simulated import SCENARIOS, create
     from reconciler.core.errors import ConfigError
     from reconciler.shell.workspace import load_fleet
 
-    # A value that cannot mean anything is a usage error (exit 2) naming its option.
+    span, clock = _init_values(history, gitops_delay, start)
+    path = _path(settings)
+    if path.exists() and not force:
+        raise ConfigError(f"{path} exists", hint="use --force to replace it")
+    targets = _targets(load_fleet(settings.root()))
+    sim = create(path, targets, clock=clock, scenario=scenario, history=span)
+    sim.settings["gitops_delay"] = gitops_delay
+    sim.save()
+    click.echo(
+        f"simulated cluster with {plural(len(targets), 'deployment')} at {path} "
+        f"(clock {clock:%Y-%m-%d %H:%M:%SZ})"
+    )
+    # A scenario is written for the sample services; without them it would change nothing.
+    missing = sorted(set(SCENARIOS[scenario]) - {t.name for t in targets})
+    if missing:
+        click.echo(
+            f"warning: the {scenario} scenario sets the load of {', '.join(missing)}, and no "
+            "blueprint here names them: every deployment starts steady (set a load with "
+            "`reconciler sim set SERVICE cpu_utilization=85% ...`)",
+            err=True,
+        )
+
+
+def _init_values(history: str, gitops_delay: str, start: str) -> tuple[float, datetime]:
+    """--history and the clock's start, checked with --gitops-delay: a value that cannot mean
+    anything is a usage error (exit 2) naming its option."""
+    from reconciler.core import bounds
+    from reconciler.core.blueprint.units import UnitError, parse_duration
+
     try:
         span = parse_duration(history)
     except UnitError as error:
@@ -138,11 +169,14 @@ def sim_init_command(
         bounds.moment(clock)
     except bounds.OutOfRange as error:
         raise click.BadParameter(f"{error} ({error.hint})", param_hint="'--at'") from None
-    path = _path(settings)
-    if path.exists() and not force:
-        raise ConfigError(f"{path} exists", hint="use --force to replace it")
-    fleet = load_fleet(settings.root())
-    targets = [
+    return span, clock
+
+
+def _targets(fleet: Fleet) -> list[SimTarget]:
+    """A ready deployment per blueprint, at two replicas within its bounds."""
+    from reconciler.adapters.simulated import SimTarget
+
+    return [
         SimTarget(
             namespace=b.metadata.namespace,
             name=b.metadata.deployment,
@@ -153,24 +187,6 @@ def sim_init_command(
         )
         for b in fleet.blueprints
     ]
-    sim = create(path, targets, clock=clock, scenario=scenario, history=span)
-    sim.settings["gitops_delay"] = gitops_delay
-    sim.save()
-    click.echo(
-        f"simulated cluster with {plural(len(targets), 'deployment')} at {path} "
-        f"(clock {clock:%Y-%m-%d %H:%M:%SZ})"
-    )
-    from reconciler.adapters.simulated import SCENARIOS
-
-    # A scenario is written for the sample services; without them it would change nothing.
-    missing = sorted(set(SCENARIOS[scenario]) - {t.name for t in targets})
-    if missing:
-        click.echo(
-            f"warning: the {scenario} scenario sets the load of {', '.join(missing)}, and no "
-            "blueprint here names them: every deployment starts steady (set a load with "
-            "`reconciler sim set SERVICE cpu_utilization=85% ...`)",
-            err=True,
-        )
 
 
 @sim_group.command("show")
@@ -188,7 +204,6 @@ def sim_show_command(settings: Settings, output: str) -> None:
       reconciler sim show -o json
     """
     from reconciler.cli.compose import open_simulation
-    from reconciler.core.blueprint.units import format_percent
 
     sim = open_simulation(settings.root(), settings.sim_state)
     if output == "json":
@@ -207,46 +222,33 @@ def sim_show_command(settings: Settings, output: str) -> None:
             }
         )
         return
-    rows = []
-    for d in sim.deployments.values():
-        m = d.metrics_at(sim.clock)
-
-        def pct(value: float | None) -> str:
-            return "-" if value is None else format_percent(value)
-
-        faults = ",".join(k for k, v in d.faults.items() if v) or "-"
-        rows.append(
-            [
-                f"{d.namespace}/{d.name}",
-                str(d.replicas),
-                str(d.ready_pods(sim.clock)),
-                pct(m["cpu"]),
-                pct(m["memory"]),
-                "-" if m["latency"] is None else f"{m['latency']:.0f}ms",
-                pct(m["errors"]),
-                f"r{d.revision}",
-                faults,
-            ]
-        )
     click.echo(f"clock {sim.clock:%Y-%m-%d %H:%M:%SZ}")
     for broken in sim.unreadable.values():
         click.echo(f"warning: {broken.message()} (fix: {broken.hint})", err=True)
-    click.echo(
-        table(
-            [
-                "DEPLOYMENT",
-                "REPLICAS",
-                "READY",
-                "CPU",
-                "MEMORY",
-                "P95",
-                "ERRORS",
-                "REVISION",
-                "FAULTS",
-            ],
-            rows,
-        )
-    )
+    headers = ["DEPLOYMENT", "REPLICAS", "READY", "CPU", "MEMORY", "P95", "ERRORS", "REVISION"]
+    click.echo(table([*headers, "FAULTS"], [_row(d, sim.clock) for d in sim.deployments.values()]))
+
+
+def _row(d: SimDeployment, clock: datetime) -> list[str]:
+    from reconciler.core.blueprint.units import format_percent
+
+    m = d.metrics_at(clock)
+
+    def pct(value: float | None) -> str:
+        return "-" if value is None else format_percent(value)
+
+    faults = ",".join(k for k, v in d.faults.items() if v) or "-"
+    return [
+        f"{d.namespace}/{d.name}",
+        str(d.replicas),
+        str(d.ready_pods(clock)),
+        pct(m["cpu"]),
+        pct(m["memory"]),
+        "-" if m["latency"] is None else f"{m['latency']:.0f}ms",
+        pct(m["errors"]),
+        f"r{d.revision}",
+        faults,
+    ]
 
 
 @sim_group.command("set", cls=WritingCommand)
@@ -284,14 +286,32 @@ def sim_set_command(settings: Settings, service: str, settings_: tuple[str, ...]
       reconciler sim set todo-frontend release=bad
       reconciler sim set todo-backend metrics_unavailable=true
     """
-    from reconciler.adapters.simulated import SettingError
     from reconciler.cli.compose import open_simulation
-    from reconciler.core.errors import ConfigError
     from reconciler.shell.workspace import load_fleet
 
     root = settings.root()
     sim = open_simulation(root, settings.sim_state)
-    fleet = load_fleet(root)
+    deployment = _deployment_of(sim, load_fleet(root), service)
+    # Every setting is checked before the state is saved, and a bad one is a usage error
+    # (exit 2) that shows a correct example, as click reports its own checks.
+    pairs: dict[str, str] = {}
+    for item in settings_:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise click.BadParameter(
+                f"{item!r} is not KEY=VALUE (e.g. cpu_utilization=85%)", param_hint="'KEY=VALUE'"
+            )
+        pairs[key.strip()] = value.strip()
+    for key, value in pairs.items():  # one at a time, so an error can name its setting
+        _set(sim, deployment, key, value)
+    sim.save(only=deployment)
+    click.echo(f"{service}: set {', '.join(f'{k}={v}' for k, v in pairs.items())}")
+
+
+def _deployment_of(sim: SimulatedCluster, fleet: Fleet, service: str) -> SimDeployment:
+    """The simulated deployment of SERVICE: its blueprint's, or one of that name."""
+    from reconciler.core.errors import ConfigError
+
     namespace, name = "", service
     for blueprint in fleet.blueprints:
         if blueprint.name == service:
@@ -312,30 +332,22 @@ def sim_set_command(settings: Settings, service: str, settings_: tuple[str, ...]
         raise ConfigError(
             f"no simulated deployment for {service!r}", hint="see `reconciler sim show`"
         )
-    # Every setting is checked before the state is saved, and a bad one is a usage error
-    # (exit 2) that shows a correct example, as click reports its own checks.
-    pairs: dict[str, str] = {}
-    for item in settings_:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip() or not value.strip():
-            raise click.BadParameter(
-                f"{item!r} is not KEY=VALUE (e.g. cpu_utilization=85%)", param_hint="'KEY=VALUE'"
-            )
-        pairs[key.strip()] = value.strip()
-    deployment = matches[0]
-    for key, value in pairs.items():  # one at a time, so an error can name its setting
-        try:
-            sim.set(deployment, {key: value})
-        except SettingError as error:
-            # A value none of the accepted ones is best answered with the list of them.
-            example = error.hint
-            if key in SET_EXAMPLES and not error.unaccepted:
-                example = f"e.g. {SET_EXAMPLES[key]}"
-            raise click.BadParameter(
-                f"{key}={value}: {error.problem} ({example})", param_hint="'KEY=VALUE'"
-            ) from None
-    sim.save(only=deployment)
-    click.echo(f"{service}: set {', '.join(f'{k}={v}' for k, v in pairs.items())}")
+    return matches[0]
+
+
+def _set(sim: SimulatedCluster, deployment: SimDeployment, key: str, value: str) -> None:
+    from reconciler.adapters.simulated import SettingError
+
+    try:
+        sim.set(deployment, {key: value})
+    except SettingError as error:
+        # A value none of the accepted ones is best answered with the list of them.
+        example = error.hint
+        if key in SET_EXAMPLES and not error.unaccepted:
+            example = f"e.g. {SET_EXAMPLES[key]}"
+        raise click.BadParameter(
+            f"{key}={value}: {error.problem} ({example})", param_hint="'KEY=VALUE'"
+        ) from None
 
 
 # `-5s` would otherwise be read as an unknown option `-5`; passing it on as DURATION lets the

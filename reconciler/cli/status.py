@@ -11,7 +11,7 @@ from reconciler.cli.output import OUTPUT_OPTION, emit_json, percent_cell, plural
 from reconciler.cli.ports import command_ports
 
 if TYPE_CHECKING:
-    from reconciler.shell.status import ServiceStatus
+    from reconciler.shell.status import FleetStatus, ServiceStatus
 
 
 @click.command("status")
@@ -43,23 +43,30 @@ def status_command(settings: Settings, output: str) -> None:
     fleet.require_policies()
     status = fleet_status(command_ports(root, settings, fleet), fleet)
     if output == "json":
-        emit_json(
-            {
-                "at": status.at.isoformat().replace("+00:00", "Z"),
-                "cluster": {"name": status.cluster.name, "identity": status.cluster.identity},
-                "skipped": [{"service": name, "reason": why} for name, why in status.skipped],
-                "services": [
-                    *(_service_json(service) for service in status.services),
-                    *(
-                        {"service": name, "error": f"invalid blueprint {path}"}
-                        for name, path in status.broken
-                    ),
-                ],
-                "warnings": [w.to_json() for w in status.warnings],
-            }
-        )
+        emit_json(_status_json(status))
         return
     warn(status.warnings)
+    _print_status(status)
+
+
+def _status_json(status: FleetStatus) -> dict[str, Any]:
+    return {
+        "at": status.at.isoformat().replace("+00:00", "Z"),
+        "cluster": {"name": status.cluster.name, "identity": status.cluster.identity},
+        "skipped": [{"service": name, "reason": why} for name, why in status.skipped],
+        "services": [
+            *(_service_json(service) for service in status.services),
+            *(
+                {"service": name, "error": f"invalid blueprint {path}"}
+                for name, path in status.broken
+            ),
+        ],
+        "warnings": [w.to_json() for w in status.warnings],
+    }
+
+
+def _print_status(status: FleetStatus) -> None:
+    """The table, then a note for each service skipped or whose numbers could mislead."""
     rows = [
         *(_service_row(service) for service in status.services),
         *(

@@ -100,48 +100,8 @@ def markdown(
     ]
     counts: dict[str, int] = {}
     for service in sorted(by_service):
-        results = by_service[service]
-        head = results[0]
-        steps = [step for result in results for step in result.steps]
-        # A warning that holds for the whole run (Prometheus down) recurs in every pass: once.
-        notes = list(
-            dict.fromkeys(
-                ("⚠️ " if note.severity is NoteSeverity.WARNING else "")
-                + _without_service(note.text, service)
-                for result in results
-                for note in result.notes
-            )
-        )
-        governance = "<br>".join(
-            f"{s.description}: {s.classification} → {s.action.replace('_', ' ')}" for s in steps
-        )
-        outcomes = [f"{_LABELS[s.kind]}: {s.detail}" for s in steps]
-        errors = [r.error for r in results if r.error]
-        outcomes += [f"❌ {error}" for error in errors]
-        for step in steps:
-            counts[step.kind.label] = counts.get(step.kind.label, 0) + 1
-        if errors:
-            counts["errors"] = counts.get("errors", 0) + 1
-        if any(result.warnings for result in results):
-            counts["with warnings"] = counts.get("with warnings", 0) + 1
-        for note in (note for result in results for note in result.notes):
-            if note.kind in _VERIFICATIONS:
-                key = _VERIFICATIONS[note.kind]
-                counts[key] = counts.get(key, 0) + 1
-        if head.decision is not None and head.decision.action.value != "no_action":
-            counts["decided"] = counts.get("decided", 0) + 1
-        ready = "-" if head.replicas is None else f"{head.ready}/{head.replicas}"
-        weighted = "-" if head.weighted is None else f"{head.weighted * 100:.1f}%"
-        cells = (
-            service,
-            ready,
-            weighted,
-            decision_cell(head),
-            governance,
-            "<br>".join(outcomes),
-            "<br>".join(notes),
-        )
-        lines.append("| " + " | ".join(_cell(cell) for cell in cells) + " |")
+        _count(by_service[service], counts)
+        lines.append(_row(service, by_service[service]))
     order = ("decided", "executed", "pending", "proposed", "blocked", "deferred", "failed")
     ordered = [k for k in order if k in counts] + sorted(k for k in counts if k not in order)
     totals = ", ".join(f"{counts[k]} {k}" for k in ordered) or "no changes"
@@ -156,6 +116,55 @@ def markdown(
     if extra:
         lines += ["", extra]
     return "\n".join(lines) + "\n"
+
+
+def _row(service: str, results: Sequence[ServiceResult]) -> str:
+    """A service's row, every pass of the run folded in."""
+    head = results[0]
+    steps = [step for result in results for step in result.steps]
+    # A warning that holds for the whole run (Prometheus down) recurs in every pass: once.
+    notes = list(
+        dict.fromkeys(
+            ("⚠️ " if note.severity is NoteSeverity.WARNING else "")
+            + _without_service(note.text, service)
+            for result in results
+            for note in result.notes
+        )
+    )
+    governance = "<br>".join(
+        f"{s.description}: {s.classification} → {s.action.replace('_', ' ')}" for s in steps
+    )
+    outcomes = [f"{_LABELS[s.kind]}: {s.detail}" for s in steps]
+    outcomes += [f"❌ {r.error}" for r in results if r.error]
+    ready = "-" if head.replicas is None else f"{head.ready}/{head.replicas}"
+    weighted = "-" if head.weighted is None else f"{head.weighted * 100:.1f}%"
+    cells = (
+        service,
+        ready,
+        weighted,
+        decision_cell(head),
+        governance,
+        "<br>".join(outcomes),
+        "<br>".join(notes),
+    )
+    return "| " + " | ".join(_cell(cell) for cell in cells) + " |"
+
+
+def _count(results: Sequence[ServiceResult], counts: dict[str, int]) -> None:
+    """Add a service's steps, errors, warnings, verifications and decision to the totals."""
+    for step in (step for result in results for step in result.steps):
+        counts[step.kind.label] = counts.get(step.kind.label, 0) + 1
+    if any(r.error for r in results):
+        counts["errors"] = counts.get("errors", 0) + 1
+    if any(result.warnings for result in results):
+        counts["with warnings"] = counts.get("with warnings", 0) + 1
+    for note in (note for result in results for note in result.notes):
+        if note.kind in _VERIFICATIONS:
+            key = _VERIFICATIONS[note.kind]
+            counts[key] = counts.get(key, 0) + 1
+    head = results[0]
+    if head.decision is not None and head.decision.action.value != "no_action":
+        counts["decided"] = counts.get("decided", 0) + 1
 
 
 def problem_annotations(reports: Sequence[CycleReport]) -> list[str]:
