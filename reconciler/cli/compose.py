@@ -1,32 +1,25 @@
-"""Building the adapters a command needs from flags and environment (the composition root),
-and holding the repository for the commands that write to it."""
+"""Building the adapters a command needs from flags and environment: the composition root."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import urllib.parse
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import click
-
-from reconciler.core.errors import AuditError, ClusterError, ConfigError
+from reconciler.core.errors import ClusterError, ConfigError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable
 
     from reconciler.adapters.git_audit import GitAuditStore
     from reconciler.adapters.git_manifests import GitManifests
     from reconciler.adapters.kubernetes import KubernetesCluster
-    from reconciler.adapters.prometheus import PrometheusMetrics
-    from reconciler.adapters.prometheus_transport import Credential, PrometheusAccess
-    from reconciler.adapters.repo_lock import Holder
     from reconciler.adapters.simulated import SimulatedCluster
     from reconciler.adapters.validation_cache import LocalValidationCache
-    from reconciler.cli.context import PrometheusOptions, Settings
+    from reconciler.cli.context import Settings
     from reconciler.core.approvals.feedback import TrailLinks
     from reconciler.core.planning.sharding import Shard
     from reconciler.core.trail.clusters import ClusterRef
@@ -199,88 +192,6 @@ def open_kubernetes(settings: Settings, *, retries: int = 3) -> KubernetesCluste
     return KubernetesCluster.from_kubeconfig(path, settings.context, retries=retries)
 
 
-def open_prometheus(settings: Settings, fleet: Fleet) -> PrometheusMetrics | None:
-    """Prometheus, with each blueprint's query overrides, when a URL is configured."""
-    if not settings.prometheus_url:
-        return None
-    from reconciler.adapters.prometheus import PrometheusMetrics
-    from reconciler.core.observed.observation import Target
-
-    targets = {
-        b.name: Target(namespace=b.metadata.namespace, name=b.metadata.deployment)
-        for b in fleet.blueprints
-    }
-    options = settings.prometheus
-    return PrometheusMetrics(
-        settings.prometheus_url,
-        queries={targets[b.name]: b.queries for b in fleet.blueprints if b.queries},
-        services={target: name for name, target in targets.items()},
-        timeout=options.timeout,
-        connect_timeout=options.connect_timeout,
-        access=prometheus_access(options, Environment.read()),
-    )
-
-
-def prometheus_access(options: PrometheusOptions, env: Environment) -> PrometheusAccess:
-    """How to reach Prometheus, from the global options and the environment. Secret values
-    come only from the environment or files; each file named must be readable now (it is
-    read again at every run, so a rotated secret is picked up)."""
-    from reconciler.adapters.prometheus_transport import PrometheusAccess, Proxies
-
-    token_file = _readable(options.token_file, "--prometheus-token-file", "TOKEN_FILE")
-    password_file = _readable(options.password_file, "--prometheus-password-file", "PASSWORD_FILE")
-    token = _secret(env.prometheus_token, token_file, "TOKEN", "--prometheus-token-file")
-    password = _secret(
-        env.prometheus_password, password_file, "PASSWORD", "--prometheus-password-file"
-    )
-    if password is not None and not options.user:
-        raise ConfigError(
-            "a Prometheus password is set but no user",
-            hint="pass --prometheus-user (RECONCILER_PROMETHEUS_USER)",
-        )
-    if options.user and password is None:
-        raise ConfigError(
-            f"Prometheus user {options.user} has no password",
-            hint="set RECONCILER_PROMETHEUS_PASSWORD or pass --prometheus-password-file",
-        )
-    return PrometheusAccess(
-        token=token,
-        user=options.user or "",
-        password=password,
-        headers=options.headers,
-        ca_file=_readable(options.ca_file, "--prometheus-ca-file", "CA_FILE"),
-        cert_file=_readable(options.cert_file, "--prometheus-cert-file", "CERT_FILE"),
-        key_file=_readable(options.key_file, "--prometheus-key-file", "KEY_FILE"),
-        proxies=Proxies(http=env.http_proxy, https=env.https_proxy, no_proxy=env.no_proxy),
-    )
-
-
-def _readable(path: Path | None, option: str, variable: str) -> Path | None:
-    if path is None:
-        return None
-    where = f"{option} (RECONCILER_PROMETHEUS_{variable})"
-    if not path.is_file():
-        raise ConfigError(f"{where}: {path} is not a file", hint="check the path")
-    if not os.access(path, os.R_OK):
-        raise ConfigError(f"{where}: {path} is not readable", hint="check its permissions")
-    return path.resolve()
-
-
-def _secret(value: str, path: Path | None, variable: str, option: str) -> Credential | None:
-    from reconciler.adapters.prometheus_transport import Credential
-
-    name = f"RECONCILER_PROMETHEUS_{variable}"
-    if value and path is not None:
-        raise ConfigError(
-            f"both {name} and {option} are set", hint="keep one: the file allows rotation"
-        )
-    if path is not None:
-        return Credential(file=path, source=option)
-    if value:
-        return Credential(value=value, source=name)
-    return None
-
-
 def build_ports(root: Path, settings: Settings, fleet: Fleet | None = None) -> Ports:
     """The ports for a cycle: the simulated cluster (default) or a real one.
 
@@ -312,6 +223,8 @@ def build_ports(root: Path, settings: Settings, fleet: Fleet | None = None) -> P
 
         fleet = fleet or committed_fleet(root)
         kube = open_kubernetes(settings)
+        from reconciler.cli.prometheus_access import open_prometheus
+
         prometheus = open_prometheus(settings, fleet)
         metrics: MetricsSource = CombinedMetrics([kube, prometheus]) if prometheus else kube
         clock = SystemClock()
@@ -472,83 +385,3 @@ def release(ports: Ports) -> None:
         disconnect = getattr(adapter, "disconnect", None)
         if callable(disconnect):
             disconnect()
-
-
-#: The repository lock's file, in the git directory (shared by a repository's worktrees), or
-#: under .reconciler/ for a blueprint directory that is not in git.
-LOCK_FILE = "reconciler.lock"
-
-
-@contextlib.contextmanager
-def repository_writer(settings: Settings, command: str) -> Iterator[None]:
-    """Hold the repository lock while a command that writes runs: the one place it is taken
-    (`WritingCommand` routes every such command here).
-
-    Holding it proves that no reconciler is writing, so git lock files an interrupted run
-    left are removed and an index an earlier run could not update is repaired, before the
-    command reads anything. Afterwards, an index this command could not update is reported
-    in one line with its fix; the records are committed, so that never fails the command.
-    """
-    from reconciler.adapters.git_locks import common_dir, remove_left_behind
-    from reconciler.adapters.gitrepo import git_dir
-    from reconciler.adapters.repo_lock import RepositoryLock
-
-    try:
-        root: Path | None = settings.root()
-    except ConfigError:
-        root = None  # no repository: the command itself says so
-    if root is None:
-        yield
-        return
-    gitdir = git_dir(root)
-    place = common_dir(gitdir) if gitdir is not None else root / ".reconciler"
-    lock = RepositoryLock(
-        place / LOCK_FILE,
-        timeout=settings.lock_timeout,
-        on_wait=lambda holder: _say_waiting(holder, settings.lock_timeout),
-    )
-    with lock.hold(command) as interrupted:
-        if interrupted is not None:
-            _note(f"the previous writer, {interrupted.describe()}, did not finish")
-        if gitdir is not None:
-            for left in remove_left_behind(gitdir, now=datetime.now(UTC)):
-                _note(left.describe())
-            _repair_index(root, starting=True)
-        try:
-            yield
-        finally:
-            if gitdir is not None:
-                _repair_index(root, starting=False)
-
-
-def _repair_index(root: Path, *, starting: bool) -> None:
-    """Make git's index list every committed audit record (see GitAuditStore.repair_index)."""
-    try:
-        restored = open_audit(root).repair_index()
-    except (AuditError, ConfigError) as error:
-        if starting:
-            return  # said once, at the end, if this command's records are concerned too
-        click.echo(f"warning: {error}", err=True)
-        click.echo(
-            "hint: the records are committed; until the index lists them, `git commit -a` "
-            "would delete them. The next command that writes (run, request, ...) adds them.",
-            err=True,
-        )
-        return
-    if restored and starting:
-        _note(
-            f"added {restored} committed audit record(s) to git's index, which an interrupted "
-            "or blocked earlier command left without them"
-        )
-
-
-def _say_waiting(holder: Holder | None, timeout: float) -> None:
-    who = holder.describe() if holder is not None else "another process"
-    click.echo(
-        f"waiting (up to {timeout:g}s) for another reconciler writing to this repository: {who}",
-        err=True,
-    )
-
-
-def _note(text: str) -> None:
-    click.echo(f"note: {text}", err=True)

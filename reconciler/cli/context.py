@@ -56,7 +56,7 @@ class Settings:
 class WritingCommand(click.Command):
     """A command that writes the audit trail, the cluster or the simulated state.
 
-    It runs holding the repository lock (`compose.repository_writer`): writers take turns, and
+    It runs holding the repository lock (`writing.repository_writer`): writers take turns, and
     whatever one reads to govern by (the history behind cooldowns and rate limits, the
     cluster, the simulated state) is read once it is alone. `read_only_with` names a flag
     that makes an invocation write nothing (`run --dry-run`); such a one does not wait.
@@ -69,7 +69,7 @@ class WritingCommand(click.Command):
     def invoke(self, ctx: click.Context) -> Any:
         if self.read_only_with is not None and ctx.params.get(self.read_only_with):
             return super().invoke(ctx)
-        from reconciler.cli.compose import repository_writer
+        from reconciler.cli.writing import repository_writer
 
         settings = ctx.find_object(Settings) or Settings(repo=None)
         with repository_writer(settings, _command_line(ctx)):

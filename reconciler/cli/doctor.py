@@ -24,7 +24,7 @@ DOCTOR_RETRIES = 1
 def other_findings(settings: Settings, fleet: Fleet) -> list[Finding]:
     """Checks of the other systems the reconciler depends on: Prometheus, when configured,
     with the same connection settings every run uses."""
-    from reconciler.cli.compose import open_prometheus
+    from reconciler.cli.prometheus_access import open_prometheus
     from reconciler.shell.doctor import check_prometheus
 
     return [check_prometheus(open_prometheus(settings, fleet))]
