@@ -10,21 +10,11 @@ from reconciler.core.approvals.drafting import Evidence
 from reconciler.core.blueprint.model import Blueprint
 from reconciler.core.decide.decision import Decision
 from reconciler.core.decide.governance import Verdict, VerdictAction, govern
-from reconciler.core.decide.verification import (
-    stabilization_for,
-)
-from reconciler.core.errors import (
-    ClusterError,
-    ConflictError,
-    MetricsError,
-)
+from reconciler.core.decide.verification import stabilization_for
+from reconciler.core.errors import ClusterError, ConflictError, MetricsError
 from reconciler.core.observed.changes import Applied, Change
 from reconciler.core.observed.observation import DeploymentState, Metrics
-from reconciler.core.planning.cycle import (
-    ServicePlan,
-    Step,
-    observed_values,
-)
+from reconciler.core.planning.cycle import ServicePlan, Step, observed_values
 from reconciler.core.planning.events import (
     breaker_opened_record,
     executed_record,
@@ -32,27 +22,14 @@ from reconciler.core.planning.events import (
     refusal_record,
 )
 from reconciler.core.planning.outcomes import Aside, Note, NoteKind, StepOutcome
-from reconciler.core.planning.subjects import (
-    breaker_subject,
-    subject_for,
-)
-from reconciler.core.trail.history import (
-    ServiceHistory,
-)
+from reconciler.core.planning.subjects import breaker_subject, subject_for
+from reconciler.core.trail.history import ServiceHistory
 from reconciler.core.trail.records import Record
-from reconciler.shell.approvals import (
-    Proposed,
-    Proposer,
-    Review,
-)
+from reconciler.shell.approvals import Proposed, Proposer, Review
 from reconciler.shell.ports import Ports
 from reconciler.shell.recording import Recorder, fold_in, kept
 from reconciler.shell.reports import StepResult
-from reconciler.shell.writeback import (
-    Carried,
-    carry_change,
-    proposed_manifests,
-)
+from reconciler.shell.writeback import Carried, carry_change, proposed_manifests
 
 
 def carry_out(

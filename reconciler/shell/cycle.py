@@ -19,25 +19,18 @@ before the loop moves on, from the stamp it left on the deployment (`shell/failu
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from reconciler.core.blueprint.model import Blueprint
-from reconciler.core.errors import (
-    ClusterError,
-    MetricsError,
-)
-from reconciler.core.observed.observation import Target
+from reconciler.core.errors import ClusterError, MetricsError
+from reconciler.core.observed.observation import DeploymentState, Metrics, Target
 from reconciler.core.planning.outcomes import Note, NoteKind
 from reconciler.core.trail.clusters import skip_reason
 from reconciler.core.trail.records import Record
-from reconciler.ports import (
-    Forge,
-)
+from reconciler.ports import Forge
 from reconciler.shell.announce import announce
-from reconciler.shell.approvals import (
-    Proposer,
-)
+from reconciler.shell.approvals import Proposer
 from reconciler.shell.failures import not_reconciled, record_failure
 from reconciler.shell.feedback import follow_up
 from reconciler.shell.isolation import (
@@ -54,9 +47,7 @@ from reconciler.shell.recording import Recorder
 from reconciler.shell.reports import CycleReport, ForgeHalt, ServiceResult
 from reconciler.shell.service import CycleContext, CycleOptions, reconcile_service
 from reconciler.shell.workspace import Fleet
-from reconciler.shell.writeback import (
-    WatchedManifests,
-)
+from reconciler.shell.writeback import WatchedManifests
 
 __all__ = ["CycleOptions", "CycleReport", "Ports", "ServiceResult", "run_cycle"]
 
@@ -68,11 +59,7 @@ def run_cycle(fleet: Fleet, ports: Ports, options: CycleOptions) -> CycleReport:
     selected, skipped = _select(fleet, ports, options)
     results = _broken(fleet, options)
     targets = [Target(namespace=b.metadata.namespace, name=b.metadata.deployment) for b in selected]
-    observed = ask_each(ports.cluster.observe, targets)
-    try:
-        current = ask_each(ports.metrics.current, targets)
-    except MetricsError as error:  # a warning for every service, as a failing source is
-        current = dict.fromkeys(targets, error)
+    observed, current = _observe(ports, targets)
     watch = Watch()
     watched = _watched(ports, watch)
     recorder = Recorder(watched.audit, options.dry_run)
@@ -122,6 +109,18 @@ def run_cycle(fleet: Fleet, ports: Ports, options: CycleOptions) -> CycleReport:
         cluster=ports.where,
         skipped=skipped,
     )
+
+
+def _observe(
+    ports: Ports, targets: Sequence[Target]
+) -> tuple[Mapping[Target, DeploymentState | Exception], Mapping[Target, Metrics | Exception]]:
+    """Every deployment and its metrics, asked for all at once before anything is decided."""
+    observed = ask_each(ports.cluster.observe, targets)
+    try:
+        current = ask_each(ports.metrics.current, targets)
+    except MetricsError as error:  # a warning for every service, as a failing source is
+        current = dict.fromkeys(targets, error)
+    return observed, current
 
 
 def _select(

@@ -4,21 +4,12 @@ before the cycle moves on."""
 from __future__ import annotations
 
 from reconciler.core.blueprint.model import Blueprint
-from reconciler.core.errors import (
-    ClusterError,
-)
+from reconciler.core.errors import ClusterError
 from reconciler.core.observed.observation import Target
-from reconciler.core.planning.cycle import (
-    recovery_note,
-)
+from reconciler.core.planning.cycle import recovery_note
 from reconciler.core.planning.outcomes import Note, NoteKind
 from reconciler.shell.gating import record_found_commits
-from reconciler.shell.isolation import (
-    Failure,
-    Stage,
-    Watch,
-    failure,
-)
+from reconciler.shell.isolation import Failure, Stage, Watch, failure
 from reconciler.shell.ports import Ports
 from reconciler.shell.recording import Recorder
 from reconciler.shell.reports import ServiceResult

@@ -9,23 +9,13 @@ from datetime import datetime
 from reconciler.core.approvals.holds import approval_hold
 from reconciler.core.blueprint.model import Blueprint
 from reconciler.core.observed.observation import DeploymentState
-from reconciler.core.planning.cycle import (
-    manifest_recovery_note,
-)
+from reconciler.core.planning.cycle import manifest_recovery_note
 from reconciler.core.planning.outcomes import Note, NoteKind
-from reconciler.core.trail.history import (
-    ServiceHistory,
-)
-from reconciler.shell.approvals import (
-    Review,
-    approval_records,
-    review_proposals,
-)
+from reconciler.core.trail.history import ServiceHistory
+from reconciler.shell.approvals import Review, approval_records, review_proposals
 from reconciler.shell.ports import Ports
 from reconciler.shell.recording import Recorder, load_history, require_readable
-from reconciler.shell.writeback import (
-    unrecorded_commits,
-)
+from reconciler.shell.writeback import unrecorded_commits
 
 
 @dataclass(frozen=True, kw_only=True)

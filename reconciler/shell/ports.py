@@ -1,5 +1,5 @@
-"""Ports: the ports one run of the shell works through, handed over by the composition root
-as one value."""
+"""The ports one run of the shell works through, bundled: what the composition root hands
+every cycle, request and status."""
 
 from __future__ import annotations
 
@@ -19,6 +19,8 @@ from reconciler.ports import (
 
 @dataclass(frozen=True)
 class Ports:
+    """The ports a run works through; the optional ones are absent where a run has none."""
+
     cluster: Cluster
     metrics: MetricsSource
     audit: AuditStore

@@ -7,12 +7,8 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from reconciler.core.blueprint.model import Blueprint
-from reconciler.core.decide.verification import (
-    VERIFICATION_EVENTS,
-)
-from reconciler.core.errors import (
-    TrailError,
-)
+from reconciler.core.decide.verification import VERIFICATION_EVENTS
+from reconciler.core.errors import TrailError
 from reconciler.core.trail.history import (
     BREAKER_EVENTS,
     CHANGE_EVENTS,
@@ -22,9 +18,7 @@ from reconciler.core.trail.history import (
     fold_history,
 )
 from reconciler.core.trail.records import CommitMessage, Record, commit_message
-from reconciler.ports import (
-    AuditStore,
-)
+from reconciler.ports import AuditStore
 
 
 class Recorder:

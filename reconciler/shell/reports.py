@@ -12,10 +12,7 @@ from reconciler.core.decide.decision import Decision
 from reconciler.core.planning.outcomes import Aside, Note, NoteSeverity, StepOutcome
 from reconciler.core.problems import Problem
 from reconciler.core.trail.clusters import ON_SIMULATOR, ClusterRef
-from reconciler.shell.isolation import (
-    Failure,
-    Stage,
-)
+from reconciler.shell.isolation import Failure, Stage
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -10,32 +10,16 @@ from reconciler.core.approvals.dashboard import Attention, Concern, Waiting
 from reconciler.core.approvals.feedback import TrailLinks
 from reconciler.core.blueprint.model import Blueprint, Mode
 from reconciler.core.decide.decision import Decision, window_span
-from reconciler.core.errors import (
-    MetricsError,
-)
+from reconciler.core.errors import MetricsError
 from reconciler.core.observed.observation import DeploymentState, Metrics, Sample
-from reconciler.core.planning.cycle import (
-    ServicePlan,
-    plan_cycle,
-)
+from reconciler.core.planning.cycle import ServicePlan, plan_cycle
 from reconciler.core.planning.outcomes import Note, NoteKind
-from reconciler.core.trail.history import (
-    BreakerPhase,
-    ServiceHistory,
-)
+from reconciler.core.trail.history import BreakerPhase, ServiceHistory
 from reconciler.core.trail.records import EventType
 from reconciler.shell.acting import Proposing, carry_out
-from reconciler.shell.approvals import (
-    Proposer,
-    Review,
-    supersede,
-)
+from reconciler.shell.approvals import Proposer, Review, supersede
 from reconciler.shell.gating import Gate, gate_service
-from reconciler.shell.isolation import (
-    Stage,
-    Watch,
-    failure,
-)
+from reconciler.shell.isolation import Stage, Watch, failure
 from reconciler.shell.ports import Ports
 from reconciler.shell.recording import Recorder
 from reconciler.shell.reports import ServiceResult

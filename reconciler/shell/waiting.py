@@ -6,10 +6,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from reconciler.core.decide.verification import (
-    pending_verifications,
-    rollback_work,
-)
+from reconciler.core.decide.verification import pending_verifications, rollback_work
 from reconciler.shell.cycle import run_cycle
 from reconciler.shell.ports import Ports
 from reconciler.shell.recording import load_history
