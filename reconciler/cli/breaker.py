@@ -60,9 +60,8 @@ def breaker_reset_command(
       reconciler breaker reset todo-frontend --reason "node pool fixed" --by alice --push
     """
     from reconciler.cli.compose import Environment, committed_fleet
-    from reconciler.core.planning.events import breaker_reset_record
-    from reconciler.core.trail.history import BreakerPhase
-    from reconciler.shell.recording import commit_records, load_history
+    from reconciler.shell.breaker import needs_reset, reset_breaker
+    from reconciler.shell.recording import load_history
 
     root = settings.root()
     fleet = committed_fleet(root)
@@ -72,14 +71,11 @@ def breaker_reset_command(
     now = ports.clock.now()
     history = load_history(ports.audit, blueprint, now)
     warn([*fleet.notices, *(item.problem() for item in ports.audit.unreadable(service))])
-    if history.breaker.phase is BreakerPhase.CLOSED and not history.breaker.should_open:
+    if not needs_reset(history):
         click.echo(f"{service}: the circuit breaker is closed; nothing to reset")
         return
     who = reset_by or Environment.read().actor
-    record = breaker_reset_record(service, blueprint, who, reason, now)
-    sha = commit_records(
-        ports.audit, f"{service}: circuit breaker reset by {who}: {reason}", [record]
-    )
+    sha = reset_breaker(blueprint, ports.audit, who, reason, now)
     click.echo(f"{service}: circuit breaker reset by {who} (commit {sha[:7]})")
     pushed = then_push(lambda: None, root, push_settings(push, push_remote, push_branch))
     if isinstance(pushed, Exception):
@@ -101,15 +97,13 @@ def breaker_status_command(settings: Settings, output: str) -> None:
       reconciler breaker status -o json
     """
     from reconciler.cli.compose import committed_fleet
-    from reconciler.shell.recording import load_history
+    from reconciler.shell.breaker import breakers
 
     root = settings.root()
     fleet = committed_fleet(root)
     ports = command_ports(root, settings, fleet)
-    now = ports.clock.now()
     rows, data = [], []
-    for blueprint in fleet.blueprints:
-        breaker = load_history(ports.audit, blueprint, now).breaker
+    for blueprint, breaker in breakers(fleet, ports):
         failures = [f"{at:%H:%M:%S} {why}" for at, _id, why in breaker.failures]
         rows.append(
             [
