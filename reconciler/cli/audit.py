@@ -255,42 +255,57 @@ def _explain_lines(chain: Sequence[Record]) -> list[str]:
             head += f"  [{record.classification}]"
         lines.append(head)
         lines.append(f"    {clean_line(record.rationale)}")
-        details = record.details
-        for rule in details.get("rules", []) if isinstance(details.get("rules"), list) else []:
-            shown = rule.get("evaluated") or rule.get("condition") or "(no condition)"
-            lines.append(f"    rule {rule.get('reference')}: {shown} → {rule.get('result')}")
-        safety = details.get("safety_checks")
-        if isinstance(safety, dict):
-            for name, check in safety.items():
-                lines.append(
-                    f"    safety {name}: {'ok' if check.get('ok') else 'NOT OK'} "
-                    f"({check.get('detail')})"
-                )
-        for alternative in details.get("alternatives", []) or []:
+        lines += _body_lines(record)
+    return lines
+
+
+def _body_lines(record: Record) -> list[str]:
+    """What `explain` shows of a record's body beside its rationale: a verdict's rules,
+    safety checks and alternatives, a refusal's alternatives, a change's manifest commit and
+    a verification's checks."""
+    from reconciler.core.trail.bodies import (
+        ExecutionBody,
+        GovernanceBody,
+        RefusalBody,
+        VerificationBody,
+    )
+    from reconciler.core.trail.operation_bodies import Alternative
+
+    body = record.details
+    lines = []
+    if isinstance(body, GovernanceBody):
+        for rule in body.rules:
+            shown = rule.evaluated or rule.condition or "(no condition)"
+            lines.append(f"    rule {rule.reference}: {shown} → {rule.result}")
+        for safety in body.safety_checks:
             lines.append(
-                f"    alternative {alternative.get('operation')}"
-                + (
-                    f" to {alternative['replicas']} replicas"
-                    if alternative.get("replicas") is not None
-                    else ""
-                )
-                + f" [{alternative.get('classification')}]: {alternative.get('description')}"
+                f"    safety {safety.name}: {'ok' if safety.ok else 'NOT OK'} ({safety.detail})"
             )
-        write_back = details.get("write_back")
-        if isinstance(write_back, dict):
-            where = f" of {write_back['repository']}" if write_back.get("repository") else ""
-            files = ", ".join(str(f) for f in write_back.get("files") or [])
+    alternatives: tuple[Alternative, ...] = ()
+    if isinstance(body, GovernanceBody):
+        alternatives = body.alternatives
+    elif isinstance(body, RefusalBody):
+        alternatives = tuple(Alternative.from_json(raw) for raw in body.alternatives)
+    for alternative in alternatives:
+        replicas = alternative.replicas
+        lines.append(
+            f"    alternative {alternative.operation}"
+            + (f" to {replicas} replicas" if replicas is not None else "")
+            + f" [{alternative.classification}]: {alternative.description}"
+        )
+    if isinstance(body, ExecutionBody) and body.write_back is not None:
+        write_back = body.write_back
+        where = f" of {write_back['repository']}" if write_back.get("repository") else ""
+        files = ", ".join(str(f) for f in write_back.get("files") or [])
+        lines.append(
+            f"    commit {write_back.get('commit')} to {files} on {write_back.get('branch')}{where}"
+        )
+    if isinstance(body, VerificationBody):
+        for check in body.checks:
             lines.append(
-                f"    commit {write_back.get('commit')} to {files} on "
-                f"{write_back.get('branch')}{where}"
+                f"    check {check.check}: expected {check.expected}, actual {check.actual}"
+                f" → {check.status} ({check.severity})"
             )
-        for check in details.get("checks", []) or []:
-            if isinstance(check, dict) and "check" in check:
-                lines.append(
-                    f"    check {check['check']}: expected {check.get('expected')}, "
-                    f"actual {check.get('actual')}"
-                    f" → {check.get('status')} ({check.get('severity')})"
-                )
     return lines
 
 

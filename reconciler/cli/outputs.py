@@ -94,6 +94,7 @@ class ActionOutputs:
 
     @classmethod
     def of(cls, records: Sequence[Record]) -> ActionOutputs:
+        from reconciler.core.trail.bodies import ApprovalBody, body_of
         from reconciler.core.trail.records import EventType
 
         changes = {EventType.OPERATION_EXECUTED, EventType.ROLLBACK_EXECUTED}
@@ -102,8 +103,8 @@ class ActionOutputs:
         for record in records:
             if record.event_type is EventType.APPROVAL_REQUESTED:
                 # A pull request's address; the local forge has only a branch.
-                details = record.details
-                where = details.get("url") if details.get("number") else details.get("branch")
+                proposal = body_of(record, ApprovalBody)
+                where = proposal.url if proposal.number else proposal.branch
                 if where:
                     proposals.setdefault(str(where))
         return cls(

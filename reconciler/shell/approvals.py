@@ -49,6 +49,7 @@ from reconciler.core.observed.observation import DeploymentState
 from reconciler.core.planning.cycle import Step
 from reconciler.core.planning.events import short
 from reconciler.core.planning.outcomes import Aside, Note, NoteKind, StepOutcome
+from reconciler.core.trail.bodies import ApprovalBody, body_of
 from reconciler.core.trail.history import HISTORY_SPAN
 from reconciler.core.trail.records import EventType, Outcome, Record
 from reconciler.ports import AuditStore, Forge
@@ -188,7 +189,7 @@ def review_proposals(
                 )
             )
             continue
-        granted_meta = record.details.get("metadata") or {}
+        granted_meta = body_of(record, ApprovalBody).metadata
         stale = unusable_reason(granted_meta, blueprint) or stale_reason(granted_meta, state)
         if stale:
             _refuse_stale(blueprint, record, stale, commit, now, review)
@@ -211,8 +212,7 @@ def _refuse_landing(
     refused as landed without approval, and the service held as for a refused merge, for as
     long as the blueprint is this file. A proposal still open is closed, saying why, so that
     nobody merges it later thinking it still waits (best effort: the refusal stands)."""
-    details = last.details
-    meta = dict(details.get("metadata") or {})
+    meta = dict(body_of(last, ApprovalBody).metadata)
     reference = proposal.reference if proposal is not None else proposal_reference(last)
     if proposal is None or proposal.state is not ProposalState.OPEN:
         how = (
@@ -281,14 +281,14 @@ def _refuse_stale(
 ) -> None:
     """A granted request that waited (a cooldown deferred it) and meanwhile went stale: it is
     refused rather than carried out on a deployment the approver never saw."""
-    details = granted.details
-    reference = str(details.get("reference") or details.get("branch") or "")
+    body = body_of(granted, ApprovalBody)
+    reference = body.reference or body.branch or ""
     record = approval_record(
         EventType.APPROVAL_REFUSED,
         Outcome.REFUSED,
         blueprint,
         blueprint.name,
-        dict(details.get("metadata") or {}),
+        dict(body.metadata),
         None,
         f"{reference} was approved but is no longer carried out: {stale}.",
         now,
@@ -415,20 +415,18 @@ def _judge(
 
 def _authorization(record: Record) -> Authorization:
     """The approval a granted record stands for."""
-    meta = record.details.get("metadata") or {}
-    details = record.details
+    body = body_of(record, ApprovalBody)
+    meta = body.metadata
 
     def number(value: object) -> int | None:
         return value if isinstance(value, int) and not isinstance(value, bool) else None
 
-    merged_at = details.get("merged_at")
-    latency = details.get("approval_latency_seconds")
     return Authorization(
         approval_id=str(meta.get("approval_id", "")),
-        reference=str(details.get("reference") or ""),
-        merged_by=str(details.get("merged_by") or ""),
-        merged_at=parse_utc(merged_at) if merged_at else None,
-        latency=float(latency) if isinstance(latency, int | float) else None,
+        reference=body.reference or "",
+        merged_by=body.merged_by or "",
+        merged_at=body.merged_at,
+        latency=body.latency,
         kind=Kind(str(meta.get("kind", "request"))),
         operation=str(meta.get("operation", "")),
         target_replicas=number(meta.get("target_replicas")),
@@ -459,12 +457,12 @@ def _approved_waiting(
     candidates: list[tuple[Record, Pending]] = []
     ignored: list[Note] = []
     for record in records:
-        meta = record.details.get("metadata") or {}
         if record.event_type is not EventType.APPROVAL_GRANTED:
             continue
-        if meta.get("kind") == str(Kind.BLUEPRINT) and (
-            record.details.get("loaded_blueprint_is_merged") is not False
-            or record.details.get("merged_blueprint_digest") != blueprint.digest
+        body = body_of(record, ApprovalBody)
+        if body.metadata.get("kind") == str(Kind.BLUEPRINT) and (
+            body.loaded_blueprint_is_merged is not False
+            or body.merged_blueprint_digest != blueprint.digest
         ):
             continue
         if utc(now) - utc(record.timestamp) > timeout:
@@ -520,7 +518,7 @@ def _unvouched(
     recorded for that proposal (a copy cannot change what was approved), and when it is the
     proposal's only ending: a proposal rejected, expired, superseded or granted by another
     record stays so, whatever time a second record claims."""
-    meta = granted.details.get("metadata") or {}
+    meta = body_of(granted, ApprovalBody).metadata
     approval_id = str(meta.get("approval_id") or "")
     if granted.service != service or meta.get("service") != service:
         who = meta.get("service") or granted.service or "no service"
@@ -529,8 +527,7 @@ def _unvouched(
         return "it names no approval, or two different ones", None
     proposal: list[Record] = []
     for record in sorted(records, key=Record.sort_key):
-        earlier = record.details.get("metadata") or {}
-        if record is granted or earlier.get("approval_id") != approval_id:
+        if record is granted or body_of(record, ApprovalBody).approval_id != approval_id:
             continue
         if record.event_type in _ENDINGS and record.outcome is not Outcome.PENDING:
             return f"the proposal {approval_id} has another ending ({record.event_type})", None
@@ -948,16 +945,15 @@ class Proposer:
             if record.event_type is EventType.APPROVAL_REJECTED
         ]
         for record in reversed(records):
-            if record.details.get("key") != key:
+            body = body_of(record, ApprovalBody)
+            if body.key != key:
                 continue
             until = utc(record.timestamp) + timedelta(
                 seconds=blueprint.policy.approval.rejection_cooloff
             )
             if utc(now) >= until:
                 return ""
-            if worse_than(
-                record.details.get("metadata") or {}, evidence.decision, request.target_replicas
-            ):
+            if worse_than(body.metadata, evidence.decision, request.target_replicas):
                 return ""
             return (
                 f"a person rejected this at {record.timestamp:%Y-%m-%d %H:%M}Z; not proposed again "

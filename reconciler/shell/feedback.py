@@ -20,6 +20,7 @@ from reconciler.core.approvals.feedback import ENDINGS, FOLLOWING, TrailLinks, o
 from reconciler.core.approvals.proposals import CommentTopic, Proposal, ProposalState
 from reconciler.core.errors import ForgeError
 from reconciler.core.planning.outcomes import Note, NoteKind
+from reconciler.core.trail.bodies import ApprovalBody, body_of
 from reconciler.core.trail.records import EventType, Record
 from reconciler.ports import AuditStore, Forge
 
@@ -80,14 +81,14 @@ def follow_up(
             for r in following
             if (r.event_type in _OPERATIONS and r.id in ours) or _operation_of(r) in ours
         ]
-        details = ending.details
+        body = body_of(ending, ApprovalBody)
         proposal = Proposal(
-            key=str(details.get("key") or ""),
-            branch=str(details.get("branch") or ""),
+            key=body.key or "",
+            branch=body.branch or "",
             state=_STATES.get(ending.event_type, ProposalState.CLOSED),
-            head=str(details.get("head") or ""),
-            number=details.get("number") if isinstance(details.get("number"), int) else None,
-            url=str(details.get("url") or ""),
+            head=body.head or "",
+            number=body.number,
+            url=body.url or "",
         )
         if not proposal.head and proposal.number is None:
             continue  # nothing on the forge to comment on

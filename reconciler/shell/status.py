@@ -19,6 +19,7 @@ from reconciler.core.errors import ClusterError, MetricsError
 from reconciler.core.observed.observation import DeploymentState, Metrics, Target
 from reconciler.core.planning.cycle import pause_reason
 from reconciler.core.problems import Problem
+from reconciler.core.trail.bodies import ApprovalBody, body_of
 from reconciler.core.trail.clusters import ClusterRef, skip_reason
 from reconciler.core.trail.history import CHANGE_EVENTS, BreakerState, ServiceHistory
 from reconciler.core.trail.records import EventType, Record
@@ -132,7 +133,7 @@ def _pending(ports: Ports, blueprint: Blueprint, history: ServiceHistory) -> tup
         *(
             r
             for r in history.records
-            if r.event_type is EventType.APPROVAL_REQUESTED and not r.details.get("key")
+            if r.event_type is EventType.APPROVAL_REQUESTED and not body_of(r, ApprovalBody).key
         ),
     )
 

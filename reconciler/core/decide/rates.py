@@ -10,12 +10,14 @@ every shard sees the same limit, and anyone can read why.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from reconciler.core.blueprint.model import PolicyType, RatePolicy, ScalingRules, SelectPolicy
 from reconciler.core.ids import utc
+from reconciler.core.trail.bodies import ExecutionBody, body_of
 from reconciler.core.trail.history import CHANGE_EVENTS
 from reconciler.core.trail.records import Record
 
@@ -61,10 +63,11 @@ class Limit:
         )
 
 
-def _replicas(record: Record, state: str, request_key: str) -> int | None:
-    value = (record.details.get(state) or {}).get("replicas")
+def _replicas(state: Mapping[str, Any], asked: int | None) -> int | None:
+    """The replicas a change's state names, else those its request does."""
+    value = state.get("replicas")
     if value is None:
-        value = (record.details.get("request") or {}).get(request_key)
+        value = asked
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
@@ -74,8 +77,9 @@ def scale_events(records: Iterable[Record]) -> tuple[ScaleEvent, ...]:
     for record in records:
         if record.event_type not in CHANGE_EVENTS:
             continue
-        before = _replicas(record, "pre_operation_state", "current_replicas")
-        after = _replicas(record, "post_operation_state", "target_replicas")
+        done = body_of(record, ExecutionBody)
+        before = _replicas(done.pre_operation_state, done.request.current_replicas)
+        after = _replicas(done.post_operation_state, done.request.target_replicas)
         if before is not None and after is not None and before != after:
             events.append(ScaleEvent(at=utc(record.timestamp), before=before, after=after))
     return tuple(sorted(events, key=lambda e: e.at))

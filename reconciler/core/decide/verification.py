@@ -23,14 +23,16 @@ from reconciler.core.blueprint.catalogue import ROLLBACK_OWN_CHANGE
 from reconciler.core.blueprint.model import Blueprint
 from reconciler.core.blueprint.units import format_duration, format_percent
 from reconciler.core.decide.governance import OperationRequest, Origin
-from reconciler.core.ids import make_id, parse_utc, utc
+from reconciler.core.ids import make_id, utc
 from reconciler.core.observed.observation import DeploymentState, Metrics
 from reconciler.core.trail.bodies import (
     Check,
     CheckStatus,
+    ExecutionBody,
     Severity,
     VerificationBody,
     VerificationOutcome,
+    body_of,
     verification_of,
 )
 from reconciler.core.trail.history import CHANGE_EVENTS, ServiceHistory
@@ -125,29 +127,20 @@ def _number(value: Any) -> float | None:
 
 
 def _pending_from(record: Record, blueprint: Blueprint) -> Pending:
-    details = record.details
-    request = details.get("request") or {}
-    op_id = record.links.get("operation", record.id)
-    due_raw = details.get("verification_due")
-    due = (
-        parse_utc(due_raw)
-        if due_raw
-        else utc(record.timestamp)
-        + timedelta(seconds=stabilization_for(record.operation, blueprint))
+    done = body_of(record, ExecutionBody)
+    due = done.verification_due or utc(record.timestamp) + timedelta(
+        seconds=stabilization_for(record.operation, blueprint)
     )
-    pre = details.get("pre_operation_state") or {}
-    post = details.get("post_operation_state") or {}
-    target = request.get("target_replicas", post.get("replicas"))
     return Pending(
         record=record,
-        operation_id=op_id,
+        operation_id=record.links.get("operation", record.id),
         due=due,
-        target_replicas=int(target) if isinstance(target, int) else None,
-        baseline=details.get("baseline") or {},
-        expected=details.get("expected") or {},
-        pre_state=pre,
+        target_replicas=done.target_replicas,
+        baseline=done.baseline,
+        expected=done.expected,
+        pre_state=done.pre_operation_state,
         reverts=record.links.get("rollback_of", ""),
-        attempt=int(details.get("attempt", 0) or 0),
+        attempt=done.attempt or 0,
     )
 
 

@@ -37,6 +37,7 @@ from reconciler.core.gitops.manifests import edit as edit_manifest
 from reconciler.core.ids import make_id, parse_utc, utc
 from reconciler.core.observed.changes import Applied, Change, ChangeKind
 from reconciler.core.observed.observation import ChangeStamp, DeploymentState
+from reconciler.core.trail.bodies import ExecutionBody, body_of
 from reconciler.core.trail.records import CommitMessage, EventType, Outcome, Record
 
 __all__ = [
@@ -76,7 +77,7 @@ def writes_back(blueprint: Blueprint, change: Change, reverted: Record | None = 
     if blueprint.scaling.coexistence != WRITE_BACK or blueprint.manifests is None:
         return False
     if reverted is not None:
-        return bool(reverted.details.get("write_back"))
+        return bool(body_of(reverted, ExecutionBody).write_back)
     return change.kind in _IN_GIT and change.hpa is None
 
 
@@ -199,7 +200,7 @@ def revert_for(change: Change, blueprint: Blueprint, reverted: Record) -> Manife
     it replaced, and only if they are still the ones it wrote."""
     manifests = blueprint.manifests
     assert manifests is not None
-    done = reverted.details.get("write_back") or {}
+    done = body_of(reverted, ExecutionBody).write_back or {}
     before, after = done.get("before") or {}, done.get("after") or {}
 
     def pair(key: str) -> tuple[int | None, int | None]:
@@ -408,8 +409,8 @@ def await_rollout(
     once and waited for; a commit it applied whose pods are still not ready by then has run,
     so it is verified (and rolled back if it made things worse) like any change.
     """
-    done = pending.record.details.get("write_back")
-    if not isinstance(done, Mapping):
+    done = body_of(pending.record, ExecutionBody).write_back
+    if done is None:
         return Rollout(phase=RolloutPhase.DIRECT, pending=pending)
     operation = pending.operation_id
     mine = [r for r in history if r.links.get("operation") == operation]
@@ -522,8 +523,8 @@ def _not_synced_record(
 def rollout_wait(pending: Pending, history: Sequence[Record]) -> str:
     """What a change made through git still waits for, for people ("" when it is rolled out
     or not made through git): `pending.due` is then its sync deadline."""
-    done = pending.record.details.get("write_back")
-    if not isinstance(done, Mapping):
+    done = body_of(pending.record, ExecutionBody).write_back
+    if done is None:
         return ""
     operation = pending.operation_id
     if any(

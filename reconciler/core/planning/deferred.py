@@ -12,7 +12,7 @@ from reconciler.core.decide.governance import (
     Origin,
 )
 from reconciler.core.errors import ReconcilerError
-from reconciler.core.ids import parse_utc, utc
+from reconciler.core.ids import utc
 from reconciler.core.observed.observation import (
     DeploymentState,
     Metrics,
@@ -64,22 +64,13 @@ def deferred_requests(history: ServiceHistory) -> list[Record]:
     return list(open_.values())
 
 
-def _retry_at(record: Record) -> datetime | None:
-    value = record.details.get("retry_at")
-    if isinstance(value, datetime):
-        return utc(value)
-    try:
-        return parse_utc(value) if value else None
-    except ValueError:
-        return None
-
-
 def _still_holds(
     record: Record, blueprint: Blueprint, state: DeploymentState, now: datetime
 ) -> Reason | None:
     """Why a deferred request no longer holds (None while it does)."""
-    request = refusal_of(record).request
-    since = _retry_at(record) or utc(record.timestamp)
+    refusal = refusal_of(record)
+    request = refusal.request
+    since = refusal.retry_at or utc(record.timestamp)
     late = (utc(now) - since).total_seconds()
     # No cycle came for as long as an approval would wait: a person's intent has gone stale.
     timeout = blueprint.policy.approval.timeout
@@ -109,10 +100,10 @@ def retry_deferred(
     """The first deferred request whose retry time has come: carried out, re-governed, or
     expired with a record."""
     for record in deferred_requests(history):
-        retry_at = _retry_at(record)
-        if retry_at is not None and retry_at > utc(now):
+        refusal = refusal_of(record)
+        if refusal.retry_at is not None and refusal.retry_at > utc(now):
             continue
-        raw = refusal_of(record).request
+        raw = refusal.request
         asked = record.links.get("decision", "")
         why = _still_holds(record, blueprint, state, now)
         if why is None:

@@ -19,7 +19,7 @@ from reconciler.core.observed.changes import Applied, Change
 from reconciler.core.observed.observation import ChangeStamp
 from reconciler.core.planning.details import decision_json, request_json, verdict_json
 from reconciler.core.planning.subjects import WOULD, short
-from reconciler.core.trail.bodies import pause_of
+from reconciler.core.trail.bodies import pause_of, refusal_of
 from reconciler.core.trail.records import EventType, Outcome, Record
 
 __all__ = [
@@ -444,7 +444,8 @@ def request_expired_record(
     blueprint: Blueprint, deferred: Record, why: str, now: datetime
 ) -> Record:
     """A deferred request that was not carried out: it no longer holds, or waited too long."""
-    request = deferred.details.get("request") or {}
+    # The request as the deferral stored it, so that the two records name it alike.
+    request = refusal_of(deferred).request.to_json()
     return Record(
         id=make_id("exp", now, blueprint.name, deferred.id),
         timestamp=now,

@@ -49,7 +49,7 @@ from reconciler.core.planning.subjects import (
     what_of,
 )
 from reconciler.core.planning.verifying import verify_due
-from reconciler.core.trail.bodies import request_of
+from reconciler.core.trail.bodies import ExecutionBody, body_of, request_of
 from reconciler.core.trail.history import CHANGE_EVENTS, ServiceHistory
 from reconciler.core.trail.wording import Code, Reason
 
@@ -410,7 +410,8 @@ def held_by_approval(inputs: CycleInputs, history: ServiceHistory) -> Decision |
     request = request_of(last)
     if request.origin != str(Origin.APPROVAL) or request.target_replicas != state.replicas:
         return None
-    reference = (last.details.get("authorized_by") or {}).get("reference", last.links["approval"])
+    authorized = body_of(last, ExecutionBody).authorized_by or {}
+    reference = authorized.get("reference", last.links["approval"])
     return Decision(
         id=make_id("dec", now, blueprint.name, "held", state.replicas, history.fingerprint),
         service=blueprint.name,

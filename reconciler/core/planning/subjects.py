@@ -13,7 +13,14 @@ from reconciler.core.blueprint.units import format_duration, format_percent
 from reconciler.core.decide.decision import Decision
 from reconciler.core.decide.governance import OperationRequest, Origin, Verdict
 from reconciler.core.decide.verification import Pending
-from reconciler.core.trail.bodies import CheckStatus, observed_of, request_of, verification_of
+from reconciler.core.trail.bodies import (
+    CheckStatus,
+    FailureBody,
+    body_of,
+    observed_of,
+    request_of,
+    verification_of,
+)
 from reconciler.core.trail.records import EventType, Outcome, Record, RecordError
 
 #: What a verdict would have led to, as the observe record's `would` says it.
@@ -61,7 +68,8 @@ def subject_for(
         case EventType.OPERATION_EXECUTED | EventType.ROLLBACK_EXECUTED:
             return f"{service}: {what} ({tier}): {_because(request, decision)}"
         case EventType.OPERATION_FAILED | EventType.ROLLBACK_FAILED:
-            return f"{service}: {what} failed: {short(str(record.details.get('error', '')), 60)}"
+            error = body_of(record, FailureBody).error or ""
+            return f"{service}: {what} failed: {short(error, 60)}"
         case EventType.OPERATION_BLOCKED:
             return f"{service}: blocked {what} ({tier}): {short(verdict.summary, 60)}"
         case EventType.OPERATION_DEFERRED:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from reconciler.core.trail.body_fields import Body, Fields, texts
+from reconciler.core.trail.body_fields import Body, Fields, RequestBody, texts
 
 __all__ = ["ApprovalBody"]
 
@@ -51,6 +51,10 @@ class ApprovalBody(Body):
     closed_by: str | None
     #: A person pushed to the proposal's branch: the reconciler no longer rewrites it.
     hands_off: bool
+    #: A request recorded as pending where there is no forge to propose it on: what was
+    #: asked, and who may approve it.
+    request: RequestBody
+    approvers: tuple[str, ...]
     stored: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
 
     @property
@@ -87,5 +91,7 @@ class ApprovalBody(Body):
             refusal=fields.optional_text("refusal"),
             closed_by=fields.optional_text("closed_by"),
             hands_off=fields.flag("hands_off"),
+            request=RequestBody.from_json(raw.get("request")),
+            approvers=texts(fields, "approvers"),
             stored=raw,
         )

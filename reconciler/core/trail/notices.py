@@ -9,13 +9,19 @@ verdicts stay in the trail. The wording lives here alone.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
 
 from reconciler.core.ids import utc
+from reconciler.core.trail.bodies import (
+    ExecutionBody,
+    FailureBody,
+    RequestBody,
+    body_of,
+    refusal_of,
+    request_of,
+)
 from reconciler.core.trail.records import EventType, Record
 
 __all__ = ["MESSAGE_LIMIT", "Notice", "NoticeReason", "notice_for"]
@@ -64,29 +70,29 @@ class Notice:
 def notice_for(record: Record) -> Notice | None:
     """The notice a record gives the cluster, or None for a record that changes nothing there
     and refuses nothing (decisions, verdicts, approvals, observe mode)."""
-    details: Mapping[str, Any] = record.details
-    request: Mapping[str, Any] = details.get("request") or {}
     match record.event_type:
         case EventType.OPERATION_EXECUTED:
-            reason, text = _executed(details, request)
+            reason, text = _executed(body_of(record, ExecutionBody))
         case EventType.ROLLBACK_EXECUTED:
-            undone = request.get("reverts") or "an earlier change"
-            reason, what = NoticeReason.ROLLED_BACK, _executed(details, request)[1]
+            done = body_of(record, ExecutionBody)
+            undone = done.request.reverts or "an earlier change"
+            reason, what = NoticeReason.ROLLED_BACK, _executed(done)[1]
             text = f"rolled back {undone}, {what}"
         case EventType.OPERATION_BLOCKED:
             reason = NoticeReason.REFUSED
-            text = f"refused {_asked(request)}: {record.rationale}"
+            text = f"refused {_asked(request_of(record))}: {record.rationale}"
         case EventType.OPERATION_DEFERRED:
             reason = NoticeReason.DEFERRED
-            retry = details.get("retry_at")
-            until = f" until {_moment(retry)}" if retry else ""
-            text = f"deferred {_asked(request)}{until}: {record.rationale}"
+            refusal = refusal_of(record)
+            until = f" until {_moment(refusal.retry_at)}" if refusal.retry_at else ""
+            text = f"deferred {_asked(refusal.request)}{until}: {record.rationale}"
         case EventType.OPERATION_FAILED:
             reason = NoticeReason.FAILED
-            text = f"{_asked(request)} failed: {details.get('error') or record.rationale}"
+            failed = body_of(record, FailureBody)
+            text = f"{_asked(failed.request)} failed: {failed.error or record.rationale}"
         case EventType.ROLLBACK_FAILED:
             reason = NoticeReason.ROLLBACK_FAILED
-            text = f"rollback failed: {details.get('error') or record.rationale}"
+            text = f"rollback failed: {body_of(record, FailureBody).error or record.rationale}"
         case _:
             return None
     return Notice(
@@ -97,10 +103,9 @@ def notice_for(record: Record) -> Notice | None:
     )
 
 
-def _executed(details: Mapping[str, Any], request: Mapping[str, Any]) -> tuple[NoticeReason, str]:
-    before = details.get("pre_operation_state") or {}
-    after = details.get("post_operation_state") or {}
-    match details.get("kind"):
+def _executed(done: ExecutionBody) -> tuple[NoticeReason, str]:
+    before, after, request = done.pre_operation_state, done.post_operation_state, done.request
+    match done.kind:
         case "rollback":
             return NoticeReason.ROLLED_BACK, (
                 f"back to revision {after.get('revision', '?')} from "
@@ -117,29 +122,27 @@ def _executed(details: Mapping[str, Any], request: Mapping[str, Any]) -> tuple[N
                 f"replicas: {_why(request)}"
             )
         case "resources":
-            return NoticeReason.RESOURCES_SET, f"{details.get('change', '')}: {_why(request)}"
+            return NoticeReason.RESOURCES_SET, f"{done.change or ''}: {_why(request)}"
         case "restart":
             return NoticeReason.RESTARTED, f"restarted: {_why(request)}"
-    return NoticeReason.SCALED, f"{details.get('change', '')}: {_why(request)}"
+    return NoticeReason.SCALED, f"{done.change or ''}: {_why(request)}"
 
 
-def _asked(request: Mapping[str, Any]) -> str:
+def _asked(request: RequestBody) -> str:
     """The operation, with its replica counts when it has them."""
-    operation = request.get("operation") or "the operation"
-    current, target = request.get("current_replicas"), request.get("target_replicas")
+    operation = request.operation or "the operation"
+    current, target = request.current_replicas, request.target_replicas
     if current is not None and target is not None:
         return f"{operation} from {current} to {target} replicas"
-    return str(operation)
+    return operation
 
 
-def _moment(value: object) -> str:
-    if isinstance(value, datetime):
-        return utc(value).isoformat().replace("+00:00", "Z")
-    return str(value)
+def _moment(value: datetime) -> str:
+    return utc(value).isoformat().replace("+00:00", "Z")
 
 
-def _why(request: Mapping[str, Any]) -> str:
-    return str(request.get("reason") or "requested")
+def _why(request: RequestBody) -> str:
+    return request.reason or "requested"
 
 
 def _one_line(text: str, suffix: str) -> str:

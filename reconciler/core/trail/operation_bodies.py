@@ -196,6 +196,9 @@ class ExecutionBody(Body):
     post_operation_state: Mapping[str, Any]
     output: str | None
     verification_due: datetime | None
+    #: The replicas the change aimed at: the request's target, or the replicas after it
+    #: when the request names no target at all (a recovered change's may name none).
+    target_replicas: int | None
     #: The metrics before the change, that verification compares with.
     baseline: Mapping[str, Any]
     expected: Mapping[str, Any]
@@ -213,16 +216,21 @@ class ExecutionBody(Body):
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> ExecutionBody:
         fields = Fields(raw, "details")
+        request = RequestBody.from_json(raw.get("request"))
+        after = fields.mapping("post_operation_state")
+        named = request.stored is not None and "target_replicas" in request.stored
+        target = request.target_replicas if named else after.get("replicas")
         return cls(
-            request=RequestBody.from_json(raw.get("request")),
+            request=request,
             change=fields.optional_text("change"),
             kind=fields.optional_text("kind"),
             started_at=fields.moment("started_at"),
             completed_at=fields.moment("completed_at"),
             pre_operation_state=fields.mapping("pre_operation_state"),
-            post_operation_state=fields.mapping("post_operation_state"),
+            post_operation_state=after,
             output=fields.optional_text("output"),
             verification_due=fields.moment("verification_due"),
+            target_replicas=int(target) if isinstance(target, int) else None,
             baseline=fields.mapping("baseline"),
             expected=fields.mapping("expected"),
             attempt=fields.whole("attempt"),
