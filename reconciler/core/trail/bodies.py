@@ -4,8 +4,9 @@ stored JSON by one tolerant reader (`read_body`) where the trail is read.
 A body is written as exactly the object it stands for (the same keys in the same order), so
 the audit format does not change. Read back, it keeps the JSON it came from: `audit -o json`
 and `explain` show a record as stored, while code reads typed attributes, and an older record
-missing a field reads with that field's default. Events without a body type yet keep a plain
-mapping; every body is a read-only mapping too, for the code that has not moved on.
+missing a field reads with that field's default. The bodies of decisions, verdicts and changes
+are in `operation_bodies.py`, of approvals in `approval_bodies.py`, the shared base in
+`body_fields.py`; events nothing reads back keep a plain mapping.
 """
 
 from __future__ import annotations
