@@ -1,0 +1,136 @@
+"""Each proposal the trail says is open, looked up on the forge before deciding, and what
+became of it; then the grants recorded earlier that this cycle may use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime
+
+from reconciler.core.approvals.authorization import stale_reason, unusable_reason
+from reconciler.core.approvals.holds import approval_hold
+from reconciler.core.approvals.landings import carries_change, landed_without_approval
+from reconciler.core.approvals.pending import Pending, pending_proposals
+from reconciler.core.approvals.proposals import ProposalState
+from reconciler.core.blueprint.model import Blueprint
+from reconciler.core.errors import ForgeError
+from reconciler.core.ids import utc
+from reconciler.core.observed.observation import DeploymentState
+from reconciler.core.planning.outcomes import Note, NoteKind
+from reconciler.core.trail.bodies import ApprovalBody, body_of
+from reconciler.core.trail.records import Record
+from reconciler.ports import AuditStore, Forge
+from reconciler.shell.approvals.grants import approved_waiting, unconfirmed
+from reconciler.shell.approvals.merges import authorization, judge, refuse_landing, refuse_stale
+from reconciler.shell.approvals.review import Commit, Review, approval_records
+from reconciler.shell.approvals.while_open import expire, moved, reject
+
+__all__ = ["review_proposals"]
+
+
+def review_proposals(
+    blueprint: Blueprint,
+    state: DeploymentState,
+    history: Sequence[Record],
+    audit: AuditStore,
+    forge: Forge,
+    commit: Commit,
+    now: datetime,
+) -> Review:
+    """What the service's open proposals came to, before deciding: each one's fate
+    recorded, whether the service is held or waits, and the approvals this cycle may use."""
+    records = approval_records(audit, blueprint, now)
+    review = Review()
+    #: Records this review commits, so that the hold below sees a grant it just recorded.
+    written: list[Record] = []
+
+    def keep(message: str, new: Sequence[Record]) -> str | None:
+        written.extend(new)
+        return commit(message, new)
+
+    #: Proposals whose fate this cycle learnt: found open, or concluded.
+    settled: set[str] = set()
+    for pending in pending_proposals(records):
+        if _look_up(blueprint, state, pending, forge, keep, now, review):
+            settled.add(pending.key)
+    for ended in landed_without_approval(blueprint, records):
+        refuse_landing(blueprint, ended, None, forge, keep, now, review)
+    review.hold = review.hold or approval_hold(blueprint, [*records, *written], settled=settled)
+    _use_waiting_grants(blueprint, state, records, history, audit, forge, keep, now, review)
+    return review
+
+
+def _look_up(
+    blueprint: Blueprint,
+    state: DeploymentState,
+    pending: Pending,
+    forge: Forge,
+    commit: Commit,
+    now: datetime,
+    review: Review,
+) -> bool:
+    """Look one open proposal up on the forge and record what became of it; False when its
+    fate is not known yet (the forge did not answer), so that it is looked up again."""
+    try:
+        proposal = forge.find(pending.branch, pending.number, pending.head, pending.paths)
+    except ForgeError as error:
+        review.error = f"could not look up {pending.branch}: {error}"
+        return False
+    unmerged = proposal is None or proposal.state is not ProposalState.MERGED
+    if unmerged and carries_change(blueprint, pending.metadata):
+        refuse_landing(blueprint, pending.record, proposal, forge, commit, now, review)
+        return True
+    if proposal is None or proposal.state in {ProposalState.CLOSED, ProposalState.GONE}:
+        reject(blueprint, pending, proposal, forge, commit, now, review)
+        return True
+    if proposal.state is ProposalState.MERGED:
+        return judge(blueprint, state, pending, proposal, forge, commit, now, review)
+    if pending.head and proposal.head != pending.head and not pending.hands_off:
+        pending = moved(blueprint, pending, proposal, forge, commit, now, review)
+    if utc(now) >= pending.expires_at and not pending.timed_out:
+        expire(blueprint, pending, proposal, forge, commit, now, review)
+        if blueprint.policy.approval.auto_reject_on_timeout:
+            return True
+        pending = replace(pending, timed_out=True)
+    review.open[pending.key] = (pending, proposal)
+    return True
+
+
+def _use_waiting_grants(
+    blueprint: Blueprint,
+    state: DeploymentState,
+    records: Sequence[Record],
+    history: Sequence[Record],
+    audit: AuditStore,
+    forge: Forge,
+    commit: Commit,
+    now: datetime,
+    review: Review,
+) -> None:
+    """Authorize this cycle with the grants earlier runs recorded and nothing used yet,
+    each confirmed on the forge and still fresh; a stale one is refused."""
+    granted_now = {a.approval_id for a in review.authorizations}
+    granted, ignored = approved_waiting(records, history, blueprint, audit, now)
+    review.notes += ignored
+    for record, proposed in granted:
+        grant = authorization(record)
+        if grant.approval_id in granted_now:
+            continue
+        why = unconfirmed(blueprint, proposed, forge, now, review)
+        if why is None:
+            continue
+        if why:
+            review.notes.append(
+                Note(
+                    kind=NoteKind.APPROVAL_IGNORED,
+                    text=f"ignored the approval_granted record {record.id}: {why}",
+                )
+            )
+            continue
+        granted_meta = body_of(record, ApprovalBody).metadata
+        stale = unusable_reason(granted_meta, blueprint) or stale_reason(granted_meta, state)
+        if stale:
+            refuse_stale(blueprint, record, stale, commit, now, review)
+            continue
+        review.authorizations.append(grant)

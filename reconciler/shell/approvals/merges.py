@@ -1,0 +1,328 @@
+"""Judging what became of a proposal's change: a merge granted or refused, a change that
+landed on the main branch without an approver's merge, and a grant that went stale while it
+waited. Each is recorded, said on the proposal, and decides whether the service is held.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from reconciler.core.approvals.authorization import Authorization, stale_reason, unusable_reason
+from reconciler.core.approvals.feedback import Standing, proposal_status
+from reconciler.core.approvals.holds import proposal_reference
+from reconciler.core.approvals.judging import (
+    Judgement,
+    MergeJudgement,
+    judge_merge,
+)
+from reconciler.core.approvals.lifecycle import CONCLUDED, Kind, Landing, Refusal
+from reconciler.core.approvals.pending import Pending
+from reconciler.core.approvals.proposals import Proposal, ProposalState
+from reconciler.core.approvals.recording import approval_record
+from reconciler.core.blueprint.model import Blueprint
+from reconciler.core.errors import ForgeError
+from reconciler.core.observed.observation import DeploymentState
+from reconciler.core.planning.events import short
+from reconciler.core.planning.outcomes import Note, NoteKind
+from reconciler.core.trail.bodies import ApprovalBody, body_of
+from reconciler.core.trail.records import EventType, Outcome, Record
+from reconciler.ports import Forge
+from reconciler.shell.approvals.review import Commit, Review, merged_at
+
+__all__ = ["authorization", "judge", "refuse_landing", "refuse_stale"]
+
+
+def refuse_landing(
+    blueprint: Blueprint,
+    last: Record,
+    proposal: Proposal | None,
+    forge: Forge,
+    commit: Commit,
+    now: datetime,
+    review: Review,
+) -> None:
+    """A blueprint edit's change is on the main branch, though nobody merged the proposal (a
+    squash, a cherry-pick, a rebase, an edit by hand), or after the proposal ended unapproved:
+    refused as landed without approval, and the service held as for a refused merge, for as
+    long as the blueprint is this file. A proposal still open is closed, saying why, so that
+    nobody merges it later thinking it still waits (best effort: the refusal stands)."""
+    meta = dict(body_of(last, ApprovalBody).metadata)
+    reference = proposal.reference if proposal is not None else proposal_reference(last)
+    reason = _landing_reason(blueprint, last, proposal, reference)
+    record = approval_record(
+        EventType.APPROVAL_REFUSED,
+        Outcome.REFUSED,
+        blueprint,
+        blueprint.name,
+        meta,
+        proposal,
+        f"{reference} approves nothing: {reason}.",
+        now,
+        extra={
+            "reference": reference,
+            "reasons": [reason],
+            "refusal": str(Refusal.LANDED_WITHOUT_APPROVAL),
+            "landing": str(Landing.CONTENT),
+            "merged_by": None,
+            "merged_blueprint_digest": blueprint.digest,
+            "blueprint_path": blueprint.source,
+            # Nothing was merged, so nothing came in beside the proposed file with it.
+            "beyond_proposal": [],
+            "loaded_blueprint_is_merged": True,
+        },
+    )
+    commit(f"{blueprint.name}: {reference} landed without approval; held", [record])
+    review.notes.append(
+        Note(kind=NoteKind.LANDED_WITHOUT_APPROVAL, text=f"landed without approval: {reference}")
+    )
+    review.hold = (
+        f"held: the blueprint has the change {reference} proposed, which landed without an "
+        "approver's merge; revert it or change it through an approved proposal"
+    )
+    if proposal is not None and proposal.state is ProposalState.OPEN:
+        _close_landed(blueprint, proposal, forge, review)
+
+
+def _landing_reason(
+    blueprint: Blueprint, last: Record, proposal: Proposal | None, reference: str
+) -> str:
+    """Why a proposal whose change landed unmerged approves nothing, saying when it landed."""
+    if proposal is None or proposal.state is not ProposalState.OPEN:
+        how = (
+            f"after {reference} ended ({last.event_type})"
+            if last.event_type in CONCLUDED
+            else f"while {reference} was {'closed' if proposal else 'gone'} unmerged"
+        )
+    else:
+        how = f"while {reference} was still open"
+    return (
+        f"its change to {blueprint.source} reached the main branch {how}, without an "
+        "approver's merge of the proposal (a squash, a cherry-pick, a rebase or an edit by "
+        "hand): it landed without approval"
+    )
+
+
+def _close_landed(blueprint: Blueprint, proposal: Proposal, forge: Forge, review: Review) -> None:
+    """Close a proposal still open whose change landed without it, saying why (best effort:
+    the refusal stands)."""
+    reference = proposal.reference
+    forge.set_status(
+        proposal, proposal_status(Standing.ENDED, reason="Its change landed without approval")
+    )
+    try:
+        forge.close(
+            proposal,
+            f"The change this proposal makes reached the main branch without an approver's "
+            f"merge of it, so it approves nothing. The reconciler recorded it as landed "
+            f"without approval and holds {blueprint.name} until that change is reverted or "
+            "made through an approved proposal. Closing.",
+        )
+    except ForgeError as error:
+        review.notes.append(
+            Note(kind=NoteKind.FORGE_FAILED, text=f"could not close {reference}: {error}")
+        )
+
+
+def refuse_stale(
+    blueprint: Blueprint, granted: Record, stale: str, commit: Commit, now: datetime, review: Review
+) -> None:
+    """A granted request that waited (a cooldown deferred it) and meanwhile went stale: it is
+    refused rather than carried out on a deployment the approver never saw."""
+    body = body_of(granted, ApprovalBody)
+    reference = body.reference or body.branch or ""
+    record = approval_record(
+        EventType.APPROVAL_REFUSED,
+        Outcome.REFUSED,
+        blueprint,
+        blueprint.name,
+        dict(body.metadata),
+        None,
+        f"{reference} was approved but is no longer carried out: {stale}.",
+        now,
+        extra={"reference": reference, "reasons": [stale], "refusal": str(Refusal.STALE)},
+    )
+    commit(f"{blueprint.name}: approval {reference} went stale: {short(stale, 60)}", [record])
+    review.notes.append(
+        Note(kind=NoteKind.APPROVAL_STALE, text=f"approval went stale: {reference}")
+    )
+
+
+def judge(
+    blueprint: Blueprint,
+    state: DeploymentState,
+    pending: Pending,
+    proposal: Proposal,
+    forge: Forge,
+    commit: Commit,
+    now: datetime,
+    review: Review,
+) -> bool:
+    """Judge a merge and record the verdict; False when it could not be judged (the forge
+    did not answer), so the proposal stays pending for the next run."""
+    meta = dict(pending.metadata)
+    try:
+        judgement = judge_merge(pending, proposal, blueprint, forge.is_member, now)
+    except ForgeError as error:
+        review.error = f"could not check who merged {proposal.reference}: {error}"
+        return False
+    reasons = list(judgement.reasons)
+    refusal = judgement.refusal
+    if judgement.judgement is Judgement.GRANTED and pending.kind is Kind.REQUEST:
+        stale = unusable_reason(meta, blueprint) or stale_reason(meta, state)
+        if stale:
+            reasons.append(stale)
+            refusal = Refusal.STALE
+    merged = _Merged(
+        blueprint=blueprint,
+        pending=pending,
+        proposal=replace(proposal, merged_at=judgement.merged_at),
+        judgement=judgement,
+    )
+    if reasons:
+        _refuse_merge(merged, reasons, refusal, forge, commit, now, review)
+    else:
+        _grant(merged, forge, commit, now, review)
+    return True
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Merged:
+    """A merge as judged: the proposal (with its merge time) and the judgement."""
+
+    blueprint: Blueprint
+    pending: Pending
+    proposal: Proposal
+    judgement: MergeJudgement
+
+    @property
+    def loaded_is_merged(self) -> bool:
+        """Whether this cycle loaded the blueprint the merge produced: a merge made after the
+        blueprints were read (a run's checkout predates it) leaves the old file loaded."""
+        return self.judgement.merged_digest == self.blueprint.digest
+
+    def facts(self) -> dict[str, object]:
+        """What every record of the merge says about it."""
+        proposal, judgement = self.proposal, self.judgement
+        extra: dict[str, object] = {
+            "merged_by": proposal.merged_by,
+            "merged_at": proposal.merged_at,
+            "merge_commit": proposal.merge_commit,
+            "approval_latency_seconds": judgement.latency,
+            "reference": proposal.reference,
+        }
+        if self.pending.kind is Kind.BLUEPRINT:
+            extra["merged_blueprint_digest"] = judgement.merged_digest
+            extra["blueprint_path"] = judgement.merged_path
+            extra["beyond_proposal"] = None if judgement.beyond is None else list(judgement.beyond)
+            extra["loaded_blueprint_is_merged"] = self.loaded_is_merged
+        return extra
+
+
+def _refuse_merge(
+    merged: _Merged,
+    reasons: list[str],
+    refusal: Refusal | None,
+    forge: Forge,
+    commit: Commit,
+    now: datetime,
+    review: Review,
+) -> None:
+    """Record a merge that approves nothing, say so on the proposal, and hold the service
+    when the merge was a blueprint edit."""
+    blueprint, proposal = merged.blueprint, merged.proposal
+    record = approval_record(
+        EventType.APPROVAL_REFUSED,
+        Outcome.REFUSED,
+        blueprint,
+        blueprint.name,
+        dict(merged.pending.metadata),
+        proposal,
+        f"{proposal.reference} was merged but approves nothing"
+        + (" (landed without approval)" if refusal is Refusal.LANDED_WITHOUT_APPROVAL else "")
+        + ": "
+        + "; ".join(reasons)
+        + ".",
+        now,
+        extra={
+            **merged.facts(),
+            "reasons": reasons,
+            "refusal": str(refusal or Refusal.NOT_AS_PROPOSED),
+            "landing": str(merged.judgement.landing),
+        },
+    )
+    commit(
+        f"{blueprint.name}: approval refused for {proposal.reference}: {short(reasons[0], 60)}",
+        [record],
+    )
+    review.notes.append(
+        Note(kind=NoteKind.APPROVAL_REFUSED, text=f"approval refused: {proposal.reference}")
+    )
+    forge.set_status(proposal, proposal_status(Standing.REFUSED, reason=reasons[0]))
+    if merged.pending.kind is Kind.BLUEPRINT:
+        # Held now whichever blueprint this cycle loaded; from the next run on, for as
+        # long as the merged one is what the repository says (`approval_hold`).
+        review.hold = (
+            f"held: {proposal.reference} was merged without a valid approval "
+            f"({'; '.join(reasons)}); revert it or change it through an approved proposal"
+        )
+
+
+def _grant(merged: _Merged, forge: Forge, commit: Commit, now: datetime, review: Review) -> None:
+    """Record an approver's merge as granted; a request is authorized for this cycle, a
+    blueprint edit once the merged blueprint is the one loaded."""
+    blueprint, proposal, judgement = merged.blueprint, merged.proposal, merged.judgement
+    blueprint_edit = merged.pending.kind is Kind.BLUEPRINT
+    latency = (
+        f", {judgement.latency / 60:.0f} min after it was proposed" if judgement.latency else ""
+    )
+    record = approval_record(
+        EventType.APPROVAL_GRANTED,
+        Outcome.APPROVED,
+        blueprint,
+        blueprint.name,
+        dict(merged.pending.metadata),
+        proposal,
+        f"{proposal.reference} merged by {proposal.merged_by} at {merged_at(proposal)}{latency}: "
+        + (
+            "the new policy is in git and the next decision follows it."
+            if blueprint_edit
+            else "the requested operation is approved, once."
+        ),
+        now,
+        extra=merged.facts(),
+    )
+    commit(f"{blueprint.name}: approved by {proposal.merged_by} ({proposal.reference})", [record])
+    review.notes.append(
+        Note(kind=NoteKind.APPROVED, text=f"approved: {proposal.reference} by {proposal.merged_by}")
+    )
+    forge.set_status(proposal, proposal_status(Standing.GRANTED, who=proposal.merged_by or ""))
+    if blueprint_edit and not merged.loaded_is_merged:
+        review.wait = (
+            f"{proposal.reference} was approved after this run loaded the blueprints; "
+            "the next run acts on the approved blueprint"
+        )
+        return
+    review.authorizations.append(authorization(record))
+
+
+def authorization(record: Record) -> Authorization:
+    """The approval a granted record stands for."""
+    body = body_of(record, ApprovalBody)
+    meta = body.metadata
+
+    def number(value: object) -> int | None:
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    return Authorization(
+        approval_id=str(meta.get("approval_id", "")),
+        reference=body.reference or "",
+        merged_by=body.merged_by or "",
+        merged_at=body.merged_at,
+        latency=body.latency,
+        kind=Kind(str(meta.get("kind", "request"))),
+        operation=str(meta.get("operation", "")),
+        target_replicas=number(meta.get("target_replicas")),
+        current_replicas=number(meta.get("current_replicas")),
+        parameters=dict(meta.get("parameters") or {}),
+    )

@@ -1,0 +1,406 @@
+"""Turning the steps that need approval into proposals on the forge: a new proposal (within
+the cap per run, and not during a rejection's cool-off), the open one updated in place or left
+alone, and the proposals the load no longer calls for closed as superseded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from reconciler.core.approvals.dashboard import Waiting
+from reconciler.core.approvals.drafting import Evidence, draft_for
+from reconciler.core.approvals.feedback import Standing, TrailLinks, proposal_status
+from reconciler.core.approvals.lifecycle import Kind
+from reconciler.core.approvals.pending import Pending
+from reconciler.core.approvals.proposals import CommentTopic, Draft, Proposal
+from reconciler.core.approvals.recording import approval_record, worse_than
+from reconciler.core.blueprint.model import Blueprint
+from reconciler.core.decide.governance import OperationRequest, Origin
+from reconciler.core.errors import ForgeError
+from reconciler.core.ids import make_id, parse_utc, utc
+from reconciler.core.planning.cycle import Step
+from reconciler.core.planning.events import short
+from reconciler.core.planning.outcomes import Aside, Note, NoteKind, StepOutcome
+from reconciler.core.trail.bodies import ApprovalBody, body_of
+from reconciler.core.trail.records import EventType, Outcome, Record
+from reconciler.ports import AuditStore, Forge
+from reconciler.shell.approvals.review import Commit, Review, approval_records, awaiting
+
+__all__ = ["Proposed", "Proposer", "supersede"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Proposed:
+    """What proposing one step came to: its outcome, what to show beside it, and the commit
+    and records it made (none when nothing new was recorded)."""
+
+    outcome: StepOutcome
+    detail: str
+    aside: Aside | None = None
+    commit: str | None = None
+    records: tuple[Record, ...] = ()
+
+
+@dataclass
+class Proposer:
+    """Turns steps that need approval into proposals on the forge, for one cycle."""
+
+    forge: Forge
+    audit: AuditStore
+    budget: int
+    #: Where the proposal's body links to (its record in the audit trail, the run).
+    links: TrailLinks = field(default_factory=TrailLinks)
+    opened: int = 0
+    #: Proposal keys the load still calls for this cycle; the others are superseded.
+    wanted: set[str] = field(default_factory=set)
+    #: The proposals this cycle opened, and what the cap on new ones held back, by service.
+    opened_now: dict[str, list[Waiting]] = field(default_factory=dict)
+    capped: dict[str, list[str]] = field(default_factory=dict)
+
+    def propose(
+        self,
+        step: Step,
+        blueprint: Blueprint,
+        blueprint_text: str,
+        review: Review,
+        evidence: Evidence,
+        commit: Commit,
+        now: datetime,
+        manifest_files: Mapping[str, str] | None = None,
+    ) -> Proposed:
+        """What proposing one REQUEST_APPROVAL step came to. `manifest_files`: the manifests
+        edited as the step would edit them (coexistence: write_back)."""
+        request = step.request
+        # The lead's id (unique in the trail) keeps a second proposal in the same second from
+        # reusing the first one's id.
+        approval_id = make_id(
+            "apr",
+            now,
+            blueprint.name,
+            request.operation,
+            request.target_replicas,
+            request.decision_id,
+        )
+        draft, meta = draft_for(
+            request,
+            step.verdict,
+            blueprint,
+            blueprint_text,
+            evidence,
+            approval_id,
+            now,
+            links=self.links,
+            manifest_files=manifest_files,
+        )
+        lead = tuple(r for r in step.records if r.event_type is not EventType.APPROVAL_REQUESTED)
+        self.wanted.add(draft.key)
+        existing = review.open.get(draft.key)
+        try:
+            if existing is not None:
+                return self._update(step, blueprint, draft, meta, existing, lead, commit, now)
+            held = self._held_back(blueprint, draft.key, draft.title, evidence, request, now)
+            if held is not None:
+                return held
+            proposal = self.forge.open(draft)
+        except ForgeError as error:
+            return Proposed(
+                outcome=StepOutcome.FAILED,
+                detail=f"proposing on the forge failed: {error}; the next run tries again",
+            )
+        return self._opened(step, blueprint, draft, meta, proposal, lead, commit, now)
+
+    def _held_back(
+        self,
+        blueprint: Blueprint,
+        key: str,
+        title: str,
+        evidence: Evidence,
+        request: OperationRequest,
+        now: datetime,
+    ) -> Proposed | None:
+        """Why a new proposal is not opened now (its rejection's cool-off, or the cap on new
+        proposals per run), or None."""
+        cooling = self._cooling_off(blueprint, key, evidence, request, now)
+        if cooling:
+            return Proposed(outcome=StepOutcome.PENDING, aside=Aside.NOT_PROPOSED, detail=cooling)
+        if self.opened >= self.budget:
+            self.capped.setdefault(blueprint.name, []).append(title)
+            return Proposed(
+                outcome=StepOutcome.PENDING,
+                aside=Aside.NOT_PROPOSED,
+                detail=f"the cap of {self.budget} new proposals per run is reached; next run",
+            )
+        return None
+
+    def _opened(
+        self,
+        step: Step,
+        blueprint: Blueprint,
+        draft: Draft,
+        meta: dict[str, object],
+        proposal: Proposal,
+        lead: tuple[Record, ...],
+        commit: Commit,
+        now: datetime,
+    ) -> Proposed:
+        """A proposal just opened: awaiting an approver, on the dashboard, and recorded with
+        the decision and verdict that led to it."""
+        self.opened += 1
+        expires = parse_utc(str(meta["expires_at"]))
+        self.forge.set_status(proposal, awaiting(meta, expires))
+        self.opened_now.setdefault(blueprint.name, []).append(
+            Waiting(
+                service=blueprint.name,
+                reference=proposal.reference,
+                url=proposal.url,
+                title=draft.title,
+                expires_at=expires,
+            )
+        )
+        record = approval_record(
+            EventType.APPROVAL_REQUESTED,
+            Outcome.PENDING,
+            blueprint,
+            blueprint.name,
+            meta,
+            proposal,
+            f"{draft.title}: proposed as {proposal.reference} for "
+            f"{', '.join(step.verdict.approvers) or 'no approver'} (expires {meta['expires_at']}).",
+            now,
+            links={"decision": step.chain.decision, "governance": step.chain.governance},
+        )
+        records = (*lead, record)
+        sha = commit(f"{short(draft.title, 90)}: proposed as {proposal.reference}", records)
+        return Proposed(
+            outcome=StepOutcome.PROPOSED,
+            detail=f"{draft.title} ({proposal.reference})",
+            commit=sha,
+            records=records if sha else (),
+        )
+
+    def _update(
+        self,
+        step: Step,
+        blueprint: Blueprint,
+        draft: Draft,
+        meta: dict[str, object],
+        existing: tuple[Pending, Proposal],
+        lead: tuple[Record, ...],
+        commit: Commit,
+        now: datetime,
+    ) -> Proposed:
+        """What the open proposal for the same topic comes to: left alone when it still asks
+        for what the load calls for, timed out or edited by a person; else rewritten."""
+        pending, proposal = existing
+        # A blueprint edit is proposed against one blueprint: after any other change to that
+        # file (on the main branch) its branch would undo the change, or its merge would no
+        # longer be the proposed file and be refused. So it is rewritten on the blueprint as it
+        # is now, and the trail records the new digests, so that merging it still approves
+        # exactly what it shows.
+        moved = pending.kind is Kind.BLUEPRINT and pending.metadata.get(
+            "blueprint_digest"
+        ) != meta.get("blueprint_digest")
+        if (
+            pending.target == step.request.target_replicas
+            and pending.metadata.get("operation") == step.request.operation
+            and not moved
+        ):
+            return self._unchanged(proposal, draft)
+        if pending.timed_out:
+            return Proposed(
+                outcome=StepOutcome.PENDING,
+                aside=Aside.TIMED_OUT,
+                detail=f"{proposal.reference} timed out and is left to a person",
+            )
+        if pending.hands_off:
+            return Proposed(
+                outcome=StepOutcome.PENDING,
+                aside=Aside.EDITED_BY_A_PERSON,
+                detail=f"{proposal.reference} has commits by a person",
+            )
+        if bool(pending.head) and proposal.head != pending.head:
+            return self._edited(step, blueprint, pending, proposal, commit, now)
+        return self._rewrite(step, blueprint, draft, meta, existing, lead, commit, now)
+
+    def _unchanged(self, proposal: Proposal, draft: Draft) -> Proposed:
+        """The open proposal already asks for this: left as it is, but for missing labels."""
+        have = {label.lower() for label in proposal.labels}
+        if any(label.lower() not in have for label in draft.labels):
+            # Labels are best effort when proposing (a failure must not cost the record
+            # of a proposal that exists): the ones missing are added on a later run.
+            self.forge.label(proposal, draft.labels)
+        return Proposed(
+            outcome=StepOutcome.PENDING,
+            aside=Aside.ALREADY_PROPOSED,
+            detail=f"{proposal.reference} is open",
+        )
+
+    def _edited(
+        self,
+        step: Step,
+        blueprint: Blueprint,
+        pending: Pending,
+        proposal: Proposal,
+        commit: Commit,
+        now: datetime,
+    ) -> Proposed:
+        """The load calls for something else, but a person pushed to the branch: commented,
+        not rewritten, and from now on left alone."""
+        self.forge.comment(
+            proposal,
+            f"The load now calls for {step.request.describe()} "
+            f"(target {step.request.target_replicas}), but someone pushed to this branch, "
+            "so the reconciler no longer rewrites it. Please update it or close it.",
+            CommentTopic.EDITED_BY_A_PERSON,
+        )
+        record = approval_record(
+            EventType.APPROVAL_UPDATED,
+            Outcome.PENDING,
+            blueprint,
+            blueprint.name,
+            {**pending.metadata},
+            proposal,
+            f"{proposal.reference} has a person's commits ({proposal.head_author}); commented "
+            "instead of rewriting it.",
+            now,
+            extra={"hands_off": True},
+        )
+        sha = commit(
+            f"{blueprint.name}: {proposal.reference} changed by a person; commented", [record]
+        )
+        return Proposed(
+            outcome=StepOutcome.PENDING,
+            aside=Aside.COMMENTED,
+            detail=f"{proposal.reference} is being edited by a person",
+            commit=sha,
+            records=(record,) if sha else (),
+        )
+
+    def _rewrite(
+        self,
+        step: Step,
+        blueprint: Blueprint,
+        draft: Draft,
+        meta: dict[str, object],
+        existing: tuple[Pending, Proposal],
+        lead: tuple[Record, ...],
+        commit: Commit,
+        now: datetime,
+    ) -> Proposed:
+        """The open proposal rewritten in place to ask for what the load calls for now; it
+        keeps its approval id and its times."""
+        pending, proposal = existing
+        updated = self.forge.update(proposal, draft)
+        self.forge.set_status(updated, awaiting(pending.metadata, pending.expires_at))
+        record = approval_record(
+            EventType.APPROVAL_UPDATED,
+            Outcome.PENDING,
+            blueprint,
+            blueprint.name,
+            {
+                **meta,
+                "approval_id": pending.metadata.get("approval_id"),
+                "created_at": pending.metadata.get("created_at"),
+                "expires_at": pending.metadata.get("expires_at"),
+            },
+            updated,
+            f"{updated.reference} updated in place: {draft.title}.",
+            now,
+            links={"decision": step.chain.decision, "governance": step.chain.governance},
+        )
+        records = (*lead, record)
+        sha = commit(
+            f"{blueprint.name}: {short(draft.title, 70)} ({updated.reference} updated)", records
+        )
+        return Proposed(
+            outcome=StepOutcome.PROPOSAL_UPDATED,
+            detail=f"{draft.title} ({updated.reference})",
+            commit=sha,
+            records=records if sha else (),
+        )
+
+    def _cooling_off(
+        self,
+        blueprint: Blueprint,
+        key: str,
+        evidence: Evidence,
+        request: OperationRequest,
+        now: datetime,
+    ) -> str:
+        records = [
+            record
+            for record in approval_records(self.audit, blueprint, now)
+            if record.event_type is EventType.APPROVAL_REJECTED
+        ]
+        for record in reversed(records):
+            body = body_of(record, ApprovalBody)
+            if body.key != key:
+                continue
+            until = utc(record.timestamp) + timedelta(
+                seconds=blueprint.policy.approval.rejection_cooloff
+            )
+            if utc(now) >= until:
+                return ""
+            if worse_than(body.metadata, evidence.decision, request.target_replicas):
+                return ""
+            return (
+                f"a person rejected this at {record.timestamp:%Y-%m-%d %H:%M}Z; not proposed again "
+                f"before {until:%Y-%m-%d %H:%M}Z unless the load gets materially worse"
+            )
+        return ""
+
+
+def supersede(
+    blueprint: Blueprint,
+    review: Review,
+    wanted: set[str],
+    forge: Forge,
+    commit: Commit,
+    reason: str,
+    now: datetime,
+) -> tuple[list[Note], set[str]]:
+    """Close decision-driven proposals the load no longer calls for: notes, and the keys of
+    the proposals closed."""
+    notes: list[Note] = []
+    closed: set[str] = set()
+    for key, (pending, proposal) in review.open.items():
+        if key in wanted or pending.kind is not Kind.BLUEPRINT or pending.timed_out:
+            continue
+        if pending.metadata.get("origin") != str(Origin.DECISION):
+            continue
+        try:
+            forge.set_status(
+                proposal, proposal_status(Standing.ENDED, reason="No longer needed: superseded")
+            )
+            forge.close(proposal, f"No longer needed: {reason} Closing as superseded.")
+        except ForgeError as error:
+            notes.append(
+                Note(
+                    kind=NoteKind.FORGE_FAILED,
+                    text=f"could not close {proposal.reference}: {error}",
+                )
+            )
+            continue
+        record = approval_record(
+            EventType.APPROVAL_SUPERSEDED,
+            Outcome.SUPERSEDED,
+            blueprint,
+            blueprint.name,
+            dict(pending.metadata),
+            proposal,
+            f"{proposal.reference} is no longer needed: {reason}",
+            now,
+        )
+        commit(
+            f"{blueprint.name}: proposal {proposal.reference} superseded: no longer needed",
+            [record],
+        )
+        notes.append(
+            Note(
+                kind=NoteKind.PROPOSAL_SUPERSEDED, text=f"proposal {proposal.reference} superseded"
+            )
+        )
+        closed.add(key)
+    return notes, closed

@@ -1,0 +1,69 @@
+"""What reviewing one service's open proposals carries between its steps: the `Review`
+itself, how records are committed (`Commit`), which approval records a cycle judges from, and
+the forge status of a proposal still awaiting an approver.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from reconciler.core.approvals.authorization import Authorization
+from reconciler.core.approvals.feedback import ProposalStatus, Standing, proposal_status
+from reconciler.core.approvals.pending import Pending
+from reconciler.core.approvals.proposals import Proposal
+from reconciler.core.blueprint.model import Blueprint
+from reconciler.core.ids import utc
+from reconciler.core.planning.outcomes import Note
+from reconciler.core.trail.history import HISTORY_SPAN
+from reconciler.core.trail.records import Record
+from reconciler.ports import AuditStore
+
+__all__ = ["Commit", "Review", "approval_records", "awaiting", "merged_at"]
+
+Commit = Callable[[str, Sequence[Record]], "str | None"]
+
+
+@dataclass
+class Review:
+    """What the open proposals of one service came to, before deciding."""
+
+    open: dict[str, tuple[Pending, Proposal]] = field(default_factory=dict)
+    authorizations: list[Authorization] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
+    #: Set when the blueprint is not one an approval stands behind (a refused edit, or an
+    #: edit not judged yet): do not act on it.
+    hold: str = ""
+    #: Set when a blueprint edit was approved after this cycle loaded the blueprints: act on
+    #: nothing until the next run loads the approved one.
+    wait: str = ""
+    #: Set when the forge could not be asked; proposals are left for the next run.
+    error: str = ""
+
+
+def merged_at(proposal: Proposal) -> str:
+    return (
+        f"{utc(proposal.merged_at):%Y-%m-%d %H:%M:%S}Z" if proposal.merged_at else "an unknown time"
+    )
+
+
+def approval_records(audit: AuditStore, blueprint: Blueprint, now: datetime) -> list[Record]:
+    """The service's approval records a cycle judges from (`AuditStore.approvals`). The
+    window is the longest that judging looks back: a day, the approval timeout (a grant is
+    usable that long) and the rejection cool-off (a rejection holds a proposal back that
+    long); anything older that matters is found by the blueprint it names."""
+    approval = blueprint.policy.approval
+    window = max(
+        HISTORY_SPAN,
+        timedelta(seconds=approval.timeout),
+        timedelta(seconds=approval.rejection_cooloff),
+    )
+    return audit.approvals(blueprint.name, digest=blueprint.digest, since=now - window)
+
+
+def awaiting(pending_meta: Mapping[str, object], until: datetime | None) -> ProposalStatus:
+    """The status of a proposal that an approver's merge would approve."""
+    approvers = pending_meta.get("approvers")
+    names = [str(a) for a in approvers] if isinstance(approvers, list) else []
+    return proposal_status(Standing.AWAITING, approvers=names, until=until)
