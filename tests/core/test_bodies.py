@@ -169,10 +169,11 @@ def test_a_mistyped_field_makes_the_record_unreadable_naming_it(
         reread(record(details))
 
 
-def test_events_without_a_body_type_keep_their_details_as_stored() -> None:
+@pytest.mark.parametrize("event", list(EventType))
+def test_every_event_reads_as_a_body_that_shows_its_details_as_stored(event: EventType) -> None:
     details = {"attempts": 3, "pre_operation_state": {"replicas": 2}}
-    back = reread(record(details, EventType.ESCALATED))
-    assert back.details == details and type(back.details) is dict
+    back = reread(record(details, event))
+    assert isinstance(back.details, Body) and dict(back.details) == details
 
 
 def _golden_records() -> list[tuple[str, str]]:

@@ -13,11 +13,16 @@ import pytest
 
 from reconciler.core.trail.bodies import (
     ApprovalBody,
+    BreakerBody,
     DecisionBody,
+    EscalationBody,
     ExecutionBody,
+    ExpiredRequestBody,
     FailureBody,
     GovernanceBody,
     RequestBody,
+    RequestedBody,
+    RolledOutBody,
     body_of,
 )
 from reconciler.core.trail.records import EventType, Record, RecordError, read_record
@@ -48,6 +53,11 @@ def _golden_id(event: EventType, record_id: str) -> Record:
         (EventType.ROLLBACK_FAILED, FailureBody),
         (EventType.APPROVAL_REQUESTED, ApprovalBody),
         (EventType.APPROVAL_GRANTED, ApprovalBody),
+        (EventType.OPERATION_REQUESTED, RequestedBody),
+        (EventType.REQUEST_EXPIRED, ExpiredRequestBody),
+        (EventType.ROLLED_OUT, RolledOutBody),
+        (EventType.ESCALATED, EscalationBody),
+        (EventType.BREAKER_OPENED, BreakerBody),
     ],
 )
 def test_written_records_read_as_their_body_type_and_show_as_stored(
@@ -183,3 +193,17 @@ def test_a_mistyped_field_makes_the_record_unreadable_naming_it(
 ) -> None:
     with pytest.raises(RecordError, match=re.escape(message)):
         reread(record(details, event))
+
+
+def test_what_follows_a_change_reads_typed() -> None:
+    asked = body_of(_golden(EventType.OPERATION_REQUESTED)[0], RequestedBody).asked
+    assert (asked.origin, asked.requested_by) == ("request", "alice")
+    expired = body_of(_golden(EventType.REQUEST_EXPIRED)[0], ExpiredRequestBody)
+    assert expired.why and expired.deferred_at is not None and expired.request.operation
+    escalated = body_of(_golden(EventType.ESCALATED)[0], EscalationBody)
+    assert escalated.attempts == 3 and escalated.pre_operation_state["replicas"] == 3
+    opened = body_of(_golden(EventType.BREAKER_OPENED)[0], BreakerBody)
+    assert opened.failures and opened.failure_threshold is not None
+    assert opened.reset_by is None
+    rolled_out = body_of(_golden(EventType.ROLLED_OUT)[0], RolledOutBody)
+    assert rolled_out.commit and rolled_out.all_ready is True

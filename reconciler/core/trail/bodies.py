@@ -4,9 +4,10 @@ stored JSON by one tolerant reader (`read_body`) where the trail is read.
 A body is written as exactly the object it stands for (the same keys in the same order), so
 the audit format does not change. Read back, it keeps the JSON it came from: `audit -o json`
 and `explain` show a record as stored, while code reads typed attributes, and an older record
-missing a field reads with that field's default. The bodies of decisions, verdicts and changes
-are in `operation_bodies.py`, of approvals in `approval_bodies.py`, the shared base in
-`body_fields.py`; events nothing reads back keep a plain mapping.
+missing a field reads with that field's default. Every event has a body type: those of
+decisions, verdicts and changes are in `operation_bodies.py`, of approvals in
+`approval_bodies.py`, of requests, rollouts, escalations and the breaker in
+`followup_bodies.py`, and the shared base in `body_fields.py`.
 """
 
 from __future__ import annotations
@@ -20,6 +21,13 @@ from typing import Any
 from reconciler.core.ids import utc
 from reconciler.core.trail.approval_bodies import ApprovalBody
 from reconciler.core.trail.body_fields import Body, Fields, RequestBody, body_of, objects, texts
+from reconciler.core.trail.followup_bodies import (
+    BreakerBody,
+    EscalationBody,
+    ExpiredRequestBody,
+    RequestedBody,
+    RolledOutBody,
+)
 from reconciler.core.trail.operation_bodies import (
     DecisionBody,
     ExecutionBody,
@@ -31,16 +39,21 @@ from reconciler.core.trail.records import EventType, Record, RecordError
 __all__ = [
     "ApprovalBody",
     "Body",
+    "BreakerBody",
     "Check",
     "CheckStatus",
     "DecisionBody",
+    "EscalationBody",
     "ExecutionBody",
+    "ExpiredRequestBody",
     "FailureBody",
     "GovernanceBody",
     "ObservedBody",
     "PauseBody",
     "RefusalBody",
     "RequestBody",
+    "RequestedBody",
+    "RolledOutBody",
     "Severity",
     "VerificationBody",
     "VerificationOutcome",
@@ -284,7 +297,7 @@ def pause_of(record: Record) -> PauseBody:
     return details if isinstance(details, PauseBody) else PauseBody.from_json(details)
 
 
-#: The body type of each event that has one.
+#: The body type of each event (a test checks that every event has one).
 _READERS: Mapping[EventType, Callable[[Mapping[str, Any]], Body]] = {
     EventType.VERIFICATION_PASSED: VerificationBody.from_json,
     EventType.VERIFICATION_FAILED: VerificationBody.from_json,
@@ -304,6 +317,13 @@ _READERS: Mapping[EventType, Callable[[Mapping[str, Any]], Body]] = {
     EventType.OPERATION_FAILED: FailureBody.from_json,
     EventType.ROLLBACK_FAILED: FailureBody.from_json,
     **{event: ApprovalBody.from_json for event in EventType if event.startswith("approval_")},
+    EventType.OPERATION_REQUESTED: RequestedBody.from_json,
+    EventType.REQUEST_EXPIRED: ExpiredRequestBody.from_json,
+    EventType.ROLLED_OUT: RolledOutBody.from_json,
+    EventType.ESCALATED: EscalationBody.from_json,
+    EventType.BREAKER_OPENED: BreakerBody.from_json,
+    EventType.BREAKER_RESET: BreakerBody.from_json,
+    EventType.BREAKER_HALF_OPENED: BreakerBody.from_json,
 }
 
 
@@ -314,8 +334,7 @@ def verification_of(record: Record) -> VerificationBody:
     return details if isinstance(details, VerificationBody) else VerificationBody.from_json(details)
 
 
-def read_body(event: EventType, raw: Mapping[str, Any]) -> Mapping[str, Any]:
-    """The details of an `event` record as its body type, or as they are when it has none;
-    RecordError naming the field when a field the body needs has the wrong type."""
-    reader = _READERS.get(event)
-    return reader(raw) if reader is not None else raw
+def read_body(event: EventType, raw: Mapping[str, Any]) -> Body:
+    """The details of an `event` record as its body type; RecordError naming the field when a
+    field the body needs has the wrong type."""
+    return _READERS[event](raw)
