@@ -147,18 +147,33 @@ class GovernanceBody(Body):
     action: str | None
     requires_approval: bool
     reasons: tuple[str, ...]
-    rules: tuple[RuleCheck, ...]
-    safety_checks: tuple[SafetyCheck, ...]
-    alternatives: tuple[Alternative, ...]
     approvers: tuple[str, ...]
     retry_at: datetime | None
     request: RequestBody
     stored: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
 
+    # The rules, safety checks and alternatives are checked when the record is read, but
+    # made into objects only when asked for (`explain`): a verdict is the most frequent
+    # record of the trail, and the trail cache would otherwise keep (and unpickle) every
+    # one of them twice over.
+
+    @property
+    def rules(self) -> tuple[RuleCheck, ...]:
+        return _rules(Fields(self, "details"))
+
+    @property
+    def safety_checks(self) -> tuple[SafetyCheck, ...]:
+        return _safety_checks(Fields(self, "details"))
+
+    @property
+    def alternatives(self) -> tuple[Alternative, ...]:
+        return alternatives_of(Fields(self, "details"))
+
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> GovernanceBody:
         fields = Fields(raw, "details")
-        safety = fields.mapping("safety_checks")
+        for nested in (_rules, _safety_checks, alternatives_of):
+            nested(fields)  # a mistyped rule, check or alternative makes the record unreadable
         return cls(
             governance_check_id=fields.optional_text("governance_check_id"),
             decision_id=fields.optional_text("decision_id"),
@@ -167,16 +182,20 @@ class GovernanceBody(Body):
             action=fields.optional_text("action"),
             requires_approval=fields.flag("requires_approval"),
             reasons=texts(fields, "reasons"),
-            rules=tuple(RuleCheck.from_json(rule) for rule in objects(fields, "rules")),
-            safety_checks=tuple(
-                SafetyCheck.from_json(str(name), check) for name, check in safety.items()
-            ),
-            alternatives=alternatives_of(fields),
             approvers=texts(fields, "approvers"),
             retry_at=fields.moment("retry_at"),
             request=RequestBody.from_json(raw.get("request")),
             stored=raw,
         )
+
+
+def _rules(fields: Fields) -> tuple[RuleCheck, ...]:
+    return tuple(RuleCheck.from_json(rule) for rule in objects(fields, "rules"))
+
+
+def _safety_checks(fields: Fields) -> tuple[SafetyCheck, ...]:
+    safety = fields.mapping("safety_checks")
+    return tuple(SafetyCheck.from_json(str(name), check) for name, check in safety.items())
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
