@@ -21,7 +21,7 @@ from reconciler.core.approvals.landings import (
 )
 from reconciler.core.approvals.lifecycle import MATERIALLY_WORSE, Landing, Refusal, digest
 from reconciler.core.approvals.pending import Pending, pending_proposals
-from reconciler.core.approvals.proposals import Proposal, ProposalState
+from reconciler.core.approvals.proposals import Proposal, ProposalState, elsewhere, where_is
 from reconciler.core.approvals.recording import approval_record, worse_than
 from reconciler.core.blueprint.loading import parse_blueprint
 from reconciler.core.blueprint.yamlsafe import YamlError
@@ -724,3 +724,24 @@ def test_an_expired_merge_by_a_non_approver_gives_both_reasons() -> None:
     assert (judged.judgement, judged.refusal) == NOT_APPROVED
     assert len(judged.reasons) == 2
     assert judged.latency == 3 * 3600
+
+
+@pytest.mark.parametrize(
+    ("key", "where"),
+    [
+        ("blueprints/web/blueprint.yaml", ("", "blueprints/web/blueprint.yaml")),
+        ("requests/web/apr-1.yaml", ("", "requests/web/apr-1.yaml")),
+        ("org/deploy-config:deploy/web.yaml", ("org/deploy-config", "deploy/web.yaml")),
+        ("org/deploy-config:values.yaml", ("org/deploy-config", "values.yaml")),
+        # Not `owner/name` before the colon: a path of the blueprint repository.
+        ("deploy:web.yaml", ("", "deploy:web.yaml")),
+        ("a/b/c:web.yaml", ("", "a/b/c:web.yaml")),
+        ("org/deploy-config:", ("", "org/deploy-config:")),
+    ],
+)
+def test_a_proposed_file_says_which_repository_it_lives_in(
+    key: str, where: tuple[str, str]
+) -> None:
+    assert where_is(key) == where
+    if where[0]:
+        assert elsewhere(*where) == key

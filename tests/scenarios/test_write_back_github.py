@@ -361,3 +361,20 @@ def test_closing_either_pull_request_withdraws_both(two: TwoRepositories, closed
     assert two.deploy.pull(other["number"])["state"] == "closed"
     assert not job.api.pull(own["number"])["merged"]
     assert not two.deploy.pull(other["number"])["merged"]
+
+
+def test_the_blueprint_half_merged_alone_approves_nothing(two: TwoRepositories) -> None:
+    """alice merges the blueprint's pull request but not the manifests': the bound alone
+    would let the reconciler make the change itself, without the approval that merging the
+    manifests is. It is refused, and the service held."""
+    job = two.job
+    own, other = proposed_pair(two)
+    two.clock.follow(job)
+    job.api.merge_pull(own["number"], "alice")
+    service = frontend(job, two.run("-s", "todo-frontend", "-o", "json", expect=1))
+    assert "held" in service["error"]
+    (refused,) = job.records("approval_refused")
+    assert "org/deploy-config:" + MANIFEST in refused["rationale"]
+    assert job.records("operation_executed") == []
+    assert "replicas: 5 " in two.manifest()
+    assert two.deploy.pull(other["number"])["state"] == "open"
