@@ -378,3 +378,34 @@ def test_the_blueprint_half_merged_alone_approves_nothing(two: TwoRepositories) 
     assert job.records("operation_executed") == []
     assert "replicas: 5 " in two.manifest()
     assert two.deploy.pull(other["number"])["state"] == "open"
+
+
+def test_an_approved_one_off_request_is_the_manifests_merge_beside_its_request_file(
+    two: TwoRepositories,
+) -> None:
+    """A restricted one-off operation (a scale to 0) is proposed as a pair too: the request file in the blueprint repository, the value line in the manifests
+    one. alice's merge of the manifests is the approval, once; the reconciler merges the
+    request file and records the merge as the operation carried out."""
+    job, deploy = two.job, two.deploy
+    calm = ["cpu_utilization=40%", "memory_utilization=40%", "latency_p95=90ms"]
+    two.cli("sim", "set", "todo-frontend", *calm, "error_rate=0.1%")
+    output = two.cli("request", "todo-frontend", "scale", "--replicas", "0")
+    assert "proposed" in output
+    (own,) = job.api.pulls()
+    (other,) = deploy.pulls()
+    from tests.gitserver import git
+
+    assert "replicas: 0   # kept" in git("show", f"{other['head']['sha']}:{MANIFEST}", cwd=two.bare)
+    assert own["head"]["ref"] == other["head"]["ref"]
+
+    two.clock.follow(job)
+    merge = deploy.merge_pull(other["number"], "alice")
+    two.run("-s", "todo-frontend")
+    (granted,) = job.records("approval_granted")
+    assert granted["details"]["merged_by"] == "alice"
+    assert job.api.pull(own["number"])["merged"]
+    two.run("-s", "todo-frontend")
+    (executed,) = job.records("operation_executed")
+    assert executed["links"]["commit"] == merge
+    assert executed["details"]["write_back"]["after"] == {"replicas": 0}
+    assert two.server.pushes == []
