@@ -409,3 +409,18 @@ def test_an_approved_one_off_request_is_the_manifests_merge_beside_its_request_f
     assert executed["links"]["commit"] == merge
     assert executed["details"]["write_back"]["after"] == {"replicas": 0}
     assert two.server.pushes == []
+
+
+def test_an_expired_pair_is_closed_in_both_repositories(two: TwoRepositories) -> None:
+    job = two.job
+    own, other = proposed_pair(two)
+    two.cli("sim", "advance", "2h")  # beyond the approval timeout (1h)
+    two.clock.follow(job)
+    two.run("-s", "todo-frontend")
+    (expired,) = job.records("approval_expired")
+    assert f"#{own['number']}" in expired["rationale"]
+    assert job.api.pull(own["number"])["state"] == "closed"
+    assert two.deploy.pull(other["number"])["state"] == "closed"
+    # Still hot: a new pair is proposed in both repositories.
+    assert [p["state"] for p in job.api.pulls()] == ["closed", "open"]
+    assert [p["state"] for p in two.deploy.pulls()] == ["closed", "open"]
