@@ -299,6 +299,8 @@ def test_with_the_manifests_in_another_repository_the_approval_is_a_pull_request
         "-  replicas: 5   # kept by the reconciler (write_back)",
         "+  replicas: 6   # kept by the reconciler (write_back)",
     ]
+    assert "live in org/deploy-config" in own["body"]
+    assert f"editing `{MANIFEST}`. Merging that one is the approval" in own["body"]
     # The two link each other.
     assert any(other["html_url"] in c["body"] for c in job.api.comments(own["number"]))
     assert any(own["html_url"] in c["body"] for c in deploy.comments(other["number"]))
