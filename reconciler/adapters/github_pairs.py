@@ -21,7 +21,7 @@ and when the pair ends, the other half is closed too.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from reconciler.adapters.github_forge import GitHubForge
@@ -177,8 +177,11 @@ class GitHubPairedForge:
         return {path: files[path] for path in own}, repository, {p: found[p] for p in theirs}
 
     def _link(self, own: Proposal, other: Proposal, repository: str) -> None:
-        """One comment on each half naming the other (kept, never posted twice)."""
-        self.primary.report(
+        """One comment on each half naming the other (kept, never posted twice). Once both
+        pull requests exist nothing fails the proposal: a comment GitHub refuses is logged,
+        and the next update posts it."""
+        _courtesy(
+            self.primary.report,
             own,
             f"The manifests this proposal changes live in {repository}: its pull request is "
             f"{other.url or other.reference}. **Merging that pull request is the approval** "
@@ -187,7 +190,8 @@ class GitHubPairedForge:
             "both.",
             CommentTopic.PAIRED,
         )
-        self._other(repository).report(
+        _courtesy(
+            self._other(repository).report,
             other,
             f"This pull request edits the manifests for the proposal {own.url or own.reference} "
             f"in {self.primary.repository}. **Merging it is the approval and the change**, "
@@ -195,6 +199,9 @@ class GitHubPairedForge:
             "else holds the service). Closing either withdraws both.",
             CommentTopic.PAIRED,
         )
+
+    # Labels and comments go to both halves; the blueprint half's answer is the port's, the
+    # other half's is a courtesy (logged when refused), as the pair's links are.
 
     def label(self, proposal: Proposal, labels: Sequence[str]) -> None:
         self.primary.label(proposal, labels)
@@ -206,13 +213,13 @@ class GitHubPairedForge:
         self.primary.comment(proposal, text, topic)
         pair = self._known(proposal)
         if pair is not None and pair.other is not None:
-            self._other(pair.repository).comment(pair.other, text, topic)
+            _courtesy(self._other(pair.repository).comment, pair.other, text, topic)
 
     def report(self, proposal: Proposal, text: str, topic: CommentTopic) -> None:
         self.primary.report(proposal, text, topic)
         pair = self._known(proposal)
         if pair is not None and pair.other is not None:
-            self._other(pair.repository).report(pair.other, text, topic)
+            _courtesy(self._other(pair.repository).report, pair.other, text, topic)
 
     def close(self, proposal: Proposal, comment: str) -> None:
         pair = self._pair(proposal)
@@ -275,6 +282,19 @@ class GitHubPairedForge:
             if stopped is not None:
                 return stopped
         return None
+
+
+def _courtesy(
+    say: Callable[[Proposal, str, CommentTopic], None],
+    proposal: Proposal,
+    text: str,
+    topic: CommentTopic,
+) -> None:
+    """A comment that must not fail what already happened: logged when GitHub refuses it."""
+    try:
+        say(proposal, text, topic)
+    except ForgeError as error:
+        _log.warning("could not comment on %s: %s", proposal.url or proposal.reference, error)
 
 
 def _half(proposal: Proposal, own: Proposal | None) -> Proposal:
