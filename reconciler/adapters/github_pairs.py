@@ -223,9 +223,10 @@ class GitHubPairedForge:
 
     def close(self, proposal: Proposal, comment: str) -> None:
         pair = self._pair(proposal)
-        self.primary.close(_half(proposal, pair.own if pair else None), comment)
-        if pair is not None and pair.other is not None and pair.other.state is ProposalState.OPEN:
-            self._other(pair.repository).close(pair.other, comment)
+        if pair is None:
+            self.primary.close(proposal, comment)
+            return
+        self._close_pair(_half(proposal, pair.own), pair, comment)
 
     def set_status(self, proposal: Proposal, status: ProposalStatus) -> None:
         pair = self._known(proposal)
@@ -263,12 +264,26 @@ class GitHubPairedForge:
             )
 
     def _withdraw(self, own: Proposal, pair: _Pair) -> None:
-        """The pair ended with one half closed unmerged: close the other half."""
-        text = "Withdrawn: the other pull request of this proposal was closed without merging."
+        """The pair ended: when because a person closed one half unmerged, close the other.
+        (A pair the reconciler ends itself, superseded or landed, it closes next, saying why.)"""
+        halves = (own, pair.other)
+        if any(half is not None and half.state in _ENDED for half in halves):
+            text = "Withdrawn: the other pull request of this proposal was closed without merging."
+            self._close_pair(own, pair, text)
+
+    def _close_pair(self, own: Proposal, pair: _Pair, comment: str) -> None:
+        """Close whichever half is still open, and remember both as closed."""
         if own.state is ProposalState.OPEN:
-            self.primary.close(own, text)
-        if pair.other is not None and pair.other.state is ProposalState.OPEN:
-            self._other(pair.repository).close(pair.other, text)
+            self.primary.close(own, comment)
+        other = pair.other
+        if other is not None and other.state is ProposalState.OPEN:
+            self._other(pair.repository).close(other, comment)
+        # Closed now: a close that follows (expired, superseded) has nothing left to do.
+        self._pairs[own.branch] = replace(
+            pair,
+            own=replace(own, state=ProposalState.CLOSED),
+            other=None if other is None else replace(other, state=ProposalState.CLOSED),
+        )
 
     def _known(self, proposal: Proposal) -> _Pair | None:
         return self._pairs.get(proposal.branch)
