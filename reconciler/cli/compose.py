@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import urllib.parse
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
 
     from reconciler.adapters.git_audit import GitAuditStore
     from reconciler.adapters.git_manifests import GitManifests
+    from reconciler.adapters.github_forge import GitHubForge
     from reconciler.adapters.kubernetes import KubernetesCluster
     from reconciler.adapters.simulated import SimulatedCluster
     from reconciler.adapters.validation_cache import LocalValidationCache
@@ -215,6 +217,7 @@ def build_ports(root: Path, settings: Settings, fleet: Fleet | None = None) -> P
             forge=forge,
             manifests=open_manifests(root),
             where=where,
+            paired=paired_repositories(forge),
         )
     if settings.cluster == "kubernetes":
         from reconciler.adapters.clock import SystemClock
@@ -236,15 +239,17 @@ def build_ports(root: Path, settings: Settings, fleet: Fleet | None = None) -> P
             unknown = Unidentified(error)
             where = ClusterRef(identity="unidentified", name="unidentified")
             return Ports(cluster=unknown, metrics=metrics, audit=unknown, clock=clock, where=where)
+        forge = open_forge(root, settings, fleet, clock.now)
         return Ports(
             cluster=kube,
             metrics=metrics,
             audit=ClusterTrail(open_audit(root), where),
             clock=clock,
-            forge=open_forge(root, settings, fleet, clock.now),
+            forge=forge,
             manifests=open_manifests(root),
             where=where,
             events=kube,
+            paired=paired_repositories(forge),
         )
     raise ConfigError(
         f"unknown cluster kind {settings.cluster!r}", hint="use --cluster simulated or kubernetes"
@@ -333,7 +338,7 @@ def open_forge(
             )
         # GitHub's clock is the wall clock (its rate-limit resets, its merge times), whatever
         # clock the cycle runs on, so the forge keeps its own.
-        return GitHubForge(
+        forge = GitHubForge(
             settings.github_repository,
             env.github_token,
             base_url=settings.github_api_url,
@@ -342,7 +347,59 @@ def open_forge(
             state_path=github_cache_path(root, env),
             run_url=env.run_url,
         )
+        return paired_forge(forge, root, settings, fleet, env)
     raise ConfigError(f"unknown forge {settings.forge!r}", hint="use local, github or none")
+
+
+def paired_forge(
+    forge: GitHubForge, root: Path, settings: Settings, fleet: Fleet | None, env: Environment
+) -> Forge:
+    """The GitHub forge, paired with a forge for each other repository on the same server that
+    holds manifests (coexistence: write_back, spec.manifests.repository `owner/name`): a
+    proposal for such a service is a pull request there too. Each is reached with the
+    manifests token (RECONCILER_MANIFESTS_TOKEN, else the forge's)."""
+    from reconciler.adapters.git_manifests import on_forge
+    from reconciler.core.gitops.writeback import WRITE_BACK
+
+    repositories = sorted(
+        {
+            b.manifests.repository
+            for b in (fleet.blueprints if fleet is not None else ())
+            if b.manifests is not None
+            and b.scaling.coexistence == WRITE_BACK
+            and on_forge(b.manifests.repository)
+            and b.manifests.repository.lower() != forge.repository.lower()
+        }
+    )
+    if not repositories:
+        return forge
+    from reconciler.adapters.github_forge import GitHubForge
+    from reconciler.adapters.github_pairs import GitHubPairedForge
+
+    cache = github_cache_path(root, env)
+    others = {
+        repository: GitHubForge(
+            repository,
+            env.manifests_token or env.github_token,
+            base_url=settings.github_api_url,
+            timeout=env.github_timeout,
+            teams=tuple(fleet.policies.teams) if fleet is not None else (),
+            state_path=cache.with_name(f"{cache.stem}-{repository.replace('/', '--')}.json"),
+            run_url=env.run_url,
+        )
+        for repository in repositories
+    }
+    return GitHubPairedForge(forge, others)
+
+
+def paired_repositories(forge: Forge | None) -> frozenset[str]:
+    """The other repositories `forge` opens pull requests in (none but a paired forge's)."""
+    # A run that built no paired forge never imported its module, and need not pay for it.
+    pairs = sys.modules.get("reconciler.adapters.github_pairs")
+    if pairs is not None and isinstance(forge, pairs.GitHubPairedForge):
+        repositories: frozenset[str] = forge.repositories
+        return repositories
+    return frozenset()
 
 
 #: The GitHub forge's local state, under the git directory (never committed, shared by a

@@ -321,7 +321,8 @@ def _update_dashboard(
     from reconciler.cli.compose import Environment
     from reconciler.cli.dashboard import board_of, publish_dashboard
 
-    forge = ports.forge
+    # A paired forge's dashboard is its blueprint repository's.
+    forge = getattr(ports.forge, "primary", ports.forge)
     if not isinstance(forge, GitHubForge) or forge.halted() is not None:
         return
     env = Environment.read()
@@ -344,8 +345,9 @@ def _forge_usage(ports: Ports) -> str:
     """What the run cost on GitHub's API and what is left of the limit, or "" off GitHub."""
     # A run that built no GitHub forge never imported its module, and need not pay for it.
     github = sys.modules.get("reconciler.adapters.github_forge")
-    if github is not None and isinstance(ports.forge, github.GitHubForge):
-        usage: str = ports.forge.usage().describe()
+    forge = getattr(ports.forge, "primary", ports.forge)
+    if github is not None and isinstance(forge, github.GitHubForge):
+        usage: str = forge.usage().describe()
         return usage
     return ""
 

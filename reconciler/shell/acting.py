@@ -103,7 +103,7 @@ class Proposing:
             recorder.commit,
             now,
             manifest_files=proposed_manifests(
-                step.request, self.blueprint, self.state, ports.manifests
+                step.request, self.blueprint, self.state, ports.manifests, ports.paired
             ),
         )
 

@@ -223,6 +223,7 @@ def _watched(ports: Ports, watch: Watch) -> Ports:
         forge=None if ports.forge is None else WatchedForge(ports.forge, watch),
         manifests=None if ports.manifests is None else WatchedManifests(ports.manifests, watch),
         where=ports.where,
+        paired=ports.paired,
     )
 
 

@@ -33,3 +33,6 @@ class Ports:
     where: ClusterRef = ON_SIMULATOR
     #: Where the cluster shows what was done and refused (Kubernetes Events); None: nowhere.
     events: ClusterEvents | None = None
+    #: The other repositories the forge opens pull requests in: a proposal whose manifests
+    #: live in one of them edits them there, paired with the blueprint's pull request.
+    paired: frozenset[str] = frozenset()

@@ -9,11 +9,12 @@ the executed record keeps of the commit (`details.write_back`, and `links.commit
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from reconciler.core.approvals.proposals import elsewhere
 from reconciler.core.blueprint.model import Blueprint, Manifests
 from reconciler.core.decide.governance import OperationRequest
 from reconciler.core.errors import ClusterError
@@ -197,18 +198,23 @@ def proposed_manifests(
     blueprint: Blueprint,
     state: DeploymentState,
     store: ManifestStore | None,
+    paired: Collection[str] = (),
 ) -> dict[str, str]:
     """The manifests a proposal carries for a change that needs approval, edited as the change
     would edit them (coexistence: write_back), so that merging the proposal is the change.
-    Empty when the service does not act through git, the manifests are in another repository
-    (a pull request lives in one), or they cannot be edited now (someone changed the value, or
-    the location does not resolve): the proposal then approves the change alone, and the
+
+    Manifests in another repository are carried only when the forge can open a pull request
+    there too (`paired`, the repositories it reaches): keyed `owner/name:path`, they become
+    the pull request in that repository, paired with the one in the blueprint repository.
+    Empty when the service does not act through git, the manifests are in a repository the
+    forge cannot propose in, or they cannot be edited now (someone changed the value, or the
+    location does not resolve): the proposal then approves the change alone, and the
     reconciler commits it once approved."""
     location = blueprint.manifests
     if (
         store is None
         or location is None
-        or location.repository
+        or (location.repository and location.repository not in paired)
         or blueprint.scaling.coexistence != WRITE_BACK
     ):
         return {}
@@ -231,4 +237,9 @@ def proposed_manifests(
         edited = rewrite(edit, store.read(location).files)
     except (ManifestConflict, ManifestError, ClusterError):
         return {}
-    return {path: content.decode("utf-8") for path, content in edited.items()}
+    return {
+        elsewhere(location.repository, path) if location.repository else path: content.decode(
+            "utf-8"
+        )
+        for path, content in edited.items()
+    }

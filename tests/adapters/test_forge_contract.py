@@ -1,5 +1,7 @@
 """The contract every forge keeps: one suite, run against the local forge (branches of a real
-repository) and against GitHubForge on the fake GitHub API (through the real PyGithub).
+repository), against GitHubForge on the fake GitHub API (through the real PyGithub), and
+against the paired forge that also reaches a second repository there (for proposals whose
+files are all in the blueprint repository, it must be that repository's forge).
 
 The approval lifecycle is written against the Forge port alone; these cases are what it relies
 on: a proposal opened once and found again by a new run, rewritten on top of the moved main
@@ -25,6 +27,7 @@ import pygit2
 import pytest
 
 from reconciler.adapters.github_forge import GitHubForge
+from reconciler.adapters.github_pairs import GitHubPairedForge
 from reconciler.adapters.local_forge import NOTES_REF, LocalForge
 from reconciler.core.approvals.proposals import (
     CommentTopic,
@@ -34,7 +37,7 @@ from reconciler.core.approvals.proposals import (
     comment_marker,
     render_metadata,
 )
-from tests.fakes.github_api import init_bare_repo
+from tests.fakes.github_api import FakeGitHub, init_bare_repo
 from tests.github_setup import ALICE, BOB, BOT, NAME, OWNER, add_people, serving
 
 BLUEPRINT = "blueprints/web/blueprint.yaml"
@@ -136,19 +139,27 @@ def local(tmp_path: Path) -> Iterator[Harness]:
     )
 
 
-def github(tmp_path: Path) -> Iterator[Harness]:
+def github(tmp_path: Path, *, paired: bool = False) -> Iterator[Harness]:
     bare = tmp_path / "origin.git"
     init_bare_repo(bare, SEED)
     with serving(bare) as api:
         add_people(api, {BOT: "bot-token", ALICE: "alice-token", BOB: "bob-token"})
         made: list[GitHubForge] = []
+        if paired:
+            other = tmp_path / "deploy.git"
+            init_bare_repo(other, {"deploy/web.yaml": "replicas: 1\n"})
+            api.host(FakeGitHub(other, "org", "deploy-config"))
 
-        def connect() -> GitHubForge:
+        def connect() -> Any:
             forge = GitHubForge(
                 f"{OWNER}/{NAME}", "bot-token", base_url=api.url, timeout=2, teams=("platform",)
             )
             made.append(forge)
-            return forge
+            if not paired:
+                return forge
+            deploy = GitHubForge("org/deploy-config", "bot-token", base_url=api.url, timeout=2)
+            made.append(deploy)
+            return GitHubPairedForge(forge, {"org/deploy-config": deploy})
 
         def number(proposal: Proposal) -> int:
             assert proposal.number is not None
@@ -171,7 +182,14 @@ def github(tmp_path: Path) -> Iterator[Harness]:
             forge.disconnect()
 
 
-@pytest.fixture(params=[local, github], ids=["local", "github"])
+def github_paired(tmp_path: Path) -> Iterator[Harness]:
+    """The paired forge (a second repository on the same GitHub, for manifests kept there):
+    for a proposal whose files are all in the blueprint repository, it is that repository's
+    forge, and keeps the contract as it does."""
+    yield from github(tmp_path, paired=True)
+
+
+@pytest.fixture(params=[local, github, github_paired], ids=["local", "github", "github-paired"])
 def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
     yield from request.param(tmp_path)
 

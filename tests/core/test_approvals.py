@@ -21,7 +21,7 @@ from reconciler.core.approvals.landings import (
 )
 from reconciler.core.approvals.lifecycle import MATERIALLY_WORSE, Landing, Refusal, digest
 from reconciler.core.approvals.pending import Pending, pending_proposals
-from reconciler.core.approvals.proposals import Proposal, ProposalState
+from reconciler.core.approvals.proposals import Proposal, ProposalState, elsewhere, where_is
 from reconciler.core.approvals.recording import approval_record, worse_than
 from reconciler.core.blueprint.loading import parse_blueprint
 from reconciler.core.blueprint.yamlsafe import YamlError
@@ -815,3 +815,24 @@ def test_a_non_approvers_merge_names_every_approver_configured() -> None:
     judged = judge_merge(two, merged(files, merged_by="mallory"), TEAM, alice_in_web_team, NOW)
     assert (judged.judgement, judged.refusal) == NOT_APPROVED
     assert judged.reasons == ("it was merged by mallory, who is not an approver (web-team, sre)",)
+
+
+@pytest.mark.parametrize(
+    ("key", "where"),
+    [
+        ("blueprints/web/blueprint.yaml", ("", "blueprints/web/blueprint.yaml")),
+        ("requests/web/apr-1.yaml", ("", "requests/web/apr-1.yaml")),
+        ("org/deploy-config:deploy/web.yaml", ("org/deploy-config", "deploy/web.yaml")),
+        ("org/deploy-config:values.yaml", ("org/deploy-config", "values.yaml")),
+        # Not `owner/name` before the colon: a path of the blueprint repository.
+        ("deploy:web.yaml", ("", "deploy:web.yaml")),
+        ("a/b/c:web.yaml", ("", "a/b/c:web.yaml")),
+        ("org/deploy-config:", ("", "org/deploy-config:")),
+    ],
+)
+def test_a_proposed_file_says_which_repository_it_lives_in(
+    key: str, where: tuple[str, str]
+) -> None:
+    assert where_is(key) == where
+    if where[0]:
+        assert elsewhere(*where) == key

@@ -12,6 +12,7 @@ import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -189,74 +190,239 @@ def test_a_merge_by_someone_who_may_not_approve_is_not_the_change(
 DEPLOY_TOKEN = "deploy-config-token-never-printed"
 
 
-def test_with_the_manifests_in_another_repository_the_approved_change_is_pushed_there(
-    tmp_path: Path,
-) -> None:
-    """The manifests live in org/deploy-config. A pull request lives in one repository, so the
-    proposal in the blueprint repository carries the blueprint's bound alone; an approver's
-    merge approves the change, and the reconciler then pushes the manifest commit to the other
-    repository with its own token, and records it there."""
-    from tests.gitserver import git, http_git_server
+class TwoRepositories:
+    """The blueprints in acme/service-blueprints and the manifests Argo CD applies in
+    org/deploy-config, both on one GitHub (the fake API hosts both; git reaches the manifests
+    over HTTPS with their own token, at the server that serves that repository's git)."""
+
+    def __init__(self, job: Job, deploy: FakeGitHub, bare: Path, clock: SimClock, server: Any):
+        self.job, self.deploy, self.bare, self.clock, self.server = job, deploy, bare, clock, server
+        self.env = {
+            "GITHUB_SERVER_URL": server.server_url,
+            "RECONCILER_MANIFESTS_TOKEN": DEPLOY_TOKEN,
+        }
+
+    def run(self, *args: str, expect: int = 0) -> str:
+        """A run as on Actions; its records are pushed on top of what landed meanwhile (the
+        blueprint half the run merged), as the workflow's push retries do."""
+        job = self.job
+        job.git("pull", "-q", "--no-rebase", "origin", "main")
+        output = job.cli("run", *args, expect=expect, env=self.env)
+        job.git("pull", "-q", "--no-rebase", "origin", "main")
+        job.git("push", "-q", "origin", "HEAD:main")
+        assert DEPLOY_TOKEN not in output
+        return output
+
+    def cli(self, *args: str) -> str:
+        return self.job.cli(*args, env=self.env)
+
+    def manifest(self, ref: str = "main") -> str:
+        from tests.gitserver import git
+
+        return git("show", f"{ref}:{MANIFEST}", cwd=self.bare)
+
+
+@pytest.fixture
+def two(tmp_path: Path) -> Iterator[TwoRepositories]:
+    from tests.gitserver import http_git_server
 
     with http_git_server(tmp_path / "served", {DEPLOY_TOKEN: "deploy-bot"}) as server:
-        seed = tmp_path / "deploy-config"
-        (seed / "deploy" / "todo-frontend").mkdir(parents=True)
-        (seed / MANIFEST).write_text(DEPLOYMENT)
-        git("init", "-q", str(seed))
-        git("add", "-A", cwd=seed)
-        git("commit", "-q", "-m", "what Argo CD applies", cwd=seed)
-        deploy = server.base / "org" / "deploy-config"
-        deploy.parent.mkdir(parents=True)
-        git("clone", "-q", "--bare", str(seed), str(deploy))
-
+        deploy_bare = server.base / "org" / "deploy-config"
+        deploy_bare.parent.mkdir(parents=True)
+        init_bare_repo(deploy_bare, {MANIFEST: DEPLOYMENT})
         files = blueprint_files()
         files[FRONTEND] = files[FRONTEND].replace(
             "    scale_down_threshold: 40%\n",
             "    scale_down_threshold: 40%\n    coexistence: write_back\n"
             "  manifests:\n    format: plain\n    repository: org/deploy-config\n"
-            f"    path: {MANIFEST}\n",
+            f"    path: {MANIFEST}\n    sync_timeout: 10m\n",
             1,
         )
         bare = tmp_path / "remote.git"
         init_bare_repo(bare, files)
         clock = SimClock()
-        env = {
-            "GITHUB_SERVER_URL": server.server_url,
-            "RECONCILER_MANIFESTS_TOKEN": DEPLOY_TOKEN,
-        }
         with FakeGitHub(bare, clock=clock) as api:
+            deploy = api.host(FakeGitHub(deploy_bare, "org", "deploy-config", clock=clock))
             api.add_user("reconciler-bot", BOT_TOKEN)
+            api.add_user("deploy-bot", DEPLOY_TOKEN)
             api.add_user("alice", "alice-token")
+            api.add_user("mallory", "mallory-token")
             api.add_team("acme", "devops-team", ["alice"])
             root = tmp_path / "checkout"
             subprocess.run(["git", "clone", "-q", str(bare), str(root)], check=True)
-            job = Job(root, api)
-            job.cli("sim", "init", "--scenario", "seed", "--history", "10m", env=env)
-            job.cli("sim", "set", "todo-frontend", *DEMO_2, env=env)
-            clock.follow(job)
-
-            output = job.run("-s", "todo-frontend", "-o", "json", env=env)
-            (step,) = frontend(job, output)["steps"]
-            assert (step["operation"], step["outcome"]) == ("scale_beyond_limits", "proposed")
-            (pull,) = api.pulls()
-            job.git("fetch", "-q", "origin", BRANCH)
-            changed = job.git(
-                "diff", "--name-only", f"{pull['base']['sha']}...{pull['head']['sha']}"
+            pair = TwoRepositories(Job(root, api), deploy, deploy_bare, clock, server)
+            pair.cli(
+                "sim", "init", "--scenario", "seed", "--history", "10m", "--gitops-delay", "30s"
             )
-            assert changed.split() == [FRONTEND]
-            assert server.pushes == []
-
-            clock.follow(job)
-            api.merge_pull(pull["number"], "alice")
-            output = job.run("-s", "todo-frontend", "-o", "json", env=env)
-            assert DEPLOY_TOKEN not in output
-            (step,) = frontend(job, output)["steps"]
-            assert step["outcome"] == "executed"
-            assert server.pushes == ["deploy-bot"]
-            pushed = git("rev-parse", "main", cwd=deploy).strip()
-            assert "replicas: 6 " in git("show", f"main:{MANIFEST}", cwd=deploy)
-            (executed,) = job.records("operation_executed")
-            assert executed["links"]["commit"] == pushed
-            assert executed["details"]["write_back"]["repository"] == "org/deploy-config"
-            assert executed["details"]["authorized_by"]["reference"] == f"#{pull['number']}"
+            pair.cli("sim", "set", "todo-frontend", *DEMO_2)
+            clock.follow(pair.job)
+            yield pair
             assert api.internal_errors == []
+
+
+def proposed_pair(two: TwoRepositories) -> tuple[dict, dict]:
+    """The first run proposes: the blueprint's pull request and the manifests' one."""
+    job = two.job
+    (step,) = frontend(job, two.run("-s", "todo-frontend", "-o", "json"))["steps"]
+    assert (step["operation"], step["outcome"]) == ("scale_beyond_limits", "proposed")
+    (own,) = job.api.pulls()
+    (other,) = two.deploy.pulls()
+    return own, other
+
+
+def test_with_the_manifests_in_another_repository_the_approval_is_a_pull_request_there(
+    two: TwoRepositories,
+) -> None:
+    """The proposal is a pair: in org/deploy-config a pull request edits the manifest's value
+    line, in the blueprint repository one raises the bound; each links the other. alice's
+    merge of the manifests one is the approval and the change: the reconciler merges the
+    blueprint half, records the manifests merge as the change (no commit of its own), and
+    the simulated Argo CD, watching org/deploy-config, rolls it out."""
+    job, deploy = two.job, two.deploy
+    own, other = proposed_pair(two)
+    assert own["head"]["ref"] == other["head"]["ref"] == BRANCH
+    job.git("fetch", "-q", "origin", BRANCH)
+    since = job.git("merge-base", own["base"]["sha"], own["head"]["sha"]).strip()
+    assert job.git("diff", "--name-only", since, own["head"]["sha"]).split() == [FRONTEND]
+    assert changed_lines(job, since, own["head"]["sha"], FRONTEND)[2:] == [
+        "-    max_replicas: 5",
+        "+    max_replicas: 6",
+    ]
+    from tests.gitserver import git
+
+    diff = git("diff", "-U0", other["base"]["sha"], other["head"]["sha"], cwd=two.bare)
+    assert [
+        line
+        for line in diff.splitlines()
+        if line[:1] in "+-" and not line.startswith(("+++", "---"))
+    ] == [
+        "-  replicas: 5   # kept by the reconciler (write_back)",
+        "+  replicas: 6   # kept by the reconciler (write_back)",
+    ]
+    assert "live in org/deploy-config" in own["body"]
+    assert f"editing `{MANIFEST}`. Merging that one is the approval" in own["body"]
+    # The two link each other.
+    assert any(other["html_url"] in c["body"] for c in job.api.comments(own["number"]))
+    assert any(own["html_url"] in c["body"] for c in deploy.comments(other["number"]))
+    assert "replicas: 5 " in two.manifest()  # nothing changes before the merge
+
+    two.clock.follow(job)
+    merge = deploy.merge_pull(other["number"], "alice")
+    two.run("-s", "todo-frontend")
+    (granted,) = job.records("approval_granted")
+    assert granted["details"]["merged_by"] == "alice"
+    # The blueprint half follows, merged by the reconciler as proposed.
+    merged_own = job.api.pull(own["number"])
+    assert merged_own["merged"] and merged_own["merged_by"]["login"] == "reconciler-bot"
+
+    (step,) = frontend(job, two.run("-s", "todo-frontend", "-o", "json"))["steps"]
+    assert (step["operation"], step["outcome"]) == ("scale_within_limits", "executed")
+    (executed,) = job.records("operation_executed")
+    assert executed["links"]["commit"] == merge
+    assert executed["links"]["approval"] == granted["links"]["approval"]
+    assert executed["details"]["write_back"]["repository"] == "org/deploy-config"
+    assert executed["details"]["write_back"]["after"] == {"replicas": 6}
+    assert two.server.pushes == []  # the merge was the change: nothing pushed on top
+    assert "replicas: 6 " in two.manifest()
+
+    two.cli("sim", "advance", "75s")
+    two.run("-s", "todo-frontend")
+    assert sim_frontend(job) == (6, 6)
+    (rolled,) = job.records("rolled_out")
+    assert rolled["links"]["commit"] == merge
+
+
+def test_a_merge_of_the_manifests_by_someone_who_may_not_approve_holds_the_service(
+    two: TwoRepositories,
+) -> None:
+    job = two.job
+    own, other = proposed_pair(two)
+    two.clock.follow(job)
+    two.deploy.merge_pull(other["number"], "mallory")
+    service = frontend(job, two.run("-s", "todo-frontend", "-o", "json", expect=1))
+    assert "held" in service["error"]
+    (refused,) = job.records("approval_refused")
+    assert "mallory" in refused["rationale"]
+    assert job.records("operation_executed") == []
+    # The blueprint half is not merged for a refused approval.
+    assert job.api.pull(own["number"])["state"] == "open"
+
+
+@pytest.mark.parametrize("closed", ["blueprint", "manifests"])
+def test_closing_either_pull_request_withdraws_both(two: TwoRepositories, closed: str) -> None:
+    job = two.job
+    own, other = proposed_pair(two)
+    if closed == "blueprint":
+        job.api.close_pull(own["number"], "alice")
+    else:
+        two.deploy.close_pull(other["number"], "alice")
+    two.run("-s", "todo-frontend")
+    (rejected,) = job.records("approval_rejected")
+    assert rejected["details"]["closed_by"] == "alice"
+    assert job.api.pull(own["number"])["state"] == "closed"
+    assert two.deploy.pull(other["number"])["state"] == "closed"
+    assert not job.api.pull(own["number"])["merged"]
+    assert not two.deploy.pull(other["number"])["merged"]
+
+
+def test_the_blueprint_half_merged_alone_approves_nothing(two: TwoRepositories) -> None:
+    """alice merges the blueprint's pull request but not the manifests': the bound alone
+    would let the reconciler make the change itself, without the approval that merging the
+    manifests is. It is refused, and the service held."""
+    job = two.job
+    own, other = proposed_pair(two)
+    two.clock.follow(job)
+    job.api.merge_pull(own["number"], "alice")
+    service = frontend(job, two.run("-s", "todo-frontend", "-o", "json", expect=1))
+    assert "held" in service["error"]
+    (refused,) = job.records("approval_refused")
+    assert "org/deploy-config:" + MANIFEST in refused["rationale"]
+    assert job.records("operation_executed") == []
+    assert "replicas: 5 " in two.manifest()
+    assert two.deploy.pull(other["number"])["state"] == "open"
+
+
+def test_an_approved_one_off_request_is_the_manifests_merge_beside_its_request_file(
+    two: TwoRepositories,
+) -> None:
+    """A restricted one-off operation (a scale to 0) is proposed as a pair too: the request file in the blueprint repository, the value line in the manifests
+    one. alice's merge of the manifests is the approval, once; the reconciler merges the
+    request file and records the merge as the operation carried out."""
+    job, deploy = two.job, two.deploy
+    calm = ["cpu_utilization=40%", "memory_utilization=40%", "latency_p95=90ms"]
+    two.cli("sim", "set", "todo-frontend", *calm, "error_rate=0.1%")
+    output = two.cli("request", "todo-frontend", "scale", "--replicas", "0")
+    assert "proposed" in output
+    (own,) = job.api.pulls()
+    (other,) = deploy.pulls()
+    from tests.gitserver import git
+
+    assert "replicas: 0   # kept" in git("show", f"{other['head']['sha']}:{MANIFEST}", cwd=two.bare)
+    assert own["head"]["ref"] == other["head"]["ref"]
+
+    two.clock.follow(job)
+    merge = deploy.merge_pull(other["number"], "alice")
+    two.run("-s", "todo-frontend")
+    (granted,) = job.records("approval_granted")
+    assert granted["details"]["merged_by"] == "alice"
+    assert job.api.pull(own["number"])["merged"]
+    two.run("-s", "todo-frontend")
+    (executed,) = job.records("operation_executed")
+    assert executed["links"]["commit"] == merge
+    assert executed["details"]["write_back"]["after"] == {"replicas": 0}
+    assert two.server.pushes == []
+
+
+def test_an_expired_pair_is_closed_in_both_repositories(two: TwoRepositories) -> None:
+    job = two.job
+    own, other = proposed_pair(two)
+    two.cli("sim", "advance", "2h")  # beyond the approval timeout (1h)
+    two.clock.follow(job)
+    two.run("-s", "todo-frontend")
+    (expired,) = job.records("approval_expired")
+    assert f"#{own['number']}" in expired["rationale"]
+    assert job.api.pull(own["number"])["state"] == "closed"
+    assert two.deploy.pull(other["number"])["state"] == "closed"
+    # Still hot: a new pair is proposed in both repositories.
+    assert [p["state"] for p in job.api.pulls()] == ["closed", "open"]
+    assert [p["state"] for p in two.deploy.pulls()] == ["closed", "open"]

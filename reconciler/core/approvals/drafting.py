@@ -15,7 +15,7 @@ from typing import Any
 
 from reconciler.core.approvals.feedback import TrailLinks
 from reconciler.core.approvals.lifecycle import LABELS, Kind, digest
-from reconciler.core.approvals.proposals import Draft, render_metadata
+from reconciler.core.approvals.proposals import Draft, render_metadata, where_is
 from reconciler.core.blueprint.model import Blueprint, Tier
 from reconciler.core.blueprint.units import Money, format_duration, format_percent, parse_semver
 from reconciler.core.blueprint.yamlsafe import Path, YamlError, parse_yaml
@@ -138,6 +138,26 @@ def _state_table(rows: Sequence[tuple[str, str, str]]) -> list[str]:
     return lines
 
 
+def _merging_manifests(manifest_files: Mapping[str, str]) -> str:
+    """What merging does to the manifests the proposal edits: here, or, kept in another
+    repository, through the pull request paired with this one there."""
+    located = [where_is(key) for key in sorted(manifest_files)]
+    elsewhere_ = sorted({repository for repository, _ in located if repository})
+    paths = ", ".join(f"`{path}`" for _, path in located)
+    if elsewhere_:
+        return (
+            f" The manifests the GitOps tool applies live in {', '.join(elsewhere_)}: the "
+            f"proposal is also a pull request there, editing {paths}. Merging that one is the "
+            "approval and the change itself, which the tool rolls out and the reconciler then "
+            "records and verifies; the reconciler then merges this one."
+        )
+    return (
+        f" The proposal also edits {paths}, the manifests the GitOps tool applies: merging is "
+        "the change itself, which the tool rolls out and the reconciler then records and "
+        "verifies."
+    )
+
+
 def draft_for(
     request: OperationRequest,
     verdict: Verdict,
@@ -168,12 +188,7 @@ def draft_for(
     files, merging = dict(change.files), change.merging
     if manifest_files:
         files.update(manifest_files)
-        where = ", ".join(f"`{path}`" for path in sorted(manifest_files))
-        merging += (
-            f" The proposal also edits {where}, the manifests the GitOps tool applies: "
-            "merging is the change itself, which the tool rolls out and the reconciler then "
-            "records and verifies."
-        )
+        merging += _merging_manifests(manifest_files)
     metadata = _metadata(
         request, verdict, blueprint, evidence, approval_id, now, expires, topic, kind, files
     )

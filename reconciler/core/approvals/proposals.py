@@ -25,8 +25,10 @@ __all__ = [
     "Proposal",
     "ProposalState",
     "comment_marker",
+    "elsewhere",
     "parse_metadata",
     "render_metadata",
+    "where_is",
 ]
 
 #: Opens the hidden machine-readable block in a proposal's body.
@@ -57,6 +59,30 @@ class CommentTopic(StrEnum):
     #: What came of the proposal once it ended (granted and what followed, refused and how to
     #: fix it, rejected): one comment, edited in place as more follows.
     OUTCOME = "outcome"
+    #: Which pull request in the other repository is this one's pair (a proposal whose
+    #: manifests live in another repository is two pull requests).
+    PAIRED = "paired"
+
+
+#: Between a repository and a path in a proposal's file key: `org/deploy-config:deploy/web.yaml`
+#: names a file in another repository (the manifests Argo CD or Flux apply, kept there).
+ELSEWHERE = ":"
+
+
+def elsewhere(repository: str, path: str) -> str:
+    """The key of a proposed file that lives in `repository` (`owner/name` on the forge),
+    not in the blueprint repository."""
+    return f"{repository}{ELSEWHERE}{path}"
+
+
+def where_is(key: str) -> tuple[str, str]:
+    """(repository, path) of a proposed file's key; repository "" for the blueprint
+    repository's own files (the blueprints and request files the reconciler writes, whose
+    paths never hold a colon)."""
+    repository, sep, path = key.partition(ELSEWHERE)
+    if not sep or repository.count("/") != 1 or not path:
+        return "", key
+    return repository, path
 
 
 def comment_marker(topic: CommentTopic) -> str:
