@@ -14,9 +14,11 @@ import pytest
 from reconciler.core.approvals.authorization import Authorization
 from reconciler.core.approvals.lifecycle import Kind
 from reconciler.core.blueprint.model import Blueprint
-from reconciler.core.decide.decision import Action
-from reconciler.core.decide.governance import VerdictAction
+from reconciler.core.decide.decision import Action, DecisionRule
+from reconciler.core.decide.decision import Reason as DecisionReason
+from reconciler.core.decide.governance import Origin, VerdictAction
 from reconciler.core.decide.verification import Pending
+from reconciler.core.ids import make_id
 from reconciler.core.observed.changes import Applied
 from reconciler.core.observed.observation import (
     ChangeStamp,
@@ -149,8 +151,16 @@ def test_stop_while_paused(
     assert [n.kind for n in after.notes] == [NoteKind.PAUSED]
     assert (after.plan.decision is not None) == decided
     if after.plan.decision is not None:  # what the engine would do, and does not
-        assert after.plan.decision.action is Action.NONE
-        assert after.plan.decision.target_replicas == 2
+        paused = after.plan.decision
+        assert (paused.action, paused.reason, paused.rule) == (
+            Action.NONE,
+            DecisionReason.PAUSED,
+            DecisionRule.PAUSE,
+        )
+        assert (paused.target_replicas, paused.desired_replicas) == (2, 2)
+        assert (paused.expected, paused.needs_window) == (None, False)
+        assert paused.rationale.startswith(f"Paused by {paused_by}: nothing is changed")
+        assert paused.id.startswith("dec-") and paused.service == "web"
 
 
 @pytest.mark.parametrize("verify_only", [False, True])
@@ -200,8 +210,13 @@ def _pending(due_in: timedelta) -> Pending:
             "op-20260210-152900-aaaaaa (scale 2→3) is verified once its starting pods are "
             "ready (at the latest 15:31:50Z); no new change before that",
         ),
+        (
+            _pending(timedelta(0)),
+            "op-20260210-152900-aaaaaa (scale 2→3) is verified once its starting pods are "
+            "ready (at the latest 15:32:00Z); no new change before that",
+        ),
     ],
-    ids=["nothing-waits", "due-later", "pods-starting"],
+    ids=["nothing-waits", "due-later", "pods-starting", "due-now"],
 )
 def test_wait_for_verification(waiting: Pending | None, text: str | None) -> None:
     given = inputs(load=HOT)
@@ -290,6 +305,34 @@ def test_decide_and_govern(load: Metrics, targets: list[int]) -> None:
     assert after.plan is not None and after.plan.decision is not None
     assert [s.request.target_replicas for s in after.plan.steps] == targets
     assert all(s.request.decision_id == after.plan.decision.id for s in after.plan.steps)
+
+
+def test_a_step_across_max_replicas_is_two_requests_and_one_decision_record() -> None:
+    """3 -> 6 with max_replicas 5: the part within the bounds is carried out, the rest is
+    proposed, and only the first request carries the decision's record."""
+    given = inputs(
+        blueprint("    scale_up_increment: 3\n"), observed=state(3), load=metrics(0.99, 0.99, 400)
+    )
+    after = stages.decide_and_govern(given, start(given))
+    assert after.plan is not None and after.plan.decision is not None
+    decision = after.plan.decision
+    assert (decision.target_replicas, decision.beyond_limits) == (5, 6)
+    within, beyond = after.plan.steps
+    assert [
+        (s.request.operation, s.request.current_replicas, s.request.target_replicas)
+        for s in (within, beyond)
+    ] == [("scale_within_limits", 3, 5), ("scale_beyond_limits", 5, 6)]
+    assert all(
+        (s.request.origin, s.request.decision_id, s.request.service)
+        == (Origin.DECISION, decision.id, "web")
+        for s in (within, beyond)
+    )
+    assert (within.verdict.action, beyond.verdict.action) == (
+        VerdictAction.EXECUTE,
+        VerdictAction.REQUEST_APPROVAL,
+    )
+    assert within.records[0].event_type is EventType.DECISION_MADE
+    assert EventType.DECISION_MADE not in [r.event_type for r in beyond.records]
 
 
 def test_a_settled_plan_keeps_every_note_made_before_it() -> None:
@@ -391,8 +434,14 @@ def test_hold_approved_replicas(origin: str, replicas: int, held: bool) -> None:
     after = stages.hold_approved_replicas(given, start(given, (executed,)))
     assert (after.plan is not None) == held
     if after.plan is not None and after.plan.decision is not None:
-        assert after.plan.decision.reason == "held_by_approval"
-        assert after.plan.decision.target_replicas == 0
+        decision = after.plan.decision
+        assert decision.reason == "held_by_approval"
+        assert (decision.action, decision.rule) == (Action.NONE, DecisionRule.APPROVAL)
+        assert (decision.current_replicas, decision.target_replicas) == (0, 0)
+        assert decision.desired_replicas == 0 and decision.service == "web"
+        assert decision.references == ("governance.agent_authority.requires_approval",)
+        assert "apv-20260210-151000-dddddd" in decision.rationale
+        assert not after.plan.steps
 
 
 def _executed_scale(load: Metrics) -> tuple[Record, ...]:
@@ -446,3 +495,38 @@ def test_roll_back_failed_changes_passes_on_when_nothing_failed() -> None:
     verified = stages.verify_due_changes(given, start(given, _executed_scale(HOT)))
     assert [n.kind for n in verified.notes] == [NoteKind.VERIFIED]
     assert stages.roll_back_failed_changes(given, verified) == verified
+
+
+def test_a_paused_decision_has_an_id_of_its_own() -> None:
+    """Not the id of the decision the engine would have made: that one may be made and
+    recorded once the pause ends. The id is the service's paused decision at this moment over
+    this history, so running the cycle again finds the same record."""
+    bp = blueprint()
+    given = inputs(bp, state(2, paused="maintenance"), HOT)
+    progress = start(given)
+    after = stages.stop_while_paused(given, progress)
+    assert after.plan is not None and after.plan.decision is not None
+    unpaused = stages.decide_and_govern(inputs(bp, state(2), HOT), start(given)).plan
+    assert unpaused is not None and unpaused.decision is not None
+    paused_id = after.plan.decision.id
+    assert paused_id != unpaused.decision.id
+    # Over the history with the pause recorded in it.
+    assert paused_id == make_id("dec", NOW, "web", "paused", after.history.fingerprint)
+
+
+def test_a_change_that_failed_its_verification_is_rolled_back_before_anything_new() -> None:
+    """2 -> 3 with one pod of three ready when the check is due: the change failed, and the
+    cycle settles on undoing it (the reconciler's own change, allowed without a person)."""
+    records = _executed_scale(HOT)
+    given = replace(inputs(observed=state(3, ready=1), load=HOT), now=NOW + timedelta(seconds=400))
+    verified = stages.verify_due_changes(given, start(given, records))
+    assert [n.kind for n in verified.notes] == [NoteKind.VERIFICATION_FAILED]
+    after = stages.roll_back_failed_changes(given, verified)
+    assert after.plan is not None and after.plan.decision is None
+    (step,) = after.plan.steps
+    request = step.request
+    assert (request.operation, request.origin) == ("rollback_own_change", Origin.ROLLBACK)
+    assert (request.current_replicas, request.target_replicas) == (3, 2)
+    assert request.reverts == records[-1].id
+    assert step.verdict.action is VerdictAction.EXECUTE
+    assert [n.kind for n in after.plan.notes] == [NoteKind.VERIFICATION_FAILED]
