@@ -27,9 +27,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
-from reconciler.core.blueprint.loading import check_unique_names, load_blueprint
+from reconciler.core.blueprint.claims import check_unique_names
 from reconciler.core.blueprint.model import Blueprint, GlobalPolicies, Provenance
-from reconciler.core.blueprint.policies import builtin_policies, load_policies
 from reconciler.core.errors import BlueprintError, ConfigError
 from reconciler.core.planning.sharding import Shard
 from reconciler.core.problems import Problem, Severity
@@ -313,10 +312,20 @@ def _policies(
     cached = cache.get(key) if cache is not None else None
     if cached is not None and (cached[0] is None or isinstance(cached[0], GlobalPolicies)):
         return cached[0], cached[1]
+    from reconciler.core.blueprint.policies import load_policies  # see _builtin_policies
+
     policies, read = load_policies(data, source=str(POLICIES_PATH))
     if cache is not None:
         cache.put(key, (policies, tuple(read)))
     return policies, tuple(read)
+
+
+def _builtin_policies() -> GlobalPolicies:
+    """The loader (YAML, the schemas, every section's checks) is imported only when something
+    is loaded: a run whose blueprints and policies all come from the cache never needs it."""
+    from reconciler.core.blueprint.policies import builtin_policies
+
+    return builtin_policies()
 
 
 def _load(
@@ -334,7 +343,7 @@ def _load(
     a blueprint whose content, path and policies were loaded before is not loaded again."""
     policies, unloaded, problems = _global_policies(raw_policies, cache)
     policies_ok = policies is not None or raw_policies is None
-    effective = policies or builtin_policies()
+    effective = policies or _builtin_policies()
     problems.extend(found)
     problems.extend(item.problem for item in ignored)
 
@@ -416,6 +425,8 @@ def _blueprint(
         hit = cache.get(key)
         if hit is not None and (hit[0] is None or isinstance(hit[0], Blueprint)):
             return (hit[0], hit[1])
+    from reconciler.core.blueprint.loading import load_blueprint  # see _builtin_policies
+
     loaded, found_problems = load_blueprint(
         data,
         source=shown,

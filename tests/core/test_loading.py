@@ -9,7 +9,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reconciler.core.blueprint.loading import check_unique_names, load_blueprint, parse_blueprint
+from reconciler.core.blueprint.claims import check_unique_names
+from reconciler.core.blueprint.loading import load_blueprint, parse_blueprint
 from reconciler.core.blueprint.model import Tier
 from reconciler.core.blueprint.policies import builtin_policies, load_policies
 from reconciler.core.errors import BlueprintError

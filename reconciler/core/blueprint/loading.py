@@ -19,7 +19,7 @@ disk, a blob from another git revision, or a pull request's proposed content.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,7 +67,6 @@ from reconciler.core.errors import BlueprintError
 from reconciler.core.problems import Problem, Severity, has_errors
 
 __all__ = [
-    "check_unique_names",
     "load_blueprint",
     "parse_blueprint",
 ]
@@ -254,30 +253,3 @@ def parse_blueprint(
     if blueprint is None:
         raise BlueprintError(source, [p for p in problems if p.severity is Severity.ERROR])
     return blueprint
-
-
-def check_unique_names(blueprints: Iterable[Blueprint]) -> list[Problem]:
-    """Two files that claim one service (or one deployment) would fight; both are refused."""
-    groups: dict[tuple[str, str], list[Blueprint]] = {}
-    for blueprint in blueprints:
-        meta = blueprint.metadata
-        groups.setdefault(("service", blueprint.name), []).append(blueprint)
-        groups.setdefault(("deployment", f"{meta.namespace}/{meta.deployment}"), []).append(
-            blueprint
-        )
-    problems: list[Problem] = []
-    for (what, name), members in groups.items():
-        if len(members) < 2:
-            continue
-        for member in members:
-            others = ", ".join(other.source for other in members if other is not member)
-            problems.append(
-                Problem(
-                    file=member.source,
-                    path="metadata.name" if what == "service" else "metadata.deployment",
-                    message=f"{what} {name!r} is also claimed by {others}",
-                    hint=f"each {what} has exactly one blueprint; remove or rename one of them",
-                    code="name.duplicate",
-                )
-            )
-    return problems
