@@ -11,7 +11,6 @@ its risk, and the safer alternatives to offer when it is forbidden.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -194,5 +193,7 @@ def with_custom(custom: Mapping[str, str]) -> Mapping[str, Operation]:
 
 def suggest(name: str, names: Mapping[str, Operation] | None = None) -> str | None:
     """The closest catalogue name to a misspelt one, or None."""
+    import difflib  # only for a misspelt name: not at every start-up
+
     close = difflib.get_close_matches(name, list(names or CATALOGUE), n=1, cutoff=0.6)
     return close[0] if close else None

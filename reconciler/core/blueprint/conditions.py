@@ -17,7 +17,6 @@ does. That keeps missing data on the safe side.
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
 from collections.abc import Mapping
@@ -321,6 +320,8 @@ def _check(node: Node) -> Kind:
         case Name(name=name, column=column):
             info = NAMES.get(name)
             if info is None:
+                import difflib  # only for a misspelt name: not at every start-up
+
                 close = difflib.get_close_matches(name, NAMES, n=1)
                 hint = f"did you mean {close[0]}?" if close else "see the list of condition names"
                 raise ConditionError(f"unknown name {name!r}", column, hint)

@@ -44,7 +44,9 @@ class UnitError(ValueError):
 
 
 _NUMBER = r"(?:\d+(?:\.\d*)?|\.\d+)"
-_PERCENT_RE = re.compile(rf"^\s*(-?{_NUMBER})\s*%\s*$")
+# The patterns stay strings: `re` compiles each the first time it is used and keeps it, so a
+# command that parses no money or throughput never pays for compiling them at start-up.
+_PERCENT_RE = rf"^\s*(-?{_NUMBER})\s*%\s*$"
 
 
 def _is_number(value: object) -> bool:
@@ -85,7 +87,7 @@ def parse_percent(value: object) -> float:
             return number
         raise UnitError(f"{value!r} has no % sign; did you mean {value}%?", hint)
     if isinstance(value, str):
-        match = _PERCENT_RE.match(value)
+        match = re.match(_PERCENT_RE, value)
         if match:
             number = float(match.group(1))
             if number < 0:
@@ -95,7 +97,7 @@ def parse_percent(value: object) -> float:
     raise UnitError(f"{value!r} is not a percentage", hint)
 
 
-_DURATION_PART = re.compile(rf"({_NUMBER})(ms|s|m|h|d)")
+_DURATION_PART = rf"({_NUMBER})(ms|s|m|h|d)"
 _DURATION_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
 
@@ -120,7 +122,7 @@ def _seconds(value: object, what: str, hint: str) -> float:
     if text.startswith("-"):
         raise UnitError(f"{_shown(value)} is negative; {what} must be zero or more", hint)
     position, total = 0, 0.0
-    for match in _DURATION_PART.finditer(text):
+    for match in re.finditer(_DURATION_PART, text):
         if match.start() != position:
             break
         total += float(match.group(1)) * _DURATION_SECONDS[match.group(2)]
@@ -143,7 +145,7 @@ def parse_latency_ms(value: object) -> float:
     return _seconds(value, "a latency", hint) * 1000
 
 
-_CPU_RE = re.compile(rf"^\s*({_NUMBER})\s*(m?)\s*$")
+_CPU_RE = rf"^\s*({_NUMBER})\s*(m?)\s*$"
 
 
 def parse_cpu(value: object) -> int:
@@ -156,7 +158,7 @@ def parse_cpu(value: object) -> int:
             raise UnitError(f"{value!r} is negative", hint)
         millicores = cores * 1000
     elif isinstance(value, str):
-        match = _CPU_RE.match(value)
+        match = re.match(_CPU_RE, value)
         if match:
             number = float(match.group(1))
             millicores = number if match.group(2) else number * 1000
@@ -166,7 +168,7 @@ def parse_cpu(value: object) -> int:
     return math.ceil(_at_most(millicores, bounds.CPU_MAX_MILLICORES, value, limit, hint))
 
 
-_MEMORY_RE = re.compile(rf"^\s*({_NUMBER})\s*(Ki|Mi|Gi|Ti|k|K|M|G|T)?\s*$")
+_MEMORY_RE = rf"^\s*({_NUMBER})\s*(Ki|Mi|Gi|Ti|k|K|M|G|T)?\s*$"
 _MEMORY_FACTOR = {
     None: 1,
     "Ki": 1024,
@@ -190,7 +192,7 @@ def parse_memory(value: object) -> int:
         if size < 0:
             raise UnitError(f"{value!r} is negative", hint)
     elif isinstance(value, str):
-        match = _MEMORY_RE.match(value)
+        match = re.match(_MEMORY_RE, value)
         if match:
             size = float(match.group(1)) * _MEMORY_FACTOR[match.group(2)]
     if size is None:
@@ -199,14 +201,14 @@ def parse_memory(value: object) -> int:
     return math.ceil(_at_most(size, bounds.MEMORY_MAX_BYTES, value, limit, hint))
 
 
-_THROUGHPUT_RE = re.compile(rf"^\s*({_NUMBER})\s*(?:req|requests)\s*/\s*(s|sec|min|m)\s*$")
+_THROUGHPUT_RE = rf"^\s*({_NUMBER})\s*(?:req|requests)\s*/\s*(s|sec|min|m)\s*$"
 
 
 def parse_throughput(value: object) -> float:
     """Requests per second: `100 req/s` → 100.0, `600 req/min` → 10.0."""
     hint = "write a throughput such as 100 req/s or 600 req/min"
     if isinstance(value, str):
-        match = _THROUGHPUT_RE.match(value)
+        match = re.match(_THROUGHPUT_RE, value)
         if match:
             per_second = match.group(2) in {"s", "sec"}
             number = float(match.group(1))
@@ -215,7 +217,7 @@ def parse_throughput(value: object) -> float:
     raise UnitError(f"{value!r} is not a throughput", hint)
 
 
-_MONEY_RE = re.compile(rf"^\s*({_NUMBER})\s*([A-Z]{{3}})\s*$")
+_MONEY_RE = rf"^\s*({_NUMBER})\s*([A-Z]{{3}})\s*$"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -234,7 +236,7 @@ def parse_money(value: object) -> Money:
     """`20 USD` → Money(20.0, "USD")."""
     hint = "write an amount with a currency code, such as 20 USD"
     if isinstance(value, str):
-        match = _MONEY_RE.match(value)
+        match = re.match(_MONEY_RE, value)
         if match:
             amount = float(match.group(1))
             limit = f"{bounds.AMOUNT_MAX:g} {match.group(2)}"
@@ -243,14 +245,14 @@ def parse_money(value: object) -> Money:
     raise UnitError(f"{value!r} is not an amount of money", hint)
 
 
-_SEMVER_RE = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
+_SEMVER_RE = r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$"
 
 
 def parse_semver(value: object) -> tuple[int, int, int]:
     """`1.0.0` → (1, 0, 0). Pre-release tags are not used by blueprints and are refused."""
     hint = 'write a version such as "1.0.0"'
     if isinstance(value, str):
-        match = _SEMVER_RE.match(value.strip())
+        match = re.match(_SEMVER_RE, value.strip())
         if match:
             major, minor, patch = (int(part) for part in match.groups())
             return major, minor, patch
