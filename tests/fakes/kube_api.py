@@ -163,6 +163,13 @@ _BY_PATH = {(r.group, r.version, r.plural): r for r in RESOURCES}
 _GROUPS = ("apps", "autoscaling", "authorization.k8s.io", "metrics.k8s.io")
 
 
+@dataclass(frozen=True)
+class Encoded:
+    """An answer already encoded as JSON (a list, encoded while the store was locked)."""
+
+    data: bytes
+
+
 def status_body(code: int, reason: str, message: str, details: JSON | None = None) -> JSON:
     """A ``Status`` failure body, fields in the API server's order."""
     body: JSON = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure"}
@@ -1440,7 +1447,7 @@ class FakeKubeAPI(ThreadingHTTPServer):
         started = time.perf_counter()
         try:
             code, answer, extra = 200, self._answer(method, path, query, headers, body), {}
-            if method == "POST" and answer.get("kind") != "Status":
+            if method == "POST" and isinstance(answer, dict) and answer.get("kind") != "Status":
                 code = 201
         except ApiError as error:
             code, answer, extra = error.code, error.body, error.headers
@@ -1457,7 +1464,7 @@ class FakeKubeAPI(ThreadingHTTPServer):
 
     def _answer(
         self, method: str, path: str, query: dict[str, str], headers: dict[str, str], body: Any
-    ) -> JSON:
+    ) -> JSON | Encoded:
         target = parse_target(method, path, query)
         with self._lock:
             fault = next((rule for rule in self._faults if rule.take(method, path)), None)
@@ -1528,7 +1535,9 @@ class FakeKubeAPI(ThreadingHTTPServer):
             details = (details or {}) | {"causes": [{"message": message or "injected failure"}]}
         return ApiError(code, message or text, details, headers)
 
-    def _serve(self, target: Target, query: dict[str, str], body: Any, content_type: str) -> JSON:
+    def _serve(
+        self, target: Target, query: dict[str, str], body: Any, content_type: str
+    ) -> JSON | Encoded:
         resource, verb, ns, name = target.resource, target.verb, target.namespace, target.name
         assert resource is not None
         dry_run = "dryRun" in query
@@ -1608,7 +1617,7 @@ class FakeKubeAPI(ThreadingHTTPServer):
             "details": details,
         }
 
-    def _list(self, resource: Resource, namespace: str | None, query: dict[str, str]) -> JSON:
+    def _list(self, resource: Resource, namespace: str | None, query: dict[str, str]) -> Encoded:
         items = self._items(resource, namespace)
         if query.get("labelSelector"):
             try:
@@ -1636,11 +1645,12 @@ class FakeKubeAPI(ThreadingHTTPServer):
             meta["remainingItemCount"] = len(items) - limit
             items = items[:limit]
         kind = {"kind": f"{resource.kind}List", "apiVersion": resource.api_version}
-        # A copy the store's later writes cannot reach (a JSON round trip: much faster than
-        # deepcopy for a thousand objects, and they are JSON anyway).
-        copied = json.loads(json.dumps(items))
-        stripped = [{k: v for k, v in o.items() if k not in kind} for o in copied]
-        return kind | {"metadata": meta, "items": stripped}  # items carry no kind, as for real
+        stripped = [{k: v for k, v in o.items() if k not in kind} for o in items]
+        # Encoded here, under the store's lock, so that later writes cannot reach the answer,
+        # and once: a copy first and the answer's encoding after was three passes over a
+        # thousand objects for every page.
+        answer = kind | {"metadata": meta, "items": stripped}  # items carry no kind, as for real
+        return Encoded(json.dumps(answer, separators=(",", ":")).encode())
 
     def _review(self, body: Any) -> JSON:
         spec = body.get("spec", {}) if isinstance(body, dict) else {}
@@ -1993,7 +2003,10 @@ class _Handler(BaseHTTPRequestHandler):
         raw_body = self.rfile.read(length) if length else b""
         headers = {k.lower(): v for k, v in self.headers.items()}
         code, body, extra = self.server._handle(self.command, self.path, headers, raw_body)
-        data = json.dumps(body, separators=(",", ":")).encode()
+        if isinstance(body, Encoded):
+            data = body.data
+        else:
+            data = json.dumps(body, separators=(",", ":")).encode()
         try:
             self.send_response(code)
             headers = {"Content-Type": "application/json", "Cache-Control": "no-cache, private"}
