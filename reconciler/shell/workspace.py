@@ -312,7 +312,7 @@ def _policies(
     cached = cache.get(key) if cache is not None else None
     if cached is not None and (cached[0] is None or isinstance(cached[0], GlobalPolicies)):
         return cached[0], cached[1]
-    from reconciler.core.blueprint.policies import load_policies  # see _load
+    from reconciler.core.blueprint.policies import load_policies  # see _builtin_policies
 
     policies, read = load_policies(data, source=str(POLICIES_PATH))
     if cache is not None:
@@ -321,6 +321,8 @@ def _policies(
 
 
 def _builtin_policies() -> GlobalPolicies:
+    """The loader (YAML, the schemas, every section's checks) is imported only when something
+    is loaded: a run whose blueprints and policies all come from the cache never needs it."""
     from reconciler.core.blueprint.policies import builtin_policies
 
     return builtin_policies()
@@ -341,8 +343,6 @@ def _load(
     a blueprint whose content, path and policies were loaded before is not loaded again."""
     policies, unloaded, problems = _global_policies(raw_policies, cache)
     policies_ok = policies is not None or raw_policies is None
-    # The loader (YAML, the schemas, every section's checks) is imported only when something
-    # is loaded: a run whose blueprints and policies all come from the cache never needs it.
     effective = policies or _builtin_policies()
     problems.extend(found)
     problems.extend(item.problem for item in ignored)
@@ -425,7 +425,7 @@ def _blueprint(
         hit = cache.get(key)
         if hit is not None and (hit[0] is None or isinstance(hit[0], Blueprint)):
             return (hit[0], hit[1])
-    from reconciler.core.blueprint.loading import load_blueprint  # see _load
+    from reconciler.core.blueprint.loading import load_blueprint  # see _builtin_policies
 
     loaded, found_problems = load_blueprint(
         data,
