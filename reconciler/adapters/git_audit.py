@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING, Any, cast
 if TYPE_CHECKING:
     import pygit2
 
-from reconciler.adapters.git_locks import common_dir
 from reconciler.adapters.gitrepo import merge_tree, nest, restore_index, write_error
 from reconciler.adapters.trail_cache import TrailCache
 from reconciler.core.approvals.lifecycle import APPROVAL_EVENTS
@@ -78,11 +77,8 @@ class GitAuditStore:
         self._kept = TrailCache(self.repo.path)
         self._head_id: Any = None
         self._head: pygit2.Commit | None = None
-        self._head_stamp: tuple[Any, ...] | None = None
-        #: The files whose change means HEAD may have moved (paths as text: this is asked
-        #: tens of thousands of times in a large cycle).
-        self._stamped: tuple[str, ...] = ()
-        self._common_dir = common_dir(Path(self.repo.path))
+        #: Whether `_head` is HEAD as this store last looked it up (see _head_commit).
+        self._head_known = False
         #: Each day folder's entries named like records, and its other names, by the
         #: folder's tree id.
         self._listings: dict[Any, list[tuple[pygit2.Object, tuple[str, EventType, str]]]] = {}
@@ -96,38 +92,31 @@ class GitAuditStore:
 
     # ------------------------------------------------------------------ writing
 
-    def _head_commit(self) -> pygit2.Commit | None:
-        """HEAD's commit now. Asked a few times for each service a cycle reads, so it is
-        looked up again only when one of the files that say where HEAD is changed (each is
-        replaced by a rename whenever git moves a ref): HEAD, the branch's ref, the packed
-        refs, a reftable's list."""
-        stamp = self._refs_stamp()
-        if stamp is not None and stamp == self._head_stamp:
+    def _head_commit(self, *, check: bool = False) -> pygit2.Commit | None:
+        """HEAD's commit. A read takes the one this store last looked up; a write (`check`)
+        looks it up again, since it must build on where the branch is now.
+
+        One writer holds the repository, so between this store's own commits the trail at
+        HEAD changes only if someone commits records by hand meanwhile, which is no different
+        from committing them just after this store read: the next read after any write of
+        this store, and every write, sees them. Checking where HEAD is for every read (four
+        `stat` calls each, several per service) cost more than reading a service's day."""
+        if not check and self._head_known:
             return self._head
         try:
             head = self.repo.head.target
         except self._pygit2.GitError:  # no commit yet (an unborn branch)
-            self._head_id = self._head = self._head_stamp = None
+            self._head_id = self._head = None
+            self._head_known = True
             return None
         if head != self._head_id:  # looking the commit up again costs more than the ref
             self._head_id, self._head = head, cast("pygit2.Commit", self.repo[head])
-        shared = self._common_dir
-        self._stamped = tuple(
-            os.fspath(path)
-            for path in (
-                Path(self.repo.path) / "HEAD",
-                shared / self._head_ref(),
-                shared / "packed-refs",
-                shared / "reftable",
-            )
-        )
-        self._head_stamp = self._refs_stamp()
+        self._head_known = True
         return self._head
 
-    def _refs_stamp(self) -> tuple[Any, ...] | None:
-        if not self._stamped:
-            return None
-        return tuple(_stat_key_of(path) for path in self._stamped)
+    def refresh(self) -> None:
+        """Look HEAD up again at the next read (after a commit made outside this store)."""
+        self._head_known = False
 
     def _tree(self, oid: pygit2.Oid) -> pygit2.Tree:
         return cast("pygit2.Tree", self.repo[oid])
@@ -137,7 +126,7 @@ class GitAuditStore:
             raise ValueError("append needs at least one record")
         git = self._pygit2
         try:
-            parent = self._head_commit()
+            parent = self._head_commit(check=True)
             files = []
             for record in records:
                 path = record_path(record)
@@ -160,6 +149,7 @@ class GitAuditStore:
                 tree.id,
                 [parent.id] if parent is not None else [],
             )
+            self._head_known = False  # moved by this commit, or by someone else: look again
             self._move_head(commit, parent)
             self._commits.add(str(commit))
         except (git.GitError, OSError) as error:  # a lock git cannot take is an OSError
@@ -253,7 +243,7 @@ class GitAuditStore:
         (see repair_index), or None when it has to be compared in full."""
         git = self._pygit2
         mark = self._index_mark()
-        head = self._head_commit()
+        head = self._head_commit(check=True)
         if mark is None or head is None or mark.get("index") != _stat_key(self._index_path()):
             return None
         commit = head
@@ -303,7 +293,7 @@ class GitAuditStore:
     def _mark_index(self) -> None:
         """Remember that the index is in step with HEAD now (best effort: no mark only means
         comparing in full next time)."""
-        head = self._head_commit()
+        head = self._head_commit(check=True)
         key = _stat_key(self._index_path())
         path = self._mark_path()
         if head is None or key is None:
@@ -713,11 +703,3 @@ def _stat_key(path: Path) -> str | None:
             return f"{size}:{handle.read().hex()}"
     except OSError:
         return None
-
-
-def _stat_key_of(path: str) -> tuple[int, int, int] | None:
-    try:
-        info = os.stat(path)  # noqa: PTH116 - a hot path: pathlib costs more than the stat
-    except OSError:
-        return None
-    return (info.st_ino, info.st_size, info.st_mtime_ns)

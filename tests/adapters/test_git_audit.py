@@ -350,3 +350,31 @@ def test_the_index_is_compared_in_full_unless_only_this_store_moved_head(repo: P
     assert GitAuditStore(repo).repair_index() == 1
     assert len(_indexed(repo)) == 3
     assert GitAuditStore(repo).repair_index() == 0  # in step, by the mark
+
+
+def test_reads_take_head_as_last_looked_up_and_writes_look_again(repo: Path) -> None:
+    """A read does not ask git where HEAD is each time (several times a service); the
+    store's own commits, any later write and `refresh` do, so nothing is built on a stale
+    HEAD and nothing this store wrote is missed."""
+    store = GitAuditStore(repo)
+    first = rec(EventType.OPERATION_EXECUTED, -60)
+    store.append([first], commit_message("s", [first]))
+    assert [r.id for r in store.history("web", NOW - timedelta(hours=1))] == [first.id]
+    # Someone else commits a record meanwhile (another store stands for a person's commit).
+    outside = rec(EventType.VERIFICATION_PASSED, -30)
+    other = GitAuditStore(repo)
+    sha_outside = other.append([outside], commit_message("s", [outside]))
+    # This store's next write builds on that commit, and reads see both records after it.
+    mine = rec(EventType.DECISION_MADE, 0)
+    sha = store.append([mine], commit_message("s", [mine]))
+    git = pygit2.Repository(str(repo))
+    assert [str(parent.id) for parent in git[sha].parents] == [sha_outside]
+    assert [r.id for r in store.history("web", NOW - timedelta(hours=1))] == [
+        first.id,
+        outside.id,
+        mine.id,
+    ]
+    later = rec(EventType.VERIFICATION_PASSED, 10, rid="ver-later")
+    GitAuditStore(repo).append([later], commit_message("s", [later]))
+    store.refresh()
+    assert store.history("web", NOW)[-1].id == "ver-later"
