@@ -390,9 +390,8 @@ class GitAuditStore:
         record: Record | None = None
         # The file's mode is part of what it is: the same bytes as a link are no record.
         blob_id = f"{entry.id}:{getattr(entry, 'filemode', '')}"
-        kept = self._kept.day(service, day).get(entry.name or "")
-        if kept is not None and kept[0] == blob_id:
-            result = kept[1]
+        result = self._kept.get(service, day, entry.name or "", blob_id)
+        if result is not None:
             if isinstance(result, Record):
                 record = result
             else:

@@ -7,25 +7,32 @@ checked) was most of the time spent on history; reading the parsed record back c
 fraction of that.
 
 The entries sit in SQLite under the git directory (`.git/reconciler/trail.db`), one row per
-day folder of a service: each file's name, blob id and the result, pickled together. A day
-folder is fetched in one query when a reader first visits it, and an entry is used only when
-its blob id is the one HEAD has at that path now. The file holds a fingerprint of the pure
-core's code (the reader and the typed bodies): any other version of the code starts from an
-empty cache. Like the validation cache it is never trusted across versions, can be deleted at
-any time, lives where no commit can put it, and a run without it only reads more.
+day folder of a service: each file's name, blob id and the result, as plain values (`marshal`:
+a record's envelope as a tuple of strings and numbers, its typed details pickled apart), so a
+folder is fetched and decoded in one step and a record is built only when it is read: a
+thousand services' worth of pickled records cost more to unpickle than the rest of reading
+the trail. An entry is used only when its blob id is the one HEAD has at that path now. The
+file holds a fingerprint of the pure core's code (the reader and the typed bodies) and of
+Python: any other version of either starts from an empty cache. Like the validation cache it
+is never trusted across versions, can be deleted at any time, lives where no commit can put
+it, and a run without it only reads more.
 """
 
 from __future__ import annotations
 
 import contextlib
+import marshal
 import pickle
 import sqlite3
 import weakref
 from collections.abc import Collection, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from reconciler.adapters.local_state import dumps, fingerprint
+from reconciler.core.blueprint.model import Provenance
+from reconciler.core.trail.records import EventType, Outcome, Record
 
 __all__ = ["TrailCache"]
 
@@ -57,7 +64,7 @@ CREATE TABLE IF NOT EXISTS marks (
 """
 
 #: The layout of the tables; a file of another layout is emptied.
-LAYOUT = "2"
+LAYOUT = "3"
 #: Day folders read from git but not written yet are written in batches of this many.
 _BATCH = 2000
 
@@ -152,10 +159,17 @@ class TrailCache:
                 )
                 db.execute("COMMIT")
 
+    def get(self, service: str, day: str, name: str, blob: str) -> Record | str | None:
+        """What reading the file `name` of a day folder gave when it had this blob id (and
+        mode): the Record, or the reason it is not one; None when nothing is kept for it."""
+        kept = self.day(service, day).get(name)
+        if kept is None or kept[0] != blob:
+            return None
+        return unpack(kept[1])
+
     def day(self, service: str, day: str) -> dict[str, tuple[str, Any]]:
-        """The cached entries of one day folder: (blob id, result) by file name, where the
-        result is a Record or the reason the file is not one. A day's entries are stored and
-        unpickled together: one lookup of each class for a whole folder, not for each record."""
+        """The cached entries of one day folder: (blob id, packed result) by file name (see
+        `pack`). A day's entries are stored and decoded together, in one call."""
         key = (service, day)
         found = self._entries.get(key)
         if found is not None:
@@ -164,9 +178,9 @@ class TrailCache:
         stored = self._stored_day(day).get(service)
         if stored is not None:
             try:
-                loaded = pickle.loads(stored)
+                loaded = marshal.loads(stored)
                 found = loaded if isinstance(loaded, dict) else {}
-            except (pickle.UnpicklingError, EOFError, AttributeError, TypeError):
+            except (ValueError, EOFError, TypeError):
                 found = {}
         self._entries[key] = found
         return found
@@ -193,7 +207,11 @@ class TrailCache:
         """Keep what reading a file gave (written with the next batch, or at `save`)."""
         if self.path is None:
             return
-        self.day(service, day)[name] = (blob, result)
+        try:
+            packed = pack(result)
+        except (pickle.PicklingError, TypeError, AttributeError):
+            return  # not kept: read again next time
+        self.day(service, day)[name] = (blob, packed)
         self._pending.add((service, day))
         if len(self._pending) >= _BATCH:
             self.save()
@@ -296,8 +314,8 @@ class TrailCache:
         """Write what was read and summarised since the last save (best effort)."""
         pending = []
         for service, day in self._pending:
-            with contextlib.suppress(pickle.PicklingError, TypeError, AttributeError):
-                pending.append((service, day, _dumps(self._entries[(service, day)])))
+            with contextlib.suppress(ValueError):
+                pending.append((service, day, marshal.dumps(self._entries[(service, day)])))
         self._pending = set()
         fresh = {
             (service, day): value
@@ -344,3 +362,75 @@ class TrailCache:
 
 def _dumps(value: Any) -> bytes:
     return dumps(value)
+
+
+#: Record times are kept as microseconds since this moment (exact, and no parsing).
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+_EVENTS = {str(event): event for event in EventType}
+_OUTCOMES = {str(outcome): outcome for outcome in Outcome}
+
+
+def pack(result: Record | str) -> tuple[Any, ...]:
+    """What reading a file gave, as plain values `marshal` can store: ("u", reason) for a
+    file that is not a record, ("r", ...) for a record's fields in order (its details pickled
+    apart, or None when they are an empty plain dict), and ("p", pickled) for a record whose
+    time is not UTC (none the reader makes), kept whole."""
+    if isinstance(result, str):
+        return ("u", result)
+    if result.timestamp.tzinfo is not UTC:
+        return ("p", dumps(result))
+    details = result.details
+    return (
+        "r",
+        result.id,
+        (result.timestamp - _EPOCH) // _MICROSECOND,
+        str(result.event_type),
+        result.service,
+        result.blueprint_version,
+        str(result.outcome),
+        result.provenance.commit,
+        dict(result.provenance.blobs),
+        result.rationale,
+        result.operation,
+        result.classification,
+        result.duration_seconds,
+        dict(result.links),
+        None if type(details) is dict and not details else dumps(details),
+        result.agent,
+        result.cluster,
+    )
+
+
+def unpack(packed: Any) -> Record | str | None:
+    """`pack`'s value back; None for anything else (a file of another layout, a person's)."""
+    try:
+        kind = packed[0]
+        if kind == "u" and isinstance(packed[1], str):
+            return str(packed[1])
+        if kind == "p":
+            found = pickle.loads(packed[1])
+            return found if isinstance(found, Record) else None
+        if kind != "r" or len(packed) != 17:
+            return None
+        (_, ident, micros, event, service, version, outcome, commit, blobs, rationale,
+         operation, classification, duration, links, details, agent, cluster) = packed  # fmt: skip
+        return Record(
+            id=ident,
+            timestamp=_EPOCH + micros * _MICROSECOND,
+            event_type=_EVENTS[event],
+            service=service,
+            blueprint_version=version,
+            outcome=_OUTCOMES[outcome],
+            provenance=Provenance(commit=commit, blobs=blobs),
+            rationale=rationale,
+            operation=operation,
+            classification=classification,
+            duration_seconds=duration,
+            links=links,
+            details={} if details is None else pickle.loads(details),
+            agent=agent,
+            cluster=cluster,
+        )
+    except (LookupError, TypeError, ValueError, pickle.UnpicklingError, EOFError, AttributeError):
+        return None
