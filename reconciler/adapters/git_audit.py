@@ -354,21 +354,23 @@ class GitAuditStore:
         return sorted(days, key=lambda pair: pair[0])
 
     def _entries(
-        self, service: str, day: str, tree: pygit2.Tree
+        self, service: str, day: str, oid: pygit2.Oid
     ) -> Iterator[tuple[pygit2.Object, tuple[str, EventType, str]]]:
         """The entries of one day folder named like records, with their parsed names; any
         other entry (hidden ones aside) is noted as unreadable without being read. A folder
-        is listed once per process (by its tree id: the same id is the same entries)."""
-        listed = self._listings.get(tree.id)
+        is looked up and listed once per process (by its tree id: the same id is the same
+        entries), however often a cycle reads the service."""
+        listed = self._listings.get(oid)
         if listed is not None:
             yield from listed
-            for name in self._misnamed.get(tree.id, ()):
+            for name in self._misnamed.get(oid, ()):
                 self._skip(
                     f"{AUDIT_DIR}/{service}/{day}/{name}",
                     "the file name is not <HHMMSS>-<event_type>-<id>.json",
                 )
             return
         listed, misnamed = [], []
+        tree = self._tree(oid)
         for item in tree:
             name = item.name or ""
             parsed = parse_record_name(name)
@@ -376,9 +378,9 @@ class GitAuditStore:
                 listed.append((item, parsed))
             elif not name.startswith("."):
                 misnamed.append(name)
-        self._listings[tree.id] = listed
-        self._misnamed[tree.id] = misnamed
-        yield from self._entries(service, day, tree)
+        self._listings[oid] = listed
+        self._misnamed[oid] = misnamed
+        yield from self._entries(service, day, oid)
 
     def _read(self, service: str, day: str, entry: pygit2.Object) -> Record | None:
         """The one way a record is read: the entry's blob through `read_record`, or None (and
@@ -435,7 +437,7 @@ class GitAuditStore:
         for day, oid in self._days(service):
             if day < first_day:
                 continue
-            for item, (hhmmss, _event, _id) in self._entries(service, day, self._tree(oid)):
+            for item, (hhmmss, _event, _id) in self._entries(service, day, oid):
                 if day == first_day and hhmmss < cutoff:
                     continue  # older than `since`, by its file name, without reading it
                 record = self._read(service, day, item)
@@ -454,9 +456,7 @@ class GitAuditStore:
                 # its misnamed files noted as a visit would.
                 self._replay(stored[1]["name_skips"])
                 continue
-            found = [
-                (item, parsed) for item, parsed in self._entries(service, day, self._tree(oid))
-            ]
+            found = [(item, parsed) for item, parsed in self._entries(service, day, oid)]
             for item, parsed in sorted(found, key=lambda pair: pair[0].name or "", reverse=True):
                 if parsed[1] in wanted:
                     record = self._read(service, day, item)
@@ -468,7 +468,7 @@ class GitAuditStore:
         wanted = set(events)
         records = []
         for day, oid in self._days(service):
-            for item, parsed in self._entries(service, day, self._tree(oid)):
+            for item, parsed in self._entries(service, day, oid):
                 if parsed[1] in wanted and (record := self._read(service, day, item)):
                     records.append(record)
         return sorted(records, key=Record.sort_key)
@@ -506,7 +506,7 @@ class GitAuditStore:
             for day, oid in self._days(name):
                 if (low and day < low.isoformat()) or (high and day > high.isoformat()):
                     continue
-                for item, _parsed in self._entries(name, day, self._tree(oid)):
+                for item, _parsed in self._entries(name, day, oid):
                     record = self._read(name, day, item)
                     if record is None:
                         continue
@@ -557,7 +557,7 @@ class GitAuditStore:
         chosen: dict[tuple[str, str], Record] = {}
         for day, oid in days:
             if day >= first_day:
-                for item, parsed in self._entries(service, day, self._tree(oid)):
+                for item, parsed in self._entries(service, day, oid):
                     if parsed[1] in APPROVAL_EVENTS and (found := self._read(service, day, item)):
                         chosen[(day, item.name or "")] = found
         wanted = {f"digest:{digest}", "refusal-unknown"}

@@ -64,7 +64,7 @@ CREATE TABLE IF NOT EXISTS marks (
 """
 
 #: The layout of the tables; a file of another layout is emptied.
-LAYOUT = "3"
+LAYOUT = "4"
 #: Day folders read from git but not written yet are written in batches of this many.
 _BATCH = 2000
 
@@ -219,8 +219,9 @@ class TrailCache:
     # ----------------------------------------------------------------- the day summaries
     #
     # Per service and day folder: the folder's tree id, and what the trail index keeps of it
-    # (`summary`: a picklable value of the store's, and `state`: where the pending-proposal
-    # fold stood at the end of the day), with the marks of each approval record in it
+    # (`summary`: plain values of the store's, kept with marshal, and `state`: where the
+    # pending-proposal fold stood at the end of the day, pickled), with the marks of each
+    # approval record in it
     # (`core.approvals.trail_marks`). A summary stands only while its tree id is the one HEAD
     # has, and only after every earlier day's does (the fold runs through them in order).
 
@@ -241,8 +242,8 @@ class TrailCache:
                     self._raw_summaries = {}
         try:
             for day, (tree, summary) in self._raw_summaries.get(service, {}).items():
-                found[day] = (tree, pickle.loads(summary))
-        except (pickle.UnpicklingError, EOFError, AttributeError):
+                found[day] = (tree, marshal.loads(summary))
+        except (ValueError, EOFError, TypeError):
             found = {}
         for day, (tree, summary, _state, _marks) in self._fresh.get(service, {}).items():
             found[day] = (tree, summary)
@@ -325,7 +326,10 @@ class TrailCache:
         gone = {(service, day) for service, days in self._gone.items() for day in days}
         self._fresh, self._gone = {}, {}
         if (pending or fresh or gone) and self._ready():
-            with contextlib.suppress(sqlite3.Error, pickle.PicklingError), self._connect() as db:
+            with (
+                contextlib.suppress(sqlite3.Error, pickle.PicklingError, ValueError),
+                self._connect() as db,
+            ):
                 try:
                     db.execute("BEGIN IMMEDIATE")
                     db.executemany(
@@ -341,7 +345,7 @@ class TrailCache:
                         db.execute(
                             "INSERT INTO days (service, day, tree, summary, state) "
                             "VALUES (?, ?, ?, ?, ?)",
-                            (service, day, tree, _dumps(summary), _dumps(state)),
+                            (service, day, tree, marshal.dumps(summary), _dumps(state)),
                         )
                         db.executemany(
                             "INSERT OR IGNORE INTO marks (service, mark, day, name) "
@@ -353,7 +357,7 @@ class TrailCache:
                             ],
                         )
                     db.execute("COMMIT")
-                except sqlite3.Error:
+                except (sqlite3.Error, ValueError):
                     if db.in_transaction:
                         db.execute("ROLLBACK")
                     raise
