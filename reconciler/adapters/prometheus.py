@@ -4,21 +4,40 @@ four metrics (latency, error rate, CPU and memory utilization) for scale-down ev
 CPU and memory now come from the Kubernetes metrics API; this source adds what only the
 service can tell and the history a scale-down must be proven by. Default queries are batched
 per namespace and split by deployment; overrides and failed batches are asked one by one.
-Missing is `None`, never zero, and a failure stays with its target. How to connect is
+Missing is `None`, never zero, and a failure stays with its target. The PromQL is
+`prometheus_queries`', reading the answers `prometheus_answers`', and how to connect
 `prometheus_transport`'s business. The reasons are in docs/architecture.md.
 """
 
 from __future__ import annotations
 
-import json
-import math
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from reconciler.adapters.prometheus_answers import (
+    Point,
+    answer_data,
+    one_series,
+    sample_time,
+    sample_value,
+    series_label,
+)
+from reconciler.adapters.prometheus_queries import (
+    BATCH_SIZE,
+    CURRENT_METRICS,
+    DEFAULT_RATE_RANGE,
+    METRICS,
+    POD_SUFFIX,
+    batch_queries,
+    default_queries,
+    fill_batch,
+    fill_template,
+    promql_string,
+    regex_literal,
+)
 from reconciler.adapters.prometheus_transport import (
     MAX_BODY,
     CallFailed,
@@ -28,7 +47,6 @@ from reconciler.adapters.prometheus_transport import (
     Session,
     Transport,
 )
-from reconciler.core import bounds
 from reconciler.core.errors import ConfigError, MetricsError
 from reconciler.core.observed.observation import Metrics, Sample, Target
 from reconciler.core.observed.reachability import Failure, Reachability
@@ -50,190 +68,10 @@ __all__ = [
     "regex_literal",
 ]
 
-#: The metric names a blueprint's `spec.observability.queries` may override.
-METRICS = ("latency_p95", "error_rate", "cpu_utilization", "memory_utilization")
-#: What `current` asks (see the module docstring for why not CPU and memory).
-CURRENT_METRICS = ("latency_p95", "error_rate")
-
-#: rate() needs two samples in its range; 5m holds at least four at the usual 1m scrape
-#: interval (Prometheus' own advice), and smooths a single burst that should not scale a
-#: service on its own. The reconciler acts over minutes, so a shorter range buys little.
-DEFAULT_RATE_RANGE = "5m"
-
 #: Prometheus refuses range queries of more than 11,000 points per series.
 MAX_POINTS = 10_000
 
-#: At most this many deployments per batched query: the answer stays small and the regular
-#: expression short, and a batch that a server limit refuses costs that many single queries.
-BATCH_SIZE = 200
-
-_PLACEHOLDER = re.compile(r"\{(namespace|deployment|service)(_regex)?\}")
 _DURATION = re.compile(r"^(?:[0-9]+(?:ms|s|m|h|d|w|y))+$")
-_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r"}
-#: RE2's metacharacters, the set Go's regexp.QuoteMeta escapes. Quoting more would not be
-#: safe: RE2 rejects a backslash before a letter or a space it does not know.
-_REGEX_SPECIAL = frozenset("\\.+*?()|[]{}^$")
-#: The pods of a Deployment are `<deployment>-<pod-template-hash>-<suffix>`, neither part
-#: containing a dash. Matching exactly that shape, rather than `<deployment>-.*`, keeps the
-#: pods of `web-api` out of `web`'s sums. (Kubernetes cuts generated names to 63 characters,
-#: so the pods of a deployment named with more than about 46 do not match: their history is
-#: unknown, which blocks scale-downs rather than faking them; such a blueprint overrides the
-#: CPU and memory queries.)
-POD_SUFFIX = "-[a-z0-9]+-[a-z0-9]+"
-
-
-def default_queries(rate_range: str = DEFAULT_RATE_RANGE) -> dict[str, str]:
-    """The templates used when a blueprint does not override them.
-
-    `latency_p95` is in seconds (converted to milliseconds here). In `error_rate`, a service
-    that has never answered 5xx usually has no 5xx series at all (client libraries create a
-    labelled counter on first use), so the numerator falls back to 0: such a service reports
-    0, not missing, while one with no request series at all still reports missing.
-
-    `cpu_utilization` and `memory_utilization` are usage over requests, summed over the
-    deployment's pods, from the series every common setup has: cAdvisor's (scraped from the
-    kubelet) for usage and kube-state-metrics' for requests. `container!=""` drops cAdvisor's
-    pod-level total, which would count every container twice, and `container!="POD"` the
-    pause container older runtimes report. Memory is the working set, what the kubelet evicts
-    on and what the metrics API reports.
-
-    CPU uses `irate`, not `rate`: `rate` divides a series' increase by the whole range, so a
-    pod younger than the range (every new pod after a scale-up, for 5 minutes) reads as using
-    a fraction of its CPU: false evidence of low load, in the one place the history is used.
-    `irate` takes the last two samples in the range, a short-term rate like the metrics API's.
-    A deleted pod's usage lingers in the range while its request is gone at once, which reads
-    high: the safe direction for scale-down evidence.
-    """
-    selector = 'namespace="{namespace}", deployment="{deployment}"'
-    requests = f"http_requests_total{{{selector}}}"
-    errors = f'http_requests_total{{{selector}, code=~"5.."}}'
-    buckets = f"http_request_duration_seconds_bucket{{{selector}}}"
-    pods = f'namespace="{{namespace}}", pod=~"{{deployment_regex}}{POD_SUFFIX}"'
-    containers = f'{pods}, container!="", container!="POD"'
-    cpu_used = f"container_cpu_usage_seconds_total{{{containers}}}"
-    memory_used = f"container_memory_working_set_bytes{{{containers}}}"
-    requested = f"kube_pod_container_resource_requests{{{pods}, resource="
-    return {
-        "latency_p95": (f"histogram_quantile(0.95, sum by (le) (rate({buckets}[{rate_range}])))"),
-        "error_rate": (
-            f"(sum(rate({errors}[{rate_range}])) or vector(0))"
-            f" / sum(rate({requests}[{rate_range}]))"
-        ),
-        "cpu_utilization": f'sum(irate({cpu_used}[{rate_range}])) / sum({requested}"cpu"}})',
-        "memory_utilization": f'sum({memory_used}) / sum({requested}"memory"}})',
-    }
-
-
-def batch_queries(rate_range: str = DEFAULT_RATE_RANGE) -> dict[str, str]:
-    """`current`'s default templates for many deployments of one namespace at once: one
-    series per deployment, labelled with it, each the value its own default query gives.
-
-    `{namespace}` is filled as in `fill_template`; `{deployments_regex}` with the deployments'
-    names, each quoted as a regular expression, joined with `|`. The error rate's fallback to
-    0 for a deployment without a 5xx series is `0 * its request rate` instead of `vector(0)`,
-    which has no labels and so could stand in for one deployment only.
-    """
-    selector = 'namespace="{namespace}", deployment=~"{deployments_regex}"'
-    by = "by (namespace, deployment)"
-    requests = f"sum {by} (rate(http_requests_total{{{selector}}}[{rate_range}]))"
-    errors = f'sum {by} (rate(http_requests_total{{{selector}, code=~"5.."}}[{rate_range}]))'
-    buckets = f"http_request_duration_seconds_bucket{{{selector}}}"
-    return {
-        "latency_p95": (
-            f"histogram_quantile(0.95, sum by (le, namespace, deployment) "
-            f"(rate({buckets}[{rate_range}])))"
-        ),
-        "error_rate": f"({errors} or 0 * {requests}) / {requests}",
-    }
-
-
-def fill_batch(template: str, *, namespace: str, deployments: Sequence[str]) -> str:
-    """A batched template with its namespace and deployments, escaped as `fill_template`
-    escapes them."""
-    names = "|".join(regex_literal(name) for name in deployments)
-    return template.replace("{namespace}", promql_string(namespace)).replace(
-        "{deployments_regex}", promql_string(names)
-    )
-
-
-def promql_string(value: str) -> str:
-    """`value` escaped for the inside of a double-quoted PromQL string."""
-    return "".join(_ESCAPES.get(char, char) for char in value)
-
-
-def regex_literal(value: str) -> str:
-    """A regular expression (RE2) matching exactly `value`: its metacharacters quoted."""
-    return "".join(f"\\{char}" if char in _REGEX_SPECIAL else char for char in value)
-
-
-def fill_template(template: str, *, namespace: str, deployment: str, service: str) -> str:
-    """Replace the placeholders, in one pass, with escaped values.
-
-    `{name}` is the value as a PromQL string's content (for `=` and `!=` matchers);
-    `{name_regex}` is a regular expression matching exactly the value, as a PromQL string's
-    content (for `=~` and `!~`): `web.v2` becomes `web\\\\.v2`, which the string turns into
-    the regex `web\\.v2`. One pass, so a value that itself contains `{deployment}` is not
-    expanded again; and a replace rather than `str.format`, so PromQL's own braces need no
-    doubling.
-    """
-    raw = {"namespace": namespace, "deployment": deployment, "service": service}
-
-    def value(match: re.Match[str]) -> str:
-        text = raw[match.group(1)]
-        return promql_string(regex_literal(text) if match.group(2) else text)
-
-    return _PLACEHOLDER.sub(value, template)
-
-
-@dataclass(frozen=True)
-class _Point:
-    at: float
-    value: float | None
-    note: str = ""
-
-
-def _number(raw: object) -> tuple[float | None, str]:
-    """A sample value: None with a reason when it is not a finite number within bounds."""
-    try:
-        value = float(str(raw))
-    except ValueError:
-        return None, f"is not a number: {raw!r}"
-    if math.isnan(value):
-        return None, "is NaN (no requests in the range?)"
-    if math.isinf(value):
-        return None, f"is {value:+}"
-    try:
-        bounds.finite(value, low=-bounds.AMOUNT_MAX)
-    except bounds.OutOfRange as error:
-        return None, f"is out of range: {error}"
-    return value, ""
-
-
-def _timestamp(raw: object) -> float:
-    """A sample's time in Unix seconds; ValueError unless it is a time a clock can show."""
-    at = float(str(raw))
-    low, high = bounds.TIME_MIN.timestamp(), bounds.TIME_MAX.timestamp()
-    if not (math.isfinite(at) and low <= at <= high):
-        raise ValueError(f"the sample time {raw!r} is not a time")
-    return at
-
-
-def _series_label(series: Mapping[str, Any]) -> str:
-    labels = series.get("metric") or {}
-    return "{" + ", ".join(f'{k}="{v}"' for k, v in sorted(labels.items())) + "}"
-
-
-def _one_series(result: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
-    if not result:
-        return None
-    if len(result) > 1:
-        shown = ", ".join(_series_label(s) for s in result[:3])
-        more = ", ..." if len(result) > 3 else ""
-        raise RequestFailed(
-            f"it returned {len(result)} series ({shown}{more}); a metric query must return "
-            "at most one: aggregate it, for example with sum() or max()"
-        )
-    return result[0]
 
 
 class PrometheusMetrics:
@@ -334,7 +172,7 @@ class PrometheusMetrics:
         at = self._now()
         moment = f"{at.timestamp():.3f}"
         order = list(dict.fromkeys(targets))
-        points: dict[Target, dict[str, _Point | None]] = {target: {} for target in order}
+        points: dict[Target, dict[str, Point | None]] = {target: {} for target in order}
         failed: dict[Target, MetricsError] = {}
         asking: Target | None = None
         down: CallFailed | None = None
@@ -433,7 +271,7 @@ class PrometheusMetrics:
                 ok=False, detail=f"Prometheus at {url}: {error}", failure=Failure.UNREACHABLE
             )
         try:
-            data = _data(status, body)
+            data = answer_data(status, body)
         except RequestFailed:
             snippet = body[:200].decode("utf-8", "replace").strip()
             words = f"HTTP {status} {snippet!r}" if snippet else f"HTTP {status}"
@@ -503,7 +341,7 @@ class PrometheusMetrics:
         # Prometheus stops a query at its own timeout with a clear error; leave time for it.
         fields = {"query": query, "timeout": f"{self.timeout * 0.9:.3f}", **fields}
         status, body = session.request("POST", path, fields)
-        return _data(status, body)
+        return answer_data(status, body)
 
     def _ask(
         self, session: Session, path: str, target: Target, metric: str, fields: dict[str, str]
@@ -525,7 +363,7 @@ class PrometheusMetrics:
 
     def _batch(
         self, session: Session, batch: Sequence[Target], metric: str, moment: str
-    ) -> dict[str, _Point | None]:
+    ) -> dict[str, Point | None]:
         """One batched instant query: each deployment's point, by name (absent: no series).
         Raises RequestFailed when the query fails or its answer cannot be split."""
         namespace = batch[0].namespace
@@ -544,27 +382,27 @@ class PrometheusMetrics:
         if kind != "vector" or not isinstance(result, list):
             raise RequestFailed(f"it returned a {kind}; a batched query returns a vector")
         wanted = set(names)
-        points: dict[str, _Point | None] = {}
+        points: dict[str, Point | None] = {}
         try:
             for series in result:
                 name = series["metric"].get("deployment")
                 if name not in wanted or name in points:
-                    raise RequestFailed(f"unexpected series {_series_label(series)}")
+                    raise RequestFailed(f"unexpected series {series_label(series)}")
                 at, raw = series["value"]
-                value, note = _number(raw)
-                points[name] = _Point(at=_timestamp(at), value=value, note=note)
+                value, note = sample_value(raw)
+                points[name] = Point(at=sample_time(at), value=value, note=note)
         except (KeyError, TypeError, ValueError, AttributeError) as error:
             raise RequestFailed(f"unexpected answer shape: {error!r}") from error
         return points
 
-    def _instant(self, session: Session, target: Target, metric: str, moment: str) -> _Point | None:
+    def _instant(self, session: Session, target: Target, metric: str, moment: str) -> Point | None:
         data = self._ask(session, "/api/v1/query", target, metric, {"time": moment})
         kind, result = data.get("resultType"), data.get("result")
         try:
             if kind == "scalar" and isinstance(result, list):
                 at, raw = result
             elif kind == "vector" and isinstance(result, list):
-                series = _one_series(result)
+                series = one_series(result)
                 if series is None:
                     return None
                 at, raw = series["value"]
@@ -574,12 +412,12 @@ class PrometheusMetrics:
                 )
         except (KeyError, TypeError, ValueError) as error:
             raise RequestFailed(f"unexpected answer shape: {error!r}") from error
-        value, note = _number(raw)
+        value, note = sample_value(raw)
         try:
-            seconds = _timestamp(at)
+            seconds = sample_time(at)
         except ValueError as error:
             raise RequestFailed(f"unexpected answer: {error}") from error
-        return _Point(at=seconds, value=value, note=note)
+        return Point(at=seconds, value=value, note=note)
 
     def _range(
         self, session: Session, target: Target, metric: str, fields: dict[str, str]
@@ -590,19 +428,19 @@ class PrometheusMetrics:
         try:
             if kind != "matrix" or not isinstance(result, list):
                 raise RequestFailed(f"it returned a {kind} to a range query")
-            series = _one_series(result)
+            series = one_series(result)
             if series is None:
                 return {}
             column: dict[int, float | None] = {}
             for at, raw in series["values"]:
-                value, _ = _number(raw)
-                column[round(_timestamp(at) * 1000)] = value
+                value, _ = sample_value(raw)
+                column[round(sample_time(at) * 1000)] = value
         except (KeyError, TypeError, ValueError) as error:
             raise RequestFailed(f"unexpected answer shape: {error!r}") from error
         return column
 
     def _metrics(
-        self, target: Target, points: Mapping[str, _Point | None], at: datetime
+        self, target: Target, points: Mapping[str, Point | None], at: datetime
     ) -> tuple[Metrics, tuple[str, ...]]:
         """The target's Metrics (its warnings naming service and query) and the short notes."""
         notes = []
@@ -629,22 +467,3 @@ class PrometheusMetrics:
             warnings=tuple(warnings),
         )
         return metrics, tuple(notes)
-
-
-def _data(status: int, body: bytes) -> Mapping[str, Any]:
-    """The `data` of a Prometheus API answer, or RequestFailed with the server's own words."""
-    try:
-        answer = json.loads(body)
-    except ValueError:
-        answer = None
-    if not isinstance(answer, dict):
-        snippet = body[:200].decode("utf-8", "replace").strip() or "an empty body"
-        raise RequestFailed(f"Prometheus answered HTTP {status} with {snippet!r}")
-    if status != 200 or answer.get("status") != "success":
-        kind = answer.get("errorType") or "error"
-        message = answer.get("error") or "no error message"
-        raise RequestFailed(f"Prometheus answered HTTP {status} {kind}: {message}")
-    data = answer.get("data")
-    if not isinstance(data, dict):
-        raise RequestFailed("Prometheus answered without data")
-    return data
