@@ -611,3 +611,72 @@ def test_an_operation_no_rule_names(
     )
     assert found.checks == () and found.rule is None
     assert found.reason.params.get("close") == close
+
+
+_AUTH = "governance.agent_authority"
+
+
+@pytest.mark.parametrize(
+    ("operation", "target", "observed", "code", "references", "rule", "summary", "why"),
+    [
+        pytest.param(
+            "scale_beyond_limits", 25, {}, Code.FORBIDDEN_BY_RULE,
+            (f"{_AUTH}.forbidden_operations[0]",),
+            (f"{_AUTH}.forbidden_operations[0]", "blueprint"),
+            "change replicas outside min_replicas..max_replicas (widens the blueprint)",
+            "change replicas outside min_replicas..max_replicas (widens the blueprint)",
+            id="forbidden by a rule without a rationale: the catalogue says why",
+        ),
+        pytest.param(
+            "delete_deployment", None, {}, Code.FORBIDDEN_BY_RULE,
+            (f"global:{_AUTH}.forbidden_operations[0]",),
+            (f"{_AUTH}.forbidden_operations[0]", "global"),
+            "deleting the deployment is a complete outage of the service",
+            "deleting the deployment is a complete outage of the service",
+            id="forbidden by a global rule with its rationale",
+        ),
+        pytest.param(
+            "change_health_checks", None, {}, Code.RESTRICTED_BY_RULE,
+            (f"global:{_AUTH}.requires_approval[3]",),
+            (f"{_AUTH}.requires_approval[3]", "global"),
+            f"restricted by global:{_AUTH}.requires_approval[3]", "",
+            id="restricted by a rule",
+        ),
+        pytest.param(
+            "restart_failed_pods", None, {"restart_count": 0.0}, Code.CONDITIONS_UNMET,
+            (f"{_AUTH}.allowed_operations[0]", f"global:{_AUTH}.allowed_operations[1]"),
+            (f"{_AUTH}.allowed_operations[0]", "blueprint"), "", None,
+            id="an allowed rule's condition unmet: restricted by that rule",
+        ),
+        pytest.param(
+            "adjust_resources_within_10_percent", None, {}, Code.NOT_AUTONOMOUS,
+            (f"{_AUTH}.allowed_operations[1]", f"global:{_AUTH}.allowed_operations[3]"),
+            (f"{_AUTH}.allowed_operations[1]", "blueprint"), "", None,
+            id="an allowed rule that may not act alone: restricted by it",
+        ),
+        pytest.param(
+            "scale_within_limits", 3, {}, Code.ALLOWED_BY_RULES,
+            (f"global:{_AUTH}.allowed_operations[0]",),
+            (f"{_AUTH}.allowed_operations[0]", "global"), "", None,
+            id="allowed by every allowed rule",
+        ),
+    ],
+)  # fmt: skip
+def test_each_tier_names_the_rule_that_decided_it(
+    operation: str,
+    target: int | None,
+    observed: dict[str, float],
+    code: Code,
+    references: tuple[str, ...],
+    rule: tuple[str, str],
+    summary: str,
+    why: str | None,
+) -> None:
+    bp = blueprint(governance=GOV)
+    req = request(operation, target)
+    found = classify(req, bp, condition_values(req, bp, observed, NOW))
+    assert found.reason is not None and found.rule is not None
+    assert (found.reason.code, found.references) == (code, references)
+    assert (found.rule.reference, found.rule.origin) == rule
+    assert len(found.checks) == len(bp.policy.rules_for(operation))
+    assert (found.summary, found.reason.params.get("why")) == (summary, why)
