@@ -798,3 +798,53 @@ def test_a_tuning_field_is_allowed_and_shown_in_its_own_form(
     (finding,) = review(edit).findings
     assert (finding.path, finding.kind, finding.change_class) == (path, K.TUNING, A)
     assert (finding.before, finding.after) == shown
+
+
+_PER_HOUR = "governance.safety.rate_limits.max_operations_per_hour"
+_PER_HOUR_YAML = "  safety:\n    rate_limits:\n      max_operations_per_hour: {}\n" + SAFETY_ANCHOR
+
+
+@pytest.mark.parametrize(
+    ("base_edit", "edit", "rule", "rule_file"),
+    [
+        pytest.param(
+            None,
+            replace(SAFETY_ANCHOR, _PER_HOUR_YAML.format(30)),
+            f"global:{_PER_HOUR}", POLICIES,
+            id="a limit the blueprint inherited: the global rule decided",
+        ),
+        pytest.param(
+            replace(SAFETY_ANCHOR, _PER_HOUR_YAML.format(5)),
+            replace("max_operations_per_hour: 5", "max_operations_per_hour: 30"),
+            _PER_HOUR, WEB,
+            id="a limit the blueprint wrote: its own field decided",
+        ),
+        pytest.param(
+            None,
+            insert_after("      limit: 500m\n", "  reliability:\n    max_restart_count: 9\n"),
+            "spec.reliability.max_restart_count", WEB,
+            id="a spec field is the blueprint's even when not written",
+        ),
+    ],
+)  # fmt: skip
+def test_a_loosening_names_the_field_that_set_the_value_before(
+    base_edit: Edit | None, edit: Edit, rule: str, rule_file: str
+) -> None:
+    base = base_files()
+    if base_edit is not None:
+        base_edit(base)
+    (finding,) = review(edit, base=base).findings
+    assert (finding.kind, finding.change_class) == (K.SAFETY_LOOSENED, RA)
+    assert (finding.rule, finding.rule_file) == (rule, rule_file)
+
+
+def test_approvers_are_shown_as_a_list_and_none_as_none() -> None:
+    (added,) = review(replace("approvers: [web-team]", "approvers: [web-team, sre]")).findings
+    assert (added.kind, added.before, added.after) == (
+        K.APPROVERS_CHANGED,
+        "web-team",
+        "web-team, sre",
+    )
+    (emptied,) = review(replace("approvers: [web-team]", "approvers: []")).findings
+    assert (emptied.kind, emptied.change_class) == (K.APPROVERS_CHANGED, RA)
+    assert (emptied.before, emptied.after) == ("web-team", "(none)")
