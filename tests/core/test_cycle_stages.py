@@ -14,8 +14,9 @@ import pytest
 from reconciler.core.approvals.authorization import Authorization
 from reconciler.core.approvals.lifecycle import Kind
 from reconciler.core.blueprint.model import Blueprint
-from reconciler.core.decide.decision import Action
-from reconciler.core.decide.governance import VerdictAction
+from reconciler.core.decide.decision import Action, DecisionRule
+from reconciler.core.decide.decision import Reason as DecisionReason
+from reconciler.core.decide.governance import Origin, VerdictAction
 from reconciler.core.decide.verification import Pending
 from reconciler.core.observed.changes import Applied
 from reconciler.core.observed.observation import (
@@ -149,8 +150,16 @@ def test_stop_while_paused(
     assert [n.kind for n in after.notes] == [NoteKind.PAUSED]
     assert (after.plan.decision is not None) == decided
     if after.plan.decision is not None:  # what the engine would do, and does not
-        assert after.plan.decision.action is Action.NONE
-        assert after.plan.decision.target_replicas == 2
+        paused = after.plan.decision
+        assert (paused.action, paused.reason, paused.rule) == (
+            Action.NONE,
+            DecisionReason.PAUSED,
+            DecisionRule.PAUSE,
+        )
+        assert (paused.target_replicas, paused.desired_replicas) == (2, 2)
+        assert (paused.expected, paused.needs_window) == (None, False)
+        assert paused.rationale.startswith(f"Paused by {paused_by}: nothing is changed")
+        assert paused.id.startswith("dec-") and paused.service == "web"
 
 
 @pytest.mark.parametrize("verify_only", [False, True])
@@ -200,8 +209,13 @@ def _pending(due_in: timedelta) -> Pending:
             "op-20260210-152900-aaaaaa (scale 2→3) is verified once its starting pods are "
             "ready (at the latest 15:31:50Z); no new change before that",
         ),
+        (
+            _pending(timedelta(0)),
+            "op-20260210-152900-aaaaaa (scale 2→3) is verified once its starting pods are "
+            "ready (at the latest 15:32:00Z); no new change before that",
+        ),
     ],
-    ids=["nothing-waits", "due-later", "pods-starting"],
+    ids=["nothing-waits", "due-later", "pods-starting", "due-now"],
 )
 def test_wait_for_verification(waiting: Pending | None, text: str | None) -> None:
     given = inputs(load=HOT)
@@ -290,6 +304,34 @@ def test_decide_and_govern(load: Metrics, targets: list[int]) -> None:
     assert after.plan is not None and after.plan.decision is not None
     assert [s.request.target_replicas for s in after.plan.steps] == targets
     assert all(s.request.decision_id == after.plan.decision.id for s in after.plan.steps)
+
+
+def test_a_step_across_max_replicas_is_two_requests_and_one_decision_record() -> None:
+    """3 -> 6 with max_replicas 5: the part within the bounds is carried out, the rest is
+    proposed, and only the first request carries the decision's record."""
+    given = inputs(
+        blueprint("    scale_up_increment: 3\n"), observed=state(3), load=metrics(0.99, 0.99, 400)
+    )
+    after = stages.decide_and_govern(given, start(given))
+    assert after.plan is not None and after.plan.decision is not None
+    decision = after.plan.decision
+    assert (decision.target_replicas, decision.beyond_limits) == (5, 6)
+    within, beyond = after.plan.steps
+    assert [
+        (s.request.operation, s.request.current_replicas, s.request.target_replicas)
+        for s in (within, beyond)
+    ] == [("scale_within_limits", 3, 5), ("scale_beyond_limits", 5, 6)]
+    assert all(
+        (s.request.origin, s.request.decision_id, s.request.service)
+        == (Origin.DECISION, decision.id, "web")
+        for s in (within, beyond)
+    )
+    assert (within.verdict.action, beyond.verdict.action) == (
+        VerdictAction.EXECUTE,
+        VerdictAction.REQUEST_APPROVAL,
+    )
+    assert within.records[0].event_type is EventType.DECISION_MADE
+    assert EventType.DECISION_MADE not in [r.event_type for r in beyond.records]
 
 
 def test_a_settled_plan_keeps_every_note_made_before_it() -> None:
@@ -391,8 +433,14 @@ def test_hold_approved_replicas(origin: str, replicas: int, held: bool) -> None:
     after = stages.hold_approved_replicas(given, start(given, (executed,)))
     assert (after.plan is not None) == held
     if after.plan is not None and after.plan.decision is not None:
-        assert after.plan.decision.reason == "held_by_approval"
-        assert after.plan.decision.target_replicas == 0
+        decision = after.plan.decision
+        assert decision.reason == "held_by_approval"
+        assert (decision.action, decision.rule) == (Action.NONE, DecisionRule.APPROVAL)
+        assert (decision.current_replicas, decision.target_replicas) == (0, 0)
+        assert decision.desired_replicas == 0 and decision.service == "web"
+        assert decision.references == ("governance.agent_authority.requires_approval",)
+        assert "apv-20260210-151000-dddddd" in decision.rationale
+        assert not after.plan.steps
 
 
 def _executed_scale(load: Metrics) -> tuple[Record, ...]:
