@@ -930,6 +930,22 @@ def test_an_hpa_that_cannot_be_read_again_after_a_conflict_is_the_services_error
     assert api.objects(HPAS, "shop")[0]["spec"]["minReplicas"] == 1
 
 
+def test_a_scale_keeps_the_revision_and_records_both_replica_counts(
+    api: FakeKubeAPI, connect: Factory
+) -> None:
+    """Only a new pod template makes a new revision: a scale is recorded at the revision it
+    found, so verification does not wait for a rollout that never comes."""
+    api.add_deployment("shop", "web")
+    cluster = connect()
+    applied = cluster.apply(change(cluster, ChangeKind.SCALE, replicas=3))
+    assert (applied.message, applied.before, applied.after) == (
+        "deployment.apps/web scaled",
+        {"replicas": 2, "revision": 1},
+        {"replicas": 3, "revision": 1},
+    )
+    assert observed(cluster).revision == 1
+
+
 def test_restart_creates_a_new_replicaset_revision(api: FakeKubeAPI, connect: Factory) -> None:
     api.add_deployment("shop", "web")
     cluster = connect()
