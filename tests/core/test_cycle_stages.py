@@ -18,6 +18,7 @@ from reconciler.core.decide.decision import Action, DecisionRule
 from reconciler.core.decide.decision import Reason as DecisionReason
 from reconciler.core.decide.governance import Origin, VerdictAction
 from reconciler.core.decide.verification import Pending
+from reconciler.core.ids import make_id
 from reconciler.core.observed.changes import Applied
 from reconciler.core.observed.observation import (
     ChangeStamp,
@@ -494,3 +495,20 @@ def test_roll_back_failed_changes_passes_on_when_nothing_failed() -> None:
     verified = stages.verify_due_changes(given, start(given, _executed_scale(HOT)))
     assert [n.kind for n in verified.notes] == [NoteKind.VERIFIED]
     assert stages.roll_back_failed_changes(given, verified) == verified
+
+
+def test_a_paused_decision_has_an_id_of_its_own() -> None:
+    """Not the id of the decision the engine would have made: that one may be made and
+    recorded once the pause ends. The id is the service's paused decision at this moment over
+    this history, so running the cycle again finds the same record."""
+    bp = blueprint()
+    given = inputs(bp, state(2, paused="maintenance"), HOT)
+    progress = start(given)
+    after = stages.stop_while_paused(given, progress)
+    assert after.plan is not None and after.plan.decision is not None
+    unpaused = stages.decide_and_govern(inputs(bp, state(2), HOT), start(given)).plan
+    assert unpaused is not None and unpaused.decision is not None
+    paused_id = after.plan.decision.id
+    assert paused_id != unpaused.decision.id
+    # Over the history with the pause recorded in it.
+    assert paused_id == make_id("dec", NOW, "web", "paused", after.history.fingerprint)
