@@ -512,3 +512,21 @@ def test_a_paused_decision_has_an_id_of_its_own() -> None:
     assert paused_id != unpaused.decision.id
     # Over the history with the pause recorded in it.
     assert paused_id == make_id("dec", NOW, "web", "paused", after.history.fingerprint)
+
+
+def test_a_change_that_failed_its_verification_is_rolled_back_before_anything_new() -> None:
+    """2 -> 3 with one pod of three ready when the check is due: the change failed, and the
+    cycle settles on undoing it (the reconciler's own change, allowed without a person)."""
+    records = _executed_scale(HOT)
+    given = replace(inputs(observed=state(3, ready=1), load=HOT), now=NOW + timedelta(seconds=400))
+    verified = stages.verify_due_changes(given, start(given, records))
+    assert [n.kind for n in verified.notes] == [NoteKind.VERIFICATION_FAILED]
+    after = stages.roll_back_failed_changes(given, verified)
+    assert after.plan is not None and after.plan.decision is None
+    (step,) = after.plan.steps
+    request = step.request
+    assert (request.operation, request.origin) == ("rollback_own_change", Origin.ROLLBACK)
+    assert (request.current_replicas, request.target_replicas) == (3, 2)
+    assert request.reverts == records[-1].id
+    assert step.verdict.action is VerdictAction.EXECUTE
+    assert [n.kind for n in after.plan.notes] == [NoteKind.VERIFICATION_FAILED]
