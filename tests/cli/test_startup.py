@@ -10,18 +10,20 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import click
 import pytest
 
 from reconciler.cli import COMMANDS, main
 from tests.cli.commandlines import subcommands
+from tests.scenarios.conftest import Scenario
 
 #: Client libraries and parsers that only some commands use, once they start working.
 HEAVY = ("kubernetes", "pygit2", "github", "jsonschema", "yaml", "urllib3", "sqlite3")
 
 
-def _modules_after(*argv: str) -> set[str]:
+def _modules_after(*argv: str, cwd: Path | None = None) -> set[str]:
     """The modules a fresh `reconciler ARGV` has imported when it exits."""
     code = (
         "import json, runpy, sys\n"
@@ -31,7 +33,7 @@ def _modules_after(*argv: str) -> set[str]:
         "print(json.dumps(sorted(sys.modules)), file=sys.stderr)\n"
     )
     result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=False
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, cwd=cwd
     )
     assert result.returncode == 0, result.stderr
     return set(json.loads(result.stderr.splitlines()[-1]))
@@ -96,3 +98,22 @@ def test_an_unknown_command_is_a_usage_error() -> None:
     )
     assert result.returncode == 2
     assert "No such command 'nonesuch'" in result.stderr
+
+
+#: What loading a blueprint from its text takes, and a run whose blueprints all come from the
+#: validation cache never needs.
+LOADER = (
+    "reconciler.core.blueprint.loading",
+    "reconciler.core.blueprint.policies",
+    "reconciler.core.blueprint.schemas",
+    "reconciler.core.blueprint.sections",
+)
+
+
+def test_a_run_on_cached_blueprints_imports_no_loader(seeded: Scenario) -> None:
+    seeded.cli("validate")  # fills the validation cache, as an earlier run would have
+    modules = _modules_after("--repo", str(seeded.root), "run", cwd=seeded.root)
+    assert "reconciler.shell.cycle" in modules  # the cycle ran
+    assert [m for m in LOADER if m in modules] == []
+    # git and the simulated cluster's store; no YAML, no schema validator, no HTTP client
+    assert {name.split(".")[0] for name in _heavy(modules)} == {"pygit2", "sqlite3"}
