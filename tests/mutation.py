@@ -83,11 +83,11 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "after >= before",
         "a field's judge is only asked about a value that changed",
     ),
-    "reconciler.core.decide.verification.x__target_check__mutmut_1": (
+    "reconciler.core.decide.checks.x__target_check__mutmut_1": (
         'load: str = "XXXX",',
         "a default every caller overrides: both checks pass `load` (the demand rule's answer)",
     ),
-    "reconciler.core.decide.verification.x__worse__mutmut_4": (
+    "reconciler.core.decide.checks.x__worse__mutmut_4": (
         "actual >= baseline * (1 + relative)",
         "equality needs a measurement exactly equal to baseline × 1.1 as floats compute it, "
         "and 1.1 has no exact binary form; the absolute margin is strict either way",

@@ -104,13 +104,14 @@ def test_a_scale_and_another_owner_of_the_replicas(
         (owner,) = controllers
         reason = verdict.summary
         assert reason.startswith(f"the replicas of todo-app/web are managed by {owner};")
-        assert hint in reason and reason in verdict.reasons
+        assert hint in reason and reason in verdict.reason_words
+        assert verdict.reasons[-1].params["owners"] == owner
         assert step.change is None
         refusal = step.records[-1]
         assert refusal.event_type is EventType.OPERATION_BLOCKED
         assert reason in refusal.rationale and refusal.details["execution_prevented"] is True
         return
-    assert not any("managed by" in r for r in verdict.reasons), verdict.reasons
+    assert not any("managed by" in r for r in verdict.reason_words), verdict.reasons
     change = step.change
     assert change is not None and change.kind is ChangeKind.SCALE
     assert (change.replicas, change.hpa) == (target, hpa)

@@ -20,7 +20,7 @@ from reconciler.core.decide.governance import (
 from reconciler.core.ids import make_id
 from reconciler.core.trail.history import fold_history
 from reconciler.core.trail.records import EventType, Outcome, Record
-from reconciler.core.trail.wording import Code
+from reconciler.core.trail.wording import Code, Reason
 from tests.core.helpers import NOW, blueprint, seed_blueprint
 
 GOV = """governance:
@@ -204,7 +204,7 @@ def test_daily_rate_limit_defers_below_the_hourly_one() -> None:
     assert checks["rate_limit_hourly"].detail == "2/10 changes in the last 1h"
     assert not checks["rate_limit_daily"].ok
     assert verdict.action is VerdictAction.DEFER
-    assert verdict.reasons[-1] == "50/50 changes in the last 1d"
+    assert verdict.reason_words[-1] == "50/50 changes in the last 1d"
     # Room again once the oldest of the 50 is a day old: 82,920 s ago + 86,400 s.
     assert verdict.retry_at == NOW + timedelta(seconds=3480)
     one_fewer = govern(
@@ -225,7 +225,7 @@ def test_verdict_lists_every_reason() -> None:
     hist = replace(hist, breaker=BreakerState(phase=BreakerPhase.OPEN, opened_at=NOW))
     verdict = govern(request("scale_within_limits", 3), seed_blueprint(), hist, {}, NOW)
     assert verdict.action is VerdictAction.BLOCK
-    joined = " | ".join(verdict.reasons)
+    joined = " | ".join(verdict.reason_words)
     assert "cooldown" in joined and "10/10 changes" in joined and "circuit breaker open" in joined
 
 
@@ -247,8 +247,8 @@ def test_restricted_requests_approval_even_in_cooldown() -> None:
     assert verdict.action is VerdictAction.REQUEST_APPROVAL
     assert verdict.approvers == ("devops-team",)
     assert verdict.retry_at is None
-    assert "(7 >= 1 AND 7 <= 5) does not hold, so it needs approval" in verdict.reasons[0]
-    assert verdict.reasons[-1] == (
+    assert "(7 >= 1 AND 7 <= 5) does not hold, so it needs approval" in verdict.reason_words[0]
+    assert verdict.reason_words[-1] == (
         "safety is checked again when the approved change is applied; now: "
         "last change 20s ago, cooldown 1m (40s left)"
     )
@@ -257,7 +257,7 @@ def test_restricted_requests_approval_even_in_cooldown() -> None:
     )
     assert beyond.action is VerdictAction.REQUEST_APPROVAL
     assert beyond.approvers == ("devops-team",)
-    assert any("safety is checked again" in r for r in beyond.reasons)
+    assert any("safety is checked again" in r for r in beyond.reason_words)
 
 
 def test_own_rollback_is_exempt_from_safety() -> None:
@@ -398,7 +398,7 @@ def test_allowed_but_not_executable_is_blocked() -> None:
     )
     verdict = govern(request("view_logs"), bp, history(), {}, NOW)
     assert verdict.action is VerdictAction.BLOCK
-    assert "cannot carry out view_logs" in verdict.reasons[-1]
+    assert "cannot carry out view_logs" in verdict.reason_words[-1]
 
 
 # --- check_safety, each check as the verdict records it --------------------------------------
@@ -409,14 +409,12 @@ def _safety(*records: Record, operation: str = "scale_within_limits"):  # type: 
 
 
 def test_a_first_change_passes_every_check() -> None:
-    assert _safety() == (
-        SafetyCheck(name="cooldown", ok=True, detail="no earlier change"),
-        SafetyCheck(name="rate_limit_hourly", ok=True, detail="0/10 changes in the last 1h"),
-        SafetyCheck(name="rate_limit_daily", ok=True, detail="0/50 changes in the last 1d"),
-        SafetyCheck(
-            name="circuit_breaker", ok=True, detail="circuit breaker closed (0/3 failures)"
-        ),
-    )
+    assert [(c.name, c.ok, c.reason.code, c.detail, c.retry_at) for c in _safety()] == [
+        ("cooldown", True, Code.NO_EARLIER_CHANGE, "no earlier change", None),
+        ("rate_limit_hourly", True, Code.RATE_LIMIT, "0/10 changes in the last 1h", None),
+        ("rate_limit_daily", True, Code.RATE_LIMIT, "0/50 changes in the last 1d", None),
+        ("circuit_breaker", True, Code.BREAKER, "circuit breaker closed (0/3 failures)", None),
+    ]
 
 
 def test_in_cooldown_the_check_says_when_to_retry() -> None:
@@ -424,9 +422,10 @@ def test_in_cooldown_the_check_says_when_to_retry() -> None:
     assert cooldown == SafetyCheck(
         name="cooldown",
         ok=False,
-        detail="last change 20s ago, cooldown 1m (40s left)",
+        reason=Reason(Code.COOLDOWN, {"elapsed": 20.0, "cooldown": 60.0}),
         retry_at=NOW + timedelta(seconds=40),
     )
+    assert cooldown.detail == "last change 20s ago, cooldown 1m (40s left)"
     (after,) = [c for c in _safety(_executed(60)) if c.name == "cooldown"]
     assert (after.ok, after.retry_at, after.detail) == (
         True,

@@ -62,9 +62,9 @@ def executed(
 
 
 def pending(**kw: object) -> Pending:
-    from reconciler.core.decide.verification import _pending_from
+    from reconciler.core.decide.pending import pending_from
 
-    return _pending_from(executed(**kw), seed_blueprint())  # type: ignore[arg-type]
+    return pending_from(executed(**kw), seed_blueprint())  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -305,11 +305,11 @@ TIGHT = blueprint(extra="  performance:\n    latency_p95: 20ms\n    error_rate_m
 
 
 def pending_with(baseline: dict[str, float], expected: dict[str, float]) -> Pending:
-    from reconciler.core.decide.verification import _pending_from
+    from reconciler.core.decide.pending import pending_from
 
     record = executed(target=3)
     details = {**record.details, "baseline": baseline, "expected": expected}
-    return _pending_from(dataclass_replace(record, details=details), TIGHT)
+    return pending_from(dataclass_replace(record, details=details), TIGHT)
 
 
 @pytest.mark.parametrize(

@@ -13,10 +13,9 @@ from reconciler.core.blueprint.model import Blueprint
 from reconciler.core.decide.governance import VerdictAction
 from reconciler.core.decide.verification import pending_verifications
 from reconciler.core.errors import BlueprintError
+from reconciler.core.gitops.rollout import RolloutPhase, await_rollout
 from reconciler.core.gitops.writeback import (
     ManifestConflict,
-    RolloutPhase,
-    await_rollout,
     edit_for,
     own_stamp,
     rewrite,

@@ -150,31 +150,41 @@ def codeowners_entries(
     if global_owners:
         entries.append(Entry(pattern="/blueprints/", owners=global_owners))
     for blueprint in sorted(blueprints, key=lambda b: b.name):
-        owners = _owners(
-            _service_approvers(blueprint),
-            policies=policies,
-            org=org,
-            file=blueprint.source,
-            path="governance.approval_workflow.approvers",
-            problems=problems,
-        )
-        if not owners:
-            problems.append(
-                Problem(
-                    file=blueprint.source,
-                    path="governance.approval_workflow.approvers",
-                    message=f"{blueprint.name} has no approver that CODEOWNERS can name; its "
-                    "folder falls back to the global approvers",
-                    severity=Severity.WARNING,
-                    code="codeowners.no_owner",
-                )
-            )
-            continue
-        entries.append(Entry(pattern=f"/blueprints/{blueprint.name}/", owners=owners))
-        entries.append(Entry(pattern=f"/requests/{blueprint.name}/", owners=owners))
+        entries += _service_entries(blueprint, policies, org, problems)
     if global_owners:
         entries += [Entry(pattern=path, owners=global_owners) for path in GLOBAL_PATHS]
     return entries, problems
+
+
+def _service_entries(
+    blueprint: Blueprint, policies: GlobalPolicies, org: str | None, problems: list[Problem]
+) -> list[Entry]:
+    """A service's folders under blueprints/ and requests/, owned by its approvers; none (and
+    a warning) when no approver can be named, so the global approvers own them."""
+    owners = _owners(
+        _service_approvers(blueprint),
+        policies=policies,
+        org=org,
+        file=blueprint.source,
+        path="governance.approval_workflow.approvers",
+        problems=problems,
+    )
+    if not owners:
+        problems.append(
+            Problem(
+                file=blueprint.source,
+                path="governance.approval_workflow.approvers",
+                message=f"{blueprint.name} has no approver that CODEOWNERS can name; its "
+                "folder falls back to the global approvers",
+                severity=Severity.WARNING,
+                code="codeowners.no_owner",
+            )
+        )
+        return []
+    return [
+        Entry(pattern=f"/blueprints/{blueprint.name}/", owners=owners),
+        Entry(pattern=f"/requests/{blueprint.name}/", owners=owners),
+    ]
 
 
 def render_block(entries: Sequence[Entry]) -> str:

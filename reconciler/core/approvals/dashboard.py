@@ -167,36 +167,11 @@ def render(board: Board, previous_body: str = "") -> Rendered:
     if board.run_failure:
         link = f" ([the run]({board.run_url}))" if board.run_url else ""
         lines += ["## ❌ The last run failed", "", f"{_cell(board.run_failure)}{link}", ""]
-    if board.attention:
-        lines += ["## Needs a person", ""]
-        rows = [
-            _attention_row(c)
-            for c in sorted(board.attention, key=lambda c: (c.service, str(c.kind)))
-        ]
-        lines += [*_cut(rows), ""]
-    if board.failing:
-        lines += ["## Failing", ""]
-        rows = [
-            f"- **{c.service}** (since {failing_since[c.service]}): {_cell(c.detail)}"
-            for c in sorted(board.failing, key=lambda c: c.service)
-        ]
-        lines += [*_cut(rows), ""]
+    lines += _attention_section(board)
+    lines += _failing_section(board, failing_since)
     if board.failing or board.run_failure:
         lines += [f"Last successful cycle: {_when(board.last_success)}.", ""]
-    if board.waiting:
-        lines += ["## Waiting for an approver", ""]
-        rows = []
-        for w in sorted(board.waiting, key=lambda w: (w.expires_at is None, w.expires_at or 0)):
-            link = f"[{w.reference}]({w.url})" if w.url.startswith("http") else w.reference
-            state = (
-                "a person pushed to it: merging approves nothing"
-                if w.changed
-                else "timed out, left open"
-                if w.timed_out
-                else f"expires {_when(w.expires_at)}"
-            )
-            rows.append(f"- {link} **{w.service}**: {_cell(w.title)} ({state})")
-        lines += [*_cut(rows), ""]
+    lines += _waiting_section(board)
     if board.unproposed:
         lines += ["## Not proposed yet (the cap on new proposals per run)", ""]
         rows = [f"- **{s}**: {_cell(what)}" for s, what in sorted(board.unproposed)]
@@ -207,6 +182,43 @@ def render(board: Board, previous_body: str = "") -> Rendered:
     if len(body) > _BODY_LIMIT:
         body = body[: _BODY_LIMIT - 200] + "\n\n… (cut: GitHub's limit)\n" + lines[-1]
     return Rendered(title=title, body=body, open=anything, new=new)
+
+
+def _attention_section(board: Board) -> list[str]:
+    if not board.attention:
+        return []
+    rows = [
+        _attention_row(c) for c in sorted(board.attention, key=lambda c: (c.service, str(c.kind)))
+    ]
+    return ["## Needs a person", "", *_cut(rows), ""]
+
+
+def _failing_section(board: Board, failing_since: Mapping[str, str]) -> list[str]:
+    if not board.failing:
+        return []
+    rows = [
+        f"- **{c.service}** (since {failing_since[c.service]}): {_cell(c.detail)}"
+        for c in sorted(board.failing, key=lambda c: c.service)
+    ]
+    return ["## Failing", "", *_cut(rows), ""]
+
+
+def _waiting_section(board: Board) -> list[str]:
+    """Open proposals, the soonest to expire first, each with what has become of it."""
+    if not board.waiting:
+        return []
+    rows = []
+    for w in sorted(board.waiting, key=lambda w: (w.expires_at is None, w.expires_at or 0)):
+        link = f"[{w.reference}]({w.url})" if w.url.startswith("http") else w.reference
+        state = (
+            "a person pushed to it: merging approves nothing"
+            if w.changed
+            else "timed out, left open"
+            if w.timed_out
+            else f"expires {_when(w.expires_at)}"
+        )
+        rows.append(f"- {link} **{w.service}**: {_cell(w.title)} ({state})")
+    return ["## Waiting for an approver", "", *_cut(rows), ""]
 
 
 _ATTENTION_WORDS = {

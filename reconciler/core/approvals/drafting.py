@@ -185,10 +185,7 @@ def draft_for(
         change = _blueprint_change(request, blueprint, blueprint_text, evidence)
     else:
         change = _request_change(request, service, approval_id, now, expires)
-    files, merging = dict(change.files), change.merging
-    if manifest_files:
-        files.update(manifest_files)
-        merging += _merging_manifests(manifest_files)
+    files, merging = _with_manifests(change, manifest_files)
     metadata = _metadata(
         request, verdict, blueprint, evidence, approval_id, now, expires, topic, kind, files
     )
@@ -218,10 +215,28 @@ def draft_for(
         files=files,
         labels=(*LABELS, f"service:{service}"),
         reviewers=tuple(verdict.approvers),
-        commit_message=f"{change.title}\n\nProposed by the reconciler; merging this branch is "
-        f"the approval.\n\nReconciler-Approval: {approval_id}\nReconciler-Service: {service}\n",
+        commit_message=_commit_message(change.title, approval_id, service),
     )
     return draft, metadata
+
+
+def _with_manifests(
+    change: _Change, manifest_files: Mapping[str, str] | None
+) -> tuple[dict[str, str], str]:
+    """The files a proposal edits and what merging it does, with the manifests the GitOps
+    tool applies when it carries them (coexistence: write_back)."""
+    files, merging = dict(change.files), change.merging
+    if manifest_files:
+        files.update(manifest_files)
+        merging += _merging_manifests(manifest_files)
+    return files, merging
+
+
+def _commit_message(title: str, approval_id: str, service: str) -> str:
+    return (
+        f"{title}\n\nProposed by the reconciler; merging this branch is the approval.\n\n"
+        f"Reconciler-Approval: {approval_id}\nReconciler-Service: {service}\n"
+    )
 
 
 @dataclass(frozen=True, kw_only=True)

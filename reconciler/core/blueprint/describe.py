@@ -39,8 +39,7 @@ def _rule_json(rule: Rule) -> dict[str, Any]:
 
 def policy_to_json(blueprint: Blueprint) -> dict[str, Any]:
     """The effective policy with every default applied, in units a script can use."""
-    scaling, policy = blueprint.scaling, blueprint.policy
-    safety = policy.safety
+    policy = blueprint.policy
     return {
         "service": blueprint.name,
         "version": blueprint.version,
@@ -48,20 +47,7 @@ def policy_to_json(blueprint: Blueprint) -> dict[str, Any]:
         "namespace": blueprint.metadata.namespace,
         "deployment": blueprint.metadata.deployment,
         "priority": blueprint.metadata.priority,
-        "scaling": {
-            "min_replicas": scaling.min_replicas,
-            "max_replicas": scaling.max_replicas,
-            "target_cpu_utilization": scaling.target_cpu_utilization,
-            "target_memory_utilization": scaling.target_memory_utilization,
-            "scale_up_threshold": scaling.scale_up_threshold,
-            "scale_down_threshold": scaling.scale_down_threshold,
-            "scale_up_increment": scaling.scale_up_increment,
-            "scale_down_increment": scaling.scale_down_increment,
-            "scale_down_stabilization_seconds": scaling.scale_down_stabilization,
-            "stabilization_period_seconds": scaling.stabilization_period,
-            "behavior": behavior_json(scaling.behavior),
-            "metrics": {metric.type: metric.weight for metric in scaling.metrics},
-        },
+        "scaling": _scaling_json(blueprint),
         "performance": {
             "latency_p95_ms": blueprint.performance.latency_p95_ms,
             "error_rate_max": blueprint.performance.error_rate_max,
@@ -77,6 +63,41 @@ def policy_to_json(blueprint: Blueprint) -> dict[str, Any]:
         "allowed_when_unlisted": _allowed_when_unlisted(
             policy.catalogue, {rule.operation for rule in policy.rules}
         ),
+        **_governance_json(blueprint),
+        "cost": {
+            "cost_per_replica": str(blueprint.cost.cost_per_replica)
+            if blueprint.cost.cost_per_replica
+            else None,
+            "monthly_budget": str(blueprint.cost.monthly_budget)
+            if blueprint.cost.monthly_budget
+            else None,
+        },
+    }
+
+
+def _scaling_json(blueprint: Blueprint) -> dict[str, Any]:
+    scaling = blueprint.scaling
+    return {
+        "min_replicas": scaling.min_replicas,
+        "max_replicas": scaling.max_replicas,
+        "target_cpu_utilization": scaling.target_cpu_utilization,
+        "target_memory_utilization": scaling.target_memory_utilization,
+        "scale_up_threshold": scaling.scale_up_threshold,
+        "scale_down_threshold": scaling.scale_down_threshold,
+        "scale_up_increment": scaling.scale_up_increment,
+        "scale_down_increment": scaling.scale_down_increment,
+        "scale_down_stabilization_seconds": scaling.scale_down_stabilization,
+        "stabilization_period_seconds": scaling.stabilization_period,
+        "behavior": behavior_json(scaling.behavior),
+        "metrics": {metric.type: metric.weight for metric in scaling.metrics},
+    }
+
+
+def _governance_json(blueprint: Blueprint) -> dict[str, Any]:
+    """The safety limits and the approval settings, in seconds and counts."""
+    policy = blueprint.policy
+    safety = policy.safety
+    return {
         "safety": {
             "cooldown_seconds": safety.cooldown,
             "max_operations_per_hour": safety.rate_limits.per_hour,
@@ -94,14 +115,6 @@ def policy_to_json(blueprint: Blueprint) -> dict[str, Any]:
             "auto_reject_on_timeout": policy.approval.auto_reject_on_timeout,
             "rejection_cooloff_seconds": policy.approval.rejection_cooloff,
         },
-        "cost": {
-            "cost_per_replica": str(blueprint.cost.cost_per_replica)
-            if blueprint.cost.cost_per_replica
-            else None,
-            "monthly_budget": str(blueprint.cost.monthly_budget)
-            if blueprint.cost.monthly_budget
-            else None,
-        },
     }
 
 
@@ -118,9 +131,18 @@ def _allowed_when_unlisted(catalogue: Mapping[str, Operation], listed: set[str])
 
 def policy_lines(blueprint: Blueprint) -> list[str]:
     """A readable summary: the numbers that drive decisions, then every rule and its origin."""
+    return [
+        *_numbers_lines(blueprint),
+        "",
+        *_operation_lines(blueprint),
+        "",
+        *_governance_lines(blueprint),
+    ]
+
+
+def _numbers_lines(blueprint: Blueprint) -> list[str]:
+    """The service, and the numbers that drive its decisions."""
     meta, scaling, perf = blueprint.metadata, blueprint.scaling, blueprint.performance
-    policy, safety = blueprint.policy, blueprint.policy.safety
-    breaker = safety.circuit_breaker
     weights = ", ".join(f"{m.type} {m.weight:g}" for m in scaling.metrics)
     resources = []
     for name, spec, fmt in (
@@ -151,7 +173,13 @@ def policy_lines(blueprint: Blueprint) -> list[str]:
     ]
     if resources:
         lines += ["Resources", "  " + "; ".join(resources)]
-    lines += ["", "Operations (first matching tier wins: forbidden, then restricted, then allowed)"]
+    return lines
+
+
+def _operation_lines(blueprint: Blueprint) -> list[str]:
+    """Every rule by tier with its origin, the built-in defaults, and the unlisted rest."""
+    policy = blueprint.policy
+    lines = ["Operations (first matching tier wins: forbidden, then restricted, then allowed)"]
     for rule in sorted(policy.rules, key=lambda r: (_TIER_ORDER[r.tier], r.operation)):
         condition = f" when {rule.condition}" if rule.condition else ""
         needs = " (autonomous: false, so approval)" if not rule.autonomous else ""
@@ -165,9 +193,15 @@ def policy_lines(blueprint: Blueprint) -> list[str]:
             f"  allowed     {name}  [built in: allowed unless a policy lists it; exempt from "
             "cooldown, rate limits and the circuit breaker]"
         )
-    lines += [
-        "  forbidden   any operation not listed above",
-        "",
+    lines.append("  forbidden   any operation not listed above")
+    return lines
+
+
+def _governance_lines(blueprint: Blueprint) -> list[str]:
+    """The safety limits and how approvals work."""
+    policy, safety = blueprint.policy, blueprint.policy.safety
+    breaker = safety.circuit_breaker
+    return [
         "Safety",
         f"  cooldown {format_duration(safety.cooldown)} between changes; at most "
         f"{safety.rate_limits.per_hour}/hour and {safety.rate_limits.per_day}/day",
@@ -185,7 +219,6 @@ def policy_lines(blueprint: Blueprint) -> list[str]:
         f"  a rejected proposal is not repeated for "
         f"{format_duration(policy.approval.rejection_cooloff)}",
     ]
-    return lines
 
 
 def _step(sign: str, increment: int | None) -> str:

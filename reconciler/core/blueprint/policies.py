@@ -14,6 +14,7 @@ from reconciler.core.blueprint.model import (
     GlobalPolicies,
     Mode,
     RateLimits,
+    Rule,
     Safety,
 )
 from reconciler.core.blueprint.reading import (
@@ -68,16 +69,29 @@ def load_policies(
     )
     if failed:
         return None, by_position(ctx.problems)
+    policies = _policies(ctx, raw, names, tuple(rules))
+    ordered = by_position(ctx.problems)
+    return (None if has_errors(ordered) else policies), ordered
+
+
+def _policies(
+    ctx: CheckContext,
+    raw: Mapping[str, Any],
+    names: Mapping[str, catalogue_module.Operation],
+    rules: tuple[Rule, ...],
+) -> GlobalPolicies:
+    """The checked file as the model, every default applied; the clusters' own problems go
+    to `ctx`."""
     safety_raw = get_dotted(raw, "governance.safety") or {}
     approval = build_approval(raw, _BUILTIN_APPROVAL)
     safety = build_safety(safety_raw, None, _BUILTIN_SAFETY)
     proposals = get_dotted(raw, "governance.proposals") or {}
-    policies = GlobalPolicies(
-        source=source,
+    return GlobalPolicies(
+        source=ctx.source,
         default_namespace=get_dotted(raw, "defaults.namespace")
         or default_for("policies", "defaults.namespace"),
         catalogue=names,
-        rules=tuple(rules),
+        rules=rules,
         approval=approval,
         safety=safety,
         teams={
@@ -95,8 +109,6 @@ def load_policies(
         mode=Mode(raw.get("mode") or default_for("policies", "mode")),
         clusters=_clusters(ctx, raw.get("clusters") or ()),
     )
-    ordered = by_position(ctx.problems)
-    return (None if has_errors(ordered) else policies), ordered
 
 
 #: The embedded simulation's name (core/trail/clusters.py), which no real cluster may take.

@@ -23,7 +23,6 @@ from enum import StrEnum
 
 from reconciler.core.blueprint.catalogue import ROLLBACK_OWN_CHANGE, Alternative
 from reconciler.core.blueprint.model import Blueprint, Tier
-from reconciler.core.blueprint.units import format_duration
 from reconciler.core.decide.rules import (
     Classification,
     OperationRequest,
@@ -64,10 +63,16 @@ class VerdictAction(StrEnum):
 class SafetyCheck:
     name: str
     ok: bool
-    detail: str
+    #: What the check found, as a code with its numbers.
+    reason: Reason
     retry_at: datetime | None = None
     #: The check stops the operation until a person acts (an open breaker), not just for now.
     hard: bool = False
+
+    @property
+    def detail(self) -> str:
+        """What the check found, in the words records carry."""
+        return say(self.reason)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -87,7 +92,8 @@ class Verdict:
     classification: Tier
     action: VerdictAction
     rationale: str
-    reasons: tuple[str, ...]
+    #: Every reason that applies: the tier's first, then what the action adds.
+    reasons: tuple[Reason, ...]
     references: tuple[str, ...]
     checks: tuple[RuleCheck, ...]
     safety: tuple[SafetyCheck, ...]
@@ -101,6 +107,11 @@ class Verdict:
     @property
     def requires_approval(self) -> bool:
         return self.action is VerdictAction.REQUEST_APPROVAL
+
+    @property
+    def reason_words(self) -> tuple[str, ...]:
+        """The reasons in the words records carry."""
+        return tuple(say(reason) for reason in self.reasons)
 
 
 def classify(
@@ -119,16 +130,9 @@ def check_safety(
     safety = blueprint.policy.safety
     operation = blueprint.policy.catalogue.get(request.operation)
     if operation is not None and not operation.mutating:
-        return (SafetyCheck(name="read_only", ok=True, detail="reads nothing back; no limits"),)
+        return (SafetyCheck(name="read_only", ok=True, reason=Reason(Code.READ_ONLY)),)
     if request.operation == ROLLBACK_OWN_CHANGE:
-        return (
-            SafetyCheck(
-                name="rollback_exempt",
-                ok=True,
-                detail="undoing the reconciler's own failed change is exempt from cooldown, "
-                "rate limits and the circuit breaker",
-            ),
-        )
+        return (SafetyCheck(name="rollback_exempt", ok=True, reason=Reason(Code.ROLLBACK_EXEMPT)),)
     return (
         _cooldown(history, safety.cooldown, now),
         *_rate_limits(history, safety.rate_limits.per_hour, safety.rate_limits.per_day, now),
@@ -140,17 +144,13 @@ def _cooldown(history: ServiceHistory, cooldown: float, now: datetime) -> Safety
     """Enough time since the last change, else when it will have been."""
     last = history.last_change_at
     if last is None:
-        return SafetyCheck(name="cooldown", ok=True, detail="no earlier change")
+        return SafetyCheck(name="cooldown", ok=True, reason=Reason(Code.NO_EARLIER_CHANGE))
     elapsed = (now - last).total_seconds()
     ok = elapsed >= cooldown
     return SafetyCheck(
         name="cooldown",
         ok=ok,
-        detail=(
-            f"last change {format_duration(elapsed)} ago, cooldown "
-            f"{format_duration(cooldown)}"
-            + ("" if ok else f" ({format_duration(cooldown - elapsed)} left)")
-        ),
+        reason=Reason(Code.COOLDOWN, {"elapsed": elapsed, "cooldown": cooldown}),
         retry_at=None if ok else last + timedelta(seconds=cooldown),
     )
 
@@ -172,7 +172,9 @@ def _rate_limits(
             SafetyCheck(
                 name=name,
                 ok=ok,
-                detail=f"{len(recent)}/{limit} changes in the last {format_duration(span)}",
+                reason=Reason(
+                    Code.RATE_LIMIT, {"changes": len(recent), "limit": limit, "span": span}
+                ),
                 retry_at=retry,
             )
         )
@@ -190,11 +192,15 @@ def _breaker(
             name="circuit_breaker",
             ok=False,
             hard=True,
-            detail=f"circuit breaker {breaker.describe(settings)} after repeated failures; "
-            f"`reconciler breaker reset {request.service} --reason ...` closes it",
+            reason=Reason(
+                Code.BREAKER_OPEN,
+                {"state": breaker.describe(settings), "service": request.service},
+            ),
         )
     return SafetyCheck(
-        name="circuit_breaker", ok=True, detail=f"circuit breaker {breaker.describe(settings)}"
+        name="circuit_breaker",
+        ok=True,
+        reason=Reason(Code.BREAKER, {"state": breaker.describe(settings)}),
     )
 
 
@@ -221,7 +227,7 @@ def govern(
     operation = blueprint.policy.catalogue.get(request.operation)
     executable = operation is not None and operation.executable
     action, added, retry_at = _settle(request, classification, failing, executable, approved_by)
-    reasons = [classification.rationale, *added]
+    reasons = [classification.reason, *added]
     alternatives: tuple[ClassifiedAlternative, ...] = ()
     if classification.tier is Tier.FORBIDDEN:
         alternatives = _alternatives(request, blueprint, classification, observed, now)
@@ -263,25 +269,26 @@ def _settle(
     failing: Sequence[SafetyCheck],
     executable: bool,
     approved_by: str,
-) -> tuple[VerdictAction, list[str], datetime | None]:
+) -> tuple[VerdictAction, list[Reason], datetime | None]:
     """The action a tier and the failing safety checks lead to: (action, the reasons it adds
     to the classification's, when to retry a deferral)."""
-    details = [check.detail for check in failing]
+    details = [check.reason for check in failing]
     if classification.tier is Tier.FORBIDDEN:
         return VerdictAction.BLOCK, details, None
     if not executable:
         return (
             VerdictAction.BLOCK,
-            [say(Reason(Code.NOT_EXECUTABLE, {"operation": request.operation}))],
+            [Reason(Code.NOT_EXECUTABLE, {"operation": request.operation})],
             None,
         )
     if classification.tier is Tier.RESTRICTED and not approved_by:
-        rechecked = [say(Reason(Code.SAFETY_RECHECKED, {"details": details}))] if failing else []
+        words = [check.detail for check in failing]
+        rechecked = [Reason(Code.SAFETY_RECHECKED, {"details": words})] if failing else []
         return VerdictAction.REQUEST_APPROVAL, rechecked, None
     # Allowed, or restricted and approved: either way safety alone decides now.
     added = []
     if classification.tier is Tier.RESTRICTED:
-        added.append(say(Reason(Code.APPROVED, {"by": approved_by})))
+        added.append(Reason(Code.APPROVED, {"by": approved_by}))
     if not failing:
         return VerdictAction.EXECUTE, added, None
     if any(check.hard for check in failing):
@@ -295,16 +302,16 @@ def _summary(
     action: VerdictAction,
     failing: Sequence[SafetyCheck],
     executable: bool,
-    reasons: Sequence[str],
+    reasons: Sequence[Reason],
 ) -> str:
     """The main reason in a few words: what holds an operation back, else its tier's reason."""
     if classification.tier is not Tier.FORBIDDEN and not executable:
-        return reasons[-1]
+        return say(reasons[-1])
     if (
         action in (VerdictAction.BLOCK, VerdictAction.DEFER)
         and classification.tier is not Tier.FORBIDDEN
     ):
-        return "; ".join(check.detail for check in failing) or reasons[-1]
+        return "; ".join(check.detail for check in failing) or say(reasons[-1])
     return classification.summary or classification.tier.value
 
 

@@ -48,6 +48,53 @@ def effective_restarts(state: DeploymentState, history: ServiceHistory, now: dat
     return state.max_restarts + ours
 
 
+_REFS = (
+    "spec.reliability.max_restart_count",
+    "spec.reliability.rollback_threshold",
+    "spec.reliability.rollback_on_failure",
+)
+
+
+def _rung(
+    blueprint: Blueprint, state: DeploymentState, restarts: int
+) -> tuple[Action, Reason, str]:
+    """The rung of the ladder the failing pods stand on, and the words for it: every pod down
+    rolls back at once; then escalate, roll back, or restart, by the restarts counted."""
+    reliability = blueprint.reliability
+    failing = state.failing_pods
+    everyone = state.ready_replicas == 0 and len(failing) == len(state.pods)
+    pods = ", ".join(f"{p.name} ({p.reason}, {p.restart_count} restarts)" for p in failing[:3])
+    more = f" and {len(failing) - 3} more" if len(failing) > 3 else ""
+    head = f"{len(failing)} of {len(state.pods)} pods failing: {pods}{more}."
+    counted = f" Restarts counted: {restarts} (including the reconciler's own restarts this hour)."
+    if everyone and reliability.rollback_on_failure and state.revision > 1:
+        return (
+            Action.ROLLBACK,
+            Reason.WIDESPREAD_FAILURE,
+            f"{head} No pod is ready: rolling back to the previous revision at once.",
+        )
+    if restarts >= reliability.max_restart_count:
+        return (
+            Action.ESCALATE,
+            Reason.MAX_RESTARTS,
+            f"{head}{counted} That is at or beyond max_restart_count "
+            f"({reliability.max_restart_count}): proposing a rollback for approval.",
+        )
+    if restarts >= reliability.rollback_threshold and reliability.rollback_on_failure:
+        return (
+            Action.ROLLBACK,
+            Reason.ROLLBACK_THRESHOLD,
+            f"{head}{counted} That reaches rollback_threshold ({reliability.rollback_threshold}): "
+            "rolling back to the previous revision.",
+        )
+    return (
+        Action.RESTART,
+        Reason.PODS_FAILING,
+        f"{head}{counted} Below rollback_threshold ({reliability.rollback_threshold}): "
+        "restarting the pods.",
+    )
+
+
 def decide_recovery(
     blueprint: Blueprint,
     state: DeploymentState,
@@ -59,39 +106,8 @@ def decide_recovery(
     failing = state.failing_pods
     if not failing:
         return None
-    reliability = blueprint.reliability
     restarts = effective_restarts(state, history, now)
-    everyone = state.ready_replicas == 0 and len(failing) == len(state.pods)
-    pods = ", ".join(f"{p.name} ({p.reason}, {p.restart_count} restarts)" for p in failing[:3])
-    more = f" and {len(failing) - 3} more" if len(failing) > 3 else ""
-    head = f"{len(failing)} of {len(state.pods)} pods failing: {pods}{more}."
-    counted = f" Restarts counted: {restarts} (including the reconciler's own restarts this hour)."
-    refs = [
-        "spec.reliability.max_restart_count",
-        "spec.reliability.rollback_threshold",
-        "spec.reliability.rollback_on_failure",
-    ]
-    if everyone and reliability.rollback_on_failure and state.revision > 1:
-        action, reason = Action.ROLLBACK, Reason.WIDESPREAD_FAILURE
-        text = f"{head} No pod is ready: rolling back to the previous revision at once."
-    elif restarts >= reliability.max_restart_count:
-        action, reason = Action.ESCALATE, Reason.MAX_RESTARTS
-        text = (
-            f"{head}{counted} That is at or beyond max_restart_count "
-            f"({reliability.max_restart_count}): proposing a rollback for approval."
-        )
-    elif restarts >= reliability.rollback_threshold and reliability.rollback_on_failure:
-        action, reason = Action.ROLLBACK, Reason.ROLLBACK_THRESHOLD
-        text = (
-            f"{head}{counted} That reaches rollback_threshold ({reliability.rollback_threshold}): "
-            "rolling back to the previous revision."
-        )
-    else:
-        action, reason = Action.RESTART, Reason.PODS_FAILING
-        text = (
-            f"{head}{counted} Below rollback_threshold ({reliability.rollback_threshold}): "
-            "restarting the pods."
-        )
+    action, reason, text = _rung(blueprint, state, restarts)
     return Decision(
         id=make_id("dec", now, blueprint.name, action, restarts, history.fingerprint),
         service=blueprint.name,
@@ -105,7 +121,7 @@ def decide_recovery(
         desired_replicas=state.replicas,
         weighted=weighted_utilization(blueprint, metrics),
         rationale=text,
-        references=tuple(refs),
+        references=_REFS,
         inputs={
             "replicas": state.replicas,
             "ready_replicas": state.ready_replicas,

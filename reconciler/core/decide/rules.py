@@ -94,6 +94,8 @@ class RuleCheck:
 @dataclass(frozen=True, kw_only=True)
 class Classification:
     tier: Tier
+    #: Why the operation has its tier, as a code with its parameters.
+    reason: Reason
     #: The reason in words (`wording.say(reason)`), as records carry it.
     rationale: str
     references: tuple[str, ...]
@@ -102,8 +104,6 @@ class Classification:
     known: bool = True
     #: A few words for a commit subject: the rule's rationale, or what the operation does.
     summary: str = ""
-    #: Why the operation has its tier, as a code with its parameters.
-    reason: Reason | None = None
 
 
 def condition_values(

@@ -14,25 +14,30 @@ three times, and then a person is asked (and the circuit breaker opens).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 from reconciler.core.blueprint.catalogue import ROLLBACK_OWN_CHANGE
 from reconciler.core.blueprint.model import Blueprint
-from reconciler.core.blueprint.units import format_duration, format_percent
+from reconciler.core.blueprint.units import format_duration
+from reconciler.core.decide.checks import verification_checks
 from reconciler.core.decide.governance import OperationRequest, Origin
+from reconciler.core.decide.pending import (
+    VERIFICATION_EVENTS,
+    Pending,
+    pending_from,
+    pending_verifications,
+    stabilization_for,
+)
 from reconciler.core.ids import make_id, utc
 from reconciler.core.observed.observation import DeploymentState, Metrics
 from reconciler.core.trail.bodies import (
     Check,
     CheckStatus,
-    ExecutionBody,
     Severity,
     VerificationBody,
     VerificationOutcome,
-    body_of,
     verification_of,
 )
 from reconciler.core.trail.history import CHANGE_EVENTS, ServiceHistory
@@ -40,6 +45,8 @@ from reconciler.core.trail.records import EventType, Outcome, Record
 
 __all__ = [
     "MAX_ROLLBACK_ATTEMPTS",
+    "SETTLE_GRACE",
+    "VERIFICATION_EVENTS",
     "Check",
     "CheckStatus",
     "Pending",
@@ -62,47 +69,6 @@ FAILED_TARGET_MEMORY = timedelta(hours=1)
 LATE_LIMIT = timedelta(hours=1)
 #: How long past its due time a verification waits for pods that are still starting.
 SETTLE_GRACE = timedelta(minutes=2)
-#: Relative tolerance of the CPU and memory checks around the expected value.
-UTILIZATION_TOLERANCE = 0.10
-#: How much more load (requests, or CPU in use) counts as "the load grew" rather than noise.
-LOAD_NOISE = 0.10
-
-VERIFICATION_EVENTS = frozenset(
-    {
-        EventType.VERIFICATION_PASSED,
-        EventType.VERIFICATION_FAILED,
-        EventType.VERIFICATION_SKIPPED,
-        EventType.ROLLBACK_VERIFIED,
-        EventType.ROLLBACK_VERIFICATION_FAILED,
-    }
-)
-
-#: Stabilization by operation when it is not the blueprint's own (digest section 7.1).
-_STABILIZATION = {"restart_failed_pods": 30.0, "rollback_deployment": 120.0}
-
-
-def stabilization_for(operation: str | None, blueprint: Blueprint) -> float:
-    return _STABILIZATION.get(operation or "", blueprint.scaling.stabilization_period)
-
-
-@dataclass(frozen=True, kw_only=True)
-class Pending:
-    """An executed change waiting for its verification (or a rollback waiting for its own)."""
-
-    record: Record
-    operation_id: str
-    due: datetime
-    target_replicas: int | None
-    baseline: Mapping[str, Any]
-    expected: Mapping[str, Any]
-    pre_state: Mapping[str, Any]
-    #: For a rollback: the operation it undoes, and which attempt this is.
-    reverts: str = ""
-    attempt: int = 0
-
-    @property
-    def is_rollback(self) -> bool:
-        return bool(self.reverts)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -122,174 +88,6 @@ class Verification:
         return self.outcome is VerificationOutcome.FAILED
 
 
-def _number(value: Any) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-
-def _pending_from(record: Record, blueprint: Blueprint) -> Pending:
-    done = body_of(record, ExecutionBody)
-    due = done.verification_due or utc(record.timestamp) + timedelta(
-        seconds=stabilization_for(record.operation, blueprint)
-    )
-    return Pending(
-        record=record,
-        operation_id=record.links.get("operation", record.id),
-        due=due,
-        target_replicas=done.target_replicas,
-        baseline=done.baseline,
-        expected=done.expected,
-        pre_state=done.pre_operation_state,
-        reverts=record.links.get("rollback_of", ""),
-        attempt=done.attempt or 0,
-    )
-
-
-def pending_verifications(history: ServiceHistory, blueprint: Blueprint) -> list[Pending]:
-    """Changes with no verification yet, oldest first."""
-    verified = {
-        r.links.get("operation")
-        for r in history.records
-        if r.event_type in VERIFICATION_EVENTS and r.links.get("operation")
-    }
-    return [
-        _pending_from(r, blueprint)
-        for r in history.records
-        if r.event_type in CHANGE_EVENTS and r.links.get("operation", r.id) not in verified
-    ]
-
-
-def _fmt_ms(value: float | None) -> str:
-    return "unknown" if value is None else f"{value:.0f}ms"
-
-
-def _fmt_pct(value: float | None) -> str:
-    return "unknown" if value is None else format_percent(value)
-
-
-def _worse(actual: float, baseline: float | None, relative: float, absolute: float) -> bool:
-    """Worse than the baseline by more than noise: both a relative and an absolute margin."""
-    if baseline is None:
-        return False
-    return actual > baseline * (1 + relative) and actual - baseline > absolute
-
-
-def _target_check(
-    name: str,
-    actual: float | None,
-    limit: float,
-    baseline: float | None,
-    fmt: Any,
-    relative: float,
-    absolute: float,
-    load: str = "",
-) -> Check:
-    """`load` explains, when set, why getting worse is the demand's doing and not the
-    change's: then it is noted but does not call for a rollback."""
-    expected = f"< {fmt(limit)}"
-    if actual is None:
-        return Check(
-            check=name,
-            severity=Severity.CRITICAL,
-            expected=expected,
-            actual="unknown",
-            status=CheckStatus.SKIPPED,
-            baseline=None if baseline is None else fmt(baseline),
-            note="no data: cannot tell",
-        )
-    ok = actual < limit
-    worse = _worse(actual, baseline, relative, absolute)
-    note = "" if ok or baseline is not None else "no baseline: cannot tell whether it got worse"
-    if baseline is not None and baseline > 0:
-        change = actual - baseline
-        note = (
-            f"{'up' if change > 0 else 'down'} {fmt(abs(change))} ({fmt(baseline)} → {fmt(actual)})"
-        )
-    if worse and load:
-        worse, note = False, f"{note}; {load}" if note else load
-    return Check(
-        check=name,
-        severity=Severity.CRITICAL,
-        expected=expected,
-        actual=fmt(actual),
-        status=CheckStatus.PASSED if ok else CheckStatus.FAILED,
-        baseline=None if baseline is None else fmt(baseline),
-        worse=worse,
-        note=note,
-    )
-
-
-def _demand_grew(pending: Pending, state: DeploymentState, metrics: Metrics) -> str:
-    """Why a scale-up is not to blame for worse latency or errors, or "".
-
-    Adding replicas adds capacity; on its own it does not slow a service down. When more
-    requests arrived than before (throughput up by more than LOAD_NOISE), or, where the
-    throughput is not measured, the total CPU in use (utilization × replicas) grew across a
-    scale-up, latency and errors rose with the load. Rolling the scale-up back would take
-    capacity away in the middle of a surge, so the change is kept and the next decision
-    scales further. Unhealthy new pods (readiness, restarts) still count against it.
-    """
-    base = pending.baseline
-    target = pending.target_replicas
-    before_replicas = _number(base.get("replicas"))
-    if (
-        pending.is_rollback
-        or target is None
-        or before_replicas is None
-        or target <= before_replicas
-    ):
-        return ""
-    before_rate, now_rate = _number(base.get("throughput")), metrics.throughput
-    if before_rate is not None and now_rate is not None:
-        if now_rate <= before_rate * (1 + LOAD_NOISE):
-            return ""
-        return (
-            f"requests grew from {before_rate:.0f}/s to {now_rate:.0f}/s, so a scale-up is not "
-            "what made it worse"
-        )
-    before_cpu = _number(base.get("cpu_utilization"))
-    now_cpu = metrics.cpu_utilization
-    if before_cpu is None or now_cpu is None:
-        return ""
-    before, after = before_cpu * before_replicas, now_cpu * state.replicas
-    if after <= before * (1 + LOAD_NOISE):
-        return ""
-    return (
-        f"the load grew ({before:.2f} → {after:.2f} pods' worth of requested CPU in use), so a "
-        "scale-up is not what made it worse"
-    )
-
-
-def _utilization_check(
-    name: str, actual: float | None, expected: float | None, target: float
-) -> Check:
-    if actual is None:
-        return Check(
-            check=name,
-            severity=Severity.HIGH,
-            expected="-",
-            actual="unknown",
-            status=CheckStatus.SKIPPED,
-            note="no data",
-        )
-    if expected is None:
-        ok = actual < target
-        return Check(
-            check=name,
-            severity=Severity.HIGH,
-            expected=f"< {_fmt_pct(target)}",
-            actual=_fmt_pct(actual),
-            status=CheckStatus.PASSED if ok else CheckStatus.FAILED,
-        )
-    ok = abs(actual - expected) <= UTILIZATION_TOLERANCE * expected
-    return Check(
-        check=name,
-        severity=Severity.HIGH,
-        expected=f"≈{_fmt_pct(expected)} (±{format_percent(UTILIZATION_TOLERANCE)})",
-        actual=_fmt_pct(actual),
-        status=CheckStatus.PASSED if ok else CheckStatus.FAILED,
-    )
-
-
 def verify(
     pending: Pending,
     blueprint: Blueprint,
@@ -298,97 +96,24 @@ def verify(
     now: datetime,
 ) -> Verification:
     """Check the service now against the change's targets and its pre-change baseline."""
-    base = pending.baseline
-    perf, scaling = blueprint.performance, blueprint.scaling
-    wanted = pending.target_replicas if pending.target_replicas is not None else state.replicas
-    checks: list[Check] = []
-    if pending.target_replicas is not None:
-        checks.append(
-            Check(
-                check="replica_count",
-                severity=Severity.CRITICAL,
-                expected=str(wanted),
-                actual=str(state.replicas),
-                status=CheckStatus.PASSED if state.replicas == wanted else CheckStatus.FAILED,
-                note="" if state.replicas == wanted else "changed since (by someone else?)",
-            )
-        )
-    base_replicas = _number(base.get("replicas"))
-    base_ready = _number(base.get("ready_replicas"))
-    base_unready = (
-        None if base_replicas is None or base_ready is None else base_replicas - base_ready
-    )
-    unready = state.replicas - state.ready_replicas
-    checks.append(
-        Check(
-            check="pods_ready",
-            severity=Severity.CRITICAL,
-            expected=str(state.replicas),
-            actual=str(state.ready_replicas),
-            status=CheckStatus.PASSED if unready == 0 else CheckStatus.FAILED,
-            baseline=None if base_ready is None else f"{base_ready:.0f}/{base_replicas:.0f}",
-            worse=unready > (base_unready or 0),
-        )
-    )
-    checks.append(
-        _utilization_check(
-            "cpu_utilization",
-            metrics.cpu_utilization,
-            _number(pending.expected.get("cpu_utilization")),
-            scaling.target_cpu_utilization,
-        )
-    )
-    checks.append(
-        _utilization_check(
-            "memory_utilization",
-            metrics.memory_utilization,
-            _number(pending.expected.get("memory_utilization")),
-            scaling.target_memory_utilization,
-        )
-    )
-    load = _demand_grew(pending, state, metrics)
-    checks.append(
-        _target_check(
-            "latency_p95",
-            metrics.latency_p95_ms,
-            perf.latency_p95_ms,
-            _number(base.get("latency_p95_ms")),
-            _fmt_ms,
-            relative=0.10,
-            absolute=5.0,
-            load=load,
-        )
-    )
-    checks.append(
-        _target_check(
-            "error_rate",
-            metrics.error_rate,
-            perf.error_rate_max,
-            _number(base.get("error_rate")),
-            _fmt_pct,
-            relative=0.10,
-            absolute=0.001,
-            load=load,
-        )
-    )
-    base_restarts = _number(base.get("restart_count")) or 0.0
-    restarts = state.max_restarts
-    checks.append(
-        Check(
-            check="no_new_restarts",
-            severity=Severity.CRITICAL,
-            expected=f"<= {base_restarts:.0f}",
-            actual=str(restarts),
-            status=CheckStatus.PASSED if restarts <= base_restarts else CheckStatus.FAILED,
-            baseline=f"{base_restarts:.0f}",
-            worse=restarts > base_restarts,
-        )
-    )
+    checks = verification_checks(pending, blueprint, state, metrics)
     outcome = _outcome(checks)
+    return Verification(
+        id=make_id("ver", now, blueprint.name, pending.operation_id),
+        at=utc(now),
+        pending=pending,
+        checks=checks,
+        outcome=outcome,
+        summary=_summary(checks, outcome, "rollback" if pending.is_rollback else "change"),
+    )
+
+
+def _summary(checks: Sequence[Check], outcome: VerificationOutcome, what: str) -> str:
+    """`5/6 checks passed; failed: ...; the change is kept.`: the counts, each failed check
+    with what was expected, and what the outcome means for the change."""
     passed = sum(1 for c in checks if c.status is CheckStatus.PASSED)
     failed = [c for c in checks if c.status is CheckStatus.FAILED]
     skipped = sum(1 for c in checks if c.status is CheckStatus.SKIPPED)
-    what = "rollback" if pending.is_rollback else "change"
     summary = f"{passed}/{len(checks)} checks passed"
     if skipped:
         summary += f", {skipped} skipped"
@@ -398,18 +123,13 @@ def verify(
             f"{', worse than before' if c.worse else ''})"
             for c in failed
         )
-    summary += {
-        VerificationOutcome.PASSED: f"; the {what} is verified.",
-        VerificationOutcome.PARTIAL: f"; nothing got worse, so the {what} is kept.",
-        VerificationOutcome.FAILED: f"; the {what} made things worse.",
-    }[outcome]
-    return Verification(
-        id=make_id("ver", now, blueprint.name, pending.operation_id),
-        at=utc(now),
-        pending=pending,
-        checks=tuple(checks),
-        outcome=outcome,
-        summary=summary,
+    return (
+        summary
+        + {
+            VerificationOutcome.PASSED: f"; the {what} is verified.",
+            VerificationOutcome.PARTIAL: f"; nothing got worse, so the {what} is kept.",
+            VerificationOutcome.FAILED: f"; the {what} made things worse.",
+        }[outcome]
     )
 
 
@@ -591,7 +311,7 @@ def rollback_work(history: ServiceHistory, blueprint: Blueprint) -> RollbackWork
             for r in related
             if r.event_type in {EventType.ROLLBACK_FAILED, EventType.ROLLBACK_VERIFICATION_FAILED}
         )
-        pending = _pending_from(original, blueprint)
+        pending = pending_from(original, blueprint)
         if attempts >= MAX_ROLLBACK_ATTEMPTS:
             escalations.append(pending)
         else:

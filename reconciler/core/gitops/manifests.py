@@ -27,12 +27,18 @@ from reconciler.core.blueprint.units import (
     parse_cpu,
     parse_memory,
 )
-from reconciler.core.blueprint.yamlsafe import (
-    Document,
-    Path,
-    YamlError,
-    parse_documents,
-    parse_yaml,
+from reconciler.core.blueprint.yamlsafe import Document, Path, YamlError, parse_yaml
+from reconciler.core.gitops.documents import (
+    ManifestError,
+    Site,
+    container_requests,
+    documents_of,
+    lookup,
+    missing,
+    pick,
+    problem,
+    single_document,
+    site_of,
 )
 from reconciler.core.problems import Problem, Severity
 
@@ -44,42 +50,6 @@ __all__ = [
     "edit",
     "locate",
 ]
-
-#: Where a Deployment's containers are, in a manifest or a strategic-merge patch.
-CONTAINERS: Path = ("spec", "template", "spec", "containers")
-
-
-class ManifestError(ValueError):
-    """The location cannot be used as it is: every problem found, each with file and line."""
-
-    def __init__(self, problems: Sequence[Problem]) -> None:
-        super().__init__("; ".join(problem.render() for problem in problems))
-        self.problems = tuple(problems)
-
-    @property
-    def hint(self) -> str:
-        return self.problems[0].hint if self.problems else ""
-
-
-@dataclass(frozen=True, kw_only=True)
-class Site:
-    """One scalar in one file: where it is, how it is written, and what it holds."""
-
-    file: str
-    #: The field inside the file, for people: `spec.replicas`, `replicas[0].count`, ...
-    field: str
-    line: int
-    column: int
-    #: Character offsets of the scalar (quotes included) in the file's text.
-    start: int
-    end: int
-    #: The scalar as written, and its value.
-    text: str
-    value: Any
-
-    @property
-    def where(self) -> str:
-        return f"{self.file}:{self.line}"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -116,7 +86,7 @@ def _replicas(site: Site) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ManifestError(
             [
-                _problem(
+                problem(
                     site.file,
                     site.field,
                     f"holds {site.text!r}, not a whole number of replicas",
@@ -129,263 +99,122 @@ def _replicas(site: Site) -> int:
     return value
 
 
-def _problem(
-    file: str,
-    field: str,
-    message: str,
-    hint: str,
-    line: int | None = None,
-    column: int | None = None,
-    *,
-    code: str = "manifests",
-    severity: Severity = Severity.ERROR,
-) -> Problem:
-    return Problem(
-        file=file,
-        path=field,
-        message=message,
-        hint=hint,
-        line=line,
-        column=column,
-        code=code,
-        severity=severity,
-    )
-
-
-def _field(path: Path) -> str:
-    text = ""
-    for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
-
-
-def _site(file: str, text: str, document: Document, path: Path, offset: int = 0) -> Site:
-    start, end = document.spans[path]
-    line, column = document.value_marks[path]
-    return Site(
-        file=file,
-        field=_field(path[offset:]),
-        line=line,
-        column=column,
-        start=start,
-        end=end,
-        text=text[start:end],
-        value=_value_at(document.data, path),
-    )
-
-
-def _value_at(data: Any, path: Path) -> Any:
-    node = data
-    for part in path:
-        node = node[part]
-    return node
-
-
-def _has(data: Any, path: Path) -> bool:
-    node = data
-    for part in path:
-        if isinstance(part, int):
-            if not isinstance(node, list) or part >= len(node):
-                return False
-        elif not isinstance(node, Mapping) or part not in node:
-            return False
-        node = node[part]
-    return True
-
-
-def _text(file: str, data: bytes | None) -> str:
-    if data is None:
-        raise ManifestError(
-            [_problem(file, "", "no such file", "check spec.manifests in the blueprint")]
-        )
-    try:
-        return data.decode("utf-8").removeprefix("\ufeff")
-    except UnicodeDecodeError:
-        raise ManifestError([_problem(file, "", "not UTF-8", "save the file as UTF-8")]) from None
-
-
-def _documents(file: str, data: bytes | None) -> tuple[str, list[Document | None]]:
-    text = _text(file, data)
-    try:
-        return text, parse_documents(text.encode(), what="manifest")
-    except YamlError as error:
-        raise ManifestError(
-            [_problem(file, "", str(error), error.hint, error.line, error.column, code="yaml")]
-        ) from None
-
-
-def _pick(file: str, documents: Sequence[Document | None], kind: str, name: str) -> Document:
-    """The one document of `kind` named `name`."""
-    found = [
-        d
-        for d in documents
-        if d is not None
-        and d.data.get("kind") == kind
-        and isinstance(d.data.get("metadata"), Mapping)
-        and d.data["metadata"].get("name") == name
-    ]
-    if len(found) == 1:
-        return found[0]
-    if found:
-        line = found[1].position(("kind",))[0]
-        raise ManifestError(
-            [
-                _problem(
-                    file,
-                    "",
-                    f"{len(found)} documents are {kind} {name}",
-                    "keep one document per object in the file",
-                    line,
-                )
-            ]
-        )
-    others = [
-        f"{d.data.get('kind')}/{(d.data.get('metadata') or {}).get('name')}"
-        for d in documents
-        if d is not None and isinstance(d.data.get("metadata") or {}, Mapping)
-    ]
-    listing = f" (it holds {', '.join(others)})" if others else " (it holds no object)"
-    raise ManifestError(
-        [
-            _problem(
-                file,
-                "",
-                f"no document is {kind} {name}{listing}",
-                "set spec.manifests.kind and name to the object the GitOps tool applies",
-                1,
-            )
-        ]
-    )
-
-
-def _container_requests(
-    file: str, text: str, document: Document, resource: str
-) -> tuple[Site, ...]:
-    """Each container's request of `resource` (cpu or memory), for those that set one."""
-    containers = _value_at(document.data, CONTAINERS) if _has(document.data, CONTAINERS) else []
-    sites = []
-    for index, _container in enumerate(containers if isinstance(containers, list) else []):
-        path = (*CONTAINERS, index, "resources", "requests", resource)
-        if _has(document.data, path) and path in document.spans:
-            sites.append(_site(file, text, document, path))
-    return tuple(sites)
-
-
-def _single(file: str, data: bytes | None) -> tuple[str, Document]:
-    text = _text(file, data)
-    try:
-        return text, parse_yaml(text.encode(), what="file")
-    except YamlError as error:
-        raise ManifestError(
-            [_problem(file, "", str(error), error.hint, error.line, error.column, code="yaml")]
-        ) from None
-
-
-def _missing(file: str, document: Document, path: Path, what: str, hint: str) -> ManifestError:
-    """A key the location needs is not there: point at the closest enclosing key."""
-    line, column = document.position(path)
-    return ManifestError(
-        [_problem(file, _field(path), f"has no {_field(path)} ({what})", hint, line, column)]
-    )
-
-
 def locate(manifests: Manifests, files: Mapping[str, bytes | None]) -> Numbers:
     """Find the replica count and the requests; ManifestError naming the file and line of
     whatever is missing or unusable. `files` holds the contents of `manifests.files`."""
-    file = manifests.path
     match manifests.format:
         case ManifestFormat.PLAIN:
-            text, documents = _documents(file, files.get(file))
-            document = _pick(file, documents, manifests.kind, manifests.name)
-            path: Path = ("spec", "replicas")
-            if path not in document.spans:
-                raise _missing(
-                    file,
-                    document,
-                    path,
-                    "the replicas the GitOps tool applies",
-                    "write spec.replicas in the manifest: the reconciler changes values, it "
-                    "does not add them (or use coexistence: gitops_ignores_replicas when the "
-                    "manifest leaves replicas out on purpose)",
-                )
-            numbers = Numbers(
-                replicas=_site(file, text, document, path),
-                cpu=_container_requests(file, text, document, "cpu"),
-                memory=_container_requests(file, text, document, "memory"),
-            )
+            numbers = _in_plain(manifests, files)
         case ManifestFormat.KUSTOMIZE:
-            text, document = _single(file, files.get(file))
-            entries = document.data.get("replicas")
-            index = next(
-                (
-                    i
-                    for i, entry in enumerate(entries if isinstance(entries, list) else [])
-                    if isinstance(entry, Mapping) and entry.get("name") == manifests.name
-                ),
-                None,
-            )
-            if index is None or ("replicas", index, "count") not in document.spans:
-                raise _missing(
-                    file,
-                    document,
-                    ("replicas",) if index is None else ("replicas", index, "count"),
-                    f"an entry `- name: {manifests.name}` with a `count:`",
-                    f"add `replicas: [{{name: {manifests.name}, count: N}}]` to the "
-                    "kustomization, with the count the cluster runs now",
-                )
-            cpu: tuple[Site, ...] = ()
-            memory: tuple[Site, ...] = ()
-            if manifests.patch:
-                patch_text, patch_documents = _documents(
-                    manifests.patch, files.get(manifests.patch)
-                )
-                patch = _pick(manifests.patch, patch_documents, manifests.kind, manifests.name)
-                cpu = _container_requests(manifests.patch, patch_text, patch, "cpu")
-                memory = _container_requests(manifests.patch, patch_text, patch, "memory")
-            numbers = Numbers(
-                replicas=_site(file, text, document, ("replicas", index, "count")),
-                cpu=cpu,
-                memory=memory,
-            )
+            numbers = _in_kustomization(manifests, files)
         case ManifestFormat.HELM:
-            text, document = _single(file, files.get(file))
-            replicas_path: Path = manifests.replicas_key
-            if replicas_path not in document.spans:
-                raise _missing(
-                    file,
-                    document,
-                    replicas_path,
-                    "the replica count the chart reads",
-                    "set spec.manifests.replicas_key to the key the chart's Deployment uses "
-                    "for spec.replicas, and write it in the values file",
-                )
-            requests: dict[str, tuple[Site, ...]] = {"cpu": (), "memory": ()}
-            if manifests.requests_key:
-                if not isinstance(_lookup(document.data, manifests.requests_key), Mapping):
-                    raise _missing(
-                        file,
-                        document,
-                        manifests.requests_key,
-                        "a mapping with cpu and memory",
-                        "set spec.manifests.requests_key to the mapping that holds the "
-                        "container's requests, e.g. resources.requests",
-                    )
-                for resource in requests:
-                    where = (*manifests.requests_key, resource)
-                    if where in document.spans:
-                        requests[resource] = (_site(file, text, document, where),)
-            numbers = Numbers(
-                replicas=_site(file, text, document, replicas_path),
-                cpu=requests["cpu"],
-                memory=requests["memory"],
-            )
+            numbers = _in_helm_values(manifests, files)
     _replicas(numbers.replicas)
     _check_quantities(numbers)
     return numbers
 
 
-def _lookup(data: Any, path: Path) -> Any:
-    return _value_at(data, path) if _has(data, path) else None
+def _in_plain(manifests: Manifests, files: Mapping[str, bytes | None]) -> Numbers:
+    """A manifest: the named object's spec.replicas and its containers' requests."""
+    file = manifests.path
+    text, documents = documents_of(file, files.get(file))
+    document = pick(file, documents, manifests.kind, manifests.name)
+    path: Path = ("spec", "replicas")
+    if path not in document.spans:
+        raise missing(
+            file,
+            document,
+            path,
+            "the replicas the GitOps tool applies",
+            "write spec.replicas in the manifest: the reconciler changes values, it "
+            "does not add them (or use coexistence: gitops_ignores_replicas when the "
+            "manifest leaves replicas out on purpose)",
+        )
+    return Numbers(
+        replicas=site_of(file, text, document, path),
+        cpu=container_requests(file, text, document, "cpu"),
+        memory=container_requests(file, text, document, "memory"),
+    )
+
+
+def _in_kustomization(manifests: Manifests, files: Mapping[str, bytes | None]) -> Numbers:
+    """A kustomization: the count of its `replicas:` entry for the object, and the requests
+    in its patch when it names one."""
+    file = manifests.path
+    text, document = single_document(file, files.get(file))
+    entries = document.data.get("replicas")
+    index = next(
+        (
+            i
+            for i, entry in enumerate(entries if isinstance(entries, list) else [])
+            if isinstance(entry, Mapping) and entry.get("name") == manifests.name
+        ),
+        None,
+    )
+    if index is None or ("replicas", index, "count") not in document.spans:
+        raise missing(
+            file,
+            document,
+            ("replicas",) if index is None else ("replicas", index, "count"),
+            f"an entry `- name: {manifests.name}` with a `count:`",
+            f"add `replicas: [{{name: {manifests.name}, count: N}}]` to the "
+            "kustomization, with the count the cluster runs now",
+        )
+    cpu: tuple[Site, ...] = ()
+    memory: tuple[Site, ...] = ()
+    if manifests.patch:
+        patch_text, patch_documents = documents_of(manifests.patch, files.get(manifests.patch))
+        patch = pick(manifests.patch, patch_documents, manifests.kind, manifests.name)
+        cpu = container_requests(manifests.patch, patch_text, patch, "cpu")
+        memory = container_requests(manifests.patch, patch_text, patch, "memory")
+    return Numbers(
+        replicas=site_of(file, text, document, ("replicas", index, "count")),
+        cpu=cpu,
+        memory=memory,
+    )
+
+
+def _in_helm_values(manifests: Manifests, files: Mapping[str, bytes | None]) -> Numbers:
+    """A Helm values file: the value at `replicas_key`, and the requests at `requests_key`."""
+    file = manifests.path
+    text, document = single_document(file, files.get(file))
+    replicas_path: Path = manifests.replicas_key
+    if replicas_path not in document.spans:
+        raise missing(
+            file,
+            document,
+            replicas_path,
+            "the replica count the chart reads",
+            "set spec.manifests.replicas_key to the key the chart's Deployment uses "
+            "for spec.replicas, and write it in the values file",
+        )
+    return Numbers(
+        replicas=site_of(file, text, document, replicas_path),
+        **_helm_requests(manifests, text, document),
+    )
+
+
+def _helm_requests(
+    manifests: Manifests, text: str, document: Document
+) -> dict[str, tuple[Site, ...]]:
+    """The cpu and memory requests under `requests_key`, where it is set and they are."""
+    requests: dict[str, tuple[Site, ...]] = {"cpu": (), "memory": ()}
+    if not manifests.requests_key:
+        return requests
+    if not isinstance(lookup(document.data, manifests.requests_key), Mapping):
+        raise missing(
+            manifests.path,
+            document,
+            manifests.requests_key,
+            "a mapping with cpu and memory",
+            "set spec.manifests.requests_key to the mapping that holds the "
+            "container's requests, e.g. resources.requests",
+        )
+    for resource in requests:
+        where = (*manifests.requests_key, resource)
+        if where in document.spans:
+            requests[resource] = (site_of(manifests.path, text, document, where),)
+    return requests
 
 
 def _check_quantities(numbers: Numbers) -> None:
@@ -396,7 +225,7 @@ def _check_quantities(numbers: Numbers) -> None:
                 parse(site.value)
             except UnitError as error:
                 problems.append(
-                    _problem(site.file, site.field, str(error), error.hint, site.line, site.column)
+                    problem(site.file, site.field, str(error), error.hint, site.line, site.column)
                 )
     if problems:
         raise ManifestError(problems)
@@ -428,7 +257,7 @@ def check(
         side = "below min_replicas" if replicas < scaling.min_replicas else "above max_replicas"
         bound = scaling.min_replicas if replicas < scaling.min_replicas else scaling.max_replicas
         return [
-            _problem(
+            problem(
                 site.file,
                 site.field,
                 f"holds {replicas} replicas, {side} ({bound}) of {blueprint.source}",
@@ -453,7 +282,7 @@ def _unreadable(blueprint: Blueprint, blueprint_text: str, path: str) -> Problem
         with contextlib.suppress(YamlError):
             line, column = parse_yaml(blueprint_text.encode()).position(("spec", "manifests", key))
     where = f" in {manifests.repository}" if manifests.repository else ""
-    return _problem(
+    return problem(
         blueprint.source,
         f"spec.manifests.{key}",
         f"{path} does not exist{where}",
@@ -512,7 +341,7 @@ def edit(
             where = manifests.patch or manifests.path
             raise ManifestError(
                 [
-                    _problem(
+                    problem(
                         where,
                         "",
                         f"no container sets a {name} request here, so there is none to change",

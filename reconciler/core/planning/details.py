@@ -71,7 +71,7 @@ def verdict_json(verdict: Verdict) -> dict[str, Any]:
         "classification": str(verdict.classification),
         "action": str(verdict.action),
         "requires_approval": verdict.requires_approval,
-        "reasons": list(verdict.reasons),
+        "reasons": list(verdict.reason_words),
         "blueprint_references": list(verdict.references),
         "rules": [
             {

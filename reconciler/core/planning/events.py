@@ -114,7 +114,7 @@ def verdict_record(
         blueprint_version=blueprint.version,
         provenance=blueprint.provenance,
         outcome=Outcome(str(verdict.action)),
-        rationale=verdict.rationale + " " + " ".join(verdict.reasons),
+        rationale=verdict.rationale + " " + " ".join(verdict.reason_words),
         operation=verdict.operation,
         classification=str(verdict.classification),
         links=chain.links(),
@@ -266,7 +266,7 @@ def refusal_record(
 ) -> Record:
     """Blocked or deferred: the operation was not carried out, and why."""
     deferred = verdict.action.value == "defer"
-    reasons = [*verdict.reasons, *([note] if note else [])]
+    reasons = [*verdict.reason_words, *([note] if note else [])]
     return Record(
         id=chain.operation,
         timestamp=verdict.at,
@@ -351,7 +351,7 @@ def observed_record(
             "would": would,
             "replicas_running": running,
             "request": request_json(request),
-            "reasons": list(verdict.reasons),
+            "reasons": list(verdict.reason_words),
             "approvers": list(verdict.approvers),
             "retry_at": verdict.retry_at,
         },

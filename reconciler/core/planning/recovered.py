@@ -30,8 +30,44 @@ def recovered_record(
     change, a harmful one is rolled back, and an approval it carried out counts as used.
     A stamp from before stamps carried these has none of them; the rationale says so.
     """
+    return Record(
+        id=stamp.operation_id,
+        timestamp=utc(stamp.at),
+        event_type=EventType.OPERATION_RECOVERED,
+        service=stamp.service,
+        blueprint_version=blueprint.version,
+        provenance=blueprint.provenance,
+        outcome=Outcome.RECOVERED,
+        rationale=_rationale(stamp, now, with_baseline=bool(stamp.baseline), commit=commit),
+        operation=stamp.operation,
+        classification=stamp.classification or None,
+        links=_links(stamp, commit),
+        details=_details(stamp, blueprint, now, commit),
+    )
+
+
+def _links(stamp: ChangeStamp, commit: OwnCommit | None) -> dict[str, str]:
+    """The links the lost record would have had, as far as the stamp kept them."""
+    return {
+        key: value
+        for key, value in (
+            ("decision", stamp.decision_id),
+            ("governance", stamp.governance_id),
+            ("operation", stamp.operation_id),
+            ("approval", stamp.approval_id),
+            ("rollback_of", stamp.reverts),
+            ("commit", commit.written.commit if commit is not None else ""),
+        )
+        if value
+    }
+
+
+def _details(
+    stamp: ChangeStamp, blueprint: Blueprint, now: datetime, commit: OwnCommit | None
+) -> dict[str, Any]:
+    """An executed record's details, from the stamp: the request, the states before and
+    after, the baseline and expectations; and the commit's write-back, when it was one."""
     request = _request(stamp)
-    parameters = request["parameters"]
     baseline = dict(stamp.baseline)
     pre = (
         {
@@ -42,50 +78,24 @@ def recovered_record(
         if baseline
         else dict(stamp.before)
     )
-    at = utc(stamp.at)
-    rationale = _rationale(stamp, now, with_baseline=bool(baseline), commit=commit)
     extra: dict[str, Any] = {}
     if commit is not None:
         sync_timeout = blueprint.manifests.sync_timeout if blueprint.manifests else 600.0
         extra = {"write_back": write_back_details(commit.written, sync_timeout)}
-    return Record(
-        id=stamp.operation_id,
-        timestamp=at,
-        event_type=EventType.OPERATION_RECOVERED,
-        service=stamp.service,
-        blueprint_version=blueprint.version,
-        provenance=blueprint.provenance,
-        outcome=Outcome.RECOVERED,
-        rationale=rationale,
-        operation=stamp.operation,
-        classification=stamp.classification or None,
-        links={
-            key: value
-            for key, value in (
-                ("decision", stamp.decision_id),
-                ("governance", stamp.governance_id),
-                ("operation", stamp.operation_id),
-                ("approval", stamp.approval_id),
-                ("rollback_of", stamp.reverts),
-                ("commit", commit.written.commit if commit is not None else ""),
-            )
-            if value
-        },
-        details={
-            "summary": stamp.summary,
-            "recovered_from": "manifest_commit" if commit is not None else STAMP_ANNOTATION,
-            "request": request,
-            "pre_operation_state": pre,
-            "post_operation_state": dict(stamp.after),
-            "baseline": baseline or None,
-            "expected": dict(stamp.expected) or None,
-            "attempt": parameters.get("attempt"),
-            "authorized_by": dict(stamp.authorized_by) or None,
-            "why": stamp.why or None,
-            "recovered_at": now,
-            **extra,
-        },
-    )
+    return {
+        "summary": stamp.summary,
+        "recovered_from": "manifest_commit" if commit is not None else STAMP_ANNOTATION,
+        "request": request,
+        "pre_operation_state": pre,
+        "post_operation_state": dict(stamp.after),
+        "baseline": baseline or None,
+        "expected": dict(stamp.expected) or None,
+        "attempt": request["parameters"].get("attempt"),
+        "authorized_by": dict(stamp.authorized_by) or None,
+        "why": stamp.why or None,
+        "recovered_at": now,
+        **extra,
+    }
 
 
 def _rationale(

@@ -30,7 +30,7 @@ from reconciler.core.decide.governance import OperationRequest, Origin
 from reconciler.core.decide.rates import scale_events
 from reconciler.core.decide.recovery import decide_recovery
 from reconciler.core.decide.verification import SETTLE_GRACE, Pending, avoid_targets
-from reconciler.core.gitops.writeback import rollout_wait
+from reconciler.core.gitops.rollout import rollout_wait
 from reconciler.core.ids import make_id, utc
 from reconciler.core.observed.observation import DeploymentState, Metrics, Sample
 from reconciler.core.planning.deferred import retry_deferred

@@ -42,7 +42,7 @@ from reconciler.core.trail.history import (
     ServiceHistory,
 )
 from reconciler.core.trail.records import EventType, Record
-from reconciler.core.trail.wording import Reason, say
+from reconciler.core.trail.wording import Code, Reason, say
 
 #: A refusal identical to one recorded this recently is shown but not recorded again.
 REPEAT_WINDOW = timedelta(hours=1)
@@ -131,7 +131,7 @@ def change_for(
 
 def _coexistence(
     blueprint: Blueprint, state: DeploymentState, request: OperationRequest
-) -> tuple[str | None, str | None]:
+) -> tuple[str | None, Reason | None]:
     """Who else manages the replicas, and what that means for a scale: (hpa to adjust, refusal).
 
     Two controllers writing one field fight forever, so the reconciler never writes replicas
@@ -142,48 +142,38 @@ def _coexistence(
     """
     if request.target_replicas is None:
         return None, None
-    return replica_ownership(blueprint, state)
+    return ownership(blueprint, state)
 
 
 def replica_ownership(
     blueprint: Blueprint, state: DeploymentState
 ) -> tuple[str | None, str | None]:
-    """For any scale of the deployment: (the HPA to scale through, why scaling is refused).
-    `doctor` asks it too, so that it warns of what every cycle would refuse."""
+    """For any scale of the deployment: (the HPA to scale through, why scaling is refused, in
+    words). `doctor` asks it too, so that it warns of what every cycle would refuse."""
+    hpa, refusal = ownership(blueprint, state)
+    return hpa, None if refusal is None else say(refusal)
+
+
+def ownership(blueprint: Blueprint, state: DeploymentState) -> tuple[str | None, Reason | None]:
+    """For any scale of the deployment: (the HPA to scale through, why scaling is refused)."""
     if not state.controllers:
         return None, None
     hpas = [c.split("/", 1)[1] for c in state.controllers if c.startswith("hpa/")]
     gitops = [c for c in state.controllers if not c.startswith("hpa/")]
-    owners = ", ".join(state.controllers)
+    who = {"target": state.target, "owners": ", ".join(state.controllers)}
     mode = blueprint.scaling.coexistence
     # No mode helps these, so the refusal must not send anyone to change the mode.
     if len(hpas) > 1:
-        return None, (
-            f"the replicas of {state.target} are managed by {owners}; several HPAs on one "
-            "deployment fight each other, and the reconciler supports only one: remove all but one"
-        )
+        return None, Reason(Code.SEVERAL_HPAS, who)
     if hpas and gitops:
-        return None, (
-            f"the replicas of {state.target} are managed by {owners}; the reconciler cannot "
-            "scale a deployment that both an HPA and a GitOps tool claim: let one of them own "
-            "its replicas"
-        )
+        return None, Reason(Code.HPA_AND_GITOPS, who)
     if gitops and mode not in {"gitops_ignores_replicas", "write_back"}:
-        return None, (
-            f"the replicas of {state.target} are managed by {owners}; the reconciler does not "
-            "fight another controller. To change them in the manifests that tool applies, "
-            "name the file in spec.manifests and set spec.scaling.coexistence: write_back; if "
-            "the tool ignores spec.replicas (Argo CD ignoreDifferences, or no replicas in the "
-            "Flux manifest), set spec.scaling.coexistence: gitops_ignores_replicas"
-        )
+        return None, Reason(Code.GITOPS_OWNS_REPLICAS, who)
     if not hpas:
         return None, None
     if mode == "adjust_hpa" and len(hpas) == 1:
         return hpas[0], None
-    return None, (
-        f"the replicas of {state.target} are managed by {owners}; set "
-        "spec.scaling.coexistence: adjust_hpa to scale through the HPA's minReplicas"
-    )
+    return None, Reason(Code.HPA_OWNS_REPLICAS, who)
 
 
 def _repeated(
@@ -289,16 +279,16 @@ def escalated(verdict: Verdict, blueprint: Blueprint, escalate: Reason | None) -
     return replace(
         verdict,
         action=VerdictAction.REQUEST_APPROVAL,
-        reasons=(*verdict.reasons, why),
+        reasons=(*verdict.reasons, escalate),
         summary=why,
         approvers=blueprint.policy.approval.approvers,
     )
 
 
-def refused_for_coexistence(verdict: Verdict, conflict: str | None) -> Verdict:
+def refused_for_coexistence(verdict: Verdict, conflict: Reason | None) -> Verdict:
     """A scale another controller owns is refused before a person is asked: an approval
     could not make it possible."""
-    if not conflict or verdict.action not in {
+    if conflict is None or verdict.action not in {
         VerdictAction.EXECUTE,
         VerdictAction.REQUEST_APPROVAL,
     }:
@@ -307,7 +297,7 @@ def refused_for_coexistence(verdict: Verdict, conflict: str | None) -> Verdict:
         verdict,
         action=VerdictAction.BLOCK,
         reasons=(*verdict.reasons, conflict),
-        summary=conflict,
+        summary=say(conflict),
     )
 
 

@@ -15,7 +15,7 @@ from reconciler.core.decide.verification import (
     verification_record,
     verify,
 )
-from reconciler.core.gitops.writeback import RolloutPhase, await_rollout
+from reconciler.core.gitops.rollout import RolloutPhase, await_rollout
 from reconciler.core.ids import utc
 from reconciler.core.observed.observation import (
     DeploymentState,

@@ -9,7 +9,7 @@ auditable: the breaker is open because of these three records, which anyone can 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -114,20 +114,41 @@ def fold_history(
     now: datetime,
 ) -> ServiceHistory:
     """Fold a service's records (any order, any age) into the state the checks need."""
-    now = utc(now)
     ordered = tuple(sorted((r for r in records if r.service == service), key=Record.sort_key))
     last_change: datetime | None = None
     counted: list[datetime] = []
+    for record in ordered:
+        if record.event_type in CHANGE_EVENTS:
+            last_change = utc(record.timestamp)
+            if (
+                record.event_type is not EventType.ROLLBACK_EXECUTED
+                and record.operation != ROLLBACK_OWN_CHANGE
+            ):
+                counted.append(last_change)
+    return ServiceHistory(
+        service=service,
+        records=ordered,
+        last_change_at=last_change,
+        counted_changes=tuple(counted),
+        breaker=_fold_breaker(ordered, breaker_settings, utc(now)),
+        operation_ids=frozenset(
+            r.links.get("operation", r.id) for r in ordered if r.event_type in CHANGE_EVENTS
+        ),
+    )
+
+
+def _fold_breaker(
+    ordered: Sequence[Record], breaker_settings: CircuitBreakerSettings, now: datetime
+) -> BreakerState:
+    """The circuit breaker's phase from the records in order: failures open it once they
+    reach the threshold within the window, a success or a reset closes it, and without manual
+    resets an open breaker half-opens after reset_timeout."""
     failures: list[tuple[datetime, str, str]] = []
     phase = BreakerPhase.CLOSED
     opened_at: datetime | None = None
     for record in ordered:
         at = utc(record.timestamp)
         event = record.event_type
-        if event in CHANGE_EVENTS:
-            last_change = at
-            if event is not EventType.ROLLBACK_EXECUTED and record.operation != ROLLBACK_OWN_CHANGE:
-                counted.append(at)
         if event in FAILURE_EVENTS:
             failures.append((at, record.id, record.rationale))
             if phase is BreakerPhase.HALF_OPEN:
@@ -156,15 +177,6 @@ def fold_history(
         and _windowed_max([f[0] for f in failures], breaker_settings.failure_window)
         >= breaker_settings.failure_threshold
     )
-    return ServiceHistory(
-        service=service,
-        records=ordered,
-        last_change_at=last_change,
-        counted_changes=tuple(counted),
-        breaker=BreakerState(
-            phase=phase, failures=tuple(failures), opened_at=opened_at, should_open=should_open
-        ),
-        operation_ids=frozenset(
-            r.links.get("operation", r.id) for r in ordered if r.event_type in CHANGE_EVENTS
-        ),
+    return BreakerState(
+        phase=phase, failures=tuple(failures), opened_at=opened_at, should_open=should_open
     )

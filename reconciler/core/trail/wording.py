@@ -35,6 +35,19 @@ class Code(StrEnum):
     NOT_EXECUTABLE = "not_executable"
     SAFETY_RECHECKED = "safety_rechecked"
     APPROVED = "approved"
+    # What each safety check found (governance.check_safety).
+    READ_ONLY = "read_only"
+    ROLLBACK_EXEMPT = "rollback_exempt"
+    NO_EARLIER_CHANGE = "no_earlier_change"
+    COOLDOWN = "cooldown"
+    RATE_LIMIT = "rate_limit"
+    BREAKER = "circuit_breaker"
+    BREAKER_OPEN = "circuit_breaker_open"
+    # Why another controller's replicas are not scaled (planning.steps.ownership).
+    SEVERAL_HPAS = "several_hpas"
+    HPA_AND_GITOPS = "hpa_and_gitops"
+    GITOPS_OWNS_REPLICAS = "gitops_owns_replicas"
+    HPA_OWNS_REPLICAS = "hpa_owns_replicas"
     # Why planning sends an operation to a person (the stages of a cycle).
     RESTARTS_BEYOND_MAX = "restarts_beyond_max"
     ROLLBACK_FAILED_REPEATEDLY = "rollback_failed_repeatedly"
@@ -136,6 +149,32 @@ def _rolled_back_still_failing(operation_id: str) -> str:
     )
 
 
+def _cooldown(elapsed: float, cooldown: float) -> str:
+    left = "" if elapsed >= cooldown else f" ({format_duration(cooldown - elapsed)} left)"
+    return f"last change {format_duration(elapsed)} ago, cooldown {format_duration(cooldown)}{left}"
+
+
+def _breaker_open(state: str, service: str) -> str:
+    return (
+        f"circuit breaker {state} after repeated failures; "
+        f"`reconciler breaker reset {service} --reason ...` closes it"
+    )
+
+
+def _managed_by(target: object, owners: str) -> str:
+    return f"the replicas of {target} are managed by {owners}"
+
+
+def _gitops_owns_replicas(target: object, owners: str) -> str:
+    return (
+        f"{_managed_by(target, owners)}; the reconciler does not fight another controller. To "
+        "change them in the manifests that tool applies, name the file in spec.manifests and "
+        "set spec.scaling.coexistence: write_back; if the tool ignores spec.replicas (Argo CD "
+        "ignoreDifferences, or no replicas in the Flux manifest), set "
+        "spec.scaling.coexistence: gitops_ignores_replicas"
+    )
+
+
 def _retry_too_late(late: float, timeout: float) -> str:
     return (
         f"no cycle retried it for {format_duration(late)} after it was due, longer than the "
@@ -176,6 +215,31 @@ _WORDS: Mapping[Code, Callable[..., str]] = {
         "safety is checked again when the approved change is applied; now: " + "; ".join(details)
     ),
     Code.APPROVED: lambda by: f"approved: {by}",
+    Code.READ_ONLY: lambda: "reads nothing back; no limits",
+    Code.ROLLBACK_EXEMPT: lambda: (
+        "undoing the reconciler's own failed change is exempt from cooldown, rate limits and "
+        "the circuit breaker"
+    ),
+    Code.NO_EARLIER_CHANGE: lambda: "no earlier change",
+    Code.COOLDOWN: _cooldown,
+    Code.RATE_LIMIT: lambda changes, limit, span: (
+        f"{changes}/{limit} changes in the last {format_duration(span)}"
+    ),
+    Code.BREAKER: lambda state: f"circuit breaker {state}",
+    Code.BREAKER_OPEN: _breaker_open,
+    Code.SEVERAL_HPAS: lambda target, owners: (
+        f"{_managed_by(target, owners)}; several HPAs on one deployment fight each other, and "
+        "the reconciler supports only one: remove all but one"
+    ),
+    Code.HPA_AND_GITOPS: lambda target, owners: (
+        f"{_managed_by(target, owners)}; the reconciler cannot scale a deployment that both an "
+        "HPA and a GitOps tool claim: let one of them own its replicas"
+    ),
+    Code.GITOPS_OWNS_REPLICAS: _gitops_owns_replicas,
+    Code.HPA_OWNS_REPLICAS: lambda target, owners: (
+        f"{_managed_by(target, owners)}; set spec.scaling.coexistence: adjust_hpa to scale "
+        "through the HPA's minReplicas"
+    ),
     Code.RESTARTS_BEYOND_MAX: lambda: (
         "restarts are beyond max_restart_count: a person decides (escalated for approval)"
     ),

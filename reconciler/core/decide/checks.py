@@ -1,0 +1,270 @@
+"""The checks of a verification, each against its target and the pre-change baseline:
+replicas, pod health, CPU and memory against what the change expected, latency and errors
+against the blueprint's limits (unless the demand grew), and new restarts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reconciler.core.blueprint.model import Blueprint
+from reconciler.core.blueprint.units import format_percent
+from reconciler.core.decide.pending import Pending, number
+from reconciler.core.observed.observation import DeploymentState, Metrics
+from reconciler.core.trail.bodies import Check, CheckStatus, Severity
+
+__all__ = ["LOAD_NOISE", "UTILIZATION_TOLERANCE", "verification_checks"]
+
+#: Relative tolerance of the CPU and memory checks around the expected value.
+UTILIZATION_TOLERANCE = 0.10
+#: How much more load (requests, or CPU in use) counts as "the load grew" rather than noise.
+LOAD_NOISE = 0.10
+
+
+def _fmt_ms(value: float | None) -> str:
+    return "unknown" if value is None else f"{value:.0f}ms"
+
+
+def _fmt_pct(value: float | None) -> str:
+    return "unknown" if value is None else format_percent(value)
+
+
+def _worse(actual: float, baseline: float | None, relative: float, absolute: float) -> bool:
+    """Worse than the baseline by more than noise: both a relative and an absolute margin."""
+    if baseline is None:
+        return False
+    return actual > baseline * (1 + relative) and actual - baseline > absolute
+
+
+def _target_check(
+    name: str,
+    actual: float | None,
+    limit: float,
+    baseline: float | None,
+    fmt: Any,
+    relative: float,
+    absolute: float,
+    load: str = "",
+) -> Check:
+    """`load` explains, when set, why getting worse is the demand's doing and not the
+    change's: then it is noted but does not call for a rollback."""
+    expected = f"< {fmt(limit)}"
+    if actual is None:
+        return Check(
+            check=name,
+            severity=Severity.CRITICAL,
+            expected=expected,
+            actual="unknown",
+            status=CheckStatus.SKIPPED,
+            baseline=None if baseline is None else fmt(baseline),
+            note="no data: cannot tell",
+        )
+    ok = actual < limit
+    worse = _worse(actual, baseline, relative, absolute)
+    note = "" if ok or baseline is not None else "no baseline: cannot tell whether it got worse"
+    if baseline is not None and baseline > 0:
+        change = actual - baseline
+        note = (
+            f"{'up' if change > 0 else 'down'} {fmt(abs(change))} ({fmt(baseline)} → {fmt(actual)})"
+        )
+    if worse and load:
+        worse, note = False, f"{note}; {load}" if note else load
+    return Check(
+        check=name,
+        severity=Severity.CRITICAL,
+        expected=expected,
+        actual=fmt(actual),
+        status=CheckStatus.PASSED if ok else CheckStatus.FAILED,
+        baseline=None if baseline is None else fmt(baseline),
+        worse=worse,
+        note=note,
+    )
+
+
+def _demand_grew(pending: Pending, state: DeploymentState, metrics: Metrics) -> str:
+    """Why a scale-up is not to blame for worse latency or errors, or "".
+
+    Adding replicas adds capacity; on its own it does not slow a service down. When more
+    requests arrived than before (throughput up by more than LOAD_NOISE), or, where the
+    throughput is not measured, the total CPU in use (utilization × replicas) grew across a
+    scale-up, latency and errors rose with the load. Rolling the scale-up back would take
+    capacity away in the middle of a surge, so the change is kept and the next decision
+    scales further. Unhealthy new pods (readiness, restarts) still count against it.
+    """
+    base = pending.baseline
+    target = pending.target_replicas
+    before_replicas = number(base.get("replicas"))
+    if (
+        pending.is_rollback
+        or target is None
+        or before_replicas is None
+        or target <= before_replicas
+    ):
+        return ""
+    before_rate, now_rate = number(base.get("throughput")), metrics.throughput
+    if before_rate is not None and now_rate is not None:
+        if now_rate <= before_rate * (1 + LOAD_NOISE):
+            return ""
+        return (
+            f"requests grew from {before_rate:.0f}/s to {now_rate:.0f}/s, so a scale-up is not "
+            "what made it worse"
+        )
+    before_cpu = number(base.get("cpu_utilization"))
+    now_cpu = metrics.cpu_utilization
+    if before_cpu is None or now_cpu is None:
+        return ""
+    before, after = before_cpu * before_replicas, now_cpu * state.replicas
+    if after <= before * (1 + LOAD_NOISE):
+        return ""
+    return (
+        f"the load grew ({before:.2f} → {after:.2f} pods' worth of requested CPU in use), so a "
+        "scale-up is not what made it worse"
+    )
+
+
+def _utilization_check(
+    name: str, actual: float | None, expected: float | None, target: float
+) -> Check:
+    if actual is None:
+        return Check(
+            check=name,
+            severity=Severity.HIGH,
+            expected="-",
+            actual="unknown",
+            status=CheckStatus.SKIPPED,
+            note="no data",
+        )
+    if expected is None:
+        ok = actual < target
+        return Check(
+            check=name,
+            severity=Severity.HIGH,
+            expected=f"< {_fmt_pct(target)}",
+            actual=_fmt_pct(actual),
+            status=CheckStatus.PASSED if ok else CheckStatus.FAILED,
+        )
+    ok = abs(actual - expected) <= UTILIZATION_TOLERANCE * expected
+    return Check(
+        check=name,
+        severity=Severity.HIGH,
+        expected=f"≈{_fmt_pct(expected)} (±{format_percent(UTILIZATION_TOLERANCE)})",
+        actual=_fmt_pct(actual),
+        status=CheckStatus.PASSED if ok else CheckStatus.FAILED,
+    )
+
+
+def verification_checks(
+    pending: Pending, blueprint: Blueprint, state: DeploymentState, metrics: Metrics
+) -> tuple[Check, ...]:
+    """Every check of a verification, in the order records list them."""
+    return (
+        *_replica_count(pending, state),
+        _pods_ready(pending, state),
+        *_utilization_checks(pending, blueprint, metrics),
+        *_performance_checks(pending, blueprint, state, metrics),
+        _no_new_restarts(pending, state),
+    )
+
+
+def _replica_count(pending: Pending, state: DeploymentState) -> tuple[Check, ...]:
+    """The replicas the change set, still there; none for a change that set no replicas."""
+    wanted = pending.target_replicas
+    if wanted is None:
+        return ()
+    return (
+        Check(
+            check="replica_count",
+            severity=Severity.CRITICAL,
+            expected=str(wanted),
+            actual=str(state.replicas),
+            status=CheckStatus.PASSED if state.replicas == wanted else CheckStatus.FAILED,
+            note="" if state.replicas == wanted else "changed since (by someone else?)",
+        ),
+    )
+
+
+def _pods_ready(pending: Pending, state: DeploymentState) -> Check:
+    """Every pod ready; worse when more are unready than before the change."""
+    base = pending.baseline
+    base_replicas = number(base.get("replicas"))
+    base_ready = number(base.get("ready_replicas"))
+    base_unready = (
+        None if base_replicas is None or base_ready is None else base_replicas - base_ready
+    )
+    unready = state.replicas - state.ready_replicas
+    return Check(
+        check="pods_ready",
+        severity=Severity.CRITICAL,
+        expected=str(state.replicas),
+        actual=str(state.ready_replicas),
+        status=CheckStatus.PASSED if unready == 0 else CheckStatus.FAILED,
+        baseline=None if base_ready is None else f"{base_ready:.0f}/{base_replicas:.0f}",
+        worse=unready > (base_unready or 0),
+    )
+
+
+def _utilization_checks(
+    pending: Pending, blueprint: Blueprint, metrics: Metrics
+) -> tuple[Check, Check]:
+    """CPU and memory near what the change expected (below their targets when it expected
+    nothing)."""
+    scaling = blueprint.scaling
+    return (
+        _utilization_check(
+            "cpu_utilization",
+            metrics.cpu_utilization,
+            number(pending.expected.get("cpu_utilization")),
+            scaling.target_cpu_utilization,
+        ),
+        _utilization_check(
+            "memory_utilization",
+            metrics.memory_utilization,
+            number(pending.expected.get("memory_utilization")),
+            scaling.target_memory_utilization,
+        ),
+    )
+
+
+def _performance_checks(
+    pending: Pending, blueprint: Blueprint, state: DeploymentState, metrics: Metrics
+) -> tuple[Check, Check]:
+    """Latency and errors within the blueprint's limits and no worse than before, unless the
+    demand grew (then worse is noted, not blamed on the change)."""
+    base, perf = pending.baseline, blueprint.performance
+    load = _demand_grew(pending, state, metrics)
+    return (
+        _target_check(
+            "latency_p95",
+            metrics.latency_p95_ms,
+            perf.latency_p95_ms,
+            number(base.get("latency_p95_ms")),
+            _fmt_ms,
+            relative=0.10,
+            absolute=5.0,
+            load=load,
+        ),
+        _target_check(
+            "error_rate",
+            metrics.error_rate,
+            perf.error_rate_max,
+            number(base.get("error_rate")),
+            _fmt_pct,
+            relative=0.10,
+            absolute=0.001,
+            load=load,
+        ),
+    )
+
+
+def _no_new_restarts(pending: Pending, state: DeploymentState) -> Check:
+    """No pod restarted more often than the most-restarted one had before the change."""
+    base_restarts = number(pending.baseline.get("restart_count")) or 0.0
+    restarts = state.max_restarts
+    return Check(
+        check="no_new_restarts",
+        severity=Severity.CRITICAL,
+        expected=f"<= {base_restarts:.0f}",
+        actual=str(restarts),
+        status=CheckStatus.PASSED if restarts <= base_restarts else CheckStatus.FAILED,
+        baseline=f"{base_restarts:.0f}",
+        worse=restarts > base_restarts,
+    )
