@@ -16,8 +16,6 @@ simulated cluster's virtual clock, not the wall clock, dates its events.
 from __future__ import annotations
 
 import contextlib
-import json
-import os
 from collections.abc import Collection, Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -26,10 +24,10 @@ from typing import TYPE_CHECKING, Any, cast
 if TYPE_CHECKING:
     import pygit2
 
+from reconciler.adapters.git_audit_approvals import ApprovalIndex
+from reconciler.adapters.git_audit_index import IndexMark
 from reconciler.adapters.gitrepo import merge_tree, nest, restore_index, write_error
 from reconciler.adapters.trail_cache import TrailCache
-from reconciler.core.approvals.lifecycle import APPROVAL_EVENTS
-from reconciler.core.approvals.pending import PendingFold, pending_proposals, trail_marks
 from reconciler.core.errors import AuditError, ConfigError
 from reconciler.core.trail.records import (
     AUDIT_DIR,
@@ -85,10 +83,12 @@ class GitAuditStore:
         self._misnamed: dict[Any, list[str]] = {}
         #: The last answer of `approvals`, by what it was asked and HEAD's commit.
         self._approvals: dict[tuple[str, str, datetime, str | None], list[Record]] = {}
+        #: When git's index was last known in step with HEAD (see repair_index).
+        self._mark = IndexMark(self.repo)
         #: The commits this store made since the index was last brought in step.
         self._commits: set[str] = set()
-        #: The index's day summaries read or made in this process, by service.
-        self._summary_cache: dict[str, dict[str, tuple[str, Any]]] = {}
+        #: The day summaries that find the approvals a cycle needs.
+        self._index = ApprovalIndex(self, self._kept)
 
     # ------------------------------------------------------------------ writing
 
@@ -118,7 +118,7 @@ class GitAuditStore:
         """Look HEAD up again at the next read (after a commit made outside this store)."""
         self._head_known = False
 
-    def _tree(self, oid: pygit2.Oid) -> pygit2.Tree:
+    def tree(self, oid: pygit2.Oid) -> pygit2.Tree:
         return cast("pygit2.Tree", self.repo[oid])
 
     def append(self, records: Sequence[Record], message: CommitMessage) -> str:
@@ -138,7 +138,7 @@ class GitAuditStore:
                     )
                 files.append((path, self.repo.create_blob(record.dumps().encode()), record))
             changes = nest({path: blob for path, blob, _record in files})
-            tree = self._tree(merge_tree(self.repo, parent.tree if parent else None, changes))
+            tree = self.tree(merge_tree(self.repo, parent.tree if parent else None, changes))
             moment = max(record.timestamp for record in records).astimezone(UTC)
             signature = git.Signature(self.name, self.email, int(moment.timestamp()), 0)
             commit = self.repo.create_commit(
@@ -230,85 +230,20 @@ class GitAuditStore:
         """
         if self.repo.is_bare:
             return 0
-        restored = self._in_step()
+        restored = self._mark.added(self._head_commit(check=True), self._commits, self._written)
         if restored is None:
             restored = restore_index(self.repo, f"{AUDIT_DIR}/", written=self._written)
         self._written.clear()
         self._commits.clear()
-        self._mark_index()
+        self._mark.remember(self._head_commit(check=True))
         return restored
-
-    def _in_step(self) -> int | None:
-        """The records added when the index was known in step before this store's commits
-        (see repair_index), or None when it has to be compared in full."""
-        git = self._pygit2
-        mark = self._index_mark()
-        head = self._head_commit(check=True)
-        if mark is None or head is None or mark.get("index") != _stat_key(self._index_path()):
-            return None
-        commit = head
-        while str(commit.id) != mark.get("head"):
-            if str(commit.id) not in self._commits or len(commit.parents) != 1:
-                return None
-            commit = commit.parents[0]
-        paths = list(dict.fromkeys(self._written))
-        if not paths:
-            return 0
-        try:
-            index = self.repo.index
-            index.read()
-            for path in paths:
-                entry = head.tree[path]
-                index.add(git.IndexEntry(path, entry.id, git.enums.FileMode(entry.filemode)))
-            index.write()
-        except (git.GitError, OSError, KeyError) as error:
-            raise write_error(
-                self.repo,
-                error,
-                f"git's index does not list {len(paths)} committed file(s) under {AUDIT_DIR}/",
-                names=["index"],
-                kind=AuditError,
-            ) from error
-        for path in paths:  # a record the checkout lacks (its write failed): written now
-            target = Path(self.repo.workdir) / path
-            if not target.exists():
-                with contextlib.suppress(OSError, KeyError):
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    target.write_bytes(cast("pygit2.Blob", self.repo[head.tree[path].id]).data)
-        return len(paths)
-
-    def _index_path(self) -> Path:
-        return Path(self.repo.path) / "index"
-
-    def _mark_path(self) -> Path:
-        return Path(self.repo.path) / "reconciler" / "index-mark"
-
-    def _index_mark(self) -> dict[str, Any] | None:
-        try:
-            found = json.loads(self._mark_path().read_text("utf-8"))
-        except (OSError, ValueError):
-            return None
-        return found if isinstance(found, dict) else None
-
-    def _mark_index(self) -> None:
-        """Remember that the index is in step with HEAD now (best effort: no mark only means
-        comparing in full next time)."""
-        head = self._head_commit(check=True)
-        key = _stat_key(self._index_path())
-        path = self._mark_path()
-        if head is None or key is None:
-            path.unlink(missing_ok=True)
-            return
-        with contextlib.suppress(OSError):
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps({"head": str(head.id), "index": key}), "utf-8")
 
     # ------------------------------------------------------------------ reading
     #
-    # Every read of a record goes through `_read`, and so through `read_record`: whatever under
-    # audit/<service>/<day>/ is not a readable record (a broken or foreign file, a link, a
-    # folder) is skipped and remembered in `unreadable()`, so a reader shows it and a cycle can
-    # refuse to act on a history it could not read in full.
+    # Every read of a record goes through `read_entry`, and so through `read_record`: whatever
+    # under audit/<service>/<day>/ is not a readable record (a broken or foreign file, a link,
+    # a folder) is skipped and remembered in `unreadable()`, so a reader shows it and a cycle
+    # can refuse to act on a history it could not read in full.
 
     def _subtree(self, *parts: str) -> pygit2.Tree | None:
         """The tree at `parts` in HEAD. Trees are cached per HEAD commit: `audit/` holds one
@@ -332,11 +267,11 @@ class GitAuditStore:
         if parts:
             parent = self._subtree_of(commit, parts[:-1])
             entry = parent[parts[-1]] if parent is not None and parts[-1] in parent else None
-            node = self._tree(entry.id) if entry is not None and entry.type_str == "tree" else None
+            node = self.tree(entry.id) if entry is not None and entry.type_str == "tree" else None
         self._cache[parts] = node
         return node
 
-    def _days(
+    def days(
         self, service: str, commit: pygit2.Commit | None = None
     ) -> list[tuple[str, pygit2.Oid]]:
         """The service's day folders, oldest first, by name and tree id (a folder is read
@@ -350,10 +285,10 @@ class GitAuditStore:
             if entry.type_str == "tree":
                 days.append((name, entry.id))
             elif not name.startswith("."):
-                self._skip(f"{AUDIT_DIR}/{service}/{name}", "not a day folder (YYYY-MM-DD)")
+                self.skip(f"{AUDIT_DIR}/{service}/{name}", "not a day folder (YYYY-MM-DD)")
         return sorted(days, key=lambda pair: pair[0])
 
-    def _entries(
+    def entries(
         self, service: str, day: str, oid: pygit2.Oid
     ) -> Iterator[tuple[pygit2.Object, tuple[str, EventType, str]]]:
         """The entries of one day folder named like records, with their parsed names; any
@@ -364,13 +299,13 @@ class GitAuditStore:
         if listed is not None:
             yield from listed
             for name in self._misnamed.get(oid, ()):
-                self._skip(
+                self.skip(
                     f"{AUDIT_DIR}/{service}/{day}/{name}",
                     "the file name is not <HHMMSS>-<event_type>-<id>.json",
                 )
             return
         listed, misnamed = [], []
-        tree = self._tree(oid)
+        tree = self.tree(oid)
         for item in tree:
             name = item.name or ""
             parsed = parse_record_name(name)
@@ -380,9 +315,9 @@ class GitAuditStore:
                 misnamed.append(name)
         self._listings[oid] = listed
         self._misnamed[oid] = misnamed
-        yield from self._entries(service, day, oid)
+        yield from self.entries(service, day, oid)
 
-    def _read(self, service: str, day: str, entry: pygit2.Object) -> Record | None:
+    def read_entry(self, service: str, day: str, entry: pygit2.Object) -> Record | None:
         """The one way a record is read: the entry's blob through `read_record`, or None (and
         a note in `unreadable()`) for anything that is not a readable record."""
         path = f"{AUDIT_DIR}/{service}/{day}/{entry.name}"
@@ -397,14 +332,14 @@ class GitAuditStore:
             if isinstance(result, Record):
                 record = result
             else:
-                self._skip(path, str(result))
+                self.skip(path, str(result))
             self._parsed[key] = record
             return record
         mode = getattr(entry, "filemode", None)
         if entry.type_str != "blob":
-            self._skip(path, f"a {'folder' if entry.type_str == 'tree' else 'submodule'}")
+            self.skip(path, f"a {'folder' if entry.type_str == 'tree' else 'submodule'}")
         elif mode == self._pygit2.enums.FileMode.LINK:
-            self._skip(path, "a symbolic link, not a file")
+            self.skip(path, "a symbolic link, not a file")
         else:
             blob = cast("pygit2.Blob", self.repo[entry.id])
             try:
@@ -412,14 +347,14 @@ class GitAuditStore:
                     raise RecordError(f"{blob.size} bytes, larger than any record")
                 record = read_record(path, bytes(blob.data))
             except RecordError as error:
-                self._skip(path, str(error))
+                self.skip(path, str(error))
         if entry.type_str == "blob":
             reason = self._unreadable[path].reason if record is None else None
             self._kept.put(service, day, entry.name or "", blob_id, record or reason)
         self._parsed[key] = record
         return record
 
-    def _skip(self, path: str, reason: str) -> None:
+    def skip(self, path: str, reason: str) -> None:
         self._unreadable.setdefault(path, UnreadableRecord(path=path, reason=reason))
 
     def unreadable(self, service: str | None = None) -> list[UnreadableRecord]:
@@ -434,13 +369,13 @@ class GitAuditStore:
         first_day = moment.date().isoformat()
         cutoff = f"{moment:%H%M%S}"
         records = []
-        for day, oid in self._days(service):
+        for day, oid in self.days(service):
             if day < first_day:
                 continue
-            for item, (hhmmss, _event, _id) in self._entries(service, day, oid):
+            for item, (hhmmss, _event, _id) in self.entries(service, day, oid):
                 if day == first_day and hhmmss < cutoff:
                     continue  # older than `since`, by its file name, without reading it
-                record = self._read(service, day, item)
+                record = self.read_entry(service, day, item)
                 if record is not None and record.timestamp >= since:
                     records.append(record)
         return sorted(records, key=Record.sort_key)
@@ -448,18 +383,18 @@ class GitAuditStore:
     def latest(self, service: str, events: Collection[EventType]) -> Record | None:
         wanted = set(events)
         kinds = {str(event) for event in wanted}
-        summaries = self._stored_summaries(service)
-        for day, oid in reversed(self._days(service)):
+        summaries = self._index.stored(service)
+        for day, oid in reversed(self.days(service)):
             stored = summaries.get(day)
             if stored is not None and stored[0] == str(oid) and not kinds & set(stored[1]["kinds"]):
                 # The index says no file of the day is of a wanted kind: not listed again,
                 # its misnamed files noted as a visit would.
-                self._replay(stored[1]["name_skips"])
+                self._index.replay(stored[1]["name_skips"])
                 continue
-            found = [(item, parsed) for item, parsed in self._entries(service, day, oid)]
+            found = [(item, parsed) for item, parsed in self.entries(service, day, oid)]
             for item, parsed in sorted(found, key=lambda pair: pair[0].name or "", reverse=True):
                 if parsed[1] in wanted:
-                    record = self._read(service, day, item)
+                    record = self.read_entry(service, day, item)
                     if record is not None:
                         return record
         return None
@@ -467,9 +402,9 @@ class GitAuditStore:
     def events(self, service: str, events: Collection[EventType]) -> list[Record]:
         wanted = set(events)
         records = []
-        for day, oid in self._days(service):
-            for item, parsed in self._entries(service, day, oid):
-                if parsed[1] in wanted and (record := self._read(service, day, item)):
+        for day, oid in self.days(service):
+            for item, parsed in self.entries(service, day, oid):
+                if parsed[1] in wanted and (record := self.read_entry(service, day, item)):
                     records.append(record)
         return sorted(records, key=Record.sort_key)
 
@@ -503,11 +438,11 @@ class GitAuditStore:
         high: date | None = until.astimezone(UTC).date() if until else None
         records: list[Record] = []
         for name in [service] if service else self.services():
-            for day, oid in self._days(name):
+            for day, oid in self.days(name):
                 if (low and day < low.isoformat()) or (high and day > high.isoformat()):
                     continue
-                for item, _parsed in self._entries(name, day, oid):
-                    record = self._read(name, day, item)
+                for item, _parsed in self.entries(name, day, oid):
+                    record = self.read_entry(name, day, item)
                     if record is None:
                         continue
                     if (since and record.timestamp < since) or (until and record.timestamp > until):
@@ -516,189 +451,16 @@ class GitAuditStore:
         yield from sorted(records, key=Record.sort_key)
 
     # ------------------------------------------------------------------ the approvals a cycle needs
-    #
-    # `events(service, APPROVAL_EVENTS)` reads every approval record ever written: a year of
-    # proposals is thousands of records on every cycle. A cycle needs fewer: the records from
-    # the last moment no proposal was open (before it, nothing decides which proposals are
-    # pending), those of its windows (grants within their timeout, rejections within their
-    # cool-off), and, of any age, the proposals that name the blueprint now loaded (a refused
-    # or ungranted merge of it holds the service) or a refused merge that left no file. The
-    # trail index (`trail_cache`: one summary per day folder, and the marks of each approval
-    # record) finds them without reading the rest. docs/audit-trail.md says why the result
-    # is the same as reading everything; the last step checks it for the pending proposals
-    # and reads everything when it is not.
 
     def approvals(self, service: str, *, digest: str, since: datetime) -> list[Record]:
+        """The approval records a cycle's judgements depend on, found through the trail
+        index (`git_audit_approvals`); the same judgements as reading them all."""
         head = self._head_commit()
         key = (service, digest, since, None if head is None else str(head.id))
         if key not in self._approvals:  # a cycle asks up to three times before it commits
-            self._approvals = {key: self._select_approvals(service, digest, since, head)}
+            self._approvals = {key: self._index.select(service, digest, since, head)}
         return list(self._approvals[key])
 
-    def _select_approvals(
-        self, service: str, digest: str, since: datetime, head: pygit2.Commit | None
-    ) -> list[Record]:
-        days = self._days(service, head)
-        summaries = self._summaries(service, days)
-        for summary in summaries.values():
-            self._replay(summary["name_skips"])
-            self._replay(summary["record_skips"])
-        if not any(APPROVAL_KINDS & set(summary["kinds"]) for summary in summaries.values()):
-            return []  # no file of the service is an approval record: nothing to read
-        quiet: tuple[str, str] | None = None
-        for day, _oid in reversed(days):
-            if summaries[day]["quiet"] is not None:
-                quiet = (day, summaries[day]["quiet"])
-                break
-        if quiet is None:  # a proposal has been open since the trail began: read it all
-            return self.events(service, APPROVAL_EVENTS)
-        first_day = min(quiet[0], since.astimezone(UTC).date().isoformat())
-        trees = dict(days)
-        chosen: dict[tuple[str, str], Record] = {}
-        for day, oid in days:
-            if day >= first_day:
-                for item, parsed in self._entries(service, day, oid):
-                    if parsed[1] in APPROVAL_EVENTS and (found := self._read(service, day, item)):
-                        chosen[(day, item.name or "")] = found
-        wanted = {f"digest:{digest}", "refusal-unknown"}
-        wanted |= {mark for record in chosen.values() for mark in _ids(record)}
-        asked: set[str] = set()
-        while wanted - asked:
-            new = wanted - asked
-            asked |= new
-            for day, name in sorted(self._kept.marked(service, new)):
-                if (day, name) in chosen or day not in trees:
-                    continue
-                tree = self._tree(trees[day])
-                if name not in tree:
-                    continue
-                found = self._read(service, day, tree[name])
-                if found is not None:
-                    chosen[(day, name)] = found
-                    wanted |= _ids(found)
-        records = sorted(chosen.values(), key=Record.sort_key)
-        start = chosen.get(quiet)
-        if quiet[1] and start is None:
-            return self.events(service, APPROVAL_EVENTS)
-        suffix = [
-            record
-            for (day, _name), record in chosen.items()
-            if (record.sort_key() > start.sort_key() if start is not None else day >= quiet[0])
-        ]
-        if pending_proposals(records) != pending_proposals(suffix):
-            return self.events(service, APPROVAL_EVENTS)  # what the index gave is not enough
-        return records
-
-    def _replay(self, skips: Sequence[Sequence[str]]) -> None:
-        """Note the unreadable files a summary recorded, as reading its day would."""
-        for path, reason in skips:
-            self._skip(path, reason)
-
-    def _stored_summaries(self, service: str) -> dict[str, tuple[str, Any]]:
-        found = self._summary_cache.get(service)
-        if found is None:
-            found = self._summary_cache[service] = self._kept.days(service)
-        return found
-
-    def _summaries(self, service: str, days: Sequence[tuple[str, pygit2.Oid]]) -> dict[str, Any]:
-        """Each day folder's summary, made for the days whose folder changed since it was
-        kept and for every day after them (the fold runs through the days in order)."""
-        stored = self._stored_summaries(service)
-        current = {day: str(oid) for day, oid in days}
-        changed = next(
-            (
-                day
-                for day in sorted({*stored, *current})
-                if stored.get(day, ("", None))[0] != current.get(day)
-            ),
-            None,
-        )
-        before = [day for day, _oid in days if changed is None or day < changed]
-        state: PendingFold | None = PendingFold()
-        if before and changed is not None:
-            state = self._kept.state(service, before[-1])
-            if not isinstance(state, PendingFold):  # lost: fold again from the first day
-                before, changed, state = [], days[0][0] if days else None, PendingFold()
-        result = {day: stored[day][1] for day in before}
-        for day in stored:
-            if day not in current or (changed is not None and day >= changed):
-                self._kept.drop_day(service, day)
-        for day, oid in days:
-            if day in result:
-                continue
-            assert state is not None
-            summary, state, marks = self._summarize(service, day, oid, state)
-            result[day] = summary
-            self._kept.keep_day(service, day, str(oid), summary, state, marks)
-        self._summary_cache[service] = {
-            day: (current[day], summary) for day, summary in result.items()
-        }
-        return result
-
-    def _summarize(
-        self, service: str, day: str, oid: pygit2.Oid, before: PendingFold
-    ) -> tuple[dict[str, Any], PendingFold, dict[str, frozenset[str]]]:
-        """One day folder, read: the kinds of its files, its unreadable files, where in it no
-        proposal was open last, the fold's state at its end, and each approval record's
-        marks. Plain values only, so that a summary outlives the code that made it."""
-        fold = PendingFold(
-            latest=dict(before.latest),
-            first=dict(before.first),
-            flags={key: dict(value) for key, value in before.flags.items()},
-        )
-        kinds: set[str] = set()
-        name_skips: list[tuple[str, str]] = []
-        record_skips: list[tuple[str, str]] = []
-        marks: dict[str, frozenset[str]] = {}
-        approvals: list[tuple[Record, str]] = []
-        for item in self._tree(oid):
-            name = item.name or ""
-            path = f"{AUDIT_DIR}/{service}/{day}/{name}"
-            parsed = parse_record_name(name)
-            if parsed is None:
-                if not name.startswith("."):
-                    reason = "the file name is not <HHMMSS>-<event_type>-<id>.json"
-                    self._skip(path, reason)
-                    name_skips.append((path, reason))
-                continue
-            kinds.add(str(parsed[1]))
-            if parsed[1] in APPROVAL_EVENTS:
-                record = self._read(service, day, item)
-                if record is None:
-                    record_skips.append((path, self._unreadable[path].reason))
-                else:
-                    approvals.append((record, name))
-                    marks[name] = trail_marks(record)
-        quiet = "" if fold.empty() else None
-        for record, name in sorted(approvals, key=lambda pair: pair[0].sort_key()):
-            fold.step(record)
-            if fold.empty():
-                quiet = name
-        summary = {
-            "kinds": sorted(kinds),
-            "quiet": quiet,
-            "name_skips": name_skips,
-            "record_skips": record_skips,
-        }
-        return summary, fold, marks
-
-
-APPROVAL_KINDS = frozenset(str(event) for event in APPROVAL_EVENTS)
-
-
-def _ids(record: Record) -> set[str]:
-    return {mark for mark in trail_marks(record) if mark.startswith("id:")}
-
-
-def _stat_key(path: Path) -> str | None:
-    """What tells one version of git's index from another without reading it all: the file
-    ends with the hash of its content (SHA-1, or SHA-256), so its last bytes change with any
-    change to it."""
-    try:
-        with path.open("rb") as handle:
-            handle.seek(0, os.SEEK_END)
-            size = handle.tell()
-            handle.seek(max(0, size - 32))
-            return f"{size}:{handle.read().hex()}"
-    except OSError:
-        return None
+    def reason(self, path: str) -> str:
+        """Why the file at `path`, read and refused, is not a readable record."""
+        return self._unreadable[path].reason
