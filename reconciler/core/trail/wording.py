@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
-from reconciler.core.blueprint.units import format_duration
+from reconciler.core.blueprint.units import format_duration, format_percent
 
-__all__ = ["Code", "Reason", "brief", "explain_check", "say"]
+__all__ = ["Code", "Reason", "brief", "explain_check", "say", "w_words"]
 
 
 class Code(StrEnum):
@@ -58,6 +58,14 @@ class Code(StrEnum):
     REPLICAS_CHANGED = "replicas_changed"
     RESOURCE_CHANGED = "resource_changed"
     NO_LONGER_FITS = "no_longer_fits"
+    # Why the decision engine did what it did (decide.decision).
+    ABOVE_MAX = "above_max"
+    BELOW_MIN = "below_min"
+    METRICS_STALE = "metrics_stale"
+    ERRORS_NOT_CAPACITY = "errors_not_capacity"
+    METRICS_UNDECIDED = "metrics_undecided"
+    METRICS_MISSING = "metrics_missing"
+    WITHIN_THRESHOLDS = "within_thresholds"
 
 
 @dataclass(frozen=True)
@@ -189,6 +197,61 @@ def _replicas_changed(replicas: int, asked_from: int) -> str:
     )
 
 
+def w_words(
+    value: float | None, low: float, high: float, described: str, missing: str, up: float
+) -> str:
+    """W in words, for a decision some other rule made (or none did)."""
+    if value is None:
+        return (
+            f"weighted utilization is between {format_percent(low)} and "
+            f"{format_percent(high)} depending on the missing {missing}"
+        )
+    relation = "exceeds" if value > up else "does not exceed"
+    return (
+        f"weighted utilization {format_percent(value)} ({described}) "
+        f"{relation} scale_up_threshold {format_percent(up)}"
+    )
+
+
+def _back_within(current: int, bound: str, limit: int) -> str:
+    return (
+        f"{current} replicas is {bound} ({limit}); bringing the deployment back within the "
+        "blueprint's bounds."
+    )
+
+
+def _metrics_stale(age: float, max_age: float) -> str:
+    return (
+        f"Metrics are {format_duration(age)} old (older than {format_duration(max_age)}); "
+        "not scaling on stale data."
+    )
+
+
+def _errors_not_capacity(errors: float, error_max: float, w: str, replicas: int) -> str:
+    return (
+        f"Error rate {format_percent(errors)} is above error_rate_max "
+        f"{format_percent(error_max)}, but {w} and no guard is past its limit: errors with "
+        "normal utilization are not a capacity signal, so replicas stay at "
+        f"{replicas} (and no scale-down while errors are high). Look at the release and its "
+        "dependencies."
+    )
+
+
+def _metrics_undecided(low: float, high: float, missing: str, up: float) -> str:
+    return (
+        f"Not scaling: W is between {format_percent(low)} and {format_percent(high)} depending "
+        f"on the missing {missing}, so it may or may not exceed scale_up_threshold "
+        f"{format_percent(up)}."
+    )
+
+
+def _within_thresholds(value: float, described: str, down: float, up: float) -> str:
+    return (
+        f"Weighted utilization {format_percent(value)} ({described}) is within the thresholds "
+        f"({format_percent(down)} to {format_percent(up)})."
+    )
+
+
 _WORDS: Mapping[Code, Callable[..., str]] = {
     Code.FORBIDDEN_BY_RULE: _forbidden_by_rule,
     Code.RESTRICTED_BY_RULE: _restricted_by_rule,
@@ -253,6 +316,15 @@ _WORDS: Mapping[Code, Callable[..., str]] = {
         f"the deployment's {key.replace('_', ' ')} changed since the request"
     ),
     Code.NO_LONGER_FITS: lambda error: f"it no longer fits the blueprint: {error}",
+    Code.ABOVE_MAX: lambda current, limit: _back_within(current, "above max_replicas", limit),
+    Code.BELOW_MIN: lambda current, limit: _back_within(current, "below min_replicas", limit),
+    Code.METRICS_STALE: _metrics_stale,
+    Code.ERRORS_NOT_CAPACITY: _errors_not_capacity,
+    Code.METRICS_UNDECIDED: _metrics_undecided,
+    Code.METRICS_MISSING: lambda missing: (
+        f"Not scaling: {missing} missing, and missing data never scales down."
+    ),
+    Code.WITHIN_THRESHOLDS: _within_thresholds,
 }
 
 #: The few words a commit subject uses for a reason, where they differ from the full text.
