@@ -66,6 +66,18 @@ class Code(StrEnum):
     METRICS_UNDECIDED = "metrics_undecided"
     METRICS_MISSING = "metrics_missing"
     WITHIN_THRESHOLDS = "within_thresholds"
+    # Why a scale-down went as it did (decide.scale_down); each says W is below first.
+    DOWN_AT_MIN = "down_at_min"
+    DOWN_DISABLED = "down_disabled"
+    DOWN_PODS_NOT_READY = "down_pods_not_ready"
+    DOWN_NEEDS_HISTORY = "down_needs_history"
+    DOWN_NO_HISTORY = "down_no_history"
+    DOWN_HISTORY_GAP = "down_history_gap"
+    DOWN_NOT_LONG_ENOUGH = "down_not_long_enough"
+    DOWN_ESTIMATE_KEEPS = "down_estimate_keeps"
+    DOWN_RATE_LIMITED = "down_rate_limited"
+    DOWN_RECENTLY_FAILED = "down_recently_failed"
+    SCALING_DOWN = "scaling_down"
 
 
 @dataclass(frozen=True)
@@ -252,6 +264,40 @@ def _within_thresholds(value: float, described: str, down: float, up: float) -> 
     )
 
 
+def _below(value: float, described: str, down: float) -> str:
+    return (
+        f"Weighted utilization {format_percent(value)} ({described}) is below "
+        f"scale_down_threshold {format_percent(down)}."
+    )
+
+
+def _down(words: Callable[..., str]) -> Callable[..., str]:
+    """A scale-down's words: that W is below the threshold, then what came of it."""
+
+    def said(value: float, described: str, down: float, **params: Any) -> str:
+        return f"{_below(value, described, down)} {words(**params)}"
+
+    return said
+
+
+def _history_gap(gap: str, below_for: float, span: float) -> str:
+    return (
+        f"The metric history has no {gap} data there, so it cannot show the load stayed low "
+        f"(below for {format_duration(below_for)} of the {format_duration(span)} window); "
+        "waiting."
+    )
+
+
+def _scaling_down(
+    span: float, highest: float, current: int, target: int, formula: str, floor: int
+) -> str:
+    return (
+        f"It stayed below for the whole {format_duration(span)} window (highest "
+        f"{format_percent(highest)}). Scaling {current} → {target} replicas ({formula}, floor "
+        f"min_replicas {floor})."
+    )
+
+
 _WORDS: Mapping[Code, Callable[..., str]] = {
     Code.FORBIDDEN_BY_RULE: _forbidden_by_rule,
     Code.RESTRICTED_BY_RULE: _restricted_by_rule,
@@ -325,6 +371,32 @@ _WORDS: Mapping[Code, Callable[..., str]] = {
         f"Not scaling: {missing} missing, and missing data never scales down."
     ),
     Code.WITHIN_THRESHOLDS: _within_thresholds,
+    Code.DOWN_AT_MIN: _down(lambda floor: f"Already at min_replicas ({floor})."),
+    Code.DOWN_DISABLED: _down(
+        lambda: "Not scaling down: behavior.scaleDown.selectPolicy is Disabled."
+    ),
+    Code.DOWN_PODS_NOT_READY: _down(
+        lambda ready, current: (
+            f"Only {ready} of {current} pods are ready; not scaling down until all are."
+        )
+    ),
+    Code.DOWN_NEEDS_HISTORY: _down(
+        lambda: "The metric history is needed to confirm it stayed low."
+    ),
+    Code.DOWN_NO_HISTORY: _down(lambda: "There is no metric history for the window yet; waiting."),
+    Code.DOWN_HISTORY_GAP: _down(_history_gap),
+    Code.DOWN_NOT_LONG_ENOUGH: _down(
+        lambda below_for, span: (
+            f"It has been below for {format_duration(below_for)} of the "
+            f"{format_duration(span)} scale_down_stabilization window; waiting."
+        )
+    ),
+    Code.DOWN_ESTIMATE_KEEPS: _down(
+        lambda formula, current: f"The {formula} keeps {current} replicas."
+    ),
+    Code.DOWN_RATE_LIMITED: _down(lambda used_up: f"Not scaling down yet: {used_up}"),
+    Code.DOWN_RECENTLY_FAILED: _down(lambda target, why: f"Not scaling to {target} again: {why}."),
+    Code.SCALING_DOWN: _down(_scaling_down),
 }
 
 #: The few words a commit subject uses for a reason, where they differ from the full text.
