@@ -14,7 +14,27 @@ from datetime import datetime
 from reconciler.core.blueprint.units import format_duration
 from reconciler.core.trail.bodies import VerificationOutcome
 
-__all__ = ["Missed", "avoided", "escalated", "summary", "superseded", "too_late"]
+__all__ = [
+    "NO_BASELINE",
+    "NO_DATA",
+    "NO_DATA_CANNOT_TELL",
+    "REPLICAS_CHANGED",
+    "Missed",
+    "avoided",
+    "escalated",
+    "load_grew",
+    "moved",
+    "requests_grew",
+    "summary",
+    "superseded",
+    "too_late",
+]
+
+#: The notes a check carries when it could not judge, or found something to remark on.
+NO_DATA = "no data"
+NO_DATA_CANNOT_TELL = "no data: cannot tell"
+NO_BASELINE = "no baseline: cannot tell whether it got worse"
+REPLICAS_CHANGED = "changed since (by someone else?)"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -25,6 +45,24 @@ class Missed:
     actual: str
     expected: str
     worse: bool
+
+
+def moved(up: bool, by: str, baseline: str, actual: str) -> str:
+    """How a measure moved from its baseline, each value already in its unit."""
+    return f"{'up' if up else 'down'} {by} ({baseline} → {actual})"
+
+
+def requests_grew(before: float, now: float) -> str:
+    return (
+        f"requests grew from {before:.0f}/s to {now:.0f}/s, so a scale-up is not what made it worse"
+    )
+
+
+def load_grew(before: float, after: float) -> str:
+    return (
+        f"the load grew ({before:.2f} → {after:.2f} pods' worth of requested CPU in use), so a "
+        "scale-up is not what made it worse"
+    )
 
 
 _MEANS = {
