@@ -10,6 +10,7 @@ from reconciler.core.blueprint.model import Blueprint
 from reconciler.core.blueprint.units import format_percent
 from reconciler.core.decide.pending import Pending, number
 from reconciler.core.observed.observation import DeploymentState, Metrics
+from reconciler.core.trail import verification_wording as said
 from reconciler.core.trail.bodies import Check, CheckStatus, Severity
 
 __all__ = ["LOAD_NOISE", "UTILIZATION_TOLERANCE", "verification_checks"]
@@ -56,16 +57,14 @@ def _target_check(
             actual="unknown",
             status=CheckStatus.SKIPPED,
             baseline=None if baseline is None else fmt(baseline),
-            note="no data: cannot tell",
+            note=said.NO_DATA_CANNOT_TELL,
         )
     ok = actual < limit
     worse = _worse(actual, baseline, relative, absolute)
-    note = "" if ok or baseline is not None else "no baseline: cannot tell whether it got worse"
+    note = "" if ok or baseline is not None else said.NO_BASELINE
     if baseline is not None and baseline > 0:
         change = actual - baseline
-        note = (
-            f"{'up' if change > 0 else 'down'} {fmt(abs(change))} ({fmt(baseline)} → {fmt(actual)})"
-        )
+        note = said.moved(change > 0, fmt(abs(change)), fmt(baseline), fmt(actual))
     if worse and load:
         worse, note = False, f"{note}; {load}" if note else load
     return Check(
@@ -104,10 +103,7 @@ def _demand_grew(pending: Pending, state: DeploymentState, metrics: Metrics) -> 
     if before_rate is not None and now_rate is not None:
         if now_rate <= before_rate * (1 + LOAD_NOISE):
             return ""
-        return (
-            f"requests grew from {before_rate:.0f}/s to {now_rate:.0f}/s, so a scale-up is not "
-            "what made it worse"
-        )
+        return said.requests_grew(before_rate, now_rate)
     before_cpu = number(base.get("cpu_utilization"))
     now_cpu = metrics.cpu_utilization
     if before_cpu is None or now_cpu is None:
@@ -115,10 +111,7 @@ def _demand_grew(pending: Pending, state: DeploymentState, metrics: Metrics) -> 
     before, after = before_cpu * before_replicas, now_cpu * state.replicas
     if after <= before * (1 + LOAD_NOISE):
         return ""
-    return (
-        f"the load grew ({before:.2f} → {after:.2f} pods' worth of requested CPU in use), so a "
-        "scale-up is not what made it worse"
-    )
+    return said.load_grew(before, after)
 
 
 def _utilization_check(
@@ -131,7 +124,7 @@ def _utilization_check(
             expected="-",
             actual="unknown",
             status=CheckStatus.SKIPPED,
-            note="no data",
+            note=said.NO_DATA,
         )
     if expected is None:
         ok = actual < target
@@ -177,7 +170,7 @@ def _replica_count(pending: Pending, state: DeploymentState) -> tuple[Check, ...
             expected=str(wanted),
             actual=str(state.replicas),
             status=CheckStatus.PASSED if state.replicas == wanted else CheckStatus.FAILED,
-            note="" if state.replicas == wanted else "changed since (by someone else?)",
+            note="" if state.replicas == wanted else said.REPLICAS_CHANGED,
         ),
     )
 

@@ -37,7 +37,6 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from reconciler.core.blueprint.model import Blueprint, Scaling
-from reconciler.core.blueprint.units import format_duration, format_percent
 from reconciler.core.decide.guards import asks_for_more, w_text
 from reconciler.core.decide.model import (
     METRIC_REFS,
@@ -56,6 +55,8 @@ from reconciler.core.decide.scale_up import scale_up
 from reconciler.core.decide.utilization import Component, WeightedUtilization, weighted_utilization
 from reconciler.core.ids import utc
 from reconciler.core.observed.observation import DeploymentState, Metrics, Sample
+from reconciler.core.trail import wording
+from reconciler.core.trail.wording import Code
 
 __all__ = [
     "Action",
@@ -117,8 +118,7 @@ def decide(
             ctx,
             Action.NONE,
             Reason.METRICS_STALE,
-            f"Metrics are {format_duration(age or 0)} old (older than "
-            f"{format_duration(max_metrics_age)}); not scaling on stale data.",
+            wording.Reason(Code.METRICS_STALE, {"age": age or 0, "max_age": max_metrics_age}),
             METRIC_REFS,
             rule=DecisionRule.FRESHNESS,
         )
@@ -177,8 +177,7 @@ def _out_of_bounds(ctx: Context) -> Decision | None:
             ctx,
             Action.SCALE_DOWN,
             Reason.ABOVE_MAX,
-            f"{current} replicas is above max_replicas ({scaling.max_replicas}); "
-            "bringing the deployment back within the blueprint's bounds.",
+            wording.Reason(Code.ABOVE_MAX, {"current": current, "limit": scaling.max_replicas}),
             ["spec.scaling.max_replicas"],
             target=scaling.max_replicas,
             rule=DecisionRule.BOUNDS,
@@ -188,8 +187,7 @@ def _out_of_bounds(ctx: Context) -> Decision | None:
             ctx,
             Action.SCALE_UP,
             Reason.BELOW_MIN,
-            f"{current} replicas is below min_replicas ({scaling.min_replicas}); "
-            "bringing the deployment back within the blueprint's bounds.",
+            wording.Reason(Code.BELOW_MIN, {"current": current, "limit": scaling.min_replicas}),
             ["spec.scaling.min_replicas"],
             target=scaling.min_replicas,
             rule=DecisionRule.BOUNDS,
@@ -208,29 +206,32 @@ def _held_without_asks(ctx: Context) -> Decision | None:
             ctx,
             Action.NONE,
             Reason.ERRORS_NOT_CAPACITY,
-            f"Error rate {format_percent(errors)} is above error_rate_max "
-            f"{format_percent(blueprint.performance.error_rate_max)}, but {w_text(weighted, up)} "
-            "and no guard is past its limit: errors with normal utilization are not a capacity "
-            f"signal, so replicas stay at {ctx.state.replicas} (and no scale-down while errors "
-            "are high). Look at the release and its dependencies.",
+            wording.Reason(
+                Code.ERRORS_NOT_CAPACITY,
+                {
+                    "errors": errors,
+                    "error_max": blueprint.performance.error_rate_max,
+                    "w": w_text(weighted, up),
+                    "replicas": ctx.state.replicas,
+                },
+            ),
             ["spec.performance.error_rate_max", *METRIC_REFS],
             rule=DecisionRule.ERROR_RATE,
         )
     if weighted.value is None:
         missing = ", ".join(weighted.missing)
         if weighted.high > up:
-            detail = (
-                f"W is between {format_percent(weighted.low)} and {format_percent(weighted.high)}"
-                f" depending on the missing {missing}, so it may or may not exceed "
-                f"scale_up_threshold {format_percent(up)}"
+            why = wording.Reason(
+                Code.METRICS_UNDECIDED,
+                {"low": weighted.low, "high": weighted.high, "missing": missing, "up": up},
             )
         else:
-            detail = f"{missing} missing, and missing data never scales down"
+            why = wording.Reason(Code.METRICS_MISSING, {"missing": missing})
         return conclude(
             ctx,
             Action.NONE,
             Reason.METRICS_MISSING,
-            f"Not scaling: {detail}.",
+            why,
             METRIC_REFS,
             rule=DecisionRule.MISSING,
         )
@@ -239,8 +240,10 @@ def _held_without_asks(ctx: Context) -> Decision | None:
             ctx,
             Action.NONE,
             Reason.WITHIN_THRESHOLDS,
-            f"Weighted utilization {format_percent(weighted.value)} ({weighted.describe()}) is "
-            f"within the thresholds ({format_percent(down)} to {format_percent(up)}).",
+            wording.Reason(
+                Code.WITHIN_THRESHOLDS,
+                {"value": weighted.value, "described": weighted.describe(), "down": down, "up": up},
+            ),
             ["spec.scaling.scale_up_threshold", "spec.scaling.scale_down_threshold", *METRIC_REFS],
         )
     return None

@@ -10,6 +10,7 @@ from reconciler.core.blueprint.units import format_percent
 from reconciler.core.decide.model import Ask, Context, DecisionRule
 from reconciler.core.decide.utilization import WeightedUtilization
 from reconciler.core.observed.observation import Metrics
+from reconciler.core.trail.wording import w_words
 
 __all__ = ["GUARD_REFS", "ask_text", "asks_for_more", "w_text"]
 
@@ -117,14 +118,11 @@ def ask_text(ask: Ask, up: float) -> str:
 
 def w_text(weighted: WeightedUtilization, up: float) -> str:
     """W in words, for a decision some other rule made."""
-    if weighted.value is None:
-        return (
-            f"weighted utilization is between {format_percent(weighted.low)} and "
-            f"{format_percent(weighted.high)} depending on the missing "
-            f"{', '.join(weighted.missing)}"
-        )
-    relation = "exceeds" if weighted.value > up else "does not exceed"
-    return (
-        f"weighted utilization {format_percent(weighted.value)} ({weighted.describe()}) "
-        f"{relation} scale_up_threshold {format_percent(up)}"
+    return w_words(
+        weighted.value,
+        weighted.low,
+        weighted.high,
+        weighted.describe(),
+        ", ".join(weighted.missing),
+        up,
     )

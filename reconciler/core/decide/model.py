@@ -15,6 +15,7 @@ from reconciler.core.decide.rates import ScaleEvent
 from reconciler.core.decide.utilization import WeightedUtilization
 from reconciler.core.ids import make_id
 from reconciler.core.observed.observation import DeploymentState, Metrics
+from reconciler.core.trail import wording
 
 __all__ = [
     "BEHAVIOR_REFS",
@@ -194,7 +195,7 @@ def conclude(
     ctx: Context,
     action: Action,
     reason: Reason,
-    rationale: str,
+    rationale: str | wording.Reason,
     refs: Sequence[str],
     *,
     target: int | None = None,
@@ -205,7 +206,8 @@ def conclude(
     rule: DecisionRule = DecisionRule.WEIGHTED,
     guards: Sequence[Ask] = (),
 ) -> Decision:
-    """The decision a branch reached; a change carries what it should lead to (`Expected`)."""
+    """The decision a branch reached; a change carries what it should lead to (`Expected`).
+    A rationale given as a reason code is put into words by `trail.wording`."""
     current = ctx.state.replicas
     target = current if target is None else target
     expected = None
@@ -229,7 +231,7 @@ def conclude(
         target_replicas=target,
         desired_replicas=target if desired is None else desired,
         weighted=used or ctx.weighted,
-        rationale=rationale,
+        rationale=str(rationale),
         references=tuple(refs),
         estimate=estimate,
         expected=expected,

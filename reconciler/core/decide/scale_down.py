@@ -5,12 +5,12 @@ within the step limit, the behavior's rate policies and min_replicas."""
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from reconciler.core.blueprint.model import SelectPolicy
-from reconciler.core.blueprint.units import format_duration, format_percent
+from reconciler.core.blueprint.units import format_percent
 from reconciler.core.decide.model import (
     BEHAVIOR_REFS,
     Action,
@@ -24,8 +24,13 @@ from reconciler.core.decide.rates import down_limit
 from reconciler.core.decide.utilization import weighted_utilization
 from reconciler.core.ids import utc
 from reconciler.core.observed.observation import Sample
+from reconciler.core.trail import wording
+from reconciler.core.trail.wording import Code
 
 __all__ = ["WINDOW_SLACK", "scale_down"]
+
+#: The values of "W is below the threshold", which every scale-down's words begin with.
+Head = Mapping[str, object]
 
 #: The history may start this much after the window opens and still count as covering it.
 WINDOW_SLACK = 30.0
@@ -58,11 +63,11 @@ def scale_down(ctx: Context, window: Sequence[Sample] | None) -> Decision:
     """W is below the threshold now: scale down once the window proves it stayed there,
     toward the estimate from the highest W in it, within the step limits and the floor."""
     scaling = ctx.blueprint.scaling
-    head = (
-        f"Weighted utilization {format_percent(ctx.weighted.value or 0.0)} "
-        f"({ctx.weighted.describe()}) is below scale_down_threshold "
-        f"{format_percent(scaling.scale_down_threshold)}."
-    )
+    head = {
+        "value": ctx.weighted.value or 0.0,
+        "described": ctx.weighted.describe(),
+        "down": scaling.scale_down_threshold,
+    }
     refs = list(_DOWN_REFS)
     if scaling.behavior is not None:
         refs.append(BEHAVIOR_REFS["scaleDown"])
@@ -72,9 +77,7 @@ def scale_down(ctx: Context, window: Sequence[Sample] | None) -> Decision:
     assert window is not None  # _down_held asked for it otherwise
     proof = _prove_window(ctx, window)
     if not proof.covered:
-        return conclude(
-            ctx, Action.NONE, Reason.STABILIZING, f"{head} {_unproven(ctx, proof)}", refs
-        )
+        return conclude(ctx, Action.NONE, Reason.STABILIZING, _unproven(ctx, proof, head), refs)
     current = ctx.state.replicas
     estimate = math.ceil(current * proof.highest / scaling.target_cpu_utilization - 1e-9)
     formula = (
@@ -86,15 +89,20 @@ def scale_down(ctx: Context, window: Sequence[Sample] | None) -> Decision:
             ctx,
             Action.NONE,
             Reason.ESTIMATE_UNCHANGED,
-            f"{head} The {formula} keeps {current} replicas.",
+            _said(Code.DOWN_ESTIMATE_KEEPS, head, formula=formula, current=current),
             refs,
             estimate=estimate,
         )
     return _step_down(ctx, head, refs, estimate, formula, proof.highest)
 
 
+def _said(code: Code, head: Head, **params: object) -> wording.Reason:
+    """A scale-down's reason: W below the threshold (`head`), then what came of it."""
+    return wording.Reason(code, {**head, **params})
+
+
 def _down_held(
-    ctx: Context, window: Sequence[Sample] | None, head: str, refs: Sequence[str]
+    ctx: Context, window: Sequence[Sample] | None, head: Head, refs: Sequence[str]
 ) -> Decision | None:
     """What holds a scale-down before the history is read: the floor, a disabled direction,
     pods that are not ready; and the history itself, asked for when it is not there yet."""
@@ -105,7 +113,7 @@ def _down_held(
             ctx,
             Action.NONE,
             Reason.AT_MIN,
-            f"{head} Already at min_replicas ({scaling.min_replicas}).",
+            _said(Code.DOWN_AT_MIN, head, floor=scaling.min_replicas),
             refs,
         )
     if scaling.behavior is not None and scaling.behavior.scale_down.select is SelectPolicy.DISABLED:
@@ -113,7 +121,7 @@ def _down_held(
             ctx,
             Action.NONE,
             Reason.SCALING_DISABLED,
-            f"{head} Not scaling down: behavior.scaleDown.selectPolicy is Disabled.",
+            _said(Code.DOWN_DISABLED, head),
             refs,
             rule=DecisionRule.BEHAVIOR,
         )
@@ -122,8 +130,7 @@ def _down_held(
             ctx,
             Action.NONE,
             Reason.PODS_NOT_READY,
-            f"{head} Only {state.ready_replicas} of {current} pods are ready; not scaling down "
-            "until all are.",
+            _said(Code.DOWN_PODS_NOT_READY, head, ready=state.ready_replicas, current=current),
             refs,
         )
     if window is None:
@@ -131,7 +138,7 @@ def _down_held(
             ctx,
             Action.NONE,
             Reason.STABILIZING,
-            f"{head} The metric history is needed to confirm it stayed low.",
+            _said(Code.DOWN_NEEDS_HISTORY, head),
             refs,
             needs_window=True,
         )
@@ -171,26 +178,20 @@ def _prove_window(ctx: Context, window: Sequence[Sample]) -> _Proof:
     )
 
 
-def _unproven(ctx: Context, proof: _Proof) -> str:
+def _unproven(ctx: Context, proof: _Proof, head: Head) -> wording.Reason:
     """Why the history does not (yet) prove the window, with how far it does."""
     span = ctx.blueprint.scaling.scale_down_stabilization
     below_for = (ctx.now - proof.evidence_from).total_seconds() if proof.evidence_from else 0.0
     if proof.empty:
-        return "There is no metric history for the window yet; waiting."
+        return _said(Code.DOWN_NO_HISTORY, head)
     if proof.gap:
-        return (
-            f"The metric history has no {', '.join(proof.gap)} data there, so it cannot show the "
-            f"load stayed low (below for {format_duration(below_for)} of the "
-            f"{format_duration(span)} window); waiting."
-        )
-    return (
-        f"It has been below for {format_duration(below_for)} of the "
-        f"{format_duration(span)} scale_down_stabilization window; waiting."
-    )
+        gap = ", ".join(proof.gap)
+        return _said(Code.DOWN_HISTORY_GAP, head, gap=gap, below_for=below_for, span=span)
+    return _said(Code.DOWN_NOT_LONG_ENOUGH, head, below_for=below_for, span=span)
 
 
 def _step_down(
-    ctx: Context, head: str, refs: Sequence[str], estimate: int, formula: str, highest: float
+    ctx: Context, head: Head, refs: Sequence[str], estimate: int, formula: str, highest: float
 ) -> Decision:
     """The step: at most scale_down_increment, no further than the behavior's policies
     leave of their period, never below min_replicas."""
@@ -214,7 +215,7 @@ def _step_down(
                 ctx,
                 Action.NONE,
                 Reason.RATE_LIMITED,
-                f"{head} Not scaling down yet: {limit.used_up('scaleDown')}",
+                _said(Code.DOWN_RATE_LIMITED, head, used_up=limit.used_up("scaleDown")),
                 refs,
                 estimate=estimate,
                 rule=DecisionRule.BEHAVIOR,
@@ -224,18 +225,24 @@ def _step_down(
             ctx,
             Action.NONE,
             Reason.RECENTLY_FAILED,
-            f"{head} Not scaling to {target} again: {ctx.avoid[target]}.",
+            _said(Code.DOWN_RECENTLY_FAILED, head, target=target, why=ctx.avoid[target]),
             refs,
             estimate=estimate,
         )
-    span = format_duration(scaling.scale_down_stabilization)
     return conclude(
         ctx,
         Action.SCALE_DOWN,
         Reason.BELOW_THRESHOLD,
-        f"{head} It stayed below for the whole {span} window (highest "
-        f"{format_percent(highest)}). Scaling {current} → {target} replicas ({', '.join(parts)}, "
-        f"floor min_replicas {scaling.min_replicas}).",
+        _said(
+            Code.SCALING_DOWN,
+            head,
+            span=scaling.scale_down_stabilization,
+            highest=highest,
+            current=current,
+            target=target,
+            formula=", ".join(parts),
+            floor=scaling.min_replicas,
+        ),
         refs,
         target=target,
         estimate=estimate,

@@ -20,7 +20,6 @@ from datetime import datetime, timedelta
 
 from reconciler.core.blueprint.catalogue import ROLLBACK_OWN_CHANGE
 from reconciler.core.blueprint.model import Blueprint
-from reconciler.core.blueprint.units import format_duration
 from reconciler.core.decide.checks import verification_checks
 from reconciler.core.decide.governance import OperationRequest, Origin
 from reconciler.core.decide.pending import (
@@ -32,6 +31,7 @@ from reconciler.core.decide.pending import (
 )
 from reconciler.core.ids import make_id, utc
 from reconciler.core.observed.observation import DeploymentState, Metrics
+from reconciler.core.trail import verification_wording as said
 from reconciler.core.trail.bodies import (
     Check,
     CheckStatus,
@@ -111,25 +111,17 @@ def verify(
 def _summary(checks: Sequence[Check], outcome: VerificationOutcome, what: str) -> str:
     """`5/6 checks passed; failed: ...; the change is kept.`: the counts, each failed check
     with what was expected, and what the outcome means for the change."""
-    passed = sum(1 for c in checks if c.status is CheckStatus.PASSED)
-    failed = [c for c in checks if c.status is CheckStatus.FAILED]
-    skipped = sum(1 for c in checks if c.status is CheckStatus.SKIPPED)
-    summary = f"{passed}/{len(checks)} checks passed"
-    if skipped:
-        summary += f", {skipped} skipped"
-    if failed:
-        summary += "; failed: " + ", ".join(
-            f"{c.check} {c.actual} (expected {c.expected}"
-            f"{', worse than before' if c.worse else ''})"
-            for c in failed
-        )
-    return (
-        summary
-        + {
-            VerificationOutcome.PASSED: f"; the {what} is verified.",
-            VerificationOutcome.PARTIAL: f"; nothing got worse, so the {what} is kept.",
-            VerificationOutcome.FAILED: f"; the {what} made things worse.",
-        }[outcome]
+    return said.summary(
+        passed=sum(1 for c in checks if c.status is CheckStatus.PASSED),
+        total=len(checks),
+        skipped=sum(1 for c in checks if c.status is CheckStatus.SKIPPED),
+        failed=[
+            said.Missed(check=c.check, actual=c.actual, expected=c.expected, worse=c.worse)
+            for c in checks
+            if c.status is CheckStatus.FAILED
+        ],
+        outcome=outcome,
+        what=what,
     )
 
 
@@ -152,7 +144,7 @@ def _unverifiable(
         pending=pending,
         checks=(),
         outcome=VerificationOutcome.PARTIAL,
-        summary=f"not verified: {summary}",
+        summary=summary,
         superseded_by=superseded_by,
         skipped=True,
     )
@@ -160,8 +152,7 @@ def _unverifiable(
 
 def superseded(pending: Pending, by: str, blueprint: Blueprint, now: datetime) -> Verification:
     """A change overtaken by a later one before its verification was due: not verifiable."""
-    summary = f"a later change ({by}) altered the service before this one was due"
-    return _unverifiable(pending, blueprint, now, summary, superseded_by=by)
+    return _unverifiable(pending, blueprint, now, said.superseded(by), superseded_by=by)
 
 
 def still_starting(pending: Pending, state: DeploymentState, now: datetime) -> int:
@@ -190,14 +181,7 @@ def too_late(pending: Pending, blueprint: Blueprint, now: datetime) -> Verificat
     late = utc(now) - pending.due
     if pending.is_rollback or late <= LATE_LIMIT:
         return None
-    return _unverifiable(
-        pending,
-        blueprint,
-        now,
-        f"due at {pending.due:%Y-%m-%d %H:%M:%S}Z, and no run came until "
-        f"{format_duration(late.total_seconds())} later; too long after the change to tell what "
-        "it did, so it is kept and the next decision works from the service as it is",
-    )
+    return _unverifiable(pending, blueprint, now, said.too_late(pending.due, late.total_seconds()))
 
 
 def verification_record(verification: Verification, blueprint: Blueprint) -> Record:
@@ -352,8 +336,7 @@ def escalation_record(pending: Pending, blueprint: Blueprint, now: datetime) -> 
         blueprint_version=blueprint.version,
         provenance=blueprint.provenance,
         outcome=Outcome.PENDING,
-        rationale=f"rolling back {pending.operation_id} failed {MAX_ROLLBACK_ATTEMPTS} times; a "
-        "person must decide. Automatic changes to this service stop (circuit breaker open).",
+        rationale=said.escalated(pending.operation_id, MAX_ROLLBACK_ATTEMPTS),
         operation=pending.record.operation,
         links={
             "operation": pending.operation_id,
@@ -374,9 +357,6 @@ def avoid_targets(history: ServiceHistory, now: datetime) -> dict[int, str]:
         target = verification_of(record).target_replicas
         if target is not None:
             until = utc(record.timestamp) + FAILED_TARGET_MEMORY
-            avoid[target] = (
-                f"{target} replicas failed verification at {record.timestamp:%H:%M:%S}Z and was "
-                "rolled back (not tried again for "
-                f"{format_duration((until - utc(now)).total_seconds())})"
-            )
+            left = (until - utc(now)).total_seconds()
+            avoid[target] = said.avoided(target, record.timestamp, left)
     return avoid

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
-from reconciler.core.blueprint.units import format_duration
+from reconciler.core.blueprint.units import format_duration, format_percent
 
-__all__ = ["Code", "Reason", "brief", "explain_check", "say"]
+__all__ = ["Code", "Reason", "brief", "explain_check", "say", "w_words"]
 
 
 class Code(StrEnum):
@@ -58,6 +58,26 @@ class Code(StrEnum):
     REPLICAS_CHANGED = "replicas_changed"
     RESOURCE_CHANGED = "resource_changed"
     NO_LONGER_FITS = "no_longer_fits"
+    # Why the decision engine did what it did (decide.decision).
+    ABOVE_MAX = "above_max"
+    BELOW_MIN = "below_min"
+    METRICS_STALE = "metrics_stale"
+    ERRORS_NOT_CAPACITY = "errors_not_capacity"
+    METRICS_UNDECIDED = "metrics_undecided"
+    METRICS_MISSING = "metrics_missing"
+    WITHIN_THRESHOLDS = "within_thresholds"
+    # Why a scale-down went as it did (decide.scale_down); each says W is below first.
+    DOWN_AT_MIN = "down_at_min"
+    DOWN_DISABLED = "down_disabled"
+    DOWN_PODS_NOT_READY = "down_pods_not_ready"
+    DOWN_NEEDS_HISTORY = "down_needs_history"
+    DOWN_NO_HISTORY = "down_no_history"
+    DOWN_HISTORY_GAP = "down_history_gap"
+    DOWN_NOT_LONG_ENOUGH = "down_not_long_enough"
+    DOWN_ESTIMATE_KEEPS = "down_estimate_keeps"
+    DOWN_RATE_LIMITED = "down_rate_limited"
+    DOWN_RECENTLY_FAILED = "down_recently_failed"
+    SCALING_DOWN = "scaling_down"
 
 
 @dataclass(frozen=True)
@@ -189,6 +209,95 @@ def _replicas_changed(replicas: int, asked_from: int) -> str:
     )
 
 
+def w_words(
+    value: float | None, low: float, high: float, described: str, missing: str, up: float
+) -> str:
+    """W in words, for a decision some other rule made (or none did)."""
+    if value is None:
+        return (
+            f"weighted utilization is between {format_percent(low)} and "
+            f"{format_percent(high)} depending on the missing {missing}"
+        )
+    relation = "exceeds" if value > up else "does not exceed"
+    return (
+        f"weighted utilization {format_percent(value)} ({described}) "
+        f"{relation} scale_up_threshold {format_percent(up)}"
+    )
+
+
+def _back_within(current: int, bound: str, limit: int) -> str:
+    return (
+        f"{current} replicas is {bound} ({limit}); bringing the deployment back within the "
+        "blueprint's bounds."
+    )
+
+
+def _metrics_stale(age: float, max_age: float) -> str:
+    return (
+        f"Metrics are {format_duration(age)} old (older than {format_duration(max_age)}); "
+        "not scaling on stale data."
+    )
+
+
+def _errors_not_capacity(errors: float, error_max: float, w: str, replicas: int) -> str:
+    return (
+        f"Error rate {format_percent(errors)} is above error_rate_max "
+        f"{format_percent(error_max)}, but {w} and no guard is past its limit: errors with "
+        "normal utilization are not a capacity signal, so replicas stay at "
+        f"{replicas} (and no scale-down while errors are high). Look at the release and its "
+        "dependencies."
+    )
+
+
+def _metrics_undecided(low: float, high: float, missing: str, up: float) -> str:
+    return (
+        f"Not scaling: W is between {format_percent(low)} and {format_percent(high)} depending "
+        f"on the missing {missing}, so it may or may not exceed scale_up_threshold "
+        f"{format_percent(up)}."
+    )
+
+
+def _within_thresholds(value: float, described: str, down: float, up: float) -> str:
+    return (
+        f"Weighted utilization {format_percent(value)} ({described}) is within the thresholds "
+        f"({format_percent(down)} to {format_percent(up)})."
+    )
+
+
+def _below(value: float, described: str, down: float) -> str:
+    return (
+        f"Weighted utilization {format_percent(value)} ({described}) is below "
+        f"scale_down_threshold {format_percent(down)}."
+    )
+
+
+def _down(words: Callable[..., str]) -> Callable[..., str]:
+    """A scale-down's words: that W is below the threshold, then what came of it."""
+
+    def said(value: float, described: str, down: float, **params: Any) -> str:
+        return f"{_below(value, described, down)} {words(**params)}"
+
+    return said
+
+
+def _history_gap(gap: str, below_for: float, span: float) -> str:
+    return (
+        f"The metric history has no {gap} data there, so it cannot show the load stayed low "
+        f"(below for {format_duration(below_for)} of the {format_duration(span)} window); "
+        "waiting."
+    )
+
+
+def _scaling_down(
+    span: float, highest: float, current: int, target: int, formula: str, floor: int
+) -> str:
+    return (
+        f"It stayed below for the whole {format_duration(span)} window (highest "
+        f"{format_percent(highest)}). Scaling {current} → {target} replicas ({formula}, floor "
+        f"min_replicas {floor})."
+    )
+
+
 _WORDS: Mapping[Code, Callable[..., str]] = {
     Code.FORBIDDEN_BY_RULE: _forbidden_by_rule,
     Code.RESTRICTED_BY_RULE: _restricted_by_rule,
@@ -253,6 +362,41 @@ _WORDS: Mapping[Code, Callable[..., str]] = {
         f"the deployment's {key.replace('_', ' ')} changed since the request"
     ),
     Code.NO_LONGER_FITS: lambda error: f"it no longer fits the blueprint: {error}",
+    Code.ABOVE_MAX: lambda current, limit: _back_within(current, "above max_replicas", limit),
+    Code.BELOW_MIN: lambda current, limit: _back_within(current, "below min_replicas", limit),
+    Code.METRICS_STALE: _metrics_stale,
+    Code.ERRORS_NOT_CAPACITY: _errors_not_capacity,
+    Code.METRICS_UNDECIDED: _metrics_undecided,
+    Code.METRICS_MISSING: lambda missing: (
+        f"Not scaling: {missing} missing, and missing data never scales down."
+    ),
+    Code.WITHIN_THRESHOLDS: _within_thresholds,
+    Code.DOWN_AT_MIN: _down(lambda floor: f"Already at min_replicas ({floor})."),
+    Code.DOWN_DISABLED: _down(
+        lambda: "Not scaling down: behavior.scaleDown.selectPolicy is Disabled."
+    ),
+    Code.DOWN_PODS_NOT_READY: _down(
+        lambda ready, current: (
+            f"Only {ready} of {current} pods are ready; not scaling down until all are."
+        )
+    ),
+    Code.DOWN_NEEDS_HISTORY: _down(
+        lambda: "The metric history is needed to confirm it stayed low."
+    ),
+    Code.DOWN_NO_HISTORY: _down(lambda: "There is no metric history for the window yet; waiting."),
+    Code.DOWN_HISTORY_GAP: _down(_history_gap),
+    Code.DOWN_NOT_LONG_ENOUGH: _down(
+        lambda below_for, span: (
+            f"It has been below for {format_duration(below_for)} of the "
+            f"{format_duration(span)} scale_down_stabilization window; waiting."
+        )
+    ),
+    Code.DOWN_ESTIMATE_KEEPS: _down(
+        lambda formula, current: f"The {formula} keeps {current} replicas."
+    ),
+    Code.DOWN_RATE_LIMITED: _down(lambda used_up: f"Not scaling down yet: {used_up}"),
+    Code.DOWN_RECENTLY_FAILED: _down(lambda target, why: f"Not scaling to {target} again: {why}."),
+    Code.SCALING_DOWN: _down(_scaling_down),
 }
 
 #: The few words a commit subject uses for a reason, where they differ from the full text.

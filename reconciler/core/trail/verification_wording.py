@@ -1,0 +1,121 @@
+"""The words of a verification: its summary, why a change went unverified, the escalation
+after repeated failed rollbacks, and why a failed replica count is not tried again.
+
+Verification (decide.verification) judges with values; this module alone says what it found.
+The words are part of the public audit format and stay exactly as they were written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from reconciler.core.blueprint.units import format_duration
+from reconciler.core.trail.bodies import VerificationOutcome
+
+__all__ = [
+    "NO_BASELINE",
+    "NO_DATA",
+    "NO_DATA_CANNOT_TELL",
+    "REPLICAS_CHANGED",
+    "Missed",
+    "avoided",
+    "escalated",
+    "load_grew",
+    "moved",
+    "requests_grew",
+    "summary",
+    "superseded",
+    "too_late",
+]
+
+#: The notes a check carries when it could not judge, or found something to remark on.
+NO_DATA = "no data"
+NO_DATA_CANNOT_TELL = "no data: cannot tell"
+NO_BASELINE = "no baseline: cannot tell whether it got worse"
+REPLICAS_CHANGED = "changed since (by someone else?)"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Missed:
+    """A failed check, as its summary needs it."""
+
+    check: str
+    actual: str
+    expected: str
+    worse: bool
+
+
+def moved(up: bool, by: str, baseline: str, actual: str) -> str:
+    """How a measure moved from its baseline, each value already in its unit."""
+    return f"{'up' if up else 'down'} {by} ({baseline} → {actual})"
+
+
+def requests_grew(before: float, now: float) -> str:
+    return (
+        f"requests grew from {before:.0f}/s to {now:.0f}/s, so a scale-up is not what made it worse"
+    )
+
+
+def load_grew(before: float, after: float) -> str:
+    return (
+        f"the load grew ({before:.2f} → {after:.2f} pods' worth of requested CPU in use), so a "
+        "scale-up is not what made it worse"
+    )
+
+
+_MEANS = {
+    VerificationOutcome.PASSED: "; the {what} is verified.",
+    VerificationOutcome.PARTIAL: "; nothing got worse, so the {what} is kept.",
+    VerificationOutcome.FAILED: "; the {what} made things worse.",
+}
+
+
+def summary(
+    *,
+    passed: int,
+    total: int,
+    skipped: int,
+    failed: Sequence[Missed],
+    outcome: VerificationOutcome,
+    what: str,
+) -> str:
+    """`5/6 checks passed; failed: ...; the change is kept.`: the counts, each failed check
+    with what was expected, and what the outcome means for the change."""
+    said = f"{passed}/{total} checks passed"
+    if skipped:
+        said += f", {skipped} skipped"
+    if failed:
+        said += "; failed: " + ", ".join(
+            f"{c.check} {c.actual} (expected {c.expected}"
+            f"{', worse than before' if c.worse else ''})"
+            for c in failed
+        )
+    return said + _MEANS[outcome].format(what=what)
+
+
+def superseded(by: str) -> str:
+    return f"not verified: a later change ({by}) altered the service before this one was due"
+
+
+def too_late(due: datetime, late: float) -> str:
+    return (
+        f"not verified: due at {due:%Y-%m-%d %H:%M:%S}Z, and no run came until "
+        f"{format_duration(late)} later; too long after the change to tell what it did, so it "
+        "is kept and the next decision works from the service as it is"
+    )
+
+
+def escalated(operation_id: str, attempts: int) -> str:
+    return (
+        f"rolling back {operation_id} failed {attempts} times; a person must decide. Automatic "
+        "changes to this service stop (circuit breaker open)."
+    )
+
+
+def avoided(target: int, at: datetime, left: float) -> str:
+    return (
+        f"{target} replicas failed verification at {at:%H:%M:%S}Z and was rolled back (not "
+        f"tried again for {format_duration(left)})"
+    )
