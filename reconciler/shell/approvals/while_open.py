@@ -16,7 +16,7 @@ from reconciler.core.approvals.recording import approval_record
 from reconciler.core.blueprint.model import Blueprint
 from reconciler.core.errors import ForgeError
 from reconciler.core.planning.outcomes import Note, NoteKind
-from reconciler.core.trail.records import EventType, Outcome
+from reconciler.core.trail.records import EventType, Outcome, Record
 from reconciler.ports import Forge
 from reconciler.shell.approvals.review import Commit, Review, awaiting
 
@@ -68,12 +68,13 @@ def _brought_up_to_date(
         now,
         extra={"updated_from_base": True},
     )
-    commit(f"{service}: {ref} brought up to date with the main branch", [record])
-    review.notes.append(
-        Note(
-            kind=NoteKind.PROPOSAL_UPDATED_FROM_BASE,
-            text=f"{ref} brought up to date with the main branch by {who}",
-        )
+    _commit_and_note(
+        commit,
+        review,
+        record,
+        f"{service}: {ref} brought up to date with the main branch",
+        NoteKind.PROPOSAL_UPDATED_FROM_BASE,
+        f"{ref} brought up to date with the main branch by {who}",
     )
     forge.set_status(proposal, awaiting(meta, pending.expires_at))
     return replace(pending, record=record, head=proposal.head)
@@ -117,12 +118,13 @@ def _edited_by_a_person(
         now,
         extra={"hands_off": True},
     )
-    commit(f"{service}: {ref} changed by a person; commented", [record])
-    review.notes.append(
-        Note(
-            kind=NoteKind.PROPOSAL_EDITED,
-            text=f"{ref} changed by a person ({who}): merging it approves nothing",
-        )
+    _commit_and_note(
+        commit,
+        review,
+        record,
+        f"{service}: {ref} changed by a person; commented",
+        NoteKind.PROPOSAL_EDITED,
+        f"{ref} changed by a person ({who}): merging it approves nothing",
     )
     forge.set_status(proposal, proposal_status(Standing.CHANGED))
     return replace(pending, record=record, head=proposal.head, hands_off=True)
@@ -176,9 +178,13 @@ def expire(
         now,
         extra={"auto_rejected": approval.auto_reject_on_timeout},
     )
-    commit(f"{service}: proposal {proposal.reference} expired", [record])
-    review.notes.append(
-        Note(kind=NoteKind.PROPOSAL_EXPIRED, text=f"proposal {proposal.reference} expired")
+    _commit_and_note(
+        commit,
+        review,
+        record,
+        f"{service}: proposal {proposal.reference} expired",
+        NoteKind.PROPOSAL_EXPIRED,
+        f"proposal {proposal.reference} expired",
     )
 
 
@@ -209,8 +215,23 @@ def reject(
         now,
         extra={"closed_by": proposal.closed_by if proposal else None},
     )
-    commit(f"{service}: proposal {ref} rejected (closed unmerged)", [record])
-    review.notes.append(Note(kind=NoteKind.PROPOSAL_REJECTED, text=f"proposal {ref} rejected"))
+    _commit_and_note(
+        commit,
+        review,
+        record,
+        f"{service}: proposal {ref} rejected (closed unmerged)",
+        NoteKind.PROPOSAL_REJECTED,
+        f"proposal {ref} rejected",
+    )
     if proposal is not None and proposal.state is ProposalState.CLOSED:
         reason = f"Closed unmerged{who}: rejected"
         forge.set_status(proposal, proposal_status(Standing.ENDED, reason=reason))
+
+
+def _commit_and_note(
+    commit: Commit, review: Review, record: Record, subject: str, kind: NoteKind, text: str
+) -> None:
+    """Every change of an open proposal's standing is one commit of its record and one note
+    in the run's review, so what the trail says and what the run reports cannot part."""
+    commit(subject, [record])
+    review.notes.append(Note(kind=kind, text=text))
