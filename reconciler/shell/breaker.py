@@ -7,6 +7,7 @@ from datetime import datetime
 
 from reconciler.core.blueprint.model import Blueprint
 from reconciler.core.planning.events import breaker_reset_record
+from reconciler.core.planning.subjects import breaker_reset_subject
 from reconciler.core.trail.history import BreakerPhase, BreakerState, ServiceHistory
 from reconciler.ports import AuditStore
 from reconciler.shell.ports import Ports
@@ -27,7 +28,7 @@ def reset_breaker(
     """Close the service's breaker with a record of who did it and why; returns the commit."""
     service = blueprint.name
     record = breaker_reset_record(service, blueprint, who, reason, now)
-    return commit_records(audit, f"{service}: circuit breaker reset by {who}: {reason}", [record])
+    return commit_records(audit, breaker_reset_subject(service, who, reason), [record])
 
 
 def breakers(fleet: Fleet, ports: Ports) -> list[tuple[Blueprint, BreakerState]]:

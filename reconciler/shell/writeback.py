@@ -36,6 +36,7 @@ from reconciler.core.gitops.writeback import (
 )
 from reconciler.core.observed.changes import Applied, Change
 from reconciler.core.observed.observation import DeploymentState
+from reconciler.core.planning.subjects import merged_subject
 from reconciler.core.trail.history import CHANGE_EVENTS, ServiceHistory
 from reconciler.core.trail.records import Record
 from reconciler.ports import Cluster, ManifestStore
@@ -176,7 +177,7 @@ def _merged(
         attempts=0,
         before=before,
         after=wanted,
-        subject=f"{edit.service}: merged {approval.get('reference', 'the approved proposal')}",
+        subject=merged_subject(edit.service, approval),
     )
 
 

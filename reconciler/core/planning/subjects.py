@@ -9,6 +9,8 @@ Subjects are written for `git log --oneline`, which is the audit trail a person 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from reconciler.core.blueprint.units import format_duration, format_percent
 from reconciler.core.decide.decision import Decision
 from reconciler.core.decide.governance import OperationRequest, Origin, Verdict
@@ -87,6 +89,16 @@ def escalated_subject(service: str, what: str, briefly: str) -> str:
 def breaker_subject(service: str, failures: int) -> str:
     """The circuit breaker opened."""
     return f"{service}: circuit breaker opened after {failures} failures"
+
+
+def breaker_reset_subject(service: str, who: str, reason: str) -> str:
+    """A person closed the circuit breaker."""
+    return f"{service}: circuit breaker reset by {who}: {reason}"
+
+
+def merged_subject(service: str, approval: Mapping[str, object]) -> str:
+    """The manifest commit a merged proposal made, as its write-back record names it."""
+    return f"{service}: merged {approval.get('reference', 'the approved proposal')}"
 
 
 def recovered_subject(service: str, summary: str) -> str:
