@@ -1,5 +1,6 @@
 """The decision engine's pieces on their own: which rules ask for a scale-up (`guards`), what a
-concluded decision expects (`model.conclude`), and a rate limit's words (`rates.Limit`).
+concluded decision expects (`model.conclude`), and a rate limit's words (`rates.Limit`, worded
+by `trail.scaling_wording`).
 
 `decide` is tested whole in test_decision.py; these tables pin the pieces it is built from,
 so a failure names the piece that broke."""
@@ -14,6 +15,7 @@ from reconciler.core.decide.model import Action, Context, DecisionRule, Reason, 
 from reconciler.core.decide.rates import Limit
 from reconciler.core.decide.utilization import weighted_utilization
 from reconciler.core.observed.observation import Metrics
+from reconciler.core.trail.scaling_wording import estimate_words, used_up_words
 from tests.core.helpers import NOW, blueprint, metrics, state
 
 #: Thresholds, targets and guards written out, so each case's arithmetic can be read here:
@@ -110,8 +112,11 @@ def test_asks_for_more(
     asks = asks_for_more(ctx, ctx.weighted, values)
     assert [(a.rule, a.estimate) for a in asks] == asked, name
     for ask in asks:
-        assert ask.formula.startswith(f"estimate ceil({replicas} × ")
-        assert ask.formula.endswith(f") = {ask.estimate}")
+        assert (ask.basis.current, ask.basis.estimate) == (replicas, ask.estimate)
+        assert ask.basis.value == ask.value
+        formula = estimate_words(ask.basis)
+        assert formula.startswith(f"estimate ceil({replicas} × ")
+        assert formula.endswith(f") = {ask.estimate}")
 
 
 @pytest.mark.parametrize(
@@ -182,4 +187,4 @@ def test_a_used_up_limit_says_its_policy_and_period(
     policy: RatePolicy | None, start: int, replicas: int, words: str
 ) -> None:
     limit = Limit(replicas=replicas, policy=policy, start=start)
-    assert limit.used_up("scaleUp") == words
+    assert used_up_words(limit, "scaleUp") == words

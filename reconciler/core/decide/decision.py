@@ -37,7 +37,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from reconciler.core.blueprint.model import Blueprint, Scaling
-from reconciler.core.decide.guards import asks_for_more, w_text
+from reconciler.core.decide.guards import asks_for_more
 from reconciler.core.decide.model import (
     METRIC_REFS,
     Action,
@@ -211,7 +211,8 @@ def _held_without_asks(ctx: Context) -> Decision | None:
                 {
                     "errors": errors,
                     "error_max": blueprint.performance.error_rate_max,
-                    "w": w_text(weighted, up),
+                    "used": weighted,
+                    "up": up,
                     "replicas": ctx.state.replicas,
                 },
             ),

@@ -1,18 +1,16 @@
 """What asks for a scale-up: W above its threshold, and each weighted metric past its own
-guard; every ask is a recommendation with the formula that shows it, and the words that
-say which rule asked."""
+guard; every ask is a recommendation with the values of the formula that shows it
+(`trail.scaling_wording` words them)."""
 
 from __future__ import annotations
 
 import math
 
-from reconciler.core.blueprint.units import format_percent
-from reconciler.core.decide.model import Ask, Context, DecisionRule
+from reconciler.core.decide.model import Ask, Context, DecisionRule, Estimate
 from reconciler.core.decide.utilization import WeightedUtilization
 from reconciler.core.observed.observation import Metrics
-from reconciler.core.trail.wording import w_words
 
-__all__ = ["GUARD_REFS", "ask_text", "asks_for_more", "w_text"]
+__all__ = ["GUARD_REFS", "asks_for_more"]
 
 
 def asks_for_more(ctx: Context, weighted: WeightedUtilization, values: Metrics) -> list[Ask]:
@@ -30,25 +28,23 @@ def asks_for_more(ctx: Context, weighted: WeightedUtilization, values: Metrics) 
                 DecisionRule.WEIGHTED,
                 w,
                 scaling.scale_up_threshold,
-                w / target,
-                f"{format_percent(w)} / {format_percent(target)}",
+                target,
             )
         )
     return asks + _guard_asks(ctx, values)
 
 
-def _ask(
-    current: int, rule: DecisionRule, value: float, limit: float, ratio: float, shown: str
-) -> Ask:
-    """One recommendation: ceil(current × ratio), with the formula that shows it."""
-    estimate = math.ceil(current * ratio - 1e-9)
-    return Ask(
-        rule=rule,
+def _ask(current: int, rule: DecisionRule, value: float, limit: float, target: float) -> Ask:
+    """One recommendation: ceil(current × value / target), with the values that show it."""
+    estimate = math.ceil(current * (value / target) - 1e-9)
+    basis = Estimate(
+        current=current,
         value=value,
-        limit=limit,
+        target=target,
         estimate=estimate,
-        formula=f"estimate ceil({current} × {shown}) = {estimate}",
+        in_ms=rule is DecisionRule.LATENCY_GUARD,
     )
+    return Ask(rule=rule, value=value, limit=limit, estimate=estimate, basis=basis)
 
 
 def _guard_asks(ctx: Context, values: Metrics) -> list[Ask]:
@@ -68,8 +64,7 @@ def _guard_asks(ctx: Context, values: Metrics) -> list[Ask]:
                 DecisionRule.CPU_GUARD,
                 cpu,
                 guards.cpu_utilization,
-                cpu / target,
-                f"{format_percent(cpu)} / {format_percent(target)}",
+                target,
             )
         )
     memory_target = scaling.target_memory_utilization
@@ -80,8 +75,7 @@ def _guard_asks(ctx: Context, values: Metrics) -> list[Ask]:
                 DecisionRule.MEMORY_GUARD,
                 memory,
                 guards.memory_utilization,
-                memory / memory_target,
-                f"{format_percent(memory)} / {format_percent(memory_target)}",
+                memory_target,
             )
         )
     latency_target = ctx.blueprint.performance.latency_p95_ms
@@ -93,8 +87,7 @@ def _guard_asks(ctx: Context, values: Metrics) -> list[Ask]:
                 DecisionRule.LATENCY_GUARD,
                 p95,
                 limit,
-                p95 / latency_target,
-                f"{p95:g}ms / {latency_target:g}ms",
+                latency_target,
             )
         )
     return asks
@@ -105,24 +98,3 @@ GUARD_REFS = {
     DecisionRule.MEMORY_GUARD: "spec.scaling.guards.memory_utilization",
     DecisionRule.LATENCY_GUARD: "spec.scaling.guards.latency_factor",
 }
-
-
-def ask_text(ask: Ask, up: float) -> str:
-    if ask.rule is DecisionRule.WEIGHTED:
-        return (
-            f"weighted utilization {format_percent(ask.value)} exceeds scale_up_threshold "
-            f"{format_percent(up)} ({ask.formula})"
-        )
-    return f"{ask.describe()} ({ask.formula})"
-
-
-def w_text(weighted: WeightedUtilization, up: float) -> str:
-    """W in words, for a decision some other rule made."""
-    return w_words(
-        weighted.value,
-        weighted.low,
-        weighted.high,
-        weighted.describe(),
-        ", ".join(weighted.missing),
-        up,
-    )

@@ -10,8 +10,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from reconciler.core.blueprint.model import Blueprint, Provenance
-from reconciler.core.blueprint.units import format_percent
-from reconciler.core.decide.rates import ScaleEvent
+from reconciler.core.decide.rates import Limit, ScaleEvent
 from reconciler.core.decide.utilization import WeightedUtilization
 from reconciler.core.ids import make_id
 from reconciler.core.observed.observation import DeploymentState, Metrics
@@ -25,8 +24,10 @@ __all__ = [
     "Context",
     "Decision",
     "DecisionRule",
+    "Estimate",
     "Expected",
     "Reason",
+    "Step",
     "conclude",
 ]
 
@@ -93,6 +94,33 @@ class Reason(StrEnum):
 
 
 @dataclass(frozen=True, kw_only=True)
+class Estimate:
+    """How a recommendation was reached: ceil(current × value / target), the value and the
+    target in percent, or in milliseconds for latency."""
+
+    current: int
+    value: float
+    target: float
+    estimate: int
+    in_ms: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class Step:
+    """How a step's size was reached: the estimate, then what cut it (the lowest
+    recommendation of a stabilization window, the step limit, the behavior's policies)."""
+
+    basis: Estimate
+    #: "scaleUp" or "scaleDown": the behavior block that limits the step.
+    key: str
+    lowest: int | None = None
+    #: The stabilization window the lowest recommendation is from, in seconds.
+    window: float = 0.0
+    increment: int | None = None
+    limit: Limit | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class Ask:
     """One rule's recommendation for a scale-up: the weighted utilization, or a guard."""
 
@@ -102,28 +130,7 @@ class Ask:
     limit: float
     estimate: int
     #: How the estimate was reached, e.g. `estimate ceil(2 × 95% / 70%) = 3`.
-    formula: str
-
-    def describe(self) -> str:
-        if self.rule is DecisionRule.LATENCY_GUARD:
-            return (
-                f"latency p95 {self.value:g}ms is above its guard {self.limit:g}ms "
-                "(spec.scaling.guards.latency_factor × latency_p95)"
-            )
-        what, key = ("CPU", "cpu") if self.rule is DecisionRule.CPU_GUARD else ("memory", "memory")
-        return (
-            f"{what} utilization {format_percent(self.value)} is above its guard "
-            f"{format_percent(self.limit)} (spec.scaling.guards.{key}_utilization)"
-        )
-
-    def brief(self) -> str:
-        """`CPU 92% > 90% (asks 7)`: for a decision another rule made."""
-        if self.rule is DecisionRule.LATENCY_GUARD:
-            shown = f"p95 {self.value:g}ms > {self.limit:g}ms"
-        else:
-            what = "CPU" if self.rule is DecisionRule.CPU_GUARD else "memory"
-            shown = f"{what} {format_percent(self.value)} > {format_percent(self.limit)}"
-        return f"{shown} (asks {self.estimate})"
+    basis: Estimate
 
 
 @dataclass(frozen=True, kw_only=True)

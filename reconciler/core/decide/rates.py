@@ -43,25 +43,6 @@ class Limit:
     #: Replicas at the start of that policy's period.
     start: int
 
-    def describe(self, key: str) -> str:
-        """`behavior.scaleUp: Pods 4 per 15s from 3 replicas allows 7`."""
-        if self.policy is None:
-            return f"behavior.{key} is Disabled"
-        unit = "" if self.policy.type is PolicyType.PODS else "%"
-        return (
-            f"behavior.{key}: {self.policy.type} {self.policy.value}{unit} per "
-            f"{self.policy.period:g}s from {self.start} replica{'' if self.start == 1 else 's'} "
-            f"allows {self.replicas}"
-        )
-
-    def used_up(self, key: str) -> str:
-        """Why the limit holds a step back: the changes within its period used it up."""
-        period = self.policy.period if self.policy is not None else 0.0
-        return (
-            f"{self.describe(key)}, which the changes executed in the last {period:g}s "
-            "have used up."
-        )
-
 
 def _replicas(state: Mapping[str, Any], asked: int | None) -> int | None:
     """The replicas a change's state names, else those its request does."""

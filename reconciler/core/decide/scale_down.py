@@ -6,18 +6,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from reconciler.core.blueprint.model import SelectPolicy
-from reconciler.core.blueprint.units import format_percent
 from reconciler.core.decide.model import (
     BEHAVIOR_REFS,
     Action,
     Context,
     Decision,
     DecisionRule,
+    Estimate,
     Reason,
+    Step,
     conclude,
 )
 from reconciler.core.decide.rates import down_limit
@@ -80,20 +81,22 @@ def scale_down(ctx: Context, window: Sequence[Sample] | None) -> Decision:
         return conclude(ctx, Action.NONE, Reason.STABILIZING, _unproven(ctx, proof, head), refs)
     current = ctx.state.replicas
     estimate = math.ceil(current * proof.highest / scaling.target_cpu_utilization - 1e-9)
-    formula = (
-        f"estimate ceil({current} × {format_percent(proof.highest)} / "
-        f"{format_percent(scaling.target_cpu_utilization)}) = {estimate}"
+    basis = Estimate(
+        current=current,
+        value=proof.highest,
+        target=scaling.target_cpu_utilization,
+        estimate=estimate,
     )
     if estimate >= current:
         return conclude(
             ctx,
             Action.NONE,
             Reason.ESTIMATE_UNCHANGED,
-            _said(Code.DOWN_ESTIMATE_KEEPS, head, formula=formula, current=current),
+            _said(Code.DOWN_ESTIMATE_KEEPS, head, basis=basis, current=current),
             refs,
             estimate=estimate,
         )
-    return _step_down(ctx, head, refs, estimate, formula, proof.highest)
+    return _step_down(ctx, head, refs, basis, proof.highest)
 
 
 def _said(code: Code, head: Head, **params: object) -> wording.Reason:
@@ -191,31 +194,30 @@ def _unproven(ctx: Context, proof: _Proof, head: Head) -> wording.Reason:
 
 
 def _step_down(
-    ctx: Context, head: Head, refs: Sequence[str], estimate: int, formula: str, highest: float
+    ctx: Context, head: Head, refs: Sequence[str], basis: Estimate, highest: float
 ) -> Decision:
     """The step: at most scale_down_increment, no further than the behavior's policies
     leave of their period, never below min_replicas."""
     scaling = ctx.blueprint.scaling
     current = ctx.state.replicas
     increment = scaling.scale_down_increment
+    estimate = basis.estimate
     wanted = current - estimate
     target = max(
         current - (wanted if increment is None else min(increment, wanted)), scaling.min_replicas
     )
-    parts = [formula]
-    if increment is not None:
-        parts.append(f"step limit -{increment}")
+    formula = Step(basis=basis, key="scaleDown", increment=increment)
     if scaling.behavior is not None:
         limit = down_limit(scaling.behavior.scale_down, current, ctx.changes, ctx.now)
         if increment is None or limit.replicas > target:
-            parts.append(limit.describe("scaleDown"))
+            formula = replace(formula, limit=limit)
         target = max(target, limit.replicas)
         if target >= current:
             return conclude(
                 ctx,
                 Action.NONE,
                 Reason.RATE_LIMITED,
-                _said(Code.DOWN_RATE_LIMITED, head, used_up=limit.used_up("scaleDown")),
+                _said(Code.DOWN_RATE_LIMITED, head, limit=limit),
                 refs,
                 estimate=estimate,
                 rule=DecisionRule.BEHAVIOR,
@@ -240,7 +242,7 @@ def _step_down(
             highest=highest,
             current=current,
             target=target,
-            formula=", ".join(parts),
+            step=formula,
             floor=scaling.min_replicas,
         ),
         refs,

@@ -3,13 +3,12 @@ rate policies, the step limit, and the part beyond max_replicas proposed for app
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from reconciler.core.blueprint.model import Blueprint, Tier
-from reconciler.core.blueprint.units import format_duration, format_percent
-from reconciler.core.decide.guards import GUARD_REFS, ask_text, asks_for_more, w_text
+from reconciler.core.decide.guards import GUARD_REFS, asks_for_more
 from reconciler.core.decide.model import (
     BEHAVIOR_REFS,
     METRIC_REFS,
@@ -19,14 +18,20 @@ from reconciler.core.decide.model import (
     Decision,
     DecisionRule,
     Reason,
+    Step,
     conclude,
 )
 from reconciler.core.decide.rates import Limit, up_limit
 from reconciler.core.decide.utilization import WeightedUtilization, weighted_utilization
 from reconciler.core.ids import utc
 from reconciler.core.observed.observation import Metrics, Sample
+from reconciler.core.trail import wording
+from reconciler.core.trail.codes import Code, Refusal
 
 __all__ = ["scale_up"]
+
+#: Unready pods counted as idle: ready, replicas, and W with the others idle.
+Idle = tuple[int, int, float]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -36,29 +41,36 @@ class _Asked:
     winner: Ask
     guards: tuple[Ask, ...]
     used: WeightedUtilization
-    head: str
+    #: The values of the words that say which rules asked and why (`Code.SCALING_UP` and
+    #: its siblings open with them).
+    head: Mapping[str, object]
     refs: tuple[str, ...]
-    estimate: int
     #: How the estimate was reached, before the step limits.
-    formula: str
+    step: Step
+
+    @property
+    def estimate(self) -> int:
+        lowest = self.step.lowest
+        return self.step.basis.estimate if lowest is None else lowest
 
     def result(
         self,
         ctx: Context,
         action: Action,
         reason: Reason,
-        text: str,
+        code: Code,
         *,
         target: int | None = None,
         desired: int | None = None,
         rule: DecisionRule | None = None,
         needs_window: bool = False,
+        **params: object,
     ) -> Decision:
         return conclude(
             ctx,
             action,
             reason,
-            f"{self.head} {text}",
+            wording.Reason(code, {**self.head, **params}),
             self.refs,
             target=target,
             desired=desired,
@@ -82,14 +94,14 @@ _UP_REFS = (
 def scale_up(ctx: Context, asks: Sequence[Ask], window: Sequence[Sample] | None) -> Decision:
     """Some rule asks for more replicas: count unready pods as idle, then stabilize, step
     within the increment and the behavior, and keep within the bounds."""
-    used, note = ctx.weighted, ""
+    used, idle = ctx.weighted, None
     state = ctx.state
     if 0 < state.ready_replicas < state.replicas:
-        used, note, counted = _count_unready_as_idle(ctx)
+        used, idle, counted = _count_unready_as_idle(ctx)
         if not counted:
-            return _waiting_for_pods(ctx, asks, used, note)
+            return _waiting_for_pods(ctx, asks, used, idle)
         asks = counted
-    asked = _asked(ctx, asks, used, note)
+    asked = _asked(ctx, asks, used, idle)
     behavior = ctx.blueprint.scaling.behavior
     if behavior is not None and behavior.scale_up.stabilization > 0:
         stabilized = _stabilize_up(ctx, asked, window, behavior.scale_up.stabilization)
@@ -101,7 +113,7 @@ def scale_up(ctx: Context, asks: Sequence[Ask], window: Sequence[Sample] | None)
 
 def _count_unready_as_idle(
     ctx: Context,
-) -> tuple[WeightedUtilization, str, list[Ask]]:
+) -> tuple[WeightedUtilization, Idle, list[Ask]]:
     """As the HPA does: unready pods count as idle, so a scale-up whose pods are still
     starting is not repeated on the strength of the pods that carry the load meanwhile."""
     state, metrics = ctx.state, ctx.metrics
@@ -113,31 +125,27 @@ def _count_unready_as_idle(
         latency_p95_ms=metrics.latency_p95_ms,
     )
     used = weighted_utilization(ctx.blueprint, idle)
-    note = (
-        f" {state.ready_replicas} of {state.replicas} pods are ready; counting the others as "
-        f"idle gives {format_percent(used.low)}."
-    )
-    return used, note, asks_for_more(ctx, used, idle)
+    counted = (state.ready_replicas, state.replicas, used.low)
+    return used, counted, asks_for_more(ctx, used, idle)
 
 
 def _waiting_for_pods(
-    ctx: Context, raw: Sequence[Ask], used: WeightedUtilization, note: str
+    ctx: Context, raw: Sequence[Ask], used: WeightedUtilization, idle: Idle
 ) -> Decision:
     """The ready pods asked for more, but not once the starting ones count as idle."""
-    up = ctx.blueprint.scaling.scale_up_threshold
-    if [a.rule for a in raw] == [DecisionRule.WEIGHTED]:
-        asked = (
-            f"Weighted utilization {format_percent(ctx.weighted.low)} is above "
-            f"scale_up_threshold {format_percent(up)}"
-        )
-    else:
-        asked = "; ".join(ask_text(a, up) for a in raw)
-        asked = asked[0].upper() + asked[1:]
     return conclude(
         ctx,
         Action.NONE,
         Reason.PODS_NOT_READY,
-        f"{asked}, but{note} Waiting for the new pods.",
+        wording.Reason(
+            Code.UP_PODS_NOT_READY,
+            {
+                "asks": tuple(raw),
+                "low": ctx.weighted.low,
+                "up": ctx.blueprint.scaling.scale_up_threshold,
+                "idle": idle,
+            },
+        ),
         ["spec.scaling.scale_up_threshold"],
         used=used,
         rule=raw[0].rule,
@@ -145,33 +153,23 @@ def _waiting_for_pods(
     )
 
 
-def _asked(ctx: Context, asks: Sequence[Ask], used: WeightedUtilization, note: str) -> _Asked:
-    """The largest recommendation, and the words that say which rules asked and why."""
-    up = ctx.blueprint.scaling.scale_up_threshold
+def _asked(
+    ctx: Context, asks: Sequence[Ask], used: WeightedUtilization, idle: Idle | None
+) -> _Asked:
+    """The largest recommendation, and the values of the words that say which rules asked
+    and why."""
     winner = max(asks, key=lambda a: a.estimate)
     guards = tuple(a for a in asks if a.rule is not DecisionRule.WEIGHTED)
-    if winner.rule is DecisionRule.WEIGHTED:
-        head = (
-            f"Weighted utilization {format_percent(winner.value)} ({used.describe()}) exceeds "
-            f"scale_up_threshold {format_percent(up)}.{note}"
-        )
-        if guards:
-            head += f" Guards past their limits agree: {', '.join(a.brief() for a in guards)}."
-    else:
-        texts = [ask_text(a, up) for a in asks]
-        if not any(a.rule is DecisionRule.WEIGHTED for a in asks):
-            texts.append(w_text(used, up))
-        text = "; ".join(texts)
-        head = (
-            f"{text[0].upper()}{text[1:]}. The largest recommendation decides: {winner.rule}.{note}"
-        )
     errors = ctx.metrics.error_rate
     error_max = ctx.blueprint.performance.error_rate_max
-    if errors is not None and errors > error_max:
-        head += (
-            f" Error rate {format_percent(errors)} is above error_rate_max "
-            f"{format_percent(error_max)} (not a capacity signal; it played no part)."
-        )
+    head = {
+        "asks": tuple(asks),
+        "winner": winner,
+        "used": used,
+        "up": ctx.blueprint.scaling.scale_up_threshold,
+        "idle": idle,
+        "errors": (errors, error_max) if errors is not None and errors > error_max else None,
+    }
     refs = [*_UP_REFS, *(GUARD_REFS[a.rule] for a in guards)]
     if ctx.blueprint.scaling.behavior is not None:
         refs.append(BEHAVIOR_REFS["scaleUp"])
@@ -181,8 +179,7 @@ def _asked(ctx: Context, asks: Sequence[Ask], used: WeightedUtilization, note: s
         used=used,
         head=head,
         refs=tuple(refs),
-        estimate=winner.estimate,
-        formula=winner.formula,
+        step=Step(basis=winner.basis, key="scaleUp"),
     )
 
 
@@ -192,15 +189,15 @@ def _stabilize_up(
     """behavior.scaleUp.stabilizationWindowSeconds: scale up only as far as the lowest
     recommendation over the window, each sample of the metric history judged by the same
     rules (a sample that asks for nothing recommends the current replicas)."""
-    shown = f"{format_duration(span)} behavior.scaleUp stabilization window"
     current = ctx.state.replicas
     if window is None:
         return asked.result(
             ctx,
             Action.NONE,
             Reason.STABILIZING,
-            f"The metric history is needed to confirm the {shown}.",
+            Code.UP_NEEDS_HISTORY,
             needs_window=True,
+            span=span,
         )
     opened = ctx.now - timedelta(seconds=span)
     lowest = asked.estimate
@@ -218,16 +215,14 @@ def _stabilize_up(
             ctx,
             Action.NONE,
             Reason.STABILIZING,
-            f"The lowest recommendation in the {shown} is {lowest} replicas; waiting.",
+            Code.UP_STABILIZING,
             rule=DecisionRule.BEHAVIOR,
+            span=span,
+            lowest=lowest,
         )
     if lowest == asked.estimate:
         return asked
-    return replace(
-        asked,
-        estimate=lowest,
-        formula=f"{asked.formula}, lowest in the {shown} {lowest}",
-    )
+    return replace(asked, step=replace(asked.step, lowest=lowest, window=span))
 
 
 def _step_up(ctx: Context, asked: _Asked) -> Decision:
@@ -238,9 +233,7 @@ def _step_up(ctx: Context, asked: _Asked) -> Decision:
     wanted = max(1, asked.estimate - current)
     increment = scaling.scale_up_increment
     step = wanted if increment is None else min(increment, wanted)
-    parts = [asked.formula]
-    if increment is not None:
-        parts.append(f"step limit +{increment}")
+    formula = replace(asked.step, increment=increment)
     room = step
     if scaling.behavior is not None:
         limit = up_limit(scaling.behavior.scale_up, current, ctx.changes, ctx.now)
@@ -248,8 +241,7 @@ def _step_up(ctx: Context, asked: _Asked) -> Decision:
         if room <= 0:
             return _held_by_behavior(ctx, asked, limit)
         if increment is None or room < step:
-            parts.append(limit.describe("scaleUp"))
-    formula = ", ".join(parts)
+            formula = replace(formula, limit=limit)
     # Nothing beyond the fleet's ceiling is proposed: no approval could make it valid.
     desired = max(current, min(current + min(step, room), scaling.replica_ceiling))
     target = min(desired, scaling.max_replicas)
@@ -263,19 +255,20 @@ def _held_by_behavior(ctx: Context, asked: _Asked, limit: Limit) -> Decision:
             ctx,
             Action.NONE,
             Reason.SCALING_DISABLED,
-            "Not scaling up: behavior.scaleUp.selectPolicy is Disabled.",
+            Code.UP_DISABLED,
             rule=DecisionRule.BEHAVIOR,
         )
     return asked.result(
         ctx,
         Action.NONE,
         Reason.RATE_LIMITED,
-        f"Not scaling up yet: {limit.used_up('scaleUp')}",
+        Code.UP_RATE_LIMITED,
         rule=DecisionRule.BEHAVIOR,
+        limit=limit,
     )
 
 
-def _up_outcome(ctx: Context, asked: _Asked, desired: int, target: int, formula: str) -> Decision:
+def _up_outcome(ctx: Context, asked: _Asked, desired: int, target: int, formula: Step) -> Decision:
     """The step as a decision: avoided, at the fleet's ceiling, proposed beyond max_replicas,
     or done (with any rest proposed)."""
     scaling = ctx.blueprint.scaling
@@ -285,45 +278,49 @@ def _up_outcome(ctx: Context, asked: _Asked, desired: int, target: int, formula:
             ctx,
             Action.NONE,
             Reason.RECENTLY_FAILED,
-            f"Not scaling to {target} again: {ctx.avoid[target]}.",
+            Code.UP_RECENTLY_FAILED,
+            avoided=target,
+            why=ctx.avoid[target],
         )
     if target == current and desired == current:
         return asked.result(
             ctx,
             Action.NONE,
             Reason.AT_MAX,
-            f"Already at max_replicas ({scaling.max_replicas}), which is the fleet "
-            f"ceiling (limits.max_replicas); {formula}, but no more replicas can be proposed.",
+            Code.UP_AT_CEILING,
+            maximum=scaling.max_replicas,
+            step=formula,
         )
-    refused = _beyond_limits_refused(ctx.blueprint)
+    refusal = _beyond_limits_refused(ctx.blueprint)
     if target == current:
         return asked.result(
             ctx,
             Action.SCALE_UP,
             Reason.AT_MAX,
-            f"Already at max_replicas ({scaling.max_replicas}); {formula}, so {desired} replicas "
-            + (refused or "are proposed for approval (scale_beyond_limits)")
-            + ".",
+            Code.UP_AT_MAX,
             desired=desired,
-        )
-    beyond = ""
-    if desired > target:
-        beyond = f" {desired} would exceed max_replicas ({scaling.max_replicas}); " + (
-            "the rest is proposed for approval."
-            if refused is None
-            else f"{desired} replicas {refused}."
+            wanted=desired,
+            maximum=scaling.max_replicas,
+            step=formula,
+            refusal=refusal,
         )
     return asked.result(
         ctx,
         Action.SCALE_UP,
         Reason.ABOVE_THRESHOLD,
-        f"Scaling {current} → {target} replicas ({formula}).{beyond}",
+        Code.SCALING_UP,
         target=target,
         desired=desired,
+        current=current,
+        to=target,
+        wanted=desired,
+        maximum=scaling.max_replicas,
+        step=formula,
+        refusal=refusal,
     )
 
 
-def _beyond_limits_refused(blueprint: Blueprint) -> str | None:
+def _beyond_limits_refused(blueprint: Blueprint) -> Refusal | None:
     """Why governance will refuse replicas beyond max_replicas whatever the metrics, or None
     when they can be proposed for approval: said in the decision so that the decision and the
     verdict after it never disagree (a one-line policies file lists no tier at all).
@@ -332,13 +329,9 @@ def _beyond_limits_refused(blueprint: Blueprint) -> str | None:
     a condition, or no rule at all); anything conditional is governance's to judge, and the
     verdict says which way it went.
     """
-    operation = "scale_beyond_limits"
-    rules = blueprint.policy.rules_for(operation)
+    rules = blueprint.policy.rules_for("scale_beyond_limits")
     if any(rule.tier is Tier.FORBIDDEN and rule.condition is None for rule in rules):
-        return f"would need {operation}, which the policy forbids, so governance refuses it"
+        return Refusal.FORBIDDEN
     if not rules:
-        return (
-            f"would need {operation}, which no tier of the policy lists, so governance "
-            "refuses it (list it under requires_approval to have it proposed)"
-        )
+        return Refusal.UNLISTED
     return None

@@ -11,73 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any, Protocol
 
 from reconciler.core.blueprint.units import format_duration, format_percent
+from reconciler.core.trail import scaling_wording
+from reconciler.core.trail.codes import Code
 
-__all__ = ["Code", "Reason", "brief", "explain_check", "say", "w_words"]
-
-
-class Code(StrEnum):
-    """Why something was decided, as a closed set."""
-
-    # An operation's tier (governance.classify_under).
-    FORBIDDEN_BY_RULE = "forbidden_by_rule"
-    RESTRICTED_BY_RULE = "restricted_by_rule"
-    CONDITIONS_UNMET = "conditions_unmet"
-    NOT_AUTONOMOUS = "not_autonomous"
-    ALLOWED_BY_RULES = "allowed_by_rules"
-    ALLOWED_BY_DEFAULT = "allowed_by_default"
-    UNKNOWN_OPERATION = "unknown_operation"
-    UNLISTED = "unlisted"
-    # What a verdict adds to its tier (governance.govern).
-    NOT_EXECUTABLE = "not_executable"
-    SAFETY_RECHECKED = "safety_rechecked"
-    APPROVED = "approved"
-    # What each safety check found (governance.check_safety).
-    READ_ONLY = "read_only"
-    ROLLBACK_EXEMPT = "rollback_exempt"
-    NO_EARLIER_CHANGE = "no_earlier_change"
-    COOLDOWN = "cooldown"
-    RATE_LIMIT = "rate_limit"
-    BREAKER = "circuit_breaker"
-    BREAKER_OPEN = "circuit_breaker_open"
-    # Why another controller's replicas are not scaled (planning.steps.ownership).
-    SEVERAL_HPAS = "several_hpas"
-    HPA_AND_GITOPS = "hpa_and_gitops"
-    GITOPS_OWNS_REPLICAS = "gitops_owns_replicas"
-    HPA_OWNS_REPLICAS = "hpa_owns_replicas"
-    # Why planning sends an operation to a person (the stages of a cycle).
-    RESTARTS_BEYOND_MAX = "restarts_beyond_max"
-    ROLLBACK_FAILED_REPEATEDLY = "rollback_failed_repeatedly"
-    ROLLBACK_DISABLED = "rollback_disabled"
-    ROLLED_BACK_STILL_FAILING = "rolled_back_still_failing"
-    # Why a deferred request no longer holds.
-    RETRY_TOO_LATE = "retry_too_late"
-    REPLICAS_CHANGED = "replicas_changed"
-    RESOURCE_CHANGED = "resource_changed"
-    NO_LONGER_FITS = "no_longer_fits"
-    # Why the decision engine did what it did (decide.decision).
-    ABOVE_MAX = "above_max"
-    BELOW_MIN = "below_min"
-    METRICS_STALE = "metrics_stale"
-    ERRORS_NOT_CAPACITY = "errors_not_capacity"
-    METRICS_UNDECIDED = "metrics_undecided"
-    METRICS_MISSING = "metrics_missing"
-    WITHIN_THRESHOLDS = "within_thresholds"
-    # Why a scale-down went as it did (decide.scale_down); each says W is below first.
-    DOWN_AT_MIN = "down_at_min"
-    DOWN_DISABLED = "down_disabled"
-    DOWN_PODS_NOT_READY = "down_pods_not_ready"
-    DOWN_NEEDS_HISTORY = "down_needs_history"
-    DOWN_NO_HISTORY = "down_no_history"
-    DOWN_HISTORY_GAP = "down_history_gap"
-    DOWN_NOT_LONG_ENOUGH = "down_not_long_enough"
-    DOWN_ESTIMATE_KEEPS = "down_estimate_keeps"
-    DOWN_RATE_LIMITED = "down_rate_limited"
-    DOWN_RECENTLY_FAILED = "down_recently_failed"
-    SCALING_DOWN = "scaling_down"
+__all__ = ["Code", "Reason", "brief", "explain_check", "say"]
 
 
 @dataclass(frozen=True)
@@ -209,22 +149,6 @@ def _replicas_changed(replicas: int, asked_from: int) -> str:
     )
 
 
-def w_words(
-    value: float | None, low: float, high: float, described: str, missing: str, up: float
-) -> str:
-    """W in words, for a decision some other rule made (or none did)."""
-    if value is None:
-        return (
-            f"weighted utilization is between {format_percent(low)} and "
-            f"{format_percent(high)} depending on the missing {missing}"
-        )
-    relation = "exceeds" if value > up else "does not exceed"
-    return (
-        f"weighted utilization {format_percent(value)} ({described}) "
-        f"{relation} scale_up_threshold {format_percent(up)}"
-    )
-
-
 def _back_within(current: int, bound: str, limit: int) -> str:
     return (
         f"{current} replicas is {bound} ({limit}); bringing the deployment back within the "
@@ -239,7 +163,10 @@ def _metrics_stale(age: float, max_age: float) -> str:
     )
 
 
-def _errors_not_capacity(errors: float, error_max: float, w: str, replicas: int) -> str:
+def _errors_not_capacity(
+    errors: float, error_max: float, used: scaling_wording.WeightedWords, up: float, replicas: int
+) -> str:
+    w = scaling_wording.w_words(used, up)
     return (
         f"Error rate {format_percent(errors)} is above error_rate_max "
         f"{format_percent(error_max)}, but {w} and no guard is past its limit: errors with "
@@ -289,8 +216,14 @@ def _history_gap(gap: str, below_for: float, span: float) -> str:
 
 
 def _scaling_down(
-    span: float, highest: float, current: int, target: int, formula: str, floor: int
+    span: float,
+    highest: float,
+    current: int,
+    target: int,
+    step: scaling_wording.StepWords,
+    floor: int,
 ) -> str:
+    formula = scaling_wording.step_words(step)
     return (
         f"It stayed below for the whole {format_duration(span)} window (highest "
         f"{format_percent(highest)}). Scaling {current} → {target} replicas ({formula}, floor "
@@ -392,11 +325,16 @@ _WORDS: Mapping[Code, Callable[..., str]] = {
         )
     ),
     Code.DOWN_ESTIMATE_KEEPS: _down(
-        lambda formula, current: f"The {formula} keeps {current} replicas."
+        lambda basis, current: (
+            f"The {scaling_wording.estimate_words(basis)} keeps {current} replicas."
+        )
     ),
-    Code.DOWN_RATE_LIMITED: _down(lambda used_up: f"Not scaling down yet: {used_up}"),
+    Code.DOWN_RATE_LIMITED: _down(
+        lambda limit: f"Not scaling down yet: {scaling_wording.used_up_words(limit, 'scaleDown')}"
+    ),
     Code.DOWN_RECENTLY_FAILED: _down(lambda target, why: f"Not scaling to {target} again: {why}."),
     Code.SCALING_DOWN: _down(_scaling_down),
+    **scaling_wording.WORDS,
 }
 
 #: The few words a commit subject uses for a reason, where they differ from the full text.

@@ -1,0 +1,89 @@
+"""Every reason the deciding code gives, as a closed set of codes: what was decided and why,
+without the words. `wording.say` turns a code and its parameters into the English of the
+records; code that needs to know why branches on the code, never on the words.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+__all__ = ["Code", "Refusal"]
+
+
+class Code(StrEnum):
+    """Why something was decided, as a closed set."""
+
+    # An operation's tier (governance.classify_under).
+    FORBIDDEN_BY_RULE = "forbidden_by_rule"
+    RESTRICTED_BY_RULE = "restricted_by_rule"
+    CONDITIONS_UNMET = "conditions_unmet"
+    NOT_AUTONOMOUS = "not_autonomous"
+    ALLOWED_BY_RULES = "allowed_by_rules"
+    ALLOWED_BY_DEFAULT = "allowed_by_default"
+    UNKNOWN_OPERATION = "unknown_operation"
+    UNLISTED = "unlisted"
+    # What a verdict adds to its tier (governance.govern).
+    NOT_EXECUTABLE = "not_executable"
+    SAFETY_RECHECKED = "safety_rechecked"
+    APPROVED = "approved"
+    # What each safety check found (governance.check_safety).
+    READ_ONLY = "read_only"
+    ROLLBACK_EXEMPT = "rollback_exempt"
+    NO_EARLIER_CHANGE = "no_earlier_change"
+    COOLDOWN = "cooldown"
+    RATE_LIMIT = "rate_limit"
+    BREAKER = "circuit_breaker"
+    BREAKER_OPEN = "circuit_breaker_open"
+    # Why another controller's replicas are not scaled (planning.steps.ownership).
+    SEVERAL_HPAS = "several_hpas"
+    HPA_AND_GITOPS = "hpa_and_gitops"
+    GITOPS_OWNS_REPLICAS = "gitops_owns_replicas"
+    HPA_OWNS_REPLICAS = "hpa_owns_replicas"
+    # Why planning sends an operation to a person (the stages of a cycle).
+    RESTARTS_BEYOND_MAX = "restarts_beyond_max"
+    ROLLBACK_FAILED_REPEATEDLY = "rollback_failed_repeatedly"
+    ROLLBACK_DISABLED = "rollback_disabled"
+    ROLLED_BACK_STILL_FAILING = "rolled_back_still_failing"
+    # Why a deferred request no longer holds.
+    RETRY_TOO_LATE = "retry_too_late"
+    REPLICAS_CHANGED = "replicas_changed"
+    RESOURCE_CHANGED = "resource_changed"
+    NO_LONGER_FITS = "no_longer_fits"
+    # Why the decision engine did what it did (decide.decision).
+    ABOVE_MAX = "above_max"
+    BELOW_MIN = "below_min"
+    METRICS_STALE = "metrics_stale"
+    ERRORS_NOT_CAPACITY = "errors_not_capacity"
+    METRICS_UNDECIDED = "metrics_undecided"
+    METRICS_MISSING = "metrics_missing"
+    WITHIN_THRESHOLDS = "within_thresholds"
+    # Why a scale-down went as it did (decide.scale_down); each says W is below first.
+    DOWN_AT_MIN = "down_at_min"
+    DOWN_DISABLED = "down_disabled"
+    DOWN_PODS_NOT_READY = "down_pods_not_ready"
+    DOWN_NEEDS_HISTORY = "down_needs_history"
+    DOWN_NO_HISTORY = "down_no_history"
+    DOWN_HISTORY_GAP = "down_history_gap"
+    DOWN_NOT_LONG_ENOUGH = "down_not_long_enough"
+    DOWN_ESTIMATE_KEEPS = "down_estimate_keeps"
+    DOWN_RATE_LIMITED = "down_rate_limited"
+    DOWN_RECENTLY_FAILED = "down_recently_failed"
+    SCALING_DOWN = "scaling_down"
+    # Why a scale-up went as it did (decide.scale_up); each says first which rules asked.
+    UP_PODS_NOT_READY = "up_pods_not_ready"
+    UP_NEEDS_HISTORY = "up_needs_history"
+    UP_STABILIZING = "up_stabilizing"
+    UP_DISABLED = "up_disabled"
+    UP_RATE_LIMITED = "up_rate_limited"
+    UP_RECENTLY_FAILED = "up_recently_failed"
+    UP_AT_CEILING = "up_at_ceiling"
+    UP_AT_MAX = "up_at_max"
+    SCALING_UP = "scaling_up"
+
+
+class Refusal(StrEnum):
+    """Why governance will refuse replicas beyond max_replicas whatever the metrics: a rule
+    forbids it without a condition, or no tier lists it."""
+
+    FORBIDDEN = "forbidden"
+    UNLISTED = "unlisted"
