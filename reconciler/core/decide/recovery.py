@@ -28,6 +28,8 @@ from reconciler.core.decide.decision import (
 )
 from reconciler.core.ids import make_id, utc
 from reconciler.core.observed.observation import DeploymentState, Metrics
+from reconciler.core.trail import wording
+from reconciler.core.trail.codes import Code
 from reconciler.core.trail.history import ServiceHistory
 from reconciler.core.trail.records import EventType
 
@@ -57,42 +59,36 @@ _REFS = (
 
 def _rung(
     blueprint: Blueprint, state: DeploymentState, restarts: int
-) -> tuple[Action, Reason, str]:
-    """The rung of the ladder the failing pods stand on, and the words for it: every pod down
-    rolls back at once; then escalate, roll back, or restart, by the restarts counted."""
+) -> tuple[Action, Reason, wording.Reason]:
+    """The rung of the ladder the failing pods stand on, and why: every pod down rolls back
+    at once; then escalate, roll back, or restart, by the restarts counted."""
     reliability = blueprint.reliability
     failing = state.failing_pods
+    seen = {"failing": failing, "pods": len(state.pods)}
     everyone = state.ready_replicas == 0 and len(failing) == len(state.pods)
-    pods = ", ".join(f"{p.name} ({p.reason}, {p.restart_count} restarts)" for p in failing[:3])
-    more = f" and {len(failing) - 3} more" if len(failing) > 3 else ""
-    head = f"{len(failing)} of {len(state.pods)} pods failing: {pods}{more}."
-    counted = f" Restarts counted: {restarts} (including the reconciler's own restarts this hour)."
     if everyone and reliability.rollback_on_failure and state.revision > 1:
         return (
             Action.ROLLBACK,
             Reason.WIDESPREAD_FAILURE,
-            f"{head} No pod is ready: rolling back to the previous revision at once.",
+            wording.Reason(Code.RECOVERY_ALL_DOWN, seen),
         )
+    counted = {**seen, "restarts": restarts}
     if restarts >= reliability.max_restart_count:
         return (
             Action.ESCALATE,
             Reason.MAX_RESTARTS,
-            f"{head}{counted} That is at or beyond max_restart_count "
-            f"({reliability.max_restart_count}): proposing a rollback for approval.",
+            wording.Reason(
+                Code.RECOVERY_ESCALATE, {**counted, "limit": reliability.max_restart_count}
+            ),
         )
+    threshold = {**counted, "limit": reliability.rollback_threshold}
     if restarts >= reliability.rollback_threshold and reliability.rollback_on_failure:
         return (
             Action.ROLLBACK,
             Reason.ROLLBACK_THRESHOLD,
-            f"{head}{counted} That reaches rollback_threshold ({reliability.rollback_threshold}): "
-            "rolling back to the previous revision.",
+            wording.Reason(Code.RECOVERY_ROLLBACK, threshold),
         )
-    return (
-        Action.RESTART,
-        Reason.PODS_FAILING,
-        f"{head}{counted} Below rollback_threshold ({reliability.rollback_threshold}): "
-        "restarting the pods.",
-    )
+    return Action.RESTART, Reason.PODS_FAILING, wording.Reason(Code.RECOVERY_RESTART, threshold)
 
 
 def decide_recovery(
@@ -107,7 +103,7 @@ def decide_recovery(
     if not failing:
         return None
     restarts = effective_restarts(state, history, now)
-    action, reason, text = _rung(blueprint, state, restarts)
+    action, reason, why = _rung(blueprint, state, restarts)
     return Decision(
         id=make_id("dec", now, blueprint.name, action, restarts, history.fingerprint),
         service=blueprint.name,
@@ -120,7 +116,7 @@ def decide_recovery(
         target_replicas=state.replicas,
         desired_replicas=state.replicas,
         weighted=weighted_utilization(blueprint, metrics),
-        rationale=text,
+        rationale=wording.say(why),
         references=_REFS,
         inputs={
             "replicas": state.replicas,

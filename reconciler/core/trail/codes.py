@@ -69,6 +69,11 @@ class Code(StrEnum):
     DOWN_RATE_LIMITED = "down_rate_limited"
     DOWN_RECENTLY_FAILED = "down_recently_failed"
     SCALING_DOWN = "scaling_down"
+    # What to do about failing pods (decide.recovery); each names the failing pods first.
+    RECOVERY_ALL_DOWN = "recovery_all_down"
+    RECOVERY_ESCALATE = "recovery_escalate"
+    RECOVERY_ROLLBACK = "recovery_rollback"
+    RECOVERY_RESTART = "recovery_restart"
     # Why a scale-up went as it did (decide.scale_up); each says first which rules asked.
     UP_PODS_NOT_READY = "up_pods_not_ready"
     UP_NEEDS_HISTORY = "up_needs_history"

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from reconciler.core.blueprint.units import format_duration, format_percent
+from reconciler.core.observed.observation import PodState
 from reconciler.core.trail import scaling_wording
 from reconciler.core.trail.codes import Code
 
@@ -231,6 +232,25 @@ def _scaling_down(
     )
 
 
+def _failing(failing: Sequence[PodState], pods: int) -> str:
+    """`2 of 3 pods failing: web-1 (CrashLoopBackOff, 4 restarts), ...`: the first three."""
+    named = ", ".join(f"{p.name} ({p.reason}, {p.restart_count} restarts)" for p in failing[:3])
+    more = f" and {len(failing) - 3} more" if len(failing) > 3 else ""
+    return f"{len(failing)} of {pods} pods failing: {named}{more}."
+
+
+def _recovery(words: Callable[..., str]) -> Callable[..., str]:
+    """A recovery's words: the failing pods and the restarts counted, then the rung."""
+
+    def said(failing: Sequence[PodState], pods: int, restarts: int, **params: Any) -> str:
+        counted = (
+            f" Restarts counted: {restarts} (including the reconciler's own restarts this hour)."
+        )
+        return f"{_failing(failing, pods)}{counted} {words(**params)}"
+
+    return said
+
+
 _WORDS: Mapping[Code, Callable[..., str]] = {
     Code.FORBIDDEN_BY_RULE: _forbidden_by_rule,
     Code.RESTRICTED_BY_RULE: _restricted_by_rule,
@@ -334,6 +354,22 @@ _WORDS: Mapping[Code, Callable[..., str]] = {
     ),
     Code.DOWN_RECENTLY_FAILED: _down(lambda target, why: f"Not scaling to {target} again: {why}."),
     Code.SCALING_DOWN: _down(_scaling_down),
+    Code.RECOVERY_ALL_DOWN: lambda failing, pods: (
+        f"{_failing(failing, pods)} No pod is ready: rolling back to the previous revision at once."
+    ),
+    Code.RECOVERY_ESCALATE: _recovery(
+        lambda limit: (
+            f"That is at or beyond max_restart_count ({limit}): proposing a rollback for approval."
+        )
+    ),
+    Code.RECOVERY_ROLLBACK: _recovery(
+        lambda limit: (
+            f"That reaches rollback_threshold ({limit}): rolling back to the previous revision."
+        )
+    ),
+    Code.RECOVERY_RESTART: _recovery(
+        lambda limit: f"Below rollback_threshold ({limit}): restarting the pods."
+    ),
     **scaling_wording.WORDS,
 }
 
