@@ -16,7 +16,7 @@ from reconciler.core.decide.verification import Pending, stabilization_for
 from reconciler.core.ids import make_id, parse_utc, utc
 from reconciler.core.observed.observation import DeploymentState
 from reconciler.core.trail.bodies import ExecutionBody, body_of
-from reconciler.core.trail.records import EventType, Outcome, Record
+from reconciler.core.trail.records import EventType, Outcome, Record, record_under
 
 __all__ = ["Rollout", "RolloutPhase", "await_rollout", "rollout_wait"]
 
@@ -126,14 +126,12 @@ def _rolled_out_record(
     pending: Pending, blueprint: Blueprint, now: datetime, done: Mapping[str, Any], ready: bool
 ) -> Record:
     commit = str(done.get("commit", ""))
-    return Record(
-        id=make_id("out", now, blueprint.name, pending.operation_id),
-        timestamp=now,
-        event_type=EventType.ROLLED_OUT,
-        service=blueprint.name,
-        blueprint_version=blueprint.version,
-        provenance=blueprint.provenance,
-        outcome=Outcome.SUCCESS,
+    return record_under(
+        blueprint,
+        EventType.ROLLED_OUT,
+        Outcome.SUCCESS,
+        record_id=make_id("out", now, blueprint.name, pending.operation_id),
+        at=now,
         rationale=(
             f"the cluster runs what {commit[:12]} committed; verification starts now"
             if ready
@@ -141,11 +139,7 @@ def _rolled_out_record(
             "by the sync deadline; it ran, so it is verified now"
         ),
         operation=pending.record.operation,
-        links={
-            "operation": pending.operation_id,
-            "commit": commit,
-            **{k: v for k, v in pending.record.links.items() if k == "decision"},
-        },
+        links=_links(pending, commit),
         details={"commit": commit, "all_ready": ready},
     )
 
@@ -158,26 +152,29 @@ def _not_synced_record(
     deadline: datetime,
 ) -> Record:
     commit = str(done.get("commit", ""))
-    return Record(
-        id=make_id("esc", now, blueprint.name, pending.operation_id, "not-synced"),
-        timestamp=now,
-        event_type=EventType.ESCALATED,
-        service=blueprint.name,
-        blueprint_version=blueprint.version,
-        provenance=blueprint.provenance,
-        outcome=Outcome.PENDING,
+    return record_under(
+        blueprint,
+        EventType.ESCALATED,
+        Outcome.PENDING,
+        record_id=make_id("esc", now, blueprint.name, pending.operation_id, "not-synced"),
+        at=now,
         rationale=f"{commit[:12]} ({', '.join(done.get('files') or [])}) was not rolled out by "
         f"{deadline:%H:%M:%S}Z: the GitOps tool is stuck, paused, or not applying this file. "
         "Nothing is rolled back (nothing ran); the change is verified once it rolls out, and no "
         "other change is made meanwhile.",
         operation=pending.record.operation,
-        links={
-            "operation": pending.operation_id,
-            "commit": commit,
-            **{k: v for k, v in pending.record.links.items() if k == "decision"},
-        },
+        links=_links(pending, commit),
         details={"reason": "not_synced", "commit": commit, "sync_deadline": deadline},
     )
+
+
+def _links(pending: Pending, commit: str) -> dict[str, str]:
+    """A rollout's records link the change, its commit and the decision behind it."""
+    return {
+        "operation": pending.operation_id,
+        "commit": commit,
+        **{k: v for k, v in pending.record.links.items() if k == "decision"},
+    }
 
 
 def rollout_wait(pending: Pending, history: Sequence[Record]) -> str:

@@ -20,7 +20,7 @@ from reconciler.core.observed.observation import ChangeStamp
 from reconciler.core.planning.details import decision_json, request_json, verdict_json
 from reconciler.core.planning.subjects import WOULD, short
 from reconciler.core.trail.bodies import pause_of, refusal_of
-from reconciler.core.trail.records import EventType, Outcome, Record
+from reconciler.core.trail.records import EventType, Outcome, Record, record_under
 
 __all__ = [
     "decision_json",
@@ -87,14 +87,13 @@ def request_record(
 ) -> Record:
     """A person's (or a tool's) request, standing in for a decision in the chain."""
     who = request.requested_by or "someone"
-    return Record(
-        id=request_id,
-        timestamp=now,
-        event_type=EventType.OPERATION_REQUESTED,
+    return record_under(
+        blueprint,
+        EventType.OPERATION_REQUESTED,
+        Outcome.DECIDED,
+        record_id=request_id,
+        at=now,
         service=request.service,
-        blueprint_version=blueprint.version,
-        provenance=blueprint.provenance,
-        outcome=Outcome.DECIDED,
         rationale=f"{who} requested {request.describe()}"
         + (f": {request.reason}" if request.reason else ""),
         operation=request.operation,
@@ -106,19 +105,50 @@ def request_record(
 def verdict_record(
     verdict: Verdict, request: OperationRequest, blueprint: Blueprint, chain: Chain
 ) -> Record:
-    return Record(
-        id=verdict.id,
-        timestamp=verdict.at,
-        event_type=EventType.GOVERNANCE_CHECKED,
+    return record_under(
+        blueprint,
+        EventType.GOVERNANCE_CHECKED,
+        Outcome(str(verdict.action)),
+        record_id=verdict.id,
+        at=verdict.at,
         service=verdict.service,
-        blueprint_version=blueprint.version,
-        provenance=blueprint.provenance,
-        outcome=Outcome(str(verdict.action)),
         rationale=verdict.rationale + " " + " ".join(verdict.reason_words),
         operation=verdict.operation,
         classification=str(verdict.classification),
         links=chain.links(),
         details={**verdict_json(verdict), "request": request_json(request)},
+    )
+
+
+def _chain_record(
+    event: EventType,
+    outcome: Outcome,
+    request: OperationRequest,
+    verdict: Verdict,
+    blueprint: Blueprint,
+    chain: Chain,
+    *,
+    at: datetime,
+    rationale: str,
+    details: Mapping[str, Any],
+    links: Mapping[str, str] | None = None,
+    duration_seconds: float | None = None,
+) -> Record:
+    """A record of what became of an operation: under the operation's id, linked to its
+    chain (`links`, else the chain's own), with the tier its verdict gave it."""
+    return record_under(
+        blueprint,
+        event,
+        outcome,
+        record_id=chain.operation,
+        at=at,
+        service=request.service,
+        rationale=rationale,
+        operation=request.operation,
+        classification=str(verdict.classification),
+        duration_seconds=duration_seconds,
+        links=chain.links() if links is None else links,
+        details=details,
     )
 
 
@@ -191,17 +221,15 @@ def executed_record(
         if request.origin is Origin.ROLLBACK
         else EventType.OPERATION_EXECUTED
     )
-    return Record(
-        id=chain.operation,
-        timestamp=applied.completed_at,
-        event_type=event,
-        service=request.service,
-        blueprint_version=blueprint.version,
-        provenance=blueprint.provenance,
-        outcome=Outcome.SUCCESS,
+    return _chain_record(
+        event,
+        Outcome.SUCCESS,
+        request,
+        verdict,
+        blueprint,
+        chain,
+        at=applied.completed_at,
         rationale=f"{change.describe()}: {applied.message}",
-        operation=request.operation,
-        classification=str(verdict.classification),
         duration_seconds=round(applied.duration, 3),
         links=chain.links(rollback_of=request.reverts),
         details={
@@ -235,17 +263,15 @@ def failed_record(
         if request.origin is Origin.ROLLBACK
         else EventType.OPERATION_FAILED
     )
-    return Record(
-        id=chain.operation,
-        timestamp=now,
-        event_type=event,
-        service=request.service,
-        blueprint_version=blueprint.version,
-        provenance=blueprint.provenance,
-        outcome=Outcome.FAILURE,
+    return _chain_record(
+        event,
+        Outcome.FAILURE,
+        request,
+        verdict,
+        blueprint,
+        chain,
+        at=now,
         rationale=f"{change.describe()} failed: {error}",
-        operation=request.operation,
-        classification=str(verdict.classification),
         links=chain.links(rollback_of=request.reverts),
         details={
             "request": request_json(request),
@@ -267,18 +293,15 @@ def refusal_record(
     """Blocked or deferred: the operation was not carried out, and why."""
     deferred = verdict.action.value == "defer"
     reasons = [*verdict.reason_words, *([note] if note else [])]
-    return Record(
-        id=chain.operation,
-        timestamp=verdict.at,
-        event_type=EventType.OPERATION_DEFERRED if deferred else EventType.OPERATION_BLOCKED,
-        service=request.service,
-        blueprint_version=blueprint.version,
-        provenance=blueprint.provenance,
-        outcome=Outcome.DEFERRED if deferred else Outcome.BLOCKED,
+    return _chain_record(
+        EventType.OPERATION_DEFERRED if deferred else EventType.OPERATION_BLOCKED,
+        Outcome.DEFERRED if deferred else Outcome.BLOCKED,
+        request,
+        verdict,
+        blueprint,
+        chain,
+        at=verdict.at,
         rationale=" ".join(reasons),
-        operation=request.operation,
-        classification=str(verdict.classification),
-        links=chain.links(),
         details={
             "request": request_json(request),
             "reasons": reasons,
@@ -293,8 +316,11 @@ def pending_record(
     request: OperationRequest, verdict: Verdict, blueprint: Blueprint, chain: Chain
 ) -> Record:
     """A restricted operation waiting for approval."""
-    return Record(
-        id=make_id(
+    return record_under(
+        blueprint,
+        EventType.APPROVAL_REQUESTED,
+        Outcome.PENDING,
+        record_id=make_id(
             "apr",
             verdict.at,
             request.service,
@@ -302,12 +328,8 @@ def pending_record(
             request.target_replicas,
             request.decision_id,
         ),
-        timestamp=verdict.at,
-        event_type=EventType.APPROVAL_REQUESTED,
+        at=verdict.at,
         service=request.service,
-        blueprint_version=blueprint.version,
-        provenance=blueprint.provenance,
-        outcome=Outcome.PENDING,
         rationale=f"{request.describe()} needs approval by "
         f"{', '.join(verdict.approvers) or 'nobody (no approvers set)'}.",
         operation=request.operation,
@@ -332,19 +354,16 @@ def observed_record(
     pending approvals, deferred retries) mistakes a trial for something that happened.
     """
     would = str(verdict.action)
-    return Record(
-        id=chain.operation,
-        timestamp=verdict.at,
-        event_type=EventType.OPERATION_OBSERVED,
-        service=request.service,
-        blueprint_version=blueprint.version,
-        provenance=blueprint.provenance,
-        outcome=Outcome(would),
+    return _chain_record(
+        EventType.OPERATION_OBSERVED,
+        Outcome(would),
+        request,
+        verdict,
+        blueprint,
+        chain,
+        at=verdict.at,
         rationale=f"Observe mode ({blueprint.observed_by}): {request.describe()} "
         f"{WOULD[would]}; nothing was changed or proposed. {verdict.summary}",
-        operation=request.operation,
-        classification=str(verdict.classification),
-        links=chain.links(),
         details={
             "mode": "observe",
             "observed_by": blueprint.observed_by,
@@ -365,18 +384,16 @@ def breaker_opened_record(
     now: datetime,
 ) -> Record:
     settings = blueprint.policy.safety.circuit_breaker
-    return Record(
-        id=make_id("brk", now, service, "open"),
-        timestamp=now,
-        event_type=EventType.BREAKER_OPENED,
+    return record_under(
+        blueprint,
+        EventType.BREAKER_OPENED,
+        Outcome.OPENED,
+        record_id=make_id("brk", now, service, "open"),
+        at=now,
         service=service,
-        blueprint_version=blueprint.version,
-        provenance=blueprint.provenance,
-        outcome=Outcome.OPENED,
         rationale=f"{len(failures)} failures within {settings.failure_window:g}s (threshold "
         f"{settings.failure_threshold}); changes to {service} stop until "
         f"`reconciler breaker reset {service} --reason ...`.",
-        links={},
         details={
             "failures": [{"at": at, "record": rid, "reason": why} for at, rid, why in failures],
             "failure_threshold": settings.failure_threshold,
@@ -389,33 +406,28 @@ def breaker_opened_record(
 def breaker_reset_record(
     service: str, blueprint: Blueprint, by: str, reason: str, now: datetime
 ) -> Record:
-    return Record(
-        id=make_id("brk", now, service, "reset", by),
-        timestamp=now,
-        event_type=EventType.BREAKER_RESET,
+    return record_under(
+        blueprint,
+        EventType.BREAKER_RESET,
+        Outcome.RESET,
+        record_id=make_id("brk", now, service, "reset", by),
+        at=now,
         service=service,
-        blueprint_version=blueprint.version,
-        provenance=blueprint.provenance,
-        outcome=Outcome.RESET,
         rationale=f"circuit breaker reset by {by}: {reason}",
-        links={},
         details={"reset_by": by, "reason": reason},
     )
 
 
 def pause_record(blueprint: Blueprint, why: str, now: datetime) -> Record:
     """The pause of a service begins (or its reason changes): recorded once, not each cycle."""
-    return Record(
-        id=make_id("pau", now, blueprint.name, why),
-        timestamp=now,
-        event_type=EventType.SERVICE_PAUSED,
-        service=blueprint.name,
-        blueprint_version=blueprint.version,
-        provenance=blueprint.provenance,
-        outcome=Outcome.PAUSED,
+    return record_under(
+        blueprint,
+        EventType.SERVICE_PAUSED,
+        Outcome.PAUSED,
+        record_id=make_id("pau", now, blueprint.name, why),
+        at=now,
         rationale=f"Paused by {why}: the reconciler observes and reports, and changes and "
         "proposes nothing until the pause ends.",
-        links={},
         details={"paused_by": why},
     )
 
@@ -423,14 +435,12 @@ def pause_record(blueprint: Blueprint, why: str, now: datetime) -> Record:
 def resume_record(blueprint: Blueprint, since: Record, now: datetime) -> Record:
     """The pause recorded in `since` has ended."""
     paused_by = pause_of(since).paused_by
-    return Record(
-        id=make_id("res", now, blueprint.name, since.id),
-        timestamp=now,
-        event_type=EventType.SERVICE_RESUMED,
-        service=blueprint.name,
-        blueprint_version=blueprint.version,
-        provenance=blueprint.provenance,
-        outcome=Outcome.RESUMED,
+    return record_under(
+        blueprint,
+        EventType.SERVICE_RESUMED,
+        Outcome.RESUMED,
+        record_id=make_id("res", now, blueprint.name, since.id),
+        at=now,
         rationale=f"The pause by {paused_by or 'unknown'} has ended; the reconciler acts again.",
         links={"paused": since.id},
         details={
@@ -446,14 +456,12 @@ def request_expired_record(
     """A deferred request that was not carried out: it no longer holds, or waited too long."""
     # The request as the deferral stored it, so that the two records name it alike.
     request = refusal_of(deferred).request.to_json()
-    return Record(
-        id=make_id("exp", now, blueprint.name, deferred.id),
-        timestamp=now,
-        event_type=EventType.REQUEST_EXPIRED,
-        service=blueprint.name,
-        blueprint_version=blueprint.version,
-        provenance=blueprint.provenance,
-        outcome=Outcome.EXPIRED,
+    return record_under(
+        blueprint,
+        EventType.REQUEST_EXPIRED,
+        Outcome.EXPIRED,
+        record_id=make_id("exp", now, blueprint.name, deferred.id),
+        at=now,
         rationale=f"The deferred request was not carried out: {why}.",
         operation=deferred.operation,
         links={"decision": deferred.links.get("decision", ""), "deferred": deferred.id},

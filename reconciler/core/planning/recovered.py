@@ -10,7 +10,7 @@ from reconciler.core.blueprint.model import Blueprint
 from reconciler.core.gitops.writeback import OwnCommit, write_back_details
 from reconciler.core.ids import utc
 from reconciler.core.observed.observation import STAMP_ANNOTATION, ChangeStamp
-from reconciler.core.trail.records import EventType, Outcome, Record
+from reconciler.core.trail.records import EventType, Outcome, Record, record_under
 
 #: Records that lead a chain and are committed with its change, by id prefix.
 _SAME_RUN_LEADS = {"dec-": "decision", "req-": "request"}
@@ -30,14 +30,13 @@ def recovered_record(
     change, a harmful one is rolled back, and an approval it carried out counts as used.
     A stamp from before stamps carried these has none of them; the rationale says so.
     """
-    return Record(
-        id=stamp.operation_id,
-        timestamp=utc(stamp.at),
-        event_type=EventType.OPERATION_RECOVERED,
+    return record_under(
+        blueprint,
+        EventType.OPERATION_RECOVERED,
+        Outcome.RECOVERED,
+        record_id=stamp.operation_id,
+        at=utc(stamp.at),
         service=stamp.service,
-        blueprint_version=blueprint.version,
-        provenance=blueprint.provenance,
-        outcome=Outcome.RECOVERED,
         rationale=_rationale(stamp, now, with_baseline=bool(stamp.baseline), commit=commit),
         operation=stamp.operation,
         classification=stamp.classification or None,

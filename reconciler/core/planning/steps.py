@@ -21,6 +21,7 @@ from reconciler.core.decide.governance import (
 from reconciler.core.ids import utc
 from reconciler.core.observed.changes import Change, ChangeKind
 from reconciler.core.observed.observation import (
+    ChangeStamp,
     DeploymentState,
     Metrics,
 )
@@ -76,31 +77,13 @@ _KIND_BY_OPERATION = {
 }
 
 
-def change_for(
-    request: OperationRequest,
-    state: DeploymentState,
-    chain: Chain,
-    now: datetime,
-    *,
-    classification: str = "",
-    context: Mapping[str, Any] | None = None,
-    why: str = "",
-) -> Change:
+def change_for(request: OperationRequest, state: DeploymentState, stamp: ChangeStamp) -> Change:
     """The cluster change that carries out an operation the verdict allows.
 
-    Its stamp carries the chain, the request and `context` (the baseline and expectations the
-    executed record keeps), so a run that dies before recording the change leaves the next
+    Its stamp (`stamp_for`) carries the chain, the request and the baseline and expectations
+    the executed record keeps, so a run that dies before recording the change leaves the next
     run all it needs to record, verify and, if need be, roll it back.
     """
-    stamp = stamp_for(
-        request,
-        chain,
-        now,
-        request.describe(),
-        classification=classification,
-        context=context,
-        why=why,
-    )
     params = request.parameters
     kind = _KIND_BY_OPERATION.get(request.operation)
     if request.operation == ROLLBACK_OWN_CHANGE:
@@ -344,16 +327,16 @@ def _outcome(
     if blueprint.mode is Mode.OBSERVE:
         return None, observed_record(request, verdict, blueprint, chain, running=state.replicas)
     if verdict.action is VerdictAction.EXECUTE:
-        change = change_for(
+        stamp = stamp_for(
             request,
-            state,
             chain,
             now,
+            request.describe(),
             classification=str(verdict.classification),
             context=context,
             why=decision.rationale if decision is not None else "",
         )
-        return change, None
+        return change_for(request, state, stamp), None
     if verdict.action is VerdictAction.REQUEST_APPROVAL:
         return None, pending_record(request, verdict, blueprint, chain)
     return None, refusal_record(request, verdict, blueprint, chain)

@@ -20,7 +20,19 @@ from typing import Any
 
 from reconciler.core.ids import utc
 from reconciler.core.trail.approval_bodies import ApprovalBody
-from reconciler.core.trail.body_fields import Body, Fields, RequestBody, body_of, objects, texts
+from reconciler.core.trail.body_fields import (
+    MOMENT,
+    REQUEST,
+    TEXT,
+    TEXTS,
+    WHOLE,
+    Body,
+    Fields,
+    RequestBody,
+    body_of,
+    objects,
+    read_as,
+)
 from reconciler.core.trail.followup_bodies import (
     BreakerBody,
     EscalationBody,
@@ -214,62 +226,36 @@ class VerificationBody(Body):
 class RefusalBody(Body):
     """A blocked or deferred operation: what was asked, every reason, and when to retry."""
 
-    request: RequestBody
-    reasons: tuple[str, ...]
-    retry_at: datetime | None
-    alternatives: tuple[Mapping[str, Any], ...]
+    request: RequestBody = field(metadata=REQUEST)
+    reasons: tuple[str, ...] = field(metadata=TEXTS)
+    retry_at: datetime | None = field(metadata=MOMENT)
+    alternatives: tuple[Mapping[str, Any], ...] = field(metadata=read_as(objects))
     stored: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
 
-    @classmethod
-    def from_json(cls, raw: Mapping[str, Any]) -> RefusalBody:
-        fields = Fields(raw, "details")
-        return cls(
-            request=RequestBody.from_json(raw.get("request")),
-            reasons=texts(fields, "reasons"),
-            retry_at=fields.moment("retry_at"),
-            alternatives=objects(fields, "alternatives"),
-            stored=raw,
-        )
+
+_TEXT_OR_EMPTY = read_as(lambda fields, name: fields.text(name, ""))
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
 class ObservedBody(Body):
     """Observe mode: what an operation would have led to, and how many replicas ran."""
 
-    observed_by: str
-    would: str
-    replicas_running: int | None
-    request: RequestBody
-    reasons: tuple[str, ...]
-    approvers: tuple[str, ...]
-    retry_at: datetime | None
+    observed_by: str = field(metadata=_TEXT_OR_EMPTY)
+    would: str = field(metadata=_TEXT_OR_EMPTY)
+    replicas_running: int | None = field(metadata=WHOLE)
+    request: RequestBody = field(metadata=REQUEST)
+    reasons: tuple[str, ...] = field(metadata=TEXTS)
+    approvers: tuple[str, ...] = field(metadata=TEXTS)
+    retry_at: datetime | None = field(metadata=MOMENT)
     stored: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
-
-    @classmethod
-    def from_json(cls, raw: Mapping[str, Any]) -> ObservedBody:
-        fields = Fields(raw, "details")
-        return cls(
-            observed_by=fields.text("observed_by", ""),
-            would=fields.text("would", ""),
-            replicas_running=fields.whole("replicas_running"),
-            request=RequestBody.from_json(raw.get("request")),
-            reasons=texts(fields, "reasons"),
-            approvers=texts(fields, "approvers"),
-            retry_at=fields.moment("retry_at"),
-            stored=raw,
-        )
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
 class PauseBody(Body):
     """A pause began (`service_paused`) or ended (`service_resumed`), and what paused it."""
 
-    paused_by: str | None
+    paused_by: str | None = field(metadata=TEXT)
     stored: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
-
-    @classmethod
-    def from_json(cls, raw: Mapping[str, Any]) -> PauseBody:
-        return cls(paused_by=Fields(raw, "details").optional_text("paused_by"), stored=raw)
 
 
 def request_of(record: Record) -> RequestBody:

@@ -1,22 +1,48 @@
 """What every typed record body shares: the `Body` base (a read-only mapping of the JSON it
 stands for), `Fields` (tolerant typed access to a body's stored fields) and `body_of`, the
 typed details of any record, read from the trail or made by this run.
+
+A body says how each of its fields is read where it declares the field
+(`field(metadata=read_as(Fields.whole))`), so one reader (`read_fields`) serves every body
+and the name, the type and the reading of a field stand on one line.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from functools import cache
+from types import MappingProxyType
 from typing import Any, Self, TypeVar
 
 from reconciler.core.ids import parse_utc, utc
 from reconciler.core.trail.records import Record, RecordError
 
-__all__ = ["Body", "Fields", "RequestBody", "body_of", "objects", "texts"]
+__all__ = [
+    "FLAG",
+    "MOMENT",
+    "NUMBER",
+    "OBJECT",
+    "OPTIONAL_FLAG",
+    "OPTIONAL_OBJECT",
+    "REQUEST",
+    "TEXT",
+    "TEXTS",
+    "WHOLE",
+    "Body",
+    "Fields",
+    "RequestBody",
+    "body_of",
+    "objects",
+    "read_as",
+    "read_fields",
+    "request_at",
+    "texts",
+]
 
 
 class Body(Mapping[str, Any]):
@@ -30,8 +56,9 @@ class Body(Mapping[str, Any]):
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> Self:
-        """The body stored as `raw`; RecordError naming a field of the wrong type."""
-        raise NotImplementedError
+        """The body stored as `raw`, each field read as it declares (`read_as`), keeping
+        `raw`; RecordError naming a field of the wrong type."""
+        return cls(**read_fields(cls, Fields(raw, "details")) | {"stored": raw})
 
     def _json(self) -> Mapping[str, Any]:
         return self.stored if self.stored is not None else self.to_json()
@@ -110,6 +137,40 @@ class RequestBody:
             parameters=dict(parameters),
             stored=fields.raw,
         )
+
+
+#: How a field is read: the reader and the field's name in the stored JSON.
+Reader = Callable[["Fields", str], Any]
+_READ = "reconciler.read"
+
+
+def read_as(reader: Reader, key: str | None = None) -> Mapping[str, Any]:
+    """The metadata of a body's field read by `reader` (a `Fields` method, or a function of
+    the fields and a name) from `key`, the field's own name unless the JSON names it
+    otherwise."""
+    return MappingProxyType({_READ: (reader, key)})
+
+
+@cache
+def _plan(kind: type) -> tuple[tuple[str, Reader, str], ...]:
+    """The fields of `kind` that say how they are read, in the order they are declared (which
+    is the order their errors are found in)."""
+    return tuple(
+        (each.name, each.metadata[_READ][0], each.metadata[_READ][1] or each.name)
+        for each in dataclasses.fields(kind)
+        if _READ in each.metadata
+    )
+
+
+def read_fields(kind: type, fields: Fields) -> dict[str, Any]:
+    """The keyword arguments of `kind` read from `fields`: every field that says how it is
+    read (`read_as`), by name."""
+    return {name: reader(fields, key) for name, reader, key in _plan(kind)}
+
+
+def request_at(fields: Fields, name: str) -> RequestBody:
+    """The request a record is about (`details.request`), empty where it names none."""
+    return RequestBody.from_json(fields.raw.get(name))
 
 
 _Body = TypeVar("_Body", bound=Body)
@@ -241,3 +302,16 @@ class Fields:
         if self.raw.get(name) is None:
             return None
         return texts(self, name)
+
+
+# The readings most fields use, by what the field holds (null, where it is allowed, is None).
+TEXT = read_as(Fields.optional_text)
+WHOLE = read_as(Fields.whole)
+NUMBER = read_as(Fields.number)
+FLAG = read_as(Fields.flag)
+OPTIONAL_FLAG = read_as(Fields.optional_flag)
+MOMENT = read_as(Fields.moment)
+OBJECT = read_as(Fields.mapping)
+OPTIONAL_OBJECT = read_as(Fields.optional_mapping)
+TEXTS = read_as(texts)
+REQUEST = read_as(request_at)

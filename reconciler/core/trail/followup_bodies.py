@@ -2,7 +2,8 @@
 request that expired, a change made through git rolled out, an escalation to a person, and the
 circuit breaker opened or reset.
 
-Like every body, each is read tolerantly from the JSON its record stores and keeps that JSON.
+Like every body, each is read tolerantly from the JSON its record stores, each field as it
+declares (`read_as`), and keeps that JSON.
 """
 
 from __future__ import annotations
@@ -12,7 +13,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from reconciler.core.trail.body_fields import Body, Fields, RequestBody, objects
+from reconciler.core.trail.body_fields import (
+    MOMENT,
+    NUMBER,
+    OBJECT,
+    OPTIONAL_FLAG,
+    REQUEST,
+    TEXT,
+    WHOLE,
+    Body,
+    RequestBody,
+    objects,
+    read_as,
+)
 
 __all__ = [
     "BreakerBody",
@@ -40,39 +53,20 @@ class ExpiredRequestBody(Body):
     """A deferred request that was not carried out (`request_expired`): the request as the
     deferral stored it, when it was deferred, and why it no longer holds."""
 
-    request: RequestBody
-    deferred_at: datetime | None
-    why: str | None
+    request: RequestBody = field(metadata=REQUEST)
+    deferred_at: datetime | None = field(metadata=MOMENT)
+    why: str | None = field(metadata=TEXT)
     stored: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
-
-    @classmethod
-    def from_json(cls, raw: Mapping[str, Any]) -> ExpiredRequestBody:
-        fields = Fields(raw, "details")
-        return cls(
-            request=RequestBody.from_json(raw.get("request")),
-            deferred_at=fields.moment("deferred_at"),
-            why=fields.optional_text("why"),
-            stored=raw,
-        )
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
 class RolledOutBody(Body):
     """A change made through git is running in the cluster (`rolled_out`)."""
 
-    commit: str | None
+    commit: str | None = field(metadata=TEXT)
     #: Whether every pod was ready (else it was verified at its sync deadline all the same).
-    all_ready: bool | None
+    all_ready: bool | None = field(metadata=OPTIONAL_FLAG)
     stored: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
-
-    @classmethod
-    def from_json(cls, raw: Mapping[str, Any]) -> RolledOutBody:
-        fields = Fields(raw, "details")
-        return cls(
-            commit=fields.optional_text("commit"),
-            all_ready=fields.optional_flag("all_ready"),
-            stored=raw,
-        )
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -81,24 +75,12 @@ class EscalationBody(Body):
     and the state it tried to return to), or a commit the GitOps tool did not apply by its
     deadline (`reason` not_synced, the commit and the deadline)."""
 
-    attempts: int | None
-    pre_operation_state: Mapping[str, Any]
-    reason: str | None
-    commit: str | None
-    sync_deadline: datetime | None
+    attempts: int | None = field(metadata=WHOLE)
+    pre_operation_state: Mapping[str, Any] = field(metadata=OBJECT)
+    reason: str | None = field(metadata=TEXT)
+    commit: str | None = field(metadata=TEXT)
+    sync_deadline: datetime | None = field(metadata=MOMENT)
     stored: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
-
-    @classmethod
-    def from_json(cls, raw: Mapping[str, Any]) -> EscalationBody:
-        fields = Fields(raw, "details")
-        return cls(
-            attempts=fields.whole("attempts"),
-            pre_operation_state=fields.mapping("pre_operation_state"),
-            reason=fields.optional_text("reason"),
-            commit=fields.optional_text("commit"),
-            sync_deadline=fields.moment("sync_deadline"),
-            stored=raw,
-        )
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -107,23 +89,10 @@ class BreakerBody(Body):
     reset (by whom, and why)."""
 
     #: Each failure that counted: when, its record, and why.
-    failures: tuple[Mapping[str, Any], ...]
-    failure_threshold: int | None
-    failure_window_seconds: float | None
-    manual_reset_required: bool | None
-    reset_by: str | None
-    reason: str | None
+    failures: tuple[Mapping[str, Any], ...] = field(metadata=read_as(objects))
+    failure_threshold: int | None = field(metadata=WHOLE)
+    failure_window_seconds: float | None = field(metadata=NUMBER)
+    manual_reset_required: bool | None = field(metadata=OPTIONAL_FLAG)
+    reset_by: str | None = field(metadata=TEXT)
+    reason: str | None = field(metadata=TEXT)
     stored: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
-
-    @classmethod
-    def from_json(cls, raw: Mapping[str, Any]) -> BreakerBody:
-        fields = Fields(raw, "details")
-        return cls(
-            failures=objects(fields, "failures"),
-            failure_threshold=fields.whole("failure_threshold"),
-            failure_window_seconds=fields.number("failure_window_seconds"),
-            manual_reset_required=fields.optional_flag("manual_reset_required"),
-            reset_by=fields.optional_text("reset_by"),
-            reason=fields.optional_text("reason"),
-            stored=raw,
-        )

@@ -30,7 +30,7 @@ from enum import StrEnum
 from functools import cache
 from typing import Any, TypeVar
 
-from reconciler.core.blueprint.model import Provenance
+from reconciler.core.blueprint.model import Blueprint, Provenance
 from reconciler.core.ids import parse_utc, utc
 from reconciler.core.problems import Problem, Severity
 from reconciler.core.trail.lines import clean_line, wrap
@@ -48,6 +48,7 @@ __all__ = [
     "clean_line",
     "read_record",
     "record_path",
+    "record_under",
 ]
 
 AUDIT_DIR = "audit"
@@ -207,6 +208,40 @@ class Record:
             links=fields.text_map("links"),
             details=_read_details(event_type, data.get("details")),
         )
+
+
+def record_under(
+    blueprint: Blueprint,
+    event: EventType,
+    outcome: Outcome,
+    *,
+    record_id: str,
+    at: datetime,
+    rationale: str,
+    service: str | None = None,
+    operation: str | None = None,
+    classification: str | None = None,
+    duration_seconds: float | None = None,
+    links: Mapping[str, str] | None = None,
+    details: Mapping[str, Any] | None = None,
+) -> Record:
+    """A record a run makes under `blueprint`: its version and provenance (what the record was
+    judged under), and its name as the service unless another is given."""
+    return Record(
+        id=record_id,
+        timestamp=at,
+        event_type=event,
+        service=blueprint.name if service is None else service,
+        blueprint_version=blueprint.version,
+        provenance=blueprint.provenance,
+        outcome=outcome,
+        rationale=rationale,
+        operation=operation,
+        classification=classification,
+        duration_seconds=duration_seconds,
+        links=links if links is not None else {},
+        details=details if details is not None else {},
+    )
 
 
 class RecordError(ValueError):
