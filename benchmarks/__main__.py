@@ -6,8 +6,11 @@ observe, decide, record; see benchmarks/phases.py), so that a row that got slowe
 
 from __future__ import annotations
 
+import argparse
+import ast
 import importlib
 import sys
+from pathlib import Path
 
 from benchmarks.common import Row, compile_package
 
@@ -35,12 +38,43 @@ def _selects(word: str, name: str) -> bool:
     return word in name
 
 
-def main(selected: list[str]) -> int:
+def _summary(name: str) -> str:
+    """The first line of a benchmark's docstring, read without importing it (some import
+    client libraries or start servers' helpers)."""
+    source = (Path(__file__).parent / f"{name}.py").read_text(encoding="utf-8")
+    docstring = ast.get_docstring(ast.parse(source)) or ""
+    return docstring.splitlines()[0] if docstring else ""
+
+
+def _parser() -> argparse.ArgumentParser:
+    names = "\n".join(f"  {name.removeprefix('bench_'):<18}{_summary(name)}" for name in MODULES)
+    return argparse.ArgumentParser(
+        prog="python -m benchmarks",
+        description="Run the benchmarks and print one table, each number beside its target "
+        "(all of them when no NAME is given).",
+        epilog=f"benchmarks:\n{names}\n\nA NAME that is not one of these picks every "
+        "benchmark whose name contains it (`kube` runs both Kubernetes ones).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
+def _chosen(parser: argparse.ArgumentParser, words: list[str]) -> list[str]:
+    """The modules the words pick, in the table's order; a word that picks none is a usage
+    error, not an empty table."""
+    unknown = [word for word in words if not any(_selects(word, name) for name in MODULES)]
+    if unknown:
+        known = ", ".join(name.removeprefix("bench_") for name in MODULES)
+        parser.error(f"no benchmark named {', '.join(map(repr, unknown))}; choose from {known}")
+    return [name for name in MODULES if not words or any(_selects(w, name) for w in words)]
+
+
+def main(argv: list[str]) -> int:
+    parser = _parser()
+    parser.add_argument("names", nargs="*", metavar="NAME", help="benchmarks to run")
+    chosen = _chosen(parser, parser.parse_args(argv).names)
     rows: list[Row] = []
     compile_package()
-    for name in MODULES:
-        if selected and not any(_selects(s, name) for s in selected):
-            continue
+    for name in chosen:
         print(f"running {name} ...", file=sys.stderr, flush=True)
         rows.extend(importlib.import_module(f"benchmarks.{name}").run())
     width = max(len(row.name) for row in rows)

@@ -42,7 +42,6 @@ from reconciler.adapters.git_command import REJECTED, GitCommand, last_line, wit
 from reconciler.adapters.gitrepo import read_file, write_files
 from reconciler.core.blueprint.model import Manifests
 from reconciler.core.errors import ClusterError, ConfigError
-from reconciler.core.gitops.manifests import ManifestError, locate
 from reconciler.core.gitops.writeback import (
     ManifestConflict,
     ManifestEdit,
@@ -313,6 +312,8 @@ class GitManifests:
         return ""
 
     def own_commits(self, manifests: Manifests, service: str) -> list[OwnCommit]:
+        from reconciler.core.gitops.manifests import ManifestError, locate
+
         remote, branch = self._where(manifests)
         tip = self._fetch(remote, branch) if remote else self._local_tip(branch)
         found: list[OwnCommit] = []
@@ -393,6 +394,8 @@ class GitManifests:
         self, tip: pygit2.Commit, edit: ManifestEdit, now: datetime
     ) -> tuple[Any, dict[str, int], dict[str, int], tuple[str, ...]]:
         """A commit on `tip` with the edit made to what the tip holds (not yet on a branch)."""
+        from reconciler.core.gitops.manifests import ManifestError, locate
+
         files = self._files(tip, edit.manifests)
         try:
             before = values(locate(edit.manifests, files))

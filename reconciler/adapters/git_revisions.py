@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, cast
 
-from reconciler.core.blueprint.yamlsafe import MAX_BYTES
+from reconciler.core.bounds import YAML_MAX_BYTES
 from reconciler.core.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -102,7 +102,7 @@ class GitRevisions:
             if wanted and kind == "file":
                 blob = cast("pygit2.Blob", self._repo[ids[path]])
                 # One byte over the limit is enough for the loader to refuse the file by its size.
-                found.files[path] = bytes(blob.data[: MAX_BYTES + 1])
+                found.files[path] = bytes(blob.data[: YAML_MAX_BYTES + 1])
                 found.blobs[path] = str(blob.id)
         return found
 

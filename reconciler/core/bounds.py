@@ -28,6 +28,7 @@ __all__ = [
     "REPLICAS_MAX",
     "TIME_MAX",
     "TIME_MIN",
+    "YAML_MAX_BYTES",
     "OutOfRange",
     "count",
     "finite",
@@ -60,6 +61,10 @@ AMOUNT_MAX = 1e15
 #: enough inside `datetime`'s own years 1 to 9999 that a year of arithmetic either way fits.
 TIME_MIN = datetime(1970, 1, 1, tzinfo=UTC)
 TIME_MAX = datetime(9000, 1, 1, tzinfo=UTC)
+#: The largest YAML file read (a blueprint, the policies, a manifest): larger than any sensible
+#: blueprint by two orders of magnitude. Here rather than beside the parser, so that what only
+#: reads files (git, the working tree) need not import it.
+YAML_MAX_BYTES = 256 * 1024
 
 
 class OutOfRange(ValueError):

@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
-from reconciler.core.approvals.drafting import Evidence
 from reconciler.core.blueprint.model import Blueprint
 from reconciler.core.decide.decision import Decision
 from reconciler.core.decide.governance import Verdict, VerdictAction, govern
@@ -83,6 +82,8 @@ class Proposing:
     def propose(
         self, step: Step, decision: Decision | None, recorder: Recorder, ports: Ports
     ) -> Proposed:
+        from reconciler.core.approvals.drafting import Evidence  # only a proposal drafts
+
         now = ports.clock.now()
         try:
             samples = ports.metrics.window(self.state.target, CHART_SPAN, now)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path, PurePosixPath
 
-from reconciler.core.blueprint.yamlsafe import MAX_BYTES
+from reconciler.core.bounds import YAML_MAX_BYTES
 from reconciler.core.errors import ConfigError
 from reconciler.core.problems import Problem
 
@@ -182,7 +182,7 @@ def read_file(path: Path, shown: str) -> bytes | Problem:
         mode = os.fstat(handle.fileno()).st_mode
         if not stat.S_ISREG(mode):
             return not_a_file(shown, _entry_of(mode, path))
-        return handle.read(MAX_BYTES + 1)
+        return handle.read(YAML_MAX_BYTES + 1)
 
 
 def not_a_file(shown: str, entry: Entry) -> Problem:

@@ -18,7 +18,6 @@ from reconciler.core.approvals.proposals import elsewhere
 from reconciler.core.blueprint.model import Blueprint, Manifests
 from reconciler.core.decide.governance import OperationRequest
 from reconciler.core.errors import ClusterError
-from reconciler.core.gitops.manifests import ManifestError, locate
 from reconciler.core.gitops.writeback import (
     WRITE_BACK,
     ManifestConflict,
@@ -149,6 +148,8 @@ def _merged(
 ) -> Written | None:
     """The approved change as its merge made it: the manifests hold exactly the values the
     change sets. None when they hold something else (someone's own change: not overwritten)."""
+    from reconciler.core.gitops.manifests import ManifestError, locate
+
     snapshot = store.read(edit.manifests)
     try:
         found = values(locate(edit.manifests, snapshot.files))
@@ -211,6 +212,8 @@ def proposed_manifests(
     forge cannot propose in, or they cannot be edited now (someone changed the value, or the
     location does not resolve): the proposal then approves the change alone, and the
     reconciler commits it once approved."""
+    from reconciler.core.gitops.manifests import ManifestError
+
     location = blueprint.manifests
     if (
         store is None

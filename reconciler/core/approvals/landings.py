@@ -10,7 +10,6 @@ from typing import Any
 from reconciler.core.approvals.lifecycle import Kind
 from reconciler.core.approvals.pending import approval_of
 from reconciler.core.blueprint.model import TIER_KEYS, Blueprint, Tier
-from reconciler.core.blueprint.yamlsafe import YamlError, parse_yaml
 from reconciler.core.trail.bodies import ApprovalBody, body_of
 from reconciler.core.trail.records import EventType, Outcome, Record
 
@@ -142,6 +141,8 @@ def forbidden_in(text: str, inherited: Iterable[str] = ()) -> set[str] | None:
 
     Read from the raw document rather than a loaded Blueprint: loading needs the global
     policies, and what matters here is only which names the file still lists."""
+    from reconciler.core.blueprint.yamlsafe import YamlError, parse_yaml  # only for a landing
+
     try:
         document = parse_yaml(text.encode())
     except YamlError:

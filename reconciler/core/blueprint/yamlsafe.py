@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
+from reconciler.core.bounds import YAML_MAX_BYTES
+
 if TYPE_CHECKING:
     import yaml
 
@@ -33,7 +35,7 @@ __all__ = [
 ]
 
 #: Larger than any sensible blueprint by two orders of magnitude.
-MAX_BYTES = 256 * 1024
+MAX_BYTES = YAML_MAX_BYTES
 #: Nodes after alias expansion; a real blueprint has a few hundred.
 MAX_NODES = 20_000
 

@@ -23,18 +23,19 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reconciler.core.blueprint.model import Blueprint, Manifests
 from reconciler.core.blueprint.units import format_cpu, format_memory
 from reconciler.core.errors import ConflictError
-from reconciler.core.gitops.manifests import Numbers, Site, locate
-from reconciler.core.gitops.manifests import edit as edit_manifest
 from reconciler.core.ids import utc
 from reconciler.core.observed.changes import Applied, Change, ChangeKind
 from reconciler.core.observed.observation import ChangeStamp, DeploymentState
 from reconciler.core.trail.bodies import ExecutionBody, body_of
 from reconciler.core.trail.records import CommitMessage, Record
+
+if TYPE_CHECKING:
+    from reconciler.core.gitops.manifests import Numbers, Site
 
 __all__ = [
     "STAMP_TRAILER",
@@ -235,6 +236,10 @@ def rewrite(change: ManifestEdit, files: Mapping[str, bytes | None]) -> dict[str
     """The edited files, after checking that each value to change is still what the
     reconciler last read (ManifestConflict otherwise). ManifestError when the location does
     not resolve."""
+    # Reading the manifests' YAML is only for the services that act through git.
+    from reconciler.core.gitops.manifests import edit as edit_manifest
+    from reconciler.core.gitops.manifests import locate
+
     _expect(change, locate(change.manifests, files))
     return edit_manifest(
         change.manifests,

@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from reconciler.core.approvals.judging import Judgement, judge_merge
 from reconciler.core.approvals.lifecycle import CONCLUDED, Kind
 from reconciler.core.approvals.pending import Pending, pending_proposals
 from reconciler.core.approvals.proposals import ProposalState
@@ -148,6 +147,8 @@ def unconfirmed(
     proposal's own request record, slipped onto the main branch (a refused merge still
     lands its files), would pass every check the trail allows. So before a waiting grant is
     used, its merge is looked up on the forge and judged again, as when it was granted."""
+    from reconciler.core.approvals.judging import Judgement, judge_merge
+
     try:
         proposal = forge.find(pending.branch, pending.number, pending.head, pending.paths)
         if proposal is None or proposal.state is not ProposalState.MERGED:

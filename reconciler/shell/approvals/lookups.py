@@ -22,9 +22,7 @@ from reconciler.core.trail.bodies import ApprovalBody, body_of
 from reconciler.core.trail.records import Record
 from reconciler.ports import AuditStore, Forge
 from reconciler.shell.approvals.grants import approved_waiting, unconfirmed
-from reconciler.shell.approvals.merges import authorization, judge, refuse_landing, refuse_stale
 from reconciler.shell.approvals.review import Commit, Review, approval_records
-from reconciler.shell.approvals.while_open import expire, moved, reject
 
 __all__ = ["review_proposals"]
 
@@ -55,6 +53,9 @@ def review_proposals(
         if _look_up(blueprint, state, pending, forge, keep, now, review):
             settled.add(pending.key)
     for ended in landed_without_approval(blueprint, records):
+        # What becomes of a proposal (`merges`, `while_open`) is imported once there is one.
+        from reconciler.shell.approvals.merges import refuse_landing
+
         refuse_landing(blueprint, ended, None, forge, keep, now, review)
     review.hold = review.hold or approval_hold(blueprint, [*records, *written], settled=settled)
     _use_waiting_grants(blueprint, state, records, history, audit, forge, keep, now, review)
@@ -72,6 +73,9 @@ def _look_up(
 ) -> bool:
     """Look one open proposal up on the forge and record what became of it; False when its
     fate is not known yet (the forge did not answer), so that it is looked up again."""
+    from reconciler.shell.approvals.merges import judge, refuse_landing
+    from reconciler.shell.approvals.while_open import expire, moved, reject
+
     try:
         proposal = forge.find(pending.branch, pending.number, pending.head, pending.paths)
     except ForgeError as error:
@@ -113,6 +117,10 @@ def _use_waiting_grants(
     granted_now = {a.approval_id for a in review.authorizations}
     granted, ignored = approved_waiting(records, history, blueprint, audit, now)
     review.notes += ignored
+    if not granted:
+        return
+    from reconciler.shell.approvals.merges import authorization, refuse_stale
+
     for record, proposed in granted:
         grant = authorization(record)
         if grant.approval_id in granted_now:

@@ -8,9 +8,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from reconciler.core.approvals.dashboard import Waiting
-from reconciler.core.approvals.drafting import Evidence, draft_for
 from reconciler.core.approvals.feedback import Standing, TrailLinks, proposal_status
 from reconciler.core.approvals.lifecycle import Kind
 from reconciler.core.approvals.pending import Pending
@@ -27,6 +27,9 @@ from reconciler.core.trail.bodies import ApprovalBody, body_of
 from reconciler.core.trail.records import EventType, Outcome, Record
 from reconciler.ports import AuditStore, Forge
 from reconciler.shell.approvals.review import Commit, Review, approval_records, awaiting
+
+if TYPE_CHECKING:
+    from reconciler.core.approvals.drafting import Evidence
 
 __all__ = ["Proposed", "Proposer", "supersede"]
 
@@ -72,6 +75,8 @@ class Proposer:
     ) -> Proposed:
         """What proposing one REQUEST_APPROVAL step came to. `manifest_files`: the manifests
         edited as the step would edit them (coexistence: write_back)."""
+        from reconciler.core.approvals.drafting import draft_for  # only a proposal drafts
+
         request = step.request
         # The lead's id (unique in the trail) keeps a second proposal in the same second from
         # reusing the first one's id.
