@@ -351,6 +351,11 @@ def test_recover_failing_pods(
     (step,) = after.plan.steps
     assert (step.request.operation, step.verdict.action) == (operation, action)
     assert step.records[0].event_type is EventType.DECISION_MADE
+    decision = after.plan.decision
+    request = step.request
+    assert (request.service, request.origin) == ("web", Origin.RECOVERY)
+    assert (request.decision_id, step.chain.decision) == (decision.id, decision.id)
+    assert request.reason == decision.rationale  # the request says why: the ladder's reason
 
 
 @pytest.mark.parametrize(
