@@ -172,7 +172,10 @@ def test_stop_when_verifying_only(verify_only: bool) -> None:
         assert (after.plan.decision, after.plan.steps) == (None, ())
 
 
-def _pending(due_in: timedelta) -> Pending:
+def _pending(due_in: timedelta, write_back: dict[str, object] | None = None) -> Pending:
+    details: dict[str, object] = {"request": {"current_replicas": 2, "target_replicas": 3}}
+    if write_back is not None:  # a change made through git: the sync deadline is its due
+        details["write_back"] = write_back
     executed = Record(
         id="op-20260210-152900-aaaaaa",
         timestamp=NOW - timedelta(minutes=1),
@@ -183,7 +186,7 @@ def _pending(due_in: timedelta) -> Pending:
         rationale="scale deployment todo-app/web to 3 replicas",
         operation="scale_within_limits",
         links={"operation": "op-20260210-152900-aaaaaa"},
-        details={"request": {"current_replicas": 2, "target_replicas": 3}},
+        details=details,
     )
     return Pending(
         record=executed,
@@ -196,36 +199,78 @@ def _pending(due_in: timedelta) -> Pending:
     )
 
 
+_ROLLED_OUT = Record(
+    id="rol-20260210-153000-aaaaaa",
+    timestamp=NOW,
+    event_type=EventType.ROLLED_OUT,
+    service="web",
+    blueprint_version="1.0.0",
+    outcome=Outcome.SUCCESS,
+    rationale="rolled out",
+    links={"operation": "op-20260210-152900-aaaaaa"},
+)
+
+
 @pytest.mark.parametrize(
-    ("waiting", "text"),
+    ("waiting", "records", "text"),
     [
-        (None, None),
+        (None, (), None),
         (
             _pending(timedelta(seconds=30)),
+            (),
             "op-20260210-152900-aaaaaa (scale 2→3) is verified at 15:30:30Z; "
             "no new change before that",
         ),
         (
             _pending(timedelta(seconds=-10)),
+            (),
             "op-20260210-152900-aaaaaa (scale 2→3) is verified once its starting pods are "
             "ready (at the latest 15:31:50Z); no new change before that",
         ),
         (
             _pending(timedelta(0)),
+            (),
             "op-20260210-152900-aaaaaa (scale 2→3) is verified once its starting pods are "
             "ready (at the latest 15:32:00Z); no new change before that",
         ),
+        (
+            _pending(timedelta(seconds=30), {"commit": "0123456789abcdef"}),
+            (),
+            "op-20260210-152900-aaaaaa (scale 2→3) is verified once the GitOps tool has rolled "
+            "out 0123456789ab (escalated if it has not by 15:30:30Z); no new change before that",
+        ),
+        (
+            _pending(timedelta(seconds=30), {"commit": "0123456789abcdef"}),
+            (_ROLLED_OUT,),
+            "op-20260210-152900-aaaaaa (scale 2→3) is verified at 15:30:30Z; "
+            "no new change before that",
+        ),
     ],
-    ids=["nothing-waits", "due-later", "pods-starting", "due-now"],
+    ids=[
+        "nothing-waits",
+        "due-later",
+        "pods-starting",
+        "due-now",
+        "through-git-not-rolled-out",
+        "through-git-rolled-out",
+    ],
 )
-def test_wait_for_verification(waiting: Pending | None, text: str | None) -> None:
+def test_wait_for_verification(
+    waiting: Pending | None, records: tuple[Record, ...], text: str | None
+) -> None:
+    """The waiting change holds the cycle either way; the history says what it waits for
+    (the GitOps tool's rollout of its commit, until the trail records it rolled out)."""
     given = inputs(load=HOT)
-    progress = replace(start(given), waiting=waiting)
+    progress = replace(start(given, records), waiting=waiting)
     after = stages.wait_for_verification(given, progress)
     assert (after.plan.waiting if after.plan else None) == text
+    if after.plan is not None:
+        assert (after.plan.decision, after.plan.steps) == (None, ())
 
 
-def _authorization(kind: Kind, replicas: int | None) -> Authorization:
+def _authorization(
+    kind: Kind, replicas: int | None, operation: str = "scale_within_limits"
+) -> Authorization:
     return Authorization(
         approval_id="apv-20260210-152000-bbbbbb",
         reference="reconciler/web/scale",
@@ -233,7 +278,7 @@ def _authorization(kind: Kind, replicas: int | None) -> Authorization:
         merged_at=NOW - timedelta(minutes=10),
         latency=60.0,
         kind=kind,
-        operation="scale_within_limits",
+        operation=operation,
         target_replicas=replicas,
         current_replicas=2,
         parameters={},
@@ -241,25 +286,39 @@ def _authorization(kind: Kind, replicas: int | None) -> Authorization:
 
 
 @pytest.mark.parametrize(
-    ("authorizations", "target"),
+    ("authorizations", "operation", "target"),
     [
-        ((), None),
-        ((_authorization(Kind.BLUEPRINT, None),), None),
-        ((_authorization(Kind.REQUEST, 4),), 4),
+        ((), None, None),
+        ((_authorization(Kind.BLUEPRINT, None),), None, None),
+        ((_authorization(Kind.REQUEST, 4),), "scale_within_limits", 4),
+        (
+            (_authorization(Kind.REQUEST, 1, "rollback_own_change"),),
+            "rollback_own_change",
+            1,
+        ),
     ],
-    ids=["none", "a-blueprint-edit", "a-request"],
+    ids=["none", "a-blueprint-edit", "a-request", "an-approved-rollback-proposal"],
 )
 def test_carry_out_approved_request(
-    authorizations: tuple[Authorization, ...], target: int | None
+    authorizations: tuple[Authorization, ...], operation: str | None, target: int | None
 ) -> None:
-    given = inputs(authorizations=authorizations)
+    """The approved operation is carried out from the replicas the deployment has now (a
+    rollback proposal keeps its own target, so its starting point comes from the state), and
+    the approval leads its chain of records."""
+    given = inputs(authorizations=authorizations)  # the deployment runs 2 replicas
     after = stages.carry_out_approved_request(given, start(given))
     if target is None:
         assert after.plan is None
         return
-    assert after.plan is not None
+    assert after.plan is not None and after.plan.decision is None
     (step,) = after.plan.steps
-    assert (step.request.target_replicas, step.chain.approval) == (4, "apv-20260210-152000-bbbbbb")
+    request = step.request
+    assert (request.operation, request.origin) == (operation, Origin.APPROVAL)
+    assert (request.current_replicas, request.target_replicas) == (2, target)
+    assert (step.chain.approval, step.chain.decision) == (
+        "apv-20260210-152000-bbbbbb",
+        "apv-20260210-152000-bbbbbb",
+    )
     assert step.verdict.action is VerdictAction.EXECUTE
 
 
@@ -292,6 +351,11 @@ def test_recover_failing_pods(
     (step,) = after.plan.steps
     assert (step.request.operation, step.verdict.action) == (operation, action)
     assert step.records[0].event_type is EventType.DECISION_MADE
+    decision = after.plan.decision
+    request = step.request
+    assert (request.service, request.origin) == ("web", Origin.RECOVERY)
+    assert (request.decision_id, step.chain.decision) == (decision.id, decision.id)
+    assert request.reason == decision.rationale  # the request says why: the ladder's reason
 
 
 @pytest.mark.parametrize(
@@ -530,3 +594,73 @@ def test_a_change_that_failed_its_verification_is_rolled_back_before_anything_ne
     assert request.reverts == records[-1].id
     assert step.verdict.action is VerdictAction.EXECUTE
     assert [n.kind for n in after.plan.notes] == [NoteKind.VERIFICATION_FAILED]
+
+
+def _after_failed_verification() -> tuple[Record, ...]:
+    """The engine's 2→3, failed at its verification (one pod of three ready): 3 is a
+    target to avoid for a while."""
+    later = replace(inputs(observed=state(3, ready=1), load=HOT), now=NOW + timedelta(seconds=400))
+    verified = stages.verify_due_changes(later, start(later, _executed_scale(HOT)))
+    assert [n.kind for n in verified.notes] == [NoteKind.VERIFICATION_FAILED]
+    return verified.history.records
+
+
+_BEHAVIOR = "    behavior:\n      scaleUp:\n        policies: [{type: Pods, value: 1, periodSeconds: 600}]\n"
+
+
+@pytest.mark.parametrize(
+    ("bp", "observed", "load", "later", "options", "records", "reason"),
+    [
+        pytest.param(
+            blueprint(), 2, metrics(0.95, 0.90, 180, observed_at=NOW + timedelta(seconds=400)),
+            400, {}, _after_failed_verification(),
+            DecisionReason.RECENTLY_FAILED, id="a-target-that-failed-recently",
+        ),
+        pytest.param(
+            blueprint(), 2, metrics(0.95, 0.90, 180, observed_at=NOW - timedelta(seconds=90)),
+            0, {"max_metrics_age": 60.0}, (), DecisionReason.METRICS_STALE,
+            id="metrics-older-than-the-configured-age",
+        ),
+        pytest.param(
+            blueprint(_BEHAVIOR), 3, HOT, 0, {}, _executed_scale(HOT),
+            DecisionReason.RATE_LIMITED, id="a-rate-policy-the-trail-used-up",
+        ),
+        pytest.param(
+            blueprint(), 3, metrics(0.10, 0.10, 50), 0, {}, (), DecisionReason.STABILIZING,
+            id="a-scale-down-that-needs-the-history",
+        ),
+    ],
+)  # fmt: skip
+def test_a_paused_decision_reports_what_the_engine_would_decide_from_the_same_trail(
+    bp: Blueprint,
+    observed: int,
+    load: Metrics,
+    later: int,
+    options: dict[str, object],
+    records: tuple[Record, ...],
+    reason: DecisionReason,
+) -> None:
+    """Paused, the engine still decides over the trail as it is (the targets to avoid, the
+    rate policies' room, the metrics' age limit) and reports that, acting on nothing and
+    asking for no history."""
+    now = NOW + timedelta(seconds=later)
+    running = replace(inputs(bp, state(observed), load, **options), now=now)
+    paused = replace(running, state=state(observed, paused="maintenance"))
+    would = stages.decide_and_govern(running, start(running, records)).plan
+    after = stages.stop_while_paused(paused, start(paused, records))
+    assert would is not None and would.decision is not None
+    assert after.plan is not None and after.plan.decision is not None
+    engine, reported = would.decision, after.plan.decision
+    assert engine.reason is reason and engine.needs_window is (reason is DecisionReason.STABILIZING)
+    assert (reported.action, reported.reason, reported.target_replicas) == (
+        Action.NONE,
+        DecisionReason.PAUSED,
+        observed,
+    )
+    assert (reported.needs_window, after.plan.needs_window, after.plan.steps) == (False, False, ())
+    assert (reported.estimate, reported.references, reported.guards) == (
+        engine.estimate,
+        engine.references,
+        engine.guards,
+    )
+    assert reported.rationale.endswith(f"would decide: {engine.rationale}")

@@ -372,7 +372,8 @@ def decision_requests(decision: Decision) -> list[OperationRequest]:
 
 
 def paused_decision(inputs: CycleInputs, progress: Progress, paused_by: str) -> Decision:
-    """What the engine would decide, reported and not acted on."""
+    """What the engine would decide, reported and not acted on. It gets an id of its own
+    (below), so the engine's id, and the salt that makes it unique, are not needed."""
     blueprint, state, now, history = inputs.blueprint, inputs.state, inputs.now, progress.history
     would = decide(
         blueprint,
@@ -381,7 +382,6 @@ def paused_decision(inputs: CycleInputs, progress: Progress, paused_by: str) -> 
         now=now,
         max_metrics_age=inputs.max_metrics_age,
         avoid=avoid_targets(history, now),
-        salt=history.fingerprint,
         changes=scale_events(history.records),
     )
     return replace(
