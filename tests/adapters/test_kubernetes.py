@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from reconciler.adapters.kubernetes import KubernetesCluster, parse_quantity
+from reconciler.adapters.kubernetes.writes import _merge_diff
 from reconciler.core.errors import ClusterError, ConfigError, ConflictError, MetricsError
 from reconciler.core.observed.changes import Change, ChangeKind
 from reconciler.core.observed.observation import ChangeStamp, DeploymentState, Metrics, Target
@@ -1078,6 +1079,81 @@ def test_rollback_without_an_earlier_revision_is_refused(
     with pytest.raises(ClusterError, match=r"no revision 7 to roll back to \(revisions kept: 1\)"):
         cluster.apply(change(cluster, ChangeKind.ROLLBACK, to_revision=7))
     assert api.count("PATCH") == 0
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "patch"),
+    [
+        pytest.param({"a": 1}, {"a": 1}, {}, id="nothing-changed"),
+        pytest.param({"a": 1}, {"a": 2}, {"a": 2}, id="a-changed-value"),
+        pytest.param({"a": 1, "b": 2}, {"a": 1}, {"b": None}, id="a-dropped-key-is-null"),
+        pytest.param({}, {"a": {"x": [1]}}, {"a": {"x": [1]}}, id="a-new-key"),
+        pytest.param(
+            {"a": {"x": 1, "y": 2}}, {"a": {"x": 1}}, {"a": {"y": None}}, id="nested-drop"
+        ),
+        pytest.param({"a": [1, 2]}, {"a": [1]}, {"a": [1]}, id="a-list-is-replaced-whole"),
+        pytest.param("text", {"a": 1}, {"a": 1}, id="a-dict-over-a-non-dict"),
+        pytest.param({"a": 1}, [{"a": 1}], [{"a": 1}], id="a-non-dict-over-a-dict"),
+    ],
+)
+def test_a_rollbacks_merge_patch_turns_the_template_into_the_one_wanted(
+    old: Any, new: Any, patch: Any
+) -> None:
+    """RFC 7386: changed keys, null for a key the wanted template lacks, lists and non-objects
+    replaced whole. The patch shares nothing with the wanted template (it is sent, and the
+    template is kept), so changing one never changes the other."""
+    made = _merge_diff(old, new)
+    assert made == patch
+    kept = json.dumps(new, sort_keys=True)
+    _scramble(made)
+    assert json.dumps(new, sort_keys=True) == kept
+
+
+def _scramble(value: Any) -> None:
+    """Change every container inside `value`, in place."""
+    if isinstance(value, dict):
+        for key in list(value):
+            _scramble(value[key])
+        value["scrambled"] = True
+    elif isinstance(value, list):
+        for item in value:
+            _scramble(item)
+        value.append("scrambled")
+
+
+def test_a_rollback_lists_only_the_deployments_own_replicasets(
+    api: FakeKubeAPI, connect: Factory
+) -> None:
+    """The ReplicaSets are listed by the deployment's selector (a namespace can hold
+    thousands), and the one of the revision asked for is found among them."""
+    api.add_deployment("shop", "web")
+    api.add_deployment("shop", "api")
+    cluster = connect()
+    cluster.apply(change(cluster, ChangeKind.RESOURCES, cpu_request=250))
+    rollback = change(cluster, ChangeKind.ROLLBACK)
+    api.reset_log()
+    rolled = cluster.apply(rollback)
+    assert rolled.message == "deployment.apps/web rolled back"
+    (listing,) = [r for r in api.requests if r.method == "GET" and r.path.endswith("/replicasets")]
+    assert listing.query["labelSelector"] == "app=web"
+    assert observed(cluster).cpu_request == 100
+
+
+def test_replicasets_that_cannot_be_listed_stop_the_rollback_for_the_service(
+    api: FakeKubeAPI, connect: Factory
+) -> None:
+    api.add_deployment("shop", "web")
+    cluster = connect()
+    cluster.apply(change(cluster, ChangeKind.RESOURCES, cpu_request=250))
+    rollback = change(cluster, ChangeKind.ROLLBACK)
+    api.deny("list", "apps", "replicasets", "shop")
+    api.reset_log()
+    with pytest.raises(ClusterError) as caught:
+        cluster.apply(rollback)
+    assert (type(caught.value), caught.value.service) == (ClusterError, "web")
+    assert str(caught.value).startswith("listing the replicasets of deployment shop/web")
+    assert api.count("PATCH") == 0
+    assert observed(cluster).cpu_request == 250
 
 
 # ---------------------------------------------------------------------- the cluster's identity
