@@ -42,6 +42,24 @@ class Proposed:
     commit: str | None = None
     records: tuple[Record, ...] = ()
 
+    @classmethod
+    def committed(
+        cls,
+        commit: Commit,
+        subject: str,
+        records: tuple[Record, ...],
+        *,
+        outcome: StepOutcome,
+        detail: str,
+        aside: Aside | None = None,
+    ) -> Proposed:
+        """What proposing came to once its records are committed: they count as made only
+        when the commit was."""
+        sha = commit(subject, records)
+        return cls(
+            outcome=outcome, detail=detail, aside=aside, commit=sha, records=records if sha else ()
+        )
+
 
 @dataclass
 class Proposer:
@@ -171,13 +189,12 @@ class Proposer:
             now,
             links={"decision": step.chain.decision, "governance": step.chain.governance},
         )
-        records = (*lead, record)
-        sha = commit(f"{short(draft.title, 90)}: proposed as {proposal.reference}", records)
-        return Proposed(
+        return Proposed.committed(
+            commit,
+            f"{short(draft.title, 90)}: proposed as {proposal.reference}",
+            (*lead, record),
             outcome=StepOutcome.PROPOSED,
             detail=f"{draft.title} ({proposal.reference})",
-            commit=sha,
-            records=records if sha else (),
         )
 
     def _update(
@@ -267,15 +284,13 @@ class Proposer:
             now,
             extra={"hands_off": True},
         )
-        sha = commit(
-            f"{blueprint.name}: {proposal.reference} changed by a person; commented", [record]
-        )
-        return Proposed(
+        return Proposed.committed(
+            commit,
+            f"{blueprint.name}: {proposal.reference} changed by a person; commented",
+            (record,),
             outcome=StepOutcome.PENDING,
             aside=Aside.COMMENTED,
             detail=f"{proposal.reference} is being edited by a person",
-            commit=sha,
-            records=(record,) if sha else (),
         )
 
     def _rewrite(
@@ -310,15 +325,12 @@ class Proposer:
             now,
             links={"decision": step.chain.decision, "governance": step.chain.governance},
         )
-        records = (*lead, record)
-        sha = commit(
-            f"{blueprint.name}: {short(draft.title, 70)} ({updated.reference} updated)", records
-        )
-        return Proposed(
+        return Proposed.committed(
+            commit,
+            f"{blueprint.name}: {short(draft.title, 70)} ({updated.reference} updated)",
+            (*lead, record),
             outcome=StepOutcome.PROPOSAL_UPDATED,
             detail=f"{draft.title} ({updated.reference})",
-            commit=sha,
-            records=records if sha else (),
         )
 
     def _cooling_off(
