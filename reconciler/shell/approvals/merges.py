@@ -18,7 +18,6 @@ from reconciler.core.approvals.judging import (
 from reconciler.core.approvals.lifecycle import CONCLUDED, Kind, Landing, Refusal
 from reconciler.core.approvals.pending import Pending
 from reconciler.core.approvals.proposals import Proposal, ProposalState
-from reconciler.core.approvals.recording import approval_record
 from reconciler.core.blueprint.model import Blueprint
 from reconciler.core.errors import ForgeError
 from reconciler.core.observed.observation import DeploymentState
@@ -41,15 +40,12 @@ def refuse_landing(at: Reviewing, last: Record, proposal: Proposal | None) -> No
     meta = dict(body_of(last, ApprovalBody).metadata)
     reference = proposal.reference if proposal is not None else proposal_reference(last)
     reason = _landing_reason(blueprint, last, proposal, reference)
-    record = approval_record(
+    record = at.approval(
         EventType.APPROVAL_REFUSED,
         Outcome.REFUSED,
-        blueprint,
-        blueprint.name,
         meta,
         proposal,
         f"{reference} approves nothing: {reason}.",
-        at.now,
         extra={
             "reference": reference,
             "reasons": [reason],
@@ -123,15 +119,12 @@ def refuse_stale(at: Reviewing, granted: Record, stale: str) -> None:
     blueprint = at.blueprint
     body = body_of(granted, ApprovalBody)
     reference = body.reference or body.branch or ""
-    record = approval_record(
+    record = at.approval(
         EventType.APPROVAL_REFUSED,
         Outcome.REFUSED,
-        blueprint,
-        blueprint.name,
         dict(body.metadata),
         None,
         f"{reference} was approved but is no longer carried out: {stale}.",
-        at.now,
         extra={"reference": reference, "reasons": [stale], "refusal": str(Refusal.STALE)},
     )
     at.settle(
@@ -211,11 +204,9 @@ def _refuse_merge(
     """Record a merge that approves nothing, say so on the proposal, and hold the service
     when the merge was a blueprint edit."""
     blueprint, proposal = merged.blueprint, merged.proposal
-    record = approval_record(
+    record = at.approval(
         EventType.APPROVAL_REFUSED,
         Outcome.REFUSED,
-        blueprint,
-        blueprint.name,
         dict(merged.pending.metadata),
         proposal,
         f"{proposal.reference} was merged but approves nothing"
@@ -223,7 +214,6 @@ def _refuse_merge(
         + ": "
         + "; ".join(reasons)
         + ".",
-        at.now,
         extra={
             **merged.facts(),
             "reasons": reasons,
@@ -255,11 +245,9 @@ def _grant(at: Reviewing, merged: _Merged) -> None:
     latency = (
         f", {judgement.latency / 60:.0f} min after it was proposed" if judgement.latency else ""
     )
-    record = approval_record(
+    record = at.approval(
         EventType.APPROVAL_GRANTED,
         Outcome.APPROVED,
-        blueprint,
-        blueprint.name,
         dict(merged.pending.metadata),
         proposal,
         f"{proposal.reference} merged by {proposal.merged_by} at {merged_at(proposal)}{latency}: "
@@ -268,7 +256,6 @@ def _grant(at: Reviewing, merged: _Merged) -> None:
             if blueprint_edit
             else "the requested operation is approved, once."
         ),
-        at.now,
         extra=merged.facts(),
     )
     at.settle(

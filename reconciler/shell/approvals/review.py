@@ -9,16 +9,18 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from reconciler.core.approvals.authorization import Authorization
 from reconciler.core.approvals.feedback import ProposalStatus, Standing, proposal_status
 from reconciler.core.approvals.pending import Pending
 from reconciler.core.approvals.proposals import Proposal
+from reconciler.core.approvals.recording import approval_record
 from reconciler.core.blueprint.model import Blueprint
 from reconciler.core.ids import utc
 from reconciler.core.planning.outcomes import Note, NoteKind
 from reconciler.core.trail.history import HISTORY_SPAN
-from reconciler.core.trail.records import Record
+from reconciler.core.trail.records import EventType, Outcome, Record
 from reconciler.ports import AuditStore, Forge
 
 __all__ = ["Commit", "Review", "Reviewing", "approval_records", "awaiting", "merged_at"]
@@ -53,6 +55,29 @@ class Reviewing:
     commit: Commit
     now: datetime
     review: Review
+
+    def approval(
+        self,
+        event: EventType,
+        outcome: Outcome,
+        metadata: Mapping[str, Any],
+        proposal: Proposal | None,
+        rationale: str,
+        *,
+        extra: Mapping[str, Any] | None = None,
+    ) -> Record:
+        """The approval record of this review's service, made now."""
+        return approval_record(
+            event,
+            outcome,
+            self.blueprint,
+            self.blueprint.name,
+            metadata,
+            proposal,
+            rationale,
+            self.now,
+            extra=extra,
+        )
 
     def settle(self, record: Record, subject: str, kind: NoteKind, text: str) -> None:
         """Every change of a proposal's standing is one commit of its record and one note in

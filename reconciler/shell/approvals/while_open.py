@@ -11,7 +11,6 @@ from reconciler.core.approvals.feedback import Standing, proposal_status
 from reconciler.core.approvals.judging import still_as_proposed
 from reconciler.core.approvals.pending import Pending
 from reconciler.core.approvals.proposals import CommentTopic, Proposal, ProposalState
-from reconciler.core.approvals.recording import approval_record
 from reconciler.core.errors import ForgeError
 from reconciler.core.planning.outcomes import NoteKind
 from reconciler.core.trail.records import EventType, Outcome
@@ -37,16 +36,13 @@ def _brought_up_to_date(at: Reviewing, pending: Pending, proposal: Proposal) -> 
     meta = dict(pending.metadata)
     ref = proposal.reference
     who = proposal.head_author or "someone"
-    record = approval_record(
+    record = at.approval(
         EventType.APPROVAL_UPDATED,
         Outcome.PENDING,
-        at.blueprint,
-        service,
         meta,
         proposal,
         f"{ref} was brought up to date with the main branch by {who}; it still changes "
         "exactly the proposed files, so an approver's merge still approves it.",
-        at.now,
         extra={"updated_from_base": True},
     )
     at.settle(
@@ -77,16 +73,13 @@ def _edited_by_a_person(at: Reviewing, pending: Pending, proposal: Proposal) -> 
     except ForgeError as error:
         at.review.error = f"could not comment on {ref}: {error}"
         return pending
-    record = approval_record(
+    record = at.approval(
         EventType.APPROVAL_UPDATED,
         Outcome.PENDING,
-        at.blueprint,
-        service,
         meta,
         proposal,
         f"{ref} has a person's commits ({who}); merging it approves nothing, and it is no "
         "longer rewritten.",
-        at.now,
         extra={"hands_off": True},
     )
     at.settle(
@@ -129,16 +122,13 @@ def expire(at: Reviewing, pending: Pending, proposal: Proposal) -> None:
         proposal, proposal_status(standing, until=pending.expires_at, reason=reason)
     )
     outcome = Outcome.EXPIRED if approval.auto_reject_on_timeout else Outcome.PENDING
-    record = approval_record(
+    record = at.approval(
         EventType.APPROVAL_EXPIRED,
         outcome,
-        at.blueprint,
-        service,
         meta,
         proposal,
         f"{proposal.reference} expired at {pending.expires_at:%H:%M:%S}Z without approval; "
         + ("closed." if approval.auto_reject_on_timeout else "left open, no longer updated."),
-        at.now,
         extra={"auto_rejected": approval.auto_reject_on_timeout},
     )
     at.settle(
@@ -155,17 +145,14 @@ def reject(at: Reviewing, pending: Pending, proposal: Proposal | None) -> None:
     service = at.blueprint.name
     who = f" by {proposal.closed_by}" if proposal and proposal.closed_by else ""
     ref = proposal.reference if proposal else pending.branch
-    record = approval_record(
+    record = at.approval(
         EventType.APPROVAL_REJECTED,
         Outcome.REJECTED,
-        at.blueprint,
-        service,
         dict(pending.metadata),
         proposal,
         f"{ref} was closed without merging{who}: rejected. The same proposal is not made "
         f"again for {at.blueprint.policy.approval.rejection_cooloff:g}s unless the load gets "
         "materially worse.",
-        at.now,
         extra={"closed_by": proposal.closed_by if proposal else None},
     )
     at.settle(
