@@ -52,7 +52,7 @@ def approvals_command(
       reconciler approvals --state pending
       reconciler approvals -s todo-frontend -o json
     """
-    from reconciler.cli.audit import cluster_identity
+    from reconciler.cli.audit import cluster_filter
     from reconciler.cli.compose import open_audit
     from reconciler.core.approvals.lifecycle import APPROVAL_EVENTS
     from reconciler.core.approvals.recording import approval_summaries
@@ -61,11 +61,9 @@ def approvals_command(
     store = open_audit(root)
     services = [service] if service else store.services()
     rows, data = [], []
-    on = cluster_identity(root, cluster)
+    made_on = cluster_filter(root, cluster)
     for name in services:
-        records = store.events(name, APPROVAL_EVENTS)
-        if on is not None:
-            records = [r for r in records if (r.cluster or "-") == on]
+        records = [r for r in store.events(name, APPROVAL_EVENTS) if made_on(r)]
         for item in approval_summaries(records):
             if states and item["state"] not in states:
                 continue

@@ -4,7 +4,7 @@ records behind one id.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -133,11 +133,11 @@ def audit_command(
     root = settings.root()
     start, end = _time_range(settings, root, since, until)
     store = open_audit(root)
-    on = cluster_identity(root, cluster)
+    made_on = cluster_filter(root, cluster)
     records = [
         r
         for r in store.scan(service=service, since=start, until=end)
-        if (not wanted or r.event_type in wanted) and (on is None or (r.cluster or "-") == on)
+        if (not wanted or r.event_type in wanted) and made_on(r)
     ]
     if limit:
         records = records[-limit:]
@@ -174,18 +174,20 @@ def _print_records(records: Sequence[Record]) -> None:
     )
 
 
-def cluster_identity(root: Path, cluster: str | None) -> str | None:
-    """The identity records carry for `--on CLUSTER`: a name the committed policies declare
-    stands for its identity; anything else is taken as an identity already."""
+def cluster_filter(root: Path, cluster: str | None) -> Callable[[Record], bool]:
+    """Whether a record was made on the cluster `--on CLUSTER` names (any, without --on): a
+    name the committed policies declare stands for its identity; anything else is taken as an
+    identity already, `-` for records written before records named theirs."""
     if cluster is None:
-        return None
+        return lambda _record: True
     from reconciler.cli.compose import committed_fleet
 
     try:
         declared = committed_fleet(root).policies.clusters
     except ReconcilerError:
         declared = ()
-    return next((c.identity for c in declared if c.name == cluster), cluster)
+    on = next((c.identity for c in declared if c.name == cluster), cluster)
+    return lambda record: (record.cluster or "-") == on
 
 
 def _event_types(events: Sequence[str]) -> set[EventType]:

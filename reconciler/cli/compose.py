@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from reconciler.core.approvals.feedback import TrailLinks
     from reconciler.core.planning.sharding import Shard
     from reconciler.core.trail.clusters import ClusterRef
-    from reconciler.ports import Cluster, Forge
+    from reconciler.ports import Clock, Cluster, ClusterEvents, Forge, MetricsSource
     from reconciler.shell.ports import Ports
     from reconciler.shell.workspace import Fleet
 
@@ -205,23 +205,34 @@ def build_ports(root: Path, settings: Settings, fleet: Fleet | None = None) -> P
     from reconciler.shell.ports import Ports
     from reconciler.shell.trail import ClusterTrail, Unidentified
 
-    if settings.cluster == "simulated":
-        sim = open_simulation(root, settings.sim_state)
-        forge = open_forge(root, settings, fleet, sim.now)
-        where = ON_SIMULATOR
+    def ports_on(
+        forge: Forge | None,
+        cluster: Cluster,
+        metrics: MetricsSource,
+        clock: Clock,
+        where: ClusterRef,
+        events: ClusterEvents | None = None,
+    ) -> Ports:
+        """The ports of a cluster that is known: its own part of the trail, the forge, the
+        manifests."""
         return Ports(
-            cluster=with_gitops(sim, root, fleet),
-            metrics=sim,
+            cluster=cluster,
+            metrics=metrics,
             audit=ClusterTrail(open_audit(root), where),
-            clock=sim,
+            clock=clock,
             forge=forge,
             manifests=open_manifests(root),
             where=where,
+            events=events,
             paired=paired_repositories(forge),
         )
+
+    if settings.cluster == "simulated":
+        sim = open_simulation(root, settings.sim_state)
+        forge = open_forge(root, settings, fleet, sim.now)
+        return ports_on(forge, with_gitops(sim, root, fleet), sim, sim, ON_SIMULATOR)
     if settings.cluster == "kubernetes":
         from reconciler.adapters.clock import SystemClock
-        from reconciler.ports import MetricsSource
         from reconciler.shell.metrics import CombinedMetrics
 
         fleet = fleet or committed_fleet(root)
@@ -240,17 +251,7 @@ def build_ports(root: Path, settings: Settings, fleet: Fleet | None = None) -> P
             where = ClusterRef(identity="unidentified", name="unidentified")
             return Ports(cluster=unknown, metrics=metrics, audit=unknown, clock=clock, where=where)
         forge = open_forge(root, settings, fleet, clock.now)
-        return Ports(
-            cluster=kube,
-            metrics=metrics,
-            audit=ClusterTrail(open_audit(root), where),
-            clock=clock,
-            forge=forge,
-            manifests=open_manifests(root),
-            where=where,
-            events=kube,
-            paired=paired_repositories(forge),
-        )
+        return ports_on(forge, kube, metrics, clock, where, events=kube)
     raise ConfigError(
         f"unknown cluster kind {settings.cluster!r}", hint="use --cluster simulated or kubernetes"
     )

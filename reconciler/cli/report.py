@@ -54,7 +54,7 @@ def report_command(
       reconciler report --since 24h -s todo-frontend
       reconciler report -o json
     """
-    from reconciler.cli.audit import clock_now, cluster_identity, iso_time, parse_when
+    from reconciler.cli.audit import clock_now, cluster_filter, iso_time, parse_when
     from reconciler.cli.compose import open_audit
     from reconciler.core.errors import ConfigError
     from reconciler.core.trail.trial import summarise_trial
@@ -66,11 +66,8 @@ def report_command(
     except ConfigError as error:
         raise click.BadParameter(f"{error} ({error.hint})", param_hint="'--since'") from None
     store = open_audit(root)
-    on = cluster_identity(root, cluster)
     summary = summarise_trial(
-        r
-        for r in store.scan(service=service, since=start, until=None)
-        if on is None or (r.cluster or "-") == on
+        filter(cluster_filter(root, cluster), store.scan(service=service, since=start, until=None))
     )
     skipped = [item.problem() for item in store.unreadable()]
     assert start is not None

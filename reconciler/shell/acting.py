@@ -52,9 +52,16 @@ def carry_out(
         notes.append(planned.note())
     results = []
     for step in plan.steps:
-        result, committed = _carry_out_step(
-            step, blueprint, state, metrics, history, ports, recorder, plan.decision, proposing
+        acting = _Acting(
+            blueprint=blueprint,
+            state=state,
+            metrics=metrics,
+            history=history,
+            ports=ports,
+            recorder=recorder,
+            decision=plan.decision,
         )
+        result, committed = _carry_out_step(step, acting, proposing)
         results.append(result)
         if committed:
             history = fold_in(history, committed, blueprint, ports.clock.now())
@@ -113,19 +120,26 @@ class Proposing:
 CHART_SPAN = 1800.0
 
 
+@dataclass(frozen=True, kw_only=True)
+class _Acting:
+    """What carrying out one step works with: the service as observed, the history its
+    steps so far are folded into, the ports, the recorder and the cycle's decision."""
+
+    blueprint: Blueprint
+    state: DeploymentState
+    metrics: Metrics
+    history: ServiceHistory
+    ports: Ports
+    recorder: Recorder
+    decision: Decision | None
+
+
 def _carry_out_step(
-    step: Step,
-    blueprint: Blueprint,
-    state: DeploymentState,
-    metrics: Metrics,
-    history: ServiceHistory,
-    ports: Ports,
-    recorder: Recorder,
-    decision: Decision | None,
-    proposing: Proposing | None = None,
+    step: Step, acting: _Acting, proposing: Proposing | None = None
 ) -> tuple[StepResult, tuple[Record, ...]]:
     """One step: recorded only (observed, or not let run), proposed, or acted on; returns its
     result and the records committed for it."""
+    recorder = acting.recorder
     verdict = step.verdict
     if step.observed:
         # Observe mode: recorded as what it would have led to; nothing changed or proposed.
@@ -133,7 +147,7 @@ def _carry_out_step(
     if step.change is None and verdict.action is VerdictAction.REQUEST_APPROVAL and proposing:
         if recorder.dry_run:
             return _result(step, StepOutcome.WOULD_PROPOSE, verdict.summary), ()
-        proposed = proposing.propose(step, decision, recorder, ports)
+        proposed = proposing.propose(step, acting.decision, recorder, acting.ports)
         ids = tuple(r.id for r in proposed.records)
         return _result(
             step, proposed.outcome, proposed.detail, proposed.commit, ids, proposed.aside
@@ -142,7 +156,7 @@ def _carry_out_step(
         return _record_only(step, _NOT_CARRIED_OUT[verdict.action], recorder)
     if recorder.dry_run:
         return _result(step, StepOutcome.WOULD_EXECUTE, step.change.describe()), ()
-    return _act(step, step.change, blueprint, state, metrics, history, ports, recorder, decision)
+    return _act(step, step.change, acting)
 
 
 def _result(
@@ -180,43 +194,34 @@ def _record_only(
     return _result(step, outcome, summary, sha, ids), kept(sha, step.records)
 
 
-def _act(
-    step: Step,
-    change: Change,
-    blueprint: Blueprint,
-    state: DeploymentState,
-    metrics: Metrics,
-    history: ServiceHistory,
-    ports: Ports,
-    recorder: Recorder,
-    decision: Decision | None,
-) -> tuple[StepResult, tuple[Record, ...]]:
+def _act(step: Step, change: Change, acting: _Acting) -> tuple[StepResult, tuple[Record, ...]]:
     """The one place a step changes anything. Governance is asked again at the moment of
     acting, with a fresh clock: the verdict that counts is this one. The change is applied
     with a stamp on the deployment (or on the manifest commit), and only then are its records
     committed, whatever became of it: a run that dies in between leaves the stamp, and the
     next run records the change from it (`operation_recovered`)."""
+    ports, blueprint = acting.ports, acting.blueprint
     moment = ports.clock.now()
-    observed = observed_values(state, metrics, decision)
+    observed = observed_values(acting.state, acting.metrics, acting.decision)
     recheck = govern(
-        step.request, blueprint, history, observed, moment, approved_by=step.approved_by
+        step.request, blueprint, acting.history, observed, moment, approved_by=step.approved_by
     )
     if recheck.action is not VerdictAction.EXECUTE:
-        return _refused_on_recheck(step, recheck, blueprint, recorder, decision)
+        return _refused_on_recheck(step, recheck, acting)
     try:
         carried = carry_change(
             change,
             reverts=step.request.reverts,
             blueprint=blueprint,
-            state=state,
-            history=history,
+            state=acting.state,
+            history=acting.history,
             cluster=ports.cluster,
             manifests=ports.manifests,
             now=moment,
             approved_from=step.context.get("authorized_by"),
         )
     except ConflictError as error:
-        return _deferred_by_conflict(step, error, blueprint, recorder, decision)
+        return _deferred_by_conflict(step, error, acting)
     except ClusterError as error:
         failure = failed_record(
             step.request,
@@ -229,8 +234,8 @@ def _act(
             ports.clock.now(),
             context=step.context,
         )
-        return _committed(step, StepOutcome.FAILED, str(error), failure, recorder, decision)
-    return _executed(step, change, carried, blueprint, recorder, decision)
+        return _committed(step, StepOutcome.FAILED, str(error), failure, acting)
+    return _executed(step, change, carried, acting)
 
 
 def _committed(
@@ -238,58 +243,45 @@ def _committed(
     outcome: StepOutcome,
     detail: str,
     last: Record,
-    recorder: Recorder,
-    decision: Decision | None,
+    acting: _Acting,
     verdict: Verdict | None = None,
 ) -> tuple[StepResult, tuple[Record, ...]]:
     """A step that did not change the cluster, committed with the record saying why."""
     records = (*step.records, last)
-    subject = subject_for(last, step.request, verdict or step.verdict, decision)
-    sha = recorder.commit(subject, records)
+    subject = subject_for(last, step.request, verdict or step.verdict, acting.decision)
+    sha = acting.recorder.commit(subject, records)
     return _result(step, outcome, detail, sha), kept(sha, records)
 
 
 def _refused_on_recheck(
-    step: Step,
-    recheck: Verdict,
-    blueprint: Blueprint,
-    recorder: Recorder,
-    decision: Decision | None,
+    step: Step, recheck: Verdict, acting: _Acting
 ) -> tuple[StepResult, tuple[Record, ...]]:
     refusal = refusal_record(
-        step.request, recheck, blueprint, step.chain, note="re-checked before acting"
+        step.request, recheck, acting.blueprint, step.chain, note="re-checked before acting"
     )
     # The refusal record says deferred or blocked; a step that now needs approval is
     # refused as blocked, not left pending (nothing was proposed for it).
     refused = StepOutcome.DEFERRED if recheck.action is VerdictAction.DEFER else StepOutcome.BLOCKED
-    return _committed(step, refused, recheck.summary, refusal, recorder, decision, recheck)
+    return _committed(step, refused, recheck.summary, refusal, acting, recheck)
 
 
 def _deferred_by_conflict(
-    step: Step,
-    error: ConflictError,
-    blueprint: Blueprint,
-    recorder: Recorder,
-    decision: Decision | None,
+    step: Step, error: ConflictError, acting: _Acting
 ) -> tuple[StepResult, tuple[Record, ...]]:
     deferred = replace(
         step.verdict,
         action=VerdictAction.DEFER,
         summary="the deployment changed since it was observed",
     )
-    refusal = refusal_record(step.request, deferred, blueprint, step.chain, note=str(error))
-    return _committed(step, StepOutcome.DEFERRED, str(error), refusal, recorder, decision, deferred)
+    refusal = refusal_record(step.request, deferred, acting.blueprint, step.chain, note=str(error))
+    return _committed(step, StepOutcome.DEFERRED, str(error), refusal, acting, deferred)
 
 
 def _executed(
-    step: Step,
-    change: Change,
-    carried: Carried,
-    blueprint: Blueprint,
-    recorder: Recorder,
-    decision: Decision | None,
+    step: Step, change: Change, carried: Carried, acting: _Acting
 ) -> tuple[StepResult, tuple[Record, ...]]:
     """The record of a change the cluster made, with when it is due for verification."""
+    blueprint, recorder, decision = acting.blueprint, acting.recorder, acting.decision
     applied: Applied = carried.applied
     stabilization = stabilization_for(step.request.operation, blueprint)
     due = applied.completed_at + timedelta(seconds=stabilization)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shlex
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
@@ -44,7 +44,7 @@ from reconciler.shell.listing import (
     read_file,
     relative,
 )
-from reconciler.shell.survey import IgnoredFile, discover, survey
+from reconciler.shell.survey import IgnoredFile, Survey, discover, survey
 
 __all__ = [
     "BLUEPRINT_FILE",
@@ -217,6 +217,22 @@ def load_fleet(
     raw_policies: bytes | Problem | None = found.policies_problem
     if found.policies is not None:
         raw_policies = read_file(root / found.policies, found.policies)
+    entries = _owned(found, shard, lambda shown: read_file(root / shown, shown))
+    for path in outside:
+        expected = path.parent.name if path.name == BLUEPRINT_FILE else None
+        if shard is not None and not shard.owns(expected or path.stem):
+            continue
+        shown = relative(path, root)
+        entries.append((shown, expected, read_file(path, shown) if os.path.lexists(path) else None))
+    ignored = _owned_ignored(found, shard)
+    return _load(root, raw_policies, entries, found=problems, ignored=ignored, cache=cache)
+
+
+def _owned(
+    found: Survey, shard: Shard | None, read: Callable[[str], bytes | Problem | None]
+) -> _Entries:
+    """The blueprint files the survey refused or found, of the services `shard` owns (all
+    without one), each found file read by `read`."""
     entries: _Entries = []
     for shown, service, problem in found.refused:
         if shard is None or shard.owns(service):
@@ -224,15 +240,12 @@ def load_fleet(
     for shown in found.files:
         service = PurePosixPath(shown).parent.name
         if shard is None or shard.owns(service):
-            entries.append((shown, service, read_file(root / shown, shown)))
-    for path in outside:
-        expected = path.parent.name if path.name == BLUEPRINT_FILE else None
-        if shard is not None and not shard.owns(expected or path.stem):
-            continue
-        shown = relative(path, root)
-        entries.append((shown, expected, read_file(path, shown) if os.path.lexists(path) else None))
-    ignored = [item for item in found.ignored if shard is None or shard.owns(item.service)]
-    return _load(root, raw_policies, entries, found=problems, ignored=ignored, cache=cache)
+            entries.append((shown, service, read(shown)))
+    return entries
+
+
+def _owned_ignored(found: Survey, shard: Shard | None) -> list[IgnoredFile]:
+    return [item for item in found.ignored if shard is None or shard.owns(item.service)]
 
 
 def load_fleet_files(
@@ -266,16 +279,8 @@ def load_fleet_files(
     raw_policies: bytes | Problem | None = found.policies_problem
     if found.policies is not None:
         raw_policies = files.get(found.policies)
-    entries: _Entries = []
-    for shown, service, problem in found.refused:
-        if shard is None or shard.owns(service):
-            entries.append((shown, service, problem))
-    for shown in found.files:
-        service = PurePosixPath(shown).parent.name
-        if shard is None or shard.owns(service):
-            entries.append((shown, service, files.get(shown)))
-    ignored = [item for item in found.ignored if shard is None or shard.owns(item.service)]
-    fleet = _load(root, raw_policies, entries, ignored=ignored, cache=cache)
+    entries = _owned(found, shard, files.get)
+    fleet = _load(root, raw_policies, entries, ignored=_owned_ignored(found, shard), cache=cache)
     known = blobs or {}
 
     def provenance(source: str) -> Provenance:

@@ -23,6 +23,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from reconciler.core.approvals.proposals import hidden_block, read_hidden
 from reconciler.core.ids import utc
 
 __all__ = [
@@ -43,7 +44,7 @@ DASHBOARD_LABEL = "reconciler-dashboard"
 #: GitHub's cap on an issue's body; each list is cut well before it.
 _BODY_LIMIT = 60000
 _SHOWN = 100
-_STATE_RE = re.compile(r"<!--\s*reconciler:dashboard-state\s*(\{.*?\})\s*-->", re.S)
+_STATE_RE = hidden_block("reconciler:dashboard-state")
 
 
 class Attention(StrEnum):
@@ -122,14 +123,7 @@ def marker(shard: str) -> str:
 
 def read_state(body: str) -> dict[str, Any]:
     """The hidden state of a previous body: {"needs": [...keys], "failing": {service: since}}."""
-    match = _STATE_RE.search(body or "")
-    if not match:
-        return {}
-    try:
-        data = json.loads(match.group(1))
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
+    return read_hidden(_STATE_RE, body)
 
 
 def _when(moment: datetime | None) -> str:

@@ -26,14 +26,37 @@ __all__ = [
     "ProposalState",
     "comment_marker",
     "elsewhere",
+    "hidden_block",
     "parse_metadata",
+    "read_hidden",
     "render_metadata",
     "where_is",
 ]
 
 #: Opens the hidden machine-readable block in a proposal's body.
 METADATA_MARKER = "reconciler:proposal"
-_METADATA_RE = re.compile(r"<!--\s*" + re.escape(METADATA_MARKER) + r"\s*(\{.*?\})\s*-->", re.S)
+
+
+def hidden_block(marker: str) -> re.Pattern[str]:
+    """The hidden block opened by `marker`: an HTML comment holding one JSON object, which
+    GitHub does not render, so what the reconciler wrote can be read back from a body."""
+    return re.compile(r"<!--\s*" + re.escape(marker) + r"\s*(\{.*?\})\s*-->", re.S)
+
+
+def read_hidden(block: re.Pattern[str], body: str) -> dict[str, Any]:
+    """The object in a body's hidden `block`; {} when there is none, or it is not an object
+    (a person may have edited the body)."""
+    match = block.search(body or "")
+    if not match:
+        return {}
+    try:
+        data = json.loads(match.group(1))
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+_METADATA_RE = hidden_block(METADATA_MARKER)
 
 
 class ProposalState(StrEnum):
@@ -155,11 +178,4 @@ def render_metadata(data: Mapping[str, Any]) -> str:
 
 
 def parse_metadata(body: str) -> dict[str, Any]:
-    match = _METADATA_RE.search(body or "")
-    if not match:
-        return {}
-    try:
-        data = json.loads(match.group(1))
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
+    return read_hidden(_METADATA_RE, body)

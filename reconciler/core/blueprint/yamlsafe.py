@@ -14,7 +14,8 @@ schema or semantic, can point at the exact place in the file.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -123,6 +124,16 @@ class _Walk:
     quoted: set[Path]
     spans: dict[Path, tuple[int, int]] = field(default_factory=dict)
     budget: int = MAX_NODES
+
+    def document(self, data: dict[str, Any]) -> Document:
+        """The walked mapping `data`, with the positions found on the way."""
+        return Document(
+            data=data,
+            key_marks=self.key_marks,
+            value_marks=self.value_marks,
+            quoted=frozenset(self.quoted),
+            spans=self.spans,
+        )
 
 
 _SCALARS = {
@@ -341,33 +352,22 @@ def _deeper_than_a_value(lines: list[str], here: int, above: int) -> YamlError:
     )
 
 
-def parse_yaml(data: bytes, *, what: str = "blueprint") -> Document:
-    """Parse untrusted bytes into a mapping with positions, or raise YamlError."""
+def _text(data: bytes, fix: str) -> str:
+    """The text of untrusted bytes; YamlError, with `fix`, when there are too many to be a
+    document the reconciler reads."""
     if len(data) > MAX_BYTES:
-        raise YamlError(
-            f"the file is {len(data)} bytes, over the {MAX_BYTES}-byte limit",
-            f"a {what} is a short document; split or trim it",
-        )
-    text = _decode(data)
+        raise YamlError(f"the file is {len(data)} bytes, over the {MAX_BYTES}-byte limit", fix)
+    return _decode(data)
+
+
+@contextmanager
+def _reading(loader: Any, text: str) -> Iterator[None]:
+    """A parse of `text` with `loader`: YAML's errors as YamlError naming the line where
+    they have one, and the loader disposed of whatever happens."""
     import yaml
 
-    loader = _loader()(text)
     try:
-        node = loader.get_single_node()
-        if node is None:
-            raise YamlError(
-                "the file is empty", f"write a {what} mapping (see docs/blueprint-format.md)"
-            )
-        state = _Walk(loader=loader, key_marks={}, value_marks={}, quoted=set())
-        data_obj = _walk(state, node, ())
-    except yaml.composer.ComposerError as error:
-        if "another document" not in str(error.problem):
-            raise _marked(error, text) from None
-        raise YamlError(
-            "the file holds more than one YAML document (a second `---`)",
-            "keep one blueprint per file",
-            *_marked_position(error),
-        ) from None
+        yield
     except yaml.MarkedYAMLError as error:
         raise _marked(error, text) from None
     except yaml.YAMLError as error:
@@ -376,6 +376,31 @@ def parse_yaml(data: bytes, *, what: str = "blueprint") -> Document:
         raise YamlError("the document nests too deeply", "flatten the structure") from None
     finally:
         loader.dispose()
+
+
+def parse_yaml(data: bytes, *, what: str = "blueprint") -> Document:
+    """Parse untrusted bytes into a mapping with positions, or raise YamlError."""
+    text = _text(data, f"a {what} is a short document; split or trim it")
+    import yaml
+
+    loader = _loader()(text)
+    with _reading(loader, text):
+        try:
+            node = loader.get_single_node()
+            if node is None:
+                raise YamlError(
+                    "the file is empty", f"write a {what} mapping (see docs/blueprint-format.md)"
+                )
+            state = _Walk(loader=loader, key_marks={}, value_marks={}, quoted=set())
+            data_obj = _walk(state, node, ())
+        except yaml.composer.ComposerError as error:
+            if "another document" not in str(error.problem):
+                raise  # marked as any other error
+            raise YamlError(
+                "the file holds more than one YAML document (a second `---`)",
+                "keep one blueprint per file",
+                *_marked_position(error),
+            ) from None
     if data_obj is None:
         # `---` alone, or `---` and comments: a document with nothing in it.
         raise YamlError(
@@ -392,13 +417,7 @@ def parse_yaml(data: bytes, *, what: str = "blueprint") -> Document:
             1,
             1,
         )
-    return Document(
-        data=data_obj,
-        key_marks=state.key_marks,
-        value_marks=state.value_marks,
-        quoted=frozenset(state.quoted),
-        spans=state.spans,
-    )
+    return state.document(data_obj)
 
 
 def parse_documents(data: bytes, *, what: str = "manifest") -> list[Document | None]:
@@ -406,18 +425,11 @@ def parse_documents(data: bytes, *, what: str = "manifest") -> list[Document | N
     each with its positions; None stands for an empty document or one that is not a mapping,
     which a caller picking documents by kind and name skips. Spans are offsets in the whole
     text, so a value of any document can be edited in place. Raises YamlError as parse_yaml."""
-    if len(data) > MAX_BYTES:
-        raise YamlError(
-            f"the file is {len(data)} bytes, over the {MAX_BYTES}-byte limit",
-            f"split the {what} into smaller files",
-        )
-    text = _decode(data)
-    import yaml
-
+    text = _text(data, f"split the {what} into smaller files")
     loader = _loader()(text)
     documents: list[Document | None] = []
     budget = MAX_NODES
-    try:
+    with _reading(loader, text):
         while loader.check_node():
             node = loader.get_node()
             if node is None:  # pragma: no cover - check_node said there is one
@@ -425,23 +437,5 @@ def parse_documents(data: bytes, *, what: str = "manifest") -> list[Document | N
             state = _Walk(loader=loader, key_marks={}, value_marks={}, quoted=set(), budget=budget)
             value = _walk(state, node, ())
             budget = state.budget
-            documents.append(
-                Document(
-                    data=value,
-                    key_marks=state.key_marks,
-                    value_marks=state.value_marks,
-                    quoted=frozenset(state.quoted),
-                    spans=state.spans,
-                )
-                if isinstance(value, dict)
-                else None
-            )
-    except yaml.MarkedYAMLError as error:
-        raise _marked(error, text) from None
-    except yaml.YAMLError as error:
-        raise YamlError(f"invalid YAML: {error}", "check the file's syntax") from None
-    except RecursionError:
-        raise YamlError("the document nests too deeply", "flatten the structure") from None
-    finally:
-        loader.dispose()
+            documents.append(state.document(value) if isinstance(value, dict) else None)
     return documents

@@ -345,28 +345,25 @@ def decide_and_govern(inputs: CycleInputs, progress: Progress) -> Progress:
 
 def decision_requests(decision: Decision) -> list[OperationRequest]:
     """The operations a decision asks for: its scale, then a scale beyond the limits."""
+
+    def scale(operation: str, current: int, target: int) -> OperationRequest:
+        return OperationRequest(
+            operation=operation,
+            service=decision.service,
+            origin=Origin.DECISION,
+            current_replicas=current,
+            target_replicas=target,
+            decision_id=decision.id,
+        )
+
     requests = []
     if decision.changes:
         requests.append(
-            OperationRequest(
-                operation="scale_within_limits",
-                service=decision.service,
-                origin=Origin.DECISION,
-                current_replicas=decision.current_replicas,
-                target_replicas=decision.target_replicas,
-                decision_id=decision.id,
-            )
+            scale("scale_within_limits", decision.current_replicas, decision.target_replicas)
         )
     if decision.beyond_limits is not None:
         requests.append(
-            OperationRequest(
-                operation="scale_beyond_limits",
-                service=decision.service,
-                origin=Origin.DECISION,
-                current_replicas=decision.target_replicas,
-                target_replicas=decision.beyond_limits,
-                decision_id=decision.id,
-            )
+            scale("scale_beyond_limits", decision.target_replicas, decision.beyond_limits)
         )
     return requests
 

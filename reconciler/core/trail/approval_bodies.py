@@ -13,19 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from reconciler.core.trail.body_fields import (
-    FLAG,
-    MOMENT,
-    OPTIONAL_FLAG,
-    REQUEST,
-    TEXT,
-    TEXTS,
-    WHOLE,
-    Body,
-    Fields,
-    RequestBody,
-    read_as,
-)
+from reconciler.core.trail.body_fields import Body, Fields, Read, RequestBody, read_as
 
 __all__ = ["ApprovalBody"]
 
@@ -46,35 +34,35 @@ class ApprovalBody(Body):
     key: str | None = field(metadata=read_as(_named))
     #: The proposal as proposed (approval id, kind, operation, target, files and digests...).
     metadata: Mapping[str, Any] = field(metadata=read_as(Fields.mapping))
-    branch: str | None = field(metadata=TEXT)
-    number: int | None = field(metadata=WHOLE)
-    url: str | None = field(metadata=TEXT)
-    head: str | None = field(metadata=TEXT)
+    branch: str | None = field(metadata=Read.TEXT)
+    number: int | None = field(metadata=Read.WHOLE)
+    url: str | None = field(metadata=Read.TEXT)
+    head: str | None = field(metadata=Read.TEXT)
     #: How people name the proposal (`#12`, or its branch), on a merge, close or refusal.
-    reference: str | None = field(metadata=TEXT)
-    merged_by: str | None = field(metadata=TEXT)
-    merged_at: datetime | None = field(metadata=MOMENT)
-    merge_commit: str | None = field(metadata=TEXT)
+    reference: str | None = field(metadata=Read.TEXT)
+    merged_by: str | None = field(metadata=Read.TEXT)
+    merged_at: datetime | None = field(metadata=Read.MOMENT)
+    merge_commit: str | None = field(metadata=Read.TEXT)
     latency: float | None = field(metadata=read_as(Fields.number, "approval_latency_seconds"))
     #: A blueprint edit's merge: the digest and path of the blueprint it produced.
-    merged_blueprint_digest: str | None = field(metadata=TEXT)
+    merged_blueprint_digest: str | None = field(metadata=Read.TEXT)
     #: Whether the record names the merged digest at all (a refusal that could not read the
     #: merged file names it as null).
     names_merged_digest: bool = field(metadata=read_as(_named_at, "merged_blueprint_digest"))
-    blueprint_path: str | None = field(metadata=TEXT)
+    blueprint_path: str | None = field(metadata=Read.TEXT)
     #: Files the merge changed beside the proposed ones (None when that was not known).
     beyond_proposal: tuple[str, ...] | None = field(metadata=read_as(Fields.optional_texts))
     #: Whether the run that judged the merge had loaded the merged blueprint.
-    loaded_blueprint_is_merged: bool | None = field(metadata=OPTIONAL_FLAG)
-    reasons: tuple[str, ...] = field(metadata=TEXTS)
-    refusal: str | None = field(metadata=TEXT)
-    closed_by: str | None = field(metadata=TEXT)
+    loaded_blueprint_is_merged: bool | None = field(metadata=Read.OPTIONAL_FLAG)
+    reasons: tuple[str, ...] = field(metadata=Read.TEXTS)
+    refusal: str | None = field(metadata=Read.TEXT)
+    closed_by: str | None = field(metadata=Read.TEXT)
     #: A person pushed to the proposal's branch: the reconciler no longer rewrites it.
-    hands_off: bool = field(metadata=FLAG)
+    hands_off: bool = field(metadata=Read.FLAG)
     #: A request recorded as pending where there is no forge to propose it on: what was
     #: asked, and who may approve it.
-    request: RequestBody = field(metadata=REQUEST)
-    approvers: tuple[str, ...] = field(metadata=TEXTS)
+    request: RequestBody = field(metadata=Read.REQUEST)
+    approvers: tuple[str, ...] = field(metadata=Read.TEXTS)
     stored: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
 
     @property

@@ -21,16 +21,11 @@ from typing import Any
 from reconciler.core.ids import utc
 from reconciler.core.trail.approval_bodies import ApprovalBody
 from reconciler.core.trail.body_fields import (
-    MOMENT,
-    REQUEST,
-    TEXT,
-    TEXTS,
-    WHOLE,
     Body,
     Fields,
+    Read,
     RequestBody,
     body_of,
-    objects,
     read_as,
 )
 from reconciler.core.trail.followup_bodies import (
@@ -226,10 +221,10 @@ class VerificationBody(Body):
 class RefusalBody(Body):
     """A blocked or deferred operation: what was asked, every reason, and when to retry."""
 
-    request: RequestBody = field(metadata=REQUEST)
-    reasons: tuple[str, ...] = field(metadata=TEXTS)
-    retry_at: datetime | None = field(metadata=MOMENT)
-    alternatives: tuple[Mapping[str, Any], ...] = field(metadata=read_as(objects))
+    request: RequestBody = field(metadata=Read.REQUEST)
+    reasons: tuple[str, ...] = field(metadata=Read.TEXTS)
+    retry_at: datetime | None = field(metadata=Read.MOMENT)
+    alternatives: tuple[Mapping[str, Any], ...] = field(metadata=Read.OBJECTS)
     stored: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
 
 
@@ -242,11 +237,11 @@ class ObservedBody(Body):
 
     observed_by: str = field(metadata=_TEXT_OR_EMPTY)
     would: str = field(metadata=_TEXT_OR_EMPTY)
-    replicas_running: int | None = field(metadata=WHOLE)
-    request: RequestBody = field(metadata=REQUEST)
-    reasons: tuple[str, ...] = field(metadata=TEXTS)
-    approvers: tuple[str, ...] = field(metadata=TEXTS)
-    retry_at: datetime | None = field(metadata=MOMENT)
+    replicas_running: int | None = field(metadata=Read.WHOLE)
+    request: RequestBody = field(metadata=Read.REQUEST)
+    reasons: tuple[str, ...] = field(metadata=Read.TEXTS)
+    approvers: tuple[str, ...] = field(metadata=Read.TEXTS)
+    retry_at: datetime | None = field(metadata=Read.MOMENT)
     stored: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
 
 
@@ -254,7 +249,7 @@ class ObservedBody(Body):
 class PauseBody(Body):
     """A pause began (`service_paused`) or ended (`service_resumed`), and what paused it."""
 
-    paused_by: str | None = field(metadata=TEXT)
+    paused_by: str | None = field(metadata=Read.TEXT)
     stored: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
 
 

@@ -23,18 +23,9 @@ from reconciler.core.ids import parse_utc, utc
 from reconciler.core.trail.records import Record, RecordError
 
 __all__ = [
-    "FLAG",
-    "MOMENT",
-    "NUMBER",
-    "OBJECT",
-    "OPTIONAL_FLAG",
-    "OPTIONAL_OBJECT",
-    "REQUEST",
-    "TEXT",
-    "TEXTS",
-    "WHOLE",
     "Body",
     "Fields",
+    "Read",
     "RequestBody",
     "body_of",
     "objects",
@@ -304,14 +295,18 @@ class Fields:
         return texts(self, name)
 
 
-# The readings most fields use, by what the field holds (null, where it is allowed, is None).
-TEXT = read_as(Fields.optional_text)
-WHOLE = read_as(Fields.whole)
-NUMBER = read_as(Fields.number)
-FLAG = read_as(Fields.flag)
-OPTIONAL_FLAG = read_as(Fields.optional_flag)
-MOMENT = read_as(Fields.moment)
-OBJECT = read_as(Fields.mapping)
-OPTIONAL_OBJECT = read_as(Fields.optional_mapping)
-TEXTS = read_as(texts)
-REQUEST = read_as(request_at)
+class Read:
+    """The readings most fields use, by what the field holds (null, where it is allowed, is
+    None): `field(metadata=Read.TEXT)`."""
+
+    TEXT = read_as(Fields.optional_text)
+    WHOLE = read_as(Fields.whole)
+    NUMBER = read_as(Fields.number)
+    FLAG = read_as(Fields.flag)
+    OPTIONAL_FLAG = read_as(Fields.optional_flag)
+    MOMENT = read_as(Fields.moment)
+    OBJECT = read_as(Fields.mapping)
+    OPTIONAL_OBJECT = read_as(Fields.optional_mapping)
+    TEXTS = read_as(texts)
+    OBJECTS = read_as(objects)
+    REQUEST = read_as(request_at)

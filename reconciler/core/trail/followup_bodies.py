@@ -13,19 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from reconciler.core.trail.body_fields import (
-    MOMENT,
-    NUMBER,
-    OBJECT,
-    OPTIONAL_FLAG,
-    REQUEST,
-    TEXT,
-    WHOLE,
-    Body,
-    RequestBody,
-    objects,
-    read_as,
-)
+from reconciler.core.trail.body_fields import Body, Read, RequestBody
 
 __all__ = [
     "BreakerBody",
@@ -53,9 +41,9 @@ class ExpiredRequestBody(Body):
     """A deferred request that was not carried out (`request_expired`): the request as the
     deferral stored it, when it was deferred, and why it no longer holds."""
 
-    request: RequestBody = field(metadata=REQUEST)
-    deferred_at: datetime | None = field(metadata=MOMENT)
-    why: str | None = field(metadata=TEXT)
+    request: RequestBody = field(metadata=Read.REQUEST)
+    deferred_at: datetime | None = field(metadata=Read.MOMENT)
+    why: str | None = field(metadata=Read.TEXT)
     stored: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
 
 
@@ -63,9 +51,9 @@ class ExpiredRequestBody(Body):
 class RolledOutBody(Body):
     """A change made through git is running in the cluster (`rolled_out`)."""
 
-    commit: str | None = field(metadata=TEXT)
+    commit: str | None = field(metadata=Read.TEXT)
     #: Whether every pod was ready (else it was verified at its sync deadline all the same).
-    all_ready: bool | None = field(metadata=OPTIONAL_FLAG)
+    all_ready: bool | None = field(metadata=Read.OPTIONAL_FLAG)
     stored: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
 
 
@@ -75,11 +63,11 @@ class EscalationBody(Body):
     and the state it tried to return to), or a commit the GitOps tool did not apply by its
     deadline (`reason` not_synced, the commit and the deadline)."""
 
-    attempts: int | None = field(metadata=WHOLE)
-    pre_operation_state: Mapping[str, Any] = field(metadata=OBJECT)
-    reason: str | None = field(metadata=TEXT)
-    commit: str | None = field(metadata=TEXT)
-    sync_deadline: datetime | None = field(metadata=MOMENT)
+    attempts: int | None = field(metadata=Read.WHOLE)
+    pre_operation_state: Mapping[str, Any] = field(metadata=Read.OBJECT)
+    reason: str | None = field(metadata=Read.TEXT)
+    commit: str | None = field(metadata=Read.TEXT)
+    sync_deadline: datetime | None = field(metadata=Read.MOMENT)
     stored: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
 
 
@@ -89,10 +77,10 @@ class BreakerBody(Body):
     reset (by whom, and why)."""
 
     #: Each failure that counted: when, its record, and why.
-    failures: tuple[Mapping[str, Any], ...] = field(metadata=read_as(objects))
-    failure_threshold: int | None = field(metadata=WHOLE)
-    failure_window_seconds: float | None = field(metadata=NUMBER)
-    manual_reset_required: bool | None = field(metadata=OPTIONAL_FLAG)
-    reset_by: str | None = field(metadata=TEXT)
-    reason: str | None = field(metadata=TEXT)
+    failures: tuple[Mapping[str, Any], ...] = field(metadata=Read.OBJECTS)
+    failure_threshold: int | None = field(metadata=Read.WHOLE)
+    failure_window_seconds: float | None = field(metadata=Read.NUMBER)
+    manual_reset_required: bool | None = field(metadata=Read.OPTIONAL_FLAG)
+    reset_by: str | None = field(metadata=Read.TEXT)
+    reason: str | None = field(metadata=Read.TEXT)
     stored: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)

@@ -15,18 +15,9 @@ from datetime import datetime
 from typing import Any
 
 from reconciler.core.trail.body_fields import (
-    FLAG,
-    MOMENT,
-    NUMBER,
-    OBJECT,
-    OPTIONAL_FLAG,
-    OPTIONAL_OBJECT,
-    REQUEST,
-    TEXT,
-    TEXTS,
-    WHOLE,
     Body,
     Fields,
+    Read,
     RequestBody,
     objects,
     read_as,
@@ -49,21 +40,21 @@ __all__ = [
 class DecisionBody(Body):
     """What the decision engine concluded (`decision_made`), and from which inputs."""
 
-    decision_id: str | None = field(metadata=TEXT)
-    action: str | None = field(metadata=TEXT)
-    reason: str | None = field(metadata=TEXT)
-    rule: str | None = field(metadata=TEXT)
-    current_replicas: int | None = field(metadata=WHOLE)
-    target_replicas: int | None = field(metadata=WHOLE)
-    desired_replicas: int | None = field(metadata=WHOLE)
-    estimate: int | None = field(metadata=WHOLE)
-    weighted_utilization: float | None = field(metadata=NUMBER)
+    decision_id: str | None = field(metadata=Read.TEXT)
+    action: str | None = field(metadata=Read.TEXT)
+    reason: str | None = field(metadata=Read.TEXT)
+    rule: str | None = field(metadata=Read.TEXT)
+    current_replicas: int | None = field(metadata=Read.WHOLE)
+    target_replicas: int | None = field(metadata=Read.WHOLE)
+    desired_replicas: int | None = field(metadata=Read.WHOLE)
+    estimate: int | None = field(metadata=Read.WHOLE)
+    weighted_utilization: float | None = field(metadata=Read.NUMBER)
     #: Each metric's weight, value and contribution, as stored.
     metrics: tuple[Mapping[str, Any], ...] = field(metadata=read_as(objects, "metrics_breakdown"))
-    expected_outcome: Mapping[str, Any] | None = field(metadata=OPTIONAL_OBJECT)
-    inputs: Mapping[str, Any] = field(metadata=OBJECT)
+    expected_outcome: Mapping[str, Any] | None = field(metadata=Read.OPTIONAL_OBJECT)
+    inputs: Mapping[str, Any] = field(metadata=Read.OBJECT)
     references: tuple[str, ...] = field(metadata=read_as(texts, "blueprint_references"))
-    guards: tuple[Mapping[str, Any], ...] = field(metadata=read_as(objects))
+    guards: tuple[Mapping[str, Any], ...] = field(metadata=Read.OBJECTS)
     stored: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
 
 
@@ -71,12 +62,12 @@ class DecisionBody(Body):
 class RuleCheck:
     """One governance rule as the verdict evaluated it."""
 
-    reference: str | None = field(default=None, metadata=TEXT)
-    condition: str | None = field(default=None, metadata=TEXT)
+    reference: str | None = field(default=None, metadata=Read.TEXT)
+    condition: str | None = field(default=None, metadata=Read.TEXT)
     #: The condition with the operation's values in place.
-    evaluated: str | None = field(default=None, metadata=TEXT)
+    evaluated: str | None = field(default=None, metadata=Read.TEXT)
     #: None when the condition could not be evaluated (a value was unknown).
-    result: bool | None = field(default=None, metadata=OPTIONAL_FLAG)
+    result: bool | None = field(default=None, metadata=Read.OPTIONAL_FLAG)
 
     @classmethod
     def from_json(cls, raw: object) -> RuleCheck:
@@ -88,9 +79,9 @@ class SafetyCheck:
     """One safety check of a verdict (cooldown, a rate limit, the breaker...)."""
 
     name: str
-    ok: bool = field(metadata=FLAG)
-    detail: str | None = field(default=None, metadata=TEXT)
-    retry_at: datetime | None = field(default=None, metadata=MOMENT)
+    ok: bool = field(metadata=Read.FLAG)
+    detail: str | None = field(default=None, metadata=Read.TEXT)
+    retry_at: datetime | None = field(default=None, metadata=Read.MOMENT)
 
     @classmethod
     def from_json(cls, name: str, raw: object) -> SafetyCheck:
@@ -101,10 +92,10 @@ class SafetyCheck:
 class Alternative:
     """Something governance would allow instead of a refused operation."""
 
-    operation: str | None = field(default=None, metadata=TEXT)
-    description: str | None = field(default=None, metadata=TEXT)
-    classification: str | None = field(default=None, metadata=TEXT)
-    replicas: int | None = field(default=None, metadata=WHOLE)
+    operation: str | None = field(default=None, metadata=Read.TEXT)
+    description: str | None = field(default=None, metadata=Read.TEXT)
+    classification: str | None = field(default=None, metadata=Read.TEXT)
+    replicas: int | None = field(default=None, metadata=Read.WHOLE)
 
     @classmethod
     def from_json(cls, raw: object) -> Alternative:
@@ -120,16 +111,16 @@ class GovernanceBody(Body):
     """A governance verdict (`governance_checked`): the tier, every rule and safety check it
     weighed, and what it would allow instead."""
 
-    governance_check_id: str | None = field(metadata=TEXT)
-    decision_id: str | None = field(metadata=TEXT)
-    operation: str | None = field(metadata=TEXT)
-    classification: str | None = field(metadata=TEXT)
-    action: str | None = field(metadata=TEXT)
-    requires_approval: bool = field(metadata=FLAG)
-    reasons: tuple[str, ...] = field(metadata=TEXTS)
-    approvers: tuple[str, ...] = field(metadata=TEXTS)
-    retry_at: datetime | None = field(metadata=MOMENT)
-    request: RequestBody = field(metadata=REQUEST)
+    governance_check_id: str | None = field(metadata=Read.TEXT)
+    decision_id: str | None = field(metadata=Read.TEXT)
+    operation: str | None = field(metadata=Read.TEXT)
+    classification: str | None = field(metadata=Read.TEXT)
+    action: str | None = field(metadata=Read.TEXT)
+    requires_approval: bool = field(metadata=Read.FLAG)
+    reasons: tuple[str, ...] = field(metadata=Read.TEXTS)
+    approvers: tuple[str, ...] = field(metadata=Read.TEXTS)
+    retry_at: datetime | None = field(metadata=Read.MOMENT)
+    request: RequestBody = field(metadata=Read.REQUEST)
     stored: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
 
     # The rules, safety checks and alternatives are checked when the record is read, but
@@ -183,32 +174,32 @@ class ExecutionBody(Body):
     by a run that crashed before recording it (`operation_recovered`): what was asked, the
     state before and after, and what its verification needs."""
 
-    request: RequestBody = field(metadata=REQUEST)
+    request: RequestBody = field(metadata=Read.REQUEST)
     #: How the change reads (`scale 2→3`); None on a recovered change.
-    change: str | None = field(metadata=TEXT)
+    change: str | None = field(metadata=Read.TEXT)
     #: The change's kind (scale, resources, restart, rollback); None on a recovered change.
-    kind: str | None = field(metadata=TEXT)
-    started_at: datetime | None = field(metadata=MOMENT)
-    completed_at: datetime | None = field(metadata=MOMENT)
-    pre_operation_state: Mapping[str, Any] = field(metadata=OBJECT)
-    post_operation_state: Mapping[str, Any] = field(metadata=OBJECT)
-    output: str | None = field(metadata=TEXT)
-    verification_due: datetime | None = field(metadata=MOMENT)
+    kind: str | None = field(metadata=Read.TEXT)
+    started_at: datetime | None = field(metadata=Read.MOMENT)
+    completed_at: datetime | None = field(metadata=Read.MOMENT)
+    pre_operation_state: Mapping[str, Any] = field(metadata=Read.OBJECT)
+    post_operation_state: Mapping[str, Any] = field(metadata=Read.OBJECT)
+    output: str | None = field(metadata=Read.TEXT)
+    verification_due: datetime | None = field(metadata=Read.MOMENT)
     #: The replicas the change aimed at: the request's target, or the replicas after it
     #: when the request names no target at all (a recovered change's may name none).
     target_replicas: int | None = field(metadata=read_as(_aimed_at))
     #: The metrics before the change, that verification compares with.
-    baseline: Mapping[str, Any] = field(metadata=OBJECT)
-    expected: Mapping[str, Any] = field(metadata=OBJECT)
+    baseline: Mapping[str, Any] = field(metadata=Read.OBJECT)
+    expected: Mapping[str, Any] = field(metadata=Read.OBJECT)
     #: For a rollback: which attempt it was.
-    attempt: int | None = field(metadata=WHOLE)
+    attempt: int | None = field(metadata=Read.WHOLE)
     #: The approval that authorized the change, as recorded.
-    authorized_by: Mapping[str, Any] | None = field(metadata=OPTIONAL_OBJECT)
+    authorized_by: Mapping[str, Any] | None = field(metadata=Read.OPTIONAL_OBJECT)
     #: The manifest commit, for a change made through git (coexistence: write_back).
-    write_back: Mapping[str, Any] | None = field(metadata=OPTIONAL_OBJECT)
+    write_back: Mapping[str, Any] | None = field(metadata=Read.OPTIONAL_OBJECT)
     #: A recovered change: what its stamp said, and where it was found.
-    summary: str | None = field(metadata=TEXT)
-    recovered_from: str | None = field(metadata=TEXT)
+    summary: str | None = field(metadata=Read.TEXT)
+    recovered_from: str | None = field(metadata=Read.TEXT)
     stored: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
 
 
@@ -217,8 +208,8 @@ class FailureBody(Body):
     """A change that failed (`operation_failed`, `rollback_failed`): what was asked, the
     error, and the hint that goes with it."""
 
-    request: RequestBody = field(metadata=REQUEST)
-    change: str | None = field(metadata=TEXT)
-    error: str | None = field(metadata=TEXT)
-    hint: str | None = field(metadata=TEXT)
+    request: RequestBody = field(metadata=Read.REQUEST)
+    change: str | None = field(metadata=Read.TEXT)
+    error: str | None = field(metadata=Read.TEXT)
+    hint: str | None = field(metadata=Read.TEXT)
     stored: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)

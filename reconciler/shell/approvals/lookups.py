@@ -22,7 +22,7 @@ from reconciler.core.trail.bodies import ApprovalBody, body_of
 from reconciler.core.trail.records import Record
 from reconciler.ports import AuditStore, Forge
 from reconciler.shell.approvals.grants import approved_waiting, unconfirmed
-from reconciler.shell.approvals.review import Commit, Review, approval_records
+from reconciler.shell.approvals.review import Commit, Review, Reviewing, approval_records
 
 __all__ = ["review_proposals"]
 
@@ -47,75 +47,65 @@ def review_proposals(
         written.extend(new)
         return commit(message, new)
 
+    at = Reviewing(blueprint=blueprint, forge=forge, commit=keep, now=now, review=review)
     #: Proposals whose fate this cycle learnt: found open, or concluded.
     settled: set[str] = set()
     for pending in pending_proposals(records):
-        if _look_up(blueprint, state, pending, forge, keep, now, review):
+        if _look_up(at, state, pending):
             settled.add(pending.key)
     for ended in landed_without_approval(blueprint, records):
         # What becomes of a proposal (`merges`, `while_open`) is imported once there is one.
         from reconciler.shell.approvals.merges import refuse_landing
 
-        refuse_landing(blueprint, ended, None, forge, keep, now, review)
+        refuse_landing(at, ended, None)
     review.hold = review.hold or approval_hold(blueprint, [*records, *written], settled=settled)
-    _use_waiting_grants(blueprint, state, records, history, audit, forge, keep, now, review)
+    _use_waiting_grants(at, state, records, history, audit)
     return review
 
 
-def _look_up(
-    blueprint: Blueprint,
-    state: DeploymentState,
-    pending: Pending,
-    forge: Forge,
-    commit: Commit,
-    now: datetime,
-    review: Review,
-) -> bool:
+def _look_up(at: Reviewing, state: DeploymentState, pending: Pending) -> bool:
     """Look one open proposal up on the forge and record what became of it; False when its
     fate is not known yet (the forge did not answer), so that it is looked up again."""
     from reconciler.shell.approvals.merges import judge, refuse_landing
     from reconciler.shell.approvals.while_open import expire, moved, reject
 
     try:
-        proposal = forge.find(pending.branch, pending.number, pending.head, pending.paths)
+        proposal = at.forge.find(pending.branch, pending.number, pending.head, pending.paths)
     except ForgeError as error:
-        review.error = f"could not look up {pending.branch}: {error}"
+        at.review.error = f"could not look up {pending.branch}: {error}"
         return False
     unmerged = proposal is None or proposal.state is not ProposalState.MERGED
-    if unmerged and carries_change(blueprint, pending.metadata):
-        refuse_landing(blueprint, pending.record, proposal, forge, commit, now, review)
+    if unmerged and carries_change(at.blueprint, pending.metadata):
+        refuse_landing(at, pending.record, proposal)
         return True
     if proposal is None or proposal.state in {ProposalState.CLOSED, ProposalState.GONE}:
-        reject(blueprint, pending, proposal, forge, commit, now, review)
+        reject(at, pending, proposal)
         return True
     if proposal.state is ProposalState.MERGED:
-        return judge(blueprint, state, pending, proposal, forge, commit, now, review)
+        return judge(at, state, pending, proposal)
     if pending.head and proposal.head != pending.head and not pending.hands_off:
-        pending = moved(blueprint, pending, proposal, forge, commit, now, review)
-    if utc(now) >= pending.expires_at and not pending.timed_out:
-        expire(blueprint, pending, proposal, forge, commit, now, review)
-        if blueprint.policy.approval.auto_reject_on_timeout:
+        pending = moved(at, pending, proposal)
+    if utc(at.now) >= pending.expires_at and not pending.timed_out:
+        expire(at, pending, proposal)
+        if at.blueprint.policy.approval.auto_reject_on_timeout:
             return True
         pending = replace(pending, timed_out=True)
-    review.open[pending.key] = (pending, proposal)
+    at.review.open[pending.key] = (pending, proposal)
     return True
 
 
 def _use_waiting_grants(
-    blueprint: Blueprint,
+    at: Reviewing,
     state: DeploymentState,
     records: Sequence[Record],
     history: Sequence[Record],
     audit: AuditStore,
-    forge: Forge,
-    commit: Commit,
-    now: datetime,
-    review: Review,
 ) -> None:
     """Authorize this cycle with the grants earlier runs recorded and nothing used yet,
     each confirmed on the forge and still fresh; a stale one is refused."""
+    blueprint, review = at.blueprint, at.review
     granted_now = {a.approval_id for a in review.authorizations}
-    granted, ignored = approved_waiting(records, history, blueprint, audit, now)
+    granted, ignored = approved_waiting(records, history, blueprint, audit, at.now)
     review.notes += ignored
     if not granted:
         return
@@ -125,7 +115,7 @@ def _use_waiting_grants(
         grant = authorization(record)
         if grant.approval_id in granted_now:
             continue
-        why = unconfirmed(blueprint, proposed, forge, now, review)
+        why = unconfirmed(blueprint, proposed, at.forge, at.now, review)
         if why is None:
             continue
         if why:
@@ -139,6 +129,6 @@ def _use_waiting_grants(
         granted_meta = body_of(record, ApprovalBody).metadata
         stale = unusable_reason(granted_meta, blueprint) or stale_reason(granted_meta, state)
         if stale:
-            refuse_stale(blueprint, record, stale, commit, now, review)
+            refuse_stale(at, record, stale)
             continue
         review.authorizations.append(grant)

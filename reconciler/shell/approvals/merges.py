@@ -6,7 +6,6 @@ waited. Each is recorded, said on the proposal, and decides whether the service 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
 
 from reconciler.core.approvals.authorization import Authorization, stale_reason, unusable_reason
 from reconciler.core.approvals.feedback import Standing, proposal_status
@@ -19,7 +18,6 @@ from reconciler.core.approvals.judging import (
 from reconciler.core.approvals.lifecycle import CONCLUDED, Kind, Landing, Refusal
 from reconciler.core.approvals.pending import Pending
 from reconciler.core.approvals.proposals import Proposal, ProposalState
-from reconciler.core.approvals.recording import approval_record
 from reconciler.core.blueprint.model import Blueprint
 from reconciler.core.errors import ForgeError
 from reconciler.core.observed.observation import DeploymentState
@@ -27,38 +25,27 @@ from reconciler.core.planning.events import short
 from reconciler.core.planning.outcomes import Note, NoteKind
 from reconciler.core.trail.bodies import ApprovalBody, body_of
 from reconciler.core.trail.records import EventType, Outcome, Record
-from reconciler.ports import Forge
-from reconciler.shell.approvals.review import Commit, Review, merged_at
+from reconciler.shell.approvals.review import Reviewing, merged_at
 
 __all__ = ["authorization", "judge", "refuse_landing", "refuse_stale"]
 
 
-def refuse_landing(
-    blueprint: Blueprint,
-    last: Record,
-    proposal: Proposal | None,
-    forge: Forge,
-    commit: Commit,
-    now: datetime,
-    review: Review,
-) -> None:
+def refuse_landing(at: Reviewing, last: Record, proposal: Proposal | None) -> None:
     """A blueprint edit's change is on the main branch, though nobody merged the proposal (a
     squash, a cherry-pick, a rebase, an edit by hand), or after the proposal ended unapproved:
     refused as landed without approval, and the service held as for a refused merge, for as
     long as the blueprint is this file. A proposal still open is closed, saying why, so that
     nobody merges it later thinking it still waits (best effort: the refusal stands)."""
+    blueprint = at.blueprint
     meta = dict(body_of(last, ApprovalBody).metadata)
     reference = proposal.reference if proposal is not None else proposal_reference(last)
     reason = _landing_reason(blueprint, last, proposal, reference)
-    record = approval_record(
+    record = at.approval(
         EventType.APPROVAL_REFUSED,
         Outcome.REFUSED,
-        blueprint,
-        blueprint.name,
         meta,
         proposal,
         f"{reference} approves nothing: {reason}.",
-        now,
         extra={
             "reference": reference,
             "reasons": [reason],
@@ -72,16 +59,18 @@ def refuse_landing(
             "loaded_blueprint_is_merged": True,
         },
     )
-    commit(f"{blueprint.name}: {reference} landed without approval; held", [record])
-    review.notes.append(
-        Note(kind=NoteKind.LANDED_WITHOUT_APPROVAL, text=f"landed without approval: {reference}")
+    at.settle(
+        record,
+        f"{blueprint.name}: {reference} landed without approval; held",
+        NoteKind.LANDED_WITHOUT_APPROVAL,
+        f"landed without approval: {reference}",
     )
-    review.hold = (
+    at.review.hold = (
         f"held: the blueprint has the change {reference} proposed, which landed without an "
         "approver's merge; revert it or change it through an approved proposal"
     )
     if proposal is not None and proposal.state is ProposalState.OPEN:
-        _close_landed(blueprint, proposal, forge, review)
+        _close_landed(at, proposal)
 
 
 def _landing_reason(
@@ -103,68 +92,58 @@ def _landing_reason(
     )
 
 
-def _close_landed(blueprint: Blueprint, proposal: Proposal, forge: Forge, review: Review) -> None:
+def _close_landed(at: Reviewing, proposal: Proposal) -> None:
     """Close a proposal still open whose change landed without it, saying why (best effort:
     the refusal stands)."""
     reference = proposal.reference
-    forge.set_status(
+    at.forge.set_status(
         proposal, proposal_status(Standing.ENDED, reason="Its change landed without approval")
     )
     try:
-        forge.close(
+        at.forge.close(
             proposal,
             f"The change this proposal makes reached the main branch without an approver's "
             f"merge of it, so it approves nothing. The reconciler recorded it as landed "
-            f"without approval and holds {blueprint.name} until that change is reverted or "
+            f"without approval and holds {at.blueprint.name} until that change is reverted or "
             "made through an approved proposal. Closing.",
         )
     except ForgeError as error:
-        review.notes.append(
+        at.review.notes.append(
             Note(kind=NoteKind.FORGE_FAILED, text=f"could not close {reference}: {error}")
         )
 
 
-def refuse_stale(
-    blueprint: Blueprint, granted: Record, stale: str, commit: Commit, now: datetime, review: Review
-) -> None:
+def refuse_stale(at: Reviewing, granted: Record, stale: str) -> None:
     """A granted request that waited (a cooldown deferred it) and meanwhile went stale: it is
     refused rather than carried out on a deployment the approver never saw."""
+    blueprint = at.blueprint
     body = body_of(granted, ApprovalBody)
     reference = body.reference or body.branch or ""
-    record = approval_record(
+    record = at.approval(
         EventType.APPROVAL_REFUSED,
         Outcome.REFUSED,
-        blueprint,
-        blueprint.name,
         dict(body.metadata),
         None,
         f"{reference} was approved but is no longer carried out: {stale}.",
-        now,
         extra={"reference": reference, "reasons": [stale], "refusal": str(Refusal.STALE)},
     )
-    commit(f"{blueprint.name}: approval {reference} went stale: {short(stale, 60)}", [record])
-    review.notes.append(
-        Note(kind=NoteKind.APPROVAL_STALE, text=f"approval went stale: {reference}")
+    at.settle(
+        record,
+        f"{blueprint.name}: approval {reference} went stale: {short(stale, 60)}",
+        NoteKind.APPROVAL_STALE,
+        f"approval went stale: {reference}",
     )
 
 
-def judge(
-    blueprint: Blueprint,
-    state: DeploymentState,
-    pending: Pending,
-    proposal: Proposal,
-    forge: Forge,
-    commit: Commit,
-    now: datetime,
-    review: Review,
-) -> bool:
+def judge(at: Reviewing, state: DeploymentState, pending: Pending, proposal: Proposal) -> bool:
     """Judge a merge and record the verdict; False when it could not be judged (the forge
     did not answer), so the proposal stays pending for the next run."""
+    blueprint = at.blueprint
     meta = dict(pending.metadata)
     try:
-        judgement = judge_merge(pending, proposal, blueprint, forge.is_member, now)
+        judgement = judge_merge(pending, proposal, blueprint, at.forge.is_member, at.now)
     except ForgeError as error:
-        review.error = f"could not check who merged {proposal.reference}: {error}"
+        at.review.error = f"could not check who merged {proposal.reference}: {error}"
         return False
     reasons = list(judgement.reasons)
     refusal = judgement.refusal
@@ -180,9 +159,9 @@ def judge(
         judgement=judgement,
     )
     if reasons:
-        _refuse_merge(merged, reasons, refusal, forge, commit, now, review)
+        _refuse_merge(at, merged, reasons, refusal)
     else:
-        _grant(merged, forge, commit, now, review)
+        _grant(at, merged)
     return True
 
 
@@ -220,22 +199,14 @@ class _Merged:
 
 
 def _refuse_merge(
-    merged: _Merged,
-    reasons: list[str],
-    refusal: Refusal | None,
-    forge: Forge,
-    commit: Commit,
-    now: datetime,
-    review: Review,
+    at: Reviewing, merged: _Merged, reasons: list[str], refusal: Refusal | None
 ) -> None:
     """Record a merge that approves nothing, say so on the proposal, and hold the service
     when the merge was a blueprint edit."""
     blueprint, proposal = merged.blueprint, merged.proposal
-    record = approval_record(
+    record = at.approval(
         EventType.APPROVAL_REFUSED,
         Outcome.REFUSED,
-        blueprint,
-        blueprint.name,
         dict(merged.pending.metadata),
         proposal,
         f"{proposal.reference} was merged but approves nothing"
@@ -243,7 +214,6 @@ def _refuse_merge(
         + ": "
         + "; ".join(reasons)
         + ".",
-        now,
         extra={
             **merged.facts(),
             "reasons": reasons,
@@ -251,24 +221,23 @@ def _refuse_merge(
             "landing": str(merged.judgement.landing),
         },
     )
-    commit(
+    at.settle(
+        record,
         f"{blueprint.name}: approval refused for {proposal.reference}: {short(reasons[0], 60)}",
-        [record],
+        NoteKind.APPROVAL_REFUSED,
+        f"approval refused: {proposal.reference}",
     )
-    review.notes.append(
-        Note(kind=NoteKind.APPROVAL_REFUSED, text=f"approval refused: {proposal.reference}")
-    )
-    forge.set_status(proposal, proposal_status(Standing.REFUSED, reason=reasons[0]))
+    at.forge.set_status(proposal, proposal_status(Standing.REFUSED, reason=reasons[0]))
     if merged.pending.kind is Kind.BLUEPRINT:
         # Held now whichever blueprint this cycle loaded; from the next run on, for as
         # long as the merged one is what the repository says (`approval_hold`).
-        review.hold = (
+        at.review.hold = (
             f"held: {proposal.reference} was merged without a valid approval "
             f"({'; '.join(reasons)}); revert it or change it through an approved proposal"
         )
 
 
-def _grant(merged: _Merged, forge: Forge, commit: Commit, now: datetime, review: Review) -> None:
+def _grant(at: Reviewing, merged: _Merged) -> None:
     """Record an approver's merge as granted; a request is authorized for this cycle, a
     blueprint edit once the merged blueprint is the one loaded."""
     blueprint, proposal, judgement = merged.blueprint, merged.proposal, merged.judgement
@@ -276,11 +245,9 @@ def _grant(merged: _Merged, forge: Forge, commit: Commit, now: datetime, review:
     latency = (
         f", {judgement.latency / 60:.0f} min after it was proposed" if judgement.latency else ""
     )
-    record = approval_record(
+    record = at.approval(
         EventType.APPROVAL_GRANTED,
         Outcome.APPROVED,
-        blueprint,
-        blueprint.name,
         dict(merged.pending.metadata),
         proposal,
         f"{proposal.reference} merged by {proposal.merged_by} at {merged_at(proposal)}{latency}: "
@@ -289,21 +256,22 @@ def _grant(merged: _Merged, forge: Forge, commit: Commit, now: datetime, review:
             if blueprint_edit
             else "the requested operation is approved, once."
         ),
-        now,
         extra=merged.facts(),
     )
-    commit(f"{blueprint.name}: approved by {proposal.merged_by} ({proposal.reference})", [record])
-    review.notes.append(
-        Note(kind=NoteKind.APPROVED, text=f"approved: {proposal.reference} by {proposal.merged_by}")
+    at.settle(
+        record,
+        f"{blueprint.name}: approved by {proposal.merged_by} ({proposal.reference})",
+        NoteKind.APPROVED,
+        f"approved: {proposal.reference} by {proposal.merged_by}",
     )
-    forge.set_status(proposal, proposal_status(Standing.GRANTED, who=proposal.merged_by or ""))
+    at.forge.set_status(proposal, proposal_status(Standing.GRANTED, who=proposal.merged_by or ""))
     if blueprint_edit and not merged.loaded_is_merged:
-        review.wait = (
+        at.review.wait = (
             f"{proposal.reference} was approved after this run loaded the blueprints; "
             "the next run acts on the approved blueprint"
         )
         return
-    review.authorizations.append(authorization(record))
+    at.review.authorizations.append(authorization(record))
 
 
 def authorization(record: Record) -> Authorization:

@@ -45,6 +45,55 @@ class Proposed:
     commit: str | None = None
     records: tuple[Record, ...] = ()
 
+    @classmethod
+    def committed(
+        cls,
+        commit: Commit,
+        subject: str,
+        records: tuple[Record, ...],
+        *,
+        outcome: StepOutcome,
+        detail: str,
+        aside: Aside | None = None,
+    ) -> Proposed:
+        """What proposing came to once its records are committed: they count as made only
+        when the commit was."""
+        sha = commit(subject, records)
+        return cls(
+            outcome=outcome, detail=detail, aside=aside, commit=sha, records=records if sha else ()
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Asking:
+    """One step's proposal as drafted: what opening, rewriting or leaving the proposal works
+    with, and the records before it (the decision and verdict that led to it)."""
+
+    step: Step
+    blueprint: Blueprint
+    draft: Draft
+    meta: dict[str, object]
+    lead: tuple[Record, ...]
+    commit: Commit
+    now: datetime
+
+    def record(
+        self, event: EventType, metadata: Mapping[str, object], proposal: Proposal, rationale: str
+    ) -> Record:
+        """A pending proposal's record, linked to the decision and verdict that asked for it."""
+        chain = self.step.chain
+        return approval_record(
+            event,
+            Outcome.PENDING,
+            self.blueprint,
+            self.blueprint.name,
+            metadata,
+            proposal,
+            rationale,
+            self.now,
+            links={"decision": chain.decision, "governance": chain.governance},
+        )
+
 
 @dataclass
 class Proposer:
@@ -100,11 +149,20 @@ class Proposer:
             manifest_files=manifest_files,
         )
         lead = tuple(r for r in step.records if r.event_type is not EventType.APPROVAL_REQUESTED)
+        asking = _Asking(
+            step=step,
+            blueprint=blueprint,
+            draft=draft,
+            meta=meta,
+            lead=lead,
+            commit=commit,
+            now=now,
+        )
         self.wanted.add(draft.key)
         existing = review.open.get(draft.key)
         try:
             if existing is not None:
-                return self._update(step, blueprint, draft, meta, existing, lead, commit, now)
+                return self._update(asking, existing)
             held = self._held_back(blueprint, draft.key, draft.title, evidence, request, now)
             if held is not None:
                 return held
@@ -114,7 +172,7 @@ class Proposer:
                 outcome=StepOutcome.FAILED,
                 detail=f"proposing on the forge failed: {error}; the next run tries again",
             )
-        return self._opened(step, blueprint, draft, meta, proposal, lead, commit, now)
+        return self._opened(asking, proposal)
 
     def _held_back(
         self,
@@ -139,19 +197,10 @@ class Proposer:
             )
         return None
 
-    def _opened(
-        self,
-        step: Step,
-        blueprint: Blueprint,
-        draft: Draft,
-        meta: dict[str, object],
-        proposal: Proposal,
-        lead: tuple[Record, ...],
-        commit: Commit,
-        now: datetime,
-    ) -> Proposed:
+    def _opened(self, asking: _Asking, proposal: Proposal) -> Proposed:
         """A proposal just opened: awaiting an approver, on the dashboard, and recorded with
         the decision and verdict that led to it."""
+        blueprint, draft, meta = asking.blueprint, asking.draft, asking.meta
         self.opened += 1
         expires = parse_utc(str(meta["expires_at"]))
         self.forge.set_status(proposal, awaiting(meta, expires))
@@ -164,40 +213,26 @@ class Proposer:
                 expires_at=expires,
             )
         )
-        record = approval_record(
+        approvers = ", ".join(asking.step.verdict.approvers) or "no approver"
+        record = asking.record(
             EventType.APPROVAL_REQUESTED,
-            Outcome.PENDING,
-            blueprint,
-            blueprint.name,
             meta,
             proposal,
             f"{draft.title}: proposed as {proposal.reference} for "
-            f"{', '.join(step.verdict.approvers) or 'no approver'} (expires {meta['expires_at']}).",
-            now,
-            links={"decision": step.chain.decision, "governance": step.chain.governance},
+            f"{approvers} (expires {meta['expires_at']}).",
         )
-        records = (*lead, record)
-        sha = commit(f"{short(draft.title, 90)}: proposed as {proposal.reference}", records)
-        return Proposed(
+        return Proposed.committed(
+            asking.commit,
+            f"{short(draft.title, 90)}: proposed as {proposal.reference}",
+            (*asking.lead, record),
             outcome=StepOutcome.PROPOSED,
             detail=f"{draft.title} ({proposal.reference})",
-            commit=sha,
-            records=records if sha else (),
         )
 
-    def _update(
-        self,
-        step: Step,
-        blueprint: Blueprint,
-        draft: Draft,
-        meta: dict[str, object],
-        existing: tuple[Pending, Proposal],
-        lead: tuple[Record, ...],
-        commit: Commit,
-        now: datetime,
-    ) -> Proposed:
+    def _update(self, asking: _Asking, existing: tuple[Pending, Proposal]) -> Proposed:
         """What the open proposal for the same topic comes to: left alone when it still asks
         for what the load calls for, timed out or edited by a person; else rewritten."""
+        step, meta = asking.step, asking.meta
         pending, proposal = existing
         # A blueprint edit is proposed against one blueprint: after any other change to that
         # file (on the main branch) its branch would undo the change, or its merge would no
@@ -212,7 +247,7 @@ class Proposer:
             and pending.metadata.get("operation") == step.request.operation
             and not moved
         ):
-            return self._unchanged(proposal, draft)
+            return self._unchanged(proposal, asking.draft)
         if pending.timed_out:
             return Proposed(
                 outcome=StepOutcome.PENDING,
@@ -226,8 +261,8 @@ class Proposer:
                 detail=f"{proposal.reference} has commits by a person",
             )
         if bool(pending.head) and proposal.head != pending.head:
-            return self._edited(step, blueprint, pending, proposal, commit, now)
-        return self._rewrite(step, blueprint, draft, meta, existing, lead, commit, now)
+            return self._edited(asking, pending, proposal)
+        return self._rewrite(asking, existing)
 
     def _unchanged(self, proposal: Proposal, draft: Draft) -> Proposed:
         """The open proposal already asks for this: left as it is, but for missing labels."""
@@ -242,17 +277,10 @@ class Proposer:
             detail=f"{proposal.reference} is open",
         )
 
-    def _edited(
-        self,
-        step: Step,
-        blueprint: Blueprint,
-        pending: Pending,
-        proposal: Proposal,
-        commit: Commit,
-        now: datetime,
-    ) -> Proposed:
+    def _edited(self, asking: _Asking, pending: Pending, proposal: Proposal) -> Proposed:
         """The load calls for something else, but a person pushed to the branch: commented,
         not rewritten, and from now on left alone."""
+        step, blueprint = asking.step, asking.blueprint
         self.forge.comment(
             proposal,
             f"The load now calls for {step.request.describe()} "
@@ -269,61 +297,42 @@ class Proposer:
             proposal,
             f"{proposal.reference} has a person's commits ({proposal.head_author}); commented "
             "instead of rewriting it.",
-            now,
+            asking.now,
             extra={"hands_off": True},
         )
-        sha = commit(
-            f"{blueprint.name}: {proposal.reference} changed by a person; commented", [record]
-        )
-        return Proposed(
+        return Proposed.committed(
+            asking.commit,
+            f"{blueprint.name}: {proposal.reference} changed by a person; commented",
+            (record,),
             outcome=StepOutcome.PENDING,
             aside=Aside.COMMENTED,
             detail=f"{proposal.reference} is being edited by a person",
-            commit=sha,
-            records=(record,) if sha else (),
         )
 
-    def _rewrite(
-        self,
-        step: Step,
-        blueprint: Blueprint,
-        draft: Draft,
-        meta: dict[str, object],
-        existing: tuple[Pending, Proposal],
-        lead: tuple[Record, ...],
-        commit: Commit,
-        now: datetime,
-    ) -> Proposed:
+    def _rewrite(self, asking: _Asking, existing: tuple[Pending, Proposal]) -> Proposed:
         """The open proposal rewritten in place to ask for what the load calls for now; it
         keeps its approval id and its times."""
+        draft = asking.draft
         pending, proposal = existing
         updated = self.forge.update(proposal, draft)
         self.forge.set_status(updated, awaiting(pending.metadata, pending.expires_at))
-        record = approval_record(
+        record = asking.record(
             EventType.APPROVAL_UPDATED,
-            Outcome.PENDING,
-            blueprint,
-            blueprint.name,
             {
-                **meta,
+                **asking.meta,
                 "approval_id": pending.metadata.get("approval_id"),
                 "created_at": pending.metadata.get("created_at"),
                 "expires_at": pending.metadata.get("expires_at"),
             },
             updated,
             f"{updated.reference} updated in place: {draft.title}.",
-            now,
-            links={"decision": step.chain.decision, "governance": step.chain.governance},
         )
-        records = (*lead, record)
-        sha = commit(
-            f"{blueprint.name}: {short(draft.title, 70)} ({updated.reference} updated)", records
-        )
-        return Proposed(
+        return Proposed.committed(
+            asking.commit,
+            f"{asking.blueprint.name}: {short(draft.title, 70)} ({updated.reference} updated)",
+            (*asking.lead, record),
             outcome=StepOutcome.PROPOSAL_UPDATED,
             detail=f"{draft.title} ({updated.reference})",
-            commit=sha,
-            records=records if sha else (),
         )
 
     def _cooling_off(

@@ -1,6 +1,7 @@
 """What reviewing one service's open proposals carries between its steps: the `Review`
-itself, how records are committed (`Commit`), which approval records a cycle judges from, and
-the forge status of a proposal still awaiting an approver.
+itself, how records are committed (`Commit`), what every step works with (`Reviewing`), which
+approval records a cycle judges from, and the forge status of a proposal still awaiting an
+approver.
 """
 
 from __future__ import annotations
@@ -8,19 +9,21 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from reconciler.core.approvals.authorization import Authorization
 from reconciler.core.approvals.feedback import ProposalStatus, Standing, proposal_status
 from reconciler.core.approvals.pending import Pending
 from reconciler.core.approvals.proposals import Proposal
+from reconciler.core.approvals.recording import approval_record
 from reconciler.core.blueprint.model import Blueprint
 from reconciler.core.ids import utc
-from reconciler.core.planning.outcomes import Note
+from reconciler.core.planning.outcomes import Note, NoteKind
 from reconciler.core.trail.history import HISTORY_SPAN
-from reconciler.core.trail.records import Record
-from reconciler.ports import AuditStore
+from reconciler.core.trail.records import EventType, Outcome, Record
+from reconciler.ports import AuditStore, Forge
 
-__all__ = ["Commit", "Review", "approval_records", "awaiting", "merged_at"]
+__all__ = ["Commit", "Review", "Reviewing", "approval_records", "awaiting", "merged_at"]
 
 Commit = Callable[[str, Sequence[Record]], "str | None"]
 
@@ -40,6 +43,47 @@ class Review:
     wait: str = ""
     #: Set when the forge could not be asked; proposals are left for the next run.
     error: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Reviewing:
+    """What each step of a review of one service's proposals works with: the blueprint, the
+    forge, how records are committed, the moment, and the review it adds to."""
+
+    blueprint: Blueprint
+    forge: Forge
+    commit: Commit
+    now: datetime
+    review: Review
+
+    def approval(
+        self,
+        event: EventType,
+        outcome: Outcome,
+        metadata: Mapping[str, Any],
+        proposal: Proposal | None,
+        rationale: str,
+        *,
+        extra: Mapping[str, Any] | None = None,
+    ) -> Record:
+        """The approval record of this review's service, made now."""
+        return approval_record(
+            event,
+            outcome,
+            self.blueprint,
+            self.blueprint.name,
+            metadata,
+            proposal,
+            rationale,
+            self.now,
+            extra=extra,
+        )
+
+    def settle(self, record: Record, subject: str, kind: NoteKind, text: str) -> None:
+        """Every change of a proposal's standing is one commit of its record and one note in
+        the run's review, so what the trail says and what the run reports cannot part."""
+        self.commit(subject, [record])
+        self.review.notes.append(Note(kind=kind, text=text))
 
 
 def merged_at(proposal: Proposal) -> str:
