@@ -124,6 +124,11 @@ NOT_IN_A_SEED_RUN = (
     "reconciler.core.gitops.manifests",  # write-back: the manifests' YAML
     "reconciler.core.gitops.documents",
     "reconciler.core.blueprint.yamlsafe",  # the YAML parser
+    "reconciler.core.gitops.rollout",  # waiting for a GitOps tool's rollout
+    "reconciler.core.planning.recovered",  # the record a run that died did not write
+    "reconciler.shell.failures",  # a service's part that failed
+    "reconciler.shell.announce",  # events on a real cluster
+    "reconciler.core.trail.notices",
     "reconciler.adapters.github_forge",
     "reconciler.adapters.github_dashboard",
     "reconciler.adapters.kubernetes",
