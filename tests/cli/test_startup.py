@@ -119,6 +119,7 @@ NOT_IN_A_SEED_RUN = (
     "reconciler.core.review",
     "reconciler.core.approvals.drafting",  # a proposal's body
     "reconciler.core.approvals.judging",  # a merge judged
+    "reconciler.core.approvals.dashboard",  # the dashboard issue's text
     "reconciler.shell.approvals.merges",
     "reconciler.shell.approvals.while_open",  # an open proposal moved, expired or closed
     "reconciler.core.gitops.manifests",  # write-back: the manifests' YAML
