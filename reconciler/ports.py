@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from reconciler.core.approvals.feedback import ProposalStatus
 from reconciler.core.approvals.proposals import CommentTopic, Draft, Proposal
@@ -24,8 +24,10 @@ from reconciler.core.gitops.writeback import ManifestEdit, OwnCommit, Snapshot, 
 from reconciler.core.observed.changes import Applied, Change
 from reconciler.core.observed.observation import DeploymentState, Metrics, Sample, Target
 from reconciler.core.problems import Problem
-from reconciler.core.trail.notices import Notice
 from reconciler.core.trail.records import CommitMessage, EventType, Record, UnreadableRecord
+
+if TYPE_CHECKING:
+    from reconciler.core.trail.notices import Notice
 
 __all__ = [
     "AuditStore",

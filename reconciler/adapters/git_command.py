@@ -10,11 +10,14 @@ message. The caller says which error type and which hint; the runner does the re
 from __future__ import annotations
 
 import re
-import subprocess
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from reconciler.core.errors import ReconcilerError
+
+if TYPE_CHECKING:
+    import subprocess
 
 __all__ = ["GIT_TIMEOUT", "REJECTED", "GitCommand", "last_line", "without_credentials"]
 
@@ -70,6 +73,8 @@ class GitCommand:
         """`git -C root args`: its output, or the error saying `doing` and `hint` when it
         fails (with `check`; without, the caller reads the return code). A hint that costs
         something to find (another git command) is given as a function, asked only then."""
+        import subprocess  # a run that pushes nothing starts no git
+
         try:
             result = subprocess.run(
                 ["git", "-C", str(self.root), *args],

@@ -29,9 +29,7 @@ import base64
 import contextlib
 import hashlib
 import os
-import random
 import re
-import subprocess
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -54,6 +52,8 @@ from reconciler.core.gitops.writeback import (
 )
 
 if TYPE_CHECKING:
+    import subprocess
+
     import pygit2
 
 __all__ = ["FORGE_REPOSITORY", "GitManifests", "on_forge"]
@@ -383,6 +383,8 @@ class GitManifests:
                     + " (branch protection that requires pull requests refuses the "
                     "reconciler's commits)",
                 )
+            import random  # a lost race only
+
             backoff = min(self.pause * 2 ** (attempt - 1), self.max_pause)
             self._sleep(backoff * (0.5 + random.random()))
         raise ClusterError(

@@ -3,7 +3,9 @@ environment and decides which adapters to build.
 
 Start-up stays fast: `reconciler --help` imports click and this module only. The subcommands
 are listed in `COMMANDS` with their one-line summaries and imported by name when one is run
-(or asked for its own `--help`), and each command imports what it needs when it runs.
+(or asked for its own `--help`), and each command imports what it needs when it runs. Even
+the settings (`context`) wait for a command: `--help` creates no dataclass, each of which
+costs Python 3.11 a compile per generated method, and so never imports `dataclasses`.
 
 Expected errors print one line, `error: ...` plus a hint, and exit with the code documented in
 docs/cli.md; a traceback means a bug.
@@ -16,24 +18,25 @@ import importlib
 import sys
 import textwrap
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import click
 
 from reconciler import __version__
-from reconciler.cli.context import DEFAULT_LOCK_TIMEOUT, PrometheusOptions, Settings
+
+#: How long a writing command waits for another one to finish with the repository.
+DEFAULT_LOCK_TIMEOUT = "60s"
 
 #: Collections of the youngest generation every 50,000 allocations rather than 700, of the
 #: middle one every 50 of those, and of everything next to never (see `_Group.invoke`).
 GC_THRESHOLDS = (50_000, 50, 1_000)
 
 
-@dataclass(frozen=True, kw_only=True)
-class LazyCommand:
+class LazyCommand(NamedTuple):
     """Where a subcommand is defined, and the summary `reconciler --help` shows for it without
-    importing its module (tests/cli/test_startup.py checks the summary against the command's)."""
+    importing its module (tests/cli/test_startup.py checks the summary against the command's).
+    A named tuple, not a dataclass, for the reason in the module's docstring."""
 
     module: str
     attribute: str
@@ -423,6 +426,7 @@ def main(
     Exit codes: 0 ok, 1 problems found, 2 usage, 3 configuration, 4 unavailable, 5 audit;
                 each command's --help says when it returns which. Details: docs/cli.md.
     """
+    from reconciler.cli.context import PrometheusOptions, Settings
     from reconciler.core.blueprint.units import UnitError, parse_duration
 
     try:

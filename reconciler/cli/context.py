@@ -10,9 +10,6 @@ from typing import Any
 
 import click
 
-#: How long a writing command waits for another one to finish with the repository.
-DEFAULT_LOCK_TIMEOUT = "60s"
-
 
 @dataclass(frozen=True, kw_only=True)
 class PrometheusOptions:

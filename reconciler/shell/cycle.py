@@ -29,9 +29,7 @@ from reconciler.core.planning.outcomes import Note, NoteKind
 from reconciler.core.trail.clusters import skip_reason
 from reconciler.core.trail.records import Record
 from reconciler.ports import Forge
-from reconciler.shell.announce import announce
 from reconciler.shell.approvals import Proposer
-from reconciler.shell.failures import not_reconciled, record_failure
 from reconciler.shell.feedback import follow_up
 from reconciler.shell.isolation import (
     Failure,
@@ -72,6 +70,8 @@ def run_cycle(fleet: Fleet, ports: Ports, options: CycleOptions) -> CycleReport:
         if unwritable is not None:
             # Acting on would change the cluster with no record of it: the trail's failure
             # stops what is left of the cycle, and the run fails with it.
+            from reconciler.shell.failures import not_reconciled
+
             results.append(not_reconciled(blueprint.name, unwritable))
             continue
         watch.begin()
@@ -88,6 +88,8 @@ def run_cycle(fleet: Fleet, ports: Ports, options: CycleOptions) -> CycleReport:
                 context,
             )
         except Exception as error:  # whatever it is, it is this service's alone
+            from reconciler.shell.failures import record_failure
+
             result, unwritable = record_failure(blueprint, target, error, watch, ports, recorder)
         results.append(_tell(result, target, recorder.records[first:], ports, options))
         halted.see(blueprint.name, ports.forge)
@@ -179,6 +181,8 @@ def _tell(
         if said:
             result = replace(result, notes=(*result.notes, *said))
     if ports.events is not None:
+        from reconciler.shell.announce import announce  # a cluster that keeps events
+
         said = announce(ports.events, target, recorded)
         result = replace(result, notes=(*result.notes, *said)) if said else result
     return result

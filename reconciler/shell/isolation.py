@@ -12,7 +12,6 @@ the change recorded before moving on (see `run_cycle`).
 
 from __future__ import annotations
 
-import traceback
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -99,6 +98,8 @@ def failure(error: BaseException, stage: Stage, service: str) -> Failure:
     if isinstance(error, ReconcilerError):
         hint = error.hint or HINTS[stage]
         return Failure(stage=stage, message=str(error), hint=hint.replace("SERVICE", service))
+    import traceback  # a bug's name only
+
     detail = "".join(traceback.format_exception_only(error)).strip()
     return Failure(
         stage=stage, message=f"internal error: {detail}", hint=BUG_HINT.replace("SERVICE", service)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from reconciler.core.approvals.dashboard import Concern, Waiting
+from reconciler.core.approvals.attention import Concern, Waiting
 from reconciler.core.decide.decision import Decision
 from reconciler.core.planning.outcomes import Aside, Note, NoteSeverity, StepOutcome
 from reconciler.core.problems import Problem

@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from reconciler.core.approvals.dashboard import Attention, Concern, Waiting
+from reconciler.core.approvals.attention import Attention, Concern, Waiting
 from reconciler.core.approvals.feedback import TrailLinks
 from reconciler.core.blueprint.model import Blueprint, Mode
 from reconciler.core.decide.decision import Decision, window_span

@@ -20,9 +20,9 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
+from reconciler.core.approvals.attention import Attention, Concern, Waiting
 from reconciler.core.approvals.proposals import hidden_block, read_hidden
 from reconciler.core.ids import utc
 
@@ -45,44 +45,6 @@ DASHBOARD_LABEL = "reconciler-dashboard"
 _BODY_LIMIT = 60000
 _SHOWN = 100
 _STATE_RE = hidden_block("reconciler:dashboard-state")
-
-
-class Attention(StrEnum):
-    """Why a service needs a person."""
-
-    #: Its blueprint has a change no approval stands behind (a refused merge, a landing).
-    HELD = "held"
-    #: Its circuit breaker is open: no automatic change until a person resets it.
-    BREAKER_OPEN = "breaker_open"
-    #: A failed change could not be (or may not be) rolled back.
-    ESCALATED = "escalated"
-
-
-@dataclass(frozen=True, kw_only=True)
-class Concern:
-    """One thing about one service that needs a person, or one service that failed."""
-
-    service: str
-    kind: Attention | None
-    detail: str
-
-    @property
-    def key(self) -> str:
-        return f"{self.service}:{self.kind or 'failing'}"
-
-
-@dataclass(frozen=True, kw_only=True)
-class Waiting:
-    """A proposal waiting for an approver."""
-
-    service: str
-    reference: str
-    url: str
-    title: str
-    expires_at: datetime | None
-    timed_out: bool = False
-    #: A person pushed to it: merging it approves nothing.
-    changed: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -21,7 +21,6 @@ from reconciler.core.planning.events import (
 )
 from reconciler.core.planning.outcomes import NoteKind
 from reconciler.core.planning.plan import NoteCommit
-from reconciler.core.planning.recovered import recovered_record
 from reconciler.core.planning.subjects import (
     breaker_subject,
     manifest_recovered_subject,
@@ -71,6 +70,8 @@ def recovery_note(blueprint: Blueprint, stamp: ChangeStamp, now: datetime) -> No
     """The record of a change found on a deployment that the trail lacks: what the next run
     writes after a run died between the two, and what a run writes at once when one service's
     part failed after changing the cluster."""
+    from reconciler.core.planning.recovered import recovered_record  # after a run died
+
     record = recovered_record(stamp, blueprint, now)
     return NoteCommit(
         kind=NoteKind.CHANGE_RECOVERED,
@@ -121,6 +122,8 @@ def manifest_recovery_note(blueprint: Blueprint, found: OwnCommit, now: datetime
     """The record of one of the reconciler's own manifest commits that the trail lacks (a run
     died between pushing it and recording it): the record that run would have written, from
     the stamp the commit carries, linked to the commit."""
+    from reconciler.core.planning.recovered import recovered_record
+
     record = recovered_record(found.stamp, blueprint, now, found)
     return NoteCommit(
         kind=NoteKind.CHANGE_RECOVERED,

@@ -30,7 +30,6 @@ from reconciler.core.decide.governance import OperationRequest, Origin
 from reconciler.core.decide.rates import scale_events
 from reconciler.core.decide.recovery import decide_recovery
 from reconciler.core.decide.verification import SETTLE_GRACE, Pending, avoid_targets
-from reconciler.core.gitops.rollout import rollout_wait
 from reconciler.core.ids import make_id, utc
 from reconciler.core.observed.observation import DeploymentState, Metrics, Sample
 from reconciler.core.planning.deferred import retry_deferred
@@ -198,6 +197,8 @@ def wait_for_verification(inputs: CycleInputs, progress: Progress) -> Progress:
 
 def waiting_text(waiting: Pending, history: ServiceHistory, now: datetime) -> str:
     """What the status says of a change still waiting for its verification."""
+    from reconciler.core.gitops.rollout import rollout_wait
+
     if waiting.due > now:
         when = rollout_wait(waiting, history.records) or f"at {waiting.due:%H:%M:%S}Z"
     else:

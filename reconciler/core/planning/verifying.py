@@ -15,7 +15,6 @@ from reconciler.core.decide.verification import (
     verification_record,
     verify,
 )
-from reconciler.core.gitops.rollout import RolloutPhase, await_rollout
 from reconciler.core.ids import utc
 from reconciler.core.observed.observation import (
     DeploymentState,
@@ -60,6 +59,8 @@ def _await_rollouts(
     result: list[Pending] = []
     rolling: set[str] = set()
     for item in pending:
+        from reconciler.core.gitops.rollout import RolloutPhase, await_rollout  # when one waits
+
         rollout = await_rollout(item, blueprint, state, history.records, now)
         if rollout.records:
             kind = NoteKind.ROLLED_OUT

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from reconciler.core.approvals.dashboard import Waiting
+from reconciler.core.approvals.attention import Waiting
 from reconciler.core.approvals.feedback import Standing, TrailLinks, proposal_status
 from reconciler.core.approvals.lifecycle import Kind
 from reconciler.core.approvals.pending import Pending
