@@ -520,7 +520,8 @@ def test_hold_approved_replicas(origin: str, replicas: int, held: bool) -> None:
     )
     after = stages.hold_approved_replicas(given, start(given, (executed,)))
     assert (after.plan is not None) == held
-    if after.plan is not None and after.plan.decision is not None:
+    if after.plan is not None:  # settled on the held decision, with no step
+        assert after.plan.decision is not None
         decision = after.plan.decision
         assert decision.reason == "held_by_approval"
         assert (decision.action, decision.rule) == (Action.NONE, DecisionRule.APPROVAL)
