@@ -124,6 +124,41 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "classify_edit puts the service only into the request it classifies, and neither "
         "condition_values nor classify_under reads a request's service",
     ),
+    "reconciler.core.review.fields.x__field_verdict__mutmut_4": (
+        "service=None,",
+        "classify_edit puts the service only into the request it classifies, and neither "
+        "condition_values nor classify_under reads a request's service",
+    ),
+    "reconciler.core.review.fields.x__field_verdict__mutmut_20": (
+        "return _resource_verdict(None, path, before, old, new)",
+        "_resource_verdict passes the service only to classify_edit, which reads it for "
+        "nothing but the request it classifies (see x__resource_verdict__mutmut_31)",
+    ),
+    "reconciler.core.decide.rules.x__by_rule__mutmut_5": (
+        "policy.catalogue.get(name, None).summary",
+        "a rule's operation is always in its policy's catalogue (loading refuses an unknown "
+        "name, operation.unknown), so the default is never returned",
+    ),
+    "reconciler.core.decide.rules.x__by_rule__mutmut_7": (
+        "policy.catalogue.get(name, ).summary",
+        "a rule's operation is always in its policy's catalogue (loading refuses an unknown "
+        "name, operation.unknown), so the default is never returned",
+    ),
+    "reconciler.core.decide.rules.x__by_rule__mutmut_8": (
+        'Operation(name=None, summary="")',
+        "a rule's operation is always in its policy's catalogue (loading refuses an unknown "
+        "name, operation.unknown), so the default is never returned",
+    ),
+    "reconciler.core.decide.rules.x__by_rule__mutmut_9": (
+        "Operation(name=name, summary=None)",
+        "a rule's operation is always in its policy's catalogue (loading refuses an unknown "
+        "name, operation.unknown), so the default is never returned",
+    ),
+    "reconciler.core.decide.rules.x__by_rule__mutmut_12": (
+        'Operation(name=name, summary="XXXX")',
+        "a rule's operation is always in its policy's catalogue (loading refuses an unknown "
+        "name, operation.unknown), so the default is never returned",
+    ),
     "reconciler.core.review.fields.x__true_is_stricter__mutmut_3": (
         "before or not after",
         "for two different booleans, `before and not after` and `before or not after` agree",

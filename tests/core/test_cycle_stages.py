@@ -356,6 +356,29 @@ def test_recover_failing_pods(
     assert (request.service, request.origin) == ("web", Origin.RECOVERY)
     assert (request.decision_id, step.chain.decision) == (decision.id, decision.id)
     assert request.reason == decision.rationale  # the request says why: the ladder's reason
+    if step.change is not None:  # the stamp on the deployment says why too, shortened
+        why = step.change.stamp.why
+        assert why and decision.rationale.startswith(why.removesuffix("…"))
+
+
+@pytest.mark.parametrize(
+    ("below", "action"), [("90%", VerdictAction.EXECUTE), ("10%", VerdictAction.REQUEST_APPROVAL)]
+)
+def test_a_recovery_rule_may_use_the_weighted_utilization(
+    below: str, action: VerdictAction
+) -> None:
+    """The recovery's conditions see W as the ladder's decision measured it (unknown W would
+    hold the restart for a person either way)."""
+    gov = (
+        "governance:\n  agent_authority:\n    allowed_operations:\n"
+        f"      - operation: restart_failed_pods\n        condition: weighted_utilization < {below}\n"
+    )
+    given = inputs(blueprint(governance=gov), observed=_crashing(1))
+    after = stages.recover_failing_pods(given, start(given))
+    assert after.plan is not None and after.plan.decision is not None
+    (step,) = after.plan.steps
+    assert step.request.operation == "restart_failed_pods"
+    assert step.verdict.action is action
 
 
 @pytest.mark.parametrize(
@@ -497,7 +520,8 @@ def test_hold_approved_replicas(origin: str, replicas: int, held: bool) -> None:
     )
     after = stages.hold_approved_replicas(given, start(given, (executed,)))
     assert (after.plan is not None) == held
-    if after.plan is not None and after.plan.decision is not None:
+    if after.plan is not None:  # settled on the held decision, with no step
+        assert after.plan.decision is not None
         decision = after.plan.decision
         assert decision.reason == "held_by_approval"
         assert (decision.action, decision.rule) == (Action.NONE, DecisionRule.APPROVAL)

@@ -883,6 +883,24 @@ def test_the_rationale_of_a_scale_down_says_every_number() -> None:
     )
 
 
+def test_an_idle_service_steps_down_and_says_its_load_is_zero() -> None:
+    """W of exactly 0 is a measured idle service, not a missing value: one step down, and
+    the words say 0 % wherever they give the load."""
+    decision = decide(
+        _cpu_blueprint(), state(5), metrics(0.0, None, None), now=NOW, window=_window(0.0)
+    )
+    assert (decision.action, decision.target_replicas, decision.estimate) == (
+        Action.SCALE_DOWN,
+        4,
+        0,
+    )
+    assert decision.rationale == (
+        "Weighted utilization 0% (cpu 0% × 1) is below scale_down_threshold 40%. It stayed "
+        "below for the whole 5m window (highest 0%). Scaling 5 → 4 replicas (estimate ceil(5 × "
+        "0% / 70%) = 0, step limit -1, floor min_replicas 1)."
+    )
+
+
 _UP_REFS = (
     "spec.scaling.scale_up_threshold",
     "spec.scaling.target_cpu_utilization",

@@ -679,3 +679,7 @@ def test_each_tier_names_the_rule_that_decided_it(
     assert (found.rule.reference, found.rule.origin) == rule
     assert len(found.checks) == len(bp.policy.rules_for(operation))
     assert (found.summary, found.reason.params.get("why")) == (summary, why)
+    assert found.reason.params["operation"] == operation
+    if "check" in found.reason.params:  # the deciding rule's own evaluation, as recorded
+        assert found.reason.params["check"].reference == references[0]
+        assert found.reason.params["check"] in found.checks

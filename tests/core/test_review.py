@@ -848,3 +848,35 @@ def test_approvers_are_shown_as_a_list_and_none_as_none() -> None:
     (emptied,) = review(replace("approvers: [web-team]", "approvers: []")).findings
     assert (emptied.kind, emptied.change_class) == (K.APPROVERS_CHANGED, RA)
     assert (emptied.before, emptied.after) == ("web-team", "(none)")
+
+
+@pytest.mark.parametrize(
+    ("edit", "kind", "operation", "approvers", "reason"),
+    [
+        pytest.param(
+            replace("max_replicas: 5", "max_replicas: 9"), K.BOUNDS_WIDENED,
+            "scale_beyond_limits", WEB_TEAM,
+            "the reconciler could then scale to 9 replicas on its own, which under the rules "
+            "before this change is scale_beyond_limits: scale_beyond_limits requires approval "
+            "(global:governance.agent_authority.requires_approval[0]).",
+            id="widened bounds: what the reconciler could then do, under the rules before",
+        ),
+        pytest.param(
+            insert_after("  version: 1.0.0\n", "  namespace: payments\n"), K.RETARGETED,
+            "", GLOBAL,
+            "pointing the blueprint at another deployment gives the reconciler authority over "
+            "a deployment it did not manage, like onboarding a service; it needs the global "
+            "approvers",
+            id="retargeted: like onboarding, for the global approvers",
+        ),
+    ],
+)  # fmt: skip
+def test_a_finding_says_what_the_edit_amounts_to_and_who_approves_it(
+    edit: Edit, kind: object, operation: str, approvers: tuple[str, ...], reason: str
+) -> None:
+    """The reason is what the pull request check shows a reviewer, so it is pinned whole,
+    beside the class, the operation and the approvers it decides."""
+    (finding,) = review(edit).findings
+    assert (finding.kind, finding.change_class) == (kind, RA)
+    assert (finding.operation, finding.approvers) == (operation, approvers)
+    assert finding.reason == reason

@@ -171,9 +171,8 @@ def classify_under(
     """The same under any policy: a pull request check classifies with the rules in force
     before the change, which for a new service are the global policies alone."""
     name = request.operation
-    rules = policy.rules_for(name)
-    checks = tuple(_check(rule, values) for rule in rules)
-    paired = list(zip(rules, checks, strict=True))
+    paired = [(rule, _check(rule, values)) for rule in policy.rules_for(name)]
+    checks = tuple(check for _, check in paired)
     # A forbidding or restricting rule applies unless its condition is known to be false:
     # unknown is unsafe. Forbidding rules first.
     for tier in (Tier.FORBIDDEN, Tier.RESTRICTED):

@@ -170,7 +170,8 @@ def _for_service(spec: Field, judge: Judge | None = None) -> Field:
     """A global field as a blueprint overrides it: read from the service's effective policy,
     and inherited from the global one. Called only to build the tables, as the module is
     imported (see _kind)."""
-    return replace(  # pragma: no mutate block, runs only at import
+    # pragma: no mutate block, as it runs only at import, before mutmut turns a mutant on
+    return replace(
         spec,
         attribute=f"policy.{spec.attribute}",
         judge=judge or spec.judge,
