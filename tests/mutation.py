@@ -79,6 +79,11 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "pygit2 opens no repository without a HEAD (it is what makes a folder a repository), "
         "so the lookup never answers None",
     ),
+    "reconciler.adapters.kubernetes.writes.x__hpa_at__mutmut_5": (
+        "hpa = _read_hpa(api, namespace, name, None)",
+        "_hpa_at is only a write's read-back, and Transport.write turns any ClusterError the "
+        "read-back raises into 'not landed', so the service it names is never read",
+    ),
     "reconciler.core.review.fields.x__higher_is_looser__mutmut_3": (
         "after >= before",
         "a field's judge is only asked about a value that changed",
