@@ -60,6 +60,11 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "key = (approver.lower(), login.upper())",
         "the answers' cache key is case-folded either way; GitHub names are ASCII",
     ),
+    "reconciler.adapters.github_forge.identity.xǁIdentityǁwhoami__mutmut_14": (
+        'me = ""',
+        "read only by login_of, which answers None for anything but an object with a login: "
+        "'' and None are the same unknown account",
+    ),
     "reconciler.core.decide.governance.x__alternatives__mutmut_1": (
         "offered: Sequence[Alternative] = None",
         "a first value both branches of the `if` below replace before it is read",

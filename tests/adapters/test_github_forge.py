@@ -715,6 +715,21 @@ def test_a_server_error_on_whose_token_it_is_is_an_error_not_an_unknown_account(
     assert api.writes() == []
 
 
+def test_a_rate_limit_on_whose_token_it_is_stops_the_run_rather_than_adopting_nothing(
+    api: FakeGitHub, make: MakeForge
+) -> None:
+    """A 403 that is a spent rate limit says nothing about the token: it halts like any rate
+    limit, and the next run asks again."""
+    a_persons_pull_request(api, BOT)
+    api.fail_rate_limit("GET", r"^/user$")
+    forge = make()
+    with pytest.raises(ForgeError) as caught:
+        forge.open(draft())
+    assert "cannot tell whether" not in str(caught.value)
+    assert "next run" in caught.value.hint
+    assert api.writes() == []
+
+
 def test_is_member(api: FakeGitHub, make: MakeForge) -> None:
     forge = make(teams=("platform",))  # the global policies declare `platform` a team
     api.reset_log()
