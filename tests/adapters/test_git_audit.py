@@ -151,6 +151,19 @@ def test_a_lock_on_the_ref_the_record_moves_is_named(repo: Path, detached: bool,
     assert len(list(git.walk(git.head.target))) == 1  # nothing committed past the lock
 
 
+def test_appending_no_records_is_refused_and_commits_nothing(repo: Path) -> None:
+    """An empty commit would be a trail entry that records nothing: a caller's bug, refused
+    before git is touched."""
+    store = GitAuditStore(repo)
+    seed = [rec(EventType.DECISION_MADE, rid="seed")]
+    sha = store.append(seed, commit_message("web: seed", seed))
+    with pytest.raises(ValueError) as caught:
+        store.append([], commit_message("web: nothing", seed))
+    assert str(caught.value) == "append needs at least one record"
+    git = pygit2.Repository(str(repo))
+    assert str(git.head.target) == sha
+
+
 def test_a_record_is_never_rewritten(repo: Path) -> None:
     from reconciler.core.errors import AuditError
 
