@@ -89,6 +89,11 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "_hpa_at is only a write's read-back, and Transport.write turns any ClusterError the "
         "read-back raises into 'not landed', so the service it names is never read",
     ),
+    "reconciler.adapters.git_audit.xǁGitAuditStoreǁappend__mutmut_36": (
+        "moment = max(record.timestamp for record in records).astimezone(None)",
+        "the moment is only read through .timestamp(), the same instant whichever zone "
+        "astimezone converts to (a naive time is taken as local time by both)",
+    ),
     "reconciler.core.review.fields.x__higher_is_looser__mutmut_3": (
         "after >= before",
         "a field's judge is only asked about a value that changed",

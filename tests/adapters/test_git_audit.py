@@ -171,8 +171,9 @@ def test_a_record_is_never_rewritten(repo: Path) -> None:
     first = [rec(EventType.DECISION_MADE, rid="dec-1")]
     sha = store.append(first, commit_message("web: first", first))
     again = [replace(first[0], rationale="something else")]
-    with pytest.raises(AuditError, match="already exists"):
+    with pytest.raises(AuditError, match="already exists") as caught:
         store.append(again, commit_message("web: again", again))
+    assert caught.value.hint == "record ids are unique; this is a bug worth reporting"
     git = pygit2.Repository(str(repo))
     assert git.head.target == git[sha].id  # nothing committed
     (found,) = store.scan()
