@@ -94,6 +94,14 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "the moment is only read through .timestamp(), the same instant whichever zone "
         "astimezone converts to (a naive time is taken as local time by both)",
     ),
+    "reconciler.adapters.git_audit.xǁGitAuditStoreǁappend__mutmut_46": (
+        "signature = git.Signature(self.name, self.email, int(moment.timestamp()), )",
+        "pygit2's Signature takes an offset of 0 minutes when none is given",
+    ),
+    "reconciler.adapters.git_audit.xǁGitAuditStoreǁappend__mutmut_64": (
+        "self._head_known = None",
+        "read only as a truth value (`not check and self._head_known`): None and False agree",
+    ),
     "reconciler.core.review.fields.x__higher_is_looser__mutmut_3": (
         "after >= before",
         "a field's judge is only asked about a value that changed",

@@ -51,6 +51,17 @@ def test_first_commit_in_an_empty_repository(repo: Path) -> None:
     assert git.status() == {}  # the new file is in the index: nothing left unrecorded
 
 
+def test_a_commit_is_dated_in_utc_at_its_latest_record(repo: Path) -> None:
+    """The simulated cluster's virtual clock dates its events, so the commit takes its time
+    from the records (the latest of a batch), written as UTC for author and committer."""
+    store = GitAuditStore(repo, name="bot", email="bot@example.invalid")
+    batch = [rec(EventType.DECISION_MADE, 90, rid="late"), rec(EventType.DECISION_MADE, 0)]
+    commit = pygit2.Repository(str(repo))[store.append(batch, commit_message("web: two", batch))]
+    for who in (commit.author, commit.committer):
+        assert (who.name, who.email) == ("bot", "bot@example.invalid")
+        assert (who.time, who.offset) == (int(NOW.timestamp()) + 90, 0)
+
+
 def test_reading_back(repo: Path) -> None:
     store = GitAuditStore(repo)
     for offset, event in [
@@ -124,6 +135,24 @@ def test_a_commit_git_refuses_is_an_audit_error(repo: Path) -> None:
         store.append(second, commit_message("web: second", second))
     assert str(raised.value).startswith("committing audit records: ")
     assert raised.value.exit_code is ExitCode.AUDIT
+
+
+def test_a_write_git_fails_for_another_reason_says_what_git_said(repo: Path) -> None:
+    """Not every failure is a lock: the refusal carries git's own reason (here, the object
+    folder the record's blob belongs in cannot be made), and nothing is committed."""
+    from reconciler.core.errors import ExitCode
+
+    store = GitAuditStore(repo)
+    blocked = rec(EventType.DECISION_MADE, rid="blocked")
+    folder = repo / ".git" / "objects" / str(pygit2.hash(blocked.dumps().encode()))[:2]
+    folder.write_text("")  # a file where git makes the blob's folder
+    with pytest.raises(AuditError) as raised:
+        store.append([blocked], commit_message("web: blocked", [blocked]))
+    assert raised.value.exit_code is ExitCode.AUDIT
+    assert str(raised.value).startswith("committing audit records: ")
+    assert f"'{folder}'" in str(raised.value)
+    assert raised.value.hint == "check the repository"
+    assert pygit2.Repository(str(repo)).head_is_unborn
 
 
 @pytest.mark.parametrize(
