@@ -102,6 +102,21 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "self._head_known = None",
         "read only as a truth value (`not check and self._head_known`): None and False agree",
     ),
+    "reconciler.adapters.git_audit.xǁGitAuditStoreǁappend__mutmut_96": (
+        "target.write_text(record.dumps(), encoding=None)",
+        "a record's text is JSON written with ensure_ascii: pure ASCII, the same bytes in "
+        "any encoding Python may take (the locale's, utf-8 however it is spelled)",
+    ),
+    "reconciler.adapters.git_audit.xǁGitAuditStoreǁappend__mutmut_98": (
+        "target.write_text(record.dumps(), )",
+        "a record's text is JSON written with ensure_ascii: pure ASCII, the same bytes in "
+        "any encoding Python may take (the locale's, utf-8 however it is spelled)",
+    ),
+    "reconciler.adapters.git_audit.xǁGitAuditStoreǁappend__mutmut_100": (
+        'encoding="UTF-8"',
+        "a record's text is JSON written with ensure_ascii: pure ASCII, the same bytes in "
+        "any encoding Python may take (the locale's, utf-8 however it is spelled)",
+    ),
     "reconciler.core.review.fields.x__higher_is_looser__mutmut_3": (
         "after >= before",
         "a field's judge is only asked about a value that changed",

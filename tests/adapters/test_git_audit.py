@@ -12,7 +12,14 @@ import pytest
 
 from reconciler.adapters.git_audit import GitAuditStore
 from reconciler.core.errors import AuditError, ConfigError
-from reconciler.core.trail.records import CommitMessage, EventType, Outcome, Record, commit_message
+from reconciler.core.trail.records import (
+    CommitMessage,
+    EventType,
+    Outcome,
+    Record,
+    commit_message,
+    record_path,
+)
 from tests.core.helpers import NOW
 
 
@@ -60,6 +67,29 @@ def test_a_commit_is_dated_in_utc_at_its_latest_record(repo: Path) -> None:
     for who in (commit.author, commit.committer):
         assert (who.name, who.email) == ("bot", "bot@example.invalid")
         assert (who.time, who.offset) == (int(NOW.timestamp()) + 90, 0)
+
+
+def test_a_batch_is_in_the_checkout_as_soon_as_it_is_committed(repo: Path) -> None:
+    """Each record of a batch is written to the working tree by append itself (two in one
+    day folder included), so the checkout matches the commit before any flush."""
+    store = GitAuditStore(repo)
+    batch = [rec(EventType.DECISION_MADE, 0, rid="a"), rec(EventType.DECISION_MADE, 1, rid="b")]
+    store.append(batch, commit_message("web: two", batch))
+    for record in batch:
+        path = repo / record_path(record)
+        assert path.read_text(encoding="utf-8") == record.dumps()
+
+
+def test_a_record_the_checkout_cannot_hold_is_still_committed(repo: Path) -> None:
+    """The commit is what counts: a working tree where the record's file cannot be written
+    (a file where its folder belongs) does not undo or fail the append."""
+    (repo / "audit").write_text("not a folder\n")
+    store = GitAuditStore(repo)
+    record = rec(EventType.DECISION_MADE, rid="kept")
+    sha = store.append([record], commit_message("web: kept", [record]))
+    git = pygit2.Repository(str(repo))
+    assert str(git.head.target) == sha
+    assert [found.id for found in store.scan()] == ["kept"]
 
 
 def test_reading_back(repo: Path) -> None:
