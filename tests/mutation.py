@@ -117,6 +117,10 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "a record's text is JSON written with ensure_ascii: pure ASCII, the same bytes in "
         "any encoding Python may take (the locale's, utf-8 however it is spelled)",
     ),
+    "reconciler.adapters.kubernetes.writes.x__landed__mutmut_12": (
+        "stamp = ChangeStamp.loads(text) if (text) or True else None",
+        "ChangeStamp.loads answers None itself for a missing or empty annotation",
+    ),
     "reconciler.core.review.fields.x__higher_is_looser__mutmut_3": (
         "after >= before",
         "a field's judge is only asked about a value that changed",

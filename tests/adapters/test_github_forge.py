@@ -693,8 +693,11 @@ def test_a_token_that_will_not_say_whose_it_is_adopts_nothing(
     for _attempt in range(2):
         with pytest.raises(ForgeError) as caught:
             forge.open(draft())
-        assert f"#{ours['number']} by {BOT}, and the reconciler cannot tell whether" in str(
-            caught.value
+        assert str(caught.value) == (
+            f"the branch {BRANCH} has pull request #{ours['number']} by {BOT}, and the "
+            "reconciler cannot tell whether it opened it (GitHub does not say which account "
+            "the token acts as: set the bot login): it is not adopted, and its merge approves "
+            "nothing"
         )
     assert api.count("GET", "/user") == 1  # asked once: the answer is kept
     assert api.writes() == []

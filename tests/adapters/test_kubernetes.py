@@ -929,6 +929,29 @@ def test_an_hpa_scales_stamp_whose_answer_was_lost_is_confirmed_by_reading_it_ba
     assert observed(cluster).last_change == scale.stamp
 
 
+def test_an_hpa_whose_bounds_a_concurrent_edit_made_unreadable_is_not_patched_again(
+    api: FakeKubeAPI, connect: Factory
+) -> None:
+    """The bounds are checked again on the HPA read after a 409: an edit that left them
+    unreadable stops this service's change, naming the HPA and the field, with nothing
+    written over it."""
+    api.add_deployment("shop", "web")
+    api.add_hpa("shop", "web-hpa", "web", min_replicas=1, max_replicas=3)
+    cluster = connect()
+    api.after("GET", HPA_PATH + "$", lambda a: a.edit_hpa("shop", "web-hpa", maxReplicas=-1))
+    api.reset_log()
+    with pytest.raises(ClusterError) as caught:
+        cluster.apply(change(cluster, ChangeKind.SCALE, replicas=5, hpa="web-hpa"))
+    assert (type(caught.value), caught.value.service, caught.value.retryable) == (
+        ClusterError,
+        "web",
+        False,
+    )
+    assert "hpa shop/web-hpa" in str(caught.value) and "maxReplicas" in str(caught.value)
+    assert [r.status for r in api.requests if r.method == "PATCH" and r.path == HPA_PATH] == [409]
+    assert api.objects(HPAS, "shop")[0]["spec"]["minReplicas"] == 1
+
+
 def test_an_hpa_that_cannot_be_read_again_after_a_conflict_is_the_services_error(
     api: FakeKubeAPI, connect: Factory
 ) -> None:
