@@ -60,6 +60,11 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "key = (approver.lower(), login.upper())",
         "the answers' cache key is case-folded either way; GitHub names are ASCII",
     ),
+    "reconciler.adapters.github_forge.identity.xǁIdentityǁwhoami__mutmut_14": (
+        'me = ""',
+        "read only by login_of, which answers None for anything but an object with a login: "
+        "'' and None are the same unknown account",
+    ),
     "reconciler.core.decide.governance.x__alternatives__mutmut_1": (
         "offered: Sequence[Alternative] = None",
         "a first value both branches of the `if` below replace before it is read",
@@ -78,6 +83,43 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "target = head.target if (head is not None) or True else None",
         "pygit2 opens no repository without a HEAD (it is what makes a folder a repository), "
         "so the lookup never answers None",
+    ),
+    "reconciler.adapters.kubernetes.writes.x__hpa_at__mutmut_5": (
+        "hpa = _read_hpa(api, namespace, name, None)",
+        "_hpa_at is only a write's read-back, and Transport.write turns any ClusterError the "
+        "read-back raises into 'not landed', so the service it names is never read",
+    ),
+    "reconciler.adapters.git_audit.xǁGitAuditStoreǁappend__mutmut_36": (
+        "moment = max(record.timestamp for record in records).astimezone(None)",
+        "the moment is only read through .timestamp(), the same instant whichever zone "
+        "astimezone converts to (a naive time is taken as local time by both)",
+    ),
+    "reconciler.adapters.git_audit.xǁGitAuditStoreǁappend__mutmut_46": (
+        "signature = git.Signature(self.name, self.email, int(moment.timestamp()), )",
+        "pygit2's Signature takes an offset of 0 minutes when none is given",
+    ),
+    "reconciler.adapters.git_audit.xǁGitAuditStoreǁappend__mutmut_64": (
+        "self._head_known = None",
+        "read only as a truth value (`not check and self._head_known`): None and False agree",
+    ),
+    "reconciler.adapters.git_audit.xǁGitAuditStoreǁappend__mutmut_96": (
+        "target.write_text(record.dumps(), encoding=None)",
+        "a record's text is JSON written with ensure_ascii: pure ASCII, the same bytes in "
+        "any encoding Python may take (the locale's, utf-8 however it is spelled)",
+    ),
+    "reconciler.adapters.git_audit.xǁGitAuditStoreǁappend__mutmut_98": (
+        "target.write_text(record.dumps(), )",
+        "a record's text is JSON written with ensure_ascii: pure ASCII, the same bytes in "
+        "any encoding Python may take (the locale's, utf-8 however it is spelled)",
+    ),
+    "reconciler.adapters.git_audit.xǁGitAuditStoreǁappend__mutmut_100": (
+        'encoding="UTF-8"',
+        "a record's text is JSON written with ensure_ascii: pure ASCII, the same bytes in "
+        "any encoding Python may take (the locale's, utf-8 however it is spelled)",
+    ),
+    "reconciler.adapters.kubernetes.writes.x__landed__mutmut_12": (
+        "stamp = ChangeStamp.loads(text) if (text) or True else None",
+        "ChangeStamp.loads answers None itself for a missing or empty annotation",
     ),
     "reconciler.core.review.fields.x__higher_is_looser__mutmut_3": (
         "after >= before",

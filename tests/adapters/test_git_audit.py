@@ -12,7 +12,14 @@ import pytest
 
 from reconciler.adapters.git_audit import GitAuditStore
 from reconciler.core.errors import AuditError, ConfigError
-from reconciler.core.trail.records import CommitMessage, EventType, Outcome, Record, commit_message
+from reconciler.core.trail.records import (
+    CommitMessage,
+    EventType,
+    Outcome,
+    Record,
+    commit_message,
+    record_path,
+)
 from tests.core.helpers import NOW
 
 
@@ -49,6 +56,40 @@ def test_first_commit_in_an_empty_repository(repo: Path) -> None:
     assert git.head.shorthand == "main"
     assert (repo / "audit/web/2026-02-10/153000-decision_made-x-decision_made-0.json").exists()
     assert git.status() == {}  # the new file is in the index: nothing left unrecorded
+
+
+def test_a_commit_is_dated_in_utc_at_its_latest_record(repo: Path) -> None:
+    """The simulated cluster's virtual clock dates its events, so the commit takes its time
+    from the records (the latest of a batch), written as UTC for author and committer."""
+    store = GitAuditStore(repo, name="bot", email="bot@example.invalid")
+    batch = [rec(EventType.DECISION_MADE, 90, rid="late"), rec(EventType.DECISION_MADE, 0)]
+    commit = pygit2.Repository(str(repo))[store.append(batch, commit_message("web: two", batch))]
+    for who in (commit.author, commit.committer):
+        assert (who.name, who.email) == ("bot", "bot@example.invalid")
+        assert (who.time, who.offset) == (int(NOW.timestamp()) + 90, 0)
+
+
+def test_a_batch_is_in_the_checkout_as_soon_as_it_is_committed(repo: Path) -> None:
+    """Each record of a batch is written to the working tree by append itself (two in one
+    day folder included), so the checkout matches the commit before any flush."""
+    store = GitAuditStore(repo)
+    batch = [rec(EventType.DECISION_MADE, 0, rid="a"), rec(EventType.DECISION_MADE, 1, rid="b")]
+    store.append(batch, commit_message("web: two", batch))
+    for record in batch:
+        path = repo / record_path(record)
+        assert path.read_text(encoding="utf-8") == record.dumps()
+
+
+def test_a_record_the_checkout_cannot_hold_is_still_committed(repo: Path) -> None:
+    """The commit is what counts: a working tree where the record's file cannot be written
+    (a file where its folder belongs) does not undo or fail the append."""
+    (repo / "audit").write_text("not a folder\n")
+    store = GitAuditStore(repo)
+    record = rec(EventType.DECISION_MADE, rid="kept")
+    sha = store.append([record], commit_message("web: kept", [record]))
+    git = pygit2.Repository(str(repo))
+    assert str(git.head.target) == sha
+    assert [found.id for found in store.scan()] == ["kept"]
 
 
 def test_reading_back(repo: Path) -> None:
@@ -126,6 +167,24 @@ def test_a_commit_git_refuses_is_an_audit_error(repo: Path) -> None:
     assert raised.value.exit_code is ExitCode.AUDIT
 
 
+def test_a_write_git_fails_for_another_reason_says_what_git_said(repo: Path) -> None:
+    """Not every failure is a lock: the refusal carries git's own reason (here, the object
+    folder the record's blob belongs in cannot be made), and nothing is committed."""
+    from reconciler.core.errors import ExitCode
+
+    store = GitAuditStore(repo)
+    blocked = rec(EventType.DECISION_MADE, rid="blocked")
+    folder = repo / ".git" / "objects" / str(pygit2.hash(blocked.dumps().encode()))[:2]
+    folder.write_text("")  # a file where git makes the blob's folder
+    with pytest.raises(AuditError) as raised:
+        store.append([blocked], commit_message("web: blocked", [blocked]))
+    assert raised.value.exit_code is ExitCode.AUDIT
+    assert str(raised.value).startswith("committing audit records: ")
+    assert f"'{folder}'" in str(raised.value)
+    assert raised.value.hint == "check the repository"
+    assert pygit2.Repository(str(repo)).head_is_unborn
+
+
 @pytest.mark.parametrize(
     ("detached", "lock"),
     [(False, "refs/heads/main.lock"), (True, "HEAD.lock")],
@@ -151,6 +210,19 @@ def test_a_lock_on_the_ref_the_record_moves_is_named(repo: Path, detached: bool,
     assert len(list(git.walk(git.head.target))) == 1  # nothing committed past the lock
 
 
+def test_appending_no_records_is_refused_and_commits_nothing(repo: Path) -> None:
+    """An empty commit would be a trail entry that records nothing: a caller's bug, refused
+    before git is touched."""
+    store = GitAuditStore(repo)
+    seed = [rec(EventType.DECISION_MADE, rid="seed")]
+    sha = store.append(seed, commit_message("web: seed", seed))
+    with pytest.raises(ValueError) as caught:
+        store.append([], commit_message("web: nothing", seed))
+    assert str(caught.value) == "append needs at least one record"
+    git = pygit2.Repository(str(repo))
+    assert str(git.head.target) == sha
+
+
 def test_a_record_is_never_rewritten(repo: Path) -> None:
     from reconciler.core.errors import AuditError
 
@@ -158,8 +230,9 @@ def test_a_record_is_never_rewritten(repo: Path) -> None:
     first = [rec(EventType.DECISION_MADE, rid="dec-1")]
     sha = store.append(first, commit_message("web: first", first))
     again = [replace(first[0], rationale="something else")]
-    with pytest.raises(AuditError, match="already exists"):
+    with pytest.raises(AuditError, match="already exists") as caught:
         store.append(again, commit_message("web: again", again))
+    assert caught.value.hint == "record ids are unique; this is a bug worth reporting"
     git = pygit2.Repository(str(repo))
     assert git.head.target == git[sha].id  # nothing committed
     (found,) = store.scan()

@@ -642,6 +642,97 @@ def test_a_status_github_would_not_take_is_sent_by_the_next_run(
     assert api.count("POST") == 0  # sent once
 
 
+def a_persons_pull_request(api: FakeGitHub, login: str) -> dict[str, Any]:
+    """A pull request `login` opened on the proposal's branch, as the button does."""
+    api.push_commit(BRANCH, {BLUEPRINT: "replicas: 9\nimage: web:1.0\n"}, login)
+    return api.open_pull(login, BRANCH, "web: nine replicas")
+
+
+def test_a_pull_request_a_person_opened_on_the_branch_is_not_adopted(
+    api: FakeGitHub, forge: GitHubForge
+) -> None:
+    """Anyone who can push may open a pull request on the proposal's branch; adopting it would
+    make their title, body and merge pass for the reconciler's proposal."""
+    theirs = a_persons_pull_request(api, ALICE)
+    api.reset_log()
+    with pytest.raises(ForgeError) as caught:
+        forge.open(draft())
+    number = theirs["number"]
+    assert str(caught.value) == (
+        f"the branch {BRANCH} has pull request #{number} by {ALICE}, which the reconciler did "
+        "not open: it is not adopted, and its merge approves nothing"
+    )
+    assert caught.value.hint.startswith(f"close #{number} (or move it to another branch)")
+    assert api.writes() == []  # no label, comment, branch or pull request written
+    assert [p["number"] for p in api.pulls()] == [number]
+
+
+def test_the_reconcilers_own_pull_request_is_adopted_whatever_the_case_of_its_login(
+    api: FakeGitHub, make: MakeForge
+) -> None:
+    """GitHub logins are case-insensitive: a bot login configured in other letters is the same
+    account."""
+    ours = a_persons_pull_request(api, BOT)
+    for login in (BOT.upper(), BOT.lower()):
+        forge = make(bot_login=login)
+        api.reset_log()
+        assert forge.open(draft()).number == ours["number"]
+        assert api.count("GET", "/user") == 0  # the configured login is not asked again
+
+
+@pytest.mark.parametrize("status", [401, 403, 404])
+def test_a_token_that_will_not_say_whose_it_is_adopts_nothing(
+    api: FakeGitHub, make: MakeForge, status: int
+) -> None:
+    """A GitHub App's installation token is refused `GET /user`: without a bot login the
+    reconciler cannot tell its own pull request from a person's, so it adopts neither."""
+    ours = a_persons_pull_request(api, BOT)
+    api.fail("GET", r"^/user$", status, times=None, body={"message": "Resource not accessible"})
+    forge = make()
+    api.reset_log()
+    for _attempt in range(2):
+        with pytest.raises(ForgeError) as caught:
+            forge.open(draft())
+        assert str(caught.value) == (
+            f"the branch {BRANCH} has pull request #{ours['number']} by {BOT}, and the "
+            "reconciler cannot tell whether it opened it (GitHub does not say which account "
+            "the token acts as: set the bot login): it is not adopted, and its merge approves "
+            "nothing"
+        )
+    assert api.count("GET", "/user") == 1  # asked once: the answer is kept
+    assert api.writes() == []
+
+
+def test_a_server_error_on_whose_token_it_is_is_an_error_not_an_unknown_account(
+    api: FakeGitHub, make: MakeForge
+) -> None:
+    """Only a refusal means GitHub will not say; a 5xx is a failure to reach GitHub, which
+    stops the step rather than passing for an answer."""
+    a_persons_pull_request(api, BOT)
+    api.fail("GET", r"^/user$", 502, times=None)
+    forge = make()
+    with pytest.raises(ForgeError) as caught:
+        forge.open(draft())
+    assert "cannot tell whether" not in str(caught.value)
+    assert "502" in str(caught.value)
+    assert api.writes() == []
+
+
+def test_a_rate_limit_on_whose_token_it_is_stops_the_run_rather_than_adopting_nothing(
+    api: FakeGitHub, make: MakeForge
+) -> None:
+    """A 403 that is a spent rate limit says nothing about the token: it halts like any rate
+    limit, and the next run asks again."""
+    a_persons_pull_request(api, BOT)
+    api.fail_rate_limit("GET", r"^/user$")
+    forge = make()
+    with pytest.raises(ForgeError) as caught:
+        forge.open(draft())
+    assert "cannot tell whether" not in str(caught.value)
+    assert "next run" in caught.value.hint
+    assert api.writes() == []
+
+
 def test_is_member(api: FakeGitHub, make: MakeForge) -> None:
     forge = make(teams=("platform",))  # the global policies declare `platform` a team
     api.reset_log()

@@ -733,6 +733,26 @@ def test_an_hpa_patch_whose_answer_was_lost_is_confirmed_by_reading_it_back(
     assert api.count("PATCH", HPA_PATH) == 1  # confirmed, not written twice
 
 
+def test_an_hpa_patch_that_did_not_land_is_not_taken_for_done(
+    api: FakeKubeAPI, connect: Factory
+) -> None:
+    """A 500 leaves the patch's fate unknown: the HPA is read back, and since its minimum is
+    not the one asked, the change is the service's retryable error, not a scale that
+    happened."""
+    api.add_deployment("shop", "web")
+    api.add_hpa("shop", "web-hpa", "web", min_replicas=1, max_replicas=3)
+    cluster = connect()
+    scale = change(cluster, ChangeKind.SCALE, replicas=4, hpa="web-hpa")
+    api.fail("PATCH", HPA_PATH + "$", status=500)
+    api.reset_log()
+    with pytest.raises(ClusterError) as caught:
+        cluster.apply(scale)
+    assert (caught.value.service, caught.value.retryable) == ("web", True)
+    assert api.count("PATCH", HPA_PATH) == 1  # not repeated blindly
+    assert api.count("GET", HPA_PATH) == 2  # read before the patch, and read back after it
+    assert api.objects(HPAS, "shop")[0]["spec"]["minReplicas"] == 1
+
+
 def test_a_missing_hpa_is_the_services_error_and_nothing_is_written(
     api: FakeKubeAPI, connect: Factory
 ) -> None:
@@ -907,6 +927,29 @@ def test_an_hpa_scales_stamp_whose_answer_was_lost_is_confirmed_by_reading_it_ba
     read_back = [r for r in api.requests if r.method == "GET" and r.path == DEPLOYMENT_PATH]
     assert len(read_back) == 1
     assert observed(cluster).last_change == scale.stamp
+
+
+def test_an_hpa_whose_bounds_a_concurrent_edit_made_unreadable_is_not_patched_again(
+    api: FakeKubeAPI, connect: Factory
+) -> None:
+    """The bounds are checked again on the HPA read after a 409: an edit that left them
+    unreadable stops this service's change, naming the HPA and the field, with nothing
+    written over it."""
+    api.add_deployment("shop", "web")
+    api.add_hpa("shop", "web-hpa", "web", min_replicas=1, max_replicas=3)
+    cluster = connect()
+    api.after("GET", HPA_PATH + "$", lambda a: a.edit_hpa("shop", "web-hpa", maxReplicas=-1))
+    api.reset_log()
+    with pytest.raises(ClusterError) as caught:
+        cluster.apply(change(cluster, ChangeKind.SCALE, replicas=5, hpa="web-hpa"))
+    assert (type(caught.value), caught.value.service, caught.value.retryable) == (
+        ClusterError,
+        "web",
+        False,
+    )
+    assert "hpa shop/web-hpa" in str(caught.value) and "maxReplicas" in str(caught.value)
+    assert [r.status for r in api.requests if r.method == "PATCH" and r.path == HPA_PATH] == [409]
+    assert api.objects(HPAS, "shop")[0]["spec"]["minReplicas"] == 1
 
 
 def test_an_hpa_that_cannot_be_read_again_after_a_conflict_is_the_services_error(
