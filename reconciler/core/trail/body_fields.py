@@ -49,7 +49,9 @@ class Body(Mapping[str, Any]):
     def from_json(cls, raw: Mapping[str, Any]) -> Self:
         """The body stored as `raw`, each field read as it declares (`read_as`), keeping
         `raw`; RecordError naming a field of the wrong type."""
-        return cls(**read_fields(cls, Fields(raw, "details")) | {"stored": raw})
+        values = read_fields(cls, Fields(raw, "details"))
+        values["stored"] = raw
+        return cls(**values)
 
     def _json(self) -> Mapping[str, Any]:
         return self.stored if self.stored is not None else self.to_json()
