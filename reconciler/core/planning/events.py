@@ -216,25 +216,18 @@ def executed_record(
     verification_due: datetime | None = None,
     context: Mapping[str, Any] | None = None,
 ) -> Record:
-    event = (
-        EventType.ROLLBACK_EXECUTED
-        if request.origin is Origin.ROLLBACK
-        else EventType.OPERATION_EXECUTED
-    )
-    return _chain_record(
-        event,
+    return _change_record(
+        (EventType.OPERATION_EXECUTED, EventType.ROLLBACK_EXECUTED),
         Outcome.SUCCESS,
         request,
         verdict,
         blueprint,
         chain,
+        change,
         at=applied.completed_at,
         rationale=f"{change.describe()}: {applied.message}",
         duration_seconds=round(applied.duration, 3),
-        links=chain.links(rollback_of=request.reverts),
         details={
-            "request": request_json(request),
-            "change": change.describe(),
             "kind": str(change.kind),
             "started_at": applied.started_at,
             "completed_at": applied.completed_at,
@@ -258,27 +251,50 @@ def failed_record(
     now: datetime,
     context: Mapping[str, Any] | None = None,
 ) -> Record:
-    event = (
-        EventType.ROLLBACK_FAILED
-        if request.origin is Origin.ROLLBACK
-        else EventType.OPERATION_FAILED
-    )
-    return _chain_record(
-        event,
+    return _change_record(
+        (EventType.OPERATION_FAILED, EventType.ROLLBACK_FAILED),
         Outcome.FAILURE,
         request,
         verdict,
         blueprint,
         chain,
+        change,
         at=now,
         rationale=f"{change.describe()} failed: {error}",
+        details={"error": error, "hint": hint},
+    )
+
+
+def _change_record(
+    events: tuple[EventType, EventType],
+    outcome: Outcome,
+    request: OperationRequest,
+    verdict: Verdict,
+    blueprint: Blueprint,
+    chain: Chain,
+    change: Change,
+    *,
+    at: datetime,
+    rationale: str,
+    details: Mapping[str, Any],
+    duration_seconds: float | None = None,
+) -> Record:
+    """A change carried out or failed: under the event of an operation or, for a rollback,
+    of a rollback (`events`), linked to the change a rollback reverts, its details led by the
+    request and the change."""
+    operation_event, rollback_event = events
+    return _chain_record(
+        rollback_event if request.origin is Origin.ROLLBACK else operation_event,
+        outcome,
+        request,
+        verdict,
+        blueprint,
+        chain,
+        at=at,
+        rationale=rationale,
+        duration_seconds=duration_seconds,
         links=chain.links(rollback_of=request.reverts),
-        details={
-            "request": request_json(request),
-            "change": change.describe(),
-            "error": error,
-            "hint": hint,
-        },
+        details={"request": request_json(request), "change": change.describe(), **details},
     )
 
 
