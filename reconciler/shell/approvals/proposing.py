@@ -26,7 +26,13 @@ from reconciler.core.planning.outcomes import Aside, Note, NoteKind, StepOutcome
 from reconciler.core.trail.bodies import ApprovalBody, body_of
 from reconciler.core.trail.records import EventType, Outcome, Record
 from reconciler.ports import AuditStore, Forge
-from reconciler.shell.approvals.review import Commit, Review, approval_records, awaiting
+from reconciler.shell.approvals.review import (
+    Commit,
+    Review,
+    Reviewing,
+    approval_records,
+    awaiting,
+)
 
 if TYPE_CHECKING:
     from reconciler.core.approvals.drafting import Evidence
@@ -70,27 +76,23 @@ class _Asking:
     with, and the records before it (the decision and verdict that led to it)."""
 
     step: Step
-    blueprint: Blueprint
     draft: Draft
     meta: dict[str, object]
     lead: tuple[Record, ...]
-    commit: Commit
-    now: datetime
+    #: The service's review: its blueprint, the forge, how records are committed, the moment.
+    at: Reviewing
 
     def record(
         self, event: EventType, metadata: Mapping[str, object], proposal: Proposal, rationale: str
     ) -> Record:
         """A pending proposal's record, linked to the decision and verdict that asked for it."""
         chain = self.step.chain
-        return approval_record(
+        return self.at.approval(
             event,
             Outcome.PENDING,
-            self.blueprint,
-            self.blueprint.name,
             metadata,
             proposal,
             rationale,
-            self.now,
             links={"decision": chain.decision, "governance": chain.governance},
         )
 
@@ -149,15 +151,8 @@ class Proposer:
             manifest_files=manifest_files,
         )
         lead = tuple(r for r in step.records if r.event_type is not EventType.APPROVAL_REQUESTED)
-        asking = _Asking(
-            step=step,
-            blueprint=blueprint,
-            draft=draft,
-            meta=meta,
-            lead=lead,
-            commit=commit,
-            now=now,
-        )
+        at = Reviewing(blueprint=blueprint, forge=self.forge, commit=commit, now=now, review=review)
+        asking = _Asking(step=step, draft=draft, meta=meta, lead=lead, at=at)
         self.wanted.add(draft.key)
         existing = review.open.get(draft.key)
         try:
@@ -200,7 +195,7 @@ class Proposer:
     def _opened(self, asking: _Asking, proposal: Proposal) -> Proposed:
         """A proposal just opened: awaiting an approver, on the dashboard, and recorded with
         the decision and verdict that led to it."""
-        blueprint, draft, meta = asking.blueprint, asking.draft, asking.meta
+        blueprint, draft, meta = asking.at.blueprint, asking.draft, asking.meta
         self.opened += 1
         expires = parse_utc(str(meta["expires_at"]))
         self.forge.set_status(proposal, awaiting(meta, expires))
@@ -222,7 +217,7 @@ class Proposer:
             f"{approvers} (expires {meta['expires_at']}).",
         )
         return Proposed.committed(
-            asking.commit,
+            asking.at.commit,
             f"{short(draft.title, 90)}: proposed as {proposal.reference}",
             (*asking.lead, record),
             outcome=StepOutcome.PROPOSED,
@@ -280,7 +275,7 @@ class Proposer:
     def _edited(self, asking: _Asking, pending: Pending, proposal: Proposal) -> Proposed:
         """The load calls for something else, but a person pushed to the branch: commented,
         not rewritten, and from now on left alone."""
-        step, blueprint = asking.step, asking.blueprint
+        step, blueprint = asking.step, asking.at.blueprint
         self.forge.comment(
             proposal,
             f"The load now calls for {step.request.describe()} "
@@ -288,20 +283,17 @@ class Proposer:
             "so the reconciler no longer rewrites it. Please update it or close it.",
             CommentTopic.EDITED_BY_A_PERSON,
         )
-        record = approval_record(
+        record = asking.at.approval(
             EventType.APPROVAL_UPDATED,
             Outcome.PENDING,
-            blueprint,
-            blueprint.name,
             {**pending.metadata},
             proposal,
             f"{proposal.reference} has a person's commits ({proposal.head_author}); commented "
             "instead of rewriting it.",
-            asking.now,
             extra={"hands_off": True},
         )
         return Proposed.committed(
-            asking.commit,
+            asking.at.commit,
             f"{blueprint.name}: {proposal.reference} changed by a person; commented",
             (record,),
             outcome=StepOutcome.PENDING,
@@ -328,8 +320,8 @@ class Proposer:
             f"{updated.reference} updated in place: {draft.title}.",
         )
         return Proposed.committed(
-            asking.commit,
-            f"{asking.blueprint.name}: {short(draft.title, 70)} ({updated.reference} updated)",
+            asking.at.commit,
+            f"{asking.at.blueprint.name}: {short(draft.title, 70)} ({updated.reference} updated)",
             (*asking.lead, record),
             outcome=StepOutcome.PROPOSAL_UPDATED,
             detail=f"{draft.title} ({updated.reference})",

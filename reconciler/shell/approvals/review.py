@@ -64,6 +64,7 @@ class Reviewing:
         proposal: Proposal | None,
         rationale: str,
         *,
+        links: Mapping[str, str] | None = None,
         extra: Mapping[str, Any] | None = None,
     ) -> Record:
         """The approval record of this review's service, made now."""
@@ -76,6 +77,7 @@ class Reviewing:
             proposal,
             rationale,
             self.now,
+            links=links,
             extra=extra,
         )
 
