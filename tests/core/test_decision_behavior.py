@@ -244,6 +244,7 @@ def test_scale_down_used_up_by_a_change_in_the_period() -> None:
     # Held at 4, with the estimate it would have stepped toward (ceil(4 × 7% / 70%) = 1)
     # and the policy whose room the 5 -> 4 used up.
     assert (decision.target_replicas, decision.estimate) == (4, 1)
+    assert decision.references[-1] == "spec.scaling.behavior.scaleDown"
     assert decision.rationale.endswith(
         "Not scaling down yet: behavior.scaleDown: Pods 1 per 60s from 5 replicas allows 4, "
         "which the changes executed in the last 60s have used up."
