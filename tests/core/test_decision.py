@@ -18,6 +18,7 @@ from reconciler.core.decide.decision import (
     decide,
     weighted_utilization,
 )
+from reconciler.core.ids import make_id
 from reconciler.core.observed.observation import Sample
 from tests.core.helpers import NOW, blueprint, flat_window, metrics, seed_blueprint, state
 
@@ -1084,3 +1085,90 @@ def test_a_gap_names_every_metric_missing_from_the_history() -> None:
     decision = decide(seed_blueprint(), state(3), metrics(0.1, 0.1, 20), now=NOW, window=window)
     assert decision.reason is Reason.STABILIZING
     assert "The metric history has no cpu, memory, latency data there" in decision.rationale
+
+
+# --- what holds the replicas when nothing asks for more, one row per branch and edge --------
+
+_HALVES = "    metrics:\n      - {type: cpu, weight: 0.5}\n      - {type: memory, weight: 0.5}\n"
+_W55 = "cpu 60% × 0.5 + memory 50% × 0.3 + latency 100ms/200ms = 50% × 0.2"
+
+
+@pytest.mark.parametrize(
+    ("scaling", "m", "reason", "rule", "refs", "rationale"),
+    [
+        pytest.param(
+            "", metrics(0.6, 0.5, 100, error_rate=0.02), Reason.ERRORS_NOT_CAPACITY,
+            DecisionRule.ERROR_RATE, ("spec.performance.error_rate_max", *_METRIC_REFS),
+            f"Error rate 2% is above error_rate_max 1%, but weighted utilization 55% ({_W55}) "
+            "does not exceed scale_up_threshold 80% and no guard is past its limit: errors "
+            "with normal utilization are not a capacity signal, so replicas stay at 3 (and no "
+            "scale-down while errors are high). Look at the release and its dependencies.",
+            id="errors above error_rate_max: held, not a capacity signal",
+        ),
+        pytest.param(
+            "", metrics(0.6, 0.5, 100, error_rate=0.01), Reason.WITHIN_THRESHOLDS,
+            DecisionRule.WEIGHTED,
+            ("spec.scaling.scale_up_threshold", "spec.scaling.scale_down_threshold",
+             *_METRIC_REFS),
+            f"Weighted utilization 55% ({_W55}) is within the thresholds (40% to 80%).",
+            id="errors exactly at error_rate_max: not above it, W decides",
+        ),
+        pytest.param(
+            _HALVES, metrics(0.62, None, None), Reason.METRICS_MISSING, DecisionRule.MISSING,
+            _METRIC_REFS,
+            "Not scaling: W is between 31% and 81% depending on the missing memory, so it may "
+            "or may not exceed scale_up_threshold 80%.",
+            id="missing metrics that could put W above the threshold: undecided",
+        ),
+        pytest.param(
+            _HALVES, metrics(0.6, None, None), Reason.METRICS_MISSING, DecisionRule.MISSING,
+            _METRIC_REFS,
+            "Not scaling: memory missing, and missing data never scales down.",
+            id="missing metrics that reach the threshold at most: missing",
+        ),
+        pytest.param(
+            "", metrics(0.5, None, None), Reason.METRICS_MISSING, DecisionRule.MISSING,
+            _METRIC_REFS,
+            "Not scaling: memory, latency missing, and missing data never scales down.",
+            id="every missing metric is named",
+        ),
+    ],
+)  # fmt: skip
+def test_what_holds_the_replicas_when_nothing_asks_for_more(  # type: ignore[no-untyped-def]
+    scaling, m, reason, rule, refs, rationale
+) -> None:
+    decision = decide(blueprint(scaling=scaling), state(3), m, now=NOW)
+    assert (decision.action, decision.target_replicas) == (Action.NONE, 3)
+    assert (decision.reason, decision.rule, decision.references) == (reason, rule, refs)
+    assert decision.rationale == rationale
+
+
+def test_stale_metrics_are_not_used_even_where_the_bounds_decide_first() -> None:
+    """Metrics older than the limit are dropped before anything reads them: the decision
+    records no W from them, whichever branch decides."""
+    old = metrics(0.6, 0.5, 100, observed_at=NOW - timedelta(seconds=301))
+    stale = decide(blueprint(), state(3), old, now=NOW)
+    assert (stale.reason, stale.rule) == (Reason.METRICS_STALE, DecisionRule.FRESHNESS)
+    assert stale.rationale == "Metrics are 5m1s old (older than 5m); not scaling on stale data."
+    above = decide(blueprint(), state(7), old, now=NOW)
+    assert above.reason is Reason.ABOVE_MAX
+    for decision in (stale, above):
+        assert (decision.weighted.value, decision.weighted.low) == (None, 0.0)
+        assert decision.inputs["cpu_utilization"] == 0.6  # what was observed is still recorded
+
+
+def test_metrics_without_a_time_are_taken_as_current() -> None:
+    undated = metrics(0.6, 0.5, 100, observed_at=None)
+    decision = decide(blueprint(), state(3), undated, now=NOW)
+    assert (decision.reason, decision.weighted.value) == (
+        Reason.WITHIN_THRESHOLDS,
+        pytest.approx(0.55),
+    )
+
+
+def test_the_salt_makes_the_decision_id_and_nothing_else() -> None:
+    plain = decide(blueprint(), state(2), metrics(0.85, 0.70, 180), now=NOW)
+    salted = decide(blueprint(), state(2), metrics(0.85, 0.70, 180), now=NOW, salt="abc")
+    assert plain.id == make_id("dec", NOW, "web", Action.SCALE_UP, 3, "")
+    assert salted.id == make_id("dec", NOW, "web", Action.SCALE_UP, 3, "abc")
+    assert replace(salted, id=plain.id) == plain

@@ -118,7 +118,7 @@ def decide(
             ctx,
             Action.NONE,
             Reason.METRICS_STALE,
-            wording.Reason(Code.METRICS_STALE, {"age": age or 0, "max_age": max_metrics_age}),
+            wording.Reason(Code.METRICS_STALE, {"age": age, "max_age": max_metrics_age}),
             METRIC_REFS,
             rule=DecisionRule.FRESHNESS,
         )
