@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 
+from reconciler.core.blueprint.catalogue import Operation
 from reconciler.core.blueprint.model import Tier
 from reconciler.core.decide.governance import (
     OperationRequest,
@@ -17,6 +19,7 @@ from reconciler.core.decide.governance import (
     condition_values,
     govern,
 )
+from reconciler.core.decide.rules import classify_under
 from reconciler.core.ids import make_id
 from reconciler.core.trail.history import fold_history
 from reconciler.core.trail.records import EventType, Outcome, Record
@@ -683,3 +686,16 @@ def test_each_tier_names_the_rule_that_decided_it(
     if "check" in found.reason.params:  # the deciding rule's own evaluation, as recorded
         assert found.reason.params["check"].reference == references[0]
         assert found.reason.params["check"] in found.checks
+
+
+def test_a_forbidding_rule_without_words_of_its_own_or_the_catalogues_names_itself() -> None:
+    """A fleet operation may be declared with an empty summary; a rule forbidding it without
+    a rationale is then the only thing a commit subject can name."""
+    bp = blueprint(governance=GOV)
+    unsaid = Operation(name="scale_beyond_limits", summary="")
+    policy = replace(bp.policy, catalogue={**bp.policy.catalogue, unsaid.name: unsaid})
+    req = request("scale_beyond_limits", 25)
+    found = classify_under(req, policy, condition_values(req, bp, {}, NOW))
+    assert (found.tier, found.reason.code) == (Tier.FORBIDDEN, Code.FORBIDDEN_BY_RULE)
+    assert found.reason.params["why"] == ""
+    assert found.summary == f"forbidden by {_AUTH}.forbidden_operations[0]"
