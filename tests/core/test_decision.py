@@ -1151,7 +1151,15 @@ def test_stale_metrics_are_not_used_even_where_the_bounds_decide_first() -> None
     assert (stale.reason, stale.rule) == (Reason.METRICS_STALE, DecisionRule.FRESHNESS)
     assert stale.rationale == "Metrics are 5m1s old (older than 5m); not scaling on stale data."
     above = decide(blueprint(), state(7), old, now=NOW)
-    assert above.reason is Reason.ABOVE_MAX
+    assert (above.reason, above.action, above.target_replicas) == (
+        Reason.ABOVE_MAX,
+        Action.SCALE_DOWN,
+        5,
+    )
+    assert above.rationale == (
+        "7 replicas is above max_replicas (5); bringing the deployment back within the "
+        "blueprint's bounds."
+    )
     for decision in (stale, above):
         assert (decision.weighted.value, decision.weighted.low) == (None, 0.0)
         assert decision.inputs["cpu_utilization"] == 0.6  # what was observed is still recorded
