@@ -117,6 +117,16 @@ def test_asks_for_more(
         formula = estimate_words(ask.basis)
         assert formula.startswith(f"estimate ceil({replicas} × ")
         assert formula.endswith(f") = {ask.estimate}")
+    # Each ask carries the limit it is past: the threshold for W, its own guard otherwise.
+    guards = ctx.blueprint.scaling.guards
+    limits = {
+        DecisionRule.WEIGHTED: ctx.blueprint.scaling.scale_up_threshold,
+        DecisionRule.CPU_GUARD: guards.cpu_utilization,
+        DecisionRule.MEMORY_GUARD: guards.memory_utilization,
+        DecisionRule.LATENCY_GUARD: ctx.blueprint.performance.latency_p95_ms
+        * guards.latency_factor,
+    }
+    assert all(ask.limit == limits[ask.rule] and ask.value > ask.limit for ask in asks), name
 
 
 @pytest.mark.parametrize(
