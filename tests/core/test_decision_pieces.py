@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from reconciler.core.blueprint.model import PolicyType, RatePolicy
+from reconciler.core.blueprint.units import format_percent
 from reconciler.core.decide.guards import asks_for_more
 from reconciler.core.decide.model import Action, Context, DecisionRule, Reason, conclude
 from reconciler.core.decide.rates import Limit
@@ -96,6 +97,7 @@ def _context(replicas: int, values: Metrics, scaling: str = "") -> Context:
         ),
         # Exactly at a guard is not past it.
         ("CPU exactly at its guard", 2, 0.9, 0.1, 50, "", []),
+        ("memory exactly at its guard", 2, 0.1, 0.9, 50, "", []),
     ],
 )
 def test_asks_for_more(
@@ -127,6 +129,18 @@ def test_asks_for_more(
         * guards.latency_factor,
     }
     assert all(ask.limit == limits[ask.rule] and ask.value > ask.limit for ask in asks), name
+    # The formula shows the numbers it divides: the metric (or W) over its target.
+    bounds = ctx.blueprint.scaling
+    target, memory_target = bounds.target_cpu_utilization, bounds.target_memory_utilization
+    shown = {
+        DecisionRule.WEIGHTED: f"{format_percent(ctx.weighted.low)} / {format_percent(target)}",
+        DecisionRule.CPU_GUARD: f"{format_percent(cpu)} / {format_percent(target)}",
+        DecisionRule.MEMORY_GUARD: f"{format_percent(memory)} / {format_percent(memory_target)}",
+        DecisionRule.LATENCY_GUARD: f"{p95 or 0:g}ms / {ctx.blueprint.performance.latency_p95_ms:g}ms",
+    }
+    assert [a.formula for a in asks] == [
+        f"estimate ceil({replicas} × {shown[a.rule]}) = {a.estimate}" for a in asks
+    ], name
 
 
 @pytest.mark.parametrize(
