@@ -1160,9 +1160,20 @@ def test_stale_metrics_are_not_used_even_where_the_bounds_decide_first() -> None
         "7 replicas is above max_replicas (5); bringing the deployment back within the "
         "blueprint's bounds."
     )
+    assert above.rule is DecisionRule.BOUNDS
     for decision in (stale, above):
         assert (decision.weighted.value, decision.weighted.low) == (None, 0.0)
         assert decision.inputs["cpu_utilization"] == 0.6  # what was observed is still recorded
+
+
+def test_below_min_replicas_the_deployment_is_brought_back_within_the_bounds() -> None:
+    decision = decide(blueprint(), state(0), metrics(0.6, 0.5, 100), now=NOW)
+    assert (decision.action, decision.target_replicas) == (Action.SCALE_UP, 1)
+    assert (decision.reason, decision.rule) == (Reason.BELOW_MIN, DecisionRule.BOUNDS)
+    assert decision.rationale == (
+        "0 replicas is below min_replicas (1); bringing the deployment back within the "
+        "blueprint's bounds."
+    )
 
 
 def test_metrics_without_a_time_are_taken_as_current() -> None:

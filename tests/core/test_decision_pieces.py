@@ -98,6 +98,8 @@ def _context(replicas: int, values: Metrics, scaling: str = "") -> Context:
         # Exactly at a guard is not past it.
         ("CPU exactly at its guard", 2, 0.9, 0.1, 50, "", []),
         ("memory exactly at its guard", 2, 0.1, 0.9, 50, "", []),
+        # 1.25 × 200ms = 250ms.
+        ("latency exactly at its guard", 2, 0.2, 0.2, 250, "", []),
     ],
 )
 def test_asks_for_more(
