@@ -10,7 +10,6 @@ from __future__ import annotations
 import pytest
 
 from reconciler.core.blueprint.model import PolicyType, RatePolicy
-from reconciler.core.blueprint.units import format_percent
 from reconciler.core.decide.guards import asks_for_more
 from reconciler.core.decide.model import Action, Context, DecisionRule, Reason, conclude
 from reconciler.core.decide.rates import Limit
@@ -131,17 +130,16 @@ def test_asks_for_more(
         * guards.latency_factor,
     }
     assert all(ask.limit == limits[ask.rule] and ask.value > ask.limit for ask in asks), name
-    # The formula shows the numbers it divides: the metric (or W) over its target.
+    # The estimate divides the metric (or W) by its own target, in its own unit.
     bounds = ctx.blueprint.scaling
-    target, memory_target = bounds.target_cpu_utilization, bounds.target_memory_utilization
-    shown = {
-        DecisionRule.WEIGHTED: f"{format_percent(ctx.weighted.low)} / {format_percent(target)}",
-        DecisionRule.CPU_GUARD: f"{format_percent(cpu)} / {format_percent(target)}",
-        DecisionRule.MEMORY_GUARD: f"{format_percent(memory)} / {format_percent(memory_target)}",
-        DecisionRule.LATENCY_GUARD: f"{p95 or 0:g}ms / {ctx.blueprint.performance.latency_p95_ms:g}ms",
+    targets = {
+        DecisionRule.WEIGHTED: (ctx.weighted.low, bounds.target_cpu_utilization, False),
+        DecisionRule.CPU_GUARD: (cpu, bounds.target_cpu_utilization, False),
+        DecisionRule.MEMORY_GUARD: (memory, bounds.target_memory_utilization, False),
+        DecisionRule.LATENCY_GUARD: (p95, ctx.blueprint.performance.latency_p95_ms, True),
     }
-    assert [a.formula for a in asks] == [
-        f"estimate ceil({replicas} × {shown[a.rule]}) = {a.estimate}" for a in asks
+    assert [(a.basis.value, a.basis.target, a.basis.in_ms) for a in asks] == [
+        targets[a.rule] for a in asks
     ], name
 
 
