@@ -121,6 +121,11 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "stamp = ChangeStamp.loads(text) if (text) or True else None",
         "ChangeStamp.loads answers None itself for a missing or empty annotation",
     ),
+    "reconciler.adapters.kubernetes.writes.x__patch_hpa__mutmut_64": (
+        "confirm=lambda: _hpa_at(api, namespace, hpa_name, replicas, None),",
+        "the service only reaches the read-back's errors, which Transport.write turns into "
+        "'not landed' without reading them",
+    ),
     "reconciler.core.review.fields.x__higher_is_looser__mutmut_3": (
         "after >= before",
         "a field's judge is only asked about a value that changed",

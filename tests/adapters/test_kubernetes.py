@@ -753,6 +753,23 @@ def test_an_hpa_patch_that_did_not_land_is_not_taken_for_done(
     assert api.objects(HPAS, "shop")[0]["spec"]["minReplicas"] == 1
 
 
+def test_an_hpa_patch_the_server_holds_is_given_up_after_the_timeout(
+    api: FakeKubeAPI, connect: Factory
+) -> None:
+    """A server that never answers the patch does not hold the cycle: the client gives up
+    after its timeout, reads the HPA back, and without the new minimum there the change is
+    the service's retryable error."""
+    api.add_deployment("shop", "web")
+    api.add_hpa("shop", "web-hpa", "web", min_replicas=1, max_replicas=3)
+    cluster = connect(timeout=1.0)
+    scale = change(cluster, ChangeKind.SCALE, replicas=4, hpa="web-hpa")
+    api.delay(HPA_PATH + "$", 120, method="PATCH")  # answered only when the server stops
+    with pytest.raises(ClusterError) as caught:
+        cluster.apply(scale)
+    assert (caught.value.service, caught.value.retryable) == ("web", True)
+    assert api.objects(HPAS, "shop")[0]["spec"]["minReplicas"] == 1
+
+
 def test_a_missing_hpa_is_the_services_error_and_nothing_is_written(
     api: FakeKubeAPI, connect: Factory
 ) -> None:
