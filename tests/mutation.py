@@ -126,6 +126,21 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "the service only reaches the read-back's errors, which Transport.write turns into "
         "'not landed' without reading them",
     ),
+    "reconciler.adapters.kubernetes.writes.x__before__mutmut_8": (
+        'get("resourceVersion", None)) if deployment else None',
+        "a cached deployment's missing resourceVersion only meets the expected version, an "
+        "observed one: '', 'None' and 'XXXX' all differ from it, so it is read again either way",
+    ),
+    "reconciler.adapters.kubernetes.writes.x__before__mutmut_10": (
+        'get("resourceVersion", )) if deployment else None',
+        "a cached deployment's missing resourceVersion only meets the expected version, an "
+        "observed one: '', 'None' and 'XXXX' all differ from it, so it is read again either way",
+    ),
+    "reconciler.adapters.kubernetes.writes.x__before__mutmut_15": (
+        'get("resourceVersion", "XXXX")) if deployment else None',
+        "a cached deployment's missing resourceVersion only meets the expected version, an "
+        "observed one: '', 'None' and 'XXXX' all differ from it, so it is read again either way",
+    ),
     "reconciler.core.review.fields.x__higher_is_looser__mutmut_3": (
         "after >= before",
         "a field's judge is only asked about a value that changed",

@@ -304,8 +304,15 @@ def test_a_missing_deployment_is_named_with_a_hint(api: FakeKubeAPI, connect: Fa
     assert isinstance(failure, ClusterError)
     assert str(failure) == "deployment shop/ghost named in the blueprint does not exist"
     assert "metadata.deployment" in failure.hint
-    with pytest.raises(ClusterError, match="shop/ghost named in the blueprint does not exist"):
+    api.reset_log()
+    with pytest.raises(
+        ClusterError, match="shop/ghost named in the blueprint does not exist"
+    ) as at:
         cluster.apply(Change(target=ghost, kind=ChangeKind.SCALE, stamp=stamp(), replicas=2))
+    # A change to it is the service's error, with the same hint, and writes nothing.
+    assert (at.value.service, at.value.retryable) == ("web", False)
+    assert at.value.hint == failure.hint
+    assert api.count("PATCH") == 0
 
 
 def test_bad_credentials_are_reported_as_such(tmp_path: Path) -> None:
