@@ -315,6 +315,31 @@ def test_a_missing_deployment_is_named_with_a_hint(api: FakeKubeAPI, connect: Fa
     assert api.count("PATCH") == 0
 
 
+@pytest.mark.parametrize(
+    ("status", "retryable", "hint"),
+    [(503, True, "the next cycle tries again"), (403, False, "rbac.yaml")],
+    ids=["unavailable", "forbidden"],
+)
+def test_a_deployment_that_cannot_be_read_before_a_change_stops_it_for_the_service(
+    api: FakeKubeAPI, connect: Factory, status: int, retryable: bool, hint: str
+) -> None:
+    """A process that did not observe the deployment reads it before writing; when that read
+    fails, the change is the service's error, retryable as the failure was, with its hint,
+    and nothing is written."""
+    api.add_deployment("shop", "web")
+    scale = change(connect(), ChangeKind.SCALE, replicas=3)
+    cluster = connect(retries=0)  # another process: no snapshot to take the deployment from
+    api.fail("GET", DEPLOYMENT_PATH + "$", status=status)
+    api.reset_log()
+    with pytest.raises(ClusterError) as caught:
+        cluster.apply(scale)
+    assert (type(caught.value), caught.value.service) == (ClusterError, "web")
+    assert caught.value.retryable is retryable
+    assert str(caught.value).startswith("reading deployment shop/web: ")
+    assert hint in caught.value.hint
+    assert api.count("PATCH") == 0
+
+
 def test_bad_credentials_are_reported_as_such(tmp_path: Path) -> None:
     with FakeKubeAPI(required_token="the-right-one") as server:
         server.add_deployment("shop", "web")
