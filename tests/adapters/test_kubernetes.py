@@ -315,6 +315,23 @@ def test_a_missing_deployment_is_named_with_a_hint(api: FakeKubeAPI, connect: Fa
     assert api.count("PATCH") == 0
 
 
+def test_a_process_that_did_not_observe_reads_the_deployment_and_writes_on_its_version(
+    api: FakeKubeAPI, connect: Factory
+) -> None:
+    """Without a snapshot the deployment is read first; still at the version the change was
+    computed from, it is patched on that version (and a moved one would be a conflict)."""
+    api.add_deployment("shop", "web")
+    scale = change(connect(), ChangeKind.SCALE, replicas=3)
+    cluster = connect()
+    api.reset_log()
+    applied = cluster.apply(scale)
+    assert (applied.before["replicas"], applied.after["replicas"]) == (2, 3)
+    assert api.count("GET", DEPLOYMENT_PATH) == 1
+    (patch,) = [r for r in api.requests if r.method == "PATCH"]
+    assert patch.body["metadata"]["resourceVersion"] == scale.expected_version
+    assert api.get_deployment("shop", "web")["spec"]["replicas"] == 3
+
+
 @pytest.mark.parametrize(
     ("status", "retryable", "hint"),
     [(503, True, "the next cycle tries again"), (403, False, "rbac.yaml")],
