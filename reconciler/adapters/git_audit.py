@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 from reconciler.adapters.git_audit_approvals import ApprovalIndex
 from reconciler.adapters.git_audit_index import IndexMark
 from reconciler.adapters.gitrepo import merge_tree, nest, restore_index, write_error
-from reconciler.adapters.trail_cache import TrailCache
+from reconciler.adapters.trail_cache import Entry, TrailCache
 from reconciler.core.errors import AuditError, ConfigError
 from reconciler.core.trail.records import (
     AUDIT_DIR,
@@ -77,10 +77,13 @@ class GitAuditStore:
         self._head: pygit2.Commit | None = None
         #: Whether `_head` is HEAD as this store last looked it up (see _head_commit).
         self._head_known = False
-        #: Each day folder's entries named like records, and its other names, by the
-        #: folder's tree id.
-        self._listings: dict[Any, list[tuple[pygit2.Object, tuple[str, EventType, str]]]] = {}
-        self._misnamed: dict[Any, list[str]] = {}
+        #: The entries of `audit/` at `_cache_head`, by name (see _service_folders).
+        self._folders: dict[str, Entry] | None = None
+        #: Each folder's entries by its tree id, and each day folder's entries named like
+        #: records (with the parsed names) and its other names.
+        self._listed: dict[str, list[Entry]] = {}
+        self._named: dict[str, list[tuple[Entry, tuple[str, EventType, str]]]] = {}
+        self._misnamed: dict[str, list[str]] = {}
         #: The last answer of `approvals`, by what it was asked and HEAD's commit.
         self._approvals: dict[tuple[str, str, datetime, str | None], list[Record]] = {}
         #: When git's index was last known in step with HEAD (see repair_index).
@@ -118,7 +121,7 @@ class GitAuditStore:
         """Look HEAD up again at the next read (after a commit made outside this store)."""
         self._head_known = False
 
-    def tree(self, oid: pygit2.Oid) -> pygit2.Tree:
+    def tree(self, oid: pygit2.Oid | str) -> pygit2.Tree:
         return cast("pygit2.Tree", self.repo[oid])
 
     def append(self, records: Sequence[Record], message: CommitMessage) -> str:
@@ -256,7 +259,7 @@ class GitAuditStore:
         if commit is None:
             return None
         if self._cache_head != commit.id:
-            self._cache_head, self._cache = commit.id, {}
+            self._cache_head, self._cache, self._folders = commit.id, {}, None
         return self._subtree_of(commit, parts)
 
     def _subtree_of(self, commit: pygit2.Commit, parts: tuple[str, ...]) -> pygit2.Tree | None:
@@ -271,17 +274,47 @@ class GitAuditStore:
         self._cache[parts] = node
         return node
 
-    def days(
-        self, service: str, commit: pygit2.Commit | None = None
-    ) -> list[tuple[str, pygit2.Oid]]:
+    def _service_folders(self, commit: pygit2.Commit | None) -> dict[str, Entry]:
+        """The entries of `audit/` in a commit, by name: each service folder's tree id, listed
+        once per commit (one lookup for the whole fleet)."""
+        tree = self._subtree_at(commit, AUDIT_DIR)
+        if tree is None:
+            return {}
+        if self._folders is None:
+            self._folders = {
+                entry.name or "": Entry(
+                    entry.name or "", str(entry.id), entry.type_str, int(entry.filemode)
+                )
+                for entry in tree
+            }
+        return self._folders
+
+    def listing(self, service: str, day: str, tree: str) -> list[Entry]:
+        """The entries of the folder `audit/<service>` (`day` "") or of one of its day
+        folders, whose tree id is `tree`: from this process's reads, else from the trail
+        cache when it kept that very tree, else from git (and then kept). A tree id names
+        its entries exactly, so an unchanged folder is not looked up at all."""
+        found = self._listed.get(tree)
+        if found is None:
+            found = self._kept.listing(service, day, tree)
+            if found is None:
+                found = [
+                    Entry(item.name or "", str(item.id), item.type_str, int(item.filemode))
+                    for item in self.tree(tree)
+                ]
+                self._kept.keep_listing(service, day, tree, found)
+            self._listed[tree] = found
+        return found
+
+    def days(self, service: str, commit: pygit2.Commit | None = None) -> list[tuple[str, str]]:
         """The service's day folders, oldest first, by name and tree id (a folder is read
         only when a reader visits it)."""
-        tree = self._subtree_at(commit or self._head_commit(), AUDIT_DIR, service)
-        if tree is None:
+        folder = self._service_folders(commit or self._head_commit()).get(service)
+        if folder is None or folder.type_str != "tree":
             return []
         days = []
-        for entry in tree:
-            name = entry.name or ""
+        for entry in self.listing(service, "", folder.id):
+            name = entry.name
             if entry.type_str == "tree":
                 days.append((name, entry.id))
             elif not name.startswith("."):
@@ -289,45 +322,41 @@ class GitAuditStore:
         return sorted(days, key=lambda pair: pair[0])
 
     def entries(
-        self, service: str, day: str, oid: pygit2.Oid
-    ) -> Iterator[tuple[pygit2.Object, tuple[str, EventType, str]]]:
+        self, service: str, day: str, oid: str
+    ) -> Iterator[tuple[Entry, tuple[str, EventType, str]]]:
         """The entries of one day folder named like records, with their parsed names; any
         other entry (hidden ones aside) is noted as unreadable without being read. A folder
-        is looked up and listed once per process (by its tree id: the same id is the same
-        entries), however often a cycle reads the service."""
-        listed = self._listings.get(oid)
-        if listed is not None:
-            yield from listed
-            for name in self._misnamed.get(oid, ()):
-                self.skip(
-                    f"{AUDIT_DIR}/{service}/{day}/{name}",
-                    "the file name is not <HHMMSS>-<event_type>-<id>.json",
-                )
-            return
-        listed, misnamed = [], []
-        tree = self.tree(oid)
-        for item in tree:
-            name = item.name or ""
-            parsed = parse_record_name(name)
-            if parsed is not None:
-                listed.append((item, parsed))
-            elif not name.startswith("."):
-                misnamed.append(name)
-        self._listings[oid] = listed
-        self._misnamed[oid] = misnamed
-        yield from self.entries(service, day, oid)
+        is listed and its names parsed once per process (by its tree id: the same id is the
+        same entries), however often a cycle reads the service."""
+        listed = self._named.get(oid)
+        if listed is None:
+            listed, misnamed = [], []
+            for item in self.listing(service, day, oid):
+                parsed = parse_record_name(item.name)
+                if parsed is not None:
+                    listed.append((item, parsed))
+                elif not item.name.startswith("."):
+                    misnamed.append(item.name)
+            self._named[oid] = listed
+            self._misnamed[oid] = misnamed
+        yield from listed
+        for name in self._misnamed.get(oid, ()):
+            self.skip(
+                f"{AUDIT_DIR}/{service}/{day}/{name}",
+                "the file name is not <HHMMSS>-<event_type>-<id>.json",
+            )
 
-    def read_entry(self, service: str, day: str, entry: pygit2.Object) -> Record | None:
+    def read_entry(self, service: str, day: str, entry: Entry) -> Record | None:
         """The one way a record is read: the entry's blob through `read_record`, or None (and
         a note in `unreadable()`) for anything that is not a readable record."""
         path = f"{AUDIT_DIR}/{service}/{day}/{entry.name}"
-        key = (path, str(entry.id))
+        key = (path, entry.id)
         if key in self._parsed:
             return self._parsed[key]
         record: Record | None = None
         # The file's mode is part of what it is: the same bytes as a link are no record.
-        blob_id = f"{entry.id}:{getattr(entry, 'filemode', '')}"
-        result = self._kept.get(service, day, entry.name or "", blob_id)
+        blob_id = f"{entry.id}:{entry.filemode}"
+        result = self._kept.get(service, day, entry.name, blob_id)
         if result is not None:
             if isinstance(result, Record):
                 record = result
@@ -335,10 +364,9 @@ class GitAuditStore:
                 self.skip(path, str(result))
             self._parsed[key] = record
             return record
-        mode = getattr(entry, "filemode", None)
         if entry.type_str != "blob":
             self.skip(path, f"a {'folder' if entry.type_str == 'tree' else 'submodule'}")
-        elif mode == self._pygit2.enums.FileMode.LINK:
+        elif entry.filemode == self._pygit2.enums.FileMode.LINK:
             self.skip(path, "a symbolic link, not a file")
         else:
             blob = cast("pygit2.Blob", self.repo[entry.id])
@@ -350,7 +378,7 @@ class GitAuditStore:
                 self.skip(path, str(error))
         if entry.type_str == "blob":
             reason = self._unreadable[path].reason if record is None else None
-            self._kept.put(service, day, entry.name or "", blob_id, record or reason)
+            self._kept.put(service, day, entry.name, blob_id, record or reason)
         self._parsed[key] = record
         return record
 
@@ -392,7 +420,7 @@ class GitAuditStore:
                 self._index.replay(stored[1]["name_skips"])
                 continue
             found = [(item, parsed) for item, parsed in self.entries(service, day, oid)]
-            for item, parsed in sorted(found, key=lambda pair: pair[0].name or "", reverse=True):
+            for item, parsed in sorted(found, key=lambda pair: pair[0].name, reverse=True):
                 if parsed[1] in wanted:
                     record = self.read_entry(service, day, item)
                     if record is not None:
@@ -410,13 +438,12 @@ class GitAuditStore:
 
     def contains(self, service: str, at: datetime, record_id: str) -> bool:
         day = at.astimezone(UTC).date()
-        head = self._head_commit()
+        folders = dict(self.days(service))
         for candidate in (day - timedelta(days=1), day, day + timedelta(days=1)):
-            tree = self._subtree_at(head, AUDIT_DIR, service, candidate.isoformat())
-            if tree is not None and any(
-                (parsed := parse_record_name(item.name or "")) is not None
-                and parsed[2] == record_id
-                for item in tree
+            oid = folders.get(candidate.isoformat())
+            if oid is not None and any(
+                (parsed := parse_record_name(item.name)) is not None and parsed[2] == record_id
+                for item in self.listing(service, candidate.isoformat(), oid)
             ):
                 return True
         return False

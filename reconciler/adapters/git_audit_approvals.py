@@ -18,7 +18,7 @@ from collections.abc import Collection, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from reconciler.adapters.trail_cache import TrailCache
+from reconciler.adapters.trail_cache import Entry, TrailCache
 from reconciler.core.approvals.lifecycle import APPROVAL_EVENTS
 from reconciler.core.approvals.pending import PendingFold, pending_proposals, trail_marks
 from reconciler.core.trail.records import AUDIT_DIR, EventType, Record, parse_record_name
@@ -38,17 +38,15 @@ def _ids(record: Record) -> set[str]:
 class TrailFolders(Protocol):
     """The audit store's reading of its day folders, which the index reads through."""
 
-    def days(
-        self, service: str, commit: pygit2.Commit | None = None
-    ) -> list[tuple[str, pygit2.Oid]]: ...
+    def days(self, service: str, commit: pygit2.Commit | None = None) -> list[tuple[str, str]]: ...
 
     def entries(
-        self, service: str, day: str, oid: pygit2.Oid
-    ) -> Iterator[tuple[pygit2.Object, tuple[str, EventType, str]]]: ...
+        self, service: str, day: str, oid: str
+    ) -> Iterator[tuple[Entry, tuple[str, EventType, str]]]: ...
 
-    def read_entry(self, service: str, day: str, entry: pygit2.Object) -> Record | None: ...
+    def listing(self, service: str, day: str, tree: str) -> list[Entry]: ...
 
-    def tree(self, oid: pygit2.Oid) -> pygit2.Tree: ...
+    def read_entry(self, service: str, day: str, entry: Entry) -> Record | None: ...
 
     def skip(self, path: str, reason: str) -> None: ...
 
@@ -94,7 +92,7 @@ class ApprovalIndex:
                     if parsed[1] in APPROVAL_EVENTS and (
                         found := self._trail.read_entry(service, day, item)
                     ):
-                        chosen[(day, item.name or "")] = found
+                        chosen[(day, item.name)] = found
         wanted = {f"digest:{digest}", "refusal-unknown"}
         wanted |= {mark for record in chosen.values() for mark in _ids(record)}
         asked: set[str] = set()
@@ -104,10 +102,13 @@ class ApprovalIndex:
             for day, name in sorted(self._kept.marked(service, new)):
                 if (day, name) in chosen or day not in trees:
                     continue
-                tree = self._trail.tree(trees[day])
-                if name not in tree:
+                entry = next(
+                    (e for e in self._trail.listing(service, day, trees[day]) if e.name == name),
+                    None,
+                )
+                if entry is None:
                     continue
-                found = self._trail.read_entry(service, day, tree[name])
+                found = self._trail.read_entry(service, day, entry)
                 if found is not None:
                     chosen[(day, name)] = found
                     wanted |= _ids(found)
@@ -135,7 +136,7 @@ class ApprovalIndex:
             found = self._summary_cache[service] = self._kept.days(service)
         return found
 
-    def _summaries(self, service: str, days: Sequence[tuple[str, pygit2.Oid]]) -> dict[str, Any]:
+    def _summaries(self, service: str, days: Sequence[tuple[str, str]]) -> dict[str, Any]:
         """Each day folder's summary, made for the days whose folder changed since it was
         kept and for every day after them (the fold runs through the days in order)."""
         stored = self.stored(service)
@@ -171,7 +172,7 @@ class ApprovalIndex:
         return result
 
     def _summarize(
-        self, service: str, day: str, oid: pygit2.Oid, before: PendingFold
+        self, service: str, day: str, oid: str, before: PendingFold
     ) -> tuple[dict[str, Any], PendingFold, dict[str, frozenset[str]]]:
         """One day folder, read: the kinds of its files, its unreadable files, where in it no
         proposal was open last, the fold's state at its end, and each approval record's
@@ -186,8 +187,8 @@ class ApprovalIndex:
         record_skips: list[tuple[str, str]] = []
         marks: dict[str, frozenset[str]] = {}
         approvals: list[tuple[Record, str]] = []
-        for item in self._trail.tree(oid):
-            name = item.name or ""
+        for item in self._trail.listing(service, day, oid):
+            name = item.name
             path = f"{AUDIT_DIR}/{service}/{day}/{name}"
             parsed = parse_record_name(name)
             if parsed is None:

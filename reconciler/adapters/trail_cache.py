@@ -28,13 +28,13 @@ import weakref
 from collections.abc import Collection, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from reconciler.adapters.local_state import dumps, fingerprint
 from reconciler.core.blueprint.model import Provenance
 from reconciler.core.trail.records import EventType, Outcome, Record
 
-__all__ = ["TrailCache"]
+__all__ = ["Entry", "TrailCache"]
 
 CACHE_FILE = Path("reconciler") / "trail.db"
 
@@ -54,6 +54,13 @@ CREATE TABLE IF NOT EXISTS days (
     state BLOB NOT NULL,
     PRIMARY KEY (service, day)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS listings (
+    service TEXT NOT NULL,
+    day TEXT NOT NULL,
+    tree TEXT NOT NULL,
+    entries BLOB NOT NULL,
+    PRIMARY KEY (service, day)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS marks (
     service TEXT NOT NULL,
     mark TEXT NOT NULL,
@@ -64,9 +71,21 @@ CREATE TABLE IF NOT EXISTS marks (
 """
 
 #: The layout of the tables; a file of another layout is emptied.
-LAYOUT = "4"
+LAYOUT = "5"
 #: Day folders read from git but not written yet are written in batches of this many.
 _BATCH = 2000
+
+
+class Entry(NamedTuple):
+    """One entry of a folder of the trail as git lists it: what a reader needs of it without
+    looking the folder up (its blob is looked up only when the record is not kept)."""
+
+    name: str
+    #: The object's id, in hex.
+    id: str
+    #: "blob", "tree" or "commit" (a submodule).
+    type_str: str
+    filemode: int
 
 
 class TrailCache:
@@ -90,6 +109,10 @@ class TrailCache:
         #: and `marked` answer for them until they are written.
         self._fresh: dict[str, dict[str, tuple[str, Any, Any, dict[str, frozenset[str]]]]] = {}
         self._gone: dict[str, set[str]] = {}
+        #: The stored folder listings fetched so far, by day ("" for the service folders)
+        #: and service, as (tree id, bytes); and those listed from git since the last save.
+        self._raw_listings: dict[str, dict[str, tuple[str, bytes]]] = {}
+        self._new_listings: dict[tuple[str, str], tuple[str, list[Entry]]] = {}
 
     @contextlib.contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -153,6 +176,7 @@ class TrailCache:
                 db.execute("DELETE FROM records")
                 db.execute("DELETE FROM days")
                 db.execute("DELETE FROM marks")
+                db.execute("DELETE FROM listings")
                 db.execute(
                     "INSERT OR REPLACE INTO meta (key, value) VALUES ('fingerprint', ?)",
                     (f"{LAYOUT}:{fingerprint()}",),
@@ -215,6 +239,47 @@ class TrailCache:
         self._pending.add((service, day))
         if len(self._pending) >= _BATCH:
             self.save()
+
+    # ----------------------------------------------------------------- folder listings
+    #
+    # Per service, its folder's listing (`day` "") and each day folder's, with the tree id it
+    # was listed from. A tree id names its entries exactly, so a listing stands for the tree
+    # with that id and for nothing else: a folder whose tree id HEAD no longer has is listed
+    # from git again and its row replaced. Rows are fetched a day at a time for the whole
+    # fleet, one query each, as the records are.
+
+    def listing(self, service: str, day: str, tree: str) -> list[Entry] | None:
+        """The entries of the folder `audit/<service>[/<day>]` when its tree id is `tree`;
+        None when no listing of that very tree is kept."""
+        stored = self._stored_listings(day).get(service)
+        if stored is None or stored[0] != tree:
+            return None
+        try:
+            loaded = marshal.loads(stored[1])
+            return [Entry(*item) for item in loaded]
+        except (ValueError, EOFError, TypeError):
+            return None
+
+    def keep_listing(self, service: str, day: str, tree: str, entries: list[Entry]) -> None:
+        """A folder's listing as git gave it, written at the next save."""
+        if self.path is not None:
+            self._new_listings[(service, day)] = (tree, entries)
+
+    def _stored_listings(self, day: str) -> dict[str, tuple[str, bytes]]:
+        found = self._raw_listings.get(day)
+        if found is None:
+            found = {}
+            if self._ready():
+                try:
+                    with self._connect() as db:
+                        rows = db.execute(
+                            "SELECT service, tree, entries FROM listings WHERE day = ?", (day,)
+                        ).fetchall()
+                    found = {str(service): (str(tree), bytes(raw)) for service, tree, raw in rows}
+                except sqlite3.Error:
+                    found = {}
+            self._raw_listings[day] = found
+        return found
 
     # ----------------------------------------------------------------- the day summaries
     #
@@ -325,7 +390,12 @@ class TrailCache:
         }
         gone = {(service, day) for service, days in self._gone.items() for day in days}
         self._fresh, self._gone = {}, {}
-        if (pending or fresh or gone) and self._ready():
+        listings = [
+            (service, day, tree, marshal.dumps([tuple(entry) for entry in entries]))
+            for (service, day), (tree, entries) in self._new_listings.items()
+        ]
+        self._new_listings = {}
+        if (pending or fresh or gone or listings) and self._ready():
             with (
                 contextlib.suppress(sqlite3.Error, pickle.PicklingError, ValueError),
                 self._connect() as db,
@@ -335,6 +405,11 @@ class TrailCache:
                     db.executemany(
                         "INSERT OR REPLACE INTO records (service, day, entries) VALUES (?, ?, ?)",
                         pending,
+                    )
+                    db.executemany(
+                        "INSERT OR REPLACE INTO listings (service, day, tree, entries) "
+                        "VALUES (?, ?, ?, ?)",
+                        listings,
                     )
                     for service, day in (*fresh, *gone):
                         db.execute("DELETE FROM days WHERE service = ? AND day = ?", (service, day))

@@ -14,7 +14,13 @@ import pytest
 
 from reconciler.adapters.git_audit import GitAuditStore
 from reconciler.adapters.trail_cache import CACHE_FILE, pack
-from reconciler.core.trail.records import EventType, Record, commit_message
+from reconciler.core.trail.records import (
+    EventType,
+    Record,
+    commit_message,
+    parse_record_name,
+    record_path,
+)
 from tests.adapters.test_git_audit import rec
 from tests.core.helpers import NOW
 
@@ -176,4 +182,79 @@ def test_a_kept_record_is_the_record_read_from_git(repo: Path) -> None:
     assert unpack(("r", "too", "short")) is None and unpack(None) is None
     # The records a second store reads come from these entries, and equal the first read.
     first = _read(repo)
+    assert _read(repo) == first
+
+
+def _listings(repo: Path) -> dict[tuple[str, str], tuple[str, list[tuple[str, str, str, int]]]]:
+    """Every folder listing kept: (tree id, entries) by (service, day), day "" for the
+    service's own folder."""
+    with sqlite3.connect(repo / ".git" / CACHE_FILE) as db:
+        rows = db.execute("SELECT service, day, tree, entries FROM listings").fetchall()
+    return {(service, day): (tree, marshal.loads(raw)) for service, day, tree, raw in rows}
+
+
+def _set_listing(repo: Path, service: str, day: str, tree: str, raw: bytes) -> None:
+    with sqlite3.connect(repo / ".git" / CACHE_FILE) as db:
+        db.execute(
+            "UPDATE listings SET tree = ?, entries = ? WHERE service = ? AND day = ?",
+            (tree, raw, service, day),
+        )
+
+
+def test_a_folder_listing_is_kept_by_its_tree_id_and_used_for_that_tree(repo: Path) -> None:
+    first = _read(repo)
+    git = pygit2.Repository(str(repo))
+    kept = _listings(repo)
+    folder = git.revparse_single("HEAD:audit/web")
+    assert kept[("web", "")][0] == str(folder.id)
+    [(day, (tree, entries))] = [(d, v) for (s, d), v in kept.items() if d]
+    assert tree == str(git.revparse_single(f"HEAD:audit/web/{day}").id)
+    assert sorted(name for name, *_ in entries) == sorted(
+        item.name for item in git.revparse_single(f"HEAD:audit/web/{day}")
+    )
+    # The listing of that very tree is what the next reader goes by, without asking git:
+    # with one entry taken out of the kept listing, that record is not read.
+    _set_listing(repo, "web", day, tree, marshal.dumps(entries[1:]))
+    records, _unreadable = _read(repo)
+    dropped = parse_record_name(entries[0][0])
+    assert dropped is not None
+    assert records == [r for r in first[0] if r.id != dropped[2]] and len(records) == 1
+
+
+def test_a_folder_changed_in_git_is_listed_again(repo: Path) -> None:
+    """A kept listing stands for its tree id only: a record committed by hand changes the
+    day folder's (and the service folder's) tree id, and the new record is read."""
+    _read(repo)
+    kept = _listings(repo)
+    [day] = [d for (_s, d) in kept if d]
+    extra = rec(EventType.OPERATION_EXECUTED, 30, rid="op-by-hand")
+    _commit_file(repo, f"audit/web/{day}/{Path(record_path(extra)).name}", extra.dumps().encode())
+    records, unreadable = _read(repo)
+    assert [r.id for r in records].count("op-by-hand") == 1 and unreadable == []
+    assert len(records) == 3
+    again = _listings(repo)
+    assert again[("web", day)][0] != kept[("web", day)][0]  # the row was replaced
+    assert again[("web", "")][0] != kept[("web", "")][0]
+    assert _read(repo) == (records, unreadable)
+
+
+def test_a_new_day_folder_is_found_though_the_service_folder_was_kept(repo: Path) -> None:
+    _read(repo)
+    later = rec(EventType.OPERATION_EXECUTED, 86400, rid="op-next-day")
+    _commit_file(repo, record_path(later), later.dumps().encode())
+    records, _unreadable = _read(repo)
+    assert records[-1].id == "op-next-day"
+
+
+def test_a_missing_or_broken_listing_is_read_from_git(repo: Path) -> None:
+    first = _read(repo)
+    kept = _listings(repo)
+    for (service, day), (tree, _entries) in kept.items():
+        _set_listing(repo, service, day, tree, b"\x00not marshal")
+    assert _read(repo) == first
+    with sqlite3.connect(repo / ".git" / CACHE_FILE) as db:
+        db.execute("DELETE FROM listings")
+    assert _read(repo) == first
+    assert _listings(repo) == kept  # listed again from git, and kept again
+    (repo / ".git" / CACHE_FILE).unlink()
     assert _read(repo) == first
