@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
-from reconciler.core.blueprint.units import format_duration
+from reconciler.core.blueprint.units import format_duration, format_percent
 from reconciler.core.trail.bodies import VerificationOutcome
 
 __all__ = [
@@ -19,12 +20,17 @@ __all__ = [
     "NO_DATA",
     "NO_DATA_CANNOT_TELL",
     "REPLICAS_CHANGED",
+    "Bound",
     "Missed",
+    "Unit",
     "avoided",
     "escalated",
+    "expected",
     "load_grew",
     "moved",
+    "ready_of",
     "requests_grew",
+    "shown",
     "summary",
     "superseded",
     "too_late",
@@ -37,6 +43,55 @@ NO_BASELINE = "no baseline: cannot tell whether it got worse"
 REPLICAS_CHANGED = "changed since (by someone else?)"
 
 
+class Unit(StrEnum):
+    """What a check's number measures, which says how it is written."""
+
+    MS = "ms"
+    PERCENT = "percent"
+    COUNT = "count"
+
+
+class Bound(StrEnum):
+    """How a check's expected value bounds the actual one."""
+
+    BELOW = "below"
+    NEAR = "near"
+    AT_MOST = "at_most"
+    EXACTLY = "exactly"
+    #: Nothing is expected (the check could not judge).
+    NONE = "none"
+
+
+def shown(value: float | None, unit: Unit) -> str:
+    """A check's value as the record shows it: `240ms`, `61.5%`, `3`, or `unknown`."""
+    if value is None:
+        return "unknown"
+    if unit is Unit.MS:
+        return f"{value:.0f}ms"
+    if unit is Unit.PERCENT:
+        return format_percent(value)
+    return f"{value:.0f}"
+
+
+def expected(bound: Bound, value: float, unit: Unit, tolerance: float = 0.0) -> str:
+    """`< 300ms`, `≈60% (±10%)`, `<= 2`, `3`, or `-`: what a check expects."""
+    match bound:
+        case Bound.BELOW:
+            return f"< {shown(value, unit)}"
+        case Bound.NEAR:
+            return f"≈{shown(value, unit)} (±{format_percent(tolerance)})"
+        case Bound.AT_MOST:
+            return f"<= {shown(value, unit)}"
+        case Bound.EXACTLY:
+            return shown(value, unit)
+    return "-"
+
+
+def ready_of(ready: float, replicas: float) -> str:
+    """`2/3`: pods ready of the replicas."""
+    return f"{ready:.0f}/{replicas:.0f}"
+
+
 @dataclass(frozen=True, kw_only=True)
 class Missed:
     """A failed check, as its summary needs it."""
@@ -47,9 +102,11 @@ class Missed:
     worse: bool
 
 
-def moved(up: bool, by: str, baseline: str, actual: str) -> str:
-    """How a measure moved from its baseline, each value already in its unit."""
-    return f"{'up' if up else 'down'} {by} ({baseline} → {actual})"
+def moved(baseline: float, actual: float, unit: Unit) -> str:
+    """How a measure moved from its baseline: `up 40ms (200ms → 240ms)`."""
+    change = actual - baseline
+    by, before, after = shown(abs(change), unit), shown(baseline, unit), shown(actual, unit)
+    return f"{'up' if change > 0 else 'down'} {by} ({before} → {after})"
 
 
 def requests_grew(before: float, now: float) -> str:
