@@ -9,7 +9,9 @@ from reconciler.core.decide.pending import Pending, number
 from reconciler.core.observed.observation import DeploymentState, Metrics
 from reconciler.core.trail import verification_wording as said
 from reconciler.core.trail.bodies import Check, CheckStatus, Severity
+from reconciler.core.trail.codes import Code
 from reconciler.core.trail.verification_wording import Bound, Unit
+from reconciler.core.trail.wording import Reason, say
 
 __all__ = ["LOAD_NOISE", "UTILIZATION_TOLERANCE", "verification_checks"]
 
@@ -48,13 +50,13 @@ def _target_check(
             actual=said.shown(None, unit),
             status=CheckStatus.SKIPPED,
             baseline=shown_baseline,
-            note=said.NO_DATA_CANNOT_TELL,
+            note=say(Reason(Code.CHECK_CANNOT_TELL)),
         )
     ok = actual < limit
     worse = _worse(actual, baseline, relative, absolute)
-    note = "" if ok or baseline is not None else said.NO_BASELINE
+    note = "" if ok or baseline is not None else say(Reason(Code.CHECK_NO_BASELINE))
     if baseline is not None and baseline > 0:
-        note = said.moved(baseline, actual, unit)
+        note = say(Reason(Code.CHECK_MOVED, {"baseline": baseline, "actual": actual, "unit": unit}))
     if worse and load:
         worse, note = False, f"{note}; {load}" if note else load
     return Check(
@@ -93,7 +95,7 @@ def _demand_grew(pending: Pending, state: DeploymentState, metrics: Metrics) -> 
     if before_rate is not None and now_rate is not None:
         if now_rate <= before_rate * (1 + LOAD_NOISE):
             return ""
-        return said.requests_grew(before_rate, now_rate)
+        return say(Reason(Code.REQUESTS_GREW, {"before": before_rate, "now": now_rate}))
     before_cpu = number(base.get("cpu_utilization"))
     now_cpu = metrics.cpu_utilization
     if before_cpu is None or now_cpu is None:
@@ -101,7 +103,7 @@ def _demand_grew(pending: Pending, state: DeploymentState, metrics: Metrics) -> 
     before, after = before_cpu * before_replicas, now_cpu * state.replicas
     if after <= before * (1 + LOAD_NOISE):
         return ""
-    return said.load_grew(before, after)
+    return say(Reason(Code.LOAD_GREW, {"before": before, "after": after}))
 
 
 def _utilization_check(
@@ -114,7 +116,7 @@ def _utilization_check(
             expected=said.expected(Bound.NONE, 0.0, Unit.PERCENT),
             actual=said.shown(None, Unit.PERCENT),
             status=CheckStatus.SKIPPED,
-            note=said.NO_DATA,
+            note=say(Reason(Code.CHECK_NO_DATA)),
         )
     if expected is None:
         ok = actual < target
@@ -160,7 +162,7 @@ def _replica_count(pending: Pending, state: DeploymentState) -> tuple[Check, ...
             expected=said.expected(Bound.EXACTLY, wanted, Unit.COUNT),
             actual=said.shown(state.replicas, Unit.COUNT),
             status=CheckStatus.PASSED if state.replicas == wanted else CheckStatus.FAILED,
-            note="" if state.replicas == wanted else said.REPLICAS_CHANGED,
+            note="" if state.replicas == wanted else say(Reason(Code.CHECK_REPLICAS_CHANGED)),
         ),
     )
 
