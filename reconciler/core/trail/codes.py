@@ -82,6 +82,14 @@ class Code(StrEnum):
     CHECK_CANNOT_TELL = "check_cannot_tell"
     CHECK_NO_BASELINE = "check_no_baseline"
     CHECK_REPLICAS_CHANGED = "check_replicas_changed"
+    # What a cycle's own records and status say (planning, governance's summary).
+    VERDICT_HEADLINE = "verdict_headline"
+    WAITING_FOR_VERIFICATION = "waiting_for_verification"
+    PAUSED_DECISION = "paused_decision"
+    HELD_BY_APPROVAL = "held_by_approval"
+    PAUSED_BY_SUSPEND = "paused_by_suspend"
+    PAUSED_BY_ANNOTATION = "paused_by_annotation"
+    RECOVERED_CHANGE = "recovered_change"
     # What to do about failing pods (decide.recovery); each names the failing pods first.
     RECOVERY_ALL_DOWN = "recovery_all_down"
     RECOVERY_ESCALATE = "recovery_escalate"
