@@ -15,6 +15,7 @@ from reconciler.core.blueprint.units import format_duration, format_percent
 from reconciler.core.decide.decision import Decision
 from reconciler.core.decide.governance import OperationRequest, Origin, Verdict
 from reconciler.core.decide.verification import Pending
+from reconciler.core.gitops.rollout import Rollout, RolloutPhase
 from reconciler.core.trail.bodies import (
     CheckStatus,
     FailureBody,
@@ -99,6 +100,18 @@ def breaker_reset_subject(service: str, who: str, reason: str) -> str:
 def merged_subject(service: str, approval: Mapping[str, object]) -> str:
     """The manifest commit a merged proposal made, as its write-back record names it."""
     return f"{service}: merged {approval.get('reference', 'the approved proposal')}"
+
+
+def rollout_subject(service: str, rollout: Rollout) -> str:
+    """A change made through git rolled out, or escalated for not rolling out in time."""
+    commit = rollout.commit[:12]
+    if rollout.phase is RolloutPhase.ROLLED_OUT:
+        late = "" if rollout.ready else " (pods not all ready by its deadline)"
+        return f"{service}: {commit} rolled out{late}"
+    return (
+        f"{service}: escalated {commit}: not rolled out within "
+        f"{format_duration(rollout.timeout)}; a person must decide"
+    )
 
 
 def recovered_subject(service: str, summary: str) -> str:
