@@ -131,9 +131,12 @@ def unusable_reason(metadata: ProposalMetadata, blueprint: Blueprint) -> str:
     """
     if metadata.kind != Kind.REQUEST:
         return ""
+    # The numbers as stored, not as read: a target of the wrong type (`2.5`, `"4"`) reads as
+    # none, but is a number this request cannot be carried out with, so it is refused.
+    parameters = metadata.get("parameters")
     beyond = out_of_bounds(
-        metadata.target_replicas,
-        metadata.parameters,
+        metadata.get("target_replicas"),
+        parameters if isinstance(parameters, Mapping) else {},
         ceiling=blueprint.scaling.replica_ceiling,
     )
     return "" if beyond is None else f"out of bounds: {beyond.problem}"
