@@ -10,12 +10,12 @@ Subjects are written for `git log --oneline`, which is the audit trail a person 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Protocol
 
 from reconciler.core.blueprint.units import format_duration, format_percent
 from reconciler.core.decide.decision import Decision
 from reconciler.core.decide.governance import OperationRequest, Origin, Verdict
 from reconciler.core.decide.verification import Pending
-from reconciler.core.gitops.rollout import Rollout, RolloutPhase
 from reconciler.core.trail.bodies import (
     CheckStatus,
     FailureBody,
@@ -25,6 +25,21 @@ from reconciler.core.trail.bodies import (
     verification_of,
 )
 from reconciler.core.trail.records import EventType, Outcome, Record, RecordError
+
+
+class RolloutWords(Protocol):
+    """What a rollout's subject says (gitops.rollout.Rollout, which is loaded only when a
+    service acts through git)."""
+
+    @property
+    def phase(self) -> str: ...
+    @property
+    def commit(self) -> str: ...
+    @property
+    def ready(self) -> bool: ...
+    @property
+    def timeout(self) -> float: ...
+
 
 #: What a verdict would have led to, as the observe record's `would` says it.
 WOULD = {
@@ -102,10 +117,10 @@ def merged_subject(service: str, approval: Mapping[str, object]) -> str:
     return f"{service}: merged {approval.get('reference', 'the approved proposal')}"
 
 
-def rollout_subject(service: str, rollout: Rollout) -> str:
+def rollout_subject(service: str, rollout: RolloutWords) -> str:
     """A change made through git rolled out, or escalated for not rolling out in time."""
     commit = rollout.commit[:12]
-    if rollout.phase is RolloutPhase.ROLLED_OUT:
+    if rollout.phase == "rolled_out":
         late = "" if rollout.ready else " (pods not all ready by its deadline)"
         return f"{service}: {commit} rolled out{late}"
     return (
