@@ -3,7 +3,7 @@ request went stale."""
 
 from __future__ import annotations
 
-from dataclasses import replace as _replace
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -28,8 +28,22 @@ from reconciler.core.blueprint.yamlsafe import YamlError
 from reconciler.core.decide.decision import decide
 from reconciler.core.decide.governance import OperationRequest, Origin, govern
 from reconciler.core.trail.history import fold_history
+from reconciler.core.trail.proposal_metadata import ProposalMetadata
 from reconciler.core.trail.records import EventType, Outcome, Record
 from tests.core.helpers import NOW, POLICIES, blueprint, metrics, state
+
+
+def _meta(raw: dict[str, Any]) -> ProposalMetadata:
+    """Metadata given as plain JSON, read as the trail's reader reads it."""
+    return ProposalMetadata.from_json(raw)
+
+
+def _replace(value: Any, **changes: Any) -> Any:
+    """dataclasses.replace, with a `metadata` given as plain JSON read as the trail reads it."""
+    if isinstance(changes.get("metadata"), dict):
+        changes["metadata"] = _meta(changes["metadata"])
+    return replace(value, **changes)
+
 
 WEB = blueprint()
 OTHER = "0" * 64
@@ -118,7 +132,7 @@ def test_approval_hold(records: list[Record], settled: tuple[str, ...], held: st
     ],
 )
 def test_stale_reason(metadata: dict[str, Any], now: dict[str, Any], stale: str) -> None:
-    reason = stale_reason({"kind": "request", **metadata}, state(2, **now))
+    reason = stale_reason(_meta({"kind": "request", **metadata}), state(2, **now))
     assert (
         (stale in reason and reason.startswith("overtaken by the state")) if stale else not reason
     )
@@ -539,7 +553,7 @@ def test_bump_patch(version: str, bumped: str) -> None:
     ids=["a request", "recorded", "older: raised", "older: lowered", "older: no current", "none"],
 )
 def test_proposed_fields(metadata: dict[str, Any], fields: dict[str, object]) -> None:
-    assert proposed_fields(metadata) == fields
+    assert proposed_fields(_meta(metadata)) == fields
 
 
 def _as_loaded(text: str) -> Any:
@@ -555,8 +569,8 @@ def test_carries_change_finds_the_proposed_values_wherever_they_landed() -> None
     assert carries_change(_as_loaded(edited_further), metadata)  # the value among other edits
     other_value = files[BP].replace("max_replicas: 6", "max_replicas: 7")
     assert not carries_change(_as_loaded(other_value), metadata)
-    assert not carries_change(_as_loaded(files[BP]), {**metadata, "kind": "request"})
-    no_fields = {**metadata, "fields": {}, "digests": {}}
+    assert not carries_change(_as_loaded(files[BP]), _meta({**metadata, "kind": "request"}))
+    no_fields = _meta({**metadata, "fields": {}, "digests": {}})
     assert not carries_change(_as_loaded(edited_further), no_fields)
 
 
@@ -619,7 +633,7 @@ def test_worse_than_when_rejected(
             metrics(w, None, None),
             now=NOW,
         )
-    assert worse_than(metadata, decision, target) is worse
+    assert worse_than(_meta(metadata), decision, target) is worse
 
 
 def test_a_trail_record_without_approvers_or_forbidden_lists_approves_nobody() -> None:

@@ -28,6 +28,7 @@ from reconciler.core.blueprint.policies import builtin_policies, load_policies
 from reconciler.core.decide.decision import Action, decide
 from reconciler.core.decide.governance import OperationRequest, Origin
 from reconciler.core.problems import Severity
+from reconciler.core.trail.proposal_metadata import ProposalMetadata
 from tests.core.helpers import NOW, metrics, state
 
 SOURCE = "blueprints/web/blueprint.yaml"
@@ -479,7 +480,7 @@ def test_a_request_out_of_bounds_is_a_usage_error_naming_its_option(
 def test_an_approved_request_out_of_bounds_is_refused(
     ceiling: int | None, metadata: dict[str, object], refused: bool
 ) -> None:
-    reason = unusable_reason(metadata, _service(ceiling))
+    reason = unusable_reason(ProposalMetadata.from_json(metadata), _service(ceiling))
     assert bool(reason) == refused, reason
     if refused:
         assert reason.startswith("out of bounds: ")

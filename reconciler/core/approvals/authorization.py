@@ -16,6 +16,7 @@ from reconciler.core.blueprint.model import Blueprint
 from reconciler.core.decide.governance import OperationRequest, Origin
 from reconciler.core.ids import utc
 from reconciler.core.observed.observation import DeploymentState
+from reconciler.core.trail.proposal_metadata import ProposalMetadata
 
 __all__ = ["Authorization", "stale_reason", "unusable_reason"]
 
@@ -66,7 +67,7 @@ class Authorization:
         )
 
 
-def stale_reason(metadata: Mapping[str, Any], state: DeploymentState) -> str:
+def stale_reason(metadata: ProposalMetadata, state: DeploymentState) -> str:
     """Why an approved one-off request no longer fits the deployment, or "".
 
     A request describes the deployment it was proposed for: its replicas, its revision, and
@@ -77,29 +78,27 @@ def stale_reason(metadata: Mapping[str, Any], state: DeploymentState) -> str:
     release, say) would act on a deployment the approver never saw. What it does not depend
     on is not compared: another approved request carried out first (a resources change,
     which rolls out a new revision) leaves a scale approved beside it as it was."""
-    if metadata.get("kind") != str(Kind.REQUEST):
+    if metadata.kind != Kind.REQUEST:
         return ""
     done = state.last_change  # carried out, though its run may have died before recording it
-    if done is not None and done.approval_id and done.approval_id == metadata.get("approval_id"):
+    if done is not None and done.approval_id and done.approval_id == metadata.approval_id:
         return f"already carried out as {done.operation_id}, as the deployment's stamp shows"
     changed = []
-    parameters = metadata.get("parameters") or {}
-    current = metadata.get("current_replicas")
-    scale = isinstance(metadata.get("target_replicas"), int)
+    parameters = metadata.parameters
+    current = metadata.current_replicas
+    scale = metadata.target_replicas is not None
     resources = any(str(key).endswith("_before") for key in parameters)
     # A proposal that edits the manifests a GitOps tool applies is carried out by its merge:
     # the deployment already at the target is that merge rolled out, not someone else's change.
-    rolled_out = bool(metadata.get("write_back")) and state.replicas == metadata.get(
-        "target_replicas"
-    )
-    if isinstance(current, int) and current != state.replicas and not rolled_out:
+    rolled_out = bool(metadata.write_back) and state.replicas == metadata.target_replicas
+    if current is not None and current != state.replicas and not rolled_out:
         changed.append(f"replicas {current} (now {state.replicas})")
     # Only what the operation depends on: a scale, the replicas; a resources change, the
     # values it replaces; anything else (a rollback, a restart), the revision. A change the
     # reconciler made under another approval (a second request for the same service) moves
     # the revision, and must not make a scale approved beside it stale.
-    revision = metadata.get("revision")
-    if not scale and not resources and isinstance(revision, int) and revision != state.revision:
+    revision = metadata.revision
+    if not scale and not resources and revision is not None and revision != state.revision:
         changed.append(f"revision {revision} (now {state.revision})")
     known = {f.name for f in fields(DeploymentState)}
     for key, before in sorted(parameters.items()):
@@ -123,18 +122,21 @@ def stale_reason(metadata: Mapping[str, Any], state: DeploymentState) -> str:
     )
 
 
-def unusable_reason(metadata: Mapping[str, Any], blueprint: Blueprint) -> str:
+def unusable_reason(metadata: ProposalMetadata, blueprint: Blueprint) -> str:
     """Why an approved one-off request cannot be carried out on any deployment, or "".
 
     Its numbers were checked when it was proposed, but the bounds may have tightened since (a
     lower fleet ceiling), or the proposal predates them. A merge approves the numbers it shows,
     and none of these can be carried out, so it is refused rather than left to fail each run.
     """
-    if metadata.get("kind") != str(Kind.REQUEST):
+    if metadata.kind != Kind.REQUEST:
         return ""
+    # The numbers as stored, not as read: a target of the wrong type (`2.5`, `"4"`) reads as
+    # none, but is a number this request cannot be carried out with, so it is refused.
+    parameters = metadata.get("parameters")
     beyond = out_of_bounds(
         metadata.get("target_replicas"),
-        metadata.get("parameters") or {},
+        parameters if isinstance(parameters, Mapping) else {},
         ceiling=blueprint.scaling.replica_ceiling,
     )
     return "" if beyond is None else f"out of bounds: {beyond.problem}"

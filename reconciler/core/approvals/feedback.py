@@ -14,13 +14,13 @@ makes a merge approve nothing (the branch changed, it expired, it ended) is `fai
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
 
 from reconciler.core.trail.bodies import ApprovalBody, ExecutionBody, body_of
+from reconciler.core.trail.proposal_metadata import ProposalMetadata
 from reconciler.core.trail.records import EventType, Record, record_path
 
 __all__ = [
@@ -171,14 +171,13 @@ ENDINGS = frozenset(
 FOLLOWING = frozenset({*_DONE, *_CHECKED})
 
 
-def asked_for(metadata: Mapping[str, Any]) -> str:
+def asked_for(metadata: ProposalMetadata) -> str:
     """What a proposal asked for, in a few words: `max_replicas → 6`, `scale to 8 replicas`."""
-    fields = metadata.get("fields")
-    if isinstance(fields, dict) and fields:
-        return ", ".join(f"`{name}` → {value}" for name, value in fields.items())
-    operation = str(metadata.get("operation") or "an operation")
-    target = metadata.get("target_replicas")
-    return f"`{operation}`" + (f" to {target} replicas" if isinstance(target, int) else "")
+    if metadata.fields:
+        return ", ".join(f"`{name}` → {value}" for name, value in metadata.fields.items())
+    operation = metadata.operation or "an operation"
+    target = metadata.target_replicas
+    return f"`{operation}`" + (f" to {target} replicas" if target is not None else "")
 
 
 def outcome_comment(
@@ -198,7 +197,7 @@ def outcome_comment(
         lines.append(f"✅ **Approved by {who}**: {service}, {asked}.")
         done = [r for r in following if r.event_type in _DONE]
         checked = [r for r in following if r.event_type in _CHECKED]
-        if not done and metadata.get("kind") == "blueprint":
+        if not done and metadata.kind == "blueprint":
             lines += ["", "The new policy is in git; the next decision follows it."]
         elif not done:
             lines += ["", "It is carried out by a coming run (after a cooldown, say)."]
@@ -215,7 +214,7 @@ def outcome_comment(
         lines += ["", "Why:", *(reasons or [f"- {ending.rationale}"])]
         merge = body.merge_commit or ""
         if merge:
-            held = metadata.get("kind") == "blueprint"
+            held = metadata.kind == "blueprint"
             lines += [
                 "",
                 f"**To fix it**: revert the merge, `git revert -m 1 {merge}` (a squash or a "

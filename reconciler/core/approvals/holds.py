@@ -53,7 +53,7 @@ def approval_hold(
     for pending in pending_proposals(records):
         if pending.kind is not Kind.BLUEPRINT or pending.key in settled:
             continue
-        if pending.metadata.get("blueprint_digest") == blueprint.digest:
+        if pending.metadata.blueprint_digest == blueprint.digest:
             continue  # the blueprint is still the one proposed against: nothing merged yet
         reference = (
             f"#{pending.number}" if pending.number is not None else pending.branch or pending.key

@@ -34,6 +34,7 @@ from reconciler.core.approvals.pending import (
 from reconciler.core.approvals.proposals import Proposal
 from reconciler.core.blueprint.model import Blueprint
 from reconciler.core.ids import utc
+from reconciler.core.trail.proposal_metadata import ProposalMetadata
 
 __all__ = [
     "judge_merge",
@@ -92,7 +93,7 @@ def judge_merge(
     #: Reasons about who merged it and when: with the proposal merged as proposed, they make
     #: it a landing without approval; the others, a merge of something else.
     unapproved = _unapproved(pending, proposal, is_member, merged_at)
-    digests = metadata.get("digests") or {}
+    digests = metadata.digests
     reasons = _file_reasons(pending, proposal, digests)
     beyond = extra_paths(metadata, digests, proposal.changed)
     reasons += beyond_the_proposal(beyond)
@@ -139,7 +140,7 @@ def _unapproved(
 ) -> list[str]:
     """Why the merge is no approver's timely merge: nobody recorded as merging, someone who
     is not an approver, or a merge after the proposal expired."""
-    approvers = [str(a) for a in pending.metadata.get("approvers", [])]
+    approvers = list(pending.metadata.approvers)
     who = proposal.merged_by or ""
     unapproved = []
     if not who:
@@ -187,7 +188,7 @@ def _file_reasons(pending: Pending, proposal: Proposal, digests: Mapping[str, An
 
 
 def _blueprint_reasons(
-    path: str, text: str | None, blueprint: Blueprint | None, metadata: Mapping[str, Any]
+    path: str, text: str | None, blueprint: Blueprint | None, metadata: ProposalMetadata
 ) -> list[str]:
     """For a blueprint edit, judged by the merged file: unreadable, or no longer forbidding
     what it forbade when proposed (with what the global policies forbid, from `blueprint`)."""
@@ -196,7 +197,7 @@ def _blueprint_reasons(
     now_forbidden = None if text is None else forbidden_in(text, inherited)
     if text is not None and now_forbidden is None:
         reasons.append(f"{path} as merged is not a readable blueprint")
-    loosened = sorted(set(metadata.get("forbidden", [])) - (now_forbidden or set()))
+    loosened = sorted(set(metadata.forbidden) - (now_forbidden or set()))
     if now_forbidden is not None and loosened:
         reasons.append(
             "the merged blueprint no longer forbids "
@@ -213,7 +214,7 @@ def still_as_proposed(pending: Pending, proposal: Proposal) -> bool:
     into it, or a rebase onto main) leaves it so, and is not a person's edit: merging it still
     approves the proposal. Anything else pushed there makes the merge approve nothing."""
     metadata = pending.metadata
-    digests = metadata.get("digests") or {}
+    digests = metadata.digests
     if not digests or proposal.changed is None:
         return False
     for path, expected in digests.items():

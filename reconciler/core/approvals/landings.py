@@ -11,6 +11,7 @@ from reconciler.core.approvals.lifecycle import Kind
 from reconciler.core.approvals.pending import approval_of
 from reconciler.core.blueprint.model import TIER_KEYS, Blueprint, Tier
 from reconciler.core.trail.bodies import ApprovalBody, body_of
+from reconciler.core.trail.proposal_metadata import ProposalMetadata
 from reconciler.core.trail.records import EventType, Outcome, Record
 
 __all__ = ["landed_without_approval"]
@@ -23,25 +24,24 @@ _EDITABLE: Mapping[str, Callable[[Blueprint], object]] = {
 }
 
 
-def proposed_fields(metadata: Mapping[str, Any]) -> dict[str, object]:
+def proposed_fields(metadata: ProposalMetadata) -> dict[str, object]:
     """The blueprint fields a blueprint edit changes, and the values it proposes.
 
     Recorded in the metadata since the reconciler began to record them (`fields`); for an
     older proposal, read from its target: above the replicas it was proposed at, a raise of
     `max_replicas`, else a lowering of `min_replicas`."""
-    if metadata.get("kind") != str(Kind.BLUEPRINT):
+    if metadata.kind != Kind.BLUEPRINT:
         return {}
-    fields_ = metadata.get("fields")
-    if isinstance(fields_, dict):
-        return {str(name): value for name, value in fields_.items() if name in _EDITABLE}
-    target, current = metadata.get("target_replicas"), metadata.get("current_replicas")
-    if not isinstance(target, int):
+    if metadata.fields is not None:
+        return {str(name): value for name, value in metadata.fields.items() if name in _EDITABLE}
+    target, current = metadata.target_replicas, metadata.current_replicas
+    if target is None:
         return {}
-    raised = not isinstance(current, int) or target > current
+    raised = current is None or target > current
     return {f"spec.scaling.{'max_replicas' if raised else 'min_replicas'}": target}
 
 
-def carries_change(blueprint: Blueprint, metadata: Mapping[str, Any]) -> bool:
+def carries_change(blueprint: Blueprint, metadata: ProposalMetadata) -> bool:
     """Whether `blueprint` is a blueprint edit's proposed file, or has the values it proposes
     in every field it changes, though it is not the blueprint the edit was proposed against.
 
@@ -49,11 +49,11 @@ def carries_change(blueprint: Blueprint, metadata: Mapping[str, Any]) -> bool:
     (a squash, a cherry-pick, a rebase of the branch), or the proposed values among other
     edits (landed in part, or edited further since). Whoever made it, the proposal is what
     asked for it, and only an approver's merge of the proposal approves it."""
-    if metadata.get("kind") != str(Kind.BLUEPRINT):
+    if metadata.kind != Kind.BLUEPRINT:
         return False
-    if metadata.get("blueprint_digest") == blueprint.digest:
+    if metadata.blueprint_digest == blueprint.digest:
         return False  # still the blueprint it was proposed against: nothing landed
-    proposed = (metadata.get("digests") or {}).get(blueprint.source)
+    proposed = metadata.digests.get(blueprint.source)
     if proposed is not None and proposed == blueprint.digest:
         return True
     wanted = proposed_fields(metadata)
@@ -81,10 +81,10 @@ def landed_without_approval(blueprint: Blueprint, records: Sequence[Record]) -> 
         metadata = body_of(record, ApprovalBody).metadata
         if record.event_type not in ended or record.outcome is Outcome.PENDING:
             continue
-        if metadata.get("kind") != str(Kind.BLUEPRINT):
+        if metadata.kind != Kind.BLUEPRINT:
             continue
-        proposed = (metadata.get("digests") or {}).get(blueprint.source)
-        if proposed == blueprint.digest and metadata.get("blueprint_digest") != blueprint.digest:
+        proposed = metadata.digests.get(blueprint.source)
+        if proposed == blueprint.digest and metadata.blueprint_digest != blueprint.digest:
             found.append(record)
     return found
 
@@ -94,12 +94,12 @@ _SHOWN_PATHS = 10
 
 
 def extra_paths(
-    metadata: Mapping[str, Any], digests: Mapping[str, Any], changed: Sequence[str] | None
+    metadata: ProposalMetadata, digests: Mapping[str, Any], changed: Sequence[str] | None
 ) -> tuple[str, ...] | None:
     """The paths the merge changed beside the proposed ones; None when the forge cannot tell."""
     if changed is None:
         return None
-    proposed = {str(path) for path in (*(metadata.get("files") or ()), *digests)}
+    proposed = {str(path) for path in (*metadata.files, *digests)}
     return tuple(sorted(set(changed) - proposed))
 
 

@@ -4,14 +4,14 @@ the marks the trail leaves for the next cycle.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from reconciler.core.approvals.lifecycle import CONCLUDED, Kind
-from reconciler.core.ids import parse_utc, utc
+from reconciler.core.ids import utc
 from reconciler.core.trail.bodies import ApprovalBody, body_of
+from reconciler.core.trail.proposal_metadata import ProposalMetadata
 from reconciler.core.trail.records import EventType, Outcome, Record
 
 __all__ = ["Pending", "PendingFold", "pending_proposals", "trail_marks"]
@@ -27,7 +27,7 @@ class Pending:
     branch: str
     number: int | None
     head: str
-    metadata: Mapping[str, Any]
+    metadata: ProposalMetadata
     created_at: datetime
     expires_at: datetime
     #: Set once the reconciler commented that it stopped updating (a person pushed).
@@ -36,8 +36,7 @@ class Pending:
 
     @property
     def target(self) -> int | None:
-        value = self.metadata.get("target_replicas")
-        return value if isinstance(value, int) else None
+        return self.metadata.target_replicas
 
     @property
     def paths(self) -> tuple[str, ...]:
@@ -47,10 +46,8 @@ class Pending:
         return proposed_paths(self.metadata)
 
 
-def proposed_paths(metadata: Mapping[str, Any]) -> tuple[str, ...]:
-    files = metadata.get("files")
-    digests = metadata.get("digests")
-    listed = [*(files if isinstance(files, list) else ()), *(digests or {})]
+def proposed_paths(metadata: ProposalMetadata) -> tuple[str, ...]:
+    listed = [*metadata.files, *metadata.digests]
     return tuple(sorted({str(path) for path in listed}))
 
 
@@ -81,8 +78,7 @@ def trail_marks(record: Record) -> frozenset[str]:
     body = body_of(record, ApprovalBody)
     ids = {record.links.get("approval"), body.approval_id, record.id}
     marks = {f"id:{value}" for value in ids if isinstance(value, str) and value}
-    digests = body.metadata.get("digests")
-    named = [*(digests.values() if isinstance(digests, Mapping) else ())]
+    named = [*body.metadata.digests.values()]
     named.append(body.merged_blueprint_digest)
     marks |= {f"digest:{value}" for value in named if isinstance(value, str) and value}
     if (
@@ -155,24 +151,15 @@ class PendingFold:
                 Pending(
                     record=record,
                     key=key,
-                    kind=Kind(str(metadata.get("kind", "request"))),
+                    kind=Kind(metadata.kind or "request"),
                     branch=body.branch or "",
                     number=body.number,
                     head=body.head or "",
                     metadata=metadata,
-                    created_at=_time(metadata.get("created_at")) or utc(self.first[key].timestamp),
-                    expires_at=_time(metadata.get("expires_at")) or utc(record.timestamp),
+                    created_at=metadata.created or utc(self.first[key].timestamp),
+                    expires_at=metadata.expires or utc(record.timestamp),
                     hands_off=self.flags[key].get("hands_off", False),
                     timed_out=self.flags[key].get("timed_out", False),
                 )
             )
         return result
-
-
-def _time(value: Any) -> datetime | None:
-    """A time from proposal metadata, or None when it is missing or unreadable (the caller
-    falls back on the record's own timestamp)."""
-    try:
-        return parse_utc(value) if value else None
-    except ValueError:
-        return None

@@ -10,19 +10,26 @@ approves anything.
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+
+from reconciler.core.trail.proposal_metadata import (
+    METADATA_MARKER,
+    ProposalMetadata,
+    hidden_block,
+    parse_metadata,
+    read_hidden,
+    render_metadata,
+)
 
 __all__ = [
     "METADATA_MARKER",
     "CommentTopic",
     "Draft",
     "Proposal",
+    "ProposalMetadata",
     "ProposalState",
     "comment_marker",
     "elsewhere",
@@ -32,31 +39,6 @@ __all__ = [
     "render_metadata",
     "where_is",
 ]
-
-#: Opens the hidden machine-readable block in a proposal's body.
-METADATA_MARKER = "reconciler:proposal"
-
-
-def hidden_block(marker: str) -> re.Pattern[str]:
-    """The hidden block opened by `marker`: an HTML comment holding one JSON object, which
-    GitHub does not render, so what the reconciler wrote can be read back from a body."""
-    return re.compile(r"<!--\s*" + re.escape(marker) + r"\s*(\{.*?\})\s*-->", re.S)
-
-
-def read_hidden(block: re.Pattern[str], body: str) -> dict[str, Any]:
-    """The object in a body's hidden `block`; {} when there is none, or it is not an object
-    (a person may have edited the body)."""
-    match = block.search(body or "")
-    if not match:
-        return {}
-    try:
-        data = json.loads(match.group(1))
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-_METADATA_RE = hidden_block(METADATA_MARKER)
 
 
 class ProposalState(StrEnum):
@@ -163,19 +145,9 @@ class Proposal:
     labels: tuple[str, ...] = ()
 
     @property
-    def metadata(self) -> dict[str, Any]:
+    def metadata(self) -> ProposalMetadata:
         return parse_metadata(self.body)
 
     @property
     def reference(self) -> str:
         return f"#{self.number}" if self.number is not None else self.branch
-
-
-def render_metadata(data: Mapping[str, Any]) -> str:
-    """The hidden block: an HTML comment GitHub does not render, holding JSON."""
-    text = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
-    return f"<!-- {METADATA_MARKER} {text} -->"
-
-
-def parse_metadata(body: str) -> dict[str, Any]:
-    return read_hidden(_METADATA_RE, body)

@@ -15,6 +15,7 @@ from reconciler.core.blueprint.units import format_cpu, format_memory
 from reconciler.core.decide.decision import Decision
 from reconciler.core.ids import make_id, utc
 from reconciler.core.trail.bodies import ApprovalBody, body_of
+from reconciler.core.trail.proposal_metadata import ProposalMetadata
 from reconciler.core.trail.records import EventType, Outcome, Provenance, Record
 
 
@@ -74,15 +75,15 @@ def approval_record(
     )
 
 
-def worse_than(metadata: Mapping[str, Any], decision: Decision | None, target: int | None) -> bool:
+def worse_than(metadata: ProposalMetadata, decision: Decision | None, target: int | None) -> bool:
     """Materially worse than when a proposal was rejected: a larger target, or weighted
     utilization up by MATERIALLY_WORSE or more."""
-    old_target = metadata.get("target_replicas")
-    if isinstance(old_target, int) and target is not None and target > old_target:
+    old_target = metadata.target_replicas
+    if old_target is not None and target is not None and target > old_target:
         return True
-    old_w = metadata.get("weighted_utilization")
+    old_w = metadata.weighted_utilization
     new_w = None if decision is None else decision.weighted.value
-    return isinstance(old_w, float) and new_w is not None and new_w - old_w >= MATERIALLY_WORSE
+    return old_w is not None and new_w is not None and new_w - old_w >= MATERIALLY_WORSE
 
 
 _STATE_BY_EVENT = {

@@ -4,14 +4,14 @@ against the blueprint's limits (unless the demand grew), and new restarts."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from reconciler.core.blueprint.model import Blueprint
-from reconciler.core.blueprint.units import format_percent
 from reconciler.core.decide.pending import Pending, number
 from reconciler.core.observed.observation import DeploymentState, Metrics
 from reconciler.core.trail import verification_wording as said
 from reconciler.core.trail.bodies import Check, CheckStatus, Severity
+from reconciler.core.trail.codes import Code
+from reconciler.core.trail.verification_wording import Bound, Unit
+from reconciler.core.trail.wording import Reason, say
 
 __all__ = ["LOAD_NOISE", "UTILIZATION_TOLERANCE", "verification_checks"]
 
@@ -19,14 +19,6 @@ __all__ = ["LOAD_NOISE", "UTILIZATION_TOLERANCE", "verification_checks"]
 UTILIZATION_TOLERANCE = 0.10
 #: How much more load (requests, or CPU in use) counts as "the load grew" rather than noise.
 LOAD_NOISE = 0.10
-
-
-def _fmt_ms(value: float | None) -> str:
-    return "unknown" if value is None else f"{value:.0f}ms"
-
-
-def _fmt_pct(value: float | None) -> str:
-    return "unknown" if value is None else format_percent(value)
 
 
 def _worse(actual: float, baseline: float | None, relative: float, absolute: float) -> bool:
@@ -41,39 +33,39 @@ def _target_check(
     actual: float | None,
     limit: float,
     baseline: float | None,
-    fmt: Any,
+    unit: Unit,
     relative: float,
     absolute: float,
     load: str = "",
 ) -> Check:
     """`load` explains, when set, why getting worse is the demand's doing and not the
     change's: then it is noted but does not call for a rollback."""
-    expected = f"< {fmt(limit)}"
+    expected = said.expected(Bound.BELOW, limit, unit)
+    shown_baseline = None if baseline is None else said.shown(baseline, unit)
     if actual is None:
         return Check(
             check=name,
             severity=Severity.CRITICAL,
             expected=expected,
-            actual="unknown",
+            actual=said.shown(None, unit),
             status=CheckStatus.SKIPPED,
-            baseline=None if baseline is None else fmt(baseline),
-            note=said.NO_DATA_CANNOT_TELL,
+            baseline=shown_baseline,
+            note=say(Reason(Code.CHECK_CANNOT_TELL)),
         )
     ok = actual < limit
     worse = _worse(actual, baseline, relative, absolute)
-    note = "" if ok or baseline is not None else said.NO_BASELINE
+    note = "" if ok or baseline is not None else say(Reason(Code.CHECK_NO_BASELINE))
     if baseline is not None and baseline > 0:
-        change = actual - baseline
-        note = said.moved(change > 0, fmt(abs(change)), fmt(baseline), fmt(actual))
+        note = say(Reason(Code.CHECK_MOVED, {"baseline": baseline, "actual": actual, "unit": unit}))
     if worse and load:
         worse, note = False, f"{note}; {load}" if note else load
     return Check(
         check=name,
         severity=Severity.CRITICAL,
         expected=expected,
-        actual=fmt(actual),
+        actual=said.shown(actual, unit),
         status=CheckStatus.PASSED if ok else CheckStatus.FAILED,
-        baseline=None if baseline is None else fmt(baseline),
+        baseline=shown_baseline,
         worse=worse,
         note=note,
     )
@@ -103,7 +95,7 @@ def _demand_grew(pending: Pending, state: DeploymentState, metrics: Metrics) -> 
     if before_rate is not None and now_rate is not None:
         if now_rate <= before_rate * (1 + LOAD_NOISE):
             return ""
-        return said.requests_grew(before_rate, now_rate)
+        return say(Reason(Code.REQUESTS_GREW, {"before": before_rate, "now": now_rate}))
     before_cpu = number(base.get("cpu_utilization"))
     now_cpu = metrics.cpu_utilization
     if before_cpu is None or now_cpu is None:
@@ -111,7 +103,7 @@ def _demand_grew(pending: Pending, state: DeploymentState, metrics: Metrics) -> 
     before, after = before_cpu * before_replicas, now_cpu * state.replicas
     if after <= before * (1 + LOAD_NOISE):
         return ""
-    return said.load_grew(before, after)
+    return say(Reason(Code.LOAD_GREW, {"before": before, "after": after}))
 
 
 def _utilization_check(
@@ -121,26 +113,26 @@ def _utilization_check(
         return Check(
             check=name,
             severity=Severity.HIGH,
-            expected="-",
-            actual="unknown",
+            expected=said.expected(Bound.NONE, 0.0, Unit.PERCENT),
+            actual=said.shown(None, Unit.PERCENT),
             status=CheckStatus.SKIPPED,
-            note=said.NO_DATA,
+            note=say(Reason(Code.CHECK_NO_DATA)),
         )
     if expected is None:
         ok = actual < target
         return Check(
             check=name,
             severity=Severity.HIGH,
-            expected=f"< {_fmt_pct(target)}",
-            actual=_fmt_pct(actual),
+            expected=said.expected(Bound.BELOW, target, Unit.PERCENT),
+            actual=said.shown(actual, Unit.PERCENT),
             status=CheckStatus.PASSED if ok else CheckStatus.FAILED,
         )
     ok = abs(actual - expected) <= UTILIZATION_TOLERANCE * expected
     return Check(
         check=name,
         severity=Severity.HIGH,
-        expected=f"≈{_fmt_pct(expected)} (±{format_percent(UTILIZATION_TOLERANCE)})",
-        actual=_fmt_pct(actual),
+        expected=said.expected(Bound.NEAR, expected, Unit.PERCENT, UTILIZATION_TOLERANCE),
+        actual=said.shown(actual, Unit.PERCENT),
         status=CheckStatus.PASSED if ok else CheckStatus.FAILED,
     )
 
@@ -167,10 +159,10 @@ def _replica_count(pending: Pending, state: DeploymentState) -> tuple[Check, ...
         Check(
             check="replica_count",
             severity=Severity.CRITICAL,
-            expected=str(wanted),
-            actual=str(state.replicas),
+            expected=said.expected(Bound.EXACTLY, wanted, Unit.COUNT),
+            actual=said.shown(state.replicas, Unit.COUNT),
             status=CheckStatus.PASSED if state.replicas == wanted else CheckStatus.FAILED,
-            note="" if state.replicas == wanted else said.REPLICAS_CHANGED,
+            note="" if state.replicas == wanted else say(Reason(Code.CHECK_REPLICAS_CHANGED)),
         ),
     )
 
@@ -187,10 +179,14 @@ def _pods_ready(pending: Pending, state: DeploymentState) -> Check:
     return Check(
         check="pods_ready",
         severity=Severity.CRITICAL,
-        expected=str(state.replicas),
-        actual=str(state.ready_replicas),
+        expected=said.expected(Bound.EXACTLY, state.replicas, Unit.COUNT),
+        actual=said.shown(state.ready_replicas, Unit.COUNT),
         status=CheckStatus.PASSED if unready == 0 else CheckStatus.FAILED,
-        baseline=None if base_ready is None else f"{base_ready:.0f}/{base_replicas:.0f}",
+        baseline=(
+            None
+            if base_ready is None or base_replicas is None
+            else said.ready_of(base_ready, base_replicas)
+        ),
         worse=unready > (base_unready or 0),
     )
 
@@ -230,7 +226,7 @@ def _performance_checks(
             metrics.latency_p95_ms,
             perf.latency_p95_ms,
             number(base.get("latency_p95_ms")),
-            _fmt_ms,
+            Unit.MS,
             relative=0.10,
             absolute=5.0,
             load=load,
@@ -240,7 +236,7 @@ def _performance_checks(
             metrics.error_rate,
             perf.error_rate_max,
             number(base.get("error_rate")),
-            _fmt_pct,
+            Unit.PERCENT,
             relative=0.10,
             absolute=0.001,
             load=load,
@@ -255,9 +251,9 @@ def _no_new_restarts(pending: Pending, state: DeploymentState) -> Check:
     return Check(
         check="no_new_restarts",
         severity=Severity.CRITICAL,
-        expected=f"<= {base_restarts:.0f}",
-        actual=str(restarts),
+        expected=said.expected(Bound.AT_MOST, base_restarts, Unit.COUNT),
+        actual=said.shown(restarts, Unit.COUNT),
         status=CheckStatus.PASSED if restarts <= base_restarts else CheckStatus.FAILED,
-        baseline=f"{base_restarts:.0f}",
+        baseline=said.shown(base_restarts, Unit.COUNT),
         worse=restarts > base_restarts,
     )

@@ -324,17 +324,15 @@ def _headline(
     """The one-line reason a person reads first, in the seed's words where it has them."""
     scaling = blueprint.scaling
     target = request.target_replicas
-    if target is not None and request.operation.startswith("scale_"):
-        bounds = f"({scaling.min_replicas}-{scaling.max_replicas})"
-        if scaling.min_replicas <= target <= scaling.max_replicas:
-            head = f"Target replicas ({target}) within blueprint limits {bounds}"
-        elif target > scaling.max_replicas:
-            head = f"Target replicas ({target}) exceeds max_replicas ({scaling.max_replicas})"
-        else:
-            head = f"Target replicas ({target}) is below min_replicas ({scaling.min_replicas})"
-    else:
-        head = request.operation
-    return f"{head}: {classification.tier}, {action.value.replace('_', ' ')}."
+    headline = {
+        "operation": request.operation,
+        "target": target if request.operation.startswith("scale_") else None,
+        "low": scaling.min_replicas,
+        "high": scaling.max_replicas,
+        "tier": classification.tier,
+        "action": action.value,
+    }
+    return say(Reason(Code.VERDICT_HEADLINE, headline))
 
 
 def _alternatives(

@@ -31,7 +31,6 @@ from reconciler.core.decide.pending import (
 )
 from reconciler.core.ids import make_id, utc
 from reconciler.core.observed.observation import DeploymentState, Metrics
-from reconciler.core.trail import verification_wording as said
 from reconciler.core.trail.bodies import (
     Check,
     CheckStatus,
@@ -40,8 +39,11 @@ from reconciler.core.trail.bodies import (
     VerificationOutcome,
     verification_of,
 )
+from reconciler.core.trail.codes import Code
 from reconciler.core.trail.history import CHANGE_EVENTS, ServiceHistory
 from reconciler.core.trail.records import EventType, Outcome, Record
+from reconciler.core.trail.verification_wording import Missed
+from reconciler.core.trail.wording import Reason, say
 
 __all__ = [
     "MAX_ROLLBACK_ATTEMPTS",
@@ -104,25 +106,27 @@ def verify(
         pending=pending,
         checks=checks,
         outcome=outcome,
-        summary=_summary(checks, outcome, "rollback" if pending.is_rollback else "change"),
+        summary=_summary(checks, outcome, pending.is_rollback),
     )
 
 
-def _summary(checks: Sequence[Check], outcome: VerificationOutcome, what: str) -> str:
+def _summary(checks: Sequence[Check], outcome: VerificationOutcome, rollback: bool) -> str:
     """`5/6 checks passed; failed: ...; the change is kept.`: the counts, each failed check
     with what was expected, and what the outcome means for the change."""
-    return said.summary(
-        passed=sum(1 for c in checks if c.status is CheckStatus.PASSED),
-        total=len(checks),
-        skipped=sum(1 for c in checks if c.status is CheckStatus.SKIPPED),
-        failed=[
-            said.Missed(check=c.check, actual=c.actual, expected=c.expected, worse=c.worse)
-            for c in checks
-            if c.status is CheckStatus.FAILED
-        ],
-        outcome=outcome,
-        what=what,
-    )
+    failed = [
+        Missed(check=c.check, actual=c.actual, expected=c.expected, worse=c.worse)
+        for c in checks
+        if c.status is CheckStatus.FAILED
+    ]
+    found = {
+        "passed": sum(1 for c in checks if c.status is CheckStatus.PASSED),
+        "total": len(checks),
+        "skipped": sum(1 for c in checks if c.status is CheckStatus.SKIPPED),
+        "failed": failed,
+        "outcome": outcome,
+        "rollback": rollback,
+    }
+    return say(Reason(Code.VERIFICATION_SUMMARY, found))
 
 
 def _outcome(checks: Sequence[Check]) -> VerificationOutcome:
@@ -152,7 +156,13 @@ def _unverifiable(
 
 def superseded(pending: Pending, by: str, blueprint: Blueprint, now: datetime) -> Verification:
     """A change overtaken by a later one before its verification was due: not verifiable."""
-    return _unverifiable(pending, blueprint, now, said.superseded(by), superseded_by=by)
+    return _unverifiable(
+        pending,
+        blueprint,
+        now,
+        say(Reason(Code.NOT_VERIFIED_SUPERSEDED, {"by": by})),
+        superseded_by=by,
+    )
 
 
 def still_starting(pending: Pending, state: DeploymentState, now: datetime) -> int:
@@ -181,7 +191,12 @@ def too_late(pending: Pending, blueprint: Blueprint, now: datetime) -> Verificat
     late = utc(now) - pending.due
     if pending.is_rollback or late <= LATE_LIMIT:
         return None
-    return _unverifiable(pending, blueprint, now, said.too_late(pending.due, late.total_seconds()))
+    return _unverifiable(
+        pending,
+        blueprint,
+        now,
+        say(Reason(Code.NOT_VERIFIED_TOO_LATE, {"due": pending.due, "late": late.total_seconds()})),
+    )
 
 
 def verification_record(verification: Verification, blueprint: Blueprint) -> Record:
@@ -336,7 +351,12 @@ def escalation_record(pending: Pending, blueprint: Blueprint, now: datetime) -> 
         blueprint_version=blueprint.version,
         provenance=blueprint.provenance,
         outcome=Outcome.PENDING,
-        rationale=said.escalated(pending.operation_id, MAX_ROLLBACK_ATTEMPTS),
+        rationale=say(
+            Reason(
+                Code.ROLLBACK_ESCALATED,
+                {"operation_id": pending.operation_id, "attempts": MAX_ROLLBACK_ATTEMPTS},
+            )
+        ),
         operation=pending.record.operation,
         links={
             "operation": pending.operation_id,
@@ -358,5 +378,9 @@ def avoid_targets(history: ServiceHistory, now: datetime) -> dict[int, str]:
         if target is not None:
             until = utc(record.timestamp) + FAILED_TARGET_MEMORY
             left = (until - utc(now)).total_seconds()
-            avoid[target] = said.avoided(target, record.timestamp, left)
+            avoid[target] = say(
+                Reason(
+                    Code.TARGET_AVOIDED, {"target": target, "at": record.timestamp, "left": left}
+                )
+            )
     return avoid

@@ -11,7 +11,6 @@ from enum import StrEnum
 from typing import Any
 
 from reconciler.core.blueprint.model import Blueprint
-from reconciler.core.blueprint.units import format_duration
 from reconciler.core.decide.verification import Pending, stabilization_for
 from reconciler.core.ids import make_id, parse_utc, utc
 from reconciler.core.observed.observation import DeploymentState
@@ -37,7 +36,11 @@ class Rollout:
     pending: Pending
     #: Records to commit now: the rollout seen, or the escalation of a commit not synced.
     records: tuple[Record, ...] = ()
-    subject: str = ""
+    #: The manifest commit, and what its subject says of it (`subjects.rollout_subject`):
+    #: whether every pod was ready, and how long the tool had to apply it.
+    commit: str = ""
+    ready: bool = True
+    timeout: float = 0.0
 
 
 def _synced(after: Mapping[str, Any], state: DeploymentState) -> bool:
@@ -92,8 +95,8 @@ def await_rollout(
             phase=RolloutPhase.ROLLED_OUT,
             pending=replace(pending, due=now + stabilization if ready else now),
             records=(record,),
-            subject=f"{blueprint.name}: {done.get('commit', '')[:12]} rolled out"
-            + ("" if ready else " (pods not all ready by its deadline)"),
+            commit=str(done.get("commit", "")),
+            ready=ready,
         )
     waiting = replace(pending, due=max(deadline, now))
     if now < deadline or any(r.event_type is EventType.ESCALATED for r in mine):
@@ -103,8 +106,8 @@ def await_rollout(
         phase=RolloutPhase.WAITING,
         pending=waiting,
         records=(record,),
-        subject=f"{blueprint.name}: escalated {done.get('commit', '')[:12]}: not rolled out "
-        f"within {format_duration(_timeout(blueprint))}; a person must decide",
+        commit=str(done.get("commit", "")),
+        timeout=_timeout(blueprint),
     )
 
 

@@ -37,6 +37,7 @@ from reconciler.core.trail.history import (
     fold_history,
 )
 from reconciler.core.trail.records import EventType, Record
+from reconciler.core.trail.wording import Code, Reason, say
 
 
 def breaker_note(
@@ -91,9 +92,10 @@ def fold(
 def pause_reason(blueprint: Blueprint, state: DeploymentState | None) -> str:
     """What pauses the service, in words for the records and the status; "" when nothing."""
     if blueprint.suspend:
-        return "spec.suspend: true in the blueprint"
+        return say(Reason(Code.PAUSED_BY_SUSPEND))
     if state is not None and state.paused:
-        return f"the deployment's annotation {PAUSE_ANNOTATION}={state.paused}"
+        annotation = {"annotation": PAUSE_ANNOTATION, "value": state.paused}
+        return say(Reason(Code.PAUSED_BY_ANNOTATION, annotation))
     return ""
 
 

@@ -11,6 +11,7 @@ from reconciler.core.gitops.writeback import OwnCommit, write_back_details
 from reconciler.core.ids import utc
 from reconciler.core.observed.observation import STAMP_ANNOTATION, ChangeStamp
 from reconciler.core.trail.records import EventType, Outcome, Record, record_under
+from reconciler.core.trail.wording import Code, Reason, say
 
 #: Records that lead a chain and are committed with its change, by id prefix.
 _SAME_RUN_LEADS = {"dec-": "decision", "req-": "request"}
@@ -102,44 +103,27 @@ def _rationale(
 ) -> str:
     """What the recovered record says: when the change was made and found, which records
     were lost with it, why it was made, and whether it can be verified."""
-    at = utc(stamp.at)
-    found_in = (
-        f"the stamp on its manifest commit {commit.written.commit[:12]}"
-        if commit is not None
-        else f"the deployment's {STAMP_ANNOTATION} stamp"
-    )
     # Committed with the change, so lost with it: the verdict, and the decision or request
     # when the same run made it (an approval or a failed verification leads from older records).
     lost = [
-        f"{kind} {record_id}"
+        (kind, record_id)
         for kind, record_id in (
             (_SAME_RUN_LEADS.get(stamp.decision_id[:4], ""), stamp.decision_id),
             ("governance check", stamp.governance_id),
         )
         if kind and record_id
     ]
-    rationale = (
-        f"{stamp.summary}: recovered from {found_in} after a "
-        f"crash. The run that made this change at {at:%Y-%m-%d %H:%M:%SZ} ended before "
-        f"recording it (found at {utc(now):%Y-%m-%d %H:%M:%SZ})"
-        + (
-            f"; the record{'s' if len(lost) > 1 else ''} of its {' and '.join(lost)} "
-            f"{'were' if len(lost) > 1 else 'was'} lost with it"
-            if lost
-            else ""
-        )
-        + "."
-    )
-    if stamp.why:
-        rationale += f" It was made because: {stamp.why}"
-    rationale += (
-        " The stamp keeps the request and the pre-change baseline, so the change is verified, "
-        "and rolled back if it made things worse, like any recorded change."
-        if with_baseline
-        else " This stamp carries no baseline (an older reconciler wrote it), so its "
-        "verification cannot tell whether anything got worse."
-    )
-    return rationale
+    found = {
+        "summary": stamp.summary,
+        "manifest_commit": None if commit is None else commit.written.commit,
+        "annotation": STAMP_ANNOTATION,
+        "at": stamp.at,
+        "now": now,
+        "lost": lost,
+        "why": stamp.why,
+        "with_baseline": with_baseline,
+    }
+    return say(Reason(Code.RECOVERED_CHANGE, found))
 
 
 def _request(stamp: ChangeStamp) -> dict[str, Any]:

@@ -50,7 +50,7 @@ from reconciler.core.planning.subjects import (
 from reconciler.core.planning.verifying import verify_due
 from reconciler.core.trail.bodies import ExecutionBody, body_of, request_of
 from reconciler.core.trail.history import CHANGE_EVENTS, ServiceHistory
-from reconciler.core.trail.wording import Code, Reason
+from reconciler.core.trail.wording import Code, Reason, say
 
 __all__ = ["STAGES", "CycleInputs", "Progress", "Stage"]
 
@@ -199,16 +199,18 @@ def waiting_text(waiting: Pending, history: ServiceHistory, now: datetime) -> st
     """What the status says of a change still waiting for its verification."""
     from reconciler.core.gitops.rollout import rollout_wait
 
-    if waiting.due > now:
-        when = rollout_wait(waiting, history.records) or f"at {waiting.due:%H:%M:%S}Z"
-    else:
-        when = (
-            f"once its starting pods are ready (at the latest "
-            f"{waiting.due + SETTLE_GRACE:%H:%M:%S}Z)"
+    due = waiting.due > now
+    return say(
+        Reason(
+            Code.WAITING_FOR_VERIFICATION,
+            {
+                "operation_id": waiting.operation_id,
+                "what": what_of(waiting.record),
+                "due": waiting.due,
+                "settled_by": None if due else waiting.due + SETTLE_GRACE,
+                "rollout": rollout_wait(waiting, history.records) if due else "",
+            },
         )
-    return (
-        f"{waiting.operation_id} ({what_of(waiting.record)}) is verified {when}; "
-        "no new change before that"
     )
 
 
@@ -392,8 +394,9 @@ def paused_decision(inputs: CycleInputs, progress: Progress, paused_by: str) -> 
         desired_replicas=state.replicas,
         expected=None,
         needs_window=False,
-        rationale=f"Paused by {paused_by}: nothing is changed or proposed. Unpaused, the engine "
-        f"would decide: {would.rationale}",
+        rationale=say(
+            Reason(Code.PAUSED_DECISION, {"paused_by": paused_by, "would": would.rationale})
+        ),
     )
 
 
@@ -422,9 +425,9 @@ def held_by_approval(inputs: CycleInputs, history: ServiceHistory) -> Decision |
         target_replicas=state.replicas,
         desired_replicas=state.replicas,
         weighted=weighted_utilization(blueprint, inputs.metrics),
-        rationale=f"Replicas are held at {state.replicas}, as approved in {reference}; the "
-        "engine resumes after the next change to the deployment (for example a request to "
-        "scale back).",
+        rationale=say(
+            Reason(Code.HELD_BY_APPROVAL, {"replicas": state.replicas, "reference": reference})
+        ),
         references=("governance.agent_authority.requires_approval",),
         rule=DecisionRule.APPROVAL,
     )

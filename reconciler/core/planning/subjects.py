@@ -10,6 +10,7 @@ Subjects are written for `git log --oneline`, which is the audit trail a person 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Protocol
 
 from reconciler.core.blueprint.units import format_duration, format_percent
 from reconciler.core.decide.decision import Decision
@@ -24,6 +25,21 @@ from reconciler.core.trail.bodies import (
     verification_of,
 )
 from reconciler.core.trail.records import EventType, Outcome, Record, RecordError
+
+
+class RolloutWords(Protocol):
+    """What a rollout's subject says (gitops.rollout.Rollout, which is loaded only when a
+    service acts through git)."""
+
+    @property
+    def phase(self) -> str: ...
+    @property
+    def commit(self) -> str: ...
+    @property
+    def ready(self) -> bool: ...
+    @property
+    def timeout(self) -> float: ...
+
 
 #: What a verdict would have led to, as the observe record's `would` says it.
 WOULD = {
@@ -99,6 +115,18 @@ def breaker_reset_subject(service: str, who: str, reason: str) -> str:
 def merged_subject(service: str, approval: Mapping[str, object]) -> str:
     """The manifest commit a merged proposal made, as its write-back record names it."""
     return f"{service}: merged {approval.get('reference', 'the approved proposal')}"
+
+
+def rollout_subject(service: str, rollout: RolloutWords) -> str:
+    """A change made through git rolled out, or escalated for not rolling out in time."""
+    commit = rollout.commit[:12]
+    if rollout.phase == "rolled_out":
+        late = "" if rollout.ready else " (pods not all ready by its deadline)"
+        return f"{service}: {commit} rolled out{late}"
+    return (
+        f"{service}: escalated {commit}: not rolled out within "
+        f"{format_duration(rollout.timeout)}; a person must decide"
+    )
 
 
 def recovered_subject(service: str, summary: str) -> str:

@@ -26,6 +26,7 @@ from reconciler.core.planning.notes import (
 from reconciler.core.planning.outcomes import NoteKind
 from reconciler.core.planning.plan import NoteCommit
 from reconciler.core.planning.subjects import (
+    rollout_subject,
     verification_subject,
 )
 from reconciler.core.trail.history import (
@@ -66,7 +67,8 @@ def _await_rollouts(
             kind = NoteKind.ROLLED_OUT
             if any(r.event_type is EventType.ESCALATED for r in rollout.records):
                 kind = NoteKind.ESCALATED
-            notes.append(NoteCommit(kind=kind, subject=rollout.subject, records=rollout.records))
+            subject = rollout_subject(blueprint.name, rollout)
+            notes.append(NoteCommit(kind=kind, subject=subject, records=rollout.records))
             history = fold(history, blueprint, rollout.records, now)
         if rollout.phase is RolloutPhase.WAITING:
             rolling.add(item.operation_id)

@@ -14,12 +14,17 @@ from datetime import datetime
 from typing import Any
 
 from reconciler.core.trail.body_fields import Body, Fields, Read, RequestBody, read_as
+from reconciler.core.trail.proposal_metadata import ProposalMetadata
 
 __all__ = ["ApprovalBody"]
 
 
 def _named(fields: Fields, name: str) -> str | None:
     return fields.optional_text(name) or None
+
+
+def _metadata(fields: Fields, name: str) -> ProposalMetadata:
+    return ProposalMetadata.from_json(fields.mapping(name))
 
 
 def _named_at(fields: Fields, name: str) -> bool:
@@ -33,7 +38,7 @@ class ApprovalBody(Body):
     #: The proposal's topic: one open proposal per key and service ("" reads as None).
     key: str | None = field(metadata=read_as(_named))
     #: The proposal as proposed (approval id, kind, operation, target, files and digests...).
-    metadata: Mapping[str, Any] = field(metadata=read_as(Fields.mapping))
+    metadata: ProposalMetadata = field(metadata=read_as(_metadata))
     branch: str | None = field(metadata=Read.TEXT)
     number: int | None = field(metadata=Read.WHOLE)
     url: str | None = field(metadata=Read.TEXT)
@@ -67,8 +72,7 @@ class ApprovalBody(Body):
 
     @property
     def approval_id(self) -> str | None:
-        value = self.metadata.get("approval_id")
-        return value if isinstance(value, str) and value else None
+        return self.metadata.approval_id or None
 
     @property
     def shown_reference(self) -> str | None:

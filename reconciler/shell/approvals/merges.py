@@ -139,7 +139,6 @@ def judge(at: Reviewing, state: DeploymentState, pending: Pending, proposal: Pro
     """Judge a merge and record the verdict; False when it could not be judged (the forge
     did not answer), so the proposal stays pending for the next run."""
     blueprint = at.blueprint
-    meta = dict(pending.metadata)
     try:
         judgement = judge_merge(pending, proposal, blueprint, at.forge.is_member, at.now)
     except ForgeError as error:
@@ -148,7 +147,9 @@ def judge(at: Reviewing, state: DeploymentState, pending: Pending, proposal: Pro
     reasons = list(judgement.reasons)
     refusal = judgement.refusal
     if judgement.judgement is Judgement.GRANTED and pending.kind is Kind.REQUEST:
-        stale = unusable_reason(meta, blueprint) or stale_reason(meta, state)
+        stale = unusable_reason(pending.metadata, blueprint) or stale_reason(
+            pending.metadata, state
+        )
         if stale:
             reasons.append(stale)
             refusal = Refusal.STALE
