@@ -141,6 +141,10 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "a cached deployment's missing resourceVersion only meets the expected version, an "
         "observed one: '', 'None' and 'XXXX' all differ from it, so it is read again either way",
     ),
+    "reconciler.adapters.kubernetes.writes.x__before__mutmut_33": (
+        "hint=_missing(None).hint,",
+        "only the hint of _missing is read here, and it names no target: the same text for any",
+    ),
     "reconciler.core.review.fields.x__higher_is_looser__mutmut_3": (
         "after >= before",
         "a field's judge is only asked about a value that changed",
