@@ -27,12 +27,13 @@ import sqlite3
 import weakref
 from collections.abc import Collection, Iterator
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from reconciler.adapters.local_state import dumps, fingerprint
 from reconciler.core.blueprint.model import Provenance
-from reconciler.core.trail.records import EventType, Outcome, Record
+from reconciler.core.trail.records import EventType, Outcome, Record, with_details_later
 
 __all__ = ["Entry", "TrailCache"]
 
@@ -481,6 +482,10 @@ def pack(result: Record | str) -> tuple[Any, ...]:
     )
 
 
+def _details(pickled: bytes) -> Any:
+    return pickle.loads(pickled)
+
+
 def unpack(packed: Any) -> Record | str | None:
     """`pack`'s value back; None for anything else (a file of another layout, a person's)."""
     try:
@@ -494,7 +499,7 @@ def unpack(packed: Any) -> Record | str | None:
             return None
         (_, ident, micros, event, service, version, outcome, commit, blobs, rationale,
          operation, classification, duration, links, details, agent, cluster) = packed  # fmt: skip
-        return Record(
+        record = Record(
             id=ident,
             timestamp=_EPOCH + micros * _MICROSECOND,
             event_type=_EVENTS[event],
@@ -507,9 +512,12 @@ def unpack(packed: Any) -> Record | str | None:
             classification=classification,
             duration_seconds=duration,
             links=links,
-            details={} if details is None else pickle.loads(details),
             agent=agent,
             cluster=cluster,
         )
+        if details is None:
+            return record
+        # Most records a cycle reads are never asked for their details.
+        return with_details_later(record, partial(_details, details))
     except (LookupError, TypeError, ValueError, pickle.UnpicklingError, EOFError, AttributeError):
         return None

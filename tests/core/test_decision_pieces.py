@@ -7,14 +7,30 @@ so a failure names the piece that broke."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import timedelta
+
 import pytest
 
-from reconciler.core.blueprint.model import PolicyType, RatePolicy
+from reconciler.core.blueprint.model import (
+    Behavior,
+    PolicyType,
+    RatePolicy,
+    ScalingRules,
+    SelectPolicy,
+)
 from reconciler.core.decide.guards import asks_for_more
 from reconciler.core.decide.model import Action, Context, DecisionRule, Reason, conclude
-from reconciler.core.decide.rates import Limit
+from reconciler.core.decide.rates import (
+    Limit,
+    counted_changes,
+    down_limit,
+    scale_events,
+    up_limit,
+)
 from reconciler.core.decide.utilization import weighted_utilization
 from reconciler.core.observed.observation import Metrics
+from reconciler.core.trail.records import EventType, Outcome, Record, with_details_later
 from reconciler.core.trail.scaling_wording import estimate_words, used_up_words
 from tests.core.helpers import NOW, blueprint, metrics, state
 
@@ -188,3 +204,58 @@ def test_a_used_up_limit_says_its_policy_and_period(
 ) -> None:
     limit = Limit(replicas=replicas, policy=policy, start=start)
     assert used_up_words(limit, "scaleUp") == words
+
+
+def _executed(seconds_ago: float, before: int, after: int) -> Record:
+    return Record(
+        id=f"op-{seconds_ago:g}",
+        timestamp=NOW - timedelta(seconds=seconds_ago),
+        event_type=EventType.OPERATION_EXECUTED,
+        service="web",
+        blueprint_version="1.0.0",
+        outcome=Outcome.SUCCESS,
+        rationale="scaled",
+        details={
+            "pre_operation_state": {"replicas": before},
+            "post_operation_state": {"replicas": after},
+        },
+    )
+
+
+def _unread(seconds_ago: float) -> Record:
+    """An executed change whose details fail the test if they are read."""
+
+    def build() -> dict[str, object]:
+        raise AssertionError(f"the change {seconds_ago:g}s ago was read")
+
+    return with_details_later(_executed(seconds_ago, 1, 2), build)
+
+
+def test_the_counted_changes_are_those_within_the_longest_period_unread_before() -> None:
+    behavior = Behavior(
+        scale_up=ScalingRules(
+            policies=(RatePolicy(type=PolicyType.PODS, value=2, period=60.0),),
+            select=SelectPolicy.MAX,
+            stabilization=0.0,
+        ),
+        scale_down=ScalingRules(
+            policies=(RatePolicy(type=PolicyType.PERCENT, value=50, period=120.0),),
+            select=SelectPolicy.MAX,
+            stabilization=0.0,
+        ),
+    )
+    recent = [_executed(30, 2, 4), _executed(119, 4, 3)]
+    records = [_unread(7200), _unread(120), *recent]
+    counted = counted_changes(records, behavior, NOW)
+    assert counted == scale_events(recent)
+    assert [event.after for event in counted] == [3, 4]
+    # The limits come out as they would from every change in the trail.
+    everything = scale_events([_executed(7200, 1, 2), _executed(120, 1, 2), *recent])
+    for period in (60.0, 120.0):
+        rules = replace(
+            behavior.scale_up, policies=(RatePolicy(type=PolicyType.PODS, value=2, period=period),)
+        )
+        assert up_limit(rules, 4, counted, NOW) == up_limit(rules, 4, everything, NOW)
+        assert down_limit(rules, 4, counted, NOW) == down_limit(rules, 4, everything, NOW)
+    # Without a behavior no policy counts a change: none is read.
+    assert counted_changes([_unread(5)], None, NOW) == ()

@@ -15,13 +15,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from reconciler.core.blueprint.model import PolicyType, RatePolicy, ScalingRules, SelectPolicy
+from reconciler.core.blueprint.model import (
+    Behavior,
+    PolicyType,
+    RatePolicy,
+    ScalingRules,
+    SelectPolicy,
+)
 from reconciler.core.ids import utc
 from reconciler.core.trail.bodies import ExecutionBody, body_of
 from reconciler.core.trail.history import CHANGE_EVENTS
 from reconciler.core.trail.records import Record
 
-__all__ = ["Limit", "ScaleEvent", "down_limit", "scale_events", "up_limit"]
+__all__ = ["Limit", "ScaleEvent", "counted_changes", "down_limit", "scale_events", "up_limit"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -64,6 +70,24 @@ def scale_events(records: Iterable[Record]) -> tuple[ScaleEvent, ...]:
         if before is not None and after is not None and before != after:
             events.append(ScaleEvent(at=utc(record.timestamp), before=before, after=after))
     return tuple(sorted(events, key=lambda e: e.at))
+
+
+def counted_changes(
+    records: Iterable[Record], behavior: Behavior | None, now: datetime
+) -> tuple[ScaleEvent, ...]:
+    """The executed changes a blueprint's rate policies can count now: none without a
+    `behavior` (the step settings alone limit a change), else those within its longest
+    period. A period counts only the changes after its start (`_period_start`), so the older
+    ones change no limit, and their records' bodies are not read: a cycle reads a day of
+    each service's history, and most of it is older than any period."""
+    if behavior is None:
+        return ()
+    longest = max(
+        (p.period for rules in (behavior.scale_up, behavior.scale_down) for p in rules.policies),
+        default=0.0,
+    )
+    start = utc(now) - timedelta(seconds=longest)
+    return scale_events(r for r in records if utc(r.timestamp) > start)
 
 
 def _period_start(current: int, events: Sequence[ScaleEvent], now: datetime, period: float) -> int:

@@ -27,7 +27,7 @@ from reconciler.core.decide.decision import (
 )
 from reconciler.core.decide.decision import Reason as DecisionReason
 from reconciler.core.decide.governance import OperationRequest, Origin
-from reconciler.core.decide.rates import scale_events
+from reconciler.core.decide.rates import counted_changes
 from reconciler.core.decide.recovery import decide_recovery
 from reconciler.core.decide.verification import SETTLE_GRACE, Pending, avoid_targets
 from reconciler.core.ids import make_id, utc
@@ -314,7 +314,7 @@ def decide_and_govern(inputs: CycleInputs, progress: Progress) -> Progress:
         max_metrics_age=inputs.max_metrics_age,
         avoid=avoid_targets(history, inputs.now),
         salt=history.fingerprint,
-        changes=scale_events(history.records),
+        changes=counted_changes(history.records, blueprint.scaling.behavior, inputs.now),
     )
     if decision.needs_window:
         return progress.settled(inputs, decision=decision, needs_window=True)
@@ -380,7 +380,7 @@ def paused_decision(inputs: CycleInputs, progress: Progress, paused_by: str) -> 
         now=now,
         max_metrics_age=inputs.max_metrics_age,
         avoid=avoid_targets(history, now),
-        changes=scale_events(history.records),
+        changes=counted_changes(history.records, blueprint.scaling.behavior, now),
     )
     return replace(
         would,

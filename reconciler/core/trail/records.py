@@ -23,12 +23,12 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from functools import cache
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from reconciler.core.blueprint.model import Blueprint, Provenance
 from reconciler.core.ids import parse_utc, utc
@@ -49,6 +49,7 @@ __all__ = [
     "read_record",
     "record_path",
     "record_under",
+    "with_details_later",
 ]
 
 AUDIT_DIR = "audit"
@@ -153,6 +154,18 @@ class Record:
     def sort_key(self) -> tuple[datetime, int, str]:
         return (self.timestamp, _EVENT_ORDER[self.event_type], self.id)
 
+    if not TYPE_CHECKING:  # seen by no type checker: no other attribute may be looked up
+
+        def __getattr__(self, name: str) -> Any:
+            """`details` of a record made by `with_details_later`, built when first read."""
+            if name == "details":
+                build = self.__dict__.pop(_DETAILS_LATER, None)
+                if build is not None:
+                    details = build()
+                    object.__setattr__(self, "details", details)
+                    return details
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
     def linked_ids(self) -> set[str]:
         return {self.id, *self.links.values()}
 
@@ -242,6 +255,23 @@ def record_under(
         links=links if links is not None else {},
         details=details if details is not None else {},
     )
+
+
+_DETAILS_LATER = "_details_later"
+
+
+def with_details_later(record: Record, build: Callable[[], Mapping[str, Any]]) -> Record:
+    """`record` with its details left to `build`, called the first time they are read.
+
+    A reader that keeps records between runs (adapters/trail_cache) builds thousands a cycle,
+    and most are only counted, ordered and linked (cooldowns, rate limits, the breaker):
+    building their typed bodies was most of the time spent reading them. The record is
+    otherwise the same: equal to the one with its details, and the same to every reader,
+    which gets the details as soon as it reads them. `build` must give the details the
+    record was read with, every time."""
+    del record.__dict__["details"]
+    record.__dict__[_DETAILS_LATER] = build
+    return record
 
 
 class RecordError(ValueError):
