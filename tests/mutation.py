@@ -141,6 +141,24 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "a cached deployment's missing resourceVersion only meets the expected version, an "
         "observed one: '', 'None' and 'XXXX' all differ from it, so it is read again either way",
     ),
+    "reconciler.adapters.kubernetes.writes.x__before__mutmut_46": (
+        'version = str(_meta(deployment).get("resourceVersion", None))',
+        "a deployment read again without a resourceVersion only meets the expected version, "
+        "which is not empty here: '', 'None' and 'XXXX' all differ from it, so it is a "
+        "conflict either way",
+    ),
+    "reconciler.adapters.kubernetes.writes.x__before__mutmut_48": (
+        'version = str(_meta(deployment).get("resourceVersion", ))',
+        "a deployment read again without a resourceVersion only meets the expected version, "
+        "which is not empty here: '', 'None' and 'XXXX' all differ from it, so it is a "
+        "conflict either way",
+    ),
+    "reconciler.adapters.kubernetes.writes.x__before__mutmut_53": (
+        'version = str(_meta(deployment).get("resourceVersion", "XXXX"))',
+        "a deployment read again without a resourceVersion only meets the expected version, "
+        "which is not empty here: '', 'None' and 'XXXX' all differ from it, so it is a "
+        "conflict either way",
+    ),
     "reconciler.adapters.kubernetes.writes.x__before__mutmut_33": (
         "hint=_missing(None).hint,",
         "only the hint of _missing is read here, and it names no target: the same text for any",

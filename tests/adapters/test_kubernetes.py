@@ -357,6 +357,32 @@ def test_a_deployment_that_cannot_be_read_before_a_change_stops_it_for_the_servi
     assert api.count("PATCH") == 0
 
 
+def test_a_process_that_did_not_observe_refuses_a_deployment_changed_since(
+    api: FakeKubeAPI, connect: Factory
+) -> None:
+    """A process without a snapshot reads the deployment first; when its version is no longer
+    the one the change was decided on, nothing is written and the error says which versions
+    differ and that the next cycle looks again."""
+    api.add_deployment("shop", "web")
+    scale = change(connect(), ChangeKind.SCALE, replicas=3)
+    api.set_owner_markers("shop", "web", flux=True)  # two edits that move the version
+    api.set_owner_markers("shop", "web")  # and leave the deployment as it was
+    now = api.get_deployment("shop", "web")["metadata"]["resourceVersion"]
+    assert now != scale.expected_version
+    cluster = connect(retries=0)  # another process: no snapshot to take the deployment from
+    api.reset_log()
+    with pytest.raises(ConflictError) as caught:
+        cluster.apply(scale)
+    assert caught.value.service == "web"
+    assert str(caught.value) == (
+        f"deployment shop/web changed since it was observed (version "
+        f"{scale.expected_version}, now {now}); not overwriting it"
+    )
+    assert caught.value.hint == "the next cycle observes it again"
+    assert api.count("PATCH") == 0
+    assert api.get_deployment("shop", "web")["spec"]["replicas"] == 2
+
+
 def test_bad_credentials_are_reported_as_such(tmp_path: Path) -> None:
     with FakeKubeAPI(required_token="the-right-one") as server:
         server.add_deployment("shop", "web")
