@@ -24,6 +24,7 @@ from reconciler.core.trail.bodies import (
     request_of,
     verification_of,
 )
+from reconciler.core.trail.cycle_wording import WOULD
 from reconciler.core.trail.records import EventType, Outcome, Record, RecordError
 
 
@@ -39,15 +40,6 @@ class RolloutWords(Protocol):
     def ready(self) -> bool: ...
     @property
     def timeout(self) -> float: ...
-
-
-#: What a verdict would have led to, as the observe record's `would` says it.
-WOULD = {
-    "execute": "would apply",
-    "request_approval": "would propose",
-    "block": "would be blocked",
-    "defer": "would be deferred",
-}
 
 
 def what_of(record: Record) -> str:
