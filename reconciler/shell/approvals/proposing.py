@@ -21,8 +21,13 @@ from reconciler.core.decide.governance import OperationRequest, Origin
 from reconciler.core.errors import ForgeError
 from reconciler.core.ids import make_id, parse_utc, utc
 from reconciler.core.planning.cycle import Step
-from reconciler.core.planning.events import short
 from reconciler.core.planning.outcomes import Aside, Note, NoteKind, StepOutcome
+from reconciler.core.planning.subjects import (
+    edited_subject,
+    proposal_updated_subject,
+    proposed_subject,
+    superseded_subject,
+)
 from reconciler.core.trail.bodies import ApprovalBody, body_of
 from reconciler.core.trail.records import EventType, Outcome, Record
 from reconciler.ports import AuditStore, Forge
@@ -218,7 +223,7 @@ class Proposer:
         )
         return Proposed.committed(
             asking.at.commit,
-            f"{short(draft.title, 90)}: proposed as {proposal.reference}",
+            proposed_subject(draft.title, proposal.reference),
             (*asking.lead, record),
             outcome=StepOutcome.PROPOSED,
             detail=f"{draft.title} ({proposal.reference})",
@@ -294,7 +299,7 @@ class Proposer:
         )
         return Proposed.committed(
             asking.at.commit,
-            f"{blueprint.name}: {proposal.reference} changed by a person; commented",
+            edited_subject(blueprint.name, proposal.reference),
             (record,),
             outcome=StepOutcome.PENDING,
             aside=Aside.COMMENTED,
@@ -321,7 +326,7 @@ class Proposer:
         )
         return Proposed.committed(
             asking.at.commit,
-            f"{asking.at.blueprint.name}: {short(draft.title, 70)} ({updated.reference} updated)",
+            proposal_updated_subject(asking.at.blueprint.name, draft.title, updated.reference),
             (*asking.lead, record),
             outcome=StepOutcome.PROPOSAL_UPDATED,
             detail=f"{draft.title} ({updated.reference})",
@@ -400,7 +405,7 @@ def supersede(
             now,
         )
         commit(
-            f"{blueprint.name}: proposal {proposal.reference} superseded: no longer needed",
+            superseded_subject(blueprint.name, proposal.reference),
             [record],
         )
         notes.append(
