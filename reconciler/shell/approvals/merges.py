@@ -284,19 +284,16 @@ def authorization(record: Record) -> Authorization:
     """The approval a granted record stands for."""
     body = body_of(record, ApprovalBody)
     meta = body.metadata
-
-    def number(value: object) -> int | None:
-        return value if isinstance(value, int) and not isinstance(value, bool) else None
-
     return Authorization(
-        approval_id=str(meta.get("approval_id", "")),
+        approval_id=meta.approval_id,
         reference=body.reference or "",
         merged_by=body.merged_by or "",
         merged_at=body.merged_at,
         latency=body.latency,
-        kind=Kind(str(meta.get("kind", "request"))),
-        operation=str(meta.get("operation", "")),
-        target_replicas=number(meta.get("target_replicas")),
-        current_replicas=number(meta.get("current_replicas")),
-        parameters=dict(meta.get("parameters") or {}),
+        kind=Kind(meta.kind or str(Kind.REQUEST)),
+        operation=meta.operation,
+        # Not a whole number reads as None, which the authorization refuses.
+        target_replicas=meta.target_replicas,
+        current_replicas=meta.current_replicas,
+        parameters=dict(meta.parameters),
     )

@@ -29,6 +29,7 @@ from reconciler.core.planning.subjects import (
     superseded_subject,
 )
 from reconciler.core.trail.bodies import ApprovalBody, body_of
+from reconciler.core.trail.proposal_metadata import ProposalMetadata
 from reconciler.core.trail.records import EventType, Outcome, Record
 from reconciler.ports import AuditStore, Forge
 from reconciler.shell.approvals.review import (
@@ -203,7 +204,7 @@ class Proposer:
         blueprint, draft, meta = asking.at.blueprint, asking.draft, asking.meta
         self.opened += 1
         expires = parse_utc(str(meta["expires_at"]))
-        self.forge.set_status(proposal, awaiting(meta, expires))
+        self.forge.set_status(proposal, awaiting(ProposalMetadata.from_json(meta), expires))
         self.opened_now.setdefault(blueprint.name, []).append(
             Waiting(
                 service=blueprint.name,
@@ -239,12 +240,12 @@ class Proposer:
         # longer be the proposed file and be refused. So it is rewritten on the blueprint as it
         # is now, and the trail records the new digests, so that merging it still approves
         # exactly what it shows.
-        moved = pending.kind is Kind.BLUEPRINT and pending.metadata.get(
+        moved = pending.kind is Kind.BLUEPRINT and pending.metadata.blueprint_digest != meta.get(
             "blueprint_digest"
-        ) != meta.get("blueprint_digest")
+        )
         if (
             pending.target == step.request.target_replicas
-            and pending.metadata.get("operation") == step.request.operation
+            and pending.metadata.operation == step.request.operation
             and not moved
         ):
             return self._unchanged(proposal, asking.draft)
@@ -317,9 +318,9 @@ class Proposer:
             EventType.APPROVAL_UPDATED,
             {
                 **asking.meta,
-                "approval_id": pending.metadata.get("approval_id"),
-                "created_at": pending.metadata.get("created_at"),
-                "expires_at": pending.metadata.get("expires_at"),
+                "approval_id": pending.metadata.approval_id,
+                "created_at": pending.metadata.created_at,
+                "expires_at": pending.metadata.expires_at,
             },
             updated,
             f"{updated.reference} updated in place: {draft.title}.",
@@ -379,7 +380,7 @@ def supersede(
     for key, (pending, proposal) in review.open.items():
         if key in wanted or pending.kind is not Kind.BLUEPRINT or pending.timed_out:
             continue
-        if pending.metadata.get("origin") != str(Origin.DECISION):
+        if pending.metadata.origin != str(Origin.DECISION):
             continue
         try:
             forge.set_status(

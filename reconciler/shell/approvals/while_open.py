@@ -57,7 +57,7 @@ def _brought_up_to_date(at: Reviewing, pending: Pending, proposal: Proposal) -> 
         NoteKind.PROPOSAL_UPDATED_FROM_BASE,
         f"{ref} brought up to date with the main branch by {who}",
     )
-    at.forge.set_status(proposal, awaiting(meta, pending.expires_at))
+    at.forge.set_status(proposal, awaiting(pending.metadata, pending.expires_at))
     return replace(pending, record=record, head=proposal.head)
 
 
