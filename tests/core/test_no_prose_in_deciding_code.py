@@ -32,16 +32,6 @@ ALLOWED = {
     # W's parts as a formula (`cpu 80% × 0.5 + latency 240ms/200ms = 100% × 0.5`), the
     # notation a reader checks the arithmetic with, not a sentence.
     ("reconciler/core/decide/utilization.py", "describe"),
-    # The rationales of the records a cycle writes for requests, observe mode, the breaker
-    # and pauses; this module is being made to share one builder per record first, and its
-    # words move to trail/wording.py after that.
-    ("reconciler/core/planning/events.py", "pending_record"),
-    ("reconciler/core/planning/events.py", "observed_record"),
-    ("reconciler/core/planning/events.py", "breaker_opened_record"),
-    ("reconciler/core/planning/events.py", "breaker_reset_record"),
-    ("reconciler/core/planning/events.py", "pause_record"),
-    ("reconciler/core/planning/events.py", "resume_record"),
-    ("reconciler/core/planning/events.py", "request_expired_record"),
 }
 
 #: A word of prose: two letters or more (so `ms`, `s` and `%` in a formula do not count).

@@ -51,6 +51,39 @@ WORDED: list[tuple[Code, dict[str, Any], str]] = [
         {"error": "4 is above max_replicas 3"},
         "it no longer fits the blueprint: 4 is above max_replicas 3",
     ),
+    (
+        Code.APPROVAL_NEEDED,
+        {"what": "scale 3→12", "approvers": ()},
+        "scale 3→12 needs approval by nobody (no approvers set).",
+    ),
+    (
+        Code.OBSERVED_ONLY,
+        {
+            "observed_by": "spec.mode: observe",
+            "what": "scale 2→3",
+            "would": "request_approval",
+            "summary": "Needs approval.",
+        },
+        "Observe mode (spec.mode: observe): scale 2→3 would propose; nothing was changed or "
+        "proposed. Needs approval.",
+    ),
+    (
+        Code.BREAKER_OPENED,
+        {"failures": 3, "window": 3600.0, "threshold": 3, "service": "web"},
+        "3 failures within 3600s (threshold 3); changes to web stop until "
+        "`reconciler breaker reset web --reason ...`.",
+    ),
+    (
+        Code.SERVICE_RESUMED,
+        {"paused_by": ""},
+        "The pause by unknown has ended; the reconciler acts again.",
+    ),
+    (
+        Code.REQUEST_EXPIRED,
+        {"why": "it no longer fits the blueprint: 4 is above max_replicas 3"},
+        "The deferred request was not carried out: it no longer fits the blueprint: 4 is "
+        "above max_replicas 3.",
+    ),
 ]
 
 

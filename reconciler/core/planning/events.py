@@ -18,9 +18,10 @@ from reconciler.core.ids import make_id
 from reconciler.core.observed.changes import Applied, Change
 from reconciler.core.observed.observation import ChangeStamp
 from reconciler.core.planning.details import decision_json, request_json, verdict_json
-from reconciler.core.planning.subjects import WOULD, short
+from reconciler.core.planning.subjects import short
 from reconciler.core.trail.bodies import pause_of, refusal_of
 from reconciler.core.trail.records import EventType, Outcome, Record, record_under
+from reconciler.core.trail.wording import Code, Reason, say
 
 __all__ = [
     "decision_json",
@@ -346,8 +347,12 @@ def pending_record(
         ),
         at=verdict.at,
         service=request.service,
-        rationale=f"{request.describe()} needs approval by "
-        f"{', '.join(verdict.approvers) or 'nobody (no approvers set)'}.",
+        rationale=say(
+            Reason(
+                Code.APPROVAL_NEEDED,
+                {"what": request.describe(), "approvers": verdict.approvers},
+            )
+        ),
         operation=request.operation,
         classification=str(verdict.classification),
         links=chain.links(),
@@ -378,8 +383,17 @@ def observed_record(
         blueprint,
         chain,
         at=verdict.at,
-        rationale=f"Observe mode ({blueprint.observed_by}): {request.describe()} "
-        f"{WOULD[would]}; nothing was changed or proposed. {verdict.summary}",
+        rationale=say(
+            Reason(
+                Code.OBSERVED_ONLY,
+                {
+                    "observed_by": blueprint.observed_by,
+                    "what": request.describe(),
+                    "would": would,
+                    "summary": verdict.summary,
+                },
+            )
+        ),
         details={
             "mode": "observe",
             "observed_by": blueprint.observed_by,
@@ -407,9 +421,17 @@ def breaker_opened_record(
         record_id=make_id("brk", now, service, "open"),
         at=now,
         service=service,
-        rationale=f"{len(failures)} failures within {settings.failure_window:g}s (threshold "
-        f"{settings.failure_threshold}); changes to {service} stop until "
-        f"`reconciler breaker reset {service} --reason ...`.",
+        rationale=say(
+            Reason(
+                Code.BREAKER_OPENED,
+                {
+                    "failures": len(failures),
+                    "window": settings.failure_window,
+                    "threshold": settings.failure_threshold,
+                    "service": service,
+                },
+            )
+        ),
         details={
             "failures": [{"at": at, "record": rid, "reason": why} for at, rid, why in failures],
             "failure_threshold": settings.failure_threshold,
@@ -429,7 +451,7 @@ def breaker_reset_record(
         record_id=make_id("brk", now, service, "reset", by),
         at=now,
         service=service,
-        rationale=f"circuit breaker reset by {by}: {reason}",
+        rationale=say(Reason(Code.BREAKER_RESET, {"by": by, "reason": reason})),
         details={"reset_by": by, "reason": reason},
     )
 
@@ -442,8 +464,7 @@ def pause_record(blueprint: Blueprint, why: str, now: datetime) -> Record:
         Outcome.PAUSED,
         record_id=make_id("pau", now, blueprint.name, why),
         at=now,
-        rationale=f"Paused by {why}: the reconciler observes and reports, and changes and "
-        "proposes nothing until the pause ends.",
+        rationale=say(Reason(Code.SERVICE_PAUSED, {"paused_by": why})),
         details={"paused_by": why},
     )
 
@@ -457,7 +478,7 @@ def resume_record(blueprint: Blueprint, since: Record, now: datetime) -> Record:
         Outcome.RESUMED,
         record_id=make_id("res", now, blueprint.name, since.id),
         at=now,
-        rationale=f"The pause by {paused_by or 'unknown'} has ended; the reconciler acts again.",
+        rationale=say(Reason(Code.SERVICE_RESUMED, {"paused_by": paused_by})),
         links={"paused": since.id},
         details={
             "paused_at": since.timestamp.isoformat(),
@@ -478,7 +499,7 @@ def request_expired_record(
         Outcome.EXPIRED,
         record_id=make_id("exp", now, blueprint.name, deferred.id),
         at=now,
-        rationale=f"The deferred request was not carried out: {why}.",
+        rationale=say(Reason(Code.REQUEST_EXPIRED, {"why": why})),
         operation=deferred.operation,
         links={"decision": deferred.links.get("decision", ""), "deferred": deferred.id},
         details={"request": request, "deferred_at": deferred.timestamp.isoformat(), "why": why},

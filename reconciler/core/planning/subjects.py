@@ -24,6 +24,7 @@ from reconciler.core.trail.bodies import (
     request_of,
     verification_of,
 )
+from reconciler.core.trail.cycle_wording import WOULD
 from reconciler.core.trail.records import EventType, Outcome, Record, RecordError
 
 
@@ -39,15 +40,6 @@ class RolloutWords(Protocol):
     def ready(self) -> bool: ...
     @property
     def timeout(self) -> float: ...
-
-
-#: What a verdict would have led to, as the observe record's `would` says it.
-WOULD = {
-    "execute": "would apply",
-    "request_approval": "would propose",
-    "block": "would be blocked",
-    "defer": "would be deferred",
-}
 
 
 def what_of(record: Record) -> str:
@@ -150,6 +142,61 @@ def resumed_subject(service: str, paused_by: object) -> str:
 def expired_subject(service: str, what: str, why: str) -> str:
     """A deferred request that was not carried out."""
     return f"{service}: deferred request {what} expired: {short(why, 60)}"
+
+
+def proposed_subject(title: str, reference: str) -> str:
+    """A proposal opened for an approver (its title names the service)."""
+    return f"{short(title, 90)}: proposed as {reference}"
+
+
+def proposal_updated_subject(service: str, title: str, reference: str) -> str:
+    """An open proposal rewritten in place to ask for what the load calls for now."""
+    return f"{service}: {short(title, 70)} ({reference} updated)"
+
+
+def up_to_date_subject(service: str, reference: str) -> str:
+    """A proposal's branch brought up to date with the main branch, still as proposed."""
+    return f"{service}: {reference} brought up to date with the main branch"
+
+
+def edited_subject(service: str, reference: str) -> str:
+    """A person pushed to a proposal's branch, and was answered with a comment."""
+    return f"{service}: {reference} changed by a person; commented"
+
+
+def superseded_subject(service: str, reference: str) -> str:
+    """A proposal the load no longer calls for, closed."""
+    return f"{service}: proposal {reference} superseded: no longer needed"
+
+
+def proposal_expired_subject(service: str, reference: str) -> str:
+    """Nobody approved a proposal in time."""
+    return f"{service}: proposal {reference} expired"
+
+
+def rejected_subject(service: str, reference: str) -> str:
+    """A proposal closed without a merge."""
+    return f"{service}: proposal {reference} rejected (closed unmerged)"
+
+
+def approved_subject(service: str, reference: str, merged_by: object) -> str:
+    """An approver's merge granted."""
+    return f"{service}: approved by {merged_by} ({reference})"
+
+
+def refused_subject(service: str, reference: str, why: str) -> str:
+    """A merge that approves nothing, with its first reason."""
+    return f"{service}: approval refused for {reference}: {short(why, 60)}"
+
+
+def stale_subject(service: str, reference: str, why: str) -> str:
+    """A granted request that went stale while it waited."""
+    return f"{service}: approval {reference} went stale: {short(why, 60)}"
+
+
+def landed_subject(service: str, reference: str) -> str:
+    """A proposed change on the main branch without an approver's merge; the service held."""
+    return f"{service}: {reference} landed without approval; held"
 
 
 def _because(request: OperationRequest, decision: Decision | None) -> str:

@@ -90,6 +90,15 @@ class Code(StrEnum):
     PAUSED_BY_SUSPEND = "paused_by_suspend"
     PAUSED_BY_ANNOTATION = "paused_by_annotation"
     RECOVERED_CHANGE = "recovered_change"
+    # The rationales of the records a cycle writes about requests, observe mode, the circuit
+    # breaker and pauses (planning.events).
+    APPROVAL_NEEDED = "approval_needed"
+    OBSERVED_ONLY = "observed_only"
+    BREAKER_OPENED = "breaker_opened"
+    BREAKER_RESET = "breaker_reset"
+    SERVICE_PAUSED = "service_paused"
+    SERVICE_RESUMED = "service_resumed"
+    REQUEST_EXPIRED = "request_expired"
     # What to do about failing pods (decide.recovery); each names the failing pods first.
     RECOVERY_ALL_DOWN = "recovery_all_down"
     RECOVERY_ESCALATE = "recovery_escalate"

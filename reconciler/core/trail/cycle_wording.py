@@ -1,6 +1,7 @@
 """The words of a cycle's own records and status: a verdict's one-line summary, a change
 waiting for its verification, a pause and what causes it, a replica count an approval holds,
-and a change recovered from the deployment's stamp after a crash.
+a change recovered from the deployment's stamp after a crash, and the rationales of the
+records about approvals, observe mode, the circuit breaker, pauses and expired requests.
 
 The stages of a cycle (planning) and governance keep values and say why with a code; this
 module alone phrases it (`WORDS`, merged into `wording.say`). The words are part of the
@@ -15,7 +16,15 @@ from datetime import datetime
 from reconciler.core.ids import utc
 from reconciler.core.trail.codes import Code
 
-__all__ = ["WORDS"]
+__all__ = ["WORDS", "WOULD"]
+
+#: What a verdict would have led to, as the observe record's `would` says it.
+WOULD: Mapping[str, str] = {
+    "execute": "would apply",
+    "request_approval": "would propose",
+    "block": "would be blocked",
+    "defer": "would be deferred",
+}
 
 
 def _verdict_headline(
@@ -85,6 +94,13 @@ def _recovered(
     )
 
 
+def _breaker_opened(failures: int, window: float, threshold: int, service: str) -> str:
+    return (
+        f"{failures} failures within {window:g}s (threshold {threshold}); changes to "
+        f"{service} stop until `reconciler breaker reset {service} --reason ...`."
+    )
+
+
 WORDS: Mapping[Code, Callable[..., str]] = {
     Code.VERDICT_HEADLINE: _verdict_headline,
     Code.WAITING_FOR_VERIFICATION: _waiting,
@@ -101,4 +117,21 @@ WORDS: Mapping[Code, Callable[..., str]] = {
         f"the deployment's annotation {annotation}={value}"
     ),
     Code.RECOVERED_CHANGE: _recovered,
+    Code.APPROVAL_NEEDED: lambda what, approvers: (
+        f"{what} needs approval by {', '.join(approvers) or 'nobody (no approvers set)'}."
+    ),
+    Code.OBSERVED_ONLY: lambda observed_by, what, would, summary: (
+        f"Observe mode ({observed_by}): {what} {WOULD[would]}; nothing was changed or "
+        f"proposed. {summary}"
+    ),
+    Code.BREAKER_OPENED: _breaker_opened,
+    Code.BREAKER_RESET: lambda by, reason: f"circuit breaker reset by {by}: {reason}",
+    Code.SERVICE_PAUSED: lambda paused_by: (
+        f"Paused by {paused_by}: the reconciler observes and reports, and changes and "
+        "proposes nothing until the pause ends."
+    ),
+    Code.SERVICE_RESUMED: lambda paused_by: (
+        f"The pause by {paused_by or 'unknown'} has ended; the reconciler acts again."
+    ),
+    Code.REQUEST_EXPIRED: lambda why: f"The deferred request was not carried out: {why}.",
 }

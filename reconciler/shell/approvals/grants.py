@@ -61,7 +61,7 @@ def approved_waiting(
         if record.event_type is not EventType.APPROVAL_GRANTED:
             continue
         body = body_of(record, ApprovalBody)
-        if body.metadata.get("kind") == str(Kind.BLUEPRINT) and (
+        if body.metadata.kind == str(Kind.BLUEPRINT) and (
             body.loaded_blueprint_is_merged is not False
             or body.merged_blueprint_digest != blueprint.digest
         ):
@@ -111,9 +111,9 @@ def _unvouched(
     proposal's only ending: a proposal rejected, expired, superseded or granted by another
     record stays so, whatever time a second record claims."""
     meta = body_of(granted, ApprovalBody).metadata
-    approval_id = str(meta.get("approval_id") or "")
-    if granted.service != service or meta.get("service") != service:
-        who = meta.get("service") or granted.service or "no service"
+    approval_id = meta.approval_id
+    if granted.service != service or meta.service != service:
+        who = meta.service or granted.service or "no service"
         return f"it is a record of {who}, filed under {service}", None
     if not approval_id or granted.links.get("approval") != approval_id:
         return "it names no approval, or two different ones", None

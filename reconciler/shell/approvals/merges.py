@@ -21,8 +21,13 @@ from reconciler.core.approvals.proposals import Proposal, ProposalState
 from reconciler.core.blueprint.model import Blueprint
 from reconciler.core.errors import ForgeError
 from reconciler.core.observed.observation import DeploymentState
-from reconciler.core.planning.events import short
 from reconciler.core.planning.outcomes import Note, NoteKind
+from reconciler.core.planning.subjects import (
+    approved_subject,
+    landed_subject,
+    refused_subject,
+    stale_subject,
+)
 from reconciler.core.trail.bodies import ApprovalBody, body_of
 from reconciler.core.trail.records import EventType, Outcome, Record
 from reconciler.shell.approvals.review import Reviewing, merged_at
@@ -61,7 +66,7 @@ def refuse_landing(at: Reviewing, last: Record, proposal: Proposal | None) -> No
     )
     at.settle(
         record,
-        f"{blueprint.name}: {reference} landed without approval; held",
+        landed_subject(blueprint.name, reference),
         NoteKind.LANDED_WITHOUT_APPROVAL,
         f"landed without approval: {reference}",
     )
@@ -129,7 +134,7 @@ def refuse_stale(at: Reviewing, granted: Record, stale: str) -> None:
     )
     at.settle(
         record,
-        f"{blueprint.name}: approval {reference} went stale: {short(stale, 60)}",
+        stale_subject(blueprint.name, reference, stale),
         NoteKind.APPROVAL_STALE,
         f"approval went stale: {reference}",
     )
@@ -224,7 +229,7 @@ def _refuse_merge(
     )
     at.settle(
         record,
-        f"{blueprint.name}: approval refused for {proposal.reference}: {short(reasons[0], 60)}",
+        refused_subject(blueprint.name, proposal.reference, reasons[0]),
         NoteKind.APPROVAL_REFUSED,
         f"approval refused: {proposal.reference}",
     )
@@ -261,7 +266,7 @@ def _grant(at: Reviewing, merged: _Merged) -> None:
     )
     at.settle(
         record,
-        f"{blueprint.name}: approved by {proposal.merged_by} ({proposal.reference})",
+        approved_subject(blueprint.name, proposal.reference, proposal.merged_by),
         NoteKind.APPROVED,
         f"approved: {proposal.reference} by {proposal.merged_by}",
     )
@@ -279,19 +284,16 @@ def authorization(record: Record) -> Authorization:
     """The approval a granted record stands for."""
     body = body_of(record, ApprovalBody)
     meta = body.metadata
-
-    def number(value: object) -> int | None:
-        return value if isinstance(value, int) and not isinstance(value, bool) else None
-
     return Authorization(
-        approval_id=str(meta.get("approval_id", "")),
+        approval_id=meta.approval_id,
         reference=body.reference or "",
         merged_by=body.merged_by or "",
         merged_at=body.merged_at,
         latency=body.latency,
-        kind=Kind(str(meta.get("kind", "request"))),
-        operation=str(meta.get("operation", "")),
-        target_replicas=number(meta.get("target_replicas")),
-        current_replicas=number(meta.get("current_replicas")),
-        parameters=dict(meta.get("parameters") or {}),
+        kind=Kind(meta.kind or str(Kind.REQUEST)),
+        operation=meta.operation,
+        # Not a whole number reads as None, which the authorization refuses.
+        target_replicas=meta.target_replicas,
+        current_replicas=meta.current_replicas,
+        parameters=dict(meta.parameters),
     )

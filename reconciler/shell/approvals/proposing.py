@@ -21,9 +21,15 @@ from reconciler.core.decide.governance import OperationRequest, Origin
 from reconciler.core.errors import ForgeError
 from reconciler.core.ids import make_id, parse_utc, utc
 from reconciler.core.planning.cycle import Step
-from reconciler.core.planning.events import short
 from reconciler.core.planning.outcomes import Aside, Note, NoteKind, StepOutcome
+from reconciler.core.planning.subjects import (
+    edited_subject,
+    proposal_updated_subject,
+    proposed_subject,
+    superseded_subject,
+)
 from reconciler.core.trail.bodies import ApprovalBody, body_of
+from reconciler.core.trail.proposal_metadata import ProposalMetadata
 from reconciler.core.trail.records import EventType, Outcome, Record
 from reconciler.ports import AuditStore, Forge
 from reconciler.shell.approvals.review import (
@@ -198,7 +204,7 @@ class Proposer:
         blueprint, draft, meta = asking.at.blueprint, asking.draft, asking.meta
         self.opened += 1
         expires = parse_utc(str(meta["expires_at"]))
-        self.forge.set_status(proposal, awaiting(meta, expires))
+        self.forge.set_status(proposal, awaiting(ProposalMetadata.from_json(meta), expires))
         self.opened_now.setdefault(blueprint.name, []).append(
             Waiting(
                 service=blueprint.name,
@@ -218,7 +224,7 @@ class Proposer:
         )
         return Proposed.committed(
             asking.at.commit,
-            f"{short(draft.title, 90)}: proposed as {proposal.reference}",
+            proposed_subject(draft.title, proposal.reference),
             (*asking.lead, record),
             outcome=StepOutcome.PROPOSED,
             detail=f"{draft.title} ({proposal.reference})",
@@ -234,12 +240,12 @@ class Proposer:
         # longer be the proposed file and be refused. So it is rewritten on the blueprint as it
         # is now, and the trail records the new digests, so that merging it still approves
         # exactly what it shows.
-        moved = pending.kind is Kind.BLUEPRINT and pending.metadata.get(
+        moved = pending.kind is Kind.BLUEPRINT and pending.metadata.blueprint_digest != meta.get(
             "blueprint_digest"
-        ) != meta.get("blueprint_digest")
+        )
         if (
             pending.target == step.request.target_replicas
-            and pending.metadata.get("operation") == step.request.operation
+            and pending.metadata.operation == step.request.operation
             and not moved
         ):
             return self._unchanged(proposal, asking.draft)
@@ -294,7 +300,7 @@ class Proposer:
         )
         return Proposed.committed(
             asking.at.commit,
-            f"{blueprint.name}: {proposal.reference} changed by a person; commented",
+            edited_subject(blueprint.name, proposal.reference),
             (record,),
             outcome=StepOutcome.PENDING,
             aside=Aside.COMMENTED,
@@ -312,16 +318,16 @@ class Proposer:
             EventType.APPROVAL_UPDATED,
             {
                 **asking.meta,
-                "approval_id": pending.metadata.get("approval_id"),
-                "created_at": pending.metadata.get("created_at"),
-                "expires_at": pending.metadata.get("expires_at"),
+                "approval_id": pending.metadata.approval_id,
+                "created_at": pending.metadata.created_at,
+                "expires_at": pending.metadata.expires_at,
             },
             updated,
             f"{updated.reference} updated in place: {draft.title}.",
         )
         return Proposed.committed(
             asking.at.commit,
-            f"{asking.at.blueprint.name}: {short(draft.title, 70)} ({updated.reference} updated)",
+            proposal_updated_subject(asking.at.blueprint.name, draft.title, updated.reference),
             (*asking.lead, record),
             outcome=StepOutcome.PROPOSAL_UPDATED,
             detail=f"{draft.title} ({updated.reference})",
@@ -374,7 +380,7 @@ def supersede(
     for key, (pending, proposal) in review.open.items():
         if key in wanted or pending.kind is not Kind.BLUEPRINT or pending.timed_out:
             continue
-        if pending.metadata.get("origin") != str(Origin.DECISION):
+        if pending.metadata.origin != str(Origin.DECISION):
             continue
         try:
             forge.set_status(
@@ -400,7 +406,7 @@ def supersede(
             now,
         )
         commit(
-            f"{blueprint.name}: proposal {proposal.reference} superseded: no longer needed",
+            superseded_subject(blueprint.name, proposal.reference),
             [record],
         )
         notes.append(

@@ -20,6 +20,7 @@ from reconciler.core.blueprint.model import Blueprint
 from reconciler.core.ids import utc
 from reconciler.core.planning.outcomes import Note, NoteKind
 from reconciler.core.trail.history import HISTORY_SPAN
+from reconciler.core.trail.proposal_metadata import ProposalMetadata
 from reconciler.core.trail.records import EventType, Outcome, Record
 from reconciler.ports import AuditStore, Forge
 
@@ -108,8 +109,6 @@ def approval_records(audit: AuditStore, blueprint: Blueprint, now: datetime) -> 
     return audit.approvals(blueprint.name, digest=blueprint.digest, since=now - window)
 
 
-def awaiting(pending_meta: Mapping[str, object], until: datetime | None) -> ProposalStatus:
+def awaiting(metadata: ProposalMetadata, until: datetime | None) -> ProposalStatus:
     """The status of a proposal that an approver's merge would approve."""
-    approvers = pending_meta.get("approvers")
-    names = [str(a) for a in approvers] if isinstance(approvers, list) else []
-    return proposal_status(Standing.AWAITING, approvers=names, until=until)
+    return proposal_status(Standing.AWAITING, approvers=list(metadata.approvers), until=until)

@@ -13,6 +13,12 @@ from reconciler.core.approvals.pending import Pending
 from reconciler.core.approvals.proposals import CommentTopic, Proposal, ProposalState
 from reconciler.core.errors import ForgeError
 from reconciler.core.planning.outcomes import NoteKind
+from reconciler.core.planning.subjects import (
+    edited_subject,
+    proposal_expired_subject,
+    rejected_subject,
+    up_to_date_subject,
+)
 from reconciler.core.trail.records import EventType, Outcome
 from reconciler.shell.approvals.review import Reviewing, awaiting
 
@@ -47,11 +53,11 @@ def _brought_up_to_date(at: Reviewing, pending: Pending, proposal: Proposal) -> 
     )
     at.settle(
         record,
-        f"{service}: {ref} brought up to date with the main branch",
+        up_to_date_subject(service, ref),
         NoteKind.PROPOSAL_UPDATED_FROM_BASE,
         f"{ref} brought up to date with the main branch by {who}",
     )
-    at.forge.set_status(proposal, awaiting(meta, pending.expires_at))
+    at.forge.set_status(proposal, awaiting(pending.metadata, pending.expires_at))
     return replace(pending, record=record, head=proposal.head)
 
 
@@ -84,7 +90,7 @@ def _edited_by_a_person(at: Reviewing, pending: Pending, proposal: Proposal) -> 
     )
     at.settle(
         record,
-        f"{service}: {ref} changed by a person; commented",
+        edited_subject(service, ref),
         NoteKind.PROPOSAL_EDITED,
         f"{ref} changed by a person ({who}): merging it approves nothing",
     )
@@ -133,7 +139,7 @@ def expire(at: Reviewing, pending: Pending, proposal: Proposal) -> None:
     )
     at.settle(
         record,
-        f"{service}: proposal {proposal.reference} expired",
+        proposal_expired_subject(service, proposal.reference),
         NoteKind.PROPOSAL_EXPIRED,
         f"proposal {proposal.reference} expired",
     )
@@ -157,7 +163,7 @@ def reject(at: Reviewing, pending: Pending, proposal: Proposal | None) -> None:
     )
     at.settle(
         record,
-        f"{service}: proposal {ref} rejected (closed unmerged)",
+        rejected_subject(service, ref),
         NoteKind.PROPOSAL_REJECTED,
         f"proposal {ref} rejected",
     )
