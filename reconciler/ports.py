@@ -24,7 +24,8 @@ from reconciler.core.gitops.writeback import ManifestEdit, OwnCommit, Snapshot, 
 from reconciler.core.observed.changes import Applied, Change
 from reconciler.core.observed.observation import DeploymentState, Metrics, Sample, Target
 from reconciler.core.problems import Problem
-from reconciler.core.trail.records import CommitMessage, EventType, Record, UnreadableRecord
+from reconciler.core.trail.commits import CommitMessage
+from reconciler.core.trail.records import EventType, Record, UnreadableRecord
 
 if TYPE_CHECKING:
     from reconciler.core.trail.notices import Notice

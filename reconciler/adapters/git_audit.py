@@ -29,10 +29,10 @@ from reconciler.adapters.git_audit_index import IndexMark
 from reconciler.adapters.gitrepo import merge_tree, nest, restore_index, write_error
 from reconciler.adapters.trail_cache import Entry, TrailCache
 from reconciler.core.errors import AuditError, ConfigError
+from reconciler.core.trail.commits import CommitMessage
 from reconciler.core.trail.records import (
     AUDIT_DIR,
     MAX_RECORD_BYTES,
-    CommitMessage,
     EventType,
     Record,
     RecordError,

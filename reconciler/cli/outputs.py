@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 if TYPE_CHECKING:
-    from reconciler.core.trail.records import CommitMessage, EventType, Record, UnreadableRecord
+    from reconciler.core.trail.commits import CommitMessage
+    from reconciler.core.trail.records import EventType, Record, UnreadableRecord
     from reconciler.ports import AuditStore
 
 __all__ = ["OUTPUTS_OPTION", "ActionOutputs", "RecordingAudit", "write_outputs"]

@@ -24,7 +24,8 @@ from reconciler.core.approvals.proposals import CommentTopic, Draft, Proposal
 from reconciler.core.errors import ClusterError, ForgeError, MetricsError, ReconcilerError
 from reconciler.core.observed.changes import Applied, Change
 from reconciler.core.observed.observation import DeploymentState, Metrics, Sample, Target
-from reconciler.core.trail.records import CommitMessage, EventType, Record, UnreadableRecord
+from reconciler.core.trail.commits import CommitMessage
+from reconciler.core.trail.records import EventType, Record, UnreadableRecord
 from reconciler.ports import AuditStore, Cluster, Forge, MetricsSource
 
 __all__ = [

@@ -9,6 +9,7 @@ from datetime import datetime
 from reconciler.core.blueprint.model import Blueprint
 from reconciler.core.decide.verification import VERIFICATION_EVENTS
 from reconciler.core.errors import TrailError
+from reconciler.core.trail.commits import CommitMessage, commit_message
 from reconciler.core.trail.history import (
     BREAKER_EVENTS,
     CHANGE_EVENTS,
@@ -17,7 +18,7 @@ from reconciler.core.trail.history import (
     ServiceHistory,
     fold_history,
 )
-from reconciler.core.trail.records import CommitMessage, Record, commit_message
+from reconciler.core.trail.records import Record
 from reconciler.ports import AuditStore
 
 

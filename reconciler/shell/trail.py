@@ -18,13 +18,8 @@ from reconciler.core.errors import ClusterError
 from reconciler.core.observed.changes import Applied, Change
 from reconciler.core.observed.observation import DeploymentState, Target
 from reconciler.core.trail.clusters import ClusterRef, own_records
-from reconciler.core.trail.records import (
-    TRAILER_PREFIX,
-    CommitMessage,
-    EventType,
-    Record,
-    UnreadableRecord,
-)
+from reconciler.core.trail.commits import TRAILER_PREFIX, CommitMessage
+from reconciler.core.trail.records import EventType, Record, UnreadableRecord
 from reconciler.ports import AuditStore
 
 __all__ = ["ClusterTrail", "Unidentified"]

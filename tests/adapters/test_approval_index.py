@@ -23,7 +23,8 @@ from reconciler.core.approvals.lifecycle import APPROVAL_EVENTS
 from reconciler.core.approvals.pending import pending_proposals
 from reconciler.core.blueprint.loading import parse_blueprint
 from reconciler.core.blueprint.model import Blueprint
-from reconciler.core.trail.records import EventType, Outcome, Record, commit_message
+from reconciler.core.trail.commits import commit_message
+from reconciler.core.trail.records import EventType, Outcome, Record
 from tests.core.helpers import NOW
 from tests.core.test_loading import SEED_BLUEPRINT
 

@@ -25,7 +25,8 @@ import pytest
 from reconciler.adapters.git_audit import GitAuditStore
 from reconciler.cli.outputs import RecordingAudit
 from reconciler.core.errors import AuditError
-from reconciler.core.trail.records import EventType, Outcome, Record, commit_message
+from reconciler.core.trail.commits import commit_message
+from reconciler.core.trail.records import EventType, Outcome, Record
 from tests.core.helpers import NOW
 
 DAY = timedelta(days=1)

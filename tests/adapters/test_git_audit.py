@@ -12,14 +12,8 @@ import pytest
 
 from reconciler.adapters.git_audit import GitAuditStore
 from reconciler.core.errors import AuditError, ConfigError
-from reconciler.core.trail.records import (
-    CommitMessage,
-    EventType,
-    Outcome,
-    Record,
-    commit_message,
-    record_path,
-)
+from reconciler.core.trail.commits import CommitMessage, commit_message
+from reconciler.core.trail.records import EventType, Outcome, Record, record_path
 from tests.core.helpers import NOW
 
 

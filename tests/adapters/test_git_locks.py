@@ -16,7 +16,8 @@ from reconciler.adapters.git_locks import INDEX_LOCK_STALE, REF_LOCK_STALE, remo
 from reconciler.adapters.local_forge import NOTES_REF, LocalForge
 from reconciler.core.approvals.proposals import CommentTopic, Draft
 from reconciler.core.errors import AuditError, ExitCode, ForgeError
-from reconciler.core.trail.records import EventType, commit_message
+from reconciler.core.trail.commits import commit_message
+from reconciler.core.trail.records import EventType
 from tests.adapters.test_git_audit import rec
 from tests.conftest import require_tool
 

@@ -18,7 +18,8 @@ import pytest
 from reconciler.adapters.git_audit import GitAuditStore
 from reconciler.adapters.git_remote import GitRemote, PushResult
 from reconciler.core.errors import AuditError
-from reconciler.core.trail.records import EventType, Outcome, Record, commit_message, record_path
+from reconciler.core.trail.commits import commit_message
+from reconciler.core.trail.records import EventType, Outcome, Record, record_path
 from tests.core.helpers import NOW
 from tests.gitserver import GitServer, git, git_server
 

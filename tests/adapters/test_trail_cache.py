@@ -13,14 +13,10 @@ import pygit2
 import pytest
 
 from reconciler.adapters.git_audit import GitAuditStore
-from reconciler.adapters.trail_cache import CACHE_FILE, pack
-from reconciler.core.trail.records import (
-    EventType,
-    Record,
-    commit_message,
-    parse_record_name,
-    record_path,
-)
+from reconciler.adapters.trail_cache import CACHE_FILE
+from reconciler.adapters.trail_rows import pack
+from reconciler.core.trail.commits import commit_message
+from reconciler.core.trail.records import EventType, Record, parse_record_name, record_path
 from tests.adapters.test_git_audit import rec
 from tests.core.helpers import NOW
 
@@ -155,7 +151,7 @@ def test_a_kept_record_is_the_record_read_from_git(repo: Path) -> None:
     time is not the reader's UTC."""
     from datetime import timezone
 
-    from reconciler.adapters.trail_cache import unpack
+    from reconciler.adapters.trail_rows import unpack
     from reconciler.core.blueprint.model import Provenance
     from reconciler.core.trail.bodies import read_body
 

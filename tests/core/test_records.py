@@ -7,6 +7,7 @@ from dataclasses import replace
 
 import pytest
 
+from reconciler.core.trail.commits import commit_message
 from reconciler.core.trail.records import (
     MAX_RECORD_BYTES,
     EventType,
@@ -16,7 +17,6 @@ from reconciler.core.trail.records import (
     RecordError,
     UnreadableRecord,
     clean_line,
-    commit_message,
     parse_record_name,
     read_record,
     record_path,

@@ -21,7 +21,8 @@ import pytest
 from reconciler.cli.compose import build_ports, committed_fleet
 from reconciler.cli.context import Settings
 from reconciler.core.errors import AuditError
-from reconciler.core.trail.records import CommitMessage, EventType, Record
+from reconciler.core.trail.commits import CommitMessage
+from reconciler.core.trail.records import EventType, Record
 from reconciler.ports import AuditStore
 from reconciler.shell.cycle import CycleOptions, run_cycle
 from tests.scenarios.conftest import Scenario

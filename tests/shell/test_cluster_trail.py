@@ -13,8 +13,9 @@ import pytest
 from reconciler.adapters.git_audit import GitAuditStore
 from reconciler.core.approvals.lifecycle import APPROVAL_EVENTS
 from reconciler.core.trail.clusters import ON_SIMULATOR, ClusterRef
+from reconciler.core.trail.commits import commit_message
 from reconciler.core.trail.history import CHANGE_EVENTS
-from reconciler.core.trail.records import EventType, Outcome, Record, commit_message
+from reconciler.core.trail.records import EventType, Outcome, Record
 from reconciler.shell.trail import ClusterTrail
 from tests.core.helpers import NOW
 

@@ -29,12 +29,8 @@ from reconciler.core.errors import AuditError, ClusterError, ForgeError, Metrics
 from reconciler.core.observed.changes import Applied, Change
 from reconciler.core.observed.observation import DeploymentState, Metrics, Sample, Target
 from reconciler.core.planning.outcomes import NoteKind
-from reconciler.core.trail.records import (
-    CommitMessage,
-    EventType,
-    Record,
-    UnreadableRecord,
-)
+from reconciler.core.trail.commits import CommitMessage
+from reconciler.core.trail.records import EventType, Record, UnreadableRecord
 from reconciler.shell.cycle import CycleOptions, CycleReport, Ports, ServiceResult, run_cycle
 from reconciler.shell.workspace import Fleet, load_fleet
 from tests.conftest import REPO

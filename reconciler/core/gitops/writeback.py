@@ -32,7 +32,8 @@ from reconciler.core.ids import utc
 from reconciler.core.observed.changes import Applied, Change, ChangeKind
 from reconciler.core.observed.observation import ChangeStamp, DeploymentState
 from reconciler.core.trail.bodies import ExecutionBody, body_of
-from reconciler.core.trail.records import CommitMessage, Record
+from reconciler.core.trail.commits import CommitMessage
+from reconciler.core.trail.records import Record
 
 if TYPE_CHECKING:
     from reconciler.core.gitops.manifests import Numbers, Site

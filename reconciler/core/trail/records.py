@@ -1,4 +1,5 @@
-"""Audit records: one envelope for every event, its file name, and its commit message.
+"""Audit records: one envelope for every event and its file name (its commit message is
+made in `commits.py`).
 
 Every event that changes something, or refuses to, becomes one JSON file under `audit/` and is
 committed to git. The envelope carries the seed's fields (timestamp, event_type, service,
@@ -23,7 +24,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -33,12 +34,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from reconciler.core.blueprint.model import Blueprint, Provenance
 from reconciler.core.ids import parse_utc, utc
 from reconciler.core.problems import Problem, Severity
-from reconciler.core.trail.lines import clean_line, wrap
+from reconciler.core.trail.lines import clean_line
 
 __all__ = [
     "AUDIT_DIR",
     "MAX_RECORD_BYTES",
-    "CommitMessage",
     "EventType",
     "Outcome",
     "Provenance",
@@ -477,56 +477,3 @@ def parse_record_name(name: str) -> tuple[str, EventType, str] | None:
         return None
     event = _EVENTS_BY_NAME.get(parts[1])
     return None if event is None else (parts[0], event, parts[2])
-
-
-@dataclass(frozen=True, kw_only=True)
-class CommitMessage:
-    """A subject a person reads in `git log --oneline`, body paragraphs, and trailers for
-    machines.
-
-    Rendering cleans every part (`clean_line`): the subject, each paragraph and each trailer
-    is made one line without control characters, and a paragraph is then wrapped with its
-    continuation lines indented, so no text that came from a person (a `--reason`, a `--by`)
-    can begin a line of the message or add a paragraph. A paragraph begins with what its
-    builder wrote (an event type and an id); `git log --grep '^Reconciler-Event: ...$'`
-    then matches only the trailers the reconciler wrote.
-    """
-
-    subject: str
-    paragraphs: Sequence[str]
-    trailers: Mapping[str, str]
-
-    def render(self) -> str:
-        trailer_text = "\n".join(
-            f"{clean_line(key)}: {clean_line(value)}" for key, value in self.trailers.items()
-        )
-        body = [wrap(clean_line(text)) for text in self.paragraphs if text.strip()]
-        return "\n\n".join([clean_line(self.subject), *body, trailer_text]) + "\n"
-
-
-TRAILER_PREFIX = "Reconciler-"
-
-
-def commit_message(subject: str, records: Sequence[Record]) -> CommitMessage:
-    """Subject given by the caller (it knows the story); body and trailers from the records."""
-    ordered = sorted(records, key=Record.sort_key)
-    lines = []
-    for record in ordered:
-        lines.append(f"{record.event_type} {record.id}: {record.rationale}".strip())
-    last = ordered[-1]
-    trailers: dict[str, str] = {
-        f"{TRAILER_PREFIX}Event": str(last.event_type),
-        f"{TRAILER_PREFIX}Service": last.service,
-        f"{TRAILER_PREFIX}Blueprint-Version": last.blueprint_version or "-",
-    }
-    if last.provenance.commit:
-        trailers[f"{TRAILER_PREFIX}Blueprint-Commit"] = last.provenance.commit
-    for link in ("decision", "governance", "operation", "verification", "rollback", "approval"):
-        value = next((r.links.get(link) for r in ordered if r.links.get(link)), None)
-        if value:
-            trailers[f"{TRAILER_PREFIX}{link.capitalize()}"] = value
-    if last.classification:
-        trailers[f"{TRAILER_PREFIX}Classification"] = last.classification
-    trailers[f"{TRAILER_PREFIX}Outcome"] = str(last.outcome)
-    trailers[f"{TRAILER_PREFIX}Records"] = str(len(ordered))
-    return CommitMessage(subject=subject, paragraphs=tuple(lines), trailers=trailers)
