@@ -114,6 +114,17 @@ class Code(StrEnum):
     UP_AT_CEILING = "up_at_ceiling"
     UP_AT_MAX = "up_at_max"
     SCALING_UP = "scaling_up"
+    # The rationales, holds and comments of the approval records a review of proposals makes
+    # (shell.approvals); worded in approval_wording.
+    LANDED_REFUSED = "landed_refused"
+    LANDED_UNMERGED = "landed_unmerged"
+    LANDED_HOLD = "landed_hold"
+    LANDED_CLOSING = "landed_closing"
+    STALE_REFUSED = "stale_refused"
+    MERGE_REFUSED = "merge_refused"
+    MERGE_REFUSED_HOLD = "merge_refused_hold"
+    MERGE_GRANTED = "merge_granted"
+    GRANTED_AFTER_LOAD = "granted_after_load"
 
 
 class Refusal(StrEnum):

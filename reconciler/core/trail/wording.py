@@ -15,7 +15,12 @@ from typing import Any, Protocol
 
 from reconciler.core.blueprint.units import format_duration, format_percent
 from reconciler.core.observed.observation import PodState
-from reconciler.core.trail import cycle_wording, scaling_wording, verification_wording
+from reconciler.core.trail import (
+    approval_wording,
+    cycle_wording,
+    scaling_wording,
+    verification_wording,
+)
 from reconciler.core.trail.codes import Code
 
 __all__ = ["Code", "Reason", "brief", "explain_check", "say"]
@@ -373,6 +378,7 @@ _WORDS: Mapping[Code, Callable[..., str]] = {
     **scaling_wording.WORDS,
     **verification_wording.WORDS,
     **cycle_wording.WORDS,
+    **approval_wording.WORDS,
 }
 
 #: The few words a commit subject uses for a reason, where they differ from the full text.

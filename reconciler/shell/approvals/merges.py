@@ -29,8 +29,10 @@ from reconciler.core.planning.subjects import (
     stale_subject,
 )
 from reconciler.core.trail.bodies import ApprovalBody, body_of
+from reconciler.core.trail.codes import Code
 from reconciler.core.trail.records import EventType, Outcome, Record
-from reconciler.shell.approvals.review import Reviewing, merged_at
+from reconciler.core.trail.wording import Reason, say
+from reconciler.shell.approvals.review import Reviewing
 
 __all__ = ["authorization", "judge", "refuse_landing", "refuse_stale"]
 
@@ -50,7 +52,7 @@ def refuse_landing(at: Reviewing, last: Record, proposal: Proposal | None) -> No
         Outcome.REFUSED,
         meta,
         proposal,
-        f"{reference} approves nothing: {reason}.",
+        say(Reason(Code.LANDED_REFUSED, {"reference": reference, "reason": reason})),
         extra={
             "reference": reference,
             "reasons": [reason],
@@ -70,10 +72,7 @@ def refuse_landing(at: Reviewing, last: Record, proposal: Proposal | None) -> No
         NoteKind.LANDED_WITHOUT_APPROVAL,
         f"landed without approval: {reference}",
     )
-    at.review.hold = (
-        f"held: the blueprint has the change {reference} proposed, which landed without an "
-        "approver's merge; revert it or change it through an approved proposal"
-    )
+    at.review.hold = say(Reason(Code.LANDED_HOLD, {"reference": reference}))
     if proposal is not None and proposal.state is ProposalState.OPEN:
         _close_landed(at, proposal)
 
@@ -81,19 +80,21 @@ def refuse_landing(at: Reviewing, last: Record, proposal: Proposal | None) -> No
 def _landing_reason(
     blueprint: Blueprint, last: Record, proposal: Proposal | None, reference: str
 ) -> str:
-    """Why a proposal whose change landed unmerged approves nothing, saying when it landed."""
-    if proposal is None or proposal.state is not ProposalState.OPEN:
-        how = (
-            f"after {reference} ended ({last.event_type})"
-            if last.event_type in CONCLUDED
-            else f"while {reference} was {'closed' if proposal else 'gone'} unmerged"
+    """Why a proposal whose change landed unmerged approves nothing, saying when it landed:
+    after the proposal ended, or while it was still open, closed or gone."""
+    still_open = proposal is not None and proposal.state is ProposalState.OPEN
+    ended = last.event_type in CONCLUDED and not still_open
+    standing = "open" if still_open else "closed" if proposal else "gone"
+    return say(
+        Reason(
+            Code.LANDED_UNMERGED,
+            {
+                "path": blueprint.source,
+                "reference": reference,
+                "ended": str(last.event_type) if ended else None,
+                "standing": standing,
+            },
         )
-    else:
-        how = f"while {reference} was still open"
-    return (
-        f"its change to {blueprint.source} reached the main branch {how}, without an "
-        "approver's merge of the proposal (a squash, a cherry-pick, a rebase or an edit by "
-        "hand): it landed without approval"
     )
 
 
@@ -107,10 +108,7 @@ def _close_landed(at: Reviewing, proposal: Proposal) -> None:
     try:
         at.forge.close(
             proposal,
-            f"The change this proposal makes reached the main branch without an approver's "
-            f"merge of it, so it approves nothing. The reconciler recorded it as landed "
-            f"without approval and holds {at.blueprint.name} until that change is reverted or "
-            "made through an approved proposal. Closing.",
+            say(Reason(Code.LANDED_CLOSING, {"service": at.blueprint.name})),
         )
     except ForgeError as error:
         at.review.notes.append(
@@ -129,7 +127,7 @@ def refuse_stale(at: Reviewing, granted: Record, stale: str) -> None:
         Outcome.REFUSED,
         dict(body.metadata),
         None,
-        f"{reference} was approved but is no longer carried out: {stale}.",
+        say(Reason(Code.STALE_REFUSED, {"reference": reference, "stale": stale})),
         extra={"reference": reference, "reasons": [stale], "refusal": str(Refusal.STALE)},
     )
     at.settle(
@@ -215,11 +213,16 @@ def _refuse_merge(
         Outcome.REFUSED,
         dict(merged.pending.metadata),
         proposal,
-        f"{proposal.reference} was merged but approves nothing"
-        + (" (landed without approval)" if refusal is Refusal.LANDED_WITHOUT_APPROVAL else "")
-        + ": "
-        + "; ".join(reasons)
-        + ".",
+        say(
+            Reason(
+                Code.MERGE_REFUSED,
+                {
+                    "reference": proposal.reference,
+                    "landed": refusal is Refusal.LANDED_WITHOUT_APPROVAL,
+                    "reasons": reasons,
+                },
+            )
+        ),
         extra={
             **merged.facts(),
             "reasons": reasons,
@@ -237,9 +240,8 @@ def _refuse_merge(
     if merged.pending.kind is Kind.BLUEPRINT:
         # Held now whichever blueprint this cycle loaded; from the next run on, for as
         # long as the merged one is what the repository says (`approval_hold`).
-        at.review.hold = (
-            f"held: {proposal.reference} was merged without a valid approval "
-            f"({'; '.join(reasons)}); revert it or change it through an approved proposal"
+        at.review.hold = say(
+            Reason(Code.MERGE_REFUSED_HOLD, {"reference": proposal.reference, "reasons": reasons})
         )
 
 
@@ -248,19 +250,22 @@ def _grant(at: Reviewing, merged: _Merged) -> None:
     blueprint edit once the merged blueprint is the one loaded."""
     blueprint, proposal, judgement = merged.blueprint, merged.proposal, merged.judgement
     blueprint_edit = merged.pending.kind is Kind.BLUEPRINT
-    latency = (
-        f", {judgement.latency / 60:.0f} min after it was proposed" if judgement.latency else ""
-    )
     record = at.approval(
         EventType.APPROVAL_GRANTED,
         Outcome.APPROVED,
         dict(merged.pending.metadata),
         proposal,
-        f"{proposal.reference} merged by {proposal.merged_by} at {merged_at(proposal)}{latency}: "
-        + (
-            "the new policy is in git and the next decision follows it."
-            if blueprint_edit
-            else "the requested operation is approved, once."
+        say(
+            Reason(
+                Code.MERGE_GRANTED,
+                {
+                    "reference": proposal.reference,
+                    "merged_by": proposal.merged_by,
+                    "merged_at": proposal.merged_at,
+                    "latency": judgement.latency,
+                    "blueprint_edit": blueprint_edit,
+                },
+            )
         ),
         extra=merged.facts(),
     )
@@ -272,10 +277,7 @@ def _grant(at: Reviewing, merged: _Merged) -> None:
     )
     at.forge.set_status(proposal, proposal_status(Standing.GRANTED, who=proposal.merged_by or ""))
     if blueprint_edit and not merged.loaded_is_merged:
-        at.review.wait = (
-            f"{proposal.reference} was approved after this run loaded the blueprints; "
-            "the next run acts on the approved blueprint"
-        )
+        at.review.wait = say(Reason(Code.GRANTED_AFTER_LOAD, {"reference": proposal.reference}))
         return
     at.review.authorizations.append(authorization(record))
 

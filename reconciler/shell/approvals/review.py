@@ -17,14 +17,13 @@ from reconciler.core.approvals.pending import Pending
 from reconciler.core.approvals.proposals import Proposal
 from reconciler.core.approvals.recording import approval_record
 from reconciler.core.blueprint.model import Blueprint
-from reconciler.core.ids import utc
 from reconciler.core.planning.outcomes import Note, NoteKind
 from reconciler.core.trail.history import HISTORY_SPAN
 from reconciler.core.trail.proposal_metadata import ProposalMetadata
 from reconciler.core.trail.records import EventType, Outcome, Record
 from reconciler.ports import AuditStore, Forge
 
-__all__ = ["Commit", "Review", "Reviewing", "approval_records", "awaiting", "merged_at"]
+__all__ = ["Commit", "Review", "Reviewing", "approval_records", "awaiting"]
 
 Commit = Callable[[str, Sequence[Record]], "str | None"]
 
@@ -87,12 +86,6 @@ class Reviewing:
         the run's review, so what the trail says and what the run reports cannot part."""
         self.commit(subject, [record])
         self.review.notes.append(Note(kind=kind, text=text))
-
-
-def merged_at(proposal: Proposal) -> str:
-    return (
-        f"{utc(proposal.merged_at):%Y-%m-%d %H:%M:%S}Z" if proposal.merged_at else "an unknown time"
-    )
 
 
 def approval_records(audit: AuditStore, blueprint: Blueprint, now: datetime) -> list[Record]:

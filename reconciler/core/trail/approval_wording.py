@@ -1,0 +1,93 @@
+"""The words of the approval records a review of proposals makes: a merge granted or
+refused, a change that landed without an approver's merge, a grant gone stale, and what the
+reconciler says on the proposal and in the hold it puts on the service.
+
+The shell's review of proposals (shell/approvals) keeps values and says which with a code;
+this module alone phrases it (`WORDS`, merged into `wording.say`). The words are part of the
+public audit format and of what people read on a proposal, and stay exactly as written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+
+from reconciler.core.ids import utc
+from reconciler.core.trail.codes import Code
+
+__all__ = ["WORDS"]
+
+
+def _when_merged(merged_at: datetime | None) -> str:
+    return f"{utc(merged_at):%Y-%m-%d %H:%M:%S}Z" if merged_at else "an unknown time"
+
+
+def _landed_unmerged(path: str, reference: str, ended: str | None, standing: str) -> str:
+    """Why a proposal whose change landed unmerged approves nothing, saying when it landed:
+    after the proposal ended (`ended`, its last event), or while it was `standing` (open,
+    closed or gone)."""
+    if ended is not None:
+        how = f"after {reference} ended ({ended})"
+    elif standing == "open":
+        how = f"while {reference} was still open"
+    else:
+        how = f"while {reference} was {standing} unmerged"
+    return (
+        f"its change to {path} reached the main branch {how}, without an "
+        "approver's merge of the proposal (a squash, a cherry-pick, a rebase or an edit by "
+        "hand): it landed without approval"
+    )
+
+
+def _merge_refused(reference: str, landed: bool, reasons: Sequence[str]) -> str:
+    return (
+        f"{reference} was merged but approves nothing"
+        + (" (landed without approval)" if landed else "")
+        + ": "
+        + "; ".join(reasons)
+        + "."
+    )
+
+
+def _merge_granted(
+    reference: str,
+    merged_by: str | None,
+    merged_at: datetime | None,
+    latency: float | None,
+    blueprint_edit: bool,
+) -> str:
+    after = f", {latency / 60:.0f} min after it was proposed" if latency else ""
+    return f"{reference} merged by {merged_by} at {_when_merged(merged_at)}{after}: " + (
+        "the new policy is in git and the next decision follows it."
+        if blueprint_edit
+        else "the requested operation is approved, once."
+    )
+
+
+WORDS: Mapping[Code, Callable[..., str]] = {
+    Code.LANDED_REFUSED: lambda reference, reason: f"{reference} approves nothing: {reason}.",
+    Code.LANDED_UNMERGED: _landed_unmerged,
+    Code.LANDED_HOLD: lambda reference: (
+        f"held: the blueprint has the change {reference} proposed, which landed without an "
+        "approver's merge; revert it or change it through an approved proposal"
+    ),
+    Code.LANDED_CLOSING: lambda service: (
+        f"The change this proposal makes reached the main branch without an approver's "
+        f"merge of it, so it approves nothing. The reconciler recorded it as landed "
+        f"without approval and holds {service} until that change is reverted or "
+        "made through an approved proposal. Closing."
+    ),
+    Code.STALE_REFUSED: lambda reference, stale: (
+        f"{reference} was approved but is no longer carried out: {stale}."
+    ),
+    Code.MERGE_REFUSED: _merge_refused,
+    Code.MERGE_REFUSED_HOLD: lambda reference, reasons: (
+        f"held: {reference} was merged without a valid approval "
+        f"({'; '.join(reasons)}); revert it or change it through an approved proposal"
+    ),
+    Code.MERGE_GRANTED: _merge_granted,
+    Code.GRANTED_AFTER_LOAD: lambda reference: (
+        f"{reference} was approved after this run loaded the blueprints; "
+        "the next run acts on the approved blueprint"
+    ),
+}
