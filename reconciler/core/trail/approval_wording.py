@@ -1,6 +1,7 @@
 """The words of the approval records a review of proposals makes: a merge granted or
-refused, a change that landed without an approver's merge, a grant gone stale, and what the
-reconciler says on the proposal and in the hold it puts on the service.
+refused, a change that landed without an approver's merge, a grant gone stale, a proposal
+brought up to date, edited by a person, expired or rejected, and what the reconciler says on
+the proposal and in the hold it puts on the service.
 
 The shell's review of proposals (shell/approvals) keeps values and says which with a code;
 this module alone phrases it (`WORDS`, merged into `wording.say`). The words are part of the
@@ -64,6 +65,15 @@ def _merge_granted(
     )
 
 
+def _proposal_rejected(reference: str, closed_by: str | None, cooloff: float) -> str:
+    who = f" by {closed_by}" if closed_by else ""
+    return (
+        f"{reference} was closed without merging{who}: rejected. The same proposal is not made "
+        f"again for {cooloff:g}s unless the load gets "
+        "materially worse."
+    )
+
+
 WORDS: Mapping[Code, Callable[..., str]] = {
     Code.LANDED_REFUSED: lambda reference, reason: f"{reference} approves nothing: {reason}.",
     Code.LANDED_UNMERGED: _landed_unmerged,
@@ -90,4 +100,31 @@ WORDS: Mapping[Code, Callable[..., str]] = {
         f"{reference} was approved after this run loaded the blueprints; "
         "the next run acts on the approved blueprint"
     ),
+    Code.UPDATED_FROM_BASE: lambda reference, who: (
+        f"{reference} was brought up to date with the main branch by {who}; it still changes "
+        "exactly the proposed files, so an approver's merge still approves it."
+    ),
+    Code.EDITED_COMMENT: lambda: (
+        "Someone pushed to this branch, so it no longer holds exactly what the reconciler "
+        "proposed: merging it approves nothing, and the reconciler no longer rewrites it. "
+        "Close it, and the reconciler proposes again if the change is still needed."
+    ),
+    Code.EDITED_BY_PERSON: lambda reference, who: (
+        f"{reference} has a person's commits ({who}); merging it approves nothing, and it is no "
+        "longer rewritten."
+    ),
+    Code.EXPIRED_CLOSING: lambda timeout: (
+        f"Nobody approved this within {timeout:g}s, so it expired and is "
+        "closed (auto_reject_on_timeout). If it is still needed, the reconciler proposes "
+        "it again."
+    ),
+    Code.TIMED_OUT_COMMENT: lambda: (
+        "This proposal timed out. It stays open for a person to decide, and the "
+        "reconciler no longer updates it."
+    ),
+    Code.PROPOSAL_EXPIRED: lambda reference, expires_at, closed: (
+        f"{reference} expired at {expires_at:%H:%M:%S}Z without approval; "
+        + ("closed." if closed else "left open, no longer updated.")
+    ),
+    Code.PROPOSAL_REJECTED: _proposal_rejected,
 }

@@ -125,6 +125,13 @@ class Code(StrEnum):
     MERGE_REFUSED_HOLD = "merge_refused_hold"
     MERGE_GRANTED = "merge_granted"
     GRANTED_AFTER_LOAD = "granted_after_load"
+    UPDATED_FROM_BASE = "updated_from_base"
+    EDITED_COMMENT = "edited_comment"
+    EDITED_BY_PERSON = "edited_by_person"
+    EXPIRED_CLOSING = "expired_closing"
+    TIMED_OUT_COMMENT = "timed_out_comment"
+    PROPOSAL_EXPIRED = "proposal_expired"
+    PROPOSAL_REJECTED = "proposal_rejected"
 
 
 class Refusal(StrEnum):

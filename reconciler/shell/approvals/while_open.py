@@ -19,7 +19,9 @@ from reconciler.core.planning.subjects import (
     rejected_subject,
     up_to_date_subject,
 )
+from reconciler.core.trail.codes import Code
 from reconciler.core.trail.records import EventType, Outcome
+from reconciler.core.trail.wording import Reason, say
 from reconciler.shell.approvals.review import Reviewing, awaiting
 
 __all__ = ["expire", "moved", "reject"]
@@ -47,8 +49,7 @@ def _brought_up_to_date(at: Reviewing, pending: Pending, proposal: Proposal) -> 
         Outcome.PENDING,
         meta,
         proposal,
-        f"{ref} was brought up to date with the main branch by {who}; it still changes "
-        "exactly the proposed files, so an approver's merge still approves it.",
+        say(Reason(Code.UPDATED_FROM_BASE, {"reference": ref, "who": who})),
         extra={"updated_from_base": True},
     )
     at.settle(
@@ -71,9 +72,7 @@ def _edited_by_a_person(at: Reviewing, pending: Pending, proposal: Proposal) -> 
     try:
         at.forge.comment(
             proposal,
-            "Someone pushed to this branch, so it no longer holds exactly what the reconciler "
-            "proposed: merging it approves nothing, and the reconciler no longer rewrites it. "
-            "Close it, and the reconciler proposes again if the change is still needed.",
+            say(Reason(Code.EDITED_COMMENT)),
             CommentTopic.EDITED_BY_A_PERSON,
         )
     except ForgeError as error:
@@ -84,8 +83,7 @@ def _edited_by_a_person(at: Reviewing, pending: Pending, proposal: Proposal) -> 
         Outcome.PENDING,
         meta,
         proposal,
-        f"{ref} has a person's commits ({who}); merging it approves nothing, and it is no "
-        "longer rewritten.",
+        say(Reason(Code.EDITED_BY_PERSON, {"reference": ref, "who": who})),
         extra={"hands_off": True},
     )
     at.settle(
@@ -108,15 +106,12 @@ def expire(at: Reviewing, pending: Pending, proposal: Proposal) -> None:
         if approval.auto_reject_on_timeout:
             at.forge.close(
                 proposal,
-                f"Nobody approved this within {approval.timeout:g}s, so it expired and is "
-                "closed (auto_reject_on_timeout). If it is still needed, the reconciler proposes "
-                "it again.",
+                say(Reason(Code.EXPIRED_CLOSING, {"timeout": approval.timeout})),
             )
         else:
             at.forge.comment(
                 proposal,
-                "This proposal timed out. It stays open for a person to decide, and the "
-                "reconciler no longer updates it.",
+                say(Reason(Code.TIMED_OUT_COMMENT)),
                 CommentTopic.TIMED_OUT,
             )
     except ForgeError as error:
@@ -133,8 +128,16 @@ def expire(at: Reviewing, pending: Pending, proposal: Proposal) -> None:
         outcome,
         meta,
         proposal,
-        f"{proposal.reference} expired at {pending.expires_at:%H:%M:%S}Z without approval; "
-        + ("closed." if approval.auto_reject_on_timeout else "left open, no longer updated."),
+        say(
+            Reason(
+                Code.PROPOSAL_EXPIRED,
+                {
+                    "reference": proposal.reference,
+                    "expires_at": pending.expires_at,
+                    "closed": approval.auto_reject_on_timeout,
+                },
+            )
+        ),
         extra={"auto_rejected": approval.auto_reject_on_timeout},
     )
     at.settle(
@@ -156,9 +159,16 @@ def reject(at: Reviewing, pending: Pending, proposal: Proposal | None) -> None:
         Outcome.REJECTED,
         dict(pending.metadata),
         proposal,
-        f"{ref} was closed without merging{who}: rejected. The same proposal is not made "
-        f"again for {at.blueprint.policy.approval.rejection_cooloff:g}s unless the load gets "
-        "materially worse.",
+        say(
+            Reason(
+                Code.PROPOSAL_REJECTED,
+                {
+                    "reference": ref,
+                    "closed_by": proposal.closed_by if proposal else None,
+                    "cooloff": at.blueprint.policy.approval.rejection_cooloff,
+                },
+            )
+        ),
         extra={"closed_by": proposal.closed_by if proposal else None},
     )
     at.settle(
