@@ -1,7 +1,7 @@
 """The words of the approval records a review of proposals makes: a merge granted or
 refused, a change that landed without an approver's merge, a grant gone stale, a proposal
-brought up to date, edited by a person, expired or rejected, and what the reconciler says on
-the proposal and in the hold it puts on the service.
+opened, rewritten, brought up to date, edited by a person, expired, rejected or superseded,
+and what the reconciler says on the proposal and in the hold it puts on the service.
 
 The shell's review of proposals (shell/approvals) keeps values and says which with a code;
 this module alone phrases it (`WORDS`, merged into `wording.say`). The words are part of the
@@ -127,4 +127,23 @@ WORDS: Mapping[Code, Callable[..., str]] = {
         + ("closed." if closed else "left open, no longer updated.")
     ),
     Code.PROPOSAL_REJECTED: _proposal_rejected,
+    Code.PROPOSED: lambda title, reference, approvers, expires_at: (
+        f"{title}: proposed as {reference} for "
+        f"{', '.join(approvers) or 'no approver'} (expires {expires_at})."
+    ),
+    Code.LOAD_MOVED_COMMENT: lambda what, target: (
+        f"The load now calls for {what} "
+        f"(target {target}), but someone pushed to this branch, "
+        "so the reconciler no longer rewrites it. Please update it or close it."
+    ),
+    Code.EDITED_COMMENTED: lambda reference, who: (
+        f"{reference} has a person's commits ({who}); commented instead of rewriting it."
+    ),
+    Code.UPDATED_IN_PLACE: lambda reference, title: f"{reference} updated in place: {title}.",
+    Code.REJECTION_COOLOFF: lambda rejected_at, until: (
+        f"a person rejected this at {rejected_at:%Y-%m-%d %H:%M}Z; not proposed again "
+        f"before {until:%Y-%m-%d %H:%M}Z unless the load gets materially worse"
+    ),
+    Code.SUPERSEDED_CLOSING: lambda reason: f"No longer needed: {reason} Closing as superseded.",
+    Code.SUPERSEDED: lambda reference, reason: f"{reference} is no longer needed: {reason}",
 }

@@ -132,6 +132,13 @@ class Code(StrEnum):
     TIMED_OUT_COMMENT = "timed_out_comment"
     PROPOSAL_EXPIRED = "proposal_expired"
     PROPOSAL_REJECTED = "proposal_rejected"
+    PROPOSED = "proposed"
+    LOAD_MOVED_COMMENT = "load_moved_comment"
+    EDITED_COMMENTED = "edited_commented"
+    UPDATED_IN_PLACE = "updated_in_place"
+    REJECTION_COOLOFF = "rejection_cooloff"
+    SUPERSEDED_CLOSING = "superseded_closing"
+    SUPERSEDED = "superseded"
 
 
 class Refusal(StrEnum):

@@ -29,8 +29,10 @@ from reconciler.core.planning.subjects import (
     superseded_subject,
 )
 from reconciler.core.trail.bodies import ApprovalBody, body_of
+from reconciler.core.trail.codes import Code
 from reconciler.core.trail.proposal_metadata import ProposalMetadata
 from reconciler.core.trail.records import EventType, Outcome, Record
+from reconciler.core.trail.wording import Reason, say
 from reconciler.ports import AuditStore, Forge
 from reconciler.shell.approvals.review import (
     Commit,
@@ -214,13 +216,21 @@ class Proposer:
                 expires_at=expires,
             )
         )
-        approvers = ", ".join(asking.step.verdict.approvers) or "no approver"
         record = asking.record(
             EventType.APPROVAL_REQUESTED,
             meta,
             proposal,
-            f"{draft.title}: proposed as {proposal.reference} for "
-            f"{approvers} (expires {meta['expires_at']}).",
+            say(
+                Reason(
+                    Code.PROPOSED,
+                    {
+                        "title": draft.title,
+                        "reference": proposal.reference,
+                        "approvers": asking.step.verdict.approvers,
+                        "expires_at": meta["expires_at"],
+                    },
+                )
+            ),
         )
         return Proposed.committed(
             asking.at.commit,
@@ -284,9 +294,12 @@ class Proposer:
         step, blueprint = asking.step, asking.at.blueprint
         self.forge.comment(
             proposal,
-            f"The load now calls for {step.request.describe()} "
-            f"(target {step.request.target_replicas}), but someone pushed to this branch, "
-            "so the reconciler no longer rewrites it. Please update it or close it.",
+            say(
+                Reason(
+                    Code.LOAD_MOVED_COMMENT,
+                    {"what": step.request.describe(), "target": step.request.target_replicas},
+                )
+            ),
             CommentTopic.EDITED_BY_A_PERSON,
         )
         record = asking.at.approval(
@@ -294,8 +307,12 @@ class Proposer:
             Outcome.PENDING,
             {**pending.metadata},
             proposal,
-            f"{proposal.reference} has a person's commits ({proposal.head_author}); commented "
-            "instead of rewriting it.",
+            say(
+                Reason(
+                    Code.EDITED_COMMENTED,
+                    {"reference": proposal.reference, "who": proposal.head_author},
+                )
+            ),
             extra={"hands_off": True},
         )
         return Proposed.committed(
@@ -323,7 +340,11 @@ class Proposer:
                 "expires_at": pending.metadata.expires_at,
             },
             updated,
-            f"{updated.reference} updated in place: {draft.title}.",
+            say(
+                Reason(
+                    Code.UPDATED_IN_PLACE, {"reference": updated.reference, "title": draft.title}
+                )
+            ),
         )
         return Proposed.committed(
             asking.at.commit,
@@ -357,9 +378,8 @@ class Proposer:
                 return ""
             if worse_than(body.metadata, evidence.decision, request.target_replicas):
                 return ""
-            return (
-                f"a person rejected this at {record.timestamp:%Y-%m-%d %H:%M}Z; not proposed again "
-                f"before {until:%Y-%m-%d %H:%M}Z unless the load gets materially worse"
+            return say(
+                Reason(Code.REJECTION_COOLOFF, {"rejected_at": record.timestamp, "until": until})
             )
         return ""
 
@@ -386,7 +406,7 @@ def supersede(
             forge.set_status(
                 proposal, proposal_status(Standing.ENDED, reason="No longer needed: superseded")
             )
-            forge.close(proposal, f"No longer needed: {reason} Closing as superseded.")
+            forge.close(proposal, say(Reason(Code.SUPERSEDED_CLOSING, {"reason": reason})))
         except ForgeError as error:
             notes.append(
                 Note(
@@ -402,7 +422,7 @@ def supersede(
             blueprint.name,
             dict(pending.metadata),
             proposal,
-            f"{proposal.reference} is no longer needed: {reason}",
+            say(Reason(Code.SUPERSEDED, {"reference": proposal.reference, "reason": reason})),
             now,
         )
         commit(
