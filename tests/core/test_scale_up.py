@@ -18,7 +18,7 @@ from reconciler.core.decide.decision import Action, DecisionRule, Reason, decide
 from reconciler.core.decide.governance import OperationRequest, Origin, classify, condition_values
 from reconciler.core.decide.scale_up import _beyond_limits_refused
 from reconciler.core.trail.codes import Refusal
-from tests.core.helpers import NOW, POLICIES, metrics, state
+from tests.core.helpers import NOW, POLICIES, metrics, seed_blueprint, state
 
 #: CPU alone weighed, so W is the CPU utilization: up at 80%, aimed at 70%, max 5 replicas.
 BASE = (
@@ -160,3 +160,203 @@ def test_a_step_past_max_says_what_governance_then_does_with_the_rest(
         "replicas (estimate ceil(4 × 88% / 70%) = 6, step limit +3). 6 would exceed "
         f"max_replicas (5); {rest[refusal]}"
     )
+
+
+# --- pods still starting -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("bp", "replicas", "ready", "values", "rule", "guards", "counted", "words"),
+    [
+        pytest.param(
+            _blueprint(),
+            2,
+            1,
+            (0.85, None, None),
+            DecisionRule.WEIGHTED,
+            [],
+            0.425,
+            "Weighted utilization 85% is above scale_up_threshold 80%, but 1 of 2 pods are "
+            "ready; counting the others as idle gives 42.5%. Waiting for the new pods.",
+            id="W alone asked: 85% on the ready pod, 42.5% with the other idle",
+        ),
+        pytest.param(
+            _blueprint(),
+            2,
+            1,
+            (0.95, None, None),
+            DecisionRule.WEIGHTED,
+            [(DecisionRule.CPU_GUARD, 3)],
+            0.475,
+            "Weighted utilization 95% exceeds scale_up_threshold 80% (estimate ceil(2 × 95% / "
+            "70%) = 3); CPU utilization 95% is above its guard 90% "
+            "(spec.scaling.guards.cpu_utilization) (estimate ceil(2 × 95% / 70%) = 3), but 1 of "
+            "2 pods are ready; counting the others as idle gives 47.5%. Waiting for the new pods.",
+            id="W and the CPU guard asked: W is the rule, the guard is kept",
+        ),
+        pytest.param(
+            seed_blueprint(),
+            4,
+            3,
+            (0.5, 1.05, 100),
+            DecisionRule.MEMORY_GUARD,
+            [(DecisionRule.MEMORY_GUARD, 6)],
+            0.52375,
+            "Memory utilization 105% is above its guard 90% "
+            "(spec.scaling.guards.memory_utilization) (estimate ceil(4 × 105% / 80%) = 6), but "
+            "3 of 4 pods are ready; counting the others as idle gives 52.4%. Waiting for the "
+            "new pods.",
+            id="the memory guard alone asked: it is the rule",
+        ),
+    ],
+)
+def test_a_scale_up_that_starting_pods_would_carry_waits_for_them(
+    bp: Blueprint,
+    replicas: int,
+    ready: int,
+    values: tuple[float | None, float | None, float | None],
+    rule: DecisionRule,
+    guards: list[tuple[DecisionRule, int]],
+    counted: float,
+    words: str,
+) -> None:
+    """The ready pods ask for more, but not once the starting ones count as idle: nothing
+    moves, the rule that asked first is named, the guards that asked are kept, and the load
+    recorded is the one with the starting pods idle."""
+    decision = decide(bp, state(replicas, ready), metrics(*values), now=NOW)
+    assert (decision.action, decision.reason, decision.rule) == (
+        Action.NONE,
+        Reason.PODS_NOT_READY,
+        rule,
+    )
+    assert (decision.target_replicas, decision.desired_replicas) == (replicas, replicas)
+    assert [(g.rule, g.estimate) for g in decision.guards] == guards
+    assert decision.weighted.value == pytest.approx(counted)
+    assert (decision.estimate, decision.expected, decision.needs_window) == (None, None, False)
+    assert decision.references == ("spec.scaling.scale_up_threshold",)
+    assert decision.rationale == words
+
+
+# --- what a step comes to ----------------------------------------------------------------------
+
+_UP_REFS = (
+    "spec.scaling.scale_up_threshold",
+    "spec.scaling.target_cpu_utilization",
+    "spec.scaling.scale_up_increment",
+    "spec.scaling.max_replicas",
+    "spec.scaling.metrics",
+    "spec.performance.latency_p95",
+)
+_HEAD = "Weighted utilization 88% (cpu 88% × 1) exceeds scale_up_threshold 80%. "
+
+
+def _bounded(*, ceiling: int | None = None, increment: int | None = None) -> Blueprint:
+    """The CPU-only blueprint (max_replicas 5) under a fleet ceiling and an increment."""
+    bp = _blueprint()
+    scaling = replace(bp.scaling, scale_up_increment=increment or bp.scaling.scale_up_increment)
+    if ceiling is not None:
+        scaling = replace(scaling, replica_ceiling=ceiling)
+    return replace(bp, scaling=scaling)
+
+
+@pytest.mark.parametrize(
+    ("bp", "replicas", "avoid", "action", "reason", "target", "desired", "words"),
+    [
+        pytest.param(
+            _bounded(),
+            2,
+            {3: "rolled back at 15:20"},
+            Action.NONE,
+            Reason.RECENTLY_FAILED,
+            2,
+            2,
+            "Not scaling to 3 again: rolled back at 15:20.",
+            id="the step's target was just rolled back: not repeated",
+        ),
+        pytest.param(
+            _bounded(),
+            2,
+            {4: "rolled back at 15:20"},
+            Action.SCALE_UP,
+            Reason.ABOVE_THRESHOLD,
+            3,
+            3,
+            "Scaling 2 → 3 replicas (estimate ceil(2 × 88% / 70%) = 3, step limit +1).",
+            id="another count rolled back does not hold this step",
+        ),
+        pytest.param(
+            _bounded(),
+            5,
+            {5: "rolled back at 15:20"},
+            Action.SCALE_UP,
+            Reason.AT_MAX,
+            5,
+            6,
+            "Already at max_replicas (5); estimate ceil(5 × 88% / 70%) = 7, step limit +1, so "
+            "6 replicas are proposed for approval (scale_beyond_limits).",
+            id="at max, the current count rolled back: the rest is still proposed",
+        ),
+        pytest.param(
+            _bounded(ceiling=5),
+            5,
+            {},
+            Action.NONE,
+            Reason.AT_MAX,
+            5,
+            5,
+            "Already at max_replicas (5), which is the fleet ceiling (limits.max_replicas); "
+            "estimate ceil(5 × 88% / 70%) = 7, step limit +1, but no more replicas can be "
+            "proposed.",
+            id="at max, which is the fleet's ceiling: nothing is proposed",
+        ),
+        pytest.param(
+            _bounded(ceiling=6, increment=3),
+            5,
+            {},
+            Action.SCALE_UP,
+            Reason.AT_MAX,
+            5,
+            6,
+            "Already at max_replicas (5); estimate ceil(5 × 88% / 70%) = 7, step limit +3, so "
+            "6 replicas are proposed for approval (scale_beyond_limits).",
+            id="at max, one below the ceiling: only up to the ceiling is proposed",
+        ),
+        pytest.param(
+            _bounded(ceiling=6, increment=3),
+            4,
+            {},
+            Action.SCALE_UP,
+            Reason.ABOVE_THRESHOLD,
+            5,
+            6,
+            "Scaling 4 → 5 replicas (estimate ceil(4 × 88% / 70%) = 6, step limit +3). 6 would "
+            "exceed max_replicas (5); the rest is proposed for approval.",
+            id="a step past max: 5 now, the 6th proposed",
+        ),
+    ],
+)
+def test_what_a_scale_up_step_comes_to(
+    bp: Blueprint,
+    replicas: int,
+    avoid: dict[int, str],
+    action: Action,
+    reason: Reason,
+    target: int,
+    desired: int,
+    words: str,
+) -> None:
+    decision = decide(bp, state(replicas), metrics(0.88, None, None), now=NOW, avoid=avoid)
+    assert (decision.action, decision.reason, decision.rule) == (
+        action,
+        reason,
+        DecisionRule.WEIGHTED,
+    )
+    assert (decision.current_replicas, decision.target_replicas, decision.desired_replicas) == (
+        replicas,
+        target,
+        desired,
+    )
+    # The estimate before the step limits is kept whatever the step came to.
+    assert decision.estimate == -(-replicas * 88 // 70)
+    assert (decision.guards, decision.references, decision.needs_window) == ((), _UP_REFS, False)
+    assert decision.rationale == _HEAD + words
