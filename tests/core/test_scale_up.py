@@ -360,3 +360,60 @@ def test_what_a_scale_up_step_comes_to(
     assert decision.estimate == -(-replicas * 88 // 70)
     assert (decision.guards, decision.references, decision.needs_window) == ((), _UP_REFS, False)
     assert decision.rationale == _HEAD + words
+
+
+@pytest.mark.parametrize(
+    ("errors", "note"),
+    [
+        pytest.param(None, "", id="no error rate measured"),
+        pytest.param(0.01, "", id="exactly at error_rate_max: not above it"),
+        pytest.param(
+            0.011,
+            "Error rate 1.1% is above error_rate_max 1% (not a capacity signal; it played no "
+            "part). ",
+            id="just above error_rate_max: said, and the step is the same",
+        ),
+    ],
+)
+def test_errors_never_change_a_scale_up_and_are_named_only_above_error_rate_max(
+    errors: float | None, note: str
+) -> None:
+    bp = _blueprint()
+    assert bp.performance.error_rate_max == 0.01
+    decision = decide(bp, state(2), metrics(0.88, None, None, error_rate=errors), now=NOW)
+    assert (decision.action, decision.reason, decision.rule) == (
+        Action.SCALE_UP,
+        Reason.ABOVE_THRESHOLD,
+        DecisionRule.WEIGHTED,
+    )
+    assert (decision.target_replicas, decision.desired_replicas) == (3, 3)
+    assert decision.rationale == (
+        f"{_HEAD}{note}Scaling 2 → 3 replicas (estimate ceil(2 × 88% / 70%) = 3, step limit +1)."
+    )
+
+
+@pytest.mark.parametrize(
+    ("seconds", "action", "reason", "target", "needs_window"),
+    [
+        pytest.param(0, Action.SCALE_UP, Reason.ABOVE_THRESHOLD, 3, False, id="no window: steps"),
+        pytest.param(1, Action.NONE, Reason.STABILIZING, 2, True, id="a 1s window: needs history"),
+    ],
+)
+def test_a_scale_up_window_of_any_length_needs_the_metric_history(
+    seconds: int, action: Action, reason: Reason, target: int, needs_window: bool
+) -> None:
+    """behavior.scaleUp.stabilizationWindowSeconds: 0 is no window at all, while even one
+    second holds the first decision until the metric history is read."""
+    behavior = f"    behavior:\n      scaleUp: {{stabilizationWindowSeconds: {seconds}}}\n"
+    bp = _blueprint(scaling=behavior)
+    decision = decide(bp, state(2), metrics(0.88, None, None), now=NOW)
+    assert (decision.action, decision.reason, decision.rule) == (
+        action,
+        reason,
+        DecisionRule.WEIGHTED,
+    )
+    assert (decision.target_replicas, decision.needs_window, decision.estimate) == (
+        target,
+        needs_window,
+        3,
+    )
