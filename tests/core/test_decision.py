@@ -17,9 +17,10 @@ from reconciler.core.decide.decision import (
     Reason,
     decide,
     weighted_utilization,
+    window_span,
 )
 from reconciler.core.ids import make_id
-from reconciler.core.observed.observation import Sample
+from reconciler.core.observed.observation import Metrics, Sample
 from tests.core.helpers import NOW, blueprint, flat_window, metrics, seed_blueprint, state
 
 
@@ -1191,3 +1192,66 @@ def test_the_salt_makes_the_decision_id_and_nothing_else() -> None:
     assert plain.id == make_id("dec", NOW, "web", Action.SCALE_UP, 3, "")
     assert salted.id == make_id("dec", NOW, "web", Action.SCALE_UP, 3, "abc")
     assert replace(salted, id=plain.id) == plain
+
+
+@pytest.mark.parametrize(
+    ("values", "inputs"),
+    [
+        pytest.param(
+            metrics(0.6, 0.55, 150, error_rate=0.002, observed_at=NOW - timedelta(seconds=30)),
+            {
+                "cpu_utilization": 0.6,
+                "memory_utilization": 0.55,
+                "latency_p95_ms": 150,
+                "error_rate": 0.002,
+                "metrics_observed_at": "2026-02-10T15:29:30+00:00",
+            },
+            id="every metric measured, and when",
+        ),
+        pytest.param(
+            metrics(0.6, None, 150, observed_at=None),
+            {
+                "cpu_utilization": 0.6,
+                "memory_utilization": None,
+                "latency_p95_ms": 150,
+                "error_rate": None,
+                "metrics_observed_at": None,
+            },
+            id="what was not measured is recorded as unknown",
+        ),
+    ],
+)
+def test_a_decision_records_the_inputs_it_was_made_from(
+    values: Metrics, inputs: dict[str, object]
+) -> None:
+    """The audit record shows what the decision saw: the replicas, each metric as observed,
+    when it was observed, and the thresholds it was judged against."""
+    decision = decide(seed_blueprint(), state(3, 2), values, now=NOW)
+    assert decision.inputs == {
+        "replicas": 3,
+        "ready_replicas": 2,
+        **inputs,
+        "scale_up_threshold": 0.8,
+        "scale_down_threshold": 0.4,
+    }
+
+
+@pytest.mark.parametrize(
+    ("scaling", "span"),
+    [
+        pytest.param("", 300.0, id="no behavior: the scale-down window"),
+        pytest.param("    scale_down_stabilization: 0s\n", 0.0, id="no window at all"),
+        pytest.param(
+            "    behavior:\n      scaleUp: {stabilizationWindowSeconds: 600}\n",
+            600.0,
+            id="a longer scale-up window",
+        ),
+        pytest.param(
+            "    behavior:\n      scaleUp: {stabilizationWindowSeconds: 60}\n",
+            300.0,
+            id="a shorter scale-up window",
+        ),
+    ],
+)
+def test_the_metric_history_read_covers_the_longer_window(scaling: str, span: float) -> None:
+    assert window_span(blueprint(scaling).scaling) == span
