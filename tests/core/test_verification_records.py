@@ -20,11 +20,13 @@ from reconciler.core.decide.verification import (
     VerificationOutcome,
     escalation_record,
     rollback_request,
+    still_starting,
     superseded,
     too_late,
     verification_record,
     verify,
 )
+from reconciler.core.observed.observation import PodState
 from reconciler.core.trail.bodies import verification_of
 from reconciler.core.trail.records import EventType, Outcome, Record
 from tests.core.helpers import NOW, blueprint, metrics, seed_blueprint, state
@@ -300,3 +302,14 @@ def test_how_long_each_operation_settles_before_it_is_judged(
     operation: str | None, seconds: float
 ) -> None:
     assert stabilization_for(operation, seed_blueprint()) == seconds
+
+
+def test_only_pods_neither_ready_nor_failing_are_still_starting() -> None:
+    """Three ready, two starting, one crashing: the verification waits for two."""
+    pods = (
+        *(PodState(name=f"ready-{i}", ready=True) for i in range(3)),
+        *(PodState(name=f"starting-{i}", ready=False) for i in range(2)),
+        PodState(name="crashing", ready=False, reason="CrashLoopBackOff"),
+    )
+    due = waiting()
+    assert still_starting(due, state(6, 3, pods=pods), due.due) == 2
