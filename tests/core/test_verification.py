@@ -322,6 +322,8 @@ def pending_with(baseline: dict[str, float], expected: dict[str, float]) -> Pend
         ),
         pytest.param(100.0, 108.0, 0.0, VerificationOutcome.PARTIAL, [], id="latency +8%, +8ms"),
         pytest.param(100.0, 110.0, 0.0, VerificationOutcome.PARTIAL, [], id="latency +10% exactly"),
+        # 80 × 1.1 is 88 exactly in floating point too (100 × 1.1 is a little above 110).
+        pytest.param(80.0, 88.0, 0.0, VerificationOutcome.PARTIAL, [], id="latency +10%, 88 = 88"),
         pytest.param(
             100.0, 111.0, 0.0, VerificationOutcome.FAILED, ["latency_p95"], id="latency +11%, +11ms"
         ),
@@ -355,6 +357,10 @@ def test_latency_margins(baseline, latency, errors, outcome, worse) -> None:  # 
         ),
         pytest.param(
             0.02, 0.0215, VerificationOutcome.PARTIAL, [], id="errors +7.5%, +0.15 points"
+        ),
+        # 0.016 × 1.1 is 0.0176 exactly in floating point: +10% is not more than 10%.
+        pytest.param(
+            0.016, 0.0176, VerificationOutcome.PARTIAL, [], id="errors +10% exactly, +0.16 points"
         ),
         pytest.param(
             0.02,
