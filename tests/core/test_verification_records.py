@@ -150,6 +150,9 @@ def test_each_outcome_is_recorded_as_its_event(
     assert (record.event_type, record.outcome) == (event, recorded)
     assert (body.outcome, body.rollback_triggered) == (outcome, triggered)
     assert body.superseded_by is None
+    # The summary says whose outcome it is: "the rollback is verified", "the change is kept".
+    assert record.rationale == done.summary
+    assert f"the {'rollback' if rollback else 'change'} " in done.summary
     # A rollback carries the change it undoes; neither carries links that are not its own.
     expected_links = {"operation": "op-1", "verification": done.id}
     expected_links |= {"decision": "dec-1", "governance": "gov-1"}
