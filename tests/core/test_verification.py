@@ -322,6 +322,8 @@ def pending_with(baseline: dict[str, float], expected: dict[str, float]) -> Pend
         ),
         pytest.param(100.0, 108.0, 0.0, VerificationOutcome.PARTIAL, [], id="latency +8%, +8ms"),
         pytest.param(100.0, 110.0, 0.0, VerificationOutcome.PARTIAL, [], id="latency +10% exactly"),
+        # 80 × 1.1 is 88 exactly in floating point too (100 × 1.1 is a little above 110).
+        pytest.param(80.0, 88.0, 0.0, VerificationOutcome.PARTIAL, [], id="latency +10%, 88 = 88"),
         pytest.param(
             100.0, 111.0, 0.0, VerificationOutcome.FAILED, ["latency_p95"], id="latency +11%, +11ms"
         ),
@@ -355,6 +357,10 @@ def test_latency_margins(baseline, latency, errors, outcome, worse) -> None:  # 
         ),
         pytest.param(
             0.02, 0.0215, VerificationOutcome.PARTIAL, [], id="errors +7.5%, +0.15 points"
+        ),
+        # 0.016 × 1.1 is 0.0176 exactly in floating point: +10% is not more than 10%.
+        pytest.param(
+            0.016, 0.0176, VerificationOutcome.PARTIAL, [], id="errors +10% exactly, +0.16 points"
         ),
         pytest.param(
             0.02,
@@ -552,6 +558,165 @@ def test_worse_after_a_scale_down_is_never_the_load() -> None:
         down, TIGHT, state(3), metrics(0.3, 0.3, 30.0, error_rate=0.0, throughput=500.0), NOW
     )
     assert result.outcome is VerificationOutcome.FAILED
+
+
+#: A scale-up from 2 to 3 replicas, with latency, errors and CPU known before it: 2 × 30 % in
+#: use, as 3 × 22 % is exactly 10 % more.
+SCALE_UP = {
+    **BASELINE,
+    "replicas": 2,
+    "cpu_utilization": 0.3,
+    "latency_p95_ms": 10.0,
+    "error_rate": 0.0,
+}
+
+
+@pytest.mark.parametrize(
+    ("before", "change", "now", "outcome"),
+    [
+        pytest.param(
+            {"throughput": 80.0},
+            {},
+            {"throughput": 88.0},
+            VerificationOutcome.FAILED,
+            id="requests +10% exactly (88 = 80 x 1.1 in floating point): noise",
+        ),
+        pytest.param(
+            {"throughput": 100.0},
+            {"reverts": "op-0"},
+            {"throughput": 300.0},
+            VerificationOutcome.FAILED,
+            id="a rollback that adds replicas is judged on its own, whatever the load",
+        ),
+        pytest.param(
+            {"throughput": 100.0},
+            {"target_replicas": None},
+            {"throughput": 300.0},
+            VerificationOutcome.FAILED,
+            id="a change that set no replicas added no capacity to excuse",
+        ),
+        pytest.param(
+            {"throughput": 100.0, "replicas": 3},
+            {},
+            {"throughput": 300.0},
+            VerificationOutcome.FAILED,
+            id="replicas set to what they were: no scale-up",
+        ),
+        pytest.param(
+            {"throughput": 100.0, "replicas": None},
+            {},
+            {"throughput": 300.0},
+            VerificationOutcome.FAILED,
+            id="replicas before unknown: not known to be a scale-up",
+        ),
+        pytest.param(
+            {},
+            {},
+            {"cpu": None},
+            VerificationOutcome.FAILED,
+            id="no throughput and no CPU measured now: nothing shows the load grew",
+        ),
+        pytest.param(
+            {"cpu_utilization": None},
+            {},
+            {"cpu": 0.9},
+            VerificationOutcome.FAILED,
+            id="no throughput and no CPU known before: nothing shows the load grew",
+        ),
+        pytest.param(
+            {"throughput": 100.0},
+            {},
+            {"throughput": None},
+            VerificationOutcome.FAILED,
+            id="throughput known before only: the CPU in use decides (2 x 30% to 3 x 22%)",
+        ),
+    ],
+)
+def test_what_does_not_show_that_the_load_grew(
+    before: dict[str, float | None],
+    change: dict[str, object],
+    now: dict[str, float | None],
+    outcome: VerificationOutcome,
+) -> None:
+    """Worse latency after each of these is blamed on the change: only a scale-up whose load
+    is known to have grown by more than 10 % is excused."""
+    baseline = {k: v for k, v in {**SCALE_UP, **before}.items() if v is not None}
+    up = dataclass_replace(pending_with(baseline, {}), **change)  # type: ignore[arg-type]
+    cpu = now.get("cpu", 0.22)
+    result = verify(
+        up,
+        TIGHT,
+        state(3),
+        metrics(cpu, 0.3, 30.0, error_rate=0.0, throughput=now.get("throughput")),
+        NOW,
+    )
+    latency = next(c for c in result.checks if c.check == "latency_p95")
+    assert (latency.status, latency.worse) == (CheckStatus.FAILED, True), latency.note
+    assert result.outcome is outcome and result.rollback, result.summary
+
+
+@pytest.mark.parametrize(
+    ("before", "ready", "worse", "outcome"),
+    [
+        pytest.param((3, 3), 2, True, VerificationOutcome.FAILED, id="one more unready"),
+        pytest.param((3, 2), 2, False, VerificationOutcome.PARTIAL, id="as many unready as before"),
+        pytest.param((3, 2), 1, True, VerificationOutcome.FAILED, id="two unready, one before"),
+        pytest.param((3, None), 2, True, VerificationOutcome.FAILED, id="unready, none known"),
+        pytest.param((None, 3), 2, True, VerificationOutcome.FAILED, id="replicas unknown"),
+    ],
+)
+def test_unready_pods_are_worse_only_beyond_those_unready_before(
+    before: tuple[int | None, int | None],
+    ready: int,
+    worse: bool,
+    outcome: VerificationOutcome,
+) -> None:
+    replicas, was_ready = before
+    known = {"replicas": replicas, "ready_replicas": was_ready}
+    baseline = {k: v for k, v in BASELINE.items() if k not in known}
+    baseline.update(latency_p95_ms=10.0, error_rate=0.0)
+    baseline.update({k: v for k, v in known.items() if v is not None})
+    result = verify(
+        pending_with(baseline, {}), TIGHT, state(3, ready), metrics(0.3, 0.3, 10.0), NOW
+    )
+    pods = next(c for c in result.checks if c.check == "pods_ready")
+    assert (pods.status, pods.worse) == (CheckStatus.FAILED, worse)
+    assert pods.baseline == (None if None in before else f"{was_ready}/{replicas}")
+    assert result.outcome is outcome, result.summary
+
+
+@pytest.mark.parametrize(
+    ("before", "restarts", "status", "outcome"),
+    [
+        pytest.param(0, 1, CheckStatus.FAILED, VerificationOutcome.FAILED, id="a first restart"),
+        pytest.param(None, 1, CheckStatus.FAILED, VerificationOutcome.FAILED, id="none known"),
+        pytest.param(2, 2, CheckStatus.PASSED, VerificationOutcome.PASSED, id="as many as before"),
+        pytest.param(2, 3, CheckStatus.FAILED, VerificationOutcome.FAILED, id="one more"),
+    ],
+)
+def test_restarts_count_only_beyond_the_most_before(
+    before: int | None, restarts: int, status: CheckStatus, outcome: VerificationOutcome
+) -> None:
+    baseline = {k: v for k, v in BASELINE.items() if k != "restart_count"}
+    baseline.update(latency_p95_ms=10.0, error_rate=0.0)
+    if before is not None:
+        baseline["restart_count"] = before
+    pod_states = (
+        PodState(name="a", ready=True, restart_count=restarts),
+        PodState(name="b", ready=True),
+        PodState(name="c", ready=True),
+    )
+    result = verify(
+        pending_with(baseline, {}),
+        TIGHT,
+        state(3, pods=pod_states),
+        metrics(0.3, 0.3, 10.0, error_rate=0.0),
+        NOW,
+    )
+    check = next(c for c in result.checks if c.check == "no_new_restarts")
+    assert (check.status, check.worse) == (status, status is CheckStatus.FAILED)
+    assert (check.expected, check.baseline) == (f"<= {before or 0}", str(before or 0))
+    assert result.outcome is outcome, result.summary
 
 
 def test_a_failed_target_is_remembered_for_exactly_an_hour() -> None:
