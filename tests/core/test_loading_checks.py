@@ -408,7 +408,7 @@ AUTHORITY = "governance.agent_authority"
         ),
         pytest.param(
             MINIMAL
-            + f"governance:\n  agent_authority:\n    requires_approval: [delete_deployment]\n"
+            + "governance:\n  agent_authority:\n    requires_approval: [delete_deployment]\n"
             "  approval_workflow:\n    approvers: [alice]\n",
             [(E, "policy.loosen_forbidden", f"{AUTHORITY}.requires_approval[0]")],
             id="a global forbid made approvable",
