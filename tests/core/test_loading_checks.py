@@ -450,3 +450,62 @@ def test_each_check_against_the_global_policies(
 
 def test_without_an_expected_name_any_name_loads() -> None:
     assert verdicts(MINIMAL.replace("name: web", "name: api"), expected_name=None) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "schema_error"),
+    [
+        pytest.param(
+            MINIMAL.replace("name: web", "name: api\n  colour: blue"),
+            "metadata.colour",
+            id="metadata: no folder check",
+        ),
+        pytest.param(
+            section("  performance:\n    latency_p95: 0ms\n    colour: blue\n"),
+            "spec.performance.colour",
+            id="performance: no latency check",
+        ),
+        pytest.param(
+            section("  resources:\n    cpu: {request: 500m, limit: 200m}\n    colour: blue\n"),
+            "spec.resources.colour",
+            id="resources: no request check",
+        ),
+        pytest.param(
+            section(
+                "  reliability:\n    max_restart_count: 2\n    rollback_threshold: 3\n"
+                "    colour: blue\n"
+            ),
+            "spec.reliability.colour",
+            id="reliability: no rollback check",
+        ),
+        pytest.param(
+            "cost:\n  cost_per_replica: 20 USD\n  monthly_budget: 400 EUR\n  colour: blue\n"
+            + MINIMAL,
+            "cost.colour",
+            id="cost: no currency check",
+        ),
+        pytest.param(
+            write_back("    format: kustomize\n    path: deploy.yaml\n    colour: blue\n"),
+            "spec.manifests.colour",
+            id="manifests: no path check, and no write_back check across sections",
+        ),
+        pytest.param(
+            MINIMAL + "governance:\n  agent_authority:\n    requires_approval: [change_image]\n"
+            "  approval_workflow:\n    colour: blue\n",
+            "governance.approval_workflow.colour",
+            id="approval workflow: no approvers check across sections",
+        ),
+        pytest.param(
+            MINIMAL + "governance:\n  agent_authority:\n    requires_approval: [change_imag]\n"
+            "    colour: blue\n",
+            "governance.agent_authority.colour",
+            id="agent authority: no operation check",
+        ),
+    ],
+)
+def test_a_section_that_failed_the_schema_is_not_checked_further(
+    text: str, schema_error: str
+) -> None:
+    """Its values are not what the checks expect (the schema refused them), and the person
+    fixes the schema error first; each other section is still checked (see test_loading)."""
+    assert verdicts(text) == [(E, "schema", schema_error)]
