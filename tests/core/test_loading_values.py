@@ -24,6 +24,8 @@ from reconciler.core.blueprint.model import (
     Tier,
 )
 from reconciler.core.blueprint.policies import builtin_policies, load_policies
+from reconciler.core.errors import BlueprintError
+from reconciler.core.problems import Severity
 
 SOURCE = "blueprints/web/blueprint.yaml"
 
@@ -369,3 +371,22 @@ def test_parse_blueprint_falls_back_to_the_built_in_policies() -> None:
     loaded = parse_blueprint(MINIMAL.encode(), source=SOURCE)
     assert (loaded.policy.safety, loaded.policy.approval) == (BUILTIN_SAFETY, BUILTIN_APPROVAL)
     assert loaded.metadata.namespace == "default"
+
+
+def test_parse_blueprint_uses_the_policies_and_name_it_is_given_and_raises_the_errors_alone() -> (
+    None
+):
+    assert (
+        parse_blueprint(MINIMAL.encode(), source=SOURCE, policies=policies()).metadata.namespace
+        == "shop"
+    )
+    text = (
+        MINIMAL.replace("name: web", "name: api")
+        + "    metrics:\n      - {type: cpu, weight: 0.6}\n"
+    )
+    assert parse_blueprint(text.encode(), source=SOURCE).name == "api"  # a warning alone loads
+    with pytest.raises(BlueprintError) as caught:
+        parse_blueprint(text.encode(), source=SOURCE, expected_name="web")
+    assert [(p.code, p.severity) for p in caught.value.problems] == [
+        ("name.folder", Severity.ERROR)
+    ]
