@@ -509,3 +509,29 @@ def test_a_section_that_failed_the_schema_is_not_checked_further(
     """Its values are not what the checks expect (the schema refused them), and the person
     fixes the schema error first; each other section is still checked (see test_loading)."""
     assert verdicts(text) == [(E, "schema", schema_error)]
+
+
+@pytest.mark.parametrize(
+    ("name", "hint"),
+    [
+        pytest.param("flush_cach", "did you mean flush_cache?", id="close to a fleet operation"),
+        pytest.param(
+            "restart_faild_pods", "did you mean restart_failed_pods?", id="close to a built-in one"
+        ),
+        pytest.param(
+            "zzz",
+            "use a name from the catalogue (docs/governance.md) or declare it under "
+            "`operations:` in blueprints/governance/policies.yaml",
+            id="close to nothing",
+        ),
+    ],
+)
+def test_an_unknown_operation_is_matched_against_the_fleets_names_too(name: str, hint: str) -> None:
+    text = MINIMAL + f"governance:\n  agent_authority:\n    forbidden_operations: [{name}]\n"
+    (problem,) = load(text, policies_text="operations:\n  flush_cache: empty the cache\n")
+    assert (problem.severity, problem.code, problem.path) == (
+        E,
+        "operation.unknown",
+        "governance.agent_authority.forbidden_operations[0]",
+    )
+    assert (problem.message, problem.hint) == (f"unknown operation {name!r}", hint)
