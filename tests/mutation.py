@@ -52,6 +52,16 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "without its own case a true/false literal evaluates as 1.0/0.0, which AND, OR, NOT "
         "and evaluate() treat exactly as True/False",
     ),
+    "reconciler.core.blueprint.sections.x__check_bare_quantity__mutmut_11": (
+        'text.replace(".", "", ).isdigit()',
+        "the schema lets a cpu or memory quantity hold at most one '.', so removing the first "
+        "'.' and removing every '.' leave the same text",
+    ),
+    "reconciler.core.blueprint.sections.x__check_bare_quantity__mutmut_14": (
+        'text.replace(".", "", 2).isdigit()',
+        "the schema lets a cpu or memory quantity hold at most one '.', so removing the first "
+        "'.' and removing two leave the same text",
+    ),
     "reconciler.adapters.github_forge.identity.xǁIdentityǁis_member__mutmut_10": (
         "key = (approver.upper(), login.lower())",
         "the answers' cache key is case-folded either way; GitHub names are ASCII",

@@ -1,0 +1,261 @@
+"""Every direction a governance rule can move, as a table: what counts as loosening (and so
+needs the service's approvers as they were) and what is at least as strict (allowed), with the
+rule that decided and the reason's first clause.
+
+Unlisted operations matter: most are forbidden when no rule lists them, but
+`rollback_own_change` is allowed when unlisted, so removing its rules loosens; and an operation
+the global policies restrict stays restricted whatever the service allows.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from reconciler.core.review.findings import ChangeClass, ChangeKind
+from tests.core.test_review import (
+    BEYOND,
+    GLOBAL,
+    POLICIES,
+    RATIONALE,
+    WEB,
+    WEB_TEAM,
+    Edit,
+    base_files,
+    insert_after,
+    replace,
+    review,
+)
+
+K = ChangeKind
+A, RA = ChangeClass.ALLOWED, ChangeClass.REQUIRES_APPROVAL
+AUTHORITY = "governance.agent_authority"
+OWN = "rollback_own_change"
+DB = "modify_database_connections"
+RESTRICTED = f"      - {DB}\n"
+WITHIN_10 = "adjust_resources_within_10_percent"
+RESTART = "restart_failed_pods"
+GLOBAL_RULE = "global:governance.approval_workflow.approvers"
+GLOBAL_EDIT = (
+    "; every edit of the global policies needs the global approvers as they were before this change"
+)
+APPROVERS_CHANGED = (
+    "approvers are part of the rules: a change may not name its own approvers, so the "
+    "approvers in force before it must approve"
+)
+LOOSER = ". Loosening governance needs the service's approvers as they were before this change"
+
+
+def restricted(*entries: str) -> Edit:
+    """Adds entries after the service's requires_approval list's first one."""
+    return insert_after(RESTRICTED, "".join(entries))
+
+
+def forbidden(*entries: str) -> Edit:
+    return insert_after(RATIONALE, "".join(entries))
+
+
+@pytest.mark.parametrize(
+    ("base_edit", "edit", "row", "reason"),
+    [
+        pytest.param(
+            None,
+            insert_after("    allowed_operations:\n", "      - view_logs\n"),
+            (f"{AUTHORITY}.allowed_operations[0]", K.LOOSEN_GOVERNANCE, RA, "view_logs",
+             "not listed", "allowed", f"{AUTHORITY} (unlisted: forbidden)", WEB, WEB_TEAM),
+            "view_logs: now listed under allowed_operations, where it was not listed" + LOOSER,
+            id="allowing an operation forbidden while unlisted",
+        ),
+        pytest.param(
+            None,
+            insert_after("    allowed_operations:\n", f"      - {OWN}\n"),
+            (f"{AUTHORITY}.allowed_operations[0]", K.TIGHTEN_GOVERNANCE, A, OWN,
+             "not listed", "allowed", f"{AUTHORITY}.allowed_operations[0]", WEB, ()),
+            f"{OWN} is at least as restricted as before, so the change is allowed",
+            id="allowing an operation already allowed while unlisted",
+        ),
+        pytest.param(
+            None,
+            insert_after("    allowed_operations:\n", "      - change_health_checks\n"),
+            (f"{AUTHORITY}.allowed_operations[0]", K.TIGHTEN_GOVERNANCE, A,
+             "change_health_checks", "not listed", "allowed",
+             f"{AUTHORITY}.allowed_operations[0]", WEB, ()),
+            "change_health_checks is at least as restricted as before, so the change is allowed",
+            id="allowing what the global policies restrict changes nothing",
+        ),
+        pytest.param(
+            forbidden(f"      - {OWN}\n"),
+            replace(f"      - {OWN}\n", ""),
+            (f"{AUTHORITY}.forbidden_operations", K.LOOSEN_GOVERNANCE, RA, OWN,
+             "forbidden", "not listed", f"{AUTHORITY}.forbidden_operations[1]", WEB, WEB_TEAM),
+            f"{OWN}: no longer forbidden" + LOOSER,
+            id="removing a forbid of an operation allowed while unlisted",
+        ),
+        pytest.param(
+            restricted(f"      - {OWN}\n"),
+            replace(f"      - {OWN}\n", ""),
+            (f"{AUTHORITY}.requires_approval", K.LOOSEN_GOVERNANCE, RA, OWN,
+             "requires_approval", "not listed", f"{AUTHORITY}.requires_approval[1]", WEB,
+             WEB_TEAM),
+            f"{OWN}: no longer requires approval" + LOOSER,
+            id="removing a restriction of an operation allowed while unlisted",
+        ),
+        pytest.param(
+            restricted(f"      - operation: {OWN}\n        condition: target_replicas > 3\n"),
+            replace("target_replicas > 3", "target_replicas > 4"),
+            (f"{AUTHORITY}.requires_approval[1]", K.LOOSEN_GOVERNANCE, RA, OWN,
+             "requires_approval when target_replicas > 3",
+             "requires_approval when target_replicas > 4",
+             f"{AUTHORITY}.requires_approval[1]", WEB, WEB_TEAM),
+            f"{OWN}: the approval condition `target_replicas > 3` was removed or changed" + LOOSER,
+            id="changing a restriction's condition",
+        ),
+        pytest.param(
+            restricted(f"      - {OWN}\n"),
+            replace(f"      - {OWN}\n", f"      - operation: {OWN}\n        condition: hour_utc > 3\n"),
+            (f"{AUTHORITY}.requires_approval[1]", K.LOOSEN_GOVERNANCE, RA, OWN,
+             "requires_approval", "requires_approval when hour_utc > 3",
+             f"{AUTHORITY}.requires_approval[1]", WEB, WEB_TEAM),
+            f"{OWN}: requires approval only when `hour_utc > 3` now" + LOOSER,
+            id="a condition on an unconditional restriction",
+        ),
+        pytest.param(
+            restricted(f"      - operation: {OWN}\n        condition: hour_utc > 3\n"),
+            replace("        condition: hour_utc > 3\n", ""),
+            (f"{AUTHORITY}.requires_approval[1]", K.TIGHTEN_GOVERNANCE, A, OWN,
+             "requires_approval when hour_utc > 3", "requires_approval",
+             f"{AUTHORITY}.requires_approval[1]", WEB, ()),
+            f"{OWN} is at least as restricted as before, so the change is allowed",
+            id="dropping a restriction's condition restricts always",
+        ),
+        pytest.param(
+            restricted(f"      - operation: {OWN}\n        condition: target_replicas > 3\n"
+                       f"      - operation: {OWN}\n        condition: hour_utc > 3\n"),
+            replace(f"      - operation: {OWN}\n        condition: target_replicas > 3\n", ""),
+            (f"{AUTHORITY}.requires_approval[1]", K.LOOSEN_GOVERNANCE, RA, OWN,
+             "requires_approval when target_replicas > 3; requires_approval when hour_utc > 3",
+             "requires_approval when hour_utc > 3",
+             f"{AUTHORITY}.requires_approval[1]", WEB, WEB_TEAM),
+            f"{OWN}: the approval condition `target_replicas > 3` was removed or changed" + LOOSER,
+            id="one of two restrictions removed",
+        ),
+        pytest.param(
+            None,
+            replace(f"    requires_approval:\n{RESTRICTED}", ""),
+            (f"{AUTHORITY}.requires_approval", K.TIGHTEN_GOVERNANCE, A, DB,
+             "requires_approval", "not listed", "", "", ()),
+            f"{DB} is at least as restricted as before, so the change is allowed",
+            id="removing a restriction of an operation forbidden while unlisted",
+        ),
+        pytest.param(
+            None,
+            [replace(f"    requires_approval:\n{RESTRICTED}", ""), forbidden(RESTRICTED)],
+            (f"{AUTHORITY}.forbidden_operations[1]", K.TIGHTEN_GOVERNANCE, A, DB,
+             "requires_approval", "forbidden", f"{AUTHORITY}.forbidden_operations[1]", WEB, ()),
+            f"{DB} is at least as restricted as before, so the change is allowed",
+            id="from requires_approval to forbidden",
+        ),
+        pytest.param(
+            forbidden(f"      - operation: {BEYOND}\n        condition: target_replicas > 10\n"),
+            replace("target_replicas > 10", "target_replicas > 12"),
+            (f"{AUTHORITY}.forbidden_operations[1]", K.LOOSEN_GOVERNANCE, RA, BEYOND,
+             "forbidden when target_replicas > 10", "forbidden when target_replicas > 12",
+             f"{AUTHORITY}.forbidden_operations[1]", WEB, WEB_TEAM),
+            f"{BEYOND}: the forbidding condition `target_replicas > 10` was removed or changed"
+            + LOOSER,
+            id="changing a forbid's condition",
+        ),
+        pytest.param(
+            forbidden(f"      - operation: {BEYOND}\n        condition: target_replicas > 10\n"),
+            replace("        condition: target_replicas > 10\n", ""),
+            (f"{AUTHORITY}.forbidden_operations[1]", K.TIGHTEN_GOVERNANCE, A, BEYOND,
+             "forbidden when target_replicas > 10", "forbidden",
+             f"{AUTHORITY}.forbidden_operations[1]", WEB, ()),
+            f"{BEYOND} is at least as restricted as before, so the change is allowed",
+            id="dropping a forbid's condition forbids always",
+        ),
+        pytest.param(
+            None,
+            replace("condition: change_percent <= 10%", "condition: change_percent <= 20%"),
+            (f"{AUTHORITY}.allowed_operations[2]", K.LOOSEN_GOVERNANCE, RA, WITHIN_10,
+             "allowed when change_percent <= 10%", "allowed when change_percent <= 20%",
+             f"{AUTHORITY}.allowed_operations[2]", WEB, WEB_TEAM),
+            f"{WITHIN_10}: the allowed condition `change_percent <= 10%` was removed or changed"
+            + LOOSER,
+            id="changing an allowed condition",
+        ),
+        pytest.param(
+            None,
+            replace("        autonomous: false\n", ""),
+            (f"{AUTHORITY}.allowed_operations[1]", K.LOOSEN_GOVERNANCE, RA, RESTART,
+             "allowed (autonomous: false)", "allowed", f"{AUTHORITY}.allowed_operations[1]",
+             WEB, WEB_TEAM),
+            f"{RESTART}: `autonomous: false` was removed, so it runs without a person" + LOOSER,
+            id="autonomous: false dropped",
+        ),
+        pytest.param(
+            None,
+            replace(f"      - operation: {RESTART}\n        autonomous: false\n", ""),
+            (f"{AUTHORITY}.allowed_operations", K.LOOSEN_GOVERNANCE, RA, RESTART,
+             "allowed (autonomous: false)", "not listed", f"{AUTHORITY}.allowed_operations[1]",
+             WEB, WEB_TEAM),
+            f"{RESTART}: `autonomous: false` was removed, so it runs without a person" + LOOSER,
+            id="a manual rule removed where the global policies allow it",
+        ),
+        pytest.param(
+            None,
+            replace(RESTRICTED, f"      - operation: {DB}\n        approvers: [dba]\n"),
+            (f"{AUTHORITY}.requires_approval[0]", K.APPROVERS_CHANGED, RA, DB, "(none)", "dba",
+             f"{AUTHORITY}.requires_approval[0]", WEB, WEB_TEAM),
+            APPROVERS_CHANGED,
+            id="approvers added to a rule: the service's approvers decide",
+        ),
+        pytest.param(
+            replace(RESTRICTED, f"      - operation: {DB}\n        approvers: [dba]\n"),
+            replace("approvers: [dba]", "approvers: [dba, mallory]"),
+            (f"{AUTHORITY}.requires_approval[0]", K.APPROVERS_CHANGED, RA, DB, "dba",
+             "dba, mallory", f"{AUTHORITY}.requires_approval[0]", WEB, ("dba",)),
+            APPROVERS_CHANGED,
+            id="a rule's approvers changed: its approvers before decide",
+        ),
+        pytest.param(
+            None,
+            insert_after("      - delete_service\n", "      - view_logs\n", path=POLICIES),
+            (f"{AUTHORITY}.forbidden_operations[2]", K.TIGHTEN_GOVERNANCE, RA, "view_logs",
+             "not listed", "forbidden", GLOBAL_RULE, POLICIES, GLOBAL),
+            "view_logs: at least as strict as before" + GLOBAL_EDIT,
+            id="a global forbid added still needs the global approvers",
+        ),
+        pytest.param(
+            None,
+            [replace("      - change_image\n", "", path=POLICIES),
+             insert_after("      - adjust_resources_within_10_percent\n", "      - change_image\n",
+                          path=POLICIES)],
+            (f"{AUTHORITY}.allowed_operations[4]", K.LOOSEN_GOVERNANCE, RA, "change_image",
+             "requires_approval", "allowed", GLOBAL_RULE, POLICIES, GLOBAL),
+            "change_image: no longer requires approval" + GLOBAL_EDIT,
+            id="a global restriction lifted",
+        ),
+    ],
+)  # fmt: skip
+def test_each_rule_move_is_judged_by_its_direction(
+    base_edit: Edit | None,
+    edit: Edit | list[Edit],
+    row: tuple[object, ...],
+    reason: str,
+) -> None:
+    base = base_files()
+    if base_edit is not None:
+        base_edit(base)
+    (finding,) = review(*(edit if isinstance(edit, list) else [edit]), base=base).findings
+    assert (
+        finding.path,
+        finding.kind,
+        finding.change_class,
+        finding.operation,
+        finding.before,
+        finding.after,
+        finding.rule,
+        finding.rule_file,
+        finding.approvers,
+    ) == row
+    assert finding.reason == reason

@@ -1,0 +1,262 @@
+"""Whole blueprints and the global policies file in a change: added, deleted, broken or fixed,
+each with the row a reviewer sees (before, after) and the verdict (class, rule, approvers).
+"""
+
+from __future__ import annotations
+
+from reconciler.core.review.findings import ChangeClass, ChangeKind, Review
+from tests.core.test_review import (
+    API,
+    API_TEXT,
+    API_VALID,
+    GLOBAL,
+    POLICIES,
+    WEB,
+    base_files,
+    delete,
+    replace,
+    review,
+)
+
+K = ChangeKind
+RA, F, INV = (
+    ChangeClass.REQUIRES_APPROVAL,
+    ChangeClass.FORBIDDEN,
+    ChangeClass.INVALID,
+)
+APPROVERS_RULE = "global:governance.approval_workflow.approvers"
+FORBIDDEN = "global:governance.agent_authority.forbidden_operations"
+FIX_API = replace("  governance_note: none\n", "", path=API)
+
+
+def verdicts(result: Review) -> list[tuple[object, ...]]:
+    return [
+        (
+            f.service,
+            f.file,
+            f.kind,
+            f.change_class,
+            f.operation,
+            f.before,
+            f.after,
+            f.rule,
+            f.rule_file,
+            f.approvers,
+        )
+        for f in result.findings
+    ]
+
+
+def broken_api() -> dict[str, str]:
+    files = base_files()
+    files[API] = API_TEXT  # `governance_note` is not a field
+    return files
+
+
+def test_deleting_a_blueprint_that_did_not_load_is_judged_by_the_global_rules() -> None:
+    result = review(delete(API), base=broken_api())
+    assert verdicts(result) == [
+        (
+            "api",
+            API,
+            K.BLUEPRINT_DELETED,
+            F,
+            "delete_deployment",
+            "invalid blueprint",
+            "deleted",
+            f"{FORBIDDEN}[0]",
+            POLICIES,
+            (),
+        )
+    ]
+    assert not result.ok
+
+
+def test_deleting_a_valid_blueprint_shows_its_version() -> None:
+    (finding,) = review(delete(WEB)).findings
+    assert (finding.before, finding.after, finding.rule) == (
+        "version 1.0.0",
+        "deleted",
+        f"{FORBIDDEN}[0]",
+    )
+
+
+def test_fixing_a_broken_blueprint_onboards_the_service() -> None:
+    result = review(FIX_API, base=broken_api())
+    assert verdicts(result) == [
+        (
+            "api",
+            API,
+            K.SERVICE_ADDED,
+            RA,
+            "",
+            "invalid blueprint",
+            "version 1.0.0, replicas 1..3",
+            APPROVERS_RULE,
+            POLICIES,
+            GLOBAL,
+        )
+    ]
+    assert result.findings[0].reason.startswith("the blueprint did not validate before")
+    assert result.findings[0].path == "metadata.name"
+
+
+def test_a_new_blueprint_is_a_new_service() -> None:
+    files = base_files()
+    result = review(lambda f: f.update({API: API_VALID}), base=files)
+    (finding,) = result.findings
+    assert (finding.kind, finding.before, finding.change_class, finding.approvers) == (
+        K.SERVICE_ADDED,
+        "no blueprint",
+        RA,
+        GLOBAL,
+    )
+    assert finding.reason.startswith("a new blueprint gives the reconciler authority")
+
+
+def test_breaking_a_blueprint_is_invalid_with_the_loaders_code() -> None:
+    result = review(replace("max_replicas: 5", "max_replicas: 1"))
+    assert verdicts(result) == [
+        (
+            "web",
+            WEB,
+            K.INVALID_BLUEPRINT,
+            INV,
+            "",
+            "-",
+            "invalid",
+            "validation:range.replicas",
+            "",
+            (),
+        )
+    ]
+    (finding,) = result.findings
+    assert "(fix: raise max_replicas" in finding.reason
+    assert not result.ok
+
+
+def test_breaking_a_blueprint_that_was_broken_counts_when_the_change_touches_it() -> None:
+    result = review(
+        replace("  governance_note: none\n", "  governance_note: other\n", path=API),
+        base=broken_api(),
+    )
+    assert [(f.service, f.kind, f.change_class, f.rule) for f in result.findings] == [
+        ("api", K.INVALID_BLUEPRINT, INV, "validation:schema")
+    ]
+    assert result.notes == ()
+
+
+def test_a_broken_blueprint_counts_again_when_the_global_policies_change() -> None:
+    result = review(
+        replace("    timeout: 1h\n", "    timeout: 2h\n", path=POLICIES), base=broken_api()
+    )
+    assert [(f.service, f.kind) for f in result.findings] == [
+        ("", K.GLOBAL_POLICY),
+        ("api", K.INVALID_BLUEPRINT),
+    ]
+
+
+def test_making_a_global_forbid_approvable_shows_the_tiers_and_the_global_rule() -> None:
+    result = review(
+        replace(
+            "    forbidden_operations:\n", "      - delete_service\n    forbidden_operations:\n"
+        )
+    )
+    assert verdicts(result) == [
+        (
+            "web",
+            WEB,
+            K.LOOSEN_GOVERNANCE,
+            F,
+            "delete_service",
+            "not listed",
+            "requires_approval",
+            f"{FORBIDDEN}[1]",
+            POLICIES,
+            (),
+        )
+    ]
+
+
+def test_moving_a_global_forbid_out_of_a_services_forbidden_list_shows_where_it_was() -> None:
+    base = base_files()
+    replace("      - operation: change_ai_api_settings\n", "      - delete_service\n"
+            "      - operation: change_ai_api_settings\n")(base)  # fmt: skip
+    result = review(
+        replace("      - delete_service\n", ""),
+        replace("      - modify_database_connections\n",
+                "      - modify_database_connections\n      - delete_service\n"),
+        base=base,
+    )  # fmt: skip
+    assert [(f.kind, f.change_class, f.operation, f.before, f.after, f.rule) for f in result.findings] == [
+        (K.LOOSEN_GOVERNANCE, F, "delete_service", "forbidden", "requires_approval", f"{FORBIDDEN}[1]")
+    ]  # fmt: skip
+
+
+def test_a_policies_file_that_stops_validating_is_invalid_for_the_fleet() -> None:
+    result = review(replace("    timeout: 1h\n", "    timeout: soon\n", path=POLICIES))
+    fleet = [f for f in result.findings if f.service == ""]
+    assert [(f.file, f.path, f.kind, f.change_class, f.rule) for f in fleet] == [
+        (POLICIES, "governance.approval_workflow.timeout", K.INVALID_BLUEPRINT, INV, "validation:schema")
+    ]  # fmt: skip
+    assert not result.ok
+
+
+def test_a_policies_file_broken_before_and_untouched_is_noted_not_counted() -> None:
+    base = base_files()
+    replace("    timeout: 1h\n", "    timeout: soon\n", path=POLICIES)(base)
+    result = review(replace("  version: 1.0.0", "  version: 1.0.1"), base=base)
+    assert not [f for f in result.findings if f.service == ""]
+    assert any(
+        note.startswith(f"{POLICIES} does not validate at main either") for note in result.notes
+    )
+
+
+def test_fixing_the_policies_file_makes_no_edit_allowed() -> None:
+    """The rules in force before the change are unknown, so narrowing the bounds, allowed under
+    any rules, still needs approval (from the built-in policies' approvers, who are none)."""
+    base = base_files()
+    replace("    timeout: 1h\n", "    timeout: soon\n", path=POLICIES)(base)
+    base[API] = API_VALID
+    result = review(
+        replace("    timeout: soon\n", "    timeout: 1h\n", path=POLICIES),
+        replace("max_replicas: 3", "max_replicas: 2", path=API),
+        base=base,
+    )
+    assert [(f.service, f.kind, f.change_class) for f in result.findings] == [
+        ("api", K.BOUNDS_NARROWED, RA),
+        # web names the fleet's own operations, unknown while the policies did not load.
+        ("web", K.SERVICE_ADDED, RA),
+    ]
+    assert any("rules in force before this change are unknown" in note for note in result.notes)
+
+
+def test_teams_and_the_fleets_operations_are_global_edits() -> None:
+    result = review(
+        replace('devops-team: [alice, "alice@example.com", bob]', "ops: [carol]", path=POLICIES),
+    )
+    assert [(f.path, f.kind, f.change_class, f.before, f.after, f.approvers) for f in result.findings] == [
+        ("governance.teams.devops-team", K.APPROVERS_CHANGED, RA, "alice, alice@example.com, bob", "(none)", GLOBAL),
+        ("governance.teams.ops", K.APPROVERS_CHANGED, RA, "(none)", "carol", GLOBAL),
+    ]  # fmt: skip
+    removed = review(
+        replace("  change_ai_api_settings: change the settings of the AI API a service calls\n",
+                "", path=POLICIES)
+    )  # fmt: skip
+    assert [(f.service, f.path, f.kind, f.before, f.after) for f in removed.findings] == [
+        ("", "operations", K.GLOBAL_POLICY,
+         "change_ai_api_settings, modify_database_connections", "modify_database_connections"),
+        ("web", "governance.agent_authority.forbidden_operations[0]", K.INVALID_BLUEPRINT, "-", "invalid"),
+    ]  # fmt: skip
+
+
+def test_deleting_the_policies_file_is_one_global_finding_first() -> None:
+    (first, *_) = review(delete(POLICIES)).findings
+    assert (first.service, first.path, first.kind, first.before, first.after) == (
+        "",
+        "",
+        K.GLOBAL_POLICY,
+        "present",
+        "deleted",
+    )
+    assert first.reason.startswith("without the file, run, plan and request refuse to act")
