@@ -14,6 +14,7 @@ from reconciler.core.approvals.drafting import Evidence, bump_patch, draft_for, 
 from reconciler.core.approvals.holds import approval_hold
 from reconciler.core.approvals.judging import Judgement, judge_merge, still_as_proposed
 from reconciler.core.approvals.landings import (
+    beyond_the_proposal,
     carries_change,
     forbidden_in,
     globally_forbidden,
@@ -192,6 +193,21 @@ def test_a_merge_approves_only_the_proposed_files(
         assert any(refusal in reason for reason in judged.reasons), judged.reasons
     else:
         assert (judged.judgement, judged.reasons) == (Judgement.GRANTED, ())
+
+
+@pytest.mark.parametrize(
+    ("extra", "shown"),
+    [
+        (1, "audit/f00.json"),
+        (10, ", ".join(f"audit/f{n:02d}.json" for n in range(10))),
+        (11, ", ".join(f"audit/f{n:02d}.json" for n in range(10)) + " and 1 more"),
+    ],
+    ids=["one", "exactly-as-many-as-shown", "one-more-than-shown"],
+)
+def test_a_refusal_names_ten_unproposed_paths_and_counts_the_rest(extra: int, shown: str) -> None:
+    paths = tuple(f"audit/f{n:02d}.json" for n in range(extra))
+    (reason,) = beyond_the_proposal(paths)
+    assert reason.startswith(f"the merge also changed {shown}, which the reconciler did not")
 
 
 # --- judge_merge: every reason to refuse, one row each ------------------------------------------
