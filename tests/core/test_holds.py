@@ -110,6 +110,15 @@ def _regrant(approval: str = "apr-2", minute: int = 3, **extra: Any) -> list[Rec
         ),
         ([_refused(beyond_proposal=None), *_regrant()], HELD_REFUSED),
         ([_refused(beyond_proposal=["audit/web/x.json"]), *_regrant()], HELD_REFUSED),
+        # Proposed again before the refusal was recorded, granted right after it.
+        (
+            [
+                _record(REQUESTED, "apr-2", 0),
+                _refused(),
+                _record(GRANTED, "apr-2", 2, merged_blueprint_digest=WEB.digest),
+            ],
+            "",
+        ),
         # A grant of the same bytes before the refusal does not approve what was refused.
         ([*_regrant(minute=0), _refused(minute=5)], HELD_REFUSED),
     ],
@@ -131,6 +140,7 @@ def _regrant(approval: str = "apr-2", minute: int = 3, **extra: Any) -> list[Rec
         "granted-later-but-refused-too",
         "refusal-beyond-unknown-granted-later",
         "refusal-beyond-the-proposal-granted-later",
+        "proposed-before-the-refusal-granted-right-after",
         "granted-before-the-refusal",
     ],
 )
