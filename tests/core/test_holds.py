@@ -110,6 +110,16 @@ def _regrant(approval: str = "apr-2", minute: int = 3, **extra: Any) -> list[Rec
         ),
         ([_refused(beyond_proposal=None), *_regrant()], HELD_REFUSED),
         ([_refused(beyond_proposal=["audit/web/x.json"]), *_regrant()], HELD_REFUSED),
+        # A grant whose proposal was refused too does not count; a later one still does.
+        (
+            [
+                _refused(),
+                *_regrant(),
+                _refused("apr-2", 9, merged_blueprint_digest=OTHER),
+                *_regrant("apr-3", 12),
+            ],
+            "",
+        ),
         # Proposed again before the refusal was recorded, granted right after it.
         (
             [
@@ -140,6 +150,7 @@ def _regrant(approval: str = "apr-2", minute: int = 3, **extra: Any) -> list[Rec
         "granted-later-but-refused-too",
         "refusal-beyond-unknown-granted-later",
         "refusal-beyond-the-proposal-granted-later",
+        "a-refused-grant-then-a-valid-one",
         "proposed-before-the-refusal-granted-right-after",
         "granted-before-the-refusal",
     ],
