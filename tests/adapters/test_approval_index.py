@@ -194,3 +194,128 @@ def test_a_year_is_not_read_to_judge_today(tmp_path: Path) -> None:
         "apr-020",
         "apr-020-end",
     ]
+
+
+def _proposal(
+    approval: str,
+    at: Any,
+    *,
+    key: str = KEYS[0],
+    named: str = "d-other",
+    end: tuple[EventType, Outcome] | None = (EventType.APPROVAL_REJECTED, Outcome.REJECTED),
+    after: timedelta = timedelta(minutes=30),
+) -> list[Record]:
+    """A blueprint edit proposed at `at`, proposing a file whose digest is `named`, and its
+    end `after` later (none: still open)."""
+    steps = [(timedelta(0), EventType.APPROVAL_REQUESTED, Outcome.PENDING)]
+    if end is not None:
+        steps.append((after, *end))
+    metadata = {
+        "approval_id": approval,
+        "key": key,
+        "kind": "blueprint",
+        "digests": {SOURCE: named},
+    }
+    return [
+        Record(
+            id=approval if offset == timedelta(0) else f"{approval}-end",
+            timestamp=at + offset,
+            event_type=event,
+            service=SERVICE,
+            blueprint_version="1.0.0",
+            outcome=outcome,
+            rationale="test",
+            links={"approval": approval},
+            details={"key": key, "metadata": metadata},
+        )
+        for offset, event, outcome in steps
+    ]
+
+
+def _chosen(repo: Path, since: Any = NOW - timedelta(days=1)) -> list[str]:
+    found = GitAuditStore(repo).approvals(SERVICE, digest="d-loaded", since=since)
+    return sorted(record.id for record in found)
+
+
+def test_a_service_without_approval_records_reads_none(tmp_path: Path) -> None:
+    pygit2.init_repository(str(tmp_path), initial_head="main")
+    assert _chosen(tmp_path) == []  # nothing committed yet
+    decision = Record(
+        id="dec-1",
+        timestamp=NOW,
+        event_type=EventType.DECISION_MADE,
+        service=SERVICE,
+        blueprint_version="1.0.0",
+        outcome=Outcome.DECIDED,
+        rationale="test",
+    )
+    _commit(tmp_path, [decision])
+    assert _chosen(tmp_path) == []
+
+
+def test_a_proposal_open_since_the_trail_began_makes_every_record_read(tmp_path: Path) -> None:
+    """Nothing folded before today decides less than the whole trail: every day has a
+    proposal open, so no day is a starting point and every approval record is read."""
+    pygit2.init_repository(str(tmp_path), initial_head="main")
+    records = _proposal("apr-open", NOW - timedelta(days=20), key=KEYS[1], end=None)
+    for day in (15, 10, 5):
+        records += _proposal(f"apr-{day:03d}", NOW - timedelta(days=day))
+    _commit(tmp_path, records)
+    assert _chosen(tmp_path) == sorted(record.id for record in records)
+    # Once it ends, the reading starts again from the last moment no proposal was open: the
+    # end of the proposal five days ago (its day is read whole).
+    ended = _proposal("apr-open", NOW - timedelta(days=20), key=KEYS[1], after=timedelta(days=8))
+    _commit(tmp_path, ended[1:])
+    assert _chosen(tmp_path) == ["apr-005", "apr-005-end"]
+
+
+def test_an_old_proposal_of_a_record_in_the_window_is_read_with_it(tmp_path: Path) -> None:
+    """A rejection today of an edit proposed ten days ago brings its request in (the
+    proposal's records are taken together); a proposal settled between them is left unread."""
+    pygit2.init_repository(str(tmp_path), initial_head="main")
+    records = _proposal("apr-late", NOW - timedelta(days=10), after=timedelta(days=10))
+    records += _proposal("apr-mid", NOW - timedelta(days=5), key=KEYS[1])
+    _commit(tmp_path, records)
+    assert _chosen(tmp_path, NOW - timedelta(hours=1)) == ["apr-late", "apr-late-end"]
+    # The records naming the loaded blueprint are read whatever their age.
+    _commit(
+        tmp_path, _proposal("apr-named", NOW - timedelta(days=7), key=KEYS[1], named="d-loaded")
+    )
+    assert _chosen(tmp_path, NOW - timedelta(hours=1)) == [
+        "apr-late",
+        "apr-late-end",
+        "apr-named",
+        "apr-named-end",
+    ]
+
+
+def test_the_unreadable_files_of_a_summarized_day_are_named_by_every_reader(
+    tmp_path: Path,
+) -> None:
+    """A day's summary keeps the files it could not read, so a reader that uses the summary
+    instead of reading the day names them all the same."""
+    import subprocess
+
+    pygit2.init_repository(str(tmp_path), initial_head="main")
+    _commit(tmp_path, _proposal("apr-1", NOW - timedelta(hours=3)))
+    day = tmp_path / "audit" / SERVICE / "2026-02-10"
+    (day / "notes.json").write_text("{}")
+    (day / "120000-approval_granted-apr-x.json").write_text("{not json")
+    (day / ".keep").write_text("")
+    env = {"GIT_AUTHOR_NAME": "p", "GIT_AUTHOR_EMAIL": "p@x", "GIT_COMMITTER_NAME": "p"}
+    env |= {"GIT_COMMITTER_EMAIL": "p@x", "PATH": "/usr/bin:/bin"}
+    subprocess.run(["git", "-C", str(tmp_path), "add", "-A"], check=True, env=env)
+    subprocess.run(["git", "-C", str(tmp_path), "commit", "-qm", "by hand"], check=True, env=env)
+    expected = {
+        f"audit/{SERVICE}/2026-02-10/notes.json": "the file name is not",
+        f"audit/{SERVICE}/2026-02-10/120000-approval_granted-apr-x.json": "invalid JSON",
+    }
+    for reader in ("makes the summary", "reads the summary kept"):
+        store = GitAuditStore(tmp_path)
+        chosen = store.approvals(SERVICE, digest="d-loaded", since=NOW - timedelta(days=1))
+        assert sorted(record.id for record in chosen) == ["apr-1", "apr-1-end"], reader
+        skipped = {item.path: item.reason for item in store.unreadable(SERVICE)}
+        assert sorted(skipped) == sorted(expected), reader
+        for path, reason in expected.items():
+            assert skipped[path].startswith(reason), (reader, skipped[path])
+        store.flush()

@@ -14,8 +14,10 @@ from reconciler.core.approvals.drafting import Evidence, bump_patch, draft_for, 
 from reconciler.core.approvals.holds import approval_hold
 from reconciler.core.approvals.judging import Judgement, judge_merge, still_as_proposed
 from reconciler.core.approvals.landings import (
+    beyond_the_proposal,
     carries_change,
     forbidden_in,
+    globally_forbidden,
     landed_without_approval,
     proposed_fields,
 )
@@ -24,6 +26,7 @@ from reconciler.core.approvals.pending import Pending, pending_proposals
 from reconciler.core.approvals.proposals import Proposal, ProposalState, elsewhere, where_is
 from reconciler.core.approvals.recording import approval_record, worse_than
 from reconciler.core.blueprint.loading import parse_blueprint
+from reconciler.core.blueprint.model import Tier
 from reconciler.core.blueprint.yamlsafe import YamlError
 from reconciler.core.decide.decision import decide
 from reconciler.core.decide.governance import OperationRequest, Origin, govern
@@ -190,6 +193,21 @@ def test_a_merge_approves_only_the_proposed_files(
         assert any(refusal in reason for reason in judged.reasons), judged.reasons
     else:
         assert (judged.judgement, judged.reasons) == (Judgement.GRANTED, ())
+
+
+@pytest.mark.parametrize(
+    ("extra", "shown"),
+    [
+        (1, "audit/f00.json"),
+        (10, ", ".join(f"audit/f{n:02d}.json" for n in range(10))),
+        (11, ", ".join(f"audit/f{n:02d}.json" for n in range(10)) + " and 1 more"),
+    ],
+    ids=["one", "exactly-as-many-as-shown", "one-more-than-shown"],
+)
+def test_a_refusal_names_ten_unproposed_paths_and_counts_the_rest(extra: int, shown: str) -> None:
+    paths = tuple(f"audit/f{n:02d}.json" for n in range(extra))
+    (reason,) = beyond_the_proposal(paths)
+    assert reason.startswith(f"the merge also changed {shown}, which the reconciler did not")
 
 
 # --- judge_merge: every reason to refuse, one row each ------------------------------------------
@@ -547,10 +565,22 @@ def test_bump_patch(version: str, bumped: str) -> None:
             {"kind": "blueprint", "target_replicas": 1, "current_replicas": 2},
             {"spec.scaling.min_replicas": 1},
         ),
+        (
+            {"kind": "blueprint", "target_replicas": 2, "current_replicas": 2},
+            {"spec.scaling.min_replicas": 2},
+        ),
         ({"kind": "blueprint", "target_replicas": 6}, {"spec.scaling.max_replicas": 6}),
         ({"kind": "blueprint", "target_replicas": None}, {}),
     ],
-    ids=["a request", "recorded", "older: raised", "older: lowered", "older: no current", "none"],
+    ids=[
+        "a request",
+        "recorded",
+        "older: raised",
+        "older: lowered",
+        "older: at the replicas proposed at",
+        "older: no current",
+        "none",
+    ],
 )
 def test_proposed_fields(metadata: dict[str, Any], fields: dict[str, object]) -> None:
     assert proposed_fields(_meta(metadata)) == fields
@@ -572,6 +602,24 @@ def test_carries_change_finds_the_proposed_values_wherever_they_landed() -> None
     assert not carries_change(_as_loaded(files[BP]), _meta({**metadata, "kind": "request"}))
     no_fields = _meta({**metadata, "fields": {}, "digests": {}})
     assert not carries_change(_as_loaded(edited_further), no_fields)
+    # The file as proposed lands the proposal whatever its values say (none recorded here).
+    assert carries_change(_as_loaded(files[BP]), _meta({**metadata, "fields": {}}))
+
+
+def test_only_what_the_global_policies_forbid_is_inherited_by_a_merge() -> None:
+    """A blueprint's own forbids go with its file (a merge may drop them through review); the
+    global ones hold whatever the merged file says. Neither a blueprint's own forbid nor a
+    global rule of another tier is among them."""
+    own = blueprint(
+        governance="governance:\n  agent_authority:\n    forbidden_operations: [restart_failed_pods]\n"
+    )
+    inherited = globally_forbidden(own)
+    assert "restart_failed_pods" not in inherited
+    assert "scale_within_limits" not in inherited
+    assert {"delete_deployment", "modify_secrets"} <= set(inherited)
+    assert set(inherited) == {
+        rule.operation for rule in POLICIES.rules if rule.tier is Tier.FORBIDDEN
+    }
 
 
 def test_an_ended_proposal_whose_file_is_now_the_blueprint_landed_without_approval() -> None:
