@@ -28,6 +28,8 @@ from reconciler.core.trail.commits import CommitMessage
 from reconciler.core.trail.records import EventType, Record, UnreadableRecord
 
 if TYPE_CHECKING:
+    import os
+
     from reconciler.core.trail.notices import Notice
 
 __all__ = [
@@ -41,6 +43,7 @@ __all__ = [
     "MetricsSource",
     "PoliciesResult",
     "ValidationCache",
+    "WorktreeBlobs",
 ]
 
 
@@ -226,6 +229,21 @@ class ValidationCache(Protocol):
         """Keep what was put for later runs (best effort: a cache that cannot be written is
         simply not kept)."""
         ...
+
+
+class WorktreeBlobs(Protocol):
+    """Working-tree files known to hold a given git blob, by their stat (kept between runs;
+    see adapters/worktree_blobs.py). An unknown file only means reading and hashing it."""
+
+    def matches(self, path: str, stat: os.stat_result, blob: str) -> bool: ...
+
+    def learn(self, path: str, stat: os.stat_result, blob: str) -> None:
+        """The file at `path`, with this stat taken before it was read, holds `blob`."""
+        ...
+
+    def forget(self, path: str) -> None: ...
+
+    def save(self) -> None: ...
 
 
 class ManifestStore(Protocol):

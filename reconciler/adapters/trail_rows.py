@@ -11,7 +11,7 @@ from typing import Any
 
 from reconciler.adapters.local_state import dumps
 from reconciler.core.blueprint.model import Provenance
-from reconciler.core.trail.records import EventType, Outcome, Record, with_details_later
+from reconciler.core.trail.records import EventType, Outcome, Record, restored
 
 __all__ = ["pack", "unpack"]
 
@@ -54,6 +54,21 @@ def pack(result: Record | str) -> tuple[Any, ...]:
     )
 
 
+#: The provenances rebuilt so far: a fleet's records name a few commits and blobs, and a
+#: Provenance (frozen) is shared by every record that names the same ones.
+_PROVENANCES: dict[tuple[str, tuple[tuple[str, str], ...]], Provenance] = {}
+
+
+def _provenance(commit: str, blobs: dict[str, str]) -> Provenance:
+    key = (commit, tuple(blobs.items()))
+    found = _PROVENANCES.get(key)
+    if found is None:
+        if len(_PROVENANCES) >= 10_000:
+            _PROVENANCES.clear()
+        found = _PROVENANCES[key] = Provenance(commit=commit, blobs=blobs)
+    return found
+
+
 def _details(pickled: bytes) -> Any:
     return pickle.loads(pickled)
 
@@ -71,25 +86,26 @@ def unpack(packed: Any) -> Record | str | None:
             return None
         (_, ident, micros, event, service, version, outcome, commit, blobs, rationale,
          operation, classification, duration, links, details, agent, cluster) = packed  # fmt: skip
-        record = Record(
-            id=ident,
-            timestamp=_EPOCH + micros * _MICROSECOND,
-            event_type=_EVENTS[event],
-            service=service,
-            blueprint_version=version,
-            outcome=_OUTCOMES[outcome],
-            provenance=Provenance(commit=commit, blobs=blobs),
-            rationale=rationale,
-            operation=operation,
-            classification=classification,
-            duration_seconds=duration,
-            links=links,
-            agent=agent,
-            cluster=cluster,
-        )
+        fields = {
+            "id": ident,
+            "timestamp": _EPOCH + micros * _MICROSECOND,
+            "event_type": _EVENTS[event],
+            "service": service,
+            "blueprint_version": version,
+            "outcome": _OUTCOMES[outcome],
+            "provenance": _provenance(commit, blobs),
+            "rationale": rationale,
+            "operation": operation,
+            "classification": classification,
+            "duration_seconds": duration,
+            "links": links,
+            "agent": agent,
+            "cluster": cluster,
+        }
         if details is None:
-            return record
+            fields["details"] = {}
+            return restored(fields)
         # Most records a cycle reads are never asked for their details.
-        return with_details_later(record, partial(_details, details))
+        return restored(fields, partial(_details, details))
     except (LookupError, TypeError, ValueError, pickle.UnpicklingError, EOFError, AttributeError):
         return None

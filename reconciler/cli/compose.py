@@ -150,6 +150,7 @@ def committed_fleet(root: Path, *, shard: Shard | None = None) -> Fleet:
     """The blueprints and policies committed at HEAD: what a cycle judges under. Edits in the
     working tree do not count until committed; they are named in the fleet's notices."""
     from reconciler.adapters.git_revisions import GitRevisions
+    from reconciler.adapters.worktree_blobs import LocalWorktreeBlobs
     from reconciler.shell.listing import revision_listing
     from reconciler.shell.workspace import (
         load_fleet_files,
@@ -158,7 +159,8 @@ def committed_fleet(root: Path, *, shard: Shard | None = None) -> Fleet:
     )
 
     head = GitRevisions(root, blueprint_root=root).read("HEAD")
-    notice = uncommitted_notice(uncommitted_changes(root, head.blobs), head.commit)
+    changes = uncommitted_changes(root, head.blobs, known=LocalWorktreeBlobs(root))
+    notice = uncommitted_notice(changes, head.commit)
     return load_fleet_files(
         root,
         head.files,

@@ -108,10 +108,11 @@ def list_worktree(root: Path) -> dict[str, Entry]:
         return listing
     listing[BLUEPRINTS_DIR] = top
     pending = [BLUEPRINTS_DIR] if top.kind is EntryKind.DIRECTORY else []
+    base = os.fspath(root)
     while pending:  # a stack, not recursion: a deep tree cannot exhaust Python's stack
         folder = pending.pop()
         try:
-            with os.scandir(root / folder) as entries:
+            with os.scandir(f"{base}/{folder}") as entries:
                 found = [e for e in entries if not e.name.startswith(".")]
         except OSError as error:
             listing[folder] = Entry(kind=EntryKind.UNREADABLE, detail=error.strerror or str(error))
@@ -139,19 +140,25 @@ def _scandir_entry(item: os.DirEntry[str]) -> Entry:
         mode = item.stat(follow_symlinks=False).st_mode
     except OSError as error:
         return Entry(kind=EntryKind.UNREADABLE, detail=error.strerror or str(error))
-    return _entry_of(mode, Path(item.path))
+    return _entry_of(mode, item.path)
 
 
-def _entry_of(mode: int, path: Path) -> Entry:
+#: The entries with nothing more to say, shared (they are frozen): a fleet's listing holds
+#: thousands of them.
+_FILE = Entry(kind=EntryKind.FILE)
+_DIRECTORY = Entry(kind=EntryKind.DIRECTORY)
+
+
+def _entry_of(mode: int, path: Path | str) -> Entry:
     if stat.S_ISLNK(mode):
         try:
-            return Entry(kind=EntryKind.SYMLINK, detail=str(path.readlink()))
+            return Entry(kind=EntryKind.SYMLINK, detail=str(Path(path).readlink()))
         except OSError:
             return Entry(kind=EntryKind.SYMLINK)
     if stat.S_ISDIR(mode):
-        return Entry(kind=EntryKind.DIRECTORY)
+        return _DIRECTORY
     if stat.S_ISREG(mode):
-        return Entry(kind=EntryKind.FILE)
+        return _FILE
     if stat.S_ISFIFO(mode):
         return Entry(kind=EntryKind.FIFO)
     if stat.S_ISSOCK(mode):

@@ -32,7 +32,7 @@ from reconciler.core.blueprint.model import Blueprint, GlobalPolicies, Provenanc
 from reconciler.core.errors import BlueprintError, ConfigError
 from reconciler.core.planning.sharding import Shard
 from reconciler.core.problems import Problem, Severity
-from reconciler.ports import LoadResult, ValidationCache
+from reconciler.ports import LoadResult, ValidationCache, WorktreeBlobs
 from reconciler.shell.listing import (
     BLUEPRINT_FILE,
     BLUEPRINTS_DIR,
@@ -144,14 +144,18 @@ def _is_blueprint_path(path: str) -> bool:
     return len(parts) == 3 and parts[0] == BLUEPRINTS_DIR and parts[2] == BLUEPRINT_FILE
 
 
-def uncommitted_changes(root: Path, blobs: Mapping[str, str]) -> list[tuple[str, str]]:
+def uncommitted_changes(
+    root: Path, blobs: Mapping[str, str], *, known: WorktreeBlobs | None = None
+) -> list[tuple[str, str]]:
     """The files the loader reads whose working-tree content is not what a commit holds (its
     blob ids by path): each with "modified", "new" or "deleted". Only what changes authority
     counts (blueprints and the policies, not a README); nothing is opened but regular files.
 
     This compares content, as git does, without git's index: what a person sees in the files
     is what a cycle would leave aside. A file checked out with CRLF line ends (core.autocrlf)
-    matches its LF blob.
+    matches its LF blob. With `known`, a file whose stat is the one it had when it last
+    matched the commit's blob is not read again (git's index keeps the same shortcut; see
+    adapters/worktree_blobs.py for when a stat can be trusted).
     """
     found = survey(list_worktree(root))
     here = {*found.files, *([found.policies] if found.policies else [])}
@@ -162,11 +166,32 @@ def uncommitted_changes(root: Path, blobs: Mapping[str, str]) -> list[tuple[str,
             changes.append((path, "new"))
         elif path not in here:
             changes.append((path, "modified" if path in elsewhere else "deleted"))
-        else:
-            data = read_file(root / path, path)
-            if isinstance(data, Problem) or not _same_blob(data, blobs[path]):
-                changes.append((path, "modified"))
+        elif not _unchanged(root, path, blobs[path], known):
+            changes.append((path, "modified"))
+    if known is not None:
+        known.save()
     return changes
+
+
+def _unchanged(root: Path, path: str, blob: str, known: WorktreeBlobs | None) -> bool:
+    """Whether the working tree's file at `path` holds `blob`: by its stat when `known`
+    remembers it so, else by reading and hashing it (and then remembered)."""
+    before = None
+    if known is not None:
+        try:
+            before = os.lstat(f"{root}/{path}")
+        except OSError:
+            before = None
+        if before is not None and known.matches(path, before, blob):
+            return True
+    data = read_file(root / path, path)
+    same = not isinstance(data, Problem) and _same_blob(data, blob)
+    if known is not None:
+        if same and before is not None:
+            known.learn(path, before, blob)
+        else:
+            known.forget(path)
+    return same
 
 
 def _same_blob(data: bytes, blob: str) -> bool:

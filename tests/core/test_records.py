@@ -20,6 +20,7 @@ from reconciler.core.trail.records import (
     parse_record_name,
     read_record,
     record_path,
+    restored,
 )
 from tests.core.helpers import NOW
 
@@ -79,6 +80,22 @@ def test_json_round_trip_keeps_the_seed_fields() -> None:
     assert data["timestamp"] == "2026-02-10T15:30:00Z"
     again = Record.from_json(data)
     assert again.timestamp == NOW and again.links == sample().links
+
+
+def test_a_restored_record_is_the_record_and_needs_every_field() -> None:
+    record = sample()
+    fields = dict(record.__dict__)
+    assert restored(fields) == record
+    details = fields.pop("details")
+    built: list[object] = []
+    later = restored(fields, lambda: built.append(1) or details)
+    assert built == []  # the details are built when first read, once
+    assert later == record and later.details == details and built == [1]
+    fields.pop("cluster")
+    with pytest.raises(ValueError, match="a record's fields are"):
+        restored(fields, lambda: details)
+    with pytest.raises(ValueError, match="a record's fields are"):
+        restored({**record.__dict__, "color": "red"})
 
 
 def test_commit_message_trailers() -> None:

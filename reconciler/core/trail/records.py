@@ -49,6 +49,7 @@ __all__ = [
     "read_record",
     "record_path",
     "record_under",
+    "restored",
     "with_details_later",
 ]
 
@@ -272,6 +273,29 @@ def with_details_later(record: Record, build: Callable[[], Mapping[str, Any]]) -
     del record.__dict__["details"]
     record.__dict__[_DETAILS_LATER] = build
     return record
+
+
+def restored(
+    fields: dict[str, Any], details_later: Callable[[], Mapping[str, Any]] | None = None
+) -> Record:
+    """A record rebuilt from the fields of one this code made and kept (adapters/trail_rows),
+    its details left to `details_later` when given (as `with_details_later`).
+
+    The fields go straight into the record: a cycle over a thousand services rebuilds ten
+    thousand records, and the frozen dataclass's `__init__` (a guarded attribute write per
+    field) was most of that. `fields` must name every field but `details` when it is left to
+    `details_later`, with the values `Record(...)` would keep; ValueError otherwise."""
+    if fields.keys() != (_LATER_FIELDS if details_later is not None else _FIELDS):
+        raise ValueError(f"a record's fields are {sorted(_FIELDS)}, not {sorted(fields)}")
+    record = object.__new__(Record)
+    record.__dict__.update(fields)
+    if details_later is not None:
+        record.__dict__[_DETAILS_LATER] = details_later
+    return record
+
+
+_FIELDS = frozenset(Record.__dataclass_fields__)
+_LATER_FIELDS = _FIELDS - {"details"}
 
 
 class RecordError(ValueError):
