@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck layers pytest bench mutate mutation-report fmt lock clean
+.PHONY: demo test lint typecheck layers pytest bench mutate mutation-report fmt lock help-text clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,12 @@ lock: $(STAMP)
 		--generate-hashes --custom-compile-command "make lock" --quiet -o requirements/runtime.txt
 	$(BIN)/uv pip compile requirements/installer.in --universal --python-version 3.11 \
 		--generate-hashes --custom-compile-command "make lock" --quiet -o requirements/installer.txt
+
+## help-text: write reconciler/help_text.py again from click's rendering of `reconciler --help`,
+## which the console script prints without importing click; run it after changing the top-level
+## options or a command's summary (tests/cli/test_entry.py says when)
+help-text: $(STAMP)
+	$(BIN)/python -m tests.cli.render_help
 
 fmt: $(STAMP)
 	$(BIN)/ruff format reconciler tests benchmarks

@@ -14,6 +14,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 RECONCILER = [sys.executable, "-m", "reconciler"]
+#: The console script a user runs, beside this interpreter (the top-level help and version
+#: take a shorter path through it than through `python -m reconciler`).
+CONSOLE_SCRIPT = [str(Path(sys.executable).with_name("reconciler"))]
 
 
 @dataclass(frozen=True)
@@ -44,14 +47,17 @@ def run_cli(args: Sequence[str], cwd: Path | None = None, check: bool = True) ->
 
 
 def run_cli_timed(
-    args: Sequence[str], cwd: Path | None = None, check: bool = True
+    args: Sequence[str],
+    cwd: Path | None = None,
+    check: bool = True,
+    command: Sequence[str] = RECONCILER,
 ) -> tuple[float, float]:
     """Run the reconciler as a separate process; return its wall time and its CPU time (user
     and system, from the operating system's accounting of the finished child), in seconds.
     On a busy machine the CPU time is the steadier of the two."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    subprocess.run([*RECONCILER, *args], cwd=cwd, check=check, capture_output=True)
+    subprocess.run([*command, *args], cwd=cwd, check=check, capture_output=True)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)

@@ -62,7 +62,7 @@ def test_the_distribution_is_named_as_the_package_says() -> None:
         for entry in metadata.distribution(DISTRIBUTION).entry_points
         if entry.group == "console_scripts"
     ]
-    assert (script.name, script.value) == ("reconciler", "reconciler.cli:main")
+    assert (script.name, script.value) == ("reconciler", "reconciler.entry:main")
 
 
 @pytest.mark.parametrize(

@@ -1,9 +1,12 @@
 """The command line, and the composition root: the only place that reads flags and the
 environment and decides which adapters to build.
 
-Start-up stays fast: `reconciler --help` imports click and this module only. The subcommands
-are listed in `COMMANDS` with their one-line summaries and imported by name when one is run
-(or asked for its own `--help`), and each command imports what it needs when it runs. Even
+Start-up stays fast. The console script (`reconciler.entry`) prints the top-level help and
+the version from a kept copy of this module's rendering without importing click at all;
+otherwise (`python -m reconciler --help`, another width) `--help` imports click and this
+module only. The subcommands are listed in `COMMANDS` with their one-line summaries and
+imported by name when one is run (or asked for its own `--help`), and each command imports
+what it needs when it runs. Even
 the settings (`context`) wait for a command: `--help` creates no dataclass, each of which
 costs Python 3.11 a compile per generated method, and so never imports `dataclasses`.
 

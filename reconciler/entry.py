@@ -1,0 +1,97 @@
+"""The `reconciler` console script: the command line, except that the help and the version a
+bare `reconciler`, `reconciler -h`, `reconciler --help` or `reconciler --version` print come
+from text kept in `help_text.py` rather than from click.
+
+Importing click costs more than starting the interpreter, and these are the invocations a
+person types to find their way. The kept text is click's own rendering of `reconciler.cli`
+at the widths click picks for a pipe or an 80-column terminal and for a terminal of 102
+columns or more; tests/cli/test_entry.py checks that it is, byte for byte, and `make
+help-text` writes it again. Whenever the output could differ from click's (another width,
+COLUMNS or LINES set, shell completion asked for, the script under another name, an output
+that is not UTF-8, any other argument), click runs as it always does.
+
+This module imports nothing beyond what the interpreter has already loaded at start-up.
+"""
+
+from __future__ import annotations
+
+import codecs
+import os
+import sys
+
+TYPE_CHECKING = False  # typing itself is not loaded at start-up, and costs milliseconds
+if TYPE_CHECKING:
+    from typing import TextIO
+
+#: `context_settings["max_content_width"]` of `reconciler.cli.main`: click's help is never
+#: wider than this, less its margin of 2.
+MAX_CONTENT_WIDTH = 100
+#: What shutil.get_terminal_size() answers when standard output is no terminal.
+FALLBACK_COLUMNS = 80
+
+#: The environment variables that change click's output for these arguments: the terminal's
+#: size, read by shutil, and the variable that turns the command into shell completion.
+ENVIRONMENT = ("COLUMNS", "LINES", "_RECONCILER_COMPLETE")
+
+
+def help_width() -> int:
+    """The width click renders help at when COLUMNS and LINES are unset: the terminal's
+    columns (80 when standard output is no terminal) at most `MAX_CONTENT_WIDTH`, less 2,
+    and never under 50."""
+    try:
+        columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+    except (AttributeError, ValueError, OSError):
+        columns = FALLBACK_COLUMNS
+    return max(min(columns or FALLBACK_COLUMNS, MAX_CONTENT_WIDTH) - 2, 50)
+
+
+def kept_answer(argv: list[str]) -> tuple[str, str, int] | None:
+    """What click would print for ARGV (the stream, the text and the exit code), when the kept
+    text holds it; None when click must run."""
+    name = os.path.basename(argv[0])  # noqa: PTH119  # pathlib is not loaded at start-up
+    if name != "reconciler" or any(variable in os.environ for variable in ENVIRONMENT):
+        return None
+    if argv[1:] == ["--version"]:
+        from reconciler import __version__
+
+        return ("stdout", f"reconciler, version {__version__}\n", 0)
+    if argv[1:] not in ([], ["-h"], ["--help"]):
+        return None
+    from reconciler.help_text import HELP
+
+    text = HELP.get(help_width())
+    if text is None:
+        return None
+    # With no arguments click shows the help as a usage error: on standard error, exit 2.
+    return ("stderr", text, 2) if len(argv) == 1 else ("stdout", text, 0)
+
+
+def _utf8(stream: TextIO) -> bool:
+    try:
+        return codecs.lookup(stream.encoding).name == "utf-8"
+    except (LookupError, TypeError):
+        return False
+
+
+def main() -> None:
+    answer = kept_answer(sys.argv)
+    if answer is not None:
+        where, text, code = answer
+        stream: TextIO = sys.stderr if where == "stderr" else sys.stdout
+        if _utf8(stream):
+            _print(stream, text)
+            sys.exit(code)
+    from reconciler.cli import main as command_line
+
+    command_line()
+
+
+def _print(stream: TextIO, text: str) -> None:
+    try:
+        stream.write(text)
+        stream.flush()
+    except BrokenPipeError:
+        # As click does when the reader has gone: no traceback, exit 1, and nothing left to
+        # flush into the closed pipe at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
+        sys.exit(1)

@@ -1,0 +1,163 @@
+"""The console script prints the top-level help and the version without click, and exactly
+what click would have printed: the kept text is click's own rendering, the width is the one
+click would pick, and anything the kept text does not cover goes to click."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import pytest
+
+from reconciler import entry
+from reconciler.cli import main as command_line
+from reconciler.help_text import HELP
+from tests.cli.render_help import MODULE, WIDTHS, module_text, rendering
+
+SCRIPT = Path(sys.executable).with_name("reconciler")
+
+#: The arguments the kept text answers.
+KEPT = [("--help",), ("-h",), (), ("--version",)]
+
+
+def _clean_environment(**extra: str) -> dict[str, str]:
+    environment = {k: v for k, v in os.environ.items() if k not in entry.ENVIRONMENT}
+    return {**environment, **extra}
+
+
+def _run(*argv: str, **extra: str) -> tuple[str, str, int]:
+    result = subprocess.run(
+        [str(SCRIPT), *argv],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        check=False,
+        env=_clean_environment(**extra),
+    )
+    return (result.stdout, result.stderr, result.returncode)
+
+
+def test_the_kept_help_is_clicks_rendering() -> None:
+    assert MODULE.read_text() == module_text(), "run `make help-text`"
+    assert sorted(HELP) == sorted(WIDTHS)
+    for width, text in HELP.items():
+        assert text == rendering(width)
+        assert "\n  validate " in text  # the commands are listed
+    assert HELP[78] != HELP[98]  # the options' help is wrapped to each width
+
+
+@pytest.mark.parametrize("argv", KEPT, ids=lambda argv: " ".join(argv) or "no arguments")
+def test_the_console_script_prints_what_click_prints(argv: tuple[str, ...]) -> None:
+    kept = _run(*argv)
+    # COLUMNS=80 sends the script to click, which then wraps at 78 as it does in a pipe
+    clicks = _run(*argv, COLUMNS="80", LINES="24")
+    assert kept == clicks
+    assert kept[2] == (2 if not argv else 0)
+    assert "reconciler" in kept[0] + kept[1]
+
+
+@pytest.mark.parametrize("argv", KEPT, ids=lambda argv: " ".join(argv) or "no arguments")
+def test_the_kept_answers_import_neither_click_nor_a_command(
+    argv: tuple[str, ...], tmp_path: Path
+) -> None:
+    listing = tmp_path / "modules.json"
+    code = (
+        "import json, sys\n"
+        f"sys.argv = ['/bin/reconciler', *{list(argv)!r}]\n"
+        "from reconciler.entry import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        f"open({str(listing)!r}, 'w').write(json.dumps(sorted(sys.modules)))\n"
+    )
+    subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, check=True, env=_clean_environment()
+    )
+    modules = set(json.loads(listing.read_text()))
+    assert "click" not in modules
+    assert "typing" not in modules
+    assert {m for m in modules if m.startswith("reconciler")} <= {
+        "reconciler",
+        "reconciler.entry",
+        "reconciler.help_text",
+    }
+
+
+@pytest.mark.parametrize("columns", [0, 40, 52, 60, 79, 80, 81, 100, 101, 102, 103, 250])
+def test_the_width_is_the_one_click_picks(columns: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in entry.ENVIRONMENT:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(os, "get_terminal_size", lambda fd=1: os.terminal_size((columns, 24)))
+    clicks = click.HelpFormatter(max_width=command_line.context_settings["max_content_width"])
+    assert entry.help_width() == clicks.width
+
+
+def test_without_a_terminal_the_width_is_clicks(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in entry.ENVIRONMENT:
+        monkeypatch.delenv(name, raising=False)
+
+    def no_terminal(fd: int = 1) -> os.terminal_size:
+        raise OSError(25, "Inappropriate ioctl for device")
+
+    monkeypatch.setattr(os, "get_terminal_size", no_terminal)
+    assert entry.help_width() == click.HelpFormatter(max_width=100).width == 78
+    assert command_line.context_settings["max_content_width"] == entry.MAX_CONTENT_WIDTH
+
+
+@pytest.mark.parametrize(
+    ("argv", "environment"),
+    [
+        (["reconciler", "--help"], {"COLUMNS": "120"}),
+        (["reconciler", "--help"], {"LINES": "40"}),
+        (["reconciler"], {"_RECONCILER_COMPLETE": "bash_source"}),
+        (["/usr/bin/rec", "--help"], {}),
+        (["reconciler", "--help", "--repo", "x"], {}),
+        (["reconciler", "-h", "run"], {}),
+        (["reconciler", "run"], {}),
+        (["reconciler", "--version", "--help"], {}),
+    ],
+)
+def test_anything_else_goes_to_click(
+    argv: list[str], environment: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in entry.ENVIRONMENT:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    assert entry.kept_answer(argv) is None
+
+
+def test_a_width_without_kept_text_goes_to_click(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in entry.ENVIRONMENT:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(os, "get_terminal_size", lambda fd=1: os.terminal_size((90, 24)))
+    assert entry.kept_answer(["reconciler", "--help"]) is None
+    monkeypatch.setattr(os, "get_terminal_size", lambda fd=1: os.terminal_size((140, 24)))
+    assert entry.kept_answer(["/venv/bin/reconciler", "--help"]) == ("stdout", HELP[98], 0)
+
+
+def test_an_output_that_is_not_utf8_goes_to_click() -> None:
+    kept = _run("--help", PYTHONIOENCODING="latin-1")
+    assert kept == _run("--help", PYTHONIOENCODING="latin-1", COLUMNS="80", LINES="24")
+
+
+def test_a_closed_pipe_ends_as_it_does_under_click() -> None:
+    def closed_pipe(**extra: str) -> tuple[int, str]:
+        read, write = os.pipe()
+        os.close(read)
+        try:
+            result = subprocess.run(
+                [str(SCRIPT), "--help"],
+                stdout=write,
+                stderr=subprocess.PIPE,
+                text=True,
+                check=False,
+                env=_clean_environment(**extra),
+            )
+        finally:
+            os.close(write)
+        return (result.returncode, result.stderr)
+
+    assert closed_pipe() == closed_pipe(COLUMNS="80", LINES="24") == (1, "")
