@@ -501,3 +501,25 @@ def test_a_scale_up_step_takes_what_the_rate_policy_leaves(
         f"Scaling {replicas} → {target} replicas (estimate ceil({replicas} × 140% / 70%) = "
         f"{estimate}, {step})."
     )
+
+
+def test_the_largest_recommendation_decides_a_scale_up_even_when_w_asked_first() -> None:
+    """W 84% asks for ceil(4 × 84% / 70%) = 5, memory 105% past its guard for
+    ceil(4 × 105% / 80%) = 6: memory's 6 is the estimate and its guard the rule, one step of
+    which is taken now."""
+    decision = decide(seed_blueprint(), state(4), metrics(0.85, 1.05, 100), now=NOW)
+    assert (decision.action, decision.reason, decision.rule) == (
+        Action.SCALE_UP,
+        Reason.ABOVE_THRESHOLD,
+        DecisionRule.MEMORY_GUARD,
+    )
+    assert (decision.target_replicas, decision.estimate) == (5, 6)
+    assert [(g.rule, g.estimate) for g in decision.guards] == [(DecisionRule.MEMORY_GUARD, 6)]
+    assert decision.references == (*_UP_REFS, "spec.scaling.guards.memory_utilization")
+    assert decision.rationale == (
+        "Weighted utilization 84% exceeds scale_up_threshold 80% (estimate ceil(4 × 84% / 70%) "
+        "= 5); memory utilization 105% is above its guard 90% "
+        "(spec.scaling.guards.memory_utilization) (estimate ceil(4 × 105% / 80%) = 6). The "
+        "largest recommendation decides: memory_guard. Scaling 4 → 5 replicas (estimate "
+        "ceil(4 × 105% / 80%) = 6, step limit +1)."
+    )
