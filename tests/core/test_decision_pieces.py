@@ -96,6 +96,24 @@ def _context(replicas: int, values: Metrics, scaling: str = "") -> Context:
             "    metrics:\n      - {type: cpu, weight: 1.0}\n",
             [],
         ),
+        (
+            "unweighed CPU has no guard",
+            2,
+            0.99,
+            0.5,
+            100,
+            "    metrics:\n      - {type: memory, weight: 1.0}\n",
+            [],
+        ),
+        (
+            "unweighed latency has no guard",
+            2,
+            0.5,
+            0.5,
+            1000,
+            "    metrics:\n      - {type: cpu, weight: 0.5}\n      - {type: memory, weight: 0.5}\n",
+            [],
+        ),
         # Latency missing: W's low bound 0.5 × 0.95 + 0.3 × 0.95 = 0.76 is not above 80%, so
         # only the guards ask, and the missing metric's guard cannot.
         (
