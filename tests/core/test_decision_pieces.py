@@ -343,6 +343,15 @@ def test_the_counted_changes_are_those_within_the_longest_period_unread_before()
             id="latency exactly at its target is 100%, not capped",
         ),
         pytest.param(
+            metrics(0.0, 0.0, 0),
+            0.0,
+            0.0,
+            0.0,
+            (0.0, 0.0, 0.0),
+            "cpu 0% × 0.5 + memory 0% × 0.3 + latency 0ms/200ms = 0% × 0.2",
+            id="idle: every metric measured at 0, latency's share 0% too",
+        ),
+        pytest.param(
             metrics(None, None, None),
             None,
             0.0,
