@@ -29,10 +29,10 @@ from reconciler.core.decide.rates import (
     up_limit,
 )
 from reconciler.core.decide.utilization import weighted_utilization
-from reconciler.core.observed.observation import Metrics
+from reconciler.core.observed.observation import Metrics, Sample
 from reconciler.core.trail.records import EventType, Outcome, Record, with_details_later
 from reconciler.core.trail.scaling_wording import estimate_words, used_up_words
-from tests.core.helpers import NOW, blueprint, metrics, state
+from tests.core.helpers import NOW, blueprint, metrics, seed_blueprint, state
 
 #: Thresholds, targets and guards written out, so each case's arithmetic can be read here:
 #: W up at 80%, CPU aimed at 50%, memory at 80%, guards at 90% (CPU and memory) and
@@ -94,6 +94,24 @@ def _context(replicas: int, values: Metrics, scaling: str = "") -> Context:
             0.99,
             100,
             "    metrics:\n      - {type: cpu, weight: 1.0}\n",
+            [],
+        ),
+        (
+            "unweighed CPU has no guard",
+            2,
+            0.99,
+            0.5,
+            100,
+            "    metrics:\n      - {type: memory, weight: 1.0}\n",
+            [],
+        ),
+        (
+            "unweighed latency has no guard",
+            2,
+            0.5,
+            0.5,
+            1000,
+            "    metrics:\n      - {type: cpu, weight: 0.5}\n      - {type: memory, weight: 0.5}\n",
             [],
         ),
         # Latency missing: W's low bound 0.5 × 0.95 + 0.3 × 0.95 = 0.76 is not above 80%, so
@@ -283,3 +301,98 @@ def test_the_counted_changes_are_those_within_the_longest_period_unread_before()
         assert down_limit(rules, 4, counted, NOW) == down_limit(rules, 4, everything, NOW)
     # Without a behavior no policy counts a change: none is read.
     assert counted_changes([_unread(5)], None, NOW) == ()
+
+
+@pytest.mark.parametrize(
+    ("values", "value", "low", "high", "contributions", "described"),
+    [
+        pytest.param(
+            metrics(0.85, 0.70, 180),
+            0.815,
+            0.815,
+            0.815,
+            (0.425, 0.21, 0.18),
+            "cpu 85% × 0.5 + memory 70% × 0.3 + latency 180ms/200ms = 90% × 0.2",
+            id="every metric: W, and both bounds at W",
+        ),
+        pytest.param(
+            metrics(1.2, 0.9, None),
+            None,
+            0.87,
+            1.07,
+            (0.6, 0.27, None),
+            "cpu 120% × 0.5 + memory 90% × 0.3 + latency missing × 0.2",
+            id="latency missing: 0 for the low bound, its weight for the high",
+        ),
+        pytest.param(
+            metrics(0.5, 0.5, 400),
+            0.6,
+            0.6,
+            0.6,
+            (0.25, 0.15, 0.2),
+            "cpu 50% × 0.5 + memory 50% × 0.3 + latency 400ms/200ms = 100% (capped) × 0.2",
+            id="latency twice its target counts as 100%, and says it is capped",
+        ),
+        pytest.param(
+            metrics(0.5, 0.5, 200),
+            0.6,
+            0.6,
+            0.6,
+            (0.25, 0.15, 0.2),
+            "cpu 50% × 0.5 + memory 50% × 0.3 + latency 200ms/200ms = 100% × 0.2",
+            id="latency exactly at its target is 100%, not capped",
+        ),
+        pytest.param(
+            metrics(0.0, 0.0, 0),
+            0.0,
+            0.0,
+            0.0,
+            (0.0, 0.0, 0.0),
+            "cpu 0% × 0.5 + memory 0% × 0.3 + latency 0ms/200ms = 0% × 0.2",
+            id="idle: every metric measured at 0, latency's share 0% too",
+        ),
+        pytest.param(
+            metrics(None, None, None),
+            None,
+            0.0,
+            1.0,
+            (None, None, None),
+            "cpu missing × 0.5 + memory missing × 0.3 + latency missing × 0.2",
+            id="nothing measured: anywhere from 0 to 100%",
+        ),
+        pytest.param(
+            Sample(at=NOW, cpu_utilization=0.4, memory_utilization=None, latency_p95_ms=100),
+            None,
+            0.3,
+            0.6,
+            (0.2, None, 0.1),
+            "cpu 40% × 0.5 + memory missing × 0.3 + latency 100ms/200ms = 50% × 0.2",
+            id="a sample of the metric history, memory missing",
+        ),
+    ],
+)
+def test_weighted_utilization_and_its_bounds(
+    values: Metrics | Sample,
+    value: float | None,
+    low: float,
+    high: float,
+    contributions: tuple[float | None, ...],
+    described: str,
+) -> None:
+    """W with the seed's weights (CPU 0.5, memory 0.3, latency 0.2 of a 200ms target): a
+    missing metric counts 0 for the low bound and its whole weight for the high one."""
+    used = weighted_utilization(seed_blueprint(), values)
+    assert used.value == (None if value is None else pytest.approx(value))
+    assert (used.low, used.high) == (pytest.approx(low), pytest.approx(high))
+    assert [c.type for c in used.components] == ["cpu", "memory", "latency"]
+    assert [c.weight for c in used.components] == [0.5, 0.3, 0.2]
+    assert [c.contribution for c in used.components] == [
+        None if c is None else pytest.approx(c) for c in contributions
+    ]
+    assert [c.target for c in used.components] == [None, None, 200.0]
+    # Latency is kept as measured beside its share of the target.
+    assert used.components[2].value == values.latency_p95_ms
+    assert used.missing == tuple(
+        c.type for c, part in zip(used.components, contributions, strict=True) if part is None
+    )
+    assert used.describe() == described

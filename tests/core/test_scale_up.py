@@ -8,6 +8,7 @@ rule, replicas) and, where the words are all a branch returns, the words too."""
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from reconciler.core.blueprint.loading import parse_blueprint
 from reconciler.core.blueprint.model import Blueprint, Tier
 from reconciler.core.decide.decision import Action, DecisionRule, Reason, decide
 from reconciler.core.decide.governance import OperationRequest, Origin, classify, condition_values
+from reconciler.core.decide.rates import ScaleEvent
 from reconciler.core.decide.scale_up import _beyond_limits_refused
 from reconciler.core.trail.codes import Refusal
 from tests.core.helpers import NOW, POLICIES, metrics, seed_blueprint, state
@@ -416,4 +418,108 @@ def test_a_scale_up_window_of_any_length_needs_the_metric_history(
         target,
         needs_window,
         3,
+    )
+
+
+# --- the step within the behavior's rate policies ---------------------------------------------
+
+_PODS_2 = "      scaleUp:\n        policies: [{type: Pods, value: 2, periodSeconds: 60}]\n"
+_PODS_1 = "      scaleUp:\n        policies: [{type: Pods, value: 1, periodSeconds: 60}]\n"
+_HOT = (
+    "Weighted utilization 140% (cpu 140% × 1) exceeds scale_up_threshold 80%. Guards past "
+    "their limits agree: CPU 140% > 90% (asks {asks}). "
+)
+
+
+@pytest.mark.parametrize(
+    ("policies", "increment", "replicas", "changes", "target", "estimate", "step"),
+    [
+        pytest.param(
+            _PODS_2,
+            2,
+            2,
+            (),
+            4,
+            4,
+            "step limit +2",
+            id="the policy leaves exactly the increment: the increment is the limit said",
+        ),
+        pytest.param(
+            _PODS_1,
+            None,
+            2,
+            (),
+            3,
+            4,
+            "behavior.scaleUp: Pods 1 per 60s from 2 replicas allows 3",
+            id="the policy leaves one replica: one is added",
+        ),
+        pytest.param(
+            _PODS_2,
+            None,
+            5,
+            ((30, 4, 5),),
+            6,
+            10,
+            "behavior.scaleUp: Pods 2 per 60s from 4 replicas allows 6",
+            id="a change within the period leaves one of the two",
+        ),
+    ],
+)
+def test_a_scale_up_step_takes_what_the_rate_policy_leaves(
+    policies: str,
+    increment: int | None,
+    replicas: int,
+    changes: tuple[tuple[int, int, int], ...],
+    target: int,
+    estimate: int,
+    step: str,
+) -> None:
+    """CPU at 140%: the step is the smaller of the increment and the room the behavior's
+    policy leaves in its period, and the words name whichever limited it."""
+    scaling = "    behavior:\n" + policies
+    if increment is not None:
+        scaling += f"    scale_up_increment: {increment}\n"
+    bp = _blueprint(scaling=scaling)
+    bp = replace(bp, scaling=replace(bp.scaling, max_replicas=40))
+    events = tuple(
+        ScaleEvent(at=NOW - timedelta(seconds=ago), before=before, after=after)
+        for ago, before, after in changes
+    )
+    decision = decide(bp, state(replicas), metrics(1.4, None, None), now=NOW, changes=events)
+    assert (decision.action, decision.reason, decision.rule) == (
+        Action.SCALE_UP,
+        Reason.ABOVE_THRESHOLD,
+        DecisionRule.WEIGHTED,
+    )
+    assert (decision.target_replicas, decision.desired_replicas, decision.estimate) == (
+        target,
+        target,
+        estimate,
+    )
+    assert decision.rationale == _HOT.format(asks=estimate) + (
+        f"Scaling {replicas} → {target} replicas (estimate ceil({replicas} × 140% / 70%) = "
+        f"{estimate}, {step})."
+    )
+
+
+def test_the_largest_recommendation_decides_a_scale_up_even_when_w_asked_first() -> None:
+    """W 84% asks for ceil(4 × 84% / 70%) = 5, memory 105% past its guard for
+    ceil(4 × 105% / 80%) = 6: memory's 6 is the estimate and its guard the rule, one step of
+    which is taken now."""
+    decision = decide(seed_blueprint(), state(4), metrics(0.85, 1.05, 100), now=NOW)
+    assert (decision.action, decision.reason, decision.rule) == (
+        Action.SCALE_UP,
+        Reason.ABOVE_THRESHOLD,
+        DecisionRule.MEMORY_GUARD,
+    )
+    assert (decision.target_replicas, decision.estimate) == (5, 6)
+    assert [(g.rule, g.estimate) for g in decision.guards] == [(DecisionRule.MEMORY_GUARD, 6)]
+    assert decision.references == (*_UP_REFS, "spec.scaling.guards.memory_utilization")
+    assert decision.rationale == (
+        "Weighted utilization 84% exceeds scale_up_threshold 80% (estimate ceil(4 × 84% / 70%) "
+        "= 5); memory utilization 105% is above its guard 90% "
+        "(spec.scaling.guards.memory_utilization) (estimate ceil(4 × 105% / 80%) = 6). The "
+        "largest recommendation decides: memory_guard. Scaling 4 → 5 replicas (estimate "
+        "ceil(4 × 105% / 80%) = 6, step limit +1)."
     )
