@@ -167,8 +167,20 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "after >= before",
         "a field's judge is only asked about a value that changed",
     ),
+    "reconciler.core.decide.checks.x__pods_ready__mutmut_39": (
+        "expected=said.expected(Bound.EXACTLY, state.replicas, None),",
+        "shown() writes a count and a value of no unit alike (`3`): only ms and percent differ",
+    ),
+    "reconciler.core.decide.checks.x__pods_ready__mutmut_44": (
+        "actual=said.shown(state.ready_replicas, None),",
+        "shown() writes a count and a value of no unit alike (`3`): only ms and percent differ",
+    ),
     "reconciler.core.decide.checks.x__replica_count__mutmut_19": (
         "expected=said.expected(Bound.EXACTLY, wanted, None),",
+        "shown() writes a count and a value of no unit alike (`3`): only ms and percent differ",
+    ),
+    "reconciler.core.decide.checks.x__replica_count__mutmut_24": (
+        "actual=said.shown(state.replicas, None),",
         "shown() writes a count and a value of no unit alike (`3`): only ms and percent differ",
     ),
     "reconciler.core.decide.checks.x__target_check__mutmut_1": (
