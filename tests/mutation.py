@@ -167,6 +167,18 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "after >= before",
         "a field's judge is only asked about a value that changed",
     ),
+    "reconciler.core.decide.checks.x__no_new_restarts__mutmut_27": (
+        "expected=said.expected(Bound.AT_MOST, base_restarts, None),",
+        "shown() writes a count and a value of no unit alike (`3`): only ms and percent differ",
+    ),
+    "reconciler.core.decide.checks.x__no_new_restarts__mutmut_32": (
+        "actual=said.shown(restarts, None),",
+        "shown() writes a count and a value of no unit alike (`3`): only ms and percent differ",
+    ),
+    "reconciler.core.decide.checks.x__no_new_restarts__mutmut_39": (
+        "baseline=said.shown(base_restarts, None),",
+        "shown() writes a count and a value of no unit alike (`3`): only ms and percent differ",
+    ),
     "reconciler.core.decide.checks.x__pods_ready__mutmut_39": (
         "expected=said.expected(Bound.EXACTLY, state.replicas, None),",
         "shown() writes a count and a value of no unit alike (`3`): only ms and percent differ",
