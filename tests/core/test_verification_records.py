@@ -23,6 +23,7 @@ from reconciler.core.decide.verification import (
     MAX_ROLLBACK_ATTEMPTS,
     Verification,
     VerificationOutcome,
+    avoid_targets,
     escalation_record,
     rollback_request,
     rollback_work,
@@ -420,3 +421,93 @@ def test_rollback_work_reads_every_failed_change_in_turn() -> None:
     assert work.escalations == ()
     (pending, _) = work.rollbacks[0]
     assert pending.due == NOW - timedelta(seconds=890 - 60)
+
+
+@pytest.mark.parametrize(
+    ("rid", "event", "links", "details", "expected"),
+    [
+        pytest.param(
+            "rec-1",
+            EventType.OPERATION_EXECUTED,
+            {"operation": "op-1"},
+            {"verification_due": NOW},
+            {"operation_id": "op-1", "due": NOW, "reverts": "", "attempt": 0},
+            id="a change, named by its link, due when it said",
+        ),
+        pytest.param(
+            "op-2",
+            EventType.OPERATION_EXECUTED,
+            {},
+            {},
+            {
+                "operation_id": "op-2",
+                "due": NOW + timedelta(seconds=30),
+                "reverts": "",
+                "attempt": 0,
+            },
+            id="no link, no due time: its restart settles 30 s",
+        ),
+        pytest.param(
+            "rec-3",
+            EventType.ROLLBACK_EXECUTED,
+            {"operation": "rb-3", "rollback_of": "op-1"},
+            {"verification_due": NOW, "attempt": 2},
+            {"operation_id": "rb-3", "due": NOW, "reverts": "op-1", "attempt": 2},
+            id="a rollback: what it undoes and which attempt",
+        ),
+    ],
+)
+def test_a_change_is_read_back_as_waiting_for_its_verification(
+    rid: str,
+    event: EventType,
+    links: dict[str, str],
+    details: dict[str, object],
+    expected: dict[str, object],
+) -> None:
+    record = Record(
+        id=rid,
+        timestamp=NOW,
+        event_type=event,
+        service="web",
+        blueprint_version="1.0.0",
+        outcome=Outcome.SUCCESS,
+        rationale="",
+        operation="restart_failed_pods",
+        links=links,
+        details={
+            "request": {"current_replicas": 3, "target_replicas": None},
+            "baseline": {"replicas": 3},
+            "expected": {"cpu_utilization": 0.5},
+            "pre_operation_state": {"revision": 4},
+            **details,
+        },
+    )
+    assert pending_from(record, WEB) == Pending(
+        record=record,
+        target_replicas=None,
+        baseline={"replicas": 3},
+        expected={"cpu_utilization": 0.5},
+        pre_state={"revision": 4},
+        **expected,  # type: ignore[arg-type]
+    )
+
+
+def test_a_target_rolled_back_is_avoided_for_what_is_left_of_the_hour() -> None:
+    """Ten minutes after its failed verification, 2 replicas are avoided for 50 more minutes,
+    whatever other records come before it."""
+    failed = Record(
+        id="ver-1",
+        timestamp=NOW - timedelta(minutes=10),
+        event_type=EventType.VERIFICATION_FAILED,
+        service="web",
+        blueprint_version="1.0.0",
+        outcome=Outcome.FAILED,
+        rationale="worse",
+        links={"operation": "op-1"},
+        details={"target_replicas": 2},
+    )
+    before = _record("op-1", EventType.OPERATION_EXECUTED, -900, {"operation": "op-1"})
+    assert avoid_targets(_history(before, failed), NOW) == {
+        2: "2 replicas failed verification at 15:20:00Z and was rolled back (not tried again "
+        "for 50m)"
+    }
