@@ -177,14 +177,80 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "after >= before",
         "a field's judge is only asked about a value that changed",
     ),
+    "reconciler.core.decide.checks.x__no_new_restarts__mutmut_27": (
+        "expected=said.expected(Bound.AT_MOST, base_restarts, None),",
+        "shown() writes a count and a value of no unit alike (`3`): only ms and percent differ",
+    ),
+    "reconciler.core.decide.checks.x__no_new_restarts__mutmut_32": (
+        "actual=said.shown(restarts, None),",
+        "shown() writes a count and a value of no unit alike (`3`): only ms and percent differ",
+    ),
+    "reconciler.core.decide.checks.x__no_new_restarts__mutmut_39": (
+        "baseline=said.shown(base_restarts, None),",
+        "shown() writes a count and a value of no unit alike (`3`): only ms and percent differ",
+    ),
+    "reconciler.core.decide.checks.x__pods_ready__mutmut_39": (
+        "expected=said.expected(Bound.EXACTLY, state.replicas, None),",
+        "shown() writes a count and a value of no unit alike (`3`): only ms and percent differ",
+    ),
+    "reconciler.core.decide.checks.x__pods_ready__mutmut_44": (
+        "actual=said.shown(state.ready_replicas, None),",
+        "shown() writes a count and a value of no unit alike (`3`): only ms and percent differ",
+    ),
+    "reconciler.core.decide.checks.x__replica_count__mutmut_19": (
+        "expected=said.expected(Bound.EXACTLY, wanted, None),",
+        "shown() writes a count and a value of no unit alike (`3`): only ms and percent differ",
+    ),
+    "reconciler.core.decide.checks.x__replica_count__mutmut_24": (
+        "actual=said.shown(state.replicas, None),",
+        "shown() writes a count and a value of no unit alike (`3`): only ms and percent differ",
+    ),
     "reconciler.core.decide.checks.x__target_check__mutmut_1": (
         'load: str = "XXXX",',
         "a default every caller overrides: both checks pass `load` (the demand rule's answer)",
     ),
-    "reconciler.core.decide.checks.x__worse__mutmut_4": (
-        "actual >= baseline * (1 + relative)",
-        "equality needs a measurement exactly equal to baseline × 1.1 as floats compute it, "
-        "and 1.1 has no exact binary form; the absolute margin is strict either way",
+    "reconciler.core.decide.checks.x__target_check__mutmut_32": (
+        "actual=said.shown(None, None),",
+        "a value that is None is shown as 'unknown' whatever its unit",
+    ),
+    "reconciler.core.decide.checks.x__utilization_check__mutmut_14": (
+        "expected=said.expected(None, 0.0, Unit.PERCENT),",
+        "expected() writes '-' for Bound.NONE whatever the value and unit (and for no bound)",
+    ),
+    "reconciler.core.decide.checks.x__utilization_check__mutmut_15": (
+        "expected=said.expected(Bound.NONE, None, Unit.PERCENT),",
+        "expected() writes '-' for Bound.NONE whatever the value and unit (and for no bound)",
+    ),
+    "reconciler.core.decide.checks.x__utilization_check__mutmut_16": (
+        "expected=said.expected(Bound.NONE, 0.0, None),",
+        "expected() writes '-' for Bound.NONE whatever the value and unit (and for no bound)",
+    ),
+    "reconciler.core.decide.checks.x__utilization_check__mutmut_20": (
+        "expected=said.expected(Bound.NONE, 1.0, Unit.PERCENT),",
+        "expected() writes '-' for Bound.NONE whatever the value and unit (and for no bound)",
+    ),
+    "reconciler.core.decide.checks.x__utilization_check__mutmut_21": (
+        "actual=said.shown(None, None),",
+        "a value that is None is shown as 'unknown' whatever its unit",
+    ),
+    "reconciler.core.decide.pending.x_stabilization_for__mutmut_6": (
+        'return _STABILIZATION.get(operation or "XXXX", blueprint.scaling.stabilization_period)',
+        "no operation is named XXXX: with no operation, '' and 'XXXX' both miss the table",
+    ),
+    "reconciler.core.decide.verification.x_rollback_work__mutmut_15": (
+        'original_id = verification.links.get("operation", None)',
+        "read only for a failed verification without an operation link, which names no "
+        "change whether the default is '' or None (changes are keyed by a link or a record id)",
+    ),
+    "reconciler.core.decide.verification.x_rollback_work__mutmut_17": (
+        'original_id = verification.links.get("operation", )',
+        "read only for a failed verification without an operation link, which names no "
+        "change whether the default is '' or None (changes are keyed by a link or a record id)",
+    ),
+    "reconciler.core.decide.verification.x_rollback_work__mutmut_20": (
+        'original_id = verification.links.get("operation", "XXXX")',
+        "read only for a failed verification without an operation link (verification_record "
+        "always sets one); no change or rollback is keyed '' or 'XXXX' (ids are make_id's)",
     ),
     "reconciler.core.decide.scale_down.x__prove_window__mutmut_14": (
         'evidence_from: datetime | None = ""',

@@ -205,3 +205,36 @@ def test_values_exactly_one_noise_step_apart_are_equal(
 )
 def test_known_logic_is_never_unknown(text: str, expected: bool) -> None:
     assert parse_condition(text).evaluate({"target_replicas": 3}) is expected
+
+
+# Each duration unit at its exact size: a latency of exactly 1m is not above `1m`, half a second
+# more is; the same for an hour and a day.
+@pytest.mark.parametrize(
+    ("text", "seconds", "expected"),
+    [
+        ("latency_p95 > 1m", 60.0, False),
+        ("latency_p95 > 1m", 60.5, True),
+        ("latency_p95 > 1h", 3600.0, False),
+        ("latency_p95 > 1h", 3600.5, True),
+        ("latency_p95 > 1d", 86400.0, False),
+        ("latency_p95 > 1d", 86400.5, True),
+        ("latency_p95 > 2s", 2.0, False),
+        ("latency_p95 > 2s", 2.0005, True),
+        ("latency_p95 > 2ms", 0.002, False),
+        ("latency_p95 > 2ms", 0.0025, True),
+    ],
+)
+def test_each_duration_unit_at_its_exact_size(text: str, seconds: float, expected: bool) -> None:
+    assert parse_condition(text).evaluate({"latency_p95": seconds}) is expected
+
+
+def test_the_largest_number_a_condition_may_hold_is_allowed_and_no_more() -> None:
+    assert parse_condition("target_replicas <= 1000000000000000").evaluate({"target_replicas": 3})
+    with pytest.raises(ConditionError, match="too large a number"):
+        parse_condition("target_replicas <= 1000000000000001")
+
+
+def test_not_applies_to_a_not() -> None:
+    """NOT binds to what follows it, itself a NOT: NOT NOT a is a."""
+    assert parse_condition("NOT NOT target_replicas > 5").evaluate({"target_replicas": 3}) is False
+    assert parse_condition("NOT NOT target_replicas > 1").evaluate({"target_replicas": 3}) is True

@@ -699,3 +699,126 @@ def test_a_forbidding_rule_without_words_of_its_own_or_the_catalogues_names_itse
     assert (found.tier, found.reason.code) == (Tier.FORBIDDEN, Code.FORBIDDEN_BY_RULE)
     assert found.reason.params["why"] == ""
     assert found.summary == f"forbidden by {_AUTH}.forbidden_operations[0]"
+
+
+# --- settling on one action: every row at the edge a wrong `_settle` would move ---------------
+
+
+def test_a_deferral_waits_for_the_last_check_to_clear() -> None:
+    """In cooldown (room in 40 s) with the hourly limit full (room in 100 s): the retry is
+    when both have cleared, not the first."""
+    records = [_executed(3500 - 100 * i) for i in range(9)] + [_executed(20)]
+    verdict = govern(
+        request("scale_within_limits", 3), seed_blueprint(), history(*records), {}, NOW
+    )
+    failing = {c.name: c.retry_at for c in verdict.safety if not c.ok}
+    assert failing == {
+        "cooldown": NOW + timedelta(seconds=40),
+        "rate_limit_hourly": NOW + timedelta(seconds=100),
+    }
+    assert (verdict.action, verdict.retry_at) == (VerdictAction.DEFER, NOW + timedelta(seconds=100))
+
+
+def test_a_limit_of_no_changes_an_hour_holds_every_change_with_no_time_to_retry() -> None:
+    """`max_operations_per_hour: 0` loads: no change in the hour is already the limit, and no
+    counted change will ever age out to make room."""
+    none_an_hour = blueprint(
+        governance="governance:\n  safety:\n    rate_limits:\n      max_operations_per_hour: 0\n"
+    )
+    verdict = govern(request("scale_within_limits", 3), none_an_hour, history(), {}, NOW)
+    (hourly,) = [c for c in verdict.safety if c.name == "rate_limit_hourly"]
+    assert (hourly.ok, hourly.retry_at) == (False, None)
+    assert (verdict.action, verdict.retry_at) == (VerdictAction.DEFER, None)
+
+
+_OWN_APPROVERS = """governance:
+  agent_authority:
+    requires_approval:
+      - operation: restart_failed_pods
+        approvers: [acme/sre, alice]
+"""
+
+
+def test_a_rule_with_its_own_approvers_asks_them_and_nobody_else() -> None:
+    bp = blueprint(governance=_OWN_APPROVERS)
+    asked = govern(request("restart_failed_pods"), bp, history(), {}, NOW)
+    assert (asked.classification, asked.action) == (Tier.RESTRICTED, VerdictAction.REQUEST_APPROVAL)
+    assert asked.approvers == ("acme/sre", "alice")
+    # Without approvers of its own, a rule asks the workflow's.
+    default = govern(request("scale_beyond_limits", 7), seed_blueprint(), history(), {}, NOW)
+    assert default.approvers == ("devops-team",)
+
+
+@pytest.mark.parametrize(
+    ("operation", "approved_by", "records", "action"),
+    [
+        pytest.param("scale_within_limits", "", (), VerdictAction.EXECUTE, id="allowed"),
+        pytest.param(
+            "scale_within_limits", "", (20,), VerdictAction.DEFER, id="allowed, in cooldown"
+        ),
+        pytest.param(
+            "restart_failed_pods", "alice", (), VerdictAction.EXECUTE, id="approved and safe"
+        ),
+        pytest.param(
+            "restart_failed_pods", "alice", (20,), VerdictAction.DEFER, id="approved, cooldown"
+        ),
+        pytest.param(
+            "delete_deployment", "alice", (20,), VerdictAction.BLOCK, id="forbidden, approved"
+        ),
+    ],
+)
+def test_a_verdict_that_asks_for_no_approval_names_no_approvers(
+    operation: str, approved_by: str, records: tuple[float, ...], action: VerdictAction
+) -> None:
+    bp = blueprint(governance=_OWN_APPROVERS)
+    verdict = govern(
+        request(operation),
+        bp,
+        history(*(_executed(ago) for ago in records)),
+        {},
+        NOW,
+        approved_by=approved_by,
+    )
+    assert (verdict.action, verdict.approvers) == (action, ())
+
+
+@pytest.mark.parametrize(
+    ("records", "action", "added"),
+    [
+        pytest.param((), VerdictAction.EXECUTE, [Code.APPROVED], id="safe: carried out"),
+        pytest.param(
+            (20,), VerdictAction.DEFER, [Code.APPROVED, Code.COOLDOWN], id="in cooldown: later"
+        ),
+    ],
+)
+def test_an_approved_restricted_change_says_who_approved_it_and_then_obeys_safety(
+    records: tuple[float, ...], action: VerdictAction, added: list[Code]
+) -> None:
+    verdict = govern(
+        request("scale_beyond_limits", 7),
+        seed_blueprint(),
+        history(*(_executed(ago) for ago in records)),
+        {},
+        NOW,
+        approved_by="alice",
+    )
+    assert (verdict.classification, verdict.action) == (Tier.RESTRICTED, action)
+    assert [r.code for r in verdict.reasons[1:]] == added
+    assert verdict.reasons[1] == Reason(Code.APPROVED, {"by": "alice"})
+    assert verdict.retry_at == (NOW + timedelta(seconds=40) if records else None)
+
+
+def test_a_forbidden_operation_lists_what_safety_would_say_too() -> None:
+    """Every reason that applies: the forbidding rule first, then the cooldown it is in."""
+    verdict = govern(
+        request("delete_deployment"), seed_blueprint(), history(_executed(20)), {}, NOW
+    )
+    assert (verdict.action, verdict.retry_at) == (VerdictAction.BLOCK, None)
+    assert [r.code for r in verdict.reasons[1:]] == [Code.COOLDOWN]
+
+
+def test_a_verdict_keeps_the_decision_it_answers() -> None:
+    verdict = govern(
+        request("scale_within_limits", 3, decision_id="dec-7"), seed_blueprint(), history(), {}, NOW
+    )
+    assert verdict.decision_id == "dec-7"

@@ -549,6 +549,22 @@ def test_without_throughput_the_cpu_in_use_tells_whether_the_load_grew(
     assert result.outcome is outcome, result.summary
 
 
+def test_more_errors_with_more_requests_after_a_scale_up_are_kept() -> None:
+    """The demand rule covers the error rate as it covers latency: the errors rose with the
+    load, and the scale-up is kept."""
+    up = pending_with(
+        {**BASELINE, "replicas": 2, "latency_p95_ms": 10.0, "error_rate": 0.0, "throughput": 100.0},
+        {},
+    )
+    result = verify(
+        up, TIGHT, state(3), metrics(0.3, 0.3, 10.0, error_rate=0.02, throughput=300.0), NOW
+    )
+    errors = next(c for c in result.checks if c.check == "error_rate")
+    assert (errors.status, errors.worse) == (CheckStatus.FAILED, False)
+    assert "requests grew from 100/s to 300/s" in errors.note
+    assert result.outcome is VerificationOutcome.PARTIAL and not result.rollback
+
+
 def test_worse_after_a_scale_down_is_never_the_load() -> None:
     down = pending_with(
         {**BASELINE, "replicas": 4, "latency_p95_ms": 10.0, "error_rate": 0.0, "throughput": 100.0},

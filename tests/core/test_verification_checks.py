@@ -89,3 +89,20 @@ def test_the_summary_of_each_outcome(
     )
     assert (done.outcome, done.summary) == (outcome, summary), name
     assert sum(c.status is CheckStatus.PASSED for c in done.checks) == int(summary[0])
+
+
+@pytest.mark.parametrize(
+    ("replicas", "status", "note"),
+    [
+        pytest.param(2, CheckStatus.PASSED, "", id="as the change set them"),
+        pytest.param(3, CheckStatus.FAILED, "changed since (by someone else?)", id="changed since"),
+    ],
+)
+def test_the_replica_count_notes_replicas_changed_since(
+    replicas: int, status: CheckStatus, note: str
+) -> None:
+    (count, *_) = verification_checks(
+        pending(), seed_blueprint(), state(replicas), metrics(0.375, 0.3, 100, error_rate=0.002)
+    )
+    assert (count.check, count.expected, count.actual) == ("replica_count", "2", str(replicas))
+    assert (count.status, count.worse, count.note) == (status, False, note)

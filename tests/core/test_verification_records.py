@@ -13,13 +13,20 @@ import pytest
 from reconciler.core.blueprint.catalogue import ROLLBACK_OWN_CHANGE
 from reconciler.core.blueprint.model import Provenance
 from reconciler.core.decide.governance import Origin
-from reconciler.core.decide.pending import Pending, pending_from, stabilization_for
+from reconciler.core.decide.pending import (
+    Pending,
+    pending_from,
+    pending_verifications,
+    stabilization_for,
+)
 from reconciler.core.decide.verification import (
     MAX_ROLLBACK_ATTEMPTS,
     Verification,
     VerificationOutcome,
+    avoid_targets,
     escalation_record,
     rollback_request,
+    rollback_work,
     still_starting,
     superseded,
     too_late,
@@ -28,6 +35,7 @@ from reconciler.core.decide.verification import (
 )
 from reconciler.core.observed.observation import PodState
 from reconciler.core.trail.bodies import verification_of
+from reconciler.core.trail.history import ServiceHistory, fold_history
 from reconciler.core.trail.records import EventType, Outcome, Record
 from tests.core.helpers import NOW, blueprint, metrics, seed_blueprint, state
 
@@ -316,3 +324,190 @@ def test_only_pods_neither_ready_nor_failing_are_still_starting() -> None:
     )
     due = waiting()
     assert still_starting(due, state(6, 3, pods=pods), due.due) == 2
+
+
+# --- what is still waiting, read back from the trail ------------------------------------------
+
+
+def _record(
+    rid: str, event: EventType, at: float, links: dict[str, str], due: bool = True
+) -> Record:
+    """A record of web `at` seconds from NOW; a change carries its request and, when `due`,
+    its verification time."""
+    details: dict[str, object] = {}
+    if event in (EventType.OPERATION_EXECUTED, EventType.ROLLBACK_EXECUTED):
+        details = {"request": {"current_replicas": 3, "target_replicas": 2}}
+        if due:
+            details["verification_due"] = NOW + timedelta(seconds=at + 60)
+    return Record(
+        id=rid,
+        timestamp=NOW + timedelta(seconds=at),
+        event_type=event,
+        service="web",
+        blueprint_version="1.0.0",
+        outcome=Outcome.SUCCESS,
+        rationale="",
+        operation="scale_within_limits",
+        links=links,
+        details=details,
+    )
+
+
+def _history(*records: Record) -> ServiceHistory:
+    return fold_history("web", records, WEB.policy.safety.circuit_breaker, NOW)
+
+
+def test_changes_wait_for_a_verification_of_their_operation_not_of_their_record() -> None:
+    """A change is known by its operation link (its record's own id only without one), and a
+    verification names the operation it judged."""
+    records = [
+        # Judged: record and operation ids differ.
+        _record("rec-a", EventType.OPERATION_EXECUTED, -600, {"operation": "op-a"}),
+        _record("ver-a", EventType.VERIFICATION_PASSED, -500, {"operation": "op-a"}),
+        # Judged: no operation link, so its record id is the operation.
+        _record("op-b", EventType.OPERATION_EXECUTED, -590, {}),
+        _record("ver-b", EventType.VERIFICATION_FAILED, -490, {"operation": "op-b"}),
+        # Waiting, with no time of its own: due a stabilization period (60 s) after it.
+        _record("op-c", EventType.OPERATION_EXECUTED, -120, {}, due=False),
+        # A verification naming no operation judges nothing.
+        _record("ver-x", EventType.VERIFICATION_PASSED, -100, {}),
+        # Waiting, and named by its operation link.
+        _record("rec-d", EventType.OPERATION_EXECUTED, -60, {"operation": "op-d"}),
+    ]
+    waiting_now = pending_verifications(_history(*records), WEB)
+    assert [(p.operation_id, p.due) for p in waiting_now] == [
+        ("op-c", NOW - timedelta(seconds=60)),
+        ("op-d", NOW),
+    ]
+
+
+def test_rollback_work_reads_every_failed_change_in_turn() -> None:
+    """Failed changes, each settled differently, those needing work last: one whose change is
+    not in the trail, one rolled back, one escalated, one whose rollback is in flight, one
+    whose first rollback failed its verification (attempt 2, and no verification time of its
+    own), and one known only by its record id (attempt 1)."""
+
+    def failed(op: str, at: float) -> Record:
+        return _record(f"ver-{op}", EventType.VERIFICATION_FAILED, at, {"operation": op})
+
+    def rollback(event: EventType, op: str, rb: str, at: float) -> Record:
+        return _record(rb, event, at, {"operation": rb, "rollback_of": op})
+
+    records = [
+        failed("op-gone", -1000),
+        _record("rec-1", EventType.OPERATION_EXECUTED, -990, {"operation": "op-1"}),
+        failed("op-1", -980),
+        rollback(EventType.ROLLBACK_EXECUTED, "op-1", "rb-1", -970),
+        rollback(EventType.ROLLBACK_VERIFIED, "op-1", "rb-1", -960),
+        _record("rec-2", EventType.OPERATION_EXECUTED, -950, {"operation": "op-2"}),
+        failed("op-2", -940),
+        _record("esc-2", EventType.ESCALATED, -930, {"operation": "op-2"}),
+        _record("rec-3", EventType.OPERATION_EXECUTED, -920, {"operation": "op-3"}),
+        failed("op-3", -910),
+        rollback(EventType.ROLLBACK_EXECUTED, "op-3", "rb-3", -900),
+        _record("rec-4", EventType.OPERATION_EXECUTED, -890, {"operation": "op-4"}, due=False),
+        failed("op-4", -880),
+        rollback(EventType.ROLLBACK_EXECUTED, "op-4", "rb-4", -870),
+        rollback(EventType.ROLLBACK_VERIFICATION_FAILED, "op-4", "rb-4", -860),
+        # Without an operation link a change is known by its record id.
+        _record("op-5", EventType.OPERATION_EXECUTED, -850, {}),
+        failed("op-5", -840),
+    ]
+    work = rollback_work(_history(*records), WEB)
+    assert [(p.operation_id, p.record.id, attempt) for p, attempt in work.rollbacks] == [
+        ("op-4", "rec-4", 2),
+        ("op-5", "op-5", 1),
+    ]
+    assert work.escalations == ()
+    (pending, _) = work.rollbacks[0]
+    assert pending.due == NOW - timedelta(seconds=890 - 60)
+
+
+@pytest.mark.parametrize(
+    ("rid", "event", "links", "details", "expected"),
+    [
+        pytest.param(
+            "rec-1",
+            EventType.OPERATION_EXECUTED,
+            {"operation": "op-1"},
+            {"verification_due": NOW},
+            {"operation_id": "op-1", "due": NOW, "reverts": "", "attempt": 0},
+            id="a change, named by its link, due when it said",
+        ),
+        pytest.param(
+            "op-2",
+            EventType.OPERATION_EXECUTED,
+            {},
+            {},
+            {
+                "operation_id": "op-2",
+                "due": NOW + timedelta(seconds=30),
+                "reverts": "",
+                "attempt": 0,
+            },
+            id="no link, no due time: its restart settles 30 s",
+        ),
+        pytest.param(
+            "rec-3",
+            EventType.ROLLBACK_EXECUTED,
+            {"operation": "rb-3", "rollback_of": "op-1"},
+            {"verification_due": NOW, "attempt": 2},
+            {"operation_id": "rb-3", "due": NOW, "reverts": "op-1", "attempt": 2},
+            id="a rollback: what it undoes and which attempt",
+        ),
+    ],
+)
+def test_a_change_is_read_back_as_waiting_for_its_verification(
+    rid: str,
+    event: EventType,
+    links: dict[str, str],
+    details: dict[str, object],
+    expected: dict[str, object],
+) -> None:
+    record = Record(
+        id=rid,
+        timestamp=NOW,
+        event_type=event,
+        service="web",
+        blueprint_version="1.0.0",
+        outcome=Outcome.SUCCESS,
+        rationale="",
+        operation="restart_failed_pods",
+        links=links,
+        details={
+            "request": {"current_replicas": 3, "target_replicas": None},
+            "baseline": {"replicas": 3},
+            "expected": {"cpu_utilization": 0.5},
+            "pre_operation_state": {"revision": 4},
+            **details,
+        },
+    )
+    assert pending_from(record, WEB) == Pending(
+        record=record,
+        target_replicas=None,
+        baseline={"replicas": 3},
+        expected={"cpu_utilization": 0.5},
+        pre_state={"revision": 4},
+        **expected,  # type: ignore[arg-type]
+    )
+
+
+def test_a_target_rolled_back_is_avoided_for_what_is_left_of_the_hour() -> None:
+    """Ten minutes after its failed verification, 2 replicas are avoided for 50 more minutes,
+    whatever other records come before it."""
+    failed = Record(
+        id="ver-1",
+        timestamp=NOW - timedelta(minutes=10),
+        event_type=EventType.VERIFICATION_FAILED,
+        service="web",
+        blueprint_version="1.0.0",
+        outcome=Outcome.FAILED,
+        rationale="worse",
+        links={"operation": "op-1"},
+        details={"target_replicas": 2},
+    )
+    before = _record("op-1", EventType.OPERATION_EXECUTED, -900, {"operation": "op-1"})
+    assert avoid_targets(_history(before, failed), NOW) == {
+        2: "2 replicas failed verification at 15:20:00Z and was rolled back (not tried again "
+        "for 50m)"
+    }
