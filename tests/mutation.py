@@ -52,6 +52,16 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "without its own case a true/false literal evaluates as 1.0/0.0, which AND, OR, NOT "
         "and evaluate() treat exactly as True/False",
     ),
+    "reconciler.core.blueprint.reading.xǁCheckContextǁadd__mutmut_6": (
+        "value_line, value_column = self.document.value_marks.get(path, None)",
+        "only a condition's problem passes column_offset, and the YAML walk marks every value "
+        "it reads, the condition's too, so the default is never taken",
+    ),
+    "reconciler.core.blueprint.reading.xǁCheckContextǁadd__mutmut_8": (
+        "value_line, value_column = self.document.value_marks.get(path, )",
+        "only a condition's problem passes column_offset, and the YAML walk marks every value "
+        "it reads, the condition's too, so the default is never taken",
+    ),
     "reconciler.core.blueprint.sections.x__check_bare_quantity__mutmut_11": (
         'text.replace(".", "", ).isdigit()',
         "the schema lets a cpu or memory quantity hold at most one '.', so removing the first "
