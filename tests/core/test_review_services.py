@@ -12,8 +12,10 @@ from tests.core.test_review import (
     GLOBAL,
     POLICIES,
     WEB,
+    WEB_TEAM,
     base_files,
     delete,
+    insert_after,
     replace,
     review,
 )
@@ -97,7 +99,12 @@ def test_fixing_a_broken_blueprint_onboards_the_service() -> None:
             GLOBAL,
         )
     ]
-    assert result.findings[0].reason.startswith("the blueprint did not validate before")
+    assert result.findings[0].reason == (
+        "the blueprint did not validate before, so the reconciler did not manage the service; "
+        "gives the reconciler authority over a deployment it did not manage: onboarding a "
+        "service needs the global approvers (the service's own approvers are part of this "
+        "change and cannot approve it)"
+    )
     assert result.findings[0].path == "metadata.name"
 
 
@@ -260,3 +267,58 @@ def test_deleting_the_policies_file_is_one_global_finding_first() -> None:
         "deleted",
     )
     assert first.reason.startswith("without the file, run, plan and request refuse to act")
+
+
+def test_deleting_a_blueprint_is_judged_by_its_own_rules_before_the_change() -> None:
+    """Where the global policies leave delete_deployment to the service, the service's rule
+    at BASE decides, in its file, for its approvers."""
+    base = base_files()
+    base[POLICIES] = base[POLICIES].replace(
+        "      - operation: delete_deployment\n"
+        "        rationale: deleting the deployment is a complete outage of the service\n",
+        "",
+    )
+    insert_after("      - modify_database_connections\n", "      - delete_deployment\n")(base)
+    result = review(delete(WEB), base=base)
+    assert verdicts(result) == [
+        (
+            "web",
+            WEB,
+            K.BLUEPRINT_DELETED,
+            RA,
+            "delete_deployment",
+            "version 1.0.0",
+            "deleted",
+            "governance.agent_authority.requires_approval[1]",
+            WEB,
+            WEB_TEAM,
+        )
+    ]
+    assert result.findings[0].reason == (
+        "deleting a blueprint stops managing the service, which governance treats as "
+        "delete_deployment: delete_deployment requires approval "
+        "(governance.agent_authority.requires_approval[1])."
+    )
+
+
+def test_allowing_a_global_forbid_written_as_a_mapping_names_the_operation_and_tier() -> None:
+    result = review(
+        insert_after(
+            "    allowed_operations:\n",
+            "      - operation: delete_service\n        rationale: cleanup\n",
+        )
+    )
+    assert verdicts(result) == [
+        (
+            "web",
+            WEB,
+            K.LOOSEN_GOVERNANCE,
+            F,
+            "delete_service",
+            "not listed",
+            "allowed",
+            f"{FORBIDDEN}[1]",
+            POLICIES,
+            (),
+        )
+    ]
