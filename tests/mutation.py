@@ -183,6 +183,70 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "hint=_missing(None).hint,",
         "only the hint of _missing is read here, and it names no target: the same text for any",
     ),
+    "reconciler.core.review.operations.x_global_policy_of__mutmut_3": (
+        "safety=None,",
+        "global_policy_of only feeds classify_edit, and classify_under reads a policy's rules, approval and catalogue, never its safety",
+    ),
+    "reconciler.core.review.services.x__deleted__mutmut_5": (
+        "ctx.base.broken.get(service, None)",
+        "a deleted service without a blueprint at BASE is one of BASE's broken ones (review_change only asks about services on either side), so the default is never taken",
+    ),
+    "reconciler.core.review.services.x__deleted__mutmut_7": (
+        "ctx.base.broken.get(service, )",
+        "a deleted service without a blueprint at BASE is one of BASE's broken ones (review_change only asks about services on either side), so the default is never taken",
+    ),
+    "reconciler.core.review.services.x__deleted__mutmut_14": (
+        'classify_edit("delete_deployment", service=None,',
+        "classify_edit puts the service only into the request it classifies, and neither condition_values nor classify_under reads a request's service",
+    ),
+    "reconciler.core.review.services.x__entry_at__mutmut_7": (
+        "None if (document is None) and False else document.data",
+        "a loosen_forbidden problem comes from loading this very HEAD file, at the entry it names: the document parses, the path leads to that entry, and the entry is an operation name or a mapping the schema made hold one as text",
+    ),
+    "reconciler.core.review.services.x__entry_at__mutmut_12": (
+        'return "XXXX", ""',
+        "a loosen_forbidden problem comes from loading this very HEAD file, at the entry it names: the document parses, the path leads to that entry, and the entry is an operation name or a mapping the schema made hold one as text",
+    ),
+    "reconciler.core.review.services.x__entry_at__mutmut_13": (
+        'return "", "XXXX"',
+        "a loosen_forbidden problem comes from loading this very HEAD file, at the entry it names: the document parses, the path leads to that entry, and the entry is an operation name or a mapping the schema made hold one as text",
+    ),
+    "reconciler.core.review.services.x__entry_at__mutmut_18": (
+        'node.get("operation", None)',
+        "the schema requires `operation` (text) in every mapping entry, so the default is never taken",
+    ),
+    "reconciler.core.review.services.x__entry_at__mutmut_20": (
+        'node.get("operation", )',
+        "the schema requires `operation` (text) in every mapping entry, so the default is never taken",
+    ),
+    "reconciler.core.review.services.x__entry_at__mutmut_23": (
+        'node.get("operation", "XXXX")',
+        "the schema requires `operation` (text) in every mapping entry, so the default is never taken",
+    ),
+    "reconciler.core.review.services.x__entry_at__mutmut_28": (
+        "if p in keys), None)",
+        "the path of a loosen_forbidden problem is the entry's own, agent_authority.<tier>[i], so it always holds a tier key and the default is never taken",
+    ),
+    "reconciler.core.review.services.x__entry_at__mutmut_30": (
+        "if p in keys), )",
+        "the path of a loosen_forbidden problem is the entry's own, agent_authority.<tier>[i], so it always holds a tier key and the default is never taken",
+    ),
+    "reconciler.core.review.services.x__entry_at__mutmut_38": (
+        'if p in keys), "XXXX")',
+        "the path of a loosen_forbidden problem is the entry's own, agent_authority.<tier>[i], so it always holds a tier key and the default is never taken",
+    ),
+    "reconciler.core.review.services.x__entry_at__mutmut_40": (
+        '(operation if (isinstance(operation, str)) or True else "")',
+        "a loosen_forbidden problem comes from loading this very HEAD file, at the entry it names: the document parses, the path leads to that entry, and the entry is an operation name or a mapping the schema made hold one as text",
+    ),
+    "reconciler.core.review.services.x__entry_at__mutmut_41": (
+        '(operation if isinstance(operation, str) else "XXXX")',
+        "a loosen_forbidden problem comes from loading this very HEAD file, at the entry it names: the document parses, the path leads to that entry, and the entry is an operation name or a mapping the schema made hold one as text",
+    ),
+    "reconciler.core.review.services.x__global_forbidder__mutmut_6": (
+        'return "XXXX"',
+        "loading reports loosen_forbidden only against an unconditional global forbid of the operation in HEAD's policies, which this looks through (after BASE's), so it always finds one",
+    ),
     "reconciler.core.review.fields.x__higher_is_looser__mutmut_3": (
         "after >= before",
         "a field's judge is only asked about a value that changed",

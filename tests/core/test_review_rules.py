@@ -219,6 +219,15 @@ def forbidden(*entries: str) -> Edit:
         ),
         pytest.param(
             None,
+            replace("      - change_image\n", "      - operation: change_image\n"
+                    "        approvers: [sre]\n", path=POLICIES),
+            (f"{AUTHORITY}.requires_approval[6]", K.APPROVERS_CHANGED, RA, "", "(none)", "sre",
+             GLOBAL_RULE, POLICIES, GLOBAL),
+            GLOBAL_EDIT.removeprefix("; "),
+            id="approvers added to a global rule: the global approvers decide",
+        ),
+        pytest.param(
+            None,
             insert_after("      - delete_service\n", "      - view_logs\n", path=POLICIES),
             (f"{AUTHORITY}.forbidden_operations[2]", K.TIGHTEN_GOVERNANCE, RA, "view_logs",
              "not listed", "forbidden", GLOBAL_RULE, POLICIES, GLOBAL),
@@ -259,3 +268,19 @@ def test_each_rule_move_is_judged_by_its_direction(
         finding.approvers,
     ) == row
     assert finding.reason == reason
+    fleet_wide = finding.rule == GLOBAL_RULE
+    assert (finding.service, finding.file) == (("", POLICIES) if fleet_wide else ("web", WEB))
+
+
+def test_approvers_on_a_new_rule_are_a_finding_of_their_own() -> None:
+    result = review(
+        insert_after(RATIONALE, "      - operation: view_logs\n        approvers: [dba]\n")
+    )
+    path = f"{AUTHORITY}.forbidden_operations[1]"
+    assert [
+        (f.path, f.kind, f.change_class, f.before, f.after, f.rule, f.rule_file, f.approvers)
+        for f in result.findings
+    ] == [
+        (path, K.TIGHTEN_GOVERNANCE, A, "not listed", "forbidden", path, WEB, ()),
+        (path, K.APPROVERS_CHANGED, RA, "(none)", "dba", "", WEB, WEB_TEAM),
+    ]

@@ -322,3 +322,31 @@ def test_allowing_a_global_forbid_written_as_a_mapping_names_the_operation_and_t
             (),
         )
     ]
+
+
+def test_deleting_a_broken_blueprint_where_the_global_policies_list_no_rule_is_forbidden() -> None:
+    """No blueprint loaded at BASE, so the global rules alone decide, and none lists
+    delete_deployment: unlisted, it is forbidden, by the global policies' file."""
+    base = broken_api()
+    base[POLICIES] = base[POLICIES].replace(
+        "      - operation: delete_deployment\n"
+        "        rationale: deleting the deployment is a complete outage of the service\n",
+        "",
+    )
+    result = review(delete(API), base=base)
+    assert verdicts(result) == [
+        (
+            "api",
+            API,
+            K.BLUEPRINT_DELETED,
+            F,
+            "delete_deployment",
+            "invalid blueprint",
+            "deleted",
+            "governance.agent_authority",
+            POLICIES,
+            (),
+        )
+    ]
+    assert "is not listed in any tier of the effective policy" in result.findings[0].reason
+    assert not result.ok
