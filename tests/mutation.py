@@ -187,6 +187,11 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "safety=None,",
         "global_policy_of only feeds classify_edit, and classify_under reads a policy's rules, approval and catalogue, never its safety",
     ),
+    "reconciler.core.review.paths.x__not_a_proposal__mutmut_19": (
+        'parse_yaml(change.content or b"XXXX")',
+        "a request file without content and one holding the text XXXX are both not a YAML "
+        "mapping: the same reason either way",
+    ),
     "reconciler.core.review.services.x__deleted__mutmut_5": (
         "ctx.base.broken.get(service, None)",
         "a deleted service without a blueprint at BASE is one of BASE's broken ones (review_change only asks about services on either side), so the default is never taken",
