@@ -4,6 +4,9 @@ each with the row a reviewer sees (before, after) and the verdict (class, rule, 
 
 from __future__ import annotations
 
+from dataclasses import replace as dc_replace
+
+from reconciler.core.review.change import review_change
 from reconciler.core.review.findings import ChangeClass, ChangeKind, Review
 from tests.core.test_review import (
     API,
@@ -18,6 +21,7 @@ from tests.core.test_review import (
     insert_after,
     replace,
     review,
+    snapshot,
 )
 
 K = ChangeKind
@@ -349,4 +353,44 @@ def test_deleting_a_broken_blueprint_where_the_global_policies_list_no_rule_is_f
         )
     ]
     assert "is not listed in any tier of the effective policy" in result.findings[0].reason
+    assert not result.ok
+
+
+def test_each_broken_blueprint_shows_its_own_errors_only() -> None:
+    base = base_files()
+    base[API] = API_VALID
+    result = review(
+        replace("max_replicas: 5", "max_replicas: 1"),
+        replace("max_replicas: 3", "max_replicas: 0", path=API),
+        base=base,
+    )
+    assert [(f.service, f.file, f.path, f.rule) for f in result.findings] == [
+        ("api", API, "spec.scaling.max_replicas", "validation:schema"),
+        ("web", WEB, "spec.scaling.max_replicas", "validation:range.replicas"),
+    ]
+
+
+def test_a_broken_blueprint_untouched_by_the_change_is_noted_in_words() -> None:
+    result = review(base=broken_api())
+    assert (result.findings, result.notes) == (
+        (),
+        (
+            f"{API} does not validate at main either and this change does not touch it or the "
+            "global policies; not counted",
+        ),
+    )
+
+
+def test_a_broken_blueprint_without_an_error_of_its_own_still_fails_the_check() -> None:
+    """Loading never leaves a blueprint broken without an error in its file; should a snapshot
+    ever do so, the check fails rather than let the file pass unexplained."""
+    files = base_files()
+    base = snapshot("main", files)
+    head = dc_replace(base, revision="pr", blueprints={}, broken={"web": WEB}, problems=())
+    result = review_change(base, head)
+    assert verdicts(result) == [
+        ("web", WEB, K.INVALID_BLUEPRINT, INV, "", "-", "invalid", "validation", "", ())
+    ]
+    (finding,) = result.findings
+    assert (finding.path, finding.reason) == ("", "the blueprint does not load")
     assert not result.ok
