@@ -192,6 +192,22 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "a request file without content and one holding the text XXXX are both not a YAML "
         "mapping: the same reason either way",
     ),
+    "reconciler.core.review.rules.x__reference__mutmut_4": (
+        'rule.reference if (rule.origin == "blueprint") or True else',
+        "a loosening's rule is always one of the service's own: the inherited global rules are on both sides of the comparison, so none of them is ever lifted",
+    ),
+    "reconciler.core.review.services.x_problem_finding__mutmut_54": (
+        'after=tier or "XX-XX",',
+        "the tier is always found (see x__entry_at__mutmut_28), so the default is never shown",
+    ),
+    "reconciler.core.review.services.x_problem_finding__mutmut_56": (
+        "rule_file=POLICIES_FILE if (rule) or True else",
+        "the global forbid is always found (see x__global_forbidder__mutmut_6)",
+    ),
+    "reconciler.core.review.services.x_problem_finding__mutmut_57": (
+        'rule_file=POLICIES_FILE if rule else "XXXX",',
+        "the global forbid is always found (see x__global_forbidder__mutmut_6)",
+    ),
     "reconciler.core.review.services.x__deleted__mutmut_5": (
         "ctx.base.broken.get(service, None)",
         "a deleted service without a blueprint at BASE is one of BASE's broken ones (review_change only asks about services on either side), so the default is never taken",

@@ -66,6 +66,14 @@ def with_policies(text: str) -> dict[str, str]:
             id="restricted under a live condition: the rule's own approvers",
         ),
         pytest.param(
+            restricting_beyond("current_replicas > 3 AND hour_utc > 2"),
+            (RA, f"{AUTHORITY}.requires_approval[1]", WEB, WEB_TEAM),
+            ("current_replicas", "hour_utc"),
+            "(A static diff cannot know current_replicas, hour_utc; unknown counts as needing "
+            "approval.)",
+            id="restricted under two live values: both named",
+        ),
+        pytest.param(
             base_forbidding_beyond("weekday_utc >= 0"),
             (RA, f"{AUTHORITY}.forbidden_operations[1]", WEB, WEB_TEAM),
             ("weekday_utc",),

@@ -91,6 +91,16 @@ def forbidden(*entries: str) -> Edit:
             id="removing a forbid of an operation allowed while unlisted",
         ),
         pytest.param(
+            forbidden(f"      - {OWN}\n"),
+            replace(f"      - {OWN}\n", f"      - operation: {OWN}\n        condition: hour_utc < 9\n"
+                    f"      - operation: {OWN}\n        condition: hour_utc > 17\n"),
+            (f"{AUTHORITY}.forbidden_operations[1]", K.LOOSEN_GOVERNANCE, RA, OWN, "forbidden",
+             "forbidden when hour_utc < 9; forbidden when hour_utc > 17",
+             f"{AUTHORITY}.forbidden_operations[1]", WEB, WEB_TEAM),
+            f"{OWN}: forbidden only when `hour_utc < 9` or `hour_utc > 17` now" + LOOSER,
+            id="an unconditional forbid split into two conditions",
+        ),
+        pytest.param(
             restricted(f"      - {OWN}\n"),
             replace(f"      - {OWN}\n", ""),
             (f"{AUTHORITY}.requires_approval", K.LOOSEN_GOVERNANCE, RA, OWN,

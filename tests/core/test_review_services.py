@@ -394,3 +394,26 @@ def test_a_broken_blueprint_without_an_error_of_its_own_still_fails_the_check() 
     (finding,) = result.findings
     assert (finding.path, finding.reason) == ("", "the blueprint does not load")
     assert not result.ok
+
+
+def test_a_new_blueprint_allowing_a_global_forbid_has_no_tier_before() -> None:
+    text = API_VALID + "governance:\n  agent_authority:\n    allowed_operations: [delete_service]\n"
+    result = review(lambda files: files.update({API: text}))
+    assert verdicts(result) == [
+        (
+            "api",
+            API,
+            K.LOOSEN_GOVERNANCE,
+            F,
+            "delete_service",
+            "-",
+            "allowed",
+            f"{FORBIDDEN}[1]",
+            POLICIES,
+            (),
+        )
+    ]
+    assert result.findings[0].reason == (
+        f"delete_service is forbidden by the global policies ({POLICIES}); a service cannot "
+        "allow it or make it approvable"
+    )
