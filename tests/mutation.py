@@ -192,6 +192,10 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "a request file without content and one holding the text XXXX are both not a YAML "
         "mapping: the same reason either way",
     ),
+    "reconciler.core.review.rules.x__loosening_verdict__mutmut_48": (
+        '"rule_file": POLICIES_FILE if (deciding and deciding.origin == "global") and False else',
+        "a loosening's rule is always one of the service's own (see x__reference__mutmut_4), so its file is the blueprint's",
+    ),
     "reconciler.core.review.rules.x__reference__mutmut_4": (
         'rule.reference if (rule.origin == "blueprint") or True else',
         "a loosening's rule is always one of the service's own: the inherited global rules are on both sides of the comparison, so none of them is ever lifted",

@@ -101,6 +101,18 @@ def forbidden(*entries: str) -> Edit:
             id="an unconditional forbid split into two conditions",
         ),
         pytest.param(
+            forbidden(f"      - operation: {OWN}\n        condition: hour_utc < 9\n"
+                      f"      - operation: {OWN}\n        condition: hour_utc > 17\n"),
+            [replace("        condition: hour_utc < 9\n", "        condition: hour_utc < 8\n"),
+             replace(f"      - operation: {OWN}\n        condition: hour_utc > 17\n", "")],
+            (f"{AUTHORITY}.forbidden_operations[1]", K.LOOSEN_GOVERNANCE, RA, OWN,
+             "forbidden when hour_utc < 9; forbidden when hour_utc > 17",
+             "forbidden when hour_utc < 8", f"{AUTHORITY}.forbidden_operations[1]", WEB, WEB_TEAM),
+            f"{OWN}: the forbidding condition `hour_utc < 9` was removed or changed; the "
+            "forbidding condition `hour_utc > 17` was removed or changed" + LOOSER,
+            id="two forbidding conditions changed: both reasons, the first rule decides",
+        ),
+        pytest.param(
             restricted(f"      - {OWN}\n"),
             replace(f"      - {OWN}\n", ""),
             (f"{AUTHORITY}.requires_approval", K.LOOSEN_GOVERNANCE, RA, OWN,
