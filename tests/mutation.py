@@ -196,6 +196,14 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         '"rule_file": POLICIES_FILE if (deciding and deciding.origin == "global") and False else',
         "a loosening's rule is always one of the service's own (see x__reference__mutmut_4), so its file is the blueprint's",
     ),
+    "reconciler.core.review.rules.x__loosening_verdict__mutmut_52": (
+        'deciding.origin == "XXglobalXX"',
+        "a loosening's rule is always one of the service's own (see x__reference__mutmut_4), so its file is the blueprint's",
+    ),
+    "reconciler.core.review.rules.x__loosening_verdict__mutmut_53": (
+        'deciding.origin == "GLOBAL"',
+        "a loosening's rule is always one of the service's own (see x__reference__mutmut_4), so its file is the blueprint's",
+    ),
     "reconciler.core.review.rules.x__reference__mutmut_4": (
         'rule.reference if (rule.origin == "blueprint") or True else',
         "a loosening's rule is always one of the service's own: the inherited global rules are on both sides of the comparison, so none of them is ever lifted",
