@@ -306,3 +306,16 @@ def test_approvers_on_a_new_rule_are_a_finding_of_their_own() -> None:
         (path, K.TIGHTEN_GOVERNANCE, A, "not listed", "forbidden", path, WEB, ()),
         (path, K.APPROVERS_CHANGED, RA, "(none)", "dba", "", WEB, WEB_TEAM),
     ]
+
+
+def test_lifting_a_rule_with_its_own_approvers_needs_them() -> None:
+    base = base_files()
+    restricted(f"      - operation: {OWN}\n        approvers: [dba]\n")(base)
+    result = review(replace(f"      - operation: {OWN}\n        approvers: [dba]\n", ""), base=base)
+    rule = f"{AUTHORITY}.requires_approval[1]"
+    assert [
+        (f.kind, f.change_class, f.before, f.after, f.rule, f.approvers) for f in result.findings
+    ] == [
+        (K.LOOSEN_GOVERNANCE, RA, "requires_approval", "not listed", rule, ("dba",)),
+        (K.APPROVERS_CHANGED, RA, "dba", "(none)", rule, ("dba",)),
+    ]
