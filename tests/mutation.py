@@ -187,6 +187,10 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "service=None,",
         "the request is only read by condition_values and classify_under, and neither reads a request's service",
     ),
+    "reconciler.core.review.operations.x_classify_edit__mutmut_4": (
+        "origin=None,",
+        "the request is only read by condition_values and classify_under, and neither reads a request's origin",
+    ),
     "reconciler.core.review.operations.x_global_policy_of__mutmut_3": (
         "safety=None,",
         "global_policy_of only feeds classify_edit, and classify_under reads a policy's rules, approval and catalogue, never its safety",
