@@ -183,6 +183,30 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "hint=_missing(None).hint,",
         "only the hint of _missing is read here, and it names no target: the same text for any",
     ),
+    "reconciler.core.review.operations.x_classify_edit__mutmut_37": (
+        "result.references[0] if (result.references) or True else",
+        "classify_under always names at least one reference (the rules that decided, or governance.agent_authority for an unlisted operation), so the fallback is never taken",
+    ),
+    "reconciler.core.review.operations.x_classify_edit__mutmut_39": (
+        'result.references[0] if result.references else "XXXX"',
+        "classify_under always names at least one reference (the rules that decided, or governance.agent_authority for an unlisted operation), so the fallback is never taken",
+    ),
+    "reconciler.core.review.operations.x__rule_file__mutmut_4": (
+        'reference.startswith("catalogue:") and not reference',
+        "a review classifies only scale_beyond_limits, the two resource operations and delete_deployment, none of them allowed while unlisted, so no reference is the catalogue's and none is empty (see x_classify_edit__mutmut_37)",
+    ),
+    "reconciler.core.review.operations.x__rule_file__mutmut_6": (
+        'reference.startswith("XXcatalogue:XX")',
+        "a review classifies only scale_beyond_limits, the two resource operations and delete_deployment, none of them allowed while unlisted, so no reference is the catalogue's and none is empty (see x_classify_edit__mutmut_37)",
+    ),
+    "reconciler.core.review.operations.x__rule_file__mutmut_7": (
+        'reference.startswith("CATALOGUE:")',
+        "a review classifies only scale_beyond_limits, the two resource operations and delete_deployment, none of them allowed while unlisted, so no reference is the catalogue's and none is empty (see x_classify_edit__mutmut_37)",
+    ),
+    "reconciler.core.review.operations.x__rule_file__mutmut_9": (
+        'return "XXXX"',
+        "a review classifies only scale_beyond_limits, the two resource operations and delete_deployment, none of them allowed while unlisted, so no reference is the catalogue's and none is empty (see x_classify_edit__mutmut_37)",
+    ),
     "reconciler.core.review.operations.x_classify_edit__mutmut_3": (
         "service=None,",
         "the request is only read by condition_values and classify_under, and neither reads a request's service",

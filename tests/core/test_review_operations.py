@@ -48,6 +48,17 @@ def with_policies(text: str) -> dict[str, str]:
     return files
 
 
+def allowed_twice() -> dict[str, str]:
+    """BASE where both the global policies and web itself allow scale_beyond_limits."""
+    files = with_policies(
+        UNLISTED.replace(
+            "      - scale_within_limits\n", f"      - scale_within_limits\n      - {BEYOND}\n"
+        )
+    )
+    insert_after("    allowed_operations:\n", f"      - {BEYOND}\n")(files)
+    return files
+
+
 @pytest.mark.parametrize(
     ("base", "row", "unknown", "tail"),
     [
@@ -72,6 +83,15 @@ def with_policies(text: str) -> dict[str, str]:
             "(A static diff cannot know current_replicas, hour_utc; unknown counts as needing "
             "approval.)",
             id="restricted under two live values: both named",
+        ),
+        pytest.param(
+            base_forbidding_beyond("current_replicas > 3 AND hour_utc > 2"),
+            (RA, f"{AUTHORITY}.forbidden_operations[1]", WEB, WEB_TEAM),
+            ("current_replicas", "hour_utc"),
+            "Its condition needs live values a diff cannot know (current_replicas, hour_utc), so "
+            "the edit is flagged for approval; the rule is still checked, with live values, "
+            "whenever the reconciler acts.",
+            id="forbidden under two live values: both named",
         ),
         pytest.param(
             base_forbidding_beyond("weekday_utc >= 0"),

@@ -417,3 +417,29 @@ def test_a_new_blueprint_allowing_a_global_forbid_has_no_tier_before() -> None:
         f"delete_service is forbidden by the global policies ({POLICIES}); a service cannot "
         "allow it or make it approvable"
     )
+
+
+def test_deleting_a_broken_blueprint_under_a_conditional_global_forbid_needs_approval() -> None:
+    """Without a blueprint at BASE nothing is known about the service: the forbid's condition
+    is unknown, so the deletion needs the global approvers rather than failing the check."""
+    base = broken_api()
+    base[POLICIES] = base[POLICIES].replace(
+        "      - operation: delete_deployment\n",
+        "      - operation: delete_deployment\n        condition: current_replicas > 3\n",
+    )
+    result = review(delete(API), base=base)
+    assert verdicts(result) == [
+        (
+            "api",
+            API,
+            K.BLUEPRINT_DELETED,
+            RA,
+            "delete_deployment",
+            "invalid blueprint",
+            "deleted",
+            f"{FORBIDDEN}[0]",
+            POLICIES,
+            GLOBAL,
+        )
+    ]
+    assert result.findings[0].unknown == ("current_replicas",)
