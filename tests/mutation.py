@@ -312,6 +312,10 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         'return "XXXX"',
         "loading reports loosen_forbidden only against an unconditional global forbid of the operation in HEAD's policies, which this looks through (after BASE's), so it always finds one",
     ),
+    "reconciler.core.review.fields.x__judge_field__mutmut_14": (
+        "**_field_verdict(ctx, None, path, kind, before, old, new),",
+        "_field_verdict passes the service only to classify_edit, which reads it for nothing but the request it classifies (see x__resource_verdict__mutmut_31)",
+    ),
     "reconciler.core.review.fields.x__higher_is_looser__mutmut_3": (
         "after >= before",
         "a field's judge is only asked about a value that changed",

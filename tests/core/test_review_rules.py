@@ -249,6 +249,32 @@ def forbidden(*entries: str) -> Edit:
             id="approvers added to a global rule: the global approvers decide",
         ),
         pytest.param(
+            insert_after("    allowed_operations:\n", "      - view_logs\n"),
+            replace("      - view_logs\n",
+                    "      - operation: view_logs\n        condition: hour_utc < 9\n"),
+            (f"{AUTHORITY}.allowed_operations[0]", K.TIGHTEN_GOVERNANCE, A, "view_logs",
+             "allowed", "allowed when hour_utc < 9", f"{AUTHORITY}.allowed_operations[0]", WEB,
+             ()),
+            "view_logs is at least as restricted as before, so the change is allowed",
+            id="a condition on an unconditional allowed rule",
+        ),
+        pytest.param(
+            replace("      - delete_service\n",
+                    "      - operation: delete_service\n        condition: hour_utc < 9\n"
+                    "      - operation: delete_service\n        condition: hour_utc > 17\n",
+                    path=POLICIES),
+            [replace("        condition: hour_utc < 9\n", "        condition: hour_utc < 8\n",
+                     path=POLICIES),
+             replace("      - operation: delete_service\n        condition: hour_utc > 17\n", "",
+                     path=POLICIES)],
+            (f"{AUTHORITY}.forbidden_operations[1]", K.LOOSEN_GOVERNANCE, RA, "delete_service",
+             "forbidden when hour_utc < 9; forbidden when hour_utc > 17",
+             "forbidden when hour_utc < 8", GLOBAL_RULE, POLICIES, GLOBAL),
+            "delete_service: the forbidding condition `hour_utc < 9` was removed or changed; the "
+            "forbidding condition `hour_utc > 17` was removed or changed" + GLOBAL_EDIT,
+            id="two global forbidding conditions changed: both reasons",
+        ),
+        pytest.param(
             None,
             insert_after("      - delete_service\n", "      - view_logs\n", path=POLICIES),
             (f"{AUTHORITY}.forbidden_operations[2]", K.TIGHTEN_GOVERNANCE, RA, "view_logs",
@@ -318,4 +344,17 @@ def test_lifting_a_rule_with_its_own_approvers_needs_them() -> None:
     ] == [
         (K.LOOSEN_GOVERNANCE, RA, "requires_approval", "not listed", rule, ("dba",)),
         (K.APPROVERS_CHANGED, RA, "dba", "(none)", rule, ("dba",)),
+    ]
+
+
+def test_a_rule_moved_to_another_tier_with_its_approvers_is_an_approvers_change_too() -> None:
+    """The approvers of a rule belong to its tier and condition: the same names on a forbid are
+    not the same grant as on a restriction."""
+    entry = f"      - operation: {DB}\n        approvers: [dba]\n"
+    base = base_files()
+    replace(RESTRICTED, entry)(base)
+    result = review(replace(f"    requires_approval:\n{entry}", ""), forbidden(entry), base=base)
+    assert [(f.kind, f.change_class, f.before, f.after, f.approvers) for f in result.findings] == [
+        (K.TIGHTEN_GOVERNANCE, A, "requires_approval", "forbidden", ()),
+        (K.APPROVERS_CHANGED, RA, "dba", "dba", ("dba",)),
     ]
