@@ -236,6 +236,22 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         'deciding.origin == "GLOBAL"',
         "a loosening's rule is always one of the service's own (see x__reference__mutmut_4), so its file is the blueprint's",
     ),
+    "reconciler.core.review.rules.x__rule_path__mutmut_7": (
+        'return ("XXgovernanceXX", "agent_authority")',
+        "rule_findings asks only about operations some rule on either side names, so old or new always holds a rule and the fallback path is never returned",
+    ),
+    "reconciler.core.review.rules.x__rule_path__mutmut_8": (
+        'return ("GOVERNANCE", "agent_authority")',
+        "rule_findings asks only about operations some rule on either side names, so old or new always holds a rule and the fallback path is never returned",
+    ),
+    "reconciler.core.review.rules.x__rule_path__mutmut_9": (
+        'return ("governance", "XXagent_authorityXX")',
+        "rule_findings asks only about operations some rule on either side names, so old or new always holds a rule and the fallback path is never returned",
+    ),
+    "reconciler.core.review.rules.x__rule_path__mutmut_10": (
+        'return ("governance", "AGENT_AUTHORITY")',
+        "rule_findings asks only about operations some rule on either side names, so old or new always holds a rule and the fallback path is never returned",
+    ),
     "reconciler.core.review.rules.x__reference__mutmut_4": (
         'rule.reference if (rule.origin == "blueprint") or True else',
         "a loosening's rule is always one of the service's own: the inherited global rules are on both sides of the comparison, so none of them is ever lifted",
