@@ -1,6 +1,6 @@
 """Every direction a governance rule can move, as a table: what counts as loosening (and so
 needs the service's approvers as they were) and what is at least as strict (allowed), with the
-rule that decided and the reason's first clause.
+rule that decided and the reason a reviewer reads.
 
 Unlisted operations matter: most are forbidden when no rule lists them, but
 `rollback_own_change` is allowed when unlisted, so removing its rules loosens; and an operation
