@@ -135,6 +135,19 @@ def allowed_twice() -> dict[str, str]:
             f"{BEYOND} is allowed (global:{AUTHORITY}.allowed_operations[1]).",
             id="allowed by the global policies: no approvers",
         ),
+        pytest.param(
+            allowed_twice(),
+            (
+                A,
+                f"{AUTHORITY}.allowed_operations[0], global:{AUTHORITY}.allowed_operations[1]",
+                WEB,
+                (),
+            ),
+            (),
+            f"{BEYOND} is allowed ({AUTHORITY}.allowed_operations[0]; "
+            f"global:{AUTHORITY}.allowed_operations[1]).",
+            id="allowed by two rules: both named, the first one's file",
+        ),
     ],
 )
 def test_widened_bounds_are_classified_under_the_rules_before(
