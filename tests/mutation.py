@@ -52,6 +52,16 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "without its own case a true/false literal evaluates as 1.0/0.0, which AND, OR, NOT "
         "and evaluate() treat exactly as True/False",
     ),
+    "reconciler.core.blueprint.reading.xǁCheckContextǁadd__mutmut_6": (
+        "value_line, value_column = self.document.value_marks.get(path, None)",
+        "only a condition's problem passes column_offset, and the YAML walk marks every value "
+        "it reads, the condition's too, so the default is never taken",
+    ),
+    "reconciler.core.blueprint.reading.xǁCheckContextǁadd__mutmut_8": (
+        "value_line, value_column = self.document.value_marks.get(path, )",
+        "only a condition's problem passes column_offset, and the YAML walk marks every value "
+        "it reads, the condition's too, so the default is never taken",
+    ),
     "reconciler.core.blueprint.sections.x__check_bare_quantity__mutmut_11": (
         'text.replace(".", "", ).isdigit()',
         "the schema lets a cpu or memory quantity hold at most one '.', so removing the first "
@@ -172,6 +182,155 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
     "reconciler.adapters.kubernetes.writes.x__before__mutmut_33": (
         "hint=_missing(None).hint,",
         "only the hint of _missing is read here, and it names no target: the same text for any",
+    ),
+    "reconciler.core.review.operations.x_classify_edit__mutmut_37": (
+        "result.references[0] if (result.references) or True else",
+        "classify_under always names at least one reference (the rules that decided, or governance.agent_authority for an unlisted operation), so the fallback is never taken",
+    ),
+    "reconciler.core.review.operations.x_classify_edit__mutmut_39": (
+        'result.references[0] if result.references else "XXXX"',
+        "classify_under always names at least one reference (the rules that decided, or governance.agent_authority for an unlisted operation), so the fallback is never taken",
+    ),
+    "reconciler.core.review.operations.x__rule_file__mutmut_4": (
+        'reference.startswith("catalogue:") and not reference',
+        "a review classifies only scale_beyond_limits, the two resource operations and delete_deployment, none of them allowed while unlisted, so no reference is the catalogue's and none is empty (see x_classify_edit__mutmut_37)",
+    ),
+    "reconciler.core.review.operations.x__rule_file__mutmut_6": (
+        'reference.startswith("XXcatalogue:XX")',
+        "a review classifies only scale_beyond_limits, the two resource operations and delete_deployment, none of them allowed while unlisted, so no reference is the catalogue's and none is empty (see x_classify_edit__mutmut_37)",
+    ),
+    "reconciler.core.review.operations.x__rule_file__mutmut_7": (
+        'reference.startswith("CATALOGUE:")',
+        "a review classifies only scale_beyond_limits, the two resource operations and delete_deployment, none of them allowed while unlisted, so no reference is the catalogue's and none is empty (see x_classify_edit__mutmut_37)",
+    ),
+    "reconciler.core.review.operations.x__rule_file__mutmut_9": (
+        'return "XXXX"',
+        "a review classifies only scale_beyond_limits, the two resource operations and delete_deployment, none of them allowed while unlisted, so no reference is the catalogue's and none is empty (see x_classify_edit__mutmut_37)",
+    ),
+    "reconciler.core.review.operations.x_classify_edit__mutmut_3": (
+        "service=None,",
+        "the request is only read by condition_values and classify_under, and neither reads a request's service",
+    ),
+    "reconciler.core.review.operations.x_classify_edit__mutmut_4": (
+        "origin=None,",
+        "the request is only read by condition_values and classify_under, and neither reads a request's origin",
+    ),
+    "reconciler.core.review.operations.x_global_policy_of__mutmut_3": (
+        "safety=None,",
+        "global_policy_of only feeds classify_edit, and classify_under reads a policy's rules, approval and catalogue, never its safety",
+    ),
+    "reconciler.core.review.paths.x__not_a_proposal__mutmut_19": (
+        'parse_yaml(change.content or b"XXXX")',
+        "a request file without content and one holding the text XXXX are both not a YAML "
+        "mapping: the same reason either way",
+    ),
+    "reconciler.core.review.rules.x__loosening_verdict__mutmut_48": (
+        '"rule_file": POLICIES_FILE if (deciding and deciding.origin == "global") and False else',
+        "a loosening's rule is always one of the service's own (see x__reference__mutmut_4), so its file is the blueprint's",
+    ),
+    "reconciler.core.review.rules.x__loosening_verdict__mutmut_52": (
+        'deciding.origin == "XXglobalXX"',
+        "a loosening's rule is always one of the service's own (see x__reference__mutmut_4), so its file is the blueprint's",
+    ),
+    "reconciler.core.review.rules.x__loosening_verdict__mutmut_53": (
+        'deciding.origin == "GLOBAL"',
+        "a loosening's rule is always one of the service's own (see x__reference__mutmut_4), so its file is the blueprint's",
+    ),
+    "reconciler.core.review.rules.x__rule_path__mutmut_7": (
+        'return ("XXgovernanceXX", "agent_authority")',
+        "rule_findings asks only about operations some rule on either side names, so old or new always holds a rule and the fallback path is never returned",
+    ),
+    "reconciler.core.review.rules.x__rule_path__mutmut_8": (
+        'return ("GOVERNANCE", "agent_authority")',
+        "rule_findings asks only about operations some rule on either side names, so old or new always holds a rule and the fallback path is never returned",
+    ),
+    "reconciler.core.review.rules.x__rule_path__mutmut_9": (
+        'return ("governance", "XXagent_authorityXX")',
+        "rule_findings asks only about operations some rule on either side names, so old or new always holds a rule and the fallback path is never returned",
+    ),
+    "reconciler.core.review.rules.x__rule_path__mutmut_10": (
+        'return ("governance", "AGENT_AUTHORITY")',
+        "rule_findings asks only about operations some rule on either side names, so old or new always holds a rule and the fallback path is never returned",
+    ),
+    "reconciler.core.review.rules.x__reference__mutmut_4": (
+        'rule.reference if (rule.origin == "blueprint") or True else',
+        "a loosening's rule is always one of the service's own: the inherited global rules are on both sides of the comparison, so none of them is ever lifted",
+    ),
+    "reconciler.core.review.services.x_problem_finding__mutmut_54": (
+        'after=tier or "XX-XX",',
+        "the tier is always found (see x__entry_at__mutmut_28), so the default is never shown",
+    ),
+    "reconciler.core.review.services.x_problem_finding__mutmut_56": (
+        "rule_file=POLICIES_FILE if (rule) or True else",
+        "the global forbid is always found (see x__global_forbidder__mutmut_6)",
+    ),
+    "reconciler.core.review.services.x_problem_finding__mutmut_57": (
+        'rule_file=POLICIES_FILE if rule else "XXXX",',
+        "the global forbid is always found (see x__global_forbidder__mutmut_6)",
+    ),
+    "reconciler.core.review.services.x__deleted__mutmut_5": (
+        "ctx.base.broken.get(service, None)",
+        "a deleted service without a blueprint at BASE is one of BASE's broken ones (review_change only asks about services on either side), so the default is never taken",
+    ),
+    "reconciler.core.review.services.x__deleted__mutmut_7": (
+        "ctx.base.broken.get(service, )",
+        "a deleted service without a blueprint at BASE is one of BASE's broken ones (review_change only asks about services on either side), so the default is never taken",
+    ),
+    "reconciler.core.review.services.x__deleted__mutmut_14": (
+        'classify_edit("delete_deployment", service=None,',
+        "classify_edit puts the service only into the request it classifies, and neither condition_values nor classify_under reads a request's service",
+    ),
+    "reconciler.core.review.services.x__entry_at__mutmut_7": (
+        "None if (document is None) and False else document.data",
+        "a loosen_forbidden problem comes from loading this very HEAD file, at the entry it names: the document parses, the path leads to that entry, and the entry is an operation name or a mapping the schema made hold one as text",
+    ),
+    "reconciler.core.review.services.x__entry_at__mutmut_12": (
+        'return "XXXX", ""',
+        "a loosen_forbidden problem comes from loading this very HEAD file, at the entry it names: the document parses, the path leads to that entry, and the entry is an operation name or a mapping the schema made hold one as text",
+    ),
+    "reconciler.core.review.services.x__entry_at__mutmut_13": (
+        'return "", "XXXX"',
+        "a loosen_forbidden problem comes from loading this very HEAD file, at the entry it names: the document parses, the path leads to that entry, and the entry is an operation name or a mapping the schema made hold one as text",
+    ),
+    "reconciler.core.review.services.x__entry_at__mutmut_18": (
+        'node.get("operation", None)',
+        "the schema requires `operation` (text) in every mapping entry, so the default is never taken",
+    ),
+    "reconciler.core.review.services.x__entry_at__mutmut_20": (
+        'node.get("operation", )',
+        "the schema requires `operation` (text) in every mapping entry, so the default is never taken",
+    ),
+    "reconciler.core.review.services.x__entry_at__mutmut_23": (
+        'node.get("operation", "XXXX")',
+        "the schema requires `operation` (text) in every mapping entry, so the default is never taken",
+    ),
+    "reconciler.core.review.services.x__entry_at__mutmut_28": (
+        "if p in keys), None)",
+        "the path of a loosen_forbidden problem is the entry's own, agent_authority.<tier>[i], so it always holds a tier key and the default is never taken",
+    ),
+    "reconciler.core.review.services.x__entry_at__mutmut_30": (
+        "if p in keys), )",
+        "the path of a loosen_forbidden problem is the entry's own, agent_authority.<tier>[i], so it always holds a tier key and the default is never taken",
+    ),
+    "reconciler.core.review.services.x__entry_at__mutmut_38": (
+        'if p in keys), "XXXX")',
+        "the path of a loosen_forbidden problem is the entry's own, agent_authority.<tier>[i], so it always holds a tier key and the default is never taken",
+    ),
+    "reconciler.core.review.services.x__entry_at__mutmut_40": (
+        '(operation if (isinstance(operation, str)) or True else "")',
+        "a loosen_forbidden problem comes from loading this very HEAD file, at the entry it names: the document parses, the path leads to that entry, and the entry is an operation name or a mapping the schema made hold one as text",
+    ),
+    "reconciler.core.review.services.x__entry_at__mutmut_41": (
+        '(operation if isinstance(operation, str) else "XXXX")',
+        "a loosen_forbidden problem comes from loading this very HEAD file, at the entry it names: the document parses, the path leads to that entry, and the entry is an operation name or a mapping the schema made hold one as text",
+    ),
+    "reconciler.core.review.services.x__global_forbidder__mutmut_6": (
+        'return "XXXX"',
+        "loading reports loosen_forbidden only against an unconditional global forbid of the operation in HEAD's policies, which this looks through (after BASE's), so it always finds one",
+    ),
+    "reconciler.core.review.fields.x__judge_field__mutmut_14": (
+        "**_field_verdict(ctx, None, path, kind, before, old, new),",
+        "_field_verdict passes the service only to classify_edit, which reads it for nothing but the request it classifies (see x__resource_verdict__mutmut_31)",
     ),
     "reconciler.core.review.fields.x__higher_is_looser__mutmut_3": (
         "after >= before",

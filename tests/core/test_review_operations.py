@@ -48,6 +48,17 @@ def with_policies(text: str) -> dict[str, str]:
     return files
 
 
+def allowed_twice() -> dict[str, str]:
+    """BASE where both the global policies and web itself allow scale_beyond_limits."""
+    files = with_policies(
+        UNLISTED.replace(
+            "      - scale_within_limits\n", f"      - scale_within_limits\n      - {BEYOND}\n"
+        )
+    )
+    insert_after("    allowed_operations:\n", f"      - {BEYOND}\n")(files)
+    return files
+
+
 @pytest.mark.parametrize(
     ("base", "row", "unknown", "tail"),
     [
@@ -64,6 +75,23 @@ def with_policies(text: str) -> dict[str, str]:
             ("current_replicas",),
             "(A static diff cannot know current_replicas; unknown counts as needing approval.)",
             id="restricted under a live condition: the rule's own approvers",
+        ),
+        pytest.param(
+            restricting_beyond("current_replicas > 3 AND hour_utc > 2"),
+            (RA, f"{AUTHORITY}.requires_approval[1]", WEB, WEB_TEAM),
+            ("current_replicas", "hour_utc"),
+            "(A static diff cannot know current_replicas, hour_utc; unknown counts as needing "
+            "approval.)",
+            id="restricted under two live values: both named",
+        ),
+        pytest.param(
+            base_forbidding_beyond("current_replicas > 3 AND hour_utc > 2"),
+            (RA, f"{AUTHORITY}.forbidden_operations[1]", WEB, WEB_TEAM),
+            ("current_replicas", "hour_utc"),
+            "Its condition needs live values a diff cannot know (current_replicas, hour_utc), so "
+            "the edit is flagged for approval; the rule is still checked, with live values, "
+            "whenever the reconciler acts.",
+            id="forbidden under two live values: both named",
         ),
         pytest.param(
             base_forbidding_beyond("weekday_utc >= 0"),
@@ -106,6 +134,19 @@ def with_policies(text: str) -> dict[str, str]:
             (),
             f"{BEYOND} is allowed (global:{AUTHORITY}.allowed_operations[1]).",
             id="allowed by the global policies: no approvers",
+        ),
+        pytest.param(
+            allowed_twice(),
+            (
+                A,
+                f"{AUTHORITY}.allowed_operations[0], global:{AUTHORITY}.allowed_operations[1]",
+                WEB,
+                (),
+            ),
+            (),
+            f"{BEYOND} is allowed ({AUTHORITY}.allowed_operations[0]; "
+            f"global:{AUTHORITY}.allowed_operations[1]).",
+            id="allowed by two rules: both named, the first one's file",
         ),
     ],
 )

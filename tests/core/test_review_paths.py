@@ -18,7 +18,12 @@ from tests.core.test_review import GLOBAL, POLICIES, WEB, WEB_TEAM, base_files, 
 
 K = ChangeKind
 REQUEST = b"apiVersion: reconciler/v1\nkind: OperationRequest\nid: a1b2\nservice: web\n"
-NOT_PROPOSED = "the reconciler did not propose this ({}): it only adds requests/"
+NOT_PROPOSED = (
+    "the reconciler did not propose this ({}): it only adds requests/<service>/<approval id>.yaml "
+    "and never carries out a request its audit trail does not hold, so merging this approves no "
+    "operation, but it changes the repository's record of approvals, which the global approvers "
+    "decide"
+)
 
 
 def finding_for(change: PathChange) -> Finding:
@@ -44,6 +49,11 @@ def test_no_change_may_touch_the_audit_trail(
     assert (finding.kind, finding.change_class) == (K.AUDIT_CHANGED, ChangeClass.FORBIDDEN)
     assert (finding.service, finding.before, finding.after) == (service, before, status)
     assert (finding.rule, finding.approvers) == ("", ())
+    assert finding.reason == (
+        "the audit trail is written only by the reconciler: a record added, edited or removed "
+        "in a pull request could pass for one it wrote (an approval it never granted, say), so "
+        "no pull request may change audit/"
+    )
 
 
 def test_a_request_as_the_reconciler_proposes_it_needs_the_services_approvers() -> None:
@@ -56,6 +66,11 @@ def test_a_request_as_the_reconciler_proposes_it_needs_the_services_approvers() 
     )
     assert (finding.service, finding.before, finding.after) == ("web", "absent", "added")
     assert (finding.rule, finding.rule_file, finding.approvers) == (APPROVERS_RULE, WEB, WEB_TEAM)
+    assert finding.reason == (
+        "a one-off request as the reconciler proposes it: merging it approves the operation "
+        "once, and the reconciler carries it out only if its audit trail recorded proposing this "
+        "very file (by its digest)"
+    )
 
 
 @pytest.mark.parametrize(
@@ -144,7 +159,7 @@ def test_a_request_the_reconciler_did_not_propose_needs_the_global_approvers(
         POLICIES,
         GLOBAL,
     )
-    assert finding.reason.startswith(NOT_PROPOSED.format(why)), finding.reason
+    assert finding.reason == NOT_PROPOSED.format(why)
 
 
 def test_path_findings_are_in_path_order() -> None:

@@ -1,6 +1,6 @@
 """Every direction a governance rule can move, as a table: what counts as loosening (and so
 needs the service's approvers as they were) and what is at least as strict (allowed), with the
-rule that decided and the reason's first clause.
+rule that decided and the reason a reviewer reads.
 
 Unlisted operations matter: most are forbidden when no rule lists them, but
 `rollback_own_change` is allowed when unlisted, so removing its rules loosens; and an operation
@@ -89,6 +89,28 @@ def forbidden(*entries: str) -> Edit:
              "forbidden", "not listed", f"{AUTHORITY}.forbidden_operations[1]", WEB, WEB_TEAM),
             f"{OWN}: no longer forbidden" + LOOSER,
             id="removing a forbid of an operation allowed while unlisted",
+        ),
+        pytest.param(
+            forbidden(f"      - {OWN}\n"),
+            replace(f"      - {OWN}\n", f"      - operation: {OWN}\n        condition: hour_utc < 9\n"
+                    f"      - operation: {OWN}\n        condition: hour_utc > 17\n"),
+            (f"{AUTHORITY}.forbidden_operations[1]", K.LOOSEN_GOVERNANCE, RA, OWN, "forbidden",
+             "forbidden when hour_utc < 9; forbidden when hour_utc > 17",
+             f"{AUTHORITY}.forbidden_operations[1]", WEB, WEB_TEAM),
+            f"{OWN}: forbidden only when `hour_utc < 9` or `hour_utc > 17` now" + LOOSER,
+            id="an unconditional forbid split into two conditions",
+        ),
+        pytest.param(
+            forbidden(f"      - operation: {OWN}\n        condition: hour_utc < 9\n"
+                      f"      - operation: {OWN}\n        condition: hour_utc > 17\n"),
+            [replace("        condition: hour_utc < 9\n", "        condition: hour_utc < 8\n"),
+             replace(f"      - operation: {OWN}\n        condition: hour_utc > 17\n", "")],
+            (f"{AUTHORITY}.forbidden_operations[1]", K.LOOSEN_GOVERNANCE, RA, OWN,
+             "forbidden when hour_utc < 9; forbidden when hour_utc > 17",
+             "forbidden when hour_utc < 8", f"{AUTHORITY}.forbidden_operations[1]", WEB, WEB_TEAM),
+            f"{OWN}: the forbidding condition `hour_utc < 9` was removed or changed; the "
+            "forbidding condition `hour_utc > 17` was removed or changed" + LOOSER,
+            id="two forbidding conditions changed: both reasons, the first rule decides",
         ),
         pytest.param(
             restricted(f"      - {OWN}\n"),
@@ -219,6 +241,41 @@ def forbidden(*entries: str) -> Edit:
         ),
         pytest.param(
             None,
+            replace("      - change_image\n", "      - operation: change_image\n"
+                    "        approvers: [sre]\n", path=POLICIES),
+            (f"{AUTHORITY}.requires_approval[6]", K.APPROVERS_CHANGED, RA, "", "(none)", "sre",
+             GLOBAL_RULE, POLICIES, GLOBAL),
+            GLOBAL_EDIT.removeprefix("; "),
+            id="approvers added to a global rule: the global approvers decide",
+        ),
+        pytest.param(
+            insert_after("    allowed_operations:\n", "      - view_logs\n"),
+            replace("      - view_logs\n",
+                    "      - operation: view_logs\n        condition: hour_utc < 9\n"),
+            (f"{AUTHORITY}.allowed_operations[0]", K.TIGHTEN_GOVERNANCE, A, "view_logs",
+             "allowed", "allowed when hour_utc < 9", f"{AUTHORITY}.allowed_operations[0]", WEB,
+             ()),
+            "view_logs is at least as restricted as before, so the change is allowed",
+            id="a condition on an unconditional allowed rule",
+        ),
+        pytest.param(
+            replace("      - delete_service\n",
+                    "      - operation: delete_service\n        condition: hour_utc < 9\n"
+                    "      - operation: delete_service\n        condition: hour_utc > 17\n",
+                    path=POLICIES),
+            [replace("        condition: hour_utc < 9\n", "        condition: hour_utc < 8\n",
+                     path=POLICIES),
+             replace("      - operation: delete_service\n        condition: hour_utc > 17\n", "",
+                     path=POLICIES)],
+            (f"{AUTHORITY}.forbidden_operations[1]", K.LOOSEN_GOVERNANCE, RA, "delete_service",
+             "forbidden when hour_utc < 9; forbidden when hour_utc > 17",
+             "forbidden when hour_utc < 8", GLOBAL_RULE, POLICIES, GLOBAL),
+            "delete_service: the forbidding condition `hour_utc < 9` was removed or changed; the "
+            "forbidding condition `hour_utc > 17` was removed or changed" + GLOBAL_EDIT,
+            id="two global forbidding conditions changed: both reasons",
+        ),
+        pytest.param(
+            None,
             insert_after("      - delete_service\n", "      - view_logs\n", path=POLICIES),
             (f"{AUTHORITY}.forbidden_operations[2]", K.TIGHTEN_GOVERNANCE, RA, "view_logs",
              "not listed", "forbidden", GLOBAL_RULE, POLICIES, GLOBAL),
@@ -259,3 +316,45 @@ def test_each_rule_move_is_judged_by_its_direction(
         finding.approvers,
     ) == row
     assert finding.reason == reason
+    fleet_wide = finding.rule == GLOBAL_RULE
+    assert (finding.service, finding.file) == (("", POLICIES) if fleet_wide else ("web", WEB))
+
+
+def test_approvers_on_a_new_rule_are_a_finding_of_their_own() -> None:
+    result = review(
+        insert_after(RATIONALE, "      - operation: view_logs\n        approvers: [dba]\n")
+    )
+    path = f"{AUTHORITY}.forbidden_operations[1]"
+    assert [
+        (f.path, f.kind, f.change_class, f.before, f.after, f.rule, f.rule_file, f.approvers)
+        for f in result.findings
+    ] == [
+        (path, K.TIGHTEN_GOVERNANCE, A, "not listed", "forbidden", path, WEB, ()),
+        (path, K.APPROVERS_CHANGED, RA, "(none)", "dba", "", WEB, WEB_TEAM),
+    ]
+
+
+def test_lifting_a_rule_with_its_own_approvers_needs_them() -> None:
+    base = base_files()
+    restricted(f"      - operation: {OWN}\n        approvers: [dba]\n")(base)
+    result = review(replace(f"      - operation: {OWN}\n        approvers: [dba]\n", ""), base=base)
+    rule = f"{AUTHORITY}.requires_approval[1]"
+    assert [
+        (f.kind, f.change_class, f.before, f.after, f.rule, f.approvers) for f in result.findings
+    ] == [
+        (K.LOOSEN_GOVERNANCE, RA, "requires_approval", "not listed", rule, ("dba",)),
+        (K.APPROVERS_CHANGED, RA, "dba", "(none)", rule, ("dba",)),
+    ]
+
+
+def test_a_rule_moved_to_another_tier_with_its_approvers_is_an_approvers_change_too() -> None:
+    """The approvers of a rule belong to its tier and condition: the same names on a forbid are
+    not the same grant as on a restriction."""
+    entry = f"      - operation: {DB}\n        approvers: [dba]\n"
+    base = base_files()
+    replace(RESTRICTED, entry)(base)
+    result = review(replace(f"    requires_approval:\n{entry}", ""), forbidden(entry), base=base)
+    assert [(f.kind, f.change_class, f.before, f.after, f.approvers) for f in result.findings] == [
+        (K.TIGHTEN_GOVERNANCE, A, "requires_approval", "forbidden", ()),
+        (K.APPROVERS_CHANGED, RA, "dba", "dba", ("dba",)),
+    ]

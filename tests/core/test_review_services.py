@@ -4,6 +4,9 @@ each with the row a reviewer sees (before, after) and the verdict (class, rule, 
 
 from __future__ import annotations
 
+from dataclasses import replace as dc_replace
+
+from reconciler.core.review.change import review_change
 from reconciler.core.review.findings import ChangeClass, ChangeKind, Review
 from tests.core.test_review import (
     API,
@@ -12,10 +15,13 @@ from tests.core.test_review import (
     GLOBAL,
     POLICIES,
     WEB,
+    WEB_TEAM,
     base_files,
     delete,
+    insert_after,
     replace,
     review,
+    snapshot,
 )
 
 K = ChangeKind
@@ -97,7 +103,12 @@ def test_fixing_a_broken_blueprint_onboards_the_service() -> None:
             GLOBAL,
         )
     ]
-    assert result.findings[0].reason.startswith("the blueprint did not validate before")
+    assert result.findings[0].reason == (
+        "the blueprint did not validate before, so the reconciler did not manage the service; "
+        "gives the reconciler authority over a deployment it did not manage: onboarding a "
+        "service needs the global approvers (the service's own approvers are part of this "
+        "change and cannot approve it)"
+    )
     assert result.findings[0].path == "metadata.name"
 
 
@@ -260,3 +271,175 @@ def test_deleting_the_policies_file_is_one_global_finding_first() -> None:
         "deleted",
     )
     assert first.reason.startswith("without the file, run, plan and request refuse to act")
+
+
+def test_deleting_a_blueprint_is_judged_by_its_own_rules_before_the_change() -> None:
+    """Where the global policies leave delete_deployment to the service, the service's rule
+    at BASE decides, in its file, for its approvers."""
+    base = base_files()
+    base[POLICIES] = base[POLICIES].replace(
+        "      - operation: delete_deployment\n"
+        "        rationale: deleting the deployment is a complete outage of the service\n",
+        "",
+    )
+    insert_after("      - modify_database_connections\n", "      - delete_deployment\n")(base)
+    result = review(delete(WEB), base=base)
+    assert verdicts(result) == [
+        (
+            "web",
+            WEB,
+            K.BLUEPRINT_DELETED,
+            RA,
+            "delete_deployment",
+            "version 1.0.0",
+            "deleted",
+            "governance.agent_authority.requires_approval[1]",
+            WEB,
+            WEB_TEAM,
+        )
+    ]
+    assert result.findings[0].reason == (
+        "deleting a blueprint stops managing the service, which governance treats as "
+        "delete_deployment: delete_deployment requires approval "
+        "(governance.agent_authority.requires_approval[1])."
+    )
+
+
+def test_allowing_a_global_forbid_written_as_a_mapping_names_the_operation_and_tier() -> None:
+    result = review(
+        insert_after(
+            "    allowed_operations:\n",
+            "      - operation: delete_service\n        rationale: cleanup\n",
+        )
+    )
+    assert verdicts(result) == [
+        (
+            "web",
+            WEB,
+            K.LOOSEN_GOVERNANCE,
+            F,
+            "delete_service",
+            "not listed",
+            "allowed",
+            f"{FORBIDDEN}[1]",
+            POLICIES,
+            (),
+        )
+    ]
+
+
+def test_deleting_a_broken_blueprint_where_the_global_policies_list_no_rule_is_forbidden() -> None:
+    """No blueprint loaded at BASE, so the global rules alone decide, and none lists
+    delete_deployment: unlisted, it is forbidden, by the global policies' file."""
+    base = broken_api()
+    base[POLICIES] = base[POLICIES].replace(
+        "      - operation: delete_deployment\n"
+        "        rationale: deleting the deployment is a complete outage of the service\n",
+        "",
+    )
+    result = review(delete(API), base=base)
+    assert verdicts(result) == [
+        (
+            "api",
+            API,
+            K.BLUEPRINT_DELETED,
+            F,
+            "delete_deployment",
+            "invalid blueprint",
+            "deleted",
+            "governance.agent_authority",
+            POLICIES,
+            (),
+        )
+    ]
+    assert "is not listed in any tier of the effective policy" in result.findings[0].reason
+    assert not result.ok
+
+
+def test_each_broken_blueprint_shows_its_own_errors_only() -> None:
+    base = base_files()
+    base[API] = API_VALID
+    result = review(
+        replace("max_replicas: 5", "max_replicas: 1"),
+        replace("max_replicas: 3", "max_replicas: 0", path=API),
+        base=base,
+    )
+    assert [(f.service, f.file, f.path, f.rule) for f in result.findings] == [
+        ("api", API, "spec.scaling.max_replicas", "validation:schema"),
+        ("web", WEB, "spec.scaling.max_replicas", "validation:range.replicas"),
+    ]
+
+
+def test_a_broken_blueprint_untouched_by_the_change_is_noted_in_words() -> None:
+    result = review(base=broken_api())
+    assert (result.findings, result.notes) == (
+        (),
+        (
+            f"{API} does not validate at main either and this change does not touch it or the "
+            "global policies; not counted",
+        ),
+    )
+
+
+def test_a_broken_blueprint_without_an_error_of_its_own_still_fails_the_check() -> None:
+    """Loading never leaves a blueprint broken without an error in its file; should a snapshot
+    ever do so, the check fails rather than let the file pass unexplained."""
+    files = base_files()
+    base = snapshot("main", files)
+    head = dc_replace(base, revision="pr", blueprints={}, broken={"web": WEB}, problems=())
+    result = review_change(base, head)
+    assert verdicts(result) == [
+        ("web", WEB, K.INVALID_BLUEPRINT, INV, "", "-", "invalid", "validation", "", ())
+    ]
+    (finding,) = result.findings
+    assert (finding.path, finding.reason) == ("", "the blueprint does not load")
+    assert not result.ok
+
+
+def test_a_new_blueprint_allowing_a_global_forbid_has_no_tier_before() -> None:
+    text = API_VALID + "governance:\n  agent_authority:\n    allowed_operations: [delete_service]\n"
+    result = review(lambda files: files.update({API: text}))
+    assert verdicts(result) == [
+        (
+            "api",
+            API,
+            K.LOOSEN_GOVERNANCE,
+            F,
+            "delete_service",
+            "-",
+            "allowed",
+            f"{FORBIDDEN}[1]",
+            POLICIES,
+            (),
+        )
+    ]
+    assert result.findings[0].reason == (
+        f"delete_service is forbidden by the global policies ({POLICIES}); a service cannot "
+        "allow it or make it approvable"
+    )
+
+
+def test_deleting_a_broken_blueprint_under_a_conditional_global_forbid_needs_approval() -> None:
+    """Without a blueprint at BASE nothing is known about the service: the forbid's condition
+    is unknown, so the deletion needs the global approvers rather than failing the check."""
+    base = broken_api()
+    base[POLICIES] = base[POLICIES].replace(
+        "      - operation: delete_deployment\n",
+        "      - operation: delete_deployment\n        condition: current_replicas > 3\n",
+    )
+    result = review(delete(API), base=base)
+    assert verdicts(result) == [
+        (
+            "api",
+            API,
+            K.BLUEPRINT_DELETED,
+            RA,
+            "delete_deployment",
+            "invalid blueprint",
+            "deleted",
+            f"{FORBIDDEN}[0]",
+            POLICIES,
+            GLOBAL,
+        )
+    ]
+    assert result.findings[0].unknown == ("current_replicas",)

@@ -30,12 +30,14 @@ class CheckContext:
         self,
         path: Path,
         message: str,
-        hint: str = "",
+        hint: str,
         *,
         severity: Severity = Severity.ERROR,
-        code: str = "",
+        code: str,
         column_offset: int | None = None,
     ) -> None:
+        """A problem at `path`: every one names its fix (`hint`) and its `code`, which
+        check-change shows as the rule that refused the file."""
         line, column = self.document.position(path)
         if column_offset is not None:
             value_line, value_column = self.document.value_marks.get(path, (line, column))
