@@ -110,6 +110,15 @@ def _regrant(approval: str = "apr-2", minute: int = 3, **extra: Any) -> list[Rec
         ),
         ([_refused(beyond_proposal=None), *_regrant()], HELD_REFUSED),
         ([_refused(beyond_proposal=["audit/web/x.json"]), *_regrant()], HELD_REFUSED),
+        # Another proposal's request before it is not the grant's own.
+        (
+            [
+                _record(REQUESTED, "apr-1", 0),
+                _refused(),
+                _record(GRANTED, "apr-2", 3, merged_blueprint_digest=WEB.digest),
+            ],
+            HELD_REFUSED,
+        ),
         # A grant whose proposal was refused too does not count; a later one still does.
         (
             [
@@ -150,6 +159,7 @@ def _regrant(approval: str = "apr-2", minute: int = 3, **extra: Any) -> list[Rec
         "granted-later-but-refused-too",
         "refusal-beyond-unknown-granted-later",
         "refusal-beyond-the-proposal-granted-later",
+        "granted-later-after-another-proposals-request",
         "a-refused-grant-then-a-valid-one",
         "proposed-before-the-refusal-granted-right-after",
         "granted-before-the-refusal",
