@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from reconciler.core.approvals.holds import approval_hold, proposal_reference
+from reconciler.core.approvals.landings import landed_without_approval
 from reconciler.core.approvals.recording import approval_record
 from reconciler.core.trail.records import EventType, Outcome, Record
 from tests.core.helpers import NOW, blueprint
@@ -251,3 +252,80 @@ def test_a_proposal_is_named_by_its_number_else_its_reference_branch_or_key(
     extra: dict[str, Any], reference: str
 ) -> None:
     assert proposal_reference(_record(REQUESTED, "apr-1", 0, **extra)) == reference
+
+
+EXPIRED = EventType.APPROVAL_EXPIRED, Outcome.EXPIRED
+
+
+@pytest.mark.parametrize(
+    ("records", "landed"),
+    [
+        (
+            [
+                _record(REQUESTED, "apr-1", 0, proposed=WEB.digest),
+                _record(REJECTED, "apr-1", 5, proposed=WEB.digest),
+            ],
+            ["apr-1"],
+        ),
+        (
+            [
+                _record(REQUESTED, "apr-1", 0, proposed=WEB.digest),
+                _record(EXPIRED, "apr-1", 5, proposed=WEB.digest),
+            ],
+            ["apr-1"],
+        ),
+        # An expiry still pending (the pull request not closed yet) has not ended it.
+        (
+            [
+                _record(REQUESTED, "apr-1", 0, proposed=WEB.digest),
+                _record(
+                    (EventType.APPROVAL_EXPIRED, Outcome.PENDING), "apr-1", 5, proposed=WEB.digest
+                ),
+            ],
+            [],
+        ),
+        (
+            [
+                _record(REQUESTED, "apr-1", 0, proposed=WEB.digest),
+                _record(REJECTED, "apr-1", 5, proposed=OTHER),
+            ],
+            [],
+        ),
+        # Proposed against the blueprint loaded: nothing landed.
+        ([_record(REJECTED, "apr-1", 5, proposed=WEB.digest, against=WEB.digest)], []),
+        ([_record(REJECTED, "apr-1", 5, proposed=WEB.digest, kind="request")], []),
+        # Each proposal is looked at, whatever comes before it.
+        (
+            [
+                _record(REQUESTED, "apr-1", 0, proposed=WEB.digest),
+                _record(REJECTED, "apr-2", 1, proposed=WEB.digest, kind="request"),
+                _record(REJECTED, "apr-3", 2, proposed=WEB.digest),
+            ],
+            ["apr-3"],
+        ),
+        # The last record of a proposal decides: rejected, then proposed again and waiting.
+        (
+            [
+                _record(REJECTED, "apr-1", 0, proposed=WEB.digest),
+                _record(REQUESTED, "apr-1", 5, proposed=WEB.digest),
+            ],
+            [],
+        ),
+    ],
+    ids=[
+        "rejected",
+        "expired",
+        "expiry-pending",
+        "rejected-other-file",
+        "proposed-against-the-loaded-one",
+        "a-request",
+        "after-a-waiting-one-and-a-request",
+        "waiting-again",
+    ],
+)
+def test_which_ended_proposals_landed_without_approval(
+    records: list[Record], landed: list[str]
+) -> None:
+    found = landed_without_approval(WEB, records)
+    assert [record.links["approval"] for record in found] == landed
+    assert all(record.event_type is not EventType.APPROVAL_REQUESTED for record in found)
