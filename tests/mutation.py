@@ -112,6 +112,18 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "self._head_known = None",
         "read only as a truth value (`not check and self._head_known`): None and False agree",
     ),
+    "reconciler.adapters.git_audit.xǁGitAuditStoreǁappend__mutmut_70": (
+        "self._commits.add(None)",
+        "the note of its own commits only lets repair_index add the records this store wrote "
+        "instead of comparing the whole index; without it the whole index is compared, which "
+        "restores the same entries and files and counts the same: a cost, not a behaviour",
+    ),
+    "reconciler.adapters.git_audit.xǁGitAuditStoreǁappend__mutmut_71": (
+        "self._commits.add(str(None))",
+        "the note of its own commits only lets repair_index add the records this store wrote "
+        "instead of comparing the whole index; without it the whole index is compared, which "
+        "restores the same entries and files and counts the same: a cost, not a behaviour",
+    ),
     "reconciler.adapters.git_audit.xǁGitAuditStoreǁappend__mutmut_96": (
         "target.write_text(record.dumps(), encoding=None)",
         "a record's text is JSON written with ensure_ascii: pure ASCII, the same bytes in "
