@@ -172,6 +172,13 @@ def test_a_refused_merge_holds_until_an_approval_stands_behind_the_blueprint(
     assert approval_hold(WEB, records) == held
 
 
+def test_a_refusals_rationale_is_quoted_whole_without_its_last_period() -> None:
+    refused = _refused(rationale="merged by a non-approver, user X.")
+    assert approval_hold(WEB, [refused]) == HELD_REFUSED.replace(
+        "(not an approver)", "(merged by a non-approver, user X)"
+    )
+
+
 def test_an_ended_proposal_whose_file_landed_holds_the_service() -> None:
     records = [
         _record(REQUESTED, "apr-1", 0, proposed=WEB.digest, number=9),
