@@ -39,6 +39,11 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "utc(merged_at) >= utc(now)",
         "a merge time equal to the cycle's clock set to that clock is the same instant",
     ),
+    "reconciler.core.approvals.holds.x__refused_blueprint__mutmut_33": (
+        "next(iter(proposed_paths(body.metadata)), None)",
+        "the path is read only as `not path` and compared with a loaded blueprint's source, "
+        "a text: None and '' both mean no path known",
+    ),
     "reconciler.core.blueprint.conditions.x__apply__mutmut_38": (
         "raise AssertionError(None)",
         "unreachable: the parser only builds the operators matched above",

@@ -90,6 +90,7 @@ def _regrant(approval: str = "apr-2", minute: int = 3, **extra: Any) -> list[Rec
         ([_refused(merged_blueprint_digest=None, files=())], ""),
         # The latest refusal is not this blueprint's, an earlier one is.
         ([_refused(), _refused("apr-3", 5, merged_blueprint_digest=OTHER)], HELD_REFUSED),
+        ([_refused(), _record(REFUSED, "apr-3", 5, reference="#9")], HELD_REFUSED),
         # A later grant of the same bytes, proposed and never refused, ends the hold.
         ([_refused(), *_regrant()], ""),
         ([_refused(), *_regrant(merged_blueprint_digest=OTHER)], HELD_REFUSED),
@@ -153,6 +154,7 @@ def _regrant(approval: str = "apr-2", minute: int = 3, **extra: Any) -> list[Rec
         "no-file-left-proposal-path-loaded",
         "no-file-left-no-path-known",
         "an-earlier-refusal-still-loaded",
+        "an-earlier-refusal-still-loaded-the-latest-naming-no-digest",
         "granted-again-later",
         "granted-later-other-bytes",
         "granted-later-without-its-proposal",
