@@ -35,14 +35,14 @@ ROOT = Path(__file__).resolve().parent.parent
 #: listed mutant whose line no longer matches (the function changed, mutmut renumbered) is
 #: reported as a survivor again, so an excuse never silently covers another mutant.
 EQUIVALENT: dict[str, tuple[str, str]] = {
-    "reconciler.core.approvals.judging.x__merge_time__mutmut_5": (
-        "utc(merged_at) >= utc(now)",
-        "a merge time equal to the cycle's clock set to that clock is the same instant",
-    ),
     "reconciler.core.approvals.holds.x__refused_blueprint__mutmut_33": (
         "next(iter(proposed_paths(body.metadata)), None)",
         "the path is read only as `not path` and compared with a loaded blueprint's source, "
         "a text: None and '' both mean no path known",
+    ),
+    "reconciler.core.approvals.judging.x__merge_time__mutmut_5": (
+        "utc(merged_at) >= utc(now)",
+        "a merge time equal to the cycle's clock set to that clock is the same instant",
     ),
     "reconciler.core.blueprint.conditions.x__apply__mutmut_38": (
         "raise AssertionError(None)",
