@@ -91,6 +91,16 @@ def _regrant(approval: str = "apr-2", minute: int = 3, **extra: Any) -> list[Rec
         # The latest refusal is not this blueprint's, an earlier one is.
         ([_refused(), _refused("apr-3", 5, merged_blueprint_digest=OTHER)], HELD_REFUSED),
         ([_refused(), _record(REFUSED, "apr-3", 5, reference="#9")], HELD_REFUSED),
+        (
+            [_refused(), _refused("apr-3", 5, merged_blueprint_digest=None, blueprint_path=SOURCE)],
+            HELD_REFUSED,
+        ),
+        # A grant later ends the hold of the refusal it follows, not of an earlier one whose
+        # merge brought in paths the forge did not list.
+        (
+            [_refused("apr-0", 0, beyond_proposal=None), _refused(minute=1), *_regrant()],
+            HELD_REFUSED,
+        ),
         # A later grant of the same bytes, proposed and never refused, ends the hold.
         ([_refused(), *_regrant()], ""),
         ([_refused(), *_regrant(merged_blueprint_digest=OTHER)], HELD_REFUSED),
@@ -155,6 +165,8 @@ def _regrant(approval: str = "apr-2", minute: int = 3, **extra: Any) -> list[Rec
         "no-file-left-no-path-known",
         "an-earlier-refusal-still-loaded",
         "an-earlier-refusal-still-loaded-the-latest-naming-no-digest",
+        "an-earlier-refusal-still-loaded-the-latest-leaving-the-file-in-place",
+        "an-earlier-refusal-no-grant-can-end",
         "granted-again-later",
         "granted-later-other-bytes",
         "granted-later-without-its-proposal",
