@@ -67,6 +67,16 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "the schema lets a cpu or memory quantity hold at most one '.', so removing the first "
         "'.' and removing two leave the same text",
     ),
+    "reconciler.adapters.git_audit_approvals.xǁApprovalIndexǁselect__mutmut_3": (
+        "days = self._trail.days(service, None)",
+        "its one caller, GitAuditStore.approvals, passes the store's own HEAD as last looked "
+        "up (_head_commit()), which is what days() reads when given none",
+    ),
+    "reconciler.adapters.git_audit_approvals.xǁApprovalIndexǁselect__mutmut_5": (
+        "days = self._trail.days(service, )",
+        "its one caller, GitAuditStore.approvals, passes the store's own HEAD as last looked "
+        "up (_head_commit()), which is what days() reads when given none",
+    ),
     "reconciler.adapters.github_forge.identity.xǁIdentityǁis_member__mutmut_10": (
         "key = (approver.upper(), login.lower())",
         "the answers' cache key is case-folded either way; GitHub names are ASCII",
