@@ -319,3 +319,30 @@ def test_the_unreadable_files_of_a_summarized_day_are_named_by_every_reader(
         for path, reason in expected.items():
             assert skipped[path].startswith(reason), (reader, skipped[path])
         store.flush()
+
+
+def test_a_refused_merge_of_any_age_is_read_with_its_proposal(tmp_path: Path) -> None:
+    """A refusal naming the loaded blueprint's digest, or a refused merge that left no file,
+    holds the service whatever its age: each is read, and its proposal's request with it
+    (by the proposal's id), though neither names the loaded blueprint. A proposal settled
+    before them is not read; the day of the last moment no proposal was open is read whole."""
+    pygit2.init_repository(str(tmp_path), initial_head="main")
+    records = _proposal("apr-old", NOW - timedelta(days=15), key=KEYS[1])
+    for approval, days, merged in (("apr-nofile", 12, None), ("apr-named", 9, "d-loaded")):
+        request, refusal = _proposal(
+            approval, NOW - timedelta(days=days), end=(EventType.APPROVAL_REFUSED, Outcome.REFUSED)
+        )
+        records += [
+            request,
+            replace(refusal, details={**refusal.details, "merged_blueprint_digest": merged}),
+        ]
+    records += _proposal("apr-last", NOW - timedelta(days=6), key=KEYS[1])
+    _commit(tmp_path, records)
+    assert _chosen(tmp_path, NOW - timedelta(hours=1)) == [
+        "apr-last",
+        "apr-last-end",
+        "apr-named",
+        "apr-named-end",
+        "apr-nofile",
+        "apr-nofile-end",
+    ]
