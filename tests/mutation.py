@@ -67,6 +67,12 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "the schema lets a cpu or memory quantity hold at most one '.', so removing the first "
         "'.' and removing two leave the same text",
     ),
+    "reconciler.adapters.git_audit_approvals.xǁApprovalIndexǁselect__mutmut_19": (
+        'APPROVAL_KINDS | set(summary["kinds"])',
+        "a shortcut: with no approval record in any day every day ends with no proposal open, "
+        "so the reading from the last such moment finds no approval record either and answers "
+        "[] the same",
+    ),
     "reconciler.adapters.git_audit_approvals.xǁApprovalIndexǁselect__mutmut_3": (
         "days = self._trail.days(service, None)",
         "its one caller, GitAuditStore.approvals, passes the store's own HEAD as last looked "
