@@ -98,6 +98,11 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "its one caller, GitAuditStore.approvals, passes the store's own HEAD as last looked "
         "up (_head_commit()), which is what days() reads when given none",
     ),
+    "reconciler.adapters.git_audit_approvals.xǁApprovalIndexǁselect__mutmut_36": (
+        "return self._trail.events(service, )",
+        "unreachable: the oldest day folder is summarized from an empty fold, so its quiet "
+        "mark is '' and the search for the last quiet day always ends with a day",
+    ),
     "reconciler.adapters.git_audit_approvals.xǁApprovalIndexǁselect__mutmut_5": (
         "days = self._trail.days(service, )",
         "its one caller, GitAuditStore.approvals, passes the store's own HEAD as last looked "

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import shutil
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -314,7 +314,7 @@ def test_the_unreadable_files_of_a_summarized_day_are_named_by_every_reader(
         store = GitAuditStore(tmp_path)
         chosen = store.approvals(SERVICE, digest="d-loaded", since=NOW - timedelta(days=1))
         assert sorted(record.id for record in chosen) == ["apr-1", "apr-1-end"], reader
-        skipped = {item.path: item.reason for item in store.unreadable(SERVICE)}
+        skipped = {item.path: item.reason for item in store.unreadable()}
         assert sorted(skipped) == sorted(expected), reader
         for path, reason in expected.items():
             assert skipped[path].startswith(reason), (reader, skipped[path])
@@ -346,3 +346,25 @@ def test_a_refused_merge_of_any_age_is_read_with_its_proposal(tmp_path: Path) ->
         "apr-nofile",
         "apr-nofile-end",
     ]
+
+
+def test_the_window_starts_on_its_day_in_utc_whatever_the_machines_zone(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    """The window's first day is its UTC day, as the day folders are: on a machine fourteen
+    hours ahead, a window starting late on 9 February still reads that day's folder."""
+    import time
+
+    pygit2.init_repository(str(tmp_path), initial_head="main")
+    late = datetime(2026, 2, 9, 23, 30, tzinfo=UTC)
+    records = _proposal("apr-late", late, after=timedelta(minutes=15))
+    records += _proposal("apr-next", late + timedelta(hours=11))
+    _commit(tmp_path, records)
+    monkeypatch.setenv("TZ", "UTC-14")
+    time.tzset()
+    try:
+        chosen = _chosen(tmp_path, late - timedelta(minutes=30))
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert chosen == ["apr-late", "apr-late-end", "apr-next", "apr-next-end"]
