@@ -78,6 +78,11 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "unreachable: the oldest day folder is summarized from an empty fold, so its quiet "
         "mark is '' and the search for the last quiet day always ends with a day",
     ),
+    "reconciler.adapters.git_audit_approvals.xǁApprovalIndexǁselect__mutmut_3": (
+        "days = self._trail.days(service, None)",
+        "its one caller, GitAuditStore.approvals, passes the store's own HEAD as last looked "
+        "up (_head_commit()), which is what days() reads when given none",
+    ),
     "reconciler.adapters.git_audit_approvals.xǁApprovalIndexǁselect__mutmut_33": (
         "return self._trail.events(None, APPROVAL_EVENTS)",
         "unreachable: the oldest day folder is summarized from an empty fold, so its quiet "
@@ -92,11 +97,6 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "return self._trail.events(APPROVAL_EVENTS)",
         "unreachable: the oldest day folder is summarized from an empty fold, so its quiet "
         "mark is '' and the search for the last quiet day always ends with a day",
-    ),
-    "reconciler.adapters.git_audit_approvals.xǁApprovalIndexǁselect__mutmut_3": (
-        "days = self._trail.days(service, None)",
-        "its one caller, GitAuditStore.approvals, passes the store's own HEAD as last looked "
-        "up (_head_commit()), which is what days() reads when given none",
     ),
     "reconciler.adapters.git_audit_approvals.xǁApprovalIndexǁselect__mutmut_36": (
         "return self._trail.events(service, )",
