@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from hypothesis import is_hypothesis_test
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -86,3 +88,13 @@ def require_tool(name: str, install: str) -> str:
             pytest.fail(f"RECONCILER_REQUIRE_TOOLS is set but {name} is missing")
         pytest.skip(f"{name} is not installed ({install}; CI installs it)")
     return found
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under mutmut, the Hypothesis properties run after the example tests.
+
+    mutmut runs the tests that reach a mutant with `-x`, in no particular order: a property
+    that commits dozens of trails to git would run in full before the example row that kills
+    the mutant in a millisecond. Last, it only runs for what the examples let through."""
+    if "mutmut" in sys.modules:
+        items.sort(key=lambda item: is_hypothesis_test(getattr(item, "obj", None)))

@@ -35,6 +35,11 @@ ROOT = Path(__file__).resolve().parent.parent
 #: listed mutant whose line no longer matches (the function changed, mutmut renumbered) is
 #: reported as a survivor again, so an excuse never silently covers another mutant.
 EQUIVALENT: dict[str, tuple[str, str]] = {
+    "reconciler.core.approvals.holds.x__refused_blueprint__mutmut_33": (
+        "next(iter(proposed_paths(body.metadata)), None)",
+        "the path is read only as `not path` and compared with a loaded blueprint's source, "
+        "a text: None and '' both mean no path known",
+    ),
     "reconciler.core.approvals.judging.x__merge_time__mutmut_5": (
         "utc(merged_at) >= utc(now)",
         "a merge time equal to the cycle's clock set to that clock is the same instant",
@@ -71,6 +76,47 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         'text.replace(".", "", 2).isdigit()',
         "the schema lets a cpu or memory quantity hold at most one '.', so removing the first "
         "'.' and removing two leave the same text",
+    ),
+    "reconciler.adapters.git_audit_approvals.xǁApprovalIndexǁselect__mutmut_19": (
+        'APPROVAL_KINDS | set(summary["kinds"])',
+        "a shortcut: with no approval record in any day every day ends with no proposal open, "
+        "so the reading from the last such moment finds no approval record either and answers "
+        "[] the same",
+    ),
+    "reconciler.adapters.git_audit_approvals.xǁApprovalIndexǁselect__mutmut_23": (
+        'quiet: tuple[str, str] | None = ""',
+        "unreachable: the oldest day folder is summarized from an empty fold, so its quiet "
+        "mark is '' and the search for the last quiet day always ends with a day",
+    ),
+    "reconciler.adapters.git_audit_approvals.xǁApprovalIndexǁselect__mutmut_3": (
+        "days = self._trail.days(service, None)",
+        "its one caller, GitAuditStore.approvals, passes the store's own HEAD as last looked "
+        "up (_head_commit()), which is what days() reads when given none",
+    ),
+    "reconciler.adapters.git_audit_approvals.xǁApprovalIndexǁselect__mutmut_33": (
+        "return self._trail.events(None, APPROVAL_EVENTS)",
+        "unreachable: the oldest day folder is summarized from an empty fold, so its quiet "
+        "mark is '' and the search for the last quiet day always ends with a day",
+    ),
+    "reconciler.adapters.git_audit_approvals.xǁApprovalIndexǁselect__mutmut_34": (
+        "return self._trail.events(service, None)",
+        "unreachable: the oldest day folder is summarized from an empty fold, so its quiet "
+        "mark is '' and the search for the last quiet day always ends with a day",
+    ),
+    "reconciler.adapters.git_audit_approvals.xǁApprovalIndexǁselect__mutmut_35": (
+        "return self._trail.events(APPROVAL_EVENTS)",
+        "unreachable: the oldest day folder is summarized from an empty fold, so its quiet "
+        "mark is '' and the search for the last quiet day always ends with a day",
+    ),
+    "reconciler.adapters.git_audit_approvals.xǁApprovalIndexǁselect__mutmut_36": (
+        "return self._trail.events(service, )",
+        "unreachable: the oldest day folder is summarized from an empty fold, so its quiet "
+        "mark is '' and the search for the last quiet day always ends with a day",
+    ),
+    "reconciler.adapters.git_audit_approvals.xǁApprovalIndexǁselect__mutmut_5": (
+        "days = self._trail.days(service, )",
+        "its one caller, GitAuditStore.approvals, passes the store's own HEAD as last looked "
+        "up (_head_commit()), which is what days() reads when given none",
     ),
     "reconciler.adapters.github_forge.identity.xǁIdentityǁis_member__mutmut_10": (
         "key = (approver.upper(), login.lower())",
@@ -121,6 +167,18 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
     "reconciler.adapters.git_audit.xǁGitAuditStoreǁappend__mutmut_64": (
         "self._head_known = None",
         "read only as a truth value (`not check and self._head_known`): None and False agree",
+    ),
+    "reconciler.adapters.git_audit.xǁGitAuditStoreǁappend__mutmut_70": (
+        "self._commits.add(None)",
+        "the note of its own commits only lets repair_index add the records this store wrote "
+        "instead of comparing the whole index; without it the whole index is compared, which "
+        "restores the same entries and files and counts the same: a cost, not a behaviour",
+    ),
+    "reconciler.adapters.git_audit.xǁGitAuditStoreǁappend__mutmut_71": (
+        "self._commits.add(str(None))",
+        "the note of its own commits only lets repair_index add the records this store wrote "
+        "instead of comparing the whole index; without it the whole index is compared, which "
+        "restores the same entries and files and counts the same: a cost, not a behaviour",
     ),
     "reconciler.adapters.git_audit.xǁGitAuditStoreǁappend__mutmut_96": (
         "target.write_text(record.dumps(), encoding=None)",

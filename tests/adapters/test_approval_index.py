@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import shutil
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -314,8 +314,57 @@ def test_the_unreadable_files_of_a_summarized_day_are_named_by_every_reader(
         store = GitAuditStore(tmp_path)
         chosen = store.approvals(SERVICE, digest="d-loaded", since=NOW - timedelta(days=1))
         assert sorted(record.id for record in chosen) == ["apr-1", "apr-1-end"], reader
-        skipped = {item.path: item.reason for item in store.unreadable(SERVICE)}
+        skipped = {item.path: item.reason for item in store.unreadable()}
         assert sorted(skipped) == sorted(expected), reader
         for path, reason in expected.items():
             assert skipped[path].startswith(reason), (reader, skipped[path])
         store.flush()
+
+
+def test_a_refused_merge_of_any_age_is_read_with_its_proposal(tmp_path: Path) -> None:
+    """A refusal naming the loaded blueprint's digest, or a refused merge that left no file,
+    holds the service whatever its age: each is read, and its proposal's request with it
+    (by the proposal's id), though neither names the loaded blueprint. A proposal settled
+    before them is not read; the day of the last moment no proposal was open is read whole."""
+    pygit2.init_repository(str(tmp_path), initial_head="main")
+    records = _proposal("apr-old", NOW - timedelta(days=15), key=KEYS[1])
+    for approval, days, merged in (("apr-nofile", 12, None), ("apr-named", 9, "d-loaded")):
+        request, refusal = _proposal(
+            approval, NOW - timedelta(days=days), end=(EventType.APPROVAL_REFUSED, Outcome.REFUSED)
+        )
+        records += [
+            request,
+            replace(refusal, details={**refusal.details, "merged_blueprint_digest": merged}),
+        ]
+    records += _proposal("apr-last", NOW - timedelta(days=6), key=KEYS[1])
+    _commit(tmp_path, records)
+    assert _chosen(tmp_path, NOW - timedelta(hours=1)) == [
+        "apr-last",
+        "apr-last-end",
+        "apr-named",
+        "apr-named-end",
+        "apr-nofile",
+        "apr-nofile-end",
+    ]
+
+
+def test_the_window_starts_on_its_day_in_utc_whatever_the_machines_zone(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    """The window's first day is its UTC day, as the day folders are: on a machine fourteen
+    hours ahead, a window starting late on 9 February still reads that day's folder."""
+    import time
+
+    pygit2.init_repository(str(tmp_path), initial_head="main")
+    late = datetime(2026, 2, 9, 23, 30, tzinfo=UTC)
+    records = _proposal("apr-late", late, after=timedelta(minutes=15))
+    records += _proposal("apr-next", late + timedelta(hours=11))
+    _commit(tmp_path, records)
+    monkeypatch.setenv("TZ", "UTC-14")
+    time.tzset()
+    try:
+        chosen = _chosen(tmp_path, late - timedelta(minutes=30))
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert chosen == ["apr-late", "apr-late-end", "apr-next", "apr-next-end"]

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from reconciler.core.approvals.holds import approval_hold, proposal_reference
+from reconciler.core.approvals.landings import landed_without_approval
 from reconciler.core.approvals.recording import approval_record
 from reconciler.core.trail.records import EventType, Outcome, Record
 from tests.core.helpers import NOW, blueprint
@@ -89,6 +90,17 @@ def _regrant(approval: str = "apr-2", minute: int = 3, **extra: Any) -> list[Rec
         ([_refused(merged_blueprint_digest=None, files=())], ""),
         # The latest refusal is not this blueprint's, an earlier one is.
         ([_refused(), _refused("apr-3", 5, merged_blueprint_digest=OTHER)], HELD_REFUSED),
+        ([_refused(), _record(REFUSED, "apr-3", 5, reference="#9")], HELD_REFUSED),
+        (
+            [_refused(), _refused("apr-3", 5, merged_blueprint_digest=None, blueprint_path=SOURCE)],
+            HELD_REFUSED,
+        ),
+        # A grant later ends the hold of the refusal it follows, not of an earlier one whose
+        # merge brought in paths the forge did not list.
+        (
+            [_refused("apr-0", 0, beyond_proposal=None), _refused(minute=1), *_regrant()],
+            HELD_REFUSED,
+        ),
         # A later grant of the same bytes, proposed and never refused, ends the hold.
         ([_refused(), *_regrant()], ""),
         ([_refused(), *_regrant(merged_blueprint_digest=OTHER)], HELD_REFUSED),
@@ -110,6 +122,15 @@ def _regrant(approval: str = "apr-2", minute: int = 3, **extra: Any) -> list[Rec
         ),
         ([_refused(beyond_proposal=None), *_regrant()], HELD_REFUSED),
         ([_refused(beyond_proposal=["audit/web/x.json"]), *_regrant()], HELD_REFUSED),
+        # Another proposal's request before it is not the grant's own.
+        (
+            [
+                _record(REQUESTED, "apr-1", 0),
+                _refused(),
+                _record(GRANTED, "apr-2", 3, merged_blueprint_digest=WEB.digest),
+            ],
+            HELD_REFUSED,
+        ),
         # A grant whose proposal was refused too does not count; a later one still does.
         (
             [
@@ -143,6 +164,9 @@ def _regrant(approval: str = "apr-2", minute: int = 3, **extra: Any) -> list[Rec
         "no-file-left-proposal-path-loaded",
         "no-file-left-no-path-known",
         "an-earlier-refusal-still-loaded",
+        "an-earlier-refusal-still-loaded-the-latest-naming-no-digest",
+        "an-earlier-refusal-still-loaded-the-latest-leaving-the-file-in-place",
+        "an-earlier-refusal-no-grant-can-end",
         "granted-again-later",
         "granted-later-other-bytes",
         "granted-later-without-its-proposal",
@@ -150,6 +174,7 @@ def _regrant(approval: str = "apr-2", minute: int = 3, **extra: Any) -> list[Rec
         "granted-later-but-refused-too",
         "refusal-beyond-unknown-granted-later",
         "refusal-beyond-the-proposal-granted-later",
+        "granted-later-after-another-proposals-request",
         "a-refused-grant-then-a-valid-one",
         "proposed-before-the-refusal-granted-right-after",
         "granted-before-the-refusal",
@@ -159,6 +184,13 @@ def test_a_refused_merge_holds_until_an_approval_stands_behind_the_blueprint(
     records: list[Record], held: str
 ) -> None:
     assert approval_hold(WEB, records) == held
+
+
+def test_a_refusals_rationale_is_quoted_whole_without_its_last_period() -> None:
+    refused = _refused(rationale="merged by a non-approver, user X.")
+    assert approval_hold(WEB, [refused]) == HELD_REFUSED.replace(
+        "(not an approver)", "(merged by a non-approver, user X)"
+    )
 
 
 def test_an_ended_proposal_whose_file_landed_holds_the_service() -> None:
@@ -241,3 +273,80 @@ def test_a_proposal_is_named_by_its_number_else_its_reference_branch_or_key(
     extra: dict[str, Any], reference: str
 ) -> None:
     assert proposal_reference(_record(REQUESTED, "apr-1", 0, **extra)) == reference
+
+
+EXPIRED = EventType.APPROVAL_EXPIRED, Outcome.EXPIRED
+
+
+@pytest.mark.parametrize(
+    ("records", "landed"),
+    [
+        (
+            [
+                _record(REQUESTED, "apr-1", 0, proposed=WEB.digest),
+                _record(REJECTED, "apr-1", 5, proposed=WEB.digest),
+            ],
+            ["apr-1"],
+        ),
+        (
+            [
+                _record(REQUESTED, "apr-1", 0, proposed=WEB.digest),
+                _record(EXPIRED, "apr-1", 5, proposed=WEB.digest),
+            ],
+            ["apr-1"],
+        ),
+        # An expiry still pending (the pull request not closed yet) has not ended it.
+        (
+            [
+                _record(REQUESTED, "apr-1", 0, proposed=WEB.digest),
+                _record(
+                    (EventType.APPROVAL_EXPIRED, Outcome.PENDING), "apr-1", 5, proposed=WEB.digest
+                ),
+            ],
+            [],
+        ),
+        (
+            [
+                _record(REQUESTED, "apr-1", 0, proposed=WEB.digest),
+                _record(REJECTED, "apr-1", 5, proposed=OTHER),
+            ],
+            [],
+        ),
+        # Proposed against the blueprint loaded: nothing landed.
+        ([_record(REJECTED, "apr-1", 5, proposed=WEB.digest, against=WEB.digest)], []),
+        ([_record(REJECTED, "apr-1", 5, proposed=WEB.digest, kind="request")], []),
+        # Each proposal is looked at, whatever comes before it.
+        (
+            [
+                _record(REQUESTED, "apr-1", 0, proposed=WEB.digest),
+                _record(REJECTED, "apr-2", 1, proposed=WEB.digest, kind="request"),
+                _record(REJECTED, "apr-3", 2, proposed=WEB.digest),
+            ],
+            ["apr-3"],
+        ),
+        # The last record of a proposal decides: rejected, then proposed again and waiting.
+        (
+            [
+                _record(REJECTED, "apr-1", 0, proposed=WEB.digest),
+                _record(REQUESTED, "apr-1", 5, proposed=WEB.digest),
+            ],
+            [],
+        ),
+    ],
+    ids=[
+        "rejected",
+        "expired",
+        "expiry-pending",
+        "rejected-other-file",
+        "proposed-against-the-loaded-one",
+        "a-request",
+        "after-a-waiting-one-and-a-request",
+        "waiting-again",
+    ],
+)
+def test_which_ended_proposals_landed_without_approval(
+    records: list[Record], landed: list[str]
+) -> None:
+    found = landed_without_approval(WEB, records)
+    assert [record.links["approval"] for record in found] == landed
+    assert all(record.event_type is not EventType.APPROVAL_REQUESTED for record in found)
