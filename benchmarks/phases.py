@@ -106,6 +106,7 @@ def measure(root: Path, shard: str | None = None) -> dict[str, dict[str, float]]
     fleet = committed_fleet(root, shard=parse_shard(shard) if shard else None)
     marks.append((time.perf_counter(), time.process_time()))
     ports = build_ports(root, Settings(repo=root), fleet)
+    gc.freeze()  # as `reconciler run` does once the fleet and the ports are loaded
     marks.append((time.perf_counter(), time.process_time()))
     ports = replace(
         ports,

@@ -190,6 +190,10 @@ class _Group(click.Group):
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             sys.exit(130)
+        finally:
+            # What a command moved out of the collector's sight (`gc.freeze`, cli/run.py) is
+            # its again: a process that runs several commands (the tests) reclaims it.
+            gc.unfreeze()
 
 
 class _Header(click.ParamType):  # type: ignore[type-arg]  # generic from click 8.3 on

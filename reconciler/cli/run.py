@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import gc
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -68,7 +69,12 @@ def _prepare(
             f"no blueprint for {', '.join(unknown)}",
             hint=f"known services: {', '.join(sorted(known))}",
         )
-    return fleet, command_ports(root, settings, fleet)
+    ports = command_ports(root, settings, fleet)
+    # The blueprints and the cluster's state just loaded live as long as the command: moved
+    # out of the collector's sight, the cycle's collections do not walk them again (one of
+    # them walked every blueprint of a 10,000-service fleet, 1.3 s).
+    gc.freeze()
+    return fleet, ports
 
 
 def _options(fleet: Fleet, services: tuple[str, ...], dry_run: bool, quiet: bool) -> CycleOptions:
