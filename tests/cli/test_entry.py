@@ -60,6 +60,18 @@ def test_the_console_script_prints_what_click_prints(argv: tuple[str, ...]) -> N
     assert "reconciler" in kept[0] + kept[1]
 
 
+def test_the_options_environment_does_not_change_clicks_help() -> None:
+    """The kept text stands for click's whatever the options' variables hold: click shows an
+    option's default, never the value its variable would give."""
+    variables = {
+        name: "kubernetes" if parameter.name == "cluster" else "7"
+        for parameter in command_line.params
+        for name in ([parameter.envvar] if isinstance(parameter.envvar, str) else [])
+    }
+    assert "RECONCILER_CLUSTER" in variables
+    assert _run("--help", COLUMNS="80", LINES="24", **variables) == _run("--help")
+
+
 @pytest.mark.parametrize("argv", KEPT, ids=lambda argv: " ".join(argv) or "no arguments")
 def test_the_kept_answers_import_neither_click_nor_a_command(
     argv: tuple[str, ...], tmp_path: Path
