@@ -131,18 +131,28 @@ class WritePacer:
     sleep six seconds for it, while one that opens thirty should not trip GitHub's limit on
     content creation."""
 
-    def __init__(self, burst: int = WRITE_BURST, interval: float = WRITE_INTERVAL) -> None:
+    def __init__(
+        self,
+        burst: int = WRITE_BURST,
+        interval: float = WRITE_INTERVAL,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        # The clock and the sleep are parameters so that the pace can be checked on a clock
+        # that moves only when told to, whatever else the machine is doing.
         self.burst, self.interval = burst, interval
+        self._clock, self._sleep = clock, sleep
         self._tokens = float(burst)
-        self._last = time.monotonic()
+        self._last = clock()
 
     def wait(self) -> None:
         if self.interval <= 0:
             return
-        now = time.monotonic()
+        now = self._clock()
         self._tokens = min(self.burst, self._tokens + (now - self._last) / self.interval)
         self._last = now
         if self._tokens < 1:
-            time.sleep((1 - self._tokens) * self.interval)
-            self._tokens, self._last = 1.0, time.monotonic()
+            self._sleep((1 - self._tokens) * self.interval)
+            self._tokens, self._last = 1.0, self._clock()
         self._tokens -= 1
