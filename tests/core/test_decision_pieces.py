@@ -131,8 +131,10 @@ def _context(replicas: int, values: Metrics, scaling: str = "") -> Context:
         # Exactly at a guard is not past it.
         ("CPU exactly at its guard", 2, 0.9, 0.1, 50, "", []),
         ("memory exactly at its guard", 2, 0.1, 0.9, 50, "", []),
-        # 1.25 × 200ms = 250ms.
-        ("latency exactly at its guard", 2, 0.2, 0.2, 250, "", []),
+        # The guard written above: 1.5 × 200ms = 300ms (250ms, under the default factor 1.25,
+        # is well below it here), and just past it.
+        ("latency exactly at its guard", 2, 0.2, 0.2, 300, "", []),
+        ("latency just past its guard", 2, 0.2, 0.2, 300.5, "", [(DecisionRule.LATENCY_GUARD, 4)]),
     ],
 )
 def test_asks_for_more(
