@@ -131,6 +131,11 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "read only by login_of, which answers None for anything but an object with a login: "
         "'' and None are the same unknown account",
     ),
+    "reconciler.core.decide.governance.x__breaker__mutmut_22": (
+        '{"state": breaker.describe(None), "service": request.service},',
+        "on the open breaker's line: describe() reads the settings only for a closed or "
+        "half-open breaker (its failures out of the threshold)",
+    ),
     "reconciler.core.decide.governance.x__alternatives__mutmut_1": (
         "offered: Sequence[Alternative] = None",
         "a first value both branches of the `if` below replace before it is read",

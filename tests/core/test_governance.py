@@ -822,3 +822,14 @@ def test_a_verdict_keeps_the_decision_it_answers() -> None:
         request("scale_within_limits", 3, decision_id="dec-7"), seed_blueprint(), history(), {}, NOW
     )
     assert verdict.decision_id == "dec-7"
+
+
+def test_a_proposal_with_nothing_holding_it_back_adds_no_safety_note() -> None:
+    """Only failing checks are noted on a proposal; when all pass, its tier's reason is all."""
+    verdict = govern(request("scale_beyond_limits", 7), seed_blueprint(), history(), {}, NOW)
+    assert verdict.action is VerdictAction.REQUEST_APPROVAL
+    assert [r.code for r in verdict.reasons[1:]] == []
+    in_cooldown = govern(
+        request("scale_beyond_limits", 7), seed_blueprint(), history(_executed(20)), {}, NOW
+    )
+    assert [r.code for r in in_cooldown.reasons[1:]] == [Code.SAFETY_RECHECKED]
