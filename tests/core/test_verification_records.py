@@ -494,7 +494,7 @@ def test_a_change_is_read_back_as_waiting_for_its_verification(
 
 def test_a_target_rolled_back_is_avoided_for_what_is_left_of_the_hour() -> None:
     """Ten minutes after its failed verification, 2 replicas are avoided for 50 more minutes,
-    whatever other records come before it."""
+    whatever other records, or older failures, come before it."""
     failed = Record(
         id="ver-1",
         timestamp=NOW - timedelta(minutes=10),
@@ -507,7 +507,11 @@ def test_a_target_rolled_back_is_avoided_for_what_is_left_of_the_hour() -> None:
         details={"target_replicas": 2},
     )
     before = _record("op-1", EventType.OPERATION_EXECUTED, -900, {"operation": "op-1"})
-    assert avoid_targets(_history(before, failed), NOW) == {
+    # A target that failed two hours ago is free again, and does not hide the later one.
+    old = replace(
+        failed, id="ver-0", timestamp=NOW - timedelta(hours=2), details={"target_replicas": 4}
+    )
+    assert avoid_targets(_history(old, before, failed), NOW) == {
         2: "2 replicas failed verification at 15:20:00Z and was rolled back (not tried again "
         "for 50m)"
     }
