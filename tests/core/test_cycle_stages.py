@@ -7,13 +7,13 @@ tables give each stage the inputs that make it do one or the other, and what it 
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, timedelta, timezone
 
 import pytest
 
 from reconciler.core.approvals.authorization import Authorization
 from reconciler.core.approvals.lifecycle import Kind
-from reconciler.core.blueprint.model import Blueprint
+from reconciler.core.blueprint.model import Blueprint, Provenance
 from reconciler.core.decide.decision import Action, DecisionRule
 from reconciler.core.decide.decision import Reason as DecisionReason
 from reconciler.core.decide.governance import Origin, VerdictAction
@@ -532,6 +532,50 @@ def test_hold_approved_replicas(origin: str, replicas: int, held: bool) -> None:
         assert not after.plan.steps
 
 
+@pytest.mark.parametrize(
+    ("authorized_by", "reference"),
+    [
+        (None, "apv-20260210-151000-dddddd"),
+        ({"reference": "reconciler/web/scale-to-zero"}, "reconciler/web/scale-to-zero"),
+        ({"merged_by": "alice"}, "apv-20260210-151000-dddddd"),
+    ],
+    ids=["no-authorization-recorded", "authorization-recorded", "authorization-without-reference"],
+)
+def test_the_held_decision_is_the_services_own_at_this_moment(
+    authorized_by: dict[str, object] | None, reference: str
+) -> None:
+    """The held decision is dated and identified like any other (its id over this history, so
+    the same cycle run again finds the same record), measures W from the metrics, and cites
+    where the approval was granted: the reference recorded with the change, else its id."""
+    read_from = Provenance(commit="0123abcd", blobs={"blueprints/web/blueprint.yaml": "9f8e"})
+    bp = replace(blueprint(), provenance=read_from)
+    given = replace(inputs(bp, state(0), HOT), now=NOW.astimezone(timezone(timedelta(hours=2))))
+    executed = _record(
+        EventType.OPERATION_EXECUTED,
+        600,
+        outcome=Outcome.SUCCESS,
+        operation="scale_beyond_limits",
+        links={"approval": "apv-20260210-151000-dddddd", "operation": "op-1"},
+        details={
+            "request": {"origin": "approval", "current_replicas": 2, "target_replicas": 0},
+            "authorized_by": authorized_by,
+        },
+    )
+    history = start(given, (executed,)).history
+    decision = stages.held_by_approval(given, history)
+    assert decision is not None
+    assert decision.id == make_id("dec", NOW, "web", "held", 0, history.fingerprint)
+    assert decision.id != make_id("dec", NOW, "web", "held", 0, start(given).history.fingerprint)
+    assert (decision.blueprint_version, decision.provenance) == ("1.0.0", read_from)
+    assert (decision.at, decision.at.tzinfo) == (NOW, UTC)  # the local time given, in UTC
+    assert decision.weighted is not None and decision.weighted.value == pytest.approx(0.925)
+    assert [c.value for c in decision.weighted.components] == [0.95, 0.90, 180]
+    assert decision.rationale == (
+        f"Replicas are held at 0, as approved in {reference}; the engine resumes after the "
+        "next change to the deployment (for example a request to scale back)."
+    )
+
+
 def _executed_scale(load: Metrics) -> tuple[Record, ...]:
     """The records of the engine's 2→3 at NOW, carried out: decision, verdict, executed."""
     given = inputs(load=HOT)
@@ -618,6 +662,73 @@ def test_a_change_that_failed_its_verification_is_rolled_back_before_anything_ne
     assert request.reverts == records[-1].id
     assert step.verdict.action is VerdictAction.EXECUTE
     assert [n.kind for n in after.plan.notes] == [NoteKind.VERIFICATION_FAILED]
+
+
+_ROLLBACK_NEEDS_APPROVAL = (
+    "governance:\n  agent_authority:\n    requires_approval:\n"
+    "      - operation: rollback_own_change\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("authorization", "carried_out"),
+    [
+        (None, False),
+        (_authorization(Kind.REQUEST, 2, "rollback_own_change"), True),
+        (_authorization(Kind.REQUEST, 1, "rollback_own_change"), False),
+        (_authorization(Kind.REQUEST, 2, "scale_within_limits"), False),
+    ],
+    ids=["not-approved", "approved", "approved-to-other-replicas", "another-operation"],
+)
+def test_an_approved_rollback_is_carried_out_as_the_very_rollback_proposed(
+    authorization: Authorization | None, carried_out: bool
+) -> None:
+    """A rollback that needs a person is proposed; the merge that grants exactly it (same
+    operation, same replicas) has it carried out, the approval leading its chain and
+    credited on the change, with the history and notes of the cycle so far."""
+    bp = blueprint(governance=_ROLLBACK_NEEDS_APPROVAL)
+    proposing = replace(inputs(bp, state(3, ready=1), HOT), now=NOW + timedelta(seconds=400))
+    verified = stages.verify_due_changes(proposing, start(proposing, _executed_scale(HOT)))
+    assert [n.kind for n in verified.notes] == [NoteKind.VERIFICATION_FAILED]
+    proposed = stages.roll_back_failed_changes(proposing, verified).plan
+    assert proposed is not None
+    (proposal,) = proposed.steps
+    assert proposal.verdict.action is VerdictAction.REQUEST_APPROVAL
+    given = replace(proposing, authorizations=(authorization,) if authorization else ())
+    after = stages.roll_back_failed_changes(given, verified)
+    assert (after.history, after.notes) == (verified.history, verified.notes)
+    assert after.plan is not None and after.plan.decision is None
+    assert after.plan.notes == verified.notes
+    (step,) = after.plan.steps
+    assert step.request == proposal.request  # the very rollback, not a new request
+    request = step.request
+    assert (request.operation, request.origin) == ("rollback_own_change", Origin.ROLLBACK)
+    assert (request.current_replicas, request.target_replicas) == (3, 2)
+    if not carried_out:
+        assert step == proposal
+        return
+    assert authorization is not None
+    assert step.verdict.action is VerdictAction.EXECUTE
+    assert step.approved_by == "reconciler/web/scale, merged by alice at 2026-02-10 15:20:00Z"
+    assert (step.chain.decision, step.chain.approval) == (
+        "apv-20260210-152000-bbbbbb",
+        "apv-20260210-152000-bbbbbb",
+    )
+    assert (step.chain.governance, step.chain.operation) == (
+        proposal.chain.governance,
+        proposal.chain.operation,
+    )
+    assert [(r.event_type, r.links.get("approval")) for r in step.records] == [
+        (EventType.GOVERNANCE_CHECKED, "apv-20260210-152000-bbbbbb")
+    ]
+    assert step.context["authorized_by"] == authorization.to_json()
+    assert step.context["baseline"] == proposal.context["baseline"]
+    assert step.change is not None
+    assert dict(step.change.stamp.authorized_by) == {
+        "reference": "reconciler/web/scale",
+        "merged_by": "alice",
+    }
+    assert step.change.stamp.reverts == request.reverts
 
 
 def _after_failed_verification() -> tuple[Record, ...]:
