@@ -245,6 +245,18 @@ _ROLLED_OUT = Record(
             "op-20260210-152900-aaaaaa (scale 2→3) is verified at 15:30:30Z; "
             "no new change before that",
         ),
+        (
+            _pending(timedelta(0), {"commit": "0123456789abcdef"}),
+            (),
+            "op-20260210-152900-aaaaaa (scale 2→3) is verified once its starting pods are "
+            "ready (at the latest 15:32:00Z); no new change before that",
+        ),
+        (
+            _pending(timedelta(seconds=-10), {"commit": "0123456789abcdef"}),
+            (),
+            "op-20260210-152900-aaaaaa (scale 2→3) is verified once its starting pods are "
+            "ready (at the latest 15:31:50Z); no new change before that",
+        ),
     ],
     ids=[
         "nothing-waits",
@@ -253,13 +265,17 @@ _ROLLED_OUT = Record(
         "due-now",
         "through-git-not-rolled-out",
         "through-git-rolled-out",
+        "through-git-sync-deadline-now",
+        "through-git-sync-deadline-passed",
     ],
 )
 def test_wait_for_verification(
     waiting: Pending | None, records: tuple[Record, ...], text: str | None
 ) -> None:
     """The waiting change holds the cycle either way; the history says what it waits for
-    (the GitOps tool's rollout of its commit, until the trail records it rolled out)."""
+    (the GitOps tool's rollout of its commit, until the trail records it rolled out). Once
+    the due time (for a change through git, its sync deadline) has come, nothing is due but
+    the starting pods: the rollout is not spoken of, rolled out or not."""
     given = inputs(load=HOT)
     progress = replace(start(given, records), waiting=waiting)
     after = stages.wait_for_verification(given, progress)
@@ -729,6 +745,24 @@ def test_an_approved_rollback_is_carried_out_as_the_very_rollback_proposed(
         "merged_by": "alice",
     }
     assert step.change.stamp.reverts == request.reverts
+
+
+def test_a_failed_change_nobody_may_roll_back_is_escalated_and_the_cycle_goes_on() -> None:
+    """With rollback_on_failure false, the failed change goes to a person: the escalation
+    and the breaker it opens are noted and folded into the history the later stages read,
+    and nothing is undone, so the cycle is not settled here."""
+    bp = blueprint(extra="  reliability:\n    rollback_on_failure: false\n")
+    given = replace(inputs(bp, state(3, ready=1), HOT), now=NOW + timedelta(seconds=400))
+    verified = stages.verify_due_changes(given, start(given, _executed_scale(HOT)))
+    assert [n.kind for n in verified.notes] == [NoteKind.VERIFICATION_FAILED]
+    after = stages.roll_back_failed_changes(given, verified)
+    assert after.plan is None
+    assert [n.kind for n in after.notes] == [NoteKind.VERIFICATION_FAILED, NoteKind.ESCALATED]
+    (escalated,) = after.notes[1:]
+    added = after.history.records[len(verified.history.records) :]
+    assert added == escalated.records
+    assert [r.event_type for r in added] == [EventType.ESCALATED, EventType.BREAKER_OPENED]
+    assert after.history.breaker.phase == "open"
 
 
 def _after_failed_verification() -> tuple[Record, ...]:
