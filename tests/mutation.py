@@ -246,6 +246,16 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "hint=_missing(None).hint,",
         "only the hint of _missing is read here, and it names no target: the same text for any",
     ),
+    "reconciler.core.planning.stages.x_waiting_text__mutmut_23": (
+        'rollout_wait(waiting, history.records) if (due) or True else ""',
+        "once the due time has come settled_by is always set, and the wording reads the "
+        "rollout only when settled_by is None: the rollout text is never said then",
+    ),
+    "reconciler.core.planning.stages.x_waiting_text__mutmut_28": (
+        'rollout_wait(waiting, history.records) if due else "XXXX"',
+        "once the due time has come settled_by is always set, and the wording reads the "
+        "rollout only when settled_by is None: the rollout text is never said then",
+    ),
     "reconciler.core.review.operations.x_classify_edit__mutmut_37": (
         "result.references[0] if (result.references) or True else",
         "classify_under always names at least one reference (the rules that decided, or governance.agent_authority for an unlisted operation), so the fallback is never taken",
