@@ -747,6 +747,58 @@ def test_an_approved_rollback_is_carried_out_as_the_very_rollback_proposed(
     assert step.change.stamp.reverts == request.reverts
 
 
+_BLOCKED_ROLLBACK = _record(
+    EventType.OPERATION_BLOCKED,
+    -340,  # a minute before the cycle below, at NOW + 400 s
+    outcome=Outcome.BLOCKED,
+    operation="rollback_own_change",
+    details={
+        "request": {
+            "operation": "rollback_own_change",
+            "origin": "rollback",
+            "current_replicas": 3,
+            "target_replicas": 2,
+        }
+    },
+)
+
+
+@pytest.mark.parametrize(
+    ("earlier", "repeated"),
+    [((), False), ((_BLOCKED_ROLLBACK,), True)],
+    ids=["first-block", "blocked-a-minute-ago"],
+)
+def test_an_approved_rollback_the_policy_now_forbids_is_blocked_once(
+    earlier: tuple[Record, ...], repeated: bool
+) -> None:
+    """Nothing approves a forbidden operation: a rollback approved before the policy forbade
+    it is blocked, the approval still leading its chain, and a block of the same rollback
+    already in the history is not told again as new."""
+    bp = blueprint(
+        governance="governance:\n  agent_authority:\n    forbidden_operations:\n"
+        "      - operation: rollback_own_change\n"
+    )
+    authorization = _authorization(Kind.REQUEST, 2, "rollback_own_change")
+    given = replace(
+        inputs(bp, state(3, ready=1), HOT),
+        now=NOW + timedelta(seconds=400),
+        authorizations=(authorization,),
+    )
+    verified = stages.verify_due_changes(given, start(given, (*_executed_scale(HOT), *earlier)))
+    assert [n.kind for n in verified.notes] == [NoteKind.VERIFICATION_FAILED]
+    after = stages.roll_back_failed_changes(given, verified)
+    assert after.plan is not None
+    (step,) = after.plan.steps
+    assert (step.request.operation, step.request.target_replicas) == ("rollback_own_change", 2)
+    assert (step.verdict.action, step.change) == (VerdictAction.BLOCK, None)
+    assert step.chain.approval == "apv-20260210-152000-bbbbbb"
+    assert [r.event_type for r in step.records] == [
+        EventType.GOVERNANCE_CHECKED,
+        EventType.OPERATION_BLOCKED,
+    ]
+    assert step.repeated is repeated
+
+
 def test_a_failed_change_nobody_may_roll_back_is_escalated_and_the_cycle_goes_on() -> None:
     """With rollback_on_failure false, the failed change goes to a person: the escalation
     and the breaker it opens are noted and folded into the history the later stages read,
