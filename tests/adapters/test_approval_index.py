@@ -368,3 +368,31 @@ def test_the_window_starts_on_its_day_in_utc_whatever_the_machines_zone(
         monkeypatch.undo()
         time.tzset()
     assert chosen == ["apr-late", "apr-late-end", "apr-next", "apr-next-end"]
+
+
+def test_one_store_reads_a_day_again_once_its_folder_changed(tmp_path: Path) -> None:
+    """The summaries a store keeps in memory are keyed by each day folder's tree: a record
+    added to an old day after a first reading (a run that proposes, then reads again) is seen
+    by the same store exactly as a fresh one sees it."""
+    pygit2.init_repository(str(tmp_path), initial_head="main")
+    records = []
+    for day in (15, 10, 5):
+        records += _proposal(f"apr-{day:03d}", NOW - timedelta(days=day))
+    store = GitAuditStore(tmp_path)
+
+    def chosen(reader: GitAuditStore) -> list[str]:
+        found = reader.approvals(SERVICE, digest="d-loaded", since=NOW - timedelta(days=1))
+        return sorted(record.id for record in found)
+
+    for record in records:
+        store.append([record], commit_message(f"{SERVICE}: {record.id}", [record]))
+    store.flush()
+    # Every proposal ended days ago: the reading starts from the last of them (its day whole).
+    assert chosen(store) == ["apr-005", "apr-005-end"]
+    # A proposal still open, in the folder of ten days ago: from it on, everything is read.
+    opened = _proposal("apr-open", NOW - timedelta(days=10, minutes=-90), key=KEYS[1], end=None)
+    store.append(opened, commit_message(f"{SERVICE}: apr-open", opened))
+    store.flush()
+    fresh = chosen(GitAuditStore(tmp_path))
+    assert "apr-open" in fresh
+    assert chosen(store) == fresh
