@@ -396,3 +396,30 @@ def test_one_store_reads_a_day_again_once_its_folder_changed(tmp_path: Path) -> 
     fresh = chosen(GitAuditStore(tmp_path))
     assert "apr-open" in fresh
     assert chosen(store) == fresh
+
+
+def test_a_later_day_folds_on_from_the_state_at_the_end_of_the_last_unchanged_one(
+    tmp_path: Path,
+) -> None:
+    """A new day folder is summarized from the fold's state at the end of the day just before
+    it: a proposal opened there and still open keeps every record after it in the reading."""
+    pygit2.init_repository(str(tmp_path), initial_head="main")
+    records = _proposal("apr-020", NOW - timedelta(days=20))
+    records += _proposal("apr-015", NOW - timedelta(days=15))
+    records += _proposal("apr-012", NOW - timedelta(days=12), key=KEYS[1], end=None)
+    store = GitAuditStore(tmp_path)
+
+    def chosen(reader: GitAuditStore) -> list[str]:
+        found = reader.approvals(SERVICE, digest="d-loaded", since=NOW - timedelta(days=1))
+        return sorted(record.id for record in found)
+
+    for record in records:
+        store.append([record], commit_message(f"{SERVICE}: {record.id}", [record]))
+    store.flush()
+    assert chosen(store) == ["apr-012"]
+    later = _proposal("apr-005", NOW - timedelta(days=5))
+    store.append(later, commit_message(f"{SERVICE}: apr-005", later))
+    store.flush()
+    expected = ["apr-005", "apr-005-end", "apr-012"]
+    assert chosen(GitAuditStore(tmp_path)) == expected
+    assert chosen(store) == expected
