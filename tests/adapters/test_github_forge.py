@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from reconciler.adapters.github_forge import GitHubForge
-from reconciler.adapters.github_forge.limits import WritePacer
+from reconciler.adapters.github_forge.limits import ApiUsage, WritePacer, github_message, limit_of
 from reconciler.core.approvals.proposals import (
     CommentTopic,
     Draft,
@@ -1111,3 +1111,123 @@ def test_importing_the_adapter_does_not_import_pygithub() -> None:
     code = "import sys, reconciler.adapters.github_forge; print('github' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        # The shapes GitHub's REST API answers errors in.
+        ({"message": "Not Found"}, "Not Found"),
+        (
+            {
+                "message": "Validation Failed",
+                "errors": [
+                    {
+                        "resource": "PullRequest",
+                        "code": "custom",
+                        "message": "A pull request already exists for o:b.",
+                    }
+                ],
+            },
+            "Validation Failed: A pull request already exists for o:b.",
+        ),
+        (
+            {
+                "message": "Validation Failed",
+                "errors": [{"resource": "Label", "field": "name", "code": "already_exists"}],
+            },
+            "Validation Failed: Label name already_exists",
+        ),
+        (
+            {"message": "Validation Failed", "errors": [{"code": "missing_field"}]},
+            "Validation Failed: missing_field",
+        ),
+        ({"message": "Bad", "errors": ["plain words", "", None, {}]}, "Bad: plain words"),
+        ({"errors": [{"message": "only the detail"}]}, "only the detail"),
+        ({"message": "", "errors": None}, ""),
+        ({}, ""),
+        ("not a mapping", ""),
+        (None, ""),
+    ],
+)
+def test_githubs_own_error_words_are_read_whole(data: object, message: str) -> None:
+    """What a pull request's "already exists" is recognised by, and what an error shows."""
+    assert github_message(data) == message
+
+
+@pytest.mark.parametrize(
+    ("usage", "text"),
+    [
+        (ApiUsage(requests=1, not_modified=0), "1 request to GitHub"),
+        (ApiUsage(requests=0, not_modified=0), "0 requests to GitHub"),
+        (
+            ApiUsage(requests=12, not_modified=9, remaining=4981, limit=5000),
+            "12 requests to GitHub (9 answered 304, not counted): 4,981 of 5,000 left",
+        ),
+        (
+            ApiUsage(
+                requests=2,
+                not_modified=0,
+                remaining=1200,
+                limit=5000,
+                resets_at=datetime(2026, 1, 2, 16, 5, tzinfo=UTC),
+            ),
+            "2 requests to GitHub: 1,200 of 5,000 left until 16:05Z",
+        ),
+        (ApiUsage(requests=3, not_modified=0, remaining=10), "3 requests to GitHub"),
+        (ApiUsage(requests=3, not_modified=0, limit=10), "3 requests to GitHub"),
+    ],
+)
+def test_a_runs_cost_on_the_api_is_said_in_one_line(usage: ApiUsage, text: str) -> None:
+    assert usage.describe() == text
+    assert usage.counted == usage.requests - usage.not_modified
+
+
+_AT = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+_RESET = int(datetime(2026, 3, 1, 12, 30, tzinfo=UTC).timestamp())
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "data", "why", "wait"),
+    [
+        # The primary limit: nothing left, over at the reset GitHub names.
+        (403, {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(_RESET)},
+         {"message": "API rate limit exceeded"}, "the API rate limit is used up", 1800),
+        (429, {"x-ratelimit-remaining": " 0 ", "x-ratelimit-reset": str(_RESET)}, {},
+         "the API rate limit is used up", 1800),
+        # Secondary limits: retry-after, the words, or any 429; a minute when nothing says.
+        (403, {"Retry-After": "90"}, {}, "GitHub's secondary rate limit holds requests", 90),
+        (403, {}, {"message": "You have exceeded a Secondary Rate Limit."},
+         "GitHub's secondary rate limit holds requests", 60),
+        (429, {}, {}, "GitHub's secondary rate limit holds requests", 60),
+        # Both: the secondary's words win the reason, the later end wins the wait.
+        (403, {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(_RESET),
+               "Retry-After": "3600"},
+         {"message": "secondary rate limit"}, "GitHub's secondary rate limit holds requests",
+         3600),
+        (403, {"X-RateLimit-Remaining": "0", "Retry-After": "5"}, {},
+         "the API rate limit is used up", 5),
+        # Not limits: another status, or a 403 that says nothing of one.
+        (404, {"X-RateLimit-Remaining": "0"}, {"message": "secondary rate limit"}, None, None),
+        (403, {"X-RateLimit-Remaining": "1", "Retry-After": "soon"},
+         {"message": "Resource not accessible by integration"}, None, None),
+    ],
+)  # fmt: skip
+def test_which_answers_are_rate_limits_and_when_they_lift(
+    status: int, headers: dict[str, str], data: Any, why: str | None, wait: int | None
+) -> None:
+    from github import GithubException
+
+    limit = limit_of(GithubException(status, data, headers), lambda: _AT)
+    if why is None:
+        assert limit is None
+        return
+    assert limit is not None
+    assert (limit.why, limit.wait) == (why, wait)
+    assert limit.until == _AT + timedelta(seconds=wait)
+    detail = github_message(data)
+    assert limit.said == f"GitHub answered {status}" + (f" ({detail})" if detail else "")
+
+
+def test_an_error_that_is_not_githubs_is_no_rate_limit() -> None:
+    assert limit_of(RuntimeError("429"), lambda: _AT) is None
