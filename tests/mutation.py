@@ -118,6 +118,14 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "its one caller, GitAuditStore.approvals, passes the store's own HEAD as last looked "
         "up (_head_commit()), which is what days() reads when given none",
     ),
+    "reconciler.adapters.github_forge.limits.x_limit_of__mutmut_30": (
+        'after = headers.get("retry-after", "XXXX")',
+        "a missing retry-after is read only by isdigit(), false for both defaults",
+    ),
+    "reconciler.adapters.github_forge.limits.x_limit_of__mutmut_38": (
+        'reset = headers.get("x-ratelimit-reset", "XXXX")',
+        "a missing reset is read only by isdigit(), false for both defaults",
+    ),
     "reconciler.adapters.github_forge.identity.xǁIdentityǁis_member__mutmut_10": (
         "key = (approver.upper(), login.lower())",
         "the answers' cache key is case-folded either way; GitHub names are ASCII",

@@ -1231,3 +1231,36 @@ def test_which_answers_are_rate_limits_and_when_they_lift(
 
 def test_an_error_that_is_not_githubs_is_no_rate_limit() -> None:
     assert limit_of(RuntimeError("429"), lambda: _AT) is None
+
+
+def test_a_limit_is_said_in_utc_and_a_reset_already_past_waits_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from github import GithubException
+
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    try:
+        past = int((_AT - timedelta(minutes=5)).timestamp())
+        headers = {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(past)}
+        limit = limit_of(GithubException(403, {}, headers), lambda: _AT)
+        assert limit is not None
+        assert limit.wait == 0
+        assert limit.describe() == (
+            "GitHub answered 403; the API rate limit is used up until 2026-03-01 11:55:00 UTC"
+            " (in 0 s)"
+        )
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
+
+
+def test_the_pace_scales_with_the_interval() -> None:
+    clock = VirtualClock()
+    pacer = WritePacer(burst=2, interval=2.0, clock=clock, sleep=clock.sleep)
+    for _ in range(3):
+        pacer.wait()
+    assert clock.slept == [2.0]  # past the burst, one interval
+    clock.now += 1.0  # half an interval earns half a write back
+    pacer.wait()
+    assert clock.slept == [2.0, 1.0]
