@@ -66,6 +66,49 @@ def kept_answer(argv: list[str]) -> tuple[str, str, int] | None:
     return ("stderr", text, 2) if len(argv) == 1 else ("stdout", text, 0)
 
 
+#: The characters the command line's words use beyond ASCII, and what an output whose encoding
+#: cannot hold them (a Latin-1 or ASCII locale, PYTHONIOENCODING) shows instead. Anything else
+#: it cannot hold becomes "?". JSON output is ASCII already: only words are affected.
+PLAIN = {
+    "→": "->",
+    "×": "x",
+    "…": "...",
+    "≈": "~",
+    "±": "+/-",
+    "✓": "ok",
+    "✗": "x",
+    "✅": "[ok]",
+    "❌": "[x]",
+    "⚠": "[!]",
+    "⛔": "[forbidden]",
+    "⏳": "[waiting]",
+    "\ufe0f": "",  # the variation selector that asks for an emoji's colour form
+}
+
+PLAIN_ERRORS = "reconciler-plain"
+
+
+def _plain(error: UnicodeError) -> tuple[str, int]:
+    if not isinstance(error, UnicodeEncodeError):
+        raise error
+    shown = error.object[error.start : error.end]
+    return "".join(PLAIN.get(character, "?") for character in shown), error.end
+
+
+codecs.register_error(PLAIN_ERRORS, _plain)
+
+
+def readable(stream: TextIO | None) -> None:
+    """Let STREAM show every message even when its encoding cannot hold an arrow: a command
+    that decided and recorded must not end in a UnicodeEncodeError while printing what it did.
+    A UTF-8 stream is left as it is."""
+    if stream is None or _utf8(stream):
+        return
+    reconfigure = getattr(stream, "reconfigure", None)
+    if reconfigure is not None:
+        reconfigure(errors=PLAIN_ERRORS)
+
+
 def _utf8(stream: TextIO) -> bool:
     try:
         return codecs.lookup(stream.encoding).name == "utf-8"
@@ -74,6 +117,8 @@ def _utf8(stream: TextIO) -> bool:
 
 
 def main() -> None:
+    readable(sys.stdout)
+    readable(sys.stderr)
     answer = kept_answer(sys.argv)
     if answer is not None:
         where, text, code = answer

@@ -173,3 +173,47 @@ def test_a_closed_pipe_ends_as_it_does_under_click() -> None:
         return (result.returncode, result.stderr)
 
     assert closed_pipe() == closed_pipe(COLUMNS="80", LINES="24") == (1, "")
+
+
+@pytest.mark.parametrize("encoding", ["latin-1", "cp1252"])
+@pytest.mark.parametrize("argv", [("--help",), ("explain", "--help"), ("run", "--help")])
+def test_an_output_that_cannot_hold_an_arrow_still_shows_the_words(
+    encoding: str, argv: tuple[str, ...]
+) -> None:
+    result = subprocess.run(
+        [str(SCRIPT), *argv],
+        capture_output=True,
+        check=False,
+        env=_clean_environment(PYTHONIOENCODING=encoding),
+    )
+    assert result.returncode == 0, result.stderr.decode(encoding, "replace")
+    assert b"Traceback" not in result.stderr
+    assert "→".encode() not in result.stdout
+    result.stdout.decode(encoding)  # nothing outside the encoding was written
+    assert b"Usage: reconciler" in result.stdout
+
+
+def test_a_plain_output_gets_the_ascii_form_of_each_character() -> None:
+    import io
+
+    raw = io.BytesIO()
+    stream = io.TextIOWrapper(raw, encoding="ascii")
+    entry.readable(stream)
+    stream.write("2 → 3 × 1.5 … ≈60% (±10%) ✓ ✗ ✅ ❌ ⚠️ ⛔ ⏳ ρ")
+    stream.flush()
+    assert (
+        raw.getvalue()
+        == b"2 -> 3 x 1.5 ... ~60% (+/-10%) ok x [ok] [x] [!] [forbidden] [waiting] ?"
+    )
+
+
+def test_a_utf8_output_is_left_as_it_is() -> None:
+    import io
+
+    raw = io.BytesIO()
+    stream = io.TextIOWrapper(raw, encoding="utf-8")
+    entry.readable(stream)
+    assert stream.errors == "strict"
+    stream.write("2 → 3")
+    stream.flush()
+    assert raw.getvalue() == "2 → 3".encode()
