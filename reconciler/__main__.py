@@ -1,5 +1,5 @@
 """Allows `python -m reconciler`, the same entry point as the `reconciler` console script."""
 
-from reconciler.cli import main
+from reconciler.entry import main
 
 main()

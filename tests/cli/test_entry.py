@@ -217,3 +217,15 @@ def test_a_utf8_output_is_left_as_it_is() -> None:
     stream.write("2 → 3")
     stream.flush()
     assert raw.getvalue() == "2 → 3".encode()
+
+
+def test_python_dash_m_goes_through_the_same_entry() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "reconciler", "explain", "--help"],
+        capture_output=True,
+        check=False,
+        env=_clean_environment(PYTHONIOENCODING="latin-1"),
+    )
+    assert result.returncode == 0, result.stderr.decode("latin-1")
+    assert b"Usage: python -m reconciler explain" in result.stdout
+    result.stdout.decode("latin-1")
