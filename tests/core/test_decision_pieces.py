@@ -303,6 +303,11 @@ def test_the_counted_changes_are_those_within_the_longest_period_unread_before()
         assert down_limit(rules, 4, counted, NOW) == down_limit(rules, 4, everything, NOW)
     # Without a behavior no policy counts a change: none is read.
     assert counted_changes([_unread(5)], None, NOW) == ()
+    # Nor with a behavior that has no policy (the loader fills each direction's in, a
+    # behavior built without any has no period): not even a change a moment ago counts.
+    unbounded = ScalingRules(policies=(), select=SelectPolicy.MAX, stabilization=0.0)
+    none = Behavior(scale_up=unbounded, scale_down=unbounded)
+    assert counted_changes([_executed(0.5, 1, 2)], none, NOW) == ()
 
 
 def _change(details: dict[str, object], event: EventType = EventType.OPERATION_EXECUTED) -> Record:
