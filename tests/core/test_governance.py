@@ -914,6 +914,7 @@ def test_a_verdict_says_first_what_holds_it_back_else_its_tier(
     hist = history(*(_executed(seconds) for seconds in ago))
     verdict = govern(req, bp, hist, {}, NOW, approved_by=approved_by)
     assert verdict.action is action
+    assert verdict.requires_approval is (action is VerdictAction.REQUEST_APPROVAL)
     assert (verdict.summary, verdict.rationale) == (summary, headline)
     assert (verdict.service, verdict.operation, verdict.at) == ("web", req.operation, NOW)
 
