@@ -838,7 +838,6 @@ def test_a_proposal_with_nothing_holding_it_back_adds_no_safety_note() -> None:
 # --- what a verdict says first: its summary and headline, one row per path ----------------------
 
 _VIEW_ALLOWED = "governance:\n  agent_authority:\n    allowed_operations: [view_logs]\n"
-_VIEW_RESTRICTED = "governance:\n  agent_authority:\n    requires_approval: [view_logs]\n"
 _FULL_HOUR = tuple(3500 - 100 * i for i in range(9))
 
 
@@ -869,6 +868,11 @@ _FULL_HOUR = tuple(3500 - 100 * i for i in range(9))
             id="forbidden in cooldown: the rule's reason, not the cooldown",
         ),
         pytest.param(
+            request("rollback_deployment", 3), "", (), "", VerdictAction.EXECUTE, "allowed",
+            "rollback_deployment: allowed, execute.",
+            id="not a scale: the headline names the operation, not the replicas it carries",
+        ),
+        pytest.param(
             request("launch_rockets"), "", (), "", VerdictAction.BLOCK, "unknown operation",
             "launch_rockets: forbidden, block.",
             id="unknown: forbidden",
@@ -893,10 +897,10 @@ _FULL_HOUR = tuple(3500 - 100 * i for i in range(9))
             id="allowed but not executable: what to do instead",
         ),
         pytest.param(
-            request("view_logs"), _VIEW_RESTRICTED, (20,), "", VerdictAction.BLOCK,
-            "this reconciler cannot carry out view_logs; make that change through your "
-            "deployment pipeline",
-            "view_logs: restricted, block.",
+            request("change_health_checks"), "", (20,), "", VerdictAction.BLOCK,
+            "this reconciler cannot carry out change_health_checks; make that change through "
+            "your deployment pipeline",
+            "change_health_checks: restricted, block.",
             id="restricted but not executable: what to do instead, not the cooldown",
         ),
     ],
