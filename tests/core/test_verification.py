@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import replace as dataclass_replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
-from reconciler.core.blueprint.model import Provenance
-from reconciler.core.decide.decision import Action, DecisionRule, Reason
+from reconciler.core.blueprint.model import Blueprint, Provenance
+from reconciler.core.decide.decision import Action, Decision, DecisionRule, Reason
 from reconciler.core.decide.recovery import decide_recovery, effective_restarts
 from reconciler.core.decide.verification import (
     CheckStatus,
@@ -19,7 +19,7 @@ from reconciler.core.decide.verification import (
     rollback_work,
     verify,
 )
-from reconciler.core.observed.observation import PodState
+from reconciler.core.observed.observation import DeploymentState, PodState
 from reconciler.core.trail.history import fold_history
 from reconciler.core.trail.records import EventType, Outcome, Record
 from tests.core.helpers import NOW, blueprint, metrics, seed_blueprint, state
@@ -418,22 +418,36 @@ def test_a_recovery_decision_records_what_it_counted_and_why() -> None:
         "That reaches rollback_threshold (2): rolling back to the previous revision."
     )
     assert decision.id.startswith("dec-")
-    # Another count of restarts, moment or history is another decision.
-    others = [
-        decide_recovery(blueprint(extra=_LADDER), current, metrics(None, None, None), h, at)
-        for h, at in (
-            (history(), NOW),
-            (history(_restarted(60)), NOW + timedelta(seconds=1)),
-            (history(_restarted(60), _restarted(7200, operation="x")), NOW),
-        )
-    ]
-    # Another service, or another rung for the same count, is another decision too.
-    for bp in (seed_blueprint(), blueprint(extra=_NO_ROLLBACK)):
-        others.append(
-            decide_recovery(bp, current, metrics(None, None, None), history(_restarted(60)), NOW)
-        )
-    assert others[-1] is not None and others[-1].action is Action.RESTART
-    assert len({decision.id, *(d.id for d in others if d is not None)}) == 6
+
+    # The same inputs are the same decision; each input changed alone is another one.
+    def again(
+        blueprint_: Blueprint = bp,
+        state_: DeploymentState = current,
+        records: tuple[Record, ...] = (_restarted(60),),
+        at: datetime = NOW,
+    ) -> Decision | None:
+        return decide_recovery(blueprint_, state_, metrics(None, None, None), history(*records), at)
+
+    same = again()
+    assert same is not None and same.id == decision.id
+    api = dataclass_replace(bp, metadata=dataclass_replace(bp.metadata, name="api"))
+    variants = {
+        "another moment": again(at=NOW + timedelta(seconds=1)),
+        "another history": again(records=(_restarted(60), _restarted(7200, operation="x"))),
+        "another count": again(state_=state(3, 1, pods=pods(1, 0, 1, failing=2), revision=4)),
+        "another service": again(blueprint_=api),
+        "another rung": again(blueprint_=blueprint(extra=_NO_ROLLBACK)),
+    }
+    assert {
+        name: (d.action, d.inputs["effective_restarts"]) for name, d in variants.items() if d
+    } == {
+        "another moment": (Action.ROLLBACK, 3),
+        "another history": (Action.ROLLBACK, 3),
+        "another count": (Action.ROLLBACK, 2),
+        "another service": (Action.ROLLBACK, 3),
+        "another rung": (Action.RESTART, 3),
+    }
+    assert len({decision.id, *(d.id for d in variants.values() if d)}) == 6
 
 
 # --- margins, one row at each edge ------------------------------------------------------------
