@@ -295,8 +295,12 @@ def test_our_own_restarts_count_toward_the_ladder() -> None:
     assert decision is not None and decision.reason is Reason.ROLLBACK_THRESHOLD
 
 
-def _restarted(seconds_ago: float, event: EventType = EventType.OPERATION_EXECUTED,
-               operation: str = "restart_failed_pods") -> Record:  # fmt: skip
+def _restarted(
+    seconds_ago: float,
+    event: EventType = EventType.OPERATION_EXECUTED,
+    operation: str = "restart_failed_pods",
+) -> Record:
+    """A change the reconciler carried out (by default, one of its own restarts)."""
     return Record(
         id=f"op-r{seconds_ago:g}",
         timestamp=NOW - timedelta(seconds=seconds_ago),
@@ -371,9 +375,16 @@ _NO_ROLLBACK = _LADDER + "    rollback_on_failure: false\n"
                      id="every pod failing but one ready counted: not everyone"),
     ],
 )  # fmt: skip
-def test_the_ladder_at_each_edge(  # type: ignore[no-untyped-def]
-    extra, ready, pod_states, revision, action, reason
+def test_the_ladder_at_each_edge(
+    extra: str,
+    ready: int,
+    pod_states: tuple[PodState, ...],
+    revision: int,
+    action: Action,
+    reason: Reason,
 ) -> None:
+    """Each rung at its threshold and one either side (max_restart_count 4, rollback_threshold
+    2); every pod down rolls back first, but only with a revision to go back to."""
     decision = decide_recovery(
         blueprint(extra=extra),
         state(2, ready, pods=pod_states, revision=revision),
