@@ -563,6 +563,26 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "before or not after",
         "for two different booleans, `before and not after` and `before or not after` agree",
     ),
+    "reconciler.core.decide.governance.x__summary__mutmut_5": (
+        "return say(reasons[+1])",
+        "an operation that is not forbidden and not executable has exactly two reasons (its "
+        "tier's and the one _settle adds for it), so reasons[1] is reasons[-1]",
+    ),
+    "reconciler.core.decide.governance.x__summary__mutmut_13": (
+        'return "; ".join(check.detail for check in failing) or say(None)',
+        "unreachable fallback: a verdict that is not forbidden and is executable blocks or "
+        "defers only for a failing check (_settle), so the joined details are never empty",
+    ),
+    "reconciler.core.decide.governance.x__summary__mutmut_14": (
+        'return "; ".join(check.detail for check in failing) or say(reasons[+1])',
+        "unreachable fallback: a verdict that is not forbidden and is executable blocks or "
+        "defers only for a failing check (_settle), so the joined details are never empty",
+    ),
+    "reconciler.core.decide.governance.x__summary__mutmut_15": (
+        'return "; ".join(check.detail for check in failing) or say(reasons[-2])',
+        "unreachable fallback: a verdict that is not forbidden and is executable blocks or "
+        "defers only for a failing check (_settle), so the joined details are never empty",
+    ),
 }
 #: The score each module is held to.
 TARGET = 0.90

@@ -23,7 +23,7 @@ from reconciler.core.blueprint.model import (
     SelectPolicy,
 )
 from reconciler.core.decide.decision import Action, DecisionRule, Reason, decide
-from reconciler.core.decide.rates import ScaleEvent, down_limit, up_limit
+from reconciler.core.decide.rates import Limit, ScaleEvent, down_limit, up_limit
 from reconciler.core.errors import BlueprintError
 from reconciler.core.observed.observation import Sample
 from tests.core.helpers import NOW, blueprint, flat_window, metrics, state
@@ -125,6 +125,72 @@ def test_down_limit_table(
         )
     rules = ScalingRules(policies=policies, select=select, stabilization=300.0)
     assert down_limit(rules, current, _events(*events), NOW).replicas == limit
+
+
+_PODS_4 = RatePolicy(type=PolicyType.PODS, value=4, period=15.0)
+_PCT_100 = RatePolicy(type=PolicyType.PERCENT, value=100, period=60.0)
+_PODS_5 = RatePolicy(type=PolicyType.PODS, value=5, period=15.0)
+_PCT_50 = RatePolicy(type=PolicyType.PERCENT, value=50, period=60.0)
+_PODS_2 = RatePolicy(type=PolicyType.PODS, value=2, period=15.0)
+_PCT_1 = RatePolicy(type=PolicyType.PERCENT, value=1, period=60.0)
+
+
+def _rules(select: SelectPolicy, *policies: RatePolicy) -> ScalingRules:
+    return ScalingRules(policies=policies, select=select, stabilization=0.0)
+
+
+@pytest.mark.parametrize(
+    ("rules", "current", "limit"),
+    [
+        pytest.param(_rules(SelectPolicy.MAX, _PODS_4, _PCT_100), 4,
+                     Limit(replicas=8, policy=_PODS_4, start=4),
+                     id="Max, a tie: the first policy written sets it"),
+        pytest.param(_rules(SelectPolicy.MIN, _PODS_4, _PCT_100), 4,
+                     Limit(replicas=8, policy=_PODS_4, start=4),
+                     id="Min, a tie: the first policy written sets it"),
+        pytest.param(_rules(SelectPolicy.MIN, _PCT_100, _PODS_4), 10,
+                     Limit(replicas=14, policy=_PODS_4, start=10),
+                     id="Min: the later policy when it allows fewer"),
+        pytest.param(_rules(SelectPolicy.MAX, _PCT_1), 2, Limit(replicas=3, policy=_PCT_1, start=2),
+                     id="1% of 2 rounds up to one more"),
+        pytest.param(_rules(SelectPolicy.DISABLED, _PODS_4), 7,
+                     Limit(replicas=7, policy=None, start=7), id="Disabled: from and to now"),
+    ],
+)  # fmt: skip
+def test_up_limit_names_the_policy_that_set_it(
+    rules: ScalingRules, current: int, limit: Limit
+) -> None:
+    assert up_limit(rules, current, (), NOW) == limit
+
+
+@pytest.mark.parametrize(
+    ("rules", "current", "limit"),
+    [
+        pytest.param(_rules(SelectPolicy.MAX, _PODS_5, _PCT_50), 10,
+                     Limit(replicas=5, policy=_PODS_5, start=10),
+                     id="Max, a tie: the first policy written sets it"),
+        pytest.param(_rules(SelectPolicy.MIN, _PODS_5, _PCT_50), 10,
+                     Limit(replicas=5, policy=_PODS_5, start=10),
+                     id="Min, a tie: the first policy written sets it"),
+        pytest.param(_rules(SelectPolicy.MIN, _PODS_2, _PCT_50), 10,
+                     Limit(replicas=8, policy=_PODS_2, start=10),
+                     id="Min: not the later policy when it allows more change"),
+        pytest.param(_rules(SelectPolicy.MAX, _PCT_50), 11, Limit(replicas=5, policy=_PCT_50, start=11),
+                     id="50% of 11 keeps 5, a whole number of replicas"),
+        pytest.param(_rules(SelectPolicy.MAX, _PCT_1), 9, Limit(replicas=8, policy=_PCT_1, start=9),
+                     id="1% of 9 keeps floor(8.91) = 8: always one fewer"),
+        pytest.param(_rules(SelectPolicy.MAX, _PODS_5), 3, Limit(replicas=0, policy=_PODS_5, start=3),
+                     id="never below no replicas"),
+        pytest.param(_rules(SelectPolicy.DISABLED, _PODS_2), 7,
+                     Limit(replicas=7, policy=None, start=7), id="Disabled: from and to now"),
+    ],
+)  # fmt: skip
+def test_down_limit_names_the_policy_that_set_it(
+    rules: ScalingRules, current: int, limit: Limit
+) -> None:
+    found = down_limit(rules, current, (), NOW)
+    assert found == limit
+    assert isinstance(found.replicas, int)
 
 
 # ---------------------------------------------------------------- composition with the steps

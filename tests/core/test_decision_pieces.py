@@ -303,6 +303,86 @@ def test_the_counted_changes_are_those_within_the_longest_period_unread_before()
         assert down_limit(rules, 4, counted, NOW) == down_limit(rules, 4, everything, NOW)
     # Without a behavior no policy counts a change: none is read.
     assert counted_changes([_unread(5)], None, NOW) == ()
+    # Nor with a behavior that has no policy (the loader fills each direction's in, a
+    # behavior built without any has no period): not even a change a moment ago counts.
+    unbounded = ScalingRules(policies=(), select=SelectPolicy.MAX, stabilization=0.0)
+    none = Behavior(scale_up=unbounded, scale_down=unbounded)
+    assert counted_changes([_executed(0.5, 1, 2)], none, NOW) == ()
+
+
+def _change(details: dict[str, object], event: EventType = EventType.OPERATION_EXECUTED) -> Record:
+    return Record(
+        id="op-1",
+        timestamp=NOW - timedelta(seconds=10),
+        event_type=event,
+        service="web",
+        blueprint_version="1.0.0",
+        outcome=Outcome.SUCCESS,
+        rationale="scaled",
+        details=details,
+    )
+
+
+@pytest.mark.parametrize(
+    ("details", "moved"),
+    [
+        pytest.param(
+            {"pre_operation_state": {"replicas": 2}, "post_operation_state": {"replicas": 4}},
+            (2, 4),
+            id="the states name both sizes",
+        ),
+        pytest.param(
+            {"request": {"current_replicas": 2, "target_replicas": 4}},
+            (2, 4),
+            id="states without replicas: the request's sizes",
+        ),
+        pytest.param(
+            {
+                "request": {"current_replicas": 1, "target_replicas": 9},
+                "pre_operation_state": {"replicas": 2},
+                "post_operation_state": {"replicas": 4},
+            },
+            (2, 4),
+            id="the states win over the request",
+        ),
+        pytest.param(
+            {"pre_operation_state": {"replicas": 3}, "post_operation_state": {"replicas": 3}},
+            None,
+            id="no move: not an event",
+        ),
+        pytest.param(
+            {"post_operation_state": {"replicas": 4}}, None, id="no size before: not an event"
+        ),
+        pytest.param(
+            {"pre_operation_state": {"replicas": 3}}, None, id="no size after: not an event"
+        ),
+        pytest.param(
+            {"pre_operation_state": {"replicas": "2"}, "post_operation_state": {"replicas": 4}},
+            None,
+            id="a size that is text is no size",
+        ),
+        pytest.param(
+            {"pre_operation_state": {"replicas": True}, "post_operation_state": {"replicas": 4}},
+            None,
+            id="a size that is true/false is no size",
+        ),
+    ],
+)
+def test_a_scale_event_is_a_change_that_moved_the_replicas(
+    details: dict[str, object], moved: tuple[int, int] | None
+) -> None:
+    """The sizes before and after come from the recorded states, else from the request; a
+    change without both whole numbers, or that moved nothing, counts toward no rate policy."""
+    events = scale_events([_change(details)])
+    assert [(e.before, e.after) for e in events] == ([] if moved is None else [moved])
+    if moved is not None:
+        assert events[0].at == NOW - timedelta(seconds=10)
+
+
+def test_only_carried_out_changes_are_scale_events() -> None:
+    moved = {"pre_operation_state": {"replicas": 2}, "post_operation_state": {"replicas": 4}}
+    assert scale_events([_change(moved, EventType.OPERATION_FAILED)]) == ()
+    assert len(scale_events([_change(moved, EventType.ROLLBACK_EXECUTED)])) == 1
 
 
 @pytest.mark.parametrize(

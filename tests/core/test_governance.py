@@ -833,3 +833,123 @@ def test_a_proposal_with_nothing_holding_it_back_adds_no_safety_note() -> None:
         request("scale_beyond_limits", 7), seed_blueprint(), history(_executed(20)), {}, NOW
     )
     assert [r.code for r in in_cooldown.reasons[1:]] == [Code.SAFETY_RECHECKED]
+
+
+# --- what a verdict says first: its summary and headline, one row per path ----------------------
+
+_VIEW_ALLOWED = "governance:\n  agent_authority:\n    allowed_operations: [view_logs]\n"
+_FULL_HOUR = tuple(3500 - 100 * i for i in range(9))
+
+
+@pytest.mark.parametrize(
+    ("req", "governance", "ago", "approved_by", "action", "summary", "headline"),
+    [
+        pytest.param(
+            request("scale_within_limits", 3), "", (), "", VerdictAction.EXECUTE, "allowed",
+            "Target replicas (3) within blueprint limits (1-5): allowed, execute.",
+            id="allowed and safe: the tier",
+        ),
+        pytest.param(
+            request("scale_within_limits", 3), "", (20,), "", VerdictAction.DEFER,
+            "last change 20s ago, cooldown 1m (40s left)",
+            "Target replicas (3) within blueprint limits (1-5): allowed, defer.",
+            id="deferred: the check that holds it back",
+        ),
+        pytest.param(
+            request("scale_within_limits", 3), "", (*_FULL_HOUR, 20), "", VerdictAction.DEFER,
+            "last change 20s ago, cooldown 1m (40s left); 10/10 changes in the last 1h",
+            "Target replicas (3) within blueprint limits (1-5): allowed, defer.",
+            id="deferred by two checks: both, in order",
+        ),
+        pytest.param(
+            request("delete_deployment"), "", (20,), "", VerdictAction.BLOCK,
+            "deleting the deployment is a complete outage of the service",
+            "delete_deployment: forbidden, block.",
+            id="forbidden in cooldown: the rule's reason, not the cooldown",
+        ),
+        pytest.param(
+            request("rollback_deployment", 3), "", (), "", VerdictAction.EXECUTE, "allowed",
+            "rollback_deployment: allowed, execute.",
+            id="not a scale: the headline names the operation, not the replicas it carries",
+        ),
+        pytest.param(
+            request("launch_rockets"), "", (), "", VerdictAction.BLOCK, "unknown operation",
+            "launch_rockets: forbidden, block.",
+            id="unknown: forbidden",
+        ),
+        pytest.param(
+            request("scale_beyond_limits", 7), "", (20,), "", VerdictAction.REQUEST_APPROVAL,
+            "restricted by global:governance.agent_authority.requires_approval[0]",
+            "Target replicas (7) exceeds max_replicas (5): restricted, request approval.",
+            id="restricted in cooldown: the rule, not the cooldown",
+        ),
+        pytest.param(
+            request("scale_beyond_limits", 7), "", (), "alice", VerdictAction.EXECUTE,
+            "restricted by global:governance.agent_authority.requires_approval[0]",
+            "Target replicas (7) exceeds max_replicas (5): restricted, execute.",
+            id="restricted and approved: the rule",
+        ),
+        pytest.param(
+            request("view_logs"), _VIEW_ALLOWED, (), "", VerdictAction.BLOCK,
+            "this reconciler cannot carry out view_logs; make that change through your "
+            "deployment pipeline",
+            "view_logs: allowed, block.",
+            id="allowed but not executable: what to do instead",
+        ),
+        pytest.param(
+            request("change_health_checks"), "", (20,), "", VerdictAction.BLOCK,
+            "this reconciler cannot carry out change_health_checks; make that change through "
+            "your deployment pipeline",
+            "change_health_checks: restricted, block.",
+            id="restricted but not executable: what to do instead, not the cooldown",
+        ),
+    ],
+)  # fmt: skip
+def test_a_verdict_says_first_what_holds_it_back_else_its_tier(
+    req: OperationRequest,
+    governance: str,
+    ago: tuple[float, ...],
+    approved_by: str,
+    action: VerdictAction,
+    summary: str,
+    headline: str,
+) -> None:
+    bp = blueprint(governance=governance) if governance else seed_blueprint()
+    hist = history(*(_executed(seconds) for seconds in ago))
+    verdict = govern(req, bp, hist, {}, NOW, approved_by=approved_by)
+    assert verdict.action is action
+    assert verdict.requires_approval is (action is VerdictAction.REQUEST_APPROVAL)
+    assert (verdict.summary, verdict.rationale) == (summary, headline)
+    assert (verdict.service, verdict.operation, verdict.at) == ("web", req.operation, NOW)
+
+
+def test_an_open_breaker_is_the_summary_of_the_block() -> None:
+    from reconciler.core.trail.history import BreakerPhase, BreakerState
+
+    hist = replace(history(), breaker=BreakerState(phase=BreakerPhase.OPEN, opened_at=NOW))
+    verdict = govern(request("scale_within_limits", 3), seed_blueprint(), hist, {}, NOW)
+    assert verdict.action is VerdictAction.BLOCK
+    assert verdict.summary.startswith("circuit breaker open since 2026-02-10 15:30:00Z")
+
+
+def test_a_verdict_id_names_one_request_at_one_moment() -> None:
+    """The same request at the same moment is the same verdict (a rerun finds its record);
+    any other service, operation, target, decision, attempt or moment is another."""
+    bp = seed_blueprint()
+
+    def verdict_id(req: OperationRequest, at: object = NOW) -> str:
+        return govern(req, bp, history(), {}, at).id  # type: ignore[arg-type]
+
+    base = request("scale_within_limits", 3, decision_id="dec-1")
+    assert verdict_id(base) == verdict_id(request("scale_within_limits", 3, decision_id="dec-1"))
+    assert verdict_id(base).startswith("gov-20260210-153000-")
+    others = [
+        replace(base, service="api"),
+        replace(base, operation="scale_beyond_limits"),
+        replace(base, target_replicas=4),
+        replace(base, decision_id="dec-2"),
+        replace(base, parameters={"attempt": 2}),
+    ]
+    ids = {verdict_id(base), verdict_id(base, NOW + timedelta(seconds=1))}
+    ids |= {verdict_id(other) for other in others}
+    assert len(ids) == 7

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import replace as dataclass_replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
-from reconciler.core.decide.decision import Action, Reason
-from reconciler.core.decide.recovery import decide_recovery
+from reconciler.core.blueprint.model import Blueprint, Provenance
+from reconciler.core.decide.decision import Action, Decision, DecisionRule, Reason
+from reconciler.core.decide.recovery import decide_recovery, effective_restarts
 from reconciler.core.decide.verification import (
     CheckStatus,
     Pending,
@@ -18,7 +19,7 @@ from reconciler.core.decide.verification import (
     rollback_work,
     verify,
 )
-from reconciler.core.observed.observation import PodState
+from reconciler.core.observed.observation import DeploymentState, PodState
 from reconciler.core.trail.history import fold_history
 from reconciler.core.trail.records import EventType, Outcome, Record
 from tests.core.helpers import NOW, blueprint, metrics, seed_blueprint, state
@@ -292,6 +293,172 @@ def test_our_own_restarts_count_toward_the_ladder() -> None:
         NOW,
     )
     assert decision is not None and decision.reason is Reason.ROLLBACK_THRESHOLD
+
+
+def _restarted(
+    seconds_ago: float,
+    event: EventType = EventType.OPERATION_EXECUTED,
+    operation: str = "restart_failed_pods",
+) -> Record:
+    """A change the reconciler carried out (by default, one of its own restarts)."""
+    return Record(
+        id=f"op-r{seconds_ago:g}",
+        timestamp=NOW - timedelta(seconds=seconds_ago),
+        event_type=event,
+        service="web",
+        blueprint_version="1",
+        outcome=Outcome.SUCCESS,
+        rationale="",
+        operation=operation,
+    )
+
+
+@pytest.mark.parametrize(
+    ("records", "counted"),
+    [
+        pytest.param((), 1, id="none of our own: the pods' count"),
+        pytest.param((_restarted(3600),), 2, id="our restart exactly an hour ago counts"),
+        pytest.param((_restarted(3601),), 1, id="one older than an hour does not"),
+        pytest.param((_restarted(60), _restarted(120)), 3, id="each restart counts once"),
+        pytest.param(
+            (_restarted(60, event=EventType.OPERATION_FAILED),), 1, id="a failed restart does not"
+        ),
+        pytest.param(
+            (_restarted(60, operation="scale_within_limits"),), 1, id="another change does not"
+        ),
+        pytest.param(
+            (_restarted(7200, operation="scale_within_limits"),),
+            1,
+            id="another change long ago does not",
+        ),
+    ],
+)
+def test_the_restarts_counted_add_our_own_in_the_last_hour(
+    records: tuple[Record, ...], counted: int
+) -> None:
+    current = state(2, 1, pods=pods(1, 0, failing=1))
+    assert effective_restarts(current, history(*records), NOW) == counted
+
+
+_LADDER = "  reliability:\n    max_restart_count: 4\n    rollback_threshold: 2\n"
+_NO_ROLLBACK = _LADDER + "    rollback_on_failure: false\n"
+
+
+@pytest.mark.parametrize(
+    ("extra", "ready", "pod_states", "revision", "action", "reason"),
+    [
+        pytest.param(_LADDER, 1, pods(1, 0, failing=1), 2, Action.RESTART, Reason.PODS_FAILING,
+                     id="one under the rollback threshold: restart"),
+        pytest.param(_LADDER, 1, pods(2, 0, failing=1), 2, Action.ROLLBACK,
+                     Reason.ROLLBACK_THRESHOLD, id="at the rollback threshold: roll back"),
+        pytest.param(_LADDER, 1, pods(3, 0, failing=1), 2, Action.ROLLBACK,
+                     Reason.ROLLBACK_THRESHOLD, id="one under the most restarts: roll back"),
+        pytest.param(_LADDER, 1, pods(4, 0, failing=1), 2, Action.ESCALATE, Reason.MAX_RESTARTS,
+                     id="at the most restarts: escalate"),
+        pytest.param(_LADDER, 1, pods(5, 0, failing=1), 2, Action.ESCALATE, Reason.MAX_RESTARTS,
+                     id="beyond the most restarts: escalate"),
+        pytest.param(_NO_ROLLBACK, 1, pods(3, 0, failing=1), 2, Action.RESTART,
+                     Reason.PODS_FAILING, id="no rollback on failure: restart past the threshold"),
+        pytest.param(_NO_ROLLBACK, 1, pods(4, 0, failing=1), 2, Action.ESCALATE,
+                     Reason.MAX_RESTARTS, id="no rollback on failure: still escalates"),
+        pytest.param(_LADDER, 0, pods(0, 0, failing=2), 2, Action.ROLLBACK,
+                     Reason.WIDESPREAD_FAILURE, id="every pod down: roll back at once"),
+        pytest.param(_LADDER, 0, pods(5, 5, failing=2), 2, Action.ROLLBACK,
+                     Reason.WIDESPREAD_FAILURE, id="every pod down beats the most restarts"),
+        pytest.param(_LADDER, 0, pods(0, 0, failing=2), 1, Action.RESTART, Reason.PODS_FAILING,
+                     id="every pod down on the first revision: nothing to roll back to"),
+        pytest.param(_NO_ROLLBACK, 0, pods(0, 0, failing=2), 2, Action.RESTART,
+                     Reason.PODS_FAILING, id="every pod down, no rollback on failure"),
+        pytest.param(_LADDER, 0, pods(0, 0, failing=1), 2, Action.RESTART, Reason.PODS_FAILING,
+                     id="none ready but one pod not failing: not everyone"),
+        pytest.param(_LADDER, 1, pods(0, 0, failing=2), 2, Action.RESTART, Reason.PODS_FAILING,
+                     id="every pod failing but one ready counted: not everyone"),
+    ],
+)  # fmt: skip
+def test_the_ladder_at_each_edge(
+    extra: str,
+    ready: int,
+    pod_states: tuple[PodState, ...],
+    revision: int,
+    action: Action,
+    reason: Reason,
+) -> None:
+    """Each rung at its threshold and one either side (max_restart_count 4, rollback_threshold
+    2); every pod down rolls back first, but only with a revision to go back to."""
+    decision = decide_recovery(
+        blueprint(extra=extra),
+        state(2, ready, pods=pod_states, revision=revision),
+        metrics(None, None, None),
+        history(),
+        NOW,
+    )
+    assert decision is not None and (decision.action, decision.reason) == (action, reason)
+    assert decision.rule is DecisionRule.RECOVERY
+    # A recovery never resizes the deployment.
+    assert (decision.current_replicas, decision.target_replicas, decision.desired_replicas) == (
+        2,
+        2,
+        2,
+    )
+
+
+def test_a_recovery_decision_records_what_it_counted_and_why() -> None:
+    current = state(3, 1, pods=pods(1, 0, 2, failing=2), revision=4)
+    read_from = Provenance(commit="c0ffee", blobs={"blueprints/web/blueprint.yaml": "b10b"})
+    bp = dataclass_replace(blueprint(extra=_LADDER), provenance=read_from)
+    decision = decide_recovery(bp, current, metrics(None, None, None), history(_restarted(60)), NOW)
+    assert decision is not None and decision.action is Action.ROLLBACK
+    assert decision.provenance == read_from
+    assert (decision.service, decision.at, decision.blueprint_version) == ("web", NOW, "1.0.0")
+    assert decision.inputs == {
+        "replicas": 3,
+        "ready_replicas": 1,
+        "failing_pods": ["p0", "p1"],
+        "restart_count": 2,
+        "effective_restarts": 3,
+        "revision": 4,
+    }
+    assert decision.references == (
+        "spec.reliability.max_restart_count",
+        "spec.reliability.rollback_threshold",
+        "spec.reliability.rollback_on_failure",
+    )
+    assert decision.rationale == (
+        "2 of 3 pods failing: p0 (CrashLoopBackOff, 1 restarts), p1 (CrashLoopBackOff, 0 "
+        "restarts). Restarts counted: 3 (including the reconciler's own restarts this hour). "
+        "That reaches rollback_threshold (2): rolling back to the previous revision."
+    )
+    assert decision.id.startswith("dec-")
+
+    # The same inputs are the same decision; each input changed alone is another one.
+    def again(
+        blueprint_: Blueprint = bp,
+        state_: DeploymentState = current,
+        records: tuple[Record, ...] = (_restarted(60),),
+        at: datetime = NOW,
+    ) -> Decision | None:
+        return decide_recovery(blueprint_, state_, metrics(None, None, None), history(*records), at)
+
+    same = again()
+    assert same is not None and same.id == decision.id
+    api = dataclass_replace(bp, metadata=dataclass_replace(bp.metadata, name="api"))
+    variants = {
+        "another moment": again(at=NOW + timedelta(seconds=1)),
+        "another history": again(records=(_restarted(60), _restarted(7200, operation="x"))),
+        "another count": again(state_=state(3, 1, pods=pods(1, 0, 1, failing=2), revision=4)),
+        "another service": again(blueprint_=api),
+        "another rung": again(blueprint_=blueprint(extra=_NO_ROLLBACK)),
+    }
+    assert {
+        name: (d.action, d.inputs["effective_restarts"]) for name, d in variants.items() if d
+    } == {
+        "another moment": (Action.ROLLBACK, 3),
+        "another history": (Action.ROLLBACK, 3),
+        "another count": (Action.ROLLBACK, 2),
+        "another service": (Action.ROLLBACK, 3),
+        "another rung": (Action.RESTART, 3),
+    }
+    assert len({decision.id, *(d.id for d in variants.values() if d)}) == 6
 
 
 # --- margins, one row at each edge ------------------------------------------------------------
