@@ -9,16 +9,9 @@ import pytest
 
 from reconciler.core.decide.decision import Action, Reason
 from reconciler.core.decide.recovery import decide_recovery
-from reconciler.core.decide.verification import (
-    CheckStatus,
-    Pending,
-    Severity,
-    VerificationOutcome,
-    avoid_targets,
-    rollback_work,
-    verify,
-)
+from reconciler.core.decide.verification import Pending, avoid_targets, rollback_work, verify
 from reconciler.core.observed.observation import PodState
+from reconciler.core.trail.bodies import CheckStatus, Severity, VerificationOutcome
 from reconciler.core.trail.history import fold_history
 from reconciler.core.trail.records import EventType, Outcome, Record
 from tests.core.helpers import NOW, blueprint, metrics, seed_blueprint, state
