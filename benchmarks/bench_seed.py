@@ -39,10 +39,10 @@ _GIT_ENV = {
     "GIT_COMMITTER_EMAIL": "bench@localhost",
 }
 
-#: Run in the measured environment's interpreter after the command: what it imported and how
-#: many dataclasses exist (the collector's frozen objects included).
+#: Run in the measured environment's interpreter: the console script's own function, then
+#: what it imported and how many dataclasses exist (the collector's frozen objects included).
 _COUNT = """\
-import atexit, gc, runpy, sys
+import atexit, gc, sys
 def _count():
     gc.unfreeze()
     classes = sum(1 for o in gc.get_objects() if isinstance(o, type) and '__dataclass_fields__' in o.__dict__)
@@ -50,7 +50,8 @@ def _count():
     print('\\nCOUNTS', len(sys.modules), ours, classes, file=sys.stderr)
 atexit.register(_count)
 sys.argv = ['reconciler', 'run']
-runpy.run_module('reconciler', run_name='__main__')
+from reconciler.entry import main
+main()
 """
 
 
