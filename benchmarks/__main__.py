@@ -20,6 +20,7 @@ PHASES_HEADER = "phases (CPU seconds)"
 MODULES = [
     "bench_blueprints",
     "bench_cycle",
+    "bench_seed",
     "bench_history",
     "bench_kubernetes",
     "bench_kubernetes_fleet",

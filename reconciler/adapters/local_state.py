@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import io
+import os
 import pickle
 import sys
 from functools import cache
@@ -52,9 +53,14 @@ def fingerprint() -> str:
 
     package = Path(reconciler.__file__).parent
     digest = hashlib.sha256(f"{sys.version}\0".encode())
-    files = sorted(
-        [*package.glob("core/**/*.py"), *package.glob("data/*.json"), package / "ports.py"]
-    )
+    # os.walk rather than pathlib's recursive glob, a third of this function's time
+    core = [
+        Path(folder, name)
+        for folder, _, names in os.walk(package / "core")
+        for name in names
+        if name.endswith(".py")
+    ]
+    files = sorted([*core, *package.glob("data/*.json"), package / "ports.py"])
     for path in files:
         digest.update(path.relative_to(package).as_posix().encode() + b"\0")
         digest.update(path.read_bytes())

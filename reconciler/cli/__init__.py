@@ -27,13 +27,10 @@ from typing import Any, NamedTuple
 import click
 
 from reconciler import __version__
+from reconciler.entry import GC_THRESHOLDS
 
 #: How long a writing command waits for another one to finish with the repository.
 DEFAULT_LOCK_TIMEOUT = "60s"
-
-#: Collections of the youngest generation every 50,000 allocations rather than 700, of the
-#: middle one every 50 of those, and of everything next to never (see `_Group.invoke`).
-GC_THRESHOLDS = (50_000, 50, 1_000)
 
 
 class LazyCommand(NamedTuple):

@@ -20,7 +20,7 @@ from reconciler.core.approvals.feedback import ENDINGS, FOLLOWING, TrailLinks, o
 from reconciler.core.approvals.proposals import CommentTopic, Proposal, ProposalState
 from reconciler.core.errors import ForgeError
 from reconciler.core.planning.outcomes import Note, NoteKind
-from reconciler.core.trail.bodies import ApprovalBody, body_of
+from reconciler.core.trail import lazy_bodies
 from reconciler.core.trail.records import EventType, Record
 from reconciler.ports import AuditStore, Forge
 
@@ -81,7 +81,7 @@ def follow_up(
             for r in following
             if (r.event_type in _OPERATIONS and r.id in ours) or _operation_of(r) in ours
         ]
-        body = body_of(ending, ApprovalBody)
+        body = lazy_bodies.body_of(ending, lazy_bodies.ApprovalBody)
         proposal = Proposal(
             key=body.key or "",
             branch=body.branch or "",

@@ -19,12 +19,7 @@ from reconciler.adapters.simulated import SimulatedCluster
 from reconciler.core.approvals.authorization import Authorization
 from reconciler.core.approvals.lifecycle import Kind
 from reconciler.core.decide.governance import OperationRequest, Origin
-from reconciler.core.decide.verification import (
-    CheckStatus,
-    VerificationOutcome,
-    pending_verifications,
-    verify,
-)
+from reconciler.core.decide.verification import pending_verifications, verify
 from reconciler.core.observed.changes import Change, ChangeKind
 from reconciler.core.observed.observation import (
     STAMP_ANNOTATION,
@@ -34,6 +29,7 @@ from reconciler.core.observed.observation import (
 )
 from reconciler.core.planning.events import Chain, stamp_for
 from reconciler.core.planning.recovered import recovered_record
+from reconciler.core.trail.bodies import CheckStatus, VerificationOutcome
 from reconciler.core.trail.history import fold_history
 from tests.clusters import simulate_web
 from tests.core.helpers import NOW, blueprint, metrics, state

@@ -97,6 +97,49 @@ def test_the_kept_answers_import_neither_click_nor_a_command(
     }
 
 
+#: Runs a command's help the way START says, and prints the collector's thresholds at the
+#: moment click is first imported.
+_THRESHOLDS_AT_CLICK = """\
+import gc, json, runpy, sys
+seen = []
+class Watch:
+    def find_spec(self, name, path=None, target=None):
+        if name == "click" and not seen:
+            seen.append(gc.get_threshold())
+sys.meta_path.insert(0, Watch())
+sys.argv = ["/bin/reconciler", "run", "--help"]
+try:
+    {start}
+except SystemExit:
+    pass
+print(json.dumps(seen))
+"""
+
+
+@pytest.mark.parametrize(
+    "start",
+    [
+        "from reconciler.entry import main; main()",  # the console script
+        "runpy.run_module('reconciler', run_name='__main__')",  # python -m reconciler
+    ],
+    ids=["console script", "python -m"],
+)
+def test_the_collectors_thresholds_are_set_before_the_command_line_is_imported(
+    start: str,
+) -> None:
+    """Importing click and the command line makes enough objects to run the collector about
+    twenty times at the default thresholds; a command sets its own before that."""
+    found = subprocess.run(
+        [sys.executable, "-c", _THRESHOLDS_AT_CLICK.format(start=start)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=_clean_environment(),
+    )
+    assert entry.GC_THRESHOLDS != (700, 10, 10)  # Python's own
+    assert json.loads(found.stdout.splitlines()[-1]) == [list(entry.GC_THRESHOLDS)]
+
+
 @pytest.mark.parametrize("columns", [0, 40, 52, 60, 79, 80, 81, 100, 101, 102, 103, 250])
 def test_the_width_is_the_one_click_picks(columns: int, monkeypatch: pytest.MonkeyPatch) -> None:
     for name in entry.ENVIRONMENT:

@@ -10,16 +10,9 @@ import pytest
 from reconciler.core.blueprint.model import Blueprint, Provenance
 from reconciler.core.decide.decision import Action, Decision, DecisionRule, Reason
 from reconciler.core.decide.recovery import decide_recovery, effective_restarts
-from reconciler.core.decide.verification import (
-    CheckStatus,
-    Pending,
-    Severity,
-    VerificationOutcome,
-    avoid_targets,
-    rollback_work,
-    verify,
-)
+from reconciler.core.decide.verification import Pending, avoid_targets, rollback_work, verify
 from reconciler.core.observed.observation import DeploymentState, PodState
+from reconciler.core.trail.bodies import CheckStatus, Severity, VerificationOutcome
 from reconciler.core.trail.history import fold_history
 from reconciler.core.trail.records import EventType, Outcome, Record
 from tests.core.helpers import NOW, blueprint, metrics, seed_blueprint, state

@@ -8,7 +8,8 @@ from dataclasses import replace
 import pytest
 
 from reconciler.core.decide.checks import verification_checks
-from reconciler.core.decide.verification import CheckStatus, VerificationOutcome, verify
+from reconciler.core.decide.verification import verify
+from reconciler.core.trail.bodies import CheckStatus, VerificationOutcome
 from tests.core.helpers import NOW, metrics, seed_blueprint, state
 from tests.core.test_verification import pending
 

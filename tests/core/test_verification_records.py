@@ -22,7 +22,6 @@ from reconciler.core.decide.pending import (
 from reconciler.core.decide.verification import (
     MAX_ROLLBACK_ATTEMPTS,
     Verification,
-    VerificationOutcome,
     avoid_targets,
     escalation_record,
     rollback_request,
@@ -34,7 +33,7 @@ from reconciler.core.decide.verification import (
     verify,
 )
 from reconciler.core.observed.observation import PodState
-from reconciler.core.trail.bodies import verification_of
+from reconciler.core.trail.bodies import VerificationOutcome, verification_of
 from reconciler.core.trail.history import ServiceHistory, fold_history
 from reconciler.core.trail.records import EventType, Outcome, Record
 from tests.core.helpers import NOW, blueprint, metrics, seed_blueprint, state

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from reconciler.core.trail.bodies import ApprovalBody, ExecutionBody, body_of
+from reconciler.core.trail import lazy_bodies
 from reconciler.core.trail.proposal_metadata import ProposalMetadata
 from reconciler.core.trail.records import EventType, Record, record_path
 
@@ -187,7 +187,7 @@ def outcome_comment(
     record), with what followed a grant (`following`: the operations that carried it out,
     their verifications and rollbacks, oldest first). It is written again as more follows,
     so it always says the whole story so far."""
-    body = body_of(ending, ApprovalBody)
+    body = lazy_bodies.body_of(ending, lazy_bodies.ApprovalBody)
     metadata = body.metadata
     service = ending.service
     asked = asked_for(metadata)
@@ -245,7 +245,7 @@ def _shown(record: Record) -> str:
     """A record's rationale, with the replicas before and after for a change."""
     if record.event_type not in _EXECUTED:
         return record.rationale
-    body = body_of(record, ExecutionBody)
+    body = lazy_bodies.body_of(record, lazy_bodies.ExecutionBody)
     old = body.pre_operation_state.get("replicas")
     new = body.post_operation_state.get("replicas")
     change = f" ({old} → {new} replicas)" if isinstance(old, int) and isinstance(new, int) else ""

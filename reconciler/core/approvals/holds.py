@@ -10,7 +10,7 @@ from reconciler.core.approvals.landings import landed_without_approval
 from reconciler.core.approvals.lifecycle import Kind
 from reconciler.core.approvals.pending import approval_of, pending_proposals, proposed_paths
 from reconciler.core.blueprint.model import Blueprint
-from reconciler.core.trail.bodies import ApprovalBody, body_of
+from reconciler.core.trail import lazy_bodies
 from reconciler.core.trail.records import EventType, Record
 
 __all__ = ["approval_hold", "proposal_reference"]
@@ -37,7 +37,7 @@ def approval_hold(
     """
     refused = _refused_blueprint(blueprint, records)
     if refused is not None:
-        reference = body_of(refused, ApprovalBody).reference
+        reference = lazy_bodies.body_of(refused, lazy_bodies.ApprovalBody).reference
         return (
             f"held: the blueprint is the one {reference} merged without "
             f"a valid approval ({refused.rationale.rstrip('.')}); revert it or change it "
@@ -68,7 +68,7 @@ def approval_hold(
 
 def proposal_reference(record: Record) -> str:
     """How a proposal is named to people: its pull request's number, else its branch."""
-    body = body_of(record, ApprovalBody)
+    body = lazy_bodies.body_of(record, lazy_bodies.ApprovalBody)
     if body.number is not None:
         return f"#{body.number}"
     return body.reference or body.branch or body.key or ""
@@ -95,7 +95,7 @@ def _refused_blueprint(blueprint: Blueprint, records: Sequence[Record]) -> Recor
         record = ordered[index]
         if record.event_type is not EventType.APPROVAL_REFUSED:
             continue
-        body = body_of(record, ApprovalBody)
+        body = lazy_bodies.body_of(record, lazy_bodies.ApprovalBody)
         if not body.names_merged_digest:
             continue
         merged = body.merged_blueprint_digest
@@ -119,7 +119,8 @@ def _granted_later(ordered: Sequence[Record], index: int, wanted: str) -> bool:
         grant = ordered[position]
         if (
             grant.event_type is not EventType.APPROVAL_GRANTED
-            or body_of(grant, ApprovalBody).merged_blueprint_digest != wanted
+            or lazy_bodies.body_of(grant, lazy_bodies.ApprovalBody).merged_blueprint_digest
+            != wanted
         ):
             continue
         approval_id = approval_of(grant)

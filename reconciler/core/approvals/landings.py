@@ -10,7 +10,7 @@ from typing import Any
 from reconciler.core.approvals.lifecycle import Kind
 from reconciler.core.approvals.pending import approval_of
 from reconciler.core.blueprint.model import TIER_KEYS, Blueprint, Tier
-from reconciler.core.trail.bodies import ApprovalBody, body_of
+from reconciler.core.trail import lazy_bodies
 from reconciler.core.trail.proposal_metadata import ProposalMetadata
 from reconciler.core.trail.records import EventType, Outcome, Record
 
@@ -78,7 +78,7 @@ def landed_without_approval(blueprint: Blueprint, records: Sequence[Record]) -> 
         last[approval_of(record)] = record
     found = []
     for record in last.values():
-        metadata = body_of(record, ApprovalBody).metadata
+        metadata = lazy_bodies.body_of(record, lazy_bodies.ApprovalBody).metadata
         if record.event_type not in ended or record.outcome is Outcome.PENDING:
             continue
         if metadata.kind != Kind.BLUEPRINT:

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from reconciler.core.approvals.lifecycle import CONCLUDED, Kind
 from reconciler.core.ids import utc
-from reconciler.core.trail.bodies import ApprovalBody, body_of
+from reconciler.core.trail import lazy_bodies
 from reconciler.core.trail.proposal_metadata import ProposalMetadata
 from reconciler.core.trail.records import EventType, Outcome, Record
 
@@ -54,7 +54,9 @@ def proposed_paths(metadata: ProposalMetadata) -> tuple[str, ...]:
 def approval_of(record: Record) -> str:
     """The approval id a record is about."""
     return str(
-        record.links.get("approval") or body_of(record, ApprovalBody).approval_id or record.id
+        record.links.get("approval")
+        or lazy_bodies.body_of(record, lazy_bodies.ApprovalBody).approval_id
+        or record.id
     )
 
 
@@ -75,7 +77,7 @@ def trail_marks(record: Record) -> frozenset[str]:
     merge, a proposed file: `_refused_blueprint`, `landed_without_approval`), and
     `refusal-unknown` for a refused merge that left no file to name (`_refused_blueprint`
     holds it while the blueprint is loaded from another path)."""
-    body = body_of(record, ApprovalBody)
+    body = lazy_bodies.body_of(record, lazy_bodies.ApprovalBody)
     ids = {record.links.get("approval"), body.approval_id, record.id}
     marks = {f"id:{value}" for value in ids if isinstance(value, str) and value}
     named = [*body.metadata.digests.values()]
@@ -103,7 +105,7 @@ class PendingFold:
     flags: dict[str, dict[str, bool]] = field(default_factory=dict)
 
     def step(self, record: Record) -> None:
-        body = body_of(record, ApprovalBody)
+        body = lazy_bodies.body_of(record, lazy_bodies.ApprovalBody)
         key = body.key
         if not key:
             return
@@ -145,7 +147,7 @@ class PendingFold:
     def result(self) -> list[Pending]:
         result = []
         for key, record in self.latest.items():
-            body = body_of(record, ApprovalBody)
+            body = lazy_bodies.body_of(record, lazy_bodies.ApprovalBody)
             metadata = body.metadata
             result.append(
                 Pending(

@@ -14,7 +14,7 @@ from reconciler.core.blueprint.model import Blueprint
 from reconciler.core.blueprint.units import format_cpu, format_memory
 from reconciler.core.decide.decision import Decision
 from reconciler.core.ids import make_id, utc
-from reconciler.core.trail.bodies import ApprovalBody, body_of
+from reconciler.core.trail import lazy_bodies
 from reconciler.core.trail.proposal_metadata import ProposalMetadata
 from reconciler.core.trail.records import EventType, Outcome, Provenance, Record
 
@@ -101,7 +101,7 @@ def approval_summaries(records: Sequence[Record]) -> list[dict[str, Any]]:
     """One summary per proposal (by approval id), from its records, newest state last."""
     summaries: dict[str, dict[str, Any]] = {}
     for record in sorted(records, key=Record.sort_key):
-        body = body_of(record, ApprovalBody)
+        body = lazy_bodies.body_of(record, lazy_bodies.ApprovalBody)
         metadata = body.metadata
         approval_id = body.approval_id or record.links.get("approval") or record.id
         item = summaries.setdefault(

@@ -4,14 +4,19 @@ against the blueprint's limits (unless the demand grew), and new restarts."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from reconciler.core.blueprint.model import Blueprint
 from reconciler.core.decide.pending import Pending, number
 from reconciler.core.observed.observation import DeploymentState, Metrics
+from reconciler.core.trail import lazy_bodies
 from reconciler.core.trail import verification_wording as said
-from reconciler.core.trail.bodies import Check, CheckStatus, Severity
 from reconciler.core.trail.codes import Code
 from reconciler.core.trail.verification_wording import Bound, Unit
 from reconciler.core.trail.wording import Reason, say
+
+if TYPE_CHECKING:
+    from reconciler.core.trail.bodies import Check
 
 __all__ = ["LOAD_NOISE", "UTILIZATION_TOLERANCE", "verification_checks"]
 
@@ -43,12 +48,12 @@ def _target_check(
     expected = said.expected(Bound.BELOW, limit, unit)
     shown_baseline = None if baseline is None else said.shown(baseline, unit)
     if actual is None:
-        return Check(
+        return lazy_bodies.Check(
             check=name,
-            severity=Severity.CRITICAL,
+            severity=lazy_bodies.Severity.CRITICAL,
             expected=expected,
             actual=said.shown(None, unit),
-            status=CheckStatus.SKIPPED,
+            status=lazy_bodies.CheckStatus.SKIPPED,
             baseline=shown_baseline,
             note=say(Reason(Code.CHECK_CANNOT_TELL)),
         )
@@ -59,12 +64,12 @@ def _target_check(
         note = say(Reason(Code.CHECK_MOVED, {"baseline": baseline, "actual": actual, "unit": unit}))
     if worse and load:
         worse, note = False, f"{note}; {load}" if note else load
-    return Check(
+    return lazy_bodies.Check(
         check=name,
-        severity=Severity.CRITICAL,
+        severity=lazy_bodies.Severity.CRITICAL,
         expected=expected,
         actual=said.shown(actual, unit),
-        status=CheckStatus.PASSED if ok else CheckStatus.FAILED,
+        status=lazy_bodies.CheckStatus.PASSED if ok else lazy_bodies.CheckStatus.FAILED,
         baseline=shown_baseline,
         worse=worse,
         note=note,
@@ -110,30 +115,30 @@ def _utilization_check(
     name: str, actual: float | None, expected: float | None, target: float
 ) -> Check:
     if actual is None:
-        return Check(
+        return lazy_bodies.Check(
             check=name,
-            severity=Severity.HIGH,
+            severity=lazy_bodies.Severity.HIGH,
             expected=said.expected(Bound.NONE, 0.0, Unit.PERCENT),
             actual=said.shown(None, Unit.PERCENT),
-            status=CheckStatus.SKIPPED,
+            status=lazy_bodies.CheckStatus.SKIPPED,
             note=say(Reason(Code.CHECK_NO_DATA)),
         )
     if expected is None:
         ok = actual < target
-        return Check(
+        return lazy_bodies.Check(
             check=name,
-            severity=Severity.HIGH,
+            severity=lazy_bodies.Severity.HIGH,
             expected=said.expected(Bound.BELOW, target, Unit.PERCENT),
             actual=said.shown(actual, Unit.PERCENT),
-            status=CheckStatus.PASSED if ok else CheckStatus.FAILED,
+            status=lazy_bodies.CheckStatus.PASSED if ok else lazy_bodies.CheckStatus.FAILED,
         )
     ok = abs(actual - expected) <= UTILIZATION_TOLERANCE * expected
-    return Check(
+    return lazy_bodies.Check(
         check=name,
-        severity=Severity.HIGH,
+        severity=lazy_bodies.Severity.HIGH,
         expected=said.expected(Bound.NEAR, expected, Unit.PERCENT, UTILIZATION_TOLERANCE),
         actual=said.shown(actual, Unit.PERCENT),
-        status=CheckStatus.PASSED if ok else CheckStatus.FAILED,
+        status=lazy_bodies.CheckStatus.PASSED if ok else lazy_bodies.CheckStatus.FAILED,
     )
 
 
@@ -156,12 +161,14 @@ def _replica_count(pending: Pending, state: DeploymentState) -> tuple[Check, ...
     if wanted is None:
         return ()
     return (
-        Check(
+        lazy_bodies.Check(
             check="replica_count",
-            severity=Severity.CRITICAL,
+            severity=lazy_bodies.Severity.CRITICAL,
             expected=said.expected(Bound.EXACTLY, wanted, Unit.COUNT),
             actual=said.shown(state.replicas, Unit.COUNT),
-            status=CheckStatus.PASSED if state.replicas == wanted else CheckStatus.FAILED,
+            status=lazy_bodies.CheckStatus.PASSED
+            if state.replicas == wanted
+            else lazy_bodies.CheckStatus.FAILED,
             note="" if state.replicas == wanted else say(Reason(Code.CHECK_REPLICAS_CHANGED)),
         ),
     )
@@ -176,12 +183,12 @@ def _pods_ready(pending: Pending, state: DeploymentState) -> Check:
         None if base_replicas is None or base_ready is None else base_replicas - base_ready
     )
     unready = state.replicas - state.ready_replicas
-    return Check(
+    return lazy_bodies.Check(
         check="pods_ready",
-        severity=Severity.CRITICAL,
+        severity=lazy_bodies.Severity.CRITICAL,
         expected=said.expected(Bound.EXACTLY, state.replicas, Unit.COUNT),
         actual=said.shown(state.ready_replicas, Unit.COUNT),
-        status=CheckStatus.PASSED if unready == 0 else CheckStatus.FAILED,
+        status=lazy_bodies.CheckStatus.PASSED if unready == 0 else lazy_bodies.CheckStatus.FAILED,
         baseline=(
             None
             if base_ready is None or base_replicas is None
@@ -248,12 +255,14 @@ def _no_new_restarts(pending: Pending, state: DeploymentState) -> Check:
     """No pod restarted more often than the most-restarted one had before the change."""
     base_restarts = number(pending.baseline.get("restart_count")) or 0.0
     restarts = state.max_restarts
-    return Check(
+    return lazy_bodies.Check(
         check="no_new_restarts",
-        severity=Severity.CRITICAL,
+        severity=lazy_bodies.Severity.CRITICAL,
         expected=said.expected(Bound.AT_MOST, base_restarts, Unit.COUNT),
         actual=said.shown(restarts, Unit.COUNT),
-        status=CheckStatus.PASSED if restarts <= base_restarts else CheckStatus.FAILED,
+        status=lazy_bodies.CheckStatus.PASSED
+        if restarts <= base_restarts
+        else lazy_bodies.CheckStatus.FAILED,
         baseline=said.shown(base_restarts, Unit.COUNT),
         worse=restarts > base_restarts,
     )

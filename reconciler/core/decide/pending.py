@@ -11,7 +11,7 @@ from typing import Any
 
 from reconciler.core.blueprint.model import Blueprint
 from reconciler.core.ids import utc
-from reconciler.core.trail.bodies import ExecutionBody, body_of
+from reconciler.core.trail import lazy_bodies
 from reconciler.core.trail.history import CHANGE_EVENTS, ServiceHistory
 from reconciler.core.trail.records import EventType, Record
 
@@ -67,7 +67,7 @@ def number(value: Any) -> float | None:
 
 
 def pending_from(record: Record, blueprint: Blueprint) -> Pending:
-    done = body_of(record, ExecutionBody)
+    done = lazy_bodies.body_of(record, lazy_bodies.ExecutionBody)
     due = done.verification_due or utc(record.timestamp) + timedelta(
         seconds=stabilization_for(record.operation, blueprint)
     )

@@ -23,7 +23,7 @@ from reconciler.core.blueprint.model import (
     SelectPolicy,
 )
 from reconciler.core.ids import utc
-from reconciler.core.trail.bodies import ExecutionBody, body_of
+from reconciler.core.trail import lazy_bodies
 from reconciler.core.trail.history import CHANGE_EVENTS
 from reconciler.core.trail.records import Record
 
@@ -64,7 +64,7 @@ def scale_events(records: Iterable[Record]) -> tuple[ScaleEvent, ...]:
     for record in records:
         if record.event_type not in CHANGE_EVENTS:
             continue
-        done = body_of(record, ExecutionBody)
+        done = lazy_bodies.body_of(record, lazy_bodies.ExecutionBody)
         before = _replicas(done.pre_operation_state, done.request.current_replicas)
         after = _replicas(done.post_operation_state, done.request.target_replicas)
         if before is not None and after is not None and before != after:

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from reconciler.core.blueprint.catalogue import ROLLBACK_OWN_CHANGE
 from reconciler.core.blueprint.model import Blueprint
@@ -31,30 +32,22 @@ from reconciler.core.decide.pending import (
 )
 from reconciler.core.ids import make_id, utc
 from reconciler.core.observed.observation import DeploymentState, Metrics
-from reconciler.core.trail.bodies import (
-    Check,
-    CheckStatus,
-    Severity,
-    VerificationBody,
-    VerificationOutcome,
-    verification_of,
-)
+from reconciler.core.trail import lazy_bodies
 from reconciler.core.trail.codes import Code
 from reconciler.core.trail.history import CHANGE_EVENTS, ServiceHistory
 from reconciler.core.trail.records import EventType, Outcome, Record
 from reconciler.core.trail.verification_wording import Missed
 from reconciler.core.trail.wording import Reason, say
 
+if TYPE_CHECKING:
+    from reconciler.core.trail.bodies import Check, VerificationOutcome
+
 __all__ = [
     "MAX_ROLLBACK_ATTEMPTS",
     "SETTLE_GRACE",
     "VERIFICATION_EVENTS",
-    "Check",
-    "CheckStatus",
     "Pending",
-    "Severity",
     "Verification",
-    "VerificationOutcome",
     "avoid_targets",
     "pending_verifications",
     "rollback_work",
@@ -87,7 +80,7 @@ class Verification:
 
     @property
     def rollback(self) -> bool:
-        return self.outcome is VerificationOutcome.FAILED
+        return self.outcome is lazy_bodies.VerificationOutcome.FAILED
 
 
 def verify(
@@ -116,12 +109,12 @@ def _summary(checks: Sequence[Check], outcome: VerificationOutcome, rollback: bo
     failed = [
         Missed(check=c.check, actual=c.actual, expected=c.expected, worse=c.worse)
         for c in checks
-        if c.status is CheckStatus.FAILED
+        if c.status is lazy_bodies.CheckStatus.FAILED
     ]
     found = {
-        "passed": sum(1 for c in checks if c.status is CheckStatus.PASSED),
+        "passed": sum(1 for c in checks if c.status is lazy_bodies.CheckStatus.PASSED),
         "total": len(checks),
-        "skipped": sum(1 for c in checks if c.status is CheckStatus.SKIPPED),
+        "skipped": sum(1 for c in checks if c.status is lazy_bodies.CheckStatus.SKIPPED),
         "failed": failed,
         "outcome": outcome,
         "rollback": rollback,
@@ -131,10 +124,10 @@ def _summary(checks: Sequence[Check], outcome: VerificationOutcome, rollback: bo
 
 def _outcome(checks: Sequence[Check]) -> VerificationOutcome:
     if any(c.triggers_rollback for c in checks):
-        return VerificationOutcome.FAILED
-    if any(c.status is CheckStatus.FAILED for c in checks):
-        return VerificationOutcome.PARTIAL
-    return VerificationOutcome.PASSED
+        return lazy_bodies.VerificationOutcome.FAILED
+    if any(c.status is lazy_bodies.CheckStatus.FAILED for c in checks):
+        return lazy_bodies.VerificationOutcome.PARTIAL
+    return lazy_bodies.VerificationOutcome.PASSED
 
 
 def _unverifiable(
@@ -147,7 +140,7 @@ def _unverifiable(
         at=utc(now),
         pending=pending,
         checks=(),
-        outcome=VerificationOutcome.PARTIAL,
+        outcome=lazy_bodies.VerificationOutcome.PARTIAL,
         summary=summary,
         superseded_by=superseded_by,
         skipped=True,
@@ -204,7 +197,7 @@ def verification_record(verification: Verification, blueprint: Blueprint) -> Rec
     rollback = pending.is_rollback
     if verification.skipped:
         event, outcome = EventType.VERIFICATION_SKIPPED, Outcome.SKIPPED
-    elif verification.outcome is VerificationOutcome.FAILED:
+    elif verification.outcome is lazy_bodies.VerificationOutcome.FAILED:
         event = (
             EventType.ROLLBACK_VERIFICATION_FAILED if rollback else EventType.VERIFICATION_FAILED
         )
@@ -213,7 +206,7 @@ def verification_record(verification: Verification, blueprint: Blueprint) -> Rec
         event = EventType.ROLLBACK_VERIFIED if rollback else EventType.VERIFICATION_PASSED
         outcome = (
             Outcome.PASSED
-            if verification.outcome is VerificationOutcome.PASSED
+            if verification.outcome is lazy_bodies.VerificationOutcome.PASSED
             else Outcome.PARTIAL
         )
     links = {
@@ -237,7 +230,7 @@ def verification_record(verification: Verification, blueprint: Blueprint) -> Rec
         operation=pending.record.operation,
         classification=pending.record.classification,
         links=links,
-        details=VerificationBody(
+        details=lazy_bodies.VerificationBody(
             verification_id=verification.id,
             operation_id=pending.operation_id,
             due=pending.due,
@@ -374,7 +367,7 @@ def avoid_targets(history: ServiceHistory, now: datetime) -> dict[int, str]:
             continue
         if utc(now) - utc(record.timestamp) > FAILED_TARGET_MEMORY:
             continue
-        target = verification_of(record).target_replicas
+        target = lazy_bodies.verification_of(record).target_replicas
         if target is not None:
             until = utc(record.timestamp) + FAILED_TARGET_MEMORY
             left = (until - utc(now)).total_seconds()

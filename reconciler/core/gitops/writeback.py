@@ -31,7 +31,7 @@ from reconciler.core.errors import ConflictError
 from reconciler.core.ids import utc
 from reconciler.core.observed.changes import Applied, Change, ChangeKind
 from reconciler.core.observed.observation import ChangeStamp, DeploymentState
-from reconciler.core.trail.bodies import ExecutionBody, body_of
+from reconciler.core.trail import lazy_bodies
 from reconciler.core.trail.commits import CommitMessage
 from reconciler.core.trail.records import Record
 
@@ -71,7 +71,7 @@ def writes_back(blueprint: Blueprint, change: Change, reverted: Record | None = 
     if blueprint.scaling.coexistence != WRITE_BACK or blueprint.manifests is None:
         return False
     if reverted is not None:
-        return bool(body_of(reverted, ExecutionBody).write_back)
+        return bool(lazy_bodies.body_of(reverted, lazy_bodies.ExecutionBody).write_back)
     return change.kind in _IN_GIT and change.hpa is None
 
 
@@ -194,7 +194,7 @@ def revert_for(change: Change, blueprint: Blueprint, reverted: Record) -> Manife
     it replaced, and only if they are still the ones it wrote."""
     manifests = blueprint.manifests
     assert manifests is not None
-    done = body_of(reverted, ExecutionBody).write_back or {}
+    done = lazy_bodies.body_of(reverted, lazy_bodies.ExecutionBody).write_back or {}
     before, after = done.get("before") or {}, done.get("after") or {}
 
     def pair(key: str) -> tuple[int | None, int | None]:

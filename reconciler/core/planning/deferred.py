@@ -27,7 +27,7 @@ from reconciler.core.planning.subjects import (
     expired_subject,
     what_of,
 )
-from reconciler.core.trail.bodies import refusal_of
+from reconciler.core.trail import lazy_bodies
 from reconciler.core.trail.history import (
     ServiceHistory,
 )
@@ -57,7 +57,7 @@ def deferred_requests(history: ServiceHistory) -> list[Record]:
             open_.pop(chain, None)
         if (
             record.event_type is EventType.OPERATION_DEFERRED
-            and refusal_of(record).request.origin == str(Origin.REQUEST)
+            and lazy_bodies.refusal_of(record).request.origin == str(Origin.REQUEST)
             and chain
         ):
             open_[chain] = record
@@ -68,7 +68,7 @@ def _still_holds(
     record: Record, blueprint: Blueprint, state: DeploymentState, now: datetime
 ) -> Reason | None:
     """Why a deferred request no longer holds (None while it does)."""
-    refusal = refusal_of(record)
+    refusal = lazy_bodies.refusal_of(record)
     request = refusal.request
     since = refusal.retry_at or utc(record.timestamp)
     late = (utc(now) - since).total_seconds()
@@ -100,7 +100,7 @@ def retry_deferred(
     """The first deferred request whose retry time has come: carried out, re-governed, or
     expired with a record."""
     for record in deferred_requests(history):
-        refusal = refusal_of(record)
+        refusal = lazy_bodies.refusal_of(record)
         if refusal.retry_at is not None and refusal.retry_at > utc(now):
             continue
         raw = refusal.request

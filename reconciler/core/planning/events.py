@@ -19,7 +19,7 @@ from reconciler.core.observed.changes import Applied, Change
 from reconciler.core.observed.observation import ChangeStamp
 from reconciler.core.planning.details import decision_json, request_json, verdict_json
 from reconciler.core.planning.subjects import short
-from reconciler.core.trail.bodies import pause_of, refusal_of
+from reconciler.core.trail import lazy_bodies
 from reconciler.core.trail.records import EventType, Outcome, Record, record_under
 from reconciler.core.trail.wording import Code, Reason, say
 
@@ -471,7 +471,7 @@ def pause_record(blueprint: Blueprint, why: str, now: datetime) -> Record:
 
 def resume_record(blueprint: Blueprint, since: Record, now: datetime) -> Record:
     """The pause recorded in `since` has ended."""
-    paused_by = pause_of(since).paused_by
+    paused_by = lazy_bodies.pause_of(since).paused_by
     return record_under(
         blueprint,
         EventType.SERVICE_RESUMED,
@@ -492,7 +492,7 @@ def request_expired_record(
 ) -> Record:
     """A deferred request that was not carried out: it no longer holds, or waited too long."""
     # The request as the deferral stored it, so that the two records name it alike.
-    request = refusal_of(deferred).request.to_json()
+    request = lazy_bodies.refusal_of(deferred).request.to_json()
     return record_under(
         blueprint,
         EventType.REQUEST_EXPIRED,

@@ -28,7 +28,7 @@ from reconciler.core.planning.subjects import (
     recovered_subject,
     resumed_subject,
 )
-from reconciler.core.trail.bodies import pause_of
+from reconciler.core.trail import lazy_bodies
 from reconciler.core.trail.history import (
     PAUSE_EVENTS,
     BreakerPhase,
@@ -105,7 +105,9 @@ def pause_note(
     """A record when a pause begins, changes its reason, or ends; none while it lasts."""
     last = history.last(*PAUSE_EVENTS)
     paused = last is not None and last.event_type is EventType.SERVICE_PAUSED
-    if paused_by and (not paused or last is None or pause_of(last).paused_by != paused_by):
+    if paused_by and (
+        not paused or last is None or lazy_bodies.pause_of(last).paused_by != paused_by
+    ):
         return NoteCommit(
             kind=NoteKind.PAUSED,
             subject=paused_subject(blueprint.name, paused_by),
@@ -114,7 +116,7 @@ def pause_note(
     if not paused_by and paused and last is not None:
         return NoteCommit(
             kind=NoteKind.RESUMED,
-            subject=resumed_subject(blueprint.name, pause_of(last).paused_by),
+            subject=resumed_subject(blueprint.name, lazy_bodies.pause_of(last).paused_by),
             records=(resume_record(blueprint, last, now),),
         )
     return None

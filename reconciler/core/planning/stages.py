@@ -48,7 +48,7 @@ from reconciler.core.planning.subjects import (
     what_of,
 )
 from reconciler.core.planning.verifying import verify_due
-from reconciler.core.trail.bodies import ExecutionBody, body_of, request_of
+from reconciler.core.trail import lazy_bodies
 from reconciler.core.trail.history import CHANGE_EVENTS, ServiceHistory
 from reconciler.core.trail.wording import Code, Reason, say
 
@@ -408,10 +408,10 @@ def held_by_approval(inputs: CycleInputs, history: ServiceHistory) -> Decision |
     last = history.last(*CHANGE_EVENTS)
     if last is None or not last.links.get("approval"):
         return None
-    request = request_of(last)
+    request = lazy_bodies.request_of(last)
     if request.origin != str(Origin.APPROVAL) or request.target_replicas != state.replicas:
         return None
-    authorized = body_of(last, ExecutionBody).authorized_by or {}
+    authorized = lazy_bodies.body_of(last, lazy_bodies.ExecutionBody).authorized_by or {}
     reference = authorized.get("reference", last.links["approval"])
     return Decision(
         id=make_id("dec", now, blueprint.name, "held", state.replicas, history.fingerprint),

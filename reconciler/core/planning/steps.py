@@ -38,7 +38,7 @@ from reconciler.core.planning.plan import Step
 from reconciler.core.planning.subjects import (
     subject_for,
 )
-from reconciler.core.trail.bodies import observed_of, request_of
+from reconciler.core.trail import lazy_bodies
 from reconciler.core.trail.history import (
     ServiceHistory,
 )
@@ -177,7 +177,9 @@ def _repeated(
     for record in reversed(history.records):
         if record.event_type is wanted and record.operation == request.operation:
             recent = utc(now) - utc(record.timestamp) <= window
-            return recent and request_of(record).target_replicas == request.target_replicas
+            return (
+                recent and lazy_bodies.request_of(record).target_replicas == request.target_replicas
+            )
     return False
 
 
@@ -368,7 +370,7 @@ def _observed_before(
             continue
         if record.operation != request.operation:
             continue
-        observed = observed_of(record)
+        observed = lazy_bodies.observed_of(record)
         return (
             utc(now) - utc(record.timestamp) <= REPEAT_WINDOW
             and observed.would == str(verdict.action)

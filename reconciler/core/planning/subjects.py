@@ -16,14 +16,7 @@ from reconciler.core.blueprint.units import format_duration, format_percent
 from reconciler.core.decide.decision import Decision
 from reconciler.core.decide.governance import OperationRequest, Origin, Verdict
 from reconciler.core.decide.verification import Pending
-from reconciler.core.trail.bodies import (
-    CheckStatus,
-    FailureBody,
-    body_of,
-    observed_of,
-    request_of,
-    verification_of,
-)
+from reconciler.core.trail import lazy_bodies
 from reconciler.core.trail.cycle_wording import WOULD
 from reconciler.core.trail.records import EventType, Outcome, Record, RecordError
 
@@ -45,7 +38,7 @@ class RolloutWords(Protocol):
 def what_of(record: Record) -> str:
     """What a record's operation changed, for a subject: `scale 2→3`, else the operation."""
     try:
-        scale = request_of(record).describe()
+        scale = lazy_bodies.request_of(record).describe()
     except RecordError:  # wording only: a malformed request is named by its operation
         scale = ""
     return scale or record.operation or str(record.event_type)
@@ -73,12 +66,12 @@ def subject_for(
         return f"{service}: {outcome} ({what}{nth}): undoes {request.reverts}"
     match record.event_type:
         case EventType.OPERATION_OBSERVED:
-            would = WOULD.get(observed_of(record).would, "observed")
+            would = WOULD.get(lazy_bodies.observed_of(record).would, "observed")
             return f"{service}: observe mode: {what} {would} ({tier})"
         case EventType.OPERATION_EXECUTED | EventType.ROLLBACK_EXECUTED:
             return f"{service}: {what} ({tier}): {_because(request, decision)}"
         case EventType.OPERATION_FAILED | EventType.ROLLBACK_FAILED:
-            error = body_of(record, FailureBody).error or ""
+            error = lazy_bodies.body_of(record, lazy_bodies.FailureBody).error or ""
             return f"{service}: {what} failed: {short(error, 60)}"
         case EventType.OPERATION_BLOCKED:
             return f"{service}: blocked {what} ({tier}): {short(verdict.summary, 60)}"
@@ -227,7 +220,7 @@ def verification_subject(record: Record, pending: Pending) -> str:
     """A verification's subject: what was verified, how it came out, how late."""
     what = what_of(pending.record)
     service = record.service
-    body = verification_of(record)
+    body = lazy_bodies.verification_of(record)
     failed = body.failed()
     # A verification a run caught up on (the one due to do it never came) says how late.
     late = f" ({format_duration(body.late_by)} late)" if body.late_by >= LATE_NOTE else ""
@@ -237,7 +230,7 @@ def verification_subject(record: Record, pending: Pending) -> str:
                 f"{service}: verified {what}{late}, kept: missed {', '.join(failed)}, nothing worse"
             )
         case EventType.VERIFICATION_PASSED:
-            counts = f"{body.count(CheckStatus.PASSED)}/{len(body.checks)}"
+            counts = f"{body.count(lazy_bodies.CheckStatus.PASSED)}/{len(body.checks)}"
             return f"{service}: verified {what}{late}: {counts} checks passed"
         case EventType.VERIFICATION_FAILED:
             worse = ", ".join(failed)

@@ -13,10 +13,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from reconciler.core.blueprint.units import format_duration, format_percent
-from reconciler.core.trail.bodies import VerificationOutcome
 from reconciler.core.trail.codes import Code
+
+if TYPE_CHECKING:
+    from reconciler.core.trail.bodies import VerificationOutcome
 
 __all__ = ["WORDS", "Bound", "Missed", "Unit", "expected", "ready_of", "shown"]
 
@@ -100,10 +103,13 @@ def _load_grew(before: float, after: float) -> str:
     )
 
 
+#: What each verification outcome means for the change, by the outcome's value (a
+#: `VerificationOutcome` finds its value's entry): every cycle imports the wording, and the
+#: body types only a trail with records to read needs (`lazy_bodies`).
 _MEANS = {
-    VerificationOutcome.PASSED: "; the {what} is verified.",
-    VerificationOutcome.PARTIAL: "; nothing got worse, so the {what} is kept.",
-    VerificationOutcome.FAILED: "; the {what} made things worse.",
+    "passed": "; the {what} is verified.",
+    "partial": "; nothing got worse, so the {what} is kept.",
+    "failed": "; the {what} made things worse.",
 }
 
 

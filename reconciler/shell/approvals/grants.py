@@ -15,7 +15,7 @@ from reconciler.core.blueprint.model import Blueprint
 from reconciler.core.errors import ForgeError
 from reconciler.core.ids import utc
 from reconciler.core.planning.outcomes import Note, NoteKind
-from reconciler.core.trail.bodies import ApprovalBody, body_of
+from reconciler.core.trail import lazy_bodies
 from reconciler.core.trail.history import HISTORY_SPAN
 from reconciler.core.trail.records import EventType, Outcome, Record
 from reconciler.ports import AuditStore, Forge
@@ -60,7 +60,7 @@ def approved_waiting(
     for record in records:
         if record.event_type is not EventType.APPROVAL_GRANTED:
             continue
-        body = body_of(record, ApprovalBody)
+        body = lazy_bodies.body_of(record, lazy_bodies.ApprovalBody)
         if body.metadata.kind == str(Kind.BLUEPRINT) and (
             body.loaded_blueprint_is_merged is not False
             or body.merged_blueprint_digest != blueprint.digest
@@ -110,7 +110,7 @@ def _unvouched(
     recorded for that proposal (a copy cannot change what was approved), and when it is the
     proposal's only ending: a proposal rejected, expired, superseded or granted by another
     record stays so, whatever time a second record claims."""
-    meta = body_of(granted, ApprovalBody).metadata
+    meta = lazy_bodies.body_of(granted, lazy_bodies.ApprovalBody).metadata
     approval_id = meta.approval_id
     if granted.service != service or meta.service != service:
         who = meta.service or granted.service or "no service"
@@ -119,7 +119,10 @@ def _unvouched(
         return "it names no approval, or two different ones", None
     proposal: list[Record] = []
     for record in sorted(records, key=Record.sort_key):
-        if record is granted or body_of(record, ApprovalBody).approval_id != approval_id:
+        if (
+            record is granted
+            or lazy_bodies.body_of(record, lazy_bodies.ApprovalBody).approval_id != approval_id
+        ):
             continue
         if record.event_type in _ENDINGS and record.outcome is not Outcome.PENDING:
             return f"the proposal {approval_id} has another ending ({record.event_type})", None

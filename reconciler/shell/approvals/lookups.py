@@ -18,7 +18,7 @@ from reconciler.core.errors import ForgeError
 from reconciler.core.ids import utc
 from reconciler.core.observed.observation import DeploymentState
 from reconciler.core.planning.outcomes import Note, NoteKind
-from reconciler.core.trail.bodies import ApprovalBody, body_of
+from reconciler.core.trail import lazy_bodies
 from reconciler.core.trail.records import Record
 from reconciler.ports import AuditStore, Forge
 from reconciler.shell.approvals.grants import approved_waiting, unconfirmed
@@ -126,7 +126,7 @@ def _use_waiting_grants(
                 )
             )
             continue
-        granted_meta = body_of(record, ApprovalBody).metadata
+        granted_meta = lazy_bodies.body_of(record, lazy_bodies.ApprovalBody).metadata
         stale = unusable_reason(granted_meta, blueprint) or stale_reason(granted_meta, state)
         if stale:
             refuse_stale(at, record, stale)

@@ -28,7 +28,7 @@ from reconciler.core.planning.subjects import (
     proposed_subject,
     superseded_subject,
 )
-from reconciler.core.trail.bodies import ApprovalBody, body_of
+from reconciler.core.trail import lazy_bodies
 from reconciler.core.trail.codes import Code
 from reconciler.core.trail.proposal_metadata import ProposalMetadata
 from reconciler.core.trail.records import EventType, Outcome, Record
@@ -368,7 +368,7 @@ class Proposer:
             if record.event_type is EventType.APPROVAL_REJECTED
         ]
         for record in reversed(records):
-            body = body_of(record, ApprovalBody)
+            body = lazy_bodies.body_of(record, lazy_bodies.ApprovalBody)
             if body.key != key:
                 continue
             until = utc(record.timestamp) + timedelta(
