@@ -33,7 +33,7 @@ __all__ = ["LocalValidationCache"]
 Cached = LoadResult | PoliciesResult
 
 #: The cache's own layout.
-LAYOUT = 1
+LAYOUT = 2  # 2: shared parts (`shared`); a file of layout 1 is read as absent and rewritten
 CACHE_FILE = Path("reconciler") / "validation.cache"
 
 
