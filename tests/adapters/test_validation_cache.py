@@ -174,3 +174,20 @@ def test_only_what_cannot_change_is_shared_and_equal_is_not_enough() -> None:
     held = _Open([1])
     twice = shared({"x": (held, held)})["x"]
     assert twice[0] is twice[1] is held
+
+
+def test_a_file_of_the_layout_before_sharing_is_read_as_absent_and_written_anew(
+    repo: Path,
+) -> None:
+    """Layout 1 kept every blueprint's parts apart; its entries, even forged ones, are not
+    used, and the next load writes the shared layout in its place."""
+    first, cache = _loads(repo)
+    assert cache.path is not None and LAYOUT == 2
+    _, entries = pickle.loads(cache.path.read_bytes())
+    forged = dict.fromkeys(entries, (None, ()))
+    cache.path.write_bytes(pickle.dumps((f"1:{fingerprint()}", forged)))
+    again, _ = _loads(repo)
+    _same(first, again)
+    version, rewritten = pickle.loads(cache.path.read_bytes())
+    assert version == f"2:{fingerprint()}" and rewritten.keys() == entries.keys()
+    assert all(value != (None, ()) for value in rewritten.values())
