@@ -1,6 +1,10 @@
 """Mutation testing of the safety logic: `python -m tests.mutation run|rerun|report [MODULE ...]`.
 
 `--jobs N` runs at most N test runs at a time (mutmut's default is one per core).
+`--tests PATH,PATH` tries each mutant against the tests under those paths only (files or
+folders, e.g. `--tests tests/core/test_conditions.py`), out of those that reach it: a quick
+loop for a module most of the suite reaches. It can only kill fewer mutants, so the score it
+gives is a lower bound; say which tests a score was measured with.
 
 `make mutate` runs it. mutmut changes one thing at a time in a module (a `<` into `<=`, an
 `and` into `or`, a number, a string...) and runs the tests that reach the changed function; a
@@ -19,6 +23,7 @@ one path. Results are kept under mutants/ (not committed): `report` reads the la
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -762,26 +767,30 @@ def refresh_data() -> None:
             shutil.copy2(source, target)
 
 
-def _mutmut(names: Sequence[str], jobs: int | None) -> int:
+def _mutmut(names: Sequence[str], jobs: int | None, tests: Sequence[str] = ()) -> int:
     """`mutmut run` over `names`, `jobs` test runs at a time (mutmut's default: one per core,
-    too many on a machine shared with other work)."""
+    too many on a machine shared with other work), each mutant against `tests` only when
+    given (tests/conftest.py reads MUTATION_TESTS)."""
     refresh_data()
     mutmut = Path(sys.executable).with_name("mutmut")
     limit = ["--max-children", str(jobs)] if jobs else []
-    return subprocess.run([str(mutmut), "run", *limit, *names], cwd=ROOT, check=False).returncode
+    env = {**os.environ, "MUTATION_TESTS": ",".join(tests)}
+    return subprocess.run(
+        [str(mutmut), "run", *limit, *names], cwd=ROOT, check=False, env=env
+    ).returncode
 
 
-def run(specs: Sequence[str], jobs: int | None = None) -> int:
+def run(specs: Sequence[str], jobs: int | None = None, tests: Sequence[str] = ()) -> int:
     """mutmut over the mutants of `specs` (every one again), then the report."""
     names = [pattern for spec in specs for pattern in patterns(spec)]
-    returncode = _mutmut(names, jobs)
+    returncode = _mutmut(names, jobs, tests)
     if returncode != 0:
         print(f"mutmut run failed (exit {returncode})", file=sys.stderr)
         return returncode
     return report(specs)
 
 
-def rerun(specs: Sequence[str], jobs: int | None = None) -> int:
+def rerun(specs: Sequence[str], jobs: int | None = None, tests: Sequence[str] = ()) -> int:
     """mutmut again over what the last run left alive (survivors, equivalents, mutants not
     run yet), after new tests: what it killed stays killed."""
     from mutmut.stats import status_by_exit_code
@@ -802,7 +811,7 @@ def rerun(specs: Sequence[str], jobs: int | None = None) -> int:
         ]
     if not names:
         return report(specs)
-    returncode = _mutmut(names, jobs)
+    returncode = _mutmut(names, jobs, tests)
     if returncode != 0:
         print(f"mutmut run failed (exit {returncode})", file=sys.stderr)
         return returncode
@@ -820,6 +829,26 @@ def main(argv: Sequence[str]) -> int:
             return 2
         jobs = int(value)
         del argv[at : at + 2]
+    tests: list[str] = []
+    if "--tests" in argv:  # `--tests PATH,PATH`: each mutant against these tests only
+        at = argv.index("--tests")
+        value = argv[at + 1] if at + 1 < len(argv) else ""
+        tests = [path for path in value.split(",") if path]
+        missing = [
+            path
+            for path in tests
+            if not (ROOT / path).exists()
+            or not (ROOT / path).resolve().is_relative_to(ROOT / "tests")
+        ]
+        if not tests or missing:
+            found = f" (no tests at {', '.join(missing)})" if missing else ""
+            print(
+                "--tests needs test files or folders, comma-separated, e.g. "
+                f"--tests tests/core/test_conditions.py{found}",
+                file=sys.stderr,
+            )
+            return 2
+        del argv[at : at + 2]
     command, *modules = argv or ["report"]
     allowed = configured()
     unknown = [m for m in modules if split(m)[0] not in allowed]
@@ -831,14 +860,15 @@ def main(argv: Sequence[str]) -> int:
                 file=sys.stderr,
             )
         print(
-            "usage: python -m tests.mutation run|rerun|report [--jobs N] [MODULE ...]",
+            "usage: python -m tests.mutation run|rerun|report [--jobs N] [--tests PATH,...] "
+            "[MODULE ...]",
             file=sys.stderr,
         )
         return 2
     specs = modules or allowed
     if command == "report":
         return report(specs)
-    return {"run": run, "rerun": rerun}[command](specs, jobs)
+    return {"run": run, "rerun": rerun}[command](specs, jobs, tests)
 
 
 if __name__ == "__main__":
