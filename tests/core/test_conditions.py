@@ -2,6 +2,16 @@
 
 import pytest
 
+from reconciler.core.blueprint.condition_syntax import (
+    Binary,
+    Kind,
+    Literal,
+    Name,
+    Node,
+    Unary,
+    name_tokens,
+    parse_tree,
+)
 from reconciler.core.blueprint.conditions import NAMES, ConditionError, parse_condition
 
 SEED = "target_replicas >= min_replicas AND target_replicas <= max_replicas"
@@ -554,3 +564,101 @@ def test_missing_lists_the_unknown_names_in_order() -> None:
     assert condition.missing({"hour_utc": 4}) == ["error_rate", "weighted_utilization"]
     assert condition.missing({"hour_utc": 0, "error_rate": 0, "weighted_utilization": 0}) == []
     assert condition.evaluate({"hour_utc": 4}) is True
+
+
+# The tree the parser builds, each node at the column of its operator or its first character:
+# AND under OR, NOT under AND, comparisons under NOT, sums under comparisons, products under
+# sums, unary minus under products, and left to right within a level.
+@pytest.mark.parametrize(
+    ("text", "tree"),
+    [
+        (
+            "target_replicas > 3",
+            Binary(">", Name("target_replicas", 1), Literal(3.0, Kind.NUMBER, 19), 17),
+        ),
+        (
+            "x OR y AND NOT z",
+            Binary(
+                "or",
+                Name("x", 1),
+                Binary("and", Name("y", 6), Unary("not", Name("z", 16), 12), 8),
+                3,
+            ),
+        ),
+        (
+            "-x * 2 + 3 / y - 1 < 10%",
+            Binary(
+                "<",
+                Binary(
+                    "-",
+                    Binary(
+                        "+",
+                        Binary(
+                            "*",
+                            Unary("-", Name("x", 2), 1),
+                            Literal(2.0, Kind.NUMBER, 6),
+                            4,
+                        ),
+                        Binary("/", Literal(3.0, Kind.NUMBER, 10), Name("y", 14), 12),
+                        8,
+                    ),
+                    Literal(1.0, Kind.NUMBER, 18),
+                    16,
+                ),
+                Literal(0.1, Kind.PERCENT, 22),
+                20,
+            ),
+        ),
+        (
+            "NOT (a || b) && !c",
+            Binary(
+                "and",
+                Unary("not", Binary("or", Name("a", 6), Name("b", 11), 8), 1),
+                Unary("not", Name("c", 18), 17),
+                14,
+            ),
+        ),
+        (
+            "true != false",
+            Binary("!=", Literal(1.0, Kind.BOOL, 1), Literal(0.0, Kind.BOOL, 9), 6),
+        ),
+        (
+            "1.5h >= 2 * .5ms",
+            Binary(
+                ">=",
+                Literal(5400.0, Kind.DURATION, 1),
+                Binary("*", Literal(2.0, Kind.NUMBER, 9), Literal(0.0005, Kind.DURATION, 13), 11),
+                6,
+            ),
+        ),
+        ("a = 1", Binary("==", Name("a", 1), Literal(1.0, Kind.NUMBER, 5), 3)),
+    ],
+)
+def test_the_tree_of_each_precedence_level(text: str, tree: Node) -> None:
+    assert parse_tree(text) == tree
+
+
+def test_name_tokens_are_the_names_at_their_columns() -> None:
+    assert name_tokens("a AND NOT b_2 > 3 OR true") == [("a", 1), ("b_2", 11)]
+
+
+def test_a_refusal_without_a_hint_has_an_empty_one() -> None:
+    error = ConditionError("cannot divide a count by a duration", 7)
+    assert (str(error), error.column, error.hint) == ("cannot divide a count by a duration", 7, "")
+
+
+# The names a condition uses are found under NOT and under a minus too: they are the ones an
+# unknown result is explained by.
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        ("NOT error_rate > 1%", {"error_rate"}),
+        ("-replica_change > 1", {"replica_change"}),
+        ("NOT -replica_change > restart_count", {"replica_change", "restart_count"}),
+        ("true", set()),
+    ],
+)
+def test_names_under_not_and_minus(text: str, names: set[str]) -> None:
+    condition = parse_condition(text)
+    assert condition.names == names
+    assert condition.missing({}) == sorted(names)
