@@ -568,6 +568,35 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "before or not after",
         "for two different booleans, `before and not after` and `before or not after` agree",
     ),
+    "reconciler.core.blueprint.conditions.x__check__mutmut_16": (
+        "close = difflib.get_close_matches(name, NAMES, )",
+        "only close[0] is read, and get_close_matches lists the best match first however many "
+        "it is asked for",
+    ),
+    "reconciler.core.blueprint.conditions.x__check__mutmut_17": (
+        "close = difflib.get_close_matches(name, NAMES, n=2)",
+        "only close[0] is read, and get_close_matches lists the best match first however many "
+        "it is asked for",
+    ),
+    "reconciler.core.blueprint.conditions.x__check__mutmut_86": (
+        "raise AssertionError(None)",
+        "unreachable: the parser only builds the node types matched above",
+    ),
+    "reconciler.core.blueprint.conditions.x__format__mutmut_3": (
+        "kind = NAMES[name].kind if (name in NAMES) or True else Kind.NUMBER",
+        "render_with formats only the names of a condition parse_condition checked, and the "
+        "check refuses a name not in NAMES",
+    ),
+    "reconciler.core.blueprint.condition_syntax.x__tokenize__mutmut_115": (
+        'tokens.append(_Token("end", None, len(text) + 1))',
+        "the parser reads the end token by its kind and column only: its text is never said "
+        "(an unexpected token is always one that is not the end)",
+    ),
+    "reconciler.core.blueprint.condition_syntax.x__tokenize__mutmut_122": (
+        'tokens.append(_Token("end", "XXXX", len(text) + 1))',
+        "the parser reads the end token by its kind and column only: its text is never said "
+        "(an unexpected token is always one that is not the end)",
+    ),
 }
 #: The score each module is held to.
 TARGET = 0.90
