@@ -90,11 +90,29 @@ def require_tool(name: str, install: str) -> str:
     return found
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under mutmut, the Hypothesis properties run after the example tests.
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under mutmut, the Hypothesis properties run after the example tests, and a mutant meets
+    only the tests `python -m tests.mutation --tests` chose.
 
     mutmut runs the tests that reach a mutant with `-x`, in no particular order: a property
     that commits dozens of trails to git would run in full before the example row that kills
-    the mutant in a millisecond. Last, it only runs for what the examples let through."""
+    the mutant in a millisecond. Last, it only runs for what the examples let through.
+
+    A function every blueprint reaches (the condition parser) is reached by most of the suite,
+    so each mutant the tests miss costs a minute of scenario tests; `--tests` (MUTATION_TESTS)
+    keeps a mutant to the files named. Only a mutant's own run is narrowed: the run that maps
+    tests to functions still sees every test, so the map stays whole for later runs."""
     if "mutmut" in sys.modules:
         items.sort(key=lambda item: is_hypothesis_test(getattr(item, "obj", None)))
+    chosen = [path.rstrip("/") for path in os.environ.get("MUTATION_TESTS", "").split(",") if path]
+    if chosen and "__mutmut_" in os.environ.get("MUTANT_UNDER_TEST", ""):
+        kept, dropped = [], []
+        for item in items:
+            (kept if _under(item.nodeid.partition("::")[0], chosen) else dropped).append(item)
+        if dropped:
+            config.hook.pytest_deselected(items=dropped)
+            items[:] = kept
+
+
+def _under(path: str, chosen: list[str]) -> bool:
+    return any(path == folder or path.startswith(folder + "/") for folder in chosen)

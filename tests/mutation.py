@@ -1,6 +1,10 @@
 """Mutation testing of the safety logic: `python -m tests.mutation run|rerun|report [MODULE ...]`.
 
 `--jobs N` runs at most N test runs at a time (mutmut's default is one per core).
+`--tests PATH,PATH` tries each mutant against the tests under those paths only (files or
+folders, e.g. `--tests tests/core/test_conditions.py`), out of those that reach it: a quick
+loop for a module most of the suite reaches. It can only kill fewer mutants, so the score it
+gives is a lower bound; say which tests a score was measured with.
 
 `make mutate` runs it. mutmut changes one thing at a time in a module (a `<` into `<=`, an
 `and` into `or`, a number, a string...) and runs the tests that reach the changed function; a
@@ -19,6 +23,7 @@ one path. Results are kept under mutants/ (not committed): `report` reads the la
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -583,6 +588,35 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "unreachable fallback: a verdict that is not forbidden and is executable blocks or "
         "defers only for a failing check (_settle), so the joined details are never empty",
     ),
+    "reconciler.core.blueprint.conditions.x__check__mutmut_16": (
+        "close = difflib.get_close_matches(name, NAMES, )",
+        "only close[0] is read, and get_close_matches lists the best match first however many "
+        "it is asked for",
+    ),
+    "reconciler.core.blueprint.conditions.x__check__mutmut_17": (
+        "close = difflib.get_close_matches(name, NAMES, n=2)",
+        "only close[0] is read, and get_close_matches lists the best match first however many "
+        "it is asked for",
+    ),
+    "reconciler.core.blueprint.conditions.x__check__mutmut_86": (
+        "raise AssertionError(None)",
+        "unreachable: the parser only builds the node types matched above",
+    ),
+    "reconciler.core.blueprint.conditions.x__format__mutmut_3": (
+        "kind = NAMES[name].kind if (name in NAMES) or True else Kind.NUMBER",
+        "render_with formats only the names of a condition parse_condition checked, and the "
+        "check refuses a name not in NAMES",
+    ),
+    "reconciler.core.blueprint.condition_syntax.x__tokenize__mutmut_115": (
+        'tokens.append(_Token("end", None, len(text) + 1))',
+        "the parser reads the end token by its kind and column only: its text is never said "
+        "(an unexpected token is always one that is not the end)",
+    ),
+    "reconciler.core.blueprint.condition_syntax.x__tokenize__mutmut_122": (
+        'tokens.append(_Token("end", "XXXX", len(text) + 1))',
+        "the parser reads the end token by its kind and column only: its text is never said "
+        "(an unexpected token is always one that is not the end)",
+    ),
 }
 #: The score each module is held to.
 TARGET = 0.90
@@ -782,26 +816,30 @@ def refresh_data() -> None:
             shutil.copy2(source, target)
 
 
-def _mutmut(names: Sequence[str], jobs: int | None) -> int:
+def _mutmut(names: Sequence[str], jobs: int | None, tests: Sequence[str] = ()) -> int:
     """`mutmut run` over `names`, `jobs` test runs at a time (mutmut's default: one per core,
-    too many on a machine shared with other work)."""
+    too many on a machine shared with other work), each mutant against `tests` only when
+    given (tests/conftest.py reads MUTATION_TESTS)."""
     refresh_data()
     mutmut = Path(sys.executable).with_name("mutmut")
     limit = ["--max-children", str(jobs)] if jobs else []
-    return subprocess.run([str(mutmut), "run", *limit, *names], cwd=ROOT, check=False).returncode
+    env = {**os.environ, "MUTATION_TESTS": ",".join(tests)}
+    return subprocess.run(
+        [str(mutmut), "run", *limit, *names], cwd=ROOT, check=False, env=env
+    ).returncode
 
 
-def run(specs: Sequence[str], jobs: int | None = None) -> int:
+def run(specs: Sequence[str], jobs: int | None = None, tests: Sequence[str] = ()) -> int:
     """mutmut over the mutants of `specs` (every one again), then the report."""
     names = [pattern for spec in specs for pattern in patterns(spec)]
-    returncode = _mutmut(names, jobs)
+    returncode = _mutmut(names, jobs, tests)
     if returncode != 0:
         print(f"mutmut run failed (exit {returncode})", file=sys.stderr)
         return returncode
     return report(specs)
 
 
-def rerun(specs: Sequence[str], jobs: int | None = None) -> int:
+def rerun(specs: Sequence[str], jobs: int | None = None, tests: Sequence[str] = ()) -> int:
     """mutmut again over what the last run left alive (survivors, equivalents, mutants not
     run yet), after new tests: what it killed stays killed."""
     from mutmut.stats import status_by_exit_code
@@ -822,7 +860,7 @@ def rerun(specs: Sequence[str], jobs: int | None = None) -> int:
         ]
     if not names:
         return report(specs)
-    returncode = _mutmut(names, jobs)
+    returncode = _mutmut(names, jobs, tests)
     if returncode != 0:
         print(f"mutmut run failed (exit {returncode})", file=sys.stderr)
         return returncode
@@ -840,6 +878,26 @@ def main(argv: Sequence[str]) -> int:
             return 2
         jobs = int(value)
         del argv[at : at + 2]
+    tests: list[str] = []
+    if "--tests" in argv:  # `--tests PATH,PATH`: each mutant against these tests only
+        at = argv.index("--tests")
+        value = argv[at + 1] if at + 1 < len(argv) else ""
+        tests = [path for path in value.split(",") if path]
+        missing = [
+            path
+            for path in tests
+            if not (ROOT / path).exists()
+            or not (ROOT / path).resolve().is_relative_to(ROOT / "tests")
+        ]
+        if not tests or missing:
+            found = f" (no tests at {', '.join(missing)})" if missing else ""
+            print(
+                "--tests needs test files or folders, comma-separated, e.g. "
+                f"--tests tests/core/test_conditions.py{found}",
+                file=sys.stderr,
+            )
+            return 2
+        del argv[at : at + 2]
     command, *modules = argv or ["report"]
     allowed = configured()
     unknown = [m for m in modules if split(m)[0] not in allowed]
@@ -851,14 +909,15 @@ def main(argv: Sequence[str]) -> int:
                 file=sys.stderr,
             )
         print(
-            "usage: python -m tests.mutation run|rerun|report [--jobs N] [MODULE ...]",
+            "usage: python -m tests.mutation run|rerun|report [--jobs N] [--tests PATH,...] "
+            "[MODULE ...]",
             file=sys.stderr,
         )
         return 2
     specs = modules or allowed
     if command == "report":
         return report(specs)
-    return {"run": run, "rerun": rerun}[command](specs, jobs)
+    return {"run": run, "rerun": rerun}[command](specs, jobs, tests)
 
 
 if __name__ == "__main__":

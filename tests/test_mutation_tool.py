@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -58,3 +61,39 @@ def test_a_number_of_jobs_that_is_not_one_or_more_is_refused_before_running(
 ) -> None:
     assert mutation.main(["run", *jobs, "reconciler/core/trail/history.py"]) == 2
     assert "--jobs" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("tests", [["--tests"], ["--tests", ","], ["--tests", "tests/nowhere.py"]])
+def test_tests_that_do_not_exist_are_refused_before_running(
+    tests: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert mutation.main(["run", *tests, "reconciler/core/trail/history.py"]) == 2
+    assert "--tests" in capsys.readouterr().err
+
+
+FILES = ("tests/core/test_bounds.py", "tests/core/test_units.py")
+
+
+@pytest.mark.parametrize(
+    ("mutant", "collected"),
+    [
+        # A mutant's own run meets only the chosen tests.
+        ("reconciler.core.bounds.x_finite__mutmut_1", {"tests/core/test_bounds.py"}),
+        # The run that maps tests to functions (and any other) still sees every test.
+        ("", set(FILES)),
+    ],
+)
+def test_tests_chosen_for_a_mutant_leave_the_others_out(mutant: str, collected: set[str]) -> None:
+    env = {**os.environ, "MUTATION_TESTS": "tests/core/test_bounds.py,tests/fakes/"}
+    env["MUTANT_UNDER_TEST"] = mutant
+    listed = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", *FILES],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert listed.returncode == 0, listed.stdout + listed.stderr
+    files = {line.partition("::")[0] for line in listed.stdout.splitlines() if "::" in line}
+    assert files == collected

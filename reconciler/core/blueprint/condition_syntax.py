@@ -4,7 +4,6 @@ that point at the column where the text goes wrong."""
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -292,7 +291,8 @@ def _literal(token: _Token) -> Literal:
     assert match is not None  # the tokenizer only produces numbers of this shape
     number, unit = float(match.group(1)), match.group(2)
     kind, factor = _UNITS[unit] if unit else (Kind.NUMBER, 1.0)
-    if not math.isfinite(number * factor) or number * factor > bounds.AMOUNT_MAX:
+    # Digits make no NaN, and a number beyond a float is infinite: above the bound too.
+    if number * factor > bounds.AMOUNT_MAX:
         raise ConditionError(
             f"{token.text[:24]} is too large a number",
             token.column,

@@ -92,14 +92,14 @@ def _check_arithmetic(op: str, left: Kind, right: Kind, lnode: Node, rnode: Node
     if op in COMPARISONS or op in {"+", "-"}:
         if _compatible(left, right) or _fraction_literal(left, right, lnode, rnode):
             return Kind.BOOL if op in COMPARISONS else _stronger(left, right)
+        # Two kinds that do not compare: at most one is a plain number, so the other is a
+        # count, a percentage or a duration, each with an example of its unit.
         named = left if left is not Kind.NUMBER else right
-        example = _UNIT_EXAMPLE.get(named, "")
-        hint = f"write the number with its unit, for example {example}" if example else ""
         what = _describe(lnode if left is named else rnode)
         raise ConditionError(
             f"cannot compare {what} ({named}) with a {left if named is right else right}",
             col,
-            hint,
+            f"write the number with its unit, for example {_UNIT_EXAMPLE[named]}",
         )
     if op == "*":
         scalars = (Kind.NUMBER, Kind.PERCENT)
@@ -109,14 +109,14 @@ def _check_arithmetic(op: str, left: Kind, right: Kind, lnode: Node, rnode: Node
             return left
         if left in scalars:
             return right
-        raise ConditionError(f"cannot multiply a {left} by a {right}", col, "")
+        raise ConditionError(f"cannot multiply a {left} by a {right}", col)
     # Division: scaling by a plain number or a percentage keeps the kind; a kind divided by
     # itself is a ratio, such as current_replicas / max_replicas.
     if right in (Kind.NUMBER, Kind.PERCENT):
         return left
     if left == right:
         return Kind.PERCENT
-    raise ConditionError(f"cannot divide a {left} by a {right}", col, "")
+    raise ConditionError(f"cannot divide a {left} by a {right}", col)
 
 
 def _fraction_literal(left: Kind, right: Kind, lnode: Node, rnode: Node) -> bool:
