@@ -25,6 +25,7 @@ from reconciler.core.observed.observation import (
     DeploymentState,
     Metrics,
     PodState,
+    Sample,
 )
 from reconciler.core.planning import stages
 from reconciler.core.planning.events import executed_record
@@ -32,7 +33,7 @@ from reconciler.core.planning.outcomes import NoteKind
 from reconciler.core.planning.stages import STAGES, CycleInputs, Progress
 from reconciler.core.trail.history import fold_history
 from reconciler.core.trail.records import EventType, Outcome, Record
-from tests.core.helpers import NOW, blueprint, metrics, state
+from tests.core.helpers import NOW, blueprint, flat_window, metrics, state
 
 HOT = metrics(0.95, 0.90, 180)
 CALM = metrics(0.60, 0.55, 100)
@@ -351,9 +352,10 @@ def _crashing(restarts: int) -> DeploymentState:
     [
         (state(2), None, None),
         (_crashing(1), "restart_failed_pods", VerdictAction.EXECUTE),
+        (_crashing(2), "rollback_deployment", VerdictAction.EXECUTE),
         (_crashing(9), "rollback_deployment", VerdictAction.REQUEST_APPROVAL),
     ],
-    ids=["healthy", "one-restart", "beyond-max-restarts"],
+    ids=["healthy", "one-restart", "at-the-rollback-threshold", "beyond-max-restarts"],
 )
 def test_recover_failing_pods(
     observed: DeploymentState, operation: str | None, action: VerdictAction | None
@@ -436,6 +438,62 @@ def test_a_step_across_max_replicas_is_two_requests_and_one_decision_record() ->
     )
     assert within.records[0].event_type is EventType.DECISION_MADE
     assert EventType.DECISION_MADE not in [r.event_type for r in beyond.records]
+
+
+@pytest.mark.parametrize(
+    ("window", "needs_window", "targets"),
+    [(None, True, []), (flat_window(0.10, 0.10, 50), False, [2])],
+    ids=["no-window", "a-quiet-window"],
+)
+def test_a_scale_down_is_decided_over_the_window_given(
+    window: list[Sample] | None, needs_window: bool, targets: list[int]
+) -> None:
+    """A scale-down waits for the metrics' history: without it the cycle settles on asking
+    for it (and changes nothing); with a quiet window given, the engine scales down."""
+    given = inputs(observed=state(3), load=metrics(0.10, 0.10, 50), window=window)
+    after = stages.decide_and_govern(given, start(given))
+    assert after.plan is not None and after.plan.decision is not None
+    assert (after.plan.needs_window, after.plan.decision.needs_window) == (
+        needs_window,
+        needs_window,
+    )
+    assert [s.request.target_replicas for s in after.plan.steps] == targets
+
+
+def test_an_approved_blueprint_edit_is_credited_on_the_scale_within_the_limits_only() -> None:
+    """3 -> 6 with max_replicas 5 and an approved blueprint edit (and an approved request,
+    which is not the edit): the scale within the limits is credited to the edit's approval,
+    the rest proposed beyond the limits is not."""
+    edit = replace(_authorization(Kind.BLUEPRINT, None), approval_id="apv-20260210-152000-eeeeee")
+    given = inputs(
+        blueprint("    scale_up_increment: 3\n"),
+        observed=state(3),
+        load=metrics(0.99, 0.99, 400),
+        authorizations=(_authorization(Kind.REQUEST, 4), edit),
+    )
+    after = stages.decide_and_govern(given, start(given))
+    assert after.plan is not None
+    within, beyond = after.plan.steps
+    assert [s.request.operation for s in (within, beyond)] == [
+        "scale_within_limits",
+        "scale_beyond_limits",
+    ]
+    assert within.chain.approval == "apv-20260210-152000-eeeeee"
+    assert within.context["authorized_by"] == edit.to_json()
+    assert (beyond.chain.approval, beyond.context["authorized_by"]) == ("", None)
+    assert (within.verdict.action, beyond.verdict.action) == (
+        VerdictAction.EXECUTE,
+        VerdictAction.REQUEST_APPROVAL,
+    )
+
+
+def test_decide_and_govern_credits_no_approval_without_a_blueprint_edit() -> None:
+    given = inputs(load=HOT, authorizations=(_authorization(Kind.REQUEST, 4),))
+    after = stages.decide_and_govern(given, start(given))
+    assert after.plan is not None
+    (step,) = after.plan.steps
+    assert (step.request.operation, step.request.target_replicas) == ("scale_within_limits", 3)
+    assert (step.chain.approval, step.context["authorized_by"]) == ("", None)
 
 
 def test_a_settled_plan_keeps_every_note_made_before_it() -> None:
