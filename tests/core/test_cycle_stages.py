@@ -408,8 +408,60 @@ def test_decide_and_govern(load: Metrics, targets: list[int]) -> None:
     given = inputs(load=load)
     after = stages.decide_and_govern(given, start(given))
     assert after.plan is not None and after.plan.decision is not None
+    assert (after.plan.service, after.plan.waiting, after.plan.paused) == ("web", "", "")
+    assert after.plan.needs_window is False
     assert [s.request.target_replicas for s in after.plan.steps] == targets
     assert all(s.request.decision_id == after.plan.decision.id for s in after.plan.steps)
+    assert all(s.chain.decision == after.plan.decision.id for s in after.plan.steps)
+
+
+def test_the_scale_keeps_what_the_decision_expected_of_its_target() -> None:
+    """2 -> 3: the change's context carries the decision's expectation of 3 replicas, which
+    its verification checks against."""
+    given = inputs(load=HOT)
+    after = stages.decide_and_govern(given, start(given))
+    assert after.plan is not None and after.plan.decision is not None
+    expected = after.plan.decision.expected
+    assert expected is not None and expected.replicas == 3
+    (step,) = after.plan.steps
+    assert step.context["expected"] == {
+        "cpu_utilization": expected.cpu_utilization,
+        "memory_utilization": expected.memory_utilization,
+    }
+
+
+def test_the_decision_id_is_unique_to_the_history_it_was_made_over() -> None:
+    """The same decision over two different trails gets two ids (the history's fingerprint
+    salts it), so a later cycle's record is never taken for an earlier one."""
+    given = inputs(load=HOT)
+    bare = stages.decide_and_govern(given, start(given)).plan
+    rolled = stages.decide_and_govern(given, start(given, (_ROLLED_OUT,))).plan
+    assert bare is not None and bare.decision is not None
+    assert rolled is not None and rolled.decision is not None
+    assert (bare.decision.target_replicas, rolled.decision.target_replicas) == (3, 3)
+    assert bare.decision.id != rolled.decision.id
+
+
+@pytest.mark.parametrize(
+    ("condition", "action"),
+    [("> 90%", VerdictAction.EXECUTE), ("< 90%", VerdictAction.REQUEST_APPROVAL)],
+)
+def test_a_scale_rule_may_use_the_weighted_utilization(
+    condition: str, action: VerdictAction
+) -> None:
+    """The scale's conditions see W as the decision measured it (0.925 here): unknown W
+    would hold the scale for a person either way."""
+    gov = (
+        "governance:\n  agent_authority:\n    allowed_operations:\n"
+        "      - operation: scale_within_limits\n"
+        f"        condition: weighted_utilization {condition}\n"
+    )
+    given = inputs(blueprint(governance=gov), load=HOT)
+    after = stages.decide_and_govern(given, start(given))
+    assert after.plan is not None
+    (step,) = after.plan.steps
+    assert step.request.operation == "scale_within_limits"
+    assert step.verdict.action is action
 
 
 def test_a_step_across_max_replicas_is_two_requests_and_one_decision_record() -> None:
