@@ -25,6 +25,7 @@ from reconciler.core.observed.observation import (
     DeploymentState,
     Metrics,
     PodState,
+    Sample,
 )
 from reconciler.core.planning import stages
 from reconciler.core.planning.events import executed_record
@@ -32,7 +33,7 @@ from reconciler.core.planning.outcomes import NoteKind
 from reconciler.core.planning.stages import STAGES, CycleInputs, Progress
 from reconciler.core.trail.history import fold_history
 from reconciler.core.trail.records import EventType, Outcome, Record
-from tests.core.helpers import NOW, blueprint, metrics, state
+from tests.core.helpers import NOW, blueprint, flat_window, metrics, state
 
 HOT = metrics(0.95, 0.90, 180)
 CALM = metrics(0.60, 0.55, 100)
@@ -351,9 +352,10 @@ def _crashing(restarts: int) -> DeploymentState:
     [
         (state(2), None, None),
         (_crashing(1), "restart_failed_pods", VerdictAction.EXECUTE),
+        (_crashing(2), "rollback_deployment", VerdictAction.EXECUTE),
         (_crashing(9), "rollback_deployment", VerdictAction.REQUEST_APPROVAL),
     ],
-    ids=["healthy", "one-restart", "beyond-max-restarts"],
+    ids=["healthy", "one-restart", "at-the-rollback-threshold", "beyond-max-restarts"],
 )
 def test_recover_failing_pods(
     observed: DeploymentState, operation: str | None, action: VerdictAction | None
@@ -406,8 +408,60 @@ def test_decide_and_govern(load: Metrics, targets: list[int]) -> None:
     given = inputs(load=load)
     after = stages.decide_and_govern(given, start(given))
     assert after.plan is not None and after.plan.decision is not None
+    assert (after.plan.service, after.plan.waiting, after.plan.paused) == ("web", "", "")
+    assert after.plan.needs_window is False
     assert [s.request.target_replicas for s in after.plan.steps] == targets
     assert all(s.request.decision_id == after.plan.decision.id for s in after.plan.steps)
+    assert all(s.chain.decision == after.plan.decision.id for s in after.plan.steps)
+
+
+def test_the_scale_keeps_what_the_decision_expected_of_its_target() -> None:
+    """2 -> 3: the change's context carries the decision's expectation of 3 replicas, which
+    its verification checks against."""
+    given = inputs(load=HOT)
+    after = stages.decide_and_govern(given, start(given))
+    assert after.plan is not None and after.plan.decision is not None
+    expected = after.plan.decision.expected
+    assert expected is not None and expected.replicas == 3
+    (step,) = after.plan.steps
+    assert step.context["expected"] == {
+        "cpu_utilization": expected.cpu_utilization,
+        "memory_utilization": expected.memory_utilization,
+    }
+
+
+def test_the_decision_id_is_unique_to_the_history_it_was_made_over() -> None:
+    """The same decision over two different trails gets two ids (the history's fingerprint
+    salts it), so a later cycle's record is never taken for an earlier one."""
+    given = inputs(load=HOT)
+    bare = stages.decide_and_govern(given, start(given)).plan
+    rolled = stages.decide_and_govern(given, start(given, (_ROLLED_OUT,))).plan
+    assert bare is not None and bare.decision is not None
+    assert rolled is not None and rolled.decision is not None
+    assert (bare.decision.target_replicas, rolled.decision.target_replicas) == (3, 3)
+    assert bare.decision.id != rolled.decision.id
+
+
+@pytest.mark.parametrize(
+    ("condition", "action"),
+    [("> 90%", VerdictAction.EXECUTE), ("< 90%", VerdictAction.REQUEST_APPROVAL)],
+)
+def test_a_scale_rule_may_use_the_weighted_utilization(
+    condition: str, action: VerdictAction
+) -> None:
+    """The scale's conditions see W as the decision measured it (0.925 here): unknown W
+    would hold the scale for a person either way."""
+    gov = (
+        "governance:\n  agent_authority:\n    allowed_operations:\n"
+        "      - operation: scale_within_limits\n"
+        f"        condition: weighted_utilization {condition}\n"
+    )
+    given = inputs(blueprint(governance=gov), load=HOT)
+    after = stages.decide_and_govern(given, start(given))
+    assert after.plan is not None
+    (step,) = after.plan.steps
+    assert step.request.operation == "scale_within_limits"
+    assert step.verdict.action is action
 
 
 def test_a_step_across_max_replicas_is_two_requests_and_one_decision_record() -> None:
@@ -436,6 +490,62 @@ def test_a_step_across_max_replicas_is_two_requests_and_one_decision_record() ->
     )
     assert within.records[0].event_type is EventType.DECISION_MADE
     assert EventType.DECISION_MADE not in [r.event_type for r in beyond.records]
+
+
+@pytest.mark.parametrize(
+    ("window", "needs_window", "targets"),
+    [(None, True, []), (flat_window(0.10, 0.10, 50), False, [2])],
+    ids=["no-window", "a-quiet-window"],
+)
+def test_a_scale_down_is_decided_over_the_window_given(
+    window: list[Sample] | None, needs_window: bool, targets: list[int]
+) -> None:
+    """A scale-down waits for the metrics' history: without it the cycle settles on asking
+    for it (and changes nothing); with a quiet window given, the engine scales down."""
+    given = inputs(observed=state(3), load=metrics(0.10, 0.10, 50), window=window)
+    after = stages.decide_and_govern(given, start(given))
+    assert after.plan is not None and after.plan.decision is not None
+    assert (after.plan.needs_window, after.plan.decision.needs_window) == (
+        needs_window,
+        needs_window,
+    )
+    assert [s.request.target_replicas for s in after.plan.steps] == targets
+
+
+def test_an_approved_blueprint_edit_is_credited_on_the_scale_within_the_limits_only() -> None:
+    """3 -> 6 with max_replicas 5 and an approved blueprint edit (and an approved request,
+    which is not the edit): the scale within the limits is credited to the edit's approval,
+    the rest proposed beyond the limits is not."""
+    edit = replace(_authorization(Kind.BLUEPRINT, None), approval_id="apv-20260210-152000-eeeeee")
+    given = inputs(
+        blueprint("    scale_up_increment: 3\n"),
+        observed=state(3),
+        load=metrics(0.99, 0.99, 400),
+        authorizations=(_authorization(Kind.REQUEST, 4), edit),
+    )
+    after = stages.decide_and_govern(given, start(given))
+    assert after.plan is not None
+    within, beyond = after.plan.steps
+    assert [s.request.operation for s in (within, beyond)] == [
+        "scale_within_limits",
+        "scale_beyond_limits",
+    ]
+    assert within.chain.approval == "apv-20260210-152000-eeeeee"
+    assert within.context["authorized_by"] == edit.to_json()
+    assert (beyond.chain.approval, beyond.context["authorized_by"]) == ("", None)
+    assert (within.verdict.action, beyond.verdict.action) == (
+        VerdictAction.EXECUTE,
+        VerdictAction.REQUEST_APPROVAL,
+    )
+
+
+def test_decide_and_govern_credits_no_approval_without_a_blueprint_edit() -> None:
+    given = inputs(load=HOT, authorizations=(_authorization(Kind.REQUEST, 4),))
+    after = stages.decide_and_govern(given, start(given))
+    assert after.plan is not None
+    (step,) = after.plan.steps
+    assert (step.request.operation, step.request.target_replicas) == ("scale_within_limits", 3)
+    assert (step.chain.approval, step.context["authorized_by"]) == ("", None)
 
 
 def test_a_settled_plan_keeps_every_note_made_before_it() -> None:
