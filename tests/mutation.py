@@ -519,11 +519,6 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "after <= before",
         "a field's judge is only asked about a value that changed",
     ),
-    "reconciler.core.review.fields.x__resource_verdict__mutmut_13": (
-        "percent < 0.10 + 1e-9",
-        "the slack lets exactly 10 % (a hair above 0.1 as floats divide) count as within; no "
-        "ratio of two whole numbers of millicores or bytes lands exactly on 0.1 + 1e-9",
-    ),
     "reconciler.core.review.fields.x__resource_verdict__mutmut_31": (
         "service=None,",
         "classify_edit puts the service only into the request it classifies, and neither "

@@ -12,6 +12,8 @@ from tests.core.test_review import (
     POLICIES,
     SAFETY_ANCHOR,
     WEB_TEAM,
+    base_files,
+    insert_after,
     replace,
     review,
 )
@@ -96,3 +98,27 @@ def test_a_blueprints_safety_limit_one_step_from_the_global_one(
     assert (finding.path, finding.kind) == (f"governance.safety.{section}.{name}", kind)
     loosened = kind is K.SAFETY_LOOSENED
     assert (finding.change_class, finding.approvers) == ((RA, WEB_TEAM) if loosened else (A, ()))
+
+
+#: A memory request of 10^9 bytes moved by 100,000,001 and 100,000,002 bytes: shares of
+#: 0.100000001 and 0.100000002 as floats divide, either side of the 1e-9 slack above 10 %.
+_SLACK = [
+    ("1100000001", "adjust_resources_within_10_percent", A),
+    ("1100000002", "change_resource_limits_beyond_10_percent", RA),
+]
+
+
+@pytest.mark.parametrize(("value", "operation", "cls"), _SLACK, ids=[v for v, *_ in _SLACK])
+def test_a_request_share_at_the_edge_of_the_slack_above_10_percent(
+    value: str, operation: str, cls: ChangeClass
+) -> None:
+    base = base_files()
+    memory = "    memory:\n      request: 1000000000\n"
+    insert_after("      limit: 500m\n", memory)(base)
+    (finding,) = review(replace("request: 1000000000", f"request: {value}"), base=base).findings
+    assert (finding.path, finding.kind, finding.operation, finding.change_class) == (
+        "spec.resources.memory.request",
+        K.RESOURCES_CHANGED,
+        operation,
+        cls,
+    )
