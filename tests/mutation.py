@@ -45,10 +45,6 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "the path is read only as `not path` and compared with a loaded blueprint's source, "
         "a text: None and '' both mean no path known",
     ),
-    "reconciler.core.approvals.judging.x__merge_time__mutmut_5": (
-        "utc(merged_at) >= utc(now)",
-        "a merge time equal to the cycle's clock set to that clock is the same instant",
-    ),
     "reconciler.core.blueprint.conditions.x__apply__mutmut_38": (
         "raise AssertionError(None)",
         "unreachable: the parser only builds the operators matched above",

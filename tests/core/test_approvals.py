@@ -4,7 +4,7 @@ request went stale."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
+from datetime import timedelta, timezone
 from typing import Any
 
 import pytest
@@ -449,6 +449,21 @@ def test_a_merge_time_after_the_cycles_clock_counts_as_now() -> None:
         pending, merged(files, merged_at=NOW + timedelta(hours=9)), TEAM, alice_in_web_team, now
     )
     assert (judged.judgement, judged.merged_at, judged.latency) == (Judgement.GRANTED, now, 3600)
+
+
+@pytest.mark.parametrize("hours", [-1, 0, 1], ids=["before the clock", "at it", "after it"])
+def test_a_merge_time_given_in_another_zone_is_judged_and_kept_in_utc(hours: int) -> None:
+    """A forge may give the merge time in any zone; the judgement keeps it in UTC, whether it
+    is before, exactly at or after the cycle's clock (then the clock's own time, which may be
+    given in a zone of its own too)."""
+    pending, files = drafted()
+    now = (NOW + timedelta(hours=1)).astimezone(timezone(timedelta(hours=-5)))
+    at = (now + timedelta(hours=hours)).astimezone(timezone(timedelta(hours=2)))
+    judged = judge_merge(pending, merged(files, merged_at=at), TEAM, alice_in_web_team, now)
+    assert judged.judgement is Judgement.GRANTED, judged.reasons
+    assert judged.merged_at == min(at, now)
+    assert judged.merged_at is not None and judged.merged_at.utcoffset() == timedelta(0)
+    assert judged.latency == 3600 + min(hours, 0) * 3600
 
 
 def test_a_merge_exactly_at_expiry_is_in_time() -> None:

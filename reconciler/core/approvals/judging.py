@@ -124,12 +124,11 @@ def judge_merge(
 
 
 def _merge_time(proposal: Proposal, now: datetime) -> datetime | None:
-    """When the merge happened as far as the cycle can tell: never after the cycle's clock
-    (on virtual time a person still merges on the wall clock)."""
-    merged_at = proposal.merged_at
-    if merged_at is not None and utc(merged_at) > utc(now):
-        merged_at = utc(now)
-    return merged_at
+    """When the merge happened as far as the cycle can tell, in UTC as every record's time:
+    never after the cycle's clock (on virtual time a person still merges on the wall clock)."""
+    if proposal.merged_at is None:
+        return None
+    return min(utc(proposal.merged_at), utc(now))
 
 
 def _unapproved(
