@@ -125,6 +125,7 @@ NOT_IN_A_SEED_RUN = (
     "reconciler.shell.approvals.merges",
     "reconciler.shell.approvals.while_open",  # an open proposal moved, expired or closed
     "reconciler.core.gitops.manifests",  # write-back: the manifests' YAML
+    "reconciler.core.gitops.writeback",  # write-back: the commit a change becomes
     "reconciler.core.gitops.documents",
     "reconciler.core.blueprint.yamlsafe",  # the YAML parser
     "reconciler.core.gitops.rollout",  # waiting for a GitOps tool's rollout
