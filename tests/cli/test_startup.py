@@ -118,6 +118,7 @@ LOADER = (
 #: adapters, and the parts of the cycle that only a proposal, a merge or a write-back needs.
 NOT_IN_A_SEED_RUN = (
     "reconciler.cli.review",  # check-change
+    "reconciler.cli.step_outputs",  # --outputs for GitHub Actions
     "reconciler.core.review",
     "reconciler.core.approvals.drafting",  # a proposal's body
     "reconciler.core.approvals.judging",  # a merge judged
