@@ -160,6 +160,7 @@ def test_a_seed_run_on_cached_blueprints_imports_only_what_it_uses(seeded: Scena
         if any(name == m or name.startswith(f"{m}.") for name in modules)
     ]
     assert loaded == []
+    assert "shlex" not in modules  # quoting the command a broken blueprint's row names
     # git and the simulated cluster's store; no YAML, no schema validator, no HTTP client
     assert {name.split(".")[0] for name in _heavy(modules)} == {"pygit2", "sqlite3"}
 
