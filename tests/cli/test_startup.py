@@ -171,6 +171,7 @@ BODIES = (
     "reconciler.core.trail.operation_bodies",
     "reconciler.core.trail.approval_bodies",
     "reconciler.core.trail.followup_bodies",
+    "reconciler.core.trail.request_body",  # the operation asked, as those bodies read it
 )
 
 
