@@ -20,7 +20,6 @@ from reconciler.core.approvals.feedback import ProposalStatus
 from reconciler.core.approvals.proposals import CommentTopic, Draft, Proposal
 from reconciler.core.blueprint.model import Blueprint, GlobalPolicies, Manifests
 from reconciler.core.errors import ClusterError, ForgeError, MetricsError
-from reconciler.core.gitops.writeback import ManifestEdit, OwnCommit, Snapshot, Written
 from reconciler.core.observed.changes import Applied, Change
 from reconciler.core.observed.observation import DeploymentState, Metrics, Sample, Target
 from reconciler.core.problems import Problem
@@ -30,6 +29,7 @@ from reconciler.core.trail.records import EventType, Record, UnreadableRecord
 if TYPE_CHECKING:
     import os
 
+    from reconciler.core.gitops.writeback import ManifestEdit, OwnCommit, Snapshot, Written
     from reconciler.core.trail.notices import Notice
 
 __all__ = [

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-from reconciler.cli.outputs import ActionOutputs
+from reconciler.cli.step_outputs import ActionOutputs
 from tests.actions import Runner, StepContext, expressions_in, parse_expression
 from tests.conftest import REPO
 from tests.test_workflows import ACTION, RECONCILE, _check_jsonschema, _contexts, load

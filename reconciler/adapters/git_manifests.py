@@ -40,21 +40,15 @@ from reconciler.adapters.git_command import REJECTED, GitCommand, last_line, wit
 from reconciler.adapters.gitrepo import read_file, write_files
 from reconciler.core.blueprint.model import Manifests
 from reconciler.core.errors import ClusterError, ConfigError
-from reconciler.core.gitops.writeback import (
-    ManifestConflict,
-    ManifestEdit,
-    OwnCommit,
-    Snapshot,
-    Written,
-    own_stamp,
-    rewrite,
-    values,
-)
 
 if TYPE_CHECKING:
     import subprocess
 
     import pygit2
+
+    # The commit a change becomes is loaded by the methods that read or write one: a run
+    # whose blueprints do not write back builds this store and never calls them.
+    from reconciler.core.gitops.writeback import ManifestEdit, OwnCommit, Snapshot, Written
 
 __all__ = ["FORGE_REPOSITORY", "GitManifests", "on_forge"]
 
@@ -290,6 +284,8 @@ class GitManifests:
         return self._fetch(remote, branch) if remote else self._local_tip(branch)
 
     def read(self, manifests: Manifests) -> Snapshot:
+        from reconciler.core.gitops.writeback import Snapshot
+
         remote, branch = self._where(manifests)
         tip = self._fetch(remote, branch) if remote else self._local_tip(branch)
         return Snapshot(
@@ -313,6 +309,7 @@ class GitManifests:
 
     def own_commits(self, manifests: Manifests, service: str) -> list[OwnCommit]:
         from reconciler.core.gitops.manifests import ManifestError, locate
+        from reconciler.core.gitops.writeback import OwnCommit, Written, own_stamp, values
 
         remote, branch = self._where(manifests)
         tip = self._fetch(remote, branch) if remote else self._local_tip(branch)
@@ -349,6 +346,8 @@ class GitManifests:
         return found
 
     def write(self, edit: ManifestEdit, now: datetime) -> Written:
+        from reconciler.core.gitops.writeback import Written
+
         manifests = edit.manifests
         remote, branch = self._where(manifests)
         if not remote:
@@ -397,6 +396,7 @@ class GitManifests:
     ) -> tuple[Any, dict[str, int], dict[str, int], tuple[str, ...]]:
         """A commit on `tip` with the edit made to what the tip holds (not yet on a branch)."""
         from reconciler.core.gitops.manifests import ManifestError, locate
+        from reconciler.core.gitops.writeback import ManifestConflict, rewrite, values
 
         files = self._files(tip, edit.manifests)
         try:
@@ -427,6 +427,8 @@ class GitManifests:
         return commit, before, after, tuple(sorted(new))
 
     def _commit_locally(self, edit: ManifestEdit, branch: str, now: datetime) -> Written:
+        from reconciler.core.gitops.writeback import Written
+
         name = f"refs/heads/{branch}"
         tip = self._local_tip(branch)
         commit, before, after, changed = self._commit_on(tip, edit, now)

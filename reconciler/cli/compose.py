@@ -298,7 +298,7 @@ def open_manifests(root: Path, remote: str = "", branch: str = "") -> GitManifes
 def with_gitops(sim: SimulatedCluster, root: Path, fleet: Fleet | None) -> Cluster:
     """The simulated cluster, with a simulated Argo CD in front of the deployments whose
     blueprints act through git (coexistence: write_back); the cluster alone otherwise."""
-    from reconciler.core.gitops.writeback import WRITE_BACK
+    from reconciler.core.gitops.coexistence import WRITE_BACK
     from reconciler.core.observed.observation import Target
 
     locations = {
@@ -362,7 +362,7 @@ def paired_forge(
     proposal for such a service is a pull request there too. Each is reached with the
     manifests token (RECONCILER_MANIFESTS_TOKEN, else the forge's)."""
     from reconciler.adapters.git_manifests import on_forge
-    from reconciler.core.gitops.writeback import WRITE_BACK
+    from reconciler.core.gitops.coexistence import WRITE_BACK
 
     repositories = sorted(
         {

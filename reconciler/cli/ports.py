@@ -61,12 +61,12 @@ def recording_outputs(
 def outputs_written(outputs_path: Path | None, recording: RecordingAudit | None) -> Iterator[None]:
     """Write the step outputs afterwards, also when the work failed part-way: a later step
     (`if: failure()`) needs to know what was changed before it failed."""
-    from reconciler.cli.outputs import write_outputs
-
     try:
         yield
     finally:
         if outputs_path is not None and recording is not None:
+            from reconciler.cli.step_outputs import write_outputs
+
             write_outputs(outputs_path, recording.appended)
 
 

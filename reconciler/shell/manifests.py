@@ -15,8 +15,8 @@ from pathlib import Path
 
 from reconciler.core.blueprint.model import Blueprint
 from reconciler.core.errors import ReconcilerError
+from reconciler.core.gitops.coexistence import WRITE_BACK
 from reconciler.core.gitops.manifests import ManifestError, check, locate
-from reconciler.core.gitops.writeback import WRITE_BACK
 from reconciler.core.observed.observation import DeploymentState, Target
 from reconciler.core.problems import Problem, Severity
 from reconciler.ports import Cluster, ManifestStore

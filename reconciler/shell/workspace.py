@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shlex
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
@@ -93,6 +92,8 @@ class Fleet:
     def validate_command(self, service: str) -> str:
         """The command that shows why a service's blueprint does not load, runnable from the
         current directory (with --repo when the repository is elsewhere)."""
+        import shlex  # a broken blueprint's message only
+
         path = self.broken[service]
         try:
             here = Path.cwd().resolve() == self.root.resolve()

@@ -12,27 +12,13 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reconciler.core.approvals.proposals import elsewhere
 from reconciler.core.blueprint.model import Blueprint, Manifests
 from reconciler.core.decide.governance import OperationRequest
 from reconciler.core.errors import ClusterError
-from reconciler.core.gitops.writeback import (
-    WRITE_BACK,
-    ManifestConflict,
-    ManifestEdit,
-    OwnCommit,
-    Snapshot,
-    Written,
-    applied_for,
-    edit_for,
-    revert_for,
-    rewrite,
-    values,
-    write_back_details,
-    writes_back,
-)
+from reconciler.core.gitops.coexistence import WRITE_BACK, writes_back
 from reconciler.core.observed.changes import Applied, Change
 from reconciler.core.observed.observation import DeploymentState
 from reconciler.core.planning.subjects import merged_subject
@@ -40,6 +26,9 @@ from reconciler.core.trail.history import CHANGE_EVENTS, ServiceHistory
 from reconciler.core.trail.records import Record
 from reconciler.ports import Cluster, ManifestStore
 from reconciler.shell.isolation import Stage, Watch
+
+if TYPE_CHECKING:
+    from reconciler.core.gitops.writeback import ManifestEdit, OwnCommit, Snapshot, Written
 
 __all__ = [
     "Carried",
@@ -124,6 +113,15 @@ def carry_change(
             "has no git repository to commit them to",
             hint="run from a clone of the repository that holds spec.manifests.path",
         )
+    # The commit a change becomes is loaded once a change writes back.
+    from reconciler.core.gitops.writeback import (
+        ManifestConflict,
+        applied_for,
+        edit_for,
+        revert_for,
+        write_back_details,
+    )
+
     edit = (
         revert_for(change, blueprint, reverted)
         if reverted is not None
@@ -149,6 +147,7 @@ def _merged(
     """The approved change as its merge made it: the manifests hold exactly the values the
     change sets. None when they hold something else (someone's own change: not overwritten)."""
     from reconciler.core.gitops.manifests import ManifestError, locate
+    from reconciler.core.gitops.writeback import Written, values
 
     snapshot = store.read(edit.manifests)
     try:
@@ -213,6 +212,7 @@ def proposed_manifests(
     location does not resolve): the proposal then approves the change alone, and the
     reconciler commits it once approved."""
     from reconciler.core.gitops.manifests import ManifestError
+    from reconciler.core.gitops.writeback import ManifestConflict, ManifestEdit, rewrite
 
     location = blueprint.manifests
     if (

@@ -118,6 +118,7 @@ LOADER = (
 #: adapters, and the parts of the cycle that only a proposal, a merge or a write-back needs.
 NOT_IN_A_SEED_RUN = (
     "reconciler.cli.review",  # check-change
+    "reconciler.cli.step_outputs",  # --outputs for GitHub Actions
     "reconciler.core.review",
     "reconciler.core.approvals.drafting",  # a proposal's body
     "reconciler.core.approvals.judging",  # a merge judged
@@ -125,6 +126,7 @@ NOT_IN_A_SEED_RUN = (
     "reconciler.shell.approvals.merges",
     "reconciler.shell.approvals.while_open",  # an open proposal moved, expired or closed
     "reconciler.core.gitops.manifests",  # write-back: the manifests' YAML
+    "reconciler.core.gitops.writeback",  # write-back: the commit a change becomes
     "reconciler.core.gitops.documents",
     "reconciler.core.blueprint.yamlsafe",  # the YAML parser
     "reconciler.core.gitops.rollout",  # waiting for a GitOps tool's rollout
@@ -158,6 +160,7 @@ def test_a_seed_run_on_cached_blueprints_imports_only_what_it_uses(seeded: Scena
         if any(name == m or name.startswith(f"{m}.") for name in modules)
     ]
     assert loaded == []
+    assert "shlex" not in modules  # quoting the command a broken blueprint's row names
     # git and the simulated cluster's store; no YAML, no schema validator, no HTTP client
     assert {name.split(".")[0] for name in _heavy(modules)} == {"pygit2", "sqlite3"}
 
@@ -168,6 +171,7 @@ BODIES = (
     "reconciler.core.trail.operation_bodies",
     "reconciler.core.trail.approval_bodies",
     "reconciler.core.trail.followup_bodies",
+    "reconciler.core.trail.request_body",  # the operation asked, as those bodies read it
 )
 
 

@@ -4,8 +4,9 @@ Under `coexistence: write_back` a scale or a requests change is not written to t
 where the GitOps tool would put the old value back; it is written to the file the tool applies
 (`spec.manifests`), and the tool rolls it out. This module is the pure half of that:
 
-- `writes_back`: which changes go to git (scales and requests; restarts and revision rollbacks
-  still go to the cluster, where a manifest does not hold what they change);
+- `writes_back` (`coexistence.py`): which changes go to git (scales and requests; restarts
+  and revision rollbacks still go to the cluster, where a manifest does not hold what they
+  change);
 - `edit_for`: the commit a change becomes, with the values it expects to find. The reconciler
   expects the manifest to say what the cluster runs; when it says something else, a person
   changed it (or a sync is in flight) and `rewrite` refuses with `ManifestConflict`: people
@@ -28,8 +29,9 @@ from typing import TYPE_CHECKING, Any
 from reconciler.core.blueprint.model import Blueprint, Manifests
 from reconciler.core.blueprint.units import format_cpu, format_memory
 from reconciler.core.errors import ConflictError
+from reconciler.core.gitops.coexistence import WRITE_BACK, writes_back
 from reconciler.core.ids import utc
-from reconciler.core.observed.changes import Applied, Change, ChangeKind
+from reconciler.core.observed.changes import Applied, Change
 from reconciler.core.observed.observation import ChangeStamp, DeploymentState
 from reconciler.core.trail import lazy_bodies
 from reconciler.core.trail.commits import CommitMessage
@@ -55,24 +57,8 @@ __all__ = [
     "writes_back",
 ]
 
-#: The `spec.scaling.coexistence` value that acts through git.
-WRITE_BACK = "write_back"
-
 #: The trailer that carries the change's stamp on the reconciler's own manifest commits.
 STAMP_TRAILER = "Reconciler-Stamp"
-
-#: The change kinds a manifest holds.
-_IN_GIT = frozenset({ChangeKind.SCALE, ChangeKind.RESOURCES})
-
-
-def writes_back(blueprint: Blueprint, change: Change, reverted: Record | None = None) -> bool:
-    """Whether this change is a commit to the manifests rather than a write to the cluster.
-    A rollback goes to git exactly when the change it undoes did (`reverted`)."""
-    if blueprint.scaling.coexistence != WRITE_BACK or blueprint.manifests is None:
-        return False
-    if reverted is not None:
-        return bool(lazy_bodies.body_of(reverted, lazy_bodies.ExecutionBody).write_back)
-    return change.kind in _IN_GIT and change.hpa is None
 
 
 class ManifestConflict(ConflictError):

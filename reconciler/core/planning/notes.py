@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from reconciler.core.blueprint.model import Blueprint
-from reconciler.core.gitops.writeback import OwnCommit
 from reconciler.core.observed.observation import (
     PAUSE_ANNOTATION,
     ChangeStamp,
@@ -38,6 +38,9 @@ from reconciler.core.trail.history import (
 )
 from reconciler.core.trail.records import EventType, Record
 from reconciler.core.trail.wording import Code, Reason, say
+
+if TYPE_CHECKING:
+    from reconciler.core.gitops.writeback import OwnCommit
 
 
 def breaker_note(

@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from reconciler.core.trail.body_fields import Body, Fields, Read, RequestBody, read_as
+from reconciler.core.trail.body_fields import Body, Fields, Read, read_as
 from reconciler.core.trail.proposal_metadata import ProposalMetadata
+from reconciler.core.trail.request_body import RequestBody
 
 __all__ = ["ApprovalBody"]
 

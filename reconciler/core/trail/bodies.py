@@ -24,7 +24,6 @@ from reconciler.core.trail.body_fields import (
     Body,
     Fields,
     Read,
-    RequestBody,
     body_of,
     read_as,
 )
@@ -42,6 +41,7 @@ from reconciler.core.trail.operation_bodies import (
     GovernanceBody,
 )
 from reconciler.core.trail.records import EventType, Record, RecordError
+from reconciler.core.trail.request_body import RequestBody
 
 __all__ = [
     "ApprovalBody",

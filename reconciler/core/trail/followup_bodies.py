@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from reconciler.core.trail.body_fields import Body, Read, RequestBody
+from reconciler.core.trail.body_fields import Body, Read
+from reconciler.core.trail.request_body import RequestBody
 
 __all__ = [
     "BreakerBody",

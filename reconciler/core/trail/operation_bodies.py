@@ -18,12 +18,12 @@ from reconciler.core.trail.body_fields import (
     Body,
     Fields,
     Read,
-    RequestBody,
     objects,
     read_as,
     read_fields,
     texts,
 )
+from reconciler.core.trail.request_body import RequestBody
 
 __all__ = [
     "Alternative",
