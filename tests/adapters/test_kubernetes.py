@@ -1274,6 +1274,80 @@ def test_a_rollback_lists_only_the_deployments_own_replicasets(
     assert observed(cluster).cpu_request == 100
 
 
+def test_a_rollback_returns_to_the_newest_earlier_revision_or_the_one_named(
+    api: FakeKubeAPI, connect: Factory
+) -> None:
+    """With revisions 1, 2 and 3 kept, "the previous" is 2, as `kubectl rollout undo` finds
+    it; a revision named is the one returned to, and one not kept is refused with the list of
+    those that are."""
+    api.add_deployment("shop", "web")
+    cluster = connect()
+    cluster.apply(change(cluster, ChangeKind.RESOURCES, cpu_request=250))
+    cluster.apply(change(cluster, ChangeKind.RESOURCES, cpu_request=300))
+    rolled = cluster.apply(change(cluster, ChangeKind.ROLLBACK))
+    assert (rolled.message, rolled.before["revision"], rolled.after["revision"]) == (
+        "deployment.apps/web rolled back",
+        3,
+        4,
+    )
+    assert observed(cluster).cpu_request == 250
+    named = cluster.apply(change(cluster, ChangeKind.ROLLBACK, to_revision=1))
+    assert (named.before["revision"], named.after["revision"]) == (4, 5)
+    assert observed(cluster).cpu_request == 100
+    # Revision 1's and 2's ReplicaSets now carry revisions 5 and 4: 3, 4 and 5 are kept.
+    api.reset_log()
+    with pytest.raises(ClusterError) as caught:
+        cluster.apply(change(cluster, ChangeKind.ROLLBACK, to_revision=2))
+    assert str(caught.value) == (
+        "deployment shop/web has no revision 2 to roll back to (revisions kept: 3, 4, 5)"
+    )
+    assert caught.value.hint == "old revisions are kept up to spec.revisionHistoryLimit"
+    assert (type(caught.value), caught.value.service) == (ClusterError, "web")
+    assert api.count("PATCH") == 0
+
+
+def test_a_rollback_to_the_template_running_writes_only_its_stamp(
+    api: FakeKubeAPI, connect: Factory
+) -> None:
+    """Returning to the revision the deployment already runs changes no template: the patch
+    carries the stamp alone (so the change is still recorded), and no new revision comes."""
+    api.add_deployment("shop", "web")
+    cluster = connect()
+    rollback = change(cluster, ChangeKind.ROLLBACK, to_revision=1)
+    api.reset_log()
+    rolled = cluster.apply(rollback)
+    assert rolled.message == (
+        "deployment.apps/web skipped rollback (already at the template of revision 1)"
+    )
+    assert (rolled.before, rolled.after) == (
+        {"replicas": 2, "revision": 1},
+        {"replicas": 2, "revision": 1},
+    )
+    (patch,) = [r for r in api.requests if r.method == "PATCH"]
+    assert sorted(patch.body) == ["metadata"]
+    state = observed(cluster)
+    assert (state.revision, state.last_change) == (1, rollback.stamp)
+
+
+def test_a_rollback_never_takes_a_replicaset_another_deployment_owns(
+    api: FakeKubeAPI, connect: Factory
+) -> None:
+    """A deployment whose selector also matches another one's ReplicaSets (the same labels)
+    counts only the revisions it owns itself."""
+    api.add_deployment("shop", "twin", labels={"app": "web"}, cpu_request="900m")
+    twin_target = Target(namespace="shop", name="twin")
+    twin = change(connect(), ChangeKind.RESOURCES, target=twin_target, cpu_request=950)
+    cluster = connect()
+    cluster.apply(twin)
+    cluster.apply(replace(twin, expected_version="", cpu_request=990))  # twin: revisions 1-3
+    api.add_deployment("shop", "web")
+    cluster.apply(change(cluster, ChangeKind.RESOURCES, cpu_request=250))
+    with pytest.raises(ClusterError, match=r"no revision 3 .*\(revisions kept: 1, 2\)$"):
+        cluster.apply(change(cluster, ChangeKind.ROLLBACK, to_revision=3))
+    cluster.apply(change(cluster, ChangeKind.ROLLBACK))
+    assert observed(cluster).cpu_request == 100
+
+
 def test_replicasets_that_cannot_be_listed_stop_the_rollback_for_the_service(
     api: FakeKubeAPI, connect: Factory
 ) -> None:
