@@ -445,3 +445,81 @@ def test_reads_take_head_as_last_looked_up_and_writes_look_again(repo: Path) -> 
     GitAuditStore(repo).append([later], commit_message("s", [later]))
     store.refresh()
     assert store.history("web", NOW)[-1].id == "ver-later"
+
+
+# --- finding a record by its id near a moment -------------------------------------------------
+
+
+@pytest.mark.parametrize("zone", ["UTC", "UTC-14"], ids=["in UTC", "fourteen hours ahead"])
+@pytest.mark.parametrize(
+    ("days_after", "found"),
+    [(-2, False), (-1, True), (0, True), (1, True), (2, False)],
+    ids=["two days before", "a day before", "that day", "a day after", "two days after"],
+)
+def test_a_record_is_found_by_its_id_within_a_day_of_the_moment_asked(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, zone: str, days_after: int, found: bool
+) -> None:
+    """A change's stamp dates it when it was made, and its record may be filed up to a day
+    from then (a change just before midnight, recorded just after): the UTC day folders
+    either side are looked in too, no further, whatever the machine's zone."""
+    import time
+
+    store = GitAuditStore(repo)
+    for offset, rid in [(-5 * 86400, "op-early"), (0, "op-wanted"), (5 * 86400, "op-late")]:
+        record = rec(EventType.OPERATION_EXECUTED, offset, rid=rid)
+        store.append([record], commit_message("web: op", [record]))
+    at = NOW + timedelta(days=days_after)
+    monkeypatch.setenv("TZ", zone)
+    time.tzset()
+    try:
+        assert store.contains("web", at, "op-wanted") is found
+        assert not store.contains("api", at, "op-wanted")  # another service's folder
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
+def test_a_folder_contains_looked_in_is_kept_under_its_service_and_day(repo: Path) -> None:
+    """`contains` lists a day folder once and keeps the listing for the next process under
+    the service and day it belongs to, which is what the next process goes by: with the
+    kept listing emptied, the record is not found there (git is not asked again)."""
+    import marshal
+    import sqlite3
+
+    from reconciler.adapters.trail_cache import CACHE_FILE
+
+    store = GitAuditStore(repo)
+    record = rec(EventType.OPERATION_EXECUTED, rid="op-kept")
+    store.append([record], commit_message("web: op", [record]))
+    store.flush()
+    reader = GitAuditStore(repo)
+    assert reader.contains("web", NOW, "op-kept")
+    reader.flush()
+    with sqlite3.connect(repo / ".git" / CACHE_FILE) as db:
+        changed = db.execute(
+            "UPDATE listings SET entries = ? WHERE service = ? AND day = ?",
+            (marshal.dumps([]), "web", NOW.date().isoformat()),
+        ).rowcount
+    assert changed == 1
+    assert not GitAuditStore(repo).contains("web", NOW, "op-kept")
+
+
+def test_history_starts_at_the_utc_day_and_second_whatever_the_machines_zone(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The day folders and file names are in UTC, so `since` is read in UTC: on a machine
+    nine hours ahead, an hour before 15:30 UTC is still that UTC day at 14:30."""
+    import time
+
+    store = GitAuditStore(repo)
+    for offset, rid in [(-7200, "two-hours"), (-1800, "half-an-hour"), (0, "now")]:
+        record = rec(EventType.DECISION_MADE, offset, rid=rid)
+        store.append([record], commit_message("web: decision", [record]))
+    monkeypatch.setenv("TZ", "UTC-9")
+    time.tzset()
+    try:
+        found = GitAuditStore(repo).history("web", NOW - timedelta(hours=1))
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert [record.id for record in found] == ["half-an-hour", "now"]
