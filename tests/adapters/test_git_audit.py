@@ -523,3 +523,66 @@ def test_history_starts_at_the_utc_day_and_second_whatever_the_machines_zone(
         monkeypatch.undo()
         time.tzset()
     assert [record.id for record in found] == ["half-an-hour", "now"]
+
+
+def test_history_from_the_very_second_of_a_record_includes_it(repo: Path) -> None:
+    store = GitAuditStore(repo)
+    for offset, rid in [(-1, "before"), (0, "at"), (1, "after")]:
+        record = rec(EventType.DECISION_MADE, offset, rid=rid)
+        store.append([record], commit_message("web: decision", [record]))
+    assert [record.id for record in store.history("web", NOW)] == ["at", "after"]
+
+
+@pytest.mark.parametrize(
+    "zone", ["UTC", "UTC-9", "UTC+9"], ids=["in UTC", "nine hours ahead", "nine hours behind"]
+)
+def test_a_scan_reads_the_utc_days_of_its_window_and_keeps_its_ends(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, zone: str
+) -> None:
+    """`since` and `until` both count (a record at either end is in), the day folders are
+    chosen by their UTC days whatever the machine's zone, a folder outside them is not read
+    at all (its misnamed files go unnoticed), and one service's scan reads that service."""
+    import time
+
+    store = GitAuditStore(repo)
+    day = 86400
+    for offset, rid, service in [
+        (-2 * day, "two-days-before", "web"),
+        (-day, "a-day-before", "web"),
+        (-10 * 3600, "early-that-day", "web"),
+        (0, "now", "web"),
+        (0, "api-now", "api"),
+        (day, "a-day-after", "web"),
+    ]:
+        record = rec(EventType.DECISION_MADE, offset, service=service, rid=rid)
+        store.append([record], commit_message("s", [record]))
+    for offset in (-2 * day, day):
+        folder = repo / record_path(rec(EventType.DECISION_MADE, offset)).rsplit("/", 1)[0]
+        (folder / "notes.json").write_text("{}")
+    _commit_files(repo)
+    monkeypatch.setenv("TZ", zone)
+    time.tzset()
+    try:
+        reader = GitAuditStore(repo)
+        window = list(reader.scan(service="web", since=NOW - timedelta(days=1), until=NOW))
+        unnoticed = reader.unreadable()
+        early = list(
+            GitAuditStore(repo).scan(since=NOW - timedelta(days=1), until=NOW - timedelta(hours=10))
+        )
+        everything = list(GitAuditStore(repo).scan())
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert [record.id for record in window] == ["a-day-before", "early-that-day", "now"]
+    assert unnoticed == []
+    assert [record.id for record in early] == ["a-day-before", "early-that-day"]
+    assert len(everything) == 6
+
+
+def test_a_repository_without_a_trail_has_no_services_and_nothing_to_scan(repo: Path) -> None:
+    store = GitAuditStore(repo)
+    assert (store.services(), list(store.scan()), store.unreadable()) == ([], [], [])
+    (repo / "README").write_text("no trail yet\n")
+    _commit_files(repo, "a commit without audit/")
+    store.refresh()
+    assert (store.services(), list(store.scan()), store.unreadable()) == ([], [], [])

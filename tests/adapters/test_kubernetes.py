@@ -1202,6 +1202,10 @@ def test_a_memory_request_is_the_pods_total_shared_in_proportion(
     assert container_requests(api, "memory") == ["750Mi", "250Mi"]
     assert container_requests(api, "cpu") == ["150m", "50m"]
     assert observed(cluster).memory_request == 1000 * MIB
+    # A share that is no whole number of MiB is written in bytes, exactly.
+    cluster.apply(change(cluster, ChangeKind.RESOURCES, memory_request=1000 * MIB + 1))
+    assert container_requests(api, "memory") == [str(750 * MIB + 1), "250Mi"]
+    assert observed(cluster).memory_request == 1000 * MIB + 1
 
 
 def test_rollback_without_an_earlier_revision_is_refused(
@@ -1348,6 +1352,27 @@ def test_a_rollback_never_takes_a_replicaset_another_deployment_owns(
     assert observed(cluster).cpu_request == 100
 
 
+def test_a_replicaset_without_a_revision_is_no_revision_to_return_to(
+    api: FakeKubeAPI, connect: Factory
+) -> None:
+    """The Deployment controller numbers every ReplicaSet it makes; one without the number
+    (edited by hand) is not a revision, not even the deployment's own, so here no revision is
+    kept at all."""
+    api.add_deployment("shop", "web")
+    with api._lock:
+        for (namespace, _name), rs in api._store[kube_api.REPLICASETS].items():
+            if namespace == "shop":
+                del rs["metadata"]["annotations"][kube_api.REVISION]
+    cluster = connect()
+    api.reset_log()
+    with pytest.raises(ClusterError) as caught:
+        cluster.apply(change(cluster, ChangeKind.ROLLBACK))
+    assert str(caught.value) == (
+        "deployment shop/web has no revision before 1 to roll back to (revisions kept: none)"
+    )
+    assert api.count("PATCH") == 0
+
+
 def test_replicasets_that_cannot_be_listed_stop_the_rollback_for_the_service(
     api: FakeKubeAPI, connect: Factory
 ) -> None:
@@ -1361,6 +1386,7 @@ def test_replicasets_that_cannot_be_listed_stop_the_rollback_for_the_service(
         cluster.apply(rollback)
     assert (type(caught.value), caught.value.service) == (ClusterError, "web")
     assert str(caught.value).startswith("listing the replicasets of deployment shop/web")
+    assert caught.value.hint is not None and "rbac.yaml" in caught.value.hint
     assert api.count("PATCH") == 0
     assert observed(cluster).cpu_request == 250
 
