@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from reconciler.adapters.kubernetes import KubernetesCluster, parse_quantity
-from reconciler.adapters.kubernetes.writes import _merge_diff
+from reconciler.adapters.kubernetes.writes import _merge_diff, _share_request
 from reconciler.core.errors import ClusterError, ConfigError, ConflictError, MetricsError
 from reconciler.core.observed.changes import Change, ChangeKind
 from reconciler.core.observed.observation import ChangeStamp, DeploymentState, Metrics, Target
@@ -1082,6 +1082,44 @@ def test_a_scale_keeps_the_revision_and_records_both_replica_counts(
     assert observed(cluster).revision == 1
 
 
+def test_a_deployment_without_a_replica_count_has_the_api_servers_default_of_one(
+    api: FakeKubeAPI, connect: Factory
+) -> None:
+    """apps/v1 defaults spec.replicas to 1: a deployment read without it had 1 before a
+    change, as its observation says."""
+    api.add_deployment("shop", "web")
+    with api._lock:
+        del api._store[kube_api.DEPLOYMENTS][("shop", "web")]["spec"]["replicas"]
+    cluster = connect()
+    applied = cluster.apply(
+        change(cluster, ChangeKind.RESTART, stamp=stamp(operation="restart_failed_pods"))
+    )
+    assert observed(cluster).replicas == 1
+    assert (applied.before, applied.after) == (
+        {"replicas": 1, "revision": 1},
+        {"replicas": 1, "revision": 2},
+    )
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_a_replica_count_out_of_range_around_a_patch_is_refused_naming_the_field(
+    api: FakeKubeAPI, connect: Factory, where: str
+) -> None:
+    """A replica count Kubernetes could not hold (negative), in the deployment read before the
+    patch or in the patch's answer, is not reported as a change: it is refused, naming
+    spec.replicas."""
+    api.add_deployment("shop", "web")
+    scale = change(connect(), ChangeKind.SCALE, replicas=3)
+    cluster = connect()  # another process: the deployment is read before the patch
+    if where == "before":
+        with api._lock:
+            api._store[kube_api.DEPLOYMENTS][("shop", "web")]["spec"]["replicas"] = -1
+    else:
+        scale = replace(scale, replicas=-1)
+    with pytest.raises(ValueError, match=r"^spec\.replicas -1 is below 0$"):
+        cluster.apply(scale)
+
+
 def test_restart_creates_a_new_replicaset_revision(api: FakeKubeAPI, connect: Factory) -> None:
     api.add_deployment("shop", "web")
     cluster = connect()
@@ -1190,6 +1228,29 @@ def test_a_cpu_request_is_the_pods_total_shared_in_proportion(
     assert memory == [("64Mi" if cpu else None) for cpu in before]  # memory untouched
     if all(before):
         assert observed(cluster).cpu_request == asked
+
+
+@pytest.mark.parametrize(
+    ("resource", "before", "total", "after"),
+    [
+        pytest.param("memory", ["0", "1"], 1000 * MIB, ["0Mi", "1000Mi"], id="a-byte-is-a-share"),
+        pytest.param("cpu", ["0.5m", "0.5m"], 200, ["100m", "100m"], id="half-millicores"),
+        pytest.param("cpu", ["0", "0"], 200, ["200m", "0m"], id="zero-requests-the-first-takes-it"),
+        pytest.param("cpu", [None, "0"], 200, [None, "200m"], id="the-one-with-a-request-takes-it"),
+    ],
+)  # fmt: skip
+def test_a_share_goes_by_the_requests_however_small(
+    resource: str, before: list[str | None], total: int, after: list[str | None]
+) -> None:
+    """However small the requests, the first takes the whole only when they add up to
+    nothing; a request of zero is still a request (its container takes the total when it is
+    the only one), and a container without one is left without."""
+    containers: list[dict[str, Any]] = [
+        {"name": f"c{index}", "resources": {"requests": {resource: value}} if value else {}}
+        for index, value in enumerate(before)
+    ]
+    _share_request(containers, resource, total)
+    assert [c["resources"].get("requests", {}).get(resource) for c in containers] == after
 
 
 def test_a_memory_request_is_the_pods_total_shared_in_proportion(
