@@ -791,6 +791,9 @@ def test_a_scale_without_a_replica_count_writes_nothing(api: FakeKubeAPI, connec
     with pytest.raises(ClusterError) as caught:
         cluster.apply(change(cluster, ChangeKind.SCALE, replicas=None, hpa="web-hpa"))
     assert str(caught.value) == "scaling shop/web: the change names no replica count"
+    with pytest.raises(ClusterError) as caught:
+        cluster.apply(change(cluster, ChangeKind.SCALE, replicas=None))  # without the HPA
+    assert str(caught.value) == "scaling shop/web: the change names no replica count"
     assert [r for r in api.requests if r.method == "PATCH"] == []
 
 
@@ -1136,6 +1139,29 @@ def test_restart_creates_a_new_replicaset_revision(api: FakeKubeAPI, connect: Fa
     )
     state = observed(cluster)
     assert state.revision == 2 and [p.revision for p in state.pods] == [2, 2]
+
+
+def test_a_restart_is_dated_in_utc_whatever_the_machines_zone(
+    api: FakeKubeAPI, connect: Factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`kubectl rollout restart` writes restartedAt in UTC with a Z; so does a restart made
+    on a machine nine hours ahead."""
+    import time
+
+    api.add_deployment("shop", "web")
+    cluster = connect()
+    restart = change(cluster, ChangeKind.RESTART, stamp=stamp(operation="restart_failed_pods"))
+    monkeypatch.setenv("TZ", "UTC-9")
+    time.tzset()
+    try:
+        cluster.apply(restart)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    template = api.get_deployment("shop", "web")["spec"]["template"]
+    assert template["metadata"]["annotations"]["kubectl.kubernetes.io/restartedAt"] == (
+        "2025-06-02T12:00:00Z"
+    )
 
 
 def test_resources_then_rollback_restores_the_previous_template(
