@@ -563,6 +563,103 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "before or not after",
         "for two different booleans, `before and not after` and `before or not after` agree",
     ),
+    "reconciler.adapters.kubernetes.writes.x__share_request__mutmut_2": (
+        'scale = 1000 if (resource == "cpu") and False else 1',
+        "the scale only multiplies every share of one resource by the same power of ten, "
+        "an exact shift of each Decimal's exponent: proportions, rounding and the floor "
+        "of total * share // whole are the same with 1000, 1 or 1/1000",
+    ),
+    "reconciler.adapters.kubernetes.writes.x__share_request__mutmut_3": (
+        'scale = 1000 if (resource == "cpu") or True else 1',
+        "the scale only multiplies every share of one resource by the same power of ten, "
+        "an exact shift of each Decimal's exponent: proportions, rounding and the floor "
+        "of total * share // whole are the same with 1000, 1 or 1/1000",
+    ),
+    "reconciler.adapters.kubernetes.writes.x__share_request__mutmut_5": (
+        'scale = 1000 if resource != "cpu" else 1',
+        "the scale only multiplies every share of one resource by the same power of ten, "
+        "an exact shift of each Decimal's exponent: proportions, rounding and the floor "
+        "of total * share // whole are the same with 1000, 1 or 1/1000",
+    ),
+    "reconciler.adapters.kubernetes.writes.x__share_request__mutmut_6": (
+        'scale = 1000 if resource == "XXcpuXX" else 1',
+        "the scale only multiplies every share of one resource by the same power of ten, "
+        "an exact shift of each Decimal's exponent: proportions, rounding and the floor "
+        "of total * share // whole are the same with 1000, 1 or 1/1000",
+    ),
+    "reconciler.adapters.kubernetes.writes.x__share_request__mutmut_7": (
+        'scale = 1000 if resource == "CPU" else 1',
+        "the scale only multiplies every share of one resource by the same power of ten, "
+        "an exact shift of each Decimal's exponent: proportions, rounding and the floor "
+        "of total * share // whole are the same with 1000, 1 or 1/1000",
+    ),
+    "reconciler.adapters.kubernetes.writes.x__share_request__mutmut_24": (
+        "shares.append(parse_quantity(requests[resource]) / scale)",
+        "the scale only multiplies every share of one resource by the same power of ten, "
+        "an exact shift of each Decimal's exponent: proportions, rounding and the floor "
+        "of total * share // whole are the same with 1000, 1 or 1/1000",
+    ),
+    "reconciler.adapters.kubernetes.writes.x__share_request__mutmut_30": (
+        "whole = sum(shares, )",
+        "with no share the int 0 it sums to is replaced below as Decimal(0) would be "
+        "(both are <= 0); with shares, 0 + Decimal is the same Decimal",
+    ),
+    "reconciler.adapters.kubernetes.writes.x__share_request__mutmut_41": (
+        "shares = [Decimal(2)] + [Decimal(0)] * (len(holders) - 1)",
+        "when nothing is requested the remainder line corrects the first holder's value "
+        "to the total (2t + (t - 2t) = t), and the others get 0 either way",
+    ),
+    "reconciler.adapters.kubernetes.writes.x__share_request__mutmut_49": (
+        "        whole = Decimal(2)",
+        "when nothing is requested the remainder line corrects the first holder's value "
+        "to the total (t // 2 + (t - t // 2) = t), and the others get 0 either way",
+    ),
+    "reconciler.adapters.kubernetes.writes.x__share_request__mutmut_61": (
+        "zip(holders, values, strict=None)",
+        "values is built from shares, one per holder (the fallback too: one holder, one "
+        "share), so the two always have the same length and strictness never fires",
+    ),
+    "reconciler.adapters.kubernetes.writes.x__share_request__mutmut_64": (
+        "zip(holders, values, )",
+        "values is built from shares, one per holder (the fallback too: one holder, one "
+        "share), so the two always have the same length and strictness never fires",
+    ),
+    "reconciler.adapters.kubernetes.writes.x__share_request__mutmut_65": (
+        "zip(holders, values, strict=False)",
+        "values is built from shares, one per holder (the fallback too: one holder, one "
+        "share), so the two always have the same length and strictness never fires",
+    ),
+    "reconciler.adapters.kubernetes.writes.x__deployment_moved__mutmut_51": (
+        '.get("replicas", None), "spec.replicas"',
+        "the answer to a patch is the object as the API server stored it, after "
+        "defaulting: apps/v1 always sets spec.replicas (1 when absent), so the fallback "
+        "is never read",
+    ),
+    "reconciler.adapters.kubernetes.writes.x__deployment_moved__mutmut_53": (
+        '.get("replicas", ), "spec.replicas"',
+        "the answer to a patch is the object as the API server stored it, after "
+        "defaulting: apps/v1 always sets spec.replicas (1 when absent), so the fallback "
+        "is never read",
+    ),
+    "reconciler.adapters.git_audit.xǁGitAuditStoreǁlatest__mutmut_36": (
+        "sorted(found, key=None, reverse=True)",
+        "the pairs sort by their Entry first, a NamedTuple whose first field is the name,"
+        " and names are unique in a folder: the same order as sorting by name",
+    ),
+    "reconciler.adapters.git_audit.xǁGitAuditStoreǁlatest__mutmut_39": (
+        "sorted(found, reverse=True)",
+        "the pairs sort by their Entry first, a NamedTuple whose first field is the name,"
+        " and names are unique in a folder: the same order as sorting by name",
+    ),
+    "reconciler.adapters.git_audit.xǁGitAuditStoreǁrefresh__mutmut_1": (
+        "self._head_known = None",
+        "read only as a truth value (`not check and self._head_known`): None and False agree",
+    ),
+    "reconciler.adapters.git_audit.xǁGitAuditStoreǁservices__mutmut_7": (
+        'entry.name or "XXXX"',
+        "an entry listed from a tree always has its (non-empty) name; the `or` only "
+        "satisfies the type, for pygit2 objects not reached through a tree",
+    ),
 }
 #: The score each module is held to.
 TARGET = 0.90
