@@ -329,6 +329,7 @@ def test_a_process_that_did_not_observe_reads_the_deployment_and_writes_on_its_v
     assert api.count("GET", DEPLOYMENT_PATH) == 1
     (patch,) = [r for r in api.requests if r.method == "PATCH"]
     assert patch.body["metadata"]["resourceVersion"] == scale.expected_version
+    assert patch.content_type == "application/merge-patch+json"
     assert api.get_deployment("shop", "web")["spec"]["replicas"] == 3
 
 
@@ -513,8 +514,12 @@ def test_a_concurrent_edit_is_a_conflict_from_the_server(
     scale = change(cluster, ChangeKind.SCALE, replicas=3)
     api.set_owner_markers("shop", "web", argocd=True)  # someone else writes meanwhile
     api.reset_log()
-    with pytest.raises(ConflictError, match="changed since it was observed"):
+    with pytest.raises(ConflictError) as caught:
         cluster.apply(scale)
+    assert str(caught.value) == (
+        "patching deployment shop/web: the object changed since it was observed; not overwriting it"
+    )
+    assert caught.value.service == "web"
     assert api.count("PATCH") == 1
     assert api.get_deployment("shop", "web")["spec"]["replicas"] == 2
 
@@ -938,15 +943,24 @@ def test_an_hpa_that_cannot_be_read_is_the_services_retryable_error(
 
 
 @pytest.mark.parametrize(
-    ("spec", "field"),
+    ("spec", "why"),
     [
-        pytest.param({"maxReplicas": -1}, "maxReplicas", id="a negative maximum"),
-        pytest.param({"maxReplicas": 2**31}, "maxReplicas", id="a maximum beyond int32"),
-        pytest.param({"minReplicas": "three"}, "minReplicas", id="a minimum that is no number"),
+        pytest.param({"maxReplicas": -1}, "maxReplicas -1 is below 0", id="a negative maximum"),
+        pytest.param(
+            {"maxReplicas": 2**31},
+            "maxReplicas 2147483648 is above 2147483647",
+            id="a maximum beyond int32",
+        ),
+        pytest.param(
+            {"minReplicas": "three"},
+            "minReplicas 'three' is not a whole number",
+            id="a minimum that is no number",
+        ),
+        pytest.param({"maxReplicas": None}, "'maxReplicas'", id="no maximum"),
     ],
 )
 def test_an_hpa_with_bounds_that_cannot_be_read_is_the_services_error_before_any_write(
-    api: FakeKubeAPI, connect: Factory, spec: dict[str, object], field: str
+    api: FakeKubeAPI, connect: Factory, spec: dict[str, object], why: str
 ) -> None:
     """An API server keeps both bounds in int32 and defaults the minimum; an answer that does
     not is refused before the stamp, so nothing is written and the cycle stops for this
@@ -959,7 +973,8 @@ def test_an_hpa_with_bounds_that_cannot_be_read_is_the_services_error_before_any
     with pytest.raises(ClusterError) as caught:
         cluster.apply(change(cluster, ChangeKind.SCALE, replicas=5, hpa="web-hpa"))
     assert (caught.value.service, caught.value.retryable) == ("web", False)
-    assert "hpa shop/web-hpa" in str(caught.value) and field in str(caught.value)
+    assert str(caught.value) == f"hpa shop/web-hpa has bounds the reconciler cannot read ({why})"
+    assert caught.value.hint == "check it with `kubectl get hpa -o yaml`"
     assert api.count("PATCH") == 0
 
 
