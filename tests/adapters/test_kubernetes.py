@@ -939,6 +939,22 @@ def test_an_hpa_that_cannot_be_read_is_the_services_retryable_error(
         cluster.apply(change(cluster, ChangeKind.SCALE, replicas=5, hpa="web-hpa"))
     assert (caught.value.service, caught.value.retryable) == ("web", True)
     assert str(caught.value).startswith("reading hpa shop/web-hpa: the API server answered 503")
+    assert caught.value.hint is not None and "the next cycle tries again" in caught.value.hint
+    assert api.count("PATCH") == 0
+
+
+def test_an_hpa_read_the_server_holds_is_given_up_after_the_timeout(
+    api: FakeKubeAPI, connect: Factory
+) -> None:
+    api.add_deployment("shop", "web")
+    api.add_hpa("shop", "web-hpa", "web", min_replicas=1, max_replicas=3)
+    cluster = connect(timeout=0.5, retries=0)
+    scale = change(cluster, ChangeKind.SCALE, replicas=5, hpa="web-hpa")
+    api.delay(HPA_PATH + "$", 2.0, method="GET")
+    with pytest.raises(ClusterError) as caught:
+        cluster.apply(scale)
+    assert (caught.value.service, caught.value.retryable) == ("web", True)
+    assert "no answer within 0.5s" in str(caught.value)
     assert api.count("PATCH") == 0
 
 
@@ -1117,6 +1133,14 @@ def test_a_deployment_without_a_replica_count_has_the_api_servers_default_of_one
         {"replicas": 1, "revision": 1},
         {"replicas": 1, "revision": 2},
     )
+    # The same through an HPA, by a process that reads the deployment before the stamp.
+    api.add_hpa("shop", "web-hpa", "web", min_replicas=1, max_replicas=3)
+    with api._lock:
+        del api._store[kube_api.DEPLOYMENTS][("shop", "web")]["spec"]["replicas"]
+    scale = change(connect(), ChangeKind.SCALE, replicas=2, hpa="web-hpa")
+    through = connect().apply(scale)
+    assert (through.before["replicas"], through.after["replicas"]) == (1, 1)
+    assert api.objects(HPAS, "shop")[0]["spec"]["minReplicas"] == 2
 
 
 @pytest.mark.parametrize("where", ["before", "after"])
