@@ -586,3 +586,21 @@ def test_a_repository_without_a_trail_has_no_services_and_nothing_to_scan(repo: 
     _commit_files(repo, "a commit without audit/")
     store.refresh()
     assert (store.services(), list(store.scan()), store.unreadable()) == ([], [], [])
+
+
+def test_an_index_flush_could_not_write_is_kept_as_its_error_until_one_can(repo: Path) -> None:
+    """The records are committed whatever git's index: a flush that finds the index locked
+    keeps why (naming the lock) instead of failing, and the next flush that brings the index
+    in step clears it."""
+    store = GitAuditStore(repo)
+    record = rec(EventType.DECISION_MADE)
+    store.append([record], commit_message("web: decision", [record]))
+    index_lock = repo / ".git" / "index.lock"
+    index_lock.write_text("")
+    store.flush()
+    assert isinstance(store.index_error, AuditError)
+    assert f"rm {index_lock}" in str(store.index_error)
+    index_lock.unlink()
+    store.flush()
+    assert store.index_error is None
+    assert pygit2.Repository(str(repo)).status() == {}
