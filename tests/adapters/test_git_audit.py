@@ -604,3 +604,16 @@ def test_an_index_flush_could_not_write_is_kept_as_its_error_until_one_can(repo:
     store.flush()
     assert store.index_error is None
     assert pygit2.Repository(str(repo)).status() == {}
+
+
+def test_a_bare_repository_has_no_index_to_repair(tmp_path: Path) -> None:
+    """A bare repository (a mirror the trail is pushed to) has no index or checkout: the
+    records are committed, and there is nothing to restore."""
+    pygit2.init_repository(str(tmp_path), bare=True, initial_head="main")
+    store = GitAuditStore(tmp_path)
+    record = rec(EventType.DECISION_MADE, rid="bare")
+    store.append([record], commit_message("web: decision", [record]))
+    assert store.repair_index() == 0
+    store.flush()
+    assert store.index_error is None
+    assert [found.id for found in GitAuditStore(tmp_path).scan()] == ["bare"]
