@@ -617,3 +617,18 @@ def test_a_bare_repository_has_no_index_to_repair(tmp_path: Path) -> None:
     store.flush()
     assert store.index_error is None
     assert [found.id for found in GitAuditStore(tmp_path).scan()] == ["bare"]
+
+
+def test_a_repair_looks_head_up_again_though_the_store_knows_where_it_was(repo: Path) -> None:
+    """A store that brought the index in step knows HEAD as it was then; another writer's
+    commit since (its records not in the index) must not pass for "in step": the repair looks
+    HEAD up again, finds a commit that is not this store's, and compares in full."""
+    first, second = GitAuditStore(repo), GitAuditStore(repo)
+    one = [rec(EventType.DECISION_MADE, 0, rid="one")]
+    first.append(one, commit_message("web: one", one))
+    first.flush()
+    two = [rec(EventType.DECISION_MADE, 1, rid="two")]
+    second.append(two, commit_message("web: two", two))  # its index not updated
+    assert len(_indexed(repo)) == 1
+    assert first.repair_index() == 1
+    assert len(_indexed(repo)) == 2
