@@ -141,8 +141,21 @@ def test_detached_head(repo: Path) -> None:
 
 
 def test_not_a_repository(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="not a git repository"):
+    with pytest.raises(ConfigError, match="not a git repository") as caught:
         GitAuditStore(tmp_path / "nowhere")
+    assert str(caught.value).startswith(f"{tmp_path / 'nowhere'} is not a git repository: ")
+    assert caught.value.hint == (
+        "the audit trail lives in git; run inside a clone, or `git init` first"
+    )
+
+
+def test_a_store_without_an_identity_commits_as_the_reconciler(repo: Path) -> None:
+    """CI machines have no git identity: every commit carries the store's own."""
+    record = rec(EventType.DECISION_MADE)
+    sha = GitAuditStore(repo).append([record], commit_message("web: decision", [record]))
+    commit = pygit2.Repository(str(repo))[sha]
+    for who in (commit.author, commit.committer):
+        assert (who.name, who.email) == ("reconciler", "reconciler@localhost")
 
 
 def test_a_commit_git_refuses_is_an_audit_error(repo: Path) -> None:
@@ -261,6 +274,7 @@ def _foreign_files(repo: Path) -> dict[str, str]:
     (day / "152003-decision_made-dec-folder.json" / "inside.json").write_text("{}")
     (day / "notes.json").write_text("{}")
     (day / "152004-operation_executed-op-huge.json").write_bytes(b" " * (2 * 1024 * 1024))
+    (day / "152005-operation_executed-op-at-most.json").write_bytes(b" " * (1024 * 1024))
     (repo / "audit/web/stray.json").write_text("{}")
     return {
         f"{DAY}/152000-operation_executed-op-broken.json": "invalid JSON: Expecting property",
@@ -269,6 +283,7 @@ def _foreign_files(repo: Path) -> dict[str, str]:
         f"{DAY}/152003-decision_made-dec-folder.json": "a folder",
         f"{DAY}/notes.json": "the file name is not <HHMMSS>-<event_type>-<id>.json",
         f"{DAY}/152004-operation_executed-op-huge.json": "2097152 bytes, larger than any record",
+        f"{DAY}/152005-operation_executed-op-at-most.json": "the file is empty",
         "audit/web/stray.json": "not a day folder (YYYY-MM-DD)",
     }
 
