@@ -647,3 +647,27 @@ def test_a_repair_looks_head_up_again_though_the_store_knows_where_it_was(repo: 
     assert len(_indexed(repo)) == 1
     assert first.repair_index() == 1
     assert len(_indexed(repo)) == 2
+
+
+def test_a_record_the_checkout_lacked_is_written_by_the_flush_though_the_index_lists_it(
+    repo: Path,
+) -> None:
+    """A record the checkout could not hold when it was committed is written by the next
+    flush, also when the index already lists it (a `git reset` in between put it there):
+    the file is then missing from the checkout alone, and `git status` is clean after."""
+    import subprocess
+
+    store = GitAuditStore(repo)
+    seed = [rec(EventType.DECISION_MADE, -60, rid="seed")]
+    store.append(seed, commit_message("web: seed", seed))
+    store.flush()
+    record = rec(EventType.DECISION_MADE, rid="late")
+    target = repo / record_path(record)
+    target.mkdir(parents=True)  # a folder where the file belongs: append cannot write it
+    store.append([record], commit_message("web: late", [record]))
+    target.rmdir()
+    subprocess.run(["git", "-C", str(repo), "reset", "-q"], check=True)
+    assert record_path(record) in _indexed(repo) and not target.exists()
+    store.flush()
+    assert target.read_text(encoding="utf-8") == record.dumps()
+    assert pygit2.Repository(str(repo)).status() == {}
