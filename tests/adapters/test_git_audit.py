@@ -276,6 +276,9 @@ def _foreign_files(repo: Path) -> dict[str, str]:
     (day / "152004-operation_executed-op-huge.json").write_bytes(b" " * (2 * 1024 * 1024))
     (day / "152005-operation_executed-op-at-most.json").write_bytes(b" " * (1024 * 1024))
     (repo / "audit/web/stray.json").write_text("{}")
+    (repo / "audit/web/.keep").write_text("")  # hidden files are a person's, not records
+    (day / ".keep").write_text("")
+    (repo / "audit/notes").write_text("a file where a service folder would be\n")
     return {
         f"{DAY}/152000-operation_executed-op-broken.json": "invalid JSON: Expecting property",
         f"{DAY}/152001-operation_executed-op-array.json": "a JSON array, not a record",
@@ -309,6 +312,9 @@ def test_every_reader_skips_what_is_not_a_record_and_names_it(repo: Path) -> Non
         for path, reason in expected.items():
             assert skipped[path].startswith(reason), (name, path, skipped[path])
         assert fresh.unreadable("api") == []
+    fresh = GitAuditStore(repo)
+    assert fresh.services() == ["web"]
+    assert (fresh.history("notes", NOW - timedelta(days=1)), fresh.unreadable("notes")) == ([], [])
 
 
 def test_latest_passes_over_an_unreadable_record_to_the_one_before(repo: Path) -> None:
