@@ -678,6 +678,18 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         " the same entries (those this store committed since the index was in step) and "
         "files, and counts the same: a cost, not a behaviour",
     ),
+    "reconciler.adapters.git_audit.xǁGitAuditStoreǁentries__mutmut_22": (
+        "self._misnamed.get(oid, None)",
+        "entries sets a folder's misnamed list in the same step as its named one, so once"
+        " the loop above has run for an oid the lookup always finds it and the default is"
+        " never taken",
+    ),
+    "reconciler.adapters.git_audit.xǁGitAuditStoreǁentries__mutmut_24": (
+        "self._misnamed.get(oid, )",
+        "entries sets a folder's misnamed list in the same step as its named one, so once"
+        " the loop above has run for an oid the lookup always finds it and the default is"
+        " never taken",
+    ),
 }
 #: The score each module is held to.
 TARGET = 0.90

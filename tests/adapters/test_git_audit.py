@@ -677,3 +677,43 @@ def test_a_record_the_checkout_lacked_is_written_by_the_flush_though_the_index_l
     store.flush()
     assert target.read_text(encoding="utf-8") == record.dumps()
     assert pygit2.Repository(str(repo)).status() == {}
+
+
+def test_a_day_folder_a_reader_listed_is_kept_under_its_service_and_day(repo: Path) -> None:
+    """What a reader lists is kept for the next process under the service and day it
+    belongs to, and the next process goes by it: with the kept listing emptied, the day
+    reads as empty (git is not asked again for that tree)."""
+    import marshal
+    import sqlite3
+
+    from reconciler.adapters.trail_cache import CACHE_FILE
+
+    store = GitAuditStore(repo)
+    record = rec(EventType.DECISION_MADE, rid="listed")
+    store.append([record], commit_message("web: decision", [record]))
+    reader = GitAuditStore(repo)
+    assert [r.id for r in reader.history("web", NOW - timedelta(hours=1))] == ["listed"]
+    reader.flush()
+    with sqlite3.connect(repo / ".git" / CACHE_FILE) as db:
+        changed = db.execute(
+            "UPDATE listings SET entries = ? WHERE service = ? AND day = ?",
+            (marshal.dumps([]), "web", NOW.date().isoformat()),
+        ).rowcount
+    assert changed == 1
+    assert GitAuditStore(repo).history("web", NOW - timedelta(hours=1)) == []
+
+
+def test_a_record_file_rewritten_by_hand_is_read_again(repo: Path) -> None:
+    """What earlier runs read is kept by the file's blob: a file rewritten in place (a new
+    blob under the same name) is read anew, not taken from what was kept."""
+    store = GitAuditStore(repo)
+    record = rec(EventType.DECISION_MADE, rid="rewritten")
+    store.append([record], commit_message("web: decision", [record]))
+    store.flush()
+    reader = GitAuditStore(repo)
+    assert [r.rationale for r in reader.history("web", NOW - timedelta(hours=1))] == ["test"]
+    reader.flush()
+    (repo / record_path(record)).write_text(replace(record, rationale="by hand").dumps())
+    _commit_files(repo, "a record rewritten")
+    found = GitAuditStore(repo).history("web", NOW - timedelta(hours=1))
+    assert [r.rationale for r in found] == ["by hand"]
