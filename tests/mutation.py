@@ -608,6 +608,153 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "the parser reads the end token by its kind and column only: its text is never said "
         "(an unexpected token is always one that is not the end)",
     ),
+    "reconciler.adapters.kubernetes.writes.x__share_request__mutmut_2": (
+        'scale = 1000 if (resource == "cpu") and False else 1',
+        "the scale only multiplies every share of one resource by the same power of ten, "
+        "an exact shift of each Decimal's exponent: proportions, rounding and the floor "
+        "of total * share // whole are the same with 1000, 1 or 1/1000",
+    ),
+    "reconciler.adapters.kubernetes.writes.x__share_request__mutmut_3": (
+        'scale = 1000 if (resource == "cpu") or True else 1',
+        "the scale only multiplies every share of one resource by the same power of ten, "
+        "an exact shift of each Decimal's exponent: proportions, rounding and the floor "
+        "of total * share // whole are the same with 1000, 1 or 1/1000",
+    ),
+    "reconciler.adapters.kubernetes.writes.x__share_request__mutmut_5": (
+        'scale = 1000 if resource != "cpu" else 1',
+        "the scale only multiplies every share of one resource by the same power of ten, "
+        "an exact shift of each Decimal's exponent: proportions, rounding and the floor "
+        "of total * share // whole are the same with 1000, 1 or 1/1000",
+    ),
+    "reconciler.adapters.kubernetes.writes.x__share_request__mutmut_6": (
+        'scale = 1000 if resource == "XXcpuXX" else 1',
+        "the scale only multiplies every share of one resource by the same power of ten, "
+        "an exact shift of each Decimal's exponent: proportions, rounding and the floor "
+        "of total * share // whole are the same with 1000, 1 or 1/1000",
+    ),
+    "reconciler.adapters.kubernetes.writes.x__share_request__mutmut_7": (
+        'scale = 1000 if resource == "CPU" else 1',
+        "the scale only multiplies every share of one resource by the same power of ten, "
+        "an exact shift of each Decimal's exponent: proportions, rounding and the floor "
+        "of total * share // whole are the same with 1000, 1 or 1/1000",
+    ),
+    "reconciler.adapters.kubernetes.writes.x__share_request__mutmut_24": (
+        "shares.append(parse_quantity(requests[resource]) / scale)",
+        "the scale only multiplies every share of one resource by the same power of ten, "
+        "an exact shift of each Decimal's exponent: proportions, rounding and the floor "
+        "of total * share // whole are the same with 1000, 1 or 1/1000",
+    ),
+    "reconciler.adapters.kubernetes.writes.x__share_request__mutmut_30": (
+        "whole = sum(shares, )",
+        "with no share the int 0 it sums to is replaced below as Decimal(0) would be "
+        "(both are <= 0); with shares, 0 + Decimal is the same Decimal",
+    ),
+    "reconciler.adapters.kubernetes.writes.x__share_request__mutmut_41": (
+        "shares = [Decimal(2)] + [Decimal(0)] * (len(holders) - 1)",
+        "when nothing is requested the remainder line corrects the first holder's value "
+        "to the total (2t + (t - 2t) = t), and the others get 0 either way",
+    ),
+    "reconciler.adapters.kubernetes.writes.x__share_request__mutmut_49": (
+        "        whole = Decimal(2)",
+        "when nothing is requested the remainder line corrects the first holder's value "
+        "to the total (t // 2 + (t - t // 2) = t), and the others get 0 either way",
+    ),
+    "reconciler.adapters.kubernetes.writes.x__share_request__mutmut_61": (
+        "zip(holders, values, strict=None)",
+        "values is built from shares, one per holder (the fallback too: one holder, one "
+        "share), so the two always have the same length and strictness never fires",
+    ),
+    "reconciler.adapters.kubernetes.writes.x__share_request__mutmut_64": (
+        "zip(holders, values, )",
+        "values is built from shares, one per holder (the fallback too: one holder, one "
+        "share), so the two always have the same length and strictness never fires",
+    ),
+    "reconciler.adapters.kubernetes.writes.x__share_request__mutmut_65": (
+        "zip(holders, values, strict=False)",
+        "values is built from shares, one per holder (the fallback too: one holder, one "
+        "share), so the two always have the same length and strictness never fires",
+    ),
+    "reconciler.adapters.kubernetes.writes.x__deployment_moved__mutmut_51": (
+        '.get("replicas", None), "spec.replicas"',
+        "the answer to a patch is the object as the API server stored it, after "
+        "defaulting: apps/v1 always sets spec.replicas (1 when absent), so the fallback "
+        "is never read",
+    ),
+    "reconciler.adapters.kubernetes.writes.x__deployment_moved__mutmut_53": (
+        '.get("replicas", ), "spec.replicas"',
+        "the answer to a patch is the object as the API server stored it, after "
+        "defaulting: apps/v1 always sets spec.replicas (1 when absent), so the fallback "
+        "is never read",
+    ),
+    "reconciler.adapters.git_audit.xǁGitAuditStoreǁlatest__mutmut_36": (
+        "sorted(found, key=None, reverse=True)",
+        "the pairs sort by their Entry first, a NamedTuple whose first field is the name,"
+        " and names are unique in a folder: the same order as sorting by name",
+    ),
+    "reconciler.adapters.git_audit.xǁGitAuditStoreǁlatest__mutmut_39": (
+        "sorted(found, reverse=True)",
+        "the pairs sort by their Entry first, a NamedTuple whose first field is the name,"
+        " and names are unique in a folder: the same order as sorting by name",
+    ),
+    "reconciler.adapters.git_audit.xǁGitAuditStoreǁrefresh__mutmut_1": (
+        "self._head_known = None",
+        "read only as a truth value (`not check and self._head_known`): None and False agree",
+    ),
+    "reconciler.adapters.git_audit.xǁGitAuditStoreǁservices__mutmut_7": (
+        'entry.name or "XXXX"',
+        "an entry listed from a tree always has its (non-empty) name; the `or` only "
+        "satisfies the type, for pygit2 objects not reached through a tree",
+    ),
+    "reconciler.adapters.git_audit.xǁGitAuditStoreǁapprovals__mutmut_12": (
+        "self._index.select(service, digest, since, None)",
+        "select reads head only to pass it to days(), which takes None to mean this "
+        "store's HEAD as last looked up (_head_commit()): the very commit approvals "
+        "passed",
+    ),
+    "reconciler.adapters.git_audit.xǁGitAuditStoreǁrepair_index__mutmut_2": (
+        "    restored = None",
+        "without the mark every repair compares the whole index with HEAD, which restores"
+        " the same entries (those this store committed since the index was in step) and "
+        "files, and counts the same: a cost, not a behaviour",
+    ),
+    "reconciler.adapters.git_audit.xǁGitAuditStoreǁrepair_index__mutmut_3": (
+        "self._mark.added(None, self._commits, self._written)",
+        "without the mark every repair compares the whole index with HEAD, which restores"
+        " the same entries (those this store committed since the index was in step) and "
+        "files, and counts the same: a cost, not a behaviour",
+    ),
+    "reconciler.adapters.git_audit.xǁGitAuditStoreǁentries__mutmut_22": (
+        "self._misnamed.get(oid, None)",
+        "entries sets a folder's misnamed list in the same step as its named one, so once"
+        " the loop above has run for an oid the lookup always finds it and the default is"
+        " never taken",
+    ),
+    "reconciler.adapters.git_audit.xǁGitAuditStoreǁentries__mutmut_24": (
+        "self._misnamed.get(oid, )",
+        "entries sets a folder's misnamed list in the same step as its named one, so once"
+        " the loop above has run for an oid the lookup always finds it and the default is"
+        " never taken",
+    ),
+    "reconciler.adapters.git_audit.xǁGitAuditStoreǁread_entry__mutmut_47": (
+        "blob = cast(None, self.repo[entry.id])",
+        "typing.cast returns its value unchanged whatever type it names: it only informs "
+        "the type checker",
+    ),
+    "reconciler.adapters.git_audit.xǁGitAuditStoreǁread_entry__mutmut_51": (
+        'blob = cast("XXpygit2.BlobXX", self.repo[entry.id])',
+        "typing.cast returns its value unchanged whatever type it names: it only informs "
+        "the type checker",
+    ),
+    "reconciler.adapters.git_audit.xǁGitAuditStoreǁread_entry__mutmut_52": (
+        'blob = cast("pygit2.blob", self.repo[entry.id])',
+        "typing.cast returns its value unchanged whatever type it names: it only informs "
+        "the type checker",
+    ),
+    "reconciler.adapters.git_audit.xǁGitAuditStoreǁread_entry__mutmut_53": (
+        'blob = cast("PYGIT2.BLOB", self.repo[entry.id])',
+        "typing.cast returns its value unchanged whatever type it names: it only informs "
+        "the type checker",
+    ),
 }
 #: The score each module is held to.
 TARGET = 0.90

@@ -423,3 +423,58 @@ def test_a_later_day_folds_on_from_the_state_at_the_end_of_the_last_unchanged_on
     expected = ["apr-005", "apr-005-end", "apr-012"]
     assert chosen(GitAuditStore(tmp_path)) == expected
     assert chosen(store) == expected
+
+
+def test_latest_passes_over_the_days_a_kept_summary_says_hold_no_kind_wanted(
+    tmp_path: Path,
+) -> None:
+    """`latest` walks the days newest first. A day folder whose summary was kept for its very
+    tree, saying no file of it is of a wanted kind, is passed over without being listed (its
+    misnamed files named all the same); a folder changed since its summary is listed again.
+
+    What a listing would find is made visible by planting, in the kept listings of the days
+    the summaries pass over, a readable record of the kind wanted: it is never returned."""
+    import marshal
+    import sqlite3
+
+    from reconciler.adapters.trail_cache import CACHE_FILE
+    from tests.adapters.test_git_audit import _commit_files, rec
+
+    pygit2.init_repository(str(tmp_path), initial_head="main")
+    old = rec(EventType.BREAKER_OPENED, -2 * 86400, service=SERVICE, rid="brk-old")
+    today = rec(EventType.DECISION_MADE, 0, service=SERVICE, rid="dec-now")
+    _commit(tmp_path, [old, *_proposal("apr-1", NOW - timedelta(days=1)), today])
+    days = [(NOW - timedelta(days=n)).date().isoformat() for n in (2, 1, 0)]
+    folder = tmp_path / "audit" / SERVICE
+    (folder / days[0] / "stray.txt").write_text("{}")
+    (folder / days[1] / "notes.json").write_text("{}")
+    _commit_files(tmp_path)
+    keeper = GitAuditStore(tmp_path)
+    keeper.approvals(SERVICE, digest="d-loaded", since=NOW - timedelta(days=1))
+    keeper.flush()
+    planted = rec(EventType.BREAKER_OPENED, 0, service=SERVICE, rid="brk-planted")
+    blob = str(pygit2.Repository(str(tmp_path)).create_blob(planted.dumps().encode()))
+    entry = ("235959-breaker_opened-brk-planted.json", blob, "blob", 0o100644)
+    with sqlite3.connect(tmp_path / ".git" / CACHE_FILE) as db:
+        for day in days[1:]:
+            (raw,) = db.execute(
+                "SELECT entries FROM listings WHERE service = ? AND day = ?", (SERVICE, day)
+            ).fetchone()
+            db.execute(
+                "UPDATE listings SET entries = ? WHERE service = ? AND day = ?",
+                (marshal.dumps([*marshal.loads(raw), entry]), SERVICE, day),
+            )
+    fresh = GitAuditStore(tmp_path)
+    found = fresh.latest(SERVICE, {EventType.BREAKER_OPENED, EventType.BREAKER_RESET})
+    assert found is not None and found.id == "brk-old"
+    skipped = {item.path: item.reason for item in fresh.unreadable(SERVICE)}
+    assert sorted(skipped) == [
+        f"audit/{SERVICE}/{days[0]}/stray.txt",
+        f"audit/{SERVICE}/{days[1]}/notes.json",
+    ]
+    assert all(reason.startswith("the file name is not") for reason in skipped.values())
+    # A breaker opened on the day of the proposal changes that folder: it is listed again.
+    new = rec(EventType.BREAKER_OPENED, -86400 + 3600, service=SERVICE, rid="brk-new")
+    _commit(tmp_path, [new])
+    found = GitAuditStore(tmp_path).latest(SERVICE, {EventType.BREAKER_OPENED})
+    assert found is not None and found.id == "brk-new"

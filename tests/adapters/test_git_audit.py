@@ -141,8 +141,21 @@ def test_detached_head(repo: Path) -> None:
 
 
 def test_not_a_repository(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="not a git repository"):
+    with pytest.raises(ConfigError, match="not a git repository") as caught:
         GitAuditStore(tmp_path / "nowhere")
+    assert str(caught.value).startswith(f"{tmp_path / 'nowhere'} is not a git repository: ")
+    assert caught.value.hint == (
+        "the audit trail lives in git; run inside a clone, or `git init` first"
+    )
+
+
+def test_a_store_without_an_identity_commits_as_the_reconciler(repo: Path) -> None:
+    """CI machines have no git identity: every commit carries the store's own."""
+    record = rec(EventType.DECISION_MADE)
+    sha = GitAuditStore(repo).append([record], commit_message("web: decision", [record]))
+    commit = pygit2.Repository(str(repo))[sha]
+    for who in (commit.author, commit.committer):
+        assert (who.name, who.email) == ("reconciler", "reconciler@localhost")
 
 
 def test_a_commit_git_refuses_is_an_audit_error(repo: Path) -> None:
@@ -261,7 +274,11 @@ def _foreign_files(repo: Path) -> dict[str, str]:
     (day / "152003-decision_made-dec-folder.json" / "inside.json").write_text("{}")
     (day / "notes.json").write_text("{}")
     (day / "152004-operation_executed-op-huge.json").write_bytes(b" " * (2 * 1024 * 1024))
+    (day / "152005-operation_executed-op-at-most.json").write_bytes(b" " * (1024 * 1024))
     (repo / "audit/web/stray.json").write_text("{}")
+    (repo / "audit/web/.keep").write_text("")  # hidden files are a person's, not records
+    (day / ".keep").write_text("")
+    (repo / "audit/notes").write_text("a file where a service folder would be\n")
     return {
         f"{DAY}/152000-operation_executed-op-broken.json": "invalid JSON: Expecting property",
         f"{DAY}/152001-operation_executed-op-array.json": "a JSON array, not a record",
@@ -269,6 +286,7 @@ def _foreign_files(repo: Path) -> dict[str, str]:
         f"{DAY}/152003-decision_made-dec-folder.json": "a folder",
         f"{DAY}/notes.json": "the file name is not <HHMMSS>-<event_type>-<id>.json",
         f"{DAY}/152004-operation_executed-op-huge.json": "2097152 bytes, larger than any record",
+        f"{DAY}/152005-operation_executed-op-at-most.json": "the file is empty",
         "audit/web/stray.json": "not a day folder (YYYY-MM-DD)",
     }
 
@@ -294,6 +312,9 @@ def test_every_reader_skips_what_is_not_a_record_and_names_it(repo: Path) -> Non
         for path, reason in expected.items():
             assert skipped[path].startswith(reason), (name, path, skipped[path])
         assert fresh.unreadable("api") == []
+    fresh = GitAuditStore(repo)
+    assert fresh.services() == ["web"]
+    assert (fresh.history("notes", NOW - timedelta(days=1)), fresh.unreadable("notes")) == ([], [])
 
 
 def test_latest_passes_over_an_unreadable_record_to_the_one_before(repo: Path) -> None:
@@ -445,3 +466,254 @@ def test_reads_take_head_as_last_looked_up_and_writes_look_again(repo: Path) -> 
     GitAuditStore(repo).append([later], commit_message("s", [later]))
     store.refresh()
     assert store.history("web", NOW)[-1].id == "ver-later"
+
+
+# --- finding a record by its id near a moment -------------------------------------------------
+
+
+@pytest.mark.parametrize("zone", ["UTC", "UTC-14"], ids=["in UTC", "fourteen hours ahead"])
+@pytest.mark.parametrize(
+    ("days_after", "found"),
+    [(-2, False), (-1, True), (0, True), (1, True), (2, False)],
+    ids=["two days before", "a day before", "that day", "a day after", "two days after"],
+)
+def test_a_record_is_found_by_its_id_within_a_day_of_the_moment_asked(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, zone: str, days_after: int, found: bool
+) -> None:
+    """A change's stamp dates it when it was made, and its record may be filed up to a day
+    from then (a change just before midnight, recorded just after): the UTC day folders
+    either side are looked in too, no further, whatever the machine's zone."""
+    import time
+
+    store = GitAuditStore(repo)
+    for offset, rid in [(-5 * 86400, "op-early"), (0, "op-wanted"), (5 * 86400, "op-late")]:
+        record = rec(EventType.OPERATION_EXECUTED, offset, rid=rid)
+        store.append([record], commit_message("web: op", [record]))
+    at = NOW + timedelta(days=days_after)
+    monkeypatch.setenv("TZ", zone)
+    time.tzset()
+    try:
+        assert store.contains("web", at, "op-wanted") is found
+        assert not store.contains("api", at, "op-wanted")  # another service's folder
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
+def test_a_folder_contains_looked_in_is_kept_under_its_service_and_day(repo: Path) -> None:
+    """`contains` lists a day folder once and keeps the listing for the next process under
+    the service and day it belongs to, which is what the next process goes by: with the
+    kept listing emptied, the record is not found there (git is not asked again)."""
+    import marshal
+    import sqlite3
+
+    from reconciler.adapters.trail_cache import CACHE_FILE
+
+    store = GitAuditStore(repo)
+    record = rec(EventType.OPERATION_EXECUTED, rid="op-kept")
+    store.append([record], commit_message("web: op", [record]))
+    store.flush()
+    reader = GitAuditStore(repo)
+    assert reader.contains("web", NOW, "op-kept")
+    reader.flush()
+    with sqlite3.connect(repo / ".git" / CACHE_FILE) as db:
+        changed = db.execute(
+            "UPDATE listings SET entries = ? WHERE service = ? AND day = ?",
+            (marshal.dumps([]), "web", NOW.date().isoformat()),
+        ).rowcount
+    assert changed == 1
+    assert not GitAuditStore(repo).contains("web", NOW, "op-kept")
+
+
+def test_history_starts_at_the_utc_day_and_second_whatever_the_machines_zone(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The day folders and file names are in UTC, so `since` is read in UTC: on a machine
+    nine hours ahead, an hour before 15:30 UTC is still that UTC day at 14:30."""
+    import time
+
+    store = GitAuditStore(repo)
+    for offset, rid in [(-7200, "two-hours"), (-1800, "half-an-hour"), (0, "now")]:
+        record = rec(EventType.DECISION_MADE, offset, rid=rid)
+        store.append([record], commit_message("web: decision", [record]))
+    monkeypatch.setenv("TZ", "UTC-9")
+    time.tzset()
+    try:
+        found = GitAuditStore(repo).history("web", NOW - timedelta(hours=1))
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert [record.id for record in found] == ["half-an-hour", "now"]
+
+
+def test_history_from_the_very_second_of_a_record_includes_it(repo: Path) -> None:
+    store = GitAuditStore(repo)
+    for offset, rid in [(-1, "before"), (0, "at"), (1, "after")]:
+        record = rec(EventType.DECISION_MADE, offset, rid=rid)
+        store.append([record], commit_message("web: decision", [record]))
+    assert [record.id for record in store.history("web", NOW)] == ["at", "after"]
+
+
+@pytest.mark.parametrize(
+    "zone", ["UTC", "UTC-9", "UTC+9"], ids=["in UTC", "nine hours ahead", "nine hours behind"]
+)
+def test_a_scan_reads_the_utc_days_of_its_window_and_keeps_its_ends(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, zone: str
+) -> None:
+    """`since` and `until` both count (a record at either end is in), the day folders are
+    chosen by their UTC days whatever the machine's zone, a folder outside them is not read
+    at all (its misnamed files go unnoticed), and one service's scan reads that service."""
+    import time
+
+    store = GitAuditStore(repo)
+    day = 86400
+    for offset, rid, service in [
+        (-2 * day, "two-days-before", "web"),
+        (-day, "a-day-before", "web"),
+        (-10 * 3600, "early-that-day", "web"),
+        (0, "now", "web"),
+        (0, "api-now", "api"),
+        (day, "a-day-after", "web"),
+    ]:
+        record = rec(EventType.DECISION_MADE, offset, service=service, rid=rid)
+        store.append([record], commit_message("s", [record]))
+    for offset in (-2 * day, day):
+        folder = repo / record_path(rec(EventType.DECISION_MADE, offset)).rsplit("/", 1)[0]
+        (folder / "notes.json").write_text("{}")
+    _commit_files(repo)
+    monkeypatch.setenv("TZ", zone)
+    time.tzset()
+    try:
+        reader = GitAuditStore(repo)
+        window = list(reader.scan(service="web", since=NOW - timedelta(days=1), until=NOW))
+        unnoticed = reader.unreadable()
+        early = list(
+            GitAuditStore(repo).scan(since=NOW - timedelta(days=1), until=NOW - timedelta(hours=10))
+        )
+        everything = list(GitAuditStore(repo).scan())
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert [record.id for record in window] == ["a-day-before", "early-that-day", "now"]
+    assert unnoticed == []
+    assert [record.id for record in early] == ["a-day-before", "early-that-day"]
+    assert len(everything) == 6
+
+
+def test_a_repository_without_a_trail_has_no_services_and_nothing_to_scan(repo: Path) -> None:
+    store = GitAuditStore(repo)
+    assert (store.services(), list(store.scan()), store.unreadable()) == ([], [], [])
+    (repo / "README").write_text("no trail yet\n")
+    _commit_files(repo, "a commit without audit/")
+    store.refresh()
+    assert (store.services(), list(store.scan()), store.unreadable()) == ([], [], [])
+
+
+def test_an_index_flush_could_not_write_is_kept_as_its_error_until_one_can(repo: Path) -> None:
+    """The records are committed whatever git's index: a flush that finds the index locked
+    keeps why (naming the lock) instead of failing, and the next flush that brings the index
+    in step clears it."""
+    store = GitAuditStore(repo)
+    record = rec(EventType.DECISION_MADE)
+    store.append([record], commit_message("web: decision", [record]))
+    index_lock = repo / ".git" / "index.lock"
+    index_lock.write_text("")
+    store.flush()
+    assert isinstance(store.index_error, AuditError)
+    assert f"rm {index_lock}" in str(store.index_error)
+    index_lock.unlink()
+    store.flush()
+    assert store.index_error is None
+    assert pygit2.Repository(str(repo)).status() == {}
+
+
+def test_a_bare_repository_has_no_index_to_repair(tmp_path: Path) -> None:
+    """A bare repository (a mirror the trail is pushed to) has no index or checkout: the
+    records are committed, and there is nothing to restore."""
+    pygit2.init_repository(str(tmp_path), bare=True, initial_head="main")
+    store = GitAuditStore(tmp_path)
+    record = rec(EventType.DECISION_MADE, rid="bare")
+    store.append([record], commit_message("web: decision", [record]))
+    assert store.repair_index() == 0
+    store.flush()
+    assert store.index_error is None
+    assert [found.id for found in GitAuditStore(tmp_path).scan()] == ["bare"]
+
+
+def test_a_repair_looks_head_up_again_though_the_store_knows_where_it_was(repo: Path) -> None:
+    """A store that brought the index in step knows HEAD as it was then; another writer's
+    commit since (its records not in the index) must not pass for "in step": the repair looks
+    HEAD up again, finds a commit that is not this store's, and compares in full."""
+    first, second = GitAuditStore(repo), GitAuditStore(repo)
+    one = [rec(EventType.DECISION_MADE, 0, rid="one")]
+    first.append(one, commit_message("web: one", one))
+    first.flush()
+    two = [rec(EventType.DECISION_MADE, 1, rid="two")]
+    second.append(two, commit_message("web: two", two))  # its index not updated
+    assert len(_indexed(repo)) == 1
+    assert first.repair_index() == 1
+    assert len(_indexed(repo)) == 2
+
+
+def test_a_record_the_checkout_lacked_is_written_by_the_flush_though_the_index_lists_it(
+    repo: Path,
+) -> None:
+    """A record the checkout could not hold when it was committed is written by the next
+    flush, also when the index already lists it (a `git reset` in between put it there):
+    the file is then missing from the checkout alone, and `git status` is clean after."""
+    import subprocess
+
+    store = GitAuditStore(repo)
+    seed = [rec(EventType.DECISION_MADE, -60, rid="seed")]
+    store.append(seed, commit_message("web: seed", seed))
+    store.flush()
+    record = rec(EventType.DECISION_MADE, rid="late")
+    target = repo / record_path(record)
+    target.mkdir(parents=True)  # a folder where the file belongs: append cannot write it
+    store.append([record], commit_message("web: late", [record]))
+    target.rmdir()
+    subprocess.run(["git", "-C", str(repo), "reset", "-q"], check=True)
+    assert record_path(record) in _indexed(repo) and not target.exists()
+    store.flush()
+    assert target.read_text(encoding="utf-8") == record.dumps()
+    assert pygit2.Repository(str(repo)).status() == {}
+
+
+def test_a_day_folder_a_reader_listed_is_kept_under_its_service_and_day(repo: Path) -> None:
+    """What a reader lists is kept for the next process under the service and day it
+    belongs to, and the next process goes by it: with the kept listing emptied, the day
+    reads as empty (git is not asked again for that tree)."""
+    import marshal
+    import sqlite3
+
+    from reconciler.adapters.trail_cache import CACHE_FILE
+
+    store = GitAuditStore(repo)
+    record = rec(EventType.DECISION_MADE, rid="listed")
+    store.append([record], commit_message("web: decision", [record]))
+    reader = GitAuditStore(repo)
+    assert [r.id for r in reader.history("web", NOW - timedelta(hours=1))] == ["listed"]
+    reader.flush()
+    with sqlite3.connect(repo / ".git" / CACHE_FILE) as db:
+        changed = db.execute(
+            "UPDATE listings SET entries = ? WHERE service = ? AND day = ?",
+            (marshal.dumps([]), "web", NOW.date().isoformat()),
+        ).rowcount
+    assert changed == 1
+    assert GitAuditStore(repo).history("web", NOW - timedelta(hours=1)) == []
+
+
+def test_a_record_file_rewritten_by_hand_is_read_again(repo: Path) -> None:
+    """What earlier runs read is kept by the file's blob: a file rewritten in place (a new
+    blob under the same name) is read anew, not taken from what was kept."""
+    store = GitAuditStore(repo)
+    record = rec(EventType.DECISION_MADE, rid="rewritten")
+    store.append([record], commit_message("web: decision", [record]))
+    store.flush()
+    reader = GitAuditStore(repo)
+    assert [r.rationale for r in reader.history("web", NOW - timedelta(hours=1))] == ["test"]
+    reader.flush()
+    (repo / record_path(record)).write_text(replace(record, rationale="by hand").dumps())
+    _commit_files(repo, "a record rewritten")
+    found = GitAuditStore(repo).history("web", NOW - timedelta(hours=1))
+    assert [r.rationale for r in found] == ["by hand"]

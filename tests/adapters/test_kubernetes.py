@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from reconciler.adapters.kubernetes import KubernetesCluster, parse_quantity
-from reconciler.adapters.kubernetes.writes import _merge_diff
+from reconciler.adapters.kubernetes.writes import _merge_diff, _share_request
 from reconciler.core.errors import ClusterError, ConfigError, ConflictError, MetricsError
 from reconciler.core.observed.changes import Change, ChangeKind
 from reconciler.core.observed.observation import ChangeStamp, DeploymentState, Metrics, Target
@@ -329,6 +329,7 @@ def test_a_process_that_did_not_observe_reads_the_deployment_and_writes_on_its_v
     assert api.count("GET", DEPLOYMENT_PATH) == 1
     (patch,) = [r for r in api.requests if r.method == "PATCH"]
     assert patch.body["metadata"]["resourceVersion"] == scale.expected_version
+    assert patch.content_type == "application/merge-patch+json"
     assert api.get_deployment("shop", "web")["spec"]["replicas"] == 3
 
 
@@ -513,8 +514,12 @@ def test_a_concurrent_edit_is_a_conflict_from_the_server(
     scale = change(cluster, ChangeKind.SCALE, replicas=3)
     api.set_owner_markers("shop", "web", argocd=True)  # someone else writes meanwhile
     api.reset_log()
-    with pytest.raises(ConflictError, match="changed since it was observed"):
+    with pytest.raises(ConflictError) as caught:
         cluster.apply(scale)
+    assert str(caught.value) == (
+        "patching deployment shop/web: the object changed since it was observed; not overwriting it"
+    )
+    assert caught.value.service == "web"
     assert api.count("PATCH") == 1
     assert api.get_deployment("shop", "web")["spec"]["replicas"] == 2
 
@@ -791,6 +796,9 @@ def test_a_scale_without_a_replica_count_writes_nothing(api: FakeKubeAPI, connec
     with pytest.raises(ClusterError) as caught:
         cluster.apply(change(cluster, ChangeKind.SCALE, replicas=None, hpa="web-hpa"))
     assert str(caught.value) == "scaling shop/web: the change names no replica count"
+    with pytest.raises(ClusterError) as caught:
+        cluster.apply(change(cluster, ChangeKind.SCALE, replicas=None))  # without the HPA
+    assert str(caught.value) == "scaling shop/web: the change names no replica count"
     assert [r for r in api.requests if r.method == "PATCH"] == []
 
 
@@ -931,19 +939,44 @@ def test_an_hpa_that_cannot_be_read_is_the_services_retryable_error(
         cluster.apply(change(cluster, ChangeKind.SCALE, replicas=5, hpa="web-hpa"))
     assert (caught.value.service, caught.value.retryable) == ("web", True)
     assert str(caught.value).startswith("reading hpa shop/web-hpa: the API server answered 503")
+    assert caught.value.hint is not None and "the next cycle tries again" in caught.value.hint
+    assert api.count("PATCH") == 0
+
+
+def test_an_hpa_read_the_server_holds_is_given_up_after_the_timeout(
+    api: FakeKubeAPI, connect: Factory
+) -> None:
+    api.add_deployment("shop", "web")
+    api.add_hpa("shop", "web-hpa", "web", min_replicas=1, max_replicas=3)
+    cluster = connect(timeout=0.5, retries=0)
+    scale = change(cluster, ChangeKind.SCALE, replicas=5, hpa="web-hpa")
+    api.delay(HPA_PATH + "$", 2.0, method="GET")
+    with pytest.raises(ClusterError) as caught:
+        cluster.apply(scale)
+    assert (caught.value.service, caught.value.retryable) == ("web", True)
+    assert "no answer within 0.5s" in str(caught.value)
     assert api.count("PATCH") == 0
 
 
 @pytest.mark.parametrize(
-    ("spec", "field"),
+    ("spec", "why"),
     [
-        pytest.param({"maxReplicas": -1}, "maxReplicas", id="a negative maximum"),
-        pytest.param({"maxReplicas": 2**31}, "maxReplicas", id="a maximum beyond int32"),
-        pytest.param({"minReplicas": "three"}, "minReplicas", id="a minimum that is no number"),
+        pytest.param({"maxReplicas": -1}, "maxReplicas -1 is below 0", id="a negative maximum"),
+        pytest.param(
+            {"maxReplicas": 2**31},
+            "maxReplicas 2147483648 is above 2147483647",
+            id="a maximum beyond int32",
+        ),
+        pytest.param(
+            {"minReplicas": "three"},
+            "minReplicas 'three' is not a whole number",
+            id="a minimum that is no number",
+        ),
+        pytest.param({"maxReplicas": None}, "'maxReplicas'", id="no maximum"),
     ],
 )
 def test_an_hpa_with_bounds_that_cannot_be_read_is_the_services_error_before_any_write(
-    api: FakeKubeAPI, connect: Factory, spec: dict[str, object], field: str
+    api: FakeKubeAPI, connect: Factory, spec: dict[str, object], why: str
 ) -> None:
     """An API server keeps both bounds in int32 and defaults the minimum; an answer that does
     not is refused before the stamp, so nothing is written and the cycle stops for this
@@ -956,7 +989,8 @@ def test_an_hpa_with_bounds_that_cannot_be_read_is_the_services_error_before_any
     with pytest.raises(ClusterError) as caught:
         cluster.apply(change(cluster, ChangeKind.SCALE, replicas=5, hpa="web-hpa"))
     assert (caught.value.service, caught.value.retryable) == ("web", False)
-    assert "hpa shop/web-hpa" in str(caught.value) and field in str(caught.value)
+    assert str(caught.value) == f"hpa shop/web-hpa has bounds the reconciler cannot read ({why})"
+    assert caught.value.hint == "check it with `kubectl get hpa -o yaml`"
     assert api.count("PATCH") == 0
 
 
@@ -1082,6 +1116,52 @@ def test_a_scale_keeps_the_revision_and_records_both_replica_counts(
     assert observed(cluster).revision == 1
 
 
+def test_a_deployment_without_a_replica_count_has_the_api_servers_default_of_one(
+    api: FakeKubeAPI, connect: Factory
+) -> None:
+    """apps/v1 defaults spec.replicas to 1: a deployment read without it had 1 before a
+    change, as its observation says."""
+    api.add_deployment("shop", "web")
+    with api._lock:
+        del api._store[kube_api.DEPLOYMENTS][("shop", "web")]["spec"]["replicas"]
+    cluster = connect()
+    applied = cluster.apply(
+        change(cluster, ChangeKind.RESTART, stamp=stamp(operation="restart_failed_pods"))
+    )
+    assert observed(cluster).replicas == 1
+    assert (applied.before, applied.after) == (
+        {"replicas": 1, "revision": 1},
+        {"replicas": 1, "revision": 2},
+    )
+    # The same through an HPA, by a process that reads the deployment before the stamp.
+    api.add_hpa("shop", "web-hpa", "web", min_replicas=1, max_replicas=3)
+    with api._lock:
+        del api._store[kube_api.DEPLOYMENTS][("shop", "web")]["spec"]["replicas"]
+    scale = change(connect(), ChangeKind.SCALE, replicas=2, hpa="web-hpa")
+    through = connect().apply(scale)
+    assert (through.before["replicas"], through.after["replicas"]) == (1, 1)
+    assert api.objects(HPAS, "shop")[0]["spec"]["minReplicas"] == 2
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_a_replica_count_out_of_range_around_a_patch_is_refused_naming_the_field(
+    api: FakeKubeAPI, connect: Factory, where: str
+) -> None:
+    """A replica count Kubernetes could not hold (negative), in the deployment read before the
+    patch or in the patch's answer, is not reported as a change: it is refused, naming
+    spec.replicas."""
+    api.add_deployment("shop", "web")
+    scale = change(connect(), ChangeKind.SCALE, replicas=3)
+    cluster = connect()  # another process: the deployment is read before the patch
+    if where == "before":
+        with api._lock:
+            api._store[kube_api.DEPLOYMENTS][("shop", "web")]["spec"]["replicas"] = -1
+    else:
+        scale = replace(scale, replicas=-1)
+    with pytest.raises(ValueError, match=r"^spec\.replicas -1 is below 0$"):
+        cluster.apply(scale)
+
+
 def test_restart_creates_a_new_replicaset_revision(api: FakeKubeAPI, connect: Factory) -> None:
     api.add_deployment("shop", "web")
     cluster = connect()
@@ -1098,6 +1178,29 @@ def test_restart_creates_a_new_replicaset_revision(api: FakeKubeAPI, connect: Fa
     )
     state = observed(cluster)
     assert state.revision == 2 and [p.revision for p in state.pods] == [2, 2]
+
+
+def test_a_restart_is_dated_in_utc_whatever_the_machines_zone(
+    api: FakeKubeAPI, connect: Factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`kubectl rollout restart` writes restartedAt in UTC with a Z; so does a restart made
+    on a machine nine hours ahead."""
+    import time
+
+    api.add_deployment("shop", "web")
+    cluster = connect()
+    restart = change(cluster, ChangeKind.RESTART, stamp=stamp(operation="restart_failed_pods"))
+    monkeypatch.setenv("TZ", "UTC-9")
+    time.tzset()
+    try:
+        cluster.apply(restart)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    template = api.get_deployment("shop", "web")["spec"]["template"]
+    assert template["metadata"]["annotations"]["kubectl.kubernetes.io/restartedAt"] == (
+        "2025-06-02T12:00:00Z"
+    )
 
 
 def test_resources_then_rollback_restores_the_previous_template(
@@ -1192,6 +1295,29 @@ def test_a_cpu_request_is_the_pods_total_shared_in_proportion(
         assert observed(cluster).cpu_request == asked
 
 
+@pytest.mark.parametrize(
+    ("resource", "before", "total", "after"),
+    [
+        pytest.param("memory", ["0", "1"], 1000 * MIB, ["0Mi", "1000Mi"], id="a-byte-is-a-share"),
+        pytest.param("cpu", ["0.5m", "0.5m"], 200, ["100m", "100m"], id="half-millicores"),
+        pytest.param("cpu", ["0", "0"], 200, ["200m", "0m"], id="zero-requests-the-first-takes-it"),
+        pytest.param("cpu", [None, "0"], 200, [None, "200m"], id="the-one-with-a-request-takes-it"),
+    ],
+)  # fmt: skip
+def test_a_share_goes_by_the_requests_however_small(
+    resource: str, before: list[str | None], total: int, after: list[str | None]
+) -> None:
+    """However small the requests, the first takes the whole only when they add up to
+    nothing; a request of zero is still a request (its container takes the total when it is
+    the only one), and a container without one is left without."""
+    containers: list[dict[str, Any]] = [
+        {"name": f"c{index}", "resources": {"requests": {resource: value}} if value else {}}
+        for index, value in enumerate(before)
+    ]
+    _share_request(containers, resource, total)
+    assert [c["resources"].get("requests", {}).get(resource) for c in containers] == after
+
+
 def test_a_memory_request_is_the_pods_total_shared_in_proportion(
     api: FakeKubeAPI, connect: Factory
 ) -> None:
@@ -1202,6 +1328,10 @@ def test_a_memory_request_is_the_pods_total_shared_in_proportion(
     assert container_requests(api, "memory") == ["750Mi", "250Mi"]
     assert container_requests(api, "cpu") == ["150m", "50m"]
     assert observed(cluster).memory_request == 1000 * MIB
+    # A share that is no whole number of MiB is written in bytes, exactly.
+    cluster.apply(change(cluster, ChangeKind.RESOURCES, memory_request=1000 * MIB + 1))
+    assert container_requests(api, "memory") == [str(750 * MIB + 1), "250Mi"]
+    assert observed(cluster).memory_request == 1000 * MIB + 1
 
 
 def test_rollback_without_an_earlier_revision_is_refused(
@@ -1274,6 +1404,101 @@ def test_a_rollback_lists_only_the_deployments_own_replicasets(
     assert observed(cluster).cpu_request == 100
 
 
+def test_a_rollback_returns_to_the_newest_earlier_revision_or_the_one_named(
+    api: FakeKubeAPI, connect: Factory
+) -> None:
+    """With revisions 1, 2 and 3 kept, "the previous" is 2, as `kubectl rollout undo` finds
+    it; a revision named is the one returned to, and one not kept is refused with the list of
+    those that are."""
+    api.add_deployment("shop", "web")
+    cluster = connect()
+    cluster.apply(change(cluster, ChangeKind.RESOURCES, cpu_request=250))
+    cluster.apply(change(cluster, ChangeKind.RESOURCES, cpu_request=300))
+    rolled = cluster.apply(change(cluster, ChangeKind.ROLLBACK))
+    assert (rolled.message, rolled.before["revision"], rolled.after["revision"]) == (
+        "deployment.apps/web rolled back",
+        3,
+        4,
+    )
+    assert observed(cluster).cpu_request == 250
+    named = cluster.apply(change(cluster, ChangeKind.ROLLBACK, to_revision=1))
+    assert (named.before["revision"], named.after["revision"]) == (4, 5)
+    assert observed(cluster).cpu_request == 100
+    # Revision 1's and 2's ReplicaSets now carry revisions 5 and 4: 3, 4 and 5 are kept.
+    api.reset_log()
+    with pytest.raises(ClusterError) as caught:
+        cluster.apply(change(cluster, ChangeKind.ROLLBACK, to_revision=2))
+    assert str(caught.value) == (
+        "deployment shop/web has no revision 2 to roll back to (revisions kept: 3, 4, 5)"
+    )
+    assert caught.value.hint == "old revisions are kept up to spec.revisionHistoryLimit"
+    assert (type(caught.value), caught.value.service) == (ClusterError, "web")
+    assert api.count("PATCH") == 0
+
+
+def test_a_rollback_to_the_template_running_writes_only_its_stamp(
+    api: FakeKubeAPI, connect: Factory
+) -> None:
+    """Returning to the revision the deployment already runs changes no template: the patch
+    carries the stamp alone (so the change is still recorded), and no new revision comes."""
+    api.add_deployment("shop", "web")
+    cluster = connect()
+    rollback = change(cluster, ChangeKind.ROLLBACK, to_revision=1)
+    api.reset_log()
+    rolled = cluster.apply(rollback)
+    assert rolled.message == (
+        "deployment.apps/web skipped rollback (already at the template of revision 1)"
+    )
+    assert (rolled.before, rolled.after) == (
+        {"replicas": 2, "revision": 1},
+        {"replicas": 2, "revision": 1},
+    )
+    (patch,) = [r for r in api.requests if r.method == "PATCH"]
+    assert sorted(patch.body) == ["metadata"]
+    state = observed(cluster)
+    assert (state.revision, state.last_change) == (1, rollback.stamp)
+
+
+def test_a_rollback_never_takes_a_replicaset_another_deployment_owns(
+    api: FakeKubeAPI, connect: Factory
+) -> None:
+    """A deployment whose selector also matches another one's ReplicaSets (the same labels)
+    counts only the revisions it owns itself."""
+    api.add_deployment("shop", "twin", labels={"app": "web"}, cpu_request="900m")
+    twin_target = Target(namespace="shop", name="twin")
+    twin = change(connect(), ChangeKind.RESOURCES, target=twin_target, cpu_request=950)
+    cluster = connect()
+    cluster.apply(twin)
+    cluster.apply(replace(twin, expected_version="", cpu_request=990))  # twin: revisions 1-3
+    api.add_deployment("shop", "web")
+    cluster.apply(change(cluster, ChangeKind.RESOURCES, cpu_request=250))
+    with pytest.raises(ClusterError, match=r"no revision 3 .*\(revisions kept: 1, 2\)$"):
+        cluster.apply(change(cluster, ChangeKind.ROLLBACK, to_revision=3))
+    cluster.apply(change(cluster, ChangeKind.ROLLBACK))
+    assert observed(cluster).cpu_request == 100
+
+
+def test_a_replicaset_without_a_revision_is_no_revision_to_return_to(
+    api: FakeKubeAPI, connect: Factory
+) -> None:
+    """The Deployment controller numbers every ReplicaSet it makes; one without the number
+    (edited by hand) is not a revision, not even the deployment's own, so here no revision is
+    kept at all."""
+    api.add_deployment("shop", "web")
+    with api._lock:
+        for (namespace, _name), rs in api._store[kube_api.REPLICASETS].items():
+            if namespace == "shop":
+                del rs["metadata"]["annotations"][kube_api.REVISION]
+    cluster = connect()
+    api.reset_log()
+    with pytest.raises(ClusterError) as caught:
+        cluster.apply(change(cluster, ChangeKind.ROLLBACK))
+    assert str(caught.value) == (
+        "deployment shop/web has no revision before 1 to roll back to (revisions kept: none)"
+    )
+    assert api.count("PATCH") == 0
+
+
 def test_replicasets_that_cannot_be_listed_stop_the_rollback_for_the_service(
     api: FakeKubeAPI, connect: Factory
 ) -> None:
@@ -1287,6 +1512,7 @@ def test_replicasets_that_cannot_be_listed_stop_the_rollback_for_the_service(
         cluster.apply(rollback)
     assert (type(caught.value), caught.value.service) == (ClusterError, "web")
     assert str(caught.value).startswith("listing the replicasets of deployment shop/web")
+    assert caught.value.hint is not None and "rbac.yaml" in caught.value.hint
     assert api.count("PATCH") == 0
     assert observed(cluster).cpu_request == 250
 
