@@ -207,7 +207,8 @@ class GitAuditStore:
 
         The records are committed already, so an index that cannot be written now (git's
         lock on it held by another command) is not this batch's failure: it is kept in
-        `index_error`, the command reports it once, and the next writer repairs the index.
+        `index_error` (for the caller that wants to say it; the cycle does not yet), and the
+        next writer repairs the index.
         """
         self._kept.save()
         try:
