@@ -83,35 +83,10 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "so the reading from the last such moment finds no approval record either and answers "
         "[] the same",
     ),
-    "reconciler.adapters.git_audit_approvals.xǁApprovalIndexǁselect__mutmut_23": (
-        'quiet: tuple[str, str] | None = ""',
-        "unreachable: the oldest day folder is summarized from an empty fold, so its quiet "
-        "mark is '' and the search for the last quiet day always ends with a day",
-    ),
     "reconciler.adapters.git_audit_approvals.xǁApprovalIndexǁselect__mutmut_3": (
         "days = self._trail.days(service, None)",
         "its one caller, GitAuditStore.approvals, passes the store's own HEAD as last looked "
         "up (_head_commit()), which is what days() reads when given none",
-    ),
-    "reconciler.adapters.git_audit_approvals.xǁApprovalIndexǁselect__mutmut_33": (
-        "return self._trail.events(None, APPROVAL_EVENTS)",
-        "unreachable: the oldest day folder is summarized from an empty fold, so its quiet "
-        "mark is '' and the search for the last quiet day always ends with a day",
-    ),
-    "reconciler.adapters.git_audit_approvals.xǁApprovalIndexǁselect__mutmut_34": (
-        "return self._trail.events(service, None)",
-        "unreachable: the oldest day folder is summarized from an empty fold, so its quiet "
-        "mark is '' and the search for the last quiet day always ends with a day",
-    ),
-    "reconciler.adapters.git_audit_approvals.xǁApprovalIndexǁselect__mutmut_35": (
-        "return self._trail.events(APPROVAL_EVENTS)",
-        "unreachable: the oldest day folder is summarized from an empty fold, so its quiet "
-        "mark is '' and the search for the last quiet day always ends with a day",
-    ),
-    "reconciler.adapters.git_audit_approvals.xǁApprovalIndexǁselect__mutmut_36": (
-        "return self._trail.events(service, )",
-        "unreachable: the oldest day folder is summarized from an empty fold, so its quiet "
-        "mark is '' and the search for the last quiet day always ends with a day",
     ),
     "reconciler.adapters.git_audit_approvals.xǁApprovalIndexǁselect__mutmut_5": (
         "days = self._trail.days(service, )",

@@ -81,7 +81,11 @@ class ApprovalIndex:
             if summaries[day]["quiet"] is not None:
                 quiet = (day, summaries[day]["quiet"])
                 break
-        if quiet is None:  # a proposal has been open since the trail began: read it all
+        if quiet is None:
+            # Not for a trail as the index keeps it (its oldest day is summarized from an
+            # empty fold, so it starts quiet), but for an index file saved by runs at other
+            # commits in another order than they read it: a day kept without the day it was
+            # folded on from. Every approval record is read then, as without the index.
             return self._trail.events(service, APPROVAL_EVENTS)
         first_day = min(quiet[0], since.astimezone(UTC).date().isoformat())
         trees = dict(days)
@@ -113,9 +117,10 @@ class ApprovalIndex:
                     chosen[(day, name)] = found
                     wanted |= _ids(found)
         records = sorted(chosen.values(), key=Record.sort_key)
+        # A quiet mark names a file of the very folder (tree id) its summary was made from,
+        # which read as an approval record then: read again it is the same record (a blob id
+        # and mode read once are kept so), so it is among `chosen`. "" is the day's start.
         start = chosen.get(quiet)
-        if quiet[1] and start is None:
-            return self._trail.events(service, APPROVAL_EVENTS)
         suffix = [
             record
             for (day, _name), record in chosen.items()

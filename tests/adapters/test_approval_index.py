@@ -233,7 +233,11 @@ def _proposal(
 
 
 def _chosen(repo: Path, since: Any = NOW - timedelta(days=1)) -> list[str]:
-    found = GitAuditStore(repo).approvals(SERVICE, digest="d-loaded", since=since)
+    return _chosen_by(GitAuditStore(repo), since)
+
+
+def _chosen_by(store: GitAuditStore, since: Any = NOW - timedelta(days=1)) -> list[str]:
+    found = store.approvals(SERVICE, digest="d-loaded", since=since)
     return sorted(record.id for record in found)
 
 
@@ -254,8 +258,9 @@ def test_a_service_without_approval_records_reads_none(tmp_path: Path) -> None:
 
 
 def test_a_proposal_open_since_the_trail_began_makes_every_record_read(tmp_path: Path) -> None:
-    """Nothing folded before today decides less than the whole trail: every day has a
-    proposal open, so no day is a starting point and every approval record is read."""
+    """Nothing folded before today decides less than the whole trail: a proposal has been
+    open since the trail's first day, so the last moment none was open is that day's start
+    and every approval record is read."""
     pygit2.init_repository(str(tmp_path), initial_head="main")
     records = _proposal("apr-open", NOW - timedelta(days=20), key=KEYS[1], end=None)
     for day in (15, 10, 5):
@@ -423,3 +428,44 @@ def test_a_later_day_folds_on_from_the_state_at_the_end_of_the_last_unchanged_on
     expected = ["apr-005", "apr-005-end", "apr-012"]
     assert chosen(GitAuditStore(tmp_path)) == expected
     assert chosen(store) == expected
+
+
+def _git(repo: Path, *args: str) -> None:
+    import subprocess
+
+    env = {"GIT_AUTHOR_NAME": "p", "GIT_AUTHOR_EMAIL": "p@x", "GIT_COMMITTER_NAME": "p"}
+    env |= {"GIT_COMMITTER_EMAIL": "p@x", "PATH": "/usr/bin:/bin"}
+    subprocess.run(["git", "-C", str(repo), *args], check=True, env=env, capture_output=True)
+
+
+def test_an_index_saved_by_runs_at_other_commits_out_of_order_still_reads_every_record(
+    tmp_path: Path,
+) -> None:
+    """The index file is shared by every run of the repository, whatever commit each reads.
+    A run that read it before another saved, and saves after it, can leave a later day's
+    summary without the day it was folded on from (here: folded on from a proposal opened
+    the day before, whose folder a person then removed). No day of what HEAD has then ends
+    with no proposal open, and every approval record is read, as without the index."""
+    pygit2.init_repository(str(tmp_path), initial_head="main")
+    opened = _proposal("apr-open", NOW - timedelta(days=3), key=KEYS[1], end=None)
+    _commit(tmp_path, opened)
+    first = GitAuditStore(tmp_path)
+    assert _chosen_by(first) == ["apr-open"]
+    first.flush()  # the index: the day the proposal opened
+    _git(tmp_path, "rm", "-r", "-q", f"audit/{SERVICE}")
+    _git(tmp_path, "commit", "-q", "-m", "the service's trail removed")
+    slow = GitAuditStore(tmp_path)  # reads while the service has no trail...
+    assert _chosen_by(slow) == []
+    _git(tmp_path, "revert", "--no-edit", "HEAD")
+    later = _proposal("apr-later", NOW - timedelta(days=1))
+    _commit(tmp_path, later)
+    other = GitAuditStore(tmp_path)
+    assert _chosen_by(other) == ["apr-later", "apr-later-end", "apr-open"]
+    other.flush()  # the later day, folded on from the open proposal
+    slow.flush()  # ...and saves after: the day the proposal opened is dropped
+    _git(tmp_path, "rm", "-r", "-q", f"audit/{SERVICE}/{opened[0].timestamp:%Y-%m-%d}")
+    _git(tmp_path, "commit", "-q", "-m", "the first day's folder removed")
+    store = GitAuditStore(tmp_path)
+    everything = [record.id for record in store.events(SERVICE, APPROVAL_EVENTS)]
+    assert everything == ["apr-later", "apr-later-end"]
+    assert _chosen_by(GitAuditStore(tmp_path)) == everything
