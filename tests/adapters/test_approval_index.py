@@ -6,6 +6,7 @@ including orders and mixes no reconciler writes, are committed to a real reposit
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -469,3 +470,64 @@ def test_an_index_saved_by_runs_at_other_commits_out_of_order_still_reads_every_
     everything = [record.id for record in store.events(SERVICE, APPROVAL_EVENTS)]
     assert everything == ["apr-later", "apr-later-end"]
     assert _chosen_by(GitAuditStore(tmp_path)) == everything
+
+
+def test_an_index_file_deleted_while_a_store_reads_folds_again_from_the_first_day(
+    tmp_path: Path,
+) -> None:
+    """Deleting the index is always safe, even under a store that already read it: the
+    fold's state at the end of the last unchanged day is then gone, and a new day is folded
+    on from the trail's first day, so a proposal opened days before is still open."""
+    pygit2.init_repository(str(tmp_path), initial_head="main")
+    records = _proposal("apr-020", NOW - timedelta(days=20))
+    records += _proposal("apr-012", NOW - timedelta(days=12), key=KEYS[1], end=None)
+    store = GitAuditStore(tmp_path)
+    for record in records:
+        store.append([record], commit_message(f"{SERVICE}: {record.id}", [record]))
+    store.flush()
+    assert _chosen_by(store) == ["apr-012"]
+    store.flush()  # the day summaries written
+    index = tmp_path / ".git" / "reconciler" / "trail.db"
+    for leftover in (index, *index.parent.glob(index.name + "-*")):
+        leftover.unlink()
+    later = _proposal("apr-005", NOW - timedelta(days=5))
+    store.append(later, commit_message(f"{SERVICE}: apr-005", later))
+    store.flush()
+    assert _chosen_by(store) == ["apr-005", "apr-005-end", "apr-012"]
+
+
+def test_a_kept_summary_stands_for_its_folder_while_the_folder_is_unchanged(
+    tmp_path: Path,
+) -> None:
+    """A day whose folder's tree is the one kept is not read again: what the index kept of
+    it is used (here: an unreadable file it noted, edited into the index file to show it),
+    until a record added to the folder changes its tree and the day is read again."""
+    import marshal
+    import sqlite3
+
+    pygit2.init_repository(str(tmp_path), initial_head="main")
+    old = NOW - timedelta(days=10)
+    _commit(tmp_path, _proposal("apr-old", old) + _proposal("apr-new", NOW - timedelta(days=2)))
+    first = GitAuditStore(tmp_path)
+    assert _chosen_by(first) == ["apr-new", "apr-new-end"]
+    first.flush()
+    day = f"{old:%Y-%m-%d}"
+    noted = f"audit/{SERVICE}/{day}/noted-by-the-index.json"
+    with contextlib.closing(sqlite3.connect(tmp_path / ".git" / "reconciler" / "trail.db")) as db:
+        (raw,) = db.execute(
+            "SELECT summary FROM days WHERE service = ? AND day = ?", (SERVICE, day)
+        ).fetchone()
+        summary = marshal.loads(raw)
+        summary["name_skips"] = [(noted, "the file name is not <HHMMSS>-<event_type>-<id>.json")]
+        db.execute(
+            "UPDATE days SET summary = ? WHERE service = ? AND day = ?",
+            (marshal.dumps(summary), SERVICE, day),
+        )
+        db.commit()
+    kept = GitAuditStore(tmp_path)
+    assert _chosen_by(kept) == ["apr-new", "apr-new-end"]
+    assert [item.path for item in kept.unreadable()] == [noted]
+    _commit(tmp_path, _proposal("apr-added", old + timedelta(hours=2)))
+    again = GitAuditStore(tmp_path)
+    assert _chosen_by(again) == ["apr-new", "apr-new-end"]
+    assert again.unreadable() == []
