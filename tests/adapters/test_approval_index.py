@@ -531,3 +531,27 @@ def test_a_kept_summary_stands_for_its_folder_while_the_folder_is_unchanged(
     again = GitAuditStore(tmp_path)
     assert _chosen_by(again) == ["apr-new", "apr-new-end"]
     assert again.unreadable() == []
+
+
+def test_a_store_reads_at_its_head_whatever_another_run_indexed_since(tmp_path: Path) -> None:
+    """A store reads the trail at HEAD as it last looked it up. Another run that commits
+    records into an old day and a new one, both naming the loaded blueprint, and keeps
+    their marks in the index file meanwhile, changes nothing of what the store reads: the
+    marks name files of folders its HEAD does not have."""
+    pygit2.init_repository(str(tmp_path), initial_head="main")
+    old = NOW - timedelta(days=10)
+    _commit(tmp_path, _proposal("apr-old", old) + _proposal("apr-new", NOW - timedelta(days=2)))
+    store = GitAuditStore(tmp_path)
+    assert _chosen_by(store) == ["apr-new", "apr-new-end"]
+    store.flush()
+    other = GitAuditStore(tmp_path)
+    named = _proposal("apr-named-old", old + timedelta(hours=2), named="d-loaded")
+    named += _proposal("apr-named-new", NOW - timedelta(hours=30), named="d-loaded")
+    for record in named:
+        other.append([record], commit_message(f"{SERVICE}: {record.id}", [record]))
+    indexed = ["apr-named-new", "apr-named-new-end", "apr-named-old", "apr-named-old-end"]
+    assert _chosen_by(other, NOW - timedelta(hours=1)) == indexed
+    other.flush()
+    # Asked again (another window, so not the answer it gave before), at the HEAD it read.
+    assert _chosen_by(store, NOW - timedelta(hours=1)) == ["apr-new", "apr-new-end"]
+    assert _chosen_by(GitAuditStore(tmp_path), NOW - timedelta(hours=1)) == indexed
