@@ -555,3 +555,19 @@ def test_a_store_reads_at_its_head_whatever_another_run_indexed_since(tmp_path: 
     # Asked again (another window, so not the answer it gave before), at the HEAD it read.
     assert _chosen_by(store, NOW - timedelta(hours=1)) == ["apr-new", "apr-new-end"]
     assert _chosen_by(GitAuditStore(tmp_path), NOW - timedelta(hours=1)) == indexed
+
+
+def test_a_proposal_the_records_read_leave_open_makes_every_record_read(tmp_path: Path) -> None:
+    """A request naming the loaded blueprint, replaced on its topic by another proposal's
+    request whose rejection closed the topic (an order no reconciler writes): read alone, it
+    would be judged still open. The records read then judge otherwise than those after the
+    last quiet moment, and every approval record is read, which closes it."""
+    pygit2.init_repository(str(tmp_path), initial_head="main")
+    records = _proposal("apr-1", NOW - timedelta(days=10), named="d-loaded", end=None)
+    records += _proposal("apr-2", NOW - timedelta(days=9))
+    records += _proposal("apr-new", NOW - timedelta(days=2), key=KEYS[1])
+    _commit(tmp_path, records)
+    store = GitAuditStore(tmp_path)
+    chosen = store.approvals(SERVICE, digest="d-loaded", since=NOW - timedelta(hours=1))
+    assert sorted(record.id for record in chosen) == sorted(record.id for record in records)
+    assert pending_proposals(chosen) == []
