@@ -571,3 +571,22 @@ def test_a_proposal_the_records_read_leave_open_makes_every_record_read(tmp_path
     chosen = store.approvals(SERVICE, digest="d-loaded", since=NOW - timedelta(hours=1))
     assert sorted(record.id for record in chosen) == sorted(record.id for record in records)
     assert pending_proposals(chosen) == []
+
+
+def test_an_end_of_another_proposal_on_an_open_topic_a_day_later_leaves_it_open(
+    tmp_path: Path,
+) -> None:
+    """The fold carried into a day holds each topic's open request: a rejection on the same
+    topic the next day, of another proposal, does not end it (the end of an earlier
+    proposal, sorted after its successor's request), so no moment after the request is
+    quiet and the reading starts before it."""
+    pygit2.init_repository(str(tmp_path), initial_head="main")
+    records = _proposal("apr-1", NOW - timedelta(days=10), end=None)
+    records += _proposal("apr-0", NOW - timedelta(days=9, minutes=30))[1:]
+    records += _proposal("apr-new", NOW - timedelta(days=2), key=KEYS[1])
+    _commit(tmp_path, records)
+    chosen = GitAuditStore(tmp_path).approvals(
+        SERVICE, digest="d-loaded", since=NOW - timedelta(hours=1)
+    )
+    assert sorted(record.id for record in chosen) == sorted(record.id for record in records)
+    assert [pending.record.id for pending in pending_proposals(chosen)] == ["apr-1"]
