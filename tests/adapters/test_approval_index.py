@@ -501,16 +501,25 @@ def test_a_kept_summary_stands_for_its_folder_while_the_folder_is_unchanged(
 ) -> None:
     """A day whose folder's tree is the one kept is not read again: what the index kept of
     it is used (here: an unreadable file it noted, edited into the index file to show it),
-    until a record added to the folder changes its tree and the day is read again."""
+    by every later run and when a new day is folded on from it, once a day removed before
+    it is dropped from the index; a record added to the folder changes its tree, and the
+    day is read again."""
     import marshal
     import sqlite3
 
     pygit2.init_repository(str(tmp_path), initial_head="main")
     old = NOW - timedelta(days=10)
-    _commit(tmp_path, _proposal("apr-old", old) + _proposal("apr-new", NOW - timedelta(days=2)))
+    records = _proposal("apr-first", NOW - timedelta(days=12))
+    records += _proposal("apr-old", old) + _proposal("apr-new", NOW - timedelta(days=2))
+    _commit(tmp_path, records)
     first = GitAuditStore(tmp_path)
     assert _chosen_by(first) == ["apr-new", "apr-new-end"]
     first.flush()
+    _git(tmp_path, "rm", "-r", "-q", f"audit/{SERVICE}/{records[0].timestamp:%Y-%m-%d}")
+    _git(tmp_path, "commit", "-q", "-m", "the first day's folder removed")
+    second = GitAuditStore(tmp_path)
+    assert _chosen_by(second) == ["apr-new", "apr-new-end"]
+    second.flush()
     day = f"{old:%Y-%m-%d}"
     noted = f"audit/{SERVICE}/{day}/noted-by-the-index.json"
     with contextlib.closing(sqlite3.connect(tmp_path / ".git" / "reconciler" / "trail.db")) as db:
@@ -524,12 +533,18 @@ def test_a_kept_summary_stands_for_its_folder_while_the_folder_is_unchanged(
             (marshal.dumps(summary), SERVICE, day),
         )
         db.commit()
-    kept = GitAuditStore(tmp_path)
-    assert _chosen_by(kept) == ["apr-new", "apr-new-end"]
-    assert [item.path for item in kept.unreadable()] == [noted]
+    for reader in ("reads the index", "reads it after another run kept it"):
+        kept = GitAuditStore(tmp_path)
+        assert _chosen_by(kept) == ["apr-new", "apr-new-end"], reader
+        assert [item.path for item in kept.unreadable()] == [noted], reader
+        kept.flush()
+    _commit(tmp_path, _proposal("apr-today", NOW - timedelta(hours=2)))
+    later = GitAuditStore(tmp_path)
+    assert _chosen_by(later) == ["apr-today", "apr-today-end"]
+    assert [item.path for item in later.unreadable()] == [noted]
     _commit(tmp_path, _proposal("apr-added", old + timedelta(hours=2)))
     again = GitAuditStore(tmp_path)
-    assert _chosen_by(again) == ["apr-new", "apr-new-end"]
+    assert _chosen_by(again) == ["apr-today", "apr-today-end"]
     assert again.unreadable() == []
 
 
