@@ -81,7 +81,8 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         'APPROVAL_KINDS | set(summary["kinds"])',
         "a shortcut: with no approval record in any day every day ends with no proposal open, "
         "so the reading from the last such moment finds no approval record either and answers "
-        "[] the same",
+        "[] the same (and when an index saved out of order leaves no day quiet, reading every "
+        "approval record finds none too)",
     ),
     "reconciler.adapters.git_audit_approvals.xǁApprovalIndexǁselect__mutmut_3": (
         "days = self._trail.days(service, None)",
@@ -537,6 +538,20 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
     "reconciler.core.review.fields.x__true_is_stricter__mutmut_3": (
         "before or not after",
         "for two different booleans, `before and not after` and `before or not after` agree",
+    ),
+    "reconciler.adapters.git_audit_approvals.xǁApprovalIndexǁ_summarize__mutmut_6": (
+        "first=dict(before.first),",
+        "the day summaries' fold is only asked empty() and carried to the next day, never its "
+        "result(); `first` and `flags` always hold the same keys (set together for a request, "
+        "update or time-out, popped together at an end), so either one left uncarried leaves "
+        "empty() the same",
+    ),
+    "reconciler.adapters.git_audit_approvals.xǁApprovalIndexǁ_summarize__mutmut_7": (
+        "flags={key: dict(value) for key, value in before.flags.items()},",
+        "the day summaries' fold is only asked empty() and carried to the next day, never its "
+        "result(); `first` and `flags` always hold the same keys (set together for a request, "
+        "update or time-out, popped together at an end), so either one left uncarried leaves "
+        "empty() the same",
     ),
 }
 #: The score each module is held to.
