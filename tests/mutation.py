@@ -539,6 +539,13 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "before or not after",
         "for two different booleans, `before and not after` and `before or not after` agree",
     ),
+    "reconciler.adapters.git_audit_approvals.xǁApprovalIndexǁselect__mutmut_122": (
+        "record.sort_key() >= start.sort_key()",
+        "the start record is one after which the day's fold was empty, so it is no request, "
+        "update or pending time-out (each leaves its topic open, whatever was open before); "
+        "folded first among the records from it on, it finds nothing open and leaves nothing "
+        "open",
+    ),
     "reconciler.adapters.git_audit_approvals.xǁApprovalIndexǁ_summarize__mutmut_6": (
         "first=dict(before.first),",
         "the day summaries' fold is only asked empty() and carried to the next day, never its "

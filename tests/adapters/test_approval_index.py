@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pygit2
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -583,20 +584,58 @@ def test_a_store_reads_at_its_head_whatever_another_run_indexed_since(tmp_path: 
     assert _chosen_by(GitAuditStore(tmp_path), NOW - timedelta(hours=1)) == indexed
 
 
-def test_a_proposal_the_records_read_leave_open_makes_every_record_read(tmp_path: Path) -> None:
+@pytest.mark.parametrize("settled", [True, False], ids=["quiet-after-a-record", "quiet-at-dawn"])
+def test_a_proposal_the_records_read_leave_open_makes_every_record_read(
+    tmp_path: Path, settled: bool
+) -> None:
     """A request naming the loaded blueprint, replaced on its topic by another proposal's
     request whose rejection closed the topic (an order no reconciler writes): read alone, it
     would be judged still open. The records read then judge otherwise than those after the
-    last quiet moment, and every approval record is read, which closes it."""
+    last quiet moment (after the last record of a settled proposal, or at the start of the
+    day a proposal still open began), and every approval record is read, which closes it."""
     pygit2.init_repository(str(tmp_path), initial_head="main")
     records = _proposal("apr-1", NOW - timedelta(days=10), named="d-loaded", end=None)
     records += _proposal("apr-2", NOW - timedelta(days=9))
-    records += _proposal("apr-new", NOW - timedelta(days=2), key=KEYS[1])
+    records += _proposal(
+        "apr-new",
+        NOW - timedelta(days=2),
+        key=KEYS[1],
+        end=(EventType.APPROVAL_REJECTED, Outcome.REJECTED) if settled else None,
+    )
     _commit(tmp_path, records)
     store = GitAuditStore(tmp_path)
     chosen = store.approvals(SERVICE, digest="d-loaded", since=NOW - timedelta(hours=1))
     assert sorted(record.id for record in chosen) == sorted(record.id for record in records)
-    assert pending_proposals(chosen) == []
+    assert [pending.record.id for pending in pending_proposals(chosen)] == (
+        [] if settled else ["apr-new"]
+    )
+
+
+def test_the_records_after_the_quiet_moment_are_those_written_after_it_in_any_folder(
+    tmp_path: Path,
+) -> None:
+    """A proposal's rejection filed under an older day's folder (moved there by hand) is
+    read with its request by their approval id. Written after the day's last quiet moment,
+    it counts among the records after it, which then judge as all the records read do: the
+    older settled proposal is left unread."""
+    pygit2.init_repository(str(tmp_path), initial_head="main")
+    day = NOW - timedelta(days=3)
+    records = _proposal("apr-older", NOW - timedelta(days=6))
+    records += _proposal("apr-quiet", day.replace(hour=9, minute=0))
+    records += _proposal("apr-5", day.replace(hour=11, minute=0), key=KEYS[1])
+    _commit(tmp_path, records)
+    moved = f"{records[-1].timestamp:%H%M%S}-approval_rejected-apr-5-end.json"
+    _git(
+        tmp_path,
+        "mv",
+        f"audit/{SERVICE}/{day:%Y-%m-%d}/{moved}",
+        f"audit/{SERVICE}/{NOW - timedelta(days=6):%Y-%m-%d}/{moved}",
+    )
+    _git(tmp_path, "commit", "-q", "-m", "a rejection filed under an older day")
+    chosen = _chosen(tmp_path, NOW - timedelta(hours=1))
+    assert chosen == ["apr-5", "apr-5-end", "apr-quiet", "apr-quiet-end"]
+    everything = GitAuditStore(tmp_path).events(SERVICE, APPROVAL_EVENTS)
+    assert pending_proposals(everything) == []
 
 
 def test_an_end_of_another_proposal_on_an_open_topic_a_day_later_leaves_it_open(
