@@ -545,9 +545,13 @@ def test_a_kept_summary_stands_for_its_folder_while_the_folder_is_unchanged(
         assert [item.path for item in kept.unreadable()] == [noted], reader
         kept.flush()
     _commit(tmp_path, _proposal("apr-today", NOW - timedelta(hours=2)))
-    later = GitAuditStore(tmp_path)
+    later = GitAuditStore(tmp_path)  # reads the old day's folder of the loaded blueprint
     assert _chosen_by(later)[-2:] == ["apr-today", "apr-today-end"]
     assert [item.path for item in later.unreadable()] == [noted]
+    later.flush()  # as the index kept it, and keeps the new day's summary
+    with contextlib.closing(sqlite3.connect(tmp_path / ".git" / "reconciler" / "trail.db")) as db:
+        kept_days = db.execute("SELECT day FROM days WHERE service = ?", (SERVICE,)).fetchall()
+    assert (f"{NOW - timedelta(hours=2):%Y-%m-%d}",) in kept_days
     _commit(tmp_path, _proposal("apr-added", old + timedelta(hours=2)))
     again = GitAuditStore(tmp_path)
     assert _chosen_by(again)[-2:] == ["apr-today", "apr-today-end"]
