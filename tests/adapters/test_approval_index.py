@@ -675,3 +675,29 @@ def test_a_day_is_folded_in_the_order_of_its_records_not_of_their_file_names(
     records += _proposal("apr-3", NOW - timedelta(days=2), key=KEYS[1])
     _commit(tmp_path, records)
     assert _chosen(tmp_path, NOW - timedelta(hours=1)) == ["apr-3", "apr-3-end"]
+
+
+def test_a_stores_summaries_stand_for_its_head_whatever_another_run_kept_since(
+    tmp_path: Path,
+) -> None:
+    """The day summaries a store made stand for the HEAD it reads, in memory: another run
+    at a later commit, where the day a proposal opened is gone, keeps other fold states for
+    the days after it, and the store still reads that proposal as open."""
+    pygit2.init_repository(str(tmp_path), initial_head="main")
+    opened = _proposal("apr-a", NOW - timedelta(days=10), key=KEYS[1], end=None)
+    _commit(tmp_path, opened + _proposal("apr-b", NOW - timedelta(days=6)))
+    first = GitAuditStore(tmp_path)
+    _chosen_by(first)
+    first.flush()
+    _commit(tmp_path, _proposal("apr-c", NOW - timedelta(days=2)))
+    store = GitAuditStore(tmp_path)
+    everything = ["apr-a", "apr-b", "apr-b-end", "apr-c", "apr-c-end"]
+    assert _chosen_by(store) == everything
+    store.flush()
+    _git(tmp_path, "rm", "-r", "-q", f"audit/{SERVICE}/{opened[0].timestamp:%Y-%m-%d}")
+    _git(tmp_path, "commit", "-q", "-m", "the day the proposal opened removed")
+    other = GitAuditStore(tmp_path)
+    assert _chosen_by(other) == ["apr-c", "apr-c-end"]
+    other.flush()
+    # Asked again (another window, so not the answer it gave before), at the HEAD it read.
+    assert _chosen_by(store, NOW - timedelta(hours=1)) == everything
