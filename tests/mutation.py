@@ -82,37 +82,13 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         'APPROVAL_KINDS | set(summary["kinds"])',
         "a shortcut: with no approval record in any day every day ends with no proposal open, "
         "so the reading from the last such moment finds no approval record either and answers "
-        "[] the same",
-    ),
-    "reconciler.adapters.git_audit_approvals.xǁApprovalIndexǁselect__mutmut_23": (
-        'quiet: tuple[str, str] | None = ""',
-        "unreachable: the oldest day folder is summarized from an empty fold, so its quiet "
-        "mark is '' and the search for the last quiet day always ends with a day",
+        "[] the same (and when an index saved out of order leaves no day quiet, reading every "
+        "approval record finds none too)",
     ),
     "reconciler.adapters.git_audit_approvals.xǁApprovalIndexǁselect__mutmut_3": (
         "days = self._trail.days(service, None)",
         "its one caller, GitAuditStore.approvals, passes the store's own HEAD as last looked "
         "up (_head_commit()), which is what days() reads when given none",
-    ),
-    "reconciler.adapters.git_audit_approvals.xǁApprovalIndexǁselect__mutmut_33": (
-        "return self._trail.events(None, APPROVAL_EVENTS)",
-        "unreachable: the oldest day folder is summarized from an empty fold, so its quiet "
-        "mark is '' and the search for the last quiet day always ends with a day",
-    ),
-    "reconciler.adapters.git_audit_approvals.xǁApprovalIndexǁselect__mutmut_34": (
-        "return self._trail.events(service, None)",
-        "unreachable: the oldest day folder is summarized from an empty fold, so its quiet "
-        "mark is '' and the search for the last quiet day always ends with a day",
-    ),
-    "reconciler.adapters.git_audit_approvals.xǁApprovalIndexǁselect__mutmut_35": (
-        "return self._trail.events(APPROVAL_EVENTS)",
-        "unreachable: the oldest day folder is summarized from an empty fold, so its quiet "
-        "mark is '' and the search for the last quiet day always ends with a day",
-    ),
-    "reconciler.adapters.git_audit_approvals.xǁApprovalIndexǁselect__mutmut_36": (
-        "return self._trail.events(service, )",
-        "unreachable: the oldest day folder is summarized from an empty fold, so its quiet "
-        "mark is '' and the search for the last quiet day always ends with a day",
     ),
     "reconciler.adapters.git_audit_approvals.xǁApprovalIndexǁselect__mutmut_5": (
         "days = self._trail.days(service, )",
@@ -754,6 +730,27 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         'blob = cast("PYGIT2.BLOB", self.repo[entry.id])',
         "typing.cast returns its value unchanged whatever type it names: it only informs "
         "the type checker",
+    ),
+    "reconciler.adapters.git_audit_approvals.xǁApprovalIndexǁselect__mutmut_122": (
+        "record.sort_key() >= start.sort_key()",
+        "the start record is one after which the day's fold was empty, so it is no request, "
+        "update or pending time-out (each leaves its topic open, whatever was open before); "
+        "folded first among the records from it on, it finds nothing open and leaves nothing "
+        "open",
+    ),
+    "reconciler.adapters.git_audit_approvals.xǁApprovalIndexǁ_summarize__mutmut_6": (
+        "first=dict(before.first),",
+        "the day summaries' fold is only asked empty() and carried to the next day, never its "
+        "result(); `first` and `flags` always hold the same keys (set together for a request, "
+        "update or time-out, popped together at an end), so either one left uncarried leaves "
+        "empty() the same",
+    ),
+    "reconciler.adapters.git_audit_approvals.xǁApprovalIndexǁ_summarize__mutmut_7": (
+        "flags={key: dict(value) for key, value in before.flags.items()},",
+        "the day summaries' fold is only asked empty() and carried to the next day, never its "
+        "result(); `first` and `flags` always hold the same keys (set together for a request, "
+        "update or time-out, popped together at an end), so either one left uncarried leaves "
+        "empty() the same",
     ),
 }
 #: The score each module is held to.

@@ -81,7 +81,11 @@ class ApprovalIndex:
             if summaries[day]["quiet"] is not None:
                 quiet = (day, summaries[day]["quiet"])
                 break
-        if quiet is None:  # a proposal has been open since the trail began: read it all
+        if quiet is None:
+            # Not for a trail as the index keeps it (its oldest day is summarized from an
+            # empty fold, so it starts quiet), but for an index file saved by runs at other
+            # commits in another order than they read it: a day kept without the day it was
+            # folded on from. Every approval record is read then, as without the index.
             return self._trail.events(service, APPROVAL_EVENTS)
         first_day = min(quiet[0], since.astimezone(UTC).date().isoformat())
         trees = dict(days)
@@ -113,9 +117,10 @@ class ApprovalIndex:
                     chosen[(day, name)] = found
                     wanted |= _ids(found)
         records = sorted(chosen.values(), key=Record.sort_key)
-        start = chosen.get(quiet)
-        if quiet[1] and start is None:
-            return self._trail.events(service, APPROVAL_EVENTS)
+        # A quiet mark names a file of the very folder (tree id) its summary was made from,
+        # which read as an approval record then: read again it is the same record (a blob id
+        # and mode read once are kept so), so it is among `chosen`. "" is the day's start.
+        start = chosen[quiet] if quiet[1] else None
         suffix = [
             record
             for (day, _name), record in chosen.items()
@@ -138,14 +143,15 @@ class ApprovalIndex:
 
     def _summaries(self, service: str, days: Sequence[tuple[str, str]]) -> dict[str, Any]:
         """Each day folder's summary, made for the days whose folder changed since it was
-        kept and for every day after them (the fold runs through the days in order)."""
+        kept and for every day after them (the fold runs through the days in order). A day
+        made again replaces what was kept of it; a day HEAD no longer has is dropped."""
         stored = self.stored(service)
         current = {day: str(oid) for day, oid in days}
         changed = next(
             (
                 day
                 for day in sorted({*stored, *current})
-                if stored.get(day, ("", None))[0] != current.get(day)
+                if day not in stored or stored[day][0] != current.get(day)
             ),
             None,
         )
@@ -154,10 +160,10 @@ class ApprovalIndex:
         if before and changed is not None:
             state = self._kept.state(service, before[-1])
             if not isinstance(state, PendingFold):  # lost: fold again from the first day
-                before, changed, state = [], days[0][0] if days else None, PendingFold()
+                before, state = [], PendingFold()
         result = {day: stored[day][1] for day in before}
         for day in stored:
-            if day not in current or (changed is not None and day >= changed):
+            if day not in current:
                 self._kept.drop_day(service, day)
         for day, oid in days:
             if day in result:

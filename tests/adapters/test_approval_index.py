@@ -6,6 +6,7 @@ including orders and mixes no reconciler writes, are committed to a real reposit
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pygit2
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -233,7 +235,11 @@ def _proposal(
 
 
 def _chosen(repo: Path, since: Any = NOW - timedelta(days=1)) -> list[str]:
-    found = GitAuditStore(repo).approvals(SERVICE, digest="d-loaded", since=since)
+    return _chosen_by(GitAuditStore(repo), since)
+
+
+def _chosen_by(store: GitAuditStore, since: Any = NOW - timedelta(days=1)) -> list[str]:
+    found = store.approvals(SERVICE, digest="d-loaded", since=since)
     return sorted(record.id for record in found)
 
 
@@ -254,8 +260,9 @@ def test_a_service_without_approval_records_reads_none(tmp_path: Path) -> None:
 
 
 def test_a_proposal_open_since_the_trail_began_makes_every_record_read(tmp_path: Path) -> None:
-    """Nothing folded before today decides less than the whole trail: every day has a
-    proposal open, so no day is a starting point and every approval record is read."""
+    """Nothing folded before today decides less than the whole trail: a proposal has been
+    open since the trail's first day, so the last moment none was open is that day's start
+    and every approval record is read."""
     pygit2.init_repository(str(tmp_path), initial_head="main")
     records = _proposal("apr-open", NOW - timedelta(days=20), key=KEYS[1], end=None)
     for day in (15, 10, 5):
@@ -306,18 +313,22 @@ def test_the_unreadable_files_of_a_summarized_day_are_named_by_every_reader(
     env |= {"GIT_COMMITTER_EMAIL": "p@x", "PATH": "/usr/bin:/bin"}
     subprocess.run(["git", "-C", str(tmp_path), "add", "-A"], check=True, env=env)
     subprocess.run(["git", "-C", str(tmp_path), "commit", "-qm", "by hand"], check=True, env=env)
-    expected = {
+    beginnings = {
         f"audit/{SERVICE}/2026-02-10/notes.json": "the file name is not",
         f"audit/{SERVICE}/2026-02-10/120000-approval_granted-apr-x.json": "invalid JSON",
     }
+    everything = GitAuditStore(tmp_path)
+    everything.events(SERVICE, APPROVAL_EVENTS)
+    expected = {item.path: item.reason for item in everything.unreadable()}
+    assert sorted(expected) == sorted(beginnings)
+    for path, reason in beginnings.items():
+        assert expected[path].startswith(reason), expected[path]
     for reader in ("makes the summary", "reads the summary kept"):
         store = GitAuditStore(tmp_path)
         chosen = store.approvals(SERVICE, digest="d-loaded", since=NOW - timedelta(days=1))
         assert sorted(record.id for record in chosen) == ["apr-1", "apr-1-end"], reader
         skipped = {item.path: item.reason for item in store.unreadable()}
-        assert sorted(skipped) == sorted(expected), reader
-        for path, reason in expected.items():
-            assert skipped[path].startswith(reason), (reader, skipped[path])
+        assert skipped == expected, reader  # word for word what reading everything says
         store.flush()
 
 
@@ -478,3 +489,270 @@ def test_latest_passes_over_the_days_a_kept_summary_says_hold_no_kind_wanted(
     _commit(tmp_path, [new])
     found = GitAuditStore(tmp_path).latest(SERVICE, {EventType.BREAKER_OPENED})
     assert found is not None and found.id == "brk-new"
+
+
+def _git(repo: Path, *args: str) -> None:
+    import subprocess
+
+    env = {"GIT_AUTHOR_NAME": "p", "GIT_AUTHOR_EMAIL": "p@x", "GIT_COMMITTER_NAME": "p"}
+    env |= {"GIT_COMMITTER_EMAIL": "p@x", "PATH": "/usr/bin:/bin"}
+    subprocess.run(["git", "-C", str(repo), *args], check=True, env=env, capture_output=True)
+
+
+def test_an_index_saved_by_runs_at_other_commits_out_of_order_still_reads_every_record(
+    tmp_path: Path,
+) -> None:
+    """The index file is shared by every run of the repository, whatever commit each reads.
+    A run that read it before another saved, and saves after it, can leave a later day's
+    summary without the day it was folded on from (here: folded on from a proposal opened
+    the day before, whose folder a person then removed). No day of what HEAD has then ends
+    with no proposal open, and every approval record is read, as without the index."""
+    pygit2.init_repository(str(tmp_path), initial_head="main")
+    opened = _proposal("apr-open", NOW - timedelta(days=3), key=KEYS[1], end=None)
+    _commit(tmp_path, opened)
+    first = GitAuditStore(tmp_path)
+    assert _chosen_by(first) == ["apr-open"]
+    first.flush()  # the index: the day the proposal opened
+    _git(tmp_path, "rm", "-r", "-q", f"audit/{SERVICE}")
+    _git(tmp_path, "commit", "-q", "-m", "the service's trail removed")
+    slow = GitAuditStore(tmp_path)  # reads while the service has no trail...
+    assert _chosen_by(slow) == []
+    _git(tmp_path, "revert", "--no-edit", "HEAD")
+    later = _proposal("apr-later", NOW - timedelta(days=1))
+    _commit(tmp_path, later)
+    other = GitAuditStore(tmp_path)
+    assert _chosen_by(other) == ["apr-later", "apr-later-end", "apr-open"]
+    other.flush()  # the later day, folded on from the open proposal
+    slow.flush()  # ...and saves after: the day the proposal opened is dropped
+    _git(tmp_path, "rm", "-r", "-q", f"audit/{SERVICE}/{opened[0].timestamp:%Y-%m-%d}")
+    _git(tmp_path, "commit", "-q", "-m", "the first day's folder removed")
+    store = GitAuditStore(tmp_path)
+    everything = [record.id for record in store.events(SERVICE, APPROVAL_EVENTS)]
+    assert everything == ["apr-later", "apr-later-end"]
+    assert _chosen_by(GitAuditStore(tmp_path)) == everything
+
+
+def test_an_index_file_deleted_while_a_store_reads_folds_again_from_the_first_day(
+    tmp_path: Path,
+) -> None:
+    """Deleting the index is always safe, even under a store that already read it: the
+    fold's state at the end of the last unchanged day is then gone, and a new day is folded
+    on from the trail's first day, so a proposal opened days before is still open."""
+    pygit2.init_repository(str(tmp_path), initial_head="main")
+    records = _proposal("apr-020", NOW - timedelta(days=20))
+    records += _proposal("apr-012", NOW - timedelta(days=12), key=KEYS[1], end=None)
+    store = GitAuditStore(tmp_path)
+    for record in records:
+        store.append([record], commit_message(f"{SERVICE}: {record.id}", [record]))
+    store.flush()
+    assert _chosen_by(store) == ["apr-012"]
+    store.flush()  # the day summaries written
+    index = tmp_path / ".git" / "reconciler" / "trail.db"
+    for leftover in (index, *index.parent.glob(index.name + "-*")):
+        leftover.unlink()
+    later = _proposal("apr-005", NOW - timedelta(days=5))
+    store.append(later, commit_message(f"{SERVICE}: apr-005", later))
+    store.flush()
+    assert _chosen_by(store) == ["apr-005", "apr-005-end", "apr-012"]
+
+
+def test_a_kept_summary_stands_for_its_folder_while_the_folder_is_unchanged(
+    tmp_path: Path,
+) -> None:
+    """A day whose folder's tree is the one kept is not read again: what the index kept of
+    it is used (here: an unreadable file it noted, edited into the index file to show it),
+    by every later run and when a new day is folded on from it, once a day removed before
+    it is dropped from the index; a record added to the folder changes its tree, and the
+    day is read again."""
+    import marshal
+    import sqlite3
+
+    pygit2.init_repository(str(tmp_path), initial_head="main")
+    old = NOW - timedelta(days=10)
+    records = _proposal("apr-first", NOW - timedelta(days=12))
+    records += _proposal("apr-loaded", NOW - timedelta(days=11), named="d-loaded")
+    records += _proposal("apr-old", old) + _proposal("apr-new", NOW - timedelta(days=2))
+    _commit(tmp_path, records)
+    first = GitAuditStore(tmp_path)  # reads the records of the loaded blueprint by their marks
+    assert _chosen_by(first) == ["apr-loaded", "apr-loaded-end", "apr-new", "apr-new-end"]
+    first.flush()
+    _git(tmp_path, "rm", "-r", "-q", f"audit/{SERVICE}/{records[0].timestamp:%Y-%m-%d}")
+    _git(tmp_path, "commit", "-q", "-m", "the first day's folder removed")
+    second = GitAuditStore(tmp_path)
+    assert _chosen_by(second) == ["apr-loaded", "apr-loaded-end", "apr-new", "apr-new-end"]
+    second.flush()
+    day = f"{old:%Y-%m-%d}"
+    noted = f"audit/{SERVICE}/{day}/noted-by-the-index.json"
+    with contextlib.closing(sqlite3.connect(tmp_path / ".git" / "reconciler" / "trail.db")) as db:
+        (raw,) = db.execute(
+            "SELECT summary FROM days WHERE service = ? AND day = ?", (SERVICE, day)
+        ).fetchone()
+        summary = marshal.loads(raw)
+        summary["name_skips"] = [(noted, "the file name is not <HHMMSS>-<event_type>-<id>.json")]
+        db.execute(
+            "UPDATE days SET summary = ? WHERE service = ? AND day = ?",
+            (marshal.dumps(summary), SERVICE, day),
+        )
+        db.commit()
+    for reader in ("reads the index", "reads it after another run kept it"):
+        kept = GitAuditStore(tmp_path)
+        assert _chosen_by(kept)[-2:] == ["apr-new", "apr-new-end"], reader
+        assert [item.path for item in kept.unreadable()] == [noted], reader
+        kept.flush()
+    _commit(tmp_path, _proposal("apr-today", NOW - timedelta(hours=2)))
+    later = GitAuditStore(tmp_path)  # reads the old day's folder of the loaded blueprint
+    assert _chosen_by(later)[-2:] == ["apr-today", "apr-today-end"]
+    assert [item.path for item in later.unreadable()] == [noted]
+    later.flush()  # as the index kept it, and keeps the new day's summary
+    with contextlib.closing(sqlite3.connect(tmp_path / ".git" / "reconciler" / "trail.db")) as db:
+        kept_days = db.execute("SELECT day FROM days WHERE service = ?", (SERVICE,)).fetchall()
+    assert (f"{NOW - timedelta(hours=2):%Y-%m-%d}",) in kept_days
+    _commit(tmp_path, _proposal("apr-added", old + timedelta(hours=2)))
+    again = GitAuditStore(tmp_path)
+    assert _chosen_by(again)[-2:] == ["apr-today", "apr-today-end"]
+    assert again.unreadable() == []
+
+
+def test_a_store_reads_at_its_head_whatever_another_run_indexed_since(tmp_path: Path) -> None:
+    """A store reads the trail at HEAD as it last looked it up. Another run that commits
+    records into an old day and into days its HEAD lacks (one older than any), all naming the
+    loaded blueprint, and keeps their marks in the index file meanwhile, changes nothing of
+    what the store reads: those marks name files of folders its HEAD does not have, and the
+    record of the loaded blueprint its HEAD has is still read."""
+    pygit2.init_repository(str(tmp_path), initial_head="main")
+    old = NOW - timedelta(days=10)
+    records = _proposal("apr-old", old)
+    records += _proposal("apr-loaded", NOW - timedelta(days=8), named="d-loaded")
+    records += _proposal("apr-new", NOW - timedelta(days=2))
+    _commit(tmp_path, records)
+    store = GitAuditStore(tmp_path)
+    mine = ["apr-loaded", "apr-loaded-end", "apr-new", "apr-new-end"]
+    assert _chosen_by(store) == mine
+    store.flush()
+    other = GitAuditStore(tmp_path)
+    named = _proposal("apr-named-older", NOW - timedelta(days=15), named="d-loaded")
+    named += _proposal("apr-named-old", old + timedelta(hours=2), named="d-loaded")
+    named += _proposal("apr-named-new", NOW - timedelta(hours=30), named="d-loaded")
+    for record in named:
+        other.append([record], commit_message(f"{SERVICE}: {record.id}", [record]))
+    indexed = sorted([*mine[:2], *(record.id for record in named)])
+    assert _chosen_by(other, NOW - timedelta(hours=1)) == indexed
+    other.flush()
+    # Asked again (another window, so not the answer it gave before), at the HEAD it read.
+    assert _chosen_by(store, NOW - timedelta(hours=1)) == mine
+    assert _chosen_by(GitAuditStore(tmp_path), NOW - timedelta(hours=1)) == indexed
+
+
+@pytest.mark.parametrize("settled", [True, False], ids=["quiet-after-a-record", "quiet-at-dawn"])
+def test_a_proposal_the_records_read_leave_open_makes_every_record_read(
+    tmp_path: Path, settled: bool
+) -> None:
+    """A request naming the loaded blueprint, replaced on its topic by another proposal's
+    request whose rejection closed the topic (an order no reconciler writes): read alone, it
+    would be judged still open. The records read then judge otherwise than those after the
+    last quiet moment (after the last record of a settled proposal, or at the start of the
+    day a proposal still open began), and every approval record is read, which closes it."""
+    pygit2.init_repository(str(tmp_path), initial_head="main")
+    records = _proposal("apr-1", NOW - timedelta(days=10), named="d-loaded", end=None)
+    records += _proposal("apr-2", NOW - timedelta(days=9))
+    records += _proposal(
+        "apr-new",
+        NOW - timedelta(days=2),
+        key=KEYS[1],
+        end=(EventType.APPROVAL_REJECTED, Outcome.REJECTED) if settled else None,
+    )
+    _commit(tmp_path, records)
+    store = GitAuditStore(tmp_path)
+    chosen = store.approvals(SERVICE, digest="d-loaded", since=NOW - timedelta(hours=1))
+    assert sorted(record.id for record in chosen) == sorted(record.id for record in records)
+    assert [pending.record.id for pending in pending_proposals(chosen)] == (
+        [] if settled else ["apr-new"]
+    )
+
+
+def test_the_records_after_the_quiet_moment_are_those_written_after_it_in_any_folder(
+    tmp_path: Path,
+) -> None:
+    """A proposal's rejection filed under an older day's folder (moved there by hand) is
+    read with its request by their approval id. Written after the day's last quiet moment,
+    it counts among the records after it, which then judge as all the records read do: the
+    older settled proposal is left unread."""
+    pygit2.init_repository(str(tmp_path), initial_head="main")
+    day = NOW - timedelta(days=3)
+    records = _proposal("apr-older", NOW - timedelta(days=6))
+    records += _proposal("apr-quiet", day.replace(hour=9, minute=0))
+    records += _proposal("apr-5", day.replace(hour=11, minute=0), key=KEYS[1])
+    _commit(tmp_path, records)
+    moved = f"{records[-1].timestamp:%H%M%S}-approval_rejected-apr-5-end.json"
+    _git(
+        tmp_path,
+        "mv",
+        f"audit/{SERVICE}/{day:%Y-%m-%d}/{moved}",
+        f"audit/{SERVICE}/{NOW - timedelta(days=6):%Y-%m-%d}/{moved}",
+    )
+    _git(tmp_path, "commit", "-q", "-m", "a rejection filed under an older day")
+    chosen = _chosen(tmp_path, NOW - timedelta(hours=1))
+    assert chosen == ["apr-5", "apr-5-end", "apr-quiet", "apr-quiet-end"]
+    everything = GitAuditStore(tmp_path).events(SERVICE, APPROVAL_EVENTS)
+    assert pending_proposals(everything) == []
+
+
+def test_an_end_of_another_proposal_on_an_open_topic_a_day_later_leaves_it_open(
+    tmp_path: Path,
+) -> None:
+    """The fold carried into a day holds each topic's open request: a rejection on the same
+    topic the next day, of another proposal, does not end it (the end of an earlier
+    proposal, sorted after its successor's request), so no moment after the request is
+    quiet and the reading starts before it."""
+    pygit2.init_repository(str(tmp_path), initial_head="main")
+    records = _proposal("apr-1", NOW - timedelta(days=10), end=None)
+    records += _proposal("apr-0", NOW - timedelta(days=9, minutes=30))[1:]
+    records += _proposal("apr-new", NOW - timedelta(days=2), key=KEYS[1])
+    _commit(tmp_path, records)
+    chosen = GitAuditStore(tmp_path).approvals(
+        SERVICE, digest="d-loaded", since=NOW - timedelta(hours=1)
+    )
+    assert sorted(record.id for record in chosen) == sorted(record.id for record in records)
+    assert [pending.record.id for pending in pending_proposals(chosen)] == ["apr-1"]
+
+
+def test_a_day_is_folded_in_the_order_of_its_records_not_of_their_file_names(
+    tmp_path: Path,
+) -> None:
+    """A request and its rejection within one second: the rejection's file name sorts first
+    ("rejected" before "requested"), the fold takes them in the order they were written, so
+    the day ends with no proposal open and the reading starts from the next day's quiet
+    moment."""
+    pygit2.init_repository(str(tmp_path), initial_head="main")
+    second = NOW.replace(microsecond=0) - timedelta(days=3)
+    records = _proposal("apr-1", second + timedelta(milliseconds=200), after=timedelta(0, 0, 500))
+    assert records[0].timestamp.second == records[1].timestamp.second
+    records += _proposal("apr-3", NOW - timedelta(days=2), key=KEYS[1])
+    _commit(tmp_path, records)
+    assert _chosen(tmp_path, NOW - timedelta(hours=1)) == ["apr-3", "apr-3-end"]
+
+
+def test_a_stores_summaries_stand_for_its_head_whatever_another_run_kept_since(
+    tmp_path: Path,
+) -> None:
+    """The day summaries a store made stand for the HEAD it reads, in memory: another run
+    at a later commit, where the day a proposal opened is gone, keeps other fold states for
+    the days after it, and the store still reads that proposal as open."""
+    pygit2.init_repository(str(tmp_path), initial_head="main")
+    opened = _proposal("apr-a", NOW - timedelta(days=10), key=KEYS[1], end=None)
+    _commit(tmp_path, opened + _proposal("apr-b", NOW - timedelta(days=6)))
+    first = GitAuditStore(tmp_path)
+    _chosen_by(first)
+    first.flush()
+    _commit(tmp_path, _proposal("apr-c", NOW - timedelta(days=2)))
+    store = GitAuditStore(tmp_path)
+    everything = ["apr-a", "apr-b", "apr-b-end", "apr-c", "apr-c-end"]
+    assert _chosen_by(store) == everything
+    store.flush()
+    _git(tmp_path, "rm", "-r", "-q", f"audit/{SERVICE}/{opened[0].timestamp:%Y-%m-%d}")
+    _git(tmp_path, "commit", "-q", "-m", "the day the proposal opened removed")
+    other = GitAuditStore(tmp_path)
+    assert _chosen_by(other) == ["apr-c", "apr-c-end"]
+    other.flush()
+    # Asked again (another window, so not the answer it gave before), at the HEAD it read.
+    assert _chosen_by(store, NOW - timedelta(hours=1)) == everything
