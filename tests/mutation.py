@@ -563,6 +563,27 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "before or not after",
         "for two different booleans, `before and not after` and `before or not after` agree",
     ),
+    "reconciler.core.review.policies.x_global_findings__mutmut_8": (
+        "unchanged_and_broken(ctx, None, not base.policies_ok)",
+        "for the global policies the file it compares is the policies file it also compares "
+        "on its own; with None the first comparison is None == None and the second still "
+        "decides, exactly as the two equal comparisons did",
+    ),
+    "reconciler.core.review.policies.x_global_findings__mutmut_17": (
+        'problem_finding(None, "", problem, None)',
+        "problem_finding reads the context only for policy.loosen_forbidden, which only a "
+        "blueprint's rules raise (check_against_global); the policies file never carries it",
+    ),
+    "reconciler.core.review.policies.x_global_findings__mutmut_52": (
+        "field_findings(ctx, None, base.policies",
+        "field_findings reads the service only as a truth value (blueprint or global "
+        'policies): None and "" both say the global policies',
+    ),
+    "reconciler.core.review.policies.x_global_findings__mutmut_88": (
+        "rule_findings(ctx, None, base.policies",
+        "rule_findings and the findings it builds read the service only as a truth value "
+        '(blueprint or global policies): None and "" both say the global policies',
+    ),
 }
 #: The score each module is held to.
 TARGET = 0.90
