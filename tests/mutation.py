@@ -584,6 +584,11 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "rule_findings and the findings it builds read the service only as a truth value "
         '(blueprint or global policies): None and "" both say the global policies',
     ),
+    "reconciler.core.blueprint.reading.xǁCheckContextǁadd__mutmut_13": (
+        "column = (value_column or 2) + column_offset",
+        "a value mark is the parser's 0-based column plus one, never 0 or None, so the "
+        "fallback after `or` is never taken",
+    ),
 }
 #: The score each module is held to.
 TARGET = 0.90

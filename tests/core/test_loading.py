@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Callable
 
 import pytest
 import yaml
@@ -623,6 +624,30 @@ def test_policies_file_problems_are_reported() -> None:
     assert policies is None
     assert problems[0].path == "governance.safety.rate_limits.max_operations_per_hour"
     assert "whole number" in problems[0].message
+
+
+@pytest.mark.parametrize(
+    ("load", "fix"),
+    [
+        (
+            lambda data: load_policies(data, source="blueprints/governance/policies.yaml"),
+            "write a policies file mapping (see docs/blueprint-format.md)",
+        ),
+        (
+            lambda data: load_blueprint(data, source=SOURCE, policies=builtin_policies()),
+            "write a blueprint mapping (see docs/blueprint-format.md)",
+        ),
+    ],
+    ids=["policies file", "blueprint"],
+)
+def test_an_empty_file_is_refused_with_a_fix_naming_what_it_should_hold(
+    load: Callable[[bytes], tuple[object, list[Problem]]], fix: str
+) -> None:
+    loaded, problems = load(b"")
+    assert loaded is None
+    assert [(p.code, p.path, p.severity, p.hint) for p in problems] == [
+        ("yaml", "", Severity.ERROR, fix)
+    ]
 
 
 def test_a_policies_schema_error_hides_no_rule_problem() -> None:
