@@ -363,6 +363,18 @@ def test_positions_point_at_the_field() -> None:
     assert (condition.line, condition.column) == (12, 20 + 18)
 
 
+def test_problems_on_one_line_are_ordered_by_column() -> None:
+    """The governance section is checked before the name, but on one line the name comes first."""
+    text = (
+        "{metadata: {name: api, version: 1.0.0}, spec: {scaling: {min_replicas: 1, "
+        "max_replicas: 5}}, governance: {agent_authority: {forbidden_operations: [delet]}}}\n"
+    )
+    assert [(p.code, p.line, p.column) for p in problems_for(text)] == [
+        ("name.folder", 1, 13),
+        ("operation.unknown", 1, 148),
+    ]
+
+
 def test_non_utf8_bytes() -> None:
     problem = only_error(b"metadata:\n  name: \xff\n")
     assert problem.code == "yaml"
