@@ -599,6 +599,26 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "every problem sorted here comes from CheckContext.add, whose column is a mark of the "
         "document (the root's at worst) or a value mark plus an offset: never None or 0",
     ),
+    "reconciler.core.blueprint.loading.x__build__mutmut_13": (
+        "rules is not None and approval is not None or sections.scaling is not None",
+        "with no schema error every section is checked and built, so each part of this "
+        "assertion (there to narrow types) is true and `or` holds as `and` does",
+    ),
+    "reconciler.core.blueprint.loading.x__build__mutmut_14": (
+        "rules is not None or approval is not None and sections.scaling is not None",
+        "with no schema error every section is checked and built, so each part of this "
+        "assertion (there to narrow types) is true and `or` holds as `and` does",
+    ),
+    "reconciler.core.blueprint.loading.x__build__mutmut_18": (
+        "assert sections.performance is not None or sections.resources is not None",
+        "with no schema error every section is checked and built, so each part of this "
+        "assertion (there to narrow types) is true and `or` holds as `and` does",
+    ),
+    "reconciler.core.blueprint.loading.x__build__mutmut_21": (
+        "assert sections.reliability is not None or sections.cost is not None",
+        "with no schema error every section is checked and built, so each part of this "
+        "assertion (there to narrow types) is true and `or` holds as `and` does",
+    ),
 }
 #: The score each module is held to.
 TARGET = 0.90

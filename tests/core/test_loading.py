@@ -709,6 +709,11 @@ CUSTOM_OPERATION = (
     ("unloaded", "message", "hint"),
     [
         (
+            None,
+            "unknown operation 'modify_database_connections'",
+            "did you mean modify_database_schema?",
+        ),
+        (
             "",
             "unknown operation 'modify_database_connections'",
             "did you mean modify_database_schema?",
@@ -728,18 +733,21 @@ CUSTOM_OPERATION = (
             "declare modify_database_connections, did you mean modify_database_schema?",
         ),
     ],
-    ids=["policies loaded", "policies file missing", "policies file invalid"],
+    ids=[
+        "policies loaded, not said",
+        "policies loaded",
+        "policies file missing",
+        "policies file invalid",
+    ],
 )
 def test_an_unknown_operation_points_at_policies_that_did_not_load(
-    unloaded: str, message: str, hint: str
+    unloaded: str | None, message: str, hint: str
 ) -> None:
     """A fleet's own operation names live in the policies file: when it did not load, "did
     you mean" alone would send the reader after the wrong file."""
+    said = {} if unloaded is None else {"policies_unloaded": unloaded}
     _, problems = load_blueprint(
-        CUSTOM_OPERATION.encode(),
-        source=SOURCE,
-        policies=builtin_policies(),
-        policies_unloaded=unloaded,
+        CUSTOM_OPERATION.encode(), source=SOURCE, policies=builtin_policies(), **said
     )
     assert [(p.message, p.hint) for p in problems] == [(message, hint)]
 
