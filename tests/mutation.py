@@ -619,6 +619,78 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "with no schema error every section is checked and built, so each part of this "
         "assertion (there to narrow types) is true and `or` holds as `and` does",
     ),
+    "reconciler.core.blueprint.loading.x_load_blueprint__mutmut_41": (
+        'ctx.add(None, str(error), error.hint, code="unit")',
+        "unreachable: the schema's x-unit keyword runs the same unit parsers on every value "
+        "with a unit, and a section is built only when it passed the schema, so no UnitError "
+        "leaves _build (the Hypothesis property in test_loading feeds it arbitrary documents)",
+    ),
+    "reconciler.core.blueprint.loading.x_load_blueprint__mutmut_42": (
+        'ctx.add((), None, error.hint, code="unit")',
+        "unreachable: the schema's x-unit keyword runs the same unit parsers on every value "
+        "with a unit, and a section is built only when it passed the schema, so no UnitError "
+        "leaves _build (the Hypothesis property in test_loading feeds it arbitrary documents)",
+    ),
+    "reconciler.core.blueprint.loading.x_load_blueprint__mutmut_43": (
+        'ctx.add((), str(error), None, code="unit")',
+        "unreachable: the schema's x-unit keyword runs the same unit parsers on every value "
+        "with a unit, and a section is built only when it passed the schema, so no UnitError "
+        "leaves _build (the Hypothesis property in test_loading feeds it arbitrary documents)",
+    ),
+    "reconciler.core.blueprint.loading.x_load_blueprint__mutmut_44": (
+        "ctx.add((), str(error), error.hint, code=None)",
+        "unreachable: the schema's x-unit keyword runs the same unit parsers on every value "
+        "with a unit, and a section is built only when it passed the schema, so no UnitError "
+        "leaves _build (the Hypothesis property in test_loading feeds it arbitrary documents)",
+    ),
+    "reconciler.core.blueprint.loading.x_load_blueprint__mutmut_45": (
+        'ctx.add(str(error), error.hint, code="unit")',
+        "unreachable: the schema's x-unit keyword runs the same unit parsers on every value "
+        "with a unit, and a section is built only when it passed the schema, so no UnitError "
+        "leaves _build (the Hypothesis property in test_loading feeds it arbitrary documents)",
+    ),
+    "reconciler.core.blueprint.loading.x_load_blueprint__mutmut_46": (
+        'ctx.add((), error.hint, code="unit")',
+        "unreachable: the schema's x-unit keyword runs the same unit parsers on every value "
+        "with a unit, and a section is built only when it passed the schema, so no UnitError "
+        "leaves _build (the Hypothesis property in test_loading feeds it arbitrary documents)",
+    ),
+    "reconciler.core.blueprint.loading.x_load_blueprint__mutmut_47": (
+        'ctx.add((), str(error), code="unit")',
+        "unreachable: the schema's x-unit keyword runs the same unit parsers on every value "
+        "with a unit, and a section is built only when it passed the schema, so no UnitError "
+        "leaves _build (the Hypothesis property in test_loading feeds it arbitrary documents)",
+    ),
+    "reconciler.core.blueprint.loading.x_load_blueprint__mutmut_48": (
+        "ctx.add((), str(error), error.hint, )",
+        "unreachable: the schema's x-unit keyword runs the same unit parsers on every value "
+        "with a unit, and a section is built only when it passed the schema, so no UnitError "
+        "leaves _build (the Hypothesis property in test_loading feeds it arbitrary documents)",
+    ),
+    "reconciler.core.blueprint.loading.x_load_blueprint__mutmut_49": (
+        'ctx.add((), str(None), error.hint, code="unit")',
+        "unreachable: the schema's x-unit keyword runs the same unit parsers on every value "
+        "with a unit, and a section is built only when it passed the schema, so no UnitError "
+        "leaves _build (the Hypothesis property in test_loading feeds it arbitrary documents)",
+    ),
+    "reconciler.core.blueprint.loading.x_load_blueprint__mutmut_50": (
+        'ctx.add((), str(error), error.hint, code="XXunitXX")',
+        "unreachable: the schema's x-unit keyword runs the same unit parsers on every value "
+        "with a unit, and a section is built only when it passed the schema, so no UnitError "
+        "leaves _build (the Hypothesis property in test_loading feeds it arbitrary documents)",
+    ),
+    "reconciler.core.blueprint.loading.x_load_blueprint__mutmut_51": (
+        'ctx.add((), str(error), error.hint, code="UNIT")',
+        "unreachable: the schema's x-unit keyword runs the same unit parsers on every value "
+        "with a unit, and a section is built only when it passed the schema, so no UnitError "
+        "leaves _build (the Hypothesis property in test_loading feeds it arbitrary documents)",
+    ),
+    "reconciler.core.blueprint.loading.x_load_blueprint__mutmut_52": (
+        'blueprint = ""',
+        "unreachable: the schema's x-unit keyword runs the same unit parsers on every value "
+        "with a unit, and a section is built only when it passed the schema, so no UnitError "
+        "leaves _build (the Hypothesis property in test_loading feeds it arbitrary documents)",
+    ),
 }
 #: The score each module is held to.
 TARGET = 0.90
