@@ -396,6 +396,11 @@ AUTHORITY = "governance.agent_authority"
             id="the global restriction needs approvers too",
         ),
         pytest.param(
+            MINIMAL + "governance:\n  agent_authority:\n    colour: blue\n",
+            [(E, "schema", f"{AUTHORITY}.colour")],
+            id="no approvers check while the service's own tiers failed the schema",
+        ),
+        pytest.param(
             MINIMAL + "governance:\n  approval_workflow:\n    approvers: [alice]\n",
             [],
             id="max_replicas at the fleet ceiling",

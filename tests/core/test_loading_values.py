@@ -322,6 +322,23 @@ def test_a_blueprint_holds_its_source_digest_and_top_level_settings() -> None:
     assert plain.cost == Cost()
 
 
+@pytest.mark.parametrize(
+    ("resources", "cpu", "memory"),
+    [
+        ("", 0.55, 0.65),
+        ("  resources:\n    cpu: {target_utilization: 50%}\n", 0.5, 0.65),
+    ],
+    ids=["both from scaling", "cpu set in resources"],
+)
+def test_a_resource_target_defaults_to_the_scaling_target_of_that_resource(
+    resources: str, cpu: float, memory: float
+) -> None:
+    text = MINIMAL + "    target_cpu_utilization: 55%\n    target_memory_utilization: 65%\n"
+    loaded = blueprint(text + resources)
+    targets = (loaded.resources.cpu.target_utilization, loaded.resources.memory.target_utilization)
+    assert targets == pytest.approx((cpu, memory))
+
+
 def test_rules_hold_what_each_entry_says() -> None:
     text = MINIMAL + (
         "governance:\n  agent_authority:\n"
