@@ -752,6 +752,134 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "update or time-out, popped together at an end), so either one left uncarried leaves "
         "empty() the same",
     ),
+    "reconciler.core.review.policies.x_global_findings__mutmut_8": (
+        "unchanged_and_broken(ctx, None, not base.policies_ok)",
+        "for the global policies the file it compares is the policies file it also compares "
+        "on its own; with None the first comparison is None == None and the second still "
+        "decides, exactly as the two equal comparisons did",
+    ),
+    "reconciler.core.review.policies.x_global_findings__mutmut_17": (
+        'problem_finding(None, "", problem, None)',
+        "problem_finding reads the context only for policy.loosen_forbidden, which only a "
+        "blueprint's rules raise (check_against_global); the policies file never carries it",
+    ),
+    "reconciler.core.review.policies.x_global_findings__mutmut_52": (
+        "field_findings(ctx, None, base.policies",
+        "field_findings reads the service only as a truth value (blueprint or global "
+        'policies): None and "" both say the global policies',
+    ),
+    "reconciler.core.review.policies.x_global_findings__mutmut_88": (
+        "rule_findings(ctx, None, base.policies",
+        "rule_findings and the findings it builds read the service only as a truth value "
+        '(blueprint or global policies): None and "" both say the global policies',
+    ),
+    "reconciler.core.blueprint.reading.xǁCheckContextǁadd__mutmut_13": (
+        "column = (value_column or 2) + column_offset",
+        "a value mark is the parser's 0-based column plus one, never 0 or None, so the "
+        "fallback after `or` is never taken",
+    ),
+    "reconciler.core.blueprint.reading.x_by_position__mutmut_7": (
+        "key=lambda p: (p.line or 1, p.column or 0)",
+        "every problem sorted here comes from CheckContext.add, whose position falls back to "
+        "the document's root, which the YAML walk always marks: the line is never None",
+    ),
+    "reconciler.core.blueprint.reading.x_by_position__mutmut_9": (
+        "key=lambda p: (p.line or 0, p.column or 1)",
+        "every problem sorted here comes from CheckContext.add, whose column is a mark of the "
+        "document (the root's at worst) or a value mark plus an offset: never None or 0",
+    ),
+    "reconciler.core.blueprint.loading.x__build__mutmut_13": (
+        "rules is not None and approval is not None or sections.scaling is not None",
+        "with no schema error every section is checked and built, so each part of this "
+        "assertion (there to narrow types) is true and `or` holds as `and` does",
+    ),
+    "reconciler.core.blueprint.loading.x__build__mutmut_14": (
+        "rules is not None or approval is not None and sections.scaling is not None",
+        "with no schema error every section is checked and built, so each part of this "
+        "assertion (there to narrow types) is true and `or` holds as `and` does",
+    ),
+    "reconciler.core.blueprint.loading.x__build__mutmut_18": (
+        "assert sections.performance is not None or sections.resources is not None",
+        "with no schema error every section is checked and built, so each part of this "
+        "assertion (there to narrow types) is true and `or` holds as `and` does",
+    ),
+    "reconciler.core.blueprint.loading.x__build__mutmut_21": (
+        "assert sections.reliability is not None or sections.cost is not None",
+        "with no schema error every section is checked and built, so each part of this "
+        "assertion (there to narrow types) is true and `or` holds as `and` does",
+    ),
+    "reconciler.core.blueprint.loading.x_load_blueprint__mutmut_41": (
+        'ctx.add(None, str(error), error.hint, code="unit")',
+        "unreachable: the schema's x-unit keyword runs the same unit parsers on every value "
+        "with a unit, and a section is built only when it passed the schema, so no UnitError "
+        "leaves _build (the Hypothesis property in test_loading feeds it arbitrary documents)",
+    ),
+    "reconciler.core.blueprint.loading.x_load_blueprint__mutmut_42": (
+        'ctx.add((), None, error.hint, code="unit")',
+        "unreachable: the schema's x-unit keyword runs the same unit parsers on every value "
+        "with a unit, and a section is built only when it passed the schema, so no UnitError "
+        "leaves _build (the Hypothesis property in test_loading feeds it arbitrary documents)",
+    ),
+    "reconciler.core.blueprint.loading.x_load_blueprint__mutmut_43": (
+        'ctx.add((), str(error), None, code="unit")',
+        "unreachable: the schema's x-unit keyword runs the same unit parsers on every value "
+        "with a unit, and a section is built only when it passed the schema, so no UnitError "
+        "leaves _build (the Hypothesis property in test_loading feeds it arbitrary documents)",
+    ),
+    "reconciler.core.blueprint.loading.x_load_blueprint__mutmut_44": (
+        "ctx.add((), str(error), error.hint, code=None)",
+        "unreachable: the schema's x-unit keyword runs the same unit parsers on every value "
+        "with a unit, and a section is built only when it passed the schema, so no UnitError "
+        "leaves _build (the Hypothesis property in test_loading feeds it arbitrary documents)",
+    ),
+    "reconciler.core.blueprint.loading.x_load_blueprint__mutmut_45": (
+        'ctx.add(str(error), error.hint, code="unit")',
+        "unreachable: the schema's x-unit keyword runs the same unit parsers on every value "
+        "with a unit, and a section is built only when it passed the schema, so no UnitError "
+        "leaves _build (the Hypothesis property in test_loading feeds it arbitrary documents)",
+    ),
+    "reconciler.core.blueprint.loading.x_load_blueprint__mutmut_46": (
+        'ctx.add((), error.hint, code="unit")',
+        "unreachable: the schema's x-unit keyword runs the same unit parsers on every value "
+        "with a unit, and a section is built only when it passed the schema, so no UnitError "
+        "leaves _build (the Hypothesis property in test_loading feeds it arbitrary documents)",
+    ),
+    "reconciler.core.blueprint.loading.x_load_blueprint__mutmut_47": (
+        'ctx.add((), str(error), code="unit")',
+        "unreachable: the schema's x-unit keyword runs the same unit parsers on every value "
+        "with a unit, and a section is built only when it passed the schema, so no UnitError "
+        "leaves _build (the Hypothesis property in test_loading feeds it arbitrary documents)",
+    ),
+    "reconciler.core.blueprint.loading.x_load_blueprint__mutmut_48": (
+        "ctx.add((), str(error), error.hint, )",
+        "unreachable: the schema's x-unit keyword runs the same unit parsers on every value "
+        "with a unit, and a section is built only when it passed the schema, so no UnitError "
+        "leaves _build (the Hypothesis property in test_loading feeds it arbitrary documents)",
+    ),
+    "reconciler.core.blueprint.loading.x_load_blueprint__mutmut_49": (
+        'ctx.add((), str(None), error.hint, code="unit")',
+        "unreachable: the schema's x-unit keyword runs the same unit parsers on every value "
+        "with a unit, and a section is built only when it passed the schema, so no UnitError "
+        "leaves _build (the Hypothesis property in test_loading feeds it arbitrary documents)",
+    ),
+    "reconciler.core.blueprint.loading.x_load_blueprint__mutmut_50": (
+        'ctx.add((), str(error), error.hint, code="XXunitXX")',
+        "unreachable: the schema's x-unit keyword runs the same unit parsers on every value "
+        "with a unit, and a section is built only when it passed the schema, so no UnitError "
+        "leaves _build (the Hypothesis property in test_loading feeds it arbitrary documents)",
+    ),
+    "reconciler.core.blueprint.loading.x_load_blueprint__mutmut_51": (
+        'ctx.add((), str(error), error.hint, code="UNIT")',
+        "unreachable: the schema's x-unit keyword runs the same unit parsers on every value "
+        "with a unit, and a section is built only when it passed the schema, so no UnitError "
+        "leaves _build (the Hypothesis property in test_loading feeds it arbitrary documents)",
+    ),
+    "reconciler.core.blueprint.loading.x_load_blueprint__mutmut_52": (
+        'blueprint = ""',
+        "unreachable: the schema's x-unit keyword runs the same unit parsers on every value "
+        "with a unit, and a section is built only when it passed the schema, so no UnitError "
+        "leaves _build (the Hypothesis property in test_loading feeds it arbitrary documents)",
+    ),
 }
 #: The score each module is held to.
 TARGET = 0.90

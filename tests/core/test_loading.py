@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Callable
 
 import pytest
 import yaml
@@ -362,6 +363,18 @@ def test_positions_point_at_the_field() -> None:
     assert (condition.line, condition.column) == (12, 20 + 18)
 
 
+def test_problems_on_one_line_are_ordered_by_column() -> None:
+    """The governance section is checked before the name, but on one line the name comes first."""
+    text = (
+        "{metadata: {name: api, version: 1.0.0}, spec: {scaling: {min_replicas: 1, "
+        "max_replicas: 5}}, governance: {agent_authority: {forbidden_operations: [delet]}}}\n"
+    )
+    assert [(p.code, p.line, p.column) for p in problems_for(text)] == [
+        ("name.folder", 1, 13),
+        ("operation.unknown", 1, 148),
+    ]
+
+
 def test_non_utf8_bytes() -> None:
     problem = only_error(b"metadata:\n  name: \xff\n")
     assert problem.code == "yaml"
@@ -625,6 +638,30 @@ def test_policies_file_problems_are_reported() -> None:
     assert "whole number" in problems[0].message
 
 
+@pytest.mark.parametrize(
+    ("load", "fix"),
+    [
+        (
+            lambda data: load_policies(data, source="blueprints/governance/policies.yaml"),
+            "write a policies file mapping (see docs/blueprint-format.md)",
+        ),
+        (
+            lambda data: load_blueprint(data, source=SOURCE, policies=builtin_policies()),
+            "write a blueprint mapping (see docs/blueprint-format.md)",
+        ),
+    ],
+    ids=["policies file", "blueprint"],
+)
+def test_an_empty_file_is_refused_with_a_fix_naming_what_it_should_hold(
+    load: Callable[[bytes], tuple[object, list[Problem]]], fix: str
+) -> None:
+    loaded, problems = load(b"")
+    assert loaded is None
+    assert [(p.code, p.path, p.severity, p.hint) for p in problems] == [
+        ("yaml", "", Severity.ERROR, fix)
+    ]
+
+
 def test_a_policies_schema_error_hides_no_rule_problem() -> None:
     policies, problems = load_policies(
         b"governance:\n  agent_authority:\n    forbidden_operations: [delet_deployment]\n"
@@ -672,6 +709,11 @@ CUSTOM_OPERATION = (
     ("unloaded", "message", "hint"),
     [
         (
+            None,
+            "unknown operation 'modify_database_connections'",
+            "did you mean modify_database_schema?",
+        ),
+        (
             "",
             "unknown operation 'modify_database_connections'",
             "did you mean modify_database_schema?",
@@ -691,18 +733,21 @@ CUSTOM_OPERATION = (
             "declare modify_database_connections, did you mean modify_database_schema?",
         ),
     ],
-    ids=["policies loaded", "policies file missing", "policies file invalid"],
+    ids=[
+        "policies loaded, not said",
+        "policies loaded",
+        "policies file missing",
+        "policies file invalid",
+    ],
 )
 def test_an_unknown_operation_points_at_policies_that_did_not_load(
-    unloaded: str, message: str, hint: str
+    unloaded: str | None, message: str, hint: str
 ) -> None:
     """A fleet's own operation names live in the policies file: when it did not load, "did
     you mean" alone would send the reader after the wrong file."""
+    said = {} if unloaded is None else {"policies_unloaded": unloaded}
     _, problems = load_blueprint(
-        CUSTOM_OPERATION.encode(),
-        source=SOURCE,
-        policies=builtin_policies(),
-        policies_unloaded=unloaded,
+        CUSTOM_OPERATION.encode(), source=SOURCE, policies=builtin_policies(), **said
     )
     assert [(p.message, p.hint) for p in problems] == [(message, hint)]
 

@@ -396,6 +396,11 @@ AUTHORITY = "governance.agent_authority"
             id="the global restriction needs approvers too",
         ),
         pytest.param(
+            MINIMAL + "governance:\n  agent_authority:\n    colour: blue\n",
+            [(E, "schema", f"{AUTHORITY}.colour")],
+            id="no approvers check while the service's own tiers failed the schema",
+        ),
+        pytest.param(
             MINIMAL + "governance:\n  approval_workflow:\n    approvers: [alice]\n",
             [],
             id="max_replicas at the fleet ceiling",
@@ -509,6 +514,58 @@ def test_a_section_that_failed_the_schema_is_not_checked_further(
     """Its values are not what the checks expect (the schema refused them), and the person
     fixes the schema error first; each other section is still checked (see test_loading)."""
     assert verdicts(text) == [(E, "schema", schema_error)]
+
+
+#: A section under `spec:` that fails the schema, after the sections a test checks.
+BROKEN_PERFORMANCE = "  performance:\n    colour: blue\n"
+PERFORMANCE_SCHEMA = (E, "schema", "spec.performance.colour")
+SAFETY_SCHEMA = (E, "schema", "governance.safety.colour")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param(
+            MINIMAL.replace("min_replicas: 1", "min_replicas: 9") + BROKEN_PERFORMANCE,
+            [(E, "range.replicas", f"{SCALING}.max_replicas"), PERFORMANCE_SCHEMA],
+            id="scaling beside broken performance",
+        ),
+        pytest.param(
+            write_back("    format: kustomize\n    path: deploy.yaml\n") + BROKEN_PERFORMANCE,
+            [(E, "manifests.kustomization", "spec.manifests.path"), PERFORMANCE_SCHEMA],
+            id="manifests beside broken performance",
+        ),
+        pytest.param(
+            scaling("coexistence: write_back") + BROKEN_PERFORMANCE,
+            [(E, "manifests.missing", f"{SCALING}.coexistence"), PERFORMANCE_SCHEMA],
+            id="write_back across scaling and manifests beside broken performance",
+        ),
+        pytest.param(
+            MINIMAL + "governance:\n  agent_authority:\n    requires_approval: [change_imag]\n"
+            "  safety:\n    colour: blue\n",
+            [
+                (E, "operation.unknown", "governance.agent_authority.requires_approval[0]"),
+                SAFETY_SCHEMA,
+            ],
+            id="agent authority beside broken safety",
+        ),
+        pytest.param(
+            MINIMAL + "governance:\n  agent_authority:\n    requires_approval: [change_image]\n"
+            "  safety:\n    colour: blue\n",
+            [
+                (W, "approval.no_approvers", "governance.approval_workflow.approvers"),
+                SAFETY_SCHEMA,
+            ],
+            id="approvers across authority and workflow beside broken safety",
+        ),
+    ],
+)
+def test_a_sibling_sections_schema_error_does_not_skip_this_sections_checks(
+    text: str, expected: list[tuple[Severity, str, str]]
+) -> None:
+    """Only the section that failed is skipped: the section beside it, under the same parent
+    (`spec:`, `governance:`), is checked as if nothing failed, and no blueprint loads."""
+    assert verdicts(text) == expected
 
 
 @pytest.mark.parametrize(

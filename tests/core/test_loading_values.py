@@ -17,6 +17,7 @@ from reconciler.core.blueprint.model import (
     ApprovalWorkflow,
     Blueprint,
     CircuitBreakerSettings,
+    Cost,
     GlobalPolicies,
     Mode,
     RateLimits,
@@ -24,6 +25,7 @@ from reconciler.core.blueprint.model import (
     Tier,
 )
 from reconciler.core.blueprint.policies import builtin_policies, load_policies
+from reconciler.core.blueprint.units import Money
 from reconciler.core.errors import BlueprintError
 from reconciler.core.problems import Severity
 
@@ -303,6 +305,7 @@ def test_a_blueprint_holds_its_source_digest_and_top_level_settings() -> None:
         '  observability:\n    queries:\n      error_rate: errors{service="{service}"}\n'
     )
     text = text.replace("  name: web\n", "  name: web\n  deployment: web-v2\n  owner: team-a\n")
+    text += "cost:\n  cost_per_replica: 20 USD\n  monthly_budget: 400 USD\n"
     loaded = blueprint(text)
     assert loaded.source == SOURCE
     assert loaded.digest == hashlib.sha256(text.encode()).hexdigest()
@@ -310,8 +313,30 @@ def test_a_blueprint_holds_its_source_digest_and_top_level_settings() -> None:
     assert dict(loaded.queries) == {"error_rate": 'errors{service="{service}"}'}
     assert loaded.cluster is None
     assert (loaded.metadata.deployment, loaded.metadata.owner) == ("web-v2", "team-a")
+    assert loaded.cost == Cost(
+        cost_per_replica=Money(amount=20, currency="USD"),
+        monthly_budget=Money(amount=400, currency="USD"),
+    )
     plain = blueprint(MINIMAL)
     assert (plain.suspend, dict(plain.queries), plain.metadata.deployment) == (False, {}, "web")
+    assert plain.cost == Cost()
+
+
+@pytest.mark.parametrize(
+    ("resources", "cpu", "memory"),
+    [
+        ("", 0.55, 0.65),
+        ("  resources:\n    cpu: {target_utilization: 50%}\n", 0.5, 0.65),
+    ],
+    ids=["both from scaling", "cpu set in resources"],
+)
+def test_a_resource_target_defaults_to_the_scaling_target_of_that_resource(
+    resources: str, cpu: float, memory: float
+) -> None:
+    text = MINIMAL + "    target_cpu_utilization: 55%\n    target_memory_utilization: 65%\n"
+    loaded = blueprint(text + resources)
+    targets = (loaded.resources.cpu.target_utilization, loaded.resources.memory.target_utilization)
+    assert targets == pytest.approx((cpu, memory))
 
 
 def test_rules_hold_what_each_entry_says() -> None:

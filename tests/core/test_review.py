@@ -525,6 +525,48 @@ def test_a_broken_blueprint_the_change_does_not_touch_is_noted_not_counted() -> 
     assert any(API in note for note in result.notes)
 
 
+#: The global policies with a field the schema does not know: they do not validate.
+BROKEN_POLICIES = POLICIES_TEXT + "unknown_section: 1\n"
+
+
+def test_global_policies_broken_on_both_sides_and_untouched_are_noted_not_counted() -> None:
+    result = review(base={POLICIES: BROKEN_POLICIES, WEB: WEB_TEXT})
+    assert result.ok
+    assert [f for f in result.findings if f.file == POLICIES] == []
+    assert (
+        f"{POLICIES} does not validate at main either and this change does not touch it; "
+        "not counted"
+    ) in result.notes
+
+
+def test_global_policies_that_stay_broken_through_an_edit_count_each_error() -> None:
+    edited = BROKEN_POLICIES.replace("unknown_section: 1", "unknown_section: 2")
+    result = review(add(POLICIES, edited), base={POLICIES: BROKEN_POLICIES, WEB: WEB_TEXT})
+    assert not result.ok
+    invalid = [f for f in result.findings if f.file == POLICIES]
+    assert [(f.service, f.kind, f.change_class) for f in invalid] == [
+        ("", K.INVALID_BLUEPRINT, INV)
+    ]
+    assert not [note for note in result.notes if note.startswith(POLICIES)]
+
+
+def test_a_changed_fleet_operation_says_what_changed_for_the_global_approvers() -> None:
+    result = review(
+        insert_after(
+            "operations:\n", "  rotate_certificates: renew the certificates\n", path=POLICIES
+        )
+    )
+    (finding,) = result.findings
+    assert (finding.before, finding.after) == (
+        "change_ai_api_settings, modify_database_connections",
+        "change_ai_api_settings, modify_database_connections, rotate_certificates",
+    )
+    assert finding.reason == (
+        "the fleet's own operations changed; every edit of the global policies needs the "
+        "global approvers as they were before this change"
+    )
+
+
 def test_the_comment_and_the_json_say_the_same() -> None:
     result = review(delete(WEB), add(API, API_VALID))
     assert not result.ok
