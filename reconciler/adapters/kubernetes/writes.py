@@ -71,14 +71,16 @@ def _share_request(containers: list[JSON], resource: str, total: int) -> None:
             shares.append(Fraction(parse_quantity(requests[resource])))
     # Exact rationals: a Decimal product rounds past 28 digits, and a share must never be
     # more or less than its proportion of the total (cores and millicores alike).
-    whole = sum(shares, Fraction(0))
+    whole = sum(shares)
     if whole <= 0:
         holders = holders or containers[:1]
-        shares = [Fraction(1)] + [Fraction(0)] * (len(holders) - 1)
-        whole = Fraction(1)
-    values = [total * share // whole for share in shares]
-    values[0] += total - sum(values)
-    for container, value in zip(holders, values, strict=True):
+        values = [0] * len(holders)
+        values[0] = total
+    else:
+        values = [total * share // whole for share in shares]
+        values[0] += total - sum(values)
+    for index, container in enumerate(holders):
+        value = values[index]
         resources = container["resources"] = dict(container.get("resources") or {})
         requests = resources["requests"] = dict(resources.get("requests") or {})
         requests[resource] = f"{value}m" if resource == "cpu" else _format_memory(value)
