@@ -7,6 +7,7 @@ to Kubernetes.
 
 from __future__ import annotations
 
+import copy
 import json
 import subprocess
 import sys
@@ -1162,6 +1163,25 @@ def test_a_replica_count_out_of_range_around_a_patch_is_refused_naming_the_field
         cluster.apply(scale)
 
 
+def test_an_unreadable_replica_count_stops_a_scale_through_an_hpa_before_anything_is_written(
+    api: FakeKubeAPI, connect: Factory
+) -> None:
+    """A process without a snapshot reads the deployment first: a count Kubernetes could not
+    hold stops the change there, with neither the stamp nor the HPA's new minimum written."""
+    api.add_deployment("shop", "web")
+    api.add_hpa("shop", "web-hpa", "web", min_replicas=1, max_replicas=3)
+    scale = change(connect(), ChangeKind.SCALE, replicas=2, hpa="web-hpa")
+    with api._lock:
+        stored = api._store[kube_api.DEPLOYMENTS][("shop", "web")]
+        stored["spec"]["replicas"] = -1
+        annotations = copy.deepcopy(stored["metadata"].get("annotations"))
+    with pytest.raises(ValueError, match=r"^replicas -1 is below 0$"):
+        connect().apply(scale)
+    assert api.objects(HPAS, "shop")[0]["spec"]["minReplicas"] == 1
+    with api._lock:
+        assert stored["metadata"].get("annotations") == annotations
+
+
 def test_restart_creates_a_new_replicaset_revision(api: FakeKubeAPI, connect: Factory) -> None:
     api.add_deployment("shop", "web")
     cluster = connect()
@@ -1302,6 +1322,8 @@ def test_a_cpu_request_is_the_pods_total_shared_in_proportion(
         pytest.param("cpu", ["0.5m", "0.5m"], 200, ["100m", "100m"], id="half-millicores"),
         pytest.param("cpu", ["0", "0"], 200, ["200m", "0m"], id="zero-requests-the-first-takes-it"),
         pytest.param("cpu", [None, "0"], 200, [None, "200m"], id="the-one-with-a-request-takes-it"),
+        pytest.param("memory", ["8775471615431580472"] * 2, 304704962376, [str(152352481188)] * 2, id="exabytes-exactly-in-half"),
+        pytest.param("memory", ["1"] * 3, 10**30, [str(10**30 // 3 + 1), str(10**30 // 3), str(10**30 // 3)], id="beyond-28-digits"),
     ],
 )  # fmt: skip
 def test_a_share_goes_by_the_requests_however_small(

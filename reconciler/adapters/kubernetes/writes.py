@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 from datetime import UTC
-from decimal import Decimal
+from fractions import Fraction
 from functools import partial
 from typing import Any
 
@@ -62,22 +62,25 @@ def _share_request(containers: list[JSON], resource: str, total: int) -> None:
     it has no share to keep, and giving it one would be a choice nobody made. When no
     container has one, the first (by convention the application) takes it all.
     """
-    scale = 1000 if resource == "cpu" else 1
     holders: list[JSON] = []
-    shares: list[Decimal] = []
+    shares: list[Fraction] = []
     for container in containers:
         requests = (container.get("resources") or {}).get("requests") or {}
         if requests.get(resource) is not None:
             holders.append(container)
-            shares.append(parse_quantity(requests[resource]) * scale)
-    whole = sum(shares, Decimal(0))
+            shares.append(Fraction(parse_quantity(requests[resource])))
+    # Exact rationals: a Decimal product rounds past 28 digits, and a share must never be
+    # more or less than its proportion of the total (cores and millicores alike).
+    whole = sum(shares)
     if whole <= 0:
         holders = holders or containers[:1]
-        shares = [Decimal(1)] + [Decimal(0)] * (len(holders) - 1)
-        whole = Decimal(1)
-    values = [int(total * share // whole) for share in shares]
-    values[0] += total - sum(values)
-    for container, value in zip(holders, values, strict=True):
+        values = [0] * len(holders)
+        values[0] = total
+    else:
+        values = [total * share // whole for share in shares]
+        values[0] += total - sum(values)
+    for index, container in enumerate(holders):
+        value = values[index]
         resources = container["resources"] = dict(container.get("resources") or {})
         requests = resources["requests"] = dict(resources.get("requests") or {})
         requests[resource] = f"{value}m" if resource == "cpu" else _format_memory(value)
@@ -299,10 +302,12 @@ def _scale_through_hpa(
     deployment = _before(api, change, cached)
     hpa = _hpa_of(api, change, hpa_name)
     before_min, before_max = _hpa_bounds(hpa, change, hpa_name)
-    _stamp_deployment(api, change)
-    high = _patch_hpa(api, change, hpa_name, hpa, replicas)
+    # Everything the answer reports is read before the first write, so an unreadable count
+    # stops the change with nothing written rather than after the stamp and the HPA patch.
     replicas_now = _replicas((deployment.get("spec") or {}).get("replicas", 1), "replicas")
     revision = _revision(deployment)
+    _stamp_deployment(api, change)
+    high = _patch_hpa(api, change, hpa_name, hpa, replicas)
     return (
         f"horizontalpodautoscaler.autoscaling/{hpa_name} patched "
         f"(minReplicas {replicas}, maxReplicas {high})",
