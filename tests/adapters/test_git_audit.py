@@ -925,9 +925,11 @@ def test_a_record_head_lacks_cannot_be_added_by_the_mark(repo: Path) -> None:
     head = git.head.peel(pygit2.Commit)
     with pytest.raises(AuditError) as caught:
         IndexMark(git).added(head, set(), ["audit/web/no-such-record.json"])
-    assert str(caught.value).startswith(
+    assert str(caught.value) == (
         "git's index does not list 1 committed file(s) under audit/: "
+        "'audit/web/no-such-record.json'"
     )
+    assert caught.value.hint == "check the repository"
     assert seed not in _indexed(repo)
 
 
@@ -969,3 +971,53 @@ def test_records_the_checkout_lacks_are_written_on_the_fast_path(repo: Path) -> 
         assert (repo / record_path(record)).read_text(encoding="utf-8") == record.dumps()
     assert seed not in _indexed(repo)  # the fast path it was
     shutil.rmtree(repo / "audit" / "db")
+
+
+def test_a_record_the_checkout_still_cannot_hold_is_left_to_the_next_write(repo: Path) -> None:
+    """On the mark's path too the checkout is best effort: a file still where the record's
+    folder belongs leaves the record out of the checkout, and the index lists it."""
+    store, _ = _seeded(repo)
+    (repo / "audit" / "db").write_text("not a folder\n")
+    record = rec(EventType.DECISION_MADE, service="db", rid="a")
+    store.append([record], commit_message("db: one", [record]))
+    assert store.repair_index() == 1
+    assert _indexed(repo) == {record_path(record)}
+    assert (repo / "audit" / "db").read_text() == "not a folder\n"
+
+
+def test_the_mark_of_an_index_without_entries_keys_the_whole_file(repo: Path) -> None:
+    """An index that lists nothing is its header and hash alone (32 bytes with SHA-1): the
+    key is all of it."""
+    from reconciler.adapters.git_audit_index import IndexMark
+
+    _, seed = _seeded(repo)
+    git = pygit2.Repository(str(repo))
+    git.index.read()
+    git.index.clear()
+    git.index.write()
+    assert len((repo / ".git" / "index").read_bytes()) == 32
+    IndexMark(git).remember(git.head.peel(pygit2.Commit))
+    assert json.loads(_mark_file(repo).read_text("utf-8")) == {
+        "head": _head_sha(repo),
+        "index": _index_key(repo),
+    }
+    assert GitAuditStore(repo).repair_index() == 0  # trusted: the index stays empty
+    assert seed not in _indexed(repo)
+
+
+def test_the_mark_is_read_as_utf_8_whatever_the_locale(repo: Path) -> None:
+    """The mark is the store's own file, written as UTF-8: a machine whose locale says ASCII
+    reads it the same (a key it does not know, in any script, does not spoil it)."""
+    import locale
+
+    _, seed = _seeded(repo)
+    mark = json.loads(_mark_file(repo).read_text("utf-8"))
+    _mark_file(repo).write_text(json.dumps({**mark, "note": "é"}, ensure_ascii=False), "utf-8")
+    before = locale.setlocale(locale.LC_CTYPE)
+    locale.setlocale(locale.LC_CTYPE, "C")
+    try:
+        assert locale.getpreferredencoding(False) != "UTF-8"
+        assert GitAuditStore(repo).repair_index() == 0
+    finally:
+        locale.setlocale(locale.LC_CTYPE, before)
+    assert seed not in _indexed(repo)
