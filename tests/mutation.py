@@ -814,6 +814,73 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "with a unit, and a section is built only when it passed the schema, so no UnitError "
         "leaves _build (the Hypothesis property in test_loading feeds it arbitrary documents)",
     ),
+    "reconciler.adapters.git_audit_index.xǁIndexMarkǁadded__mutmut_56": (
+        "with contextlib.suppress(OSError, None):",
+        "KeyError cannot reach this block: every path's `head.tree[path]` was looked up "
+        "in the try above, which raised for a missing one; the OSError of mkdir or "
+        "write_bytes is matched by OSError, first in the tuple",
+    ),
+    "reconciler.adapters.git_audit_index.xǁIndexMarkǁadded__mutmut_58": (
+        "with contextlib.suppress(OSError, ):",
+        "KeyError cannot reach this block: every path's `head.tree[path]` was looked up "
+        "in the try above, which raised for a missing one; the OSError of mkdir or "
+        "write_bytes is matched by OSError, first in the tuple",
+    ),
+    "reconciler.adapters.git_audit_index.xǁIndexMarkǁadded__mutmut_66": (
+        "target.write_bytes(cast(None, self.repo[head.tree[path].id]).data)",
+        "typing.cast returns its value unchanged whatever type it names: it only informs "
+        "the type checker",
+    ),
+    "reconciler.adapters.git_audit_index.xǁIndexMarkǁadded__mutmut_70": (
+        'cast("XXpygit2.BlobXX", self.repo[head.tree[path].id])',
+        "typing.cast returns its value unchanged whatever type it names: it only informs "
+        "the type checker",
+    ),
+    "reconciler.adapters.git_audit_index.xǁIndexMarkǁadded__mutmut_71": (
+        'cast("pygit2.blob", self.repo[head.tree[path].id])',
+        "typing.cast returns its value unchanged whatever type it names: it only informs "
+        "the type checker",
+    ),
+    "reconciler.adapters.git_audit_index.xǁIndexMarkǁadded__mutmut_72": (
+        'cast("PYGIT2.BLOB", self.repo[head.tree[path].id])',
+        "typing.cast returns its value unchanged whatever type it names: it only informs "
+        "the type checker",
+    ),
+    "reconciler.adapters.git_audit_index.xǁIndexMarkǁ_index_mark__mutmut_5": (
+        'read_text("UTF-8")',
+        "Python's codec names are case-insensitive: UTF-8 is utf-8",
+    ),
+    "reconciler.adapters.git_audit_index.xǁIndexMarkǁremember__mutmut_10": (
+        "path.parent.mkdir(parents=None, exist_ok=True)",
+        "the mark's folder is in repo.path (.git, or .git/worktrees/NAME), which exists "
+        "for every repository with an index: there is never a missing parent to create",
+    ),
+    "reconciler.adapters.git_audit_index.xǁIndexMarkǁremember__mutmut_12": (
+        "path.parent.mkdir(exist_ok=True)",
+        "the mark's folder is in repo.path (.git, or .git/worktrees/NAME), which exists "
+        "for every repository with an index: there is never a missing parent to create",
+    ),
+    "reconciler.adapters.git_audit_index.xǁIndexMarkǁremember__mutmut_14": (
+        "path.parent.mkdir(parents=False, exist_ok=True)",
+        "the mark's folder is in repo.path (.git, or .git/worktrees/NAME), which exists "
+        "for every repository with an index: there is never a missing parent to create",
+    ),
+    "reconciler.adapters.git_audit_index.xǁIndexMarkǁremember__mutmut_17": (
+        '"index": key}), None)',
+        "the mark is json.dumps output (ASCII only: a hex commit id, a size and hex "
+        "digits), the same bytes in any ASCII-compatible encoding, which every locale's "
+        "is",
+    ),
+    "reconciler.adapters.git_audit_index.xǁIndexMarkǁremember__mutmut_19": (
+        '"index": key}), )',
+        "the mark is json.dumps output (ASCII only: a hex commit id, a size and hex "
+        "digits), the same bytes in any ASCII-compatible encoding, which every locale's "
+        "is",
+    ),
+    "reconciler.adapters.git_audit_index.xǁIndexMarkǁremember__mutmut_27": (
+        '"index": key}), "UTF-8")',
+        "Python's codec names are case-insensitive: UTF-8 is utf-8",
+    ),
 }
 #: The score each module is held to.
 TARGET = 0.90

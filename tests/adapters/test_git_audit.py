@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
@@ -717,3 +718,306 @@ def test_a_record_file_rewritten_by_hand_is_read_again(repo: Path) -> None:
     _commit_files(repo, "a record rewritten")
     found = GitAuditStore(repo).history("web", NOW - timedelta(hours=1))
     assert [r.rationale for r in found] == ["by hand"]
+
+
+# ---------------------------------------------------------------- the index mark
+#
+# When the mark says the index was in step, the store adds only its own records and does not
+# compare the rest: these tests take an entry out of the index by hand and record the changed
+# index in the mark, so what the fast path skips (that entry) is seen, and a mark that must
+# not be trusted is seen by the entry coming back.
+
+
+def _mark_file(repo: Path) -> Path:
+    return repo / ".git" / "reconciler" / "index-mark"
+
+
+def _index_key(repo: Path) -> str:
+    """The index file's size and its last 32 bytes (where git keeps the hash of it)."""
+    data = (repo / ".git" / "index").read_bytes()
+    return f"{len(data)}:{data[-32:].hex()}"
+
+
+def _head_sha(repo: Path) -> str:
+    return str(pygit2.Repository(str(repo)).head.target)
+
+
+def _unindex(repo: Path, path: str) -> None:
+    git = pygit2.Repository(str(repo))
+    git.index.read()
+    git.index.remove(path)
+    git.index.write()
+
+
+def _seeded(repo: Path) -> tuple[GitAuditStore, str]:
+    """A store whose flush left a mark, and the seed record's path, taken out of the index
+    by hand since, with the mark saying the index is in step as it is now."""
+    store = GitAuditStore(repo)
+    seed = [rec(EventType.DECISION_MADE, -60, rid="seed")]
+    store.append(seed, commit_message("web: seed", seed))
+    store.flush()
+    path = record_path(seed[0])
+    _unindex(repo, path)
+    _mark_file(repo).write_text(
+        f'{{"head": "{_head_sha(repo)}", "index": "{_index_key(repo)}"}}', "utf-8"
+    )
+    return store, path
+
+
+def test_a_flush_marks_head_and_the_index_file_it_left(repo: Path) -> None:
+    store = GitAuditStore(repo)
+    one = [rec(EventType.DECISION_MADE, rid="one")]
+    store.append(one, commit_message("web: one", one))
+    store.flush()
+    mark = json.loads(_mark_file(repo).read_text("utf-8"))
+    assert mark == {"head": _head_sha(repo), "index": _index_key(repo)}
+
+
+def test_an_index_the_mark_knows_is_trusted_and_not_compared(repo: Path) -> None:
+    """With a mark for HEAD and the index as it is, nothing is compared: the entry taken out
+    by hand stays out. Without the mark the same repair compares in full and restores it."""
+    _, seed = _seeded(repo)
+    assert GitAuditStore(repo).repair_index() == 0
+    assert seed not in _indexed(repo)
+    _mark_file(repo).unlink()
+    assert GitAuditStore(repo).repair_index() == 1
+    assert seed in _indexed(repo)
+
+
+def test_the_store_adds_only_its_own_records_to_an_index_the_mark_knows(repo: Path) -> None:
+    """HEAD moved by this store's commits alone: the records they wrote are added, and only
+    those (the entry taken out by hand is not looked for)."""
+    store, seed = _seeded(repo)
+    two = [rec(EventType.DECISION_MADE, 0, rid="two")]
+    store.append(two, commit_message("web: two", two))
+    three = [rec(EventType.DECISION_MADE, 1, rid="three")]
+    store.append(three, commit_message("web: three", three))
+    assert store.repair_index() == 2
+    assert _indexed(repo) == {record_path(two[0]), record_path(three[0])}
+    # The mark now names the new HEAD and the index as written.
+    assert GitAuditStore(repo).repair_index() == 0
+    assert seed not in _indexed(repo)
+
+
+def test_a_head_moved_by_a_merge_commit_is_compared_in_full(repo: Path) -> None:
+    """Only a line of single-parent commits of this store is walked back to the mark: a
+    commit of the store with two parents sends the repair to the full comparison."""
+    from reconciler.adapters.git_audit_index import IndexMark
+
+    _, seed = _seeded(repo)
+    git = pygit2.Repository(str(repo))
+    head = git.head.peel(pygit2.Commit)
+    sig = pygit2.Signature("t", "t@example.invalid")
+    merge = git.create_commit("HEAD", sig, sig, "merge", head.tree.id, [head.id, head.id])
+    mark = IndexMark(git)
+    assert mark.added(git[merge], {str(merge)}, []) is None
+    assert mark.added(git[merge], set(), []) is None
+    # The single-parent walk: the same tree on one parent is this store's commit.
+    single = git.create_commit("HEAD", sig, sig, "one", head.tree.id, [merge])
+    assert mark.added(git[single], {str(single), str(merge)}, []) is None
+    assert mark.added(git[head.id], set(), []) == 0
+    assert seed not in _indexed(repo)
+
+
+@pytest.mark.parametrize(
+    "content",
+    ["{not json", '["a list", "of strings"]', '{"head": "0000", "index": "1:00"}', "{}"],
+)
+def test_a_corrupt_or_foreign_mark_is_ignored(repo: Path, content: str) -> None:
+    _, seed = _seeded(repo)
+    _mark_file(repo).write_text(content, "utf-8")
+    assert GitAuditStore(repo).repair_index() == 1
+    assert seed in _indexed(repo)
+    assert json.loads(_mark_file(repo).read_text("utf-8"))["head"] == _head_sha(repo)
+
+
+def test_a_mark_for_another_index_or_another_head_is_ignored(repo: Path) -> None:
+    _, seed = _seeded(repo)
+    mark = json.loads(_mark_file(repo).read_text("utf-8"))
+    _mark_file(repo).write_text(json.dumps({**mark, "index": "1:00"}), "utf-8")
+    assert GitAuditStore(repo).repair_index() == 1
+    _unindex(repo, seed)
+    _mark_file(repo).write_text(json.dumps({**mark, "index": _index_key(repo)}), "utf-8")
+    assert GitAuditStore(repo).repair_index() == 0  # the mark as written: trusted
+    _mark_file(repo).write_text(json.dumps({"index": _index_key(repo)}), "utf-8")
+    assert GitAuditStore(repo).repair_index() == 1  # no head in it
+    assert seed in _indexed(repo)
+
+
+def test_a_mark_that_is_a_folder_is_ignored(repo: Path) -> None:
+    _, seed = _seeded(repo)
+    _mark_file(repo).unlink()
+    _mark_file(repo).mkdir()
+    assert GitAuditStore(repo).repair_index() == 1
+    assert seed in _indexed(repo)
+
+
+def test_a_missing_index_file_is_compared_in_full_and_drops_the_mark(repo: Path) -> None:
+    """No index file has no key: the mark cannot match it (the repair compares in full and
+    writes an index), and remembering without one removes the mark."""
+    from reconciler.adapters.git_audit_index import IndexMark
+
+    _seeded(repo)
+    git = pygit2.Repository(str(repo))
+    head = git.head.peel(pygit2.Commit)
+    (repo / ".git" / "index").unlink()
+    assert IndexMark(git).added(head, set(), []) is None
+    IndexMark(git).remember(head)
+    assert not _mark_file(repo).exists()
+    IndexMark(git).remember(head)  # no mark to remove: nothing to do
+    assert not _mark_file(repo).exists()
+
+
+def test_remembering_without_head_drops_the_mark(repo: Path) -> None:
+    from reconciler.adapters.git_audit_index import IndexMark
+
+    _seeded(repo)
+    git = pygit2.Repository(str(repo))
+    IndexMark(git).remember(None)
+    assert not _mark_file(repo).exists()
+    IndexMark(git).remember(None)
+    assert not _mark_file(repo).exists()
+    assert IndexMark(git).added(None, set(), []) is None
+
+
+def test_a_mark_that_cannot_be_written_is_not_an_error(repo: Path) -> None:
+    """The mark is best effort: a file where its folder belongs only means no mark."""
+    from reconciler.adapters.git_audit_index import IndexMark
+
+    store = GitAuditStore(repo)
+    one = [rec(EventType.DECISION_MADE, rid="one")]
+    store.append(one, commit_message("web: one", one))
+    store.flush()
+    for child in (repo / ".git" / "reconciler").iterdir():
+        child.unlink()
+    (repo / ".git" / "reconciler").rmdir()
+    (repo / ".git" / "reconciler").write_text("not a folder\n")
+    git = pygit2.Repository(str(repo))
+    IndexMark(git).remember(git.head.peel(pygit2.Commit))
+    assert (repo / ".git" / "reconciler").read_text() == "not a folder\n"
+
+
+def test_a_mark_is_written_into_a_folder_that_exists(repo: Path) -> None:
+    from reconciler.adapters.git_audit_index import IndexMark
+
+    _seeded(repo)
+    _mark_file(repo).unlink()
+    git = pygit2.Repository(str(repo))
+    IndexMark(git).remember(git.head.peel(pygit2.Commit))
+    assert _mark_file(repo).is_file()
+
+
+def test_the_same_record_written_twice_is_added_once(repo: Path) -> None:
+    from reconciler.adapters.git_audit_index import IndexMark
+
+    _, seed = _seeded(repo)
+    git = pygit2.Repository(str(repo))
+    head = git.head.peel(pygit2.Commit)
+    assert IndexMark(git).added(head, set(), [seed, seed]) == 1
+    assert seed in _indexed(repo)
+
+
+def test_a_record_head_lacks_cannot_be_added_by_the_mark(repo: Path) -> None:
+    from reconciler.adapters.git_audit_index import IndexMark
+
+    _, seed = _seeded(repo)
+    git = pygit2.Repository(str(repo))
+    head = git.head.peel(pygit2.Commit)
+    with pytest.raises(AuditError) as caught:
+        IndexMark(git).added(head, set(), ["audit/web/no-such-record.json"])
+    assert str(caught.value) == (
+        "git's index does not list 1 committed file(s) under audit/: "
+        "'audit/web/no-such-record.json'"
+    )
+    assert caught.value.hint == "check the repository"
+    assert seed not in _indexed(repo)
+
+
+def test_a_held_index_lock_on_the_fast_path_is_named(repo: Path) -> None:
+    """The mark's path writes the index too: git's lock held on it is an AuditError that
+    names the lock, the records' count and where they are, and the index is left as it was."""
+    store, _ = _seeded(repo)
+    one = [rec(EventType.DECISION_MADE, rid="one")]
+    store.append(one, commit_message("web: one", one))
+    index_lock = repo / ".git" / "index.lock"
+    index_lock.write_text("")
+    with pytest.raises(AuditError) as caught:
+        store.repair_index()
+    message = str(caught.value)
+    assert message.startswith("git's index does not list 1 committed file(s) under audit/: ")
+    assert f"rm {index_lock}" in message
+    assert caught.value.hint is not None and "another git command holds it" in caught.value.hint
+    index_lock.unlink()
+    assert _indexed(repo) == set()
+    assert store.repair_index() == 1  # the mark is still good: only the new record is added
+    assert _indexed(repo) == {record_path(one[0])}
+
+
+def test_records_the_checkout_lacks_are_written_on_the_fast_path(repo: Path) -> None:
+    """Two records of one day in a service whose folder the checkout could not hold (a file
+    where it belongs, removed since): the mark's path writes both, folders and all."""
+    import shutil
+
+    store, seed = _seeded(repo)
+    (repo / "audit" / "db").write_text("not a folder\n")
+    batch = [
+        rec(EventType.DECISION_MADE, 0, service="db", rid="a"),
+        rec(EventType.DECISION_MADE, 1, service="db", rid="b"),
+    ]
+    store.append(batch, commit_message("db: two", batch))
+    (repo / "audit" / "db").unlink()
+    assert store.repair_index() == 2
+    for record in batch:
+        assert (repo / record_path(record)).read_text(encoding="utf-8") == record.dumps()
+    assert seed not in _indexed(repo)  # the fast path it was
+    shutil.rmtree(repo / "audit" / "db")
+
+
+def test_a_record_the_checkout_still_cannot_hold_is_left_to_the_next_write(repo: Path) -> None:
+    """On the mark's path too the checkout is best effort: a file still where the record's
+    folder belongs leaves the record out of the checkout, and the index lists it."""
+    store, _ = _seeded(repo)
+    (repo / "audit" / "db").write_text("not a folder\n")
+    record = rec(EventType.DECISION_MADE, service="db", rid="a")
+    store.append([record], commit_message("db: one", [record]))
+    assert store.repair_index() == 1
+    assert _indexed(repo) == {record_path(record)}
+    assert (repo / "audit" / "db").read_text() == "not a folder\n"
+
+
+def test_the_mark_of_an_index_without_entries_keys_the_whole_file(repo: Path) -> None:
+    """An index that lists nothing is its header and hash alone (32 bytes with SHA-1): the
+    key is all of it."""
+    from reconciler.adapters.git_audit_index import IndexMark
+
+    _, seed = _seeded(repo)
+    git = pygit2.Repository(str(repo))
+    git.index.read()
+    git.index.clear()
+    git.index.write()
+    assert len((repo / ".git" / "index").read_bytes()) == 32
+    IndexMark(git).remember(git.head.peel(pygit2.Commit))
+    assert json.loads(_mark_file(repo).read_text("utf-8")) == {
+        "head": _head_sha(repo),
+        "index": _index_key(repo),
+    }
+    assert GitAuditStore(repo).repair_index() == 0  # trusted: the index stays empty
+    assert seed not in _indexed(repo)
+
+
+def test_the_mark_is_read_as_utf_8_whatever_the_locale(repo: Path) -> None:
+    """The mark is the store's own file, written as UTF-8: a machine whose locale says ASCII
+    reads it the same (a key it does not know, in any script, does not spoil it)."""
+    import locale
+
+    _, seed = _seeded(repo)
+    mark = json.loads(_mark_file(repo).read_text("utf-8"))
+    _mark_file(repo).write_text(json.dumps({**mark, "note": "é"}, ensure_ascii=False), "utf-8")
+    before = locale.setlocale(locale.LC_CTYPE)
+    locale.setlocale(locale.LC_CTYPE, "C")
+    try:
+        assert locale.getpreferredencoding(False) != "UTF-8"
+        assert GitAuditStore(repo).repair_index() == 0
+    finally:
+        locale.setlocale(locale.LC_CTYPE, before)
+    assert seed not in _indexed(repo)
