@@ -93,10 +93,10 @@ class IndexMark:
         comparing in full next time)."""
         key = _stat_key(self._index_path())
         path = self._mark_path()
-        if head is None or key is None:
-            path.unlink(missing_ok=True)
-            return
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError):  # a mark already gone is an OSError too
+            if head is None or key is None:
+                path.unlink()
+                return
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps({"head": str(head.id), "index": key}), "utf-8")
 

@@ -897,6 +897,26 @@ def test_a_mark_that_cannot_be_written_is_not_an_error(repo: Path) -> None:
     assert (repo / ".git" / "reconciler").read_text() == "not a folder\n"
 
 
+def test_a_mark_that_cannot_be_removed_is_not_an_error(repo: Path) -> None:
+    """Forgetting the mark (no HEAD, or no index file) is as best effort as writing it: a
+    file where its folder belongs leaves a repair that finds no index with nothing to say."""
+    from reconciler.adapters.git_audit_index import IndexMark
+
+    store = GitAuditStore(repo)
+    one = [rec(EventType.DECISION_MADE, rid="one")]
+    store.append(one, commit_message("web: one", one))
+    store.flush()
+    for child in (repo / ".git" / "reconciler").iterdir():
+        child.unlink()
+    (repo / ".git" / "reconciler").rmdir()
+    (repo / ".git" / "reconciler").write_text("not a folder\n")
+    git = pygit2.Repository(str(repo))
+    IndexMark(git).remember(None)
+    (repo / ".git" / "index").unlink()
+    IndexMark(git).remember(git.head.peel(pygit2.Commit))
+    assert (repo / ".git" / "reconciler").read_text() == "not a folder\n"
+
+
 def test_a_mark_is_written_into_a_folder_that_exists(repo: Path) -> None:
     from reconciler.adapters.git_audit_index import IndexMark
 
