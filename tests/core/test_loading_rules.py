@@ -193,9 +193,11 @@ def test_an_unknown_name_does_not_stop_the_entries_after_it() -> None:
 
 
 def test_a_broken_condition_does_not_stop_the_entries_after_it() -> None:
+    """The entry with the broken condition is not checked further (its `autonomous: true`
+    is not warned about: the person fixes the condition first); the next entry is."""
     _, problems = load(
         "    requires_approval:\n"
-        "      - {operation: change_image, condition: replicas >}\n"
+        "      - {operation: change_image, condition: replicas >, autonomous: true}\n"
         "      - {operation: scale_within_limits, autonomous: true}\n"
     )
     assert [(p.severity, p.code, p.path) for p in problems] == [
