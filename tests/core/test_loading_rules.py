@@ -69,16 +69,19 @@ def described(problem: Problem) -> tuple[Severity, str, str, int, int, str, str]
 
 
 def test_an_operation_in_two_tiers_is_told_to_pick_one() -> None:
+    """The second listing is left out, so it is not checked further (no warning about its
+    `autonomous: true`): one mistake, one problem."""
     _, problems = load(
-        "    allowed_operations: [change_image]\n    forbidden_operations: [change_image]\n"
+        "    allowed_operations: [change_image]\n"
+        "    forbidden_operations:\n      - {operation: change_image, autonomous: true}\n"
     )
     assert [described(p) for p in problems] == [
         (
             E,
             "operation.two_tiers",
             f"{AUTHORITY}.forbidden_operations[0]",
-            12,
-            28,
+            13,
+            9,
             f"change_image is also listed under allowed_operations "
             f"({AUTHORITY}.allowed_operations[0])",
             "list each operation in one tier only; use `condition:` to split cases",
