@@ -814,6 +814,12 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "with a unit, and a section is built only when it passed the schema, so no UnitError "
         "leaves _build (the Hypothesis property in test_loading feeds it arbitrary documents)",
     ),
+    "reconciler.core.blueprint.rules.x__reference_path__mutmut_13": (
+        'parts.append(int(rest.rstrip("XX]XX")))',
+        "a rule's reference is format_path of (governance, agent_authority, tier, index), so "
+        "the text after '[' is always digits then ']': stripping 'X' as well as ']' from its "
+        "end leaves the same digits",
+    ),
 }
 #: The score each module is held to.
 TARGET = 0.90
