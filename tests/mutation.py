@@ -881,6 +881,12 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         '"index": key}), "UTF-8")',
         "Python's codec names are case-insensitive: UTF-8 is utf-8",
     ),
+    "reconciler.core.blueprint.rules.x__reference_path__mutmut_13": (
+        'parts.append(int(rest.rstrip("XX]XX")))',
+        "a rule's reference is format_path of (governance, agent_authority, tier, index), so "
+        "the text after '[' is always digits then ']': stripping 'X' as well as ']' from its "
+        "end leaves the same digits",
+    ),
 }
 #: The score each module is held to.
 TARGET = 0.90
