@@ -850,34 +850,34 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         'read_text("UTF-8")',
         "Python's codec names are case-insensitive: UTF-8 is utf-8",
     ),
-    "reconciler.adapters.git_audit_index.xǁIndexMarkǁremember__mutmut_10": (
+    "reconciler.adapters.git_audit_index.xǁIndexMarkǁremember__mutmut_8": (
         "path.parent.mkdir(parents=None, exist_ok=True)",
         "the mark's folder is in repo.path (.git, or .git/worktrees/NAME), which exists "
         "for every repository with an index: there is never a missing parent to create",
     ),
-    "reconciler.adapters.git_audit_index.xǁIndexMarkǁremember__mutmut_12": (
+    "reconciler.adapters.git_audit_index.xǁIndexMarkǁremember__mutmut_10": (
         "path.parent.mkdir(exist_ok=True)",
         "the mark's folder is in repo.path (.git, or .git/worktrees/NAME), which exists "
         "for every repository with an index: there is never a missing parent to create",
     ),
-    "reconciler.adapters.git_audit_index.xǁIndexMarkǁremember__mutmut_14": (
+    "reconciler.adapters.git_audit_index.xǁIndexMarkǁremember__mutmut_12": (
         "path.parent.mkdir(parents=False, exist_ok=True)",
         "the mark's folder is in repo.path (.git, or .git/worktrees/NAME), which exists "
         "for every repository with an index: there is never a missing parent to create",
     ),
-    "reconciler.adapters.git_audit_index.xǁIndexMarkǁremember__mutmut_17": (
+    "reconciler.adapters.git_audit_index.xǁIndexMarkǁremember__mutmut_15": (
         '"index": key}), None)',
         "the mark is json.dumps output (ASCII only: a hex commit id, a size and hex "
         "digits), the same bytes in any ASCII-compatible encoding, which every locale's "
         "is",
     ),
-    "reconciler.adapters.git_audit_index.xǁIndexMarkǁremember__mutmut_19": (
+    "reconciler.adapters.git_audit_index.xǁIndexMarkǁremember__mutmut_17": (
         '"index": key}), )',
         "the mark is json.dumps output (ASCII only: a hex commit id, a size and hex "
         "digits), the same bytes in any ASCII-compatible encoding, which every locale's "
         "is",
     ),
-    "reconciler.adapters.git_audit_index.xǁIndexMarkǁremember__mutmut_27": (
+    "reconciler.adapters.git_audit_index.xǁIndexMarkǁremember__mutmut_25": (
         '"index": key}), "UTF-8")',
         "Python's codec names are case-insensitive: UTF-8 is utf-8",
     ),
