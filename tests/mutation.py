@@ -887,6 +887,38 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "the text after '[' is always digits then ']': stripping 'X' as well as ']' from its "
         "end leaves the same digits",
     ),
+    "reconciler.adapters.git_audit.xǁGitAuditStoreǁ_service_folders__mutmut_10": (
+        'entry.name or "XXXX": Entry(',
+        "an entry listed from a tree always has its name, never empty (libgit2 refuses to"
+        " parse a tree entry without one; a non-UTF-8 name is decoded, not dropped): the "
+        "`or` only satisfies the type, so its fallback is never taken",
+    ),
+    "reconciler.adapters.git_audit.xǁGitAuditStoreǁ_service_folders__mutmut_11": (
+        "None, str(entry.id), entry.type_str, int(entry.filemode)",
+        "days(), the only reader of _service_folders, reads a folder's .id and .type_str "
+        "alone; the Entry's name and mode are never read, by any code",
+    ),
+    "reconciler.adapters.git_audit.xǁGitAuditStoreǁ_service_folders__mutmut_14": (
+        'entry.name or "", str(entry.id), entry.type_str, None',
+        "days(), the only reader of _service_folders, reads a folder's .id and .type_str "
+        "alone; the Entry's name and mode are never read, by any code",
+    ),
+    "reconciler.adapters.git_audit.xǁGitAuditStoreǁ_service_folders__mutmut_19": (
+        'entry.name and "", str(entry.id)',
+        "days(), the only reader of _service_folders, reads a folder's .id and .type_str "
+        "alone; the Entry's name and mode are never read, by any code",
+    ),
+    "reconciler.adapters.git_audit.xǁGitAuditStoreǁ_service_folders__mutmut_20": (
+        'entry.name or "XXXX", str(entry.id)',
+        "days(), the only reader of _service_folders, reads a folder's .id and .type_str "
+        "alone; the Entry's name and mode are never read, by any code",
+    ),
+    "reconciler.adapters.git_audit.xǁGitAuditStoreǁlisting__mutmut_22": (
+        'Entry(item.name or "XXXX", str(item.id)',
+        "an entry listed from a tree always has its name, never empty (libgit2 refuses to"
+        " parse a tree entry without one; a non-UTF-8 name is decoded, not dropped): the "
+        "`or` only satisfies the type, so its fallback is never taken",
+    ),
 }
 #: The score each module is held to.
 TARGET = 0.90
