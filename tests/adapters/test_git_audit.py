@@ -1111,3 +1111,30 @@ def test_a_submodule_in_a_day_folder_is_named_as_one(repo: Path) -> None:
             (f"{DAY}/{name}", "a submodule")
         ]
         reader.flush()
+
+
+def test_the_next_process_goes_by_what_was_kept_for_a_blob(repo: Path) -> None:
+    """What was kept for a file's blob and mode is what the next process answers, without
+    reading the blob: with a different reason and a different record kept for them, those
+    are what it names and returns."""
+    store = GitAuditStore(repo)
+    good = rec(EventType.OPERATION_EXECUTED, -3600, rid="op-good")
+    store.append([good], commit_message("web: good", [good]))
+    broken = f"{DAY}/152000-operation_executed-op-broken.json"
+    (repo / broken).write_text("{not json")
+    _commit_files(repo)
+    first = GitAuditStore(repo)
+    assert [r.id for r in first.events("web", set(EventType))] == ["op-good"]
+    first.flush()
+    tree = pygit2.Repository(str(repo)).head.peel(pygit2.Commit).tree
+    kept = TrailCache(pygit2.Repository(str(repo)).path)
+    for path, result in (
+        (broken, "kept reason"),
+        (record_path(good), replace(good, rationale="kept")),
+    ):
+        entry = tree[path]
+        kept.put("web", DAY[-10:], entry.name, f"{entry.id}:{int(entry.filemode)}", result)
+    kept.save()
+    second = GitAuditStore(repo)
+    assert [r.rationale for r in second.events("web", set(EventType))] == ["kept"]
+    assert [(i.path, i.reason) for i in second.unreadable("web")] == [(broken, "kept reason")]
