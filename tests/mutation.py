@@ -919,6 +919,27 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         " parse a tree entry without one; a non-UTF-8 name is decoded, not dropped): the "
         "`or` only satisfies the type, so its fallback is never taken",
     ),
+    "reconciler.adapters.git_audit.xǁGitAuditStoreǁentries__mutmut_1": (
+        "    listed = None",
+        "_named only spares parsing a folder's names again: without it, listing() answers"
+        " the same entries from its own memo by tree id (with no further effect: the "
+        "trail cache is asked only on its first call), parse_record_name is pure, and the"
+        " misnamed names are noted from _misnamed all the same; a cost, not a behaviour",
+    ),
+    "reconciler.adapters.git_audit.xǁGitAuditStoreǁentries__mutmut_2": (
+        "self._named.get(None)",
+        "_named only spares parsing a folder's names again: without it, listing() answers"
+        " the same entries from its own memo by tree id (with no further effect: the "
+        "trail cache is asked only on its first call), parse_record_name is pure, and the"
+        " misnamed names are noted from _misnamed all the same; a cost, not a behaviour",
+    ),
+    "reconciler.adapters.git_audit.xǁGitAuditStoreǁentries__mutmut_19": (
+        "self._named[oid] = None",
+        "_named only spares parsing a folder's names again: without it, listing() answers"
+        " the same entries from its own memo by tree id (with no further effect: the "
+        "trail cache is asked only on its first call), parse_record_name is pure, and the"
+        " misnamed names are noted from _misnamed all the same; a cost, not a behaviour",
+    ),
 }
 #: The score each module is held to.
 TARGET = 0.90
