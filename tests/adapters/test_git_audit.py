@@ -1138,3 +1138,26 @@ def test_the_next_process_goes_by_what_was_kept_for_a_blob(repo: Path) -> None:
     second = GitAuditStore(repo)
     assert [r.rationale for r in second.events("web", set(EventType))] == ["kept"]
     assert [(i.path, i.reason) for i in second.unreadable("web")] == [(broken, "kept reason")]
+
+
+def test_a_service_folder_a_reader_listed_is_kept_under_its_service(repo: Path) -> None:
+    """The listing of a service's folder is kept for the next process under the service
+    with no day, and the next process goes by it: with it emptied, the service has no days."""
+    import marshal
+    import sqlite3
+
+    from reconciler.adapters.trail_cache import CACHE_FILE
+
+    store = GitAuditStore(repo)
+    record = rec(EventType.DECISION_MADE, rid="listed")
+    store.append([record], commit_message("web: decision", [record]))
+    reader = GitAuditStore(repo)
+    assert [day for day, _tree in reader.days("web")] == [NOW.date().isoformat()]
+    reader.flush()
+    with sqlite3.connect(repo / ".git" / CACHE_FILE) as db:
+        changed = db.execute(
+            "UPDATE listings SET entries = ? WHERE service = ? AND day = ?",
+            (marshal.dumps([]), "web", ""),
+        ).rowcount
+    assert changed == 1
+    assert GitAuditStore(repo).days("web") == []
