@@ -940,6 +940,52 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "trail cache is asked only on its first call), parse_record_name is pure, and the"
         " misnamed names are noted from _misnamed all the same; a cost, not a behaviour",
     ),
+    "reconciler.adapters.git_audit.xǁGitAuditStoreǁdays__mutmut_34": (
+        "sorted(days, key=None)",
+        "the pairs sort by their first item, the day folder's name, and names are unique "
+        "in a folder: the same order as sorting by name",
+    ),
+    "reconciler.adapters.git_audit.xǁGitAuditStoreǁdays__mutmut_36": (
+        "sorted(days, )",
+        "the pairs sort by their first item, the day folder's name, and names are unique "
+        "in a folder: the same order as sorting by name",
+    ),
+    "reconciler.adapters.git_audit.xǁGitAuditStoreǁ_subtree_of__mutmut_6": (
+        "self._subtree_of(commit, None)",
+        "every caller asks for one level (audit/): parts[:-1] is then (), whose tree is "
+        "the commit's root tree, the same as the None this mutant asks for (falsy, so the"
+        " root)",
+    ),
+    "reconciler.adapters.git_audit.xǁGitAuditStoreǁlisting__mutmut_1": (
+        "    found = None",
+        "_listed only spares asking again: without it the trail cache (which keeps only "
+        "what was saved before) or git answer the same entries for the same tree id, kept"
+        " again under the same service and day; a cost, not a behaviour",
+    ),
+    "reconciler.adapters.git_audit.xǁGitAuditStoreǁlisting__mutmut_2": (
+        "self._listed.get(None)",
+        "_listed only spares asking again: without it the trail cache (which keeps only "
+        "what was saved before) or git answer the same entries for the same tree id, kept"
+        " again under the same service and day; a cost, not a behaviour",
+    ),
+    "reconciler.adapters.git_audit.xǁGitAuditStoreǁlisting__mutmut_34": (
+        "self._listed[tree] = None",
+        "_listed only spares asking again: without it the trail cache (which keeps only "
+        "what was saved before) or git answer the same entries for the same tree id, kept"
+        " again under the same service and day; a cost, not a behaviour",
+    ),
+    "reconciler.adapters.git_audit.xǁGitAuditStoreǁrepair_index__mutmut_20": (
+        "self._head_commit(check=None))",
+        "the first line of repair_index looked HEAD up with check=True, and nothing "
+        "between (the mark, restore_index: the index and files only) commits or moves "
+        "HEAD, so the commit as last looked up is the one a fresh lookup finds",
+    ),
+    "reconciler.adapters.git_audit.xǁGitAuditStoreǁrepair_index__mutmut_21": (
+        "self._head_commit(check=False))",
+        "the first line of repair_index looked HEAD up with check=True, and nothing "
+        "between (the mark, restore_index: the index and files only) commits or moves "
+        "HEAD, so the commit as last looked up is the one a fresh lookup finds",
+    ),
 }
 #: The score each module is held to.
 TARGET = 0.90
