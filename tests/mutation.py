@@ -986,6 +986,11 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "between (the mark, restore_index: the index and files only) commits or moves "
         "HEAD, so the commit as last looked up is the one a fresh lookup finds",
     ),
+    "reconciler.adapters.git_audit.xǁGitAuditStoreǁ_subtree_of__mutmut_10": (
+        "self._subtree_of(commit, parts[:-2])",
+        "every caller asks for one level (audit/): parts[:-2] is then (), as parts[:-1] "
+        "is, and its tree the commit's root tree",
+    ),
 }
 #: The score each module is held to.
 TARGET = 0.90
