@@ -887,6 +887,150 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "the text after '[' is always digits then ']': stripping 'X' as well as ']' from its "
         "end leaves the same digits",
     ),
+    "reconciler.adapters.git_audit.xǁGitAuditStoreǁ_service_folders__mutmut_10": (
+        'entry.name or "XXXX": Entry(',
+        "an entry listed from a tree always has its name, never empty (libgit2 refuses to"
+        " parse a tree entry without one; a non-UTF-8 name is decoded, not dropped): the "
+        "`or` only satisfies the type, so its fallback is never taken",
+    ),
+    "reconciler.adapters.git_audit.xǁGitAuditStoreǁ_service_folders__mutmut_11": (
+        "None, str(entry.id), entry.type_str, int(entry.filemode)",
+        "days(), the only reader of _service_folders, reads a folder's .id and .type_str "
+        "alone; the Entry's name and mode are never read, by any code",
+    ),
+    "reconciler.adapters.git_audit.xǁGitAuditStoreǁ_service_folders__mutmut_14": (
+        'entry.name or "", str(entry.id), entry.type_str, None',
+        "days(), the only reader of _service_folders, reads a folder's .id and .type_str "
+        "alone; the Entry's name and mode are never read, by any code",
+    ),
+    "reconciler.adapters.git_audit.xǁGitAuditStoreǁ_service_folders__mutmut_19": (
+        'entry.name and "", str(entry.id)',
+        "days(), the only reader of _service_folders, reads a folder's .id and .type_str "
+        "alone; the Entry's name and mode are never read, by any code",
+    ),
+    "reconciler.adapters.git_audit.xǁGitAuditStoreǁ_service_folders__mutmut_20": (
+        'entry.name or "XXXX", str(entry.id)',
+        "days(), the only reader of _service_folders, reads a folder's .id and .type_str "
+        "alone; the Entry's name and mode are never read, by any code",
+    ),
+    "reconciler.adapters.git_audit.xǁGitAuditStoreǁlisting__mutmut_22": (
+        'Entry(item.name or "XXXX", str(item.id)',
+        "an entry listed from a tree always has its name, never empty (libgit2 refuses to"
+        " parse a tree entry without one; a non-UTF-8 name is decoded, not dropped): the "
+        "`or` only satisfies the type, so its fallback is never taken",
+    ),
+    "reconciler.adapters.git_audit.xǁGitAuditStoreǁentries__mutmut_1": (
+        "    listed = None",
+        "_named only spares parsing a folder's names again: without it, listing() answers"
+        " the same entries from its own memo by tree id (with no further effect: the "
+        "trail cache is asked only on its first call), parse_record_name is pure, and the"
+        " misnamed names are noted from _misnamed all the same; a cost, not a behaviour",
+    ),
+    "reconciler.adapters.git_audit.xǁGitAuditStoreǁentries__mutmut_2": (
+        "self._named.get(None)",
+        "_named only spares parsing a folder's names again: without it, listing() answers"
+        " the same entries from its own memo by tree id (with no further effect: the "
+        "trail cache is asked only on its first call), parse_record_name is pure, and the"
+        " misnamed names are noted from _misnamed all the same; a cost, not a behaviour",
+    ),
+    "reconciler.adapters.git_audit.xǁGitAuditStoreǁentries__mutmut_19": (
+        "self._named[oid] = None",
+        "_named only spares parsing a folder's names again: without it, listing() answers"
+        " the same entries from its own memo by tree id (with no further effect: the "
+        "trail cache is asked only on its first call), parse_record_name is pure, and the"
+        " misnamed names are noted from _misnamed all the same; a cost, not a behaviour",
+    ),
+    "reconciler.adapters.git_audit.xǁGitAuditStoreǁdays__mutmut_34": (
+        "sorted(days, key=None)",
+        "the pairs sort by their first item, the day folder's name, and names are unique "
+        "in a folder: the same order as sorting by name",
+    ),
+    "reconciler.adapters.git_audit.xǁGitAuditStoreǁdays__mutmut_36": (
+        "sorted(days, )",
+        "the pairs sort by their first item, the day folder's name, and names are unique "
+        "in a folder: the same order as sorting by name",
+    ),
+    "reconciler.adapters.git_audit.xǁGitAuditStoreǁ_subtree_of__mutmut_6": (
+        "self._subtree_of(commit, None)",
+        "every caller asks for one level (audit/): parts[:-1] is then (), whose tree is "
+        "the commit's root tree, the same as the None this mutant asks for (falsy, so the"
+        " root)",
+    ),
+    "reconciler.adapters.git_audit.xǁGitAuditStoreǁlisting__mutmut_1": (
+        "    found = None",
+        "_listed only spares asking again: without it the trail cache (which keeps only "
+        "what was saved before) or git answer the same entries for the same tree id, kept"
+        " again under the same service and day; a cost, not a behaviour",
+    ),
+    "reconciler.adapters.git_audit.xǁGitAuditStoreǁlisting__mutmut_2": (
+        "self._listed.get(None)",
+        "_listed only spares asking again: without it the trail cache (which keeps only "
+        "what was saved before) or git answer the same entries for the same tree id, kept"
+        " again under the same service and day; a cost, not a behaviour",
+    ),
+    "reconciler.adapters.git_audit.xǁGitAuditStoreǁlisting__mutmut_34": (
+        "self._listed[tree] = None",
+        "_listed only spares asking again: without it the trail cache (which keeps only "
+        "what was saved before) or git answer the same entries for the same tree id, kept"
+        " again under the same service and day; a cost, not a behaviour",
+    ),
+    "reconciler.adapters.git_audit.xǁGitAuditStoreǁrepair_index__mutmut_20": (
+        "self._head_commit(check=None))",
+        "the first line of repair_index looked HEAD up with check=True, and nothing "
+        "between (the mark, restore_index: the index and files only) commits or moves "
+        "HEAD, so the commit as last looked up is the one a fresh lookup finds",
+    ),
+    "reconciler.adapters.git_audit.xǁGitAuditStoreǁrepair_index__mutmut_21": (
+        "self._head_commit(check=False))",
+        "the first line of repair_index looked HEAD up with check=True, and nothing "
+        "between (the mark, restore_index: the index and files only) commits or moves "
+        "HEAD, so the commit as last looked up is the one a fresh lookup finds",
+    ),
+    "reconciler.adapters.git_audit.xǁGitAuditStoreǁ_subtree_of__mutmut_10": (
+        "self._subtree_of(commit, parts[:-2])",
+        "every caller asks for one level (audit/): parts[:-2] is then (), as parts[:-1] "
+        "is, and its tree the commit's root tree",
+    ),
+    "reconciler.adapters.git_audit.xǁGitAuditStoreǁtree__mutmut_1": (
+        "return cast(None, self.repo[oid])",
+        "typing.cast returns its value unchanged whatever type it names: it only informs "
+        "the type checker",
+    ),
+    "reconciler.adapters.git_audit.xǁGitAuditStoreǁtree__mutmut_5": (
+        'cast("XXpygit2.TreeXX", self.repo[oid])',
+        "typing.cast returns its value unchanged whatever type it names: it only informs "
+        "the type checker",
+    ),
+    "reconciler.adapters.git_audit.xǁGitAuditStoreǁtree__mutmut_6": (
+        'cast("pygit2.tree", self.repo[oid])',
+        "typing.cast returns its value unchanged whatever type it names: it only informs "
+        "the type checker",
+    ),
+    "reconciler.adapters.git_audit.xǁGitAuditStoreǁtree__mutmut_7": (
+        'cast("PYGIT2.TREE", self.repo[oid])',
+        "typing.cast returns its value unchanged whatever type it names: it only informs "
+        "the type checker",
+    ),
+    "reconciler.adapters.git_audit.xǁGitAuditStoreǁ_head_commit__mutmut_10": (
+        "cast(None, self.repo[head])",
+        "typing.cast returns its value unchanged whatever type it names: it only informs "
+        "the type checker",
+    ),
+    "reconciler.adapters.git_audit.xǁGitAuditStoreǁ_head_commit__mutmut_14": (
+        'cast("XXpygit2.CommitXX", self.repo[head])',
+        "typing.cast returns its value unchanged whatever type it names: it only informs "
+        "the type checker",
+    ),
+    "reconciler.adapters.git_audit.xǁGitAuditStoreǁ_head_commit__mutmut_15": (
+        'cast("pygit2.commit", self.repo[head])',
+        "typing.cast returns its value unchanged whatever type it names: it only informs "
+        "the type checker",
+    ),
+    "reconciler.adapters.git_audit.xǁGitAuditStoreǁ_head_commit__mutmut_16": (
+        'cast("PYGIT2.COMMIT", self.repo[head])',
+        "typing.cast returns its value unchanged whatever type it names: it only informs "
+        "the type checker",
+    ),
 }
 #: The score each module is held to.
 TARGET = 0.90

@@ -12,9 +12,15 @@ import pygit2
 import pytest
 
 from reconciler.adapters.git_audit import GitAuditStore
+from reconciler.adapters.trail_cache import TrailCache
 from reconciler.core.errors import AuditError, ConfigError
 from reconciler.core.trail.commits import CommitMessage, commit_message
-from reconciler.core.trail.records import EventType, Outcome, Record, record_path
+from reconciler.core.trail.records import (
+    EventType,
+    Outcome,
+    Record,
+    record_path,
+)
 from tests.core.helpers import NOW
 
 
@@ -1041,3 +1047,117 @@ def test_the_mark_is_read_as_utf_8_whatever_the_locale(repo: Path) -> None:
     finally:
         locale.setlocale(locale.LC_CTYPE, before)
     assert seed not in _indexed(repo)
+
+
+# ---------------------------------------------------------------- what a reader keeps for the next
+
+
+def test_the_next_process_names_each_unreadable_file_as_the_first_did(repo: Path) -> None:
+    """Why a file is not a record is kept with its blob for the next process, which then
+    names it with the very same reason without reading the file again. It is kept by blob
+    id and mode (the same bytes as a link are no record); a folder is not kept at all."""
+    store = GitAuditStore(repo)
+    good = [rec(EventType.OPERATION_EXECUTED, -3600, rid="op-good")]
+    store.append(good, commit_message("web: good", good))
+    expected = _foreign_files(repo)
+    _commit_files(repo)
+    first = GitAuditStore(repo)
+    assert [r.id for r in first.history("web", NOW - timedelta(days=1))] == ["op-good"]
+    reasons = {item.path: item.reason for item in first.unreadable("web")}
+    assert sorted(reasons) == sorted(expected)
+    first.flush()
+    kept = TrailCache(pygit2.Repository(str(repo)).path)
+    tree = pygit2.Repository(str(repo)).head.peel(pygit2.Commit).tree
+    read = [path for path in expected if path.startswith(DAY) and not path.endswith("/notes.json")]
+    for path in [*read, record_path(good[0])]:
+        entry = tree[path]
+        found = kept.get("web", DAY[-10:], entry.name, f"{entry.id}:{int(entry.filemode)}")
+        if entry.type_str == "tree":
+            assert found is None, path  # a folder is told apart by its listing, not kept
+        else:
+            assert found == reasons.get(path, good[0]), path
+    second = GitAuditStore(repo)
+    assert [r.id for r in second.history("web", NOW - timedelta(days=1))] == ["op-good"]
+    assert {item.path: item.reason for item in second.unreadable("web")} == reasons
+    for path in expected:
+        assert second.reason(path) == reasons[path]
+
+
+def test_a_submodule_in_a_day_folder_is_named_as_one(repo: Path) -> None:
+    """A gitlink (a submodule's commit) where a record belongs is no file: it is skipped as
+    a submodule, not looked up as a blob, by this process and the next."""
+    store = GitAuditStore(repo)
+    good = [rec(EventType.OPERATION_EXECUTED, -3600, rid="op-good")]
+    store.append(good, commit_message("web: good", good))
+    store.flush()
+    git = pygit2.Repository(str(repo))
+    head = git.head.peel(pygit2.Commit)
+    day_tree = head.tree[DAY]
+    builder = git.TreeBuilder(git[day_tree.id])
+    name = "152000-operation_executed-op-sub.json"
+    builder.insert(name, head.id, pygit2.enums.FileMode.COMMIT)
+    web = git.TreeBuilder(git[head.tree["audit/web"].id])
+    web.insert("2026-02-10", builder.write(), pygit2.enums.FileMode.TREE)
+    audit = git.TreeBuilder(git[head.tree["audit"].id])
+    audit.insert("web", web.write(), pygit2.enums.FileMode.TREE)
+    root = git.TreeBuilder(head.tree)
+    root.insert("audit", audit.write(), pygit2.enums.FileMode.TREE)
+    new_root = root.write()
+    who = pygit2.Signature("p", "p@x")
+    git.create_commit("HEAD", who, who, "a submodule", new_root, [head.id])
+    for reader in (GitAuditStore(repo), GitAuditStore(repo)):
+        assert [r.id for r in reader.events("web", set(EventType))] == ["op-good"]
+        assert [(i.path, i.reason) for i in reader.unreadable("web")] == [
+            (f"{DAY}/{name}", "a submodule")
+        ]
+        reader.flush()
+
+
+def test_the_next_process_goes_by_what_was_kept_for_a_blob(repo: Path) -> None:
+    """What was kept for a file's blob and mode is what the next process answers, without
+    reading the blob: with a different reason and a different record kept for them, those
+    are what it names and returns."""
+    store = GitAuditStore(repo)
+    good = rec(EventType.OPERATION_EXECUTED, -3600, rid="op-good")
+    store.append([good], commit_message("web: good", [good]))
+    broken = f"{DAY}/152000-operation_executed-op-broken.json"
+    (repo / broken).write_text("{not json")
+    _commit_files(repo)
+    first = GitAuditStore(repo)
+    assert [r.id for r in first.events("web", set(EventType))] == ["op-good"]
+    first.flush()
+    tree = pygit2.Repository(str(repo)).head.peel(pygit2.Commit).tree
+    kept = TrailCache(pygit2.Repository(str(repo)).path)
+    for path, result in (
+        (broken, "kept reason"),
+        (record_path(good), replace(good, rationale="kept")),
+    ):
+        entry = tree[path]
+        kept.put("web", DAY[-10:], entry.name, f"{entry.id}:{int(entry.filemode)}", result)
+    kept.save()
+    second = GitAuditStore(repo)
+    assert [r.rationale for r in second.events("web", set(EventType))] == ["kept"]
+    assert [(i.path, i.reason) for i in second.unreadable("web")] == [(broken, "kept reason")]
+
+
+def test_a_service_folder_a_reader_listed_is_kept_under_its_service(repo: Path) -> None:
+    """The listing of a service's folder is kept for the next process under the service
+    with no day, and the next process goes by it: with it emptied, the service has no days."""
+    import marshal
+    import sqlite3
+
+    from reconciler.adapters.trail_cache import CACHE_FILE
+
+    store = GitAuditStore(repo)
+    record = rec(EventType.DECISION_MADE, rid="listed")
+    store.append([record], commit_message("web: decision", [record]))
+    reader = GitAuditStore(repo)
+    assert [day for day, _tree in reader.days("web")] == [NOW.date().isoformat()]
+    reader.flush()
+    with sqlite3.connect(repo / ".git" / CACHE_FILE) as db:
+        changed = db.execute(
+            "UPDATE listings SET entries = ? WHERE service = ? AND day = ?",
+            (marshal.dumps([]), "web", ""),
+        ).rowcount
+    assert changed == 1
+    assert GitAuditStore(repo).days("web") == []
