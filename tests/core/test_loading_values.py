@@ -17,6 +17,7 @@ from reconciler.core.blueprint.model import (
     ApprovalWorkflow,
     Blueprint,
     CircuitBreakerSettings,
+    ClusterDeclaration,
     Cost,
     GlobalPolicies,
     Mode,
@@ -44,6 +45,9 @@ spec:
 #: Global policies setting every safety and approval field to a value unlike the built-in one.
 POLICIES = """\
 mode: act
+clusters:
+  - {name: prod-eu, identity: uid-eu, context: eu}
+  - {name: prod-us, identity: uid-us}
 defaults:
   namespace: shop
 limits:
@@ -119,6 +123,10 @@ def test_the_global_policies_hold_every_field_of_the_file() -> None:
     assert (fleet.default_namespace, fleet.replica_ceiling, fleet.mode) == ("shop", 40, Mode.ACT)
     assert dict(fleet.teams) == {"sre": ("alice", "bob")}
     assert fleet.max_new_proposals_per_run == 7
+    assert fleet.clusters == (
+        ClusterDeclaration(name="prod-eu", identity="uid-eu", context="eu"),
+        ClusterDeclaration(name="prod-us", identity="uid-us", context=""),
+    )
 
 
 def test_the_built_in_policies_are_the_documented_defaults() -> None:
