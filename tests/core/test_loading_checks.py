@@ -230,6 +230,14 @@ def write_back(manifests: str) -> str:
             [(E, "cost.currency", "cost.monthly_budget")],
             id="two currencies",
         ),
+        pytest.param(
+            "cost:\n  cost_per_replica: 20 USD\n" + MINIMAL, [], id="a cost alone, nothing to match"
+        ),
+        pytest.param(
+            "cost:\n  monthly_budget: 400 EUR\n" + MINIMAL,
+            [],
+            id="a budget alone, nothing to match",
+        ),
         # Latency above 0ms.
         pytest.param(section("  performance:\n    latency_p95: 1ms\n"), [], id="latency at 1ms"),
         pytest.param(
