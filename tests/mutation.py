@@ -887,6 +887,22 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "the text after '[' is always digits then ']': stripping 'X' as well as ']' from its "
         "end leaves the same digits",
     ),
+    "reconciler.core.blueprint.policies.x__clusters__mutmut_33": (
+        "break",
+        "only `context` can be empty here: the clusters are read only after the schema "
+        "passed, and it requires a non-empty name and identity; context is the last key of "
+        "the loop, so leaving the loop at it is skipping it",
+    ),
+    "reconciler.core.blueprint.policies.x_load_policies__mutmut_4": (
+        "key_marks=None",
+        "the marks only place a problem, and the built-in policies (an empty document) have "
+        "none: builtin_policies asserts they load without one",
+    ),
+    "reconciler.core.blueprint.policies.x_load_policies__mutmut_5": (
+        "value_marks=None",
+        "the marks only place a problem, and the built-in policies (an empty document) have "
+        "none: builtin_policies asserts they load without one",
+    ),
 }
 #: The score each module is held to.
 TARGET = 0.90
