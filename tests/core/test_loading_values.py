@@ -20,6 +20,7 @@ from reconciler.core.blueprint.model import (
     ClusterDeclaration,
     Cost,
     GlobalPolicies,
+    Metadata,
     Mode,
     RateLimits,
     Safety,
@@ -312,7 +313,11 @@ def test_a_blueprint_holds_its_source_digest_and_top_level_settings() -> None:
     text = MINIMAL.replace("spec:\n", "spec:\n  suspend: true\n") + (
         '  observability:\n    queries:\n      error_rate: errors{service="{service}"}\n'
     )
-    text = text.replace("  name: web\n", "  name: web\n  deployment: web-v2\n  owner: team-a\n")
+    text = text.replace(
+        "  name: web\n",
+        "  name: web\n  deployment: web-v2\n  owner: team-a\n  namespace: shop-eu\n"
+        "  description: the storefront\n  priority: high\n  criticality: critical\n",
+    )
     text += "cost:\n  cost_per_replica: 20 USD\n  monthly_budget: 400 USD\n"
     loaded = blueprint(text)
     assert loaded.source == SOURCE
@@ -320,13 +325,32 @@ def test_a_blueprint_holds_its_source_digest_and_top_level_settings() -> None:
     assert loaded.suspend is True
     assert dict(loaded.queries) == {"error_rate": 'errors{service="{service}"}'}
     assert loaded.cluster is None
-    assert (loaded.metadata.deployment, loaded.metadata.owner) == ("web-v2", "team-a")
+    assert loaded.metadata == Metadata(
+        name="web",
+        version="1.0.0",
+        namespace="shop-eu",
+        deployment="web-v2",
+        owner="team-a",
+        description="the storefront",
+        priority="high",
+        criticality="critical",
+    )
     assert loaded.cost == Cost(
         cost_per_replica=Money(amount=20, currency="USD"),
         monthly_budget=Money(amount=400, currency="USD"),
     )
     plain = blueprint(MINIMAL)
-    assert (plain.suspend, dict(plain.queries), plain.metadata.deployment) == (False, {}, "web")
+    assert (plain.suspend, dict(plain.queries)) == (False, {})
+    assert plain.metadata == Metadata(
+        name="web",
+        version="1.0.0",
+        namespace="shop",
+        deployment="web",
+        owner="",
+        description="",
+        priority="medium",
+        criticality="standard",
+    )
     assert plain.cost == Cost()
 
 
