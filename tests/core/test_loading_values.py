@@ -20,9 +20,12 @@ from reconciler.core.blueprint.model import (
     ClusterDeclaration,
     Cost,
     GlobalPolicies,
+    Guards,
     Metadata,
     Mode,
+    Performance,
     RateLimits,
+    Reliability,
     Safety,
     Tier,
 )
@@ -447,3 +450,57 @@ def test_parse_blueprint_uses_the_policies_and_name_it_is_given_and_raises_the_e
     assert [(p.code, p.severity) for p in caught.value.problems] == [
         ("name.folder", Severity.ERROR)
     ]
+
+
+def test_scaling_performance_and_reliability_hold_what_the_file_says_else_the_defaults() -> None:
+    text = MINIMAL.replace(
+        "    max_replicas: 5\n",
+        "    max_replicas: 5\n    target_memory_utilization: 75%\n    coexistence: adjust_hpa\n"
+        "    guards: {cpu_utilization: 120%, memory_utilization: 95%, latency_factor: 1.5}\n"
+        "  performance:\n    latency_p95: 300ms\n    latency_p50: 80ms\n    latency_p99: 1s\n"
+        "    error_rate_max: 2%\n    throughput_min: 600 req/min\n    availability: 99.5%\n"
+        "  reliability:\n    max_restart_count: 5\n    rollback_threshold: 4\n"
+        "    rollback_on_failure: false\n",
+    )
+    loaded = blueprint(text)
+    assert loaded.scaling.target_memory_utilization == pytest.approx(0.75)
+    assert loaded.scaling.coexistence == "adjust_hpa"
+    assert loaded.scaling.guards == Guards(
+        cpu_utilization=pytest.approx(1.2),
+        memory_utilization=pytest.approx(0.95),
+        latency_factor=1.5,
+    )
+    assert loaded.scaling.replica_ceiling == 40  # the global policies' limits.max_replicas
+    assert loaded.performance == Performance(
+        latency_p95_ms=300.0,
+        error_rate_max=pytest.approx(0.02),
+        throughput_min=10.0,
+        availability=pytest.approx(0.995),
+        latency_p50_ms=80.0,
+        latency_p99_ms=1000.0,
+    )
+    assert loaded.reliability == Reliability(
+        max_restart_count=5, rollback_threshold=4, rollback_on_failure=False
+    )
+    plain = blueprint(MINIMAL)
+    assert (plain.scaling.target_memory_utilization, plain.scaling.coexistence) == (
+        pytest.approx(0.8),
+        "exclusive",
+    )
+    assert plain.scaling.guards == Guards(
+        cpu_utilization=pytest.approx(0.9),
+        memory_utilization=pytest.approx(0.9),
+        latency_factor=1.25,
+    )
+    assert plain.scaling.behavior is None
+    assert plain.performance == Performance(
+        latency_p95_ms=200.0,
+        error_rate_max=pytest.approx(0.01),
+        throughput_min=None,
+        availability=None,
+        latency_p50_ms=None,
+        latency_p99_ms=None,
+    )
+    assert plain.reliability == Reliability(
+        max_restart_count=3, rollback_threshold=2, rollback_on_failure=True
+    )
