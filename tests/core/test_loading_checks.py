@@ -703,6 +703,22 @@ def said(text: str, **kwargs: Any) -> list[tuple[Severity, str, str, int | None,
             id="weights sum",
         ),
         pytest.param(
+            scaling(
+                "scale_down_stabilization: 5m",
+                "behavior:",
+                "  scaleDown: {stabilizationWindowSeconds: 60}",
+            ),
+            (
+                E,
+                "behavior.window_conflict",
+                f"{SCALING}.behavior.scaleDown.stabilizationWindowSeconds",
+                10,
+                "60s disagrees with scale_down_stabilization (5m); both set the scale-down window",
+                "keep one of the two: they set the same window",
+            ),
+            id="two scale-down windows",
+        ),
+        pytest.param(
             section("  resources:\n    memory: {request: 2Gi, limit: 1Gi}\n"),
             (
                 E,
