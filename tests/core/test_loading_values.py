@@ -456,6 +456,7 @@ def test_scaling_performance_and_reliability_hold_what_the_file_says_else_the_de
     text = MINIMAL.replace(
         "    max_replicas: 5\n",
         "    max_replicas: 5\n    target_memory_utilization: 75%\n    coexistence: adjust_hpa\n"
+        "    behavior:\n      scaleDown: {stabilizationWindowSeconds: 60}\n"
         "    guards: {cpu_utilization: 120%, memory_utilization: 95%, latency_factor: 1.5}\n"
         "  performance:\n    latency_p95: 300ms\n    latency_p50: 80ms\n    latency_p99: 1s\n"
         "    error_rate_max: 2%\n    throughput_min: 600 req/min\n    availability: 99.5%\n"
@@ -471,6 +472,9 @@ def test_scaling_performance_and_reliability_hold_what_the_file_says_else_the_de
         latency_factor=1.5,
     )
     assert loaded.scaling.replica_ceiling == 40  # the global policies' limits.max_replicas
+    assert loaded.scaling.behavior is not None
+    assert loaded.scaling.behavior.scale_down.stabilization == 60.0
+    assert loaded.scaling.scale_down_stabilization == 60.0  # the behavior's window
     assert loaded.performance == Performance(
         latency_p95_ms=300.0,
         error_rate_max=pytest.approx(0.02),
