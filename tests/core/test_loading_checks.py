@@ -79,6 +79,27 @@ def write_back(manifests: str) -> str:
             id="threshold over 100%",
         ),
         pytest.param(
+            scaling("target_memory_utilization: 101%"),
+            [(E, "range.percent", f"{SCALING}.target_memory_utilization")],
+            id="memory target over 100%",
+        ),
+        pytest.param(
+            scaling("scale_up_threshold: 100%", "scale_down_threshold: 101%"),
+            [
+                (E, "range.percent", f"{SCALING}.scale_down_threshold"),
+                (E, "range.thresholds", f"{SCALING}.scale_down_threshold"),
+            ],
+            id="lower threshold over 100%",
+        ),
+        pytest.param(
+            scaling("target_cpu_utilization: 101%", "scale_up_threshold: 100%"),
+            [
+                (E, "range.percent", f"{SCALING}.target_cpu_utilization"),
+                (W, "range.target", f"{SCALING}.target_cpu_utilization"),
+            ],
+            id="cpu target over 100%",
+        ),
+        pytest.param(
             section("  resources:\n    cpu:\n      optimization_threshold: 101%\n"),
             [(E, "range.percent", "spec.resources.cpu.optimization_threshold")],
             id="a resource's optimization threshold over 100%",

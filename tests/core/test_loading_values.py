@@ -457,6 +457,7 @@ def test_scaling_performance_and_reliability_hold_what_the_file_says_else_the_de
         "    max_replicas: 5\n",
         "    max_replicas: 5\n    target_memory_utilization: 75%\n    coexistence: adjust_hpa\n"
         "    behavior:\n      scaleDown: {stabilizationWindowSeconds: 60}\n"
+        "    scale_up_increment: 3\n    scale_down_increment: 2\n    stabilization_period: 2m\n"
         "    guards: {cpu_utilization: 120%, memory_utilization: 95%, latency_factor: 1.5}\n"
         "  performance:\n    latency_p95: 300ms\n    latency_p50: 80ms\n    latency_p99: 1s\n"
         "    error_rate_max: 2%\n    throughput_min: 600 req/min\n    availability: 99.5%\n"
@@ -475,6 +476,10 @@ def test_scaling_performance_and_reliability_hold_what_the_file_says_else_the_de
     assert loaded.scaling.behavior is not None
     assert loaded.scaling.behavior.scale_down.stabilization == 60.0
     assert loaded.scaling.scale_down_stabilization == 60.0  # the behavior's window
+    assert (loaded.scaling.scale_up_increment, loaded.scaling.scale_down_increment) == (3, 2)
+    assert loaded.scaling.stabilization_period == 120.0
+    windowed = blueprint(MINIMAL + "    scale_down_stabilization: 10m\n")
+    assert windowed.scaling.scale_down_stabilization == 600.0
     assert loaded.performance == Performance(
         latency_p95_ms=300.0,
         error_rate_max=pytest.approx(0.02),
