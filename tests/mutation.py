@@ -908,6 +908,18 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "no sum of weights is exactly 1e-6 from 1: within [0.5, 2] total - 1.0 is exact and a "
         "multiple of 2**-53, and the double 1e-6 is not one (1e-6 * 2**53 is not whole)",
     ),
+    "reconciler.core.blueprint.sections.x_build_resources__mutmut_2": (
+        "cpu_target = None",
+        "build_resources gets no scaling only when spec.scaling failed the schema, and "
+        "then no blueprint is built: the resource targets are never read, only the "
+        "resource checks run, and they do not read the targets",
+    ),
+    "reconciler.core.blueprint.sections.x_build_resources__mutmut_12": (
+        "memory_target = None",
+        "build_resources gets no scaling only when spec.scaling failed the schema, and "
+        "then no blueprint is built: the resource targets are never read, only the "
+        "resource checks run, and they do not read the targets",
+    ),
 }
 #: The score each module is held to.
 TARGET = 0.90

@@ -480,6 +480,18 @@ def test_scaling_performance_and_reliability_hold_what_the_file_says_else_the_de
     assert loaded.scaling.stabilization_period == 120.0
     windowed = blueprint(MINIMAL + "    scale_down_stabilization: 10m\n")
     assert windowed.scaling.scale_down_stabilization == 600.0
+    # A behavior block without written increments leaves the steps to its policies.
+    stepped = blueprint(MINIMAL + "    behavior: {}\n")
+    assert (stepped.scaling.scale_up_increment, stepped.scaling.scale_down_increment) == (
+        None,
+        None,
+    )
+    sized = blueprint(
+        MINIMAL + "  resources:\n    cpu: {request: 250m, limit: 500m}\n"
+        "    memory: {request: 256Mi, limit: 512Mi}\n"
+    )
+    assert (sized.resources.cpu.request, sized.resources.cpu.limit) == (250, 500)  # millicores
+    assert (sized.resources.memory.request, sized.resources.memory.limit) == (256 * 2**20, 2**29)
     assert loaded.performance == Performance(
         latency_p95_ms=300.0,
         error_rate_max=pytest.approx(0.02),
