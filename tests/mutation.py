@@ -1031,6 +1031,39 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "typing.cast returns its value unchanged whatever type it names: it only informs "
         "the type checker",
     ),
+    "reconciler.core.blueprint.policies.x__clusters__mutmut_33": (
+        "break",
+        "only `context` can be empty here: the clusters are read only after the schema "
+        "passed, and it requires a non-empty name and identity; context is the last key of "
+        "the loop, so leaving the loop at it is skipping it",
+    ),
+    "reconciler.core.blueprint.policies.x_load_policies__mutmut_4": (
+        "key_marks=None",
+        "the marks only place a problem, and the built-in policies (an empty document) have "
+        "none: builtin_policies asserts they load without one",
+    ),
+    "reconciler.core.blueprint.policies.x_load_policies__mutmut_5": (
+        "value_marks=None",
+        "the marks only place a problem, and the built-in policies (an empty document) have "
+        "none: builtin_policies asserts they load without one",
+    ),
+    "reconciler.core.blueprint.sections.x__check_scaling__mutmut_105": (
+        "abs(total - 1.0) >= 1e-6",
+        "no sum of weights is exactly 1e-6 from 1: within [0.5, 2] total - 1.0 is exact and a "
+        "multiple of 2**-53, and the double 1e-6 is not one (1e-6 * 2**53 is not whole)",
+    ),
+    "reconciler.core.blueprint.sections.x_build_resources__mutmut_2": (
+        "cpu_target = None",
+        "build_resources gets no scaling only when spec.scaling failed the schema, and "
+        "then no blueprint is built: the resource targets are never read, only the "
+        "resource checks run, and they do not read the targets",
+    ),
+    "reconciler.core.blueprint.sections.x_build_resources__mutmut_12": (
+        "memory_target = None",
+        "build_resources gets no scaling only when spec.scaling failed the schema, and "
+        "then no blueprint is built: the resource targets are never read, only the "
+        "resource checks run, and they do not read the targets",
+    ),
 }
 #: The score each module is held to.
 TARGET = 0.90

@@ -128,14 +128,14 @@ def test_a_blueprint_naming_an_undeclared_cluster_is_an_error_with_the_fix() -> 
 
 
 @pytest.mark.parametrize(
-    ("second", "field"),
+    ("second", "field", "message"),
     [
-        ("{name: prod-eu, identity: uid-2}", "name"),
-        ("{name: prod-us, identity: uid-eu}", "identity"),
-        ("{name: prod-us, identity: uid-2, context: eu}", "context"),
+        ("{name: prod-eu, identity: uid-2}", "name", "name 'prod-eu'"),
+        ("{name: prod-us, identity: uid-eu}", "identity", "identity 'uid-eu'"),
+        ("{name: prod-us, identity: uid-2, context: eu}", "context", "context 'eu'"),
     ],
 )
-def test_a_cluster_said_twice_is_an_error(second: str, field: str) -> None:
+def test_a_cluster_said_twice_is_an_error(second: str, field: str, message: str) -> None:
     text = (
         "defaults: {namespace: default}\nclusters:\n"
         f"  - {{name: prod-eu, identity: uid-eu, context: eu}}\n  - {second}\n"
@@ -143,11 +143,39 @@ def test_a_cluster_said_twice_is_an_error(second: str, field: str) -> None:
     policies, problems = load_policies(text, source=POLICIES)
     assert policies is None
     (problem,) = problems
-    assert (problem.path, problem.code) == (f"clusters[1].{field}", "clusters.duplicate")
+    assert (problem.path, problem.code, problem.line) == (
+        f"clusters[1].{field}",
+        "clusters.duplicate",
+        4,
+    )
+    assert problem.message == f"{message} is already that of clusters[0]"
+    assert problem.hint == (
+        "each cluster needs its own name, identity (the UID of its kube-system namespace) "
+        "and context"
+    )
+
+
+def test_a_cluster_said_twice_names_the_first_that_said_it() -> None:
+    text = (
+        b"defaults: {namespace: default}\nclusters:\n  - {name: a, identity: u1}\n"
+        b"  - {name: b, identity: u2}\n  - {name: c, identity: u2}\n"
+    )
+    _, problems = load_policies(text, source=POLICIES)
+    assert [(p.path, p.message) for p in problems] == [
+        ("clusters[2].identity", "identity 'u2' is already that of clusters[1]")
+    ]
 
 
 def test_simulated_is_not_a_name_a_real_cluster_can_take() -> None:
     text = b"defaults: {namespace: default}\nclusters:\n  - {name: simulated, identity: u}\n"
     policies, problems = load_policies(text, source=POLICIES)
     assert policies is None
-    assert [p.path for p in problems] == ["clusters[0].name"]
+    assert [(p.path, p.code, p.line, p.message, p.hint) for p in problems] == [
+        (
+            "clusters[0].name",
+            "clusters.reserved_name",
+            3,
+            "'simulated' is the embedded simulation's name",
+            "give the real cluster another name",
+        )
+    ]

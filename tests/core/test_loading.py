@@ -639,26 +639,28 @@ def test_policies_file_problems_are_reported() -> None:
 
 
 @pytest.mark.parametrize(
-    ("load", "fix"),
+    ("load", "file", "fix"),
     [
         (
             lambda data: load_policies(data, source="blueprints/governance/policies.yaml"),
+            "blueprints/governance/policies.yaml",
             "write a policies file mapping (see docs/blueprint-format.md)",
         ),
         (
             lambda data: load_blueprint(data, source=SOURCE, policies=builtin_policies()),
+            SOURCE,
             "write a blueprint mapping (see docs/blueprint-format.md)",
         ),
     ],
     ids=["policies file", "blueprint"],
 )
 def test_an_empty_file_is_refused_with_a_fix_naming_what_it_should_hold(
-    load: Callable[[bytes], tuple[object, list[Problem]]], fix: str
+    load: Callable[[bytes], tuple[object, list[Problem]]], file: str, fix: str
 ) -> None:
     loaded, problems = load(b"")
     assert loaded is None
-    assert [(p.code, p.path, p.severity, p.hint) for p in problems] == [
-        ("yaml", "", Severity.ERROR, fix)
+    assert [(p.file, p.code, p.path, p.severity, p.hint) for p in problems] == [
+        (file, "yaml", "", Severity.ERROR, fix)
     ]
 
 
@@ -683,6 +685,42 @@ def test_rules_are_not_checked_against_custom_operations_that_failed_the_schema(
     )
     assert policies is None
     assert [p.path for p in problems] == ["operations.flush_cache"]
+
+
+@pytest.mark.parametrize(
+    ("text", "path", "line"),
+    [
+        pytest.param(
+            b"operations: [flush_cache]\n"
+            b"governance:\n  agent_authority:\n    allowed_operations: [flush_cache]\n",
+            "operations",
+            1,
+            id="custom operations as a list",
+        ),
+        pytest.param(
+            b"governance:\n  agent_authority:\n    allowed_operations: restart_failed_pods\n",
+            "governance.agent_authority.allowed_operations",
+            3,
+            id="a tier as a single name",
+        ),
+        pytest.param(
+            b"governance:\n  agent_authority: [restart_failed_pods]\n",
+            "governance.agent_authority",
+            2,
+            id="the tiers as a list",
+        ),
+    ],
+)
+def test_rules_are_not_built_from_policies_sections_that_failed_the_schema(
+    text: bytes, path: str, line: int
+) -> None:
+    """The rules read the tiers and the custom operations as the schema shapes them; when
+    either failed it, the schema error is the whole answer, not a crash or a guess."""
+    policies, problems = load_policies(text, source="blueprints/governance/policies.yaml")
+    assert policies is None
+    assert [(p.file, p.path, p.line, p.code) for p in problems] == [
+        ("blueprints/governance/policies.yaml", path, line, "schema")
+    ]
 
 
 def test_custom_operations_extend_the_catalogue() -> None:

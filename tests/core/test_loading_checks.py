@@ -79,6 +79,27 @@ def write_back(manifests: str) -> str:
             id="threshold over 100%",
         ),
         pytest.param(
+            scaling("target_memory_utilization: 101%"),
+            [(E, "range.percent", f"{SCALING}.target_memory_utilization")],
+            id="memory target over 100%",
+        ),
+        pytest.param(
+            scaling("scale_up_threshold: 100%", "scale_down_threshold: 101%"),
+            [
+                (E, "range.percent", f"{SCALING}.scale_down_threshold"),
+                (E, "range.thresholds", f"{SCALING}.scale_down_threshold"),
+            ],
+            id="lower threshold over 100%",
+        ),
+        pytest.param(
+            scaling("target_cpu_utilization: 101%", "scale_up_threshold: 100%"),
+            [
+                (E, "range.percent", f"{SCALING}.target_cpu_utilization"),
+                (W, "range.target", f"{SCALING}.target_cpu_utilization"),
+            ],
+            id="cpu target over 100%",
+        ),
+        pytest.param(
             section("  resources:\n    cpu:\n      optimization_threshold: 101%\n"),
             [(E, "range.percent", "spec.resources.cpu.optimization_threshold")],
             id="a resource's optimization threshold over 100%",
@@ -229,6 +250,14 @@ def write_back(manifests: str) -> str:
             "cost:\n  cost_per_replica: 20 USD\n  monthly_budget: 400 EUR\n" + MINIMAL,
             [(E, "cost.currency", "cost.monthly_budget")],
             id="two currencies",
+        ),
+        pytest.param(
+            "cost:\n  cost_per_replica: 20 USD\n" + MINIMAL, [], id="a cost alone, nothing to match"
+        ),
+        pytest.param(
+            "cost:\n  monthly_budget: 400 EUR\n" + MINIMAL,
+            [],
+            id="a budget alone, nothing to match",
         ),
         # Latency above 0ms.
         pytest.param(section("  performance:\n    latency_p95: 1ms\n"), [], id="latency at 1ms"),
@@ -592,3 +621,319 @@ def test_an_unknown_operation_is_matched_against_the_fleets_names_too(name: str,
         "governance.agent_authority.forbidden_operations[0]",
     )
     assert (problem.message, problem.hint) == (f"unknown operation {name!r}", hint)
+
+
+def said(text: str, **kwargs: Any) -> list[tuple[Severity, str, str, int | None, str, str]]:
+    return [(p.severity, p.code, p.path, p.line, p.message, p.hint) for p in load(text, **kwargs)]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param(
+            scaling("scale_up_threshold: 101%"),
+            (
+                E,
+                "range.percent",
+                f"{SCALING}.scale_up_threshold",
+                8,
+                "101% is over 100%",
+                "a utilization, threshold or rate is at most 100%",
+            ),
+            id="percent",
+        ),
+        pytest.param(
+            MINIMAL.replace("min_replicas: 1", "min_replicas: 6"),
+            (
+                E,
+                "range.replicas",
+                f"{SCALING}.max_replicas",
+                7,
+                "must be >= min_replicas (6), got 5",
+                "raise max_replicas to at least 6 or lower min_replicas",
+            ),
+            id="replicas",
+        ),
+        pytest.param(
+            scaling("target_cpu_utilization: 0%"),
+            (
+                E,
+                "range.target",
+                f"{SCALING}.target_cpu_utilization",
+                8,
+                "must be more than 0%, got 0%",
+                "set the utilization a scaling step aims for, e.g. `target_cpu_utilization: 70%`",
+            ),
+            id="target at 0%",
+        ),
+        pytest.param(
+            scaling("scale_up_threshold: 40%", "scale_down_threshold: 40%"),
+            (
+                E,
+                "range.thresholds",
+                f"{SCALING}.scale_down_threshold",
+                9,
+                "must be below scale_up_threshold (40%), got 40%",
+                "leave a gap between the two thresholds so the service does not flap",
+            ),
+            id="thresholds",
+        ),
+        pytest.param(
+            scaling(
+                "target_cpu_utilization: 85%",
+                "scale_up_threshold: 80%",
+                "scale_down_threshold: 30%",
+            ),
+            (
+                W,
+                "range.target",
+                f"{SCALING}.target_cpu_utilization",
+                8,
+                "85% is outside the band between the thresholds (30% to 80%)",
+                "a scaling step aims for this target, so it should sit between the thresholds",
+            ),
+            id="target outside the band",
+        ),
+        pytest.param(
+            scaling(
+                "metrics:",
+                "  - {type: cpu, weight: 0.5}",
+                "  - {type: memory, weight: 0.25}",
+                "  - {type: cpu, weight: 0.25}",
+            ),
+            (
+                E,
+                "metrics.duplicate",
+                f"{SCALING}.metrics[2].type",
+                11,
+                "cpu is listed twice",
+                "give each metric one weight",
+            ),
+            id="metric twice",
+        ),
+        pytest.param(
+            scaling("metrics:", "  - {type: cpu, weight: 0.5}", "  - {type: memory, weight: 0.25}"),
+            (
+                W,
+                "metrics.sum",
+                f"{SCALING}.metrics",
+                8,
+                "weights sum to 0.75, not 1",
+                "the weights are used as written; make them sum to 1 so 80% means 80%",
+            ),
+            id="weights sum",
+        ),
+        pytest.param(
+            scaling(
+                "scale_down_stabilization: 5m",
+                "behavior:",
+                "  scaleDown: {stabilizationWindowSeconds: 60}",
+            ),
+            (
+                E,
+                "behavior.window_conflict",
+                f"{SCALING}.behavior.scaleDown.stabilizationWindowSeconds",
+                10,
+                "60s disagrees with scale_down_stabilization (5m); both set the scale-down window",
+                "keep one of the two: they set the same window",
+            ),
+            id="two scale-down windows",
+        ),
+        pytest.param(
+            section("  resources:\n    memory: {request: 2Gi, limit: 1Gi}\n"),
+            (
+                E,
+                "range.resources",
+                "spec.resources.memory.request",
+                9,
+                "request (2Gi) is above limit (1Gi)",
+                "Kubernetes refuses a request above its limit; raise the limit or lower the "
+                "request",
+            ),
+            id="request above limit",
+        ),
+        pytest.param(
+            section("  resources:\n    cpu: {request: 16}\n"),
+            (
+                W,
+                "units.bare",
+                "spec.resources.cpu.request",
+                9,
+                "16 is read as 16 CPU cores",
+                "write `request: 16m` for 16 millicores; ignore this if 16 cores is meant",
+            ),
+            id="bare cpu",
+        ),
+        pytest.param(
+            section("  resources:\n    memory: {limit: 512}\n"),
+            (
+                W,
+                "units.bare",
+                "spec.resources.memory.limit",
+                9,
+                "512 is read as 512 bytes",
+                "write `limit: 512Mi` (or Ki, Gi) for the unit you meant",
+            ),
+            id="bare memory",
+        ),
+        pytest.param(
+            "cost:\n  cost_per_replica: 20 USD\n  monthly_budget: 400 EUR\n" + MINIMAL,
+            (
+                E,
+                "cost.currency",
+                "cost.monthly_budget",
+                3,
+                "currency EUR differs from cost_per_replica's USD",
+                "use one currency for both",
+            ),
+            id="currency",
+        ),
+        pytest.param(
+            write_back(
+                "    format: plain\n    path: deploy.yaml\n    replicas_key: spec.replicas\n"
+            ),
+            (
+                E,
+                "manifests.field",
+                "spec.manifests.replicas_key",
+                12,
+                "`replicas_key` is read only with format helm, not plain",
+                "remove `replicas_key`, or set the format that holds the value this way",
+            ),
+            id="field of one other format",
+        ),
+        pytest.param(
+            write_back("    format: helm\n    path: values.yaml\n    kind: Deployment\n"),
+            (
+                E,
+                "manifests.field",
+                "spec.manifests.kind",
+                12,
+                "`kind` is read only with format plain or kustomize, not helm",
+                "remove `kind`, or set the format that holds the value this way",
+            ),
+            id="field of two other formats",
+        ),
+        pytest.param(
+            write_back("    format: kustomize\n    path: overlays/prod/deploy.yaml\n"),
+            (
+                E,
+                "manifests.kustomization",
+                "spec.manifests.path",
+                11,
+                "'overlays/prod/deploy.yaml' is not a kustomization file",
+                "point at the overlay's kustomization.yaml (the file with the `replicas:` entry)",
+            ),
+            id="kustomization",
+        ),
+        pytest.param(
+            scaling("coexistence: write_back"),
+            (
+                E,
+                "manifests.missing",
+                f"{SCALING}.coexistence",
+                8,
+                "write_back changes the manifests Argo CD or Flux apply, but spec.manifests does "
+                "not say where they are",
+                "add spec.manifests (format and path of the file that holds the replicas), see "
+                "docs/blueprint-format.md",
+            ),
+            id="manifests missing",
+        ),
+        pytest.param(
+            section("  manifests:\n    format: plain\n    path: deploy.yaml\n"),
+            (
+                W,
+                "manifests.unused",
+                "spec.manifests",
+                8,
+                "spec.manifests is only written with coexistence: write_back (this blueprint "
+                "has exclusive); `validate` and `doctor` still check it",
+                "set spec.scaling.coexistence: write_back to change the replicas through git",
+            ),
+            id="manifests unused",
+        ),
+        pytest.param(
+            MINIMAL.replace("name: web", "name: api"),
+            (
+                E,
+                "name.folder",
+                "metadata.name",
+                2,
+                "'api' does not match its folder 'web'",
+                "rename the folder to blueprints/api/ or set `name: web`",
+            ),
+            id="folder",
+        ),
+        pytest.param(
+            section("  performance:\n    latency_p95: 0ms\n"),
+            (
+                E,
+                "range.latency",
+                "spec.performance.latency_p95",
+                9,
+                "must be more than 0ms, got 0ms",
+                "set the p95 latency the service aims for, e.g. `latency_p95: 200ms`",
+            ),
+            id="latency",
+        ),
+        pytest.param(
+            section("  reliability:\n    max_restart_count: 2\n    rollback_threshold: 3\n"),
+            (
+                W,
+                "range.rollback",
+                "spec.reliability.rollback_threshold",
+                10,
+                "3 is above max_restart_count (2), so an automatic rollback can never happen",
+                "set rollback_threshold at or below max_restart_count",
+            ),
+            id="rollback",
+        ),
+        pytest.param(
+            section("  cluster: prod\n"),
+            (
+                E,
+                "blueprint.unknown_cluster",
+                "spec.cluster",
+                8,
+                "'prod' is not a cluster of the global policies (none are declared)",
+                "declare it under clusters: in (built-in global policies) (name, identity), "
+                "or remove spec.cluster to let any cluster act on the service",
+            ),
+            id="cluster",
+        ),
+        pytest.param(
+            MINIMAL + "governance:\n  agent_authority:\n    requires_approval: [change_image]\n",
+            (
+                W,
+                "approval.no_approvers",
+                "governance.approval_workflow.approvers",
+                8,
+                "no approvers are set, so nobody can approve restricted operations",
+                "list approvers here or in the global policies' approval_workflow",
+            ),
+            id="approvers",
+        ),
+    ],
+)
+def test_each_check_says_what_is_wrong_and_how_to_fix_it(
+    text: str, expected: tuple[Severity, str, str, int, str, str]
+) -> None:
+    assert said(text) == [expected]
+
+
+def test_the_fleet_ceiling_says_where_it_is_set_and_how_to_raise_it() -> None:
+    text = MINIMAL.replace("max_replicas: 5", "max_replicas: 6") + (
+        "governance:\n  approval_workflow:\n    approvers: [alice]\n"
+    )
+    assert said(text, policies_text=POLICIES) == [
+        (
+            E,
+            "range.ceiling",
+            f"{SCALING}.max_replicas",
+            7,
+            "6 is above the fleet ceiling of 5 replicas (limits.max_replicas in policies.yaml)",
+            "lower max_replicas to at most 5, or raise the ceiling through a reviewed change to "
+            "the global policies",
+        )
+    ]

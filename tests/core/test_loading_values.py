@@ -17,10 +17,15 @@ from reconciler.core.blueprint.model import (
     ApprovalWorkflow,
     Blueprint,
     CircuitBreakerSettings,
+    ClusterDeclaration,
     Cost,
     GlobalPolicies,
+    Guards,
+    Metadata,
     Mode,
+    Performance,
     RateLimits,
+    Reliability,
     Safety,
     Tier,
 )
@@ -44,6 +49,9 @@ spec:
 #: Global policies setting every safety and approval field to a value unlike the built-in one.
 POLICIES = """\
 mode: act
+clusters:
+  - {name: prod-eu, identity: uid-eu, context: eu}
+  - {name: prod-us, identity: uid-us}
 defaults:
   namespace: shop
 limits:
@@ -119,6 +127,10 @@ def test_the_global_policies_hold_every_field_of_the_file() -> None:
     assert (fleet.default_namespace, fleet.replica_ceiling, fleet.mode) == ("shop", 40, Mode.ACT)
     assert dict(fleet.teams) == {"sre": ("alice", "bob")}
     assert fleet.max_new_proposals_per_run == 7
+    assert fleet.clusters == (
+        ClusterDeclaration(name="prod-eu", identity="uid-eu", context="eu"),
+        ClusterDeclaration(name="prod-us", identity="uid-us", context=""),
+    )
 
 
 def test_the_built_in_policies_are_the_documented_defaults() -> None:
@@ -304,7 +316,11 @@ def test_a_blueprint_holds_its_source_digest_and_top_level_settings() -> None:
     text = MINIMAL.replace("spec:\n", "spec:\n  suspend: true\n") + (
         '  observability:\n    queries:\n      error_rate: errors{service="{service}"}\n'
     )
-    text = text.replace("  name: web\n", "  name: web\n  deployment: web-v2\n  owner: team-a\n")
+    text = text.replace(
+        "  name: web\n",
+        "  name: web\n  deployment: web-v2\n  owner: team-a\n  namespace: shop-eu\n"
+        "  description: the storefront\n  priority: high\n  criticality: critical\n",
+    )
     text += "cost:\n  cost_per_replica: 20 USD\n  monthly_budget: 400 USD\n"
     loaded = blueprint(text)
     assert loaded.source == SOURCE
@@ -312,13 +328,32 @@ def test_a_blueprint_holds_its_source_digest_and_top_level_settings() -> None:
     assert loaded.suspend is True
     assert dict(loaded.queries) == {"error_rate": 'errors{service="{service}"}'}
     assert loaded.cluster is None
-    assert (loaded.metadata.deployment, loaded.metadata.owner) == ("web-v2", "team-a")
+    assert loaded.metadata == Metadata(
+        name="web",
+        version="1.0.0",
+        namespace="shop-eu",
+        deployment="web-v2",
+        owner="team-a",
+        description="the storefront",
+        priority="high",
+        criticality="critical",
+    )
     assert loaded.cost == Cost(
         cost_per_replica=Money(amount=20, currency="USD"),
         monthly_budget=Money(amount=400, currency="USD"),
     )
     plain = blueprint(MINIMAL)
-    assert (plain.suspend, dict(plain.queries), plain.metadata.deployment) == (False, {}, "web")
+    assert (plain.suspend, dict(plain.queries)) == (False, {})
+    assert plain.metadata == Metadata(
+        name="web",
+        version="1.0.0",
+        namespace="shop",
+        deployment="web",
+        owner="",
+        description="",
+        priority="medium",
+        criticality="standard",
+    )
     assert plain.cost == Cost()
 
 
@@ -415,3 +450,78 @@ def test_parse_blueprint_uses_the_policies_and_name_it_is_given_and_raises_the_e
     assert [(p.code, p.severity) for p in caught.value.problems] == [
         ("name.folder", Severity.ERROR)
     ]
+
+
+def test_scaling_performance_and_reliability_hold_what_the_file_says_else_the_defaults() -> None:
+    text = MINIMAL.replace(
+        "    max_replicas: 5\n",
+        "    max_replicas: 5\n    target_memory_utilization: 75%\n    coexistence: adjust_hpa\n"
+        "    behavior:\n      scaleDown: {stabilizationWindowSeconds: 60}\n"
+        "    scale_up_increment: 3\n    scale_down_increment: 2\n    stabilization_period: 2m\n"
+        "    guards: {cpu_utilization: 120%, memory_utilization: 95%, latency_factor: 1.5}\n"
+        "  performance:\n    latency_p95: 300ms\n    latency_p50: 80ms\n    latency_p99: 1s\n"
+        "    error_rate_max: 2%\n    throughput_min: 600 req/min\n    availability: 99.5%\n"
+        "  reliability:\n    max_restart_count: 5\n    rollback_threshold: 4\n"
+        "    rollback_on_failure: false\n",
+    )
+    loaded = blueprint(text)
+    assert loaded.scaling.target_memory_utilization == pytest.approx(0.75)
+    assert loaded.scaling.coexistence == "adjust_hpa"
+    assert loaded.scaling.guards == Guards(
+        cpu_utilization=pytest.approx(1.2),
+        memory_utilization=pytest.approx(0.95),
+        latency_factor=1.5,
+    )
+    assert loaded.scaling.replica_ceiling == 40  # the global policies' limits.max_replicas
+    assert loaded.scaling.behavior is not None
+    assert loaded.scaling.behavior.scale_down.stabilization == 60.0
+    assert loaded.scaling.scale_down_stabilization == 60.0  # the behavior's window
+    assert (loaded.scaling.scale_up_increment, loaded.scaling.scale_down_increment) == (3, 2)
+    assert loaded.scaling.stabilization_period == 120.0
+    windowed = blueprint(MINIMAL + "    scale_down_stabilization: 10m\n")
+    assert windowed.scaling.scale_down_stabilization == 600.0
+    # A behavior block without written increments leaves the steps to its policies.
+    stepped = blueprint(MINIMAL + "    behavior: {}\n")
+    assert (stepped.scaling.scale_up_increment, stepped.scaling.scale_down_increment) == (
+        None,
+        None,
+    )
+    sized = blueprint(
+        MINIMAL + "  resources:\n    cpu: {request: 250m, limit: 500m}\n"
+        "    memory: {request: 256Mi, limit: 512Mi}\n"
+    )
+    assert (sized.resources.cpu.request, sized.resources.cpu.limit) == (250, 500)  # millicores
+    assert (sized.resources.memory.request, sized.resources.memory.limit) == (256 * 2**20, 2**29)
+    assert loaded.performance == Performance(
+        latency_p95_ms=300.0,
+        error_rate_max=pytest.approx(0.02),
+        throughput_min=10.0,
+        availability=pytest.approx(0.995),
+        latency_p50_ms=80.0,
+        latency_p99_ms=1000.0,
+    )
+    assert loaded.reliability == Reliability(
+        max_restart_count=5, rollback_threshold=4, rollback_on_failure=False
+    )
+    plain = blueprint(MINIMAL)
+    assert (plain.scaling.target_memory_utilization, plain.scaling.coexistence) == (
+        pytest.approx(0.8),
+        "exclusive",
+    )
+    assert plain.scaling.guards == Guards(
+        cpu_utilization=pytest.approx(0.9),
+        memory_utilization=pytest.approx(0.9),
+        latency_factor=1.25,
+    )
+    assert plain.scaling.behavior is None
+    assert plain.performance == Performance(
+        latency_p95_ms=200.0,
+        error_rate_max=pytest.approx(0.01),
+        throughput_min=None,
+        availability=None,
+        latency_p50_ms=None,
+        latency_p99_ms=None,
+    )
+    assert plain.reliability == Reliability(
+        max_restart_count=3, rollback_threshold=2, rollback_on_failure=True
+    )
