@@ -180,6 +180,50 @@ def test_spec_manifests_loads_with_its_defaults(extra: str, expected: Manifests)
     assert located(fmt, extra).manifests == expected
 
 
+@pytest.mark.parametrize(
+    ("metadata", "manifests", "expected"),
+    [
+        pytest.param(
+            "  name: web\n  deployment: web-api\n",
+            "    kind: StatefulSet\n    repository: acme/deploy\n    branch: release\n",
+            Manifests(
+                format=ManifestFormat.PLAIN,
+                path="deploy/web.yaml",
+                kind="StatefulSet",
+                name="web-api",
+                repository="acme/deploy",
+                branch="release",
+            ),
+            id="every-field-written-and-the-deployment-names-it",
+        ),
+        pytest.param(
+            "  name: web\n  deployment: web-api\n",
+            "    name: web-v2\n",
+            Manifests(format=ManifestFormat.PLAIN, path="deploy/web.yaml", name="web-v2"),
+            id="its-own-name-wins-over-the-deployment",
+        ),
+        pytest.param(
+            "  name: web\n",
+            "",
+            Manifests(format=ManifestFormat.PLAIN, path="deploy/web.yaml", name="web"),
+            id="without-a-deployment-the-service-names-it",
+        ),
+    ],
+)
+def test_spec_manifests_keeps_each_field_as_written(
+    metadata: str, manifests: str, expected: Manifests
+) -> None:
+    """What a write-back edits and where: the document's kind, its name (the manifests' own,
+    else metadata.deployment, else the service's), and another repository and branch."""
+    text = (
+        f"metadata:\n{metadata}  version: 1.0.0\nspec:\n  scaling:\n"
+        "    min_replicas: 1\n    max_replicas: 5\n    scale_down_threshold: 40%\n"
+        f"  manifests:\n    format: plain\n    path: deploy/web.yaml\n{manifests}"
+    )
+    loaded = parse_blueprint(text.encode(), source="blueprints/web/blueprint.yaml")
+    assert loaded.manifests == expected
+
+
 def test_a_blueprint_without_manifests_has_none() -> None:
     assert blueprint().manifests is None
 
