@@ -1064,6 +1064,21 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "then no blueprint is built: the resource targets are never read, only the "
         "resource checks run, and they do not read the targets",
     ),
+    "reconciler.core.blueprint.sections.x_build_manifests__mutmut_119": (
+        'meta.get("name", None)',
+        "the schema requires metadata.name (a DNS name, never empty) before a section is "
+        'built, so the default of meta.get("name", ...) is never taken',
+    ),
+    "reconciler.core.blueprint.sections.x_build_manifests__mutmut_121": (
+        'meta.get("name", )',
+        "the schema requires metadata.name (a DNS name, never empty) before a section is "
+        'built, so the default of meta.get("name", ...) is never taken',
+    ),
+    "reconciler.core.blueprint.sections.x_build_manifests__mutmut_124": (
+        'meta.get("name", "XXXX")',
+        "the schema requires metadata.name (a DNS name, never empty) before a section is "
+        'built, so the default of meta.get("name", ...) is never taken',
+    ),
 }
 #: The score each module is held to.
 TARGET = 0.90
