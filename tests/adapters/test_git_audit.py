@@ -886,10 +886,8 @@ def test_remembering_without_head_drops_the_mark(repo: Path) -> None:
     assert IndexMark(git).added(None, set(), []) is None
 
 
-def test_a_mark_that_cannot_be_written_is_not_an_error(repo: Path) -> None:
-    """The mark is best effort: a file where its folder belongs only means no mark."""
-    from reconciler.adapters.git_audit_index import IndexMark
-
+def _a_file_where_the_mark_folder_belongs(repo: Path) -> pygit2.Repository:
+    """A store that committed and flushed once, then a file put where its mark's folder is."""
     store = GitAuditStore(repo)
     one = [rec(EventType.DECISION_MADE, rid="one")]
     store.append(one, commit_message("web: one", one))
@@ -898,7 +896,14 @@ def test_a_mark_that_cannot_be_written_is_not_an_error(repo: Path) -> None:
         child.unlink()
     (repo / ".git" / "reconciler").rmdir()
     (repo / ".git" / "reconciler").write_text("not a folder\n")
-    git = pygit2.Repository(str(repo))
+    return pygit2.Repository(str(repo))
+
+
+def test_a_mark_that_cannot_be_written_is_not_an_error(repo: Path) -> None:
+    """The mark is best effort: a file where its folder belongs only means no mark."""
+    from reconciler.adapters.git_audit_index import IndexMark
+
+    git = _a_file_where_the_mark_folder_belongs(repo)
     IndexMark(git).remember(git.head.peel(pygit2.Commit))
     assert (repo / ".git" / "reconciler").read_text() == "not a folder\n"
 
@@ -908,15 +913,7 @@ def test_a_mark_that_cannot_be_removed_is_not_an_error(repo: Path) -> None:
     file where its folder belongs leaves a repair that finds no index with nothing to say."""
     from reconciler.adapters.git_audit_index import IndexMark
 
-    store = GitAuditStore(repo)
-    one = [rec(EventType.DECISION_MADE, rid="one")]
-    store.append(one, commit_message("web: one", one))
-    store.flush()
-    for child in (repo / ".git" / "reconciler").iterdir():
-        child.unlink()
-    (repo / ".git" / "reconciler").rmdir()
-    (repo / ".git" / "reconciler").write_text("not a folder\n")
-    git = pygit2.Repository(str(repo))
+    git = _a_file_where_the_mark_folder_belongs(repo)
     IndexMark(git).remember(None)
     (repo / ".git" / "index").unlink()
     IndexMark(git).remember(git.head.peel(pygit2.Commit))
